@@ -1,0 +1,1 @@
+"""Database layer: engine, schema and migrations."""

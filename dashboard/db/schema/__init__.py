@@ -1,0 +1,45 @@
+"""All tables, grouped by domain. Importing this package registers every table on ``Base``."""
+
+from dashboard.db.base import Base
+from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
+from dashboard.db.schema.devices import DeviceDaily, Device, DeviceEvent, DeviceState, DeviceType
+from dashboard.db.schema.participation import (
+    Complaint,
+    ComplaintSite,
+    Enrolment,
+    IncentiveLedger,
+    ParticipationPeriod,
+)
+from dashboard.db.schema.people import ApiKey, CareRecipient, User
+from dashboard.db.schema.places import Program, Region
+from dashboard.db.schema.reference import BudgetLine, PublishedFigure
+from dashboard.db.schema.system import AppMeta
+
+metadata = Base.metadata
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "AppMeta",
+    "AuditLog",
+    "Base",
+    "BudgetLine",
+    "CareRecipient",
+    "Complaint",
+    "ComplaintSite",
+    "Device",
+    "DeviceDaily",
+    "DeviceEvent",
+    "DeviceState",
+    "DeviceType",
+    "Dispatch",
+    "Enrolment",
+    "IncentiveLedger",
+    "NotificationOutbox",
+    "ParticipationPeriod",
+    "Program",
+    "PublishedFigure",
+    "Region",
+    "User",
+    "metadata",
+]

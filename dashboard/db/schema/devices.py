@@ -1,0 +1,131 @@
+"""Devices, their raw events, their latest state and daily rollups.
+
+Pages read ``device_state`` and ``device_daily``; only ingestion and rules touch ``device_events``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dashboard.db.base import Base, JSONType, UTCDateTime
+
+# Person-level states shown on the wall screen, plus "offline" for a device fault.
+DEVICE_STATES = ("normal", "attention", "risk", "severe", "offline")
+EVENT_TYPES = (
+    "power",
+    "lux",
+    "heartbeat",
+    "call",
+    "ai_call_result",
+    "sos",
+    "interaction",
+    "position",
+    "trigger",
+    "session",
+)
+
+# BigInteger ids that are still SQLite's rowid alias (SQLite only autoincrements INTEGER PKs).
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class DeviceType(Base):
+    __tablename__ = "device_types"
+
+    code: Mapped[str] = mapped_column(String(30), primary_key=True)
+    name_ko: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(80))
+    heartbeat_timeout_s: Mapped[int] = mapped_column(Integer)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+    __table_args__ = (CheckConstraint("status IN ('active','retired')", name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_uid: Mapped[str] = mapped_column(String(60), unique=True)  # the vendor's id
+    type_code: Mapped[str] = mapped_column(ForeignKey("device_types.code"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    vendor: Mapped[str] = mapped_column(String(60))
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("care_recipients.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_sites.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(80))  # e.g. park machine name
+    installed_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    lat: Mapped[float | None] = mapped_column(Float)  # fixed installations only
+    lon: Mapped[float | None] = mapped_column(Float)
+
+
+class DeviceEvent(Base):
+    """Raw events as received. ``(vendor, event_uid)`` is the idempotency key."""
+
+    __tablename__ = "device_events"
+    __table_args__ = (
+        UniqueConstraint("vendor", "event_uid", name="uq_device_events_vendor_event_uid"),
+        Index("ix_device_events_device_ts", "device_id", "ts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    vendor: Mapped[str] = mapped_column(String(60))
+    event_uid: Mapped[str] = mapped_column(String(80))
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"))
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(20))
+    value: Mapped[float | None] = mapped_column(Float)  # the type's main reading (W, lux, s, …)
+    data: Mapped[dict | None] = mapped_column(JSONType)  # the other fields of the event
+
+
+class DeviceState(Base):
+    """Latest known state of each device, updated in the same transaction as each event."""
+
+    __tablename__ = "device_state"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('normal','attention','risk','severe','offline')", name="state"
+        ),
+        Index("ix_device_state_state", "state"),
+    )
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(10), default="normal")
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # any event
+    last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a sign of life
+    last_power_w: Mapped[float | None] = mapped_column(Float)
+    last_lux: Mapped[float | None] = mapped_column(Float)
+    battery_pct: Mapped[float | None] = mapped_column(Float)
+    last_lat: Mapped[float | None] = mapped_column(Float)
+    last_lon: Mapped[float | None] = mapped_column(Float)
+    last_event_type: Mapped[str | None] = mapped_column(String(20))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeviceDaily(Base):
+    """Per-device daily rollup (Asia/Seoul calendar days) for trends without scanning events."""
+
+    __tablename__ = "device_daily"
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    active_hours: Mapped[int] = mapped_column(Integer, default=0)  # hours with a sign of life
+    energy_wh: Mapped[float | None] = mapped_column(Float)  # smart plugs
+    calls: Mapped[int] = mapped_column(Integer, default=0)  # phone lines, AI calls
+    interactions: Mapped[int] = mapped_column(Integer, default=0)  # robots
+    triggers: Mapped[int] = mapped_column(Integer, default=0)  # smoking detectors
+    sessions: Mapped[int] = mapped_column(Integer, default=0)  # park machines
+    distance_m: Mapped[float | None] = mapped_column(Float)  # wandering detectors

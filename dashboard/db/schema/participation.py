@@ -1,0 +1,105 @@
+"""Complaints at monitored sites, program participation and incentives."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dashboard.db.base import Base, UTCDateTime
+
+
+class ComplaintSite(Base):
+    """A place with recurring complaints, e.g. a smoking hot spot fitted with detectors."""
+
+    __tablename__ = "complaint_sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    name_ko: Mapped[str] = mapped_column(String(80))
+    name_en: Mapped[str] = mapped_column(String(120))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    category: Mapped[str] = mapped_column(String(20))  # smoking, noise, …
+    measures_from: Mapped[date | None] = mapped_column(Date)  # when detectors went live
+
+
+class Complaint(Base):
+    """One civil complaint (민원). No complainant identity is stored."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_site_received", "site_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_sites.id"))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    category: Mapped[str] = mapped_column(String(20))
+    channel: Mapped[str] = mapped_column(String(20))  # phone, online (국민신문고), visit
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Enrolment(Base):
+    """One person's participation in a participation program (no names: a pseudonymous ref)."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (
+        CheckConstraint("status IN ('active','completed','dropped')", name="status"),
+        Index("ix_enrolments_program_enrolled", "program_id", "enrolled_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    participant_ref: Mapped[str] = mapped_column(String(40))
+    age_band: Mapped[str] = mapped_column(String(10))  # e.g. 60-64
+    sex: Mapped[str] = mapped_column(String(1))
+    cohort: Mapped[str | None] = mapped_column(String(40))  # e.g. health_risk, chronic
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    improved: Mapped[bool | None] = mapped_column()  # program outcome where measured
+
+
+class ParticipationPeriod(Base):
+    """Periodic aggregates reported by a program (e.g. calls made in a month, app users)."""
+
+    __tablename__ = "participation_periods"
+    __table_args__ = (
+        UniqueConstraint("program_id", "region_id", "metric", "period_start", name="uq_participation_periods_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    metric: Mapped[str] = mapped_column(String(40))  # participants, calls, sessions, services, …
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class IncentiveLedger(Base):
+    """Points earned and redeemed (손목닥터 9988: 1 point = 1 won of Seoul Pay)."""
+
+    __tablename__ = "incentive_ledger"
+    __table_args__ = (Index("ix_incentive_ledger_program_day", "program_id", "occurred_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    enrolment_id: Mapped[int | None] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(10))  # earn, redeem, expire
+    reason: Mapped[str] = mapped_column(String(40))  # e.g. steps_8000, mission
+    points: Mapped[float] = mapped_column(Numeric(14, 0))

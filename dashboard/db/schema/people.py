@@ -1,0 +1,77 @@
+"""Care recipients, staff accounts and vendor API keys.
+
+Personal data lives only in columns whose names start with ``pii_`` so that roles without the
+right to see it can be served by selecting everything else (see ``PII_COLUMNS``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dashboard.db.base import Base, UTCDateTime
+
+ROLES = ("operator", "lead", "council", "admin")
+
+
+class CareRecipient(Base):
+    __tablename__ = "care_recipients"
+    __table_args__ = (CheckConstraint("sex IN ('F','M')", name="sex"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+    external_ref: Mapped[str] = mapped_column(String(40), unique=True)
+    birth_year: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(1))
+    household: Mapped[str] = mapped_column(String(20))  # alone, couple_75plus, with_family
+    risk_group: Mapped[str | None] = mapped_column(String(40))  # e.g. dementia, low_income
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    no_change_hours: Mapped[int | None] = mapped_column(Integer)  # per-person threshold (24–50 h)
+    safe_zone_m: Mapped[int | None] = mapped_column(Integer)  # wandering: radius around home
+    # --- personal data: masked for roles without the right to see it ---
+    pii_name: Mapped[str] = mapped_column(String(40))
+    pii_phone: Mapped[str | None] = mapped_column(String(20))
+    pii_address: Mapped[str | None] = mapped_column(String(200))
+    pii_home_lat: Mapped[float | None] = mapped_column(Float)
+    pii_home_lon: Mapped[float | None] = mapped_column(Float)
+    pii_guardian_name: Mapped[str | None] = mapped_column(String(40))
+    pii_guardian_phone: Mapped[str | None] = mapped_column(String(20))
+
+
+PII_COLUMNS = tuple(c.name for c in CareRecipient.__table__.columns if c.name.startswith("pii_"))
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('operator','lead','council','admin')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[str] = mapped_column(String(10))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    district_codes: Mapped[list] = mapped_column(JSON, default=list)
+    is_demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """One key per vendor; only a hash is stored."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vendor: Mapped[str] = mapped_column(String(60), index=True)
+    key_prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    key_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,61 @@
+"""One place for configuration: environment variables prefixed ``ANBU_``, validated."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+VAR_DIR = PROJECT_ROOT / "var"
+LOCAL_TZ = ZoneInfo("Asia/Seoul")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ANBU_", extra="ignore")
+
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Empty means the embedded SQLite file var/anbu.sqlite3.",
+    )
+    demo: bool = Field(
+        default=True,
+        description="Demo mode: build the demo city on first run and allow demo accounts.",
+    )
+    demo_scale: str = Field(default="small", description="Scale of the first-run demo city.")
+    demo_seed: int = Field(default=20241129, description="Seed of the first-run demo city.")
+    boundary_geojson: Path | None = Field(
+        default=None,
+        description="Dong boundary GeoJSON (properties adm_cd2, adm_nm) for dong-level maps.",
+    )
+
+    @field_validator("demo_scale")
+    @classmethod
+    def _known_scale(cls, value: str) -> str:
+        if value not in ("small", "seoul"):
+            raise ValueError("ANBU_DEMO_SCALE must be 'small' or 'seoul'")
+        return value
+
+    @field_validator("boundary_geojson")
+    @classmethod
+    def _geojson_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"ANBU_BOUNDARY_GEOJSON: no file at {value}")
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{VAR_DIR / 'anbu.sqlite3'}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
