@@ -2,7 +2,7 @@
 
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
-from dashboard.db.schema.devices import DeviceDaily, Device, DeviceEvent, DeviceState, DeviceType
+from dashboard.db.schema.devices import Device, DeviceDaily, DeviceEvent, DeviceState, DeviceType
 from dashboard.db.schema.participation import (
     Complaint,
     ComplaintSite,

@@ -15,7 +15,6 @@ ALERT_OUTCOMES = ("safe", "hospitalized", "deceased", "no_contact", "false_alarm
 DISPATCH_KINDS = ("ai_recall", "dong_center", "field_visit", "emergency_119", "guardian_call")
 
 
-
 class Alert(Base):
     """One alert per (subject, rule) while open; a repeat updates it, a cleared one is closed.
 

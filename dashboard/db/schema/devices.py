@@ -94,9 +94,7 @@ class DeviceState(Base):
 
     __tablename__ = "device_state"
     __table_args__ = (
-        CheckConstraint(
-            "state IN ('normal','attention','risk','severe','offline')", name="state"
-        ),
+        CheckConstraint("state IN ('normal','attention','risk','severe','offline')", name="state"),
         Index("ix_device_state_state", "state"),
     )
 

@@ -78,7 +78,9 @@ class ParticipationPeriod(Base):
 
     __tablename__ = "participation_periods"
     __table_args__ = (
-        UniqueConstraint("program_id", "region_id", "metric", "period_start", name="uq_participation_periods_key"),
+        UniqueConstraint(
+            "program_id", "region_id", "metric", "period_start", name="uq_participation_periods_key"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -16,7 +16,9 @@ class Region(Base):
     """Administrative areas. Dongs carry the national 10-digit administrative code (adm_cd2)."""
 
     __tablename__ = "regions"
-    __table_args__ = (CheckConstraint("level IN ('province','city','district','dong')", name="level"),)
+    __table_args__ = (
+        CheckConstraint("level IN ('province','city','district','dong')", name="level"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(10), unique=True)
@@ -32,9 +34,7 @@ class Program(Base):
     """A municipal smart-care or smart-health program (one per city and service)."""
 
     __tablename__ = "programs"
-    __table_args__ = (
-        CheckConstraint("kind IN ('device','participation')", name="kind"),
-    )
+    __table_args__ = (CheckConstraint("kind IN ('device','participation')", name="kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)

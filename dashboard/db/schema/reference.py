@@ -50,7 +50,7 @@ class BudgetLine(Base):
     unit_project: Mapped[str] = mapped_column(String(120))
     category: Mapped[str | None] = mapped_column(String(80))  # expense category (과목)
     line_item: Mapped[str | None] = mapped_column(String(200))
-    funding_source: Mapped[str | None] = mapped_column(String(20))  # national, provincial, city, district, private, other
+    funding_source: Mapped[str | None] = mapped_column(String(20))  # national, provincial, city, …
     period: Mapped[str] = mapped_column(String(20))  # prior, 2022-07, 2023, …, 2026-06, after
     measure: Mapped[str] = mapped_column(String(10))
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 3))

@@ -1,0 +1,119 @@
+"""Command line: ``python -m dashboard COMMAND``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+
+from dashboard.settings import get_settings
+
+
+def _engine():
+    from dashboard.db.engine import make_engine
+
+    return make_engine(get_settings().resolved_database_url)
+
+
+def _print_progress(fraction: float, message: str) -> None:
+    print(f"[{fraction * 100:5.1f}%] {message}", flush=True)
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from dashboard.db import migrate
+
+    engine = _engine()
+    if args.action == "upgrade":
+        before = migrate.current_revision(engine)
+        migrate.upgrade(engine)
+        print(f"database at {migrate.current_revision(engine)} (was {before or 'empty'})")
+    else:
+        current = migrate.current_revision(engine)
+        head = migrate.head_revision()
+        print(f"current: {current or 'empty'}; head: {head}")
+    return 0
+
+
+def cmd_init(_args: argparse.Namespace) -> int:
+    from dashboard.bootstrap import ensure_database
+
+    started = time.perf_counter()
+    ensure_database(_engine(), get_settings(), progress=_print_progress)
+    print(f"ready in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from dashboard.db import migrate
+    from dashboard.demo import build_demo
+
+    engine = _engine()
+    migrate.upgrade(engine)
+    end = datetime.fromisoformat(args.end) if args.end else None
+    if end is not None and end.tzinfo is None:
+        print("error: --end needs a time zone, e.g. 2024-12-31T09:00+09:00", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    summary = build_demo(
+        engine,
+        scale=args.scale,
+        seed=args.seed,
+        days=args.days,
+        end=end.astimezone(UTC) if end else None,
+        progress=_print_progress,
+    )
+    print(summary)
+    print(f"demo city built in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from dashboard.db import migrate
+    from dashboard.reference import checks, load
+
+    if args.action == "check":
+        findings = checks.check_budget_tables(load.read_budget_lines())
+        for finding in findings:
+            print(f"- [{finding.kind}] {finding.city} {finding.table}: {finding.message_en}")
+        print(f"{len(findings)} finding(s)")
+        return 0
+    engine = _engine()
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        counts = load.load_reference(conn, replace=args.replace)
+    print(counts)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "current"])
+    db.set_defaults(func=cmd_db)
+
+    init = sub.add_parser("init", help="migrate, load reference data and (demo mode) the demo city")
+    init.set_defaults(func=cmd_init)
+
+    demo = sub.add_parser("demo", help="build the deterministic demo city")
+    demo.add_argument("--scale", choices=["small", "seoul"], default="small")
+    demo.add_argument("--seed", type=int, default=get_settings().demo_seed)
+    demo.add_argument("--days", type=int, default=90)
+    demo.add_argument("--end", help="end of the history, ISO-8601 with zone (default: now)")
+    demo.set_defaults(func=cmd_demo)
+
+    ref = sub.add_parser("reference", help="published figures and budget tables")
+    ref.add_argument("action", choices=["check", "load"])
+    ref.add_argument("--replace", action="store_true", help="replace stored reference rows")
+    ref.set_defaults(func=cmd_reference)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "days", 1) is not None and getattr(args, "days", 1) < 1:
+        print("error: --days must be at least 1", file=sys.stderr)
+        return 2
+    return args.func(args)
