@@ -1,4 +1,4 @@
-"""Alembic environment; run it through ``python -m dashboard db upgrade`` (dashboard/db/migrate.py)."""
+"""Alembic environment, run through ``python -m dashboard db upgrade`` (see migrate.py)."""
 
 from __future__ import annotations
 
