@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 from datetime import UTC, datetime
@@ -86,9 +87,16 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+# Command groups that live beside their domain code; each module has ``register(subparsers)``
+# adding its sub-commands with ``set_defaults(func=...)`` returning an exit code.
+COMMAND_MODULES: list[str] = []
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
 
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"])
