@@ -46,15 +46,18 @@ def cmd_init(_args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        end = datetime.fromisoformat(args.end) if args.end else None
+    except ValueError as exc:
+        raise UsageError(f"--end: {exc}") from exc
+    if end is not None and end.tzinfo is None:
+        raise UsageError("--end needs a time zone, e.g. 2024-12-31T09:00+09:00")
+
     from dashboard.db import migrate
     from dashboard.demo import build_demo
 
     engine = _engine()
     migrate.upgrade(engine)
-    end = datetime.fromisoformat(args.end) if args.end else None
-    if end is not None and end.tzinfo is None:
-        print("error: --end needs a time zone, e.g. 2024-12-31T09:00+09:00", file=sys.stderr)
-        return 2
     started = time.perf_counter()
     summary = build_demo(
         engine,
@@ -119,9 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class UsageError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if getattr(args, "days", 1) is not None and getattr(args, "days", 1) < 1:
-        print("error: --days must be at least 1", file=sys.stderr)
+    from pydantic import ValidationError
+
+    from dashboard.bootstrap import SchemaOutdatedError
+    from dashboard.db.migrate import UnknownDatabaseError
+
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "days", 1) < 1:
+            raise UsageError("--days must be at least 1")
+        return args.func(args)
+    except (UsageError, UnknownDatabaseError, SchemaOutdatedError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    return args.func(args)
+    except ValidationError as exc:  # settings from the environment
+        print(f"error in configuration: {exc}", file=sys.stderr)
+        return 2

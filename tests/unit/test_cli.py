@@ -1,0 +1,62 @@
+"""The command line migrates, reports and refuses with clear messages."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from dashboard import cli
+from dashboard.db import migrate
+from dashboard.db.engine import make_engine
+from dashboard.settings import get_settings
+
+
+@pytest.fixture
+def configured_db(tmp_path, monkeypatch):
+    path = tmp_path / "cli.sqlite3"
+    monkeypatch.setenv("ANBU_DATABASE_URL", f"sqlite:///{path}")
+    get_settings.cache_clear()
+    yield path
+    get_settings.cache_clear()
+
+
+def test_db_upgrade_then_current(configured_db, capsys):
+    assert cli.main(["db", "upgrade"]) == 0
+    assert f"database at {migrate.head_revision()} (was empty)" in capsys.readouterr().out
+    assert cli.main(["db", "current"]) == 0
+    out = capsys.readouterr().out
+    assert f"current: {migrate.head_revision()}" in out
+    engine = make_engine(f"sqlite:///{configured_db}")
+    assert not migrate.needs_upgrade(engine)
+
+
+def test_db_upgrade_refuses_a_foreign_database(configured_db, capsys):
+    with sqlite3.connect(configured_db) as conn:
+        conn.execute("CREATE TABLE patients (id INTEGER PRIMARY KEY)")
+    assert cli.main(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "patients" in err and "no Anbu migration history" in err
+
+
+def test_bad_configuration_is_reported_not_raised(monkeypatch, capsys):
+    monkeypatch.setenv("ANBU_DEMO_SCALE", "enormous")
+    get_settings.cache_clear()
+    try:
+        assert cli.main(["db", "current"]) == 2
+    finally:
+        get_settings.cache_clear()
+    assert "ANBU_DEMO_SCALE must be 'small' or 'seoul'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--days", "0"], "--days must be at least 1"),
+        (["demo", "--end", "2024-12-31T09:00"], "--end needs a time zone"),
+        (["demo", "--end", "yesterday"], "--end: Invalid isoformat"),
+    ],
+)
+def test_demo_arguments_are_checked(configured_db, capsys, argv, message):
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
