@@ -1,0 +1,142 @@
+"""Korean number, amount, date and age formats. Pure functions: no streamlit, no database.
+
+Times are stored as UTC and always shown in Asia/Seoul. Amounts keep the unit of the source
+document (천원 or 백만원) so a figure on screen can be checked against the printed table.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from dashboard.i18n import DEFAULT_LANG, translate
+from dashboard.settings import LOCAL_TZ
+
+Number = int | float | Decimal
+
+_UNIT_KEYS = {"천원": "unit.thousand_won", "백만원": "unit.million_won", "원": "unit.won"}
+_WON_PER_UNIT = {"원": 1, "천원": 1_000, "백만원": 1_000_000}
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(math.isnan(value))  # type: ignore[arg-type]
+    except TypeError:
+        return False
+
+
+def format_number(value: Number | None, decimals: int = 0) -> str:
+    """Thousands separators, fixed decimals: 26204 → "26,204"; 1731.6, 1 → "1,731.6"."""
+    if _is_missing(value):
+        return "–"
+    return f"{float(value):,.{decimals}f}" if decimals else f"{round(float(value)):,}"
+
+
+def format_percent(value: Number | None, decimals: int = 1, signed: bool = False) -> str:
+    """A percentage given in percent units: 57.4 → "57.4%"; signed: -35 → "-35.0%"."""
+    if _is_missing(value):
+        return "–"
+    sign = "+" if signed and float(value) > 0 else ""
+    return f"{sign}{float(value):,.{decimals}f}%"
+
+
+def convert_amount(value: Number, from_unit: str, to_unit: str) -> float:
+    """Convert between 원, 천원 and 백만원: 31,934 천원 → 31.934 백만원."""
+    return float(value) * _WON_PER_UNIT[from_unit] / _WON_PER_UNIT[to_unit]
+
+
+def format_amount(
+    value: Number | None, unit: str, lang: str = DEFAULT_LANG, decimals: int | None = None
+) -> str:
+    """An amount in the document's unit: (1731.6, "백만원") → "1,731.6 백만원".
+
+    Without ``decimals``, 백만원 shows one decimal only when the value has one (documents print
+    251 and 361.9 side by side) and 천원/원 show whole numbers.
+    """
+    if _is_missing(value):
+        return "–"
+    if decimals is None:
+        decimals = 1 if unit == "백만원" and float(value) != round(float(value)) else 0
+    unit_label = translate(_UNIT_KEYS[unit], lang) if unit in _UNIT_KEYS else unit
+    return f"{format_number(value, decimals)} {unit_label}"
+
+
+def to_local(moment: datetime) -> datetime:
+    """A stored UTC time in Asia/Seoul. Naive values are taken as UTC (SQLite reads them so)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(LOCAL_TZ)
+
+
+def format_date(value: date | datetime | None, lang: str = DEFAULT_LANG) -> str:
+    """Korean style ``2024. 11. 29.``; English ISO ``2024-11-29``. Datetimes in Asia/Seoul."""
+    if value is None or _is_missing(value):
+        return "–"
+    if isinstance(value, datetime):
+        value = to_local(value).date()
+    if lang == "ko":
+        return f"{value.year}. {value.month}. {value.day}."
+    return value.isoformat()
+
+
+def format_datetime(value: datetime | None, lang: str = DEFAULT_LANG) -> str:
+    """Date and 24-hour time in Asia/Seoul: ``2024. 11. 29. 14:05``."""
+    if value is None or _is_missing(value):
+        return "–"
+    local = to_local(value)
+    return f"{format_date(local.date(), lang)} {local:%H:%M}"
+
+
+def format_month(value: date | datetime, lang: str = DEFAULT_LANG) -> str:
+    """``2024. 11.`` in Korean, ``2024-11`` in English."""
+    return (
+        f"{value.year}. {value.month:02d}." if lang == "ko" else f"{value.year}-{value.month:02d}"
+    )
+
+
+def format_age(then: datetime | None, now: datetime, lang: str = DEFAULT_LANG) -> str:
+    """Time since ``then``: 방금 / 3분 전 / 2시간 전 / 4일 전 (just now / 3 min ago / …)."""
+    if then is None or _is_missing(then):
+        return translate("age.never", lang)
+    return format_duration_ago(to_local(now) - to_local(then), lang)
+
+
+def format_duration_ago(delta: timedelta, lang: str = DEFAULT_LANG) -> str:
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return translate("age.just_now", lang)
+    if seconds < 3600:
+        return translate("age.minutes", lang, n=seconds // 60)
+    if seconds < 86400:
+        return translate("age.hours", lang, n=seconds // 3600)
+    return translate("age.days", lang, n=seconds // 86400)
+
+
+def format_duration(delta: timedelta | None, lang: str = DEFAULT_LANG) -> str:
+    """A span without "ago": 1시간 5분 / 1 h 5 min; under a minute in seconds."""
+    if delta is None:
+        return "–"
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return translate("duration.seconds", lang, n=seconds)
+    hours, minutes = divmod(seconds // 60, 60)
+    if hours == 0:
+        return translate("duration.minutes", lang, m=minutes)
+    if hours < 48:
+        return translate("duration.hours_minutes", lang, h=hours, m=minutes)
+    return translate("duration.days", lang, d=hours // 24)
+
+
+def mask_name(name: str | None) -> str:
+    """Keep the first and last character: 김영수 → 김*수, 이수 → 이*, 남궁민수 → 남**수."""
+    if not isinstance(name, str) or not name.strip():
+        return "–"
+    name = name.strip()
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -1,0 +1,214 @@
+"""Altair charts. Every title comes in translated; every stage uses the shared colour scale."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import altair as alt
+import pandas as pd
+
+from dashboard.i18n import STATES, state_label, translate
+from dashboard.ui.theme import ACCENT, MUTED, SERIES, STATE_COLORS, stage_scale
+
+MONTH_FORMAT = {"ko": "%Y. %m.", "en": "%Y-%m"}
+DAY_FORMAT = {"ko": "%m. %d.", "en": "%m-%d"}
+
+
+def _state_order(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["rank"] = df["state"].map({s: i for i, s in enumerate(STATES)})
+    return df
+
+
+def state_bars(
+    df: pd.DataFrame, label_col: str, lang: str, axis_title: str, height: int | None = None
+) -> alt.Chart:
+    """Horizontal stacked bars: one bar per program or dong, stacked by state."""
+    df = _state_order(df)
+    df["state_label"] = [state_label(s, lang) for s in df["state"]]
+    t = lambda key: translate(key, lang)  # noqa: E731
+    rows = max(1, df[label_col].nunique())
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{label_col}:N", title=axis_title, sort=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X("sum(devices):Q", title=t("chart.devices")),
+            color=alt.Color(
+                "state_label:N",
+                title=t("chart.state"),
+                scale=stage_scale(lang),
+                legend=alt.Legend(orient="top"),
+            ),
+            order=alt.Order("rank:Q"),
+            tooltip=[
+                alt.Tooltip(f"{label_col}:N", title=axis_title),
+                alt.Tooltip("state_label:N", title=t("chart.state")),
+                alt.Tooltip("devices:Q", title=t("chart.devices"), format=","),
+            ],
+        )
+        .properties(height=height or max(120, 34 * rows))
+    )
+
+
+def monthly_lines(df: pd.DataFrame, lang: str, golive: list[date]) -> alt.LayerChart:
+    """Monthly complaints per site (thin lines) and their total (thick), go-live as rules.
+
+    ``df`` columns: month (date), series (label), complaints, is_total (bool).
+    """
+    t = lambda key: translate(key, lang)  # noqa: E731
+    data = df.assign(month=pd.to_datetime(df["month"]))
+    x = alt.X(
+        "month:T",
+        title=t("chart.month"),
+        axis=alt.Axis(format=MONTH_FORMAT[lang], labelAngle=0, tickCount="month"),
+    )
+    y = alt.Y("complaints:Q", title=t("chart.complaints"))
+    series = sorted(data.loc[~data["is_total"], "series"].unique().tolist())
+    total_label = t("complaints.total")
+    color = alt.Color(
+        "series:N",
+        title=t("chart.site"),
+        scale=alt.Scale(
+            domain=[total_label, *series], range=[ACCENT, *SERIES[1:]][: len(series) + 1]
+        ),
+    )
+    tooltip = [
+        alt.Tooltip("series:N", title=t("chart.site")),
+        alt.Tooltip("month:T", title=t("chart.month"), format=MONTH_FORMAT[lang]),
+        alt.Tooltip("complaints:Q", title=t("chart.complaints"), format=","),
+    ]
+    lines = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=x,
+            y=y,
+            color=color,
+            tooltip=tooltip,
+            strokeWidth=alt.condition("datum.is_total", alt.value(3.5), alt.value(1.4)),
+        )
+    )
+    layers: list[alt.Chart] = [lines]
+    if golive:
+        rules = pd.DataFrame(
+            {"golive": pd.to_datetime(sorted(set(golive))), "label": t("complaints.golive")}
+        )
+        layers.append(
+            alt.Chart(rules)
+            .mark_rule(strokeDash=[6, 4], color=MUTED)
+            .encode(
+                x="golive:T",
+                tooltip=[alt.Tooltip("golive:T", title=t("complaints.golive"), format="%Y-%m-%d")],
+            )
+        )
+        layers.append(
+            alt.Chart(rules.head(1))
+            .mark_text(align="left", dx=4, dy=-6, color=MUTED, baseline="bottom")
+            .encode(x="golive:T", y=alt.value(12), text="label:N")
+        )
+    return alt.layer(*layers).properties(height=340)
+
+
+def stacked_stage_days(df: pd.DataFrame, lang: str, height: int = 280) -> alt.Chart:
+    """Alerts per day stacked by stage (columns: day, stage, alerts)."""
+    t = lambda key: translate(key, lang)  # noqa: E731
+    data = df.assign(
+        day=pd.to_datetime(df["day"]), stage_label=[state_label(s, lang) for s in df["stage"]]
+    )
+    data["rank"] = data["stage"].map({s: i for i, s in enumerate(STATES)})
+    stages = ("attention", "risk", "severe")
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("day:T", title=t("chart.day"), axis=alt.Axis(format=DAY_FORMAT[lang])),
+            y=alt.Y("sum(alerts):Q", title=t("chart.alerts")),
+            color=alt.Color(
+                "stage_label:N",
+                title=t("chart.stage"),
+                scale=stage_scale(lang, stages),
+                legend=alt.Legend(orient="top"),
+            ),
+            order=alt.Order("rank:Q"),
+            tooltip=[
+                alt.Tooltip("day:T", title=t("chart.day"), format="%Y-%m-%d"),
+                alt.Tooltip("stage_label:N", title=t("chart.stage")),
+                alt.Tooltip("alerts:Q", title=t("chart.alerts")),
+            ],
+        )
+        .properties(height=height)
+    )
+
+
+def monthly_bars(
+    df: pd.DataFrame,
+    lang: str,
+    value_col: str,
+    value_title: str,
+    color_col: str | None = None,
+    color_title: str = "",
+) -> alt.Chart:
+    """Bars per month, optionally split by a category column already translated."""
+    t = lambda key: translate(key, lang)  # noqa: E731
+    data = df.assign(month=pd.to_datetime(df["month"]))
+    enc = {
+        "x": alt.X(
+            "yearmonth(month):O",
+            title=t("chart.month"),
+            axis=alt.Axis(format=MONTH_FORMAT[lang], labelAngle=0),
+        ),
+        "y": alt.Y(f"{value_col}:Q", title=value_title),
+        "tooltip": [
+            alt.Tooltip("month:T", title=t("chart.month"), format=MONTH_FORMAT[lang]),
+            alt.Tooltip(f"{value_col}:Q", title=value_title, format=","),
+        ],
+    }
+    if color_col:
+        enc["color"] = alt.Color(
+            f"{color_col}:N",
+            title=color_title,
+            scale=alt.Scale(range=SERIES),
+            legend=alt.Legend(orient="top"),
+        )
+        enc["xOffset"] = f"{color_col}:N"
+        enc["tooltip"].append(alt.Tooltip(f"{color_col}:N", title=color_title))
+    else:
+        enc["color"] = alt.value(ACCENT)
+    return alt.Chart(data).mark_bar().encode(**enc).properties(height=300)
+
+
+def compare_bars(df: pd.DataFrame, lang: str, label_col: str, axis_title: str) -> alt.Chart:
+    """Our value against the published figure per label (columns: label, source, value)."""
+    t = lambda key: translate(key, lang)  # noqa: E731
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{label_col}:N", title=axis_title, sort=None, axis=alt.Axis(labelLimit=260)),
+            x=alt.X("value:Q", title=t("chart.people")),
+            yOffset="source:N",
+            color=alt.Color(
+                "source:N",
+                title=t("chart.source"),
+                scale=alt.Scale(range=[ACCENT, MUTED]),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip(f"{label_col}:N", title=axis_title),
+                alt.Tooltip("source:N", title=t("chart.source")),
+                alt.Tooltip("value:Q", title=t("chart.people"), format=","),
+            ],
+        )
+        .properties(height=max(160, 56 * df[label_col].nunique()))
+    )
+
+
+__all__ = [
+    "STATE_COLORS",
+    "compare_bars",
+    "monthly_bars",
+    "monthly_lines",
+    "stacked_stage_days",
+    "state_bars",
+]

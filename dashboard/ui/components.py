@@ -1,0 +1,86 @@
+"""Small building blocks used by several pages."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.formatting import format_age, format_datetime
+from dashboard.i18n import localized, state_label
+from dashboard.ui.i18n import current_lang, t
+
+
+def page_header(title_key: str, caption_key: str | None = None) -> None:
+    st.title(t(title_key))
+    if caption_key:
+        st.caption(t(caption_key))
+
+
+def banner(text: str, kind: str = "stale") -> None:
+    """A coloured banner; text is escaped (it may carry data)."""
+    st.html(f'<div class="anbu-banner {kind}" role="alert">{html.escape(text)}</div>')
+
+
+def stale_banner(newest: datetime | None, now: datetime, max_age: timedelta) -> bool:
+    """Warn when the newest signal is older than expected; returns True when shown."""
+    lang = current_lang()
+    if newest is None:
+        banner(t("live.no_signal"))
+        return True
+    if now - newest > max_age:
+        banner(t("live.stale", age=format_age(newest, now, lang), at=format_datetime(newest, lang)))
+        return True
+    return False
+
+
+def multiselect_filter(
+    label_key: str,
+    options: Sequence,
+    labels: Mapping,
+    key: str,
+    container=st.sidebar,
+) -> tuple:
+    """A sidebar multiselect over codes with translated labels; empty means all."""
+    chosen = container.multiselect(
+        t(label_key),
+        options=list(options),
+        format_func=lambda o: labels.get(o, str(o)),
+        key=key,
+        placeholder=t("filter.all"),
+    )
+    return tuple(chosen)
+
+
+def program_labels(programs: pd.DataFrame) -> dict[str, str]:
+    lang = current_lang()
+    return {
+        r["program_code"] if "program_code" in r else r["code"]: localized(r, "name", lang)
+        for r in programs.to_dict("records")
+    }
+
+
+def region_labels(regions: pd.DataFrame, key: str = "id") -> dict:
+    lang = current_lang()
+    return {r[key]: localized(r, "name", lang) for r in regions.to_dict("records")}
+
+
+def state_labels(states: Iterable[str]) -> dict[str, str]:
+    lang = current_lang()
+    return {s: state_label(s, lang) for s in states}
+
+
+def table(
+    df: pd.DataFrame,
+    columns: Mapping[str, str],
+    height: int | None = None,
+    column_config: Mapping | None = None,
+) -> None:
+    """Show selected columns under translated headers (``columns``: name → i18n key)."""
+    shown = df[list(columns)].rename(columns={c: t(k) for c, k in columns.items()})
+    config = {t(columns[c]): v for c, v in (column_config or {}).items()}
+    kwargs = {"height": height} if height else {}
+    st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kwargs)

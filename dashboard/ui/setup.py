@@ -1,0 +1,42 @@
+"""First-run database preparation, with progress shown to whoever triggered it."""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from dashboard.bootstrap import ensure_database, needs_setup
+from dashboard.settings import get_settings
+from dashboard.ui.data import database_url, get_engine
+from dashboard.ui.i18n import t
+
+_LOCK = threading.Lock()
+_READY: set[str] = set()  # database URLs prepared by this process
+
+
+def ensure_ready() -> None:
+    """Run ``ensure_database`` once per process and URL; other sessions wait on the lock.
+
+    The progress box appears only when there is work to do (a new or outdated database).
+    """
+    url = database_url()
+    if url in _READY:
+        return
+    with _LOCK:
+        if url in _READY:
+            return
+        engine, settings = get_engine(), get_settings()
+        if not needs_setup(engine, settings):
+            ensure_database(engine, settings)  # cheap: idempotent catalog/reference refresh
+            _READY.add(url)
+            return
+        with st.status(t("setup.title"), expanded=True) as status:
+            bar = st.progress(0.0, text=t("setup.start"))
+
+            def progress(fraction: float, message: str) -> None:
+                bar.progress(min(max(fraction, 0.0), 1.0), text=t("setup.step", step=message))
+
+            ensure_database(engine, settings, progress)
+            status.update(label=t("setup.done"), state="complete", expanded=False)
+        _READY.add(url)

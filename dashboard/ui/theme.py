@@ -1,0 +1,64 @@
+"""Shared colours and CSS. One stage scale for every chart; red is reserved for 심각."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from dashboard.i18n import STATES, state_label
+
+# Calm on a dark wall: muted green for normal, amber and orange for the middle stages, one
+# unmistakable red for severe only, grey for devices we cannot hear.
+STATE_COLORS = {
+    "normal": "#3E9E7C",
+    "attention": "#D9B44A",
+    "risk": "#E7813A",
+    "severe": "#FF3344",
+    "offline": "#7D8894",
+}
+ACCENT = "#5AA9E6"  # neutral series (totals, participants): never a stage colour
+MUTED = "#8B98A5"
+SERIES = ["#5AA9E6", "#9C8ADE", "#4FC1C6", "#C9A66B", "#A3B86C", "#D38AB8", "#7FA7C9"]
+
+
+def stage_scale(lang: str, states: tuple[str, ...] = STATES) -> alt.Scale:
+    """Colour scale over translated state labels, in severity order."""
+    return alt.Scale(
+        domain=[state_label(s, lang) for s in states],
+        range=[STATE_COLORS[s] for s in states],
+    )
+
+
+_BASE_CSS = """
+<style>
+[data-testid="stMetricValue"] { font-variant-numeric: tabular-nums; }
+.anbu-banner { padding: .8rem 1rem; border-radius: .4rem; font-weight: 600; margin: .3rem 0 .8rem; }
+.anbu-banner.stale { background: #3A2A10; border-left: .4rem solid #D9B44A; color: #F3DFA6; }
+.anbu-banner.severe { background: #3A1016; border-left: .4rem solid #FF3344; color: #FFD3D7; }
+.anbu-chip { display: inline-block; padding: .05rem .5rem; border-radius: .8rem;
+             font-weight: 700; color: #0E1621; }
+</style>
+"""
+
+_PROJECTOR_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
+[data-testid="stMetricValue"] { font-size: 3.6rem !important; }
+[data-testid="stMetricLabel"] p { font-size: 1.4rem !important; }
+h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
+h3 { font-size: 1.8rem !important; }
+[data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
+</style>
+"""
+
+
+def apply_css(projector: bool) -> None:
+    st.html(_BASE_CSS + (_PROJECTOR_CSS if projector else ""))
+
+
+def chip(state: str, lang: str) -> str:
+    """A coloured stage label for markdown/HTML (text is ours, not user input)."""
+    return (
+        f'<span class="anbu-chip" style="background:{STATE_COLORS[state]}">'
+        f"{state_label(state, lang)}</span>"
+    )

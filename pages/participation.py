@@ -1,0 +1,138 @@
+"""참여·인센티브: participants per program against the published figures; incentive points."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.formatting import format_number, format_percent
+from dashboard.i18n import localized, translate_or
+from dashboard.ui import charts
+from dashboard.ui.components import page_header, table
+from dashboard.ui.data import load
+from dashboard.ui.i18n import current_lang, t
+from queries.participation import WRIST_DOCTOR, incentives_monthly, participants, period_totals
+from queries.reference import published_figures
+
+page_header("page.participation", "participation.caption")
+lang = current_lang()
+
+people = load(participants)
+periods = load(period_totals)
+figures = load(published_figures)
+people_figs = figures[
+    (figures["unit"] == "명") & figures["program_code"].isin(people["program_code"])
+]
+
+st.subheader(t("participation.programs_title"))
+rows = []
+for prog in people.to_dict("records"):
+    figs = people_figs[people_figs["program_code"] == prog["program_code"]]
+    headline = figs.iloc[0] if len(figs) else None
+    rows.append(
+        {
+            "program": localized(prog, "name", lang),
+            "enrolled": format_number(prog["enrolled"]),
+            "active": format_number(prog["active"]),
+            "completed": format_number(prog["completed"]),
+            "improved": format_percent(prog["improved"] / prog["measured"] * 100)
+            if prog["measured"]
+            else "–",
+            "published": format_number(headline["value"]) if headline is not None else "–",
+            "published_label": (
+                f"{localized(headline, 'label', lang)} ({headline['period']})"
+                if headline is not None
+                else ""
+            ),
+        }
+    )
+table(
+    pd.DataFrame(rows),
+    {
+        "program": "col.program",
+        "enrolled": "col.enrolled",
+        "active": "col.active",
+        "completed": "col.completed",
+        "improved": "col.improved",
+        "published": "col.published",
+        "published_label": "col.published_label",
+    },
+)
+
+compare = pd.DataFrame(
+    [
+        {"program": r["program"], "source": src, "value": float(v.replace(",", ""))}
+        for r in rows
+        for src, v in (
+            (t("participation.ours"), r["enrolled"]),
+            (t("participation.published"), r["published"]),
+        )
+        if v != "–"
+    ]
+)
+if not compare.empty:
+    st.altair_chart(
+        charts.compare_bars(compare, lang, "program", t("chart.program")), width="stretch"
+    )
+
+st.subheader(t("participation.periods_title"))
+if periods.empty:
+    st.info(t("common.no_data"))
+else:
+    table(
+        pd.DataFrame(
+            {
+                "program": [localized(r, "name", lang) for r in periods.to_dict("records")],
+                "metric": [translate_or(f"metric.{m}", m, lang) for m in periods["metric"]],
+                "total": [format_number(v) for v in periods["total"]],
+                "span": [
+                    f"{a} – {b}"
+                    for a, b in zip(periods["first_start"], periods["last_end"], strict=True)
+                ],
+            }
+        ),
+        {
+            "program": "col.program",
+            "metric": "col.metric",
+            "total": "col.total",
+            "span": "col.span",
+        },
+    )
+
+with st.expander(t("participation.figures_title")):
+    part_figs = figures[figures["program_code"].isin(people["program_code"])]
+    table(
+        pd.DataFrame(
+            {
+                "label": [localized(r, "label", lang) for r in part_figs.to_dict("records")],
+                "value": [format_number(v, 1 if v != round(v) else 0) for v in part_figs["value"]],
+                "unit": part_figs["unit"],
+                "period": part_figs["period"].fillna(""),
+                "source": part_figs["source_doc"],
+            }
+        ),
+        {
+            "label": "col.figure",
+            "value": "col.value",
+            "unit": "col.unit",
+            "period": "col.period",
+            "source": "col.source",
+        },
+    )
+
+st.subheader(t("participation.incentives_title"))
+points = load(incentives_monthly, WRIST_DOCTOR)
+if points.empty:
+    st.info(t("common.no_data"))
+else:
+    earned = points.loc[points["kind"] == "earn", "points"].sum()
+    redeemed = points.loc[points["kind"] == "redeem", "points"].sum()
+    c1, c2 = st.columns(2)
+    c1.metric(t("participation.points_earned"), format_number(earned))
+    c2.metric(t("participation.points_redeemed"), format_number(redeemed))
+    shown = points.assign(kind_label=[t(f"points.{k}") for k in points["kind"]])
+    st.altair_chart(
+        charts.monthly_bars(
+            shown, lang, "points", t("chart.points"), "kind_label", t("chart.kind")
+        ),
+        width="stretch",
+    )
+    st.caption(t("participation.points_note"))
