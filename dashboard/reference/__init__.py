@@ -1,0 +1,1 @@
+"""Figures and budget tables transcribed from the source documents: read, check, load."""
