@@ -1,0 +1,196 @@
+"""The one ingest function behind every door (HTTP, MQTT, file import).
+
+``ingest_events`` validates a batch, stores the new events, advances ``device_state``, adds to
+``device_daily`` and runs the event-driven rules, all on the caller's connection, so one batch is
+one transaction: the caller commits (``with engine.begin() as conn``) or rolls everything back.
+Valid events are kept even when others in the batch are rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dashboard.db.schema import Device, DeviceEvent
+from dashboard.ingest.events import Rejection, ValidEvent, validate_event
+from dashboard.ingest.state import (
+    Margins,
+    dialect_insert,
+    update_device_daily,
+    update_device_state,
+)
+
+Clock = Callable[[], datetime]
+
+# Device clocks drift; anything further ahead than this is a wrong clock, not a reading.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+# Devices with a dead clock report 1970; such events would corrupt daily rollups.
+EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
+_LOOKUP_CHUNK = 500  # parameters per IN (...) list, well under SQLite's and PostgreSQL's limits
+
+
+def system_clock() -> datetime:
+    """The real clock, for the entry points only; logic takes ``now`` as a parameter."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (index in batch, reason)
+    device_ids: frozenset[int] = frozenset()  # devices with newly stored events
+
+
+@dataclass(frozen=True)
+class CheckedBatch:
+    """A batch after validation: what could be stored, what was rejected, and why."""
+
+    valid: list[ValidEvent]
+    rejections: list[Rejection]
+    device_of: dict[str, int]  # device_uid -> devices.id for the valid events
+
+
+def check_events(
+    conn: Connection, vendor: str, events: Sequence[Any], *, now: datetime
+) -> CheckedBatch:
+    """Validate a batch against the contract, the catalog and the clock, without writing."""
+    _require_aware(now)
+    valid: list[ValidEvent] = []
+    rejections: list[Rejection] = []
+    for index, raw in enumerate(events):
+        checked = validate_event(index, raw)
+        if isinstance(checked, Rejection):
+            rejections.append(checked)
+        elif checked.ts > now + FUTURE_TOLERANCE:
+            ahead = int((checked.ts - now).total_seconds())
+            rejections.append(
+                Rejection(
+                    index,
+                    "ts",
+                    f"{ahead} s ahead of the server clock (at most "
+                    f"{int(FUTURE_TOLERANCE.total_seconds())} s allowed); check the device clock",
+                )
+            )
+        elif checked.ts < EARLIEST_TS:
+            rejections.append(
+                Rejection(index, "ts", "before 2000-01-01; the device clock is probably not set")
+            )
+        else:
+            valid.append(checked)
+
+    devices = _lookup_devices(conn, {e.device_uid for e in valid})
+    device_of: dict[str, int] = {}
+    known: list[ValidEvent] = []
+    for event in valid:
+        found = devices.get(event.device_uid)
+        if found is None:
+            rejections.append(
+                Rejection(event.index, "device_id", f"unknown device {event.device_uid!r}")
+            )
+        elif found[1] != vendor:
+            # Do not say whose device it is: a vendor must not learn about another's fleet.
+            rejections.append(
+                Rejection(
+                    event.index,
+                    "device_id",
+                    f"device {event.device_uid!r} is not registered to vendor {vendor!r}",
+                )
+            )
+        else:
+            device_of[event.device_uid] = found[0]
+            known.append(event)
+    rejections.sort(key=lambda r: r.index)
+    return CheckedBatch(known, rejections, device_of)
+
+
+def ingest_events(
+    conn: Connection, vendor: str, events: Sequence[Any], *, now: datetime
+) -> IngestResult:
+    """Validate and store one batch of a vendor's events; see the module docstring.
+
+    Duplicates (the same ``event_id`` for this vendor, earlier in the batch or already stored)
+    are counted, not stored again and not errors: vendors retry, and retrying must be safe.
+    """
+    checked = check_events(conn, vendor, events, now=now)
+    unique: dict[str, ValidEvent] = {}
+    for event in checked.valid:
+        unique.setdefault(event.event_uid, event)  # the first valid occurrence wins
+    stored = _insert_new(conn, vendor, list(unique.values()), checked.device_of, now)
+    if stored:
+        update_device_state(conn, stored, checked.device_of, now, Margins.from_rules())
+        update_device_daily(conn, stored, checked.device_of)
+    device_ids = frozenset(checked.device_of[e.device_uid] for e in stored)
+    if device_ids:
+        evaluate_event_rules(conn, set(device_ids), now)
+    return IngestResult(
+        accepted=len(stored),
+        duplicates=len(checked.valid) - len(stored),
+        rejected=[(r.index, r.reason) for r in checked.rejections],
+        device_ids=device_ids,
+    )
+
+
+def evaluate_event_rules(conn: Connection, device_ids: set[int], now: datetime) -> None:
+    """The single call site of the event-driven wellbeing rules, inside the batch's transaction."""
+    from dashboard import rules  # owned by the rules module; imported late to avoid a cycle
+
+    rules.on_events(conn, device_ids, now)
+
+
+def _insert_new(
+    conn: Connection,
+    vendor: str,
+    events: list[ValidEvent],
+    device_of: dict[str, int],
+    now: datetime,
+) -> list[ValidEvent]:
+    """Insert events that are not stored yet; returns the ones this call actually stored.
+
+    ON CONFLICT DO NOTHING ... RETURNING makes a concurrent duplicate (another process storing
+    the same event at the same moment) a duplicate here too, instead of a failed batch.
+    """
+    if not events:
+        return []
+    stmt = (
+        dialect_insert(conn, DeviceEvent.__table__)
+        .on_conflict_do_nothing(index_elements=["vendor", "event_uid"])
+        .returning(DeviceEvent.event_uid)
+    )
+    rows = [
+        {
+            "vendor": vendor,
+            "event_uid": e.event_uid,
+            "device_id": device_of[e.device_uid],
+            "ts": e.ts,
+            "received_at": now,
+            "type": e.type,
+            "value": e.value,
+            "data": e.data,
+        }
+        for e in events
+    ]
+    inserted = set(conn.execute(stmt, rows).scalars())
+    return [e for e in events if e.event_uid in inserted]
+
+
+def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, str]]:
+    found: dict[str, tuple[int, str]] = {}
+    ordered = sorted(uids)
+    for start in range(0, len(ordered), _LOOKUP_CHUNK):
+        chunk = ordered[start : start + _LOOKUP_CHUNK]
+        query = select(Device.id, Device.device_uid, Device.vendor).where(
+            Device.device_uid.in_(chunk)
+        )
+        for device_id, uid, owner in conn.execute(query):
+            found[uid] = (device_id, owner)
+    return found
+
+
+def _require_aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")

@@ -1,0 +1,269 @@
+"""The vendor event contract: one pydantic model per event type, and a validator that turns a raw
+dict into a ``ValidEvent`` or a ``Rejection`` naming the field that is wrong.
+
+This module is pure (no database, no clock): the checks that need the catalog or the time live in
+``dashboard.ingest.core``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    WithJsonSchema,
+)
+
+from dashboard.db.schema.devices import EVENT_TYPES
+
+TS_EXAMPLE = "2024-12-01T09:00:00+09:00"
+NOTE_MAX = 500
+
+
+def _not_bool(value: Any) -> Any:
+    # pydantic would turn true into 1.0; a boolean reading is a vendor bug, not a number.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _parse_ts(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError(f"not an ISO-8601 time (expected e.g. {TS_EXAMPLE})") from None
+    else:
+        raise ValueError(f"must be an ISO-8601 string with a time zone, e.g. {TS_EXAMPLE}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"needs a time zone (e.g. {TS_EXAMPLE} or a trailing Z)")
+    return parsed.astimezone(UTC)
+
+
+Number = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(_parse_ts),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO-8601 with a time zone (offset or Z); naive times are rejected",
+            "examples": [TS_EXAMPLE],
+        }
+    ),
+]
+Identifier = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")]
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event_id: Identifier = Field(
+        description="The vendor's id of this event; with the vendor, the idempotency key."
+    )
+    device_id: Annotated[str, Field(min_length=1, max_length=60)] = Field(
+        description="The vendor's device id, as registered in Anbu (devices.device_uid)."
+    )
+    ts: Timestamp = Field(description="When the event happened, with a time zone.")
+    battery_pct: Annotated[Number | None, Field(ge=0, le=100)] = Field(
+        default=None, description="Optional battery level of the device, 0–100."
+    )
+
+
+class PowerEvent(_EventBase):
+    """Smart plug power reading."""
+
+    type: Literal["power"]
+    watts: Annotated[Number, Field(ge=0, le=20_000)]
+
+
+class LuxEvent(_EventBase):
+    """Smart plug light reading."""
+
+    type: Literal["lux"]
+    lux: Annotated[Number, Field(ge=0, le=200_000)]
+
+
+class HeartbeatEvent(_EventBase):
+    """The device is alive (says nothing about the person)."""
+
+    type: Literal["heartbeat"]
+
+
+class CallEvent(_EventBase):
+    """A call on a monitored phone line; an incoming call with duration 0 was not answered."""
+
+    type: Literal["call"]
+    direction: Literal["in", "out"]
+    duration_s: Annotated[Number, Field(ge=0, le=86_400)]
+
+
+class AiCallResultEvent(_EventBase):
+    """Outcome of an AI check-in call."""
+
+    type: Literal["ai_call_result"]
+    outcome: Literal["answered", "unanswered", "concern"]
+    note: Annotated[str | None, Field(max_length=NOTE_MAX)] = None
+
+
+class SosEvent(_EventBase):
+    """SOS button pressed (care robot)."""
+
+    type: Literal["sos"]
+
+
+class InteractionEvent(_EventBase):
+    """The person interacted with a care robot (conversation, reminder acknowledged, …)."""
+
+    type: Literal["interaction"]
+    kind: Annotated[str | None, Field(max_length=40)] = None
+
+
+class PositionEvent(_EventBase):
+    """A wandering detector's position fix."""
+
+    type: Literal["position"]
+    lat: Annotated[Number, Field(ge=-90, le=90)]
+    lon: Annotated[Number, Field(ge=-180, le=180)]
+    accuracy_m: Annotated[Number | None, Field(ge=0, le=100_000)] = None
+
+
+class TriggerEvent(_EventBase):
+    """A smoking detector fired."""
+
+    type: Literal["trigger"]
+
+
+class SessionEvent(_EventBase):
+    """A use of an IoT park exercise machine."""
+
+    type: Literal["session"]
+    duration_s: Annotated[Number, Field(ge=0, le=86_400)]
+
+
+MODELS: dict[str, type[_EventBase]] = {
+    "power": PowerEvent,
+    "lux": LuxEvent,
+    "heartbeat": HeartbeatEvent,
+    "call": CallEvent,
+    "ai_call_result": AiCallResultEvent,
+    "sos": SosEvent,
+    "interaction": InteractionEvent,
+    "position": PositionEvent,
+    "trigger": TriggerEvent,
+    "session": SessionEvent,
+}
+assert tuple(MODELS) == EVENT_TYPES, "event models and the schema's EVENT_TYPES must agree"
+
+# Which field is stored in device_events.value; every other type field goes to device_events.data.
+VALUE_FIELD: dict[str, str | None] = {
+    "power": "watts",
+    "lux": "lux",
+    "heartbeat": "battery_pct",
+    "call": "duration_s",
+    "ai_call_result": None,
+    "sos": None,
+    "interaction": None,
+    "position": None,
+    "trigger": None,
+    "session": "duration_s",
+}
+COMMON_FIELDS = ("event_id", "device_id", "ts", "type")
+ALL_FIELDS: tuple[str, ...] = tuple(
+    dict.fromkeys(name for model in MODELS.values() for name in model.model_fields)
+)
+
+AnyEvent = Annotated[
+    PowerEvent
+    | LuxEvent
+    | HeartbeatEvent
+    | CallEvent
+    | AiCallResultEvent
+    | SosEvent
+    | InteractionEvent
+    | PositionEvent
+    | TriggerEvent
+    | SessionEvent,
+    Field(discriminator="type"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    field: str | None  # the offending field (a CSV column), None for the event as a whole
+    message: str
+
+    @property
+    def reason(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+@dataclass(frozen=True, slots=True)
+class ValidEvent:
+    index: int
+    event_uid: str
+    device_uid: str
+    ts: datetime  # aware UTC
+    type: str
+    value: float | None
+    data: dict[str, Any] | None
+    fields: dict[str, Any]  # every type field, for state and rules (watts, lat, outcome, …)
+
+
+def validate_event(index: int, raw: Any) -> ValidEvent | Rejection:
+    """Check one raw event against the contract; never raises for bad input."""
+    if not isinstance(raw, dict):
+        return Rejection(index, None, "event must be a JSON object")
+    kind = raw.get("type")
+    if kind is None:
+        return Rejection(index, "type", f"required (one of {', '.join(EVENT_TYPES)})")
+    model = MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        return Rejection(
+            index, "type", f"unknown event type {_show(kind)} (one of {', '.join(EVENT_TYPES)})"
+        )
+    try:
+        event = model.model_validate(raw)
+    except ValidationError as exc:
+        return _rejection_from(index, kind, exc)
+    fields = event.model_dump(exclude={"event_id", "device_id", "ts", "type"}, exclude_none=True)
+    value_field = VALUE_FIELD[kind]
+    value = fields.get(value_field) if value_field else None
+    data = {k: v for k, v in fields.items() if k != value_field} or None
+    return ValidEvent(index, event.event_id, event.device_id, event.ts, kind, value, data, fields)
+
+
+def _rejection_from(index: int, kind: str, exc: ValidationError) -> Rejection:
+    parts = [_describe(kind, error) for error in exc.errors(include_url=False)]
+    field, message = parts[0]
+    message += "".join(f"; {f}: {m}" if f else f"; {m}" for f, m in parts[1:])
+    return Rejection(index, field, message)
+
+
+def _describe(kind: str, error: Any) -> tuple[str | None, str]:
+    field = ".".join(str(part) for part in error["loc"]) or None
+    if error["type"] == "missing":
+        return field, "required"
+    if error["type"] == "extra_forbidden":
+        return field, f"not a field of {kind!r} events"
+    message = error["msg"].removeprefix("Value error, ")
+    return field, f"{message} (got {_show(error.get('input'))})"
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,215 @@
+"""Latest device state and daily rollups, computed from newly stored events.
+
+The merge is monotonic: ``last_seen_at`` and ``last_activity_at`` only move forward, and the
+readings (power, lux, battery, position, event type) only change for events at or after the
+stored ``last_seen_at``. Late events are stored and counted but never move the state backwards.
+The upserts repeat that rule in SQL, so two ingest processes racing on one device cannot regress it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, or_, select
+
+from dashboard.db.schema import DeviceDaily, DeviceState
+from dashboard.ingest.events import ValidEvent
+from dashboard.settings import LOCAL_TZ
+
+# A wandering detector lying still drifts a few metres between GPS fixes.
+POSITION_NOISE_M = 25.0
+
+
+@dataclass(frozen=True)
+class Margins:
+    """What counts as a sign of life; the plug and call values come from the rules' thresholds
+    (``data/rules.toml``) so ingestion and the no-change rule agree on what "activity" is."""
+
+    power_w: float = 10.0
+    lux: float = 25.0
+    min_answered_s: float = 1.0
+    position_m: float = POSITION_NOISE_M
+
+    @classmethod
+    def from_rules(cls) -> Margins:
+        from dashboard.rules.config import current_thresholds
+
+        t = current_thresholds()
+        return cls(
+            power_w=t.plug_no_change.power_margin_w,
+            lux=t.plug_no_change.lux_margin,
+            min_answered_s=t.call_no_activity.min_answered_s,
+        )
+
+
+READINGS = ("last_power_w", "last_lux", "battery_pct", "last_lat", "last_lon", "last_event_type")
+
+
+@dataclass
+class _State:
+    last_seen_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    last_power_w: float | None = None
+    last_lux: float | None = None
+    battery_pct: float | None = None
+    last_lat: float | None = None
+    last_lon: float | None = None
+    last_event_type: str | None = None
+
+
+def is_sign_of_life(event: ValidEvent, margins: Margins) -> bool:
+    """Events that show a person is active on their own, whatever came before them.
+
+    Readings (power, lux, position) are signs of life only as a change; see ``merge_state``.
+    An unanswered incoming call or AI call says nothing about the person being well.
+    """
+    kind, f = event.type, event.fields
+    if kind == "call":
+        return f["direction"] == "out" or f["duration_s"] >= margins.min_answered_s
+    if kind == "ai_call_result":
+        return f["outcome"] in ("answered", "concern")
+    return kind in ("sos", "interaction", "session", "trigger")
+
+
+def merge_state(previous: _State, events: list[ValidEvent], margins: Margins) -> _State:
+    """Fold a device's new events (any order) into its state, never moving it backwards."""
+    state = _State(**vars(previous))
+    activity = previous.last_activity_at
+    for event in sorted(events, key=lambda e: (e.ts, e.index)):
+        active = is_sign_of_life(event, margins)
+        # Readings only advance for events at or after what is already known.
+        in_order = state.last_seen_at is None or event.ts >= state.last_seen_at
+        if in_order:
+            active = _apply_reading(state, event, margins) or active
+            state.last_seen_at = event.ts
+            state.last_event_type = event.type
+        if active and (activity is None or event.ts > activity):
+            activity = event.ts
+    state.last_activity_at = activity
+    return state
+
+
+def _apply_reading(state: _State, event: ValidEvent, margins: Margins) -> bool:
+    """Update the readings from one in-order event; True when the change is a sign of life."""
+    f = event.fields
+    changed = False
+    if "battery_pct" in f:
+        state.battery_pct = f["battery_pct"]
+    if event.type == "power":
+        previous, state.last_power_w = state.last_power_w, f["watts"]
+        changed = previous is not None and abs(f["watts"] - previous) > margins.power_w
+    elif event.type == "lux":
+        previous, state.last_lux = state.last_lux, f["lux"]
+        changed = previous is not None and abs(f["lux"] - previous) > margins.lux
+    elif event.type == "position":
+        if state.last_lat is not None and state.last_lon is not None:
+            moved = _distance_m(state.last_lat, state.last_lon, f["lat"], f["lon"])
+            changed = moved > margins.position_m
+        state.last_lat, state.last_lon = f["lat"], f["lon"]
+    return changed
+
+
+def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    # Equirectangular approximation: exact enough for a 25 m noise margin.
+    x = math.radians(lon2 - lon1) * math.cos(math.radians((lat1 + lat2) / 2))
+    y = math.radians(lat2 - lat1)
+    return 6_371_000 * math.hypot(x, y)
+
+
+def update_device_state(
+    conn: Connection,
+    events: Iterable[ValidEvent],
+    device_of: dict[str, int],
+    now: datetime,
+    margins: Margins,
+) -> None:
+    """Merge stored events into ``device_state`` (one read, one bulk upsert)."""
+    by_device: dict[int, list[ValidEvent]] = defaultdict(list)
+    for event in events:
+        by_device[device_of[event.device_uid]].append(event)
+    if not by_device:
+        return
+    ids = sorted(by_device)
+    table = DeviceState.__table__
+    query = select(table).where(table.c.device_id.in_(ids)).order_by(table.c.device_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # serialise concurrent batches per device
+    previous = {row.device_id: row for row in conn.execute(query)}
+    rows = []
+    for device_id in ids:
+        row = previous.get(device_id)
+        before = _State(**{k: getattr(row, k) for k in vars(_State())}) if row else _State()
+        merged = merge_state(before, by_device[device_id], margins)
+        rows.append(
+            {"device_id": device_id, "state": "normal", "state_since": now, "updated_at": now}
+            | vars(merged)
+        )
+    stmt = dialect_insert(conn, table)
+    new = stmt.excluded
+    newer = or_(table.c.last_seen_at.is_(None), new.last_seen_at >= table.c.last_seen_at)
+    later_activity = or_(
+        table.c.last_activity_at.is_(None), new.last_activity_at > table.c.last_activity_at
+    )
+    set_: dict[str, Any] = {
+        "last_seen_at": case((newer, new.last_seen_at), else_=table.c.last_seen_at),
+        "last_activity_at": case(
+            (later_activity, func.coalesce(new.last_activity_at, table.c.last_activity_at)),
+            else_=table.c.last_activity_at,
+        ),
+        "updated_at": new.updated_at,
+    }
+    for col in READINGS:
+        set_[col] = case(
+            (newer, func.coalesce(getattr(new, col), table.c[col])), else_=table.c[col]
+        )
+    # state and state_since belong to the rules; a new row starts as normal.
+    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=set_), rows)
+
+
+def update_device_daily(
+    conn: Connection, events: Iterable[ValidEvent], device_of: dict[str, int]
+) -> None:
+    """Add the stored events to the per-device Asia/Seoul daily counts (one bulk upsert)."""
+    counts: dict[tuple[int, date], dict[str, int]] = {}
+    for event in events:
+        key = (device_of[event.device_uid], event.ts.astimezone(LOCAL_TZ).date())
+        c = counts.setdefault(
+            key, {"events": 0, "calls": 0, "interactions": 0, "triggers": 0, "sessions": 0}
+        )
+        c["events"] += 1
+        if event.type in ("call", "ai_call_result"):
+            c["calls"] += 1
+        elif event.type == "interaction":
+            c["interactions"] += 1
+        elif event.type == "trigger":
+            c["triggers"] += 1
+        elif event.type == "session":
+            c["sessions"] += 1
+    if not counts:
+        return
+    table = DeviceDaily.__table__
+    rows = [
+        {"device_id": device_id, "day": day, "active_hours": 0} | c
+        for (device_id, day), c in sorted(counts.items())
+    ]
+    stmt = dialect_insert(conn, table)
+    set_ = {
+        col: table.c[col] + getattr(stmt.excluded, col)
+        for col in ("events", "calls", "interactions", "triggers", "sessions")
+    }
+    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_=set_), rows)
+
+
+def dialect_insert(conn: Connection, table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the product supports exactly these two
+        raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {conn.dialect.name}")
+    return insert(table)
