@@ -1,0 +1,290 @@
+"""``build_demo``: the whole deterministic demo city in one transaction."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, func, insert, select
+
+from dashboard.catalog import load_catalog, program_ids, read_regions
+from dashboard.db.schema import (
+    Alert,
+    AppMeta,
+    AuditLog,
+    CareRecipient,
+    Complaint,
+    ComplaintSite,
+    Device,
+    DeviceDaily,
+    DeviceEvent,
+    DeviceState,
+    Dispatch,
+    Enrolment,
+    IncentiveLedger,
+    ParticipationPeriod,
+    Region,
+)
+from dashboard.demo import (
+    aicalls,
+    complaints,
+    fixed,
+    participation,
+    phones,
+    plugs,
+    robots,
+    wandering,
+)
+from dashboard.demo.alerts import build_alerts
+from dashboard.demo.clock import TimeGrid
+from dashboard.demo.context import Ctx, Part, Place
+from dashboard.demo.writer import bulk_insert, columns_to_rows, next_id, sync_sequence, to_dates
+
+SCALES = ("small", "seoul")
+DAILY_DEFAULTS = {
+    "events": 0,
+    "active_hours": 0,
+    "energy_wh": None,
+    "calls": 0,
+    "interactions": 0,
+    "triggers": 0,
+    "sessions": 0,
+    "distance_m": None,
+}
+
+
+class DemoRefused(RuntimeError):
+    """The database already holds care recipients or devices; the demo never mixes with them."""
+
+
+@dataclass
+class DemoSummary:
+    scale: str
+    seed: int
+    end: datetime
+    days: int
+    seconds: float
+    rows: dict[str, int] = field(default_factory=dict)
+
+
+def build_demo(
+    engine: Engine,
+    *,
+    scale: str = "small",
+    seed: int = 20241129,
+    days: int = 90,
+    end: datetime | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> DemoSummary:
+    """Generate the demo city into an empty database (catalog rows may already exist)."""
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}")
+    started = time.perf_counter()
+    end = (end or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+    grid = TimeGrid.make(end, days)
+    report = progress or (lambda _f, _m: None)
+    rows: dict[str, int] = {}
+    with engine.begin() as conn:
+        report(0.0, "catalog")
+        load_catalog(conn)
+        n_people = conn.execute(select(func.count()).select_from(CareRecipient)).scalar_one()
+        n_devices = conn.execute(select(func.count()).select_from(Device)).scalar_one()
+        if n_people or n_devices:
+            raise DemoRefused(
+                f"database already has {n_people} care recipients and {n_devices} devices; "
+                "the demo city is only built into an empty database"
+            )
+        tables = (CareRecipient, Device, Alert, ComplaintSite, Enrolment)
+        ctx = Ctx(
+            rng=np.random.Generator(np.random.PCG64(seed)),
+            grid=grid,
+            scale=scale,
+            places=_places(conn),
+            children={},
+            programs=program_ids(conn),
+            next_ids={t.__tablename__: next_id(conn, t.__table__) for t in tables},
+        )
+        for code in ctx.places:
+            ctx.children.setdefault(code, [])
+        for code, parent in conn.execute(_parent_query()).tuples():
+            if parent:
+                ctx.children.setdefault(parent, []).append(code)
+
+        def sub(k: int) -> None:
+            # Each generator draws from its own stream, so changing one leaves the others alone.
+            ctx.rng = np.random.Generator(np.random.PCG64([seed, k]))
+
+        parts: list[Part] = []
+        sub(1)
+        parts.append(plugs.generate(ctx, lambda f: report(0.05 + 0.4 * f, "smart plugs")))
+        report(0.45, "call monitoring")
+        sub(2)
+        parts.append(phones.generate(ctx))
+        report(0.5, "AI calls")
+        sub(3)
+        parts.append(aicalls.generate(ctx))
+        sub(4)
+        parts.append(robots.generate(ctx))
+        sub(5)
+        parts.append(wandering.generate(ctx))
+        sub(6)
+        sites = fixed.site_rows(ctx)
+        parts.append(fixed.generate(ctx, sites))
+
+        report(0.55, "writing people and devices")
+        rows["care_recipients"] = bulk_insert(
+            conn, CareRecipient.__table__, (r for p in parts for r in p.recipients)
+        )
+        rows["complaint_sites"] = bulk_insert(conn, ComplaintSite.__table__, sites)
+        rows["devices"] = bulk_insert(conn, Device.__table__, (d for p in parts for d in p.devices))
+        report(0.6, "writing daily rollups")
+        rows["device_daily"] = 0
+        for p in parts:
+            for batch in p.daily:
+                rows["device_daily"] += _write_daily(conn, grid, batch)
+        report(0.75, "writing raw events")
+        rows["device_events"] = 0
+        for p in parts:
+            for batch in p.events:
+                rows["device_events"] += _write_events(conn, batch)
+        rows["device_state"] = bulk_insert(
+            conn, DeviceState.__table__, (_state(grid, s) for p in parts for s in p.states)
+        )
+
+        report(0.85, "alerts")
+        sub(7)
+        out = build_alerts(ctx, [e for p in parts for e in p.episodes])
+        rows["alerts"] = bulk_insert(conn, Alert.__table__, out["alerts"])
+        rows["dispatches"] = bulk_insert(conn, Dispatch.__table__, out["dispatches"])
+        rows["audit_log"] = bulk_insert(conn, AuditLog.__table__, out["audit_log"])
+
+        report(0.9, "complaints and participation")
+        sub(8)
+        rows["complaints"] = bulk_insert(conn, Complaint.__table__, complaints.generate(ctx, sites))
+        sub(9)
+        part_rows = participation.generate(ctx)
+        enrol = part_rows["enrolments"]
+        ids = ctx.alloc("enrolments", len(enrol))
+        for e, i in zip(enrol, ids.tolist(), strict=True):
+            e["id"] = i
+        rows["enrolments"] = bulk_insert(conn, Enrolment.__table__, enrol)
+        rows["participation_periods"] = bulk_insert(
+            conn, ParticipationPeriod.__table__, part_rows["participation_periods"]
+        )
+        wrist = enrol[part_rows["wrist_from"][0] :]
+        rows["incentive_ledger"] = bulk_insert(
+            conn,
+            IncentiveLedger.__table__,
+            participation.ledger(ctx, wrist, ctx.programs["seoul_wrist_doctor"]),
+        )
+
+        for t in tables:
+            sync_sequence(conn, t.__table__)
+        now = grid.end
+        meta = {
+            "demo_generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "demo_scale": scale,
+            "demo_seed": str(seed),
+            "demo_end": end.isoformat(),
+            "demo_days": str(days),
+        }
+        # A previous demo's keys may remain after its data was wiped; replace them.
+        conn.execute(AppMeta.__table__.delete().where(AppMeta.key.in_(list(meta))))
+        conn.execute(
+            insert(AppMeta), [{"key": k, "value": v, "updated_at": now} for k, v in meta.items()]
+        )
+    report(1.0, "done")
+    return DemoSummary(
+        scale=scale,
+        seed=seed,
+        end=end,
+        days=days,
+        seconds=round(time.perf_counter() - started, 2),
+        rows=rows,
+    )
+
+
+def _parent_query():
+    parent = Region.__table__.alias("parent")
+    return select(Region.code, parent.c.code).outerjoin(parent, Region.parent_id == parent.c.id)
+
+
+def _places(conn) -> dict[str, Place]:
+    weights = {r.code: r.one_person_65plus for r in read_regions()}
+    known = [w for w in weights.values() if w]
+    fallback = float(np.median(known)) if known else 1.0
+    out = {}
+    names: dict[int, tuple[str, int | None]] = {}
+    regions = conn.execute(
+        select(Region.id, Region.code, Region.name_ko, Region.parent_id, Region.lat, Region.lon)
+    ).all()
+    for r in regions:
+        names[r.id] = (r.name_ko, r.parent_id)
+    for r in regions:
+        path, pid = [r.name_ko], r.parent_id
+        while pid is not None:
+            nm, pid = names[pid]
+            path.append(nm)
+        out[r.code] = Place(
+            id=r.id,
+            code=r.code,
+            name_ko=" ".join(reversed(path)),
+            lat=r.lat or 0.0,
+            lon=r.lon or 0.0,
+            weight=float(weights.get(r.code) or fallback),
+        )
+    return out
+
+
+def _write_daily(conn, grid: TimeGrid, batch: dict[str, np.ndarray]) -> int:
+    cols: dict[str, Any] = {
+        "device_id": batch["device_id"],
+        "day": to_dates(grid.day0, batch["day"]),
+    }
+    n = len(batch["device_id"])
+    for name, default in DAILY_DEFAULTS.items():
+        if name in batch:
+            arr = np.asarray(batch[name])
+            cols[name] = (
+                arr.astype(float) if name in ("energy_wh", "distance_m") else arr.astype(int)
+            )
+        else:
+            cols[name] = [default] * n
+    return bulk_insert(conn, DeviceDaily.__table__, columns_to_rows(cols))
+
+
+def _write_events(conn, batch: dict[str, Any]) -> int:
+    ts = np.asarray(batch["ts"], dtype=np.int64)
+    n = len(ts)
+    if n == 0:
+        return 0
+    base = datetime(1970, 1, 1, tzinfo=UTC)
+    at = [base + timedelta(seconds=s) for s in ts.tolist()]
+    recv = [a + timedelta(seconds=1 + (i % 4)) for i, a in enumerate(at)]
+    vendor = batch["vendor"]
+    cols = {
+        "vendor": [vendor] * n if isinstance(vendor, str) else vendor,
+        "event_uid": batch["uid"],
+        "device_id": np.asarray(batch["device_id"]).astype(int),
+        "ts": at,
+        "received_at": recv,
+        "type": [str(t) for t in np.asarray(batch["type"]).tolist()],
+        "value": np.asarray(batch["value"], dtype=float),
+        "data": batch["data"],
+    }
+    return bulk_insert(conn, DeviceEvent.__table__, columns_to_rows(cols))
+
+
+def _state(grid: TimeGrid, s: dict[str, Any]) -> dict[str, Any]:
+    base = datetime(1970, 1, 1, tzinfo=UTC)
+    row = dict(s)
+    for k in ("state_since", "last_seen_at", "last_activity_at"):
+        v = row.get(k)
+        row[k] = None if v is None else base + timedelta(seconds=int(v))
+    row["state_since"] = row["state_since"] or base + timedelta(seconds=grid.t0)
+    row["updated_at"] = grid.end
+    return row

@@ -1,0 +1,275 @@
+"""Seoul smart plugs: TV power and room light per household, no-change and silence episodes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from dashboard.demo.clock import HOUR
+from dashboard.demo.cohort import make_cohort, stage_for
+from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns
+from dashboard.demo.routines import changed, tv_household
+
+PROGRAM = "seoul_smart_plug"
+VENDOR = "plugco"
+TIMEOUT_S = 7200
+RAW_WINDOW_H = 48
+CHUNK = 2000
+COUNTS = {"small": 3_200, "seoul": 32_000}
+
+
+def iso(s: int) -> str:
+    return datetime.fromtimestamp(s, UTC).isoformat()
+
+
+def generate(ctx: Ctx, progress: Callable[[float], None] | None = None) -> Part:
+    rng = ctx.rng
+    n = COUNTS[ctx.scale]
+    part = Part()
+    ages = np.where(rng.random(n) < 0.72, rng.integers(65, 93, n), rng.integers(40, 65, n))
+    thresholds = rng.choice([24, 36, 48, 30, 42, 50], n, p=[0.45, 0.25, 0.2, 0.04, 0.03, 0.03])
+    cohort = make_cohort(
+        ctx,
+        part,
+        program=PROGRAM,
+        type_code="smart_plug",
+        vendor=VENDOR,
+        uid_prefix="PLG",
+        n=n,
+        dongs=ctx.dongs("1100000000"),
+        ages=ages,
+        female_share=0.58,
+        household=np.full(n, "alone"),
+        risk_group=np.where(ages >= 65, "isolated_senior", "isolated_middle_aged"),
+        guardian_share=0.35,
+        enrolled_from=date(2022, 10, 1),
+        thresholds=thresholds,
+    )
+    for a in range(0, n, CHUNK):
+        _chunk(ctx, part, cohort, slice(a, min(a + CHUNK, n)))
+        if progress:
+            progress(min(a + CHUNK, n) / n)
+    return part
+
+
+def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
+    rng, grid = ctx.rng, ctx.grid
+    ids = cohort.device_ids[sl]
+    uids = cohort.device_uids[sl]
+    places = cohort.places[sl]
+    thr = cohort.thresholds[sl]
+    m = len(ids)
+    hours = grid.hours
+    power, lux = tv_household(rng, grid, m)
+    offline = np.zeros(power.shape, dtype=bool)
+    offline[:, hours:] = True
+    slot_start = grid.slot_start()
+    off = rng.integers(0, HOUR, m)
+    ts = slot_start[None, :] + off[:, None]
+    offline |= ts > grid.end_s
+    program_id = ctx.programs[PROGRAM]
+
+    def still(i: int, a: int, b: int) -> None:
+        power[i, a:b] = power[i].min()
+        lux[i, a:b] = lux[i, a] + rng.normal(0, 0.8, b - a).round(1)
+
+    # Who is in a silence or a fault right now (disjoint sets).
+    order = rng.permutation(m)
+    n_silent = max(1, round(m * 0.006))
+    n_offline = round(m * 0.02)
+    silent_now = order[:n_silent]
+    offline_now = order[n_silent : n_silent + n_offline]
+    busy_until = np.full(m, hours)  # history episodes must end before current ones start
+    for i in silent_now.tolist():
+        dur = int(rng.uniform(0.6, 2.3) * thr[i])
+        start = max(hours - dur, 0)
+        still(i, start, hours)
+        busy_until[i] = start
+    for i in offline_now.tolist():
+        dur = int(rng.uniform(3, 240))
+        start = max(hours - dur, 0)
+        offline[i, start:] = True
+        busy_until[i] = start
+
+    retired: set[int] = set()
+    # Away from home (trips, hospital stays, staying with family): the plug sees no change.
+    for i in range(m):
+        k = rng.poisson(0.35 * grid.days / 90)
+        for _ in range(k):
+            dur = int(np.clip(rng.lognormal(np.log(20), 0.6), 6, 110))
+            if busy_until[i] - dur - 2 <= 0:
+                continue
+            start = int(rng.integers(0, busy_until[i] - dur - 1))
+            end = start + dur
+            still(i, start, end)
+            if dur < thr[i]:
+                continue
+            u = rng.random()
+            truth = (
+                "deceased"
+                if u < 0.0007
+                else "crisis"
+                if u < 0.004
+                else "false_alarm"
+                if u < 0.13
+                else "routine"
+            )
+            opened = int(ts[i, start]) + int(thr[i]) * HOUR
+            if truth == "deceased" and busy_until[i] < hours:
+                truth = "crisis"  # keep the current silence/fault sets consistent
+            if truth == "deceased":
+                offline[i, end:] = True
+                busy_until[i] = 0
+                retired.add(i)
+            part.episodes.append(
+                Episode(
+                    rule="plug_no_change",
+                    stage=stage_for(dur, thr[i]) or "attention",
+                    kind="person",
+                    program_id=program_id,
+                    region_id=places[i].id,
+                    recipient_id=int(cohort.recipient_ids[sl][i]),
+                    device_id=int(ids[i]),
+                    opened_s=opened,
+                    resolved_s=int(ts[i, end]),
+                    evidence={
+                        "no_change_hours": dur,
+                        "threshold_h": int(thr[i]),
+                        "last_activity_at": iso(int(ts[i, start])),
+                        "power_w": float(power[i, start]),
+                        "lux": float(lux[i, start]),
+                    },
+                    truth=truth,
+                    dong_name=places[i].name_ko.split()[-1],
+                )
+            )
+            if truth == "deceased":
+                break
+        # Short faults in the past (router off, unplugged by mistake).
+        if rng.random() < 0.05 * grid.days / 90 and busy_until[i] > 80:
+            dur = int(rng.integers(3, 72))
+            start = int(rng.integers(0, busy_until[i] - dur - 1))
+            offline[i, start : start + dur] = True
+            part.episodes.append(
+                _fault(
+                    ctx,
+                    ids[i],
+                    places[i],
+                    int(ts[i, start - 1 if start else 0]),
+                    int(ts[i, start + dur]),
+                    "unplugged",
+                )
+            )
+
+    reported = ~offline
+    active = changed(power, lux) & reported
+    daily = daily_columns(
+        ids,
+        grid.days,
+        events=grid.per_day(reported) * 2,
+        active_hours=grid.per_day(active),
+        energy_wh=np.round(grid.per_day(np.where(reported, power, 0)), 1),
+    )
+    part.daily.append(daily)
+
+    # Raw events: the last RAW_WINDOW_H hours, plus each device's last report if older.
+    last_rep = np.where(
+        reported.any(axis=1), reported.shape[1] - 1 - np.argmax(reported[:, ::-1], axis=1), -1
+    )
+    last_act = np.where(
+        active.any(axis=1), active.shape[1] - 1 - np.argmax(active[:, ::-1], axis=1), -1
+    )
+    window = np.zeros_like(reported)
+    lo = max(hours - RAW_WINDOW_H, 0)
+    window[:, lo:hours] = reported[:, lo:hours]
+    has = last_rep >= 0
+    window[np.nonzero(has)[0], last_rep[has]] = True
+    ii, jj = np.nonzero(window)
+    ets = ts[ii, jj]
+    dev = ids[ii]
+    for kind, values, tag in (("power", power[ii, jj], "p"), ("lux", lux[ii, jj], "l")):
+        eu = [f"{uids[a]}-{tag}{t}" for a, t in zip(ii.tolist(), ets.tolist(), strict=True)]
+        part.events.append(event_columns(dev, eu, VENDOR, ets, kind, values))
+
+    open_eps: dict[int, Episode] = {}
+    for i in silent_now.tolist():
+        if last_act[i] < 0:
+            continue
+        silent_h = (grid.end_s - int(ts[i, last_act[i]])) / HOUR
+        stage = stage_for(silent_h, thr[i])
+        if stage is None:
+            continue
+        open_eps[i] = Episode(
+            rule="plug_no_change",
+            stage=stage,
+            kind="person",
+            program_id=program_id,
+            region_id=places[i].id,
+            recipient_id=int(cohort.recipient_ids[sl][i]),
+            device_id=int(ids[i]),
+            opened_s=int(ts[i, last_act[i]]) + int(thr[i]) * HOUR,
+            resolved_s=None,
+            evidence={
+                "no_change_hours": round(silent_h, 1),
+                "threshold_h": int(thr[i]),
+                "last_activity_at": iso(int(ts[i, last_act[i]])),
+                "power_w": float(power[i, last_rep[i]]),
+                "lux": float(lux[i, last_rep[i]]),
+            },
+            truth="crisis" if rng.random() < 0.05 else "routine",
+            dong_name=places[i].name_ko.split()[-1],
+        )
+    part.episodes.extend(open_eps.values())
+    for i in offline_now.tolist():
+        if last_rep[i] >= 0 and grid.end_s - int(ts[i, last_rep[i]]) > TIMEOUT_S:
+            part.episodes.append(
+                _fault(ctx, ids[i], places[i], int(ts[i, last_rep[i]]), None, "no_data")
+            )
+
+    for i in range(m):
+        last_seen = int(ts[i, last_rep[i]]) if last_rep[i] >= 0 else None
+        state, since = "normal", grid.t0
+        if i in open_eps:
+            state, since = open_eps[i].stage, open_eps[i].opened_s
+        elif i in retired or (last_seen is not None and grid.end_s - last_seen > TIMEOUT_S):
+            state, since = "offline", (last_seen or grid.t0) + TIMEOUT_S
+        part.states.append(
+            {
+                "device_id": int(ids[i]),
+                "state": state,
+                "state_since": since,
+                "last_seen_at": last_seen,
+                "last_activity_at": int(ts[i, last_act[i]]) if last_act[i] >= 0 else None,
+                "last_power_w": float(power[i, last_rep[i]]) if last_rep[i] >= 0 else None,
+                "last_lux": float(lux[i, last_rep[i]]) if last_rep[i] >= 0 else None,
+                "battery_pct": None,
+                "last_lat": None,
+                "last_lon": None,
+                "last_event_type": "lux" if last_rep[i] >= 0 else None,
+            }
+        )
+    first = int(cohort.device_ids[0])
+    for i in retired:
+        k = int(ids[i]) - first  # cohort rows are in id order
+        part.devices[k]["status"] = "retired"
+        last = int(ts[i, last_rep[i]]) if last_rep[i] >= 0 else grid.t0
+        part.recipients[k]["ended_on"] = datetime.fromtimestamp(last + 9 * HOUR, UTC).date()
+
+
+def _fault(ctx: Ctx, device_id, place, last_seen: int, back: int | None, cause: str) -> Episode:
+    return Episode(
+        rule="device_silent",
+        stage="attention",
+        kind="device_fault",
+        program_id=ctx.programs[PROGRAM],
+        region_id=place.id,
+        recipient_id=None,
+        device_id=int(device_id),
+        opened_s=last_seen + TIMEOUT_S,
+        resolved_s=back,
+        evidence={"last_seen_at": iso(last_seen), "timeout_s": TIMEOUT_S, "cause": cause},
+        truth="fault",
+        dong_name=place.name_ko.split()[-1],
+    )
