@@ -1,0 +1,163 @@
+"""Rule thresholds from ``data/rules.toml``, validated on load.
+
+A lead edits the file by hand, so every mistake must come back as a message that names the
+setting and says what is wrong, and a missing setting falls back to the documented default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "rules.toml"
+
+Stage = Literal["attention", "risk", "severe"]
+
+
+class RulesConfigError(ValueError):
+    """``rules.toml`` is missing, not TOML, or holds a bad value; the message says which."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlugNoChange(_Section):
+    default_hours: float = Field(24, gt=0, le=24 * 14)
+    min_hours: float = Field(24, gt=0)
+    max_hours: float = Field(50, gt=0)
+    risk_after_attention_h: float = Field(12, gt=0)
+    severe_after_attention_h: float = Field(24, gt=0)
+    power_margin_w: float = Field(5.0, ge=0)
+    lux_margin: float = Field(30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlugNoChange:
+        if self.min_hours > self.max_hours:
+            raise ValueError("min_hours must not be greater than max_hours")
+        if not self.min_hours <= self.default_hours <= self.max_hours:
+            raise ValueError("default_hours must lie between min_hours and max_hours")
+        if self.severe_after_attention_h <= self.risk_after_attention_h:
+            raise ValueError("severe_after_attention_h must be greater than risk_after_attention_h")
+        return self
+
+
+class DeviceSilent(_Section):
+    risk_after_h: float = Field(24, gt=0)
+    timeout_s: dict[str, int] = Field(default_factory=lambda: {"smart_plug": 7200})
+
+    @model_validator(mode="after")
+    def _positive(self) -> DeviceSilent:
+        for code, seconds in self.timeout_s.items():
+            if seconds < 60:
+                raise ValueError(f"timeout_s.{code} must be at least 60 seconds")
+        return self
+
+
+class CallNoActivity(_Section):
+    days: float = Field(3, gt=0)
+    min_answered_s: float = Field(1, ge=0)
+
+
+class CallAutoUnanswered(_Section):
+    attempts: int = Field(2, ge=1, le=10)
+    min_gap_h: float = Field(1, ge=0)
+
+
+class AiCall(_Section):
+    unanswered_in_a_row: int = Field(3, ge=1, le=20)
+    risk_in_a_row: int = Field(4, ge=1, le=20)
+    concern_stage: Stage = "attention"
+    concern_max_age_h: float = Field(168, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AiCall:
+        if self.risk_in_a_row < self.unanswered_in_a_row:
+            raise ValueError("risk_in_a_row must not be smaller than unanswered_in_a_row")
+        return self
+
+
+class Robot(_Section):
+    no_interaction_h: float = Field(48, gt=0)
+    sos_max_age_h: float = Field(24, gt=0)
+
+
+class Wandering(_Section):
+    default_safe_zone_m: float = Field(500, gt=0, le=50_000)
+    no_position_min: float = Field(30, gt=0)
+
+
+class Battery(_Section):
+    low_pct: float = Field(20, gt=0, le=100)
+    clear_pct: float = Field(25, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Battery:
+        if self.clear_pct < self.low_pct:
+            raise ValueError("clear_pct must not be smaller than low_pct")
+        return self
+
+
+class Thresholds(_Section):
+    """Every rule threshold; ``Thresholds()`` gives the documented defaults."""
+
+    plug_no_change: PlugNoChange = PlugNoChange()
+    device_silent: DeviceSilent = DeviceSilent()
+    call_no_activity: CallNoActivity = CallNoActivity()
+    call_auto_unanswered: CallAutoUnanswered = CallAutoUnanswered()
+    ai_call: AiCall = AiCall()
+    robot: Robot = Robot()
+    wandering: Wandering = Wandering()
+    battery: Battery = Battery()
+
+
+def parse_thresholds(text: str, source: str = "rules.toml") -> Thresholds:
+    """Parse and validate TOML text; raise :class:`RulesConfigError` naming each bad setting."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RulesConfigError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return Thresholds.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown setting (check the spelling against docs/rules.md)"
+            problems.append(f"  {where}: {message} (got {err.get('input')!r})")
+        raise RulesConfigError(f"{source}: invalid thresholds:\n" + "\n".join(problems)) from None
+
+
+def load_thresholds(path: Path | str | None = None) -> Thresholds:
+    """Read thresholds from ``path`` (default ``data/rules.toml``)."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RulesConfigError(f"{path}: cannot read rule thresholds: {exc.strerror}") from None
+    return parse_thresholds(text, source=str(path))
+
+
+def current_thresholds(path: Path | str | None = None) -> Thresholds:
+    """The thresholds in ``path``, re-read only when the file changes (ingestion's hot path).
+
+    A lead's edit takes effect on the next batch or tick without a restart; an invalid edit
+    raises, so the bad file is noticed at once instead of silently running on old values.
+    """
+    path = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = -1
+    return _cached(str(path), stamp)
+
+
+@lru_cache(maxsize=4)
+def _cached(path: str, _stamp: int) -> Thresholds:
+    return load_thresholds(path)

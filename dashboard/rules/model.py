@@ -1,0 +1,115 @@
+"""The vocabulary shared by the pure rules and the alert lifecycle: facts in, decisions out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Stage = Literal["attention", "risk", "severe"]
+Kind = Literal["person", "device_fault"]
+
+STAGE_RANK: dict[str, int] = {"attention": 1, "risk": 2, "severe": 3}
+
+# rule code → alert kind. The demo city writes alerts with the same codes.
+RULE_KINDS: dict[str, Kind] = {
+    "plug_no_change": "person",
+    "device_silent": "device_fault",
+    "call_no_activity": "person",
+    "call_auto_unanswered": "person",
+    "ai_call_unanswered": "person",
+    "ai_call_concern": "person",
+    "robot_sos": "person",
+    "robot_no_interaction": "person",
+    "wander_left_zone": "person",
+    "wander_no_position": "person",
+    "low_battery": "device_fault",
+}
+RULES = tuple(RULE_KINDS)
+
+# Rules that record an event a person must follow up; they never close by themselves.
+STICKY_RULES = frozenset({"robot_sos", "ai_call_concern"})
+
+
+def worse(a: str | None, b: str | None) -> str | None:
+    """The graver of two stages (``None`` is below every stage)."""
+    return max(a, b, key=lambda s: STAGE_RANK.get(s or "", 0))
+
+
+def dedup_key(rule: str, recipient_id: int | None, device_id: int) -> str:
+    """``rule:<recipient id>`` for person alerts, ``rule:d<device id>`` for device faults.
+
+    Device faults carry no recipient (the ticket is about the device), so they key on the device.
+    """
+    subject = recipient_id if RULE_KINDS[rule] == "person" and recipient_id else f"d{device_id}"
+    return f"{rule}:{subject}"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One raw event as the rules see it."""
+
+    ts: datetime
+    type: str
+    value: float | None = None
+    data: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """What the rules know about one device, its latest state and its person."""
+
+    device_id: int
+    type_code: str
+    program_id: int
+    region_id: int
+    heartbeat_timeout_s: int
+    recipient_id: int | None = None
+    installed_at: datetime | None = None
+    # device_state (None when the device never reported)
+    state: str | None = None
+    last_seen_at: datetime | None = None
+    last_activity_at: datetime | None = None
+    last_power_w: float | None = None
+    last_lux: float | None = None
+    battery_pct: float | None = None
+    last_lat: float | None = None
+    last_lon: float | None = None
+    last_position_at: datetime | None = None
+    # the person
+    no_change_hours: float | None = None
+    safe_zone_m: float | None = None
+    home_lat: float | None = None
+    home_lon: float | None = None
+    dong_name: str | None = None
+    # rule code → when an operator last closed that rule's alert for this subject: a human
+    # check restarts the rule's clock, so a persisting condition does not reopen at once.
+    human_closed_at: dict[str, datetime] = field(default_factory=dict)
+    # rule code → evidence of the newest alert for this subject (any status), for event rules
+    # that must not alert twice on the same event.
+    last_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A rule's verdict for one subject: ``stage`` set = the condition holds; ``None`` = it cleared.
+
+    ``outbox`` holds notification rows to write with the alert (e.g. an automatic call request).
+    """
+
+    rule: str
+    stage: Stage | None
+    evidence: dict[str, Any] = field(default_factory=dict)
+    outbox: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def kind(self) -> Kind:
+        return RULE_KINDS[self.rule]
+
+
+def iso(ts: datetime | None) -> str | None:
+    return ts.isoformat() if ts is not None else None
+
+
+def hours_between(earlier: datetime, later: datetime) -> float:
+    return (later - earlier).total_seconds() / 3600
