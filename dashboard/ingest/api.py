@@ -1,0 +1,248 @@
+"""The vendor HTTP API (FastAPI): ``POST /v1/events`` and ``GET /v1/health``.
+
+The request body is read and parsed here rather than by FastAPI so that the size limit is
+enforced while reading (a chunked upload cannot bypass Content-Length) and so that one bad event
+is reported per index instead of failing the whole batch with FastAPI's own 422.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import cache
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request, Security
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
+from starlette.concurrency import run_in_threadpool
+
+from dashboard.ingest.apikeys import vendor_for_key
+from dashboard.ingest.core import Clock, IngestResult, ingest_events, system_clock
+from dashboard.ingest.events import AnyEvent
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_EVENTS = 5_000
+API_VERSION = "1.0"
+RETRY_AFTER_S = "5"
+
+DESCRIPTION = """\
+Vendors send device events to Anbu (안부), the control dashboard of municipal smart-care programs.
+One key per vendor (header `X-API-Key`). Each event is validated on its own: valid events in a
+batch are stored even when others are rejected, and the reply says why each rejected event was
+refused. `event_id` is the idempotency key: resending an event is safe and is counted under
+`duplicates`. See docs/ingest-api.md for the full contract.
+"""
+
+
+class EventBatch(BaseModel):
+    """The request body. Documentation only: events are validated one by one at ingest."""
+
+    events: list[AnyEvent] = Field(max_length=MAX_EVENTS)
+
+
+class RejectedEvent(BaseModel):
+    index: int = Field(description="Position of the event in the request's events list (0-based)")
+    reason: str = Field(description="Which field is wrong and why, e.g. 'watts: ...'")
+
+
+class IngestReply(BaseModel):
+    accepted: int = Field(description="Events stored by this request")
+    duplicates: int = Field(description="Events already stored (same vendor and event_id)")
+    rejected: list[RejectedEvent] = Field(description="Events refused, with the reason for each")
+
+
+class ErrorReply(BaseModel):
+    detail: str
+
+
+class HealthReply(BaseModel):
+    status: str
+    database: str
+
+
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The vendor's key (anbu_xxxxxxxx_...)"
+)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorReply, "description": "Missing, unknown or revoked API key"},
+    413: {
+        "model": ErrorReply,
+        "description": f"Body over {MAX_BODY_BYTES} bytes or over {MAX_EVENTS} events",
+    },
+    422: {"model": ErrorReply, "description": 'Not JSON, or not an object {"events": [...]}'},
+    503: {"model": ErrorReply, "description": "Database unavailable; retry (Retry-After)"},
+}
+
+
+def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> FastAPI:
+    """The ingest app; without ``engine`` it connects to the configured database on first use."""
+    app = FastAPI(
+        title="Anbu ingest API",
+        version=API_VERSION,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+
+    @cache
+    def get_engine() -> Engine:
+        if engine is not None:
+            return engine
+        from dashboard.db.engine import make_engine
+        from dashboard.settings import get_settings
+
+        return make_engine(get_settings().resolved_database_url)
+
+    def lookup_vendor(key: str | None) -> str | None:
+        with get_engine().connect() as conn:
+            return vendor_for_key(conn, key)
+
+    def store(vendor: str, events: list[Any]) -> IngestResult:
+        with get_engine().begin() as conn:
+            return ingest_events(conn, vendor, events, now=clock())
+
+    @app.post(
+        "/v1/events",
+        response_model=IngestReply,
+        responses=_ERRORS,
+        summary="Send a batch of device events",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/EventBatch"}}
+                },
+            }
+        },
+    )
+    async def post_events(
+        request: Request, api_key: str | None = Security(api_key_header)
+    ) -> IngestReply:
+        try:
+            vendor = await run_in_threadpool(lookup_vendor, api_key)
+        except OperationalError as exc:
+            raise _unavailable(exc) from None
+        if vendor is None:
+            raise HTTPException(401, "missing or invalid X-API-Key")
+        events = _parse_batch(await _read_limited(request))
+        try:
+            result = await run_in_threadpool(store, vendor, events)
+        except OperationalError as exc:
+            raise _unavailable(exc) from None
+        if result.rejected:
+            log.info(
+                "vendor %s: %d accepted, %d duplicates, %d rejected (first: %s)",
+                vendor,
+                result.accepted,
+                result.duplicates,
+                len(result.rejected),
+                result.rejected[0][1],
+            )
+        return IngestReply(
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            rejected=[RejectedEvent(index=i, reason=r) for i, r in result.rejected],
+        )
+
+    @app.get(
+        "/v1/health",
+        response_model=HealthReply,
+        responses={503: {"model": ErrorReply}},
+        summary="Liveness and database reachability",
+    )
+    def health() -> HealthReply:
+        try:
+            with get_engine().connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means "not ready", with the reason logged
+            raise _unavailable(exc) from None
+        return HealthReply(status="ok", database="ok")
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+async def _read_limited(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise _too_large(f"body of {declared} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:  # also catches chunked uploads and lying Content-Length
+            raise _too_large("body")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_batch(body: bytes) -> list[Any]:
+    try:
+        payload = json.loads(body)
+    except UnicodeDecodeError:
+        raise HTTPException(422, "body is not UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"body is not valid JSON: {exc}") from None
+    return parse_payload(payload)
+
+
+def parse_payload(payload: Any) -> list[Any]:
+    """The events of a decoded ``{"events": [...]}`` body; HTTP 422/413 otherwise."""
+    shape = 'body must be a JSON object {"events": [...]}'
+    if not isinstance(payload, dict):
+        raise HTTPException(422, f"{shape}, not {type(payload).__name__}")
+    if "events" not in payload:
+        raise HTTPException(422, f"{shape}: 'events' is missing")
+    extra = sorted(set(payload) - {"events"})
+    if extra:
+        raise HTTPException(422, f"{shape}: unknown field(s) {', '.join(map(repr, extra))}")
+    events = payload["events"]
+    if not isinstance(events, list):
+        raise HTTPException(422, f"{shape}: 'events' must be a list")
+    if len(events) > MAX_EVENTS:
+        raise _too_large(f"{len(events)} events")
+    return events
+
+
+def _too_large(what: str) -> HTTPException:
+    return HTTPException(
+        413,
+        f"{what} over the limit ({MAX_BODY_BYTES} bytes, {MAX_EVENTS} events per request); "
+        "send smaller batches",
+    )
+
+
+def _unavailable(exc: Exception) -> HTTPException:
+    log.error("database unavailable: %s", exc)
+    return HTTPException(
+        503,
+        "database unavailable; retry later (resending the same events is safe)",
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the event schemas the hand-parsed body follows."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    batch = EventBatch.model_json_schema(ref_template="#/components/schemas/{model}")
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.update(batch.pop("$defs", {}))
+    components["EventBatch"] = batch
+    schema["components"]["schemas"] = dict(sorted(components.items()))
+    app.openapi_schema = schema
+    return schema
+
+
+def openapi_document() -> str:
+    """The OpenAPI document as committed in docs/openapi.json."""
+    return json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"

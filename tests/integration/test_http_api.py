@@ -1,0 +1,196 @@
+"""The vendor HTTP API against a real server process (uvicorn), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import Engine, func, select
+
+from dashboard.db.engine import make_engine
+from dashboard.db.schema import DeviceEvent, DeviceState, metadata
+from dashboard.ingest.apikeys import create_key, revoke_key
+from tests.ingest_support import VENDOR, seed_catalog
+from tests.integration.servers import Process, free_port
+
+
+@dataclass
+class Server:
+    url: str
+    key: str
+    prefix: str
+    engine: Engine
+    process: Process
+
+    def post(self, body, key: str | None = "default", **kwargs) -> httpx.Response:
+        headers = kwargs.pop("headers", {})
+        if key is not None:
+            headers["X-API-Key"] = self.key if key == "default" else key
+        if not isinstance(body, bytes | str) and "content" not in kwargs:
+            kwargs["json"] = body
+        elif "content" not in kwargs:
+            kwargs["content"] = body
+        return httpx.post(f"{self.url}/v1/events", headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def server(db_url, tmp_path) -> Server:
+    engine = make_engine(db_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        seed_catalog(conn)
+        key, prefix = create_key(conn, VENDOR, now=datetime.now(UTC))
+    port = free_port()
+    process = Process(
+        ["serve-ingest", "--port", str(port), "--log-level", "warning"],
+        db_url,
+        tmp_path / "server.log",
+    )
+    url = f"http://127.0.0.1:{port}"
+    process.wait_until(
+        lambda: httpx.get(f"{url}/v1/health", timeout=1).status_code == 200, "the health check"
+    )
+    yield Server(url, key, prefix, engine, process)
+    process.stop()
+    engine.dispose()
+
+
+def now_iso(minutes: float = 0) -> str:
+    return (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+
+
+def events_stored(server: Server) -> int:
+    with server.engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(DeviceEvent))
+
+
+def test_health(server):
+    reply = httpx.get(f"{server.url}/v1/health")
+    assert reply.status_code == 200
+    assert reply.json() == {"status": "ok", "database": "ok"}
+
+
+def test_a_partial_batch_is_stored_and_each_rejection_explained(server):
+    body = {
+        "events": [
+            {
+                "event_id": "h1",
+                "device_id": "plug-1",
+                "ts": now_iso(-1),
+                "type": "power",
+                "watts": 61.5,
+            },
+            {"event_id": "h2", "device_id": "plug-1", "ts": now_iso(-1), "type": "power"},
+            {"event_id": "h3", "device_id": "ghost", "ts": now_iso(-1), "type": "heartbeat"},
+            {"event_id": "h4", "device_id": "plug-1", "ts": now_iso(60), "type": "heartbeat"},
+        ]
+    }
+    reply = server.post(body)
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert (data["accepted"], data["duplicates"]) == (1, 0)
+    reasons = {r["index"]: r["reason"] for r in data["rejected"]}
+    assert reasons[1] == "watts: required"
+    assert reasons[2] == "device_id: unknown device 'ghost'"
+    assert reasons[3].startswith("ts: ") and "ahead of the server clock" in reasons[3]
+    assert events_stored(server) == 1
+    with server.engine.connect() as conn:
+        assert conn.scalar(select(DeviceState.last_power_w)) == 61.5
+
+    again = server.post(body).json()  # a vendor retry is safe
+    assert (again["accepted"], again["duplicates"]) == (0, 1)
+    assert events_stored(server) == 1
+
+
+def test_empty_batch_is_fine(server):
+    reply = server.post({"events": []})
+    assert reply.json() == {"accepted": 0, "duplicates": 0, "rejected": []}
+
+
+@pytest.mark.parametrize(
+    "key",
+    [None, "", "nonsense", "anbu_00000000_" + "A" * 43],
+    ids=["none", "empty", "bad", "unknown"],
+)
+def test_401_without_a_valid_key(server, key):
+    reply = server.post({"events": []}, key=key)
+    assert reply.status_code == 401
+    assert reply.json() == {"detail": "missing or invalid X-API-Key"}
+
+
+def test_a_revoked_key_stops_working_at_once(server):
+    assert server.post({"events": []}).status_code == 200
+    with server.engine.begin() as conn:
+        assert revoke_key(conn, server.prefix, now=datetime.now(UTC))
+    assert server.post({"events": []}).status_code == 401
+
+
+def test_a_tampered_key_with_a_real_prefix_is_refused(server):
+    tampered = server.key[:-1] + ("A" if server.key[-1] != "A" else "B")
+    assert server.post({"events": []}, key=tampered).status_code == 401
+
+
+def test_413_for_a_declared_oversized_body(server):
+    body = b'{"events": [' + b" " * (5 * 1024 * 1024) + b"]}"
+    reply = server.post(body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413
+    assert "over the limit" in reply.json()["detail"]
+
+
+def test_413_for_an_oversized_chunked_body_without_content_length(server):
+    def chunks():
+        yield b'{"events": ['
+        for _ in range(6):
+            yield b" " * (1024 * 1024)
+        yield b"]}"
+
+    reply = server.post(None, content=chunks(), headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413
+
+
+def test_413_for_too_many_events(server):
+    events = [
+        {"event_id": f"e{i}", "device_id": "plug-1", "ts": now_iso(), "type": "sos"}
+        for i in range(5001)
+    ]
+    reply = server.post({"events": events})
+    assert reply.status_code == 413
+    assert "5001 events" in reply.json()["detail"]
+    assert events_stored(server) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"events": [', "body is not valid JSON"),
+        (b'{"events": ["\xc3\x28"]}', "not UTF-8 JSON"),
+        (b"[]", "must be a JSON object"),
+        (b'{"event": []}', "'events' is missing"),
+        (b'{"events": {}}', "'events' must be a list"),
+        (b'{"events": [], "vendor": "x"}', "unknown field(s) 'vendor'"),
+    ],
+)
+def test_422_for_malformed_bodies(server, body, words):
+    reply = server.post(body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 422
+    assert words in reply.json()["detail"]
+
+
+def test_a_thousand_event_batch(server):
+    events = [
+        {
+            "event_id": f"k{i}",
+            "device_id": "plug-2",
+            "ts": now_iso(-i / 100),
+            "type": "lux",
+            "lux": float(i % 500),
+        }
+        for i in range(1000)
+    ]
+    reply = server.post({"events": events})
+    assert reply.status_code == 200
+    assert reply.json()["accepted"] == 1000
+    assert json.loads(reply.text)["rejected"] == []
