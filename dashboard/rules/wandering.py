@@ -50,12 +50,15 @@ def wander_no_position(facts: DeviceFacts, th: Thresholds, now: datetime) -> Dec
     if facts.type_code != "wandering_detector":
         return None
     distance = distance_from_home(facts)
-    if distance is None or facts.last_position_at is None:
+    if distance is None:
         return None
     zone = safe_zone_m(facts, th)
+    evidence = _position_evidence(facts, distance, zone)
+    if distance <= zone:
+        return Decision("wander_no_position", None, evidence)  # back inside: found
+    if facts.last_position_at is None:
+        return None
     minutes = (now - facts.last_position_at).total_seconds() / 60
-    evidence = _position_evidence(facts, distance, zone) | {
-        "minutes_without_position": round(minutes, 1)
-    }
-    lost = distance > zone and minutes > th.wandering.no_position_min
+    evidence["minutes_without_position"] = round(minutes, 1)
+    lost = minutes > th.wandering.no_position_min
     return Decision("wander_no_position", "severe" if lost else None, evidence)

@@ -1,0 +1,163 @@
+"""The two ways rules run: on each ingested batch, and on the silence tick.
+
+Both load facts set-based, call the pure rules, apply the decisions and make ``device_state``
+follow the alerts, all on the caller's connection (one transaction).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, and_, or_, select, text
+
+from dashboard.db.schema import Alert, Device, DeviceState, DeviceType
+from dashboard.rules.config import Thresholds, current_thresholds
+from dashboard.rules.evaluate import evaluate_device
+from dashboard.rules.facts import enrich, load_facts, load_facts_by_id
+from dashboard.rules.lifecycle import Changes, apply_decisions
+from dashboard.rules.model import DeviceFacts
+from dashboard.rules.plug import plug_ladder
+from dashboard.rules.state import sync_device_states
+
+# Any constant 64-bit key; every worker takes the same one so only one ticks at a time.
+TICK_LOCK_KEY = 0x616E_6275_7469_636B  # "anbutick"
+
+
+@dataclass(frozen=True)
+class TickSummary:
+    now: datetime
+    candidates: int = 0
+    opened: int = 0
+    escalated: int = 0
+    updated: int = 0
+    closed: int = 0
+    outbox: int = 0
+    states_changed: int = 0
+    seconds: float = 0.0
+    skipped: bool = False  # another worker held the tick lock
+
+    def __str__(self) -> str:
+        if self.skipped:
+            return f"{self.now.isoformat()} tick skipped: another worker is ticking"
+        return (
+            f"{self.now.isoformat()} tick: {self.candidates} candidates, {self.opened} opened, "
+            f"{self.escalated} escalated, {self.updated} updated, {self.closed} closed, "
+            f"{self.outbox} outbox, {self.states_changed} states changed in {self.seconds:.3f} s"
+        )
+
+
+def _check_now(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+
+
+def evaluate(
+    conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds, now: datetime
+) -> tuple[Changes, int]:
+    """Run every applicable rule over ``facts`` and apply the result; (changes, states changed)."""
+    enriched, readings = enrich(conn, list(facts), th, now)
+    items = [
+        (f, d) for f in enriched for d in evaluate_device(f, th, now, readings.get(f.device_id, ()))
+    ]
+    changes = apply_decisions(conn, items, now)
+    states = sync_device_states(conn, changes.devices, now)
+    return changes, states
+
+
+def on_events(
+    conn: Connection,
+    device_ids: Iterable[int],
+    now: datetime,
+    thresholds: Thresholds | None = None,
+) -> None:
+    """Evaluate every rule for the devices of a freshly stored batch, in the caller's transaction.
+
+    Opens SOS, left-zone, AI-call, call-ladder and low-battery alerts, and closes the alerts
+    whose condition the new events cleared (activity returned, device reporting again, back
+    in the zone, battery charged).
+    """
+    _check_now(now)
+    ids = sorted(set(device_ids))
+    if not ids:
+        return
+    th = thresholds or current_thresholds()
+    evaluate(conn, load_facts_by_id(conn, ids), th, now)
+
+
+def _candidates(conn: Connection, th: Thresholds, now: datetime):
+    """Devices where some silence rule could hold or clear: a superset, judged by the pure rules.
+
+    Most devices are fine and never leave the database; the conditions mirror the rules with
+    their most sensitive thresholds.
+    """
+    d, s, a = Device.__table__, DeviceState.__table__, Alert.__table__
+    timeouts = dict(conn.execute(select(DeviceType.code, DeviceType.heartbeat_timeout_s)).all())
+    timeouts |= th.device_silent.timeout_s
+    silent = or_(
+        *(
+            and_(d.c.type_code == code, s.c.last_seen_at < now - timedelta(seconds=seconds))
+            for code, seconds in timeouts.items()
+        )
+    )
+
+    def quiet(code: str, hours: float):
+        cut = now - timedelta(hours=hours)
+        return and_(
+            d.c.type_code == code,
+            or_(s.c.last_activity_at.is_(None), s.c.last_activity_at <= cut),
+        )
+
+    first_plug_signal = plug_ladder(th.plug_no_change.min_hours, th)[0]
+    has_open_alert = d.c.id.in_(
+        select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
+    )
+    return or_(
+        s.c.device_id.is_(None),
+        s.c.last_seen_at.is_(None),
+        silent,
+        quiet("smart_plug", first_plug_signal),
+        quiet("phone_line", th.call_no_activity.days * 24),
+        quiet("care_robot", th.robot.no_interaction_h),
+        s.c.battery_pct < th.battery.low_pct,
+        and_(d.c.type_code == "wandering_detector", s.c.last_lat.is_not(None)),
+        has_open_alert,
+    )
+
+
+def _try_tick_lock(conn: Connection) -> bool:
+    if conn.dialect.name != "postgresql":
+        return True  # SQLite has one writer at a time; the unique index does the rest
+    return bool(
+        conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": TICK_LOCK_KEY}).scalar()
+    )
+
+
+def run_silence_tick(
+    conn: Connection, now: datetime, thresholds: Thresholds | None = None
+) -> TickSummary:
+    """One pass of every silence rule over all active devices, in the caller's transaction.
+
+    Several workers may call this at once: on PostgreSQL the first takes a transaction-scoped
+    advisory lock and the others skip this tick; on SQLite writers are serialised anyway.
+    """
+    _check_now(now)
+    started = time.perf_counter()
+    if not _try_tick_lock(conn):
+        return TickSummary(now=now, skipped=True)
+    th = thresholds or current_thresholds()
+    facts = load_facts(conn, _candidates(conn, th, now))
+    changes, states = evaluate(conn, facts, th, now)
+    return TickSummary(
+        now=now,
+        candidates=len(facts),
+        opened=changes.opened,
+        escalated=changes.escalated,
+        updated=changes.updated,
+        closed=changes.closed,
+        outbox=changes.outbox,
+        states_changed=states,
+        seconds=time.perf_counter() - started,
+    )

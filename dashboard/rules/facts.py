@@ -1,0 +1,257 @@
+"""Loading what the pure rules need, in a handful of set-based queries.
+
+Facts come from ``devices`` + ``device_state`` + the person; only the few devices that need
+them get a look at raw ``device_events``, always through the ``(device_id, ts)`` index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+)
+
+from dashboard.db.schema import (
+    Alert,
+    CareRecipient,
+    Device,
+    DeviceEvent,
+    DeviceState,
+    DeviceType,
+    Region,
+)
+from dashboard.rules.config import Thresholds
+from dashboard.rules.model import STICKY_RULES, DeviceFacts, Reading
+from dashboard.rules.wandering import distance_from_home, safe_zone_m
+from dashboard.settings import LOCAL_TZ
+
+CHUNK = 5_000  # ids per IN list: far below SQLite's and PostgreSQL's parameter limits
+RESULTS_PER_LINE = 10  # latest call results read per line (the ladders need at most 4)
+RESULTS_LOOKBACK = timedelta(days=120)  # weekly AI calls: a run of 4 spans a month
+CLOCK_SKEW = timedelta(minutes=5)  # ignore events stamped further ahead than this
+
+_region = Region.__table__.alias("person_region")
+
+
+def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def fact_query(where: ColumnElement[bool]):
+    """Devices with their type, latest state, person and dong, filtered by ``where``."""
+    s, r = DeviceState.__table__, CareRecipient.__table__
+    d, t = Device.__table__, DeviceType.__table__
+    return (
+        select(
+            d.c.id,
+            d.c.type_code,
+            d.c.program_id,
+            d.c.region_id,
+            d.c.recipient_id,
+            d.c.installed_on,
+            t.c.heartbeat_timeout_s,
+            s.c.state,
+            s.c.last_seen_at,
+            s.c.last_activity_at,
+            s.c.last_power_w,
+            s.c.last_lux,
+            s.c.battery_pct,
+            s.c.last_lat,
+            s.c.last_lon,
+            r.c.no_change_hours,
+            r.c.safe_zone_m,
+            r.c.pii_home_lat,
+            r.c.pii_home_lon,
+            _region.c.name_ko.label("region_name"),
+        )
+        .select_from(d)
+        .join(t, t.c.code == d.c.type_code)
+        .outerjoin(s, s.c.device_id == d.c.id)
+        .outerjoin(r, r.c.id == d.c.recipient_id)
+        .outerjoin(_region, _region.c.id == func.coalesce(r.c.region_id, d.c.region_id))
+        .where(d.c.status == "active", where)
+    )
+
+
+def to_facts(row) -> DeviceFacts:
+    installed = (
+        datetime.combine(row.installed_on, time(0), LOCAL_TZ).astimezone(UTC)
+        if row.installed_on
+        else None
+    )
+    dong = row.region_name.split()[-1] if row.region_name else None
+    return DeviceFacts(
+        device_id=row.id,
+        type_code=row.type_code,
+        program_id=row.program_id,
+        region_id=row.region_id,
+        heartbeat_timeout_s=row.heartbeat_timeout_s,
+        recipient_id=row.recipient_id,
+        installed_at=installed,
+        state=row.state,
+        last_seen_at=row.last_seen_at,
+        last_activity_at=row.last_activity_at,
+        last_power_w=row.last_power_w,
+        last_lux=row.last_lux,
+        battery_pct=row.battery_pct,
+        last_lat=row.last_lat,
+        last_lon=row.last_lon,
+        no_change_hours=row.no_change_hours,
+        safe_zone_m=row.safe_zone_m,
+        home_lat=row.pii_home_lat,
+        home_lon=row.pii_home_lon,
+        dong_name=dong,
+    )
+
+
+def load_facts(conn: Connection, where: ColumnElement[bool]) -> list[DeviceFacts]:
+    return [to_facts(row) for row in conn.execute(fact_query(where))]
+
+
+def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
+    out: list[DeviceFacts] = []
+    for part in chunks(ids):
+        out.extend(load_facts(conn, Device.__table__.c.id.in_(part)))
+    return out
+
+
+def enrich(
+    conn: Connection, facts: list[DeviceFacts], th: Thresholds, now: datetime
+) -> tuple[list[DeviceFacts], dict[int, list[Reading]]]:
+    """Add alert history and last position to the facts, and load the event rules' readings."""
+    ids = [f.device_id for f in facts]
+    closed = _human_closed_at(conn, ids)
+    evidence = _last_evidence(
+        conn, [f.device_id for f in facts if f.type_code in ("care_robot", "ai_call_line")]
+    )
+    # Last position time only matters for a wanderer whose last fix is outside the zone.
+    outside = [
+        f.device_id
+        for f in facts
+        if f.type_code == "wandering_detector"
+        and (dist := distance_from_home(f)) is not None
+        and dist > safe_zone_m(f, th)
+    ]
+    positions = _last_position_at(conn, outside)
+    enriched = [
+        replace(
+            f,
+            human_closed_at=closed.get(f.device_id, {}),
+            last_evidence=evidence.get(f.device_id, {}),
+            last_position_at=positions.get(f.device_id),
+        )
+        for f in facts
+    ]
+    readings = _readings(conn, facts, th, now)
+    return enriched, readings
+
+
+def _human_closed_at(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, datetime]]:
+    a = Alert.__table__
+    out: dict[int, dict[str, datetime]] = defaultdict(dict)
+    for part in chunks(ids):
+        rows = conn.execute(
+            select(a.c.device_id, a.c.rule, func.max(a.c.closed_at).label("closed_at"))
+            .where(
+                a.c.device_id.in_(part),
+                a.c.status == "closed",
+                func.coalesce(a.c.closed_by, "") != "system",
+            )
+            .group_by(a.c.device_id, a.c.rule)
+        )
+        for row in rows:
+            out[row.device_id][row.rule] = _aware(row.closed_at)
+    return out
+
+
+def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, dict]]:
+    a = Alert.__table__
+    out: dict[int, dict[str, dict]] = defaultdict(dict)
+    for part in chunks(ids):
+        rows = conn.execute(
+            select(a.c.device_id, a.c.rule, a.c.evidence)
+            .where(a.c.device_id.in_(part), a.c.rule.in_(sorted(STICKY_RULES)))
+            .order_by(a.c.opened_at, a.c.id)
+        )
+        for row in rows:
+            out[row.device_id][row.rule] = row.evidence or {}
+    return out
+
+
+def _last_position_at(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
+    e = DeviceEvent.__table__
+    out: dict[int, datetime] = {}
+    # Newest-first through the (device_id, ts) index, stopping at the first position.
+    stmt = (
+        select(e.c.ts)
+        .where(e.c.device_id == bindparam("d"), e.c.type == "position")
+        .order_by(e.c.ts.desc())
+        .limit(1)
+    )
+    for device_id in ids:
+        ts = conn.execute(stmt, {"d": device_id}).scalar()
+        if ts is not None:
+            out[device_id] = _aware(ts)
+    return out
+
+
+def _readings(
+    conn: Connection, facts: list[DeviceFacts], th: Thresholds, now: datetime
+) -> dict[int, list[Reading]]:
+    e = DeviceEvent.__table__
+    out: dict[int, list[Reading]] = defaultdict(list)
+    lines = [f.device_id for f in facts if f.type_code in ("phone_line", "ai_call_line")]
+    robots = [f.device_id for f in facts if f.type_code == "care_robot"]
+    newest = now + CLOCK_SKEW
+    for part in chunks(lines):
+        ranked = (
+            select(
+                e.c.device_id,
+                e.c.ts,
+                e.c.type,
+                e.c.value,
+                e.c.data,
+                func.row_number()
+                .over(partition_by=e.c.device_id, order_by=e.c.ts.desc())
+                .label("rn"),
+            )
+            .where(
+                e.c.device_id.in_(part),
+                e.c.type == "ai_call_result",
+                e.c.ts >= now - RESULTS_LOOKBACK,
+                e.c.ts <= newest,
+            )
+            .subquery()
+        )
+        rows = conn.execute(select(ranked).where(ranked.c.rn <= literal(RESULTS_PER_LINE)))
+        for row in rows:
+            out[row.device_id].append(Reading(_aware(row.ts), row.type, row.value, row.data))
+    oldest_sos = now - timedelta(hours=th.robot.sos_max_age_h)
+    for part in chunks(robots):
+        rows = conn.execute(
+            select(e.c.device_id, e.c.ts, e.c.type, e.c.value, e.c.data).where(
+                and_(e.c.device_id.in_(part), e.c.ts >= oldest_sos, e.c.ts <= newest),
+                e.c.type == "sos",
+            )
+        )
+        for row in rows:
+            out[row.device_id].append(Reading(_aware(row.ts), row.type, row.value, row.data))
+    return out
+
+
+def _aware(ts: datetime) -> datetime:
+    # Aggregates (max) bypass the UTCDateTime type on SQLite and come back naive or as text.
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts

@@ -1,0 +1,229 @@
+"""Alert lifecycle on the database: open, update, escalate and close with dedup, and audit.
+
+One non-closed alert per dedup key is enforced by the partial unique index; concurrent openers
+(several workers, or a worker and ingestion) meet it through ``ON CONFLICT DO NOTHING`` and the
+loser updates the winner's alert instead. Updates carry the alert's ``version`` so a change that
+raced with an operator's action is skipped and re-judged on the next tick, never lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from dashboard.db.schema import Alert, AuditLog, NotificationOutbox
+from dashboard.rules.model import (
+    STAGE_RANK,
+    STICKY_RULES,
+    Decision,
+    DeviceFacts,
+    dedup_key,
+    iso,
+    worse,
+)
+
+ACTOR = "system"
+# Evidence that only measures how long a condition has lasted: a change in these alone is not
+# worth a write (and a version bump that would trip an operator's concurrent action) every tick.
+VOLATILE_EVIDENCE = frozenset(
+    {"no_change_hours", "quiet_h", "silent_h", "minutes_without_position", "gap_h"}
+)
+CLEAR_OUTCOME = {"person": "safe", "device_fault": "device_fault"}
+
+
+@dataclass
+class Changes:
+    opened: int = 0
+    escalated: int = 0
+    updated: int = 0
+    closed: int = 0
+    outbox: int = 0
+    devices: set[int] = field(default_factory=set)  # devices whose alerts changed
+
+
+def _material(evidence: dict[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (evidence or {}).items() if k not in VOLATILE_EVIDENCE}
+
+
+def dialect_insert(conn: Connection, table):
+    """``INSERT`` with ``ON CONFLICT`` support on SQLite and PostgreSQL."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _open_alerts(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
+    a = Alert.__table__
+    out: dict[str, Any] = {}
+    for start in range(0, len(keys), 5_000):
+        part = list(keys[start : start + 5_000])
+        rows = conn.execute(
+            select(a.c.id, a.c.dedup_key, a.c.stage, a.c.status, a.c.evidence, a.c.version).where(
+                a.c.dedup_key.in_(part), a.c.status != "closed"
+            )
+        )
+        out.update({row.dedup_key: row for row in rows})
+    return out
+
+
+def apply_decisions(
+    conn: Connection, items: Sequence[tuple[DeviceFacts, Decision]], now: datetime
+) -> Changes:
+    """Turn rule decisions into alert rows; returns what changed."""
+    changes = Changes()
+    keyed = [(dedup_key(d.rule, f.recipient_id, f.device_id), f, d) for f, d in items]
+    current = _open_alerts(conn, sorted({k for k, _, _ in keyed}))
+    to_open = [(k, f, d) for k, f, d in keyed if d.stage is not None and k not in current]
+    audit: list[dict[str, Any]] = []
+    opened_ids = _open(conn, to_open, now, changes, audit)
+    if len(opened_ids) < len(to_open):  # lost a race: someone opened it first; update theirs
+        current = _open_alerts(conn, sorted({k for k, _, _ in keyed}))
+    ids = dict(opened_ids)
+    for key, f, d in keyed:
+        if key in opened_ids:
+            continue
+        row = current.get(key)
+        if row is None:
+            continue
+        ids[key] = row.id
+        if d.stage is not None:
+            _repeat(conn, row, f, d, now, changes, audit)
+        elif d.rule not in STICKY_RULES:
+            _clear(conn, row, f, d, now, changes, audit)
+    outbox = [
+        _outbox_row(ids[key], f, d, item, now)
+        for key, f, d in keyed
+        if d.stage is not None and key in ids
+        for item in d.outbox
+    ]
+    if outbox:
+        stmt = dialect_insert(conn, NotificationOutbox.__table__).on_conflict_do_nothing(
+            index_elements=["idempotency_key"]
+        )
+        for row in outbox:  # rare: a few per tick; the key makes a retry a no-op
+            changes.outbox += conn.execute(stmt, row).rowcount
+    if audit:
+        conn.execute(AuditLog.__table__.insert(), audit)
+    return changes
+
+
+def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:
+    if not to_open:
+        return {}
+    rows = [
+        {
+            "dedup_key": key,
+            "kind": d.kind,
+            "rule": d.rule,
+            "stage": d.stage,
+            "status": "open",
+            "program_id": f.program_id,
+            "region_id": f.region_id,
+            "recipient_id": f.recipient_id if d.kind == "person" else None,
+            "device_id": f.device_id,
+            "evidence": d.evidence,
+            "opened_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for key, f, d in to_open
+    ]
+    a = Alert.__table__
+    stmt = dialect_insert(conn, a).on_conflict_do_nothing(
+        index_elements=["dedup_key"], index_where=a.c.status != "closed"
+    )
+    opened: dict[str, int] = {}
+    # One statement per row: RETURNING with executemany is not portable across both drivers.
+    for row in rows:
+        new_id = conn.execute(stmt.returning(a.c.id), row).scalar()
+        if new_id is None:
+            continue
+        opened[row["dedup_key"]] = new_id
+        changes.opened += 1
+        changes.devices.add(row["device_id"])
+        audit.append(_audit(now, "alert_open", new_id, row["rule"], {"stage": row["stage"]}))
+    return opened
+
+
+def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:
+    stage = worse(row.stage, d.stage)  # escalate only upward while open
+    evidence = (row.evidence or {}) | d.evidence
+    evidence.pop("condition_cleared_at", None)
+    escalated = STAGE_RANK[stage] > STAGE_RANK[row.stage]
+    if not escalated and _material(evidence) == _material(row.evidence):
+        return
+    if not _write(conn, row, {"stage": stage, "evidence": evidence, "updated_at": now}):
+        return
+    changes.devices.add(f.device_id)
+    if escalated:
+        changes.escalated += 1
+        detail = {"from": row.stage, "stage": stage}
+        audit.append(_audit(now, "alert_escalate", row.id, d.rule, detail))
+    else:
+        changes.updated += 1
+
+
+def _clear(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:
+    evidence = (row.evidence or {}) | {"condition_cleared_at": iso(now)}
+    if row.status == "dispatched":
+        # Someone is on the way: the visit decides the outcome, not a reading. Note it once.
+        if "condition_cleared_at" not in (row.evidence or {}):
+            _write(conn, row, {"evidence": evidence, "updated_at": now})
+        return
+    outcome = CLEAR_OUTCOME[d.kind]
+    values = {
+        "status": "closed",
+        "evidence": evidence | {"cleared_by": _material(d.evidence)},
+        "updated_at": now,
+        "closed_at": now,
+        "closed_by": ACTOR,
+        "outcome": outcome,
+        "note": "condition cleared (자동 해제)",
+    }
+    if not _write(conn, row, values):
+        return
+    changes.closed += 1
+    changes.devices.add(f.device_id)
+    detail = {"stage": row.stage, "outcome": outcome}
+    audit.append(_audit(now, "alert_close", row.id, d.rule, detail))
+
+
+def _write(conn, row, values: dict[str, Any]) -> bool:
+    a = Alert.__table__
+    result = conn.execute(
+        update(a)
+        .where(a.c.id == row.id, a.c.version == row.version, a.c.status != "closed")
+        .values(**values, version=row.version + 1)
+    )
+    return result.rowcount == 1
+
+
+def _outbox_row(alert_id: int, f: DeviceFacts, d: Decision, item: dict, now) -> dict:
+    return {
+        "idempotency_key": f"{item['key']}:alert{alert_id}",
+        "alert_id": alert_id,
+        "channel": item["channel"],
+        "recipient": item.get("recipient") or f"device:{f.device_id}",
+        "payload": {"rule": d.rule, "alert_id": alert_id, **item["payload"]},
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": item["due"],
+        "created_at": now,
+    }
+
+
+def _audit(now: datetime, action: str, alert_id: int, rule: str, detail: dict) -> dict:
+    return {
+        "at": now,
+        "actor": ACTOR,
+        "action": action,
+        "entity_type": "alert",
+        "entity_id": str(alert_id),
+        "detail": {"rule": rule, **detail},
+    }

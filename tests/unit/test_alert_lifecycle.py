@@ -1,0 +1,462 @@
+"""Alert lifecycle on SQLite and PostgreSQL: open, dedup, escalate, clear, state, with time travel.
+
+Ingestion is simulated: each helper stores events and moves ``device_state`` the way
+``dashboard.ingest`` does, then calls ``on_events`` like ingestion does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, insert, select, update
+
+from dashboard.db.schema import (
+    Alert,
+    AuditLog,
+    CareRecipient,
+    Device,
+    DeviceEvent,
+    DeviceState,
+    DeviceType,
+    NotificationOutbox,
+    Program,
+    Region,
+)
+from dashboard.rules import on_events, run_silence_tick
+from dashboard.rules.facts import load_facts_by_id
+from dashboard.rules.lifecycle import apply_decisions
+from dashboard.rules.model import Decision
+
+T0 = datetime(2024, 12, 2, 0, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+M = timedelta(minutes=1)
+HOME = (37.6486, 126.7868)
+TYPES = {
+    "smart_plug": 7200,
+    "phone_line": 93600,
+    "ai_call_line": 691200,
+    "care_robot": 7200,
+    "wandering_detector": 3600,
+}
+_uid = itertools.count(1)
+
+
+@pytest.fixture
+def db(db_engine: Engine) -> Engine:
+    with db_engine.begin() as conn:
+        conn.execute(
+            insert(Region),
+            [
+                {"id": 1, "code": "4128500000", "level": "district", "name_ko": "고양시 일산동구",
+                 "name_en": "Ilsandong-gu"},
+                {"id": 2, "code": "4128552000", "level": "dong", "parent_id": 1,
+                 "name_ko": "경기도 고양시 일산동구 백석1동", "name_en": "Baekseok 1-dong"},
+            ],
+        )  # fmt: skip
+        conn.execute(
+            insert(Program),
+            [{"id": 1, "code": "p", "kind": "device", "name_ko": "p", "name_en": "p",
+              "region_id": 1}],
+        )  # fmt: skip
+        conn.execute(
+            insert(DeviceType),
+            [
+                {"code": c, "name_ko": c, "name_en": c, "heartbeat_timeout_s": s}
+                for c, s in TYPES.items()
+            ],
+        )
+    return db_engine
+
+
+def add_device(db: Engine, type_code: str, *, no_change_hours=None, safe_zone_m=None) -> int:
+    n = next(_uid)
+    with db.begin() as conn:
+        rid = conn.execute(
+            insert(CareRecipient).returning(CareRecipient.id),
+            {"program_id": 1, "region_id": 2, "external_ref": f"R{n}", "birth_year": 1940,
+             "sex": "F", "household": "alone", "enrolled_on": date(2024, 1, 1),
+             "no_change_hours": no_change_hours, "safe_zone_m": safe_zone_m, "pii_name": "김복순",
+             "pii_home_lat": HOME[0], "pii_home_lon": HOME[1]},
+        ).scalar()  # fmt: skip
+        did = conn.execute(
+            insert(Device).returning(Device.id),
+            {"device_uid": f"D{n}", "type_code": type_code, "program_id": 1, "vendor": "v",
+             "recipient_id": rid, "region_id": 2, "installed_on": date(2024, 1, 1)},
+        ).scalar()  # fmt: skip
+        conn.execute(
+            insert(DeviceState),
+            {"device_id": did, "state": "normal", "state_since": T0, "last_seen_at": T0,
+             "last_activity_at": T0, "updated_at": T0},
+        )  # fmt: skip
+    return did
+
+
+def report(db: Engine, did: int, ts: datetime, type_: str = "heartbeat", value=None, data=None,
+           *, activity: bool = False, now: datetime | None = None, **state) -> None:  # fmt: skip
+    """Store one event, move the state as ingestion would, then run the event rules."""
+    with db.begin() as conn:
+        conn.execute(
+            insert(DeviceEvent),
+            {"vendor": "v", "event_uid": f"e{next(_uid)}", "device_id": did, "ts": ts,
+             "received_at": ts, "type": type_, "value": value, "data": data},
+        )  # fmt: skip
+        values = {"last_seen_at": ts, "last_event_type": type_, "updated_at": ts, **state}
+        if activity:
+            values["last_activity_at"] = ts
+        conn.execute(update(DeviceState).where(DeviceState.device_id == did).values(**values))
+        on_events(conn, {did}, now or ts)
+
+
+def tick(db: Engine, now: datetime):
+    with db.begin() as conn:
+        return run_silence_tick(conn, now)
+
+
+def alerts(db: Engine, did: int, rule: str | None = None) -> list:
+    q = select(Alert).where(Alert.device_id == did).order_by(Alert.id)
+    if rule:
+        q = q.where(Alert.rule == rule)
+    with db.connect() as conn:
+        return list(conn.execute(q))
+
+
+def open_alerts(db: Engine, did: int) -> dict[str, object]:
+    return {a.rule: a for a in alerts(db, did) if a.status != "closed"}
+
+
+def state(db: Engine, did: int) -> str:
+    with db.connect() as conn:
+        return conn.execute(select(DeviceState.state).where(DeviceState.device_id == did)).scalar()
+
+
+def audit_actions(db: Engine, alert_id: int) -> list[str]:
+    with db.connect() as conn:
+        return list(
+            conn.execute(
+                select(AuditLog.action)
+                .where(AuditLog.entity_id == str(alert_id))
+                .order_by(AuditLog.id)
+            ).scalars()
+        )
+
+
+def outbox(db: Engine) -> list:
+    with db.connect() as conn:
+        return list(conn.execute(select(NotificationOutbox).order_by(NotificationOutbox.id)))
+
+
+def heartbeat_every_hour(db: Engine, did: int, until: datetime) -> None:
+    """Keep a device reporting (no activity) so only the person rule speaks."""
+    with db.begin() as conn:
+        conn.execute(
+            update(DeviceState).where(DeviceState.device_id == did).values(last_seen_at=until)
+        )
+
+
+# --- smart plug ladder, clearing, dedup ---------------------------------------------------------
+
+
+def test_plug_ladder_escalates_then_clears_and_keeps_the_record(db):
+    did = add_device(db, "smart_plug")
+    heartbeat_every_hour(db, did, T0 + 60 * H)
+    assert tick(db, T0 + 24 * H - M).opened == 0
+    summary = tick(db, T0 + 24 * H)
+    assert (summary.opened, summary.states_changed) == (1, 1)
+    (alert,) = alerts(db, did)
+    assert (alert.rule, alert.kind, alert.stage, alert.status) == (
+        "plug_no_change", "person", "attention", "open")  # fmt: skip
+    assert alert.dedup_key == f"plug_no_change:{alert.recipient_id}"
+    assert alert.evidence["last_activity_at"] == T0.isoformat()
+    assert alert.evidence["threshold_h"] == 24
+    assert state(db, did) == "attention"
+
+    assert tick(db, T0 + 30 * H).updated == 0  # only older: no write, no version bump
+    assert alerts(db, did)[0].version == 1
+    assert tick(db, T0 + 36 * H).escalated == 1
+    assert tick(db, T0 + 48 * H).escalated == 1
+    (alert,) = alerts(db, did)
+    assert (alert.stage, alert.version) == ("severe", 3)
+    assert state(db, did) == "severe"
+
+    # The TV goes on: ingestion moves last_activity_at, the batch's rules close the alert.
+    report(db, did, T0 + 50 * H, "power", 80.0, activity=True, last_power_w=80.0)
+    (alert,) = alerts(db, did)
+    assert (alert.status, alert.outcome, alert.closed_by) == ("closed", "safe", "system")
+    assert alert.closed_at == T0 + 50 * H
+    assert alert.stage == "severe"  # the record keeps how bad it got
+    assert alert.evidence["condition_cleared_at"] == (T0 + 50 * H).isoformat()
+    assert state(db, did) == "normal"
+    assert audit_actions(db, alert.id) == [
+        "alert_open", "alert_escalate", "alert_escalate", "alert_close"]  # fmt: skip
+
+    # After closing, a new silence opens a new alert; the old one stays.
+    heartbeat_every_hour(db, did, T0 + 80 * H)
+    tick(db, T0 + 74 * H)
+    rows = alerts(db, did)
+    assert [(a.status, a.stage) for a in rows] == [("closed", "severe"), ("open", "attention")]
+
+
+def test_personal_threshold_30h(db):
+    did = add_device(db, "smart_plug", no_change_hours=30)
+    heartbeat_every_hour(db, did, T0 + 60 * H)
+    tick(db, T0 + 29 * H)
+    assert alerts(db, did) == []
+    tick(db, T0 + 30 * H)
+    assert open_alerts(db, did)["plug_no_change"].stage == "attention"
+    tick(db, T0 + 42 * H)
+    assert open_alerts(db, did)["plug_no_change"].stage == "risk"
+
+
+def test_repeats_never_duplicate_and_never_lower_the_stage(db):
+    did = add_device(db, "smart_plug")
+    heartbeat_every_hour(db, did, T0 + 60 * H)
+    for hours in (40, 41, 25, 40):  # a clock that jumps back must not de-escalate
+        tick(db, T0 + hours * H)
+    (alert,) = alerts(db, did)
+    assert alert.stage == "risk"
+    with db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Alert)).scalar() == 1
+
+
+def test_operator_close_restarts_the_clock(db):
+    did = add_device(db, "smart_plug")
+    heartbeat_every_hour(db, did, T0 + 80 * H)
+    tick(db, T0 + 25 * H)
+    with db.begin() as conn:
+        conn.execute(
+            update(Alert).values(status="closed", closed_at=T0 + 26 * H, closed_by="demo.op1",
+                                 outcome="safe", version=Alert.version + 1))  # fmt: skip
+    tick(db, T0 + 49 * H)
+    assert len(alerts(db, did)) == 1
+    tick(db, T0 + 50 * H)
+    assert [a.status for a in alerts(db, did)] == ["closed", "open"]
+
+
+def test_a_dispatched_alert_is_not_closed_by_a_reading(db):
+    did = add_device(db, "smart_plug")
+    heartbeat_every_hour(db, did, T0 + 60 * H)
+    tick(db, T0 + 25 * H)
+    with db.begin() as conn:
+        conn.execute(update(Alert).values(status="dispatched", version=Alert.version + 1))
+    report(db, did, T0 + 26 * H, "power", 80.0, activity=True)
+    (alert,) = alerts(db, did)
+    assert alert.status == "dispatched"
+    assert alert.evidence["condition_cleared_at"] == (T0 + 26 * H).isoformat()
+
+
+# --- device fault vs person alert ---------------------------------------------------------------
+
+
+def test_silent_plug_is_a_device_fault_not_a_person_alert(db):
+    did = add_device(db, "smart_plug")
+    with db.begin() as conn:  # the person was active just before the plug went quiet
+        conn.execute(update(DeviceState).values(last_activity_at=T0 + 50 * H,
+                                                last_seen_at=T0 + 50 * H))  # fmt: skip
+    assert tick(db, T0 + 52 * H).opened == 0
+    tick(db, T0 + 52 * H + M)
+    (fault,) = alerts(db, did)
+    assert (fault.rule, fault.kind, fault.stage) == ("device_silent", "device_fault", "attention")
+    assert fault.recipient_id is None
+    assert fault.dedup_key == f"device_silent:d{did}"
+    assert fault.evidence["timeout_s"] == 7200
+    assert state(db, did) == "offline"
+
+    report(db, did, T0 + 53 * H, "heartbeat")
+    (fault,) = alerts(db, did)
+    assert (fault.status, fault.outcome, fault.closed_by) == ("closed", "device_fault", "system")
+    assert state(db, did) == "normal"
+
+
+def test_person_alert_outranks_offline(db):
+    did = add_device(db, "smart_plug")  # silent since T0, no activity since T0
+    tick(db, T0 + 25 * H)
+    assert set(open_alerts(db, did)) == {"plug_no_change", "device_silent"}
+    assert state(db, did) == "attention"
+
+
+def test_device_that_never_reported_gets_an_offline_row(db):
+    did = add_device(db, "care_robot")
+    with db.begin() as conn:
+        conn.execute(DeviceState.__table__.delete())
+    tick(db, datetime(2024, 1, 1, 12, tzinfo=UTC))
+    assert open_alerts(db, did)["device_silent"].evidence["cause"] == "never_reported"
+    assert state(db, did) == "offline"
+
+
+def test_low_battery_is_a_fault_that_leaves_the_state_alone(db):
+    did = add_device(db, "wandering_detector", safe_zone_m=500)
+    report(db, did, T0 + M, "heartbeat", 19.0, battery_pct=19.0)
+    fault = open_alerts(db, did)["low_battery"]
+    assert (fault.kind, fault.stage, fault.evidence["battery_pct"]) == (
+        "device_fault",
+        "attention",
+        19.0,
+    )
+    assert state(db, did) == "normal"
+    report(db, did, T0 + 2 * M, "heartbeat", 22.0, battery_pct=22.0)
+    assert "low_battery" in open_alerts(db, did)  # hysteresis band: still open
+    report(db, did, T0 + 3 * M, "heartbeat", 90.0, battery_pct=90.0)
+    assert open_alerts(db, did) == {}
+    assert alerts(db, did)[0].outcome == "device_fault"
+
+
+# --- call ladder --------------------------------------------------------------------------------
+
+
+def unanswered(db, did, ts):
+    report(db, did, ts, "ai_call_result", None, {"outcome": "unanswered"})
+
+
+def test_call_ladder_auto_call_then_dong_center(db):
+    did = add_device(db, "phone_line")
+    heartbeat_every_hour(db, did, T0 + 80 * H)
+    tick(db, T0 + 72 * H - M)
+    assert alerts(db, did) == [] and outbox(db) == []
+    tick(db, T0 + 72 * H)
+    first = open_alerts(db, did)["call_no_activity"]
+    assert first.stage == "attention"
+    (call1,) = outbox(db)
+    assert (call1.channel, call1.alert_id, call1.payload["attempt"]) == ("auto_call", first.id, 1)
+    tick(db, T0 + 72 * H + M)
+    assert len(outbox(db)) == 1  # the request is idempotent
+
+    a = T0 + 72 * H + 5 * M
+    unanswered(db, did, a)
+    call2 = outbox(db)[-1]
+    assert (call2.payload["attempt"], call2.next_attempt_at) == (2, a + H)
+    unanswered(db, did, a + 30 * M)  # two within the hour: not yet
+    assert "call_auto_unanswered" not in open_alerts(db, did)
+    unanswered(db, did, a + 61 * M)
+    risk = open_alerts(db, did)["call_auto_unanswered"]
+    assert (risk.stage, risk.evidence["dong_center"]) == ("risk", "백석1동 행정복지센터")
+    assert outbox(db)[-1].channel == "dong_center"
+    assert state(db, did) == "risk"
+
+    # The person calls their daughter: both close as safe.
+    report(db, did, a + 2 * H, "call", 120.0, {"direction": "out"}, activity=True)
+    assert open_alerts(db, did) == {}
+    assert {a.outcome for a in alerts(db, did)} == {"safe"}
+    assert state(db, did) == "normal"
+
+
+# --- AI check-in calls --------------------------------------------------------------------------
+
+
+def test_ai_call_three_in_a_row_then_answered(db):
+    did = add_device(db, "ai_call_line")
+    week = timedelta(days=7)
+    for n in (1, 2):
+        unanswered(db, did, T0 + n * week)
+    assert alerts(db, did) == []
+    unanswered(db, did, T0 + 3 * week)
+    assert open_alerts(db, did)["ai_call_unanswered"].stage == "attention"
+    unanswered(db, did, T0 + 4 * week)
+    assert open_alerts(db, did)["ai_call_unanswered"].stage == "risk"
+    report(db, did, T0 + 5 * week, "ai_call_result", None, {"outcome": "answered"}, activity=True)
+    assert open_alerts(db, did) == {}
+
+
+def test_ai_call_concern_once_and_not_reopened_after_staff_close(db):
+    did = add_device(db, "ai_call_line")
+    data = {"outcome": "concern", "note": "허리 통증"}
+    report(db, did, T0 + H, "ai_call_result", None, data, activity=True)
+    concern = open_alerts(db, did)["ai_call_concern"]
+    assert (concern.stage, concern.evidence["note"]) == ("attention", "허리 통증")
+    report(db, did, T0 + 2 * H, "heartbeat")
+    assert len(alerts(db, did)) == 1
+    tick(db, T0 + 3 * H)
+    assert open_alerts(db, did)["ai_call_concern"].status == "open"  # sticky
+    with db.begin() as conn:
+        conn.execute(update(Alert).values(status="closed", closed_at=T0 + 4 * H,
+                                          closed_by="demo.op2", outcome="safe"))  # fmt: skip
+    report(db, did, T0 + 5 * H, "heartbeat")
+    assert len(alerts(db, did)) == 1
+
+
+# --- robot --------------------------------------------------------------------------------------
+
+
+def test_robot_sos_is_severe_at_once(db):
+    did = add_device(db, "care_robot")
+    report(db, did, T0 + H, "sos", activity=True)
+    sos = open_alerts(db, did)["robot_sos"]
+    assert (sos.stage, sos.evidence["linkage"], sos.evidence["sos_at"]) == (
+        "severe", "119", (T0 + H).isoformat())  # fmt: skip
+    assert state(db, did) == "severe"
+    report(db, did, T0 + H + M, "interaction", activity=True)
+    assert len(alerts(db, did)) == 1 and alerts(db, did)[0].status == "open"
+
+
+def test_robot_no_interaction_48h(db):
+    did = add_device(db, "care_robot")
+    heartbeat_every_hour(db, did, T0 + 60 * H)
+    tick(db, T0 + 48 * H - M)
+    assert alerts(db, did) == []
+    tick(db, T0 + 48 * H)
+    assert open_alerts(db, did)["robot_no_interaction"].stage == "attention"
+    report(db, did, T0 + 49 * H, "interaction", activity=True)
+    assert open_alerts(db, did) == {}
+
+
+# --- wandering ----------------------------------------------------------------------------------
+
+
+def position(db, did, ts, metres_north, now=None):
+    lat, lon = HOME[0] + metres_north / 111_195, HOME[1]
+    report(db, did, ts, "position", None, {"lat": lat, "lon": lon}, now=now,
+           last_lat=lat, last_lon=lon)  # fmt: skip
+
+
+def test_wandering_left_zone_lost_and_back(db):
+    did = add_device(db, "wandering_detector", safe_zone_m=500)
+    position(db, did, T0 + M, 450)
+    assert alerts(db, did) == []
+    position(db, did, T0 + 2 * M, 700)
+    left = open_alerts(db, did)["wander_left_zone"]
+    assert (left.stage, left.evidence["safe_zone_m"]) == ("severe", 500.0)
+    assert left.evidence["distance_m"] == pytest.approx(700, abs=2)
+    assert state(db, did) == "severe"
+
+    heartbeat_every_hour(db, did, T0 + 40 * M)  # still reporting, but no position fix
+    tick(db, T0 + 32 * M)
+    assert "wander_no_position" not in open_alerts(db, did)
+    tick(db, T0 + 32 * M + M)
+    lost = open_alerts(db, did)["wander_no_position"]
+    assert (lost.stage, lost.evidence["position_at"]) == ("severe", (T0 + 2 * M).isoformat())
+
+    position(db, did, T0 + 50 * M, 100)
+    assert open_alerts(db, did) == {}
+    assert {a.outcome for a in alerts(db, did)} == {"safe"}
+    assert state(db, did) == "normal"
+
+
+# --- concurrency --------------------------------------------------------------------------------
+
+
+def test_concurrent_open_updates_the_winner_instead_of_failing(db):
+    did = add_device(db, "care_robot")
+    with db.begin() as conn:
+        (facts,) = load_facts_by_id(conn, [did])
+        decision = Decision("robot_sos", "severe", {"sos_at": T0.isoformat(), "linkage": "119"})
+        # Another worker already opened it between our read and our insert:
+        conn.execute(
+            insert(Alert),
+            {"dedup_key": f"robot_sos:{facts.recipient_id}", "kind": "person",
+             "rule": "robot_sos", "stage": "risk", "status": "open", "program_id": 1,
+             "region_id": 2, "recipient_id": facts.recipient_id, "device_id": did,
+             "evidence": {}, "opened_at": T0, "updated_at": T0, "version": 1},
+        )  # fmt: skip
+        import dashboard.rules.lifecycle as lifecycle
+
+        real = lifecycle._open_alerts
+        calls = iter([{}, None])
+        lifecycle._open_alerts = lambda c, k: next(calls) or real(c, k)
+        try:
+            changes = apply_decisions(conn, [(facts, decision)], T0 + M)
+        finally:
+            lifecycle._open_alerts = real
+    assert (changes.opened, changes.escalated) == (0, 1)
+    (alert,) = alerts(db, did)
+    assert (alert.stage, alert.version) == ("severe", 2)
