@@ -83,6 +83,8 @@ def build_demo(
     """Generate the demo city into an empty database (catalog rows may already exist)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}")
+    if end is not None and end.tzinfo is None:
+        raise ValueError("end must be timezone-aware (UTC)")
     started = time.perf_counter()
     end = (end or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
     grid = TimeGrid.make(end, days)
@@ -266,9 +268,15 @@ def _write_events(conn, batch: dict[str, Any]) -> int:
     at = [base + timedelta(seconds=s) for s in ts.tolist()]
     recv = [a + timedelta(seconds=1 + (i % 4)) for i, a in enumerate(at)]
     vendor = batch["vendor"]
+    # Two events of a device in the same second (rare) still need distinct ids.
+    uids, seen = [], {}
+    for u in batch["uid"]:
+        k = seen.get(u, 0)
+        seen[u] = k + 1
+        uids.append(u if k == 0 else f"{u}-{k + 1}")
     cols = {
         "vendor": [vendor] * n if isinstance(vendor, str) else vendor,
-        "event_uid": batch["uid"],
+        "event_uid": uids,
         "device_id": np.asarray(batch["device_id"]).astype(int),
         "ts": at,
         "received_at": recv,

@@ -1,0 +1,357 @@
+"""The deterministic demo city."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import func, select, text
+
+from dashboard.db.engine import make_engine
+from dashboard.db.schema import (
+    Alert,
+    AppMeta,
+    CareRecipient,
+    Complaint,
+    ComplaintSite,
+    Device,
+    DeviceEvent,
+    DeviceState,
+    Enrolment,
+    IncentiveLedger,
+    ParticipationPeriod,
+    Program,
+    Region,
+    metadata,
+)
+from dashboard.demo import DemoRefused, build_demo
+
+END = datetime(2025, 3, 14, 5, 30, tzinfo=UTC)
+PHONE = re.compile(r"^010-000\d-\d{4}$")
+DOCUMENTED = {
+    "smart_plug": 3_200,
+    "phone_line": 948,
+    "ai_call_line": 2_962,
+    "care_robot": 100,
+    "wandering_detector": 200,
+    "smoking_detector": 12,
+    "park_machine": 6,
+}
+
+
+def _fresh(url: str):
+    engine = make_engine(url)
+    metadata.create_all(engine)
+    return engine
+
+
+@pytest.fixture(scope="module")
+def small_city(tmp_path_factory):
+    """The real ``small`` scale on SQLite, with a shorter history to keep the suite quick."""
+    engine = _fresh(f"sqlite:///{tmp_path_factory.mktemp('demo') / 'small.sqlite3'}")
+    summary = build_demo(engine, scale="small", days=21, end=END)
+    yield engine, summary
+    engine.dispose()
+
+
+def _type_counts(conn) -> dict[str, int]:
+    return dict(
+        conn.execute(select(Device.type_code, func.count()).group_by(Device.type_code)).all()
+    )
+
+
+def test_small_scale_has_the_documented_counts(small_city) -> None:
+    engine, summary = small_city
+    with engine.connect() as conn:
+        assert _type_counts(conn) == DOCUMENTED
+        assert conn.scalar(select(func.count()).select_from(CareRecipient)) == sum(
+            DOCUMENTED[t]
+            for t in (
+                "smart_plug",
+                "phone_line",
+                "ai_call_line",
+                "care_robot",
+                "wandering_detector",
+            )
+        )
+        sites = (
+            conn.execute(select(ComplaintSite.id).where(ComplaintSite.measures_from.is_not(None)))
+            .scalars()
+            .all()
+        )
+        assert len(sites) == 5
+        assert (
+            conn.scalar(
+                select(func.count(func.distinct(Device.site_id))).where(
+                    Device.type_code == "smoking_detector"
+                )
+            )
+            == 5
+        )
+        labels = conn.execute(
+            select(Device.label, Device.installed_on).where(Device.type_code == "park_machine")
+        ).all()
+        assert {d for _, d in labels} == {date(2024, 11, 29)}
+        assert any("rowing machine" in lbl for lbl, _ in labels)
+        wander = conn.execute(
+            select(
+                Region.code,
+                CareRecipient.birth_year,
+                CareRecipient.safe_zone_m,
+                CareRecipient.risk_group,
+            )
+            .join(Device, Device.recipient_id == CareRecipient.id)
+            .join(Region, Region.id == CareRecipient.region_id)
+            .where(Device.type_code == "wandering_detector")
+        ).all()
+        assert {c for c, *_ in wander} <= {"4128555100", "4128555200"}
+        assert all(END.year - by >= 75 and zone and rg == "dementia" for _, by, zone, rg in wander)
+        hours = (
+            conn.execute(
+                select(CareRecipient.no_change_hours)
+                .join(Device, Device.recipient_id == CareRecipient.id)
+                .where(Device.type_code == "smart_plug")
+            )
+            .scalars()
+            .all()
+        )
+        assert min(hours) >= 24 and max(hours) <= 50
+        assert sum(h in (24, 36, 48) for h in hours) / len(hours) > 0.8
+    assert summary.rows["device_daily"] >= (sum(DOCUMENTED.values()) - 18) * 21
+
+
+def test_complaints_follow_the_documented_effect(small_city) -> None:
+    engine, _ = small_city
+
+    def count(conn, a: datetime, b: datetime) -> int:
+        return conn.scalar(
+            select(func.count())
+            .select_from(Complaint)
+            .join(ComplaintSite, ComplaintSite.id == Complaint.site_id)
+            .where(
+                ComplaintSite.measures_from.is_not(None),
+                Complaint.received_at >= a,
+                Complaint.received_at < b,
+            )
+        )
+
+    def half(y: int, h: int) -> tuple[datetime, datetime]:
+        # Seoul half-years, as UTC instants.
+        a = datetime(y, 1 if h == 1 else 7, 1, tzinfo=UTC)
+        b = datetime(y, 7, 1, tzinfo=UTC) if h == 1 else datetime(y + 1, 1, 1, tzinfo=UTC)
+        return a.replace(hour=0) - _KST, b - _KST
+
+    with engine.connect() as conn:
+        h23a, h23b, h24a, h24b = (
+            count(conn, *half(y, h)) for y, h in ((2023, 1), (2023, 2), (2024, 1), (2024, 2))
+        )
+        first = conn.scalar(select(func.min(Complaint.received_at)))
+    assert h24a / h23a - 1 == pytest.approx(-0.35, abs=0.03)
+    assert h24a / h23b - 1 == pytest.approx(-0.35, abs=0.03)
+    assert h24b / h23b - 1 == pytest.approx(-0.90, abs=0.02)
+    assert (END - first).days >= 2.5 * 365
+
+
+from datetime import timedelta  # noqa: E402
+
+_KST = timedelta(hours=9)
+
+
+def test_participation_adds_up_to_published_figures(small_city) -> None:
+    engine, _ = small_city
+    with engine.connect() as conn:
+        pid = dict(conn.execute(select(Program.code, Program.id)).all())
+
+        def total(code: str, metric: str, a: date, b: date) -> float:
+            return conn.scalar(
+                select(func.sum(ParticipationPeriod.value)).where(
+                    ParticipationPeriod.program_id == pid[code],
+                    ParticipationPeriod.metric == metric,
+                    ParticipationPeriod.period_start >= a,
+                    ParticipationPeriod.period_end <= b,
+                )
+            )
+
+        first, h2 = (date(2022, 7, 1), date(2024, 6, 30)), (date(2024, 7, 1), date(2024, 12, 31))
+        assert total("goyang_ai_call", "calls", *first) == 26_204
+        assert total("goyang_ai_call", "calls", *h2) == 16_851
+        assert total("goyang_ai_call", "calls", first[0], h2[1]) == 43_055
+        assert total("goyang_ai_call", "new_participants", *first) == 1_959
+        assert total("goyang_ai_call", "new_participants", first[0], h2[1]) == 2_962
+        assert total("goyang_ai_call", "follow_ups", first[0], h2[1]) == 1_541
+        assert total("goyang_half", "new_users", *first) == 20_367
+        assert total("goyang_half", "new_users", first[0], h2[1]) == 41_192
+        assert total("goyang_care_robot", "services", *h2) == 17_201
+        assert (
+            total("seoul_wrist_doctor", "participants", date(2021, 11, 1), date(2021, 12, 31))
+            == 50_000
+        )
+
+        def enrolled(code: str, cohort: str | None = None) -> int:
+            q = select(func.count()).select_from(Enrolment).where(Enrolment.program_id == pid[code])
+            if cohort:
+                q = q.where(Enrolment.cohort == cohort)
+            return conn.scalar(q)
+
+        assert enrolled("goyang_mobile_health") == 990
+        assert enrolled("goyang_mobile_health", "health_risk") == 940
+        improved = conn.scalar(
+            select(func.count())
+            .select_from(Enrolment)
+            .where(
+                Enrolment.program_id == pid["goyang_mobile_health"], Enrolment.improved.is_(True)
+            )
+        )
+        assert round(improved / 990 * 100, 1) == 57.4
+        assert enrolled("goyang_walkon") == 8_213
+        assert enrolled("goyang_walkon", "2024H2_challenge") == 4_475
+        assert enrolled("goyang_qr_cessation") == 700
+        assert enrolled("goyang_qr_cessation", "2024H2") == 496
+        assert total("goyang_walkon", "enrolments", date(2022, 1, 1), date(2024, 12, 31)) == 8_213
+        # Wrist Doctor: 200 points a day at most, never more than 100,000 a year per person.
+        per_year = conn.execute(
+            text(
+                "SELECT enrolment_id, substr(CAST(occurred_on AS TEXT), 1, 4), SUM(points) "
+                "FROM incentive_ledger WHERE kind = 'earn' GROUP BY 1, 2"
+            )
+        ).all()
+        assert per_year and max(p for *_, p in per_year) <= 100_000
+        assert conn.scalar(select(func.count()).select_from(IncentiveLedger)) > 1_000
+
+
+def _check_city(conn) -> None:
+    """Invariants that must hold for any build."""
+    levels = (
+        conn.execute(
+            select(Region.level)
+            .join(CareRecipient, CareRecipient.region_id == Region.id)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
+    assert levels == ["dong"]
+    phones = conn.execute(select(CareRecipient.pii_phone, CareRecipient.pii_guardian_phone)).all()
+    for p, g in phones:
+        assert PHONE.match(p), p
+        assert g is None or PHONE.match(g), g
+    addresses = conn.execute(select(CareRecipient.pii_address)).scalars().all()
+    assert all(a.endswith("(가상)") for a in addresses)
+    codes = conn.execute(select(Region.code)).scalars().all()
+    assert all(len(c) == 10 and c.isdigit() for c in codes)
+    # Open alerts: one per dedup key, each consistent with the device's state.
+    open_rows = conn.execute(
+        select(Alert.dedup_key, Alert.kind, Alert.stage, Alert.device_id).where(
+            Alert.status != "closed"
+        )
+    ).all()
+    keys = [k for k, *_ in open_rows]
+    assert len(keys) == len(set(keys))
+    states = dict(conn.execute(select(DeviceState.device_id, DeviceState.state)).all())
+    rank = {"normal": 0, "attention": 1, "risk": 2, "severe": 3}
+    for _, kind, stage, device in open_rows:
+        if kind == "person":
+            assert rank[states[device]] >= rank[stage], (device, stage, states[device])
+        else:
+            assert states[device] in ("offline", "normal", "attention", "risk", "severe")
+    assert (
+        conn.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.status == "closed", Alert.closed_at.is_(None))
+        )
+        == 0
+    )
+    # device_state agrees with the newest raw event of each device.
+    latest = conn.execute(
+        select(DeviceEvent.device_id, func.max(DeviceEvent.ts)).group_by(DeviceEvent.device_id)
+    ).all()
+    seen = dict(conn.execute(select(DeviceState.device_id, DeviceState.last_seen_at)).all())
+    for device, ts in latest:
+        assert seen[device] == ts, device
+    n_devices = conn.scalar(select(func.count()).select_from(Device))
+    assert conn.scalar(select(func.count()).select_from(DeviceState)) == n_devices
+
+
+def test_builds_on_each_backend_and_refuses_a_second_time(db_engine) -> None:
+    summary = build_demo(db_engine, days=3, end=END)
+    assert summary.rows["devices"] == sum(DOCUMENTED.values())
+    with db_engine.connect() as conn:
+        _check_city(conn)
+        meta = dict(conn.execute(select(AppMeta.key, AppMeta.value)).all())
+        assert meta["demo_scale"] == "small" and meta["demo_seed"] == "20241129"
+        assert meta["demo_end"] == END.isoformat()
+        assert {"demo_generated_at", "demo_days"} <= set(meta)
+    with pytest.raises(DemoRefused, match="care recipients"):
+        build_demo(db_engine, days=3, end=END)
+
+
+def test_city_invariants_at_small_scale(small_city) -> None:
+    engine, _ = small_city
+    with engine.connect() as conn:
+        _check_city(conn)
+        states = dict(
+            conn.execute(select(DeviceState.state, func.count()).group_by(DeviceState.state)).all()
+        )
+        total = sum(states.values())
+        assert 0.005 < states["offline"] / total < 0.05  # a few % of devices are faulty
+        open_person = conn.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.status != "closed", Alert.kind == "person")
+        )
+        assert 3 <= open_person <= 60
+        outcomes = dict(
+            conn.execute(
+                select(Alert.outcome, func.count())
+                .where(Alert.status == "closed")
+                .group_by(Alert.outcome)
+            ).all()
+        )
+        assert outcomes["safe"] > outcomes.get("hospitalized", 0) + outcomes.get("deceased", 0)
+
+
+TABLES = (
+    "care_recipients",
+    "devices",
+    "device_daily",
+    "device_events",
+    "device_state",
+    "alerts",
+    "dispatches",
+    "audit_log",
+    "complaint_sites",
+    "complaints",
+    "enrolments",
+    "participation_periods",
+    "incentive_ledger",
+)
+
+
+def _dump(engine) -> dict[str, list]:
+    with engine.connect() as conn:
+        return {t: conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2")).all() for t in TABLES}
+
+
+def test_same_seed_and_end_give_identical_data(tmp_path) -> None:
+    a, b, c = (_fresh(f"sqlite:///{tmp_path / n}.sqlite3") for n in "abc")
+    build_demo(a, days=2, end=END)
+    build_demo(b, days=2, end=END)
+    build_demo(c, days=2, end=END, seed=7)
+    da, db, dc = _dump(a), _dump(b), _dump(c)
+    for t in TABLES:
+        assert da[t] == db[t], t
+    assert da["care_recipients"] != dc["care_recipients"]
+    assert da["device_events"] != dc["device_events"]
+    for e in (a, b, c):
+        e.dispose()
+
+
+def test_end_is_truncated_and_must_be_aware(tmp_path) -> None:
+    engine = _fresh(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with pytest.raises(ValueError):
+        build_demo(engine, days=1, end=datetime(2025, 1, 1, 12, 0))  # naive
+    s = build_demo(engine, days=1, end=END.replace(second=42, microsecond=5))
+    assert s.end == END
+    engine.dispose()
