@@ -44,23 +44,35 @@ SECTIONS = [
 def build_navigation() -> Page:
     pages = {
         t(section): [
-            st.Page(
-                f"../pages/{name}.py",
-                url_path=name,
-                title=t(f"page.{name}"),
-                icon=icon,
-                default=(name == "live"),
-            )
+            st.Page(f"../pages/{name}.py", url_path=name, title=t(f"page.{name}"), icon=icon)
             for name, icon in entries
         ]
         for section, entries in SECTIONS
     }
+    live = pages[t("nav.control")][0]
+
+    def home() -> None:
+        # Streamlit serves the default page at "/" and not at its url_path, so the live page
+        # is not the default: "/" forwards to "/live" and both addresses work on a wall screen.
+        st.switch_page(live, query_params=dict(st.query_params))
+
+    hidden_home = st.Page(
+        home, title=t("page.live"), url_path="home", default=True, visibility="hidden"
+    )
+    pages[t("nav.control")].insert(0, hidden_home)
     return st.navigation(pages)
 
 
 resolve_lang()
-st.set_page_config(page_title=t("app.name"), page_icon=":material/favorite:", layout="wide")
-apply_css(resolve_projector())
+projector = resolve_projector()
+st.set_page_config(
+    page_title=t("app.name"),
+    page_icon="💙",
+    layout="wide",
+    # A council room sees the page, not the menu.
+    initial_sidebar_state="collapsed" if projector else "auto",
+)
+apply_css(projector)
 ensure_ready()
 navigation = build_navigation()
 st.sidebar.caption(t("app.tagline"))

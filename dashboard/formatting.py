@@ -140,3 +140,50 @@ def mask_name(name: str | None) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+_MARKDOWN_SPECIAL = "\\`*_{}[]<>()#+-.!|~$"
+
+
+def escape_markdown(text: object) -> str:
+    """Make data safe inside st.markdown: 김*수 must not start italics, ``$`` not LaTeX."""
+    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in str(text))
+
+
+def _evidence_value(value: object, lang: str) -> str:
+    if isinstance(value, bool):
+        return translate("evidence.answered" if value else "evidence.not_answered", lang)
+    if isinstance(value, int | float):
+        return format_number(value, 0 if float(value).is_integer() else 1)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return format_datetime(moment, lang) if "T" in value else value
+    if isinstance(value, list):
+        return ", ".join(_evidence_value(v, lang) for v in value)
+    if isinstance(value, dict):
+        return " ".join(_evidence_value(v, lang) for v in value.values())
+    return str(value)
+
+
+def format_evidence(evidence: object, lang: str = DEFAULT_LANG) -> str:
+    """An alert's evidence JSON as ``label: value`` pairs, times in Asia/Seoul."""
+    if evidence is None or _is_missing(evidence):
+        return "–"
+    if isinstance(evidence, str):
+        try:
+            import json
+
+            evidence = json.loads(evidence)
+        except ValueError:
+            return evidence
+    if not isinstance(evidence, dict):
+        return _evidence_value(evidence, lang)
+    parts = []
+    for key, value in evidence.items():
+        label = translate(f"evidence.{key}", lang)
+        label = key if label.startswith("⟦") else label
+        parts.append(f"{label}: {_evidence_value(value, lang)}")
+    return " · ".join(parts)

@@ -52,7 +52,7 @@ with left:
     if daily.empty:
         st.info(t("common.no_data"))
     else:
-        st.altair_chart(charts.stacked_stage_days(daily, lang, height=340), width="stretch")
+        charts.render(charts.stacked_stage_days(daily, lang, height=340))
 with right:
     st.subheader(t("briefing.devices_chart"))
     states = load(devices_by_program_state)
@@ -62,9 +62,7 @@ with right:
         states = states.assign(
             label=[localized(r, "name", lang) for r in states.to_dict("records")]
         )
-        st.altair_chart(
-            charts.state_bars(states, "label", lang, t("chart.program")), width="stretch"
-        )
+        charts.render(charts.state_bars(states, "label", lang, t("chart.program")))
 
 st.subheader(t("briefing.published_title"))
 figs = load(published_figures, keys=HEADLINE_FIGURES)

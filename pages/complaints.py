@@ -32,7 +32,7 @@ total = (
 )
 series = pd.concat([total, per_site[["month", "complaints", "series", "is_total"]]])
 golive = [d for d in site_df["measures_from"].dropna()]
-st.altair_chart(charts.monthly_lines(series, lang, golive), width="stretch")
+charts.render(charts.monthly_lines(series, lang, golive))
 if golive:
     st.caption(
         t("complaints.golive_note", dates=", ".join(sorted({format_date(d, lang) for d in golive})))

@@ -69,9 +69,7 @@ compare = pd.DataFrame(
     ]
 )
 if not compare.empty:
-    st.altair_chart(
-        charts.compare_bars(compare, lang, "program", t("chart.program")), width="stretch"
-    )
+    charts.render(charts.compare_bars(compare, lang, "program", t("chart.program")))
 
 st.subheader(t("participation.periods_title"))
 if periods.empty:
@@ -124,15 +122,12 @@ if points.empty:
     st.info(t("common.no_data"))
 else:
     earned = points.loc[points["kind"] == "earn", "points"].sum()
-    redeemed = points.loc[points["kind"] == "redeem", "points"].sum()
+    redeemed = abs(points.loc[points["kind"] == "redeem", "points"].sum())  # stored negative
     c1, c2 = st.columns(2)
     c1.metric(t("participation.points_earned"), format_number(earned))
     c2.metric(t("participation.points_redeemed"), format_number(redeemed))
     shown = points.assign(kind_label=[t(f"points.{k}") for k in points["kind"]])
-    st.altair_chart(
-        charts.monthly_bars(
-            shown, lang, "points", t("chart.points"), "kind_label", t("chart.kind")
-        ),
-        width="stretch",
+    charts.render(
+        charts.monthly_bars(shown, lang, "points", t("chart.points"), "kind_label", t("chart.kind"))
     )
     st.caption(t("participation.points_note"))

@@ -29,8 +29,12 @@ def sites(conn: Connection, category: str = "smoking") -> pd.DataFrame:
     return frame(conn, stmt, dates=["measures_from"])
 
 
-def _received(conn: Connection, category: str) -> pd.DataFrame:
+def _received(conn: Connection, category: str, monitored_only: bool = False) -> pd.DataFrame:
     stmt = select(Complaint.site_id, Complaint.received_at).where(Complaint.category == category)
+    if monitored_only:  # sites with detectors: the documents' "5곳"
+        stmt = stmt.join(ComplaintSite, ComplaintSite.id == Complaint.site_id).where(
+            ComplaintSite.measures_from.is_not(None)
+        )
     return frame(conn, stmt, times=["received_at"])
 
 
@@ -69,8 +73,12 @@ def _count_between(df: pd.DataFrame, start: date, end: date) -> int:
 def year_on_year(
     conn: Connection, framings: list[Framing], category: str = "smoking"
 ) -> pd.DataFrame:
-    """Per framing: current and previous counts and the change in percent (NaN if no base)."""
-    df = _received(conn, category)
+    """Per framing: current and previous counts and the change in percent (NaN if no base).
+
+    Counted at the monitored sites only (those with a detector go-live date), as the
+    documents count "5곳"; Asia/Seoul calendar boundaries.
+    """
+    df = _received(conn, category, monitored_only=True)
     rows = []
     for f in framings:
         cur = _count_between(df, *f.current)
@@ -108,15 +116,16 @@ def complaint_span(conn: Connection, category: str = "smoking") -> tuple[datetim
 
 # The documents say "전년대비" without defining the windows; these are the readings we show.
 DOCUMENTED_FRAMINGS = [
-    # Seed 000, 2022-07 to 2024-06: the first year of detectors against the year before.
+    # Seed 000, report for 2022-07 to 2024-06: the last half year against the same half a year
+    # earlier ("전년대비 흡연 민원 35% 감소").
     Framing(
-        "first_year", (date(2023, 7, 1), date(2024, 7, 1)), (date(2022, 7, 1), date(2023, 7, 1)), 35
+        "h1_2024", (date(2024, 1, 1), date(2024, 7, 1)), (date(2023, 1, 1), date(2023, 7, 1)), 35
     ),
-    # Seed 000, 2024 H2 (5 sites, 12 units): the half year against the same half a year earlier.
+    # Seed 000, 2024 H2 report (5 sites, 12 units): "전년 동기간 대비 흡연민원 90% 감소".
     Framing(
         "h2_2024", (date(2024, 7, 1), date(2025, 1, 1)), (date(2023, 7, 1), date(2024, 1, 1)), 90
     ),
-    # Calendar years, the plainest reading of 전년대비.
+    # Calendar years, the plainest reading of 전년대비 (no published figure).
     Framing(
         "calendar_2024",
         (date(2024, 1, 1), date(2025, 1, 1)),

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import format_age, format_datetime, format_duration
+from dashboard.formatting import format_age, format_datetime, format_duration, format_evidence
 from dashboard.i18n import STAGES, localized, state_label, translate_or
 from dashboard.ui.components import table
 from dashboard.ui.i18n import current_lang, t
@@ -20,17 +19,7 @@ def rule_label(rule: str, lang: str) -> str:
 
 
 def evidence_text(evidence: object, lang: str) -> str:
-    """Evidence JSON as ``key: value`` pairs with translated keys where we know them."""
-    if evidence is None or (isinstance(evidence, float) and pd.isna(evidence)):
-        return "–"
-    if isinstance(evidence, str):
-        try:
-            evidence = json.loads(evidence)
-        except ValueError:
-            return evidence
-    if not isinstance(evidence, dict):
-        return str(evidence)
-    return ", ".join(f"{translate_or(f'evidence.{k}', k, lang)}: {v}" for k, v in evidence.items())
+    return format_evidence(evidence, lang)
 
 
 def queue_table(df: pd.DataFrame, now: datetime) -> pd.DataFrame:

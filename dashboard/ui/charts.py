@@ -6,6 +6,7 @@ from datetime import date
 
 import altair as alt
 import pandas as pd
+import streamlit as st
 
 from dashboard.i18n import STATES, state_label, translate
 from dashboard.ui.theme import ACCENT, MUTED, SERIES, STATE_COLORS, stage_scale
@@ -212,3 +213,14 @@ __all__ = [
     "stacked_stage_days",
     "state_bars",
 ]
+
+
+def render(chart: alt.TopLevelMixin, extra: int = 90) -> None:
+    """Show a chart at its own height plus room for legend and axes.
+
+    Streamlit's default ``height="content"`` collapses charts with a top legend to a sliver
+    (seen on 1.67), so the height is always given explicitly.
+    """
+    height = getattr(chart, "height", None)
+    height = height if isinstance(height, int) else 300
+    st.altair_chart(chart, width="stretch", height=height + extra)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import format_age, format_number
+from dashboard.formatting import escape_markdown, format_age, format_number
 from dashboard.i18n import STATES, localized, state_label, translate_or
 from dashboard.ui import charts
 from dashboard.ui.components import banner, stale_banner, table
@@ -50,9 +50,7 @@ def render_snapshot(snap: LiveSnapshot) -> None:
             df = snap.by_program.assign(
                 label=[localized(r, "name", lang) for r in snap.by_program.to_dict("records")]
             )
-            st.altair_chart(
-                charts.state_bars(df, "label", lang, t("chart.program")), width="stretch"
-            )
+            charts.render(charts.state_bars(df, "label", lang, t("chart.program")))
             pivot = (
                 df.pivot_table(
                     index="label", columns="state", values="devices", aggfunc="sum", fill_value=0
@@ -102,11 +100,15 @@ def _render_ticker(snap: LiveSnapshot, lang: str) -> None:
         st.success(t("live.no_open_alerts"))
         return
     lines = []
+    suffix = "&lang=en" if lang == "en" else ""
     for a in snap.alerts.to_dict("records"):
-        rule = translate_or(f"rule.{a['rule']}", a["rule"], lang)
+        # Data goes through escape_markdown: a masked name like 김*수 would start italics.
+        rule = escape_markdown(translate_or(f"rule.{a['rule']}", a["rule"], lang))
+        age = escape_markdown(format_age(a["opened_at"], snap.taken_at, lang))
         lines.append(
-            f"{chip(a['stage'], lang)} **{format_age(a['opened_at'], snap.taken_at, lang)}** · "
-            f"{localized(a, 'region', lang)} · {rule} · {a['recipient_masked']}"
+            f"{chip(a['stage'], lang)} [**{age}**](alerts?alert={int(a['id'])}{suffix}) · "
+            f"{escape_markdown(localized(a, 'region', lang))} · {rule} · "
+            f"{escape_markdown(a['recipient_masked'])}"
         )
     st.markdown("  \n".join(lines), unsafe_allow_html=True)
 

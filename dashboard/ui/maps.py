@@ -13,6 +13,9 @@ import pandas as pd
 from dashboard.ui.theme import STATE_COLORS
 
 BAEKSEOK_CENTER = (37.6435, 126.7870)
+# Leaflet from our own static folder, not a CDN: control networks often have no internet.
+LEAFLET_JS = [("leaflet", "/app/static/leaflet/leaflet.js")]
+LEAFLET_CSS = [("leaflet_css", "/app/static/leaflet/leaflet.css")]
 OUTSIDE_COLOR = STATE_COLORS["severe"]
 INSIDE_COLOR = STATE_COLORS["normal"]
 ZONE_COLOR = "#5AA9E6"
@@ -57,6 +60,8 @@ def wandering_map(
     fmap = folium.Map(
         location=center, zoom_start=15, tiles=tiles, control_scale=True, prefer_canvas=True
     )
+    fmap.default_js = LEAFLET_JS
+    fmap.default_css = LEAFLET_CSS
     if boundaries:
         folium.GeoJson(
             boundaries,

@@ -42,12 +42,15 @@ _BASE_CSS = """
 
 _PROJECTOR_CSS = """
 <style>
-html, body, [data-testid="stAppViewContainer"] { font-size: 22px; }
-[data-testid="stMetricValue"] { font-size: 3.6rem !important; }
-[data-testid="stMetricLabel"] p { font-size: 1.4rem !important; }
-h1 { font-size: 3rem !important; } h2 { font-size: 2.3rem !important; }
-h3 { font-size: 1.8rem !important; }
-[data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
+[data-testid="stMain"] { font-size: 22px; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
+  font-size: 3.8rem !important; line-height: 1.15 !important; }
+[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+  font-size: 1.35rem !important; line-height: 1.3 !important; height: auto !important; }
+[data-testid="stMain"] h1 { font-size: 3.2rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.3rem !important; }
+[data-testid="stMain"] h3 { font-size: 1.9rem !important; }
+[data-testid="stCaptionContainer"] p { font-size: 1.1rem !important; }
 </style>
 """
 

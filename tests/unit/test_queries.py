@@ -163,11 +163,11 @@ def seed_small(engine: Engine) -> dict[str, int]:
                 measures_from=date(2023, 7, 1),
             )
         ).inserted_primary_key[0]
-        # 20 complaints in 2022-07..2023-06, 13 in 2023-07..2024-06 (−35%); one at 23:30 on
-        # 2023-06-30 in Seoul, which is still the previous year although UTC says 14:30 that day.
-        stamps = [datetime(2022, 7 + i % 6, 10, tzinfo=UTC) for i in range(19)]
-        stamps.append(datetime(2023, 6, 30, 14, 30, tzinfo=UTC))
-        stamps += [datetime(2023, 8 + i % 4, 5, tzinfo=UTC) for i in range(13)]
+        # 20 complaints in 2023 H1, 13 in 2024 H1 (−35%). 2024-06-30 15:30 UTC is already
+        # 1 July in Seoul, so that one counts for H2 (and for July), not for H1.
+        stamps = [datetime(2023, 1 + i % 6, 10, tzinfo=UTC) for i in range(20)]
+        stamps += [datetime(2024, 1 + i % 6, 5, tzinfo=UTC) for i in range(13)]
+        stamps.append(datetime(2024, 6, 30, 15, 30, tzinfo=UTC))
         conn.execute(
             insert(Complaint),
             [
@@ -326,14 +326,15 @@ def test_wandering_positions_flag_outside(city):
 def test_monthly_complaints_use_seoul_months(city):
     with city.connect() as conn:
         df = complaints.monthly(conn)
-        june = df[df["month"] == date(2023, 6, 1)]["complaints"].sum()
-        july = df[df["month"] == date(2023, 7, 1)]["complaints"].sum()
-        assert df["complaints"].sum() == 33
-        assert july == 0 and june >= 1
+        june = df[df["month"] == date(2024, 6, 1)]["complaints"].sum()
+        july = df[df["month"] == date(2024, 7, 1)]["complaints"].sum()
+        assert df["complaints"].sum() == 34
+        assert (june, july) == (2, 1)
         yoy = complaints.year_on_year(conn, complaints.DOCUMENTED_FRAMINGS).set_index("framing")
-    assert yoy.loc["first_year", "previous"] == 20
-    assert yoy.loc["first_year", "current"] == 13
-    assert yoy.loc["first_year", "change_pct"] == pytest.approx(-35.0)
+    assert yoy.loc["h1_2024", "previous"] == 20
+    assert yoy.loc["h1_2024", "current"] == 13
+    assert yoy.loc["h1_2024", "change_pct"] == pytest.approx(-35.0)
+    assert yoy.loc["h2_2024", "current"] == 1
 
 
 def test_complaint_sites(city):
