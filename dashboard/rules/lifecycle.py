@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, select, text, update
 
 from dashboard.db.schema import Alert, AuditLog, NotificationOutbox
 from dashboard.rules.model import (
@@ -103,11 +103,7 @@ def apply_decisions(
         for item in d.outbox
     ]
     if outbox:
-        stmt = dialect_insert(conn, NotificationOutbox.__table__).on_conflict_do_nothing(
-            index_elements=["idempotency_key"]
-        )
-        for row in outbox:  # rare: a few per tick; the key makes a retry a no-op
-            changes.outbox += conn.execute(stmt, row).rowcount
+        changes.outbox += _enqueue(conn, outbox)
     if audit:
         conn.execute(AuditLog.__table__.insert(), audit)
     return changes
@@ -135,16 +131,18 @@ def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:
         for key, f, d in to_open
     ]
     a = Alert.__table__
+    # The predicate must be literal SQL: PostgreSQL infers the partial unique index from it, and
+    # a bound parameter fails once psycopg switches to a prepared (generic) plan.
     stmt = dialect_insert(conn, a).on_conflict_do_nothing(
-        index_elements=["dedup_key"], index_where=a.c.status != "closed"
+        index_elements=["dedup_key"], index_where=text("status <> 'closed'")
     )
     opened: dict[str, int] = {}
-    # One statement per row: RETURNING with executemany is not portable across both drivers.
-    for row in rows:
-        new_id = conn.execute(stmt.returning(a.c.id), row).scalar()
-        if new_id is None:
-            continue
-        opened[row["dedup_key"]] = new_id
+    by_key = {row["dedup_key"]: row for row in rows}
+    # One multi-row INSERT … RETURNING (SQLAlchemy's insertmanyvalues on both drivers); a key
+    # another process opened meanwhile returns nothing and is updated by the caller instead.
+    for new_id, key in conn.execute(stmt.returning(a.c.id, a.c.dedup_key), rows):
+        row = by_key[key]
+        opened[key] = new_id
         changes.opened += 1
         changes.devices.add(row["device_id"])
         audit.append(_audit(now, "alert_open", new_id, row["rule"], {"stage": row["stage"]}))
@@ -202,6 +200,20 @@ def _write(conn, row, values: dict[str, Any]) -> bool:
         .values(**values, version=row.version + 1)
     )
     return result.rowcount == 1
+
+
+def _enqueue(conn: Connection, rows: list[dict[str, Any]]) -> int:
+    """Insert outbox rows whose idempotency key is new; returns how many were added."""
+    o = NotificationOutbox.__table__
+    keys = [r["idempotency_key"] for r in rows]
+    known = set(
+        conn.execute(select(o.c.idempotency_key).where(o.c.idempotency_key.in_(keys))).scalars()
+    )
+    new = [r for r in rows if r["idempotency_key"] not in known]
+    if not new:
+        return 0
+    stmt = dialect_insert(conn, o).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return len(conn.execute(stmt.returning(o.c.id), new).all())
 
 
 def _outbox_row(alert_id: int, f: DeviceFacts, d: Decision, item: dict, now) -> dict:

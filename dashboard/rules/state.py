@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from dashboard.db.schema import Alert, DeviceState
 from dashboard.rules.facts import chunks
@@ -47,7 +47,7 @@ def sync_device_states(conn: Connection, device_ids: Iterable[int], now: datetim
             alerts[row.device_id].append((row.kind, row.rule, row.stage))
         for row in conn.execute(select(s.c.device_id, s.c.state).where(s.c.device_id.in_(part))):
             current[row.device_id] = row.state
-    changed = 0
+    changed: list[dict] = []
     missing = []
     for device_id in ids:
         state = derive_state(alerts[device_id])
@@ -56,14 +56,16 @@ def sync_device_states(conn: Connection, device_ids: Iterable[int], now: datetim
                 {"device_id": device_id, "state": state, "state_since": now, "updated_at": now}
             )
         elif current[device_id] != state:
-            conn.execute(
-                update(s)
-                .where(s.c.device_id == device_id)
-                .values(state=state, state_since=now, updated_at=now)
-            )
-            changed += 1
+            changed.append({"d": device_id, "state": state, "since": now})
+    if changed:  # one executemany, not a round trip per device
+        conn.execute(
+            update(s)
+            .where(s.c.device_id == bindparam("d"))
+            .values(state=bindparam("state"), state_since=bindparam("since"), updated_at=now),
+            changed,
+        )
     if missing:  # a device that never reported still needs its row to show as offline
         stmt = dialect_insert(conn, s).on_conflict_do_nothing(index_elements=["device_id"])
         for row in missing:
-            changed += conn.execute(stmt, row).rowcount
-    return changed
+            conn.execute(stmt, row)
+    return len(changed) + len(missing)
