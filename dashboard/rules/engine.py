@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, or_, select, text
 from dashboard.db.schema import Alert, Device, DeviceState, DeviceType
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.evaluate import evaluate_device
-from dashboard.rules.facts import enrich, load_facts, load_facts_by_id
+from dashboard.rules.facts import enrich, load_facts, load_facts_by_id, with_history
 from dashboard.rules.lifecycle import Changes, apply_decisions
 from dashboard.rules.model import DeviceFacts
 from dashboard.rules.plug import plug_ladder
@@ -59,9 +59,15 @@ def evaluate(
 ) -> tuple[Changes, int]:
     """Run every applicable rule over ``facts`` and apply the result; (changes, states changed)."""
     enriched, readings = enrich(conn, list(facts), th, now)
-    items = [
-        (f, d) for f in enriched for d in evaluate_device(f, th, now, readings.get(f.device_id, ()))
-    ]
+    decided = {
+        f.device_id: evaluate_device(f, th, now, readings.get(f.device_id, ())) for f in enriched
+    }
+    # Second pass, with alert history, only where a rule fires: history can only hold back.
+    firing = [f for f in enriched if any(d.stage for d in decided[f.device_id])]
+    for f in with_history(conn, firing):
+        decided[f.device_id] = evaluate_device(f, th, now, readings.get(f.device_id, ()))
+    by_id = {f.device_id: f for f in enriched}
+    items = [(by_id[i], d) for i, decisions in decided.items() for d in decisions]
     changes = apply_decisions(conn, items, now)
     states = sync_device_states(conn, changes.devices, now)
     return changes, states

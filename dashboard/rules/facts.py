@@ -129,12 +129,7 @@ def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
 def enrich(
     conn: Connection, facts: list[DeviceFacts], th: Thresholds, now: datetime
 ) -> tuple[list[DeviceFacts], dict[int, list[Reading]]]:
-    """Add alert history and last position to the facts, and load the event rules' readings."""
-    ids = [f.device_id for f in facts]
-    closed = _human_closed_at(conn, ids)
-    evidence = _last_evidence(
-        conn, [f.device_id for f in facts if f.type_code in ("care_robot", "ai_call_line")]
-    )
+    """Add the last position of wanderers outside their zone, and load the event rules' readings."""
     # Last position time only matters for a wanderer whose last fix is outside the zone.
     outside = [
         f.device_id
@@ -145,16 +140,33 @@ def enrich(
     ]
     positions = _last_position_at(conn, outside)
     enriched = [
+        replace(f, last_position_at=positions[f.device_id]) if f.device_id in positions else f
+        for f in facts
+    ]
+    return enriched, _readings(conn, facts, th, now)
+
+
+def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts]:
+    """Add each device's alert history: operator closes and the newest sticky-rule evidence.
+
+    History only ever holds a rule back (a restarted clock, an event already alerted), so
+    callers need it only for devices where some rule fires without it.
+    """
+    ids = [f.device_id for f in facts]
+    closed = _human_closed_at(conn, ids)
+    evidence = _last_evidence(
+        conn, [f.device_id for f in facts if f.type_code in ("care_robot", "ai_call_line")]
+    )
+    return [
         replace(
             f,
             human_closed_at=closed.get(f.device_id, {}),
             last_evidence=evidence.get(f.device_id, {}),
-            last_position_at=positions.get(f.device_id),
         )
+        if f.device_id in closed or f.device_id in evidence
+        else f
         for f in facts
     ]
-    readings = _readings(conn, facts, th, now)
-    return enriched, readings
 
 
 def _human_closed_at(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, datetime]]:

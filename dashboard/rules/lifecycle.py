@@ -58,17 +58,19 @@ def dialect_insert(conn: Connection, table):
     return insert(table)
 
 
-def _open_alerts(conn: Connection, keys: Sequence[str]) -> dict[str, Any]:
+def _open_alerts(
+    conn: Connection, *, device_ids: Sequence[int] = (), keys: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Non-closed alerts of these devices or with these dedup keys, by dedup key."""
     a = Alert.__table__
     out: dict[str, Any] = {}
-    for start in range(0, len(keys), 5_000):
-        part = list(keys[start : start + 5_000])
-        rows = conn.execute(
-            select(a.c.id, a.c.dedup_key, a.c.stage, a.c.status, a.c.evidence, a.c.version).where(
-                a.c.dedup_key.in_(part), a.c.status != "closed"
-            )
-        )
-        out.update({row.dedup_key: row for row in rows})
+    cols = (a.c.id, a.c.dedup_key, a.c.stage, a.c.status, a.c.evidence, a.c.version)
+    for column, values in ((a.c.device_id, device_ids), (a.c.dedup_key, keys)):
+        values = sorted(set(values))
+        for start in range(0, len(values), 5_000):
+            part = values[start : start + 5_000]
+            rows = conn.execute(select(*cols).where(column.in_(part), a.c.status != "closed"))
+            out.update({row.dedup_key: row for row in rows})
     return out
 
 
@@ -77,13 +79,18 @@ def apply_decisions(
 ) -> Changes:
     """Turn rule decisions into alert rows; returns what changed."""
     changes = Changes()
+    current = _open_alerts(conn, device_ids=[f.device_id for f, _ in items])
     keyed = [(dedup_key(d.rule, f.recipient_id, f.device_id), f, d) for f, d in items]
-    current = _open_alerts(conn, sorted({k for k, _, _ in keyed}))
+    # A cleared condition without an open alert needs nothing: most devices, most of the time.
+    keyed = [(k, f, d) for k, f, d in keyed if d.stage is not None or k in current]
     to_open = [(k, f, d) for k, f, d in keyed if d.stage is not None and k not in current]
     audit: list[dict[str, Any]] = []
     opened_ids = _open(conn, to_open, now, changes, audit)
-    if len(opened_ids) < len(to_open):  # lost a race: someone opened it first; update theirs
-        current = _open_alerts(conn, sorted({k for k, _, _ in keyed}))
+    if len(opened_ids) < len(to_open):
+        # The key is already open: another process won the race, or the person's alert is
+        # held by another of their devices. Update that alert instead.
+        lost = [k for k, _, _ in to_open if k not in opened_ids]
+        current |= _open_alerts(conn, keys=lost)
     ids = dict(opened_ids)
     for key, f, d in keyed:
         if key in opened_ids:

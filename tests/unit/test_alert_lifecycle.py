@@ -452,7 +452,7 @@ def test_concurrent_open_updates_the_winner_instead_of_failing(db):
 
         real = lifecycle._open_alerts
         calls = iter([{}, None])
-        lifecycle._open_alerts = lambda c, k: next(calls) or real(c, k)
+        lifecycle._open_alerts = lambda c, **kw: next(calls) or real(c, **kw)
         try:
             changes = apply_decisions(conn, [(facts, decision)], T0 + M)
         finally:
