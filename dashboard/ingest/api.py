@@ -23,11 +23,16 @@ from starlette.concurrency import run_in_threadpool
 from dashboard.ingest.apikeys import vendor_for_key
 from dashboard.ingest.core import Clock, IngestResult, ingest_events, system_clock
 from dashboard.ingest.events import AnyEvent
+from dashboard.ingest.payload import (
+    MAX_BODY_BYTES,
+    MAX_EVENTS,
+    PayloadError,
+    decode_batch,
+    too_large,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 5 * 1024 * 1024
-MAX_EVENTS = 5_000
 API_VERSION = "1.0"
 RETRY_AFTER_S = "5"
 
@@ -131,7 +136,10 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> 
             raise _unavailable(exc) from None
         if vendor is None:
             raise HTTPException(401, "missing or invalid X-API-Key")
-        events = _parse_batch(await _read_limited(request))
+        try:
+            events = decode_batch(await _read_limited(request))
+        except PayloadError as exc:
+            raise _http_error(exc) from None
         try:
             result = await run_in_threadpool(store, vendor, events)
         except OperationalError as exc:
@@ -172,50 +180,18 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> 
 async def _read_limited(request: Request) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise _too_large(f"body of {declared} bytes")
+        raise _http_error(too_large(f"body of {declared} bytes"))
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > MAX_BODY_BYTES:  # also catches chunked uploads and lying Content-Length
-            raise _too_large("body")
+            raise _http_error(too_large("body"))
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _parse_batch(body: bytes) -> list[Any]:
-    try:
-        payload = json.loads(body)
-    except UnicodeDecodeError:
-        raise HTTPException(422, "body is not UTF-8 JSON") from None
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"body is not valid JSON: {exc}") from None
-    return parse_payload(payload)
-
-
-def parse_payload(payload: Any) -> list[Any]:
-    """The events of a decoded ``{"events": [...]}`` body; HTTP 422/413 otherwise."""
-    shape = 'body must be a JSON object {"events": [...]}'
-    if not isinstance(payload, dict):
-        raise HTTPException(422, f"{shape}, not {type(payload).__name__}")
-    if "events" not in payload:
-        raise HTTPException(422, f"{shape}: 'events' is missing")
-    extra = sorted(set(payload) - {"events"})
-    if extra:
-        raise HTTPException(422, f"{shape}: unknown field(s) {', '.join(map(repr, extra))}")
-    events = payload["events"]
-    if not isinstance(events, list):
-        raise HTTPException(422, f"{shape}: 'events' must be a list")
-    if len(events) > MAX_EVENTS:
-        raise _too_large(f"{len(events)} events")
-    return events
-
-
-def _too_large(what: str) -> HTTPException:
-    return HTTPException(
-        413,
-        f"{what} over the limit ({MAX_BODY_BYTES} bytes, {MAX_EVENTS} events per request); "
-        "send smaller batches",
-    )
+def _http_error(exc: PayloadError) -> HTTPException:
+    return HTTPException(413 if exc.too_large else 422, str(exc))
 
 
 def _unavailable(exc: Exception) -> HTTPException:

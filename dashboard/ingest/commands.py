@@ -83,7 +83,7 @@ def cmd_mqtt(args: argparse.Namespace) -> int:
     engine = _engine()
     if not _require_schema(engine):
         return 2
-    return run_bridge(engine, args.url, client_id=args.client_id)
+    return run_bridge(engine, args.url, client_id=args.client_id, root=args.root)
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -147,6 +147,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="anbu-ingest-bridge",
         help="MQTT client id; the broker keeps this session's queued messages while it is away",
     )
+    mqtt.add_argument("--root", default="anbu", help="first topic level (default: anbu)")
     mqtt.set_defaults(func=cmd_mqtt)
 
     imp = sub.add_parser(

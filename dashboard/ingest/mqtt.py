@@ -1,0 +1,208 @@
+"""MQTT bridge: ``<root>/<vendor>/events`` messages go through the same ingest function.
+
+Vendor identity comes from the topic, so the broker's ACLs are what authenticate a vendor:
+each vendor's MQTT user may publish only to its own ``anbu/<vendor>/events`` (see
+docs/ingest-api.md). The bridge subscribes with QoS 1 on a persistent session and acknowledges
+a message only after its batch is committed (or found malformed), so a crash or a database outage
+loses nothing: the broker redelivers, and ``event_id`` makes redelivery harmless.
+
+Each processed message gets a reply on ``<root>/<vendor>/results`` (the HTTP reply's JSON, or
+``{"error": ...}`` for a malformed message), since MQTT has no response of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from dashboard.ingest.apikeys import check_vendor
+from dashboard.ingest.core import Clock, ingest_events, system_clock
+from dashboard.ingest.payload import PayloadError, decode_batch
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ROOT = "anbu"
+RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
+DB_RETRY_MAX_S = 30.0
+STATS_EVERY_S = 60.0
+
+
+@dataclass
+class BridgeStats:
+    messages: int = 0
+    malformed: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    db_errors: int = 0
+
+    def line(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+@dataclass(frozen=True)
+class BrokerUrl:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def parse_url(url: str) -> BrokerUrl:
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ValueError(f"broker URL {url!r}: expected mqtt://[user:password@]host[:port]")
+    return BrokerUrl(
+        parts.hostname,
+        parts.port or 1883,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password else None,
+    )
+
+
+class Bridge:
+    """Subscribes, ingests each message in its own transaction, acknowledges after commit."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        url: str,
+        *,
+        client_id: str = "anbu-ingest-bridge",
+        root: str = DEFAULT_ROOT,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.engine, self.clock, self.root = engine, clock, root
+        self.broker = parse_url(url)
+        self.stats = BridgeStats()
+        self.stopping = threading.Event()
+        self.client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            clean_session=False,  # the broker queues QoS 1 messages while we are away
+            manual_ack=True,
+        )
+        if self.broker.username:
+            self.client.username_pw_set(self.broker.username, self.broker.password)
+        self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    @property
+    def topic(self) -> str:
+        return f"{self.root}/+/events"
+
+    def handle(self, topic: str, payload: bytes) -> dict | None:
+        """Process one message; returns the reply, or None when it must be redelivered."""
+        self.stats.messages += 1
+        levels = topic.split("/")
+        try:
+            if len(levels) != 3:
+                raise PayloadError(f"topic {topic!r} is not {self.topic}")
+            vendor = check_vendor(levels[1])
+            events = decode_batch(payload)
+        except ValueError as exc:  # PayloadError or a bad vendor level
+            self.stats.malformed += 1
+            log.warning("malformed message on %s dropped: %s", topic, exc)
+            return {"error": str(exc)}
+        result = self._ingest_with_retry(vendor, events)
+        if result is None:
+            return None
+        self.stats.accepted += result.accepted
+        self.stats.duplicates += result.duplicates
+        self.stats.rejected += len(result.rejected)
+        if result.rejected:
+            log.warning(
+                "vendor %s: %d event(s) rejected, first: #%d %s",
+                vendor,
+                len(result.rejected),
+                *result.rejected[0],
+            )
+        return {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
+        }
+
+    def _ingest_with_retry(self, vendor: str, events: list):
+        delay = 0.5
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    return ingest_events(conn, vendor, events, now=self.clock())
+            except DBAPIError as exc:
+                # Database down or busy: wait and retry; the message stays unacknowledged.
+                self.stats.db_errors += 1
+                log.error("database error, retrying in %.1f s: %s", delay, exc.orig)
+                if self.stopping.wait(delay):
+                    return None
+                delay = min(delay * 2, DB_RETRY_MAX_S)
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        log.info(
+            "connected to %s:%d, subscribing to %s", self.broker.host, self.broker.port, self.topic
+        )
+        client.subscribe(self.topic, qos=1)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        if not self.stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, client, _userdata, message) -> None:
+        try:
+            reply = self.handle(message.topic, message.payload)
+        except Exception:  # a bug must not kill the bridge; leave the message unacknowledged
+            log.exception("unexpected error on a message from %s", message.topic)
+            return
+        if reply is None:
+            return
+        client.ack(message.mid, message.qos)
+        vendor_level = message.topic.split("/")
+        if len(vendor_level) == 3 and "+" not in vendor_level[1] and "#" not in vendor_level[1]:
+            client.publish(f"{self.root}/{vendor_level[1]}/results", json.dumps(reply), qos=1)
+
+    def run(self) -> int:
+        """Run until ``stop()`` (or SIGTERM/SIGINT via ``run_bridge``); returns an exit code."""
+        self.client.connect_async(self.broker.host, self.broker.port, keepalive=30)
+        self.client.loop_start()  # paho's thread: connects, reconnects with backoff, dispatches
+        next_stats = time.monotonic() + STATS_EVERY_S
+        # Poll rather than wait on the Event: a signal handler sets it in this thread, and must
+        # never find this thread holding the Event's lock.
+        while not self.stopping.is_set():
+            time.sleep(0.2)
+            if time.monotonic() >= next_stats:
+                log.info("bridge stats: %s", self.stats.line())
+                next_stats += STATS_EVERY_S
+        self.client.disconnect()
+        self.client.loop_stop()
+        log.info("bridge stopped; stats: %s", self.stats.line())
+        return 0
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+
+def run_bridge(engine: Engine, url: str, *, client_id: str, root: str = DEFAULT_ROOT) -> int:
+    """The ``mqtt-bridge`` command: run in the foreground, stop cleanly on SIGTERM or Ctrl-C."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        bridge = Bridge(engine, url, client_id=client_id, root=root)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: bridge.stop())
+    return bridge.run()

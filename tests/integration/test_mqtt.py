@@ -1,0 +1,227 @@
+"""The MQTT bridge end to end: a real broker, the bridge as a real process, a real database.
+
+Each test uses its own topic root and client ids, so parallel runs on one broker do not mix.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import pytest
+from sqlalchemy import select
+
+from dashboard.db.engine import make_engine
+from dashboard.db.schema import DeviceEvent, metadata
+from tests.conftest import missing_service
+from tests.ingest_support import VENDOR, seed_catalog
+from tests.integration.servers import Process, free_port
+
+pytestmark = pytest.mark.mqtt
+HOST, PORT = "127.0.0.1", 1883
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+class Probe:
+    """A vendor-side client: publishes batches and collects the bridge's replies."""
+
+    def __init__(self, port: int, root: str) -> None:
+        self.root = root
+        self.replies: queue.Queue = queue.Queue()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{root}")
+        self.subscribed = threading.Event()
+        self.client.on_connect = lambda c, *_: c.subscribe(f"{root}/+/results", qos=1)
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_disconnect = lambda *_: self.subscribed.clear()
+        self.client.on_message = lambda _c, _u, m: self.replies.put(
+            (m.topic, json.loads(m.payload))
+        )
+        self.client.reconnect_delay_set(1, 2)
+        self.client.connect(HOST, port)
+        self.client.loop_start()
+        assert self.subscribed.wait(10), "probe could not subscribe"
+
+    def publish(self, payload: bytes | dict, vendor: str = VENDOR) -> None:
+        if isinstance(payload, dict):
+            payload = json.dumps(payload).encode()
+        info = self.client.publish(f"{self.root}/{vendor}/events", payload, qos=1)
+        info.wait_for_publish(timeout=10)
+
+    def reply(self, timeout: float = 20) -> tuple[str, dict]:
+        return self.replies.get(timeout=timeout)
+
+    def wait_for_bridge(self, process: Process, timeout: float = 30) -> None:
+        """Publish empty batches until the bridge answers: then it is subscribed."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.proc.poll() is not None:
+                pytest.fail(f"bridge exited early:\n{process.log()}")
+            if not self.subscribed.wait(0.5):
+                continue  # the probe is itself reconnecting
+            try:
+                self.publish({"events": []})
+            except RuntimeError:  # not connected at this instant
+                continue
+            try:
+                self.reply(timeout=0.5)
+                break
+            except queue.Empty:
+                continue
+        else:
+            pytest.fail(f"the bridge never answered:\n{process.log()}")
+        time.sleep(0.5)
+        while not self.replies.empty():
+            self.replies.get()
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def forget_session(port: int, client_id: str) -> None:
+    """Drop the bridge's persistent session so the broker does not queue for it forever."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    try:
+        client.connect(HOST, port)
+        client.loop_start()
+        time.sleep(0.3)
+        client.disconnect()
+        client.loop_stop()
+    except OSError:
+        pass
+
+
+def events(*ids: str, device: str = "robot-1") -> dict:
+    ts = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    return {
+        "events": [
+            {"event_id": i, "device_id": device, "ts": ts, "type": "interaction"} for i in ids
+        ]
+    }
+
+
+def stored_ids(engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(conn.scalars(select(DeviceEvent.event_uid)))
+
+
+@pytest.fixture
+def database(db_url):
+    engine = make_engine(db_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        seed_catalog(conn)
+    yield db_url, engine
+    engine.dispose()
+
+
+def start_bridge(db_url: str, port: int, root: str, client_id: str, log_path) -> Process:
+    return Process(
+        ["mqtt-bridge", "--url", f"mqtt://{HOST}:{port}", "--client-id", client_id, "--root", root],
+        db_url,
+        log_path,
+    )
+
+
+def test_malformed_messages_do_not_stop_the_bridge_and_valid_ones_land(database, tmp_path):
+    if not reachable(HOST, PORT):
+        missing_service(f"no MQTT broker at {HOST}:{PORT}")
+    db_url, engine = database
+    root, client_id = f"t{uuid.uuid4().hex[:10]}", f"bridge-{uuid.uuid4().hex[:10]}"
+    bridge = start_bridge(db_url, PORT, root, client_id, tmp_path / "bridge.log")
+    probe = Probe(PORT, root)
+    try:
+        probe.wait_for_bridge(bridge)
+        probe.publish(b"{this is not json")
+        assert "not valid JSON" in probe.reply()[1]["error"]
+        probe.publish({"events": "nope"})
+        assert "'events' must be a list" in probe.reply()[1]["error"]
+        probe.publish(events("m1", "m2"))
+        topic, reply = probe.reply()
+        assert topic == f"{root}/{VENDOR}/results"
+        assert reply == {"accepted": 2, "duplicates": 0, "rejected": []}
+        probe.publish({"events": events("m2")["events"] + events("m3", device="ghost")["events"]})
+        reply = probe.reply()[1]
+        assert (reply["accepted"], reply["duplicates"]) == (0, 1)
+        assert reply["rejected"] == [{"index": 1, "reason": "device_id: unknown device 'ghost'"}]
+        assert stored_ids(engine) == {"m1", "m2"}
+        assert bridge.proc.poll() is None
+    finally:
+        probe.close()
+        code = bridge.stop()
+        forget_session(PORT, client_id)
+    log = bridge.log()
+    assert code == 0, log  # SIGTERM is a clean stop
+    assert "malformed message" in log
+    assert "bridge stopped; stats: messages=" in log and "malformed=2" in log
+
+
+@pytest.fixture
+def private_broker(tmp_path):
+    """A broker of our own that the test may stop and restart."""
+    binary = shutil.which("mosquitto")
+    if binary is None:
+        missing_service("mosquitto is not installed (needed to restart a broker)")
+    port = free_port()
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [binary, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(50):
+            if reachable(HOST, port):
+                return proc
+            time.sleep(0.1)
+        proc.kill()
+        pytest.fail("private mosquitto did not start")
+
+    procs = [start()]
+    yield port, procs, start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(5)
+
+
+def test_the_bridge_reconnects_after_a_broker_restart(sqlite_url, private_broker, tmp_path):
+    port, procs, start = private_broker
+    engine = make_engine(sqlite_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        seed_catalog(conn)
+    root = f"t{uuid.uuid4().hex[:10]}"
+    bridge = start_bridge(sqlite_url, port, root, f"bridge-{root}", tmp_path / "bridge.log")
+    probe = Probe(port, root)
+    try:
+        probe.wait_for_bridge(bridge)
+        probe.publish(events("before"))
+        probe.reply()
+        procs[0].terminate()
+        procs[0].wait(5)
+        time.sleep(1.0)
+        procs.append(start())
+        probe.wait_for_bridge(bridge, timeout=60)  # the probe reconnects too
+        probe.publish(events("after"))
+        assert probe.reply()[1]["accepted"] == 1
+        assert stored_ids(engine) == {"before", "after"}
+    finally:
+        probe.close()
+        code = bridge.stop()
+        engine.dispose()
+    assert code == 0
+    assert "reconnecting" in bridge.log()
