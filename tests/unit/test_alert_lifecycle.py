@@ -460,3 +460,12 @@ def test_concurrent_open_updates_the_winner_instead_of_failing(db):
     assert (changes.opened, changes.escalated) == (0, 1)
     (alert,) = alerts(db, did)
     assert (alert.stage, alert.version) == ("severe", 2)
+
+
+def test_many_opens_in_a_row_survive_prepared_statements(db):
+    """psycopg prepares a statement after 5 runs and PostgreSQL then plans it generically; the
+    partial-index conflict target must still be inferred there (a bound predicate is not)."""
+    robots = [add_device(db, "care_robot") for _ in range(14)]
+    for n, did in enumerate(robots):
+        report(db, did, T0 + n * M, "sos", activity=True)
+    assert all(open_alerts(db, did)["robot_sos"].stage == "severe" for did in robots)
