@@ -47,7 +47,7 @@ labels = {
     "battery": t("col.battery"),
     "last_seen": t("col.last_seen"),
 }
-fmap = wandering_map(df, labels, boundaries, tiles=None if offline_tiles else "CartoDB dark_matter")
+fmap = wandering_map(df, labels, boundaries, tiles=None if offline_tiles else "OpenStreetMap")
 st_folium(fmap, height=560, use_container_width=True, returned_objects=[], key="wandering_map")
 if boundaries is None:
     st.caption(t("wandering.no_boundaries"))

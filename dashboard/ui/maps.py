@@ -19,6 +19,10 @@ LEAFLET_CSS = [("leaflet_css", "/app/static/leaflet/leaflet.css")]
 OUTSIDE_COLOR = STATE_COLORS["severe"]
 INSIDE_COLOR = STATE_COLORS["normal"]
 ZONE_COLOR = "#5AA9E6"
+DARK_MAP_CSS = (
+    "<style>.leaflet-container{background:#1b2633}"
+    ".leaflet-tile-pane{filter:invert(1) hue-rotate(180deg) brightness(.85) contrast(.9)}</style>"
+)
 
 
 def escape_text(value: object) -> str:
@@ -44,7 +48,7 @@ def wandering_map(
     df: pd.DataFrame,
     labels: dict[str, str],
     boundaries: dict | None = None,
-    tiles: str | None = "CartoDB dark_matter",
+    tiles: str | None = "OpenStreetMap",
 ) -> folium.Map:
     """Detectors' last positions (red when outside the safe zone) over safe-zone circles.
 
@@ -62,6 +66,9 @@ def wandering_map(
     )
     fmap.default_js = LEAFLET_JS
     fmap.default_css = LEAFLET_CSS
+    # Dark wall screen: darken the light OSM tiles and the empty background instead of
+    # depending on a dark tile provider that needs an API key.
+    fmap.get_root().header.add_child(folium.Element(DARK_MAP_CSS))
     if boundaries:
         folium.GeoJson(
             boundaries,
