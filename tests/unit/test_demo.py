@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -152,8 +152,6 @@ def test_complaints_follow_the_documented_effect(small_city) -> None:
     assert h24b / h23b - 1 == pytest.approx(-0.90, abs=0.02)
     assert (END - first).days >= 2.5 * 365
 
-
-from datetime import timedelta  # noqa: E402
 
 _KST = timedelta(hours=9)
 
