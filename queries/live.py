@@ -127,23 +127,22 @@ class LiveSnapshot:
     newest_signal: datetime | None
     by_program: pd.DataFrame
     by_dong: pd.DataFrame
-    alerts: pd.DataFrame
+    alerts: pd.DataFrame  # the ticker: newest open alerts, at most ``ticker`` rows
+    open_by_stage: dict[str, int]  # every open alert, not just the ticker's
     silent: pd.DataFrame
 
 
 def live_snapshot(
     conn: Connection, now: datetime, filters: LiveFilters = LiveFilters(), ticker: int = 12
 ) -> LiveSnapshot:
-    alerts = (
-        open_alerts(conn, now, programs=filters.programs, districts=filters.districts)
-        .sort_values("opened_at", ascending=False)
-        .head(ticker)
-    )
+    every = open_alerts(conn, now, programs=filters.programs, districts=filters.districts)
+    newest = every.sort_values("opened_at", ascending=False).head(ticker)
     return LiveSnapshot(
         taken_at=now,
         newest_signal=newest_signal(conn),
         by_program=state_counts(conn, filters),
         by_dong=dong_counts(conn, filters),
-        alerts=alerts.reset_index(drop=True),
+        alerts=newest.reset_index(drop=True),
+        open_by_stage={k: int(v) for k, v in every["stage"].value_counts().items()},
         silent=last_seen(conn, filters),
     )

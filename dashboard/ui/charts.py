@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.i18n import STATES, state_label, translate
+from dashboard.ui.i18n import projector_on
 from dashboard.ui.theme import ACCENT, MUTED, SERIES, STATE_COLORS, stage_scale
 
 MONTH_FORMAT = {"ko": "%Y. %m.", "en": "%Y-%m"}
@@ -223,4 +224,9 @@ def render(chart: alt.TopLevelMixin, extra: int = 90) -> None:
     """
     height = getattr(chart, "height", None)
     height = height if isinstance(height, int) else 300
+    if projector_on():  # legible from the back of a council room
+        chart = chart.configure_axis(labelFontSize=17, titleFontSize=19).configure_legend(
+            labelFontSize=17, titleFontSize=18
+        )
+        extra += 40
     st.altair_chart(chart, width="stretch", height=height + extra)

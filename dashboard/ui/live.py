@@ -37,7 +37,8 @@ def render_snapshot(snap: LiveSnapshot) -> None:
     cols[0].metric(t("live.total_devices"), format_number(int(totals.sum())))
     for col, state in zip(cols[1:], STATES, strict=True):
         col.metric(state_label(state, lang), format_number(int(totals.get(state, 0))))
-    severe_open = int((snap.alerts["stage"] == "severe").sum()) if len(snap.alerts) else 0
+    # Counted over every open alert: the ticker shows only the newest few.
+    severe_open = snap.open_by_stage.get("severe", 0)
     if severe_open:
         banner(t("live.severe_open", n=severe_open), kind="severe")
 

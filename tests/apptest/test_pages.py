@@ -251,3 +251,13 @@ def test_projector_mode_enlarges_fonts(demo_db) -> None:
     assert "font-size: 3.8rem" in css
     plain = "\n".join(texts(open_page("briefing")))
     assert "font-size: 3.8rem" not in plain
+
+
+def test_live_severe_banner_counts_every_open_alert(demo_db) -> None:
+    expected = int((_open_alerts(demo_db)["stage"] == "severe").sum())
+    at = open_page("live", lang="en")
+    banners = [s for s in texts(at) if "open alert(s) at the severe stage" in s]
+    if expected:
+        assert any(f"{expected} open alert(s)" in b for b in banners)
+    else:
+        assert not banners

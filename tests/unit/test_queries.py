@@ -308,10 +308,14 @@ def test_alert_by_id_includes_closed(city):
 def test_live_snapshot_is_consistent(city):
     with city.connect() as conn:
         snap = live.live_snapshot(conn, NOW)
+        short = live.live_snapshot(conn, NOW, ticker=1)
     assert snap.by_program["devices"].sum() == 4
     # Ticker newest first.
     assert snap.alerts["opened_at"].is_monotonic_decreasing
     assert snap.newest_signal == NOW - timedelta(minutes=2)
+    # Stage counts cover every open alert, not just the ticker's rows.
+    assert len(short.alerts) == 1
+    assert short.open_by_stage == {"severe": 1, "risk": 1, "attention": 1}
 
 
 def test_wandering_positions_flag_outside(city):
