@@ -9,7 +9,13 @@ from dashboard.ui import charts
 from dashboard.ui.components import page_header, table
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
-from queries.participation import WRIST_DOCTOR, incentives_monthly, participants, period_totals
+from queries.participation import (
+    WRIST_DOCTOR,
+    headline_comparison,
+    incentives_monthly,
+    participants,
+    period_totals,
+)
 from queries.reference import published_figures
 
 page_header("page.participation", "participation.caption")
@@ -18,54 +24,55 @@ lang = current_lang()
 people = load(participants)
 periods = load(period_totals)
 figures = load(published_figures)
-people_figs = figures[
-    (figures["unit"] == "명") & figures["program_code"].isin(people["program_code"])
-]
+headlines = load(headline_comparison).set_index("program_code")
 
 st.subheader(t("participation.programs_title"))
 rows = []
 for prog in people.to_dict("records"):
-    figs = people_figs[people_figs["program_code"] == prog["program_code"]]
-    headline = figs.iloc[0] if len(figs) else None
+    head = headlines.loc[prog["program_code"]]
+    has_published = pd.notna(head["published"])
     rows.append(
         {
             "program": localized(prog, "name", lang),
+            "ours": format_number(head["ours"]),
             "enrolled": format_number(prog["enrolled"]),
             "active": format_number(prog["active"]),
             "completed": format_number(prog["completed"]),
             "improved": format_percent(prog["improved"] / prog["measured"] * 100)
             if prog["measured"]
             else "–",
-            "published": format_number(headline["value"]) if headline is not None else "–",
-            "published_label": (
-                f"{localized(headline, 'label', lang)} ({headline['period']})"
-                if headline is not None
-                else ""
-            ),
+            "published": format_number(head["published"]) if has_published else "–",
+            "published_label": f"{localized(head, 'label', lang)} ({head['period']})"
+            if has_published
+            else "",
+            "_ours": head["ours"],
+            "_published": head["published"],
         }
     )
 table(
     pd.DataFrame(rows),
     {
         "program": "col.program",
+        "ours": "col.participants_data",
+        "published": "col.published",
         "enrolled": "col.enrolled",
         "active": "col.active",
         "completed": "col.completed",
         "improved": "col.improved",
-        "published": "col.published",
         "published_label": "col.published_label",
     },
 )
+st.caption(t("participation.compare_note"))
 
 compare = pd.DataFrame(
     [
-        {"program": r["program"], "source": src, "value": float(v.replace(",", ""))}
+        {"program": r["program"], "source": src, "value": float(v)}
         for r in rows
         for src, v in (
-            (t("participation.ours"), r["enrolled"]),
-            (t("participation.published"), r["published"]),
+            (t("participation.ours"), r["_ours"]),
+            (t("participation.published"), r["_published"]),
         )
-        if v != "–"
+        if pd.notna(v)
     ]
 )
 if not compare.empty:

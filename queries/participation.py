@@ -107,3 +107,54 @@ def incentives_monthly(conn: Connection, program_code: str = WRIST_DOCTOR) -> pd
     df["points"] = df["points"].astype(float)
     out = df.groupby(["month", "kind"], as_index=False)["points"].sum()
     return out.sort_values(["month", "kind"]).reset_index(drop=True)
+
+
+# Which published headcount each program's data is compared with, and which data counts:
+# enrolments (one row per person) or the sum of a periodic metric the program reports.
+HEADLINES: dict[str, tuple[tuple[str, ...], str]] = {
+    "goyang_mobile_health": (("goyang.mobile_health.participants",), "enrolments"),
+    "goyang_walkon": (("goyang.walkon.participants_cumulative",), "enrolments"),
+    "goyang_qr_cessation": (("goyang.qr_cessation.participants_cumulative",), "enrolments"),
+    "goyang_half": (("goyang.half.users_cumulative",), "period:new_users"),
+    "seoul_wrist_doctor": (
+        ("seoul.wrist_doctor.participants_2021", "seoul.wrist_doctor.participants_2022"),
+        "period:participants",
+    ),
+}
+
+
+def headline_comparison(conn: Connection) -> pd.DataFrame:
+    """Per participation program: our count, the published one (summed over its keys), and
+    the figure keys; programs without a headline mapping get NaN for the published value."""
+    from queries.reference import published_figures
+
+    people = participants(conn).set_index("program_code")
+    totals = period_totals(conn)
+    figures = published_figures(conn).set_index("figure_key")
+    rows = []
+    for code, prog in people.iterrows():
+        keys, source = HEADLINES.get(code, ((), "enrolments"))
+        if source.startswith("period:"):
+            metric = source.split(":", 1)[1]
+            hit = totals[(totals["program_code"] == code) & (totals["metric"] == metric)]
+            ours = float(hit["total"].sum()) if len(hit) else float("nan")
+        else:
+            ours = float(prog["enrolled"])
+        present = [k for k in keys if k in figures.index]
+        rows.append(
+            {
+                "program_code": code,
+                "name_ko": prog["name_ko"],
+                "name_en": prog["name_en"],
+                "ours": ours,
+                "source": source,
+                "published": float(figures.loc[present, "value"].sum())
+                if present
+                else float("nan"),
+                "figure_keys": tuple(present),
+                "label_ko": " + ".join(figures.loc[k, "label_ko"] for k in present),
+                "label_en": " + ".join(figures.loc[k, "label_en"] for k in present),
+                "period": " + ".join(str(figures.loc[k, "period"] or "") for k in present),
+            }
+        )
+    return pd.DataFrame(rows)

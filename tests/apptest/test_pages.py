@@ -192,7 +192,9 @@ def test_participation_against_published(demo_db) -> None:
     table = at.dataframe[0].value
     row = table[table["사업"] == "모바일 헬스케어"]
     assert row["공표 수치"].item() == "990"
-    assert row["참여자(데이터)"].item() == "990"  # the demo reproduces the document
+    assert row["참여 인원(데이터)"].item() == "990"  # the demo reproduces the document
+    half = table[table["사업"] == "마음습관 하프"]
+    assert half["공표 수치"].item() == "41,192"
     assert "적립 포인트" in [m.label for m in at.metric]
 
 

@@ -363,6 +363,15 @@ def test_participation_and_incentives(city):
         assert totals.set_index("metric").loc["calls", "total"] == 2019
 
 
+def test_headline_comparison(city):
+    with city.connect() as conn:
+        df = participation.headline_comparison(conn).set_index("program_code")
+    assert df.loc["seoul_wrist_doctor", "published"] == 100_000  # 2021 + 2022
+    assert pd.isna(df.loc["seoul_wrist_doctor", "ours"])  # no periodic counts in this city
+    assert df.loc["goyang_mobile_health", "published"] == 990
+    assert df.loc["goyang_mobile_health", "ours"] == 0
+
+
 def test_published_figures(city):
     with city.connect() as conn:
         figs = reference.published_figures(conn, program_codes=("goyang_smoking",))
