@@ -16,13 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dashboard.db.schema import Device, DeviceEvent
+from dashboard.ingest.bulk import bulk_insert
 from dashboard.ingest.events import Rejection, ValidEvent, validate_event
-from dashboard.ingest.state import (
-    Margins,
-    dialect_insert,
-    update_device_daily,
-    update_device_state,
-)
+from dashboard.ingest.state import Margins, update_device_daily, update_device_state
 
 Clock = Callable[[], datetime]
 
@@ -156,11 +152,6 @@ def _insert_new(
     """
     if not events:
         return []
-    stmt = (
-        dialect_insert(conn, DeviceEvent.__table__)
-        .on_conflict_do_nothing(index_elements=["vendor", "event_uid"])
-        .returning(DeviceEvent.event_uid)
-    )
     rows = [
         {
             "vendor": vendor,
@@ -174,7 +165,11 @@ def _insert_new(
         }
         for e in events
     ]
-    inserted = set(conn.execute(stmt, rows).scalars())
+    stmt, params = bulk_insert(conn, DeviceEvent.__table__, rows)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["vendor", "event_uid"]).returning(
+        DeviceEvent.event_uid
+    )
+    inserted = set(conn.execute(stmt, params).scalars())
     return [e for e in events if e.event_uid in inserted]
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, case, func, or_, select
 
 from dashboard.db.schema import DeviceDaily, DeviceState
+from dashboard.ingest.bulk import bulk_insert
 from dashboard.ingest.events import ValidEvent
 from dashboard.settings import LOCAL_TZ
 
@@ -149,7 +150,7 @@ def update_device_state(
             {"device_id": device_id, "state": "normal", "state_since": now, "updated_at": now}
             | vars(merged)
         )
-    stmt = dialect_insert(conn, table)
+    stmt, params = bulk_insert(conn, table, rows)
     new = stmt.excluded
     newer = or_(table.c.last_seen_at.is_(None), new.last_seen_at >= table.c.last_seen_at)
     later_activity = or_(
@@ -168,7 +169,7 @@ def update_device_state(
             (newer, func.coalesce(getattr(new, col), table.c[col])), else_=table.c[col]
         )
     # state and state_since belong to the rules; a new row starts as normal.
-    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=set_), rows)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=set_), params)
 
 
 def update_device_daily(
@@ -197,19 +198,9 @@ def update_device_daily(
         {"device_id": device_id, "day": day, "active_hours": 0} | c
         for (device_id, day), c in sorted(counts.items())
     ]
-    stmt = dialect_insert(conn, table)
+    stmt, params = bulk_insert(conn, table, rows)
     set_ = {
         col: table.c[col] + getattr(stmt.excluded, col)
         for col in ("events", "calls", "interactions", "triggers", "sessions")
     }
-    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_=set_), rows)
-
-
-def dialect_insert(conn: Connection, table):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the product supports exactly these two
-        raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {conn.dialect.name}")
-    return insert(table)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_=set_), params)
