@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +45,29 @@ class Settings(BaseSettings):
     def _geojson_exists(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_file():
             raise ValueError(f"ANBU_BOUNDARY_GEOJSON: no file at {value}")
+        return value
+
+    # --- notifications (dashboard.notify; see docs/notifications.md) ---
+    notify_webhook_url: str = Field(
+        default="",
+        description="SMS/messenger gateway endpoint for outbox delivery (JSON POST).",
+    )
+    notify_webhook_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token sent to the notification gateway.",
+    )
+    escalate_severe_after_min: float = Field(
+        default=5,
+        gt=0,
+        le=24 * 60,
+        description="Minutes a 심각 alert may stay unacknowledged before the on-duty lead is told.",
+    )
+
+    @field_validator("notify_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str) -> str:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("ANBU_NOTIFY_WEBHOOK_URL must start with https:// or http://")
         return value
 
     @property

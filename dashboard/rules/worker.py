@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from dashboard.notify.worker import notify_tick
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
@@ -53,6 +54,7 @@ def run_worker(
             if once:
                 raise
             log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
+        notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
         ticks += 1
         if once:
             break
