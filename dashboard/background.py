@@ -1,0 +1,125 @@
+"""The embedded default's live loop: the silence tick and the demo simulator in one daemon thread.
+
+``start_live_services`` starts it once per process (idempotent, thread-safe) and only for the
+embedded demo (SQLite file + demo mode); a real deployment runs ``python -m dashboard worker``
+and real vendors instead. The simulator's events go through ``ingest_events``, the very function
+``POST /v1/events`` calls, one transaction per batch; only the HTTP and key check are skipped.
+
+Nothing here assumes it is the only process: two app processes on one file each tick and feed,
+the alert rules deduplicate on the database's unique index, and simulated event ids are
+deterministic, so the same event sent twice is stored once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from dashboard.settings import Settings
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+TICK_EVERY_S = 60.0
+FEED_EVERY_S = 5.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class LiveServices:
+    """Handle on the live loop; ``running`` is False when it was not started (and why)."""
+
+    thread: threading.Thread | None = None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    reason: str = ""
+    ticks: int = 0
+    feeds: int = 0
+    errors: int = 0
+
+    @property
+    def running(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Finish the current step and end the thread; safe to call more than once."""
+        self.stop_event.set()
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join(timeout_s)
+        with _LOCK:
+            global _CURRENT
+            if _CURRENT is self:
+                _CURRENT = None
+
+
+_LOCK = threading.Lock()
+_CURRENT: LiveServices | None = None
+
+
+def start_live_services(
+    engine: Engine,
+    settings: Settings,
+    clock: Clock = utc_now,
+    *,
+    tick_every_s: float = TICK_EVERY_S,
+    feed_every_s: float = FEED_EVERY_S,
+) -> LiveServices:
+    """Start the live loop for this process, or return the one already running."""
+    global _CURRENT
+    if not (settings.is_embedded and settings.demo):
+        return LiveServices(reason="only the embedded demo runs the live loop in-process")
+    with _LOCK:
+        if _CURRENT is not None and _CURRENT.running:
+            return _CURRENT
+        services = LiveServices()
+        services.thread = threading.Thread(
+            target=_loop,
+            args=(services, engine, settings.demo_seed, clock, tick_every_s, feed_every_s),
+            name="anbu-live",
+            daemon=True,  # never keeps the server process alive on shutdown
+        )
+        _CURRENT = services
+        services.thread.start()
+        return services
+
+
+def _loop(
+    services: LiveServices,
+    engine: Engine,
+    seed: int,
+    clock: Clock,
+    tick_every_s: float,
+    feed_every_s: float,
+) -> None:
+    from dashboard.rules.worker import tick_once
+    from dashboard.simulate.feed import LiveFeed
+    from dashboard.simulate.sinks import IngestSink
+
+    feed: LiveFeed | None = None
+    next_tick = 0.0  # monotonic time of the next silence tick; the first runs after a feed
+    stop = services.stop_event
+    while not stop.is_set():
+        try:
+            if feed is None or not len(feed.sim.r):  # no city yet: look again
+                feed = LiveFeed.from_database(
+                    engine, IngestSink(engine, clock), seed=seed, clock=clock
+                )
+            feed.feed()
+            services.feeds += 1
+            now_mono = time.monotonic()
+            if now_mono >= next_tick:
+                log.info("%s", tick_once(engine, clock()))
+                services.ticks += 1
+                next_tick = now_mono + tick_every_s
+        except Exception:  # a locked file, a half-built city: log, wait, try again
+            services.errors += 1
+            log.exception("live loop step failed; retrying")
+        stop.wait(feed_every_s)
