@@ -32,6 +32,15 @@ class Settings(BaseSettings):
         default=None,
         description="Dong boundary GeoJSON (properties adm_cd2, adm_nm) for dong-level maps.",
     )
+    auth_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Consecutive failed logins that lock an account."
+    )
+    auth_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60, description="How long a locked account stays locked."
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, le=24 * 60, description="Idle time after which a session logs out."
+    )
 
     @field_validator("demo_scale")
     @classmethod

@@ -1,0 +1,54 @@
+"""Password hashing with Argon2id (argon2-cffi, RFC 9106 parameters) and the password rule."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_LENGTH = 10
+MAX_LENGTH = 256  # hashing cost grows with length; nobody types more
+
+_hasher = PasswordHasher()
+# Verified when the username is unknown so a miss costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("anbu: no such user")
+
+
+class WeakPasswordError(ValueError):
+    """The password does not meet the rule; the message says which part."""
+
+
+def check_password_rule(password: str) -> None:
+    if len(password) < MIN_LENGTH:
+        raise WeakPasswordError(f"the password needs at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        raise WeakPasswordError(f"the password may have at most {MAX_LENGTH} characters")
+    if password.strip() != password:
+        raise WeakPasswordError("the password may not start or end with a space")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Constant-ish time check; a missing or corrupt hash never matches."""
+    if len(password) > MAX_LENGTH:
+        password = password[:MAX_LENGTH]  # still spend the time, never match a cut password
+        password_hash = None
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """True when the stored hash uses older parameters than the current hasher."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+def waste_time() -> None:
+    """Spend one verification, for paths that must look like a password check."""
+    verify_password(None, "x")

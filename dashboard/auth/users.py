@@ -1,0 +1,174 @@
+"""Local accounts: create, list, disable, unlock, change password. Every change is audited.
+
+Functions take a Connection (the caller owns the transaction), the time and the actor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from dashboard.auth.audit import audit
+from dashboard.auth.passwords import check_password_rule, hash_password
+from dashboard.db.schema import Region, User
+from dashboard.db.schema.people import ROLES
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
+# Areas an operator can be assigned: a 시군구 (구, 군, 시) or a whole 시 with its 구.
+DISTRICT_LEVELS = ("city", "district")
+
+
+class UserError(ValueError):
+    """A request about accounts that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    username: str
+    display_name: str
+    role: str
+    district_codes: tuple[str, ...]
+    active: bool
+    is_demo: bool
+    failed_logins: int
+    locked_until: datetime | None
+    created_at: datetime
+
+
+def normalize_username(username: str) -> str:
+    """Usernames are case-insensitive: stored and compared in lower case."""
+    return username.strip().lower()
+
+
+def _valid_username(username: str) -> str:
+    name = normalize_username(username)
+    if not USERNAME.match(name):
+        raise UserError(
+            "a username is 2–60 characters of a–z, 0–9, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def _valid_districts(conn: Connection, role: str, codes: Iterable[str]) -> list[str]:
+    codes = list(dict.fromkeys(c.strip() for c in codes))
+    if codes and role != "operator":
+        raise UserError(f"districts apply to operators only; a {role} has a fixed scope")
+    if not codes:
+        return []
+    found = dict(
+        conn.execute(select(Region.code, Region.level).where(Region.code.in_(codes))).all()
+    )
+    unknown = [c for c in codes if c not in found]
+    if unknown:
+        raise UserError(f"unknown region code(s): {', '.join(unknown)}")
+    wrong = [c for c in codes if found[c] not in DISTRICT_LEVELS]
+    if wrong:
+        raise UserError(f"not a 시·군·구 code: {', '.join(wrong)} (give the district, not a dong)")
+    return codes
+
+
+def get_user(conn: Connection, username: str):
+    """The account row (or None): includes the hash, so never put it in a session."""
+    name = normalize_username(username)
+    return conn.execute(select(User).where(User.username == name)).first()
+
+
+def _require(conn: Connection, username: str):
+    row = get_user(conn, username)
+    if row is None:
+        raise UserError(f"no user {normalize_username(username)!r}")
+    return row
+
+
+def create_user(
+    conn: Connection,
+    username: str,
+    role: str,
+    password: str,
+    now: datetime,
+    actor: str,
+    *,
+    display_name: str | None = None,
+    district_codes: Iterable[str] = (),
+    is_demo: bool = False,
+    check_rule: bool = True,
+) -> UserInfo:
+    name = _valid_username(username)
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    if check_rule:
+        check_password_rule(password)
+    if get_user(conn, name) is not None:
+        raise UserError(f"user {name!r} exists")
+    codes = _valid_districts(conn, role, district_codes)
+    conn.execute(
+        insert(User).values(
+            username=name,
+            display_name=(display_name or name).strip()[:80],
+            role=role,
+            password_hash=hash_password(password),
+            district_codes=codes,
+            is_demo=is_demo,
+            active=True,
+            failed_logins=0,
+            locked_until=None,
+            created_at=now,
+        )
+    )
+    audit(
+        conn,
+        now,
+        actor,
+        "user_create",
+        name,
+        {"role": role, "district_codes": codes, "is_demo": is_demo},
+    )
+    return _info(_require(conn, name))
+
+
+def list_users(conn: Connection) -> list[UserInfo]:
+    rows = conn.execute(select(User).order_by(User.role, User.username)).all()
+    return [_info(r) for r in rows]
+
+
+def set_active(conn: Connection, username: str, active: bool, now: datetime, actor: str) -> None:
+    row = _require(conn, username)
+    conn.execute(update(User).where(User.id == row.id).values(active=active))
+    audit(conn, now, actor, "user_enable" if active else "user_disable", row.username)
+
+
+def unlock_user(conn: Connection, username: str, now: datetime, actor: str) -> None:
+    row = _require(conn, username)
+    conn.execute(update(User).where(User.id == row.id).values(failed_logins=0, locked_until=None))
+    audit(conn, now, actor, "user_unlock", row.username)
+
+
+def set_password(conn: Connection, username: str, password: str, now: datetime, actor: str) -> None:
+    """Replace the password; also lifts a lockout (an admin reset is the usual way out)."""
+    row = _require(conn, username)
+    check_password_rule(password)
+    conn.execute(
+        update(User)
+        .where(User.id == row.id)
+        .values(password_hash=hash_password(password), failed_logins=0, locked_until=None)
+    )
+    audit(conn, now, actor, "user_password", row.username)
+
+
+def _info(row) -> UserInfo:
+    return UserInfo(
+        username=row.username,
+        display_name=row.display_name,
+        role=row.role,
+        district_codes=tuple(row.district_codes or ()),
+        active=bool(row.active),
+        is_demo=bool(row.is_demo),
+        failed_logins=row.failed_logins or 0,
+        locked_until=row.locked_until,
+        created_at=row.created_at,
+    )

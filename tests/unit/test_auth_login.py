@@ -1,0 +1,243 @@
+"""Accounts, login, lockout, demo accounts and the audit trail, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from dashboard.auth import AuthPolicy, AuthStatus, authenticate, sync_demo_accounts
+from dashboard.auth import passwords as passwords_module
+from dashboard.auth.users import (
+    UserError,
+    create_user,
+    get_user,
+    list_users,
+    set_active,
+    set_password,
+    unlock_user,
+)
+from dashboard.catalog import load_catalog
+from dashboard.db.schema import AuditLog
+
+NOW = datetime(2024, 11, 29, 9, 0, tzinfo=UTC)
+POLICY = AuthPolicy(max_failures=5, lockout=timedelta(minutes=15), demo=False)
+DEMO = AuthPolicy(demo=True)
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch):
+    """Cheap Argon2 parameters: the tests check behaviour, not cost."""
+    monkeypatch.setattr(
+        passwords_module, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    )
+
+
+@pytest.fixture
+def conn(db_engine):
+    with db_engine.begin() as conn:
+        load_catalog(conn)
+        yield conn
+
+
+def _audit(conn, action: str | None = None) -> list:
+    stmt = select(AuditLog).order_by(AuditLog.id)
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    return conn.execute(stmt).all()
+
+
+def _add(conn, name="kim", role="operator", districts=("4128000000",)):
+    return create_user(
+        conn, name, role, PASSWORD, NOW, "cli:test", display_name="김관제", district_codes=districts
+    )
+
+
+def test_login_success_returns_a_session_user_without_the_hash(conn) -> None:
+    _add(conn)
+    result = authenticate(conn, " KIM ", PASSWORD, NOW, POLICY)
+    assert result.ok and result.status is AuthStatus.OK
+    assert result.user.username == "kim" and result.user.role == "operator"
+    assert result.user.district_codes == ("4128000000",)
+    assert not hasattr(result.user, "password_hash")
+    assert [r.action for r in _audit(conn)] == ["user_create", "login_success"]
+    stored = get_user(conn, "kim").password_hash
+    assert stored.startswith("$argon2id$") and PASSWORD not in stored
+
+
+def test_unknown_name_and_wrong_password_look_the_same(conn) -> None:
+    _add(conn)
+    wrong = authenticate(conn, "kim", "not the password", NOW, POLICY)
+    unknown = authenticate(conn, "nobody", PASSWORD, NOW, POLICY)
+    assert wrong == unknown
+    assert (
+        wrong.status is AuthStatus.BAD_CREDENTIALS and wrong.message_key == "auth.bad_credentials"
+    )
+    failures = _audit(conn, "login_failure")
+    assert [r.entity_id for r in failures] == ["kim", "nobody"]
+    assert all(PASSWORD not in str(r.detail) for r in _audit(conn))
+
+
+def test_lockout_after_repeated_failures_then_expiry(conn) -> None:
+    _add(conn)
+    results = [
+        authenticate(conn, "kim", f"guess {i}", NOW + timedelta(seconds=i), POLICY)
+        for i in range(5)
+    ]
+    assert [r.status for r in results[:4]] == [AuthStatus.BAD_CREDENTIALS] * 4
+    until = NOW + timedelta(seconds=4) + POLICY.lockout
+    assert results[4].status is AuthStatus.LOCKED and results[4].locked_until == until
+    # While locked even the right password is refused, so guessing learns nothing.
+    during = authenticate(conn, "kim", PASSWORD, until - timedelta(seconds=1), POLICY)
+    assert during.status is AuthStatus.LOCKED and during.locked_until == until
+    assert authenticate(conn, "kim", PASSWORD, until, POLICY).ok
+    assert get_user(conn, "kim").failed_logins == 0
+    assert [r.action for r in _audit(conn)][-3:] == ["lockout", "login_locked", "login_success"]
+
+
+def test_success_resets_the_failure_count(conn) -> None:
+    _add(conn)
+    for _ in range(4):
+        authenticate(conn, "kim", "wrong password", NOW, POLICY)
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
+    for _ in range(4):
+        assert authenticate(conn, "kim", "wrong password", NOW, POLICY).status is (
+            AuthStatus.BAD_CREDENTIALS
+        )
+
+
+def test_unknown_names_lock_out_like_real_ones(conn) -> None:
+    _add(conn)
+    real = [authenticate(conn, "kim", "x-guess", NOW, POLICY).status for _ in range(6)]
+    fake = [authenticate(conn, "ghost", "x-guess", NOW, POLICY).status for _ in range(6)]
+    assert real == fake == [AuthStatus.BAD_CREDENTIALS] * 4 + [AuthStatus.LOCKED] * 2
+    later = NOW + POLICY.lockout
+    assert authenticate(conn, "ghost", "x", later, POLICY).status is AuthStatus.BAD_CREDENTIALS
+
+
+def test_disabled_account_is_told_only_with_the_right_password(conn) -> None:
+    _add(conn)
+    set_active(conn, "kim", False, NOW, "cli:test")
+    assert authenticate(conn, "kim", "wrong", NOW, POLICY).status is AuthStatus.BAD_CREDENTIALS
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).status is AuthStatus.DISABLED
+    set_active(conn, "kim", True, NOW, "cli:test")
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
+    actions = [r.action for r in _audit(conn)]
+    assert {"user_disable", "login_disabled", "user_enable"} <= set(actions)
+
+
+def test_unlock_and_password_change(conn) -> None:
+    _add(conn)
+    for _ in range(5):
+        authenticate(conn, "kim", "wrong", NOW, POLICY)
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).status is AuthStatus.LOCKED
+    unlock_user(conn, "kim", NOW, "cli:test")
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
+    set_password(conn, "kim", "a new long passphrase", NOW, "cli:test")
+    assert not authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
+    assert authenticate(conn, "kim", "a new long passphrase", NOW, POLICY).ok
+    assert {"user_unlock", "user_password"} <= {r.action for r in _audit(conn)}
+
+
+def test_old_hash_parameters_are_upgraded_at_login(conn, monkeypatch) -> None:
+    _add(conn)
+    old = get_user(conn, "kim").password_hash
+    monkeypatch.setattr(
+        passwords_module, "_hasher", PasswordHasher(time_cost=2, memory_cost=128, parallelism=1)
+    )
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
+    new = get_user(conn, "kim").password_hash
+    assert new != old and "m=128,t=2" in new
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "Bad Name!"}, "a username is"),
+        ({"role": "root"}, "role must be one of"),
+        ({"districts": ("9999000000",)}, "unknown region"),
+        ({"districts": ("4128554000",)}, "not a 시·군·구"),
+        ({"role": "council", "districts": ("4128000000",)}, "operators only"),
+    ],
+)
+def test_create_user_refuses_bad_input(conn, kwargs, message) -> None:
+    with pytest.raises(UserError, match=message):
+        _add(conn, **kwargs)
+
+
+def test_create_user_refuses_a_duplicate_and_a_weak_password(conn) -> None:
+    _add(conn)
+    with pytest.raises(UserError, match="exists"):
+        _add(conn, name="KIM")
+    with pytest.raises(ValueError, match="at least 10"):
+        create_user(conn, "lee", "lead", "short", NOW, "cli:test")
+
+
+def test_list_users(conn) -> None:
+    _add(conn)
+    create_user(conn, "park", "lead", PASSWORD, NOW, "cli:test")
+    users = {u.username: u for u in list_users(conn)}
+    assert users["park"].role == "lead" and users["park"].display_name == "park"
+    assert users["kim"].district_codes == ("4128000000",) and users["kim"].active
+
+
+def test_demo_accounts_exist_only_in_demo_mode(conn) -> None:
+    created = sync_demo_accounts(conn, True, NOW)
+    assert sorted(created.created) == ["admin", "council", "lead", "operator"]
+    assert sync_demo_accounts(conn, True, NOW).created == []  # idempotent
+    for role in ("operator", "lead", "council", "admin"):
+        result = authenticate(conn, role, "anbu-demo", NOW, DEMO)
+        assert result.ok and result.user.role == role
+    # Demo mode switched off, accounts still in the database: they cannot log in.
+    for role in ("operator", "lead"):
+        result = authenticate(conn, role, "anbu-demo", NOW, POLICY)
+        assert result.status is AuthStatus.BAD_CREDENTIALS
+    removed = sync_demo_accounts(conn, False, NOW)
+    assert removed.removed == ["admin", "council", "lead", "operator"]
+    assert list_users(conn) == []
+    assert authenticate(conn, "admin", "anbu-demo", NOW, POLICY).status is (
+        AuthStatus.BAD_CREDENTIALS
+    )
+    assert len(_audit(conn, "user_delete")) == 4
+
+
+def test_demo_sync_never_touches_a_real_account_with_a_demo_name(conn) -> None:
+    create_user(conn, "lead", "lead", PASSWORD, NOW, "cli:test")
+    assert "lead" not in sync_demo_accounts(conn, True, NOW).created
+    sync_demo_accounts(conn, False, NOW)
+    assert authenticate(conn, "lead", PASSWORD, NOW, POLICY).ok
+    assert not authenticate(conn, "lead", "anbu-demo", NOW, DEMO).ok
+
+
+def test_demo_operator_sees_goyang_only(conn) -> None:
+    from dashboard.auth import can_see_personal_data
+
+    sync_demo_accounts(conn, True, NOW)
+    user = authenticate(conn, "operator", "anbu-demo", NOW, DEMO).user
+    assert can_see_personal_data(user, "4128554000")  # 일산동구
+    assert not can_see_personal_data(user, "3023051000")  # 대덕구 오정동
+
+
+def test_start_up_outside_demo_mode_removes_demo_accounts(sqlite_url) -> None:
+    """``ensure_database`` (every app start) syncs the demo accounts with the mode."""
+    from dashboard.bootstrap import ensure_database
+    from dashboard.db import migrate
+    from dashboard.db.engine import make_engine
+    from dashboard.settings import Settings
+
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        load_catalog(conn)
+        sync_demo_accounts(conn, True, NOW)
+        create_user(conn, "kim", "lead", PASSWORD, NOW, "cli:test")
+    ensure_database(engine, Settings(database_url=sqlite_url, demo=False))
+    with engine.begin() as conn:
+        assert [u.username for u in list_users(conn)] == ["kim"]
+        assert authenticate(conn, "operator", "anbu-demo", NOW, DEMO).status is (
+            AuthStatus.BAD_CREDENTIALS
+        )
+    engine.dispose()
