@@ -92,7 +92,13 @@ def cmd_reference(args: argparse.Namespace) -> int:
 
 # Command groups that live beside their domain code; each module has ``register(subparsers)``
 # adding its sub-commands with ``set_defaults(func=...)`` returning an exit code.
-COMMAND_MODULES: list[str] = ["dashboard.ingest.commands", "dashboard.rules.commands"]
+COMMAND_MODULES: list[str] = [
+    "dashboard.ingest.commands",
+    "dashboard.rules.commands",
+    "dashboard.simulate.commands",
+    "dashboard.bench.commands",
+    "dashboard.auth.commands",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,100 @@
+"""``python -m dashboard users …``: add, list, disable, enable, unlock, passwd."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from argon2 import PasswordHasher
+
+from dashboard import cli
+from dashboard.auth import AuthPolicy, AuthStatus, authenticate
+from dashboard.auth import passwords as passwords_module
+from dashboard.catalog import load_catalog
+from dashboard.db import migrate
+from dashboard.db.engine import make_engine
+from dashboard.settings import get_settings
+
+POLICY = AuthPolicy()
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    monkeypatch.setattr(
+        passwords_module, "_hasher", PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    )
+    url = f"sqlite:///{tmp_path / 'users.sqlite3'}"
+    monkeypatch.setenv("ANBU_DATABASE_URL", url)
+    get_settings.cache_clear()
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        load_catalog(conn)
+    yield engine
+    engine.dispose()
+    get_settings.cache_clear()
+
+
+def _stdin(monkeypatch, text: str) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+
+
+def _login(engine, name: str, password: str) -> AuthStatus:
+    # Real time: `users list` shows a lock against the clock.
+    with engine.begin() as conn:
+        return authenticate(conn, name, password, datetime.now(UTC), POLICY).status
+
+
+def test_add_with_password_stdin_then_login(engine, monkeypatch, capsys) -> None:
+    _stdin(monkeypatch, "correct horse battery\n")
+    argv = ["users", "add", "Kim", "--role", "operator", "--district", "4128000000"]
+    assert cli.main([*argv, "--display-name", "김관제", "--password-stdin"]) == 0
+    assert "created operator kim" in capsys.readouterr().out
+    assert _login(engine, "kim", "correct horse battery") is AuthStatus.OK
+    assert cli.main(["users", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "kim" in out and "4128000000" in out and "김관제" in out and "active" in out
+
+
+def test_add_prompts_twice_and_refuses_a_mismatch(engine, monkeypatch, capsys) -> None:
+    answers = iter(["correct horse battery", "correct horse batterY"])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": next(answers))
+    assert cli.main(["users", "add", "lee", "--role", "lead"]) == 2
+    assert "differ" in capsys.readouterr().err
+    answers = iter(["correct horse battery"] * 2)
+    assert cli.main(["users", "add", "lee", "--role", "lead"]) == 0
+    assert _login(engine, "lee", "correct horse battery") is AuthStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("argv", "password", "message"),
+    [
+        (["--role", "operator", "--district", "1"], "correct horse battery", "unknown region"),
+        (["--role", "lead"], "short", "at least 10"),
+    ],
+)
+def test_add_errors_are_one_line(engine, monkeypatch, capsys, argv, password, message) -> None:
+    _stdin(monkeypatch, password + "\n")
+    assert cli.main(["users", "add", "kim", *argv, "--password-stdin"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_disable_enable_unlock_passwd(engine, monkeypatch, capsys) -> None:
+    _stdin(monkeypatch, "correct horse battery\n")
+    assert cli.main(["users", "add", "kim", "--role", "council", "--password-stdin"]) == 0
+    assert cli.main(["users", "disable", "kim"]) == 0
+    assert _login(engine, "kim", "correct horse battery") is AuthStatus.DISABLED
+    assert cli.main(["users", "enable", "kim"]) == 0
+    for _ in range(5):
+        _login(engine, "kim", "wrong")
+    assert _login(engine, "kim", "correct horse battery") is AuthStatus.LOCKED
+    cli.main(["users", "list"])
+    assert "locked" in capsys.readouterr().out
+    assert cli.main(["users", "unlock", "kim"]) == 0
+    assert _login(engine, "kim", "correct horse battery") is AuthStatus.OK
+    _stdin(monkeypatch, "another long passphrase\n")
+    assert cli.main(["users", "passwd", "kim", "--password-stdin"]) == 0
+    assert _login(engine, "kim", "another long passphrase") is AuthStatus.OK
+    assert cli.main(["users", "disable", "nobody"]) == 2
+    assert "no user 'nobody'" in capsys.readouterr().err
