@@ -9,6 +9,7 @@ than change it behind an operator's back. Existing data is never dropped or rewr
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
@@ -53,6 +54,7 @@ def ensure_database(engine: Engine, settings: Settings, progress: Progress | Non
         report(0.02, "schema")
         migrate.upgrade(engine)
 
+    from dashboard.auth.demo import sync_demo_accounts
     from dashboard.catalog import load_catalog
     from dashboard.reference.load import load_reference
 
@@ -60,6 +62,8 @@ def ensure_database(engine: Engine, settings: Settings, progress: Progress | Non
     with engine.begin() as conn:
         load_catalog(conn)
         load_reference(conn)
+        # Demo accounts exist only in demo mode: created here, or removed when it is off.
+        sync_demo_accounts(conn, settings.demo, datetime.now(UTC))
 
     if settings.demo and not _has_people(engine):
         from dashboard.demo import build_demo
