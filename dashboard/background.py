@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from dashboard.settings import Settings
 
@@ -28,6 +28,9 @@ Clock = Callable[[], datetime]
 
 TICK_EVERY_S = 60.0
 FEED_EVERY_S = 5.0
+# A city whose last signal is older than this is a snapshot built with a fixed past end (tests,
+# screenshots, reproducible figures): it is shown as it is, not jumped forward to today.
+MAX_RESUME_AGE = timedelta(days=14)
 
 
 def utc_now() -> datetime:
@@ -79,6 +82,9 @@ def start_live_services(
     with _LOCK:
         if _CURRENT is not None and _CURRENT.running:
             return _CURRENT
+        newest = _newest_signal(engine)
+        if newest is not None and newest < clock() - MAX_RESUME_AGE:
+            return LiveServices(reason=f"the demo city ended at {newest:%Y-%m-%d}; shown as is")
         services = LiveServices()
         services.thread = threading.Thread(
             target=_loop,
@@ -123,3 +129,18 @@ def _loop(
             services.errors += 1
             log.exception("live loop step failed; retrying")
         stop.wait(feed_every_s)
+
+
+def _newest_signal(engine: Engine) -> datetime | None:
+    from dashboard.db.schema import DeviceState
+
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(select(func.max(DeviceState.last_seen_at))).scalar()
+    except Exception:  # no schema yet: nothing to judge, the loop waits for a city
+        return None
+    if isinstance(value, str):  # an aggregate bypasses the column type on SQLite
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value

@@ -80,6 +80,7 @@ class CitySimulator:
         self._plugs = roster.of_type("smart_plug")
         self._plug_pos = np.full(n, -1)
         self._plug_pos[self._plugs] = np.arange(len(self._plugs))
+        self._reconnect = True  # devices say hello when the feed (re)starts
 
     # -- state carried over from the database ---------------------------------------------
     def _continue_conditions(self, rng: np.random.Generator, t0: float) -> None:
@@ -134,6 +135,14 @@ class CitySimulator:
         self._incidents(rng, t, out)
         live = self.mode != SILENT
         in_slot = (k + self.phase) % 360  # 0..359: this device's turn within the hour
+        if self._reconnect:
+            # After an outage devices reconnect with a heartbeat, so a line that only calls
+            # now and then is not taken for a dead one while it waits for its next call.
+            self._reconnect = False
+            hello = np.isin(self.r.types, [*HEARTBEAT_EVERY, "phone_line"]) & live
+            for i in np.flatnonzero(hello).tolist():
+                out.append(self._event(i, t + i % SLOT_S, "heartbeat"))
+            in_slot = np.where(hello, -1, in_slot)  # one heartbeat per device in this slot
 
         plugs = self._plugs[live[self._plugs] & (in_slot[self._plugs] % 60 == 0)]
         self._plug_reports(plugs, k, hour, rng, t, out)
@@ -145,7 +154,7 @@ class CitySimulator:
                 out.append(self._event(i, t + i % SLOT_S, "heartbeat"))
         phones = self.r.of_type("phone_line")
         carrier = local // SLOT_S == 4 * 360 + self.phase[phones]  # daily 04:00-05:00 heartbeat
-        for i in phones[live[phones] & carrier]:
+        for i in phones[live[phones] & carrier & (in_slot[phones] >= 0)]:
             out.append(self._event(i, t + i % SLOT_S, "heartbeat"))
         self._calls(phones, live, hour, rng, t, out)
         self._ai_calls(live, k, rng, t, out)

@@ -29,6 +29,7 @@ def ensure_ready() -> None:
         engine, settings = get_engine(), get_settings()
         if not needs_setup(engine, settings):
             ensure_database(engine, settings)  # cheap: idempotent catalog/reference refresh
+            _live_services(url)
             _READY.add(url)
             return
         with st.status(t("setup.title"), expanded=True) as status:
@@ -39,4 +40,14 @@ def ensure_ready() -> None:
 
             ensure_database(engine, settings, progress)
             status.update(label=t("setup.done"), state="complete", expanded=False)
+        _live_services(url)
         _READY.add(url)
+
+
+@st.cache_resource(show_spinner=False)
+def _live_services(url: str):  # the URL keys the cache: one loop per database
+    """The embedded demo's live loop, once per server process (no-op otherwise); see
+    dashboard/background.py."""
+    from dashboard.background import start_live_services
+
+    return start_live_services(get_engine(), get_settings())
