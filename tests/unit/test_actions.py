@@ -360,3 +360,38 @@ def test_check_request_routing(db, local, target, recipient, reason):
         recipient, target, target
     )  # fmt: skip
     assert entry.detail["route_reason"] == reason
+
+
+# --- the routing file is validated -------------------------------------------------------------
+
+
+def test_the_shipped_routing_file_is_valid():
+    from dashboard.actions import load_routing
+
+    cfg = load_routing()
+    assert cfg.dong_center.holiday_years == (2024, 2025, 2026)
+    assert cfg.delivery.transport("auto_call", demo=True) == "log"
+    assert cfg.delivery.transport("emergency_119", demo=False) == "webhook"
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ('[dong_center]\noffice_days = ["mon", "funday"]', "unknown weekday"),
+        ('[dong_center]\noffice_start = "18:00"\noffice_end = "09:00"', "before office_end"),
+        ('[dong_center]\nholiday_years = [2024]\nholidays = ["2025-01-01"]', "not listed"),
+        ('[dong_center]\ndong_target = "{dongg} 센터"', "unknown placeholder"),
+        ('[dong_center]\nofice_start = "09:00"', "dong_center.ofice_start: unknown key"),
+        ('timezone = "Asia/Nowhere"', "unknown time zone"),
+        ('[delivery.production]\ndefault = "fax"', "delivery.production.default"),
+        ('[delivery.demo]\nsms = "log"\ndefault = "log"', "unknown channel"),
+        ("[delivery.retry]\nlease_s = 10\ntimeout_s = 10", "lease_s must be more than"),
+        ("not toml [", "not valid TOML"),
+    ],
+)
+def test_routing_mistakes_name_the_key(toml, message):
+    from dashboard.actions import RoutingConfigError
+    from dashboard.actions.routing import parse_routing
+
+    with pytest.raises(RoutingConfigError, match=message):
+        parse_routing(toml)
