@@ -8,13 +8,29 @@ import numpy as np
 
 from dashboard.demo.clock import DAY, HOUR
 from dashboard.demo.cohort import make_cohort
-from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns, iso, state_row
+from dashboard.demo.context import (
+    Ctx,
+    Episode,
+    Part,
+    daily_columns,
+    event_columns,
+    state_row,
+    to_dt,
+)
+from dashboard.rules import Reading, aicall
 
 PROGRAM = "goyang_ai_call"
 VENDOR = "carevoice"
 N = 2_962
 N_FIRST = 1_959  # enrolled by 2024-06; the other 1,003 in 2024 H2
 CONCERNS = ("pain", "low_mood", "missed_meals", "fall", "medication")
+CONCERN_NOTES = {
+    "pain": "통증 호소",
+    "low_mood": "우울감 호소",
+    "missed_meals": "식사 거름",
+    "fall": "낙상 언급",
+    "medication": "복약 어려움",
+}
 
 
 def generate(ctx: Ctx) -> Part:
@@ -44,6 +60,7 @@ def generate(ctx: Ctx) -> Part:
     )
     pid = ctx.programs[PROGRAM]
     days = grid.days
+    th = ctx.th
     # A fixed weekly slot per person (weekday 10:00–16:59 Seoul time).
     weekday = rng.integers(0, 5, N)
     slot = (rng.integers(10, 17, N) * HOUR + rng.integers(0, 3600, N)).astype(np.int64)
@@ -66,6 +83,7 @@ def generate(ctx: Ctx) -> Part:
         calls[i, d_idx] = 1
         answered_d[i, d_idx] = outcome != "unanswered"
         place = co.places[i]
+        line = dict(type_code="ai_call_line", device_id=co.device_ids[i])
         common = dict(
             kind="person",
             program_id=pid,
@@ -74,39 +92,52 @@ def generate(ctx: Ctx) -> Part:
             device_id=int(co.device_ids[i]),
             dong_name=place.name_ko.split()[-1],
         )
-        streak = 0
-        for k, (t, o) in enumerate(zip(ts.tolist(), outcome.tolist(), strict=True)):
+        streak: list[int] = []  # unanswered calls in a row since the last follow-up
+        for t, o in zip(ts.tolist(), outcome.tolist(), strict=True):
             data = {"outcome": o, "week_call": True}
             if o == "concern":
                 c = str(rng.choice(CONCERNS))
                 data["concern"] = c
+                data["note"] = CONCERN_NOTES[c]
                 follow = t + int(rng.integers(4, 48)) * HOUR
-                part.episodes.append(
-                    Episode(
-                        rule="ai_call_concern",
-                        stage="attention",
-                        opened_s=t,
-                        resolved_s=follow if follow <= grid.end_s else None,
-                        evidence={"call_at": iso(t), "concern": c},
-                        **common,
+                if follow <= grid.end_s:  # staff followed up; one still pending is the rules' call
+                    reading = Reading(to_dt(t), "ai_call_result", 120.0, data)
+                    decision = ctx.judge(aicall.ai_call_concern, t, readings=[reading], **line)
+                    part.episodes.append(
+                        Episode(
+                            rule="ai_call_concern",
+                            stage=decision.stage,
+                            opened_s=t,
+                            resolved_s=follow,
+                            evidence=decision.evidence,
+                            self_clearing=False,
+                            **common,
+                        )
                     )
-                )
-            streak = streak + 1 if o == "unanswered" else 0
-            if streak == 3:
-                # Staff follow up; the streak ends with the next answered call or the visit.
+            streak = [*streak, t] if o == "unanswered" else []
+            if len(streak) == th.ai_call.unanswered_in_a_row:
+                # Staff follow up within a day or so (the next call is a week away) and close it;
+                # one still pending at ``end`` is the rules' to open.
                 follow = t + int(rng.integers(2, 30)) * HOUR
-                part.episodes.append(
-                    Episode(
-                        rule="ai_call_unanswered",
-                        stage="risk",
-                        opened_s=t,
-                        resolved_s=follow if follow <= grid.end_s else None,
-                        evidence={"unanswered_calls": [iso(x) for x in ts[k - 2 : k + 1].tolist()]},
-                        truth="crisis" if rng.random() < 0.01 else "routine",
-                        **common,
+                if follow <= grid.end_s:
+                    readings = [
+                        Reading(to_dt(x), "ai_call_result", 0.0, {"outcome": "unanswered"})
+                        for x in streak
+                    ]
+                    decision = ctx.judge(aicall.ai_call_unanswered, t, readings=readings, **line)
+                    part.episodes.append(
+                        Episode(
+                            rule="ai_call_unanswered",
+                            stage=decision.stage,
+                            opened_s=t,
+                            resolved_s=follow,
+                            evidence=decision.evidence,
+                            truth="crisis" if rng.random() < 0.01 else "routine",
+                            self_clearing=False,
+                            **common,
+                        )
                     )
-                )
-                streak = 0
+                streak = []  # an operator's close restarts the count
             ev_uid.append(f"{co.device_uids[i]}-a{t}")
             ev_data.append(data)
         ev_dev.append(np.full(len(ts), co.device_ids[i]))
@@ -138,16 +169,4 @@ def generate(ctx: Ctx) -> Part:
     part.daily.append(
         daily_columns(co.device_ids, days, events=calls, active_hours=answered_d, calls=calls)
     )
-    _apply_open(part, co)
     return part
-
-
-def _apply_open(part: Part, co) -> None:
-    """Device state shows the most severe open alert of the person."""
-    rank = {"attention": 1, "risk": 2, "severe": 3}
-    first = int(co.device_ids[0])
-    for ep in part.episodes:
-        if ep.resolved_s is None:
-            st = part.states[ep.device_id - first]
-            if rank.get(st["state"], 0) < rank[ep.stage]:
-                st["state"], st["state_since"] = ep.stage, ep.opened_s

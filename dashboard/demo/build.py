@@ -23,6 +23,7 @@ from dashboard.db.schema import (
     DeviceDaily,
     DeviceEvent,
     DeviceState,
+    DeviceType,
     Dispatch,
     Enrolment,
     IncentiveLedger,
@@ -42,7 +43,9 @@ from dashboard.demo import (
 from dashboard.demo.alerts import build_alerts
 from dashboard.demo.clock import TimeGrid
 from dashboard.demo.context import Ctx, Part, Place
+from dashboard.demo.present import derive_present
 from dashboard.demo.writer import bulk_insert, columns_to_rows, next_id, sync_sequence, to_dates
+from dashboard.rules import current_thresholds
 
 SCALES = ("small", "seoul")
 DAILY_DEFAULTS = {
@@ -109,6 +112,10 @@ def build_demo(
             children={},
             programs=program_ids(conn),
             next_ids={t.__tablename__: next_id(conn, t.__table__) for t in tables},
+            th=current_thresholds(),
+            timeouts=dict(
+                conn.execute(select(DeviceType.code, DeviceType.heartbeat_timeout_s)).all()
+            ),
         )
         for code in ctx.places:
             ctx.children.setdefault(code, [])
@@ -157,12 +164,18 @@ def build_demo(
             conn, DeviceState.__table__, (_state(grid, s) for p in parts for s in p.states)
         )
 
-        report(0.85, "alerts")
+        report(0.85, "alert history")
         sub(7)
         out = build_alerts(ctx, [e for p in parts for e in p.episodes])
         rows["alerts"] = bulk_insert(conn, Alert.__table__, out["alerts"])
         rows["dispatches"] = bulk_insert(conn, Dispatch.__table__, out["dispatches"])
         rows["audit_log"] = bulk_insert(conn, AuditLog.__table__, out["audit_log"])
+        sync_sequence(conn, Alert.__table__)  # the rules insert alerts without explicit ids
+
+        # The present: open alerts and device_state.state from the real rules at ``end``.
+        report(0.88, "open alerts (rules)")
+        sub(10)
+        rows |= derive_present(conn, ctx)
 
         report(0.9, "complaints and participation")
         sub(8)

@@ -110,14 +110,3 @@ def make_cohort(
             }
         )
     return Cohort(rids, dids, uids, places, lat, lon, thresholds, safe_zone)
-
-
-def stage_for(hours: float, threshold: float) -> str | None:
-    """관심 at the person's threshold, 위험 at 1.5×, 심각 at 2× (24/36/48 h for 24 h)."""
-    if hours >= 2 * threshold:
-        return "severe"
-    if hours >= 1.5 * threshold:
-        return "risk"
-    if hours >= threshold:
-        return "attention"
-    return None

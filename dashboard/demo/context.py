@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import numpy as np
 
 from dashboard.demo.clock import TimeGrid
 from dashboard.demo.people import PhoneBook
+from dashboard.rules import Decision, DeviceFacts, Reading, Thresholds
 
 OPERATORS = ("demo.op1", "demo.op2", "demo.op3", "demo.op4", "demo.op5", "demo.op6")
 
@@ -33,7 +35,42 @@ class Ctx:
     children: dict[str, list[str]]  # region code → child codes
     programs: dict[str, int]
     next_ids: dict[str, int]
+    th: Thresholds = field(default_factory=Thresholds)  # the rules' thresholds (rules.toml)
+    timeouts: dict[str, int] = field(default_factory=dict)  # device_types.heartbeat_timeout_s
     phones: PhoneBook = field(default_factory=PhoneBook)
+
+    def timeout_s(self, type_code: str) -> int:
+        """The rules' silence timeout for a device type (rules.toml overrides the catalog)."""
+        return self.th.device_silent.timeout_s.get(type_code, self.timeouts.get(type_code, 3600))
+
+    def judge(
+        self,
+        rule: Callable[..., Decision | None],
+        at: int,
+        *,
+        type_code: str,
+        device_id: int,
+        readings: Sequence[Reading] = (),
+        **facts: Any,
+    ) -> Decision | None:
+        """What the real rule says about a device at epoch second ``at``.
+
+        The synthesised history uses this so its closed alerts carry the stages and evidence the
+        rules would have written; ``facts`` are ``DeviceFacts`` fields (epoch seconds become
+        datetimes).
+        """
+        f = DeviceFacts(
+            device_id=int(device_id),
+            type_code=type_code,
+            program_id=0,
+            region_id=0,
+            heartbeat_timeout_s=self.timeouts.get(type_code, 3600),
+            **{k: to_dt(v) if k.endswith("_at") else v for k, v in facts.items()},
+        )
+        when = to_dt(at)
+        if readings:
+            return rule(f, self.th, when, readings)
+        return rule(f, self.th, when)
 
     def alloc(self, table: str, n: int) -> np.ndarray:
         start = self.next_ids[table]
@@ -53,9 +90,20 @@ class Ctx:
         return sorted(out, key=lambda p: p.code)
 
 
+def to_dt(s: int | datetime | None) -> datetime | None:
+    if s is None or isinstance(s, datetime):
+        return s
+    return datetime.fromtimestamp(int(s), UTC)
+
+
 @dataclass
 class Episode:
-    """A stretch of time in which a rule's condition held; becomes one alert."""
+    """A stretch in the past in which a rule's condition held; becomes one closed alert.
+
+    Only the past: the alerts still open at ``end`` come from running the real rules over the
+    generated state (``dashboard.demo.present``). ``stage`` and ``evidence`` come from the rule
+    itself (``Ctx.judge``), judged just before the condition cleared.
+    """
 
     rule: str
     stage: str
@@ -65,10 +113,13 @@ class Episode:
     recipient_id: int | None
     device_id: int
     opened_s: int  # when the rule fired
-    resolved_s: int | None  # when the condition cleared; None = still holds at end
+    resolved_s: int  # when the condition cleared (or staff followed up), before ``end``
     evidence: dict[str, Any]
     truth: str = "routine"  # routine | false_alarm | crisis | deceased | fault
     dong_name: str = ""
+    # True when the condition cleared by itself (a reading): the rules close such an alert
+    # themselves unless someone is already dispatched. False for follow-ups staff must close.
+    self_clearing: bool = True
 
 
 @dataclass

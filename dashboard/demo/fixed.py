@@ -9,18 +9,15 @@ import numpy as np
 from dashboard.demo.clock import DAY, HOUR
 from dashboard.demo.context import (
     Ctx,
-    Episode,
     Part,
     daily_columns,
     event_columns,
-    iso,
     state_row,
     times_in_days,
 )
 
 SMOKING = "goyang_smoking"
 PARK = "goyang_health_park"
-TIMEOUT_S = 7200
 RAW_DAYS = 3
 PHASE1 = date(2024, 1, 2)  # one detector per site: decided in 2023 H2, live from 2024 H1
 PHASE2 = date(2024, 7, 1)  # expanded to 12 units
@@ -346,34 +343,10 @@ def generate(ctx: Ctx, sites: list[dict]) -> Part:
             if t is not None
         ]
         seen, kind = max(cand) if cand else (None, None)
-        state, since = "normal", grid.t0
-        if down[i] and seen is not None and grid.end_s - seen > TIMEOUT_S:
-            state, since = "offline", seen + TIMEOUT_S
-            part.episodes.append(
-                Episode(
-                    rule="device_silent",
-                    stage="attention",
-                    kind="device_fault",
-                    program_id=part.devices[i]["program_id"],
-                    region_id=part.devices[i]["region_id"],
-                    recipient_id=None,
-                    device_id=int(ids[i]),
-                    opened_s=seen + TIMEOUT_S,
-                    resolved_s=None,
-                    evidence={
-                        "last_seen_at": iso(seen),
-                        "timeout_s": TIMEOUT_S,
-                        "cause": "no_data",
-                    },
-                    truth="fault",
-                    dong_name="",
-                )
-            )
         part.states.append(
             state_row(
                 ids[i],
-                state=state,
-                state_since=since,
+                state_since=grid.t0,
                 last_seen_at=seen,
                 last_activity_at=last_act,
                 last_event_type=kind,

@@ -14,17 +14,18 @@ from dashboard.demo.context import (
     Part,
     daily_columns,
     event_columns,
-    iso,
     last_index,
     state_row,
     times_in_days,
+    to_dt,
 )
 from dashboard.demo.routines import daily_calls
+from dashboard.rules import Reading
+from dashboard.rules import calls as call_rules
 
 PROGRAM = "daedeok_call_monitor"
 VENDOR = "callsafe"
 N = 948
-TIMEOUT_S = 93_600
 RAW_DAYS = 7
 CALL_HOURS = np.array(
     [0, 0, 0, 0, 0, 0, 0.5, 1.5, 3, 5, 6, 6, 5, 5, 5, 5, 5, 6, 7, 6, 4, 2.5, 1, 0.3]
@@ -59,8 +60,18 @@ def generate(ctx: Ctx) -> Part:
     last_day_frac = (grid.end_s - (grid.t0 + (days - 1) * DAY)) / DAY
     offline_from = np.full(N, days + 1.0)  # fractional day index when the feed stopped
 
+    th = ctx.th
+    attempts = th.call_auto_unanswered.attempts
+    auto: list[tuple[int, int, bool]] = []  # automatic check-in calls: (row, ts, answered)
+
+    # Now: a few people quiet for 2–5 days, and a few lines whose feed stopped.
+    order = rng.permutation(N)
+    quiet_now, feed_lost = order[:8], order[8:13]
+    now_set = set(order[:13].tolist())
     # Quiet spells in the past (hospital, trip, phone lost): 3–6 days without a call.
     for i in range(N):
+        if i in now_set:
+            continue  # their present spell must not overlap a past one
         for _ in range(rng.poisson(0.25 * days / 90)):
             length = int(rng.integers(3, 7))
             if days - length - 3 <= 1:
@@ -69,19 +80,9 @@ def generate(ctx: Ctx) -> Part:
             calls[i, a : a + length] = 0
             calls[i, a - 1] = max(calls[i, a - 1], 1)
             last_call = grid.t0 + (a - 1) * DAY + int(rng.integers(9, 20)) * HOUR
-            _quiet_episodes(
-                ctx,
-                part,
-                co,
-                i,
-                pid,
-                last_call,
-                grid.t0 + (a + length) * DAY + 10 * HOUR,
-                rng.random() < 0.3,
-            )
-    # Now: a few people quiet for 2–5 days, and a few lines whose feed stopped.
-    order = rng.permutation(N)
-    quiet_now, feed_lost = order[:12], order[12:17]
+            back = grid.t0 + (a + length) * DAY + 10 * HOUR
+            misses = attempts if rng.random() < 0.3 else 0
+            auto += _quiet_spell(ctx, part, co, i, pid, last_call, misses, back, grid.end_s)
     for i in quiet_now.tolist():
         q = float(rng.uniform(2.0, 5.0))
         a = max(int(np.ceil(days - 1 + last_day_frac - q)), 0)
@@ -106,6 +107,39 @@ def generate(ctx: Ctx) -> Part:
     uids = [f"{co.device_uids[r]}-c{t}" for r, t in zip(rows.tolist(), ts.tolist(), strict=True)]
     data = [{"direction": d, "answered": bool(a)} for d, a in zip(direction, answered, strict=True)]
     part.events.append(event_columns(co.device_ids[rows], uids, VENDOR, ts, "call", dur, data))
+    # A sign of life, as ingestion counts it: an outgoing call or one answered long enough.
+    lively = (direction == "out") | (dur >= th.call_no_activity.min_answered_s)
+    last_call = np.full(N, -1, dtype=np.int64)
+    last_call[rows] = ts  # rows sorted by (row, ts): the last write wins
+    last_lively = np.full(N, -1, dtype=np.int64)
+    last_lively[rows[lively]] = ts[lively]
+
+    # The automatic check-in call ladder of the people quiet right now, as the vendor's adapter
+    # would have run it on the rules' outbox requests (first at the quiet threshold, the next
+    # ``min_gap_h`` after an unanswered one). What it adds up to is for the rules to say.
+    for i in quiet_now.tolist():
+        lc = int(last_lively[i])
+        if lc >= 0:
+            misses = int(min(rng.geometric(0.3) - 1, attempts))  # each call picked up at 30 %
+            auto += _quiet_spell(ctx, part, co, i, pid, lc, misses, None, grid.end_s - 60)
+    if auto:
+        ar = np.array([a[0] for a in auto])
+        at = np.array([a[1] for a in auto], dtype=np.int64)
+        ok = [a[2] for a in auto]
+        part.events.append(
+            event_columns(
+                co.device_ids[ar],
+                [
+                    f"{co.device_uids[x]}-a{t}"
+                    for x, t in zip(ar.tolist(), at.tolist(), strict=True)
+                ],
+                VENDOR,
+                at,
+                "ai_call_result",
+                np.where(ok, rng.integers(15, 90, len(at)), 0),
+                [{"outcome": "answered" if o else "unanswered", "auto_call": True} for o in ok],
+            )
+        )
     # The carrier syncs each line once a day at 04:00 Seoul time.
     hb_day = np.arange(w0, days)
     hb_ts = grid.t0 + hb_day * DAY + 4 * HOUR  # t0 is Seoul midnight
@@ -128,67 +162,67 @@ def generate(ctx: Ctx) -> Part:
     hb_daily = np.zeros((N, days), dtype=int)
     hb_daily[:, :w0] = 1
     hb_daily[:, w0:] = hb_mask
+    auto_daily = np.zeros((N, days), dtype=int)
+    for r, t, _ok in auto:
+        auto_daily[r, (t - grid.t0) // DAY] += 1
     active = np.minimum(calls, calls - rng.binomial(np.maximum(calls - 1, 0), 0.15))
     part.daily.append(
         daily_columns(
-            co.device_ids, days, events=calls + hb_daily, active_hours=active, calls=calls
+            co.device_ids,
+            days,
+            events=calls + hb_daily + auto_daily,
+            active_hours=active,
+            calls=calls,
         )
     )
 
-    # Latest state from the raw window.
-    last_call = np.full(N, -1, dtype=np.int64)
-    last_call[rows] = ts  # rows sorted by (row, ts): the last write wins
+    # Latest readings only; device_state.state is set by the rules (dashboard.demo.present).
     li = last_index(hb_mask)
     hb_last = np.where(li >= 0, hb_ts[np.maximum(li, 0)], -1)
+    last_auto = {r: (t, ok) for r, t, ok in sorted(auto, key=lambda a: a[1])}
     for i in range(N):
-        lc, lh = int(last_call[i]), int(hb_last[i])
-        seen = max(lc, lh)
-        state, since = "normal", grid.t0
-        if i in set(feed_lost.tolist()) and seen > 0 and grid.end_s - seen > TIMEOUT_S:
-            state, since = "offline", seen + TIMEOUT_S
-            part.episodes.append(
-                Episode(
-                    rule="device_silent",
-                    stage="attention",
-                    kind="device_fault",
-                    program_id=pid,
-                    region_id=co.places[i].id,
-                    recipient_id=None,
-                    device_id=int(co.device_ids[i]),
-                    opened_s=seen + TIMEOUT_S,
-                    resolved_s=None,
-                    evidence={
-                        "last_seen_at": iso(seen),
-                        "timeout_s": TIMEOUT_S,
-                        "cause": "no_data",
-                    },
-                    truth="fault",
-                    dong_name=co.places[i].name_ko.split()[-1],
-                )
-            )
-        elif i in set(quiet_now.tolist()) and lc > 0 and grid.end_s - lc >= 3 * DAY:
-            ep = _quiet_episodes(ctx, part, co, i, pid, lc, None, rng.random() < 0.4)
-            state, since = ep.stage, ep.opened_s
-        kind = "call" if lc >= lh else "heartbeat"
+        seen_by = [(int(last_call[i]), "call"), (int(hb_last[i]), "heartbeat")]
+        lively_at = int(last_lively[i])
+        if i in last_auto:
+            t, ok = last_auto[i]
+            seen_by.append((t, "ai_call_result"))
+            lively_at = max(lively_at, t if ok else -1)
+        seen, kind = max(seen_by)
         part.states.append(
             state_row(
                 co.device_ids[i],
-                state=state,
-                state_since=since,
+                state_since=grid.t0,
                 last_seen_at=seen if seen > 0 else None,
-                last_activity_at=lc if lc > 0 else None,
+                last_activity_at=lively_at if lively_at > 0 else None,
                 last_event_type=kind if seen > 0 else None,
             )
         )
     return part
 
 
-def _quiet_episodes(ctx, part, co, i, pid, last_call, back, unanswered) -> Episode:
-    """3 days without calls → automatic call; 2 unanswered automatic calls → dong center."""
-    opened = last_call + 3 * DAY
-    if opened > ctx.grid.end_s:
-        opened = ctx.grid.end_s
-    place = co.places[i]
+def _quiet_spell(
+    ctx, part, co, i, pid, last_call: int, misses: int, back: int | None, until: int
+) -> list[tuple[int, int, bool]]:
+    """A quiet spell as the rules see it: ``days`` without a call → 관심 and an automatic call
+    (the vendor's adapter runs the rules' outbox request a minute later); ``misses`` unanswered
+    ones, ``min_gap_h`` apart, then one answered, which clears it at once. ``attempts``
+    unanswered → 위험 and the dong center, until calls resume at ``back``.
+
+    Records the closed episodes (spells still holding at ``end`` are left to the rules) and
+    returns the automatic-call results (row, ts, answered) up to ``until``.
+    """
+    th, place = ctx.th, co.places[i]
+    opened = last_call + int(th.call_no_activity.days * DAY)
+    gap = int(th.call_auto_unanswered.min_gap_h * HOUR)
+    attempts = th.call_auto_unanswered.attempts
+    results = [(opened + 90 + k * gap, k >= misses) for k in range(min(misses + 1, attempts))]
+    results = [r for r in results if r[0] <= until and (back is None or r[0] < back)]
+    facts = dict(
+        type_code="phone_line",
+        device_id=co.device_ids[i],
+        last_activity_at=last_call,
+        dong_name=place.name_ko.split()[-1],
+    )
     common = dict(
         kind="person",
         program_id=pid,
@@ -197,38 +231,40 @@ def _quiet_episodes(ctx, part, co, i, pid, last_call, back, unanswered) -> Episo
         device_id=int(co.device_ids[i]),
         dong_name=place.name_ko.split()[-1],
     )
-    first = Episode(
-        rule="call_no_activity",
-        stage="attention",
-        opened_s=opened,
-        resolved_s=back if not unanswered else opened + 2 * HOUR,
-        evidence={"last_call_at": iso(last_call), "quiet_days": 3},
-        truth="routine",
-        **common,
-    )
-    if not unanswered:
-        part.episodes.append(first)
-        return first
-    esc_at = opened + 2 * HOUR
-    if esc_at > ctx.grid.end_s:
-        first.resolved_s = None
-        part.episodes.append(first)
-        return first
-    part.episodes.append(first)
-    second = Episode(
-        rule="call_auto_unanswered",
-        stage="risk",
-        opened_s=esc_at,
-        resolved_s=back,
-        evidence={
-            "last_call_at": iso(last_call),
-            "auto_calls": [
-                {"at": iso(opened), "answered": False},
-                {"at": iso(opened + HOUR), "answered": False},
-            ],
-        },
-        truth="crisis" if ctx.rng.random() < 0.01 else "routine",
-        **common,
-    )
-    part.episodes.append(second)
-    return second
+    missed = [
+        Reading(to_dt(t), "ai_call_result", 0.0, {"outcome": "unanswered"})
+        for t, ok in results
+        if not ok
+    ]
+    answered = [t for t, ok in results if ok]
+    if answered:  # picked up: a sign of life, the rules close the alert themselves
+        decision = ctx.judge(
+            call_rules.call_no_activity, answered[0] - 30, readings=missed, **facts
+        )
+        part.episodes.append(
+            Episode(
+                rule="call_no_activity",
+                stage="attention",
+                opened_s=opened,
+                resolved_s=answered[0],
+                evidence=decision.evidence,
+                **common,
+            )
+        )
+    elif back is not None and len(missed) >= attempts:
+        for rule in (call_rules.call_no_activity, call_rules.call_auto_unanswered):
+            decision = ctx.judge(rule, back - 60, readings=missed, **facts)
+            part.episodes.append(
+                Episode(
+                    rule=decision.rule,
+                    stage=decision.stage,
+                    opened_s=opened
+                    if rule is call_rules.call_no_activity
+                    else int(missed[-1].ts.timestamp()),
+                    resolved_s=back,
+                    evidence=decision.evidence,
+                    truth="crisis" if ctx.rng.random() < 0.01 else "routine",
+                    **common,
+                )
+            )
+    return [(i, t, ok) for t, ok in results]

@@ -8,20 +8,17 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from dashboard.demo.clock import HOUR
-from dashboard.demo.cohort import make_cohort, stage_for
-from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns
+from dashboard.demo.cohort import make_cohort
+from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns, last_index
 from dashboard.demo.routines import changed, tv_household
+from dashboard.rules.device import device_silent
+from dashboard.rules.plug import plug_ladder, plug_no_change
 
 PROGRAM = "seoul_smart_plug"
 VENDOR = "plugco"
-TIMEOUT_S = 7200
 RAW_WINDOW_H = 48
 CHUNK = 2000
 COUNTS = {"small": 3_200, "seoul": 32_000}
-
-
-def iso(s: int) -> str:
-    return datetime.fromtimestamp(s, UTC).isoformat()
 
 
 def generate(ctx: Ctx, progress: Callable[[float], None] | None = None) -> Part:
@@ -75,9 +72,10 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         power[i, a:b] = power[i].min()
         lux[i, a:b] = lux[i, a] + rng.normal(0, 0.8, b - a).round(1)
 
-    # Who is in a silence or a fault right now (disjoint sets).
+    # Who is in a silence or a fault right now (disjoint sets). Whether that is an alert, and
+    # at which stage, is for the real rules to say at ``end`` (dashboard.demo.present).
     order = rng.permutation(m)
-    n_silent = max(1, round(m * 0.006))
+    n_silent = max(1, round(m * 0.004))
     n_offline = round(m * 0.02)
     silent_now = order[:n_silent]
     offline_now = order[n_silent : n_silent + n_offline]
@@ -88,11 +86,13 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         still(i, start, hours)
         busy_until[i] = start
     for i in offline_now.tolist():
-        dur = int(rng.uniform(3, 240))
+        # Mostly a router or a plug pulled out hours ago; some have been dark for days.
+        dur = int(rng.uniform(3, 20) if rng.random() < 0.9 else rng.uniform(20, 120))
         start = max(hours - dur, 0)
         offline[i, start:] = True
         busy_until[i] = start
 
+    th = ctx.th
     retired: set[int] = set()
     # Away from home (trips, hospital stays, staying with family): the plug sees no change.
     for i in range(m):
@@ -104,7 +104,8 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
             start = int(rng.integers(0, busy_until[i] - dur - 1))
             end = start + dur
             still(i, start, end)
-            if dur < thr[i]:
+            ladder = plug_ladder(float(thr[i]), th)
+            if dur < ladder[0]:
                 continue
             u = rng.random()
             truth = (
@@ -116,55 +117,78 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
                 if u < 0.13
                 else "routine"
             )
-            opened = int(ts[i, start]) + int(thr[i]) * HOUR
             if truth == "deceased" and busy_until[i] < hours:
                 truth = "crisis"  # keep the current silence/fault sets consistent
+            resolved = int(ts[i, end])
+            decision = ctx.judge(
+                plug_no_change,
+                resolved - 60,
+                type_code="smart_plug",
+                device_id=ids[i],
+                no_change_hours=float(thr[i]),
+                last_activity_at=int(ts[i, start]),
+                last_seen_at=int(ts[i, end - 1]),
+                last_power_w=float(power[i, end - 1]),
+                last_lux=float(lux[i, end - 1]),
+            )
+            if decision is None or decision.stage is None:
+                continue
             if truth == "deceased":
                 offline[i, end:] = True
                 busy_until[i] = 0
                 retired.add(i)
             part.episodes.append(
                 Episode(
-                    rule="plug_no_change",
-                    stage=stage_for(dur, thr[i]) or "attention",
+                    rule=decision.rule,
+                    stage=decision.stage,
                     kind="person",
                     program_id=program_id,
                     region_id=places[i].id,
                     recipient_id=int(cohort.recipient_ids[sl][i]),
                     device_id=int(ids[i]),
-                    opened_s=opened,
-                    resolved_s=int(ts[i, end]),
-                    evidence={
-                        "no_change_hours": dur,
-                        "threshold_h": int(thr[i]),
-                        "last_activity_at": iso(int(ts[i, start])),
-                        "power_w": float(power[i, start]),
-                        "lux": float(lux[i, start]),
-                    },
+                    opened_s=int(ts[i, start] + ladder[0] * HOUR),
+                    resolved_s=resolved,
+                    evidence=decision.evidence,
                     truth=truth,
                     dong_name=places[i].name_ko.split()[-1],
                 )
             )
             if truth == "deceased":
                 break
-        # Short faults in the past (router off, unplugged by mistake).
+        # Short faults in the past (router off, unplugged by mistake), each back within a day.
         if rng.random() < 0.05 * grid.days / 90 and busy_until[i] > 80:
-            dur = int(rng.integers(3, 72))
-            start = int(rng.integers(0, busy_until[i] - dur - 1))
+            dur = int(rng.integers(3, 22))
+            start = int(rng.integers(1, busy_until[i] - dur - 1))
             offline[i, start : start + dur] = True
-            part.episodes.append(
-                _fault(
-                    ctx,
-                    ids[i],
-                    places[i],
-                    int(ts[i, start - 1 if start else 0]),
-                    int(ts[i, start + dur]),
-                    "unplugged",
-                )
+            back = int(ts[i, start + dur])
+            decision = ctx.judge(
+                device_silent,
+                back - 60,
+                type_code="smart_plug",
+                device_id=ids[i],
+                last_seen_at=int(ts[i, start - 1]),
             )
+            if decision is not None and decision.stage is not None:
+                part.episodes.append(
+                    Episode(
+                        rule=decision.rule,
+                        stage=decision.stage,
+                        kind="device_fault",
+                        program_id=program_id,
+                        region_id=places[i].id,
+                        recipient_id=None,
+                        device_id=int(ids[i]),
+                        opened_s=int(ts[i, start - 1]) + ctx.timeout_s("smart_plug"),
+                        resolved_s=back,
+                        evidence=decision.evidence,
+                        truth="fault",
+                        dong_name=places[i].name_ko.split()[-1],
+                    )
+                )
 
     reported = ~offline
-    active = changed(power, lux) & reported
+    cfg = th.plug_no_change
+    active = changed(power, lux, reported, cfg.power_margin_w, cfg.lux_margin)
     daily = daily_columns(
         ids,
         grid.days,
@@ -175,12 +199,8 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
     part.daily.append(daily)
 
     # Raw events: the last RAW_WINDOW_H hours, plus each device's last report if older.
-    last_rep = np.where(
-        reported.any(axis=1), reported.shape[1] - 1 - np.argmax(reported[:, ::-1], axis=1), -1
-    )
-    last_act = np.where(
-        active.any(axis=1), active.shape[1] - 1 - np.argmax(active[:, ::-1], axis=1), -1
-    )
+    last_rep = last_index(reported)
+    last_act = last_index(active)
     window = np.zeros_like(reported)
     lo = max(hours - RAW_WINDOW_H, 0)
     window[:, lo:hours] = reported[:, lo:hours]
@@ -193,48 +213,12 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         eu = [f"{uids[a]}-{tag}{t}" for a, t in zip(ii.tolist(), ets.tolist(), strict=True)]
         part.events.append(event_columns(dev, eu, VENDOR, ets, kind, values))
 
-    open_eps: dict[int, Episode] = {}
-    for i in silent_now.tolist():
-        if last_act[i] < 0:
-            continue
-        silent_h = (grid.end_s - int(ts[i, last_act[i]])) / HOUR
-        stage = stage_for(silent_h, thr[i])
-        if stage is None:
-            continue
-        open_eps[i] = Episode(
-            rule="plug_no_change",
-            stage=stage,
-            kind="person",
-            program_id=program_id,
-            region_id=places[i].id,
-            recipient_id=int(cohort.recipient_ids[sl][i]),
-            device_id=int(ids[i]),
-            opened_s=int(ts[i, last_act[i]]) + int(thr[i]) * HOUR,
-            resolved_s=None,
-            evidence={
-                "no_change_hours": round(silent_h, 1),
-                "threshold_h": int(thr[i]),
-                "last_activity_at": iso(int(ts[i, last_act[i]])),
-                "power_w": float(power[i, last_rep[i]]),
-                "lux": float(lux[i, last_rep[i]]),
-            },
-            truth="crisis" if rng.random() < 0.05 else "routine",
-            dong_name=places[i].name_ko.split()[-1],
-        )
-    part.episodes.extend(open_eps.values())
-    for i in offline_now.tolist():
-        if last_rep[i] >= 0 and grid.end_s - int(ts[i, last_rep[i]]) > TIMEOUT_S:
-            part.episodes.append(
-                _fault(ctx, ids[i], places[i], int(ts[i, last_rep[i]]), None, "no_data")
-            )
-
+    # Latest readings only; device_state.state is set by the rules (dashboard.demo.present).
     for i in range(m):
         last_seen = int(ts[i, last_rep[i]]) if last_rep[i] >= 0 else None
         state, since = "normal", grid.t0
-        if i in open_eps:
-            state, since = open_eps[i].stage, open_eps[i].opened_s
-        elif i in retired or (last_seen is not None and grid.end_s - last_seen > TIMEOUT_S):
-            state, since = "offline", (last_seen or grid.t0) + TIMEOUT_S
+        if i in retired:  # the rules no longer judge a retired plug; it stays dark
+            state, since = "offline", (last_seen or grid.t0) + ctx.timeout_s("smart_plug")
         part.states.append(
             {
                 "device_id": int(ids[i]),
@@ -256,20 +240,3 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         part.devices[k]["status"] = "retired"
         last = int(ts[i, last_rep[i]]) if last_rep[i] >= 0 else grid.t0
         part.recipients[k]["ended_on"] = datetime.fromtimestamp(last + 9 * HOUR, UTC).date()
-
-
-def _fault(ctx: Ctx, device_id, place, last_seen: int, back: int | None, cause: str) -> Episode:
-    return Episode(
-        rule="device_silent",
-        stage="attention",
-        kind="device_fault",
-        program_id=ctx.programs[PROGRAM],
-        region_id=place.id,
-        recipient_id=None,
-        device_id=int(device_id),
-        opened_s=last_seen + TIMEOUT_S,
-        resolved_s=back,
-        evidence={"last_seen_at": iso(last_seen), "timeout_s": TIMEOUT_S, "cause": cause},
-        truth="fault",
-        dong_name=place.name_ko.split()[-1],
-    )

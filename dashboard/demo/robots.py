@@ -6,7 +6,6 @@ from datetime import date
 
 import numpy as np
 
-from dashboard.demo.aicalls import _apply_open
 from dashboard.demo.clock import DAY, HOUR
 from dashboard.demo.cohort import make_cohort
 from dashboard.demo.context import (
@@ -15,16 +14,17 @@ from dashboard.demo.context import (
     Part,
     daily_columns,
     event_columns,
-    iso,
     state_row,
     times_in_days,
+    to_dt,
 )
 from dashboard.demo.routines import robot_services
+from dashboard.rules import Reading
+from dashboard.rules import robot as robot_rules
 
 PROGRAM = "goyang_care_robot"
 VENDOR = "hyobot"
 N = 100
-TIMEOUT_S = 7200
 RAW_DAYS = 7
 SERVICE_HOURS = np.array(
     [0, 0, 0, 0, 0, 0, 0.2, 1, 4, 5, 3, 2, 4, 2, 3, 3, 2, 1.5, 4, 2, 1.5, 3, 0.5, 0]
@@ -109,10 +109,12 @@ def generate(ctx: Ctx) -> Part:
         )
     )
 
-    # 48 h without any interaction → 관심.
     last_int = np.full(N, -1, dtype=np.int64)
     order = np.lexsort((ts, rows))
     last_int[rows[order]] = ts[order]
+    # 48 h without any interaction → 관심 (past spells; the present is the rules' to judge).
+    th = ctx.th
+    quiet_h = th.robot.no_interaction_h
     for i in range(N):
         place = co.places[i]
         common = dict(
@@ -128,34 +130,29 @@ def generate(ctx: Ctx) -> Part:
         for d in range(days):
             run = run + 1 if zero[d] else 0
             if run == 2 and d + 1 < days and services[i, d + 1] > 0 and d + 1 < w0:
-                opened = grid.t0 + (d - 1) * DAY - 3 * HOUR + 48 * HOUR
+                last = grid.t0 + (d - 1) * DAY - 3 * HOUR  # 21:00 the evening before
+                back = grid.t0 + (d + 1) * DAY + 9 * HOUR
+                decision = ctx.judge(
+                    robot_rules.robot_no_interaction,
+                    back - 60,
+                    type_code="care_robot",
+                    device_id=co.device_ids[i],
+                    last_activity_at=last,
+                )
+                if decision.stage is None:
+                    continue
                 part.episodes.append(
                     Episode(
-                        rule="robot_no_interaction",
-                        stage="attention",
-                        opened_s=opened,
-                        resolved_s=grid.t0 + (d + 1) * DAY + 9 * HOUR,
-                        evidence={"hours_without_interaction": 48},
+                        rule=decision.rule,
+                        stage=decision.stage,
+                        opened_s=last + int(quiet_h * HOUR),
+                        resolved_s=back,
+                        evidence=decision.evidence,
                         **common,
                     )
                 )
-        if last_int[i] > 0 and grid.end_s - last_int[i] >= 48 * HOUR and i not in down:
-            part.episodes.append(
-                Episode(
-                    rule="robot_no_interaction",
-                    stage="attention",
-                    opened_s=int(last_int[i]) + 48 * HOUR,
-                    resolved_s=None,
-                    evidence={
-                        "last_interaction_at": iso(int(last_int[i])),
-                        "hours_without_interaction": round(
-                            (grid.end_s - int(last_int[i])) / HOUR, 1
-                        ),
-                    },
-                    **common,
-                )
-            )
-    # SOS presses: about two per 90 days across the fleet, mostly by mistake.
+    # SOS presses: about two per 90 days across the fleet, mostly by mistake; each one is
+    # followed up and closed by staff (an SOS never closes itself).
     sos_ts = []
     for _ in range(rng.poisson(2 * days / 90)):
         i = int(rng.integers(0, N))
@@ -165,10 +162,17 @@ def generate(ctx: Ctx) -> Part:
         u = rng.random()
         truth = "false_alarm" if u < 0.55 else "routine" if u < 0.85 else "crisis"
         place = co.places[i]
+        decision = ctx.judge(
+            robot_rules.robot_sos,
+            t,
+            type_code="care_robot",
+            device_id=co.device_ids[i],
+            readings=[Reading(to_dt(t), "sos", 1.0)],
+        )
         part.episodes.append(
             Episode(
-                rule="robot_sos",
-                stage="severe",
+                rule=decision.rule,
+                stage=decision.stage,
                 kind="person",
                 program_id=pid,
                 region_id=place.id,
@@ -176,9 +180,10 @@ def generate(ctx: Ctx) -> Part:
                 device_id=int(co.device_ids[i]),
                 opened_s=t,
                 resolved_s=t + int(rng.integers(10, 90)) * 60,
-                evidence={"sos_at": iso(t), "button": "screen"},
+                evidence=decision.evidence,
                 truth=truth,
                 dong_name=place.name_ko.split()[-1],
+                self_clearing=False,
             )
         )
         sos_ts.append((i, t))
@@ -195,6 +200,7 @@ def generate(ctx: Ctx) -> Part:
                 np.ones(len(st)),
             )
         )
+    # Latest readings only; device_state.state is set by the rules (dashboard.demo.present).
     for i in range(N):
         mine_hb = hts[hr == i]
         mine_sos = [t for j, t in sos_ts if j == i]
@@ -204,38 +210,13 @@ def generate(ctx: Ctx) -> Part:
         cand += [(t, "sos") for t in mine_sos]
         seen, kind = max(cand) if cand else (None, None)
         acts = [c[0] for c in cand if c[1] != "heartbeat"]
-        state, since = "normal", grid.t0
-        if i in down and seen is not None and grid.end_s - seen > TIMEOUT_S:
-            state, since = "offline", seen + TIMEOUT_S
-            part.episodes.append(
-                Episode(
-                    rule="device_silent",
-                    stage="attention",
-                    kind="device_fault",
-                    program_id=pid,
-                    region_id=co.places[i].id,
-                    recipient_id=None,
-                    device_id=int(co.device_ids[i]),
-                    opened_s=seen + TIMEOUT_S,
-                    resolved_s=None,
-                    evidence={
-                        "last_seen_at": iso(seen),
-                        "timeout_s": TIMEOUT_S,
-                        "cause": "power_off",
-                    },
-                    truth="fault",
-                    dong_name=co.places[i].name_ko.split()[-1],
-                )
-            )
         part.states.append(
             state_row(
                 co.device_ids[i],
-                state=state,
-                state_since=since,
+                state_since=grid.t0,
                 last_seen_at=seen,
                 last_activity_at=max(acts) if acts else None,
                 last_event_type=kind,
             )
         )
-    _apply_open(part, co)
     return part

@@ -46,11 +46,19 @@ def tv_household(rng: np.random.Generator, grid: TimeGrid, n: int) -> tuple[np.n
     return np.round(power, 1), np.round(np.clip(lux, 0, None), 1)
 
 
-def changed(power: np.ndarray, lux: np.ndarray) -> np.ndarray:
-    """A sign of life: the TV switched or the light changed noticeably since the last hour."""
-    dp = np.abs(np.diff(power, axis=1, prepend=power[:, :1]))
-    dl = np.abs(np.diff(lux, axis=1, prepend=lux[:, :1]))
-    return (dp > 10) | (dl > 25) | (power > 20)
+def changed(
+    power: np.ndarray, lux: np.ndarray, reported: np.ndarray, power_margin: float, lux_margin: float
+) -> np.ndarray:
+    """A sign of life as ingestion sees it: power or light moved by more than the rules' noise
+    margins (``data/rules.toml``) since the previous *reported* reading (gaps are skipped)."""
+    n, s = power.shape
+    idx = np.where(reported, np.arange(s)[None, :], -1)
+    last = np.maximum.accumulate(idx, axis=1)
+    prev = np.concatenate([np.full((n, 1), -1), last[:, :-1]], axis=1)
+    safe = np.maximum(prev, 0)
+    dp = np.abs(power - np.take_along_axis(power, safe, axis=1))
+    dl = np.abs(lux - np.take_along_axis(lux, safe, axis=1))
+    return reported & (prev >= 0) & ((dp > power_margin) | (dl > lux_margin))
 
 
 def daily_calls(rng: np.random.Generator, grid: TimeGrid, n: int) -> np.ndarray:

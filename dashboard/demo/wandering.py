@@ -8,16 +8,16 @@ import numpy as np
 
 from dashboard.demo.clock import DAY, HOUR
 from dashboard.demo.cohort import make_cohort
-from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns, iso, state_row
+from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns, state_row
 from dashboard.demo.routines import walking
+from dashboard.rules.device import device_silent, low_battery
+from dashboard.rules.wandering import wander_left_zone
 
 PROGRAM = "goyang_wandering"
 VENDOR = "safestep"
 N = 200
-TIMEOUT_S = 3600
 STEP_S = 600  # a position every 10 minutes
 RAW_H = 24
-LOW = 15.0
 
 
 def generate(ctx: Ctx) -> Part:
@@ -43,6 +43,9 @@ def generate(ctx: Ctx) -> Part:
     )
     pid = ctx.programs[PROGRAM]
     days = grid.days
+    th = ctx.th
+    low = th.battery.low_pct
+    timeout = ctx.timeout_s("wandering_detector")
     dist, walk_h = walking(rng, grid, N)
     # Battery: drains 10–16 % a day; the family charges it when it gets low, some forget.
     drain = rng.uniform(10, 16, N)
@@ -53,10 +56,11 @@ def generate(ctx: Ctx) -> Part:
     last_frac = (grid.end_s - (grid.t0 + (days - 1) * DAY)) / DAY
     for i in range(N):
         place = co.places[i]
+        device_id = int(co.device_ids[i])
         common = dict(
             program_id=pid,
             region_id=place.id,
-            device_id=int(co.device_ids[i]),
+            device_id=device_id,
             dong_name=place.name_ko.split()[-1],
         )
         low_since = None
@@ -64,13 +68,23 @@ def generate(ctx: Ctx) -> Part:
             frac = last_frac if d == days - 1 else 1.0
             before = level[i]
             level[i] = max(level[i] - drain[i] * frac, 0)
-            if before >= LOW > level[i]:
-                low_since = grid.t0 + d * DAY + int((before - LOW) / drain[i] * DAY)
+            if before >= low > level[i]:
+                low_since = grid.t0 + d * DAY + int((before - low) / drain[i] * DAY)
             if level[i] == 0 and dead_since[i] < 0:
                 dead_since[i] = d + before / drain[i]
             if level[i] < charge_at[i] and d < days - 1:
                 back = grid.t0 + (d + 1) * DAY - 3 * HOUR  # charged overnight
+                dead_at = grid.t0 + int(dead_since[i] * DAY) if dead_since[i] >= 0 else None
                 if low_since is not None:
+                    seen = dead_at or back - STEP_S
+                    decision = ctx.judge(
+                        low_battery,
+                        back - 60,
+                        type_code="wandering_detector",
+                        device_id=device_id,
+                        battery_pct=float(np.floor(level[i])),
+                        last_seen_at=seen,
+                    )
                     part.episodes.append(
                         Episode(
                             rule="low_battery",
@@ -80,60 +94,64 @@ def generate(ctx: Ctx) -> Part:
                             opened_s=low_since,
                             resolved_s=back,
                             truth="fault",
-                            evidence={"battery_pct": LOW},
+                            evidence=decision.evidence,
                             **common,
                         )
                     )
-                if dead_since[i] >= 0:
-                    t = grid.t0 + int(dead_since[i] * DAY)
-                    part.episodes.append(
-                        Episode(
-                            rule="wander_no_position",
-                            stage="attention",
-                            kind="device_fault",
-                            recipient_id=None,
-                            opened_s=t + TIMEOUT_S,
-                            resolved_s=back,
-                            truth="fault",
-                            evidence={"last_seen_at": iso(t), "cause": "battery_empty"},
-                            **common,
-                        )
+                if dead_at is not None:
+                    # A flat battery is a silent device to the rules (a fault ticket).
+                    decision = ctx.judge(
+                        device_silent,
+                        back - 60,
+                        type_code="wandering_detector",
+                        device_id=device_id,
+                        last_seen_at=dead_at,
                     )
+                    if decision.stage is not None:
+                        part.episodes.append(
+                            Episode(
+                                rule=decision.rule,
+                                stage=decision.stage,
+                                kind="device_fault",
+                                recipient_id=None,
+                                opened_s=dead_at + timeout,
+                                resolved_s=back,
+                                truth="fault",
+                                evidence=decision.evidence,
+                                **common,
+                            )
+                        )
                     dist[i, d] = dist[i, d] * min(dead_since[i] - d, 1) if dead_since[i] > d else 0
                 level[i], low_since, dead_since[i] = 100.0, None, -1.0
         battery_end[i] = level[i]
-        if low_since is not None:
-            part.episodes.append(
-                Episode(
-                    rule="low_battery",
-                    stage="attention",
-                    kind="device_fault",
-                    recipient_id=None,
-                    opened_s=min(low_since, grid.end_s),
-                    resolved_s=None,
-                    truth="fault",
-                    evidence={"battery_pct": round(float(battery_end[i]), 1)},
-                    **common,
-                )
-            )
         # Leaving the safe zone: about 0.3 times a person-year, found within hours.
         for _ in range(rng.poisson(0.3 * days / 365)):
             t = int(grid.t0 + rng.integers(0, max(grid.end_s - grid.t0 - 6 * HOUR, 1)))
             u = rng.random()
             truth = "routine" if u < 0.8 else "false_alarm" if u < 0.95 else "crisis"
+            far = float(co.safe_zone[i] * rng.uniform(1.1, 3))
+            decision = ctx.judge(
+                wander_left_zone,
+                t,
+                type_code="wandering_detector",
+                device_id=device_id,
+                last_lat=float(co.home_lat[i] + far / 111_000),
+                last_lon=float(co.home_lon[i]),
+                last_position_at=t,
+                home_lat=float(co.home_lat[i]),
+                home_lon=float(co.home_lon[i]),
+                safe_zone_m=float(co.safe_zone[i]),
+            )
             part.episodes.append(
                 Episode(
                     rule="wander_left_zone",
-                    stage="severe",
+                    stage=decision.stage,
                     kind="person",
                     recipient_id=int(co.recipient_ids[i]),
                     opened_s=t,
                     resolved_s=t + int(rng.integers(20, 240)) * 60,
                     truth=truth,
-                    evidence={
-                        "safe_zone_m": int(co.safe_zone[i]),
-                        "distance_m": int(co.safe_zone[i] * rng.uniform(1.1, 3)),
-                    },
+                    evidence=decision.evidence,
                     **common,
                 )
             )
@@ -166,7 +184,8 @@ def generate(ctx: Ctx) -> Part:
     dlon = radius * np.cos(theta) / (111_000 * np.cos(np.radians(co.home_lat[ii])))
     lat = np.round(co.home_lat[ii] + dlat, 6)
     lon = np.round(co.home_lon[ii] + dlon, 6)
-    batt = np.round(np.clip(battery_end[ii] + drain[ii] * (grid.end_s - ts) / DAY, 0, 100), 0)
+    left = battery_end[ii] + drain[ii] * (alive_until[ii] - ts) / DAY  # counted back from the end
+    batt = np.round(np.clip(left, 0, 100), 0)
     data = [
         {"lat": a, "lon": b, "battery_pct": c}
         for a, b, c in zip(lat.tolist(), lon.tolist(), batt.tolist(), strict=True)
@@ -187,33 +206,16 @@ def generate(ctx: Ctx) -> Part:
         daily_columns(co.device_ids, days, events=per_day, active_hours=walk_h, distance_m=dist)
     )
 
-    wplace = co.places[wanderer]
-    part.episodes.append(
-        Episode(
-            rule="wander_left_zone",
-            stage="severe",
-            kind="person",
-            program_id=pid,
-            region_id=wplace.id,
-            recipient_id=int(co.recipient_ids[wanderer]),
-            device_id=int(co.device_ids[wanderer]),
-            opened_s=out_since,
-            resolved_s=None,
-            evidence={
-                "safe_zone_m": int(co.safe_zone[wanderer]),
-                "distance_m": int(co.safe_zone[wanderer] * 1.1),
-                "left_at": iso(out_since),
-            },
-            truth="routine",
-            dong_name=wplace.name_ko.split()[-1],
-        )
-    )
+    # Latest readings only; whether anyone is outside the zone, lost, silent or low on battery
+    # at ``end`` is for the real rules to say (dashboard.demo.present).
     for i in range(N):
         mine = np.flatnonzero(ii == i)
-        if len(mine):
-            k = mine[np.argmax(ts[mine])]
-            seen = int(ts[k])
-            row = dict(
+        k = mine[np.argmax(ts[mine])]
+        seen = int(ts[k])
+        part.states.append(
+            state_row(
+                co.device_ids[i],
+                state_since=grid.t0,
                 last_seen_at=seen,
                 last_activity_at=seen,
                 battery_pct=float(batt[k]),
@@ -221,39 +223,5 @@ def generate(ctx: Ctx) -> Part:
                 last_lon=float(lon[k]),
                 last_event_type="position",
             )
-        else:
-            seen = int(alive_until[i])
-            row = dict(last_seen_at=None, battery_pct=0.0)
-        state, since = "normal", grid.t0
-        if not online[i]:
-            state, since = "offline", seen + TIMEOUT_S
-            part.episodes.append(
-                Episode(
-                    rule="wander_no_position",
-                    stage="attention",
-                    kind="device_fault",
-                    program_id=pid,
-                    region_id=co.places[i].id,
-                    recipient_id=None,
-                    device_id=int(co.device_ids[i]),
-                    opened_s=min(seen + TIMEOUT_S, grid.end_s),
-                    resolved_s=None,
-                    truth="fault",
-                    evidence={"last_seen_at": iso(seen), "cause": "battery_empty"},
-                    dong_name=co.places[i].name_ko.split()[-1],
-                )
-            )
-        elif i == wanderer:
-            state, since = "severe", out_since
-        part.states.append(state_row(co.device_ids[i], state=state, state_since=since, **row))
-    # A dead detector also has an open low-battery ticket: keep only the no-position one.
-    part.episodes = [
-        e
-        for e in part.episodes
-        if not (
-            e.rule == "low_battery"
-            and e.resolved_s is None
-            and not online[e.device_id - int(co.device_ids[0])]
         )
-    ]
     return part

@@ -1,0 +1,70 @@
+"""The demo city's present comes from the real rules: the first tick finds nothing to do."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from dashboard.db.schema import Alert, Device
+from dashboard.demo import build_demo
+from dashboard.demo.present import stage_times, state_mismatches
+from dashboard.rules import current_thresholds, on_events, run_silence_tick
+from dashboard.rules.model import RULE_KINDS
+
+END = datetime(2025, 3, 14, 5, 30, tzinfo=UTC)
+# Rules that can start to hold with no new data, only because time passes.
+SILENCE_RULES = {
+    "plug_no_change",
+    "device_silent",
+    "call_no_activity",
+    "robot_no_interaction",
+    "wander_no_position",
+}
+
+
+def _alerts(conn) -> dict[int, tuple]:
+    a = Alert.__table__
+    rows = conn.execute(select(a.c.id, a.c.rule, a.c.stage, a.c.status, a.c.version, a.c.evidence))
+    return {r.id: r for r in rows}
+
+
+def test_first_tick_on_a_fresh_demo_changes_nothing(db_engine) -> None:
+    build_demo(db_engine, days=3, end=END)
+    th = current_thresholds()
+    with db_engine.begin() as conn:
+        assert state_mismatches(conn) == []
+        before = _alerts(conn)
+        first = run_silence_tick(conn, END)
+        assert not first.skipped
+        assert (first.opened, first.escalated, first.updated, first.closed) == (0, 0, 0, 0)
+        assert (first.outbox, first.states_changed) == (0, 0)
+        # Ingestion's path over every device at the same instant agrees as well.
+        ids = conn.execute(select(Device.id).where(Device.status == "active")).scalars().all()
+        on_events(conn, ids, END)
+        assert _alerts(conn) == before
+        assert state_mismatches(conn) == []
+
+    open_now = {i: r for i, r in before.items() if r.status != "closed"}
+    person = [r for r in open_now.values() if RULE_KINDS[r.rule] == "person"]
+    assert 3 <= len(person) <= 60  # a handful per program, not a flood
+    for r in open_now.values():  # every open alert knows when it fired, at or before END
+        times = stage_times(r.rule, r.stage, r.evidence, th)
+        assert times is None or times[0][1] <= END, (r.rule, r.evidence)
+
+    # An hour later, with no new data: only what the passing hour explains.
+    later = END + timedelta(hours=1)
+    with db_engine.begin() as conn:
+        tick = run_silence_tick(conn, later)
+        after = _alerts(conn)
+        assert state_mismatches(conn) == []
+    assert tick.closed == 0  # nothing clears without a new reading
+    assert tick.opened + tick.escalated <= 0.01 * len(ids) + 5  # no mass change
+    for i, r in after.items():
+        old = before.get(i)
+        if old is not None and old.stage == r.stage:
+            continue
+        assert r.rule in SILENCE_RULES, r.rule
+        times = dict(stage_times(r.rule, r.stage, r.evidence, th) or ())
+        assert END < times[r.stage] <= later, (r.rule, r.stage, r.evidence)
+    assert tick.opened == sum(1 for i in after if i not in before)
