@@ -1,0 +1,152 @@
+"""``python -m dashboard bench [--scale seoul] [--json FILE] [--postgres-url URL]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+TARGETS = {  # key: (target, "min" = at least / "max" = at most)
+    "ingest_events_per_s_sqlite": (10_000, "min"),
+    "ingest_events_per_s_postgres": (5_000, "min"),
+    "rule_tick_s": (0.5, "max"),
+    "live_status_query_s": (0.1, "max"),
+}
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def run_backend(
+    label: str, city_url: str, run_url: str | None, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Tick and live timings on the cached city, then ingest on a throw-away copy."""
+    from dashboard.bench import city, timings
+    from dashboard.bench.ingest import measure_ingest
+    from dashboard.db.engine import make_engine
+
+    engine = make_engine(city_url)
+    now = city.city_end(engine)
+    assert now is not None, "the benchmark city is not built"
+    out: dict[str, Any] = {f"devices_{label}": city.device_count(engine)}
+    print(f"[{label}] rule tick and live queries at the city's end, {now:%Y-%m-%d %H:%M} UTC")
+    tick = timings.measure_tick(engine, now)
+    live = timings.measure_live(engine, now)
+    engine.dispose()
+    out |= {
+        f"rule_tick_s_{label}": round(tick.steady_s, 4),
+        f"rule_tick_first_s_{label}": round(tick.first_s, 4),
+        f"rule_tick_candidates_{label}": tick.candidates,
+        f"live_status_query_s_{label}": round(live.snapshot_s, 4),
+        f"live_filter_options_s_{label}": round(live.filters_s, 4),
+    }
+    if run_url is not None:
+        print(f"[{label}] ingest through HTTP, 1,000 events per request")
+        figures = measure_ingest(run_url, max_events=args.max_events, max_seconds=args.max_seconds)
+        out |= {
+            f"ingest_events_per_s_{label}": round(figures.events_per_s),
+            f"ingest_events_{label}": figures.events,
+            f"ingest_requests_{label}": figures.requests,
+            f"ingest_rejected_{label}": figures.rejected,
+            f"ingest_server_peak_memory_mb_{label}": figures.server_peak_mb,
+        }
+    return out
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from dashboard.bench import city
+
+    result: dict[str, Any] = {
+        "scale": args.scale if args.devices is None else f"tiny-{args.devices}",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPUs, Python "
+        f"{platform.python_version()}",
+    }
+    path = city.sqlite_city(args.devices, rebuild=args.rebuild)
+    copy = city.sqlite_copy(path)
+    try:
+        result |= run_backend("sqlite", f"sqlite:///{path}", f"sqlite:///{copy}", args)
+    finally:
+        for p in (copy, *city._sidecars(copy)):
+            p.unlink(missing_ok=True)
+
+    pg = None if args.postgres_url.lower() in ("", "none") else args.postgres_url
+    if pg is not None and (problem := _postgres_problem(pg)):
+        print(f"[postgres] skipped: {problem}")
+        pg = None
+    if pg is not None:
+        url = city.postgres_city(pg, args.devices, rebuild=args.rebuild)
+        run = city.postgres_copy(pg, url)
+        try:
+            result |= run_backend("postgres", url, run, args)
+        finally:
+            city.postgres_drop(pg, run)
+
+    for key in ("rule_tick_s", "live_status_query_s"):  # the slower backend decides
+        values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
+        result[key] = max(values)
+    result.setdefault("ingest_events_per_s_postgres", None)
+    result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    _print_table(result)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _postgres_problem(url: str) -> str | None:
+    from sqlalchemy import text
+
+    from dashboard.db.engine import make_engine
+
+    try:
+        engine = make_engine(url)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:  # any connection failure: report it, measure SQLite only
+        return f"cannot connect to {url}: {exc.__class__.__name__}"
+    return None
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    print(f"\n{'measure':34} {'value':>12} {'target':>10}  ")
+    for key, value in result.items():
+        if key in ("scale", "measured_at", "machine"):
+            continue
+        target, verdict = "", ""
+        if key in TARGETS and value is not None:
+            limit, kind = TARGETS[key]
+            ok = value >= limit if kind == "min" else value <= limit
+            target = f"{'≥' if kind == 'min' else '≤'} {limit:,}"
+            verdict = "ok" if ok else "MISSED"
+        shown = "-" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
+        print(f"{key:34} {shown:>12} {target:>10}  {verdict}")
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    import os
+
+    bench = sub.add_parser("bench", help="measure ingest, rule tick and live queries at scale")
+    bench.add_argument("--scale", choices=["seoul"], default="seoul")
+    bench.add_argument("--json", help="write the figures to this JSON file")
+    bench.add_argument(
+        "--postgres-url",
+        default=os.environ.get("ANBU_BENCH_POSTGRES_URL", DEFAULT_POSTGRES),
+        help="PostgreSQL server for the PostgreSQL figures ('none' to skip); the bench "
+        "creates databases anbu_bench_* on it",
+    )
+    bench.add_argument("--max-events", type=int, default=60_000, help="ingest at most this many")
+    bench.add_argument("--max-seconds", type=float, default=60.0, help="ingest for at most this")
+    bench.add_argument("--rebuild", action="store_true", help="rebuild the cached city")
+    bench.add_argument("--devices", type=int, help=argparse.SUPPRESS)  # tiny city, for tests
+    bench.set_defaults(func=cmd_bench)

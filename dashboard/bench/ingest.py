@@ -1,0 +1,149 @@
+"""Ingest throughput through the real HTTP path: a uvicorn server process and an httpx client.
+
+The events are the live simulator's (plugs, calls, positions, …, as the city would send them),
+encoded before the clock starts, posted 1,000 per request. The server runs the full path:
+key check, validation, storing, device state, daily rollups and the event rules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from dashboard.db.engine import make_engine
+from dashboard.simulate.city import CitySimulator, by_vendor
+from dashboard.simulate.keys import create_demo_keys
+from dashboard.simulate.roster import load_roster
+
+WARMUP_REQUESTS = 3  # not timed: first requests pay for imports, caches and query plans
+
+
+@dataclass(frozen=True)
+class IngestFigures:
+    events_per_s: float
+    events: int
+    requests: int
+    seconds: float
+    rejected: int
+    server_peak_mb: float | None
+
+
+def prepare_bodies(url: str, max_events: int, seed: int = 1) -> tuple[list[tuple[str, bytes]], int]:
+    """(X-API-Key, body) per request, from the simulated city over the last minutes."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        roster = load_roster(conn)
+    now = datetime.now(UTC)
+    start = now - timedelta(hours=3)
+    sim = CitySimulator(roster, seed=seed, start=start)
+    wanted = max_events + WARMUP_REQUESTS * 1000
+    events: list[dict] = []
+    at = start
+    while len(events) < wanted and at < now:
+        at = min(now, at + timedelta(minutes=1))
+        events.extend(sim.play(at))
+    keys = create_demo_keys(engine, set(roster.vendors), now=now)
+    engine.dispose()
+    # One minute at a time, vendor by vendor: the interleaving a busy ingest endpoint sees.
+    bodies = [
+        (keys[vendor], json.dumps({"events": batch}).encode())
+        for vendor, batch in by_vendor(events[:wanted], 1000)
+    ]
+    return bodies, len(events[:wanted])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def measure_ingest(url: str, *, max_events: int, max_seconds: float) -> IngestFigures:
+    """Start a server on ``url``'s database, post the bodies, stop after the limits."""
+    bodies, _ = prepare_bodies(url, max_events)
+    port = free_port()
+    env = {**os.environ, "ANBU_DATABASE_URL": url}
+    # /usr/bin/time would need a package; the child reports its own peak through RUSAGE.
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dashboard.bench.server",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_ready(server, base)
+        with httpx.Client(base_url=base, timeout=120) as client:
+            warmup = min(WARMUP_REQUESTS, len(bodies) // 3)
+            for key, body in bodies[:warmup]:
+                _post(client, key, body)
+            accepted = rejected = requests = 0
+            started = time.perf_counter()
+            for key, body in bodies[warmup:]:
+                reply = _post(client, key, body)
+                accepted += reply["accepted"] + reply["duplicates"]
+                rejected += len(reply["rejected"])
+                requests += 1
+                if accepted >= max_events or time.perf_counter() - started > max_seconds:
+                    break
+            seconds = time.perf_counter() - started
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    peak = _peak_from(output)
+    return IngestFigures(
+        events_per_s=accepted / seconds if seconds else 0.0,
+        events=accepted,
+        requests=requests,
+        seconds=seconds,
+        rejected=rejected,
+        server_peak_mb=peak,
+    )
+
+
+def _post(client: httpx.Client, key: str, body: bytes) -> dict:
+    reply = client.post(
+        "/v1/events",
+        content=body,
+        headers={"X-API-Key": key, "Content-Type": "application/json"},
+    )
+    reply.raise_for_status()
+    return reply.json()
+
+
+def _wait_ready(server: subprocess.Popen, base: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:  # fail fast with the server's own words
+            raise RuntimeError(
+                f"ingest server exited: {server.stdout.read() if server.stdout else ''}"
+            )
+        try:
+            if httpx.get(f"{base}/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("ingest server did not become ready")
+
+
+def _peak_from(output: str) -> float | None:
+    for line in output.splitlines():
+        if line.startswith("peak_memory_mb="):
+            return float(line.split("=", 1)[1])
+    return None

@@ -1,0 +1,62 @@
+"""The bench command end to end on a tiny city (speed targets live in the bench, not here)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import text
+
+from dashboard.bench import city
+from dashboard.cli import main
+from dashboard.db.engine import make_engine
+from tests.conftest import POSTGRES_URL, missing_service
+
+KEYS = (
+    "ingest_events_per_s_sqlite",
+    "ingest_events_per_s_postgres",
+    "rule_tick_s",
+    "live_status_query_s",
+    "peak_memory_mb",
+)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(city, "BENCH_DIR", tmp_path / "bench")
+
+
+def test_bench_sqlite_writes_every_key(tmp_path, capsys):
+    out = tmp_path / "figures.json"
+    argv = ["bench", "--devices", "120", "--postgres-url", "none", "--max-events", "1500"]
+    assert main([*argv, "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert set(KEYS) <= set(figures)
+    assert figures["ingest_events_per_s_sqlite"] > 0
+    assert figures["ingest_rejected_sqlite"] == 0
+    assert figures["devices_sqlite"] == 120
+    assert figures["ingest_events_per_s_postgres"] is None
+    assert "live_status_query_s" in capsys.readouterr().out
+    # The cache is reused and left as built: a second run needs no rebuild.
+    cached = city.BENCH_DIR / "tiny-120.sqlite3"
+    stamp = cached.stat().st_mtime_ns
+    assert main([*argv]) == 0
+    assert cached.stat().st_mtime_ns == stamp
+
+
+def test_bench_postgres(tmp_path, postgres_unavailable):
+    if postgres_unavailable:
+        missing_service(postgres_unavailable)
+    out = tmp_path / "figures.json"
+    argv = ["bench", "--devices", "80", "--max-events", "1000", "--postgres-url", POSTGRES_URL]
+    try:
+        assert main([*argv, "--json", str(out)]) == 0
+    finally:
+        admin = make_engine(city._with_database(POSTGRES_URL, "postgres"))
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "anbu_bench_tiny_80"'))
+        admin.dispose()
+    figures = json.loads(out.read_text())
+    assert figures["ingest_events_per_s_postgres"] > 0
+    assert figures["ingest_rejected_postgres"] == 0
+    assert figures["devices_postgres"] == 80
