@@ -93,9 +93,6 @@ def cmd_reference(args: argparse.Namespace) -> int:
 # Command groups that live beside their domain code; each module has ``register(subparsers)``
 # adding its sub-commands with ``set_defaults(func=...)`` returning an exit code.
 COMMAND_MODULES: list[str] = [
-    "dashboard.simulate.commands",
-    "dashboard.bench.commands",
-] = [
     "dashboard.ingest.commands",
     "dashboard.rules.commands",
     "dashboard.simulate.commands",
