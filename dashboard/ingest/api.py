@@ -30,6 +30,7 @@ from dashboard.ingest.payload import (
     decode_batch,
     too_large,
 )
+from dashboard.rules.config import RulesConfigError
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "description": f"Body over {MAX_BODY_BYTES} bytes or over {MAX_EVENTS} events",
     },
     422: {"model": ErrorReply, "description": 'Not JSON, or not an object {"events": [...]}'},
-    503: {"model": ErrorReply, "description": "Database unavailable; retry (Retry-After)"},
+    503: {"model": ErrorReply, "description": "Temporarily unavailable; retry (Retry-After)"},
 }
 
 
@@ -142,7 +143,7 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> 
             raise _http_error(exc) from None
         try:
             result = await run_in_threadpool(store, vendor, events)
-        except OperationalError as exc:
+        except (OperationalError, RulesConfigError) as exc:
             raise _unavailable(exc) from None
         if result.rejected:
             log.info(
@@ -195,10 +196,11 @@ def _http_error(exc: PayloadError) -> HTTPException:
 
 
 def _unavailable(exc: Exception) -> HTTPException:
-    log.error("database unavailable: %s", exc)
+    # A database outage, or a broken data/rules.toml: storing without evaluating is not allowed.
+    log.error("ingest unavailable: %s", exc)
     return HTTPException(
         503,
-        "database unavailable; retry later (resending the same events is safe)",
+        "ingest temporarily unavailable; retry later (resending the same events is safe)",
         headers={"Retry-After": RETRY_AFTER_S},
     )
 

@@ -116,7 +116,10 @@ def ingest_events(
     unique: dict[str, ValidEvent] = {}
     for event in checked.valid:
         unique.setdefault(event.event_uid, event)  # the first valid occurrence wins
-    stored = _insert_new(conn, vendor, list(unique.values()), checked.device_of, now)
+    # Insert in event_uid order: concurrent batches sharing events then take their unique-index
+    # locks in the same order and cannot deadlock each other on PostgreSQL.
+    ordered = sorted(unique.values(), key=lambda e: e.event_uid)
+    stored = _insert_new(conn, vendor, ordered, checked.device_of, now)
     if stored:
         update_device_state(conn, stored, checked.device_of, now, Margins.from_rules())
         update_device_daily(conn, stored, checked.device_of)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.core import Clock, ingest_events, system_clock
 from dashboard.ingest.payload import PayloadError, decode_batch
+from dashboard.rules.config import RulesConfigError
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +141,11 @@ class Bridge:
             try:
                 with self.engine.begin() as conn:
                     return ingest_events(conn, vendor, events, now=self.clock())
-            except DBAPIError as exc:
-                # Database down or busy: wait and retry; the message stays unacknowledged.
+            except (DBAPIError, RulesConfigError) as exc:
+                # Database down or busy, or data/rules.toml broken: wait and retry; the message
+                # stays unacknowledged until it is stored and evaluated.
                 self.stats.db_errors += 1
-                log.error("database error, retrying in %.1f s: %s", delay, exc.orig)
+                log.error("cannot ingest, retrying in %.1f s: %s", delay, exc)
                 if self.stopping.wait(delay):
                     return None
                 delay = min(delay * 2, DB_RETRY_MAX_S)

@@ -194,3 +194,33 @@ def test_a_thousand_event_batch(server):
     assert reply.status_code == 200
     assert reply.json()["accepted"] == 1000
     assert json.loads(reply.text)["rejected"] == []
+
+
+def test_concurrent_overlapping_batches_store_each_event_once(server):
+    """Vendors retry in parallel: no errors, no double counting, on either backend."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def batch(n: int) -> dict:
+        # Batches n and n+1 share half their events, in opposite orders.
+        ids = [f"c{i}" for i in range(n * 100, n * 100 + 200)]
+        if n % 2:
+            ids.reverse()
+        return {
+            "events": [
+                {
+                    "event_id": i,
+                    "device_id": "plug-1" if j % 2 else "plug-2",
+                    "ts": now_iso(-1),
+                    "type": "heartbeat",
+                }
+                for j, i in enumerate(ids)
+            ]
+        }
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        replies = list(pool.map(lambda n: server.post(batch(n)), range(6)))
+    assert [r.status_code for r in replies] == [200] * 6, [r.text for r in replies]
+    bodies = [r.json() for r in replies]
+    assert sum(b["accepted"] for b in bodies) == 700  # c0 … c699
+    assert sum(b["accepted"] + b["duplicates"] for b in bodies) == 1200
+    assert events_stored(server) == 700

@@ -80,3 +80,15 @@ def test_broker_urls():
     )
     with pytest.raises(ValueError, match="expected mqtt://"):
         parse_url("http://127.0.0.1:1883")
+
+
+def test_a_broken_rules_file_is_retried_not_dropped(bridge, monkeypatch):
+    import dashboard.ingest.mqtt as module
+    from dashboard.rules.config import RulesConfigError
+
+    def broken(*args, **kwargs):
+        bridge.stop()
+        raise RulesConfigError("rules.toml: invalid thresholds")
+
+    monkeypatch.setattr(module, "ingest_events", broken)
+    assert bridge.handle("anbu/acme/events", batch("r1")) is None

@@ -1,0 +1,44 @@
+"""HTTP app behaviour that needs a fault injected (the rest runs against a real server)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dashboard.ingest.api import create_app
+from dashboard.ingest.apikeys import create_key
+from dashboard.rules.config import RulesConfigError
+from tests.ingest_support import VENDOR, seed_catalog
+
+
+@pytest.fixture
+def client_and_key(db_engine):
+    with db_engine.begin() as conn:
+        seed_catalog(conn)
+        key, _ = create_key(conn, VENDOR, now=datetime.now(UTC))
+    return TestClient(create_app(db_engine)), key
+
+
+def test_a_broken_rules_file_is_a_retryable_503_and_stores_nothing(client_and_key, monkeypatch):
+    import dashboard.ingest.core as core
+
+    def broken(conn, device_ids, now):
+        raise RulesConfigError("rules.toml: invalid thresholds")
+
+    monkeypatch.setattr(core, "evaluate_event_rules", broken)
+    client, key = client_and_key
+    event = {
+        "event_id": "b1",
+        "device_id": "plug-1",
+        "ts": datetime.now(UTC).isoformat(),
+        "type": "heartbeat",
+    }
+    reply = client.post("/v1/events", json={"events": [event]}, headers={"X-API-Key": key})
+    assert reply.status_code == 503
+    assert reply.headers["Retry-After"] == "5"
+    assert "resending the same events is safe" in reply.json()["detail"]
+    monkeypatch.undo()
+    again = client.post("/v1/events", json={"events": [event]}, headers={"X-API-Key": key})
+    assert again.json()["accepted"] == 1  # nothing was stored the first time
