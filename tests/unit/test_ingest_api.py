@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from dashboard.ingest.api import create_app
 from dashboard.ingest.apikeys import create_key
@@ -18,7 +19,22 @@ def client_and_key(db_engine):
     with db_engine.begin() as conn:
         seed_catalog(conn)
         key, _ = create_key(conn, VENDOR, now=datetime.now(UTC))
-    return TestClient(create_app(db_engine)), key
+    return Client(create_app(db_engine)), key
+
+
+class Client:
+    """In-process calls through httpx's ASGI transport (no server needed to inject a fault)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def post(self, path: str, **kwargs) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                return await client.post(path, **kwargs)
+
+        return asyncio.run(call())
 
 
 def test_a_broken_rules_file_is_a_retryable_503_and_stores_nothing(client_and_key, monkeypatch):
