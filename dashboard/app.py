@@ -10,6 +10,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.navigation.page import Page
 
+from dashboard.auth import allowed_pages
+from dashboard.ui.auth import current_user, login_page, sidebar_user
 from dashboard.ui.i18n import language_switch, resolve_lang, resolve_projector, t
 from dashboard.ui.setup import ensure_ready
 from dashboard.ui.theme import apply_css
@@ -41,25 +43,31 @@ SECTIONS = [
 ]
 
 
-def build_navigation() -> Page:
+def build_navigation(role: str) -> Page:
+    # Access control: only the role's pages are registered, so any other URL falls back to
+    # the default page (visibility="hidden" would not stop a deep link).
+    allowed = allowed_pages(role)
     pages = {
         t(section): [
             st.Page(f"../pages/{name}.py", url_path=name, title=t(f"page.{name}"), icon=icon)
             for name, icon in entries
+            if name in allowed
         ]
         for section, entries in SECTIONS
     }
-    live = pages[t("nav.control")][0]
+    pages = {section: entries for section, entries in pages.items() if entries}
+    by_path = {p.url_path: p for entries in pages.values() for p in entries}
+    first = next(by_path[name] for name in allowed if name in by_path)
 
     def home() -> None:
-        # Streamlit serves the default page at "/" and not at its url_path, so the live page
-        # is not the default: "/" forwards to "/live" and both addresses work on a wall screen.
-        st.switch_page(live, query_params=dict(st.query_params))
+        # Streamlit serves the default page at "/" and not at its url_path, so the role's first
+        # page is not the default: "/" forwards to it (e.g. "/live") and both addresses work.
+        st.switch_page(first, query_params=dict(st.query_params))
 
     hidden_home = st.Page(
-        home, title=t("page.live"), url_path="home", default=True, visibility="hidden"
+        home, title=first.title, url_path="home", default=True, visibility="hidden"
     )
-    pages[t("nav.control")].insert(0, hidden_home)
+    next(iter(pages.values())).insert(0, hidden_home)
     return st.navigation(pages)
 
 
@@ -74,7 +82,22 @@ st.set_page_config(
 )
 apply_css(projector)
 ensure_ready()
-navigation = build_navigation()
+user = current_user()
+if user is None:
+    # Every address shows the login page; a deep link (/alerts?alert=12) opens after login.
+    navigation = st.navigation(
+        # "home" as in build_navigation: logging in at "/" reruns the role's home, not a 404.
+        [st.Page(login_page, title=t("auth.title"), url_path="home", default=True)]
+        + [
+            st.Page(login_page, title=t("auth.title"), url_path=name, visibility="hidden")
+            for _, entries in SECTIONS
+            for name, _ in entries
+        ],
+        position="hidden",
+    )
+else:
+    navigation = build_navigation(user.role)
+    sidebar_user(user)
 st.sidebar.caption(t("app.tagline"))
 language_switch()
 navigation.run()

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard.i18n import STAGES
 from dashboard.ui.alerts import QUEUE_COLUMNS, detail, queue_table, stage_metrics
+from dashboard.ui.auth import require_page
 from dashboard.ui.components import (
     multiselect_filter,
     page_header,
@@ -16,6 +17,7 @@ from dashboard.ui.i18n import t
 from queries.alerts import alert_by_id, open_alerts
 from queries.filters import districts_with_devices, programs
 
+require_page("alerts")  # personal data: re-check the role, not just the menu
 page_header("page.alerts", "alerts.caption")
 
 device_programs = load(programs, kind="device")

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from dashboard.i18n import STATES
+from dashboard.ui.auth import check_session, require_page
 from dashboard.ui.components import (
     multiselect_filter,
     page_header,
@@ -15,6 +16,7 @@ from dashboard.ui.live import REFRESH_S, fetch_live, render_snapshot
 from queries.filters import districts_with_devices, programs
 from queries.live import LiveFilters
 
+require_page("live")  # personal data: re-check the role, not just the menu
 page_header("page.live", "live.caption")
 
 device_programs = load(programs, kind="device")
@@ -35,6 +37,7 @@ filters = LiveFilters(
 
 @st.fragment(run_every=REFRESH_S)
 def live_panel(filters: LiveFilters) -> None:
+    check_session()  # timer reruns skip the login gate: end an idle session here
     # Loaded inside the fragment so each tick reads fresh data.
     render_snapshot(fetch_live(filters))
 

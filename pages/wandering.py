@@ -7,12 +7,14 @@ from streamlit_folium import st_folium
 from dashboard.formatting import format_age, format_number, format_percent
 from dashboard.i18n import localized
 from dashboard.settings import get_settings
+from dashboard.ui.auth import require_page
 from dashboard.ui.components import page_header, table
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import load_boundaries, wandering_map
 from queries.wandering import positions
 
+require_page("wandering")  # personal data: re-check the role, not just the menu
 page_header("page.wandering", "wandering.caption")
 lang = current_lang()
 now = live_now()

@@ -50,9 +50,21 @@ def demo_db(tmp_path_factory) -> Iterator[Engine]:
     get_settings.cache_clear()
 
 
-def open_page(page: str | None = None, **params: str) -> AppTest:
-    """Run the app (through its navigation) and switch to ``page`` (e.g. "alerts")."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+def login_as(at: AppTest, role: str | None) -> AppTest:
+    """Put the demo account ``role`` in the session, as the login form would (``None``: nobody)."""
+    from dashboard.auth import DEMO_ACCOUNTS, SessionUser
+    from dashboard.ui.auth import ACTIVITY_KEY, USER_KEY
+
+    if role is not None:
+        display_name, districts = DEMO_ACCOUNTS[role]
+        at.session_state[USER_KEY] = SessionUser(role, display_name, role, districts)
+        at.session_state[ACTIVITY_KEY] = datetime.now(UTC)
+    return at
+
+
+def open_page(page: str | None = None, role: str | None = "lead", **params: str) -> AppTest:
+    """Run the app as ``role`` (through its navigation) and switch to ``page`` (e.g. "alerts")."""
+    at = login_as(AppTest.from_file(APP, default_timeout=TIMEOUT), role)
     for key, value in params.items():
         at.query_params[key] = value
     at.run()

@@ -6,6 +6,7 @@ a new user meets it; later visits must be fast. Screenshots land in test-artifac
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 import pytest
@@ -20,6 +21,14 @@ TITLES = {
     lang: tomllib.loads((DATA_DIR / "i18n" / f"{lang}.toml").read_text(encoding="utf-8"))["page"]
     for lang in ("ko", "en")
 }
+TITLES_AUTH = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))["auth"]
+# The login form in either language (the URL's ?lang= decides).
+_EN_AUTH = tomllib.loads((DATA_DIR / "i18n" / "en.toml").read_text(encoding="utf-8"))["auth"]
+AUTH = {
+    key: re.compile(f"^({re.escape(TITLES_AUTH[key])}|{re.escape(_EN_AUTH[key])})$")
+    for key in ("submit", "logout")
+}
+PASSWORD_INPUT = 'input[type="password"]'
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +42,24 @@ def page(browser, app_server):
     context.close()
 
 
+def visit(page, url: str, username: str = "lead") -> None:
+    """Open ``url``. A page load is a new Streamlit session, so log in when the form shows;
+    the app then opens the address that was asked for."""
+    page.goto(url)
+    wait_for_app(page)
+    if page.locator(PASSWORD_INPUT).count():
+        log_in(page, username)
+
+
+def log_in(page, username: str, password: str = "anbu-demo") -> None:
+    """Fill the login form (every address shows it until someone logs in)."""
+    page.locator('input[autocomplete="username"]').fill(username)
+    page.locator(PASSWORD_INPUT).fill(password)
+    page.get_by_role("button", name=AUTH["submit"]).click()
+    wait_for_app(page)
+    page.get_by_role("button", name=AUTH["logout"]).wait_for(timeout=30_000)
+
+
 def _assert_no_exception(page, where: str) -> None:
     errors = page.locator('[data-testid="stException"], [data-testid="stAlertContentError"]')
     assert errors.count() == 0, f"{where}: {errors.first.inner_text()}"
@@ -41,8 +68,7 @@ def _assert_no_exception(page, where: str) -> None:
 @pytest.mark.parametrize("lang", ["ko", "en"])
 @pytest.mark.parametrize("name", PAGES)
 def test_page_renders_with_its_title(page, app_server, name, lang):
-    page.goto(f"{app_server}/{name}?lang={lang}")
-    wait_for_app(page)
+    visit(page, f"{app_server}/{name}?lang={lang}")
     title = TITLES[lang][name]
     heading = page.locator("h1, h2").filter(has_text=title)
     assert heading.count() >= 1, f"no heading {title!r} on /{name}?lang={lang}"
@@ -51,8 +77,7 @@ def test_page_renders_with_its_title(page, app_server, name, lang):
 
 
 def test_language_choice_survives_navigation(page, app_server):
-    page.goto(f"{app_server}/live?lang=en")
-    wait_for_app(page)
+    visit(page, f"{app_server}/live?lang=en")
     page.get_by_role("link", name=TITLES["en"]["budget"]).first.click()
     wait_for_app(page)
     assert "lang=en" in page.url
@@ -60,14 +85,36 @@ def test_language_choice_survives_navigation(page, app_server):
 
 
 def test_root_address_serves_the_live_page(page, app_server):
-    page.goto(app_server)
-    wait_for_app(page)
+    visit(page, app_server)
     assert page.locator("h1, h2").filter(has_text=TITLES["ko"]["live"]).count() >= 1
 
 
 def test_projector_briefing(page, app_server):
-    page.goto(f"{app_server}/briefing?projector=1")
-    wait_for_app(page)
+    visit(page, f"{app_server}/briefing?projector=1")
     _assert_no_exception(page, "/briefing?projector=1")
     assert page.locator('[data-testid="stMetric"]').count() >= 3
     screenshot(page, "briefing-projector-ko")
+
+
+def test_login_gate_and_council_url_fallback(browser, app_server):
+    """A fresh browser sees only the login page; a council account asking for /alerts gets the
+    briefing instead (Streamlit's fallback for an unregistered page), and no alert page."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server}/alerts")
+        wait_for_app(page)
+        assert page.locator("h1").filter(has_text=TITLES_AUTH["title"]).count() >= 1
+        assert "anbu-demo" in page.inner_text("body")
+        screenshot(page, "login-ko")
+        log_in(page, "council")  # the session asked for /alerts: council gets its default
+        assert page.locator("h1, h2").filter(has_text=TITLES["ko"]["briefing"]).count() >= 1
+        assert page.locator("h1, h2").filter(has_text=TITLES["ko"]["alerts"]).count() == 0
+        page.keyboard.press("Escape")  # Streamlit's "page not found" notice for the fallback
+        nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
+        assert TITLES["ko"]["alerts"] not in nav and TITLES["ko"]["live"] not in nav
+        page.get_by_role("button", name=TITLES_AUTH["logout"]).click()
+        wait_for_app(page)
+        assert page.locator("h1").filter(has_text=TITLES_AUTH["title"]).count() >= 1
+    finally:
+        context.close()

@@ -1,0 +1,136 @@
+"""The login gate: login page, idle timeout, the user's sidebar block and page re-checks.
+
+The access decisions are in ``dashboard.auth`` (no streamlit); this module only keeps the
+logged-in ``SessionUser`` in the session and shows forms. ``app.py`` calls ``current_user()``
+before ``st.navigation`` and gives the navigation only ``allowed_pages(user.role)``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from dashboard.auth import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    AuthPolicy,
+    SessionUser,
+    authenticate,
+    can,
+    can_open,
+    record_logout,
+    session_expired,
+)
+from dashboard.formatting import format_datetime
+from dashboard.ui.data import get_engine
+from dashboard.ui.i18n import current_lang, t
+
+USER_KEY = "anbu_user"
+ACTIVITY_KEY = "anbu_last_activity"
+_NOTICE_KEY = "anbu_auth_notice"  # (i18n key, kwargs) shown once on the login page
+_USERNAME_KEY = "anbu_login_username"
+_PASSWORD_KEY = "anbu_login_password"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _policy() -> AuthPolicy:
+    return AuthPolicy.from_settings()
+
+
+def current_user() -> SessionUser | None:
+    """The logged-in user, after enforcing the idle timeout; each full run counts as activity.
+
+    Call once per run, before ``st.navigation``. Fragment reruns do not pass here, so a screen
+    left alone keeps its last activity time and is logged out at its next full run.
+    """
+    user = st.session_state.get(USER_KEY)
+    if not isinstance(user, SessionUser):
+        return None
+    now, policy = _now(), _policy()
+    if session_expired(st.session_state.get(ACTIVITY_KEY), now, policy):
+        _end_session(user, now, "session_timeout")
+        minutes = int(policy.idle_timeout.total_seconds() // 60)
+        st.session_state[_NOTICE_KEY] = ("auth.expired", {"minutes": minutes})
+        return None
+    st.session_state[ACTIVITY_KEY] = now
+    return user
+
+
+def check_session() -> None:
+    """For live fragments, whose reruns skip the gate: a full rerun once the session idled out."""
+    if session_expired(st.session_state.get(ACTIVITY_KEY), _now(), _policy()):
+        st.rerun(scope="app")
+
+
+def _end_session(user: SessionUser, now: datetime, reason: str) -> None:
+    with get_engine().begin() as conn:
+        record_logout(conn, user.username, now, reason)
+    for key in (USER_KEY, ACTIVITY_KEY):
+        st.session_state.pop(key, None)
+
+
+def _on_login() -> None:
+    username = st.session_state.get(_USERNAME_KEY, "")
+    password = st.session_state.get(_PASSWORD_KEY, "")
+    st.session_state[_PASSWORD_KEY] = ""  # never keep a typed password in the session
+    now = _now()
+    with get_engine().begin() as conn:
+        result = authenticate(conn, username, password, now, _policy())
+    if result.ok:
+        st.session_state[USER_KEY] = result.user
+        st.session_state[ACTIVITY_KEY] = now
+        st.session_state.pop(_NOTICE_KEY, None)
+        return
+    until = format_datetime(result.locked_until, current_lang()) if result.locked_until else ""
+    st.session_state[_NOTICE_KEY] = (result.message_key, {"until": until})
+
+
+def _on_logout() -> None:
+    user = st.session_state.get(USER_KEY)
+    if isinstance(user, SessionUser):
+        _end_session(user, _now(), "logout")
+
+
+def login_page() -> None:
+    """The only page a session without a user gets: every URL falls back to it."""
+    st.title(t("auth.title"))
+    st.caption(t("auth.intro"))
+    notice = st.session_state.pop(_NOTICE_KEY, None)
+    if notice:
+        key, kwargs = notice
+        (st.warning if key == "auth.expired" else st.error)(t(key, **kwargs))
+    with st.form("anbu_login", clear_on_submit=False, enter_to_submit=True):
+        st.text_input(t("auth.username"), key=_USERNAME_KEY, autocomplete="username")
+        st.text_input(
+            t("auth.password"), key=_PASSWORD_KEY, type="password", autocomplete="current-password"
+        )
+        st.form_submit_button(t("auth.submit"), type="primary", on_click=_on_login)
+    if _policy().demo:
+        accounts = ", ".join(f"`{name}`" for name in DEMO_ACCOUNTS)
+        st.info(t("auth.demo", accounts=accounts, password=DEMO_PASSWORD))
+
+
+def sidebar_user(user: SessionUser) -> None:
+    """Who is logged in, in which role, and the logout button."""
+    role = t(f"auth.role.{user.role}")
+    st.sidebar.caption(t("auth.signed_in", name=user.display_name, role=role))
+    st.sidebar.button(t("auth.logout"), key="anbu_logout", on_click=_on_logout)
+
+
+def require_page(page: str) -> SessionUser:
+    """Re-check at the top of a sensitive page; stops the page for anyone not allowed."""
+    user = st.session_state.get(USER_KEY)
+    if not isinstance(user, SessionUser) or not can_open(user.role, page):
+        st.error(t("auth.forbidden"))
+        st.stop()
+    return user
+
+
+def user_can(action: str) -> bool:
+    """May the logged-in user take ``action``? False without a user."""
+    user = st.session_state.get(USER_KEY)
+    return isinstance(user, SessionUser) and can(user.role, action)

@@ -1,0 +1,159 @@
+"""The login gate in AppTest: login, bad password, lockout, pages per role, logout, timeout.
+
+AppTest refuses to switch to a page the session's ``st.navigation`` did not register, which is
+exactly what "not reachable by URL" means; the browser test checks the real URL fallback too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from dashboard.auth import DEMO_PASSWORD, allowed_pages
+from dashboard.auth.users import create_user
+from dashboard.db.schema import AuditLog
+from dashboard.i18n import translate
+from dashboard.settings import PROJECT_ROOT, get_settings
+from tests.apptest.conftest import APP, TIMEOUT, login_as, open_page, texts
+
+APP_PAGES = ["live", "alerts", "wandering", "complaints", "participation", "budget", "briefing"]
+DEFAULT_TITLE = {"operator": "실시간 현황", "lead": "실시간 현황", "council": "브리핑"}
+DEFAULT_TITLE["admin"] = translate(f"page.{allowed_pages('admin')[0]}")  # first page it has
+
+
+def _fresh() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _submit(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="anbu_login_username").input(username)
+    at.text_input(key="anbu_login_password").input(password)
+    next(b for b in at.button if b.label == translate("auth.submit")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _titles(at: AppTest) -> list[str]:
+    return [t.value for t in at.title]
+
+
+def _assert_unreachable(at: AppTest, page: str) -> None:
+    """The page is not registered with this session's navigation (so its URL falls back)."""
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(f"../pages/{page}.py")
+
+
+def _audit(engine, action: str, username: str) -> int:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(AuditLog.id).where(AuditLog.action == action, AuditLog.entity_id == username)
+        ).all()
+    return len(rows)
+
+
+def test_without_login_every_address_shows_the_login_page(demo_db) -> None:
+    at = _fresh()
+    assert _titles(at) == ["로그인"]
+    assert any(DEMO_PASSWORD in s for s in texts(at))  # demo mode names the accounts
+    assert not at.dataframe and not at.metric
+    _assert_unreachable(at, "alerts")
+
+
+@pytest.mark.parametrize("role", ["operator", "lead", "council", "admin"])
+def test_login_with_each_demo_account(demo_db, role: str) -> None:
+    at = _submit(_fresh(), role, DEMO_PASSWORD)
+    assert _titles(at) == [DEFAULT_TITLE[role]]
+    signed_in = [c.value for c in at.sidebar.caption]
+    assert any(translate(f"auth.role.{role}") in c for c in signed_in), signed_in
+    assert at.session_state["anbu_login_password"] == ""  # the typed password is not kept
+
+
+def test_wrong_password_is_refused_without_saying_which_part(demo_db) -> None:
+    at = _submit(_fresh(), "lead", "not-the-password")
+    assert _titles(at) == ["로그인"]
+    assert [e.value for e in at.error] == [translate("auth.bad_credentials")]
+    unknown = _submit(_fresh(), "no-such-user", "not-the-password")
+    assert [e.value for e in unknown.error] == [e.value for e in at.error]
+
+
+def test_lockout_after_five_failures(demo_db) -> None:
+    with demo_db.begin() as conn:
+        create_user(conn, "locktest", "council", "a long passphrase", datetime.now(UTC), "test")
+    at = _fresh()
+    for _ in range(4):
+        _submit(at, "locktest", "wrong password")
+        assert [e.value for e in at.error] == [translate("auth.bad_credentials")]
+    _submit(at, "locktest", "wrong password")
+    assert "잠겼습니다" in at.error[0].value
+    _submit(at, "locktest", "a long passphrase")  # the right password while locked
+    assert _titles(at) == ["로그인"] and "잠겼습니다" in at.error[0].value
+    assert _audit(demo_db, "lockout", "locktest") == 1
+
+
+@pytest.mark.parametrize("role", ["operator", "lead", "council", "admin"])
+def test_each_role_reaches_exactly_its_pages(demo_db, role: str) -> None:
+    allowed = set(allowed_pages(role))
+    at = open_page(role=role)
+    assert _titles(at) == [DEFAULT_TITLE[role]]
+    for page in APP_PAGES:
+        if page in allowed:
+            at.switch_page(f"../pages/{page}.py").run()
+            assert _titles(at) == [translate(f"page.{page}")], (role, page)
+            assert not at.exception, [e.value for e in at.exception]
+        else:
+            _assert_unreachable(at, page)
+
+
+def test_council_cannot_reach_alerts_by_url(demo_db) -> None:
+    at = open_page(role="council")
+    assert _titles(at) == ["브리핑"]
+    _assert_unreachable(at, "alerts")
+    assert translate("page.alerts") not in texts(at)
+
+
+def test_sensitive_page_rechecks_the_role(demo_db) -> None:
+    """Even if a page script ran for a council session, it stops before reading data."""
+    for page in ("live", "alerts", "wandering"):
+        at = AppTest.from_file(str(PROJECT_ROOT / "pages" / f"{page}.py"), default_timeout=TIMEOUT)
+        login_as(at, "council").run()
+        assert [e.value for e in at.error] == [translate("auth.forbidden")], page
+        assert not at.dataframe and not at.metric and not at.title
+
+
+def test_logout(demo_db) -> None:
+    at = _submit(_fresh(), "operator", DEMO_PASSWORD)
+    before = _audit(demo_db, "logout", "operator")
+    at.sidebar.button(key="anbu_logout").click().run()
+    assert _titles(at) == ["로그인"]
+    assert "anbu_user" not in at.session_state
+    assert _audit(demo_db, "logout", "operator") == before + 1
+
+
+def test_idle_session_times_out(demo_db) -> None:
+    at = open_page("live", role="operator")
+    idle = timedelta(minutes=get_settings().session_idle_minutes, seconds=1)
+    at.session_state["anbu_last_activity"] = datetime.now(UTC) - idle
+    at.run()
+    assert _titles(at) == ["로그인"]
+    assert "로그아웃되었습니다" in at.warning[0].value
+
+
+def test_outside_demo_mode_no_demo_hint_and_no_demo_login(demo_db, monkeypatch) -> None:
+    open_page()  # the database is prepared in demo mode first (accounts exist)
+    monkeypatch.setenv("ANBU_DEMO", "false")
+    get_settings.cache_clear()
+    try:
+        at = _fresh()
+        assert not any(DEMO_PASSWORD in s for s in texts(at))
+        _submit(at, "lead", DEMO_PASSWORD)
+        assert _titles(at) == ["로그인"]
+        assert [e.value for e in at.error] == [translate("auth.bad_credentials")]
+    finally:
+        monkeypatch.delenv("ANBU_DEMO")
+        get_settings.cache_clear()
