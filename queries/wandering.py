@@ -3,17 +3,32 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
-from dashboard.db.schema import CareRecipient, Device, DeviceState, Program, Region
+from dashboard.db.schema import (
+    Alert,
+    CareRecipient,
+    Device,
+    DeviceEvent,
+    DeviceState,
+    Program,
+    Region,
+)
 from dashboard.formatting import mask_name
 from queries.common import frame
 
 WANDERING_PROGRAM = "goyang_wandering"
 DEFAULT_SAFE_ZONE_M = 500
 EARTH_RADIUS_M = 6_371_000.0
+# Beyond this share of the radius a wearer is "near the edge": worth a glance, not an alarm.
+EDGE_SHARE = 0.8
+# Same default as the rules' wandering.no_position_min, so map and alerts agree.
+NO_POSITION_AFTER = timedelta(minutes=30)
+# Map statuses, in the order they are drawn (later on top) and listed in the legend.
+STATUSES = ("inside", "no_position", "edge", "outside")
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -22,6 +37,16 @@ def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     dp, dl = p2 - p1, math.radians(lon2 - lon1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
+
+
+def _missing(value: object) -> bool:
+    return value is None or bool(pd.isna(value))
+
+
+def _utc(value: object) -> pd.Timestamp:
+    """SQLite returns naive UTC (or strings); PostgreSQL aware datetimes."""
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def positions(conn: Connection, program_code: str = WANDERING_PROGRAM) -> pd.DataFrame:
@@ -39,6 +64,7 @@ def positions(conn: Connection, program_code: str = WANDERING_PROGRAM) -> pd.Dat
             Region.name_en.label("region_en"),
             DeviceState.state,
             DeviceState.last_seen_at,
+            DeviceState.last_event_type,
             DeviceState.battery_pct,
             DeviceState.last_lat,
             DeviceState.last_lon,
@@ -59,12 +85,127 @@ def positions(conn: Connection, program_code: str = WANDERING_PROGRAM) -> pd.Dat
     df["recipient_masked"] = df.pop("pii_name").map(mask_name)
     df["safe_zone_m"] = df["safe_zone_m"].fillna(DEFAULT_SAFE_ZONE_M).astype(float)
     df["distance_m"] = [
-        haversine_m(a, b, c, d)
-        if None not in (a, b, c, d) and not pd.isna([a, b, c, d]).any()
-        else float("nan")
+        float("nan")
+        if any(_missing(v) for v in (a, b, c, d))
+        else haversine_m(float(a), float(b), float(c), float(d))
         for a, b, c, d in zip(
             df["last_lat"], df["last_lon"], df["home_lat"], df["home_lon"], strict=True
         )
     ]
     df["outside"] = df["distance_m"] > df["safe_zone_m"]
     return df
+
+
+def _position_times(conn: Connection, df: pd.DataFrame) -> list[pd.Timestamp | None]:
+    """When each last position was taken.
+
+    The state row's position comes from the latest position event, so when the latest event
+    *was* a position its time is ``last_seen_at``; only the few whose latest event was
+    something else (a button, a battery report) need the event log, newest first by index.
+    """
+    stmt = (
+        select(DeviceEvent.ts)
+        .where(DeviceEvent.device_id == bindparam("d"), DeviceEvent.type == "position")
+        .order_by(DeviceEvent.ts.desc())
+        .limit(1)
+    )
+    out: list[pd.Timestamp | None] = []
+    for device_id, seen, kind in zip(
+        df["device_id"], df["last_seen_at"], df["last_event_type"], strict=True
+    ):
+        if _missing(seen):
+            out.append(None)
+        elif _missing(kind) or kind == "position":
+            out.append(seen)
+        else:
+            ts = conn.execute(stmt, {"d": int(device_id)}).scalar()
+            out.append(None if ts is None else _utc(ts))
+    return out
+
+
+def _outside_since(conn: Connection, device_ids: list[int]) -> dict[int, pd.Timestamp]:
+    """Opening time of each open left-the-zone alert: when the rules saw the wearer leave."""
+    if not device_ids:
+        return {}
+    stmt = (
+        select(Alert.device_id, Alert.opened_at)
+        .where(
+            Alert.rule == "wander_left_zone",
+            Alert.status != "closed",
+            Alert.device_id.in_(device_ids),
+        )
+        .order_by(Alert.opened_at)
+    )
+    out: dict[int, pd.Timestamp] = {}
+    for device_id, opened in conn.execute(stmt):
+        out.setdefault(int(device_id), _utc(opened))
+    return out
+
+
+def classify(
+    distance_m: float | None,
+    safe_zone_m: float,
+    position_at: datetime | None,
+    now: datetime,
+    no_position_after: timedelta = NO_POSITION_AFTER,
+) -> str:
+    """inside / edge / outside / no_position for one wearer.
+
+    Outside wins over a stale position: someone last seen outside is the most urgent case,
+    not a grey dot. Boundaries follow the rules: outside is strictly beyond the radius, stale
+    is strictly older than ``no_position_after``; edge is strictly beyond EDGE_SHARE.
+    """
+    if _missing(distance_m):
+        return "no_position"
+    if distance_m > safe_zone_m:
+        return "outside"
+    if _missing(position_at) or now - position_at > no_position_after:
+        return "no_position"
+    if distance_m > EDGE_SHARE * safe_zone_m:
+        return "edge"
+    return "inside"
+
+
+def snapshot(
+    conn: Connection,
+    now: datetime,
+    no_position_after: timedelta = NO_POSITION_AFTER,
+    program_code: str = WANDERING_PROGRAM,
+) -> pd.DataFrame:
+    """What the live map shows at ``now``: positions plus status, position time, time outside.
+
+    Columns added to ``positions``: position_at, status (see STATUSES), stale (no position for
+    ``no_position_after``, whatever the status), outside_since (open alert, else NaT).
+    """
+    df = positions(conn, program_code)
+    df["position_at"] = pd.to_datetime(_position_times(conn, df), utc=True)
+    df["status"] = [
+        classify(d, z, None if pd.isna(p) else p.to_pydatetime(), now, no_position_after)
+        for d, z, p in zip(df["distance_m"], df["safe_zone_m"], df["position_at"], strict=True)
+    ]
+    df["stale"] = [
+        pd.isna(p) or now - p.to_pydatetime() > no_position_after for p in df["position_at"]
+    ]
+    since = _outside_since(conn, [int(i) for i in df.loc[df["outside"], "device_id"]])
+    df["outside_since"] = pd.to_datetime(
+        [
+            since.get(int(i)) if o else None
+            for i, o in zip(df["device_id"], df["outside"], strict=True)
+        ],
+        utc=True,
+    )
+    return df
+
+
+def region_codes(conn: Connection, program_code: str = WANDERING_PROGRAM) -> list[str]:
+    """행정동 codes with an active detector: which dong boundaries the map draws."""
+    stmt = (
+        select(Region.code)
+        .distinct()
+        .select_from(Device)
+        .join(Program, Program.id == Device.program_id)
+        .join(Region, Region.id == Device.region_id)
+        .where(Program.code == program_code, Device.status == "active")
+        .order_by(Region.code)
+    )
+    return [str(code) for code in conn.execute(stmt).scalars()]

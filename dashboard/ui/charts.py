@@ -9,11 +9,70 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.i18n import STATES, state_label, translate
-from dashboard.ui.i18n import projector_on
+from dashboard.ui.i18n import current_lang, projector_on
 from dashboard.ui.theme import ACCENT, MUTED, SERIES, STATE_COLORS, stage_scale
 
-MONTH_FORMAT = {"ko": "%Y. %m.", "en": "%Y-%m"}
-DAY_FORMAT = {"ko": "%m. %d.", "en": "%m-%d"}
+MONTH_FORMAT = {"ko": "%Y. %-m.", "en": "%Y-%m"}
+DAY_FORMAT = {"ko": "%-m. %-d.", "en": "%m-%d"}
+
+# d3-time-format locales, applied to every chart in ``render``: month and weekday names, %x, %c.
+_KO_MONTHS = [f"{m}월" for m in range(1, 13)]
+TIME_LOCALES: dict[str, dict] = {
+    "ko": {
+        "dateTime": "%Y. %-m. %-d. (%a) %H:%M:%S",
+        "date": "%Y. %-m. %-d.",
+        "time": "%H:%M:%S",
+        "periods": ["오전", "오후"],
+        "days": ["일요일", "월요일", "화요일", "수요일", "목요일", "금요일", "토요일"],
+        "shortDays": ["일", "월", "화", "수", "목", "금", "토"],
+        "months": _KO_MONTHS,
+        "shortMonths": _KO_MONTHS,
+    },
+    "en": {
+        "dateTime": "%x, %X",
+        "date": "%-m/%-d/%Y",
+        "time": "%-I:%M:%S %p",
+        "periods": ["AM", "PM"],
+        "days": ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"],
+        "shortDays": ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"],
+        "months": [
+            "January", "February", "March", "April", "May", "June",
+            "July", "August", "September", "October", "November", "December",
+        ],
+        "shortMonths": [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ],
+    },
+}  # fmt: skip
+# Time axes without an explicit format pick one per tick interval; Vega's defaults are English
+# patterns ("%b %d" → "11월 29"), so Korean gets its own: 2024년, 11월, 11. 29., 14시.
+KO_TEMPORAL_AXIS_FORMAT = {
+    "year": "%Y년",
+    "quarter": "%-m월",
+    "month": "%-m월",
+    "week": "%-m. %-d.",
+    "date": "%-m. %-d.",
+    "hours": "%H시",
+    "minutes": "%H:%M",
+    "seconds": "%H:%M:%S",
+    "milliseconds": "%H:%M:%S.%L",
+}
+
+
+def localize(chart: alt.TopLevelMixin, lang: str) -> alt.TopLevelMixin:
+    """Korean or English date names and tick formats for one chart (per-view config, so pages
+    in different languages never share a global Vega locale).
+
+    Must come before any other ``configure_*``: altair's ``configure`` replaces the config.
+    """
+    time_locale = alt.TimeLocale(**TIME_LOCALES[lang])
+    if lang == "ko":
+        return chart.configure(
+            locale=alt.Locale(time=time_locale),
+            axisTemporal=alt.AxisConfig(format=KO_TEMPORAL_AXIS_FORMAT),
+        )
+    return chart.configure(locale=alt.Locale(time=time_locale))
 
 
 def _state_order(df: pd.DataFrame) -> pd.DataFrame:
@@ -224,6 +283,7 @@ def render(chart: alt.TopLevelMixin, extra: int = 90) -> None:
     """
     height = getattr(chart, "height", None)
     height = height if isinstance(height, int) else 300
+    chart = localize(chart, current_lang())
     if projector_on():  # legible from the back of a council room
         chart = chart.configure_axis(labelFontSize=17, titleFontSize=19).configure_legend(
             labelFontSize=17, titleFontSize=18

@@ -1,14 +1,24 @@
 """Folium maps. Text placed in popups and tooltips is escaped: folium injects it as HTML and
-evaluates ``${…}`` as a JavaScript template, so ``$`` and backticks are neutralised too."""
+evaluates ``${…}`` as a JavaScript template, so ``$`` and backticks are neutralised too.
+
+The wandering map comes in two parts so a wall screen can refresh without remounting:
+``base_map`` (tiles, dong boundaries, legend) depends on nothing that moves, so its script and
+therefore streamlit-folium's component key stay the same between refreshes; ``positions_layer``
+(markers, zone outlines, the fit to the bounds) goes through ``st_folium(feature_group_to_add=…)``,
+which swaps the layer in the running map.
+"""
 
 from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import folium
 import pandas as pd
+from branca.element import MacroElement
+from jinja2 import Template
 
 from dashboard.ui.theme import STATE_COLORS
 
@@ -17,11 +27,48 @@ BAEKSEOK_CENTER = (37.6435, 126.7870)
 LEAFLET_JS = [("leaflet", "/app/static/leaflet/leaflet.js")]
 LEAFLET_CSS = [("leaflet_css", "/app/static/leaflet/leaflet.css")]
 OUTSIDE_COLOR = STATE_COLORS["severe"]
+EDGE_COLOR = STATE_COLORS["attention"]
 INSIDE_COLOR = STATE_COLORS["normal"]
-ZONE_COLOR = "#5AA9E6"
-DARK_MAP_CSS = (
-    "<style>.leaflet-container{background:#1b2633}"
-    ".leaflet-tile-pane{filter:invert(1) hue-rotate(180deg) brightness(.85) contrast(.9)}</style>"
+NO_POSITION_COLOR = STATE_COLORS["offline"]
+BOUNDARY_COLOR = "#9C8ADE"
+# Drawn bottom to top: the calm majority first, the one person who matters last.
+DRAW_ORDER = ("inside", "no_position", "edge", "outside")
+LEGEND_ORDER = ("outside", "edge", "no_position", "inside")
+# Marker look per status. Outside is large, solid red with a thick white ring (no animation: a
+# pulse distracts on a wall screen and is invisible in a screenshot handed to a field team).
+MARKER_STYLE: dict[str, dict] = {
+    "inside": {"radius": 4, "color": INSIDE_COLOR, "weight": 0, "fill_opacity": 0.75},
+    "edge": {"radius": 7, "color": "#1B2633", "weight": 1.5, "fill_opacity": 0.95},
+    "no_position": {"radius": 5, "color": NO_POSITION_COLOR, "weight": 1.5, "fill_opacity": 0.3},
+    "outside": {"radius": 13, "color": "#FFFFFF", "weight": 4, "fill_opacity": 1.0},
+}
+FILL_COLOR = {
+    "inside": INSIDE_COLOR,
+    "edge": EDGE_COLOR,
+    "no_position": NO_POSITION_COLOR,
+    "outside": OUTSIDE_COLOR,
+}
+# More grey labels than this would bury the map (a feed outage): then they show on hover only.
+MAX_GREY_LABELS = 20
+FIT_PADDING_PX = 40
+FIT_MAX_ZOOM = 17
+MAP_CSS = (
+    "<style>"
+    # Dark wall screen: darken the light OSM tiles and the empty background instead of
+    # depending on a dark tile provider that needs an API key.
+    ".leaflet-container{background:#1b2633}"
+    ".leaflet-tile-pane{filter:invert(1) hue-rotate(180deg) brightness(.8) contrast(.85)}"
+    ".anbu-legend{background:rgba(14,22,33,.88);color:#E8EEF4;padding:8px 12px;"
+    "border-radius:6px;font:14px/1.6 sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.5)}"
+    ".anbu-legend i{display:inline-block;border-radius:50%;margin-right:8px;"
+    "vertical-align:middle;box-sizing:border-box}"
+    ".leaflet-tooltip.anbu-outside{background:#FF3344;color:#fff;border:2px solid #fff;"
+    "font:700 15px/1.3 sans-serif;box-shadow:0 1px 6px rgba(0,0,0,.6)}"
+    ".leaflet-tooltip.anbu-outside:before{border-right-color:#fff}"
+    ".leaflet-tooltip.anbu-grey{background:rgba(14,22,33,.85);color:#C9D2DB;"
+    "border:1px solid #7D8894;font:12px/1.2 sans-serif;box-shadow:none}"
+    ".leaflet-tooltip.anbu-grey:before{border-right-color:#7D8894}"
+    "</style>"
 )
 
 
@@ -44,71 +91,230 @@ def load_boundaries(path: Path | None, codes: set[str]) -> dict | None:
     return {"type": "FeatureCollection", "features": features} if features else None
 
 
-def wandering_map(
-    df: pd.DataFrame,
-    labels: dict[str, str],
+class _Legend(MacroElement):
+    """A Leaflet control with the marker key (static: part of the base map)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (map) {
+  var legend = L.control({position: "bottomright"});
+  legend.onAdd = function () {
+    var div = L.DomUtil.create("div", "anbu-legend");
+    div.innerHTML = {{ this.inner_json }};
+    return div;
+  };
+  legend.addTo(map);
+})({{ this._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, inner_html: str) -> None:
+        super().__init__()
+        self._name = "Legend"
+        # JSON gives a valid JS string literal; "</" is split so it cannot close a <script>.
+        self.inner_json = json.dumps(inner_html).replace("</", "<\\/")
+
+
+class _FitWhenCutOff(MacroElement):
+    """Fit the map to everyone on the first draw, and again whenever someone outside their
+    zone is out of view. Otherwise the operator's own zoom and pan survive a refresh."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (map) {
+  var all = L.latLngBounds({{ this.bounds_json }});
+  var urgent = {{ this.urgent_json }};
+  var view = map.getBounds();
+  var cut = urgent.some(function (p) { return !view.contains(L.latLng(p)); });
+  if (!map._anbuFitted || cut) {
+    map.fitBounds(all, {padding: [{{ this.padding }}, {{ this.padding }}],
+                        maxZoom: {{ this.max_zoom }}});
+    map._anbuFitted = true;
+  }
+})({{ this._parent._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, bounds: list[list[float]], urgent: list[list[float]]) -> None:
+        super().__init__()
+        self._name = "FitWhenCutOff"
+        self.bounds_json = json.dumps(bounds)
+        self.urgent_json = json.dumps(urgent)
+        self.padding = FIT_PADDING_PX
+        self.max_zoom = FIT_MAX_ZOOM
+
+
+def legend_html(labels: Mapping[str, str]) -> str:
+    """Legend rows: a swatch drawn like the marker, then the translated label."""
+    rows = [f"<b>{escape_text(labels['legend'])}</b>"]
+    for status in LEGEND_ORDER:
+        style = MARKER_STYLE[status]
+        size = 2 * style["radius"] + 2
+        ring = style["color"] if style["weight"] else FILL_COLOR[status]
+        swatch = (
+            f'<i style="width:{size}px;height:{size}px;background:{FILL_COLOR[status]};'
+            f'border:{max(1, min(3, style["weight"]))}px solid {ring}"></i>'
+        )
+        rows.append(f"{swatch}{escape_text(labels[status])}")
+    rows.append(
+        f'<i style="width:18px;height:18px;border:2px solid {OUTSIDE_COLOR}"></i>'
+        f"{escape_text(labels['zone'])}"
+    )
+    return "<br>".join(rows)
+
+
+def base_map(
+    labels: Mapping[str, str],
     boundaries: dict | None = None,
     tiles: str | None = "OpenStreetMap",
 ) -> folium.Map:
-    """Detectors' last positions (red when outside the safe zone) over safe-zone circles.
+    """Tiles, dong boundaries and legend: nothing that moves, so refreshes never remount it.
 
-    ``labels`` carries translated strings: tooltip, outside, inside, battery, last_seen keys.
     ``tiles=None`` draws no base map so the page renders without a network.
     """
-    located = df.dropna(subset=["last_lat", "last_lon"])
-    center = (
-        (located["last_lat"].mean(), located["last_lon"].mean())
-        if len(located)
-        else BAEKSEOK_CENTER
-    )
     fmap = folium.Map(
-        location=center, zoom_start=15, tiles=tiles, control_scale=True, prefer_canvas=True
+        location=BAEKSEOK_CENTER,
+        zoom_start=15,
+        tiles=tiles,
+        control_scale=True,
+        prefer_canvas=True,
+        # Fractional zoom lets the fit fill the screen instead of the next whole level out.
+        zoom_snap=0.25,
+        zoom_delta=0.5,
     )
     fmap.default_js = LEAFLET_JS
     fmap.default_css = LEAFLET_CSS
-    # Dark wall screen: darken the light OSM tiles and the empty background instead of
-    # depending on a dark tile provider that needs an API key.
-    fmap.get_root().header.add_child(folium.Element(DARK_MAP_CSS))
+    fmap.get_root().header.add_child(folium.Element(MAP_CSS))
     if boundaries:
         folium.GeoJson(
             boundaries,
             name="dong",
-            style_function=lambda _f: {"color": "#9C8ADE", "weight": 2, "fillOpacity": 0.04},
+            style_function=lambda _f: {
+                "color": BOUNDARY_COLOR,
+                "weight": 2,
+                "fillOpacity": 0,
+                "dashArray": "8 6",
+            },
             tooltip=folium.GeoJsonTooltip(fields=["adm_nm"], labels=False),
         ).add_to(fmap)
-    for row in df.dropna(subset=["home_lat", "home_lon"]).to_dict("records"):
+    fmap.add_child(_Legend(legend_html(labels)))
+    return fmap
+
+
+def map_bounds(df: pd.DataFrame) -> list[list[float]] | None:
+    """[[south, west], [north, east]] over every drawn position and, for people outside their
+    zone, also their home (the zone outline and the line from home must be on screen)."""
+    located = df.dropna(subset=["last_lat", "last_lon"])
+    if located.empty:
+        return None
+    lats = located["last_lat"].astype(float).tolist()
+    lons = located["last_lon"].astype(float).tolist()
+    away = located[located["status"] == "outside"].dropna(subset=["home_lat", "home_lon"])
+    lats += away["home_lat"].astype(float).tolist()
+    lons += away["home_lon"].astype(float).tolist()
+    return [[min(lats), min(lons)], [max(lats), max(lons)]]
+
+
+def _tooltip(row: Mapping, labels: Mapping[str, str]) -> str:
+    lines = [
+        f"<b>{escape_text(row['recipient_masked'])}</b> · {escape_text(row['device_uid'])}",
+        f"{escape_text(labels[row['status']])} · {escape_text(labels['distance'])} "
+        f"{escape_text(row['distance_text'])}",
+    ]
+    if row["status"] == "outside":
+        lines.append(f"{escape_text(labels['outside_for'])}: {escape_text(row['outside_text'])}")
+    lines.append(f"{escape_text(labels['last_seen'])}: {escape_text(row['age_text'])}")
+    lines.append(f"{escape_text(labels['battery'])}: {escape_text(row['battery_text'])}")
+    return "<br>".join(lines)
+
+
+def positions_layer(df: pd.DataFrame, labels: Mapping[str, str]) -> folium.FeatureGroup:
+    """Everything that moves: markers by status, zone outlines for people outside or near the
+    edge, a line home for people outside, and the fit to the bounds.
+
+    ``df`` needs the columns of ``queries.wandering.snapshot`` plus the display texts
+    distance_text, age_text, battery_text and outside_text (already formatted).
+    """
+    layer = folium.FeatureGroup(name="positions")
+    located = df.dropna(subset=["last_lat", "last_lon"])
+    # Zone outlines only where they say something; 200 filled circles hid everyone.
+    zoned = located[located["status"].isin(["edge", "outside"])].dropna(
+        subset=["home_lat", "home_lon"]
+    )
+    for row in zoned.to_dict("records"):
+        outside = row["status"] == "outside"
         folium.Circle(
             location=(row["home_lat"], row["home_lon"]),
             radius=float(row["safe_zone_m"]),
-            color=OUTSIDE_COLOR if row["outside"] else ZONE_COLOR,
-            weight=1,
-            fill=True,
-            fill_opacity=0.05,
-            opacity=0.5,
-        ).add_to(fmap)
-    for row in located.sort_values("outside").to_dict("records"):
-        where = labels["outside"] if row["outside"] else labels["inside"]
-        text = (
-            f"{escape_text(row['device_uid'])} · {escape_text(row['recipient_masked'])}"
-            f"<br>{escape_text(where)} · {escape_text(row['distance_text'])}"
-            f"<br>{escape_text(labels['last_seen'])}: {escape_text(row['age_text'])}"
-            f"<br>{escape_text(labels['battery'])}: {escape_text(row['battery_text'])}"
-        )
+            color=OUTSIDE_COLOR if outside else EDGE_COLOR,
+            weight=2.5 if outside else 1.5,
+            opacity=0.9 if outside else 0.7,
+            dash_array=None if outside else "5 5",
+            fill=False,
+        ).add_to(layer)
+        if outside:
+            folium.PolyLine(
+                [(row["home_lat"], row["home_lon"]), (row["last_lat"], row["last_lon"])],
+                color=OUTSIDE_COLOR,
+                weight=2,
+                opacity=0.8,
+                dash_array="4 6",
+            ).add_to(layer)
+    grey_labels = int((located["status"] == "no_position").sum()) <= MAX_GREY_LABELS
+    rank = {s: i for i, s in enumerate(DRAW_ORDER)}
+    ordered = located.assign(_rank=located["status"].map(rank)).sort_values("_rank", kind="stable")
+    for row in ordered.to_dict("records"):
+        status = row["status"]
+        style = MARKER_STYLE[status]
         folium.CircleMarker(
             location=(row["last_lat"], row["last_lon"]),
-            radius=9 if row["outside"] else 6,
-            color="#FFFFFF" if row["outside"] else INSIDE_COLOR,
-            weight=2 if row["outside"] else 1,
+            radius=style["radius"],
+            color=style["color"],
+            weight=style["weight"],
+            stroke=style["weight"] > 0,
             fill=True,
-            fill_color=OUTSIDE_COLOR if row["outside"] else INSIDE_COLOR,
-            fill_opacity=0.95 if row["outside"] else 0.7,
-            tooltip=folium.Tooltip(text),
-        ).add_to(fmap)
-    if len(located):
-        fmap.fit_bounds(
-            [
-                [located["last_lat"].min(), located["last_lon"].min()],
-                [located["last_lat"].max(), located["last_lon"].max()],
-            ]
-        )
+            fill_color=FILL_COLOR[status],
+            fill_opacity=style["fill_opacity"],
+            tooltip=folium.Tooltip(_tooltip(row, labels)),
+        ).add_to(layer)
+        # Always-on labels for what an operator must read from across the room.
+        label = None
+        if status == "outside":
+            label = (
+                f"{escape_text(row['recipient_masked'])} · {escape_text(row['outside_text'])}"
+                f" · {escape_text(row['distance_text'])}"
+            )
+            css = "anbu-outside"
+        elif status == "no_position" and grey_labels:
+            label, css = escape_text(row["age_text"]), "anbu-grey"
+        if label:
+            folium.Marker(
+                location=(row["last_lat"], row["last_lon"]),
+                icon=folium.DivIcon(html="", icon_size=(0, 0)),
+                tooltip=folium.Tooltip(
+                    label,
+                    permanent=True,
+                    direction="right",
+                    offset=(style["radius"] + 6, 0),
+                    sticky=False,
+                    class_name=css,
+                ),
+            ).add_to(layer)
+    bounds = map_bounds(df)
+    if bounds is not None:
+        urgent = located.loc[located["status"] == "outside", ["last_lat", "last_lon"]]
+        layer.add_child(_FitWhenCutOff(bounds, urgent.astype(float).values.tolist()))
+    return layer
+
+
+def wandering_map(
+    df: pd.DataFrame,
+    labels: Mapping[str, str],
+    boundaries: dict | None = None,
+    tiles: str | None = "OpenStreetMap",
+) -> folium.Map:
+    """Base map with the positions layer added: one standalone map (tests, HTML export).
+    The page passes the two parts to st_folium separately instead."""
+    fmap = base_map(labels, boundaries, tiles)
+    positions_layer(df, labels).add_to(fmap)
     return fmap

@@ -1,13 +1,81 @@
-"""The wandering map: hostile text is escaped, outside detectors are highlighted."""
+"""The wandering map: hostile text is escaped, statuses are drawn and classified right, the view
+fits everyone, and the base map stays identical between refreshes (no remount)."""
 
 from __future__ import annotations
 
-import pandas as pd
+import json
+import re
+from datetime import UTC, datetime, timedelta
 
-from dashboard.ui.maps import escape_text, load_boundaries, wandering_map
+import folium
+import pandas as pd
+import pytest
+from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
+
+from dashboard.ui.maps import (
+    MARKER_STYLE,
+    base_map,
+    escape_text,
+    load_boundaries,
+    map_bounds,
+    positions_layer,
+    wandering_map,
+)
 from dashboard.ui.theme import STATE_COLORS
+from queries.wandering import EDGE_SHARE, NO_POSITION_AFTER, classify, haversine_m
 
 HOSTILE = "<img src=x onerror=alert(1)>${alert(2)}`x`"
+NOW = datetime(2024, 11, 29, 3, 0, tzinfo=UTC)
+HOME = (37.6450, 126.7880)
+LABELS = {
+    "inside": "안심 반경 안",
+    "edge": "가장자리",
+    "outside": "안심 반경 밖",
+    "no_position": "위치 30분 이상 없음",
+    "legend": "범례",
+    "zone": "안심 반경",
+    "distance": "집에서",
+    "outside_for": "반경 밖",
+    "last_seen": "마지막 수신",
+    "battery": "배터리",
+}
+
+
+def _row(uid: str, status: str, lat: float, lon: float, name: str = "김*수", **kw) -> dict:
+    return {
+        "device_uid": uid,
+        "recipient_masked": name,
+        "status": status,
+        "last_lat": lat,
+        "last_lon": lon,
+        "home_lat": HOME[0],
+        "home_lon": HOME[1],
+        "safe_zone_m": 300.0,
+        "distance_text": "1,112 m",
+        "age_text": "3분 전",
+        "battery_text": "15%",
+        "outside_text": "12분",
+        **kw,
+    }
+
+
+def _frame(*rows: dict) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def _city() -> pd.DataFrame:
+    """Three calm people near home, one near the edge, one silent, one far outside (north)."""
+    return _frame(
+        _row("W-1", "inside", HOME[0] + 0.0005, HOME[1]),
+        _row("W-2", "inside", HOME[0] - 0.0008, HOME[1] + 0.0006),
+        _row("W-3", "inside", HOME[0], HOME[1] - 0.0010),
+        _row("W-4", "edge", HOME[0] + 0.0025, HOME[1]),
+        _row("W-5", "no_position", HOME[0] - 0.0012, HOME[1], age_text="2시간 전"),
+        _row("W-6", "outside", HOME[0] + 0.0300, HOME[1] + 0.0040, name="이*자"),
+    )
+
+
+# --- escaping ---------------------------------------------------------------------------------
 
 
 def test_escape_text_neutralises_html_and_js_templates() -> None:
@@ -16,33 +84,160 @@ def test_escape_text_neutralises_html_and_js_templates() -> None:
         assert bad not in out
 
 
-def _frame(uid: str) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "device_uid": uid,
-                "recipient_masked": "김*수",
-                "last_lat": 37.65,
-                "last_lon": 126.79,
-                "home_lat": 37.64,
-                "home_lon": 126.79,
-                "safe_zone_m": 300.0,
-                "outside": True,
-                "distance_text": "1,112 m",
-                "age_text": "3분 전",
-                "battery_text": "15%",
-            }
-        ]
+@pytest.mark.parametrize("status", ["inside", "edge", "outside", "no_position"])
+def test_hostile_text_is_escaped_in_every_marker_kind(status: str) -> None:
+    """Tooltips, always-on labels (outside, grey) and the legend all carry escaped text."""
+    df = _frame(
+        _row(
+            HOSTILE,
+            status,
+            HOME[0] + 0.01,
+            HOME[1],
+            name=HOSTILE,
+            age_text=HOSTILE,
+            outside_text=HOSTILE,
+            distance_text=HOSTILE,
+        )
     )
-
-
-def test_map_html_carries_no_raw_hostile_text() -> None:
-    labels = {"outside": "밖", "inside": "안", "battery": "배터리", "last_seen": "마지막 수신"}
-    html = wandering_map(_frame(HOSTILE), labels, tiles=None).get_root().render()
+    labels = {**LABELS, "legend": HOSTILE, status: HOSTILE}
+    html = wandering_map(df, labels, tiles=None).get_root().render()
     assert "${alert(2)}" not in html
     assert "<img src=x" not in html
-    assert STATE_COLORS["severe"] in html  # outside is drawn in the severe red
+    assert "`x`" not in html
+    assert "&lt;img src=x" in html  # it is shown, as text
+
+
+def test_legend_cannot_close_the_script_tag() -> None:
+    html = base_map({**LABELS, "legend": "</script><script>alert(1)//"}, tiles=None)
+    rendered = html.get_root().render()
+    assert "</script><script>alert(1)" not in rendered
+
+
+# --- drawing ----------------------------------------------------------------------------------
+
+
+def _circle_markers(layer: folium.FeatureGroup) -> list[folium.CircleMarker]:
+    return [c for c in layer._children.values() if isinstance(c, folium.CircleMarker)]
+
+
+def test_markers_styled_by_status_outside_drawn_last() -> None:
+    layer = positions_layer(_city(), LABELS)
+    markers = _circle_markers(layer)
+    assert len(markers) == 6
+    fills = [m.options["fillColor"] for m in markers]
+    # Drawn bottom to top: calm greens first, the red one on top of everything.
+    assert fills[:3] == [STATE_COLORS["normal"]] * 3
+    assert fills[-1] == STATE_COLORS["severe"]
+    assert markers[-1].options["radius"] == MARKER_STYLE["outside"]["radius"]
+    assert markers[-1].options["weight"] >= 3  # the thick ring
+    radii = {m.options["fillColor"]: m.options["radius"] for m in markers}
+    assert radii[STATE_COLORS["severe"]] > radii[STATE_COLORS["attention"]]
+    assert radii[STATE_COLORS["attention"]] > radii[STATE_COLORS["normal"]]
+    assert STATE_COLORS["offline"] in fills
+
+
+def test_zone_outlines_only_for_outside_and_edge_and_never_filled() -> None:
+    layer = positions_layer(_city(), LABELS)
+    circles = [c for c in layer._children.values() if type(c) is folium.Circle]
+    assert len(circles) == 2  # W-4 (edge) and W-6 (outside), not the 200-circle blob
+    assert all(c.options.get("fill") is False for c in circles)
+    assert {c.options["color"] for c in circles} == {
+        STATE_COLORS["severe"],
+        STATE_COLORS["attention"],
+    }
+
+
+def test_people_without_any_position_are_not_drawn() -> None:
+    df = _frame(_row("W-1", "inside", HOME[0], HOME[1]), _row("W-9", "no_position", None, None))
+    assert len(_circle_markers(positions_layer(df, LABELS))) == 1
+
+
+def test_outside_person_is_in_the_fitted_bounds() -> None:
+    df = _city()
+    (south, west), (north, east) = map_bounds(df)
+    far = df[df["status"] == "outside"].iloc[0]
+    assert south <= far["last_lat"] <= north and west <= far["last_lon"] <= east
+    assert south <= HOME[0] <= north  # and the home the red line starts from
+    for row in df.to_dict("records"):  # and everyone else
+        assert south <= row["last_lat"] <= north and west <= row["last_lon"] <= east
+
+
+def test_fit_script_carries_bounds_and_outside_positions() -> None:
+    """The refit runs in the browser; its data must be the bounds and the urgent points."""
+    df = _city()
+    html = wandering_map(df, LABELS, tiles=None).get_root().render()
+    match = re.search(r"var all = L\.latLngBounds\((.*?)\);\s*var urgent = (.*?);", html)
+    assert match, "no fit script"
+    assert json.loads(match.group(1)) == map_bounds(df)
+    far = df[df["status"] == "outside"].iloc[0]
+    assert json.loads(match.group(2)) == [[far["last_lat"], far["last_lon"]]]
+
+
+def test_no_positions_no_fit() -> None:
+    df = _frame(_row("W-9", "no_position", None, None))
+    assert map_bounds(df) is None
+    assert "latLngBounds" not in wandering_map(df, LABELS, tiles=None).get_root().render()
+
+
+def test_leaflet_served_locally() -> None:
+    html = wandering_map(_city(), LABELS, tiles=None).get_root().render()
     assert "/app/static/leaflet/leaflet.js" in html  # no CDN needed
+    assert "unpkg.com" not in html and "jsdelivr" not in html
+
+
+# --- no remount -------------------------------------------------------------------------------
+
+
+def _component_key(fmap: folium.Map, layer: folium.FeatureGroup) -> str:
+    """What st_folium does: hash the base map's script, then turn the layer into a string."""
+    key = generate_js_hash(_get_map_string(fmap), "wandering_map")
+    _get_feature_group_string(layer, map=fmap)
+    return key
+
+
+def test_base_map_identical_between_refreshes() -> None:
+    """Same component key with different positions: the browser swaps the layer, no remount."""
+    moved = _city()
+    moved.loc[moved["status"] == "outside", "last_lat"] += 0.005
+    first = _component_key(base_map(LABELS, tiles=None), positions_layer(_city(), LABELS))
+    second = _component_key(base_map(LABELS, tiles=None), positions_layer(moved, LABELS))
+    assert first == second
+    tiles = _component_key(base_map(LABELS), positions_layer(_city(), LABELS))
+    assert tiles != first  # switching tiles is a new map, as it should be
+
+
+# --- classification at the boundaries --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("distance", "age", "expected"),
+    [
+        (0.0, timedelta(0), "inside"),
+        (EDGE_SHARE * 500, timedelta(0), "inside"),  # exactly 80%: still calm
+        (EDGE_SHARE * 500 + 0.5, timedelta(0), "edge"),
+        (500.0, timedelta(0), "edge"),  # exactly on the radius: not outside (as the rule)
+        (500.5, timedelta(0), "outside"),
+        (100.0, NO_POSITION_AFTER, "inside"),  # exactly 30 min: not yet silent (as the rule)
+        (100.0, NO_POSITION_AFTER + timedelta(seconds=1), "no_position"),
+        (450.0, NO_POSITION_AFTER + timedelta(seconds=1), "no_position"),
+        (900.0, timedelta(hours=5), "outside"),  # last seen outside: red, never grey
+        (None, timedelta(0), "no_position"),  # never had a position
+        (float("nan"), timedelta(0), "no_position"),
+    ],
+)
+def test_classify_boundaries(distance: float | None, age: timedelta, expected: str) -> None:
+    assert classify(distance, 500.0, NOW - age, NOW) == expected
+
+
+def test_classify_without_position_time_is_no_position() -> None:
+    assert classify(100.0, 500.0, None, NOW) == "no_position"
+
+
+def test_haversine_one_thousandth_degree_of_latitude() -> None:
+    assert haversine_m(37.0, 127.0, 37.001, 127.0) == pytest.approx(111.2, abs=0.2)
+
+
+# --- boundaries -------------------------------------------------------------------------------
 
 
 def test_boundaries_filtered_by_code(tmp_path) -> None:
@@ -59,3 +254,5 @@ def test_boundaries_filtered_by_code(tmp_path) -> None:
     assert [f["properties"]["adm_nm"] for f in data["features"]] == ["백석1동"]
     assert load_boundaries(None, {"x"}) is None
     assert load_boundaries(path, {"nope"}) is None
+    fmap = base_map(LABELS, data, tiles=None)
+    assert "4128555100" in fmap.get_root().render()

@@ -1,0 +1,171 @@
+"""The wandering wall-screen panel: its data function (tested directly) and its rendering."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard.formatting import (
+    format_age,
+    format_datetime,
+    format_duration,
+    format_number,
+    format_percent,
+)
+from dashboard.i18n import localized, translate
+from dashboard.rules.config import current_thresholds
+from dashboard.settings import get_settings
+from dashboard.ui.components import table
+from dashboard.ui.data import live_now, load
+from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.maps import base_map, load_boundaries, positions_layer
+from queries.wandering import region_codes, snapshot
+
+REFRESH_S = 30
+LOW_BATTERY_PCT = 20
+MAP_HEIGHT = 640
+BOUNDARY_TTL_S = 3600
+
+
+def no_position_after() -> timedelta:
+    """The rules' threshold, so a grey dot and a 위치 끊김 alert mean the same thing."""
+    return timedelta(minutes=current_thresholds().wandering.no_position_min)
+
+
+def fetch_wandering(now: datetime) -> pd.DataFrame:
+    """What the fragment shows on each tick (cached briefly and shared between screens)."""
+    return load(snapshot, now, no_position_after(), live=True)
+
+
+@st.cache_data(ttl=BOUNDARY_TTL_S, max_entries=8, show_spinner=False)
+def _boundaries(path: str | None, codes: tuple[str, ...]) -> dict | None:
+    return load_boundaries(None if path is None else path, set(codes))
+
+
+def boundaries() -> dict | None:
+    """Dong polygons for the program's dongs (read once an hour, not on every refresh)."""
+    path = get_settings().boundary_geojson
+    return _boundaries(None if path is None else str(path), tuple(load(region_codes)))
+
+
+def map_labels(lang: str, minutes: int) -> dict[str, str]:
+    tr = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
+    return {
+        "inside": tr("wandering.status_inside"),
+        "edge": tr("wandering.status_edge"),
+        "outside": tr("wandering.status_outside"),
+        "no_position": tr("wandering.status_no_position", m=minutes),
+        "legend": tr("wandering.legend"),
+        "zone": tr("wandering.legend_zone"),
+        "distance": tr("wandering.distance"),
+        "outside_for": tr("wandering.outside_for"),
+        "last_seen": tr("col.last_seen"),
+        "battery": tr("col.battery"),
+    }
+
+
+def with_texts(df: pd.DataFrame, now: datetime, lang: str) -> pd.DataFrame:
+    """Display strings for tooltips and tables (formatting stays out of the map module)."""
+    return df.assign(
+        age_text=[format_age(ts if pd.notna(ts) else None, now, lang) for ts in df["last_seen_at"]],
+        distance_text=[f"{format_number(d)} m" if pd.notna(d) else "–" for d in df["distance_m"]],
+        battery_text=[format_percent(b, 0) for b in df["battery_pct"]],
+        outside_text=[
+            format_duration(now - ts.to_pydatetime(), lang) if pd.notna(ts) else "–"
+            for ts in df["outside_since"]
+        ],
+        dong=[localized(r, "region", lang) for r in df.to_dict("records")],
+    )
+
+
+def outside_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """People outside their zone, longest outside first; unknown start (no alert yet) last,
+    then the farthest first."""
+    rows = df[df["status"] == "outside"]
+    return rows.sort_values(
+        ["outside_since", "distance_m"], ascending=[True, False], na_position="last"
+    )
+
+
+def render_panel(df: pd.DataFrame, now: datetime, tiles: str | None) -> None:
+    lang = current_lang()
+    minutes = int(no_position_after().total_seconds() // 60)
+    counts = df["status"].value_counts()
+    cols = st.columns(5)
+    cols[0].metric(t("wandering.detectors"), format_number(len(df)))
+    cols[1].metric(t("wandering.outside"), format_number(int(counts.get("outside", 0))))
+    cols[2].metric(t("wandering.edge"), format_number(int(counts.get("edge", 0))))
+    cols[3].metric(
+        t("wandering.no_position", m=minutes), format_number(int(counts.get("no_position", 0)))
+    )
+    low = int((df["battery_pct"] < LOW_BATTERY_PCT).sum())
+    cols[4].metric(t("wandering.low_battery"), format_number(low))
+    st.caption(t("wandering.refreshed", s=REFRESH_S, at=format_datetime(now, lang)))
+    if df.empty:
+        st.info(t("common.no_data"))
+        return
+
+    shown = with_texts(df, now, lang)
+    labels = map_labels(lang, minutes)
+    dongs = boundaries()
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        # A fresh base map every tick: st_folium adds the layer to the map it is given, and an
+        # identical base keeps the same component key, so the browser swaps only the layer.
+        st_folium(
+            base_map(labels, dongs, tiles),
+            feature_group_to_add=positions_layer(shown, labels),
+            returned_objects=[],
+            height=MAP_HEIGHT,
+            use_container_width=True,
+            key="wandering_map",
+        )
+        if dongs is None:
+            st.caption(t("wandering.no_boundaries"))
+    with right:
+        st.subheader(t("wandering.outside_list"))
+        away = outside_rows(shown)
+        if away.empty:
+            st.success(t("wandering.all_inside"))
+        else:
+            table(
+                away.assign(zone=[f"{format_number(z)} m" for z in away["safe_zone_m"]]),
+                {
+                    "recipient_masked": "col.recipient",
+                    "outside_text": "wandering.col_outside_for",
+                    "distance_text": "col.distance",
+                    "zone": "col.safe_zone",
+                    "age_text": "col.last_seen",
+                    "dong": "col.dong",
+                    "battery_text": "col.battery",
+                    "device_uid": "col.device",
+                },
+            )
+        st.subheader(t("wandering.no_position_list", m=minutes))
+        silent = shown[(shown["status"] == "no_position")].sort_values(
+            "last_seen_at", na_position="first"
+        )
+        if silent.empty:
+            st.success(t("wandering.all_located"))
+        else:
+            table(
+                silent,
+                {
+                    "recipient_masked": "col.recipient",
+                    "age_text": "col.last_seen",
+                    "dong": "col.dong",
+                    "battery_text": "col.battery",
+                    "device_uid": "col.device",
+                },
+                height=min(400, 38 + 35 * len(silent)),
+            )
+
+
+@st.fragment(run_every=REFRESH_S)
+def wandering_panel(tiles: str | None) -> None:
+    # Loaded inside the fragment so each tick reads fresh positions.
+    now = live_now()
+    render_panel(fetch_wandering(now), now, tiles)

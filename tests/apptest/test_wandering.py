@@ -1,0 +1,120 @@
+"""The wandering page against the session's demo city, and its fragment's data function called
+directly (AppTest never fires run_every)."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dashboard.db.schema import CareRecipient, Device, DeviceState, Program
+from dashboard.formatting import format_number
+from dashboard.i18n import translate
+from queries.wandering import DEFAULT_SAFE_ZONE_M, NO_POSITION_AFTER, snapshot
+from tests.apptest.conftest import DEMO_END, metric, open_page, texts
+
+
+def _db_counts(engine) -> dict[str, int]:
+    """Counted straight from the tables, not through queries.wandering."""
+    stmt = (
+        select(
+            DeviceState.last_lat,
+            DeviceState.last_lon,
+            DeviceState.last_seen_at,
+            DeviceState.battery_pct,
+            CareRecipient.pii_home_lat,
+            CareRecipient.pii_home_lon,
+            CareRecipient.safe_zone_m,
+        )
+        .select_from(Device)
+        .join(Program, Program.id == Device.program_id)
+        .outerjoin(DeviceState, DeviceState.device_id == Device.id)
+        .outerjoin(CareRecipient, CareRecipient.id == Device.recipient_id)
+        .where(Program.code == "goyang_wandering", Device.status == "active")
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+    outside = 0
+    for lat, lon, _seen, _bat, hlat, hlon, zone in rows:
+        if None in (lat, lon, hlat, hlon):
+            continue
+        # Equirectangular is exact enough at a few hundred metres.
+        dy = (lat - hlat) * 111_195
+        dx = (lon - hlon) * 111_195 * math.cos(math.radians(hlat))
+        outside += math.hypot(dx, dy) > (zone or DEFAULT_SAFE_ZONE_M)
+    newest = max(r.last_seen_at for r in rows if r.last_seen_at is not None)
+    return {
+        "detectors": len(rows),
+        "outside": outside,
+        "low_battery": sum(1 for r in rows if r.battery_pct is not None and r.battery_pct < 20),
+        "newest": newest.replace(tzinfo=UTC) if newest.tzinfo is None else newest,
+    }
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_wandering_page_counts_match_database(demo_db, lang: str) -> None:
+    db = _db_counts(demo_db)
+    # The demo ended in 2024, so at the real "now" every position is old: whoever is not
+    # outside is grey (no position for 30 min), and nobody is calm or near the edge.
+    assert datetime.now(UTC) - db["newest"] > NO_POSITION_AFTER
+    at = open_page("wandering", **({"lang": "en"} if lang == "en" else {}))
+    tr = lambda key, **kw: translate(key, lang, **kw)  # noqa: E731
+    assert metric(at, tr("wandering.detectors")) == format_number(db["detectors"])
+    assert metric(at, tr("wandering.outside")) == format_number(db["outside"])
+    assert metric(at, tr("wandering.edge")) == "0"
+    silent = metric(at, tr("wandering.no_position", m=30))
+    assert silent == format_number(db["detectors"] - db["outside"])
+    assert metric(at, tr("wandering.low_battery")) == format_number(db["low_battery"])
+    assert db["outside"] >= 1  # the demo always has one person outside right now
+
+    # The outside list: one row per person outside, masked, under translated headers.
+    outside_table = at.dataframe[0].value
+    assert len(outside_table) == db["outside"]
+    assert tr("wandering.col_outside_for") in outside_table.columns
+    assert all("*" in name for name in outside_table[tr("col.recipient")])
+
+    # The map is one component whose moving layer names the same masked person.
+    (component,) = at.get("component_instance")
+    args = json.loads(component.proto.json_args)
+    assert args["returned_objects"] == []
+    masked = outside_table[tr("col.recipient")].iloc[0]
+    assert json.dumps(masked)[1:-1] in args["feature_group"] or masked in args["feature_group"]
+    assert "/app/static/leaflet/leaflet.js" in args["js_links"]
+
+
+def test_wandering_page_shows_no_full_names(demo_db) -> None:
+    with demo_db.connect() as conn:
+        names = conn.execute(
+            select(CareRecipient.pii_name)
+            .join(Program, Program.id == CareRecipient.program_id)
+            .where(Program.code == "goyang_wandering")
+        ).scalars()
+        names = [n for n in names if n and len(n) >= 3]
+    shown = "\n".join(texts(open_page("wandering")))
+    leaked = [n for n in names if n in shown]
+    assert not leaked
+
+
+def test_fragment_data_at_the_demo_end(demo_db) -> None:
+    """What one tick reads: at the demo's own end the walkers are live, one person is out."""
+    from dashboard.ui.wandering import fetch_wandering
+
+    now = DEMO_END
+    df = fetch_wandering(now)
+    with demo_db.connect() as conn:
+        direct = snapshot(conn, now)
+    assert df["status"].tolist() == direct["status"].tolist()
+    counts = df["status"].value_counts()
+    assert counts.get("outside", 0) == _db_counts(demo_db)["outside"]
+    assert counts.get("inside", 0) > len(df) // 2  # live positions: mostly calm green
+    out = df[df["status"] == "outside"]
+    assert out["outside_since"].notna().all()  # the rules opened a left-the-zone alert
+    assert (out["outside_since"] <= now).all()
+    assert not any(c.startswith("pii_") for c in df.columns)
+    # Half an hour later with no new data, everyone not outside has gone grey.
+    later = fetch_wandering(now + NO_POSITION_AFTER + timedelta(minutes=10))
+    assert set(later.loc[~later["outside"], "status"]) <= {"no_position"}
+    assert (later["status"] == "outside").sum() == len(out)
