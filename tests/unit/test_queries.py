@@ -318,6 +318,87 @@ def test_live_snapshot_is_consistent(city):
     assert short.open_by_stage == {"severe": 1, "risk": 1, "attention": 1}
 
 
+def test_device_counts_group_ids_once_for_both_tables(city):
+    with city.connect() as conn:
+        counts = live.device_counts(conn)
+        rows = {
+            (r.program_code, r.region_code, r.state): (r.devices, r.never_seen)
+            for r in counts.itertuples()
+        }
+        assert rows == {
+            ("goyang_wandering", BAEKSEOK1, "normal"): (1, 0),
+            ("goyang_wandering", BAEKSEOK1, "risk"): (1, 0),
+            ("goyang_ai_call", BAEKSEOK1, "severe"): (1, 0),
+            ("goyang_smoking", BAEKSEOK1, "offline"): (1, 1),  # never reported: no state row
+        }
+        assert set(counts["region_ko"]) == {"백석1동"}
+        # The two tables are sums of it, with the same content as before.
+        assert live.programs_of(counts).to_dict("records") == live.state_counts(conn).to_dict(
+            "records"
+        )
+        by_dong = live.dongs_of(counts)
+        assert by_dong[["region_code", "state", "devices"]].values.tolist() == [
+            [BAEKSEOK1, "normal", 1],
+            [BAEKSEOK1, "offline", 1],
+            [BAEKSEOK1, "risk", 1],
+            [BAEKSEOK1, "severe", 1],
+        ]
+        wandering = live.device_counts(conn, live.LiveFilters(programs=("goyang_wandering",)))
+        assert wandering["devices"].sum() == 2 and wandering["never_seen"].sum() == 0
+        offline = live.device_counts(conn, live.LiveFilters(states=("offline",)))
+        assert offline[["program_code", "devices", "never_seen"]].values.tolist() == [
+            ["goyang_smoking", 1, 1]
+        ]
+        seoul = conn.execute(select(Region.id).where(Region.code == "1100000000")).scalar_one()
+        assert live.device_counts(conn, live.LiveFilters(districts=(seoul,))).empty
+        assert live.programs_of(
+            live.device_counts(conn, live.LiveFilters(districts=(seoul,)))
+        ).empty
+
+
+def test_last_seen_skips_the_never_seen_read_only_when_told_none(city):
+    with city.connect() as conn:
+        assert live.last_seen(conn, never_seen=1)["device_uid"].tolist() == [
+            "S-1",
+            "A-1",
+            "W-2",
+            "W-1",
+        ]
+        assert live.last_seen(conn, never_seen=0)["device_uid"].tolist() == ["A-1", "W-2", "W-1"]
+        assert live.last_seen(conn, limit=2)["device_uid"].tolist() == ["S-1", "A-1"]
+        wandering = live.LiveFilters(programs=("goyang_wandering",), states=("risk",))
+        assert live.last_seen(conn, wandering)["device_uid"].tolist() == ["W-2"]
+
+
+def test_open_alerts_by_stage_counts_in_sql(city):
+    with city.connect() as conn:
+        assert alerts.open_alerts_by_stage(conn) == {"severe": 1, "risk": 1, "attention": 1}
+        assert alerts.open_alerts_by_stage(conn, programs=("goyang_wandering",)) == {
+            "risk": 1,
+            "attention": 1,
+        }
+        goyang = conn.execute(select(Region.id).where(Region.code == "4128500000")).scalar_one()
+        seoul = conn.execute(select(Region.id).where(Region.code == "1100000000")).scalar_one()
+        assert sum(alerts.open_alerts_by_stage(conn, districts=(goyang,)).values()) == 3
+        assert alerts.open_alerts_by_stage(conn, districts=(seoul,)) == {}
+
+
+def test_newest_open_alerts_reads_only_the_ticker(city):
+    with city.connect() as conn:
+        df = alerts.newest_open_alerts(conn, NOW)
+        assert df["stage"].tolist() == ["risk", "severe", "attention"]  # newest first
+        assert df["recipient_masked"].tolist() == ["이*자", "박*", "김*수"]
+        assert df["age_s"].tolist() == [3600, 10 * 3600, 30 * 3600]
+        assert df["region_ko"].tolist() == ["백석1동"] * 3
+        assert "evidence" not in df.columns and not any(c.startswith("pii_") for c in df.columns)
+        assert alerts.newest_open_alerts(conn, NOW, limit=2)["stage"].tolist() == [
+            "risk",
+            "severe",
+        ]
+        only = alerts.newest_open_alerts(conn, NOW, programs=("goyang_ai_call",))
+        assert only["stage"].tolist() == ["severe"]
+
+
 def test_wandering_positions_flag_outside(city):
     with city.connect() as conn:
         df = wandering_q.positions(conn).set_index("device_uid")

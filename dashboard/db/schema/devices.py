@@ -96,6 +96,8 @@ class DeviceState(Base):
     __table_args__ = (
         CheckConstraint("state IN ('normal','attention','risk','severe','offline')", name="state"),
         Index("ix_device_state_state", "state"),
+        # The wall screen's longest-silent list and feed freshness read this in order.
+        Index("ix_device_state_last_seen", "last_seen_at", "device_id"),
     )
 
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 01:46:17.945313
+Create Date: 2026-11-22 02:35:40.456596
 """
 
 from collections.abc import Sequence
@@ -535,6 +535,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("device_id", name=op.f("pk_device_state")),
     )
     with op.batch_alter_table("device_state", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_device_state_last_seen", ["last_seen_at", "device_id"], unique=False
+        )
         batch_op.create_index("ix_device_state_state", ["state"], unique=False)
 
     op.create_table(
@@ -612,6 +615,7 @@ def downgrade() -> None:
     op.drop_table("dispatches")
     with op.batch_alter_table("device_state", schema=None) as batch_op:
         batch_op.drop_index("ix_device_state_state")
+        batch_op.drop_index("ix_device_state_last_seen")
 
     op.drop_table("device_state")
     with op.batch_alter_table("device_events", schema=None) as batch_op:
