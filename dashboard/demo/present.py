@@ -2,9 +2,10 @@
 
 The generators write the history (events, rollups, ``device_state`` readings) and the closed
 alerts of the past. Which alerts are open at ``end``, at which stage, with which evidence, and
-what ``device_state.state`` says are left to :func:`dashboard.rules.on_events` run over every
-active device at ``end`` — the same code the worker and ingestion run — so the worker's first
-tick on a fresh demo database has nothing to open, escalate or close.
+what ``device_state.state`` says are left to the real rules at ``end`` —
+:func:`dashboard.rules.on_events` for the devices with event rules, then
+:func:`dashboard.rules.run_silence_tick`, the same code ingestion and the worker run — so the
+worker's first tick on a fresh demo database has nothing to open, escalate or close.
 
 Afterwards the open alerts are given a plausible past: ``opened_at`` (and the audit rows) move
 back to when the rule first fired, which the rule's own evidence tells (e.g. ``since`` +
@@ -35,7 +36,8 @@ from dashboard.db.schema import (
 )
 from dashboard.demo.alerts import MIN, dispatch_plan
 from dashboard.demo.context import OPERATORS, Ctx, to_dt
-from dashboard.rules import Thresholds, on_events
+from dashboard.rules import Thresholds, on_events, run_silence_tick
+from dashboard.rules.evaluate import EVENT_RULES
 from dashboard.rules.geo import haversine_m
 from dashboard.rules.lifecycle import ACTOR as SYSTEM
 from dashboard.rules.model import STAGE_RANK
@@ -96,8 +98,16 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
     """Run the rules at ``end`` over every active device, then give the open alerts a past."""
     end, th = ctx.grid.end, ctx.th
     d = Device.__table__
-    ids = conn.execute(select(d.c.id).where(d.c.status == "active").order_by(d.c.id)).scalars()
-    on_events(conn, list(ids), end, th)
+    # Event rules (SOS, call results) as ingestion would have run them, then the silence tick
+    # for everything else, exactly as the worker will. Should another worker hold the tick
+    # lock (PostgreSQL), judge every device through on_events instead: same rules, no lock.
+    active = d.c.status == "active"
+    evented = sorted(EVENT_RULES)
+    ids = select(d.c.id).where(active, d.c.type_code.in_(evented)).order_by(d.c.id)
+    on_events(conn, list(conn.execute(ids).scalars()), end, th)
+    if run_silence_tick(conn, end, th).skipped:
+        ids = select(d.c.id).where(active).order_by(d.c.id)
+        on_events(conn, list(conn.execute(ids).scalars()), end, th)
 
     a = Alert.__table__
     rows = conn.execute(
