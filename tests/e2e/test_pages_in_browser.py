@@ -58,6 +58,7 @@ def log_in(page, username: str, password: str = "anbu-demo") -> None:
     page.get_by_role("button", name=AUTH["submit"]).click()
     wait_for_app(page)
     page.get_by_role("button", name=AUTH["logout"]).wait_for(timeout=30_000)
+    wait_for_app(page)  # "/" forwards to the role's first page: let that run finish too
 
 
 def _assert_no_exception(page, where: str) -> None:
@@ -108,13 +109,13 @@ def test_login_gate_and_council_url_fallback(browser, app_server):
         assert "anbu-demo" in page.inner_text("body")
         screenshot(page, "login-ko")
         log_in(page, "council")  # the session asked for /alerts: council gets its default
-        assert page.locator("h1, h2").filter(has_text=TITLES["ko"]["briefing"]).count() >= 1
+        page.locator("h1, h2").filter(has_text=TITLES["ko"]["briefing"]).first.wait_for()
         assert page.locator("h1, h2").filter(has_text=TITLES["ko"]["alerts"]).count() == 0
         page.keyboard.press("Escape")  # Streamlit's "page not found" notice for the fallback
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert TITLES["ko"]["alerts"] not in nav and TITLES["ko"]["live"] not in nav
         page.get_by_role("button", name=TITLES_AUTH["logout"]).click()
-        wait_for_app(page)
+        page.locator(PASSWORD_INPUT).wait_for(timeout=30_000)
         assert page.locator("h1").filter(has_text=TITLES_AUTH["title"]).count() >= 1
     finally:
         context.close()
