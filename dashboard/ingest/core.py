@@ -19,6 +19,7 @@ from dashboard.db.schema import Device, DeviceEvent
 from dashboard.ingest.bulk import bulk_insert
 from dashboard.ingest.events import Rejection, ValidEvent, validate_event
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
+from dashboard.rules.prefilter import Touched
 
 Clock = Callable[[], datetime]
 
@@ -49,6 +50,7 @@ class CheckedBatch:
     valid: list[ValidEvent]
     rejections: list[Rejection]
     device_of: dict[str, int]  # device_uid -> devices.id for the valid events
+    type_of: dict[int, str] = field(default_factory=dict)  # devices.id -> type_code
 
 
 def check_events(
@@ -81,6 +83,7 @@ def check_events(
 
     devices = _lookup_devices(conn, {e.device_uid for e in valid})
     device_of: dict[str, int] = {}
+    type_of: dict[int, str] = {}
     known: list[ValidEvent] = []
     for event in valid:
         found = devices.get(event.device_uid)
@@ -99,9 +102,10 @@ def check_events(
             )
         else:
             device_of[event.device_uid] = found[0]
+            type_of[found[0]] = found[2]
             known.append(event)
     rejections.sort(key=lambda r: r.index)
-    return CheckedBatch(known, rejections, device_of)
+    return CheckedBatch(known, rejections, device_of, type_of)
 
 
 def ingest_events(
@@ -120,12 +124,14 @@ def ingest_events(
     # locks in the same order and cannot deadlock each other on PostgreSQL.
     ordered = sorted(unique.values(), key=lambda e: e.event_uid)
     stored = _insert_new(conn, vendor, ordered, checked.device_of, now)
+    touched: dict[int, Touched] = {}
     if stored:
-        update_device_state(conn, stored, checked.device_of, now, Margins.from_rules())
+        states = update_device_state(conn, stored, checked.device_of, now, Margins.from_rules())
         update_device_daily(conn, stored, checked.device_of)
-    device_ids = frozenset(checked.device_of[e.device_uid] for e in stored)
+        touched = _touched(stored, checked, states)
+    device_ids = frozenset(touched)
     if device_ids:
-        evaluate_event_rules(conn, set(device_ids), now)
+        evaluate_event_rules(conn, touched, now)
     return IngestResult(
         accepted=len(stored),
         duplicates=len(checked.valid) - len(stored),
@@ -134,11 +140,34 @@ def ingest_events(
     )
 
 
-def evaluate_event_rules(conn: Connection, device_ids: set[int], now: datetime) -> None:
-    """The single call site of the event-driven wellbeing rules, inside the batch's transaction."""
+def evaluate_event_rules(conn: Connection, touched: dict[int, Touched], now: datetime) -> None:
+    """The single call site of the event-driven wellbeing rules, inside the batch's transaction.
+
+    ``touched`` maps each device with new events to what the batch did to it, so the rules can
+    skip the devices where no rule could change an alert (``dashboard.rules.prefilter``).
+    """
     from dashboard import rules  # owned by the rules module; imported late to avoid a cycle
 
-    rules.on_events(conn, device_ids, now)
+    rules.on_events(conn, touched, now)
+
+
+def _touched(
+    stored: list[ValidEvent], checked: CheckedBatch, states: dict[int, Any]
+) -> dict[int, Touched]:
+    kinds: dict[int, set[str]] = {}
+    for event in stored:
+        kinds.setdefault(checked.device_of[event.device_uid], set()).add(event.type)
+    return {
+        device_id: Touched(
+            type_code=checked.type_of[device_id],
+            event_types=frozenset(types),
+            last_seen_at=(state := states[device_id]).last_seen_at,
+            last_activity_at=state.last_activity_at,
+            battery_pct=state.battery_pct,
+            last_lat=state.last_lat,
+        )
+        for device_id, types in kinds.items()
+    }
 
 
 def _insert_new(
@@ -176,16 +205,17 @@ def _insert_new(
     return [e for e in events if e.event_uid in inserted]
 
 
-def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, str]]:
-    found: dict[str, tuple[int, str]] = {}
+def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, str, str]]:
+    """device_uid -> (devices.id, vendor, type_code)."""
+    found: dict[str, tuple[int, str, str]] = {}
     ordered = sorted(uids)
     for start in range(0, len(ordered), _LOOKUP_CHUNK):
         chunk = ordered[start : start + _LOOKUP_CHUNK]
-        query = select(Device.id, Device.device_uid, Device.vendor).where(
+        query = select(Device.id, Device.device_uid, Device.vendor, Device.type_code).where(
             Device.device_uid.in_(chunk)
         )
-        for device_id, uid, owner in conn.execute(query):
-            found[uid] = (device_id, owner)
+        for device_id, uid, owner, type_code in conn.execute(query):
+            found[uid] = (device_id, owner, type_code)
     return found
 
 

@@ -128,13 +128,16 @@ def update_device_state(
     device_of: dict[str, int],
     now: datetime,
     margins: Margins,
-) -> None:
-    """Merge stored events into ``device_state`` (one read, one bulk upsert)."""
+) -> dict[int, _State]:
+    """Merge stored events into ``device_state`` (one read, one bulk upsert).
+
+    Returns each device's merged state as written (the rules' pre-filter reads it).
+    """
     by_device: dict[int, list[ValidEvent]] = defaultdict(list)
     for event in events:
         by_device[device_of[event.device_uid]].append(event)
     if not by_device:
-        return
+        return {}
     ids = sorted(by_device)
     table = DeviceState.__table__
     query = select(table).where(table.c.device_id.in_(ids)).order_by(table.c.device_id)
@@ -142,10 +145,11 @@ def update_device_state(
         query = query.with_for_update()  # serialise concurrent batches per device
     previous = {row.device_id: row for row in conn.execute(query)}
     rows = []
+    merged_states: dict[int, _State] = {}
     for device_id in ids:
         row = previous.get(device_id)
         before = _State(**{k: getattr(row, k) for k in vars(_State())}) if row else _State()
-        merged = merge_state(before, by_device[device_id], margins)
+        merged = merged_states[device_id] = merge_state(before, by_device[device_id], margins)
         rows.append(
             {"device_id": device_id, "state": "normal", "state_since": now, "updated_at": now}
             | vars(merged)
@@ -170,6 +174,7 @@ def update_device_state(
         )
     # state and state_since belong to the rules; a new row starts as normal.
     conn.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=set_), params)
+    return merged_states
 
 
 def update_device_daily(

@@ -7,7 +7,7 @@ follow the alerts, all on the caller's connection (one transaction).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +20,7 @@ from dashboard.rules.facts import enrich, load_facts, load_facts_by_id, with_his
 from dashboard.rules.lifecycle import Changes, apply_decisions
 from dashboard.rules.model import DeviceFacts
 from dashboard.rules.plug import plug_ladder
+from dashboard.rules.prefilter import Touched, select_devices
 from dashboard.rules.state import sync_device_states
 
 # Any constant 64-bit key; every worker takes the same one so only one ticks at a time.
@@ -75,7 +76,7 @@ def evaluate(
 
 def on_events(
     conn: Connection,
-    device_ids: Iterable[int],
+    device_ids: Iterable[int] | Mapping[int, Touched],
     now: datetime,
     thresholds: Thresholds | None = None,
 ) -> None:
@@ -84,12 +85,22 @@ def on_events(
     Opens SOS, left-zone, AI-call, call-ladder and low-battery alerts, and closes the alerts
     whose condition the new events cleared (activity returned, device reporting again, back
     in the zone, battery charged).
+
+    Ingestion passes a mapping device id → :class:`~dashboard.rules.prefilter.Touched` (what the
+    batch did to the device); only the devices where some rule could change an alert are then
+    evaluated (``prefilter.select_devices``), with the same result as evaluating all of them.
+    Plain ids are all evaluated.
     """
     _check_now(now)
-    ids = sorted(set(device_ids))
-    if not ids:
+    if not device_ids:
         return
     th = thresholds or current_thresholds()
+    if isinstance(device_ids, Mapping):
+        ids = select_devices(conn, device_ids, th, now)
+    else:
+        ids = sorted(set(device_ids))
+    if not ids:
+        return
     evaluate(conn, load_facts_by_id(conn, ids), th, now)
 
 

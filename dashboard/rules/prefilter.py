@@ -1,0 +1,124 @@
+"""Which devices of an ingested batch can possibly change an alert: a cheap, safe superset.
+
+Ingestion hands :func:`dashboard.rules.on_events` one :class:`Touched` per device with new
+events: the device's type, the event types of the batch and the ``device_state`` the batch left
+behind (merged in memory by ingestion, the values it just wrote). Most batches are plug readings
+of devices that are fine; evaluating each of them loads facts and runs every rule only to
+conclude "nothing to do". :func:`needs_rules` keeps a device when any rule could open, escalate,
+update or close an alert for it, and leaves out only devices where every rule provably says
+"nothing":
+
+- it has a non-closed alert (activity may clear it, a reading may update its evidence);
+- the batch holds an SOS or an AI/automatic call result (the event rules);
+- it is a care robot (SOS history) or a wandering detector with a position (the zone rules);
+- its battery is under ``battery.low_pct``;
+- it is silent past its type's timeout (a batch of late events only), or its last sign of life
+  is older than the smallest threshold of its type's quiet rule (plug ladder, call days, robot
+  interaction) — the same conditions as the silence tick's candidates (``engine._candidates``).
+
+Without an open alert, a rule's "cleared" decision changes nothing, so only firing matters, and
+each rule fires only under one of the conditions above. ``tests/unit/test_rules_prefilter.py``
+checks the superset against evaluating every device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, select
+
+from dashboard.db.schema import Alert, DeviceType
+from dashboard.rules.config import Thresholds
+from dashboard.rules.facts import chunks
+from dashboard.rules.plug import plug_ladder
+
+# Event types that feed the event rules (robot_sos, call ladder, AI-call rules) whatever the state.
+TRIGGER_EVENTS = frozenset({"sos", "ai_call_result"})
+# Types always evaluated when they report: few devices, rules that read more than the state.
+ALWAYS_TYPES = frozenset({"care_robot"})
+
+
+@dataclass(frozen=True, slots=True)
+class Touched:
+    """What one ingested batch did to a device, as the rules' pre-filter needs it.
+
+    The state fields are ``device_state`` after the batch (the merge ingestion wrote).
+    """
+
+    type_code: str
+    event_types: frozenset[str]
+    last_seen_at: datetime | None
+    last_activity_at: datetime | None
+    battery_pct: float | None
+    last_lat: float | None
+
+
+def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
+    """Devices among ``ids`` with a non-closed alert (one indexed query per 5,000 ids)."""
+    a = Alert.__table__
+    found: set[int] = set()
+    for part in chunks(ids):
+        found.update(
+            conn.execute(
+                select(a.c.device_id).where(a.c.device_id.in_(part), a.c.status != "closed")
+            ).scalars()
+        )
+    return found
+
+
+def silence_timeouts(conn: Connection, th: Thresholds) -> dict[str, int]:
+    """Type code → seconds without data before ``device_silent`` (rules.toml overrides)."""
+    timeouts = dict(conn.execute(select(DeviceType.code, DeviceType.heartbeat_timeout_s)).all())
+    return timeouts | th.device_silent.timeout_s
+
+
+def quiet_hours(th: Thresholds) -> dict[str, float]:
+    """Type code → the smallest hours without a sign of life at which its quiet rule can fire."""
+    return {
+        "smart_plug": plug_ladder(th.plug_no_change.min_hours, th)[0],
+        "phone_line": th.call_no_activity.days * 24,
+        "care_robot": th.robot.no_interaction_h,
+    }
+
+
+def needs_rules(
+    t: Touched,
+    th: Thresholds,
+    now: datetime,
+    timeouts: Mapping[str, int],
+    quiet: Mapping[str, float],
+) -> bool:
+    """True unless every rule provably leaves a device without open alerts untouched."""
+    if t.event_types & TRIGGER_EVENTS or t.type_code in ALWAYS_TYPES:
+        return True
+    if t.type_code == "wandering_detector" and t.last_lat is not None:
+        return True
+    if t.battery_pct is not None and t.battery_pct < th.battery.low_pct:
+        return True
+    timeout = timeouts.get(t.type_code)
+    if t.last_seen_at is None or timeout is None:
+        return True  # unknown: let the rules judge
+    if t.last_seen_at < now - timedelta(seconds=timeout):
+        return True
+    hours = quiet.get(t.type_code)
+    if hours is None:
+        return False  # no quiet rule for the type
+    return t.last_activity_at is None or t.last_activity_at <= now - timedelta(hours=hours)
+
+
+def select_devices(
+    conn: Connection, touched: Mapping[int, Touched], th: Thresholds, now: datetime
+) -> list[int]:
+    """The devices of a batch the rules must evaluate (sorted); see the module docstring."""
+    ids = sorted(touched)
+    if not ids:
+        return []
+    keep = open_alert_devices(conn, ids)
+    timeouts = silence_timeouts(conn, th)
+    quiet = quiet_hours(th)
+    keep.update(
+        i for i in ids if i not in keep and needs_rules(touched[i], th, now, timeouts, quiet)
+    )
+    return sorted(keep)
