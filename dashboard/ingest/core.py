@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dashboard.db.schema import Device, DeviceEvent
-from dashboard.ingest.bulk import bulk_insert
+from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_event
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
 from dashboard.rules.prefilter import Touched
@@ -197,11 +197,19 @@ def _insert_new(
         }
         for e in events
     ]
-    stmt, params = bulk_insert(conn, DeviceEvent.__table__, rows)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["vendor", "event_uid"]).returning(
-        DeviceEvent.event_uid
-    )
-    inserted = set(conn.execute(stmt, params).scalars())
+    table = DeviceEvent.__table__
+    inserted = {
+        row.event_uid
+        for row in bulk_write(
+            conn,
+            table,
+            rows,
+            lambda stmt: stmt.on_conflict_do_nothing(
+                index_elements=["vendor", "event_uid"]
+            ).returning(table.c.event_uid),
+            key="ingest_events",
+        )
+    }
     return [e for e in events if e.event_uid in inserted]
 
 

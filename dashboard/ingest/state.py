@@ -16,9 +16,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy.sql.dml import Insert
 
 from dashboard.db.schema import DeviceDaily, DeviceState
-from dashboard.ingest.bulk import bulk_insert
+from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import ValidEvent
 from dashboard.settings import LOCAL_TZ
 
@@ -48,6 +49,7 @@ class Margins:
         )
 
 
+DAILY_COUNTS = ("events", "calls", "interactions", "triggers", "sessions")
 READINGS = ("last_power_w", "last_lux", "battery_pct", "last_lat", "last_lon", "last_event_type")
 
 
@@ -61,6 +63,9 @@ class _State:
     last_lat: float | None = None
     last_lon: float | None = None
     last_event_type: str | None = None
+
+
+_STATE_FIELDS = tuple(vars(_State()))  # the dataclass's field order
 
 
 def is_sign_of_life(event: ValidEvent, margins: Margins) -> bool:
@@ -140,7 +145,8 @@ def update_device_state(
         return {}
     ids = sorted(by_device)
     table = DeviceState.__table__
-    query = select(table).where(table.c.device_id.in_(ids)).order_by(table.c.device_id)
+    columns = [table.c.device_id, *(table.c[k] for k in _STATE_FIELDS)]
+    query = select(*columns).where(table.c.device_id.in_(ids)).order_by(table.c.device_id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # serialise concurrent batches per device
     previous = {row.device_id: row for row in conn.execute(query)}
@@ -148,13 +154,19 @@ def update_device_state(
     merged_states: dict[int, _State] = {}
     for device_id in ids:
         row = previous.get(device_id)
-        before = _State(**{k: getattr(row, k) for k in vars(_State())}) if row else _State()
+        before = _State(*row[1:]) if row else _State()
         merged = merged_states[device_id] = merge_state(before, by_device[device_id], margins)
         rows.append(
             {"device_id": device_id, "state": "normal", "state_since": now, "updated_at": now}
             | vars(merged)
         )
-    stmt, params = bulk_insert(conn, table, rows)
+    bulk_write(conn, table, rows, _merge_state_on_conflict, key="device_state")
+    return merged_states
+
+
+def _merge_state_on_conflict(stmt: Insert) -> Insert:
+    """The monotonic merge in SQL, for a concurrent batch that updated the row meanwhile."""
+    table = DeviceState.__table__
     new = stmt.excluded
     newer = or_(table.c.last_seen_at.is_(None), new.last_seen_at >= table.c.last_seen_at)
     later_activity = or_(
@@ -173,8 +185,13 @@ def update_device_state(
             (newer, func.coalesce(getattr(new, col), table.c[col])), else_=table.c[col]
         )
     # state and state_since belong to the rules; a new row starts as normal.
-    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id"], set_=set_), params)
-    return merged_states
+    return stmt.on_conflict_do_update(index_elements=["device_id"], set_=set_)
+
+
+def _add_daily_on_conflict(stmt: Insert) -> Insert:
+    table = DeviceDaily.__table__
+    set_ = {col: table.c[col] + getattr(stmt.excluded, col) for col in DAILY_COUNTS}
+    return stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_=set_)
 
 
 def update_device_daily(
@@ -203,9 +220,4 @@ def update_device_daily(
         {"device_id": device_id, "day": day, "active_hours": 0} | c
         for (device_id, day), c in sorted(counts.items())
     ]
-    stmt, params = bulk_insert(conn, table, rows)
-    set_ = {
-        col: table.c[col] + getattr(stmt.excluded, col)
-        for col in ("events", "calls", "interactions", "triggers", "sessions")
-    }
-    conn.execute(stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_=set_), params)
+    bulk_write(conn, table, rows, _add_daily_on_conflict, key="device_daily")

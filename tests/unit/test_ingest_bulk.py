@@ -1,0 +1,74 @@
+"""``bulk_write`` stores exactly what a plain SQLAlchemy insert stores, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import String, cast, insert, select
+
+from dashboard.db.schema import DeviceEvent
+from dashboard.ingest.bulk import SQLITE_ROWS_PER_STATEMENT, bulk_write
+from tests.ingest_support import seed_catalog
+
+AT = datetime(2024, 12, 1, 3, 0, tzinfo=UTC)  # no microseconds: the format must still match
+
+
+def row(uid: str, device_id: int, **extra) -> dict:
+    return {
+        "vendor": "acme",
+        "event_uid": uid,
+        "device_id": device_id,
+        "ts": AT,
+        "received_at": AT.replace(microsecond=123),
+        "type": "power",
+        "value": 5,  # an int: the Float column's processor makes it 5.0
+        "data": {"battery_pct": 50.0, "note": "무릎"},
+    } | extra
+
+
+def insert_new(conn, rows) -> list[str]:
+    table = DeviceEvent.__table__
+    returned = bulk_write(
+        conn,
+        table,
+        rows,
+        lambda stmt: stmt.on_conflict_do_nothing(index_elements=["vendor", "event_uid"]).returning(
+            table.c.event_uid
+        ),
+        key="test_bulk_events",
+    )
+    return sorted(r.event_uid for r in returned)
+
+
+def test_bulk_write_stores_what_sqlalchemy_stores(db_engine):
+    with db_engine.begin() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        assert insert_new(conn, [row("bulk", device)]) == ["bulk"]
+        conn.execute(insert(DeviceEvent), row("plain", device))
+        e = DeviceEvent.__table__
+        stored = {
+            r.event_uid: r[1:]
+            for r in conn.execute(
+                select(
+                    e.c.event_uid,
+                    cast(e.c.ts, String),
+                    cast(e.c.received_at, String),
+                    e.c.value,
+                    cast(e.c.data, String),
+                    e.c.ts,
+                    e.c.data,
+                )
+            )
+        }
+    assert stored["bulk"] == stored["plain"]
+    assert stored["bulk"][-2:] == (AT, {"battery_pct": 50.0, "note": "무릎"})
+
+
+def test_bulk_write_returns_only_new_rows_across_statements(db_engine):
+    count = SQLITE_ROWS_PER_STATEMENT + 7  # more than one multi-row statement on SQLite
+    with db_engine.begin() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        assert insert_new(conn, [row("old", device)]) == ["old"]
+        rows = [row(f"n{i:05d}", device) for i in range(count)] + [row("old", device)]
+        assert insert_new(conn, rows) == sorted(f"n{i:05d}" for i in range(count))
+        assert insert_new(conn, []) == []
