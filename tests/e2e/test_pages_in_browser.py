@@ -80,6 +80,7 @@ def test_page_renders_with_its_title(page, app_server, name, lang):
 def test_language_choice_survives_navigation(page, app_server):
     visit(page, f"{app_server}/live?lang=en")
     page.get_by_role("link", name=TITLES["en"]["budget"]).first.click()
+    page.wait_for_url("**/budget**")  # the click's rerun may not have started yet
     wait_for_app(page)
     assert "lang=en" in page.url
     assert page.locator("h1, h2").filter(has_text=TITLES["en"]["budget"]).count() >= 1
