@@ -21,7 +21,13 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from dashboard.ingest.apikeys import vendor_for_key
-from dashboard.ingest.core import Clock, IngestResult, ingest_events, system_clock
+from dashboard.ingest.core import (
+    Clock,
+    IngestResult,
+    ingest_events,
+    system_clock,
+    tune_engine_for_ingest,
+)
 from dashboard.ingest.events import AnyEvent
 from dashboard.ingest.payload import (
     MAX_BODY_BYTES,
@@ -100,11 +106,11 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> 
     @cache
     def get_engine() -> Engine:
         if engine is not None:
-            return engine
+            return tune_engine_for_ingest(engine)
         from dashboard.db.engine import make_engine
         from dashboard.settings import get_settings
 
-        return make_engine(get_settings().resolved_database_url)
+        return tune_engine_for_ingest(make_engine(get_settings().resolved_database_url))
 
     def lookup_vendor(key: str | None) -> str | None:
         with get_engine().connect() as conn:

@@ -13,10 +13,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import ARRAY, Connection, Table, Text, bindparam, cast, column, func, select
+from sqlalchemy import (
+    ARRAY,
+    Connection,
+    DateTime,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -143,7 +155,13 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> t
 def _processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
     # The dialect's implementation (SQLite's DATETIME string format, JSON serializer), as
     # SQLAlchemy itself binds it; the generic type's processor would leave datetimes to the driver.
-    return type_.dialect_impl(dialect).bind_processor(dialect)
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    if process is not None and isinstance(getattr(type_, "impl", type_), DateTime):
+        # A batch repeats few instants (received_at, state_since, updated_at are all "now", a
+        # device reports on the minute): format each once. Equal aware datetimes are the same
+        # instant, so they format alike; a naive one is never equal to them and still raises.
+        return lru_cache(maxsize=4096)(process)
+    return process
 
 
 def _is_json(table: Table, name: str) -> bool:

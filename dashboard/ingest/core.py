@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy import event as sa_event
 
 from dashboard.db.schema import Device, DeviceEvent
 from dashboard.ingest.bulk import bulk_write
@@ -28,6 +29,33 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # Devices with a dead clock report 1970; such events would corrupt daily rollups.
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 _LOOKUP_CHUNK = 500  # parameters per IN (...) list, well under SQLite's and PostgreSQL's limits
+# WAL pages (4 KiB) between automatic checkpoints on an ingesting SQLite connection; see below.
+SQLITE_WAL_AUTOCHECKPOINT = 10_000
+
+
+def tune_engine_for_ingest(engine: Engine) -> Engine:
+    """Connection settings for an engine whose main job is ingesting (HTTP server, MQTT bridge).
+
+    SQLite: a batch of 1,000 events dirties ~1,600 pages (new events land all over both indexes
+    of ``device_events``; ``device_state`` and ``device_daily`` rows of ~500 devices). With the
+    default ``wal_autocheckpoint`` of 1,000 pages every commit also ran a checkpoint: copy those
+    pages into the database file and fsync it, a third of the batch's time. Checkpointing every
+    ~10,000 pages (≈ 40 MB of WAL, every ~6 batches) writes the pages that every batch touches
+    once instead of each time. Durability is unchanged (WAL, ``synchronous=NORMAL`` as
+    configured by ``make_engine``). Only connections opened afterwards are affected; PostgreSQL
+    engines are returned as they are.
+    """
+    if engine.dialect.name == "sqlite" and not sa_event.contains(
+        engine, "connect", _sqlite_ingest_pragmas
+    ):
+        sa_event.listen(engine, "connect", _sqlite_ingest_pragmas)
+    return engine
+
+
+def _sqlite_ingest_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
+    cursor.close()
 
 
 def system_clock() -> datetime:

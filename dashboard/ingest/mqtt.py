@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from dashboard.ingest.apikeys import check_vendor
-from dashboard.ingest.core import Clock, ingest_events, system_clock
+from dashboard.ingest.core import Clock, ingest_events, system_clock, tune_engine_for_ingest
 from dashboard.ingest.payload import PayloadError, decode_batch
 from dashboard.rules.config import RulesConfigError
 
@@ -82,7 +82,7 @@ class Bridge:
         root: str = DEFAULT_ROOT,
         clock: Clock = system_clock,
     ) -> None:
-        self.engine, self.clock, self.root = engine, clock, root
+        self.engine, self.clock, self.root = tune_engine_for_ingest(engine), clock, root
         self.broker = parse_url(url)
         self.stats = BridgeStats()
         self.stopping = threading.Event()

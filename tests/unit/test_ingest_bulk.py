@@ -72,3 +72,23 @@ def test_bulk_write_returns_only_new_rows_across_statements(db_engine):
         rows = [row(f"n{i:05d}", device) for i in range(count)] + [row("old", device)]
         assert insert_new(conn, rows) == sorted(f"n{i:05d}" for i in range(count))
         assert insert_new(conn, []) == []
+
+
+def test_ingesting_sqlite_connections_checkpoint_less_often(tmp_path):
+    from sqlalchemy import event
+
+    from dashboard.db.engine import make_engine
+    from dashboard.ingest.core import (
+        SQLITE_WAL_AUTOCHECKPOINT,
+        _sqlite_ingest_pragmas,
+        tune_engine_for_ingest,
+    )
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'tuned.sqlite3'}")
+    assert tune_engine_for_ingest(tune_engine_for_ingest(engine)) is engine  # idempotent
+    assert event.contains(engine, "connect", _sqlite_ingest_pragmas)
+    with engine.connect() as conn:
+        pragma = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        assert pragma == SQLITE_WAL_AUTOCHECKPOINT
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
