@@ -14,6 +14,7 @@ import json
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
@@ -89,7 +90,7 @@ def bulk_write(
             + ", ".join([one.group(1)] * len(part))
             + compiled.sql[one.end(1) :]
         )
-        flat = tuple(value for row in part for value in compiled.params(row))
+        flat = tuple(chain.from_iterable(map(compiled.params, part)))
         out.extend(conn.exec_driver_sql(sql, flat))
     return out
 

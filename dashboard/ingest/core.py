@@ -250,7 +250,7 @@ def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, st
         query = select(Device.id, Device.device_uid, Device.vendor, Device.type_code).where(
             Device.device_uid.in_(chunk)
         )
-        for device_id, uid, owner, type_code in conn.execute(query):
+        for device_id, uid, owner, type_code in conn.execute(query).all():
             found[uid] = (device_id, owner, type_code)
     return found
 

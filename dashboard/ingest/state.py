@@ -149,7 +149,7 @@ def update_device_state(
     query = select(*columns).where(table.c.device_id.in_(ids)).order_by(table.c.device_id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # serialise concurrent batches per device
-    previous = {row.device_id: row for row in conn.execute(query)}
+    previous = {row.device_id: row for row in conn.execute(query).all()}
     rows = []
     merged_states: dict[int, _State] = {}
     for device_id in ids:
