@@ -1,10 +1,18 @@
-"""경보·출동: open alerts, gravest and longest-waiting first; ``?alert=ID`` selects one."""
+"""경보·출동: the operators' queue (gravest and longest-waiting first, live timers), one alert's
+detail with the recipient card (audited reveal) and the action buttons. ``?alert=ID`` selects."""
+
+from datetime import UTC, datetime
 
 import streamlit as st
 
+from dashboard.actions.transitions import STATUSES
+from dashboard.auth import personal_data_scope
+from dashboard.auth.regions import region_in_any
 from dashboard.i18n import STAGES
-from dashboard.ui.alerts import QUEUE_COLUMNS, detail, queue_table, stage_metrics
-from dashboard.ui.auth import require_page
+from dashboard.ui.alert_actions import BUST_KEY
+from dashboard.ui.alert_detail import fresh, render_detail
+from dashboard.ui.alerts import REFRESH_S, QueueFilters, show_queue, stage_metrics
+from dashboard.ui.auth import check_session, require_page
 from dashboard.ui.components import (
     multiselect_filter,
     page_header,
@@ -14,69 +22,81 @@ from dashboard.ui.components import (
 )
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import t
-from queries.alerts import alert_by_id, open_alerts
+from queries.alerts import OPEN_STATUSES, alert_by_id, open_alerts
 from queries.filters import districts_with_devices, programs
 
-require_page("alerts")  # personal data: re-check the role, not just the menu
+user = require_page("alerts")  # personal data and actions: re-check the role, not just the menu
 page_header("page.alerts", "alerts.caption")
+areas = personal_data_scope(user)  # operators: their districts; leads: None (all)
+if areas is not None:
+    st.caption(t("queue.scope", n=len(areas)))
 
 device_programs = load(programs, kind="device")
 districts = load(districts_with_devices)
-chosen_programs = multiselect_filter(
-    "filter.program",
-    device_programs["code"],
-    program_labels(device_programs),
-    key="alerts_programs",
+if areas is not None:  # only districts the operator works in are offered
+    districts = districts[[region_in_any(c, areas) for c in districts["code"]]]
+filters = QueueFilters(
+    programs=multiselect_filter(
+        "filter.program",
+        device_programs["code"],
+        program_labels(device_programs),
+        key="alerts_programs",
+    ),
+    stages=multiselect_filter(
+        "filter.stage", list(reversed(STAGES)), state_labels(STAGES), key="alerts_stages"
+    ),
+    districts=multiselect_filter(
+        "filter.district", districts["id"], region_labels(districts), key="alerts_districts"
+    ),
+    statuses=multiselect_filter(
+        "queue.status_filter",
+        OPEN_STATUSES,
+        {s: t(f"status.{s}") for s in STATUSES},
+        key="alerts_statuses",
+    ),
+    areas=None if areas is None else tuple(areas),
 )
-chosen_stages = multiselect_filter(
-    "filter.stage", list(reversed(STAGES)), state_labels(STAGES), key="alerts_stages"
-)
-chosen_districts = multiselect_filter(
-    "filter.district", districts["id"], region_labels(districts), key="alerts_districts"
-)
-
-now = live_now()
-alerts = load(
-    open_alerts,
-    now,
-    programs=chosen_programs,
-    stages=chosen_stages,
-    districts=chosen_districts,
-    live=True,
-)
-stage_metrics(alerts, now)
 
 raw_id = st.query_params.get("alert")
 selected_id = int(raw_id) if raw_id and raw_id.isdigit() else None
 if raw_id and selected_id is None:
     st.warning(t("alerts.bad_link", value=raw_id))
 
-if alerts.empty:
-    st.success(t("alerts.none"))
-else:
-    shown = queue_table(alerts, now)
-    headers = {c: t(k) for c, k in QUEUE_COLUMNS.items()}
-    event = st.dataframe(
-        shown.rename(columns=headers),
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="single-row",
-        key="alerts_queue",
-        height=min(38 + 35 * len(shown), 520),
-    )
-    rows = event.selection.rows if event is not None else []
-    if rows:
-        selected_id = int(shown.iloc[rows[0]]["id"])
-        st.query_params["alert"] = str(selected_id)
 
-if selected_id is not None:
-    match = alerts[alerts["id"] == selected_id]
-    if match.empty:  # closed, or outside the filters: still answer the deep link
-        match = load(alert_by_id, selected_id, now, live=True)
+@st.fragment(run_every=REFRESH_S)
+def queue_panel(filters: QueueFilters, selected_id: int | None) -> None:
+    check_session()  # timer reruns skip the login gate: end an idle session here
+    # After this session's own action, read past the shared cache so the queue shows it.
+    bucket = datetime.now(UTC) if st.session_state.pop(BUST_KEY, False) else live_now()
+    alerts = load(
+        open_alerts,
+        bucket,
+        programs=filters.programs,
+        stages=filters.stages,
+        districts=filters.districts,
+        statuses=filters.statuses,
+        areas=filters.areas,
+        live=True,
+    )
+    now = datetime.now(UTC)  # the timers count from the real clock, not the cache bucket
+    stage_metrics(alerts, now)
+    if alerts.empty:
+        st.success(t("alerts.none"))
+        return
+    picked = show_queue(alerts, now, selected_id)
+    if picked is not None and picked != selected_id:
+        st.query_params["alert"] = str(picked)
+        st.rerun(scope="app")  # the detail lives outside this fragment
+
+
+queue_panel(filters, selected_id)
+
+if selected_id is None:
+    st.caption(t("alerts.select_hint"))
+else:
+    # Read fresh, not from the shared cache: the version shown is the one actions carry.
+    match = fresh(alert_by_id, selected_id, datetime.now(UTC))
     if match.empty:
         st.warning(t("alerts.not_found", id=selected_id))
     else:
-        detail(match.iloc[0].to_dict(), now)
-else:
-    st.caption(t("alerts.select_hint"))
+        render_detail(user, match.iloc[0].to_dict(), datetime.now(UTC))

@@ -1,4 +1,7 @@
-"""Open alerts for the alert queue and the live ticker. Names leave this module masked only."""
+"""Open alerts for the alert queue and the live ticker, one alert's history and readings.
+
+Names leave this module masked only (full personal data: ``queries.recipients``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,22 @@ from collections.abc import Iterable
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, false, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from dashboard.db.schema import Alert, CareRecipient, Device, DeviceType, Program, Region
+from dashboard.auth.regions import area_prefix
+from dashboard.db.schema import (
+    Alert,
+    CareRecipient,
+    Device,
+    DeviceEvent,
+    DeviceType,
+    Dispatch,
+    Program,
+    Region,
+)
 from dashboard.formatting import mask_name
+from dashboard.rules.geo import haversine_m
 from queries.common import frame, in_filter, region_filter, where_all
 
 # Gravest first; the queue is read top-down.
@@ -27,6 +41,16 @@ _COLUMNS = [
     Alert.opened_at,
     Alert.updated_at,
     Alert.acknowledged_at,
+    Alert.acknowledged_by,
+    Alert.dispatched_at,
+    Alert.closed_at,
+    Alert.closed_by,
+    Alert.outcome,
+    # The version the operator sees is the one their action must carry (optimistic locking).
+    Alert.version,
+    Alert.recipient_id,
+    Alert.device_id,
+    Device.type_code.label("device_type"),
     Program.code.label("program_code"),
     Program.name_ko.label("program_ko"),
     Program.name_en.label("program_en"),
@@ -37,7 +61,10 @@ _COLUMNS = [
     DeviceType.name_ko.label("device_type_ko"),
     DeviceType.name_en.label("device_type_en"),
     CareRecipient.pii_name,
+    # Whether a guardian can be called, not the number itself.
+    CareRecipient.pii_guardian_phone.is_not(None).label("has_guardian_phone"),
 ]
+_TIMES = ["opened_at", "updated_at", "acknowledged_at", "dispatched_at", "closed_at"]
 
 
 def _base():
@@ -78,16 +105,37 @@ def _open_conditions(
     ]
 
 
+def area_condition(areas: Iterable[str] | None) -> ColumnElement | None:
+    """Alerts whose region lies in one of ``areas`` (10-digit codes; None = all, () = none).
+
+    Containment by code prefix (``dashboard.auth.regions``), so a 시 selects its 구 and dongs.
+    """
+    if areas is None:
+        return None
+    prefixes = sorted({area_prefix(a) for a in areas})
+    if not prefixes:
+        return false()
+    inside = or_(*(Region.code.startswith(p) for p in prefixes))
+    return Alert.region_id.in_(select(Region.id).where(inside))
+
+
 def open_alerts(
     conn: Connection,
     now: datetime,
     programs: Iterable[str] | None = None,
     stages: Iterable[str] | None = None,
     districts: Iterable[int] | None = None,
+    statuses: Iterable[str] | None = None,
+    areas: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Alerts not yet closed, gravest stage first and, within a stage, the longest waiting first."""
-    stmt = where_all(_base(), *_open_conditions(programs, stages, districts))
-    df = _finish(frame(conn, stmt, times=["opened_at", "updated_at", "acknowledged_at"]), now)
+    """Alerts not yet closed, gravest stage first and, within a stage, the longest waiting first.
+
+    ``statuses`` narrows to some open statuses; ``areas`` is an operator's district scope.
+    """
+    conditions = _open_conditions(programs, stages, districts)
+    conditions += [in_filter(Alert.status, statuses), area_condition(areas)]
+    stmt = where_all(_base(), *conditions)
+    df = _finish(frame(conn, stmt, times=_TIMES), now)
     return df.sort_values(["stage_rank", "opened_at", "id"]).reset_index(drop=True)
 
 
@@ -141,4 +189,127 @@ def newest_open_alerts(
 def alert_by_id(conn: Connection, alert_id: int, now: datetime) -> pd.DataFrame:
     """One alert (any status) for a deep link; empty when the id does not exist."""
     stmt = _base().where(Alert.id == alert_id)
-    return _finish(frame(conn, stmt, times=["opened_at", "updated_at", "acknowledged_at"]), now)
+    return _finish(frame(conn, stmt, times=_TIMES), now)
+
+
+def _subject(recipient_id: int | None, device_id: int | None) -> ColumnElement:
+    # A person's history follows the person across devices; a device ticket follows the device.
+    if recipient_id is not None:
+        return Alert.recipient_id == recipient_id
+    return Alert.device_id == device_id
+
+
+def earlier_alerts(
+    conn: Connection,
+    alert_id: int,
+    recipient_id: int | None,
+    device_id: int | None,
+    limit: int = 20,
+) -> pd.DataFrame:
+    """Other alerts of the same person (or device), newest first, with their dispatch count."""
+    if recipient_id is None and device_id is None:
+        return pd.DataFrame(columns=["id", "rule", "stage", "status", "opened_at", "closed_at"])
+    dispatches = (
+        select(func.count()).where(Dispatch.alert_id == Alert.id).scalar_subquery()
+    ).label("dispatches")
+    stmt = (
+        select(
+            Alert.id,
+            Alert.rule,
+            Alert.stage,
+            Alert.status,
+            Alert.outcome,
+            Alert.opened_at,
+            Alert.closed_at,
+            Alert.closed_by,
+            dispatches,
+        )
+        .where(_subject(recipient_id, device_id), Alert.id != alert_id)
+        .order_by(Alert.opened_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    return frame(conn, stmt, times=["opened_at", "closed_at"])
+
+
+def dispatches_for(
+    conn: Connection,
+    recipient_id: int | None,
+    device_id: int | None,
+    limit: int = 30,
+) -> pd.DataFrame:
+    """Dispatches made for the same person (or device) across all their alerts, newest first."""
+    stmt = (
+        select(
+            Dispatch.id,
+            Dispatch.alert_id,
+            Dispatch.kind,
+            Dispatch.target,
+            Dispatch.requested_at,
+            Dispatch.requested_by,
+            Dispatch.completed_at,
+            Dispatch.result,
+            Dispatch.note,
+        )
+        .join(Alert, Alert.id == Dispatch.alert_id)
+        .where(_subject(recipient_id, device_id))
+        .order_by(Dispatch.requested_at.desc(), Dispatch.id.desc())
+        .limit(limit)
+    )
+    if recipient_id is None and device_id is None:
+        stmt = stmt.where(false())
+    return frame(conn, stmt, times=["requested_at", "completed_at"])
+
+
+# Event types drawn in the detail chart, per device type.
+READING_TYPES = {
+    "smart_plug": ("power", "lux"),
+    "ai_call_line": ("ai_call_result",),
+    "phone_line": ("call", "ai_call_result"),
+    "care_robot": ("interaction", "sos"),
+    "wandering_detector": ("position",),
+}
+
+
+def device_readings(
+    conn: Connection,
+    device_id: int,
+    since: datetime,
+    until: datetime,
+    types: Iterable[str],
+    recipient_id: int | None = None,
+    limit: int = 3000,
+) -> pd.DataFrame:
+    """One device's events of ``types`` in [since, until], oldest first, at most ``limit``.
+
+    Reads ``device_events`` through its (device_id, ts) index for this one device: fine for a
+    detail view; the newest rows are kept when the window holds more than ``limit``.
+    Columns: ts, type, value, outcome (calls), distance_m (positions: metres from the home of
+    ``recipient_id``). Coordinates do not leave this function.
+    """
+    e = DeviceEvent
+    stmt = (
+        select(e.ts, e.type, e.value, e.data)
+        .where(e.device_id == device_id, e.ts >= since, e.ts <= until, e.type.in_(list(types)))
+        .order_by(e.ts.desc(), e.id.desc())
+        .limit(limit)
+    )
+    df = frame(conn, stmt, times=["ts"]).iloc[::-1].reset_index(drop=True)
+    data = [d if isinstance(d, dict) else {} for d in df.pop("data")]
+    df["outcome"] = pd.Series([d.get("outcome") for d in data], dtype=object)
+    home = None
+    if recipient_id is not None:
+        home = conn.execute(
+            select(CareRecipient.pii_home_lat, CareRecipient.pii_home_lon).where(
+                CareRecipient.id == recipient_id
+            )
+        ).one_or_none()
+    df["distance_m"] = pd.Series(
+        [_distance(home, d.get("lat"), d.get("lon")) for d in data], dtype=float
+    )
+    return df
+
+
+def _distance(home, lat: float | None, lon: float | None) -> float | None:
+    if home is None or None in (home[0], home[1], lat, lon):
+        return None
+    return round(haversine_m(home[0], home[1], lat, lon))

@@ -1,17 +1,30 @@
-"""Alert queue rendering: the sorted table and one alert's detail."""
+"""Alert queue rendering: the sorted table with live timers, and the stage metrics."""
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import format_age, format_datetime, format_duration, format_evidence
+from dashboard.formatting import format_duration, format_evidence
 from dashboard.i18n import STAGES, localized, state_label, translate_or
-from dashboard.ui.components import table
 from dashboard.ui.i18n import current_lang, t
-from dashboard.ui.theme import chip
+
+REFRESH_S = 10  # timers tick in the browser; the data under them is the 10-second live cache
+SELECTED_MARK = "▶"
+_PICK_KEY = "alerts_last_pick"  # the table selection already acted on (see pick_from_table)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    programs: tuple = ()
+    stages: tuple = ()
+    districts: tuple = ()
+    statuses: tuple = ()
+    areas: tuple[str, ...] | None = None  # the operator's districts; None = every area
 
 
 def rule_label(rule: str, lang: str) -> str:
@@ -22,75 +35,83 @@ def evidence_text(evidence: object, lang: str) -> str:
     return format_evidence(evidence, lang)
 
 
-def queue_table(df: pd.DataFrame, now: datetime) -> pd.DataFrame:
-    """The rows shown in the queue, in the queue's order, with display strings."""
+def _since(then: object, now: datetime, lang: str) -> str:
+    if then is None or pd.isna(then):
+        return "–"
+    return format_duration(now - then, lang)
+
+
+def queue_table(df: pd.DataFrame, now: datetime, selected_id: int | None = None) -> pd.DataFrame:
+    """The rows shown in the queue, in the queue's order, with display strings and timers."""
     lang = current_lang()
     records = df.to_dict("records")
     return pd.DataFrame(
         {
+            "mark": [SELECTED_MARK if i == selected_id else "" for i in df["id"]],
             "id": df["id"],
             "stage": [state_label(s, lang) for s in df["stage"]],
-            "waiting": [format_duration(now - r["opened_at"], lang) for r in records],
+            "waiting": [_since(r["opened_at"], now, lang) for r in records],
+            "since_ack": [_since(r["acknowledged_at"], now, lang) for r in records],
+            "status": [t(f"status.{s}") for s in df["status"]],
             "rule": [rule_label(r, lang) for r in df["rule"]],
             "program": [localized(r, "program", lang) for r in records],
             "dong": [localized(r, "region", lang) for r in records],
             "device": df["device_uid"].fillna("–"),
             "recipient": df["recipient_masked"],
-            "status": [t(f"status.{s}") for s in df["status"]],
         }
     )
 
 
 QUEUE_COLUMNS = {
+    "mark": "queue.mark",
     "id": "col.alert_id",
     "stage": "col.stage",
     "waiting": "col.waiting",
+    "since_ack": "queue.since_ack",
+    "status": "col.status",
     "rule": "col.rule",
     "program": "col.program",
     "dong": "col.dong",
     "device": "col.device",
     "recipient": "col.recipient",
-    "status": "col.status",
 }
 
 
 def stage_metrics(df: pd.DataFrame, now: datetime) -> None:
     lang = current_lang()
-    cols = st.columns(len(STAGES) + 2)
+    cols = st.columns(len(STAGES) + 3)
     cols[0].metric(t("alerts.open_total"), f"{len(df):,}")
     for col, stage in zip(cols[1:], reversed(STAGES), strict=False):
         col.metric(state_label(stage, lang), f"{int((df['stage'] == stage).sum()):,}")
+    unacked = int((df["status"] == "open").sum()) if len(df) else 0
+    cols[-2].metric(t("queue.unacknowledged"), f"{unacked:,}")
     oldest = df["opened_at"].min() if len(df) else None
     cols[-1].metric(t("alerts.oldest"), format_duration(now - oldest, lang) if oldest else "–")
 
 
-def detail(alert: dict, now: datetime) -> None:
-    """One alert: what fired, how grave, on what evidence, where, which device, whom (masked)."""
-    lang = current_lang()
-    with st.container(border=True):
-        st.markdown(
-            f"### {t('alerts.detail_title', id=alert['id'])} {chip(alert['stage'], lang)}",
-            unsafe_allow_html=True,
-        )
-        c1, c2, c3 = st.columns(3)
-        c1.metric(t("col.rule"), rule_label(alert["rule"], lang))
-        c2.metric(t("col.stage"), state_label(alert["stage"], lang))
-        c3.metric(t("col.waiting"), format_duration(now - alert["opened_at"], lang))
-        fields = {
-            "col.evidence": evidence_text(alert.get("evidence"), lang),
-            "col.program": localized(alert, "program", lang),
-            "col.dong": localized(alert, "region", lang),
-            "col.device": f"{alert.get('device_uid') or '–'}"
-            + (
-                f" ({localized(alert, 'device_type', lang)})" if alert.get("device_type_ko") else ""
-            ),
-            "col.recipient": alert["recipient_masked"],
-            "col.opened_at": f"{format_datetime(alert['opened_at'], lang)} "
-            f"({format_age(alert['opened_at'], now, lang)})",
-            "col.status": t(f"status.{alert['status']}"),
-        }
-        table(
-            pd.DataFrame({"field": [t(k) for k in fields], "value": list(fields.values())}),
-            {"field": "col.field", "value": "col.value"},
-        )
-        st.caption(t("alerts.pii_note"))
+def show_queue(df: pd.DataFrame, now: datetime, selected_id: int | None) -> int | None:
+    """Draw the queue; return an alert id newly picked in the table (None if nothing new).
+
+    Row positions change as alerts come and go, so the table's key follows the ids shown
+    (a changed list starts with no selection) and the selected alert is marked with ▶ from
+    the session's choice rather than from the table's own highlight.
+    """
+    shown = queue_table(df, now, selected_id)
+    ids = [int(i) for i in shown["id"]]
+    key = f"alerts_queue_{zlib.crc32(','.join(map(str, ids)).encode())}"
+    event = st.dataframe(
+        shown.rename(columns={c: t(k) for c, k in QUEUE_COLUMNS.items()}),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
+        height=min(38 + 35 * len(shown), 390),
+        column_config={t("queue.mark"): st.column_config.TextColumn(width=30)},
+    )
+    rows = list(event.selection.rows) if event is not None else []
+    pick = (key, tuple(rows))
+    if not rows or st.session_state.get(_PICK_KEY) == pick:
+        return None  # nothing picked, or a pick already handled on an earlier run
+    st.session_state[_PICK_KEY] = pick
+    return ids[rows[0]]

@@ -154,7 +154,7 @@ def test_alert_deep_link_opens_detail_with_masked_recipient(demo_db) -> None:
     at = open_page("alerts", alert=str(alert_id))
     shown = texts(at)
     assert f"경보 {alert_id}번" in "\n".join(shown)
-    detail = at.dataframe[-1].value
+    detail = next(d.value for d in at.dataframe if "항목" in d.value.columns)
     recipient = detail.loc[detail["항목"] == "대상자", "값"].item()
     assert recipient.startswith(name[0]) and "*" in recipient and recipient != name
     assert name not in "\n".join(shown)

@@ -1,0 +1,398 @@
+"""One alert: what fired and on what evidence, whom (masked until an audited reveal), the
+device's recent readings, the person's earlier alerts and dispatches, notification delivery,
+and the action buttons."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.auth import SessionUser
+from dashboard.formatting import (
+    escape_markdown,
+    format_age,
+    format_datetime,
+    format_duration,
+)
+from dashboard.i18n import localized, state_label, translate_or
+from dashboard.notify import delivery_status
+from dashboard.ui import alert_charts as charts_
+from dashboard.ui.alert_actions import render_actions, show_flash
+from dashboard.ui.alerts import evidence_text, rule_label
+from dashboard.ui.charts import render
+from dashboard.ui.components import table
+from dashboard.ui.data import get_engine, live_now, load
+from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.theme import chip
+from queries.alerts import READING_TYPES, device_readings, dispatches_for, earlier_alerts
+from queries.recipients import (
+    RecipientCard,
+    RevealRefused,
+    check_reveal,
+    personal_data,
+    recipient_card,
+    reveal_personal_data,
+)
+
+T = TypeVar("T")
+REVEAL_KEY = "alerts_revealed"  # {"alert_id", "recipient_id", "at"}: one alert per session
+
+
+def fresh(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Read without the shared cache: what an operator acts on, and personal data."""
+    with get_engine().connect() as conn:
+        return fn(conn, *args, **kwargs)
+
+
+def _missing(value: object) -> bool:
+    return value is None or value != value
+
+
+def _int(value: object) -> int | None:
+    return None if _missing(value) else int(value)
+
+
+# --- reveal -------------------------------------------------------------------------------------
+
+
+def _user() -> SessionUser | None:
+    from dashboard.ui.auth import USER_KEY
+
+    user = st.session_state.get(USER_KEY)
+    return user if isinstance(user, SessionUser) else None
+
+
+def _on_reveal(alert_id: int, recipient_id: int) -> None:
+    user = _user()
+    if user is None:
+        return
+    now = datetime.now(UTC)
+    try:
+        with get_engine().begin() as conn:  # the audit row and the disclosure, together
+            reveal_personal_data(conn, user, recipient_id, now, alert_id=alert_id)
+    except RevealRefused as err:
+        st.session_state.pop(REVEAL_KEY, None)
+        st.session_state["alerts_reveal_error"] = err.reason
+        return
+    st.session_state[REVEAL_KEY] = {"alert_id": alert_id, "recipient_id": recipient_id, "at": now}
+
+
+def _on_hide() -> None:
+    st.session_state.pop(REVEAL_KEY, None)
+
+
+def revealed_for(alert_id: int, recipient_id: int | None) -> bool:
+    """Is this alert's person revealed in this session? A reveal ends when the alert changes."""
+    state = st.session_state.get(REVEAL_KEY)
+    if not state:
+        return False
+    if state["alert_id"] != alert_id or state["recipient_id"] != recipient_id:
+        st.session_state.pop(REVEAL_KEY, None)
+        return False
+    return True
+
+
+def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
+    lang = current_lang()
+    st.subheader(t("card.title"))
+    refused = check_reveal(user, card.region_code)
+    shown = card.masked
+    revealed = refused is None and revealed_for(alert_id, card.id)
+    if revealed:
+        shown = fresh(personal_data, card.id)
+    age = datetime.now(UTC).year - card.birth_year
+    rows = {
+        "card.name": shown["name"],
+        "card.phone": shown["phone"],
+        "card.address": shown["address"],
+        "card.guardian_name": shown["guardian_name"],
+        "card.guardian_phone": shown["guardian_phone"],
+        "card.ref": card.external_ref,
+        "card.age_sex": t("card.age_sex_value", age=age, sex=t(f"card.sex.{card.sex}")),
+        "card.household": t(f"card.household_kind.{card.household}")
+        if card.household in ("alone", "couple_75plus", "with_family")
+        else card.household,
+        "card.dong": localized({"r_ko": card.region_ko, "r_en": card.region_en}, "r", lang),
+    }
+    table(
+        pd.DataFrame({"field": [t(k) for k in rows], "value": list(rows.values())}),
+        {"field": "col.field", "value": "col.value"},
+    )
+    reason = st.session_state.pop("alerts_reveal_error", None)
+    if reason:
+        st.error(t(f"card.refused.{reason}") if reason in ("role", "district") else reason)
+    if revealed:
+        at = st.session_state[REVEAL_KEY]["at"]
+        st.caption(t("card.revealed", at=format_datetime(at, lang)))
+        st.button(
+            t("card.hide"), key="alerts_hide", icon=":material/visibility_off:", on_click=_on_hide
+        )
+    elif refused:
+        st.caption(t(f"card.refused.{refused}"))
+    else:
+        st.button(
+            t("card.reveal"),
+            key="alerts_reveal",
+            icon=":material/visibility:",
+            help=t("card.reveal_help"),
+            on_click=_on_reveal,
+            args=(alert_id, card.id),
+        )
+
+
+# --- facts, readings, history, delivery -------------------------------------------------------
+
+
+def _facts(alert: dict, now: datetime) -> None:
+    lang = current_lang()
+    device = f"{alert.get('device_uid') or '–'}"
+    if alert.get("device_type_ko"):
+        device += f" ({localized(alert, 'device_type', lang)})"
+    fields = {
+        "col.program": localized(alert, "program", lang),
+        "col.dong": localized(alert, "region", lang),
+        "col.device": device,
+        "col.recipient": alert["recipient_masked"],
+        "col.opened_at": f"{format_datetime(alert['opened_at'], lang)} "
+        f"({format_age(alert['opened_at'], now, lang)})",
+        "col.status": t(f"status.{alert['status']}"),
+    }
+    if not _missing(alert.get("acknowledged_at")):
+        fields["detail.acknowledged"] = t(
+            "detail.by_at",
+            by=alert.get("acknowledged_by") or "–",
+            at=format_datetime(alert["acknowledged_at"], lang),
+        )
+    if not _missing(alert.get("dispatched_at")):
+        fields["detail.dispatched"] = format_datetime(alert["dispatched_at"], lang)
+    if not _missing(alert.get("closed_at")):
+        outcome = alert.get("outcome")
+        fields["detail.closed"] = t(
+            "detail.by_at",
+            by=alert.get("closed_by") or "–",
+            at=format_datetime(alert["closed_at"], lang),
+        ) + (f" · {t(f'outcome.{outcome}')}" if isinstance(outcome, str) else "")
+    table(
+        pd.DataFrame({"field": [t(k) for k in fields], "value": list(fields.values())}),
+        {"field": "col.field", "value": "col.value"},
+    )
+
+
+# A position is shown as the distance from home, not as coordinates.
+_HIDDEN_EVIDENCE = {"lat", "lon"}
+
+
+def _evidence(alert: dict) -> None:
+    """The rule's evidence, one translated line per field (times in Asia/Seoul)."""
+    lang = current_lang()
+    evidence = alert.get("evidence")
+    if not isinstance(evidence, dict) or not evidence:
+        return
+    labels, values = [], []
+    for key, value in evidence.items():
+        if key in _HIDDEN_EVIDENCE:
+            continue
+        labels.append(translate_or(f"evidence.{key}", key, lang))
+        if isinstance(value, str):
+            value = translate_or(f"evidence.value.{value}", value, lang)
+            value = value if value != evidence[key] else evidence_text({"_": value}, lang)[3:]
+        else:
+            value = evidence_text({"_": value}, lang)[3:]  # the value part of "_: value"
+        values.append(value)
+    st.markdown(f"**{t('col.evidence')}**")
+    table(
+        pd.DataFrame({"field": labels, "value": values}),
+        {"field": "col.field", "value": "col.value"},
+    )
+
+
+def _readings(alert: dict, now: datetime) -> None:
+    lang = current_lang()
+    device_id, device_type = _int(alert.get("device_id")), alert.get("device_type")
+    types = READING_TYPES.get(device_type or "")
+    if device_id is None or not types:
+        st.caption(t("readings.none_for_device"))
+        return
+    until = live_now()
+    # The last 48 h, or from 12 h before the alert (or its evidence) began when that is
+    # earlier, never more than a week: one device, with a LIMIT.
+    # A silent device's last readings come from its evidence's times.
+    evidence = alert.get("evidence") if isinstance(alert.get("evidence"), dict) else {}
+    starts = [pd.Timestamp(alert["opened_at"])] + [
+        pd.Timestamp(evidence[k]) for k in ("since", "last_seen_at") if evidence.get(k)
+    ]
+    earliest = min(starts).to_pydatetime() - charts_.LEAD
+    since = max(min(until - charts_.WINDOW, earliest), until - charts_.MAX_WINDOW)
+    df = load(
+        device_readings,
+        device_id,
+        since,
+        until,
+        types,
+        recipient_id=_int(alert.get("recipient_id")),
+        live=True,
+    )
+    st.caption(
+        t(
+            "readings.caption",
+            device=alert.get("device_uid") or "–",
+            since=format_datetime(since, lang),
+        )
+    )
+    if df.empty:
+        st.info(t("readings.empty"))
+        return
+    if device_type == "smart_plug":
+        render(charts_.plug_chart(df, evidence, lang, (since, until)))
+    elif device_type == "wandering_detector":
+        radius = (
+            evidence.get("safe_zone_m") or alert.get("safe_zone_m") or charts_.default_safe_zone_m()
+        )
+        render(charts_.distance_chart(df, radius, lang, (since, until)))
+    elif device_type in ("ai_call_line", "phone_line"):
+        render(charts_.calls_chart(df, lang, (since, until)), extra=60)
+    else:
+        render(charts_.events_chart(df, lang, (since, until)), extra=60)
+
+
+def _history(alert: dict) -> None:
+    lang = current_lang()
+    rid, did = _int(alert.get("recipient_id")), _int(alert.get("device_id"))
+    earlier = load(earlier_alerts, int(alert["id"]), rid, did, live=True)
+    st.markdown(f"**{t('history.alerts')}**")
+    if earlier.empty:
+        st.caption(t("history.none"))
+    else:
+        shown = earlier.assign(
+            stage=[state_label(s, lang) for s in earlier["stage"]],
+            rule=[rule_label(r, lang) for r in earlier["rule"]],
+            status=[t(f"status.{s}") for s in earlier["status"]],
+            outcome=[t(f"outcome.{o}") if isinstance(o, str) else "–" for o in earlier["outcome"]],
+            opened=[format_datetime(x, lang) for x in earlier["opened_at"]],
+        )
+        table(
+            shown,
+            {
+                "id": "col.alert_id",
+                "opened": "col.opened_at",
+                "rule": "col.rule",
+                "stage": "col.stage",
+                "status": "col.status",
+                "outcome": "history.outcome",
+                "dispatches": "history.dispatch_count",
+            },
+        )
+    dispatches = load(dispatches_for, rid, did, live=True)
+    st.markdown(f"**{t('history.dispatches')}**")
+    if dispatches.empty:
+        st.caption(t("history.none"))
+        return
+    shown = dispatches.assign(
+        kind=[t(f"act.{k}") for k in dispatches["kind"]],
+        requested=[format_datetime(x, lang) for x in dispatches["requested_at"]],
+        target=dispatches["target"].fillna("–"),
+        result=dispatches["result"].fillna("–"),
+    )
+    table(
+        shown,
+        {
+            "alert_id": "col.alert_id",
+            "requested": "history.requested_at",
+            "kind": "history.kind",
+            "target": "history.target",
+            "requested_by": "history.requested_by",
+            "result": "history.result",
+        },
+    )
+
+
+def _delivery(alert: dict) -> None:
+    lang = current_lang()
+    now = datetime.now(UTC)
+    df = fresh(delivery_status, int(alert["id"]), now)
+    if df.empty:
+        st.caption(t("delivery.none"))
+        return
+    counts = df["state"].value_counts()
+    if counts.get("failed", 0) or counts.get("delayed", 0):
+        st.warning(
+            t(
+                "delivery.problem",
+                failed=int(counts.get("failed", 0)),
+                delayed=int(counts.get("delayed", 0)),
+            )
+        )
+    shown = df.assign(
+        channel=[t(f"delivery.channel.{c}") for c in df["channel"]],
+        state=[t(f"delivery.state.{s}") for s in df["state"]],
+        created=[format_datetime(x, lang) for x in df["created_at"]],
+        sent=[format_datetime(x, lang) if not pd.isna(x) else "–" for x in df["sent_at"]],
+        next_try=[
+            format_datetime(x, lang) if not pd.isna(x) else "–" for x in df["next_attempt_at"]
+        ],
+        error=df["last_error"].fillna(""),
+    )
+    table(
+        shown,
+        {
+            "created": "delivery.created_at",
+            "channel": "delivery.channel_col",
+            "recipient": "delivery.recipient",
+            "state": "delivery.state_col",
+            "attempts": "delivery.attempts",
+            "sent": "delivery.sent_at",
+            "next_try": "delivery.next_attempt_at",
+            "error": "delivery.last_error",
+        },
+    )
+
+
+# --- the whole detail ---------------------------------------------------------------------------
+
+
+def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
+    lang = current_lang()
+    with st.container(border=True):
+        st.markdown(
+            f"### {t('alerts.detail_title', id=alert['id'])} {chip(alert['stage'], lang)} "
+            f"{escape_markdown(rule_label(alert['rule'], lang))}",
+            unsafe_allow_html=True,
+        )
+        show_flash()
+        c = st.columns(4)
+        c[0].metric(t("col.status"), t(f"status.{alert['status']}"))
+        c[1].metric(t("col.waiting"), format_duration(now - alert["opened_at"], lang))
+        ack = alert.get("acknowledged_at")
+        c[2].metric(
+            t("queue.since_ack"), "–" if _missing(ack) else format_duration(now - ack, lang)
+        )
+        c[3].metric(t("col.device"), alert.get("device_uid") or "–")
+        rid = _int(alert.get("recipient_id"))
+        card = fresh(recipient_card, rid) if rid is not None else None
+        if card is not None:  # a check request goes to the person's own dong
+            alert = {**alert, "person_region_code": card.region_code}
+            alert["person_region_ko"] = card.region_ko
+        left, right = st.columns([3, 2], gap="large")
+        with right:
+            st.subheader(t("act.title"))
+            render_actions(user, alert, now)
+        with left:
+            _facts(alert, now)
+            _evidence(alert)
+            if card is not None:
+                _card(user, int(alert["id"]), card)
+            else:
+                st.caption(t("card.device_ticket"))
+    readings, history, delivery = st.tabs(
+        [t("readings.title"), t("history.title"), t("delivery.title")]
+    )
+    with readings:
+        _readings(alert, now)
+    with history:
+        _history(alert)
+    with delivery:
+        _delivery(alert)

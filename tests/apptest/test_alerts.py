@@ -1,0 +1,281 @@
+"""The alert queue and its actions in AppTest: scope, masking and audited reveal, actions
+through buttons and dialogs, conflicts and double clicks, all against the session demo DB."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+import pytest
+import streamlit as st
+from sqlalchemy import Engine, func, insert, select
+
+from dashboard.actions import perform
+from dashboard.auth import DEMO_ACCOUNTS, SessionUser
+from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch, Region
+from dashboard.formatting import format_number, mask_name
+from dashboard.i18n import translate
+from queries import alerts as alert_q
+from queries.recipients import RevealRefused, reveal_personal_data
+from tests.apptest.conftest import metric, open_page, texts
+
+GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
+_keys = count()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """The queue is cached for 10 s across sessions; tests change the database in between."""
+    st.cache_data.clear()
+    yield
+    st.cache_data.clear()
+
+
+def new_alert(engine: Engine, *, inside_goyang: bool = True) -> tuple[int, int, str]:
+    """A fresh open person alert (version 1) of a person with a device: (alert, person, name)."""
+    inside = Region.code.startswith(GOYANG)
+    with engine.begin() as conn:
+        person = conn.execute(
+            select(
+                CareRecipient.id,
+                CareRecipient.pii_name,
+                CareRecipient.program_id,
+                CareRecipient.region_id,
+                Device.id.label("device_id"),
+            )
+            .join(Region, Region.id == CareRecipient.region_id)
+            .join(Device, Device.recipient_id == CareRecipient.id)
+            .where(inside if inside_goyang else ~inside)
+            .where(CareRecipient.pii_guardian_phone.is_not(None))
+            .order_by(CareRecipient.id)
+        ).first()
+        now = datetime.now(UTC)
+        alert_id = conn.execute(
+            insert(Alert).returning(Alert.id),
+            {
+                "dedup_key": f"apptest:{next(_keys)}:{now.timestamp()}",
+                "kind": "person",
+                "rule": "plug_no_change",
+                "stage": "risk",
+                "status": "open",
+                "program_id": person.program_id,
+                "region_id": person.region_id,
+                "recipient_id": person.id,
+                "device_id": person.device_id,
+                "evidence": {"no_change_hours": 37.0, "threshold_h": 24.0},
+                "opened_at": now - timedelta(hours=13),
+                "updated_at": now - timedelta(hours=13),
+                "version": 1,
+            },
+        ).scalar_one()
+    return alert_id, person.id, person.pii_name
+
+
+def _alert(engine: Engine, alert_id: int):
+    with engine.connect() as conn:
+        return conn.execute(select(Alert).where(Alert.id == alert_id)).one()
+
+
+def _count(engine: Engine, stmt) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one())
+
+
+def _reveals(engine: Engine, recipient_id: int) -> int:
+    return _count(
+        engine,
+        select(func.count())
+        .select_from(AuditLog)
+        .where(AuditLog.action == "reveal_personal_data", AuditLog.entity_id == str(recipient_id)),
+    )
+
+
+def _dispatches(engine: Engine, alert_id: int) -> int:
+    return _count(
+        engine, select(func.count()).select_from(Dispatch).where(Dispatch.alert_id == alert_id)
+    )
+
+
+def _button(at, key: str):
+    return at.button(key=key)
+
+
+def _shown(at) -> str:
+    return "\n".join(texts(at) + [b.label for b in at.button])
+
+
+# --- the queue ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_queue_counts_match_the_database(demo_db, lang: str) -> None:
+    with demo_db.connect() as conn:
+        expected = alert_q.open_alerts(conn, datetime.now(UTC))
+    at = open_page("alerts", role="lead", **({"lang": "en"} if lang == "en" else {}))
+    assert metric(at, translate("alerts.open_total", lang)) == format_number(len(expected))
+    for stage in ("severe", "risk", "attention"):
+        n = int((expected["stage"] == stage).sum())
+        assert metric(at, translate(f"state.{stage}", lang)) == format_number(n)
+    unacked = int((expected["status"] == "open").sum())
+    assert metric(at, translate("queue.unacknowledged", lang)) == format_number(unacked)
+    queue = at.dataframe[0].value
+    assert queue[translate("col.alert_id", lang)].tolist() == expected["id"].tolist()
+    assert translate("queue.since_ack", lang) in queue.columns
+
+
+def test_operator_sees_only_alerts_in_their_districts(demo_db) -> None:
+    new_alert(demo_db, inside_goyang=False)  # at least one alert outside 고양시
+    inside_id, _, _ = new_alert(demo_db, inside_goyang=True)
+    with demo_db.connect() as conn:
+        everything = alert_q.open_alerts(conn, datetime.now(UTC))
+        ours = alert_q.open_alerts(conn, datetime.now(UTC), areas=DEMO_ACCOUNTS["operator"][1])
+    assert 0 < len(ours) < len(everything)
+    assert ours["region_code"].str.startswith(GOYANG).all()
+    at = open_page("alerts", role="operator")
+    ids = at.dataframe[0].value["경보 번호"].tolist()
+    assert ids == ours["id"].tolist() and inside_id in ids
+    assert metric(at, "미처리 경보") == format_number(len(ours))
+
+
+# --- the recipient card ------------------------------------------------------------------------
+
+
+def test_personal_data_is_masked_by_default(demo_db) -> None:
+    alert_id, person, name = new_alert(demo_db)
+    at = open_page("alerts", role="operator", alert=str(alert_id))
+    shown = _shown(at)
+    assert name not in shown
+    assert mask_name(name) in shown
+    assert _button(at, "alerts_reveal").label == "개인정보 보기"
+    assert _reveals(demo_db, person) == 0
+
+
+def test_reveal_writes_one_audit_row_and_shows_the_name(demo_db) -> None:
+    alert_id, person, name = new_alert(demo_db)
+    at = open_page("alerts", role="operator", alert=str(alert_id))
+    _button(at, "alerts_reveal").click().run()
+    assert not at.exception
+    assert name in _shown(at)
+    assert _reveals(demo_db, person) == 1
+    with demo_db.connect() as conn:
+        row = conn.execute(
+            select(AuditLog).where(
+                AuditLog.action == "reveal_personal_data", AuditLog.entity_id == str(person)
+            )
+        ).one()
+    assert row.actor == "operator" and row.entity_type == "care_recipient"
+    assert row.detail["alert_id"] == alert_id
+    at.run()  # re-rendering the revealed card is not a new disclosure
+    assert name in _shown(at) and _reveals(demo_db, person) == 1
+    # The reveal belongs to that alert: another alert of the session is masked again.
+    other_id, _, _ = new_alert(demo_db)
+    at.query_params["alert"] = str(other_id)
+    at.run()
+    assert name not in _shown(at) and mask_name(name) in _shown(at)
+
+
+def test_reveal_refused_outside_the_operators_districts(demo_db) -> None:
+    alert_id, person, name = new_alert(demo_db, inside_goyang=False)
+    at = open_page("alerts", role="operator", alert=str(alert_id))
+    shown = _shown(at)
+    assert name not in shown
+    assert translate("card.refused.district") in shown
+    assert not [b for b in at.button if b.key == "alerts_reveal"]
+    assert not [b for b in at.button if (b.key or "").startswith("alerts_act_")]
+    # The check is in the function that discloses, not only in the missing button.
+    operator = SessionUser("operator", "op", "operator", DEMO_ACCOUNTS["operator"][1])
+    with pytest.raises(RevealRefused), demo_db.begin() as conn:
+        reveal_personal_data(conn, operator, person, datetime.now(UTC), alert_id=alert_id)
+    assert _reveals(demo_db, person) == 0
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def test_acknowledge_button_changes_the_status(demo_db) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="operator", alert=str(alert_id))
+    _button(at, "alerts_act_acknowledge").click().run()
+    assert not at.exception
+    row = _alert(demo_db, alert_id)
+    assert (row.status, row.acknowledged_by, row.version) == ("acknowledged", "operator", 2)
+    assert any(f"경보 {alert_id}번" in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == "alerts_act_acknowledge"]  # not offered again
+
+
+def test_close_needs_the_dialog_an_outcome_and_a_note(demo_db) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    _button(at, "alerts_act_close").click().run()
+    assert _alert(demo_db, alert_id).status == "open"  # the button only opens the dialog
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert translate("close.need_outcome") in _shown(at)
+    assert _alert(demo_db, alert_id).status == "open"
+    at.selectbox(key="alerts_close_outcome").set_value("hospitalized")
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert "메모가 필요합니다" in _shown(at)
+    assert _alert(demo_db, alert_id).status == "open"
+    at.text_area(key="alerts_close_note").input("119 이송, 일산병원")
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert not at.exception
+    row = _alert(demo_db, alert_id)
+    assert (row.status, row.outcome, row.note, row.closed_by) == (
+        "closed",
+        "hospitalized",
+        "119 이송, 일산병원",
+        "lead",
+    )
+    assert not [b for b in at.button if b.key == "alerts_dialog_confirm"]  # dialog closed
+
+
+def test_119_is_recorded_only_after_confirmation(demo_db) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id), lang="en")
+    _button(at, "alerts_act_emergency_119").click().run()
+    assert _dispatches(demo_db, alert_id) == 0
+    assert "You still phone 119 yourself" in _shown(at)
+    _button(at, "alerts_dialog_cancel").click().run()
+    assert _dispatches(demo_db, alert_id) == 0 and _alert(demo_db, alert_id).status == "open"
+    _button(at, "alerts_act_emergency_119").click().run()
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert _dispatches(demo_db, alert_id) == 1
+    assert _alert(demo_db, alert_id).status == "dispatched"
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_conflict_names_the_other_actor_and_keeps_their_change(demo_db, lang: str) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page(
+        "alerts", role="lead", alert=str(alert_id), **({"lang": "en"} if lang == "en" else {})
+    )
+    # Someone else acknowledges while the page still shows version 1.
+    perform(demo_db, "acknowledge", alert_id, actor="kim", seen_version=1, now=datetime.now(UTC))
+    _button(at, "alerts_act_field_visit").click().run()
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    expected = "kim님이" if lang == "ko" else "kim acted first"
+    assert any(expected in w for w in warnings), warnings
+    row = _alert(demo_db, alert_id)
+    assert (row.status, row.acknowledged_by, row.version) == ("acknowledged", "kim", 2)
+    assert _dispatches(demo_db, alert_id) == 0
+    # The page reloaded: it now offers what is possible on version 2.
+    assert not [b for b in at.button if b.key == "alerts_act_acknowledge"]
+
+
+def test_double_click_dispatches_once(demo_db) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    _button(at, "alerts_act_field_visit").click().run()
+    _button(at, "alerts_act_field_visit").click().run()  # the second click of a double click
+    assert not at.exception
+    assert _dispatches(demo_db, alert_id) == 1
+    assert _alert(demo_db, alert_id).version == 2
+    assert any("중복 클릭" in i.value for i in at.info)
+
+
+def test_council_cannot_open_alerts(demo_db) -> None:
+    at = open_page(role="council")
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("../pages/alerts.py")
+    assert translate("page.alerts") not in [t.value for t in at.title]

@@ -1,0 +1,148 @@
+"""Queue, history, readings and recipient queries on the small hand-made city, both backends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, func, insert, select
+
+from dashboard.auth import SessionUser
+from dashboard.db.schema import Alert, AuditLog, CareRecipient, DeviceEvent, Dispatch
+from queries import alerts, recipients
+from tests.unit.test_queries import HOME, NOW, seed_small
+
+GOYANG = ("4128000000",)
+SEOUL = ("1100000000",)
+
+
+@pytest.fixture
+def city(db_engine: Engine) -> tuple[Engine, dict[str, int]]:
+    return db_engine, seed_small(db_engine)
+
+
+def test_open_alerts_carry_the_version_and_filter_by_area_and_status(city):
+    engine, _ = city
+    with engine.connect() as conn:
+        df = alerts.open_alerts(conn, NOW)
+        assert (df["version"] == 1).all()
+        assert {"acknowledged_by", "recipient_id", "has_guardian_phone"} <= set(df.columns)
+        assert len(alerts.open_alerts(conn, NOW, areas=GOYANG)) == 3
+        assert len(alerts.open_alerts(conn, NOW, areas=("4128500000",))) == 3  # 일산동구
+        assert alerts.open_alerts(conn, NOW, areas=SEOUL).empty
+        assert alerts.open_alerts(conn, NOW, areas=()).empty  # no districts: nothing
+        assert alerts.open_alerts(conn, NOW, statuses=("acknowledged",))["stage"].tolist() == [
+            "risk"
+        ]
+
+
+def test_earlier_alerts_and_dispatches_follow_the_person(city):
+    engine, devices = city
+    with engine.begin() as conn:
+        open_id, closed_id, person = conn.execute(
+            select(func.min(Alert.id), func.max(Alert.id), Alert.recipient_id)
+            .where(Alert.device_id == devices["W-1"])
+            .group_by(Alert.recipient_id)
+        ).one()
+        conn.execute(
+            insert(Dispatch),
+            [
+                {"alert_id": closed_id, "kind": "field_visit", "target": "현장 출동팀",
+                 "requested_at": NOW - timedelta(hours=49), "requested_by": "kim"},
+                {"alert_id": closed_id, "kind": "guardian_call", "target": "보호자",
+                 "requested_at": NOW - timedelta(hours=48), "requested_by": "kim"},
+            ],
+        )  # fmt: skip
+    with engine.connect() as conn:
+        earlier = alerts.earlier_alerts(conn, open_id, person, devices["W-1"])
+        assert earlier["id"].tolist() == [closed_id]
+        assert earlier["dispatches"].tolist() == [2]
+        assert alerts.earlier_alerts(conn, closed_id, person, None)["id"].tolist() == [open_id]
+        sent = alerts.dispatches_for(conn, person, devices["W-1"])
+        assert sent["kind"].tolist() == ["guardian_call", "field_visit"]  # newest first
+        assert sent["requested_at"].dt.tz is not None
+        assert alerts.dispatches_for(conn, None, None).empty
+        assert alerts.earlier_alerts(conn, open_id, None, None).empty
+
+
+def test_device_readings_one_device_window_limit_and_distance(city):
+    engine, devices = city
+    with engine.begin() as conn:
+        person = conn.execute(
+            select(CareRecipient.id).where(CareRecipient.pii_name == "이순자")
+        ).scalar_one()
+        rows = [
+            {"vendor": "t", "event_uid": f"p{i}", "device_id": devices["W-2"],
+             "ts": NOW - timedelta(minutes=10 * i), "received_at": NOW, "type": "position",
+             "value": 1.0, "data": {"lat": HOME[0] + 0.001 * i, "lon": HOME[1]}}
+            for i in range(6)
+        ] + [
+            {"vendor": "t", "event_uid": "old", "device_id": devices["W-2"],
+             "ts": NOW - timedelta(days=3), "received_at": NOW, "type": "position",
+             "value": 1.0, "data": {"lat": HOME[0], "lon": HOME[1]}},
+            {"vendor": "t", "event_uid": "other", "device_id": devices["W-1"],
+             "ts": NOW, "received_at": NOW, "type": "position", "value": 1.0, "data": None},
+        ]  # fmt: skip
+        conn.execute(insert(DeviceEvent), rows)
+    since = NOW - timedelta(hours=48)
+    with engine.connect() as conn:
+        df = alerts.device_readings(conn, devices["W-2"], since, NOW, ("position",), person)
+        assert len(df) == 6 and df["ts"].is_monotonic_increasing
+        assert df["distance_m"].iloc[-1] == 0 and 500 < df["distance_m"].iloc[0] < 600
+        assert not {"lat", "lon", "data"} & set(df.columns)  # coordinates stay inside
+        newest = alerts.device_readings(conn, devices["W-2"], since, NOW, ("position",), limit=2)
+        assert newest["ts"].tolist() == df["ts"].tolist()[-2:]
+        assert newest["distance_m"].isna().all()  # no person, no home
+        assert alerts.device_readings(conn, devices["W-2"], since, NOW, ("power",)).empty
+
+
+def test_recipient_card_is_masked_and_reveal_is_audited(city):
+    engine, _ = city
+    with engine.begin() as conn:
+        person = conn.execute(
+            select(CareRecipient.id).where(CareRecipient.pii_name == "김영수")
+        ).scalar_one()
+        conn.execute(
+            CareRecipient.__table__.update()
+            .where(CareRecipient.id == person)
+            .values(pii_guardian_name="김철수", pii_guardian_phone="010-9876-5432")
+        )
+    with engine.connect() as conn:
+        card = recipients.recipient_card(conn, person)
+        assert recipients.recipient_card(conn, 999_999) is None
+    assert card.masked == {
+        "name": "김*수",
+        "phone": "010-****-5678",
+        "address": "고양시 일산동구 ***",
+        "guardian_name": "김*수",
+        "guardian_phone": "010-****-5432",
+    }
+    assert card.has_guardian_phone and card.region_code == "4128555100"
+    assert "김영수" not in repr(card)
+
+    operator = SessionUser("op", "op", "operator", GOYANG)
+    with engine.begin() as conn:
+        data = recipients.reveal_personal_data(conn, operator, person, NOW, alert_id=7)
+    assert data["name"] == "김영수" and data["guardian_phone"] == "010-9876-5432"
+    for user in (
+        SessionUser("op2", "op2", "operator", SEOUL),  # outside their districts
+        SessionUser("c", "c", "council", ()),  # the role never sees personal data
+    ):
+        with pytest.raises(recipients.RevealRefused), engine.begin() as conn:
+            recipients.reveal_personal_data(conn, user, person, NOW)
+    with engine.connect() as conn:
+        audit = conn.execute(select(AuditLog)).all()
+    assert len(audit) == 1
+    assert (audit[0].actor, audit[0].action, audit[0].entity_id) == (
+        "op",
+        "reveal_personal_data",
+        str(person),
+    )
+    assert audit[0].detail["alert_id"] == 7 and audit[0].at.tzinfo is not None
+
+
+def test_masking_helpers():
+    assert recipients.mask_phone("010-1234-5678") == "010-****-5678"
+    assert recipients.mask_phone(None) == "–"
+    assert recipients.mask_address("서울특별시 노원구 상계로 1") == "서울특별시 노원구 ***"
+    assert recipients.mask_address("어딘가") == "***"
