@@ -29,6 +29,7 @@ SECTIONS = [
     (
         "nav.analysis",
         [
+            ("response", ":material/timer:"),
             ("complaints", ":material/smoke_free:"),
             ("participation", ":material/directions_walk:"),
             ("budget", ":material/account_balance:"),
@@ -40,7 +41,15 @@ SECTIONS = [
             ("briefing", ":material/co_present:"),
         ],
     ),
+    (
+        "nav.manage",
+        [
+            ("import", ":material/upload_file:"),
+        ],
+    ),
 ]
+# Pages whose script is not named like its url path ("import" reads badly as a file name).
+PAGE_FILES = {"import": "import_events"}
 
 
 def build_navigation(role: str) -> Page:
@@ -49,7 +58,12 @@ def build_navigation(role: str) -> Page:
     allowed = allowed_pages(role)
     pages = {
         t(section): [
-            st.Page(f"../pages/{name}.py", url_path=name, title=t(f"page.{name}"), icon=icon)
+            st.Page(
+                f"../pages/{PAGE_FILES.get(name, name)}.py",
+                url_path=name,
+                title=t(f"page.{name}"),
+                icon=icon,
+            )
             for name, icon in entries
             if name in allowed
         ]

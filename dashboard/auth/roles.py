@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dashboard.db.schema.people import ROLES
 
-# Page url paths, in menu order. users, settings and import are planned pages.
+# Page url paths, in menu order. users and settings are planned pages.
 CONTROL_PAGES = ("live", "alerts", "wandering")
+# Response metrics review the control center's own work: its staff, not the council.
+REVIEW_PAGES = ("response",)
 AGGREGATE_PAGES = ("complaints", "participation", "budget", "briefing")
 ADMIN_PAGES = ("users", "settings", "import")
-PAGES = (*CONTROL_PAGES, *AGGREGATE_PAGES, *ADMIN_PAGES)
+PAGES = (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES, *ADMIN_PAGES)
 
 ALERT_ACTIONS = (
     "acknowledge",
@@ -37,8 +39,8 @@ ACTIONS = (
 # column (complaints are per detector site, participation and budget per program), so the
 # council may see them. Admins run the system, not the care: no control pages, no personal data.
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
-    "operator": (*CONTROL_PAGES, *AGGREGATE_PAGES),
-    "lead": (*CONTROL_PAGES, *AGGREGATE_PAGES, "users", "settings", "import"),
+    "operator": (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES),
+    "lead": (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES, "users", "settings", "import"),
     "council": ("briefing", "complaints", "participation", "budget"),
     "admin": (*AGGREGATE_PAGES, *ADMIN_PAGES),
 }

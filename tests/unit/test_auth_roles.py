@@ -31,6 +31,7 @@ def test_operator_pages_and_actions() -> None:
         "live",
         "alerts",
         "wandering",
+        "response",
         "complaints",
         "participation",
         "budget",

@@ -1,0 +1,110 @@
+"""대응 지표: response times and standards met, per period, for the weekly review.
+
+Aggregates only (queries.response_metrics reads no personal column). The CSV export is offered
+only to roles with the ``export`` action (leads).
+"""
+
+import streamlit as st
+
+from dashboard.formatting import format_datetime
+from dashboard.ui import charts
+from dashboard.ui.auth import require_page, user_can
+from dashboard.ui.components import multiselect_filter, page_header, program_labels, region_labels
+from dashboard.ui.data import live_now, load
+from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.response import (
+    default_dates,
+    period_bounds,
+    rule_summary,
+    summary_csv,
+    summary_display,
+    target_metrics,
+    time_metrics,
+)
+from dashboard.ui.response_charts import false_alarm_bars, outcome_by_rule, stage_by_rule
+from queries.filters import districts_with_devices, programs
+from queries.response_metrics import (
+    alert_counts,
+    false_alarm_rate,
+    field_visits_within,
+    response_times,
+    severe_ack_shares,
+)
+
+require_page("response")
+page_header("page.response", "response.caption")
+lang = current_lang()
+now = live_now()  # 10-second buckets: sessions opening together share the cached figures
+
+dates = st.sidebar.date_input(
+    t("response.period"),
+    value=default_dates(now),
+    max_value=default_dates(now)[1],
+    format="YYYY-MM-DD",
+    key="response_period",
+)
+device_programs = load(programs, kind="device")
+districts = load(districts_with_devices)
+chosen_programs = multiselect_filter(
+    "filter.program",
+    device_programs["code"],
+    program_labels(device_programs),
+    key="response_programs",
+)
+chosen_districts = multiselect_filter(
+    "filter.district", districts["id"], region_labels(districts), key="response_districts"
+)
+if not isinstance(dates, tuple) or len(dates) != 2:  # the picker is between its two clicks
+    st.info(t("response.period_incomplete"))
+    st.stop()
+
+start, end = period_bounds(dates[0], dates[1], now)
+st.caption(
+    t("response.period_shown", start=format_datetime(start, lang), end=format_datetime(end, lang))
+)
+filters = {"programs": chosen_programs or None, "districts": chosen_districts or None}
+
+st.subheader(t("response.kpi_title"))
+target_metrics(
+    load(severe_ack_shares, start, end, **filters),
+    load(field_visits_within, start, end, **filters),
+)
+st.subheader(t("response.times_title"))
+time_metrics(load(response_times, start, end, **filters))
+st.caption(t("response.times_note"))
+
+counts = load(alert_counts, start, end, **filters)
+if counts.empty:
+    st.info(t("common.no_data"))
+    st.stop()
+rates = load(false_alarm_rate, start, end, **filters)
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.subheader(t("response.by_stage"))
+    charts.render(stage_by_rule(counts, lang))
+with right:
+    st.subheader(t("response.by_outcome"))
+    charts.render(outcome_by_rule(counts, lang))
+st.subheader(t("response.false_alarm_title"))
+if rates.empty:
+    st.info(t("response.no_closed"))
+else:
+    charts.render(false_alarm_bars(rates, counts, lang), extra=50)
+
+st.subheader(t("response.table_title"))
+summary = rule_summary(counts, rates, lang)
+summary_display(summary, lang)
+if user_can("export"):
+    st.download_button(
+        t("response.download"),
+        data=summary_csv(summary, lang),
+        file_name=f"anbu-response-{dates[0]:%Y%m%d}-{dates[1]:%Y%m%d}.csv",
+        mime="text/csv",
+        help=t("response.download_help"),
+        icon=":material/download:",
+        key="response_download",
+        on_click="ignore",  # a download needs no rerun
+    )
+else:
+    st.caption(t("response.export_lead_only"))

@@ -1,0 +1,248 @@
+"""기기 데이터 가져오기 page: a good file is stored and audited, a file with one bad row stores
+nothing and names the row; only leads and admins reach the page.
+
+Imports write, so these tests run on a copy of the session database: the figures other AppTests
+assert on the shared one stay untouched.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+from streamlit.testing.v1 import AppTest
+
+from dashboard.db.engine import make_engine
+from dashboard.db.schema import AuditLog, Device, DeviceEvent
+from dashboard.i18n import translate
+from dashboard.settings import get_settings
+from tests.apptest.conftest import open_page, texts
+
+VENDOR = "plugco"
+
+
+@pytest.fixture(scope="module")
+def import_db(demo_db: Engine, tmp_path_factory) -> Iterator[Engine]:
+    """A copy of the session database, made the app's database for this module only."""
+    path = tmp_path_factory.mktemp("import") / "anbu-import.sqlite3"
+    source = sqlite3.connect(demo_db.url.database)
+    target = sqlite3.connect(path)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+    previous = os.environ["ANBU_DATABASE_URL"]
+    os.environ["ANBU_DATABASE_URL"] = f"sqlite:///{path}"
+    get_settings.cache_clear()
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+    os.environ["ANBU_DATABASE_URL"] = previous
+    get_settings.cache_clear()
+
+
+def _device_ids(engine: Engine, n: int = 3) -> list[str]:
+    with engine.connect() as conn:
+        return list(
+            conn.scalars(
+                select(Device.device_uid)
+                .where(Device.vendor == VENDOR)
+                .order_by(Device.id)
+                .limit(n)
+            )
+        )
+
+
+def _csv(rows: list[dict[str, object]]) -> bytes:
+    header = ["event_id", "device_id", "ts", "type", "watts", "battery_pct"]
+    lines = [",".join(header)]
+    lines += [",".join(str(r.get(c, "")) for c in header) for r in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _rows(
+    engine: Engine, prefix: str, watts: list[object] | None = None
+) -> list[dict[str, object]]:
+    ts = (datetime.now(UTC) - timedelta(minutes=30)).isoformat(timespec="seconds")
+    devices = _device_ids(engine)
+    watts = watts or [12.5, 40, 3]
+    return [
+        {"event_id": f"{prefix}-{i}", "device_id": d, "ts": ts, "type": "power", "watts": w}
+        for i, (d, w) in enumerate(zip(devices, watts, strict=True))
+    ]
+
+
+def _stored(engine: Engine, prefix: str) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(
+            select(func.count())
+            .select_from(DeviceEvent)
+            .where(DeviceEvent.vendor == VENDOR, DeviceEvent.event_uid.like(f"{prefix}-%"))
+        )
+
+
+def _audits(engine: Engine, action: str, filename: str) -> list[AuditLog]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(AuditLog.actor, AuditLog.detail).where(
+                    AuditLog.action == action, AuditLog.entity_id == filename
+                )
+            )
+        )
+
+
+def _open(lang: str = "ko", role: str = "lead") -> AppTest:
+    at = open_page(role=role, **({"lang": "en"} if lang == "en" else {}))
+    at.switch_page("../pages/import_events.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _import(at: AppTest, filename: str, data: bytes, vendor: str = VENDOR) -> AppTest:
+    at.selectbox(key="import_vendor").set_value(vendor).run()
+    at.file_uploader[0].set_value((filename, data, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="import_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_good_file_is_stored_and_audited(import_db: Engine, lang: str) -> None:
+    prefix, filename = f"apptest-good-{lang}", f"good-{lang}.csv"
+    at = _open(lang)
+    assert [t.value for t in at.title] == [translate("page.import", lang)]
+    assert at.button(key="import_run").disabled  # nothing chosen yet
+    at.selectbox(key="import_vendor").set_value(VENDOR).run()
+    at.file_uploader[0].set_value((filename, _csv(_rows(import_db, prefix)), "text/csv")).run()
+    preview = at.dataframe[0].value
+    assert list(preview["event_id"]) == [f"{prefix}-{i}" for i in range(3)]
+    at.button(key="import_run").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    assert _stored(import_db, prefix) == 3
+    expected = translate(
+        "importing.success", lang, filename=filename, vendor=VENDOR, rows=3, accepted=3,
+        duplicates=0,
+    )  # fmt: skip
+    assert [s.value for s in at.success] == [expected]
+    assert not at.error
+    ((actor, detail),) = _audits(import_db, "import_events", filename)
+    assert actor == "lead"
+    assert detail | {"bytes": 0} == {
+        "vendor": VENDOR, "filename": filename, "bytes": 0, "rows": 3, "accepted": 3,
+        "duplicates": 0, "errors": 0,
+    }  # fmt: skip
+    assert at.file_uploader[0].value is None  # emptied: a second click cannot resend it
+
+
+def test_same_file_twice_counts_duplicates(import_db: Engine) -> None:
+    prefix = "apptest-twice"
+    data = _csv(_rows(import_db, prefix))
+    at = _import(_open(), "twice.csv", data)
+    at = _import(at, "twice.csv", data)
+    assert _stored(import_db, prefix) == 3
+    assert at.success[0].value == translate(
+        "importing.success", filename="twice.csv", vendor=VENDOR, rows=3, accepted=0, duplicates=3
+    )
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_one_bad_row_stores_nothing_and_names_the_row(import_db: Engine, lang: str) -> None:
+    prefix, filename = f"apptest-bad-{lang}", f"bad-{lang}.csv"
+    data = _csv(_rows(import_db, prefix, watts=[12.5, -1, 3]))  # spreadsheet row 3
+    at = _import(_open(lang), filename, data)
+
+    assert _stored(import_db, prefix) == 0
+    assert [e.value for e in at.error] == [
+        translate("importing.refused", lang, filename=filename, vendor=VENDOR, n=1)
+    ]
+    assert not at.success
+    errors = at.dataframe[-1].value
+    row = errors.iloc[0]
+    assert row[translate("importing.row", lang)] == "3"
+    assert row[translate("importing.column", lang)] == "watts"
+    assert "greater than or equal to 0" in row[translate("importing.reason", lang)]
+    ((actor, detail),) = _audits(import_db, "import_refused", filename)
+    assert actor == "lead" and detail["errors"] == 1 and detail["accepted"] == 0
+    assert at.file_uploader[0].value is not None  # kept, to compare with the report
+
+
+def test_unknown_device_is_reported_and_nothing_stored(import_db: Engine) -> None:
+    prefix = "apptest-ghost"
+    rows = _rows(import_db, prefix)
+    rows[1]["device_id"] = "ghost-7"
+    at = _import(_open("en"), "ghost.csv", _csv(rows))
+    assert _stored(import_db, prefix) == 0
+    errors = at.dataframe[-1].value
+    assert list(errors["Row"]) == ["3"] and list(errors["Column"]) == ["device_id"]
+    assert "unknown device 'ghost-7'" in errors["Reason"].iloc[0]
+
+
+def test_excel_file_is_previewed_and_stored(import_db: Engine) -> None:
+    from openpyxl import Workbook
+
+    prefix = "apptest-xlsx"
+    rows = _rows(import_db, prefix)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["event_id", "device_id", "ts", "type", "watts"])
+    for r in rows:
+        sheet.append([r["event_id"], r["device_id"], r["ts"], r["type"], r["watts"]])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    at = _import(_open(), "export.xlsx", buffer.getvalue())
+    assert _stored(import_db, prefix) == 3
+    assert at.success
+
+
+def test_typed_vendor_names_are_checked(import_db: Engine) -> None:
+    """A typed vendor (AppTest cannot type into a selectbox) is checked before the button
+    enables, and the import itself refuses it again, audited, storing nothing."""
+    from dashboard.ingest.imports import import_and_audit
+    from dashboard.ui.importing import vendor_error
+
+    assert vendor_error("Plug Co!") == translate("importing.vendor_invalid", vendor="Plug Co!")
+    assert vendor_error("newco") is None and vendor_error(None) is None
+    data = _csv(_rows(import_db, "apptest-badvendor"))
+    report = import_and_audit(import_db, data, "v.csv", "Plug Co!", "lead", datetime.now(UTC))
+    assert not report.ok and report.errors[0].row == 0
+    assert _stored(import_db, "apptest-badvendor") == 0
+    assert len(_audits(import_db, "import_refused", "v.csv")) == 1
+
+
+def test_vendor_choices_include_device_vendors(import_db: Engine) -> None:
+    at = _open()
+    shown = "\n".join(texts(at) + list(at.selectbox(key="import_vendor").options))
+    assert "plugco" in shown and "carevoice" in shown
+
+
+@pytest.mark.parametrize("role", ["operator", "council"])
+def test_operator_and_council_cannot_reach_import(import_db: Engine, role: str) -> None:
+    at = open_page(role=role)
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("../pages/import_events.py")
+
+
+def test_admin_reaches_import(import_db: Engine) -> None:
+    at = _open(role="admin")
+    assert [t.value for t in at.title] == [translate("page.import")]
+
+
+def test_page_rechecks_the_role(import_db: Engine) -> None:
+    """Run directly (as a deep link without the entry script would), it stops an operator."""
+    from dashboard.settings import PROJECT_ROOT
+    from tests.apptest.conftest import TIMEOUT, login_as
+
+    at = AppTest.from_file(
+        str(PROJECT_ROOT / "pages" / "import_events.py"), default_timeout=TIMEOUT
+    )
+    login_as(at, "operator").run()
+    assert [e.value for e in at.error] == [translate("auth.forbidden")]
+    assert not at.file_uploader and not at.button
