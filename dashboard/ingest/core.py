@@ -182,6 +182,13 @@ def evaluate_event_rules(conn: Connection, touched: dict[int, Touched], now: dat
 def _touched(
     stored: list[ValidEvent], checked: CheckedBatch, states: dict[int, Any]
 ) -> dict[int, Touched]:
+    """Per device with new events: its type, the batch's event types and the merged state.
+
+    The merged state is what the upsert wrote: existing rows are locked (PostgreSQL ``FOR
+    UPDATE``; SQLite holds the write lock since ``_insert_new``). Only two batches creating the
+    same device's first row at once can merge more in SQL, and the other batch then evaluates
+    the rules for its own events.
+    """
     kinds: dict[int, set[str]] = {}
     for event in stored:
         kinds.setdefault(checked.device_of[event.device_uid], set()).add(event.type)
