@@ -64,14 +64,20 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def app_server(tmp_path_factory) -> Iterator[str]:
+def app_database_url(tmp_path_factory) -> str:
+    """The embedded database the browser-tested server creates on its first run."""
+    return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'anbu.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app_server(app_database_url, tmp_path_factory) -> Iterator[str]:
     """Start ``streamlit run dashboard/app.py`` on a fresh embedded database; yield its URL."""
-    workdir = tmp_path_factory.mktemp("e2e")
+    workdir = tmp_path_factory.mktemp("e2e-server")
     port = _free_port()
     log_path = workdir / "streamlit.log"
     env = {
         **os.environ,
-        "ANBU_DATABASE_URL": f"sqlite:///{workdir / 'anbu.sqlite3'}",
+        "ANBU_DATABASE_URL": app_database_url,
         "ANBU_DEMO": "true",
         "PYTHONUNBUFFERED": "1",
     }
