@@ -113,6 +113,13 @@ def generate(ctx: Ctx) -> Part:
     last_call[rows] = ts  # rows sorted by (row, ts): the last write wins
     last_lively = np.full(N, -1, dtype=np.int64)
     last_lively[rows[lively]] = ts[lively]
+    # Before the raw window only daily counts exist. Someone with no lively call inside the
+    # window last spoke on the last earlier day with calls, not "never": without this the rules
+    # would count their silence from enrolment, years back.
+    for i in np.flatnonzero(last_lively < 0).tolist():
+        earlier = np.flatnonzero(calls[i, :w0] > 0)
+        if len(earlier):
+            last_lively[i] = grid.t0 + int(earlier[-1]) * DAY + 18 * HOUR
 
     # The automatic check-in call ladder of the people quiet right now, as the vendor's adapter
     # would have run it on the rules' outbox requests (first at the quiet threshold, the next

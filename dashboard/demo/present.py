@@ -128,13 +128,16 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
     audit: list[dict[str, Any]] = []
     dispatches: list[dict[str, Any]] = []
     since_of: dict[int, dict[str, datetime]] = defaultdict(dict)  # device → stage → since
+    history_start = datetime.fromtimestamp(ctx.grid.t0, UTC)
     for r in rows:
         times = stage_times(r.rule, r.stage, r.evidence, th) or [
             (r.stage, _onset_from_positions(conn, r.rule, r.device_id, th) or end)
         ]
         floor = last_closed.get(r.dedup_key)
         floor = _aware(floor) + timedelta(minutes=1) if floor else None
-        times = [(s, min(max(t, floor) if floor else t, end)) for s, t in times]
+        # Never before the simulated history began: the demo has no past to show for it.
+        floor = max(floor, history_start) if floor else history_start
+        times = [(s, min(max(t, floor), end)) for s, t in times]
         opened = times[0][1]
         for s, t in times:
             since_of[r.device_id][s] = min(t, since_of[r.device_id].get(s, t))

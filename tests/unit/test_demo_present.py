@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dashboard.db.schema import Alert, Device
 from dashboard.demo import build_demo
@@ -46,6 +46,12 @@ def test_first_tick_on_a_fresh_demo_changes_nothing(db_engine) -> None:
         assert state_mismatches(conn) == []
 
     open_now = {i: r for i, r in before.items() if r.status != "closed"}
+    with db_engine.connect() as conn:
+        oldest = conn.execute(
+            select(func.min(Alert.opened_at)).where(Alert.status != "closed")
+        ).scalar()
+    # Nothing open since before the simulated history began (3 Seoul days, the first partial).
+    assert oldest >= END - timedelta(days=4)
     person = [r for r in open_now.values() if RULE_KINDS[r.rule] == "person"]
     assert 3 <= len(person) <= 60  # a handful per program, not a flood
     for r in open_now.values():  # every open alert knows when it fired, at or before END
