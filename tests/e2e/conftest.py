@@ -48,7 +48,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an asyncio loop running in the main thread while
+# it is open, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="package")
 def browser():
     chromium = _chromium_path()
     if chromium is None:
