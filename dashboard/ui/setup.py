@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import streamlit as st
 
 from dashboard.bootstrap import ensure_database, needs_setup
+from dashboard.i18n import translate_or
 from dashboard.settings import get_settings
 from dashboard.ui.data import database_url, get_engine
-from dashboard.ui.i18n import t
+from dashboard.ui.i18n import current_lang, t
 
 _LOCK = threading.Lock()
 _READY: set[str] = set()  # database URLs prepared by this process
@@ -36,7 +38,8 @@ def ensure_ready() -> None:
             bar = st.progress(0.0, text=t("setup.start"))
 
             def progress(fraction: float, message: str) -> None:
-                bar.progress(min(max(fraction, 0.0), 1.0), text=t("setup.step", step=message))
+                step = translate_or(f"setup_step.{_slug(message)}", message, current_lang())
+                bar.progress(min(max(fraction, 0.0), 1.0), text=t("setup.step", step=step))
 
             ensure_database(engine, settings, progress)
             status.update(label=t("setup.done"), state="complete", expanded=False)
@@ -51,3 +54,8 @@ def _live_services(url: str):  # the URL keys the cache: one loop per database
     from dashboard.background import start_live_services
 
     return start_live_services(get_engine(), get_settings())
+
+
+def _slug(message: str) -> str:
+    """Step names from the setup code ("writing raw events") as translation keys."""
+    return re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")
