@@ -7,15 +7,15 @@ outbox is delivered. A lead may edit it, so every mistake comes back naming the 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dashboard.tomlconfig import parse_toml_model, read_config_text, reloading
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "dispatch_routing.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -165,45 +165,24 @@ class RoutingConfig(_Section):
 
 
 def parse_routing(text: str, source: str = "dispatch_routing.toml") -> RoutingConfig:
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RoutingConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return RoutingConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown key (check the spelling against docs/alert-actions.md)"
-            problems.append(f"  {where}: {message} (got {err.get('input')!r})")
-        raise RoutingConfigError(f"{source}: invalid routing:\n" + "\n".join(problems)) from None
+    return parse_toml_model(
+        text,
+        RoutingConfig,
+        source=source,
+        what="routing",
+        error=RoutingConfigError,
+        unknown_key_hint="unknown key (check the spelling against docs/alert-actions.md)",
+    )
 
 
 def load_routing(path: Path | str | None = None) -> RoutingConfig:
     path = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RoutingConfigError(f"{path}: cannot read dispatch routing: {exc.strerror}") from None
+    text = read_config_text(path, what="dispatch routing", error=RoutingConfigError)
     return parse_routing(text, source=str(path))
 
 
-def current_routing(path: Path | str | None = None) -> RoutingConfig:
-    """The routing in ``path``, re-read when the file changes (an edit needs no restart)."""
-    path = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = -1
-    return _cached(str(path), stamp)
-
-
-@lru_cache(maxsize=4)
-def _cached(path: str, _stamp: int) -> RoutingConfig:
-    return load_routing(path)
+# The routing in a file, re-read when it changes (an edit needs no restart).
+current_routing = reloading(load_routing, DEFAULT_PATH)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,12 @@ setting and says what is wrong, and a missing setting falls back to the document
 
 from __future__ import annotations
 
-import tomllib
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dashboard.tomlconfig import parse_toml_model, read_config_text, reloading
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "rules.toml"
 
@@ -117,47 +117,24 @@ class Thresholds(_Section):
 
 def parse_thresholds(text: str, source: str = "rules.toml") -> Thresholds:
     """Parse and validate TOML text; raise :class:`RulesConfigError` naming each bad setting."""
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RulesConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return Thresholds.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown setting (check the spelling against docs/rules.md)"
-            problems.append(f"  {where}: {message} (got {err.get('input')!r})")
-        raise RulesConfigError(f"{source}: invalid thresholds:\n" + "\n".join(problems)) from None
+    return parse_toml_model(
+        text,
+        Thresholds,
+        source=source,
+        what="thresholds",
+        error=RulesConfigError,
+        unknown_key_hint="unknown setting (check the spelling against docs/rules.md)",
+    )
 
 
 def load_thresholds(path: Path | str | None = None) -> Thresholds:
     """Read thresholds from ``path`` (default ``data/rules.toml``)."""
     path = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise RulesConfigError(f"{path}: cannot read rule thresholds: {exc.strerror}") from None
+    text = read_config_text(path, what="rule thresholds", error=RulesConfigError)
     return parse_thresholds(text, source=str(path))
 
 
-def current_thresholds(path: Path | str | None = None) -> Thresholds:
-    """The thresholds in ``path``, re-read only when the file changes (ingestion's hot path).
-
-    A lead's edit takes effect on the next batch or tick without a restart; an invalid edit
-    raises, so the bad file is noticed at once instead of silently running on old values.
-    """
-    path = Path(path) if path is not None else DEFAULT_PATH
-    try:
-        stamp = path.stat().st_mtime_ns
-    except OSError:
-        stamp = -1
-    return _cached(str(path), stamp)
-
-
-@lru_cache(maxsize=4)
-def _cached(path: str, _stamp: int) -> Thresholds:
-    return load_thresholds(path)
+# The thresholds in a file, re-read only when it changes (ingestion's hot path). A lead's edit
+# takes effect on the next batch or tick without a restart; an invalid edit raises, so the bad
+# file is noticed at once instead of silently running on old values.
+current_thresholds = reloading(load_thresholds, DEFAULT_PATH)
