@@ -18,6 +18,7 @@ from dashboard.formatting import (
 from dashboard.i18n import localized, translate
 from dashboard.rules.config import current_thresholds
 from dashboard.settings import get_settings
+from dashboard.ui.auth import check_session
 from dashboard.ui.components import table
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import current_lang, t
@@ -166,6 +167,7 @@ def render_panel(df: pd.DataFrame, now: datetime, tiles: str | None) -> None:
 
 @st.fragment(run_every=REFRESH_S)
 def wandering_panel(tiles: str | None) -> None:
+    check_session()  # timer reruns skip the login gate: end an idle session here
     # Loaded inside the fragment so each tick reads fresh positions.
     now = live_now()
     render_panel(fetch_wandering(now), now, tiles)
