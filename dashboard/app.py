@@ -44,6 +44,7 @@ SECTIONS = [
     (
         "nav.manage",
         [
+            ("users", ":material/manage_accounts:"),
             ("import", ":material/upload_file:"),
         ],
     ),
