@@ -87,7 +87,9 @@ def cmd_mqtt(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from dashboard.ingest.files import import_file
+    import getpass
+
+    from dashboard.ingest.imports import import_and_audit
 
     engine = _engine()
     if not _require_schema(engine):
@@ -96,8 +98,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: no file at {path}", file=sys.stderr)
         return 2
-    with engine.begin() as conn:
-        report = import_file(conn, path, path.name, args.vendor, now=system_clock())
+    # Audited like the leads' page; the actor is the operating-system user who ran it.
+    actor = f"cli:{getpass.getuser()}"
+    report = import_and_audit(
+        engine, path.read_bytes(), path.name, args.vendor, actor, now=system_clock()
+    )
     print(report.summary())
     return 0 if report.ok else 1
 

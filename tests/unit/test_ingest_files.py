@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from dashboard import cli
 from dashboard.db.engine import make_engine
-from dashboard.db.schema import DeviceDaily, DeviceEvent, metadata
+from dashboard.db.schema import AuditLog, DeviceDaily, DeviceEvent, metadata
 from dashboard.ingest.files import RowError, import_file
 from dashboard.settings import get_settings
 from tests.ingest_support import VENDOR, seed_catalog
@@ -183,6 +183,17 @@ def test_cli_import_events(tmp_path, monkeypatch, capsys):
         assert cli.main(["import-events", str(good), "--vendor", VENDOR]) == 0
         assert "4 stored" in capsys.readouterr().out
         assert cli.main(["import-events", str(tmp_path / "nope.csv"), "--vendor", VENDOR]) == 2
+        with engine.connect() as conn:
+            audit = conn.execute(
+                select(AuditLog.action, AuditLog.actor, AuditLog.entity_id)
+                .where(AuditLog.entity_type == "event_import")
+                .order_by(AuditLog.id)
+            ).all()
+        assert [(a.action, a.entity_id) for a in audit] == [
+            ("import_refused", "bad.csv"),
+            ("import_events", "good.csv"),
+        ]
+        assert all(a.actor.startswith("cli:") for a in audit)
     finally:
         get_settings.cache_clear()
         engine.dispose()
