@@ -1,6 +1,8 @@
 """File import as the leads' page and the CLI run it: one transaction, and an audit record
-either way (``import_file`` itself does not audit; the caller says who imported what). A stored import commits its events and its audit row together; a refused one
-stores nothing but the audit row, so refused attempts are on record as well.
+either way (``import_file`` itself does not audit; the caller says who imported what).
+
+A stored import commits its events and its audit row together; a refused one stores nothing but
+the audit row, so refused attempts are on record as well.
 """
 
 from __future__ import annotations
