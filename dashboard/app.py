@@ -45,6 +45,7 @@ SECTIONS = [
         "nav.manage",
         [
             ("users", ":material/manage_accounts:"),
+            ("settings", ":material/tune:"),
             ("import", ":material/upload_file:"),
         ],
     ),

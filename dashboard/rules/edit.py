@@ -1,0 +1,216 @@
+"""Edit ``data/rules.toml`` from the settings page: flatten, validate, render and save.
+
+Settings are addressed by flat dotted keys (``plug_no_change.min_hours``,
+``device_silent.timeout_s.smart_plug``). :func:`save_thresholds` renders the complete file,
+validates the rendered text with the same parser the rules use (:func:`parse_thresholds`) and
+only then replaces the file atomically (temp file in the same folder + ``os.replace``), so a
+reader never sees a half-written or invalid file. ``current_thresholds`` notices the new
+modification time and the rules use the new values on the next batch or tick.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from dashboard.rules.config import RulesConfigError, Thresholds, parse_thresholds
+
+DEFAULT_HEADER = (
+    "# Anbu wellbeing-check rule thresholds (see docs/rules.md).\n"
+    "#\n"
+    "# Team leads may edit this file; it is validated on load and a bad value stops the worker"
+    " with a\n"
+    "# message naming the setting.\n"
+)
+EDITED_NOTE = (
+    "# Saved from the settings page (/settings); each setting is explained in docs/rules.md.\n"
+)
+
+# Unit code of each setting (labels per language in i18n ``settings_page.unit.<code>``).
+_UNIT_SUFFIXES = (
+    ("_pct", "pct"),
+    ("_min", "min"),
+    ("_days", "days"),
+    ("_hours", "h"),
+    ("_h", "h"),
+    ("_s", "s"),
+    ("_w", "w"),
+    ("_m", "m"),
+)
+_UNIT_EXACT = {
+    "days": "days",
+    "lux_margin": "lux",
+    "attempts": "times",
+    "unanswered_in_a_row": "times",
+    "risk_in_a_row": "times",
+    "concern_stage": "stage",
+}
+
+
+class ThresholdsInvalid(RulesConfigError):
+    """The values do not validate; ``problems`` maps each flat key to its messages."""
+
+    def __init__(self, message: str, problems: dict[str, list[str]]):
+        super().__init__(message)
+        self.problems = problems
+
+
+def unit_of(key: str) -> str:
+    """Unit code of a flat key (``plug_no_change.min_hours`` → ``h``)."""
+    parts = key.split(".")
+    if parts[:2] == ["device_silent", "timeout_s"]:
+        return "s"
+    name = parts[-1]
+    if name in _UNIT_EXACT:
+        return _UNIT_EXACT[name]
+    for suffix, unit in _UNIT_SUFFIXES:
+        if name.endswith(suffix):
+            return unit
+    return "none"
+
+
+def flatten(thresholds: Thresholds) -> dict[str, Any]:
+    """Every setting as flat dotted key → value, in the model's order (sections, then fields)."""
+    flat: dict[str, Any] = {}
+    for section in Thresholds.model_fields:
+        model: BaseModel = getattr(thresholds, section)
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, dict):
+                for code, inner in value.items():
+                    flat[f"{section}.{name}.{code}"] = inner
+            else:
+                flat[f"{section}.{name}"] = value
+    return flat
+
+
+def nest(values: dict[str, Any]) -> dict[str, Any]:
+    """Flat dotted keys back to the TOML tables."""
+    tree: dict[str, Any] = {}
+    for key, value in values.items():
+        *parents, leaf = key.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return tree
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # a float keeps its ".0": the model's type survives the round trip
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string
+    raise TypeError(f"cannot write {value!r} to TOML")
+
+
+def render_toml(values: dict[str, Any], header: str = DEFAULT_HEADER) -> str:
+    """The TOML text of flat ``values`` (any order), preceded by ``header`` (comment lines)."""
+    lines = [header.rstrip("\n"), EDITED_NOTE.rstrip("\n")]
+
+    def table(name: str, node: dict[str, Any]) -> None:
+        scalars = {k: v for k, v in node.items() if not isinstance(v, dict)}
+        tables = {k: v for k, v in node.items() if isinstance(v, dict)}
+        lines.append("")
+        lines.append(f"[{name}]")
+        for key, value in scalars.items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        for key, inner in tables.items():
+            table(f"{name}.{key}", inner)
+
+    for section, node in nest(values).items():
+        if not isinstance(node, dict):
+            raise ThresholdsInvalid(f"{section}: not a section", {section: ["not a section"]})
+        table(section, node)
+    return "\n".join(lines) + "\n"
+
+
+def header_of(text: str) -> str:
+    """The leading comment block of a file (our own edited note dropped), or the default."""
+    header: list[str] = []
+    for line in text.splitlines(keepends=True):
+        if not line.startswith("#"):
+            break
+        if line != EDITED_NOTE:
+            header.append(line)
+    return "".join(header) or DEFAULT_HEADER
+
+
+def problems_of(values: dict[str, Any]) -> dict[str, list[str]]:
+    """Validation problems of flat ``values`` by flat key; ``{}`` when they are valid.
+
+    A section-level check (``min_hours must not be greater than max_hours``) is reported on
+    every setting of that section its message names, so the page shows it next to each.
+    """
+    try:
+        Thresholds.model_validate(nest(values))
+    except ValidationError as exc:
+        problems: dict[str, list[str]] = {}
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown setting"
+            where = ".".join(loc) or "(top level)"
+            keys = [where]
+            if len(loc) == 1:  # a section validator: name the settings it mentions
+                named = [
+                    k
+                    for k in values
+                    if k.startswith(f"{loc[0]}.")
+                    and re.search(rf"\b{re.escape(k.split('.')[-1])}\b", message)
+                ]
+                keys = named or keys
+            for key in keys:
+                problems.setdefault(key, []).append(message)
+        return problems
+    return {}
+
+
+def save_thresholds(values: dict[str, Any], path: Path | str) -> Thresholds:
+    """Validate flat ``values`` and write them to ``path`` atomically; return the new model.
+
+    Settings not in ``values`` keep the file's current value (or the default when the file is
+    missing). Raises :class:`ThresholdsInvalid` (``problems`` by key) and writes nothing when a
+    value is wrong; the rendered text is checked with :func:`parse_thresholds` before writing.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    try:
+        current = flatten(parse_thresholds(text, source=str(path)))
+    except RulesConfigError:
+        current = flatten(Thresholds())  # a broken file is replaced by a valid one
+    merged = {**current, **values}
+    problems = problems_of(merged)
+    if problems:
+        lines = "\n".join(f"  {k}: {'; '.join(v)}" for k, v in problems.items())
+        raise ThresholdsInvalid(f"{path}: invalid thresholds:\n{lines}", problems)
+    rendered = render_toml(merged, header_of(text))
+    thresholds = parse_thresholds(rendered, source=str(path))  # what the rules will read
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(rendered)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return thresholds
+
+
+def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
+    """Keys whose value differs: key → [old, new] (for the audit detail and the page)."""
+    return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}

@@ -1,0 +1,186 @@
+"""설정 page: leads edit the rule thresholds (validated, saved atomically, audited); admins read
+them; operators and the council cannot reach the page.
+
+These tests write the thresholds file and audit rows, so they run on a copy of data/rules.toml
+(``dashboard.rules.config.DEFAULT_PATH`` points at it) and a copy of the session database.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from streamlit.testing.v1 import AppTest
+
+from dashboard.db.engine import make_engine
+from dashboard.db.schema import AuditLog
+from dashboard.i18n import translate
+from dashboard.rules import config
+from dashboard.settings import PROJECT_ROOT, get_settings
+from dashboard.ui import settings_page as sp
+from tests.apptest.conftest import TIMEOUT, login_as, open_page, texts
+
+RISK = "plug_no_change.risk_after_attention_h"
+
+
+@pytest.fixture(scope="module")
+def settings_db(demo_db: Engine, tmp_path_factory) -> Iterator[Engine]:
+    """A copy of the session database, made the app's database for this module only."""
+    path = tmp_path_factory.mktemp("settings") / "anbu-settings.sqlite3"
+    source = sqlite3.connect(demo_db.url.database)
+    target = sqlite3.connect(path)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+    previous = os.environ["ANBU_DATABASE_URL"]
+    os.environ["ANBU_DATABASE_URL"] = f"sqlite:///{path}"
+    get_settings.cache_clear()
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+    os.environ["ANBU_DATABASE_URL"] = previous
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def rules(settings_db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of data/rules.toml for each test; the repository's file is never written."""
+    path = tmp_path / "rules.toml"
+    shutil.copy(config.DEFAULT_PATH, path)
+    monkeypatch.setattr(config, "DEFAULT_PATH", path)
+    return path
+
+
+def _open(role: str = "lead", lang: str = "ko") -> AppTest:
+    at = open_page(role=role, **({"lang": "en"} if lang == "en" else {}))
+    at.switch_page("../pages/settings.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _audits(engine: Engine) -> list[AuditLog]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(AuditLog).where(AuditLog.action == "thresholds_update").order_by(AuditLog.id)
+            )
+        )
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_lead_sees_every_threshold_and_edits(rules: Path, lang: str) -> None:
+    at = _open("lead", lang)
+    assert [t.value for t in at.title] == [translate("page.settings", lang)]
+    table = at.dataframe[0].value
+    keys = list(table[translate("settings_page.col_key", lang)])
+    assert RISK in keys and "device_silent.timeout_s.smart_plug" in keys
+    assert "battery.clear_pct" in keys and len(keys) == len(set(keys))
+    row = table[table[translate("settings_page.col_key", lang)] == RISK].iloc[0]
+    assert row[translate("settings_page.col_value", lang)] == "12"
+    assert row[translate("settings_page.col_unit", lang)] == translate("settings_page.unit.h", lang)
+    assert row[translate("settings_page.col_setting", lang)] == translate(
+        f"settings_page.field.{RISK}", lang
+    )
+    assert at.number_input(key=sp.widget_key(RISK)).value == 12.0
+    assert translate("settings_page.section.plug_no_change", lang) in "\n".join(texts(at))
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_valid_edit_is_saved_audited_and_reloaded(
+    settings_db: Engine, rules: Path, lang: str
+) -> None:
+    before = len(_audits(settings_db))
+    at = _open("lead", lang)
+    at.number_input(key=sp.widget_key(RISK)).set_value(10.0)
+    at.number_input(key=sp.widget_key("battery.low_pct")).set_value(15.0)
+    at.button(key=sp.SAVE).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s.value for s in at.success] == [translate("settings_page.saved", lang)]
+    shown = "\n".join(texts(at))
+    assert f"({RISK}): 12 → 10" in shown and "(battery.low_pct): 20 → 15" in shown
+    assert not at.error
+    assert config.current_thresholds(rules).plug_no_change.risk_after_attention_h == 10
+    assert config.load_thresholds(rules).battery.low_pct == 15
+    audits = _audits(settings_db)
+    assert len(audits) == before + 1
+    audit = audits[-1]
+    assert audit.actor == "lead" and audit.entity_type == "thresholds"
+    assert audit.detail == {"changed": {RISK: [12.0, 10.0], "battery.low_pct": [20.0, 15.0]}}
+    # The table now shows the new value.
+    table = at.dataframe[0].value
+    row = table[table[translate("settings_page.col_key", lang)] == RISK].iloc[0]
+    assert row[translate("settings_page.col_value", lang)] == "10"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "flagged"),
+    [
+        (RISK, -1.0, [RISK]),
+        (
+            "plug_no_change.min_hours",
+            60.0,
+            ["plug_no_change.min_hours", "plug_no_change.max_hours"],
+        ),
+    ],
+)
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_invalid_edit_writes_nothing(
+    settings_db: Engine, rules: Path, key: str, value: float, flagged: list[str], lang: str
+) -> None:
+    before_file = rules.read_bytes()
+    before = len(_audits(settings_db))
+    at = _open("lead", lang)
+    at.number_input(key=sp.widget_key(key)).set_value(value)
+    at.button(key=sp.SAVE).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert errors[0] == translate("settings_page.invalid", lang)
+    # One message per flagged setting, shown under its input.
+    assert len(errors) == 1 + len(flagged)
+    assert all(
+        e.startswith(translate("settings_page.problem", lang, message="")) for e in errors[1:]
+    )
+    assert not at.success
+    assert rules.read_bytes() == before_file
+    assert len(_audits(settings_db)) == before
+    assert at.number_input(key=sp.widget_key(key)).value == value  # kept to be fixed
+
+
+def test_no_change_saves_nothing(settings_db: Engine, rules: Path) -> None:
+    before_file = rules.read_bytes()
+    before = len(_audits(settings_db))
+    at = _open("lead")
+    at.button(key=sp.SAVE).click().run()
+    assert [i.value for i in at.info] == [translate("settings_page.no_change")]
+    assert rules.read_bytes() == before_file and len(_audits(settings_db)) == before
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_admin_reads_only(rules: Path, lang: str) -> None:
+    at = _open("admin", lang)
+    assert [t.value for t in at.title] == [translate("page.settings", lang)]
+    assert RISK in list(at.dataframe[0].value[translate("settings_page.col_key", lang)])
+    assert not at.number_input
+    assert [b.key for b in at.button] == ["anbu_logout"]  # no save button
+    assert [i.value for i in at.info] == [translate("settings_page.read_only", lang)]
+
+
+@pytest.mark.parametrize("role", ["operator", "council"])
+def test_operator_and_council_cannot_reach_it(rules: Path, role: str) -> None:
+    at = open_page(role=role)
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("../pages/settings.py")
+
+
+@pytest.mark.parametrize("role", ["operator", "council"])
+def test_page_rechecks_the_role(rules: Path, role: str) -> None:
+    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "settings.py"), default_timeout=TIMEOUT)
+    login_as(at, role).run()
+    assert [e.value for e in at.error] == [translate("auth.forbidden")]
+    assert not at.number_input and not at.dataframe
