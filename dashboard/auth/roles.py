@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dashboard.db.schema.people import ROLES
 
-# Page url paths, in menu order. users and settings are planned pages.
+# Page url paths, in menu order.
 CONTROL_PAGES = ("live", "alerts", "wandering")
 # Response metrics review the control center's own work: its staff, not the council.
 REVIEW_PAGES = ("response",)
