@@ -25,6 +25,8 @@ PAGES = [
     "budget",
     "response",
     "import",
+    "users",
+    "settings",
     "briefing",
 ]
 TITLES = {
