@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +50,31 @@ def demo_db(tmp_path_factory) -> Iterator[Engine]:
     else:
         os.environ["ANBU_DATABASE_URL"] = previous
     get_settings.cache_clear()
+
+
+@contextmanager
+def private_copy(demo_db: Engine, directory: Path) -> Iterator[Engine]:
+    """A copy of the session database, made the app's database while the block runs.
+
+    For tests that write (imports, accounts, settings) without disturbing what others assert.
+    """
+    path = directory / "anbu-private.sqlite3"
+    source = sqlite3.connect(demo_db.url.database)
+    target = sqlite3.connect(path)
+    with target:
+        source.backup(target)
+    source.close()
+    target.close()
+    previous = os.environ["ANBU_DATABASE_URL"]
+    os.environ["ANBU_DATABASE_URL"] = f"sqlite:///{path}"
+    get_settings.cache_clear()
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        os.environ["ANBU_DATABASE_URL"] = previous
+        get_settings.cache_clear()
 
 
 def login_as(at: AppTest, role: str | None) -> AppTest:

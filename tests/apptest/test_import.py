@@ -8,8 +8,6 @@ assert on the shared one stay untouched.
 from __future__ import annotations
 
 import io
-import os
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,11 +15,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog, Device, DeviceEvent
 from dashboard.i18n import translate
-from dashboard.settings import get_settings
-from tests.apptest.conftest import open_page, texts
+from tests.apptest.conftest import open_page, private_copy, texts
 
 VENDOR = "plugco"
 
@@ -29,21 +25,8 @@ VENDOR = "plugco"
 @pytest.fixture(scope="module")
 def import_db(demo_db: Engine, tmp_path_factory) -> Iterator[Engine]:
     """A copy of the session database, made the app's database for this module only."""
-    path = tmp_path_factory.mktemp("import") / "anbu-import.sqlite3"
-    source = sqlite3.connect(demo_db.url.database)
-    target = sqlite3.connect(path)
-    with target:
-        source.backup(target)
-    source.close()
-    target.close()
-    previous = os.environ["ANBU_DATABASE_URL"]
-    os.environ["ANBU_DATABASE_URL"] = f"sqlite:///{path}"
-    get_settings.cache_clear()
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-    os.environ["ANBU_DATABASE_URL"] = previous
-    get_settings.cache_clear()
+    with private_copy(demo_db, tmp_path_factory.mktemp("import")) as engine:
+        yield engine
 
 
 def _device_ids(engine: Engine, n: int = 3) -> list[str]:

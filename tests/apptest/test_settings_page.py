@@ -7,9 +7,7 @@ These tests write the thresholds file and audit rows, so they run on a copy of d
 
 from __future__ import annotations
 
-import os
 import shutil
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +15,12 @@ import pytest
 from sqlalchemy import Engine, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate
 from dashboard.rules import config
-from dashboard.settings import PROJECT_ROOT, get_settings
+from dashboard.settings import PROJECT_ROOT
 from dashboard.ui import settings_page as sp
-from tests.apptest.conftest import TIMEOUT, login_as, open_page, texts
+from tests.apptest.conftest import TIMEOUT, login_as, open_page, private_copy, texts
 
 RISK = "plug_no_change.risk_after_attention_h"
 
@@ -31,21 +28,8 @@ RISK = "plug_no_change.risk_after_attention_h"
 @pytest.fixture(scope="module")
 def settings_db(demo_db: Engine, tmp_path_factory) -> Iterator[Engine]:
     """A copy of the session database, made the app's database for this module only."""
-    path = tmp_path_factory.mktemp("settings") / "anbu-settings.sqlite3"
-    source = sqlite3.connect(demo_db.url.database)
-    target = sqlite3.connect(path)
-    with target:
-        source.backup(target)
-    source.close()
-    target.close()
-    previous = os.environ["ANBU_DATABASE_URL"]
-    os.environ["ANBU_DATABASE_URL"] = f"sqlite:///{path}"
-    get_settings.cache_clear()
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-    os.environ["ANBU_DATABASE_URL"] = previous
-    get_settings.cache_clear()
+    with private_copy(demo_db, tmp_path_factory.mktemp("settings")) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -6,8 +6,6 @@ These tests write accounts and keys, so they run on a copy of the session databa
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -17,13 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import authenticate
 from dashboard.auth.users import get_user
-from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate
 from dashboard.ingest.apikeys import list_keys, vendor_for_key
-from dashboard.settings import PROJECT_ROOT, get_settings
+from dashboard.settings import PROJECT_ROOT
 from dashboard.ui import users_admin as ua
-from tests.apptest.conftest import TIMEOUT, login_as, open_page, texts
+from tests.apptest.conftest import TIMEOUT, login_as, open_page, private_copy, texts
 
 PASSWORD = "correct-horse-42"
 
@@ -31,21 +28,8 @@ PASSWORD = "correct-horse-42"
 @pytest.fixture(scope="module")
 def users_db(demo_db: Engine, tmp_path_factory) -> Iterator[Engine]:
     """A copy of the session database, made the app's database for this module only."""
-    path = tmp_path_factory.mktemp("users") / "anbu-users.sqlite3"
-    source = sqlite3.connect(demo_db.url.database)
-    target = sqlite3.connect(path)
-    with target:
-        source.backup(target)
-    source.close()
-    target.close()
-    previous = os.environ["ANBU_DATABASE_URL"]
-    os.environ["ANBU_DATABASE_URL"] = f"sqlite:///{path}"
-    get_settings.cache_clear()
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
-    os.environ["ANBU_DATABASE_URL"] = previous
-    get_settings.cache_clear()
+    with private_copy(demo_db, tmp_path_factory.mktemp("users")) as engine:
+        yield engine
 
 
 def _open(role: str = "lead", lang: str = "ko") -> AppTest:
