@@ -23,13 +23,7 @@ from dashboard.ui.response import (
 )
 from dashboard.ui.response_charts import false_alarm_bars, outcome_by_rule, stage_by_rule
 from queries.filters import districts_with_devices, programs
-from queries.response_metrics import (
-    alert_counts,
-    false_alarm_rate,
-    field_visits_within,
-    response_times,
-    severe_ack_shares,
-)
+from queries.response_metrics import alert_metrics, field_visits_within
 
 require_page("response")
 page_header("page.response", "response.caption")
@@ -64,20 +58,18 @@ st.caption(
 )
 filters = {"programs": chosen_programs or None, "districts": chosen_districts or None}
 
+metrics = load(alert_metrics, start, end, **filters)  # one read of the period's alerts
 st.subheader(t("response.kpi_title"))
-target_metrics(
-    load(severe_ack_shares, start, end, **filters),
-    load(field_visits_within, start, end, **filters),
-)
+target_metrics(metrics["severe_ack"], load(field_visits_within, start, end, **filters))
 st.subheader(t("response.times_title"))
-time_metrics(load(response_times, start, end, **filters))
+time_metrics(metrics["times"])
 st.caption(t("response.times_note"))
 
-counts = load(alert_counts, start, end, **filters)
+counts = metrics["counts"]
 if counts.empty:
     st.info(t("common.no_data"))
     st.stop()
-rates = load(false_alarm_rate, start, end, **filters)
+rates = metrics["false_alarms"]
 
 left, right = st.columns(2, gap="large")
 with left:

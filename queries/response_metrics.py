@@ -26,13 +26,14 @@ VISIT_TARGET = 0.90
 OPEN_OUTCOME = "(open)"
 
 
-def _alerts(
+def alerts_in_period(
     conn: Connection,
     start: datetime,
     end: datetime,
     programs: Iterable[str] | None,
     districts: Iterable[int] | None,
 ) -> pd.DataFrame:
+    """The alerts opened in the period with their response times: what every metric reads."""
     stmt = where_all(
         select(
             Alert.id,
@@ -64,12 +65,17 @@ def alert_counts(
     programs: Iterable[str] | None = None,
     districts: Iterable[int] | None = None,
 ) -> pd.DataFrame:
+    """:func:`counts_of` of the alerts opened in the period."""
+    return counts_of(alerts_in_period(conn, start, end, programs, districts))
+
+
+def counts_of(df: pd.DataFrame) -> pd.DataFrame:
     """Alerts opened in the period by rule, stage and outcome (``(open)`` while not closed)."""
-    df = _alerts(conn, start, end, programs, districts)
     cols = ["rule", "stage", "outcome", "alerts"]
     if df.empty:
         return pd.DataFrame(columns=cols).astype({"alerts": "int64"})
-    df["outcome"] = df["outcome"].where(df["status"] == "closed", OPEN_OUTCOME).fillna("")
+    # A new frame: the alerts frame is shared by every metric of the page.
+    df = df.assign(outcome=df["outcome"].where(df["status"] == "closed", OPEN_OUTCOME).fillna(""))
     out = df.groupby(["rule", "stage", "outcome"], as_index=False).size()
     return out.rename(columns={"size": "alerts"})[cols].reset_index(drop=True)
 
@@ -81,8 +87,12 @@ def false_alarm_rate(
     programs: Iterable[str] | None = None,
     districts: Iterable[int] | None = None,
 ) -> pd.DataFrame:
+    """:func:`false_alarms_of` of the alerts opened in the period."""
+    return false_alarms_of(alerts_in_period(conn, start, end, programs, districts))
+
+
+def false_alarms_of(df: pd.DataFrame) -> pd.DataFrame:
     """Per rule: closed alerts, how many were false alarms, and the rate (closed ones only)."""
-    df = _alerts(conn, start, end, programs, districts)
     cols = ["rule", "closed", "false_alarms", "rate"]
     closed = df[df["status"] == "closed"] if not df.empty else df
     if closed.empty:
@@ -108,12 +118,16 @@ def response_times(
     programs: Iterable[str] | None = None,
     districts: Iterable[int] | None = None,
 ) -> pd.DataFrame:
+    """:func:`response_times_of` of the alerts opened in the period."""
+    return response_times_of(alerts_in_period(conn, start, end, programs, districts))
+
+
+def response_times_of(df: pd.DataFrame) -> pd.DataFrame:
     """Median and 90th percentile seconds from opening to acknowledge, first dispatch, close.
 
     Only alerts that reached the step count for it (``n``); a close by the rules (condition
     cleared, ``closed_by = 'system'``) is not an operator response and is left out of ``close``.
     """
-    df = _alerts(conn, start, end, programs, districts)
     rows = []
     for measure, column in (
         ("acknowledge", "acknowledged_at"),
@@ -141,12 +155,16 @@ def severe_ack_shares(
     programs: Iterable[str] | None = None,
     districts: Iterable[int] | None = None,
 ) -> pd.DataFrame:
+    """:func:`severe_ack_shares_of` of the alerts opened in the period."""
+    return severe_ack_shares_of(alerts_in_period(conn, start, end, programs, districts))
+
+
+def severe_ack_shares_of(df: pd.DataFrame) -> pd.DataFrame:
     """Share of 심각 alerts acknowledged within 60 s and 180 s against 97.5 % and 99 %.
 
     The denominator is every 심각 alert opened in the period, acknowledged or not: an alert
     nobody acknowledged is a miss, not a gap in the data. Time runs from ``opened_at``.
     """
-    df = _alerts(conn, start, end, programs, districts)
     severe = df[df["stage"] == "severe"] if not df.empty else df
     n = len(severe)
     wait = (
@@ -216,3 +234,20 @@ def field_visits_within(
             }
         ]
     )
+
+
+def alert_metrics(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    programs: Iterable[str] | None = None,
+    districts: Iterable[int] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Every alert metric of the period from one read of the alerts (the review page's path)."""
+    df = alerts_in_period(conn, start, end, programs, districts)
+    return {
+        "counts": counts_of(df),
+        "false_alarms": false_alarms_of(df),
+        "times": response_times_of(df),
+        "severe_ack": severe_ack_shares_of(df),
+    }

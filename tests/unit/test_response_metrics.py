@@ -27,6 +27,7 @@ from test_actions_support import add_alert, seed
 from dashboard.db.schema import Dispatch
 from queries.response_metrics import (
     alert_counts,
+    alert_metrics,
     false_alarm_rate,
     field_visits_within,
     response_times,
@@ -160,3 +161,19 @@ def test_an_empty_period_gives_empty_but_well_formed_frames(db):
     assert rates.empty and list(times["n"]) == [0, 0, 0]
     assert list(shares["severe_alerts"]) == [0, 0] and shares["share"].isna().all()
     assert visits.loc[0, "visits"] == 0 and not visits.loc[0, "meets_target"]
+
+
+def test_one_read_gives_the_same_metrics_as_each_function(db):
+    """The review page reads the alerts once; its figures equal the separate functions'."""
+    with db.connect() as conn:
+        together = alert_metrics(conn, START, END)
+        apart = {
+            "counts": alert_counts(conn, START, END),
+            "false_alarms": false_alarm_rate(conn, START, END),
+            "times": response_times(conn, START, END),
+            "severe_ack": severe_ack_shares(conn, START, END),
+        }
+    assert set(together) == set(apart)
+    for key, frame in apart.items():
+        pd.testing.assert_frame_equal(together[key], frame, check_dtype=False)
+    assert (together["counts"]["alerts"] > 0).all()
