@@ -77,7 +77,7 @@ def start_live_services(
 ) -> LiveServices:
     """Start the live loop for this process, or return the one already running."""
     global _CURRENT
-    if not (settings.is_embedded and settings.demo):
+    if not (settings.is_embedded and settings.demo_enabled):
         return LiveServices(reason="only the embedded demo runs the live loop in-process")
     with _LOCK:
         if _CURRENT is not None and _CURRENT.running:

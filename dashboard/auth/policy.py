@@ -22,7 +22,7 @@ class AuthPolicy:
             max_failures=s.auth_max_failures,
             lockout=timedelta(minutes=s.auth_lockout_minutes),
             idle_timeout=timedelta(minutes=s.session_idle_minutes),
-            demo=s.demo,
+            demo=s.demo_enabled,
         )
 
 

@@ -35,7 +35,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.key_file:
         keys = json.loads(Path(args.key_file).read_text(encoding="utf-8"))
         owned = False
-    elif settings.demo:
+    elif settings.demo_enabled:
         keys = create_demo_keys(engine, vendors, now=system_clock())
         owned = True
     else:

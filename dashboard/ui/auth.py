@@ -23,6 +23,7 @@ from dashboard.auth import (
     session_expired,
 )
 from dashboard.formatting import format_datetime
+from dashboard.settings import get_settings
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 
@@ -98,6 +99,8 @@ def _on_logout() -> None:
 def login_page() -> None:
     """The only page a session without a user gets: every URL falls back to it."""
     st.title(t("auth.title"))
+    if get_settings().demo_on_server:  # loud: a real deployment must not look like this
+        st.error(t("auth.demo_server"), icon=":material/warning:")
     st.caption(t("auth.intro"))
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:

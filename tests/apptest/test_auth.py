@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import DEMO_PASSWORD, allowed_pages
 from dashboard.auth.users import create_user
+from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate
 from dashboard.settings import PROJECT_ROOT, get_settings
@@ -157,3 +158,53 @@ def test_outside_demo_mode_no_demo_hint_and_no_demo_login(demo_db, monkeypatch) 
     finally:
         monkeypatch.delenv("ANBU_DEMO")
         get_settings.cache_clear()
+
+
+@pytest.fixture
+def server_database(postgres_schema_url, monkeypatch):
+    """The app pointed at an empty PostgreSQL schema (ANBU_DEMO left unset)."""
+    monkeypatch.setenv("ANBU_DATABASE_URL", postgres_schema_url)
+    monkeypatch.delenv("ANBU_DEMO", raising=False)
+    get_settings.cache_clear()
+    yield postgres_schema_url
+    get_settings.cache_clear()
+
+
+def test_server_database_without_schema_says_what_to_run(server_database) -> None:
+    from sqlalchemy import inspect
+
+    at = _fresh()
+    assert _titles(at) == [translate("setup.schema_title")]
+    assert [e.value for e in at.error] == [translate("setup.schema_empty")]
+    assert "python -m dashboard db upgrade" in at.code[0].value
+    assert "python -m dashboard users add" in at.code[0].value
+    assert not at.text_input  # no login form: the page stops here
+    engine = make_engine(server_database)
+    assert inspect(engine).get_table_names() == []  # the app did not migrate it
+    engine.dispose()
+
+
+def test_demo_on_a_server_database_is_announced_on_the_login_page(
+    server_database, monkeypatch
+) -> None:
+    from dashboard.catalog import load_catalog
+    from dashboard.db import migrate
+    from dashboard.reference.load import load_reference
+
+    engine = make_engine(server_database)
+    migrate.upgrade(engine)  # what `python -m dashboard db upgrade` does
+    with engine.begin() as conn:
+        load_catalog(conn)
+        load_reference(conn)
+    engine.dispose()
+    at = _fresh()  # ANBU_DEMO unset: a real deployment, no banner, no demo accounts
+    assert _titles(at) == ["로그인"]
+    assert not at.error and not any(DEMO_PASSWORD in s for s in texts(at))
+
+    # Same URL, so this process does not prepare the database again (no 30 s demo city build):
+    # the page reads the mode from the settings at every run.
+    monkeypatch.setenv("ANBU_DEMO", "true")
+    get_settings.cache_clear()
+    at = _fresh()
+    assert [e.value for e in at.error] == [translate("auth.demo_server")]
+    assert any(DEMO_PASSWORD in s for s in texts(at))

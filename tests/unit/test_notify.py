@@ -317,6 +317,17 @@ def test_production_without_a_webhook_url_keeps_rows_waiting_and_says_so(db):
     assert all("not configured" in r.last_error for r in rows)
 
 
+def test_a_server_database_never_uses_the_demo_transports_by_default(db):
+    """ANBU_DEMO unset on a server database is production: nothing goes to the log as sent."""
+    make_notifications(db, alerts=1)
+    log = LogTransport()
+    server = Settings(database_url="postgresql+psycopg://anbu@db.example/anbu")
+    summary = run_notify(db, T0, settings=server, routing=routing_with(),
+                         transports={"log": log})  # fmt: skip
+    assert log.sent == [] and summary.delivery.sent == 0
+    assert all(r.status == "pending" for r in outbox(db))
+
+
 def test_delivery_status_lists_an_alerts_rows_in_order(db, gateway):
     alert_id = add_alert(db, stage="severe")
     perform(db, "emergency_119", alert_id, actor="kim", seen_version=1, now=T0, confirmed=True)

@@ -25,11 +25,35 @@ def test_environment_selects_the_database(monkeypatch):
 
 
 @pytest.mark.parametrize(
+    ("url", "env", "enabled"),
+    [
+        ("", None, True),  # the embedded default: demo unless said otherwise
+        ("", "", True),  # ANBU_DEMO= (empty) counts as unset
+        ("", "false", False),
+        ("postgresql+psycopg://u@h/db", None, False),  # a server database: never by default
+        ("postgresql+psycopg://u@h/db", "", False),
+        ("postgresql+psycopg://u@h/db", "true", True),  # only when asked for explicitly
+        ("postgresql+psycopg://u@h/db", "false", False),
+    ],
+)
+def test_demo_mode_is_on_by_default_only_for_the_embedded_file(monkeypatch, url, env, enabled):
+    monkeypatch.setenv("ANBU_DATABASE_URL", url)
+    if env is None:
+        monkeypatch.delenv("ANBU_DEMO", raising=False)
+    else:
+        monkeypatch.setenv("ANBU_DEMO", env)
+    settings = Settings()
+    assert settings.demo_enabled is enabled
+    assert settings.demo_on_server is (enabled and bool(url))
+
+
+@pytest.mark.parametrize(
     ("name", "value", "message"),
     [
         ("ANBU_DEMO_SCALE", "huge", "ANBU_DEMO_SCALE must be 'small' or 'seoul'"),
         ("ANBU_BOUNDARY_GEOJSON", "/nowhere/x.geojson", "no file at /nowhere/x.geojson"),
         ("ANBU_DEMO_SEED", "abc", "valid integer"),
+        ("ANBU_DEMO", "maybe", "valid boolean"),
     ],
 )
 def test_bad_values_say_what_is_wrong(monkeypatch, name, value, message):
