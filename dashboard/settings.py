@@ -36,10 +36,25 @@ class Settings(BaseSettings):
         description="Dong boundary GeoJSON (properties adm_cd2, adm_nm) for dong-level maps.",
     )
     auth_max_failures: int = Field(
-        default=5, ge=1, le=100, description="Consecutive failed logins that lock an account."
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed logins from this many different client addresses lock an account.",
     )
     auth_lockout_minutes: int = Field(
         default=15, ge=1, le=24 * 60, description="How long a locked account stays locked."
+    )
+    auth_client_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed logins from one client address within an hour before it must wait.",
+    )
+    auth_client_max_delay_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=6 * 60,
+        description="Longest wait of a throttled client address (the wait doubles from 30 s).",
     )
     session_idle_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="Idle time after which a session logs out."

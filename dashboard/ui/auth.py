@@ -7,7 +7,8 @@ before ``st.navigation`` and gives the navigation only ``allowed_pages(user.role
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -80,14 +81,25 @@ def _on_login() -> None:
     st.session_state[_PASSWORD_KEY] = ""  # never keep a typed password in the session
     now = _now()
     with get_engine().begin() as conn:
-        result = authenticate(conn, username, password, now, _policy())
+        # None on localhost and in AppTest: counted as one "unknown" client.
+        client = st.context.ip_address
+        result = authenticate(conn, username, password, now, _policy(), client=client)
     if result.ok:
         st.session_state[USER_KEY] = result.user
         st.session_state[ACTIVITY_KEY] = now
         st.session_state.pop(_NOTICE_KEY, None)
         return
     until = format_datetime(result.locked_until, current_lang()) if result.locked_until else ""
-    st.session_state[_NOTICE_KEY] = (result.message_key, {"until": until})
+    wait = _wait_text(result.locked_until - now) if result.locked_until else ""
+    st.session_state[_NOTICE_KEY] = (result.message_key, {"until": until, "wait": wait})
+
+
+def _wait_text(delta: timedelta) -> str:
+    """A throttled client's wait, rounded up: "45초" / "45 s", "3분" / "3 min"."""
+    seconds = max(1, math.ceil(delta.total_seconds()))
+    if seconds < 120:
+        return t("auth.wait_seconds", n=seconds)
+    return t("auth.wait_minutes", n=math.ceil(seconds / 60))
 
 
 def _on_logout() -> None:

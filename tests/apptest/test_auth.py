@@ -1,4 +1,4 @@
-"""The login gate in AppTest: login, bad password, lockout, pages per role, logout, timeout.
+"""The login gate in AppTest: login, bad password, throttling, pages per role, logout, timeout.
 
 AppTest refuses to switch to a page the session's ``st.navigation`` did not register, which is
 exactly what "not reachable by URL" means; the browser test checks the real URL fallback too.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
 from dashboard.auth import DEMO_PASSWORD, allowed_pages
@@ -18,7 +18,7 @@ from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate
 from dashboard.settings import PROJECT_ROOT, get_settings
-from tests.apptest.conftest import APP, TIMEOUT, login_as, open_page, texts
+from tests.apptest.conftest import APP, TIMEOUT, login_as, open_page, private_copy, texts
 
 APP_PAGES = ["live", "alerts", "wandering", "complaints", "participation", "budget", "briefing"]
 DEFAULT_TITLE = {"operator": "실시간 현황", "lead": "실시간 현황", "council": "브리핑"}
@@ -83,18 +83,25 @@ def test_wrong_password_is_refused_without_saying_which_part(demo_db) -> None:
     assert [e.value for e in unknown.error] == [e.value for e in at.error]
 
 
-def test_lockout_after_five_failures(demo_db) -> None:
-    with demo_db.begin() as conn:
-        create_user(conn, "locktest", "council", "a long passphrase", datetime.now(UTC), "test")
-    at = _fresh()
-    for _ in range(4):
+def test_repeated_failures_make_this_client_wait(demo_db, tmp_path) -> None:
+    """AppTest has no client address, so its attempts are the one "unknown" client: five
+    failures make it wait (the account itself is not locked by one client)."""
+    with private_copy(demo_db, tmp_path) as engine:
+        with engine.begin() as conn:
+            # Other tests' failures (also "unknown") in the copied audit log: start afresh.
+            conn.execute(delete(AuditLog).where(AuditLog.action == "login_failure"))
+            create_user(conn, "locktest", "council", "a long passphrase", datetime.now(UTC), "t")
+        at = _fresh()
+        for _ in range(4):
+            _submit(at, "locktest", "wrong password")
+            assert [e.value for e in at.error] == [translate("auth.bad_credentials")]
         _submit(at, "locktest", "wrong password")
-        assert [e.value for e in at.error] == [translate("auth.bad_credentials")]
-    _submit(at, "locktest", "wrong password")
-    assert "잠겼습니다" in at.error[0].value
-    _submit(at, "locktest", "a long passphrase")  # the right password while locked
-    assert _titles(at) == ["로그인"] and "잠겼습니다" in at.error[0].value
-    assert _audit(demo_db, "lockout", "locktest") == 1
+        wait = translate("auth.wait_seconds", n=30)
+        assert [e.value for e in at.error] == [translate("auth.throttled", wait=wait)]
+        _submit(at, "locktest", "a long passphrase")  # the right password, while waiting
+        assert _titles(at) == ["로그인"] and "다시 시도하세요" in at.error[0].value
+        assert _audit(engine, "login_throttled", "locktest") == 1
+        assert _audit(engine, "lockout", "locktest") == 0
 
 
 @pytest.mark.parametrize("role", ["operator", "lead", "council", "admin"])
