@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         le=1000,
-        description="Failed logins from one client address within an hour before it must wait.",
+        description="Failed logins in a row from one client address before it must wait.",
     )
     auth_client_max_delay_minutes: int = Field(
         default=15,

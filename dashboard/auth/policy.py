@@ -16,7 +16,7 @@ class AuthPolicy:
     lockout: timedelta = timedelta(minutes=15)
     idle_timeout: timedelta = timedelta(minutes=30)
     demo: bool = False  # demo accounts may log in only when true
-    client_max_failures: int = 5  # failures from one address within an hour before backoff
+    client_max_failures: int = 5  # failures in a row from one address before it must wait
     client_backoff: timedelta = timedelta(seconds=30)  # first wait; doubles with each failure
     client_max_delay: timedelta = timedelta(minutes=15)
 

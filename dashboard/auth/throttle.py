@@ -6,9 +6,8 @@ form a *run* while each follows the previous one within ``client_quiet``; with
 ``client_max_failures`` failures in its current run a client is refused without a password check
 until its last failure plus a delay that doubles with each further failure (30 s, 60 s, …,
 capped). A client that stays quiet for ``client_quiet`` (an hour, or twice the longest delay)
-after its last failure starts afresh.
-Successes do not end a run: an insider with any valid account could otherwise interleave them to
-guess other accounts without limit.
+after its last failure starts afresh. Successes do not end a run: an insider with any valid
+account could otherwise interleave them to guess other accounts without limit.
 """
 
 from __future__ import annotations
