@@ -7,7 +7,10 @@ This module is pure (no database, no clock): the checks that need the catalog or
 
 from __future__ import annotations
 
+import logging
 import math
+import reprlib
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -18,20 +21,33 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    Strict,
     ValidationError,
     WithJsonSchema,
 )
 
 from dashboard.db.schema.devices import EVENT_TYPES
 
+log = logging.getLogger(__name__)
+
 TS_EXAMPLE = "2024-12-01T09:00:00+09:00"
 NOTE_MAX = 500
+OUT_OF_RANGE = f"number out of range (at most ±{sys.float_info.max:.3g})"
 
 
-def _not_bool(value: Any) -> Any:
-    # pydantic would turn true into 1.0; a boolean reading is a vendor bug, not a number.
+def _number(value: Any) -> Any:
+    """Only JSON numbers are numbers: pydantic's lax mode would read true as 1.0 and "50" as 50."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not true/false")
+    if isinstance(value, str):
+        raise ValueError("must be a number, not a string")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(OUT_OF_RANGE) from None
+    if isinstance(value, float) and math.isinf(value):  # 1e400, or an integer too long to parse
+        raise ValueError(OUT_OF_RANGE)
     return value
 
 
@@ -47,10 +63,14 @@ def _parse_ts(value: Any) -> datetime:
         raise ValueError(f"must be an ISO-8601 string with a time zone, e.g. {TS_EXAMPLE}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"needs a time zone (e.g. {TS_EXAMPLE} or a trailing Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is a valid string but no UTC time
+        raise ValueError("out of range once converted to UTC (years 1–9999)") from None
 
 
-Number = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+# Strict: a JSON integer is still a number, a string or a boolean is not.
+Number = Annotated[float, BeforeValidator(_number), Strict(), Field(allow_inf_nan=False)]
 Timestamp = Annotated[
     datetime,
     PlainValidator(_parse_ts),
@@ -184,6 +204,22 @@ _COMMON = frozenset(COMMON_FIELDS)
 ALL_FIELDS: tuple[str, ...] = tuple(
     dict.fromkeys(name for model in MODELS.values() for name in model.model_fields)
 )
+NUMBER_FIELDS = frozenset(
+    name
+    for model in MODELS.values()
+    for name, info in model.model_fields.items()
+    if info.annotation in (float, Number | None)
+)
+
+
+def number_from_text(text: str) -> float | str:
+    """A spreadsheet cell's text as a number, for file import (a CSV cell is always text);
+    text that is no number is returned as it is, for the validator to reject."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
 
 AnyEvent = Annotated[
     PowerEvent
@@ -224,7 +260,16 @@ class ValidEvent:
 
 
 def validate_event(index: int, raw: Any) -> ValidEvent | Rejection:
-    """Check one raw event against the contract; never raises for bad input."""
+    """Check one raw event against the contract; never raises: whatever goes wrong is this
+    event's rejection, so one strange event cannot fail its batch."""
+    try:
+        return _validate(index, raw)
+    except Exception as exc:  # RecursionError, a pydantic-core panic, …: a bug to log, not a 500
+        log.warning("event #%d could not be validated: %r", index, exc, exc_info=True)
+        return Rejection(index, None, f"event could not be validated ({type(exc).__name__})")
+
+
+def _validate(index: int, raw: Any) -> ValidEvent | Rejection:
     if not isinstance(raw, dict):
         return Rejection(index, None, "event must be a JSON object")
     kind = raw.get("type")
@@ -235,6 +280,13 @@ def validate_event(index: int, raw: Any) -> ValidEvent | Rejection:
         return Rejection(
             index, "type", f"unknown event type {_show(kind)} (one of {', '.join(EVENT_TYPES)})"
         )
+    for key, value in raw.items():
+        if _unstorable(key) or _unstorable(value):
+            return Rejection(
+                index,
+                _safe(key) if isinstance(key, str) else None,
+                "contains a NUL character or an unpaired surrogate; send plain UTF-8 text",
+            )
     try:
         event = model.model_validate(raw)
     except ValidationError as exc:
@@ -254,8 +306,18 @@ def _rejection_from(index: int, kind: str, exc: ValidationError) -> Rejection:
     return Rejection(index, field, message)
 
 
+def _unstorable(value: Any) -> bool:
+    # Neither can be stored: PostgreSQL text refuses NUL, UTF-8 refuses lone surrogates.
+    return isinstance(value, str) and ("\x00" in value or _safe(value) != value)
+
+
+def _safe(text: str) -> str:
+    """``text`` as it can be encoded in UTF-8 (a reason is sent back as JSON and logged)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _describe(kind: str, error: Any) -> tuple[str | None, str]:
-    field = ".".join(str(part) for part in error["loc"]) or None
+    field = _safe(".".join(str(part) for part in error["loc"])) or None
     if error["type"] == "missing":
         return field, "required"
     if error["type"] == "extra_forbidden":
@@ -264,8 +326,15 @@ def _describe(kind: str, error: Any) -> tuple[str | None, str]:
     return field, f"{message} (got {_show(error.get('input'))})"
 
 
+# repr that stays short and cannot recurse: a field may hold JSON nested many levels deep.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 2, 60, 60, 40
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() fails past 4,300 digits
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = _REPR.repr(value)
     if isinstance(value, float) and not math.isfinite(value):
         text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."
