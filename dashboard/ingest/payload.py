@@ -69,7 +69,9 @@ def _parse_int(text: str) -> int | float:
 
 def _check_depth(payload: Any) -> None:
     """Refuse JSON nested deeper than ``MAX_DEPTH``, naming where (iterative: cannot recurse)."""
-    stack: list[tuple[Any, int, str]] = [(payload, 1, "")]
+    stack: list[tuple[Any, int, str]] = (
+        [(payload, 1, "")] if isinstance(payload, dict | list) else []
+    )
     while stack:
         value, depth, where = stack.pop()
         if depth > MAX_DEPTH:
