@@ -148,7 +148,7 @@ def test_an_unexpected_failure_is_that_event_s_rejection(monkeypatch):
 def test_number_fields_are_the_float_fields():
     from dashboard.ingest.events import NUMBER_FIELDS, number_from_text
 
-    assert NUMBER_FIELDS == {
+    assert {
         "battery_pct",
         "watts",
         "lux",
@@ -156,7 +156,7 @@ def test_number_fields_are_the_float_fields():
         "lat",
         "lon",
         "accuracy_m",
-    }
+    } == NUMBER_FIELDS
     assert (number_from_text("42.5"), number_from_text("lots")) == (42.5, "lots")
 
 
