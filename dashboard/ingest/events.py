@@ -83,7 +83,26 @@ Timestamp = Annotated[
         }
     ),
 ]
-Identifier = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _storable(value: Any) -> Any:
+    # Neither can be stored: PostgreSQL text refuses NUL, UTF-8 refuses lone surrogates.
+    if not isinstance(value, str):
+        return value  # the type check that follows names the problem
+    if "\x00" in value or (not value.isascii() and _safe(value) != value):
+        raise ValueError("contains a NUL character or an unpaired surrogate; send plain UTF-8 text")
+    return value
+
+
+def _text(**limits: Any) -> Any:
+    """A string field that the database can store, within ``limits``."""
+    return Annotated[str, Field(**limits), BeforeValidator(_storable)]
+
+
+Identifier = _text(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")
+DeviceId = _text(min_length=1, max_length=60)
+Note = _text(max_length=NOTE_MAX)
+Kind = _text(max_length=40)
 
 
 class _EventBase(BaseModel):
@@ -92,7 +111,7 @@ class _EventBase(BaseModel):
     event_id: Identifier = Field(
         description="The vendor's id of this event; with the vendor, the idempotency key."
     )
-    device_id: Annotated[str, Field(min_length=1, max_length=60)] = Field(
+    device_id: DeviceId = Field(
         description="The vendor's device id, as registered in Anbu (devices.device_uid)."
     )
     ts: Timestamp = Field(description="When the event happened, with a time zone.")
@@ -134,7 +153,7 @@ class AiCallResultEvent(_EventBase):
 
     type: Literal["ai_call_result"]
     outcome: Literal["answered", "unanswered", "concern"]
-    note: Annotated[str | None, Field(max_length=NOTE_MAX)] = None
+    note: Note | None = None
 
 
 class SosEvent(_EventBase):
@@ -147,7 +166,7 @@ class InteractionEvent(_EventBase):
     """The person interacted with a care robot (conversation, reminder acknowledged, …)."""
 
     type: Literal["interaction"]
-    kind: Annotated[str | None, Field(max_length=40)] = None
+    kind: Kind | None = None
 
 
 class PositionEvent(_EventBase):
@@ -280,13 +299,9 @@ def _validate(index: int, raw: Any) -> ValidEvent | Rejection:
         return Rejection(
             index, "type", f"unknown event type {_show(kind)} (one of {', '.join(EVENT_TYPES)})"
         )
-    for key, value in raw.items():
-        if _unstorable(key) or _unstorable(value):
-            return Rejection(
-                index,
-                _safe(key) if isinstance(key, str) else None,
-                "contains a NUL character or an unpaired surrogate; send plain UTF-8 text",
-            )
+    for key in raw:  # pydantic would refuse the whole event without naming the field
+        if isinstance(key, str) and not key.isascii() and _safe(key) != key:
+            return Rejection(index, _safe(key), "field name contains an unpaired surrogate")
     try:
         event = model.model_validate(raw)
     except ValidationError as exc:
@@ -304,11 +319,6 @@ def _rejection_from(index: int, kind: str, exc: ValidationError) -> Rejection:
     field, message = parts[0]
     message += "".join(f"; {f}: {m}" if f else f"; {m}" for f, m in parts[1:])
     return Rejection(index, field, message)
-
-
-def _unstorable(value: Any) -> bool:
-    # Neither can be stored: PostgreSQL text refuses NUL, UTF-8 refuses lone surrogates.
-    return isinstance(value, str) and ("\x00" in value or _safe(value) != value)
 
 
 def _safe(text: str) -> str:

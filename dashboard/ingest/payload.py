@@ -67,6 +67,9 @@ def _parse_int(text: str) -> int | float:
     return int(text)
 
 
+_NESTED = (dict, list)
+
+
 def _check_depth(payload: Any) -> None:
     """Refuse JSON nested deeper than ``MAX_DEPTH``, naming where (iterative: cannot recurse)."""
     stack: list[tuple[Any, int, str]] = (
@@ -79,7 +82,7 @@ def _check_depth(payload: Any) -> None:
             raise PayloadError(f"JSON nested more than {MAX_DEPTH} levels deep (at {where})")
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, child in items:
-            if isinstance(child, dict | list):
+            if isinstance(child, _NESTED):
                 # Paths name the event and its field; below that the parent's path is enough.
                 if depth < 4:
                     path = f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]"
