@@ -25,7 +25,7 @@ def dead_letter_frame(rows: pd.DataFrame, lang: str) -> pd.DataFrame:
         {
             t("dead_letters.col_received"): [format_datetime(v, lang) for v in rows["received_at"]],
             t("dead_letters.col_source"): [s.upper() for s in rows["source"]],
-            t("dead_letters.col_vendor"): rows["vendor"].fillna("–").tolist(),
+            t("dead_letters.col_vendor"): rows["vendor"].fillna("–").tolist(),  # None: bad topic
             t("dead_letters.col_event"): [
                 "–" if pd.isna(i) else f"#{int(i)}" for i in rows["event_index"]
             ],
@@ -52,9 +52,10 @@ def dead_letters_tab(user: SessionUser) -> None:
         st.caption(t("dead_letters.latest", shown=len(rows), total=f"{total:,}"))
     lang = current_lang()
     st.dataframe(dead_letter_frame(rows, lang), hide_index=True, width="stretch")
+    vendors = rows["vendor"].fillna("–")
     labels = {
-        int(r.id): f"{format_datetime(r.received_at, lang)} · {r.vendor or '–'} · {r.reason[:60]}"
-        for r in rows.itertuples()
+        int(r.id): f"{format_datetime(r.received_at, lang)} · {v} · {r.reason[:60]}"
+        for r, v in zip(rows.itertuples(), vendors, strict=True)
     }
     picked = st.selectbox(
         t("dead_letters.pick"), options=list(labels), format_func=labels.get, key=PICK
