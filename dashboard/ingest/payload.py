@@ -72,9 +72,7 @@ _NESTED = (dict, list)
 
 def _check_depth(payload: Any) -> None:
     """Refuse JSON nested deeper than ``MAX_DEPTH``, naming where (iterative: cannot recurse)."""
-    stack: list[tuple[Any, int, str]] = (
-        [(payload, 1, "")] if isinstance(payload, dict | list) else []
-    )
+    stack: list[tuple[Any, int, str]] = [(payload, 1, "")] if isinstance(payload, _NESTED) else []
     while stack:
         value, depth, where = stack.pop()
         if depth > MAX_DEPTH:
