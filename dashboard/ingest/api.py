@@ -45,12 +45,13 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.0"
 RETRY_AFTER_S = "5"
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Vendors send device events to Anbu (안부), the control dashboard of municipal smart-care programs.
 One key per vendor (header `X-API-Key`). Each event is validated on its own: valid events in a
 batch are stored even when others are rejected, and the reply says why each rejected event was
 refused. `event_id` is the idempotency key: resending an event is safe and is counted under
-`duplicates`. See docs/ingest-api.md for the full contract.
+`duplicates`. Numbers must be JSON numbers (`"watts": "50"` is refused) and bodies may nest at
+most {MAX_DEPTH} levels. See docs/ingest-api.md for the full contract.
 """
 
 
