@@ -21,7 +21,7 @@ from sqlalchemy import Connection
 
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.core import check_events, ingest_events
-from dashboard.ingest.events import ALL_FIELDS, COMMON_FIELDS
+from dashboard.ingest.events import ALL_FIELDS, COMMON_FIELDS, NUMBER_FIELDS, number_from_text
 
 MAX_ROWS = 100_000
 ID_COLUMNS = ("event_id", "device_id")
@@ -185,6 +185,8 @@ def _event_from(header: list[str], cells: list[Any]) -> dict[str, Any]:
             continue
         if isinstance(value, str):
             value = value.strip()
+            if name in NUMBER_FIELDS:  # the contract wants numbers; a CSV cell is always text
+                value = number_from_text(value)
         elif name in ID_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
             # Excel stores a numeric-looking id as a number: 12345 or 12345.0 → "12345".
             value = str(int(value)) if float(value).is_integer() else str(value)

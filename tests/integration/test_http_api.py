@@ -224,3 +224,32 @@ def test_concurrent_overlapping_batches_store_each_event_once(server):
     assert sum(b["accepted"] for b in bodies) == 700  # c0 … c699
     assert sum(b["accepted"] + b["duplicates"] for b in bodies) == 1200
     assert events_stored(server) == 700
+
+
+def test_hostile_bodies_get_422_and_hostile_events_never_fail_the_batch(server):
+    for body in (
+        b'{"events": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"events": [' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"]}",
+    ):
+        reply = server.post(body, headers={"Content-Type": "application/json"})
+        assert reply.status_code == 422, reply.text
+        assert "nested more than 32 levels deep" in reply.json()["detail"]
+
+    def event(uid: str, **fields) -> dict:
+        return {"event_id": uid, "device_id": "plug-1", "ts": now_iso(-1), "type": "power"} | fields
+
+    events = [
+        event("x1", type="sos", ts="0001-01-01T00:00:00+14:00"),
+        event("x2", type="sos", ts="9999-12-31T23:59:59-14:00"),
+        event("x3", watts="HUGE"),
+        event("x4", watts="50"),
+        event("x5", watts=12),
+    ]
+    body = json.dumps({"events": events}).replace('"HUGE"', "1" * 4301)
+    reply = server.post(body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["accepted"] == 1
+    assert [r["reason"].split(":")[0] for r in data["rejected"]] == ["ts", "ts", "watts", "watts"]
+    assert events_stored(server) == 1
+    assert "Traceback" not in server.process.log()
