@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.auth import SessionUser, can_open
+from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.files import TEXT_ENCODINGS, ImportReport
@@ -153,7 +154,7 @@ def last_result() -> None:
     st.dataframe(errors, hide_index=True, width="stretch", height=min(38 + 35 * len(errors), 420))
     st.download_button(
         t("importing.errors_download"),
-        data=errors.to_csv(index=False).encode("utf-8-sig"),
+        data=to_csv_bytes(errors),
         file_name=f"{Path(report.filename).stem}-errors.csv",
         mime="text/csv",
         on_click="ignore",

@@ -229,3 +229,27 @@ def test_page_rechecks_the_role(import_db: Engine) -> None:
     login_as(at, "operator").run()
     assert [e.value for e in at.error] == [translate("auth.forbidden")]
     assert not at.file_uploader and not at.button
+
+
+def test_problem_report_download_cannot_run_a_formula(import_db: Engine, monkeypatch) -> None:
+    """A vendor's column named like a formula is listed in the problem report; the CSV the page
+    offers shows it as text (leading apostrophe), not as ``=cmd|...`` that Excel would run."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    payload = "=cmd|' /C calc'!A0"
+    downloads: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):  # type: ignore[no-untyped-def]
+        downloads[filename or ""] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    rows = _csv(_rows(import_db, "x")).split(b"\n", 1)[1]
+    data = f"event_id,device_id,ts,type,watts,{payload}\n".encode() + rows
+    at = _import(_open("en"), "formula.csv", data)
+    assert at.error and _stored(import_db, "x") == 0
+    assert payload.lower() in list(at.dataframe[-1].value["Column"])  # shown as it is on screen
+    report = downloads["formula-errors.csv"].decode("utf-8-sig")
+    assert f"'{payload.lower()}" in report
+    assert not any(cell.startswith("=") for line in report.splitlines() for cell in line.split(","))
