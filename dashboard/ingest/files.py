@@ -6,6 +6,10 @@ The first row names the columns: ``event_id, device_id, ts, type`` and the type 
 through the same validation as the HTTP API; if any row is wrong nothing is stored and the
 report lists each problem by spreadsheet row and column. Rows already stored (same vendor and
 ``event_id``) count as duplicates, so importing the same file twice is harmless.
+
+The work is bounded whoever sends the file (the leads' page or the CLI): at most
+``MAX_FILE_BYTES``, an .xlsx archive is measured before anything is parsed, the rows stream and
+stop at ``MAX_ROWS``, and reading has a wall-clock budget. Refusals say which limit and why.
 """
 
 from __future__ import annotations
@@ -146,7 +150,7 @@ def _read_table(
     deadline = time.monotonic() + READ_BUDGET_S
     if suffix == ".csv":
         return _collect(_csv_rows(data), deadline, head)
-    check_workbook_archive(data)
+    _check_workbook_archive(data)
     return _collect(_xlsx_rows(data, deadline), deadline, head)
 
 
@@ -189,18 +193,18 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
             ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        # The csv module refuses a field over csv.field_size_limit() (128 KiB), NUL bytes and
-        # broken quoting; each becomes a clear refusal instead of an unhandled error.
+        # The csv module refuses a field over csv.field_size_limit() (128 KiB): a clear
+        # refusal naming the line instead of an unhandled error.
         yield from reader
     except csv.Error as exc:
         raise ValueError(f"line {reader.line_num} is not valid CSV ({exc})") from None
 
 
-def check_workbook_archive(data: bytes) -> None:
+def _check_workbook_archive(data: bytes) -> None:
     """Refuse an .xlsx before any parsing when its archive would expand out of proportion.
 
     Python's zipfile never inflates a member beyond its declared size (it checks the CRC), so
-    the sizes read here bound the work openpyxl and pandas can be made to do.
+    the sizes read here bound the work openpyxl can be made to do.
     """
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
