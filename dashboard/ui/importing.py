@@ -70,13 +70,22 @@ def preview(data: bytes, filename: str, rows: int = PREVIEW_ROWS) -> pd.DataFram
     width = len(header)
     return pd.DataFrame(
         [[_cell_text(c) for c in (row + [None] * width)[:width]] for row in cells],
-        columns=header,
+        columns=_unique(header),  # a repeated column is an import error, not a preview crash
         dtype=str,
     )
 
 
 def _cell_text(value: object) -> str:
     return "" if value is None else str(value)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, -1) + 1
+        unique.append(f"{name}.{seen[name]}" if seen[name] else name)
+    return unique
 
 
 def format_help() -> None:
