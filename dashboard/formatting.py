@@ -142,14 +142,6 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-_MARKDOWN_SPECIAL = "\\`*_{}[]<>()#+-.!|~$"
-
-
-def escape_markdown(text: object) -> str:
-    """Make data safe inside st.markdown: 김*수 must not start italics, ``$`` not LaTeX."""
-    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in str(text))
-
-
 def _evidence_value(value: object, lang: str) -> str:
     if isinstance(value, bool):
         return translate("evidence.answered" if value else "evidence.not_answered", lang)

@@ -22,6 +22,7 @@ from dashboard.ui.components import (
 )
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import t
+from dashboard.ui.safe_text import md_escape
 from queries.alerts import OPEN_STATUSES, alert_by_id, open_alerts
 from queries.filters import districts_with_devices, programs
 
@@ -60,7 +61,7 @@ filters = QueueFilters(
 raw_id = st.query_params.get("alert")
 selected_id = int(raw_id) if raw_id and raw_id.isdigit() else None
 if raw_id and selected_id is None:
-    st.warning(t("alerts.bad_link", value=raw_id))
+    st.warning(t("alerts.bad_link", value=md_escape(raw_id)))
 
 
 @st.fragment(run_every=REFRESH_S)

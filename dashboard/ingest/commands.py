@@ -89,6 +89,7 @@ def cmd_mqtt(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     import getpass
 
+    from dashboard.ingest.files import MAX_FILE_BYTES
     from dashboard.ingest.imports import import_and_audit
 
     engine = _engine()
@@ -100,9 +101,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 2
     # Audited like the leads' page; the actor is the operating-system user who ran it.
     actor = f"cli:{getpass.getuser()}"
-    report = import_and_audit(
-        engine, path.read_bytes(), path.name, args.vendor, actor, now=system_clock()
-    )
+    with path.open("rb") as file:  # a file over the limit is refused without reading it all
+        data = file.read(MAX_FILE_BYTES + 1)
+    report = import_and_audit(engine, data, path.name, args.vendor, actor, now=system_clock())
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -34,6 +34,7 @@ from dashboard.settings import LOCAL_TZ
 from dashboard.ui.alerts import rule_label
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 FLASH_KEY = "alerts_flash"  # (kind, text) shown once above the alert
 BUST_KEY = "alerts_bust_cache"  # the next queue read skips the shared 10 s cache
@@ -90,8 +91,8 @@ def _translate(key: str, lang: str, **kwargs: Any) -> str:
 def conflict_message(err: ConflictError, lang: str) -> str:
     """Who did what, when, and that this request was not applied; Korean from the domain."""
     if lang == "ko":
-        return err.message_ko
-    who = _translate("act.system", lang) if err.last.by == "system" else err.last.by
+        return md_escape(err.message_ko)  # names the user who acted first
+    who = _translate("act.system", lang) if err.last.by == "system" else md_escape(err.last.by)
     return _translate(
         "act.conflict",
         lang,
@@ -112,9 +113,9 @@ def error_message(err: ActionError, action: str, lang: str) -> str:
         return _translate("act.err.confirm", lang, action=label)
     if isinstance(err, ForbiddenTransition):
         key = _REASONS.get(err.reason)
-        reason = _translate(key, lang) if key else err.reason
+        reason = _translate(key, lang) if key else md_escape(err.reason)
         return _translate("act.err.forbidden", lang, action=label, reason=reason)
-    return _translate("act.err.other", lang, action=label, reason=str(err))
+    return _translate("act.err.other", lang, action=label, reason=md_escape(err))
 
 
 def _flash(kind: str, text: str) -> None:
@@ -183,7 +184,7 @@ def run_action(
         if result.replayed:
             _flash("info", t("act.replayed", action=action_label(action)))
         else:
-            target = f" → {result.target}" if result.target else ""
+            target = f" → {md_escape(result.target)}" if result.target else ""
             _flash("success", t("act.done", id=alert_id, action=action_label(action)) + target)
     st.session_state[BUST_KEY] = True
     return True

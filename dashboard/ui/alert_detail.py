@@ -13,7 +13,6 @@ import streamlit as st
 
 from dashboard.auth import SessionUser
 from dashboard.formatting import (
-    escape_markdown,
     format_age,
     format_datetime,
     format_duration,
@@ -27,6 +26,7 @@ from dashboard.ui.charts import render
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, live_now, load
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
 from queries.alerts import READING_TYPES, device_readings, dispatches_for, earlier_alerts
 from queries.recipients import (
@@ -124,7 +124,8 @@ def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
     )
     reason = st.session_state.pop("alerts_reveal_error", None)
     if reason:
-        st.error(t(f"card.refused.{reason}") if reason in ("role", "district") else reason)
+        known = reason in ("role", "district")
+        st.error(t(f"card.refused.{reason}") if known else md_escape(reason))
     if revealed:
         at = st.session_state[REVEAL_KEY]["at"]
         st.caption(t("card.revealed", at=format_datetime(at, lang)))
@@ -239,7 +240,7 @@ def _readings(alert: dict, now: datetime) -> None:
     st.caption(
         t(
             "readings.caption",
-            device=alert.get("device_uid") or "–",
+            device=md_escape(alert.get("device_uid") or "–"),
             since=format_datetime(since, lang),
         )
     )
@@ -359,7 +360,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
     with st.container(border=True):
         st.markdown(
             f"### {t('alerts.detail_title', id=alert['id'])} {chip(alert['stage'], lang)} "
-            f"{escape_markdown(rule_label(alert['rule'], lang))}",
+            f"{md_escape(rule_label(alert['rule'], lang))}",
             unsafe_allow_html=True,
         )
         show_flash()
@@ -370,7 +371,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
         c[2].metric(
             t("queue.since_ack"), "–" if _missing(ack) else format_duration(now - ack, lang)
         )
-        c[3].metric(t("col.device"), alert.get("device_uid") or "–")
+        c[3].metric(t("col.device"), md_escape(alert.get("device_uid") or "–"))
         rid = _int(alert.get("recipient_id"))
         card = fresh(recipient_card, rid) if rid is not None else None
         if card is not None:  # a check request goes to the person's own dong

@@ -27,6 +27,7 @@ from dashboard.formatting import format_datetime
 from dashboard.settings import get_settings
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 USER_KEY = "anbu_user"
 ACTIVITY_KEY = "anbu_last_activity"
@@ -132,7 +133,7 @@ def login_page() -> None:
 def sidebar_user(user: SessionUser) -> None:
     """Who is logged in, in which role, and the logout button."""
     role = t(f"auth.role.{user.role}")
-    st.sidebar.caption(t("auth.signed_in", name=user.display_name, role=role))
+    st.sidebar.caption(t("auth.signed_in", name=md_escape(user.display_name), role=role))
     st.sidebar.button(t("auth.logout"), key="anbu_logout", on_click=_on_logout)
 
 

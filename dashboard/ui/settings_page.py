@@ -25,6 +25,7 @@ from dashboard.rules.edit import ThresholdsInvalid, changes, flatten, save_thres
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 PAGE = "settings"
 ACTION = "edit_thresholds"
@@ -168,7 +169,7 @@ def _input(key: str, value: Any, errors: dict[str, list[str]]) -> None:
     else:
         st.number_input(label, value=float(value), step=1.0, key=widget_key(key), help=key)
     for message in errors.get(key, []):
-        st.error(t("settings_page.problem", message=message), icon=":material/error:")
+        st.error(t("settings_page.problem", message=md_escape(message)), icon=":material/error:")
 
 
 def edit_form(values: dict[str, Any]) -> None:
@@ -190,7 +191,7 @@ def settings_view(user: SessionUser) -> None:
     try:
         values = flatten(config.load_thresholds(path))
     except config.RulesConfigError as exc:
-        st.error(t("settings_page.load_error", message=str(exc)))
+        st.error(t("settings_page.load_error", message=md_escape(exc)))
         return
     st.dataframe(settings_frame(values), hide_index=True, width="stretch")
     st.caption(t("settings_page.file", path=path.name))

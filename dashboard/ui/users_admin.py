@@ -35,6 +35,7 @@ from dashboard.ingest.apikeys import check_vendor, create_key, list_keys, revoke
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 PAGE = "users"
 # Widget keys (tests use them).
@@ -174,7 +175,7 @@ def _on_add() -> None:
                         district_codes=codes,
                     )
         except (UserError, WeakPasswordError) as exc:
-            errors["form"] = str(exc)
+            errors["form"] = md_escape(exc)
     state[_ADD_ERRORS] = errors
     if errors:
         return
@@ -334,7 +335,7 @@ def account_actions(actor: SessionUser, users: list) -> None:
         )
     errors = st.session_state.get(_RESET_ERRORS, {})
     with st.form("users_reset", enter_to_submit=False):
-        st.markdown(t("users_admin.reset_title", username=chosen.username))
+        st.markdown(t("users_admin.reset_title", username=md_escape(chosen.username)))
         st.text_input(
             t("users_admin.password"),
             type="password",
@@ -389,7 +390,7 @@ def _on_create_key() -> None:
     try:
         check_vendor(vendor)
     except ValueError:
-        _flash("error", t("users_admin.key_vendor_invalid", vendor=vendor), _KEY_FLASH)
+        _flash("error", t("users_admin.key_vendor_invalid", vendor=md_escape(vendor)), _KEY_FLASH)
         return
     with get_engine().begin() as conn:
         key, prefix = create_key(conn, vendor, now=_now())

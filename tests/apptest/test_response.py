@@ -105,6 +105,19 @@ def test_csv_has_bom_and_translated_headers(expected) -> None:
     assert (summary["alerts"] == summary["open"] + summary["closed"]).all()
 
 
+def test_csv_cannot_run_a_formula_and_keeps_numbers() -> None:
+    """A rule label (rules.toml is editable text) that looks like a formula is exported as text."""
+    import pandas as pd
+
+    from dashboard.ui.response import SUMMARY_COLUMNS
+
+    row = {c: 1 for c in SUMMARY_COLUMNS} | {"rule": "=cmd|' /C calc'!A0", "false_alarm_pct": 12.5}
+    data = summary_csv(pd.DataFrame([row]), "en").decode("utf-8-sig")
+    cells = data.splitlines()[1].split(",")
+    assert cells[0] == "'=cmd|' /C calc'!A0"
+    assert cells[1:] == ["1"] * (len(SUMMARY_COLUMNS) - 2) + ["12.5"]
+
+
 def test_program_and_district_filters_reach_the_queries(demo_db) -> None:
     """Choosing a program and a district gives the figures of the queries with those filters."""
     from queries.filters import districts_with_devices

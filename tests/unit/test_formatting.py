@@ -8,7 +8,6 @@ import pytest
 
 from dashboard.formatting import (
     convert_amount,
-    escape_markdown,
     format_age,
     format_amount,
     format_date,
@@ -107,11 +106,6 @@ def test_durations() -> None:
 )
 def test_mask_name(name, masked) -> None:
     assert mask_name(name) == masked
-
-
-def test_escape_markdown_keeps_masked_names_literal() -> None:
-    assert escape_markdown("김*수") == "김\\*수"
-    assert escape_markdown("plug_no_change $5") == "plug\\_no\\_change \\$5"
 
 
 def test_evidence_is_translated_and_times_local() -> None:
