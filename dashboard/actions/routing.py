@@ -19,7 +19,6 @@ from dashboard.tomlconfig import parse_toml_model, read_config_text, reloading
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "dispatch_routing.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TRANSPORTS = ("webhook", "log")
 # Outbox channels: the rules write auto_call and dong_center; actions write the rest.
 CHANNELS = (
     "auto_call",

@@ -54,16 +54,8 @@ class TimeGrid:
     def day_weekday(self) -> np.ndarray:
         return (self.day0.weekday() + np.arange(self.days)) % 7
 
-    def valid_slots(self) -> np.ndarray:
-        """True for slots that started before ``end`` (the last day is partial)."""
-        return np.arange(self.slots) < self.hours
-
     def slot_start(self) -> np.ndarray:
         return self.t0 + np.arange(self.slots, dtype=np.int64) * HOUR
-
-    def day_of(self, seconds: np.ndarray) -> np.ndarray:
-        """Day index of epoch seconds."""
-        return (np.asarray(seconds) - self.t0) // DAY
 
     def per_day(self, hourly: np.ndarray) -> np.ndarray:
         """Sum an (n, slots) array into (n, days)."""

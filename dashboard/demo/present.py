@@ -41,7 +41,6 @@ from dashboard.rules.evaluate import EVENT_RULES
 from dashboard.rules.geo import haversine_m
 from dashboard.rules.lifecycle import ACTOR as SYSTEM
 from dashboard.rules.model import STAGE_RANK
-from dashboard.rules.state import derive_state
 
 
 def _at(value: str | None) -> datetime | None:
@@ -278,27 +277,6 @@ def _onset_from_positions(
             break
         onset = ts
     return _aware(onset) if onset else None
-
-
-def state_mismatches(conn: Connection) -> list[tuple[int, str, str]]:
-    """Active devices whose ``device_state.state`` differs from what their open alerts give
-    (device, stored, expected); empty when the present is consistent."""
-    a, s, d = Alert.__table__, DeviceState.__table__, Device.__table__
-    open_by: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
-    for row in conn.execute(
-        select(a.c.device_id, a.c.kind, a.c.rule, a.c.stage).where(a.c.status != "closed")
-    ):
-        open_by[row.device_id].append((row.kind, row.rule, row.stage))
-    rows = conn.execute(
-        select(d.c.id, s.c.state)
-        .outerjoin(s, s.c.device_id == d.c.id)
-        .where(d.c.status == "active")
-    )
-    return [
-        (dev, state, derive_state(open_by[dev]))
-        for dev, state in rows
-        if state != derive_state(open_by[dev])
-    ]
 
 
 def _aware(ts: datetime | str) -> datetime:

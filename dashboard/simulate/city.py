@@ -144,10 +144,18 @@ class CitySimulator:
                 out.append(self._event(i, t + i % SLOT_S, "heartbeat"))
             in_slot = np.where(hello, -1, in_slot)  # one heartbeat per device in this slot
 
-        plugs = self._plugs[live[self._plugs] & (in_slot[self._plugs] % 60 == 0)]
+        plugs = self._plugs[
+            live[self._plugs] & (in_slot[self._plugs] % REPORT_EVERY["smart_plug"] == 0)
+        ]
         self._plug_reports(plugs, k, hour, rng, t, out)
         wander = self.r.of_type("wandering_detector")
-        self._positions(wander[live[wander] & (in_slot[wander] % 60 == 0)], hour, rng, t, out)
+        self._positions(
+            wander[live[wander] & (in_slot[wander] % REPORT_EVERY["wandering_detector"] == 0)],
+            hour,
+            rng,
+            t,
+            out,
+        )
         for code in HEARTBEAT_EVERY:
             idx = self.r.of_type(code)
             for i in idx[live[idx] & (in_slot[idx] == 0)]:

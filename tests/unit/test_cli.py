@@ -60,3 +60,13 @@ def test_bad_configuration_is_reported_not_raised(monkeypatch, capsys):
 def test_demo_arguments_are_checked(configured_db, capsys, argv, message):
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_reference_check_lists_the_documents_findings(capsys):
+    from dashboard.reference import checks, csvdata
+
+    expected = checks.check_budget_tables(csvdata.read_budget_lines()) + checks.check_figure_sums(
+        csvdata.read_published_figures(), csvdata.read_figure_sums()
+    )
+    assert cli.main(["reference", "check"]) == 0
+    assert capsys.readouterr().out.endswith(f"{len(expected)} finding(s)\n")
