@@ -9,10 +9,10 @@ than change it behind an operator's back. Existing data is never dropped or rewr
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
+from dashboard import clock
 from dashboard.db import migrate
 from dashboard.db.schema import CareRecipient
 from dashboard.settings import Settings
@@ -63,7 +63,7 @@ def ensure_database(engine: Engine, settings: Settings, progress: Progress | Non
         load_catalog(conn)
         load_reference(conn)
         # Demo accounts exist only in demo mode: created here, or removed when it is off.
-        sync_demo_accounts(conn, settings.demo, datetime.now(UTC))
+        sync_demo_accounts(conn, settings.demo, clock.now())
 
     if settings.demo and not _has_people(engine):
         from dashboard.demo import build_demo

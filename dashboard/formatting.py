@@ -7,9 +7,10 @@ document (천원 or 백만원) so a figure on screen can be checked against the 
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from dashboard.clock import as_utc
 from dashboard.i18n import DEFAULT_LANG, translate
 from dashboard.settings import LOCAL_TZ
 
@@ -60,9 +61,7 @@ def format_amount(
 
 def to_local(moment: datetime) -> datetime:
     """A stored UTC time in Asia/Seoul. Naive values are taken as UTC (SQLite reads them so)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL_TZ)
+    return as_utc(moment).astimezone(LOCAL_TZ)
 
 
 def format_date(value: date | datetime | None, lang: str = DEFAULT_LANG) -> str:

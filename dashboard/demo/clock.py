@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from dashboard.clock import require_aware
+
 KST = timedelta(hours=9)  # Asia/Seoul has had no daylight saving time since 1988
 HOUR = 3600
 DAY = 86_400
@@ -22,8 +24,7 @@ class TimeGrid:
 
     @classmethod
     def make(cls, end: datetime, days: int) -> TimeGrid:
-        if end.tzinfo is None:
-            raise ValueError("end must be timezone-aware")
+        require_aware(end, "end")
         if days < 1:
             raise ValueError("days must be at least 1")
         end = end.astimezone(UTC).replace(second=0, microsecond=0)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from dashboard.clock import as_utc
 from dashboard.db.schema import (
     Alert,
     AuditLog,
@@ -133,7 +134,7 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
             (r.stage, _onset_from_positions(conn, r.rule, r.device_id, th) or end)
         ]
         floor = last_closed.get(r.dedup_key)
-        floor = _aware(floor) + timedelta(minutes=1) if floor else None
+        floor = as_utc(floor) + timedelta(minutes=1) if floor else None
         # Never before the simulated history began: the demo has no past to show for it.
         floor = max(floor, history_start) if floor else history_start
         times = [(s, min(max(t, floor), end)) for s, t in times]
@@ -276,14 +277,7 @@ def _onset_from_positions(
         if not test(data or {}):
             break
         onset = ts
-    return _aware(onset) if onset else None
-
-
-def _aware(ts: datetime | str) -> datetime:
-    # SQLite aggregates (max) come back as text or naive datetimes.
-    if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts)
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    return as_utc(onset) if onset else None
 
 
 def _s(t: datetime) -> int:

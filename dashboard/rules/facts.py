@@ -21,6 +21,7 @@ from sqlalchemy import (
     select,
 )
 
+from dashboard.clock import as_utc
 from dashboard.db.schema import (
     Alert,
     CareRecipient,
@@ -183,7 +184,7 @@ def _human_closed_at(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str
             .group_by(a.c.device_id, a.c.rule)
         )
         for row in rows:
-            out[row.device_id][row.rule] = _aware(row.closed_at)
+            out[row.device_id][row.rule] = as_utc(row.closed_at)
     return out
 
 
@@ -214,7 +215,7 @@ def _last_position_at(conn: Connection, ids: Sequence[int]) -> dict[int, datetim
     for device_id in ids:
         ts = conn.execute(stmt, {"d": device_id}).scalar()
         if ts is not None:
-            out[device_id] = _aware(ts)
+            out[device_id] = as_utc(ts)
     return out
 
 
@@ -248,7 +249,7 @@ def _readings(
         )
         rows = conn.execute(select(ranked).where(ranked.c.rn <= literal(RESULTS_PER_LINE)))
         for row in rows:
-            out[row.device_id].append(Reading(_aware(row.ts), row.type, row.value, row.data))
+            out[row.device_id].append(Reading(as_utc(row.ts), row.type, row.value, row.data))
     oldest_sos = now - timedelta(hours=th.robot.sos_max_age_h)
     for part in chunks(robots):
         rows = conn.execute(
@@ -258,12 +259,5 @@ def _readings(
             )
         )
         for row in rows:
-            out[row.device_id].append(Reading(_aware(row.ts), row.type, row.value, row.data))
+            out[row.device_id].append(Reading(as_utc(row.ts), row.type, row.value, row.data))
     return out
-
-
-def _aware(ts: datetime) -> datetime:
-    # Aggregates (max) bypass the UTCDateTime type on SQLite and come back naive or as text.
-    if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts)
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dashboard.clock import require_aware
 from dashboard.demo.clock import TimeGrid
 from dashboard.demo.routines import tv_household
 from dashboard.simulate.roster import KST_S, WEEK_S, Roster
@@ -48,8 +49,7 @@ class CitySimulator:
     """Plays the city slot by slot; ``play(until)`` returns the events of the slots it crossed."""
 
     def __init__(self, roster: Roster, *, seed: int, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("start must be timezone-aware")
+        require_aware(start, "start")
         self.r = roster
         self.seed = seed
         self.next_slot = slot_of(start)

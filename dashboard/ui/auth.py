@@ -7,10 +7,11 @@ before ``st.navigation`` and gives the navigation only ``allowed_pages(user.role
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import streamlit as st
 
+from dashboard import clock
 from dashboard.auth import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
@@ -34,7 +35,7 @@ _PASSWORD_KEY = "anbu_login_password"
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _policy() -> AuthPolicy:
