@@ -91,7 +91,7 @@ def _add_detectors(engine: Engine, n: int) -> dict[str, datetime | None]:
 def _counting(engine: Engine):
     statements: list[str] = []
 
-    def count(conn, cursor, statement, parameters, context, executemany):
+    def count(conn, cursor, statement, *_):
         statements.append(statement)
 
     event.listen(engine, "before_cursor_execute", count)
