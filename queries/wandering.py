@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from dashboard.clock import as_utc
 from dashboard.db.schema import (
@@ -100,18 +100,23 @@ def _position_times(conn: Connection, df: pd.DataFrame) -> list[pd.Timestamp | N
 
     The state row's position comes from the latest position event, so when the latest event
     *was* a position its time is ``last_seen_at``; only the few whose latest event was
-    something else (a button, a battery report) need the event log: one grouped read for all
-    of them, through the ``(device_id, ts)`` index.
+    something else (a button, a battery report) need the event log: one statement for all of
+    them, each read newest first through the ``(device_id, ts)`` index and stopped at the first
+    position (a grouped ``max`` would read every position the detector ever sent).
     """
     latest = df["last_event_type"].fillna("position") == "position"
     ask = [int(d) for d in df.loc[df["last_seen_at"].notna() & ~latest, "device_id"]]
     found: dict[int, pd.Timestamp] = {}
     if ask:
-        stmt = (
-            select(DeviceEvent.device_id, func.max(DeviceEvent.ts))
-            .where(DeviceEvent.device_id.in_(ask), DeviceEvent.type == "position")
-            .group_by(DeviceEvent.device_id)
+        e = DeviceEvent
+        last_fix = (
+            select(e.ts)
+            .where(e.device_id == Device.id, e.type == "position")
+            .order_by(e.ts.desc())
+            .limit(1)
+            .scalar_subquery()
         )
+        stmt = select(Device.id, last_fix).where(Device.id.in_(ask))
         found = {int(d): _utc(ts) for d, ts in conn.execute(stmt) if ts is not None}
     return [
         None if _missing(seen) else seen if is_position else found.get(int(device_id))

@@ -15,7 +15,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
-    bindparam,
     func,
     literal,
     select,
@@ -203,19 +202,21 @@ def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def _last_position_at(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
-    e = DeviceEvent.__table__
+    e, d = DeviceEvent.__table__, Device.__table__
     out: dict[int, datetime] = {}
-    # Newest-first through the (device_id, ts) index, stopping at the first position.
-    stmt = (
+    # One statement per chunk; each device newest-first through the (device_id, ts) index,
+    # stopping at the first position.
+    last_fix = (
         select(e.c.ts)
-        .where(e.c.device_id == bindparam("d"), e.c.type == "position")
+        .where(e.c.device_id == d.c.id, e.c.type == "position")
         .order_by(e.c.ts.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    for device_id in ids:
-        ts = conn.execute(stmt, {"d": device_id}).scalar()
-        if ts is not None:
-            out[device_id] = as_utc(ts)
+    for part in chunks(ids):
+        for device_id, ts in conn.execute(select(d.c.id, last_fix).where(d.c.id.in_(part))):
+            if ts is not None:
+                out[device_id] = as_utc(ts)
     return out
 
 
