@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
+from dashboard import clock
 from dashboard.db import migrate
 from dashboard.db.schema import CareRecipient
 from dashboard.settings import Settings
@@ -101,7 +101,7 @@ def ensure_database(engine: Engine, settings: Settings, progress: Progress | Non
         load_catalog(conn)
         load_reference(conn)
         # Demo accounts exist only in demo mode: created here, or removed when it is off.
-        sync_demo_accounts(conn, settings.demo_enabled, datetime.now(UTC))
+        sync_demo_accounts(conn, settings.demo_enabled, clock.now())
 
     if wants_demo_city(engine, settings):
         from dashboard.demo import build_demo

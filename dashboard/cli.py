@@ -84,10 +84,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    from dashboard.reference import checks, load
+    from dashboard.reference import checks, csvdata, load
 
     if args.action == "check":
-        findings = checks.check_budget_tables(load.read_budget_lines())
+        findings = checks.check_budget_tables(csvdata.read_budget_lines())
+        findings += checks.check_figure_sums(
+            csvdata.read_published_figures(), csvdata.read_figure_sums()
+        )
         for finding in findings:
             print(f"- [{finding.kind}] {finding.city} {finding.table}: {finding.message_en}")
         print(f"{len(findings)} finding(s)")

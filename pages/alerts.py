@@ -1,10 +1,9 @@
 """경보·출동: the operators' queue (gravest and longest-waiting first, live timers), one alert's
 detail with the recipient card (audited reveal) and the action buttons. ``?alert=ID`` selects."""
 
-from datetime import UTC, datetime
-
 import streamlit as st
 
+from dashboard import clock
 from dashboard.actions.transitions import STATUSES
 from dashboard.auth import personal_data_scope
 from dashboard.auth.regions import region_in_any
@@ -68,7 +67,7 @@ if raw_id and selected_id is None:
 def queue_panel(filters: QueueFilters, selected_id: int | None) -> None:
     check_session()  # timer reruns skip the login gate: end an idle session here
     # After this session's own action, read past the shared cache so the queue shows it.
-    bucket = datetime.now(UTC) if st.session_state.pop(BUST_KEY, False) else live_now()
+    bucket = clock.now() if st.session_state.pop(BUST_KEY, False) else live_now()
     alerts = load(
         open_alerts,
         bucket,
@@ -79,7 +78,7 @@ def queue_panel(filters: QueueFilters, selected_id: int | None) -> None:
         areas=filters.areas,
         live=True,
     )
-    now = datetime.now(UTC)  # the timers count from the real clock, not the cache bucket
+    now = clock.now()  # the timers count from the real clock, not the cache bucket
     stage_metrics(alerts, now)
     if alerts.empty:
         st.success(t("alerts.none"))
@@ -96,8 +95,8 @@ if selected_id is None:
     st.caption(t("alerts.select_hint"))
 else:
     # Read fresh, not from the shared cache: the version shown is the one actions carry.
-    match = fresh(alert_by_id, selected_id, datetime.now(UTC))
+    match = fresh(alert_by_id, selected_id, clock.now())
     if match.empty:
         st.warning(t("alerts.not_found", id=selected_id))
     else:
-        render_detail(user, match.iloc[0].to_dict(), datetime.now(UTC))
+        render_detail(user, match.iloc[0].to_dict(), clock.now())

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from dashboard import clock
 from dashboard.actions.errors import AlertNotFound, ConflictError, LastChange
 from dashboard.actions.routing import (
     RoutingConfig,
@@ -243,8 +244,7 @@ def _perform(
     *,
     routing: RoutingConfig | None = None,
 ) -> ActionResult:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    clock.require_aware(now)
     if not actor or not actor.strip():
         raise ValueError("actor is required: every action is attributed")
     key = request_key(alert_id, req.action, actor, seen_version)

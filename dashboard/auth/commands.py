@@ -6,8 +6,9 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from dashboard import clock
 from dashboard.db.schema.people import ROLES
 
 
@@ -26,7 +27,7 @@ def _actor() -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def read_new_password(args: argparse.Namespace, prompt: Callable[[str], str] | None = None) -> str:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dashboard.ingest.core import system_clock
+from dashboard import clock
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -56,7 +56,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         with engine.begin() as conn:
-            key, prefix = apikeys.create_key(conn, args.vendor, now=system_clock())
+            key, prefix = apikeys.create_key(conn, args.vendor, now=clock.now())
         print(f"vendor: {args.vendor}\nprefix: {prefix}\nkey:    {key}")
         print("This key is shown once and stored only as a hash: give it to the vendor now.")
         return 0
@@ -69,7 +69,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
             print(f"{k.prefix:10} {k.vendor:24} {k.created_at:%Y-%m-%d %H:%M}     {revoked}")
         return 0
     with engine.begin() as conn:
-        revoked = apikeys.revoke_key(conn, args.prefix, now=system_clock())
+        revoked = apikeys.revoke_key(conn, args.prefix, now=clock.now())
     if not revoked:
         print(f"error: no active key with prefix {args.prefix!r}", file=sys.stderr)
         return 1
@@ -103,7 +103,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     actor = f"cli:{getpass.getuser()}"
     with path.open("rb") as file:  # a file over the limit is refused without reading it all
         data = file.read(MAX_FILE_BYTES + 1)
-    report = import_and_audit(engine, data, path.name, args.vendor, actor, now=system_clock())
+    report = import_and_audit(engine, data, path.name, args.vendor, actor, now=clock.now())
     print(report.summary())
     return 0 if report.ok else 1
 

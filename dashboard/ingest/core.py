@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy import event as sa_event
 
+from dashboard import clock
 from dashboard.db.schema import Device, DeviceEvent
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_event
@@ -60,7 +61,7 @@ def _sqlite_ingest_pragmas(dbapi_connection, _record) -> None:
 
 def system_clock() -> datetime:
     """The real clock, for the entry points only; logic takes ``now`` as a parameter."""
-    return datetime.now(UTC)
+    return clock.now()
 
 
 @dataclass(frozen=True)
@@ -263,5 +264,4 @@ def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, st
 
 
 def _require_aware(now: datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
+    clock.require_aware(now)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, insert, select
 
 from dashboard.actions.routing import RoutingConfig, recipient_address
+from dashboard.clock import require_aware
 from dashboard.db.schema import Alert, AuditLog, NotificationOutbox, Program
 
 ACTOR = "system"
@@ -34,8 +35,7 @@ def escalate_unacknowledged(
     conn: Connection, now: datetime, *, after_min: float, routing: RoutingConfig
 ) -> list[Escalated]:
     """Notify the on-duty lead of every 심각 alert still ``open`` ``after_min`` after it opened."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    require_aware(now)
     a, o = Alert.__table__, NotificationOutbox.__table__
     cutoff = now - timedelta(minutes=after_min)
     candidates = conn.execute(

@@ -8,11 +8,12 @@ shown on the next render (callbacks run before the page draws).
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
 
+from dashboard import clock
 from dashboard.actions import (
     NEEDS_CONFIRMATION,
     ActionError,
@@ -172,7 +173,7 @@ def run_action(
             alert_id,
             actor=user.username,
             seen_version=seen,
-            now=datetime.now(UTC),
+            now=clock.now(),
             **extra,
         )
     except ConflictError as err:

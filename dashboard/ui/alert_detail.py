@@ -5,12 +5,13 @@ and the action buttons."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import clock
 from dashboard.auth import SessionUser
 from dashboard.formatting import (
     format_age,
@@ -70,7 +71,7 @@ def _on_reveal(alert_id: int, recipient_id: int) -> None:
     user = _user()
     if user is None:
         return
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         with get_engine().begin() as conn:  # the audit row and the disclosure, together
             reveal_personal_data(conn, user, recipient_id, now, alert_id=alert_id)
@@ -104,7 +105,7 @@ def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
     revealed = refused is None and revealed_for(alert_id, card.id)
     if revealed:
         shown = fresh(personal_data, card.id)
-    age = datetime.now(UTC).year - card.birth_year
+    age = clock.now().year - card.birth_year
     rows = {
         "card.name": shown["name"],
         "card.phone": shown["phone"],
@@ -313,7 +314,7 @@ def _history(alert: dict) -> None:
 
 def _delivery(alert: dict) -> None:
     lang = current_lang()
-    now = datetime.now(UTC)
+    now = clock.now()
     df = fresh(delivery_status, int(alert["id"]), now)
     if df.empty:
         st.caption(t("delivery.none"))

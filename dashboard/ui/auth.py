@@ -8,10 +8,11 @@ before ``st.navigation`` and gives the navigation only ``allowed_pages(user.role
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import streamlit as st
 
+from dashboard import clock
 from dashboard.auth import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
@@ -37,7 +38,7 @@ _PASSWORD_KEY = "anbu_login_password"
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _policy() -> AuthPolicy:

@@ -6,12 +6,12 @@ The write happens in the button's ``on_click`` (never while rendering) through
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import clock
 from dashboard.auth import SessionUser, can_open
 from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
@@ -104,7 +104,7 @@ def _on_import() -> None:
     if upload is None or not vendor or vendor_error(vendor):
         return
     report = import_and_audit(
-        get_engine(), upload.getvalue(), upload.name, vendor, user.username, datetime.now(UTC)
+        get_engine(), upload.getvalue(), upload.name, vendor, user.username, clock.now()
     )
     st.session_state[_RESULT_KEY] = (vendor, report)
     if report.ok:

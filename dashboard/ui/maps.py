@@ -300,16 +300,3 @@ def positions_layer(df: pd.DataFrame, labels: Mapping[str, str]) -> folium.Featu
         urgent = located.loc[located["status"] == "outside", ["last_lat", "last_lon"]]
         layer.add_child(_FitWhenCutOff(bounds, urgent.astype(float).values.tolist()))
     return layer
-
-
-def wandering_map(
-    df: pd.DataFrame,
-    labels: Mapping[str, str],
-    boundaries: dict | None = None,
-    tiles: str | None = "OpenStreetMap",
-) -> folium.Map:
-    """Base map with the positions layer added: one standalone map (tests, HTML export).
-    The page passes the two parts to st_folium separately instead."""
-    fmap = base_map(labels, boundaries, tiles)
-    positions_layer(df, labels).add_to(fmap)
-    return fmap

@@ -9,7 +9,7 @@ through ``dashboard.rules.config.DEFAULT_PATH`` at call time (tests point it at 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 from sqlalchemy import insert
 
+from dashboard import clock
 from dashboard.auth import SessionUser, can, can_open
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate_or
@@ -46,7 +47,7 @@ def rules_path() -> Path:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def section_label(section: str) -> str:

@@ -8,12 +8,13 @@ are cleared from the session in the callback; a new API key is shown on the next
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 from sqlalchemy import Connection, insert, select
 
+from dashboard import clock
 from dashboard.auth import SessionUser, can, can_grant, can_open
 from dashboard.auth.passwords import MAX_LENGTH, MIN_LENGTH, WeakPasswordError, check_password_rule
 from dashboard.auth.users import (
@@ -66,7 +67,7 @@ _NEW_KEY = "apikeys_new_key"  # (vendor, prefix, key): popped when shown, so sho
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _actor(page: str = PAGE, action: str = "manage_users") -> SessionUser | None:

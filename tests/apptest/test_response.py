@@ -12,13 +12,7 @@ from dashboard.formatting import format_percent
 from dashboard.i18n import translate
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.response import format_seconds, rule_summary, summary_csv
-from queries.response_metrics import (
-    alert_counts,
-    false_alarm_rate,
-    field_visits_within,
-    response_times,
-    severe_ack_shares,
-)
+from queries.response_metrics import alert_metrics, field_visits_within
 from tests.apptest.conftest import metric, open_page, texts
 
 # The last full Seoul week of the demo city (it ends 2024-11-29 12:00 KST).
@@ -37,12 +31,13 @@ def _open(role: str, lang: str) -> AppTest:
 @pytest.fixture(scope="module")
 def expected(demo_db):
     with demo_db.connect() as conn:
+        metrics = alert_metrics(conn, START, END)
         return {
-            "shares": severe_ack_shares(conn, START, END),
+            "shares": metrics["severe_ack"],
             "visits": field_visits_within(conn, START, END),
-            "times": response_times(conn, START, END),
-            "counts": alert_counts(conn, START, END),
-            "rates": false_alarm_rate(conn, START, END),
+            "times": metrics["times"],
+            "counts": metrics["counts"],
+            "rates": metrics["false_alarms"],
         }
 
 
@@ -127,11 +122,12 @@ def test_program_and_district_filters_reach_the_queries(demo_db) -> None:
         districts = districts_with_devices(conn)
         for district in map(int, districts["id"]):
             filters = {"programs": [program], "districts": [district]}
-            counts = alert_counts(conn, START, END, **filters)
+            metrics = alert_metrics(conn, START, END, **filters)
+            counts = metrics["counts"]
             if not counts.empty:
                 break
-        times = response_times(conn, START, END, **filters)
-        everything = alert_counts(conn, START, END)
+        times = metrics["times"]
+        everything = alert_metrics(conn, START, END)["counts"]
     assert 0 < counts["alerts"].sum() < everything["alerts"].sum()
     at = _open("lead", "en")
     at.multiselect(key="response_programs").set_value([program])

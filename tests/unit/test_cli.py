@@ -77,3 +77,13 @@ def test_init_never_migrates_a_server_database(postgres_schema_url, monkeypatch,
     engine = make_engine(postgres_schema_url)
     assert not migrate.needs_upgrade(engine)
     engine.dispose()
+
+
+def test_reference_check_lists_the_documents_findings(capsys):
+    from dashboard.reference import checks, csvdata
+
+    expected = checks.check_budget_tables(csvdata.read_budget_lines()) + checks.check_figure_sums(
+        csvdata.read_published_figures(), csvdata.read_figure_sums()
+    )
+    assert cli.main(["reference", "check"]) == 0
+    assert capsys.readouterr().out.endswith(f"{len(expected)} finding(s)\n")

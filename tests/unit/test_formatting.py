@@ -7,14 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from dashboard.formatting import (
-    convert_amount,
     format_age,
     format_amount,
     format_date,
     format_datetime,
     format_duration,
     format_evidence,
-    format_month,
     format_number,
     format_percent,
     mask_name,
@@ -51,11 +49,6 @@ def test_amounts_keep_document_units(value, unit, lang, expected) -> None:
     assert format_amount(value, unit, lang) == expected
 
 
-def test_convert_amount() -> None:
-    assert convert_amount(31_934, "천원", "백만원") == pytest.approx(31.934)
-    assert convert_amount(150, "백만원", "천원") == 150_000
-
-
 def test_dates_in_korean_style_and_seoul_time() -> None:
     assert format_date(date(2024, 11, 29)) == "2024. 11. 29."
     assert format_date(date(2024, 11, 29), "en") == "2024-11-29"
@@ -64,8 +57,6 @@ def test_dates_in_korean_style_and_seoul_time() -> None:
     assert format_date(late) == "2024. 11. 29."
     assert format_datetime(late) == "2024. 11. 29. 05:00"
     assert to_local(datetime(2024, 1, 1)).utcoffset() == timedelta(hours=9)  # naive = UTC
-    assert format_month(date(2024, 7, 1)) == "2024. 07."
-    assert format_month(date(2024, 7, 1), "en") == "2024-07"
 
 
 @pytest.mark.parametrize(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from dashboard.settings import PROJECT_ROOT, Settings
 
@@ -62,10 +63,54 @@ def test_bad_values_say_what_is_wrong(monkeypatch, name, value, message):
         Settings()
 
 
-def test_every_setting_is_documented():
+PREFIX = Settings.model_config["env_prefix"]
+# A row of docs/configuration.md's table: | `ANBU_NAME` | default | meaning |
+DOC_ROW = re.compile(rf"^\| `({PREFIX}[A-Z0-9_]+)` \| ([^|]*) \|", re.MULTILINE)
+
+
+def _documented() -> dict[str, str]:
     doc = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for field in Settings.model_fields:
-        assert f"`ANBU_{field.upper()}`" in doc, f"ANBU_{field.upper()} is not documented"
+    return dict(DOC_ROW.findall(doc))
+
+
+def _doc_default(cell: str) -> str:
+    """``*(empty)*`` / ``*(none)*`` → ""; otherwise the first `code` span of the cell."""
+    cell = cell.strip()
+    if cell.startswith("*("):
+        return ""
+    match = re.search(r"`([^`]*)`", cell)
+    assert match, f"default {cell!r} is neither *(empty)* nor a `value`"
+    return match.group(1)
+
+
+def _code_default(value: object) -> str:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def test_every_setting_is_documented_with_its_default():
+    """Every field of Settings — including ones added later — has a row in the table of
+    docs/configuration.md, and the row states the default the code has."""
+    rows = _documented()
+    for field, info in Settings.model_fields.items():
+        name = f"{PREFIX}{field.upper()}"
+        assert name in rows, f"{name} is not in docs/configuration.md's table"
+        assert _doc_default(rows[name]) == _code_default(info.default), (
+            f"{name}: docs say {rows[name].strip()!r}, the code's default is {info.default!r}"
+        )
+
+
+def test_no_documented_setting_is_missing_from_the_code():
+    names = {f"{PREFIX}{field.upper()}" for field in Settings.model_fields}
+    stale = set(_documented()) - names
+    assert not stale, f"docs/configuration.md documents settings the code lacks: {stale}"
 
 
 def test_var_is_git_ignored():
