@@ -20,12 +20,12 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from dashboard.clock import now as system_now
 from dashboard.ingest.apikeys import vendor_for_key
 from dashboard.ingest.core import (
     Clock,
     IngestResult,
     ingest_events,
-    system_clock,
     tune_engine_for_ingest,
 )
 from dashboard.ingest.deadletters import record_message
@@ -100,7 +100,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> FastAPI:
+def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> FastAPI:
     """The ingest app; without ``engine`` it connects to the configured database on first use."""
     app = FastAPI(
         title="Anbu ingest API",

@@ -59,11 +59,6 @@ def _sqlite_ingest_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def system_clock() -> datetime:
-    """The real clock, for the entry points only; logic takes ``now`` as a parameter."""
-    return clock.now()
-
-
 @dataclass(frozen=True)
 class IngestResult:
     accepted: int = 0

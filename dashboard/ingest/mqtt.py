@@ -27,12 +27,12 @@ import paho.mqtt.client as mqtt
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from dashboard.clock import now as system_now
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.core import (
     Clock,
     IngestResult,
     ingest_events,
-    system_clock,
     tune_engine_for_ingest,
 )
 from dashboard.ingest.deadletters import record_message, record_rejections
@@ -95,7 +95,7 @@ class Bridge:
         *,
         client_id: str = "anbu-ingest-bridge",
         root: str = DEFAULT_ROOT,
-        clock: Clock = system_clock,
+        clock: Clock = system_now,
     ) -> None:
         self.engine, self.clock, self.root = tune_engine_for_ingest(engine), clock, root
         self.broker = parse_url(url)
