@@ -44,6 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
+    from dashboard.auth.principal import cli_principal
     from dashboard.ingest import apikeys
 
     engine = _engine()
@@ -56,7 +57,9 @@ def cmd_apikey(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         with engine.begin() as conn:
-            key, prefix = apikeys.create_key(conn, args.vendor, now=system_clock())
+            key, prefix = apikeys.create_key(
+                conn, args.vendor, principal=cli_principal(), now=system_clock()
+            )
         print(f"vendor: {args.vendor}\nprefix: {prefix}\nkey:    {key}")
         print("This key is shown once and stored only as a hash: give it to the vendor now.")
         return 0
@@ -69,7 +72,9 @@ def cmd_apikey(args: argparse.Namespace) -> int:
             print(f"{k.prefix:10} {k.vendor:24} {k.created_at:%Y-%m-%d %H:%M}     {revoked}")
         return 0
     with engine.begin() as conn:
-        revoked = apikeys.revoke_key(conn, args.prefix, now=system_clock())
+        revoked = apikeys.revoke_key(
+            conn, args.prefix, principal=cli_principal(), now=system_clock()
+        )
     if not revoked:
         print(f"error: no active key with prefix {args.prefix!r}", file=sys.stderr)
         return 1
@@ -87,8 +92,7 @@ def cmd_mqtt(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    import getpass
-
+    from dashboard.auth.principal import cli_principal
     from dashboard.ingest.imports import import_and_audit
 
     engine = _engine()
@@ -98,10 +102,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: no file at {path}", file=sys.stderr)
         return 2
-    # Audited like the leads' page; the actor is the operating-system user who ran it.
-    actor = f"cli:{getpass.getuser()}"
+    # Checked and audited like the import page; the actor is cli:<the OS user who ran it>.
     report = import_and_audit(
-        engine, path.read_bytes(), path.name, args.vendor, actor, now=system_clock()
+        engine, path.read_bytes(), path.name, args.vendor, cli_principal(), now=system_clock()
     )
     print(report.summary())
     return 0 if report.ok else 1

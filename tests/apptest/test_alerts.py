@@ -13,11 +13,12 @@ from sqlalchemy import Engine, func, insert, select
 
 from dashboard.actions import perform
 from dashboard.auth import DEMO_ACCOUNTS, SessionUser
+from dashboard.auth.permissions import NotPermitted
+from dashboard.auth.reveal import reveal_personal_data
 from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch, Region
 from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
 from queries import alerts as alert_q
-from queries.recipients import RevealRefused, reveal_personal_data
 from tests.apptest.conftest import metric, open_page, texts
 
 GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
@@ -185,7 +186,7 @@ def test_reveal_refused_outside_the_operators_districts(demo_db) -> None:
     assert not [b for b in at.button if (b.key or "").startswith("alerts_act_")]
     # The check is in the function that discloses, not only in the missing button.
     operator = SessionUser("operator", "op", "operator", DEMO_ACCOUNTS["operator"][1])
-    with pytest.raises(RevealRefused), demo_db.begin() as conn:
+    with pytest.raises(NotPermitted), demo_db.begin() as conn:
         reveal_personal_data(conn, operator, person, datetime.now(UTC), alert_id=alert_id)
     assert _reveals(demo_db, person) == 0
 
@@ -250,7 +251,8 @@ def test_conflict_names_the_other_actor_and_keeps_their_change(demo_db, lang: st
         "alerts", role="lead", alert=str(alert_id), **({"lang": "en"} if lang == "en" else {})
     )
     # Someone else acknowledges while the page still shows version 1.
-    perform(demo_db, "acknowledge", alert_id, actor="kim", seen_version=1, now=datetime.now(UTC))
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
     _button(at, "alerts_act_field_visit").click().run()
     assert not at.exception
     warnings = [w.value for w in at.warning]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.auth import DEMO_PASSWORD, allowed_pages
+from dashboard.auth import DEMO_PASSWORD, allowed_pages, cli_principal
 from dashboard.auth.users import create_user
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate
@@ -84,7 +84,9 @@ def test_wrong_password_is_refused_without_saying_which_part(demo_db) -> None:
 
 def test_lockout_after_five_failures(demo_db) -> None:
     with demo_db.begin() as conn:
-        create_user(conn, "locktest", "council", "a long passphrase", datetime.now(UTC), "test")
+        create_user(
+            conn, "locktest", "council", "a long passphrase", datetime.now(UTC), cli_principal()
+        )
     at = _fresh()
     for _ in range(4):
         _submit(at, "locktest", "wrong password")
