@@ -19,6 +19,7 @@ from dashboard.actions import (
     NotPermitted,
     Request,
     allowed_actions,
+    check_request_route,
     next_status,
     perform,
 )
@@ -366,6 +367,27 @@ def test_check_request_routing(db, local, target, recipient, reason):
         recipient, target, target
     )  # fmt: skip
     assert entry.detail["route_reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("local", "region_id", "reason"),
+    [
+        ("2024-12-02 10:00", 2, "office_hours"),  # Monday, a person in 백석1동
+        ("2024-12-02 22:00", 2, "after_hours"),  # the same person at night
+        ("2024-12-02 10:00", 1, "no_dong"),  # a person known only by district: no dong center
+    ],
+)
+def test_the_route_shown_is_the_route_taken(db, local, region_id, reason):
+    """The page shows check_request_route; the dispatch goes exactly there, day and night."""
+    now = datetime.fromisoformat(local).replace(tzinfo=UTC) - KST
+    alert_id = add_alert(db, region_id=region_id, opened_at=now - timedelta(minutes=1))
+    with db.connect() as conn:
+        shown = check_request_route(conn, alert_id, now)
+    assert shown.reason == reason
+    result = perform(db, "dong_center", alert_id, principal=KIM, seen_version=1, now=now)
+    with db.connect() as conn:
+        notice = conn.execute(select(NotificationOutbox.__table__)).one()
+    assert (result.target, notice.recipient) == (shown.target, shown.recipient)
 
 
 # --- the routing file is validated -------------------------------------------------------------
