@@ -5,8 +5,7 @@ as conn``; or use :func:`perform`), the alert id, the acting principal (a ``Sess
 alert ``version`` the operator saw and the time. It then, in that transaction:
 
 0. checks the principal: its role may take the action and the alert's person (or, for a device
-   ticket, the alert's place) lies in its districts — else ``NotPermitted``, nothing written,
-
+   ticket, the alert's place) lies in its districts, else ``NotPermitted`` and nothing written;
 1. moves the alert with ``UPDATE … WHERE id = :id AND version = :seen`` (optimistic concurrency;
    0 rows means someone else acted first → :class:`ConflictError` naming them),
 2. records a ``dispatches`` row for dispatch kinds,

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from dashboard.audit import audit_account
 from dashboard.auth.passwords import check_password_rule, hash_password
-from dashboard.auth.permissions import NotPermitted, require_grant
+from dashboard.auth.permissions import NotPermitted, require, require_grant
 from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import Region, User
 from dashboard.db.schema.people import ROLES
@@ -103,6 +103,7 @@ def create_user(
     is_demo: bool = False,
     check_rule: bool = True,
 ) -> UserInfo:
+    require(principal, "manage_users")  # before any answer about names or roles
     name = _valid_username(username)
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
@@ -144,6 +145,7 @@ def list_users(conn: Connection) -> list[UserInfo]:
 
 def _managed(conn: Connection, username: str, principal: SessionUser):
     """The account row, once ``principal`` may manage its role."""
+    require(principal, "manage_users")  # before telling whether the name exists
     row = _require(conn, username)
     require_grant(principal, row.role)
     return row

@@ -163,7 +163,8 @@ def run_action(
     lang = current_lang()
     user = _user()
     if user is None or not can(user.role, action) or not may_act(user, region_code):
-        _flash("error", error_message(NotPermitted(user, action, "role"), action, lang))
+        reason = "district" if user is not None and can(user.role, action) else "role"
+        _flash("error", error_message(NotPermitted(user, action, reason), action, lang))
         return True
     seen = _seen_version(alert_id, action, user.username, version)
     try:

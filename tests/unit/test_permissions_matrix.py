@@ -341,3 +341,18 @@ def test_domain_allows_or_refuses(case: Case, op: str, role: str, place: str) ->
 
 def _scope_reason(op: str) -> str:
     return "target_role" if op.startswith("user_") else "district"
+
+
+def test_nobody_disables_their_own_account(case: Case) -> None:
+    """The page greys the button out; the domain refuses too (nobody would be left to undo it)."""
+    me = SessionUser("root", "root", "admin")
+    before = _written(case)
+    with case.engine.connect() as conn, pytest.raises(NotPermitted) as info:
+        try:
+            set_active(conn, "root", False, T0, me)
+        finally:
+            conn.commit()
+    assert info.value.reason == "own_account"
+    assert _written(case) == before
+    with case.engine.connect() as conn:
+        assert get_user(conn, "root").active
