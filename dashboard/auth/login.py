@@ -23,7 +23,8 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, and_, func, select, update
 
-from dashboard.auth.audit import ENTITY, audit
+from dashboard.audit import USER_ENTITY as ENTITY
+from dashboard.audit import audit_account as audit
 from dashboard.auth.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
 from dashboard.auth.policy import AuthPolicy
 from dashboard.auth.principal import SessionUser

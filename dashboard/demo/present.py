@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from dashboard.audit import audit_row
 from dashboard.clock import as_utc
 from dashboard.db.schema import (
     Alert,
@@ -197,14 +198,14 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
             .values(at=opened, detail={"rule": r.rule, "stage": times[0][0]})
         )
         audit.extend(
-            {
-                "at": t,
-                "actor": actor,
-                "action": action,
-                "entity_type": "alert",
-                "entity_id": str(r.id),
-                "detail": {"rule": r.rule, **detail} if actor == SYSTEM else detail,
-            }
+            audit_row(
+                at=t,
+                actor=actor,
+                action=action,
+                entity_type="alert",
+                entity_id=r.id,
+                detail={"rule": r.rule, **detail} if actor == SYSTEM else detail,
+            )
             for t, actor, action, detail in actions
         )
     if dispatches:

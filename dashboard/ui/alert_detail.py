@@ -13,6 +13,8 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.auth import SessionUser
+from dashboard.auth.permissions import NotPermitted
+from dashboard.auth.reveal import RecipientNotFound, check_reveal, reveal_personal_data
 from dashboard.formatting import (
     format_age,
     format_datetime,
@@ -30,14 +32,7 @@ from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
 from queries.alerts import READING_TYPES, device_readings, dispatches_for, earlier_alerts
-from queries.recipients import (
-    RecipientCard,
-    RevealRefused,
-    check_reveal,
-    personal_data,
-    recipient_card,
-    reveal_personal_data,
-)
+from queries.recipients import RecipientCard, personal_data, recipient_card
 
 T = TypeVar("T")
 REVEAL_KEY = "alerts_revealed"  # {"alert_id", "recipient_id", "at"}: one alert per session
@@ -75,9 +70,9 @@ def _on_reveal(alert_id: int, recipient_id: int) -> None:
     try:
         with get_engine().begin() as conn:  # the audit row and the disclosure, together
             reveal_personal_data(conn, user, recipient_id, now, alert_id=alert_id)
-    except RevealRefused as err:
+    except (NotPermitted, RecipientNotFound) as err:
         st.session_state.pop(REVEAL_KEY, None)
-        st.session_state["alerts_reveal_error"] = err.reason
+        st.session_state["alerts_reveal_error"] = getattr(err, "reason", str(err))
         return
     st.session_state[REVEAL_KEY] = {"alert_id": alert_id, "recipient_id": recipient_id, "at": now}
 
@@ -375,9 +370,8 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
         c[3].metric(t("col.device"), md_escape(alert.get("device_uid") or "–"))
         rid = _int(alert.get("recipient_id"))
         card = fresh(recipient_card, rid) if rid is not None else None
-        if card is not None:  # a check request goes to the person's own dong
+        if card is not None:  # the domain scopes actions by the person's own region
             alert = {**alert, "person_region_code": card.region_code}
-            alert["person_region_ko"] = card.region_ko
         left, right = st.columns([3, 2], gap="large")
         with right:
             st.subheader(t("act.title"))

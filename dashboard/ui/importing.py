@@ -104,7 +104,7 @@ def _on_import() -> None:
     if upload is None or not vendor or vendor_error(vendor):
         return
     report = import_and_audit(
-        get_engine(), upload.getvalue(), upload.name, vendor, user.username, clock.now()
+        get_engine(), upload.getvalue(), upload.name, vendor, user, clock.now()
     )
     st.session_state[_RESULT_KEY] = (vendor, report)
     if report.ok:

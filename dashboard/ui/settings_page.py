@@ -3,8 +3,9 @@ edited by leads (``edit_thresholds``).
 
 The save happens in an ``on_click`` callback that re-checks the role, validates every value with
 the rules' own model (:mod:`dashboard.rules.edit`) and, only when all are valid, writes the file
-atomically and one ``audit_log`` row (``thresholds_update``) in one transaction. The file is read
-through ``dashboard.rules.config.DEFAULT_PATH`` at call time (tests point it at a copy).
+atomically and one ``audit_log`` row (``thresholds_update``) in one transaction
+(``dashboard.rules.edit.update_thresholds``, which checks the permission again). The file is
+read through ``dashboard.rules.config.DEFAULT_PATH`` at call time (tests point it at a copy).
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import insert
 
 from dashboard import clock
 from dashboard.auth import SessionUser, can, can_open
-from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate_or
 from dashboard.rules import config
-from dashboard.rules.edit import ThresholdsInvalid, changes, flatten, save_thresholds, unit_of
+from dashboard.rules.edit import ThresholdsInvalid, changes, flatten, unit_of, update_thresholds
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
@@ -96,18 +95,8 @@ def _on_save() -> None:
         return
     try:
         with get_engine().begin() as conn:
-            conn.execute(
-                insert(AuditLog).values(
-                    at=_now(),
-                    actor=actor.username[:60],
-                    action="thresholds_update",
-                    entity_type="thresholds",
-                    entity_id=path.name[:60],
-                    detail={"changed": diff},
-                )
-            )
-            # Inside the transaction: an invalid value or a failed write rolls the audit back.
-            save_thresholds(values, path)
+            # Checks edit_thresholds and audits; an invalid value or a failed write rolls back.
+            diff = update_thresholds(conn, actor, values, path, _now())
     except ThresholdsInvalid as exc:
         state[_ERRORS] = exc.problems
         state[_FLASH] = ("error", t("settings_page.invalid"), [])

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.auth import DEMO_PASSWORD, allowed_pages
+from dashboard.auth import DEMO_PASSWORD, allowed_pages, cli_principal
 from dashboard.auth.users import create_user
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog
@@ -90,7 +90,9 @@ def test_repeated_failures_make_this_client_wait(demo_db, tmp_path) -> None:
         with engine.begin() as conn:
             # Other tests' failures (also "unknown") in the copied audit log: start afresh.
             conn.execute(delete(AuditLog).where(AuditLog.action == "login_failure"))
-            create_user(conn, "locktest", "council", "a long passphrase", datetime.now(UTC), "t")
+            create_user(
+                conn, "locktest", "council", "a long passphrase", datetime.now(UTC), cli_principal()
+            )
         at = _fresh()
         for _ in range(4):
             _submit(at, "locktest", "wrong password")

@@ -15,12 +15,15 @@ import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
+from dashboard.auth import SessionUser
 from dashboard.db.schema import AuditLog, Device, DeviceEvent
 from dashboard.i18n import translate
 from dashboard.ui.safe_text import md_escape
 from tests.apptest.conftest import open_page, private_copy, texts
 
 VENDOR = "plugco"
+
+LEAD = SessionUser("lead", "lead", "lead")
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +204,7 @@ def test_typed_vendor_names_are_checked(import_db: Engine) -> None:
     assert vendor_error("Plug Co!") == expected  # shown as markdown: the typed name is escaped
     assert vendor_error("newco") is None and vendor_error(None) is None
     data = _csv(_rows(import_db, "apptest-badvendor"))
-    report = import_and_audit(import_db, data, "v.csv", "Plug Co!", "lead", datetime.now(UTC))
+    report = import_and_audit(import_db, data, "v.csv", "Plug Co!", LEAD, datetime.now(UTC))
     assert not report.ok and report.errors[0].row == 0
     assert _stored(import_db, "apptest-badvendor") == 0
     assert len(_audits(import_db, "import_refused", "v.csv")) == 1

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from dashboard.auth import cli_principal
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import DeviceEvent, DeviceState, metadata
 from dashboard.ingest.apikeys import create_key, revoke_key
@@ -42,7 +43,7 @@ def server(db_url, tmp_path) -> Server:
     metadata.create_all(engine)
     with engine.begin() as conn:
         seed_catalog(conn)
-        key, prefix = create_key(conn, VENDOR, now=datetime.now(UTC))
+        key, prefix = create_key(conn, VENDOR, principal=cli_principal(), now=datetime.now(UTC))
     port = free_port()
     process = Process(
         ["serve-ingest", "--port", str(port), "--log-level", "warning"],
@@ -124,7 +125,7 @@ def test_401_without_a_valid_key(server, key):
 def test_a_revoked_key_stops_working_at_once(server):
     assert server.post({"events": []}).status_code == 200
     with server.engine.begin() as conn:
-        assert revoke_key(conn, server.prefix, now=datetime.now(UTC))
+        assert revoke_key(conn, server.prefix, principal=cli_principal(), now=datetime.now(UTC))
     assert server.post({"events": []}).status_code == 401
 
 

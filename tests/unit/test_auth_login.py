@@ -8,7 +8,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from dashboard.auth import AuthPolicy, AuthStatus, authenticate, sync_demo_accounts
+from dashboard.auth import AuthPolicy, AuthStatus, authenticate, cli_principal, sync_demo_accounts
 from dashboard.auth import passwords as passwords_module
 from dashboard.auth.users import (
     UserError,
@@ -23,6 +23,7 @@ from dashboard.catalog import load_catalog
 from dashboard.db.schema import AuditLog
 
 NOW = datetime(2024, 11, 29, 9, 0, tzinfo=UTC)
+CLI = cli_principal()
 POLICY = AuthPolicy(max_failures=5, lockout=timedelta(minutes=15), demo=False)
 DEMO = AuthPolicy(demo=True)
 PASSWORD = "correct horse battery"
@@ -58,7 +59,7 @@ def _audit(conn, action: str | None = None) -> list:
 
 def _add(conn, name="kim", role="operator", districts=("4128000000",)):
     return create_user(
-        conn, name, role, PASSWORD, NOW, "cli:test", display_name="김관제", district_codes=districts
+        conn, name, role, PASSWORD, NOW, CLI, display_name="김관제", district_codes=districts
     )
 
 
@@ -134,10 +135,10 @@ def test_unknown_names_lock_out_like_real_ones(conn) -> None:
 
 def test_disabled_account_is_told_only_with_the_right_password(conn) -> None:
     _add(conn)
-    set_active(conn, "kim", False, NOW, "cli:test")
+    set_active(conn, "kim", False, NOW, CLI)
     assert authenticate(conn, "kim", "wrong", NOW, POLICY).status is AuthStatus.BAD_CREDENTIALS
     assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).status is AuthStatus.DISABLED
-    set_active(conn, "kim", True, NOW, "cli:test")
+    set_active(conn, "kim", True, NOW, CLI)
     assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
     actions = [r.action for r in _audit(conn)]
     assert {"user_disable", "login_disabled", "user_enable"} <= set(actions)
@@ -148,9 +149,9 @@ def test_unlock_and_password_change(conn) -> None:
     for i in range(5):
         authenticate(conn, "kim", "wrong", NOW, POLICY, _ip(i))
     assert authenticate(conn, "kim", PASSWORD, NOW, POLICY, REAL).status is AuthStatus.LOCKED
-    unlock_user(conn, "kim", NOW, "cli:test")
+    unlock_user(conn, "kim", NOW, CLI)
     assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
-    set_password(conn, "kim", "a new long passphrase", NOW, "cli:test")
+    set_password(conn, "kim", "a new long passphrase", NOW, CLI)
     assert not authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
     assert authenticate(conn, "kim", "a new long passphrase", NOW, POLICY).ok
     assert {"user_unlock", "user_password"} <= {r.action for r in _audit(conn)}
@@ -187,12 +188,12 @@ def test_create_user_refuses_a_duplicate_and_a_weak_password(conn) -> None:
     with pytest.raises(UserError, match="exists"):
         _add(conn, name="KIM")
     with pytest.raises(ValueError, match="at least 10"):
-        create_user(conn, "lee", "lead", "short", NOW, "cli:test")
+        create_user(conn, "lee", "lead", "short", NOW, CLI)
 
 
 def test_list_users(conn) -> None:
     _add(conn)
-    create_user(conn, "park", "lead", PASSWORD, NOW, "cli:test")
+    create_user(conn, "park", "lead", PASSWORD, NOW, CLI)
     users = {u.username: u for u in list_users(conn)}
     assert users["park"].role == "lead" and users["park"].display_name == "park"
     assert users["kim"].district_codes == ("4128000000",) and users["kim"].active
@@ -219,7 +220,7 @@ def test_demo_accounts_exist_only_in_demo_mode(conn) -> None:
 
 
 def test_demo_sync_never_touches_a_real_account_with_a_demo_name(conn) -> None:
-    create_user(conn, "lead", "lead", PASSWORD, NOW, "cli:test")
+    create_user(conn, "lead", "lead", PASSWORD, NOW, CLI)
     assert "lead" not in sync_demo_accounts(conn, True, NOW).created
     sync_demo_accounts(conn, False, NOW)
     assert authenticate(conn, "lead", PASSWORD, NOW, POLICY).ok
@@ -247,7 +248,7 @@ def test_start_up_outside_demo_mode_removes_demo_accounts(sqlite_url) -> None:
     with engine.begin() as conn:
         load_catalog(conn)
         sync_demo_accounts(conn, True, NOW)
-        create_user(conn, "kim", "lead", PASSWORD, NOW, "cli:test")
+        create_user(conn, "kim", "lead", PASSWORD, NOW, CLI)
     ensure_database(engine, Settings(database_url=sqlite_url, demo=False))
     with engine.begin() as conn:
         assert [u.username for u in list_users(conn)] == ["kim"]

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from dashboard.auth import cli_principal
 from dashboard.ingest.api import create_app
 from dashboard.ingest.apikeys import create_key
 from dashboard.rules.config import RulesConfigError
@@ -19,7 +20,7 @@ from tests.ingest_support import VENDOR, seed_catalog
 def client_and_key(db_engine):
     with db_engine.begin() as conn:
         seed_catalog(conn)
-        key, _ = create_key(conn, VENDOR, now=datetime.now(UTC))
+        key, _ = create_key(conn, VENDOR, principal=cli_principal(), now=datetime.now(UTC))
     return Client(create_app(db_engine)), key
 
 
