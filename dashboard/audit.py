@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert
 
+from dashboard.clock import require_aware
 from dashboard.db.schema import AuditLog
 
 # Column widths of audit_log (actor 60, action 40, entity_type 30, entity_id 60).
@@ -34,8 +35,7 @@ def audit_row(
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """One ``audit_log`` row as a dict; names that do not fit are a programming error."""
-    if at.tzinfo is None:
-        raise ValueError("audit time must be timezone-aware (UTC)")
+    require_aware(at, "audit time")
     if not actor or not actor.strip():
         raise ValueError("audit actor is required: every change is attributed")
     if not action or len(action) > _ACTION:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
-from dashboard.auth.audit import ENTITY
+from dashboard.audit import USER_ENTITY as ENTITY
 from dashboard.auth.policy import AuthPolicy
 from dashboard.db.schema import AuditLog
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
+from dashboard.auth import cli_principal
 from dashboard.auth.users import create_user
 from dashboard.i18n import translate
 from dashboard.ui.safe_text import md_escape
@@ -23,7 +24,7 @@ def hostile_db(demo_db: Engine, tmp_path_factory) -> Iterator[Engine]:
     with private_copy(demo_db, tmp_path_factory.mktemp("user-text")) as engine:
         with engine.begin() as conn:
             create_user(
-                conn, "mallory", "lead", PASSWORD, datetime.now(UTC), "admin",
+                conn, "mallory", "lead", PASSWORD, datetime.now(UTC), cli_principal(),
                 display_name=HOSTILE_NAME,
             )  # fmt: skip
         yield engine
