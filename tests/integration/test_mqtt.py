@@ -28,7 +28,7 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 HOST, PORT = "127.0.0.1", 1883
-SYNC = "probe-sync-"
+SYNC_VENDOR = "probe-sync"  # the probe's "are you there?" batches go to this vendor's topic
 
 
 def reachable(host: str, port: int) -> bool:
@@ -39,16 +39,16 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
-def is_sync_reply(reply: dict) -> bool:
-    return any(SYNC in r["reason"] for r in reply.get("rejected", []))
+def is_sync_reply(topic: str) -> bool:
+    return topic.split("/")[1] == SYNC_VENDOR
 
 
 class Probe:
     """A vendor-side client: publishes batches and collects the bridge's replies.
 
-    To learn that the bridge is listening it publishes "sync" batches (one event for a device
-    the catalog does not know, named ``SYNC-…``) until one is answered; ``reply`` skips the
-    answers to sync batches, however late they come, so no test waits a guessed time for them.
+    To learn that the bridge is listening it publishes empty batches as vendor ``SYNC_VENDOR``
+    until one is answered; ``reply`` skips the answers on that vendor's topic, however late they
+    come, so no test waits a guessed time for them to stop.
     """
 
     def __init__(self, port: int, root: str) -> None:
@@ -78,7 +78,7 @@ class Probe:
         deadline = time.monotonic() + timeout
         while True:
             topic, reply = self.replies.get(timeout=max(0.0, deadline - time.monotonic()))
-            if not is_sync_reply(reply):
+            if not is_sync_reply(topic):
                 return topic, reply
 
     def wait_for_bridge(self, process: Process, timeout: float = 30) -> None:
@@ -90,19 +90,16 @@ class Probe:
             if not self.subscribed.wait(0.5):
                 return False  # the probe is itself reconnecting
             try:
-                marker = f"{SYNC}{uuid.uuid4().hex[:8]}"
-                self.publish(events(marker, device=marker))
+                self.publish({"events": []}, vendor=SYNC_VENDOR)
             except RuntimeError:  # not connected at this instant
                 return False
             try:
-                while True:  # answers to earlier sync batches may arrive first
-                    topic, reply = self.replies.get(timeout=0.5)
-                    if not is_sync_reply(reply):
-                        pytest.fail(f"unexpected reply on {topic} before any batch: {reply}")
-                    if any(marker in r["reason"] for r in reply["rejected"]):
-                        return True
+                topic, reply = self.replies.get(timeout=0.5)
             except queue.Empty:
                 return False
+            if not is_sync_reply(topic):
+                pytest.fail(f"unexpected reply on {topic} before any batch: {reply}")
+            return True
 
         if not wait_until(answered, timeout, interval=0):
             pytest.fail(f"the bridge never answered:\n{process.log()}")
