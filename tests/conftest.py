@@ -4,10 +4,9 @@
 is dropped afterwards. Without a reachable server they skip with a reason, except under CI=true,
 where a missing service is a failure: CI must exercise every backend.
 
-The suite runs in parallel (pytest-xdist, ``--dist loadgroup``; see docs/testing.md). Every
-worker is its own process with its own ``tmp_path`` tree, so SQLite files, PostgreSQL schemas
-(random names), server ports (free port per server) and MQTT topic roots (random per test) never
-meet. Tests that share a module- or package-scoped fixture are kept on one worker (below).
+The suite runs in parallel (pytest-xdist; see docs/testing.md). Every worker is its own process
+with its own ``tmp_path`` tree, so SQLite files, PostgreSQL schemas (random names), server ports
+(a free port per server) and MQTT topic roots (random per test) never meet.
 """
 
 from __future__ import annotations
@@ -26,30 +25,6 @@ POSTGRES_URL = os.environ.get(
     "ANBU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _shared_fixture_group(item: pytest.Item) -> str | None:
-    """The node whose wide-scoped fixture ``item`` shares with its neighbours, if any."""
-    # _fixtureinfo is pytest-internal but long stable; it is the only view of an item's closure.
-    defs = [d[-1] for d in item._fixtureinfo.name2fixturedefs.values() if d]
-    package = [d.baseid for d in defs if d.scope == "package"]
-    if package:
-        return min(package, key=len)  # a package fixture lives as long as its package
-    if any(d.scope in ("module", "class") for d in defs):
-        return item.nodeid.split("::")[0]
-    return None
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Put tests that share a module- or package-scoped fixture (a demo city, the browser and
-    its app server) in one ``xdist_group``: one worker then builds that fixture once, instead of
-    every worker that receives one of those tests building its own. Other tests are scheduled
-    one by one."""
-    for item in items:
-        group = _shared_fixture_group(item)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def missing_service(reason: str) -> None:
