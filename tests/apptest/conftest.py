@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -74,8 +74,11 @@ def _demo_file(tmp_path_factory, path: Path) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released on close, or by the OS if the worker dies
         if not shared.exists():
             partial = shared.with_suffix(".partial")
-            partial.unlink(missing_ok=True)  # left by a worker that failed while building
+            for leftover in (partial, *(Path(f"{partial}{x}") for x in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)  # from a worker that failed while building
             _build_demo(partial)
+            with closing(sqlite3.connect(partial)) as conn:
+                conn.execute("PRAGMA journal_mode=DELETE")  # fold any WAL in: one file to rename
             partial.rename(shared)  # only a complete build ever has the shared name
     _copy_sqlite(shared, path)
 

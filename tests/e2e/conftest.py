@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import missing_service
+from tests.integration.servers import free_port
 from tests.waiting import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -41,12 +41,6 @@ def _chromium_path() -> str | None:
         if path:
             return path
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # Package scope: Playwright's sync API keeps an asyncio loop running in the main thread while
@@ -78,7 +72,7 @@ def app_database_url(tmp_path_factory) -> str:
 def app_server(app_database_url, tmp_path_factory) -> Iterator[str]:
     """Start ``streamlit run dashboard/app.py`` on a fresh embedded database; yield its URL."""
     workdir = tmp_path_factory.mktemp("e2e-server")
-    port = _free_port()
+    port = free_port()
     log_path = workdir / "streamlit.log"
     env = {
         **os.environ,
