@@ -3,6 +3,10 @@
 ``db_engine`` is parametrised over both backends. PostgreSQL tests run in a private schema that
 is dropped afterwards. Without a reachable server they skip with a reason, except under CI=true,
 where a missing service is a failure: CI must exercise every backend.
+
+The suite runs in parallel (pytest-xdist; see docs/testing.md). Every worker is its own process
+with its own ``tmp_path`` tree, so SQLite files, PostgreSQL schemas (random names), server ports
+(a free port per server) and MQTT topic roots (random per test) never meet.
 """
 
 from __future__ import annotations

@@ -1,13 +1,23 @@
-"""One demo database per test session, and helpers to read what an AppTest page shows."""
+"""One demo database per test session, and helpers to read what an AppTest page shows.
+
+Under pytest-xdist the demo city is built once per run, not once per worker: the first worker
+to need it builds it under a lock in the run's shared temporary directory, and every worker then
+works on its own copy (its tests may write, and SQLite files are not shared between processes).
+"""
 
 from __future__ import annotations
 
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so each xdist worker builds its own copy
+    fcntl = None
 
 import pytest
 from google.protobuf.json_format import MessageToJson
@@ -25,24 +35,64 @@ DEMO_END = datetime(2024, 11, 29, 3, 0, tzinfo=UTC)
 TIMEOUT = 60
 
 
-@pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> Iterator[Engine]:
+def _build_demo(path: Path) -> None:
     """A migrated SQLite file with catalog, reference figures and the small demo city."""
     from dashboard.catalog import load_catalog
     from dashboard.demo import build_demo
     from dashboard.reference.load import load_reference
 
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            load_catalog(conn)
+            load_reference(conn)
+        build_demo(engine, scale="small", seed=DEMO_SEED, days=30, end=DEMO_END)
+    finally:
+        engine.dispose()
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """Copy through SQLite's backup API: consistent whatever the journal mode."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
+def _demo_file(tmp_path_factory, path: Path) -> None:
+    """Put the demo database at ``path``: built here, or copied from the run's shared build."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None or fcntl is None:
+        _build_demo(path)
+        return
+    # Each worker's base temp is <run dir>/popen-gwN; the run dir is common to all workers.
+    shared = tmp_path_factory.getbasetemp().parent / "apptest-demo.sqlite3"
+    with shared.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released on close, or by the OS if the worker dies
+        if not shared.exists():
+            partial = shared.with_suffix(".partial")
+            for leftover in (partial, *(Path(f"{partial}{x}") for x in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)  # from a worker that failed while building
+            _build_demo(partial)
+            with closing(sqlite3.connect(partial)) as conn:
+                conn.execute("PRAGMA journal_mode=DELETE")  # fold any WAL in: one file to rename
+            partial.rename(shared)  # only a complete build ever has the shared name
+    _copy_sqlite(shared, path)
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Iterator[Engine]:
+    """This worker's demo database, made the app's database for the session."""
     path: Path = tmp_path_factory.mktemp("apptest") / "anbu-apptest.sqlite3"
+    _demo_file(tmp_path_factory, path)
     url = f"sqlite:///{path}"
     previous = os.environ.get("ANBU_DATABASE_URL")
     os.environ["ANBU_DATABASE_URL"] = url
     get_settings.cache_clear()
     engine = make_engine(url)
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
-        load_catalog(conn)
-        load_reference(conn)
-    build_demo(engine, scale="small", seed=DEMO_SEED, days=30, end=DEMO_END)
     yield engine
     engine.dispose()
     if previous is None:
@@ -59,12 +109,7 @@ def private_copy(demo_db: Engine, directory: Path) -> Iterator[Engine]:
     For tests that write (imports, accounts, settings) without disturbing what others assert.
     """
     path = directory / "anbu-private.sqlite3"
-    source = sqlite3.connect(demo_db.url.database)
-    target = sqlite3.connect(path)
-    with target:
-        source.backup(target)
-    source.close()
-    target.close()
+    _copy_sqlite(Path(demo_db.url.database), path)
     previous = os.environ["ANBU_DATABASE_URL"]
     os.environ["ANBU_DATABASE_URL"] = f"sqlite:///{path}"
     get_settings.cache_clear()

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import missing_service
+from tests.integration.servers import free_port
+from tests.waiting import wait_until
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
@@ -42,12 +43,6 @@ def _chromium_path() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 # Package scope: Playwright's sync API keeps an asyncio loop running in the main thread while
 # it is open, which would break later tests that call asyncio.run().
 @pytest.fixture(scope="package")
@@ -65,17 +60,19 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope, like the browser: the server (and the demo live loop it runs) stops when the
+# browser tests are done instead of taking CPU from the rest of the worker's tests.
+@pytest.fixture(scope="package")
 def app_database_url(tmp_path_factory) -> str:
     """The embedded database the browser-tested server creates on its first run."""
     return f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'anbu.sqlite3'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def app_server(app_database_url, tmp_path_factory) -> Iterator[str]:
     """Start ``streamlit run dashboard/app.py`` on a fresh embedded database; yield its URL."""
     workdir = tmp_path_factory.mktemp("e2e-server")
-    port = _free_port()
+    port = free_port()
     log_path = workdir / "streamlit.log"
     env = {
         **os.environ,
@@ -118,19 +115,14 @@ def app_server(app_database_url, tmp_path_factory) -> Iterator[str]:
 
 
 def _wait_for_health(proc: subprocess.Popen, url: str, log_path: Path) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         if proc.poll() is not None:
             pytest.fail(f"streamlit exited with {proc.returncode}:\n{log_path.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"streamlit did not become healthy:\n{log_path.read_text()[-4000:]}")
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+            return resp.status == 200
+
+    if not wait_until(healthy, timeout=60, interval=0.5, ignore=(OSError,)):
+        pytest.fail(f"streamlit did not become healthy:\n{log_path.read_text()[-4000:]}")
 
 
 def wait_for_app(page, timeout_s: float = 60) -> None:

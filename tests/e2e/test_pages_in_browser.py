@@ -14,7 +14,8 @@ import pytest
 from dashboard.settings import DATA_DIR
 from tests.e2e.conftest import FIRST_RUN_TIMEOUT_S, screenshot, wait_for_app
 
-pytestmark = pytest.mark.browser
+# The first test also waits for the server and its first-run setup (FIRST_RUN_TIMEOUT_S).
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
 PAGES = [
     "live",

@@ -6,11 +6,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,17 +41,14 @@ class Process:
         return self.log_path.read_text(errors="replace")
 
     def wait_until(self, ready: Callable[[], bool], what: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def exited_or_ready() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(f"process exited ({self.proc.returncode}) before {what}:\n{self.log()}")
-            try:
-                if ready():
-                    return
-            except Exception:  # not up yet
-                pass
-            time.sleep(0.1)
-        pytest.fail(f"timed out waiting for {what}:\n{self.log()}")
+            return ready()
+
+        # Any error from ``ready`` means "not up yet"; the log explains a timeout.
+        if not wait_until(exited_or_ready, timeout, ignore=(Exception,)):
+            pytest.fail(f"timed out waiting for {what}:\n{self.log()}")
 
     def stop(self, timeout: float = 10) -> int:
         if self.proc.poll() is None:

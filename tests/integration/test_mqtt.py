@@ -24,9 +24,11 @@ from dashboard.db.schema import DeviceEvent, metadata
 from tests.conftest import missing_service
 from tests.ingest_support import VENDOR, seed_catalog
 from tests.integration.servers import Process, free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.mqtt
 HOST, PORT = "127.0.0.1", 1883
+SYNC_VENDOR = "probe-sync"  # the probe's "are you there?" batches go to this vendor's topic
 
 
 def reachable(host: str, port: int) -> bool:
@@ -37,8 +39,17 @@ def reachable(host: str, port: int) -> bool:
         return False
 
 
+def is_sync_reply(topic: str) -> bool:
+    return topic.split("/")[1] == SYNC_VENDOR
+
+
 class Probe:
-    """A vendor-side client: publishes batches and collects the bridge's replies."""
+    """A vendor-side client: publishes batches and collects the bridge's replies.
+
+    To learn that the bridge is listening it publishes empty batches as vendor ``SYNC_VENDOR``
+    until one is answered; ``reply`` skips the answers on that vendor's topic, however late they
+    come, so no test waits a guessed time for them to stop.
+    """
 
     def __init__(self, port: int, root: str) -> None:
         self.root = root
@@ -63,30 +74,35 @@ class Probe:
         info.wait_for_publish(timeout=10)
 
     def reply(self, timeout: float = 20) -> tuple[str, dict]:
-        return self.replies.get(timeout=timeout)
+        """The next answer to a batch a test published (answers to sync batches are skipped)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            topic, reply = self.replies.get(timeout=max(0.0, deadline - time.monotonic()))
+            if not is_sync_reply(topic):
+                return topic, reply
 
     def wait_for_bridge(self, process: Process, timeout: float = 30) -> None:
-        """Publish empty batches until the bridge answers: then it is subscribed."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        """Publish sync batches until the bridge answers one: then it is subscribed."""
+
+        def answered() -> bool:
             if process.proc.poll() is not None:
                 pytest.fail(f"bridge exited early:\n{process.log()}")
             if not self.subscribed.wait(0.5):
-                continue  # the probe is itself reconnecting
+                return False  # the probe is itself reconnecting
             try:
-                self.publish({"events": []})
+                self.publish({"events": []}, vendor=SYNC_VENDOR)
             except RuntimeError:  # not connected at this instant
-                continue
+                return False
             try:
-                self.reply(timeout=0.5)
-                break
+                topic, reply = self.replies.get(timeout=0.5)
             except queue.Empty:
-                continue
-        else:
+                return False
+            if not is_sync_reply(topic):
+                pytest.fail(f"unexpected reply on {topic} before any batch: {reply}")
+            return True
+
+        if not wait_until(answered, timeout, interval=0):
             pytest.fail(f"the bridge never answered:\n{process.log()}")
-        time.sleep(0.5)
-        while not self.replies.empty():
-            self.replies.get()
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -96,10 +112,12 @@ class Probe:
 def forget_session(port: int, client_id: str) -> None:
     """Drop the bridge's persistent session so the broker does not queue for it forever."""
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+    connected = threading.Event()
+    client.on_connect = lambda *_: connected.set()  # the broker has dropped the old session
     try:
         client.connect(HOST, port)
         client.loop_start()
-        time.sleep(0.3)
+        connected.wait(10)
         client.disconnect()
         client.loop_stop()
     except OSError:
@@ -183,10 +201,8 @@ def private_broker(tmp_path):
         proc = subprocess.Popen(
             [binary, "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        for _ in range(50):
-            if reachable(HOST, port):
-                return proc
-            time.sleep(0.1)
+        if wait_until(lambda: reachable(HOST, port), timeout=10):
+            return proc
         proc.kill()
         pytest.fail("private mosquitto did not start")
 
@@ -213,7 +229,9 @@ def test_the_bridge_reconnects_after_a_broker_restart(sqlite_url, private_broker
         probe.reply()
         procs[0].terminate()
         procs[0].wait(5)
-        time.sleep(1.0)
+        # Restart only once the bridge has seen the broker go, so it truly reconnects.
+        if not wait_until(lambda: "reconnecting" in bridge.log(), timeout=30):
+            pytest.fail(f"the bridge did not notice the broker stop:\n{bridge.log()}")
         procs.append(start())
         probe.wait_for_bridge(bridge, timeout=60)  # the probe reconnects too
         probe.publish(events("after"))

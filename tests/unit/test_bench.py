@@ -12,6 +12,9 @@ from dashboard.cli import main
 from dashboard.db.engine import make_engine
 from tests.conftest import POSTGRES_URL, missing_service
 
+# Each test builds and measures a city: over 200 s was seen on PostgreSQL with the cores shared.
+pytestmark = pytest.mark.timeout(900)
+
 KEYS = (
     "ingest_events_per_s_sqlite",
     "ingest_events_per_s_postgres",
