@@ -15,26 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 
+from dashboard.clock import Clock, as_utc
+from dashboard.clock import now as system_now
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 
 TICK_EVERY_S = 60.0
 FEED_EVERY_S = 5.0
 # A city whose last signal is older than this is a snapshot built with a fixed past end (tests,
 # screenshots, reproducible figures): it is shown as it is, not jumped forward to today.
 MAX_RESUME_AGE = timedelta(days=14)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -70,14 +66,14 @@ _CURRENT: LiveServices | None = None
 def start_live_services(
     engine: Engine,
     settings: Settings,
-    clock: Clock = utc_now,
+    clock: Clock = system_now,
     *,
     tick_every_s: float = TICK_EVERY_S,
     feed_every_s: float = FEED_EVERY_S,
 ) -> LiveServices:
     """Start the live loop for this process, or return the one already running."""
     global _CURRENT
-    if not (settings.is_embedded and settings.demo):
+    if not (settings.is_embedded and settings.demo_enabled):
         return LiveServices(reason="only the embedded demo runs the live loop in-process")
     with _LOCK:
         if _CURRENT is not None and _CURRENT.running:
@@ -139,8 +135,4 @@ def _newest_signal(engine: Engine) -> datetime | None:
             value = conn.execute(select(func.max(DeviceState.last_seen_at))).scalar()
     except Exception:  # no schema yet: nothing to judge, the loop waits for a city
         return None
-    if isinstance(value, str):  # an aggregate bypasses the column type on SQLite
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value
+    return as_utc(value) if value is not None else None

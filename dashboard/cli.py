@@ -17,6 +17,19 @@ def _engine():
     return make_engine(get_settings().resolved_database_url)
 
 
+def _schema_ready_engine():
+    """The configured engine with its schema at head: the embedded file is migrated here, a
+    server database only by ``db upgrade`` (``SchemaOutdatedError`` says so otherwise)."""
+    from dashboard.bootstrap import check_schema
+    from dashboard.db import migrate
+
+    engine, settings = _engine(), get_settings()
+    check_schema(engine, settings)
+    if settings.is_embedded:
+        migrate.upgrade(engine)
+    return engine
+
+
 def _print_progress(fraction: float, message: str) -> None:
     print(f"[{fraction * 100:5.1f}%] {message}", flush=True)
 
@@ -53,11 +66,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if end is not None and end.tzinfo is None:
         raise UsageError("--end needs a time zone, e.g. 2024-12-31T09:00+09:00")
 
-    from dashboard.db import migrate
     from dashboard.demo import build_demo
 
-    engine = _engine()
-    migrate.upgrade(engine)
+    engine = _schema_ready_engine()
     started = time.perf_counter()
     summary = build_demo(
         engine,
@@ -73,17 +84,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    from dashboard.db import migrate
-    from dashboard.reference import checks, load
+    from dashboard.reference import checks, csvdata, load
 
     if args.action == "check":
-        findings = checks.check_budget_tables(load.read_budget_lines())
+        findings = checks.check_budget_tables(csvdata.read_budget_lines())
+        findings += checks.check_figure_sums(
+            csvdata.read_published_figures(), csvdata.read_figure_sums()
+        )
         for finding in findings:
             print(f"- [{finding.kind}] {finding.city} {finding.table}: {finding.message_en}")
         print(f"{len(findings)} finding(s)")
         return 0
-    engine = _engine()
-    migrate.upgrade(engine)
+    engine = _schema_ready_engine()
     with engine.begin() as conn:
         counts = load.load_reference(conn, replace=args.replace)
     print(counts)
@@ -111,7 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=["upgrade", "current"])
     db.set_defaults(func=cmd_db)
 
-    init = sub.add_parser("init", help="migrate, load reference data and (demo mode) the demo city")
+    init = sub.add_parser(
+        "init",
+        help="load catalog, reference data and (demo mode) the demo city; migrates only the "
+        "embedded file (a server database: `db upgrade` first)",
+    )
     init.set_defaults(func=cmd_init)
 
     demo = sub.add_parser("demo", help="build the deterministic demo city")

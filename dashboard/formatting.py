@@ -7,16 +7,16 @@ document (천원 or 백만원) so a figure on screen can be checked against the 
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from dashboard.clock import as_utc
 from dashboard.i18n import DEFAULT_LANG, translate
 from dashboard.settings import LOCAL_TZ
 
 Number = int | float | Decimal
 
 _UNIT_KEYS = {"천원": "unit.thousand_won", "백만원": "unit.million_won", "원": "unit.won"}
-_WON_PER_UNIT = {"원": 1, "천원": 1_000, "백만원": 1_000_000}
 
 
 def _is_missing(value: object) -> bool:
@@ -43,11 +43,6 @@ def format_percent(value: Number | None, decimals: int = 1, signed: bool = False
     return f"{sign}{float(value):,.{decimals}f}%"
 
 
-def convert_amount(value: Number, from_unit: str, to_unit: str) -> float:
-    """Convert between 원, 천원 and 백만원: 31,934 천원 → 31.934 백만원."""
-    return float(value) * _WON_PER_UNIT[from_unit] / _WON_PER_UNIT[to_unit]
-
-
 def format_amount(
     value: Number | None, unit: str, lang: str = DEFAULT_LANG, decimals: int | None = None
 ) -> str:
@@ -66,9 +61,7 @@ def format_amount(
 
 def to_local(moment: datetime) -> datetime:
     """A stored UTC time in Asia/Seoul. Naive values are taken as UTC (SQLite reads them so)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(LOCAL_TZ)
+    return as_utc(moment).astimezone(LOCAL_TZ)
 
 
 def format_date(value: date | datetime | None, lang: str = DEFAULT_LANG) -> str:
@@ -88,13 +81,6 @@ def format_datetime(value: datetime | None, lang: str = DEFAULT_LANG) -> str:
         return "–"
     local = to_local(value)
     return f"{format_date(local.date(), lang)} {local:%H:%M}"
-
-
-def format_month(value: date | datetime, lang: str = DEFAULT_LANG) -> str:
-    """``2024. 11.`` in Korean, ``2024-11`` in English."""
-    return (
-        f"{value.year}. {value.month:02d}." if lang == "ko" else f"{value.year}-{value.month:02d}"
-    )
 
 
 def format_age(then: datetime | None, now: datetime, lang: str = DEFAULT_LANG) -> str:
@@ -140,14 +126,6 @@ def mask_name(name: str | None) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
-_MARKDOWN_SPECIAL = "\\`*_{}[]<>()#+-.!|~$"
-
-
-def escape_markdown(text: object) -> str:
-    """Make data safe inside st.markdown: 김*수 must not start italics, ``$`` not LaTeX."""
-    return "".join(f"\\{ch}" if ch in _MARKDOWN_SPECIAL else ch for ch in str(text))
 
 
 def _evidence_value(value: object, lang: str) -> str:

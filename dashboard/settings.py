@@ -22,9 +22,12 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL. Empty means the embedded SQLite file var/anbu.sqlite3.",
     )
-    demo: bool = Field(
-        default=True,
-        description="Demo mode: build the demo city on first run and allow demo accounts.",
+    demo: bool | None = Field(
+        default=None,
+        description=(
+            "Demo mode: build the demo city on first run and allow demo accounts. Unset means on "
+            "for the embedded SQLite default only; a server database needs an explicit true."
+        ),
     )
     demo_scale: str = Field(default="small", description="Scale of the first-run demo city.")
     demo_seed: int = Field(default=20241129, description="Seed of the first-run demo city.")
@@ -33,14 +36,35 @@ class Settings(BaseSettings):
         description="Dong boundary GeoJSON (properties adm_cd2, adm_nm) for dong-level maps.",
     )
     auth_max_failures: int = Field(
-        default=5, ge=1, le=100, description="Consecutive failed logins that lock an account."
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed logins from this many different client addresses lock an account.",
     )
     auth_lockout_minutes: int = Field(
         default=15, ge=1, le=24 * 60, description="How long a locked account stays locked."
     )
+    auth_client_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Failed logins in a row from one client address before it must wait.",
+    )
+    auth_client_max_delay_minutes: int = Field(
+        default=15,
+        ge=1,
+        le=6 * 60,
+        description="Longest wait of a throttled client address (the wait doubles from 30 s).",
+    )
     session_idle_minutes: int = Field(
         default=30, ge=1, le=24 * 60, description="Idle time after which a session logs out."
     )
+
+    @field_validator("demo", mode="before")
+    @classmethod
+    def _demo_unset(cls, value: object) -> object:
+        # ``ANBU_DEMO=`` (set but empty) means unset, as the shell and compose files mean it.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("demo_scale")
     @classmethod
@@ -86,6 +110,20 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
+
+    @property
+    def demo_enabled(self) -> bool:
+        """Demo mode as resolved: an explicit ``ANBU_DEMO`` wins, else only the embedded default.
+
+        A server database is a real deployment unless someone says otherwise: it never gets
+        demo accounts (published password), a fake city or log-only notifications by accident.
+        """
+        return self.demo if self.demo is not None else self.is_embedded
+
+    @property
+    def demo_on_server(self) -> bool:
+        """Demo mode explicitly switched on for a server database: warn loudly."""
+        return self.demo_enabled and not self.is_embedded
 
 
 @lru_cache(maxsize=1)

@@ -1,10 +1,9 @@
 """경보·출동: the operators' queue (gravest and longest-waiting first, live timers), one alert's
 detail with the recipient card (audited reveal) and the action buttons. ``?alert=ID`` selects."""
 
-from datetime import UTC, datetime
-
 import streamlit as st
 
+from dashboard import clock
 from dashboard.actions.transitions import STATUSES
 from dashboard.auth import personal_data_scope
 from dashboard.auth.regions import region_in_any
@@ -22,6 +21,7 @@ from dashboard.ui.components import (
 )
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import t
+from dashboard.ui.safe_text import md_escape
 from queries.alerts import OPEN_STATUSES, alert_by_id, open_alerts
 from queries.filters import districts_with_devices, programs
 
@@ -60,14 +60,14 @@ filters = QueueFilters(
 raw_id = st.query_params.get("alert")
 selected_id = int(raw_id) if raw_id and raw_id.isdigit() else None
 if raw_id and selected_id is None:
-    st.warning(t("alerts.bad_link", value=raw_id))
+    st.warning(t("alerts.bad_link", value=md_escape(raw_id)))
 
 
 @st.fragment(run_every=REFRESH_S)
 def queue_panel(filters: QueueFilters, selected_id: int | None) -> None:
     check_session()  # timer reruns skip the login gate: end an idle session here
     # After this session's own action, read past the shared cache so the queue shows it.
-    bucket = datetime.now(UTC) if st.session_state.pop(BUST_KEY, False) else live_now()
+    bucket = clock.now() if st.session_state.pop(BUST_KEY, False) else live_now()
     alerts = load(
         open_alerts,
         bucket,
@@ -78,7 +78,7 @@ def queue_panel(filters: QueueFilters, selected_id: int | None) -> None:
         areas=filters.areas,
         live=True,
     )
-    now = datetime.now(UTC)  # the timers count from the real clock, not the cache bucket
+    now = clock.now()  # the timers count from the real clock, not the cache bucket
     stage_metrics(alerts, now)
     if alerts.empty:
         st.success(t("alerts.none"))
@@ -95,8 +95,8 @@ if selected_id is None:
     st.caption(t("alerts.select_hint"))
 else:
     # Read fresh, not from the shared cache: the version shown is the one actions carry.
-    match = fresh(alert_by_id, selected_id, datetime.now(UTC))
+    match = fresh(alert_by_id, selected_id, clock.now())
     if match.empty:
         st.warning(t("alerts.not_found", id=selected_id))
     else:
-        render_detail(user, match.iloc[0].to_dict(), datetime.now(UTC))
+        render_detail(user, match.iloc[0].to_dict(), clock.now())

@@ -18,6 +18,7 @@ from dashboard.ui.importing import (
     vendor_error,
     vendor_labels,
 )
+from dashboard.ui.safe_text import md_escape
 from queries.vendors import import_vendors
 
 require_page("import")  # writes events: re-check the role, not just the menu
@@ -41,7 +42,7 @@ with left:
     if problem:
         st.error(problem)
     elif vendor and vendor not in labels:
-        st.warning(t("importing.vendor_unknown", vendor=vendor))
+        st.warning(t("importing.vendor_unknown", vendor=md_escape(vendor)))
 with right:
     upload = st.file_uploader(
         t("importing.file", mb=MAX_UPLOAD_MB),
@@ -56,7 +57,9 @@ if upload is not None:
     st.subheader(t("importing.preview", n=PREVIEW_ROWS))
     try:
         st.dataframe(preview(upload.getvalue(), upload.name), hide_index=True, width="stretch")
-    except Exception as exc:  # any unreadable file: the import reports it exactly
+    except ValueError as exc:  # refused by the importer's reader: say why (it may quote cells)
+        st.warning(t("importing.preview_failed", reason=md_escape(exc)))
+    except Exception as exc:  # any other unreadable file: the import reports it exactly
         st.warning(t("importing.preview_failed", reason=exc.__class__.__name__))
 
 import_button(ready=upload is not None and bool(vendor) and problem is None)

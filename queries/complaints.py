@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from dashboard.db.schema import Complaint, ComplaintSite
 from dashboard.settings import LOCAL_TZ
@@ -97,21 +97,6 @@ def year_on_year(
             }
         )
     return pd.DataFrame(rows)
-
-
-def complaint_span(conn: Connection, category: str = "smoking") -> tuple[datetime, datetime] | None:
-    """First and last complaint time, or None without complaints."""
-    lo, hi = conn.execute(
-        select(func.min(Complaint.received_at), func.max(Complaint.received_at)).where(
-            Complaint.category == category
-        )
-    ).one()
-    if lo is None:
-        return None
-    return (
-        pd.Timestamp(lo).tz_convert("UTC").to_pydatetime(),
-        pd.Timestamp(hi).tz_convert("UTC").to_pydatetime(),
-    )
 
 
 # The documents say "전년대비" without defining the windows; these are the readings we show.

@@ -116,16 +116,6 @@ def dongs_of(counts: pd.DataFrame) -> pd.DataFrame:
     return _sum_by(counts, "region")
 
 
-def state_counts(conn: Connection, filters: LiveFilters = LiveFilters()) -> pd.DataFrame:
-    """Active devices per program × state: program_code, name_ko, name_en, state, devices."""
-    return programs_of(device_counts(conn, filters))
-
-
-def dong_counts(conn: Connection, filters: LiveFilters = LiveFilters()) -> pd.DataFrame:
-    """Active devices per dong × state: region_code, name_ko, name_en, state, devices."""
-    return dongs_of(device_counts(conn, filters))
-
-
 def _silent_rows(conn: Connection, ids, order) -> pd.DataFrame:
     """The silent-list columns for the devices ``ids`` (a subquery of at most a page)."""
     stmt = (

@@ -66,28 +66,6 @@ def period_totals(conn: Connection, program_codes: Iterable[str] | None = None) 
     )
 
 
-def period_series(conn: Connection, program_code: str, metric: str | None = None) -> pd.DataFrame:
-    """One program's periods (all regions summed): metric, period_start, period_end, value."""
-    stmt = (
-        select(
-            ParticipationPeriod.metric,
-            ParticipationPeriod.period_start,
-            ParticipationPeriod.period_end,
-            func.sum(ParticipationPeriod.value).label("value"),
-        )
-        .join(Program, Program.id == ParticipationPeriod.program_id)
-        .where(Program.code == program_code)
-        .group_by(
-            ParticipationPeriod.metric,
-            ParticipationPeriod.period_start,
-            ParticipationPeriod.period_end,
-        )
-        .order_by(ParticipationPeriod.metric, ParticipationPeriod.period_start)
-    )
-    stmt = where_all(stmt, ParticipationPeriod.metric == metric if metric else None)
-    return frame(conn, stmt, dates=["period_start", "period_end"])
-
-
 def incentives_monthly(conn: Connection, program_code: str = WRIST_DOCTOR) -> pd.DataFrame:
     """Points per month and kind (earn, redeem, expire): month (date), kind, points."""
     stmt = (

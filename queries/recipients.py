@@ -1,35 +1,22 @@
 """A care recipient's card: masked for display, revealed only through an audited call.
 
-Personal data (``pii_*``) leaves this module masked, except from :func:`reveal_personal_data`,
-which checks the user's right for this person's region and writes the audit row in the same
-transaction, and :func:`personal_data`, which a page may call again for an alert the session
-has already revealed (the reveal was audited; re-rendering is not a new disclosure).
+Personal data (``pii_*``) leaves this module masked, except from :func:`personal_data`, which
+``dashboard.auth.reveal.reveal_personal_data`` calls after it checked the user's right for this
+person's region and wrote the audit row, and which a page may call again for an alert the
+session has already revealed (the reveal was audited; re-rendering is not a new disclosure).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
-from dashboard.auth import SessionUser, can, can_see_personal_data
-from dashboard.db.schema import AuditLog, CareRecipient, Region
+from dashboard.db.schema import CareRecipient, Region
 from dashboard.formatting import mask_name
 
-REVEAL_ACTION = "reveal_personal_data"
-ENTITY = "care_recipient"
 PII_FIELDS = ("name", "phone", "address", "guardian_name", "guardian_phone")
-
-
-class RevealRefused(PermissionError):
-    """The user may not see this person's data (role, or region outside their districts)."""
-
-    def __init__(self, username: str, recipient_id: int, reason: str) -> None:
-        self.username, self.recipient_id, self.reason = username, recipient_id, reason
-        super().__init__(f"{username} may not see recipient {recipient_id}: {reason}")
 
 
 @dataclass(frozen=True)
@@ -115,51 +102,3 @@ def personal_data(conn: Connection, recipient_id: int) -> dict[str, str]:
     """Unmasked PII_FIELDS; only for a session that revealed this person (see module doc)."""
     row = conn.execute(select(*_PII).where(CareRecipient.id == recipient_id)).one()
     return {k: (v if v else "–") for k, v in zip(PII_FIELDS, row, strict=True)}
-
-
-def check_reveal(user: SessionUser, region_code: str | None) -> str | None:
-    """Why ``user`` may not reveal a person in ``region_code``; None when they may."""
-    if not can(user.role, REVEAL_ACTION):
-        return "role"
-    if not can_see_personal_data(user, region_code):
-        return "district"
-    return None
-
-
-def reveal_personal_data(
-    conn: Connection,
-    user: SessionUser,
-    recipient_id: int,
-    now: datetime,
-    *,
-    alert_id: int | None = None,
-) -> dict[str, str]:
-    """Check the right, write the audit row (who, whom, when, for which alert), return the data.
-
-    Call inside a transaction (``engine.begin()``): the data is returned only if the audit row
-    is written with it.
-    """
-    region = conn.execute(
-        select(Region.code)
-        .join(CareRecipient, CareRecipient.region_id == Region.id)
-        .where(CareRecipient.id == recipient_id)
-    ).scalar_one_or_none()
-    if region is None:
-        raise RevealRefused(user.username, recipient_id, "unknown recipient")
-    refused = check_reveal(user, region)
-    if refused:
-        raise RevealRefused(user.username, recipient_id, refused)
-    detail: dict[str, Any] = {"fields": list(PII_FIELDS), "region": region, "role": user.role}
-    if alert_id is not None:
-        detail["alert_id"] = alert_id
-    conn.execute(
-        insert(AuditLog).values(
-            at=now,
-            actor=user.username[:60],
-            action=REVEAL_ACTION,
-            entity_type=ENTITY,
-            entity_id=str(recipient_id),
-            detail=detail,
-        )
-    )
-    return personal_data(conn, recipient_id)

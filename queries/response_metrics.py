@@ -58,17 +58,6 @@ def alerts_in_period(
     return frame(conn, stmt.order_by(Alert.id), times=times)
 
 
-def alert_counts(
-    conn: Connection,
-    start: datetime,
-    end: datetime,
-    programs: Iterable[str] | None = None,
-    districts: Iterable[int] | None = None,
-) -> pd.DataFrame:
-    """:func:`counts_of` of the alerts opened in the period."""
-    return counts_of(alerts_in_period(conn, start, end, programs, districts))
-
-
 def counts_of(df: pd.DataFrame) -> pd.DataFrame:
     """Alerts opened in the period by rule, stage and outcome (``(open)`` while not closed)."""
     cols = ["rule", "stage", "outcome", "alerts"]
@@ -78,17 +67,6 @@ def counts_of(df: pd.DataFrame) -> pd.DataFrame:
     df = df.assign(outcome=df["outcome"].where(df["status"] == "closed", OPEN_OUTCOME).fillna(""))
     out = df.groupby(["rule", "stage", "outcome"], as_index=False).size()
     return out.rename(columns={"size": "alerts"})[cols].reset_index(drop=True)
-
-
-def false_alarm_rate(
-    conn: Connection,
-    start: datetime,
-    end: datetime,
-    programs: Iterable[str] | None = None,
-    districts: Iterable[int] | None = None,
-) -> pd.DataFrame:
-    """:func:`false_alarms_of` of the alerts opened in the period."""
-    return false_alarms_of(alerts_in_period(conn, start, end, programs, districts))
 
 
 def false_alarms_of(df: pd.DataFrame) -> pd.DataFrame:
@@ -109,17 +87,6 @@ def false_alarms_of(df: pd.DataFrame) -> pd.DataFrame:
 
 def _seconds(df: pd.DataFrame, column: str) -> pd.Series:
     return (df[column] - df["opened_at"]).dt.total_seconds().dropna()
-
-
-def response_times(
-    conn: Connection,
-    start: datetime,
-    end: datetime,
-    programs: Iterable[str] | None = None,
-    districts: Iterable[int] | None = None,
-) -> pd.DataFrame:
-    """:func:`response_times_of` of the alerts opened in the period."""
-    return response_times_of(alerts_in_period(conn, start, end, programs, districts))
 
 
 def response_times_of(df: pd.DataFrame) -> pd.DataFrame:
@@ -146,17 +113,6 @@ def response_times_of(df: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["measure", "n", "median_s", "p90_s"])
-
-
-def severe_ack_shares(
-    conn: Connection,
-    start: datetime,
-    end: datetime,
-    programs: Iterable[str] | None = None,
-    districts: Iterable[int] | None = None,
-) -> pd.DataFrame:
-    """:func:`severe_ack_shares_of` of the alerts opened in the period."""
-    return severe_ack_shares_of(alerts_in_period(conn, start, end, programs, districts))
 
 
 def severe_ack_shares_of(df: pd.DataFrame) -> pd.DataFrame:

@@ -6,8 +6,9 @@ import math
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, select
 
+from dashboard.clock import as_utc
 from dashboard.db.schema import (
     Alert,
     CareRecipient,
@@ -43,10 +44,8 @@ def _missing(value: object) -> bool:
     return value is None or bool(pd.isna(value))
 
 
-def _utc(value: object) -> pd.Timestamp:
-    """SQLite returns naive UTC (or strings); PostgreSQL aware datetimes."""
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+def _utc(value: datetime | str) -> pd.Timestamp:
+    return pd.Timestamp(as_utc(value))
 
 
 def positions(conn: Connection, program_code: str = WANDERING_PROGRAM) -> pd.DataFrame:
@@ -101,26 +100,30 @@ def _position_times(conn: Connection, df: pd.DataFrame) -> list[pd.Timestamp | N
 
     The state row's position comes from the latest position event, so when the latest event
     *was* a position its time is ``last_seen_at``; only the few whose latest event was
-    something else (a button, a battery report) need the event log, newest first by index.
+    something else (a button, a battery report) need the event log: one statement for all of
+    them, each read newest first through the ``(device_id, ts)`` index and stopped at the first
+    position (a grouped ``max`` would read every position the detector ever sent).
     """
-    stmt = (
-        select(DeviceEvent.ts)
-        .where(DeviceEvent.device_id == bindparam("d"), DeviceEvent.type == "position")
-        .order_by(DeviceEvent.ts.desc())
-        .limit(1)
-    )
-    out: list[pd.Timestamp | None] = []
-    for device_id, seen, kind in zip(
-        df["device_id"], df["last_seen_at"], df["last_event_type"], strict=True
-    ):
-        if _missing(seen):
-            out.append(None)
-        elif _missing(kind) or kind == "position":
-            out.append(seen)
-        else:
-            ts = conn.execute(stmt, {"d": int(device_id)}).scalar()
-            out.append(None if ts is None else _utc(ts))
-    return out
+    latest = df["last_event_type"].fillna("position") == "position"
+    ask = [int(d) for d in df.loc[df["last_seen_at"].notna() & ~latest, "device_id"]]
+    found: dict[int, pd.Timestamp] = {}
+    if ask:
+        e = DeviceEvent
+        last_fix = (
+            select(e.ts)
+            .where(e.device_id == Device.id, e.type == "position")
+            .order_by(e.ts.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        stmt = select(Device.id, last_fix).where(Device.id.in_(ask))
+        found = {int(d): _utc(ts) for d, ts in conn.execute(stmt) if ts is not None}
+    return [
+        None if _missing(seen) else seen if is_position else found.get(int(device_id))
+        for device_id, seen, is_position in zip(
+            df["device_id"], df["last_seen_at"], latest, strict=True
+        )
+    ]
 
 
 def _outside_since(conn: Connection, device_ids: list[int]) -> dict[int, pd.Timestamp]:

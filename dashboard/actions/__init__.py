@@ -4,7 +4,6 @@ See docs/alert-actions.md.
 """
 
 from dashboard.actions.errors import AlertNotFound, ConflictError, LastChange
-from dashboard.actions.permissions import NotPermitted, ensure_allowed, is_allowed
 from dashboard.actions.routing import (
     Route,
     RoutingConfig,
@@ -18,6 +17,7 @@ from dashboard.actions.service import (
     ActionResult,
     acknowledge,
     ai_recall,
+    check_request_route,
     close,
     dong_center,
     emergency_119,
@@ -36,6 +36,7 @@ from dashboard.actions.transitions import (
     allowed_actions,
     next_status,
 )
+from dashboard.auth.permissions import NotPermitted  # what every refused action raises
 
 __all__ = [
     "ACTIONS",
@@ -57,14 +58,13 @@ __all__ = [
     "acknowledge",
     "ai_recall",
     "allowed_actions",
+    "check_request_route",
     "close",
     "current_routing",
     "dong_center",
     "emergency_119",
-    "ensure_allowed",
     "field_visit",
     "guardian_call",
-    "is_allowed",
     "load_routing",
     "next_status",
     "perform",

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dashboard.clock import require_aware
 from dashboard.tomlconfig import parse_toml_model, read_config_text, reloading
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "dispatch_routing.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-TRANSPORTS = ("webhook", "log")
 # Outbox channels: the rules write auto_call and dong_center; actions write the rest.
 CHANNELS = (
     "auto_call",
@@ -206,8 +206,7 @@ def route_check_request(
 
     A person without a known dong also goes to the central center: nobody else could act on it.
     """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    require_aware(now)
     dc = cfg.dong_center
     local = now.astimezone(cfg.tz)
     day = local.date()

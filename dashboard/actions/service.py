@@ -1,18 +1,23 @@
 """One database function per operator action, each a single transaction's worth of writes.
 
 Every function takes the connection of a transaction the caller opened (``with engine.begin()
-as conn``; or use :func:`perform`), the alert id, the acting user, the alert ``version`` the
-operator saw and the time. It then, in that transaction:
+as conn``; or use :func:`perform`), the alert id, the acting principal (a ``SessionUser``), the
+alert ``version`` the operator saw and the time. It then, in that transaction:
 
+0. checks the principal: its role may take the action and the alert's person (or, for a device
+   ticket, the alert's place) lies in its districts, else ``NotPermitted`` and nothing written;
 1. moves the alert with ``UPDATE … WHERE id = :id AND version = :seen`` (optimistic concurrency;
    0 rows means someone else acted first → :class:`ConflictError` naming them),
 2. records a ``dispatches`` row for dispatch kinds,
 3. writes the outbox rows for whoever must be told, with deterministic idempotency keys,
-4. appends an ``audit_log`` row carrying the request key.
+4. appends an ``audit_log`` row carrying the request key (``dashboard.audit.write_audit``).
 
 A repeated request (a double click: same user, action and seen version) finds its own audit
-entry and returns the first result with ``replayed=True``: nothing is dispatched twice. Role
-checks are the caller's job (:func:`dashboard.actions.ensure_allowed`).
+entry and returns the first result with ``replayed=True``: nothing is dispatched twice. Pages
+check the role too, but only to offer the right buttons.
+
+Where a check request goes is decided by :func:`check_request_route` alone: the dispatch uses it
+and the alert page shows its answer.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from dashboard import clock
 from dashboard.actions.errors import AlertNotFound, ConflictError, LastChange
 from dashboard.actions.routing import (
+    Route,
     RoutingConfig,
     current_routing,
     recipient_address,
@@ -41,6 +48,9 @@ from dashboard.actions.transitions import (
     Request,
     next_status,
 )
+from dashboard.audit import write_audit
+from dashboard.auth.permissions import require, require_in_scope
+from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import (
     Alert,
     AuditLog,
@@ -114,33 +124,33 @@ def acknowledge(
     conn: Connection,
     alert_id: int,
     *,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     note: str | None = None,
 ) -> ActionResult:
     """open → acknowledged: the operator has seen it and owns it. Nobody else is notified."""
-    return _perform(conn, alert_id, Request(ACK, note=note), actor, seen_version, now)
+    return _perform(conn, alert_id, Request(ACK, note=note), principal, seen_version, now)
 
 
 def ai_recall(
     conn: Connection,
     alert_id: int,
     *,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     note: str | None = None,
 ) -> ActionResult:
     """Ask the AI call system to call the person now (outbox channel ``auto_call``)."""
-    return _perform(conn, alert_id, Request("ai_recall", note=note), actor, seen_version, now)
+    return _perform(conn, alert_id, Request("ai_recall", note=note), principal, seen_version, now)
 
 
 def dong_center(
     conn: Connection,
     alert_id: int,
     *,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     note: str | None = None,
@@ -148,27 +158,27 @@ def dong_center(
 ) -> ActionResult:
     """Check request: the person's dong welfare center in office hours, else the central center."""
     req = Request("dong_center", note=note)
-    return _perform(conn, alert_id, req, actor, seen_version, now, routing=routing)
+    return _perform(conn, alert_id, req, principal, seen_version, now, routing=routing)
 
 
 def field_visit(
     conn: Connection,
     alert_id: int,
     *,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     note: str | None = None,
 ) -> ActionResult:
     """Send the district's field team to the home."""
-    return _perform(conn, alert_id, Request("field_visit", note=note), actor, seen_version, now)
+    return _perform(conn, alert_id, Request("field_visit", note=note), principal, seen_version, now)
 
 
 def emergency_119(
     conn: Connection,
     alert_id: int,
     *,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     confirmed: bool = False,
@@ -176,27 +186,29 @@ def emergency_119(
 ) -> ActionResult:
     """Record a 119 request, tell the 119 liaison and the on-duty lead. Needs ``confirmed``."""
     req = Request("emergency_119", confirmed=confirmed, note=note)
-    return _perform(conn, alert_id, req, actor, seen_version, now)
+    return _perform(conn, alert_id, req, principal, seen_version, now)
 
 
 def guardian_call(
     conn: Connection,
     alert_id: int,
     *,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     note: str | None = None,
 ) -> ActionResult:
     """Contact the person's guardian (refused when no guardian phone is on file)."""
-    return _perform(conn, alert_id, Request("guardian_call", note=note), actor, seen_version, now)
+    return _perform(
+        conn, alert_id, Request("guardian_call", note=note), principal, seen_version, now
+    )
 
 
 def close(
     conn: Connection,
     alert_id: int,
     *,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     outcome: str,
@@ -205,7 +217,7 @@ def close(
 ) -> ActionResult:
     """Close with an outcome (terminal). Needs ``confirmed``; grave outcomes need a note."""
     req = Request(CLOSE, confirmed=confirmed, outcome=outcome, note=note)
-    return _perform(conn, alert_id, req, actor, seen_version, now)
+    return _perform(conn, alert_id, req, principal, seen_version, now)
 
 
 ACTION_FUNCTIONS = {
@@ -220,7 +232,11 @@ ACTION_FUNCTIONS = {
 
 
 def perform(engine: Engine, action: str, alert_id: int, **kwargs: Any) -> ActionResult:
-    """Run one action in its own transaction (what a UI callback calls)."""
+    """Run one action in its own transaction (what a UI callback calls).
+
+    ``perform(engine, "close", 12, principal=user, seen_version=3, now=now, confirmed=True,
+    outcome="safe")``: the keyword arguments are those of the action's function.
+    """
     try:
         function = ACTION_FUNCTIONS[action]
     except KeyError:
@@ -237,18 +253,20 @@ def _perform(
     conn: Connection,
     alert_id: int,
     req: Request,
-    actor: str,
+    principal: SessionUser,
     seen_version: int,
     now: datetime,
     *,
     routing: RoutingConfig | None = None,
 ) -> ActionResult:
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    clock.require_aware(now)
+    actor = require(principal, req.action).username
     if not actor or not actor.strip():
         raise ValueError("actor is required: every action is attributed")
-    key = request_key(alert_id, req.action, actor, seen_version)
     row = _load(conn, alert_id)
+    # The person's own region (a device ticket: the alert's), the same one the page checks.
+    require_in_scope(principal, req.action, row.dong_code)
+    key = request_key(alert_id, req.action, actor, seen_version)
     if row.version != seen_version:
         return _replay_or_conflict(conn, alert_id, req.action, actor, seen_version, key)
     new_status = next_status(row.status, req, has_person=row.recipient_id is not None)
@@ -315,16 +333,14 @@ def _perform(
         "note": req.note,
         "notifications": list(keys),
     }
-    conn.execute(
-        insert(AuditLog),
-        {
-            "at": now,
-            "actor": actor,
-            "action": f"alert_{req.action}",
-            "entity_type": "alert",
-            "entity_id": str(alert_id),
-            "detail": {k: v for k, v in detail.items() if v is not None},
-        },
+    write_audit(
+        conn,
+        at=now,
+        actor=actor,
+        action=f"alert_{req.action}",
+        entity_type="alert",
+        entity_id=alert_id,
+        detail={k: v for k, v in detail.items() if v is not None},
     )
     after = _load(conn, alert_id)
     return _result(after, req.action, actor, now, key, dispatch_id, target, keys, replayed=False)
@@ -383,19 +399,30 @@ def _short_dong(name: str | None) -> str | None:
     return name.split()[-1] if name else None
 
 
+def check_request_route(
+    conn: Connection, alert_id: int, now: datetime, *, routing: RoutingConfig | None = None
+) -> Route:
+    """Where a check request on this alert goes at ``now``: the one answer for the dispatch
+    and for the page that shows it (no permission needed: it reveals no person)."""
+    return _route(routing or current_routing(), _load(conn, alert_id), now)
+
+
+def _route(cfg: RoutingConfig, row, now: datetime) -> Route:
+    return route_check_request(
+        cfg,
+        now,
+        dong_name=_short_dong(row.dong_name) if row.dong_level == "dong" else None,
+        dong_code=_fields(row)["dong_code"],
+        program=row.program_code,
+    )
+
+
 def _target(cfg: RoutingConfig, row, action: str, now: datetime) -> tuple[str, str, str | None]:
     """(human target, routing address, routing reason) for a dispatch."""
-    fields = _fields(row)
     if action == "dong_center":
-        route = route_check_request(
-            cfg,
-            now,
-            dong_name=_short_dong(row.dong_name) if row.dong_level == "dong" else None,
-            dong_code=fields["dong_code"],
-            program=row.program_code,
-        )
+        route = _route(cfg, row, now)
         return route.target, route.recipient, route.reason
-    return _TARGET_KO[action], recipient_address(cfg, action, **fields), None
+    return _TARGET_KO[action], recipient_address(cfg, action, **_fields(row)), None
 
 
 def _notice(

@@ -6,8 +6,9 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from dashboard import clock
 from dashboard.db.schema.people import ROLES
 
 
@@ -18,15 +19,8 @@ def _engine():
     return make_engine(get_settings().resolved_database_url)
 
 
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except Exception:  # no login name in some containers
-        return "cli"
-
-
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def read_new_password(args: argparse.Namespace, prompt: Callable[[str], str] | None = None) -> str:
@@ -45,12 +39,14 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     from dashboard.auth import users
     from dashboard.auth.passwords import WeakPasswordError
+    from dashboard.auth.permissions import NotPermitted
+    from dashboard.auth.principal import cli_principal
 
     engine = _engine()
     if not inspect(engine).has_table("users"):
         print("error: no tables yet; run `python -m dashboard init` first", file=sys.stderr)
         return 2
-    now, actor = _now(), _actor()
+    now, actor = _now(), cli_principal()
     try:
         if args.action == "list":
             with engine.connect() as conn:
@@ -82,7 +78,7 @@ def cmd_users(args: argparse.Namespace) -> int:
             elif args.action == "unlock":
                 users.unlock_user(conn, args.name, now, actor)
                 print(f"unlocked {users.normalize_username(args.name)}")
-    except (users.UserError, WeakPasswordError, ValueError) as exc:
+    except (users.UserError, WeakPasswordError, ValueError, NotPermitted) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -13,12 +13,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, select
 
-from dashboard.auth.audit import audit
+from dashboard.audit import audit_account
+from dashboard.auth.principal import system_principal
 from dashboard.auth.users import create_user, get_user
 from dashboard.db.schema import User
 
 DEMO_PASSWORD = "anbu-demo"
-ACTOR = "system:demo"
+# Demo accounts are managed by the start-up itself, through the same checks as an admin.
+PRINCIPAL = system_principal("demo")
 # username -> (display name, districts). The demo operator works in Goyang's control center
 # (고양시 with its three 구): Seoul and Daedeok people stay masked for that account.
 DEMO_ACCOUNTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -42,7 +44,9 @@ def sync_demo_accounts(conn: Connection, demo: bool, now: datetime) -> DemoSync:
         if names:
             conn.execute(delete(User).where(User.is_demo.is_(True)))
             for name in names:
-                audit(conn, now, ACTOR, "user_delete", name, {"reason": "demo mode off"})
+                audit_account(
+                    conn, now, PRINCIPAL.username, "user_delete", name, {"reason": "demo mode off"}
+                )
         result.removed = sorted(names)
         return result
     for name, (display_name, districts) in DEMO_ACCOUNTS.items():
@@ -54,7 +58,7 @@ def sync_demo_accounts(conn: Connection, demo: bool, now: datetime) -> DemoSync:
             role=name,
             password=DEMO_PASSWORD,
             now=now,
-            actor=ACTOR,
+            principal=PRINCIPAL,
             display_name=display_name,
             district_codes=districts,
             is_demo=True,

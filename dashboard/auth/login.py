@@ -1,4 +1,13 @@
-"""``authenticate``: password check with lockout, audited, telling nobody which names exist.
+"""``authenticate``: password check with throttling and lockout, audited, telling nobody which
+names exist.
+
+Two limits, so that a stranger cannot lock the real user out:
+
+- per client address (``dashboard.auth.throttle``): after a few failures the address waits,
+  with a delay that doubles, and is refused without a password check meanwhile;
+- per account: failures from ``max_failures`` *different* addresses since the last success lock
+  the account. One address alone never locks it, so someone hammering a name from their own
+  machine slows only themselves; an attacker spread over many addresses still meets the lock.
 
 Unknown names, demo accounts outside demo mode and wrong passwords all answer "bad
 credentials" after the same Argon2 work. Unknown names are locked out exactly like real ones
@@ -14,15 +23,18 @@ from enum import StrEnum
 
 from sqlalchemy import Connection, and_, func, select, update
 
-from dashboard.auth.audit import ENTITY, audit
+from dashboard.audit import USER_ENTITY as ENTITY
+from dashboard.audit import audit_account as audit
 from dashboard.auth.passwords import MAX_LENGTH, hash_password, needs_rehash, verify_password
 from dashboard.auth.policy import AuthPolicy
 from dashboard.auth.principal import SessionUser
+from dashboard.auth.throttle import UNKNOWN_CLIENT, client_blocked_until, client_key
 from dashboard.auth.users import get_user, normalize_username
 from dashboard.db.schema import AuditLog, User
 
-# Failed attempts on unknown names are counted over this window (there is no row to reset).
-UNKNOWN_NAME_WINDOW = timedelta(days=1)
+# Failures towards an account lock are counted over this window (for unknown names there is no
+# row to reset; for real ones it bounds the audit rows read).
+ACCOUNT_WINDOW = timedelta(days=1)
 
 
 class AuthStatus(StrEnum):
@@ -30,13 +42,14 @@ class AuthStatus(StrEnum):
     BAD_CREDENTIALS = "bad_credentials"
     LOCKED = "locked"
     DISABLED = "disabled"
+    THROTTLED = "throttled"  # too many failures from this client address: wait
 
 
 @dataclass(frozen=True)
 class AuthResult:
     status: AuthStatus
     user: SessionUser | None = None
-    locked_until: datetime | None = None
+    locked_until: datetime | None = None  # LOCKED: the account; THROTTLED: this client
 
     @property
     def ok(self) -> bool:
@@ -44,7 +57,8 @@ class AuthResult:
 
     @property
     def message_key(self) -> str:
-        """i18n key of the message to show (``auth.locked`` takes ``until``)."""
+        """i18n key of the message to show (``auth.locked`` takes ``until``, ``auth.throttled``
+        takes ``wait``)."""
         return f"auth.{self.status.value}"
 
 
@@ -54,39 +68,52 @@ def authenticate(
     password: str,
     now: datetime,
     policy: AuthPolicy | None = None,
+    client: str | None = None,
 ) -> AuthResult:
-    """Check a login attempt at ``now`` and record it; the caller commits ``conn``.
+    """Check a login attempt at ``now`` from the address ``client`` and record it; the caller
+    commits ``conn``.
 
-    ``policy`` defaults to the configured settings (lockout, demo mode).
+    ``policy`` defaults to the configured settings (lockout, throttling, demo mode). ``client``
+    is the browser's IP address; None (unknown) counts as one client shared by all such.
     """
     policy = policy or AuthPolicy.from_settings()
     name = normalize_username(username)[:60]
+    client = client_key(client)
+    waiting = client_blocked_until(conn, client, now, policy)
+    if waiting is not None:  # before any name lookup: the refusal says nothing about the name
+        detail = {"client": client, "until": waiting.isoformat()}
+        audit(conn, now, name, "login_throttled", name, detail)
+        return AuthResult(AuthStatus.THROTTLED, locked_until=waiting)
+
     row = get_user(conn, name) if name else None
     if row is not None and row.is_demo and not policy.demo:
         row = None  # outside demo mode a leftover demo account does not exist
     if row is None:
-        return _unknown(conn, name, password, now, policy)
+        return _unknown(conn, name, password, now, policy, client)
 
     if row.locked_until is not None and row.locked_until > now:
-        audit(conn, now, name, "login_locked", name, {"until": row.locked_until.isoformat()})
+        detail = {"until": row.locked_until.isoformat(), "client": client}
+        audit(conn, now, name, "login_locked", name, detail)
         return AuthResult(AuthStatus.LOCKED, locked_until=row.locked_until)
 
     if not verify_password(row.password_hash, password):
-        return _count_failure(conn, row, now, policy)
+        return _count_failure(conn, row, now, policy, client)
 
     if not row.active:
-        audit(conn, now, name, "login_disabled", name)
+        audit(conn, now, name, "login_disabled", name, {"client": client})
         return AuthResult(AuthStatus.DISABLED)
 
     values: dict = {"failed_logins": 0, "locked_until": None}
     if needs_rehash(row.password_hash) and len(password) <= MAX_LENGTH:
         values["password_hash"] = hash_password(password)  # keep up with stronger parameters
     conn.execute(update(User).where(User.id == row.id).values(**values))
-    audit(conn, now, name, "login_success", name, {"role": row.role})
+    audit(conn, now, name, "login_success", name, {"role": row.role, "client": client})
     return AuthResult(AuthStatus.OK, user=SessionUser.from_row(row))
 
 
-def _count_failure(conn: Connection, row, now: datetime, policy: AuthPolicy) -> AuthResult:
+def _count_failure(
+    conn: Connection, row, now: datetime, policy: AuthPolicy, client: str
+) -> AuthResult:
     # One atomic increment so two parallel guesses cannot both read the old count.
     failures = conn.execute(
         update(User)
@@ -94,34 +121,66 @@ def _count_failure(conn: Connection, row, now: datetime, policy: AuthPolicy) -> 
         .values(failed_logins=func.coalesce(User.failed_logins, 0) + 1)
         .returning(User.failed_logins)
     ).scalar_one()
-    audit(conn, now, row.username, "login_failure", row.username, {"failures": failures})
-    if failures < policy.max_failures:
-        return AuthResult(AuthStatus.BAD_CREDENTIALS)
+    detail = {"failures": failures, "client": client}
+    audit(conn, now, row.username, "login_failure", row.username, detail)
+    # The column counts failures since the last success, unlock or lockout; the audit rows of
+    # exactly those failures say from how many addresses they came.
+    recent = (
+        select(AuditLog.detail)
+        .where(
+            AuditLog.entity_type == ENTITY,
+            AuditLog.entity_id == row.username,
+            AuditLog.action == "login_failure",
+            AuditLog.at >= now - ACCOUNT_WINDOW,
+        )
+        .order_by(AuditLog.id.desc())
+        .limit(failures)
+    )
+    clients = {_client_of(d) for d in conn.execute(recent).scalars()}
+    if len(clients) < policy.max_failures:
+        return _bad_credentials(conn, client, now, policy)
     until = now + policy.lockout
     conn.execute(update(User).where(User.id == row.id).values(failed_logins=0, locked_until=until))
-    audit(conn, now, row.username, "lockout", row.username, {"until": until.isoformat()})
+    detail = {"until": until.isoformat(), "clients": len(clients)}
+    audit(conn, now, row.username, "lockout", row.username, detail)
     return AuthResult(AuthStatus.LOCKED, locked_until=until)
 
 
 def _unknown(
-    conn: Connection, name: str, password: str, now: datetime, policy: AuthPolicy
+    conn: Connection, name: str, password: str, now: datetime, policy: AuthPolicy, client: str
 ) -> AuthResult:
     """Same answers and the same work as for a real account, state kept in the audit log."""
-    locked_until, failures = _unknown_name_state(conn, name, now)
+    locked_until, clients, failures = _unknown_name_state(conn, name, now)
     if locked_until is not None and locked_until > now:
-        audit(conn, now, name, "login_locked", name, {"until": locked_until.isoformat()})
+        detail = {"until": locked_until.isoformat(), "client": client}
+        audit(conn, now, name, "login_locked", name, detail)
         return AuthResult(AuthStatus.LOCKED, locked_until=locked_until)
     verify_password(None, password)
-    failures += 1
-    audit(conn, now, name, "login_failure", name, {"failures": failures, "known": False})
-    if failures < policy.max_failures:
-        return AuthResult(AuthStatus.BAD_CREDENTIALS)
+    detail = {"failures": failures + 1, "known": False, "client": client}
+    audit(conn, now, name, "login_failure", name, detail)
+    clients.add(client)
+    if len(clients) < policy.max_failures:
+        return _bad_credentials(conn, client, now, policy)
     until = now + policy.lockout
-    audit(conn, now, name, "lockout", name, {"until": until.isoformat(), "known": False})
+    detail = {"until": until.isoformat(), "known": False, "clients": len(clients)}
+    audit(conn, now, name, "lockout", name, detail)
     return AuthResult(AuthStatus.LOCKED, locked_until=until)
 
 
-def _unknown_name_state(conn: Connection, name: str, now: datetime) -> tuple[datetime | None, int]:
+def _bad_credentials(
+    conn: Connection, client: str, now: datetime, policy: AuthPolicy
+) -> AuthResult:
+    """A failure that did not lock the account; it may have made this client wait."""
+    waiting = client_blocked_until(conn, client, now, policy)
+    if waiting is not None:
+        return AuthResult(AuthStatus.THROTTLED, locked_until=waiting)
+    return AuthResult(AuthStatus.BAD_CREDENTIALS)
+
+
+def _unknown_name_state(
+    conn: Connection, name: str, now: datetime
+) -> tuple[datetime | None, set[str], int]:
+    """(locked until, client addresses, failures) of an unknown name since its last lockout."""
     rows = conn.execute(
         select(AuditLog.action, AuditLog.detail)
         .where(
@@ -129,20 +188,27 @@ def _unknown_name_state(conn: Connection, name: str, now: datetime) -> tuple[dat
                 AuditLog.entity_type == ENTITY,
                 AuditLog.entity_id == name,
                 AuditLog.action.in_(("login_failure", "lockout")),
-                AuditLog.at >= now - UNKNOWN_NAME_WINDOW,
+                AuditLog.at >= now - ACCOUNT_WINDOW,
             )
         )
         .order_by(AuditLog.at, AuditLog.id)
     ).all()
     locked_until: datetime | None = None
+    clients: set[str] = set()
     failures = 0
     for action, detail in rows:
         if action == "lockout":
             locked_until = datetime.fromisoformat((detail or {})["until"])
-            failures = 0  # a lockout starts a fresh count, as for a real account
+            clients, failures = set(), 0  # a lockout starts a fresh count, as for a real account
         else:
+            clients.add(_client_of(detail))
             failures += 1
-    return locked_until, failures
+    return locked_until, clients, failures
+
+
+def _client_of(detail: dict | None) -> str:
+    # Rows written before addresses were recorded count as the unknown client.
+    return (detail or {}).get("client") or UNKNOWN_CLIENT
 
 
 def record_logout(conn: Connection, username: str, now: datetime, reason: str = "logout") -> None:

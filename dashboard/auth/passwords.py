@@ -47,8 +47,3 @@ def needs_rehash(password_hash: str) -> bool:
         return _hasher.check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
-
-
-def waste_time() -> None:
-    """Spend one verification, for paths that must look like a password check."""
-    verify_password(None, "x")

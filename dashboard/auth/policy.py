@@ -10,10 +10,15 @@ from dashboard.settings import Settings, get_settings
 
 @dataclass(frozen=True)
 class AuthPolicy:
-    max_failures: int = 5  # consecutive failed logins that lock an account
+    # An account locks after failures from this many different client addresses (one address
+    # alone is throttled instead, see dashboard.auth.throttle).
+    max_failures: int = 5
     lockout: timedelta = timedelta(minutes=15)
     idle_timeout: timedelta = timedelta(minutes=30)
     demo: bool = False  # demo accounts may log in only when true
+    client_max_failures: int = 5  # failures in a row from one address before it must wait
+    client_backoff: timedelta = timedelta(seconds=30)  # first wait; doubles with each failure
+    client_max_delay: timedelta = timedelta(minutes=15)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> AuthPolicy:
@@ -22,7 +27,9 @@ class AuthPolicy:
             max_failures=s.auth_max_failures,
             lockout=timedelta(minutes=s.auth_lockout_minutes),
             idle_timeout=timedelta(minutes=s.session_idle_minutes),
-            demo=s.demo,
+            demo=s.demo_enabled,
+            client_max_failures=s.auth_client_max_failures,
+            client_max_delay=timedelta(minutes=s.auth_client_max_delay_minutes),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,3 +48,24 @@ def can_see_personal_data(user: SessionUser, region_code: str | None) -> bool:
     if scope is None:
         return True
     return region_in_any(region_code, scope)
+
+
+# The command line runs on the server, started by someone who holds the database credentials
+# and could change any row anyway. It acts as an admin (accounts, API keys, imports), under a
+# name of its own so the audit log tells it apart, and through the same checks as the pages.
+CLI_ROLE = "admin"
+
+
+def cli_principal() -> SessionUser:
+    """``cli:<os user>`` with the CLI's role (see docs/access-control.md)."""
+    try:
+        name = f"cli:{getpass.getuser()}"
+    except Exception:  # no login name in some containers
+        name = "cli"
+    return SessionUser(username=name, display_name=name, role=CLI_ROLE)
+
+
+def system_principal(part: str, role: str = CLI_ROLE) -> SessionUser:
+    """A part of the system acting on its own (demo accounts, the simulator's vendor keys)."""
+    name = f"system:{part}"
+    return SessionUser(username=name, display_name=name, role=role)

@@ -1,7 +1,8 @@
 """Roles and the permission matrix: which pages and which actions each role may use.
 
 Pure data and functions. The app gives ``allowed_pages(role)`` to ``st.navigation`` (a page not
-registered for a session cannot be reached by URL); pages that act re-check ``can(role, action)``.
+registered for a session cannot be reached by URL); pages re-check ``can(role, action)`` as a
+convenience, and the domain functions decide (:mod:`dashboard.auth.permissions`).
 ``docs/access-control.md`` shows this matrix and a test keeps the two in step.
 """
 
@@ -33,6 +34,7 @@ ACTIONS = (
     "edit_thresholds",
     "manage_users",
     "manage_api_keys",
+    "import_data",
 )
 
 # Control pages show people (names, homes, positions); the aggregate pages select no personal
@@ -48,10 +50,17 @@ PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
     "operator": frozenset({*ALERT_ACTIONS, "reveal_personal_data"}),
     "lead": frozenset(
-        {*ALERT_ACTIONS, "reveal_personal_data", "export", "edit_thresholds", "manage_users"}
+        {
+            *ALERT_ACTIONS,
+            "reveal_personal_data",
+            "export",
+            "edit_thresholds",
+            "manage_users",
+            "import_data",
+        }
     ),
     "council": frozenset(),
-    "admin": frozenset({"manage_users", "manage_api_keys"}),
+    "admin": frozenset({"manage_users", "manage_api_keys", "import_data"}),
 }
 
 # Who may give which role with manage_users: a lead may not create admins (API keys, settings).
@@ -99,6 +108,8 @@ def _check_matrix() -> None:
         assert set(pages) <= set(PAGES), role
     for role, actions in ACTIONS_BY_ROLE.items():
         assert actions <= set(ACTIONS), role
+        # Whoever may import may open the import page, and only they (no dead button, no door).
+        assert ("import_data" in actions) == ("import" in PAGES_BY_ROLE[role]), role
 
 
 _check_matrix()

@@ -1,6 +1,9 @@
 """Local accounts: create, list, disable, unlock, change password. Every change is audited.
 
-Functions take a Connection (the caller owns the transaction), the time and the actor.
+Functions take a Connection (the caller owns the transaction), the time and the acting
+principal. Each change checks ``manage_users`` and that the principal may grant the account's
+role (a lead never touches an admin account) before it writes; the pages and the CLI pass their
+principal down.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
-from dashboard.auth.audit import audit
+from dashboard.audit import audit_account
 from dashboard.auth.passwords import check_password_rule, hash_password
+from dashboard.auth.permissions import NotPermitted, require, require_grant
+from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import Region, User
 from dashboard.db.schema.people import ROLES
 
@@ -91,16 +96,18 @@ def create_user(
     role: str,
     password: str,
     now: datetime,
-    actor: str,
+    principal: SessionUser,
     *,
     display_name: str | None = None,
     district_codes: Iterable[str] = (),
     is_demo: bool = False,
     check_rule: bool = True,
 ) -> UserInfo:
+    require(principal, "manage_users")  # before any answer about names or roles
     name = _valid_username(username)
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
+    require_grant(principal, role)
     if check_rule:
         check_password_rule(password)
     if get_user(conn, name) is not None:
@@ -120,10 +127,10 @@ def create_user(
             created_at=now,
         )
     )
-    audit(
+    audit_account(
         conn,
         now,
-        actor,
+        principal.username,
         "user_create",
         name,
         {"role": role, "district_codes": codes, "is_demo": is_demo},
@@ -136,28 +143,44 @@ def list_users(conn: Connection) -> list[UserInfo]:
     return [_info(r) for r in rows]
 
 
-def set_active(conn: Connection, username: str, active: bool, now: datetime, actor: str) -> None:
+def _managed(conn: Connection, username: str, principal: SessionUser):
+    """The account row, once ``principal`` may manage its role."""
+    require(principal, "manage_users")  # before telling whether the name exists
     row = _require(conn, username)
+    require_grant(principal, row.role)
+    return row
+
+
+def set_active(
+    conn: Connection, username: str, active: bool, now: datetime, principal: SessionUser
+) -> None:
+    """Enable or disable; an account cannot disable itself (nobody would be left to undo it)."""
+    row = _managed(conn, username, principal)
+    if not active and row.username == principal.username:
+        raise NotPermitted(principal, "manage_users", "own_account")
     conn.execute(update(User).where(User.id == row.id).values(active=active))
-    audit(conn, now, actor, "user_enable" if active else "user_disable", row.username)
+    action = "user_enable" if active else "user_disable"
+    audit_account(conn, now, principal.username, action, row.username)
 
 
-def unlock_user(conn: Connection, username: str, now: datetime, actor: str) -> None:
-    row = _require(conn, username)
+def unlock_user(conn: Connection, username: str, now: datetime, principal: SessionUser) -> None:
+    row = _managed(conn, username, principal)
     conn.execute(update(User).where(User.id == row.id).values(failed_logins=0, locked_until=None))
-    audit(conn, now, actor, "user_unlock", row.username)
+    audit_account(conn, now, principal.username, "user_unlock", row.username)
 
 
-def set_password(conn: Connection, username: str, password: str, now: datetime, actor: str) -> None:
+def set_password(
+    conn: Connection, username: str, password: str, now: datetime, principal: SessionUser
+) -> None:
     """Replace the password; also lifts a lockout (an admin reset is the usual way out)."""
-    row = _require(conn, username)
+    row = _managed(conn, username, principal)
     check_password_rule(password)
     conn.execute(
         update(User)
         .where(User.id == row.id)
         .values(password_hash=hash_password(password), failed_logins=0, locked_until=None)
     )
-    audit(conn, now, actor, "user_password", row.username)
+    audit_account(conn, now, principal.username, "user_password", row.username)
 
 
 def _info(row) -> UserInfo:

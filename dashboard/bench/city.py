@@ -15,12 +15,13 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
+from dashboard import clock
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import AppMeta, Device
 from dashboard.settings import VAR_DIR
@@ -42,7 +43,7 @@ def build(url: str, devices: int | None) -> None:
 
     engine = make_engine(url)
     migrate.upgrade(engine)
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
+    end = clock.now().replace(second=0, microsecond=0)
     if devices is None:
         build_demo(engine, scale="seoul", seed=SEED, days=DAYS, end=end)
     else:  # a quick city for tests: the small demo with all but ``devices`` retired

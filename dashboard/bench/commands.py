@@ -6,9 +6,10 @@ import argparse
 import json
 import platform
 import resource
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from dashboard import clock
 
 TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "ingest_events_per_s_sqlite": (10_000, "min"),
@@ -90,7 +91,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     result: dict[str, Any] = {
         "scale": args.scale if args.devices is None else f"tiny-{args.devices}",
-        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "measured_at": clock.now().isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPUs, Python "
         f"{platform.python_version()}",
     }

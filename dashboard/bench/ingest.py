@@ -14,10 +14,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 
+from dashboard import clock
 from dashboard.db.engine import make_engine
 from dashboard.simulate.city import CitySimulator, by_vendor
 from dashboard.simulate.keys import create_demo_keys
@@ -41,7 +42,7 @@ def prepare_bodies(url: str, max_events: int, seed: int = 1) -> tuple[list[tuple
     engine = make_engine(url)
     with engine.connect() as conn:
         roster = load_roster(conn)
-    now = datetime.now(UTC)
+    now = clock.now()
     start = now - timedelta(hours=3)
     sim = CitySimulator(roster, seed=seed, start=start)
     wanted = max_events + WARMUP_REQUESTS * 1000

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from dashboard.audit import audit_row
 from dashboard.demo.clock import HOUR
 from dashboard.demo.context import OPERATORS, Ctx, Episode
 from dashboard.rules import dedup_key
@@ -188,11 +189,11 @@ def build_alerts(ctx: Ctx, episodes: list[Episode]) -> dict[str, list[dict[str, 
 
 
 def _audit(at: int, actor: str, action: str, alert_id: int, detail: dict) -> dict[str, Any]:
-    return {
-        "at": _dt(at),
-        "actor": actor,
-        "action": action,
-        "entity_type": "alert",
-        "entity_id": str(alert_id),
-        "detail": detail,
-    }
+    return audit_row(
+        at=_dt(at),
+        actor=actor,
+        action=action,
+        entity_type="alert",
+        entity_id=alert_id,
+        detail=detail,
+    )

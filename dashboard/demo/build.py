@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, func, insert, select
 
+from dashboard import clock
 from dashboard.catalog import load_catalog, program_ids, read_regions
 from dashboard.db.schema import (
     Alert,
@@ -86,10 +87,10 @@ def build_demo(
     """Generate the demo city into an empty database (catalog rows may already exist)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}")
-    if end is not None and end.tzinfo is None:
-        raise ValueError("end must be timezone-aware (UTC)")
+    if end is not None:
+        clock.require_aware(end, "end")
     started = time.perf_counter()
-    end = (end or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+    end = (end or clock.now()).astimezone(UTC).replace(second=0, microsecond=0)
     grid = TimeGrid.make(end, days)
     report = progress or (lambda _f, _m: None)
     rows: dict[str, int] = {}
@@ -201,7 +202,7 @@ def build_demo(
             sync_sequence(conn, t.__table__)
         now = grid.end
         meta = {
-            "demo_generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "demo_generated_at": clock.now().isoformat(timespec="seconds"),
             "demo_scale": scale,
             "demo_seed": str(seed),
             "demo_end": end.isoformat(),

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
+from dashboard.clock import require_aware
+
 KST = timedelta(hours=9)  # Asia/Seoul has had no daylight saving time since 1988
 HOUR = 3600
 DAY = 86_400
@@ -22,8 +24,7 @@ class TimeGrid:
 
     @classmethod
     def make(cls, end: datetime, days: int) -> TimeGrid:
-        if end.tzinfo is None:
-            raise ValueError("end must be timezone-aware")
+        require_aware(end, "end")
         if days < 1:
             raise ValueError("days must be at least 1")
         end = end.astimezone(UTC).replace(second=0, microsecond=0)
@@ -54,16 +55,8 @@ class TimeGrid:
     def day_weekday(self) -> np.ndarray:
         return (self.day0.weekday() + np.arange(self.days)) % 7
 
-    def valid_slots(self) -> np.ndarray:
-        """True for slots that started before ``end`` (the last day is partial)."""
-        return np.arange(self.slots) < self.hours
-
     def slot_start(self) -> np.ndarray:
         return self.t0 + np.arange(self.slots, dtype=np.int64) * HOUR
-
-    def day_of(self, seconds: np.ndarray) -> np.ndarray:
-        """Day index of epoch seconds."""
-        return (np.asarray(seconds) - self.t0) // DAY
 
     def per_day(self, hourly: np.ndarray) -> np.ndarray:
         """Sum an (n, slots) array into (n, days)."""

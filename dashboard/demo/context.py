@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -172,14 +172,6 @@ def event_columns(
         "value": np.asarray(value, dtype=float),
         "data": data if data is not None else [None] * len(ts),
     }
-
-
-def birth_years(rng: np.random.Generator, end_year: int, ages: np.ndarray) -> np.ndarray:
-    return end_year - ages.astype(int)
-
-
-def day_index(ctx: Ctx, d: date) -> int:
-    return (d - ctx.grid.day0).days
 
 
 def times_in_days(

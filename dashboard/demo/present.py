@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from dashboard.audit import audit_row
+from dashboard.clock import as_utc
 from dashboard.db.schema import (
     Alert,
     AuditLog,
@@ -41,7 +43,6 @@ from dashboard.rules.evaluate import EVENT_RULES
 from dashboard.rules.geo import haversine_m
 from dashboard.rules.lifecycle import ACTOR as SYSTEM
 from dashboard.rules.model import STAGE_RANK
-from dashboard.rules.state import derive_state
 
 
 def _at(value: str | None) -> datetime | None:
@@ -134,7 +135,7 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
             (r.stage, _onset_from_positions(conn, r.rule, r.device_id, th) or end)
         ]
         floor = last_closed.get(r.dedup_key)
-        floor = _aware(floor) + timedelta(minutes=1) if floor else None
+        floor = as_utc(floor) + timedelta(minutes=1) if floor else None
         # Never before the simulated history began: the demo has no past to show for it.
         floor = max(floor, history_start) if floor else history_start
         times = [(s, min(max(t, floor), end)) for s, t in times]
@@ -197,14 +198,14 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
             .values(at=opened, detail={"rule": r.rule, "stage": times[0][0]})
         )
         audit.extend(
-            {
-                "at": t,
-                "actor": actor,
-                "action": action,
-                "entity_type": "alert",
-                "entity_id": str(r.id),
-                "detail": {"rule": r.rule, **detail} if actor == SYSTEM else detail,
-            }
+            audit_row(
+                at=t,
+                actor=actor,
+                action=action,
+                entity_type="alert",
+                entity_id=r.id,
+                detail={"rule": r.rule, **detail} if actor == SYSTEM else detail,
+            )
             for t, actor, action, detail in actions
         )
     if dispatches:
@@ -277,35 +278,7 @@ def _onset_from_positions(
         if not test(data or {}):
             break
         onset = ts
-    return _aware(onset) if onset else None
-
-
-def state_mismatches(conn: Connection) -> list[tuple[int, str, str]]:
-    """Active devices whose ``device_state.state`` differs from what their open alerts give
-    (device, stored, expected); empty when the present is consistent."""
-    a, s, d = Alert.__table__, DeviceState.__table__, Device.__table__
-    open_by: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
-    for row in conn.execute(
-        select(a.c.device_id, a.c.kind, a.c.rule, a.c.stage).where(a.c.status != "closed")
-    ):
-        open_by[row.device_id].append((row.kind, row.rule, row.stage))
-    rows = conn.execute(
-        select(d.c.id, s.c.state)
-        .outerjoin(s, s.c.device_id == d.c.id)
-        .where(d.c.status == "active")
-    )
-    return [
-        (dev, state, derive_state(open_by[dev]))
-        for dev, state in rows
-        if state != derive_state(open_by[dev])
-    ]
-
-
-def _aware(ts: datetime | str) -> datetime:
-    # SQLite aggregates (max) come back as text or naive datetimes.
-    if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts)
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+    return as_utc(onset) if onset else None
 
 
 def _s(t: datetime) -> int:

@@ -72,12 +72,6 @@ def daily_calls(rng: np.random.Generator, grid: TimeGrid, n: int) -> np.ndarray:
     return rng.poisson(rate * factor)
 
 
-def call_hours(rng: np.random.Generator, k: int) -> np.ndarray:
-    """Seoul hour of day of ``k`` calls: mornings and early evenings."""
-    p = np.array([0, 0, 0, 0, 0, 0, 0.5, 1.5, 3, 5, 6, 6, 5, 5, 5, 5, 5, 6, 7, 6, 4, 2.5, 1, 0.3])
-    return rng.choice(24, k, p=p / p.sum())
-
-
 def robot_services(rng: np.random.Generator, grid: TimeGrid, n: int) -> np.ndarray:
     """Services per robot per day averaging ~1.44 (144 a day across 100 robots, as documented).
 

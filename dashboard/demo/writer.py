@@ -7,14 +7,13 @@ one table can reference rows of another without a round trip per row.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Table, func, insert, select, text
 
 CHUNK = 20_000
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def next_id(conn: Connection, table: Table) -> int:
@@ -32,11 +31,6 @@ def sync_sequence(conn: Connection, table: Table) -> None:
             f"GREATEST((SELECT COALESCE(MAX(id), 0) FROM {table.name}), 1))"
         )
     )
-
-
-def to_datetimes(seconds: np.ndarray) -> list[datetime]:
-    """Epoch seconds (UTC) → aware datetimes."""
-    return [EPOCH + timedelta(seconds=int(s)) for s in np.asarray(seconds).tolist()]
 
 
 def to_dates(day0: date, index: np.ndarray) -> list[date]:

@@ -10,7 +10,6 @@ from dashboard.ingest.core import (
     IngestResult,
     check_events,
     ingest_events,
-    system_clock,
 )
 
 __all__ = [
@@ -19,5 +18,4 @@ __all__ = [
     "IngestResult",
     "check_events",
     "ingest_events",
-    "system_clock",
 ]

@@ -17,20 +17,22 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 
+from dashboard.clock import now as system_now
 from dashboard.ingest.apikeys import vendor_for_key
 from dashboard.ingest.core import (
     Clock,
     IngestResult,
     ingest_events,
-    system_clock,
     tune_engine_for_ingest,
 )
+from dashboard.ingest.deadletters import record_message
 from dashboard.ingest.events import AnyEvent
 from dashboard.ingest.payload import (
     MAX_BODY_BYTES,
+    MAX_DEPTH,
     MAX_EVENTS,
     PayloadError,
     decode_batch,
@@ -43,12 +45,13 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.0"
 RETRY_AFTER_S = "5"
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Vendors send device events to Anbu (안부), the control dashboard of municipal smart-care programs.
 One key per vendor (header `X-API-Key`). Each event is validated on its own: valid events in a
 batch are stored even when others are rejected, and the reply says why each rejected event was
 refused. `event_id` is the idempotency key: resending an event is safe and is counted under
-`duplicates`. See docs/ingest-api.md for the full contract.
+`duplicates`. Numbers must be JSON numbers (`"watts": "50"` is refused) and bodies may nest at
+most {MAX_DEPTH} levels. See docs/ingest-api.md for the full contract.
 """
 
 
@@ -88,12 +91,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         "model": ErrorReply,
         "description": f"Body over {MAX_BODY_BYTES} bytes or over {MAX_EVENTS} events",
     },
-    422: {"model": ErrorReply, "description": 'Not JSON, or not an object {"events": [...]}'},
+    422: {
+        "model": ErrorReply,
+        "description": 'Not JSON, not an object {"events": [...]}, '
+        f"or nested more than {MAX_DEPTH} levels deep",
+    },
     503: {"model": ErrorReply, "description": "Temporarily unavailable; retry (Retry-After)"},
 }
 
 
-def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> FastAPI:
+def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> FastAPI:
     """The ingest app; without ``engine`` it connects to the configured database on first use."""
     app = FastAPI(
         title="Anbu ingest API",
@@ -120,6 +127,23 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> 
         with get_engine().begin() as conn:
             return ingest_events(conn, vendor, events, now=clock())
 
+    def keep_refused(vendor: str, body: bytes, reason: str) -> None:
+        """A body refused as a whole goes to the dead letters too (best effort: the vendor
+        gets its 422 whether or not the database can take it)."""
+        try:
+            with get_engine().begin() as conn:
+                record_message(
+                    conn,
+                    source="http",
+                    vendor=vendor,
+                    topic=None,
+                    reason=reason,
+                    payload=body,
+                    now=clock(),
+                )
+        except Exception as exc:  # the reply matters more than the copy
+            log.error("could not keep a dead letter for vendor %s: %s", vendor, exc)
+
     @app.post(
         "/v1/events",
         response_model=IngestReply,
@@ -143,13 +167,16 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_clock) -> 
             raise _unavailable(exc) from None
         if vendor is None:
             raise HTTPException(401, "missing or invalid X-API-Key")
+        body = await _read_limited(request)
         try:
-            events = decode_batch(await _read_limited(request))
+            events = decode_batch(body)
         except PayloadError as exc:
+            if not exc.too_large:
+                await run_in_threadpool(keep_refused, vendor, body, str(exc))
             raise _http_error(exc) from None
         try:
             result = await run_in_threadpool(store, vendor, events)
-        except (OperationalError, RulesConfigError) as exc:
+        except (OperationalError, InterfaceError, RulesConfigError) as exc:
             raise _unavailable(exc) from None
         if result.rejected:
             log.info(

@@ -4,6 +4,10 @@ A key is ``anbu_<prefix>_<secret>`` with a 256-bit random secret. SHA-256 (not a
 hash) is the standard choice for such keys: nothing can be guessed from a hash of 256 random bits,
 and a fast check keeps every request cheap. The prefix finds the row; ``hmac.compare_digest``
 compares the hashes in constant time.
+
+Creating and revoking a key needs ``manage_api_keys`` and is audited (``api_key_create``,
+``api_key_revoke``; entity ``api_key``, id the prefix) in the caller's transaction, whoever calls:
+the users page, ``python -m dashboard apikey`` or the simulator.
 """
 
 from __future__ import annotations
@@ -17,7 +21,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
+from dashboard.audit import write_audit
+from dashboard.auth.permissions import require
+from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import ApiKey
+
+ENTITY = "api_key"
+PERMISSION = "manage_api_keys"
 
 KEY_PATTERN = re.compile(r"^anbu_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 # A vendor name is also an MQTT topic level and a path segment: keep it plain.
@@ -41,8 +51,11 @@ def check_vendor(vendor: str) -> str:
     return vendor
 
 
-def create_key(conn: Connection, vendor: str, *, now: datetime) -> tuple[str, str]:
+def create_key(
+    conn: Connection, vendor: str, *, principal: SessionUser, now: datetime
+) -> tuple[str, str]:
     """Create a key for ``vendor``; returns ``(key, prefix)``. The key is never stored."""
+    require(principal, PERMISSION)
     check_vendor(vendor)
     taken = set(conn.scalars(select(ApiKey.key_prefix)))
     prefix = secrets.token_hex(4)
@@ -52,6 +65,7 @@ def create_key(conn: Connection, vendor: str, *, now: datetime) -> tuple[str, st
     conn.execute(
         insert(ApiKey).values(vendor=vendor, key_prefix=prefix, key_hash=_hash(key), created_at=now)
     )
+    _audit(conn, principal, "api_key_create", prefix, vendor, now)
     return key, prefix
 
 
@@ -81,14 +95,33 @@ def list_keys(conn: Connection) -> list[KeyInfo]:
     return [KeyInfo(*row) for row in rows]
 
 
-def revoke_key(conn: Connection, prefix: str, *, now: datetime) -> bool:
-    """Revoke the key with ``prefix``; False when no active key has it."""
-    result = conn.execute(
+def revoke_key(conn: Connection, prefix: str, *, principal: SessionUser, now: datetime) -> bool:
+    """Revoke the key with ``prefix``; False (and nothing written) when no active key has it."""
+    require(principal, PERMISSION)
+    vendor = conn.execute(
         update(ApiKey)
         .where(ApiKey.key_prefix == prefix, ApiKey.revoked_at.is_(None))
         .values(revoked_at=now)
+        .returning(ApiKey.vendor)
+    ).scalar_one_or_none()
+    if vendor is None:
+        return False
+    _audit(conn, principal, "api_key_revoke", prefix, vendor, now)
+    return True
+
+
+def _audit(
+    conn: Connection, principal: SessionUser, action: str, prefix: str, vendor: str, now: datetime
+) -> None:
+    write_audit(
+        conn,
+        at=now,
+        actor=principal.username,
+        action=action,
+        entity_type=ENTITY,
+        entity_id=prefix,
+        detail={"vendor": vendor},
     )
-    return result.rowcount == 1
 
 
 def _hash(key: str) -> str:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dashboard.ingest.core import system_clock
+from dashboard import clock
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -44,6 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
+    from dashboard.auth.principal import cli_principal
     from dashboard.ingest import apikeys
 
     engine = _engine()
@@ -56,7 +57,9 @@ def cmd_apikey(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         with engine.begin() as conn:
-            key, prefix = apikeys.create_key(conn, args.vendor, now=system_clock())
+            key, prefix = apikeys.create_key(
+                conn, args.vendor, principal=cli_principal(), now=clock.now()
+            )
         print(f"vendor: {args.vendor}\nprefix: {prefix}\nkey:    {key}")
         print("This key is shown once and stored only as a hash: give it to the vendor now.")
         return 0
@@ -69,7 +72,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
             print(f"{k.prefix:10} {k.vendor:24} {k.created_at:%Y-%m-%d %H:%M}     {revoked}")
         return 0
     with engine.begin() as conn:
-        revoked = apikeys.revoke_key(conn, args.prefix, now=system_clock())
+        revoked = apikeys.revoke_key(conn, args.prefix, principal=cli_principal(), now=clock.now())
     if not revoked:
         print(f"error: no active key with prefix {args.prefix!r}", file=sys.stderr)
         return 1
@@ -87,8 +90,8 @@ def cmd_mqtt(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    import getpass
-
+    from dashboard.auth.principal import cli_principal
+    from dashboard.ingest.files import MAX_FILE_BYTES
     from dashboard.ingest.imports import import_and_audit
 
     engine = _engine()
@@ -98,10 +101,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: no file at {path}", file=sys.stderr)
         return 2
-    # Audited like the leads' page; the actor is the operating-system user who ran it.
-    actor = f"cli:{getpass.getuser()}"
+    with path.open("rb") as file:  # a file over the limit is refused without reading it all
+        data = file.read(MAX_FILE_BYTES + 1)
+    # Checked and audited like the import page; the actor is cli:<the OS user who ran it>.
     report = import_and_audit(
-        engine, path.read_bytes(), path.name, args.vendor, actor, now=system_clock()
+        engine, data, path.name, args.vendor, cli_principal(), now=clock.now()
     )
     print(report.summary())
     return 0 if report.ok else 1

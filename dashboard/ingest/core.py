@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy import event as sa_event
 
+from dashboard import clock
 from dashboard.db.schema import Device, DeviceEvent
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_event
@@ -56,11 +57,6 @@ def _sqlite_ingest_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
     cursor.close()
-
-
-def system_clock() -> datetime:
-    """The real clock, for the entry points only; logic takes ``now`` as a parameter."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -263,5 +259,4 @@ def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, st
 
 
 def _require_aware(now: datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
+    clock.require_aware(now)

@@ -7,7 +7,10 @@ This module is pure (no database, no clock): the checks that need the catalog or
 
 from __future__ import annotations
 
+import logging
 import math
+import reprlib
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -18,20 +21,33 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    Strict,
     ValidationError,
     WithJsonSchema,
 )
 
 from dashboard.db.schema.devices import EVENT_TYPES
 
+log = logging.getLogger(__name__)
+
 TS_EXAMPLE = "2024-12-01T09:00:00+09:00"
 NOTE_MAX = 500
+OUT_OF_RANGE = f"number out of range (at most ±{sys.float_info.max:.3g})"
 
 
-def _not_bool(value: Any) -> Any:
-    # pydantic would turn true into 1.0; a boolean reading is a vendor bug, not a number.
+def _number(value: Any) -> Any:
+    """Only JSON numbers are numbers: pydantic's lax mode would read true as 1.0 and "50" as 50."""
     if isinstance(value, bool):
         raise ValueError("must be a number, not true/false")
+    if isinstance(value, str):
+        raise ValueError("must be a number, not a string")
+    if isinstance(value, int):
+        try:
+            float(value)
+        except OverflowError:
+            raise ValueError(OUT_OF_RANGE) from None
+    if isinstance(value, float) and math.isinf(value):  # 1e400, or an integer too long to parse
+        raise ValueError(OUT_OF_RANGE)
     return value
 
 
@@ -47,10 +63,14 @@ def _parse_ts(value: Any) -> datetime:
         raise ValueError(f"must be an ISO-8601 string with a time zone, e.g. {TS_EXAMPLE}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError(f"needs a time zone (e.g. {TS_EXAMPLE} or a trailing Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+14:00 is a valid string but no UTC time
+        raise ValueError("out of range once converted to UTC (years 1–9999)") from None
 
 
-Number = Annotated[float, BeforeValidator(_not_bool), Field(allow_inf_nan=False)]
+# Strict: a JSON integer is still a number, a string or a boolean is not.
+Number = Annotated[float, BeforeValidator(_number), Strict(), Field(allow_inf_nan=False)]
 Timestamp = Annotated[
     datetime,
     PlainValidator(_parse_ts),
@@ -63,7 +83,26 @@ Timestamp = Annotated[
         }
     ),
 ]
-Identifier = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _storable(value: Any) -> Any:
+    # Neither can be stored: PostgreSQL text refuses NUL, UTF-8 refuses lone surrogates.
+    if not isinstance(value, str):
+        return value  # the type check that follows names the problem
+    if "\x00" in value or (not value.isascii() and _safe(value) != value):
+        raise ValueError("contains a NUL character or an unpaired surrogate; send plain UTF-8 text")
+    return value
+
+
+def _text(**limits: Any) -> Any:
+    """A string field that the database can store, within ``limits``."""
+    return Annotated[str, Field(**limits), BeforeValidator(_storable)]
+
+
+Identifier = _text(min_length=1, max_length=80, pattern=r"^[^\x00-\x1f]+$")
+DeviceId = _text(min_length=1, max_length=60)
+Note = _text(max_length=NOTE_MAX)
+Kind = _text(max_length=40)
 
 
 class _EventBase(BaseModel):
@@ -72,7 +111,7 @@ class _EventBase(BaseModel):
     event_id: Identifier = Field(
         description="The vendor's id of this event; with the vendor, the idempotency key."
     )
-    device_id: Annotated[str, Field(min_length=1, max_length=60)] = Field(
+    device_id: DeviceId = Field(
         description="The vendor's device id, as registered in Anbu (devices.device_uid)."
     )
     ts: Timestamp = Field(description="When the event happened, with a time zone.")
@@ -114,7 +153,7 @@ class AiCallResultEvent(_EventBase):
 
     type: Literal["ai_call_result"]
     outcome: Literal["answered", "unanswered", "concern"]
-    note: Annotated[str | None, Field(max_length=NOTE_MAX)] = None
+    note: Note | None = None
 
 
 class SosEvent(_EventBase):
@@ -127,7 +166,7 @@ class InteractionEvent(_EventBase):
     """The person interacted with a care robot (conversation, reminder acknowledged, …)."""
 
     type: Literal["interaction"]
-    kind: Annotated[str | None, Field(max_length=40)] = None
+    kind: Kind | None = None
 
 
 class PositionEvent(_EventBase):
@@ -184,6 +223,22 @@ _COMMON = frozenset(COMMON_FIELDS)
 ALL_FIELDS: tuple[str, ...] = tuple(
     dict.fromkeys(name for model in MODELS.values() for name in model.model_fields)
 )
+NUMBER_FIELDS = frozenset(
+    name
+    for model in MODELS.values()
+    for name, info in model.model_fields.items()
+    if info.annotation in (float, Number | None)
+)
+
+
+def number_from_text(text: str) -> float | str:
+    """A spreadsheet cell's text as a number, for file import (a CSV cell is always text);
+    text that is no number is returned as it is, for the validator to reject."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
 
 AnyEvent = Annotated[
     PowerEvent
@@ -224,7 +279,16 @@ class ValidEvent:
 
 
 def validate_event(index: int, raw: Any) -> ValidEvent | Rejection:
-    """Check one raw event against the contract; never raises for bad input."""
+    """Check one raw event against the contract; never raises: whatever goes wrong is this
+    event's rejection, so one strange event cannot fail its batch."""
+    try:
+        return _validate(index, raw)
+    except Exception as exc:  # RecursionError, a pydantic-core panic, …: a bug to log, not a 500
+        log.warning("event #%d could not be validated: %r", index, exc, exc_info=True)
+        return Rejection(index, None, f"event could not be validated ({type(exc).__name__})")
+
+
+def _validate(index: int, raw: Any) -> ValidEvent | Rejection:
     if not isinstance(raw, dict):
         return Rejection(index, None, "event must be a JSON object")
     kind = raw.get("type")
@@ -235,6 +299,9 @@ def validate_event(index: int, raw: Any) -> ValidEvent | Rejection:
         return Rejection(
             index, "type", f"unknown event type {_show(kind)} (one of {', '.join(EVENT_TYPES)})"
         )
+    for key in raw:  # pydantic would refuse the whole event without naming the field
+        if isinstance(key, str) and not key.isascii() and _safe(key) != key:
+            return Rejection(index, _safe(key), "field name contains an unpaired surrogate")
     try:
         event = model.model_validate(raw)
     except ValidationError as exc:
@@ -254,8 +321,13 @@ def _rejection_from(index: int, kind: str, exc: ValidationError) -> Rejection:
     return Rejection(index, field, message)
 
 
+def _safe(text: str) -> str:
+    """``text`` as it can be encoded in UTF-8 (a reason is sent back as JSON and logged)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _describe(kind: str, error: Any) -> tuple[str | None, str]:
-    field = ".".join(str(part) for part in error["loc"]) or None
+    field = _safe(".".join(str(part) for part in error["loc"])) or None
     if error["type"] == "missing":
         return field, "required"
     if error["type"] == "extra_forbidden":
@@ -264,8 +336,15 @@ def _describe(kind: str, error: Any) -> tuple[str | None, str]:
     return field, f"{message} (got {_show(error.get('input'))})"
 
 
+# repr that stays short and cannot recurse: a field may hold JSON nested many levels deep.
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 2, 60, 60, 40
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    if isinstance(value, int) and value.bit_length() > 128:  # repr() fails past 4,300 digits
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = _REPR.repr(value)
     if isinstance(value, float) and not math.isfinite(value):
         text = str(value)
     return text if len(text) <= 60 else text[:57] + "..."

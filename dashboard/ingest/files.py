@@ -6,26 +6,44 @@ The first row names the columns: ``event_id, device_id, ts, type`` and the type 
 through the same validation as the HTTP API; if any row is wrong nothing is stored and the
 report lists each problem by spreadsheet row and column. Rows already stored (same vendor and
 ``event_id``) count as duplicates, so importing the same file twice is harmless.
+
+The work is bounded whoever sends the file (the leads' page or the CLI): at most
+``MAX_FILE_BYTES``, an .xlsx archive is measured before anything is parsed, the rows stream and
+stop at ``MAX_ROWS``, and reading has a wall-clock budget. Refusals say which limit and why.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import time
+import zipfile
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+from xml.etree import ElementTree
 
 from sqlalchemy import Connection
 
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.core import check_events, ingest_events
-from dashboard.ingest.events import ALL_FIELDS, COMMON_FIELDS
+from dashboard.ingest.events import ALL_FIELDS, COMMON_FIELDS, NUMBER_FIELDS, number_from_text
 
-MAX_ROWS = 100_000
+MB = 1024 * 1024
+MAX_ROWS = 100_000  # rows with a value, below the header
+MAX_FILE_BYTES = 64 * MB  # 100,000 rows of a wide export are ~20 MB of CSV
+# An .xlsx is a zip archive: its parts are bounded before any XML is parsed.
+MAX_XLSX_EXPANDED = 200 * MB  # all parts unpacked; 100,000 rows × 15 inline-text cells ≈ 150 MB
+MAX_XLSX_RATIO = 100  # per part over 1 MB; real sheets compress 5-20:1, zip bombs 1000:1
+MAX_XLSX_MEMBERS = 1000
+# Wall-clock budget for reading rows (not for checking them): a legitimate 100,000-row workbook
+# reads in ~10 s on a busy 2-core server; the checks above refuse hostile files long before.
+READ_BUDGET_S = 60.0
 ID_COLUMNS = ("event_id", "device_id")
-TEXT_ENCODINGS = ("utf-8-sig", "cp949")  # Korean Excel saves CSV as CP949 unless told otherwise
 
 
 @dataclass(frozen=True)
@@ -100,9 +118,6 @@ def import_file(
     if not events:
         report.errors.append(RowError(0, None, "no data rows below the header"))
         return report
-    if len(events) > MAX_ROWS:
-        report.errors.append(RowError(0, None, f"{len(events)} rows; at most {MAX_ROWS} per file"))
-        return report
 
     checked = check_events(conn, vendor, events, now=now)
     report.errors += [
@@ -118,48 +133,190 @@ def import_file(
     return report
 
 
-def _read_table(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+def read_head(data: bytes, filename: str, rows: int) -> tuple[list[str], list[list[Any]]]:
+    """The header and the first ``rows`` rows with a value, read and bounded like an import."""
+    header, numbered = _read_table(data, filename, head=rows)
+    return header, [cells for _number, cells in numbered]
+
+
+def _read_table(
+    data: bytes, filename: str, head: int | None = None
+) -> tuple[list[str], list[tuple[int, list[Any]]]]:
     suffix = Path(filename).suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"the file is larger than {MAX_FILE_BYTES // MB} MB, the limit per file")
+    deadline = time.monotonic() + READ_BUDGET_S
     if suffix == ".csv":
-        return _split(_csv_rows(data))
-    if suffix == ".xlsx":
-        return _split(_xlsx_rows(data))
-    raise ValueError(f"unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
+        return _collect(_csv_rows(data), deadline, head)
+    _check_workbook_archive(data)
+    return _collect(_xlsx_rows(data, deadline), deadline, head)
 
 
-def _csv_rows(data: bytes) -> list[list[Any]]:
-    for encoding in TEXT_ENCODINGS:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
+def _collect(
+    rows: Iterator[list[Any]], deadline: float, head: int | None
+) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    """The header and the numbered rows with a value, read no further than the row limit
+    (or than ``head`` rows, for a preview)."""
+    header_row = next(rows, None)
+    if header_row is None:
+        raise ValueError("the file is empty")
+    header = [str(c).strip().lower() if c is not None else "" for c in header_row]
+    while header and header[-1] == "":  # trailing empty columns from spreadsheets
+        header.pop()
+    kept: list[tuple[int, list[Any]]] = []
+    for number, cells in enumerate(rows, start=2):
+        if number % 1000 == 0:
+            _check_deadline(deadline)
+        if all(_blank(c) for c in cells):
             continue
-    else:
-        raise ValueError("the CSV file is neither UTF-8 nor CP949 text")
-    return list(csv.reader(io.StringIO(text, newline="")))
+        if len(kept) == head:
+            break
+        if len(kept) == MAX_ROWS:
+            raise ValueError(_too_many_rows())
+        kept.append((number, list(cells)))
+    return header, kept
 
 
-def _xlsx_rows(data: bytes) -> list[list[Any]]:
+def _csv_rows(data: bytes) -> Iterator[list[str]]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        try:  # Korean Excel saves CSV as CP949 unless told otherwise
+            text = data.decode("cp949")
+        except UnicodeDecodeError:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ValueError(
+                f"the CSV file is neither UTF-8 nor CP949 text (line {line} is not UTF-8);"
+                " save it as CSV UTF-8"
+            ) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        # The csv module refuses a field over csv.field_size_limit() (128 KiB): a clear
+        # refusal naming the line instead of an unhandled error.
+        yield from reader
+    except csv.Error as exc:
+        raise ValueError(f"line {reader.line_num} is not valid CSV ({exc})") from None
+
+
+def _check_workbook_archive(data: bytes) -> None:
+    """Refuse an .xlsx before any parsing when its archive would expand out of proportion.
+
+    Python's zipfile never inflates a member beyond its declared size (it checks the CRC), so
+    the sizes read here bound the work openpyxl can be made to do.
+    """
+    try:
+        members = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, OSError):
+        raise ValueError("not a readable .xlsx workbook (not a zip archive)") from None
+    if len(members) > MAX_XLSX_MEMBERS:
+        raise ValueError(
+            f"not a plain .xlsx workbook: {len(members):,} parts (at most {MAX_XLSX_MEMBERS:,})"
+        )
+    expanded = sum(m.file_size for m in members)
+    if expanded > MAX_XLSX_EXPANDED:
+        raise ValueError(
+            f"the workbook expands to {expanded / MB:,.0f} MB when unpacked;"
+            f" at most {MAX_XLSX_EXPANDED // MB} MB"
+        )
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > MB and ratio > MAX_XLSX_RATIO:
+            raise ValueError(
+                f"the workbook part {member.filename} is compressed {ratio:,.0f}:1"
+                f" (at most {MAX_XLSX_RATIO}:1); not a vendor export"
+            )
+
+
+def _xlsx_rows(data: bytes, deadline: float) -> Iterator[list[Any]]:
     from openpyxl import load_workbook
 
+    # Count the first sheet's rows with a value in its raw XML before openpyxl opens it
+    # (C-speed inflate and regex, stopping past the limit): openpyxl reads ~10,000 rows a
+    # second, and when a sheet lacks <dimension> its read-only open alone parses the whole sheet.
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        archive, part = _first_sheet_part(data)
+        with archive:
+            rows = 0
+            if part is not None:
+                with archive.open(part) as xml:
+                    rows = _rows_with_values(xml, MAX_ROWS + 2, deadline)
+    except ReadTimeout:
+        raise
     except Exception as exc:  # openpyxl raises several kinds for a damaged or foreign file
         raise ValueError(f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+    if rows > MAX_ROWS + 1:  # the header and MAX_ROWS rows
+        raise ValueError(_too_many_rows())
     try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    except Exception as exc:
+        raise ValueError(f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+    try:
+        for row in sheet.iter_rows(values_only=True):  # streamed: read-only mode keeps no rows
+            yield list(row)
+    except (zipfile.BadZipFile, zlib.error, ElementTree.ParseError, KeyError, TypeError) as exc:
+        raise ValueError(f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
     finally:
         workbook.close()
 
 
-def _split(rows: list[list[Any]]) -> tuple[list[str], list[tuple[int, list[Any]]]]:
-    if not rows:
-        raise ValueError("the file is empty")
-    header = [str(c).strip().lower() if c is not None else "" for c in rows[0]]
-    while header and header[-1] == "":  # trailing empty columns from spreadsheets
-        header.pop()
-    return header, [(i + 2, list(r)) for i, r in enumerate(rows[1:])]
+def _first_sheet_part(data: bytes) -> tuple[zipfile.ZipFile, str | None]:
+    """The archive and the part openpyxl reads as ``worksheets[0]`` (None: no worksheet)."""
+    from openpyxl.reader.excel import ExcelReader
+
+    package = ExcelReader(io.BytesIO(data), read_only=True)
+    package.read_manifest()
+    package.read_workbook()
+    for _sheet, rel in package.parser.find_sheets():
+        if rel.target in package.valid_files and "chartsheet" not in rel.Type:
+            return package.archive, rel.target
+    return package.archive, None
+
+
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")  # <row …> or <x:row …>
+_VALUE_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:v|is)[\s>]")  # a cell value or inline text
+_CHUNK = MB
+_OVERLAP = 64  # bytes kept from one chunk to the next so no tag is cut in two
+
+
+def _rows_with_values(xml: IO[bytes], stop_after: int, deadline: float) -> int:
+    """How many ``<row>`` elements of a sheet hold a value, counting up to ``stop_after``."""
+    count, tail = 0, b""
+    open_row_empty, open_from = False, 0  # a row without a value yet, and where it starts
+    while chunk := xml.read(_CHUNK):
+        _check_deadline(deadline)
+        buffer = tail + chunk
+        starts = [m.start() for m in _ROW_TAG.finditer(buffer) if m.end() > len(tail)]
+        # The row still open from the previous chunk ends where the first new row begins.
+        first = starts[0] if starts else len(buffer)
+        if open_row_empty and _VALUE_TAG.search(buffer, open_from, first):
+            count, open_row_empty = count + 1, False
+        for i, start in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else len(buffer)
+            open_row_empty = _VALUE_TAG.search(buffer, start, end) is None
+            count += not open_row_empty
+        if count >= stop_after:
+            break
+        tail = buffer[-_OVERLAP:]
+        open_from = max(0, (starts[-1] if starts else open_from) - (len(buffer) - len(tail)))
+    return count
+
+
+def _too_many_rows() -> str:
+    return f"more than {MAX_ROWS:,} rows with values; at most {MAX_ROWS:,} per file (split it)"
+
+
+class ReadTimeout(ValueError):
+    """Reading the rows took longer than ``READ_BUDGET_S``."""
+
+
+def _check_deadline(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise ReadTimeout(
+            f"reading the file took longer than {READ_BUDGET_S:.0f} s; split it into smaller files"
+        )
 
 
 def _check_header(header: list[str]) -> list[RowError]:
@@ -185,6 +342,8 @@ def _event_from(header: list[str], cells: list[Any]) -> dict[str, Any]:
             continue
         if isinstance(value, str):
             value = value.strip()
+            if name in NUMBER_FIELDS:  # the contract wants numbers; a CSV cell is always text
+                value = number_from_text(value)
         elif name in ID_COLUMNS and isinstance(value, int | float) and not isinstance(value, bool):
             # Excel stores a numeric-looking id as a number: 12345 or 12345.0 → "12345".
             value = str(int(value)) if float(value).is_integer() else str(value)

@@ -3,11 +3,14 @@
 Vendor identity comes from the topic, so the broker's ACLs are what authenticate a vendor:
 each vendor's MQTT user may publish only to its own ``anbu/<vendor>/events`` (see
 docs/ingest-api.md). The bridge subscribes with QoS 1 on a persistent session and acknowledges
-a message only after its batch is committed (or found malformed), so a crash or a database outage
-loses nothing: the broker redelivers, and ``event_id`` makes redelivery harmless.
+a message only after its batch is committed, so a crash or a database outage loses nothing: the
+broker redelivers, and ``event_id`` makes redelivery harmless. A message that cannot be processed
+(malformed, or failing to store for a reason other than an outage) is kept as a dead letter
+(``dashboard.ingest.deadletters``) and then acknowledged: unacknowledged, it would come back
+forever and, with a handful more, fill the broker's in-flight window for every vendor.
 
 Each processed message gets a reply on ``<root>/<vendor>/results`` (the HTTP reply's JSON, or
-``{"error": ...}`` for a malformed message), since MQTT has no response of its own.
+``{"error": ...}`` for a message kept as a dead letter), since MQTT has no response of its own.
 """
 
 from __future__ import annotations
@@ -22,10 +25,17 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
+from dashboard.clock import now as system_now
 from dashboard.ingest.apikeys import check_vendor
-from dashboard.ingest.core import Clock, ingest_events, system_clock, tune_engine_for_ingest
+from dashboard.ingest.core import (
+    Clock,
+    IngestResult,
+    ingest_events,
+    tune_engine_for_ingest,
+)
+from dashboard.ingest.deadletters import record_message, record_rejections
 from dashboard.ingest.payload import PayloadError, decode_batch
 from dashboard.rules.config import RulesConfigError
 
@@ -35,6 +45,9 @@ DEFAULT_ROOT = "anbu"
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 DB_RETRY_MAX_S = 30.0
 STATS_EVERY_S = 60.0
+# Errors that say "the database (or the rules) cannot work now", not "this message is bad".
+OUTAGE = (OperationalError, InterfaceError, RulesConfigError)
+UNPROCESSABLE_AFTER = 3  # attempts before any other error makes the message a dead letter
 
 
 @dataclass
@@ -44,6 +57,8 @@ class BridgeStats:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    unprocessable: int = 0  # whole messages that validated but could not be stored
+    dead_letters: int = 0
     db_errors: int = 0
 
     def line(self) -> str:
@@ -80,7 +95,7 @@ class Bridge:
         *,
         client_id: str = "anbu-ingest-bridge",
         root: str = DEFAULT_ROOT,
-        clock: Clock = system_clock,
+        clock: Clock = system_now,
     ) -> None:
         self.engine, self.clock, self.root = tune_engine_for_ingest(engine), clock, root
         self.broker = parse_url(url)
@@ -104,51 +119,104 @@ class Bridge:
         return f"{self.root}/+/events"
 
     def handle(self, topic: str, payload: bytes) -> dict | None:
-        """Process one message; returns the reply, or None when it must be redelivered."""
+        """Process one message; returns the reply, or None when it must be redelivered.
+
+        A message that cannot be processed is kept as a dead letter and answered (so it is
+        acknowledged); only a database outage or a broken rules file leaves it unacknowledged.
+        """
         self.stats.messages += 1
-        levels = topic.split("/")
+        vendor: str | None = None
         try:
+            levels = topic.split("/")
             if len(levels) != 3:
                 raise PayloadError(f"topic {topic!r} is not {self.topic}")
             vendor = check_vendor(levels[1])
             events = decode_batch(payload)
         except ValueError as exc:  # PayloadError or a bad vendor level
             self.stats.malformed += 1
-            log.warning("malformed message on %s dropped: %s", topic, exc)
-            return {"error": str(exc)}
-        result = self._ingest_with_retry(vendor, events)
-        if result is None:
+            return self._dead_letter(topic, vendor, payload, str(exc))
+        except Exception as exc:  # a parser crash is the message's problem, not the bridge's
+            self.stats.malformed += 1
+            log.exception("unreadable message on %s", topic)
+            return self._dead_letter(topic, vendor, payload, f"unreadable ({type(exc).__name__})")
+        outcome = self._ingest_with_retry(vendor, topic, events)
+        if outcome is None:
             return None
+        if isinstance(outcome, str):
+            self.stats.unprocessable += 1
+            return self._dead_letter(topic, vendor, payload, outcome)
+        result, kept = outcome
         self.stats.accepted += result.accepted
         self.stats.duplicates += result.duplicates
         self.stats.rejected += len(result.rejected)
-        if result.rejected:
-            log.warning(
-                "vendor %s: %d event(s) rejected, first: #%d %s",
-                vendor,
-                len(result.rejected),
-                *result.rejected[0],
-            )
+        self.stats.dead_letters += kept
         return {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
             "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
         }
 
-    def _ingest_with_retry(self, vendor: str, events: list):
-        delay = 0.5
+    def _ingest_with_retry(
+        self, vendor: str, topic: str, events: list
+    ) -> tuple[IngestResult, int] | str | None:
+        """(result, dead letters kept), or why the message is unprocessable, or None to stop."""
+        delay, failures = 0.5, 0
         while True:
             try:
                 with self.engine.begin() as conn:
-                    return ingest_events(conn, vendor, events, now=self.clock())
-            except (DBAPIError, RulesConfigError) as exc:
+                    now = self.clock()
+                    result = ingest_events(conn, vendor, events, now=now)
+                    kept = record_rejections(
+                        conn,
+                        source="mqtt",
+                        vendor=vendor,
+                        topic=topic,
+                        events=events,
+                        rejected=result.rejected,
+                        now=now,
+                    )
+                    return result, kept
+            except OUTAGE as exc:
                 # Database down or busy, or data/rules.toml broken: wait and retry; the message
                 # stays unacknowledged until it is stored and evaluated.
                 self.stats.db_errors += 1
                 log.error("cannot ingest, retrying in %.1f s: %s", delay, exc)
-                if self.stopping.wait(delay):
-                    return None
-                delay = min(delay * 2, DB_RETRY_MAX_S)
+            except Exception as exc:  # anything else is about this message
+                # Retried a few times in case it was a passing conflict, then given up on:
+                # one message must not hold up every vendor behind it.
+                failures += 1
+                if failures >= UNPROCESSABLE_AFTER:
+                    log.exception("message on %s cannot be ingested", topic)
+                    return f"could not be ingested ({type(exc).__name__}: {str(exc)[:200]})"
+                log.warning("ingest failed (attempt %d), retrying: %r", failures, exc)
+            if self.stopping.wait(delay):
+                return None
+            delay = min(delay * 2, DB_RETRY_MAX_S)
+
+    def _dead_letter(self, topic: str, vendor: str | None, payload: bytes, reason: str):
+        """Keep the message, then answer it (so it is acknowledged); None while the database
+        cannot take it (then it stays unacknowledged and is redelivered)."""
+        delay = 0.5
+        while True:
+            try:
+                with self.engine.begin() as conn:
+                    record_message(
+                        conn,
+                        source="mqtt",
+                        vendor=vendor,
+                        topic=topic,
+                        reason=reason,
+                        payload=payload,
+                        now=self.clock(),
+                    )
+                self.stats.dead_letters += 1
+                return {"error": reason}
+            except Exception as exc:  # any failure to keep it means: do not ack
+                self.stats.db_errors += 1
+                log.error("cannot keep a dead letter, retrying in %.1f s: %s", delay, exc)
+            if self.stopping.wait(delay):
+                return None
+            delay = min(delay * 2, DB_RETRY_MAX_S)
 
     def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
         if reason_code.is_failure:
@@ -166,7 +234,7 @@ class Bridge:
     def _on_message(self, client, _userdata, message) -> None:
         try:
             reply = self.handle(message.topic, message.payload)
-        except Exception:  # a bug must not kill the bridge; leave the message unacknowledged
+        except Exception:  # a bug must not kill paho's thread; the message is redelivered
             log.exception("unexpected error on a message from %s", message.topic)
             return
         if reply is None:

@@ -1,12 +1,19 @@
-"""The batch envelope shared by HTTP and MQTT: ``{"events": [...]}``, size-limited."""
+"""The batch envelope shared by HTTP and MQTT: ``{"events": [...]}``, size- and depth-limited."""
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_EVENTS = 5_000
+# The envelope is 3 levels deep ({"events": [{...}]}) and event fields are scalars; deeper JSON
+# is never a valid batch, and JSON nested ~1,000 levels deep makes the parser raise RecursionError.
+MAX_DEPTH = 32
+# No float has more digits than this; longer integers are out of range (and past 4,300 digits
+# Python refuses to parse them at all), so they become infinity and a per-event rejection.
+_MAX_INT_DIGITS = 400
 SHAPE = 'body must be a JSON object {"events": [...]}'
 
 
@@ -31,11 +38,14 @@ def decode_batch(body: bytes) -> list[Any]:
     if len(body) > MAX_BODY_BYTES:
         raise too_large(f"body of {len(body)} bytes")
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_int=_parse_int)
     except UnicodeDecodeError:
         raise PayloadError("body is not UTF-8 JSON") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PayloadError(f"JSON nested more than {MAX_DEPTH} levels deep") from None
+    _check_depth(payload)
     if not isinstance(payload, dict):
         raise PayloadError(f"{SHAPE}, not {type(payload).__name__}")
     if "events" not in payload:
@@ -49,3 +59,31 @@ def decode_batch(body: bytes) -> list[Any]:
     if len(events) > MAX_EVENTS:
         raise too_large(f"{len(events)} events")
     return events
+
+
+def _parse_int(text: str) -> int | float:
+    if len(text) > _MAX_INT_DIGITS:
+        return -math.inf if text.startswith("-") else math.inf
+    return int(text)
+
+
+_NESTED = (dict, list)
+
+
+def _check_depth(payload: Any) -> None:
+    """Refuse JSON nested deeper than ``MAX_DEPTH``, naming where (iterative: cannot recurse)."""
+    stack: list[tuple[Any, int, str]] = [(payload, 1, "")] if isinstance(payload, _NESTED) else []
+    while stack:
+        value, depth, where = stack.pop()
+        if depth > MAX_DEPTH:
+            where = where[:80].encode("utf-8", "backslashreplace").decode()
+            raise PayloadError(f"JSON nested more than {MAX_DEPTH} levels deep (at {where})")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, child in items:
+            if isinstance(child, _NESTED):
+                # Paths name the event and its field; below that the parent's path is enough.
+                if depth < 4:
+                    path = f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]"
+                else:
+                    path = where
+                stack.append((child, depth + 1, path.lstrip(".")))

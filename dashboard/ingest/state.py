@@ -30,11 +30,12 @@ POSITION_NOISE_M = 25.0
 @dataclass(frozen=True)
 class Margins:
     """What counts as a sign of life; the plug and call values come from the rules' thresholds
-    (``data/rules.toml``) so ingestion and the no-change rule agree on what "activity" is."""
+    (``data/rules.toml``, no defaults of their own) so ingestion and the no-change rule agree on
+    what "activity" is."""
 
-    power_w: float = 10.0
-    lux: float = 25.0
-    min_answered_s: float = 1.0
+    power_w: float
+    lux: float
+    min_answered_s: float
     position_m: float = POSITION_NOISE_M
 
     @classmethod

@@ -11,8 +11,9 @@ import logging
 import threading
 
 from dashboard.cli import _engine
+from dashboard.clock import now
 from dashboard.notify.worker import run_notify_loop
-from dashboard.rules.worker import install_stop_handlers, utc_now
+from dashboard.rules.worker import install_stop_handlers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     install_stop_handlers(stop)
-    run_notify_loop(_engine(), interval_s=args.interval, stop=stop, clock=utc_now, once=args.once)
+    run_notify_loop(_engine(), interval_s=args.interval, stop=stop, clock=now, once=args.once)
     return 0
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from dashboard.actions.routing import RoutingConfig, recipient_address
-from dashboard.db.schema import Alert, AuditLog, NotificationOutbox, Program
+from dashboard.audit import write_audit
+from dashboard.clock import require_aware
+from dashboard.db.schema import Alert, NotificationOutbox, Program
 
 ACTOR = "system"
 AUDIT_ACTION = "alert_escalate_lead"
@@ -34,8 +36,7 @@ def escalate_unacknowledged(
     conn: Connection, now: datetime, *, after_min: float, routing: RoutingConfig
 ) -> list[Escalated]:
     """Notify the on-duty lead of every 심각 alert still ``open`` ``after_min`` after it opened."""
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    require_aware(now)
     a, o = Alert.__table__, NotificationOutbox.__table__
     cutoff = now - timedelta(minutes=after_min)
     candidates = conn.execute(
@@ -81,18 +82,15 @@ def escalate_unacknowledged(
         }
         if not _insert_once(conn, row):
             continue  # another worker escalated it a moment ago
-        conn.execute(
-            insert(AuditLog),
-            {
-                "at": now,
-                "actor": ACTOR,
-                "action": AUDIT_ACTION,
-                "entity_type": "alert",
-                "entity_id": str(c.id),
-                "detail": {"rule": c.rule, "after_min": after_min, "to": recipient,
-                           "notification": key},
-            },
-        )  # fmt: skip
+        write_audit(
+            conn,
+            at=now,
+            actor=ACTOR,
+            action=AUDIT_ACTION,
+            entity_type="alert",
+            entity_id=c.id,
+            detail={"rule": c.rule, "after_min": after_min, "to": recipient, "notification": key},
+        )
         out.append(Escalated(c.id, waited))
     return out
 

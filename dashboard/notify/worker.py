@@ -78,7 +78,7 @@ def run_notify(
             e.minutes_unacknowledged,
         )
     summary.delivery = deliver_due(
-        engine, now, routing=routing, demo=settings.demo, transports=transports
+        engine, now, routing=routing, demo=settings.demo_enabled, transports=transports
     )
     return summary
 

@@ -6,6 +6,10 @@ validates the rendered text with the same parser the rules use (:func:`parse_thr
 only then replaces the file atomically (temp file in the same folder + ``os.replace``), so a
 reader never sees a half-written or invalid file. ``current_thresholds`` notices the new
 modification time and the rules use the new values on the next batch or tick.
+
+:func:`update_thresholds` is what the settings page calls: it checks ``edit_thresholds`` for the
+acting principal and writes the ``thresholds_update`` audit row with the file, in the caller's
+transaction. :func:`save_thresholds` is its file half and checks nobody.
 """
 
 from __future__ import annotations
@@ -14,12 +18,22 @@ import json
 import os
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Connection
 
-from dashboard.rules.config import RulesConfigError, Thresholds, parse_thresholds
+from dashboard.audit import write_audit
+from dashboard.auth.permissions import require
+from dashboard.auth.principal import SessionUser
+from dashboard.rules.config import (
+    RulesConfigError,
+    Thresholds,
+    load_thresholds,
+    parse_thresholds,
+)
 
 DEFAULT_HEADER = (
     "# Anbu wellbeing-check rule thresholds (see docs/rules.md).\n"
@@ -214,3 +228,38 @@ def save_thresholds(values: dict[str, Any], path: Path | str) -> Thresholds:
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Any]]:
     """Keys whose value differs: key → [old, new] (for the audit detail and the page)."""
     return {k: [old.get(k), v] for k, v in new.items() if old.get(k) != v}
+
+
+def update_thresholds(
+    conn: Connection,
+    principal: SessionUser,
+    values: dict[str, Any],
+    path: Path | str,
+    now: datetime,
+) -> dict[str, list[Any]]:
+    """Apply flat ``values`` to the thresholds file as ``principal``; returns what changed.
+
+    Nothing changed: nothing is written. Otherwise the audit row goes in first, so an invalid
+    value (:class:`ThresholdsInvalid`) or a failed write raises and rolls it back with the
+    caller's transaction; the file is replaced only after both were accepted.
+    """
+    actor = require(principal, "edit_thresholds").username
+    path = Path(path)
+    try:
+        old = flatten(load_thresholds(path))
+    except RulesConfigError:  # missing or broken: every given value is a change
+        old = {}
+    diff = changes(old, values)
+    if not diff:
+        return diff
+    write_audit(
+        conn,
+        at=now,
+        actor=actor,
+        action="thresholds_update",
+        entity_type="thresholds",
+        entity_id=path.name,
+        detail={"changed": diff},
+    )
+    save_thresholds(values, path)
+    return diff

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, or_, select, text
 
+from dashboard.clock import require_aware
 from dashboard.db.schema import Alert, Device, DeviceState, DeviceType
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.evaluate import evaluate_device
@@ -48,11 +49,6 @@ class TickSummary:
             f"{self.escalated} escalated, {self.updated} updated, {self.closed} closed, "
             f"{self.outbox} outbox, {self.states_changed} states changed in {self.seconds:.3f} s"
         )
-
-
-def _check_now(now: datetime) -> None:
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
 
 
 def evaluate(
@@ -91,7 +87,7 @@ def on_events(
     evaluated (``prefilter.select_devices``), with the same result as evaluating all of them.
     Plain ids are all evaluated.
     """
-    _check_now(now)
+    require_aware(now)
     if not device_ids:
         return
     th = thresholds or current_thresholds()
@@ -160,7 +156,7 @@ def run_silence_tick(
     Several workers may call this at once: on PostgreSQL the first takes a transaction-scoped
     advisory lock and the others skip this tick; on SQLite writers are serialised anyway.
     """
-    _check_now(now)
+    require_aware(now)
     started = time.perf_counter()
     if not _try_tick_lock(conn):
         return TickSummary(now=now, skipped=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from dashboard.clock import require_aware
 from dashboard.rules import aicall, calls, device, plug, robot, wandering
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Decision, DeviceFacts, Reading
@@ -35,8 +36,7 @@ def evaluate_device(
     ``readings`` are the device's recent events that the event rules need (see ``facts.py``);
     callers must pass them for phone and AI-call lines, where an empty list means "none".
     """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    require_aware(now)
     out: list[Decision] = []
     for rule in DEVICE_RULES + STATE_RULES.get(facts.type_code, ()):
         decision = rule(facts, th, now)

@@ -15,12 +15,12 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
-    bindparam,
     func,
     literal,
     select,
 )
 
+from dashboard.clock import as_utc
 from dashboard.db.schema import (
     Alert,
     CareRecipient,
@@ -183,7 +183,7 @@ def _human_closed_at(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str
             .group_by(a.c.device_id, a.c.rule)
         )
         for row in rows:
-            out[row.device_id][row.rule] = _aware(row.closed_at)
+            out[row.device_id][row.rule] = as_utc(row.closed_at)
     return out
 
 
@@ -202,19 +202,21 @@ def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def _last_position_at(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
-    e = DeviceEvent.__table__
+    e, d = DeviceEvent.__table__, Device.__table__
     out: dict[int, datetime] = {}
-    # Newest-first through the (device_id, ts) index, stopping at the first position.
-    stmt = (
+    # One statement per chunk; each device newest-first through the (device_id, ts) index,
+    # stopping at the first position.
+    last_fix = (
         select(e.c.ts)
-        .where(e.c.device_id == bindparam("d"), e.c.type == "position")
+        .where(e.c.device_id == d.c.id, e.c.type == "position")
         .order_by(e.c.ts.desc())
         .limit(1)
+        .scalar_subquery()
     )
-    for device_id in ids:
-        ts = conn.execute(stmt, {"d": device_id}).scalar()
-        if ts is not None:
-            out[device_id] = _aware(ts)
+    for part in chunks(ids):
+        for device_id, ts in conn.execute(select(d.c.id, last_fix).where(d.c.id.in_(part))):
+            if ts is not None:
+                out[device_id] = as_utc(ts)
     return out
 
 
@@ -248,7 +250,7 @@ def _readings(
         )
         rows = conn.execute(select(ranked).where(ranked.c.rn <= literal(RESULTS_PER_LINE)))
         for row in rows:
-            out[row.device_id].append(Reading(_aware(row.ts), row.type, row.value, row.data))
+            out[row.device_id].append(Reading(as_utc(row.ts), row.type, row.value, row.data))
     oldest_sos = now - timedelta(hours=th.robot.sos_max_age_h)
     for part in chunks(robots):
         rows = conn.execute(
@@ -258,12 +260,5 @@ def _readings(
             )
         )
         for row in rows:
-            out[row.device_id].append(Reading(_aware(row.ts), row.type, row.value, row.data))
+            out[row.device_id].append(Reading(as_utc(row.ts), row.type, row.value, row.data))
     return out
-
-
-def _aware(ts: datetime) -> datetime:
-    # Aggregates (max) bypass the UTCDateTime type on SQLite and come back naive or as text.
-    if isinstance(ts, str):
-        ts = datetime.fromisoformat(ts)
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, text, update
 
+from dashboard.audit import audit_row
 from dashboard.db.schema import Alert, AuditLog, NotificationOutbox
 from dashboard.rules.model import (
     STAGE_RANK,
@@ -238,11 +239,11 @@ def _outbox_row(alert_id: int, f: DeviceFacts, d: Decision, item: dict, now) -> 
 
 
 def _audit(now: datetime, action: str, alert_id: int, rule: str, detail: dict) -> dict:
-    return {
-        "at": now,
-        "actor": ACTOR,
-        "action": action,
-        "entity_type": "alert",
-        "entity_id": str(alert_id),
-        "detail": {"rule": rule, **detail},
-    }
+    return audit_row(
+        at=now,
+        actor=ACTOR,
+        action=action,
+        entity_type="alert",
+        entity_id=alert_id,
+        detail={"rule": rule, **detail},
+    )

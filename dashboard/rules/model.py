@@ -25,7 +25,6 @@ RULE_KINDS: dict[str, Kind] = {
     "wander_no_position": "person",
     "low_battery": "device_fault",
 }
-RULES = tuple(RULE_KINDS)
 
 # Rules that record an event a person must follow up; they never close by themselves.
 STICKY_RULES = frozenset({"robot_sos", "ai_call_concern"})

@@ -6,21 +6,18 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
+from dashboard.clock import Clock
+from dashboard.clock import now as system_now
 from dashboard.notify.worker import notify_tick
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def tick_once(engine: Engine, now: datetime) -> TickSummary:
@@ -35,7 +32,7 @@ def run_worker(
     *,
     interval_s: float = 60.0,
     once: bool = False,
-    clock: Clock = utc_now,
+    clock: Clock = system_now,
     stop: threading.Event | None = None,
     report: Callable[[TickSummary], None] = lambda s: log.info("%s", s),
 ) -> int:

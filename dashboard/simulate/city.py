@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from dashboard.clock import require_aware
 from dashboard.demo.clock import TimeGrid
 from dashboard.demo.routines import tv_household
 from dashboard.simulate.roster import KST_S, WEEK_S, Roster
@@ -48,8 +49,7 @@ class CitySimulator:
     """Plays the city slot by slot; ``play(until)`` returns the events of the slots it crossed."""
 
     def __init__(self, roster: Roster, *, seed: int, start: datetime) -> None:
-        if start.tzinfo is None:
-            raise ValueError("start must be timezone-aware")
+        require_aware(start, "start")
         self.r = roster
         self.seed = seed
         self.next_slot = slot_of(start)
@@ -144,10 +144,18 @@ class CitySimulator:
                 out.append(self._event(i, t + i % SLOT_S, "heartbeat"))
             in_slot = np.where(hello, -1, in_slot)  # one heartbeat per device in this slot
 
-        plugs = self._plugs[live[self._plugs] & (in_slot[self._plugs] % 60 == 0)]
+        plugs = self._plugs[
+            live[self._plugs] & (in_slot[self._plugs] % REPORT_EVERY["smart_plug"] == 0)
+        ]
         self._plug_reports(plugs, k, hour, rng, t, out)
         wander = self.r.of_type("wandering_detector")
-        self._positions(wander[live[wander] & (in_slot[wander] % 60 == 0)], hour, rng, t, out)
+        self._positions(
+            wander[live[wander] & (in_slot[wander] % REPORT_EVERY["wandering_detector"] == 0)],
+            hour,
+            rng,
+            t,
+            out,
+        )
         for code in HEARTBEAT_EVERY:
             idx = self.r.of_type(code)
             for i in idx[live[idx] & (in_slot[idx] == 0)]:

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from dashboard.ingest.core import system_clock
+from dashboard import clock
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -35,8 +35,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if args.key_file:
         keys = json.loads(Path(args.key_file).read_text(encoding="utf-8"))
         owned = False
-    elif settings.demo:
-        keys = create_demo_keys(engine, vendors, now=system_clock())
+    elif settings.demo_enabled:
+        keys = create_demo_keys(engine, vendors, now=clock.now())
         owned = True
     else:
         print(
@@ -52,7 +52,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise
     sink = HttpSink(args.url, keys)
-    feed = LiveFeed(roster, sink, seed=args.seed, clock=system_clock, speed=args.speed)
+    feed = LiveFeed(roster, sink, seed=args.seed, clock=clock.now, speed=args.speed)
     print(
         f"simulating {len(roster)} devices of {len(vendors)} vendors from "
         f"{feed.origin.isoformat(timespec='seconds')} into {args.url} "
@@ -76,7 +76,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     finally:
         sink.close()
         if owned:
-            revoke_demo_keys(engine, keys, now=system_clock())
+            revoke_demo_keys(engine, keys, now=clock.now())
     return 0
 
 

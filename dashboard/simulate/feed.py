@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from dashboard.clock import Clock
 from dashboard.simulate.city import SLOT_S, CitySimulator, by_vendor
 from dashboard.simulate.roster import Roster, load_roster
 from dashboard.simulate.sinks import SendStats, Sink
 
 log = logging.getLogger(__name__)
-Clock = Callable[[], datetime]
 
 # A short outage is replayed so the city has no hole; longer ones are skipped, not replayed,
 # because replaying hours of a large city would hold the database for minutes.

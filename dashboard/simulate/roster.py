@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 from sqlalchemy import Connection, func, select
 
+from dashboard.clock import as_utc
 from dashboard.db.schema import CareRecipient, Device, DeviceEvent, DeviceState, DeviceType
 
 KST_S = 9 * 3600  # Asia/Seoul has no daylight saving time
@@ -52,9 +53,7 @@ class Roster:
 def _epoch(value: datetime | None) -> float:
     if value is None:
         return np.nan
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.timestamp()
+    return as_utc(value).timestamp()
 
 
 def _num(value: float | None) -> float:

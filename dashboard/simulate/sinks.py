@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 from sqlalchemy import Engine
 
+from dashboard.clock import Clock
 from dashboard.ingest.core import ingest_events
-
-Clock = Callable[[], datetime]
 
 
 @dataclass

@@ -1,18 +1,20 @@
 """Action buttons on one alert, their callbacks and the 119 / close confirmation dialogs.
 
 Every write happens in an ``on_click`` callback calling ``dashboard.actions.perform`` with the
-version the operator saw. The outcome of a callback is kept in the session as a *flash* and
-shown on the next render (callbacks run before the page draws).
+session user and the version the operator saw (the domain checks role and district again). The
+outcome of a callback is kept in the session as a *flash* and shown on the next render
+(callbacks run before the page draws).
 """
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import streamlit as st
 
+from dashboard import clock
 from dashboard.actions import (
     NEEDS_CONFIRMATION,
     ActionError,
@@ -21,19 +23,21 @@ from dashboard.actions import (
     ConflictError,
     ForbiddenTransition,
     NotPermitted,
+    Route,
     allowed_actions,
-    current_routing,
+    check_request_route,
     perform,
-    route_check_request,
 )
 from dashboard.actions.transitions import NOTE_REQUIRED_OUTCOMES, OUTCOMES
-from dashboard.auth import SessionUser, can, can_see_personal_data
+from dashboard.auth import SessionUser, can
+from dashboard.auth.permissions import may
 from dashboard.formatting import format_datetime
 from dashboard.i18n import state_label
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.alerts import rule_label
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 FLASH_KEY = "alerts_flash"  # (kind, text) shown once above the alert
 BUST_KEY = "alerts_bust_cache"  # the next queue read skips the shared 10 s cache
@@ -74,7 +78,7 @@ def _user() -> SessionUser | None:
 
 def may_act(user: SessionUser, region_code: str | None) -> bool:
     """Operators act only in their districts (the same scope as their personal data)."""
-    return can_see_personal_data(user, region_code)
+    return may(user, "acknowledge", region_code)
 
 
 def action_label(action: str, lang: str | None = None) -> str:
@@ -90,8 +94,8 @@ def _translate(key: str, lang: str, **kwargs: Any) -> str:
 def conflict_message(err: ConflictError, lang: str) -> str:
     """Who did what, when, and that this request was not applied; Korean from the domain."""
     if lang == "ko":
-        return err.message_ko
-    who = _translate("act.system", lang) if err.last.by == "system" else err.last.by
+        return md_escape(err.message_ko)  # names the user who acted first
+    who = _translate("act.system", lang) if err.last.by == "system" else md_escape(err.last.by)
     return _translate(
         "act.conflict",
         lang,
@@ -102,7 +106,7 @@ def conflict_message(err: ConflictError, lang: str) -> str:
     )
 
 
-def error_message(err: ActionError, action: str, lang: str) -> str:
+def error_message(err: ActionError | NotPermitted, action: str, lang: str) -> str:
     label = _translate(f"act.{action}", lang)
     if isinstance(err, NotPermitted):
         return _translate("act.err.not_permitted", lang, action=label)
@@ -112,9 +116,9 @@ def error_message(err: ActionError, action: str, lang: str) -> str:
         return _translate("act.err.confirm", lang, action=label)
     if isinstance(err, ForbiddenTransition):
         key = _REASONS.get(err.reason)
-        reason = _translate(key, lang) if key else err.reason
+        reason = _translate(key, lang) if key else md_escape(err.reason)
         return _translate("act.err.forbidden", lang, action=label, reason=reason)
-    return _translate("act.err.other", lang, action=label, reason=str(err))
+    return _translate("act.err.other", lang, action=label, reason=md_escape(err))
 
 
 def _flash(kind: str, text: str) -> None:
@@ -161,7 +165,8 @@ def run_action(
     lang = current_lang()
     user = _user()
     if user is None or not can(user.role, action) or not may_act(user, region_code):
-        _flash("error", error_message(NotPermitted(user and user.role, action), action, lang))
+        reason = "district" if user is not None and can(user.role, action) else "role"
+        _flash("error", error_message(NotPermitted(user, action, reason), action, lang))
         return True
     seen = _seen_version(alert_id, action, user.username, version)
     try:
@@ -169,21 +174,21 @@ def run_action(
             get_engine(),
             action,
             alert_id,
-            actor=user.username,
+            principal=user,
             seen_version=seen,
-            now=datetime.now(UTC),
+            now=clock.now(),
             **extra,
         )
     except ConflictError as err:
         _flash("warning", conflict_message(err, lang))
-    except ActionError as err:
+    except (ActionError, NotPermitted) as err:
         _flash("error", error_message(err, action, lang))
         return not isinstance(err, ForbiddenTransition | ConfirmationRequired)
     else:
         if result.replayed:
             _flash("info", t("act.replayed", action=action_label(action)))
         else:
-            target = f" → {result.target}" if result.target else ""
+            target = f" → {md_escape(result.target)}" if result.target else ""
             _flash("success", t("act.done", id=alert_id, action=action_label(action)) + target)
     st.session_state[BUST_KEY] = True
     return True
@@ -280,24 +285,22 @@ def _open_dialog(alert: dict) -> None:
     st.dialog(title, width="medium", on_dismiss=_on_cancel)(_dialog_body)(alert)
 
 
-def check_request_route(alert: dict, now: datetime) -> str:
-    """Where a check request would go right now (dong center in office hours, else central)."""
-    dong_code = alert.get("person_region_code") or alert.get("region_code")
-    dong_name = alert.get("person_region_ko") or alert.get("region_ko")
-    is_dong = bool(dong_code) and dong_code[5:8] != "000" and dong_code[8:] == "00"
-    route = route_check_request(
-        current_routing(),
-        now,
-        dong_name=dong_name.split()[-1] if is_dong and dong_name else None,
-        dong_code=dong_code if is_dong else None,
-        program=alert.get("program_code"),
-    )
-    return t("act.route", target=route.target, reason=t(f"act.route_reason.{route.reason}"))
+def route_text(route: Route, lang: str) -> str:
+    """The caption under the check-request button: target and why."""
+    reason = _translate(f"act.route_reason.{route.reason}", lang)
+    return _translate("act.route", lang, target=route.target, reason=reason)
+
+
+def check_request_text(alert_id: int, now: datetime, lang: str) -> str:
+    """Where a check request would go right now, as the domain will send it."""
+    with get_engine().connect() as conn:
+        return route_text(check_request_route(conn, alert_id, now), lang)
 
 
 def render_actions(user: SessionUser, alert: dict, now: datetime) -> None:
     """The buttons this user may use on this alert in its current state, in ladder order."""
-    if not may_act(user, alert.get("region_code")):
+    region_code = alert.get("person_region_code") or alert.get("region_code")
+    if not may_act(user, region_code):
         st.info(t("act.outside_districts"))
         return
     has_person = alert.get("recipient_id") is not None and not _missing(alert["recipient_id"])
@@ -323,10 +326,10 @@ def render_actions(user: SessionUser, alert: dict, now: datetime) -> None:
             disabled=disabled,
             width="stretch",
             on_click=_on_click,
-            args=(int(alert["id"]), action, version, alert.get("region_code")),
+            args=(int(alert["id"]), action, version, region_code),
         )
         if action == "dong_center":
-            st.caption(check_request_route(alert, now))
+            st.caption(check_request_text(int(alert["id"]), now, current_lang()))
     st.caption(
         t("act.version", version=version, at=format_datetime(alert["updated_at"], current_lang()))
     )

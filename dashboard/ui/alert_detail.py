@@ -5,15 +5,17 @@ and the action buttons."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import clock
 from dashboard.auth import SessionUser
+from dashboard.auth.permissions import NotPermitted
+from dashboard.auth.reveal import RecipientNotFound, check_reveal, reveal_personal_data
 from dashboard.formatting import (
-    escape_markdown,
     format_age,
     format_datetime,
     format_duration,
@@ -27,16 +29,10 @@ from dashboard.ui.charts import render
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, live_now, load
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
 from queries.alerts import READING_TYPES, device_readings, dispatches_for, earlier_alerts
-from queries.recipients import (
-    RecipientCard,
-    RevealRefused,
-    check_reveal,
-    personal_data,
-    recipient_card,
-    reveal_personal_data,
-)
+from queries.recipients import RecipientCard, personal_data, recipient_card
 
 T = TypeVar("T")
 REVEAL_KEY = "alerts_revealed"  # {"alert_id", "recipient_id", "at"}: one alert per session
@@ -70,13 +66,13 @@ def _on_reveal(alert_id: int, recipient_id: int) -> None:
     user = _user()
     if user is None:
         return
-    now = datetime.now(UTC)
+    now = clock.now()
     try:
         with get_engine().begin() as conn:  # the audit row and the disclosure, together
             reveal_personal_data(conn, user, recipient_id, now, alert_id=alert_id)
-    except RevealRefused as err:
+    except (NotPermitted, RecipientNotFound) as err:
         st.session_state.pop(REVEAL_KEY, None)
-        st.session_state["alerts_reveal_error"] = err.reason
+        st.session_state["alerts_reveal_error"] = getattr(err, "reason", str(err))
         return
     st.session_state[REVEAL_KEY] = {"alert_id": alert_id, "recipient_id": recipient_id, "at": now}
 
@@ -104,7 +100,7 @@ def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
     revealed = refused is None and revealed_for(alert_id, card.id)
     if revealed:
         shown = fresh(personal_data, card.id)
-    age = datetime.now(UTC).year - card.birth_year
+    age = clock.now().year - card.birth_year
     rows = {
         "card.name": shown["name"],
         "card.phone": shown["phone"],
@@ -124,7 +120,8 @@ def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
     )
     reason = st.session_state.pop("alerts_reveal_error", None)
     if reason:
-        st.error(t(f"card.refused.{reason}") if reason in ("role", "district") else reason)
+        known = reason in ("role", "district")
+        st.error(t(f"card.refused.{reason}") if known else md_escape(reason))
     if revealed:
         at = st.session_state[REVEAL_KEY]["at"]
         st.caption(t("card.revealed", at=format_datetime(at, lang)))
@@ -239,7 +236,7 @@ def _readings(alert: dict, now: datetime) -> None:
     st.caption(
         t(
             "readings.caption",
-            device=alert.get("device_uid") or "–",
+            device=md_escape(alert.get("device_uid") or "–"),
             since=format_datetime(since, lang),
         )
     )
@@ -312,7 +309,7 @@ def _history(alert: dict) -> None:
 
 def _delivery(alert: dict) -> None:
     lang = current_lang()
-    now = datetime.now(UTC)
+    now = clock.now()
     df = fresh(delivery_status, int(alert["id"]), now)
     if df.empty:
         st.caption(t("delivery.none"))
@@ -359,7 +356,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
     with st.container(border=True):
         st.markdown(
             f"### {t('alerts.detail_title', id=alert['id'])} {chip(alert['stage'], lang)} "
-            f"{escape_markdown(rule_label(alert['rule'], lang))}",
+            f"{md_escape(rule_label(alert['rule'], lang))}",
             unsafe_allow_html=True,
         )
         show_flash()
@@ -370,12 +367,11 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
         c[2].metric(
             t("queue.since_ack"), "–" if _missing(ack) else format_duration(now - ack, lang)
         )
-        c[3].metric(t("col.device"), alert.get("device_uid") or "–")
+        c[3].metric(t("col.device"), md_escape(alert.get("device_uid") or "–"))
         rid = _int(alert.get("recipient_id"))
         card = fresh(recipient_card, rid) if rid is not None else None
-        if card is not None:  # a check request goes to the person's own dong
+        if card is not None:  # the domain scopes actions by the person's own region
             alert = {**alert, "person_region_code": card.region_code}
-            alert["person_region_ko"] = card.region_ko
         left, right = st.columns([3, 2], gap="large")
         with right:
             st.subheader(t("act.title"))

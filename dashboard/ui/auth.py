@@ -7,10 +7,12 @@ before ``st.navigation`` and gives the navigation only ``allowed_pages(user.role
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import math
+from datetime import datetime, timedelta
 
 import streamlit as st
 
+from dashboard import clock
 from dashboard.auth import (
     DEMO_ACCOUNTS,
     DEMO_PASSWORD,
@@ -23,8 +25,10 @@ from dashboard.auth import (
     session_expired,
 )
 from dashboard.formatting import format_datetime
+from dashboard.settings import get_settings
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 USER_KEY = "anbu_user"
 ACTIVITY_KEY = "anbu_last_activity"
@@ -34,7 +38,7 @@ _PASSWORD_KEY = "anbu_login_password"
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _policy() -> AuthPolicy:
@@ -79,14 +83,25 @@ def _on_login() -> None:
     st.session_state[_PASSWORD_KEY] = ""  # never keep a typed password in the session
     now = _now()
     with get_engine().begin() as conn:
-        result = authenticate(conn, username, password, now, _policy())
+        # None on localhost and in AppTest: counted as one "unknown" client.
+        client = st.context.ip_address
+        result = authenticate(conn, username, password, now, _policy(), client=client)
     if result.ok:
         st.session_state[USER_KEY] = result.user
         st.session_state[ACTIVITY_KEY] = now
         st.session_state.pop(_NOTICE_KEY, None)
         return
     until = format_datetime(result.locked_until, current_lang()) if result.locked_until else ""
-    st.session_state[_NOTICE_KEY] = (result.message_key, {"until": until})
+    wait = _wait_text(result.locked_until - now) if result.locked_until else ""
+    st.session_state[_NOTICE_KEY] = (result.message_key, {"until": until, "wait": wait})
+
+
+def _wait_text(delta: timedelta) -> str:
+    """A throttled client's wait, rounded up: "45초" / "45 s", "3분" / "3 min"."""
+    seconds = max(1, math.ceil(delta.total_seconds()))
+    if seconds < 120:
+        return t("auth.wait_seconds", n=seconds)
+    return t("auth.wait_minutes", n=math.ceil(seconds / 60))
 
 
 def _on_logout() -> None:
@@ -98,6 +113,8 @@ def _on_logout() -> None:
 def login_page() -> None:
     """The only page a session without a user gets: every URL falls back to it."""
     st.title(t("auth.title"))
+    if get_settings().demo_on_server:  # loud: a real deployment must not look like this
+        st.error(t("auth.demo_server"), icon=":material/warning:")
     st.caption(t("auth.intro"))
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:
@@ -117,7 +134,7 @@ def login_page() -> None:
 def sidebar_user(user: SessionUser) -> None:
     """Who is logged in, in which role, and the logout button."""
     role = t(f"auth.role.{user.role}")
-    st.sidebar.caption(t("auth.signed_in", name=user.display_name, role=role))
+    st.sidebar.caption(t("auth.signed_in", name=md_escape(user.display_name), role=role))
     st.sidebar.button(t("auth.logout"), key="anbu_logout", on_click=_on_logout)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy import Engine
 
+from dashboard import clock
 from dashboard.db.engine import make_engine
 from dashboard.settings import get_settings
 
@@ -64,5 +65,5 @@ def load(fn: Callable[..., T], *args: Any, live: bool = False, **kwargs: Any) ->
 
 def live_now() -> datetime:
     """Now, rounded down to a bucket so sessions refreshing together share one cached read."""
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clock.now().replace(microsecond=0)
     return now.replace(second=now.second - now.second % LIVE_BUCKET_S)

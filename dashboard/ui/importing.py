@@ -6,21 +6,22 @@ The write happens in the button's ``on_click`` (never while rendering) through
 
 from __future__ import annotations
 
-import io
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
+from dashboard import clock
 from dashboard.auth import SessionUser, can_open
+from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
 from dashboard.ingest.apikeys import check_vendor
-from dashboard.ingest.files import TEXT_ENCODINGS, ImportReport
+from dashboard.ingest.files import ImportReport, read_head
 from dashboard.ingest.imports import import_and_audit
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import t
+from dashboard.ui.safe_text import md_escape
 
 MAX_UPLOAD_MB = 20  # 100,000 rows (the importer's limit) of a typical export fit well within
 PREVIEW_ROWS = 10
@@ -46,7 +47,7 @@ def vendor_error(vendor: str | None) -> str | None:
     try:
         check_vendor(vendor)
     except ValueError:
-        return t("importing.vendor_invalid", vendor=vendor)
+        return t("importing.vendor_invalid", vendor=md_escape(vendor))
     return None
 
 
@@ -63,20 +64,28 @@ def vendor_labels(vendors: pd.DataFrame) -> dict[str, str]:
 
 
 def preview(data: bytes, filename: str, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
-    """The first rows as text, read like the importer reads them (UTF-8 or CP949; first sheet)."""
-    suffix = Path(filename).suffix.lower()
-    if suffix == ".xlsx":
-        return pd.read_excel(io.BytesIO(data), nrows=rows, dtype=str, engine="openpyxl")
-    if suffix != ".csv":
-        raise ValueError(t("importing.bad_type", suffix=suffix or "–"))
-    for encoding in TEXT_ENCODINGS:
-        try:
-            return pd.read_csv(
-                io.BytesIO(data), nrows=rows, dtype=str, keep_default_na=False, encoding=encoding
-            )
-        except UnicodeDecodeError:
-            continue
-    raise ValueError(t("importing.bad_encoding"))
+    """The first rows as text, read by the importer's own bounded reader (so a file it refuses,
+    such as a zip bomb or an oversized sheet, is refused here too, before any big parse)."""
+    header, cells = read_head(data, filename, rows)
+    width = len(header)
+    return pd.DataFrame(
+        [[_cell_text(c) for c in (row + [None] * width)[:width]] for row in cells],
+        columns=_unique(header),  # a repeated column is an import error, not a preview crash
+        dtype=str,
+    )
+
+
+def _cell_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _unique(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, -1) + 1
+        unique.append(f"{name}.{seen[name]}" if seen[name] else name)
+    return unique
 
 
 def format_help() -> None:
@@ -95,7 +104,7 @@ def _on_import() -> None:
     if upload is None or not vendor or vendor_error(vendor):
         return
     report = import_and_audit(
-        get_engine(), upload.getvalue(), upload.name, vendor, user.username, datetime.now(UTC)
+        get_engine(), upload.getvalue(), upload.name, vendor, user, clock.now()
     )
     st.session_state[_RESULT_KEY] = (vendor, report)
     if report.ok:
@@ -136,8 +145,8 @@ def last_result() -> None:
         st.success(
             t(
                 "importing.success",
-                filename=report.filename,
-                vendor=vendor,
+                filename=md_escape(report.filename),
+                vendor=md_escape(vendor),
                 rows=format_number(report.rows),
                 accepted=format_number(report.accepted),
                 duplicates=format_number(report.duplicates),
@@ -146,14 +155,19 @@ def last_result() -> None:
         )
         return
     st.error(
-        t("importing.refused", filename=report.filename, vendor=vendor, n=len(report.errors)),
+        t(
+            "importing.refused",
+            filename=md_escape(report.filename),
+            vendor=md_escape(vendor),
+            n=len(report.errors),
+        ),
         icon=":material/block:",
     )
     errors = error_frame(report)
     st.dataframe(errors, hide_index=True, width="stretch", height=min(38 + 35 * len(errors), 420))
     st.download_button(
         t("importing.errors_download"),
-        data=errors.to_csv(index=False).encode("utf-8-sig"),
+        data=to_csv_bytes(errors),
         file_name=f"{Path(report.filename).stem}-errors.csv",
         mime="text/csv",
         on_click="ignore",

@@ -7,12 +7,13 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import escape_markdown, format_age, format_number
+from dashboard.formatting import format_age, format_number
 from dashboard.i18n import STATES, localized, state_label, translate_or
 from dashboard.ui import charts
 from dashboard.ui.components import banner, stale_banner, table
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
 from queries.live import LiveFilters, LiveSnapshot, live_snapshot
 
@@ -103,13 +104,13 @@ def _render_ticker(snap: LiveSnapshot, lang: str) -> None:
     lines = []
     suffix = "&lang=en" if lang == "en" else ""
     for a in snap.alerts.to_dict("records"):
-        # Data goes through escape_markdown: a masked name like 김*수 would start italics.
-        rule = escape_markdown(translate_or(f"rule.{a['rule']}", a["rule"], lang))
-        age = escape_markdown(format_age(a["opened_at"], snap.taken_at, lang))
+        # Data goes through md_escape: a masked name like 김*수 would start italics.
+        rule = md_escape(translate_or(f"rule.{a['rule']}", a["rule"], lang))
+        age = md_escape(format_age(a["opened_at"], snap.taken_at, lang))
         lines.append(
             f"{chip(a['stage'], lang)} [**{age}**](alerts?alert={int(a['id'])}{suffix}) · "
-            f"{escape_markdown(localized(a, 'region', lang))} · {rule} · "
-            f"{escape_markdown(a['recipient_masked'])}"
+            f"{md_escape(localized(a, 'region', lang))} · {rule} · "
+            f"{md_escape(a['recipient_masked'])}"
         )
     st.markdown("  \n".join(lines), unsafe_allow_html=True)
 

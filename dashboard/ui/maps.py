@@ -10,7 +10,6 @@ which swaps the layer in the running map.
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ import pandas as pd
 from branca.element import MacroElement
 from jinja2 import Template
 
+from dashboard.ui.safe_text import html_escape as escape_text
 from dashboard.ui.theme import STATE_COLORS
 
 BAEKSEOK_CENTER = (37.6435, 126.7870)
@@ -70,11 +70,6 @@ MAP_CSS = (
     ".leaflet-tooltip.anbu-grey:before{border-right-color:#7D8894}"
     "</style>"
 )
-
-
-def escape_text(value: object) -> str:
-    """Safe for folium popups and tooltips (HTML and JS template injection)."""
-    return html.escape(str(value), quote=True).replace("$", "&#36;").replace("`", "&#96;")
 
 
 def load_boundaries(path: Path | None, codes: set[str]) -> dict | None:
@@ -305,16 +300,3 @@ def positions_layer(df: pd.DataFrame, labels: Mapping[str, str]) -> folium.Featu
         urgent = located.loc[located["status"] == "outside", ["last_lat", "last_lon"]]
         layer.add_child(_FitWhenCutOff(bounds, urgent.astype(float).values.tolist()))
     return layer
-
-
-def wandering_map(
-    df: pd.DataFrame,
-    labels: Mapping[str, str],
-    boundaries: dict | None = None,
-    tiles: str | None = "OpenStreetMap",
-) -> folium.Map:
-    """Base map with the positions layer added: one standalone map (tests, HTML export).
-    The page passes the two parts to st_folium separately instead."""
-    fmap = base_map(labels, boundaries, tiles)
-    positions_layer(df, labels).add_to(fmap)
-    return fmap

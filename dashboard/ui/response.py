@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
+from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number, format_percent
 from dashboard.i18n import STAGES, state_label, translate, translate_or
 from dashboard.settings import LOCAL_TZ
@@ -186,5 +187,5 @@ def summary_display(summary: pd.DataFrame, lang: str) -> None:
 
 
 def summary_csv(summary: pd.DataFrame, lang: str) -> bytes:
-    """CSV with a UTF-8 BOM: without it Excel on Korean Windows reads the file as CP949."""
-    return summary.rename(columns=summary_headers(lang)).to_csv(index=False).encode("utf-8-sig")
+    """The table as a formula-safe CSV (rule names and headers are text a user may have typed)."""
+    return to_csv_bytes(summary.rename(columns=summary_headers(lang)))

@@ -3,28 +3,29 @@ edited by leads (``edit_thresholds``).
 
 The save happens in an ``on_click`` callback that re-checks the role, validates every value with
 the rules' own model (:mod:`dashboard.rules.edit`) and, only when all are valid, writes the file
-atomically and one ``audit_log`` row (``thresholds_update``) in one transaction. The file is read
-through ``dashboard.rules.config.DEFAULT_PATH`` at call time (tests point it at a copy).
+atomically and one ``audit_log`` row (``thresholds_update``) in one transaction
+(``dashboard.rules.edit.update_thresholds``, which checks the permission again). The file is
+read through ``dashboard.rules.config.DEFAULT_PATH`` at call time (tests point it at a copy).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import insert
 
+from dashboard import clock
 from dashboard.auth import SessionUser, can, can_open
-from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate_or
 from dashboard.rules import config
-from dashboard.rules.edit import ThresholdsInvalid, changes, flatten, save_thresholds, unit_of
+from dashboard.rules.edit import ThresholdsInvalid, changes, flatten, unit_of, update_thresholds
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 PAGE = "settings"
 ACTION = "edit_thresholds"
@@ -45,7 +46,7 @@ def rules_path() -> Path:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def section_label(section: str) -> str:
@@ -94,18 +95,8 @@ def _on_save() -> None:
         return
     try:
         with get_engine().begin() as conn:
-            conn.execute(
-                insert(AuditLog).values(
-                    at=_now(),
-                    actor=actor.username[:60],
-                    action="thresholds_update",
-                    entity_type="thresholds",
-                    entity_id=path.name[:60],
-                    detail={"changed": diff},
-                )
-            )
-            # Inside the transaction: an invalid value or a failed write rolls the audit back.
-            save_thresholds(values, path)
+            # Checks edit_thresholds and audits; an invalid value or a failed write rolls back.
+            diff = update_thresholds(conn, actor, values, path, _now())
     except ThresholdsInvalid as exc:
         state[_ERRORS] = exc.problems
         state[_FLASH] = ("error", t("settings_page.invalid"), [])
@@ -168,7 +159,7 @@ def _input(key: str, value: Any, errors: dict[str, list[str]]) -> None:
     else:
         st.number_input(label, value=float(value), step=1.0, key=widget_key(key), help=key)
     for message in errors.get(key, []):
-        st.error(t("settings_page.problem", message=message), icon=":material/error:")
+        st.error(t("settings_page.problem", message=md_escape(message)), icon=":material/error:")
 
 
 def edit_form(values: dict[str, Any]) -> None:
@@ -190,7 +181,7 @@ def settings_view(user: SessionUser) -> None:
     try:
         values = flatten(config.load_thresholds(path))
     except config.RulesConfigError as exc:
-        st.error(t("settings_page.load_error", message=str(exc)))
+        st.error(t("settings_page.load_error", message=md_escape(exc)))
         return
     st.dataframe(settings_frame(values), hide_index=True, width="stretch")
     st.caption(t("settings_page.file", path=path.name))

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 
 import streamlit as st
 
-from dashboard.bootstrap import ensure_database, needs_setup
+from dashboard.bootstrap import SchemaOutdatedError, check_schema, ensure_database, needs_setup
 from dashboard.i18n import translate_or
 from dashboard.settings import get_settings
 from dashboard.ui.data import database_url, get_engine
 from dashboard.ui.i18n import current_lang, t
 
+log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
 _READY: set[str] = set()  # database URLs prepared by this process
 
@@ -20,7 +22,8 @@ _READY: set[str] = set()  # database URLs prepared by this process
 def ensure_ready() -> None:
     """Run ``ensure_database`` once per process and URL; other sessions wait on the lock.
 
-    The progress box appears only when there is work to do (a new or outdated database).
+    The progress box appears only when there is work to do (a new or outdated database). A
+    server database the app may not migrate stops every page with what to run instead.
     """
     url = database_url()
     if url in _READY:
@@ -29,6 +32,10 @@ def ensure_ready() -> None:
         if url in _READY:
             return
         engine, settings = get_engine(), get_settings()
+        try:
+            check_schema(engine, settings)
+        except SchemaOutdatedError as exc:
+            _schema_page(exc)  # not marked ready: the next run after `db upgrade` goes on
         if not needs_setup(engine, settings):
             ensure_database(engine, settings)  # cheap: idempotent catalog/reference refresh
             _live_services(url)
@@ -45,6 +52,18 @@ def ensure_ready() -> None:
             status.update(label=t("setup.done"), state="complete", expanded=False)
         _live_services(url)
         _READY.add(url)
+
+
+def _schema_page(exc: SchemaOutdatedError) -> None:
+    log.error("%s", exc)
+    st.title(t("setup.schema_title"))
+    st.error(t("setup.schema_empty" if exc.empty else "setup.schema_outdated"))
+    commands = "python -m dashboard db upgrade"
+    if exc.empty:
+        commands += "\npython -m dashboard users add NAME --role admin"
+    st.code(commands, language="bash")
+    st.caption(t("setup.schema_docs"))
+    st.stop()
 
 
 @st.cache_resource(show_spinner=False)

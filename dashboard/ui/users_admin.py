@@ -1,21 +1,24 @@
 """사용자 관리 page parts: account table, add-user form, account actions, vendor API keys.
 
 Every write happens in an ``on_click`` callback that re-checks the role and calls the domain
-functions (``dashboard.auth.users``, ``dashboard.ingest.apikeys``) inside one transaction; the
-user functions audit themselves, API-key changes are audited here. Passwords typed into the page
-are cleared from the session in the callback; a new API key is shown on the next run only.
+functions (``dashboard.auth.users``, ``dashboard.ingest.apikeys``) with the session user inside
+one transaction; they check the permission again and write the audit themselves. Passwords typed
+into the page are cleared from the session in the callback; a new API key is shown on the next
+run only.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
+from dashboard import clock
 from dashboard.auth import SessionUser, can, can_grant, can_open
 from dashboard.auth.passwords import MAX_LENGTH, MIN_LENGTH, WeakPasswordError, check_password_rule
+from dashboard.auth.permissions import NotPermitted
 from dashboard.auth.users import (
     DISTRICT_LEVELS,
     USERNAME,
@@ -28,13 +31,14 @@ from dashboard.auth.users import (
     set_password,
     unlock_user,
 )
-from dashboard.db.schema import AuditLog, Region
+from dashboard.db.schema import Region
 from dashboard.db.schema.people import ROLES
 from dashboard.formatting import format_datetime
 from dashboard.ingest.apikeys import check_vendor, create_key, list_keys, revoke_key
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 PAGE = "users"
 # Widget keys (tests use them).
@@ -65,7 +69,7 @@ _NEW_KEY = "apikeys_new_key"  # (vendor, prefix, key): popped when shown, so sho
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _actor(page: str = PAGE, action: str = "manage_users") -> SessionUser | None:
@@ -169,12 +173,12 @@ def _on_add() -> None:
                         role,
                         password,
                         _now(),
-                        actor.username,
+                        actor,
                         display_name=display or None,
                         district_codes=codes,
                     )
-        except (UserError, WeakPasswordError) as exc:
-            errors["form"] = str(exc)
+        except (UserError, WeakPasswordError, NotPermitted) as exc:
+            errors["form"] = md_escape(exc)
     state[_ADD_ERRORS] = errors
     if errors:
         return
@@ -258,7 +262,7 @@ def _on_toggle() -> None:
     if row is None or row.username == actor.username:
         return
     with get_engine().begin() as conn:
-        set_active(conn, row.username, not row.active, _now(), actor.username)
+        set_active(conn, row.username, not row.active, _now(), actor)
     key = "users_admin.enabled" if not row.active else "users_admin.disabled"
     _flash("success", t(key, username=row.username))
 
@@ -269,7 +273,7 @@ def _on_unlock() -> None:
     if row is None:
         return
     with get_engine().begin() as conn:
-        unlock_user(conn, row.username, _now(), actor.username)
+        unlock_user(conn, row.username, _now(), actor)
     _flash("success", t("users_admin.unlocked", username=row.username))
 
 
@@ -286,7 +290,7 @@ def _on_reset() -> None:
     if errors:
         return
     with get_engine().begin() as conn:
-        set_password(conn, row.username, password, _now(), actor.username)
+        set_password(conn, row.username, password, _now(), actor)
     _flash("success", t("users_admin.password_set", username=row.username))
 
 
@@ -334,7 +338,7 @@ def account_actions(actor: SessionUser, users: list) -> None:
         )
     errors = st.session_state.get(_RESET_ERRORS, {})
     with st.form("users_reset", enter_to_submit=False):
-        st.markdown(t("users_admin.reset_title", username=chosen.username))
+        st.markdown(t("users_admin.reset_title", username=md_escape(chosen.username)))
         st.text_input(
             t("users_admin.password"),
             type="password",
@@ -368,19 +372,6 @@ def users_tab(actor: SessionUser) -> None:
 # --- API keys --------------------------------------------------------------------------------
 
 
-def _audit_key(conn: Connection, actor: str, action: str, prefix: str, vendor: str) -> None:
-    conn.execute(
-        insert(AuditLog).values(
-            at=_now(),
-            actor=actor[:60],
-            action=action,
-            entity_type="api_key",
-            entity_id=prefix,
-            detail={"vendor": vendor},
-        )
-    )
-
-
 def _on_create_key() -> None:
     actor = _actor(action="manage_api_keys")
     if actor is None:
@@ -389,11 +380,10 @@ def _on_create_key() -> None:
     try:
         check_vendor(vendor)
     except ValueError:
-        _flash("error", t("users_admin.key_vendor_invalid", vendor=vendor), _KEY_FLASH)
+        _flash("error", t("users_admin.key_vendor_invalid", vendor=md_escape(vendor)), _KEY_FLASH)
         return
     with get_engine().begin() as conn:
-        key, prefix = create_key(conn, vendor, now=_now())
-        _audit_key(conn, actor.username, "api_key_create", prefix, vendor)
+        key, prefix = create_key(conn, vendor, principal=actor, now=_now())
     st.session_state[_NEW_KEY] = (vendor, prefix, key)
     st.session_state[KEY_VENDOR] = ""
 
@@ -405,9 +395,7 @@ def _on_revoke_key() -> None:
     if actor is None or not prefix or not confirmed:
         return
     with get_engine().begin() as conn:
-        keys = {k.prefix: k for k in list_keys(conn)}
-        if prefix in keys and revoke_key(conn, prefix, now=_now()):
-            _audit_key(conn, actor.username, "api_key_revoke", prefix, keys[prefix].vendor)
+        if revoke_key(conn, prefix, principal=actor, now=_now()):
             _flash("success", t("users_admin.key_revoked", prefix=prefix), _KEY_FLASH)
     st.session_state[KEY_REVOKE_TARGET] = None
     st.session_state[KEY_REVOKE_CONFIRM] = False

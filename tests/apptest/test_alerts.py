@@ -4,7 +4,7 @@ through buttons and dialogs, conflicts and double clicks, all against the sessio
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from itertools import count
 
 import pytest
@@ -13,11 +13,12 @@ from sqlalchemy import Engine, func, insert, select
 
 from dashboard.actions import perform
 from dashboard.auth import DEMO_ACCOUNTS, SessionUser
+from dashboard.auth.permissions import NotPermitted
+from dashboard.auth.reveal import reveal_personal_data
 from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch, Region
 from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
 from queries import alerts as alert_q
-from queries.recipients import RevealRefused, reveal_personal_data
 from tests.apptest.conftest import metric, open_page, texts
 
 GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
@@ -185,7 +186,7 @@ def test_reveal_refused_outside_the_operators_districts(demo_db) -> None:
     assert not [b for b in at.button if (b.key or "").startswith("alerts_act_")]
     # The check is in the function that discloses, not only in the missing button.
     operator = SessionUser("operator", "op", "operator", DEMO_ACCOUNTS["operator"][1])
-    with pytest.raises(RevealRefused), demo_db.begin() as conn:
+    with pytest.raises(NotPermitted), demo_db.begin() as conn:
         reveal_personal_data(conn, operator, person, datetime.now(UTC), alert_id=alert_id)
     assert _reveals(demo_db, person) == 0
 
@@ -250,7 +251,8 @@ def test_conflict_names_the_other_actor_and_keeps_their_change(demo_db, lang: st
         "alerts", role="lead", alert=str(alert_id), **({"lang": "en"} if lang == "en" else {})
     )
     # Someone else acknowledges while the page still shows version 1.
-    perform(demo_db, "acknowledge", alert_id, actor="kim", seen_version=1, now=datetime.now(UTC))
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
     _button(at, "alerts_act_field_visit").click().run()
     assert not at.exception
     warnings = [w.value for w in at.warning]
@@ -279,3 +281,52 @@ def test_council_cannot_open_alerts(demo_db) -> None:
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("../pages/alerts.py")
     assert translate("page.alerts") not in [t.value for t in at.title]
+
+
+# --- where a check request goes ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("office", [True, False], ids=["office_hours", "after_hours"])
+def test_check_request_caption_is_where_the_service_sends(demo_db, monkeypatch, office) -> None:
+    """The caption under the check-request button is the service's own routing answer, and the
+    click sends the request exactly there (in office hours and at night)."""
+    from dashboard.actions import check_request_route, load_routing
+    from dashboard.actions import service as action_service
+    from dashboard.db.schema import NotificationOutbox
+    from dashboard.settings import LOCAL_TZ
+    from dashboard.ui.alert_actions import route_text
+
+    now = datetime.now(UTC)
+    local = now.astimezone(LOCAL_TZ)
+    base = load_routing()
+    if office:  # every day, all day: whenever the test runs, the dong center is open
+        window = {"office_start": time(0, 0), "office_end": time(23, 59, 59)}
+    else:  # an hour far from now: the central center takes it
+        start = time(13, 0) if local.hour < 12 else time(1, 0)
+        window = {"office_start": start, "office_end": time(start.hour + 1, 0)}
+    dong = base.dong_center.model_copy(
+        update={
+            **window,
+            "office_days": ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+            "holiday_years": (local.year,),
+            "holidays": frozenset(),
+        }
+    )
+    cfg = base.model_copy(update={"dong_center": dong})
+    monkeypatch.setattr(action_service, "current_routing", lambda: cfg)
+
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    with demo_db.connect() as conn:
+        route = check_request_route(conn, alert_id, now)
+    assert route.reason == ("office_hours" if office else "after_hours")
+    assert route_text(route, "ko") in [c.value for c in at.caption]
+    _button(at, "alerts_act_dong_center").click().run()
+    assert not at.exception
+    with demo_db.connect() as conn:
+        notice = conn.execute(
+            select(NotificationOutbox.recipient, NotificationOutbox.payload).where(
+                NotificationOutbox.alert_id == alert_id
+            )
+        ).one()
+    assert (notice.recipient, notice.payload["target"]) == (route.recipient, route.target)

@@ -1,4 +1,4 @@
-"""The login gate in AppTest: login, bad password, lockout, pages per role, logout, timeout.
+"""The login gate in AppTest: login, bad password, throttling, pages per role, logout, timeout.
 
 AppTest refuses to switch to a page the session's ``st.navigation`` did not register, which is
 exactly what "not reachable by URL" means; the browser test checks the real URL fallback too.
@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from streamlit.testing.v1 import AppTest
 
-from dashboard.auth import DEMO_PASSWORD, allowed_pages
+from dashboard.auth import DEMO_PASSWORD, allowed_pages, cli_principal
 from dashboard.auth.users import create_user
+from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate
 from dashboard.settings import PROJECT_ROOT, get_settings
-from tests.apptest.conftest import APP, TIMEOUT, login_as, open_page, texts
+from tests.apptest.conftest import APP, TIMEOUT, login_as, open_page, private_copy, texts
 
 APP_PAGES = ["live", "alerts", "wandering", "complaints", "participation", "budget", "briefing"]
 DEFAULT_TITLE = {"operator": "실시간 현황", "lead": "실시간 현황", "council": "브리핑"}
@@ -82,18 +83,27 @@ def test_wrong_password_is_refused_without_saying_which_part(demo_db) -> None:
     assert [e.value for e in unknown.error] == [e.value for e in at.error]
 
 
-def test_lockout_after_five_failures(demo_db) -> None:
-    with demo_db.begin() as conn:
-        create_user(conn, "locktest", "council", "a long passphrase", datetime.now(UTC), "test")
-    at = _fresh()
-    for _ in range(4):
+def test_repeated_failures_make_this_client_wait(demo_db, tmp_path) -> None:
+    """AppTest has no client address, so its attempts are the one "unknown" client: five
+    failures make it wait (the account itself is not locked by one client)."""
+    with private_copy(demo_db, tmp_path) as engine:
+        with engine.begin() as conn:
+            # Other tests' failures (also "unknown") in the copied audit log: start afresh.
+            conn.execute(delete(AuditLog).where(AuditLog.action == "login_failure"))
+            create_user(
+                conn, "locktest", "council", "a long passphrase", datetime.now(UTC), cli_principal()
+            )
+        at = _fresh()
+        for _ in range(4):
+            _submit(at, "locktest", "wrong password")
+            assert [e.value for e in at.error] == [translate("auth.bad_credentials")]
         _submit(at, "locktest", "wrong password")
-        assert [e.value for e in at.error] == [translate("auth.bad_credentials")]
-    _submit(at, "locktest", "wrong password")
-    assert "잠겼습니다" in at.error[0].value
-    _submit(at, "locktest", "a long passphrase")  # the right password while locked
-    assert _titles(at) == ["로그인"] and "잠겼습니다" in at.error[0].value
-    assert _audit(demo_db, "lockout", "locktest") == 1
+        wait = translate("auth.wait_seconds", n=30)
+        assert [e.value for e in at.error] == [translate("auth.throttled", wait=wait)]
+        _submit(at, "locktest", "a long passphrase")  # the right password, while waiting
+        assert _titles(at) == ["로그인"] and "다시 시도하세요" in at.error[0].value
+        assert _audit(engine, "login_throttled", "locktest") == 1
+        assert _audit(engine, "lockout", "locktest") == 0
 
 
 @pytest.mark.parametrize("role", ["operator", "lead", "council", "admin"])
@@ -157,3 +167,53 @@ def test_outside_demo_mode_no_demo_hint_and_no_demo_login(demo_db, monkeypatch) 
     finally:
         monkeypatch.delenv("ANBU_DEMO")
         get_settings.cache_clear()
+
+
+@pytest.fixture
+def server_database(postgres_schema_url, monkeypatch):
+    """The app pointed at an empty PostgreSQL schema (ANBU_DEMO left unset)."""
+    monkeypatch.setenv("ANBU_DATABASE_URL", postgres_schema_url)
+    monkeypatch.delenv("ANBU_DEMO", raising=False)
+    get_settings.cache_clear()
+    yield postgres_schema_url
+    get_settings.cache_clear()
+
+
+def test_server_database_without_schema_says_what_to_run(server_database) -> None:
+    from sqlalchemy import inspect
+
+    at = _fresh()
+    assert _titles(at) == [translate("setup.schema_title")]
+    assert [e.value for e in at.error] == [translate("setup.schema_empty")]
+    assert "python -m dashboard db upgrade" in at.code[0].value
+    assert "python -m dashboard users add" in at.code[0].value
+    assert not at.text_input  # no login form: the page stops here
+    engine = make_engine(server_database)
+    assert inspect(engine).get_table_names() == []  # the app did not migrate it
+    engine.dispose()
+
+
+def test_demo_on_a_server_database_is_announced_on_the_login_page(
+    server_database, monkeypatch
+) -> None:
+    from dashboard.catalog import load_catalog
+    from dashboard.db import migrate
+    from dashboard.reference.load import load_reference
+
+    engine = make_engine(server_database)
+    migrate.upgrade(engine)  # what `python -m dashboard db upgrade` does
+    with engine.begin() as conn:
+        load_catalog(conn)
+        load_reference(conn)
+    engine.dispose()
+    at = _fresh()  # ANBU_DEMO unset: a real deployment, no banner, no demo accounts
+    assert _titles(at) == ["로그인"]
+    assert not at.error and not any(DEMO_PASSWORD in s for s in texts(at))
+
+    # Same URL, so this process does not prepare the database again (no 30 s demo city build):
+    # the page reads the mode from the settings at every run.
+    monkeypatch.setenv("ANBU_DEMO", "true")
+    get_settings.cache_clear()
+    at = _fresh()
+    assert [e.value for e in at.error] == [translate("auth.demo_server")]
+    assert any(DEMO_PASSWORD in s for s in texts(at))

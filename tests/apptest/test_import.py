@@ -15,11 +15,15 @@ import pytest
 from sqlalchemy import Engine, func, select
 from streamlit.testing.v1 import AppTest
 
+from dashboard.auth import SessionUser
 from dashboard.db.schema import AuditLog, Device, DeviceEvent
 from dashboard.i18n import translate
+from dashboard.ui.safe_text import md_escape
 from tests.apptest.conftest import open_page, private_copy, texts
 
 VENDOR = "plugco"
+
+LEAD = SessionUser("lead", "lead", "lead")
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +115,8 @@ def test_good_file_is_stored_and_audited(import_db: Engine, lang: str) -> None:
 
     assert _stored(import_db, prefix) == 3
     expected = translate(
-        "importing.success", lang, filename=filename, vendor=VENDOR, rows=3, accepted=3,
-        duplicates=0,
+        "importing.success", lang, filename=md_escape(filename), vendor=VENDOR, rows=3,
+        accepted=3, duplicates=0,
     )  # fmt: skip
     assert [s.value for s in at.success] == [expected]
     assert not at.error
@@ -132,7 +136,12 @@ def test_same_file_twice_counts_duplicates(import_db: Engine) -> None:
     at = _import(at, "twice.csv", data)
     assert _stored(import_db, prefix) == 3
     assert at.success[0].value == translate(
-        "importing.success", filename="twice.csv", vendor=VENDOR, rows=3, accepted=0, duplicates=3
+        "importing.success",
+        filename=md_escape("twice.csv"),
+        vendor=VENDOR,
+        rows=3,
+        accepted=0,
+        duplicates=3,
     )
 
 
@@ -144,7 +153,7 @@ def test_one_bad_row_stores_nothing_and_names_the_row(import_db: Engine, lang: s
 
     assert _stored(import_db, prefix) == 0
     assert [e.value for e in at.error] == [
-        translate("importing.refused", lang, filename=filename, vendor=VENDOR, n=1)
+        translate("importing.refused", lang, filename=md_escape(filename), vendor=VENDOR, n=1)
     ]
     assert not at.success
     errors = at.dataframe[-1].value
@@ -191,10 +200,11 @@ def test_typed_vendor_names_are_checked(import_db: Engine) -> None:
     from dashboard.ingest.imports import import_and_audit
     from dashboard.ui.importing import vendor_error
 
-    assert vendor_error("Plug Co!") == translate("importing.vendor_invalid", vendor="Plug Co!")
+    expected = translate("importing.vendor_invalid", vendor=md_escape("Plug Co!"))
+    assert vendor_error("Plug Co!") == expected  # shown as markdown: the typed name is escaped
     assert vendor_error("newco") is None and vendor_error(None) is None
     data = _csv(_rows(import_db, "apptest-badvendor"))
-    report = import_and_audit(import_db, data, "v.csv", "Plug Co!", "lead", datetime.now(UTC))
+    report = import_and_audit(import_db, data, "v.csv", "Plug Co!", LEAD, datetime.now(UTC))
     assert not report.ok and report.errors[0].row == 0
     assert _stored(import_db, "apptest-badvendor") == 0
     assert len(_audits(import_db, "import_refused", "v.csv")) == 1
@@ -229,3 +239,46 @@ def test_page_rechecks_the_role(import_db: Engine) -> None:
     login_as(at, "operator").run()
     assert [e.value for e in at.error] == [translate("auth.forbidden")]
     assert not at.file_uploader and not at.button
+
+
+def test_problem_report_download_cannot_run_a_formula(import_db: Engine, monkeypatch) -> None:
+    """A vendor's column named like a formula is listed in the problem report; the CSV the page
+    offers shows it as text (leading apostrophe), not as ``=cmd|...`` that Excel would run."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    payload = "=cmd|' /C calc'!A0"
+    downloads: dict[str, bytes] = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def recording(self, path_or_data, mimetype, kind, filename=None):  # type: ignore[no-untyped-def]
+        downloads[filename or ""] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording)
+    rows = _csv(_rows(import_db, "x")).split(b"\n", 1)[1]
+    data = f"event_id,device_id,ts,type,watts,{payload}\n".encode() + rows
+    at = _import(_open("en"), "formula.csv", data)
+    assert at.error and _stored(import_db, "x") == 0
+    assert payload.lower() in list(at.dataframe[-1].value["Column"])  # shown as it is on screen
+    report = downloads["formula-errors.csv"].decode("utf-8-sig")
+    assert f"'{payload.lower()}" in report
+    assert not any(cell.startswith("=") for line in report.splitlines() for cell in line.split(","))
+
+
+def test_zip_bomb_and_oversized_sheet_are_refused_on_the_page(import_db: Engine) -> None:
+    """The preview and the import use the importer's bounded reader: both refuse at once."""
+    from tests.xlsx_support import expanding_sheet, sheet_rows, write_workbook
+
+    for filename, blocks, reason in [
+        ("bomb.xlsx", expanding_sheet(1024), "expands to 1,024 MB when unpacked"),
+        ("rows.xlsx", sheet_rows(120_000), "more than 100,000 rows with values"),
+    ]:
+        buffer = io.BytesIO()
+        write_workbook(buffer, blocks)
+        at = _import(_open("en"), filename, buffer.getvalue())
+        assert any(md_escape(reason) in w.value for w in at.warning), [w.value for w in at.warning]
+        assert [e.value for e in at.error] == [
+            translate("importing.refused", "en", filename=md_escape(filename), vendor=VENDOR, n=1)
+        ]
+        assert reason in at.dataframe[-1].value["Reason"].iloc[0]
+        assert len(_audits(import_db, "import_refused", filename)) == 1

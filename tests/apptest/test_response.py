@@ -12,13 +12,7 @@ from dashboard.formatting import format_percent
 from dashboard.i18n import translate
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.response import format_seconds, rule_summary, summary_csv
-from queries.response_metrics import (
-    alert_counts,
-    false_alarm_rate,
-    field_visits_within,
-    response_times,
-    severe_ack_shares,
-)
+from queries.response_metrics import alert_metrics, field_visits_within
 from tests.apptest.conftest import metric, open_page, texts
 
 # The last full Seoul week of the demo city (it ends 2024-11-29 12:00 KST).
@@ -37,12 +31,13 @@ def _open(role: str, lang: str) -> AppTest:
 @pytest.fixture(scope="module")
 def expected(demo_db):
     with demo_db.connect() as conn:
+        metrics = alert_metrics(conn, START, END)
         return {
-            "shares": severe_ack_shares(conn, START, END),
+            "shares": metrics["severe_ack"],
             "visits": field_visits_within(conn, START, END),
-            "times": response_times(conn, START, END),
-            "counts": alert_counts(conn, START, END),
-            "rates": false_alarm_rate(conn, START, END),
+            "times": metrics["times"],
+            "counts": metrics["counts"],
+            "rates": metrics["false_alarms"],
         }
 
 
@@ -105,6 +100,19 @@ def test_csv_has_bom_and_translated_headers(expected) -> None:
     assert (summary["alerts"] == summary["open"] + summary["closed"]).all()
 
 
+def test_csv_cannot_run_a_formula_and_keeps_numbers() -> None:
+    """A rule label (rules.toml is editable text) that looks like a formula is exported as text."""
+    import pandas as pd
+
+    from dashboard.ui.response import SUMMARY_COLUMNS
+
+    row = {c: 1 for c in SUMMARY_COLUMNS} | {"rule": "=cmd|' /C calc'!A0", "false_alarm_pct": 12.5}
+    data = summary_csv(pd.DataFrame([row]), "en").decode("utf-8-sig")
+    cells = data.splitlines()[1].split(",")
+    assert cells[0] == "'=cmd|' /C calc'!A0"
+    assert cells[1:] == ["1"] * (len(SUMMARY_COLUMNS) - 2) + ["12.5"]
+
+
 def test_program_and_district_filters_reach_the_queries(demo_db) -> None:
     """Choosing a program and a district gives the figures of the queries with those filters."""
     from queries.filters import districts_with_devices
@@ -114,11 +122,12 @@ def test_program_and_district_filters_reach_the_queries(demo_db) -> None:
         districts = districts_with_devices(conn)
         for district in map(int, districts["id"]):
             filters = {"programs": [program], "districts": [district]}
-            counts = alert_counts(conn, START, END, **filters)
+            metrics = alert_metrics(conn, START, END, **filters)
+            counts = metrics["counts"]
             if not counts.empty:
                 break
-        times = response_times(conn, START, END, **filters)
-        everything = alert_counts(conn, START, END)
+        times = metrics["times"]
+        everything = alert_metrics(conn, START, END)["counts"]
     assert 0 < counts["alerts"].sum() < everything["alerts"].sum()
     at = _open("lead", "en")
     at.multiselect(key="response_programs").set_value([program])

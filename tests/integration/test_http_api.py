@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
+from dashboard.auth import cli_principal
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import DeviceEvent, DeviceState, metadata
 from dashboard.ingest.apikeys import create_key, revoke_key
@@ -42,7 +43,7 @@ def server(db_url, tmp_path) -> Server:
     metadata.create_all(engine)
     with engine.begin() as conn:
         seed_catalog(conn)
-        key, prefix = create_key(conn, VENDOR, now=datetime.now(UTC))
+        key, prefix = create_key(conn, VENDOR, principal=cli_principal(), now=datetime.now(UTC))
     port = free_port()
     process = Process(
         ["serve-ingest", "--port", str(port), "--log-level", "warning"],
@@ -124,7 +125,7 @@ def test_401_without_a_valid_key(server, key):
 def test_a_revoked_key_stops_working_at_once(server):
     assert server.post({"events": []}).status_code == 200
     with server.engine.begin() as conn:
-        assert revoke_key(conn, server.prefix, now=datetime.now(UTC))
+        assert revoke_key(conn, server.prefix, principal=cli_principal(), now=datetime.now(UTC))
     assert server.post({"events": []}).status_code == 401
 
 
@@ -224,3 +225,32 @@ def test_concurrent_overlapping_batches_store_each_event_once(server):
     assert sum(b["accepted"] for b in bodies) == 700  # c0 … c699
     assert sum(b["accepted"] + b["duplicates"] for b in bodies) == 1200
     assert events_stored(server) == 700
+
+
+def test_hostile_bodies_get_422_and_hostile_events_never_fail_the_batch(server):
+    for body in (
+        b'{"events": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"events": [' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"]}",
+    ):
+        reply = server.post(body, headers={"Content-Type": "application/json"})
+        assert reply.status_code == 422, reply.text
+        assert "nested more than 32 levels deep" in reply.json()["detail"]
+
+    def event(uid: str, **fields) -> dict:
+        return {"event_id": uid, "device_id": "plug-1", "ts": now_iso(-1), "type": "power"} | fields
+
+    events = [
+        event("x1", type="sos", ts="0001-01-01T00:00:00+14:00"),
+        event("x2", type="sos", ts="9999-12-31T23:59:59-14:00"),
+        event("x3", watts="HUGE"),
+        event("x4", watts="50"),
+        event("x5", watts=12),
+    ]
+    body = json.dumps({"events": events}).replace('"HUGE"', "1" * 4301)
+    reply = server.post(body, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert data["accepted"] == 1
+    assert [r["reason"].split(":")[0] for r in data["rejected"]] == ["ts", "ts", "watts", "watts"]
+    assert events_stored(server) == 1
+    assert "Traceback" not in server.process.log()

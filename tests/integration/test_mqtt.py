@@ -167,7 +167,7 @@ def test_malformed_messages_do_not_stop_the_bridge_and_valid_ones_land(database,
         forget_session(PORT, client_id)
     log = bridge.log()
     assert code == 0, log  # SIGTERM is a clean stop
-    assert "malformed message" in log
+    assert "dead letter: source=mqtt" in log
     assert "bridge stopped; stats: messages=" in log and "malformed=2" in log
 
 
@@ -225,3 +225,81 @@ def test_the_bridge_reconnects_after_a_broker_restart(sqlite_url, private_broker
         engine.dispose()
     assert code == 0
     assert "reconnecting" in bridge.log()
+
+
+def poison(i: int) -> bytes:
+    """Messages that used to stay unacknowledged (and, 20 of them, stop the bridge)."""
+    ts = (datetime.now(UTC) - timedelta(seconds=5)).isoformat()
+    kinds = [
+        b'{"events": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        json.dumps(
+            {
+                "events": [
+                    {
+                        "event_id": f"p{i}",
+                        "device_id": "robot-1",
+                        "ts": "0001-01-01T00:00:00+14:00",
+                        "type": "interaction",
+                    }
+                ]
+            }
+        ).encode(),
+        b'{"events": [{"event_id": "q%d", "device_id": "plug-1", "ts": "%s", "type": "power", '
+        b'"watts": %s}]}' % (i, ts.encode(), b"7" * 4301),
+        b"\xff{not json",
+    ]
+    return kinds[i % len(kinds)]
+
+
+def wait_for(check, what: str, process: Process, timeout: float = 10) -> float:
+    """Poll until ``check()``; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if check():
+            return time.monotonic() - start
+        if process.proc.poll() is not None:
+            pytest.fail(f"bridge exited while waiting for {what}:\n{process.log()}")
+        time.sleep(0.1)
+    pytest.fail(f"{what} not within {timeout} s:\n{process.log()}")
+
+
+def dead_letter_count(engine) -> int:
+    from sqlalchemy import func
+
+    from dashboard.db.schema import DeadLetter
+
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(DeadLetter))
+
+
+def test_poison_messages_are_dead_letters_and_never_stop_ingestion(database, tmp_path):
+    """25 unprocessable messages, then a valid one: stored within seconds, with the bridge
+    running and after a restart with the poison queued by the broker while it was down."""
+    if not reachable(HOST, PORT):
+        missing_service(f"no MQTT broker at {HOST}:{PORT}")
+    db_url, engine = database
+    root, client_id = f"t{uuid.uuid4().hex[:10]}", f"bridge-{uuid.uuid4().hex[:10]}"
+    bridge = start_bridge(db_url, PORT, root, client_id, tmp_path / "bridge.log")
+    probe = Probe(PORT, root)
+    try:
+        probe.wait_for_bridge(bridge)
+        for i in range(25):
+            probe.publish(poison(i))
+        probe.publish(events("live"))
+        wait_for(lambda: "live" in stored_ids(engine), "the valid event", bridge)
+        wait_for(lambda: dead_letter_count(engine) == 25, "25 dead letters", bridge)
+
+        assert bridge.stop() == 0
+        for i in range(25):  # queued by the broker for the bridge's persistent session
+            probe.publish(poison(100 + i))
+        probe.publish(events("after-restart"))
+        bridge = start_bridge(db_url, PORT, root, client_id, tmp_path / "bridge2.log")
+        wait_for(lambda: "after-restart" in stored_ids(engine), "the queued valid event", bridge)
+        wait_for(lambda: dead_letter_count(engine) == 50, "50 dead letters", bridge)
+        assert stored_ids(engine) == {"live", "after-restart"}
+    finally:
+        probe.close()
+        code = bridge.stop()
+        forget_session(PORT, client_id)
+    assert code == 0
+    assert "dead letter: source=mqtt vendor=acme" in bridge.log()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
-from test_actions_support import T0, add_alert, seed
+from test_actions_support import T0, add_alert, seed, who
 
 from dashboard.actions import (
     ACTIONS,
@@ -19,11 +19,15 @@ from dashboard.actions import (
     NotPermitted,
     Request,
     allowed_actions,
-    ensure_allowed,
+    check_request_route,
     next_status,
     perform,
 )
+from dashboard.auth import require
 from dashboard.db.schema import Alert, AuditLog, Dispatch, NotificationOutbox
+
+KIM = who("kim")
+LEE = who("lee")
 
 # Written out by hand (not derived from TRANSITIONS) so the test is an independent statement
 # of the rules in docs/alert-actions.md. None = forbidden.
@@ -122,12 +126,13 @@ def test_person_actions_are_refused_on_device_tickets(action):
 
 
 def test_roles():
+    """Every alert action is a matrix action; only operators and leads take them."""
     for action in ACTIONS:
-        ensure_allowed("operator", action)
-        ensure_allowed("lead", action)
-        for role in ("council", None, ""):
+        require(who(role="operator"), action)
+        require(who(role="lead"), action)
+        for role in ("council", "admin", ""):
             with pytest.raises(NotPermitted):
-                ensure_allowed(role, action)
+                require(who(role=role), action)
 
 
 # --- the same table on the database ------------------------------------------------------------
@@ -164,12 +169,12 @@ def test_every_transition_on_the_database(db):
         before = load(db, alert_id)
         if expected is None:
             with pytest.raises(ForbiddenTransition):
-                perform(db, action, alert_id, actor="kim", seen_version=1, now=now,
+                perform(db, action, alert_id, principal=KIM, seen_version=1, now=now,
                         **kwargs_for(action))  # fmt: skip
             assert load(db, alert_id) == before, (status, action)
             assert counts(db, alert_id) == (0, 0, 0), (status, action)
             continue
-        result = perform(db, action, alert_id, actor="kim", seen_version=1, now=now,
+        result = perform(db, action, alert_id, principal=KIM, seen_version=1, now=now,
                          **kwargs_for(action))  # fmt: skip
         after = load(db, alert_id)
         assert (result.status, after.status, after.version) == (expected, expected, 2)
@@ -191,7 +196,7 @@ def test_every_transition_on_the_database(db):
 
 def test_audit_entry_says_who_did_what(db):
     alert_id = add_alert(db)
-    perform(db, "field_visit", alert_id, actor="kim", seen_version=1, now=T0, note="2인 1조")
+    perform(db, "field_visit", alert_id, principal=KIM, seen_version=1, now=T0, note="2인 1조")
     with db.connect() as conn:
         entry = conn.execute(select(AuditLog.__table__)).one()
         dispatch = conn.execute(select(Dispatch.__table__)).one()
@@ -213,13 +218,13 @@ def test_audit_entry_says_who_did_what(db):
 
 def test_acknowledge_tells_nobody(db):
     alert_id = add_alert(db)
-    result = perform(db, "acknowledge", alert_id, actor="kim", seen_version=1, now=T0)
+    result = perform(db, "acknowledge", alert_id, principal=KIM, seen_version=1, now=T0)
     assert result.notifications == () and counts(db, alert_id) == (0, 0, 1)
 
 
 def test_119_tells_the_liaison_and_the_on_duty_lead(db):
     alert_id = add_alert(db, stage="severe")
-    result = perform(db, "emergency_119", alert_id, actor="kim", seen_version=1, now=T0,
+    result = perform(db, "emergency_119", alert_id, principal=KIM, seen_version=1, now=T0,
                      confirmed=True)  # fmt: skip
     with db.connect() as conn:
         rows = conn.execute(select(NotificationOutbox.channel, NotificationOutbox.recipient)).all()
@@ -230,16 +235,16 @@ def test_119_tells_the_liaison_and_the_on_duty_lead(db):
 def test_119_without_confirmation_writes_nothing(db):
     alert_id = add_alert(db)
     with pytest.raises(ConfirmationRequired):
-        perform(db, "emergency_119", alert_id, actor="kim", seen_version=1, now=T0)
+        perform(db, "emergency_119", alert_id, principal=KIM, seen_version=1, now=T0)
     assert load(db, alert_id).version == 1 and counts(db, alert_id) == (0, 0, 0)
 
 
 def test_guardian_call_needs_a_guardian_phone(db):
     alert_id = add_alert(db, guardian=False)
     with pytest.raises(ForbiddenTransition, match="no guardian phone"):
-        perform(db, "guardian_call", alert_id, actor="kim", seen_version=1, now=T0)
+        perform(db, "guardian_call", alert_id, principal=KIM, seen_version=1, now=T0)
     ok = add_alert(db)
-    perform(db, "guardian_call", ok, actor="kim", seen_version=1, now=T0)
+    perform(db, "guardian_call", ok, principal=KIM, seen_version=1, now=T0)
     with db.connect() as conn:
         notice = conn.execute(select(NotificationOutbox.__table__)).one()
     assert notice.recipient.startswith("guardian:")
@@ -249,14 +254,14 @@ def test_guardian_call_needs_a_guardian_phone(db):
 def test_device_ticket_allows_a_technician_visit_but_not_a_person_call(db):
     alert_id = add_alert(db, kind="device_fault", rule="device_silent")
     with pytest.raises(ForbiddenTransition, match="no care recipient"):
-        perform(db, "ai_recall", alert_id, actor="kim", seen_version=1, now=T0)
-    result = perform(db, "field_visit", alert_id, actor="kim", seen_version=1, now=T0)
+        perform(db, "ai_recall", alert_id, principal=KIM, seen_version=1, now=T0)
+    result = perform(db, "field_visit", alert_id, principal=KIM, seen_version=1, now=T0)
     assert result.status == "dispatched"
 
 
 def test_ai_recall_goes_to_the_auto_call_channel(db):
     alert_id = add_alert(db)
-    perform(db, "ai_recall", alert_id, actor="kim", seen_version=1, now=T0)
+    perform(db, "ai_recall", alert_id, principal=KIM, seen_version=1, now=T0)
     with db.connect() as conn:
         notice = conn.execute(select(NotificationOutbox.__table__)).one()
     assert notice.channel == "auto_call" and notice.recipient.startswith("device:")
@@ -264,10 +269,10 @@ def test_ai_recall_goes_to_the_auto_call_channel(db):
 
 def test_close_after_dispatch_tells_the_parties_still_working(db):
     alert_id = add_alert(db)
-    perform(db, "dong_center", alert_id, actor="kim", seen_version=1, now=T0)
-    perform(db, "ai_recall", alert_id, actor="kim", seen_version=2, now=T0)
+    perform(db, "dong_center", alert_id, principal=KIM, seen_version=1, now=T0)
+    perform(db, "ai_recall", alert_id, principal=KIM, seen_version=2, now=T0)
     later = T0 + timedelta(hours=10)  # night: the notice still goes to the dong center asked
-    perform(db, "close", alert_id, actor="lee", seen_version=3, now=later, outcome="hospitalized",
+    perform(db, "close", alert_id, principal=LEE, seen_version=3, now=later, outcome="hospitalized",
             note="119 이송", confirmed=True)  # fmt: skip
     with db.connect() as conn:
         rows = conn.execute(
@@ -283,19 +288,19 @@ def test_close_after_dispatch_tells_the_parties_still_working(db):
 
 def test_a_closed_alert_stays_closed(db):
     alert_id = add_alert(db)
-    perform(db, "close", alert_id, actor="kim", seen_version=1, now=T0, outcome="false_alarm",
+    perform(db, "close", alert_id, principal=KIM, seen_version=1, now=T0, outcome="false_alarm",
             confirmed=True)  # fmt: skip
     for action in ACTIONS:
         with pytest.raises(ForbiddenTransition, match="terminal"):
-            perform(db, action, alert_id, actor="kim", seen_version=2, now=T0,
+            perform(db, action, alert_id, principal=KIM, seen_version=2, now=T0,
                     **kwargs_for(action))  # fmt: skip
 
 
 def test_stale_version_is_a_conflict_naming_the_winner(db):
     alert_id = add_alert(db)
-    perform(db, "acknowledge", alert_id, actor="kim", seen_version=1, now=T0)
+    perform(db, "acknowledge", alert_id, principal=KIM, seen_version=1, now=T0)
     with pytest.raises(ConflictError) as info:
-        perform(db, "field_visit", alert_id, actor="lee", seen_version=1,
+        perform(db, "field_visit", alert_id, principal=LEE, seen_version=1,
                 now=T0 + timedelta(seconds=4))  # fmt: skip
     err = info.value
     assert (err.last.by, err.last.action, err.last.at) == ("kim", "acknowledge", T0)
@@ -316,7 +321,7 @@ def test_conflict_with_the_rules_names_the_system(db):
             .values(stage="severe", version=2, updated_at=later)
         )
     with pytest.raises(ConflictError) as info:
-        perform(db, "acknowledge", alert_id, actor="kim", seen_version=1, now=later)
+        perform(db, "acknowledge", alert_id, principal=KIM, seen_version=1, now=later)
     assert (info.value.last.by, info.value.last.action, info.value.last.at) == (
         "system", "update", later
     )  # fmt: skip
@@ -325,9 +330,11 @@ def test_conflict_with_the_rules_names_the_system(db):
 def test_naive_time_and_missing_actor_are_refused(db):
     alert_id = add_alert(db)
     with pytest.raises(ValueError, match="timezone-aware"):
-        perform(db, "acknowledge", alert_id, actor="kim", seen_version=1, now=datetime(2024, 1, 1))
+        perform(
+            db, "acknowledge", alert_id, principal=KIM, seen_version=1, now=datetime(2024, 1, 1)
+        )
     with pytest.raises(ValueError, match="actor"):
-        perform(db, "acknowledge", alert_id, actor=" ", seen_version=1, now=T0)
+        perform(db, "acknowledge", alert_id, principal=who(" "), seen_version=1, now=T0)
 
 
 # --- routing of check requests -----------------------------------------------------------------
@@ -350,7 +357,7 @@ KST = timedelta(hours=9)
 def test_check_request_routing(db, local, target, recipient, reason):
     now = datetime.fromisoformat(local).replace(tzinfo=UTC) - KST
     alert_id = add_alert(db, opened_at=now - timedelta(minutes=1))
-    result = perform(db, "dong_center", alert_id, actor="kim", seen_version=1, now=now)
+    result = perform(db, "dong_center", alert_id, principal=KIM, seen_version=1, now=now)
     assert result.target == target
     with db.connect() as conn:
         notice = conn.execute(select(NotificationOutbox.__table__)).one()
@@ -360,6 +367,27 @@ def test_check_request_routing(db, local, target, recipient, reason):
         recipient, target, target
     )  # fmt: skip
     assert entry.detail["route_reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("local", "region_id", "reason"),
+    [
+        ("2024-12-02 10:00", 2, "office_hours"),  # Monday, a person in 백석1동
+        ("2024-12-02 22:00", 2, "after_hours"),  # the same person at night
+        ("2024-12-02 10:00", 1, "no_dong"),  # a person known only by district: no dong center
+    ],
+)
+def test_the_route_shown_is_the_route_taken(db, local, region_id, reason):
+    """The page shows check_request_route; the dispatch goes exactly there, day and night."""
+    now = datetime.fromisoformat(local).replace(tzinfo=UTC) - KST
+    alert_id = add_alert(db, region_id=region_id, opened_at=now - timedelta(minutes=1))
+    with db.connect() as conn:
+        shown = check_request_route(conn, alert_id, now)
+    assert shown.reason == reason
+    result = perform(db, "dong_center", alert_id, principal=KIM, seen_version=1, now=now)
+    with db.connect() as conn:
+        notice = conn.execute(select(NotificationOutbox.__table__)).one()
+    assert (result.target, notice.recipient) == (shown.target, shown.recipient)
 
 
 # --- the routing file is validated -------------------------------------------------------------

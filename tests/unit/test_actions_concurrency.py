@@ -7,10 +7,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
-from test_actions_support import T0, add_alert, seed
+from test_actions_support import T0, add_alert, seed, who
 
 from dashboard.actions import ActionResult, ConflictError, perform
 from dashboard.db.schema import Alert, AuditLog, Dispatch, NotificationOutbox
+
+KIM = who("kim")
+LEE = who("lee")
 
 ROUNDS = 6
 
@@ -29,7 +32,7 @@ def race(db: Engine, alert_id: int, calls: list[tuple[str, str, dict]]) -> list:
     def run(i: int, actor: str, action: str, extra: dict) -> None:
         barrier.wait()
         try:
-            results[i] = perform(db, action, alert_id, actor=actor, seen_version=1,
+            results[i] = perform(db, action, alert_id, principal=who(actor), seen_version=1,
                                  now=T0 + timedelta(seconds=i), **extra)  # fmt: skip
         except Exception as exc:  # collected and asserted on below
             results[i] = exc
@@ -104,20 +107,20 @@ def test_a_concurrent_double_click_dispatches_once(db, action):
 
 def test_a_repeated_click_seconds_later_is_the_same_request(db):
     alert_id = add_alert(db)
-    first = perform(db, "field_visit", alert_id, actor="kim", seen_version=1, now=T0)
-    again = perform(db, "field_visit", alert_id, actor="kim", seen_version=1,
+    first = perform(db, "field_visit", alert_id, principal=KIM, seen_version=1, now=T0)
+    again = perform(db, "field_visit", alert_id, principal=KIM, seen_version=1,
                     now=T0 + timedelta(seconds=3))  # fmt: skip
     assert again.replayed and again.dispatch_id == first.dispatch_id and again.at == T0
     assert rows(db, alert_id) == (2, 1, 1, 1)
     # A new decision on the version the operator now sees is a new request.
-    nxt = perform(db, "field_visit", alert_id, actor="kim", seen_version=2, now=T0)
+    nxt = perform(db, "field_visit", alert_id, principal=KIM, seen_version=2, now=T0)
     assert not nxt.replayed and rows(db, alert_id) == (3, 2, 2, 2)
 
 
 def test_the_same_click_by_another_operator_is_a_conflict_not_a_replay(db):
     alert_id = add_alert(db)
-    perform(db, "field_visit", alert_id, actor="kim", seen_version=1, now=T0)
+    perform(db, "field_visit", alert_id, principal=KIM, seen_version=1, now=T0)
     with pytest.raises(ConflictError) as info:
-        perform(db, "field_visit", alert_id, actor="lee", seen_version=1, now=T0)
+        perform(db, "field_visit", alert_id, principal=LEE, seen_version=1, now=T0)
     assert (info.value.last.by, info.value.last.action) == ("kim", "field_visit")
     assert rows(db, alert_id) == (2, 1, 1, 1)

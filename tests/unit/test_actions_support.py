@@ -9,11 +9,17 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert
 
+from dashboard.auth import SessionUser
 from dashboard.db.schema import Alert, CareRecipient, Device, DeviceType, Program, Region
 
 # Monday 2024-12-02 10:00 KST: dong-center office hours.
 T0 = datetime(2024, 12, 2, 1, 0, tzinfo=UTC)
 _n = itertools.count(1)
+
+
+def who(name: str = "kim", role: str = "lead", districts: tuple[str, ...] = ()) -> SessionUser:
+    """The acting principal of a test: a lead (acts in every district) unless told otherwise."""
+    return SessionUser(username=name, display_name=name, role=role, district_codes=districts)
 
 
 def seed(engine: Engine) -> None:

@@ -40,10 +40,10 @@ def _stdin(monkeypatch, text: str) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(text))
 
 
-def _login(engine, name: str, password: str) -> AuthStatus:
+def _login(engine, name: str, password: str, client: str = "198.51.100.20") -> AuthStatus:
     # Real time: `users list` shows a lock against the clock.
     with engine.begin() as conn:
-        return authenticate(conn, name, password, datetime.now(UTC), POLICY).status
+        return authenticate(conn, name, password, datetime.now(UTC), POLICY, client).status
 
 
 def test_add_with_password_stdin_then_login(engine, monkeypatch, capsys) -> None:
@@ -86,8 +86,8 @@ def test_disable_enable_unlock_passwd(engine, monkeypatch, capsys) -> None:
     assert cli.main(["users", "disable", "kim"]) == 0
     assert _login(engine, "kim", "correct horse battery") is AuthStatus.DISABLED
     assert cli.main(["users", "enable", "kim"]) == 0
-    for _ in range(5):
-        _login(engine, "kim", "wrong")
+    for i in range(5):  # from five addresses: one address alone is only throttled
+        _login(engine, "kim", "wrong", client=f"203.0.113.{i}")
     assert _login(engine, "kim", "correct horse battery") is AuthStatus.LOCKED
     cli.main(["users", "list"])
     assert "locked" in capsys.readouterr().out

@@ -8,7 +8,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from dashboard.auth import AuthPolicy, AuthStatus, authenticate, sync_demo_accounts
+from dashboard.auth import AuthPolicy, AuthStatus, authenticate, cli_principal, sync_demo_accounts
 from dashboard.auth import passwords as passwords_module
 from dashboard.auth.users import (
     UserError,
@@ -23,9 +23,16 @@ from dashboard.catalog import load_catalog
 from dashboard.db.schema import AuditLog
 
 NOW = datetime(2024, 11, 29, 9, 0, tzinfo=UTC)
+CLI = cli_principal()
 POLICY = AuthPolicy(max_failures=5, lockout=timedelta(minutes=15), demo=False)
 DEMO = AuthPolicy(demo=True)
 PASSWORD = "correct horse battery"
+REAL = "198.51.100.20"  # the real user's desk
+
+
+def _ip(i: int) -> str:
+    """The i-th of many addresses (an attacker's botnet, or colleagues' desks)."""
+    return f"203.0.113.{i}" if i < 256 else f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +59,7 @@ def _audit(conn, action: str | None = None) -> list:
 
 def _add(conn, name="kim", role="operator", districts=("4128000000",)):
     return create_user(
-        conn, name, role, PASSWORD, NOW, "cli:test", display_name="김관제", district_codes=districts
+        conn, name, role, PASSWORD, NOW, CLI, display_name="김관제", district_codes=districts
     )
 
 
@@ -83,47 +90,55 @@ def test_unknown_name_and_wrong_password_look_the_same(conn) -> None:
 
 def test_lockout_after_repeated_failures_then_expiry(conn) -> None:
     _add(conn)
+    # Failures from five different addresses: the account lock (one address is throttled).
     results = [
-        authenticate(conn, "kim", f"guess {i}", NOW + timedelta(seconds=i), POLICY)
+        authenticate(conn, "kim", f"guess {i}", NOW + timedelta(seconds=i), POLICY, _ip(i))
         for i in range(5)
     ]
     assert [r.status for r in results[:4]] == [AuthStatus.BAD_CREDENTIALS] * 4
     until = NOW + timedelta(seconds=4) + POLICY.lockout
     assert results[4].status is AuthStatus.LOCKED and results[4].locked_until == until
     # While locked even the right password is refused, so guessing learns nothing.
-    during = authenticate(conn, "kim", PASSWORD, until - timedelta(seconds=1), POLICY)
+    during = authenticate(conn, "kim", PASSWORD, until - timedelta(seconds=1), POLICY, REAL)
     assert during.status is AuthStatus.LOCKED and during.locked_until == until
-    assert authenticate(conn, "kim", PASSWORD, until, POLICY).ok
+    assert authenticate(conn, "kim", PASSWORD, until, POLICY, REAL).ok
     assert get_user(conn, "kim").failed_logins == 0
     assert [r.action for r in _audit(conn)][-3:] == ["lockout", "login_locked", "login_success"]
 
 
 def test_success_resets_the_failure_count(conn) -> None:
     _add(conn)
-    for _ in range(4):
-        authenticate(conn, "kim", "wrong password", NOW, POLICY)
-    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
-    for _ in range(4):
-        assert authenticate(conn, "kim", "wrong password", NOW, POLICY).status is (
+    for i in range(4):
+        authenticate(conn, "kim", "wrong password", NOW, POLICY, _ip(i))
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY, REAL).ok
+    for i in range(4, 8):  # four more addresses: without the reset this would be eight
+        assert authenticate(conn, "kim", "wrong password", NOW, POLICY, _ip(i)).status is (
             AuthStatus.BAD_CREDENTIALS
         )
 
 
 def test_unknown_names_lock_out_like_real_ones(conn) -> None:
     _add(conn)
-    real = [authenticate(conn, "kim", "x-guess", NOW, POLICY).status for _ in range(6)]
-    fake = [authenticate(conn, "ghost", "x-guess", NOW, POLICY).status for _ in range(6)]
+    real = [authenticate(conn, "kim", "x-guess", NOW, POLICY, _ip(i)).status for i in range(6)]
+    fake = [
+        authenticate(conn, "ghost", "x-guess", NOW, POLICY, _ip(10 + i)).status for i in range(6)
+    ]
     assert real == fake == [AuthStatus.BAD_CREDENTIALS] * 4 + [AuthStatus.LOCKED] * 2
     later = NOW + POLICY.lockout
-    assert authenticate(conn, "ghost", "x", later, POLICY).status is AuthStatus.BAD_CREDENTIALS
+    assert authenticate(conn, "ghost", "x", later, POLICY, REAL).status is (
+        AuthStatus.BAD_CREDENTIALS
+    )
+    # One address alone never locks a name, known or not: it is throttled the same way.
+    one = [authenticate(conn, n, "x", later, POLICY, _ip(99)).status for n in ("kim", "ghost")]
+    assert one == [AuthStatus.BAD_CREDENTIALS] * 2
 
 
 def test_disabled_account_is_told_only_with_the_right_password(conn) -> None:
     _add(conn)
-    set_active(conn, "kim", False, NOW, "cli:test")
+    set_active(conn, "kim", False, NOW, CLI)
     assert authenticate(conn, "kim", "wrong", NOW, POLICY).status is AuthStatus.BAD_CREDENTIALS
     assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).status is AuthStatus.DISABLED
-    set_active(conn, "kim", True, NOW, "cli:test")
+    set_active(conn, "kim", True, NOW, CLI)
     assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
     actions = [r.action for r in _audit(conn)]
     assert {"user_disable", "login_disabled", "user_enable"} <= set(actions)
@@ -131,12 +146,12 @@ def test_disabled_account_is_told_only_with_the_right_password(conn) -> None:
 
 def test_unlock_and_password_change(conn) -> None:
     _add(conn)
-    for _ in range(5):
-        authenticate(conn, "kim", "wrong", NOW, POLICY)
-    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).status is AuthStatus.LOCKED
-    unlock_user(conn, "kim", NOW, "cli:test")
+    for i in range(5):
+        authenticate(conn, "kim", "wrong", NOW, POLICY, _ip(i))
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY, REAL).status is AuthStatus.LOCKED
+    unlock_user(conn, "kim", NOW, CLI)
     assert authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
-    set_password(conn, "kim", "a new long passphrase", NOW, "cli:test")
+    set_password(conn, "kim", "a new long passphrase", NOW, CLI)
     assert not authenticate(conn, "kim", PASSWORD, NOW, POLICY).ok
     assert authenticate(conn, "kim", "a new long passphrase", NOW, POLICY).ok
     assert {"user_unlock", "user_password"} <= {r.action for r in _audit(conn)}
@@ -173,12 +188,12 @@ def test_create_user_refuses_a_duplicate_and_a_weak_password(conn) -> None:
     with pytest.raises(UserError, match="exists"):
         _add(conn, name="KIM")
     with pytest.raises(ValueError, match="at least 10"):
-        create_user(conn, "lee", "lead", "short", NOW, "cli:test")
+        create_user(conn, "lee", "lead", "short", NOW, CLI)
 
 
 def test_list_users(conn) -> None:
     _add(conn)
-    create_user(conn, "park", "lead", PASSWORD, NOW, "cli:test")
+    create_user(conn, "park", "lead", PASSWORD, NOW, CLI)
     users = {u.username: u for u in list_users(conn)}
     assert users["park"].role == "lead" and users["park"].display_name == "park"
     assert users["kim"].district_codes == ("4128000000",) and users["kim"].active
@@ -205,7 +220,7 @@ def test_demo_accounts_exist_only_in_demo_mode(conn) -> None:
 
 
 def test_demo_sync_never_touches_a_real_account_with_a_demo_name(conn) -> None:
-    create_user(conn, "lead", "lead", PASSWORD, NOW, "cli:test")
+    create_user(conn, "lead", "lead", PASSWORD, NOW, CLI)
     assert "lead" not in sync_demo_accounts(conn, True, NOW).created
     sync_demo_accounts(conn, False, NOW)
     assert authenticate(conn, "lead", PASSWORD, NOW, POLICY).ok
@@ -233,7 +248,7 @@ def test_start_up_outside_demo_mode_removes_demo_accounts(sqlite_url) -> None:
     with engine.begin() as conn:
         load_catalog(conn)
         sync_demo_accounts(conn, True, NOW)
-        create_user(conn, "kim", "lead", PASSWORD, NOW, "cli:test")
+        create_user(conn, "kim", "lead", PASSWORD, NOW, CLI)
     ensure_database(engine, Settings(database_url=sqlite_url, demo=False))
     with engine.begin() as conn:
         assert [u.username for u in list_users(conn)] == ["kim"]
@@ -241,3 +256,120 @@ def test_start_up_outside_demo_mode_removes_demo_accounts(sqlite_url) -> None:
             AuthStatus.BAD_CREDENTIALS
         )
     engine.dispose()
+
+
+# --- per-client throttling (an injected clock: ``now`` is passed to every call) ---------------
+
+STRANGER = "203.0.113.66"
+
+
+def _throttle_audit(conn, action: str) -> list:
+    return [r for r in _audit(conn, action) if (r.detail or {}).get("client") == STRANGER]
+
+
+def test_a_strangers_failures_do_not_stop_the_real_user(conn) -> None:
+    _add(conn)
+    at = NOW
+    statuses = []
+    for i in range(50):  # one guess every 20 s for almost 17 minutes, from one address
+        at = NOW + timedelta(seconds=20 * i)
+        statuses.append(authenticate(conn, "kim", f"guess {i}", at, POLICY, STRANGER).status)
+    assert set(statuses) == {AuthStatus.BAD_CREDENTIALS, AuthStatus.THROTTLED}
+    assert statuses[:4] == [AuthStatus.BAD_CREDENTIALS] * 4
+    assert statuses[4] is AuthStatus.THROTTLED  # the fifth failure starts the wait
+    # Refused attempts are neither counted nor checked: far fewer than 50 real guesses.
+    assert len(_throttle_audit(conn, "login_failure")) < 12
+    assert len(_throttle_audit(conn, "login_throttled")) > 35
+    assert _audit(conn, "lockout") == []
+    result = authenticate(conn, "kim", PASSWORD, at + timedelta(seconds=1), POLICY, REAL)
+    assert result.ok and result.user.username == "kim"
+    assert get_user(conn, "kim").locked_until is None
+
+
+def test_throttled_address_waits_longer_each_time_then_not_at_all(conn) -> None:
+    _add(conn)
+    for _ in range(4):
+        assert authenticate(conn, "kim", "wrong", NOW, POLICY, STRANGER).status is (
+            AuthStatus.BAD_CREDENTIALS
+        )
+    waits = []
+    at = NOW
+    for _ in range(8):
+        result = authenticate(conn, "kim", "wrong", at, POLICY, STRANGER)
+        assert result.status is AuthStatus.THROTTLED
+        waits.append(int((result.locked_until - at).total_seconds()))
+        # Just before the end even the right password is refused, unchecked and not counted.
+        early = authenticate(conn, "kim", PASSWORD, result.locked_until - timedelta(seconds=1),
+                             POLICY, STRANGER)  # fmt: skip
+        assert early.status is AuthStatus.THROTTLED and early.locked_until == result.locked_until
+        at = result.locked_until
+    assert waits == [30, 60, 120, 240, 480, 900, 900, 900]  # doubling, capped at 15 min
+    # Once the wait is over the address may try again: the right password works.
+    assert authenticate(conn, "kim", PASSWORD, at, POLICY, STRANGER).ok
+    # After an hour without failures the address starts afresh.
+    later = at + timedelta(hours=1, seconds=1)
+    assert authenticate(conn, "kim", "wrong", later, POLICY, STRANGER).status is (
+        AuthStatus.BAD_CREDENTIALS
+    )
+    assert _audit(conn, "lockout") == []
+
+
+def test_throttling_counts_every_name_tried_from_an_address(conn) -> None:
+    _add(conn)
+    names = ["kim", "lee", "park", "choi", "jung"]  # password spraying over names
+    statuses = [authenticate(conn, n, "Winter2024!", NOW, POLICY, STRANGER).status for n in names]
+    assert statuses == [AuthStatus.BAD_CREDENTIALS] * 4 + [AuthStatus.THROTTLED]
+    refused = authenticate(conn, "kim", PASSWORD, NOW, POLICY, STRANGER)
+    assert refused.status is AuthStatus.THROTTLED
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY, REAL).ok
+
+
+def test_attacker_spread_over_addresses_still_meets_the_account_lock(conn) -> None:
+    """The trade-off: enough different addresses can lock an account (the real user waits for
+    the lockout or an unlock), but never one address alone."""
+    _add(conn)
+    statuses = [
+        authenticate(conn, "kim", "guess", NOW + timedelta(seconds=i), POLICY, _ip(300 + i)).status
+        for i in range(5)
+    ]
+    assert statuses == [AuthStatus.BAD_CREDENTIALS] * 4 + [AuthStatus.LOCKED]
+    assert authenticate(conn, "kim", PASSWORD, NOW + timedelta(minutes=1), POLICY, REAL).status is (
+        AuthStatus.LOCKED
+    )
+    assert authenticate(conn, "kim", PASSWORD, NOW + timedelta(minutes=16), POLICY, REAL).ok
+
+
+def test_attempts_without_an_address_are_one_client(conn) -> None:
+    _add(conn)
+    for _ in range(4):
+        authenticate(conn, "kim", "wrong", NOW, POLICY)
+    assert authenticate(conn, "kim", "wrong", NOW, POLICY, "").status is AuthStatus.THROTTLED
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY, None).status is AuthStatus.THROTTLED
+    assert {r.detail["client"] for r in _audit(conn, "login_failure")} == {"unknown"}
+    assert authenticate(conn, "kim", PASSWORD, NOW, POLICY, REAL).ok
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("198.51.100.20", "198.51.100.20"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),  # one subscriber's block is one client
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.20", "198.51.100.20"),
+        (None, "unknown"),
+        ("", "unknown"),
+        ("not an address", "unknown"),
+    ],
+)
+def test_client_key(address, key) -> None:
+    from dashboard.auth.throttle import client_key
+
+    assert client_key(address) == key
+
+
+def test_client_delay_is_capped_without_overflow() -> None:
+    from dashboard.auth.throttle import client_delay
+
+    assert client_delay(4, POLICY) is None
+    assert client_delay(5, POLICY) == timedelta(seconds=30)
+    assert client_delay(10_000, POLICY) == POLICY.client_max_delay

@@ -49,9 +49,10 @@ def _events(engine) -> int:
 
 
 def test_only_the_embedded_demo_runs_the_loop(tmp_path):
-    production = Settings(database_url="postgresql+psycopg://x@127.0.0.1/anbu", demo=True)
+    production = Settings(database_url="postgresql+psycopg://x@127.0.0.1/anbu")
+    production_demo = Settings(database_url="postgresql+psycopg://x@127.0.0.1/anbu", demo=True)
     no_demo = Settings(database_url=f"sqlite:///{tmp_path / 'a.sqlite3'}", demo=False)
-    for settings in (production, no_demo):
+    for settings in (production, production_demo, no_demo):
         services = background.start_live_services(make_engine("sqlite://"), settings)
         assert not services.running and services.reason
     assert background._CURRENT is None

@@ -60,3 +60,30 @@ def test_bad_configuration_is_reported_not_raised(monkeypatch, capsys):
 def test_demo_arguments_are_checked(configured_db, capsys, argv, message):
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_init_never_migrates_a_server_database(postgres_schema_url, monkeypatch, capsys):
+    monkeypatch.setenv("ANBU_DATABASE_URL", postgres_schema_url)
+    monkeypatch.delenv("ANBU_DEMO", raising=False)
+    get_settings.cache_clear()
+    try:
+        for argv in (["init"], ["reference", "load"], ["demo", "--days", "1"]):
+            assert cli.main(argv) == 2
+            assert "run `python -m dashboard db upgrade`" in capsys.readouterr().err
+        assert cli.main(["db", "upgrade"]) == 0  # the one path that migrates it
+        assert cli.main(["init"]) == 0
+    finally:
+        get_settings.cache_clear()
+    engine = make_engine(postgres_schema_url)
+    assert not migrate.needs_upgrade(engine)
+    engine.dispose()
+
+
+def test_reference_check_lists_the_documents_findings(capsys):
+    from dashboard.reference import checks, csvdata
+
+    expected = checks.check_budget_tables(csvdata.read_budget_lines()) + checks.check_figure_sums(
+        csvdata.read_published_figures(), csvdata.read_figure_sums()
+    )
+    assert cli.main(["reference", "check"]) == 0
+    assert capsys.readouterr().out.endswith(f"{len(expected)} finding(s)\n")

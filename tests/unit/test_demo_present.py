@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
-from dashboard.db.schema import Alert, Device
+from dashboard.db.schema import Alert, Device, DeviceState
 from dashboard.demo import build_demo
-from dashboard.demo.present import stage_times, state_mismatches
+from dashboard.demo.present import stage_times
 from dashboard.rules import current_thresholds, on_events, run_silence_tick
 from dashboard.rules.model import RULE_KINDS
+from dashboard.rules.state import derive_state
 
 END = datetime(2025, 3, 14, 5, 30, tzinfo=UTC)
 # Rules that can start to hold with no new data, only because time passes.
@@ -21,6 +23,27 @@ SILENCE_RULES = {
     "robot_no_interaction",
     "wander_no_position",
 }
+
+
+def state_mismatches(conn: Connection) -> list[tuple[int, str, str]]:
+    """Active devices whose ``device_state.state`` differs from what their open alerts give
+    (device, stored, expected); empty when the present is consistent."""
+    a, s, d = Alert.__table__, DeviceState.__table__, Device.__table__
+    open_by: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+    for row in conn.execute(
+        select(a.c.device_id, a.c.kind, a.c.rule, a.c.stage).where(a.c.status != "closed")
+    ):
+        open_by[row.device_id].append((row.kind, row.rule, row.stage))
+    rows = conn.execute(
+        select(d.c.id, s.c.state)
+        .outerjoin(s, s.c.device_id == d.c.id)
+        .where(d.c.status == "active")
+    )
+    return [
+        (dev, state, derive_state(open_by[dev]))
+        for dev, state in rows
+        if state != derive_state(open_by[dev])
+    ]
 
 
 def _alerts(conn) -> dict[int, tuple]:

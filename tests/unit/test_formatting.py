@@ -7,15 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from dashboard.formatting import (
-    convert_amount,
-    escape_markdown,
     format_age,
     format_amount,
     format_date,
     format_datetime,
     format_duration,
     format_evidence,
-    format_month,
     format_number,
     format_percent,
     mask_name,
@@ -52,11 +49,6 @@ def test_amounts_keep_document_units(value, unit, lang, expected) -> None:
     assert format_amount(value, unit, lang) == expected
 
 
-def test_convert_amount() -> None:
-    assert convert_amount(31_934, "천원", "백만원") == pytest.approx(31.934)
-    assert convert_amount(150, "백만원", "천원") == 150_000
-
-
 def test_dates_in_korean_style_and_seoul_time() -> None:
     assert format_date(date(2024, 11, 29)) == "2024. 11. 29."
     assert format_date(date(2024, 11, 29), "en") == "2024-11-29"
@@ -65,8 +57,6 @@ def test_dates_in_korean_style_and_seoul_time() -> None:
     assert format_date(late) == "2024. 11. 29."
     assert format_datetime(late) == "2024. 11. 29. 05:00"
     assert to_local(datetime(2024, 1, 1)).utcoffset() == timedelta(hours=9)  # naive = UTC
-    assert format_month(date(2024, 7, 1)) == "2024. 07."
-    assert format_month(date(2024, 7, 1), "en") == "2024-07"
 
 
 @pytest.mark.parametrize(
@@ -107,11 +97,6 @@ def test_durations() -> None:
 )
 def test_mask_name(name, masked) -> None:
     assert mask_name(name) == masked
-
-
-def test_escape_markdown_keeps_masked_names_literal() -> None:
-    assert escape_markdown("김*수") == "김\\*수"
-    assert escape_markdown("plug_no_change $5") == "plug\\_no\\_change \\$5"
 
 
 def test_evidence_is_translated_and_times_local() -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 
+from dashboard.auth import cli_principal
 from dashboard.ingest.api import create_app
 from dashboard.ingest.apikeys import create_key
 from dashboard.rules.config import RulesConfigError
@@ -18,7 +20,7 @@ from tests.ingest_support import VENDOR, seed_catalog
 def client_and_key(db_engine):
     with db_engine.begin() as conn:
         seed_catalog(conn)
-        key, _ = create_key(conn, VENDOR, now=datetime.now(UTC))
+        key, _ = create_key(conn, VENDOR, principal=cli_principal(), now=datetime.now(UTC))
     return Client(create_app(db_engine)), key
 
 
@@ -58,3 +60,55 @@ def test_a_broken_rules_file_is_a_retryable_503_and_stores_nothing(client_and_ke
     monkeypatch.undo()
     again = client.post("/v1/events", json={"events": [event]}, headers={"X-API-Key": key})
     assert again.json()["accepted"] == 1  # nothing was stored the first time
+
+
+def _ts() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def test_deep_json_is_a_422_and_kept_as_a_dead_letter(client_and_key, db_engine):
+    from sqlalchemy import select
+
+    from dashboard.db.schema import DeadLetter
+
+    client, key = client_and_key
+    for body in (
+        b'{"events": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+        b'{"events": [' + b'{"a":' * 1000 + b"1" + b"}" * 1000 + b"]}",
+        b"[" * 100_000 + b"]" * 100_000,
+    ):
+        reply = client.post("/v1/events", content=body, headers={"X-API-Key": key})
+        assert reply.status_code == 422, reply.text
+        assert "nested more than 32 levels deep" in reply.json()["detail"]
+    with db_engine.connect() as conn:
+        rows = conn.execute(select(DeadLetter.source, DeadLetter.vendor, DeadLetter.reason)).all()
+    assert len(rows) == 3
+    assert {(source, vendor) for source, vendor, _ in rows} == {("http", VENDOR)}
+
+
+def test_one_impossible_event_never_fails_its_batch(client_and_key):
+    client, key = client_and_key
+
+    def event(uid: str, **fields) -> dict:
+        return {"event_id": uid, "device_id": "plug-1", "ts": _ts(), "type": "power"} | fields
+
+    events = [
+        event("h1", watts=50),
+        event("h2", type="sos", ts="0001-01-01T00:00:00+14:00"),
+        event("h3", type="sos", ts="9999-12-31T23:59:59-14:00"),
+        event("h4", watts="HUGE"),
+        event("h5", watts="50"),
+        event("h6\ud800", type="sos"),
+    ]
+    # json.dumps cannot write a 4,301-digit number; a vendor can.
+    body = json.dumps({"events": events}).replace('"HUGE"', "1" * 4301)
+    reply = client.post("/v1/events", content=body.encode(), headers={"X-API-Key": key})
+    assert reply.status_code == 200, reply.text
+    result = reply.json()
+    assert result["accepted"] == 1
+    reasons = {r["index"]: r["reason"] for r in result["rejected"]}
+    assert reasons[1].startswith("ts: out of range once converted to UTC")
+    assert reasons[2].startswith("ts: out of range once converted to UTC")
+    assert reasons[3].startswith("watts: number out of range")
+    assert reasons[4].startswith("watts: must be a number, not a string")
+    assert reasons[5].startswith("event_id: contains a NUL character or an unpaired surrogate")

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from dashboard import cli
+from dashboard.auth import cli_principal
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import ApiKey, metadata
 from dashboard.ingest.apikeys import (
@@ -21,12 +22,13 @@ from dashboard.ingest.apikeys import (
 from dashboard.settings import get_settings
 
 NOW = datetime(2024, 12, 1, tzinfo=UTC)
+ADMIN = cli_principal()
 
 
 def test_keys_are_stored_only_as_hashes_and_verify(db_engine):
     with db_engine.begin() as conn:
-        key, prefix = create_key(conn, "acme", now=NOW)
-        other, _ = create_key(conn, "othercare", now=NOW)
+        key, prefix = create_key(conn, "acme", principal=ADMIN, now=NOW)
+        other, _ = create_key(conn, "othercare", principal=ADMIN, now=NOW)
     assert KEY_PATTERN.match(key) and key.split("_")[1] == prefix
     with db_engine.connect() as conn:
         row = conn.execute(select(ApiKey).where(ApiKey.key_prefix == prefix)).one()
@@ -40,10 +42,10 @@ def test_keys_are_stored_only_as_hashes_and_verify(db_engine):
 
 def test_revoked_keys_stop_verifying(db_engine):
     with db_engine.begin() as conn:
-        key, prefix = create_key(conn, "acme", now=NOW)
-        assert revoke_key(conn, prefix, now=NOW)
-        assert not revoke_key(conn, prefix, now=NOW)  # already revoked
-        assert not revoke_key(conn, "deadbeef", now=NOW)
+        key, prefix = create_key(conn, "acme", principal=ADMIN, now=NOW)
+        assert revoke_key(conn, prefix, principal=ADMIN, now=NOW)
+        assert not revoke_key(conn, prefix, principal=ADMIN, now=NOW)  # already revoked
+        assert not revoke_key(conn, "deadbeef", principal=ADMIN, now=NOW)
     with db_engine.connect() as conn:
         assert vendor_for_key(conn, key) is None
         [info] = list_keys(conn)

@@ -70,7 +70,16 @@ def test_every_type_has_a_valid_form(fields, value, data):
         (BASE | {"type": "power", "watts": -1}, "watts", "greater than or equal to 0"),
         (BASE | {"type": "power", "watts": True}, "watts", "not true/false"),
         (BASE | {"type": "power", "watts": float("nan")}, "watts", "finite"),
-        (BASE | {"type": "power", "watts": "lots"}, "watts", "valid number"),
+        (BASE | {"type": "power", "watts": "lots"}, "watts", "not a string"),
+        (BASE | {"type": "power", "watts": "50"}, "watts", "must be a number, not a string"),
+        (BASE | {"type": "power", "watts": 10**400}, "watts", "number out of range"),
+        (BASE | {"type": "power", "watts": 10**5000}, "watts", "integer of about 5001 digits"),
+        (BASE | {"type": "power", "watts": float("inf")}, "watts", "number out of range"),
+        (BASE | {"type": "power", "watts": [[[[[[1]]]]]]}, "watts", "valid number"),
+        (BASE | {"type": "sos", "ts": "0001-01-01T00:00:00+14:00"}, "ts", "out of range once"),
+        (BASE | {"type": "sos", "ts": "9999-12-31T23:59:59-14:00"}, "ts", "out of range once"),
+        (BASE | {"type": "sos", "device_id": "a\x00b"}, "device_id", "NUL character"),
+        (BASE | {"type": "interaction", "kind": "\ud800"}, "kind", "unpaired surrogate"),
         (BASE | {"type": "power", "watts": 5, "lux": 3}, "lux", "not a field of 'power' events"),
         (BASE | {"type": "lux", "lux": -0.5}, "lux", "greater than or equal to 0"),
         (BASE | {"type": "heartbeat", "battery_pct": 101}, "battery_pct", "less than or equal"),
@@ -99,6 +108,56 @@ def test_rejections_name_the_field_and_the_problem(raw, field, words):
     assert rejection.field == field
     assert words in rejection.message
     assert rejection.reason == (f"{field}: {rejection.message}" if field else rejection.message)
+
+
+def test_json_integers_are_numbers_and_stored_as_floats():
+    assert ok(type="power", watts=50).value == 50.0
+    assert isinstance(ok(type="power", watts=50).fields["watts"], float)
+
+
+def test_a_key_that_cannot_be_encoded_is_named_safely():
+    rejection = bad(BASE | {"type": "sos", "x\ud800": 1})
+    assert rejection.field == "x\\ud800"  # escaped, so the reason can be sent as UTF-8 JSON
+    rejection.reason.encode("utf-8")
+
+
+def test_json_nested_far_deeper_than_the_parser_allows_is_one_rejection():
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    rejection = bad(BASE | {"type": "power", "watts": deep})
+    assert rejection.field == "watts"
+    assert len(rejection.reason) < 200
+
+
+def test_an_unexpected_failure_is_that_event_s_rejection(monkeypatch):
+    import dashboard.ingest.events as module
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(module.PowerEvent, "model_validate", explode)
+    rejection = bad(BASE | {"type": "power", "watts": 1})
+    assert (rejection.field, rejection.message) == (
+        None,
+        "event could not be validated (RuntimeError)",
+    )
+    assert isinstance(validate_event(0, BASE | {"type": "sos"}), ValidEvent)
+
+
+def test_number_fields_are_the_float_fields():
+    from dashboard.ingest.events import NUMBER_FIELDS, number_from_text
+
+    assert {
+        "battery_pct",
+        "watts",
+        "lux",
+        "duration_s",
+        "lat",
+        "lon",
+        "accuracy_m",
+    } == NUMBER_FIELDS
+    assert (number_from_text("42.5"), number_from_text("lots")) == (42.5, "lots")
 
 
 def test_several_problems_are_all_reported():

@@ -66,7 +66,7 @@ def test_one_bad_row_stores_nothing_and_every_problem_is_reported(engine):
     report = run_import(engine, data.encode(), "bad.csv")
     assert not report.ok
     assert report.errors == [
-        RowError(2, "watts", "Input should be greater than or equal to 0 (got '-1')"),
+        RowError(2, "watts", "Input should be greater than or equal to 0 (got -1.0)"),
         RowError(4, "direction", "Input should be 'in' or 'out' (got 'sideways')"),
         RowError(7, "device_id", "unknown device 'ghost-7'"),
         RowError(

@@ -92,3 +92,137 @@ def test_a_broken_rules_file_is_retried_not_dropped(bridge, monkeypatch):
 
     monkeypatch.setattr(module, "ingest_events", broken)
     assert bridge.handle("anbu/acme/events", batch("r1")) is None
+
+
+def dead_letters(db_engine) -> list:
+    from dashboard.db.schema import DeadLetter
+
+    with db_engine.connect() as conn:
+        return conn.execute(select(DeadLetter).order_by(DeadLetter.id)).all()
+
+
+def stored(db_engine) -> set[str]:
+    with db_engine.connect() as conn:
+        return set(conn.scalars(select(DeviceEvent.event_uid)))
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (b'{"events": ' + b"[" * 1000 + b"]" * 1000 + b"}", "nested more than 32 levels"),
+        (b'{"events": [{"x": ' + b"[" * 40 + b"]" * 40 + b"}]}", "(at events[0].x)"),
+        (b"{not json\x00\xff", "not UTF-8"),
+        (b"{not json\x00", "not valid JSON"),
+    ],
+)
+def test_unreadable_messages_become_dead_letters_and_are_answered(
+    bridge, db_engine, payload, words
+):
+    reply = bridge.handle("anbu/acme/events", payload)
+    assert words in reply["error"]  # a reply, so the message is acknowledged
+    (row,) = dead_letters(db_engine)
+    assert (row.source, row.vendor, row.topic, row.event_index) == (
+        "mqtt",
+        "acme",
+        "anbu/acme/events",
+        None,
+    )
+    assert words in row.reason
+    assert row.payload_bytes == len(payload)
+    assert "\x00" not in row.payload
+    assert bridge.stats.dead_letters == 1
+
+
+def test_a_bad_topic_is_a_dead_letter_without_a_vendor(bridge, db_engine):
+    assert "vendor 'ACME corp'" in bridge.handle("anbu/ACME corp/events", batch("x"))["error"]
+    (row,) = dead_letters(db_engine)
+    assert (row.vendor, row.topic) == (None, "anbu/ACME corp/events")
+
+
+def test_a_big_message_is_kept_cut_to_the_limit(bridge, db_engine):
+    from dashboard.ingest.deadletters import PAYLOAD_MAX_BYTES
+
+    payload = b"[" + b'"x",' * 400_000 + b'"y"]'
+    assert "must be a JSON object" in bridge.handle("anbu/acme/events", payload)["error"]
+    (row,) = dead_letters(db_engine)
+    assert row.payload_bytes == len(payload)
+    assert len(row.payload) == PAYLOAD_MAX_BYTES
+
+
+def test_bad_events_are_kept_and_their_neighbours_stored(bridge, db_engine):
+    ts = (NOW - timedelta(minutes=1)).isoformat()
+    good = {"event_id": "ok1", "device_id": "plug-1", "ts": ts, "type": "power", "watts": 5}
+    body = (
+        '{"events": ['
+        + json.dumps(good)
+        + ', {"event_id": "b1", "device_id": "plug-1", "ts": "0001-01-01T00:00:00+14:00",'
+        ' "type": "power", "watts": 1}'
+        + ', {"event_id": "b2", "device_id": "plug-1", "ts": "'
+        + ts
+        + '", "type": "power",'
+        ' "watts": '
+        + "9" * 4301
+        + "}"
+        + ', {"event_id": "b3", "device_id": "plug-1", "ts": "'
+        + ts
+        + '", "type": "power",'
+        ' "watts": "50"}' + "]}"
+    ).encode()
+    reply = bridge.handle("anbu/acme/events", body)
+    assert reply["accepted"] == 1
+    reasons = {r["index"]: r["reason"] for r in reply["rejected"]}
+    assert reasons[1].startswith("ts: out of range once converted to UTC")
+    assert reasons[2].startswith("watts: number out of range")
+    assert reasons[3].startswith("watts: must be a number, not a string")
+    assert stored(db_engine) == {"ok1"}
+    rows = dead_letters(db_engine)
+    assert [(r.event_index, r.reason) for r in rows] == sorted(reasons.items())
+    assert json.loads(rows[2].payload)["watts"] == "50"  # the event itself, not the message
+    assert bridge.stats.dead_letters == 3
+
+
+def test_rejected_events_kept_per_message_are_capped(bridge, db_engine):
+    from dashboard.ingest.deadletters import MAX_EVENTS_PER_MESSAGE
+
+    ts = (NOW - timedelta(minutes=1)).isoformat()
+    events = [
+        {"event_id": f"g{i}", "device_id": "ghost", "ts": ts, "type": "sos"} for i in range(50)
+    ]
+    reply = bridge.handle("anbu/acme/events", json.dumps({"events": events}).encode())
+    assert len(reply["rejected"]) == 50
+    assert len(dead_letters(db_engine)) == MAX_EVENTS_PER_MESSAGE
+
+
+def test_a_message_that_keeps_failing_to_store_becomes_a_dead_letter(
+    bridge, db_engine, monkeypatch
+):
+    from sqlalchemy.exc import DataError
+
+    import dashboard.ingest.mqtt as module
+
+    calls = []
+
+    def broken(*args, **kwargs):
+        calls.append(1)
+        raise DataError("INSERT", {}, Exception("invalid byte sequence"))
+
+    monkeypatch.setattr(module, "ingest_events", broken)
+    monkeypatch.setattr(bridge.stopping, "wait", lambda _delay: False)  # no real waiting
+    reply = bridge.handle("anbu/acme/events", batch("d1"))
+    assert "could not be ingested (DataError" in reply["error"]
+    assert len(calls) == module.UNPROCESSABLE_AFTER
+    assert dead_letters(db_engine)[0].reason == reply["error"]
+    assert bridge.stats.unprocessable == 1
+
+
+def test_a_dead_letter_the_database_cannot_take_is_not_acknowledged(bridge, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    import dashboard.ingest.mqtt as module
+
+    def broken(*args, **kwargs):
+        bridge.stop()
+        raise OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(module, "record_message", broken)
+    assert bridge.handle("anbu/acme/events", b"{not json") is None  # redelivered later

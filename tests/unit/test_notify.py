@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import Engine, insert, select, update
-from test_actions_support import T0, add_alert, seed
+from test_actions_support import T0, add_alert, seed, who
 
 from dashboard.actions import load_routing, perform
 from dashboard.actions.routing import Retry
@@ -33,6 +33,8 @@ from dashboard.notify import (
 )
 from dashboard.notify.channels import Message
 from dashboard.settings import Settings
+
+KIM = who("kim")
 
 RETRY = Retry(base_s=10, cap_s=80, jitter=0, lease_s=60, timeout_s=2, batch=100)
 TOKEN = "s3cret-token"
@@ -118,10 +120,10 @@ def make_notifications(db: Engine, alerts: int = 3) -> set[str]:
     for i in range(alerts):
         alert_id = add_alert(db)
         if i == 0:
-            r = perform(db, "emergency_119", alert_id, actor="kim", seen_version=1, now=T0,
+            r = perform(db, "emergency_119", alert_id, principal=KIM, seen_version=1, now=T0,
                         confirmed=True)  # fmt: skip
         else:
-            r = perform(db, "field_visit", alert_id, actor="kim", seen_version=1, now=T0)
+            r = perform(db, "field_visit", alert_id, principal=KIM, seen_version=1, now=T0)
         keys |= set(r.notifications)
     return keys
 
@@ -181,7 +183,7 @@ def test_gateway_down_then_failing_then_back_loses_nothing_and_doubles_nothing(d
 
 def test_the_request_carries_the_key_the_token_and_the_message(db, gateway):
     alert_id = add_alert(db)
-    perform(db, "guardian_call", alert_id, actor="kim", seen_version=1, now=T0)
+    perform(db, "guardian_call", alert_id, principal=KIM, seen_version=1, now=T0)
     assert deliver(db, T0, gateway.url).sent == 1
     [(key, headers, body)] = gateway.requests
     assert key == f"alert{alert_id}:v1:guardian_call:guardian_call" == body["idempotency_key"]
@@ -241,7 +243,7 @@ def test_several_workers_never_send_the_same_row(db, gateway):
 
 def test_a_refused_request_fails_visibly_and_can_be_requeued(db, gateway):
     alert_id = add_alert(db)
-    perform(db, "field_visit", alert_id, actor="kim", seen_version=1, now=T0)
+    perform(db, "field_visit", alert_id, principal=KIM, seen_version=1, now=T0)
     gateway.script = [422]
     report = deliver(db, T0, gateway.url)
     assert report.failed == 1
@@ -260,7 +262,7 @@ def test_a_refused_request_fails_visibly_and_can_be_requeued(db, gateway):
 @pytest.mark.parametrize("code", [401, 404, 408, 429, 502, 503])
 def test_errors_someone_can_fix_are_retried_not_dropped(db, gateway, code):
     alert_id = add_alert(db)
-    perform(db, "field_visit", alert_id, actor="kim", seen_version=1, now=T0)
+    perform(db, "field_visit", alert_id, principal=KIM, seen_version=1, now=T0)
     gateway.script = [code]
     assert deliver(db, T0, gateway.url).retried == 1
     [row] = outbox(db)
@@ -281,8 +283,8 @@ def test_backoff_is_exponential_capped_and_deterministic():
 
 def test_demo_mode_logs_everything_and_auto_call_goes_to_the_log(db, caplog):
     alert_id = add_alert(db)
-    perform(db, "ai_recall", alert_id, actor="kim", seen_version=1, now=T0)
-    perform(db, "field_visit", alert_id, actor="kim", seen_version=2, now=T0)
+    perform(db, "ai_recall", alert_id, principal=KIM, seen_version=1, now=T0)
+    perform(db, "field_visit", alert_id, principal=KIM, seen_version=2, now=T0)
     log = LogTransport()
     summary = run_notify(db, T0, settings=Settings(demo=True, notify_webhook_url=""),
                          routing=routing_with(), transports={"log": log})  # fmt: skip
@@ -317,9 +319,20 @@ def test_production_without_a_webhook_url_keeps_rows_waiting_and_says_so(db):
     assert all("not configured" in r.last_error for r in rows)
 
 
+def test_a_server_database_never_uses_the_demo_transports_by_default(db):
+    """ANBU_DEMO unset on a server database is production: nothing goes to the log as sent."""
+    make_notifications(db, alerts=1)
+    log = LogTransport()
+    server = Settings(database_url="postgresql+psycopg://anbu@db.example/anbu")
+    summary = run_notify(db, T0, settings=server, routing=routing_with(),
+                         transports={"log": log})  # fmt: skip
+    assert log.sent == [] and summary.delivery.sent == 0
+    assert all(r.status == "pending" for r in outbox(db))
+
+
 def test_delivery_status_lists_an_alerts_rows_in_order(db, gateway):
     alert_id = add_alert(db, stage="severe")
-    perform(db, "emergency_119", alert_id, actor="kim", seen_version=1, now=T0, confirmed=True)
+    perform(db, "emergency_119", alert_id, principal=KIM, seen_version=1, now=T0, confirmed=True)
     with db.begin() as conn:  # the lead's row is due later: queued, not yet tried
         conn.execute(
             update(NotificationOutbox)

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
-from test_actions_support import T0, add_alert, seed
+from test_actions_support import T0, add_alert, seed, who
 
 from dashboard.actions import load_routing, perform
 from dashboard.db.schema import Alert, AuditLog, NotificationOutbox
 from dashboard.notify import LogTransport, escalate_unacknowledged, escalation_key, run_notify
 from dashboard.settings import Settings
+
+KIM = who("kim")
 
 ROUTING = load_routing()
 
@@ -70,7 +72,9 @@ def test_the_delay_is_configurable(db):
 
 def test_an_acknowledged_alert_is_not_escalated(db):
     alert_id = add_alert(db, stage="severe")
-    perform(db, "acknowledge", alert_id, actor="kim", seen_version=1, now=T0 + timedelta(minutes=4))
+    perform(
+        db, "acknowledge", alert_id, principal=KIM, seen_version=1, now=T0 + timedelta(minutes=4)
+    )
     assert tick(db, T0 + timedelta(minutes=30)) == []
 
 

@@ -244,30 +244,33 @@ def city(db_engine: Engine) -> Engine:
     return db_engine
 
 
+def _by_program(conn, filters: live.LiveFilters | None = None):
+    return live.programs_of(live.device_counts(conn, filters or live.LiveFilters()))
+
+
 def test_state_counts_by_program_and_filters(city):
     with city.connect() as conn:
-        df = live.state_counts(conn)
+        df = _by_program(conn)
         assert df["devices"].sum() == 4
         wandering = df[df["program_code"] == "goyang_wandering"].set_index("state")["devices"]
         assert wandering.to_dict() == {"normal": 1, "risk": 1}
         # A device that never reported counts as offline.
         assert df.set_index("program_code").loc["goyang_smoking", "state"] == "offline"
-        only_risk = live.state_counts(conn, live.LiveFilters(states=("risk", "severe")))
+        only_risk = _by_program(conn, live.LiveFilters(states=("risk", "severe")))
         assert sorted(only_risk["state"]) == ["risk", "severe"]
         goyang_district = conn.execute(
             select(Region.id).where(Region.code == "4128500000")
         ).scalar_one()
         seoul = conn.execute(select(Region.id).where(Region.code == "1100000000")).scalar_one()
         assert (
-            live.state_counts(conn, live.LiveFilters(districts=(goyang_district,)))["devices"].sum()
-            == 4
+            _by_program(conn, live.LiveFilters(districts=(goyang_district,)))["devices"].sum() == 4
         )
-        assert live.state_counts(conn, live.LiveFilters(districts=(seoul,))).empty
+        assert _by_program(conn, live.LiveFilters(districts=(seoul,))).empty
 
 
 def test_dong_counts_and_newest_signal(city):
     with city.connect() as conn:
-        dongs = live.dong_counts(conn)
+        dongs = live.dongs_of(live.device_counts(conn))
         assert set(dongs["region_code"]) == {BAEKSEOK1}
         assert dongs["devices"].sum() == 4
         assert live.newest_signal(conn) == NOW - timedelta(minutes=2)
@@ -332,10 +335,14 @@ def test_device_counts_group_ids_once_for_both_tables(city):
             ("goyang_smoking", BAEKSEOK1, "offline"): (1, 1),  # never reported: no state row
         }
         assert set(counts["region_ko"]) == {"백석1동"}
-        # The two tables are sums of it, with the same content as before.
-        assert live.programs_of(counts).to_dict("records") == live.state_counts(conn).to_dict(
-            "records"
-        )
+        # The two tables are sums of it.
+        by_program = live.programs_of(counts)
+        assert by_program[["program_code", "state", "devices"]].values.tolist() == [
+            ["goyang_ai_call", "severe", 1],
+            ["goyang_smoking", "offline", 1],
+            ["goyang_wandering", "normal", 1],
+            ["goyang_wandering", "risk", 1],
+        ]
         by_dong = live.dongs_of(counts)
         assert by_dong[["region_code", "state", "devices"]].values.tolist() == [
             [BAEKSEOK1, "normal", 1],

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
-from dashboard.auth import SessionUser
+from dashboard.auth import NotPermitted, SessionUser, reveal
 from dashboard.db.schema import Alert, AuditLog, CareRecipient, DeviceEvent, Dispatch
 from queries import alerts, recipients
 from tests.unit.test_queries import HOME, NOW, seed_small
@@ -122,14 +122,14 @@ def test_recipient_card_is_masked_and_reveal_is_audited(city):
 
     operator = SessionUser("op", "op", "operator", GOYANG)
     with engine.begin() as conn:
-        data = recipients.reveal_personal_data(conn, operator, person, NOW, alert_id=7)
+        data = reveal.reveal_personal_data(conn, operator, person, NOW, alert_id=7)
     assert data["name"] == "김영수" and data["guardian_phone"] == "010-9876-5432"
     for user in (
         SessionUser("op2", "op2", "operator", SEOUL),  # outside their districts
         SessionUser("c", "c", "council", ()),  # the role never sees personal data
     ):
-        with pytest.raises(recipients.RevealRefused), engine.begin() as conn:
-            recipients.reveal_personal_data(conn, user, person, NOW)
+        with pytest.raises(NotPermitted), engine.begin() as conn:
+            reveal.reveal_personal_data(conn, user, person, NOW)
     with engine.connect() as conn:
         audit = conn.execute(select(AuditLog)).all()
     assert len(audit) == 1

@@ -25,19 +25,16 @@ from sqlalchemy import Engine, insert
 from test_actions_support import add_alert, seed
 
 from dashboard.db.schema import Dispatch
-from queries.response_metrics import (
-    alert_counts,
-    alert_metrics,
-    false_alarm_rate,
-    field_visits_within,
-    response_times,
-    severe_ack_shares,
-)
+from queries.response_metrics import alert_metrics, field_visits_within
 
 START = pd.Timestamp("2024-12-02T00:00Z").to_pydatetime()
 END = START + timedelta(days=1)
 S = timedelta(seconds=1)
 GOYANG = ["goyang_ai_call"]
+
+
+def _metric(conn, key: str, start=START, end=END, **filters) -> pd.DataFrame:
+    return alert_metrics(conn, start, end, **filters)[key]
 
 
 @pytest.fixture
@@ -86,7 +83,7 @@ def db(db_engine: Engine) -> Engine:
 
 def test_alerts_by_rule_stage_and_outcome(db):
     with db.connect() as conn:
-        df = alert_counts(conn, START, END, programs=GOYANG)
+        df = _metric(conn, "counts", programs=GOYANG)
     assert df.to_dict("records") == [
         {"rule": "plug_no_change", "stage": "risk", "outcome": "device_fault", "alerts": 1},
         {"rule": "plug_no_change", "stage": "severe", "outcome": "false_alarm", "alerts": 1},
@@ -99,7 +96,7 @@ def test_alerts_by_rule_stage_and_outcome(db):
 
 def test_false_alarm_rate_per_rule(db):
     with db.connect() as conn:
-        df = false_alarm_rate(conn, START, END, programs=GOYANG)
+        df = _metric(conn, "false_alarms", programs=GOYANG)
     assert df.to_dict("records") == [
         {"rule": "plug_no_change", "closed": 3, "false_alarms": 1, "rate": 1 / 3},
         {"rule": "robot_sos", "closed": 2, "false_alarms": 1, "rate": 0.5},
@@ -108,7 +105,7 @@ def test_false_alarm_rate_per_rule(db):
 
 def test_median_and_p90_times(db):
     with db.connect() as conn:
-        df = response_times(conn, START, END, programs=GOYANG).set_index("measure")
+        df = _metric(conn, "times", programs=GOYANG).set_index("measure")
     # ack [10, 30, 60, 90, 200]: median 60; p90 at rank 3.6 → 90 + 0.6·110 = 156
     assert df.loc["acknowledge"].to_dict() == {"n": 5, "median_s": 60.0, "p90_s": 156.0}
     # dispatch [120, 300, 400]: median 300; p90 at rank 1.8 → 300 + 0.8·100 = 380
@@ -120,7 +117,7 @@ def test_median_and_p90_times(db):
 
 def test_severe_acknowledged_within_60_and_180_seconds(db):
     with db.connect() as conn:
-        df = severe_ack_shares(conn, START, END, programs=GOYANG)
+        df = _metric(conn, "severe_ack", programs=GOYANG)
     # 5 severe (A1–A5); within 60 s: A1, A2 (60 s counts); within 180 s: + A3. A5 never.
     assert df.to_dict("records") == [
         {"within_s": 60, "severe_alerts": 5, "acknowledged_within": 2, "share": 0.4,
@@ -141,9 +138,9 @@ def test_field_visits_within_45_minutes(db):
 
 def test_district_filter_selects_the_districts_dongs(db):
     with db.connect() as conn:
-        shares = severe_ack_shares(conn, START, END, districts=[3])
+        shares = _metric(conn, "severe_ack", districts=[3])
         visits = field_visits_within(conn, START, END, districts=[3])
-        both = severe_ack_shares(conn, START, END)
+        both = _metric(conn, "severe_ack")
     assert list(shares["severe_alerts"]) == [1, 1] and list(shares["share"]) == [0.0, 0.0]
     assert visits.loc[0, "arrived_within"] == 1 and visits.loc[0, "meets_target"]
     assert list(both["severe_alerts"]) == [6, 6]  # no filter: Goyang and Seoul
@@ -152,28 +149,11 @@ def test_district_filter_selects_the_districts_dongs(db):
 def test_an_empty_period_gives_empty_but_well_formed_frames(db):
     later = END + timedelta(days=30)
     with db.connect() as conn:
-        counts = alert_counts(conn, later, later + timedelta(days=1))
-        rates = false_alarm_rate(conn, later, later + timedelta(days=1))
-        times = response_times(conn, later, later + timedelta(days=1))
-        shares = severe_ack_shares(conn, later, later + timedelta(days=1))
+        metrics = alert_metrics(conn, later, later + timedelta(days=1))
+        counts, rates = metrics["counts"], metrics["false_alarms"]
+        times, shares = metrics["times"], metrics["severe_ack"]
         visits = field_visits_within(conn, later, later + timedelta(days=1))
     assert counts.empty and list(counts.columns) == ["rule", "stage", "outcome", "alerts"]
     assert rates.empty and list(times["n"]) == [0, 0, 0]
     assert list(shares["severe_alerts"]) == [0, 0] and shares["share"].isna().all()
     assert visits.loc[0, "visits"] == 0 and not visits.loc[0, "meets_target"]
-
-
-def test_one_read_gives_the_same_metrics_as_each_function(db):
-    """The review page reads the alerts once; its figures equal the separate functions'."""
-    with db.connect() as conn:
-        together = alert_metrics(conn, START, END)
-        apart = {
-            "counts": alert_counts(conn, START, END),
-            "false_alarms": false_alarm_rate(conn, START, END),
-            "times": response_times(conn, START, END),
-            "severe_ack": severe_ack_shares(conn, START, END),
-        }
-    assert set(together) == set(apart)
-    for key, frame in apart.items():
-        pd.testing.assert_frame_equal(together[key], frame, check_dtype=False)
-    assert (together["counts"]["alerts"] > 0).all()

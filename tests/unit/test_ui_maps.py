@@ -19,7 +19,6 @@ from dashboard.ui.maps import (
     load_boundaries,
     map_bounds,
     positions_layer,
-    wandering_map,
 )
 from dashboard.ui.theme import STATE_COLORS
 from queries.wandering import EDGE_SHARE, NO_POSITION_AFTER, classify, haversine_m
@@ -27,6 +26,17 @@ from queries.wandering import EDGE_SHARE, NO_POSITION_AFTER, classify, haversine
 HOSTILE = "<img src=x onerror=alert(1)>${alert(2)}`x`"
 NOW = datetime(2024, 11, 29, 3, 0, tzinfo=UTC)
 HOME = (37.6450, 126.7880)
+
+
+def wandering_map(
+    df: pd.DataFrame, labels: dict[str, str], tiles: str | None = "OpenStreetMap"
+) -> folium.Map:
+    """The page's two parts on one standalone map, as st_folium puts them together."""
+    fmap = base_map(labels, None, tiles)
+    positions_layer(df, labels).add_to(fmap)
+    return fmap
+
+
 LABELS = {
     "inside": "안심 반경 안",
     "edge": "가장자리",

@@ -3,6 +3,7 @@
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
 from dashboard.db.schema.devices import Device, DeviceDaily, DeviceEvent, DeviceState, DeviceType
+from dashboard.db.schema.ingest import DeadLetter
 from dashboard.db.schema.participation import (
     Complaint,
     ComplaintSite,
@@ -27,6 +28,7 @@ __all__ = [
     "CareRecipient",
     "Complaint",
     "ComplaintSite",
+    "DeadLetter",
     "Device",
     "DeviceDaily",
     "DeviceEvent",

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.db.base import Base, JSONType, UTCDateTime
 
-ALERT_STAGES = ("attention", "risk", "severe")  # 관심 / 위험 / 심각
 ALERT_STATUSES = ("open", "acknowledged", "dispatched", "closed")
 ALERT_OUTCOMES = ("safe", "hospitalized", "deceased", "no_contact", "false_alarm", "device_fault")
 DISPATCH_KINDS = ("ai_recall", "dong_center", "field_visit", "emergency_119", "guardian_call")

@@ -22,8 +22,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.db.base import Base, JSONType, UTCDateTime
 
-# Person-level states shown on the wall screen, plus "offline" for a device fault.
-DEVICE_STATES = ("normal", "attention", "risk", "severe", "offline")
 EVENT_TYPES = (
     "power",
     "lux",

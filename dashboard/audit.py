@@ -1,0 +1,94 @@
+"""The one audit writer: every domain function that changes state records it through here.
+
+``audit_log`` is append-only. A row says who (``actor``: a username, ``cli:<os user>`` or
+``system:<part>``), did what (``action``, a fixed name such as ``alert_close`` or
+``api_key_create``), to which thing (``entity_type`` and ``entity_id``) and when, with a JSON
+``detail`` that never holds a password, a hash, a key or personal data. The writer runs inside
+the caller's transaction, so the row commits with the change it describes or not at all.
+
+Bulk writers (the rules' lifecycle, escalation, the demo builder) build their rows with
+:func:`audit_row` and insert many at once: same columns, same limits.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert
+
+from dashboard.clock import require_aware
+from dashboard.db.schema import AuditLog
+
+# Column widths of audit_log (actor 60, action 40, entity_type 30, entity_id 60).
+_ACTOR, _ACTION, _ENTITY_TYPE, _ENTITY_ID = 60, 40, 30, 60
+USER_ENTITY = "user"
+
+
+def audit_row(
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str | int | None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One ``audit_log`` row as a dict; names that do not fit are a programming error."""
+    require_aware(at, "audit time")
+    if not actor or not actor.strip():
+        raise ValueError("audit actor is required: every change is attributed")
+    if not action or len(action) > _ACTION:
+        raise ValueError(f"audit action {action!r}: 1–{_ACTION} characters")
+    if not entity_type or len(entity_type) > _ENTITY_TYPE:
+        raise ValueError(f"audit entity type {entity_type!r}: 1–{_ENTITY_TYPE} characters")
+    return {
+        "at": at,
+        "actor": actor[:_ACTOR],
+        "action": action,
+        "entity_type": entity_type,
+        "entity_id": None if entity_id is None else str(entity_id)[:_ENTITY_ID],
+        "detail": detail,
+    }
+
+
+def write_audit(
+    conn: Connection,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str | int | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one row in the caller's transaction."""
+    row = audit_row(
+        at=at,
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        detail=detail,
+    )
+    conn.execute(insert(AuditLog), row)
+
+
+def audit_account(
+    conn: Connection,
+    now: datetime,
+    actor: str,
+    action: str,
+    username: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """A login or account event about ``username`` (entity ``user``)."""
+    write_audit(
+        conn,
+        at=now,
+        actor=actor,
+        action=action,
+        entity_type=USER_ENTITY,
+        entity_id=username,
+        detail=detail,
+    )

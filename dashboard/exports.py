@@ -1,0 +1,46 @@
+"""Files the app hands out (CSV downloads): every one goes through here.
+
+A spreadsheet treats a cell that begins with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage
+return, which some programs strip first) as a formula, so a vendor's ``=cmd|' /C calc'!A0``
+in an import problem report would run on the lead's computer. Following the OWASP CSV-injection
+guidance, such text cells get a leading apostrophe, which spreadsheets show as plain text. Real
+numbers stay numbers (a negative number is data, not a formula).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` with a leading apostrophe if it is text a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names cannot start a formula."""
+    safe = frame.rename(columns=lambda c: neutralise_cell(c) if isinstance(c, str) else c)
+    for column in range(safe.shape[1]):
+        values = safe.iloc[:, column]
+        if not pd.api.types.is_numeric_dtype(values) and not _is_datetime(values):
+            safe.isetitem(column, values.map(neutralise_cell))
+    return safe
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """Formula-safe CSV with a UTF-8 BOM: without it Excel on Korean Windows reads CP949.
+
+    Rows end in CRLF (RFC 4180), which also makes the writer quote a lone carriage return in a
+    cell instead of letting it split the row.
+    """
+    return spreadsheet_safe(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+
+
+def _is_datetime(values: pd.Series) -> bool:
+    return pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype)

@@ -1,0 +1,358 @@
+"""Every domain function that changes state, called directly by every role, inside and outside
+its scope: allowed (the state changed and exactly one audit row names the principal) or
+refused (``NotPermitted``, nothing written).
+
+In the style of datasette's permission tests: one table, written out by hand, and the code's
+matrix (``dashboard.auth.roles``) must both agree with what the domain does, so a change to
+either one alone fails here. "Inside/outside" is the district of the person for alert actions
+and reveals, and the role of the account for account management (an admin account is outside
+a lead's reach); API keys, thresholds and imports have no scope, so both give the same answer.
+
+Refusals are caught *inside* a transaction that then commits: a write made before the check
+would be kept and fail the "nothing written" assertion (a rollback would hide it).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from test_actions_support import T0, add_alert, seed
+
+from dashboard.actions import ACTION_FUNCTIONS
+from dashboard.auth import ACTIONS, ROLES, NotPermitted, SessionUser, can
+from dashboard.auth.reveal import reveal_personal_data
+from dashboard.auth.users import create_user, get_user, set_active, set_password, unlock_user
+from dashboard.db.schema import (
+    Alert,
+    ApiKey,
+    AuditLog,
+    Device,
+    DeviceEvent,
+    Dispatch,
+    NotificationOutbox,
+    User,
+)
+from dashboard.ingest.apikeys import create_key, list_keys, revoke_key
+from dashboard.ingest.imports import import_and_audit
+from dashboard.rules import config
+from dashboard.rules.edit import update_thresholds
+
+# The operator's district (일산동구); the fixture's other district is 종로구 in Seoul.
+DISTRICT = "4128500000"
+INSIDE, OUTSIDE = "inside", "outside"
+PLACES = (INSIDE, OUTSIDE)
+
+# Written out by hand: which role may do what, in scope ("I") and out of it ("O").
+ALERT = {"operator": "I", "lead": "IO", "council": "", "admin": ""}
+EXPECTED: dict[str, dict[str, str]] = {
+    "acknowledge": ALERT,
+    "ai_recall": ALERT,
+    "dong_center": ALERT,
+    "field_visit": ALERT,
+    "emergency_119": ALERT,
+    "guardian_call": ALERT,
+    "close": ALERT,
+    "reveal_personal_data": ALERT,
+    "edit_thresholds": {"operator": "", "lead": "IO", "council": "", "admin": ""},
+    "manage_users": {"operator": "", "lead": "I", "council": "", "admin": "IO"},
+    "manage_api_keys": {"operator": "", "lead": "", "council": "", "admin": "IO"},
+    "import_data": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
+}
+# Matrix actions that change nothing, so there is no domain write to guard: a lead's CSV
+# download of the aggregate response table (no personal column).
+READ_ONLY = {"export"}
+
+
+@dataclass
+class Case:
+    """A fixture database and what a domain call needs to act in or out of scope."""
+
+    engine: Engine
+    rules: Path
+    alerts: dict[str, int]
+    people: dict[str, int]
+    accounts: dict[str, str]
+    key: str
+    csv: bytes
+
+
+CSV = (
+    b"event_id,device_id,ts,type,watts\n"
+    b"m-1,plug-matrix,2024-12-02T09:00:00+09:00,power,61.5\n"
+    b"m-2,plug-matrix,2024-12-02T09:05:00+09:00,power,60.0\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def fast_hashes(monkeypatch) -> None:
+    from argon2 import PasswordHasher
+
+    from dashboard.auth import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+    monkeypatch.setattr(passwords, "_hasher", cheap)
+
+
+@pytest.fixture
+def case(db_engine: Engine, tmp_path: Path) -> Case:
+    seed(db_engine)
+    inside = add_alert(db_engine, region_id=2, program_id=1)
+    outside = add_alert(db_engine, region_id=4, program_id=2)
+    admin = SessionUser("setup", "setup", "admin")
+    with db_engine.begin() as conn:
+        people = {
+            place: conn.scalar(select(Alert.recipient_id).where(Alert.id == alert_id))
+            for place, alert_id in ((INSIDE, inside), (OUTSIDE, outside))
+        }
+        # The import's device: give one fixture plug a known uid.
+        conn.execute(
+            Device.__table__.update()
+            .where(Device.recipient_id == people[INSIDE])
+            .values(device_uid="plug-matrix")
+        )
+        create_user(conn, "target", "operator", "a long passphrase", T0, admin)
+        create_user(conn, "root", "admin", "a long passphrase", T0, admin)
+        _, key = create_key(conn, "acme", principal=admin, now=T0)
+        conn.execute(AuditLog.__table__.delete())  # the setup's own rows
+    rules = tmp_path / "rules.toml"
+    shutil.copy(config.DEFAULT_PATH, rules)
+    return Case(
+        engine=db_engine,
+        rules=rules,
+        alerts={INSIDE: inside, OUTSIDE: outside},
+        people=people,
+        accounts={INSIDE: "target", OUTSIDE: "root"},
+        key=key,
+        csv=CSV,
+    )
+
+
+def _principal(role: str) -> SessionUser:
+    districts = (DISTRICT,) if role == "operator" else ()
+    return SessionUser(f"{role}-1", f"{role}-1", role, districts)
+
+
+# --- one domain call per operation: (matrix action, audit action, call, state) -------------------
+
+
+def _alert_call(action: str) -> Callable[[Any, Case, SessionUser, str], Any]:
+    extra = {"close": {"confirmed": True, "outcome": "safe"}, "emergency_119": {"confirmed": True}}
+
+    def call(conn, case: Case, who: SessionUser, place: str) -> Any:
+        function = ACTION_FUNCTIONS[action]
+        return function(
+            conn,
+            case.alerts[place],
+            principal=who,
+            seen_version=1,
+            now=T0,
+            **extra.get(action, {}),
+        )
+
+    return call
+
+
+def _alert_state(case: Case, place: str) -> Any:
+    with case.engine.connect() as conn:
+        return conn.scalar(select(Alert.version).where(Alert.id == case.alerts[place]))
+
+
+def _user_state(case: Case, place: str) -> Any:
+    with case.engine.connect() as conn:
+        row = get_user(conn, case.accounts[place])
+        made = get_user(conn, f"new-{place}")
+    return (row.active, row.password_hash, row.failed_logins, made is not None)
+
+
+def _key_state(case: Case, place: str) -> Any:
+    with case.engine.connect() as conn:
+        return sorted((k.prefix, k.revoked_at is not None) for k in list_keys(conn))
+
+
+def _locked(conn, case: Case, place: str) -> None:
+    conn.execute(
+        User.__table__.update().where(User.username == case.accounts[place]).values(failed_logins=3)
+    )
+
+
+@dataclass(frozen=True)
+class Op:
+    permission: str
+    audit: str
+    call: Callable[[Any, Case, SessionUser, str], Any]
+    state: Callable[[Case, str], Any]
+    own_transaction: bool = False  # the domain function opens its own (imports)
+
+
+OPS: dict[str, Op] = {
+    **{f"alert_{a}": Op(a, f"alert_{a}", _alert_call(a), _alert_state) for a in ACTION_FUNCTIONS},
+    "reveal_personal_data": Op(
+        "reveal_personal_data",
+        "reveal_personal_data",
+        lambda conn, case, who, place: reveal_personal_data(conn, who, case.people[place], T0),
+        lambda case, place: None,  # a reveal changes nothing but the audit log
+    ),
+    "user_create": Op(
+        "manage_users",
+        "user_create",
+        lambda conn, case, who, place: create_user(
+            conn,
+            f"new-{place}",
+            "operator" if place == INSIDE else "admin",
+            "a long passphrase",
+            T0,
+            who,
+        ),
+        _user_state,
+    ),
+    "user_disable": Op(
+        "manage_users",
+        "user_disable",
+        lambda conn, case, who, place: set_active(conn, case.accounts[place], False, T0, who),
+        _user_state,
+    ),
+    "user_unlock": Op(
+        "manage_users",
+        "user_unlock",
+        lambda conn, case, who, place: unlock_user(conn, case.accounts[place], T0, who),
+        _user_state,
+    ),
+    "user_password": Op(
+        "manage_users",
+        "user_password",
+        lambda conn, case, who, place: set_password(
+            conn, case.accounts[place], "another long passphrase", T0, who
+        ),
+        _user_state,
+    ),
+    "api_key_create": Op(
+        "manage_api_keys",
+        "api_key_create",
+        lambda conn, case, who, place: create_key(conn, "newvendor", principal=who, now=T0),
+        _key_state,
+    ),
+    "api_key_revoke": Op(
+        "manage_api_keys",
+        "api_key_revoke",
+        lambda conn, case, who, place: revoke_key(conn, case.key, principal=who, now=T0),
+        _key_state,
+    ),
+    "thresholds_update": Op(
+        "edit_thresholds",
+        "thresholds_update",
+        lambda conn, case, who, place: update_thresholds(
+            conn, who, {"battery.low_pct": 17.0}, case.rules, T0
+        ),
+        lambda case, place: case.rules.read_text(encoding="utf-8"),
+    ),
+    "import_events": Op(
+        "import_data",
+        "import_events",
+        lambda conn, case, who, place: import_and_audit(
+            case.engine, case.csv, "matrix.csv", "acme", who, T0
+        ),
+        lambda case, place: _count(case.engine, DeviceEvent),
+        own_transaction=True,
+    ),
+}
+
+
+def _count(engine: Engine, model) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(model))
+
+
+def _written(case: Case) -> tuple[int, ...]:
+    """Row counts of every table a refused call could have touched."""
+    models = (AuditLog, Alert, Dispatch, NotificationOutbox, User, ApiKey, DeviceEvent)
+    return tuple(_count(case.engine, m) for m in models)
+
+
+CASES = [
+    pytest.param(op, role, place, id=f"{op}-{role}-{place}")
+    for op in OPS
+    for role in ROLES
+    for place in PLACES
+]
+
+
+def test_every_matrix_action_is_covered() -> None:
+    """A new action in roles.py needs a row in EXPECTED and a call in OPS, or is read-only."""
+    assert set(EXPECTED) | READ_ONLY == set(ACTIONS)
+    assert not set(EXPECTED) & READ_ONLY
+    assert {op.permission for op in OPS.values()} == set(EXPECTED)
+    assert set(ROLES) == {"operator", "lead", "council", "admin"}
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED))
+@pytest.mark.parametrize("role", ROLES)
+def test_the_matrix_agrees_with_the_table(action: str, role: str) -> None:
+    """roles.py and the hand-written table: a role may act somewhere iff ``can`` says so."""
+    assert can(role, action) == bool(EXPECTED[action][role]), f"{role} × {action}"
+
+
+@pytest.mark.parametrize(("op", "role", "place"), CASES)
+def test_domain_allows_or_refuses(case: Case, op: str, role: str, place: str) -> None:
+    spec = OPS[op]
+    who = _principal(role)
+    allowed = place[0].upper() in EXPECTED[spec.permission][role]
+    if op == "user_unlock":
+        with case.engine.begin() as conn:
+            _locked(conn, case, place)
+    before, state = _written(case), spec.state(case, place)
+
+    if allowed:
+        if spec.own_transaction:
+            spec.call(None, case, who, place)
+        else:
+            with case.engine.begin() as conn:
+                spec.call(conn, case, who, place)
+        with case.engine.connect() as conn:
+            # Imported events may open alerts: the rules audit those as "system", not the caller.
+            audit = conn.execute(
+                select(AuditLog.actor, AuditLog.action).where(AuditLog.actor != "system")
+            ).all()
+        assert [tuple(row) for row in audit] == [(who.username, spec.audit)]
+        if op != "reveal_personal_data":
+            assert spec.state(case, place) != state, "allowed, but nothing changed"
+        return
+
+    with pytest.raises(NotPermitted) as info:
+        if spec.own_transaction:
+            spec.call(None, case, who, place)
+        else:
+            with case.engine.connect() as conn:  # commits whatever was written before the raise
+                try:
+                    spec.call(conn, case, who, place)
+                except NotPermitted:
+                    conn.commit()
+                    raise
+    assert info.value.role == role and info.value.action == spec.permission
+    assert info.value.reason == ("role" if not can(role, spec.permission) else _scope_reason(op))
+    assert _written(case) == before
+    assert spec.state(case, place) == state
+
+
+def _scope_reason(op: str) -> str:
+    return "target_role" if op.startswith("user_") else "district"
+
+
+def test_nobody_disables_their_own_account(case: Case) -> None:
+    """The page greys the button out; the domain refuses too (nobody would be left to undo it)."""
+    me = SessionUser("root", "root", "admin")
+    before = _written(case)
+    with case.engine.connect() as conn, pytest.raises(NotPermitted) as info:
+        try:
+            set_active(conn, "root", False, T0, me)
+        finally:
+            conn.commit()
+    assert info.value.reason == "own_account"
+    assert _written(case) == before
+    with case.engine.connect() as conn:
+        assert get_user(conn, "root").active

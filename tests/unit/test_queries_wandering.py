@@ -1,0 +1,123 @@
+"""The wandering map's snapshot: position times from the event log, in a bounded number of
+statements however many detectors there are (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, event, insert, select
+
+from dashboard.catalog import load_catalog
+from dashboard.db.schema import CareRecipient, Device, DeviceEvent, DeviceState, Program, Region
+from queries.wandering import WANDERING_PROGRAM, snapshot
+
+NOW = datetime(2024, 12, 20, 3, 0, tzinfo=UTC)
+HOME = (37.6450, 126.7880)
+MIN = timedelta(minutes=1)
+
+
+def _add_detectors(engine: Engine, n: int) -> dict[str, datetime | None]:
+    """``n`` detectors whose latest event is a heartbeat (so the position time is in the event
+    log), plus one whose latest event is the position and one that never sent a position.
+    Returns the expected position time per device uid."""
+    expected: dict[str, datetime | None] = {}
+    with engine.begin() as conn:
+        load_catalog(conn)
+        program = conn.execute(select(Program.id).where(Program.code == WANDERING_PROGRAM))
+        program_id = program.scalar_one()
+        region_id = conn.execute(select(Region.id).where(Region.level == "dong")).scalars().first()
+        events = []
+        for i in range(n + 2):
+            uid = f"W-{i}"
+            recipient = conn.execute(
+                insert(CareRecipient).values(
+                    program_id=program_id,
+                    region_id=region_id,
+                    external_ref=f"R{i}",
+                    birth_year=1940,
+                    sex="F",
+                    household="alone",
+                    enrolled_on=date(2024, 7, 1),
+                    safe_zone_m=300,
+                    pii_name="김영수",
+                    pii_home_lat=HOME[0],
+                    pii_home_lon=HOME[1],
+                )
+            ).inserted_primary_key[0]
+            device = conn.execute(
+                insert(Device).values(
+                    device_uid=uid,
+                    type_code="wandering_detector",
+                    program_id=program_id,
+                    vendor="t",
+                    recipient_id=recipient,
+                    region_id=region_id,
+                    installed_on=date(2024, 7, 1),
+                    status="active",
+                )
+            ).inserted_primary_key[0]
+            seen = NOW - (i % 7) * MIN
+            kind = "position" if i == n else "heartbeat"
+            fixes = [] if i == n + 1 else [seen - (10 + i % 5) * MIN, seen - 40 * MIN]
+            expected[uid] = seen if kind == "position" else (fixes[0] if fixes else None)
+            events += [
+                {"vendor": "t", "event_uid": f"{uid}-{k}", "device_id": device, "ts": ts,
+                 "received_at": ts, "type": "position", "data": {"lat": HOME[0], "lon": HOME[1]}}
+                for k, ts in enumerate(fixes)
+            ]  # fmt: skip
+            events.append(
+                {"vendor": "t", "event_uid": f"{uid}-hb", "device_id": device, "ts": seen,
+                 "received_at": seen, "type": kind, "data": None}
+            )  # fmt: skip
+            conn.execute(
+                insert(DeviceState).values(
+                    device_id=device,
+                    state="normal",
+                    state_since=seen,
+                    last_seen_at=seen,
+                    updated_at=seen,
+                    last_event_type=kind,
+                    last_lat=HOME[0] if fixes or kind == "position" else None,
+                    last_lon=HOME[1] if fixes or kind == "position" else None,
+                )
+            )
+        conn.execute(insert(DeviceEvent), events)
+    return expected
+
+
+@contextmanager
+def _counting(engine: Engine):
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_position_times_come_from_the_latest_position_event(db_engine: Engine) -> None:
+    expected = _add_detectors(db_engine, 3)
+    with db_engine.connect() as conn:
+        df = snapshot(conn, NOW).set_index("device_uid")
+    got = {uid: (None if ts is None or ts != ts else ts.to_pydatetime()) for uid, ts in
+           df["position_at"].items()}  # fmt: skip
+    assert got == expected
+    assert got["W-4"] is None and df.loc["W-4", "status"] == "no_position"
+    assert got["W-3"] == NOW - 3 * MIN  # latest event was the position: last_seen_at
+
+
+@pytest.mark.parametrize("detectors", [3, 30])
+def test_snapshot_statements_do_not_grow_with_the_detectors(db_engine, detectors) -> None:
+    _add_detectors(db_engine, detectors)
+    with db_engine.connect() as conn, _counting(db_engine) as statements:
+        df = snapshot(conn, NOW)
+    assert len(df) == detectors + 2
+    # positions, the position times of the heartbeat-last detectors; no one is outside here, so
+    # no alert read. One statement per detector would make this grow with ``detectors``.
+    assert len(statements) == 2, statements

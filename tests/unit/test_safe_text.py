@@ -1,0 +1,55 @@
+"""User and vendor text stays text: markdown and HTML escaping."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from markdown_it import MarkdownIt
+
+from dashboard.ui.safe_text import html_escape, md_escape
+
+# CommonMark plus tables and strikethrough, as Streamlit's markdown renders it.
+MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+HOSTILE = [
+    "[Session expired](http://x) ![](http://x/px)",
+    "<img src=x onerror=alert(1)>",
+    "<http://x>",
+    "김*수 _under_ **bold** `code` ~~gone~~",
+    "# heading\n- item\n1. item\n> quote\n---",
+    "| a | b |\n|---|---|\n| c | d |",
+    "[link][ref]\n\n[ref]: http://x",
+    "&lt;b&gt; &amp; $x^2$ :material/home: :red[alarm]",
+    "a\\[b](http://x)",  # a backslash before the bracket must not undo the escape
+]
+
+
+def _inline_text(html: str) -> str:
+    """The rendered HTML with its single paragraph wrapper removed."""
+    return html.removeprefix("<p>").removesuffix("</p>\n")
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_escaped_markdown_renders_as_the_literal_text(text: str) -> None:
+    rendered = MARKDOWN.render(md_escape(text))
+    for tag in ("<a ", "<img", "<em>", "<strong>", "<code>", "<h1>", "<ul>", "<ol>", "<table"):
+        assert tag not in rendered, (text, rendered)
+    assert "<blockquote>" not in rendered and "<hr" not in rendered and "<s>" not in rendered
+    if "\n" not in text:  # every character comes back as text
+        assert html.unescape(_inline_text(rendered)) == text
+
+
+def test_the_session_expired_display_name() -> None:
+    escaped = md_escape("[Session expired](http://x) ![](http://x/px)")
+    assert escaped == r"\[Session expired\]\(http\:\/\/x\) \!\[\]\(http\:\/\/x\/px\)"
+    assert MARKDOWN.render(escaped) == "<p>[Session expired](http://x) ![](http://x/px)</p>\n"
+
+
+def test_plain_text_and_korean_are_untouched() -> None:
+    assert md_escape("김민수 관리자") == "김민수 관리자"
+    assert md_escape(12) == "12"
+
+
+def test_html_escape_covers_tags_attributes_and_js_templates() -> None:
+    out = html_escape('<img src=x onerror="alert(1)">${alert(2)}`x`\'')
+    assert out == ("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#36;{alert(2)}&#96;x&#96;&#x27;")
