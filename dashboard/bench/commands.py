@@ -46,7 +46,7 @@ def run_backend(
         f"live_filter_options_s_{label}": round(live.filters_s, 4),
     }
     if args.pages != "none":
-        out |= page_figures(label, city_url, now, args.pages)
+        out |= page_figures(label, run_url or city_url, now, args.pages)
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
         figures = measure_ingest(run_url, max_events=args.max_events, max_seconds=args.max_seconds)

@@ -8,6 +8,10 @@ once, as the server has done by the time a user clicks in the sidebar. For each 
   stricter than a second visit inside the cache's lifetime: it is what every refresh of a live
   page costs once its 10-second cache has expired, and what a review page costs after 5 minutes.
 
+On the embedded SQLite database the app starts its live loop (simulator and silence tick) as
+it does for a user, so the pages are timed while it writes. The database is the benchmark's
+throw-away copy, since the app's start-up writes too (catalog, demo accounts).
+
 The clock the pages read (``dashboard.clock.now``) is moved to the city's own end, so the pages
 show the city as it was built (live timers, "silent for", trails of the last hours) whenever
 the benchmark runs.
@@ -43,13 +47,28 @@ class PageFigures:
     problems: tuple[str, ...]  # exceptions or error elements the page showed
 
 
-def measure_pages(url: str, city_now: datetime, pages: tuple[str, ...] | None = None) -> list[PageFigures]:
+def measure_pages(
+    url: str, city_now: datetime, pages: tuple[str, ...] | None = None
+) -> list[PageFigures]:
     """Time every page (or ``pages``) against the database at ``url``."""
+    import streamlit as st
+
     from dashboard.auth.roles import allowed_pages
+    from dashboard.background import stop_live_services
 
     chosen = pages or tuple(allowed_pages(ROLE))
     with _app_database(url), _clock_at(city_now), _quiet_streamlit():
-        return [_measure(page) for page in chosen]
+        try:
+            return [_measure(page) for page in chosen]
+        finally:
+            # The embedded database's live loop started with the app: it ran during the
+            # measurement (as in a real session) and ends with it, as do the cached engines.
+            from dashboard.ui.data import get_engine
+
+            stop_live_services()
+            get_engine().dispose()  # its connections would keep the database in use
+            st.cache_resource.clear()
+            st.cache_data.clear()
 
 
 def _measure(page: str) -> PageFigures:
