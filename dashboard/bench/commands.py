@@ -6,6 +6,7 @@ import argparse
 import json
 import platform
 import resource
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
