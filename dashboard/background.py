@@ -93,6 +93,15 @@ def start_live_services(
         return services
 
 
+def stop_live_services() -> None:
+    """Stop this process's live loop, if one runs (benchmarks and tests that switch databases)."""
+    global _CURRENT
+    with _LOCK:
+        services, _CURRENT = _CURRENT, None
+    if services is not None:
+        services.stop()
+
+
 def _loop(
     services: LiveServices,
     engine: Engine,

@@ -96,6 +96,8 @@ def sqlite_city(devices: int | None, *, rebuild: bool = False) -> Path:
         building.replace(path)
         for sidecar in _sidecars(building):
             sidecar.unlink(missing_ok=True)
+    else:
+        _upgrade(f"sqlite:///{path}")
     return path
 
 
@@ -130,7 +132,21 @@ def postgres_city(server_url: str, devices: int | None, *, rebuild: bool = False
     if not ready:
         _admin(server_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
         _build_in_child(url, name, devices)
+    else:
+        _upgrade(url)
     return url
+
+
+def _upgrade(url: str) -> None:
+    """A city cached by an older version gets this version's migrations (data kept)."""
+    from dashboard.db import migrate
+
+    engine = make_engine(url)
+    try:
+        if migrate.needs_upgrade(engine):
+            migrate.upgrade(engine)
+    finally:
+        engine.dispose()
 
 
 def postgres_copy(server_url: str, city_url: str) -> str:

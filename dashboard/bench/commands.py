@@ -6,6 +6,7 @@ import argparse
 import json
 import platform
 import resource
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "rule_tick_s": (0.5, "max"),
     "live_status_query_s": (0.1, "max"),
 }
+PAGE_RUN_TARGET_S = 1.0  # warm server-side run of any page (issue 14)
+PAGE_FIRST_TARGET_S = 2.0  # a page's first run in a session
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
@@ -43,6 +46,8 @@ def run_backend(
         f"live_status_query_s_{label}": round(live.snapshot_s, 4),
         f"live_filter_options_s_{label}": round(live.filters_s, 4),
     }
+    if args.pages != "none":
+        out |= page_figures(label, run_url or city_url, now, args.pages)
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
         figures = measure_ingest(run_url, max_events=args.max_events, max_seconds=args.max_seconds)
@@ -54,6 +59,32 @@ def run_backend(
             f"ingest_server_peak_memory_mb_{label}": figures.server_peak_mb,
         }
     return out
+
+
+def page_figures(label: str, url: str, now: datetime, which: str) -> dict[str, Any]:
+    """``page_run_s_<page>_<label>`` and ``page_first_s_<page>_<label>`` for the chosen pages."""
+    from dashboard.bench.pages import measure_pages
+
+    chosen = None if which == "all" else tuple(p.strip() for p in which.split(",") if p.strip())
+    print(f"[{label}] page runs (AppTest, as a lead): first visit, then median of warm reruns")
+    out: dict[str, Any] = {}
+    for fig in measure_pages(url, now, chosen):
+        out[f"page_first_s_{fig.page}_{label}"] = fig.first_s
+        out[f"page_run_s_{fig.page}_{label}"] = fig.warm_s
+        for problem in fig.problems:
+            print(f"[{label}] {fig.page}: the page showed an error: {problem}")
+    return out
+
+
+def _page_targets(result: dict[str, Any]) -> dict[str, tuple[float, str]]:
+    """Targets of the per-page keys present in ``result``."""
+    targets: dict[str, tuple[float, str]] = {}
+    for key in result:
+        if key.startswith("page_run_s_"):
+            targets[key] = (PAGE_RUN_TARGET_S, "max")
+        elif key.startswith("page_first_s_"):
+            targets[key] = (PAGE_FIRST_TARGET_S, "max")
+    return targets
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -88,6 +119,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     for key in ("rule_tick_s", "live_status_query_s"):  # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
         result[key] = max(values)
+    for key in [k for k in result if k.startswith(("page_run_s_", "page_first_s_"))]:
+        page_key = key.removesuffix("_sqlite").removesuffix("_postgres")
+        if page_key != key:  # the slower backend decides, as for the other figures
+            result[page_key] = max(result.get(page_key) or 0.0, result[key])
     result.setdefault("ingest_events_per_s_postgres", None)
     result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     _print_table(result)
@@ -114,13 +149,14 @@ def _postgres_problem(url: str) -> str | None:
 
 
 def _print_table(result: dict[str, Any]) -> None:
+    targets = TARGETS | _page_targets(result)
     print(f"\n{'measure':34} {'value':>12} {'target':>10}  ")
     for key, value in result.items():
         if key in ("scale", "measured_at", "machine"):
             continue
         target, verdict = "", ""
-        if key in TARGETS and value is not None:
-            limit, kind = TARGETS[key]
+        if key in targets and value is not None:
+            limit, kind = targets[key]
             ok = value >= limit if kind == "min" else value <= limit
             target = f"{'≥' if kind == 'min' else '≤'} {limit:,}"
             verdict = "ok" if ok else "MISSED"
@@ -148,6 +184,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--max-events", type=int, default=60_000, help="ingest at most this many")
     bench.add_argument("--max-seconds", type=float, default=60.0, help="ingest for at most this")
+    bench.add_argument(
+        "--pages",
+        default="all",
+        help="pages to time by url path, comma-separated ('all', or 'none' to skip page runs)",
+    )
     bench.add_argument("--rebuild", action="store_true", help="rebuild the cached city")
     bench.add_argument("--devices", type=int, help=argparse.SUPPRESS)  # tiny city, for tests
     bench.set_defaults(func=cmd_bench)

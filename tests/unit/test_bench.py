@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import text
 
+from dashboard.auth.roles import PAGES
 from dashboard.bench import city
 from dashboard.cli import main
 from dashboard.db.engine import make_engine
@@ -39,11 +40,18 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     assert figures["ingest_rejected_sqlite"] == 0
     assert figures["devices_sqlite"] == 120
     assert figures["ingest_events_per_s_postgres"] is None
-    assert "live_status_query_s" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "live_status_query_s" in printed
+    # Every page is timed, first visit and warm, and none showed an error while timed.
+    for page in PAGES:
+        for kind in ("page_run_s", "page_first_s"):
+            assert figures[f"{kind}_{page}_sqlite"] > 0, (kind, page)
+            assert figures[f"{kind}_{page}"] == figures[f"{kind}_{page}_sqlite"]
+    assert "showed an error" not in printed
     # The cache is reused and left as built: a second run needs no rebuild.
     cached = city.BENCH_DIR / "tiny-120.sqlite3"
     stamp = cached.stat().st_mtime_ns
-    assert main([*argv]) == 0
+    assert main([*argv, "--pages", "none"]) == 0
     assert cached.stat().st_mtime_ns == stamp
 
 

@@ -1,0 +1,153 @@
+"""Server-side run time of every page, measured in-process with Streamlit's AppTest.
+
+A lead (who may open every page) logs in on the cached city; the app runs its default page
+once, as the server has done by the time a user clicks in the sidebar. For each page then:
+
+- ``first``: the page's first run in a new session, Streamlit's data caches emptied;
+- ``warm``: the median of five reruns, each again with the data caches emptied. This is
+  stricter than a second visit inside the cache's lifetime: it is what every refresh of a live
+  page costs once its 10-second cache has expired, and what a review page costs after 5 minutes.
+
+On the embedded SQLite database the app starts its live loop (simulator and silence tick) as
+it does for a user, so the pages are timed while it writes. The database is the benchmark's
+throw-away copy, since the app's start-up writes too (catalog, demo accounts).
+
+The clock the pages read (``dashboard.clock.now``) is moved to the city's own end, so the pages
+show the city as it was built (live timers, "silent for", trails of the last hours) whenever
+the benchmark runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from unittest import mock
+
+from dashboard.settings import PROJECT_ROOT, get_settings
+
+APP = str(PROJECT_ROOT / "dashboard" / "app.py")
+# The app's url paths whose script has another name (see dashboard.app.PAGE_FILES).
+SCRIPT_OF = {"import": "import_events"}
+ROLE = "lead"  # the one role that may open every page
+WARM_RUNS = 5
+RUN_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class PageFigures:
+    page: str
+    first_s: float
+    warm_s: float
+    problems: tuple[str, ...]  # exceptions or error elements the page showed
+
+
+def measure_pages(
+    url: str, city_now: datetime, pages: tuple[str, ...] | None = None
+) -> list[PageFigures]:
+    """Time every page (or ``pages``) against the database at ``url``."""
+    import streamlit as st
+
+    from dashboard.auth.roles import allowed_pages
+    from dashboard.background import stop_live_services
+
+    chosen = pages or tuple(allowed_pages(ROLE))
+    with _app_database(url), _clock_at(city_now), _quiet_streamlit():
+        try:
+            return [_measure(page) for page in chosen]
+        finally:
+            # The embedded database's live loop started with the app: it ran during the
+            # measurement (as in a real session) and ends with it, as do the cached engines.
+            from dashboard.ui.data import get_engine
+
+            stop_live_services()
+            get_engine().dispose()  # its connections would keep the database in use
+            st.cache_resource.clear()
+            st.cache_data.clear()
+
+
+def _measure(page: str) -> PageFigures:
+    import streamlit as st
+
+    at = _session()
+    at.run(timeout=RUN_TIMEOUT_S)  # the default page: imports and the engine are warm now
+    st.cache_data.clear()
+    started = time.perf_counter()
+    at.switch_page(f"../pages/{SCRIPT_OF.get(page, page)}.py").run(timeout=RUN_TIMEOUT_S)
+    first = time.perf_counter() - started
+    warm = []
+    for _ in range(WARM_RUNS):
+        st.cache_data.clear()
+        _touch(at)
+        started = time.perf_counter()
+        at.run(timeout=RUN_TIMEOUT_S)
+        warm.append(time.perf_counter() - started)
+    problems = tuple(str(e.value)[:200] for e in (*at.exception, *at.error))
+    return PageFigures(page, round(first, 3), round(statistics.median(warm), 3), problems)
+
+
+def _session():
+    from streamlit.testing.v1 import AppTest
+
+    from dashboard.auth import DEMO_ACCOUNTS, SessionUser
+    from dashboard.ui.auth import USER_KEY
+
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    display_name, districts = DEMO_ACCOUNTS[ROLE]
+    at.session_state[USER_KEY] = SessionUser(ROLE, display_name, ROLE, districts)
+    _touch(at)
+    return at
+
+
+def _touch(at) -> None:
+    """Mark the session active now, so the idle timeout never ends a timed run."""
+    from dashboard import clock
+    from dashboard.ui.auth import ACTIVITY_KEY
+
+    at.session_state[ACTIVITY_KEY] = clock.now()
+
+
+@contextmanager
+def _app_database(url: str) -> Iterator[None]:
+    previous = os.environ.get("ANBU_DATABASE_URL")
+    os.environ["ANBU_DATABASE_URL"] = url
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("ANBU_DATABASE_URL", None)
+        else:
+            os.environ["ANBU_DATABASE_URL"] = previous
+        get_settings.cache_clear()
+
+
+@contextmanager
+def _clock_at(city_now: datetime) -> Iterator[None]:
+    """``dashboard.clock.now`` runs from the city's end instead of the wall clock."""
+    offset = city_now - _wall_now()
+    with mock.patch("dashboard.clock.now", lambda: _wall_now() + offset):
+        yield
+
+
+def _wall_now() -> datetime:
+    from datetime import UTC
+
+    return datetime.now(UTC)
+
+
+@contextmanager
+def _quiet_streamlit() -> Iterator[None]:
+    # AppTest outside `streamlit run` logs "missing ScriptRunContext" for every cached call.
+    logger = logging.getLogger("streamlit")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
