@@ -212,7 +212,8 @@ def _client_of(detail: dict | None) -> str:
 
 
 def record_logout(conn: Connection, username: str, now: datetime, reason: str = "logout") -> None:
-    """Audit the end of a session: ``logout`` (the button) or ``session_timeout`` (idle)."""
-    if reason not in ("logout", "session_timeout"):
+    """Audit the end of a session: ``logout`` (the button), ``session_timeout`` (idle) or
+    ``logout_disabled`` (the account was disabled while the session was open)."""
+    if reason not in ("logout", "session_timeout", "logout_disabled"):
         raise ValueError(f"unknown logout reason {reason!r}")
     audit(conn, now, username, reason, username)

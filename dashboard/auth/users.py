@@ -83,6 +83,16 @@ def get_user(conn: Connection, username: str):
     return conn.execute(select(User).where(User.username == name)).first()
 
 
+def current_account(conn: Connection, username: str) -> SessionUser | None:
+    """The account as it is now, for a session that logged in earlier: ``None`` once it is
+    disabled or deleted, and its current role, name and districts otherwise, so a change a lead
+    makes takes effect at the session's next run instead of its next login."""
+    row = get_user(conn, username)
+    if row is None or not row.active:
+        return None
+    return SessionUser.from_row(row)
+
+
 def _require(conn: Connection, username: str):
     row = get_user(conn, username)
     if row is None:

@@ -24,6 +24,7 @@ from dashboard.auth import (
     record_logout,
     session_expired,
 )
+from dashboard.auth.users import current_account
 from dashboard.formatting import format_datetime
 from dashboard.settings import get_settings
 from dashboard.ui.data import get_engine
@@ -60,8 +61,15 @@ def current_user() -> SessionUser | None:
         minutes = int(policy.idle_timeout.total_seconds() // 60)
         st.session_state[_NOTICE_KEY] = ("auth.expired", {"minutes": minutes})
         return None
+    with get_engine().connect() as conn:
+        account = current_account(conn, user.username)
+    if account is None:  # disabled (or removed) since login: the session ends now
+        _end_session(user, now, "logout_disabled")
+        st.session_state[_NOTICE_KEY] = ("auth.account_ended", {})
+        return None
+    st.session_state[USER_KEY] = account  # a changed role or district applies at once
     st.session_state[ACTIVITY_KEY] = now
-    return user
+    return account
 
 
 def check_session() -> None:

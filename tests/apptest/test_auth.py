@@ -217,3 +217,23 @@ def test_demo_on_a_server_database_is_announced_on_the_login_page(
     at = _fresh()
     assert [e.value for e in at.error] == [translate("auth.demo_server")]
     assert any(DEMO_PASSWORD in s for s in texts(at))
+
+
+def test_disabling_an_account_ends_its_open_session(demo_db, tmp_path) -> None:
+    """The session does not live on until its idle timeout: its next run logs it out."""
+    from dashboard.auth.users import set_active
+
+    with private_copy(demo_db, tmp_path) as engine:
+        with engine.begin() as conn:
+            create_user(
+                conn, "shift2", "operator", "a long passphrase", datetime.now(UTC), cli_principal()
+            )
+        at = _submit(_fresh(), "shift2", "a long passphrase")
+        assert _titles(at) != ["로그인"]
+        with engine.begin() as conn:
+            set_active(conn, "shift2", False, datetime.now(UTC), cli_principal())
+        at.run()
+        assert _titles(at) == ["로그인"]
+        shown = [e.value for e in (*at.info, *at.error, *at.warning)]
+        assert translate("auth.account_ended") in shown, shown
+        assert _audit(engine, "logout_disabled", "shift2") == 1
