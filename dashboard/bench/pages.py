@@ -101,6 +101,7 @@ def _ensure_account(url: str) -> None:
     """The lead account the timed sessions use (demo accounts exist only in demo mode)."""
     import secrets
 
+    from dashboard import clock
     from dashboard.auth.principal import cli_principal
     from dashboard.auth.users import create_user, get_user
     from dashboard.db.engine import make_engine
@@ -110,7 +111,7 @@ def _ensure_account(url: str) -> None:
         with engine.begin() as conn:
             if get_user(conn, USERNAME) is None:
                 password = secrets.token_urlsafe(24)  # nobody logs in with it
-                create_user(conn, USERNAME, ROLE, password, _wall_now(), cli_principal())
+                create_user(conn, USERNAME, ROLE, password, clock.now(), cli_principal())
     finally:
         engine.dispose()
 
@@ -153,15 +154,12 @@ def _app_database(url: str) -> Iterator[None]:
 @contextmanager
 def _clock_at(city_now: datetime) -> Iterator[None]:
     """``dashboard.clock.now`` runs from the city's end instead of the wall clock."""
-    offset = city_now - _wall_now()
-    with mock.patch("dashboard.clock.now", lambda: _wall_now() + offset):
+    from dashboard import clock
+
+    wall = clock.now  # the real one, kept before it is replaced
+    offset = city_now - wall()
+    with mock.patch("dashboard.clock.now", lambda: wall() + offset):
         yield
-
-
-def _wall_now() -> datetime:
-    from datetime import UTC
-
-    return datetime.now(UTC)
 
 
 @contextmanager

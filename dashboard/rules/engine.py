@@ -25,7 +25,9 @@ from dashboard.rules.prefilter import Touched, select_devices
 from dashboard.rules.state import sync_device_states
 
 # Any constant 64-bit key; every worker takes the same one so only one ticks at a time.
-TICK_LOCK_KEY = 0x616E_6275_7469_636B  # "anbutick"
+# Advisory locks are per database, not per schema: the second key is the schema's hash, so
+# installations (or parallel tests) in different schemas of one database never block each other.
+TICK_LOCK_CLASS = 0x616E_6275  # "anbu"
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,10 @@ def _try_tick_lock(conn: Connection) -> bool:
     if conn.dialect.name != "postgresql":
         return True  # SQLite has one writer at a time; the unique index does the rest
     return bool(
-        conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": TICK_LOCK_KEY}).scalar()
+        conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
+            {"k": TICK_LOCK_CLASS},
+        ).scalar()
     )
 
 
