@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import resource
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from dashboard import clock
+from dashboard.bench.memory import own_peak_mb
 
 TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "ingest_events_per_s_sqlite": (10_000, "min"),
@@ -124,7 +124,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if page_key != key:  # the slower backend decides, as for the other figures
             result[page_key] = max(result.get(page_key) or 0.0, result[key])
     result.setdefault("ingest_events_per_s_postgres", None)
-    result["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["peak_memory_mb"] = own_peak_mb()
     _print_table(result)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
