@@ -113,6 +113,7 @@ class _Row:
     number: int  # the spreadsheet row
     values: dict[str, Any]  # roster key -> parsed value (None: blank)
     headers: dict[str, str]  # roster key -> the header as written in the file
+    invalid: set[str] = field(default_factory=set)  # keys whose cell was refused
 
 
 def import_people(
@@ -188,6 +189,16 @@ def check_roster(
     except (ValueError, OSError) as exc:
         report.errors.append(RowError(0, None, str(exc)))
         return report, []
+    if conn.scalar(select(Region.id).limit(1)) is None:
+        report.errors.append(
+            RowError(
+                0,
+                None,
+                "the catalog (dongs, programs, device types) is not loaded: run "
+                "`python -m dashboard init` first",
+            )
+        )
+        return report, []
     positions, errors = _map_header(kind, header)
     report.errors += errors
     if report.errors:
@@ -258,6 +269,7 @@ def _parse_row(
             row.values[column.key] = column.parse(cell, today)
         except ValueError as exc:
             row.values[column.key] = None
+            row.invalid.add(column.key)
             errors.append(RowError(number, where, str(exc)))
     return row, errors
 
@@ -382,7 +394,8 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
     plan = []
     for row in rows:
         v = row.values
-        if (v["home_lat"] is None) != (v["home_lon"] is None):
+        coordinates_read = not row.invalid & {"home_lat", "home_lon"}
+        if coordinates_read and (v["home_lat"] is None) != (v["home_lon"] is None):
             missing = "home_lon" if v["home_lon"] is None else "home_lat"
             report.errors.append(
                 RowError(
