@@ -72,7 +72,8 @@ def coordinate(lo: float, hi: float) -> Callable[[Any], float]:
     def parse(value: Any) -> float:
         number = float(_as_number(value))
         if not lo <= number <= hi:
-            raise ValueError(f"must be between {lo} and {hi} (inside Korea; got {number})")
+            # No "got": a home's coordinates are personal data, and errors are printed.
+            raise ValueError(f"must be between {lo} and {hi} (inside Korea)")
         return number
 
     return parse
@@ -126,9 +127,8 @@ def phone(value: Any) -> str:
     elif _SEOUL.match(digits):
         head = 2
     else:
-        raise ValueError(
-            f"not a Korean phone number (got {value!r}); write it like 010-1234-5678 or 02-123-4567"
-        )
+        # The number itself is not echoed: errors are printed and audited pages show them.
+        raise ValueError("not a Korean phone number; write it like 010-1234-5678 or 02-123-4567")
     return f"{digits[:head]}-{digits[head:-4]}-{digits[-4:]}"
 
 

@@ -330,3 +330,28 @@ def test_an_updated_device_roster_updates_by_device_id(people):
     assert report.new == ["PLUG-0003"]
     assert report.changed == [("PLUG-0001", ("installed_on",))]
     assert _device_row(people, "PLUG-0001").installed_on == date(2025, 2, 1)
+
+
+def test_errors_do_not_repeat_phones_or_positions(city):
+    report = _people(city, [person(1, phone="010-777", home_lat="41.23456", home_lon="126.9")])
+    assert {e.column for e in report.errors} == {"연락처", "위도"}
+    assert "010-777" not in report.summary() and "41.23456" not in report.summary()
+
+
+def test_a_unique_index_conflict_rolls_back_cleanly(city, monkeypatch):
+    """What a concurrent import of the same refs meets between our check and our insert,
+    made here by inserting the planned rows twice: the unique index refuses, everything rolls
+    back, and the report says to try again."""
+    from dashboard.registry import roster
+
+    real_apply = roster._apply
+
+    def apply_twice(conn, kind, plan):
+        real_apply(conn, kind, plan)
+        real_apply(conn, kind, plan)
+
+    monkeypatch.setattr(roster, "_apply", apply_twice)
+    report = _people(city, [person(1), person(2)])
+    assert not report.ok and not report.stored
+    assert "the roster changed while importing" in report.errors[0].reason
+    assert counts(city) == (0, 0, 0)
