@@ -44,6 +44,8 @@ SECTIONS = [
     (
         "nav.manage",
         [
+            ("people", ":material/elderly:"),
+            ("devices", ":material/devices_other:"),
             ("users", ":material/manage_accounts:"),
             ("settings", ":material/tune:"),
             ("import", ":material/upload_file:"),

@@ -15,8 +15,11 @@ CONTROL_PAGES = ("live", "alerts", "wandering")
 # Response metrics review the control center's own work: its staff, not the council.
 REVIEW_PAGES = ("response",)
 AGGREGATE_PAGES = ("complaints", "participation", "budget", "briefing")
+# The roster: operators read their districts' people, leads and admins manage it (admins without
+# any personal data: the pages leave names out for them). Never the council.
+ROSTER_PAGES = ("people", "devices")
 ADMIN_PAGES = ("users", "settings", "import")
-PAGES = (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES, *ADMIN_PAGES)
+PAGES = (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES, *ROSTER_PAGES, *ADMIN_PAGES)
 
 ALERT_ACTIONS = (
     "acknowledge",
@@ -42,10 +45,18 @@ ACTIONS = (
 # column (complaints are per detector site, participation and budget per program), so the
 # council may see them. Admins run the system, not the care: no control pages, no personal data.
 PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
-    "operator": (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES),
-    "lead": (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES, "users", "settings", "import"),
+    "operator": (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES, *ROSTER_PAGES),
+    "lead": (
+        *CONTROL_PAGES,
+        *REVIEW_PAGES,
+        *AGGREGATE_PAGES,
+        *ROSTER_PAGES,
+        "users",
+        "settings",
+        "import",
+    ),
     "council": ("briefing", "complaints", "participation", "budget"),
-    "admin": (*AGGREGATE_PAGES, *ADMIN_PAGES),
+    "admin": (*AGGREGATE_PAGES, *ROSTER_PAGES, *ADMIN_PAGES),
 }
 
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {

@@ -1,0 +1,234 @@
+"""One person on the 대상자 관리 page: facts (personal ones masked until an audited reveal), the
+home on a small map (the dong's centre, flagged "approximate", when no home is on file) and a
+timeline of devices, alerts and dispatches, newest first."""
+
+from __future__ import annotations
+
+import folium
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from dashboard import clock
+from dashboard.auth import SessionUser, can_see_personal_data
+from dashboard.auth.permissions import NotPermitted
+from dashboard.auth.reveal import RecipientNotFound, check_reveal, reveal_personal_data
+from dashboard.formatting import format_date, format_datetime, format_number
+from dashboard.i18n import localized, state_label
+from dashboard.ui.alert_detail import fresh
+from dashboard.ui.alerts import rule_label
+from dashboard.ui.auth import USER_KEY
+from dashboard.ui.components import table
+from dashboard.ui.data import get_engine
+from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
+from dashboard.ui.safe_text import md_escape
+from queries.recipients import personal_data, recipient_card
+from queries.roster import home_position, person_timeline
+
+REVEAL_KEY = "people_revealed"  # {"recipient_id", "at"}: one person per session
+_ERROR_KEY = "people_reveal_error"
+MAP_HEIGHT = 260
+HOUSEHOLDS = ("alone", "couple_75plus", "with_family")
+
+
+def _user() -> SessionUser | None:
+    user = st.session_state.get(USER_KEY)
+    return user if isinstance(user, SessionUser) else None
+
+
+def _on_reveal(recipient_id: int) -> None:
+    user = _user()
+    if user is None:
+        return
+    now = clock.now()
+    try:
+        with get_engine().begin() as conn:  # the audit row and the disclosure, together
+            reveal_personal_data(conn, user, recipient_id, now)
+    except (NotPermitted, RecipientNotFound) as err:
+        st.session_state.pop(REVEAL_KEY, None)
+        st.session_state[_ERROR_KEY] = getattr(err, "reason", str(err))
+        return
+    st.session_state[REVEAL_KEY] = {"recipient_id": recipient_id, "at": now}
+
+
+def _on_hide() -> None:
+    st.session_state.pop(REVEAL_KEY, None)
+
+
+def revealed_for(recipient_id: int) -> bool:
+    """Is this person revealed in this session? A reveal ends when another person is opened."""
+    state = st.session_state.get(REVEAL_KEY)
+    if state and state["recipient_id"] != recipient_id:
+        st.session_state.pop(REVEAL_KEY, None)
+        return False
+    return bool(state)
+
+
+def _dash(value: object, unit: str = "") -> str:
+    if value is None or value != value:
+        return "–"
+    return f"{format_number(value)}{unit}"
+
+
+def _facts(user: SessionUser, person: dict) -> None:
+    lang = current_lang()
+    card = fresh(recipient_card, int(person["id"]))
+    refused = check_reveal(user, person["region_code"])
+    revealed = refused is None and revealed_for(card.id)
+    # Roles without personal-data access (admins) see no masked names either: only the facts.
+    shown = fresh(personal_data, card.id) if revealed else card.masked
+    rows: dict[str, str] = {}
+    if refused != "role":
+        rows |= {
+            "card.name": shown["name"],
+            "card.phone": shown["phone"],
+            "card.address": shown["address"],
+            "card.guardian_name": shown["guardian_name"],
+            "card.guardian_phone": shown["guardian_phone"],
+        }
+    household = person["household"]
+    rows |= {
+        "card.ref": person["external_ref"],
+        "person.birth_year": str(person["birth_year"]),
+        "person.sex": t(f"card.sex.{person['sex']}"),
+        "card.household": t(f"card.household_kind.{household}")
+        if household in HOUSEHOLDS
+        else household,
+        "card.dong": localized(person, "region", lang),
+        "col.program": localized(person, "program", lang),
+        "person.risk_group": person["risk_group"] or "–",
+        "person.enrolled": format_date(person["enrolled_on"], lang),
+        "col.status": t(f"person.status.{person['status']}"),
+        "person.no_change_hours": _dash(person["no_change_hours"], " h"),
+        "col.safe_zone": _dash(person["safe_zone_m"], " m"),
+    }
+    table(
+        pd.DataFrame({"field": [t(k) for k in rows], "value": list(rows.values())}),
+        {"field": "col.field", "value": "col.value"},
+    )
+    reason = st.session_state.pop(_ERROR_KEY, None)
+    if reason:
+        known = reason in ("role", "district")
+        st.error(t(f"card.refused.{reason}") if known else md_escape(reason))
+    if revealed:
+        at = st.session_state[REVEAL_KEY]["at"]
+        st.caption(t("person.revealed", at=format_datetime(at, lang)))
+        st.button(
+            t("card.hide"), key="people_hide", icon=":material/visibility_off:", on_click=_on_hide
+        )
+    elif refused:
+        st.caption(t(f"card.refused.{refused}"))
+    else:
+        st.button(
+            t("card.reveal"),
+            key="people_reveal",
+            icon=":material/visibility:",
+            help=t("person.reveal_help"),
+            on_click=_on_reveal,
+            args=(card.id,),
+        )
+
+
+def _home(user: SessionUser, person: dict, tiles: str | None) -> None:
+    st.markdown(f"**{t('person.home')}**")
+    # The home position is personal data: only for roles that may see this person.
+    allowed = can_see_personal_data(user, person["region_code"])
+    home = fresh(home_position, int(person["id"])) if allowed else None
+    if home is None:
+        if person["region_lat"] is None or person["region_lon"] is None:
+            st.caption(t("person.no_position"))
+            return
+        point = (float(person["region_lat"]), float(person["region_lon"]))
+        st.badge(t("person.approximate"), icon=":material/my_location:", color="orange")
+        note = "person.approximate_help" if allowed else "person.home_hidden"
+        st.caption(t(note, on_file=t(f"person.home_on_file.{person['has_home']}")))
+    else:
+        point = home
+        st.badge(t("person.home_on_record"), icon=":material/home:", color="green")
+    fmap = folium.Map(location=point, zoom_start=15, tiles=tiles, control_scale=True)
+    fmap.default_js = LEAFLET_JS
+    fmap.default_css = LEAFLET_CSS
+    if home is None:
+        folium.Circle(point, radius=300, color="#e67700", fill=True, fill_opacity=0.15).add_to(fmap)
+    else:
+        folium.Marker(point).add_to(fmap)
+        if person["safe_zone_m"]:
+            folium.Circle(point, radius=float(person["safe_zone_m"]), fill=False).add_to(fmap)
+    st_folium(
+        fmap,
+        returned_objects=[],
+        height=MAP_HEIGHT,
+        use_container_width=True,
+        key=f"people_map_{person['id']}",
+    )
+
+
+def _label(entry: str, value: object, lang: str) -> str:
+    if entry == "alert":
+        return rule_label(str(value), lang)
+    if entry == "dispatch":
+        return t(f"act.{value}")
+    return str(value)
+
+
+def timeline_frame(df: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Display texts for :func:`queries.roster.person_timeline` rows."""
+
+    def text(value: object, fn) -> str:
+        return "–" if value is None or value != value else fn(value)
+
+    return pd.DataFrame(
+        {
+            "at": [
+                format_date(x, lang) if e == "device" else format_datetime(x, lang)
+                for x, e in zip(df["at"], df["entry"], strict=True)
+            ],
+            "entry": [t(f"person.entry.{e}") for e in df["entry"]],
+            "ref": df["ref"].astype(str),
+            "what": [_label(e, w, lang) for e, w in zip(df["entry"], df["what"], strict=True)],
+            "stage": [text(s, lambda v: state_label(v, lang)) for s in df["stage"]],
+            "status": [
+                text(s, lambda v, e=e: t(f"device_status.{v}" if e == "device" else f"status.{v}"))
+                for s, e in zip(df["status"], df["entry"], strict=True)
+            ],
+            "outcome": [
+                text(o, lambda v, e=e: v if e == "dispatch" else t(f"outcome.{v}"))
+                for o, e in zip(df["outcome"], df["entry"], strict=True)
+            ],
+            "target": [text(x, str) for x in df["target"]],
+        }
+    )
+
+
+def _timeline(person: dict) -> None:
+    lang = current_lang()
+    st.markdown(f"**{t('person.timeline')}**")
+    df = fresh(person_timeline, int(person["id"]))
+    if df.empty:
+        st.caption(t("history.none"))
+        return
+    table(
+        timeline_frame(df, lang),
+        {
+            "at": "person.at",
+            "entry": "person.entry_col",
+            "ref": "person.ref",
+            "what": "person.what",
+            "stage": "col.stage",
+            "status": "col.status",
+            "outcome": "history.outcome",
+            "target": "history.target",
+        },
+    )
+
+
+def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
+    """The person panel (``person``: :func:`queries.roster.person_by_ref` plus ``status``)."""
+    st.subheader(t("person.title", ref=md_escape(person["external_ref"])))
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _facts(user, person)
+    with right:
+        _home(user, person, tiles)
+    _timeline(person)
