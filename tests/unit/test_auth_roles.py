@@ -36,6 +36,8 @@ def test_operator_pages_and_actions() -> None:
         "participation",
         "budget",
         "briefing",
+        "people",
+        "devices",
     ]
     for action in ("acknowledge", "ai_recall", "emergency_119", "close", "reveal_personal_data"):
         assert can("operator", action)
@@ -58,6 +60,8 @@ def test_council_sees_aggregates_only_and_never_acts() -> None:
     assert not PERSONAL_PAGES & set(allowed_pages("council"))
     assert not any(can("council", a) for a in ACTIONS)
     assert not can_open("council", "alerts")
+    # The roster pages list people (masked for operators, without names for admins): never.
+    assert not {"people", "devices"} & set(allowed_pages("council"))
 
 
 def test_admin_runs_the_system_without_personal_data() -> None:
