@@ -25,6 +25,8 @@ PAGES = [
     "participation",
     "budget",
     "response",
+    "people",
+    "devices",
     "import",
     "users",
     "settings",
