@@ -24,7 +24,6 @@ from tests.registry_support import (
     CHEONGUN,
     LEAD,
     NOW,
-    SAJIK,
     device,
     person,
     prepare,
