@@ -14,7 +14,7 @@ from dashboard.ui.auth import require_page
 from dashboard.ui.components import multiselect_filter, page_header, program_labels, region_labels
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
-from dashboard.ui.person import render_person
+from dashboard.ui.person import render_person, risk_label
 from dashboard.ui.roster_import import import_section
 from dashboard.ui.safe_text import md_escape
 from queries.filters import programs
@@ -56,7 +56,7 @@ chosen_statuses = multiselect_filter(
     key="people_status",
 )
 chosen_groups = multiselect_filter(
-    "people.risk_filter", groups, {g: g for g in groups}, key="people_risk"
+    "people.risk_filter", groups, {g: risk_label(g) for g in groups}, key="people_risk"
 )
 search = st.text_input(
     t("people.search"),
@@ -93,7 +93,7 @@ else:
         program=[localized(r, "program", lang) for r in rows.to_dict("records")],
         enrolled=[format_date(d, lang) for d in rows["enrolled_on"]],
         status_text=[t(f"person.status.{s}") for s in rows["status"]],
-        risk=rows["risk_group"].fillna("–"),
+        risk=[risk_label(g) for g in rows["risk_group"]],
     )
     columns = {"external_ref": t("card.ref")}
     if with_names:

@@ -287,7 +287,7 @@ def device_dongs(conn: Connection, areas: Iterable[str] | None = None) -> pd.Dat
 def risk_groups(conn: Connection) -> list[str]:
     stmt = (
         select(CareRecipient.risk_group)
-        .where(CareRecipient.risk_group.is_not(None))
+        .where(CareRecipient.risk_group.is_not(None), CareRecipient.risk_group != "")
         .distinct()
         .order_by(CareRecipient.risk_group)
     )

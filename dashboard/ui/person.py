@@ -14,7 +14,7 @@ from dashboard.auth import SessionUser, can_see_personal_data
 from dashboard.auth.permissions import NotPermitted
 from dashboard.auth.reveal import RecipientNotFound, check_reveal, reveal_personal_data
 from dashboard.formatting import format_date, format_datetime, format_number
-from dashboard.i18n import localized, state_label
+from dashboard.i18n import localized, state_label, translate_or
 from dashboard.ui.alert_detail import fresh
 from dashboard.ui.alerts import rule_label
 from dashboard.ui.auth import USER_KEY
@@ -30,6 +30,13 @@ REVEAL_KEY = "people_revealed"  # {"recipient_id", "at"}: one person per session
 _ERROR_KEY = "people_reveal_error"
 MAP_HEIGHT = 260
 HOUSEHOLDS = ("alone", "couple_75plus", "with_family")
+
+
+def risk_label(code: object) -> str:
+    """A risk group's label; a city's own code without a translation shows as written."""
+    if not isinstance(code, str) or not code:
+        return "–"
+    return translate_or(f"risk.{code}", code, current_lang())
 
 
 def _user() -> SessionUser | None:
@@ -97,7 +104,7 @@ def _facts(user: SessionUser, person: dict) -> None:
         else household,
         "card.dong": localized(person, "region", lang),
         "col.program": localized(person, "program", lang),
-        "person.risk_group": person["risk_group"] or "–",
+        "person.risk_group": risk_label(person["risk_group"]),
         "person.enrolled": format_date(person["enrolled_on"], lang),
         "col.status": t(f"person.status.{person['status']}"),
         "person.no_change_hours": _dash(person["no_change_hours"], " h"),
