@@ -159,7 +159,10 @@ def _home(user: SessionUser, person: dict, tiles: str | None) -> None:
     if home is None:
         folium.Circle(point, radius=300, color="#e67700", fill=True, fill_opacity=0.15).add_to(fmap)
     else:
-        folium.Marker(point).add_to(fmap)
+        # A vector marker: Leaflet's default pin is an image from a CDN, absent on a closed network.
+        folium.CircleMarker(
+            point, radius=8, color="#1c7ed6", weight=3, fill=True, fill_opacity=0.9
+        ).add_to(fmap)
         if person["safe_zone_m"]:
             folium.Circle(point, radius=float(person["safe_zone_m"]), fill=False).add_to(fmap)
     st_folium(

@@ -92,6 +92,18 @@ def test_page_renders_with_its_title(page, app_server, name, lang):
     screenshot(page, f"{name}-{lang}")
 
 
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_person_panel_in_browser(page, app_server, lang):
+    """A deep link opens the person: the card, the home map (a component iframe), the timeline."""
+    visit(page, f"{app_server}/people?person=AIC-P000001&lang={lang}")
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=30_000)
+    _assert_no_exception(page, f"/people?person=AIC-P000001&lang={lang}")
+    assert page.get_by_text("AIC-P000001").count() >= 1
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)  # the map's tiles (or their absence) settle
+    screenshot(page, f"people-person-{lang}")
+
+
 def test_language_choice_survives_navigation(page, app_server):
     visit(page, f"{app_server}/live?lang=en")
     page.get_by_role("link", name=TITLES["en"]["budget"]).first.click()
