@@ -189,6 +189,7 @@ else:
                     {"field": [t(k) for k in facts], "value": [str(v) for v in facts.values()]}
                 ),
                 {"field": "col.field", "value": "col.value"},
+                height=38 + 35 * len(facts),  # every field at once, no inner scrolling
             )
         with right:
             st.markdown(f"**{t('devices.alerts')}**")

@@ -19,12 +19,12 @@ from dashboard.ui.alert_detail import fresh
 from dashboard.ui.alerts import rule_label
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.components import table
-from dashboard.ui.data import get_engine
+from dashboard.ui.data import get_engine, load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
 from dashboard.ui.safe_text import md_escape
 from queries.recipients import personal_data, recipient_card
-from queries.roster import home_position, person_timeline
+from queries.roster import device_types, home_position, person_timeline
 
 REVEAL_KEY = "people_revealed"  # {"recipient_id", "at"}: one person per session
 _ERROR_KEY = "people_reveal_error"
@@ -113,6 +113,7 @@ def _facts(user: SessionUser, person: dict) -> None:
     table(
         pd.DataFrame({"field": [t(k) for k in rows], "value": list(rows.values())}),
         {"field": "col.field", "value": "col.value"},
+        height=38 + 35 * len(rows),  # every field at once, no inner scrolling
     )
     reason = st.session_state.pop(_ERROR_KEY, None)
     if reason:
@@ -174,16 +175,17 @@ def _home(user: SessionUser, person: dict, tiles: str | None) -> None:
     )
 
 
-def _label(entry: str, value: object, lang: str) -> str:
+def _label(entry: str, value: object, lang: str, types: dict[str, str]) -> str:
     if entry == "alert":
         return rule_label(str(value), lang)
     if entry == "dispatch":
         return t(f"act.{value}")
-    return str(value)
+    return types.get(str(value), str(value))
 
 
-def timeline_frame(df: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Display texts for :func:`queries.roster.person_timeline` rows."""
+def timeline_frame(df: pd.DataFrame, lang: str, types: dict[str, str]) -> pd.DataFrame:
+    """Display texts for :func:`queries.roster.person_timeline` rows (``types``: device type
+    code → its name in ``lang``)."""
 
     def text(value: object, fn) -> str:
         return "–" if value is None or value != value else fn(value)
@@ -196,7 +198,9 @@ def timeline_frame(df: pd.DataFrame, lang: str) -> pd.DataFrame:
             ],
             "entry": [t(f"person.entry.{e}") for e in df["entry"]],
             "ref": df["ref"].astype(str),
-            "what": [_label(e, w, lang) for e, w in zip(df["entry"], df["what"], strict=True)],
+            "what": [
+                _label(e, w, lang, types) for e, w in zip(df["entry"], df["what"], strict=True)
+            ],
             "stage": [text(s, lambda v: state_label(v, lang)) for s in df["stage"]],
             "status": [
                 text(s, lambda v, e=e: t(f"device_status.{v}" if e == "device" else f"status.{v}"))
@@ -218,8 +222,10 @@ def _timeline(person: dict) -> None:
     if df.empty:
         st.caption(t("history.none"))
         return
+    types = load(device_types)
+    names = {r["code"]: localized(r, "name", lang) for r in types.to_dict("records")}
     table(
-        timeline_frame(df, lang),
+        timeline_frame(df, lang, names),
         {
             "at": "person.at",
             "entry": "person.entry_col",
