@@ -180,5 +180,55 @@ def test_council_sees_no_personal_data_anywhere(browser, app_server, app_databas
                 leaked = sorted(value for value in secrets if value in markup)
                 assert not leaked, f"/{name}?lang={lang} shows personal data: {leaked[:5]}"
                 screenshot(page, f"council-{name}-{lang}")
+            # The roster pages are not registered for the council: a deep link falls back.
+            for url in ("people?person=AIC-P000001", "devices?device=AIC-000001"):
+                visit(page, f"{app_server}/{url}&lang={lang}", username="council")
+                page.keyboard.press("Escape")  # Streamlit's "page not found" notice
+                heading = page.locator("h1, h2").filter(has_text=TITLES[lang]["people"])
+                assert heading.count() == 0, url
+                leaked = sorted(value for value in secrets if value in page.content())
+                assert not leaked, f"/{url} shows personal data: {leaked[:5]}"
+    finally:
+        context.close()
+
+
+def test_admin_roster_pages_show_no_personal_data(browser, app_server, app_database_url):
+    """Admins manage the roster without personal data: no name (full or masked), phone or
+    address on the people and devices pages, a person's panel included."""
+    from sqlalchemy import select
+
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import CareRecipient
+    from dashboard.formatting import mask_name
+    from dashboard.i18n import catalog
+
+    engine = make_engine(app_database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(CareRecipient.pii_name, CareRecipient.pii_phone, CareRecipient.pii_address)
+        ).all()
+    engine.dispose()
+    # A three-letter demo name can be part of the app's own Korean text (장하기 in 저장하기):
+    # such a value proves nothing, so it is left out.
+    own_text = "\n".join(v for lang in ("ko", "en") for v in catalog(lang).values())
+    secrets = {value for row in rows for value in row if value and len(value) >= 3} - {
+        value for row in rows for value in row if value and value in own_text
+    }
+    masked = {mask_name(row[0]) for row in rows if row[0]}
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    try:
+        for url, heading in (
+            ("people?person=AIC-P000001", "AIC-P000001"),
+            ("devices?device=AIC-000001", "AIC-000001"),
+        ):
+            visit(page, f"{app_server}/{url}", username="admin")
+            page.locator("h3").filter(has_text=heading).first.wait_for(timeout=30_000)
+            text = page.inner_text("body")
+            leaked = sorted(value for value in secrets if value in page.content())
+            assert not leaked, f"/{url} shows personal data: {leaked[:5]}"
+            shown_masked = sorted(m for m in masked if m in text)
+            assert not shown_masked, f"/{url} shows masked names: {shown_masked[:5]}"
+            screenshot(page, f"admin-{url.split('?')[0]}-ko")
     finally:
         context.close()
