@@ -40,6 +40,7 @@ from dashboard.db.schema import (
 )
 from dashboard.ingest.apikeys import create_key, list_keys, revoke_key
 from dashboard.ingest.imports import import_and_audit
+from dashboard.ingest.vendors import add_vendor, list_vendors, set_timezone
 from dashboard.rules import config
 from dashboard.rules.edit import update_thresholds
 
@@ -175,6 +176,11 @@ def _key_state(case: Case, place: str) -> Any:
         return sorted((k.prefix, k.revoked_at is not None) for k in list_keys(conn))
 
 
+def _vendor_state(case: Case, place: str) -> Any:
+    with case.engine.connect() as conn:
+        return [(v.code, v.timezone, v.declared) for v in list_vendors(conn)]
+
+
 def _locked(conn, case: Case, place: str) -> None:
     conn.execute(
         User.__table__.update().where(User.username == case.accounts[place]).values(failed_logins=3)
@@ -242,6 +248,22 @@ OPS: dict[str, Op] = {
         "api_key_revoke",
         lambda conn, case, who, place: revoke_key(conn, case.key, principal=who, now=T0),
         _key_state,
+    ),
+    "vendor_add": Op(
+        "manage_api_keys",
+        "vendor_add",
+        lambda conn, case, who, place: add_vendor(
+            conn, "newvendor", timezone="Europe/Berlin", principal=who, now=T0
+        ),
+        _vendor_state,
+    ),
+    "vendor_timezone": Op(
+        "manage_api_keys",
+        "vendor_timezone",
+        lambda conn, case, who, place: set_timezone(
+            conn, "acme", "Europe/Berlin", principal=who, now=T0
+        ),
+        _vendor_state,
     ),
     "thresholds_update": Op(
         "edit_thresholds",

@@ -3,7 +3,7 @@
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
 from dashboard.db.schema.devices import Device, DeviceDaily, DeviceEvent, DeviceState, DeviceType
-from dashboard.db.schema.ingest import DeadLetter
+from dashboard.db.schema.ingest import DeadLetter, Vendor
 from dashboard.db.schema.participation import (
     Complaint,
     ComplaintSite,
@@ -43,5 +43,6 @@ __all__ = [
     "PublishedFigure",
     "Region",
     "User",
+    "Vendor",
     "metadata",
 ]

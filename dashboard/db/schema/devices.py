@@ -62,6 +62,10 @@ class Device(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     label: Mapped[str | None] = mapped_column(String(80))  # e.g. park machine name
     installed_on: Mapped[date] = mapped_column(Date)
+    # When the device was entered in Anbu: before its first event, the silence clocks start at
+    # the later of this and installation (docs/rules.md). NULL for devices registered before
+    # the column existed, which then count from installation.
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="active")
     lat: Mapped[float | None] = mapped_column(Float)  # fixed installations only
     lon: Mapped[float | None] = mapped_column(Float)
@@ -103,6 +107,10 @@ class DeviceState(Base):
     state_since: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # any event
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a sign of life
+    # The device's oldest event (moves back when history is back-filled), and when Anbu stored
+    # its first event (never moves): where the silence clocks may start (docs/rules.md).
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_power_w: Mapped[float | None] = mapped_column(Float)
     last_lux: Mapped[float | None] = mapped_column(Float)
     battery_pct: Mapped[float | None] = mapped_column(Float)
