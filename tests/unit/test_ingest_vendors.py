@@ -27,6 +27,7 @@ from dashboard.ingest.vendors import (
     add_vendor,
     check_timezone,
     get_vendor,
+    list_vendors,
     set_timezone,
     zone_for,
 )
@@ -113,6 +114,19 @@ def test_an_undeclared_vendor_uses_asia_seoul(engine):
         result = ingest_events(conn, VENDOR, [sos("2024-12-01T09:00:00")], now=NOW)
     assert (result.accepted, result.timezone, result.naive_ts) == (1, "Asia/Seoul", 1)
     assert stored_ts(engine, "e") == utc(2024, 12, 1, 0)
+    with engine.connect() as conn:  # vendors known from devices are listed with the default
+        listed = [(v.code, v.timezone, v.declared) for v in list_vendors(conn)]
+    assert listed == [(VENDOR, "Asia/Seoul", False), (OTHER_VENDOR, "Asia/Seoul", False)]
+
+
+def test_setting_the_zone_of_an_undeclared_vendor_declares_it(engine):
+    with engine.begin() as conn:
+        info = set_timezone(conn, OTHER_VENDOR, "Europe/Berlin", principal=cli_principal(), now=NOW)
+        assert (info.code, info.timezone, info.declared) == (OTHER_VENDOR, "Europe/Berlin", True)
+        assert zone_for(conn, OTHER_VENDOR) == BERLIN
+        assert zone_for(conn, VENDOR) == ZoneInfo("Asia/Seoul")
+        detail = conn.scalar(select(AuditLog.detail).where(AuditLog.action == "vendor_timezone"))
+    assert detail == {"timezone": "Europe/Berlin", "previous": "Asia/Seoul", "was_declared": False}
 
 
 def test_invalid_zone_names_are_refused_with_a_clear_message(engine):
