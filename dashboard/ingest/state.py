@@ -4,7 +4,7 @@ The merge is monotonic: ``last_seen_at`` and ``last_activity_at`` only move forw
 readings (power, lux, battery, position, event type) only change for events at or after the
 stored ``last_seen_at``. Late events are stored and counted but never move the state backwards.
 ``first_seen_at`` (the oldest event) only moves back, and ``first_received_at`` (when the first
-event was stored) never changes: with installation and registration they bound where the rules'
+event was stored) never changes (both stay NULL on a row that reported before they existed): with installation and registration they bound where the rules'
 silence clocks may start (``dashboard.rules.clock``), so back-filled history cannot open an alert
 at 위험 or 심각 by itself. The upserts repeat these rules in SQL, so two ingest processes racing on
 one device cannot regress them.
@@ -94,7 +94,11 @@ def merge_state(previous: _State, events: list[ValidEvent], margins: Margins) ->
     state = _State(**vars(previous))
     activity = previous.last_activity_at
     ordered = sorted(events, key=lambda e: (e.ts, e.index))
-    if ordered and (state.first_seen_at is None or ordered[0].ts < state.first_seen_at):
+    # A state written before first_seen_at existed (or by the demo builder) has an unknown first
+    # event: it stays unknown (the clocks then count as they always did) rather than "now".
+    unknown_start = previous.first_seen_at is None and previous.last_seen_at is not None
+    older = ordered and (state.first_seen_at is None or ordered[0].ts < state.first_seen_at)
+    if older and not unknown_start:
         state.first_seen_at = ordered[0].ts
     for event in ordered:
         active = is_sign_of_life(event, margins)
@@ -166,12 +170,8 @@ def update_device_state(
         row = previous.get(device_id)
         before = _State(*row[1:]) if row else _State()
         merged = merged_states[device_id] = merge_state(before, by_device[device_id], margins)
-        if merged.first_received_at is None:
-            # A row from before these columns (or written by the demo builder) has been reporting
-            # since at least its oldest known time; only a device's very first batch is "now".
-            merged.first_received_at = (
-                (before.first_seen_at or before.last_seen_at or now) if row else now
-            )
+        if merged.first_received_at is None and merged.first_seen_at is not None:
+            merged.first_received_at = before.first_seen_at or now  # its first batch: now
         rows.append(
             {"device_id": device_id, "state": "normal", "state_since": now, "updated_at": now}
             | vars(merged)

@@ -108,6 +108,39 @@ def test_without_registration_or_event_the_clock_counts_from_installation(db):
     assert stages(db, did)["plug_no_change"] == "severe"
 
 
+def test_a_silent_ticket_before_the_first_event_does_not_hide_the_first_event(db):
+    """The tick gives a never-reported device a state row; its first event still counts."""
+    did, uid = add_device(db, registered_at=T0)
+    tick(db, T0 + 3 * H)
+    assert stages(db, did) == {"device_silent": "attention"}
+    send(db, uid, [power(T0 + 4 * H, 40.0)], now=T0 + 4 * H)
+    assert stages(db, did) == {}  # the device reports: its ticket closed
+    state = device_state(db, did)
+    assert as_utc(state.first_seen_at) == as_utc(state.first_received_at) == T0 + 4 * H
+    send(db, uid, [power(T0 + 27 * H, 40.0)], now=T0 + 27 * H)
+    assert tick(db, T0 + 28 * H - M).opened == 0
+    tick(db, T0 + 28 * H)  # 24 h after the first event
+    assert stages(db, did) == {"plug_no_change": "attention"}
+
+
+def test_a_state_without_a_known_first_event_keeps_counting_as_before(db):
+    """Rows written before first_seen_at existed (or by the demo builder) keep NULL: their
+    clocks count from the last sign of life or the installation, as they always did."""
+    did, uid = add_device(db)
+    with db.begin() as conn:
+        conn.execute(
+            insert(DeviceState),
+            {"device_id": did, "state": "normal", "state_since": T0 - 72 * H,
+             "last_seen_at": T0 - 72 * H, "last_activity_at": T0 - 72 * H,
+             "last_power_w": 40.0, "updated_at": T0 - 72 * H},
+        )  # fmt: skip
+    send(db, uid, [power(T0, 40.0)], now=T0)  # no change: still quiet for 72 h
+    state = device_state(db, did)
+    assert state.first_seen_at is None and state.first_received_at is None
+    tick(db, T0)
+    assert stages(db, did)["plug_no_change"] == "severe"
+
+
 def test_installation_long_before_the_first_event_opens_no_instant_severe(db):
     did, uid = add_device(db)  # installed 2024-01-01, no registration time
     send(db, uid, [power(T0, 40.0)], now=T0)  # the first event: a reading, no change yet
