@@ -4,10 +4,11 @@ The merge is monotonic: ``last_seen_at`` and ``last_activity_at`` only move forw
 readings (power, lux, battery, position, event type) only change for events at or after the
 stored ``last_seen_at``. Late events are stored and counted but never move the state backwards.
 ``first_seen_at`` (the oldest event) only moves back, and ``first_received_at`` (when the first
-event was stored) never changes (both stay NULL on a row that reported before they existed): with installation and registration they bound where the rules'
-silence clocks may start (``dashboard.rules.clock``), so back-filled history cannot open an alert
-at 위험 or 심각 by itself. The upserts repeat these rules in SQL, so two ingest processes racing on
-one device cannot regress them.
+event was stored) never changes; both stay NULL on a row that reported before they existed. With
+installation and registration they bound where the rules' silence clocks may start
+(``dashboard.rules.clock``), so back-filled history cannot open an alert at 위험 or 심각 by
+itself. The upserts repeat these rules in SQL, so two ingest processes racing on one device
+cannot regress them.
 """
 
 from __future__ import annotations
