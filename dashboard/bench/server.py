@@ -4,10 +4,10 @@ peak memory on exit (``python -m dashboard.bench.server --port N``)."""
 from __future__ import annotations
 
 import argparse
-import resource
 
 import uvicorn
 
+from dashboard.bench.memory import own_peak_mb
 from dashboard.db.engine import make_engine
 from dashboard.ingest.api import create_app
 from dashboard.settings import get_settings
@@ -25,8 +25,7 @@ def main() -> None:
 
 
 def _report_peak() -> None:
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(f"peak_memory_mb={peak_kb / 1024:.1f}", flush=True)
+    print(f"peak_memory_mb={own_peak_mb():.1f}", flush=True)
 
 
 if __name__ == "__main__":

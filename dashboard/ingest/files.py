@@ -147,6 +147,13 @@ def read_head(data: bytes, filename: str, rows: int) -> tuple[list[str], list[li
     return header, [cells for _number, cells in numbered]
 
 
+def read_table(data: bytes, filename: str) -> tuple[list[str], list[tuple[int, list[Any]]]]:
+    """The header (stripped, lower-cased) and every row with a value, numbered as the
+    spreadsheet shows it (the header is row 1); bounded like an import. ``ValueError`` says
+    why a file cannot be read."""
+    return _read_table(data, filename)
+
+
 def _read_table(
     data: bytes, filename: str, head: int | None = None
 ) -> tuple[list[str], list[tuple[int, list[Any]]]]:

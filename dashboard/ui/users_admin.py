@@ -221,6 +221,7 @@ def add_user_form(actor: SessionUser, names: dict[str, str]) -> None:
             format_func=lambda c: names.get(c, c),
             key=ADD_DISTRICTS,
             help=t("users_admin.districts_help"),
+            placeholder=t("users_admin.districts_placeholder"),
         )
         _field_error(errors, "districts")
         st.text_input(

@@ -42,17 +42,13 @@ def measured_cli(tmp_path: Path, path: Path) -> dict:
         seed_catalog(conn)
     engine.dispose()
     script = (
-        "import json, resource, sys, time\n"
+        "import json, sys, time\n"
         "from dashboard import cli\n"
         "start = time.monotonic()\n"
         "code = cli.main(['import-events', sys.argv[1], '--vendor', sys.argv[2]])\n"
         "seconds = time.monotonic() - start\n"
-        # VmHWM is this program's own peak; ru_maxrss would carry the (large) pytest
-        # parent's peak across fork and exec on Linux.
-        "status = open('/proc/self/status').read() if sys.platform == 'linux' else ''\n"
-        "hwm = [l.split()[1] for l in status.splitlines() if l.startswith('VmHWM:')]\n"
-        "mb = int(hwm[0]) / 1024 if hwm else "
-        "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+        "from dashboard.bench.memory import own_peak_mb\n"
+        "mb = own_peak_mb()\n"
         "print(json.dumps({'code': code, 'seconds': seconds, 'mb': mb}))\n"
     )
     env = os.environ | {"ANBU_DATABASE_URL": url, "PYTHONPATH": str(PROJECT_ROOT)}

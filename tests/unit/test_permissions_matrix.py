@@ -6,7 +6,8 @@ In the style of datasette's permission tests: one table, written out by hand, an
 matrix (``dashboard.auth.roles``) must both agree with what the domain does, so a change to
 either one alone fails here. "Inside/outside" is the district of the person for alert actions
 and reveals, and the role of the account for account management (an admin account is outside
-a lead's reach); API keys, thresholds and imports have no scope, so both give the same answer.
+a lead's reach); API keys, thresholds, imports and roster imports have no scope, so both give
+the same answer.
 
 Refusals are caught *inside* a transaction that then commits: a write made before the check
 would be kept and fail the "nothing written" assertion (a rollback would hide it).
@@ -32,6 +33,7 @@ from dashboard.db.schema import (
     Alert,
     ApiKey,
     AuditLog,
+    CareRecipient,
     Device,
     DeviceEvent,
     Dispatch,
@@ -41,6 +43,7 @@ from dashboard.db.schema import (
 from dashboard.ingest.apikeys import create_key, list_keys, revoke_key
 from dashboard.ingest.imports import import_and_audit
 from dashboard.ingest.vendors import add_vendor, list_vendors, set_timezone
+from dashboard.registry import import_devices, import_people
 from dashboard.rules import config
 from dashboard.rules.edit import update_thresholds
 
@@ -64,6 +67,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "manage_users": {"operator": "", "lead": "I", "council": "", "admin": "IO"},
     "manage_api_keys": {"operator": "", "lead": "", "council": "", "admin": "IO"},
     "import_data": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
+    "manage_roster": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
 }
 # Matrix actions that change nothing, so there is no domain write to guard: a lead's CSV
 # download of the aggregate response table (no personal column).
@@ -282,7 +286,39 @@ OPS: dict[str, Op] = {
         lambda case, place: _count(case.engine, DeviceEvent),
         own_transaction=True,
     ),
+    "roster_import_people": Op(
+        "manage_roster",
+        "roster_import_people",
+        lambda conn, case, who, place: import_people(case.engine, PEOPLE_CSV, "p.csv", who, T0),
+        lambda case, place: _count(case.engine, CareRecipient),
+        own_transaction=True,
+    ),
+    "roster_import_devices": Op(
+        "manage_roster",
+        "roster_import_devices",
+        lambda conn, case, who, place: import_devices(
+            case.engine, _devices_csv(case, place), "d.csv", who, T0
+        ),
+        lambda case, place: _count(case.engine, Device),
+        own_transaction=True,
+    ),
 }
+
+
+# A new person in the fixture's dong and program, and a new plug for the person in ``place``.
+PEOPLE_CSV = (
+    "대상자번호,성명,출생연도,성별,행정동코드,사업,등록일\n"
+    "M-0001,시험,1944,여,4128552000,goyang_ai_call,2024-11-01\n"
+).encode()
+
+
+def _devices_csv(case: Case, place: str) -> bytes:
+    with case.engine.connect() as conn:
+        ref = conn.scalar(
+            select(CareRecipient.external_ref).where(CareRecipient.id == case.people[place])
+        )
+    header = "device_id,vendor,type,program,external_ref,installed_on\n"
+    return f"{header}roster-plug,acme,smart_plug,goyang_ai_call,{ref},2024-11-01\n".encode()
 
 
 def _count(engine: Engine, model) -> int:
@@ -292,7 +328,17 @@ def _count(engine: Engine, model) -> int:
 
 def _written(case: Case) -> tuple[int, ...]:
     """Row counts of every table a refused call could have touched."""
-    models = (AuditLog, Alert, Dispatch, NotificationOutbox, User, ApiKey, DeviceEvent)
+    models = (
+        AuditLog,
+        Alert,
+        Dispatch,
+        NotificationOutbox,
+        User,
+        ApiKey,
+        DeviceEvent,
+        CareRecipient,
+        Device,
+    )
     return tuple(_count(case.engine, m) for m in models)
 
 

@@ -1,0 +1,245 @@
+"""The roster files' columns: Korean header, English key, whether required, and the cell parser.
+
+A parser turns one cell (CSV text, or an Excel number, date or text) into the stored value or
+raises ``ValueError`` with the reason the user sees. Checks that need the database (does the
+dong, program, person or vendor exist) are in :mod:`dashboard.registry.roster`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from dashboard.ingest.apikeys import check_vendor
+
+MIN_BIRTH_YEAR = 1900
+NO_CHANGE_HOURS = (24, 50)  # the per-person no-change period Seoul's districts use
+SAFE_ZONE_M = (1, 50_000)  # the same bound as rules.toml's default_safe_zone_m
+# Korea's bounding box, as data/regions.csv is checked (catalog.read_regions).
+LAT_RANGE = (33.0, 39.0)
+LON_RANGE = (124.0, 132.0)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the English alias, and the name used in previews and errors
+    ko: str  # the header of the templates
+    required: bool
+    parse: Callable[[Any, date], Any]  # (cell, today in Seoul) -> value, or ValueError
+
+
+def text(limit: int) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        out = _as_text(value)
+        if len(out) > limit:
+            raise ValueError(f"longer than {limit} characters")
+        return out
+
+    return parse
+
+
+def identifier(limit: int) -> Callable[[Any], str]:
+    """An id such as 대상자번호 or 기기번호; Excel may hold ``12345`` as the number 12345.0."""
+
+    def parse(value: Any) -> str:
+        out = _as_text(value)
+        if len(out) > limit:
+            raise ValueError(f"longer than {limit} characters")
+        if any(c.isspace() for c in out):
+            raise ValueError("must not contain spaces")
+        return out
+
+    return parse
+
+
+def whole_number(lo: int, hi: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        number = _as_number(value)
+        if not float(number).is_integer():
+            raise ValueError(f"must be a whole number (got {value!r})")
+        if not lo <= number <= hi:
+            raise ValueError(f"must be between {lo:,} and {hi:,} (got {int(number):,})")
+        return int(number)
+
+    return parse
+
+
+def coordinate(lo: float, hi: float) -> Callable[[Any], float]:
+    def parse(value: Any) -> float:
+        number = float(_as_number(value))
+        if not lo <= number <= hi:
+            # No "got": a home's coordinates are personal data, and errors are printed.
+            raise ValueError(f"must be between {lo} and {hi} (inside Korea)")
+        return number
+
+    return parse
+
+
+def birth_year(value: Any, today: date) -> int:
+    return whole_number(MIN_BIRTH_YEAR, today.year)(value)
+
+
+_SEXES = {
+    "M": "M",
+    "F": "F",
+    "남": "M",
+    "여": "F",
+    "남자": "M",
+    "여자": "F",
+    "남성": "M",
+    "여성": "F",
+}
+
+
+def sex(value: Any) -> str:
+    raw = _as_text(value).upper()
+    known = _SEXES
+    if raw not in known:
+        raise ValueError(f"must be M or F (남 or 여); got {raw!r}")
+    return known[raw]
+
+
+_MOBILE = re.compile(r"^01[016789]\d{7,8}$")
+_SEOUL = re.compile(r"^02\d{7,8}$")
+_AREA = re.compile(r"^0(?:[3-6][1-5]|70)\d{7,8}$")  # regional codes and 070 internet phones
+
+
+def phone(value: Any) -> str:
+    """A Korean phone number, stored as 010-1234-5678, 02-123-4567, 031-123-4567 and so on.
+
+    Accepts digits with or without dashes, spaces, dots or parentheses, a +82 prefix, and an
+    Excel number that lost its leading zero (1012345678).
+    """
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        digits = str(int(value)) if float(value).is_integer() else ""
+        digits = "0" + digits if digits and not digits.startswith("0") else digits
+    else:
+        raw = _as_text(value)
+        digits = re.sub(r"[\s\-.()]", "", raw)
+        if digits.startswith("+82"):
+            digits = "0" + digits[3:].lstrip("0")
+    if _MOBILE.match(digits) or _AREA.match(digits):
+        head = 3
+    elif _SEOUL.match(digits):
+        head = 2
+    else:
+        # The number itself is not echoed: errors are printed and audited pages show them.
+        raise ValueError("not a Korean phone number; write it like 010-1234-5678 or 02-123-4567")
+    return f"{digits[:head]}-{digits[head:-4]}-{digits[-4:]}"
+
+
+_DATE = re.compile(r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})\.?$")
+
+
+def day(value: Any, today: date) -> date:
+    """An ISO date (2024-03-01; also 2024.03.01 and 2024/03/01) or an Excel date cell; not after
+    ``today`` (Seoul's calendar)."""
+    if isinstance(value, datetime):
+        out = value.date()
+    elif isinstance(value, date):
+        out = value
+    else:
+        match = _DATE.match(_as_text(value))
+        if not match:
+            raise ValueError(f"not a date (got {value!r}); write it as YYYY-MM-DD")
+        try:
+            out = date(*(int(g) for g in match.groups()))
+        except ValueError as exc:
+            raise ValueError(f"not a date (got {value!r}): {exc}") from None
+    if out > today:
+        raise ValueError(f"{out.isoformat()} is in the future (today is {today.isoformat()})")
+    return out
+
+
+def dong_code(value: Any) -> str:
+    raw = _as_text(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raw = str(int(value))
+    if not re.fullmatch(r"\d{10}", raw):
+        raise ValueError(f"must be the 10-digit 행정기관코드 of a dong (got {raw!r})")
+    return raw
+
+
+def code(value: Any) -> str:
+    return _as_text(value).lower()
+
+
+def vendor(value: Any) -> str:
+    return check_vendor(_as_text(value).lower())
+
+
+def _plain(parse: Callable[[Any], Any]) -> Callable[[Any, date], Any]:
+    return lambda value, _today: parse(value)
+
+
+PEOPLE_COLUMNS: tuple[Column, ...] = (
+    Column("external_ref", "대상자번호", True, _plain(identifier(40))),
+    Column("name", "성명", True, _plain(text(40))),
+    Column("birth_year", "출생연도", True, birth_year),
+    Column("sex", "성별", True, _plain(sex)),
+    Column("phone", "연락처", False, _plain(phone)),
+    Column("address", "주소", False, _plain(text(200))),
+    Column("dong_code", "행정동코드", True, _plain(dong_code)),
+    Column("home_lat", "위도", False, _plain(coordinate(*LAT_RANGE))),
+    Column("home_lon", "경도", False, _plain(coordinate(*LON_RANGE))),
+    Column("guardian_name", "보호자성명", False, _plain(text(40))),
+    Column("guardian_phone", "보호자연락처", False, _plain(phone)),
+    Column("program", "사업", True, _plain(code)),
+    Column("enrolled_on", "등록일", True, day),
+    Column("no_change_hours", "무변화기준시간", False, _plain(whole_number(*NO_CHANGE_HOURS))),
+    Column("safe_zone_m", "안심반경", False, _plain(whole_number(*SAFE_ZONE_M))),
+)
+
+DEVICE_COLUMNS: tuple[Column, ...] = (
+    Column("device_id", "기기번호", True, _plain(identifier(60))),
+    Column("vendor", "제조사", True, _plain(vendor)),
+    Column("type", "기기종류", True, _plain(code)),
+    Column("program", "사업", True, _plain(code)),
+    Column("external_ref", "대상자번호", True, _plain(identifier(40))),
+    Column("dong_code", "행정동코드", False, _plain(dong_code)),
+    Column("installed_on", "설치일", True, day),
+)
+
+# Roster key → care_recipients / devices column, for the fields compared and stored as they are.
+PEOPLE_FIELDS = {
+    "name": "pii_name",
+    "birth_year": "birth_year",
+    "sex": "sex",
+    "phone": "pii_phone",
+    "address": "pii_address",
+    "home_lat": "pii_home_lat",
+    "home_lon": "pii_home_lon",
+    "guardian_name": "pii_guardian_name",
+    "guardian_phone": "pii_guardian_phone",
+    "enrolled_on": "enrolled_on",
+    "no_change_hours": "no_change_hours",
+    "safe_zone_m": "safe_zone_m",
+}
+DEVICE_FIELDS = {"vendor": "vendor", "type": "type_code", "installed_on": "installed_on"}
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))  # Excel keeps 12345 as 12345.0
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _as_number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number (got {value!r})")
+    if isinstance(value, int | float):
+        number = float(value)
+    else:
+        try:
+            number = float(_as_text(value).replace(",", ""))
+        except ValueError:
+            raise ValueError(f"must be a number (got {value!r})") from None
+    if not math.isfinite(number):
+        raise ValueError(f"must be a number (got {value!r})")
+    return number

@@ -1,0 +1,515 @@
+"""Bulk roster import: people and devices from the city's own CSV or Excel lists.
+
+Every row is checked (cells, then against the catalog and what is stored) and compared with the
+database: a plan of new, changed (which fields) and unchanged rows. A file with any problem is
+refused whole and stores nothing; a clean file is stored in one transaction with one audit row
+(counts, file name and size, never a personal value). People are matched by ``external_ref``
+and devices by ``device_id``, so importing an updated roster again updates in place, and the
+same file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from dashboard.audit import write_audit
+from dashboard.auth.permissions import require
+from dashboard.auth.principal import SessionUser
+from dashboard.db.schema import ApiKey, CareRecipient, Device, DeviceType, Program, Region
+from dashboard.ingest.files import RowError, read_table
+from dashboard.registry.columns import (
+    DEVICE_COLUMNS,
+    DEVICE_FIELDS,
+    PEOPLE_COLUMNS,
+    PEOPLE_FIELDS,
+    Column,
+)
+from dashboard.settings import LOCAL_TZ
+
+PERMISSION = "manage_roster"
+ENTITY = "roster_import"
+NEW_HOUSEHOLD = "alone"  # no roster column: new people start as one-person households
+_CHUNK = 500  # ids per IN (...) when reading what is stored
+
+
+@dataclass(frozen=True)
+class RosterKind:
+    name: str  # "people" or "devices"
+    columns: tuple[Column, ...]
+    key: str  # the column that identifies a row
+    audit_action: str
+
+
+PEOPLE = RosterKind("people", PEOPLE_COLUMNS, "external_ref", "roster_import_people")
+DEVICES = RosterKind("devices", DEVICE_COLUMNS, "device_id", "roster_import_devices")
+KINDS = {k.name: k for k in (PEOPLE, DEVICES)}
+
+
+@dataclass
+class RosterReport:
+    """What an import found and did; ``changed`` holds (row key, changed field names)."""
+
+    kind: str
+    filename: str
+    size: int
+    rows: int = 0
+    new: list[str] = field(default_factory=list)
+    changed: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    stored: bool = False
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def preview(self) -> str:
+        return (
+            f"{self.filename}: {self.rows} row(s) of {self.kind}: {len(self.new)} new, "
+            f"{len(self.changed)} changed, {self.unchanged} unchanged"
+        )
+
+    def summary(self, max_lines: int = 200) -> str:
+        """The preview, the changed rows' field names (no values), then the outcome."""
+        if not self.ok:
+            lines = [f"{self.filename}: {len(self.errors)} problem(s); nothing was stored"]
+            lines += [f"  {error}" for error in self.errors[:max_lines]]
+            if len(self.errors) > max_lines:
+                lines.append(f"  … and {len(self.errors) - max_lines} more")
+            return "\n".join(lines)
+        lines = [self.preview()]
+        for key, fields in self.changed[:max_lines]:
+            lines.append(f"  changed {key}: {', '.join(fields)}")
+        if len(self.changed) > max_lines:
+            lines.append(f"  … and {len(self.changed) - max_lines} more changed")
+        if self.stored:
+            lines.append("stored")
+        elif self.ok and not self.new and not self.changed:
+            lines.append("nothing to change: the database already matches the file")
+        elif self.dry_run:
+            lines.append("dry run: the file is valid; nothing was stored")
+        return "\n".join(lines)
+
+    def audit_detail(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "bytes": self.size,
+            "rows": self.rows,
+            "new": len(self.new),
+            "changed": len(self.changed),
+            "unchanged": self.unchanged,
+        }
+
+
+@dataclass
+class _Row:
+    number: int  # the spreadsheet row
+    values: dict[str, Any]  # roster key -> parsed value (None: blank)
+    headers: dict[str, str]  # roster key -> the header as written in the file
+    invalid: set[str] = field(default_factory=set)  # keys whose cell was refused
+
+
+def import_people(
+    engine: Engine,
+    data: bytes,
+    filename: str,
+    principal: SessionUser,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> RosterReport:
+    """Check and (unless ``dry_run`` or refused) store a people roster; needs ``manage_roster``."""
+    return import_roster(engine, PEOPLE, data, filename, principal, now, dry_run=dry_run)
+
+
+def import_devices(
+    engine: Engine,
+    data: bytes,
+    filename: str,
+    principal: SessionUser,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> RosterReport:
+    """Check and (unless ``dry_run`` or refused) store a device roster; needs ``manage_roster``."""
+    return import_roster(engine, DEVICES, data, filename, principal, now, dry_run=dry_run)
+
+
+def import_roster(
+    engine: Engine,
+    kind: RosterKind,
+    data: bytes,
+    filename: str,
+    principal: SessionUser,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> RosterReport:
+    """All or nothing in one transaction, audited when stored. Refusals, dry runs and files that
+    match the database change nothing and are not audited (the audit log records changes)."""
+    actor = require(principal, PERMISSION).username
+    try:
+        with engine.begin() as conn:
+            report, plan = check_roster(conn, kind, data, filename, now)
+            report.dry_run = dry_run
+            if report.ok and not dry_run and plan:
+                _apply(conn, kind, plan)
+                write_audit(
+                    conn,
+                    at=now,
+                    actor=actor,
+                    action=kind.audit_action,
+                    entity_type=ENTITY,
+                    entity_id=filename,
+                    detail=report.audit_detail(),
+                )
+                report.stored = True
+    except IntegrityError:  # another import stored the same ids meanwhile: rolled back
+        report = RosterReport(kind.name, filename, len(data), dry_run=dry_run)
+        report.errors.append(
+            RowError(0, None, "the roster changed while importing; nothing was stored, try again")
+        )
+    return report
+
+
+def check_roster(
+    conn: Connection, kind: RosterKind, data: bytes, filename: str, now: datetime
+) -> tuple[RosterReport, list[dict[str, Any]]]:
+    """The report (errors or preview) and, when clean, the planned writes."""
+    report = RosterReport(kind.name, filename, len(data))
+    try:
+        header, table = read_table(data, filename)
+    except (ValueError, OSError) as exc:
+        report.errors.append(RowError(0, None, str(exc)))
+        return report, []
+    if conn.scalar(select(Region.id).limit(1)) is None:
+        report.errors.append(
+            RowError(
+                0,
+                None,
+                "the catalog (dongs, programs, device types) is not loaded: run "
+                "`python -m dashboard init` first",
+            )
+        )
+        return report, []
+    positions, errors = _map_header(kind, header)
+    report.errors += errors
+    if report.errors:
+        return report, []
+    today = now.astimezone(LOCAL_TZ).date()
+    rows = []
+    for number, cells in table:
+        row, errors = _parse_row(kind, number, header, positions, cells, today)
+        report.errors += errors
+        rows.append(row)
+    report.rows = len(rows)
+    if not rows:
+        report.errors.append(RowError(0, None, "no data rows below the header"))
+        return report, []
+    report.errors += _duplicates(kind, rows)
+    checker = _plan_people if kind is PEOPLE else _plan_devices
+    plan = checker(conn, rows, report)
+    report.errors.sort(key=lambda e: (e.row, e.column or ""))
+    return report, ([] if report.errors else plan)
+
+
+def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], list[RowError]]:
+    by_name = {c.key: c for c in kind.columns} | {c.ko: c for c in kind.columns}
+    positions: dict[str, int] = {}
+    errors = []
+    for index, name in enumerate(header):
+        column = by_name.get(name)
+        if name == "":
+            errors.append(RowError(1, None, f"column {index + 1} has no name"))
+        elif column is None:
+            known = ", ".join(f"{c.ko} ({c.key})" for c in kind.columns)
+            errors.append(RowError(1, name, f"unknown column (known columns: {known})"))
+        elif column.key in positions:
+            errors.append(RowError(1, name, f"column {column.ko} ({column.key}) appears twice"))
+        else:
+            positions[column.key] = index
+    for column in kind.columns:
+        if column.required and column.key not in positions:
+            errors.append(
+                RowError(1, column.ko, f"required column is missing ({column.ko} or {column.key})")
+            )
+    return positions, errors
+
+
+def _parse_row(
+    kind: RosterKind,
+    number: int,
+    header: list[str],
+    positions: dict[str, int],
+    cells: list[Any],
+    today: date,
+) -> tuple[_Row, list[RowError]]:
+    row = _Row(number, {}, {})
+    errors = []
+    if any(not _blank(c) for c in cells[len(header) :]):
+        errors.append(RowError(number, None, "a value in a column without a header"))
+    for column in kind.columns:
+        index = positions.get(column.key)
+        where = header[index] if index is not None else column.ko
+        row.headers[column.key] = where
+        cell = cells[index] if index is not None and index < len(cells) else None
+        if _blank(cell):
+            row.values[column.key] = None
+            if column.required:
+                errors.append(RowError(number, where, "required"))
+            continue
+        try:
+            row.values[column.key] = column.parse(cell, today)
+        except ValueError as exc:
+            row.values[column.key] = None
+            row.invalid.add(column.key)
+            errors.append(RowError(number, where, str(exc)))
+    return row, errors
+
+
+def _duplicates(kind: RosterKind, rows: list[_Row]) -> list[RowError]:
+    first: dict[str, int] = {}
+    errors = []
+    for row in rows:
+        key = row.values[kind.key]
+        if key is None:
+            continue
+        if key in first:
+            errors.append(
+                RowError(
+                    row.number,
+                    row.headers[kind.key],
+                    f"duplicate {kind.key} {key!r} (also on row {first[key]})",
+                )
+            )
+        else:
+            first[key] = row.number
+    return errors
+
+
+# --- what the catalog and the database say ------------------------------------------------------
+
+
+def _dongs(conn: Connection) -> dict[str, tuple[int, str]]:
+    return {
+        code: (rid, level)
+        for code, rid, level in conn.execute(select(Region.code, Region.id, Region.level))
+    }
+
+
+def _programs(conn: Connection) -> dict[str, tuple[int, str]]:
+    return {
+        code: (pid, kind)
+        for code, pid, kind in conn.execute(select(Program.code, Program.id, Program.kind))
+    }
+
+
+def _check_dong(row: _Row, dongs: dict[str, tuple[int, str]], report: RosterReport) -> int | None:
+    code = row.values.get("dong_code")
+    if code is None:
+        return None
+    found = dongs.get(code)
+    if found is None:
+        reason = f"unknown dong {code} (not in the catalog, data/regions.csv)"
+    elif found[1] != "dong":
+        reason = f"{code} is a {found[1]}, not a dong"
+    else:
+        return found[0]
+    report.errors.append(RowError(row.number, row.headers["dong_code"], reason))
+    return None
+
+
+def _check_program(
+    row: _Row, programs: dict[str, tuple[int, str]], report: RosterReport
+) -> int | None:
+    code = row.values.get("program")
+    if code is None:
+        return None
+    found = programs.get(code)
+    if found is None:
+        known = ", ".join(sorted(c for c, (_i, k) in programs.items() if k == "device"))
+        reason = f"unknown program {code!r} (device programs: {known or 'none loaded'})"
+    elif found[1] != "device":
+        reason = (
+            f"program {code!r} is a participation program; people and devices belong to a "
+            "device program"
+        )
+    else:
+        return found[0]
+    report.errors.append(RowError(row.number, row.headers["program"], reason))
+    return None
+
+
+def _stored(conn: Connection, column, keys: Iterable[str], *columns) -> dict[str, Any]:
+    keys = sorted(set(keys))
+    found = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        for row in conn.execute(select(column, *columns).where(column.in_(chunk))):
+            found[row[0]] = row
+    return found
+
+
+def _compare(planned: dict[str, Any], stored: Any, names: dict[str, str]) -> tuple[str, ...]:
+    """Roster keys whose planned column value differs from the stored row."""
+    return tuple(key for key, col in names.items() if planned[col] != getattr(stored, col))
+
+
+def _record(
+    report: RosterReport, key: str, stored: Any, planned: dict[str, Any], names: dict[str, str]
+) -> dict[str, Any] | None:
+    """Count the row as new, changed or unchanged; return the write it needs (None: none)."""
+    if stored is None:
+        report.new.append(key)
+        return {"op": "insert", "values": planned}
+    fields = _compare(planned, stored, names)
+    if not fields:
+        report.unchanged += 1
+        return None
+    report.changed.append((key, fields))
+    return {
+        "op": "update",
+        "id": stored.id,
+        "values": {names[f]: planned[names[f]] for f in fields},
+    }
+
+
+def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> list[dict[str, Any]]:
+    dongs, programs = _dongs(conn), _programs(conn)
+    names = PEOPLE_FIELDS | {"program": "program_id", "dong_code": "region_id"}
+    stored = _stored(
+        conn,
+        CareRecipient.external_ref,
+        (r.values["external_ref"] for r in rows if r.values["external_ref"]),
+        CareRecipient.id,
+        *(getattr(CareRecipient, c) for c in names.values()),
+    )
+    plan = []
+    for row in rows:
+        v = row.values
+        coordinates_read = not row.invalid & {"home_lat", "home_lon"}
+        if coordinates_read and (v["home_lat"] is None) != (v["home_lon"] is None):
+            missing = "home_lon" if v["home_lon"] is None else "home_lat"
+            report.errors.append(
+                RowError(
+                    row.number, row.headers[missing], "give both latitude and longitude, or neither"
+                )
+            )
+        region_id = _check_dong(row, dongs, report)
+        program_id = _check_program(row, programs, report)
+        if report.errors:
+            continue  # keep checking rows, but plan nothing
+        planned = {col: v[key] for key, col in PEOPLE_FIELDS.items()}
+        planned |= {"program_id": program_id, "region_id": region_id}
+        write = _record(report, v["external_ref"], stored.get(v["external_ref"]), planned, names)
+        if write and write["op"] == "insert":
+            write["values"] |= {"external_ref": v["external_ref"], "household": NEW_HOUSEHOLD}
+        if write:
+            plan.append(write)
+    return plan
+
+
+def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> list[dict[str, Any]]:
+    dongs, programs = _dongs(conn), _programs(conn)
+    types = set(conn.execute(select(DeviceType.code)).scalars())
+    vendors = set(conn.execute(select(ApiKey.vendor).where(ApiKey.revoked_at.is_(None))).scalars())
+    vendors |= set(conn.execute(select(Device.vendor).distinct()).scalars())
+    people = _stored(
+        conn,
+        CareRecipient.external_ref,
+        (r.values["external_ref"] for r in rows if r.values["external_ref"]),
+        CareRecipient.id,
+        CareRecipient.region_id,
+    )
+    names = DEVICE_FIELDS | {"program": "program_id", "dong_code": "region_id"}
+    stored = _stored(
+        conn,
+        Device.device_uid,
+        (r.values["device_id"] for r in rows if r.values["device_id"]),
+        Device.id,
+        Device.recipient_id,
+        *(getattr(Device, c) for c in names.values()),
+    )
+    plan = []
+    for row in rows:
+        v = row.values
+        if v["vendor"] is not None and v["vendor"] not in vendors:
+            report.errors.append(
+                RowError(
+                    row.number,
+                    row.headers["vendor"],
+                    f"unknown vendor {v['vendor']!r}: create its API key first with "
+                    f"`python -m dashboard apikey add {v['vendor']}`",
+                )
+            )
+        if v["type"] is not None and v["type"] not in types:
+            report.errors.append(
+                RowError(
+                    row.number,
+                    row.headers["type"],
+                    f"unknown device type {v['type']!r} (known: {', '.join(sorted(types))})",
+                )
+            )
+        program_id = _check_program(row, programs, report)
+        region_id = _check_dong(row, dongs, report)
+        person = people.get(v["external_ref"]) if v["external_ref"] else None
+        if v["external_ref"] is not None and person is None:
+            report.errors.append(
+                RowError(
+                    row.number,
+                    row.headers["external_ref"],
+                    f"no person with external_ref {v['external_ref']!r}; import the people first",
+                )
+            )
+        device = stored.get(v["device_id"]) if v["device_id"] else None
+        if device is not None and person is not None and device.recipient_id != person.id:
+            whose = "a fixed site" if device.recipient_id is None else "another person"
+            report.errors.append(
+                RowError(
+                    row.number,
+                    row.headers["device_id"],
+                    f"device {v['device_id']!r} is already assigned to {whose}; a replacement "
+                    "is a separate operation, not an import",
+                )
+            )
+        if report.errors:  # keep checking rows, but plan nothing
+            continue
+        planned = {
+            "vendor": v["vendor"],
+            "type_code": v["type"],
+            "installed_on": v["installed_on"],
+            "program_id": program_id,
+            "region_id": region_id if region_id is not None else person.region_id,
+        }
+        write = _record(report, v["device_id"], device, planned, names)
+        if write and write["op"] == "insert":
+            write["values"] |= {
+                "device_uid": v["device_id"],
+                "recipient_id": person.id,
+                "status": "active",
+            }
+        if write:
+            plan.append(write)
+    return plan
+
+
+def _apply(conn: Connection, kind: RosterKind, plan: list[dict[str, Any]]) -> None:
+    model = CareRecipient if kind is PEOPLE else Device
+    inserts = [w["values"] for w in plan if w["op"] == "insert"]
+    if inserts:
+        # executemany takes its columns from the first row: every row has the same keys.
+        conn.execute(insert(model), inserts)
+    for write in plan:
+        if write["op"] == "update":
+            conn.execute(update(model).where(model.id == write["id"]).values(write["values"]))
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
