@@ -160,6 +160,8 @@ def import_roster(
             report, plan = check_roster(conn, kind, data, filename, now)
             report.dry_run = dry_run
             if report.ok and not dry_run and plan:
+                if kind is DEVICES:
+                    _registered(plan, now)
                 _apply(conn, kind, plan)
                 write_audit(
                     conn,
@@ -498,6 +500,15 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
         if write:
             plan.append(write)
     return plan
+
+
+def _registered(plan: list[dict[str, Any]], now: datetime) -> None:
+    """New devices are registered ``now``: before their first event the silence clocks start
+    there, not at an installation day years ago (docs/rules.md), so a fresh roster opens nothing
+    at once."""
+    for write in plan:
+        if write["op"] == "insert":
+            write["values"]["registered_at"] = now
 
 
 def _apply(conn: Connection, kind: RosterKind, plan: list[dict[str, Any]]) -> None:

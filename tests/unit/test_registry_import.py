@@ -355,3 +355,24 @@ def test_a_unique_index_conflict_rolls_back_cleanly(city, monkeypatch):
     assert not report.ok and not report.stored
     assert "the roster changed while importing" in report.errors[0].reason
     assert counts(city) == (0, 0, 0)
+
+
+def test_a_fresh_device_roster_opens_no_alert_on_the_first_tick(people):
+    """Plugs installed years ago, registered now, no event yet: the clocks start at the
+    registration, so the first silence tick opens nothing (docs/rules.md)."""
+    from datetime import timedelta
+
+    from dashboard.clock import as_utc
+    from dashboard.db.schema import Alert
+    from dashboard.rules import run_silence_tick
+
+    rows = [device(n, installed_on="2020-06-01") for n in (1, 2, 3)]
+    assert _devices(people, rows).stored
+    assert as_utc(_device_row(people, "PLUG-0001").registered_at) == NOW
+    with people.begin() as conn:
+        assert run_silence_tick(conn, NOW + timedelta(minutes=1)).opened == 0
+    with people.begin() as conn:  # after the heartbeat timeout: device tickets, no person alert
+        run_silence_tick(conn, NOW + timedelta(hours=3))
+    with people.connect() as conn:
+        opened = conn.execute(select(Alert.rule, Alert.stage)).all()
+    assert sorted(opened) == [("device_silent", "attention")] * 3
