@@ -110,6 +110,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.simulate.commands",
     "dashboard.bench.commands",
     "dashboard.auth.commands",
+    "dashboard.enrollment.commands",
 ]
 
 

@@ -35,6 +35,7 @@ ACTIONS = (
     "manage_users",
     "manage_api_keys",
     "import_data",
+    "manage_roster",
 )
 
 # Control pages show people (names, homes, positions); the aggregate pages select no personal
@@ -57,10 +58,11 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "edit_thresholds",
             "manage_users",
             "import_data",
+            "manage_roster",
         }
     ),
     "council": frozenset(),
-    "admin": frozenset({"manage_users", "manage_api_keys", "import_data"}),
+    "admin": frozenset({"manage_users", "manage_api_keys", "import_data", "manage_roster"}),
 }
 
 # Who may give which role with manage_users: a lead may not create admins (API keys, settings).
