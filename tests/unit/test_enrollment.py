@@ -424,3 +424,20 @@ def test_end_reasons_and_outcome_have_translations():
                        ("terminated", "서비스 해지"), ("other", "기타")):  # fmt: skip
         assert translate(f"enrollment.reason.{reason}", "ko") == ko
     assert translate("outcome.enrollment_ended", "ko") == "서비스 종료"
+
+
+def test_the_card_tells_pages_what_the_reveal_will_answer(db):
+    from dashboard.auth.reveal import check_reveal
+    from queries.recipients import recipient_card
+
+    rid = _ended(db, date(2024, 1, 10))
+    with db.connect() as conn:
+        card = recipient_card(conn, rid)
+    assert card.ended and not card.pseudonymized
+    assert check_reveal(OPERATOR, card.region_code, ended=card.ended) == "ended_enrollment"
+    assert check_reveal(LEAD, card.region_code, ended=card.ended) is None
+    with db.begin() as conn:
+        purge_ended(conn, LEAD, T0, 0)
+    with db.connect() as conn:
+        card = recipient_card(conn, rid)
+    assert card.pseudonymized and card.masked["phone"] == "–"
