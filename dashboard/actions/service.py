@@ -80,6 +80,7 @@ _OUTCOME_KO = {
     "no_contact": "연락 두절",
     "false_alarm": "오경보",
     "device_fault": "기기 고장",
+    "enrollment_ended": "서비스 종료",
 }
 
 
@@ -643,8 +644,7 @@ def close_for_enrollment_end(
         "outcome": outcome,
         "note": note,
     }
-    if row.acknowledged_at is None:
-        values |= {"acknowledged_at": now, "acknowledged_by": actor}
+    # Not an acknowledgement: nobody looked at it, so response metrics must not count one.
     moved = conn.execute(
         update(a).where(a.c.id == alert_id, a.c.version == row.version).values(**values)
     )

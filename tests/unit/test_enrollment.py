@@ -441,3 +441,40 @@ def test_the_card_tells_pages_what_the_reveal_will_answer(db):
     with db.connect() as conn:
         card = recipient_card(conn, rid)
     assert card.pseudonymized and card.masked["phone"] == "–"
+
+
+def test_the_rule_worker_runs_the_daily_purge(db, monkeypatch):
+    from dashboard.rules.worker import run_worker
+    from dashboard.settings import get_settings
+
+    monkeypatch.setenv("ANBU_PRIVACY_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    try:
+        rid = _ended(db, date(2024, 1, 10))
+        run_worker(db, once=True, clock=lambda: T0)
+        run_worker(db, once=True, clock=lambda: T0 + timedelta(minutes=1))
+    finally:
+        get_settings.cache_clear()
+    assert row(db, CareRecipient, rid).pii_name == f"가명-{rid}"
+    [entry] = audits(db, "privacy_purge")
+    assert entry.actor == "system:privacy"
+
+
+def test_closures_by_the_end_of_enrollment_are_not_operator_responses(db):
+    from queries.response_metrics import alerts_in_period, false_alarms_of, response_times_of
+
+    ended = add_alert(db, opened_at=T0 - timedelta(hours=5))
+    answered = add_alert(db, opened_at=T0 - timedelta(hours=5), status="acknowledged")
+    with db.begin() as conn:
+        conn.execute(
+            update(Alert)
+            .where(Alert.id == answered)
+            .values(status="closed", closed_at=T0, closed_by="op", outcome="false_alarm")
+        )
+        end_enrollment(conn, LEAD, T0, row(db, Alert, ended).recipient_id, "moved", TODAY)
+    assert row(db, Alert, ended).acknowledged_at is None  # nobody acknowledged it
+    with db.connect() as conn:
+        df = alerts_in_period(conn, T0 - timedelta(days=1), T0 + timedelta(days=1), None, None)
+    times = response_times_of(df).set_index("measure")
+    assert times.loc["close", "n"] == 1 and times.loc["acknowledge", "n"] == 1
+    assert false_alarms_of(df)["closed"].tolist() == [1]
