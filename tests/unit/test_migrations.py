@@ -111,6 +111,15 @@ def test_0004_keeps_devices_and_their_references_and_allows_in_repair(empty_engi
         conn.execute(text(EVENT_AT_0002), {"uid": "e0", "ts": first})
     migrate.upgrade(empty_engine)  # through 0003 (with its UPDATE) and 0004 in one run
     with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO care_recipients (id, program_id, region_id, external_ref,"
+                " birth_year, sex, household, enrolled_on, pii_name, end_reason)"
+                " VALUES (1, 1, 1, 'R1', 1940, 'F', 'alone', :day, 'n', 'moved')"
+            ),
+            {"day": date(2024, 1, 1)},
+        )
+        conn.execute(text("UPDATE devices SET recipient_id = 1 WHERE id = 1"))
         conn.execute(text("UPDATE devices SET status = 'in_repair' WHERE id = 2"))
         rows = conn.execute(text("SELECT id, status, replaced_by_id FROM devices ORDER BY id"))
         assert [tuple(r) for r in rows] == [(1, "active", None), (2, "in_repair", None)]
@@ -125,6 +134,7 @@ def test_0004_keeps_devices_and_their_references_and_allows_in_repair(empty_engi
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0003_vendors")
     with empty_engine.connect() as conn:
-        rows = conn.execute(text("SELECT id, status FROM devices ORDER BY id"))
-        assert [tuple(r) for r in rows] == [(1, "active"), (2, "retired")]
+        rows = conn.execute(text("SELECT id, status, recipient_id FROM devices ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "active", 1), (2, "retired", None)]
+        assert conn.execute(text("SELECT count(*) FROM care_recipients")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2

@@ -109,8 +109,8 @@ def downgrade() -> None:
         batch_op.create_check_constraint("status", "status IN ('active','retired')")
         batch_op.drop_constraint(op.f("fk_devices_replaced_by_id_devices"), type_="foreignkey")
         batch_op.drop_column("replaced_by_id")
-    _restore_foreign_keys()
     with op.batch_alter_table("care_recipients", schema=None) as batch_op:
         batch_op.drop_column("pseudonymized_at")
         batch_op.drop_column("notes")
         batch_op.drop_column("end_reason")
+    _restore_foreign_keys()  # care_recipients is rebuilt too: devices and alerts point at it
