@@ -478,3 +478,35 @@ def test_closures_by_the_end_of_enrollment_are_not_operator_responses(db):
     times = response_times_of(df).set_index("measure")
     assert times.loc["close", "n"] == 1 and times.loc["acknowledge", "n"] == 1
     assert false_alarms_of(df)["closed"].tolist() == [1]
+
+
+def test_an_event_from_a_released_device_is_kept_and_opens_nothing(db):
+    from dashboard.db.schema import DeviceType
+    from dashboard.ingest.core import ingest_events
+
+    rid, _ = person(db)
+    other, _ = person(db)
+    robots = {}
+    with db.begin() as conn:
+        conn.execute(
+            insert(DeviceType),
+            {"code": "care_robot", "name_ko": "로봇", "name_en": "robot",
+             "heartbeat_timeout_s": 7200},
+        )  # fmt: skip
+        for who_id in (rid, other):
+            robots[who_id] = register_device(
+                conn, LEAD, T0, device_uid=f"robot-{who_id}", vendor="acme",
+                type_code="care_robot", program_code="goyang_ai_call", installed_on=TODAY,
+                recipient_id=who_id,
+            )  # fmt: skip
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY)
+    for who_id in (rid, other):
+        event = {"event_id": f"sos-{who_id}", "device_id": f"robot-{who_id}", "type": "sos",
+                 "ts": (T0 + timedelta(minutes=5)).isoformat()}  # fmt: skip
+        with db.begin() as conn:
+            assert ingest_events(conn, "acme", [event], now=T0 + timedelta(minutes=6)).accepted
+    with db.connect() as conn:
+        opened = set(conn.execute(select(Alert.device_id).where(Alert.rule == "robot_sos")))
+        stored = conn.execute(select(func.count()).select_from(DeviceEvent)).scalar()
+    assert opened == {(robots[other],)}  # the SOS rule works; the released robot is not watched
+    assert stored == 2  # the event is kept all the same
