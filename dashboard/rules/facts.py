@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     func,
     literal,
+    or_,
     select,
 )
 
@@ -83,7 +84,10 @@ def fact_query(where: ColumnElement[bool]):
         .outerjoin(s, s.c.device_id == d.c.id)
         .outerjoin(r, r.c.id == d.c.recipient_id)
         .outerjoin(_region, _region.c.id == func.coalesce(r.c.region_id, d.c.region_id))
-        .where(d.c.status == "active", where)
+        # Out-of-service devices and ended enrollments are watched by nobody: no rule runs.
+        # (Ending an enrollment retires the devices; the person check keeps the rule true even
+        # for a device someone left active by hand.)
+        .where(d.c.status == "active", or_(r.c.id.is_(None), r.c.ended_on.is_(None)), where)
     )
 
 

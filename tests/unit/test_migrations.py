@@ -93,3 +93,48 @@ def test_0003_gives_reporting_devices_their_first_event_time(empty_engine):
         (1, first, first),
         (2, None, None),  # never reported: counts from registration or installation
     ]
+
+
+def test_0004_keeps_devices_and_their_references_and_allows_in_repair(empty_engine):
+    """The devices table is rebuilt on SQLite (its CHECK changes): rows, their state and events
+    survive, and a downgrade turns in_repair back into retired."""
+    migrate.upgrade(empty_engine, "0002_dead_letters")
+    first = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        for did in (1, 2):
+            conn.execute(
+                text(DEVICE_AT_0002), {"id": did, "uid": f"d{did}", "day": date(2024, 1, 1)}
+            )
+            conn.execute(text(STATE_AT_0002), {"id": did, "t": first})
+        conn.execute(text(EVENT_AT_0002), {"uid": "e0", "ts": first})
+    migrate.upgrade(empty_engine)  # through 0003 (with its UPDATE) and 0004 in one run
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO care_recipients (id, program_id, region_id, external_ref,"
+                " birth_year, sex, household, enrolled_on, pii_name, end_reason)"
+                " VALUES (1, 1, 1, 'R1', 1940, 'F', 'alone', :day, 'n', 'moved')"
+            ),
+            {"day": date(2024, 1, 1)},
+        )
+        conn.execute(text("UPDATE devices SET recipient_id = 1 WHERE id = 1"))
+        conn.execute(text("UPDATE devices SET status = 'in_repair' WHERE id = 2"))
+        rows = conn.execute(text("SELECT id, status, replaced_by_id FROM devices ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "active", None), (2, "in_repair", None)]
+        assert conn.execute(text("SELECT count(*) FROM device_events")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2
+        with pytest.raises(Exception, match=r"(?i)check"), conn.begin_nested():
+            conn.execute(text("UPDATE devices SET status = 'broken' WHERE id = 1"))
+    from alembic import command
+
+    with empty_engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_vendors")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, recipient_id FROM devices ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "active", 1), (2, "retired", None)]
+        assert conn.execute(text("SELECT count(*) FROM care_recipients")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2
