@@ -376,3 +376,33 @@ def test_a_fresh_device_roster_opens_no_alert_on_the_first_tick(people):
     with people.connect() as conn:
         opened = conn.execute(select(Alert.rule, Alert.stage)).all()
     assert sorted(opened) == [("device_silent", "attention")] * 3
+
+
+def test_an_ended_enrollment_is_not_written_back_by_a_roster(people):
+    """After an end (and the privacy purge), re-importing an old roster must not restore the
+    person's personal data or give them devices that would count as live."""
+    with people.begin() as conn:
+        conn.execute(
+            update(CareRecipient)
+            .where(CareRecipient.external_ref == "P-0001")
+            .values(ended_on=date(2025, 1, 31), pii_phone=None, pii_address=None)
+        )
+    report = _people(people, [person(1), person(2)])
+    assert [(e.row, e.column) for e in report.errors] == [(2, "대상자번호")]
+    assert "ended on 2025-01-31" in report.errors[0].reason
+    assert _person_row(people, "P-0001").pii_phone is None
+    report = _devices(people, [device(1)])
+    assert [(e.row, e.column) for e in report.errors] == [(2, "대상자번호")]
+    assert counts(people)[1] == 0
+
+
+def test_a_vendor_declared_with_its_time_zone_is_known(people):
+    from dashboard.db.schema import Vendor
+
+    with people.begin() as conn:
+        conn.execute(
+            Vendor.__table__.insert().values(
+                code="tzcorp", timezone="Asia/Seoul", created_at=NOW, updated_at=NOW
+            )
+        )
+    assert _devices(people, [device(1, vendor="tzcorp")]).stored
