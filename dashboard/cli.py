@@ -111,6 +111,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.bench.commands",
     "dashboard.auth.commands",
     "dashboard.registry.commands",
+    "dashboard.enrollment.commands",
 ]
 
 

@@ -89,6 +89,13 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="Bearer token sent to the notification gateway.",
     )
+    privacy_retention_days: int = Field(
+        default=365,
+        ge=0,
+        le=3650,
+        description="Days an ended enrollment keeps its personal data before `privacy purge` "
+        "pseudonymises it (policy, set to your 개인정보 처리방침; 0 = at the next daily run).",
+    )
     escalate_severe_after_min: float = Field(
         default=5,
         gt=0,

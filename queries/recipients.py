@@ -34,6 +34,8 @@ class RecipientCard:
     no_change_hours: int | None
     has_guardian_phone: bool
     masked: dict[str, str]  # PII_FIELDS → masked text ("–" when not on file)
+    ended: bool = False  # the enrollment ended: only leads may reveal (dashboard.auth.reveal)
+    pseudonymized: bool = False  # the privacy purge cleared the personal data
 
 
 def mask_phone(phone: str | None) -> str:
@@ -77,6 +79,8 @@ def recipient_card(conn: Connection, recipient_id: int) -> RecipientCard | None:
             c.risk_group,
             c.safe_zone_m,
             c.no_change_hours,
+            c.ended_on,
+            c.pseudonymized_at,
             *_PII,
         )
         .join(Region, Region.id == c.region_id)
@@ -88,6 +92,8 @@ def recipient_card(conn: Connection, recipient_id: int) -> RecipientCard | None:
     return RecipientCard(
         *row[:11],
         has_guardian_phone=bool(g_phone),
+        ended=row.ended_on is not None,
+        pseudonymized=row.pseudonymized_at is not None,
         masked={
             "name": mask_name(name),
             "phone": mask_phone(phone),

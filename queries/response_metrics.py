@@ -24,6 +24,7 @@ ACK_TARGETS = {60: 0.975, 180: 0.99}
 VISIT_MINUTES = 45
 VISIT_TARGET = 0.90
 OPEN_OUTCOME = "(open)"
+ENDED = "enrollment_ended"  # closed by dashboard.enrollment.end_enrollment
 
 
 def alerts_in_period(
@@ -72,7 +73,8 @@ def counts_of(df: pd.DataFrame) -> pd.DataFrame:
 def false_alarms_of(df: pd.DataFrame) -> pd.DataFrame:
     """Per rule: closed alerts, how many were false alarms, and the rate (closed ones only)."""
     cols = ["rule", "closed", "false_alarms", "rate"]
-    closed = df[df["status"] == "closed"] if not df.empty else df
+    # An enrollment that ended closed its alerts without an answer either way: not counted.
+    closed = df[(df["status"] == "closed") & (df["outcome"] != ENDED)] if not df.empty else df
     if closed.empty:
         return pd.DataFrame(columns=cols)
     out = (
@@ -93,7 +95,8 @@ def response_times_of(df: pd.DataFrame) -> pd.DataFrame:
     """Median and 90th percentile seconds from opening to acknowledge, first dispatch, close.
 
     Only alerts that reached the step count for it (``n``); a close by the rules (condition
-    cleared, ``closed_by = 'system'``) is not an operator response and is left out of ``close``.
+    cleared, ``closed_by = 'system'``) is not an operator response and is left out of ``close``,
+    and neither is a close because the enrollment ended (outcome ``enrollment_ended``).
     """
     rows = []
     for measure, column in (
@@ -101,7 +104,11 @@ def response_times_of(df: pd.DataFrame) -> pd.DataFrame:
         ("dispatch", "dispatched_at"),
         ("close", "closed_at"),
     ):
-        part = df if measure != "close" or df.empty else df[df["closed_by"] != "system"]
+        part = (
+            df
+            if measure != "close" or df.empty
+            else df[(df["closed_by"] != "system") & (df["outcome"] != ENDED)]
+        )
         s = _seconds(part, column) if not part.empty else pd.Series(dtype=float)
         rows.append(
             {

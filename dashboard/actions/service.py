@@ -80,6 +80,7 @@ _OUTCOME_KO = {
     "no_contact": "연락 두절",
     "false_alarm": "오경보",
     "device_fault": "기기 고장",
+    "enrollment_ended": "서비스 종료",
 }
 
 
@@ -607,3 +608,76 @@ def _result(
         notifications=keys,
         replayed=replayed,
     )
+
+
+# --- closures the system makes on a principal's behalf ------------------------------------------
+
+
+def close_for_enrollment_end(
+    conn: Connection,
+    alert_id: int,
+    *,
+    actor: str,
+    now: datetime,
+    outcome: str,
+    note: str,
+) -> ActionResult | None:
+    """Close one non-closed alert because its person's enrollment ended (or its device was
+    replaced); the caller has checked ``manage_roster``, not the alert actions.
+
+    Same writes as an operator's close: the version bump, the notices to parties still on a
+    dispatch, and an ``alert_close`` audit row (``detail.by`` names the operation). Returns None
+    when the alert is already closed.
+    """
+    clock.require_aware(now)
+    row = _load(conn, alert_id)
+    if row.status == "closed":
+        return None
+    req = Request(CLOSE, confirmed=True, outcome=outcome, note=note)
+    a = Alert.__table__
+    values = {
+        "status": "closed",
+        "updated_at": now,
+        "version": row.version + 1,
+        "closed_at": now,
+        "closed_by": actor,
+        "outcome": outcome,
+        "note": note,
+    }
+    # Not an acknowledgement: nobody looked at it, so response metrics must not count one.
+    moved = conn.execute(
+        update(a).where(a.c.id == alert_id, a.c.version == row.version).values(**values)
+    )
+    if moved.rowcount != 1:  # changed under us inside this transaction: impossible on SQLite
+        raise ConflictError(
+            alert_id,
+            attempted=CLOSE,
+            seen_version=row.version,
+            current_version=_load(conn, alert_id).version,
+            current_status=row.status,
+            last=_last_change(row, _recent_audit(conn, alert_id)),
+        )
+    outbox = _closure_notices(conn, row, req, actor, row.version, now)
+    if outbox:
+        conn.execute(insert(NotificationOutbox), outbox)
+    keys = tuple(r["idempotency_key"] for r in outbox)
+    key = request_key(alert_id, CLOSE, actor, row.version)
+    write_audit(
+        conn,
+        at=now,
+        actor=actor,
+        action="alert_close",
+        entity_type="alert",
+        entity_id=alert_id,
+        detail={
+            "request_key": key,
+            "rule": row.rule,
+            "from": row.status,
+            "to": "closed",
+            "version": row.version + 1,
+            "outcome": outcome,
+            "note": note,
+            "notifications": list(keys),
+        },
+    )
+    return _result(_load(conn, alert_id), CLOSE, actor, now, key, None, None, keys, replayed=False)

@@ -15,7 +15,9 @@ ACK = "acknowledge"
 CLOSE = "close"
 ACTIONS: tuple[str, ...] = (ACK, *DISPATCH_KINDS, CLOSE)
 STATUSES = ALERT_STATUSES
-OUTCOMES = ALERT_OUTCOMES
+# Outcomes only the system records (dashboard.enrollment): not offered to operators.
+SYSTEM_OUTCOMES = frozenset({"enrollment_ended"})
+OUTCOMES = tuple(o for o in ALERT_OUTCOMES if o not in SYSTEM_OUTCOMES)
 
 # (status, action) → new status. Anything not listed is forbidden.
 TRANSITIONS: dict[tuple[str, str], str] = {

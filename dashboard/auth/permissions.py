@@ -21,6 +21,7 @@ REASONS = {
     "district": "the person lives outside the account's districts",
     "target_role": "the role may not manage accounts of that role",
     "own_account": "an account cannot disable itself",
+    "ended_enrollment": "the enrollment ended: only a lead may reveal its personal data",
 }
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dashboard.audit import write_audit
-from dashboard.auth.permissions import may, require_in_scope
+from dashboard.auth.permissions import _refuse, may, require_in_scope
 from dashboard.auth.principal import SessionUser
 from dashboard.auth.roles import can
 from dashboard.db.schema import CareRecipient, Region
@@ -23,19 +23,33 @@ REVEAL_ACTION = "reveal_personal_data"
 ENTITY = "care_recipient"
 
 
+ENDED_REVEAL_ROLES = frozenset({"lead"})
+
+
+class Pseudonymised(LookupError):
+    """The person's personal data was cleared by the privacy purge: nothing to reveal."""
+
+    def __init__(self, recipient_id: int) -> None:
+        self.recipient_id = recipient_id
+        super().__init__(f"care recipient {recipient_id} was pseudonymised: no personal data")
+
+
 class RecipientNotFound(LookupError):
     def __init__(self, recipient_id: int) -> None:
         self.recipient_id = recipient_id
         super().__init__(f"no care recipient {recipient_id}")
 
 
-def check_reveal(user: SessionUser, region_code: str | None) -> str | None:
-    """Why ``user`` may not reveal a person in ``region_code`` (``role``/``district``); None
-    when they may. For pages deciding what to offer; the reveal itself checks again."""
+def check_reveal(user: SessionUser, region_code: str | None, ended: bool = False) -> str | None:
+    """Why ``user`` may not reveal a person in ``region_code`` (``role``/``district``/
+    ``ended_enrollment``: ``ended`` says the enrollment ended); None when they may. For pages
+    deciding what to offer; the reveal itself checks again."""
     if not can(user.role, REVEAL_ACTION):
         return "role"
     if not may(user, REVEAL_ACTION, region_code):
         return "district"
+    if ended and user.role not in ENDED_REVEAL_ROLES:
+        return "ended_enrollment"
     return None
 
 
@@ -49,17 +63,25 @@ def reveal_personal_data(
 ) -> dict[str, str]:
     """Check the right, write the audit row, return the unmasked data (``PII_FIELDS``).
 
-    Raises ``NotPermitted`` (reason ``role`` or ``district``) or :class:`RecipientNotFound`,
+    Raises ``NotPermitted`` (reason ``role``, ``district``, or ``ended_enrollment`` for an
+    operator and an ended enrollment), :class:`Pseudonymised` or :class:`RecipientNotFound`,
     writing nothing. Call inside a transaction (``engine.begin()``).
     """
-    region = conn.execute(
-        select(Region.code)
+    found = conn.execute(
+        select(Region.code, CareRecipient.ended_on, CareRecipient.pseudonymized_at)
         .join(CareRecipient, CareRecipient.region_id == Region.id)
         .where(CareRecipient.id == recipient_id)
-    ).scalar_one_or_none()
-    if region is None:
+    ).one_or_none()
+    if found is None:
         raise RecipientNotFound(recipient_id)
+    region = found.code
     user = require_in_scope(principal, REVEAL_ACTION, region)
+    # An ended enrollment's data is kept for the retention period only: leads may still need
+    # it (a complaint, a review), operators no longer do. After the purge nothing is left.
+    if found.ended_on is not None and user.role not in ENDED_REVEAL_ROLES:
+        raise _refuse(user, REVEAL_ACTION, "ended_enrollment")
+    if found.pseudonymized_at is not None:
+        raise Pseudonymised(recipient_id)
     detail: dict[str, Any] = {"fields": list(PII_FIELDS), "region": region, "role": user.role}
     if alert_id is not None:
         detail["alert_id"] = alert_id

@@ -81,6 +81,7 @@ def make_cohort(
                 "risk_group": None if risk_group[i] == "" else str(risk_group[i]),
                 "enrolled_on": enrolled[i],
                 "ended_on": None,
+                "end_reason": None,
                 "no_change_hours": None if thresholds is None else int(thresholds[i]),
                 "safe_zone_m": None if safe_zone is None else int(safe_zone[i]),
                 "pii_name": person_names[i],

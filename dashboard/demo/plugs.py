@@ -240,3 +240,4 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         part.devices[k]["status"] = "retired"
         last = int(ts[i, last_rep[i]]) if last_rep[i] >= 0 else grid.t0
         part.recipients[k]["ended_on"] = datetime.fromtimestamp(last + 9 * HOUR, UTC).date()
+        part.recipients[k]["end_reason"] = "terminated"  # a plug taken back: 서비스 해지

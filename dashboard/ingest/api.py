@@ -50,8 +50,10 @@ Vendors send device events to Anbu (안부), the control dashboard of municipal 
 One key per vendor (header `X-API-Key`). Each event is validated on its own: valid events in a
 batch are stored even when others are rejected, and the reply says why each rejected event was
 refused. `event_id` is the idempotency key: resending an event is safe and is counted under
-`duplicates`. Numbers must be JSON numbers (`"watts": "50"` is refused) and bodies may nest at
-most {MAX_DEPTH} levels. See docs/ingest-api.md for the full contract.
+`duplicates`. A `ts` should carry its offset (or `Z`); one without is read in the vendor's
+declared time zone (default Asia/Seoul), named in the reply's `timezone`. Numbers must be JSON
+numbers (`"watts": "50"` is refused) and bodies may nest at most {MAX_DEPTH} levels. See
+docs/ingest-api.md for the full contract.
 """
 
 
@@ -70,6 +72,14 @@ class IngestReply(BaseModel):
     accepted: int = Field(description="Events stored by this request")
     duplicates: int = Field(description="Events already stored (same vendor and event_id)")
     rejected: list[RejectedEvent] = Field(description="Events refused, with the reason for each")
+    timezone: str | None = Field(
+        default=None,
+        description="The vendor's declared time zone (IANA name), in which a ts without an "
+        "offset was read; null when such times are refused",
+    )
+    naive_ts: int = Field(
+        default=0, description="Accepted or duplicate events whose ts had no offset"
+    )
 
 
 class ErrorReply(BaseModel):
@@ -191,6 +201,8 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
             accepted=result.accepted,
             duplicates=result.duplicates,
             rejected=[RejectedEvent(index=i, reason=r) for i, r in result.rejected],
+            timezone=result.timezone,
+            naive_ts=result.naive_ts,
         )
 
     @app.get(

@@ -1,4 +1,5 @@
-"""CLI: ``serve-ingest``, ``apikey``, ``mqtt-bridge``, ``import-events``, ``ingest-openapi``."""
+"""CLI: ``serve-ingest``, ``apikey``, ``vendors``, ``mqtt-bridge``, ``import-events``,
+``ingest-openapi``."""
 
 from __future__ import annotations
 
@@ -80,6 +81,43 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_vendors(args: argparse.Namespace) -> int:
+    from dashboard.auth.principal import cli_principal
+    from dashboard.ingest import vendors
+
+    engine = _engine()
+    if not _require_schema(engine):
+        return 2
+    if args.action == "list":
+        with engine.connect() as conn:
+            rows = vendors.list_vendors(conn)
+        print(f"{'vendor':24} {'time zone':20} {'declared':10} name")
+        for v in rows:
+            declared = "yes" if v.declared else "default"
+            print(f"{v.code:24} {v.timezone:20} {declared:10} {v.name or '-'}")
+        return 0
+    try:
+        with engine.begin() as conn:
+            if args.action == "add":
+                info = vendors.add_vendor(
+                    conn,
+                    args.code,
+                    name=args.name,
+                    timezone=args.timezone,
+                    principal=cli_principal(),
+                    now=clock.now(),
+                )
+            else:
+                info = vendors.set_timezone(
+                    conn, args.code, args.zone, principal=cli_principal(), now=clock.now()
+                )
+    except vendors.VendorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"vendor {info.code}: naive timestamps are read in {info.timezone}")
+    return 0
+
+
 def cmd_mqtt(args: argparse.Namespace) -> int:
     from dashboard.ingest.mqtt import run_bridge
 
@@ -144,6 +182,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     revoke = key_sub.add_parser("revoke", help="revoke a key by its prefix")
     revoke.add_argument("prefix")
     key.set_defaults(func=cmd_apikey)
+
+    vend = sub.add_parser("vendors", help="vendors and the time zone of their naive timestamps")
+    vend_sub = vend.add_subparsers(dest="action", required=True)
+    vadd = vend_sub.add_parser("add", help="declare a vendor (code as in its API keys and devices)")
+    vadd.add_argument("code")
+    vadd.add_argument("--name", help="display name")
+    vadd.add_argument(
+        "--timezone", default="Asia/Seoul", help="IANA zone of its naive timestamps (Asia/Seoul)"
+    )
+    vzone = vend_sub.add_parser("set-timezone", help="change a vendor's time zone")
+    vzone.add_argument("code")
+    vzone.add_argument("zone", help="IANA time zone name, e.g. Asia/Seoul or Europe/Berlin")
+    vend_sub.add_parser("list", help="list vendors with their time zones")
+    vend.set_defaults(func=cmd_vendors)
 
     mqtt = sub.add_parser("mqtt-bridge", help="ingest events from MQTT topics anbu/+/events")
     mqtt.add_argument("--url", default="mqtt://127.0.0.1:1883", help="mqtt://[user:pass@]host:port")

@@ -21,6 +21,7 @@ from dashboard.db.schema import Device, DeviceEvent
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_event
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
+from dashboard.ingest.vendors import zone_for
 from dashboard.rules.prefilter import Touched
 
 Clock = Callable[[], datetime]
@@ -65,6 +66,8 @@ class IngestResult:
     duplicates: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (index in batch, reason)
     device_ids: frozenset[int] = frozenset()  # devices with newly stored events
+    timezone: str | None = None  # the vendor's zone, in which naive timestamps were read
+    naive_ts: int = 0  # valid events whose ts had no zone
 
 
 @dataclass(frozen=True)
@@ -75,17 +78,22 @@ class CheckedBatch:
     rejections: list[Rejection]
     device_of: dict[str, int]  # device_uid -> devices.id for the valid events
     type_of: dict[int, str] = field(default_factory=dict)  # devices.id -> type_code
+    timezone: str | None = None  # the vendor's zone for naive timestamps (None: refused)
 
 
 def check_events(
     conn: Connection, vendor: str, events: Sequence[Any], *, now: datetime
 ) -> CheckedBatch:
-    """Validate a batch against the contract, the catalog and the clock, without writing."""
+    """Validate a batch against the contract, the catalog and the clock, without writing.
+
+    A ``ts`` without a zone is read in the vendor's declared zone (looked up once per batch).
+    """
     _require_aware(now)
+    zone = zone_for(conn, vendor)
     valid: list[ValidEvent] = []
     rejections: list[Rejection] = []
     for index, raw in enumerate(events):
-        checked = validate_event(index, raw)
+        checked = validate_event(index, raw, zone)
         if isinstance(checked, Rejection):
             rejections.append(checked)
         elif checked.ts > now + FUTURE_TOLERANCE:
@@ -129,7 +137,7 @@ def check_events(
             type_of[found[0]] = found[2]
             known.append(event)
     rejections.sort(key=lambda r: r.index)
-    return CheckedBatch(known, rejections, device_of, type_of)
+    return CheckedBatch(known, rejections, device_of, type_of, zone.key if zone else None)
 
 
 def ingest_events(
@@ -161,6 +169,8 @@ def ingest_events(
         duplicates=len(checked.valid) - len(stored),
         rejected=[(r.index, r.reason) for r in checked.rejections],
         device_ids=device_ids,
+        timezone=checked.timezone,
+        naive_ts=sum(e.naive_ts for e in checked.valid),
     )
 
 

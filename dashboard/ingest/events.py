@@ -12,7 +12,7 @@ import math
 import reprlib
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -23,6 +23,7 @@ from pydantic import (
     PlainValidator,
     Strict,
     ValidationError,
+    ValidationInfo,
     WithJsonSchema,
 )
 
@@ -51,7 +52,11 @@ def _number(value: Any) -> Any:
     return value
 
 
-def _parse_ts(value: Any) -> datetime:
+def _parse_ts(value: Any, info: ValidationInfo) -> datetime:
+    """An aware UTC time. A naive time is read in the vendor's declared zone, passed by the
+    caller as ``context["naive_tz"]`` (rejected when none is given). Local times that a DST
+    change makes ambiguous or nonexistent take ``fold=0``: the offset in force before the change
+    (an ambiguous 02:30 is the first one; a skipped 02:30 reads as 03:30 after the change)."""
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
@@ -59,10 +64,17 @@ def _parse_ts(value: Any) -> datetime:
             parsed = datetime.fromisoformat(value)
         except ValueError:
             raise ValueError(f"not an ISO-8601 time (expected e.g. {TS_EXAMPLE})") from None
+        if len(value.strip()) <= 10:  # "2024-12-01", "20241201": a day, not a moment
+            raise ValueError(f"a date without a time of day (expected e.g. {TS_EXAMPLE})")
     else:
         raise ValueError(f"must be an ISO-8601 string with a time zone, e.g. {TS_EXAMPLE}")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"needs a time zone (e.g. {TS_EXAMPLE} or a trailing Z)")
+        context = info.context or {}
+        zone = context.get("naive_tz")
+        if zone is None:
+            raise ValueError(f"needs a time zone (e.g. {TS_EXAMPLE} or a trailing Z)")
+        parsed = parsed.replace(tzinfo=zone, fold=0)
+        context["naive"] = True
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+14:00 is a valid string but no UTC time
@@ -78,7 +90,8 @@ Timestamp = Annotated[
         {
             "type": "string",
             "format": "date-time",
-            "description": "ISO-8601 with a time zone (offset or Z); naive times are rejected",
+            "description": "ISO-8601, preferably with a time zone (offset or Z); a time without "
+            "one is read in the vendor's declared time zone (default Asia/Seoul)",
             "examples": [TS_EXAMPLE],
         }
     ),
@@ -114,7 +127,9 @@ class _EventBase(BaseModel):
     device_id: DeviceId = Field(
         description="The vendor's device id, as registered in Anbu (devices.device_uid)."
     )
-    ts: Timestamp = Field(description="When the event happened, with a time zone.")
+    ts: Timestamp = Field(
+        description="When the event happened; without a time zone, in the vendor's declared zone."
+    )
     battery_pct: Annotated[Number | None, Field(ge=0, le=100)] = Field(
         default=None, description="Optional battery level of the device, 0–100."
     )
@@ -276,19 +291,24 @@ class ValidEvent:
     value: float | None
     data: dict[str, Any] | None
     fields: dict[str, Any]  # every type field, for state and rules (watts, lat, outcome, …)
+    naive_ts: bool = False  # ts came without a zone and was read in the vendor's zone
 
 
-def validate_event(index: int, raw: Any) -> ValidEvent | Rejection:
+def validate_event(index: int, raw: Any, naive_tz: tzinfo | None = None) -> ValidEvent | Rejection:
     """Check one raw event against the contract; never raises: whatever goes wrong is this
-    event's rejection, so one strange event cannot fail its batch."""
+    event's rejection, so one strange event cannot fail its batch.
+
+    ``naive_tz`` is the vendor's declared zone, in which a ``ts`` without a zone is read;
+    without it such a ``ts`` is rejected.
+    """
     try:
-        return _validate(index, raw)
+        return _validate(index, raw, naive_tz)
     except Exception as exc:  # RecursionError, a pydantic-core panic, …: a bug to log, not a 500
         log.warning("event #%d could not be validated: %r", index, exc, exc_info=True)
         return Rejection(index, None, f"event could not be validated ({type(exc).__name__})")
 
 
-def _validate(index: int, raw: Any) -> ValidEvent | Rejection:
+def _validate(index: int, raw: Any, naive_tz: tzinfo | None) -> ValidEvent | Rejection:
     if not isinstance(raw, dict):
         return Rejection(index, None, "event must be a JSON object")
     kind = raw.get("type")
@@ -302,8 +322,9 @@ def _validate(index: int, raw: Any) -> ValidEvent | Rejection:
     for key in raw:  # pydantic would refuse the whole event without naming the field
         if isinstance(key, str) and not key.isascii() and _safe(key) != key:
             return Rejection(index, _safe(key), "field name contains an unpaired surrogate")
+    context: dict[str, Any] = {"naive_tz": naive_tz}
     try:
-        event = model.model_validate(raw)
+        event = model.model_validate(raw, context=context)
     except ValidationError as exc:
         return _rejection_from(index, kind, exc)
     # The model's own values (scalars only), as model_dump(exclude_none=True) gives them, cheaper.
@@ -311,7 +332,17 @@ def _validate(index: int, raw: Any) -> ValidEvent | Rejection:
     value_field = VALUE_FIELD[kind]
     value = fields.get(value_field) if value_field else None
     data = {k: v for k, v in fields.items() if k != value_field} or None
-    return ValidEvent(index, event.event_id, event.device_id, event.ts, kind, value, data, fields)
+    return ValidEvent(
+        index,
+        event.event_id,
+        event.device_id,
+        event.ts,
+        kind,
+        value,
+        data,
+        fields,
+        context.get("naive", False),
+    )
 
 
 def _rejection_from(index: int, kind: str, exc: ValidationError) -> Rejection:

@@ -66,6 +66,8 @@ class ImportReport:
     accepted: int = 0
     duplicates: int = 0
     errors: list[RowError] = field(default_factory=list)
+    naive_ts: int = 0  # rows whose ts had no zone
+    timezone: str | None = None  # the vendor's zone those were read in
 
     @property
     def ok(self) -> bool:
@@ -73,9 +75,14 @@ class ImportReport:
 
     def summary(self) -> str:
         if self.ok:
+            zone = (
+                f"; {self.naive_ts} time(s) without a zone read in {self.timezone}"
+                if self.naive_ts
+                else ""
+            )
             return (
                 f"{self.filename}: {self.rows} row(s); {self.accepted} stored, "
-                f"{self.duplicates} already stored"
+                f"{self.duplicates} already stored{zone}"
             )
         lines = [f"{self.filename}: {len(self.errors)} problem(s); nothing was stored"]
         lines += [f"  {error}" for error in self.errors]
@@ -130,6 +137,7 @@ def import_file(
     if result.rejected:
         raise ImportConflict(f"{filename}: rows changed validity while importing; nothing stored")
     report.accepted, report.duplicates = result.accepted, result.duplicates
+    report.naive_ts, report.timezone = result.naive_ts, result.timezone
     return report
 
 

@@ -154,6 +154,8 @@ class Bridge:
             "accepted": result.accepted,
             "duplicates": result.duplicates,
             "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
+            "timezone": result.timezone,
+            "naive_ts": result.naive_ts,
         }
 
     def _ingest_with_retry(

@@ -3,7 +3,12 @@
 The merge is monotonic: ``last_seen_at`` and ``last_activity_at`` only move forward, and the
 readings (power, lux, battery, position, event type) only change for events at or after the
 stored ``last_seen_at``. Late events are stored and counted but never move the state backwards.
-The upserts repeat that rule in SQL, so two ingest processes racing on one device cannot regress it.
+``first_seen_at`` (the oldest event) only moves back, and ``first_received_at`` (when the first
+event was stored) never changes; both stay NULL on a row that reported before they existed. With
+installation and registration they bound where the rules' silence clocks may start
+(``dashboard.rules.clock``), so back-filled history cannot open an alert at 위험 or 심각 by
+itself. The upserts repeat these rules in SQL, so two ingest processes racing on one device
+cannot regress them.
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ class _State:
     last_lat: float | None = None
     last_lon: float | None = None
     last_event_type: str | None = None
+    first_seen_at: datetime | None = None
+    first_received_at: datetime | None = None
 
 
 _STATE_FIELDS = tuple(vars(_State()))  # the dataclass's field order
@@ -87,7 +94,14 @@ def merge_state(previous: _State, events: list[ValidEvent], margins: Margins) ->
     """Fold a device's new events (any order) into its state, never moving it backwards."""
     state = _State(**vars(previous))
     activity = previous.last_activity_at
-    for event in sorted(events, key=lambda e: (e.ts, e.index)):
+    ordered = sorted(events, key=lambda e: (e.ts, e.index))
+    # A state written before first_seen_at existed (or by the demo builder) has an unknown first
+    # event: it stays unknown (the clocks then count as they always did) rather than "now".
+    unknown_start = previous.first_seen_at is None and previous.last_seen_at is not None
+    older = ordered and (state.first_seen_at is None or ordered[0].ts < state.first_seen_at)
+    if older and not unknown_start:
+        state.first_seen_at = ordered[0].ts
+    for event in ordered:
         active = is_sign_of_life(event, margins)
         # Readings only advance for events at or after what is already known.
         in_order = state.last_seen_at is None or event.ts >= state.last_seen_at
@@ -157,6 +171,8 @@ def update_device_state(
         row = previous.get(device_id)
         before = _State(*row[1:]) if row else _State()
         merged = merged_states[device_id] = merge_state(before, by_device[device_id], margins)
+        if merged.first_received_at is None and merged.first_seen_at is not None:
+            merged.first_received_at = before.first_seen_at or now  # its first batch: now
         rows.append(
             {"device_id": device_id, "state": "normal", "state_since": now, "updated_at": now}
             | vars(merged)
@@ -180,6 +196,14 @@ def _merge_state_on_conflict(stmt: Insert) -> Insert:
             else_=table.c.last_activity_at,
         ),
         "updated_at": new.updated_at,
+        "first_seen_at": case(
+            (
+                or_(table.c.first_seen_at.is_(None), new.first_seen_at < table.c.first_seen_at),
+                new.first_seen_at,
+            ),
+            else_=table.c.first_seen_at,
+        ),
+        "first_received_at": func.coalesce(table.c.first_received_at, new.first_received_at),
     }
     for col in READINGS:
         set_[col] = case(

@@ -21,7 +21,15 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
-from dashboard.db.schema import ApiKey, CareRecipient, Device, DeviceType, Program, Region
+from dashboard.db.schema import (
+    ApiKey,
+    CareRecipient,
+    Device,
+    DeviceType,
+    Program,
+    Region,
+    Vendor,
+)
 from dashboard.ingest.files import RowError, read_table
 from dashboard.registry.columns import (
     DEVICE_COLUMNS,
@@ -160,6 +168,8 @@ def import_roster(
             report, plan = check_roster(conn, kind, data, filename, now)
             report.dry_run = dry_run
             if report.ok and not dry_run and plan:
+                if kind is DEVICES:
+                    _registered(plan, now)
                 _apply(conn, kind, plan)
                 write_audit(
                     conn,
@@ -381,6 +391,21 @@ def _record(
     }
 
 
+def _check_not_ended(row: _Row, person: Any, report: RosterReport) -> None:
+    """An ended enrollment is history: a roster must not write its personal data back (after
+    the privacy purge it was cleared on purpose) nor give it devices that would count as live."""
+    if person is not None and person.ended_on is not None:
+        report.errors.append(
+            RowError(
+                row.number,
+                row.headers["external_ref"],
+                f"the enrollment of {row.values['external_ref']!r} ended on "
+                f"{person.ended_on:%Y-%m-%d}; a returning person is enrolled under a new "
+                "external_ref",
+            )
+        )
+
+
 def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> list[dict[str, Any]]:
     dongs, programs = _dongs(conn), _programs(conn)
     names = PEOPLE_FIELDS | {"program": "program_id", "dong_code": "region_id"}
@@ -389,11 +414,13 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
         CareRecipient.external_ref,
         (r.values["external_ref"] for r in rows if r.values["external_ref"]),
         CareRecipient.id,
+        CareRecipient.ended_on,
         *(getattr(CareRecipient, c) for c in names.values()),
     )
     plan = []
     for row in rows:
         v = row.values
+        _check_not_ended(row, stored.get(v["external_ref"]), report)
         coordinates_read = not row.invalid & {"home_lat", "home_lon"}
         if coordinates_read and (v["home_lat"] is None) != (v["home_lon"] is None):
             missing = "home_lon" if v["home_lon"] is None else "home_lat"
@@ -421,12 +448,14 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
     types = set(conn.execute(select(DeviceType.code)).scalars())
     vendors = set(conn.execute(select(ApiKey.vendor).where(ApiKey.revoked_at.is_(None))).scalars())
     vendors |= set(conn.execute(select(Device.vendor).distinct()).scalars())
+    vendors |= set(conn.execute(select(Vendor.code)).scalars())  # declared with `vendors add`
     people = _stored(
         conn,
         CareRecipient.external_ref,
         (r.values["external_ref"] for r in rows if r.values["external_ref"]),
         CareRecipient.id,
         CareRecipient.region_id,
+        CareRecipient.ended_on,
     )
     names = DEVICE_FIELDS | {"program": "program_id", "dong_code": "region_id"}
     stored = _stored(
@@ -468,6 +497,7 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
                     f"no person with external_ref {v['external_ref']!r}; import the people first",
                 )
             )
+        _check_not_ended(row, person, report)
         device = stored.get(v["device_id"]) if v["device_id"] else None
         if device is not None and person is not None and device.recipient_id != person.id:
             whose = "a fixed site" if device.recipient_id is None else "another person"
@@ -498,6 +528,15 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
         if write:
             plan.append(write)
     return plan
+
+
+def _registered(plan: list[dict[str, Any]], now: datetime) -> None:
+    """New devices are registered ``now``: before their first event the silence clocks start
+    there, not at an installation day years ago (docs/rules.md), so a fresh roster opens nothing
+    at once."""
+    for write in plan:
+        if write["op"] == "insert":
+            write["values"]["registered_at"] = now
 
 
 def _apply(conn: Connection, kind: RosterKind, plan: list[dict[str, Any]]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard.rules.clock import quiet_since
+from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Decision, DeviceFacts, iso
 
@@ -17,16 +17,20 @@ def device_silent(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision
     """A device fault ticket (not a person alert) once nothing arrived for longer than the timeout.
 
     관심 past the timeout; 위험 after ``risk_after_h`` more, because the person has then been
-    unobserved for a day. A device that never reported counts from its installation.
+    unobserved for a day. A device that never reported counts from its registration (or its
+    installation, whichever is later); silence reaching into back-filled history opens 관심 but
+    becomes 위험 only once Anbu itself has waited as long (``dashboard.rules.clock``).
     """
     since = quiet_since(facts, "device_silent", facts.last_seen_at)
     if since is None:
         return None
     timeout = heartbeat_timeout_s(facts, th)
     silent_s = (now - since).total_seconds()
+    live = live_since(facts, "device_silent", facts.last_seen_at)
+    live_s = silent_s if live is None else (now - live).total_seconds()
     if silent_s <= timeout:
         stage = None
-    elif silent_s >= timeout + th.device_silent.risk_after_h * 3600:
+    elif live_s >= timeout + th.device_silent.risk_after_h * 3600:
         stage = "risk"
     else:
         stage = "attention"

@@ -17,6 +17,7 @@ from sqlalchemy import (
     and_,
     func,
     literal,
+    or_,
     select,
 )
 
@@ -60,6 +61,7 @@ def fact_query(where: ColumnElement[bool]):
             d.c.region_id,
             d.c.recipient_id,
             d.c.installed_on,
+            d.c.registered_at,
             t.c.heartbeat_timeout_s,
             s.c.state,
             s.c.last_seen_at,
@@ -69,6 +71,8 @@ def fact_query(where: ColumnElement[bool]):
             s.c.battery_pct,
             s.c.last_lat,
             s.c.last_lon,
+            s.c.first_seen_at,
+            s.c.first_received_at,
             r.c.no_change_hours,
             r.c.safe_zone_m,
             r.c.pii_home_lat,
@@ -80,7 +84,10 @@ def fact_query(where: ColumnElement[bool]):
         .outerjoin(s, s.c.device_id == d.c.id)
         .outerjoin(r, r.c.id == d.c.recipient_id)
         .outerjoin(_region, _region.c.id == func.coalesce(r.c.region_id, d.c.region_id))
-        .where(d.c.status == "active", where)
+        # Out-of-service devices and ended enrollments are watched by nobody: no rule runs.
+        # (Ending an enrollment retires the devices; the person check keeps the rule true even
+        # for a device someone left active by hand.)
+        .where(d.c.status == "active", or_(r.c.id.is_(None), r.c.ended_on.is_(None)), where)
     )
 
 
@@ -99,6 +106,7 @@ def to_facts(row) -> DeviceFacts:
         heartbeat_timeout_s=row.heartbeat_timeout_s,
         recipient_id=row.recipient_id,
         installed_at=installed,
+        registered_at=row.registered_at,
         state=row.state,
         last_seen_at=row.last_seen_at,
         last_activity_at=row.last_activity_at,
@@ -107,6 +115,8 @@ def to_facts(row) -> DeviceFacts:
         battery_pct=row.battery_pct,
         last_lat=row.last_lat,
         last_lon=row.last_lon,
+        first_seen_at=row.first_seen_at,
+        first_received_at=row.first_received_at,
         no_change_hours=row.no_change_hours,
         safe_zone_m=row.safe_zone_m,
         home_lat=row.pii_home_lat,

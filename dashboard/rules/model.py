@@ -68,7 +68,8 @@ class DeviceFacts:
     region_id: int
     heartbeat_timeout_s: int
     recipient_id: int | None = None
-    installed_at: datetime | None = None
+    installed_at: datetime | None = None  # installed_on, 00:00 Asia/Seoul
+    registered_at: datetime | None = None  # entered in Anbu (None: before that was recorded)
     # device_state (None when the device never reported)
     state: str | None = None
     last_seen_at: datetime | None = None
@@ -79,6 +80,8 @@ class DeviceFacts:
     last_lat: float | None = None
     last_lon: float | None = None
     last_position_at: datetime | None = None
+    first_seen_at: datetime | None = None  # the oldest event (back-filled history included)
+    first_received_at: datetime | None = None  # when Anbu stored the device's first event
     # the person
     no_change_hours: float | None = None
     safe_zone_m: float | None = None

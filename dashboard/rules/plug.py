@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from dashboard.rules.clock import quiet_since
+from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Decision, DeviceFacts, Stage, hours_between, iso
 
@@ -40,7 +40,9 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
 
     ``last_activity_at`` is the last power or lux change beyond the margins (kept by ingestion).
     A plug that stopped reporting keeps its clock running: nobody is observing the person, and
-    the device fault is raised separately by ``device_silent``.
+    the device fault is raised separately by ``device_silent``. When the quiet time reaches into
+    history received later (a back-fill), it can open 관심 at once but 위험 and 심각 count only
+    the time Anbu has been observing the plug (``dashboard.rules.clock``).
     """
     if facts.type_code != "smart_plug":
         return None
@@ -49,6 +51,10 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         return None
     quiet_h = hours_between(since, now)
     ladder = plug_ladder(facts.no_change_hours, th)
+    stage = ladder_stage(quiet_h, ladder)
+    live = live_since(facts, RULE, facts.last_activity_at)
+    if stage is not None and live is not None and live > since:
+        stage = ladder_stage(hours_between(live, now), ladder) or "attention"
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -60,4 +66,6 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "lux": facts.last_lux,
         "last_seen_at": iso(facts.last_seen_at),
     }
-    return Decision(RULE, ladder_stage(quiet_h, ladder), evidence)
+    if live is not None and live > since:
+        evidence["observed_since"] = iso(live)
+    return Decision(RULE, stage, evidence)

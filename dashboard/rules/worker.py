@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from dashboard.clock import Clock
 from dashboard.clock import now as system_now
+from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.worker import notify_tick
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
@@ -52,6 +53,7 @@ def run_worker(
                 raise
             log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
         notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
+        daily_purge(engine, started)  # at most once a day (Seoul) across workers; never raises
         ticks += 1
         if once:
             break

@@ -14,7 +14,12 @@ import streamlit as st
 from dashboard import clock
 from dashboard.auth import SessionUser
 from dashboard.auth.permissions import NotPermitted
-from dashboard.auth.reveal import RecipientNotFound, check_reveal, reveal_personal_data
+from dashboard.auth.reveal import (
+    Pseudonymised,
+    RecipientNotFound,
+    check_reveal,
+    reveal_personal_data,
+)
 from dashboard.formatting import (
     format_age,
     format_datetime,
@@ -70,9 +75,10 @@ def _on_reveal(alert_id: int, recipient_id: int) -> None:
     try:
         with get_engine().begin() as conn:  # the audit row and the disclosure, together
             reveal_personal_data(conn, user, recipient_id, now, alert_id=alert_id)
-    except (NotPermitted, RecipientNotFound) as err:
+    except (NotPermitted, RecipientNotFound, Pseudonymised) as err:
         st.session_state.pop(REVEAL_KEY, None)
-        st.session_state["alerts_reveal_error"] = getattr(err, "reason", str(err))
+        reason = "pseudonymized" if isinstance(err, Pseudonymised) else None
+        st.session_state["alerts_reveal_error"] = reason or getattr(err, "reason", str(err))
         return
     st.session_state[REVEAL_KEY] = {"alert_id": alert_id, "recipient_id": recipient_id, "at": now}
 
@@ -95,7 +101,9 @@ def revealed_for(alert_id: int, recipient_id: int | None) -> bool:
 def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
     lang = current_lang()
     st.subheader(t("card.title"))
-    refused = check_reveal(user, card.region_code)
+    refused = check_reveal(user, card.region_code, ended=card.ended)
+    if refused is None and card.pseudonymized:
+        refused = "pseudonymized"
     shown = card.masked
     revealed = refused is None and revealed_for(alert_id, card.id)
     if revealed:
@@ -120,7 +128,7 @@ def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
     )
     reason = st.session_state.pop("alerts_reveal_error", None)
     if reason:
-        known = reason in ("role", "district")
+        known = reason in ("role", "district", "ended_enrollment", "pseudonymized")
         st.error(t(f"card.refused.{reason}") if known else md_escape(reason))
     if revealed:
         at = st.session_state[REVEAL_KEY]["at"]

@@ -14,8 +14,16 @@ from dashboard.ui.response import rule_label
 from dashboard.ui.theme import ACCENT, MUTED, SERIES, stage_scale
 
 # Outcome order and colours: neutral series colours, open alerts grey.
-OUTCOMES = ("safe", "hospitalized", "deceased", "no_contact", "false_alarm", "device_fault")
-OUTCOME_COLORS = [*(SERIES[i] for i in (0, 1, 5, 3, 2, 4, 6)), MUTED]
+OUTCOMES = (
+    "safe",
+    "hospitalized",
+    "deceased",
+    "no_contact",
+    "false_alarm",
+    "device_fault",
+    "enrollment_ended",
+)
+OUTCOME_COLORS = [*(SERIES[i] for i in (0, 1, 5, 3, 2, 4)), "#B0A18F", SERIES[6], MUTED]
 NO_OUTCOME = "none"  # closed without an outcome recorded
 OPEN = "open"
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
 from dashboard.auth import cli_principal
+from dashboard.clock import as_utc
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import DeviceEvent, DeviceState, metadata
 from dashboard.ingest.apikeys import create_key, revoke_key
@@ -108,7 +110,24 @@ def test_a_partial_batch_is_stored_and_each_rejection_explained(server):
 
 def test_empty_batch_is_fine(server):
     reply = server.post({"events": []})
-    assert reply.json() == {"accepted": 0, "duplicates": 0, "rejected": []}
+    assert reply.json() == {
+        "accepted": 0,
+        "duplicates": 0,
+        "rejected": [],
+        "timezone": "Asia/Seoul",
+        "naive_ts": 0,
+    }
+
+
+def test_a_time_without_an_offset_is_read_in_the_vendors_zone(server):
+    """The vendor declared no zone: a naive ts is Seoul time, stored as UTC."""
+    sent = (datetime.now(UTC) - timedelta(minutes=2)).replace(microsecond=0)
+    local = sent.astimezone(ZoneInfo("Asia/Seoul")).replace(tzinfo=None).isoformat()
+    body = {"events": [{"event_id": "n1", "device_id": "plug-1", "ts": local, "type": "heartbeat"}]}
+    reply = server.post(body).json()
+    assert (reply["accepted"], reply["timezone"], reply["naive_ts"]) == (1, "Asia/Seoul", 1)
+    with server.engine.connect() as conn:
+        assert as_utc(conn.scalar(select(DeviceEvent.ts))) == sent
 
 
 @pytest.mark.parametrize(

@@ -172,7 +172,13 @@ def test_malformed_messages_do_not_stop_the_bridge_and_valid_ones_land(database,
         probe.publish(events("m1", "m2"))
         topic, reply = probe.reply()
         assert topic == f"{root}/{VENDOR}/results"
-        assert reply == {"accepted": 2, "duplicates": 0, "rejected": []}
+        assert reply == {
+            "accepted": 2,
+            "duplicates": 0,
+            "rejected": [],
+            "timezone": "Asia/Seoul",
+            "naive_ts": 0,
+        }
         probe.publish({"events": events("m2")["events"] + events("m3", device="ghost")["events"]})
         reply = probe.reply()[1]
         assert (reply["accepted"], reply["duplicates"]) == (0, 1)

@@ -10,6 +10,7 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from dashboard import cli
+from dashboard.clock import as_utc
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog, DeviceDaily, DeviceEvent, metadata
 from dashboard.ingest.files import RowError, import_file
@@ -62,7 +63,7 @@ def test_a_good_csv_is_stored_and_reimporting_it_is_harmless(engine):
 def test_one_bad_row_stores_nothing_and_every_problem_is_reported(engine):
     data = GOOD_CSV.replace("out,42", "sideways,42").replace("35.5", "-1")
     data += "f5,ghost-7,2024-12-01T09:00:00+09:00,sos,,,,,,\n"
-    data += "f6,plug-1,2024-12-01 09:00,sos,,,,,,\n"
+    data += "f6,plug-1,2024-12-01,sos,,,,,,\n"
     report = run_import(engine, data.encode(), "bad.csv")
     assert not report.ok
     assert report.errors == [
@@ -72,8 +73,8 @@ def test_one_bad_row_stores_nothing_and_every_problem_is_reported(engine):
         RowError(
             8,
             "ts",
-            "needs a time zone (e.g. 2024-12-01T09:00:00+09:00 or a trailing Z)"
-            " (got '2024-12-01 09:00')",
+            "a date without a time of day (expected e.g. 2024-12-01T09:00:00+09:00)"
+            " (got '2024-12-01')",
         ),
     ]
     summary = report.summary()
@@ -154,7 +155,7 @@ def test_xlsx_with_numbers_and_numeric_ids(engine):
         assert set(conn.scalars(select(DeviceEvent.event_uid))) == {"1001", "1002"}
 
 
-def test_xlsx_date_cells_without_a_zone_are_refused(engine):
+def test_xlsx_date_cells_without_a_zone_are_read_in_the_vendors_zone(engine):
     data = xlsx(
         [
             ["event_id", "device_id", "ts", "type"],
@@ -162,8 +163,12 @@ def test_xlsx_date_cells_without_a_zone_are_refused(engine):
         ]
     )
     report = run_import(engine, data, "robot.xlsx")
-    assert [(e.row, e.column) for e in report.errors] == [(2, "ts")]
-    assert "needs a time zone" in report.errors[0].reason
+    assert report.ok, report.summary()
+    assert (report.naive_ts, report.timezone) == (1, "Asia/Seoul")
+    assert "1 time(s) without a zone read in Asia/Seoul" in report.summary()
+    with engine.connect() as conn:
+        stored = as_utc(conn.scalar(select(DeviceEvent.ts).where(DeviceEvent.event_uid == "d1")))
+    assert stored == datetime(2024, 12, 1, 0, tzinfo=UTC)  # 09:00 in Seoul
 
 
 def test_cli_import_events(tmp_path, monkeypatch, capsys):

@@ -50,6 +50,8 @@ def test_valid_messages_are_ingested_with_the_topic_vendor(bridge, db_engine):
         "accepted": 2,
         "duplicates": 0,
         "rejected": [],
+        "timezone": "Asia/Seoul",
+        "naive_ts": 0,
     }
     reply = bridge.handle("anbu/othercare/events", batch("m3"))  # robot-1 is acme's
     assert reply["rejected"][0]["reason"].startswith("device_id: device 'robot-1' is not")

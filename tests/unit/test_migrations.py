@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from dashboard.clock import as_utc
 from dashboard.db import migrate
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import metadata
@@ -43,3 +46,95 @@ def test_refuses_a_foreign_database(empty_engine):
         migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM customers")).scalar() == "kept"
+
+
+CATALOG_AT_0002 = (
+    "INSERT INTO regions (id, code, level, name_ko, name_en)"
+    " VALUES (1, '4128500000', 'district', 'r', 'r')",
+    "INSERT INTO programs (id, code, kind, name_ko, name_en, region_id)"
+    " VALUES (1, 'p', 'device', 'p', 'p', 1)",
+    "INSERT INTO device_types (code, name_ko, name_en, heartbeat_timeout_s)"
+    " VALUES ('smart_plug', 'p', 'p', 7200)",
+)
+DEVICE_AT_0002 = (
+    "INSERT INTO devices (id, device_uid, type_code, program_id, vendor, region_id, installed_on,"
+    " status) VALUES (:id, :uid, 'smart_plug', 1, 'v', 1, :day, 'active')"
+)
+STATE_AT_0002 = (
+    "INSERT INTO device_state (device_id, state, state_since, updated_at)"
+    " VALUES (:id, 'normal', :t, :t)"
+)
+EVENT_AT_0002 = (
+    "INSERT INTO device_events (vendor, event_uid, device_id, ts, received_at, type)"
+    " VALUES ('v', :uid, 1, :ts, :ts, 'heartbeat')"
+)
+
+
+def test_0003_gives_reporting_devices_their_first_event_time(empty_engine):
+    """A device that reported before the upgrade starts its clocks from its oldest event."""
+    migrate.upgrade(empty_engine, "0002_dead_letters")
+    first, installed = datetime(2024, 3, 1, 9, 0, tzinfo=UTC), date(2024, 1, 1)
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        for did in (1, 2):
+            conn.execute(text(DEVICE_AT_0002), {"id": did, "uid": f"d{did}", "day": installed})
+            conn.execute(text(STATE_AT_0002), {"id": did, "t": first})
+        for n, later in enumerate((timedelta(hours=5), timedelta(0), timedelta(days=1))):
+            conn.execute(text(EVENT_AT_0002), {"uid": f"e{n}", "ts": first + later})
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT device_id, first_seen_at, first_received_at FROM device_state")
+        ).all()
+        assert conn.execute(text("SELECT count(*) FROM vendors")).scalar() == 0
+    found = sorted((r[0], r[1] and as_utc(r[1]), r[2] and as_utc(r[2])) for r in rows)
+    assert found == [
+        (1, first, first),
+        (2, None, None),  # never reported: counts from registration or installation
+    ]
+
+
+def test_0004_keeps_devices_and_their_references_and_allows_in_repair(empty_engine):
+    """The devices table is rebuilt on SQLite (its CHECK changes): rows, their state and events
+    survive, and a downgrade turns in_repair back into retired."""
+    migrate.upgrade(empty_engine, "0002_dead_letters")
+    first = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        for did in (1, 2):
+            conn.execute(
+                text(DEVICE_AT_0002), {"id": did, "uid": f"d{did}", "day": date(2024, 1, 1)}
+            )
+            conn.execute(text(STATE_AT_0002), {"id": did, "t": first})
+        conn.execute(text(EVENT_AT_0002), {"uid": "e0", "ts": first})
+    migrate.upgrade(empty_engine)  # through 0003 (with its UPDATE) and 0004 in one run
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO care_recipients (id, program_id, region_id, external_ref,"
+                " birth_year, sex, household, enrolled_on, pii_name, end_reason)"
+                " VALUES (1, 1, 1, 'R1', 1940, 'F', 'alone', :day, 'n', 'moved')"
+            ),
+            {"day": date(2024, 1, 1)},
+        )
+        conn.execute(text("UPDATE devices SET recipient_id = 1 WHERE id = 1"))
+        conn.execute(text("UPDATE devices SET status = 'in_repair' WHERE id = 2"))
+        rows = conn.execute(text("SELECT id, status, replaced_by_id FROM devices ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "active", None), (2, "in_repair", None)]
+        assert conn.execute(text("SELECT count(*) FROM device_events")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2
+        with pytest.raises(Exception, match=r"(?i)check"), conn.begin_nested():
+            conn.execute(text("UPDATE devices SET status = 'broken' WHERE id = 1"))
+    from alembic import command
+
+    with empty_engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003_vendors")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, recipient_id FROM devices ORDER BY id"))
+        assert [tuple(r) for r in rows] == [(1, "active", 1), (2, "retired", None)]
+        assert conn.execute(text("SELECT count(*) FROM care_recipients")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2

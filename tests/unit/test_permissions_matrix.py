@@ -35,13 +35,24 @@ from dashboard.db.schema import (
     AuditLog,
     CareRecipient,
     Device,
+    DeviceAssignment,
     DeviceEvent,
     Dispatch,
     NotificationOutbox,
     User,
 )
+from dashboard.enrollment import (
+    end_enrollment,
+    purge_ended,
+    register_device,
+    replace_device,
+    set_device_status,
+    set_home_position,
+    update_person_settings,
+)
 from dashboard.ingest.apikeys import create_key, list_keys, revoke_key
 from dashboard.ingest.imports import import_and_audit
+from dashboard.ingest.vendors import add_vendor, list_vendors, set_timezone
 from dashboard.registry import import_devices, import_people
 from dashboard.rules import config
 from dashboard.rules.edit import update_thresholds
@@ -179,6 +190,11 @@ def _key_state(case: Case, place: str) -> Any:
         return sorted((k.prefix, k.revoked_at is not None) for k in list_keys(conn))
 
 
+def _vendor_state(case: Case, place: str) -> Any:
+    with case.engine.connect() as conn:
+        return [(v.code, v.timezone, v.declared) for v in list_vendors(conn)]
+
+
 def _locked(conn, case: Case, place: str) -> None:
     conn.execute(
         User.__table__.update().where(User.username == case.accounts[place]).values(failed_logins=3)
@@ -192,6 +208,9 @@ class Op:
     call: Callable[[Any, Case, SessionUser, str], Any]
     state: Callable[[Case, str], Any]
     own_transaction: bool = False  # the domain function opens its own (imports)
+    # Audit rows the call writes (as the caller) before its own: ending an enrollment closes
+    # the person's open alert.
+    before: tuple[str, ...] = ()
 
 
 OPS: dict[str, Op] = {
@@ -247,6 +266,22 @@ OPS: dict[str, Op] = {
         lambda conn, case, who, place: revoke_key(conn, case.key, principal=who, now=T0),
         _key_state,
     ),
+    "vendor_add": Op(
+        "manage_api_keys",
+        "vendor_add",
+        lambda conn, case, who, place: add_vendor(
+            conn, "newvendor", timezone="Europe/Berlin", principal=who, now=T0
+        ),
+        _vendor_state,
+    ),
+    "vendor_timezone": Op(
+        "manage_api_keys",
+        "vendor_timezone",
+        lambda conn, case, who, place: set_timezone(
+            conn, "acme", "Europe/Berlin", principal=who, now=T0
+        ),
+        _vendor_state,
+    ),
     "thresholds_update": Op(
         "edit_thresholds",
         "thresholds_update",
@@ -280,6 +315,69 @@ OPS: dict[str, Op] = {
         lambda case, place: _count(case.engine, Device),
         own_transaction=True,
     ),
+    "person_settings": Op(
+        "manage_roster",
+        "person_settings",
+        lambda conn, case, who, place: update_person_settings(
+            conn, who, T0, case.people[place], no_change_hours=30
+        ),
+        lambda case, place: _person(case, place).no_change_hours,
+    ),
+    "person_home": Op(
+        "manage_roster",
+        "person_home",
+        lambda conn, case, who, place: set_home_position(
+            conn, who, T0, case.people[place], 37.6, 126.8
+        ),
+        lambda case, place: _person(case, place).pii_home_lat,
+    ),
+    "device_register": Op(
+        "manage_roster",
+        "device_register",
+        lambda conn, case, who, place: register_device(
+            conn,
+            who,
+            T0,
+            device_uid=f"new-{place}",
+            vendor="acme",
+            type_code="smart_plug",
+            program_code=_program(case, place),
+            installed_on=T0.date(),
+            recipient_id=case.people[place],
+        ),
+        lambda case, place: _count(case.engine, Device),
+    ),
+    "device_status": Op(
+        "manage_roster",
+        "device_status",
+        lambda conn, case, who, place: set_device_status(
+            conn, who, T0, _device(case, place), "in_repair"
+        ),
+        lambda case, place: _statuses(case),
+    ),
+    "device_replace": Op(
+        "manage_roster",
+        "device_replace",
+        lambda conn, case, who, place: replace_device(
+            conn, who, T0, _device(case, place), device_uid=f"new-{place}"
+        ),
+        lambda case, place: _statuses(case),
+    ),
+    "enrollment_end": Op(
+        "manage_roster",
+        "enrollment_end",
+        lambda conn, case, who, place: end_enrollment(
+            conn, who, T0, case.people[place], "moved", T0.date()
+        ),
+        lambda case, place: _person(case, place).ended_on,
+        before=("alert_close",),
+    ),
+    "privacy_purge": Op(
+        "manage_roster",
+        "privacy_purge",
+        lambda conn, case, who, place: purge_ended(conn, who, T0, 30),
+        lambda case, place: _count_audit(case, "privacy_purge"),
+    ),
 }
 
 
@@ -299,6 +397,36 @@ def _devices_csv(case: Case, place: str) -> bytes:
     return f"{header}roster-plug,acme,smart_plug,goyang_ai_call,{ref},2024-11-01\n".encode()
 
 
+def _person(case: Case, place: str):
+    with case.engine.connect() as conn:
+        return conn.execute(
+            select(CareRecipient).where(CareRecipient.id == case.people[place])
+        ).one()
+
+
+def _program(case: Case, place: str) -> str:
+    return "goyang_ai_call" if place == INSIDE else "seoul_smart_plug"
+
+
+def _device(case: Case, place: str) -> int:
+    with case.engine.connect() as conn:
+        return conn.scalar(select(Device.id).where(Device.recipient_id == case.people[place]))
+
+
+def _statuses(case: Case) -> list[tuple[int, str]]:
+    with case.engine.connect() as conn:
+        return [
+            tuple(r) for r in conn.execute(select(Device.id, Device.status).order_by(Device.id))
+        ]
+
+
+def _count_audit(case: Case, action: str) -> int:
+    with case.engine.connect() as conn:
+        return conn.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == action)
+        )
+
+
 def _count(engine: Engine, model) -> int:
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(model))
@@ -307,16 +435,9 @@ def _count(engine: Engine, model) -> int:
 def _written(case: Case) -> tuple[int, ...]:
     """Row counts of every table a refused call could have touched."""
     models = (
-        AuditLog,
-        Alert,
-        Dispatch,
-        NotificationOutbox,
-        User,
-        ApiKey,
-        DeviceEvent,
-        CareRecipient,
-        Device,
-    )
+        AuditLog, Alert, Dispatch, NotificationOutbox, User, ApiKey, DeviceEvent, CareRecipient,
+        Device, DeviceAssignment,
+    )  # fmt: skip
     return tuple(_count(case.engine, m) for m in models)
 
 
@@ -364,7 +485,9 @@ def test_domain_allows_or_refuses(case: Case, op: str, role: str, place: str) ->
             audit = conn.execute(
                 select(AuditLog.actor, AuditLog.action).where(AuditLog.actor != "system")
             ).all()
-        assert [tuple(row) for row in audit] == [(who.username, spec.audit)]
+        assert [tuple(row) for row in audit] == [
+            (who.username, name) for name in (*spec.before, spec.audit)
+        ]
         if op != "reveal_personal_data":
             assert spec.state(case, place) != state, "allowed, but nothing changed"
         return

@@ -355,3 +355,54 @@ def test_a_unique_index_conflict_rolls_back_cleanly(city, monkeypatch):
     assert not report.ok and not report.stored
     assert "the roster changed while importing" in report.errors[0].reason
     assert counts(city) == (0, 0, 0)
+
+
+def test_a_fresh_device_roster_opens_no_alert_on_the_first_tick(people):
+    """Plugs installed years ago, registered now, no event yet: the clocks start at the
+    registration, so the first silence tick opens nothing (docs/rules.md)."""
+    from datetime import timedelta
+
+    from dashboard.clock import as_utc
+    from dashboard.db.schema import Alert
+    from dashboard.rules import run_silence_tick
+
+    rows = [device(n, installed_on="2020-06-01") for n in (1, 2, 3)]
+    assert _devices(people, rows).stored
+    assert as_utc(_device_row(people, "PLUG-0001").registered_at) == NOW
+    with people.begin() as conn:
+        assert run_silence_tick(conn, NOW + timedelta(minutes=1)).opened == 0
+    with people.begin() as conn:  # after the heartbeat timeout: device tickets, no person alert
+        run_silence_tick(conn, NOW + timedelta(hours=3))
+    with people.connect() as conn:
+        opened = conn.execute(select(Alert.rule, Alert.stage)).all()
+    assert sorted(opened) == [("device_silent", "attention")] * 3
+
+
+def test_an_ended_enrollment_is_not_written_back_by_a_roster(people):
+    """After an end (and the privacy purge), re-importing an old roster must not restore the
+    person's personal data or give them devices that would count as live."""
+    with people.begin() as conn:
+        conn.execute(
+            update(CareRecipient)
+            .where(CareRecipient.external_ref == "P-0001")
+            .values(ended_on=date(2025, 1, 31), pii_phone=None, pii_address=None)
+        )
+    report = _people(people, [person(1), person(2)])
+    assert [(e.row, e.column) for e in report.errors] == [(2, "대상자번호")]
+    assert "ended on 2025-01-31" in report.errors[0].reason
+    assert _person_row(people, "P-0001").pii_phone is None
+    report = _devices(people, [device(1)])
+    assert [(e.row, e.column) for e in report.errors] == [(2, "대상자번호")]
+    assert counts(people)[1] == 0
+
+
+def test_a_vendor_declared_with_its_time_zone_is_known(people):
+    from dashboard.db.schema import Vendor
+
+    with people.begin() as conn:
+        conn.execute(
+            Vendor.__table__.insert().values(
+                code="tzcorp", timezone="Asia/Seoul", created_at=NOW, updated_at=NOW
+            )
+        )
+    assert _devices(people, [device(1, vendor="tzcorp")]).stored

@@ -2,8 +2,15 @@
 
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
-from dashboard.db.schema.devices import Device, DeviceDaily, DeviceEvent, DeviceState, DeviceType
-from dashboard.db.schema.ingest import DeadLetter
+from dashboard.db.schema.devices import (
+    Device,
+    DeviceAssignment,
+    DeviceDaily,
+    DeviceEvent,
+    DeviceState,
+    DeviceType,
+)
+from dashboard.db.schema.ingest import DeadLetter, Vendor
 from dashboard.db.schema.participation import (
     Complaint,
     ComplaintSite,
@@ -30,6 +37,7 @@ __all__ = [
     "ComplaintSite",
     "DeadLetter",
     "Device",
+    "DeviceAssignment",
     "DeviceDaily",
     "DeviceEvent",
     "DeviceState",
@@ -43,5 +51,6 @@ __all__ = [
     "PublishedFigure",
     "Region",
     "User",
+    "Vendor",
     "metadata",
 ]

@@ -10,7 +10,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from dashboard.db.base import Base, JSONType, UTCDateTime
 
 ALERT_STATUSES = ("open", "acknowledged", "dispatched", "closed")
-ALERT_OUTCOMES = ("safe", "hospitalized", "deceased", "no_contact", "false_alarm", "device_fault")
+ALERT_OUTCOMES = (
+    "safe",
+    "hospitalized",
+    "deceased",
+    "no_contact",
+    "false_alarm",
+    "device_fault",
+    "enrollment_ended",  # recorded by the system when a person leaves the program
+)
 DISPATCH_KINDS = ("ai_recall", "dong_center", "field_visit", "emergency_119", "guardian_call")
 
 

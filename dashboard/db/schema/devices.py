@@ -48,9 +48,14 @@ class DeviceType(Base):
     heartbeat_timeout_s: Mapped[int] = mapped_column(Integer)
 
 
+# active: in service (live counts, rules); in_repair: out of service, still with its person or
+# site; retired: out of service and released (docs/enrollment.md).
+DEVICE_STATUSES = ("active", "in_repair", "retired")
+
+
 class Device(Base):
     __tablename__ = "devices"
-    __table_args__ = (CheckConstraint("status IN ('active','retired')", name="status"),)
+    __table_args__ = (CheckConstraint("status IN ('active','in_repair','retired')", name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_uid: Mapped[str] = mapped_column(String(60), unique=True)  # the vendor's id
@@ -62,9 +67,38 @@ class Device(Base):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     label: Mapped[str | None] = mapped_column(String(80))  # e.g. park machine name
     installed_on: Mapped[date] = mapped_column(Date)
+    # When the device was entered in Anbu: before its first event, the silence clocks start at
+    # the later of this and installation (docs/rules.md). NULL for devices registered before
+    # the column existed, which then count from installation.
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(10), default="active")
     lat: Mapped[float | None] = mapped_column(Float)  # fixed installations only
     lon: Mapped[float | None] = mapped_column(Float)
+    # The device that took this one's place (dashboard.enrollment.devices.replace_device).
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"))
+
+
+class DeviceAssignment(Base):
+    """Who or where a device served, and when: the person's history survives reassignment.
+
+    ``devices.recipient_id``/``site_id`` say where a device is now; a row here is written when an
+    assignment ends (and when one starts through dashboard.enrollment), so the events and alerts
+    of a device that served a person stay reachable from that person afterwards.
+    """
+
+    __tablename__ = "device_assignments"
+    __table_args__ = (
+        CheckConstraint("(recipient_id IS NULL) <> (site_id IS NULL)", name="one_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), index=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("care_recipients.id"), index=True)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_sites.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why it ended: released, replaced, retired, enrollment_ended.
+    release_reason: Mapped[str | None] = mapped_column(String(20))
 
 
 class DeviceEvent(Base):
@@ -103,6 +137,10 @@ class DeviceState(Base):
     state_since: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # any event
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a sign of life
+    # The device's oldest event (moves back when history is back-filled), and when Anbu stored
+    # its first event (never moves): where the silence clocks may start (docs/rules.md).
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_power_w: Mapped[float | None] = mapped_column(Float)
     last_lux: Mapped[float | None] = mapped_column(Float)
     battery_pct: Mapped[float | None] = mapped_column(Float)

@@ -1,4 +1,5 @@
-"""Messages and events that ingest could not use, kept for an administrator to look at."""
+"""Vendors' declarations, and the messages and events ingest could not use (kept for an
+administrator to look at)."""
 
 from __future__ import annotations
 
@@ -33,3 +34,17 @@ class DeadLetter(Base):
     reason: Mapped[str] = mapped_column(Text)
     payload: Mapped[str] = mapped_column(Text)
     payload_bytes: Mapped[int] = mapped_column(Integer)
+
+
+class Vendor(Base):
+    """A vendor's declaration: its code (as in API keys, MQTT topics and ``devices.vendor``) and
+    the IANA time zone its naive timestamps are read in. A vendor without a row uses
+    ``dashboard.ingest.vendors.DEFAULT_TIMEZONE`` (Asia/Seoul)."""
+
+    __tablename__ = "vendors"
+
+    code: Mapped[str] = mapped_column(String(60), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(120))
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

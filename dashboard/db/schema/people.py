@@ -8,12 +8,24 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, Float, ForeignKey, Integer, String
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.db.base import Base, UTCDateTime
 
 ROLES = ("operator", "lead", "council", "admin")
+# Why an enrollment ended (사망, 전출, 시설 입소, 서비스 해지, 기타): docs/enrollment.md.
+END_REASONS = ("death", "moved", "facility", "terminated", "other")
 
 
 class CareRecipient(Base):
@@ -32,6 +44,10 @@ class CareRecipient(Base):
     ended_on: Mapped[date | None] = mapped_column(Date)
     no_change_hours: Mapped[int | None] = mapped_column(Integer)  # per-person threshold (24–50 h)
     safe_zone_m: Mapped[int | None] = mapped_column(Integer)  # wandering: radius around home
+    end_reason: Mapped[str | None] = mapped_column(String(12))  # one of END_REASONS
+    notes: Mapped[str | None] = mapped_column(Text)  # staff notes, bounded by the domain
+    # When the personal data was cleared after the retention period (privacy purge).
+    pseudonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # --- personal data: masked for roles without the right to see it ---
     pii_name: Mapped[str] = mapped_column(String(40))
     pii_phone: Mapped[str | None] = mapped_column(String(20))

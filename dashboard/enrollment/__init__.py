@@ -1,0 +1,31 @@
+"""Enrollment lifecycle: people's settings and home, devices, end of enrollment, privacy purge.
+
+Domain functions only (no Streamlit): each takes the transaction's ``conn``, the acting
+``principal`` and ``now``, requires ``manage_roster`` and writes one audit row without personal
+values. See docs/enrollment.md.
+"""
+
+from dashboard.enrollment.devices import (
+    assign_device,
+    register_device,
+    replace_device,
+    set_device_status,
+)
+from dashboard.enrollment.ending import end_enrollment
+from dashboard.enrollment.errors import EnrollmentError, NotFound
+from dashboard.enrollment.people import set_home_position, update_person_settings
+from dashboard.enrollment.privacy import PurgeReport, purge_ended
+
+__all__ = [
+    "EnrollmentError",
+    "NotFound",
+    "PurgeReport",
+    "assign_device",
+    "end_enrollment",
+    "purge_ended",
+    "register_device",
+    "replace_device",
+    "set_device_status",
+    "set_home_position",
+    "update_person_settings",
+]

@@ -1,0 +1,342 @@
+"""Devices: register, assign, replace, take out of service.
+
+Where a device is now lives on ``devices`` (``recipient_id`` or ``site_id``); every period it
+served someone is a ``device_assignments`` row, so a person's history (the events and alerts of
+each device while it was theirs) survives a replacement or a reassignment. Only ``active``
+devices are in the live counts and the rules' candidates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from dashboard.actions.service import close_for_enrollment_end
+from dashboard.auth.principal import SessionUser
+from dashboard.db.schema import (
+    Alert,
+    ComplaintSite,
+    Device,
+    DeviceAssignment,
+    DeviceType,
+    Program,
+    Region,
+)
+from dashboard.db.schema.devices import DEVICE_STATUSES
+from dashboard.enrollment.common import audit, authorise, load_device, load_person
+from dashboard.enrollment.errors import EnrollmentError, NotFound
+from dashboard.settings import LOCAL_TZ
+
+UID_MAX = 60
+
+
+def _subject(conn: Connection, recipient_id: int | None, site_id: int | None):
+    """(recipient row or None, site row or None) after checking exactly one is given."""
+    if (recipient_id is None) == (site_id is None):
+        raise EnrollmentError("recipient_id/site_id", "give a person or a site, not both")
+    if recipient_id is not None:
+        person = load_person(conn, recipient_id)
+        if person.ended_on is not None:
+            raise EnrollmentError("recipient_id", f"the enrollment ended on {person.ended_on}")
+        return person, None
+    s = ComplaintSite.__table__
+    site = conn.execute(select(s).where(s.c.id == site_id)).one_or_none()
+    if site is None:
+        raise NotFound("site", site_id)
+    return None, site
+
+
+def open_assignment(
+    conn: Connection, device_id: int, recipient_id: int | None, site_id: int | None, at: datetime
+) -> None:
+    conn.execute(
+        insert(DeviceAssignment),
+        {"device_id": device_id, "recipient_id": recipient_id, "site_id": site_id,
+         "assigned_at": at},
+    )  # fmt: skip
+
+
+def release(conn: Connection, device, now: datetime, reason: str, status: str) -> None:
+    """End the device's current assignment (recorded) and set its status.
+
+    A device assigned before assignments were recorded has no open row: one is written for
+    the period from its registration (or installation) to now.
+    """
+    da, d = DeviceAssignment.__table__, Device.__table__
+    if device.recipient_id is not None or device.site_id is not None:
+        closed = conn.execute(
+            update(da)
+            .where(da.c.device_id == device.id, da.c.released_at.is_(None))
+            .values(released_at=now, release_reason=reason)
+        ).rowcount
+        if not closed:
+            since = device.registered_at or datetime.combine(
+                device.installed_on, time(0), LOCAL_TZ
+            ).astimezone(UTC)
+            conn.execute(
+                insert(DeviceAssignment),
+                {"device_id": device.id, "recipient_id": device.recipient_id,
+                 "site_id": device.site_id, "assigned_at": min(since, now),
+                 "released_at": now, "release_reason": reason},
+            )  # fmt: skip
+    conn.execute(
+        update(d).where(d.c.id == device.id).values(recipient_id=None, site_id=None, status=status)
+    )
+
+
+def register_device(
+    conn: Connection,
+    principal: SessionUser,
+    now: datetime,
+    *,
+    device_uid: str,
+    vendor: str,
+    type_code: str,
+    program_code: str,
+    installed_on: date,
+    recipient_id: int | None = None,
+    site_id: int | None = None,
+    region_code: str | None = None,
+    label: str | None = None,
+) -> int:
+    """A new device, in service, with a person or at a site; returns its id.
+
+    The dong is the person's (or the site's) unless ``region_code`` names another.
+    """
+    actor = authorise(principal, now)
+    uid = (device_uid or "").strip()
+    if not uid or len(uid) > UID_MAX:
+        raise EnrollmentError("device_uid", f"1–{UID_MAX} characters")
+    vendor = (vendor or "").strip()
+    if not vendor or len(vendor) > 60:
+        raise EnrollmentError("vendor", "1–60 characters")
+    if not isinstance(installed_on, date) or isinstance(installed_on, datetime):
+        raise EnrollmentError("installed_on", "must be a date")
+    if label is not None and len(label) > 80:
+        raise EnrollmentError("label", "at most 80 characters")
+    d = Device.__table__
+    if conn.execute(select(d.c.id).where(d.c.device_uid == uid)).first() is not None:
+        raise EnrollmentError("device_uid", f"{uid!r} is already registered")
+    if conn.execute(select(DeviceType.code).where(DeviceType.code == type_code)).first() is None:
+        raise EnrollmentError("type_code", f"unknown device type {type_code!r}")
+    program_id = conn.execute(
+        select(Program.id).where(Program.code == program_code)
+    ).scalar_one_or_none()
+    if program_id is None:
+        raise EnrollmentError("program_code", f"unknown program {program_code!r}")
+    person, site = _subject(conn, recipient_id, site_id)
+    owner = person if person is not None else site
+    if owner.program_id != program_id:
+        raise EnrollmentError("program_code", "the person or site belongs to another program")
+    region_id = owner.region_id
+    if region_code is not None:
+        region_id = conn.execute(
+            select(Region.id).where(Region.code == region_code, Region.level == "dong")
+        ).scalar_one_or_none()
+        if region_id is None:
+            raise EnrollmentError("region_code", f"unknown dong code {region_code!r}")
+    device_id = conn.execute(
+        insert(Device).returning(Device.id),
+        {
+            "device_uid": uid,
+            "type_code": type_code,
+            "program_id": program_id,
+            "vendor": vendor,
+            "recipient_id": recipient_id,
+            "site_id": site_id,
+            "region_id": region_id,
+            "label": label,
+            "installed_on": installed_on,
+            "registered_at": now,
+            "status": "active",
+            "lat": site.lat if site is not None else None,
+            "lon": site.lon if site is not None else None,
+        },
+    ).scalar_one()
+    open_assignment(conn, device_id, recipient_id, site_id, now)
+    detail = {"device_uid": uid, "vendor": vendor, "type": type_code, "program": program_code,
+              "recipient_id": recipient_id, "site_id": site_id}  # fmt: skip
+    audit(conn, now, actor, "device_register", "device", device_id, detail)
+    return device_id
+
+
+def assign_device(
+    conn: Connection,
+    principal: SessionUser,
+    now: datetime,
+    device_id: int,
+    *,
+    recipient_id: int | None = None,
+    site_id: int | None = None,
+) -> None:
+    """Give a device to a person or a site and put it in service.
+
+    Refused while the device is with someone else who is still enrolled (or at another site):
+    release it first (``set_device_status(..., "retired")``). A device in repair is refused.
+    """
+    actor = authorise(principal, now)
+    device = load_device(conn, device_id, for_update=True)
+    person, site = _subject(conn, recipient_id, site_id)
+    if device.status == "in_repair":
+        raise EnrollmentError("device_id", "the device is in repair: set it active or retired")
+    if (device.recipient_id, device.site_id) == (recipient_id, site_id):
+        raise EnrollmentError("device_id", "the device is already assigned there")
+    if device.recipient_id is not None:
+        holder = load_person(conn, device.recipient_id)
+        if holder.ended_on is None:
+            raise EnrollmentError(
+                "device_id",
+                f"the device is with care recipient {device.recipient_id}: release it first",
+            )
+    if device.site_id is not None:
+        raise EnrollmentError("device_id", f"the device is at site {device.site_id}: release it")
+    owner = person if person is not None else site
+    if owner.program_id != device.program_id:
+        raise EnrollmentError("device_id", "the device belongs to another program")
+    if device.recipient_id is not None:  # left with a person whose enrollment ended
+        release(conn, device, now, "released", device.status)
+    d = Device.__table__
+    conn.execute(
+        update(d)
+        .where(d.c.id == device_id)
+        .values(recipient_id=recipient_id, site_id=site_id, region_id=owner.region_id,
+                status="active")
+    )  # fmt: skip
+    open_assignment(conn, device_id, recipient_id, site_id, now)
+    detail = {"recipient_id": recipient_id, "site_id": site_id, "from_status": device.status}
+    audit(conn, now, actor, "device_assign", "device", device_id, detail)
+
+
+def set_device_status(
+    conn: Connection, principal: SessionUser, now: datetime, device_id: int, status: str
+) -> None:
+    """active / in_repair (out of service, stays with its person) / retired (released).
+
+    A device can only be active while assigned: an unassigned one is put back through
+    :func:`assign_device`.
+    """
+    actor = authorise(principal, now)
+    if status not in DEVICE_STATUSES:
+        raise EnrollmentError("status", f"one of {', '.join(DEVICE_STATUSES)}")
+    device = load_device(conn, device_id, for_update=True)
+    if device.status == status:
+        raise EnrollmentError("status", f"the device is already {status}")
+    assigned = device.recipient_id is not None or device.site_id is not None
+    if status == "active" and not assigned:
+        raise EnrollmentError("status", "an unassigned device is put in service by assigning it")
+    if (
+        status == "active"
+        and device.recipient_id is not None
+        and load_person(conn, device.recipient_id).ended_on is not None
+    ):
+        raise EnrollmentError("status", "the device's person is no longer enrolled")
+    if status == "retired":
+        release(conn, device, now, "retired", "retired")
+    else:
+        d = Device.__table__
+        conn.execute(update(d).where(d.c.id == device_id).values(status=status))
+    detail = {"from": device.status, "to": status}
+    audit(conn, now, actor, "device_status", "device", device_id, detail)
+
+
+def replace_device(
+    conn: Connection,
+    principal: SessionUser,
+    now: datetime,
+    old_device_id: int,
+    *,
+    device_uid: str,
+    vendor: str | None = None,
+    installed_on: date | None = None,
+    old_status: str = "retired",
+) -> int:
+    """Swap a person's (or site's) device for another; returns the new device's id.
+
+    ``device_uid`` is a new device (registered here, with the old one's type, program and dong;
+    ``vendor`` defaults to the old one's) or an unassigned, retired one from the shelf of the
+    same type and program. The old device goes out of service (``retired`` or ``in_repair``);
+    its open device tickets close as ``device_fault``; the person's alerts stay open and their
+    history (old events and alerts) stays reachable through the assignment rows.
+    """
+    actor = authorise(principal, now)
+    if old_status not in ("retired", "in_repair"):
+        raise EnrollmentError("old_status", "retired or in_repair")
+    old = load_device(conn, old_device_id, for_update=True)
+    if old.status != "active":
+        raise EnrollmentError("old_device_id", f"the device is {old.status}, not in service")
+    if old.recipient_id is None and old.site_id is None:
+        raise EnrollmentError("old_device_id", "the device is not assigned to anyone")
+    uid = (device_uid or "").strip()
+    d = Device.__table__
+    new = conn.execute(select(d).where(d.c.device_uid == uid)).one_or_none()
+    if new is not None:
+        if new.id == old.id:
+            raise EnrollmentError("device_uid", "a device cannot replace itself")
+        free = new.status == "retired" and new.recipient_id is None and new.site_id is None
+        if not free:
+            raise EnrollmentError("device_uid", f"{uid!r} is in use or in repair")
+        if (new.type_code, new.program_id) != (old.type_code, old.program_id):
+            raise EnrollmentError("device_uid", f"{uid!r} is of another type or program")
+        new_id = new.id
+        conn.execute(
+            update(d)
+            .where(d.c.id == new_id)
+            .values(recipient_id=old.recipient_id, site_id=old.site_id, region_id=old.region_id,
+                    status="active", lat=old.lat, lon=old.lon)
+        )  # fmt: skip
+    else:
+        if not uid or len(uid) > UID_MAX:
+            raise EnrollmentError("device_uid", f"1–{UID_MAX} characters")
+        new_vendor = (vendor or old.vendor).strip()
+        if not new_vendor or len(new_vendor) > 60:
+            raise EnrollmentError("vendor", "1–60 characters")
+        new_id = conn.execute(
+            insert(Device).returning(Device.id),
+            {
+                "device_uid": uid,
+                "type_code": old.type_code,
+                "program_id": old.program_id,
+                "vendor": new_vendor,
+                "recipient_id": old.recipient_id,
+                "site_id": old.site_id,
+                "region_id": old.region_id,
+                "label": old.label,
+                "installed_on": installed_on or now.astimezone(LOCAL_TZ).date(),
+                "registered_at": now,
+                "status": "active",
+                "lat": old.lat,
+                "lon": old.lon,
+            },
+        ).scalar_one()
+    closed = _close_device_tickets(conn, old.id, actor, now, f"기기 교체 (→ {uid})")
+    if old_status == "retired":
+        release(conn, old, now, "replaced", "retired")
+    else:  # in repair: it leaves the person too (the new one serves them meanwhile)
+        release(conn, old, now, "replaced", "in_repair")
+    conn.execute(update(d).where(d.c.id == old.id).values(replaced_by_id=new_id))
+    open_assignment(conn, new_id, old.recipient_id, old.site_id, now)
+    detail: dict[str, Any] = {"new_device_id": new_id, "new_device_uid": uid,
+                              "old_status": old_status, "closed_alerts": closed,
+                              "recipient_id": old.recipient_id, "site_id": old.site_id}  # fmt: skip
+    audit(conn, now, actor, "device_replace", "device", old.id, detail)
+    return new_id
+
+
+def _close_device_tickets(
+    conn: Connection, device_id: int, actor: str, now: datetime, note: str
+) -> list[int]:
+    a = Alert.__table__
+    ids = conn.execute(
+        select(a.c.id)
+        .where(a.c.device_id == device_id, a.c.kind == "device_fault", a.c.status != "closed")
+        .order_by(a.c.id)
+    ).scalars()
+    closed = []
+    for alert_id in list(ids):
+        if close_for_enrollment_end(
+            conn, alert_id, actor=actor, now=now, outcome="device_fault", note=note
+        ):
+            closed.append(alert_id)
+    return closed

@@ -1,0 +1,512 @@
+"""Enrollment lifecycle on SQLite and PostgreSQL: people's settings and home, devices
+(register, assign, replace keeping history, status), end of enrollment (alerts closed, devices
+out of the live counts and the rules), the privacy purge and its daily run, reveal limits."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import Engine, func, insert, select, update
+
+from dashboard.auth.permissions import NotPermitted
+from dashboard.auth.reveal import Pseudonymised, reveal_personal_data
+from dashboard.db.schema import (
+    Alert,
+    AuditLog,
+    CareRecipient,
+    ComplaintSite,
+    Device,
+    DeviceAssignment,
+    DeviceEvent,
+    Dispatch,
+    NotificationOutbox,
+    Region,
+)
+from dashboard.enrollment import (
+    EnrollmentError,
+    assign_device,
+    end_enrollment,
+    purge_ended,
+    register_device,
+    replace_device,
+    set_device_status,
+    set_home_position,
+    update_person_settings,
+)
+from dashboard.enrollment.daily import daily_purge
+from dashboard.rules.engine import run_silence_tick
+from queries.enrollment import home_position, person_alerts, person_devices, person_events
+from queries.live import device_counts
+from tests.unit.test_actions_support import T0, add_alert, add_person, seed, who
+
+LEAD, ADMIN = who("lead1", "lead"), who("admin1", "admin")
+OPERATOR = who("op1", "operator", ("4128500000",))
+TODAY = date(2024, 12, 2)
+
+
+@pytest.fixture
+def db(db_engine: Engine) -> Engine:
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        conn.execute(update(Region).where(Region.id == 2).values(lat=37.64, lon=126.79))
+    return db_engine
+
+
+def person(db: Engine) -> tuple[int, int]:
+    with db.begin() as conn:
+        return add_person(conn)
+
+
+def row(db: Engine, table, key: int):
+    with db.connect() as conn:
+        return conn.execute(select(table).where(table.id == key)).one()
+
+
+def audits(db: Engine, action: str) -> list:
+    with db.connect() as conn:
+        return conn.execute(
+            select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)
+        ).all()
+
+
+def live_devices(db: Engine) -> int:
+    with db.connect() as conn:
+        return int(device_counts(conn)["devices"].sum())
+
+
+# --- people ---------------------------------------------------------------------------------
+
+
+def test_settings_are_bounded_and_audited_without_notes_text(db):
+    rid, _ = person(db)
+    with db.begin() as conn:
+        update_person_settings(
+            conn, LEAD, T0, rid, no_change_hours=36, safe_zone_m=300, notes="계단 조심"
+        )
+    p = row(db, CareRecipient, rid)
+    assert (p.no_change_hours, p.safe_zone_m, p.notes) == (36, 300, "계단 조심")
+    [entry] = audits(db, "person_settings")
+    assert entry.detail == {
+        "no_change_hours": 36,
+        "safe_zone_m": 300,
+        "fields": ["no_change_hours", "notes", "safe_zone_m"],
+    }
+    for bad in ({"no_change_hours": 23}, {"no_change_hours": 51}, {"safe_zone_m": 10},
+                {"notes": "x" * 2001}, {}):  # fmt: skip
+        with pytest.raises(EnrollmentError), db.begin() as conn:
+            update_person_settings(conn, LEAD, T0, rid, **bad)
+    assert row(db, CareRecipient, rid).no_change_hours == 36
+
+
+def test_home_position_or_the_dongs_centroid_flagged_approximate(db):
+    rid, _ = person(db)
+    with db.connect() as conn:
+        assert home_position(conn, rid) == (37.64, 126.79, True)
+    with db.begin() as conn:
+        set_home_position(conn, LEAD, T0, rid, 37.65, 126.78, source="map")
+    with db.connect() as conn:
+        assert home_position(conn, rid) == (37.65, 126.78, False)
+    for lat, lon in ((48.1, 11.5), (37.6, None), (126.8, 37.6)):
+        with pytest.raises(EnrollmentError), db.begin() as conn:
+            set_home_position(conn, LEAD, T0, rid, lat, lon)
+    with db.begin() as conn:
+        set_home_position(conn, LEAD, T0, rid, None, None)
+    with db.connect() as conn:
+        assert home_position(conn, rid).approximate
+    assert [a.detail["cleared"] for a in audits(db, "person_home")] == [False, True]
+    assert "37.65" not in str([a.detail for a in audits(db, "person_home")])
+
+
+@pytest.mark.parametrize("principal", [OPERATOR, who("c", "council")])
+def test_roles_without_manage_roster_are_refused_and_nothing_is_written(db, principal):
+    rid, did = person(db)
+    calls = [
+        lambda c: update_person_settings(c, principal, T0, rid, no_change_hours=30),
+        lambda c: set_home_position(c, principal, T0, rid, 37.6, 126.8),
+        lambda c: set_device_status(c, principal, T0, did, "in_repair"),
+        lambda c: replace_device(c, principal, T0, did, device_uid="new"),
+        lambda c: end_enrollment(c, principal, T0, rid, "moved", TODAY),
+        lambda c: purge_ended(c, principal, T0, 0),
+    ]
+    for call in calls:
+        with pytest.raises(NotPermitted), db.begin() as conn:
+            call(conn)
+    with db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AuditLog)).scalar() == 0
+    assert row(db, Device, did).status == "active"
+
+
+# --- devices --------------------------------------------------------------------------------
+
+
+def test_register_and_assign_rules(db):
+    rid, _ = person(db)
+    other, _ = person(db)
+    with db.begin() as conn:
+        did = register_device(
+            conn, ADMIN, T0, device_uid="X-1", vendor="acme", type_code="smart_plug",
+            program_code="goyang_ai_call", installed_on=TODAY, recipient_id=rid,
+        )  # fmt: skip
+    d = row(db, Device, did)
+    assert (d.recipient_id, d.region_id, d.status, d.registered_at) == (rid, 2, "active", T0)
+    bad = [
+        {"device_uid": "X-1"},  # already registered
+        {"type_code": "robot"},
+        {"program_code": "seoul_smart_plug"},  # the person's program differs
+        {"site_id": 1},  # both a person and a site
+        {"region_code": "9999999999"},
+    ]
+    for change in bad:
+        args = {"device_uid": "X-2", "vendor": "acme", "type_code": "smart_plug",
+                "program_code": "goyang_ai_call", "installed_on": TODAY,
+                "recipient_id": rid} | change  # fmt: skip
+        with pytest.raises(EnrollmentError), db.begin() as conn:
+            register_device(conn, LEAD, T0, **args)
+    # Assigned to someone still enrolled: refused until released.
+    with pytest.raises(EnrollmentError, match="release it first"), db.begin() as conn:
+        assign_device(conn, LEAD, T0, did, recipient_id=other)
+    with db.begin() as conn:
+        set_device_status(conn, LEAD, T0, did, "retired")
+    assert (row(db, Device, did).status, row(db, Device, did).recipient_id) == ("retired", None)
+    with db.begin() as conn:
+        assign_device(conn, LEAD, T0 + timedelta(hours=1), did, recipient_id=other)
+    assert (row(db, Device, did).status, row(db, Device, did).recipient_id) == ("active", other)
+    with db.connect() as conn:
+        periods = conn.execute(
+            select(DeviceAssignment.recipient_id, DeviceAssignment.release_reason)
+            .where(DeviceAssignment.device_id == did)
+            .order_by(DeviceAssignment.id)
+        ).all()
+        # The first holder keeps the device's history for the time it was theirs.
+        assert did in set(person_devices(conn, rid)["device_id"])
+    assert [tuple(p) for p in periods] == [(rid, "retired"), (other, None)]
+
+
+def test_device_at_a_site_and_status_validation(db):
+    with db.begin() as conn:
+        conn.execute(
+            insert(ComplaintSite),
+            {"id": 1, "code": "S1", "program_id": 1, "region_id": 2, "name_ko": "공원",
+             "name_en": "park", "lat": 37.6, "lon": 126.8, "category": "smoking"},
+        )  # fmt: skip
+        did = register_device(
+            conn, LEAD, T0, device_uid="S-1", vendor="acme", type_code="smart_plug",
+            program_code="goyang_ai_call", installed_on=TODAY, site_id=1,
+        )  # fmt: skip
+    assert (row(db, Device, did).site_id, row(db, Device, did).lat) == (1, 37.6)
+    with pytest.raises(EnrollmentError), db.begin() as conn:
+        set_device_status(conn, LEAD, T0, did, "broken")
+    with db.begin() as conn:
+        set_device_status(conn, LEAD, T0, did, "in_repair")
+    assert live_devices(db) == 0
+    with pytest.raises(EnrollmentError, match="in repair"), db.begin() as conn:
+        assign_device(conn, LEAD, T0, did, site_id=1)
+    with db.begin() as conn:
+        set_device_status(conn, LEAD, T0, did, "active")
+    assert live_devices(db) == 1
+
+
+def test_replacement_keeps_the_old_devices_history_with_the_person(db):
+    alert_id = add_alert(db, kind="device_fault", rule="device_silent", stage="attention")
+    old = row(db, Alert, alert_id).device_id
+    rid = row(db, Device, old).recipient_id
+    person_alert = add_alert(db)  # another person's: untouched
+    with db.begin() as conn:
+        conn.execute(
+            insert(DeviceEvent),
+            {"vendor": "acme", "event_uid": "e1", "device_id": old, "ts": T0 - timedelta(days=1),
+             "received_at": T0, "type": "power", "value": 3.0},
+        )  # fmt: skip
+        new = replace_device(conn, LEAD, T0, old, device_uid="plug-new")
+    o, n = row(db, Device, old), row(db, Device, new)
+    assert (o.status, o.recipient_id, o.replaced_by_id) == ("retired", None, new)
+    assert (n.status, n.recipient_id, n.region_id, n.type_code) == ("active", rid, 2, "smart_plug")
+    a = row(db, Alert, alert_id)
+    assert (a.status, a.outcome, a.closed_by, a.version) == ("closed", "device_fault", "lead1", 2)
+    assert row(db, Alert, person_alert).status == "open"
+    with db.connect() as conn:
+        devices = person_devices(conn, rid)
+        assert list(devices["device_id"]) == [old, new]
+        assert list(person_events(conn, rid)["device_id"]) == [old]
+        assert alert_id in set(person_alerts(conn, rid)["id"])
+    [entry] = audits(db, "device_replace")
+    assert entry.detail["closed_alerts"] == [alert_id]
+    assert [e.entity_id for e in audits(db, "alert_close")] == [str(alert_id)]
+    with pytest.raises(EnrollmentError), db.begin() as conn:
+        replace_device(conn, LEAD, T0, old, device_uid="plug-3")  # no longer in service
+
+
+def test_replacement_by_a_device_from_the_shelf_and_in_repair(db):
+    _, a = person(db)
+    _, b = person(db)
+    with db.begin() as conn:
+        set_device_status(conn, LEAD, T0, b, "retired")
+        with pytest.raises(EnrollmentError, match="replace itself"):
+            replace_device(conn, LEAD, T0, a, device_uid=row(db, Device, a).device_uid)
+    with db.begin() as conn:
+        new = replace_device(
+            conn, LEAD, T0, a, device_uid=row(db, Device, b).device_uid, old_status="in_repair"
+        )
+    assert new == b
+    assert row(db, Device, a).status == "in_repair" and row(db, Device, b).status == "active"
+
+
+# --- end of enrollment ----------------------------------------------------------------------
+
+
+def test_end_of_enrollment_closes_alerts_releases_devices_and_leaves_live_counts(db):
+    dispatched = add_alert(db, status="dispatched")
+    rid = row(db, Alert, dispatched).recipient_id
+    did = row(db, Alert, dispatched).device_id
+    with db.begin() as conn:
+        conn.execute(
+            insert(Alert),
+            {"dedup_key": "x", "kind": "device_fault", "rule": "battery_low", "stage": "attention",
+             "status": "open", "program_id": 1, "region_id": 2, "device_id": did,
+             "opened_at": T0, "updated_at": T0, "version": 1},
+        )  # fmt: skip
+        conn.execute(
+            insert(NotificationOutbox),
+            {"idempotency_key": "d", "alert_id": dispatched, "channel": "field_visit",
+             "recipient": "team", "payload": {"dispatch_id": 1}, "next_attempt_at": T0,
+             "created_at": T0},
+        )  # fmt: skip
+        conn.execute(
+            insert(Dispatch),
+            {"id": 1, "alert_id": dispatched, "kind": "field_visit", "target": "t",
+             "requested_at": T0, "requested_by": "op"},
+        )  # fmt: skip
+    _, other_device = person(db)
+    assert live_devices(db) == 2
+    with db.begin() as conn:
+        result = end_enrollment(conn, LEAD, T0, rid, "death", TODAY)
+    assert len(result.closed_alerts) == 2 and result.released_devices == (did,)
+    with db.connect() as conn:
+        closed = {
+            r.kind: r for r in conn.execute(select(Alert).where(Alert.id.in_(result.closed_alerts)))
+        }
+        notices = conn.execute(
+            select(NotificationOutbox.channel).where(NotificationOutbox.idempotency_key != "d")
+        ).scalars().all()  # fmt: skip
+    assert closed["person"].outcome == "deceased" and "사망" in closed["person"].note
+    assert closed["device_fault"].outcome == "device_fault"
+    assert notices == ["field_visit"]  # the team on its way is stood down
+    p = row(db, CareRecipient, rid)
+    assert (p.ended_on, p.end_reason, p.pii_name) == (TODAY, "death", "김복순")
+    assert row(db, Device, did).status == "retired"
+    assert live_devices(db) == 1
+    with pytest.raises(EnrollmentError, match="already ended"), db.begin() as conn:
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY)
+    for reason, day in (("gone", TODAY), ("moved", TODAY + timedelta(days=1)),
+                        ("moved", date(2023, 1, 1))):  # fmt: skip
+        with pytest.raises(EnrollmentError), db.begin() as conn:
+            rid2 = row(db, Device, other_device).recipient_id
+            end_enrollment(conn, LEAD, T0, rid2, reason, day)
+
+
+def test_other_reasons_close_as_enrollment_ended(db):
+    alert_id = add_alert(db)
+    rid = row(db, Alert, alert_id).recipient_id
+    with db.begin() as conn:
+        end_enrollment(conn, ADMIN, T0, rid, "facility", TODAY)
+    a = row(db, Alert, alert_id)
+    assert (a.outcome, a.closed_by) == ("enrollment_ended", "admin1")
+    assert "시설 입소" in a.note
+
+
+def test_a_silence_tick_after_the_end_opens_nothing_for_the_person(db):
+    ended, ended_device = person(db)
+    _, kept_device = person(db)
+    with db.begin() as conn:
+        end_enrollment(conn, LEAD, T0, ended, "moved", TODAY)
+        # Even a device someone set back to active by hand is not watched for an ended person.
+        conn.execute(
+            update(Device)
+            .where(Device.id == ended_device)
+            .values(status="active", recipient_id=ended)
+        )
+    with db.begin() as conn:
+        run_silence_tick(conn, T0 + timedelta(days=3))
+    with db.connect() as conn:
+        opened = set(conn.execute(select(Alert.device_id)).scalars())
+    assert kept_device in opened  # the tick does open alerts for a silent device
+    assert ended_device not in opened
+
+
+# --- privacy ----------------------------------------------------------------------------------
+
+
+def _ended(db: Engine, day: date) -> int:
+    rid, _ = person(db)
+    with db.begin() as conn:
+        conn.execute(
+            update(CareRecipient)
+            .where(CareRecipient.id == rid)
+            .values(pii_address="고양시 일산동구 백석로 1", pii_home_lat=37.6, pii_home_lon=126.8,
+                    pii_guardian_name="김보호")
+        )  # fmt: skip
+        end_enrollment(conn, LEAD, T0, rid, "moved", day)
+    return rid
+
+
+def test_purge_dry_run_then_real_run_clears_exactly_the_personal_data(db):
+    old = _ended(db, date(2024, 1, 10))
+    recent = _ended(db, date(2024, 11, 30))
+    active, _ = person(db)
+    alert_id = add_alert(db)
+    with db.begin() as conn:
+        conn.execute(update(Alert).where(Alert.id == alert_id).values(recipient_id=old))
+        report = purge_ended(conn, LEAD, T0, 30, dry_run=True)
+    assert report.recipient_ids == (old,) and report.dry_run
+    assert row(db, CareRecipient, old).pii_name == "김복순"
+    assert audits(db, "privacy_purge") == []
+    before = row(db, CareRecipient, old)
+    with db.begin() as conn:
+        report = purge_ended(conn, ADMIN, T0, 30)
+    after = row(db, CareRecipient, old)
+    assert after.pii_name == f"가명-{old}"
+    assert all(
+        getattr(after, c) is None
+        for c in ("pii_phone", "pii_address", "pii_home_lat", "pii_home_lon",
+                  "pii_guardian_name", "pii_guardian_phone")
+    )  # fmt: skip
+    kept = ("birth_year", "sex", "region_id", "program_id", "enrolled_on", "ended_on",
+            "end_reason", "external_ref", "household")  # fmt: skip
+    assert [getattr(after, c) for c in kept] == [getattr(before, c) for c in kept]
+    assert after.pseudonymized_at == T0
+    assert row(db, CareRecipient, recent).pii_name == "김복순"
+    assert row(db, CareRecipient, active).pii_name == "김복순"
+    assert row(db, Alert, alert_id).recipient_id == old  # statistics keep the alert
+    [entry] = audits(db, "privacy_purge")
+    assert entry.detail["recipient_ids"] == [old] and entry.detail["count"] == 1
+    assert "김" not in str(entry.detail)
+    with db.begin() as conn:
+        again = purge_ended(conn, ADMIN, T0 + timedelta(minutes=1), 30)
+    assert again.recipient_ids == ()
+    assert row(db, CareRecipient, old).pseudonymized_at == T0
+
+
+def test_the_workers_daily_purge_runs_once_per_seoul_day(db):
+    rid = _ended(db, date(2024, 1, 10))
+    assert daily_purge(db, T0, retention_days=30).recipient_ids == (rid,)
+    assert daily_purge(db, T0 + timedelta(hours=10), retention_days=30) is None  # 20:00 KST
+    later = _ended(db, date(2024, 1, 11))
+    # 2024-12-03 00:30 KST: a new Seoul day, a new run.
+    report = daily_purge(db, T0 + timedelta(hours=14, minutes=30), retention_days=30)
+    assert report is not None and report.recipient_ids == (later,)
+    assert len(audits(db, "privacy_purge")) == 2
+
+
+# --- reveal -----------------------------------------------------------------------------------
+
+
+def test_reveal_of_an_ended_enrollment_is_for_leads_and_nothing_after_purge(db):
+    rid = _ended(db, date(2024, 1, 10))
+    with pytest.raises(NotPermitted) as refused, db.begin() as conn:
+        reveal_personal_data(conn, OPERATOR, rid, T0)
+    assert refused.value.reason == "ended_enrollment"
+    with db.begin() as conn:
+        assert reveal_personal_data(conn, LEAD, rid, T0)["name"] == "김복순"
+    with db.begin() as conn:
+        purge_ended(conn, LEAD, T0, 0)
+    with pytest.raises(Pseudonymised), db.begin() as conn:
+        reveal_personal_data(conn, LEAD, rid, T0)
+    active, _ = person(db)
+    with db.begin() as conn:  # an operator still sees the people in care in their districts
+        assert reveal_personal_data(conn, OPERATOR, active, T0)["name"] == "김복순"
+
+
+def test_end_reasons_and_outcome_have_translations():
+    from dashboard.i18n import translate
+
+    for reason, ko in (("death", "사망"), ("moved", "전출"), ("facility", "시설 입소"),
+                       ("terminated", "서비스 해지"), ("other", "기타")):  # fmt: skip
+        assert translate(f"enrollment.reason.{reason}", "ko") == ko
+    assert translate("outcome.enrollment_ended", "ko") == "서비스 종료"
+
+
+def test_the_card_tells_pages_what_the_reveal_will_answer(db):
+    from dashboard.auth.reveal import check_reveal
+    from queries.recipients import recipient_card
+
+    rid = _ended(db, date(2024, 1, 10))
+    with db.connect() as conn:
+        card = recipient_card(conn, rid)
+    assert card.ended and not card.pseudonymized
+    assert check_reveal(OPERATOR, card.region_code, ended=card.ended) == "ended_enrollment"
+    assert check_reveal(LEAD, card.region_code, ended=card.ended) is None
+    with db.begin() as conn:
+        purge_ended(conn, LEAD, T0, 0)
+    with db.connect() as conn:
+        card = recipient_card(conn, rid)
+    assert card.pseudonymized and card.masked["phone"] == "–"
+
+
+def test_the_rule_worker_runs_the_daily_purge(db, monkeypatch):
+    from dashboard.rules.worker import run_worker
+    from dashboard.settings import get_settings
+
+    monkeypatch.setenv("ANBU_PRIVACY_RETENTION_DAYS", "30")
+    get_settings.cache_clear()
+    try:
+        rid = _ended(db, date(2024, 1, 10))
+        run_worker(db, once=True, clock=lambda: T0)
+        run_worker(db, once=True, clock=lambda: T0 + timedelta(minutes=1))
+    finally:
+        get_settings.cache_clear()
+    assert row(db, CareRecipient, rid).pii_name == f"가명-{rid}"
+    [entry] = audits(db, "privacy_purge")
+    assert entry.actor == "system:privacy"
+
+
+def test_closures_by_the_end_of_enrollment_are_not_operator_responses(db):
+    from queries.response_metrics import alerts_in_period, false_alarms_of, response_times_of
+
+    ended = add_alert(db, opened_at=T0 - timedelta(hours=5))
+    answered = add_alert(db, opened_at=T0 - timedelta(hours=5), status="acknowledged")
+    with db.begin() as conn:
+        conn.execute(
+            update(Alert)
+            .where(Alert.id == answered)
+            .values(status="closed", closed_at=T0, closed_by="op", outcome="false_alarm")
+        )
+        end_enrollment(conn, LEAD, T0, row(db, Alert, ended).recipient_id, "moved", TODAY)
+    assert row(db, Alert, ended).acknowledged_at is None  # nobody acknowledged it
+    with db.connect() as conn:
+        df = alerts_in_period(conn, T0 - timedelta(days=1), T0 + timedelta(days=1), None, None)
+    times = response_times_of(df).set_index("measure")
+    assert times.loc["close", "n"] == 1 and times.loc["acknowledge", "n"] == 1
+    assert false_alarms_of(df)["closed"].tolist() == [1]
+
+
+def test_an_event_from_a_released_device_is_kept_and_opens_nothing(db):
+    from dashboard.db.schema import DeviceType
+    from dashboard.ingest.core import ingest_events
+
+    rid, _ = person(db)
+    other, _ = person(db)
+    robots = {}
+    with db.begin() as conn:
+        conn.execute(
+            insert(DeviceType),
+            {"code": "care_robot", "name_ko": "로봇", "name_en": "robot",
+             "heartbeat_timeout_s": 7200},
+        )  # fmt: skip
+        for who_id in (rid, other):
+            robots[who_id] = register_device(
+                conn, LEAD, T0, device_uid=f"robot-{who_id}", vendor="acme",
+                type_code="care_robot", program_code="goyang_ai_call", installed_on=TODAY,
+                recipient_id=who_id,
+            )  # fmt: skip
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY)
+    for who_id in (rid, other):
+        event = {"event_id": f"sos-{who_id}", "device_id": f"robot-{who_id}", "type": "sos",
+                 "ts": (T0 + timedelta(minutes=5)).isoformat()}  # fmt: skip
+        with db.begin() as conn:
+            assert ingest_events(conn, "acme", [event], now=T0 + timedelta(minutes=6)).accepted
+    with db.connect() as conn:
+        opened = set(conn.execute(select(Alert.device_id).where(Alert.rule == "robot_sos")))
+        stored = conn.execute(select(func.count()).select_from(DeviceEvent)).scalar()
+    assert opened == {(robots[other],)}  # the SOS rule works; the released robot is not watched
+    assert stored == 2  # the event is kept all the same
