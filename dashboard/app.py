@@ -86,7 +86,8 @@ def build_navigation(role: str) -> Page:
         home, title=first.title, url_path="home", default=True, visibility="hidden"
     )
     next(iter(pages.values())).insert(0, hidden_home)
-    return st.navigation(pages)
+    # Every page listed: collapsed, Streamlit would add an untranslated "View N more".
+    return st.navigation(pages, expanded=True)
 
 
 resolve_lang()
