@@ -209,6 +209,13 @@ def earlier_alerts(
     """Other alerts of the same person (or device), newest first, with their dispatch count."""
     if recipient_id is None and device_id is None:
         return pd.DataFrame(columns=["id", "rule", "stage", "status", "opened_at", "closed_at"])
+    return alerts_with_dispatches(
+        conn, (_subject(recipient_id, device_id), Alert.id != alert_id), limit
+    )
+
+
+def alerts_with_dispatches(conn: Connection, where: tuple, limit: int) -> pd.DataFrame:
+    """Alerts matching ``where``, newest first, with who closed them and their dispatch count."""
     dispatches = (
         select(func.count()).where(Dispatch.alert_id == Alert.id).scalar_subquery()
     ).label("dispatches")
@@ -224,7 +231,7 @@ def earlier_alerts(
             Alert.closed_by,
             dispatches,
         )
-        .where(_subject(recipient_id, device_id), Alert.id != alert_id)
+        .where(*where)
         .order_by(Alert.opened_at.desc(), Alert.id.desc())
         .limit(limit)
     )

@@ -28,7 +28,7 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.formatting import mask_name
-from queries.alerts import OPEN_STATUSES
+from queries.alerts import OPEN_STATUSES, alerts_with_dispatches
 from queries.common import frame, in_filter, region_filter, where_all
 
 LIST_LIMIT = 200  # rows a list shows; more means "refine your filters"
@@ -399,22 +399,4 @@ def device_by_uid(conn: Connection, device_uid: str, with_names: bool = False) -
 
 def device_alerts(conn: Connection, device_id: int, limit: int = 20) -> pd.DataFrame:
     """A device's alerts, newest first, with their dispatch count."""
-    dispatches = (
-        select(func.count()).where(Dispatch.alert_id == Alert.id).scalar_subquery()
-    ).label("dispatches")
-    stmt = (
-        select(
-            Alert.id,
-            Alert.rule,
-            Alert.stage,
-            Alert.status,
-            Alert.outcome,
-            Alert.opened_at,
-            Alert.closed_at,
-            dispatches,
-        )
-        .where(Alert.device_id == device_id)
-        .order_by(Alert.opened_at.desc(), Alert.id.desc())
-        .limit(limit)
-    )
-    return frame(conn, stmt, times=["opened_at", "closed_at"])
+    return alerts_with_dispatches(conn, (Alert.device_id == device_id,), limit)
