@@ -3,7 +3,7 @@
 개인정보 보호법 §21 asks for personal data to be destroyed without delay once it is no longer
 needed, unless another law requires keeping it. What "needed" means for a program is the
 operator's policy (its 개인정보 처리방침): ``ANBU_PRIVACY_RETENTION_DAYS``. After it the person
-is pseudonymised: name, phones, address, guardian and home position cleared, the name replaced
+is pseudonymised: name, phones, address, guardian, home position and staff notes cleared, the name replaced
 by ``가명-<id>``; birth year, sex, dong, program, dates and every alert, dispatch and statistic
 stay. One audit row per run names the ids (not personal data) and the counts.
 """
@@ -28,6 +28,7 @@ CLEARED = (
     "pii_home_lon",
     "pii_guardian_name",
     "pii_guardian_phone",
+    "notes",  # staff free text about the person: it may name or describe them
 )
 
 

@@ -344,7 +344,7 @@ def _ended(db: Engine, day: date) -> int:
             update(CareRecipient)
             .where(CareRecipient.id == rid)
             .values(pii_address="고양시 일산동구 백석로 1", pii_home_lat=37.6, pii_home_lon=126.8,
-                    pii_guardian_name="김보호")
+                    pii_guardian_name="김보호", notes="보호자 김보호 010-1234-5678")
         )  # fmt: skip
         end_enrollment(conn, LEAD, T0, rid, "moved", day)
     return rid
@@ -369,7 +369,7 @@ def test_purge_dry_run_then_real_run_clears_exactly_the_personal_data(db):
     assert all(
         getattr(after, c) is None
         for c in ("pii_phone", "pii_address", "pii_home_lat", "pii_home_lon",
-                  "pii_guardian_name", "pii_guardian_phone")
+                  "pii_guardian_name", "pii_guardian_phone", "notes")
     )  # fmt: skip
     kept = ("birth_year", "sex", "region_id", "program_id", "enrolled_on", "ended_on",
             "end_reason", "external_ref", "household")  # fmt: skip
