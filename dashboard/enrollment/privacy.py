@@ -3,9 +3,9 @@
 개인정보 보호법 §21 asks for personal data to be destroyed without delay once it is no longer
 needed, unless another law requires keeping it. What "needed" means for a program is the
 operator's policy (its 개인정보 처리방침): ``ANBU_PRIVACY_RETENTION_DAYS``. After it the person
-is pseudonymised: name, phones, address, guardian, home position and staff notes cleared, the name replaced
-by ``가명-<id>``; birth year, sex, dong, program, dates and every alert, dispatch and statistic
-stay. One audit row per run names the ids (not personal data) and the counts.
+is pseudonymised: name, phones, address, guardian, home position and staff notes cleared, the
+name replaced by ``가명-<id>``; birth year, sex, dong, program, dates and every alert, dispatch
+and statistic stay. One audit row per run names the ids (not personal data) and the counts.
 """
 
 from __future__ import annotations
