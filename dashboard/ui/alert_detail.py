@@ -87,6 +87,15 @@ def _on_hide() -> None:
     st.session_state.pop(REVEAL_KEY, None)
 
 
+# Why a reveal was refused, as the domain says it (NotPermitted.reason, Pseudonymised).
+REFUSAL_REASONS = ("role", "district", "ended_enrollment", "pseudonymized")
+
+
+def refusal_text(reason: str) -> str:
+    """The translated refusal; an unexpected message is shown as text, never as markdown."""
+    return t(f"card.refused.{reason}") if reason in REFUSAL_REASONS else md_escape(reason)
+
+
 def revealed_for(alert_id: int, recipient_id: int | None) -> bool:
     """Is this alert's person revealed in this session? A reveal ends when the alert changes."""
     state = st.session_state.get(REVEAL_KEY)
@@ -128,8 +137,7 @@ def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
     )
     reason = st.session_state.pop("alerts_reveal_error", None)
     if reason:
-        known = reason in ("role", "district", "ended_enrollment", "pseudonymized")
-        st.error(t(f"card.refused.{reason}") if known else md_escape(reason))
+        st.error(refusal_text(reason))
     if revealed:
         at = st.session_state[REVEAL_KEY]["at"]
         st.caption(t("card.revealed", at=format_datetime(at, lang)))

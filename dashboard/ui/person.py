@@ -15,7 +15,7 @@ from dashboard.auth.permissions import NotPermitted
 from dashboard.auth.reveal import RecipientNotFound, check_reveal, reveal_personal_data
 from dashboard.formatting import format_date, format_datetime, format_number
 from dashboard.i18n import localized, state_label, translate_or
-from dashboard.ui.alert_detail import fresh
+from dashboard.ui.alert_detail import fresh, refusal_text
 from dashboard.ui.alerts import rule_label
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.components import table
@@ -117,8 +117,7 @@ def _facts(user: SessionUser, person: dict) -> None:
     )
     reason = st.session_state.pop(_ERROR_KEY, None)
     if reason:
-        known = reason in ("role", "district")
-        st.error(t(f"card.refused.{reason}") if known else md_escape(reason))
+        st.error(refusal_text(reason))
     if revealed:
         at = st.session_state[REVEAL_KEY]["at"]
         st.caption(t("person.revealed", at=format_datetime(at, lang)))
