@@ -15,6 +15,7 @@ from dashboard.ui.auth import require_page
 from dashboard.ui.components import (
     multiselect_filter,
     page_header,
+    pick_table,
     program_labels,
     region_labels,
     table,
@@ -133,21 +134,7 @@ else:
         "seen": t("col.last_seen"),
         "state_text": t("col.state"),
     }
-    event = st.dataframe(
-        shown[list(columns)].rename(columns=columns),
-        hide_index=True,
-        width="stretch",
-        height=min(38 + 35 * len(shown), 420),
-        on_select="rerun",
-        selection_mode="single-row",
-        key="devices_table",
-    )
-    picked = event.selection.rows if event is not None else []
-    if picked:
-        uid = str(rows.iloc[picked[0]]["device_uid"])
-        if uid != raw_uid:
-            st.query_params["device"] = uid
-            raw_uid = uid
+    raw_uid = pick_table(shown, columns, key="devices_table", link="device", id_column="device_uid")
 
 if not raw_uid:
     st.caption(t("devices.select_hint"))

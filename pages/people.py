@@ -11,7 +11,13 @@ from dashboard.formatting import format_date, format_number
 from dashboard.i18n import localized
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.auth import require_page
-from dashboard.ui.components import multiselect_filter, page_header, program_labels, region_labels
+from dashboard.ui.components import (
+    multiselect_filter,
+    page_header,
+    pick_table,
+    program_labels,
+    region_labels,
+)
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.person import render_person, risk_label
@@ -107,21 +113,9 @@ else:
         "devices": t("people.devices"),
         "open_alerts": t("people.open_alerts"),
     }
-    event = st.dataframe(
-        shown[list(columns)].rename(columns=columns),
-        hide_index=True,
-        width="stretch",
-        height=min(38 + 35 * len(shown), 420),
-        on_select="rerun",
-        selection_mode="single-row",
-        key="people_table",
+    raw_ref = pick_table(
+        shown, columns, key="people_table", link="person", id_column="external_ref"
     )
-    picked = event.selection.rows if event is not None else []
-    if picked:
-        ref = str(rows.iloc[picked[0]]["external_ref"])
-        if ref != raw_ref:
-            st.query_params["person"] = ref
-            raw_ref = ref
 
 if not raw_ref:
     st.caption(t("people.select_hint"))

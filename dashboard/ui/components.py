@@ -84,3 +84,28 @@ def table(
     config = {t(columns[c]): v for c, v in (column_config or {}).items()}
     kwargs = {"height": height} if height else {}
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, **kwargs)
+
+
+def pick_table(
+    shown: pd.DataFrame, columns: Mapping[str, str], *, key: str, link: str, id_column: str
+) -> str | None:
+    """A list the user picks one row of: the row's ``id_column`` becomes the page's ``?link=``
+    deep link (so a picked person or device survives a reload and can be shared). ``columns``
+    maps the frame's columns to their shown headers. Returns the linked id, if any."""
+    event = st.dataframe(
+        shown[list(columns)].rename(columns=dict(columns)),
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(shown), 420),
+        on_select="rerun",
+        selection_mode="single-row",
+        key=key,
+    )
+    picked = event.selection.rows if event is not None else []
+    current = st.query_params.get(link)
+    if picked:
+        chosen = str(shown.iloc[picked[0]][id_column])
+        if chosen != current:
+            st.query_params[link] = chosen
+        return chosen
+    return current
