@@ -39,6 +39,7 @@ ACTIONS = (
     "manage_api_keys",
     "import_data",
     "manage_roster",
+    "mark_away",
 )
 
 # Control pages show people (names, homes, positions); the aggregate pages select no personal
@@ -60,7 +61,7 @@ PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
 }
 
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
-    "operator": frozenset({*ALERT_ACTIONS, "reveal_personal_data"}),
+    "operator": frozenset({*ALERT_ACTIONS, "reveal_personal_data", "mark_away"}),
     "lead": frozenset(
         {
             *ALERT_ACTIONS,
@@ -70,6 +71,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "manage_users",
             "import_data",
             "manage_roster",
+            "mark_away",
         }
     ),
     "council": frozenset(),

@@ -17,6 +17,8 @@ TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "ingest_events_per_s_postgres": (5_000, "min"),
     "rule_tick_s": (0.5, "max"),
     "live_status_query_s": (0.1, "max"),
+    "routine_score_s": (5.0, "max"),
+    "routine_learn_s": (60.0, "max"),
 }
 PAGE_RUN_TARGET_S = 1.0  # warm server-side run of any page (issue 14)
 PAGE_FIRST_TARGET_S = 2.0  # a page's first run in a session
@@ -39,6 +41,8 @@ def run_backend(
     print(f"[{label}] rule tick and live queries at the city's end, {now:%Y-%m-%d %H:%M} UTC")
     tick = timings.measure_tick(engine, now)
     live = timings.measure_live(engine, now)
+    print(f"[{label}] learning every plug's routine, then one scoring pass")
+    routines = timings.measure_routines(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -46,6 +50,9 @@ def run_backend(
         f"rule_tick_candidates_{label}": tick.candidates,
         f"live_status_query_s_{label}": round(live.snapshot_s, 4),
         f"live_filter_options_s_{label}": round(live.filters_s, 4),
+        f"routine_learn_s_{label}": round(routines.learn_s, 3),
+        f"routine_score_s_{label}": round(routines.score_s, 3),
+        f"routine_households_{label}": routines.households,
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -119,7 +126,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         finally:
             city.postgres_drop(pg, run)
 
-    for key in ("rule_tick_s", "live_status_query_s"):  # the slower backend decides
+    for key in ("rule_tick_s", "live_status_query_s", "routine_score_s", "routine_learn_s"):
+        # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
         result[key] = max(values)
     for key in [k for k in result if k.startswith(("page_run_s_", "page_first_s_"))]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -59,3 +59,40 @@ def measure_live(engine: Engine, now: datetime, repeats: int = 5) -> LiveFigures
             filt.append(time.perf_counter() - started)
         conn.rollback()
     return LiveFigures(statistics.median(snap), statistics.median(filt))
+
+
+@dataclass(frozen=True)
+class RoutineFigures:
+    learn_s: float  # learning every active plug's routine (the worker's nightly job)
+    score_s: float  # one scoring pass over every plug: facts, routines and the rule
+    households: int
+
+
+def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
+    """Learn all routines, then score every smart-plug home once, rolled back afterwards."""
+    from dashboard.db.schema import Device
+    from dashboard.detection.learning import learn_routines
+    from dashboard.detection.records import load_routines
+    from dashboard.rules.config import current_thresholds
+    from dashboard.rules.facts import load_facts
+    from dashboard.rules.plug import plug_no_change
+
+    th = current_thresholds()
+    with engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            started = time.perf_counter()
+            learned = learn_routines(conn, now, th.plug_routine)
+            learn_s = time.perf_counter() - started
+            started = time.perf_counter()
+            facts = load_facts(conn, Device.__table__.c.type_code == "smart_plug")
+            routines = load_routines(conn, [f.device_id for f in facts])
+            for f in facts:
+                if f.device_id in routines:
+                    plug_no_change(replace(f, routine=routines[f.device_id]), th, now)
+                else:
+                    plug_no_change(f, th, now)
+            score_s = time.perf_counter() - started
+        finally:
+            trans.rollback()
+    return RoutineFigures(learn_s, score_s, learned.devices)

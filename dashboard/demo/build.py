@@ -58,6 +58,7 @@ DAILY_DEFAULTS = {
     "triggers": 0,
     "sessions": 0,
     "distance_m": None,
+    "activity_slots": None,
 }
 
 

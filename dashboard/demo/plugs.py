@@ -189,12 +189,20 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
     reported = ~offline
     cfg = th.plug_no_change
     active = changed(power, lux, reported, cfg.power_margin_w, cfg.lux_margin)
+    # The half-hour each hourly report falls in (its offset within the hour), as ingest would
+    # set it in device_daily.activity_slots for the routine model.
+    half = (off >= HOUR // 2).astype(np.int64)
+    slot_bits = np.left_shift(
+        np.int64(1), 2 * np.arange(24, dtype=np.int64)[None, :] + half[:, None]
+    )
+    activity_slots = (active.reshape(m, grid.days, 24) * slot_bits[:, None, :]).sum(axis=2)
     daily = daily_columns(
         ids,
         grid.days,
         events=grid.per_day(reported) * 2,
         active_hours=grid.per_day(active),
         energy_wh=np.round(grid.per_day(np.where(reported, power, 0)), 1),
+        activity_slots=activity_slots,
     )
     part.daily.append(daily)
 

@@ -38,6 +38,7 @@ from dashboard.db.schema import (
 )
 from dashboard.demo.alerts import MIN, dispatch_plan
 from dashboard.demo.context import OPERATORS, Ctx, to_dt
+from dashboard.detection.learning import learn_routines
 from dashboard.rules import Thresholds, on_events, run_silence_tick
 from dashboard.rules.evaluate import EVENT_RULES
 from dashboard.rules.geo import haversine_m
@@ -102,6 +103,8 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
     # Event rules (SOS, call results) as ingestion would have run them, then the silence tick
     # for everything else, exactly as the worker will. Should another worker hold the tick
     # lock (PostgreSQL), judge every device through on_events instead: same rules, no lock.
+    # The plugs' routines as the worker learns them each night, from the days before ``end``.
+    learn_routines(conn, end, th.plug_routine)
     active = d.c.status == "active"
     evented = sorted(EVENT_RULES)
     ids = select(d.c.id).where(active, d.c.type_code.in_(evented)).order_by(d.c.id)

@@ -158,8 +158,11 @@ def ingest_events(
     stored = _insert_new(conn, vendor, ordered, checked.device_of, now)
     touched: dict[int, Touched] = {}
     if stored:
-        states = update_device_state(conn, stored, checked.device_of, now, Margins.from_rules())
-        update_device_daily(conn, stored, checked.device_of)
+        signals: dict = {}
+        states = update_device_state(
+            conn, stored, checked.device_of, now, Margins.from_rules(), signals
+        )
+        update_device_daily(conn, stored, checked.device_of, signals)
         touched = _touched(stored, checked, states)
     device_ids = frozenset(touched)
     if device_ids:

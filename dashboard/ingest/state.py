@@ -20,10 +20,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import Connection, case, func, literal_column, or_, select
 from sqlalchemy.sql.dml import Insert
 
-from dashboard.db.schema import DeviceDaily, DeviceState
+from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
+from dashboard.detection.background import Background, departs, is_night
+from dashboard.detection.routine import slot_of
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import ValidEvent
 from dashboard.settings import LOCAL_TZ
@@ -76,6 +78,26 @@ class _State:
 _STATE_FIELDS = tuple(vars(_State()))  # the dataclass's field order
 
 
+@dataclass
+class DaySignals:
+    """What one batch adds to a device's day in ``device_daily``: the half-hours with a sign
+    of life, and a smart plug's night load (lowest, highest, largest step)."""
+
+    slots: int = 0
+    night_low_w: float | None = None
+    night_high_w: float | None = None
+    night_step_w: float | None = None
+
+    def add_night(self, watts: float, step: float | None) -> None:
+        self.night_low_w = watts if self.night_low_w is None else min(self.night_low_w, watts)
+        self.night_high_w = watts if self.night_high_w is None else max(self.night_high_w, watts)
+        if step is not None:
+            self.night_step_w = step if self.night_step_w is None else max(self.night_step_w, step)
+
+
+Signals = dict[date, DaySignals]
+
+
 def is_sign_of_life(event: ValidEvent, margins: Margins) -> bool:
     """Events that show a person is active on their own, whatever came before them.
 
@@ -90,8 +112,19 @@ def is_sign_of_life(event: ValidEvent, margins: Margins) -> bool:
     return kind in ("sos", "interaction", "session", "trigger")
 
 
-def merge_state(previous: _State, events: list[ValidEvent], margins: Margins) -> _State:
-    """Fold a device's new events (any order) into its state, never moving it backwards."""
+def merge_state(
+    previous: _State,
+    events: list[ValidEvent],
+    margins: Margins,
+    background: Background | None = None,
+    days: Signals | None = None,
+) -> _State:
+    """Fold a device's new events (any order) into its state, never moving it backwards.
+
+    ``background`` is a smart plug's learned unattended load: power changes inside it are not
+    signs of life (``detection.background.departs``). ``days``, when given, collects per local
+    day the half-hours with a sign of life and the night load, for ``update_device_daily``.
+    """
     state = _State(**vars(previous))
     activity = previous.last_activity_at
     ordered = sorted(events, key=lambda e: (e.ts, e.index))
@@ -106,16 +139,29 @@ def merge_state(previous: _State, events: list[ValidEvent], margins: Margins) ->
         # Readings only advance for events at or after what is already known.
         in_order = state.last_seen_at is None or event.ts >= state.last_seen_at
         if in_order:
-            active = _apply_reading(state, event, margins) or active
+            before_w = state.last_power_w
+            active = _apply_reading(state, event, margins, background) or active
             state.last_seen_at = event.ts
             state.last_event_type = event.type
+            if days is not None and event.type == "power":
+                local = event.ts.astimezone(LOCAL_TZ)
+                if is_night(local):
+                    step = None if before_w is None else abs(event.fields["watts"] - before_w)
+                    days.setdefault(local.date(), DaySignals()).add_night(
+                        event.fields["watts"], step
+                    )
+        if active and days is not None:
+            local = event.ts.astimezone(LOCAL_TZ)
+            days.setdefault(local.date(), DaySignals()).slots |= 1 << slot_of(local)
         if active and (activity is None or event.ts > activity):
             activity = event.ts
     state.last_activity_at = activity
     return state
 
 
-def _apply_reading(state: _State, event: ValidEvent, margins: Margins) -> bool:
+def _apply_reading(
+    state: _State, event: ValidEvent, margins: Margins, background: Background | None = None
+) -> bool:
     """Update the readings from one in-order event; True when the change is a sign of life."""
     f = event.fields
     changed = False
@@ -123,7 +169,9 @@ def _apply_reading(state: _State, event: ValidEvent, margins: Margins) -> bool:
         state.battery_pct = f["battery_pct"]
     if event.type == "power":
         previous, state.last_power_w = state.last_power_w, f["watts"]
-        changed = previous is not None and abs(f["watts"] - previous) > margins.power_w
+        changed = previous is not None and departs(
+            previous, f["watts"], margins.power_w, background
+        )
     elif event.type == "lux":
         previous, state.last_lux = state.last_lux, f["lux"]
         changed = previous is not None and abs(f["lux"] - previous) > margins.lux
@@ -148,10 +196,12 @@ def update_device_state(
     device_of: dict[str, int],
     now: datetime,
     margins: Margins,
+    signals: dict[int, Signals] | None = None,
 ) -> dict[int, _State]:
     """Merge stored events into ``device_state`` (one read, one bulk upsert).
 
-    Returns each device's merged state as written (the rules' pre-filter reads it).
+    Returns each device's merged state as written (the rules' pre-filter reads it); fills
+    ``signals`` (device id → day → :class:`DaySignals`) for ``update_device_daily``.
     """
     by_device: dict[int, list[ValidEvent]] = defaultdict(list)
     for event in events:
@@ -165,12 +215,17 @@ def update_device_state(
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # serialise concurrent batches per device
     previous = {row.device_id: row for row in conn.execute(query).all()}
+    powered = sorted({i for i, evs in by_device.items() if any(e.type == "power" for e in evs)})
+    backgrounds = load_backgrounds(conn, powered)
     rows = []
     merged_states: dict[int, _State] = {}
     for device_id in ids:
         row = previous.get(device_id)
         before = _State(*row[1:]) if row else _State()
-        merged = merged_states[device_id] = merge_state(before, by_device[device_id], margins)
+        days = signals.setdefault(device_id, {}) if signals is not None else None
+        merged = merged_states[device_id] = merge_state(
+            before, by_device[device_id], margins, backgrounds.get(device_id), days
+        )
         if merged.first_received_at is None and merged.first_seen_at is not None:
             merged.first_received_at = before.first_seen_at or now  # its first batch: now
         rows.append(
@@ -179,6 +234,22 @@ def update_device_state(
         )
     bulk_write(conn, table, rows, _merge_state_on_conflict, key="device_state")
     return merged_states
+
+
+def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Background]:
+    """The learned unattended load of each of these devices that has one."""
+    if not device_ids:
+        return {}
+    table = DeviceRoutine.__table__
+    rows = conn.execute(
+        select(
+            table.c.device_id,
+            table.c.background_low_w,
+            table.c.background_high_w,
+            table.c.background_step_w,
+        ).where(table.c.device_id.in_(device_ids), table.c.background_high_w.is_not(None))
+    )
+    return {row[0]: Background(row[1], row[2], row[3] or 0.0, 0) for row in rows}
 
 
 def _merge_state_on_conflict(stmt: Insert) -> Insert:
@@ -213,16 +284,33 @@ def _merge_state_on_conflict(stmt: Insert) -> Insert:
     return stmt.on_conflict_do_update(index_elements=["device_id"], set_=set_)
 
 
+def _least(old, new, *, greatest: bool = False):
+    """The smaller (or larger) of two nullable values, the same in SQLite and PostgreSQL."""
+    better = new > old if greatest else new < old
+    return case((old.is_(None), new), (new.is_(None), old), (better, new), else_=old)
+
+
 def _add_daily_on_conflict(stmt: Insert) -> Insert:
-    table = DeviceDaily.__table__
-    set_ = {col: table.c[col] + getattr(stmt.excluded, col) for col in DAILY_COUNTS}
+    table, new = DeviceDaily.__table__, stmt.excluded
+    set_: dict[str, Any] = {col: table.c[col] + getattr(new, col) for col in DAILY_COUNTS}
+    zero = literal_column("0")  # not a bound parameter: the SQLite statement is precompiled
+    set_["activity_slots"] = func.coalesce(table.c.activity_slots, zero).op("|")(
+        func.coalesce(new.activity_slots, zero)
+    )
+    set_["night_low_w"] = _least(table.c.night_low_w, new.night_low_w)
+    set_["night_high_w"] = _least(table.c.night_high_w, new.night_high_w, greatest=True)
+    set_["night_step_w"] = _least(table.c.night_step_w, new.night_step_w, greatest=True)
     return stmt.on_conflict_do_update(index_elements=["device_id", "day"], set_=set_)
 
 
 def update_device_daily(
-    conn: Connection, events: Iterable[ValidEvent], device_of: dict[str, int]
+    conn: Connection,
+    events: Iterable[ValidEvent],
+    device_of: dict[str, int],
+    signals: dict[int, Signals] | None = None,
 ) -> None:
-    """Add the stored events to the per-device Asia/Seoul daily counts (one bulk upsert)."""
+    """Add the stored events to the per-device Asia/Seoul daily counts (one bulk upsert), with
+    the activity half-hours and night load that ``update_device_state`` collected."""
     counts: dict[tuple[int, date], dict[str, int]] = {}
     for event in events:
         key = (device_of[event.device_uid], event.ts.astimezone(LOCAL_TZ).date())
@@ -241,8 +329,18 @@ def update_device_daily(
     if not counts:
         return
     table = DeviceDaily.__table__
-    rows = [
-        {"device_id": device_id, "day": day, "active_hours": 0} | c
-        for (device_id, day), c in sorted(counts.items())
-    ]
+    signals = signals or {}
+    rows = []
+    for (device_id, day), c in sorted(counts.items()):
+        day_signals = signals.get(device_id, {}).get(day) or DaySignals()
+        rows.append(
+            {"device_id": device_id, "day": day, "active_hours": 0}
+            | c
+            | {
+                "activity_slots": day_signals.slots,
+                "night_low_w": day_signals.night_low_w,
+                "night_high_w": day_signals.night_high_w,
+                "night_step_w": day_signals.night_step_w,
+            }
+        )
     bulk_write(conn, table, rows, _add_daily_on_conflict, key="device_daily")

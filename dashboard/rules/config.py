@@ -46,6 +46,29 @@ class PlugNoChange(_Section):
         return self
 
 
+class PlugRoutine(_Section):
+    """The routine-aware score over the fixed ladder (docs/detection.md)."""
+
+    enabled: bool = True
+    min_days: int = Field(14, ge=7, le=28)
+    window_days: int = Field(28, ge=14, le=56)
+    half_life_days: float = Field(14, gt=0)
+    min_quiet_h: float = Field(2, gt=0, le=24)
+    min_share: float = Field(0.9, gt=0, le=1)
+    attention_slots: float = Field(4, gt=0)
+    risk_slots: float = Field(8, gt=0)
+    severe_slots: float = Field(14, gt=0)
+    score_every_min: int = Field(10, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PlugRoutine:
+        if not self.attention_slots < self.risk_slots < self.severe_slots:
+            raise ValueError("attention_slots < risk_slots < severe_slots must hold")
+        if self.min_days > self.window_days:
+            raise ValueError("min_days must not be greater than window_days")
+        return self
+
+
 class DeviceSilent(_Section):
     risk_after_h: float = Field(24, gt=0)
     timeout_s: dict[str, int] = Field(default_factory=lambda: {"smart_plug": 7200})
@@ -106,6 +129,7 @@ class Thresholds(_Section):
     """Every rule threshold; ``Thresholds()`` gives the documented defaults."""
 
     plug_no_change: PlugNoChange = PlugNoChange()
+    plug_routine: PlugRoutine = PlugRoutine()
     device_silent: DeviceSilent = DeviceSilent()
     call_no_activity: CallNoActivity = CallNoActivity()
     call_auto_unanswered: CallAutoUnanswered = CallAutoUnanswered()

@@ -48,6 +48,7 @@ EDITED_NOTE = (
 
 # Unit code of each setting (labels per language in i18n ``settings_page.unit.<code>``).
 _UNIT_SUFFIXES = (
+    ("_slots", "slots"),
     ("_pct", "pct"),
     ("_min", "min"),
     ("_days", "days"),

@@ -11,10 +11,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, or_, select, text
+from sqlalchemy import Connection, and_, false, or_, select, text
 
 from dashboard.clock import require_aware
-from dashboard.db.schema import Alert, Device, DeviceState, DeviceType
+from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
+from dashboard.detection.records import mark_checked
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import enrich, load_facts, load_facts_by_id, with_history
@@ -126,6 +127,25 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         )
 
     first_plug_signal = plug_ladder(th.plug_no_change.min_hours, th)[0]
+    # Quiet homes with a usable routine, each at most every ``score_every_min`` (staggered).
+    cfg, rt = th.plug_routine, DeviceRoutine.__table__
+    routine_due = (
+        and_(
+            d.c.type_code == "smart_plug",
+            s.c.last_activity_at <= now - timedelta(hours=cfg.min_quiet_h),
+            d.c.id.in_(
+                select(rt.c.device_id).where(
+                    rt.c.reference_days >= cfg.min_days,
+                    or_(
+                        rt.c.checked_at.is_(None),
+                        rt.c.checked_at <= now - timedelta(minutes=cfg.score_every_min),
+                    ),
+                )
+            ),
+        )
+        if cfg.enabled
+        else false()
+    )
     has_open_alert = d.c.id.in_(
         select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
     )
@@ -134,6 +154,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         s.c.last_seen_at.is_(None),
         silent,
         quiet("smart_plug", first_plug_signal),
+        routine_due,
         quiet("phone_line", th.call_no_activity.days * 24),
         quiet("care_robot", th.robot.no_interaction_h),
         s.c.battery_pct < th.battery.low_pct,
@@ -168,6 +189,16 @@ def run_silence_tick(
     th = thresholds or current_thresholds()
     facts = load_facts(conn, _candidates(conn, th, now))
     changes, states = evaluate(conn, facts, th, now)
+    if th.plug_routine.enabled:
+        quiet_since = now - timedelta(hours=th.plug_routine.min_quiet_h)
+        scored = [
+            f.device_id
+            for f in facts
+            if f.type_code == "smart_plug"
+            and f.last_activity_at is not None
+            and f.last_activity_at <= quiet_since
+        ]
+        mark_checked(conn, scored, now, th.plug_routine.score_every_min)
     return TickSummary(
         now=now,
         candidates=len(facts),

@@ -31,6 +31,7 @@ from dashboard.db.schema import (
     DeviceType,
     Region,
 )
+from dashboard.detection.records import load_away, load_routines
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import STICKY_RULES, DeviceFacts, Reading
 from dashboard.rules.wandering import distance_from_home, safe_zone_m
@@ -149,10 +150,28 @@ def enrich(
         and dist > safe_zone_m(f, th)
     ]
     positions = _last_position_at(conn, outside)
-    enriched = [
-        replace(f, last_position_at=positions[f.device_id]) if f.device_id in positions else f
+    # The routine score needs the home's routine only once the quiet has lasted a while.
+    quiet_for = timedelta(hours=th.plug_routine.min_quiet_h)
+    quiet_plugs = [
+        f.device_id
         for f in facts
+        if f.type_code == "smart_plug"
+        and th.plug_routine.enabled
+        and (f.last_activity_at is None or f.last_activity_at <= now - quiet_for)
     ]
+    routines = load_routines(conn, quiet_plugs)
+    people = sorted({f.recipient_id for f in facts if f.recipient_id is not None})
+    away = load_away(conn, people, now.astimezone(LOCAL_TZ).date())
+    enriched = []
+    for f in facts:
+        extra: dict = {}
+        if f.device_id in positions:
+            extra["last_position_at"] = positions[f.device_id]
+        if f.device_id in routines:
+            extra["routine"] = routines[f.device_id]
+        if f.recipient_id in away:
+            extra["away_until"] = away[f.recipient_id]
+        enriched.append(replace(f, **extra) if extra else f)
     return enriched, _readings(conn, facts, th, now)
 
 

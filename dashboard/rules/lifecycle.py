@@ -31,7 +31,20 @@ ACTOR = "system"
 # Evidence that only measures how long a condition has lasted: a change in these alone is not
 # worth a write (and a version bump that would trip an operator's concurrent action) every tick.
 VOLATILE_EVIDENCE = frozenset(
-    {"no_change_hours", "quiet_h", "silent_h", "minutes_without_position", "gap_h"}
+    {
+        "no_change_hours",
+        "quiet_h",
+        "silent_h",
+        "minutes_without_position",
+        "gap_h",
+        # the routine score grows with the quiet spell; its sentence names the current time
+        "scored_at",
+        "explanation",
+        "routine_share",
+        "routine_active_days",
+        "routine_days",
+        "routine_expected_slots",
+    }
 )
 CLEAR_OUTCOME = {"person": "safe", "device_fault": "device_fault"}
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from dashboard.detection.routine import Routine
 
 Stage = Literal["attention", "risk", "severe"]
 Kind = Literal["person", "device_fault"]
@@ -88,6 +91,10 @@ class DeviceFacts:
     home_lat: float | None = None
     home_lon: float | None = None
     dong_name: str | None = None
+    # the home's learned routine (smart plugs with enough history; dashboard.detection)
+    routine: Routine | None = None
+    # staff marked the person away until this return date (exclusive): person alerts pause
+    away_until: date | None = None
     # rule code → when an operator last closed that rule's alert for this subject: a human
     # check restarts the rule's clock, so a persisting condition does not reopen at once.
     human_closed_at: dict[str, datetime] = field(default_factory=dict)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dashboard.detection.explain import explain_plug
+from dashboard.detection.routine import QuietScore, score_quiet
 from dashboard.rules.clock import live_since, quiet_since
-from dashboard.rules.config import Thresholds
-from dashboard.rules.model import Decision, DeviceFacts, Stage, hours_between, iso
+from dashboard.rules.config import PlugRoutine, Thresholds
+from dashboard.rules.model import Decision, DeviceFacts, Stage, hours_between, iso, worse
+from dashboard.settings import LOCAL_TZ
 
 RULE = "plug_no_change"
 
@@ -35,8 +38,32 @@ def ladder_stage(hours: float, ladder: tuple[float, float, float]) -> Stage | No
     return None
 
 
+def routine_stage(score: QuietScore, cfg: PlugRoutine) -> Stage | None:
+    """The stage a quiet spell's score reaches (docs/detection.md)."""
+    if score.quiet_h < cfg.min_quiet_h or score.share < cfg.min_share:
+        return None
+    if score.expected >= cfg.severe_slots:
+        return "severe"
+    if score.expected >= cfg.risk_slots:
+        return "risk"
+    if score.expected >= cfg.attention_slots:
+        return "attention"
+    return None
+
+
+def is_away(facts: DeviceFacts, now: datetime) -> bool:
+    """Staff marked the person away and the return date has not come."""
+    return facts.away_until is not None and now.astimezone(LOCAL_TZ).date() < facts.away_until
+
+
 def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision | None:
-    """관심/위험/심각 after the person's ladder without a change beyond the noise margins.
+    """관심/위험/심각 from the home's routine, or after the person's ladder at the latest.
+
+    A sign of life is a power change that departs from the home's unattended load
+    (``detection.background``, applied by ingestion) or a light change. The routine score
+    (``detection.routine``) raises a stage as soon as the quiet is unusual for this home at this
+    time; the fixed ladder stays as a floor, so nothing it catches is missed. While staff have
+    marked the person away the rule holds no opinion (an open alert stays for a person to close).
 
     ``last_activity_at`` is the last power or lux change beyond the margins (kept by ingestion).
     A plug that stopped reporting keeps its clock running: nobody is observing the person, and
@@ -44,7 +71,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     history received later (a back-fill), it can open 관심 at once but 위험 and 심각 count only
     the time Anbu has been observing the plug (``dashboard.rules.clock``).
     """
-    if facts.type_code != "smart_plug":
+    if facts.type_code != "smart_plug" or is_away(facts, now):
         return None
     since = quiet_since(facts, RULE, facts.last_activity_at)
     if since is None:
@@ -53,8 +80,16 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     ladder = plug_ladder(facts.no_change_hours, th)
     stage = ladder_stage(quiet_h, ladder)
     live = live_since(facts, RULE, facts.last_activity_at)
-    if stage is not None and live is not None and live > since:
+    backfilled = live is not None and live > since
+    if stage is not None and backfilled:
         stage = ladder_stage(hours_between(live, now), ladder) or "attention"
+    cfg = th.plug_routine
+    routine = facts.routine
+    score = None
+    usable = routine is not None and len(routine.reference_days) >= cfg.min_days
+    if cfg.enabled and usable and not backfilled:
+        score = score_quiet(routine, since, now, LOCAL_TZ)
+    by_routine = routine_stage(score, cfg) if score is not None else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -66,6 +101,13 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "lux": facts.last_lux,
         "last_seen_at": iso(facts.last_seen_at),
     }
-    if live is not None and live > since:
+    if backfilled:
         evidence["observed_since"] = iso(live)
-    return Decision(RULE, stage, evidence)
+    if score is not None:
+        evidence |= score.evidence()
+    final = worse(stage, by_routine)
+    if final is not None:
+        evidence["basis"] = "ladder" if final == stage else "routine"
+        evidence["scored_at"] = iso(now)
+        evidence["explanation"] = explain_plug(evidence, "en")
+    return Decision(RULE, final, evidence)

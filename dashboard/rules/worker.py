@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from dashboard.clock import Clock
 from dashboard.clock import now as system_now
+from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.worker import notify_tick
 from dashboard.rules.config import current_thresholds
@@ -54,6 +55,7 @@ def run_worker(
             log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
         notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
         daily_purge(engine, started)  # at most once a day (Seoul) across workers; never raises
+        daily_learn(engine, started)  # the plugs' routines, likewise once a day
         ticks += 1
         if once:
             break

@@ -64,6 +64,8 @@ def unit_label(key: str) -> str:
 def show_value(key: str, value: Any) -> str:
     if key == "ai_call.concern_stage":
         return t(f"settings_page.stage.{value}")
+    if isinstance(value, bool):
+        return t("settings_page.on" if value else "settings_page.off")
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
@@ -154,6 +156,8 @@ def _input(key: str, value: Any, errors: dict[str, list[str]]) -> None:
             key=widget_key(key),
             help=key,
         )
+    elif isinstance(value, bool):
+        st.toggle(setting_label(key), value=value, key=widget_key(key), help=key)
     elif isinstance(value, int):
         st.number_input(label, value=value, step=1, key=widget_key(key), help=key)
     else:

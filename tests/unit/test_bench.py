@@ -21,6 +21,8 @@ KEYS = (
     "ingest_events_per_s_postgres",
     "rule_tick_s",
     "live_status_query_s",
+    "routine_score_s",
+    "routine_learn_s",
     "peak_memory_mb",
 )
 
@@ -39,6 +41,7 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     assert figures["ingest_events_per_s_sqlite"] > 0
     assert figures["ingest_rejected_sqlite"] == 0
     assert figures["devices_sqlite"] == 120
+    assert figures["routine_households_sqlite"] > 0  # the tiny city's plugs got routines
     assert figures["ingest_events_per_s_postgres"] is None
     printed = capsys.readouterr().out
     assert "live_status_query_s" in printed

@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from dashboard.db.schema import (
     Alert,
     ApiKey,
     AuditLog,
+    AwayPeriod,
     CareRecipient,
     Device,
     DeviceAssignment,
@@ -41,6 +43,7 @@ from dashboard.db.schema import (
     NotificationOutbox,
     User,
 )
+from dashboard.detection.away import mark_away
 from dashboard.enrollment import (
     end_enrollment,
     purge_ended,
@@ -78,6 +81,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "manage_api_keys": {"operator": "", "lead": "", "council": "", "admin": "IO"},
     "import_data": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
     "manage_roster": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
+    "mark_away": ALERT,
 }
 # Matrix actions that change nothing, so there is no domain write to guard: a lead's CSV
 # download of the aggregate response table (no personal column).
@@ -371,6 +375,14 @@ OPS: dict[str, Op] = {
         ),
         lambda case, place: _person(case, place).ended_on,
         before=("alert_close",),
+    ),
+    "away_mark": Op(
+        "mark_away",
+        "away_mark",
+        lambda conn, case, who, place: mark_away(
+            conn, who, T0, case.people[place], T0.date(), T0.date() + timedelta(days=5)
+        ),
+        lambda case, place: _count(case.engine, AwayPeriod),
     ),
     "privacy_purge": Op(
         "manage_roster",

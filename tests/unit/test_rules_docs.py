@@ -34,6 +34,8 @@ LEAVES = Counter(key.rsplit(".", 1)[-1] for key in SHIPPED)
 def _same(doc_value: str, value: object) -> bool:
     if isinstance(value, str):
         return doc_value.strip().strip('"') == value
+    if isinstance(value, bool):
+        return doc_value.strip() == str(value).lower()
     return float(doc_value.replace(",", "")) == float(value)
 
 

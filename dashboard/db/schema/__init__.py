@@ -2,6 +2,7 @@
 
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
+from dashboard.db.schema.detection import AwayPeriod, DeviceRoutine
 from dashboard.db.schema.devices import (
     Device,
     DeviceAssignment,
@@ -30,6 +31,7 @@ __all__ = [
     "ApiKey",
     "AppMeta",
     "AuditLog",
+    "AwayPeriod",
     "Base",
     "BudgetLine",
     "CareRecipient",
@@ -40,6 +42,7 @@ __all__ = [
     "DeviceAssignment",
     "DeviceDaily",
     "DeviceEvent",
+    "DeviceRoutine",
     "DeviceState",
     "DeviceType",
     "Dispatch",

@@ -165,3 +165,11 @@ class DeviceDaily(Base):
     triggers: Mapped[int] = mapped_column(Integer, default=0)  # smoking detectors
     sessions: Mapped[int] = mapped_column(Integer, default=0)  # park machines
     distance_m: Mapped[float | None] = mapped_column(Float)  # wandering detectors
+    # Bit j set: a sign of life in half-hour slot j (00:00–00:30 = bit 0) of the day; the
+    # routine model learns from these (dashboard.detection.routine).
+    activity_slots: Mapped[int | None] = mapped_column(BigInteger)
+    # The smart plug's load between 01:00 and 05:00: lowest, highest, largest step between two
+    # consecutive readings; the unattended load is learned from these (detection.background).
+    night_low_w: Mapped[float | None] = mapped_column(Float)
+    night_high_w: Mapped[float | None] = mapped_column(Float)
+    night_step_w: Mapped[float | None] = mapped_column(Float)

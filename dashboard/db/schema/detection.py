@@ -1,0 +1,50 @@
+"""What the routine-aware detection learns per device, and when staff say a person is away."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dashboard.db.base import Base, UTCDateTime
+
+
+class DeviceRoutine(Base):
+    """One device's routine (``dashboard.detection.routine.Routine`` as JSON), learned daily."""
+
+    __tablename__ = "device_routines"
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    learned_on: Mapped[date] = mapped_column(Date)
+    reference_days: Mapped[int] = mapped_column(Integer)  # days with activity in the window
+    model: Mapped[str] = mapped_column(Text)
+    # The unattended load (detection.background), apart from the model: ingest reads only these
+    # to decide whether a power change is a sign of life.
+    background_low_w: Mapped[float | None] = mapped_column(Float)
+    background_high_w: Mapped[float | None] = mapped_column(Float)
+    background_step_w: Mapped[float | None] = mapped_column(Float)
+    # When the silence tick last scored this device's quiet spell: each quiet home is scored
+    # every ``plug_routine.score_every_min``, spread over ticks instead of all at once.
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AwayPeriod(Base):
+    """Staff (or a guardian, through staff) said the person is away from home on these days:
+    the person's routine alerts pause until the return date; the fixed ladder does too."""
+
+    __tablename__ = "away_periods"
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="ordered"),
+        Index("ix_away_periods_recipient_dates", "recipient_id", "starts_on", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("care_recipients.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # the return date: alerts resume that day
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,101 @@
+"""A home's unattended load, and which power changes depart from it.
+
+A fridge compressor, a heater's thermostat or standby noise change the power reading all night
+long without anyone touching anything. The 5 W margin alone counts every such change as a sign
+of life, so a person who collapsed next to a cycling fridge never alerts. The background is
+learned from the home's own quiet hours (01:00–05:00): the range the load moves in and the
+largest step it makes there. A change counts as activity only when it is larger than the margin
+AND leaves that range or steps further than the night ever does. Every activity under this
+definition is also one under the margin alone, so the fixed ladder on this clock fires at least
+whenever it fired before (the floor guarantee, docs/detection.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from statistics import median
+
+NIGHT_START = time(1, 0)
+NIGHT_END = time(5, 0)
+MIN_NIGHTS = 3  # fewer nights than this: no background yet, the margin alone decides
+
+
+@dataclass(frozen=True)
+class Background:
+    """The unattended load: its floor, its ceiling and its largest ordinary step (watts)."""
+
+    low_w: float
+    high_w: float
+    step_w: float
+    nights: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "low_w": round(self.low_w, 2),
+            "high_w": round(self.high_w, 2),
+            "step_w": round(self.step_w, 2),
+            "nights": self.nights,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Background:
+        return cls(
+            float(data["low_w"]), float(data["high_w"]), float(data["step_w"]), int(data["nights"])
+        )
+
+
+def is_night(local: datetime) -> bool:
+    """Whether a local time lies in the hours used to learn the unattended load."""
+    return NIGHT_START <= local.time() < NIGHT_END
+
+
+def _quantile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    lower = int(position)
+    upper = min(lower + 1, len(ordered) - 1)
+    return ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
+
+
+def learn_background(
+    nights: Sequence[tuple[float | None, float | None, float | None]], quantile: float = 0.9
+) -> Background | None:
+    """The background from per-night (lowest, highest, largest step) readings, newest first.
+
+    Robust to a few nights with someone up: the ceiling and the step are a high quantile over
+    nights, not their maximum; the floor is the median of the nightly lows.
+    """
+    usable = [(lo, hi, st) for lo, hi, st in nights if lo is not None and hi is not None]
+    if len(usable) < MIN_NIGHTS:
+        return None
+    lows = [lo for lo, _hi, _st in usable]
+    highs = [hi for _lo, hi, _st in usable]
+    steps = [st or 0.0 for _lo, _hi, st in usable]
+    return Background(
+        low_w=median(lows),
+        high_w=_quantile(highs, quantile),
+        step_w=_quantile(steps, quantile),
+        nights=len(usable),
+    )
+
+
+def departs(previous_w: float, new_w: float, margin_w: float, bg: Background | None) -> bool:
+    """Whether a power change from ``previous_w`` to ``new_w`` is a sign of life.
+
+    Without a background: a change larger than the margin (the fixed rule's definition).
+    With one, the change must also be something the unattended load does not do: crossing its
+    ceiling or floor (an appliance switched on or off), or a step larger than any ordinary night
+    step. A TV left on that flickers by 20 W above the ceiling is not a sign of life.
+    """
+    delta = abs(new_w - previous_w)
+    if delta <= margin_w:
+        return False
+    if bg is None:
+        return True
+    slack = max(margin_w, 0.1 * bg.high_w)
+    ceiling, floor = bg.high_w + slack, bg.low_w - slack
+    if (previous_w > ceiling) != (new_w > ceiling) or (previous_w < floor) != (new_w < floor):
+        return True
+    return delta > bg.step_w + slack

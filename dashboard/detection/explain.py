@@ -1,0 +1,56 @@
+"""One sentence an operator trusts, from a plug alert's evidence, in Korean or English."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from dashboard.i18n import translate
+from dashboard.settings import LOCAL_TZ
+
+
+def _clock(value: str | None, reference: str | None = None) -> str:
+    """``07:10`` for a time on the reference's day, else ``12-01 07:10`` (local time)."""
+    if not value:
+        return "–"
+    when = datetime.fromisoformat(value).astimezone(LOCAL_TZ)
+    if reference:
+        ref = datetime.fromisoformat(reference).astimezone(LOCAL_TZ)
+        if ref.date() == when.date():
+            return when.strftime("%H:%M")
+    return when.strftime("%m-%d %H:%M")
+
+
+def _duration(hours: float, lang: str) -> str:
+    total = round(hours * 60)
+    h, m = divmod(total, 60)
+    if lang == "ko":
+        return f"{h}시간 {m}분" if m else f"{h}시간"
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
+    """The sentence for a ``plug_no_change`` alert (routine or ladder basis)."""
+    at = evidence.get("scored_at")
+    since = _clock(evidence.get("since"), at)
+    quiet = _duration(float(evidence.get("no_change_hours") or 0), lang)
+    if evidence.get("basis") == "routine":
+        return translate(
+            "detection.explain.routine",
+            lang,
+            since=since,
+            quiet=quiet,
+            active=evidence.get("routine_active_days", 0),
+            days=evidence.get("routine_days", 0),
+            start=_clock(evidence.get("since"), evidence.get("since")),
+            end=_clock(at, at),
+        )
+    return translate(
+        "detection.explain.ladder",
+        lang,
+        since=since,
+        quiet=quiet,
+        attention=f"{evidence.get('threshold_h', 24):g}",
+        risk=f"{evidence.get('risk_at_h', 36):g}",
+        severe=f"{evidence.get('severe_at_h', 48):g}",
+    )

@@ -1,0 +1,197 @@
+"""Learning every active plug's routine once a day from ``device_daily`` (the worker's job)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Connection, Engine, or_, select, text
+
+from dashboard.audit import write_audit
+from dashboard.auth.principal import system_principal
+from dashboard.db.schema import (
+    AuditLog,
+    CareRecipient,
+    Device,
+    DeviceDaily,
+    DeviceRoutine,
+)
+from dashboard.detection.background import learn_background
+from dashboard.detection.routine import Routine, learn_routine
+from dashboard.ingest.bulk import bulk_write
+from dashboard.rules.config import PlugRoutine, current_thresholds
+from dashboard.settings import LOCAL_TZ
+
+log = logging.getLogger(__name__)
+LEARN_ACTION = "routine_learn"
+LEARN_LOCK_CLASS = 0x616E_6272  # "anbr": not the tick's or the purge's key
+CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class LearnSummary:
+    learned_on: date
+    devices: int  # plugs with any day in the window
+    usable: int  # of which with enough reference days for the routine score
+    with_background: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"routines learned for {self.learned_on}: {self.devices} plugs, {self.usable} with "
+            f"a usable routine, {self.with_background} with a background, "
+            f"in {self.seconds:.1f} s"
+        )
+
+
+def _plug_ids(conn: Connection) -> list[int]:
+    d, r = Device.__table__, CareRecipient.__table__
+    query = (
+        select(d.c.id)
+        .select_from(d.outerjoin(r, r.c.id == d.c.recipient_id))
+        .where(
+            d.c.type_code == "smart_plug",
+            d.c.status == "active",
+            or_(r.c.id.is_(None), r.c.ended_on.is_(None)),
+        )
+        .order_by(d.c.id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = None) -> LearnSummary:
+    """Learn (or re-learn) every active plug's routine from ``device_daily``; one upsert."""
+    import time as timer
+
+    started = timer.perf_counter()
+    cfg = cfg or current_thresholds().plug_routine
+    today = now.astimezone(LOCAL_TZ).date()
+    first = today - timedelta(days=cfg.window_days)
+    daily = DeviceDaily.__table__
+    rows_out = []
+    usable = with_bg = 0
+    ids = _plug_ids(conn)
+    routines = DeviceRoutine.__table__
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        since = {
+            device_id: Routine.from_json(model).background_since
+            for device_id, model in conn.execute(
+                select(routines.c.device_id, routines.c.model).where(
+                    routines.c.device_id.in_(part), routines.c.background_high_w.is_not(None)
+                )
+            )
+        }
+        days: dict[int, dict[date, int]] = defaultdict(dict)
+        nights: dict[int, list] = defaultdict(list)
+        query = (
+            select(
+                daily.c.device_id,
+                daily.c.day,
+                daily.c.activity_slots,
+                daily.c.night_low_w,
+                daily.c.night_high_w,
+                daily.c.night_step_w,
+            )
+            .where(daily.c.device_id.in_(part), daily.c.day >= first, daily.c.day < today)
+            .order_by(daily.c.device_id, daily.c.day.desc())
+        )
+        for device_id, day, slots, low, high, step in conn.execute(query):
+            days[device_id][day] = int(slots or 0)
+            nights[device_id].append((low, high, step))
+        for device_id, device_days in days.items():
+            background = learn_background(nights[device_id])
+            routine = learn_routine(
+                device_days,
+                today,
+                window_days=cfg.window_days,
+                half_life_days=cfg.half_life_days,
+                background=background,
+                # ingest uses a background from the day after it is first stored
+                background_since=(since.get(device_id) or today)
+                if background is not None
+                else None,
+                min_days=cfg.min_days,
+            )
+            refs = len(routine.reference_days)
+            usable += refs >= cfg.min_days
+            with_bg += background is not None
+            rows_out.append(
+                {
+                    "device_id": device_id,
+                    "learned_on": today,
+                    "reference_days": refs,
+                    "model": routine.to_json(),
+                    "background_low_w": background.low_w if background else None,
+                    "background_high_w": background.high_w if background else None,
+                    "background_step_w": background.step_w if background else None,
+                    "checked_at": None,
+                    "updated_at": now,
+                }
+            )
+    bulk_write(conn, DeviceRoutine.__table__, rows_out, _replace_routine, key="device_routines")
+    return LearnSummary(today, len(rows_out), usable, with_bg, timer.perf_counter() - started)
+
+
+def _replace_routine(stmt):
+    new = stmt.excluded
+    columns = (
+        "learned_on",
+        "reference_days",
+        "model",
+        "background_low_w",
+        "background_high_w",
+        "background_step_w",
+        "checked_at",
+        "updated_at",
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["device_id"], set_={c: getattr(new, c) for c in columns}
+    )
+
+
+def daily_learn(engine: Engine, now: datetime) -> LearnSummary | None:
+    """Learn routines unless that already happened today (Seoul); None when skipped.
+
+    Like the daily purge, the audit row is the guard and, on PostgreSQL, an advisory lock
+    makes two workers take turns. Never raises: a failure is logged and retried next pass.
+    """
+    try:
+        midnight = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(0), LOCAL_TZ)
+        with engine.begin() as conn:
+            if (
+                conn.dialect.name == "postgresql"
+                and not conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
+                    {"k": LEARN_LOCK_CLASS},
+                ).scalar()
+            ):
+                return None
+            done = conn.execute(
+                select(AuditLog.id)
+                .where(AuditLog.action == LEARN_ACTION, AuditLog.at >= midnight.astimezone(UTC))
+                .limit(1)
+            ).first()
+            if done is not None:
+                return None
+            summary = learn_routines(conn, now)
+            write_audit(
+                conn,
+                at=now,
+                actor=system_principal("detection").username,
+                action=LEARN_ACTION,
+                entity_type="device_routines",
+                entity_id=None,
+                detail={
+                    "learned_on": summary.learned_on.isoformat(),
+                    "devices": summary.devices,
+                    "usable": summary.usable,
+                },
+            )
+    except Exception:
+        log.exception("daily routine learning failed; the next worker pass retries")
+        return None
+    log.info("%s", summary)
+    return summary

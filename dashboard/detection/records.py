@@ -1,0 +1,72 @@
+"""Reading what the rules need from detection's tables: routines, away periods, and noting
+when a quiet home was last scored. (No ingest imports: the rules load this.)"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+
+from sqlalchemy import Connection, and_, select, update
+
+from dashboard.db.schema import AwayPeriod, DeviceRoutine
+from dashboard.detection.routine import Routine
+
+CHUNK = 5_000
+
+
+@lru_cache(maxsize=4096)
+def _parse(model: str) -> Routine:
+    return Routine.from_json(model)
+
+
+def load_routines(conn: Connection, device_ids: Sequence[int]) -> dict[int, Routine]:
+    """The stored routine of each of these devices that has one."""
+    table = DeviceRoutine.__table__
+    out: dict[int, Routine] = {}
+    for start in range(0, len(device_ids), CHUNK):
+        part = list(device_ids[start : start + CHUNK])
+        for device_id, model in conn.execute(
+            select(table.c.device_id, table.c.model).where(table.c.device_id.in_(part))
+        ):
+            out[device_id] = _parse(model)
+    return out
+
+
+def load_away(conn: Connection, recipient_ids: Sequence[int], today: date) -> dict[int, date]:
+    """Recipient id → return date, for people marked away today."""
+    a = AwayPeriod.__table__
+    out: dict[int, date] = {}
+    for start in range(0, len(recipient_ids), CHUNK):
+        part = list(recipient_ids[start : start + CHUNK])
+        rows = conn.execute(
+            select(a.c.recipient_id, a.c.ends_on).where(
+                a.c.recipient_id.in_(part),
+                a.c.cancelled_at.is_(None),
+                and_(a.c.starts_on <= today, a.c.ends_on > today),
+            )
+        )
+        for recipient_id, ends_on in rows:
+            out[recipient_id] = max(ends_on, out.get(recipient_id, ends_on))
+    return out
+
+
+def mark_checked(
+    conn: Connection, device_ids: Sequence[int], now: datetime, every_min: int
+) -> None:
+    """Record that these plugs' quiet spells were scored at ``now``.
+
+    Each device's mark is set back by (id mod ``every_min``) minutes, so the next checks of a
+    city's quiet homes spread over the ``every_min`` ticks instead of falling due together.
+    """
+    table = DeviceRoutine.__table__
+    by_offset: dict[int, list[int]] = {}
+    for device_id in device_ids:
+        by_offset.setdefault(device_id % every_min, []).append(device_id)
+    for offset, ids in sorted(by_offset.items()):
+        for start in range(0, len(ids), CHUNK):
+            conn.execute(
+                update(table)
+                .where(table.c.device_id.in_(ids[start : start + CHUNK]))
+                .values(checked_at=now - timedelta(minutes=offset))
+            )

@@ -1,0 +1,342 @@
+"""Routine-aware plug detection: the background, the routine score, the floor guarantee and the
+whole path (ingest → daily learning → silence tick) on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from dashboard.db.schema import Alert, DeviceDaily, DeviceRoutine
+from dashboard.detection.background import Background, departs, learn_background
+from dashboard.detection.explain import explain_plug
+from dashboard.detection.learning import learn_routines
+from dashboard.detection.routine import Routine, learn_routine, score_quiet, slot_of
+from dashboard.ingest import ingest_events
+from dashboard.rules.config import Thresholds
+from dashboard.rules.engine import run_silence_tick
+from dashboard.rules.model import STAGE_RANK, DeviceFacts
+from dashboard.rules.plug import ladder_stage, plug_ladder, plug_no_change, routine_stage
+from dashboard.settings import LOCAL_TZ
+from tests.ingest_support import VENDOR, seed_catalog
+
+TH = Thresholds()
+FRIDGE = Background(low_w=40.0, high_w=130.0, step_w=90.0, nights=14)
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ)
+
+
+def bits(first_slot: int, last_slot: int) -> int:
+    """Activity in every half-hour from ``first_slot`` to ``last_slot`` inclusive."""
+    return sum(1 << j for j in range(first_slot, last_slot + 1))
+
+
+# 07:30–22:00 every day: slots 15..43
+DAYTIME = bits(15, 43)
+TODAY = date(2026, 11, 30)  # a Monday
+
+
+def daily_routine(days: int = 28, pattern: int = DAYTIME) -> Routine:
+    return learn_routine(
+        {TODAY - timedelta(days=k): pattern for k in range(1, days + 1)}, TODAY, background=FRIDGE
+    )
+
+
+# --- the background -------------------------------------------------------------------------
+
+
+def test_without_a_background_the_margin_alone_decides():
+    assert departs(50, 56, 5, None) and not departs(50, 54, 5, None)
+
+
+def test_a_cycling_fridge_inside_the_background_is_not_a_sign_of_life():
+    assert not departs(45, 125, 5, FRIDGE)  # compressor on
+    assert not departs(125, 45, 5, FRIDGE)  # and off
+
+
+def test_switching_an_appliance_on_or_off_crosses_the_ceiling():
+    assert departs(120, 400, 5, FRIDGE)  # TV on
+    assert departs(400, 120, 5, FRIDGE)  # TV off
+
+
+def test_flicker_of_an_appliance_left_on_is_not_a_sign_of_life():
+    assert not departs(400, 420, 5, FRIDGE)
+
+
+def test_a_step_larger_than_any_night_step_is_a_sign_of_life():
+    wide = Background(low_w=40, high_w=2500, step_w=300, nights=10)  # electric heating
+    assert departs(500, 2000, 5, wide) and not departs(500, 700, 5, wide)
+
+
+def test_unplugging_the_fridge_drops_below_the_floor():
+    assert departs(60, 0, 5, FRIDGE)
+
+
+def test_background_needs_three_nights_and_ignores_an_odd_night():
+    assert learn_background([(40, 120, 80), (41, 125, 82)]) is None
+    nights = [(40, 120, 80)] * 9 + [(45, 2000, 1900)]  # one night someone was up
+    bg = learn_background(nights)
+    assert bg is not None and bg.nights == 10
+    assert bg.low_w == 40 and bg.high_w < 400 and bg.step_w < 400
+
+
+@given(
+    st.lists(st.floats(0, 3000, allow_nan=False), min_size=2, max_size=60),
+    st.floats(0, 500),
+    st.floats(0, 2500),
+    st.floats(0, 1000),
+)
+@settings(max_examples=300, deadline=None)
+def test_every_routine_aware_sign_of_life_is_one_for_the_fixed_rule(watts, low, high, step):
+    """The floor guarantee's first half: the background only removes signs of life, so the
+    quiet spell under it starts no later than the fixed rule's."""
+    bg = Background(low_w=min(low, high), high_w=max(low, high), step_w=step, nights=5)
+    for previous, new in pairwise(watts):
+        if departs(previous, new, 5.0, bg):
+            assert departs(previous, new, 5.0, None)
+
+
+# --- the routine score ----------------------------------------------------------------------
+
+
+def score_at(routine: Routine, since: datetime, now: datetime):
+    return score_quiet(routine, since.astimezone(UTC), now.astimezone(UTC), LOCAL_TZ)
+
+
+def test_a_quiet_night_is_normal():
+    routine = daily_routine()
+    score = score_at(routine, local(TODAY - timedelta(days=1), 22, 10), local(TODAY, 6, 0))
+    assert score.share == 0 and routine_stage(score, TH.plug_routine) is None
+
+
+def test_no_activity_by_ten_for_someone_up_every_day_at_half_past_seven():
+    routine = daily_routine()
+    since = local(TODAY - timedelta(days=1), 22, 10)
+    at_ten = score_at(routine, since, local(TODAY, 10, 0))
+    assert at_ten.share == pytest.approx(1.0) and at_ten.active_days == 28
+    assert at_ten.expected == pytest.approx(5.0)  # 07:30, 08:00, 08:30, 09:00, 09:30
+    assert routine_stage(at_ten, TH.plug_routine) == "attention"
+    assert routine_stage(score_at(routine, since, local(TODAY, 12, 0)), TH.plug_routine) == "risk"
+    assert routine_stage(score_at(routine, since, local(TODAY, 15, 0)), TH.plug_routine) == (
+        "severe"
+    )
+
+
+def test_the_score_only_grows_during_one_quiet_spell():
+    routine = daily_routine()
+    since = local(TODAY, 8, 40)
+    previous = None
+    for minutes in range(0, 30 * 60, 10):
+        stage = routine_stage(
+            score_at(routine, since, since + timedelta(minutes=minutes)), TH.plug_routine
+        )
+        rank = STAGE_RANK.get(stage or "", 0)
+        assert previous is None or rank >= previous
+        previous = rank
+
+
+def test_a_week_away_does_not_teach_the_model_that_silence_is_normal():
+    days = {TODAY - timedelta(days=k): DAYTIME for k in range(1, 29)}
+    for k in range(3, 10):
+        days[TODAY - timedelta(days=k)] = 0  # away: no activity at all
+    routine = learn_routine(days, TODAY)
+    assert len(routine.reference_days) == 21
+    score = score_at(routine, local(TODAY - timedelta(days=1), 22, 10), local(TODAY, 10, 0))
+    assert score.share == pytest.approx(1.0)
+
+
+def test_an_irregular_home_is_not_alerted_for_a_quiet_morning():
+    days = {}
+    for k in range(1, 29):
+        # active mornings on only two days in three
+        days[TODAY - timedelta(days=k)] = DAYTIME if k % 3 else bits(30, 43)
+    routine = learn_routine(days, TODAY)
+    score = score_at(routine, local(TODAY - timedelta(days=1), 22, 10), local(TODAY, 11, 0))
+    assert score.share < TH.plug_routine.min_share
+    assert routine_stage(score, TH.plug_routine) is None
+
+
+def test_routine_round_trips_through_json():
+    routine = daily_routine()
+    again = Routine.from_json(routine.to_json())
+    assert again.days == routine.days and again.background == routine.background
+    assert again.slot_probability(TODAY, 20) == routine.slot_probability(TODAY, 20)
+
+
+def test_slot_of_local_times():
+    assert slot_of(local(TODAY, 0, 0)) == 0 and slot_of(local(TODAY, 7, 30)) == 15
+    assert slot_of(local(TODAY, 23, 59)) == 47
+
+
+# --- the rule: routine over the ladder, the floor, away, the sentence ------------------------
+
+
+def plug_facts(last_activity: datetime, routine: Routine | None = None, **kw) -> DeviceFacts:
+    return DeviceFacts(
+        device_id=7,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=1,
+        heartbeat_timeout_s=7200,
+        recipient_id=3,
+        installed_at=local(TODAY - timedelta(days=60), 0),
+        last_seen_at=local(TODAY, 9, 50).astimezone(UTC),
+        last_activity_at=last_activity.astimezone(UTC),
+        first_seen_at=local(TODAY - timedelta(days=60), 0).astimezone(UTC),
+        first_received_at=local(TODAY - timedelta(days=60), 0).astimezone(UTC),
+        routine=routine,
+        **kw,
+    )
+
+
+def test_the_rule_alerts_from_the_routine_hours_before_the_ladder():
+    facts = plug_facts(local(TODAY - timedelta(days=1), 22, 10), daily_routine())
+    decision = plug_no_change(facts, TH, local(TODAY, 10, 0).astimezone(UTC))
+    assert decision.stage == "attention" and decision.evidence["basis"] == "routine"
+    sentence = decision.evidence["explanation"]
+    assert "22:10" in sentence and "28 of the last 28 days" in sentence and "10:00" in sentence
+    assert "최근 28일 중 28일" in explain_plug(decision.evidence, "ko")
+
+
+def test_too_little_history_leaves_only_the_ladder():
+    facts = plug_facts(local(TODAY - timedelta(days=1), 22, 10), daily_routine(days=10))
+    assert plug_no_change(facts, TH, local(TODAY, 15, 0).astimezone(UTC)).stage is None
+
+
+def test_disabled_routine_leaves_only_the_ladder():
+    off = Thresholds(plug_routine={"enabled": False})
+    facts = plug_facts(local(TODAY - timedelta(days=1), 22, 10), daily_routine())
+    assert plug_no_change(facts, off, local(TODAY, 15, 0).astimezone(UTC)).stage is None
+
+
+def test_away_pauses_the_person_alert():
+    facts = plug_facts(
+        local(TODAY - timedelta(days=3), 9, 0), daily_routine(), away_until=TODAY + timedelta(1)
+    )
+    assert plug_no_change(facts, TH, local(TODAY, 15, 0).astimezone(UTC)) is None
+    back = plug_facts(local(TODAY - timedelta(days=3), 9, 0), daily_routine(), away_until=TODAY)
+    assert plug_no_change(back, TH, local(TODAY, 15, 0).astimezone(UTC)).stage == "severe"
+
+
+@given(
+    quiet_min=st.integers(0, 80 * 60),
+    start_slot=st.integers(0, 47),
+    patterns=st.lists(st.integers(0, (1 << 48) - 1), min_size=14, max_size=28),
+    personal=st.one_of(st.none(), st.integers(24, 50)),
+)
+@settings(max_examples=200, deadline=None)
+def test_floor_nothing_the_fixed_ladder_raises_is_missed(quiet_min, start_slot, patterns, personal):
+    """The floor guarantee's second half: on the same quiet spell the rule's stage is never
+    below the fixed ladder's, whatever the routine says."""
+    days = {TODAY - timedelta(days=k + 1): p for k, p in enumerate(patterns)}
+    routine = learn_routine(days, TODAY)
+    since = local(TODAY, 0, 0) + timedelta(minutes=30 * start_slot)
+    now = since + timedelta(minutes=quiet_min)
+    facts = plug_facts(since, routine, no_change_hours=personal)
+    decision = plug_no_change(facts, TH, now.astimezone(UTC))
+    fixed = ladder_stage(quiet_min / 60, plug_ladder(personal, TH))
+    assert STAGE_RANK.get(decision.stage or "", 0) >= STAGE_RANK.get(fixed or "", 0)
+
+
+# --- the whole path on the database ----------------------------------------------------------
+
+DAY0 = date(2026, 10, 1)
+
+
+def power_history(days: int, collapse_at: datetime | None = None) -> list[dict]:
+    """Half-hourly power of a home: a fridge cycling 45↔125 W around the clock, a TV (350 W)
+    switched on and off through the day from 07:30 to 22:00; after ``collapse_at`` only the
+    fridge keeps cycling (the case the fixed rule misses)."""
+    events = []
+    for d in range(days):
+        day = DAY0 + timedelta(days=d)
+        for slot in range(48):
+            ts = local(day, slot // 2, 30 * (slot % 2))
+            fridge = 125.0 if slot % 2 else 45.0
+            awake = 15 <= slot <= 43 and (collapse_at is None or ts < collapse_at)
+            watts = fridge + (350.0 if awake and slot % 3 == 0 else 0.0)
+            events.append(
+                {
+                    "event_id": f"p{d:03d}-{slot:02d}",
+                    "device_id": "plug-1",
+                    "ts": ts.isoformat(),
+                    "type": "power",
+                    "watts": watts,
+                }
+            )
+    return events
+
+
+def ingest_day(engine, events: list[dict], day: date) -> None:
+    """One day's events in one batch, then the worker's learning at the next midnight."""
+    with engine.begin() as conn:
+        todays = [e for e in events if datetime.fromisoformat(e["ts"]).date() == day]
+        ingest_events(conn, VENDOR, todays, now=local(day + timedelta(days=1), 0, 5))
+        learn_routines(conn, local(day + timedelta(days=1), 0, 10).astimezone(UTC))
+
+
+def test_learned_routine_catches_a_collapse_beside_a_cycling_fridge(db_engine):
+    with db_engine.begin() as conn:
+        ids = seed_catalog(conn)
+    plug = ids["plug-1"]
+    collapse = local(DAY0 + timedelta(days=24), 7, 0)
+    events = power_history(25, collapse)
+    for d in range(24):
+        ingest_day(db_engine, events, DAY0 + timedelta(days=d))
+    with db_engine.connect() as conn:
+        row = conn.execute(select(DeviceRoutine).where(DeviceRoutine.device_id == plug)).one()
+        early, late = (
+            conn.execute(
+                select(DeviceDaily.activity_slots).where(
+                    DeviceDaily.device_id == plug, DeviceDaily.day == DAY0 + timedelta(days=d)
+                )
+            ).scalar_one()
+            for d in (1, 10)
+        )
+    routine = Routine.from_json(row.model)
+    assert 100 <= row.background_high_w <= 130  # the fridge, not the TV
+    assert early == bits(0, 47)  # before the background: every fridge cycle counted
+    assert late and not late & bits(0, 14)  # after it: quiet nights
+    assert routine.background_since == DAY0 + timedelta(days=3)
+    assert len(routine.reference_days) == 21 and row.reference_days == 21
+    today = [e for e in events if datetime.fromisoformat(e["ts"]) >= local(collapse.date(), 0)]
+    stages = {}
+    for e in today:
+        ts = datetime.fromisoformat(e["ts"]).astimezone(UTC)
+        with db_engine.begin() as conn:
+            ingest_events(conn, VENDOR, [e], now=ts)
+            run_silence_tick(conn, ts, TH)
+            alert = conn.execute(
+                select(Alert.stage, Alert.evidence).where(
+                    Alert.device_id == plug, Alert.rule == "plug_no_change"
+                )
+            ).first()
+        if alert is not None and alert.stage not in stages:
+            stages[alert.stage] = (ts, alert.evidence)
+    assert "attention" in stages, "the routine score never alerted"
+    first_alert, evidence = stages["attention"]
+    hours = (first_alert - collapse).total_seconds() / 3600
+    assert hours < 6, f"first alert {hours:.1f} h after the collapse"
+    assert evidence["basis"] == "routine" and "of the last" in evidence["explanation"]
+    assert "severe" in stages  # by 22:00 the whole day was missed
+
+
+def test_the_fixed_rule_alone_misses_the_same_collapse(db_engine):
+    """What issue #9 found on real homes, reproduced: margin-only activity never goes quiet."""
+    off = Thresholds(plug_routine={"enabled": False})
+    with db_engine.begin() as conn:
+        ids = seed_catalog(conn)
+    collapse = local(DAY0 + timedelta(days=2), 7, 0)
+    events = power_history(4, collapse)
+    with db_engine.begin() as conn:
+        ingest_events(conn, VENDOR, events, now=local(DAY0 + timedelta(days=4), 0, 5))
+        run_silence_tick(conn, local(DAY0 + timedelta(days=4), 0, 5).astimezone(UTC), off)
+        assert (
+            conn.execute(select(Alert.id).where(Alert.device_id == ids["plug-1"])).first() is None
+        )
