@@ -160,6 +160,13 @@ class QuietScore:
     since_local: datetime
     now_local: datetime
 
+    EVIDENCE_KEYS = (
+        "routine_share",
+        "routine_active_days",
+        "routine_days",
+        "routine_expected_slots",
+    )
+
     def evidence(self) -> dict:
         return {
             "routine_share": round(self.share, 3),

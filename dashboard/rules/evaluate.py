@@ -12,7 +12,7 @@ from dashboard.rules.model import Decision, DeviceFacts, Reading
 
 # Rules judged from the latest state alone (the silence tick runs these over every device).
 STATE_RULES = {
-    "smart_plug": (plug.plug_no_change,),
+    "smart_plug": (plug.plug_no_change, plug.plug_no_load),
     "care_robot": (robot.robot_no_interaction,),
     "wandering_detector": (wandering.wander_left_zone, wandering.wander_no_position),
 }

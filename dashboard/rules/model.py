@@ -17,6 +17,7 @@ STAGE_RANK: dict[str, int] = {"attention": 1, "risk": 2, "severe": 3}
 # rule code → alert kind. The demo city writes alerts with the same codes.
 RULE_KINDS: dict[str, Kind] = {
     "plug_no_change": "person",
+    "plug_no_load": "device_fault",
     "device_silent": "device_fault",
     "call_no_activity": "person",
     "call_auto_unanswered": "person",

@@ -12,6 +12,9 @@ from dashboard.rules.model import Decision, DeviceFacts, Stage, hours_between, i
 from dashboard.settings import LOCAL_TZ
 
 RULE = "plug_no_change"
+NO_LOAD_RULE = "plug_no_load"
+NO_LOAD_W = 1.0  # a reading at or under this is "nothing plugged in / switched off at the wall"
+LIVE_FLOOR_W = 5.0  # a home whose unattended load never drops under this always draws power
 
 
 def plug_ladder(no_change_hours: float | None, th: Thresholds) -> tuple[float, float, float]:
@@ -51,6 +54,34 @@ def routine_stage(score: QuietScore, cfg: PlugRoutine) -> Stage | None:
     return None
 
 
+def no_load(facts: DeviceFacts) -> bool:
+    """The plug reads 0 W in a home whose unattended load never does: the appliance was
+    unplugged or switched off at the wall, so the plug cannot see the person (a device matter)."""
+    bg = facts.routine.background if facts.routine is not None else None
+    return (
+        bg is not None
+        and bg.low_w >= LIVE_FLOOR_W
+        and facts.last_power_w is not None
+        and facts.last_power_w <= NO_LOAD_W
+    )
+
+
+def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision | None:
+    """A device fault ticket once the plug has read 0 W for ``plug_routine.min_quiet_h`` in a
+    home that always draws power; clears when power returns."""
+    if facts.type_code != "smart_plug" or facts.last_power_w is None:
+        return None
+    evidence = {"power_w": facts.last_power_w, "since": iso(facts.last_activity_at)}
+    if facts.last_power_w > NO_LOAD_W:
+        return Decision(NO_LOAD_RULE, None, evidence)
+    if not no_load(facts) or facts.last_activity_at is None:
+        return None  # no background to judge by yet: no opinion
+    evidence["floor_w"] = round(facts.routine.background.low_w, 1)
+    hours = hours_between(facts.last_activity_at, now)
+    stage = "attention" if hours >= th.plug_routine.min_quiet_h else None
+    return Decision(NO_LOAD_RULE, stage, evidence)
+
+
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
     """Staff marked the person away and the return date has not come."""
     return facts.away_until is not None and now.astimezone(LOCAL_TZ).date() < facts.away_until
@@ -87,8 +118,12 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     routine = facts.routine
     score = None
     usable = routine is not None and len(routine.reference_days) >= cfg.min_days
-    if cfg.enabled and usable and not backfilled:
-        score = score_quiet(routine, since, now, LOCAL_TZ)
+    if cfg.enabled and usable and not backfilled and not no_load(facts):
+        # Only the time the plug was reporting counts: a plug gone offline is a device fault
+        # (device_silent), not hours of a person's inactivity; the ladder still runs on.
+        observed = min(now, facts.last_seen_at or now)
+        if observed > since:
+            score = score_quiet(routine, since, observed, LOCAL_TZ)
     by_routine = routine_stage(score, cfg) if score is not None else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
@@ -103,8 +138,8 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     }
     if backfilled:
         evidence["observed_since"] = iso(live)
-    if score is not None:
-        evidence |= score.evidence()
+    # One evidence shape whether or not the routine was scored (None: not scored).
+    evidence |= score.evidence() if score is not None else dict.fromkeys(QuietScore.EVIDENCE_KEYS)
     final = worse(stage, by_routine)
     if final is not None:
         evidence["basis"] = "ladder" if final == stage else "routine"

@@ -3,6 +3,7 @@ whole path (ingest → daily learning → silence tick) on SQLite and PostgreSQL
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
@@ -20,7 +21,13 @@ from dashboard.ingest import ingest_events
 from dashboard.rules.config import Thresholds
 from dashboard.rules.engine import run_silence_tick
 from dashboard.rules.model import STAGE_RANK, DeviceFacts
-from dashboard.rules.plug import ladder_stage, plug_ladder, plug_no_change, routine_stage
+from dashboard.rules.plug import (
+    ladder_stage,
+    plug_ladder,
+    plug_no_change,
+    plug_no_load,
+    routine_stage,
+)
 from dashboard.settings import LOCAL_TZ
 from tests.ingest_support import VENDOR, seed_catalog
 
@@ -202,6 +209,28 @@ def test_the_rule_alerts_from_the_routine_hours_before_the_ladder():
     sentence = decision.evidence["explanation"]
     assert "22:10" in sentence and "28 of the last 28 days" in sentence and "10:00" in sentence
     assert "최근 28일 중 28일" in explain_plug(decision.evidence, "ko")
+
+
+def test_a_plug_gone_offline_is_not_hours_of_a_persons_inactivity():
+    facts = plug_facts(local(TODAY - timedelta(days=1), 22, 10), daily_routine())
+    facts = replace(facts, last_seen_at=local(TODAY, 7, 0).astimezone(UTC))  # offline since 7
+    assert plug_no_change(facts, TH, local(TODAY, 15, 0).astimezone(UTC)).stage is None
+
+
+def test_zero_watts_in_a_home_that_always_draws_power_is_a_device_fault():
+    facts = replace(
+        plug_facts(local(TODAY, 9, 0), daily_routine()),
+        last_seen_at=local(TODAY, 14, 55).astimezone(UTC),
+        last_power_w=0.0,
+    )
+    now = local(TODAY, 15, 0).astimezone(UTC)
+    fault = plug_no_load(facts, TH, now)
+    assert fault.stage == "attention" and fault.kind == "device_fault"
+    assert plug_no_change(facts, TH, now).stage is None  # not a person alert (ladder: 24 h)
+    assert plug_no_load(replace(facts, last_power_w=60.0), TH, now).stage is None  # clears
+    never_floor = Background(low_w=0.0, high_w=80.0, step_w=60.0, nights=9)
+    home = replace(facts, routine=replace(daily_routine(), background=never_floor))
+    assert plug_no_load(home, TH, now) is None  # 0 W is normal there
 
 
 def test_too_little_history_leaves_only_the_ladder():
