@@ -86,7 +86,8 @@ def _loopback_host(netloc: str | None) -> bool:
     if not netloc:
         return False
     try:
-        host = urlsplit(f"//{netloc}").hostname
+        parts = urlsplit(f"//{netloc}")
+        host, _ = parts.hostname, parts.port  # .port raises for a malformed one
     except ValueError:  # a malformed port or bracket
         return False
     return host == "localhost" or (host is not None and _loopback_ip(host))
