@@ -3,6 +3,7 @@ under racing submits, and that a refusal writes nothing (SQLite and PostgreSQL).
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from dashboard.audit import USER_ENTITY
 from dashboard.auth import users
 from dashboard.auth.first_run import (
     FIRST_RUN_PRINCIPAL,
+    FORWARDING_HEADERS,
     FirstRunClosed,
     create_first_admin,
     first_run_open,
@@ -191,3 +193,18 @@ def test_two_racing_submits_create_one_admin(db_engine: Engine, monkeypatch) -> 
         names = conn.execute(select(User.username)).scalars().all()
         audited = conn.execute(select(AuditLog.entity_id)).scalars().all()
     assert names == audited == [created[0].username]
+
+
+def test_the_rules_are_documented_as_the_code_has_them() -> None:
+    from dashboard.settings import PROJECT_ROOT
+    from dashboard.ui.first_run import CLI_COMMAND
+
+    doc = (PROJECT_ROOT / "docs" / "access-control.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### The first account") : doc.index("### Demo accounts")]
+    bullet = section[section.index("**no forwarding header at all**") :]
+    bullet = bullet[: bullet.index("\n- ")]
+    assert {h.lower() for h in re.findall(r"`([A-Za-z-]+)`", bullet)} == FORWARDING_HEADERS
+    assert f"`{FIRST_RUN_PRINCIPAL.username}`" in section
+    assert "BEGIN IMMEDIATE" in section and "SHARE ROW EXCLUSIVE" in section
+    assert CLI_COMMAND in section
+    assert CLI_COMMAND in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
