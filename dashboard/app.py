@@ -12,6 +12,7 @@ from streamlit.navigation.page import Page
 
 from dashboard.auth import allowed_pages
 from dashboard.ui.auth import current_user, login_page, sidebar_user
+from dashboard.ui.first_run import first_run_page, first_run_pending, first_run_welcome
 from dashboard.ui.i18n import language_switch, resolve_lang, resolve_projector, t
 from dashboard.ui.setup import ensure_ready
 from dashboard.ui.theme import apply_css
@@ -104,11 +105,13 @@ ensure_ready()
 user = current_user()
 if user is None:
     # Every address shows the login page; a deep link (/alerts?alert=12) opens after login.
+    # With no account at all (demo off), the first-run page takes its place.
+    gate = first_run_page if first_run_pending() else login_page
     navigation = st.navigation(
         # "home" as in build_navigation: logging in at "/" reruns the role's home, not a 404.
-        [st.Page(login_page, title=t("auth.title"), url_path="home", default=True)]
+        [st.Page(gate, title=t("auth.title"), url_path="home", default=True)]
         + [
-            st.Page(login_page, title=t("auth.title"), url_path=name, visibility="hidden")
+            st.Page(gate, title=t("auth.title"), url_path=name, visibility="hidden")
             for _, entries in SECTIONS
             for name, _ in entries
         ],
@@ -117,6 +120,7 @@ if user is None:
 else:
     navigation = build_navigation(user.role)
     sidebar_user(user)
+    first_run_welcome()
 st.sidebar.caption(t("app.tagline"))
 language_switch()
 navigation.run()

@@ -36,6 +36,7 @@ ACTIVITY_KEY = "anbu_last_activity"
 _NOTICE_KEY = "anbu_auth_notice"  # (i18n key, kwargs) shown once on the login page
 _USERNAME_KEY = "anbu_login_username"
 _PASSWORD_KEY = "anbu_login_password"
+_WARNINGS = ("auth.expired", "first_run.closed")  # notices that are not a failed login
 
 
 def _now() -> datetime:
@@ -104,6 +105,11 @@ def _on_login() -> None:
     st.session_state[_NOTICE_KEY] = (result.message_key, {"until": until, "wait": wait})
 
 
+def set_login_notice(key: str, **kwargs: str) -> None:
+    """A message (an i18n key) the login page shows once, at its top."""
+    st.session_state[_NOTICE_KEY] = (key, kwargs)
+
+
 def _wait_text(delta: timedelta) -> str:
     """A throttled client's wait, rounded up: "45초" / "45 s", "3분" / "3 min"."""
     seconds = max(1, math.ceil(delta.total_seconds()))
@@ -127,7 +133,7 @@ def login_page() -> None:
     notice = st.session_state.pop(_NOTICE_KEY, None)
     if notice:
         key, kwargs = notice
-        (st.warning if key == "auth.expired" else st.error)(t(key, **kwargs))
+        (st.warning if key in _WARNINGS else st.error)(t(key, **kwargs))
     with st.form("anbu_login", clear_on_submit=False, enter_to_submit=True):
         st.text_input(t("auth.username"), key=_USERNAME_KEY, autocomplete="username")
         st.text_input(

@@ -129,7 +129,7 @@ def show_flash(key: str = _FLASH) -> None:
         (st.success if kind == "success" else st.error)(message)
 
 
-def _password_errors(password: str, again: str) -> dict[str, str]:
+def password_errors(password: str, again: str) -> dict[str, str]:
     try:
         check_password_rule(password)
     except WeakPasswordError:
@@ -159,7 +159,7 @@ def _on_add() -> None:
         errors["role"] = t("users_admin.err_role")
     elif codes and role != "operator":
         errors["districts"] = t("users_admin.err_districts")
-    errors |= _password_errors(password, again)
+    errors |= password_errors(password, again)
     if not errors:
         engine = get_engine()
         try:
@@ -286,7 +286,7 @@ def _on_reset() -> None:
     row = _target(actor) if actor else None
     if row is None:
         return
-    errors = _password_errors(password, again)
+    errors = password_errors(password, again)
     state[_RESET_ERRORS] = errors
     if errors:
         return

@@ -207,7 +207,7 @@ def test_demo_on_a_server_database_is_announced_on_the_login_page(
         load_reference(conn)
     engine.dispose()
     at = _fresh()  # ANBU_DEMO unset: a real deployment, no banner, no demo accounts
-    assert _titles(at) == ["로그인"]
+    assert _titles(at) == [translate("first_run.title")]  # no account yet: the first-run page
     assert not at.error and not any(DEMO_PASSWORD in s for s in texts(at))
 
     # Same URL, so this process does not prepare the database again (no 30 s demo city build):

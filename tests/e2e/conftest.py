@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,15 +72,18 @@ def app_database_url(tmp_path_factory) -> str:
 @pytest.fixture(scope="package")
 def app_server(app_database_url, tmp_path_factory) -> Iterator[str]:
     """Start ``streamlit run dashboard/app.py`` on a fresh embedded database; yield its URL."""
-    workdir = tmp_path_factory.mktemp("e2e-server")
+    env = {"ANBU_DATABASE_URL": app_database_url, "ANBU_DEMO": "true"}
+    with streamlit_server(env, tmp_path_factory.mktemp("e2e-server")) as url:
+        yield url
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str], workdir: Path, address: str = "127.0.0.1"):
+    """The app in a subprocess with ``env`` added, listening on ``address``; yields
+    ``http://127.0.0.1:PORT`` once it is healthy and stops it afterwards."""
     port = free_port()
     log_path = workdir / "streamlit.log"
-    env = {
-        **os.environ,
-        "ANBU_DATABASE_URL": app_database_url,
-        "ANBU_DEMO": "true",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [
@@ -93,7 +97,7 @@ def app_server(app_database_url, tmp_path_factory) -> Iterator[str]:
                 "--server.port",
                 str(port),
                 "--server.address",
-                "127.0.0.1",
+                address,
                 "--browser.gatherUsageStats",
                 "false",
             ],

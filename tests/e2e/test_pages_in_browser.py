@@ -44,6 +44,7 @@ AUTH = {
     for key in ("submit", "logout")
 }
 PASSWORD_INPUT = 'input[type="password"]'
+TEXT_FIELD = '[data-testid="stTextInputField"]'  # text and password inputs, not the radios
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +234,73 @@ def test_admin_roster_pages_show_no_personal_data(browser, app_server, app_datab
             screenshot(page, f"admin-{url.split('?')[0]}-ko")
     finally:
         context.close()
+
+
+def _own_address() -> str | None:
+    """This machine's IPv4 address on its network (not the loopback), if it has one."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.connect(("192.0.2.1", 9))  # UDP connect sends nothing: it only picks a route
+        except OSError:
+            return None
+        address = sock.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+def test_first_run_form_only_on_the_servers_own_machine(browser, tmp_path):
+    """A second server, demo off, on an empty database: from this machine's network address
+    the page only names the command; from localhost it creates the first administrator, who is
+    logged in with the next steps; a new session then gets the login page."""
+    from sqlalchemy import select
+
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import AuditLog
+    from dashboard.ui.first_run import CLI_COMMAND
+    from tests.e2e.conftest import streamlit_server
+
+    text = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))
+    first_run = text["first_run"]
+    database_url = f"sqlite:///{tmp_path / 'city.sqlite3'}"
+    env = {"ANBU_DATABASE_URL": database_url, "ANBU_DEMO": "false"}
+    with streamlit_server(env, tmp_path, address="0.0.0.0") as url:
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ko-KR")
+        page = context.new_page()
+        try:
+            other = _own_address()
+            if other is not None:  # the same server, reached over the network
+                page.goto(url.replace("127.0.0.1", other))
+                wait_for_app(page, timeout_s=FIRST_RUN_TIMEOUT_S)
+                page.get_by_text(CLI_COMMAND).wait_for(timeout=30_000)
+                assert page.locator(TEXT_FIELD).count() == 0, "no form over the network"
+                screenshot(page, "first-run-remote-ko")
+
+            page.goto(url)
+            wait_for_app(page, timeout_s=FIRST_RUN_TIMEOUT_S)
+            page.get_by_role("button", name=first_run["submit"]).wait_for(timeout=30_000)
+            screenshot(page, "first-run-ko")
+            page.locator('input[autocomplete="username"]').fill("admin")
+            page.locator(PASSWORD_INPUT).nth(0).fill("a long passphrase")
+            page.locator(PASSWORD_INPUT).nth(1).fill("a long passphrase")
+            page.get_by_role("button", name=first_run["submit"]).click()
+            page.get_by_role("button", name=AUTH["logout"]).wait_for(timeout=30_000)
+            wait_for_app(page)
+            page.get_by_text(first_run["created"].format(username="admin")).wait_for()
+            page.get_by_text(first_run["step_people"]).wait_for()
+            screenshot(page, "first-run-created-ko")
+
+            page.goto(url)  # a new session on the server itself: the form is gone for good
+            wait_for_app(page)
+            page.get_by_role("button", name=AUTH["submit"]).wait_for(timeout=30_000)
+            assert page.get_by_role("button", name=first_run["submit"]).count() == 0
+        finally:
+            context.close()
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        audit = conn.execute(select(AuditLog.actor, AuditLog.action).order_by(AuditLog.id)).all()
+    engine.dispose()
+    assert [tuple(a) for a in audit if a.action.startswith(("user_", "login"))] == [
+        ("system:first-run", "user_create"),
+        ("admin", "login_success"),
+    ]
