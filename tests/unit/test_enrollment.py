@@ -24,9 +24,11 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.enrollment import (
+    EndImpact,
     EnrollmentError,
     assign_device,
     end_enrollment,
+    end_impact,
     purge_ended,
     register_device,
     replace_device,
@@ -313,6 +315,37 @@ def test_other_reasons_close_as_enrollment_ended(db):
     a = row(db, Alert, alert_id)
     assert (a.outcome, a.closed_by) == ("enrollment_ended", "admin1")
     assert "시설 입소" in a.note
+
+
+def test_end_impact_names_what_the_end_will_close_and_release(db):
+    alert_id = add_alert(db, status="acknowledged")
+    rid = row(db, Alert, alert_id).recipient_id
+    did = row(db, Alert, alert_id).device_id
+    with db.connect() as conn:
+        impact = end_impact(conn, rid)
+    assert impact == EndImpact(open_alerts=(alert_id,), devices=(did,))
+    with db.begin() as conn:
+        result = end_enrollment(conn, LEAD, T0, rid, "moved", TODAY)
+    assert (result.closed_alerts, result.released_devices) == (impact.open_alerts, impact.devices)
+    with db.connect() as conn:
+        assert end_impact(conn, rid) == EndImpact((), ())  # closed and released: nothing left
+
+
+def test_the_ends_note_joins_the_staff_notes_and_never_the_audit(db):
+    rid, _ = person(db)
+    with db.begin() as conn:
+        update_person_settings(conn, LEAD, T0, rid, notes="x" * 1_990)
+    with pytest.raises(EnrollmentError, match="note") as err, db.begin() as conn:
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY, note="요양병원으로 옮기심")
+    assert err.value.field == "note"
+    assert row(db, CareRecipient, rid).ended_on is None  # nothing written
+    with db.begin() as conn:
+        update_person_settings(conn, LEAD, T0, rid, notes="계단 조심")
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY, note=" 딸 집으로 전출 ")
+    notes = row(db, CareRecipient, rid).notes
+    assert notes == f"계단 조심\n[서비스 종료 {TODAY.isoformat()}] 딸 집으로 전출"
+    [entry] = audits(db, "enrollment_end")
+    assert entry.detail["note"] is True and "딸" not in str(entry.detail)
 
 
 def test_a_silence_tick_after_the_end_opens_nothing_for_the_person(db):
