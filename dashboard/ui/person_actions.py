@@ -221,6 +221,7 @@ def settings_form(
                 t("person.no_change_hours"),
                 value=current["no_change_hours"],
                 step=1,
+                placeholder=t("person_edit.default"),
                 help=t("person_edit.hours_help", low=NO_CHANGE_HOURS[0], high=NO_CHANGE_HOURS[1]),
                 key=key("no_change_hours", rid),
             )
@@ -228,6 +229,7 @@ def settings_form(
                 t("col.safe_zone"),
                 value=current["safe_zone_m"],
                 step=10,
+                placeholder=t("person_edit.default"),
                 help=t("person_edit.zone_help", low=SAFE_ZONE_M[0], high=SAFE_ZONE_M[1]),
                 key=key("safe_zone_m", rid),
             )

@@ -543,3 +543,25 @@ def test_an_event_from_a_released_device_is_kept_and_opens_nothing(db):
         stored = conn.execute(select(func.count()).select_from(DeviceEvent)).scalar()
     assert opened == {(robots[other],)}  # the SOS rule works; the released robot is not watched
     assert stored == 2  # the event is kept all the same
+
+
+def test_the_enrollment_doc_states_the_bounds_the_code_enforces():
+    from dashboard.enrollment import people
+    from dashboard.settings import PROJECT_ROOT
+    from dashboard.ui.person_actions import FAR_KM
+
+    doc = (PROJECT_ROOT / "docs" / "enrollment.md").read_text(encoding="utf-8")
+    doc = " ".join(doc.split())  # line breaks are layout
+    page = doc.split("## From the people page", 1)[1].split(" ## ", 1)[0]
+    for text in (
+        "무변화 기준시간 ({}–{} h)".format(*people.NO_CHANGE_HOURS),
+        "안심 반경 ({}–{:,} m".format(*people.SAFE_ZONE_M),
+        f"≤ {people.RISK_GROUP_MAX} characters",
+        f"메모 (≤ {people.NOTES_MAX:,} characters)",
+        "lat {}–{}, lon {}–{}".format(*people.KOREA_LAT, *people.KOREA_LON),
+        f"a warning above {FAR_KM:g} km",
+        "[서비스 종료 YYYY-MM-DD]",
+    ):
+        assert text in page, text
+    with_note = doc.split("## End of enrollment", 1)[1]
+    assert f"exceed {people.NOTES_MAX:,} characters" in with_note
