@@ -91,11 +91,6 @@ def _dash(value: object, unit: str = "") -> str:
     return f"{format_number(value)}{unit}"
 
 
-def _notes_text(notes: str) -> str:
-    """Staff free text as literal markdown, its line breaks kept."""
-    return "  \n".join(md_escape(line) for line in notes.splitlines())
-
-
 def _facts(user: SessionUser, person: dict) -> bool:
     """The facts table and the reveal; True when this person is revealed in this session."""
     lang = current_lang()
@@ -150,7 +145,9 @@ def _facts(user: SessionUser, person: dict) -> bool:
     if revealed and notes:
         with st.container(border=True):
             st.markdown(f"**{t('person.notes_title')}**")
-            st.markdown(_notes_text(notes))
+            # Free text as text: no markdown or HTML parsing at all (md_escape would still let
+            # a bare URL become a link), line breaks kept.
+            st.text(notes, width="stretch")
     if revealed:
         at = st.session_state[REVEAL_KEY]["at"]
         st.caption(t("person.revealed", at=format_datetime(at, lang)))
