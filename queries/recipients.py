@@ -108,3 +108,12 @@ def personal_data(conn: Connection, recipient_id: int) -> dict[str, str]:
     """Unmasked PII_FIELDS; only for a session that revealed this person (see module doc)."""
     row = conn.execute(select(*_PII).where(CareRecipient.id == recipient_id)).one()
     return {k: (v if v else "–") for k, v in zip(PII_FIELDS, row, strict=True)}
+
+
+def staff_notes(conn: Connection, recipient_id: int) -> str | None:
+    """The staff's free-text notes: personal data like PII_FIELDS (they may name or describe
+    the person), so only for a session that revealed this person, never for a role without
+    personal-data access."""
+    return conn.execute(
+        select(CareRecipient.notes).where(CareRecipient.id == recipient_id)
+    ).scalar_one_or_none()

@@ -148,7 +148,8 @@ def person_by_ref(conn: Connection, external_ref: str) -> dict | None:
     """One person's non-personal facts, region (with centroid) and program; None if unknown.
 
     ``has_home`` says whether a home position is on file, never where (that is personal data:
-    :func:`home_position`).
+    :func:`home_position`); ``has_notes`` whether staff notes exist, never what they say
+    (:func:`queries.recipients.staff_notes`, after a reveal).
     """
     c = CareRecipient
     row = (
@@ -162,8 +163,10 @@ def person_by_ref(conn: Connection, external_ref: str) -> dict | None:
                 c.risk_group,
                 c.enrolled_on,
                 c.ended_on,
+                c.end_reason,
                 c.no_change_hours,
                 c.safe_zone_m,
+                (func.coalesce(c.notes, "") != "").label("has_notes"),
                 (c.pii_home_lat.is_not(None) & c.pii_home_lon.is_not(None)).label("has_home"),
                 Region.code.label("region_code"),
                 Region.name_ko.label("region_ko"),
@@ -181,7 +184,9 @@ def person_by_ref(conn: Connection, external_ref: str) -> dict | None:
         .mappings()
         .one_or_none()
     )
-    return None if row is None else {**row, "has_home": bool(row["has_home"])}
+    if row is None:
+        return None
+    return {**row, "has_home": bool(row["has_home"]), "has_notes": bool(row["has_notes"])}
 
 
 def home_position(conn: Connection, recipient_id: int) -> tuple[float, float] | None:

@@ -17,7 +17,7 @@ from dashboard.auth.permissions import _refuse, may, require_in_scope
 from dashboard.auth.principal import SessionUser
 from dashboard.auth.roles import can
 from dashboard.db.schema import CareRecipient, Region
-from queries.recipients import PII_FIELDS, personal_data
+from queries.recipients import PII_FIELDS, personal_data, staff_notes
 
 REVEAL_ACTION = "reveal_personal_data"
 ENTITY = "care_recipient"
@@ -60,8 +60,10 @@ def reveal_personal_data(
     now: datetime,
     *,
     alert_id: int | None = None,
+    with_notes: bool = False,
 ) -> dict[str, str]:
-    """Check the right, write the audit row, return the unmasked data (``PII_FIELDS``).
+    """Check the right, write the audit row, return the unmasked data (``PII_FIELDS``, and
+    ``notes`` when ``with_notes``: the person panel shows the staff notes, the alert card not).
 
     Raises ``NotPermitted`` (reason ``role``, ``district``, or ``ended_enrollment`` for an
     operator and an ended enrollment), :class:`Pseudonymised` or :class:`RecipientNotFound`,
@@ -82,7 +84,8 @@ def reveal_personal_data(
         raise _refuse(user, REVEAL_ACTION, "ended_enrollment")
     if found.pseudonymized_at is not None:
         raise Pseudonymised(recipient_id)
-    detail: dict[str, Any] = {"fields": list(PII_FIELDS), "region": region, "role": user.role}
+    fields = [*PII_FIELDS, "notes"] if with_notes else list(PII_FIELDS)
+    detail: dict[str, Any] = {"fields": fields, "region": region, "role": user.role}
     if alert_id is not None:
         detail["alert_id"] = alert_id
     write_audit(
@@ -94,4 +97,7 @@ def reveal_personal_data(
         entity_id=recipient_id,
         detail=detail,
     )
-    return personal_data(conn, recipient_id)
+    data = personal_data(conn, recipient_id)
+    if with_notes:
+        data["notes"] = staff_notes(conn, recipient_id) or "–"
+    return data

@@ -11,17 +11,19 @@ from dashboard.enrollment.devices import (
     replace_device,
     set_device_status,
 )
-from dashboard.enrollment.ending import end_enrollment
+from dashboard.enrollment.ending import EndImpact, end_enrollment, end_impact
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.enrollment.people import set_home_position, update_person_settings
 from dashboard.enrollment.privacy import PurgeReport, purge_ended
 
 __all__ = [
+    "EndImpact",
     "EnrollmentError",
     "NotFound",
     "PurgeReport",
     "assign_device",
     "end_enrollment",
+    "end_impact",
     "purge_ended",
     "register_device",
     "replace_device",

@@ -4,6 +4,8 @@ timeline of devices, alerts and dispatches, newest first."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import folium
 import pandas as pd
 import streamlit as st
@@ -22,9 +24,20 @@ from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
+from dashboard.ui.person_actions import (
+    end_section,
+    home_editor,
+    may_edit_personal,
+    may_manage,
+    on_map_click,
+    pending_point,
+    pick_layer,
+    settings_form,
+    show_flash,
+)
 from dashboard.ui.safe_text import md_escape
-from queries.recipients import personal_data, recipient_card
-from queries.roster import device_types, home_position, person_timeline
+from queries.recipients import personal_data, recipient_card, staff_notes
+from queries.roster import device_types, home_position, person_timeline, risk_groups
 
 REVEAL_KEY = "people_revealed"  # {"recipient_id", "at"}: one person per session
 _ERROR_KEY = "people_reveal_error"
@@ -51,7 +64,7 @@ def _on_reveal(recipient_id: int) -> None:
     now = clock.now()
     try:
         with get_engine().begin() as conn:  # the audit row and the disclosure, together
-            reveal_personal_data(conn, user, recipient_id, now)
+            reveal_personal_data(conn, user, recipient_id, now, with_notes=True)
     except (NotPermitted, RecipientNotFound) as err:
         st.session_state.pop(REVEAL_KEY, None)
         st.session_state[_ERROR_KEY] = getattr(err, "reason", str(err))
@@ -78,10 +91,11 @@ def _dash(value: object, unit: str = "") -> str:
     return f"{format_number(value)}{unit}"
 
 
-def _facts(user: SessionUser, person: dict) -> None:
+def _facts(user: SessionUser, person: dict) -> bool:
+    """The facts table and the reveal; True when this person is revealed in this session."""
     lang = current_lang()
     card = fresh(recipient_card, int(person["id"]))
-    refused = check_reveal(user, person["region_code"])
+    refused = check_reveal(user, person["region_code"], ended=card.ended)
     revealed = refused is None and revealed_for(card.id)
     # Roles without personal-data access (admins) see no masked names either: only the facts.
     shown = fresh(personal_data, card.id) if revealed else card.masked
@@ -110,6 +124,16 @@ def _facts(user: SessionUser, person: dict) -> None:
         "person.no_change_hours": _dash(person["no_change_hours"], " h"),
         "col.safe_zone": _dash(person["safe_zone_m"], " m"),
     }
+    if person["ended_on"] is not None:
+        rows["person.ended_on"] = format_date(person["ended_on"], lang)
+        reason = person["end_reason"]
+        rows["person.end_reason"] = translate_or(f"enrollment.reason.{reason}", str(reason), lang)
+    notes = fresh(staff_notes, card.id) if revealed else None
+    if refused != "role":  # notes are personal data: admins learn not even that they exist
+        if revealed:
+            rows["person.notes"] = "↓" if notes else "–"
+        else:
+            rows["person.notes"] = t("person.notes_hidden") if person["has_notes"] else "–"
     table(
         pd.DataFrame({"field": [t(k) for k in rows], "value": list(rows.values())}),
         {"field": "col.field", "value": "col.value"},
@@ -118,6 +142,12 @@ def _facts(user: SessionUser, person: dict) -> None:
     reason = st.session_state.pop(_ERROR_KEY, None)
     if reason:
         st.error(refusal_text(reason))
+    if revealed and notes:
+        with st.container(border=True):
+            st.markdown(f"**{t('person.notes_title')}**")
+            # Free text as text: no markdown or HTML parsing at all (md_escape would still let
+            # a bare URL become a link), line breaks kept.
+            st.text(notes, width="stretch")
     if revealed:
         at = st.session_state[REVEAL_KEY]["at"]
         st.caption(t("person.revealed", at=format_datetime(at, lang)))
@@ -135,6 +165,7 @@ def _facts(user: SessionUser, person: dict) -> None:
             on_click=_on_reveal,
             args=(card.id,),
         )
+    return revealed
 
 
 def _home(user: SessionUser, person: dict, tiles: str | None) -> None:
@@ -142,6 +173,7 @@ def _home(user: SessionUser, person: dict, tiles: str | None) -> None:
     # The home position is personal data: only for roles that may see this person.
     allowed = can_see_personal_data(user, person["region_code"])
     home = fresh(home_position, int(person["id"])) if allowed else None
+    editing = person["status"] == "active" and may_edit_personal(user, person["region_code"])
     if home is None:
         if person["region_lat"] is None or person["region_lon"] is None:
             st.caption(t("person.no_position"))
@@ -165,13 +197,22 @@ def _home(user: SessionUser, person: dict, tiles: str | None) -> None:
         ).add_to(fmap)
         if person["safe_zone_m"]:
             folium.Circle(point, radius=float(person["safe_zone_m"]), fill=False).add_to(fmap)
+    map_key = f"people_map_{person['id']}"
+    pick = pending_point(int(person["id"]), home) if editing else None
     st_folium(
         fmap,
-        returned_objects=[],
+        # A click matters only to someone who may set the home: otherwise no rerun on clicks.
+        returned_objects=["last_clicked"] if editing else [],
+        feature_group_to_add=pick_layer(pick) if pick else None,
         height=MAP_HEIGHT,
         use_container_width=True,
-        key=f"people_map_{person['id']}",
+        key=map_key,
+        on_change=partial(on_map_click, int(person["id"]), map_key) if editing else None,
     )
+    if editing:
+        home_editor(person, home)
+    elif may_manage(user) and person["status"] == "active":
+        st.caption(t("person_home.not_for_role"))
 
 
 def _label(entry: str, value: object, lang: str, types: dict[str, str]) -> str:
@@ -241,9 +282,20 @@ def _timeline(person: dict) -> None:
 def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
     """The person panel (``person``: :func:`queries.roster.person_by_ref` plus ``status``)."""
     st.subheader(t("person.title", ref=md_escape(person["external_ref"])))
+    show_flash()
     left, right = st.columns([3, 2], gap="large")
     with left:
-        _facts(user, person)
+        revealed = _facts(user, person)
     with right:
         _home(user, person, tiles)
+    if may_manage(user):
+        if person["status"] == "active":
+            notes = fresh(staff_notes, int(person["id"])) if revealed else None
+            edit, end = st.columns(2, gap="large")
+            with edit:
+                settings_form(user, person, load(risk_groups), notes, revealed, risk_label)
+            with end:
+                end_section(user, person)
+        else:
+            st.caption(t("person_edit.ended"))
     _timeline(person)

@@ -304,3 +304,62 @@ def test_first_run_form_only_on_the_servers_own_machine(browser, tmp_path):
         ("system:first-run", "user_create"),
         ("admin", "login_success"),
     ]
+
+
+def test_lead_edits_a_person_in_browser(page, app_server, app_database_url):
+    """A lead changes a person's no-change threshold and sees it saved, then picks the home
+    with a click on the map (streamlit-folium's change callback) and saves it."""
+    from sqlalchemy import select
+
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import AuditLog, CareRecipient
+
+    engine = make_engine(app_database_url)
+    with engine.connect() as conn:  # an enrolled person with a home on record
+        ref = conn.scalar(
+            select(CareRecipient.external_ref)
+            .where(CareRecipient.ended_on.is_(None), CareRecipient.pii_home_lat.is_not(None))
+            .order_by(CareRecipient.external_ref)
+            .offset(1)
+            .limit(1)
+        )
+
+    def stored():
+        with engine.connect() as conn:
+            return conn.execute(
+                select(CareRecipient).where(CareRecipient.external_ref == ref)
+            ).one()
+
+    try:
+        hours = 37 if stored().no_change_hours != 37 else 38
+        visit(page, f"{app_server}/people?person={ref}")
+        page.locator("h3").filter(has_text=ref).first.wait_for(timeout=30_000)
+        page.get_by_text("설정 변경").first.click()
+        page.get_by_role("spinbutton", name="무변화 기준시간").fill(str(hours))
+        page.get_by_role("button", name="설정 저장").click()
+        page.get_by_text("설정을 저장했습니다").first.wait_for(timeout=30_000)
+        wait_for_app(page)
+        _assert_no_exception(page, f"/people?person={ref} after saving")
+        assert stored().no_change_hours == hours
+        screenshot(page, "people-edit-saved-ko")
+
+        frame = page.locator('iframe[title="streamlit_folium.st_folium"]').first
+        frame.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)  # Leaflet ready for the click
+        box = frame.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.3)
+        page.get_by_text("선택한 위치").first.wait_for(timeout=30_000)
+        wait_for_app(page)
+        screenshot(page, "people-home-picked-ko")
+        page.get_by_role("button", name="이 위치를 자택으로 저장").click()
+        page.get_by_text("자택 위치를 저장했습니다").first.wait_for(timeout=30_000)
+        with engine.connect() as conn:
+            entry = conn.execute(
+                select(AuditLog)
+                .where(AuditLog.action == "person_home")
+                .order_by(AuditLog.id.desc())
+            ).first()
+        assert entry.actor == "lead" and entry.detail["source"] == "map"
+        assert entry.entity_id == str(stored().id)
+    finally:
+        engine.dispose()

@@ -24,9 +24,11 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.enrollment import (
+    EndImpact,
     EnrollmentError,
     assign_device,
     end_enrollment,
+    end_impact,
     purge_ended,
     register_device,
     replace_device,
@@ -315,6 +317,37 @@ def test_other_reasons_close_as_enrollment_ended(db):
     assert "시설 입소" in a.note
 
 
+def test_end_impact_names_what_the_end_will_close_and_release(db):
+    alert_id = add_alert(db, status="acknowledged")
+    rid = row(db, Alert, alert_id).recipient_id
+    did = row(db, Alert, alert_id).device_id
+    with db.connect() as conn:
+        impact = end_impact(conn, rid)
+    assert impact == EndImpact(open_alerts=(alert_id,), devices=(did,))
+    with db.begin() as conn:
+        result = end_enrollment(conn, LEAD, T0, rid, "moved", TODAY)
+    assert (result.closed_alerts, result.released_devices) == (impact.open_alerts, impact.devices)
+    with db.connect() as conn:
+        assert end_impact(conn, rid) == EndImpact((), ())  # closed and released: nothing left
+
+
+def test_the_ends_note_joins_the_staff_notes_and_never_the_audit(db):
+    rid, _ = person(db)
+    with db.begin() as conn:
+        update_person_settings(conn, LEAD, T0, rid, notes="x" * 1_990)
+    with pytest.raises(EnrollmentError, match="note") as err, db.begin() as conn:
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY, note="요양병원으로 옮기심")
+    assert err.value.field == "note"
+    assert row(db, CareRecipient, rid).ended_on is None  # nothing written
+    with db.begin() as conn:
+        update_person_settings(conn, LEAD, T0, rid, notes="계단 조심")
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY, note=" 딸 집으로 전출 ")
+    notes = row(db, CareRecipient, rid).notes
+    assert notes == f"계단 조심\n[서비스 종료 {TODAY.isoformat()}] 딸 집으로 전출"
+    [entry] = audits(db, "enrollment_end")
+    assert entry.detail["note"] is True and "딸" not in str(entry.detail)
+
+
 def test_a_silence_tick_after_the_end_opens_nothing_for_the_person(db):
     ended, ended_device = person(db)
     _, kept_device = person(db)
@@ -510,3 +543,25 @@ def test_an_event_from_a_released_device_is_kept_and_opens_nothing(db):
         stored = conn.execute(select(func.count()).select_from(DeviceEvent)).scalar()
     assert opened == {(robots[other],)}  # the SOS rule works; the released robot is not watched
     assert stored == 2  # the event is kept all the same
+
+
+def test_the_enrollment_doc_states_the_bounds_the_code_enforces():
+    from dashboard.enrollment import people
+    from dashboard.settings import PROJECT_ROOT
+    from dashboard.ui.person_actions import FAR_KM
+
+    doc = (PROJECT_ROOT / "docs" / "enrollment.md").read_text(encoding="utf-8")
+    doc = " ".join(doc.split())  # line breaks are layout
+    page = doc.split("## From the people page", 1)[1].split(" ## ", 1)[0]
+    for text in (
+        "무변화 기준시간 ({}–{} h)".format(*people.NO_CHANGE_HOURS),
+        "안심 반경 ({}–{:,} m".format(*people.SAFE_ZONE_M),
+        f"≤ {people.RISK_GROUP_MAX} characters",
+        f"메모 (≤ {people.NOTES_MAX:,} characters)",
+        "lat {}–{}, lon {}–{}".format(*people.KOREA_LAT, *people.KOREA_LON),
+        f"a warning above {FAR_KM:g} km",
+        "[서비스 종료 YYYY-MM-DD]",
+    ):
+        assert text in page, text
+    with_note = doc.split("## End of enrollment", 1)[1]
+    assert f"exceed {people.NOTES_MAX:,} characters" in with_note
