@@ -121,3 +121,30 @@ def test_a_good_wandering_file_with_blank_lines_and_optional_accuracy(tmp_path, 
     code, err, out = _run(tmp_path, capsys, _walk(tmp_path, rows, [("w", *HOME, 300)], header))
     assert code == 0, err
     assert json.loads(out.read_text()) == {"transitions": []}
+
+
+def test_docs_state_the_contract_the_code_implements():
+    from dashboard.bench.commands import TARGETS
+    from dashboard.replay.inputs import COLUMNS, HOME_COLUMNS, MAX_PROBLEMS, MAX_RADIUS_M
+    from dashboard.replay.output import KEYS
+    from dashboard.settings import PROJECT_ROOT
+
+    doc = (PROJECT_ROOT / "docs" / "replay.md").read_text(encoding="utf-8")
+    assert f"`{', '.join(KEYS)}`" in doc
+    for kind, (required, optional) in COLUMNS.items():
+        columns = ", ".join(required) + "".join(f"[, {c}]" for c in optional)
+        assert f"| `{kind}` | `{columns}` |" in doc
+    assert f"| `--homes` | `{', '.join(HOME_COLUMNS)}` |" in doc
+    assert f"`radius_m` 1–{MAX_RADIUS_M:,}" in doc
+    assert f"(the first {MAX_PROBLEMS}, then a" in doc
+    assert "default `Asia/Seoul`" in doc and "(default 10)" in doc
+    assert TARGETS["replay_year_s"] == (10.0, "max") and "Target: under 10 s" in doc
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert "[docs/replay.md](docs/replay.md)" in readme
+
+
+def test_the_defaults_are_the_documented_ones():
+    from dashboard.cli import build_parser
+
+    args = build_parser().parse_args(["replay", "--type", "plug", "--input", "x", "--json", "y"])
+    assert (args.tz, args.tick_min, args.exact) == ("Asia/Seoul", 10, False)
