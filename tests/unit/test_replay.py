@@ -213,3 +213,21 @@ def test_the_fast_path_skips_the_database_between_transitions(tmp_path):
     assert result.counts.ticks <= 4  # one per transition at most, not one per 10 minutes
     assert result.counts.batches <= 4 + 4  # the first reading, daily flushes, transitions
     assert result.counts.events == len(rows)  # yet every reading was stored, through ingest
+
+
+def test_explanations_quote_a_rules_own_sentence_and_fall_back_to_the_evidence():
+    from dashboard.replay.explain import explain
+
+    own = {"explanation": "No activity since 07:10; on 27 of the last 28 days the TV was on."}
+    assert explain("routine_quiet", "risk", own | {"score": 0.99}, SEOUL) == own["explanation"]
+    closed = {"explanation": "old", "cleared_by": {"explanation": "Activity again at 09:02."}}
+    assert explain("routine_quiet", None, closed, SEOUL) == "Activity again at 09:02."
+    # A rule replay knows nothing about: its evidence, generically.
+    assert explain("new_rule", "severe", {"score": 0.9, "nested": {}}, SEOUL) == (
+        "new_rule severe (심각): score 0.9."
+    )
+    assert explain("new_rule", None, {"cleared_by": {}}, SEOUL) == "new_rule cleared."
+    # A known rule whose evidence lacks a field it needs is described generically, not dropped.
+    assert explain("plug_no_change", "attention", {"since": None}, SEOUL).startswith(
+        "plug_no_change attention (관심)"
+    )
