@@ -24,10 +24,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     try:
         zone = check_timezone(args.tz)
+    except VendorError as exc:
+        return _usage(f"--tz: {exc}")
+    try:
         check_tick(args.tick_min)
         current_thresholds()  # a bad rules.toml is the user's to fix, named here
-    except (VendorError, ValueError, RulesConfigError) as exc:
-        return _usage(str(exc).removeprefix("--tz: "))
+    except (ValueError, RulesConfigError) as exc:
+        return _usage(str(exc))
     if args.type == "plug" and args.homes:
         return _usage("--homes is for --type wandering (a plug replay has no homes)")
     out = Path(args.json)

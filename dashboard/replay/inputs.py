@@ -159,7 +159,7 @@ def _column(rejection: Rejection) -> str | None:
 
 
 def _events(kind: Kind, number: int, row: dict[str, str]) -> Iterator[dict[str, Any]]:
-    base = {"device_id": row["device_id"], "ts": row["ts"]}
+    base = {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
     if kind == "plug":
         yield _with(base | {"event_id": f"r{number}:power", "type": "power"}, row, "watts")
         if row.get("lux"):
@@ -237,7 +237,7 @@ def _header_ok(
 def _read_homes(path: str, devices: dict[str, datetime], problems: _Problems) -> dict[str, Home]:
     homes: dict[str, Home] = {}
     for number, row in _rows(path, HOME_COLUMNS, (), problems):
-        uid = row["device_id"]
+        uid = row.get("device_id", "")
         if not uid:
             problems.add(path, number, "device_id", "required")
             continue

@@ -36,6 +36,8 @@ def _run(tmp_path, capsys, argv, previous: str | None = None):
         (PLUG, [OK_ROW, ("", "2024-03-01T10:00", 1)], "row 3, column device_id", ""),
         (PLUG, [OK_ROW, ("p", "1970-01-01T10:00", 1)], "row 3, column ts", "before 2000"),
         ((*PLUG, "lux"), [(*OK_ROW, "dark")], "row 2, column lux", "number"),
+        (PLUG, [OK_ROW, ("p",)], "row 3, column ts", "not an ISO-8601 time"),  # a short row
+        (PLUG, [OK_ROW, (*OK_ROW, "extra")], "row 3", "a value in a column without a header"),
         (PLUG, [], "plug.csv: no readings", ""),
     ],
 )
