@@ -5,17 +5,19 @@ are pure functions of (facts, thresholds, now). So each device keeps a *mirror* 
 engine would load at a moment — the facts loaded from the database after the last write, with
 the readings received since merged by the ingest's own ``merge_state`` — and the pure rules
 (``evaluate_device``) run on it at every moment the product would run them (a reading's arrival
-for that device, every tick for all). Only when the decisions could change an alert (open one,
-change its stage, close it) or a device reports for the first time (its first batch stamps
-``first_received_at``) does the database get the readings held back, as one batch through the
-real ingest at that moment, and the real tick — which then make the real decision. Everything
-is reloaded from the database after each such write, so the mirror never drifts for long.
+for that device, every tick for all), after the product's own pre-filter
+(``rules.prefilter.needs_rules``) for devices without an open alert. Only when the decisions
+could change an alert (open one, change its stage, close it) or a device reports for the first
+time (its first batch stamps ``first_received_at``) does the database get the readings held
+back, as one batch through the real ingest at that moment, and the real tick — which then make
+the real decision. Everything is reloaded from the database after each such write, so the
+mirror never drifts for long.
 
 What the mirror must reproduce is the engine's fact loading: ``device_state`` (merged here by
 the same function ingest uses) and ``enrich``'s last-position time of a wanderer outside its
-zone. ``tests/unit/test_replay.py`` replays the same histories through the real steps at every
-moment (``--exact``) and checks the transitions are identical; a change to what the rules read
-must keep that test passing (docs/replay.md).
+zone. ``tests/unit/test_replay_equivalence.py`` replays the same histories through the real
+steps at every moment (``exact=True``) and checks the transitions are identical; a change to
+what the rules read must keep that test passing (docs/replay.md).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from dashboard.rules.config import Thresholds
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import enrich, load_facts_by_id, with_history
 from dashboard.rules.model import STICKY_RULES, Decision, DeviceFacts
+from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours, silence_timeouts
 from dashboard.rules.wandering import distance_from_home, safe_zone_m
 
 # DeviceFacts fields that come from device_state, which ingestion's merge keeps.
@@ -112,11 +115,41 @@ class Mirror:
             self._view = view
         return self._view
 
-    def needs_database(self, now: datetime, th: Thresholds) -> bool:
+    def needs_database(self, now: datetime, limits: Limits, event_types: frozenset[str]) -> bool:
+        """Must the database see this moment: could an alert change, or is it the first?"""
         if now == self.first_at:
             return True
+        th = limits.th
         facts = self.facts(th)
-        return facts is not None and would_change(evaluate_device(facts, th, now), self.open)
+        if facts is None:
+            return False
+        # The product's own pre-filter (kept a superset of every rule by its property test):
+        # without an open alert, most moments need no rule at all.
+        if not self.open:
+            touched = Touched(
+                facts.type_code,
+                event_types,
+                facts.last_seen_at,
+                facts.last_activity_at,
+                facts.battery_pct,
+                facts.last_lat,
+            )
+            if not needs_rules(touched, th, now, limits.timeouts, limits.quiet):
+                return False
+        return would_change(evaluate_device(facts, th, now), self.open)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The thresholds and the pre-filter's limits, read once per replay."""
+
+    th: Thresholds
+    timeouts: dict[str, int]
+    quiet: dict[str, float]
+
+    @classmethod
+    def load(cls, conn: Connection, th: Thresholds) -> Limits:
+        return cls(th, silence_timeouts(conn, th), quiet_hours(th))
 
 
 def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: datetime) -> None:

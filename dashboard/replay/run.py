@@ -8,13 +8,15 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dashboard.ingest.state import Margins
-from dashboard.replay.fast import Mirror, reload
+from dashboard.replay.fast import Limits, Mirror, reload
 from dashboard.replay.inputs import Reading, Recording
 from dashboard.replay.output import Recorder, Transition
 from dashboard.replay.session import Counts, Session
 from dashboard.replay.timeline import check_tick, moments
 from dashboard.replay.world import World, throwaway_world
 from dashboard.rules.config import Thresholds, current_thresholds
+
+NO_TYPES: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,7 @@ def _run_fast(
     }
     with engine.connect() as conn:
         reload(conn, mirrors.values(), th, recording.start)
+        limits = Limits.load(conn, th)
     every = list(mirrors.values())
     device_of = [world.device_ids[r.device_uid] for r in readings]
     count = 0
@@ -97,11 +100,15 @@ def _run_fast(
         arrived: dict[int, list[Reading]] = {}
         for j in range(moment.start, moment.end):
             arrived.setdefault(device_of[j], []).append(readings[j])
+        types: dict[int, frozenset[str]] = {}
         for device_id, batch in arrived.items():
             mirrors[device_id].receive(batch, margins)
+            types[device_id] = frozenset(r.event.type for r in batch)
         # The devices the product evaluates now: all at a tick, else those that reported.
         judged = every if moment.tick else [mirrors[i] for i in arrived]
-        touched = [m for m in judged if m.needs_database(now, th)]
+        touched = [
+            m for m in judged if m.needs_database(now, limits, types.get(m.device_id, NO_TYPES))
+        ]
         if not touched and not moment.day:
             continue
         # A real tick (and the daily jobs) read every device: all held-back readings go first.
