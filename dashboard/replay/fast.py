@@ -23,12 +23,12 @@ what the rules read must keep that test passing (docs/replay.md).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
 from sqlalchemy import Connection, select
 
-from dashboard.db.schema import Alert
+from dashboard.db.schema import Alert, DeviceState
 from dashboard.ingest.events import ValidEvent
 from dashboard.ingest.state import Margins, merge_state
 from dashboard.ingest.state import _State as IngestState  # merge_state's own state type
@@ -40,18 +40,10 @@ from dashboard.rules.model import STICKY_RULES, Decision, DeviceFacts
 from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours, silence_timeouts
 from dashboard.rules.wandering import distance_from_home, safe_zone_m
 
-# DeviceFacts fields that come from device_state, which ingestion's merge keeps.
-STATE_FIELDS = (
-    "last_seen_at",
-    "last_activity_at",
-    "last_power_w",
-    "last_lux",
-    "battery_pct",
-    "last_lat",
-    "last_lon",
-    "first_seen_at",
-    "first_received_at",
-)
+# The merged state as ingestion stores it (device_state's columns of the same names), and the
+# part of it the rules' facts carry: derived, so a field added to both is mirrored as well.
+INGEST_FIELDS = tuple(f.name for f in fields(IngestState))
+STATE_FIELDS = tuple(name for name in INGEST_FIELDS if name in DeviceFacts.__dataclass_fields__)
 
 
 def would_change(decisions: Sequence[Decision], open_stages: dict[str, str]) -> bool:
@@ -93,11 +85,12 @@ class Mirror:
             self.last_fix = max(fixes) if self.last_fix is None else max(self.last_fix, *fixes)
         self._view = None
 
-    def reset(self, base: DeviceFacts | None, open_stages: dict[str, str]) -> None:
-        """After a write: the database's facts and alerts are the truth again."""
-        self.base, self.open, self.pending, self._view = base, open_stages, [], None
-        if base is not None:
-            self.state = IngestState(**{name: getattr(base, name) for name in STATE_FIELDS})
+    def reset(
+        self, base: DeviceFacts | None, state: IngestState, open_stages: dict[str, str]
+    ) -> None:
+        """After a write: the database's facts, state and alerts are the truth again."""
+        self.base, self.state, self.open = base, state, open_stages
+        self.pending, self._view = [], None
 
     def facts(self, th: Thresholds) -> DeviceFacts | None:
         if self.base is None:
@@ -160,7 +153,7 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
     ids = sorted(by_id)
     facts, _readings = enrich(conn, load_facts_by_id(conn, ids), th, now)
     loaded = {f.device_id: f for f in with_history(conn, facts)}
-    a = Alert.__table__
+    a, st = Alert.__table__, DeviceState.__table__
     open_stages: dict[int, dict[str, str]] = {i: {} for i in ids}
     for device_id, rule, stage in conn.execute(
         select(a.c.device_id, a.c.rule, a.c.stage).where(
@@ -168,5 +161,15 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
         )
     ):
         open_stages[device_id][rule] = stage
+    # The state row as ingestion reads it before merging (a device that never reported: none).
+    states = {
+        row[0]: IngestState(*row[1:])
+        for row in conn.execute(
+            select(st.c.device_id, *(st.c[name] for name in INGEST_FIELDS)).where(
+                st.c.device_id.in_(ids)
+            )
+        )
+    }
     for device_id, mirror in by_id.items():
-        mirror.reset(loaded.get(device_id), open_stages[device_id])
+        state = states.get(device_id, IngestState())
+        mirror.reset(loaded.get(device_id), state, open_stages[device_id])
