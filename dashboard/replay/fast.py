@@ -22,7 +22,7 @@ what the rules read must keep that test passing (docs/replay.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
@@ -70,6 +70,8 @@ class Mirror:
     device_id: int
     first_at: datetime  # its first reading: that moment always goes to the database
     base: DeviceFacts | None = None  # as loaded after the last write (None: no rule runs)
+    type_code: str | None = None  # None: no rule runs (inactive)
+    stale: bool = False  # readings were stored since ``base`` was loaded (no alert changed)
     state: IngestState = field(default_factory=IngestState)
     last_fix: datetime | None = None  # newest position received
     open: dict[str, str] = field(default_factory=dict)  # rule → stage of its non-closed alert
@@ -90,7 +92,13 @@ class Mirror:
     ) -> None:
         """After a write: the database's facts, state and alerts are the truth again."""
         self.base, self.state, self.open = base, state, open_stages
-        self.pending, self._view = [], None
+        self.type_code = base.type_code if base is not None else None
+        self.pending, self._view, self.stale = [], None, False
+
+    def stored(self) -> None:
+        """The held-back readings were stored and no alert changed: the merged state is what
+        ingest wrote; the other facts are reloaded when a rule next needs them."""
+        self.pending, self.stale = [], True
 
     def facts(self, th: Thresholds) -> DeviceFacts | None:
         if self.base is None:
@@ -108,28 +116,37 @@ class Mirror:
             self._view = view
         return self._view
 
-    def needs_database(self, now: datetime, limits: Limits, event_types: frozenset[str]) -> bool:
+    def needs_database(
+        self,
+        now: datetime,
+        limits: Limits,
+        event_types: frozenset[str],
+        refresh: Callable[[Mirror, datetime], None],
+    ) -> bool:
         """Must the database see this moment: could an alert change, or is it the first?"""
         if now == self.first_at:
             return True
-        th = limits.th
-        facts = self.facts(th)
-        if facts is None:
+        if self.type_code is None:
             return False
+        th = limits.th
         # The product's own pre-filter (kept a superset of every rule by its property test):
         # without an open alert, most moments need no rule at all.
         if not self.open:
+            s = self.state
             touched = Touched(
-                facts.type_code,
+                self.type_code,
                 event_types,
-                facts.last_seen_at,
-                facts.last_activity_at,
-                facts.battery_pct,
-                facts.last_lat,
+                s.last_seen_at,
+                s.last_activity_at,
+                s.battery_pct,
+                s.last_lat,
             )
             if not needs_rules(touched, th, now, limits.timeouts, limits.quiet):
                 return False
-        return would_change(evaluate_device(facts, th, now), self.open)
+        if self.stale:
+            refresh(self, now)
+        facts = self.facts(th)
+        return facts is not None and would_change(evaluate_device(facts, th, now), self.open)
 
 
 @dataclass(frozen=True)
@@ -145,14 +162,26 @@ class Limits:
         return cls(th, silence_timeouts(conn, th), quiet_hours(th))
 
 
+def load_base(conn: Connection, ids: list[int], th: Thresholds, now: datetime) -> dict:
+    """Facts of ``ids`` loaded as the engine loads them (device id → facts; inactive: absent)."""
+    facts, _readings = enrich(conn, load_facts_by_id(conn, ids), th, now)
+    return {f.device_id: f for f in with_history(conn, facts)}
+
+
+def refresh(conn: Connection, mirror: Mirror, th: Thresholds, now: datetime) -> None:
+    """Reload a stale mirror's facts; its merged state and held-back readings stay."""
+    base = load_base(conn, [mirror.device_id], th, now).get(mirror.device_id)
+    mirror.base, mirror._view, mirror.stale = base, None, False
+    mirror.type_code = base.type_code if base is not None else None
+
+
 def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: datetime) -> None:
     """Reset ``mirrors`` from the database, loading facts exactly as the engine does."""
     by_id = {m.device_id: m for m in mirrors}
     if not by_id:
         return
     ids = sorted(by_id)
-    facts, _readings = enrich(conn, load_facts_by_id(conn, ids), th, now)
-    loaded = {f.device_id: f for f in with_history(conn, facts)}
+    loaded = load_base(conn, ids, th, now)
     a, st = Alert.__table__, DeviceState.__table__
     open_stages: dict[int, dict[str, str]] = {i: {} for i in ids}
     for device_id, rule, stage in conn.execute(

@@ -54,13 +54,14 @@ class Recorder:
         self.known: dict[int, tuple[str, str]] = {}  # alert id → (stage, status)
         self.transitions: list[Transition] = []
 
-    def capture(self, conn: Connection, now: datetime) -> None:
+    def capture(self, conn: Connection, now: datetime) -> int:
+        """Record the transitions written at ``now``; returns how many alert rows were written."""
         a = Alert.__table__
         rows = conn.execute(
             select(a.c.id, a.c.device_id, a.c.rule, a.c.kind, a.c.stage, a.c.status, a.c.evidence)
             .where(a.c.updated_at >= now)
             .order_by(a.c.id)
-        )
+        ).all()
         for row in rows:
             before = self.known.get(row.id)
             self.known[row.id] = (row.stage, row.status)
@@ -83,6 +84,7 @@ class Recorder:
                     explanation=explain(row.rule, stage, row.evidence, self.zone),
                 )
             )
+        return len(rows)
 
     def ordered(self) -> list[Transition]:
         """In time order; one moment's transitions by device id, then rule."""

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dashboard.ingest.state import Margins
-from dashboard.replay.fast import Limits, Mirror, reload
+from dashboard.replay.fast import Limits, Mirror, refresh, reload
 from dashboard.replay.inputs import Reading, Recording
 from dashboard.replay.output import Recorder, Transition
 from dashboard.replay.session import Counts, Session
@@ -92,6 +92,11 @@ def _run_fast(
         reload(conn, mirrors.values(), th, recording.start)
         limits = Limits.load(conn, th)
     every = list(mirrors.values())
+
+    def refresh_stale(mirror: Mirror, now: datetime) -> None:
+        with engine.connect() as conn:
+            refresh(conn, mirror, th, now)
+
     device_of = [world.device_ids[r.device_uid] for r in readings]
     count = 0
     for moment in moments([r.ts for r in readings], tick):
@@ -107,19 +112,24 @@ def _run_fast(
         # The devices the product evaluates now: all at a tick, else those that reported.
         judged = every if moment.tick else [mirrors[i] for i in arrived]
         touched = [
-            m for m in judged if m.needs_database(now, limits, types.get(m.device_id, NO_TYPES))
+            m
+            for m in judged
+            if m.needs_database(now, limits, types.get(m.device_id, NO_TYPES), refresh_stale)
         ]
         if not touched and not moment.day:
             continue
         # A real tick (and the daily jobs) read every device: all held-back readings go first.
         flushed = every if moment.tick else touched
         batch = sorted((r for m in flushed for r in m.pending), key=lambda r: (r.ts, r.event.index))
-        if batch:
-            session.ingest(batch, now)
+        written = session.ingest(batch, now) if batch else 0
         if moment.tick and touched:
-            session.tick(now)
+            written += session.tick(now)
         if moment.day:
-            session.daily(now)
-        with engine.connect() as conn:
-            reload(conn, flushed, th, now)
+            written += session.daily(now)
+        if touched or written:
+            with engine.connect() as conn:
+                reload(conn, flushed, th, now)
+        else:  # a day's readings stored, nothing changed: reload facts when next needed
+            for mirror in flushed:
+                mirror.stored()
     return count

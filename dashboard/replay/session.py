@@ -36,8 +36,8 @@ class Session:
         self.world, self.recorder = world, recorder
         self.counts = Counts()
 
-    def ingest(self, readings: Sequence[Reading], now: datetime) -> None:
-        """One batch through the real ingest, received at ``now``."""
+    def ingest(self, readings: Sequence[Reading], now: datetime) -> int:
+        """One batch through the real ingest, received at ``now``; returns alert rows written."""
         with self.world.engine.begin() as conn:
             result = ingest_events(conn, VENDOR, [r.raw for r in readings], now=now)
             if result.rejected or result.accepted != len(readings):
@@ -45,20 +45,23 @@ class Session:
                     f"ingest at {now.isoformat()} stored {result.accepted} of {len(readings)} "
                     f"events; rejected: {result.rejected[:3]}"
                 )
-            self.recorder.capture(conn, now)
+            written = self.recorder.capture(conn, now)
         self.counts.batches += 1
         self.counts.events += len(readings)
+        return written
 
-    def tick(self, now: datetime) -> None:
-        """The rule worker's tick."""
+    def tick(self, now: datetime) -> int:
+        """The rule worker's tick; returns alert rows written."""
         tick_once(self.world.engine, now)
         with self.world.engine.connect() as conn:
-            self.recorder.capture(conn, now)
+            written = self.recorder.capture(conn, now)
         self.counts.ticks += 1
+        return written
 
-    def daily(self, now: datetime) -> None:
-        """The rule worker's daily jobs."""
+    def daily(self, now: datetime) -> int:
+        """The rule worker's daily jobs; returns alert rows written."""
         daily_jobs(self.world.engine, now)
         with self.world.engine.connect() as conn:
-            self.recorder.capture(conn, now)
+            written = self.recorder.capture(conn, now)
         self.counts.days += 1
+        return written
