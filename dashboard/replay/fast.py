@@ -95,6 +95,10 @@ class Mirror:
         self.type_code = base.type_code if base is not None else None
         self.pending, self._view, self.stale = [], None, False
 
+    def refreshed(self, base: DeviceFacts | None) -> None:
+        self.base, self._view, self.stale = base, None, False
+        self.type_code = base.type_code if base is not None else None
+
     def stored(self) -> None:
         """The held-back readings were stored and no alert changed: the merged state is what
         ingest wrote; the other facts are reloaded when a rule next needs them."""
@@ -162,7 +166,9 @@ class Limits:
         return cls(th, silence_timeouts(conn, th), quiet_hours(th))
 
 
-def load_base(conn: Connection, ids: list[int], th: Thresholds, now: datetime) -> dict:
+def load_base(
+    conn: Connection, ids: list[int], th: Thresholds, now: datetime
+) -> dict[int, DeviceFacts]:
     """Facts of ``ids`` loaded as the engine loads them (device id → facts; inactive: absent)."""
     facts, _readings = enrich(conn, load_facts_by_id(conn, ids), th, now)
     return {f.device_id: f for f in with_history(conn, facts)}
@@ -170,9 +176,7 @@ def load_base(conn: Connection, ids: list[int], th: Thresholds, now: datetime) -
 
 def refresh(conn: Connection, mirror: Mirror, th: Thresholds, now: datetime) -> None:
     """Reload a stale mirror's facts; its merged state and held-back readings stay."""
-    base = load_base(conn, [mirror.device_id], th, now).get(mirror.device_id)
-    mirror.base, mirror._view, mirror.stale = base, None, False
-    mirror.type_code = base.type_code if base is not None else None
+    mirror.refreshed(load_base(conn, [mirror.device_id], th, now).get(mirror.device_id))
 
 
 def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: datetime) -> None:
