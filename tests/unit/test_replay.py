@@ -231,3 +231,17 @@ def test_explanations_quote_a_rules_own_sentence_and_fall_back_to_the_evidence()
     assert explain("plug_no_change", "attention", {"since": None}, SEOUL).startswith(
         "plug_no_change attention (관심)"
     )
+
+
+def test_the_exact_flag_writes_the_same_file(tmp_path, capsys):
+    gap = (T0 + timedelta(hours=5), T0 + timedelta(hours=8))
+    src = _plug_file(tmp_path, plug_rows("p", T0, T0, T0 + timedelta(hours=12), gaps=[gap]))
+    files = []
+    for flag in ([], ["--exact"]):
+        out = tmp_path / f"out{len(files)}.json"
+        argv = ["replay", "--type", "plug", "--input", str(src), "--tick-min", "30", *flag]
+        assert main([*argv, "--json", str(out)]) == 0
+        files.append(out.read_text())
+    assert files[0] == files[1] and '"device_silent"' in files[0]
+    printed = capsys.readouterr().out
+    assert "(fast path:" in printed and "(exact path:" in printed
