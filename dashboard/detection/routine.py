@@ -185,10 +185,9 @@ def _slot_index(local: datetime) -> int:
 
 
 def _full_slots(start: datetime, end: datetime) -> tuple[int, int]:
-    """Indices [first, last] of the half-hour slots lying wholly inside [start, end]."""
-    first = _slot_index(start)
-    if start.minute % 30 or start.second or start.microsecond:
-        first += 1
+    """Indices [first, last] of the half-hour slots after the one holding ``start`` (the last
+    sign of life lies in it, so it is active today by definition) and wholly before ``end``."""
+    first = _slot_index(start) + 1
     last = _slot_index(end) - 1  # the slot holding ``end`` ends after it (or starts at it)
     return first, last
 

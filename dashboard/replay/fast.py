@@ -29,8 +29,11 @@ from datetime import datetime
 from sqlalchemy import Connection, select
 
 from dashboard.db.schema import Alert, DeviceState
+from dashboard.detection.background import Background
+from dashboard.detection.records import load_routines
+from dashboard.detection.routine import Routine
 from dashboard.ingest.events import ValidEvent
-from dashboard.ingest.state import Margins, merge_state
+from dashboard.ingest.state import Margins, load_backgrounds, merge_state
 from dashboard.ingest.state import _State as IngestState  # merge_state's own state type
 from dashboard.replay.inputs import Reading
 from dashboard.rules.config import Thresholds
@@ -76,27 +79,42 @@ class Mirror:
     last_fix: datetime | None = None  # newest position received
     open: dict[str, str] = field(default_factory=dict)  # rule → stage of its non-closed alert
     pending: list[Reading] = field(default_factory=list)
+    # What the rules and ingest know of a plug's home, learned at each midnight: the unattended
+    # load ingest classifies readings with, and the routine (attached to every view: the rule
+    # only scores a quiet spell once it is as long as the engine's condition for loading it).
+    background: Background | None = None
+    routine: Routine | None = None
     _view: DeviceFacts | None = None
 
     def receive(self, readings: Sequence[Reading], margins: Margins) -> None:
         events: list[ValidEvent] = [r.event for r in readings]
         self.pending.extend(readings)
-        self.state = merge_state(self.state, events, margins)
+        self.state = merge_state(self.state, events, margins, self.background)
         fixes = [e.ts for e in events if e.type == "position"]
         if fixes:
             self.last_fix = max(fixes) if self.last_fix is None else max(self.last_fix, *fixes)
         self._view = None
 
     def reset(
-        self, base: DeviceFacts | None, state: IngestState, open_stages: dict[str, str]
+        self,
+        base: DeviceFacts | None,
+        state: IngestState,
+        open_stages: dict[str, str],
+        learned: tuple[Background | None, Routine | None] = (None, None),
     ) -> None:
         """After a write: the database's facts, state and alerts are the truth again."""
         self.base, self.state, self.open = base, state, open_stages
+        self.background, self.routine = learned
         self.type_code = base.type_code if base is not None else None
         self.pending, self._view, self.stale = [], None, False
 
-    def refreshed(self, base: DeviceFacts | None) -> None:
+    def refreshed(
+        self,
+        base: DeviceFacts | None,
+        learned: tuple[Background | None, Routine | None] = (None, None),
+    ) -> None:
         self.base, self._view, self.stale = base, None, False
+        self.background, self.routine = learned
         self.type_code = base.type_code if base is not None else None
 
     def stored(self) -> None:
@@ -111,6 +129,7 @@ class Mirror:
             view = replace(
                 self.base,
                 last_position_at=None,
+                routine=self.routine if self.base.type_code == "smart_plug" else None,
                 **{name: getattr(self.state, name) for name in STATE_FIELDS},
             )
             # enrich: the last fix's time, only for a wanderer whose last fix is outside.
@@ -119,6 +138,19 @@ class Mirror:
                 view = replace(view, last_position_at=self.last_fix)
             self._view = view
         return self._view
+
+    def _routine_due(self, th: Thresholds, now: datetime) -> bool:
+        """The tick's own extra candidates (``engine._candidates``): a quiet plug with a usable
+        routine, which the ingest pre-filter leaves to the tick."""
+        cfg, routine, quiet = th.plug_routine, self.routine, self.state.last_activity_at
+        return (
+            cfg.enabled
+            and self.type_code == "smart_plug"
+            and routine is not None
+            and len(routine.reference_days) >= cfg.min_days
+            and quiet is not None
+            and (now - quiet).total_seconds() >= cfg.min_quiet_h * 3600
+        )
 
     def needs_database(
         self,
@@ -145,7 +177,9 @@ class Mirror:
                 s.battery_pct,
                 s.last_lat,
             )
-            if not needs_rules(touched, th, now, limits.timeouts, limits.quiet):
+            if not needs_rules(
+                touched, th, now, limits.timeouts, limits.quiet
+            ) and not self._routine_due(th, now):
                 return False
         if self.stale:
             refresh(self, now)
@@ -174,9 +208,20 @@ def load_base(
     return {f.device_id: f for f in with_history(conn, facts)}
 
 
+def load_learned(
+    conn: Connection, ids: list[int]
+) -> dict[int, tuple[Background | None, Routine | None]]:
+    """Each device's background and routine as the last daily learning stored them."""
+    backgrounds, routines = load_backgrounds(conn, ids), load_routines(conn, ids)
+    return {i: (backgrounds.get(i), routines.get(i)) for i in ids}
+
+
 def refresh(conn: Connection, mirror: Mirror, th: Thresholds, now: datetime) -> None:
     """Reload a stale mirror's facts; its merged state and held-back readings stay."""
-    mirror.refreshed(load_base(conn, [mirror.device_id], th, now).get(mirror.device_id))
+    ids = [mirror.device_id]
+    mirror.refreshed(
+        load_base(conn, ids, th, now).get(mirror.device_id), load_learned(conn, ids)[ids[0]]
+    )
 
 
 def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: datetime) -> None:
@@ -203,6 +248,7 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
             )
         )
     }
+    learned = load_learned(conn, ids)
     for device_id, mirror in by_id.items():
         state = states.get(device_id, IngestState())
-        mirror.reset(loaded.get(device_id), state, open_stages[device_id])
+        mirror.reset(loaded.get(device_id), state, open_stages[device_id], learned[device_id])

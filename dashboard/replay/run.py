@@ -119,14 +119,16 @@ def _run_fast(
         if not touched and not moment.day:
             continue
         # A real tick (and the daily jobs) read every device: all held-back readings go first.
-        flushed = every if moment.tick else touched
+        flushed = every if moment.tick or moment.day else touched
         batch = sorted((r for m in flushed for r in m.pending), key=lambda r: (r.ts, r.event.index))
         written = session.ingest(batch, now) if batch else 0
         if moment.tick and touched:
             written += session.tick(now)
+        learned = False
         if moment.day:
             written += session.daily(now)
-        if touched or written:
+            learned = True  # routines and backgrounds changed: every mirror reloads them
+        if touched or written or learned:
             with engine.connect() as conn:
                 reload(conn, flushed, th, now)
         else:  # a day's readings stored, nothing changed: reload facts when next needed

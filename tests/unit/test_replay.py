@@ -55,7 +55,7 @@ def test_a_flat_line_raises_the_ladder_and_activity_closes_it_in_the_output_form
     ]
     assert all(r["at"].endswith("+09:00") for r in records)
     assert records[0]["explanation"].startswith(
-        "No change in power or light beyond the noise margins since 2024-03-02 12:00 (24 h)"
+        "No change in power or light since 2024-03-02 12:00 (24 h)"
     )
     assert records[-1]["explanation"] == (
         "Power or light changed again at 2024-03-05 00:05 (a sign of life)."

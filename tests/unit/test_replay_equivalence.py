@@ -121,3 +121,31 @@ def test_wandering_fast_path_equals_the_exact_path(tmp_path):
     assert {("w1", "wander_left_zone", "severe"), ("w1", "wander_left_zone", None)} <= changes
     assert {("w1", "wander_no_position", "severe"), ("w1", "device_silent", "attention")} <= changes
     assert ("w2", "wander_left_zone", "severe") in changes
+
+
+def _routine_home(device: str, start: datetime, days: int, collapse: datetime) -> list[tuple]:
+    """Half-hourly: a fridge cycling 45 ↔ 125 W day and night, a TV switched on and off from
+    07:30 to 22:00 until ``collapse``; then only the fridge (the routine model's case)."""
+    rows = []
+    for k in range(days * 48):
+        ts = start + timedelta(minutes=30 * k)
+        slot = ts.hour * 2 + ts.minute // 30
+        fridge = 125.0 if k % 2 else 45.0
+        awake = 15 <= slot <= 43 and ts < collapse and k % 3 == 0
+        rows.append((device, ts.isoformat(), fridge + (350.0 if awake else 0.0), ""))
+    return rows
+
+
+def test_plug_fast_path_equals_the_exact_path_with_learned_routines(tmp_path):
+    """Long enough for backgrounds and routines to be learned at the simulated midnights, and
+    for the routine score to raise and escalate an alert before the ladder."""
+    start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
+    collapse = start + timedelta(days=19, hours=7)
+    rows = _routine_home("r", start, 21, collapse)
+    src = write_csv(tmp_path / "plug.csv", ("device_id", "ts", "watts", "lux"), rows)
+    fast, exact = _both(src, "plug")
+    assert fast == exact
+    person = [t for t in fast if t.rule == "plug_no_change" and t.stage]
+    assert person, "no person alert"
+    assert collapse < person[0].at < collapse + timedelta(hours=6)  # no alert before it
+    assert "of the last" in person[0].explanation  # raised by the routine, not the ladder
