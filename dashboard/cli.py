@@ -112,6 +112,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.auth.commands",
     "dashboard.registry.commands",
     "dashboard.enrollment.commands",
+    "dashboard.replay.commands",
     "dashboard.evaluation.commands",
 ]
 

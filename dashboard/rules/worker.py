@@ -28,6 +28,14 @@ def tick_once(engine: Engine, now: datetime) -> TickSummary:
         return run_silence_tick(conn, now, th)
 
 
+def daily_jobs(engine: Engine, now: datetime) -> None:
+    """The once-a-day jobs, run on every worker pass and by ``replay`` at each simulated day.
+
+    Each job guards itself (at most once per Asia/Seoul day across workers) and never raises.
+    """
+    daily_purge(engine, now)
+
+
 def run_worker(
     engine: Engine,
     *,
@@ -53,7 +61,7 @@ def run_worker(
                 raise
             log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
         notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
-        daily_purge(engine, started)  # at most once a day (Seoul) across workers; never raises
+        daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
         ticks += 1
         if once:
             break
