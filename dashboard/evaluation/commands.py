@@ -100,14 +100,18 @@ def build_corpus(root: Path, quick: bool, seed: int = SEED) -> Corpus:
 
 
 def _jobs(corpus: Corpus, workers: int) -> list[Job]:
-    devices = [(c.case_id, c.trace, week_shift(c.onset)) for c in corpus.cases]
-    devices += [(f"{h.home}|normal", h, week_shift(int(h.ts[0]))) for h in corpus.homes]
+    """Labelled copies (weeks long, moved to overlap) apart from whole recordings (up to years):
+    a replay's clock runs over the span of its devices, so mixing them would tick every copy
+    for years."""
+    copies = [(c.case_id, c.trace, week_shift(c.onset)) for c in corpus.cases]
+    whole = [(f"{h.home}|normal", h, week_shift(int(h.ts[0]))) for h in corpus.homes]
     if corpus.background is not None:
         bg = corpus.background
-        devices.append((f"{bg.home}|background", bg, week_shift(int(bg.ts[0]))))
+        whole.append((f"{bg.home}|background", bg, week_shift(int(bg.ts[0]))))
     jobs = []
     for method in METHODS:
-        jobs += split_jobs(method, rules_text(method), devices, workers)
+        text = rules_text(method)
+        jobs += split_jobs(method, text, copies, workers) + split_jobs(method, text, whole, workers)
     return jobs
 
 
@@ -149,7 +153,9 @@ def _case_row(case: Case, part: str, by_method: dict) -> dict:
             "first_fault_h": _h(
                 metrics.first_time_h(ts, case.onset, case.end, kind=metrics.DEVICE_FAULT)
             ),
-            "alerts": len([t for t in metrics.openings(ts, None) if case.onset <= t.at < case.end]),
+            "person_alerts": len(
+                [t for t in metrics.openings(ts) if case.onset <= t.at < case.end]
+            ),
             "rules": sorted(
                 {t.rule for t in ts if t.stage is not None and case.onset <= t.at < case.end}
             ),
@@ -211,7 +217,7 @@ def _method_figures(part: str, method: str, rows: list[dict], homes: list[Trace]
         },
         "absences": {
             "n": len(absences),
-            "alerts_during_absence": sum(r[method]["alerts"] for r in absences),
+            "alerts_during_absence": sum(r[method]["person_alerts"] for r in absences),
             "absences_with_person_alert": sum(
                 1 for r in absences if r[method]["first_alert_h"] is not None
             ),

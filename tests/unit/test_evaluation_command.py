@@ -52,10 +52,11 @@ def test_quick_run_writes_every_figure(tmp_path, capsys):
             assert set(part[method]["false_alarms"]) >= {"per_household_per_50_days", "alerts"}
     tune = [c for c in doc["cases"] if c["part"] == "tune"]
     assert {c["kind"] for c in tune} == {"stop", "absence", "fault"}
-    # A plug reporting 0 W with no light is a flat line: the fixed ladder's 관심 comes at most
-    # 24 h after the last activity (before the fault), 심각 24 h later.
+    # A plug reporting 0 W with no light is a flat line: the fixed ladder's 관심 comes 24 h after
+    # the last change (at the latest the first 0 W reading, an hour after the onset), at the
+    # next 10-minute tick; 심각 24 h later.
     zero = next(c for c in tune if c["variant"] == "flat_zero")["fixed"]
-    assert zero["first_alert_h"] is not None and zero["first_alert_h"] <= 24.2
+    assert zero["first_alert_h"] is not None and zero["first_alert_h"] <= 24 + 1 + 1 / 6
     assert zero["severe_h"] == pytest.approx(zero["first_alert_h"] + 24, abs=0.2)
     # A silent plug is a device fault within the plug's 2 h heartbeat timeout (+ a tick).
     silent = next(c for c in tune if c["variant"] == "no_data")["fixed"]
