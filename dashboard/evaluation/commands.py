@@ -167,6 +167,14 @@ def _h(x: float | None) -> float | None:
     return None if x is None else round(x, 2)
 
 
+def observed(trace: Trace, transitions: list[metrics.Transition]) -> list[metrics.Transition]:
+    """Transitions while the recording lasts. Recordings replayed together share one clock, so
+    one that ends before the others falls silent: what the rules say then (a silent plug, a
+    quiet person) is about the end of the file, not about the home."""
+    end = int(trace.ts[-1]) + trace.step_s
+    return [t for t in transitions if t.at < end]
+
+
 def _method_figures(part: str, method: str, rows: list[dict], homes: list[Trace], by: dict) -> dict:
     mine = [r for r in rows if r["part"] == part]
     stops = [r for r in mine if r["kind"] == "stop"]
@@ -179,7 +187,7 @@ def _method_figures(part: str, method: str, rows: list[dict], homes: list[Trace]
     fa_list, by_home, fault_alerts = [], {}, 0
     days = 0.0
     for h in homes:
-        ts = by[method].get(f"{h.home}|normal", [])
+        ts = observed(h, by[method].get(f"{h.home}|normal", []))
         opened = metrics.openings(ts, metrics.PERSON)
         fault_alerts += len(metrics.openings(ts, metrics.DEVICE_FAULT))
         days += h.days
@@ -269,7 +277,11 @@ def evaluate(root: Path, quick: bool, workers: int, seed: int = SEED) -> dict:
     if corpus.background is not None:
         bg = corpus.background
         background = {"home": bg.home, "days": round(bg.days, 2)} | {
-            m: len(metrics.openings(by[m].get(f"{bg.home}|background", []), metrics.PERSON))
+            m: len(
+                metrics.openings(
+                    observed(bg, by[m].get(f"{bg.home}|background", [])), metrics.PERSON
+                )
+            )
             for m in METHODS
         }
     return {

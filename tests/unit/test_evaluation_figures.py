@@ -36,6 +36,12 @@ def test_figures_and_what_the_model_missed(tmp_path, monkeypatch):
                 Transition(normal, "plug_no_change", "person", "attention", at),
                 Transition(normal, "plug_no_change", "person", None, at + H),
             ]
+        # After the recording's last reading (another device kept the shared clock running):
+        # the end of a file, not a false alarm.
+        end = int(home.ts[-1]) + home.step_s
+        out["fixed"][normal].append(
+            Transition(normal, "plug_no_change", "person", "attention", end + 20 * H)
+        )
         out["model"][absence.case_id].append(
             Transition(absence.case_id, "plug_routine", "person", "attention", absence.onset + H)
         )
