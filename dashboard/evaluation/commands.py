@@ -104,14 +104,20 @@ def _jobs(corpus: Corpus, workers: int) -> list[Job]:
     a replay's clock runs over the span of its devices, so mixing them would tick every copy
     for years."""
     copies = [(c.case_id, c.trace, week_shift(c.onset)) for c in corpus.cases]
-    whole = [(f"{h.home}|normal", h, week_shift(int(h.ts[0]))) for h in corpus.homes]
+    # Whole recordings keep their own dates (their alerts are listed, explanations and all),
+    # one replay per source: the recordings of one source overlap in time.
+    whole: dict[str, list[tuple[str, Trace, int]]] = defaultdict(list)
+    for h in corpus.homes:
+        whole[h.source].append((f"{h.home}|normal", h, 0))
     if corpus.background is not None:
         bg = corpus.background
-        whole.append((f"{bg.home}|background", bg, week_shift(int(bg.ts[0]))))
+        whole[bg.source].append((f"{bg.home}|background", bg, 0))
     jobs = []
     for method in METHODS:
         text = rules_text(method)
-        jobs += split_jobs(method, text, copies, workers) + split_jobs(method, text, whole, workers)
+        jobs += split_jobs(method, text, copies, workers)
+        for group in whole.values():
+            jobs += split_jobs(method, text, group, 1)
     return jobs
 
 

@@ -1,9 +1,9 @@
 """Replaying labelled histories through the product's own replay command.
 
-Many histories go into one replay as separate devices (one person each). Before that each is
-moved by a whole number of weeks so that they overlap in time: the replay's clock then runs
-over weeks instead of years, and a week shift keeps every weekday and wall-clock hour. The
-transitions are moved back afterwards.
+Many histories go into one replay as separate devices (one person each). Labelled copies are
+first moved by a whole number of weeks so that they overlap in time: the replay's clock then
+runs over weeks instead of years, and a week shift keeps every weekday and wall-clock hour. The
+transitions' times are moved back afterwards (their explanations keep the replay's dates).
 
 Two methods: ``model`` replays with the rules file as it is but ``[plug_routine] enabled =
 true``; ``fixed`` with ``enabled = false`` (only the fixed 24/36/48 h ladder). A tree without a
