@@ -113,6 +113,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.registry.commands",
     "dashboard.enrollment.commands",
     "dashboard.replay.commands",
+    "dashboard.evaluation.commands",
 ]
 
 

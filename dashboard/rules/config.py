@@ -160,5 +160,7 @@ def load_thresholds(path: Path | str | None = None) -> Thresholds:
 
 # The thresholds in a file, re-read only when it changes (ingestion's hot path). A lead's edit
 # takes effect on the next batch or tick without a restart; an invalid edit raises, so the bad
-# file is noticed at once instead of silently running on old values.
-current_thresholds = reloading(load_thresholds, DEFAULT_PATH)
+# file is noticed at once instead of silently running on old values. ``DEFAULT_PATH`` is read at
+# each call, so pointing it at another file (evaluate-detection's fixed-rule run) moves every
+# reader at once.
+current_thresholds = reloading(load_thresholds, lambda: DEFAULT_PATH)
