@@ -127,12 +127,25 @@ def test_no_activity_by_ten_for_someone_up_every_day_at_half_past_seven():
     since = local(TODAY - timedelta(days=1), 22, 10)
     at_ten = score_at(routine, since, local(TODAY, 10, 0))
     assert at_ten.share == pytest.approx(1.0) and at_ten.active_days == 28
-    assert at_ten.expected == pytest.approx(5.0)  # 07:30, 08:00, 08:30, 09:00, 09:30
+    # normally back by 07:30; 08:00, 08:30, 09:00 and 09:30 missed since then
+    assert at_ten.expected == pytest.approx(4.0)
     assert routine_stage(at_ten, TH.plug_routine) == "attention"
-    assert routine_stage(score_at(routine, since, local(TODAY, 12, 0)), TH.plug_routine) == "risk"
-    assert routine_stage(score_at(routine, since, local(TODAY, 15, 0)), TH.plug_routine) == (
+    assert routine_stage(score_at(routine, since, local(TODAY, 8, 30)), TH.plug_routine) is None
+    assert routine_stage(score_at(routine, since, local(TODAY, 11, 0)), TH.plug_routine) == "risk"
+    assert routine_stage(score_at(routine, since, local(TODAY, 14, 0)), TH.plug_routine) == (
         "severe"
     )
+
+
+def test_one_late_morning_in_four_weeks_sets_when_the_home_is_normally_back():
+    days = {TODAY - timedelta(days=k): DAYTIME for k in range(1, 29)}
+    days[TODAY - timedelta(days=2)] = bits(22, 43)  # up at 11:00 that day
+    routine = learn_routine(days, TODAY)
+    since = local(TODAY - timedelta(days=1), 22, 10)
+    score = score_at(routine, since, local(TODAY, 10, 0))
+    assert score.active_days == 27 and score.days == 28
+    assert routine_stage(score, TH.plug_routine) is None  # a recent late morning: not yet
+    assert routine_stage(score_at(routine, since, local(TODAY, 12, 30)), TH.plug_routine)
 
 
 def test_the_score_only_grows_during_one_quiet_spell():
