@@ -35,8 +35,9 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
     since = _clock(evidence.get("since"), at)
     quiet = _duration(float(evidence.get("no_change_hours") or 0), lang)
     if evidence.get("basis") == "routine":
+        hours = float(evidence.get("no_change_hours") or 0)
         return translate(
-            "detection.explain.routine",
+            "detection.explain.routine" if hours < 20 else "detection.explain.routine_long",
             lang,
             since=since,
             quiet=quiet,

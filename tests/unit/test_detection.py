@@ -246,6 +246,14 @@ def test_zero_watts_in_a_home_that_always_draws_power_is_a_device_fault():
     assert plug_no_load(home, TH, now) is None  # 0 W is normal there
 
 
+def test_a_long_spell_is_explained_without_a_clock_window():
+    facts = plug_facts(local(TODAY - timedelta(days=1), 9, 0), daily_routine())
+    decision = plug_no_change(facts, TH, local(TODAY, 8, 0).astimezone(UTC))
+    assert decision.stage == "severe" and decision.evidence["basis"] == "routine"
+    assert "active again within that time" in decision.evidence["explanation"]
+    assert "이 시간 안에 다시 활동" in explain_plug(decision.evidence, "ko")
+
+
 def test_too_little_history_leaves_only_the_ladder():
     facts = plug_facts(local(TODAY - timedelta(days=1), 22, 10), daily_routine(days=10))
     assert plug_no_change(facts, TH, local(TODAY, 15, 0).astimezone(UTC)).stage is None
