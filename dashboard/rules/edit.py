@@ -49,6 +49,7 @@ EDITED_NOTE = (
 # Unit code of each setting (labels per language in i18n ``settings_page.unit.<code>``).
 _UNIT_SUFFIXES = (
     ("_pct", "pct"),
+    ("_kmh", "kmh"),
     ("_min", "min"),
     ("_days", "days"),
     ("_hours", "h"),
@@ -64,6 +65,8 @@ _UNIT_EXACT = {
     "unanswered_in_a_row": "times",
     "risk_in_a_row": "times",
     "concern_stage": "stage",
+    "night_start_hour": "clock",
+    "night_end_hour": "clock",
 }
 
 

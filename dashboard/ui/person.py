@@ -20,6 +20,7 @@ from dashboard.ui.alerts import rule_label
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
+from dashboard.ui.geofence_form import geofence_section
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
 from dashboard.ui.safe_text import md_escape
@@ -246,4 +247,5 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
         _facts(user, person)
     with right:
         _home(user, person, tiles)
+        geofence_section(user, person)
     _timeline(person)
