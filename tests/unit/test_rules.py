@@ -361,7 +361,12 @@ def test_default_zone_when_the_person_has_none():
 def test_no_position_for_30_minutes_while_outside(distance, since, stage):
     # Walking away (not stopped), then nothing; the episode is open.
     walk = [
-        Reading(T0 - (10 - i) * M, "position", None, dict(zip(("lat", "lon"), at_distance(m))))
+        Reading(
+            T0 - (10 - i) * M,
+            "position",
+            None,
+            dict(zip(("lat", "lon"), at_distance(m), strict=True)),
+        )
         for i, m in enumerate(range(distance - 500, distance + 1, 50))
     ]
     f = wanderer(wander_episode={"outside_since": (T0 - 10 * M).isoformat()}, wander_since=T0)
