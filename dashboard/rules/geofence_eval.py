@@ -294,6 +294,19 @@ def outside_runs(track: TrackData, radius_m: float) -> list[Exit]:
     return runs
 
 
+def episodes(track: TrackData, radius_m: float, minutes: float = GENUINE_MIN) -> list[Exit]:
+    """Outside runs merged across returns shorter than ``minutes`` (hovering at the edge, a
+    step back in): what an operator calls one outing. Only those holding a genuine exit."""
+    merged: list[Exit] = []
+    for run in outside_runs(track, radius_m):
+        if merged and run.crossed - merged[-1].back < timedelta(minutes=minutes):
+            merged[-1] = Exit(merged[-1].crossed, run.back, run.cut)
+        else:
+            merged.append(run)
+    genuine = genuine_exits(track, radius_m, minutes)
+    return [e for e in merged if any(e.crossed <= g.crossed <= e.back for g in genuine)]
+
+
 def genuine_exits(track: TrackData, radius_m: float, minutes: float = GENUINE_MIN) -> list[Exit]:
     return [e for e in outside_runs(track, radius_m) if e.minutes >= minutes]
 
@@ -314,6 +327,9 @@ class Score:
     alerts: int = 0
     unmatched: int = 0
     most_per_exit: int = 0
+    episodes: int = 0
+    most_per_episode: int = 0
+    extra_in_episodes: int = 0  # alerts beyond the first in one episode (re-opens)
     lost_alerts: int = 0
     undecided: int = 0
     notes: list[str] = field(default_factory=list)
@@ -332,6 +348,9 @@ class Score:
             "not_matching_a_genuine_exit": self.unmatched,
             "unmatched_share": round(self.unmatched / self.alerts, 3) if self.alerts else 0.0,
             "most_alerts_in_one_exit": self.most_per_exit,
+            "episodes": self.episodes,
+            "most_alerts_in_one_episode": self.most_per_episode,
+            "reopened_in_an_episode": self.extra_in_episodes,
             "no_position_alerts": self.lost_alerts,
             "no_position_per_track_day": round(self.lost_alerts / self.days, 2)
             if self.days
@@ -362,13 +381,19 @@ def score(track: TrackData, run: Run, radius_m: float, score_: Score) -> None:
         # Grace after the first fix back: the re-entry dwell decides when an episode ends.
         inside = [t for t in opens if e.crossed <= t <= e.back]
         score_.most_per_exit = max(score_.most_per_exit, len(inside))
+    outings = episodes(track, radius_m)
+    score_.episodes += len(outings)
+    for e in outings:
+        n = sum(e.crossed <= t <= e.back for t in opens)
+        score_.most_per_episode = max(score_.most_per_episode, n)
+        score_.extra_in_episodes += max(n - 1, 0)
     undecided = undecided_exits(track, radius_m)
     for t in opens:
         if any(e.crossed <= t for e in undecided):
             score_.alerts -= 1  # the track ends outside before anyone could tell
             score_.undecided += 1
             continue
-        if not any(e.crossed <= t <= e.back for e in exits):
+        if not any(e.crossed <= t <= e.back for e in exits + outings):
             score_.unmatched += 1
             score_.notes.append(f"{track.name}: alert at {t:%H:%M:%S} matches no genuine exit")
 
