@@ -96,7 +96,7 @@ class Wandering(_Section):
     edge_dwell_min: float = Field(2, ge=0, le=10)
     far_m: float = Field(250, gt=0, le=50_000)
     far_dwell_s: float = Field(20, ge=0, le=300)
-    reentry_dwell_min: float = Field(3, ge=0, le=20)
+    reentry_dwell_min: float = Field(5, ge=0, le=20)
     max_speed_kmh: float = Field(150, gt=0, le=1_000)
     risk_after_min: float = Field(15, gt=0)
     severe_after_min: float = Field(45, gt=0)

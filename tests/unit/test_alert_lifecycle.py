@@ -446,9 +446,9 @@ def test_wandering_left_zone_lost_and_back(db):
     assert (returning.id, returning.stage) == (left.id, "attention")
     assert returning.evidence["returning_since"] == (T0 + 50 * M).isoformat()
     assert audit_actions(db, left.id)[-1] == "alert_deescalate"
-    position(db, did, T0 + 52 * M, 90)
+    position(db, did, T0 + 54 * M, 90)
     assert "wander_left_zone" in open_alerts(db, did)
-    position(db, did, T0 + 53 * M, 95)
+    position(db, did, T0 + 55 * M, 95)
     assert open_alerts(db, did) == {}
     assert {a.outcome for a in alerts(db, did)} == {"safe"}
     assert state(db, did) == "normal"

@@ -122,10 +122,10 @@ def test_exit_needs_the_dwell_and_reentry_needs_it_too():
     state = track_state(out, zone, W, later)
     assert state.outside and state.crossed_at is not None
     # Back in by the margin: returning, then inside after the re-entry dwell.
-    back = path(later, [(2.5, 450, 450)])
+    back = path(later, [(4.5, 450, 450)])
     returning = track_state(back, zone, W, back[-1].ts, outside=True, crossed_at=DAY)
     assert returning.outside and returning.returning_since == back[0].ts
-    home = path(later, [(3.5, 450, 450)])
+    home = path(later, [(5.5, 450, 450)])
     assert not track_state(home, zone, W, home[-1].ts, outside=True, crossed_at=DAY).outside
 
 
