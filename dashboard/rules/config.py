@@ -126,7 +126,7 @@ class Wandering(_Section):
 
 def position_lookback_min(w: Wandering) -> float:
     """Minutes of fixes before the newest one that the geofence needs (its longest dwell)."""
-    return max(w.exit_dwell_min, w.edge_dwell_min, w.reentry_dwell_min, w.stopped_min) + 5
+    return max(w.exit_dwell_min, w.edge_dwell_min, w.reentry_dwell_min, w.stopped_min) + 10
 
 
 class Battery(_Section):

@@ -40,8 +40,8 @@ RESULTS_PER_LINE = 10  # latest call results read per line (the ladders need at 
 RESULTS_LOOKBACK = timedelta(days=120)  # weekly AI calls: a run of 4 spans a month
 CLOCK_SKEW = timedelta(minutes=5)  # ignore events stamped further ahead than this
 # Wandering fixes read per evaluation: the geofence's lookback before the newest fix, at most
-# this many (the longest lookback the thresholds allow, 25 min, at one fix a second).
-POSITIONS_MAX = 1_500
+# this many (the longest lookback the thresholds allow, 30 min, at one fix a second).
+POSITIONS_MAX = 1_800
 POSITION_CHUNK = 400  # devices per statement: two parameters each in the per-device window
 
 _region = Region.__table__.alias("person_region")
