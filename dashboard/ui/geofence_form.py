@@ -68,7 +68,7 @@ def _on_save(recipient_id: int) -> None:
         )
         return
     except (NotPermitted, NotFound) as err:
-        state[_FLASH] = ("error", t("geofence.not_allowed", message=str(err)))
+        state[_FLASH] = ("error", t("geofence.not_allowed", message=md_escape(err)))
         return
     state[_FLASH] = ("success", t("geofence.saved"))
 
@@ -86,7 +86,7 @@ def geofence_section(user: SessionUser, person: dict) -> None:
         notice = st.session_state.pop(_FLASH, None)
         if notice:
             kind, message = notice
-            (st.success if kind == "success" else st.error)(md_escape(message))
+            (st.success if kind == "success" else st.error)(message)  # escaped when made
         st.caption(t("geofence.help"))
         with st.form(_key(rid, "form"), border=False):
             st.number_input(
