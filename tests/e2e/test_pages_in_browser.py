@@ -36,6 +36,9 @@ TITLES = {
     lang: tomllib.loads((DATA_DIR / "i18n" / f"{lang}.toml").read_text(encoding="utf-8"))["page"]
     for lang in ("ko", "en")
 }
+TITLES_GEOFENCE = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))[
+    "geofence"
+]
 TITLES_AUTH = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))["auth"]
 # The login form in either language (the URL's ?lang= decides).
 _EN_AUTH = tomllib.loads((DATA_DIR / "i18n" / "en.toml").read_text(encoding="utf-8"))["auth"]
@@ -233,3 +236,15 @@ def test_admin_roster_pages_show_no_personal_data(browser, app_server, app_datab
             screenshot(page, f"admin-{url.split('?')[0]}-ko")
     finally:
         context.close()
+
+
+def test_geofence_form_on_a_wanderers_panel(page, app_server):
+    """A lead opens a wanderer's safe-zone form: radius, polygon and quiet hours, in Korean."""
+    visit(page, f"{app_server}/people?person=WND-P000001&lang=ko")
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=30_000)
+    page.get_by_text(TITLES_GEOFENCE["title"]).first.click()
+    page.get_by_text(TITLES_GEOFENCE["field"]["polygon"]).first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/people?person=WND-P000001")
+    assert page.get_by_role("button", name=TITLES_GEOFENCE["save"]).count() == 1
+    page.wait_for_timeout(1000)
+    screenshot(page, "people-geofence-ko")
