@@ -63,7 +63,9 @@ from dashboard.db.schema import (
 from dashboard.db.schema.alerts import DISPATCH_KINDS
 
 # Audit actions that bump an alert's version (written here and by dashboard.rules.lifecycle).
-_VERSIONING = {"alert_open", "alert_escalate", "alert_close"} | {f"alert_{a}" for a in ACTIONS}
+_VERSIONING = {"alert_open", "alert_escalate", "alert_deescalate", "alert_close"} | {
+    f"alert_{a}" for a in ACTIONS
+}
 # Dispatches whose party is told when the alert closes before they report back.
 _TOLD_ON_CLOSE = ("dong_center", "field_visit", "emergency_119")
 _TARGET_KO = {

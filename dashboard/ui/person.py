@@ -22,6 +22,7 @@ from dashboard.ui.alerts import rule_label
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
+from dashboard.ui.geofence_form import geofence_section
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
 from dashboard.ui.person_actions import (
@@ -288,6 +289,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
         revealed = _facts(user, person)
     with right:
         _home(user, person, tiles)
+        geofence_section(user, person)
     if may_manage(user):
         if person["status"] == "active":
             notes = fresh(staff_notes, int(person["id"])) if revealed else None

@@ -36,6 +36,9 @@ TITLES = {
     lang: tomllib.loads((DATA_DIR / "i18n" / f"{lang}.toml").read_text(encoding="utf-8"))["page"]
     for lang in ("ko", "en")
 }
+TITLES_GEOFENCE = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))[
+    "geofence"
+]
 TITLES_AUTH = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))["auth"]
 # The login form in either language (the URL's ?lang= decides).
 _EN_AUTH = tomllib.loads((DATA_DIR / "i18n" / "en.toml").read_text(encoding="utf-8"))["auth"]
@@ -363,3 +366,15 @@ def test_lead_edits_a_person_in_browser(page, app_server, app_database_url):
         assert entry.entity_id == str(stored().id)
     finally:
         engine.dispose()
+
+
+def test_geofence_form_on_a_wanderers_panel(page, app_server):
+    """A lead opens a wanderer's safe-zone form: radius, polygon and quiet hours, in Korean."""
+    visit(page, f"{app_server}/people?person=WND-P000001&lang=ko")
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=30_000)
+    page.get_by_text(TITLES_GEOFENCE["title"]).first.click()
+    page.get_by_text(TITLES_GEOFENCE["field"]["polygon"]).first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/people?person=WND-P000001")
+    assert page.get_by_role("button", name=TITLES_GEOFENCE["save"]).count() == 1
+    page.wait_for_timeout(1000)
+    screenshot(page, "people-geofence-ko")
