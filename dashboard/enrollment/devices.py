@@ -395,7 +395,9 @@ def replace_device(
 
 def _check_uid(device_uid: str | None) -> str:
     uid = (device_uid or "").strip()
-    if not uid or len(uid) > UID_MAX:
+    if not uid:
+        raise EnrollmentError("device_uid", "give the device id", key="uid_required")
+    if len(uid) > UID_MAX:
         raise EnrollmentError(
             "device_uid", f"1–{UID_MAX} characters", key="uid_length", max=UID_MAX
         )
@@ -410,7 +412,9 @@ def _check_uid(device_uid: str | None) -> str:
 
 def _check_vendor(conn: Connection, vendor: str | None) -> str:
     name = (vendor or "").strip()
-    if not name or len(name) > VENDOR_MAX:
+    if not name:
+        raise EnrollmentError("vendor", "give the vendor", key="vendor_required")
+    if len(name) > VENDOR_MAX:
         raise EnrollmentError(
             "vendor", f"1–{VENDOR_MAX} characters", key="vendor_length", max=VENDOR_MAX
         )

@@ -67,3 +67,9 @@ def live_now() -> datetime:
     """Now, rounded down to a bucket so sessions refreshing together share one cached read."""
     now = clock.now().replace(microsecond=0)
     return now.replace(second=now.second - now.second % LIVE_BUCKET_S)
+
+
+def clear_loads() -> None:
+    """Forget every cached read: after a write, every page (and session) reads the change."""
+    _load_live.clear()
+    _load_report.clear()
