@@ -4,6 +4,7 @@ out of the live counts and the rules), the privacy purge and its daily run, reve
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -205,6 +206,56 @@ def test_register_and_assign_rules(db):
         # The first holder keeps the device's history for the time it was theirs.
         assert did in set(person_devices(conn, rid)["device_id"])
     assert [tuple(p) for p in periods] == [(rid, "retired"), (other, None)]
+
+
+def test_a_device_type_the_program_does_not_use_is_refused_and_nothing_written(db):
+    rid, legacy = person(db)  # the fixture's plug in 고양 AI안부전화: a pairing from before
+    args = {"device_uid": "X-9", "vendor": "acme", "type_code": "smart_plug",
+            "program_code": "goyang_ai_call", "installed_on": TODAY,
+            "recipient_id": rid}  # fmt: skip
+    with db.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(Device))
+    with pytest.raises(EnrollmentError) as refused, db.begin() as conn:
+        register_device(conn, LEAD, T0, **args)
+    err = refused.value
+    assert (err.field, err.key) == ("type_code", "type_not_in_program")
+    assert err.params == {"program": "goyang_ai_call", "type": "smart_plug", "uses": "ai_call_line"}
+    assert "program 'goyang_ai_call' does not use 'smart_plug' devices (it uses: ai_call_line)" in (
+        str(err)
+    )
+    # A replacement takes the old device's type: a mis-paired one is not copied onto a new one.
+    with pytest.raises(EnrollmentError, match="does not use 'smart_plug'"), db.begin() as conn:
+        replace_device(conn, LEAD, T0, legacy, device_uid="X-10")
+    with db.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Device)) == before
+    assert row(db, Device, legacy).status == "active"
+    assert audits(db, "device_register") == audits(db, "device_replace") == []
+    # A program the catalog file does not list (added to the database by hand): not restricted.
+    with db.begin() as conn:
+        conn.execute(
+            insert(Program),
+            {"id": 9, "code": "city_own_program", "kind": "device", "name_ko": "시 자체 사업",
+             "name_en": "own", "region_id": 1},
+        )  # fmt: skip
+    own, _ = person(db, program_id=9)
+    with db.begin() as conn:
+        register_device(conn, LEAD, T0, **args | {"program_code": "city_own_program",
+                                                  "recipient_id": own})  # fmt: skip
+    assert len(audits(db, "device_register")) == 1
+
+
+def test_every_refusal_key_has_both_translations():
+    from dashboard.i18n import LANGS, has_key
+    from dashboard.settings import PROJECT_ROOT
+
+    keys = set()
+    for source in ("dashboard/enrollment/devices.py", "dashboard/ui/device_actions.py"):
+        keys |= set(re.findall(r'key="([a-z_]+)"', (PROJECT_ROOT / source).read_text()))
+    assert {"type_not_in_program", "unknown_vendor", "unknown_ref"} <= keys
+    missing = [
+        (k, lang) for k in keys for lang in LANGS if not has_key(f"enrollment_error.{k}", lang)
+    ]
+    assert not missing
 
 
 def test_device_at_a_site_and_status_validation(db):
