@@ -63,13 +63,14 @@ def load(fn: Callable[..., T], *args: Any, live: bool = False, **kwargs: Any) ->
     return cached(get_engine(), database_url(), path, args, tuple(sorted(kwargs.items())))
 
 
+def clear_loads() -> None:
+    """Forget every cached query result (after a write: the next read of any page, in any
+    session, shows the change at once instead of after the cache's TTL)."""
+    _load_live.clear()
+    _load_report.clear()
+
+
 def live_now() -> datetime:
     """Now, rounded down to a bucket so sessions refreshing together share one cached read."""
     now = clock.now().replace(microsecond=0)
     return now.replace(second=now.second - now.second % LIVE_BUCKET_S)
-
-
-def clear_loads() -> None:
-    """Forget every cached read: after a write, every page (and session) reads the change."""
-    _load_live.clear()
-    _load_report.clear()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -191,3 +192,11 @@ def test_a_bad_pairing_names_file_line_and_column(tmp_path, sqlite_url, line, va
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(Region)) == 0
     engine.dispose()
+
+
+def test_the_roster_doc_states_the_shipped_pairing() -> None:
+    """docs/roster.md lists which device types each program uses: it must be the catalog's."""
+    doc = (DATA_DIR.parent / "docs" / "roster.md").read_text(encoding="utf-8")
+    table = re.findall(r"^\| `([a-z_]+)` \| ((?:`[a-z_]+`(?:, )?)+) \|$", doc, flags=re.M)
+    stated = {program: tuple(re.findall(r"`([a-z_]+)`", types)) for program, types in table}
+    assert stated == read_program_device_types()
