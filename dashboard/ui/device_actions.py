@@ -523,7 +523,9 @@ def device_actions(device: dict) -> None:
             holder=_holder(device),
         )
     )
-    _success(DEVICE_FORMS)  # also a replacement's, which opened the new device
+    # The write's success, above the device it opened (a registration's too: the panel it adds
+    # above the register section re-creates that expander, closed).
+    _success((*DEVICE_FORMS, "register"))
     actions = available_actions(device)
     assigned = _present(device.get("recipient_id")) or _present(device.get("site_id"))
     labels = {

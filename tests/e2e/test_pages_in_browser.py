@@ -236,8 +236,16 @@ def test_admin_roster_pages_show_no_personal_data(browser, app_server, app_datab
 
 
 def _pick(page, label: str, option: str) -> None:
-    """Choose ``option`` in the Streamlit selectbox labelled ``label``."""
-    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    """Choose ``option`` in the Streamlit selectbox labelled ``label`` (not the sidebar's
+    multiselect of the same name). The first press on the list button right after a rerun may
+    only focus the box, so it is pressed until the list is open."""
+    combo = page.get_by_role("combobox", name=label, exact=True)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=combo)
+    for _ in range(10):
+        box.get_by_role("button", name="Open").click(force=True)
+        page.wait_for_timeout(300)
+        if box.get_by_role("combobox").get_attribute("aria-expanded") == "true":
+            break
     page.get_by_role("option", name=option, exact=True).click()
     wait_for_app(page)
 
@@ -269,17 +277,18 @@ def test_lead_registers_a_device_and_sees_it_in_the_list(browser, app_server, ap
         page.get_by_text(ko["device_actions.register_title"], exact=True).click()
         _pick(page, ko["col.program"], "배회감지기(안심위 리빙랩)")
         form = page.locator('[data-testid="stForm"]').filter(has_text=ko["devices.installed"])
-        form.get_by_label(ko["device_actions.ref"]).fill(ref)
-        form.get_by_label(ko["devices.device_id"]).fill(uid)
+        form.get_by_role("textbox", name=ko["device_actions.ref"]).fill(ref)
+        form.get_by_role("textbox", name=ko["devices.device_id"]).fill(uid)
         _pick(page, ko["devices.vendor"], "safestep")
         form.get_by_text(ko["device_actions.register_confirm"]).click()
+        assert form.get_by_role("checkbox").is_checked()
         form.get_by_role("button", name=ko["device_actions.register_button"]).click()
         wait_for_app(page)
         page.get_by_text(f"기기 {uid}을(를) 등록했습니다").first.wait_for(timeout=30_000)
         _assert_no_exception(page, "/devices register")
         # The panel opened the new device; the list (its cache cleared) has it.
         page.locator("h3").filter(has_text=f"기기 {uid}").first.wait_for(timeout=30_000)
-        search = page.get_by_label(ko["devices.search"])
+        search = page.get_by_role("textbox", name=ko["devices.search"])
         search.fill("WD-E2E")
         search.press("Enter")
         wait_for_app(page)
