@@ -378,3 +378,68 @@ def test_geofence_form_on_a_wanderers_panel(page, app_server):
     assert page.get_by_role("button", name=TITLES_GEOFENCE["save"]).count() == 1
     page.wait_for_timeout(1000)
     screenshot(page, "people-geofence-ko")
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the Streamlit selectbox labelled ``label`` (not the sidebar's
+    multiselect of the same name). The first press on the list button right after a rerun may
+    only focus the box, so it is pressed until the list is open."""
+    combo = page.get_by_role("combobox", name=label, exact=True)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=combo)
+    for _ in range(10):
+        box.get_by_role("button", name="Open").click(force=True)
+        page.wait_for_timeout(300)
+        if box.get_by_role("combobox").get_attribute("aria-expanded") == "true":
+            break
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def test_lead_registers_a_device_and_sees_it_in_the_list(browser, app_server, app_database_url):
+    """기기 관리 as a lead: register a wandering detector for a person by 대상자번호, then find
+    it in the device list and its panel."""
+    from sqlalchemy import select
+
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import CareRecipient, Program
+    from dashboard.i18n import catalog
+
+    engine = make_engine(app_database_url)
+    with engine.connect() as conn:
+        ref = conn.scalar(
+            select(CareRecipient.external_ref)
+            .join(Program, Program.id == CareRecipient.program_id)
+            .where(Program.code == "goyang_wandering", CareRecipient.ended_on.is_(None))
+            .order_by(CareRecipient.external_ref)
+        )
+    engine.dispose()
+    ko = catalog("ko")
+    uid = "WD-E2E-0001"
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    try:
+        visit(page, f"{app_server}/devices")
+        page.get_by_text(ko["device_actions.register_title"], exact=True).click()
+        _pick(page, ko["col.program"], "배회감지기(안심위 리빙랩)")
+        form = page.locator('[data-testid="stForm"]').filter(has_text=ko["devices.installed"])
+        form.get_by_role("textbox", name=ko["device_actions.ref"]).fill(ref)
+        form.get_by_role("textbox", name=ko["devices.device_id"]).fill(uid)
+        _pick(page, ko["devices.vendor"], "safestep")
+        form.get_by_text(ko["device_actions.register_confirm"]).click()
+        assert form.get_by_role("checkbox").is_checked()
+        form.get_by_role("button", name=ko["device_actions.register_button"]).click()
+        wait_for_app(page)
+        page.get_by_text(f"기기 {uid}을(를) 등록했습니다").first.wait_for(timeout=30_000)
+        _assert_no_exception(page, "/devices register")
+        # The panel opened the new device; the list (its cache cleared) has it.
+        page.locator("h3").filter(has_text=f"기기 {uid}").first.wait_for(timeout=30_000)
+        search = page.get_by_role("textbox", name=ko["devices.search"])
+        search.fill("WD-E2E")
+        search.press("Enter")
+        wait_for_app(page)
+        page.get_by_text(ko["devices.count"].format(n=1)).wait_for(timeout=30_000)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.get_by_text(uid).first.wait_for(state="attached", timeout=30_000)
+        screenshot(page, "devices-registered-ko")
+    finally:
+        context.close()

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from test_actions_support import T0, add_alert, seed
 
 from dashboard.actions import ACTION_FUNCTIONS
@@ -39,6 +39,7 @@ from dashboard.db.schema import (
     Device,
     DeviceAssignment,
     DeviceEvent,
+    DeviceType,
     Dispatch,
     NotificationOutbox,
     User,
@@ -135,6 +136,19 @@ def case(db_engine: Engine, tmp_path: Path) -> Case:
             .where(Device.recipient_id == people[INSIDE])
             .values(device_uid="plug-matrix")
         )
+        # The fixture's plugs sit in 고양 AI안부전화, which uses AI call lines (data/programs.csv):
+        # roster writes inside 일산동구 act on a line the catalog pairs with that program.
+        conn.execute(
+            insert(DeviceType),
+            {"code": "ai_call_line", "name_ko": "회선", "name_en": "line",
+             "heartbeat_timeout_s": 691200},
+        )  # fmt: skip
+        conn.execute(
+            insert(Device),
+            {"device_uid": "line-matrix", "vendor": "acme", "type_code": "ai_call_line",
+             "program_id": 1, "region_id": 2, "recipient_id": people[INSIDE],
+             "installed_on": T0.date()},
+        )  # fmt: skip
         create_user(conn, "target", "operator", "a long passphrase", T0, admin)
         create_user(conn, "root", "admin", "a long passphrase", T0, admin)
         _, key = create_key(conn, "acme", principal=admin, now=T0)
@@ -344,7 +358,7 @@ OPS: dict[str, Op] = {
             T0,
             device_uid=f"new-{place}",
             vendor="acme",
-            type_code="smart_plug",
+            type_code=_type(place),
             program_code=_program(case, place),
             installed_on=T0.date(),
             recipient_id=case.people[place],
@@ -406,7 +420,7 @@ def _devices_csv(case: Case, place: str) -> bytes:
             select(CareRecipient.external_ref).where(CareRecipient.id == case.people[place])
         )
     header = "device_id,vendor,type,program,external_ref,installed_on\n"
-    return f"{header}roster-plug,acme,smart_plug,goyang_ai_call,{ref},2024-11-01\n".encode()
+    return f"{header}roster-line,acme,ai_call_line,goyang_ai_call,{ref},2024-11-01\n".encode()
 
 
 def _person(case: Case, place: str):
@@ -420,9 +434,18 @@ def _program(case: Case, place: str) -> str:
     return "goyang_ai_call" if place == INSIDE else "seoul_smart_plug"
 
 
+def _type(place: str) -> str:
+    return "ai_call_line" if place == INSIDE else "smart_plug"
+
+
 def _device(case: Case, place: str) -> int:
+    """The person's device of the type their program uses."""
     with case.engine.connect() as conn:
-        return conn.scalar(select(Device.id).where(Device.recipient_id == case.people[place]))
+        return conn.scalar(
+            select(Device.id).where(
+                Device.recipient_id == case.people[place], Device.type_code == _type(place)
+            )
+        )
 
 
 def _statuses(case: Case) -> list[tuple[int, str]]:
