@@ -118,8 +118,10 @@ class _Region:
 
 
 def _stem(dong_name: str) -> str:
-    """백석1동 → 백석, 신당5동 → 신당, 을지로동 → 을지로, 종로1·2·3·4가동 → 종로1·2·3·4가."""
-    return _SUFFIX.sub("", dong_name)
+    """백석1동 → 백석, 신당5동 → 신당, 을지로동 → 을지로, 종로1·2·3·4가동 → 종로1·2·3·4가
+    (a name stored with its path, "경기도 고양시 일산동구 백석1동", by its last word)."""
+    words = dong_name.split()
+    return _SUFFIX.sub("", words[-1] if words else dong_name)
 
 
 class _Catalog:
@@ -163,7 +165,7 @@ def _match_dongs(box: PoliceBox, dongs: Sequence[_Region]) -> tuple[list[_Region
     """Dongs the box lies in: named in the address, else by the box's name."""
     named = {m.group(0) for m in _DONG_WORD.finditer(box.address)}
     for word in sorted(named, key=len, reverse=True):
-        exact = [d for d in dongs if d.name == word]
+        exact = [d for d in dongs if d.name.split()[-1:] == [word]]
         if exact:
             return exact, "address"
         by_stem = [d for d in dongs if _stem(d.name) == _stem(word)]
