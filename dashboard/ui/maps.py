@@ -358,34 +358,50 @@ def trail_layer(
                     icon_anchor=(8, 8),
                 ),
             ).add_to(layer)
-    labelled = set(label_indices(len(fixes)))
-    number = 0
-    for i, fix in enumerate(fixes):
-        text = escape_text(time_label(fix))
-        last = i == len(fixes) - 1
-        folium.CircleMarker(
-            location=(fix.lat, fix.lon),
-            radius=6 if last else 3,
-            color="#FFFFFF" if last else TRAIL_COLOR,
-            weight=2 if last else 0,
-            fill=True,
-            fill_color=TRAIL_COLOR,
-            fill_opacity=1.0,
-            tooltip=folium.Tooltip(text),
+    # Every fix as one GeoJSON blob with its (escaped) time on hover: a Leaflet object per fix
+    # would triple the page for a long trail.
+    texts = [escape_text(time_label(f)) for f in fixes]
+    folium.GeoJson(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
+                    "properties": {"t": text},
+                }
+                for f, text in zip(fixes[:-1], texts[:-1], strict=True)
+            ],
+        },
+        name="trail_fixes",
+        marker=folium.CircleMarker(
+            radius=3, weight=0, fill=True, fill_color=TRAIL_COLOR, fill_opacity=1.0
+        ),
+        tooltip=folium.GeoJsonTooltip(fields=["t"], labels=False),
+    ).add_to(layer)
+    last = fixes[-1]
+    folium.CircleMarker(
+        location=(last.lat, last.lon),
+        radius=6,
+        color="#FFFFFF",
+        weight=2,
+        fill=True,
+        fill_color=TRAIL_COLOR,
+        fill_opacity=1.0,
+        tooltip=folium.Tooltip(texts[-1]),
+    ).add_to(layer)
+    for number, i in enumerate(label_indices(len(fixes)), start=1):
+        folium.Marker(
+            location=(fixes[i].lat, fixes[i].lon),
+            icon=folium.DivIcon(html="", icon_size=(0, 0)),
+            tooltip=folium.Tooltip(
+                f"{number} · {texts[i]}",
+                permanent=True,
+                direction="left",
+                offset=(-6, 0),
+                class_name="anbu-trail",
+            ),
         ).add_to(layer)
-        if i in labelled:
-            number += 1
-            folium.Marker(
-                location=(fix.lat, fix.lon),
-                icon=folium.DivIcon(html="", icon_size=(0, 0)),
-                tooltip=folium.Tooltip(
-                    f"{number} · {text}",
-                    permanent=True,
-                    direction="left",
-                    offset=(-6, 0),
-                    class_name="anbu-trail",
-                ),
-            ).add_to(layer)
     return layer
 
 
