@@ -20,6 +20,7 @@ TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "routine_score_s": (5.0, "max"),
     "routine_learn_s": (60.0, "max"),
     "replay_year_s": (10.0, "max"),  # issue 9: a year of half-hourly readings, one home
+    "wandering_map_s": (1.0, "max"),
 }
 PAGE_RUN_TARGET_S = 1.0  # warm server-side run of any page (issue 14)
 PAGE_FIRST_TARGET_S = 2.0  # a page's first run in a session
@@ -44,6 +45,10 @@ def run_backend(
     live = timings.measure_live(engine, now)
     print(f"[{label}] learning every plug's routine, then one scoring pass")
     routines = timings.measure_routines(engine, now)
+    print(f"[{label}] the wandering map: 200 detectors, their zones, one trail, responders")
+    from dashboard.bench.wandering_map import measure_wandering_map
+
+    wmap = measure_wandering_map(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -54,6 +59,10 @@ def run_backend(
         f"routine_learn_s_{label}": round(routines.learn_s, 3),
         f"routine_score_s_{label}": round(routines.score_s, 3),
         f"routine_households_{label}": routines.households,
+        f"wandering_map_s_{label}": round(wmap.seconds, 3),
+        f"wandering_map_kb_{label}": round(wmap.kilobytes, 1),
+        f"wandering_map_detectors_{label}": wmap.detectors,
+        f"wandering_map_trail_points_{label}": wmap.trail_points,
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -132,7 +141,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         finally:
             city.postgres_drop(pg, run)
 
-    for key in ("rule_tick_s", "live_status_query_s", "routine_score_s", "routine_learn_s"):
+    for key in (
+        "rule_tick_s",
+        "live_status_query_s",
+        "routine_score_s",
+        "routine_learn_s",
+        "wandering_map_s",
+    ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
         result[key] = max(values)

@@ -443,3 +443,24 @@ def test_lead_registers_a_device_and_sees_it_in_the_list(browser, app_server, ap
         screenshot(page, "devices-registered-ko")
     finally:
         context.close()
+
+
+def test_wandering_search_map_in_browser(page, app_server):
+    """The 배회 지도 in a real browser: detector markers, the followed person's trail (numbered
+    time labels, arrows) and the nearest responders are on the map, and listed beneath it."""
+    visit(page, f"{app_server}/wandering")
+    frame_el = page.locator('iframe[title="streamlit_folium.st_folium"]').first
+    frame_el.wait_for(timeout=60_000)
+    frame = frame_el.content_frame
+    frame.locator(".leaflet-tooltip.anbu-trail").first.wait_for(timeout=60_000)
+    assert frame.locator(".leaflet-tooltip.anbu-trail").count() >= 2  # numbered time labels
+    assert frame.locator(".anbu-arrow").count() >= 1  # direction
+    assert frame.locator(".anbu-resp-icon").count() >= 1  # responders
+    assert frame.locator(".leaflet-tooltip.anbu-resp").count() >= 1  # the nearest, named
+    assert frame.locator(".leaflet-tooltip.anbu-outside").count() >= 1  # the person outside
+    assert frame.locator("path.leaflet-interactive, canvas").count() >= 1  # markers, lines
+    page.get_by_text("가까운 대응 기관").first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/wandering")
+    frame_el.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # let the fit animation settle before the picture
+    screenshot(page, "wandering-search-ko")

@@ -42,6 +42,7 @@ from dashboard.db.schema import (
     DeviceType,
     Dispatch,
     NotificationOutbox,
+    Responder,
     User,
 )
 from dashboard.detection.away import mark_away
@@ -58,6 +59,7 @@ from dashboard.ingest.apikeys import create_key, list_keys, revoke_key
 from dashboard.ingest.imports import import_and_audit
 from dashboard.ingest.vendors import add_vendor, list_vendors, set_timezone
 from dashboard.registry import import_devices, import_people
+from dashboard.responders import register_responder
 from dashboard.rules import config
 from dashboard.rules.edit import update_thresholds
 
@@ -83,6 +85,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "import_data": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
     "manage_roster": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
     "mark_away": ALERT,
+    "notify_responder": ALERT,
+    "manage_responders": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
 }
 # Matrix actions that change nothing, so there is no domain write to guard: a lead's CSV
 # download of the aggregate response table (no personal column).
@@ -126,6 +130,13 @@ def case(db_engine: Engine, tmp_path: Path) -> Case:
     outside = add_alert(db_engine, region_id=4, program_id=2)
     admin = SessionUser("setup", "setup", "admin")
     with db_engine.begin() as conn:
+        # The police box a notify_responder call asks (not audited: set-up, not a test call).
+        conn.execute(
+            insert(Responder),
+            {"kind": "police_box", "name": "백석 지구대", "lat": 37.64,
+             "lon": 126.78, "approximate": True, "source": "test", "active": True,
+             "updated_at": T0, "updated_by": "setup"},
+        )  # fmt: skip
         people = {
             place: conn.scalar(select(Alert.recipient_id).where(Alert.id == alert_id))
             for place, alert_id in ((INSIDE, inside), (OUTSIDE, outside))
@@ -175,10 +186,15 @@ def _principal(role: str) -> SessionUser:
 
 
 def _alert_call(action: str) -> Callable[[Any, Case, SessionUser, str], Any]:
-    extra = {"close": {"confirmed": True, "outcome": "safe"}, "emergency_119": {"confirmed": True}}
+    extra = {
+        "close": {"confirmed": True, "outcome": "safe"},
+        "emergency_119": {"confirmed": True},
+    }
 
     def call(conn, case: Case, who: SessionUser, place: str) -> Any:
         function = ACTION_FUNCTIONS[action]
+        if action == "notify_responder":  # the fixture's one police box
+            extra[action] = {"responder_id": conn.scalar(select(Responder.id).limit(1))}
         return function(
             conn,
             case.alerts[place],
@@ -389,6 +405,14 @@ OPS: dict[str, Op] = {
         ),
         lambda case, place: _person(case, place).ended_on,
         before=("alert_close",),
+    ),
+    "responder_add": Op(
+        "manage_responders",
+        "responder_add",
+        lambda conn, case, who, place: register_responder(
+            conn, who, T0, kind="bus_stop", name=f"정류장 {place}", lat=37.64, lon=126.78
+        ),
+        lambda case, place: _count(case.engine, Responder),
     ),
     "away_mark": Op(
         "mark_away",
