@@ -390,3 +390,22 @@ def test_the_fixed_rule_alone_misses_the_same_collapse(db_engine):
         assert (
             conn.execute(select(Alert.id).where(Alert.device_id == ids["plug-1"])).first() is None
         )
+
+
+def test_the_worker_learns_routines_once_per_seoul_day(db_engine):
+    from dashboard.detection.learning import daily_learn
+
+    with db_engine.begin() as conn:
+        seed_catalog(conn)
+    events = power_history(4)
+    for d in range(4):
+        with db_engine.begin() as conn:
+            day = [
+                e for e in events if datetime.fromisoformat(e["ts"]).date() == DAY0 + timedelta(d)
+            ]
+            ingest_events(conn, VENDOR, day, now=local(DAY0 + timedelta(days=d + 1), 0, 5))
+    morning = local(DAY0 + timedelta(days=4), 0, 30).astimezone(UTC)
+    first = daily_learn(db_engine, morning)
+    assert first is not None and first.devices >= 1 and first.with_background >= 1
+    assert daily_learn(db_engine, morning + timedelta(hours=12)) is None  # 12:30 the same day
+    assert daily_learn(db_engine, morning + timedelta(days=1)) is not None  # the next day
