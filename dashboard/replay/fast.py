@@ -178,7 +178,7 @@ class Mirror:
 
     def _routine_due(self, th: Thresholds, now: datetime) -> bool:
         """The tick's own extra candidates (``engine._candidates``): a quiet plug with a usable
-        routine, which the ingest pre-filter leaves to the tick."""
+        routine, which the ingest pre-filter leaves to the tick (so not on arrivals alone)."""
         cfg, routine, quiet = th.plug_routine, self.routine, self.state.last_activity_at
         return (
             cfg.enabled
@@ -195,8 +195,10 @@ class Mirror:
         limits: Limits,
         event_types: frozenset[str],
         refresh: Callable[[Mirror, datetime], None],
+        tick: bool = True,
     ) -> bool:
-        """Must the database see this moment: could an alert change, or is it the first?"""
+        """Must the database see this moment (a tick, or only readings arriving): could an
+        alert change, or is it the first?"""
         if now == self.first_at:
             return True
         if self.type_code is None:
@@ -214,9 +216,9 @@ class Mirror:
                 s.battery_pct,
                 s.last_lat,
             )
-            if not needs_rules(
-                touched, th, now, limits.timeouts, limits.quiet
-            ) and not self._routine_due(th, now):
+            if not needs_rules(touched, th, now, limits.timeouts, limits.quiet) and not (
+                tick and self._routine_due(th, now)
+            ):
                 return False
         if self.stale:
             refresh(self, now)

@@ -115,7 +115,9 @@ def _run_fast(
         touched = [
             m
             for m in judged
-            if m.needs_database(now, limits, types.get(m.device_id, NO_TYPES), refresh_stale)
+            if m.needs_database(
+                now, limits, types.get(m.device_id, NO_TYPES), refresh_stale, moment.tick
+            )
         ]
         if not touched and not moment.day:
             continue
