@@ -234,8 +234,34 @@ def score_quiet(
     """
     since_l, now_l = since.astimezone(tz), now.astimezone(tz)
     first, last = _full_slots(since_l, now_l)
-    span = last - first  # waits up to this many slots after ``first`` lie inside the spell
     today = now_l.date()
+    share, active_days, days, expected = _spell(routine, first, last, today, quantile)
+    return QuietScore(
+        quiet_h=(now - since).total_seconds() / 3600,
+        share=share,
+        active_days=active_days,
+        days=days,
+        expected=expected,
+        since_local=since_l,
+        now_local=now_l,
+    )
+
+
+# The last spell scored: a quiet home is scored every tick, and within one half-hour slot its
+# figures do not change (a replay scores the same routine object tick after tick).
+_last_spell: tuple[Routine, tuple, tuple[float, int, int, float]] | None = None
+
+
+def _spell(
+    routine: Routine, first: int, last: int, today: date, quantile: float
+) -> tuple[float, int, int, float]:
+    """(share, active days, reference days, expected slots) of the spell's full slots."""
+    global _last_spell
+    key = (first, last, today, quantile)
+    cached = _last_spell
+    if cached is not None and cached[0] is routine and cached[1] == key:
+        return cached[2]
+    span = last - first  # waits up to this many slots after ``first`` lie inside the spell
     waits: list[tuple[int | None, float]] = []
     active_days = 0
     for day in routine.reference_days:
@@ -255,12 +281,6 @@ def score_quiet(
         for index in range(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1):
             day = _EPOCH + timedelta(days=index // SLOTS_PER_DAY)
             expected += routine.slot_probability(day, index % SLOTS_PER_DAY)
-    return QuietScore(
-        quiet_h=(now - since).total_seconds() / 3600,
-        share=share,
-        active_days=active_days,
-        days=len(waits),
-        expected=expected,
-        since_local=since_l,
-        now_local=now_l,
-    )
+    result = (share, active_days, len(waits), expected)
+    _last_spell = (routine, key, result)
+    return result

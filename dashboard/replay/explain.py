@@ -78,10 +78,29 @@ def _silent_raised(e: _Reader, stage: str) -> str:
     )
 
 
-def _left_zone_raised(e: _Reader, _stage: str) -> str:
+# Why a left-zone alert has its stage (the geofence's ``stage_reason``), as words.
+LEFT_ZONE_REASONS = {
+    "distance": "distance from home",
+    "time": "time outside",
+    "far": "distance from home",
+    "long": "time outside",
+    "night": "the night or the person's quiet hours",
+}
+
+
+def _left_zone_raised(e: _Reader, stage: str) -> str:
+    zone = f"{_num(e['safe_zone_m'])} m safe zone"
+    where = f"the position at {e.time('position_at')} is {e['distance_m']} m from home"
+    if e.get("returning_since") is not None:
+        return (
+            f"Coming back: {where}, inside the {zone} since {e.time('returning_since')}, "
+            f"after leaving it at {e.time('outside_since')} (not yet confirmed)."
+        )
+    reason = LEFT_ZONE_REASONS.get(e.get("stage_reason") or "")
     return (
-        f"The position at {e.time('position_at')} is {e['distance_m']} m from home, outside the "
-        f"{_num(e['safe_zone_m'])} m safe zone."
+        f"Outside the {zone} since {e.time('outside_since')} "
+        f"({_num(e['minutes_outside'])} min): {where}"
+        + (f"; {STAGE_WORDS[stage]} by {reason}." if reason else ".")
     )
 
 

@@ -14,17 +14,23 @@ the real decision. Everything is reloaded from the database after each such writ
 mirror never drifts for long.
 
 What the mirror must reproduce is the engine's fact loading: ``device_state`` (merged here by
-the same function ingest uses) and ``enrich``'s last-position time of a wanderer outside its
-zone. ``tests/unit/test_replay_equivalence.py`` replays the same histories through the real
-steps at every moment (``exact=True``) and checks the transitions are identical; a change to
-what the rules read must keep that test passing (docs/replay.md).
+the same function ingest uses), a plug's learned background and routine, and for a wanderer
+``enrich``'s recent position fixes (the geofence's lookback before the newest fix, kept here as
+they arrive) and its episode (the open left-zone alert's evidence and opening, or when the last
+one closed: reloaded after every write; ``would_change`` sends to the database every moment
+that would rewrite the part the geofence reads back). ``tests/unit/test_replay_equivalence.py``
+replays the same histories through the real steps at every moment (``exact=True``) and checks
+the transitions are identical; a change to what the rules read must keep that test passing
+(docs/replay.md).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import islice
 
 from sqlalchemy import Connection, select
 
@@ -38,10 +44,10 @@ from dashboard.ingest.state import _State as IngestState  # merge_state's own st
 from dashboard.replay.inputs import Reading
 from dashboard.rules.config import Thresholds
 from dashboard.rules.evaluate import evaluate_device
-from dashboard.rules.facts import enrich, load_facts_by_id, with_history
-from dashboard.rules.model import STICKY_RULES, Decision, DeviceFacts
+from dashboard.rules.facts import POSITIONS_MAX, enrich, load_facts_by_id, with_history
+from dashboard.rules.model import FOLLOWING_RULES, STICKY_RULES, Decision, DeviceFacts, worse
+from dashboard.rules.model import Reading as RuleReading
 from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours, silence_timeouts
-from dashboard.rules.wandering import distance_from_home, safe_zone_m
 
 # The merged state as ingestion stores it (device_state's columns of the same names), and the
 # part of it the rules' facts carry: derived, so a field added to both is mirrored as well.
@@ -49,19 +55,35 @@ INGEST_FIELDS = tuple(f.name for f in fields(IngestState))
 STATE_FIELDS = tuple(name for name in INGEST_FIELDS if name in DeviceFacts.__dataclass_fields__)
 
 
-def would_change(decisions: Sequence[Decision], open_stages: dict[str, str]) -> bool:
-    """Could applying ``decisions`` open, re-stage or close an alert (rule → open stage)?
+def would_change(
+    decisions: Sequence[Decision],
+    open_stages: dict[str, str],
+    episode: dict | None = None,
+) -> bool:
+    """Could applying ``decisions`` open, re-stage or close an alert (rule → open stage), or
+    change a fact a later moment reads (the open left-zone alert's episode, ``episode``)?
 
-    Conservative where cheap: any stage different from the open one counts (the lifecycle
-    decides whether it moves), and so does a decision carrying notifications. Evidence-only
-    refreshes of an open alert are not transitions and are left out (docs/replay.md).
+    The stage an open alert moves to is the lifecycle's (``lifecycle._repeat``): the decided
+    one for a rule that follows its stage both ways (``wander_left_zone`` de-escalates), else
+    the graver of the two. A decision carrying notifications counts (conservative: the
+    lifecycle dedups them). Evidence-only refreshes are no transitions and are left out
+    (docs/replay.md), except the episode's ``outside_since``, which the geofence reads back.
     """
     for d in decisions:
         stage = open_stages.get(d.rule)
         if d.stage is None:
             if stage is not None and d.rule not in STICKY_RULES:
                 return True
-        elif stage != d.stage or d.outbox:
+            continue
+        if stage is None or d.outbox:
+            return True
+        if (d.stage if d.rule in FOLLOWING_RULES else worse(stage, d.stage)) != stage:
+            return True
+        if (
+            d.rule == "wander_left_zone"
+            and episode is not None
+            and d.evidence.get("outside_since") != episode.get("outside_since")
+        ):
             return True
     return False
 
@@ -76,7 +98,11 @@ class Mirror:
     type_code: str | None = None  # None: no rule runs (inactive)
     stale: bool = False  # readings were stored since ``base`` was loaded (no alert changed)
     state: IngestState = field(default_factory=IngestState)
-    last_fix: datetime | None = None  # newest position received
+    # A wanderer's position fixes as the rules read them (``facts._positions``), oldest first:
+    # every fix received within ``lookback`` of the newest. Received means stored by the time a
+    # rule runs, so the database would hold the same ones; they survive a reload.
+    lookback: timedelta = timedelta(0)
+    fixes: deque[RuleReading] = field(default_factory=deque)
     open: dict[str, str] = field(default_factory=dict)  # rule → stage of its non-closed alert
     pending: list[Reading] = field(default_factory=list)
     # What the rules and ingest know of a plug's home, learned at each midnight: the unattended
@@ -90,10 +116,27 @@ class Mirror:
         events: list[ValidEvent] = [r.event for r in readings]
         self.pending.extend(readings)
         self.state = merge_state(self.state, events, margins, self.background)
-        fixes = [e.ts for e in events if e.type == "position"]
-        if fixes:
-            self.last_fix = max(fixes) if self.last_fix is None else max(self.last_fix, *fixes)
+        positions = [
+            RuleReading(e.ts, e.type, None, e.data) for e in events if e.type == "position"
+        ]
+        if positions:
+            self._keep(positions)
         self._view = None
+
+    def _keep(self, positions: list[RuleReading]) -> None:
+        fixes = self.fixes
+        # Moments arrive in time order, and a moment's readings in file order at one time.
+        fixes.extend(sorted(positions, key=lambda r: r.ts))
+        oldest = fixes[-1].ts - self.lookback
+        while fixes[0].ts < oldest:
+            fixes.popleft()
+
+    def readings(self) -> Sequence[RuleReading]:
+        """The event rules' readings, as ``enrich`` loads them: the newest ``POSITIONS_MAX``
+        fixes of the lookback (a replay's fixes are all at or before ``now``)."""
+        if len(self.fixes) <= POSITIONS_MAX:
+            return self.fixes
+        return list(islice(self.fixes, len(self.fixes) - POSITIONS_MAX, None))
 
     def reset(
         self,
@@ -126,22 +169,16 @@ class Mirror:
         if self.base is None:
             return None
         if self._view is None:
-            view = replace(
+            self._view = replace(
                 self.base,
-                last_position_at=None,
                 routine=self.routine if self.base.type_code == "smart_plug" else None,
                 **{name: getattr(self.state, name) for name in STATE_FIELDS},
             )
-            # enrich: the last fix's time, only for a wanderer whose last fix is outside.
-            distance = distance_from_home(view)
-            if distance is not None and distance > safe_zone_m(view, th):
-                view = replace(view, last_position_at=self.last_fix)
-            self._view = view
         return self._view
 
     def _routine_due(self, th: Thresholds, now: datetime) -> bool:
         """The tick's own extra candidates (``engine._candidates``): a quiet plug with a usable
-        routine, which the ingest pre-filter leaves to the tick."""
+        routine, which the ingest pre-filter leaves to the tick (so not on arrivals alone)."""
         cfg, routine, quiet = th.plug_routine, self.routine, self.state.last_activity_at
         return (
             cfg.enabled
@@ -158,8 +195,10 @@ class Mirror:
         limits: Limits,
         event_types: frozenset[str],
         refresh: Callable[[Mirror, datetime], None],
+        tick: bool = True,
     ) -> bool:
-        """Must the database see this moment: could an alert change, or is it the first?"""
+        """Must the database see this moment (a tick, or only readings arriving): could an
+        alert change, or is it the first?"""
         if now == self.first_at:
             return True
         if self.type_code is None:
@@ -177,14 +216,17 @@ class Mirror:
                 s.battery_pct,
                 s.last_lat,
             )
-            if not needs_rules(
-                touched, th, now, limits.timeouts, limits.quiet
-            ) and not self._routine_due(th, now):
+            if not needs_rules(touched, th, now, limits.timeouts, limits.quiet) and not (
+                tick and self._routine_due(th, now)
+            ):
                 return False
         if self.stale:
             refresh(self, now)
         facts = self.facts(th)
-        return facts is not None and would_change(evaluate_device(facts, th, now), self.open)
+        if facts is None:
+            return False
+        decisions = evaluate_device(facts, th, now, self.readings())
+        return would_change(decisions, self.open, facts.wander_episode)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dashboard.replay.output import Recorder, Transition
 from dashboard.replay.session import Counts, Session
 from dashboard.replay.timeline import check_tick, moments
 from dashboard.replay.world import World, throwaway_world
-from dashboard.rules.config import Thresholds, current_thresholds
+from dashboard.rules.config import Thresholds, current_thresholds, position_lookback_min
 
 NO_TYPES: frozenset[str] = frozenset()
 
@@ -84,8 +84,9 @@ def _run_fast(
     """The same moments, judged in memory; the database only where an alert changes (fast.py)."""
     margins = Margins.from_rules()
     readings, engine = recording.readings, world.engine
+    lookback = timedelta(minutes=position_lookback_min(th.wandering))
     mirrors = {
-        world.device_ids[uid]: Mirror(world.device_ids[uid], first)
+        world.device_ids[uid]: Mirror(world.device_ids[uid], first, lookback=lookback)
         for uid, first in recording.first_seen.items()
     }
     with engine.connect() as conn:
@@ -114,7 +115,9 @@ def _run_fast(
         touched = [
             m
             for m in judged
-            if m.needs_database(now, limits, types.get(m.device_id, NO_TYPES), refresh_stale)
+            if m.needs_database(
+                now, limits, types.get(m.device_id, NO_TYPES), refresh_stale, moment.tick
+            )
         ]
         if not touched and not moment.day:
             continue

@@ -48,7 +48,11 @@ class Fix:
 
 
 def fixes_of(readings: Sequence[Reading]) -> list[Fix]:
-    """Position fixes among ``readings``, oldest first (readings without lat/lon are skipped)."""
+    """Position fixes among ``readings``, oldest first (readings without lat/lon are skipped).
+
+    Fixes of the same time are put in one order by their content, not by the order the
+    database returned them in (which SQLite and PostgreSQL need not agree on): the decision
+    must not depend on it."""
     out: list[Fix] = []
     for r in readings:
         if r.type != "position" or not r.data:
@@ -57,7 +61,7 @@ def fixes_of(readings: Sequence[Reading]) -> list[Fix]:
         if not isinstance(lat, int | float) or not isinstance(lon, int | float):
             continue
         out.append(Fix(r.ts, float(lat), float(lon), float(acc) if acc is not None else None))
-    out.sort(key=lambda f: f.ts)
+    out.sort(key=lambda f: (f.ts, f.lat, f.lon, -1.0 if f.accuracy_m is None else f.accuracy_m))
     return out
 
 

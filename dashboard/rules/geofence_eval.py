@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import csv
+import io
 import json
 import math
 import random
 import statistics
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dashboard.rules.config import Thresholds, position_lookback_min
+from dashboard.rules.config import Thresholds, current_thresholds, position_lookback_min
 from dashboard.rules.geo import haversine_m
 from dashboard.rules.geofence import Fix
 from dashboard.rules.model import DeviceFacts, Reading
@@ -398,16 +401,67 @@ def score(track: TrackData, run: Run, radius_m: float, score_: Score) -> None:
             score_.notes.append(f"{track.name}: alert at {t:%H:%M:%S} matches no genuine exit")
 
 
+# --- through the product: ``python -m dashboard replay --type wandering`` ----------------------
+
+REPLAY_TICK_MIN = 1  # the worker's tick, as the script's minute between fixes
+REPLAY_RULES = ("wander_left_zone", "wander_no_position")
+
+
+def write_replay_input(track: TrackData, radius_m: float, folder: Path) -> tuple[Path, Path]:
+    """The track as ``replay --type wandering`` reads it: (readings CSV, homes CSV); home is
+    the first fix, as here."""
+    device = track.name.replace("/", "-")
+    readings, homes = folder / f"{device}.csv", folder / f"{device}.homes.csv"
+    with readings.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(("device_id", "ts", "lat", "lon"))
+        out.writerows((device, f.ts.isoformat(), f.lat, f.lon) for f in track.fixes)
+    home = track.fixes[0]
+    with homes.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(("device_id", "lat", "lon", "radius_m"))
+        out.writerow((device, home.lat, home.lon, round(radius_m)))
+    return readings, homes
+
+
+def replay_run(track: TrackData, radius_m: float, folder: Path) -> Run:
+    """The track through ``python -m dashboard replay --type wandering`` (its own CLI entry:
+    real ingest, rules, worker ticks every minute and alert lifecycle in a throw-away
+    database), read back from the JSON it writes."""
+    from dashboard.cli import main as cli
+
+    readings, homes = write_replay_input(track, radius_m, folder)
+    out = readings.with_suffix(".json")
+    argv = ["replay", "--type", "wandering", "--input", str(readings), "--homes", str(homes)]
+    argv += ["--tick-min", str(REPLAY_TICK_MIN), "--tz", "UTC", "--json", str(out)]
+    with contextlib.redirect_stdout(io.StringIO()):
+        if cli(argv) != 0:
+            raise RuntimeError(f"replay failed on {track.name}")
+    records = json.loads(out.read_text(encoding="utf-8"))["transitions"]
+    return Run(
+        [
+            Transition(datetime.fromisoformat(r["at"]), r["rule"], r["stage"])
+            for r in records
+            if r["rule"] in REPLAY_RULES
+        ]
+    )
+
+
 def evaluate(
-    tracks: Sequence[TrackData], radii: Sequence[float], th: Thresholds
+    tracks: Sequence[TrackData], radii: Sequence[float], th: Thresholds, *, through_replay=False
 ) -> dict[str, dict[str, dict]]:
     out: dict[str, dict[str, dict]] = {}
-    for radius in radii:
-        new, old = Score(), Score()
-        for track in tracks:
-            score(track, run_rules(track, radius, th), radius, new)
-            score(track, previous_rule_run(track, radius, th), radius, old)
-        out[f"{radius:g}"] = {"rules": new.as_dict(), "previous_rule": old.as_dict()}
+    with tempfile.TemporaryDirectory(prefix="anbu-geofence-eval-") as tmp:
+        for radius in radii:
+            new, old, replayed = Score(), Score(), Score()
+            for track in tracks:
+                score(track, run_rules(track, radius, th), radius, new)
+                score(track, previous_rule_run(track, radius, th), radius, old)
+                if through_replay:
+                    score(track, replay_run(track, radius, Path(tmp)), radius, replayed)
+            out[f"{radius:g}"] = {"rules": new.as_dict(), "previous_rule": old.as_dict()}
+            if through_replay:
+                out[f"{radius:g}"]["replay"] = replayed.as_dict()
     return out
 
 
@@ -415,12 +469,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--radius", type=float, action="append")
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="also run every track through `python -m dashboard replay --type wandering`",
+    )
     args = parser.parse_args(argv)
     tracks = load_tracks(args.data)
     if not tracks:
         print(f"no tracks under {args.data}", file=sys.stderr)
         return 2
-    result = evaluate(tracks, args.radius or [300, 500], Thresholds())
+    result = evaluate(
+        tracks, args.radius or [300, 500], current_thresholds(), through_replay=args.replay
+    )
     print(json.dumps(result, indent=2))
     return 0
 

@@ -16,7 +16,7 @@ import pytest
 
 from dashboard.rules.config import RulesConfigError, Thresholds, parse_thresholds
 from dashboard.rules.evaluate import evaluate_device
-from dashboard.rules.geofence import Fix, Zone, accepted_fixes, track_state
+from dashboard.rules.geofence import Fix, Zone, accepted_fixes, fixes_of, track_state
 from dashboard.rules.geofence_eval import (
     DEFAULT_DATA,
     Score,
@@ -160,6 +160,18 @@ def test_a_single_jump_is_held_then_dropped():
     facts = wanderer()
     readings = [reading(f) for f in [*inside, jump, after]]
     assert wander_left_zone(facts, TH, after.ts + 5 * M, readings).stage is None
+
+
+def test_fixes_of_one_second_are_judged_in_one_order_whatever_the_storage_order():
+    # A spike and a true fix at the same second: judged in the order given, the spike would be
+    # held in one order and dropped in the other. The database returns ties in no set order.
+    inside = path(DAY, [(5, 100, 100)], every_s=10)
+    ts = inside[-1].ts + 10 * S
+    pair = [reading(fix(ts, 3_000)), reading(fix(ts, 110, 5.0))]
+    base = [reading(f) for f in inside]
+    one, other = fixes_of([*base, *pair]), fixes_of([*base, *reversed(pair)])
+    assert one == other
+    assert accepted_fixes(one, W) == accepted_fixes(other, W)
 
 
 def test_a_confirmed_jump_is_believed():

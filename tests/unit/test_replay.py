@@ -120,8 +120,18 @@ def test_a_reporting_gap_is_a_device_fault_that_closes_when_readings_resume(tmp_
 
 
 def test_a_walk_that_leaves_the_zone_and_returns(tmp_path):
+    # One fix a minute (accuracy 10 m) from 13:00: 50 m from home; out to 850 m (13:30-13:49)
+    # and on to 2,050 m (13:50-14:09, walking: not "stopped"); no fix for 45 min; back to 50 m
+    # (14:55-15:24); 40 m to 16:04.
     start = datetime(2024, 5, 10, 13, 0, tzinfo=SEOUL)
-    legs = [(30, 50, 50), (20, 50, 850), (40, 850, 850), (45, -1, -1), (20, 850, 50), (30, 40, 40)]
+    legs = [
+        (30, 50, 50),
+        (20, 50, 850),
+        (20, 850, 2050),
+        (45, -1, -1),
+        (30, 2050, 50),
+        (30, 40, 40),
+    ]
     src = write_csv(
         tmp_path / "walk.csv",
         ("device_id", "ts", "lat", "lon", "accuracy_m"),
@@ -134,21 +144,66 @@ def test_a_walk_that_leaves_the_zone_and_returns(tmp_path):
     argv = ["replay", "--type", "wandering", "--input", str(src), "--homes", str(homes)]
     assert main([*argv, "--json", str(out)]) == 0
     records = json.loads(out.read_text())["transitions"]
-    assert [(r["rule"], r["stage"]) for r in records] == [
-        ("wander_left_zone", "severe"),
-        ("wander_no_position", "severe"),
-        ("wander_no_position", None),
-        ("wander_left_zone", None),
+    # The geofence (docs/rules.md): the 13:36 fix (302 m) is past the edge by less than its
+    # accuracy, so the crossing is the 13:37 fix (345 m, past it by more than the 25 m
+    # margin); the exit is confirmed 1.5 min later, at the next fix (13:39), alerted on
+    # arrival, not at the next tick: 관심. 위험 15 min after the crossing (13:52, before 1 km);
+    # 심각 45 min after it (14:22) falls in the gap: the 14:30 tick. The last fix (14:09) was
+    # walking, so lost after 30 min: the 14:40 tick opens wander_no_position; the fix at 14:55
+    # closes it. Inside by the margin at 15:21 (257 m): back to 관심 (returning, one alert
+    # follows its stage down); confirmed 5 min later at the 15:26 fix: closed.
+    assert [(r["rule"], r["stage"], _at(r).strftime("%H:%M")) for r in records] == [
+        ("wander_left_zone", "attention", "13:39"),
+        ("wander_left_zone", "risk", "13:52"),
+        ("wander_left_zone", "severe", "14:30"),
+        ("wander_no_position", "severe", "14:40"),
+        ("wander_no_position", None, "14:55"),
+        ("wander_left_zone", "attention", "15:21"),
+        ("wander_left_zone", None, "15:26"),
     ]
-    # Out at the first fix past 300 m (13:36, 302 m), alerted on arrival, not at the next tick;
-    # lost 30 min after the last fix (14:29) → the 15:00 tick; found at the first fix (15:15);
-    # back inside at the first fix within 300 m (15:29).
-    at = [_at(r).strftime("%H:%M") for r in records]
-    assert at == ["13:36", "15:00", "15:15", "15:29"]
-    assert records[0]["explanation"] == (
-        "The position at 2024-05-10 13:36 is 302 m from home, outside the 300 m safe zone."
+    said = [r["explanation"] for r in records]
+    assert said[0] == (
+        "Outside the 300 m safe zone since 2024-05-10 13:37 (2 min): the position at "
+        "2024-05-10 13:39 is 428 m from home."
     )
-    assert records[3]["explanation"].startswith("Back inside the 300 m safe zone")
+    assert said[1].endswith("is 975 m from home; risk (위험) by time outside.")
+    assert said[2].startswith("Outside the 300 m safe zone since 2024-05-10 13:37 (53 min)")
+    assert said[2].endswith(
+        "at 2024-05-10 14:09 is 2048 m from home; severe (심각) by time outside."
+    )
+    assert said[3] == (
+        "Outside the safe zone (2048 m from home at 2024-05-10 14:09) and no position for 31 min."
+    )
+    assert said[5] == (
+        "Coming back: the position at 2024-05-10 15:21 is 257 m from home, inside the 300 m safe"
+        " zone since 2024-05-10 15:21, after leaving it at 2024-05-10 13:37 (not yet confirmed)."
+    )
+    assert said[6] == "Back inside the 300 m safe zone (40 m from home)."
+
+
+def test_a_stop_outside_waits_longer_before_lost_and_night_is_severe_at_once(tmp_path):
+    # 23:00 Seoul (the night): out to 600 m and standing there for 20 min, then no fix for
+    # 60 min (under the 90 min a stop allows: someone indoors, where GPS rarely fixes), past
+    # midnight (the daily jobs run); one fix there again (00:40) ends the recording.
+    start = datetime(2024, 5, 10, 23, 0, tzinfo=SEOUL)
+    legs = [(10, 50, 50), (10, 50, 600), (20, 600, 600), (60, -1, -1), (1, 600, 600)]
+    src = write_csv(
+        tmp_path / "walk.csv",
+        ("device_id", "ts", "lat", "lon", "accuracy_m"),
+        walk_rows("night-1", start, legs),
+    )
+    homes = write_csv(
+        tmp_path / "homes.csv", ("device_id", "lat", "lon", "radius_m"), [("night-1", *HOME, 300)]
+    )
+    result = replay(read_recording(src, "wandering", SEOUL, homes), tick_min=5)
+    got = [(t.rule, t.stage, f"{t.at.astimezone(SEOUL):%H:%M}") for t in result.transitions]
+    # Crossing at 23:15 (the first fix past 300 m by more than its accuracy: 355 m), confirmed
+    # at the 23:17 fix; the night makes it 심각 at once. 60 min without a fix after stopping:
+    # no lost-position alert (that needs 90), and the detector's 1 h timeout is not passed.
+    assert got == [("wander_left_zone", "severe", "23:17")]
+    assert result.transitions[0].explanation.endswith(
+        "severe (심각) by the night or the person's quiet hours."
+    )
 
 
 def test_several_devices_are_several_people_on_one_clock(tmp_path):
