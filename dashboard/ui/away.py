@@ -13,10 +13,12 @@ from datetime import date, timedelta
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy import Connection
 
 from dashboard import clock
 from dashboard.auth import SessionUser
 from dashboard.auth.permissions import NotPermitted, may
+from dashboard.auth.users import current_account
 from dashboard.detection.away import ACTION, MAX_DAYS, NOTE_LIMIT, AwayError, cancel_away, mark_away
 from dashboard.formatting import format_date, format_number
 from dashboard.settings import LOCAL_TZ
@@ -25,6 +27,7 @@ from dashboard.ui.components import table
 from dashboard.ui.data import clear_loads, get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
+from dashboard.ui.watch import clear_watch
 from queries.away import away_periods_of, away_until
 
 _FIELDS = {
@@ -45,9 +48,11 @@ def _today() -> date:
     return clock.now().astimezone(LOCAL_TZ).date()
 
 
-def _actor() -> SessionUser | None:
+def _actor(conn: Connection) -> SessionUser | None:
+    """The session's account as it is now: a callback runs before the page re-reads it, and a
+    role or district changed meanwhile must already count (a callback is a second door)."""
     user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
+    return current_account(conn, user.username) if isinstance(user, SessionUser) else None
 
 
 def error_text(err: Exception) -> str:
@@ -82,24 +87,24 @@ def error_text(err: Exception) -> str:
 
 def _on_mark(where: str, recipient_id: int) -> None:
     st.session_state.pop(key(where, "error", recipient_id), None)
-    user = _actor()
     starts = st.session_state.get(key(where, "starts", recipient_id))
     ends = st.session_state.get(key(where, "ends", recipient_id))
     note = st.session_state.get(key(where, "note", recipient_id))
-    if user is None:
-        st.session_state[key(where, "error", recipient_id)] = t("away.not_permitted", reason="")
-        return
     if not isinstance(starts, date) or not isinstance(ends, date):
         st.session_state[key(where, "error", recipient_id)] = t("away.err.dates")
         return
     try:
         with get_engine().begin() as conn:  # the period and its audit row, or neither
+            user = _actor(conn)
+            if user is None:
+                raise NotPermitted(None, ACTION, "role")
             mark_away(conn, user, clock.now(), recipient_id, starts, ends, note)
     except (AwayError, NotPermitted) as err:
         st.session_state[key(where, "error", recipient_id)] = error_text(err)
         return
     st.session_state.pop(key(where, "note", recipient_id), None)
     clear_loads()
+    clear_watch()
     lang = current_lang()
     st.session_state[key(where, "flash", recipient_id)] = t(
         "away.saved", starts=format_date(starts, lang), ends=format_date(ends, lang)
@@ -108,16 +113,17 @@ def _on_mark(where: str, recipient_id: int) -> None:
 
 def _on_cancel(where: str, recipient_id: int, away_id: int) -> None:
     st.session_state.pop(key(where, "error", recipient_id), None)
-    user = _actor()
-    if user is None:
-        return
     try:
         with get_engine().begin() as conn:
+            user = _actor(conn)
+            if user is None:
+                raise NotPermitted(None, ACTION, "role")
             cancel_away(conn, user, clock.now(), away_id)
     except (AwayError, NotPermitted) as err:
         st.session_state[key(where, "error", recipient_id)] = error_text(err)
         return
     clear_loads()
+    clear_watch()
     st.session_state[key(where, "flash", recipient_id)] = t("away.cancelled")
 
 

@@ -44,6 +44,11 @@ def _watch(
         return drifting_homes(conn, now, filters, areas), people_away(conn, today, areas)
 
 
+def clear_watch() -> None:
+    """Forget the cached watch lists (after marking someone away or back)."""
+    _watch.clear()
+
+
 def fetch_watch(
     filters: LiveFilters, areas: tuple[str, ...] | None
 ) -> tuple[WatchList, pd.DataFrame]:

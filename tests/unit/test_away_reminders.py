@@ -121,3 +121,16 @@ def test_away_queries(db_engine):
     assert list(goyang["recipient_id"]) == [rid] and nobody.empty
     assert list(goyang["recipient_masked"]) == ["김*순"]
     assert isinstance(goyang["ends_on"].iloc[0], date)
+
+
+def test_the_worker_sends_the_reminder_once_a_day(db_engine):
+    from dashboard.rules.worker import run_worker
+
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        rid, _ = add_person(conn)
+    _away(db_engine, rid, 0, 3)
+    for minutes in (0, 1, 2):  # three worker passes in one morning
+        run_worker(db_engine, once=True, clock=lambda m=minutes: T0 + timedelta(minutes=m))
+    reminders = [r for r in _rows(db_engine) if r.channel == "operators"]
+    assert [r.idempotency_key for r in reminders] == [reminder_key(rid, TODAY)]
