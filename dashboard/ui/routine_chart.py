@@ -19,23 +19,24 @@ from dashboard.settings import LOCAL_TZ
 
 ACTIVE = "#56B4E9"  # Okabe–Ito sky blue
 QUIET = "#2B3644"  # a reported half-hour without a sign of life
-NO_DATA = "#121B26"  # a day the plug sent nothing: not the same as a quiet day
+NO_DATA = "#66717E"  # a day the plug sent nothing: mid grey, unlike a quiet (dark) day
 WINDOW = "#E69F00"  # Okabe–Ito orange: the quiet spell
 TODAY = "#FFFFFF"
-ROW_PX = 15
+ROW_PX = 17
+ROW_PX_PROJECTOR = 24  # the projector's 17 px axis labels need the room
 _WEEKDAYS = {"ko": "월화수목금토일", "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]}
 
 
-def day_label(day: date, last_day: date, lang: str) -> str:
-    """``11. 28. (목)`` / ``Thu 11-28``; the strip's newest day says so (오늘 / today)."""
+def day_label(day: date, today: date, lang: str) -> str:
+    """``11. 28. (목)`` / ``Thu 11-28``; today's row says so (오늘 / today)."""
     weekday = _WEEKDAYS[lang][day.weekday()]
     text = f"{day.month}. {day.day}. ({weekday})" if lang == "ko" else f"{weekday} {day:%m-%d}"
-    if day == last_day:
+    if day == today:
         text = f"{translate('routine.today', lang)} {text}"
     return text
 
 
-def cells(days: pd.DataFrame, last_day: date, lang: str) -> pd.DataFrame:
+def cells(days: pd.DataFrame, today: date, lang: str) -> pd.DataFrame:
     """One row per day × half-hour: day label, slot, and its state (active, quiet, no data)."""
     labels = {
         "active": translate("routine.cell.active", lang),
@@ -44,7 +45,7 @@ def cells(days: pd.DataFrame, last_day: date, lang: str) -> pd.DataFrame:
     }
     rows = []
     for day, bits, reported in days[["day", "bits", "reported"]].itertuples(index=False):
-        label = day_label(day, last_day, lang)
+        label = day_label(day, today, lang)
         for slot in range(SLOTS_PER_DAY):
             state = "active" if bits >> slot & 1 else ("quiet" if reported else "no_data")
             rows.append(
@@ -60,7 +61,7 @@ def cells(days: pd.DataFrame, last_day: date, lang: str) -> pd.DataFrame:
 
 
 def window_segments(
-    since: datetime, until: datetime, days: list[date], last_day: date, lang: str
+    since: datetime, until: datetime, days: list[date], today: date, lang: str
 ) -> pd.DataFrame:
     """The quiet spell cut into one segment per day row it crosses (fractional slots)."""
     start, end = since.astimezone(LOCAL_TZ), until.astimezone(LOCAL_TZ)
@@ -71,31 +72,30 @@ def window_segments(
         if lo >= hi:
             continue
         to_slot = lambda t, m=midnight: (t - m).total_seconds() / 1800  # noqa: E731
-        rows.append({"day": day_label(day, last_day, lang), "x": to_slot(lo), "x2": to_slot(hi)})
+        rows.append({"day": day_label(day, today, lang), "x": to_slot(lo), "x2": to_slot(hi)})
     return pd.DataFrame(rows, columns=["day", "x", "x2"])
 
 
 def routine_strip_chart(
     days: pd.DataFrame,
-    last_day: date,
+    today: date,
     lang: str,
     since: datetime | None = None,
     until: datetime | None = None,
+    row_px: int = ROW_PX,
 ) -> alt.LayerChart:
-    """The strip (``days``: :class:`queries.routine.RoutineStrip` days, newest first)."""
+    """The strip (``days``: :class:`queries.routine.RoutineStrip` days, newest first; the
+    newest row is outlined, and labelled 오늘 when it is ``today``)."""
     t = lambda key: translate(key, lang)  # noqa: E731
-    data = cells(days, last_day, lang)
-    order = [day_label(d, last_day, lang) for d in days["day"]]
+    data = cells(days, today, lang)
+    order = [day_label(d, today, lang) for d in days["day"]]
     states = [t("routine.cell.active"), t("routine.cell.quiet"), t("routine.cell.no_data")]
     hour = "datum.value / 2 + '시'" if lang == "ko" else "datum.value / 2 + ':00'"
     scale = alt.Scale(domain=[0, SLOTS_PER_DAY], nice=False, zero=False)
-    x = alt.X(
-        "slot:Q",
-        title=t("routine.axis_time"),
-        scale=scale,
-        axis=alt.Axis(values=list(range(0, SLOTS_PER_DAY + 1, 6)), labelExpr=hour, grid=False),
-    )
-    y = alt.Y("day:N", title=None, sort=order, axis=alt.Axis(labelLimit=200, ticks=False))
+    x_axis = alt.Axis(values=list(range(0, SLOTS_PER_DAY + 1, 6)), labelExpr=hour, grid=False)
+    y_axis = alt.Axis(labelLimit=200, ticks=False, labelOverlap=False, labelBaseline="middle")
+    x = alt.X("slot:Q", title=t("routine.axis_time"), scale=scale, axis=x_axis)
+    y = alt.Y("day:N", title=None, sort=order, axis=y_axis)
     base = (
         alt.Chart(data)
         .mark_rect(stroke="#0E1621", strokeWidth=0.6)
@@ -117,28 +117,24 @@ def routine_strip_chart(
         )
     )
     layers: list = [base]
-    today = pd.DataFrame({"day": [order[0]], "x": [0], "x2": [SLOTS_PER_DAY]})
+    # The overlays use the base layer's fields and scales, so the layers share one pair of axes
+    # (an overlay with an axis of its own, or none, would change or drop the merged axis).
+    over_x = alt.X("slot:Q", title=t("routine.axis_time"), scale=scale, axis=x_axis)
+    over_y = alt.Y("day:N", title=None, sort=order, axis=y_axis)
+    newest = pd.DataFrame({"day": [order[0]], "slot": [0], "slot_end": [SLOTS_PER_DAY]})
     layers.append(
-        alt.Chart(today)
+        alt.Chart(newest)
         .mark_rect(fill=None, stroke=TODAY, strokeWidth=2.5)
-        .encode(
-            x=alt.X("x:Q", scale=scale, axis=None),
-            x2="x2:Q",
-            y=alt.Y("day:N", sort=order, axis=None),
-        )
+        .encode(x=over_x, x2="slot_end:Q", y=over_y)
     )
     if since is not None and until is not None and until > since:
-        segments = window_segments(since, until, list(days["day"]), last_day, lang)
+        segments = window_segments(since, until, list(days["day"]), today, lang)
         if not segments.empty:
             layers.append(
-                alt.Chart(segments)
+                alt.Chart(segments.rename(columns={"x": "slot", "x2": "slot_end"}))
                 .mark_rect(
                     fill=WINDOW, fillOpacity=0.35, stroke=WINDOW, strokeWidth=2.5, strokeDash=[5, 3]
                 )
-                .encode(
-                    x=alt.X("x:Q", scale=scale, axis=None),
-                    x2="x2:Q",
-                    y=alt.Y("day:N", sort=order, axis=None),
-                )
+                .encode(x=over_x, x2="slot_end:Q", y=over_y)
             )
-    return alt.layer(*layers).properties(height=ROW_PX * len(order))
+    return alt.layer(*layers).properties(height=row_px * len(order))

@@ -12,10 +12,11 @@ from dashboard.detection.explain import explain_plug
 from dashboard.formatting import format_datetime, format_number
 from dashboard.i18n import state_label
 from dashboard.rules.config import current_thresholds
+from dashboard.settings import LOCAL_TZ
 from dashboard.ui.charts import render
 from dashboard.ui.data import live_now, load
-from dashboard.ui.i18n import current_lang, t
-from dashboard.ui.routine_chart import routine_strip_chart
+from dashboard.ui.i18n import current_lang, projector_on, t
+from dashboard.ui.routine_chart import ROW_PX, ROW_PX_PROJECTOR, routine_strip_chart
 from dashboard.ui.safe_text import md_escape
 from queries.routine import routine_strip
 
@@ -80,7 +81,10 @@ def render_strip(alert: dict, now: datetime) -> None:
     seen = strip.last_seen_at
     reporting = seen is None or now - seen <= timeout
     until = now if reporting else seen
-    render(routine_strip_chart(strip.days, strip.last_day, lang, since, until), extra=70)
+    today = now.astimezone(LOCAL_TZ).date()
+    row_px = ROW_PX_PROJECTOR if projector_on() else ROW_PX
+    chart = routine_strip_chart(strip.days, today, lang, since, until, row_px)
+    render(chart, extra=70)
     if since is not None:
         key = "routine.window_caption" if reporting else "routine.window_caption_seen"
         st.caption(t(key, since=format_datetime(since, lang), until=format_datetime(until, lang)))

@@ -127,9 +127,9 @@ def test_a_routine_alert_explains_itself_and_shows_the_strip(db: Engine, lang: s
     # The strip: 28 day rows ending on the plug's last report (the demo ends 2024-11-29), today
     # marked, the three cell states in the user's language, the quiet spell drawn.
     [chart] = [c for c in _charts(at) if translate("routine.cell.active", lang) in c]
-    last = date(2024, 11, 29)
-    assert day_label(last, last, lang) in chart
-    assert day_label(last - timedelta(days=27), last, lang) in chart
+    last, today = date(2024, 11, 29), _today()
+    assert day_label(last, today, lang) in chart and translate("routine.today", lang) not in chart
+    assert day_label(last - timedelta(days=27), today, lang) in chart
     assert translate("routine.cell.no_data", lang) in chart and "#E69F00" in chart
     # The English sentence stored in the evidence is not shown raw in Korean.
     if lang == "ko":

@@ -403,3 +403,11 @@ def test_plug_alert_detail_with_the_routine_strip(page, app_server, app_database
         _assert_no_exception(page, f"/alerts?alert={alert_id}{suffix}")
         assert chart.locator("canvas, svg").count() >= 1
         screenshot(page, f"alert-routine-{name}")
+    # The live page's watch list and the people away, below the live panel.
+    visit(page, f"{app_server}/live")
+    heading = page.get_by_text("관찰 목록: 평소와 다른 집").first
+    heading.wait_for(timeout=30_000)
+    heading.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    _assert_no_exception(page, "/live (watch list)")
+    screenshot(page, "live-watch-ko")
