@@ -110,8 +110,7 @@ def _loop(
     tick_every_s: float,
     feed_every_s: float,
 ) -> None:
-    from dashboard.detection.learning import daily_learn
-    from dashboard.rules.worker import tick_once
+    from dashboard.rules.worker import daily_jobs, tick_once
     from dashboard.simulate.feed import LiveFeed
     from dashboard.simulate.sinks import IngestSink
 
@@ -129,7 +128,7 @@ def _loop(
             now_mono = time.monotonic()
             if now_mono >= next_tick:
                 log.info("%s", tick_once(engine, clock()))
-                daily_learn(engine, clock())  # the plugs' routines, once a Seoul day
+                daily_jobs(engine, clock())  # purge and routines, each once a Seoul day
                 services.ticks += 1
                 next_tick = now_mono + tick_every_s
         except Exception:  # a locked file, a half-built city: log, wait, try again

@@ -95,11 +95,13 @@ def ensure_database(engine: Engine, settings: Settings, progress: Progress | Non
     from dashboard.auth.demo import sync_demo_accounts
     from dashboard.catalog import load_catalog
     from dashboard.reference.load import load_reference
+    from dashboard.responders.police import ensure_police_boxes
 
     report(0.08, "catalog")
     with engine.begin() as conn:
         load_catalog(conn)
         load_reference(conn)
+        ensure_police_boxes(conn, clock.now())
         # Demo accounts exist only in demo mode: created here, or removed when it is off.
         sync_demo_accounts(conn, settings.demo_enabled, clock.now())
 

@@ -1,5 +1,9 @@
 """The catalog: administrative regions, programs and device types, loaded from ``data/*.csv``.
 
+``programs.csv`` also says which device types each device program uses (``device_types``,
+codes separated by ``;``). That pairing is read from the file, not stored in the database:
+registering, replacing and importing devices ask :func:`program_device_types`.
+
 Loading only inserts rows whose code is missing; an existing row is never rewritten or deleted,
 so an operator's edits in the database survive a re-run. Each CSV is validated first and a bad
 cell is reported with its file, line and column.
@@ -13,6 +17,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +29,7 @@ from dashboard.db.schema.places import REGION_LEVELS
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 REGION_CODE = re.compile(r"^\d{10}$")
 PROGRAM_KINDS = ("device", "participation")
+TYPE_SEPARATOR = ";"
 
 
 class CatalogError(ValueError):
@@ -160,7 +166,10 @@ def read_regions(data_dir: Path | None = None) -> list[RegionRow]:
 def read_programs(data_dir: Path | None = None) -> list[dict[str, Any]]:
     """Parse and validate ``programs.csv``; region codes are checked against the database."""
     path = (data_dir or DATA_DIR) / "programs.csv"
-    cols = ("code", "kind", "region_code", "name_ko", "name_en", "owner_ko", "started_on")
+    cols = (
+        "code", "kind", "region_code", "name_ko", "name_en", "owner_ko", "started_on",
+        "device_types",
+    )  # fmt: skip
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for line, row in _read(path, cols):
@@ -168,20 +177,84 @@ def read_programs(data_dir: Path | None = None) -> list[dict[str, Any]]:
         if code in seen:
             raise CatalogError(path, line, "code", f"duplicate code {code}")
         seen.add(code)
+        kind = _cell(path, line, row, "kind", _one_of(PROGRAM_KINDS))
         out.append(
             {
                 "_line": line,
                 "code": code,
-                "kind": _cell(path, line, row, "kind", _one_of(PROGRAM_KINDS)),
+                "kind": kind,
                 "region_code": _cell(path, line, row, "region_code", _region_code),
                 "name_ko": _cell(path, line, row, "name_ko", _required),
                 "name_en": _cell(path, line, row, "name_en", _required),
                 "owner_ko": row.get("owner_ko") or None,
                 "started_on": _cell(path, line, row, "started_on", _optional_date),
                 "description_ko": row.get("description_ko") or None,
+                "_device_types": _cell(path, line, row, "device_types", _type_list(kind)),
             }
         )
     return out
+
+
+def _type_list(kind: str) -> Callable[[str], tuple[str, ...]]:
+    """A device program names the device types it uses; a participation program names none."""
+
+    def parse(raw: str) -> tuple[str, ...]:
+        codes = tuple(c.strip() for c in raw.split(TYPE_SEPARATOR) if c.strip())
+        if kind == "device" and not codes:
+            raise ValueError(
+                f"a device program names its device types ({TYPE_SEPARATOR}-separated)"
+            )
+        if kind != "device" and codes:
+            raise ValueError("a participation program has no devices")
+        if len(set(codes)) != len(codes):
+            raise ValueError("a device type is named twice")
+        return codes
+
+    return parse
+
+
+def _check_pairing(
+    data_dir: Path, programs: list[dict[str, Any]], device_types: list[dict[str, Any]]
+) -> None:
+    known = {t["code"] for t in device_types}
+    for p in programs:
+        unknown = [c for c in p["_device_types"] if c not in known]
+        if unknown:
+            raise CatalogError(
+                data_dir / "programs.csv",
+                p["_line"],
+                "device_types",
+                f"unknown device type {unknown[0]!r} (not in device_types.csv)",
+            )
+
+
+def read_program_device_types(data_dir: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """Device program code → the device types it uses, validated against device_types.csv."""
+    data_dir = data_dir or DATA_DIR
+    programs = read_programs(data_dir)
+    _check_pairing(data_dir, programs, read_device_types(data_dir))
+    return {p["code"]: p["_device_types"] for p in programs if p["kind"] == "device"}
+
+
+@lru_cache(maxsize=1)
+def _shipped_pairing() -> dict[str, tuple[str, ...]]:
+    return read_program_device_types(DATA_DIR)
+
+
+def program_device_types(program_code: str) -> tuple[str, ...] | None:
+    """The device types ``program_code`` uses, by the catalog; None when the catalog file does
+    not list the program (one added to the database by hand): then no type is refused for it."""
+    return _shipped_pairing().get(program_code)
+
+
+def pairing_refusal(program_code: str, type_code: str) -> str | None:
+    """Why a ``type_code`` device cannot be in ``program_code`` (None: it can)."""
+    uses = program_device_types(program_code)
+    if uses is None or type_code in uses:
+        return None
+    return (
+        f"program {program_code!r} does not use {type_code!r} devices (it uses: {', '.join(uses)})"
+    )
 
 
 def read_device_types(data_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -226,6 +299,7 @@ def load_catalog(conn: Connection, data_dir: Path | None = None) -> dict[str, in
     regions = read_regions(data_dir)
     programs = read_programs(data_dir)
     device_types = read_device_types(data_dir)
+    _check_pairing(data_dir, programs, device_types)
 
     ids = region_ids(conn)
     known = set(ids) | {r.code for r in regions}
@@ -259,7 +333,7 @@ def load_catalog(conn: Connection, data_dir: Path | None = None) -> dict[str, in
 
     existing_programs = set(program_ids(conn))
     rows = [
-        {k: v for k, v in p.items() if k not in ("_line", "region_code")}
+        {k: v for k, v in p.items() if not k.startswith("_") and k != "region_code"}
         | {"region_id": ids[p["region_code"]]}
         for p in programs
         if p["code"] not in existing_programs

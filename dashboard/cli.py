@@ -83,9 +83,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_responders(args: argparse.Namespace) -> int:
+    """``reference responders load [FILE]``: the police-box list, placed at dong centroids."""
+    from pathlib import Path
+
+    from dashboard.auth.principal import cli_principal
+    from dashboard.responders.police import POLICE_CSV, PoliceFileError, load_police_boxes
+
+    if args.rest[:1] != ["load"] or len(args.rest) > 2:
+        raise UsageError("use: reference responders load [FILE]")
+    path = Path(args.rest[1]) if len(args.rest) == 2 else POLICE_CSV
+    if not path.is_file():
+        raise UsageError(f"no file at {path}")
+    engine = _schema_ready_engine()
+    try:
+        with engine.begin() as conn:
+            report = load_police_boxes(conn, cli_principal(), datetime.now(UTC), path)
+    except PoliceFileError as exc:
+        raise UsageError(str(exc)) from None
+    for line in report.unmatched:
+        print(f"- unmatched, stored without a position (place it on the 배회 지도): {line}")
+    print(report.summary())
+    return 0
+
+
 def cmd_reference(args: argparse.Namespace) -> int:
     from dashboard.reference import checks, csvdata, load
 
+    if args.action == "responders":
+        return cmd_responders(args)
+    if args.rest:
+        raise UsageError(f"reference {args.action} takes no further arguments: {args.rest}")
     if args.action == "check":
         findings = checks.check_budget_tables(csvdata.read_budget_lines())
         findings += checks.check_figure_sums(
@@ -112,6 +140,8 @@ COMMAND_MODULES: list[str] = [
     "dashboard.auth.commands",
     "dashboard.registry.commands",
     "dashboard.enrollment.commands",
+    "dashboard.replay.commands",
+    "dashboard.evaluation.commands",
 ]
 
 
@@ -139,8 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--end", help="end of the history, ISO-8601 with zone (default: now)")
     demo.set_defaults(func=cmd_demo)
 
-    ref = sub.add_parser("reference", help="published figures and budget tables")
-    ref.add_argument("action", choices=["check", "load"])
+    ref = sub.add_parser(
+        "reference",
+        help="published figures and budget tables; `reference responders load [FILE]`: police "
+        "boxes (지구대·파출소) placed at their dong's centroid",
+    )
+    ref.add_argument("action", choices=["check", "load", "responders"])
+    ref.add_argument("rest", nargs="*", help="responders: `load [FILE]`")
     ref.add_argument("--replace", action="store_true", help="replace stored reference rows")
     ref.set_defaults(func=cmd_reference)
     return parser

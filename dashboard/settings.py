@@ -6,13 +6,15 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 VAR_DIR = PROJECT_ROOT / "var"
 LOCAL_TZ = ZoneInfo("Asia/Seoul")
+# Shipped dong boundaries of every dong in data/regions.csv (data/geo/README.md).
+DEFAULT_BOUNDARY_GEOJSON = DATA_DIR / "geo" / "admdong_demo_2021.geojson"
 
 
 class Settings(BaseSettings):
@@ -33,7 +35,18 @@ class Settings(BaseSettings):
     demo_seed: int = Field(default=20241129, description="Seed of the first-run demo city.")
     boundary_geojson: Path | None = Field(
         default=None,
-        description="Dong boundary GeoJSON (properties adm_cd2, adm_nm) for dong-level maps.",
+        description="Dong boundary GeoJSON (properties adm_cd2, adm_nm) for dong-level maps; "
+        "unset: the shipped data/geo/admdong_demo_2021.geojson.",
+    )
+    tile_url: str = Field(
+        default="",
+        description="Map tile URL template ({z}/{x}/{y}, optional {key}); empty: OpenStreetMap.",
+    )
+    tile_attribution: str = Field(
+        default="", description="Attribution shown on maps drawn with ANBU_TILE_URL (required)."
+    )
+    tile_key: SecretStr = Field(
+        default=SecretStr(""), description="API key put in the tile URL's {key} placeholder."
     )
     auth_max_failures: int = Field(
         default=5,
@@ -80,6 +93,31 @@ class Settings(BaseSettings):
             raise ValueError(f"ANBU_BOUNDARY_GEOJSON: no file at {value}")
         return value
 
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        missing = [p for p in ("{z}", "{x}", "{y}") if p not in value]
+        if missing:
+            raise ValueError(
+                f"ANBU_TILE_URL must contain {{z}}, {{x}} and {{y}}; missing {missing}"
+            )
+        if not value.startswith(("https://", "http://", "/")):
+            raise ValueError(
+                "ANBU_TILE_URL must start with https://, http:// or / (tiles served by this app)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tiles_attributed(self) -> Settings:
+        if self.tile_url and not self.tile_attribution.strip():
+            raise ValueError("ANBU_TILE_ATTRIBUTION is required with ANBU_TILE_URL (the licence)")
+        if "{key}" in self.tile_url and not self.tile_key.get_secret_value():
+            raise ValueError("ANBU_TILE_URL has {key} but ANBU_TILE_KEY is empty")
+        return self
+
     # --- notifications (dashboard.notify; see docs/notifications.md) ---
     notify_webhook_url: str = Field(
         default="",
@@ -113,6 +151,18 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{VAR_DIR / 'anbu.sqlite3'}"
+
+    @property
+    def resolved_boundary_geojson(self) -> Path:
+        return self.boundary_geojson or DEFAULT_BOUNDARY_GEOJSON
+
+    @property
+    def tiles(self) -> tuple[str, str] | None:
+        """(URL template with the key filled in, attribution), or None for OpenStreetMap."""
+        if not self.tile_url:
+            return None
+        url = self.tile_url.replace("{key}", self.tile_key.get_secret_value())
+        return url, self.tile_attribution.strip()
 
     @property
     def is_embedded(self) -> bool:

@@ -58,12 +58,21 @@ def file_stamp(path: Path) -> int:
         return -1
 
 
-def reloading(load: Callable[[str], Model], default: Path) -> Callable[..., Model]:
-    """``current(path=None)``: ``load(path)``, cached until the file changes."""
+def reloading(
+    load: Callable[[str], Model], default: Path | Callable[[], Path]
+) -> Callable[..., Model]:
+    """``current(path=None)``: ``load(path)``, cached until the file changes.
+
+    ``default`` may be a function, asked at each call: a module's ``DEFAULT_PATH`` then stays
+    the one place that says which file is read (a replay or a test points it at a copy).
+    """
     cache: dict[str, tuple[int, Model]] = {}  # path -> (stamp, value): one version per file
 
     def current(path: Path | str | None = None) -> Model:
-        target = Path(path) if path is not None else default
+        if path is not None:
+            target = Path(path)
+        else:
+            target = Path(default() if callable(default) else default)
         stamp = file_stamp(target)
         hit = cache.get(str(target))
         if hit is None or hit[0] != stamp:

@@ -1,5 +1,6 @@
 """기기 관리: every device with its vendor id, person, dong and current state, filtered in SQL;
-one device's state and alert history (``?device=ID``); for leads and admins the roster import."""
+one device's state and alert history (``?device=ID``); for leads and admins the device's actions
+(assign, replace, out of / back in service), registering a device and the roster import."""
 
 import re
 
@@ -21,6 +22,7 @@ from dashboard.ui.components import (
     table,
 )
 from dashboard.ui.data import load
+from dashboard.ui.device_actions import device_actions, register_section
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.roster_import import import_section
 from dashboard.ui.safe_text import md_escape
@@ -205,6 +207,8 @@ else:
                         "dispatches": "history.dispatch_count",
                     },
                 )
+        device_actions(device)
 
 st.divider()
+register_section()
 import_section("devices")

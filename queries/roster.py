@@ -20,6 +20,7 @@ from dashboard.auth.regions import area_prefix
 from dashboard.db.schema import (
     Alert,
     CareRecipient,
+    ComplaintSite,
     Device,
     DeviceState,
     DeviceType,
@@ -27,6 +28,7 @@ from dashboard.db.schema import (
     Program,
     Region,
 )
+from dashboard.db.schema.devices import DEVICE_STATUSES  # noqa: F401  (the page's filter)
 from dashboard.formatting import mask_name
 from queries.alerts import OPEN_STATUSES, alerts_with_dispatches
 from queries.common import frame, in_filter, region_filter, where_all
@@ -34,7 +36,6 @@ from queries.common import frame, in_filter, region_filter, where_all
 LIST_LIMIT = 200  # rows a list shows; more means "refine your filters"
 TIMELINE_LIMIT = 50  # per kind of entry (devices, alerts, dispatches)
 PERSON_STATUSES = ("active", "ended")
-DEVICE_STATUSES = ("active", "retired")
 
 
 def in_areas(region_id: ColumnElement, areas: Iterable[str] | None) -> ColumnElement | None:
@@ -313,10 +314,53 @@ def device_types(conn: Connection) -> pd.DataFrame:
     return frame(conn, stmt)
 
 
+def recipient_id_by_ref(conn: Connection, external_ref: str) -> int | None:
+    """The person with this 대상자번호, if any (ended enrollments too: the domain refuses them)."""
+    return conn.scalar(select(CareRecipient.id).where(CareRecipient.external_ref == external_ref))
+
+
+def catalog_device_types(conn: Connection) -> pd.DataFrame:
+    """Every device type of the catalog (in use or not): code, name_ko, name_en."""
+    stmt = select(DeviceType.code, DeviceType.name_ko, DeviceType.name_en).order_by(DeviceType.code)
+    return frame(conn, stmt)
+
+
+def program_dongs(conn: Connection, program_code: str) -> pd.DataFrame:
+    """The dongs inside a program's area (its region's code prefix): id, code, name_ko/en."""
+    region = conn.scalar(
+        select(Region.code)
+        .join(Program, Program.region_id == Region.id)
+        .where(Program.code == program_code)
+    )
+    if region is None:
+        return frame(
+            conn, select(Region.id, Region.code, Region.name_ko, Region.name_en).where(false())
+        )
+    stmt = (
+        select(Region.id, Region.code, Region.name_ko, Region.name_en)
+        .where(Region.level == "dong", Region.code.startswith(area_prefix(region)))
+        .order_by(Region.code)
+    )
+    return frame(conn, stmt)
+
+
+def program_sites(conn: Connection, program_code: str) -> pd.DataFrame:
+    """A program's fixed sites (e.g. smoking hot spots): id, code, name_ko, name_en."""
+    stmt = (
+        select(ComplaintSite.id, ComplaintSite.code, ComplaintSite.name_ko, ComplaintSite.name_en)
+        .join(Program, Program.id == ComplaintSite.program_id)
+        .where(Program.code == program_code)
+        .order_by(ComplaintSite.code)
+    )
+    return frame(conn, stmt)
+
+
 def _device_columns(with_names: bool) -> list:
     columns = [
         Device.id,
         Device.device_uid,
+        Device.recipient_id,
+        Device.site_id,
         Device.vendor,
         Device.type_code,
         DeviceType.name_ko.label("type_ko"),

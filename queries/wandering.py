@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -20,6 +21,7 @@ from dashboard.db.schema import (
 )
 from dashboard.formatting import mask_name
 from queries.common import frame
+from queries.roster import in_areas
 
 WANDERING_PROGRAM = "goyang_wandering"
 DEFAULT_SAFE_ZONE_M = 500
@@ -48,11 +50,16 @@ def _utc(value: datetime | str) -> pd.Timestamp:
     return pd.Timestamp(as_utc(value))
 
 
-def positions(conn: Connection, program_code: str = WANDERING_PROGRAM) -> pd.DataFrame:
+def positions(
+    conn: Connection,
+    program_code: str = WANDERING_PROGRAM,
+    areas: Iterable[str] | None = None,
+) -> pd.DataFrame:
     """One row per active detector: last position, safe zone, distance from home, outside flag.
 
     Home coordinates are needed to draw the safe zone; they leave here only as the circle's
-    centre, and the wearer only as masked initials.
+    centre, and the wearer only as masked initials. ``areas`` keeps the detectors whose dong
+    lies in those area codes (an operator's districts; None = all, () = none).
     """
     stmt = (
         select(
@@ -80,6 +87,9 @@ def positions(conn: Connection, program_code: str = WANDERING_PROGRAM) -> pd.Dat
         .where(Program.code == program_code, Device.status == "active")
         .order_by(Device.id)
     )
+    scope = in_areas(Device.region_id, areas)
+    if scope is not None:
+        stmt = stmt.where(scope)
     df = frame(conn, stmt, times=["last_seen_at"])
     df["recipient_masked"] = df.pop("pii_name").map(mask_name)
     df["safe_zone_m"] = df["safe_zone_m"].fillna(DEFAULT_SAFE_ZONE_M).astype(float)
@@ -174,13 +184,14 @@ def snapshot(
     now: datetime,
     no_position_after: timedelta = NO_POSITION_AFTER,
     program_code: str = WANDERING_PROGRAM,
+    areas: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """What the live map shows at ``now``: positions plus status, position time, time outside.
 
     Columns added to ``positions``: position_at, status (see STATUSES), stale (no position for
     ``no_position_after``, whatever the status), outside_since (open alert, else NaT).
     """
-    df = positions(conn, program_code)
+    df = positions(conn, program_code, areas)
     df["position_at"] = pd.to_datetime(_position_times(conn, df), utc=True)
     df["status"] = [
         classify(d, z, None if pd.isna(p) else p.to_pydatetime(), now, no_position_after)
@@ -212,3 +223,35 @@ def region_codes(conn: Connection, program_code: str = WANDERING_PROGRAM) -> lis
         .order_by(Region.code)
     )
     return [str(code) for code in conn.execute(stmt).scalars()]
+
+
+def exits(
+    conn: Connection,
+    since: datetime,
+    until: datetime,
+    areas: Iterable[str] | None = None,
+    program_code: str = WANDERING_PROGRAM,
+) -> pd.DataFrame:
+    """Where and when people left their zone: one row per left-the-zone alert opened in
+    [since, until) with the position in its evidence (lat, lon, opened_at). For the review map;
+    no person column."""
+    stmt = (
+        select(Alert.opened_at, Alert.evidence)
+        .join(Program, Program.id == Alert.program_id)
+        .where(
+            Alert.rule == "wander_left_zone",
+            Program.code == program_code,
+            Alert.opened_at >= since,
+            Alert.opened_at < until,
+        )
+        .order_by(Alert.opened_at)
+    )
+    scope = in_areas(Alert.region_id, areas)
+    if scope is not None:
+        stmt = stmt.where(scope)
+    rows = []
+    for opened, evidence in conn.execute(stmt):
+        lat, lon = (evidence or {}).get("lat"), (evidence or {}).get("lon")
+        if isinstance(lat, int | float) and isinstance(lon, int | float):
+            rows.append({"opened_at": _utc(opened), "lat": float(lat), "lon": float(lon)})
+    return pd.DataFrame(rows, columns=["opened_at", "lat", "lon"])

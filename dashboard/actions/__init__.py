@@ -23,6 +23,7 @@ from dashboard.actions.service import (
     emergency_119,
     field_visit,
     guardian_call,
+    notify_responder,
     perform,
 )
 from dashboard.actions.transitions import (
@@ -67,6 +68,7 @@ __all__ = [
     "guardian_call",
     "load_routing",
     "next_status",
+    "notify_responder",
     "perform",
     "route_check_request",
 ]

@@ -29,6 +29,7 @@ CHANNELS = (
     "emergency_119",
     "guardian_call",
     "lead",
+    "responder",  # a police box or partner place (dashboard.actions.notify_responder)
     "operators",
 )
 PLACEHOLDERS = ("alert_id", "recipient_id", "device_id", "dong_code", "district_code", "program")

@@ -60,12 +60,21 @@ from dashboard.db.schema import (
     Program,
     Region,
 )
-from dashboard.db.schema.alerts import DISPATCH_KINDS
+from dashboard.db.schema.alerts import DISPATCH_KINDS, RESPONDER_DISPATCH
+from dashboard.db.schema.responders import Responder
 
 # Audit actions that bump an alert's version (written here and by dashboard.rules.lifecycle).
-_VERSIONING = {"alert_open", "alert_escalate", "alert_close"} | {f"alert_{a}" for a in ACTIONS}
+# A police box or partner place asked to look out for the person (see notify_responder).
+RESPONDER_ACTION = "notify_responder"
+_VERSIONING = {
+    "alert_open",
+    "alert_escalate",
+    "alert_deescalate",
+    "alert_close",
+    f"alert_{RESPONDER_ACTION}",
+} | {f"alert_{a}" for a in ACTIONS}
 # Dispatches whose party is told when the alert closes before they report back.
-_TOLD_ON_CLOSE = ("dong_center", "field_visit", "emergency_119")
+_TOLD_ON_CLOSE = ("dong_center", "field_visit", "emergency_119", RESPONDER_DISPATCH)
 _TARGET_KO = {
     "ai_recall": "AI 안부전화",
     "field_visit": "현장 출동팀",
@@ -245,6 +254,115 @@ def perform(engine: Engine, action: str, alert_id: int, **kwargs: Any) -> Action
         raise ForbiddenTransition("?", action, reason) from None
     with engine.begin() as conn:
         return function(conn, alert_id, **kwargs)
+
+
+def notify_responder(
+    conn: Connection,
+    alert_id: int,
+    *,
+    responder_id: int,
+    principal: SessionUser,
+    seen_version: int,
+    now: datetime,
+    note: str | None = None,
+) -> ActionResult:
+    """Ask a police box or partner place to look out for the person (a wandering search).
+
+    A dispatch like the others: the alert moves to dispatched (acknowledged if it was not), a
+    ``dispatches`` row of kind ``responder`` names the place, one outbox row (channel
+    ``responder``, address ``responder:<id>``, the place's phone looked up at delivery) carries
+    no personal data, and ``alert_notify_responder`` is audited. The place is told again when
+    the alert closes. A double click replays; another responder is another request.
+    """
+    clock.require_aware(now)
+    actor = require(principal, RESPONDER_ACTION).username
+    row = _load(conn, alert_id)
+    require_in_scope(principal, RESPONDER_ACTION, row.dong_code)
+    tag = f"{RESPONDER_ACTION}:{responder_id}"
+    key = request_key(alert_id, tag, actor, seen_version)
+    if row.version != seen_version:
+        return _replay_or_conflict(conn, alert_id, RESPONDER_ACTION, actor, seen_version, key)
+    if row.status == "closed":
+        raise ForbiddenTransition(row.status, RESPONDER_ACTION, "the alert is closed")
+    if row.recipient_id is None:
+        raise ForbiddenTransition(row.status, RESPONDER_ACTION, "the alert has no person")
+    place = conn.execute(
+        select(Responder.name, Responder.active).where(Responder.id == responder_id)
+    ).one_or_none()
+    if place is None or not place.active:
+        raise ForbiddenTransition(
+            row.status, RESPONDER_ACTION, f"no active responder {responder_id}"
+        )
+    values: dict[str, Any] = {
+        "status": "dispatched",
+        "updated_at": now,
+        "version": seen_version + 1,
+    }
+    if row.acknowledged_at is None:
+        values |= {"acknowledged_at": now, "acknowledged_by": actor}
+    if row.dispatched_at is None:
+        values["dispatched_at"] = now
+    a = Alert.__table__
+    moved = conn.execute(
+        update(a)
+        .where(a.c.id == alert_id, a.c.version == seen_version, a.c.status == row.status)
+        .values(**values)
+    )
+    if moved.rowcount != 1:
+        return _replay_or_conflict(conn, alert_id, RESPONDER_ACTION, actor, seen_version, key)
+    target = place.name[:120]
+    dispatch_id = conn.execute(
+        insert(Dispatch).returning(Dispatch.id),
+        {
+            "alert_id": alert_id,
+            "kind": RESPONDER_DISPATCH,
+            "target": target,
+            "requested_at": now,
+            "requested_by": actor,
+            "note": note,
+        },
+    ).scalar_one()
+    req = Request(RESPONDER_ACTION, note=note)
+    notice = _notice(
+        row, req, RESPONDER_DISPATCH, f"responder:{responder_id}", target, actor, seen_version,
+        now,
+    )  # fmt: skip
+    notice["idempotency_key"] = outbox_key(alert_id, seen_version, tag, RESPONDER_DISPATCH)
+    notice["payload"] |= {
+        "dispatch_id": dispatch_id,
+        "responder_id": responder_id,
+        "resolve": "responder_phone",
+    }
+    conn.execute(insert(NotificationOutbox), [notice])
+    keys = (notice["idempotency_key"],)
+    detail = {
+        "request_key": key,
+        "rule": row.rule,
+        "from": row.status,
+        "to": "dispatched",
+        "version": seen_version + 1,
+        "dispatch_id": dispatch_id,
+        "target": target,
+        "responder_id": responder_id,
+        "note": note,
+        "notifications": list(keys),
+    }
+    write_audit(
+        conn,
+        at=now,
+        actor=actor,
+        action=f"alert_{RESPONDER_ACTION}",
+        entity_type="alert",
+        entity_id=alert_id,
+        detail={k: v for k, v in detail.items() if v is not None},
+    )
+    after = _load(conn, alert_id)
+    return _result(
+        after, RESPONDER_ACTION, actor, now, key, dispatch_id, target, keys, replayed=False
+    )
+
+
+ACTION_FUNCTIONS[RESPONDER_ACTION] = notify_responder
 
 
 # --- the one implementation behind them ----------------------------------------------------------
@@ -483,6 +601,8 @@ def _message(row, kind: str, req: Request, target: str) -> str:
         "관제센터로 연락 바랍니다.",
         "emergency_119_lead": f"{head}: 119 출동 요청됨. 당직 팀장 확인 바랍니다.",
         "close_lead": f"{head}: 종결 ({_OUTCOME_KO.get(req.outcome or '', req.outcome)}).",
+        "notify_responder": f"{head}: 배회 어르신 수색 협조 요청 ({target}). "
+        "관제센터로 연락하시면 인상착의와 최근 위치를 알려 드립니다.",
         "closed": f"{head}: 경보 종결 ({_OUTCOME_KO.get(req.outcome or '', req.outcome)}). "
         "진행 중인 확인은 관제센터와 협의해 주세요.",
     }

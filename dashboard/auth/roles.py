@@ -29,6 +29,7 @@ ALERT_ACTIONS = (
     "emergency_119",
     "guardian_call",
     "close",
+    "notify_responder",  # ask a police box or partner place to look out (a dispatch)
 )
 ACTIONS = (
     *ALERT_ACTIONS,
@@ -40,6 +41,7 @@ ACTIONS = (
     "import_data",
     "manage_roster",
     "mark_away",
+    "manage_responders",  # register partner places, correct positions, import police boxes
 )
 
 # Control pages show people (names, homes, positions); the aggregate pages select no personal
@@ -72,10 +74,13 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "import_data",
             "manage_roster",
             "mark_away",
+            "manage_responders",
         }
     ),
     "council": frozenset(),
-    "admin": frozenset({"manage_users", "manage_api_keys", "import_data", "manage_roster"}),
+    "admin": frozenset(
+        {"manage_users", "manage_api_keys", "import_data", "manage_roster", "manage_responders"}
+    ),
 }
 
 # Who may give which role with manage_users: a lead may not create admins (API keys, settings).

@@ -19,6 +19,8 @@ TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "live_status_query_s": (0.1, "max"),
     "routine_score_s": (5.0, "max"),
     "routine_learn_s": (60.0, "max"),
+    "replay_year_s": (10.0, "max"),  # issue 9: a year of half-hourly readings, one home
+    "wandering_map_s": (1.0, "max"),
 }
 PAGE_RUN_TARGET_S = 1.0  # warm server-side run of any page (issue 14)
 PAGE_FIRST_TARGET_S = 2.0  # a page's first run in a session
@@ -43,6 +45,10 @@ def run_backend(
     live = timings.measure_live(engine, now)
     print(f"[{label}] learning every plug's routine, then one scoring pass")
     routines = timings.measure_routines(engine, now)
+    print(f"[{label}] the wandering map: 200 detectors, their zones, one trail, responders")
+    from dashboard.bench.wandering_map import measure_wandering_map
+
+    wmap = measure_wandering_map(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -53,6 +59,10 @@ def run_backend(
         f"routine_learn_s_{label}": round(routines.learn_s, 3),
         f"routine_score_s_{label}": round(routines.score_s, 3),
         f"routine_households_{label}": routines.households,
+        f"wandering_map_s_{label}": round(wmap.seconds, 3),
+        f"wandering_map_kb_{label}": round(wmap.kilobytes, 1),
+        f"wandering_map_detectors_{label}": wmap.detectors,
+        f"wandering_map_trail_points_{label}": wmap.trail_points,
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -99,6 +109,7 @@ def _page_targets(result: dict[str, Any]) -> dict[str, tuple[float, str]]:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from dashboard.bench import city
+    from dashboard.bench.replay import measure_replay_year
 
     result: dict[str, Any] = {
         "scale": args.scale if args.devices is None else f"tiny-{args.devices}",
@@ -106,6 +117,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPUs, Python "
         f"{platform.python_version()}",
     }
+    print("[replay] a year of half-hourly plug readings for one home, through `replay`")
+    result |= measure_replay_year()
+    if args.replay_only:
+        return _finish(result, args)
     path = city.sqlite_city(args.devices, rebuild=args.rebuild)
     copy = city.sqlite_copy(path)
     try:
@@ -126,7 +141,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
         finally:
             city.postgres_drop(pg, run)
 
-    for key in ("rule_tick_s", "live_status_query_s", "routine_score_s", "routine_learn_s"):
+    for key in (
+        "rule_tick_s",
+        "live_status_query_s",
+        "routine_score_s",
+        "routine_learn_s",
+        "wandering_map_s",
+    ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
         result[key] = max(values)
@@ -135,6 +156,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if page_key != key:  # the slower backend decides, as for the other figures
             result[page_key] = max(result.get(page_key) or 0.0, result[key])
     result.setdefault("ingest_events_per_s_postgres", None)
+    return _finish(result, args)
+
+
+def _finish(result: dict[str, Any], args: argparse.Namespace) -> int:
     result["peak_memory_mb"] = own_peak_mb()
     _print_table(result)
     if args.json:
@@ -201,5 +226,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="pages to time by url path, comma-separated ('all', or 'none' to skip page runs)",
     )
     bench.add_argument("--rebuild", action="store_true", help="rebuild the cached city")
+    bench.add_argument(
+        "--replay-only", action="store_true", help="measure only replay_year_s (no city)"
+    )
     bench.add_argument("--devices", type=int, help=argparse.SUPPRESS)  # tiny city, for tests
     bench.set_defaults(func=cmd_bench)

@@ -38,6 +38,7 @@ from dashboard.demo import (
     participation,
     phones,
     plugs,
+    responders,
     robots,
     wandering,
 )
@@ -198,6 +199,8 @@ def build_demo(
             IncentiveLedger.__table__,
             participation.ledger(ctx, wrist, ctx.programs["seoul_wrist_doctor"]),
         )
+
+        rows |= responders.generate(conn, grid.end)
 
         for t in tables:
             sync_sequence(conn, t.__table__)

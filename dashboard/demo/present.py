@@ -55,7 +55,7 @@ def stage_times(
 ) -> list[tuple[str, datetime]] | None:
     """When an open alert's rule first fired and reached each later stage, from its evidence.
 
-    ``None`` when the evidence does not say (low battery, left zone: read the positions).
+    ``None`` when the evidence does not say (low battery: read the positions).
     """
     e = evidence or {}
     first: datetime | None = None
@@ -83,8 +83,18 @@ def stage_times(
         first = _at(e["sos_at"])
     elif rule == "robot_no_interaction" and e.get("last_interaction_at"):
         first = _at(e["last_interaction_at"]) + timedelta(hours=e["threshold_h"])
+    elif rule == "wander_left_zone" and e.get("outside_since"):
+        w = th.wandering
+        first = _at(e["outside_since"]) + timedelta(minutes=w.exit_dwell_min)
+        if e.get("stage_reason") in ("time", "long"):  # staged by time outside, not distance
+            steps = [
+                ("risk", (w.risk_after_min - w.exit_dwell_min) / 60),
+                ("severe", (w.severe_after_min - w.exit_dwell_min) / 60),
+            ]
     elif rule == "wander_no_position" and e.get("position_at"):
-        first = _at(e["position_at"]) + timedelta(minutes=th.wandering.no_position_min)
+        w = th.wandering
+        lost_after = w.no_position_stopped_min if e.get("stopped_since") else w.no_position_min
+        first = _at(e["position_at"]) + timedelta(minutes=lost_after)
     if first is None:
         return None
     # The first stage is the lowest the rule would have opened with.

@@ -8,9 +8,18 @@ import numpy as np
 
 from dashboard.demo.clock import DAY, HOUR
 from dashboard.demo.cohort import make_cohort
-from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns, state_row
+from dashboard.demo.context import (
+    Ctx,
+    Episode,
+    Part,
+    daily_columns,
+    event_columns,
+    state_row,
+    to_dt,
+)
 from dashboard.demo.routines import walking
 from dashboard.rules.device import device_silent, low_battery
+from dashboard.rules.model import Reading
 from dashboard.rules.wandering import wander_left_zone
 
 PROGRAM = "goyang_wandering"
@@ -130,14 +139,17 @@ def generate(ctx: Ctx) -> Part:
             u = rng.random()
             truth = "routine" if u < 0.8 else "false_alarm" if u < 0.95 else "crisis"
             far = float(co.safe_zone[i] * rng.uniform(1.1, 3))
+            out = {"lat": float(co.home_lat[i] + far / 111_000), "lon": float(co.home_lon[i])}
+            # Two minutes of fixes out there: the geofence's dwell is over at ``t``.
+            fixes = [Reading(to_dt(t - 120 + 30 * k), "position", None, out) for k in range(5)]
             decision = ctx.judge(
                 wander_left_zone,
                 t,
                 type_code="wandering_detector",
                 device_id=device_id,
-                last_lat=float(co.home_lat[i] + far / 111_000),
-                last_lon=float(co.home_lon[i]),
-                last_position_at=t,
+                readings=fixes,
+                last_lat=out["lat"],
+                last_lon=out["lon"],
                 home_lat=float(co.home_lat[i]),
                 home_lon=float(co.home_lon[i]),
                 safe_zone_m=float(co.safe_zone[i]),

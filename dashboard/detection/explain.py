@@ -10,7 +10,7 @@ from dashboard.settings import LOCAL_TZ
 
 
 def _clock(value: str | None, reference: str | None = None) -> str:
-    """``07:10`` for a time on the reference's day, else ``12-01 07:10`` (local time)."""
+    """``07:10`` for a time on the reference's day, else ``2026-12-01 07:10`` (local time)."""
     if not value:
         return "–"
     when = datetime.fromisoformat(value).astimezone(LOCAL_TZ)
@@ -18,7 +18,7 @@ def _clock(value: str | None, reference: str | None = None) -> str:
         ref = datetime.fromisoformat(reference).astimezone(LOCAL_TZ)
         if ref.date() == when.date():
             return when.strftime("%H:%M")
-    return when.strftime("%m-%d %H:%M")
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 def _duration(hours: float, lang: str) -> str:
@@ -35,8 +35,9 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
     since = _clock(evidence.get("since"), at)
     quiet = _duration(float(evidence.get("no_change_hours") or 0), lang)
     if evidence.get("basis") == "routine":
+        hours = float(evidence.get("no_change_hours") or 0)
         return translate(
-            "detection.explain.routine",
+            "detection.explain.routine" if hours < 20 else "detection.explain.routine_long",
             lang,
             since=since,
             quiet=quiet,

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, or_, select, text
+from sqlalchemy import Connection, Engine, or_, select
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
 from dashboard.db.schema import (
-    AuditLog,
     CareRecipient,
     Device,
     DeviceDaily,
@@ -21,10 +19,10 @@ from dashboard.db.schema import (
 from dashboard.detection.background import learn_background
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.ingest.bulk import bulk_write
+from dashboard.once_a_day import run_once_a_day
 from dashboard.rules.config import PlugRoutine, current_thresholds
 from dashboard.settings import LOCAL_TZ
 
-log = logging.getLogger(__name__)
 LEARN_ACTION = "routine_learn"
 LEARN_LOCK_CLASS = 0x616E_6272  # "anbr": not the tick's or the purge's key
 CHUNK = 5_000
@@ -153,45 +151,24 @@ def _replace_routine(stmt):
 
 
 def daily_learn(engine: Engine, now: datetime) -> LearnSummary | None:
-    """Learn routines unless that already happened today (Seoul); None when skipped.
+    """Learn routines unless that already happened today (Seoul); None when skipped. Never
+    raises (``dashboard.once_a_day``: the ``routine_learn`` audit row is the guard)."""
 
-    Like the daily purge, the audit row is the guard and, on PostgreSQL, an advisory lock
-    makes two workers take turns. Never raises: a failure is logged and retried next pass.
-    """
-    try:
-        midnight = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(0), LOCAL_TZ)
-        with engine.begin() as conn:
-            if (
-                conn.dialect.name == "postgresql"
-                and not conn.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
-                    {"k": LEARN_LOCK_CLASS},
-                ).scalar()
-            ):
-                return None
-            done = conn.execute(
-                select(AuditLog.id)
-                .where(AuditLog.action == LEARN_ACTION, AuditLog.at >= midnight.astimezone(UTC))
-                .limit(1)
-            ).first()
-            if done is not None:
-                return None
-            summary = learn_routines(conn, now)
-            write_audit(
-                conn,
-                at=now,
-                actor=system_principal("detection").username,
-                action=LEARN_ACTION,
-                entity_type="device_routines",
-                entity_id=None,
-                detail={
-                    "learned_on": summary.learned_on.isoformat(),
-                    "devices": summary.devices,
-                    "usable": summary.usable,
-                },
-            )
-    except Exception:
-        log.exception("daily routine learning failed; the next worker pass retries")
-        return None
-    log.info("%s", summary)
-    return summary
+    def job(conn: Connection) -> LearnSummary:
+        summary = learn_routines(conn, now)
+        write_audit(
+            conn,
+            at=now,
+            actor=system_principal("detection").username,
+            action=LEARN_ACTION,
+            entity_type="device_routines",
+            entity_id=None,
+            detail={
+                "learned_on": summary.learned_on.isoformat(),
+                "devices": summary.devices,
+                "usable": summary.usable,
+            },
+        )
+        return summary
+
+    return run_once_a_day(engine, now, LEARN_ACTION, LEARN_LOCK_CLASS, job)

@@ -6,16 +6,18 @@ The model is the home's own last 28 days as 48 half-hour activity bits per day (
 reference days, so a trip does not teach the model that silence is normal. A quiet spell from
 ``since`` to ``now`` is scored on two questions an operator would ask:
 
-- *Is this window normally active?* The recency-weighted share of reference days that had
-  activity inside the same clock window (``share``). A long quiet night is normal: the share of
-  a 23:00–06:00 window is low.
-- *How much activity is missing?* The expected number of active half-hours in the window
-  (``expected``: per slot, the weighted share of same-type days, weekday or weekend, active
-  then). Someone active every morning from 07:30 who shows nothing by 10:00 misses about five.
+- *When is this home normally active again?* On each reference day, the wait from ``since``'s
+  clock time to the next sign of life. ``share`` is the recency-weighted share of days active
+  again within the spell so far; the home is *normally* back once the ``min_share`` quantile of
+  the waits has passed. A long quiet night is normal: on most days the wait from 23:00 ends at
+  breakfast.
+- *How much usual activity has been missed since then?* The expected number of active
+  half-hours after that point (``expected``: per slot, the weighted share of same-type days,
+  weekday or weekend, active then). Someone back in the kitchen by 07:30 on 27 of 28 days who
+  shows nothing by 10:00 has missed about four.
 
-The stage rises with ``expected`` once ``share`` says the window is normally active; thresholds
-are in ``data/rules.toml`` (``[plug_routine]``). Both numbers only grow while the quiet lasts,
-so the score never flickers down during one spell.
+The stage rises with ``expected``; thresholds are in ``data/rules.toml`` (``[plug_routine]``).
+Both numbers only grow while the quiet lasts, so the stage never flickers down within a spell.
 """
 
 from __future__ import annotations
@@ -153,10 +155,10 @@ class QuietScore:
     """How unusual one quiet spell is for this home (see the module docstring)."""
 
     quiet_h: float
-    share: float  # recency-weighted share of reference days active in the same window
-    active_days: int  # of ``days`` reference days, how many were active in the window
+    share: float  # recency-weighted share of reference days active again within the spell
+    active_days: int  # of ``days`` reference days, how many were active again within it
     days: int
-    expected: float  # active half-hours this home normally has in the window
+    expected: float  # active half-hours this home usually has after it is normally back
     since_local: datetime
     now_local: datetime
 
@@ -185,58 +187,79 @@ def _slot_index(local: datetime) -> int:
 
 
 def _full_slots(start: datetime, end: datetime) -> tuple[int, int]:
-    """Indices [first, last] of the half-hour slots lying wholly inside [start, end]."""
-    first = _slot_index(start)
-    if start.minute % 30 or start.second or start.microsecond:
-        first += 1
+    """Indices [first, last] of the half-hour slots after the one holding ``start`` (the last
+    sign of life lies in it, so it is active today by definition) and wholly before ``end``."""
+    first = _slot_index(start) + 1
     last = _slot_index(end) - 1  # the slot holding ``end`` ends after it (or starts at it)
     return first, last
 
 
-def _any_active(days: dict[date, int], first: int, last: int) -> bool:
-    if last < first:
-        return False
-    for number in range(first // SLOTS_PER_DAY, last // SLOTS_PER_DAY + 1):
-        bits = days.get(_EPOCH + timedelta(days=number), 0)
-        if not bits:
-            continue
-        lo = max(first - number * SLOTS_PER_DAY, 0)
-        hi = min(last - number * SLOTS_PER_DAY, SLOTS_PER_DAY - 1)
-        mask = ((1 << (hi - lo + 1)) - 1) << lo
-        if bits & mask:
-            return True
-    return False
+def _first_active(days: dict[date, int], start: int, limit: int) -> int | None:
+    """Index of the first active slot in [start, limit], or None."""
+    number = start // SLOTS_PER_DAY
+    while number * SLOTS_PER_DAY <= limit:
+        lo = max(start - number * SLOTS_PER_DAY, 0)
+        masked = days.get(_EPOCH + timedelta(days=number), 0) >> lo
+        if masked:
+            index = number * SLOTS_PER_DAY + lo + (masked & -masked).bit_length() - 1
+            return index if index <= limit else None
+        number += 1
+    return None
 
 
-def score_quiet(routine: Routine, since: datetime, now: datetime, tz: ZoneInfo) -> QuietScore:
-    """Score the quiet spell from ``since`` (the last sign of life) to ``now``."""
+def _weighted_quantile(waits: list[tuple[int | None, float]], q: float) -> int | None:
+    """The smallest wait reached by a ``q`` share of the weight (None: never within a day)."""
+    total = sum(w for _k, w in waits)
+    if not total:
+        return None
+    reached = 0.0
+    for k, w in sorted(waits, key=lambda kw: (kw[0] is None, kw[0] or 0)):
+        if k is None:
+            return None
+        reached += w
+        if reached >= q * total - 1e-9:
+            return k
+    return None
+
+
+def score_quiet(
+    routine: Routine, since: datetime, now: datetime, tz: ZoneInfo, quantile: float = 0.95
+) -> QuietScore:
+    """Score the quiet spell from ``since`` (the last sign of life) to ``now``.
+
+    For every reference day: how long after ``since``'s clock time the home was next active
+    (its wait). ``share`` is the weighted share of days active again within the spell so far;
+    the home is *normally* active again after the ``quantile`` of the waits; ``expected`` sums
+    the home's slot probabilities after that point, up to now: the usual activity missed.
+    """
     since_l, now_l = since.astimezone(tz), now.astimezone(tz)
     first, last = _full_slots(since_l, now_l)
-    refs = routine.reference_days
+    span = last - first  # waits up to this many slots after ``first`` lie inside the spell
     today = now_l.date()
-    weight_sum = weight_active = 0.0
+    waits: list[tuple[int | None, float]] = []
     active_days = 0
-    for day in refs:
+    for day in routine.reference_days:
         shift = (today - day).days * SLOTS_PER_DAY
         if shift <= 0:
             continue  # learned after today's spell began (a replay of older data)
-        w = routine.weight(day)
-        weight_sum += w
-        if last - first + 1 >= SLOTS_PER_DAY or _any_active(
-            routine.days, first - shift, last - shift
-        ):
-            weight_active += w
-            active_days += 1
+        start = first - shift
+        found = _first_active(routine.days, start, start + SLOTS_PER_DAY - 1)
+        wait = None if found is None else found - start
+        waits.append((wait, routine.weight(day)))
+        active_days += wait is not None and wait <= span
+    total = sum(w for _k, w in waits)
+    share = sum(w for k, w in waits if k is not None and k <= span) / total if total else 0.0
+    normal = _weighted_quantile(waits, quantile)
     expected = 0.0
-    for index in range(max(first, last - 3 * SLOTS_PER_DAY + 1), last + 1):
-        day = _EPOCH + timedelta(days=index // SLOTS_PER_DAY)
-        expected += routine.slot_probability(day, index % SLOTS_PER_DAY)
-    used = sum(1 for d in refs if (today - d).days > 0)
+    if normal is not None and normal < span:
+        for index in range(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1):
+            day = _EPOCH + timedelta(days=index // SLOTS_PER_DAY)
+            expected += routine.slot_probability(day, index % SLOTS_PER_DAY)
     return QuietScore(
         quiet_h=(now - since).total_seconds() / 3600,
-        share=weight_active / weight_sum if weight_sum else 0.0,
+        share=share,
         active_days=active_days,
-        days=used,
+        days=len(waits),
         expected=expected,
         since_local=since_l,
         now_local=now_l,

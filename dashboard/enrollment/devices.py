@@ -8,6 +8,7 @@ devices are in the live counts and the rules' candidates.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from dashboard.actions.service import close_for_enrollment_end
 from dashboard.auth.principal import SessionUser
+from dashboard.catalog import pairing_refusal, program_device_types
 from dashboard.db.schema import (
     Alert,
     ComplaintSite,
@@ -27,19 +29,30 @@ from dashboard.db.schema import (
 from dashboard.db.schema.devices import DEVICE_STATUSES
 from dashboard.enrollment.common import audit, authorise, load_device, load_person
 from dashboard.enrollment.errors import EnrollmentError, NotFound
+from dashboard.ingest.vendors import known_vendors
 from dashboard.settings import LOCAL_TZ
 
 UID_MAX = 60
+VENDOR_MAX = 60
+# As the roster import accepts a device id (dashboard/registry/columns.py) and links carry it.
+UID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
 def _subject(conn: Connection, recipient_id: int | None, site_id: int | None):
     """(recipient row or None, site row or None) after checking exactly one is given."""
     if (recipient_id is None) == (site_id is None):
-        raise EnrollmentError("recipient_id/site_id", "give a person or a site, not both")
+        raise EnrollmentError(
+            "recipient_id/site_id", "give a person or a site, not both", key="person_or_site"
+        )
     if recipient_id is not None:
         person = load_person(conn, recipient_id)
         if person.ended_on is not None:
-            raise EnrollmentError("recipient_id", f"the enrollment ended on {person.ended_on}")
+            raise EnrollmentError(
+                "recipient_id",
+                f"the enrollment ended on {person.ended_on}",
+                key="person_ended",
+                date=person.ended_on,
+            )
         return person, None
     s = ComplaintSite.__table__
     site = conn.execute(select(s).where(s.c.id == site_id)).one_or_none()
@@ -106,37 +119,53 @@ def register_device(
     The dong is the person's (or the site's) unless ``region_code`` names another.
     """
     actor = authorise(principal, now)
-    uid = (device_uid or "").strip()
-    if not uid or len(uid) > UID_MAX:
-        raise EnrollmentError("device_uid", f"1–{UID_MAX} characters")
-    vendor = (vendor or "").strip()
-    if not vendor or len(vendor) > 60:
-        raise EnrollmentError("vendor", "1–60 characters")
+    uid = _check_uid(device_uid)
+    vendor = _check_vendor(conn, vendor)
     if not isinstance(installed_on, date) or isinstance(installed_on, datetime):
-        raise EnrollmentError("installed_on", "must be a date")
+        raise EnrollmentError("installed_on", "must be a date", key="date_required")
+    _check_installed(installed_on, now)
     if label is not None and len(label) > 80:
-        raise EnrollmentError("label", "at most 80 characters")
+        raise EnrollmentError("label", "at most 80 characters", key="label_length", max=80)
     d = Device.__table__
     if conn.execute(select(d.c.id).where(d.c.device_uid == uid)).first() is not None:
-        raise EnrollmentError("device_uid", f"{uid!r} is already registered")
+        raise EnrollmentError(
+            "device_uid", f"{uid!r} is already registered", key="uid_taken", uid=uid
+        )
     if conn.execute(select(DeviceType.code).where(DeviceType.code == type_code)).first() is None:
-        raise EnrollmentError("type_code", f"unknown device type {type_code!r}")
+        raise EnrollmentError(
+            "type_code", f"unknown device type {type_code!r}", key="unknown_type", type=type_code
+        )
     program_id = conn.execute(
         select(Program.id).where(Program.code == program_code)
     ).scalar_one_or_none()
     if program_id is None:
-        raise EnrollmentError("program_code", f"unknown program {program_code!r}")
+        raise EnrollmentError(
+            "program_code",
+            f"unknown program {program_code!r}",
+            key="unknown_program",
+            program=program_code,
+        )
+    _check_pairing(program_code, type_code)
     person, site = _subject(conn, recipient_id, site_id)
     owner = person if person is not None else site
     if owner.program_id != program_id:
-        raise EnrollmentError("program_code", "the person or site belongs to another program")
+        raise EnrollmentError(
+            "program_code",
+            "the person or site belongs to another program",
+            key="owner_other_program",
+        )
     region_id = owner.region_id
     if region_code is not None:
         region_id = conn.execute(
             select(Region.id).where(Region.code == region_code, Region.level == "dong")
         ).scalar_one_or_none()
         if region_id is None:
-            raise EnrollmentError("region_code", f"unknown dong code {region_code!r}")
+            raise EnrollmentError(
+                "region_code",
+                f"unknown dong code {region_code!r}",
+                key="unknown_dong",
+                code=region_code,
+            )
     device_id = conn.execute(
         insert(Device).returning(Device.id),
         {
@@ -180,21 +209,30 @@ def assign_device(
     device = load_device(conn, device_id, for_update=True)
     person, site = _subject(conn, recipient_id, site_id)
     if device.status == "in_repair":
-        raise EnrollmentError("device_id", "the device is in repair: set it active or retired")
+        raise EnrollmentError(
+            "device_id", "the device is in repair: set it active or retired", key="in_repair"
+        )
     if (device.recipient_id, device.site_id) == (recipient_id, site_id):
-        raise EnrollmentError("device_id", "the device is already assigned there")
+        raise EnrollmentError(
+            "device_id", "the device is already assigned there", key="already_there"
+        )
     if device.recipient_id is not None:
         holder = load_person(conn, device.recipient_id)
         if holder.ended_on is None:
             raise EnrollmentError(
                 "device_id",
                 f"the device is with care recipient {device.recipient_id}: release it first",
+                key="with_someone",
             )
     if device.site_id is not None:
-        raise EnrollmentError("device_id", f"the device is at site {device.site_id}: release it")
+        raise EnrollmentError(
+            "device_id", f"the device is at site {device.site_id}: release it", key="at_site"
+        )
     owner = person if person is not None else site
     if owner.program_id != device.program_id:
-        raise EnrollmentError("device_id", "the device belongs to another program")
+        raise EnrollmentError(
+            "device_id", "the device belongs to another program", key="device_other_program"
+        )
     if device.recipient_id is not None:  # left with a person whose enrollment ended
         release(conn, device, now, "released", device.status)
     d = Device.__table__
@@ -219,19 +257,29 @@ def set_device_status(
     """
     actor = authorise(principal, now)
     if status not in DEVICE_STATUSES:
-        raise EnrollmentError("status", f"one of {', '.join(DEVICE_STATUSES)}")
+        raise EnrollmentError(
+            "status", f"one of {', '.join(DEVICE_STATUSES)}", key="bad_status", status=status
+        )
     device = load_device(conn, device_id, for_update=True)
     if device.status == status:
-        raise EnrollmentError("status", f"the device is already {status}")
+        raise EnrollmentError(
+            "status", f"the device is already {status}", key="same_status", status=status
+        )
     assigned = device.recipient_id is not None or device.site_id is not None
     if status == "active" and not assigned:
-        raise EnrollmentError("status", "an unassigned device is put in service by assigning it")
+        raise EnrollmentError(
+            "status",
+            "an unassigned device is put in service by assigning it",
+            key="active_unassigned",
+        )
     if (
         status == "active"
         and device.recipient_id is not None
         and load_person(conn, device.recipient_id).ended_on is not None
     ):
-        raise EnrollmentError("status", "the device's person is no longer enrolled")
+        raise EnrollmentError(
+            "status", "the device's person is no longer enrolled", key="holder_ended"
+        )
     if status == "retired":
         release(conn, device, now, "retired", "retired")
     else:
@@ -262,23 +310,47 @@ def replace_device(
     """
     actor = authorise(principal, now)
     if old_status not in ("retired", "in_repair"):
-        raise EnrollmentError("old_status", "retired or in_repair")
+        raise EnrollmentError(
+            "old_status", "retired or in_repair", key="bad_old_status", status=old_status
+        )
     old = load_device(conn, old_device_id, for_update=True)
     if old.status != "active":
-        raise EnrollmentError("old_device_id", f"the device is {old.status}, not in service")
+        raise EnrollmentError(
+            "old_device_id",
+            f"the device is {old.status}, not in service",
+            key="not_in_service",
+            status=old.status,
+        )
     if old.recipient_id is None and old.site_id is None:
-        raise EnrollmentError("old_device_id", "the device is not assigned to anyone")
+        raise EnrollmentError(
+            "old_device_id", "the device is not assigned to anyone", key="not_assigned"
+        )
+    program_code = conn.execute(
+        select(Program.code).where(Program.id == old.program_id)
+    ).scalar_one()
+    _check_pairing(program_code, old.type_code)  # the new device takes the old one's type
+    if installed_on is not None:
+        _check_installed(installed_on, now)
     uid = (device_uid or "").strip()
     d = Device.__table__
     new = conn.execute(select(d).where(d.c.device_uid == uid)).one_or_none()
     if new is not None:
         if new.id == old.id:
-            raise EnrollmentError("device_uid", "a device cannot replace itself")
+            raise EnrollmentError(
+                "device_uid", "a device cannot replace itself", key="replace_itself"
+            )
         free = new.status == "retired" and new.recipient_id is None and new.site_id is None
         if not free:
-            raise EnrollmentError("device_uid", f"{uid!r} is in use or in repair")
+            raise EnrollmentError(
+                "device_uid", f"{uid!r} is in use or in repair", key="uid_in_use", uid=uid
+            )
         if (new.type_code, new.program_id) != (old.type_code, old.program_id):
-            raise EnrollmentError("device_uid", f"{uid!r} is of another type or program")
+            raise EnrollmentError(
+                "device_uid",
+                f"{uid!r} is of another type or program",
+                key="uid_other_kind",
+                uid=uid,
+            )
         new_id = new.id
         conn.execute(
             update(d)
@@ -287,11 +359,8 @@ def replace_device(
                     status="active", lat=old.lat, lon=old.lon)
         )  # fmt: skip
     else:
-        if not uid or len(uid) > UID_MAX:
-            raise EnrollmentError("device_uid", f"1–{UID_MAX} characters")
-        new_vendor = (vendor or old.vendor).strip()
-        if not new_vendor or len(new_vendor) > 60:
-            raise EnrollmentError("vendor", "1–60 characters")
+        uid = _check_uid(uid)
+        new_vendor = _check_vendor(conn, vendor or old.vendor)
         new_id = conn.execute(
             insert(Device).returning(Device.id),
             {
@@ -322,6 +391,62 @@ def replace_device(
                               "recipient_id": old.recipient_id, "site_id": old.site_id}  # fmt: skip
     audit(conn, now, actor, "device_replace", "device", old.id, detail)
     return new_id
+
+
+def _check_uid(device_uid: str | None) -> str:
+    uid = (device_uid or "").strip()
+    if not uid:
+        raise EnrollmentError("device_uid", "give the device id", key="uid_required")
+    if len(uid) > UID_MAX:
+        raise EnrollmentError(
+            "device_uid", f"1–{UID_MAX} characters", key="uid_length", max=UID_MAX
+        )
+    if not UID_PATTERN.fullmatch(uid):
+        raise EnrollmentError(
+            "device_uid",
+            "letters, digits and . _ : - only, starting with a letter or digit",
+            key="uid_characters",
+        )
+    return uid
+
+
+def _check_vendor(conn: Connection, vendor: str | None) -> str:
+    name = (vendor or "").strip()
+    if not name:
+        raise EnrollmentError("vendor", "give the vendor", key="vendor_required")
+    if len(name) > VENDOR_MAX:
+        raise EnrollmentError(
+            "vendor", f"1–{VENDOR_MAX} characters", key="vendor_length", max=VENDOR_MAX
+        )
+    if name not in known_vendors(conn):
+        raise EnrollmentError(
+            "vendor",
+            f"unknown vendor {name!r}: create its API key first with "
+            f"`python -m dashboard apikey add {name}`",
+            key="unknown_vendor",
+            vendor=name,
+        )
+    return name
+
+
+def _check_installed(installed_on: date, now: datetime) -> None:
+    if installed_on > now.astimezone(LOCAL_TZ).date():
+        raise EnrollmentError(
+            "installed_on", f"{installed_on} is in the future", key="installed_future"
+        )
+
+
+def _check_pairing(program_code: str, type_code: str) -> None:
+    refusal = pairing_refusal(program_code, type_code)
+    if refusal:
+        raise EnrollmentError(
+            "type_code",
+            refusal,
+            key="type_not_in_program",
+            program=program_code,
+            type=type_code,
+            uses=", ".join(program_device_types(program_code) or ()),
+        )
 
 
 def _close_device_tickets(

@@ -28,6 +28,7 @@ CLEARED = (
     "pii_home_lon",
     "pii_guardian_name",
     "pii_guardian_phone",
+    "pii_zone_polygon",  # the safe zone outlines where the person lives
     "notes",  # staff free text about the person: it may name or describe them
 )
 

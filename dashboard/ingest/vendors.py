@@ -21,7 +21,7 @@ from sqlalchemy import Connection, insert, select, update
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
-from dashboard.db.schema import Vendor
+from dashboard.db.schema import ApiKey, Device, Vendor
 from dashboard.ingest.apikeys import check_vendor
 
 log = logging.getLogger(__name__)
@@ -72,6 +72,17 @@ def zone_for(conn: Connection, vendor: str) -> ZoneInfo | None:
     except (ZoneInfoNotFoundError, ValueError):
         log.error("vendor %s: time zone %r cannot be loaded; naive ts refused", vendor, name)
         return None
+
+
+def known_vendors(conn: Connection) -> list[str]:
+    """Vendors a device may name, sorted: one with an active API key, one declared with
+    ``vendors add``, or one that already owns devices. Any other name is a typo or a vendor
+    that cannot send events yet (the roster import and device registration refuse it)."""
+    keyed = select(ApiKey.vendor).where(ApiKey.revoked_at.is_(None))
+    known = set(conn.execute(keyed).scalars())
+    known |= set(conn.execute(select(Vendor.code)).scalars())
+    known |= set(conn.execute(select(Device.vendor).distinct()).scalars())
+    return sorted(known)
 
 
 def get_vendor(conn: Connection, code: str) -> VendorInfo:

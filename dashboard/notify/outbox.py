@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, select, update
 
 from dashboard.actions.routing import Retry, RoutingConfig
-from dashboard.db.schema import Alert, CareRecipient, NotificationOutbox
+from dashboard.db.schema import Alert, CareRecipient, NotificationOutbox, Responder
 from dashboard.notify.channels import Message, Outcome, Transport
 
 log = logging.getLogger("anbu.notify")
@@ -163,6 +163,11 @@ def requeue(conn: Connection, outbox_id: int, now: datetime) -> bool:
 
 def _resolve_to(engine: Engine, row: Claimed) -> str | None:
     """Phone numbers are looked up at send time, so the outbox holds no personal data."""
+    if row.payload.get("resolve") == "responder_phone":
+        with engine.connect() as conn:
+            return conn.execute(
+                select(Responder.phone).where(Responder.id == row.payload.get("responder_id"))
+            ).scalar_one_or_none()
     if row.payload.get("resolve") != "guardian_phone" or row.alert_id is None:
         return None
     person = CareRecipient.__table__

@@ -21,16 +21,10 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
-from dashboard.db.schema import (
-    ApiKey,
-    CareRecipient,
-    Device,
-    DeviceType,
-    Program,
-    Region,
-    Vendor,
-)
+from dashboard.catalog import pairing_refusal
+from dashboard.db.schema import CareRecipient, Device, DeviceType, Program, Region
 from dashboard.ingest.files import RowError, read_table
+from dashboard.ingest.vendors import known_vendors
 from dashboard.registry.columns import (
     DEVICE_COLUMNS,
     DEVICE_FIELDS,
@@ -446,9 +440,7 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
 def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> list[dict[str, Any]]:
     dongs, programs = _dongs(conn), _programs(conn)
     types = set(conn.execute(select(DeviceType.code)).scalars())
-    vendors = set(conn.execute(select(ApiKey.vendor).where(ApiKey.revoked_at.is_(None))).scalars())
-    vendors |= set(conn.execute(select(Device.vendor).distinct()).scalars())
-    vendors |= set(conn.execute(select(Vendor.code)).scalars())  # declared with `vendors add`
+    vendors = set(known_vendors(conn))
     people = _stored(
         conn,
         CareRecipient.external_ref,
@@ -487,6 +479,10 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
                 )
             )
         program_id = _check_program(row, programs, report)
+        if program_id is not None and v["type"] in types:
+            refusal = pairing_refusal(v["program"], v["type"])
+            if refusal:
+                report.errors.append(RowError(row.number, row.headers["type"], refusal))
         region_id = _check_dong(row, dongs, report)
         person = people.get(v["external_ref"]) if v["external_ref"] else None
         if v["external_ref"] is not None and person is None:

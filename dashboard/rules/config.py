@@ -54,10 +54,10 @@ class PlugRoutine(_Section):
     window_days: int = Field(28, ge=14, le=56)
     half_life_days: float = Field(14, gt=0)
     min_quiet_h: float = Field(2, gt=0, le=24)
-    min_share: float = Field(0.9, gt=0, le=1)
-    attention_slots: float = Field(4, gt=0)
-    risk_slots: float = Field(8, gt=0)
-    severe_slots: float = Field(14, gt=0)
+    min_share: float = Field(0.95, gt=0, le=1)
+    attention_slots: float = Field(2, gt=0)
+    risk_slots: float = Field(6, gt=0)
+    severe_slots: float = Field(12, gt=0)
     score_every_min: int = Field(10, ge=1, le=60)
 
     @model_validator(mode="after")
@@ -112,6 +112,44 @@ class Robot(_Section):
 class Wandering(_Section):
     default_safe_zone_m: float = Field(500, gt=0, le=50_000)
     no_position_min: float = Field(30, gt=0)
+    # The geofence (docs/rules.md, "Wandering: a geofence that knows GPS").
+    margin_m: float = Field(25, ge=0, le=1_000)
+    max_accuracy_m: float = Field(150, gt=0, le=10_000)
+    exit_dwell_min: float = Field(1.5, ge=0, le=10)
+    edge_dwell_min: float = Field(2, ge=0, le=10)
+    far_m: float = Field(250, gt=0, le=50_000)
+    far_dwell_s: float = Field(20, ge=0, le=300)
+    reentry_dwell_min: float = Field(5, ge=0, le=20)
+    max_speed_kmh: float = Field(150, gt=0, le=1_000)
+    risk_after_min: float = Field(15, gt=0)
+    severe_after_min: float = Field(45, gt=0)
+    risk_distance_m: float = Field(1_000, gt=0)
+    severe_distance_m: float = Field(3_000, gt=0)
+    night_start_hour: int = Field(22, ge=0, le=23)
+    night_end_hour: int = Field(6, ge=0, le=23)
+    no_fix_inside_h: float = Field(12, gt=0)
+    stopped_m: float = Field(50, gt=0, le=1_000)
+    stopped_min: float = Field(1, gt=0, le=10)
+    no_position_stopped_min: float = Field(90, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Wandering:
+        if self.severe_after_min <= self.risk_after_min:
+            raise ValueError("severe_after_min must be greater than risk_after_min")
+        if self.severe_distance_m <= self.risk_distance_m:
+            raise ValueError("severe_distance_m must be greater than risk_distance_m")
+        if self.edge_dwell_min < self.exit_dwell_min:
+            raise ValueError("edge_dwell_min must not be smaller than exit_dwell_min")
+        if self.far_m <= self.margin_m:
+            raise ValueError("far_m must be greater than margin_m")
+        if self.no_position_stopped_min < self.no_position_min:
+            raise ValueError("no_position_stopped_min must not be smaller than no_position_min")
+        return self
+
+
+def position_lookback_min(w: Wandering) -> float:
+    """Minutes of fixes before the newest one that the geofence needs (its longest dwell)."""
+    return max(w.exit_dwell_min, w.edge_dwell_min, w.reentry_dwell_min, w.stopped_min) + 10
 
 
 class Battery(_Section):
@@ -160,5 +198,7 @@ def load_thresholds(path: Path | str | None = None) -> Thresholds:
 
 # The thresholds in a file, re-read only when it changes (ingestion's hot path). A lead's edit
 # takes effect on the next batch or tick without a restart; an invalid edit raises, so the bad
-# file is noticed at once instead of silently running on old values.
-current_thresholds = reloading(load_thresholds, DEFAULT_PATH)
+# file is noticed at once instead of silently running on old values. ``DEFAULT_PATH`` is read at
+# each call, so pointing it at another file (evaluate-detection's fixed-rule run) moves every
+# reader at once.
+current_thresholds = reloading(load_thresholds, lambda: DEFAULT_PATH)

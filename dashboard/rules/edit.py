@@ -50,6 +50,7 @@ EDITED_NOTE = (
 _UNIT_SUFFIXES = (
     ("_slots", "slots"),
     ("_pct", "pct"),
+    ("_kmh", "kmh"),
     ("_min", "min"),
     ("_days", "days"),
     ("_hours", "h"),
@@ -65,6 +66,8 @@ _UNIT_EXACT = {
     "unanswered_in_a_row": "times",
     "risk_in_a_row": "times",
     "concern_stage": "stage",
+    "night_start_hour": "clock",
+    "night_end_hour": "clock",
 }
 
 

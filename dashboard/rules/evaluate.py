@@ -14,13 +14,17 @@ from dashboard.rules.model import Decision, DeviceFacts, Reading
 STATE_RULES = {
     "smart_plug": (plug.plug_no_change, plug.plug_no_load),
     "care_robot": (robot.robot_no_interaction,),
-    "wandering_detector": (wandering.wander_left_zone, wandering.wander_no_position),
 }
 # Rules that also read recent events of the device.
 EVENT_RULES = {
     "phone_line": (calls.call_no_activity, calls.call_auto_unanswered),
     "ai_call_line": (aicall.ai_call_unanswered, aicall.ai_call_concern),
     "care_robot": (robot.robot_sos,),
+    "wandering_detector": (
+        wandering.wander_left_zone,
+        wandering.wander_no_position,
+        wandering.wander_no_fix,
+    ),
 }
 DEVICE_RULES = (device.device_silent, device.low_battery)
 
@@ -34,7 +38,8 @@ def evaluate_device(
     """Every applicable rule's decision for one device (pure: no database, no clock).
 
     ``readings`` are the device's recent events that the event rules need (see ``facts.py``);
-    callers must pass them for phone and AI-call lines, where an empty list means "none".
+    callers must pass them for phone and AI-call lines and wandering detectors, where an empty
+    list means "none".
     """
     require_aware(now)
     out: list[Decision] = []

@@ -32,15 +32,18 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.detection.records import load_away, load_routines
-from dashboard.rules.config import Thresholds
+from dashboard.rules.config import Thresholds, position_lookback_min
 from dashboard.rules.model import STICKY_RULES, DeviceFacts, Reading
-from dashboard.rules.wandering import distance_from_home, safe_zone_m
 from dashboard.settings import LOCAL_TZ
 
 CHUNK = 5_000  # ids per IN list: far below SQLite's and PostgreSQL's parameter limits
 RESULTS_PER_LINE = 10  # latest call results read per line (the ladders need at most 4)
 RESULTS_LOOKBACK = timedelta(days=120)  # weekly AI calls: a run of 4 spans a month
 CLOCK_SKEW = timedelta(minutes=5)  # ignore events stamped further ahead than this
+# Wandering fixes read per evaluation: the geofence's lookback before the newest fix, at most
+# this many (the longest lookback the thresholds allow, 30 min, at one fix a second).
+POSITIONS_MAX = 1_800
+POSITION_CHUNK = 400  # devices per statement: two parameters each in the per-device window
 
 _region = Region.__table__.alias("person_region")
 
@@ -76,6 +79,9 @@ def fact_query(where: ColumnElement[bool]):
             s.c.first_received_at,
             r.c.no_change_hours,
             r.c.safe_zone_m,
+            r.c.quiet_start_min,
+            r.c.quiet_end_min,
+            r.c.pii_zone_polygon,
             r.c.pii_home_lat,
             r.c.pii_home_lon,
             _region.c.name_ko.label("region_name"),
@@ -123,7 +129,20 @@ def to_facts(row) -> DeviceFacts:
         home_lat=row.pii_home_lat,
         home_lon=row.pii_home_lon,
         dong_name=dong,
+        zone_polygon=_polygon(row.pii_zone_polygon),
+        quiet_start_min=row.quiet_start_min,
+        quiet_end_min=row.quiet_end_min,
     )
+
+
+def _polygon(value) -> tuple[tuple[float, float], ...] | None:
+    """The stored ``[[lat, lon], …]`` (validated when saved); anything unusable is no polygon."""
+    if not isinstance(value, list) or len(value) < 3:
+        return None
+    try:
+        return tuple((float(lat), float(lon)) for lat, lon in value)
+    except (TypeError, ValueError):
+        return None
 
 
 def load_facts(conn: Connection, where: ColumnElement[bool]) -> list[DeviceFacts]:
@@ -140,16 +159,10 @@ def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
 def enrich(
     conn: Connection, facts: list[DeviceFacts], th: Thresholds, now: datetime
 ) -> tuple[list[DeviceFacts], dict[int, list[Reading]]]:
-    """Add the last position of wanderers outside their zone, and load the event rules' readings."""
-    # Last position time only matters for a wanderer whose last fix is outside the zone.
-    outside = [
-        f.device_id
-        for f in facts
-        if f.type_code == "wandering_detector"
-        and (dist := distance_from_home(f)) is not None
-        and dist > safe_zone_m(f, th)
-    ]
-    positions = _last_position_at(conn, outside)
+    """Add each wanderer's open episode and each quiet plug's routine and away period, and
+    load the event rules' readings (the wanderers' recent fixes among them)."""
+    wanderers = [f.device_id for f in facts if f.type_code == "wandering_detector"]
+    episodes = _wander_episodes(conn, wanderers)
     # The routine score needs the home's routine only once the quiet has lasted a while.
     quiet_for = timedelta(hours=th.plug_routine.min_quiet_h)
     quiet_plugs = [
@@ -165,14 +178,17 @@ def enrich(
     enriched = []
     for f in facts:
         extra: dict = {}
-        if f.device_id in positions:
-            extra["last_position_at"] = positions[f.device_id]
+        if f.device_id in episodes:
+            extra["wander_episode"], extra["wander_since"] = episodes[f.device_id]
         if f.device_id in routines:
             extra["routine"] = routines[f.device_id]
         if f.recipient_id in away:
             extra["away_until"] = away[f.recipient_id]
         enriched.append(replace(f, **extra) if extra else f)
-    return enriched, _readings(conn, facts, th, now)
+    readings = _readings(conn, facts, th, now)
+    for device_id, fixes in _positions(conn, wanderers, th, now).items():
+        readings[device_id].extend(fixes)
+    return enriched, readings
 
 
 def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts]:
@@ -230,22 +246,71 @@ def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
     return out
 
 
-def _last_position_at(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
-    e, d = DeviceEvent.__table__, Device.__table__
-    out: dict[int, datetime] = {}
-    # One statement per chunk; each device newest-first through the (device_id, ts) index,
-    # stopping at the first position.
-    last_fix = (
-        select(e.c.ts)
-        .where(e.c.device_id == d.c.id, e.c.type == "position")
-        .order_by(e.c.ts.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+def _wander_episodes(
+    conn: Connection, ids: Sequence[int]
+) -> dict[int, tuple[dict | None, datetime | None]]:
+    """Each wanderer's open left-zone alert (evidence, opened at) or, without one, when its
+    last one closed: (episode evidence or None, since)."""
+    a = Alert.__table__
+    out: dict[int, tuple[dict | None, datetime | None]] = {}
+    left = a.c.rule == "wander_left_zone"
     for part in chunks(ids):
-        for device_id, ts in conn.execute(select(d.c.id, last_fix).where(d.c.id.in_(part))):
-            if ts is not None:
-                out[device_id] = as_utc(ts)
+        closed = conn.execute(
+            select(a.c.device_id, func.max(a.c.closed_at))
+            .where(a.c.device_id.in_(part), left, a.c.status == "closed")
+            .group_by(a.c.device_id)
+        )
+        for device_id, closed_at in closed:
+            out[device_id] = (None, as_utc(closed_at) if closed_at else None)
+        rows = conn.execute(
+            select(a.c.device_id, a.c.evidence, a.c.opened_at).where(
+                a.c.device_id.in_(part), left, a.c.status != "closed"
+            )
+        )
+        for row in rows:
+            out[row.device_id] = (dict(row.evidence or {}), as_utc(row.opened_at))
+    return out
+
+
+def _positions(
+    conn: Connection, ids: Sequence[int], th: Thresholds, now: datetime
+) -> dict[int, list[Reading]]:
+    """Each wanderer's fixes from ``position_lookback_min`` before its newest fix (at most
+    ``POSITIONS_MAX``): the geofence's dwell times, and where it was last seen however long ago."""
+    e = DeviceEvent.__table__
+    out: dict[int, list[Reading]] = defaultdict(list)
+    lookback = timedelta(minutes=position_lookback_min(th.wandering))
+    newest_allowed = now + CLOCK_SKEW
+    position = e.c.type == "position"
+    for part in chunks(ids, POSITION_CHUNK):
+        newest = conn.execute(
+            select(e.c.device_id, func.max(e.c.ts))
+            .where(e.c.device_id.in_(part), position, e.c.ts <= newest_allowed)
+            .group_by(e.c.device_id)
+        ).all()
+        if not newest:
+            continue
+        since = or_(
+            *(
+                and_(e.c.device_id == device_id, e.c.ts >= min(as_utc(ts), now) - lookback)
+                for device_id, ts in newest
+            )
+        )
+        ranked = (
+            select(
+                e.c.device_id,
+                e.c.ts,
+                e.c.type,
+                e.c.data,
+                func.row_number()
+                .over(partition_by=e.c.device_id, order_by=e.c.ts.desc())
+                .label("rn"),
+            )
+            .where(since, position, e.c.ts <= newest_allowed)
+            .subquery()
+        )
+        for row in conn.execute(select(ranked).where(ranked.c.rn <= literal(POSITIONS_MAX))):
+            out[row.device_id].append(Reading(as_utc(row.ts), row.type, None, row.data))
     return out
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select, text, update
 from dashboard.audit import audit_row
 from dashboard.db.schema import Alert, AuditLog, NotificationOutbox
 from dashboard.rules.model import (
+    FOLLOWING_RULES,
     STAGE_RANK,
     STICKY_RULES,
     Decision,
@@ -44,8 +45,12 @@ VOLATILE_EVIDENCE = frozenset(
         "routine_active_days",
         "routine_days",
         "routine_expected_slots",
+        "minutes_outside",
     }
 )
+# Evidence that holds only while it is true (returning towards home): dropped from the alert
+# when a decision no longer carries it, instead of lingering from the merge.
+VANISHING_EVIDENCE = frozenset({"returning_since"})
 CLEAR_OUTCOME = {"person": "safe", "device_fault": "device_fault"}
 
 
@@ -53,6 +58,7 @@ CLEAR_OUTCOME = {"person": "safe", "device_fault": "device_fault"}
 class Changes:
     opened: int = 0
     escalated: int = 0
+    deescalated: int = 0
     updated: int = 0
     closed: int = 0
     outbox: int = 0
@@ -171,19 +177,24 @@ def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:
 
 
 def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:
-    stage = worse(row.stage, d.stage)  # escalate only upward while open
+    # Escalate only upward while open, except rules that follow their stage both ways.
+    stage = d.stage if d.rule in FOLLOWING_RULES else worse(row.stage, d.stage)
     evidence = (row.evidence or {}) | d.evidence
     evidence.pop("condition_cleared_at", None)
-    escalated = STAGE_RANK[stage] > STAGE_RANK[row.stage]
-    if not escalated and _material(evidence) == _material(row.evidence):
+    for key in VANISHING_EVIDENCE:  # a fact of the moment: gone from the decision, gone here
+        if key not in d.evidence:
+            evidence.pop(key, None)
+    moved = STAGE_RANK[stage] - STAGE_RANK[row.stage]
+    if not moved and _material(evidence) == _material(row.evidence):
         return
     if not _write(conn, row, {"stage": stage, "evidence": evidence, "updated_at": now}):
         return
     changes.devices.add(f.device_id)
-    if escalated:
-        changes.escalated += 1
-        detail = {"from": row.stage, "stage": stage}
-        audit.append(_audit(now, "alert_escalate", row.id, d.rule, detail))
+    if moved:
+        changes.escalated += moved > 0
+        changes.deescalated += moved < 0
+        action = "alert_escalate" if moved > 0 else "alert_deescalate"
+        audit.append(_audit(now, action, row.id, d.rule, {"from": row.stage, "stage": stage}))
     else:
         changes.updated += 1
 

@@ -27,11 +27,15 @@ RULE_KINDS: dict[str, Kind] = {
     "robot_no_interaction": "person",
     "wander_left_zone": "person",
     "wander_no_position": "person",
+    "wander_no_fix": "device_fault",
     "low_battery": "device_fault",
 }
 
 # Rules that record an event a person must follow up; they never close by themselves.
 STICKY_RULES = frozenset({"robot_sos", "ai_call_concern"})
+# Rules whose open alert follows the decided stage down as well as up: one wandering episode is
+# one alert that de-escalates (back near home, returning) instead of closing and reopening.
+FOLLOWING_RULES = frozenset({"wander_left_zone"})
 
 
 def worse(a: str | None, b: str | None) -> str | None:
@@ -83,7 +87,6 @@ class DeviceFacts:
     battery_pct: float | None = None
     last_lat: float | None = None
     last_lon: float | None = None
-    last_position_at: datetime | None = None
     first_seen_at: datetime | None = None  # the oldest event (back-filled history included)
     first_received_at: datetime | None = None  # when Anbu stored the device's first event
     # the person
@@ -96,6 +99,14 @@ class DeviceFacts:
     routine: Routine | None = None
     # staff marked the person away until this return date (exclusive): person alerts pause
     away_until: date | None = None
+    # wandering: an optional polygon zone ((lat, lon), …) and quiet hours (minutes of the day,
+    # Asia/Seoul); the evidence of the open left-zone alert (the episode), and since when the
+    # geofence has been in its state: the episode's opening, else the last episode's close.
+    zone_polygon: tuple[tuple[float, float], ...] | None = None
+    quiet_start_min: int | None = None
+    quiet_end_min: int | None = None
+    wander_episode: dict[str, Any] | None = None
+    wander_since: datetime | None = None
     # rule code → when an operator last closed that rule's alert for this subject: a human
     # check restarts the rule's clock, so a persisting condition does not reopen at once.
     human_closed_at: dict[str, datetime] = field(default_factory=dict)

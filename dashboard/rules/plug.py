@@ -123,7 +123,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         # (device_silent), not hours of a person's inactivity; the ladder still runs on.
         observed = min(now, facts.last_seen_at or now)
         if observed > since:
-            score = score_quiet(routine, since, observed, LOCAL_TZ)
+            score = score_quiet(routine, since, observed, LOCAL_TZ, cfg.min_share)
     by_routine = routine_stage(score, cfg) if score is not None else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),

@@ -30,6 +30,15 @@ def tick_once(engine: Engine, now: datetime) -> TickSummary:
         return run_silence_tick(conn, now, th)
 
 
+def daily_jobs(engine: Engine, now: datetime) -> None:
+    """The once-a-day jobs, run on every worker pass and by ``replay`` at each simulated day.
+
+    Each job guards itself (at most once per Asia/Seoul day across workers) and never raises.
+    """
+    daily_purge(engine, now)
+    daily_learn(engine, now)  # the plugs' routines, from the days before today
+
+
 def run_worker(
     engine: Engine,
     *,
@@ -55,8 +64,7 @@ def run_worker(
                 raise
             log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
         notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
-        daily_purge(engine, started)  # at most once a day (Seoul) across workers; never raises
-        daily_learn(engine, started)  # the plugs' routines, likewise once a day
+        daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
         daily_away_reminders(engine, started)  # people marked away: operators told once a day
         ticks += 1
         if once:

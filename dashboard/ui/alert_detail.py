@@ -410,9 +410,15 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
                 st.caption(t("card.device_ticket"))
         if routine:
             render_strip(alert, now)
-    readings, history, delivery = st.tabs(
-        [t("readings.title"), t("history.title"), t("delivery.title")]
-    )
+    from dashboard.ui.alert_trail import render_search, with_search_tab
+
+    names = [t("readings.title"), t("history.title"), t("delivery.title")]
+    search = with_search_tab(alert)
+    tabs = st.tabs(([t("trail.title")] if search else []) + names)
+    if search:  # a wandering alert: where the person went and who is near, first
+        with tabs[0]:
+            render_search(user, alert, now)
+    readings, history, delivery = tabs[-3:]
     with readings:
         _readings(alert, now)
     with history:

@@ -23,6 +23,8 @@ REFRESH_S = 30
 STALE_AFTER = timedelta(minutes=15)
 DONGS_SHOWN = 15
 
+DONG_MAP_HEIGHT = 360
+
 
 def fetch_live(filters: LiveFilters) -> LiveSnapshot:
     """What the fragment shows on each tick (cached briefly and shared between screens)."""
@@ -75,10 +77,23 @@ def render_snapshot(snap: LiveSnapshot) -> None:
     )
 
 
+def _render_dong_map(by_dong: pd.DataFrame) -> None:
+    """The city at a glance: every dong in the colour of its worst device state (pydeck, no
+    base map: the wall screen must not depend on an outside tile service)."""
+    from dashboard.ui.deck import dong_state_deck
+    from dashboard.ui.wandering import dong_boundaries
+
+    codes = tuple(sorted({str(c) for c in by_dong["region_code"]}))
+    deck = dong_state_deck(by_dong, dong_boundaries(codes), offline=True)
+    if deck is not None:
+        st.pydeck_chart(deck, height=DONG_MAP_HEIGHT)
+
+
 def _render_dongs(by_dong: pd.DataFrame, lang: str) -> None:
     if by_dong.empty:
         st.info(t("common.no_data"))
         return
+    _render_dong_map(by_dong)
     df = by_dong.assign(label=[localized(r, "name", lang) for r in by_dong.to_dict("records")])
     # Dongs with the most people not in 정상 first: that is where staff go.
     weight = df.assign(w=df["devices"].where(df["state"] != "normal", 0))

@@ -11,7 +11,7 @@ which swaps the layer in the running map.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import folium
@@ -19,6 +19,7 @@ import pandas as pd
 from branca.element import MacroElement
 from jinja2 import Template
 
+from dashboard.mapping.trail import Fix, bearing_deg, label_indices
 from dashboard.ui.safe_text import html_escape as escape_text
 from dashboard.ui.theme import STATE_COLORS
 
@@ -68,6 +69,15 @@ MAP_CSS = (
     ".leaflet-tooltip.anbu-grey{background:rgba(14,22,33,.85);color:#C9D2DB;"
     "border:1px solid #7D8894;font:12px/1.2 sans-serif;box-shadow:none}"
     ".leaflet-tooltip.anbu-grey:before{border-right-color:#7D8894}"
+    ".leaflet-tooltip.anbu-trail{background:rgba(14,22,33,.9);color:#7FE3FF;"
+    "border:1px solid #3FC1FF;font:600 12px/1.2 sans-serif;box-shadow:none;padding:1px 5px}"
+    ".leaflet-tooltip.anbu-trail:before{border-right-color:#3FC1FF}"
+    ".leaflet-tooltip.anbu-resp{background:#FFFFFF;color:#12202E;border:2px solid #2F6FEB;"
+    "font:600 12px/1.2 sans-serif;padding:1px 5px}"
+    ".anbu-arrow{color:#3FC1FF;font:700 15px/1 sans-serif;text-shadow:0 0 2px #000}"
+    ".anbu-resp-icon{display:flex;align-items:center;justify-content:center;border-radius:5px;"
+    "border:2px solid #fff;color:#fff;font:700 12px/1 sans-serif;box-shadow:0 1px 4px #000}"
+    ".anbu-resp-icon.approx{border-style:dashed;opacity:.8}"
     "</style>"
 )
 
@@ -162,15 +172,18 @@ def base_map(
     labels: Mapping[str, str],
     boundaries: dict | None = None,
     tiles: str | None = "OpenStreetMap",
+    attribution: str | None = None,
 ) -> folium.Map:
     """Tiles, dong boundaries and legend: nothing that moves, so refreshes never remount it.
 
-    ``tiles=None`` draws no base map so the page renders without a network.
+    ``tiles=None`` draws no base map so the page renders without a network; a URL template
+    (``ANBU_TILE_URL``) needs its ``attribution``.
     """
     fmap = folium.Map(
         location=BAEKSEOK_CENTER,
         zoom_start=15,
         tiles=tiles,
+        attr=attribution,
         control_scale=True,
         prefer_canvas=True,
         # Fractional zoom lets the fit fill the screen instead of the next whole level out.
@@ -192,7 +205,10 @@ def base_map(
             },
             tooltip=folium.GeoJsonTooltip(fields=["adm_nm"], labels=False),
         ).add_to(fmap)
-    fmap.add_child(_Legend(legend_html(labels)))
+    legend = legend_html(labels)
+    if "trail" in labels:  # the search layers are drawn too: explain their symbols
+        legend += "<br>" + responder_legend_html(labels)
+    fmap.add_child(_Legend(legend))
     return fmap
 
 
@@ -300,3 +316,147 @@ def positions_layer(df: pd.DataFrame, labels: Mapping[str, str]) -> folium.Featu
         urgent = located.loc[located["status"] == "outside", ["last_lat", "last_lon"]]
         layer.add_child(_FitWhenCutOff(bounds, urgent.astype(float).values.tolist()))
     return layer
+
+
+# --- trail and responders ----------------------------------------------------------------------
+
+TRAIL_COLOR = "#3FC1FF"
+MAX_ARROWS = 24
+# Responders: colour and one-letter badge per kind (the legend spells them out).
+RESPONDER_STYLE: dict[str, tuple[str, str]] = {
+    "police_box": ("#2F6FEB", "P"),
+    "welfare_center": ("#12A37A", "W"),
+    "dementia_partner": ("#B4499D", "+"),
+    "bus_stop": ("#8A6D1F", "B"),
+    "other": ("#55606B", "•"),
+}
+
+
+def trail_layer(
+    fixes: list[Fix], time_label: Callable[[Fix], str], name: str = "trail"
+) -> folium.FeatureGroup:
+    """A trail drawn oldest to newest: the line, a dot per fix with its time on hover, arrows
+    along it for the direction, and always-on numbered time labels at a few points
+    (``time_label`` formats a fix's time; its text is escaped here)."""
+    layer = folium.FeatureGroup(name=name)
+    if not fixes:
+        return layer
+    points = [(f.lat, f.lon) for f in fixes]
+    if len(points) > 1:
+        folium.PolyLine(points, color=TRAIL_COLOR, weight=4, opacity=0.85).add_to(layer)
+        step = max(1, (len(points) - 1) // MAX_ARROWS)
+        for i in range(0, len(points) - 1, step):
+            a, b = fixes[i], fixes[i + 1]
+            # ➤ points east; CSS rotates clockwise, a compass bearing counts from north.
+            angle = bearing_deg(a, b) - 90
+            folium.Marker(
+                location=((a.lat + b.lat) / 2, (a.lon + b.lon) / 2),
+                icon=folium.DivIcon(
+                    html=f'<div class="anbu-arrow" style="transform:rotate({angle:.0f}deg)">'
+                    "&#10148;</div>",
+                    icon_size=(16, 16),
+                    icon_anchor=(8, 8),
+                ),
+            ).add_to(layer)
+    # Every fix as one GeoJSON blob with its (escaped) time on hover: a Leaflet object per fix
+    # would triple the page for a long trail.
+    texts = [escape_text(time_label(f)) for f in fixes]
+    folium.GeoJson(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Point", "coordinates": [f.lon, f.lat]},
+                    "properties": {"t": text},
+                }
+                for f, text in zip(fixes[:-1], texts[:-1], strict=True)
+            ],
+        },
+        name="trail_fixes",
+        marker=folium.CircleMarker(
+            radius=3, weight=0, fill=True, fill_color=TRAIL_COLOR, fill_opacity=1.0
+        ),
+        tooltip=folium.GeoJsonTooltip(fields=["t"], labels=False),
+    ).add_to(layer)
+    last = fixes[-1]
+    folium.CircleMarker(
+        location=(last.lat, last.lon),
+        radius=6,
+        color="#FFFFFF",
+        weight=2,
+        fill=True,
+        fill_color=TRAIL_COLOR,
+        fill_opacity=1.0,
+        tooltip=folium.Tooltip(texts[-1]),
+    ).add_to(layer)
+    for number, i in enumerate(label_indices(len(fixes)), start=1):
+        folium.Marker(
+            location=(fixes[i].lat, fixes[i].lon),
+            icon=folium.DivIcon(html="", icon_size=(0, 0)),
+            tooltip=folium.Tooltip(
+                f"{number} · {texts[i]}",
+                permanent=True,
+                direction="left",
+                offset=(-6, 0),
+                class_name="anbu-trail",
+            ),
+        ).add_to(layer)
+    return layer
+
+
+def responder_tooltip(row: Mapping, labels: Mapping[str, str]) -> str:
+    lines = [f"<b>{escape_text(row['name'])}</b>", escape_text(labels[f"kind.{row['kind']}"])]
+    if row.get("distance_text"):
+        lines.append(f"{escape_text(labels['straight'])} {escape_text(row['distance_text'])}")
+    if row.get("phone") and isinstance(row["phone"], str):
+        lines.append(escape_text(row["phone"]))
+    if row.get("approximate"):
+        lines.append(escape_text(labels["approximate"]))
+    return "<br>".join(lines)
+
+
+def responders_layer(
+    df: pd.DataFrame, labels: Mapping[str, str], *, named: int = 0
+) -> folium.FeatureGroup:
+    """A square badge per responder (dashed when its position is approximate); the first
+    ``named`` rows (the nearest, when ``df`` is sorted) carry an always-on name."""
+    layer = folium.FeatureGroup(name="responders")
+    placed = df.dropna(subset=["lat", "lon"])
+    for i, row in enumerate(placed.to_dict("records")):
+        color, badge = RESPONDER_STYLE.get(row["kind"], RESPONDER_STYLE["other"])
+        approx = " approx" if row.get("approximate") else ""
+        tooltip = folium.Tooltip(responder_tooltip(row, labels))
+        if i < named:
+            near = escape_text(row["name"])
+            if row.get("distance_text"):
+                near += f" · {escape_text(row['distance_text'])}"
+            tooltip = folium.Tooltip(
+                near, permanent=True, direction="right", offset=(12, 0), class_name="anbu-resp"
+            )
+        folium.Marker(
+            location=(float(row["lat"]), float(row["lon"])),
+            icon=folium.DivIcon(
+                html=f'<div class="anbu-resp-icon{approx}" style="width:20px;height:20px;'
+                f'background:{color}">{escape_text(badge)}</div>',
+                icon_size=(20, 20),
+                icon_anchor=(10, 10),
+            ),
+            tooltip=tooltip,
+        ).add_to(layer)
+    return layer
+
+
+def responder_legend_html(labels: Mapping[str, str]) -> str:
+    rows = []
+    for kind, (color, badge) in RESPONDER_STYLE.items():
+        rows.append(
+            f'<i style="width:16px;height:16px;border-radius:3px;background:{color};'
+            f'color:#fff;font:700 10px/16px sans-serif;text-align:center">{escape_text(badge)}'
+            f"</i>{escape_text(labels[f'kind.{kind}'])}"
+        )
+    rows.append(
+        f'<i style="width:18px;height:4px;border-radius:0;background:{TRAIL_COLOR}"></i>'
+        f"{escape_text(labels['trail'])}"
+    )
+    return "<br>".join(rows)

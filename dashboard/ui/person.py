@@ -23,6 +23,7 @@ from dashboard.ui.auth import USER_KEY
 from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
+from dashboard.ui.geofence_form import geofence_section
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
 from dashboard.ui.person_actions import (
@@ -291,6 +292,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
         revealed = _facts(user, person)
     with right:
         _home(user, person, tiles)
+        geofence_section(user, person)
     if person["status"] == "active":
         away_section(user, int(person["id"]), person["region_code"], "people")
     if may_manage(user):

@@ -18,11 +18,19 @@ from dashboard.formatting import (
 from dashboard.i18n import localized, translate
 from dashboard.rules.config import current_thresholds
 from dashboard.settings import get_settings
+from dashboard.ui import search_map
 from dashboard.ui.auth import check_session
 from dashboard.ui.components import table
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import current_lang, t
-from dashboard.ui.maps import base_map, load_boundaries, positions_layer
+from dashboard.ui.maps import (
+    base_map,
+    load_boundaries,
+    positions_layer,
+    responders_layer,
+    trail_layer,
+)
+from dashboard.ui.safe_text import md_escape
 from queries.wandering import region_codes, snapshot
 
 REFRESH_S = 30
@@ -36,9 +44,10 @@ def no_position_after() -> timedelta:
     return timedelta(minutes=current_thresholds().wandering.no_position_min)
 
 
-def fetch_wandering(now: datetime) -> pd.DataFrame:
-    """What the fragment shows on each tick (cached briefly and shared between screens)."""
-    return load(snapshot, now, no_position_after(), live=True)
+def fetch_wandering(now: datetime, areas: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """What the fragment shows on each tick (cached briefly and shared between screens):
+    only the detectors in ``areas`` (an operator's districts; None = all)."""
+    return load(snapshot, now, no_position_after(), areas=areas, live=True)
 
 
 @st.cache_data(ttl=BOUNDARY_TTL_S, max_entries=8, show_spinner=False)
@@ -46,10 +55,18 @@ def _boundaries(path: str | None, codes: tuple[str, ...]) -> dict | None:
     return load_boundaries(None if path is None else path, set(codes))
 
 
+def dong_boundaries(codes: tuple[str, ...]) -> dict | None:
+    """Polygons of the dongs ``codes`` from the configured (or shipped) boundary file."""
+    path = get_settings().resolved_boundary_geojson
+    return _boundaries(str(path), codes) if path.is_file() else None
+
+
 def boundaries() -> dict | None:
     """Dong polygons for the program's dongs (read once an hour, not on every refresh)."""
-    path = get_settings().boundary_geojson
-    return _boundaries(None if path is None else str(path), tuple(load(region_codes)))
+    path = get_settings().resolved_boundary_geojson
+    if not path.is_file():
+        return None
+    return _boundaries(str(path), tuple(load(region_codes)))
 
 
 def map_labels(lang: str, minutes: int) -> dict[str, str]:
@@ -65,7 +82,7 @@ def map_labels(lang: str, minutes: int) -> dict[str, str]:
         "outside_for": tr("wandering.outside_for"),
         "last_seen": tr("col.last_seen"),
         "battery": tr("col.battery"),
-    }
+    } | search_map.map_labels(lang)
 
 
 def with_texts(df: pd.DataFrame, now: datetime, lang: str) -> pd.DataFrame:
@@ -91,7 +108,49 @@ def outside_rows(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def render_panel(df: pd.DataFrame, now: datetime, tiles: str | None) -> None:
+PERSON_KEY = "wandering_person"
+HOURS_KEY = "wandering_trail_hours"
+
+
+def _person_options(df: pd.DataFrame) -> dict[int, str]:
+    """Detectors to follow, people outside their zone first: device_id → masked name · uid."""
+    order = {"outside": 0, "edge": 1, "no_position": 2, "inside": 3}
+    ranked = df.assign(_r=df["status"].map(order)).sort_values(["_r", "recipient_masked"])
+    return {
+        int(r["device_id"]): f"{r['recipient_masked']} · {r['device_uid']}"
+        for r in ranked.to_dict("records")
+    }
+
+
+def _trail_controls(df: pd.DataFrame) -> tuple[dict | None, int]:
+    """The person whose trail and nearest responders to show (default: the first outside)."""
+    options = _person_options(df)
+    if st.session_state.get(PERSON_KEY) not in options:
+        outside = df[df["status"] == "outside"]
+        st.session_state[PERSON_KEY] = (
+            int(outside["device_id"].iloc[0]) if len(outside) else next(iter(options))
+        )
+    left, right = st.columns([3, 1])
+    chosen = left.selectbox(
+        t("trail.person"), list(options), format_func=options.get, key=PERSON_KEY
+    )
+    hours = right.selectbox(
+        t("trail.hours"),
+        search_map.TRAIL_HOURS,
+        index=search_map.TRAIL_HOURS.index(search_map.DEFAULT_TRAIL_HOURS),
+        format_func=lambda h: t("trail.hours_option", h=h),
+        key=HOURS_KEY,
+    )
+    row = df[df["device_id"] == chosen]
+    return (row.iloc[0].to_dict() if len(row) else None), int(hours)
+
+
+def render_panel(
+    df: pd.DataFrame,
+    now: datetime,
+    tiles: str | None,
+    attribution: str | None = None,
+) -> None:
     lang = current_lang()
     minutes = int(no_position_after().total_seconds() // 60)
     counts = df["status"].value_counts()
@@ -114,11 +173,28 @@ def render_panel(df: pd.DataFrame, now: datetime, tiles: str | None) -> None:
     dongs = boundaries()
     left, right = st.columns([3, 2], gap="medium")
     with left:
-        # A fresh base map every tick: st_folium adds the layer to the map it is given, and an
-        # identical base keeps the same component key, so the browser swaps only the layer.
+        person, hours = _trail_controls(shown)
+        layers = [positions_layer(shown, labels)]
+        near = pd.DataFrame()
+        if person is not None:
+            span = timedelta(hours=hours)
+            fixes, read = search_map.trail_fixes(int(person["device_id"]), now - span, now)
+            layers.append(trail_layer(fixes, lambda f: search_map.time_label(f, span)))
+            if pd.notna(person.get("last_lat")) and pd.notna(person.get("last_lon")):
+                near = search_map.nearest(float(person["last_lat"]), float(person["last_lon"]))
+                layers.append(responders_layer(near, labels, named=3))
+            caption = (
+                t("trail.caption", who=md_escape(person["recipient_masked"]), h=hours, n=read,
+                  k=len(fixes))
+                if fixes
+                else t("trail.empty", h=hours)
+            )  # fmt: skip
+            st.caption(caption)
+        # A fresh base map every tick: st_folium adds the layers to the map it is given, and an
+        # identical base keeps the same component key, so the browser swaps only the layers.
         st_folium(
-            base_map(labels, dongs, tiles),
-            feature_group_to_add=positions_layer(shown, labels),
+            base_map(labels, dongs, tiles, attribution),
+            feature_group_to_add=layers,
             returned_objects=[],
             height=MAP_HEIGHT,
             use_container_width=True,
@@ -126,6 +202,8 @@ def render_panel(df: pd.DataFrame, now: datetime, tiles: str | None) -> None:
         )
         if dongs is None:
             st.caption(t("wandering.no_boundaries"))
+        if person is not None:
+            render_nearest(near, lang)
     with right:
         st.subheader(t("wandering.outside_list"))
         away = outside_rows(shown)
@@ -165,9 +243,30 @@ def render_panel(df: pd.DataFrame, now: datetime, tiles: str | None) -> None:
             )
 
 
+def render_nearest(near: pd.DataFrame, lang: str) -> None:
+    """The nearest responders to the person's last position, nearest first."""
+    st.subheader(t("responders.title"))
+    if near.empty:
+        st.caption(t("responders.none", km=format_number(search_map.SEARCH_KM)))
+        return
+    st.caption(t("responders.caption"))
+    table(
+        search_map.responder_rows(near, lang),
+        {
+            "name": "responders.col_name",
+            "kind_text": "responders.col_kind",
+            "distance_text": "responders.col_distance",
+            "phone_text": "responders.col_phone",
+            "position_text": "responders.col_position",
+        },
+    )
+
+
 @st.fragment(run_every=REFRESH_S)
-def wandering_panel(tiles: str | None) -> None:
+def wandering_panel(
+    tiles: str | None, attribution: str | None = None, areas: tuple[str, ...] | None = None
+) -> None:
     check_session()  # timer reruns skip the login gate: end an idle session here
     # Loaded inside the fragment so each tick reads fresh positions.
     now = live_now()
-    render_panel(fetch_wandering(now), now, tiles)
+    render_panel(fetch_wandering(now, areas), now, tiles, attribution)

@@ -36,6 +36,9 @@ TITLES = {
     lang: tomllib.loads((DATA_DIR / "i18n" / f"{lang}.toml").read_text(encoding="utf-8"))["page"]
     for lang in ("ko", "en")
 }
+TITLES_GEOFENCE = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))[
+    "geofence"
+]
 TITLES_AUTH = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))["auth"]
 # The login form in either language (the URL's ?lang= decides).
 _EN_AUTH = tomllib.loads((DATA_DIR / "i18n" / "en.toml").read_text(encoding="utf-8"))["auth"]
@@ -363,6 +366,104 @@ def test_lead_edits_a_person_in_browser(page, app_server, app_database_url):
         assert entry.entity_id == str(stored().id)
     finally:
         engine.dispose()
+
+
+def test_geofence_form_on_a_wanderers_panel(page, app_server):
+    """A lead opens a wanderer's safe-zone form: radius, polygon and quiet hours, in Korean."""
+    visit(page, f"{app_server}/people?person=WND-P000001&lang=ko")
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=30_000)
+    page.get_by_text(TITLES_GEOFENCE["title"]).first.click()
+    page.get_by_text(TITLES_GEOFENCE["field"]["polygon"]).first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/people?person=WND-P000001")
+    assert page.get_by_role("button", name=TITLES_GEOFENCE["save"]).count() == 1
+    page.wait_for_timeout(1000)
+    screenshot(page, "people-geofence-ko")
+
+
+def _pick(page, label: str, option: str) -> None:
+    """Choose ``option`` in the Streamlit selectbox labelled ``label`` (not the sidebar's
+    multiselect of the same name). The first press on the list button right after a rerun may
+    only focus the box, so it is pressed until the list is open."""
+    combo = page.get_by_role("combobox", name=label, exact=True)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=combo)
+    for _ in range(10):
+        box.get_by_role("button", name="Open").click(force=True)
+        page.wait_for_timeout(300)
+        if box.get_by_role("combobox").get_attribute("aria-expanded") == "true":
+            break
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def test_lead_registers_a_device_and_sees_it_in_the_list(browser, app_server, app_database_url):
+    """기기 관리 as a lead: register a wandering detector for a person by 대상자번호, then find
+    it in the device list and its panel."""
+    from sqlalchemy import select
+
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import CareRecipient, Program
+    from dashboard.i18n import catalog
+
+    engine = make_engine(app_database_url)
+    with engine.connect() as conn:
+        ref = conn.scalar(
+            select(CareRecipient.external_ref)
+            .join(Program, Program.id == CareRecipient.program_id)
+            .where(Program.code == "goyang_wandering", CareRecipient.ended_on.is_(None))
+            .order_by(CareRecipient.external_ref)
+        )
+    engine.dispose()
+    ko = catalog("ko")
+    uid = "WD-E2E-0001"
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    try:
+        visit(page, f"{app_server}/devices")
+        page.get_by_text(ko["device_actions.register_title"], exact=True).click()
+        _pick(page, ko["col.program"], "배회감지기(안심위 리빙랩)")
+        form = page.locator('[data-testid="stForm"]').filter(has_text=ko["devices.installed"])
+        form.get_by_role("textbox", name=ko["device_actions.ref"]).fill(ref)
+        form.get_by_role("textbox", name=ko["devices.device_id"]).fill(uid)
+        _pick(page, ko["devices.vendor"], "safestep")
+        form.get_by_text(ko["device_actions.register_confirm"]).click()
+        assert form.get_by_role("checkbox").is_checked()
+        form.get_by_role("button", name=ko["device_actions.register_button"]).click()
+        wait_for_app(page)
+        page.get_by_text(f"기기 {uid}을(를) 등록했습니다").first.wait_for(timeout=30_000)
+        _assert_no_exception(page, "/devices register")
+        # The panel opened the new device; the list (its cache cleared) has it.
+        page.locator("h3").filter(has_text=f"기기 {uid}").first.wait_for(timeout=30_000)
+        search = page.get_by_role("textbox", name=ko["devices.search"])
+        search.fill("WD-E2E")
+        search.press("Enter")
+        wait_for_app(page)
+        page.get_by_text(ko["devices.count"].format(n=1)).wait_for(timeout=30_000)
+        grid = page.locator('[data-testid="stDataFrame"]').first
+        grid.get_by_text(uid).first.wait_for(state="attached", timeout=30_000)
+        screenshot(page, "devices-registered-ko")
+    finally:
+        context.close()
+
+
+def test_wandering_search_map_in_browser(page, app_server):
+    """The 배회 지도 in a real browser: detector markers, the followed person's trail (numbered
+    time labels, arrows) and the nearest responders are on the map, and listed beneath it."""
+    visit(page, f"{app_server}/wandering")
+    frame_el = page.locator('iframe[title="streamlit_folium.st_folium"]').first
+    frame_el.wait_for(timeout=60_000)
+    frame = frame_el.content_frame
+    frame.locator(".leaflet-tooltip.anbu-trail").first.wait_for(timeout=60_000)
+    assert frame.locator(".leaflet-tooltip.anbu-trail").count() >= 2  # numbered time labels
+    assert frame.locator(".anbu-arrow").count() >= 1  # direction
+    assert frame.locator(".anbu-resp-icon").count() >= 1  # responders
+    assert frame.locator(".leaflet-tooltip.anbu-resp").count() >= 1  # the nearest, named
+    assert frame.locator(".leaflet-tooltip.anbu-outside").count() >= 1  # the person outside
+    assert frame.locator("path.leaflet-interactive, canvas").count() >= 1  # markers, lines
+    page.get_by_text("가까운 대응 기관").first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/wandering")
+    frame_el.scroll_into_view_if_needed()
+    page.wait_for_timeout(1500)  # let the fit animation settle before the picture
+    screenshot(page, "wandering-search-ko")
 
 
 def test_plug_alert_detail_with_the_routine_strip(page, app_server, app_database_url):

@@ -32,6 +32,7 @@ from dashboard.rules.model import Decision
 T0 = datetime(2024, 12, 2, 0, 0, tzinfo=UTC)
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
+S = timedelta(seconds=1)
 HOME = (37.6486, 126.7868)
 TYPES = {
     "smart_plug": 7200,
@@ -403,30 +404,51 @@ def test_robot_no_interaction_48h(db):
 # --- wandering ----------------------------------------------------------------------------------
 
 
-def position(db, did, ts, metres_north, now=None):
-    lat, lon = HOME[0] + metres_north / 111_195, HOME[1]
+def position(db, did, ts, metres_north, now=None, metres_east=0.0):
+    lat = HOME[0] + metres_north / 111_195
+    lon = HOME[1] + metres_east / (111_195 * 0.7913)  # cos(37.65°)
     report(db, did, ts, "position", None, {"lat": lat, "lon": lon}, now=now,
            last_lat=lat, last_lon=lon)  # fmt: skip
 
 
 def test_wandering_left_zone_lost_and_back(db):
-    did = add_device(db, "wandering_detector", safe_zone_m=500)
+    """One episode, one alert: it opens after the dwell, rides out hovering at the edge,
+    escalates with time outside, gets a lost-position alert beside it, de-escalates while the
+    person is coming back and closes once the return is confirmed."""
+    did = add_device(db, "wandering_detector", safe_zone_m=500)  # T0 = 09:00 in Seoul
     position(db, did, T0 + M, 450)
+    position(db, did, T0 + 2 * M, 700)  # past the edge by the margin: the dwell starts
+    position(db, did, T0 + 3 * M, 640)
     assert alerts(db, did) == []
-    position(db, did, T0 + 2 * M, 700)
+    position(db, did, T0 + 3 * M + 30 * S, 580)
     left = open_alerts(db, did)["wander_left_zone"]
-    assert (left.stage, left.evidence["safe_zone_m"]) == ("severe", 500.0)
-    assert left.evidence["distance_m"] == pytest.approx(700, abs=2)
-    assert state(db, did) == "severe"
+    assert (left.stage, left.evidence["safe_zone_m"]) == ("attention", 500.0)
+    assert left.evidence["distance_m"] == pytest.approx(580, abs=2)
+    assert left.evidence["outside_since"] == (T0 + 2 * M).isoformat()
+    assert state(db, did) == "attention"
+
+    for minute, north, east in ((5, 490, 0), (6, 515, 60), (7, 485, 0)):  # at the edge
+        position(db, did, T0 + minute * M, north, metres_east=east)
+    assert [a.id for a in alerts(db, did)] == [left.id]  # neither closed nor reopened
 
     heartbeat_every_hour(db, did, T0 + 40 * M)  # still reporting, but no position fix
-    tick(db, T0 + 32 * M)
+    tick(db, T0 + 37 * M)
     assert "wander_no_position" not in open_alerts(db, did)
-    tick(db, T0 + 32 * M + M)
+    tick(db, T0 + 38 * M + S)
     lost = open_alerts(db, did)["wander_no_position"]
-    assert (lost.stage, lost.evidence["position_at"]) == ("severe", (T0 + 2 * M).isoformat())
+    assert (lost.stage, lost.evidence["position_at"]) == ("severe", (T0 + 7 * M).isoformat())
+    assert open_alerts(db, did)["wander_left_zone"].stage == "risk"  # 15 min outside
+    assert audit_actions(db, left.id)[-1] == "alert_escalate"
 
-    position(db, did, T0 + 50 * M, 100)
+    position(db, did, T0 + 50 * M, 100)  # back inside by the margin: confirming
+    assert "wander_no_position" not in open_alerts(db, did)
+    returning = open_alerts(db, did)["wander_left_zone"]
+    assert (returning.id, returning.stage) == (left.id, "attention")
+    assert returning.evidence["returning_since"] == (T0 + 50 * M).isoformat()
+    assert audit_actions(db, left.id)[-1] == "alert_deescalate"
+    position(db, did, T0 + 54 * M, 90)
+    assert "wander_left_zone" in open_alerts(db, did)
+    position(db, did, T0 + 55 * M, 95)
     assert open_alerts(db, did) == {}
     assert {a.outcome for a in alerts(db, did)} == {"safe"}
     assert state(db, did) == "normal"

@@ -24,6 +24,7 @@ KEYS = (
     "routine_score_s",
     "routine_learn_s",
     "peak_memory_mb",
+    "replay_year_s",
 )
 
 
@@ -56,6 +57,17 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     stamp = cached.stat().st_mtime_ns
     assert main([*argv, "--pages", "none"]) == 0
     assert cached.stat().st_mtime_ns == stamp
+
+
+def test_bench_replay_only_measures_the_year_of_one_home(tmp_path, capsys):
+    out = tmp_path / "figures.json"
+    assert main(["bench", "--replay-only", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["replay_year_s"] > 0
+    assert figures["replay_year_readings"] == 17_484  # as docs/benchmarks.md and replay.md say
+    assert figures["replay_year_transitions"] > 0  # the flat spells and gaps raised alerts
+    assert "rule_tick_s" not in figures  # no city was built
+    assert "replay_year_s" in capsys.readouterr().out
 
 
 def test_bench_postgres(tmp_path, postgres_unavailable):

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 
-from dashboard.catalog import DATA_DIR, CatalogError, load_catalog, read_regions
+from dashboard.catalog import (
+    DATA_DIR,
+    CatalogError,
+    load_catalog,
+    pairing_refusal,
+    program_device_types,
+    read_program_device_types,
+    read_regions,
+)
 from dashboard.db.schema import DeviceType, Program, Region
 
 GEO = Path("/work/shared/realdata/geo")
@@ -127,3 +136,67 @@ def test_dong_codes_exist_in_real_boundaries() -> None:
             assert real[r.code] == r.name_ko
             checked += 1
     assert checked == 23
+
+
+def test_each_device_program_names_the_device_types_it_uses() -> None:
+    pairing = read_program_device_types()
+    assert pairing == {
+        "seoul_smart_plug": ("smart_plug",),
+        "daedeok_call_monitor": ("phone_line",),
+        "goyang_ai_call": ("ai_call_line",),
+        "goyang_care_robot": ("care_robot",),
+        "goyang_wandering": ("wandering_detector",),
+        "goyang_smoking": ("smoking_detector",),
+        "goyang_health_park": ("park_machine",),
+    }
+    assert program_device_types("goyang_smoking") == ("smoking_detector",)
+    assert program_device_types("goyang_walkon") is None  # participation: not a device program
+    assert program_device_types("busan_plug") is None  # not in the catalog file: no pairing
+    assert pairing_refusal("goyang_smoking", "smoking_detector") is None
+    assert pairing_refusal("busan_plug", "smart_plug") is None
+    assert pairing_refusal("seoul_smart_plug", "wandering_detector") == (
+        "program 'seoul_smart_plug' does not use 'wandering_detector' devices (it uses: smart_plug)"
+    )
+
+
+def test_a_program_may_use_several_device_types(tmp_path) -> None:
+    data = _copy_data(tmp_path)
+    _edit(data / "programs.csv", 6, "device_types", "wandering_detector; smart_plug")
+    assert read_program_device_types(data)["goyang_wandering"] == (
+        "wandering_detector",
+        "smart_plug",
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "value", "message"),
+    [
+        (2, "", "a device program names its device types"),
+        (2, "toaster", "unknown device type 'toaster' (not in device_types.csv)"),
+        (2, "smart_plug;smart_plug", "a device type is named twice"),
+        (9, "smart_plug", "a participation program has no devices"),
+    ],
+)
+def test_a_bad_pairing_names_file_line_and_column(tmp_path, sqlite_url, line, value, message):
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import metadata
+
+    data = _copy_data(tmp_path)
+    _edit(data / "programs.csv", line, "device_types", value)
+    engine = make_engine(sqlite_url)
+    metadata.create_all(engine)
+    with pytest.raises(CatalogError) as err, engine.begin() as conn:
+        load_catalog(conn, data)
+    text = str(err.value)
+    assert f"programs.csv, line {line}, column 'device_types'" in text and message in text
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Region)) == 0
+    engine.dispose()
+
+
+def test_the_roster_doc_states_the_shipped_pairing() -> None:
+    """docs/roster.md lists which device types each program uses: it must be the catalog's."""
+    doc = (DATA_DIR.parent / "docs" / "roster.md").read_text(encoding="utf-8")
+    table = re.findall(r"^\| `([a-z_]+)` \| ((?:`[a-z_]+`(?:, )?)+) \|$", doc, flags=re.M)
+    stated = {program: tuple(re.findall(r"`([a-z_]+)`", types)) for program, types in table}
+    assert stated == read_program_device_types()

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, text
 
+from dashboard.catalog import pairing_refusal
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import (
     Alert,
@@ -272,6 +273,11 @@ def _check_city(conn) -> None:
         assert seen[device] == ts, device
     n_devices = conn.scalar(select(func.count()).select_from(Device))
     assert conn.scalar(select(func.count()).select_from(DeviceState)) == n_devices
+    # Every device's type is one its program uses, as the catalog pairs them.
+    pairs = conn.execute(
+        select(Program.code, Device.type_code).join(Program, Program.id == Device.program_id)
+    ).all()
+    assert pairs and all(pairing_refusal(p, t) is None for p, t in set(pairs)), set(pairs)
 
 
 def test_builds_on_each_backend_and_refuses_a_second_time(db_engine) -> None:

@@ -22,6 +22,7 @@ SILENCE_RULES = {
     "call_no_activity",
     "robot_no_interaction",
     "wander_no_position",
+    "wander_left_zone",  # escalates with time outside
 }
 
 

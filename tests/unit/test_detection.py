@@ -127,12 +127,25 @@ def test_no_activity_by_ten_for_someone_up_every_day_at_half_past_seven():
     since = local(TODAY - timedelta(days=1), 22, 10)
     at_ten = score_at(routine, since, local(TODAY, 10, 0))
     assert at_ten.share == pytest.approx(1.0) and at_ten.active_days == 28
-    assert at_ten.expected == pytest.approx(5.0)  # 07:30, 08:00, 08:30, 09:00, 09:30
+    # normally back by 07:30; 08:00, 08:30, 09:00 and 09:30 missed since then
+    assert at_ten.expected == pytest.approx(4.0)
     assert routine_stage(at_ten, TH.plug_routine) == "attention"
-    assert routine_stage(score_at(routine, since, local(TODAY, 12, 0)), TH.plug_routine) == "risk"
-    assert routine_stage(score_at(routine, since, local(TODAY, 15, 0)), TH.plug_routine) == (
+    assert routine_stage(score_at(routine, since, local(TODAY, 8, 30)), TH.plug_routine) is None
+    assert routine_stage(score_at(routine, since, local(TODAY, 11, 0)), TH.plug_routine) == "risk"
+    assert routine_stage(score_at(routine, since, local(TODAY, 14, 0)), TH.plug_routine) == (
         "severe"
     )
+
+
+def test_one_late_morning_in_four_weeks_sets_when_the_home_is_normally_back():
+    days = {TODAY - timedelta(days=k): DAYTIME for k in range(1, 29)}
+    days[TODAY - timedelta(days=2)] = bits(22, 43)  # up at 11:00 that day
+    routine = learn_routine(days, TODAY)
+    since = local(TODAY - timedelta(days=1), 22, 10)
+    score = score_at(routine, since, local(TODAY, 10, 0))
+    assert score.active_days == 27 and score.days == 28
+    assert routine_stage(score, TH.plug_routine) is None  # a recent late morning: not yet
+    assert routine_stage(score_at(routine, since, local(TODAY, 12, 30)), TH.plug_routine)
 
 
 def test_the_score_only_grows_during_one_quiet_spell():
@@ -231,6 +244,14 @@ def test_zero_watts_in_a_home_that_always_draws_power_is_a_device_fault():
     never_floor = Background(low_w=0.0, high_w=80.0, step_w=60.0, nights=9)
     home = replace(facts, routine=replace(daily_routine(), background=never_floor))
     assert plug_no_load(home, TH, now) is None  # 0 W is normal there
+
+
+def test_a_long_spell_is_explained_without_a_clock_window():
+    facts = plug_facts(local(TODAY - timedelta(days=1), 9, 0), daily_routine())
+    decision = plug_no_change(facts, TH, local(TODAY, 8, 0).astimezone(UTC))
+    assert decision.stage == "severe" and decision.evidence["basis"] == "routine"
+    assert "active again within that time" in decision.evidence["explanation"]
+    assert "이 시간 안에 다시 활동" in explain_plug(decision.evidence, "ko")
 
 
 def test_too_little_history_leaves_only_the_ladder():
@@ -369,3 +390,22 @@ def test_the_fixed_rule_alone_misses_the_same_collapse(db_engine):
         assert (
             conn.execute(select(Alert.id).where(Alert.device_id == ids["plug-1"])).first() is None
         )
+
+
+def test_the_worker_learns_routines_once_per_seoul_day(db_engine):
+    from dashboard.detection.learning import daily_learn
+
+    with db_engine.begin() as conn:
+        seed_catalog(conn)
+    events = power_history(4)
+    for d in range(4):
+        with db_engine.begin() as conn:
+            day = [
+                e for e in events if datetime.fromisoformat(e["ts"]).date() == DAY0 + timedelta(d)
+            ]
+            ingest_events(conn, VENDOR, day, now=local(DAY0 + timedelta(days=d + 1), 0, 5))
+    morning = local(DAY0 + timedelta(days=4), 0, 30).astimezone(UTC)
+    first = daily_learn(db_engine, morning)
+    assert first is not None and first.devices >= 1 and first.with_background >= 1
+    assert daily_learn(db_engine, morning + timedelta(hours=12)) is None  # 12:30 the same day
+    assert daily_learn(db_engine, morning + timedelta(days=1)) is not None  # the next day

@@ -4,6 +4,7 @@ out of the live counts and the rules), the privacy purge and its daily run, reve
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -19,9 +20,12 @@ from dashboard.db.schema import (
     Device,
     DeviceAssignment,
     DeviceEvent,
+    DeviceType,
     Dispatch,
     NotificationOutbox,
+    Program,
     Region,
+    Vendor,
 )
 from dashboard.enrollment import (
     EndImpact,
@@ -45,6 +49,8 @@ from tests.unit.test_actions_support import T0, add_alert, add_person, seed, who
 LEAD, ADMIN = who("lead1", "lead"), who("admin1", "admin")
 OPERATOR = who("op1", "operator", ("4128500000",))
 TODAY = date(2024, 12, 2)
+# The fixture's people have smart plugs; the catalog pairs plugs with 서울 스마트플러그 only.
+SEOUL_PLUGS = {"program_id": 2, "region_id": 4}
 
 
 @pytest.fixture
@@ -52,12 +58,27 @@ def db(db_engine: Engine) -> Engine:
     seed(db_engine)
     with db_engine.begin() as conn:
         conn.execute(update(Region).where(Region.id == 2).values(lat=37.64, lon=126.79))
+        conn.execute(
+            insert(DeviceType),
+            [{"code": code, "name_ko": code, "name_en": code, "heartbeat_timeout_s": 7200}
+             for code in ("ai_call_line", "care_robot")],
+        )  # fmt: skip
+        conn.execute(
+            insert(Program),
+            {"id": 3, "code": "goyang_care_robot", "kind": "device", "name_ko": "로봇",
+             "name_en": "robots", "region_id": 1},
+        )  # fmt: skip
+        # A declared vendor (`vendors add`): devices may name it before it owns any.
+        conn.execute(
+            insert(Vendor),
+            {"code": "acme", "timezone": "Asia/Seoul", "created_at": T0, "updated_at": T0},
+        )
     return db_engine
 
 
-def person(db: Engine) -> tuple[int, int]:
+def person(db: Engine, **where: int) -> tuple[int, int]:
     with db.begin() as conn:
-        return add_person(conn)
+        return add_person(conn, **where)
 
 
 def row(db: Engine, table, key: int):
@@ -147,7 +168,7 @@ def test_register_and_assign_rules(db):
     other, _ = person(db)
     with db.begin() as conn:
         did = register_device(
-            conn, ADMIN, T0, device_uid="X-1", vendor="acme", type_code="smart_plug",
+            conn, ADMIN, T0, device_uid="X-1", vendor="acme", type_code="ai_call_line",
             program_code="goyang_ai_call", installed_on=TODAY, recipient_id=rid,
         )  # fmt: skip
     d = row(db, Device, did)
@@ -158,9 +179,13 @@ def test_register_and_assign_rules(db):
         {"program_code": "seoul_smart_plug"},  # the person's program differs
         {"site_id": 1},  # both a person and a site
         {"region_code": "9999999999"},
+        {"type_code": "smart_plug"},  # 고양 AI안부전화 uses AI call lines (data/programs.csv)
+        {"vendor": "acmee"},  # no API key, not declared, owns no device
+        {"installed_on": TODAY + timedelta(days=1)},
+        {"device_uid": "X 2"},
     ]
     for change in bad:
-        args = {"device_uid": "X-2", "vendor": "acme", "type_code": "smart_plug",
+        args = {"device_uid": "X-2", "vendor": "acme", "type_code": "ai_call_line",
                 "program_code": "goyang_ai_call", "installed_on": TODAY,
                 "recipient_id": rid} | change  # fmt: skip
         with pytest.raises(EnrollmentError), db.begin() as conn:
@@ -185,16 +210,66 @@ def test_register_and_assign_rules(db):
     assert [tuple(p) for p in periods] == [(rid, "retired"), (other, None)]
 
 
+def test_a_device_type_the_program_does_not_use_is_refused_and_nothing_written(db):
+    rid, legacy = person(db)  # the fixture's plug in 고양 AI안부전화: a pairing from before
+    args = {"device_uid": "X-9", "vendor": "acme", "type_code": "smart_plug",
+            "program_code": "goyang_ai_call", "installed_on": TODAY,
+            "recipient_id": rid}  # fmt: skip
+    with db.connect() as conn:
+        before = conn.scalar(select(func.count()).select_from(Device))
+    with pytest.raises(EnrollmentError) as refused, db.begin() as conn:
+        register_device(conn, LEAD, T0, **args)
+    err = refused.value
+    assert (err.field, err.key) == ("type_code", "type_not_in_program")
+    assert err.params == {"program": "goyang_ai_call", "type": "smart_plug", "uses": "ai_call_line"}
+    assert "program 'goyang_ai_call' does not use 'smart_plug' devices (it uses: ai_call_line)" in (
+        str(err)
+    )
+    # A replacement takes the old device's type: a mis-paired one is not copied onto a new one.
+    with pytest.raises(EnrollmentError, match="does not use 'smart_plug'"), db.begin() as conn:
+        replace_device(conn, LEAD, T0, legacy, device_uid="X-10")
+    with db.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(Device)) == before
+    assert row(db, Device, legacy).status == "active"
+    assert audits(db, "device_register") == audits(db, "device_replace") == []
+    # A program the catalog file does not list (added to the database by hand): not restricted.
+    with db.begin() as conn:
+        conn.execute(
+            insert(Program),
+            {"id": 9, "code": "city_own_program", "kind": "device", "name_ko": "시 자체 사업",
+             "name_en": "own", "region_id": 1},
+        )  # fmt: skip
+    own, _ = person(db, program_id=9)
+    with db.begin() as conn:
+        register_device(conn, LEAD, T0, **args | {"program_code": "city_own_program",
+                                                  "recipient_id": own})  # fmt: skip
+    assert len(audits(db, "device_register")) == 1
+
+
+def test_every_refusal_key_has_both_translations():
+    from dashboard.i18n import LANGS, has_key
+    from dashboard.settings import PROJECT_ROOT
+
+    keys = set()
+    for source in ("dashboard/enrollment/devices.py", "dashboard/ui/device_actions.py"):
+        keys |= set(re.findall(r'key="([a-z_]+)"', (PROJECT_ROOT / source).read_text()))
+    assert {"type_not_in_program", "unknown_vendor", "unknown_ref"} <= keys
+    missing = [
+        (k, lang) for k in keys for lang in LANGS if not has_key(f"enrollment_error.{k}", lang)
+    ]
+    assert not missing
+
+
 def test_device_at_a_site_and_status_validation(db):
     with db.begin() as conn:
         conn.execute(
             insert(ComplaintSite),
-            {"id": 1, "code": "S1", "program_id": 1, "region_id": 2, "name_ko": "공원",
+            {"id": 1, "code": "S1", "program_id": 2, "region_id": 4, "name_ko": "공원",
              "name_en": "park", "lat": 37.6, "lon": 126.8, "category": "smoking"},
         )  # fmt: skip
         did = register_device(
             conn, LEAD, T0, device_uid="S-1", vendor="acme", type_code="smart_plug",
-            program_code="goyang_ai_call", installed_on=TODAY, site_id=1,
+            program_code="seoul_smart_plug", installed_on=TODAY, site_id=1,
         )  # fmt: skip
     assert (row(db, Device, did).site_id, row(db, Device, did).lat) == (1, 37.6)
     with pytest.raises(EnrollmentError), db.begin() as conn:
@@ -210,10 +285,12 @@ def test_device_at_a_site_and_status_validation(db):
 
 
 def test_replacement_keeps_the_old_devices_history_with_the_person(db):
-    alert_id = add_alert(db, kind="device_fault", rule="device_silent", stage="attention")
+    alert_id = add_alert(
+        db, kind="device_fault", rule="device_silent", stage="attention", **SEOUL_PLUGS
+    )
     old = row(db, Alert, alert_id).device_id
     rid = row(db, Device, old).recipient_id
-    person_alert = add_alert(db)  # another person's: untouched
+    person_alert = add_alert(db, **SEOUL_PLUGS)  # another person's: untouched
     with db.begin() as conn:
         conn.execute(
             insert(DeviceEvent),
@@ -223,7 +300,7 @@ def test_replacement_keeps_the_old_devices_history_with_the_person(db):
         new = replace_device(conn, LEAD, T0, old, device_uid="plug-new")
     o, n = row(db, Device, old), row(db, Device, new)
     assert (o.status, o.recipient_id, o.replaced_by_id) == ("retired", None, new)
-    assert (n.status, n.recipient_id, n.region_id, n.type_code) == ("active", rid, 2, "smart_plug")
+    assert (n.status, n.recipient_id, n.region_id, n.type_code) == ("active", rid, 4, "smart_plug")
     a = row(db, Alert, alert_id)
     assert (a.status, a.outcome, a.closed_by, a.version) == ("closed", "device_fault", "lead1", 2)
     assert row(db, Alert, person_alert).status == "open"
@@ -240,8 +317,8 @@ def test_replacement_keeps_the_old_devices_history_with_the_person(db):
 
 
 def test_replacement_by_a_device_from_the_shelf_and_in_repair(db):
-    _, a = person(db)
-    _, b = person(db)
+    _, a = person(db, **SEOUL_PLUGS)
+    _, b = person(db, **SEOUL_PLUGS)
     with db.begin() as conn:
         set_device_status(conn, LEAD, T0, b, "retired")
         with pytest.raises(EnrollmentError, match="replace itself"):
@@ -514,22 +591,16 @@ def test_closures_by_the_end_of_enrollment_are_not_operator_responses(db):
 
 
 def test_an_event_from_a_released_device_is_kept_and_opens_nothing(db):
-    from dashboard.db.schema import DeviceType
     from dashboard.ingest.core import ingest_events
 
-    rid, _ = person(db)
-    other, _ = person(db)
+    rid, _ = person(db, program_id=3)
+    other, _ = person(db, program_id=3)
     robots = {}
     with db.begin() as conn:
-        conn.execute(
-            insert(DeviceType),
-            {"code": "care_robot", "name_ko": "로봇", "name_en": "robot",
-             "heartbeat_timeout_s": 7200},
-        )  # fmt: skip
         for who_id in (rid, other):
             robots[who_id] = register_device(
                 conn, LEAD, T0, device_uid=f"robot-{who_id}", vendor="acme",
-                type_code="care_robot", program_code="goyang_ai_call", installed_on=TODAY,
+                type_code="care_robot", program_code="goyang_care_robot", installed_on=TODAY,
                 recipient_id=who_id,
             )  # fmt: skip
         end_enrollment(conn, LEAD, T0, rid, "moved", TODAY)

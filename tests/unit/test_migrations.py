@@ -138,3 +138,37 @@ def test_0004_keeps_devices_and_their_references_and_allows_in_repair(empty_engi
         assert [tuple(r) for r in rows] == [(1, "active", 1), (2, "retired", None)]
         assert conn.execute(text("SELECT count(*) FROM care_recipients")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2
+
+
+def test_0005_adds_the_geofence_columns_and_downgrades_keeping_people(empty_engine):
+    """Nullable columns: people keep their circle; a downgrade (a rebuild on SQLite, with the
+    devices and alerts pointing at the table) drops them and keeps every row."""
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO care_recipients (id, program_id, region_id, external_ref,"
+                " birth_year, sex, household, enrolled_on, pii_name, safe_zone_m,"
+                " quiet_start_min, quiet_end_min, pii_zone_polygon)"
+                " VALUES (1, 1, 1, 'R1', 1940, 'F', 'alone', :day, 'n', 300, 1320, 360, :poly)"
+            ),
+            {"day": date(2024, 1, 1), "poly": "[[37.6, 126.7], [37.61, 126.7], [37.61, 126.71]]"},
+        )
+        conn.execute(text(DEVICE_AT_0002), {"id": 1, "uid": "d1", "day": date(2024, 1, 1)})
+        conn.execute(text("UPDATE devices SET recipient_id = 1 WHERE id = 1"))
+    from alembic import command
+
+    with empty_engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004_enrollment")
+    with empty_engine.connect() as conn:
+        row = conn.execute(text("SELECT safe_zone_m FROM care_recipients")).one()
+        assert tuple(row) == (300,)
+        assert conn.execute(text("SELECT recipient_id FROM devices")).scalar() == 1
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        row = conn.execute(text("SELECT quiet_start_min, pii_zone_polygon FROM care_recipients"))
+        assert tuple(row.one()) == (None, None)

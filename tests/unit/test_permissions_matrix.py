@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, insert, select
 from test_actions_support import T0, add_alert, seed
 
 from dashboard.actions import ACTION_FUNCTIONS
@@ -39,8 +39,10 @@ from dashboard.db.schema import (
     Device,
     DeviceAssignment,
     DeviceEvent,
+    DeviceType,
     Dispatch,
     NotificationOutbox,
+    Responder,
     User,
 )
 from dashboard.detection.away import mark_away
@@ -57,6 +59,7 @@ from dashboard.ingest.apikeys import create_key, list_keys, revoke_key
 from dashboard.ingest.imports import import_and_audit
 from dashboard.ingest.vendors import add_vendor, list_vendors, set_timezone
 from dashboard.registry import import_devices, import_people
+from dashboard.responders import register_responder
 from dashboard.rules import config
 from dashboard.rules.edit import update_thresholds
 
@@ -82,6 +85,8 @@ EXPECTED: dict[str, dict[str, str]] = {
     "import_data": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
     "manage_roster": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
     "mark_away": ALERT,
+    "notify_responder": ALERT,
+    "manage_responders": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
 }
 # Matrix actions that change nothing, so there is no domain write to guard: a lead's CSV
 # download of the aggregate response table (no personal column).
@@ -125,6 +130,13 @@ def case(db_engine: Engine, tmp_path: Path) -> Case:
     outside = add_alert(db_engine, region_id=4, program_id=2)
     admin = SessionUser("setup", "setup", "admin")
     with db_engine.begin() as conn:
+        # The police box a notify_responder call asks (not audited: set-up, not a test call).
+        conn.execute(
+            insert(Responder),
+            {"kind": "police_box", "name": "백석 지구대", "lat": 37.64,
+             "lon": 126.78, "approximate": True, "source": "test", "active": True,
+             "updated_at": T0, "updated_by": "setup"},
+        )  # fmt: skip
         people = {
             place: conn.scalar(select(Alert.recipient_id).where(Alert.id == alert_id))
             for place, alert_id in ((INSIDE, inside), (OUTSIDE, outside))
@@ -135,6 +147,19 @@ def case(db_engine: Engine, tmp_path: Path) -> Case:
             .where(Device.recipient_id == people[INSIDE])
             .values(device_uid="plug-matrix")
         )
+        # The fixture's plugs sit in 고양 AI안부전화, which uses AI call lines (data/programs.csv):
+        # roster writes inside 일산동구 act on a line the catalog pairs with that program.
+        conn.execute(
+            insert(DeviceType),
+            {"code": "ai_call_line", "name_ko": "회선", "name_en": "line",
+             "heartbeat_timeout_s": 691200},
+        )  # fmt: skip
+        conn.execute(
+            insert(Device),
+            {"device_uid": "line-matrix", "vendor": "acme", "type_code": "ai_call_line",
+             "program_id": 1, "region_id": 2, "recipient_id": people[INSIDE],
+             "installed_on": T0.date()},
+        )  # fmt: skip
         create_user(conn, "target", "operator", "a long passphrase", T0, admin)
         create_user(conn, "root", "admin", "a long passphrase", T0, admin)
         _, key = create_key(conn, "acme", principal=admin, now=T0)
@@ -161,10 +186,15 @@ def _principal(role: str) -> SessionUser:
 
 
 def _alert_call(action: str) -> Callable[[Any, Case, SessionUser, str], Any]:
-    extra = {"close": {"confirmed": True, "outcome": "safe"}, "emergency_119": {"confirmed": True}}
+    extra = {
+        "close": {"confirmed": True, "outcome": "safe"},
+        "emergency_119": {"confirmed": True},
+    }
 
     def call(conn, case: Case, who: SessionUser, place: str) -> Any:
         function = ACTION_FUNCTIONS[action]
+        if action == "notify_responder":  # the fixture's one police box
+            extra[action] = {"responder_id": conn.scalar(select(Responder.id).limit(1))}
         return function(
             conn,
             case.alerts[place],
@@ -344,7 +374,7 @@ OPS: dict[str, Op] = {
             T0,
             device_uid=f"new-{place}",
             vendor="acme",
-            type_code="smart_plug",
+            type_code=_type(place),
             program_code=_program(case, place),
             installed_on=T0.date(),
             recipient_id=case.people[place],
@@ -376,6 +406,14 @@ OPS: dict[str, Op] = {
         lambda case, place: _person(case, place).ended_on,
         before=("alert_close",),
     ),
+    "responder_add": Op(
+        "manage_responders",
+        "responder_add",
+        lambda conn, case, who, place: register_responder(
+            conn, who, T0, kind="bus_stop", name=f"정류장 {place}", lat=37.64, lon=126.78
+        ),
+        lambda case, place: _count(case.engine, Responder),
+    ),
     "away_mark": Op(
         "mark_away",
         "away_mark",
@@ -406,7 +444,7 @@ def _devices_csv(case: Case, place: str) -> bytes:
             select(CareRecipient.external_ref).where(CareRecipient.id == case.people[place])
         )
     header = "device_id,vendor,type,program,external_ref,installed_on\n"
-    return f"{header}roster-plug,acme,smart_plug,goyang_ai_call,{ref},2024-11-01\n".encode()
+    return f"{header}roster-line,acme,ai_call_line,goyang_ai_call,{ref},2024-11-01\n".encode()
 
 
 def _person(case: Case, place: str):
@@ -420,9 +458,18 @@ def _program(case: Case, place: str) -> str:
     return "goyang_ai_call" if place == INSIDE else "seoul_smart_plug"
 
 
+def _type(place: str) -> str:
+    return "ai_call_line" if place == INSIDE else "smart_plug"
+
+
 def _device(case: Case, place: str) -> int:
+    """The person's device of the type their program uses."""
     with case.engine.connect() as conn:
-        return conn.scalar(select(Device.id).where(Device.recipient_id == case.people[place]))
+        return conn.scalar(
+            select(Device.id).where(
+                Device.recipient_id == case.people[place], Device.type_code == _type(place)
+            )
+        )
 
 
 def _statuses(case: Case) -> list[tuple[int, str]]:

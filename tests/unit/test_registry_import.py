@@ -276,6 +276,12 @@ BAD_DEVICES = [
     ("vendor", "nobody", "unknown vendor 'nobody': create its API key first with "),
     ("vendor", "Bad Vendor!", "use 1–60 lowercase letters"),
     ("type", "toaster", "unknown device type 'toaster'"),
+    (
+        "type",
+        "wandering_detector",
+        "program 'seoul_smart_plug' does not use 'wandering_detector' devices "
+        "(it uses: smart_plug)",
+    ),
     ("program", "nowhere", "unknown program 'nowhere'"),
     ("program", "seoul_wrist_doctor", "participation program"),
     ("external_ref", "P-0099", "no person with external_ref 'P-0099'; import the people first"),

@@ -307,17 +307,20 @@ def at_distance(m: float) -> tuple[float, float]:
     return HOME[0] + m / 111_195, HOME[1]
 
 
-def wanderer(distance_m: float, position_at: datetime = T0, **kw) -> DeviceFacts:
+def fixes(distance_m: float, start: datetime, minutes: float, every_s: int = 30) -> list:
+    """Position readings at ``distance_m`` north of home, every ``every_s`` for ``minutes``."""
     lat, lon = at_distance(distance_m)
+    n = int(minutes * 60 // every_s) + 1
+    return [
+        Reading(start + i * every_s * S, "position", None, {"lat": lat, "lon": lon})
+        for i in range(n)
+    ]
+
+
+def wanderer(**kw) -> DeviceFacts:
     return facts(
         "wandering_detector",
-        home_lat=HOME[0],
-        home_lon=HOME[1],
-        safe_zone_m=500,
-        last_lat=lat,
-        last_lon=lon,
-        last_position_at=position_at,
-        **kw,
+        **({"home_lat": HOME[0], "home_lon": HOME[1], "safe_zone_m": 500} | kw),
     )
 
 
@@ -327,18 +330,28 @@ def test_haversine_is_right_at_city_scale():
     assert haversine_m(*HOME, *at_distance(500)) == pytest.approx(500, abs=1)
 
 
-@pytest.mark.parametrize(("distance", "stage"), [(490, None), (510, "severe"), (3000, "severe")])
-def test_left_zone(distance, stage):
-    d = wander_left_zone(wanderer(distance), TH, T0)
+NOON = datetime(2024, 12, 1, 3, 0, tzinfo=UTC)  # 12:00 in Seoul: not the night
+
+
+@pytest.mark.parametrize(
+    ("distance", "minutes", "stage"),
+    [(490, 10, None), (560, 1, None), (560, 1.5, "attention"), (3_600, 0, "severe")],
+)
+def test_left_zone_needs_time_or_distance_outside(distance, minutes, stage):
+    readings = fixes(100, NOON - 20 * M, 9.5) + fixes(distance, NOON, minutes)
+    now = NOON + minutes * M + (20 * S if minutes == 0 else 0 * S)
+    d = wander_left_zone(wanderer(), TH, now, readings)
     assert d.stage == stage
     assert d.evidence["safe_zone_m"] == 500
     assert d.evidence["distance_m"] == pytest.approx(distance, abs=2)
 
 
 def test_default_zone_when_the_person_has_none():
-    f = replace(wanderer(600), safe_zone_m=None)
-    assert wander_left_zone(f, TH, T0).stage == "severe"
-    assert wander_left_zone(replace(wanderer(450), safe_zone_m=None), TH, T0).stage is None
+    readings = fixes(600, NOON, 2)
+    f = wanderer(safe_zone_m=None)
+    assert wander_left_zone(f, TH, NOON + 2 * M, readings).stage == "attention"
+    inside = fixes(450, NOON, 2)
+    assert wander_left_zone(f, TH, NOON + 2 * M, inside).stage is None
 
 
 @pytest.mark.parametrize(
@@ -346,7 +359,18 @@ def test_default_zone_when_the_person_has_none():
     [(800, 30 * M, None), (800, 30 * M + S, "severe"), (300, 5 * H, None)],
 )
 def test_no_position_for_30_minutes_while_outside(distance, since, stage):
-    assert wander_no_position(wanderer(distance), TH, T0 + since).stage == stage
+    # Walking away (not stopped), then nothing; the episode is open.
+    walk = [
+        Reading(
+            T0 - (10 - i) * M,
+            "position",
+            None,
+            dict(zip(("lat", "lon"), at_distance(m), strict=True)),
+        )
+        for i, m in enumerate(range(distance - 500, distance + 1, 50))
+    ]
+    f = wanderer(wander_episode={"outside_since": (T0 - 10 * M).isoformat()}, wander_since=T0)
+    assert wander_no_position(f, TH, walk[-1].ts + since, walk).stage == stage
 
 
 # --- the dispatcher and dedup keys --------------------------------------------------------------

@@ -17,7 +17,7 @@ import dashboard.rules.engine as engine_module
 from dashboard.db.schema import Alert
 from dashboard.ingest import ingest_events
 from dashboard.rules import current_thresholds, evaluate_device, run_silence_tick
-from dashboard.rules.model import DeviceFacts
+from dashboard.rules.model import DeviceFacts, Reading
 from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours
 from tests.ingest_support import VENDOR, seed_catalog
 
@@ -186,7 +186,6 @@ def random_facts(rng: random.Random, now: datetime) -> DeviceFacts:
         battery_pct=None if rng.random() < 0.3 else rng.uniform(0, 100),
         last_lat=None if rng.random() < 0.2 else HOME[0] + rng.uniform(-0.01, 0.01) * near,
         last_lon=HOME[1],
-        last_position_at=seen,
         no_change_hours=rng.choice((None, 24, 30, 50)),
         safe_zone_m=rng.choice((None, 300, 500)),
         home_lat=HOME[0],
@@ -215,6 +214,11 @@ def test_a_skipped_device_has_no_rule_that_fires():
         if needs_rules(touched, th, now, timeouts, quiet):
             continue
         skipped += 1
-        fired = [d for d in evaluate_device(f, th, now, ()) if d.stage is not None]
+        # A wanderer's fixes are where device_state's last position came from.
+        fixes = ()
+        if f.last_lat is not None and f.last_seen_at is not None:
+            data = {"lat": f.last_lat, "lon": f.last_lon}
+            fixes = (Reading(f.last_seen_at, "position", None, data),)
+        fired = [d for d in evaluate_device(f, th, now, fixes) if d.stage is not None]
         assert fired == [], (f, fired)
     assert skipped > 1_000  # the property was exercised, not vacuous

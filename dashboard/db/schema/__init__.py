@@ -22,6 +22,7 @@ from dashboard.db.schema.participation import (
 from dashboard.db.schema.people import ApiKey, CareRecipient, User
 from dashboard.db.schema.places import Program, Region
 from dashboard.db.schema.reference import BudgetLine, PublishedFigure
+from dashboard.db.schema.responders import Responder
 from dashboard.db.schema.system import AppMeta
 
 metadata = Base.metadata
@@ -53,6 +54,7 @@ __all__ = [
     "Program",
     "PublishedFigure",
     "Region",
+    "Responder",
     "User",
     "Vendor",
     "metadata",

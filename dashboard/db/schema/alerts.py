@@ -20,6 +20,10 @@ ALERT_OUTCOMES = (
     "enrollment_ended",  # recorded by the system when a person leaves the program
 )
 DISPATCH_KINDS = ("ai_recall", "dong_center", "field_visit", "emergency_119", "guardian_call")
+# A responder (police box, partner place) asked to look out: a dispatch row of its own kind,
+# made by dashboard.responders.notify rather than the alert action ladder.
+RESPONDER_DISPATCH = "responder"
+DISPATCH_ROW_KINDS = (*DISPATCH_KINDS, RESPONDER_DISPATCH)
 
 
 class Alert(Base):
@@ -73,7 +77,8 @@ class Dispatch(Base):
     __tablename__ = "dispatches"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('ai_recall','dong_center','field_visit','emergency_119','guardian_call')",
+            "kind IN ('ai_recall','dong_center','field_visit','emergency_119','guardian_call',"
+            "'responder')",
             name="kind",
         ),
     )

@@ -44,6 +44,10 @@ class CareRecipient(Base):
     ended_on: Mapped[date | None] = mapped_column(Date)
     no_change_hours: Mapped[int | None] = mapped_column(Integer)  # per-person threshold (24–50 h)
     safe_zone_m: Mapped[int | None] = mapped_column(Integer)  # wandering: radius around home
+    # Wandering: quiet hours (minutes of the day, Asia/Seoul; both or neither) in which leaving
+    # the zone is 심각 at once; the program's night applies without them.
+    quiet_start_min: Mapped[int | None] = mapped_column(Integer)
+    quiet_end_min: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str | None] = mapped_column(String(12))  # one of END_REASONS
     notes: Mapped[str | None] = mapped_column(Text)  # staff notes, bounded by the domain
     # When the personal data was cleared after the retention period (privacy purge).
@@ -54,6 +58,8 @@ class CareRecipient(Base):
     pii_address: Mapped[str | None] = mapped_column(String(200))
     pii_home_lat: Mapped[float | None] = mapped_column(Float)
     pii_home_lon: Mapped[float | None] = mapped_column(Float)
+    # Wandering: a polygon zone [[lat, lon], …] replacing the circle (it outlines the home area).
+    pii_zone_polygon: Mapped[list | None] = mapped_column(JSON)
     pii_guardian_name: Mapped[str | None] = mapped_column(String(40))
     pii_guardian_phone: Mapped[str | None] = mapped_column(String(20))
 

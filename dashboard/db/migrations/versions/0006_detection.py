@@ -1,7 +1,7 @@
 """detection: activity slots, night load, routines, away periods
 
 Revision ID: 0006_detection
-Revises: 0004_enrollment
+Revises: 0005_geofence
 Create Date: 2026-12-02 09:31:13.239007
 """
 
@@ -14,7 +14,7 @@ from sqlalchemy import Text  # noqa: F401 (autogenerate renders JSONB(astext_typ
 import dashboard.db.base
 
 revision: str = "0006_detection"
-down_revision: str | None = "0004_enrollment"
+down_revision: str | None = "0005_geofence"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Map geometry without Streamlit or folium: trails, distances, boundary simplification."""

@@ -1,0 +1,279 @@
+"""Reading replay input: recorded readings (plug or wandering) and, for wanderers, the homes.
+
+Every row becomes the vendor event(s) the real ingest receives, checked by the ingest's own
+validator (``dashboard.ingest.events.validate_event``) before anything runs, so a bad row is
+reported here as ``FILE row R, column C: reason`` instead of failing halfway through a replay.
+Rows are numbered as a spreadsheet shows them (the header is row 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from dashboard.ingest.core import EARLIEST_TS
+from dashboard.ingest.events import Rejection, ValidEvent, number_from_text, validate_event
+
+Kind = Literal["plug", "wandering"]
+
+# Input columns per kind: (required, optional). The contract of issue 9; docs/replay.md.
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "plug": (("device_id", "ts", "watts"), ("lux",)),
+    "wandering": (("device_id", "ts", "lat", "lon"), ("accuracy_m",)),
+}
+HOME_COLUMNS = ("device_id", "lat", "lon", "radius_m")
+MAX_RADIUS_M = 50_000  # the largest safe zone rules.toml accepts as a default
+MAX_PROBLEMS = 20  # problems listed; the rest are counted
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    path: str
+    row: int  # spreadsheet row; 0 = the file as a whole
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = self.path if not self.row else f"{self.path} row {self.row}"
+        if self.column:
+            where += f", column {self.column}"
+        return f"{where}: {self.message}"
+
+
+class InputError(ValueError):
+    """The input cannot be replayed; ``problems`` says where and why (all of them, bounded)."""
+
+    def __init__(self, problems: list[InputProblem], more: int = 0) -> None:
+        self.problems = problems
+        lines = [str(p) for p in problems]
+        if more:
+            lines.append(f"… and {more} more problem(s)")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One vendor event from one input row: what ingest is sent, and its validated form."""
+
+    raw: dict[str, Any]
+    event: ValidEvent  # ts aware UTC; ``index`` orders events of one time as the file does
+
+    @property
+    def ts(self) -> datetime:
+        return self.event.ts
+
+    @property
+    def device_uid(self) -> str:
+        return self.event.device_uid
+
+
+@dataclass(frozen=True)
+class Home:
+    lat: float
+    lon: float
+    radius_m: int
+
+
+@dataclass
+class Recording:
+    """A whole input, ready to replay: readings in time order and each device's first reading."""
+
+    kind: Kind
+    readings: list[Reading]
+    first_seen: dict[str, datetime]  # device uid → its first reading, in order of appearance
+    homes: dict[str, Home] = field(default_factory=dict)
+
+    @property
+    def start(self) -> datetime:
+        return self.readings[0].ts
+
+    @property
+    def end(self) -> datetime:
+        return self.readings[-1].ts
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.items: list[InputProblem] = []
+        self.more = 0
+
+    def add(self, path: str, row: int, column: str | None, message: str) -> None:
+        if len(self.items) < MAX_PROBLEMS:
+            self.items.append(InputProblem(path, row, column, message))
+        else:
+            self.more += 1
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise InputError(sorted(self.items, key=lambda p: (p.path, p.row)), self.more)
+
+
+def read_recording(
+    path: str | Path, kind: Kind, zone: ZoneInfo, homes_path: str | Path | None = None
+) -> Recording:
+    """Read and check an input file (and the homes of a wandering one); ``InputError`` if bad.
+
+    Timestamps without an offset are read in ``zone``, as ingest reads a vendor's.
+    """
+    problems = _Problems()
+    name = str(path)
+    required, optional = COLUMNS[kind]
+    readings: list[Reading] = []
+    first_seen: dict[str, datetime] = {}
+    for number, row in _rows(name, required, optional, problems):
+        for raw in _events(kind, number, row):
+            checked = validate_event(len(readings), raw, zone)
+            if isinstance(checked, Rejection):
+                problems.add(name, number, _column(checked), checked.message)
+                break
+            if checked.ts < EARLIEST_TS:  # ingest refuses these as an unset device clock
+                problems.add(name, number, "ts", "before 2000-01-01; not a real reading time")
+                break
+            readings.append(Reading(raw, checked))
+            first_seen.setdefault(checked.device_uid, checked.ts)
+    if not readings and not problems.items:
+        problems.add(name, 0, None, "no readings below the header")
+    homes: dict[str, Home] = {}
+    if kind == "wandering":
+        if homes_path is None:
+            problems.add(name, 0, None, "a wandering replay needs --homes FILE.csv")
+        else:
+            homes = _read_homes(str(homes_path), first_seen, problems)
+    problems.raise_if_any()
+    readings.sort(key=lambda r: (r.ts, r.event.index))
+    for reading in readings:  # the earliest reading, not the first row, installs the device
+        if reading.ts < first_seen[reading.device_uid]:
+            first_seen[reading.device_uid] = reading.ts
+    return Recording(kind, readings, first_seen, homes)
+
+
+def _column(rejection: Rejection) -> str | None:
+    # The validator names event fields; the input columns carry the same names.
+    return rejection.field if rejection.field not in ("event_id", "type") else None
+
+
+def _events(kind: Kind, number: int, row: dict[str, str]) -> Iterator[dict[str, Any]]:
+    base = {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
+    if kind == "plug":
+        yield _with(base | {"event_id": f"r{number}:power", "type": "power"}, row, "watts")
+        if row.get("lux"):
+            yield _with(base | {"event_id": f"r{number}:lux", "type": "lux"}, row, "lux")
+        return
+    event = _with(base | {"event_id": f"r{number}:position", "type": "position"}, row, "lat")
+    event = _with(event, row, "lon")
+    yield _with(event, row, "accuracy_m") if row.get("accuracy_m") else event
+
+
+def _with(event: dict[str, Any], row: dict[str, str], column: str) -> dict[str, Any]:
+    """The event with ``column``'s number (an empty cell leaves it out: the validator then
+    says "required" for a required field)."""
+    text = row.get(column, "")
+    return event | {column: number_from_text(text)} if text else event
+
+
+def _rows(
+    path: str, required: tuple[str, ...], optional: tuple[str, ...], problems: _Problems
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """Numbered rows as {column: stripped text}; header problems end the file's reading."""
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        problems.add(path, 0, None, f"cannot read the file ({exc.strerror or exc})")
+        return
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip().lower() for h in next(reader, [])]
+            while header and not header[-1]:
+                header.pop()
+            if not _header_ok(path, header, required, optional, problems):
+                return
+            for number, cells in enumerate(reader, start=2):
+                cells = [c.strip() for c in cells]
+                if not any(cells):
+                    continue
+                if any(cells[len(header) :]):
+                    problems.add(path, number, None, "a value in a column without a header")
+                    continue
+                yield number, dict(zip(header, cells, strict=False))
+        except UnicodeDecodeError:
+            problems.add(path, 0, None, "not UTF-8 text; save the file as CSV UTF-8")
+        except csv.Error as exc:
+            problems.add(path, reader.line_num, None, f"not a readable CSV row ({exc})")
+
+
+def _header_ok(
+    path: str,
+    header: list[str],
+    required: tuple[str, ...],
+    optional: tuple[str, ...],
+    problems: _Problems,
+) -> bool:
+    expected = ", ".join(required) + "".join(f"[, {c}]" for c in optional)
+    if not header:
+        problems.add(path, 0, None, f"the file is empty (expected the columns {expected})")
+        return False
+    ok = True
+    for column in sorted({c for c in header if header.count(c) > 1}):
+        problems.add(path, 1, column, "appears more than once in the header")
+        ok = False
+    for column in header:
+        if column not in required + optional:
+            problems.add(path, 1, column or "(empty)", f"unknown column (expected {expected})")
+            ok = False
+    for column in required:
+        if column not in header:
+            problems.add(path, 1, column, f"missing column (expected {expected})")
+            ok = False
+    return ok
+
+
+def _read_homes(path: str, devices: dict[str, datetime], problems: _Problems) -> dict[str, Home]:
+    homes: dict[str, Home] = {}
+    for number, row in _rows(path, HOME_COLUMNS, (), problems):
+        uid = row.get("device_id", "")
+        if not uid:
+            problems.add(path, number, "device_id", "required")
+            continue
+        if uid in homes:
+            problems.add(path, number, "device_id", f"device {uid!r} has a home already")
+            continue
+        if uid not in devices:
+            problems.add(path, number, "device_id", f"unknown device {uid!r}: not in the input")
+            continue
+        values = [
+            _home_number(path, number, row, col, lo, hi, problems)
+            for col, lo, hi in (("lat", -90, 90), ("lon", -180, 180), ("radius_m", 1, MAX_RADIUS_M))
+        ]
+        if None not in values:
+            lat, lon, radius = values
+            homes[uid] = Home(lat, lon, round(radius))
+    if not problems.items:
+        for uid in devices:
+            if uid not in homes:
+                problems.add(path, 0, None, f"device {uid!r} of the input has no home here")
+    return homes
+
+
+def _home_number(
+    path: str, number: int, row: dict[str, str], column: str, lo: float, hi: float, problems
+) -> float | None:
+    text = row.get(column, "")
+    if not text:
+        problems.add(path, number, column, "required")
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        problems.add(path, number, column, f"not a number (got {text[:40]!r})")
+        return None
+    if not math.isfinite(value) or not lo <= value <= hi:
+        problems.add(path, number, column, f"out of range ({lo} to {hi}; got {text[:40]})")
+        return None
+    return value

@@ -1,0 +1,63 @@
+"""``python -m dashboard evaluate-detection --quick`` end to end, through the real replay."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from dashboard import cli
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("dashboard.replay") is None,
+    reason="the replay command (issue #9) is not in this tree yet",
+)
+
+METHOD_KEYS = {
+    "stops",
+    "stops_by_residual",
+    "false_alarms",
+    "absences",
+    "device_faults",
+    "slow_decline",
+}
+STOP_KEYS = {
+    "n",
+    "median_first_alert_h",
+    "p90_first_alert_h",
+    "median_severe_h",
+    "p90_severe_h",
+    "sensitivity_24h",
+    "sensitivity_48h",
+    "missed_96h",
+}
+
+
+def test_quick_run_writes_every_figure(tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert cli.main(["evaluate-detection", "--quick", "--workers", "1", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "REPORT part (published figures)" in printed and "median time to first alert" in printed
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["quick"] is True and doc["published_part"] == "report"
+    assert set(doc["results"]) == {"tune", "report"}
+    assert "demo/plug-01" in doc["parts"]["tune"]
+    for part in doc["results"].values():
+        assert set(part) == {"model", "fixed", "fixed_caught_model_missed"}
+        assert part["fixed_caught_model_missed"] == []
+        for method in ("model", "fixed"):
+            assert set(part[method]) == METHOD_KEYS
+            assert set(part[method]["stops"]) == STOP_KEYS
+            assert set(part[method]["false_alarms"]) >= {"per_household_per_50_days", "alerts"}
+    tune = [c for c in doc["cases"] if c["part"] == "tune"]
+    assert {c["kind"] for c in tune} == {"stop", "absence", "fault"}
+    # A plug reporting 0 W with no light is a flat line: the fixed ladder's 관심 comes 24 h after
+    # the last change (at the latest the first 0 W reading, an hour after the onset), at the
+    # next 10-minute tick; 심각 24 h later.
+    zero = next(c for c in tune if c["variant"] == "flat_zero")["fixed"]
+    assert zero["first_alert_h"] is not None and zero["first_alert_h"] <= 24 + 1 + 1 / 6
+    assert zero["severe_h"] == pytest.approx(zero["first_alert_h"] + 24, abs=0.2)
+    # A silent plug is a device fault within the plug's 2 h heartbeat timeout (+ a tick).
+    silent = next(c for c in tune if c["variant"] == "no_data")["fixed"]
+    assert silent["first_fault_h"] is not None and silent["first_fault_h"] <= 2.5

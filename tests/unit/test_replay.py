@@ -1,0 +1,247 @@
+"""``replay``: the output contract, the simulated clock, the plug ladder and a wandering walk."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from dashboard.cli import main
+from dashboard.replay import read_recording, replay
+from dashboard.replay.output import KEYS
+from tests.replay_support import HOME, SEOUL, plug_rows, walk_rows, write_csv
+
+T0 = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
+
+
+def _plug_file(tmp_path, rows, name="plug.csv"):
+    return write_csv(tmp_path / name, ("device_id", "ts", "watts"), rows)
+
+
+def _at(record) -> datetime:
+    return datetime.fromisoformat(record["at"])
+
+
+def test_a_flat_line_raises_the_ladder_and_activity_closes_it_in_the_output_format(tmp_path):
+    # Changing readings until 03-02 12:00, flat until 03-05 00:00 (60 h), then a change.
+    quiet_from = T0 + timedelta(hours=36)
+    rows = plug_rows("home-1", T0, quiet_from + timedelta(minutes=1), T0 + timedelta(days=5))
+    rows.append(("home-1", (T0 + timedelta(days=4, minutes=5)).isoformat(), 500.0))
+    rows.sort(key=lambda r: r[1])
+    src, out = _plug_file(tmp_path, rows), tmp_path / "out.json"
+
+    assert main(["replay", "--type", "plug", "--input", str(src), "--json", str(out)]) == 0
+
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert list(doc) == ["transitions"]
+    records = doc["transitions"]
+    assert all(list(r) == list(KEYS) for r in records)
+    assert [(r["rule"], r["kind"], r["stage"]) for r in records] == [
+        ("plug_no_change", "person", "attention"),
+        ("plug_no_change", "person", "risk"),
+        ("plug_no_change", "person", "severe"),
+        ("plug_no_change", "person", None),
+    ]
+    assert {r["device_id"] for r in records} == {"home-1"}
+    # The last change was the reading at quiet_from (12:00, on the tick grid): the ladder fires
+    # at exactly 24 / 36 / 48 h, and the change at 03-05 00:05 closes it on arrival.
+    assert [_at(r) for r in records] == [
+        quiet_from + timedelta(hours=24),
+        quiet_from + timedelta(hours=36),
+        quiet_from + timedelta(hours=48),
+        T0 + timedelta(days=4, minutes=5),
+    ]
+    assert all(r["at"].endswith("+09:00") for r in records)
+    assert records[0]["explanation"].startswith(
+        "No change in power or light since 2024-03-02 12:00 (24 h)"
+    )
+    assert records[-1]["explanation"] == (
+        "Power or light changed again at 2024-03-05 00:05 (a sign of life)."
+    )
+
+
+def test_a_stage_is_reached_at_the_next_tick_or_reading_whichever_comes_first(tmp_path):
+    # Readings every 25 min from 00:07 (none exactly 24 h after another); the last change is
+    # the reading at 03-02 10:17. 24 h after it, the 10-minute worker ticks at 10:20, before
+    # the next reading (10:27); with 30-minute ticks (10:30) that reading's own ingest comes
+    # first and its rules open the alert on arrival.
+    start = T0 + timedelta(minutes=7)
+    step = timedelta(minutes=25)
+    last_change = start + 82 * step
+    rows = plug_rows(
+        "p", start, last_change + timedelta(minutes=1), start + timedelta(days=4), step
+    )
+    src = _plug_file(tmp_path, rows)
+    for tick_min, first_alert in ((10, "2024-03-03T10:20"), (30, "2024-03-03T10:27")):
+        result = replay(read_recording(src, "plug", SEOUL), tick_min=tick_min)
+        stages = [(t.stage, f"{t.at.astimezone(SEOUL):%Y-%m-%dT%H:%M}") for t in result.transitions]
+        assert stages[0] == ("attention", first_alert), tick_min
+        assert [s for s, _ in stages] == ["attention", "risk", "severe"]
+
+
+def test_naive_timestamps_are_read_in_tz_and_the_output_is_in_tz(tmp_path):
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2024, 3, 1, 8, 0, tzinfo=berlin)
+    rows = plug_rows("h", start, start + timedelta(hours=6), start + timedelta(days=3))
+    aware = _plug_file(tmp_path, rows, "aware.csv")
+    naive = _plug_file(
+        tmp_path, [(d, ts[:19], w) for d, ts, w in rows], "naive.csv"
+    )  # "2024-03-01T08:00:00", no offset
+    outs = {}
+    for name, src, tz in (("aware", aware, "Asia/Seoul"), ("naive", naive, "Europe/Berlin")):
+        out = tmp_path / f"{name}.json"
+        argv = ["replay", "--type", "plug", "--input", str(src), "--tz", tz]
+        assert main([*argv, "--json", str(out)]) == 0
+        outs[name] = json.loads(out.read_text())["transitions"]
+    assert [r["stage"] for r in outs["naive"]] == ["attention", "risk", "severe"]
+    # The same instants, written in each run's --tz.
+    assert [_at(r) for r in outs["naive"]] == [_at(r) for r in outs["aware"]]
+    assert outs["naive"][0]["at"] == "2024-03-02T13:30:00+01:00"  # last change 13:30
+    assert outs["aware"][0]["at"] == "2024-03-02T21:30:00+09:00"
+    # Read as Seoul time instead, the same naive file is 8 hours earlier.
+    seoul = replay(read_recording(naive, "plug", SEOUL))
+    assert seoul.transitions[0].at == _at(outs["naive"][0]) - timedelta(hours=8)
+
+
+def test_a_reporting_gap_is_a_device_fault_that_closes_when_readings_resume(tmp_path):
+    gap = (T0 + timedelta(hours=10), T0 + timedelta(hours=13, minutes=30))
+    rows = plug_rows("p", T0, T0 + timedelta(days=2), T0 + timedelta(hours=20), gaps=[gap])
+    result = replay(read_recording(_plug_file(tmp_path, rows), "plug", SEOUL))
+    assert [(t.rule, t.kind, t.stage, t.at) for t in result.transitions] == [
+        # Last reading 09:30; the plug timeout is 2 h: the tick after 11:30 opens the fault.
+        ("device_silent", "device_fault", "attention", T0 + timedelta(hours=11, minutes=40)),
+        ("device_silent", "device_fault", None, gap[1]),
+    ]
+    assert result.transitions[0].explanation == (
+        "Nothing received from the device since 2024-03-01 09:30 (2.17 h; the timeout is 2 h)."
+    )
+
+
+def test_a_walk_that_leaves_the_zone_and_returns(tmp_path):
+    start = datetime(2024, 5, 10, 13, 0, tzinfo=SEOUL)
+    legs = [(30, 50, 50), (20, 50, 850), (40, 850, 850), (45, -1, -1), (20, 850, 50), (30, 40, 40)]
+    src = write_csv(
+        tmp_path / "walk.csv",
+        ("device_id", "ts", "lat", "lon", "accuracy_m"),
+        walk_rows("walker-7", start, legs),
+    )
+    homes = write_csv(
+        tmp_path / "homes.csv", ("device_id", "lat", "lon", "radius_m"), [("walker-7", *HOME, 300)]
+    )
+    out = tmp_path / "out.json"
+    argv = ["replay", "--type", "wandering", "--input", str(src), "--homes", str(homes)]
+    assert main([*argv, "--json", str(out)]) == 0
+    records = json.loads(out.read_text())["transitions"]
+    assert [(r["rule"], r["stage"]) for r in records] == [
+        ("wander_left_zone", "severe"),
+        ("wander_no_position", "severe"),
+        ("wander_no_position", None),
+        ("wander_left_zone", None),
+    ]
+    # Out at the first fix past 300 m (13:36, 302 m), alerted on arrival, not at the next tick;
+    # lost 30 min after the last fix (14:29) → the 15:00 tick; found at the first fix (15:15);
+    # back inside at the first fix within 300 m (15:29).
+    at = [_at(r).strftime("%H:%M") for r in records]
+    assert at == ["13:36", "15:00", "15:15", "15:29"]
+    assert records[0]["explanation"] == (
+        "The position at 2024-05-10 13:36 is 302 m from home, outside the 300 m safe zone."
+    )
+    assert records[3]["explanation"].startswith("Back inside the 300 m safe zone")
+
+
+def test_several_devices_are_several_people_on_one_clock(tmp_path):
+    # a: changes until 02:00, readings until day 2 06:00; b: from 05:00 (installed then), busy
+    # until day 3. The clock runs to the file's last reading, so after a's readings end a is
+    # silent (a device fault) and its plug clock keeps running; b raises nothing, not even a
+    # fault for the hours before its first reading.
+    a = plug_rows("a", T0, T0 + timedelta(hours=2), T0 + timedelta(days=1, hours=6))
+    b = plug_rows("b", T0 + timedelta(hours=5), T0 + timedelta(days=3), T0 + timedelta(days=3))
+    src = _plug_file(tmp_path, sorted(a + b, key=lambda r: r[1]))
+    result = replay(read_recording(src, "plug", SEOUL))
+    assert result.devices == 2
+    local = [
+        (t.device_id, t.rule, t.stage, f"{t.at.astimezone(SEOUL):%d %H:%M}")
+        for t in result.transitions
+    ]
+    assert local == [
+        ("a", "plug_no_change", "attention", "02 01:30"),  # last change 01:30
+        ("a", "device_silent", "attention", "02 08:10"),  # last reading 06:00, timeout 2 h
+        ("a", "plug_no_change", "risk", "02 13:30"),
+        ("a", "plug_no_change", "severe", "03 01:30"),
+        ("a", "device_silent", "risk", "03 08:00"),  # 24 h more
+    ]
+
+
+def test_the_daily_jobs_run_at_each_seoul_midnight(tmp_path, monkeypatch):
+    from dashboard.replay import session
+
+    calls: list[datetime] = []
+    real = session.daily_jobs
+
+    def recording_daily_jobs(engine, now):
+        calls.append(now)
+        real(engine, now)
+
+    monkeypatch.setattr(session, "daily_jobs", recording_daily_jobs)
+    rows = plug_rows(
+        "p", T0 + timedelta(hours=15), T0 + timedelta(days=9), T0 + timedelta(days=3, hours=2)
+    )
+    for exact in (False, True):
+        calls.clear()
+        replay(read_recording(_plug_file(tmp_path, rows), "plug", SEOUL), tick_min=60, exact=exact)
+        assert [c.astimezone(SEOUL) for c in calls] == [
+            T0 + timedelta(days=d) for d in (1, 2, 3)
+        ], exact
+
+
+@pytest.mark.parametrize("tick", ["7", "0", "-10", "2000"])
+def test_a_tick_must_divide_a_day(tmp_path, capsys, tick):
+    src = _plug_file(tmp_path, plug_rows("p", T0, T0, T0 + timedelta(hours=3)))
+    out = tmp_path / "out.json"
+    argv = ["replay", "--type", "plug", "--input", str(src), "--tick-min", tick]
+    assert main([*argv, "--json", str(out)]) == 2
+    assert "--tick-min must be a number of minutes that divides a day" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_the_fast_path_skips_the_database_between_transitions(tmp_path):
+    rows = plug_rows("p", T0, T0 + timedelta(days=1), T0 + timedelta(days=4))
+    result = replay(read_recording(_plug_file(tmp_path, rows), "plug", SEOUL))
+    assert result.moments > 500
+    assert result.counts.ticks <= 4  # one per transition at most, not one per 10 minutes
+    assert result.counts.batches <= 4 + 4  # the first reading, daily flushes, transitions
+    assert result.counts.events == len(rows)  # yet every reading was stored, through ingest
+
+
+def test_explanations_quote_a_rules_own_sentence_and_fall_back_to_the_evidence():
+    from dashboard.replay.explain import explain
+
+    own = {"explanation": "No activity since 07:10; on 27 of the last 28 days the TV was on."}
+    assert explain("routine_quiet", "risk", own | {"score": 0.99}, SEOUL) == own["explanation"]
+    closed = {"explanation": "old", "cleared_by": {"explanation": "Activity again at 09:02."}}
+    assert explain("routine_quiet", None, closed, SEOUL) == "Activity again at 09:02."
+    # A rule replay knows nothing about: its evidence, generically.
+    assert explain("new_rule", "severe", {"score": 0.9, "nested": {}}, SEOUL) == (
+        "new_rule severe (심각): score 0.9."
+    )
+    assert explain("new_rule", None, {"cleared_by": {}}, SEOUL) == "new_rule cleared."
+    # A known rule whose evidence lacks a field it needs is described generically, not dropped.
+    assert explain("plug_no_change", "attention", {"since": None}, SEOUL).startswith(
+        "plug_no_change attention (관심)"
+    )
+
+
+def test_the_exact_flag_writes_the_same_file(tmp_path, capsys):
+    gap = (T0 + timedelta(hours=5), T0 + timedelta(hours=8))
+    src = _plug_file(tmp_path, plug_rows("p", T0, T0, T0 + timedelta(hours=12), gaps=[gap]))
+    files = []
+    for flag in ([], ["--exact"]):
+        out = tmp_path / f"out{len(files)}.json"
+        argv = ["replay", "--type", "plug", "--input", str(src), "--tick-min", "30", *flag]
+        assert main([*argv, "--json", str(out)]) == 0
+        files.append(out.read_text())
+    assert files[0] == files[1] and '"device_silent"' in files[0]
+    printed = capsys.readouterr().out
+    assert "(fast path:" in printed and "(exact path:" in printed
