@@ -6,28 +6,27 @@ with ``ON CONFLICT DO NOTHING``), on the ``operators`` channel addressed to the 
 operators (``[recipients] operators`` in ``data/dispatch_routing.toml``). The payload carries
 what other notifications carry (대상자번호, dong code, program-free): never the name or the
 period's note. The first worker pass at or after ``REMIND_AT`` (Seoul) sends the day's reminders;
-an audit row ``away_remind`` is the once-a-day guard (as for the routine learning), and on
-PostgreSQL an advisory lock makes two workers take turns.
+an audit row ``away_remind`` is the once-a-day guard (``dashboard.once_a_day``, as for the
+routine learning).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.orm import aliased
 
 from dashboard.actions.routing import RoutingConfig, current_routing, recipient_address
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
 from dashboard.clock import require_aware
-from dashboard.db.schema import AuditLog, AwayPeriod, CareRecipient, Region
+from dashboard.db.schema import AwayPeriod, CareRecipient, Region
 from dashboard.notify.escalation import _insert_once
+from dashboard.once_a_day import run_once_a_day
 from dashboard.settings import LOCAL_TZ
 
-log = logging.getLogger("anbu.notify")
 AUDIT_ACTION = "away_remind"
 CHANNEL = "operators"
 REMIND_AT = time(9, 0)  # the day shift's start: a reminder at 00:01 would be read by nobody
@@ -43,6 +42,9 @@ class Reminded:
     day: date
     people: int  # marked away today
     queued: int  # outbox rows written by this call (0 when another pass did it)
+
+    def __str__(self) -> str:
+        return f"away reminders for {self.day}: {self.people} people, {self.queued} queued"
 
 
 def _away_today(conn: Connection, today: date) -> list:
@@ -120,46 +122,21 @@ def queue_away_reminders(
 
 def daily_away_reminders(engine: Engine, now: datetime) -> Reminded | None:
     """The worker hook: today's reminders once, at or after ``REMIND_AT``; None when skipped.
-    Never raises: a failure is logged and retried on the next pass."""
-    try:
-        local = now.astimezone(LOCAL_TZ)
-        if local.time() < REMIND_AT:
-            return None
-        midnight = datetime.combine(local.date(), time(0), LOCAL_TZ).astimezone(UTC)
-        with engine.begin() as conn:
-            if (
-                conn.dialect.name == "postgresql"
-                and not conn.execute(
-                    text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
-                    {"k": LOCK_CLASS},
-                ).scalar()
-            ):
-                return None
-            done = conn.execute(
-                select(AuditLog.id)
-                .where(AuditLog.action == AUDIT_ACTION, AuditLog.at >= midnight)
-                .limit(1)
-            ).first()
-            if done is not None:
-                return None
-            summary = queue_away_reminders(conn, now)
-            write_audit(
-                conn,
-                at=now,
-                actor=system_principal("notify").username,
-                action=AUDIT_ACTION,
-                entity_type="away_periods",
-                entity_id=None,
-                detail={"day": summary.day.isoformat(), "people": summary.people},
-            )
-    except Exception:
-        log.exception("away reminders failed; the next worker pass retries")
+    Never raises (``dashboard.once_a_day``: the ``away_remind`` audit row is the guard)."""
+    if now.astimezone(LOCAL_TZ).time() < REMIND_AT:
         return None
-    if summary.people:
-        log.info(
-            "away reminders for %s: %d people, %d queued",
-            summary.day,
-            summary.people,
-            summary.queued,
+
+    def job(conn: Connection) -> Reminded:
+        summary = queue_away_reminders(conn, now)
+        write_audit(
+            conn,
+            at=now,
+            actor=system_principal("notify").username,
+            action=AUDIT_ACTION,
+            entity_type="away_periods",
+            entity_id=None,
+            detail={"day": summary.day.isoformat(), "people": summary.people},
         )
-    return summary
+        return summary
+
+    return run_once_a_day(engine, now, AUDIT_ACTION, LOCK_CLASS, job)
