@@ -306,7 +306,7 @@ def test_the_away_form_on_a_person_alert(db: Engine) -> None:
     assert until in [w.value for w in at.warning]
 
 
-def test_council_gets_no_away_form(db: Engine) -> None:
+def test_leads_get_the_away_form_admins_do_not(db: Engine) -> None:
     rid, ref = _goyang_person(db, 3)
     at = open_page(role="lead", person=ref)
     at.switch_page("../pages/people.py").run()
@@ -410,3 +410,24 @@ def test_the_live_page_lists_people_marked_away(db: Engine, homes) -> None:
     assert len(row) == 1
     assert row[translate("away.ends_on")].iloc[0] == format_date(today + timedelta(days=4), "ko")
     assert "*" in row[translate("col.recipient")].iloc[0]  # masked, as the live page does
+
+
+def test_no_away_form_for_an_operator_outside_the_persons_district(db: Engine, homes) -> None:
+    with db.connect() as conn:
+        alert_id, rid = conn.execute(
+            select(Alert.id, Alert.recipient_id)
+            .join(Region, Region.id == Alert.region_id)
+            .where(Alert.recipient_id.is_not(None), Region.code.startswith("4128"))
+            .order_by(Alert.id)
+            .limit(1)
+        ).one()
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state[USER_KEY] = SessionUser(
+        "seoulop", "seoulop", "operator", (homes["drifting"][3],)
+    )
+    at.session_state[ACTIVITY_KEY] = datetime.now(UTC)
+    at.query_params["alert"] = str(alert_id)
+    at.run()
+    at.switch_page("../pages/alerts.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert away_key("alerts", "save", rid) not in {b.key for b in at.button}
