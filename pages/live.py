@@ -1,7 +1,9 @@
-"""실시간 현황: device states by program and dong, open-alert ticker, silent devices."""
+"""실시간 현황: device states by program and dong, open-alert ticker, silent devices; below, the
+watch list of homes drifting from their routine and the people marked away (own timer)."""
 
 import streamlit as st
 
+from dashboard.auth import personal_data_scope
 from dashboard.i18n import STATES
 from dashboard.ui.auth import check_session, require_page
 from dashboard.ui.components import (
@@ -13,10 +15,12 @@ from dashboard.ui.components import (
 )
 from dashboard.ui.data import load
 from dashboard.ui.live import REFRESH_S, fetch_live, render_snapshot
+from dashboard.ui.watch import REFRESH_S as WATCH_REFRESH_S
+from dashboard.ui.watch import fetch_watch, render_watch
 from queries.filters import districts_with_devices, programs
 from queries.live import LiveFilters
 
-require_page("live")  # personal data: re-check the role, not just the menu
+user = require_page("live")  # personal data: re-check the role, not just the menu
 page_header("page.live", "live.caption")
 
 device_programs = load(programs, kind="device")
@@ -43,3 +47,14 @@ def live_panel(filters: LiveFilters) -> None:
 
 
 live_panel(filters)
+
+
+@st.fragment(run_every=WATCH_REFRESH_S)
+def watch_panel(filters: LiveFilters, areas: tuple[str, ...] | None) -> None:
+    check_session()
+    # Outside the live fragment: scoring quiet homes does not fit its 0.1 s budget.
+    render_watch(*fetch_watch(filters, areas))
+
+
+scope = personal_data_scope(user)  # operators: their districts; leads: None (all)
+watch_panel(filters, None if scope is None else tuple(scope))

@@ -20,7 +20,8 @@ from dashboard.tomlconfig import parse_toml_model, read_config_text, reloading
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / "dispatch_routing.toml"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# Outbox channels: the rules write auto_call and dong_center; actions write the rest.
+# Outbox channels: the rules write auto_call and dong_center; actions write the rest but
+# operators, which the daily away reminder writes (dashboard.notify.reminders).
 CHANNELS = (
     "auto_call",
     "dong_center",
@@ -29,6 +30,7 @@ CHANNELS = (
     "guardian_call",
     "lead",
     "responder",  # a police box or partner place (dashboard.actions.notify_responder)
+    "operators",
 )
 PLACEHOLDERS = ("alert_id", "recipient_id", "device_id", "dong_code", "district_code", "program")
 
@@ -95,6 +97,7 @@ class Recipients(_Section):
     on_duty_lead: str = "lead:on_duty"
     guardian_call: str = "guardian:{recipient_id}"
     ai_recall: str = "device:{device_id}"
+    operators: str = "operators:{district_code}"
 
     @field_validator("*")
     @classmethod

@@ -15,6 +15,7 @@ from dashboard.clock import Clock
 from dashboard.clock import now as system_now
 from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
+from dashboard.notify.reminders import daily_away_reminders
 from dashboard.notify.worker import notify_tick
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
@@ -64,6 +65,7 @@ def run_worker(
             log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
         notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
         daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
+        daily_away_reminders(engine, started)  # people marked away: operators told once a day
         ticks += 1
         if once:
             break

@@ -30,10 +30,12 @@ from dashboard.notify import delivery_status
 from dashboard.ui import alert_charts as charts_
 from dashboard.ui.alert_actions import render_actions, show_flash
 from dashboard.ui.alerts import evidence_text, rule_label
+from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.charts import render
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, live_now, load
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.routine_panel import has_explanation, render_sentence, render_strip
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
 from queries.alerts import READING_TYPES, device_readings, dispatches_for, earlier_alerts
@@ -195,8 +197,9 @@ def _facts(alert: dict, now: datetime) -> None:
     )
 
 
-# A position is shown as the distance from home, not as coordinates.
-_HIDDEN_EVIDENCE = {"lat", "lon"}
+# A position is shown as the distance from home, not as coordinates; a plug alert's stored
+# sentence (English) is shown above the table in the user's language instead.
+_HIDDEN_EVIDENCE = {"lat", "lon", "explanation"}
 
 
 def _evidence(alert: dict) -> None:
@@ -384,6 +387,9 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
             t("queue.since_ack"), "–" if _missing(ack) else format_duration(now - ack, lang)
         )
         c[3].metric(t("col.device"), md_escape(alert.get("device_uid") or "–"))
+        routine = has_explanation(alert)
+        if routine:
+            render_sentence(alert)
         rid = _int(alert.get("recipient_id"))
         card = fresh(recipient_card, rid) if rid is not None else None
         if card is not None:  # the domain scopes actions by the person's own region
@@ -392,6 +398,9 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
         with right:
             st.subheader(t("act.title"))
             render_actions(user, alert, now)
+            if card is not None and not card.ended:
+                away_badge(card.id)
+                away_section(user, card.id, card.region_code, "alerts")
         with left:
             _facts(alert, now)
             _evidence(alert)
@@ -399,6 +408,8 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
                 _card(user, int(alert["id"]), card)
             else:
                 st.caption(t("card.device_ticket"))
+        if routine:
+            render_strip(alert, now)
     from dashboard.ui.alert_trail import render_search, with_search_tab
 
     names = [t("readings.title"), t("history.title"), t("delivery.title")]

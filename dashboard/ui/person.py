@@ -20,6 +20,7 @@ from dashboard.i18n import localized, state_label, translate_or
 from dashboard.ui.alert_detail import fresh, refusal_text
 from dashboard.ui.alerts import rule_label
 from dashboard.ui.auth import USER_KEY
+from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
 from dashboard.ui.geofence_form import geofence_section
@@ -284,12 +285,16 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
     """The person panel (``person``: :func:`queries.roster.person_by_ref` plus ``status``)."""
     st.subheader(t("person.title", ref=md_escape(person["external_ref"])))
     show_flash()
+    if person["status"] == "active":
+        away_badge(int(person["id"]))
     left, right = st.columns([3, 2], gap="large")
     with left:
         revealed = _facts(user, person)
     with right:
         _home(user, person, tiles)
         geofence_section(user, person)
+    if person["status"] == "active":
+        away_section(user, int(person["id"]), person["region_code"], "people")
     if may_manage(user):
         if person["status"] == "active":
             notes = fresh(staff_notes, int(person["id"])) if revealed else None

@@ -464,3 +464,51 @@ def test_wandering_search_map_in_browser(page, app_server):
     frame_el.scroll_into_view_if_needed()
     page.wait_for_timeout(1500)  # let the fit animation settle before the picture
     screenshot(page, "wandering-search-ko")
+
+
+def test_plug_alert_detail_with_the_routine_strip(page, app_server, app_database_url):
+    """A smart-plug alert raised by the routine-aware rule: the sentence and the home's routine
+    strip render, in Korean, in English and on a projector (screenshots to look at)."""
+    import json
+
+    from sqlalchemy import select
+
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import Alert
+
+    engine = make_engine(app_database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(Alert.id, Alert.evidence)
+                .where(Alert.rule == "plug_no_change", Alert.status != "closed")
+                .order_by(Alert.id)
+            ).all()
+    finally:
+        engine.dispose()
+    evidence = {
+        r.id: r.evidence if isinstance(r.evidence, dict) else json.loads(r.evidence) for r in rows
+    }
+    by_routine = [i for i, ev in evidence.items() if ev.get("basis") == "routine"]
+    with_basis = by_routine or [i for i, ev in evidence.items() if ev.get("basis")]
+    assert with_basis, "the demo city has no open plug alert from the routine-aware rule"
+    alert_id = with_basis[0]
+    for suffix, name in (("", "ko"), ("&lang=en", "en"), ("&projector=1", "projector-ko")):
+        visit(page, f"{app_server}/alerts?alert={alert_id}{suffix}")
+        why = "Why this alert:" if "en" in suffix else "왜 경보했나:"
+        page.get_by_text(why).first.wait_for(timeout=30_000)
+        chart = page.locator('[data-testid="stVegaLiteChart"]').first
+        chart.wait_for(timeout=30_000)
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(1000)  # Vega draws after the element appears
+        _assert_no_exception(page, f"/alerts?alert={alert_id}{suffix}")
+        assert chart.locator("canvas, svg").count() >= 1
+        screenshot(page, f"alert-routine-{name}")
+    # The live page's watch list and the people away, below the live panel.
+    visit(page, f"{app_server}/live")
+    heading = page.get_by_text("관찰 목록: 평소와 다른 집").first
+    heading.wait_for(timeout=30_000)
+    heading.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    _assert_no_exception(page, "/live (watch list)")
+    screenshot(page, "live-watch-ko")

@@ -1,0 +1,90 @@
+"""The routine part of a smart-plug alert's detail: the one-sentence explanation in the user's
+language, the score in words and the home's routine strip with today and the quiet spell."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.detection.explain import explain_plug
+from dashboard.formatting import format_datetime, format_number
+from dashboard.i18n import state_label
+from dashboard.rules.config import current_thresholds
+from dashboard.settings import LOCAL_TZ
+from dashboard.ui.charts import render
+from dashboard.ui.data import live_now, load
+from dashboard.ui.i18n import current_lang, projector_on, t
+from dashboard.ui.routine_chart import ROW_PX, ROW_PX_PROJECTOR, routine_strip_chart
+from dashboard.ui.safe_text import md_escape
+from queries.routine import routine_strip
+
+RULE = "plug_no_change"
+PLUG = "smart_plug"
+
+
+def has_explanation(alert: dict) -> bool:
+    """A plug alert raised by the routine-aware rule (older alerts carry no ``basis``)."""
+    evidence = alert.get("evidence")
+    return alert.get("rule") == RULE and isinstance(evidence, dict) and "basis" in evidence
+
+
+def sentence(evidence: dict, lang: str) -> str:
+    return explain_plug(evidence, lang)
+
+
+def score_words(evidence: dict, reference_days: int | None) -> str:
+    """The score's numbers in words, or why the routine was not scored."""
+    cfg = current_thresholds().plug_routine
+    lang = current_lang()
+    share = evidence.get("routine_share")
+    if share is None:
+        return t(
+            "routine.not_scored",
+            days=format_number(reference_days or 0),
+            needed=format_number(cfg.min_days),
+        )
+    return t(
+        "routine.score",
+        active=format_number(evidence.get("routine_active_days") or 0),
+        days=format_number(evidence.get("routine_days") or 0),
+        share=format_number(float(share) * 100),
+        min_share=format_number(cfg.min_share * 100),
+        expected=format_number(float(evidence.get("routine_expected_slots") or 0), 1),
+        attention=f"{state_label('attention', lang)} {cfg.attention_slots:g}",
+        risk=f"{state_label('risk', lang)} {cfg.risk_slots:g}",
+        severe=f"{state_label('severe', lang)} {cfg.severe_slots:g}",
+    )
+
+
+def render_sentence(alert: dict) -> None:
+    """The explanation, at the top of the detail (``has_explanation`` alerts)."""
+    text = md_escape(sentence(alert["evidence"], current_lang()))
+    st.info(f"**{t('routine.why')}** {text}", icon=":material/schedule:")
+
+
+def render_strip(alert: dict, now: datetime) -> None:
+    """The score in words and the routine strip (``has_explanation`` alerts)."""
+    lang = current_lang()
+    evidence = alert["evidence"]
+    device_id = alert.get("device_id")
+    if device_id is None or device_id != device_id:
+        return
+    strip = load(routine_strip, int(device_id), live_now(), live=True)
+    st.markdown(f"**{t('routine.strip_title', days=len(strip.days))}**")
+    st.caption(score_words(evidence, strip.reference_days))
+    since = pd.Timestamp(evidence["since"]).to_pydatetime() if evidence.get("since") else None
+    # A plug that stopped reporting: the spell is drawn to its last report (the rule scores
+    # only observed time; the silence itself is a device fault, raised apart).
+    timeout = timedelta(seconds=current_thresholds().device_silent.timeout_s.get(PLUG, 7200))
+    seen = strip.last_seen_at
+    reporting = seen is None or now - seen <= timeout
+    until = now if reporting else seen
+    today = now.astimezone(LOCAL_TZ).date()
+    row_px = ROW_PX_PROJECTOR if projector_on() else ROW_PX
+    chart = routine_strip_chart(strip.days, today, lang, since, until, row_px)
+    render(chart, extra=70)
+    if since is not None:
+        key = "routine.window_caption" if reporting else "routine.window_caption_seen"
+        st.caption(t(key, since=format_datetime(since, lang), until=format_datetime(until, lang)))

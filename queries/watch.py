@@ -1,0 +1,196 @@
+"""The live page's watch list: smart-plug homes drifting from their routine, before any alert.
+
+A home is drifting when its current quiet spell, scored by the plug rule itself
+(``dashboard.rules.plug.plug_no_change``, on the same facts the tick loads), is in a window this
+home is normally active in (share ≥ ``plug_routine.min_share``) and already misses at least half
+of the ``attention_slots`` normally active half-hours that would raise 관심, while the device has
+no open alert. The candidates are bounded in SQL first: plugs quiet for ``min_quiet_h`` with a
+usable routine row that still report (within the plug's silence timeout), no open alert, in the
+user's districts and the page's filters, at most ``scan`` of them (the longest quiet first); only
+those are scored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import Connection, false, or_, select
+
+from dashboard.auth.regions import area_prefix
+from dashboard.db.schema import (
+    Alert,
+    CareRecipient,
+    Device,
+    DeviceRoutine,
+    DeviceState,
+    Program,
+    Region,
+)
+from dashboard.formatting import mask_name
+from dashboard.rules.config import Thresholds, current_thresholds
+from dashboard.rules.facts import enrich, load_facts_by_id, with_history
+from dashboard.rules.model import iso
+from dashboard.rules.plug import plug_no_change
+from queries.common import in_filter, region_filter, where_all
+from queries.live import LiveFilters
+
+SHOWN = 10
+NO_FILTERS = LiveFilters()
+PLUG_TIMEOUT_S = 7200  # device_types' heartbeat for plugs when rules.toml names none
+SCAN = 3_000  # candidates scored at most per refresh (the longest quiet first)
+
+
+@dataclass(frozen=True)
+class WatchList:
+    """``rows``: device_id, recipient_id, external_ref, recipient_masked, region_ko, region_en,
+    since, evidence (the rule's evidence, routine basis), share, expected; most missed first.
+    ``candidates`` were scored (``truncated``: more were quiet than ``scan``)."""
+
+    rows: pd.DataFrame
+    candidates: int
+    truncated: bool
+    seconds: float
+
+
+def _areas(areas: Iterable[str] | None):
+    if areas is None:
+        return None
+    prefixes = sorted({area_prefix(code) for code in areas})
+    return or_(*(Region.code.startswith(p) for p in prefixes)) if prefixes else false()
+
+
+def candidate_ids(
+    conn: Connection,
+    now: datetime,
+    th: Thresholds,
+    filters: LiveFilters = NO_FILTERS,
+    areas: Iterable[str] | None = None,
+    scan: int = SCAN,
+) -> list[int]:
+    """Quiet plugs with a usable routine and no open alert, longest quiet first, at most
+    ``scan`` + 1 (one more says the scan was cut)."""
+    cfg = th.plug_routine
+    reporting_s = th.device_silent.timeout_s.get("smart_plug", PLUG_TIMEOUT_S)
+    d, s = Device.__table__, DeviceState.__table__
+    rt, a = DeviceRoutine.__table__, Alert.__table__
+    inside = _areas(areas)
+    programs = in_filter(Program.code, filters.programs)
+    regions = region_filter(Region, filters.districts)
+    stmt = where_all(
+        select(d.c.id)
+        .join(s, s.c.device_id == d.c.id)
+        .join(rt, rt.c.device_id == d.c.id)
+        .where(
+            d.c.type_code == "smart_plug",
+            d.c.status == "active",
+            d.c.recipient_id.is_not(None),
+            s.c.last_activity_at <= now - timedelta(hours=cfg.min_quiet_h),
+            # Still reporting: a plug gone silent is a device fault (the silent list), and the
+            # rule scores only observed time.
+            s.c.last_seen_at >= now - timedelta(seconds=reporting_s),
+            rt.c.reference_days >= cfg.min_days,
+            d.c.id.not_in(
+                select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
+            ),
+        ),
+        None if programs is None else d.c.program_id.in_(select(Program.id).where(programs)),
+        None if regions is None else d.c.region_id.in_(select(Region.id).where(regions)),
+        None
+        if inside is None
+        else d.c.recipient_id.in_(
+            select(CareRecipient.id)
+            .join(Region, Region.id == CareRecipient.region_id)
+            .where(inside)
+        ),
+    )
+    stmt = stmt.order_by(s.c.last_activity_at, d.c.id).limit(scan + 1)
+    return list(conn.execute(stmt).scalars())
+
+
+def _people(conn: Connection, ids: list[int]) -> pd.DataFrame:
+    r = CareRecipient.__table__
+    rows = conn.execute(
+        select(
+            r.c.id.label("recipient_id"),
+            r.c.external_ref,
+            r.c.pii_name,
+            Region.name_ko.label("region_ko"),
+            Region.name_en.label("region_en"),
+        )
+        .join(Region, Region.id == r.c.region_id)
+        .where(r.c.id.in_(ids))
+    ).all()
+    df = pd.DataFrame(
+        rows, columns=["recipient_id", "external_ref", "pii_name", "region_ko", "region_en"]
+    )
+    df["recipient_masked"] = df.pop("pii_name").map(mask_name)
+    return df
+
+
+_COLUMNS = [
+    "device_id",
+    "recipient_id",
+    "external_ref",
+    "recipient_masked",
+    "region_ko",
+    "region_en",
+    "since",
+    "share",
+    "expected",
+    "evidence",
+]
+
+
+def drifting_homes(
+    conn: Connection,
+    now: datetime,
+    filters: LiveFilters = NO_FILTERS,
+    areas: Iterable[str] | None = None,
+    limit: int = SHOWN,
+    scan: int = SCAN,
+    thresholds: Thresholds | None = None,
+) -> WatchList:
+    """The watch list (``areas``: the user's districts, None = all, () = none)."""
+    started = time.perf_counter()
+    th = thresholds or current_thresholds()
+    cfg = th.plug_routine
+    empty = pd.DataFrame(columns=_COLUMNS)
+    if not cfg.enabled or (areas is not None and not tuple(areas)):
+        return WatchList(empty, 0, False, time.perf_counter() - started)
+    ids = candidate_ids(conn, now, th, filters, areas, scan)
+    truncated = len(ids) > scan
+    ids = ids[:scan]
+    facts, _readings = enrich(conn, load_facts_by_id(conn, ids), th, now)
+    facts = with_history(conn, facts)
+    found = []
+    for f in facts:
+        decision = plug_no_change(f, th, now)
+        if decision is None:
+            continue  # marked away, or no clock
+        ev = decision.evidence
+        share, expected = ev.get("routine_share"), ev.get("routine_expected_slots")
+        if share is None or share < cfg.min_share or expected < cfg.attention_slots / 2:
+            continue
+        observed = min(now, f.last_seen_at or now)
+        evidence = ev | {"basis": "routine", "scored_at": iso(observed)}
+        found.append(
+            {
+                "device_id": f.device_id,
+                "recipient_id": f.recipient_id,
+                "since": pd.Timestamp(ev["since"]),
+                "share": share,
+                "expected": expected,
+                "evidence": evidence,
+            }
+        )
+    found.sort(key=lambda row: (-row["expected"], row["device_id"]))
+    rows = pd.DataFrame(found[:limit])
+    if rows.empty:
+        return WatchList(empty, len(ids), truncated, time.perf_counter() - started)
+    people = _people(conn, [int(r) for r in rows["recipient_id"]])
+    rows = rows.merge(people, on="recipient_id", how="left")[_COLUMNS]
+    return WatchList(rows, len(ids), truncated, time.perf_counter() - started)

@@ -1,0 +1,99 @@
+"""The routine UI's queries on both backends: one plug's strip, and the live page's watch list
+(drifting homes only: not a normal one, not someone away, not a home with an alert or a silent
+plug, only in the user's districts)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from test_actions_support import T0, add_alert, add_person, seed, who
+
+from dashboard.db.schema import Alert, DeviceDaily
+from dashboard.detection.away import mark_away
+from dashboard.detection.routine import FULL_DAY
+from dashboard.settings import LOCAL_TZ
+from queries.routine import routine_strip
+from queries.watch import drifting_homes
+from tests.routine_support import bits_away_from, give_routine
+
+TODAY = T0.astimezone(LOCAL_TZ).date()
+GOYANG = ("4128000000",)
+
+
+def test_the_strip_reads_the_last_days_newest_first(db_engine):
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        _rid, did = add_person(conn)
+        give_routine(conn, did, T0, bits=0b1011)
+        conn.execute(
+            update(DeviceDaily)
+            .where(DeviceDaily.device_id == did, DeviceDaily.day == TODAY - timedelta(days=3))
+            .values(activity_slots=None)
+        )
+    with db_engine.connect() as conn:
+        strip = routine_strip(conn, did, T0)
+    days = strip.days
+    assert strip.last_day == TODAY and len(days) == 28
+    assert list(days["day"])[:2] == [TODAY, TODAY - timedelta(days=1)]
+    assert days["bits"].iloc[1] == 0b1011 and days["bits"].iloc[3] == 0  # a NULL day is 0
+    assert days["reported"].all() and strip.reference_days == 28
+    assert strip.learned_on == TODAY
+
+
+def test_a_silent_plug_strip_ends_on_its_last_report(db_engine):
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        _rid, did = add_person(conn)
+        give_routine(conn, did, T0, seen_ago=timedelta(days=2))
+    with db_engine.connect() as conn:
+        strip = routine_strip(conn, did, T0)
+    assert strip.last_day == TODAY - timedelta(days=2)
+    assert not strip.days["reported"].iloc[-1]  # 29 days back: before the history
+
+
+def test_the_watch_list_shows_drifting_homes_only(db_engine):
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        drifting, d1 = add_person(conn)
+        normal, d2 = add_person(conn)
+        away, d3 = add_person(conn)
+        short, d4 = add_person(conn)
+        silent, d5 = add_person(conn)
+        seoul, d6 = add_person(conn, region_id=4, program_id=2)
+        give_routine(conn, d1, T0, quiet_h=3)
+        give_routine(conn, d2, T0, quiet_h=3, bits=bits_away_from(T0))
+        give_routine(conn, d3, T0, quiet_h=3)
+        give_routine(conn, d4, T0, quiet_h=1)  # not yet min_quiet_h
+        give_routine(conn, d5, T0, quiet_h=6, seen_ago=timedelta(hours=3))
+        give_routine(conn, d6, T0, quiet_h=4)
+        mark_away(conn, who(), T0, away, TODAY, TODAY + timedelta(days=2))
+    alerted = add_alert(db_engine)
+    with db_engine.begin() as conn:
+        did = conn.scalar(select(Alert.device_id).where(Alert.id == alerted))
+        give_routine(conn, did, T0, quiet_h=5)
+    with db_engine.connect() as conn:
+        everyone = drifting_homes(conn, T0)
+        goyang = drifting_homes(conn, T0, areas=GOYANG)
+        nobody = drifting_homes(conn, T0, areas=())
+    assert list(everyone.rows["recipient_id"]) == [seoul, drifting]  # most missed first
+    assert list(goyang.rows["recipient_id"]) == [drifting] and nobody.rows.empty
+    row = goyang.rows.iloc[0]
+    assert row["recipient_masked"] == "김*순" and row["region_ko"].endswith("백석1동")
+    assert row["share"] == 1.0 and row["expected"] >= 2  # 3 h of an always-active home
+    assert row["evidence"]["basis"] == "routine"
+    # Scored: the two drifting homes, the normal one and the one away; not the short quiet,
+    # the silent plug or the home with an open alert (bounded out in SQL).
+    assert everyone.candidates == 4 and not everyone.truncated
+    assert {normal, away, short, silent}.isdisjoint(everyone.rows["recipient_id"])
+
+
+def test_the_scan_is_bounded_and_says_so(db_engine):
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        for _ in range(3):
+            _rid, did = add_person(conn)
+            give_routine(conn, did, T0, quiet_h=3, bits=FULL_DAY)
+    with db_engine.connect() as conn:
+        watch = drifting_homes(conn, T0, scan=2)
+    assert watch.truncated and watch.candidates == 2 and len(watch.rows) == 2
