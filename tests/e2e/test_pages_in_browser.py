@@ -375,7 +375,12 @@ def test_geofence_form_on_a_wanderers_panel(page, app_server):
     page.get_by_text(TITLES_GEOFENCE["title"]).first.click()
     page.get_by_text(TITLES_GEOFENCE["field"]["polygon"]).first.wait_for(timeout=30_000)
     _assert_no_exception(page, "/people?person=WND-P000001")
-    assert page.get_by_role("button", name=TITLES_GEOFENCE["save"]).count() == 1
+    # The settings form beside it has its own 저장: count the safe-zone form's only.
+    form = page.locator('[data-testid="stForm"]').filter(
+        has_text=TITLES_GEOFENCE["field"]["polygon"]
+    )
+    assert form.count() == 1
+    assert form.get_by_role("button", name=TITLES_GEOFENCE["save"]).count() == 1
     page.wait_for_timeout(1000)
     screenshot(page, "people-geofence-ko")
 
