@@ -44,6 +44,9 @@ class Margins:
     lux: float
     min_answered_s: float
     position_m: float = POSITION_NOISE_M
+    # Judge plug power against the home's learned unattended load (``plug_routine.enabled``);
+    # off: the margin alone, exactly the fixed rule's definition.
+    background: bool = True
 
     @classmethod
     def from_rules(cls) -> Margins:
@@ -54,6 +57,7 @@ class Margins:
             power_w=t.plug_no_change.power_margin_w,
             lux=t.plug_no_change.lux_margin,
             min_answered_s=t.call_no_activity.min_answered_s,
+            background=t.plug_routine.enabled,
         )
 
 
@@ -216,7 +220,7 @@ def update_device_state(
         query = query.with_for_update()  # serialise concurrent batches per device
     previous = {row.device_id: row for row in conn.execute(query).all()}
     powered = sorted({i for i, evs in by_device.items() if any(e.type == "power" for e in evs)})
-    backgrounds = load_backgrounds(conn, powered)
+    backgrounds = load_backgrounds(conn, powered) if margins.background else {}
     rows = []
     merged_states: dict[int, _State] = {}
     for device_id in ids:

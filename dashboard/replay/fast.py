@@ -115,7 +115,9 @@ class Mirror:
     def receive(self, readings: Sequence[Reading], margins: Margins) -> None:
         events: list[ValidEvent] = [r.event for r in readings]
         self.pending.extend(readings)
-        self.state = merge_state(self.state, events, margins, self.background)
+        self.state = merge_state(
+            self.state, events, margins, self.background if margins.background else None
+        )
         positions = [
             RuleReading(e.ts, e.type, None, e.data) for e in events if e.type == "position"
         ]

@@ -15,6 +15,9 @@ RULE = "plug_no_change"
 NO_LOAD_RULE = "plug_no_load"
 NO_LOAD_W = 1.0  # a reading at or under this is "nothing plugged in / switched off at the wall"
 LIVE_FLOOR_W = 5.0  # a home whose unattended load never drops under this always draws power
+# How long 0 W must last before it is a device matter: longer than a sunny day's zero import
+# on a home with solar panels (seen on real meters), shorter than the ladder's first stage.
+NO_LOAD_H = 12.0
 
 
 def plug_ladder(no_change_hours: float | None, th: Thresholds) -> tuple[float, float, float]:
@@ -67,8 +70,8 @@ def no_load(facts: DeviceFacts) -> bool:
 
 
 def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision | None:
-    """A device fault ticket once the plug has read 0 W for ``plug_routine.min_quiet_h`` in a
-    home that always draws power; clears when power returns."""
+    """A device fault ticket once the plug has read 0 W for ``NO_LOAD_H`` (12 h) in a home
+    that always draws power; clears when power returns."""
     if facts.type_code != "smart_plug" or facts.last_power_w is None:
         return None
     evidence = {"power_w": facts.last_power_w, "since": iso(facts.last_activity_at)}
@@ -78,7 +81,7 @@ def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision 
         return None  # no background to judge by yet: no opinion
     evidence["floor_w"] = round(facts.routine.background.low_w, 1)
     hours = hours_between(facts.last_activity_at, now)
-    stage = "attention" if hours >= th.plug_routine.min_quiet_h else None
+    stage = "attention" if hours >= NO_LOAD_H else None
     return Decision(NO_LOAD_RULE, stage, evidence)
 
 

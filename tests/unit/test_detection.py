@@ -233,10 +233,11 @@ def test_a_plug_gone_offline_is_not_hours_of_a_persons_inactivity():
 def test_zero_watts_in_a_home_that_always_draws_power_is_a_device_fault():
     facts = replace(
         plug_facts(local(TODAY, 9, 0), daily_routine()),
-        last_seen_at=local(TODAY, 14, 55).astimezone(UTC),
+        last_seen_at=local(TODAY, 21, 25).astimezone(UTC),
         last_power_w=0.0,
     )
-    now = local(TODAY, 15, 0).astimezone(UTC)
+    assert plug_no_load(facts, TH, local(TODAY, 15, 0).astimezone(UTC)).stage is None  # 6 h
+    now = local(TODAY, 21, 30).astimezone(UTC)  # 12.5 h: longer than a sunny day's zero import
     fault = plug_no_load(facts, TH, now)
     assert fault.stage == "attention" and fault.kind == "device_fault"
     assert plug_no_change(facts, TH, now).stage is None  # not a person alert (ladder: 24 h)
