@@ -123,7 +123,11 @@ def geofence_section(user: SessionUser, person: dict) -> None:
                 help=t("geofence.quiet_help"),
             )
             st.form_submit_button(
-                t("geofence.save"), type="primary", on_click=_on_save, args=(rid,)
+                t("geofence.save"),
+                type="primary",
+                on_click=_on_save,
+                args=(rid,),
+                key=_key(rid, "save"),
             )
         st.caption(t("geofence.audited"))
 

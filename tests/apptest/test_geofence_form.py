@@ -56,7 +56,10 @@ def _save(at: AppTest, rid: int, lang: str = "ko", **values: str) -> AppTest:
             w for w in (*at.text_area, *at.text_input) if w.key == f"geofence_{rid}_{name}"
         )
         widget.set_value(value)
-    next(b for b in at.button if translate("geofence.save", lang) in b.label).click().run()
+    # The panel has other save buttons (settings, home): the safe-zone form's, by its key.
+    save = at.button(key=f"geofence_{rid}_save")
+    assert save.label == translate("geofence.save", lang)
+    save.click().run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
