@@ -87,6 +87,7 @@ def cmd_responders(args: argparse.Namespace) -> int:
     """``reference responders load [FILE]``: the police-box list, placed at dong centroids."""
     from pathlib import Path
 
+    from dashboard import clock
     from dashboard.auth.principal import cli_principal
     from dashboard.responders.police import POLICE_CSV, PoliceFileError, load_police_boxes
 
@@ -98,7 +99,7 @@ def cmd_responders(args: argparse.Namespace) -> int:
     engine = _schema_ready_engine()
     try:
         with engine.begin() as conn:
-            report = load_police_boxes(conn, cli_principal(), datetime.now(UTC), path)
+            report = load_police_boxes(conn, cli_principal(), clock.now(), path)
     except PoliceFileError as exc:
         raise UsageError(str(exc)) from None
     for line in report.unmatched:

@@ -9,7 +9,7 @@ Times are aware UTC inside the application; a naive time is refused where it ent
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 # What loops and servers are given instead of reading the system clock themselves.
 Clock = Callable[[], datetime]
@@ -28,6 +28,15 @@ def require_aware(value: datetime, name: str = "now") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware (naive datetime {value.isoformat()})")
     return value
+
+
+def in_zone(value: datetime, tz: tzinfo) -> datetime:
+    """``value`` unchanged when aware; a naive time read as wall-clock time in ``tz``."""
+    return (
+        value
+        if value.tzinfo is not None and value.utcoffset() is not None
+        else (value.replace(tzinfo=tz))
+    )
 
 
 def as_utc(value: datetime | str) -> datetime:

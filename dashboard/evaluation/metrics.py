@@ -14,6 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from dashboard.clock import in_zone
+from dashboard.settings import LOCAL_TZ
+
 PERSON = "person"
 DEVICE_FAULT = "device_fault"
 SEOUL = timedelta(hours=9)
@@ -31,10 +34,7 @@ class Transition:
 
 def parse_at(text: str) -> int:
     """Epoch seconds of an ISO 8601 time; a naive time is Seoul's (the replay's default zone)."""
-    at = datetime.fromisoformat(text)
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC) - SEOUL
-    return int(at.timestamp())
+    return int(in_zone(datetime.fromisoformat(text), LOCAL_TZ).timestamp())
 
 
 def parse_transitions(doc: dict) -> list[Transition]:

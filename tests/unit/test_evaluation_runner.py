@@ -24,12 +24,14 @@ SHIPPED = config.DEFAULT_PATH.read_text(encoding="utf-8")
 
 
 def test_routine_switch_in_a_rules_file():
+    assert "[plug_routine]" in SHIPPED  # the shipped file has the section: switched in place
     off = with_routine(SHIPPED, enabled=False)
-    assert off.startswith(SHIPPED.rstrip("\n")) and off.endswith(
-        "[plug_routine]\nenabled = false\n"
-    )
+    assert off.count("[plug_routine]") == 1 and "\nenabled = false" in off
+    assert off.replace("enabled = false", "enabled = true") == SHIPPED
     on = with_routine(off, enabled=True)
-    assert on.count("[plug_routine]") == 1 and "enabled = true" in on
+    assert on == SHIPPED
+    bare = "[battery]\nlow_pct = 20\n"  # no section: appended
+    assert with_routine(bare, enabled=False).endswith("[plug_routine]\nenabled = false\n")
     text = "[plug_routine]\nweights = [1, 2]\nenabled = true  # on\n\n[battery]\nlow_pct = 20\n"
     assert with_routine(text, enabled=False) == text.replace("enabled = true", "enabled = false")
 
