@@ -50,6 +50,9 @@ def render_once(engine: Engine, now: datetime) -> tuple[int, int, int]:
 
     with engine.connect() as conn:
         df = _texts(snapshot(conn, now))
+        if df.empty:  # a city without detectors (the tiny bench city): the base map alone
+            fmap = base_map(map_labels("ko", 30), None, None)
+            return len(_get_map_string(fmap)), 0, 0
         outside = df[df["status"] == "outside"]
         person = (outside if len(outside) else df).iloc[0]
         fixes = downsample(

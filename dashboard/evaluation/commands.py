@@ -159,6 +159,9 @@ def _case_row(case: Case, part: str, by_method: dict) -> dict:
             "first_fault_h": _h(
                 metrics.first_time_h(ts, case.onset, case.end, kind=metrics.DEVICE_FAULT)
             ),
+            # a person alert already open at the onset (raised before it, still open): the
+            # person is flagged, but no alert opens in the window
+            "open_at_onset": metrics.open_at(ts, case.onset),
             "person_alerts": len(
                 [t for t in metrics.openings(ts) if case.onset <= t.at < case.end]
             ),
@@ -277,6 +280,7 @@ def evaluate(root: Path, quick: bool, workers: int, seed: int = SEED) -> dict:
             and r["kind"] == "stop"
             and r["fixed"]["first_alert_h"] is not None
             and r["model"]["first_alert_h"] is None
+            and not r["model"]["open_at_onset"]
         ]
         results[part] = figures
     background = None

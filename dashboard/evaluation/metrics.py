@@ -72,6 +72,20 @@ def openings(transitions: Iterable[Transition], kind: str | None = PERSON) -> li
     return out
 
 
+def open_at(transitions: Iterable[Transition], at: int, kind: str = PERSON) -> bool:
+    """Whether an alert of ``kind`` was open at ``at`` (opened earlier, not yet closed)."""
+    open_now: dict[tuple[str, str], str] = {}
+    for t in sorted(transitions, key=lambda t: t.at):
+        if t.at >= at:
+            break
+        key = (t.device_id, t.rule)
+        if t.stage is None:
+            open_now.pop(key, None)
+        else:
+            open_now[key] = t.kind
+    return kind in open_now.values()
+
+
 def first_time_h(
     transitions: Iterable[Transition],
     onset: int,

@@ -275,7 +275,7 @@ def poison(i: int) -> bytes:
     return kinds[i % len(kinds)]
 
 
-def wait_for(check, what: str, process: Process, timeout: float = 10) -> float:
+def wait_for(check, what: str, process: Process, timeout: float = 30) -> float:
     """Poll until ``check()``; returns the seconds it took."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:

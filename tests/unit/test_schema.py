@@ -180,6 +180,7 @@ def test_personal_data_columns_are_marked():
         "pii_home_lon",
         "pii_guardian_name",
         "pii_guardian_phone",
+        "pii_zone_polygon",  # a safe-zone polygon drawn around the home
     }
     # No other table may hold personal data columns.
     for table in metadata.tables.values():
