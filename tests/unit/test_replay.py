@@ -339,3 +339,34 @@ def test_recorded_tracks_through_replay_score_as_the_geofence_script(tmp_path):
     assert {k: figures[1][k] for k in same} == {k: figures[0][k] for k in same}
     assert figures[1]["genuine_exits"] >= 3  # the sample has exits to see
     assert figures[1]["alerted_within_target"] == figures[1]["genuine_exits"]
+
+
+def test_the_shortcut_sends_to_the_database_what_the_lifecycle_would_change():
+    from dashboard.replay.fast import would_change
+    from dashboard.rules.model import Decision
+
+    left = {"outside_since": "2024-05-10T04:37:00+00:00"}
+    episode = dict(left)
+    # A wandering episode follows its stage down (returning): a transition.
+    assert would_change(
+        [Decision("wander_left_zone", "attention", left)], {"wander_left_zone": "risk"}, episode
+    )
+    # The ladder never moves down while open: a lower decision changes nothing.
+    assert not would_change([Decision("plug_no_change", "attention")], {"plug_no_change": "risk"})
+    assert would_change([Decision("plug_no_change", "severe")], {"plug_no_change": "risk"})
+    # The same stage and the same episode: an evidence refresh only.
+    assert not would_change(
+        [Decision("wander_left_zone", "risk", left)], {"wander_left_zone": "risk"}, episode
+    )
+    # ... unless the episode the geofence reads back would be rewritten.
+    moved = {"outside_since": "2024-05-10T05:00:00+00:00"}
+    assert would_change(
+        [Decision("wander_left_zone", "risk", moved)], {"wander_left_zone": "risk"}, episode
+    )
+    # Opening, closing; a sticky rule never closes by itself; a cleared rule with no alert.
+    assert would_change([Decision("wander_no_position", "severe")], {})
+    assert would_change(
+        [Decision("wander_left_zone", None, {})], {"wander_left_zone": "attention"}, episode
+    )
+    assert not would_change([Decision("robot_sos", None)], {"robot_sos": "severe"})
+    assert not would_change([Decision("wander_no_fix", None)], {})
