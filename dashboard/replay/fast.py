@@ -149,7 +149,7 @@ class Mirror:
     ) -> None:
         """After a write: the database's facts, state and alerts are the truth again."""
         self.base, self.state, self.open = base, state, open_stages
-        self.background, self.routine = learned
+        self._learned(learned)
         self.type_code = base.type_code if base is not None else None
         self.pending, self._view, self.stale = [], None, False
 
@@ -159,8 +159,16 @@ class Mirror:
         learned: tuple[Background | None, Routine | None] = (None, None),
     ) -> None:
         self.base, self._view, self.stale = base, None, False
-        self.background, self.routine = learned
+        self._learned(learned)
         self.type_code = base.type_code if base is not None else None
+
+    def _learned(self, learned: tuple[Background | None, Routine | None]) -> None:
+        # The same routine as before stays the same object: what it computed is kept (its slot
+        # probabilities, the last spell scored), instead of recomputed at every reload.
+        background, routine = learned
+        self.background = background
+        if routine is None or routine != self.routine:
+            self.routine = routine
 
     def stored(self) -> None:
         """The held-back readings were stored and no alert changed: the merged state is what

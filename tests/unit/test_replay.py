@@ -11,6 +11,15 @@ import pytest
 from dashboard.cli import main
 from dashboard.replay import read_recording, replay
 from dashboard.replay.output import KEYS
+from dashboard.rules.config import current_thresholds
+from dashboard.rules.geofence_eval import (
+    DEFAULT_DATA,
+    Score,
+    load_tracks,
+    replay_run,
+    run_rules,
+    score,
+)
 from tests.replay_support import HOME, SEOUL, plug_rows, walk_rows, write_csv
 
 T0 = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
@@ -300,3 +309,64 @@ def test_the_exact_flag_writes_the_same_file(tmp_path, capsys):
     assert files[0] == files[1] and '"device_silent"' in files[0]
     printed = capsys.readouterr().out
     assert "(fast path:" in printed and "(exact path:" in printed
+
+
+# Recorded GPS tracks (GeoLife, Beijing) with exits at 300 m that replay in seconds.
+GPS_SAMPLE = ("000/20081024020959", "000/20081026134407", "demo/1", "001/20081028233053")
+
+
+@pytest.mark.skipif(
+    not (DEFAULT_DATA / "geolife").is_dir(), reason=f"recorded GPS tracks absent: {DEFAULT_DATA}"
+)
+def test_recorded_tracks_through_replay_score_as_the_geofence_script(tmp_path):
+    """Issue 10's measurement through the product (docs/rules.md): the same exits alerted in
+    time, the same alerts, none unmatched, one per episode, the same lost-position alerts; the
+    moments differ only in when the rules run (each fix and minute tick vs 10-s batches)."""
+    th = current_thresholds()
+    tracks = [t for t in load_tracks() if t.name in GPS_SAMPLE]
+    assert len(tracks) == len(GPS_SAMPLE)
+    script, through = Score(), Score()
+    for track in tracks:
+        run, replayed = run_rules(track, 300, th), replay_run(track, 300, tmp_path)
+        score(track, run, 300, script)
+        score(track, replayed, 300, through)
+        a, b = run.opens("wander_left_zone"), replayed.opens("wander_left_zone")
+        assert len(a) == len(b), track.name
+        assert all(abs((x - y).total_seconds()) <= 60 for x, y in zip(a, b, strict=True))
+    same = ("genuine_exits", "alerted_within_target", "left_zone_alerts")
+    same += ("not_matching_a_genuine_exit", "most_alerts_in_one_episode", "no_position_alerts")
+    figures = script.as_dict(), through.as_dict()
+    assert {k: figures[1][k] for k in same} == {k: figures[0][k] for k in same}
+    assert figures[1]["genuine_exits"] >= 3  # the sample has exits to see
+    assert figures[1]["alerted_within_target"] == figures[1]["genuine_exits"]
+
+
+def test_the_shortcut_sends_to_the_database_what_the_lifecycle_would_change():
+    from dashboard.replay.fast import would_change
+    from dashboard.rules.model import Decision
+
+    left = {"outside_since": "2024-05-10T04:37:00+00:00"}
+    episode = dict(left)
+    # A wandering episode follows its stage down (returning): a transition.
+    assert would_change(
+        [Decision("wander_left_zone", "attention", left)], {"wander_left_zone": "risk"}, episode
+    )
+    # The ladder never moves down while open: a lower decision changes nothing.
+    assert not would_change([Decision("plug_no_change", "attention")], {"plug_no_change": "risk"})
+    assert would_change([Decision("plug_no_change", "severe")], {"plug_no_change": "risk"})
+    # The same stage and the same episode: an evidence refresh only.
+    assert not would_change(
+        [Decision("wander_left_zone", "risk", left)], {"wander_left_zone": "risk"}, episode
+    )
+    # ... unless the episode the geofence reads back would be rewritten.
+    moved = {"outside_since": "2024-05-10T05:00:00+00:00"}
+    assert would_change(
+        [Decision("wander_left_zone", "risk", moved)], {"wander_left_zone": "risk"}, episode
+    )
+    # Opening, closing; a sticky rule never closes by itself; a cleared rule with no alert.
+    assert would_change([Decision("wander_no_position", "severe")], {})
+    assert would_change(
+        [Decision("wander_left_zone", None, {})], {"wander_left_zone": "attention"}, episode
+    )
+    assert not would_change([Decision("robot_sos", None)], {"robot_sos": "severe"})
+    assert not would_change([Decision("wander_no_fix", None)], {})
