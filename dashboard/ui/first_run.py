@@ -20,14 +20,14 @@ from dashboard.auth.first_run import (
     first_run_open,
     is_local_client,
 )
-from dashboard.auth.passwords import MIN_LENGTH, WeakPasswordError
+from dashboard.auth.passwords import WeakPasswordError
 from dashboard.auth.users import USERNAME, UserError, normalize_username
 from dashboard.settings import get_settings
 from dashboard.ui.auth import ACTIVITY_KEY, USER_KEY, set_login_notice
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import t
 from dashboard.ui.safe_text import md_escape
-from dashboard.ui.users_admin import password_errors
+from dashboard.ui.users_admin import field_error, new_password_fields, password_errors
 
 # Widget keys (tests use them).
 FIRST_USERNAME = "first_run_username"
@@ -98,11 +98,6 @@ def _on_create() -> None:
         set_login_notice(result.message_key)
 
 
-def _field_error(errors: dict[str, str], field: str) -> None:
-    if field in errors:
-        st.error(errors[field], icon=":material/error:")
-
-
 def _remote() -> None:
     st.warning(t("first_run.remote"), icon=":material/lock:")
     st.code(CLI_COMMAND, language="bash")
@@ -126,23 +121,9 @@ def first_run_page() -> None:
             help=t("users_admin.username_help"),
             autocomplete="username",
         )
-        _field_error(errors, "username")
-        st.text_input(
-            t("users_admin.password"),
-            type="password",
-            key=FIRST_PASSWORD,
-            help=t("users_admin.password_help", min=MIN_LENGTH),
-            autocomplete="new-password",
-        )
-        _field_error(errors, "password")
-        st.text_input(
-            t("users_admin.password2"),
-            type="password",
-            key=FIRST_PASSWORD2,
-            autocomplete="new-password",
-        )
-        _field_error(errors, "password2")
-        _field_error(errors, "form")
+        field_error(errors, "username")
+        new_password_fields(errors, FIRST_PASSWORD, FIRST_PASSWORD2)
+        field_error(errors, "form")
         st.form_submit_button(
             t("first_run.submit"), type="primary", on_click=_on_create, key=FIRST_SUBMIT
         )

@@ -187,9 +187,29 @@ def _on_add() -> None:
     _flash("success", t("users_admin.added", username=username))
 
 
-def _field_error(errors: dict[str, str], field: str) -> None:
+def field_error(errors: dict[str, str], field: str) -> None:
+    """The form's message for ``field``, if any, right under it."""
     if field in errors:
         st.error(errors[field], icon=":material/error:")
+
+
+def new_password_fields(errors: dict[str, str], key: str, repeat_key: str) -> None:
+    """A new password and its repetition, with their messages (add user, first run)."""
+    st.text_input(
+        t("users_admin.password"),
+        type="password",
+        key=key,
+        help=t("users_admin.password_help", min=MIN_LENGTH),
+        autocomplete="new-password",
+    )
+    field_error(errors, "password")
+    st.text_input(
+        t("users_admin.password2"),
+        type="password",
+        key=repeat_key,
+        autocomplete="new-password",
+    )
+    field_error(errors, "password2")
 
 
 def add_user_form(actor: SessionUser, names: dict[str, str]) -> None:
@@ -205,7 +225,7 @@ def add_user_form(actor: SessionUser, names: dict[str, str]) -> None:
             help=t("users_admin.username_help"),
             autocomplete="off",
         )
-        _field_error(errors, "username")
+        field_error(errors, "username")
         st.text_input(t("users_admin.display_name"), key=ADD_DISPLAY, max_chars=80)
         st.selectbox(
             t("users_admin.role"),
@@ -214,7 +234,7 @@ def add_user_form(actor: SessionUser, names: dict[str, str]) -> None:
             key=ADD_ROLE,
             help=t("users_admin.role_help"),
         )
-        _field_error(errors, "role")
+        field_error(errors, "role")
         st.multiselect(
             t("users_admin.districts"),
             options=list(names),
@@ -223,23 +243,9 @@ def add_user_form(actor: SessionUser, names: dict[str, str]) -> None:
             help=t("users_admin.districts_help"),
             placeholder=t("users_admin.districts_placeholder"),
         )
-        _field_error(errors, "districts")
-        st.text_input(
-            t("users_admin.password"),
-            type="password",
-            key=ADD_PASSWORD,
-            help=t("users_admin.password_help", min=MIN_LENGTH),
-            autocomplete="new-password",
-        )
-        _field_error(errors, "password")
-        st.text_input(
-            t("users_admin.password2"),
-            type="password",
-            key=ADD_PASSWORD2,
-            autocomplete="new-password",
-        )
-        _field_error(errors, "password2")
-        _field_error(errors, "form")
+        field_error(errors, "districts")
+        new_password_fields(errors, ADD_PASSWORD, ADD_PASSWORD2)
+        field_error(errors, "form")
         st.form_submit_button(
             t("users_admin.add_button"), type="primary", on_click=_on_add, key=ADD_SUBMIT
         )
@@ -347,12 +353,12 @@ def account_actions(actor: SessionUser, users: list) -> None:
             help=t("users_admin.password_help", min=MIN_LENGTH),
             autocomplete="new-password",
         )
-        _field_error(errors, "password")
+        field_error(errors, "password")
         st.text_input(
             t("users_admin.password2"), type="password", key=RESET_PASSWORD2,
             autocomplete="new-password",
         )  # fmt: skip
-        _field_error(errors, "password2")
+        field_error(errors, "password2")
         st.form_submit_button(t("users_admin.reset_button"), on_click=_on_reset, key=RESET_SUBMIT)
 
 
