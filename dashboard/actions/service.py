@@ -347,19 +347,7 @@ def notify_responder(
         "note": note,
         "notifications": list(keys),
     }
-    write_audit(
-        conn,
-        at=now,
-        actor=actor,
-        action=f"alert_{RESPONDER_ACTION}",
-        entity_type="alert",
-        entity_id=alert_id,
-        detail={k: v for k, v in detail.items() if v is not None},
-    )
-    after = _load(conn, alert_id)
-    return _result(
-        after, RESPONDER_ACTION, actor, now, key, dispatch_id, target, keys, replayed=False
-    )
+    return _audited(conn, alert_id, RESPONDER_ACTION, actor, now, key, detail)
 
 
 ACTION_FUNCTIONS[RESPONDER_ACTION] = notify_responder
@@ -452,17 +440,34 @@ def _perform(
         "note": req.note,
         "notifications": list(keys),
     }
+    return _audited(conn, alert_id, req.action, actor, now, key, detail)
+
+
+def _audited(
+    conn: Connection, alert_id: int, action: str, actor: str, now: datetime, key: str, detail: dict
+) -> ActionResult:
+    """Write the action's audit row (empty fields left out) and return the alert as it is now."""
     write_audit(
         conn,
         at=now,
         actor=actor,
-        action=f"alert_{req.action}",
+        action=f"alert_{action}",
         entity_type="alert",
         entity_id=alert_id,
         detail={k: v for k, v in detail.items() if v is not None},
     )
     after = _load(conn, alert_id)
-    return _result(after, req.action, actor, now, key, dispatch_id, target, keys, replayed=False)
+    return _result(
+        after,
+        action,
+        actor,
+        now,
+        key,
+        detail["dispatch_id"],
+        detail["target"],
+        tuple(detail["notifications"]),
+        replayed=False,
+    )
 
 
 def _load(conn: Connection, alert_id: int):

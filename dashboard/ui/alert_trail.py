@@ -14,11 +14,11 @@ from dashboard.formatting import format_datetime
 from dashboard.settings import get_settings
 from dashboard.ui import search_map
 from dashboard.ui.alert_actions import may_act, run_action
-from dashboard.ui.components import table
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import base_map, responders_layer, trail_layer
 from dashboard.ui.safe_text import md_escape
+from dashboard.ui.wandering import render_nearest
 from queries.trails import episode_window
 
 SEARCH_RULES = frozenset({"wander_left_zone", "wander_no_position"})
@@ -73,21 +73,9 @@ def render_search(user: SessionUser, alert: dict, now: datetime) -> None:
         fmap, returned_objects=[], height=MAP_HEIGHT, use_container_width=True,
         key=f"alert_trail_{alert['id']}",
     )  # fmt: skip
-    st.subheader(t("responders.title"))
+    render_nearest(near, lang)
     if near.empty:
-        st.caption(t("responders.none", km=search_map.SEARCH_KM))
         return
-    st.caption(t("responders.caption"))
-    table(
-        search_map.responder_rows(near, lang),
-        {
-            "name": "responders.col_name",
-            "kind_text": "responders.col_kind",
-            "distance_text": "responders.col_distance",
-            "phone_text": "responders.col_phone",
-            "position_text": "responders.col_position",
-        },
-    )
     region = alert.get("person_region_code") or alert.get("region_code")
     if alert["status"] == "closed" or not can(user.role, "notify_responder"):
         return
