@@ -69,6 +69,15 @@ class PlugRoutine(_Section):
         return self
 
 
+class CallRoutine(_Section):
+    """A line's own calling habit, before the fixed ``call_no_activity`` days (docs/rules.md)."""
+
+    enabled: bool = True
+    min_days: int = Field(14, ge=7, le=28)  # days with a call in the window: a regular caller
+    gap_factor: float = Field(1.5, ge=1)  # 관심 after this × the line's longest recent silence
+    min_quiet_h: float = Field(24, ge=12, le=72)  # never before this much silence
+
+
 class DeviceSilent(_Section):
     risk_after_h: float = Field(24, gt=0)
     timeout_s: dict[str, int] = Field(default_factory=lambda: {"smart_plug": 7200})
@@ -170,6 +179,7 @@ class Thresholds(_Section):
     plug_routine: PlugRoutine = PlugRoutine()
     device_silent: DeviceSilent = DeviceSilent()
     call_no_activity: CallNoActivity = CallNoActivity()
+    call_routine: CallRoutine = CallRoutine()
     call_auto_unanswered: CallAutoUnanswered = CallAutoUnanswered()
     ai_call: AiCall = AiCall()
     robot: Robot = Robot()

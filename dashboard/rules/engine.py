@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, false, or_, select, text
 from dashboard.clock import require_aware
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
 from dashboard.detection.records import mark_checked
+from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import enrich, load_facts, load_facts_by_id, with_history
@@ -155,7 +156,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         silent,
         quiet("smart_plug", first_plug_signal),
         routine_due,
-        quiet("phone_line", th.call_no_activity.days * 24),
+        quiet("phone_line", first_call_signal_h(th)),
         quiet("care_robot", th.robot.no_interaction_h),
         s.c.battery_pct < th.battery.low_pct,
         and_(d.c.type_code == "wandering_detector", s.c.last_lat.is_not(None)),

@@ -159,7 +159,8 @@ def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
 def enrich(
     conn: Connection, facts: list[DeviceFacts], th: Thresholds, now: datetime
 ) -> tuple[list[DeviceFacts], dict[int, list[Reading]]]:
-    """Add each wanderer's open episode and each quiet plug's routine and away period, and
+    """Add each wanderer's open episode, each quiet plug's or phone line's routine and each
+    person's away period, and
     load the event rules' readings (the wanderers' recent fixes among them)."""
     wanderers = [f.device_id for f in facts if f.type_code == "wandering_detector"]
     episodes = _wander_episodes(conn, wanderers)
@@ -172,7 +173,18 @@ def enrich(
         and th.plug_routine.enabled
         and (f.last_activity_at is None or f.last_activity_at <= now - quiet_for)
     ]
-    routines = load_routines(conn, quiet_plugs)
+    # A regular caller's habit can move 관심 from the fixed days to its own (min_quiet_h on).
+    quiet_lines = [
+        f.device_id
+        for f in facts
+        if f.type_code == "phone_line"
+        and th.call_routine.enabled
+        and (
+            f.last_activity_at is None
+            or f.last_activity_at <= now - timedelta(hours=th.call_routine.min_quiet_h)
+        )
+    ]
+    routines = load_routines(conn, quiet_plugs + quiet_lines)
     people = sorted({f.recipient_id for f in facts if f.recipient_id is not None})
     away = load_away(conn, people, now.astimezone(LOCAL_TZ).date())
     enriched = []
