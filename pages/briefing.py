@@ -10,13 +10,16 @@ from dashboard.briefing.slides import live_deck
 from dashboard.ui.briefing_deck import navigation, show_slide
 from dashboard.ui.components import page_header
 from dashboard.ui.data import live_now, load
-from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.i18n import current_lang, projector_on, t
 
-page_header("page.briefing")
+if not projector_on():
+    page_header("page.briefing")
 lang = current_lang()
 now = live_now().replace(second=0)  # one cached deck per minute
 
-top = st.columns([2, 1, 1], vertical_alignment="bottom")
+# On a projector the controls fold away: the room sees the slide; keys still move it.
+controls = st.expander(t("deck.controls")) if projector_on() else st.container()
+top = controls.columns([2, 1, 1], vertical_alignment="bottom")
 period_text = top[0].text_input(
     t("deck.period"), value=DEFAULT_PERIOD, help=t("deck.period_help"), key="deck_period"
 )

@@ -29,9 +29,9 @@ LABEL_PX = 20
 TITLE_PX = 22
 
 
-def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
+def _config(chart: alt.TopLevelMixin, font: str = FONT) -> alt.TopLevelMixin:
     return (
-        chart.configure(background=BACKGROUND, font=FONT)
+        chart.configure(background=BACKGROUND, font=font)
         .configure_view(stroke=None)
         .configure_axis(
             labelFontSize=LABEL_PX,
@@ -55,8 +55,8 @@ def _config(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:
     )
 
 
-def chart_of(spec: ChartSpec, width: int, height: int) -> alt.TopLevelMixin:
-    """The spec as a configured Altair chart of ``width`` × ``height`` px."""
+def chart_of(spec: ChartSpec, width: int, height: int, font: str = FONT) -> alt.TopLevelMixin:
+    """The spec as a configured Altair chart of ``width`` × ``height`` px (plot area)."""
     data = pd.DataFrame(list(spec.rows))
     value_format = ".0%" if spec.percent else ",~f"
     if spec.kind == "line":
@@ -73,7 +73,7 @@ def chart_of(spec: ChartSpec, width: int, height: int) -> alt.TopLevelMixin:
                 y=alt.Y(f"{spec.value}:Q", title=spec.value_title),
             )
         )
-        return _config(chart.properties(width=width, height=height))
+        return _config(chart.properties(width=width, height=height), font)
     categories = list(dict.fromkeys(data[spec.category]))
     enc = {
         "y": alt.Y(f"{spec.category}:N", title=None, sort=categories),
@@ -113,7 +113,7 @@ def chart_of(spec: ChartSpec, width: int, height: int) -> alt.TopLevelMixin:
             .mark_tick(color=OKABE_ITO[5], thickness=5, size=40)
             .encode(y=enc["y"], x=alt.X("target:Q"))
         )
-    return _config(alt.layer(*layers).properties(width=width, height=height))
+    return _config(alt.layer(*layers).properties(width=width, height=height), font)
 
 
 def map_of(m: DongMap, width: int, height: int) -> alt.TopLevelMixin:
@@ -131,7 +131,7 @@ def map_of(m: DongMap, width: int, height: int) -> alt.TopLevelMixin:
         }
         for d in m.dongs
     ]
-    each = max(200, (width - 220) // 2)
+    each = max(200, (width - 200) // 2)
 
     def panel(column: str, title: str) -> alt.LayerChart:
         base = alt.Chart(alt.Data(values=features)).project(type="mercator")

@@ -55,9 +55,22 @@ def layout(slide: Slide) -> Layout:
     """Where each part of ``slide`` goes (inches). The PDF and the PPTX share it."""
     inner = PAGE_W - 2 * MARGIN
     n = len(slide.figures)
+    bottom = 6.45
+    if slide.map is not None:
+        # A map needs the room: its figures stack in a column on the left.
+        col = 3.0
+        figures = [Box(MARGIN, 2.15 + i * 1.08, col, 1.0) for i in range(n)]
+        return Layout(
+            title=Box(MARGIN, 0.35, inner, 0.75),
+            message=Box(MARGIN, 1.1, inner, 0.9),
+            figures=figures,
+            image=Box(MARGIN + col + 0.2, 2.1, inner - col - 0.2, bottom - 2.1),
+            bullets=None,
+            source=Box(MARGIN, 6.6, inner * 0.62, 0.8),
+            as_of=Box(MARGIN + inner * 0.64, 6.6, inner * 0.36, 0.8),
+        )
     figures = [Box(MARGIN + i * inner / n, 2.05, inner / n - 0.15, 1.15) for i in range(n)]
     top = 3.35 if n else 2.15
-    bottom = 6.45
     has_image = slide.chart is not None or slide.map is not None
     text = sum(len(b) for b in slide.bullets)
     if has_image and slide.bullets:
@@ -88,7 +101,7 @@ def image_png(slide: Slide, box: Box) -> bytes | None:
     if slide.chart is not None:
         # Room for the axes, labels and legend around the plot area (laid out at 1 px = 1 pt).
         label_px = max((len(str(r[slide.chart.category])) for r in slide.chart.rows), default=4)
-        axis_w = min(int(w * 0.45), 40 + label_px * 15)
+        axis_w = 90 if slide.chart.kind == "line" else min(int(w * 0.45), 40 + label_px * 15)
         bars = len(slide.chart.rows) if slide.chart.kind == "hbar" else 0
         plot_h = max(100, h - 110, 30 * bars)  # never squeeze bars: the image shrinks instead
         chart = charts.chart_of(slide.chart, max(120, w - axis_w - 60), plot_h)
@@ -107,9 +120,19 @@ def _fit(png: bytes, box: Box) -> Box:
     return Box(box.x + (box.w - w) / 2, box.y, w, h)
 
 
-def value_pt(value: str) -> int:
-    """Big numbers at full size; a long value ("896.9 백만원") smaller so it stays on one line."""
-    return VALUE_PT if len(value) <= 8 else 26
+def _text_width_in(value: str, pt: float) -> float:
+    """A generous width estimate: a Hangul syllable is about 1 em, anything else about 0.6."""
+    ems = sum(1.0 if ord(ch) >= 0x1100 else 0.6 for ch in value)
+    return ems * pt / 72
+
+
+def value_pt(value: str, width_in: float) -> int:
+    """Big numbers at full size; a long value ("896.9 million won") smaller so it stays on one
+    line of its box, never under the projection minimum."""
+    for pt in (VALUE_PT, 32, 28, 24, 22, 20):
+        if _text_width_in(value, pt) <= width_in:
+            return pt
+    return MIN_PT
 
 
 def _footer(slide: Slide, source_label: str) -> str:
@@ -152,7 +175,7 @@ def render_pdf(slides: Sequence[Slide], source_label: str) -> bytes:
             text(
                 Box(box.x, box.y, box.w, 0.6),
                 fig.value,
-                value_pt(fig.value),
+                value_pt(fig.value, box.w),
                 bold=True,
                 color=ACCENT,
             )
@@ -234,7 +257,7 @@ def render_pptx(slides: Sequence[Slide], source_label: str) -> bytes:
                 s,
                 Box(box.x, box.y, box.w, 0.6),
                 [fig.value],
-                value_pt(fig.value),
+                value_pt(fig.value, box.w),
                 bold=True,
                 color=ACCENT,
             )

@@ -169,14 +169,14 @@ def suppress_small_counts(
     """Counts per small area made safe to show: a row with fewer than ``threshold`` people
     hides every count (its alerts belong to those few people), and any other count from 1 to
     ``threshold - 1`` is hidden too. Hidden counts become None; ``suppressed`` marks rows
-    with their people count hidden. Zero is shown: it identifies nobody."""
+    with their people count hidden. A zero count of people is shown: it identifies nobody."""
     out = df.copy()
     out["suppressed"] = (out[people] > 0) & (out[people] < threshold)
     for col in (people, *others):
         value = out[col]
         hide = (value > 0) & (value < threshold)
         if col != people:
-            hide |= out["suppressed"] & (value > 0)
+            hide |= out["suppressed"]  # even a zero says something about those few people
         out[col] = value.astype(object).where(~hide, None)
     return out
 

@@ -19,6 +19,12 @@ from dashboard.ui.safe_text import html_escape
 
 SLIDE_KEY = "deck_slide"
 BUTTONS = {"first": "deck_first", "prev": "deck_prev", "next": "deck_next", "last": "deck_last"}
+ICONS = {
+    "first": ":material/first_page:",
+    "prev": ":material/chevron_left:",
+    "next": ":material/chevron_right:",
+    "last": ":material/last_page:",
+}
 KEYS = {
     "ArrowRight": "deck_next",
     "PageDown": "deck_next",
@@ -64,7 +70,6 @@ PROJECTOR_DECK_CSS = """
 .anbu-slide-message { font-size: 2.1rem !important; }
 .anbu-slide-bullets { font-size: 1.7rem !important; }
 .anbu-slide-footer { font-size: 1.35rem !important; }
-[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none !important; }
 </style>
 """
 
@@ -176,7 +181,8 @@ def show_slide(slide: Slide) -> None:
     if slide.chart is not None:
         rows = len(slide.chart.rows) if slide.chart.kind == "hbar" else 8
         height = max(260, 44 * rows)
-        chart = charts.chart_of(slide.chart, 600, height)
+        # The browser's own sans-serif has Hangul; the bundled TTF is for the exported images.
+        chart = charts.chart_of(slide.chart, 600, height, font="sans-serif")
         left.altair_chart(chart, width="stretch", height=height + 110)
     if slide.bullets:
         right.html(

@@ -127,7 +127,7 @@ def test_root_address_serves_the_live_page(page, app_server):
 def test_projector_briefing(page, app_server):
     visit(page, f"{app_server}/briefing?projector=1")
     _assert_no_exception(page, "/briefing?projector=1")
-    assert page.locator('[data-testid="stMetric"]').count() >= 3
+    assert page.locator(".anbu-slide-title").count() == 1  # the deck's cover
     screenshot(page, "briefing-projector-ko")
 
 
@@ -517,3 +517,41 @@ def test_plug_alert_detail_with_the_routine_strip(page, app_server, app_database
     page.wait_for_timeout(500)
     _assert_no_exception(page, "/live (watch list)")
     screenshot(page, "live-watch-ko")
+
+
+def test_briefing_deck_moves_with_the_keyboard(page, app_server):
+    """The deck answers a presenter's keys: arrows, Page Up/Down (a clicker), Home and End,
+    through the page's key listener clicking the slide buttons."""
+    visit(page, f"{app_server}/briefing?projector=1")
+    position = page.locator('[data-testid="deck-position"]')
+    position.wait_for(timeout=30_000)
+    total = int(re.search(r"(\d+)장 중", position.inner_text()).group(1))
+    assert total >= 10
+
+    def at(i: int) -> None:
+        page.locator('[data-testid="deck-position"]').filter(
+            has_text=f"{total}장 중 {i}장"
+        ).wait_for(timeout=30_000)
+        wait_for_app(page)
+
+    at(1)
+    page.locator(".anbu-slide-title").click()  # focus on the page, not in the period field
+    page.keyboard.press("ArrowRight")
+    at(2)
+    assert page.locator('[data-testid="stMetric"]').count() >= 3  # the programs' reach
+    screenshot(page, "briefing-deck-reach-projector-ko")
+    page.keyboard.press("PageDown")
+    at(3)
+    page.keyboard.press("PageUp")
+    at(2)
+    page.keyboard.press("End")
+    at(total)
+    page.keyboard.press("Home")
+    at(1)
+    for i in range(2, 8):  # to the first map slide (pydeck, offline), one key per run
+        page.keyboard.press("ArrowRight")
+        at(i)
+    page.locator('[data-testid="stDeckGlJsonChart"]').first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)  # deck.gl draws after mounting
+    _assert_no_exception(page, "/briefing (map slide)")
+    screenshot(page, "briefing-deck-map-projector-ko")
