@@ -141,7 +141,7 @@ class _Ctx:
     alerts: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def t(self, key: str, **kwargs: Any) -> str:
-        return translate(f"deck.{key}", self.lang, **kwargs)
+        return translate(key, self.lang, **kwargs)
 
     @property
     def window(self) -> str:
@@ -153,11 +153,13 @@ class _Ctx:
 
     @property
     def as_of(self) -> str:
-        return self.t("as_of", at=format_datetime(self.now, self.lang))
+        return self.t("deck.as_of", at=format_datetime(self.now, self.lang))
 
     @property
     def window_as_of(self) -> str:
-        return self.t("window_as_of", window=self.window, at=format_datetime(self.now, self.lang))
+        return self.t(
+            "deck.window_as_of", window=self.window, at=format_datetime(self.now, self.lang)
+        )
 
 
 def suppress_small_counts(
@@ -188,10 +190,10 @@ def _pct(value: float | None) -> str:
 def _cover(c: _Ctx) -> Slide:
     return Slide(
         "cover",
-        c.t("cover.title"),
-        c.t("cover.message", window=c.window),
-        bullets=(c.t("cover.privacy"),),
-        source=c.t("source.db"),
+        c.t("deck.cover.title"),
+        c.t("deck.cover.message", window=c.window),
+        bullets=(c.t("deck.cover.privacy"),),
+        source=c.t("deck.source.db"),
         as_of=c.as_of,
     )
 
@@ -207,27 +209,27 @@ def _reach(c: _Ctx) -> Slide:
     ]
     return Slide(
         "reach",
-        c.t("reach.title"),
+        c.t("deck.reach.title"),
         c.t(
-            "reach.message",
+            "deck.reach.message",
             people=format_number(totals["people"]),
             devices=format_number(totals["devices"]),
             districts=format_number(totals["districts"]),
             programs=len(reach),
         ),
         figures=(
-            Figure(c.t("reach.people"), format_number(totals["people"])),
-            Figure(c.t("reach.devices"), format_number(totals["devices"])),
-            Figure(c.t("reach.districts"), format_number(totals["districts"])),
+            Figure(c.t("deck.reach.people"), format_number(totals["people"])),
+            Figure(c.t("deck.reach.devices"), format_number(totals["devices"])),
+            Figure(c.t("deck.reach.districts"), format_number(totals["districts"])),
         ),
         chart=ChartSpec(
             "hbar",
             tuple(rows),
             "program",
             "count",
-            c.t("reach.people"),
+            c.t("deck.reach.people"),
         ),
-        source=c.t("source.reach"),
+        source=c.t("deck.source.reach"),
         as_of=c.as_of,
     )
 
@@ -247,21 +249,23 @@ def _checks(c: _Ctx) -> Slide:
     )
     return Slide(
         "checks",
-        c.t("checks.title"),
+        c.t("deck.checks.title"),
         c.t(
-            "checks.message",
+            "deck.checks.message",
             alerts=format_number(person_alerts),
             checks=format_number(total),
             people=format_number(people),
         ),
         figures=(
-            Figure(c.t("checks.alerts"), format_number(person_alerts)),
-            Figure(c.t("checks.checks"), format_number(total)),
-            Figure(c.t("checks.on_site"), format_number(on_site)),
-            Figure(c.t("checks.people"), format_number(people)),
+            Figure(c.t("deck.checks.alerts"), format_number(person_alerts)),
+            Figure(c.t("deck.checks.checks"), format_number(total)),
+            Figure(c.t("deck.checks.on_site"), format_number(on_site)),
+            Figure(c.t("deck.checks.people"), format_number(people)),
         ),
-        chart=ChartSpec("hbar", rows, "kind", "checks", c.t("checks.checks")) if rows else None,
-        source=c.t("source.checks"),
+        chart=ChartSpec("hbar", rows, "kind", "checks", c.t("deck.checks.checks"))
+        if rows
+        else None,
+        source=c.t("deck.source.checks"),
         as_of=c.window_as_of,
     )
 
@@ -271,27 +275,27 @@ def _standards(c: _Ctx) -> Slide:
     visits = field_visits_within(c.conn, c.period.start, c.period.end).iloc[0]
     rows, figures, met = [], [], 0
     for r in ack.to_dict("records"):
-        label = c.t("standards.ack", s=int(r["within_s"]))
+        label = c.t("deck.standards.ack", s=int(r["within_s"]))
         rows.append({"standard": label, "share": r["share"] or 0.0, "target": r["target"]})
         figures.append(Figure(label, f"{_pct(r['share'])} / {_pct(r['target'])}"))
         met += bool(r["meets_target"])
-    label = c.t("standards.visit", m=int(visits["within_min"]))
+    label = c.t("deck.standards.visit", m=int(visits["within_min"]))
     rows.append({"standard": label, "share": visits["share"] or 0.0, "target": visits["target"]})
     figures.append(Figure(label, f"{_pct(visits['share'])} / {_pct(visits['target'])}"))
     met += bool(visits["meets_target"])
     severe = int(ack["severe_alerts"].iloc[0]) if len(ack) else 0
     return Slide(
         "standards",
-        c.t("standards.title"),
-        c.t("standards.message", met=met, of=len(rows)),
+        c.t("deck.standards.title"),
+        c.t("deck.standards.message", met=met, of=len(rows)),
         figures=tuple(figures),
         chart=ChartSpec(
-            "hbar", tuple(rows), "standard", "share", c.t("standards.share"), percent=True
+            "hbar", tuple(rows), "standard", "share", c.t("deck.standards.share"), percent=True
         ),
         bullets=(
-            c.t("standards.basis", severe=format_number(severe), visits=int(visits["visits"])),
+            c.t("deck.standards.basis", severe=format_number(severe), visits=int(visits["visits"])),
         ),
-        source=c.t("source.standards"),
+        source=c.t("deck.source.standards"),
         as_of=c.window_as_of,
     )
 
@@ -308,15 +312,17 @@ def _detection(c: _Ctx) -> Slide:
     )
     return Slide(
         "detection",
-        c.t("detection.title"),
-        c.t("detection.message", routine=format_number(routine), ladder=format_number(ladder)),
+        c.t("deck.detection.title"),
+        c.t("deck.detection.message", routine=format_number(routine), ladder=format_number(ladder)),
         figures=(
-            Figure(c.t("detection.routine"), format_number(routine)),
-            Figure(c.t("detection.ladder"), format_number(ladder)),
+            Figure(c.t("deck.detection.routine"), format_number(routine)),
+            Figure(c.t("deck.detection.ladder"), format_number(ladder)),
         ),
-        chart=ChartSpec("hbar", rows, "rule", "alerts", c.t("detection.alerts")) if rows else None,
-        bullets=(c.t("detection.method"),),
-        source=c.t("source.detection"),
+        chart=ChartSpec("hbar", rows, "rule", "alerts", c.t("deck.detection.alerts"))
+        if rows
+        else None,
+        bullets=(c.t("deck.detection.method"),),
+        source=c.t("deck.source.detection"),
         as_of=c.window_as_of,
     )
 
@@ -338,30 +344,30 @@ def _wandering(c: _Ctx) -> Slide:
         key = next((k for limit, k in RESOLUTION_BINS if m <= limit), "longer")
         counts[key] = counts.get(key, 0) + 1
     order = [k for _, k in RESOLUTION_BINS] + ["longer"]
-    rows = [{"bin": c.t(f"wandering.bin_{k}"), "episodes": counts.get(k, 0)} for k in order]
+    rows = [{"bin": c.t(f"deck.wandering.bin_{k}"), "episodes": counts.get(k, 0)} for k in order]
     if episodes - len(closed):
-        rows.append({"bin": c.t("wandering.bin_open"), "episodes": episodes - len(closed)})
+        rows.append({"bin": c.t("deck.wandering.bin_open"), "episodes": episodes - len(closed)})
     as_td = lambda m: None if m is None else pd.Timedelta(minutes=m).to_pytimedelta()  # noqa: E731
     return Slide(
         "wandering",
-        c.t("wandering.title"),
+        c.t("deck.wandering.title"),
         c.t(
-            "wandering.message",
+            "deck.wandering.message",
             episodes=format_number(episodes),
             median=format_duration(as_td(median), c.lang),
         )
         if median is not None
-        else c.t("wandering.message_none", episodes=format_number(episodes)),
+        else c.t("deck.wandering.message_none", episodes=format_number(episodes)),
         figures=(
-            Figure(c.t("wandering.episodes"), format_number(episodes)),
-            Figure(c.t("wandering.median"), format_duration(as_td(median), c.lang)),
-            Figure(c.t("wandering.p90"), format_duration(as_td(p90), c.lang)),
-            Figure(c.t("wandering.within_hour"), format_number(within_h)),
+            Figure(c.t("deck.wandering.episodes"), format_number(episodes)),
+            Figure(c.t("deck.wandering.median"), format_duration(as_td(median), c.lang)),
+            Figure(c.t("deck.wandering.p90"), format_duration(as_td(p90), c.lang)),
+            Figure(c.t("deck.wandering.within_hour"), format_number(within_h)),
         ),
-        chart=ChartSpec("hbar", tuple(rows), "bin", "episodes", c.t("wandering.episodes"))
+        chart=ChartSpec("hbar", tuple(rows), "bin", "episodes", c.t("deck.wandering.episodes"))
         if episodes
         else None,
-        source=c.t("source.wandering"),
+        source=c.t("deck.source.wandering"),
         as_of=c.window_as_of,
     )
 
@@ -376,7 +382,7 @@ def _maps(c: _Ctx, boundaries: dict | None) -> list[Slide]:
         return []
     by_dong = suppress_small_counts(q.reach_by_dong(c.conn, c.period.start, c.period.end))
     shapes = {str(f["properties"].get("adm_cd2")): f["geometry"] for f in boundaries["features"]}
-    hidden = c.t("map.hidden", n=SUPPRESS_BELOW)
+    hidden = c.t("deck.map.hidden", n=SUPPRESS_BELOW)
     slides = []
     for sido, part in by_dong.groupby(by_dong["code"].str[:2]):
         dongs = tuple(
@@ -400,17 +406,25 @@ def _maps(c: _Ctx, boundaries: dict | None) -> list[Slide]:
         slides.append(
             Slide(
                 f"map_{SIDO_KEYS.get(sido, sido)}",
-                c.t("map.title", area=area),
-                c.t("map.message", dongs=len(dongs), area=area, hidden=n_hidden, n=SUPPRESS_BELOW),
-                figures=(
-                    Figure(c.t("map.dongs"), format_number(len(dongs))),
-                    Figure(c.t("map.people_shown"), format_number(shown_people)),
-                    Figure(c.t("map.alerts_shown"), format_number(shown_alerts)),
-                    Figure(c.t("map.suppressed"), format_number(n_hidden)),
+                c.t("deck.map.title", area=area),
+                c.t(
+                    "deck.map.message",
+                    dongs=len(dongs),
+                    area=area,
+                    hidden=n_hidden,
+                    n=SUPPRESS_BELOW,
                 ),
-                source=c.t("source.map"),
+                figures=(
+                    Figure(c.t("deck.map.dongs"), format_number(len(dongs))),
+                    Figure(c.t("deck.map.people_shown"), format_number(shown_people)),
+                    Figure(c.t("deck.map.alerts_shown"), format_number(shown_alerts)),
+                    Figure(c.t("deck.map.suppressed"), format_number(n_hidden)),
+                ),
+                source=c.t("deck.source.map"),
                 as_of=c.window_as_of,
-                map=DongMap(area, dongs, c.t("map.people_title"), c.t("map.alerts_title"), hidden),
+                map=DongMap(
+                    area, dongs, c.t("deck.map.people_title"), c.t("deck.map.alerts_title"), hidden
+                ),
             )
         )
     return slides
@@ -430,7 +444,7 @@ def _complaints(c: _Ctx, effect: ComplaintEffect | None) -> Slide:
     ]
     bullets = [
         c.t(
-            "complaints.ours",
+            "deck.complaints.ours",
             framing=translate_or(f"framing.{r['framing']}", r["framing"], c.lang),
             change=format_percent(r["change_pct"], 0, signed=True),
             current=format_number(r["current"]),
@@ -441,14 +455,14 @@ def _complaints(c: _Ctx, effect: ComplaintEffect | None) -> Slide:
     if effect is not None:  # the hook for issue 11's estimate
         figures.append(
             Figure(
-                c.t("complaints.effect"),
+                c.t("deck.complaints.effect"),
                 f"{format_percent(effect.change_pct, 0, signed=True)} "
                 f"({format_percent(effect.ci_low_pct, 0)}…{format_percent(effect.ci_high_pct, 0)})",
             )
         )
         bullets.append(effect.method)
     else:
-        bullets.append(c.t("complaints.no_effect"))
+        bullets.append(c.t("deck.complaints.no_effect"))
     monthly = q.smoking_complaints_monthly(c.conn)
     rows = tuple(
         {"month": r["month"].isoformat(), "complaints": int(r["complaints"])}
@@ -457,20 +471,25 @@ def _complaints(c: _Ctx, effect: ComplaintEffect | None) -> Slide:
     first = next(iter(figs.values()), None)
     return Slide(
         "complaints",
-        c.t("complaints.title"),
+        c.t("deck.complaints.title"),
         c.t(
-            "complaints.message",
+            "deck.complaints.message",
             change=format_percent(abs(first["value"]), 0) if first else "–",
         ),
         figures=tuple(figures),
         chart=ChartSpec(
-            "line", rows, "month", "complaints", c.t("complaints.monthly"), c.t("complaints.month")
+            "line",
+            rows,
+            "month",
+            "complaints",
+            c.t("deck.complaints.monthly"),
+            c.t("deck.complaints.month"),
         )
         if rows
         else None,
         bullets=tuple(bullets),
-        source=c.t("source.complaints"),
-        as_of=c.t("published_as_of", at=format_datetime(c.now, c.lang)),
+        source=c.t("deck.source.complaints"),
+        as_of=c.t("deck.published_as_of", at=format_datetime(c.now, c.lang)),
     )
 
 
@@ -482,32 +501,36 @@ def _participation(c: _Ctx) -> Slide:
             continue
         ours, nat = figs[ours_key], figs[national_key]
         label = localized(ours, "label", c.lang)
-        rows.append({"measure": label, "who": c.t("participation.goyang"), "pct": ours["value"]})
-        rows.append({"measure": label, "who": c.t("participation.national"), "pct": nat["value"]})
+        rows.append(
+            {"measure": label, "who": c.t("deck.participation.goyang"), "pct": ours["value"]}
+        )
+        rows.append(
+            {"measure": label, "who": c.t("deck.participation.national"), "pct": nat["value"]}
+        )
         figures.append(
             Figure(label, f"{format_percent(ours['value'])} / {format_percent(nat['value'])}")
         )
     people = participants(c.conn)
     enrolled = int(people["enrolled"].sum()) if len(people) else 0
-    figures.append(Figure(c.t("participation.enrolled"), format_number(enrolled)))
+    figures.append(Figure(c.t("deck.participation.enrolled"), format_number(enrolled)))
     gaps = [r["pct"] for r in rows]
     gap = [gaps[i] - gaps[i + 1] for i in range(0, len(gaps), 2)]
     return Slide(
         "participation",
-        c.t("participation.title"),
+        c.t("deck.participation.title"),
         c.t(
-            "participation.message",
+            "deck.participation.message",
             a=format_number(gap[0], 1) if gap else "–",
             b=format_number(gap[1], 1) if len(gap) > 1 else "–",
         ),
         figures=tuple(figures),
         chart=ChartSpec(
-            "hbar", tuple(rows), "measure", "pct", c.t("participation.rate"), series="who"
+            "hbar", tuple(rows), "measure", "pct", c.t("deck.participation.rate"), series="who"
         )
         if rows
         else None,
-        source=c.t("source.participation"),
-        as_of=c.t("published_as_of", at=format_datetime(c.now, c.lang)),
+        source=c.t("deck.source.participation"),
+        as_of=c.t("deck.published_as_of", at=format_datetime(c.now, c.lang)),
     )
 
 
@@ -529,7 +552,7 @@ def _budget(c: _Ctx) -> Slide:
     )
     bullets = tuple(
         c.t(
-            "budget.finding",
+            "deck.budget.finding",
             doc=r["source_doc"],
             table=r["table"],
             kind=translate_or(f"deck.budget.kind_{r['kind']}", r["kind"], c.lang),
@@ -545,8 +568,8 @@ def _budget(c: _Ctx) -> Slide:
     )
     return Slide(
         "budget",
-        c.t("budget.title"),
-        c.t("budget.message", rate=format_percent(rate), n=len(found)),
+        c.t("deck.budget.title"),
+        c.t("deck.budget.message", rate=format_percent(rate), n=len(found)),
         figures=(
             Figure(
                 translate("budget.secured_total", c.lang),
@@ -557,12 +580,12 @@ def _budget(c: _Ctx) -> Slide:
                 format_amount(amount["executed"], "백만원", c.lang),
             ),
             Figure(translate("budget.execution_rate", c.lang), format_percent(rate)),
-            Figure(c.t("budget.findings"), format_number(len(found))),
+            Figure(c.t("deck.budget.findings"), format_number(len(found))),
         ),
-        chart=ChartSpec("hbar", rows, "measure", "amount", c.t("budget.amount")),
+        chart=ChartSpec("hbar", rows, "measure", "amount", c.t("deck.budget.amount")),
         bullets=bullets,
-        source=c.t("source.budget"),
-        as_of=c.t("published_as_of", at=format_datetime(c.now, c.lang)),
+        source=c.t("deck.source.budget"),
+        as_of=c.t("deck.published_as_of", at=format_datetime(c.now, c.lang)),
     )
 
 

@@ -55,6 +55,7 @@ def test_no_personal_value_in_slides_pdf_or_pptx(demo_db, decks, tmp_path) -> No
         with zipfile.ZipFile(io.BytesIO(pptx)) as z:
             xml = "\n".join(z.read(n).decode() for n in z.namelist() if n.endswith(".xml"))
         shown = {"spec": repr(slides), "pptx": xml}
+        assert "⟦" not in shown["spec"]  # every text translated
         if shutil.which("pdftotext"):
             (tmp_path / "d.pdf").write_bytes(export.render_pdf(slides, "src"))
             subprocess.run(["pdftotext", str(tmp_path / "d.pdf")], check=True)
