@@ -518,10 +518,13 @@ def _participation(c: _Ctx) -> Slide:
     return Slide(
         "participation",
         c.t("deck.participation.title"),
+        # "Ahead" only when every published rate is; otherwise the plain comparison.
         c.t(
-            "deck.participation.message",
-            a=format_number(gap[0], 1) if gap else "–",
-            b=format_number(gap[1], 1) if len(gap) > 1 else "–",
+            "deck.participation.message"
+            if gap and all(g > 0 for g in gap)
+            else "deck.participation.message_mixed",
+            a=f"{gap[0]:+.1f}" if gap else "–",
+            b=f"{gap[1]:+.1f}" if len(gap) > 1 else "–",
         ),
         figures=tuple(figures),
         chart=ChartSpec(

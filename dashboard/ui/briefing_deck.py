@@ -8,6 +8,8 @@ left alone.
 
 from __future__ import annotations
 
+import json
+
 import pydeck as pdk
 import streamlit as st
 
@@ -89,21 +91,24 @@ def navigation(n: int) -> int:
     i = min(max(0, int(st.session_state.get(SLIDE_KEY, 0))), n - 1)
     st.session_state[SLIDE_KEY] = i
     cols = st.columns([1, 1, 3, 1, 1], vertical_alignment="center")
-    labels = {"first": "⏮", "prev": t("deck.prev"), "next": t("deck.next"), "last": "⏭"}
     for col, (name, key) in zip((cols[0], cols[1], cols[3], cols[4]), BUTTONS.items(), strict=True):
         at_edge = (name in ("first", "prev") and i == 0) or (
             name in ("next", "last") and i == n - 1
         )
         col.button(
-            labels[name], key=key, on_click=_go, args=(n, name), disabled=at_edge, width="stretch"
+            t(f"deck.{name}"),
+            icon=ICONS[name],
+            key=key,
+            on_click=_go,
+            args=(n, name),
+            disabled=at_edge,
+            width="stretch",
         )
     cols[2].markdown(
         f"<div style='text-align:center' data-testid='deck-position'>"
         f"{html_escape(t('deck.position', i=i + 1, n=n))}</div>",
         unsafe_allow_html=True,
     )
-    import json
-
     st.html(_KEY_SCRIPT.replace("%KEYS%", json.dumps(KEYS)), unsafe_allow_javascript=True)
     return i
 

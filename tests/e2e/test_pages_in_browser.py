@@ -555,3 +555,18 @@ def test_briefing_deck_moves_with_the_keyboard(page, app_server):
     page.wait_for_timeout(2000)  # deck.gl draws after mounting
     _assert_no_exception(page, "/briefing (map slide)")
     screenshot(page, "briefing-deck-map-projector-ko")
+    # The PDF download: made when clicked, the same slides.
+    page.get_by_text("기간과 내려받기").click()  # projector mode folds the controls away
+    with page.expect_download(timeout=120_000) as download:
+        page.locator(".st-key-deck_download_pdf button").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    with open(download.value.path(), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    # English, without projector mode: the page's own title and controls are back.
+    visit(page, f"{app_server}/briefing?lang=en")
+    page.locator('[data-testid="deck-position"]').filter(has_text="Slide 1 of").wait_for()
+    page.locator(".st-key-deck_next button").click()
+    page.locator('[data-testid="deck-position"]').filter(has_text="Slide 2 of").wait_for()
+    wait_for_app(page)
+    _assert_no_exception(page, "/briefing?lang=en")
+    screenshot(page, "briefing-deck-reach-en")
