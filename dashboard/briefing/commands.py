@@ -45,7 +45,10 @@ def cmd_briefing(args: argparse.Namespace) -> int:
     if not out.parent.is_dir():
         raise UsageError(f"{out}: the folder {out.parent} does not exist")
     started = time.perf_counter()
-    n = write_deck(_schema_ready_engine(), out, args.period, args.lang, now)
+    try:
+        n = write_deck(_schema_ready_engine(), out, args.period, args.lang, now)
+    except OSError as exc:  # a read-only folder, a full disk: say so, no traceback
+        raise UsageError(f"{out}: cannot write: {exc.strerror or exc}") from None
     print(f"wrote {out}: {n} slides in {time.perf_counter() - started:.1f} s")
     return 0
 

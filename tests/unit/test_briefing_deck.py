@@ -137,3 +137,16 @@ def test_cli_refuses_a_bad_extension_and_a_bad_period(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["briefing", "--out", str(tmp_path / "deck.pdf"), "--lang", "fr"])
     assert exc.value.code == 2
+
+
+def test_deck_code_reads_no_personal_column() -> None:
+    """The deck's own code and its queries never name a personal (pii_*) column."""
+    from dashboard.settings import PROJECT_ROOT
+
+    sources = [PROJECT_ROOT / "queries" / "briefing.py"]
+    sources += sorted((PROJECT_ROOT / "dashboard" / "briefing").glob("*.py"))
+    sources += [PROJECT_ROOT / "dashboard" / "ui" / "briefing_deck.py"]
+    sources += [PROJECT_ROOT / "pages" / "briefing.py"]
+    assert len(sources) >= 8
+    for path in sources:
+        assert "pii_" not in path.read_text(encoding="utf-8"), path
