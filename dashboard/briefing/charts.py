@@ -25,6 +25,7 @@ HIDDEN_STROKE = "#A9B4C0"
 # Okabe & Ito (2008), without black (the background is dark): safe for every common colour
 # vision deficiency.
 OKABE_ITO = ["#56B4E9", "#E69F00", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7"]
+DONGS = "dongs"
 LABEL_PX = 20
 TITLE_PX = 22
 
@@ -117,8 +118,12 @@ def chart_of(spec: ChartSpec, width: int, height: int, font: str = FONT) -> alt.
     return _config(alt.layer(*layers).properties(width=width, height=height), font)
 
 
-def map_of(m: DongMap, width: int, height: int) -> alt.TopLevelMixin:
-    """Two choropleths side by side (people, alerts); suppressed dongs grey without a value."""
+def map_of(m: DongMap, width: int, height: int) -> dict:
+    """Two choropleths side by side (people, alerts); suppressed dongs dark without a value.
+
+    A Vega-Lite dict: the polygons go in once as a named dataset, after Altair has built the
+    spec (Altair would copy and validate thousands of vertices for each of the four layers).
+    """
     features = [
         {
             "type": "Feature",
@@ -135,7 +140,7 @@ def map_of(m: DongMap, width: int, height: int) -> alt.TopLevelMixin:
     each = max(200, (width - 200) // 2)
 
     def panel(column: str, title: str) -> alt.LayerChart:
-        base = alt.Chart(alt.Data(values=features)).project(type="mercator")
+        base = alt.Chart(alt.Data(name=DONGS)).project(type="mercator")
         shown = (
             base.mark_geoshape(stroke=BACKGROUND, strokeWidth=0.6)
             .encode(
@@ -158,7 +163,9 @@ def map_of(m: DongMap, width: int, height: int) -> alt.TopLevelMixin:
         )
 
     chart = alt.hconcat(panel("people", m.people_title), panel("alerts", m.alerts_title))
-    return _config(chart.resolve_scale(color="independent"))
+    spec = _config(chart.resolve_scale(color="independent")).to_dict()
+    spec["datasets"] = {DONGS: features}
+    return spec
 
 
 @lru_cache(maxsize=1)
@@ -169,9 +176,10 @@ def register_fonts() -> None:
     vlc.register_font_directory(str(FONT_DIR))
 
 
-def to_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+def to_png(chart: alt.TopLevelMixin | dict, scale: float = 2.0) -> bytes:
     """A crisp PNG of ``chart`` (``scale`` × its pixel size) rendered offline by vl-convert."""
     import vl_convert as vlc
 
     register_fonts()
-    return vlc.vegalite_to_png(chart.to_dict(), scale=scale)
+    spec = chart if isinstance(chart, dict) else chart.to_dict()
+    return vlc.vegalite_to_png(spec, scale=scale)
