@@ -144,6 +144,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.replay.commands",
     "dashboard.evaluation.commands",
     "dashboard.briefing.commands",
+    "dashboard.ops.commands",
 ]
 
 
