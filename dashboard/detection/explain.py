@@ -83,6 +83,6 @@ def explain_call(evidence: dict[str, Any], lang: str = "en") -> str:
 
 def explain_alert(evidence: dict[str, Any], lang: str = "en") -> str:
     """The sentence for an alert whose evidence carries a ``basis`` (plug or call rule)."""
-    if "longest_gap_h" in evidence or "threshold_days" in evidence:
+    if "threshold_days" in evidence:  # only the call rule's evidence has it
         return explain_call(evidence, lang)
     return explain_plug(evidence, lang)

@@ -71,13 +71,13 @@ def call_no_activity(
         "since": iso(since),
     }
     first_h, habit = call_threshold_h(facts, th)
-    if habit is not None:
-        evidence |= {
-            "call_days": habit.call_days,
-            "call_window_days": habit.window_days,
-            "longest_gap_h": round(habit.longest_gap_h, 1),
-            "threshold_h": round(first_h, 1),
-        }
+    # One evidence shape whether or not the line has a habit (None: no habit).
+    evidence |= {
+        "call_days": habit.call_days if habit else None,
+        "call_window_days": habit.window_days if habit else None,
+        "longest_gap_h": round(habit.longest_gap_h, 1) if habit else None,
+        "threshold_h": round(first_h, 1),
+    }
     if quiet_h < first_h:
         return Decision("call_no_activity", None, evidence)
     evidence["basis"] = "routine" if first_h < th.call_no_activity.days * 24 else "ladder"

@@ -101,7 +101,8 @@ def test_a_weekly_caller_keeps_the_fixed_days():
     assert call_no_activity(f, TH, (last + 71 * H).astimezone(UTC)).stage is None
     d = call_no_activity(f, TH, (last + 72 * H).astimezone(UTC))
     assert d.stage == "attention" and d.evidence["basis"] == "ladder"
-    assert "call_days" not in d.evidence  # too few days with a call to have a habit
+    assert d.evidence["call_days"] is None  # too few days with a call to have a habit
+    assert d.evidence["threshold_h"] == 72
 
 
 def test_a_habit_never_moves_the_check_later_than_the_fixed_days():
