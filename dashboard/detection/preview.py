@@ -39,12 +39,14 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Connection, and_, func, or_, select
 
 from dashboard.auth.regions import area_prefix
+from dashboard.clock import as_utc
 from dashboard.db.schema import (
     AwayPeriod,
     CareRecipient,
     Device,
     DeviceDaily,
     DeviceRoutine,
+    DeviceState,
     Region,
 )
 from dashboard.detection.routine import (
@@ -278,6 +280,22 @@ def district_plugs(
     return [(row.id, row.recipient_id, row.no_change_hours) for row in rows]
 
 
+def newest_report(conn: Connection, district_code: str) -> datetime | None:
+    """The newest ``last_seen_at`` of the district's active plugs (None: none reported)."""
+    ids = [p[0] for p in district_plugs(conn, district_code)]
+    state = DeviceState.__table__
+    newest = None
+    for part in range(0, len(ids), CHUNK):
+        seen = conn.execute(
+            select(func.max(state.c.last_seen_at)).where(
+                state.c.device_id.in_(ids[part : part + CHUNK])
+            )
+        ).scalar()
+        if seen is not None:
+            newest = max(newest, as_utc(seen)) if newest else as_utc(seen)
+    return newest
+
+
 def load_histories(
     conn: Connection, district_code: str, first_day: date, last_day: date
 ) -> list[PlugHistory]:
@@ -336,7 +354,9 @@ def preview_district(
     """Alert openings of the district's plugs over the ``days`` before ``now`` under the
     ``current`` and ``proposed`` thresholds (each the district's effective values)."""
     started = time.perf_counter()
-    end = now.astimezone(UTC)
+    # The window ends at the district's newest report (now, on a live system): a stopped feed,
+    # a restored backup or the demo must not read as every home going quiet at once.
+    end = min(now.astimezone(UTC), newest_report(conn, district_code) or now).astimezone(UTC)
     start = end - timedelta(days=days)
     window = max(current.plug_routine.window_days, proposed.plug_routine.window_days)
     first_day = start.astimezone(LOCAL_TZ).date() - timedelta(days=window + 1)
