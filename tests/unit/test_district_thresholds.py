@@ -86,7 +86,7 @@ def test_bad_values_are_refused_naming_the_setting(values, flagged, words):
 
 
 def test_unknown_setting_is_refused():
-    with pytest.raises(ThresholdsInvalid, match="not a district setting: plug_routine.min_days"):
+    with pytest.raises(ThresholdsInvalid, match=r"not a district setting: plug_routine\.min_days"):
         proposed_thresholds(CITY, JONGNO, {"plug_routine.min_days": 7})
 
 
