@@ -369,6 +369,9 @@ def district_view(user: SessionUser) -> None:
         st.caption(t("settings_page.district.none"))
     if not can(user.role, ACTION) or not names:
         return
+    asked = st.session_state.pop(_D_ASKED, None)
+    if asked and asked[0] == st.session_state.get(DISTRICT):
+        _run_preview(*asked)  # before the notices: an invalid proposal is reported at once
     _show_district_flash()
     code = st.selectbox(
         t("settings_page.district.choose"),
@@ -376,9 +379,6 @@ def district_view(user: SessionUser) -> None:
         format_func=lambda c: f"{names[c]} ({c})",
         key=DISTRICT,
     )
-    asked = st.session_state.pop(_D_ASKED, None)
-    if asked and asked[0] == code:
-        _run_preview(*asked)
     errors: dict[str, list[str]] = st.session_state.get(_D_ERRORS, {})
     current = district_rules.effective_values(th, code)
     city = district_rules.city_values(th)
