@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -52,6 +52,7 @@ from dashboard.db.schema import (
 from dashboard.detection.routine import (
     SLOT,
     SLOTS_PER_DAY,
+    QuietScore,
     Routine,
     learn_routine,
     score_quiet,
@@ -128,10 +129,11 @@ def _spell_stage(
     th: Thresholds,
     since: datetime,
     points: Sequence[datetime],
-    routine_on,
+    score: Callable[[datetime, float], QuietScore | None],
 ) -> tuple[Stage | None, str | None]:
     """The highest stage the spell from ``since`` reached at ``points`` (its last one is its end),
-    and what raised it (``ladder`` / ``routine``)."""
+    and what raised it (``ladder`` / ``routine``). ``score(at, min_share)`` scores the spell up
+    to ``at`` with that day's routine (None: no usable routine that day)."""
     end = points[-1]
     ladder = ladder_stage(
         (end - since).total_seconds() / 3600, plug_ladder(plug.no_change_hours, th)
@@ -140,11 +142,9 @@ def _spell_stage(
     best: Stage | None = None
     if cfg.enabled and (end - since).total_seconds() >= cfg.min_quiet_h * 3600:
         for at in points:
-            routine: Routine | None = routine_on(at.astimezone(LOCAL_TZ).date())
-            if routine is None or len(routine.reference_days) < cfg.min_days:
-                continue
-            stage = routine_stage(score_quiet(routine, since, at, LOCAL_TZ, cfg.min_share), cfg)
-            best = worse(best, stage)
+            scored = score(at, cfg.min_share)
+            if scored is not None:
+                best = worse(best, routine_stage(scored, cfg))
             if best == "severe":
                 break
     final = worse(ladder, best)
@@ -208,12 +208,19 @@ def replay_counts(
             for j in range(SLOTS_PER_DAY)
             if plug.days[day] >> j & 1
         ]
+        # Slot indices (from day0's midnight) of the window's start and end: spells are first
+        # judged on indices, and only the few long ones inside the window become datetimes.
+        day0_start = _slot_time(day0, 0)
+        start_index = (start - day0_start) / SLOT
+        end_index = (end - day0_start) / SLOT
         for k, a in enumerate(active):
+            b = active[k + 1] if k + 1 < len(active) else end_index
+            b = min(b, end_index)
+            if b <= start_index or (b - a - 0.5) / 2 < shortest:
+                continue
             since = _slot_time(day0, a) + SLOT / 2
             # Until activity resumes, or still running at the window's end.
             spell_end = min(_slot_time(day0, active[k + 1]) if k + 1 < len(active) else end, end)
-            if spell_end <= start or (spell_end - since).total_seconds() < shortest * 3600:
-                continue
             if plug.recipient_id is not None and _away_on(
                 plug, spell_end.astimezone(LOCAL_TZ).date()
             ):
@@ -229,13 +236,25 @@ def replay_counts(
                 points.append(midnight - timedelta(seconds=1))
                 midnight += timedelta(days=1)
             points.append(spell_end)
+            scores: dict[tuple[datetime, float], QuietScore | None] = {}
+
+            def score(at: datetime, share: float, since=since, scores=scores) -> QuietScore | None:
+                # The sets share one score when their min_share is the same.
+                if (at, share) not in scores:
+                    routine = routine_on(at.astimezone(LOCAL_TZ).date())
+                    usable = len(routine.reference_days) >= cfg.min_days
+                    scores[at, share] = (
+                        score_quiet(routine, since, at, LOCAL_TZ, share) if usable else None
+                    )
+                return scores[at, share]
+
             for i, th in enumerate(sets):
-                stage, basis = _spell_stage(plug, th, since, points, routine_on)
+                stage, basis = _spell_stage(plug, th, since, points, score)
                 if stage is None:
                     continue
                 if since < start:  # already alerting when the window began: not its alert
                     early = [*(p for p in points if p < start), start]
-                    if _spell_stage(plug, th, since, early, routine_on)[0] is not None:
+                    if _spell_stage(plug, th, since, early, score)[0] is not None:
                         continue
                 stats[i][stage] += 1
                 stats[i][f"basis:{basis}"] += 1

@@ -384,7 +384,8 @@ def district_view(user: SessionUser) -> None:
     city = district_rules.city_values(th)
     with st.form(D_FORM, enter_to_submit=False):
         for key in district_rules.FIELDS:
-            label = f"{setting_label(key)} ({unit_label(key)})"
+            unit = unit_of(key)
+            label = setting_label(key) + (f" ({unit_label(key)})" if unit != "none" else "")
             hint = t("settings_page.district.city_value", value=show_value(key, city[key]))
             st.number_input(
                 label,
