@@ -49,6 +49,8 @@ def run_backend(
     from dashboard.bench.wandering_map import measure_wandering_map
 
     wmap = measure_wandering_map(engine, now)
+    print(f"[{label}] the 30-day threshold preview of the largest district")
+    preview = timings.measure_threshold_preview(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -63,6 +65,8 @@ def run_backend(
         f"wandering_map_kb_{label}": round(wmap.kilobytes, 1),
         f"wandering_map_detectors_{label}": wmap.detectors,
         f"wandering_map_trail_points_{label}": wmap.trail_points,
+        f"threshold_preview_s_{label}": round(preview.seconds, 3),
+        f"threshold_preview_plugs_{label}": preview.plugs,
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -147,6 +151,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "routine_score_s",
         "routine_learn_s",
         "wandering_map_s",
+        "threshold_preview_s",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]

@@ -25,6 +25,7 @@ KEYS = (
     "routine_learn_s",
     "peak_memory_mb",
     "replay_year_s",
+    "threshold_preview_s",
 )
 
 
