@@ -226,6 +226,14 @@ class Thresholds(_Section):
     # region code → effective thresholds (the rule tick asks once per device)
     _by_region: dict[str | None, Thresholds] = PrivateAttr(default_factory=dict)
 
+    def __eq__(self, other: object) -> bool:
+        # The settings decide; the per-region cache (a private attribute) must not.
+        if not isinstance(other, Thresholds):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in Thresholds.model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # dict settings: never hashable anyway
+
     @model_validator(mode="after")
     def _districts_valid(self) -> Thresholds:
         if not self.districts:

@@ -370,3 +370,10 @@ def test_the_preview_reads_a_districts_plugs_from_the_database(db_engine):
 
 def test_fields_are_the_documented_ones():
     assert set(FIELDS) == {f"{s}.{k}" for s, keys in config.DISTRICT_KEYS.items() for k in keys}
+
+
+def test_equal_settings_are_equal_whatever_was_looked_up():
+    a = proposed_thresholds(CITY, JONGNO, {"plug_routine.risk_slots": 4.0})
+    b = proposed_thresholds(CITY, JONGNO, {"plug_routine.risk_slots": 4.0})
+    a.for_region("1111051500")  # fills a's per-region cache only
+    assert a == b and a != CITY
