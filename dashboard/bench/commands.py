@@ -54,6 +54,8 @@ def run_backend(
     from dashboard.bench.briefing import measure_briefing_export
 
     deck = measure_briefing_export(engine, now)
+    print(f"[{label}] the 30-day threshold preview of the largest district")
+    preview = timings.measure_threshold_preview(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -71,6 +73,8 @@ def run_backend(
         f"briefing_export_s_{label}": round(deck.seconds, 2),
         f"briefing_export_pdf_kb_{label}": round(deck.pdf_kb, 1),
         f"briefing_export_pptx_kb_{label}": round(deck.pptx_kb, 1),
+        f"threshold_preview_s_{label}": round(preview.seconds, 3),
+        f"threshold_preview_plugs_{label}": preview.plugs,
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -156,6 +160,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "routine_learn_s",
         "wandering_map_s",
         "briefing_export_s",
+        "threshold_preview_s",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]

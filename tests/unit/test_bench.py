@@ -26,6 +26,7 @@ KEYS = (
     "briefing_export_s",
     "peak_memory_mb",
     "replay_year_s",
+    "threshold_preview_s",
 )
 
 
