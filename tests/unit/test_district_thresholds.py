@@ -49,7 +49,8 @@ def test_an_override_applies_in_its_district_only():
     th = proposed_thresholds(CITY, JONGNO, {"plug_routine.attention_slots": 1.0})
     assert th.for_region("1111051500").plug_routine.attention_slots == 1.0  # a dong in Jongno
     assert th.for_region(JONGNO).plug_routine.attention_slots == 1.0
-    assert th.for_region("4128552000").plug_routine.attention_slots == 2.0  # elsewhere: city
+    city = CITY.plug_routine.attention_slots
+    assert th.for_region("4128552000").plug_routine.attention_slots == city  # elsewhere: city
     assert th.for_region(None) is th
     # Only what differs from the city is stored.
     assert th.districts[JONGNO].values() == {"plug_routine.attention_slots": 1.0}
@@ -157,7 +158,7 @@ def test_a_lead_sets_a_district_audited_with_before_and_after(rules: Path, db_en
         )
     assert diff == {
         "plug_routine.min_share": [0.95, 0.9],
-        "plug_routine.attention_slots": [2.0, 1.0],
+        "plug_routine.attention_slots": [CITY.plug_routine.attention_slots, 1.0],
     }
     [audit] = _audits(db_engine)
     assert (audit.actor, audit.entity_type, audit.entity_id) == ("lee", "thresholds", JONGNO)
@@ -171,7 +172,10 @@ def test_a_lead_sets_a_district_audited_with_before_and_after(rules: Path, db_en
             conn,
             who("lee"),
             JONGNO,
-            {"plug_routine.attention_slots": 2.0, "plug_routine.min_share": 0.95},
+            {
+                "plug_routine.attention_slots": CITY.plug_routine.attention_slots,
+                "plug_routine.min_share": 0.95,
+            },
             rules,
             T0,
         )
@@ -259,7 +263,10 @@ def test_a_district_may_score_sooner_than_the_city(db_engine):
         jongno, d2 = add_person(conn, program_id=2, region_id=JONGNO_DONG)
         give_routine(conn, d1, T0, quiet_h=1.9, seen_ago=timedelta(0))
         give_routine(conn, d2, T0, quiet_h=1.9, seen_ago=timedelta(0))
-    th = proposed_thresholds(CITY, JONGNO, {"plug_routine.min_quiet_h": 1.0})
+    # (관심 at 2 missed half-hours there too: the 1.9 h spell has missed 2, not the city's 3)
+    th = proposed_thresholds(
+        CITY, JONGNO, {"plug_routine.min_quiet_h": 1.0, "plug_routine.attention_slots": 2.0}
+    )
     with db_engine.begin() as conn:
         run_silence_tick(conn, T0, th)
     with db_engine.connect() as conn:
