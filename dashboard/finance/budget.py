@@ -21,6 +21,7 @@ from dashboard.db.schema import BudgetExecution
 from dashboard.finance.common import (
     Col,
     Districts,
+    FileKind,
     FileReport,
     cell,
     col,
@@ -91,9 +92,7 @@ def import_budget(
 ) -> FileReport:
     """Check and (unless ``dry_run`` or refused) store a budget execution file, all or nothing;
     needs ``import_data``; audited as ``budget_execution_import`` when stored."""
-    return run_import(
-        engine, KIND, LABEL, _read, _check, _apply, data, filename, principal, now, dry_run=dry_run
-    )
+    return run_import(engine, FILE, data, filename, principal, now, dry_run=dry_run)
 
 
 def _read(data: bytes, filename: str, report: FileReport):
@@ -411,3 +410,6 @@ def _apply(conn: Connection, plan: list[dict[str, Any]], import_id: int) -> None
                 .where(BudgetExecution.id == write["id"])
                 .values(write["values"] | {"import_id": import_id})
             )
+
+
+FILE = FileKind(KIND, LABEL, _read, _check, _apply)

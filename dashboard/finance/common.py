@@ -80,6 +80,8 @@ def map_columns(
     for index, name in enumerate(sheet.names):
         written = sheet.written[index]
         column = by_alias.get(name)
+        if column is None and sheet.below and index < len(sheet.below):
+            column = by_alias.get(sheet.below[index])  # "단가" under a group such as "산출근거"
         if name == "":
             if any(not blank(cells[index]) for _n, cells in sheet.rows if index < len(cells)):
                 errors.append(RowError(row, None, f"column {index + 1} has values but no name"))
@@ -219,13 +221,20 @@ Checker = Callable[[Connection, Sheet, FileReport, datetime], list[dict[str, Any
 Applier = Callable[[Connection, list[dict[str, Any]], int], None]
 
 
+@dataclass(frozen=True)
+class FileKind:
+    """One import: its ``data_imports.kind``, its name in reports, and its three steps."""
+
+    kind: str
+    label: str
+    read: Callable[[bytes, str, FileReport], Sheet | None]
+    check: Checker
+    apply: Applier
+
+
 def run_import(
     engine: Engine,
-    kind: str,
-    label: str,
-    read: Callable[[bytes, str, FileReport], Sheet | None],
-    check: Checker,
-    apply: Applier,
+    kind: FileKind,
     data: bytes,
     filename: str,
     principal: SessionUser,
@@ -236,51 +245,66 @@ def run_import(
     """Check, then (unless refused, a dry run or already matching) store with a
     ``data_imports`` row and an audit row in one transaction. Needs ``import_data``."""
     actor = require(principal, PERMISSION).username
-    report = FileReport(label, filename, len(data), dry_run=dry_run)
     try:
         with engine.begin() as conn:
-            sheet = read(data, filename, report)
-            if sheet is None:
-                return report
-            if not Districts(conn):
-                report.errors.append(
-                    RowError(
-                        0, None, "the catalog is not loaded: run `python -m dashboard init` first"
-                    )
-                )
-                return report
-            plan = check(conn, sheet, report, now)
-            report.errors.sort(key=lambda e: (e.row, e.column or ""))
-            if report.ok and plan and not dry_run:
-                import_id = conn.execute(
-                    insert(DataImport).returning(DataImport.id),
-                    {
-                        "kind": kind,
-                        "filename": filename[:200],
-                        "sha256": hashlib.sha256(data).hexdigest(),
-                        "size_bytes": len(data),
-                        "rows": report.rows,
-                        "unit": report.unit,
-                        "imported_at": now,
-                        "imported_by": actor[:60],
-                    },
-                ).scalar_one()
-                apply(conn, plan, import_id)
-                write_audit(
-                    conn,
-                    at=now,
-                    actor=actor,
-                    action=f"{kind}_import"[:40],
-                    entity_type=ENTITY,
-                    entity_id=import_id,
-                    detail=report.audit_detail(),
-                )
-                report.stored, report.import_id = True, import_id
+            return import_into(conn, kind, data, filename, actor, now, dry_run=dry_run)
     except IntegrityError:  # another import stored the same lines meanwhile: rolled back
-        report = FileReport(label, filename, len(data), dry_run=dry_run)
+        report = FileReport(kind.label, filename, len(data), dry_run=dry_run)
         report.errors.append(
             RowError(0, None, "the data changed while importing; nothing was stored, try again")
         )
+        return report
+
+
+def import_into(
+    conn: Connection,
+    kind: FileKind,
+    data: bytes,
+    filename: str,
+    actor: str,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> FileReport:
+    """The import on the caller's transaction (the demo builder's, or :func:`run_import`'s),
+    by ``actor`` whose right the caller has checked."""
+    report = FileReport(kind.label, filename, len(data), dry_run=dry_run)
+    sheet = kind.read(data, filename, report)
+    if sheet is None:
+        return report
+    if not Districts(conn):
+        report.errors.append(
+            RowError(0, None, "the catalog is not loaded: run `python -m dashboard init` first")
+        )
+        return report
+    plan = kind.check(conn, sheet, report, now)
+    report.errors.sort(key=lambda e: (e.row, e.column or ""))
+    if not report.ok or not plan or dry_run:
+        return report
+    import_id = conn.execute(
+        insert(DataImport).returning(DataImport.id),
+        {
+            "kind": kind.kind,
+            "filename": filename[:200],
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size_bytes": len(data),
+            "rows": report.rows,
+            "unit": report.unit,
+            "imported_at": now,
+            "imported_by": actor[:60],
+        },
+    ).scalar_one()
+    kind.apply(conn, plan, import_id)
+    write_audit(
+        conn,
+        at=now,
+        actor=actor,
+        action=f"{kind.kind}_import"[:40],
+        entity_type=ENTITY,
+        entity_id=import_id,
+        detail=report.audit_detail(),
+    )
+    report.stored, report.import_id = True, import_id
     return report
 
 

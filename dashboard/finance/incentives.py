@@ -22,6 +22,7 @@ from dashboard.db.schema import IncentiveLedger, Program
 from dashboard.finance.common import (
     Col,
     Districts,
+    FileKind,
     FileReport,
     cell,
     col,
@@ -66,9 +67,7 @@ def import_incentives(
 ) -> FileReport:
     """Check and (unless ``dry_run`` or refused) store an incentive statement, all or nothing;
     needs ``import_data``; audited as ``incentive_ledger_import`` when stored."""
-    return run_import(
-        engine, KIND, LABEL, _read, _check, _apply, data, filename, principal, now, dry_run=dry_run
-    )
+    return run_import(engine, FILE, data, filename, principal, now, dry_run=dry_run)
 
 
 def _read(data: bytes, filename: str, report: FileReport):
@@ -229,3 +228,6 @@ def _apply(conn: Connection, plan: list[dict[str, Any]], import_id: int) -> None
                 .where(IncentiveLedger.id == write["id"])
                 .values(points=write["points"], import_id=import_id)
             )
+
+
+FILE = FileKind(KIND, LABEL, _read, _check, _apply)

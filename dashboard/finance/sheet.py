@@ -41,6 +41,7 @@ class Sheet:
     rows: list[tuple[int, list[Any]]]
     unit: str | None  # the unit stated above or in the header ("천원"), if any
     column_units: dict[int, str]  # a unit written on one column: "예산액(백만원)"
+    below: list[str] | None = None  # a second header row's own names ("단가" under "산출근거")
 
 
 def normalise(name: str) -> str:
@@ -78,7 +79,9 @@ def read_sheet(
             continue
         written = [text_of(c) for c in cells]
         rest = table[index + 1 :]
+        below = None
         if rest and _is_sub_header(rest[0][1]):
+            below = [normalise(text_of(c)) for c in rest[0][1]]
             written = _join_two_rows(written, [text_of(c) for c in rest[0][1]])
             for cell in rest[0][1]:
                 unit = unit or find_unit(text_of(cell))
@@ -97,6 +100,7 @@ def read_sheet(
             rows=rest,
             unit=unit,
             column_units=column_units,
+            below=below,
         )
     raise HeaderNotFound(
         f"no header row found in the first {HEADER_SEARCH_ROWS} rows (a row naming at least "
