@@ -69,6 +69,16 @@ def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
     )
 
 
+def show(frame: pd.DataFrame) -> None:
+    """A table with Korean thousands separators on its numbers (the downloads keep raw values)."""
+    config = {
+        c: st.column_config.NumberColumn(format="localized")
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c])
+    }
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+
+
 def _sources(files: pd.DataFrame, lang: str) -> str:
     return ", ".join(
         t(
@@ -157,20 +167,21 @@ def execution_tab() -> None:
     plan, executed = float(now["plan"]), float(now["executed"])
     projected = projections.projected_year_end(executed, as_of)
     risky = lines[lines["at_risk"]]
-    m = st.columns(5)
-    m[0].metric(t("review.plan"), format_amount(plan, unit, lang))
-    m[1].metric(t("review.executed_to_date"), format_amount(executed, unit, lang))
-    m[2].metric(t("review.execution_rate"), format_percent(now["executed_rate"]))
-    m[3].metric(
+    first, second = st.columns(3), st.columns(3)
+    first[0].metric(t("review.plan"), format_amount(plan, unit, lang))
+    first[1].metric(t("review.executed_to_date"), format_amount(executed, unit, lang))
+    first[2].metric(t("review.execution_rate"), format_percent(now["executed_rate"]))
+    second[0].metric(
         t("review.schedule_rate"),
         format_percent(now["schedule_rate"]),
         help=t("review.schedule_help"),
     )
-    m[4].metric(
+    second[1].metric(
         t("review.projected_rate"),
         format_percent(projected / plan * 100 if plan else None),
         help=t("review.projected_help"),
     )
+    second[2].metric(t("review.lines_at_risk"), f"{len(risky)} / {len(lines)}")
     if unit != "천원" or len(set(rows["unit"])) == 1:
         st.caption(t("budget.unit_note", unit=translate_or(f"unitname.{unit}", unit, lang)))
     else:
@@ -181,14 +192,14 @@ def execution_tab() -> None:
     shown = pd.DataFrame(
         {
             t("col.month"): [month_label(year, int(mo), lang) for mo in curve["month"]],
-            t("review.cum_executed", unit=unit): curve["executed"].round(3),
-            t("review.cum_schedule", unit=unit): curve["schedule"].round(3),
-            t("review.plan_col", unit=unit): curve["plan"].round(3),
+            t("review.cum_executed", unit=unit): curve["executed"].round(1),
+            t("review.cum_schedule", unit=unit): curve["schedule"].round(1),
+            t("review.plan_col", unit=unit): curve["plan"].round(1),
             t("review.execution_rate"): curve["executed_rate"].round(1),
             t("review.schedule_rate"): curve["schedule_rate"].round(1),
         }
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    show(shown)
     downloads(shown, f"budget-execution-{year}-{as_of:02d}", "review_curve")
 
     st.markdown(f"#### {t('review.lines_title')}")
@@ -201,7 +212,7 @@ def execution_tab() -> None:
         st.error(t("review.risk", n=len(risky), rule=rule), icon=":material/report:")
     region_names = rows.drop_duplicates("region_id").set_index("region_id")
     line_table = _lines_table(lines, region_names, lang)
-    st.dataframe(line_table, hide_index=True, width="stretch")
+    show(line_table)
     downloads(line_table, f"budget-lines-{year}-{as_of:02d}", "review_lines")
 
     flags = execution_formula_flags(rows)
@@ -378,14 +389,20 @@ def incentives_tab() -> None:
     ledger_source = _sources(files, lang) if not files.empty else t("review.ledger_live_source")
     unit = budget_row["unit"].iloc[0] if not budget_row.empty else "천원"
     per = UNITS[unit]
+    budget_source = (
+        f"{budget_row['source_doc'].iloc[0]} {budget_row['source_table'].iloc[0]}"
+        if not budget_row.empty
+        else "–"
+    )
     st.caption(
         t(
             "review.incentive_source",
+            budget=md_escape(budget_source),
             ledger=ledger_source,
             as_of=month_label(year, as_of, lang),
         )
     )
-    m = st.columns(4)
+    m = st.columns(2) + st.columns(2)
     granted = float(wide["granted"].sum())
     if budget_row.empty:
         m[0].metric(t("review.incentive_budget"), "–")
@@ -421,7 +438,7 @@ def incentives_tab() -> None:
             t("review.cumulative_pts"): wide["cumulative"].astype("int64"),
         }
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    show(shown)
     downloads(shown, f"incentives-{year}-{as_of:02d}", "review_incentives")
     import_section("incentives")
 

@@ -114,6 +114,10 @@ def test_as_of_month_changes_the_projection(demo_db) -> None:
 def test_incentive_tab_against_the_document_budget(demo_db) -> None:
     at = open_page("budget")
     assert metric(at, "인센티브 예산") == "14,000,000 천원"
+    shown = texts(at)
+    budget = f"예산: {md_escape('seed-001 예산 총괄')} (문서)"
+    assert any(budget in s and "포인트정산.csv" in s for s in shown)
+    assert any("기준: 2023년 12월 말" in s for s in shown)
     stmt = select(IncentiveLedger.occurred_on, IncentiveLedger.kind, IncentiveLedger.points).where(
         IncentiveLedger.occurred_on >= date(2023, 1, 1),
         IncentiveLedger.occurred_on <= date(2023, 12, 31),
