@@ -116,7 +116,7 @@ def test_incentive_tab_against_the_document_budget(demo_db) -> None:
     assert metric(at, "인센티브 예산") == "14,000,000 천원"
     shown = texts(at)
     budget = f"예산: {md_escape('seed-001 예산 총괄')} (문서)"
-    assert any(budget in s and "포인트정산.csv" in s for s in shown)
+    assert any(budget in s and md_escape("포인트정산.csv") in s for s in shown)
     assert any("기준: 2023년 12월 말" in s for s in shown)
     stmt = select(IncentiveLedger.occurred_on, IncentiveLedger.kind, IncentiveLedger.points).where(
         IncentiveLedger.occurred_on >= date(2023, 1, 1),
