@@ -5,7 +5,7 @@ idempotent re-import, audit, permission; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -17,6 +17,7 @@ from dashboard.catalog import load_catalog
 from dashboard.db.schema import AuditLog, BudgetExecution, DataImport, IncentiveLedger, Region
 from dashboard.finance import import_budget, import_incentives
 from dashboard.finance.sheet import parse_amount
+from dashboard.reference.load import load_reference
 from dashboard.settings import PROJECT_ROOT
 
 NOW = datetime(2024, 11, 29, 3, 0, tzinfo=UTC)
@@ -301,3 +302,41 @@ def test_the_sample_files_are_documented():
         assert (SAMPLES / name).is_file() and name in doc
     for code in ("exit code", "`0`", "`1`", "`2`"):
         assert code in doc
+
+
+# --- the budget page's queries on what was imported (both backends) ------------------------------
+
+
+def test_queries_read_the_imports_back(city):
+    from queries import budget as q
+
+    with city.begin() as conn:
+        load_reference(conn)
+    import_budget(city, (SAMPLES / "budget-execution-sample.csv").read_bytes(), "b.csv", LEAD, NOW)
+    data = (SAMPLES / "incentive-statement-sample.csv").read_bytes()
+    import_incentives(city, data, "i.csv", LEAD, NOW)
+    with city.connect() as conn:
+        assert q.execution_years(conn) == [2024]
+        rows = q.execution_rows(conn, 2024)
+        assert len(rows) == 9 and set(rows["filename"]) == {"b.csv"}
+        assert rows["executed"].sum() == pytest.approx(12400 + 13100 - 800 + 6400 + 12000)
+        eunpyeong = _region(city, "1138000000")
+        only = q.execution_rows(conn, 2024, (eunpyeong,), ("district",))
+        assert list(only["executed"]) == [2100.0, 2300.0, 2000.0]
+        assert q.execution_rows(conn, 2024, (eunpyeong,), ("city",)).empty
+        assert q.execution_formula_flags(rows).empty  # 16,000원 × 3,000 = 48,000 천원
+        options = q.execution_options(conn, 2024)
+        assert set(options["code"]) == {"1168000000", "1138000000", "3023000000"}
+        budgets = q.incentive_budgets(conn)
+        assert budgets.set_index("year")["amount"].to_dict() == {2022: 1_000_000, 2023: 14_000_000}
+        months = q.incentive_months(conn, "seoul_wrist_doctor", 2023)
+        earn = months[months["kind"] == "earn"].set_index("month")["points"]
+        assert earn.to_dict() == {
+            date(2023, 1, 1): 31_250_000 + 42_600_000,
+            date(2023, 2, 1): 33_900_000 + 45_100_000,
+        }
+        assert q.incentive_years(conn, "seoul_wrist_doctor") == [2023]
+        files = q.imports(conn, "incentive_ledger", 2023)
+        assert (
+            list(files["filename"]) == ["i.csv"] and q.imports(conn, "budget_execution", 2023).empty
+        )
