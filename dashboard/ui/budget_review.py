@@ -90,6 +90,11 @@ def _sources(files: pd.DataFrame, lang: str) -> str:
     )
 
 
+def _number(value: float, unit: str) -> str:
+    """An amount without its unit, with the decimals ``format_amount`` would give it."""
+    return format_amount(value, unit, "ko").rsplit(" ", 1)[0]
+
+
 def _display_unit(rows: pd.DataFrame) -> str:
     units = set(rows["unit"])
     return units.pop() if len(units) == 1 else "천원"
@@ -168,8 +173,10 @@ def execution_tab() -> None:
     projected = projections.projected_year_end(executed, as_of)
     risky = lines[lines["at_risk"]]
     first, second = st.columns(3), st.columns(3)
-    first[0].metric(t("review.plan"), format_amount(plan, unit, lang))
-    first[1].metric(t("review.executed_to_date"), format_amount(executed, unit, lang))
+    # The unit goes in the label: three amounts a row stay legible on a projector.
+    unit_label = translate_or(f"unitname.{unit}", unit, lang)
+    first[0].metric(t("review.plan_in", unit=unit_label), _number(plan, unit))
+    first[1].metric(t("review.executed_in", unit=unit_label), _number(executed, unit))
     first[2].metric(t("review.execution_rate"), format_percent(now["executed_rate"]))
     second[0].metric(
         t("review.schedule_rate"),
@@ -209,7 +216,7 @@ def execution_tab() -> None:
     if risky.empty:
         st.success(t("review.no_risk", rule=rule), icon=":material/check_circle:")
     else:
-        st.error(t("review.risk", n=len(risky), rule=rule), icon=":material/report:")
+        st.warning(t("review.risk", n=len(risky), rule=rule), icon=":material/report:")
     region_names = rows.drop_duplicates("region_id").set_index("region_id")
     line_table = _lines_table(lines, region_names, lang)
     show(line_table)
@@ -452,9 +459,9 @@ def _run_out_text(outcome: projections.RunOut, year: int, lang: str) -> str:
 def _run_out_message(outcome: projections.RunOut, year: int, lang: str) -> None:
     when = format_date(outcome.on, lang) if outcome.on else ""
     if outcome.already:
-        st.error(t("review.ran_out", date=when), icon=":material/report:")
+        st.warning(t("review.ran_out", date=when), icon=":material/report:")
     elif outcome.on is not None and outcome.on <= date(year, 12, 31):
-        st.error(t("review.runs_out", date=when), icon=":material/report:")
+        st.warning(t("review.runs_out", date=when), icon=":material/report:")
     else:
         st.success(t("review.lasts", date=when or "–"), icon=":material/check_circle:")
 

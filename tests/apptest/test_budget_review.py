@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from dashboard.db.schema import BudgetExecution, DataImport, IncentiveLedger, Region
 from dashboard.finance.projections import run_out
-from dashboard.formatting import format_amount, format_date, format_percent
+from dashboard.formatting import format_amount, format_date, format_number, format_percent
 from dashboard.ui.safe_text import md_escape
 from tests.apptest.conftest import metric, open_page, texts
 
@@ -54,8 +54,8 @@ def test_execution_tab_shows_the_imported_totals_and_the_lines_at_risk(demo_db) 
     at = open_page("budget")
     # Goyang's file is in 백만원, the others in 천원: the sum is shown in 천원.
     assert data["units"] == {"천원", "백만원"}
-    assert metric(at, "예산액") == format_amount(plan / 1000, "천원")
-    assert metric(at, "누계 집행액") == format_amount(executed / 1000, "천원")
+    assert metric(at, "예산액 (천원)") == format_number(plan / 1000)
+    assert metric(at, "누계 집행액 (천원)") == format_number(executed / 1000)
     assert metric(at, "집행률 (%)") == format_percent(executed / plan * 100)
     assert metric(at, "연말 예상 집행률 (%)") == format_percent(
         executed * 12 / data["last"] / plan * 100
@@ -66,8 +66,8 @@ def test_execution_tab_shows_the_imported_totals_and_the_lines_at_risk(demo_db) 
         if v["executed"] * 12 / data["last"] < Decimal("0.9") * v["plan"]
     ]
     assert 0 < len(risky) < len(data["lines"])  # the demo has lagging lines, not only
-    errors = [e.value for e in at.error]
-    assert any(e.startswith(f"불용 위험 {len(risky)}건") for e in errors), errors
+    warnings = [e.value for e in at.warning]
+    assert any(e.startswith(f"불용 위험 {len(risky)}건") for e in warnings), warnings
     shown = texts(at)
     with demo_db.connect() as conn:
         files = conn.execute(
@@ -97,12 +97,12 @@ def test_district_filter_lives_in_the_url(demo_db) -> None:
     data = _execution(demo_db, ("3023000000",))
     plan = sum(v["plan"] for v in data["lines"].values())
     assert plan == 60_000_000  # Daedeok: 48,000 + 12,000 천원
-    assert metric(at, "예산액") == "60,000 천원"
+    assert metric(at, "예산액 (천원)") == "60,000"
     assert at.query_params.get("district") in ("3023000000", ["3023000000"])
     # A stale code in a link falls back to every district instead of failing.
     at = open_page("budget", district="9999999999")
     assert not at.exception
-    assert metric(at, "예산액") != "60,000 천원"
+    assert metric(at, "예산액 (천원)") != "60,000"
 
 
 def test_as_of_month_changes_the_projection(demo_db) -> None:
