@@ -105,8 +105,13 @@ def _read(data: bytes, filename: str, report: FileReport):
 
 
 def _unit(sheet, positions: dict[str, int], report: FileReport) -> str | None:
-    stated = {sheet.column_units[i] for k, i in positions.items() if i in sheet.column_units}
-    stated.discard(sheet.column_units.get(positions.get("unit_price", -1)))
+    """The amounts' one unit: a note above or in the header, or the amount columns' own
+    (단가 has its own unit, 원 unless its header names another)."""
+    stated = {
+        sheet.column_units[i]
+        for k, i in positions.items()
+        if k in AMOUNTS and i in sheet.column_units
+    }
     units = stated | ({sheet.unit} if sheet.unit else set())
     if len(units) > 1:
         report.errors.append(

@@ -36,7 +36,7 @@ from dashboard.finance.sheet import UNITS, HeaderNotFound, blank, parse_amount, 
 from dashboard.ingest.files import RowError, read_table
 
 KIND = "incentive_ledger"
-LABEL = "incentive statement"
+LABEL = "incentive statement (entries: month × district × kind)"
 DEFAULT_PROGRAM = "seoul_wrist_doctor"
 REASON = "monthly_statement"
 

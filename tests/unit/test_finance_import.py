@@ -340,3 +340,13 @@ def test_queries_read_the_imports_back(city):
         assert (
             list(files["filename"]) == ["i.csv"] and q.imports(conn, "budget_execution", 2023).empty
         )
+
+
+def test_unit_price_has_its_own_unit(city):
+    data = _csv(
+        "회계연도,월,자치구,단위사업,재원,예산액(천원),집행액(천원),단가(천원),수량",
+        '2024,1,대덕구,안심케어,구비,"48,000","3,900",16,"3,000"',
+    )
+    report = import_budget(city, data, "p.csv", LEAD, NOW)
+    assert report.stored and report.unit == "천원" and not report.flags
+    assert _rows(city)[0].unit_price_won == 16_000
