@@ -144,6 +144,8 @@ COMMAND_MODULES: list[str] = [
     "dashboard.replay.commands",
     "dashboard.evaluation.commands",
     "dashboard.finance.commands",
+    "dashboard.briefing.commands",
+    "dashboard.ops.commands",
 ]
 
 

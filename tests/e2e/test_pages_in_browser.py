@@ -127,7 +127,7 @@ def test_root_address_serves_the_live_page(page, app_server):
 def test_projector_briefing(page, app_server):
     visit(page, f"{app_server}/briefing?projector=1")
     _assert_no_exception(page, "/briefing?projector=1")
-    assert page.locator('[data-testid="stMetric"]').count() >= 3
+    assert page.locator(".anbu-slide-title").count() == 1  # the deck's cover
     screenshot(page, "briefing-projector-ko")
 
 
@@ -517,6 +517,59 @@ def test_plug_alert_detail_with_the_routine_strip(page, app_server, app_database
     page.wait_for_timeout(500)
     _assert_no_exception(page, "/live (watch list)")
     screenshot(page, "live-watch-ko")
+
+
+def test_briefing_deck_moves_with_the_keyboard(page, app_server):
+    """The deck answers a presenter's keys: arrows, Page Up/Down (a clicker), Home and End,
+    through the page's key listener clicking the slide buttons."""
+    visit(page, f"{app_server}/briefing?projector=1")
+    position = page.locator('[data-testid="deck-position"]')
+    position.wait_for(timeout=30_000)
+    total = int(re.search(r"(\d+)장 중", position.inner_text()).group(1))
+    assert total >= 10
+
+    def at(i: int) -> None:
+        page.locator('[data-testid="deck-position"]').filter(
+            has_text=f"{total}장 중 {i}장"
+        ).wait_for(timeout=30_000)
+        wait_for_app(page)
+
+    at(1)
+    page.locator(".anbu-slide-title").click()  # focus on the page, not in the period field
+    page.keyboard.press("ArrowRight")
+    at(2)
+    assert page.locator('[data-testid="stMetric"]').count() >= 3  # the programs' reach
+    screenshot(page, "briefing-deck-reach-projector-ko")
+    page.keyboard.press("PageDown")
+    at(3)
+    page.keyboard.press("PageUp")
+    at(2)
+    page.keyboard.press("End")
+    at(total)
+    page.keyboard.press("Home")
+    at(1)
+    for i in range(2, 8):  # to the first map slide (pydeck, offline), one key per run
+        page.keyboard.press("ArrowRight")
+        at(i)
+    page.locator('[data-testid="stDeckGlJsonChart"]').first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)  # deck.gl draws after mounting
+    _assert_no_exception(page, "/briefing (map slide)")
+    screenshot(page, "briefing-deck-map-projector-ko")
+    # The PDF download: made when clicked, the same slides.
+    page.get_by_text("기간과 내려받기").click()  # projector mode folds the controls away
+    with page.expect_download(timeout=120_000) as download:
+        page.locator(".st-key-deck_download_pdf button").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    with open(download.value.path(), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    # English, without projector mode: the page's own title and controls are back.
+    visit(page, f"{app_server}/briefing?lang=en")
+    page.locator('[data-testid="deck-position"]').filter(has_text="Slide 1 of").wait_for()
+    page.locator(".st-key-deck_next button").click()
+    page.locator('[data-testid="deck-position"]').filter(has_text="Slide 2 of").wait_for()
+    wait_for_app(page)
+    _assert_no_exception(page, "/briefing?lang=en")
+    screenshot(page, "briefing-deck-reach-en")
 
 
 def test_budget_review_from_a_shared_link(page, app_server):
