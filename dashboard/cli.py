@@ -143,6 +143,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.enrollment.commands",
     "dashboard.replay.commands",
     "dashboard.evaluation.commands",
+    "dashboard.finance.commands",
     "dashboard.briefing.commands",
     "dashboard.ops.commands",
 ]

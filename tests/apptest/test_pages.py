@@ -205,7 +205,8 @@ def test_budget_totals_and_findings(demo_db) -> None:
     assert metric(at, "투자계획 총액") == "1,731.6 백만원"
     assert metric(at, "확보액") == "896.9 백만원"
     assert metric(at, "집행액") == "820.7 백만원"
-    assert len(at.warning) == len(findings) > 0
+    documents = next(tab for tab in at.tabs if tab.label == "문서 표·검산")
+    assert len(documents.warning) == len(findings) > 0
     assert any("656,685" in w.value for w in at.warning)
     at_en = open_page("budget", lang="en")
     assert metric(at_en, "Executed") == "820.7 million won"

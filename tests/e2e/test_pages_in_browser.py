@@ -570,3 +570,25 @@ def test_briefing_deck_moves_with_the_keyboard(page, app_server):
     wait_for_app(page)
     _assert_no_exception(page, "/briefing?lang=en")
     screenshot(page, "briefing-deck-reach-en")
+
+
+def test_budget_review_from_a_shared_link(page, app_server):
+    """A link with filters reproduces the view: 은평구's lagging line is flagged, the S-curve
+    draws, and the incentive tab shows the run-out against the documented budget."""
+    visit(page, f"{app_server}/budget?district=1138000000")
+    page.get_by_text("불용 위험 1건").first.wait_for(timeout=30_000)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # Vega draws after the element appears
+    assert chart.locator("canvas, svg").count() >= 1
+    assert "district=1138000000" in page.url
+    _assert_no_exception(page, "/budget?district=1138000000")
+    screenshot(page, "budget-execution-ko")
+    page.get_by_role("tab", name="인센티브").click()
+    page.get_by_text("14,000,000 천원").first.wait_for(timeout=30_000)
+    page.get_by_text("예산이 2023. 11.").first.wait_for(timeout=30_000)
+    screenshot(page, "budget-incentives-ko")
+    visit(page, f"{app_server}/budget?projector=1&lang=en")
+    page.get_by_text("Projected year-end execution (%)").first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/budget?projector=1&lang=en")
+    screenshot(page, "budget-execution-projector-en")
