@@ -9,8 +9,9 @@ from dashboard.i18n import localized, translate_or
 from dashboard.ui import charts
 from dashboard.ui.components import page_header
 from dashboard.ui.data import live_now, load
+from dashboard.ui.deck import council_dong_map
 from dashboard.ui.i18n import current_lang, t
-from queries.briefing import alerts_by_day, devices_by_program_state, kpis
+from queries.briefing import alerts_by_day, devices_by_dong_state, devices_by_program_state, kpis
 from queries.reference import published_figures
 
 # Published results shown beside our own counts (figure keys in data/reference).
@@ -63,6 +64,9 @@ with right:
             label=[localized(r, "name", lang) for r in states.to_dict("records")]
         )
         charts.render(charts.state_bars(states, "label", lang, t("chart.program")))
+
+# Dong polygons and counts only; small counts hidden (dashboard.mapping.suppression).
+council_dong_map(load(devices_by_dong_state))
 
 st.subheader(t("briefing.published_title"))
 figs = load(published_figures, keys=HEADLINE_FIGURES)

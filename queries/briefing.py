@@ -6,8 +6,17 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import aliased
 
-from dashboard.db.schema import Alert, CareRecipient, Device, DeviceState, Enrolment, Program
+from dashboard.db.schema import (
+    Alert,
+    CareRecipient,
+    Device,
+    DeviceState,
+    Enrolment,
+    Program,
+    Region,
+)
 from queries.common import frame
 
 OPEN_STATUSES = ("open", "acknowledged", "dispatched")
@@ -82,5 +91,34 @@ def devices_by_program_state(conn: Connection) -> pd.DataFrame:
         .where(Device.status == "active")
         .group_by(Program.code, Program.name_ko, Program.name_en, state)
         .order_by(Program.code)
+    )
+    return frame(conn, stmt)
+
+
+def devices_by_dong_state(conn: Connection) -> pd.DataFrame:
+    """Active devices per dong and state: region_code, name_ko, name_en, district_ko,
+    district_en (two cities both have a 신사동), state, devices. No device or person
+    identifiers; the council map hides small counts from these."""
+    state = func.coalesce(DeviceState.state, "offline")
+    district = aliased(Region)
+    stmt = (
+        select(
+            Region.code.label("region_code"),
+            Region.name_ko,
+            Region.name_en,
+            district.name_ko.label("district_ko"),
+            district.name_en.label("district_en"),
+            state.label("state"),
+            func.count(Device.id).label("devices"),
+        )
+        .select_from(Device)
+        .join(Region, Region.id == Device.region_id)
+        .outerjoin(district, district.id == Region.parent_id)
+        .outerjoin(DeviceState, DeviceState.device_id == Device.id)
+        .where(Device.status == "active")
+        .group_by(
+            Region.code, Region.name_ko, Region.name_en, district.name_ko, district.name_en, state
+        )
+        .order_by(Region.code)
     )
     return frame(conn, stmt)
