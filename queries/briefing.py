@@ -96,8 +96,8 @@ def devices_by_program_state(conn: Connection) -> pd.DataFrame:
 
 
 def devices_by_dong_state(conn: Connection) -> pd.DataFrame:
-    """Active devices per dong and state: region_code, name_ko, name_en, district_ko,
-    district_en (two cities both have a 신사동), state, devices. No device or person
+    """Active devices per dong and state: region_code, name_ko, name_en, district_code,
+    district_ko, district_en (two districts both have a 신사동), state, devices. No device or person
     identifiers; the council map hides small counts from these."""
     state = func.coalesce(DeviceState.state, "offline")
     district = aliased(Region)
@@ -106,6 +106,7 @@ def devices_by_dong_state(conn: Connection) -> pd.DataFrame:
             Region.code.label("region_code"),
             Region.name_ko,
             Region.name_en,
+            district.code.label("district_code"),
             district.name_ko.label("district_ko"),
             district.name_en.label("district_en"),
             state.label("state"),
@@ -117,7 +118,13 @@ def devices_by_dong_state(conn: Connection) -> pd.DataFrame:
         .outerjoin(DeviceState, DeviceState.device_id == Device.id)
         .where(Device.status == "active")
         .group_by(
-            Region.code, Region.name_ko, Region.name_en, district.name_ko, district.name_en, state
+            Region.code,
+            Region.name_ko,
+            Region.name_en,
+            district.code,
+            district.name_ko,
+            district.name_en,
+            state,
         )
         .order_by(Region.code)
     )

@@ -28,7 +28,9 @@ def dong_totals(
     a dong with 1 to ``suppress_below - 1`` devices shows neither its count nor its worst
     state (``suppress_small_counts``); a dong with none shows 0."""
     names = [
-        c for c in ("name_ko", "name_en", "district_ko", "district_en") if c in by_dong.columns
+        c
+        for c in ("name_ko", "name_en", "district_code", "district_ko", "district_en")
+        if c in by_dong.columns
     ]
     if by_dong.empty:
         return pd.DataFrame(
@@ -86,7 +88,8 @@ def dong_features(
                     "worst": worst,
                     "devices": None if pd.isna(devices) else int(devices),
                     "devices_text": row["devices_text"],
-                    "color": [*rgb, 200 if worst and worst != "normal" else 90],
+                    # Hidden: next to no fill, so it cannot pass for the grey of 장애.
+                    "color": [*rgb, 25 if worst is None else 90 if worst == "normal" else 200],
                     "label": label_point(f["geometry"]),
                 },
             }

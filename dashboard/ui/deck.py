@@ -5,6 +5,7 @@ boundaries drawn instead so the map keeps its bearings."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pandas as pd
@@ -164,13 +165,27 @@ COUNCIL_MAP_HEIGHT = 460
 COUNCIL_MAP_HEIGHT_PROJECTOR = 620
 
 
+def fit_zoom(lats: list[float], lons: list[float], height_px: int, width_px: int = 1100) -> float:
+    """The web-mercator zoom at which the span of ``lats`` × ``lons`` fills the map (a city of
+    many districts, or two dongs), with a margin; at most 15. deck.gl's world is 512 px wide
+    at zoom 0 (not 256 as for raster tiles)."""
+    lon_span = max(max(lons) - min(lons), 1e-4)
+    y = [math.log(math.tan(math.pi / 4 + math.radians(v) / 2)) for v in (min(lats), max(lats))]
+    lat_span = max(y[1] - y[0], 1e-6)
+    by_lon = math.log2(width_px * 360 / (512 * lon_span))
+    by_lat = math.log2(height_px * 2 * math.pi / (512 * lat_span))
+    return round(min(by_lon, by_lat, 15.0) - 0.25, 2)
+
+
 def council_dong_deck(
-    by_dong: pd.DataFrame, boundaries: dict | None, *, projector: bool
+    by_dong: pd.DataFrame, boundaries: dict | None, *, projector: bool, labels: bool = True
 ) -> pdk.Deck | None:
     """The council's city map: each dong in the colour of its worst device state with its
-    device count written on it; a dong with 1–4 devices reads "<5" in grey (and, when it is
-    the only one hidden, the next smallest is hidden too, so the total cannot give it back).
-    Only dong polygons and aggregate counts reach the browser: no base map, no positions."""
+    device count written on it (``labels``); a dong with 1–4 devices reads "<5" in grey (and,
+    when it is the only one hidden, the next smallest is hidden too, so the total cannot give
+    it back). Counts are hidden over all of ``by_dong``; the dongs drawn are those with a
+    polygon in ``boundaries``. Only dong polygons and aggregate counts reach the browser: no
+    base map, no positions."""
     lang = current_lang()
     names = {str(r["region_code"]): _dong_label(r, lang) for r in by_dong.to_dict("records")}
     features = dong_features(
@@ -186,12 +201,13 @@ def council_dong_deck(
     for f in features:
         p = f["properties"]
         p["state_text"] = t(f"state.{p['worst']}") if p["worst"] else t("council.hidden")
-    labels = [
+    texts = [
         {"position": f["properties"]["label"], "text": f["properties"]["devices_text"]}
         for f in features
     ]
     lats = [c[1] for f in features for c in _outer(f["geometry"])]
     lons = [c[0] for f in features for c in _outer(f["geometry"])]
+    height = COUNCIL_MAP_HEIGHT_PROJECTOR if projector else COUNCIL_MAP_HEIGHT
     return pdk.Deck(
         layers=[
             pdk.Layer(
@@ -206,7 +222,7 @@ def council_dong_deck(
             ),
             pdk.Layer(
                 "TextLayer",
-                labels,
+                texts if labels else [],
                 get_position="position",
                 get_text="text",
                 # Counts only ("1,234", "<5"): ASCII, so the default glyph atlas suffices.
@@ -221,7 +237,7 @@ def council_dong_deck(
         initial_view_state=pdk.ViewState(
             latitude=(min(lats) + max(lats)) / 2,
             longitude=(min(lons) + max(lons)) / 2,
-            zoom=12.2 if projector else 11.8,
+            zoom=fit_zoom(lats, lons, height),
         ),
         map_provider=None,  # offline on purpose: a council room may have no network
         map_style=None,
@@ -232,7 +248,10 @@ def council_dong_deck(
 def council_legend(lang: str) -> str:
     """Swatches for the states and for a hidden count (our own text: no user input)."""
     hidden = html_escape(t("council.hidden"))
-    grey = f'<span class="anbu-chip" style="background:#808080">{hidden}</span>'
+    grey = (
+        '<span class="anbu-chip" style="background:transparent;border:1px dashed #9AA5B1">'
+        f"{hidden}</span>"
+    )
     return " ".join([*(chip(s, lang) for s in reversed(SEVERITY)), grey])
 
 
@@ -243,26 +262,51 @@ def _dong_label(row: dict, lang: str) -> str:
     return f"{district} {dong}".strip()
 
 
+ALL_DISTRICTS = "all"
+COUNCIL_DISTRICT_KEY = "council_district"
+MAX_LABELS = 60  # more counts than this overlap into noise: colours and tooltips only
+
+
 def council_dong_map(by_dong: pd.DataFrame) -> None:
-    """The council map with its legend and caption (the briefing page)."""
+    """The council map with its district choice, legend, caption and table (the briefing
+    page). Small counts are hidden over all dongs before a district is picked, so every view
+    hides the same dongs."""
     from dashboard.ui.wandering import dong_boundaries
 
     st.subheader(t("council.title"))
     if by_dong.empty:
         st.info(t("common.no_data"))
         return
-    codes = tuple(sorted({str(c) for c in by_dong["region_code"]}))
+    lang = current_lang()
+    # Districts with the most devices first (the demo spans Seoul, Goyang and Daejeon: one
+    # view of all of them makes every dong a speck).
+    sizes = by_dong.groupby("district_code")["devices"].sum().sort_values(ascending=False)
+    names = {
+        r["district_code"]: localized(r, "district", lang)
+        for r in by_dong.drop_duplicates("district_code").to_dict("records")
+    }
+    options = [*sizes.index, ALL_DISTRICTS]
+    district = st.selectbox(
+        t("council.district"),
+        options,
+        format_func=lambda c: t("council.all") if c == ALL_DISTRICTS else names.get(c, c),
+        key=COUNCIL_DISTRICT_KEY,
+    )
+    shown = by_dong if district == ALL_DISTRICTS else by_dong[by_dong["district_code"] == district]
+    codes = tuple(sorted({str(c) for c in shown["region_code"]}))
     projector = projector_on()
-    deck = council_dong_deck(by_dong, dong_boundaries(codes), projector=projector)
+    deck = council_dong_deck(
+        by_dong, dong_boundaries(codes), projector=projector, labels=len(codes) <= MAX_LABELS
+    )
     if deck is None:
         st.info(t("wandering.no_boundaries"))
         return
     st.pydeck_chart(deck, height=COUNCIL_MAP_HEIGHT_PROJECTOR if projector else COUNCIL_MAP_HEIGHT)
-    lang = current_lang()
     st.markdown(council_legend(lang), unsafe_allow_html=True)
     st.caption(t("council.caption", n=SUPPRESS_BELOW))
     with st.expander(t("council.table"), expanded=False):
         totals = dong_totals(by_dong, suppress_below=SUPPRESS_BELOW, complementary=True)
+        totals = totals[totals["region_code"].isin(codes)]
         table(
             totals.assign(
                 dong=[_dong_label(r, lang) for r in totals.to_dict("records")],
