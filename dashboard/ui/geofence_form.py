@@ -10,7 +10,9 @@ from collections.abc import Mapping
 
 import folium
 import streamlit as st
+from branca.element import MacroElement
 from folium.plugins import Draw
+from jinja2 import Template
 from streamlit_folium import st_folium
 
 from dashboard import clock
@@ -27,7 +29,7 @@ from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
-from dashboard.ui.safe_text import md_escape
+from dashboard.ui.safe_text import html_escape, md_escape
 from queries.geofence import geofence_settings
 from queries.roster import home_position
 
@@ -92,6 +94,33 @@ def _on_save(recipient_id: int) -> None:
     state[_FLASH] = ("success", t("geofence.saved"))
 
 
+class _DrawTexts(MacroElement):
+    """Leaflet.draw's polygon texts in the page's language (it ships English only); set before
+    the Draw control is built. JSON-encoded: valid JS strings that cannot close the script."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (d) {
+  var x = {{ this.texts_json }};
+  d.toolbar.actions.text = x.cancel; d.toolbar.finish.text = x.finish;
+  d.toolbar.undo.text = x.undo; d.toolbar.buttons.polygon = x.button;
+  d.handlers.polygon.tooltip.start = x.start; d.handlers.polygon.tooltip.cont = x.cont;
+  d.handlers.polygon.tooltip.end = x.end; d.handlers.polyline.error = x.cross;
+})(L.drawLocal.draw);
+{% endmacro %}"""
+    )
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        super().__init__()
+        self._name = "DrawTexts"
+        self.texts_json = json.dumps({k: html_escape(v) for k, v in texts.items()}).replace(
+            "</", "<\\/"
+        )
+
+
+DRAW_TEXT_KEYS = ("cancel", "finish", "undo", "button", "start", "cont", "end", "cross")
+
+
 def _drawing_key(rid: int) -> str:
     return _key(rid, "drawn")
 
@@ -142,6 +171,7 @@ def _draw_map(rid: int, settings: dict, home: tuple[float, float] | None, tiles)
         folium.Polygon(
             [tuple(p) for p in polygon], color=ZONE_COLOR, weight=2.5, fill=True, fill_opacity=0.1
         ).add_to(fmap)
+    fmap.add_child(_DrawTexts({k: t(f"geofence.draw.{k}") for k in DRAW_TEXT_KEYS}))
     draw = Draw(
         export=False,
         draw_options={
