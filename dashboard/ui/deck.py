@@ -226,7 +226,7 @@ def council_dong_deck(
                 get_position="position",
                 get_text="text",
                 # Counts only ("1,234", "<5"): ASCII, so the default glyph atlas suffices.
-                get_size=30 if projector else 18,
+                get_size=24 if projector else 16,
                 get_color=[255, 255, 255, 255],
                 background=True,
                 get_background_color=[14, 22, 33, 200],

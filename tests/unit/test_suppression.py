@@ -141,4 +141,4 @@ def test_council_deck_is_offline_and_sends_only_dong_aggregates() -> None:
     # Nothing but the dong polygons and their label points carry coordinates.
     assert all(f["geometry"] == SQUARE for f in geo["data"]["features"])
     assert {tuple(d["position"]) for d in text["data"]} == {(1.0, 1.0)}
-    assert text["getSize"] == 30  # projector: legible from the back of the room
+    assert text["getSize"] == 24  # projector: larger, legible from the back of the room
