@@ -10,7 +10,9 @@ from dashboard.briefing.slides import live_deck
 from dashboard.ui.briefing_deck import navigation, show_slide
 from dashboard.ui.components import page_header
 from dashboard.ui.data import live_now, load
+from dashboard.ui.deck import council_dong_map
 from dashboard.ui.i18n import current_lang, projector_on, t
+from queries.briefing import devices_by_dong_state
 
 if not projector_on():
     page_header("page.briefing")
@@ -49,3 +51,7 @@ for col, fmt, mime in (
 index = navigation(len(slides))
 show_slide(slides[index])
 st.caption(t("deck.keys_hint"))
+
+# The devices' state now, by dong (the wall screen's view for the council): dong polygons and
+# counts only, small counts hidden (dashboard.mapping.suppression).
+council_dong_map(load(devices_by_dong_state))

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Connection, func, select
+from sqlalchemy.orm import aliased
 
 from dashboard.db.schema import (
     Alert,
@@ -243,3 +244,39 @@ def smoking_complaints_monthly(conn: Connection) -> pd.DataFrame:
     local = df["received_at"].dt.tz_convert("Asia/Seoul")
     df["month"] = [date(t.year, t.month, 1) for t in local]
     return df.groupby("month", as_index=False).size().rename(columns={"size": "complaints"})
+
+
+def devices_by_dong_state(conn: Connection) -> pd.DataFrame:
+    """Active devices per dong and state: region_code, name_ko, name_en, district_code,
+    district_ko, district_en (two districts both have a 신사동), state, devices. No device or person
+    identifiers; the council map hides small counts from these."""
+    state = func.coalesce(DeviceState.state, "offline")
+    district = aliased(Region)
+    stmt = (
+        select(
+            Region.code.label("region_code"),
+            Region.name_ko,
+            Region.name_en,
+            district.code.label("district_code"),
+            district.name_ko.label("district_ko"),
+            district.name_en.label("district_en"),
+            state.label("state"),
+            func.count(Device.id).label("devices"),
+        )
+        .select_from(Device)
+        .join(Region, Region.id == Device.region_id)
+        .outerjoin(district, district.id == Region.parent_id)
+        .outerjoin(DeviceState, DeviceState.device_id == Device.id)
+        .where(Device.status == "active")
+        .group_by(
+            Region.code,
+            Region.name_ko,
+            Region.name_en,
+            district.code,
+            district.name_ko,
+            district.name_en,
+            state,
+        )
+        .order_by(Region.code)
+    )
+    return frame(conn, stmt)

@@ -20,6 +20,7 @@ from dashboard.demo.context import (
     times_in_days,
     to_dt,
 )
+from dashboard.demo.rates import faults_in_window
 from dashboard.demo.routines import daily_calls
 from dashboard.rules import Reading
 from dashboard.rules import calls as call_rules
@@ -65,10 +66,18 @@ def generate(ctx: Ctx) -> Part:
     attempts = th.call_auto_unanswered.attempts
     auto: list[tuple[int, int, bool]] = []  # automatic check-in calls: (row, ts, answered)
 
-    # Now: a few people quiet for 2–5 days, and a few lines whose feed stopped.
+    # Now: a few people quiet for 2–5 days, and the lines whose feed is down at the end, at
+    # the device fault rate every demo device shares (dashboard.demo.rates).
     order = rng.permutation(N)
-    quiet_now, feed_lost = order[:8], order[8:13]
-    now_set = set(order[:13].tolist())
+    quiet_now = order[:8]
+    lost_since: dict[int, float] = {}
+    for i in order[8:].tolist():
+        now = [s for s, d in faults_in_window(rng, grid.hours) if s + d >= grid.hours]
+        if now:
+            lost_since[i] = max(now[-1], 0) / 24
+    feed_lost = np.array(sorted(lost_since), dtype=int)
+    now_set = set(quiet_now.tolist()) | set(lost_since)
+    spell_days = np.zeros((N, days), dtype=bool)
     # Quiet spells in the past (hospital, trip, phone lost): 3–6 days without a call.
     for i in range(N):
         if i in now_set:
@@ -79,6 +88,7 @@ def generate(ctx: Ctx) -> Part:
                 continue
             a = int(rng.integers(1, days - length - 2))
             calls[i, a : a + length] = 0
+            spell_days[i, a - 1 : a + length + 1] = True
             calls[i, a - 1] = max(calls[i, a - 1], 1)
             last_call = grid.t0 + (a - 1) * DAY + int(rng.integers(9, 20)) * HOUR
             back = grid.t0 + (a + length) * DAY + 10 * HOUR
@@ -89,8 +99,10 @@ def generate(ctx: Ctx) -> Part:
         a = max(int(np.ceil(days - 1 + last_day_frac - q)), 0)
         calls[i, a:] = 0
     for i in feed_lost.tolist():
-        offline_from[i] = days - 1 + last_day_frac - float(rng.uniform(0.5, 4))
+        offline_from[i] = lost_since[i]
         calls[i, max(int(np.ceil(offline_from[i])), 0) :] = 0
+
+    auto += _natural_lulls(ctx, part, co, pid, calls, spell_days, now_set)
 
     # Raw window: explicit call times for the last RAW_DAYS days; the daily counts follow them.
     w0 = max(days - RAW_DAYS, 0)
@@ -224,6 +236,40 @@ def _activity_slots(
     bits = np.left_shift(np.int64(1), (offset % DAY) // (HOUR // 2))
     np.bitwise_or.at(slots, (all_rows, offset // DAY), bits)
     return slots
+
+
+def _natural_lulls(ctx, part, co, pid, calls, spell_days, now_set) -> list[tuple[int, int, bool]]:
+    """Someone who seldom calls can go days without a call, with no spell behind it. The rules
+    alert on that too, and at ``end`` they do for a lull still going on; the history has the
+    lulls that ended, or the last day would look like a sudden wave of silent people (issue 11).
+    Runs of days without a call, outside the spells above, long enough for the rule."""
+    rng, grid = ctx.rng, ctx.grid
+    th = ctx.th
+    need = int(np.ceil(th.call_no_activity.days))
+    attempts = th.call_auto_unanswered.attempts
+    auto: list[tuple[int, int, bool]] = []
+    for i in range(calls.shape[0]):
+        if i in now_set:
+            continue
+        quiet = calls[i] == 0
+        d = 1
+        while d < calls.shape[1]:
+            if not quiet[d] or quiet[d - 1]:
+                d += 1
+                continue
+            b = d
+            while b < calls.shape[1] and quiet[b]:
+                b += 1
+            a, d = d, b
+            if b - a < need or b >= calls.shape[1] or spell_days[i, a - 1 : b + 1].any():
+                continue  # too short, still going on at ``end`` (the rules' call), or a spell
+            last_call = grid.t0 + (a - 1) * DAY + int(rng.integers(9, 20)) * HOUR
+            back = grid.t0 + b * DAY + int(rng.integers(8, 12)) * HOUR
+            if back > grid.end_s or back <= last_call + int(th.call_no_activity.days * DAY):
+                continue
+            misses = attempts if rng.random() < 0.3 else 0
+            auto += _quiet_spell(ctx, part, co, i, pid, last_call, misses, back, grid.end_s)
+    return auto
 
 
 def _quiet_spell(

@@ -10,6 +10,12 @@ import numpy as np
 from dashboard.demo.clock import HOUR
 from dashboard.demo.cohort import make_cohort
 from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns, last_index
+from dashboard.demo.rates import (
+    PLUG_AWAY_PER_DAY,
+    away_hours,
+    faults_in_window,
+    spells_in_window,
+)
 from dashboard.demo.routines import changed, tv_household
 from dashboard.rules.device import device_silent
 from dashboard.rules.plug import plug_ladder, plug_no_change
@@ -72,33 +78,36 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         power[i, a:b] = power[i].min()
         lux[i, a:b] = lux[i, a] + rng.normal(0, 0.8, b - a).round(1)
 
-    # Who is in a silence or a fault right now (disjoint sets). Whether that is an alert, and
-    # at which stage, is for the real rules to say at ``end`` (dashboard.demo.present).
-    order = rng.permutation(m)
-    n_silent = max(1, round(m * 0.004))
-    n_offline = round(m * 0.02)
-    silent_now = order[:n_silent]
-    offline_now = order[n_silent : n_silent + n_offline]
+    # Who is in a silence right now, and every plug's faults: the same fault process for the
+    # past and the present (dashboard.demo.rates), so the last day is an ordinary day. Whether
+    # that is an alert, and at which stage, is for the real rules to say at ``end``
+    # (dashboard.demo.present).
     busy_until = np.full(m, hours)  # history episodes must end before current ones start
-    for i in silent_now.tolist():
-        dur = int(rng.uniform(0.6, 2.3) * thr[i])
-        start = max(hours - dur, 0)
-        still(i, start, hours)
-        busy_until[i] = start
-    for i in offline_now.tolist():
-        # Mostly a router or a plug pulled out hours ago; some have been dark for days.
-        dur = int(rng.uniform(3, 20) if rng.random() < 0.9 else rng.uniform(20, 120))
-        start = max(hours - dur, 0)
-        offline[i, start:] = True
-        busy_until[i] = start
+    silent_set: set[int] = set()
+    for i in range(m):
+        for start, dur in spells_in_window(rng, hours, PLUG_AWAY_PER_DAY, away_hours):
+            if start + dur >= hours:  # away right now
+                still(i, max(start, 0), hours)
+                busy_until[i] = max(start, 0)
+                silent_set.add(i)
+                break
+    past_faults: list[list[tuple[int, int]]] = [[] for _ in range(m)]
+    for i in range(m):
+        for start, dur in faults_in_window(rng, hours):
+            if start + dur < hours:  # over by now: a closed device-fault ticket, if it alerted
+                if start >= 1:
+                    past_faults[i].append((start, dur))
+            elif i not in silent_set and busy_until[i] == hours:  # still dark at ``end``
+                offline[i, max(start, 0) :] = True
+                busy_until[i] = max(start, 0)
 
     th = ctx.th
     retired: set[int] = set()
     # Away from home (trips, hospital stays, staying with family): the plug sees no change.
     for i in range(m):
-        k = rng.poisson(0.35 * grid.days / 90)
+        k = rng.poisson(PLUG_AWAY_PER_DAY * grid.days)
         for _ in range(k):
-            dur = int(np.clip(rng.lognormal(np.log(20), 0.6), 6, 110))
+            dur = away_hours(rng)
             if busy_until[i] - dur - 2 <= 0:
                 continue
             start = int(rng.integers(0, busy_until[i] - dur - 1))
@@ -155,10 +164,10 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
             )
             if truth == "deceased":
                 break
-        # Short faults in the past (router off, unplugged by mistake), each back within a day.
-        if rng.random() < 0.05 * grid.days / 90 and busy_until[i] > 80:
-            dur = int(rng.integers(3, 22))
-            start = int(rng.integers(1, busy_until[i] - dur - 1))
+        # Faults in the past (router off, unplugged by mistake), over before any current one.
+        for start, dur in past_faults[i]:
+            if start + dur >= busy_until[i]:
+                continue
             offline[i, start : start + dur] = True
             back = int(ts[i, start + dur])
             decision = ctx.judge(

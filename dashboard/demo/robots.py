@@ -18,6 +18,7 @@ from dashboard.demo.context import (
     times_in_days,
     to_dt,
 )
+from dashboard.demo.rates import faults_in_window
 from dashboard.demo.routines import robot_services
 from dashboard.rules import Reading
 from dashboard.rules import robot as robot_rules
@@ -60,11 +61,13 @@ def generate(ctx: Ctx) -> Part:
     pid = ctx.programs[PROGRAM]
     days = grid.days
     services = robot_services(rng, grid, N)
-    # One or two robots are switched off at the wall right now.
-    down = rng.permutation(N)[: int(rng.integers(1, 3))]
-    down_since = grid.end_s - rng.integers(3 * HOUR, 3 * DAY, len(down))
+    # Robots switched off at the wall right now: the device fault rate every demo device
+    # shares (dashboard.demo.rates), counting only faults still going on at the end.
     cut = np.full(N, grid.end_s + 1, dtype=np.int64)
-    cut[down] = down_since
+    for i in range(N):
+        now = [s for s, d in faults_in_window(rng, grid.hours) if s + d >= grid.hours]
+        if now:
+            cut[i] = grid.t0 + max(now[-1], 0) * HOUR + int(rng.integers(0, HOUR))
     w0 = max(days - RAW_DAYS, 0)
     rows, ts = times_in_days(rng, grid, services[:, w0:], w0, SERVICE_HOURS)
     keep = ts < np.minimum(cut[rows], grid.end_s + 1)

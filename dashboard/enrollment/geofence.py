@@ -61,6 +61,23 @@ def parse_polygon(text: str) -> list[list[float]] | None:
     return points
 
 
+def polygon_from_drawing(drawing: object) -> list[list[float]] | None:
+    """The corners ``[lat, lon]`` of a polygon drawn on the map: streamlit-folium's
+    ``last_active_drawing`` (a GeoJSON Feature, ``[lon, lat]`` and a closed ring as Leaflet.draw
+    gives it). Nothing drawn → ``None``. Anything but one polygon raises
+    :class:`EnrollmentError` on ``polygon``, through the same parser as pasted GeoJSON, so a
+    drawing and a paste are refused for the same reasons. The corners still go through
+    :func:`check_polygon` (crossing edges, area, the home inside) when saved."""
+    if drawing is None or drawing == {}:
+        return None
+    if not isinstance(drawing, dict):
+        raise EnrollmentError("polygon", "the drawing is not a GeoJSON object")
+    points = _from_geojson(json.dumps(drawing))
+    if len(points) > 1 and points[0] == points[-1]:
+        points.pop()  # Leaflet.draw closes the ring; the form lists corners
+    return points
+
+
 def _from_geojson(text: str) -> list[list[float]]:
     try:
         data = json.loads(text)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from dashboard.clock import require_aware
+from dashboard.demo import rates
 from dashboard.demo.clock import TimeGrid
 from dashboard.demo.routines import tv_household
 from dashboard.simulate.roster import KST_S, WEEK_S, Roster
@@ -30,14 +31,27 @@ NORMAL, STILL, SILENT = 0, 1, 2
 # Regular reports, in slots: plugs and wanderers every 10 min, other heartbeats hourly.
 REPORT_EVERY = {"smart_plug": 60, "wandering_detector": 60}
 HEARTBEAT_EVERY = {"care_robot": 360, "smoking_detector": 360, "park_machine": 360}
-# Incidents across the whole city, per hour: frequent enough that a watcher sees one.
-INCIDENTS_PER_HOUR = {"sos": 0.5, "wander_out": 1.0, "go_still": 1.0, "go_silent": 1.0}
+INCIDENTS = ("sos", "wander_out", "go_still", "go_silent")
 # A call-hour profile (Seoul time): mornings and early evenings, as in the demo routine.
 _CALL_HOURS = np.array(
     [0, 0, 0, 0, 0, 0, 0.5, 1.5, 3, 5, 6, 6, 5, 5, 5, 5, 5, 6, 7, 6, 4, 2.5, 1, 0.3]
 )
 CALL_HOURS = _CALL_HOURS / _CALL_HOURS.sum()
 M_PER_DEG = 111_320.0
+
+
+def incident_rates(roster: Roster) -> dict[str, float]:
+    """Incidents per hour across the city, at the rates the demo's history was generated with
+    (``dashboard.demo.rates``), so the live day looks like the days before it. (Livelier rates
+    once made device-silence alerts jump from a few a day to 46 on the day the app ran.)"""
+    count = lambda code: int((roster.types == code).sum())  # noqa: E731
+    may_fail = int((roster.types != "ai_call_line").sum())
+    return {
+        "sos": rates.ROBOT_SOS_PER_FLEET_DAY / 24 if count("care_robot") else 0.0,
+        "wander_out": rates.WANDER_EXITS_PER_DAY * count("wandering_detector") / 24,
+        "go_still": rates.PLUG_AWAY_PER_DAY * count("smart_plug") / 24,
+        "go_silent": rates.DEVICE_FAULTS_PER_DAY * may_fail / 24,
+    }
 
 
 def slot_of(at: datetime) -> int:
@@ -78,6 +92,7 @@ class CitySimulator:
         self.lux = roster.lux.copy()
         self._tv: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._plugs = roster.of_type("smart_plug")
+        self.per_hour = incident_rates(roster)
         self._plug_pos = np.full(n, -1)
         self._plug_pos[self._plugs] = np.arange(len(self._plugs))
         self._reconnect = True  # devices say hello when the feed (re)starts
@@ -177,9 +192,9 @@ class CitySimulator:
 
     def _incidents(self, rng: np.random.Generator, t: float, out: list) -> None:
         """Rare events that make the wall screen move; each picks one device at random."""
-        draws = rng.random(len(INCIDENTS_PER_HOUR))
-        for (kind, per_hour), u in zip(INCIDENTS_PER_HOUR.items(), draws, strict=True):
-            if u >= per_hour * SLOT_S / HOUR_S:
+        draws = rng.random(len(INCIDENTS))
+        for kind, u in zip(INCIDENTS, draws, strict=True):
+            if u >= self.per_hour[kind] * SLOT_S / HOUR_S:
                 continue
             code = {"sos": "care_robot", "wander_out": "wandering_detector"}.get(kind)
             pool = self.r.of_type(code) if code else self._plugs
@@ -197,10 +212,10 @@ class CitySimulator:
                 self.out_until[i] = t + rng.uniform(20, 60) * 60
                 self.out_m[i] = np.nan_to_num(self.r.zone_m[i], nan=500) * rng.uniform(1.3, 2.5)
                 self.bearing[i] = rng.uniform(0, 2 * math.pi)
-            elif kind == "go_still":  # the TV stays off: a no-change alert after 24-50 h
-                self.mode[i], self.mode_until[i] = STILL, t + rng.uniform(26, 60) * HOUR_S
+            elif kind == "go_still":  # away: a no-change alert if longer than the threshold
+                self.mode[i], self.mode_until[i] = STILL, t + rates.away_hours(rng) * HOUR_S
             else:  # unplugged or out of battery: a device-fault ticket after its timeout
-                self.mode[i], self.mode_until[i] = SILENT, t + rng.uniform(2.5, 8) * HOUR_S
+                self.mode[i], self.mode_until[i] = SILENT, t + rates.fault_hours(rng) * HOUR_S
 
     def _tv_day(self, day: int) -> tuple[np.ndarray, np.ndarray]:
         """Hourly TV power and lux of every plug for one Seoul day (the demo's routine)."""

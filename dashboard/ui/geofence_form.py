@@ -1,25 +1,46 @@
-"""The person panel's geofence form (leads): radius, a polygon zone pasted as GeoJSON or as
-``lat, lon`` lines, and quiet hours. The domain (``dashboard.enrollment.geofence``) validates,
-writes and audits; this only collects the values and shows what it said."""
+"""The person panel's geofence form (leads): radius, a polygon zone drawn on the map or pasted
+as GeoJSON or as ``lat, lon`` lines, and quiet hours. The domain
+(``dashboard.enrollment.geofence``) validates, writes and audits; this only collects the values
+and shows what it said. A drawn polygon fills the corner field; saving the form stores it."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
+import folium
 import streamlit as st
+from branca.element import MacroElement
+from folium.plugins import Draw
+from jinja2 import Template
+from streamlit_folium import st_folium
 
 from dashboard import clock
 from dashboard.auth import SessionUser, can_see_personal_data
 from dashboard.auth.permissions import NotPermitted, may
 from dashboard.enrollment.errors import EnrollmentError, NotFound
-from dashboard.enrollment.geofence import parse_polygon, set_geofence
+from dashboard.enrollment.geofence import (
+    check_polygon,
+    parse_polygon,
+    polygon_from_drawing,
+    set_geofence,
+)
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import t
-from dashboard.ui.safe_text import md_escape
+from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
+from dashboard.ui.safe_text import html_escape, md_escape
 from queries.geofence import geofence_settings
+from queries.roster import home_position
 
 ACTION = "manage_roster"
 _FLASH = "geofence_flash"
 FIELDS = ("safe_zone_m", "polygon", "quiet_start", "quiet_end", "quiet_hours")
+# Leaflet.draw from our own static folder (folium's Draw would fetch it from a CDN).
+DRAW_JS = [("leaflet_draw_js", "/app/static/leaflet-draw/leaflet.draw.js")]
+DRAW_CSS = [("leaflet_draw_css", "/app/static/leaflet-draw/leaflet.draw.css")]
+DRAW_MAP_HEIGHT = 340
+ZONE_COLOR = "#1c7ed6"
 
 
 def _key(recipient_id: int, name: str) -> str:
@@ -73,21 +94,130 @@ def _on_save(recipient_id: int) -> None:
     state[_FLASH] = ("success", t("geofence.saved"))
 
 
-def geofence_section(user: SessionUser, person: dict) -> None:
+class _DrawTexts(MacroElement):
+    """Leaflet.draw's polygon texts in the page's language (it ships English only); set before
+    the Draw control is built. JSON-encoded: valid JS strings that cannot close the script."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function (d) {
+  var x = {{ this.texts_json }};
+  d.toolbar.actions.text = x.cancel; d.toolbar.finish.text = x.finish;
+  d.toolbar.undo.text = x.undo; d.toolbar.buttons.polygon = x.button;
+  d.handlers.polygon.tooltip.start = x.start; d.handlers.polygon.tooltip.cont = x.cont;
+  d.handlers.polygon.tooltip.end = x.end; d.handlers.polyline.error = x.cross;
+})(L.drawLocal.draw);
+{% endmacro %}"""
+    )
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        super().__init__()
+        self._name = "DrawTexts"
+        self.texts_json = json.dumps({k: html_escape(v) for k, v in texts.items()}).replace(
+            "</", "<\\/"
+        )
+
+
+DRAW_TEXT_KEYS = ("cancel", "finish", "undo", "button", "start", "cont", "end", "cross")
+
+
+def _drawing_key(rid: int) -> str:
+    return _key(rid, "drawn")
+
+
+def apply_drawing(rid: int, drawing: Mapping | None, home: tuple[float, float] | None) -> None:
+    """Put a newly drawn polygon's corners into the form's field (once per drawing: the map
+    returns its last drawing on every rerun) and say at once what saving would refuse."""
+    state = st.session_state
+    if not drawing:
+        return
+    signature = json.dumps(drawing, sort_keys=True)
+    if state.get(_drawing_key(rid)) == signature:
+        return
+    state[_drawing_key(rid)] = signature
+    try:
+        corners = polygon_from_drawing(dict(drawing))
+        if corners is None:
+            return
+        state[_key(rid, "polygon")] = polygon_text(corners)
+        check_polygon(corners, home)
+    except EnrollmentError as err:
+        message = str(err).removeprefix(f"{err.field}: ")
+        state[_FLASH] = ("error", t("geofence.drawn_refused", message=md_escape(message)))
+        return
+    state[_FLASH] = ("success", t("geofence.drawn", n=len(corners)))
+
+
+def _draw_map(rid: int, settings: dict, home: tuple[float, float] | None, tiles) -> None:
+    """The home, the zone on file and a polygon tool (the one drawing tool offered)."""
+    polygon = settings["pii_zone_polygon"]
+    centre = home or (tuple(polygon[0]) if polygon else None)
+    if centre is None:  # no home and no polygon: nothing to draw around
+        st.caption(t("geofence.draw_no_home"))
+        return
+    fmap = folium.Map(location=centre, zoom_start=16, tiles=tiles, control_scale=True)
+    fmap.default_js = LEAFLET_JS
+    fmap.default_css = LEAFLET_CSS
+    if home is not None:
+        folium.CircleMarker(
+            home, radius=7, color=ZONE_COLOR, weight=3, fill=True, fill_opacity=0.9
+        ).add_to(fmap)
+        if settings["safe_zone_m"]:
+            folium.Circle(
+                home, radius=float(settings["safe_zone_m"]), color=ZONE_COLOR, fill=False,
+                dash_array="5 5", weight=1.5,
+            ).add_to(fmap)  # fmt: skip
+    if polygon:
+        folium.Polygon(
+            [tuple(p) for p in polygon], color=ZONE_COLOR, weight=2.5, fill=True, fill_opacity=0.1
+        ).add_to(fmap)
+    fmap.add_child(_DrawTexts({k: t(f"geofence.draw.{k}") for k in DRAW_TEXT_KEYS}))
+    draw = Draw(
+        export=False,
+        draw_options={
+            "polygon": {"allowIntersection": False, "showArea": False},
+            **dict.fromkeys(("polyline", "rectangle", "circle", "marker", "circlemarker"), False),
+        },
+        edit_options={"edit": False, "remove": False},
+    )
+    draw.default_js = DRAW_JS
+    draw.default_css = DRAW_CSS
+    draw.add_to(fmap)
+    map_key = _key(rid, "draw_map")
+    st_folium(
+        fmap,
+        returned_objects=["last_active_drawing"],
+        height=DRAW_MAP_HEIGHT,
+        use_container_width=True,
+        key=map_key,
+    )
+    # st_folium copies the map's value to session_state[key] when it changes (its on_change):
+    # read it there, the one place a drawing lands.
+    value = st.session_state.get(map_key)
+    apply_drawing(rid, value.get("last_active_drawing") if isinstance(value, dict) else None, home)
+
+
+def geofence_section(user: SessionUser, person: dict, tiles: str | None = None) -> None:
     """The form, for leads who may see this person and a person wearing a detector."""
     if not may(user, ACTION) or not can_see_personal_data(user, person["region_code"]):
         return
     rid = int(person["id"])
     with get_engine().connect() as conn:
         settings = geofence_settings(conn, rid)
+        home = home_position(conn, rid)
     if settings is None or not settings["wears_detector"] or settings["ended_on"] is not None:
         return
+    polygon_key = _key(rid, "polygon")
+    if polygon_key not in st.session_state:  # the field's start; a drawing may replace it
+        st.session_state[polygon_key] = polygon_text(settings["pii_zone_polygon"])
     with st.expander(t("geofence.title"), icon=":material/fence:"):
+        st.caption(t("geofence.help"))
+        st.caption(t("geofence.draw_help"))
+        _draw_map(rid, settings, home, tiles)
         notice = st.session_state.pop(_FLASH, None)
         if notice:
             kind, message = notice
             (st.success if kind == "success" else st.error)(message)  # escaped when made
-        st.caption(t("geofence.help"))
         with st.form(_key(rid, "form"), border=False):
             st.number_input(
                 t("geofence.field.safe_zone_m"),
@@ -100,8 +230,7 @@ def geofence_section(user: SessionUser, person: dict) -> None:
             )
             st.text_area(
                 t("geofence.field.polygon"),
-                value=polygon_text(settings["pii_zone_polygon"]),
-                key=_key(rid, "polygon"),
+                key=polygon_key,
                 help=t("geofence.polygon_help"),
                 placeholder="37.6480, 126.7860\n37.6495, 126.7860\n37.6495, 126.7880",
                 height=120,

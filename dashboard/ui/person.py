@@ -292,7 +292,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
         revealed = _facts(user, person)
     with right:
         _home(user, person, tiles)
-        geofence_section(user, person)
+        geofence_section(user, person, tiles)
     if person["status"] == "active":
         away_section(user, int(person["id"]), person["region_code"], "people")
     if may_manage(user):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -105,3 +106,56 @@ def test_operators_get_no_form(db: Engine) -> None:
     _, ref, *_ = _wanderer(db)
     at = _person("operator", ref)
     assert translate("geofence.title") not in [e.label for e in at.expander]
+
+
+def _drawn_square(lat: float, lon: float, d: float) -> dict:
+    """A polygon as Leaflet.draw reports it through streamlit-folium: a GeoJSON Feature with
+    [lon, lat] corners and the ring closed."""
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]]
+    return {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": [[*ring, ring[0]]]},
+    }
+
+
+def test_a_polygon_drawn_on_the_map_fills_the_field_and_saves_validated(db: Engine) -> None:
+    """AppTest cannot click a map: the drawing arrives as the map component's value would."""
+    rid, ref, lat, lon = _wanderer(db)
+    at = _person("lead", ref)
+    map_key = f"geofence_{rid}_draw_map"
+    at.session_state[map_key] = {"last_active_drawing": _drawn_square(lat, lon, 0.002)}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    field = at.text_area(key=f"geofence_{rid}_polygon")
+    corners = [tuple(map(float, line.split(","))) for line in field.value.splitlines()]
+    want = (round(lat - 0.002, 6), round(lon - 0.002, 6))
+    assert len(corners) == 4 and want in [(round(a, 6), round(b, 6)) for a, b in corners]
+    assert translate("geofence.drawn").split("(")[0] in "\n".join(texts(at))
+    # The polygon tool comes from the app's own static folder: no CDN on a closed network.
+    maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]
+    (draw,) = [m for m in maps if any("leaflet.draw" in u for u in m.get("js_links", []))]
+    assert "/app/static/leaflet-draw/leaflet.draw.js" in draw["js_links"]
+    assert not [u for u in draw["js_links"] + draw["css_links"] if u.startswith("http")]
+    assert draw["returned_objects"] == ["last_active_drawing"]
+    at = _save(at, rid)
+    assert translate("geofence.saved") in "\n".join(texts(at))
+    with db.connect() as conn:
+        stored = conn.scalar(select(CareRecipient.pii_zone_polygon).where(CareRecipient.id == rid))
+        last = conn.scalars(
+            select(AuditLog.detail)
+            .where(AuditLog.action == "person_geofence", AuditLog.entity_id == str(rid))
+            .order_by(AuditLog.id.desc())
+        ).first()
+    assert len(stored) == 4
+    assert last["polygon_corners"] == 4  # audited as a pasted polygon is
+
+
+def test_a_drawn_polygon_that_leaves_the_home_outside_is_refused_at_once(db: Engine) -> None:
+    rid, ref, lat, lon = _wanderer(db)
+    at = _person("lead", ref)
+    at.session_state[f"geofence_{rid}_draw_map"] = {
+        "last_active_drawing": _drawn_square(lat + 0.05, lon, 0.002)
+    }
+    at.run()
+    assert "home is outside" in "\n".join(texts(at))

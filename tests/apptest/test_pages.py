@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -242,10 +243,69 @@ def test_briefing_shows_no_personal_data(demo_db) -> None:
                 continue
             values.add(f"{v:.5f}" if isinstance(v, float) else str(v))
     values = {v for v in values if len(v) >= 2} - _place_names(demo_db)
+    coordinates = {v for v in values if v.replace(".", "").isdigit()}
     for params in ({}, {"lang": "en"}, {"projector": "1"}):
-        shown = "\n".join(texts(open_page("briefing", **params)))
-        leaked = sorted(v for v in values if v in shown)
+        at = open_page("briefing", **params)
+        shown = "\n".join(texts(at))
+        leaked = sorted(v for v in values - coordinates if v in shown)
         assert not leaked, leaked[:5]
+        # The council map's numbers are dong boundary vertices, which may share five decimals
+        # with someone's home by chance: checked below by what they are, not by their digits.
+        plain = "\n".join(texts(at, decks=False))
+        assert not sorted(v for v in coordinates if v in plain)
+        _only_dong_shapes_in_decks(at)
+
+
+def _only_dong_shapes_in_decks(at) -> None:
+    """Every coordinate a pydeck map on the page carries is a shipped dong polygon's or the
+    label point computed from one: no position of a person."""
+    from dashboard.mapping.dongs import label_point
+    from dashboard.settings import get_settings
+
+    shipped = json.loads(get_settings().resolved_boundary_geojson.read_text(encoding="utf-8"))
+    shapes = {f["properties"]["adm_cd2"]: f["geometry"] for f in shipped["features"]}
+    decks = at.get("deck_gl_json_chart")
+    assert decks, "no council map on the briefing page"
+    for deck in decks:
+        spec = json.loads(deck.proto.json)
+        for layer in spec["layers"]:
+            if layer["@@type"] == "GeoJsonLayer":
+                for f in layer["data"]["features"]:
+                    assert f["geometry"] == shapes[f["properties"]["code"]]
+            elif layer["@@type"] == "TextLayer":
+                labels = {tuple(label_point(g)) for g in shapes.values()}
+                assert {tuple(d["position"]) for d in layer["data"]} <= labels
+            else:
+                raise AssertionError(f"unexpected layer {layer['@@type']}")
+
+
+def test_briefing_council_map_table_matches_database_with_small_counts_hidden(demo_db) -> None:
+    """The table under the council map: the largest district first, then all; counts below 5
+    hidden over all dongs, so both views hide the same ones."""
+    from dashboard.mapping.suppression import suppress_small_counts
+
+    with demo_db.connect() as conn:
+        by_dong = briefing_q.devices_by_dong_state(conn)
+    by_dong["label"] = by_dong["district_ko"] + " " + by_dong["name_ko"]
+    totals = by_dong.groupby("region_code", as_index=False).agg(
+        label=("label", "first"), district=("district_code", "first"), devices=("devices", "sum")
+    )
+    expected = suppress_small_counts(totals, "devices", complementary=True)
+    assert expected["suppressed"].any()  # the demo has small dongs: the test means something
+    largest = totals.groupby("district")["devices"].sum().idxmax()
+
+    def shown(at) -> dict[str, str]:
+        (df,) = [d.value for d in at.dataframe if "기기 수" in d.value.columns]
+        return dict(zip(df["행정동"], df["기기 수"], strict=True))
+
+    at = open_page("briefing")
+    assert "동별 기기 상태" in [s.value for s in at.subheader]
+    mine = expected[expected["district"] == largest]
+    assert shown(at) == dict(zip(mine["label"], mine["devices_text"], strict=True))
+    at.selectbox(key="council_district").set_value("all").run()
+    everything = dict(zip(expected["label"], expected["devices_text"], strict=True))
+    assert len(everything) == len(expected)  # district + dong name one dong each
+    assert shown(at) == everything
 
 
 def test_projector_mode_enlarges_fonts(demo_db) -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from dashboard.settings import DATA_DIR
 from tests.e2e.conftest import FIRST_RUN_TIMEOUT_S, screenshot, wait_for_app
+from tests.waiting import wait_until
 
 # The first test also waits for the server and its first-run setup (FIRST_RUN_TIMEOUT_S).
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -592,3 +593,37 @@ def test_budget_review_from_a_shared_link(page, app_server):
     page.get_by_text("Projected year-end execution (%)").first.wait_for(timeout=30_000)
     _assert_no_exception(page, "/budget?projector=1&lang=en")
     screenshot(page, "budget-execution-projector-en")
+
+
+def test_lead_draws_a_safe_zone_polygon_on_the_map(page, app_server):
+    """The polygon tool on the safe-zone map: four clicks around the home and one on the first
+    corner fill the corner field; saving stores it (validated and audited by the domain)."""
+    visit(page, f"{app_server}/people?person=WND-P000001&lang=ko")
+    page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=30_000)
+    page.get_by_text(TITLES_GEOFENCE["title"]).first.click()
+    page.get_by_text(TITLES_GEOFENCE["draw_help"][:20]).first.wait_for(timeout=30_000)
+    frame_el = page.locator('iframe[title="streamlit_folium.st_folium"]').last
+    frame_el.scroll_into_view_if_needed()
+    tool = frame_el.content_frame.locator(".leaflet-draw-draw-polygon")
+    tool.wait_for(timeout=30_000)
+    assert tool.get_attribute("title") == TITLES_GEOFENCE["draw"]["button"]  # in Korean
+    tool.click()
+    box = frame_el.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the home is centred
+    corners = [(-60, -30), (100, -30), (100, 60), (-60, 60)]
+    for dx, dy in [*corners, corners[0]]:
+        page.mouse.click(cx + dx, cy + dy)
+        page.wait_for_timeout(300)
+    field = page.get_by_role("textbox", name=TITLES_GEOFENCE["field"]["polygon"], exact=True)
+    corners_shown = lambda: len(field.input_value().strip().splitlines()) == 4  # noqa: E731
+    assert wait_until(corners_shown, timeout=30, interval=0.5), field.input_value()
+    page.get_by_text(TITLES_GEOFENCE["drawn"].split("(")[0]).first.wait_for(timeout=30_000)
+    form = page.locator('[data-testid="stForm"]').filter(
+        has_text=TITLES_GEOFENCE["field"]["polygon"]
+    )
+    form.get_by_role("button", name=TITLES_GEOFENCE["save"]).click()
+    wait_for_app(page)
+    page.get_by_text(TITLES_GEOFENCE["saved"]).first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/people?person=WND-P000001 (drawn zone)")
+    frame_el.scroll_into_view_if_needed()
+    screenshot(page, "people-geofence-drawn-ko")

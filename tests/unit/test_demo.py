@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import func, select, text
 
@@ -310,7 +311,9 @@ def test_city_invariants_at_small_scale(small_city) -> None:
             conn.execute(select(DeviceState.state, func.count()).group_by(DeviceState.state)).all()
         )
         total = sum(states.values())
-        assert 0.005 < states["offline"] / total < 0.05  # a few % of devices are faulty
+        # Faults at the history's rate (dashboard.demo.rates): a handful of devices down at the
+        # end, not the 2 % the present once had on its own (issue 11).
+        assert states.get("offline", 0) / total < 0.005
         open_person = conn.scalar(
             select(func.count())
             .select_from(Alert)
@@ -409,3 +412,66 @@ def test_history_uses_the_rules_keys_stages_and_evidence(small_city) -> None:
             assert r.closed_at <= opened[r.dedup_key], r.dedup_key
     # Spells that cleared before anyone was sent were closed by the rules themselves.
     assert "system" in {r.closed_by for r in rows if r.status == "closed"}
+
+
+# --- the last days tell the truth (issue 11) --------------------------------------------------
+
+# Rules whose present comes from the history's own rates (dashboard.demo.rates, natural call
+# lulls). Not yet plug_no_change: at ``end`` the routine-aware rule alerts on quiet homes the
+# history judged by the fixed ladder only.
+RATED_RULES = ("device_silent", "call_no_activity")
+
+
+def _alerts_per_day(conn) -> dict[date, dict[str, int]]:
+    """Alerts opened per Seoul day and rule."""
+    out: dict[date, dict[str, int]] = {}
+    for opened, rule in conn.execute(select(Alert.opened_at, Alert.rule)):
+        opened = opened if opened.tzinfo else opened.replace(tzinfo=UTC)
+        day = (opened + timedelta(hours=9)).date()
+        out.setdefault(day, {}).setdefault(rule, 0)
+        out[day][rule] += 1
+    return out
+
+
+def test_the_last_days_alert_rates_stay_within_the_historys_range(small_city) -> None:
+    """The present (who is offline or quiet at the end) comes from the same rates as the
+    history: once 2 % of the plugs were offline at the end, 61 device-silence alerts opened on
+    the last day against 0–8 a day before, and 12 no-call alerts against 0–8."""
+    engine, _ = small_city
+    with engine.connect() as conn:
+        per_day = _alerts_per_day(conn)
+    days = sorted(per_day)
+    last_two, history = days[-2:], days[1:-2]  # the first day is partial
+    assert len(history) >= 15
+
+    def count(day: date, rule: str) -> int:
+        return per_day[day].get(rule, 0)
+
+    for rule in RATED_RULES:
+        top = max(count(d, rule) for d in history)
+        for d in last_two:
+            assert count(d, rule) <= top, (rule, d, count(d, rule), top)
+
+
+def test_the_live_simulator_keeps_the_historys_rates(small_city) -> None:
+    """Incidents per day the live feed starts, from its rates on this city's roster, against
+    the alerts a history day had: a watcher sees an ordinary day, not a crisis."""
+    from dashboard.demo.rates import away_hours
+    from dashboard.simulate.city import incident_rates
+    from dashboard.simulate.roster import load_roster
+
+    engine, _ = small_city
+    with engine.connect() as conn:
+        per_day = _alerts_per_day(conn)
+        roster = load_roster(conn)
+    history = sorted(per_day)[1:-2]
+    per_hour = incident_rates(roster)
+    faults = [per_day[d].get("device_silent", 0) for d in history]
+    assert 0 < per_hour["go_silent"] * 24 <= max(faults), (per_hour["go_silent"] * 24, faults)
+    # Times away alert only when longer than the plug's threshold (24 h at the least).
+    rng = np.random.default_rng(1)
+    over = np.mean([away_hours(rng) >= 24 for _ in range(5000)])
+    still = [per_day[d].get("plug_no_change", 0) for d in history]
+    assert 0 < per_hour["go_still"] * 24 * over <= max(still), (per_hour["go_still"], still)
+    # Rarer ones: below one a day, as in the history (0.3 exits per person-year, 2 SOS a quarter).
+    assert per_hour["wander_out"] * 24 < 1 and per_hour["sos"] * 24 < 1

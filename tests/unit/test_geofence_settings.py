@@ -11,7 +11,13 @@ from sqlalchemy import Engine, insert, select, update
 from dashboard.auth.permissions import NotPermitted
 from dashboard.db.schema import AuditLog, CareRecipient, Device, DeviceType
 from dashboard.enrollment import EnrollmentError
-from dashboard.enrollment.geofence import parse_clock, parse_polygon, set_geofence
+from dashboard.enrollment.geofence import (
+    check_polygon,
+    parse_clock,
+    parse_polygon,
+    polygon_from_drawing,
+    set_geofence,
+)
 from dashboard.enrollment.privacy import CLEARED
 from dashboard.rules.facts import load_facts_by_id
 from queries.geofence import geofence_settings
@@ -77,6 +83,42 @@ def test_parse_polygon_reads_lines_and_geojson_alike():
     ):
         with pytest.raises(EnrollmentError, match=where):
             parse_polygon(text)
+
+
+def test_a_drawing_from_the_map_becomes_the_corners_the_form_and_rules_use():
+    """streamlit-folium's last_active_drawing: a Feature, [lon, lat], the ring closed."""
+    drawn = json.loads(GEOJSON) | {"properties": {}}
+    corners = polygon_from_drawing(drawn)
+    assert corners == [list(p) for p in SQUARE]  # lat, lon order; the closing corner dropped
+    assert check_polygon(corners, HOME) == corners  # and the domain's checks take it as is
+    assert polygon_from_drawing(None) is None and polygon_from_drawing({}) is None
+
+
+@pytest.mark.parametrize(
+    ("drawing", "message"),
+    [
+        ({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [[1, 2]]}},
+         "must be a Polygon"),
+        ({"type": "Feature", "geometry": {"type": "Polygon", "coordinates": []}},
+         "no coordinates"),
+        ({"type": "Feature", "geometry": {"type": "Polygon",
+                                          "coordinates": [[[126.7, "37.6"]]]}}, "position 1"),
+        ("a string", "not a GeoJSON object"),
+    ],
+)  # fmt: skip
+def test_a_drawing_that_is_not_one_polygon_is_refused_naming_why(drawing, message):
+    with pytest.raises(EnrollmentError, match=message):
+        polygon_from_drawing(drawing)
+
+
+def test_a_drawn_bow_tie_or_a_zone_away_from_home_fails_the_same_checks_as_a_paste():
+    a, b, c, d = SQUARE
+    bow_tie = {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [
+        [[lon, lat] for lat, lon in (a, c, b, d, a)]]}}  # fmt: skip
+    with pytest.raises(EnrollmentError, match="cross"):
+        check_polygon(polygon_from_drawing(bow_tie), HOME)
+    with pytest.raises(EnrollmentError, match="home is outside"):
+        check_polygon(polygon_from_drawing(json.loads(GEOJSON)), (HOME[0] + 0.05, HOME[1]))
 
 
 def test_parse_clock():

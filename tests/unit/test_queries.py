@@ -498,12 +498,15 @@ def test_briefing_is_aggregate(city):
         k = briefing.kpis(conn, NOW)
         days = briefing.alerts_by_day(conn, NOW)
         states = briefing.devices_by_program_state(conn)
+        dongs = briefing.devices_by_dong_state(conn)
     assert k["devices"] == 4 and k["recipients"] == 3
+    assert dongs["devices"].sum() == states["devices"].sum() == 4
+    assert dongs["name_ko"].notna().all() and "state" in dongs.columns
     assert k["open_alerts"] == 3 and k["open_severe"] == 1
     assert k["median_ack_min"] == pytest.approx(4)
     assert k["participants"] == 4
     assert days["alerts"].sum() == 4
-    for df in (days, states):
+    for df in (days, states, dongs):
         assert not any(c.startswith("pii_") or c.endswith("_masked") for c in df.columns)
 
 

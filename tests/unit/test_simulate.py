@@ -106,9 +106,18 @@ def test_devices_continue_from_their_state(roster):
         assert all(abs(w - roster.power[i]) < 5 for w in watts)
 
 
-def test_incidents_happen_over_a_day(roster):
-    events = CitySimulator(roster, seed=SEED, start=END).play(END + timedelta(hours=24))
-    assert any(e["type"] == "sos" for e in events)
+def test_incidents_happen_over_a_day_at_the_historys_rates(roster):
+    """Households going still and devices dropping off start during a day, as often as the
+    demo's history has them (an SOS is rarer: two per 90 days across the fleet)."""
+    sim = CitySimulator(roster, seed=SEED, start=END)
+    events, started = [], 0
+    for hour in range(1, 25):  # each lasts 3 h or more: a new one is still on at the hour
+        before = sim.mode.copy()
+        events += sim.play(END + timedelta(hours=hour))
+        started += int(((before == 0) & (sim.mode != 0)).sum())
+    expected = (sim.per_hour["go_still"] + sim.per_hour["go_silent"]) * 24
+    assert 1 <= started <= 3 * expected + 3, (started, expected)
+    assert sim.per_hour["sos"] * 24 < 0.1
     assert any(e["type"] == "ai_call_result" for e in events)
 
 

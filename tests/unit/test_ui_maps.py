@@ -15,6 +15,7 @@ from streamlit_folium import _get_feature_group_string, _get_map_string, generat
 from dashboard.ui.maps import (
     MARKER_STYLE,
     base_map,
+    calm_features,
     escape_text,
     load_boundaries,
     map_bounds,
@@ -130,20 +131,69 @@ def _circle_markers(layer: folium.FeatureGroup) -> list[folium.CircleMarker]:
     return [c for c in layer._children.values() if isinstance(c, folium.CircleMarker)]
 
 
+def _calm(layer: folium.FeatureGroup) -> list[folium.GeoJson]:
+    return [c for c in layer._children.values() if isinstance(c, folium.GeoJson)]
+
+
+def _drawn(layer: folium.FeatureGroup) -> list[dict]:
+    """Every detector's dot in drawing order (bottom first): the calm GeoJSON layer's points
+    with the style its style function gives them, then the individual markers."""
+    dots = [
+        {"fillColor": c.style_function(f)["fillColor"], "radius": c.style_function(f)["radius"],
+         "weight": c.style_function(f)["weight"]}
+        for c in _calm(layer) for f in c.data["features"]
+    ]  # fmt: skip
+    return dots + [
+        {k: m.options[k] for k in ("fillColor", "radius", "weight")} for m in _circle_markers(layer)
+    ]
+
+
 def test_markers_styled_by_status_outside_drawn_last() -> None:
     layer = positions_layer(_city(), LABELS)
-    markers = _circle_markers(layer)
+    markers = _drawn(layer)
     assert len(markers) == 6
-    fills = [m.options["fillColor"] for m in markers]
+    fills = [m["fillColor"] for m in markers]
     # Drawn bottom to top: calm greens first, the red one on top of everything.
     assert fills[:3] == [STATE_COLORS["normal"]] * 3
     assert fills[-1] == STATE_COLORS["severe"]
-    assert markers[-1].options["radius"] == MARKER_STYLE["outside"]["radius"]
-    assert markers[-1].options["weight"] >= 3  # the thick ring
-    radii = {m.options["fillColor"]: m.options["radius"] for m in markers}
+    assert markers[-1]["radius"] == MARKER_STYLE["outside"]["radius"]
+    assert markers[-1]["weight"] >= 3  # the thick ring
+    radii = {m["fillColor"]: m["radius"] for m in markers}
     assert radii[STATE_COLORS["severe"]] > radii[STATE_COLORS["attention"]]
     assert radii[STATE_COLORS["attention"]] > radii[STATE_COLORS["normal"]]
     assert STATE_COLORS["offline"] in fills
+
+
+def test_calm_detectors_are_one_geojson_layer_and_the_urgent_their_own_markers() -> None:
+    """200 calm people cost one Leaflet layer, not 200; edge and outside keep a marker each
+    with its tooltip."""
+    rows = [_row(f"W-{i:03d}", "inside", HOME[0] + i * 1e-5, HOME[1]) for i in range(200)]
+    rows += [_row("X-1", "outside", HOME[0] + 0.02, HOME[1]), _row("X-2", "edge", *HOME)]
+    layer = positions_layer(_frame(*rows), LABELS)
+    (calm,) = _calm(layer)
+    assert len(calm.data["features"]) == 200
+    assert {f["properties"]["status"] for f in calm.data["features"]} == {"inside"}
+    assert len(_circle_markers(layer)) == 2
+    html = wandering_map(_frame(*rows), LABELS, tiles=None).get_root().render()
+    assert html.count("L.circleMarker(") == 2  # the two urgent
+    assert html.count("new L.CircleMarker(latlng") == 1  # the GeoJSON's one point maker
+
+
+def test_calm_tooltips_carry_the_escaped_text_as_the_markers_did() -> None:
+    df = _frame(
+        _row(HOSTILE, "inside", *HOME, name=HOSTILE, age_text=HOSTILE, battery_text=HOSTILE),
+        _row("W-2", "no_position", *HOME, distance_text=HOSTILE),
+    )
+    labels = {**LABELS, "inside": HOSTILE, "no_position": HOSTILE, "battery": HOSTILE}
+    features = calm_features(df, labels)["features"]
+    assert [f["properties"]["status"] for f in features] == ["inside", "no_position"]
+    for feature in features:
+        tip = feature["properties"]["tip"]
+        assert "&lt;img src=x" in tip and "<img" not in tip and "$" not in tip and "`" not in tip
+        assert "<br>" in tip  # the tooltip's own markup stays
+    html = wandering_map(df, labels, tiles=None).get_root().render()
+    assert "<img src=x" not in html and "${alert(2)}" not in html and "`x`" not in html
+    assert "switch(feature.id)" in html  # the style is keyed on the id, not on the text
 
 
 def test_zone_outlines_only_for_outside_and_edge_and_never_filled() -> None:
@@ -159,7 +209,7 @@ def test_zone_outlines_only_for_outside_and_edge_and_never_filled() -> None:
 
 def test_people_without_any_position_are_not_drawn() -> None:
     df = _frame(_row("W-1", "inside", HOME[0], HOME[1]), _row("W-9", "no_position", None, None))
-    assert len(_circle_markers(positions_layer(df, LABELS))) == 1
+    assert len(_drawn(positions_layer(df, LABELS))) == 1
 
 
 def test_outside_person_is_in_the_fitted_bounds() -> None:

@@ -1,0 +1,58 @@
+"""How often things happen in the demo city: one source for the generated history, its
+present (who is offline or away right now) and the live simulator, so the day the app runs
+looks like the days before it. A present or a live feed with its own, livelier rates once made
+alerts jump from about 15 a day to 55 on the day the app ran (issue 11).
+
+Rates are per device and day unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+# A plug's router switched off or the plug pulled out: about once in five years per plug.
+DEVICE_FAULTS_PER_DAY = 0.05 / 90
+# Away from home (a trip, a hospital stay, staying with family): the plug sees no change.
+PLUG_AWAY_PER_DAY = 0.35 / 90
+# Leaving the safe zone: about 0.3 times a person-year.
+WANDER_EXITS_PER_DAY = 0.3 / 365
+# SOS presses on care robots: about two per 90 days across the whole fleet.
+ROBOT_SOS_PER_FLEET_DAY = 2 / 90
+# Spells that began up to this long before the window can still be going on inside it (the
+# longest fault or time away).
+LOOKBACK_H = 120
+
+
+def fault_hours(rng: np.random.Generator) -> int:
+    """How long a fault lasts: mostly a router or a plug back within the day, some dark for
+    days."""
+    return int(rng.uniform(3, 20) if rng.random() < 0.9 else rng.uniform(20, 120))
+
+
+def away_hours(rng: np.random.Generator) -> int:
+    """How long someone is away (the plug unchanged): a day or so, at most a few days."""
+    return int(np.clip(rng.lognormal(np.log(20), 0.6), 6, 110))
+
+
+def spells_in_window(
+    rng: np.random.Generator, hours: int, per_day: float, duration: Callable[..., int]
+) -> list[tuple[int, int]]:
+    """One device's spells (faults, times away) as (start hour, duration) over a window of
+    ``hours`` hours at ``per_day``. Starts run from ``LOOKBACK_H`` before the window
+    (negative), so a spell still going on at the end is as likely, and as old, as in a city
+    that ran before the window began; spells over before the window are left out."""
+    span = hours + LOOKBACK_H
+    out = []
+    for _ in range(rng.poisson(per_day * span / 24)):
+        start = int(rng.integers(-LOOKBACK_H, hours))
+        length = duration(rng)
+        if start + length > 0:
+            out.append((start, length))
+    return sorted(out)
+
+
+def faults_in_window(rng: np.random.Generator, hours: int) -> list[tuple[int, int]]:
+    """One device's faults over the window, at ``DEVICE_FAULTS_PER_DAY``."""
+    return spells_in_window(rng, hours, DEVICE_FAULTS_PER_DAY, fault_hours)
