@@ -1,0 +1,591 @@
+"""Complaint import: the complaint system's export (새올 / 국민신문고 style), CSV or .xlsx.
+
+Reading and per-cell checks reuse the roster machinery (``dashboard.ingest.files.read_table``:
+bounded CSV/XLSX reading; ``dashboard.registry.roster``'s header mapping and row parsing), so a
+refusal names the spreadsheet row, the column as written and the reason, and nothing is stored.
+
+Each row becomes one complaint:
+
+- its key (``source_ref``) is the system's complaint number (``id:…``) or, without one, a hash
+  of its time, type, place and text (``sha256:…``): importing the same file twice stores nothing
+  the second time;
+- with coordinates it is matched to the nearest complaint site of its type within the radius
+  (``ANBU_COMPLAINT_MATCH_RADIUS_M``, 100 m by default); farther, or without coordinates, it is
+  kept without a site and counted as unmatched;
+- a repeat — same place, same Seoul day, same type and near-identical text as an earlier row or
+  a stored complaint — is stored pointing at the first (``duplicate_of``) and not counted.
+
+The text and place are personal data (``complaints.pii_*``): they are stored, never echoed in
+errors, previews or the audit row (counts, file name and size only).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from difflib import SequenceMatcher
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from dashboard.audit import write_audit
+from dashboard.auth.permissions import require
+from dashboard.auth.principal import SessionUser
+from dashboard.clock import as_utc, require_aware
+from dashboard.db.schema import Complaint, ComplaintSite, Region
+from dashboard.ingest.files import RowError, read_table
+from dashboard.registry.columns import (
+    LAT_RANGE,
+    LON_RANGE,
+    Column,
+    _as_text,
+    coordinate,
+    dong_code,
+    identifier,
+    text,
+)
+
+# The roster's header mapping and row parser take any RosterKind: reused rather than copied.
+from dashboard.registry.roster import RosterKind, _map_header, _parse_row
+from dashboard.rules.geo import haversine_m
+from dashboard.settings import LOCAL_TZ, get_settings
+
+PERMISSION = "import_data"
+AUDIT_ACTION = "complaint_import"
+ENTITY = "complaint_import"
+NEAR_IDENTICAL = 0.9  # difflib ratio of the normalised texts
+DONG_WITHIN_M = 5000  # an unmatched point takes the nearest dong centroid within this distance
+MAX_LISTED = 200  # duplicates listed in a summary
+
+_DATETIME = re.compile(
+    r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})\.?(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+)
+CATEGORIES = {  # the complaint system's type names → our category codes
+    "흡연": "smoking",
+    "간접흡연": "smoking",
+    "흡연민원": "smoking",
+    "담배": "smoking",
+    "길거리흡연": "smoking",
+    "smoking": "smoking",
+    "소음": "noise",
+    "층간소음": "noise",
+    "noise": "noise",
+}
+CHANNELS = {
+    "국민신문고": "online",
+    "인터넷": "online",
+    "온라인": "online",
+    "online": "online",
+    "전화": "phone",
+    "120": "phone",
+    "phone": "phone",
+    "방문": "visit",
+    "visit": "visit",
+}
+
+
+def received(value: Any, _today: date) -> datetime:
+    """접수일시: ``2024-03-05 14:23[:05]`` (also ``.`` or ``/``; a date alone is midnight) in
+    Seoul time, or an Excel date cell; aware UTC."""
+    if isinstance(value, datetime):
+        local = value.replace(tzinfo=LOCAL_TZ) if value.tzinfo is None else value
+    elif isinstance(value, date):
+        local = datetime(value.year, value.month, value.day, tzinfo=LOCAL_TZ)
+    else:
+        match = _DATETIME.match(_as_text(value))
+        if not match:
+            raise ValueError(
+                f"not a date and time (got {_as_text(value)!r}); write it as "
+                "YYYY-MM-DD HH:MM, e.g. 2024-03-05 14:23"
+            )
+        y, mo, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
+        try:
+            local = datetime(y, mo, d, h, mi, s, tzinfo=LOCAL_TZ)
+        except ValueError as exc:
+            raise ValueError(f"not a date and time (got {_as_text(value)!r}): {exc}") from None
+    return local.astimezone(UTC)
+
+
+def category(value: Any) -> str:
+    raw = _as_text(value)
+    code = CATEGORIES.get(raw.replace(" ", "").lower())
+    if code:
+        return code
+    if len(raw) > 20:
+        raise ValueError("a complaint type of at most 20 characters (e.g. 흡연, 소음)")
+    return raw  # another type is kept as the system names it
+
+
+def channel(value: Any) -> str:
+    return CHANNELS.get(_as_text(value).replace(" ", "").lower(), "other")
+
+
+def _plain(parse):
+    return lambda value, _today: parse(value)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("complaint_id", "민원번호", False, _plain(identifier(60))),
+    Column("received_at", "접수일시", True, received),
+    Column("type", "민원유형", True, _plain(category)),
+    Column("text", "내용", False, _plain(text(4000))),
+    Column("place", "주소", False, _plain(text(200))),
+    Column("lat", "위도", False, _plain(coordinate(*LAT_RANGE))),
+    Column("lon", "경도", False, _plain(coordinate(*LON_RANGE))),
+    Column("dong_code", "행정동코드", False, _plain(dong_code)),
+    Column("channel", "접수경로", False, _plain(channel)),
+)
+KIND = RosterKind("complaints", COLUMNS, "complaint_id", AUDIT_ACTION)
+# Other names the complaint systems' exports use for the same columns.
+ALIASES = {
+    "접수번호": "민원번호",
+    "신청번호": "민원번호",
+    "민원접수번호": "민원번호",
+    "접수일자": "접수일시",
+    "신청일시": "접수일시",
+    "신청일자": "접수일시",
+    "등록일시": "접수일시",
+    "민원분류": "민원유형",
+    "유형": "민원유형",
+    "분류": "민원유형",
+    "민원내용": "내용",
+    "민원요지": "내용",
+    "요지": "내용",
+    "발생장소": "주소",
+    "발생지": "주소",
+    "장소": "주소",
+    "민원발생지": "주소",
+    "소재지": "주소",
+    "위치": "주소",
+    "접수채널": "접수경로",
+    "신청경로": "접수경로",
+}
+
+
+def _normal_header(name: str) -> str:
+    """``위도(WGS84)`` → ``위도``; spaces dropped; the export's aliases → our Korean names."""
+    bare = re.sub(r"\s+", "", re.sub(r"\(.*?\)|\[.*?\]", "", name))
+    return ALIASES.get(bare, bare)
+
+
+@dataclass
+class ComplaintReport:
+    """What an import found and did. ``duplicates``: (row, what it repeats) — no text."""
+
+    filename: str
+    size: int
+    radius_m: float
+    rows: int = 0
+    new: int = 0
+    already: int = 0
+    duplicates: list[tuple[int, str]] = field(default_factory=list)
+    matched: Counter = field(default_factory=Counter)  # site code → new complaints
+    unmatched: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    stored: bool = False
+    dry_run: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def preview(self) -> str:
+        return (
+            f"{self.filename}: {self.rows} row(s): {self.new} new ({len(self.duplicates)} of them "
+            f"repeat an earlier complaint), {self.already} already stored; "
+            f"{sum(self.matched.values())} matched to a site within {self.radius_m:g} m, "
+            f"{self.unmatched} without a site"
+        )
+
+    def summary(self) -> str:
+        if not self.ok:
+            lines = [f"{self.filename}: {len(self.errors)} problem(s); nothing was stored"]
+            lines += [f"  {error}" for error in self.errors[:MAX_LISTED]]
+            if len(self.errors) > MAX_LISTED:
+                lines.append(f"  … and {len(self.errors) - MAX_LISTED} more")
+            return "\n".join(lines)
+        lines = [self.preview()]
+        lines += [f"  site {code}: {n}" for code, n in sorted(self.matched.items())]
+        lines += [f"  row {row}: duplicate of {what}" for row, what in self.duplicates[:MAX_LISTED]]
+        if self.stored:
+            lines.append("stored")
+        elif not self.new:
+            lines.append("nothing to change: every complaint is already stored")
+        elif self.dry_run:
+            lines.append("dry run: the file is valid; nothing was stored")
+        return "\n".join(lines)
+
+    def audit_detail(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "bytes": self.size,
+            "rows": self.rows,
+            "new": self.new,
+            "already": self.already,
+            "duplicates": len(self.duplicates),
+            "matched": sum(self.matched.values()),
+            "unmatched": self.unmatched,
+            "radius_m": self.radius_m,
+        }
+
+
+@dataclass
+class _Planned:
+    number: int
+    values: dict[str, Any]  # the complaints row to insert
+    place_key: str
+    text_key: str
+    duplicate_of_row: int | None = None  # an earlier row of this file
+    duplicate_of_id: int | None = None  # a stored complaint
+
+
+def import_complaints(
+    engine: Engine,
+    data: bytes,
+    filename: str,
+    principal: SessionUser,
+    now: datetime,
+    *,
+    dry_run: bool = False,
+    radius_m: float | None = None,
+) -> ComplaintReport:
+    """Check every row, then store all new complaints or none (one transaction, one audit
+    row). Needs ``import_data``. Refusals, dry runs and files already stored are not audited."""
+    actor = require(principal, PERMISSION).username
+    require_aware(now, "now")
+    radius = float(radius_m if radius_m is not None else get_settings().complaint_match_radius_m)
+    try:
+        with engine.begin() as conn:
+            report, plan = check_complaints(conn, data, filename, now, radius)
+            report.dry_run = dry_run
+            if report.ok and plan and not dry_run:
+                _store(conn, plan, filename, now)
+                write_audit(
+                    conn,
+                    at=now,
+                    actor=actor,
+                    action=AUDIT_ACTION,
+                    entity_type=ENTITY,
+                    entity_id=filename[:60],
+                    detail=report.audit_detail(),
+                )
+                report.stored = True
+    except IntegrityError:  # another import stored the same complaints meanwhile: rolled back
+        report = ComplaintReport(filename, len(data), radius, dry_run=dry_run)
+        report.errors.append(
+            RowError(0, None, "complaints changed while importing; nothing was stored, try again")
+        )
+    return report
+
+
+def check_complaints(
+    conn: Connection, data: bytes, filename: str, now: datetime, radius_m: float
+) -> tuple[ComplaintReport, list[_Planned]]:
+    """The report (errors, or the preview) and, when clean, the complaints to insert."""
+    report = ComplaintReport(filename, len(data), radius_m)
+    try:
+        header, table = read_table(data, filename)
+    except (ValueError, OSError) as exc:
+        report.errors.append(RowError(0, None, str(exc)))
+        return report, []
+    positions, errors = _map_header(KIND, [_normal_header(h) for h in header])
+    report.errors += errors
+    if report.errors:
+        return report, []
+    today = now.astimezone(LOCAL_TZ).date()
+    places = _Places(conn)
+    if not places.dongs:
+        report.errors.append(
+            RowError(0, None, "the catalog is not loaded: run `python -m dashboard init` first")
+        )
+        return report, []
+    seen_ids: dict[str, int] = {}
+    identical: Counter = Counter()
+    plan: list[_Planned] = []
+    for number, cells in table:
+        row, errors = _parse_row(KIND, number, header, positions, cells, today)
+        report.errors += errors
+        v = row.values
+        report.rows += 1
+        if errors:
+            continue
+        if v["received_at"] > now:
+            report.errors.append(RowError(number, row.headers["received_at"], "is in the future"))
+            continue
+        if (v["lat"] is None) != (v["lon"] is None):
+            missing = "lon" if v["lon"] is None else "lat"
+            report.errors.append(
+                RowError(number, row.headers[missing], "give both 위도 and 경도, or neither")
+            )
+            continue
+        if v["complaint_id"] is not None:
+            if v["complaint_id"] in seen_ids:
+                report.errors.append(
+                    RowError(
+                        number,
+                        row.headers["complaint_id"],
+                        f"complaint number {v['complaint_id']!r} appears twice "
+                        f"(also on row {seen_ids[v['complaint_id']]})",
+                    )
+                )
+                continue
+            seen_ids[v["complaint_id"]] = number
+        site, distance, region_id, problem = places.locate(v, radius_m)
+        if problem:
+            column, reason = problem
+            report.errors.append(RowError(number, row.headers[column], reason))
+            continue
+        place_key = (
+            f"site:{site[0]}"
+            if site
+            else f"pt:{v['lat']:.4f},{v['lon']:.4f}"
+            if v["lat"] is not None
+            else f"addr:{_squash(v['place'] or '')}|{region_id}"
+        )
+        text_key = _squash(v["text"] or "")
+        if v["complaint_id"] is not None:
+            ref = f"id:{v['complaint_id']}"
+        else:
+            content = "|".join((v["received_at"].isoformat(), v["type"], place_key, text_key))
+            identical[content] += 1  # the k-th identical row: its own, repeatable key
+            digest = hashlib.sha256(f"{content}|{identical[content]}".encode()).hexdigest()
+            ref = f"sha256:{digest[:64]}"
+        plan.append(
+            _Planned(
+                number,
+                {
+                    "site_id": site[0] if site else None,
+                    "region_id": region_id,
+                    "category": v["type"],
+                    "channel": v["channel"] or "other",
+                    "received_at": v["received_at"],
+                    "source_ref": ref,
+                    "distance_m": round(distance, 1) if distance is not None else None,
+                    "pii_text": v["text"],
+                    "pii_place": v["place"],
+                    "pii_lat": v["lat"],
+                    "pii_lon": v["lon"],
+                },
+                place_key,
+                text_key,
+            )
+        )
+        if site:
+            plan[-1].values["_site_code"] = site[1]
+    if report.rows == 0:
+        report.errors.append(RowError(0, None, "no data rows below the header"))
+    report.errors.sort(key=lambda e: (e.row, e.column or ""))
+    if report.errors:
+        return report, []
+    stored_refs = _stored_refs(conn, [p.values["source_ref"] for p in plan])
+    report.already = sum(p.values["source_ref"] in stored_refs for p in plan)
+    plan = [p for p in plan if p.values["source_ref"] not in stored_refs]
+    _mark_duplicates(conn, plan, report)
+    report.new = len(plan)
+    for p in plan:
+        if p.duplicate_of_row is None and p.duplicate_of_id is None:
+            if p.values["site_id"] is None:
+                report.unmatched += 1
+            else:
+                report.matched[p.values["_site_code"]] += 1
+    return report, plan
+
+
+class _Places:
+    """The complaint sites and dongs a row's place is resolved against."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sites = conn.execute(
+            select(
+                ComplaintSite.id,
+                ComplaintSite.code,
+                ComplaintSite.category,
+                ComplaintSite.region_id,
+                ComplaintSite.lat,
+                ComplaintSite.lon,
+            )
+        ).all()
+        regions = conn.execute(
+            select(Region.id, Region.code, Region.level, Region.name_ko, Region.lat, Region.lon)
+        ).all()
+        self.codes = {r.code: r.id for r in regions if r.level in ("dong", "district")}
+        self.dongs = [r for r in regions if r.level == "dong" and r.lat is not None]
+        self.names: dict[str, list[int]] = {}
+        for r in regions:
+            if r.level in ("dong", "district"):
+                self.names.setdefault(r.name_ko, []).append(r.id)
+
+    def locate(
+        self, v: dict[str, Any], radius_m: float
+    ) -> tuple[tuple[int, str] | None, float | None, int | None, tuple[str, str] | None]:
+        """(site id and code, distance, region id, problem (column key, reason))."""
+        region_id = None
+        if v["dong_code"] is not None:
+            region_id = self.codes.get(v["dong_code"])
+            if region_id is None:
+                return None, None, None, ("dong_code", f"unknown dong {v['dong_code']}")
+        if v["lat"] is not None:
+            best = min(
+                (
+                    (haversine_m(v["lat"], v["lon"], s.lat, s.lon), s)
+                    for s in self.sites
+                    if s.category == v["type"]
+                ),
+                default=None,
+                key=lambda pair: pair[0],
+            )
+            if best is not None and best[0] <= radius_m:
+                distance, s = best
+                return (s.id, s.code), distance, region_id or s.region_id, None
+            if region_id is None:
+                near = min(
+                    ((haversine_m(v["lat"], v["lon"], d.lat, d.lon), d.id) for d in self.dongs),
+                    default=None,
+                )
+                if near is None or near[0] > DONG_WITHIN_M:
+                    return (
+                        None,
+                        None,
+                        None,
+                        (
+                            "lat",
+                            f"no dong of the catalog within {DONG_WITHIN_M / 1000:g} km of the "
+                            "coordinates; add a 행정동코드 column",
+                        ),
+                    )
+                region_id = near[1]
+            return None, None, region_id, None
+        if region_id is None and v["place"]:
+            region_id = self._named(v["place"])
+        if region_id is None:
+            return (
+                None,
+                None,
+                None,
+                (
+                    "place",
+                    "cannot place the complaint: give 위도 and 경도, a 행정동코드, or an address "
+                    "naming a dong or district of the catalog (e.g. 백석1동 or 일산동구)",
+                ),
+            )
+        return None, None, region_id, None
+
+    def _named(self, address: str) -> int | None:
+        """A dong named in the address, else a district; None if absent or ambiguous."""
+        tokens = re.split(r"[\s,()]+", address)
+        hits = [self.names[t] for t in tokens if t in self.names]
+        found = [ids[0] for ids in hits if len(ids) == 1]
+        return found[-1] if found else None  # the most specific name comes last
+
+
+def _squash(value: str) -> str:
+    """Text compared for near-identity: no spaces or punctuation, lower case."""
+    return re.sub(r"[\W_]+", "", value).lower()
+
+
+def _similar(a: str, b: str) -> bool:
+    if not a or not b:
+        return False  # without text two complaints cannot be told apart: both count
+    if a == b:
+        return True
+    return SequenceMatcher(None, a, b, autojunk=False).ratio() >= NEAR_IDENTICAL
+
+
+def _day(at: datetime) -> date:
+    return at.astimezone(LOCAL_TZ).date()
+
+
+def _stored_refs(conn: Connection, refs: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(refs), 500):
+        chunk = refs[start : start + 500]
+        found.update(
+            conn.execute(select(Complaint.source_ref).where(Complaint.source_ref.in_(chunk)))
+            .scalars()
+            .all()
+        )
+    return found
+
+
+def _mark_duplicates(conn: Connection, plan: list[_Planned], report: ComplaintReport) -> None:
+    """Same place, Seoul day and type, near-identical text: against stored originals of those
+    days, then earlier rows of the file. Compared only within (day, type, place) groups."""
+    if not plan:
+        return
+    first = min(p.values["received_at"] for p in plan) - timedelta(days=1)
+    last = max(p.values["received_at"] for p in plan) + timedelta(days=1)
+    groups: dict[tuple, list[tuple[str, int | None, int | None]]] = {}
+    stored = conn.execute(
+        select(
+            Complaint.id,
+            Complaint.site_id,
+            Complaint.region_id,
+            Complaint.category,
+            Complaint.received_at,
+            Complaint.pii_text,
+            Complaint.pii_place,
+            Complaint.pii_lat,
+            Complaint.pii_lon,
+        ).where(
+            Complaint.received_at >= first,
+            Complaint.received_at <= last,
+            Complaint.duplicate_of.is_(None),
+            Complaint.source_ref.is_not(None),  # imported ones: the demo's have no text
+        )
+    ).all()
+    for s in stored:
+        key = (
+            f"site:{s.site_id}"
+            if s.site_id is not None
+            else f"pt:{s.pii_lat:.4f},{s.pii_lon:.4f}"
+            if s.pii_lat is not None
+            else f"addr:{_squash(s.pii_place or '')}|{s.region_id}"
+        )
+        group = (_day(as_utc(s.received_at)), s.category, key)
+        groups.setdefault(group, []).append((_squash(s.pii_text or ""), None, s.id))
+    for p in plan:
+        group = (_day(p.values["received_at"]), p.values["category"], p.place_key)
+        for text_key, row, stored_id in groups.get(group, []):
+            if _similar(p.text_key, text_key):
+                p.duplicate_of_row, p.duplicate_of_id = row, stored_id
+                what = f"row {row}" if row is not None else f"stored complaint {stored_id}"
+                report.duplicates.append((p.number, what))
+                break
+        else:
+            groups.setdefault(group, []).append((p.text_key, p.number, None))
+
+
+def _store(conn: Connection, plan: list[_Planned], filename: str, now: datetime) -> None:
+    """Originals first (a repeat of a stored complaint points at it at once), then the
+    repeats of this file's rows, pointing at the ids their originals got."""
+
+    def row(p: _Planned, duplicate_of: int | None) -> dict[str, Any]:
+        values = {k: v for k, v in p.values.items() if not k.startswith("_")}
+        return values | {
+            "import_file": filename[:200],
+            "imported_at": now,
+            "duplicate_of": duplicate_of,
+        }
+
+    originals = [p for p in plan if p.duplicate_of_row is None]
+    repeats = [p for p in plan if p.duplicate_of_row is not None]
+    if originals:
+        conn.execute(insert(Complaint), [row(p, p.duplicate_of_id) for p in originals])
+    if not repeats:
+        return
+    ref_of = {p.number: p.values["source_ref"] for p in originals}
+    wanted = sorted({ref_of[p.duplicate_of_row] for p in repeats})
+    ids: dict[str, int] = {}
+    for start in range(0, len(wanted), 500):
+        ids.update(
+            conn.execute(
+                select(Complaint.source_ref, Complaint.id).where(
+                    Complaint.source_ref.in_(wanted[start : start + 500])
+                )
+            ).all()
+        )
+    conn.execute(insert(Complaint), [row(p, ids[ref_of[p.duplicate_of_row]]) for p in repeats])
