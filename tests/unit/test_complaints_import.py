@@ -138,9 +138,7 @@ def test_without_complaint_numbers_a_content_hash_keeps_reimport_idempotent(city
     header = "접수일시,민원유형,내용,위도,경도"
     lat, lon = _north(0)
     line = f"2025-02-03 14:20,흡연,같은 내용,{lat},{lon}"
-    data = csv_bytes(
-        line, line, "2025-02-04 09:00,흡연,다른 날,{},{}".format(lat, lon), header=header
-    )
+    data = csv_bytes(line, line, f"2025-02-04 09:00,흡연,다른 날,{lat},{lon}", header=header)
     first = _import(city, data)
     assert first.ok and first.new == 3 and len(first.duplicates) == 1  # the identical row
     assert [c.source_ref[:7] for c in _complaints(city)] == ["sha256:"] * 3
