@@ -68,9 +68,7 @@ def complaint_effects(
     )
     golive = dates[0]
     treated_ids = list(treated["site_id"])
-    overall = interrupted_time_series(
-        grid[treated_ids].sum(axis=1), golive, units=len(treated_ids)
-    )
+    overall = interrupted_time_series(grid[treated_ids].sum(axis=1), golive, units=len(treated_ids))
     per_site = {
         int(r["site_id"]): interrupted_time_series(grid[r["site_id"]], r["measures_from"])
         for r in treated.to_dict("records")

@@ -81,7 +81,8 @@ def test_english_sentence(demo_db) -> None:
 def test_a_short_period_warns_instead_of_concluding(demo_db) -> None:
     at = open_page("complaints", **{"from": "2023-10-01", "to": "2024-05-31"})
     warnings = [w.value for w in at.warning]
-    assert any("자료가 부족해 결론을 낼 수 없습니다" in w and "3개월" in w for w in warnings), warnings
+    too_few = "자료가 부족해 결론을 낼 수 없습니다"
+    assert any(too_few in w and "3개월" in w for w in warnings), warnings
     assert not any("감소했습니다" in e.value for e in at.success)
 
 
