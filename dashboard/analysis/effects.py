@@ -24,6 +24,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from datetime import date
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -245,9 +246,7 @@ def difference_in_differences(panel: pd.DataFrame, golive: date) -> Effect:
             raise ValueError("non-finite fit")
     except Exception:  # as above
         return Effect(change=None, low=None, high=None, warning="fit", **base)
-    from scipy.stats import norm
-
-    z = float(norm.ppf(0.5 + LEVEL / 2))
+    z = NormalDist().inv_cdf(0.5 + LEVEL / 2)
     return Effect(
         change=math.expm1(theta),
         low=math.expm1(theta - z * se),
