@@ -19,6 +19,7 @@ from dashboard.catalog import load_catalog
 from dashboard.complaints import import_complaints
 from dashboard.db.schema import AuditLog, Complaint, ComplaintSite, Program, Region
 from dashboard.settings import get_settings
+from queries.complaints import monthly, provenance
 
 NOW = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
 LEAD = SessionUser("lead-1", "lead-1", "lead")
@@ -167,6 +168,18 @@ def test_duplicates_are_recognised_stored_once_and_shown(city):
     later = _import(city, csv_bytes(row(9, text="백석역 출구 앞 담배 연기가 너무 심합니다.")))
     assert later.duplicates == [(2, f"stored complaint {stored['id:2025-00001'].id}")]
     assert _complaints(city)[-1].duplicate_of == stored["id:2025-00001"].id
+
+
+def test_the_monthly_counts_leave_repeats_out_and_name_the_file(city):
+    same = "백석역 출구 앞 담배 연기가 너무 심합니다"
+    _import(city, csv_bytes(row(1, text=same), row(2, text=same), row(3, when="2025-01-10 09:00")))
+    with city.connect() as conn:
+        months = monthly(conn).set_index("month")["complaints"]
+        sources = provenance(conn)
+    assert months.to_dict() == {datetime(2025, 1, 1).date(): 1, datetime(2025, 2, 1).date(): 1}
+    file = sources[sources["import_file"] == "민원.csv"].iloc[0]
+    assert (file["complaints"], file["duplicates"]) == (3, 1)
+    assert file["imported_at"] == NOW and file["first"] == datetime(2025, 1, 10, 0, 0, tzinfo=UTC)
 
 
 def test_complaints_without_text_are_never_duplicates(city):

@@ -139,10 +139,11 @@ def panel(seed: int, effect: float, treated: int = 5, controls: int = 3) -> pd.D
 
 
 def test_did_recovers_a_known_effect_and_a_null_one():
-    fell = [difference_in_differences(panel(s, -0.6), GOLIVE) for s in SEEDS]
+    seeds = range(25)  # each fit has ~56 fixed effects: fewer seeds keep the test short
+    fell = [difference_in_differences(panel(s, -0.6), GOLIVE) for s in seeds]
     assert sum(r.low <= -0.6 <= r.high for r in fell) >= 0.85 * len(fell)
     assert all(r.high < 0 for r in fell)
-    null = [difference_in_differences(panel(s, 0.0), GOLIVE) for s in SEEDS]
+    null = [difference_in_differences(panel(s, 0.0), GOLIVE) for s in seeds]
     assert sum(r.low <= 0 <= r.high for r in null) >= 0.85 * len(null)
     assert (fell[0].units, fell[0].comparison_units) == (5, 3)
     assert sentence(fell[0], "en", "the 5 sites").startswith(
