@@ -298,7 +298,7 @@ def check_complaints(
         return report, []
     today = now.astimezone(LOCAL_TZ).date()
     places = _Places(conn)
-    if not places.dongs:
+    if not places.codes:
         report.errors.append(
             RowError(0, None, "the catalog is not loaded: run `python -m dashboard init` first")
         )
