@@ -442,7 +442,9 @@ OPS: dict[str, Op] = {
 }
 
 
-COMPLAINTS_CSV = "접수번호,접수일시,민원유형,행정동코드\nC-1,2024-11-01 10:00,흡연,4128552000\n".encode()
+COMPLAINTS_CSV = (
+    "접수번호,접수일시,민원유형,행정동코드\nC-1,2024-11-01 10:00,흡연,4128552000\n".encode()
+)
 
 # A new person in the fixture's dong and program, and a new plug for the person in ``place``.
 PEOPLE_CSV = (
