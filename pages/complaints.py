@@ -83,11 +83,15 @@ for r in sources.to_dict("records"):
 source_line = t("complaints.sources", sources=" · ".join(parts), as_of=format_datetime(as_of, lang))
 
 names = {r["site_id"]: localized(r, "name", lang) for r in site_df.to_dict("records")}
-per_site = month_df.assign(
-    series=[names.get(s, t("complaints.no_site")) for s in month_df["site_id"]], is_total=False
+# The running month would look like a sudden fall: charted once it has ended.
+as_of_day = as_of.tz_convert("Asia/Seoul").date() if as_of is not None else date.today()
+running = date(as_of_day.year, as_of_day.month, 1)
+chart_df = month_df[month_df["month"] < running]
+per_site = chart_df.assign(
+    series=[names.get(s, t("complaints.no_site")) for s in chart_df["site_id"]], is_total=False
 )
 total = (
-    month_df.groupby("month", as_index=False)["complaints"]
+    chart_df.groupby("month", as_index=False)["complaints"]
     .sum()
     .assign(series=t("complaints.total"), is_total=True)
 )
@@ -95,6 +99,9 @@ series = pd.concat([total, per_site[["month", "complaints", "series", "is_total"
 golive = [d for d in site_df["measures_from"].dropna()]
 charts.render(charts.monthly_lines(series, lang, golive))
 st.caption(source_line)
+if (month_df["month"] >= running).any():
+    shown_month = f"{running.year}. {running.month}." if lang == "ko" else f"{running:%Y-%m}"
+    st.caption(t("complaints.running_month", month=shown_month))
 if golive:
     st.caption(
         t("complaints.golive_note", dates=", ".join(sorted({format_date(d, lang) for d in golive})))
@@ -155,7 +162,7 @@ st.subheader(t("complaints.effects_title"))
 effects = complaint_effects(
     month_df,
     site_df,
-    as_of.tz_convert("Asia/Seoul").date() if as_of is not None else date.today(),
+    as_of_day,
     first=first,
     last=last,
 )
@@ -183,7 +190,7 @@ else:
     if fit is not None:
         charts.render(charts.effect_lines(fit, lang, effects.golive))
         st.caption(source_line)
-        shown = pd.DataFrame(
+        data = pd.DataFrame(
             {
                 t("chart.month"): [m.isoformat()[:7] for m in fit["month"]],
                 t("effects.chart.observed"): fit["observed"].astype(int),
@@ -191,12 +198,17 @@ else:
                 t("effects.chart.counterfactual"): fit["counterfactual"].round(1),
             }
         )
+        # Shown with Korean number formats and "–" where there is no counterfactual (before
+        # go-live); the CSV keeps plain numbers.
+        shown = data.copy()
+        for column in data.columns[2:]:
+            shown[column] = [format_number(v, 1) if pd.notna(v) else "–" for v in data[column]]
         with st.expander(t("complaints.effects_table")):
             st.dataframe(shown, hide_index=True, width="stretch")
             if user_can("export"):
                 st.download_button(
                     t("complaints.download"),
-                    data=to_csv_bytes(shown),
+                    data=to_csv_bytes(data),
                     file_name="complaints-effect.csv",
                     mime="text/csv",
                     icon=":material/download:",

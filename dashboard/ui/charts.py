@@ -190,7 +190,7 @@ def effect_lines(fit: pd.DataFrame, lang: str, golive: date) -> alt.LayerChart:
         "series:N",
         title=None,
         scale=alt.Scale(domain=list(labels.values()), range=[ACCENT, SERIES[1], MUTED]),
-        legend=alt.Legend(orient="top"),
+        legend=alt.Legend(orient="top", labelLimit=360),
     )
     x = alt.X(
         "month:T",
