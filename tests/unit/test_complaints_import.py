@@ -19,7 +19,7 @@ from dashboard.catalog import load_catalog
 from dashboard.complaints import import_complaints
 from dashboard.db.schema import AuditLog, Complaint, ComplaintSite, Program, Region
 from dashboard.settings import get_settings
-from queries.complaints import monthly, provenance
+from queries.complaints import districts, monthly, provenance
 
 NOW = datetime(2025, 3, 1, 0, 0, tzinfo=UTC)
 LEAD = SessionUser("lead-1", "lead-1", "lead")
@@ -176,6 +176,13 @@ def test_the_monthly_counts_leave_repeats_out_and_name_the_file(city):
     with city.connect() as conn:
         months = monthly(conn).set_index("month")["complaints"]
         sources = provenance(conn)
+        with_sites = districts(conn)
+        district = conn.scalar(select(Region.id).where(Region.code == "4128500000"))
+        elsewhere = conn.scalar(select(Region.id).where(Region.code == "1111000000"))
+        in_district = monthly(conn, districts=(district,))["complaints"].sum()
+        outside = monthly(conn, districts=(elsewhere,))
+    assert list(with_sites["code"]) == ["4128500000"]  # 일산동구, where the site is
+    assert (in_district, len(outside)) == (2, 0)
     assert months.to_dict() == {datetime(2025, 1, 1).date(): 1, datetime(2025, 2, 1).date(): 1}
     file = sources[sources["import_file"] == "민원.csv"].iloc[0]
     assert (file["complaints"], file["duplicates"]) == (3, 1)
