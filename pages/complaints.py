@@ -11,7 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.analysis.complaints import complaint_effects
-from dashboard.analysis.effects import MIN_COMPLAINTS, MIN_MONTHS, sentence
+from dashboard.analysis.effects import (
+    MIN_COMPLAINTS,
+    MIN_MONTHS,
+    MIN_MONTHS_BEFORE_ITS,
+    sentence,
+)
 from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_date, format_datetime, format_number, format_percent
 from dashboard.i18n import localized
@@ -178,9 +183,10 @@ else:
         t(
             "complaints.effects_note",
             first=format_date(effects.first_month, lang),
-            last=format_date(effects.last_month, lang),
+            last=format_date(effects.overall.last_month or effects.last_month, lang),
             golive=format_date(effects.golive, lang),
-            min_months=MIN_MONTHS,
+            min_before=MIN_MONTHS_BEFORE_ITS,
+            min_after=MIN_MONTHS,
             min_complaints=MIN_COMPLAINTS,
         )
     )

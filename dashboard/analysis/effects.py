@@ -3,8 +3,8 @@
 Both are Poisson GLMs fitted with statsmodels on monthly counts (docs/analysis.md says why):
 
 - :func:`interrupted_time_series`: one series (a site, or the monitored sites summed) with a
-  trend, month-of-year seasonality (dummies from 24 months on, one sine/cosine pair from 12,
-  none below), and a level and a slope change from go-live. Standard errors are HAC
+  trend, month-of-year seasonality (dummies with 24 months before go-live, one sine/cosine
+  pair with 12 to 23), and a level and a slope change from go-live. Standard errors are HAC
   (Newey-West), robust to over-dispersion and to autocorrelation of monthly counts. The effect
   is the post-period's fitted total against its counterfactual (the same model without the
   level and slope change); its 95 % interval comes from t draws of the coefficients.
@@ -14,7 +14,8 @@ Both are Poisson GLMs fitted with statsmodels on monthly counts (docs/analysis.m
   quasi-Poisson (Pearson-scaled) standard errors.
 
 A month the detectors went live in partway counts as after in proportion to its days after.
-Too few data give a warning instead of an estimate (``MIN_MONTHS``, ``MIN_COMPLAINTS``).
+Too few data give a warning instead of an estimate (``MIN_MONTHS``, ``MIN_MONTHS_BEFORE_ITS``,
+``MIN_COMPLAINTS``).
 """
 
 from __future__ import annotations
@@ -28,13 +29,19 @@ from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
+from scipy.special import logsumexp
 
 from dashboard.i18n import translate
 
-MIN_MONTHS = 6  # complete months before and after go-live, each
+MIN_MONTHS = 6  # complete months after go-live (and before it, for the DiD)
+# The ITS needs a year before go-live: with less, the trend and the seasonal pattern cannot be
+# told apart, and the counterfactual swings wildly (docs/analysis.md).
+MIN_MONTHS_BEFORE_ITS = 12
 MIN_COMPLAINTS = 30  # complaints before go-live (and, for the DiD, at the comparison places)
-SEASON_DUMMY_MONTHS = 24  # two of each calendar month: one dummy per month-of-year
-SEASON_HARMONIC_MONTHS = 12  # a year: one sine/cosine pair; below that, no seasonality
+# Months before go-live, where the seasonal pattern is learnt: two of each calendar month give
+# one dummy per month-of-year; one year gives one sine/cosine pair; less, no seasonality.
+SEASON_DUMMY_MONTHS = 24
+SEASON_HARMONIC_MONTHS = 12
 LEVEL = 0.95
 DRAWS = 4000  # coefficient draws for the ITS interval (seeded: the same data, the same interval)
 WARNINGS = ("few_months_before", "few_months_after", "few_complaints", "no_comparison", "fit")
@@ -58,6 +65,7 @@ class Effect:
     units: int = 1  # monitored places in the estimate
     comparison_units: int = 0  # DiD: places without detectors
     fit: pd.DataFrame | None = None  # ITS: month, observed, fitted, counterfactual
+    last_month: date | None = None  # ITS: the last month estimated (see the horizon rule)
 
     @property
     def conclusive(self) -> bool:
@@ -107,13 +115,13 @@ def _hac_lags(n: int) -> int:
     return max(1, math.floor(4 * (n / 100) ** (2 / 9)))
 
 
-def _season(months: list[date]) -> tuple[pd.DataFrame, str]:
+def _season(months: list[date], months_before: int) -> tuple[pd.DataFrame, str]:
     n = len(months)
-    if n >= SEASON_DUMMY_MONTHS:
+    if months_before >= SEASON_DUMMY_MONTHS:
         moy = pd.Categorical([m.month for m in months], categories=range(1, 13))
         dummies = pd.get_dummies(moy, prefix="m", drop_first=True, dtype=float)
         return dummies, "months"
-    if n >= SEASON_HARMONIC_MONTHS:
+    if months_before >= SEASON_HARMONIC_MONTHS:
         angle = 2 * np.pi * np.array([m.month for m in months]) / 12
         return pd.DataFrame({"sin": np.sin(angle), "cos": np.cos(angle)}), "harmonic"
     return pd.DataFrame(index=range(n)), "none"
@@ -127,8 +135,15 @@ def interrupted_time_series(counts: pd.Series, golive: date, *, units: int = 1) 
     months = [month_start(m) for m in counts.index]
     y = counts.to_numpy(dtype=float)
     exposure = np.array([share_after(m, golive) for m in months])
+    # The counterfactual is never carried further past go-live than the data reach before it:
+    # a trend fitted on one year and extrapolated over three is not evidence (docs/analysis.md).
+    if (exposure > 0).any():
+        first_after = int(np.argmax(exposure > 0))
+        partial = int(exposure[first_after] < 1)  # a go-live month is not a complete month after
+        keep = first_after + partial + int((exposure == 0).sum())
+        months, y, exposure = months[:keep], y[:keep], exposure[:keep]
     before_n, after_n, before_c, after_c = _counts(exposure, y)
-    season, seasonality = _season(months)
+    season, seasonality = _season(months, before_n)
     base = dict(
         method="its",
         months_before=before_n,
@@ -137,8 +152,9 @@ def interrupted_time_series(counts: pd.Series, golive: date, *, units: int = 1) 
         complaints_after=after_c,
         seasonality=seasonality,
         units=units,
+        last_month=months[-1] if months else None,
     )
-    warning = _warning(before_n, after_n, before_c)
+    warning = _warning(before_n, after_n, before_c, MIN_MONTHS_BEFORE_ITS)
     if warning:
         return Effect(change=None, low=None, high=None, warning=warning, **base)
 
@@ -171,14 +187,20 @@ def interrupted_time_series(counts: pd.Series, golive: date, *, units: int = 1) 
     after = exposure > 0
     x_after, cf_after = design.to_numpy()[after], counterfactual.to_numpy()[after]
     ratio = np.exp(x_after @ params).sum() / np.exp(cf_after @ params).sum()
-    # Multivariate t draws (n − k degrees of freedom) of the coefficients.
+    # Multivariate t draws (n − k degrees of freedom) of the coefficients, from the covariance
+    # made symmetric positive semi-definite (rounding can leave tiny negative eigenvalues).
+    values, vectors = np.linalg.eigh((cov + cov.T) / 2)
+    root = vectors * np.sqrt(np.clip(values, 0, None))
     rng = np.random.default_rng(0)
     dof = max(n - design.shape[1], 1)
-    noise = rng.multivariate_normal(np.zeros(len(params)), cov, size=DRAWS, method="eigh")
+    noise = rng.standard_normal((DRAWS, len(params))) @ root.T
     draws = params + noise * np.sqrt(dof / rng.chisquare(dof, size=(DRAWS, 1)))
-    ratios = np.exp(draws @ x_after.T).sum(axis=1) / np.exp(draws @ cf_after.T).sum(axis=1)
+    # Ratios of sums of exponentials, in logs: extreme draws must not overflow.
+    log_ratios = logsumexp(draws @ x_after.T, axis=1) - logsumexp(draws @ cf_after.T, axis=1)
     tail = (1 - LEVEL) / 2 * 100
-    low, high = np.percentile(ratios, [tail, 100 - tail])
+    low, high = np.exp(np.percentile(log_ratios, [tail, 100 - tail]))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return Effect(change=None, low=None, high=None, warning="fit", **base)
     fit = pd.DataFrame(
         {
             "month": months,
@@ -218,7 +240,7 @@ def difference_in_differences(panel: pd.DataFrame, golive: date) -> Effect:
         units=int(treated["unit"].nunique()),
         comparison_units=int(control["unit"].nunique()),
     )
-    warning = _warning(before_n, after_n, before_c)
+    warning = _warning(before_n, after_n, before_c, MIN_MONTHS)
     if warning is None and (control.empty or control_before < MIN_COMPLAINTS):
         warning = "no_comparison"
     if warning:
@@ -255,8 +277,10 @@ def difference_in_differences(panel: pd.DataFrame, golive: date) -> Effect:
     )
 
 
-def _warning(months_before: int, months_after: int, complaints_before: int) -> str | None:
-    if months_before < MIN_MONTHS:
+def _warning(
+    months_before: int, months_after: int, complaints_before: int, min_before: int
+) -> str | None:
+    if months_before < min_before:
         return "few_months_before"
     if months_after < MIN_MONTHS:
         return "few_months_after"
@@ -280,7 +304,8 @@ def sentence(effect: Effect, lang: str, where: str) -> str:
             before=effect.months_before,
             after=effect.months_after,
             complaints=effect.complaints_before,
-            min_months=MIN_MONTHS,
+            min_before=MIN_MONTHS_BEFORE_ITS if effect.method == "its" else MIN_MONTHS,
+            min_after=MIN_MONTHS,
             min_complaints=MIN_COMPLAINTS,
         )
     assert effect.change is not None and effect.low is not None and effect.high is not None

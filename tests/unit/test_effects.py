@@ -17,6 +17,7 @@ from dashboard.analysis.complaints import complaint_effects
 from dashboard.analysis.effects import (
     MIN_COMPLAINTS,
     MIN_MONTHS,
+    MIN_MONTHS_BEFORE_ITS,
     difference_in_differences,
     interrupted_time_series,
     month_range,
@@ -62,10 +63,16 @@ def test_its_finds_no_effect_where_there_is_none():
 
 
 def test_its_with_one_year_uses_harmonic_seasonality():
-    result = interrupted_time_series(series(3, -0.6, before=9, after=9), GOLIVE)
+    result = interrupted_time_series(series(3, -0.6, before=12, after=9), GOLIVE)
     assert result.seasonality == "harmonic" and result.conclusive
     short = interrupted_time_series(series(3, -0.6, before=6, after=5), GOLIVE)
     assert short.seasonality == "none"
+
+
+def test_the_counterfactual_reaches_no_further_after_go_live_than_the_data_before():
+    result = interrupted_time_series(series(2, -0.6, before=12, after=36), GOLIVE)
+    assert (result.months_before, result.months_after) == (12, 12)
+    assert result.last_month == date(2024, 12, 1) and len(result.fit) == 24
 
 
 def test_the_fit_has_a_counterfactual_only_after_go_live():
@@ -78,19 +85,18 @@ def test_the_fit_has_a_counterfactual_only_after_go_live():
 
 
 @pytest.mark.parametrize(
-    ("before", "after", "base", "warning"),
+    ("before", "after", "base", "warning", "rule"),
     [
-        (MIN_MONTHS - 1, 24, 40.0, "few_months_before"),
-        (24, MIN_MONTHS - 1, 40.0, "few_months_after"),
-        (24, 24, 1.0, "few_complaints"),  # ~24 complaints before go-live
+        (MIN_MONTHS_BEFORE_ITS - 1, 24, 40.0, "few_months_before", "at least 12 before"),
+        (24, MIN_MONTHS - 1, 40.0, "few_months_after", "and 6 after"),
+        (24, 24, 1.0, "few_complaints", f"at least {MIN_COMPLAINTS}"),  # ~24 before go-live
     ],
 )
-def test_too_few_data_give_a_warning_not_a_conclusion(before, after, base, warning):
+def test_too_few_data_give_a_warning_not_a_conclusion(before, after, base, warning, rule):
     result = interrupted_time_series(series(0, -0.6, before=before, after=after, base=base), GOLIVE)
     assert result.warning == warning and not result.conclusive and result.change is None
     text = sentence(result, "en", "the 5 sites")
-    assert text.startswith("Too few data to conclude for the 5 sites")
-    assert str(MIN_MONTHS if "months" in warning else MIN_COMPLAINTS) in text
+    assert text.startswith("Too few data to conclude for the 5 sites") and rule in text
     assert "자료가 부족해" in sentence(result, "ko", "5곳")
 
 
