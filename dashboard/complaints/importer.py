@@ -49,8 +49,8 @@ from dashboard.registry.columns import (
     text,
 )
 
-# The roster's header mapping and row parser take any RosterKind: reused rather than copied.
-from dashboard.registry.roster import RosterKind, _map_header, _parse_row
+# The roster's row parser takes any RosterKind: reused rather than copied.
+from dashboard.registry.roster import RosterKind, _parse_row
 from dashboard.rules.geo import haversine_m
 from dashboard.settings import LOCAL_TZ, get_settings
 
@@ -62,7 +62,9 @@ DONG_WITHIN_M = 5000  # an unmatched point takes the nearest dong centroid withi
 MAX_LISTED = 200  # duplicates listed in a summary
 
 _DATETIME = re.compile(
-    r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})\.?(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+    r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})\.?"
+    r"(?:[ T]+(오전|오후|am|pm)?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$",
+    re.IGNORECASE,
 )
 CATEGORIES = {  # the complaint system's type names → our category codes
     "흡연": "smoking",
@@ -89,8 +91,8 @@ CHANNELS = {
 
 
 def received(value: Any, _today: date) -> datetime:
-    """접수일시: ``2024-03-05 14:23[:05]`` (also ``.`` or ``/``; a date alone is midnight) in
-    Seoul time, or an Excel date cell; aware UTC."""
+    """접수일시: ``2024-03-05 14:23[:05]`` (also ``.`` or ``/``, ``오후 2:23``; a date alone is
+    midnight) in Seoul time, or an Excel date cell; aware UTC."""
     if isinstance(value, datetime):
         local = value.replace(tzinfo=LOCAL_TZ) if value.tzinfo is None else value
     elif isinstance(value, date):
@@ -102,7 +104,10 @@ def received(value: Any, _today: date) -> datetime:
                 f"not a date and time (got {_as_text(value)!r}); write it as "
                 "YYYY-MM-DD HH:MM, e.g. 2024-03-05 14:23"
             )
-        y, mo, d, h, mi, s = (int(g) if g else 0 for g in match.groups())
+        y, mo, d, half, h, mi, s = match.groups()
+        y, mo, d, h, mi, s = (int(g) if g else 0 for g in (y, mo, d, h, mi, s))
+        if half and h <= 12:  # Korean Excel's "2024-03-05 오후 2:23:00"
+            h = h % 12 + (12 if half.lower() in ("오후", "pm") else 0)
         try:
             local = datetime(y, mo, d, h, mi, s, tzinfo=LOCAL_TZ)
         except ValueError as exc:
@@ -166,10 +171,61 @@ ALIASES = {
 }
 
 
-def _normal_header(name: str) -> str:
+def _normal_header(name: Any) -> str:
     """``위도(WGS84)`` → ``위도``; spaces dropped; the export's aliases → our Korean names."""
-    bare = re.sub(r"\s+", "", re.sub(r"\(.*?\)|\[.*?\]", "", name))
+    text_ = "" if name is None else str(name).strip().lower()
+    bare = re.sub(r"\s+", "", re.sub(r"\(.*?\)|\[.*?\]", "", text_))
     return ALIASES.get(bare, bare)
+
+
+_BY_NAME = {c.key: c for c in COLUMNS} | {c.ko: c for c in COLUMNS}
+HEADER_SEARCH_ROWS = 10  # title rows (merged cells, "민원 접수 목록", the export date) above it
+
+
+def _find_header(
+    header: list[str], table: list[tuple[int, list[Any]]]
+) -> tuple[list[str], list[tuple[int, list[Any]]], int]:
+    """The header row: the first row naming 접수일시 and 민원유형 among the first rows (exports
+    put a title and the export date above it), and the rows below it. Row numbers stay those
+    of the spreadsheet."""
+    required = {c.key for c in COLUMNS if c.required}
+
+    def names(cells: list[Any]) -> set[str]:
+        return {_BY_NAME[n].key for n in map(_normal_header, cells) if n in _BY_NAME}
+
+    if required <= names(header):
+        return header, table, 1
+    for index, (number, cells) in enumerate(table[:HEADER_SEARCH_ROWS]):
+        if required <= names(cells):
+            found = [str(c).strip().lower() if c is not None else "" for c in cells]
+            while found and found[-1] == "":
+                found.pop()
+            return found, table[index + 1 :], number
+    return header, table, 1
+
+
+def _map_header(header: list[str], row: int) -> tuple[dict[str, int], list[RowError], list[str]]:
+    """Column positions by key, header problems, and the columns ignored: an export carries
+    many more (처리기관, 처리상태, 민원인 …) and none of them is read or stored."""
+    positions: dict[str, int] = {}
+    errors, ignored = [], []
+    for index, name in enumerate(header):
+        column = _BY_NAME.get(_normal_header(name))
+        if column is None:
+            if name:
+                ignored.append(name)
+        elif column.key in positions:
+            errors.append(RowError(row, name, f"column {column.ko} ({column.key}) appears twice"))
+        else:
+            positions[column.key] = index
+    for column in COLUMNS:
+        if column.required and column.key not in positions:
+            errors.append(
+                RowError(
+                    row, column.ko, f"required column is missing ({column.ko} or {column.key})"
+                )
+            )
+    return positions, errors, ignored
 
 
 @dataclass
@@ -185,6 +241,7 @@ class ComplaintReport:
     duplicates: list[tuple[int, str]] = field(default_factory=list)
     matched: Counter = field(default_factory=Counter)  # site code → new complaints
     unmatched: int = 0
+    ignored: list[str] = field(default_factory=list)  # columns of the file not read
     errors: list[RowError] = field(default_factory=list)
     stored: bool = False
     dry_run: bool = False
@@ -209,6 +266,8 @@ class ComplaintReport:
                 lines.append(f"  … and {len(self.errors) - MAX_LISTED} more")
             return "\n".join(lines)
         lines = [self.preview()]
+        if self.ignored:
+            lines.append(f"  columns not read: {', '.join(self.ignored)}")
         lines += [f"  site {code}: {n}" for code, n in sorted(self.matched.items())]
         lines += [f"  row {row}: duplicate of {what}" for row, what in self.duplicates[:MAX_LISTED]]
         if self.stored:
@@ -292,7 +351,8 @@ def check_complaints(
     except (ValueError, OSError) as exc:
         report.errors.append(RowError(0, None, str(exc)))
         return report, []
-    positions, errors = _map_header(KIND, [_normal_header(h) for h in header])
+    header, table, header_row = _find_header(header, table)
+    positions, errors, report.ignored = _map_header(header, header_row)
     report.errors += errors
     if report.errors:
         return report, []

@@ -231,6 +231,42 @@ def test_header_problems_and_unreadable_files(city):
     assert _complaints(city) == []
 
 
+def test_an_export_with_title_rows_and_extra_columns(city):
+    """새올-style: a title and the export date above the header, columns we do not read (the
+    complainant's name among them: never stored), times with 오전/오후."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["민원 접수 목록"])
+    sheet.merge_cells("A1:F1")
+    sheet.append(["출력일: 2025-03-01"])
+    sheet.append([])
+    sheet.append(
+        ["접수번호", "민원인", "접수일자", "민원분류", "민원요지", "처리상태", "위도", "경도"]
+    )
+    sheet.append(["S-1", "홍길동", "2025-02-03 오후 2:20:00", "흡연", "연기", "완료", *SITE])
+    sheet.append(["S-2", "김철수", "2025.02.04 오전 12:05", "흡연", "냄새", "처리중", *SITE])
+    out = io.BytesIO()
+    book.save(out)
+    report = _import(city, out.getvalue(), name="새올.xlsx")
+    assert report.ok, report.summary()
+    assert report.ignored == ["민원인", "처리상태"] and "columns not read: 민원인, 처리상태" in (
+        report.summary()
+    )
+    first, second = _complaints(city)
+    assert first.received_at == datetime(2025, 2, 3, 5, 20, tzinfo=UTC)  # 14:20 KST
+    assert second.received_at == datetime(2025, 2, 3, 15, 5, tzinfo=UTC)  # 00:05 KST
+    with city.connect() as conn:
+        stored = [str(v) for row in conn.execute(select(Complaint)).all() for v in row]
+    assert "홍길동" not in stored and "완료" not in stored
+    bad = Workbook()
+    bad.active.append(["민원 접수 목록"])
+    bad.active.append(["접수번호", "접수일자"])
+    out = io.BytesIO()
+    bad.save(out)
+    refused = _import(city, out.getvalue(), name="bad.xlsx")
+    assert any("required column is missing" in e.reason for e in refused.errors)
+
+
 def test_an_excel_export_with_date_cells(city):
     book = Workbook()
     sheet = book.active
