@@ -73,7 +73,7 @@ as_of = sources["last"].max() if len(sources) else None
 parts = []
 for r in sources.to_dict("records"):
     span = f"{format_date(r['first'], lang)} – {format_date(r['last'], lang)}"
-    if r["import_file"] is None:
+    if pd.isna(r["import_file"]):  # the demo's generated history (pandas: NaN, not None)
         parts.append(t("complaints.source_generated", span=span, n=format_number(r["complaints"])))
     else:
         parts.append(

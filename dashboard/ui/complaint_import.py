@@ -92,6 +92,9 @@ def _errors(report: ComplaintReport) -> None:
 
 
 def _details(report: ComplaintReport) -> None:
+    if report.ignored:  # the file's own header names: escaped
+        columns = ", ".join(md_escape(name) for name in report.ignored)
+        st.caption(t("complaint_import.ignored", columns=columns))
     if report.matched:
         st.dataframe(
             pd.DataFrame(

@@ -11,7 +11,7 @@ from dashboard.analysis.complaints import complaint_effects
 from dashboard.analysis.effects import sentence
 from dashboard.db.schema import Complaint, ComplaintSite
 from queries.complaints import monthly, sites
-from tests.apptest.conftest import open_page, texts
+from tests.apptest.conftest import open_page, private_copy, texts
 
 KST = timedelta(hours=9)
 ILSANDONG_GU = "4128500000"
@@ -101,3 +101,39 @@ def test_only_importers_see_the_import_section(demo_db) -> None:
     council = open_page("complaints", role="council")
     assert not any("민원 가져오기" in e.label for e in council.expander)
     assert not council.get("download_button")  # council: no export
+
+
+CSV = (
+    "접수번호,접수일시,민원유형,내용,위도,경도,처리상태\n"
+    "AT-1,2024-11-10 14:00,흡연,출구 앞 흡연,37.6432,126.7880,완료\n"
+    "AT-2,2024-11-10 18:30,흡연,출구 앞 흡연!,37.6432,126.7880,완료\n"
+).encode()
+
+
+def test_a_lead_previews_and_imports_a_complaint_export(demo_db, tmp_path) -> None:
+    with private_copy(demo_db, tmp_path) as engine:
+        at = open_page("complaints")
+        at.file_uploader[0].set_value(("새올.csv", CSV, "text/csv")).run()
+        assert not at.exception, [e.value for e in at.exception]
+        page = "\n".join(texts(at))
+        assert "미리 보기(아직 저장 안 됨): 2행: 새 민원 2건(그중 중복 1건)" in page
+        assert "읽지 않는 열(저장하지 않음): 처리상태" in page
+        assert _imported(engine) == 0  # the preview stores nothing
+        at.button(key="complaint_import_confirm").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("새올" in s.value and ": 저장했습니다" in s.value for s in at.success)
+        assert _imported(engine) == 2
+        assert "가져온 파일 새올.csv" in "\n".join(texts(at))  # the source label names it
+
+        bad = CSV.replace(b"2024-11-10 18:30", "어제".encode())
+        at.file_uploader[0].set_value(("bad.csv", bad, "text/csv")).run()
+        errors = next(d.value for d in at.dataframe if "이유" in d.value.columns)
+        assert errors.iloc[0].tolist()[:2] == ["3", "접수일시"]
+        assert _imported(engine) == 2
+
+
+def _imported(engine) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(
+            select(func.count()).select_from(Complaint).where(Complaint.import_file.is_not(None))
+        )
