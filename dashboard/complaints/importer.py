@@ -303,6 +303,7 @@ class _Planned:
     text_key: str
     duplicate_of_row: int | None = None  # an earlier row of this file
     duplicate_of_id: int | None = None  # a stored complaint
+    site_code: str | None = None
 
 
 def import_complaints(
@@ -437,8 +438,7 @@ def check_complaints(
                 text_key,
             )
         )
-        if site:
-            plan[-1].values["_site_code"] = site[1]
+        plan[-1].site_code = site[1] if site else None
     if report.rows == 0:
         report.errors.append(RowError(0, None, "no data rows below the header"))
     report.errors.sort(key=lambda e: (e.row, e.column or ""))
@@ -454,7 +454,7 @@ def check_complaints(
             if p.values["site_id"] is None:
                 report.unmatched += 1
             else:
-                report.matched[p.values["_site_code"]] += 1
+                report.matched[p.site_code] += 1
     return report, plan
 
 
@@ -640,8 +640,7 @@ def _store(conn: Connection, plan: list[_Planned], filename: str, now: datetime)
     repeats of this file's rows, pointing at the ids their originals got."""
 
     def row(p: _Planned, duplicate_of: int | None) -> dict[str, Any]:
-        values = {k: v for k, v in p.values.items() if not k.startswith("_")}
-        return values | {
+        return p.values | {
             "import_file": filename[:200],
             "imported_at": now,
             "duplicate_of": duplicate_of,
