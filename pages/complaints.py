@@ -40,6 +40,11 @@ from queries.reference import published_figures
 page_header("page.complaints", "complaints.caption")
 lang = current_lang()
 
+
+def month_label(value: date) -> str:
+    return f"{value.year}. {value.month}." if lang == "ko" else f"{value:%Y-%m}"
+
+
 district_df = load(districts)
 codes = dict(zip(district_df["code"], district_df["id"], strict=True))
 chosen = url_multiselect(
@@ -105,8 +110,7 @@ golive = [d for d in site_df["measures_from"].dropna()]
 charts.render(charts.monthly_lines(series, lang, golive))
 st.caption(source_line)
 if (month_df["month"] >= running).any():
-    shown_month = f"{running.year}. {running.month}." if lang == "ko" else f"{running:%Y-%m}"
-    st.caption(t("complaints.running_month", month=shown_month))
+    st.caption(t("complaints.running_month", month=month_label(running)))
 if golive:
     st.caption(
         t("complaints.golive_note", dates=", ".join(sorted({format_date(d, lang) for d in golive})))
@@ -182,8 +186,8 @@ else:
     st.caption(
         t(
             "complaints.effects_note",
-            first=format_date(effects.first_month, lang),
-            last=format_date(effects.overall.last_month or effects.last_month, lang),
+            first=month_label(effects.first_month),
+            last=month_label(effects.overall.last_month or effects.last_month),
             golive=format_date(effects.golive, lang),
             min_before=MIN_MONTHS_BEFORE_ITS,
             min_after=MIN_MONTHS,
