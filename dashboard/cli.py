@@ -144,6 +144,9 @@ COMMAND_MODULES: list[str] = [
     "dashboard.enrollment.commands",
     "dashboard.replay.commands",
     "dashboard.evaluation.commands",
+    "dashboard.finance.commands",
+    "dashboard.briefing.commands",
+    "dashboard.ops.commands",
 ]
 
 

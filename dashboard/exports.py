@@ -44,3 +44,22 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def _is_datetime(values: pd.Series) -> bool:
     return pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype)
+
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
+    """The same formula-safe table as an Excel workbook (one sheet; text cells neutralised as in
+    the CSV, so an imported file's text cannot become a formula on the lead's computer)."""
+    import io
+
+    buffer = io.BytesIO()
+    safe = spreadsheet_safe(frame)
+    for column in safe.columns:  # Excel has no time zones: write Seoul wall-clock times
+        values = safe[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            safe[column] = values.dt.tz_convert("Asia/Seoul").dt.tz_localize(None)
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        safe.to_excel(writer, sheet_name=sheet[:31], index=False)
+    return buffer.getvalue()

@@ -162,9 +162,9 @@ def format_evidence(evidence: object, lang: str = DEFAULT_LANG) -> str:
     parts = []
     for key, value in evidence.items():
         if key == "explanation" and evidence.get("basis"):
-            from dashboard.detection.explain import explain_plug  # the sentence in ``lang``
+            from dashboard.detection.explain import explain_alert  # the sentence in ``lang``
 
-            value = explain_plug(evidence, lang)
+            value = explain_alert(evidence, lang)
         label = translate(f"evidence.{key}", lang)
         label = key if label.startswith("⟦") else label
         parts.append(f"{label}: {_evidence_value(value, lang)}")

@@ -134,6 +134,13 @@ class Settings(BaseSettings):
         description="Days an ended enrollment keeps its personal data before `privacy purge` "
         "pseudonymises it (policy, set to your 개인정보 처리방침; 0 = at the next daily run).",
     )
+    event_retention_days: int = Field(
+        default=90,
+        ge=30,
+        le=36500,
+        description="Asia/Seoul days raw device events are kept before `retention` deletes them "
+        "(rollups, alerts, dispatches and the audit log are kept).",
+    )
     escalate_severe_after_min: float = Field(
         default=5,
         gt=0,

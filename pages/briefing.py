@@ -1,77 +1,51 @@
-"""브리핑: projector page for council briefings. Aggregates only: no names, phones, addresses
-or coordinates of people are read by this page (queries.briefing selects no personal column)."""
+"""브리핑: the council briefing as a deck of slides from live data, one message each, with
+PDF and PowerPoint downloads of the same slides. Aggregates only: no names, phones, addresses
+or home positions are read (dashboard.briefing.slides; dong counts under 5 are suppressed)."""
 
-import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import format_duration, format_number
-from dashboard.i18n import localized, translate_or
-from dashboard.ui import charts
+from dashboard.briefing import export
+from dashboard.briefing.period import DEFAULT_PERIOD, PeriodError, parse_period
+from dashboard.briefing.slides import live_deck
+from dashboard.ui.briefing_deck import navigation, show_slide
 from dashboard.ui.components import page_header
 from dashboard.ui.data import live_now, load
-from dashboard.ui.i18n import current_lang, t
-from queries.briefing import alerts_by_day, devices_by_program_state, kpis
-from queries.reference import published_figures
+from dashboard.ui.i18n import current_lang, projector_on, t
 
-# Published results shown beside our own counts (figure keys in data/reference).
-HEADLINE_FIGURES = (
-    "goyang.ai_call.calls_cumulative",
-    "goyang.ai_call.recipients_cumulative",
-    "goyang.care_robot.services",
-    "goyang.wandering.detectors",
-)
-
-page_header("page.briefing", "briefing.caption")
+if not projector_on():
+    page_header("page.briefing")
 lang = current_lang()
-now = live_now()
-DAYS = 30
+now = live_now().replace(second=0)  # one cached deck per minute
 
-k = load(kpis, now, DAYS)
-row1 = st.columns(4)
-row1[0].metric(t("briefing.recipients"), format_number(k["recipients"]))
-row1[1].metric(t("briefing.devices"), format_number(k["devices"]))
-row1[2].metric(
-    t("briefing.open_alerts"), format_number(k["open_alerts"]), help=t("briefing.open_alerts_help")
+# On a projector the controls fold away: the room sees the slide; keys still move it.
+controls = st.expander(t("deck.controls")) if projector_on() else st.container()
+top = controls.columns([2, 1, 1], vertical_alignment="bottom")
+period_text = top[0].text_input(
+    t("deck.period"), value=DEFAULT_PERIOD, help=t("deck.period_help"), key="deck_period"
 )
-row1[3].metric(t("briefing.open_severe"), format_number(k["open_severe"]))
-row2 = st.columns(4)
-row2[0].metric(t("briefing.alerts_period", days=DAYS), format_number(k["alerts_period"]))
-row2[1].metric(t("briefing.closed_period", days=DAYS), format_number(k["closed_period"]))
-row2[2].metric(
-    t("briefing.median_ack", days=DAYS),
-    format_duration(pd.Timedelta(minutes=k["median_ack_min"]), lang)
-    if k["median_ack_min"] is not None
-    else "–",
-)
-row2[3].metric(t("briefing.participants"), format_number(k["participants"]))
+try:
+    period = parse_period(period_text, now)
+except PeriodError as exc:
+    st.error(t("deck.period_error", error=str(exc)))
+    st.stop()
 
-left, right = st.columns(2, gap="large")
-with left:
-    st.subheader(t("briefing.alerts_chart", days=DAYS))
-    daily = load(alerts_by_day, now, DAYS)
-    if daily.empty:
-        st.info(t("common.no_data"))
-    else:
-        charts.render(charts.stacked_stage_days(daily, lang, height=340))
-with right:
-    st.subheader(t("briefing.devices_chart"))
-    states = load(devices_by_program_state)
-    if states.empty:
-        st.info(t("common.no_data"))
-    else:
-        states = states.assign(
-            label=[localized(r, "name", lang) for r in states.to_dict("records")]
-        )
-        charts.render(charts.state_bars(states, "label", lang, t("chart.program")))
-
-st.subheader(t("briefing.published_title"))
-figs = load(published_figures, keys=HEADLINE_FIGURES)
-cols = st.columns(max(1, len(figs)))
-for col, fig in zip(cols, figs.to_dict("records"), strict=False):
-    unit = translate_or(f"unitname.{fig['unit']}", fig["unit"], lang)
-    col.metric(
-        localized(fig, "label", lang),
-        f"{format_number(fig['value'])} {unit}",
-        help=f"{fig['source_doc']} · {fig['period'] or ''}",
+slides = load(live_deck, period, lang, now)
+stamp = f"{period.first_day:%Y%m%d}-{period.last_day:%Y%m%d}"
+for col, fmt, mime in (
+    (top[1], "pdf", "application/pdf"),
+    (top[2], "pptx", "application/vnd.openxmlformats-officedocument.presentationml.presentation"),
+):
+    col.download_button(
+        t(f"deck.download_{fmt}"),
+        # Made when clicked, not on every run: an export renders every chart.
+        data=lambda fmt=fmt: export.render(slides, fmt, t("deck.source_label")),
+        file_name=f"anbu-briefing-{lang}-{stamp}.{fmt}",
+        mime=mime,
+        on_click="ignore",
+        key=f"deck_download_{fmt}",
+        width="stretch",
     )
-st.caption(t("briefing.footer"))
+
+index = navigation(len(slides))
+show_slide(slides[index])
+st.caption(t("deck.keys_hint"))

@@ -1,10 +1,12 @@
-"""예산 집행: Goyang plan vs secured vs executed, Seoul 2023 line items, Daedeok table, findings."""
+"""예산 집행: imported monthly execution against its schedule (불용 risk), incentive points
+against their budget, and the documents' tables with their findings."""
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.formatting import format_amount, format_number, format_percent
 from dashboard.ui.budget import printed, rates_table
+from dashboard.ui.budget_review import execution_tab, incentives_tab
 from dashboard.ui.components import page_header, table
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
@@ -13,17 +15,24 @@ from queries.budget import budget_lines, execution_table, findings, formula_chec
 page_header("page.budget", "budget.caption")
 lang = current_lang()
 
-found = load(findings)
-st.subheader(t("budget.findings", n=len(found)))
-if found.empty:
-    st.success(t("budget.no_findings"))
-else:
-    for row in found.to_dict("records"):
-        st.warning(row["message_ko"] if lang == "ko" else row["message_en"], icon="⚠️")
-
-goyang_tab, seoul_tab, daedeok_tab = st.tabs(
-    [t("budget.tab_goyang"), t("budget.tab_seoul"), t("budget.tab_daedeok")]
+execution, incentives, documents = st.tabs(
+    [t("review.tab_execution"), t("review.tab_incentives"), t("review.tab_documents")]
 )
+with execution:
+    execution_tab()
+with incentives:
+    incentives_tab()
+with documents:
+    found = load(findings)
+    st.subheader(t("budget.findings", n=len(found)))
+    if found.empty:
+        st.success(t("budget.no_findings"))
+    else:
+        for row in found.to_dict("records"):
+            st.warning(row["message_ko"] if lang == "ko" else row["message_en"], icon="⚠️")
+    goyang_tab, seoul_tab, daedeok_tab = st.tabs(
+        [t("budget.tab_goyang"), t("budget.tab_seoul"), t("budget.tab_daedeok")]
+    )
 
 with goyang_tab:
     lines = load(budget_lines, "goyang")

@@ -26,7 +26,7 @@ from dashboard.ui.complaint_import import import_section
 from dashboard.ui.components import page_header, table
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
-from dashboard.ui.url_state import url_date_range, url_multiselect
+from dashboard.ui.url_filters import url_date_range, url_multiselect
 from queries.complaints import (
     DOCUMENTED_FRAMINGS,
     districts,
@@ -47,12 +47,14 @@ def month_label(value: date) -> str:
 
 district_df = load(districts)
 codes = dict(zip(district_df["code"], district_df["id"], strict=True))
+district_names = {r["code"]: localized(r, "name", lang) for r in district_df.to_dict("records")}
 chosen = url_multiselect(
-    "filter.district",
+    t("filter.district"),
     list(codes),
-    {r["code"]: localized(r, "name", lang) for r in district_df.to_dict("records")},
-    key="complaints_districts",
     param="district",
+    format_func=lambda code: district_names.get(code, code),
+    placeholder=t("filter.all"),
+    container=st.sidebar,
 )
 district_ids = tuple(int(codes[c]) for c in chosen) or None
 
@@ -64,7 +66,7 @@ if month_df.empty:
     st.stop()
 
 period = url_date_range(
-    "complaints.period", min(month_df["month"]), max(month_df["month"]), key="complaints_period"
+    t("complaints.period"), min(month_df["month"]), max(month_df["month"]), container=st.sidebar
 )
 if period is None:
     st.info(t("complaints.period_incomplete"))

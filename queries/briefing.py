@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
-from dashboard.db.schema import Alert, CareRecipient, Device, DeviceState, Enrolment, Program
+from dashboard.db.schema import (
+    Alert,
+    CareRecipient,
+    Complaint,
+    ComplaintSite,
+    Device,
+    DeviceState,
+    Dispatch,
+    Enrolment,
+    Program,
+    Region,
+)
 from queries.common import frame
 
 OPEN_STATUSES = ("open", "acknowledged", "dispatched")
@@ -84,3 +95,151 @@ def devices_by_program_state(conn: Connection) -> pd.DataFrame:
         .order_by(Program.code)
     )
     return frame(conn, stmt)
+
+
+# --- The council deck (dashboard/briefing): still aggregates only, never a person's row. ---
+
+WANDER_RULE = "wander_left_zone"
+PLUG_RULE = "plug_no_change"
+ON_SITE = ("field_visit", "dong_center", "emergency_119")  # someone goes to the home
+
+
+def program_reach(conn: Connection) -> pd.DataFrame:
+    """Per device program: active devices, distinct people they watch, districts they cover."""
+    dong = Region.__table__.alias("dong")
+    stmt = (
+        select(
+            Program.code.label("program_code"),
+            Program.name_ko,
+            Program.name_en,
+            func.count(func.distinct(Device.id)).label("devices"),
+            func.count(func.distinct(Device.recipient_id)).label("people"),
+            func.count(func.distinct(dong.c.parent_id)).label("districts"),
+        )
+        .select_from(Device)
+        .join(Program, Program.id == Device.program_id)
+        .join(dong, dong.c.id == Device.region_id)
+        .where(Device.status == "active")
+        .group_by(Program.code, Program.name_ko, Program.name_en)
+        .order_by(Program.code)
+    )
+    df = frame(conn, stmt)
+    for col in ("devices", "people", "districts"):
+        df[col] = df[col].astype("int64")
+    return df
+
+
+def reach_totals(conn: Connection) -> dict[str, int]:
+    """People with an active device, active devices, districts with one (all programs)."""
+    dong = Region.__table__.alias("dong")
+    row = conn.execute(
+        select(
+            func.count(func.distinct(Device.recipient_id)),
+            func.count(func.distinct(Device.id)),
+            func.count(func.distinct(dong.c.parent_id)),
+        )
+        .select_from(Device)
+        .join(dong, dong.c.id == Device.region_id)
+        .where(Device.status == "active")
+    ).one()
+    return {"people": int(row[0]), "devices": int(row[1]), "districts": int(row[2])}
+
+
+def checks_in_period(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Checks requested in ``start <= requested_at < end`` per kind: checks, people reached."""
+    stmt = (
+        select(
+            Dispatch.kind,
+            func.count(Dispatch.id).label("checks"),
+            func.count(func.distinct(Alert.recipient_id)).label("people"),
+        )
+        .join(Alert, Alert.id == Dispatch.alert_id)
+        .where(Dispatch.requested_at >= start, Dispatch.requested_at < end)
+        .group_by(Dispatch.kind)
+        .order_by(Dispatch.kind)
+    )
+    return frame(conn, stmt)
+
+
+def people_checked(conn: Connection, start: datetime, end: datetime) -> int:
+    """Distinct people at least one check (any kind) was requested for in the window."""
+    stmt = (
+        select(func.count(func.distinct(Alert.recipient_id)))
+        .select_from(Dispatch)
+        .join(Alert, Alert.id == Dispatch.alert_id)
+        .where(Dispatch.requested_at >= start, Dispatch.requested_at < end)
+    )
+    return int(conn.execute(stmt).scalar() or 0)
+
+
+def plug_alert_basis(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Smart-plug silence alerts opened in the window by what decided them: ``routine`` (the
+    home's learned routine) or ``ladder`` (the fixed 24/36/48 h rule), with stage and
+    outcome. The basis is read from the evidence in pandas (one text for both engines)."""
+    df = frame(
+        conn,
+        select(Alert.stage, Alert.status, Alert.outcome, Alert.evidence).where(
+            Alert.rule == PLUG_RULE, Alert.opened_at >= start, Alert.opened_at < end
+        ),
+    )
+    cols = ["basis", "stage", "outcome", "alerts"]
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df["basis"] = [
+        (e or {}).get("basis") or "ladder" if isinstance(e, dict) else "ladder"
+        for e in df["evidence"]
+    ]
+    df["outcome"] = df["outcome"].where(df["status"] == "closed", "(open)").fillna("")
+    out = df.groupby(["basis", "stage", "outcome"], as_index=False).size()
+    return out.rename(columns={"size": "alerts"})[cols]
+
+
+def _area_people(conn: Connection) -> pd.DataFrame:
+    stmt = (
+        select(CareRecipient.region_id, func.count(CareRecipient.id).label("people"))
+        .where(CareRecipient.ended_on.is_(None))
+        .group_by(CareRecipient.region_id)
+    )
+    return frame(conn, stmt)
+
+
+def reach_by_dong(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per dong with anyone enrolled or any alert: code, names, people enrolled now, person
+    alerts opened in the window. Counts only: the caller suppresses small ones."""
+    people = _area_people(conn)
+    alerts = frame(
+        conn,
+        select(Alert.region_id, func.count(Alert.id).label("alerts"))
+        .where(Alert.kind == "person", Alert.opened_at >= start, Alert.opened_at < end)
+        .group_by(Alert.region_id),
+    )
+    ids = sorted(set(people["region_id"]) | set(alerts["region_id"]))
+    cols = ["region_id", "code", "name_ko", "name_en", "people", "alerts"]
+    if not ids:
+        return pd.DataFrame(columns=cols)
+    names = frame(
+        conn,
+        select(Region.id.label("region_id"), Region.code, Region.name_ko, Region.name_en).where(
+            Region.id.in_(ids), Region.level == "dong"
+        ),
+    )
+    df = names.merge(people, on="region_id", how="left").merge(alerts, on="region_id", how="left")
+    for col in ("people", "alerts"):
+        df[col] = df[col].fillna(0).astype("int64")
+    return df[cols].sort_values("code").reset_index(drop=True)
+
+
+def smoking_complaints_monthly(conn: Connection) -> pd.DataFrame:
+    """Smoking complaints per Asia/Seoul month at the monitored sites: month (date), complaints."""
+    df = frame(
+        conn,
+        select(Complaint.received_at)
+        .join(ComplaintSite, ComplaintSite.id == Complaint.site_id)
+        .where(Complaint.category == "smoking", ComplaintSite.measures_from.is_not(None)),
+        times=["received_at"],
+    )
+    if df.empty:
+        return pd.DataFrame(columns=["month", "complaints"])
+    local = df["received_at"].dt.tz_convert("Asia/Seoul")
+    df["month"] = [date(t.year, t.month, 1) for t in local]
+    return df.groupby("month", as_index=False).size().rename(columns={"size": "complaints"})

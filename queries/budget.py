@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from dashboard.db.schema import BudgetLine
-from queries.common import frame, where_all
+from dashboard.db.schema import (
+    BudgetExecution,
+    BudgetLine,
+    DataImport,
+    IncentiveLedger,
+    Program,
+    Region,
+)
+from queries.common import frame, in_filter, where_all
 
 _WON_PER_UNIT = {"원": 1, "천원": 1_000, "백만원": 1_000_000}
 
@@ -140,3 +149,181 @@ def printed_table(lines: pd.DataFrame, source_table: str) -> pd.DataFrame:
     )
     table.columns.name = None
     return table
+
+
+# --- imported monthly execution (budget_execution) and incentive statements ---------------------
+
+
+def execution_years(conn: Connection) -> list[int]:
+    """Fiscal years with imported execution, newest first."""
+    stmt = select(BudgetExecution.fiscal_year).distinct().order_by(BudgetExecution.fiscal_year)
+    return sorted(conn.execute(stmt).scalars(), reverse=True)
+
+
+def execution_options(conn: Connection, year: int) -> pd.DataFrame:
+    """The districts and funding sources a year's execution has (for the filters)."""
+    stmt = (
+        select(
+            Region.id.label("region_id"),
+            Region.code,
+            Region.name_ko,
+            Region.name_en,
+            BudgetExecution.funding_source,
+        )
+        .join(Region, Region.id == BudgetExecution.region_id)
+        .where(BudgetExecution.fiscal_year == year)
+        .distinct()
+        .order_by(Region.code, BudgetExecution.funding_source)
+    )
+    return frame(conn, stmt)
+
+
+def execution_rows(
+    conn: Connection,
+    year: int,
+    region_ids: Iterable[int] | None = None,
+    sources: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """A year's monthly execution rows (amounts in each row's own unit, as floats), with the
+    district's names and the import each row came from (file name, time)."""
+    stmt = (
+        select(
+            BudgetExecution.fiscal_year,
+            BudgetExecution.month,
+            BudgetExecution.region_id,
+            Region.code.label("region_code"),
+            Region.name_ko.label("region_ko"),
+            Region.name_en.label("region_en"),
+            BudgetExecution.unit_project,
+            BudgetExecution.funding_source,
+            BudgetExecution.unit,
+            BudgetExecution.plan,
+            BudgetExecution.secured,
+            BudgetExecution.executed,
+            BudgetExecution.planned,
+            BudgetExecution.unit_price_won,
+            BudgetExecution.quantity,
+            DataImport.filename,
+            DataImport.imported_at,
+        )
+        .join(Region, Region.id == BudgetExecution.region_id)
+        .join(DataImport, DataImport.id == BudgetExecution.import_id)
+        .where(BudgetExecution.fiscal_year == year)
+        .order_by(
+            Region.code,
+            BudgetExecution.unit_project,
+            BudgetExecution.funding_source,
+            BudgetExecution.month,
+        )
+    )
+    stmt = where_all(
+        stmt,
+        in_filter(BudgetExecution.region_id, region_ids),
+        in_filter(BudgetExecution.funding_source, sources),
+    )
+    df = frame(conn, stmt, times=["imported_at"])
+    for col in ("plan", "secured", "executed", "planned", "unit_price_won", "quantity"):
+        df[col] = pd.to_numeric(df[col], errors="coerce").astype(float)
+    return df
+
+
+def execution_formula_flags(rows: pd.DataFrame) -> pd.DataFrame:
+    """Imported lines whose 단가 × 수량 disagrees with the stated plan, checked as the
+    documents' line items are (:func:`formula_check`, plan as the printed amount)."""
+    items = rows.rename(columns={"plan": "amount"}).assign(rate=float("nan"))
+    checked = formula_check(items)
+    if checked.empty:
+        return checked
+    wrong = checked[~checked["matches"].astype(bool)].rename(columns={"amount": "plan"})
+    # One row per line: its latest month (every month repeats the line's formula).
+    keys = ["region_id", "unit_project", "funding_source"]
+    return wrong.sort_values("month").drop_duplicates(keys, keep="last").reset_index(drop=True)
+
+
+INCENTIVE_TABLE = "예산 총괄"  # the 2023 budget statement's summary: 기타보상금 is the incentive
+INCENTIVE_CATEGORY = "기타보상금"
+
+
+def incentive_budgets(conn: Connection) -> pd.DataFrame:
+    """The incentive budget per year as the document prints it (year, amount, unit, source)."""
+    stmt = select(
+        BudgetLine.period.label("year"),
+        BudgetLine.amount,
+        BudgetLine.unit,
+        BudgetLine.source_doc,
+        BudgetLine.source_table,
+    ).where(
+        BudgetLine.source_table == INCENTIVE_TABLE,
+        BudgetLine.category == INCENTIVE_CATEGORY,
+        BudgetLine.measure == "budget",
+    )
+    df = frame(conn, stmt.order_by(BudgetLine.period))
+    df = df[df["year"].astype(str).str.fullmatch(r"\d{4}")].copy()
+    df["year"] = df["year"].astype(int)
+    df["amount"] = df["amount"].astype(float)
+    return df.reset_index(drop=True)
+
+
+def incentive_months(conn: Connection, program_code: str, year: int) -> pd.DataFrame:
+    """Points per month and kind in ``year`` (earned positive, redeemed and expired negative),
+    with the imports they came from (none for per-person rows)."""
+    stmt = (
+        select(
+            IncentiveLedger.occurred_on,
+            IncentiveLedger.kind,
+            func.sum(IncentiveLedger.points).label("points"),
+            func.count(IncentiveLedger.import_id).label("imported_rows"),
+        )
+        .join(Program, Program.id == IncentiveLedger.program_id)
+        .where(
+            Program.code == program_code,
+            IncentiveLedger.occurred_on >= date(year, 1, 1),
+            IncentiveLedger.occurred_on <= date(year, 12, 31),
+        )
+        .group_by(IncentiveLedger.occurred_on, IncentiveLedger.kind)
+    )
+    df = frame(conn, stmt, dates=["occurred_on"])
+    if df.empty:
+        return pd.DataFrame(columns=["month", "kind", "points"])
+    df["month"] = [date(d.year, d.month, 1) for d in df["occurred_on"]]
+    df["points"] = df["points"].astype(float)
+    return df.groupby(["month", "kind"], as_index=False)["points"].sum()
+
+
+def incentive_years(conn: Connection, program_code: str) -> list[int]:
+    """Years with ledger rows for the program."""
+    stmt = (
+        select(IncentiveLedger.occurred_on)
+        .join(Program, Program.id == IncentiveLedger.program_id)
+        .where(Program.code == program_code)
+        .distinct()
+    )
+    return sorted({d.year for d in frame(conn, stmt, dates=["occurred_on"])["occurred_on"]})
+
+
+def imports(conn: Connection, kind: str, year: int | None = None) -> pd.DataFrame:
+    """The stored imports of ``kind`` (newest first) that rows of ``year`` still come from."""
+    stmt = select(
+        DataImport.id,
+        DataImport.filename,
+        DataImport.imported_at,
+        DataImport.imported_by,
+        DataImport.rows,
+        DataImport.unit,
+    ).where(DataImport.kind == kind)
+    if year is not None and kind == "budget_execution":
+        stmt = stmt.where(
+            DataImport.id.in_(
+                select(BudgetExecution.import_id).where(BudgetExecution.fiscal_year == year)
+            )
+        )
+    if year is not None and kind == "incentive_ledger":
+        stmt = stmt.where(
+            DataImport.id.in_(
+                select(IncentiveLedger.import_id).where(
+                    IncentiveLedger.occurred_on >= date(year, 1, 1),
+                    IncentiveLedger.occurred_on <= date(year, 12, 31),
+                )
+            )
+        )
+    return frame(conn, stmt.order_by(DataImport.imported_at.desc()), times=["imported_at"])

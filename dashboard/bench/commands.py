@@ -21,6 +21,7 @@ TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "routine_learn_s": (60.0, "max"),
     "replay_year_s": (10.0, "max"),  # issue 9: a year of half-hourly readings, one home
     "wandering_map_s": (1.0, "max"),
+    "briefing_export_s": (30.0, "max"),  # issue 12: the council deck as PDF or PPTX
 }
 PAGE_RUN_TARGET_S = 1.0  # warm server-side run of any page (issue 14)
 PAGE_FIRST_TARGET_S = 2.0  # a page's first run in a session
@@ -49,6 +50,12 @@ def run_backend(
     from dashboard.bench.wandering_map import measure_wandering_map
 
     wmap = measure_wandering_map(engine, now)
+    print(f"[{label}] the council deck of the last 30 days, as PDF and as PPTX")
+    from dashboard.bench.briefing import measure_briefing_export
+
+    deck = measure_briefing_export(engine, now)
+    print(f"[{label}] the 30-day threshold preview of the largest district")
+    preview = timings.measure_threshold_preview(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -63,6 +70,11 @@ def run_backend(
         f"wandering_map_kb_{label}": round(wmap.kilobytes, 1),
         f"wandering_map_detectors_{label}": wmap.detectors,
         f"wandering_map_trail_points_{label}": wmap.trail_points,
+        f"briefing_export_s_{label}": round(deck.seconds, 2),
+        f"briefing_export_pdf_kb_{label}": round(deck.pdf_kb, 1),
+        f"briefing_export_pptx_kb_{label}": round(deck.pptx_kb, 1),
+        f"threshold_preview_s_{label}": round(preview.seconds, 3),
+        f"threshold_preview_plugs_{label}": preview.plugs,
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -147,6 +159,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "routine_score_s",
         "routine_learn_s",
         "wandering_map_s",
+        "briefing_export_s",
+        "threshold_preview_s",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]

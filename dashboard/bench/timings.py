@@ -96,3 +96,39 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
         finally:
             trans.rollback()
     return RoutineFigures(learn_s, score_s, learned.devices)
+
+
+@dataclass(frozen=True)
+class PreviewFigures:
+    seconds: float  # the settings page's 30-day preview of the largest district, both sets
+    district: str
+    plugs: int
+
+
+def measure_threshold_preview(engine: Engine, now: datetime) -> PreviewFigures:
+    """The 30-day threshold preview (docs/detection.md) for the district with the most plugs:
+    the city's values against a stricter proposal with another ``min_share`` (no shared
+    scores: the costlier case)."""
+    from dashboard.detection.preview import district_plugs, preview_district
+    from dashboard.rules.config import current_thresholds
+    from dashboard.rules.districts import proposed_thresholds
+    from queries.filters import districts_with_devices
+
+    th = current_thresholds()
+    with engine.connect() as conn:
+        codes = list(districts_with_devices(conn)["code"])
+        if not codes:
+            return PreviewFigures(0.0, "", 0)
+        code = max(codes, key=lambda c: len(district_plugs(conn, c)))
+        stricter = proposed_thresholds(
+            th,
+            code,
+            {
+                "plug_routine.min_share": max(0.5, th.plug_routine.min_share - 0.05),
+                "plug_routine.attention_slots": th.plug_routine.attention_slots / 2,
+            },
+        )
+        started = time.perf_counter()
+        preview = preview_district(conn, code, th.for_region(code), stricter.for_region(code), now)
+        seconds = time.perf_counter() - started
+    return PreviewFigures(seconds, code, preview.plugs)

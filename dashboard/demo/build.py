@@ -33,6 +33,7 @@ from dashboard.db.schema import (
 )
 from dashboard.demo import (
     aicalls,
+    budget,
     complaints,
     fixed,
     participation,
@@ -201,6 +202,7 @@ def build_demo(
         )
 
         rows |= responders.generate(conn, grid.end)
+        rows |= budget.generate(conn, grid.end, seed)
 
         for t in tables:
             sync_sequence(conn, t.__table__)

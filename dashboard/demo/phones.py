@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import date
 
 import numpy as np
@@ -180,6 +181,7 @@ def generate(ctx: Ctx) -> Part:
             events=calls + hb_daily + auto_daily,
             active_hours=active,
             calls=calls,
+            activity_slots=_activity_slots(grid, active, w0, rows[lively], ts[lively]),
         )
     )
 
@@ -205,6 +207,23 @@ def generate(ctx: Ctx) -> Part:
             )
         )
     return part
+
+
+def _activity_slots(
+    grid, active: np.ndarray, w0: int, rows: np.ndarray, ts: np.ndarray
+) -> np.ndarray:
+    """Per line and day, the half hours with a lively call, as ingestion sets them in
+    ``device_daily.activity_slots`` (the call habit learns from them). Inside the raw window
+    they are the calls themselves; before it, each day's lively calls at the program's usual
+    hours, drawn from a generator of their own so the rest of the city stays as it was."""
+    slot_rng = np.random.default_rng(zlib.crc32(b"demo phone activity slots"))
+    early_rows, early_ts = times_in_days(slot_rng, grid, active[:, :w0], 0, CALL_HOURS)
+    all_rows = np.concatenate([early_rows, rows])
+    offset = np.concatenate([early_ts, ts]) - grid.t0  # t0 is Seoul midnight
+    slots = np.zeros(active.shape, dtype=np.int64)
+    bits = np.left_shift(np.int64(1), (offset % DAY) // (HOUR // 2))
+    np.bitwise_or.at(slots, (all_rows, offset // DAY), bits)
+    return slots
 
 
 def _quiet_spell(

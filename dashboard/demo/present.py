@@ -68,7 +68,8 @@ def stage_times(
         first = _at(e["last_seen_at"]) + timedelta(seconds=e["timeout_s"])
         steps = [("risk", th.device_silent.risk_after_h)]
     elif rule == "call_no_activity" and e.get("since"):
-        first = _at(e["since"]) + timedelta(days=e["threshold_days"])
+        hours = e.get("threshold_h") or e["threshold_days"] * 24  # a regular caller's habit
+        first = _at(e["since"]) + timedelta(hours=hours)
     elif rule == "call_auto_unanswered" and e.get("unanswered_at"):
         first = _at(e["unanswered_at"][-1])
     elif rule == "ai_call_unanswered" and e.get("unanswered_at"):

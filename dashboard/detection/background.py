@@ -5,9 +5,11 @@ long without anyone touching anything. The 5 W margin alone counts every such ch
 of life, so a person who collapsed next to a cycling fridge never alerts. The background is
 learned from the home's own quiet hours (01:00–05:00): the range the load moves in and the
 largest step it makes there. A change counts as activity only when it is larger than the margin
-AND leaves that range or steps further than the night ever does. Every activity under this
-definition is also one under the margin alone, so the fixed ladder on this clock fires at least
-whenever it fired before (the floor guarantee, docs/detection.md).
+AND leaves that range or steps further than the night ever does. Below the nights' floor (a
+timer load such as a storage heater switched off for the day) the nights say nothing, and the
+margin alone decides. Every activity under this definition is also one under the margin alone,
+so the fixed ladder on this clock fires at least whenever it fired before (the floor guarantee,
+docs/detection.md).
 """
 
 from __future__ import annotations
@@ -96,6 +98,10 @@ def departs(previous_w: float, new_w: float, margin_w: float, bg: Background | N
         return True
     slack = max(margin_w, 0.1 * bg.high_w)
     ceiling, floor = bg.high_w + slack, bg.low_w - slack
+    if previous_w < floor and new_w < floor:
+        # Below anything the nights ever drew: the unattended night load (a storage heater on
+        # a night timer, say) is off, and the nights say nothing about this regime.
+        return True
     if (previous_w > ceiling) != (new_w > ceiling) or (previous_w < floor) != (new_w < floor):
         return True
     return delta > bg.step_w + slack

@@ -1,4 +1,4 @@
-"""One sentence an operator trusts, from a plug alert's evidence, in Korean or English."""
+"""One sentence an operator trusts, from a plug or call alert's evidence, in Korean or English."""
 
 from __future__ import annotations
 
@@ -55,3 +55,34 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
         risk=f"{evidence.get('risk_at_h', 36):g}",
         severe=f"{evidence.get('severe_at_h', 48):g}",
     )
+
+
+def explain_call(evidence: dict[str, Any], lang: str = "en") -> str:
+    """The sentence for a ``call_no_activity`` alert (the line's habit or the fixed days)."""
+    at = evidence.get("scored_at")
+    since = _clock(evidence.get("since"), at)
+    quiet = _duration(float(evidence.get("quiet_h") or 0), lang)
+    if evidence.get("basis") == "routine":
+        return translate(
+            "detection.explain.call_routine",
+            lang,
+            since=since,
+            quiet=quiet,
+            call_days=evidence.get("call_days", 0),
+            days=evidence.get("call_window_days", 28),
+            gap=_duration(float(evidence.get("longest_gap_h") or 0), lang),
+        )
+    return translate(
+        "detection.explain.call_ladder",
+        lang,
+        since=since,
+        quiet=quiet,
+        days_threshold=f"{evidence.get('threshold_days', 3):g}",
+    )
+
+
+def explain_alert(evidence: dict[str, Any], lang: str = "en") -> str:
+    """The sentence for an alert whose evidence carries a ``basis`` (plug or call rule)."""
+    if "threshold_days" in evidence:  # only the call rule's evidence has it
+        return explain_call(evidence, lang)
+    return explain_plug(evidence, lang)

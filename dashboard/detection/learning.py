@@ -1,4 +1,5 @@
-"""Learning every active plug's routine once a day from ``device_daily`` (the worker's job)."""
+"""Learning every active plug's and phone line's routine once a day from ``device_daily`` (the
+worker's job). A phone line's routine is its calling habit (``detection.calls``)."""
 
 from __future__ import annotations
 
@@ -26,31 +27,33 @@ from dashboard.settings import LOCAL_TZ
 LEARN_ACTION = "routine_learn"
 LEARN_LOCK_CLASS = 0x616E_6272  # "anbr": not the tick's or the purge's key
 CHUNK = 5_000
+ROUTINE_TYPES = ("smart_plug", "phone_line")
 
 
 @dataclass(frozen=True)
 class LearnSummary:
     learned_on: date
-    devices: int  # plugs with any day in the window
+    devices: int  # plugs and phone lines with any day in the window
     usable: int  # of which with enough reference days for the routine score
     with_background: int
     seconds: float
 
     def __str__(self) -> str:
         return (
-            f"routines learned for {self.learned_on}: {self.devices} plugs, {self.usable} with "
+            f"routines learned for {self.learned_on}: {self.devices} plugs and phone lines, "
+            f"{self.usable} with "
             f"a usable routine, {self.with_background} with a background, "
             f"in {self.seconds:.1f} s"
         )
 
 
-def _plug_ids(conn: Connection) -> list[int]:
+def _routine_ids(conn: Connection) -> list[int]:
     d, r = Device.__table__, CareRecipient.__table__
     query = (
         select(d.c.id)
         .select_from(d.outerjoin(r, r.c.id == d.c.recipient_id))
         .where(
-            d.c.type_code == "smart_plug",
+            d.c.type_code.in_(ROUTINE_TYPES),
             d.c.status == "active",
             or_(r.c.id.is_(None), r.c.ended_on.is_(None)),
         )
@@ -60,7 +63,8 @@ def _plug_ids(conn: Connection) -> list[int]:
 
 
 def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = None) -> LearnSummary:
-    """Learn (or re-learn) every active plug's routine from ``device_daily``; one upsert."""
+    """Learn (or re-learn) every active plug's and phone line's routine from ``device_daily``;
+    one upsert."""
     import time as timer
 
     started = timer.perf_counter()
@@ -70,7 +74,7 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
     daily = DeviceDaily.__table__
     rows_out = []
     usable = with_bg = 0
-    ids = _plug_ids(conn)
+    ids = _routine_ids(conn)
     routines = DeviceRoutine.__table__
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]

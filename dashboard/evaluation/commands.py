@@ -74,8 +74,10 @@ class Corpus:
     background: Trace | None = None  # too short for a routine: alerts on it are only noted
 
 
-def build_corpus(root: Path, quick: bool, seed: int = SEED) -> Corpus:
-    """Homes and labelled copies; deterministic for a seed."""
+def build_corpus(
+    root: Path, quick: bool, seed: int = SEED, parts: tuple[str, ...] = PARTS
+) -> Corpus:
+    """Homes and labelled copies of the homes in ``parts``; deterministic for a seed."""
     real, notes = load_real(root)
     if quick:
         homes = demo_traces(QUICK_DEMO_HOUSEHOLDS, QUICK_DAYS, seed)
@@ -88,10 +90,10 @@ def build_corpus(root: Path, quick: bool, seed: int = SEED) -> Corpus:
         for t in real:
             homes.extend(split_at_gaps(t, min_days=MIN_HOME_DAYS))
         plan = Plan()
-    homes = [h for h in homes if h.days >= MIN_HOME_DAYS]
+    homes = [h for h in homes if h.days >= MIN_HOME_DAYS and part_of(h) in parts]
     cases = [c for h in homes for c in make_cases(h, seed, plan)]
     background = None
-    if not quick:
+    if not quick and "report" in parts:
         try:
             background = load_uci(root / UCI_FILE)
         except DatasetError as exc:
@@ -262,14 +264,16 @@ def _method_figures(part: str, method: str, rows: list[dict], homes: list[Trace]
     }
 
 
-def evaluate(root: Path, quick: bool, workers: int, seed: int = SEED) -> dict:
+def evaluate(
+    root: Path, quick: bool, workers: int, seed: int = SEED, parts: tuple[str, ...] = PARTS
+) -> dict:
     started = time.perf_counter()
-    corpus = build_corpus(root, quick, seed)
+    corpus = build_corpus(root, quick, seed, parts)
     by = replay_all(corpus, workers)
-    parts = {c.case_id: part_of(c.trace) for c in corpus.cases}
-    rows = [_case_row(c, parts[c.case_id], by) for c in corpus.cases]
+    part_by_case = {c.case_id: part_of(c.trace) for c in corpus.cases}
+    rows = [_case_row(c, part_by_case[c.case_id], by) for c in corpus.cases]
     results = {}
-    for part in PARTS:
+    for part in parts:
         homes = [h for h in corpus.homes if part_of(h) == part]
         figures = {m: _method_figures(part, m, rows, homes, by) for m in METHODS}
         figures["fixed_caught_model_missed"] = [
@@ -329,7 +333,7 @@ def render(doc: dict) -> str:
         )
     for note in doc["notes"]:
         lines.append(f"note: {note}")
-    for part in PARTS:
+    for part in doc["results"]:
         res = doc["results"][part]
         label = "REPORT part (published figures)" if part == "report" else "TUNE part"
         lines += ["", f"== {label}: {', '.join(doc['parts'][part]) or 'no homes'}"]
@@ -405,7 +409,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     root = Path(args.data)
     try:
-        doc = evaluate(root, args.quick, args.workers, args.seed)
+        parts = PARTS if args.part == "all" else (args.part,)
+        doc = evaluate(root, args.quick, args.workers, args.seed, parts)
     except ReplayFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -429,4 +434,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", default=str(DEFAULT_ROOT), help="folder of the real traces")
     p.add_argument("--workers", type=int, default=2, help="parallel replays (default 2)")
     p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument(
+        "--part",
+        choices=(*PARTS, "all"),
+        default="all",
+        help="replay only the homes of one part (tune: what the model may be adjusted on)",
+    )
     p.set_defaults(func=cmd_evaluate)

@@ -1,4 +1,4 @@
-"""The vendor HTTP API (FastAPI): ``POST /v1/events`` and ``GET /v1/health``.
+"""The vendor HTTP API (FastAPI): ``POST /v1/events``, health, readiness and metrics.
 
 The request body is read and parsed here rather than by FastAPI so that the size limit is
 enforced while reading (a chunked upload cannot bypass Content-Length) and so that one bad event
@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from functools import cache
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request, Security
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, HTTPException, Request, Response, Security
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
@@ -30,6 +34,7 @@ from dashboard.ingest.core import (
 )
 from dashboard.ingest.deadletters import record_message
 from dashboard.ingest.events import AnyEvent
+from dashboard.ingest.metrics import IngestMetrics
 from dashboard.ingest.payload import (
     MAX_BODY_BYTES,
     MAX_DEPTH,
@@ -44,6 +49,9 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1.0"
 RETRY_AFTER_S = "5"
+# /readyz answers within this many seconds even when the database hangs (a dropped packet, a
+# full pool): a load balancer's probe must not time out waiting for it.
+READY_TIMEOUT_S = 2.0
 
 DESCRIPTION = f"""\
 Vendors send device events to Anbu (안부), the control dashboard of municipal smart-care programs.
@@ -91,6 +99,15 @@ class HealthReply(BaseModel):
     database: str
 
 
+class LiveReply(BaseModel):
+    status: str = Field(description='Always "ok": the process answers')
+
+
+class ReadyReply(BaseModel):
+    status: str = Field(description='"ready" or "not ready"')
+    database: str = Field(description='"ok", or why the database check failed')
+
+
 api_key_header = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="The vendor's key (anbu_xxxxxxxx_...)"
 )
@@ -111,7 +128,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> FastAPI:
-    """The ingest app; without ``engine`` it connects to the configured database on first use."""
+    """The ingest app; without ``engine`` it connects to the configured database on first use.
+
+    Its metrics are its own (``app.state.metrics``), never the process-wide registry.
+    """
     app = FastAPI(
         title="Anbu ingest API",
         version=API_VERSION,
@@ -119,6 +139,8 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
         docs_url="/docs",
         redoc_url=None,
     )
+    metrics = IngestMetrics()
+    app.state.metrics = metrics
 
     @cache
     def get_engine() -> Engine:
@@ -151,6 +173,7 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
                     payload=body,
                     now=clock(),
                 )
+            metrics.dead_letters.labels(vendor=vendor).inc()
         except Exception as exc:  # the reply matters more than the copy
             log.error("could not keep a dead letter for vendor %s: %s", vendor, exc)
 
@@ -172,6 +195,15 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
         request: Request, api_key: str | None = Security(api_key_header)
     ) -> IngestReply:
         try:
+            reply = await handle_events(request, api_key)
+        except HTTPException as exc:
+            metrics.reply(exc.status_code)
+            raise
+        metrics.reply(200)
+        return reply
+
+    async def handle_events(request: Request, api_key: str | None) -> IngestReply:
+        try:
             vendor = await run_in_threadpool(lookup_vendor, api_key)
         except OperationalError as exc:
             raise _unavailable(exc) from None
@@ -184,10 +216,13 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
             if not exc.too_large:
                 await run_in_threadpool(keep_refused, vendor, body, str(exc))
             raise _http_error(exc) from None
+        started = time.perf_counter()
         try:
             result = await run_in_threadpool(store, vendor, events)
         except (OperationalError, InterfaceError, RulesConfigError) as exc:
             raise _unavailable(exc) from None
+        metrics.batch_seconds.observe(time.perf_counter() - started)
+        metrics.batch(vendor, result)
         if result.rejected:
             log.info(
                 "vendor %s: %d accepted, %d duplicates, %d rejected (first: %s)",
@@ -219,6 +254,46 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
             raise _unavailable(exc) from None
         return HealthReply(status="ok", database="ok")
 
+    @app.get(
+        "/healthz",
+        response_model=LiveReply,
+        summary="Liveness: the process answers (no database access)",
+    )
+    def healthz() -> LiveReply:
+        return LiveReply(status="ok")
+
+    def ping_database() -> None:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    @app.get(
+        "/readyz",
+        response_model=ReadyReply,
+        responses={503: {"model": ReadyReply, "description": "The database is not reachable"}},
+        summary="Readiness: the database answers SELECT 1 within 2 s",
+    )
+    async def readyz() -> JSONResponse:
+        try:
+            # Abandoned on timeout: a thread stuck in connect() must not hold the reply.
+            with anyio.fail_after(READY_TIMEOUT_S):
+                await anyio.to_thread.run_sync(ping_database, abandon_on_cancel=True)
+        except TimeoutError:
+            return _not_ready(f"no answer within {READY_TIMEOUT_S:g} s")
+        except Exception as exc:  # any failure means "not ready"; details go to the log only
+            log.error("readiness check failed: %s", exc)
+            return _not_ready(f"unreachable ({exc.__class__.__name__})")
+        return JSONResponse(ReadyReply(status="ready", database="ok").model_dump())
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics of this process (text exposition format)",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}},
+    )
+    def prometheus_metrics() -> Response:
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -234,6 +309,13 @@ async def _read_limited(request: Request) -> bytes:
             raise _http_error(too_large("body"))
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _not_ready(reason: str) -> JSONResponse:
+    # The reason names the kind of failure only: the endpoint has no key, and driver messages
+    # can name hosts and users. The full message is in the server's log.
+    reply = ReadyReply(status="not ready", database=reason)
+    return JSONResponse(reply.model_dump(), status_code=503, headers={"Retry-After": RETRY_AFTER_S})
 
 
 def _http_error(exc: PayloadError) -> HTTPException:

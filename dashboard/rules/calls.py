@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from dashboard.detection.calls import CallHabit, call_habit
+from dashboard.detection.explain import explain_call
 from dashboard.rules.clock import quiet_since
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Decision, DeviceFacts, Reading, hours_between, iso
@@ -26,14 +28,35 @@ def unanswered_auto_calls(
     )
 
 
+def first_call_signal_h(th: Thresholds) -> float:
+    """The fewest hours without a call at which ``call_no_activity`` can fire on any line."""
+    days_h = th.call_no_activity.days * 24
+    return min(days_h, th.call_routine.min_quiet_h) if th.call_routine.enabled else days_h
+
+
+def call_threshold_h(facts: DeviceFacts, th: Thresholds) -> tuple[float, CallHabit | None]:
+    """Hours of silence before 관심 on this line, and the habit that set them (if any)."""
+    ladder_h = th.call_no_activity.days * 24
+    cfg = th.call_routine
+    if not cfg.enabled or facts.routine is None:
+        return ladder_h, None
+    habit = call_habit(facts.routine)
+    if habit is None or habit.call_days < cfg.min_days:
+        return ladder_h, None
+    return min(ladder_h, habit.threshold_h(cfg.gap_factor, cfg.min_quiet_h)), habit
+
+
 def call_no_activity(
     facts: DeviceFacts, th: Thresholds, now: datetime, readings: Sequence[Reading] = ()
 ) -> Decision | None:
     """No call in or out for ``days`` → 관심 and an automatic check-in call request.
 
-    The request is an outbox row (channel ``auto_call``) for the vendor's auto-call adapter;
-    after each unanswered result another attempt is queued ``min_gap_h`` later, up to
-    ``attempts``. Any call or an answered automatic call (a sign of life) clears it.
+    A regular caller (``[call_routine]``, ``detection.calls``) reaches 관심 earlier: after
+    ``gap_factor`` × its longest silence of the last 28 days, never before ``min_quiet_h``;
+    the fixed days stay the latest. The request is an outbox row (channel ``auto_call``) for
+    the vendor's auto-call adapter; after each unanswered result another attempt is queued
+    ``min_gap_h`` later, up to ``attempts``. Any call or an answered automatic call (a sign
+    of life) clears it.
     """
     if facts.type_code != "phone_line":
         return None
@@ -47,8 +70,19 @@ def call_no_activity(
         "last_call_at": iso(facts.last_activity_at),
         "since": iso(since),
     }
-    if quiet_h < th.call_no_activity.days * 24:
+    first_h, habit = call_threshold_h(facts, th)
+    # One evidence shape whether or not the line has a habit (None: no habit).
+    evidence |= {
+        "call_days": habit.call_days if habit else None,
+        "call_window_days": habit.window_days if habit else None,
+        "longest_gap_h": round(habit.longest_gap_h, 1) if habit else None,
+        "threshold_h": round(first_h, 1),
+    }
+    if quiet_h < first_h:
         return Decision("call_no_activity", None, evidence)
+    evidence["basis"] = "routine" if first_h < th.call_no_activity.days * 24 else "ladder"
+    evidence["scored_at"] = iso(now)
+    evidence["explanation"] = explain_call(evidence, "en")
     missed = unanswered_auto_calls(facts, readings, since)
     cfg = th.call_auto_unanswered
     outbox: tuple[dict, ...] = ()

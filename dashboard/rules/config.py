@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from dashboard.tomlconfig import parse_toml_model, read_config_text, reloading
 
@@ -55,7 +55,7 @@ class PlugRoutine(_Section):
     half_life_days: float = Field(14, gt=0)
     min_quiet_h: float = Field(2, gt=0, le=24)
     min_share: float = Field(0.95, gt=0, le=1)
-    attention_slots: float = Field(2, gt=0)
+    attention_slots: float = Field(3, gt=0)
     risk_slots: float = Field(6, gt=0)
     severe_slots: float = Field(12, gt=0)
     score_every_min: int = Field(10, ge=1, le=60)
@@ -67,6 +67,15 @@ class PlugRoutine(_Section):
         if self.min_days > self.window_days:
             raise ValueError("min_days must not be greater than window_days")
         return self
+
+
+class CallRoutine(_Section):
+    """A line's own calling habit, before the fixed ``call_no_activity`` days (docs/rules.md)."""
+
+    enabled: bool = True
+    min_days: int = Field(14, ge=7, le=28)  # days with a call in the window: a regular caller
+    gap_factor: float = Field(1.5, ge=1)  # 관심 after this × the line's longest recent silence
+    min_quiet_h: float = Field(24, ge=12, le=72)  # never before this much silence
 
 
 class DeviceSilent(_Section):
@@ -163,18 +172,145 @@ class Battery(_Section):
         return self
 
 
+# What a district may override (``[districts."<code>".<section>]``): the routine score's
+# sensitivity and the ladder's steps for people without a personal setting. Everything else
+# (the noise margins, the routine's learning window, min/max_hours) stays city-wide.
+DISTRICT_KEYS: dict[str, tuple[str, ...]] = {
+    "plug_routine": ("min_share", "min_quiet_h", "attention_slots", "risk_slots", "severe_slots"),
+    "plug_no_change": ("default_hours", "risk_after_attention_h", "severe_after_attention_h"),
+}
+# The ladder is the floor guarantee: a district may make it earlier, never later than the city's.
+LADDER_CEILING_KEYS = DISTRICT_KEYS["plug_no_change"]
+
+
+class DistrictRoutine(_Section):
+    """A district's ``[plug_routine]`` values; a missing one is the city's."""
+
+    min_share: float | None = Field(None, gt=0, le=1)
+    min_quiet_h: float | None = Field(None, gt=0, le=24)
+    attention_slots: float | None = Field(None, gt=0)
+    risk_slots: float | None = Field(None, gt=0)
+    severe_slots: float | None = Field(None, gt=0)
+
+
+class DistrictLadder(_Section):
+    """A district's ``[plug_no_change]`` steps; each at most the city's (checked in Thresholds)."""
+
+    default_hours: float | None = Field(None, gt=0, le=24 * 14)
+    risk_after_attention_h: float | None = Field(None, gt=0)
+    severe_after_attention_h: float | None = Field(None, gt=0)
+
+
+class DistrictOverride(_Section):
+    plug_routine: DistrictRoutine = DistrictRoutine()
+    plug_no_change: DistrictLadder = DistrictLadder()
+
+    def values(self) -> dict[str, float]:
+        """The overridden settings as flat ``section.key`` → value (None left out)."""
+        return {
+            f"{section}.{key}": value
+            for section in DISTRICT_KEYS
+            for key, value in getattr(self, section).model_dump().items()
+            if value is not None
+        }
+
+
 class Thresholds(_Section):
-    """Every rule threshold; ``Thresholds()`` gives the documented defaults."""
+    """Every rule threshold; ``Thresholds()`` gives the documented defaults.
+
+    ``districts`` maps a 시·군·구 code to its overrides of the plug thresholds; a person's plug is
+    judged with :meth:`for_region` of the person's region (the city's values elsewhere).
+    """
 
     plug_no_change: PlugNoChange = PlugNoChange()
     plug_routine: PlugRoutine = PlugRoutine()
     device_silent: DeviceSilent = DeviceSilent()
     call_no_activity: CallNoActivity = CallNoActivity()
+    call_routine: CallRoutine = CallRoutine()
     call_auto_unanswered: CallAutoUnanswered = CallAutoUnanswered()
     ai_call: AiCall = AiCall()
     robot: Robot = Robot()
     wandering: Wandering = Wandering()
     battery: Battery = Battery()
+    districts: dict[str, DistrictOverride] = Field(default_factory=dict)
+    # region code → effective thresholds (the rule tick asks once per device)
+    _by_region: dict[str | None, Thresholds] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        # The settings decide; the per-region cache (a private attribute) must not.
+        if not isinstance(other, Thresholds):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in Thresholds.model_fields)
+
+    __hash__ = None  # type: ignore[assignment]  # dict settings: never hashable anyway
+
+    @model_validator(mode="after")
+    def _districts_valid(self) -> Thresholds:
+        if not self.districts:
+            return self
+        # Imported here: the auth package is heavy, and most files have no district section.
+        from dashboard.auth.regions import area_prefix
+
+        for code, override in self.districts.items():
+            try:
+                area_prefix(code)
+            except ValueError as exc:
+                raise ValueError(f"districts.{code}: {exc}") from None
+            if code[5:] != "00000" or code[2:] == "00000000":
+                raise ValueError(f"districts.{code}: not a 시·군·구 (district) code")
+            self._effective(code, override)
+        return self
+
+    def _effective(self, code: str, override: DistrictOverride) -> Thresholds:
+        """The city's thresholds with ``override`` applied, validated as the city's are."""
+        ladder = override.plug_no_change.model_dump(exclude_none=True)
+        for key, value in ladder.items():
+            city = getattr(self.plug_no_change, key)
+            if value > city:
+                raise ValueError(
+                    f"districts.{code}.plug_no_change.{key} = {value:g} is later than the "
+                    f"city's {city:g}: a district may make the fixed ladder earlier, never later"
+                )
+        routine = override.plug_routine.model_dump(exclude_none=True)
+        try:
+            merged_ladder = PlugNoChange(**{**self.plug_no_change.model_dump(), **ladder})
+            merged_routine = PlugRoutine(**{**self.plug_routine.model_dump(), **routine})
+        except ValueError as exc:  # pydantic's ValidationError: name the district
+            messages = "; ".join(
+                e["msg"].removeprefix("Value error, ")
+                for e in exc.errors()  # type: ignore[attr-defined]
+            )
+            raise ValueError(f"districts.{code}: {messages}") from None
+        return self.model_copy(
+            update={
+                "plug_no_change": merged_ladder,
+                "plug_routine": merged_routine,
+                "districts": {},
+            }
+        )
+
+    def for_region(self, region_code: str | None) -> Thresholds:
+        """The thresholds for a person in ``region_code`` (any code under a 시·군·구): the
+        district's override applied, or these (the city's) when the district has none."""
+        if not self.districts:
+            return self
+        cached = self._by_region.get(region_code)
+        if cached is not None:
+            return cached
+        from dashboard.auth.regions import area_prefix
+
+        out = self
+        for code, override in self.districts.items():
+            if region_code and region_code.startswith(area_prefix(code)):
+                out = self._effective(code, override)
+                break
+        self._by_region[region_code] = out
+        return out
+
+    def district_variants(self) -> list[Thresholds]:
+        """The city's thresholds and every district's (the tick's candidate query takes the most
+        sensitive of them)."""
+        return [self, *(self._effective(c, o) for c, o in self.districts.items())]
 
 
 def parse_thresholds(text: str, source: str = "rules.toml") -> Thresholds:

@@ -97,6 +97,8 @@ def flatten(thresholds: Thresholds) -> dict[str, Any]:
     """Every setting as flat dotted key → value, in the model's order (sections, then fields)."""
     flat: dict[str, Any] = {}
     for section in Thresholds.model_fields:
+        if section == "districts":  # per-district overrides: edited on their own (districts_of)
+            continue
         model: BaseModel = getattr(thresholds, section)
         for name in type(model).model_fields:
             value = getattr(model, name)
@@ -137,8 +139,9 @@ def render_toml(values: dict[str, Any], header: str = DEFAULT_HEADER) -> str:
     def table(name: str, node: dict[str, Any]) -> None:
         scalars = {k: v for k, v in node.items() if not isinstance(v, dict)}
         tables = {k: v for k, v in node.items() if isinstance(v, dict)}
-        lines.append("")
-        lines.append(f"[{name}]")
+        if scalars or not tables:  # a table of tables only needs no header of its own
+            lines.append("")
+            lines.append(f"[{name}]")
         for key, value in scalars.items():
             lines.append(f"{key} = {_toml_value(value)}")
         for key, inner in tables.items():
@@ -162,14 +165,34 @@ def header_of(text: str) -> str:
     return "".join(header) or DEFAULT_HEADER
 
 
-def problems_of(values: dict[str, Any]) -> dict[str, list[str]]:
+def districts_of(thresholds: Thresholds) -> dict[str, dict[str, Any]]:
+    """The district overrides as TOML tables (``{code: {section: {key: value}}}``), unset
+    values left out."""
+    return {
+        code: {
+            section: values
+            for section, values in override.model_dump(exclude_none=True).items()
+            if values
+        }
+        for code, override in thresholds.districts.items()
+        if override.values()
+    }
+
+
+def problems_of(
+    values: dict[str, Any], districts: dict[str, Any] | None = None
+) -> dict[str, list[str]]:
     """Validation problems of flat ``values`` by flat key; ``{}`` when they are valid.
 
     A section-level check (``min_hours must not be greater than max_hours``) is reported on
-    every setting of that section its message names, so the page shows it next to each.
+    every setting of that section its message names, so the page shows it next to each; so is
+    a district override that the city values would make invalid (``districts``: the file's).
     """
+    tree = nest(values)
+    if districts:
+        tree["districts"] = districts
     try:
-        Thresholds.model_validate(nest(values))
+        Thresholds.model_validate(tree)
     except ValidationError as exc:
         problems: dict[str, list[str]] = {}
         for err in exc.errors():
@@ -179,11 +202,11 @@ def problems_of(values: dict[str, Any]) -> dict[str, list[str]]:
                 message = "unknown setting"
             where = ".".join(loc) or "(top level)"
             keys = [where]
-            if len(loc) == 1:  # a section validator: name the settings it mentions
+            if len(loc) <= 1:  # a section's (or the districts') check: name the settings
                 named = [
                     k
                     for k in values
-                    if k.startswith(f"{loc[0]}.")
+                    if (not loc or k.startswith(f"{loc[0]}."))
                     and re.search(rf"\b{re.escape(k.split('.')[-1])}\b", message)
                 ]
                 keys = named or keys
@@ -193,12 +216,24 @@ def problems_of(values: dict[str, Any]) -> dict[str, list[str]]:
     return {}
 
 
-def save_thresholds(values: dict[str, Any], path: Path | str) -> Thresholds:
+def _flat_districts(districts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        f"districts.{code}.{section}.{key}": value
+        for code, sections in districts.items()
+        for section, values in sections.items()
+        for key, value in values.items()
+    }
+
+
+def save_thresholds(
+    values: dict[str, Any], path: Path | str, districts: dict[str, Any] | None = None
+) -> Thresholds:
     """Validate flat ``values`` and write them to ``path`` atomically; return the new model.
 
     Settings not in ``values`` keep the file's current value (or the default when the file is
-    missing). Raises :class:`ThresholdsInvalid` (``problems`` by key) and writes nothing when a
-    value is wrong; the rendered text is checked with :func:`parse_thresholds` before writing.
+    missing); the district overrides are kept unless ``districts`` replaces them all. Raises
+    :class:`ThresholdsInvalid` (``problems`` by key) and writes nothing when a value is wrong;
+    the rendered text is checked with :func:`parse_thresholds` before writing.
     """
     path = Path(path)
     try:
@@ -206,15 +241,16 @@ def save_thresholds(values: dict[str, Any], path: Path | str) -> Thresholds:
     except FileNotFoundError:
         text = ""
     try:
-        current = flatten(parse_thresholds(text, source=str(path)))
+        parsed = parse_thresholds(text, source=str(path))
     except RulesConfigError:
-        current = flatten(Thresholds())  # a broken file is replaced by a valid one
-    merged = {**current, **values}
-    problems = problems_of(merged)
+        parsed = Thresholds()  # a broken file is replaced by a valid one
+    merged = {**flatten(parsed), **values}
+    kept = districts_of(parsed) if districts is None else districts
+    problems = problems_of(merged, kept)
     if problems:
         lines = "\n".join(f"  {k}: {'; '.join(v)}" for k, v in problems.items())
         raise ThresholdsInvalid(f"{path}: invalid thresholds:\n{lines}", problems)
-    rendered = render_toml(merged, header_of(text))
+    rendered = render_toml({**merged, **_flat_districts(kept)}, header_of(text))
     thresholds = parse_thresholds(rendered, source=str(path))  # what the rules will read
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -16,9 +16,10 @@ from sqlalchemy import Connection, and_, false, or_, select, text
 from dashboard.clock import require_aware
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
 from dashboard.detection.records import mark_checked
+from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.evaluate import evaluate_device
-from dashboard.rules.facts import enrich, load_facts, load_facts_by_id, with_history
+from dashboard.rules.facts import enrich, load_facts, load_facts_by_id, routine_quiet, with_history
 from dashboard.rules.lifecycle import Changes, apply_decisions
 from dashboard.rules.model import DeviceFacts
 from dashboard.rules.plug import plug_ladder
@@ -59,13 +60,19 @@ def evaluate(
 ) -> tuple[Changes, int]:
     """Run every applicable rule over ``facts`` and apply the result; (changes, states changed)."""
     enriched, readings = enrich(conn, list(facts), th, now)
+    # Each device with its district's thresholds (the city's where the district has none).
     decided = {
-        f.device_id: evaluate_device(f, th, now, readings.get(f.device_id, ())) for f in enriched
+        f.device_id: evaluate_device(
+            f, th.for_region(f.region_code), now, readings.get(f.device_id, ())
+        )
+        for f in enriched
     }
     # Second pass, with alert history, only where a rule fires: history can only hold back.
     firing = [f for f in enriched if any(d.stage for d in decided[f.device_id])]
     for f in with_history(conn, firing):
-        decided[f.device_id] = evaluate_device(f, th, now, readings.get(f.device_id, ()))
+        decided[f.device_id] = evaluate_device(
+            f, th.for_region(f.region_code), now, readings.get(f.device_id, ())
+        )
     by_id = {f.device_id: f for f in enriched}
     items = [(by_id[i], d) for i, decisions in decided.items() for d in decisions]
     changes = apply_decisions(conn, items, now)
@@ -128,11 +135,13 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
 
     first_plug_signal = plug_ladder(th.plug_no_change.min_hours, th)[0]
     # Quiet homes with a usable routine, each at most every ``score_every_min`` (staggered).
+    # A district may score sooner (its own min_quiet_h): the superset takes the shortest.
     cfg, rt = th.plug_routine, DeviceRoutine.__table__
+    min_quiet_h = min(v.plug_routine.min_quiet_h for v in th.district_variants())
     routine_due = (
         and_(
             d.c.type_code == "smart_plug",
-            s.c.last_activity_at <= now - timedelta(hours=cfg.min_quiet_h),
+            s.c.last_activity_at <= now - timedelta(hours=min_quiet_h),
             d.c.id.in_(
                 select(rt.c.device_id).where(
                     rt.c.reference_days >= cfg.min_days,
@@ -155,7 +164,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         silent,
         quiet("smart_plug", first_plug_signal),
         routine_due,
-        quiet("phone_line", th.call_no_activity.days * 24),
+        quiet("phone_line", first_call_signal_h(th)),
         quiet("care_robot", th.robot.no_interaction_h),
         s.c.battery_pct < th.battery.low_pct,
         and_(d.c.type_code == "wandering_detector", s.c.last_lat.is_not(None)),
@@ -190,13 +199,12 @@ def run_silence_tick(
     facts = load_facts(conn, _candidates(conn, th, now))
     changes, states = evaluate(conn, facts, th, now)
     if th.plug_routine.enabled:
-        quiet_since = now - timedelta(hours=th.plug_routine.min_quiet_h)
         scored = [
             f.device_id
             for f in facts
             if f.type_code == "smart_plug"
             and f.last_activity_at is not None
-            and f.last_activity_at <= quiet_since
+            and f.last_activity_at <= now - routine_quiet(th.for_region(f.region_code))
         ]
         mark_checked(conn, scored, now, th.plug_routine.score_every_min)
     return TickSummary(

@@ -85,6 +85,7 @@ def fact_query(where: ColumnElement[bool]):
             r.c.pii_home_lat,
             r.c.pii_home_lon,
             _region.c.name_ko.label("region_name"),
+            _region.c.code.label("region_code"),
         )
         .select_from(d)
         .join(t, t.c.code == d.c.type_code)
@@ -129,6 +130,7 @@ def to_facts(row) -> DeviceFacts:
         home_lat=row.pii_home_lat,
         home_lon=row.pii_home_lon,
         dong_name=dong,
+        region_code=row.region_code,
         zone_polygon=_polygon(row.pii_zone_polygon),
         quiet_start_min=row.quiet_start_min,
         quiet_end_min=row.quiet_end_min,
@@ -156,23 +158,42 @@ def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
     return out
 
 
+def routine_quiet(th: Thresholds) -> timedelta:
+    """How long a plug must be quiet before its routine is scored (``min_quiet_h``)."""
+    return timedelta(hours=th.plug_routine.min_quiet_h)
+
+
 def enrich(
     conn: Connection, facts: list[DeviceFacts], th: Thresholds, now: datetime
 ) -> tuple[list[DeviceFacts], dict[int, list[Reading]]]:
-    """Add each wanderer's open episode and each quiet plug's routine and away period, and
+    """Add each wanderer's open episode, each quiet plug's or phone line's routine and each
+    person's away period, and
     load the event rules' readings (the wanderers' recent fixes among them)."""
     wanderers = [f.device_id for f in facts if f.type_code == "wandering_detector"]
     episodes = _wander_episodes(conn, wanderers)
     # The routine score needs the home's routine only once the quiet has lasted a while.
-    quiet_for = timedelta(hours=th.plug_routine.min_quiet_h)
     quiet_plugs = [
         f.device_id
         for f in facts
         if f.type_code == "smart_plug"
         and th.plug_routine.enabled
-        and (f.last_activity_at is None or f.last_activity_at <= now - quiet_for)
+        and (
+            f.last_activity_at is None
+            or f.last_activity_at <= now - routine_quiet(th.for_region(f.region_code))
+        )
     ]
-    routines = load_routines(conn, quiet_plugs)
+    # A regular caller's habit can move 관심 from the fixed days to its own (min_quiet_h on).
+    quiet_lines = [
+        f.device_id
+        for f in facts
+        if f.type_code == "phone_line"
+        and th.call_routine.enabled
+        and (
+            f.last_activity_at is None
+            or f.last_activity_at <= now - timedelta(hours=th.call_routine.min_quiet_h)
+        )
+    ]
+    routines = load_routines(conn, quiet_plugs + quiet_lines)
     people = sorted({f.recipient_id for f in facts if f.recipient_id is not None})
     away = load_away(conn, people, now.astimezone(LOCAL_TZ).date())
     enriched = []

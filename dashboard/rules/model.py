@@ -95,6 +95,8 @@ class DeviceFacts:
     home_lat: float | None = None
     home_lon: float | None = None
     dong_name: str | None = None
+    # the person's region code (the device's without a person): picks the district thresholds
+    region_code: str | None = None
     # the home's learned routine (smart plugs with enough history; dashboard.detection)
     routine: Routine | None = None
     # staff marked the person away until this return date (exclusive): person alerts pause

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, select
 
 from dashboard.db.schema import Alert, DeviceType
+from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds
 from dashboard.rules.facts import chunks
 from dashboard.rules.plug import plug_ladder
@@ -78,7 +79,7 @@ def quiet_hours(th: Thresholds) -> dict[str, float]:
     """Type code → the smallest hours without a sign of life at which its quiet rule can fire."""
     return {
         "smart_plug": plug_ladder(th.plug_no_change.min_hours, th)[0],
-        "phone_line": th.call_no_activity.days * 24,
+        "phone_line": first_call_signal_h(th),
         "care_robot": th.robot.no_interaction_h,
     }
 

@@ -19,13 +19,18 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.auth import SessionUser, can, can_open
+from dashboard.auth.permissions import NotPermitted
+from dashboard.detection.preview import Preview, preview_district
 from dashboard.i18n import translate_or
 from dashboard.rules import config
+from dashboard.rules import districts as district_rules
 from dashboard.rules.edit import ThresholdsInvalid, changes, flatten, unit_of, update_thresholds
+from dashboard.settings import LOCAL_TZ
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
+from queries.filters import districts_with_devices
 
 PAGE = "settings"
 ACTION = "edit_thresholds"
@@ -194,3 +199,223 @@ def settings_view(user: SessionUser) -> None:
         st.caption(t("settings_page.audited"))
     else:
         st.info(t("settings_page.read_only"), icon=":material/visibility:")
+    district_view(user)
+
+
+# Per-district thresholds and the 30-day preview ------------------------------------------------
+DISTRICT = "settings_district"  # the selected district code
+D_PREVIEW = "settings_district_preview_btn"
+D_SAVE = "settings_district_save_btn"
+D_FORM = "settings_district_form"
+_D_ERRORS = "settings_district_errors"
+_D_FLASH = "settings_district_flash"
+_D_ASKED = "settings_district_asked"  # (code, values) the lead asked a preview for
+_D_RESULT = "settings_district_result"  # (code, values, Preview) of the last preview
+
+
+def district_key(code: str, key: str) -> str:
+    """Session key of the district input for flat setting ``key`` (tests use it)."""
+    return f"settings_district__{code}__{key}"
+
+
+def _district_values(code: str) -> dict[str, Any]:
+    state = st.session_state
+    return {
+        key: state[district_key(code, key)]
+        for key in district_rules.FIELDS
+        if district_key(code, key) in state
+    }
+
+
+def _on_district_preview() -> None:
+    code = st.session_state.get(DISTRICT)
+    if _actor() is None or not code:
+        return
+    st.session_state[_D_ASKED] = (code, _district_values(code))
+
+
+def _on_district_save() -> None:
+    state = st.session_state
+    actor, code = _actor(), state.get(DISTRICT)
+    if actor is None or not code:
+        return
+    state[_D_ERRORS] = {}
+    try:
+        with get_engine().begin() as conn:
+            diff = district_rules.update_district_thresholds(
+                conn, actor, code, _district_values(code), rules_path(), _now()
+            )
+    except ThresholdsInvalid as exc:
+        state[_D_ERRORS] = exc.problems
+        state[_D_FLASH] = ("error", t("settings_page.invalid"), [])
+        return
+    except NotPermitted:
+        state[_D_FLASH] = ("error", t("auth.forbidden"), [])
+        return
+    except OSError as exc:
+        state[_D_FLASH] = ("error", t("settings_page.failed", message=exc.strerror or exc), [])
+        return
+    if not diff:
+        state[_D_FLASH] = ("info", t("settings_page.no_change"), [])
+        return
+    lines = [
+        t(
+            "settings_page.changed",
+            label=f"{setting_label(k)} ({k})",
+            old=show_value(k, a),
+            new=show_value(k, b),
+        )
+        for k, (a, b) in diff.items()
+    ]
+    state[_D_FLASH] = ("success", t("settings_page.district.saved"), lines)
+
+
+def overrides_frame(th: config.Thresholds, names: dict[str, str]) -> pd.DataFrame:
+    """Every district override: district, setting, key, city value, district value."""
+    city = district_rules.city_values(th)
+    rows = []
+    for code, override in th.districts.items():
+        for key, value in override.values().items():
+            rows.append(
+                {
+                    t("settings_page.district.col_district"): names.get(code, code),
+                    t("settings_page.col_setting"): setting_label(key),
+                    t("settings_page.col_key"): key,
+                    t("settings_page.district.col_city"): show_value(key, city[key]),
+                    t("settings_page.district.col_value"): show_value(key, value),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def preview_frame(preview: Preview) -> pd.DataFrame:
+    """Rows 관심/위험/심각/alerts/people/homes; columns current and proposed."""
+    rows = [
+        *((t(f"settings_page.stage.{s}"), s) for s in STAGES),
+        (t("settings_page.district.row_alerts"), "alerts"),
+        (t("settings_page.district.row_people"), "people"),
+        (t("settings_page.district.row_homes"), "homes"),
+    ]
+    now, new = preview.current.as_dict(), preview.proposed.as_dict()
+    return pd.DataFrame(
+        {
+            t("settings_page.district.col_count"): [label for label, _ in rows],
+            t("settings_page.district.col_current"): [now[k] for _, k in rows],
+            t("settings_page.district.col_proposed"): [new[k] for _, k in rows],
+            t("settings_page.district.col_delta"): [f"{new[k] - now[k]:+d}" for _, k in rows],
+        }
+    )
+
+
+def _run_preview(code: str, values: dict[str, Any]) -> None:
+    """Validate the proposal and replay the district's last 30 days under both sets."""
+    state = st.session_state
+    state[_D_ERRORS] = {}
+    try:
+        th = config.load_thresholds(rules_path())
+        proposed = district_rules.proposed_thresholds(th, code, values)
+    except ThresholdsInvalid as exc:
+        state[_D_ERRORS] = exc.problems
+        state[_D_FLASH] = ("error", t("settings_page.district.preview_invalid"), [])
+        return
+    with st.spinner(t("settings_page.district.previewing")), get_engine().connect() as conn:
+        preview = preview_district(
+            conn, code, th.for_region(code), proposed.for_region(code), _now()
+        )
+    state[_D_RESULT] = (code, values, preview)
+
+
+def _show_preview(code: str) -> None:
+    result = st.session_state.get(_D_RESULT)
+    if not result or result[0] != code:
+        st.caption(t("settings_page.district.preview_hint"))
+        return
+    _code, values, preview = result
+    st.markdown(f"**{t('settings_page.district.preview_title')}**")
+    st.dataframe(preview_frame(preview), hide_index=True, key="settings_district_preview")
+    local = preview.start.astimezone(LOCAL_TZ), preview.end.astimezone(LOCAL_TZ)
+    st.caption(
+        t(
+            "settings_page.district.preview_scope",
+            start=local[0].strftime("%Y-%m-%d %H:%M"),
+            end=local[1].strftime("%Y-%m-%d %H:%M"),
+            plugs=preview.plugs,
+            with_routine=preview.with_routine,
+            seconds=f"{preview.seconds:.1f}",
+        )
+    )
+    st.caption(t("settings_page.district.preview_counts"))
+    st.caption(t("settings_page.district.preview_limits"))
+    if values != _district_values(code):
+        st.warning(t("settings_page.district.preview_stale"), icon=":material/update:")
+
+
+def district_view(user: SessionUser) -> None:
+    """The district overrides (everyone who may open the page) and, for leads, the editor with
+    the 30-day preview."""
+    st.subheader(t("settings_page.district.title"))
+    st.caption(t("settings_page.district.caption"))
+    try:
+        th = config.load_thresholds(rules_path())
+    except config.RulesConfigError:
+        return  # the page already said the file is invalid
+    with get_engine().connect() as conn:
+        found = districts_with_devices(conn)
+    name_col = "name_en" if current_lang() == "en" else "name_ko"
+    names = dict(zip(found["code"], found[name_col], strict=True))
+    if th.districts:
+        st.dataframe(overrides_frame(th, names), hide_index=True, width="stretch")
+    else:
+        st.caption(t("settings_page.district.none"))
+    if not can(user.role, ACTION) or not names:
+        return
+    asked = st.session_state.pop(_D_ASKED, None)
+    if asked and asked[0] == st.session_state.get(DISTRICT):
+        _run_preview(*asked)  # before the notices: an invalid proposal is reported at once
+    _show_district_flash()
+    code = st.selectbox(
+        t("settings_page.district.choose"),
+        options=list(names),
+        format_func=lambda c: f"{names[c]} ({c})",
+        key=DISTRICT,
+    )
+    errors: dict[str, list[str]] = st.session_state.get(_D_ERRORS, {})
+    current = district_rules.effective_values(th, code)
+    city = district_rules.city_values(th)
+    with st.form(D_FORM, enter_to_submit=False):
+        for key in district_rules.FIELDS:
+            unit = unit_of(key)
+            label = setting_label(key) + (f" ({unit_label(key)})" if unit != "none" else "")
+            hint = t("settings_page.district.city_value", value=show_value(key, city[key]))
+            st.number_input(
+                label,
+                value=float(current[key]),
+                step=0.01 if key.endswith("min_share") else 1.0,
+                key=district_key(code, key),
+                help=f"{key} · {hint}",
+            )
+            for message in errors.get(key, []):
+                st.error(
+                    t("settings_page.problem", message=md_escape(message)), icon=":material/error:"
+                )
+        for message in errors.get("district", []):
+            st.error(t("settings_page.problem", message=md_escape(message)))
+        left, right = st.columns(2)
+        left.form_submit_button(
+            t("settings_page.district.preview"), on_click=_on_district_preview, key=D_PREVIEW
+        )
+        right.form_submit_button(
+            t("settings_page.district.save"), type="primary", on_click=_on_district_save, key=D_SAVE
+        )
+    _show_preview(code)
+    st.caption(t("settings_page.district.floor"))
+
+
+def _show_district_flash() -> None:
+    notice = st.session_state.pop(_D_FLASH, None)
+    if not notice:
+        return
+    kind, message, lines = notice
+    {"success": st.success, "error": st.error}.get(kind, st.info)(message)
+    if lines:
+        st.markdown("\n".join(f"- {line}" for line in lines))

@@ -88,9 +88,9 @@ def test_a_short_period_warns_instead_of_concluding(demo_db) -> None:
 
 def test_filters_are_read_from_and_written_to_the_url(demo_db) -> None:
     at = open_page("complaints", district=ILSANDONG_GU, **{"from": "2023-01-01"})
-    picker = at.multiselect(key="complaints_districts")
+    picker = at.multiselect(key="url_district")
     assert list(picker.value) == [ILSANDONG_GU]
-    assert at.date_input(key="complaints_period").value[0] == date(2023, 1, 1)
+    assert at.date_input(key="url_from_to").value[0] == date(2023, 1, 1)
     picker.set_value([]).run()
     assert "district" not in at.query_params
 

@@ -205,20 +205,21 @@ def test_budget_totals_and_findings(demo_db) -> None:
     assert metric(at, "투자계획 총액") == "1,731.6 백만원"
     assert metric(at, "확보액") == "896.9 백만원"
     assert metric(at, "집행액") == "820.7 백만원"
-    assert len(at.warning) == len(findings) > 0
+    documents = next(tab for tab in at.tabs if tab.label == "문서 표·검산")
+    assert len(documents.warning) == len(findings) > 0
     assert any("656,685" in w.value for w in at.warning)
     at_en = open_page("budget", lang="en")
     assert metric(at_en, "Executed") == "820.7 million won"
 
 
-def test_briefing_kpis_match_database(demo_db) -> None:
+def test_briefing_reach_slide_matches_database(demo_db) -> None:
     at = open_page("briefing")
+    at.button(key="deck_next").click().run()  # the cover, then the programs' reach
     with demo_db.connect() as conn:
-        k = briefing_q.kpis(conn, datetime.now(UTC))
-    assert metric(at, "운영 기기") == format_number(k["devices"])
-    assert metric(at, "돌봄 대상자") == format_number(k["recipients"])
-    assert metric(at, "미처리 경보") == format_number(k["open_alerts"])
-    assert "43,055 건" in [m.value for m in at.metric]
+        k = briefing_q.reach_totals(conn)
+    assert metric(at, "기기") == format_number(k["devices"])
+    assert metric(at, "대상자") == format_number(k["people"])
+    assert metric(at, "구") == format_number(k["districts"])
 
 
 def test_briefing_shows_no_personal_data(demo_db) -> None:

@@ -168,3 +168,123 @@ def test_page_rechecks_the_role(rules: Path, role: str) -> None:
     login_as(at, role).run()
     assert [e.value for e in at.error] == [translate("auth.forbidden")]
     assert not at.number_input and not at.dataframe
+
+
+# --- thresholds per district and the 30-day preview ---------------------------------------------
+
+JUNG = "1114000000"  # 중구: the demo city's smallest district (51 plugs), a quick replay
+STRICTER = {"plug_routine.attention_slots": 1.0, "plug_routine.min_share": 0.9}
+
+
+def _district(at: AppTest, values: dict[str, float]) -> AppTest:
+    at.selectbox(key=sp.DISTRICT).set_value(JUNG).run()
+    for key, value in values.items():
+        at.number_input(key=sp.district_key(JUNG, key)).set_value(value)
+    return at
+
+
+def _preview_table(at: AppTest, lang: str):
+    current = translate("settings_page.district.col_current", lang)
+    found = [d.value for d in at.dataframe if current in d.value.columns]
+    return found[0] if found else None
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_lead_previews_a_district_against_the_replay_module(
+    settings_db: Engine, rules: Path, lang: str
+) -> None:
+    from datetime import UTC, datetime
+
+    from dashboard.detection.preview import preview_district
+    from dashboard.rules.districts import proposed_thresholds
+
+    at = _district(_open("lead", lang), STRICTER)
+    assert _preview_table(at, lang) is None
+    at.button(key=sp.D_PREVIEW).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error
+    table = _preview_table(at, lang)
+    th = config.load_thresholds(rules)
+    with settings_db.connect() as conn:
+        expected = preview_district(
+            conn,
+            JUNG,
+            th.for_region(JUNG),
+            proposed_thresholds(th, JUNG, STRICTER).for_region(JUNG),
+            datetime.now(UTC),
+        )
+    col = translate("settings_page.district.col_count", lang)
+    rows = dict(zip(table[col], range(len(table)), strict=True))
+    for label, field in [
+        (translate("settings_page.stage.attention", lang), "attention"),
+        (translate("settings_page.stage.risk", lang), "risk"),
+        (translate("settings_page.stage.severe", lang), "severe"),
+        (translate("settings_page.district.row_alerts", lang), "alerts"),
+        (translate("settings_page.district.row_people", lang), "people"),
+        (translate("settings_page.district.row_homes", lang), "homes"),
+    ]:
+        row = table.iloc[rows[label]]
+        assert row[translate("settings_page.district.col_current", lang)] == getattr(
+            expected.current, field
+        ), label
+        assert row[translate("settings_page.district.col_proposed", lang)] == getattr(
+            expected.proposed, field
+        ), label
+    # Stricter thresholds raise more, never fewer; the demo's district has some of each.
+    assert expected.proposed.alerts > expected.current.alerts > 0
+    shown = "\n".join(texts(at))
+    assert (
+        f"{expected.plugs}" in shown
+        and translate("settings_page.district.preview_limits", lang) in shown
+    )
+    # Previewing saves nothing.
+    assert config.load_thresholds(rules).districts == {}
+
+
+def test_lead_saves_a_district_and_it_is_audited(settings_db: Engine, rules: Path) -> None:
+    at = _district(_open("lead"), {"plug_routine.risk_slots": 4.0})
+    at.button(key=sp.D_SAVE).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s.value for s in at.success] == [translate("settings_page.district.saved")]
+    assert config.load_thresholds(rules).districts[JUNG].values() == {
+        "plug_routine.risk_slots": 4.0
+    }
+    with settings_db.connect() as conn:
+        audit = conn.execute(
+            select(AuditLog.actor, AuditLog.entity_id, AuditLog.detail).where(
+                AuditLog.action == "district_thresholds_update"
+            )
+        ).all()[-1]
+    assert audit.actor == "lead" and audit.entity_id == JUNG
+    assert audit.detail["changed"] == {"plug_routine.risk_slots": [6.0, 4.0]}
+    # The overrides table shows it, by the district's name.
+    overrides = [
+        d.value
+        for d in at.dataframe
+        if translate("settings_page.district.col_city") in d.value.columns
+    ]
+    assert overrides and list(overrides[0][translate("settings_page.col_key")]) == [
+        "plug_routine.risk_slots"
+    ]
+
+
+def test_an_invalid_district_value_is_named_and_nothing_runs(
+    settings_db: Engine, rules: Path
+) -> None:
+    before = rules.read_bytes()
+    at = _district(_open("lead"), {"plug_routine.attention_slots": 7.0})
+    at.button(key=sp.D_PREVIEW).click().run()
+    errors = [e.value for e in at.error]
+    assert errors[0] == translate("settings_page.district.preview_invalid")
+    assert any("risk_slots" in e.replace("\\", "") for e in errors[1:])  # md-escaped
+    assert _preview_table(at, "ko") is None
+    at.button(key=sp.D_SAVE).click().run()
+    assert next(e.value for e in at.error) == translate("settings_page.invalid")
+    assert rules.read_bytes() == before
+
+
+def test_admin_sees_district_overrides_but_no_editor(rules: Path) -> None:
+    at = _open("admin")
+    assert translate("settings_page.district.title") in [h.value for h in at.subheader]
+    assert translate("settings_page.district.none") in "\n".join(texts(at))
+    assert not at.selectbox and not at.number_input

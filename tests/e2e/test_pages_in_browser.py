@@ -127,7 +127,7 @@ def test_root_address_serves_the_live_page(page, app_server):
 def test_projector_briefing(page, app_server):
     visit(page, f"{app_server}/briefing?projector=1")
     _assert_no_exception(page, "/briefing?projector=1")
-    assert page.locator('[data-testid="stMetric"]').count() >= 3
+    assert page.locator(".anbu-slide-title").count() == 1  # the deck's cover
     screenshot(page, "briefing-projector-ko")
 
 
@@ -534,3 +534,78 @@ def test_complaint_effect_estimate_from_a_shared_link(page, app_server):
         assert charts.count() >= 2  # the monthly lines and the effect chart
         page.wait_for_timeout(1000)  # Vega draws after the element appears
         screenshot(page, f"complaints-effect-{name}")
+
+
+def test_briefing_deck_moves_with_the_keyboard(page, app_server):
+    """The deck answers a presenter's keys: arrows, Page Up/Down (a clicker), Home and End,
+    through the page's key listener clicking the slide buttons."""
+    visit(page, f"{app_server}/briefing?projector=1")
+    position = page.locator('[data-testid="deck-position"]')
+    position.wait_for(timeout=30_000)
+    total = int(re.search(r"(\d+)장 중", position.inner_text()).group(1))
+    assert total >= 10
+
+    def at(i: int) -> None:
+        page.locator('[data-testid="deck-position"]').filter(
+            has_text=f"{total}장 중 {i}장"
+        ).wait_for(timeout=30_000)
+        wait_for_app(page)
+
+    at(1)
+    page.locator(".anbu-slide-title").click()  # focus on the page, not in the period field
+    page.keyboard.press("ArrowRight")
+    at(2)
+    assert page.locator('[data-testid="stMetric"]').count() >= 3  # the programs' reach
+    screenshot(page, "briefing-deck-reach-projector-ko")
+    page.keyboard.press("PageDown")
+    at(3)
+    page.keyboard.press("PageUp")
+    at(2)
+    page.keyboard.press("End")
+    at(total)
+    page.keyboard.press("Home")
+    at(1)
+    for i in range(2, 8):  # to the first map slide (pydeck, offline), one key per run
+        page.keyboard.press("ArrowRight")
+        at(i)
+    page.locator('[data-testid="stDeckGlJsonChart"]').first.wait_for(timeout=30_000)
+    page.wait_for_timeout(2000)  # deck.gl draws after mounting
+    _assert_no_exception(page, "/briefing (map slide)")
+    screenshot(page, "briefing-deck-map-projector-ko")
+    # The PDF download: made when clicked, the same slides.
+    page.get_by_text("기간과 내려받기").click()  # projector mode folds the controls away
+    with page.expect_download(timeout=120_000) as download:
+        page.locator(".st-key-deck_download_pdf button").click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    with open(download.value.path(), "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
+    # English, without projector mode: the page's own title and controls are back.
+    visit(page, f"{app_server}/briefing?lang=en")
+    page.locator('[data-testid="deck-position"]').filter(has_text="Slide 1 of").wait_for()
+    page.locator(".st-key-deck_next button").click()
+    page.locator('[data-testid="deck-position"]').filter(has_text="Slide 2 of").wait_for()
+    wait_for_app(page)
+    _assert_no_exception(page, "/briefing?lang=en")
+    screenshot(page, "briefing-deck-reach-en")
+
+
+def test_budget_review_from_a_shared_link(page, app_server):
+    """A link with filters reproduces the view: 은평구's lagging line is flagged, the S-curve
+    draws, and the incentive tab shows the run-out against the documented budget."""
+    visit(page, f"{app_server}/budget?district=1138000000")
+    page.get_by_text("불용 위험 1건").first.wait_for(timeout=30_000)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # Vega draws after the element appears
+    assert chart.locator("canvas, svg").count() >= 1
+    assert "district=1138000000" in page.url
+    _assert_no_exception(page, "/budget?district=1138000000")
+    screenshot(page, "budget-execution-ko")
+    page.get_by_role("tab", name="인센티브").click()
+    page.get_by_text("14,000,000 천원").first.wait_for(timeout=30_000)
+    page.get_by_text("예산이 2023. 11.").first.wait_for(timeout=30_000)
+    screenshot(page, "budget-incentives-ko")
+    visit(page, f"{app_server}/budget?projector=1&lang=en")
+    page.get_by_text("Projected year-end execution (%)").first.wait_for(timeout=30_000)
+    _assert_no_exception(page, "/budget?projector=1&lang=en")
+    screenshot(page, "budget-execution-projector-en")

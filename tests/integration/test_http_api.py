@@ -273,3 +273,18 @@ def test_hostile_bodies_get_422_and_hostile_events_never_fail_the_batch(server):
     assert [r["reason"].split(":")[0] for r in data["rejected"]] == ["ts", "ts", "watts", "watts"]
     assert events_stored(server) == 1
     assert "Traceback" not in server.process.log()
+
+
+def test_probes_and_metrics_of_the_running_server(server):
+    """What a load balancer and Prometheus see from the real process (issue 13)."""
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/readyz").json() == {"status": "ready", "database": "ok"}
+    events = [
+        {"event_id": f"p{i}", "device_id": "plug-1", "ts": now_iso(-1), "type": "heartbeat"}
+        for i in range(3)
+    ]
+    assert server.post({"events": events}).json()["accepted"] == 3
+    metrics = httpx.get(f"{server.url}/metrics")
+    assert metrics.status_code == 200
+    assert 'anbu_ingest_events_total{outcome="accepted",vendor="acme"} 3.0' in metrics.text
+    assert "anbu_ingest_batch_seconds_count 1.0" in metrics.text

@@ -23,8 +23,10 @@ KEYS = (
     "live_status_query_s",
     "routine_score_s",
     "routine_learn_s",
+    "briefing_export_s",
     "peak_memory_mb",
     "replay_year_s",
+    "threshold_preview_s",
 )
 
 

@@ -214,11 +214,20 @@ def test_participation_adds_up_to_published_figures(small_city) -> None:
         per_year = conn.execute(
             text(
                 "SELECT enrolment_id, substr(CAST(occurred_on AS TEXT), 1, 4), SUM(points) "
-                "FROM incentive_ledger WHERE kind = 'earn' GROUP BY 1, 2"
+                "FROM incentive_ledger WHERE kind = 'earn' AND enrolment_id IS NOT NULL "
+                "GROUP BY 1, 2"
             )
         ).all()
         assert per_year and max(p for *_, p in per_year) <= 100_000
         assert conn.scalar(select(func.count()).select_from(IncentiveLedger)) > 1_000
+        # The 2023 statement is aggregated per district and month (no person), from one import.
+        statement = conn.execute(
+            text(
+                "SELECT COUNT(*), COUNT(DISTINCT region_id), COUNT(DISTINCT import_id) "
+                "FROM incentive_ledger WHERE enrolment_id IS NULL"
+            )
+        ).one()
+        assert tuple(statement) == (25 * 12 * 3, 25, 1)
 
 
 def _check_city(conn) -> None:

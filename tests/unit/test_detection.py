@@ -85,6 +85,15 @@ def test_unplugging_the_fridge_drops_below_the_floor():
     assert departs(60, 0, 5, FRIDGE)
 
 
+def test_below_the_night_floor_the_margin_alone_decides():
+    """A storage heater on a night timer (4–6 kW from 00:00 to 07:00) sets the night floor at
+    4 kW: in the day the home runs below it, where the nights say nothing, so a kettle counts."""
+    heater = Background(low_w=4000, high_w=6000, step_w=2500, nights=20)
+    assert departs(300, 1000, 5, heater)
+    assert not departs(300, 303, 5, heater)  # still nothing within the margin
+    assert not departs(4500, 5500, 5, heater)  # the heater's own cycling at night
+
+
 def test_background_needs_three_nights_and_ignores_an_odd_night():
     assert learn_background([(40, 120, 80), (41, 125, 82)]) is None
     nights = [(40, 120, 80)] * 9 + [(45, 2000, 1900)]  # one night someone was up
@@ -145,7 +154,9 @@ def test_one_late_morning_in_four_weeks_sets_when_the_home_is_normally_back():
     score = score_at(routine, since, local(TODAY, 10, 0))
     assert score.active_days == 27 and score.days == 28
     assert routine_stage(score, TH.plug_routine) is None  # a recent late morning: not yet
-    assert routine_stage(score_at(routine, since, local(TODAY, 12, 30)), TH.plug_routine)
+    # normally back by 11:00: 11:30, 12:00 and 12:30 missed by 13:00 (관심 at three)
+    assert routine_stage(score_at(routine, since, local(TODAY, 12, 30)), TH.plug_routine) is None
+    assert routine_stage(score_at(routine, since, local(TODAY, 13, 0)), TH.plug_routine)
 
 
 def test_the_score_only_grows_during_one_quiet_spell():

@@ -61,3 +61,16 @@ def test_quick_run_writes_every_figure(tmp_path, capsys):
     # A silent plug is a device fault within the plug's 2 h heartbeat timeout (+ a tick).
     silent = next(c for c in tune if c["variant"] == "no_data")["fixed"]
     assert silent["first_fault_h"] is not None and silent["first_fault_h"] <= 2.5
+
+
+def test_part_replays_only_that_part(tmp_path, capsys):
+    """``--part tune`` is what the model may be adjusted on: no report home is replayed."""
+    out = tmp_path / "tune.json"
+    argv = ["evaluate-detection", "--quick", "--workers", "1", "--part", "tune", "--json", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "TUNE part" in printed and "REPORT part" not in printed
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert set(doc["results"]) == {"tune"}
+    assert {c["part"] for c in doc["cases"]} == {"tune"}
+    assert doc["parts"]["report"] == []

@@ -8,6 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from dashboard.clock import as_utc
 from dashboard.db import migrate
@@ -172,3 +173,53 @@ def test_0005_adds_the_geofence_columns_and_downgrades_keeping_people(empty_engi
     with empty_engine.connect() as conn:
         row = conn.execute(text("SELECT quiet_start_min, pii_zone_polygon FROM care_recipients"))
         assert tuple(row.one()) == (None, None)
+
+
+def test_0008_keeps_per_person_points_and_downgrades_without_imports(empty_engine):
+    """The budget tables come and go; the per-person ledger survives a downgrade (imported
+    statements, which the older schema cannot tell apart, go with their columns)."""
+    from alembic import command
+
+    migrate.upgrade(empty_engine, "0007_responders")
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO programs (id, code, kind, name_ko, name_en, region_id)"
+                " VALUES (2, 'w', 'participation', 'w', 'w', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO incentive_ledger (program_id, occurred_on, kind, reason, points)"
+                " VALUES (2, :day, 'earn', 'steps_goal', 4000)"
+            ),
+            {"day": date(2022, 1, 31)},
+        )
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO data_imports (id, kind, filename, sha256, size_bytes, rows, unit,"
+                " imported_at, imported_by) VALUES (1, 'incentive_ledger', 'f.csv', 'x', 1, 1,"
+                " '포인트', :at, 'lead')"
+            ),
+            {"at": datetime(2024, 1, 1, tzinfo=UTC).replace(tzinfo=None)},
+        )
+        insert = (
+            "INSERT INTO incentive_ledger (program_id, region_id, import_id, occurred_on, kind,"
+            " reason, points) VALUES (2, 1, 1, :day, 'earn', 'monthly_statement', 100)"
+        )
+        conn.execute(text(insert), {"day": date(2023, 1, 31)})
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:  # one per district-month
+        conn.execute(text(insert), {"day": date(2023, 1, 31)})
+    with empty_engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007_responders")
+    with empty_engine.connect() as conn:
+        rows = conn.execute(text("SELECT reason, points FROM incentive_ledger")).all()
+    assert [(r, int(p)) for r, p in rows] == [("steps_goal", 4000)]
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == migrate.head_revision()

@@ -36,6 +36,7 @@ from dashboard.db.schema import (
     ApiKey,
     AuditLog,
     AwayPeriod,
+    BudgetExecution,
     CareRecipient,
     Complaint,
     Device,
@@ -57,6 +58,7 @@ from dashboard.enrollment import (
     set_home_position,
     update_person_settings,
 )
+from dashboard.finance import import_budget
 from dashboard.ingest.apikeys import create_key, list_keys, revoke_key
 from dashboard.ingest.imports import import_and_audit
 from dashboard.ingest.vendors import add_vendor, list_vendors, set_timezone
@@ -344,6 +346,13 @@ OPS: dict[str, Op] = {
         lambda case, place: _count(case.engine, Complaint),
         own_transaction=True,
     ),
+    "budget_execution_import": Op(
+        "import_data",
+        "budget_execution_import",
+        lambda conn, case, who, place: import_budget(case.engine, BUDGET_CSV, "b.csv", who, T0),
+        lambda case, place: _count(case.engine, BudgetExecution),
+        own_transaction=True,
+    ),
     "roster_import_people": Op(
         "manage_roster",
         "roster_import_people",
@@ -450,6 +459,9 @@ COMPLAINTS_CSV = (
 PEOPLE_CSV = (
     "대상자번호,성명,출생연도,성별,행정동코드,사업,등록일\n"
     "M-0001,시험,1944,여,4128552000,goyang_ai_call,2024-11-01\n"
+).encode()
+BUDGET_CSV = (
+    "(단위: 천원)\n회계연도,월,구,단위사업,재원,예산액,집행액\n2024,1,종로구,p,시비,100,10\n"
 ).encode()
 
 

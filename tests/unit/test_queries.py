@@ -507,6 +507,63 @@ def test_briefing_is_aggregate(city):
         assert not any(c.startswith("pii_") or c.endswith("_masked") for c in df.columns)
 
 
+def test_deck_aggregates(city):
+    """The council deck's queries (queries/briefing.py), on both engines."""
+    from dashboard.briefing.slides import suppress_small_counts
+    from dashboard.db.schema import Dispatch
+
+    with city.begin() as conn:
+        first = conn.execute(select(Alert).order_by(Alert.id).limit(1)).one()
+        conn.execute(
+            insert(Dispatch).values(
+                alert_id=first.id,
+                kind="field_visit",
+                requested_at=NOW - timedelta(hours=2),
+                requested_by="op",
+                arrived_at=NOW - timedelta(hours=1, minutes=30),
+            )
+        )
+        conn.execute(
+            insert(Alert).values(
+                dedup_key="plug",
+                kind="person",
+                rule=briefing.PLUG_RULE,
+                stage="attention",
+                status="open",
+                program_id=first.program_id,
+                region_id=first.region_id,
+                recipient_id=first.recipient_id,
+                device_id=first.device_id,
+                evidence={"basis": "routine", "share": 0.97},
+                opened_at=NOW - timedelta(hours=3),
+                updated_at=NOW - timedelta(hours=3),
+            )
+        )
+    start = NOW - timedelta(days=7)
+    with city.connect() as conn:
+        reach = briefing.program_reach(conn).set_index("program_code")
+        totals = briefing.reach_totals(conn)
+        checks = briefing.checks_in_period(conn, start, NOW)
+        people = briefing.people_checked(conn, start, NOW)
+        basis = briefing.plug_alert_basis(conn, start, NOW)
+        dongs = briefing.reach_by_dong(conn, start, NOW)
+        monthly = briefing.smoking_complaints_monthly(conn)
+    assert reach.loc["goyang_wandering", ["devices", "people", "districts"]].tolist() == [2, 2, 1]
+    assert reach.loc["goyang_smoking", "people"] == 0
+    assert totals == {"people": 3, "devices": 4, "districts": 1}
+    assert checks.to_dict("records") == [{"kind": "field_visit", "checks": 1, "people": 1}]
+    assert people == 1
+    assert basis.to_dict("records") == [
+        {"basis": "routine", "stage": "attention", "outcome": "(open)", "alerts": 1}
+    ]
+    assert dongs[["code", "people", "alerts"]].values.tolist() == [[BAEKSEOK1, 3, 5]]
+    safe = suppress_small_counts(dongs)
+    assert safe["people"].tolist() == [None] and safe["alerts"].tolist() == [None]
+    assert monthly["complaints"].sum() == 34
+    for df in (reach, checks, basis, dongs, monthly):
+        assert not any(c.startswith("pii_") for c in df.columns)
+
+
 def test_filter_options(city):
     with city.connect() as conn:
         progs = filters.programs(conn, kind="device")

@@ -11,6 +11,7 @@ from dashboard.db.schema.devices import (
     DeviceState,
     DeviceType,
 )
+from dashboard.db.schema.finance import BudgetExecution, DataImport
 from dashboard.db.schema.ingest import DeadLetter, Vendor
 from dashboard.db.schema.participation import (
     Complaint,
@@ -34,10 +35,12 @@ __all__ = [
     "AuditLog",
     "AwayPeriod",
     "Base",
+    "BudgetExecution",
     "BudgetLine",
     "CareRecipient",
     "Complaint",
     "ComplaintSite",
+    "DataImport",
     "DeadLetter",
     "Device",
     "DeviceAssignment",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -121,7 +122,21 @@ class IncentiveLedger(Base):
     """Points earned and redeemed (손목닥터 9988: 1 point = 1 won of Seoul Pay)."""
 
     __tablename__ = "incentive_ledger"
-    __table_args__ = (Index("ix_incentive_ledger_program_day", "program_id", "occurred_on"),)
+    __table_args__ = (
+        Index("ix_incentive_ledger_program_day", "program_id", "occurred_on"),
+        # An imported monthly statement has one row per program × district × month × kind, so a
+        # re-import updates in place; per-person rows (no import) are not constrained.
+        Index(
+            "uq_incentive_ledger_imported",
+            "program_id",
+            "region_id",
+            "occurred_on",
+            "kind",
+            unique=True,
+            sqlite_where=text("import_id IS NOT NULL"),
+            postgresql_where=text("import_id IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
@@ -130,3 +145,6 @@ class IncentiveLedger(Base):
     kind: Mapped[str] = mapped_column(String(10))  # earn, redeem, expire
     reason: Mapped[str] = mapped_column(String(40))  # e.g. steps_8000, mission
     points: Mapped[float] = mapped_column(Numeric(14, 0))
+    # Imported monthly statements (aggregate: no person) name their district and their import.
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("data_imports.id"), index=True)

@@ -1,7 +1,7 @@
 """complaint import: the complaint system's id, import file, duplicates, text and place
 
 Revision ID: 0009_complaint_import
-Revises: 0007_responders
+Revises: 0008_review_budget
 Create Date: 2026-12-02 13:45:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dashboard.db.base
 
 revision: str = "0009_complaint_import"
-down_revision: str | None = "0007_responders"
+down_revision: str | None = "0008_review_budget"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

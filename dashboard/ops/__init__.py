@@ -1,0 +1,1 @@
+"""Operating a deployment: backup of the embedded database, retention of raw events."""

@@ -1,0 +1,138 @@
+"""Retention of raw device events: ``python -m dashboard retention [--dry-run] [--days N]``.
+
+Raw ``device_events`` are kept for ``ANBU_EVENT_RETENTION_DAYS`` (default 90) Asia/Seoul
+calendar days; everything learned from them stays: ``device_daily`` rollups (the routine model
+and every trend page read these), ``device_state``, alerts, dispatches, the outbox and the audit
+log. Nothing but ``device_events`` is touched.
+
+Deletion runs in small transactions (``BATCH_ROWS`` rows each) so ingest, which needs the write
+lock on SQLite, waits at most one short batch. Rows are found through the ``(device_id, ts)``
+index, a chunk of devices at a time: the table has no index on ``ts`` alone, and walking it in
+id order would rescan every kept row for each batch. The work is proportional to the rows
+deleted plus the number of devices, not to the size of the table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import Engine, delete, func, select
+
+from dashboard.audit import write_audit
+from dashboard.auth.permissions import require
+from dashboard.auth.principal import SessionUser
+from dashboard.clock import as_utc, require_aware
+from dashboard.db.schema import Device, DeviceEvent
+from dashboard.settings import LOCAL_TZ
+
+log = logging.getLogger(__name__)
+
+# The rules read raw events at most this far back for the few devices they evaluate: four
+# weekly AI-call results (28 days), a 7-day-old concern, minutes of positions. A shorter period
+# would change what the rules decide, so it is refused.
+MIN_RETENTION_DAYS = 30
+BATCH_ROWS = 5_000  # rows per transaction: milliseconds of write lock, far below busy timeouts
+DEVICE_CHUNK = 500  # devices per statement (one parameter each)
+ACTION = "events_expire"
+PERMISSION = "import_data"  # whoever may bring vendor events in may let old ones expire
+
+
+@dataclass(frozen=True)
+class RetentionReport:
+    cutoff: datetime  # events with ts before this (00:00 Asia/Seoul) are expired, aware UTC
+    days: int
+    events: int  # deleted, or that a dry run would delete
+    oldest: datetime | None  # the oldest such event's ts (dry run only)
+    dry_run: bool
+
+    def __str__(self) -> str:
+        local = self.cutoff.astimezone(LOCAL_TZ)
+        verb = "would delete" if self.dry_run else "deleted"
+        oldest = (
+            f" (the oldest from {self.oldest.astimezone(LOCAL_TZ):%Y-%m-%d})"
+            if self.oldest is not None
+            else ""
+        )
+        return (
+            f"{verb} {self.events:,} raw device events before {local:%Y-%m-%d %H:%M} "
+            f"Asia/Seoul{oldest}, keeping {self.days} days; daily rollups, device state, alerts, "
+            "dispatches and the audit log are kept"
+        )
+
+
+def retention_cutoff(now: datetime, days: int) -> datetime:
+    """Midnight (Asia/Seoul) ``days`` days before today: whole local days expire together,
+    as whole days are what ``device_daily`` rolls up."""
+    require_aware(now, "now")
+    day = now.astimezone(LOCAL_TZ).date() - timedelta(days=days)
+    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ).astimezone(now.tzinfo)
+
+
+def expire_events(
+    engine: Engine,
+    principal: SessionUser,
+    now: datetime,
+    days: int,
+    *,
+    dry_run: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    progress: Callable[[int], None] | None = None,
+) -> RetentionReport:
+    """Delete the raw events older than ``days`` whole days, a small transaction at a time.
+
+    A dry run only counts. A real run writes one audit row at the end (also when nothing was
+    due); an interrupted run leaves the batches it committed deleted, and the next run finishes
+    the job. ``progress`` is called with the running total after each batch.
+    """
+    actor = require(principal, PERMISSION).username
+    if isinstance(days, bool) or not isinstance(days, int):
+        raise TypeError("days must be an int")
+    if days < MIN_RETENTION_DAYS:
+        raise ValueError(
+            f"retention of {days} days refused: at least {MIN_RETENTION_DAYS} days, because the "
+            "rules read raw events that far back"
+        )
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
+    cutoff = retention_cutoff(now, days)
+    e = DeviceEvent.__table__
+    with engine.connect() as conn:
+        devices = list(conn.execute(select(Device.id).order_by(Device.id)).scalars())
+    total, oldest = 0, None
+    for start in range(0, len(devices), DEVICE_CHUNK):
+        chunk = devices[start : start + DEVICE_CHUNK]
+        due = (e.c.device_id.in_(chunk), e.c.ts < cutoff)
+        if dry_run:
+            with engine.connect() as conn:
+                query = select(func.count(), func.min(e.c.ts)).where(*due)
+                count, first = conn.execute(query).one()
+            total += count
+            if first is not None and (oldest is None or as_utc(first) < oldest):
+                oldest = as_utc(first)
+            continue
+        while True:
+            with engine.begin() as conn:
+                batch = select(e.c.id).where(*due).limit(batch_rows)
+                deleted = conn.execute(delete(e).where(e.c.id.in_(batch))).rowcount
+            total += deleted
+            if deleted and progress is not None:
+                progress(total)
+            if deleted < batch_rows:
+                break
+    report = RetentionReport(cutoff, days, total, oldest, dry_run)
+    if not dry_run:
+        with engine.begin() as conn:
+            write_audit(
+                conn,
+                at=now,
+                actor=actor,
+                action=ACTION,
+                entity_type="device_events",
+                entity_id=None,
+                detail={"days": days, "cutoff": cutoff.isoformat(), "deleted": total},
+            )
+        log.info("%s", report)
+    return report
