@@ -140,6 +140,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.bench.commands",
     "dashboard.auth.commands",
     "dashboard.registry.commands",
+    "dashboard.complaints.commands",
     "dashboard.enrollment.commands",
     "dashboard.replay.commands",
     "dashboard.evaluation.commands",

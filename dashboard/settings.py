@@ -148,6 +148,14 @@ class Settings(BaseSettings):
         description="Minutes a 심각 alert may stay unacknowledged before the on-duty lead is told.",
     )
 
+    complaint_match_radius_m: float = Field(
+        default=100,
+        gt=0,
+        le=5000,
+        description="Metres within which an imported complaint is matched to the nearest "
+        "complaint site of its type (docs/complaints-import.md).",
+    )
+
     @field_validator("notify_webhook_url")
     @classmethod
     def _webhook_url(cls, value: str) -> str:

@@ -6,15 +6,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pandas as pd
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
-from dashboard.db.schema import Complaint, ComplaintSite
+from dashboard.db.schema import Complaint, ComplaintSite, Region
 from dashboard.settings import LOCAL_TZ
-from queries.common import frame
+from queries.common import frame, region_filter, where_all
 
 
-def sites(conn: Connection, category: str = "smoking") -> pd.DataFrame:
-    """Monitored sites: site_id, code, name_ko, name_en, measures_from (detector go-live)."""
+def sites(
+    conn: Connection, category: str = "smoking", districts: tuple[int, ...] | None = None
+) -> pd.DataFrame:
+    """Monitored sites: site_id, code, name_ko, name_en, measures_from (detector go-live),
+    optionally only those in ``districts`` (region ids of districts or dongs)."""
     stmt = (
         select(
             ComplaintSite.id.label("site_id"),
@@ -23,28 +26,43 @@ def sites(conn: Connection, category: str = "smoking") -> pd.DataFrame:
             ComplaintSite.name_en,
             ComplaintSite.measures_from,
         )
-        .where(ComplaintSite.category == category)
+        .join(Region, Region.id == ComplaintSite.region_id)
         .order_by(ComplaintSite.code)
     )
+    stmt = where_all(stmt, ComplaintSite.category == category, region_filter(Region, districts))
     return frame(conn, stmt, dates=["measures_from"])
 
 
-def _received(conn: Connection, category: str, monitored_only: bool = False) -> pd.DataFrame:
-    stmt = select(Complaint.site_id, Complaint.received_at).where(Complaint.category == category)
+def _received(
+    conn: Connection,
+    category: str,
+    monitored_only: bool = False,
+    districts: tuple[int, ...] | None = None,
+) -> pd.DataFrame:
+    # A repeated complaint (duplicate_of set by the import) is shown as such, never counted.
+    stmt = select(Complaint.site_id, Complaint.received_at).where(
+        Complaint.category == category, Complaint.duplicate_of.is_(None)
+    )
     if monitored_only:  # sites with detectors: the documents' "5곳"
         stmt = stmt.join(ComplaintSite, ComplaintSite.id == Complaint.site_id).where(
             ComplaintSite.measures_from.is_not(None)
         )
+    if districts:
+        stmt = stmt.join(Region, Region.id == Complaint.region_id).where(
+            region_filter(Region, districts)
+        )
     return frame(conn, stmt, times=["received_at"])
 
 
-def monthly(conn: Connection, category: str = "smoking") -> pd.DataFrame:
+def monthly(
+    conn: Connection, category: str = "smoking", districts: tuple[int, ...] | None = None
+) -> pd.DataFrame:
     """Complaints per Asia/Seoul calendar month and site: month (date), site_id, complaints.
 
     Months are cut in Python so both engines agree on the local time zone; complaint volumes are
-    small (thousands a year), so moving the timestamps is cheap.
+    small (thousands a year), so moving the timestamps is cheap. Repeats are not counted.
     """
-    df = _received(conn, category)
+    df = _received(conn, category, districts=districts)
     if df.empty:
         return pd.DataFrame(columns=["month", "site_id", "complaints"])
     local = df["received_at"].dt.tz_convert(LOCAL_TZ)
@@ -97,6 +115,47 @@ def year_on_year(
             }
         )
     return pd.DataFrame(rows)
+
+
+def provenance(conn: Connection, category: str = "smoking") -> pd.DataFrame:
+    """Where the complaints come from: one row per import file (import_file, imported_at of the
+    latest import, first and last received_at, complaints, duplicates) and one row with
+    ``import_file`` None for those not imported (the demo's generated history)."""
+    stmt = (
+        select(
+            Complaint.import_file,
+            func.max(Complaint.imported_at).label("imported_at"),
+            func.min(Complaint.received_at).label("first"),
+            func.max(Complaint.received_at).label("last"),
+            func.count().label("complaints"),
+            func.count(Complaint.duplicate_of).label("duplicates"),  # non-null ones
+        )
+        .where(Complaint.category == category)
+        .group_by(Complaint.import_file)
+        .order_by(func.max(Complaint.imported_at))
+    )
+    return frame(conn, stmt, times=["imported_at", "first", "last"])
+
+
+def districts(conn: Connection, category: str = "smoking") -> pd.DataFrame:
+    """Districts with a complaint site of ``category``: id, code, name_ko, name_en."""
+    dong = Region.__table__.alias("dong")
+    stmt = (
+        select(Region.id, Region.code, Region.name_ko, Region.name_en)
+        .where(
+            Region.level == "district",
+            Region.id.in_(
+                select(dong.c.parent_id)
+                .join(ComplaintSite, ComplaintSite.region_id == dong.c.id)
+                .where(ComplaintSite.category == category)
+            )
+            | Region.id.in_(
+                select(ComplaintSite.region_id).where(ComplaintSite.category == category)
+            ),
+        )
+        .order_by(Region.code)
+    )
+    return frame(conn, stmt)
 
 
 # The documents say "전년대비" without defining the windows; these are the readings we show.

@@ -171,6 +171,64 @@ def monthly_lines(df: pd.DataFrame, lang: str, golive: list[date]) -> alt.LayerC
     return alt.layer(*layers).properties(height=340)
 
 
+def effect_lines(fit: pd.DataFrame, lang: str, golive: date) -> alt.LayerChart:
+    """Observed monthly complaints (points and line), the model's fit, and the counterfactual
+    without detectors (dashed) from go-live on. ``fit``: month, observed, fitted, counterfactual."""
+    t = lambda key: translate(key, lang)  # noqa: E731
+    labels = {
+        "observed": t("effects.chart.observed"),
+        "fitted": t("effects.chart.fitted"),
+        "counterfactual": t("effects.chart.counterfactual"),
+    }
+    long = (
+        fit.assign(month=pd.to_datetime(fit["month"]))
+        .melt(id_vars="month", value_vars=list(labels), var_name="kind", value_name="complaints")
+        .dropna(subset=["complaints"])
+    )
+    long["series"] = long["kind"].map(labels)
+    color = alt.Color(
+        "series:N",
+        title=None,
+        scale=alt.Scale(domain=list(labels.values()), range=[ACCENT, SERIES[1], MUTED]),
+        legend=alt.Legend(orient="top", labelLimit=360),
+    )
+    x = alt.X(
+        "month:T",
+        title=t("chart.month"),
+        axis=alt.Axis(format=MONTH_FORMAT[lang], labelAngle=0, tickCount="month"),
+    )
+    y = alt.Y("complaints:Q", title=t("chart.complaints"))
+    tooltip = [
+        alt.Tooltip("series:N", title=t("chart.kind")),
+        alt.Tooltip("month:T", title=t("chart.month"), format=MONTH_FORMAT[lang]),
+        alt.Tooltip("complaints:Q", title=t("chart.complaints"), format=",.1f"),
+    ]
+    lines = (
+        alt.Chart(long)
+        .mark_line()
+        .encode(
+            x=x,
+            y=y,
+            color=color,
+            tooltip=tooltip,
+            strokeDash=alt.condition(
+                alt.datum.kind == "counterfactual", alt.value([6, 4]), alt.value([1, 0])
+            ),
+        )
+    )
+    points = (
+        alt.Chart(long[long["kind"] == "observed"])
+        .mark_point(filled=True, size=40)
+        .encode(x=x, y=y, color=color, tooltip=tooltip)
+    )
+    rule = (
+        alt.Chart(pd.DataFrame({"golive": [pd.Timestamp(golive)]}))
+        .mark_rule(strokeDash=[2, 3], color=MUTED)
+        .encode(x="golive:T")
+    )
+    return alt.layer(lines, points, rule).properties(height=320)
+
+
 def stacked_stage_days(df: pd.DataFrame, lang: str, height: int = 280) -> alt.Chart:
     """Alerts per day stacked by stage (columns: day, stage, alerts)."""
     t = lambda key: translate(key, lang)  # noqa: E731

@@ -51,6 +51,7 @@ _PROJECTOR_CSS = """
 [data-testid="stMain"] h2 { font-size: 2.3rem !important; }
 [data-testid="stMain"] h3 { font-size: 1.9rem !important; }
 [data-testid="stCaptionContainer"] p { font-size: 1.1rem !important; }
+[data-testid^="stAlertContent"] p { font-size: 1.45rem !important; line-height: 1.4 !important; }
 </style>
 """
 

@@ -8,6 +8,7 @@ the default is left out of the URL so plain links stay short.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import streamlit as st
@@ -64,3 +65,40 @@ def url_multiselect(
     else:
         st.query_params.pop(param, None)
     return tuple(chosen)
+
+
+def _parse(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def url_date_range(
+    label: str,
+    lo: date,
+    hi: date,
+    *,
+    params: tuple[str, str] = ("from", "to"),
+    container: Any = None,
+) -> tuple[date, date] | None:
+    """A date range within [lo, hi] kept in ``?from=YYYY-MM-DD&to=YYYY-MM-DD``;
+    None while the picker is between its two clicks."""
+    key = f"url_{params[0]}_{params[1]}"
+    if key not in st.session_state:
+        start = _parse(st.query_params.get(params[0])) or lo
+        end = _parse(st.query_params.get(params[1])) or hi
+        start, end = min(max(start, lo), hi), min(max(end, lo), hi)
+        st.session_state[key] = (start, end) if start <= end else (lo, hi)
+    picked = (container or st).date_input(
+        label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
+    )
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        return None
+    whole = picked == (lo, hi)  # the default needs no parameters
+    for param, value in zip(params, picked, strict=True):
+        if whole:
+            st.query_params.pop(param, None)
+        else:
+            st.query_params[param] = value.isoformat()
+    return picked[0], picked[1]

@@ -520,6 +520,23 @@ def test_plug_alert_detail_with_the_routine_strip(page, app_server, app_database
     screenshot(page, "live-watch-ko")
 
 
+def test_complaint_effect_estimate_from_a_shared_link(page, app_server):
+    """A link with the complaints page's filters reproduces the view after logging in: the
+    effect sentences with their intervals, the observed-vs-counterfactual chart, and the
+    filters still in the address; in Korean and on a projector."""
+    for suffix, name in (("", "ko"), ("&projector=1", "projector-ko")):
+        visit(page, f"{app_server}/complaints?district=4128500000&from=2023-01-01{suffix}")
+        page.get_by_text("95% 신뢰구간").first.wait_for(timeout=30_000)
+        _assert_no_exception(page, f"/complaints ({name})")
+        assert "district=4128500000" in page.url and "from=2023-01-01" in page.url
+        sentence = page.get_by_text(re.compile(r"설치 후 \d+곳의 민원이")).first
+        sentence.scroll_into_view_if_needed()
+        charts = page.locator('[data-testid="stVegaLiteChart"]')
+        assert charts.count() >= 2  # the monthly lines and the effect chart
+        page.wait_for_timeout(1000)  # Vega draws after the element appears
+        screenshot(page, f"complaints-effect-{name}")
+
+
 def test_briefing_deck_moves_with_the_keyboard(page, app_server):
     """The deck answers a presenter's keys: arrows, Page Up/Down (a clicker), Home and End,
     through the page's key listener clicking the slide buttons."""

@@ -30,6 +30,7 @@ from dashboard.actions import ACTION_FUNCTIONS
 from dashboard.auth import ACTIONS, ROLES, NotPermitted, SessionUser, can
 from dashboard.auth.reveal import reveal_personal_data
 from dashboard.auth.users import create_user, get_user, set_active, set_password, unlock_user
+from dashboard.complaints import import_complaints
 from dashboard.db.schema import (
     Alert,
     ApiKey,
@@ -37,6 +38,7 @@ from dashboard.db.schema import (
     AwayPeriod,
     BudgetExecution,
     CareRecipient,
+    Complaint,
     Device,
     DeviceAssignment,
     DeviceEvent,
@@ -335,6 +337,15 @@ OPS: dict[str, Op] = {
         lambda case, place: _count(case.engine, DeviceEvent),
         own_transaction=True,
     ),
+    "complaint_import": Op(
+        "import_data",
+        "complaint_import",
+        lambda conn, case, who, place: import_complaints(
+            case.engine, COMPLAINTS_CSV, "c.csv", who, T0
+        ),
+        lambda case, place: _count(case.engine, Complaint),
+        own_transaction=True,
+    ),
     "budget_execution_import": Op(
         "import_data",
         "budget_execution_import",
@@ -440,6 +451,10 @@ OPS: dict[str, Op] = {
 }
 
 
+COMPLAINTS_CSV = (
+    "접수번호,접수일시,민원유형,행정동코드\nC-1,2024-11-01 10:00,흡연,4128552000\n".encode()
+)
+
 # A new person in the fixture's dong and program, and a new plug for the person in ``place``.
 PEOPLE_CSV = (
     "대상자번호,성명,출생연도,성별,행정동코드,사업,등록일\n"
@@ -507,7 +522,7 @@ def _written(case: Case) -> tuple[int, ...]:
     """Row counts of every table a refused call could have touched."""
     models = (
         AuditLog, Alert, Dispatch, NotificationOutbox, User, ApiKey, DeviceEvent, CareRecipient,
-        Device, DeviceAssignment,
+        Device, DeviceAssignment, Complaint,
     )  # fmt: skip
     return tuple(_count(case.engine, m) for m in models)
 

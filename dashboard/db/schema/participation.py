@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Text,
     UniqueConstraint,
     text,
 )
@@ -39,10 +40,20 @@ class ComplaintSite(Base):
 
 
 class Complaint(Base):
-    """One civil complaint (민원). No complainant identity is stored."""
+    """One civil complaint (민원). No complainant identity is stored.
+
+    Imported complaints (``dashboard.complaints``) keep the complaint system's id, or a content
+    hash, in ``source_ref`` (the idempotency key), and their text and place in ``pii_*``
+    columns: a complainant may name a home or a neighbour, so aggregate views never select them.
+    A repeated complaint (same place, day, type, near-identical text) points at the first one
+    through ``duplicate_of`` and is not counted.
+    """
 
     __tablename__ = "complaints"
-    __table_args__ = (Index("ix_complaints_site_received", "site_id", "received_at"),)
+    __table_args__ = (
+        Index("ix_complaints_site_received", "site_id", "received_at"),
+        UniqueConstraint("source_ref", name="uq_complaints_source_ref"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     site_id: Mapped[int | None] = mapped_column(ForeignKey("complaint_sites.id"))
@@ -50,6 +61,20 @@ class Complaint(Base):
     category: Mapped[str] = mapped_column(String(20))
     channel: Mapped[str] = mapped_column(String(20))  # phone, online (국민신문고), visit
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source_ref: Mapped[str | None] = mapped_column(String(80))  # "id:…" or "sha256:…"
+    import_file: Mapped[str | None] = mapped_column(String(200))
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("complaints.id"))
+    distance_m: Mapped[float | None] = mapped_column(Float)  # to the matched site
+    pii_text: Mapped[str | None] = mapped_column(Text)
+    pii_place: Mapped[str | None] = mapped_column(String(200))
+    pii_lat: Mapped[float | None] = mapped_column(Float)
+    pii_lon: Mapped[float | None] = mapped_column(Float)
+
+
+COMPLAINT_PII_COLUMNS = tuple(
+    c.name for c in Complaint.__table__.columns if c.name.startswith("pii_")
+)
 
 
 class Enrolment(Base):
