@@ -3,7 +3,7 @@
 No streamlit here: the 브리핑 page, the PDF/PPTX export and the CLI all render the same specs.
 Aggregates only: every number comes from ``queries.briefing`` and the other read-side
 aggregates, none of which selects a personal column; dong counts under
-:data:`SUPPRESS_BELOW` are never shown exactly (:func:`suppress_small_counts`).
+:data:`SUPPRESS_BELOW` are never shown exactly (:func:`suppress_reach_counts`).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dashboard.formatting import (
     format_percent,
 )
 from dashboard.i18n import localized, translate, translate_or
+from dashboard.mapping.suppression import SUPPRESS_BELOW
 from queries import briefing as q
 from queries import complaints as complaints_q
 from queries.budget import budget_lines, findings
@@ -35,9 +36,6 @@ from queries.participation import participants
 from queries.reference import published_figures
 from queries.response_metrics import alerts_in_period, field_visits_within, severe_ack_shares_of
 
-# A dong with fewer people than this shows no exact count (issue 12; the same threshold as the
-# live wall's dong map, dashboard.mapping.dongs.SUPPRESS_BELOW).
-SUPPRESS_BELOW = 5
 NATIONAL_PAIRS = (  # (ours, national) figure keys, data/reference/published_figures.csv
     (
         "goyang.mobile_health.behaviour_improvement_rate",
@@ -162,13 +160,15 @@ class _Ctx:
         )
 
 
-def suppress_small_counts(
+def suppress_reach_counts(
     df: pd.DataFrame,
     people: str = "people",
     others: tuple[str, ...] = ("alerts",),
     threshold: int = SUPPRESS_BELOW,
 ) -> pd.DataFrame:
-    """Counts per small area made safe to show: a row with fewer than ``threshold`` people
+    """Counts per small area made safe to show (the deck's reach-and-alerts rows; single
+    counts on maps and tables use ``dashboard.mapping.suppression.suppress_small_counts``): a
+    row with fewer than ``threshold`` people
     hides every count (its alerts belong to those few people), and any other count from 1 to
     ``threshold - 1`` is hidden too. Hidden counts become None; ``suppressed`` marks rows
     with their people count hidden. A zero count of people is shown: it identifies nobody."""
@@ -380,7 +380,7 @@ def _maps(c: _Ctx, boundaries: dict | None) -> list[Slide]:
     """One map slide per province or metropolitan city with people or alerts."""
     if not boundaries:
         return []
-    by_dong = suppress_small_counts(q.reach_by_dong(c.conn, c.period.start, c.period.end))
+    by_dong = suppress_reach_counts(q.reach_by_dong(c.conn, c.period.start, c.period.end))
     shapes = {str(f["properties"].get("adm_cd2")): f["geometry"] for f in boundaries["features"]}
     hidden = c.t("deck.map.hidden", n=SUPPRESS_BELOW)
     slides = []

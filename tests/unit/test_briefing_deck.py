@@ -13,7 +13,7 @@ import pytest
 
 from dashboard.briefing import export
 from dashboard.briefing.period import PeriodError, parse_period
-from dashboard.briefing.slides import Figure, Slide, suppress_small_counts
+from dashboard.briefing.slides import Figure, Slide, suppress_reach_counts
 from dashboard.cli import main
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
@@ -53,7 +53,7 @@ def test_small_counts_are_suppressed() -> None:
     df = pd.DataFrame(
         {"code": ["a", "b", "c", "d"], "people": [3, 12, 0, 5], "alerts": [7, 2, 0, 9]}
     )
-    out = suppress_small_counts(df).set_index("code")
+    out = suppress_reach_counts(df).set_index("code")
     assert out.loc["a", "people"] is None and out.loc["a", "alerts"] is None  # small dong
     assert bool(out.loc["a", "suppressed"])
     assert out.loc["b", "people"] == 12 and out.loc["b", "alerts"] is None  # 2 alerts
