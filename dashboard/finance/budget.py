@@ -25,14 +25,14 @@ from dashboard.finance.common import (
     FileReport,
     cell,
     col,
-    known_names,
     local_today,
     map_columns,
     run_import,
+    sheet_reader,
     year_month,
 )
-from dashboard.finance.sheet import UNITS, HeaderNotFound, blank, parse_amount, read_sheet, text_of
-from dashboard.ingest.files import RowError, read_table
+from dashboard.finance.sheet import UNITS, blank, parse_amount, text_of
+from dashboard.ingest.files import RowError
 
 KIND = "budget_execution"
 LABEL = "budget execution"
@@ -93,15 +93,6 @@ def import_budget(
     """Check and (unless ``dry_run`` or refused) store a budget execution file, all or nothing;
     needs ``import_data``; audited as ``budget_execution_import`` when stored."""
     return run_import(engine, FILE, data, filename, principal, now, dry_run=dry_run)
-
-
-def _read(data: bytes, filename: str, report: FileReport):
-    try:
-        header, rows = read_table(data, filename)
-        return read_sheet(header, rows, known_names(COLUMNS))
-    except (ValueError, OSError, HeaderNotFound) as exc:
-        report.errors.append(RowError(0, None, str(exc)))
-        return None
 
 
 def _unit(sheet, positions: dict[str, int], report: FileReport) -> str | None:
@@ -417,4 +408,4 @@ def _apply(conn: Connection, plan: list[dict[str, Any]], import_id: int) -> None
             )
 
 
-FILE = FileKind(KIND, LABEL, _read, _check, _apply)
+FILE = FileKind(KIND, LABEL, sheet_reader(COLUMNS), _check, _apply)

@@ -23,8 +23,8 @@ from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import DataImport, Region
-from dashboard.finance.sheet import Sheet, blank, text_of
-from dashboard.ingest.files import RowError
+from dashboard.finance.sheet import HeaderNotFound, Sheet, blank, read_sheet, text_of
+from dashboard.ingest.files import RowError, read_table
 from dashboard.registry.roster import RosterReport
 from dashboard.settings import LOCAL_TZ
 
@@ -67,6 +67,22 @@ def col(key: str, label: str, *aliases: str) -> Col:
 
 def known_names(columns: tuple[Col, ...]) -> set[str]:
     return {a for c in columns for a in c.aliases}
+
+
+def sheet_reader(columns: tuple[Col, ...]) -> Callable[[bytes, str, FileReport], Sheet | None]:
+    """A file kind's reader: the bounded table of the upload, its header found among these
+    columns; a file that cannot be read is one error on row 0, nothing else."""
+    names = known_names(columns)
+
+    def read(data: bytes, filename: str, report: FileReport) -> Sheet | None:
+        try:
+            header, rows = read_table(data, filename)
+            return read_sheet(header, rows, names)
+        except (ValueError, OSError, HeaderNotFound) as exc:
+            report.errors.append(RowError(0, None, str(exc)))
+            return None
+
+    return read
 
 
 def map_columns(
