@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pandas as pd
 import streamlit as st
 
 from dashboard import clock
@@ -21,7 +20,7 @@ from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import clear_loads, get_engine
 from dashboard.ui.i18n import t
 from dashboard.ui.importing import MAX_UPLOAD_MB
-from dashboard.ui.roster_import import CHANGED_ROWS, error_frame
+from dashboard.ui.roster_import import changed_table, error_frame
 from dashboard.ui.safe_text import md_escape
 
 IMPORTERS: dict[str, Callable[..., FileReport]] = {
@@ -90,23 +89,6 @@ def _flags(report: FileReport) -> None:
     st.dataframe(error_frame(FileReport("", "", 0, errors=report.flags)), hide_index=True)
 
 
-def _changes(report: FileReport) -> None:
-    if not report.changed:
-        return
-    shown = report.changed[:CHANGED_ROWS]
-    st.dataframe(
-        pd.DataFrame(
-            {
-                t("finimport.line"): [key for key, _ in shown],
-                t("roster.changed_fields"): [", ".join(fields) for _, fields in shown],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        height=min(38 + 35 * len(shown), 320),
-    )
-
-
 def _result(kind: str) -> None:
     report: FileReport | None = st.session_state.get(_key(kind, "result"))
     if report is None:
@@ -146,7 +128,7 @@ def import_section(kind: str) -> None:
                 st.info(t("roster.nothing_to_change", filename=md_escape(report.filename)))
             else:
                 st.markdown(t("finimport.preview", counts=_counts(report)))
-                _changes(report)
+                changed_table(report, t("finimport.line"))
                 _flags(report)
                 st.button(
                     t("roster.confirm"),

@@ -101,14 +101,16 @@ def _counts(report: RosterReport) -> str:
     )
 
 
-def _changed_table(report: RosterReport) -> None:
+def changed_table(report: RosterReport, key_label: str | None = None) -> None:
+    """The preview's changed rows (their key and which fields change), the first
+    ``CHANGED_ROWS`` of them; shared by every import that previews changes."""
     if not report.changed:
         return
     shown = report.changed[:CHANGED_ROWS]
     st.dataframe(
         pd.DataFrame(
             {
-                t("roster.key"): [key for key, _ in shown],
+                key_label or t("roster.key"): [key for key, _ in shown],
                 t("roster.changed_fields"): [", ".join(fields) for _, fields in shown],
             }
         ),
@@ -166,7 +168,7 @@ def import_section(kind: str) -> None:
                 st.info(t("roster.nothing_to_change", filename=md_escape(report.filename)))
             else:
                 st.markdown(t("roster.preview", counts=_counts(report)))
-                _changed_table(report)
+                changed_table(report)
                 st.button(
                     t("roster.confirm"),
                     type="primary",
