@@ -37,7 +37,7 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
-from dashboard.clock import as_utc, require_aware
+from dashboard.clock import as_utc, in_zone, require_aware
 from dashboard.db.schema import Complaint, ComplaintSite, Region
 from dashboard.ingest.files import RowError, read_table
 from dashboard.registry.columns import (
@@ -97,7 +97,7 @@ def received(value: Any, _today: date) -> datetime:
     """접수일시: ``2024-03-05 14:23[:05]`` (also ``.`` or ``/``, ``오후 2:23``; a date alone is
     midnight) in Seoul time, or an Excel date cell; aware UTC."""
     if isinstance(value, datetime):
-        local = value.replace(tzinfo=LOCAL_TZ) if value.tzinfo is None else value
+        local = in_zone(value, LOCAL_TZ)  # an Excel cell has no zone: Seoul wall-clock time
     elif isinstance(value, date):
         local = datetime(value.year, value.month, value.day, tzinfo=LOCAL_TZ)
     else:
