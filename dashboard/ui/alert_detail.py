@@ -35,7 +35,7 @@ from dashboard.ui.charts import render
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, live_now, load
 from dashboard.ui.i18n import current_lang, t
-from dashboard.ui.routine_panel import has_explanation, render_sentence, render_strip
+from dashboard.ui.routine_panel import has_explanation, has_strip, render_sentence, render_strip
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
 from queries.alerts import READING_TYPES, device_readings, dispatches_for, earlier_alerts
@@ -387,8 +387,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
             t("queue.since_ack"), "–" if _missing(ack) else format_duration(now - ack, lang)
         )
         c[3].metric(t("col.device"), md_escape(alert.get("device_uid") or "–"))
-        routine = has_explanation(alert)
-        if routine:
+        if has_explanation(alert):
             render_sentence(alert)
         rid = _int(alert.get("recipient_id"))
         card = fresh(recipient_card, rid) if rid is not None else None
@@ -408,7 +407,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
                 _card(user, int(alert["id"]), card)
             else:
                 st.caption(t("card.device_ticket"))
-        if routine:
+        if has_strip(alert):
             render_strip(alert, now)
     from dashboard.ui.alert_trail import render_search, with_search_tab
 

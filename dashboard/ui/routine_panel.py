@@ -1,5 +1,6 @@
-"""The routine part of a smart-plug alert's detail: the one-sentence explanation in the user's
-language, the score in words and the home's routine strip with today and the quiet spell."""
+"""The routine part of an alert's detail: the one-sentence explanation in the user's language
+(smart-plug and phone-line alerts), and for a plug the score in words and the home's routine
+strip with today and the quiet spell."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboard.detection.explain import explain_plug
+from dashboard.detection.explain import explain_alert
 from dashboard.formatting import format_datetime, format_number
 from dashboard.i18n import state_label
 from dashboard.rules.config import current_thresholds
@@ -21,17 +22,24 @@ from dashboard.ui.safe_text import md_escape
 from queries.routine import routine_strip
 
 RULE = "plug_no_change"
+EXPLAINED = (RULE, "call_no_activity")  # rules whose evidence carries a sentence
 PLUG = "smart_plug"
 
 
 def has_explanation(alert: dict) -> bool:
-    """A plug alert raised by the routine-aware rule (older alerts carry no ``basis``)."""
+    """A plug or call alert raised by the routine-aware rules (older alerts carry no
+    ``basis``)."""
     evidence = alert.get("evidence")
-    return alert.get("rule") == RULE and isinstance(evidence, dict) and "basis" in evidence
+    return alert.get("rule") in EXPLAINED and isinstance(evidence, dict) and "basis" in evidence
+
+
+def has_strip(alert: dict) -> bool:
+    """A plug alert with a sentence: its home's routine strip goes under the detail."""
+    return has_explanation(alert) and alert.get("rule") == RULE
 
 
 def sentence(evidence: dict, lang: str) -> str:
-    return explain_plug(evidence, lang)
+    return explain_alert(evidence, lang)
 
 
 def score_words(evidence: dict, reference_days: int | None) -> str:

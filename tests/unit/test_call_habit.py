@@ -164,3 +164,18 @@ def test_calls_are_learned_and_the_tick_alerts_a_regular_caller_early(db_engine)
             ).first()
         assert (row.stage if row else None) == expected
     assert row.evidence["basis"] == "routine" and row.evidence["threshold_h"] == 24.0
+
+
+def test_the_alert_detail_explains_a_habit_alert_without_a_plug_strip():
+    from dashboard.ui.routine_panel import has_explanation, has_strip, sentence
+
+    times = daily_caller()
+    routine = learn_routine(call_days(times), TODAY)
+    last = local(TODAY, 9, 10)
+    d = call_no_activity(facts(last, routine), TH, (last + 30 * H).astimezone(UTC))
+    alert = {"rule": "call_no_activity", "evidence": d.evidence}
+    assert has_explanation(alert) and not has_strip(alert)
+    assert sentence(d.evidence, "en").startswith("No call since")
+    plug = {"rule": "plug_no_change", "evidence": {"basis": "ladder"}}
+    assert has_explanation(plug) and has_strip(plug)
+    assert not has_explanation({"rule": "call_no_activity", "evidence": {"quiet_h": 1}})
