@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -645,6 +645,32 @@ def _boundaries_at(path: str) -> dict:
         return json.load(fh)
 
 
+def complaint_effect(conn: Connection, period: Period, lang: str) -> ComplaintEffect | None:
+    """The smoking detectors' effect on complaints up to the period's end, as the 민원 추이 page
+    estimates it (``dashboard.analysis``): the interrupted time series over all monitored sites.
+    None when there are no sites or the data are too few to conclude (the slide says so)."""
+    from dashboard.analysis.complaints import complaint_effects
+    from dashboard.analysis.effects import sentence
+
+    effects = complaint_effects(
+        complaints_q.monthly(conn), complaints_q.sites(conn), period.last_day + timedelta(days=1)
+    )
+    its = effects.overall
+    if its is None or not its.conclusive:
+        return None
+    where = translate("complaints.where_sites", lang, n=its.units)
+    method = sentence(its, lang, where)
+    return ComplaintEffect(its.change * 100, its.low * 100, its.high * 100, method)
+
+
 def live_deck(conn: Connection, period: Period, lang: str, now: datetime) -> list[Slide]:
-    """:func:`build_deck` with the configured dong boundaries (what the page and CLI show)."""
-    return build_deck(conn, period, lang, now, boundaries=load_boundaries())
+    """:func:`build_deck` with the configured dong boundaries and the complaint effect estimate
+    (what the page and CLI show)."""
+    return build_deck(
+        conn,
+        period,
+        lang,
+        now,
+        boundaries=load_boundaries(),
+        complaint_effect=complaint_effect(conn, period, lang),
+    )

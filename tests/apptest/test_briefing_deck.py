@@ -16,6 +16,7 @@ from dashboard.briefing import export
 from dashboard.briefing.period import parse_period
 from dashboard.briefing.slides import SUPPRESS_BELOW, live_deck
 from dashboard.db.schema import CareRecipient, Region
+from dashboard.i18n import translate
 from dashboard.ui.briefing_deck import PROJECTOR_DECK_CSS
 from tests.apptest.conftest import DEMO_END, open_page, texts
 
@@ -107,3 +108,16 @@ def test_projector_deck_is_large(demo_db) -> None:
     # smallest text (the source line).
     sizes = [float(x) for x in re.findall(r"font-size: ([0-9.]+)rem", PROJECTOR_DECK_CSS)]
     assert sizes and min(sizes) >= 1.35
+
+
+def test_complaints_slide_carries_the_effect_estimate(decks) -> None:
+    """The 민원 추이 page's interrupted time series reaches the complaints slide, with its
+    interval and its sentence (issue 11's estimate in issue 12's deck)."""
+    for lang, deck in decks.items():
+        slide = next(s for s in deck if s.key == "complaints")
+        labels = [f.label for f in slide.figures]
+        effect = translate("deck.complaints.effect", lang)
+        assert effect in labels, (lang, labels)
+        value = slide.figures[labels.index(effect)].value
+        assert "…" in value and "%" in value
+        assert any(("95" in b) for b in slide.bullets), slide.bullets  # the 95 % interval
