@@ -512,7 +512,7 @@ def test_briefing_is_aggregate(city):
 
 def test_deck_aggregates(city):
     """The council deck's queries (queries/briefing.py), on both engines."""
-    from dashboard.briefing.slides import suppress_small_counts
+    from dashboard.briefing.slides import suppress_reach_counts
     from dashboard.db.schema import Dispatch
 
     with city.begin() as conn:
@@ -560,7 +560,7 @@ def test_deck_aggregates(city):
         {"basis": "routine", "stage": "attention", "outcome": "(open)", "alerts": 1}
     ]
     assert dongs[["code", "people", "alerts"]].values.tolist() == [[BAEKSEOK1, 3, 5]]
-    safe = suppress_small_counts(dongs)
+    safe = suppress_reach_counts(dongs)
     assert safe["people"].tolist() == [None] and safe["alerts"].tolist() == [None]
     assert monthly["complaints"].sum() == 34
     for df in (reach, checks, basis, dongs, monthly):
