@@ -338,7 +338,12 @@ def test_lead_edits_a_person_in_browser(page, app_server, app_database_url):
         hours = 37 if stored().no_change_hours != 37 else 38
         visit(page, f"{app_server}/people?person={ref}")
         page.locator("h3").filter(has_text=ref).first.wait_for(timeout=30_000)
+        # The home map reports its first view once mounted, which reruns the page: let that
+        # run finish before typing, or a loaded machine can lose the form's unsent value.
+        page.locator('iframe[title="streamlit_folium.st_folium"]').first.wait_for(timeout=30_000)
+        wait_for_app(page)
         page.get_by_text("설정 변경").first.click()
+        wait_for_app(page)
         page.get_by_role("spinbutton", name="무변화 기준시간").fill(str(hours))
         page.get_by_role("button", name="설정 저장").click()
         page.get_by_text("설정을 저장했습니다").first.wait_for(timeout=30_000)
