@@ -47,6 +47,13 @@ def _policy() -> AuthPolicy:
     return AuthPolicy.from_settings()
 
 
+def session_user() -> SessionUser | None:
+    """The logged-in user as the session holds it, for callbacks and page parts (the gate,
+    ``current_user``, has already enforced the idle timeout for this run)."""
+    user = st.session_state.get(USER_KEY)
+    return user if isinstance(user, SessionUser) else None
+
+
 def current_user() -> SessionUser | None:
     """The logged-in user, after enforcing the idle timeout; each full run counts as activity.
 

@@ -14,11 +14,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.auth import SessionUser, can
+from dashboard.auth import can
 from dashboard.complaints import ComplaintReport, import_complaints
 from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import session_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import t
 from dashboard.ui.importing import MAX_UPLOAD_MB
@@ -37,13 +37,8 @@ def _uploader_key() -> str:
     return _key(f"file_{st.session_state.get(_key('counter'), 0)}")
 
 
-def _user() -> SessionUser | None:
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
-
-
 def _on_confirm() -> None:
-    user, upload = _user(), st.session_state.get(_uploader_key())
+    user, upload = session_user(), st.session_state.get(_uploader_key())
     if user is None or not can(user.role, ACTION) or upload is None:  # a callback is a door too
         return
     report = import_complaints(get_engine(), upload.getvalue(), upload.name, user, clock.now())
@@ -124,7 +119,7 @@ def _details(report: ComplaintReport) -> None:
 
 def import_section() -> None:
     """The whole section; only for users with ``import_data`` (leads, administrators)."""
-    user = _user()
+    user = session_user()
     if user is None or not can(user.role, ACTION):
         return
     with st.expander(t("complaint_import.title"), icon=":material/upload_file:"):

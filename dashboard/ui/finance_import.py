@@ -13,10 +13,10 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard import clock
-from dashboard.auth import SessionUser, can
+from dashboard.auth import can
 from dashboard.finance import FileReport, import_budget, import_incentives
 from dashboard.formatting import format_number
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import session_user
 from dashboard.ui.data import clear_loads, get_engine
 from dashboard.ui.i18n import t
 from dashboard.ui.importing import MAX_UPLOAD_MB
@@ -38,18 +38,13 @@ def _uploader_key(kind: str) -> str:
     return _key(kind, f"file_{st.session_state.get(_key(kind, 'counter'), 0)}")
 
 
-def _user() -> SessionUser | None:
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
-
-
 def may_import() -> bool:
-    user = _user()
+    user = session_user()
     return user is not None and can(user.role, "import_data")
 
 
 def _on_confirm(kind: str) -> None:
-    user = _user()
+    user = session_user()
     upload = st.session_state.get(_uploader_key(kind))
     # The page re-checks the right, and so does the domain: a callback is a second door.
     if user is None or not can(user.role, "import_data") or upload is None:
@@ -107,7 +102,7 @@ def _result(kind: str) -> None:
 def import_section(kind: str) -> None:
     """Upload, preview and confirm for ``kind`` ("budget" or "incentives"); only shown to
     accounts with ``import_data`` (leads; admins)."""
-    user = _user()
+    user = session_user()
     if user is None or not can(user.role, "import_data"):
         return
     with st.expander(t(f"finimport.title_{kind}"), icon=":material/upload_file:"):

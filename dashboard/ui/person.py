@@ -19,7 +19,7 @@ from dashboard.formatting import format_date, format_datetime, format_number
 from dashboard.i18n import localized, state_label, translate_or
 from dashboard.ui.alert_detail import fresh, refusal_text
 from dashboard.ui.alerts import rule_label
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import session_user
 from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
@@ -54,13 +54,8 @@ def risk_label(code: object) -> str:
     return translate_or(f"risk.{code}", code, current_lang())
 
 
-def _user() -> SessionUser | None:
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
-
-
 def _on_reveal(recipient_id: int) -> None:
-    user = _user()
+    user = session_user()
     if user is None:
         return
     now = clock.now()

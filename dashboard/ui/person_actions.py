@@ -40,7 +40,7 @@ from dashboard.enrollment.people import (
 from dashboard.formatting import format_date, format_number
 from dashboard.rules.geo import haversine_m
 from dashboard.settings import LOCAL_TZ
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import session_user
 from dashboard.ui.data import clear_loads, get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
@@ -70,14 +70,9 @@ def key(part: str, recipient_id: int) -> str:
     return f"people_{part}_{recipient_id}"
 
 
-def _user() -> SessionUser | None:
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
-
-
 def _actor() -> SessionUser | None:
     """The session user if still allowed to manage the roster: a callback is a second door."""
-    user = _user()
+    user = session_user()
     return user if user is not None and can(user.role, ACTION) else None
 
 

@@ -13,11 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.auth import SessionUser, can
+from dashboard.auth import can
 from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
 from dashboard.registry import KINDS, RosterReport, import_roster, template_csv
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import session_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import t
 from dashboard.ui.importing import MAX_UPLOAD_MB
@@ -35,13 +35,8 @@ def _uploader_key(kind: str) -> str:
     return _key(kind, f"file_{st.session_state.get(_key(kind, 'counter'), 0)}")
 
 
-def _user() -> SessionUser | None:
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
-
-
 def _run(kind: str, data: bytes, filename: str, dry_run: bool) -> RosterReport:
-    user = _user()
+    user = session_user()
     assert user is not None  # callers checked
     return import_roster(
         get_engine(), KINDS[kind], data, filename, user, clock.now(), dry_run=dry_run
@@ -49,7 +44,7 @@ def _run(kind: str, data: bytes, filename: str, dry_run: bool) -> RosterReport:
 
 
 def _on_confirm(kind: str) -> None:
-    user = _user()
+    user = session_user()
     upload = st.session_state.get(_uploader_key(kind))
     # The page re-checks the right, and so does the domain: a callback is a second door.
     if user is None or not can(user.role, "manage_roster") or upload is None:
@@ -139,7 +134,7 @@ def _result(kind: str) -> None:
 
 def import_section(kind: str) -> None:
     """The whole section for ``kind`` ("people" or "devices"); only for ``manage_roster``."""
-    user = _user()
+    user = session_user()
     if user is None or not can(user.role, "manage_roster"):
         return
     with st.expander(t(f"roster.title_{kind}"), icon=":material/upload_file:"):
