@@ -4,18 +4,14 @@ threshold editor, with the current and the proposed thresholds side by side.
 The replay reads only what ingest already keeps per plug and day, never raw events:
 ``device_daily.activity_slots`` (48 half-hour activity bits per local day), the home's stored
 background (``device_routines``: which days count as reference days) and the person's
-away periods. For each plug it walks the quiet spells between two active half-hours (and the
-spell still running now), and judges each spell the way ``dashboard.rules.plug`` does:
+away periods. Each plug's days go through ``dashboard.detection.scan``: every quiet spell
+judged at each half-hour as the live rule judges it (the fixed ladder on the spell's length,
+the routine score with the routine learned as of that day, as the daily learning job would
+have), vectorised.
 
-- the fixed ladder (``plug_ladder``) on the spell's length;
-- the routine score (``score_quiet`` + ``routine_stage``), with the routine learned as of each
-  day (``learn_routine`` over the days before it, as the daily learning job would have), at the
-  spell's end and at the end of each day it spans (the stored routine changes at midnight).
-
-A spell's stage only grows while it lasts (docs/detection.md), so the stage at those points is
-the highest it reached. Each spell that reaches a stage counts as **one alert opening**, under
-the highest stage it reached (not one per escalation); spells whose alert would have opened
-before the window, or that end while the person is marked away, are not counted.
+Each spell that reaches a stage counts as **one alert opening**, under the highest stage it
+reached (not one per escalation); spells whose alert would have opened before the window, or
+that end while the person is marked away, are not counted.
 
 Limits, stated on the page: half-hour resolution (the last sign of life is taken at the middle
 of its half-hour, activity resuming at the start of its half-hour), operator actions are not
@@ -23,16 +19,16 @@ replayed (a close restarts the live rule's clock; here every spell stands alone)
 without a ``device_daily`` row counts as a day without activity, and the live rule's
 background-change and back-fill details are not modelled.
 
-Cost: one query for a district's plugs, one for their days, one for away periods; then per plug
-at most one routine per day (30) and a few scores per long spell. Measured on the demo city
-(docs/detection.md, bench key ``threshold_preview_s``).
+Cost: one query for a district's plugs, one for their days, one for away periods; then one
+vectorised scan per plug and threshold set. Measured on the demo city (docs/detection.md, bench
+key ``threshold_preview_s``).
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -49,17 +45,10 @@ from dashboard.db.schema import (
     DeviceState,
     Region,
 )
-from dashboard.detection.routine import (
-    SLOT,
-    SLOTS_PER_DAY,
-    QuietScore,
-    Routine,
-    learn_routine,
-    score_quiet,
-)
+from dashboard.detection.routine import Routine
+from dashboard.detection.scan import scan_plug
 from dashboard.rules.config import Thresholds
-from dashboard.rules.model import Stage, worse
-from dashboard.rules.plug import ladder_stage, plug_ladder, routine_stage
+from dashboard.rules.model import Stage
 from dashboard.settings import LOCAL_TZ
 
 DAYS = 30
@@ -117,42 +106,6 @@ class Preview:
     seconds: float
 
 
-def _slot_time(day0: date, index: int) -> datetime:
-    """Start (UTC) of half-hour slot ``index`` counted from local midnight of ``day0``."""
-    day, slot = divmod(index, SLOTS_PER_DAY)
-    local = datetime.combine(day0 + timedelta(days=day), datetime.min.time(), LOCAL_TZ)
-    return (local + slot * SLOT).astimezone(UTC)
-
-
-def _spell_stage(
-    plug: PlugHistory,
-    th: Thresholds,
-    since: datetime,
-    points: Sequence[datetime],
-    score: Callable[[datetime, float], QuietScore | None],
-) -> tuple[Stage | None, str | None]:
-    """The highest stage the spell from ``since`` reached at ``points`` (its last one is its end),
-    and what raised it (``ladder`` / ``routine``). ``score(at, min_share)`` scores the spell up
-    to ``at`` with that day's routine (None: no usable routine that day)."""
-    end = points[-1]
-    ladder = ladder_stage(
-        (end - since).total_seconds() / 3600, plug_ladder(plug.no_change_hours, th)
-    )
-    cfg = th.plug_routine
-    best: Stage | None = None
-    if cfg.enabled and (end - since).total_seconds() >= cfg.min_quiet_h * 3600:
-        for at in points:
-            scored = score(at, cfg.min_share)
-            if scored is not None:
-                best = worse(best, routine_stage(scored, cfg))
-            if best == "severe":
-                break
-    final = worse(ladder, best)
-    if final is None:
-        return None, None
-    return final, "ladder" if final == ladder else "routine"
-
-
 def _away_on(plug: PlugHistory, day: date) -> bool:
     return any(start <= day < end for start, end in plug.away)
 
@@ -169,98 +122,33 @@ def replay_counts(
     people: list[set[int]] = [set() for _ in sets]
     homes: list[set[int]] = [set() for _ in sets]
     with_routine = 0
-    # Learning parameters are city-wide (a district cannot override them): one routine per day
-    # serves every set.
-    cfg = sets[0].plug_routine
-    shortest = min(
-        min(s.plug_routine.min_quiet_h if s.plug_routine.enabled else 1e9 for s in sets),
-        min(plug_ladder(None, s)[0] for s in sets),
-        min(s.plug_no_change.min_hours for s in sets),
-    )
-    first_day = start.astimezone(LOCAL_TZ).date()
-    last_day = end.astimezone(LOCAL_TZ).date()
     for plug in plugs:
         if not plug.days:
             continue
-        day0 = min(plug.days)
-        routines: dict[date, Routine] = {}
-
-        def routine_on(day: date, plug: PlugHistory = plug, routines=routines) -> Routine:
-            if day not in routines:
-                routines[day] = learn_routine(
-                    plug.days,
-                    day,
-                    window_days=cfg.window_days,
-                    half_life_days=cfg.half_life_days,
-                    background_since=plug.background_since,
-                    min_days=cfg.min_days,
-                )
-            return routines[day]
-
-        usable = any(
-            len(routine_on(first_day + timedelta(days=k)).reference_days) >= cfg.min_days
-            for k in range((last_day - first_day).days + 1)
-        )
-        with_routine += usable
-        active = [
-            (day - day0).days * SLOTS_PER_DAY + j
-            for day in sorted(plug.days)
-            for j in range(SLOTS_PER_DAY)
-            if plug.days[day] >> j & 1
-        ]
-        # Slot indices (from day0's midnight) of the window's start and end: spells are first
-        # judged on indices, and only the few long ones inside the window become datetimes.
-        day0_start = _slot_time(day0, 0)
-        start_index = (start - day0_start) / SLOT
-        end_index = (end - day0_start) / SLOT
-        for k, a in enumerate(active):
-            b = active[k + 1] if k + 1 < len(active) else end_index
-            b = min(b, end_index)
-            if b <= start_index or (b - a - 0.5) / 2 < shortest:
-                continue
-            since = _slot_time(day0, a) + SLOT / 2
-            # Until activity resumes, or still running at the window's end.
-            spell_end = min(_slot_time(day0, active[k + 1]) if k + 1 < len(active) else end, end)
-            if plug.recipient_id is not None and _away_on(
-                plug, spell_end.astimezone(LOCAL_TZ).date()
-            ):
-                continue
-            # The end of each local day the spell spans (that day's routine), then its end.
-            points = []
-            midnight = datetime.combine(
-                since.astimezone(LOCAL_TZ).date() + timedelta(days=1),
-                datetime.min.time(),
-                LOCAL_TZ,
+        usable = False
+        for i, th in enumerate(sets):
+            scan = scan_plug(
+                plug.days,
+                th,
+                start,
+                end,
+                no_change_hours=plug.no_change_hours,
+                background_since=plug.background_since,
             )
-            while midnight < spell_end:
-                points.append(midnight - timedelta(seconds=1))
-                midnight += timedelta(days=1)
-            points.append(spell_end)
-            scores: dict[tuple[datetime, float], QuietScore | None] = {}
-
-            def score(at: datetime, share: float, since=since, scores=scores) -> QuietScore | None:
-                # The sets share one score when their min_share is the same.
-                if (at, share) not in scores:
-                    routine = routine_on(at.astimezone(LOCAL_TZ).date())
-                    usable = len(routine.reference_days) >= cfg.min_days
-                    scores[at, share] = (
-                        score_quiet(routine, since, at, LOCAL_TZ, share) if usable else None
-                    )
-                return scores[at, share]
-
-            for i, th in enumerate(sets):
-                stage, basis = _spell_stage(plug, th, since, points, score)
-                if stage is None:
+            usable = usable or scan.routine_days > 0
+            for alert in scan.alerts:
+                if alert.opened_at < start:
+                    continue  # already alerting when the window began: not its alert
+                if plug.recipient_id is not None and _away_on(
+                    plug, alert.end.astimezone(LOCAL_TZ).date()
+                ):
                     continue
-                if since < start:  # already alerting when the window began: not its alert
-                    early = [*(p for p in points if p < start), start]
-                    if _spell_stage(plug, th, since, early, score)[0] is not None:
-                        continue
-                stats[i][stage] += 1
-                stats[i][f"basis:{basis}"] += 1
+                stats[i][alert.stage] += 1
+                stats[i][f"basis:{alert.basis}"] += 1
                 homes[i].add(plug.device_id)
                 if plug.recipient_id is not None:
                     people[i].add(plug.recipient_id)
+        with_routine += usable
     out = [
         Counts(
             attention=s["attention"],

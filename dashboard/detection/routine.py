@@ -23,10 +23,12 @@ Both numbers only grow while the quiet lasts, so the stage never flickers down w
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
+
+import numpy as np
 
 from dashboard.detection.background import Background
 
@@ -45,6 +47,53 @@ def _weekend(day: date) -> bool:
     return day.weekday() >= 5
 
 
+_NONE = 1 << 40  # a wait that never ended within a day (sorts after every real wait)
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """A routine's window as arrays: slot ``i`` of ``next_active`` is half-hour ``i`` counted
+    from local midnight of day number ``base`` (``_EPOCH`` = 0); days outside the window are
+    quiet (the routine does not see them)."""
+
+    base: int  # day number of the first array day
+    next_active: np.ndarray  # index of the first active slot at or after i (len: sentinel)
+    ref_days: np.ndarray  # day numbers of the reference days, newest first
+    ref_weights: np.ndarray  # their recency weights
+    weekday_p: np.ndarray  # (48,) weighted share of weekday reference days active per slot
+    weekend_p: np.ndarray
+
+    @classmethod
+    def of(cls, routine: Routine) -> _Arrays:
+        numbers = {_day_number(d): bits for d, bits in routine.days.items()}
+        end = max(_day_number(routine.learned_on), max(numbers, default=0) + 1)
+        base = min(min(numbers, default=end), end)
+        n_days = end - base + 1  # one quiet day after the last: a wait may run into it
+        bits = np.zeros(n_days, dtype=np.uint64)
+        for number, value in numbers.items():
+            bits[number - base] = value & FULL_DAY
+        shifts = np.arange(SLOTS_PER_DAY, dtype=np.uint64)
+        active = ((bits[:, None] >> shifts[None, :]) & np.uint64(1)).astype(bool).ravel()
+        size = active.size
+        positions = np.flatnonzero(active)
+        following = np.searchsorted(positions, np.arange(size + 1))
+        next_active = np.append(positions, size)[following]  # ``size``: none after
+        refs = routine.reference_days
+        ref_days = np.array([_day_number(d) for d in refs], dtype=np.int64)
+        ref_weights = np.array([routine.weight(d) for d in refs], dtype=float)
+        per_day = active.reshape(n_days, SLOTS_PER_DAY)
+        weekend = ref_days % 7 >= 5  # _EPOCH is a Monday
+        probs = []
+        for chosen in (~weekend, weekend):
+            if chosen.sum() < 4:
+                chosen = np.ones_like(weekend)  # too few weekend days: use all
+            weights = ref_weights[chosen]
+            total = weights.sum()
+            rows = per_day[ref_days[chosen] - base]
+            probs.append(weights @ rows / total if total else np.zeros(SLOTS_PER_DAY))
+        return cls(base, next_active, ref_days, ref_weights, probs[0], probs[1])
+
+
 @dataclass(frozen=True)
 class Routine:
     """What a home's last ``window`` days looked like; learned on ``learned_on`` (exclusive)."""
@@ -57,14 +106,6 @@ class Routine:
     # activity, so they stop being reference days once enough days after it exist.
     background_since: date | None = None
     min_days: int = 14
-    _weekday_p: tuple[float, ...] = field(default=(), repr=False, compare=False)
-    _weekend_p: tuple[float, ...] = field(default=(), repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if not self._weekday_p:
-            weekday, weekend = self._slot_probabilities()
-            object.__setattr__(self, "_weekday_p", weekday)
-            object.__setattr__(self, "_weekend_p", weekend)
 
     @cached_property
     def reference_days(self) -> list[date]:
@@ -80,24 +121,17 @@ class Routine:
     def weight(self, day: date) -> float:
         return 0.5 ** ((self.learned_on - day).days / self.half_life_days)
 
-    def _slot_probabilities(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        refs = self.reference_days
-        out = []
-        for weekend in (False, True):
-            same = [d for d in refs if _weekend(d) == weekend]
-            chosen = same if len(same) >= 4 else refs  # too few weekend days: use all
-            total = sum(self.weight(d) for d in chosen)
-            probs = [0.0] * SLOTS_PER_DAY
-            for d in chosen:
-                bits, w = self.days[d], self.weight(d)
-                for j in range(SLOTS_PER_DAY):
-                    if bits >> j & 1:
-                        probs[j] += w
-            out.append(tuple(p / total for p in probs) if total else tuple(probs))
-        return out[0], out[1]
+    @cached_property
+    def _arrays(self) -> _Arrays:
+        """The window as arrays, built once per routine: scoring a spell is then a handful of
+        vector operations instead of a loop over days and slots (the threshold preview and the
+        demo's history score hundreds of thousands of spells)."""
+        return _Arrays.of(self)
 
     def slot_probability(self, day: date, slot: int) -> float:
-        return (self._weekend_p if _weekend(day) else self._weekday_p)[slot]
+        """Weighted share of same-type reference days (weekday or weekend) active in ``slot``."""
+        probs = self._arrays.weekend_p if _weekend(day) else self._arrays.weekday_p
+        return float(probs[slot])
 
     def to_json(self) -> str:
         return json.dumps(
@@ -194,34 +228,6 @@ def _full_slots(start: datetime, end: datetime) -> tuple[int, int]:
     return first, last
 
 
-def _first_active(days: dict[date, int], start: int, limit: int) -> int | None:
-    """Index of the first active slot in [start, limit], or None."""
-    number = start // SLOTS_PER_DAY
-    while number * SLOTS_PER_DAY <= limit:
-        lo = max(start - number * SLOTS_PER_DAY, 0)
-        masked = days.get(_EPOCH + timedelta(days=number), 0) >> lo
-        if masked:
-            index = number * SLOTS_PER_DAY + lo + (masked & -masked).bit_length() - 1
-            return index if index <= limit else None
-        number += 1
-    return None
-
-
-def _weighted_quantile(waits: list[tuple[int | None, float]], q: float) -> int | None:
-    """The smallest wait reached by a ``q`` share of the weight (None: never within a day)."""
-    total = sum(w for _k, w in waits)
-    if not total:
-        return None
-    reached = 0.0
-    for k, w in sorted(waits, key=lambda kw: (kw[0] is None, kw[0] or 0)):
-        if k is None:
-            return None
-        reached += w
-        if reached >= q * total - 1e-9:
-            return k
-    return None
-
-
 def score_quiet(
     routine: Routine, since: datetime, now: datetime, tz: ZoneInfo, quantile: float = 0.95
 ) -> QuietScore:
@@ -261,26 +267,41 @@ def _spell(
     cached = _last_spell
     if cached is not None and cached[0] is routine and cached[1] == key:
         return cached[2]
+    arrays = routine._arrays
     span = last - first  # waits up to this many slots after ``first`` lie inside the spell
-    waits: list[tuple[int | None, float]] = []
-    active_days = 0
-    for day in routine.reference_days:
-        shift = (today - day).days * SLOTS_PER_DAY
-        if shift <= 0:
-            continue  # learned after today's spell began (a replay of older data)
-        start = first - shift
-        found = _first_active(routine.days, start, start + SLOTS_PER_DAY - 1)
-        wait = None if found is None else found - start
-        waits.append((wait, routine.weight(day)))
-        active_days += wait is not None and wait <= span
-    total = sum(w for _k, w in waits)
-    share = sum(w for k, w in waits if k is not None and k <= span) / total if total else 0.0
-    normal = _weighted_quantile(waits, quantile)
+    # Each reference day learned before today's spell began (a replay of older data may score
+    # with a routine learned later) gives the wait from the spell's clock time to its next
+    # active slot within a day, counted on that day.
+    shift = (_day_number(today) - arrays.ref_days) * SLOTS_PER_DAY
+    older = shift > 0
+    start = first - shift[older] - arrays.base * SLOTS_PER_DAY  # array indices
+    weights = arrays.ref_weights[older]
+    size = arrays.next_active.size - 1
+    found = arrays.next_active[np.clip(start, 0, size)]
+    wait = found - start
+    wait = np.where((found < size) & (wait < SLOTS_PER_DAY), wait, _NONE)
+    within = wait <= span
+    total = weights.sum()
+    share = float(weights[within].sum() / total) if total else 0.0
+    normal = _weighted_quantile(wait, weights, total, quantile)
     expected = 0.0
     if normal is not None and normal < span:
-        for index in range(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1):
-            day = _EPOCH + timedelta(days=index // SLOTS_PER_DAY)
-            expected += routine.slot_probability(day, index % SLOTS_PER_DAY)
-    result = (share, active_days, len(waits), expected)
+        index = np.arange(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1)
+        slot = index % SLOTS_PER_DAY
+        weekend = (index // SLOTS_PER_DAY) % 7 >= 5
+        expected = float(np.where(weekend, arrays.weekend_p[slot], arrays.weekday_p[slot]).sum())
+    result = (share, int(within.sum()), int(older.sum()), expected)
     _last_spell = (routine, key, result)
     return result
+
+
+def _weighted_quantile(wait: np.ndarray, weights: np.ndarray, total: float, q: float) -> int | None:
+    """The smallest wait reached by a ``q`` share of the weight (None: never within a day)."""
+    if not total:
+        return None
+    order = np.argsort(wait, kind="stable")
+    reached = np.cumsum(weights[order])
+    k = int(np.searchsorted(reached, q * total - 1e-9))
+    if k >= order.size or wait[order[k]] >= _NONE:
+        return None
+    return int(wait[order[k]])

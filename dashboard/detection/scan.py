@@ -1,0 +1,253 @@
+"""The plug rule run over a stored history: every quiet spell of one plug judged at each
+half-hour, as the live tick would have judged it, in a few array operations.
+
+The live rule scores one spell with one stored routine (``routine.score_quiet``). The threshold
+preview and the demo city's history need the same judgement for every spell of weeks of days,
+with the routine as the nightly job would have learned it on each day; scoring spell by spell
+costs about 20 ms per plug-month, too slow for a Seoul district or a 90-day demo city. Here the
+routine of every day is built at once (reference days, recency weights, slot probabilities as
+``(day, lag)`` arrays) and every evaluation point of every spell is scored together. It is the
+same model, not an approximation: ``tests/unit/test_detection_scan.py`` checks it against
+``score_quiet`` and ``plug_ladder`` point by point.
+
+Inputs are half-hour activity bits per local day (``device_daily.activity_slots``); Seoul has no
+daylight saving, so every local day has 48 slots and slot arithmetic is exact. The last sign of
+life is taken at the middle of its half-hour and activity resuming at the start of its half-hour
+(the preview's stated resolution).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+
+from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
+from dashboard.rules.config import Thresholds
+from dashboard.rules.model import Stage
+from dashboard.rules.plug import plug_ladder
+from dashboard.settings import LOCAL_TZ
+
+STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
+_NONE = 1 << 30  # a wait that did not end within a day: sorts after every real one
+
+
+@dataclass(frozen=True)
+class SpellAlert:
+    """One quiet spell that reached a stage: when it began and ended, when it first reached a
+    stage (its alert's opening), the highest stage it reached and what decided that."""
+
+    since: datetime  # the last sign of life (UTC)
+    end: datetime  # activity resumed, or the scan's end while still quiet (UTC)
+    running: bool  # still quiet at the scan's end
+    opened_at: datetime
+    stage: Stage
+    basis: str  # "ladder" or "routine": which one reached the highest stage
+
+
+def _slot_start(day0: date, index: int) -> datetime:
+    day, slot = divmod(index, SLOTS_PER_DAY)
+    midnight = datetime.combine(day0 + timedelta(days=day), time.min, LOCAL_TZ)
+    return (midnight + slot * SLOT).astimezone(UTC)
+
+
+def _stage_index(values: np.ndarray, limits: tuple[float, float, float]) -> np.ndarray:
+    """0 (none), 1 (관심), 2 (위험) or 3 (심각) per value against ascending limits."""
+    return sum((values >= limit).astype(np.int8) for limit in limits)
+
+
+class _Days:
+    """One plug's days as arrays, and each day's routine as the nightly job learns it."""
+
+    def __init__(
+        self, days: dict[date, int], th: Thresholds, background_since: date | None, last: date
+    ):
+        cfg = th.plug_routine
+        self.day0 = min(days)
+        # Through the scan's last day, and one quiet day after the last row.
+        self.n = max((max(days) - self.day0).days + 2, (last - self.day0).days + 1)
+        bits = np.zeros(self.n, dtype=np.uint64)
+        for day, value in days.items():
+            bits[(day - self.day0).days] = value
+        shifts = np.arange(SLOTS_PER_DAY, dtype=np.uint64)
+        self.act = ((bits[:, None] >> shifts) & np.uint64(1)).astype(bool)  # (n, 48)
+        flat = self.act.ravel()
+        positions = np.flatnonzero(flat)
+        self.active_slots = positions
+        self.next_active = np.append(positions, flat.size)[
+            np.searchsorted(positions, np.arange(flat.size + 1))
+        ]
+        window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)
+        day_index = np.arange(self.n)
+        lagged = day_index[:, None] - lags[None, :]  # (n, W): the day ``lag`` days before
+        inside = lagged >= 0
+        has_activity = self.act.any(axis=1)
+        active = inside & has_activity[np.clip(lagged, 0, None)]
+        if background_since is not None:
+            clean = active & (lagged >= (background_since - self.day0).days)
+            use_clean = clean.sum(axis=1) >= cfg.min_days
+            self.ref = np.where(use_clean[:, None], clean, active)
+        else:
+            self.ref = active
+        self.weights = 0.5 ** (lags / cfg.half_life_days)
+        self.usable = self.ref.sum(axis=1) >= cfg.min_days
+        self.lagged = lagged
+        self.window = window
+        # Weekday and weekend slot probabilities of each day's routine: (n, 2, 48).
+        epoch = _day_number(self.day0)
+        weekend = (epoch + lagged) % 7 >= 5
+        probs = np.zeros((self.n, 2, SLOTS_PER_DAY))
+        rows = self.act[np.clip(lagged, 0, None)]  # (n, W, 48)
+        for kind, same in enumerate((~weekend, weekend)):
+            chosen = self.ref & same
+            few = chosen.sum(axis=1) < 4
+            chosen = np.where(few[:, None], self.ref, chosen)
+            w = chosen * self.weights[None, :]
+            total = w.sum(axis=1)
+            summed = np.einsum("dw,dws->ds", w, rows)
+            probs[:, kind, :] = np.divide(
+                summed, total[:, None], out=np.zeros_like(summed), where=total[:, None] > 0
+            )
+        self.probs = probs
+        self.epoch = epoch
+
+    def score(
+        self, today: np.ndarray, first: np.ndarray, last: np.ndarray, quantile: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(share, expected) for spells with full slots ``first``..``last`` (indices from
+        ``day0``'s first slot) scored on day ``today`` with that day's routine, with
+        ``quantile`` = the rule's ``min_share``. ``expected`` is only worked out where
+        ``share`` reaches ``quantile`` (elsewhere 0): below it no stage is possible."""
+        ref = self.ref[today]  # (p, W)
+        w = np.where(ref, self.weights[None, :], 0.0)
+        lag = np.arange(1, self.window + 1)
+        start = first[:, None] - lag[None, :] * SLOTS_PER_DAY
+        lo = np.maximum(today - self.window, 0)[:, None] * SLOTS_PER_DAY
+        hi = today[:, None] * SLOTS_PER_DAY
+        found = self.next_active[np.clip(np.maximum(start, lo), 0, self.next_active.size - 1)]
+        wait = found - start
+        wait = np.where((found < hi) & (wait < SLOTS_PER_DAY) & ref, wait, _NONE)
+        span = last - first
+        total = w.sum(axis=1)
+        safe_total = np.where(total > 0, total, 1.0)
+        share = np.where(total > 0, (w * (wait <= span[:, None])).sum(axis=1) / safe_total, 0.0)
+        expected = np.zeros(share.size)
+        hot = np.flatnonzero(share >= quantile)
+        if not hot.size:
+            return share, expected
+        wait, w, total = wait[hot], w[hot], total[hot]
+        first, last, today, span = first[hot], last[hot], today[hot], span[hot]
+        order = np.argsort(wait, axis=1, kind="stable")
+        reached = np.cumsum(np.take_along_axis(w, order, axis=1), axis=1)
+        k = (reached < (quantile * total - 1e-9)[:, None]).sum(axis=1)
+        picked = np.take_along_axis(order, np.minimum(k, self.window - 1)[:, None], axis=1)
+        normal = np.where(k < self.window, np.take_along_axis(wait, picked, axis=1)[:, 0], _NONE)
+        counted = (total > 0) & (normal < _NONE) & (normal < span)
+        # Usual activity missed after the home is normally back: at most the last day's slots.
+        offset = np.arange(SLOTS_PER_DAY)
+        index = last[:, None] - (SLOTS_PER_DAY - 1) + offset[None, :]
+        keep = counted[:, None] & (index >= (first + normal + 1)[:, None])
+        kind = ((self.epoch + index // SLOTS_PER_DAY) % 7 >= 5).astype(np.int64)
+        p = self.probs[today[:, None], kind, index % SLOTS_PER_DAY]
+        expected[hot] = np.where(keep, p, 0.0).sum(axis=1)
+        return share, expected
+
+
+@dataclass(frozen=True)
+class PlugScan:
+    alerts: list[SpellAlert]
+    routine_days: int  # days from ``start`` to ``end`` with a usable routine
+
+
+def scan_plug(
+    days: dict[date, int],
+    th: Thresholds,
+    start: datetime,
+    end: datetime,
+    *,
+    no_change_hours: float | None = None,
+    background_since: date | None = None,
+    min_hours: float | None = None,
+) -> PlugScan:
+    """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
+    (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
+    the ladder on the spell's length, and the routine score with that day's routine.
+
+    ``days``: local day → activity bits (days without a row are quiet). ``min_hours``: skip
+    spells shorter than this (callers that know no stage comes earlier); by default the
+    shortest of the ladder's first step and the routine's ``min_quiet_h``.
+    """
+    if not days:
+        return PlugScan([], 0)
+    cfg = th.plug_routine
+    ladder = plug_ladder(no_change_hours, th)
+    shortest = min_hours
+    if shortest is None:
+        shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
+    d = _Days(days, th, background_since, end.astimezone(LOCAL_TZ).date() + timedelta(days=1))
+    first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
+    last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
+    routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
+    day0_start = _slot_start(d.day0, 0)
+    end_index = int((end - day0_start) / SLOT)  # the slot holding ``end``
+    start_index = (start - day0_start) / SLOT
+    active = d.active_slots[d.active_slots < end_index + 1]
+    if active.size == 0:
+        return PlugScan([], routine_days)
+    # Spells from each active slot to the next (the last runs to ``end``); at half-hour
+    # resolution the quiet time at the start of slot j after active slot a is (j - a - 0.5) h/2.
+    nxt = np.append(active[1:], end_index)  # still quiet: judged at the end's half-hour
+    running = np.zeros(active.size, dtype=bool)
+    running[-1] = True
+    length_h = (nxt - active - 0.5) / 2
+    keep = (length_h >= shortest) & (nxt > start_index)
+    spells = [
+        (int(a), int(b), bool(r))
+        for a, b, r in zip(active[keep], nxt[keep], running[keep], strict=True)
+    ]
+    if not spells:
+        return PlugScan([], routine_days)
+    # Evaluation points: the start of every slot from the first that may reach a stage to the
+    # spell's end (activity resumed at the start of slot b: the point b is the spell's end,
+    # judged before the activity is seen).
+    first_slot = int(np.ceil(shortest * 2 + 0.5))
+    points = [np.arange(a + first_slot, b + 1) for a, b, _r in spells]
+    sizes = np.array([p.size for p in points])
+    if not sizes.sum():
+        return PlugScan([], routine_days)
+    j = np.concatenate(points)
+    a_of = np.repeat(np.array([s[0] for s in spells]), sizes)
+    quiet_h = (j - a_of - 0.5) / 2
+    stage = _stage_index(quiet_h, ladder)
+    by_routine = np.zeros_like(stage)
+    if cfg.enabled:
+        today = j // SLOTS_PER_DAY
+        usable = (quiet_h >= cfg.min_quiet_h) & d.usable[np.minimum(today, d.n - 1)]
+        if usable.any():
+            sel = np.flatnonzero(usable)
+            share, expected = d.score(today[sel], a_of[sel] + 1, j[sel] - 1, cfg.min_share)
+            limits = (cfg.attention_slots, cfg.risk_slots, cfg.severe_slots)
+            by_routine[sel] = np.where(share >= cfg.min_share, _stage_index(expected, limits), 0)
+    final = np.maximum(stage, by_routine)
+    out = []
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    for n, (a, b, r) in enumerate(spells):
+        lo, hi = bounds[n], bounds[n + 1]
+        reached = final[lo:hi]
+        if not reached.any():
+            continue
+        top = int(reached.max())
+        first_at = int(j[lo:hi][np.argmax(reached > 0)])
+        ladder_top = int(stage[lo:hi].max())
+        out.append(
+            SpellAlert(
+                since=_slot_start(d.day0, a) + SLOT / 2,
+                end=min(_slot_start(d.day0, b), end) if r else _slot_start(d.day0, b),
+                running=r,
+                opened_at=_slot_start(d.day0, first_at),
+                stage=STAGES[top - 1],
+                basis="ladder" if ladder_top == top else "routine",
+            )
+        )
+    return PlugScan(out, routine_days)

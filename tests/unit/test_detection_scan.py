@@ -1,0 +1,150 @@
+"""The vectorised history scan (``dashboard.detection.scan``) is the live rule's model, judged
+at every half-hour: checked against ``learn_routine`` + ``score_quiet`` + the ladder, spell by
+spell and point by point, on random homes."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from dashboard.detection.routine import SLOT, learn_routine, score_quiet
+from dashboard.detection.scan import STAGES, scan_plug
+from dashboard.rules.config import current_thresholds
+from dashboard.rules.model import worse
+from dashboard.rules.plug import ladder_stage, plug_ladder, routine_stage
+from dashboard.settings import LOCAL_TZ
+
+DAY0 = date(2026, 9, 1)
+
+
+def _slot_start(index: int) -> datetime:
+    day, slot = divmod(index, 48)
+    midnight = datetime.combine(DAY0 + timedelta(days=day), time.min, LOCAL_TZ)
+    return (midnight + slot * SLOT).astimezone(UTC)
+
+
+def _home(rng: random.Random, n_days: int) -> dict[date, int]:
+    """A home with a waking day (sometimes irregular), some days away and some days missing."""
+    wake, sleep, density = rng.randint(10, 20), rng.randint(38, 47), rng.choice([0.15, 0.4, 0.8])
+    days = {}
+    for k in range(n_days):
+        roll = rng.random()
+        if roll < 0.04:
+            continue  # no row that day
+        bits = 0
+        if roll > 0.08:  # else a day without activity
+            lo, hi = wake + rng.randint(-3, 3), sleep + rng.randint(-3, 0)
+            if rng.random() < 0.15:  # a late morning: what the routine score is for
+                lo += rng.randint(4, 12)
+            for j in range(lo, hi):
+                if rng.random() < density:
+                    bits |= 1 << j
+        days[DAY0 + timedelta(days=k)] = bits
+    return days
+
+
+def _reference(days, th, start, end, no_change_hours=None, background_since=None):
+    """Brute force: every spell, every half-hour, with the live rule's own functions."""
+    cfg = th.plug_routine
+    ladder = plug_ladder(no_change_hours, th)
+    shortest = min(ladder[0], cfg.min_quiet_h)
+    end_index = int((end - _slot_start(0)) / SLOT)
+    start_index = (start - _slot_start(0)) / SLOT
+    active = [
+        (d - DAY0).days * 48 + j
+        for d in sorted(days)
+        for j in range(48)
+        if days[d] >> j & 1 and (d - DAY0).days * 48 + j <= end_index
+    ]
+    out = []
+    for k, a in enumerate(active):
+        running = k + 1 == len(active)
+        b = end_index if running else active[k + 1]
+        if (b - a - 0.5) / 2 < shortest or b <= start_index:
+            continue
+        since = _slot_start(a) + SLOT / 2
+        reached = []
+        for j in range(a + 1, b + 1):
+            now = _slot_start(j)
+            quiet = (now - since).total_seconds() / 3600
+            if quiet < shortest:
+                continue
+            stage = ladder_stage(quiet, ladder)
+            routine = learn_routine(
+                days,
+                now.astimezone(LOCAL_TZ).date(),
+                window_days=cfg.window_days,
+                half_life_days=cfg.half_life_days,
+                background_since=background_since,
+                min_days=cfg.min_days,
+            )
+            by_routine = None
+            if quiet >= cfg.min_quiet_h and len(routine.reference_days) >= cfg.min_days:
+                score = score_quiet(routine, since, now, LOCAL_TZ, cfg.min_share)
+                by_routine = routine_stage(score, cfg)
+            reached.append((now, stage, worse(stage, by_routine)))
+        hits = [(now, ladder, final) for now, ladder, final in reached if final]
+        if not hits:
+            continue
+        top = max(hits, key=lambda h: STAGES.index(h[2]))[2]
+        ladder_top = max((STAGES.index(h[1]) for h in hits if h[1]), default=-1)
+        out.append(
+            (
+                since,
+                hits[0][0],
+                top,
+                "ladder" if ladder_top == STAGES.index(top) else "routine",
+                running,
+            )
+        )
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_scan_judges_every_spell_as_the_live_rule_would(seed):
+    rng = random.Random(seed)
+    th = current_thresholds()
+    if seed % 3 == 2:  # another quantile and ladder: the scan follows the thresholds it gets
+        th = th.model_copy(
+            update={"plug_routine": replace_cfg(th.plug_routine, min_share=0.8, risk_slots=5)}
+        )
+    days = _home(rng, 45)
+    end = _slot_start(44 * 48 + rng.randint(0, 47)) + timedelta(minutes=rng.randint(0, 29))
+    start = end - timedelta(days=20)
+    since = DAY0 + timedelta(days=rng.randint(0, 30)) if seed % 2 else None
+    personal = rng.choice([None, 30.0])
+    got = scan_plug(days, th, start, end, no_change_hours=personal, background_since=since).alerts
+    want = _reference(days, th, start, end, personal, since)
+    assert [(a.since, a.opened_at, a.stage, a.basis, a.running) for a in got] == want
+    assert want, "the seed should give alerts to compare"
+
+
+def replace_cfg(cfg, **changes):
+    return cfg.model_copy(update=changes)
+
+
+def test_a_home_back_every_morning_alerts_the_morning_it_is_not():
+    """27 ordinary days (up at 07:00, active until 22:00), then nothing from 22:00: the scan
+    opens one alert the next morning, hours before the ladder's 24 h, and escalates it."""
+    th = current_thresholds()
+    usual = sum(1 << j for j in range(14, 44))
+    days = {DAY0 + timedelta(days=k): usual for k in range(28)}
+    end = _slot_start(29 * 48 + 20)  # 10:00 on day 29
+    scan = scan_plug(days, th, end - timedelta(days=3), end)
+    alerts = scan.alerts
+    assert scan.routine_days == 4  # days 26–29: 14 days of history from day 14
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert alert.running and alert.basis == "routine"
+    opened = alert.opened_at.astimezone(LOCAL_TZ)
+    assert opened.date() == DAY0 + timedelta(days=28) and 7 <= opened.hour < 10
+    assert alert.since == _slot_start(27 * 48 + 43) + SLOT / 2  # 21:30–22:00 was the last
+
+
+def test_without_days_or_activity_nothing_is_scanned():
+    th = current_thresholds()
+    end = _slot_start(10 * 48)
+    assert scan_plug({}, th, end - timedelta(days=1), end).alerts == []
+    assert scan_plug({DAY0: 0}, th, end - timedelta(days=1), end).alerts == []
