@@ -10,6 +10,7 @@ import numpy as np
 from dashboard.demo.clock import HOUR
 from dashboard.demo.cohort import make_cohort
 from dashboard.demo.context import Ctx, Episode, Part, daily_columns, event_columns, last_index
+from dashboard.demo.plug_spells import Away, plug_spell_episodes
 from dashboard.demo.rates import (
     PLUG_AWAY_PER_DAY,
     away_hours,
@@ -18,7 +19,7 @@ from dashboard.demo.rates import (
 )
 from dashboard.demo.routines import changed, tv_household
 from dashboard.rules.device import device_silent
-from dashboard.rules.plug import plug_ladder, plug_no_change
+from dashboard.rules.plug import plug_ladder
 
 PROGRAM = "seoul_smart_plug"
 VENDOR = "plugco"
@@ -103,7 +104,11 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
 
     th = ctx.th
     retired: set[int] = set()
+    aways: list[list[Away]] = [[] for _ in range(m)]
+    cut: dict[int, int] = {}  # a plug taken back after its person died: history ends here
     # Away from home (trips, hospital stays, staying with family): the plug sees no change.
+    # Whether and when that raised an alert is judged below with the rest of the plug's quiet
+    # spells (dashboard.demo.plug_spells); here only what it turned out to be.
     for i in range(m):
         k = rng.poisson(PLUG_AWAY_PER_DAY * grid.days)
         for _ in range(k):
@@ -115,6 +120,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
             still(i, start, end)
             ladder = plug_ladder(float(thr[i]), th)
             if dur < ladder[0]:
+                aways[i].append(Away(start, end, "routine"))
                 continue
             u = rng.random()
             truth = (
@@ -128,42 +134,14 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
             )
             if truth == "deceased" and busy_until[i] < hours:
                 truth = "crisis"  # keep the current silence/fault sets consistent
-            resolved = int(ts[i, end])
-            decision = ctx.judge(
-                plug_no_change,
-                resolved - 60,
-                type_code="smart_plug",
-                device_id=ids[i],
-                no_change_hours=float(thr[i]),
-                last_activity_at=int(ts[i, start]),
-                last_seen_at=int(ts[i, end - 1]),
-                last_power_w=float(power[i, end - 1]),
-                last_lux=float(lux[i, end - 1]),
-            )
-            if decision is None or decision.stage is None:
-                continue
-            if truth == "deceased":
+            aways[i].append(Away(start, end, truth))
+            if truth == "deceased":  # found at the end of the silence; the plug taken back
+                cut[i] = int(ts[i, end])
                 offline[i, end:] = True
                 busy_until[i] = 0
                 retired.add(i)
-            part.episodes.append(
-                Episode(
-                    rule=decision.rule,
-                    stage=decision.stage,
-                    kind="person",
-                    program_id=program_id,
-                    region_id=places[i].id,
-                    recipient_id=int(cohort.recipient_ids[sl][i]),
-                    device_id=int(ids[i]),
-                    opened_s=int(ts[i, start] + ladder[0] * HOUR),
-                    resolved_s=resolved,
-                    evidence=decision.evidence,
-                    truth=truth,
-                    dong_name=places[i].name_ko.split()[-1],
-                )
-            )
-            if truth == "deceased":
                 break
+    for i in range(m):
         # Faults in the past (router off, unplugged by mistake), over before any current one.
         for start, dur in past_faults[i]:
             if start + dur >= busy_until[i]:
@@ -205,6 +183,25 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         np.int64(1), 2 * np.arange(24, dtype=np.int64)[None, :] + half[:, None]
     )
     activity_slots = (active.reshape(m, grid.days, 24) * slot_bits[:, None, :]).sum(axis=2)
+    for i in range(m):
+        part.episodes.extend(
+            plug_spell_episodes(
+                ctx,
+                program_id=program_id,
+                device_id=int(ids[i]),
+                recipient_id=int(cohort.recipient_ids[sl][i]),
+                region_id=places[i].id,
+                dong_name=places[i].name_ko.split()[-1],
+                no_change_hours=float(thr[i]),
+                activity_slots=activity_slots[i],
+                ts=ts[i],
+                reported=reported[i],
+                power=power[i],
+                lux=lux[i],
+                aways=aways[i],
+                cut_s=cut.get(i),
+            )
+        )
     daily = daily_columns(
         ids,
         grid.days,

@@ -28,8 +28,6 @@ from datetime import date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
 from dashboard.detection.background import Background
 
 SLOTS_PER_DAY = 48
@@ -51,47 +49,19 @@ _NONE = 1 << 40  # a wait that never ended within a day (sorts after every real 
 
 
 @dataclass(frozen=True)
-class _Arrays:
-    """A routine's window as arrays: slot ``i`` of ``next_active`` is half-hour ``i`` counted
-    from local midnight of day number ``base`` (``_EPOCH`` = 0); days outside the window are
-    quiet (the routine does not see them)."""
+class _Window:
+    """A routine's days keyed by day number (``_EPOCH`` = 0), and its reference days with their
+    recency weights, newest first: built once per routine, so scoring a spell is a few integer
+    operations per reference day (the live tick scores every quiet home of a city)."""
 
-    base: int  # day number of the first array day
-    next_active: np.ndarray  # index of the first active slot at or after i (len: sentinel)
-    ref_days: np.ndarray  # day numbers of the reference days, newest first
-    ref_weights: np.ndarray  # their recency weights
-    weekday_p: np.ndarray  # (48,) weighted share of weekday reference days active per slot
-    weekend_p: np.ndarray
+    bits: dict[int, int]
+    refs: tuple[tuple[int, float], ...]
 
     @classmethod
-    def of(cls, routine: Routine) -> _Arrays:
-        numbers = {_day_number(d): bits for d, bits in routine.days.items()}
-        end = max(_day_number(routine.learned_on), max(numbers, default=0) + 1)
-        base = min(min(numbers, default=end), end)
-        n_days = end - base + 1  # one quiet day after the last: a wait may run into it
-        bits = np.zeros(n_days, dtype=np.uint64)
-        for number, value in numbers.items():
-            bits[number - base] = value & FULL_DAY
-        shifts = np.arange(SLOTS_PER_DAY, dtype=np.uint64)
-        active = ((bits[:, None] >> shifts[None, :]) & np.uint64(1)).astype(bool).ravel()
-        size = active.size
-        positions = np.flatnonzero(active)
-        following = np.searchsorted(positions, np.arange(size + 1))
-        next_active = np.append(positions, size)[following]  # ``size``: none after
-        refs = routine.reference_days
-        ref_days = np.array([_day_number(d) for d in refs], dtype=np.int64)
-        ref_weights = np.array([routine.weight(d) for d in refs], dtype=float)
-        per_day = active.reshape(n_days, SLOTS_PER_DAY)
-        weekend = ref_days % 7 >= 5  # _EPOCH is a Monday
-        probs = []
-        for chosen in (~weekend, weekend):
-            if chosen.sum() < 4:
-                chosen = np.ones_like(weekend)  # too few weekend days: use all
-            weights = ref_weights[chosen]
-            total = weights.sum()
-            rows = per_day[ref_days[chosen] - base]
-            probs.append(weights @ rows / total if total else np.zeros(SLOTS_PER_DAY))
-        return cls(base, next_active, ref_days, ref_weights, probs[0], probs[1])
+    def of(cls, routine: Routine) -> _Window:
+        bits = {_day_number(d): value & FULL_DAY for d, value in routine.days.items()}
+        refs = tuple((_day_number(d), routine.weight(d)) for d in routine.reference_days)
+        return cls(bits, refs)
 
 
 @dataclass(frozen=True)
@@ -122,16 +92,32 @@ class Routine:
         return 0.5 ** ((self.learned_on - day).days / self.half_life_days)
 
     @cached_property
-    def _arrays(self) -> _Arrays:
-        """The window as arrays, built once per routine: scoring a spell is then a handful of
-        vector operations instead of a loop over days and slots (the threshold preview and the
-        demo's history score hundreds of thousands of spells)."""
-        return _Arrays.of(self)
+    def _window(self) -> _Window:
+        return _Window.of(self)
+
+    @cached_property
+    def _probabilities(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """Per slot, the weighted share of weekday and of weekend reference days active then
+        (only worked out when a spell has passed the home's usual return)."""
+        refs = self._window.refs
+        out = []
+        for weekend in (False, True):
+            same = [(n, w) for n, w in refs if (n % 7 >= 5) == weekend]  # _EPOCH: a Monday
+            chosen = same if len(same) >= 4 else refs  # too few weekend days: use all
+            total = sum(w for _n, w in chosen)
+            probs = [0.0] * SLOTS_PER_DAY
+            for n, w in chosen:
+                bits = self._window.bits[n]
+                while bits:
+                    low = bits & -bits
+                    probs[low.bit_length() - 1] += w
+                    bits ^= low
+            out.append(tuple(p / total for p in probs) if total else tuple(probs))
+        return out[0], out[1]
 
     def slot_probability(self, day: date, slot: int) -> float:
         """Weighted share of same-type reference days (weekday or weekend) active in ``slot``."""
-        probs = self._arrays.weekend_p if _weekend(day) else self._arrays.weekday_p
-        return float(probs[slot])
+        return self._probabilities[1 if _weekend(day) else 0][slot]
 
     def to_json(self) -> str:
         return json.dumps(
@@ -267,41 +253,44 @@ def _spell(
     cached = _last_spell
     if cached is not None and cached[0] is routine and cached[1] == key:
         return cached[2]
-    arrays = routine._arrays
+    window = routine._window
+    bits = window.bits
     span = last - first  # waits up to this many slots after ``first`` lie inside the spell
-    # Each reference day learned before today's spell began (a replay of older data may score
-    # with a routine learned later) gives the wait from the spell's clock time to its next
-    # active slot within a day, counted on that day.
-    shift = (_day_number(today) - arrays.ref_days) * SLOTS_PER_DAY
-    older = shift > 0
-    start = first - shift[older] - arrays.base * SLOTS_PER_DAY  # array indices
-    weights = arrays.ref_weights[older]
-    size = arrays.next_active.size - 1
-    found = arrays.next_active[np.clip(start, 0, size)]
-    wait = found - start
-    wait = np.where((found < size) & (wait < SLOTS_PER_DAY), wait, _NONE)
-    within = wait <= span
-    total = weights.sum()
-    share = float(weights[within].sum() / total) if total else 0.0
-    normal = _weighted_quantile(wait, weights, total, quantile)
+    today_n = _day_number(today)
+    waits: list[tuple[int, float]] = []
+    for number, weight in window.refs:
+        if number >= today_n:
+            continue  # learned after today's spell began (a replay of older data)
+        # The spell's clock time on that day, and the next active slot within a day after it
+        # (the day and the next one as one 96-slot integer).
+        start = first - (today_n - number) * SLOTS_PER_DAY
+        day, slot = divmod(start, SLOTS_PER_DAY)
+        ahead = ((bits.get(day, 0) | bits.get(day + 1, 0) << SLOTS_PER_DAY) >> slot) & FULL_DAY
+        waits.append(((ahead & -ahead).bit_length() - 1 if ahead else _NONE, weight))
+    total = sum(w for _k, w in waits)
+    within = [w for k, w in waits if k <= span]
+    share = sum(within) / total if total else 0.0
+    normal = _weighted_quantile(waits, total, quantile)
     expected = 0.0
     if normal is not None and normal < span:
-        index = np.arange(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1)
-        slot = index % SLOTS_PER_DAY
-        weekend = (index // SLOTS_PER_DAY) % 7 >= 5
-        expected = float(np.where(weekend, arrays.weekend_p[slot], arrays.weekday_p[slot]).sum())
-    result = (share, int(within.sum()), int(older.sum()), expected)
+        weekday_p, weekend_p = routine._probabilities
+        for index in range(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1):
+            day, slot = divmod(index, SLOTS_PER_DAY)
+            expected += (weekend_p if day % 7 >= 5 else weekday_p)[slot]
+    result = (share, len(within), len(waits), expected)
     _last_spell = (routine, key, result)
     return result
 
 
-def _weighted_quantile(wait: np.ndarray, weights: np.ndarray, total: float, q: float) -> int | None:
+def _weighted_quantile(waits: list[tuple[int, float]], total: float, q: float) -> int | None:
     """The smallest wait reached by a ``q`` share of the weight (None: never within a day)."""
     if not total:
         return None
-    order = np.argsort(wait, kind="stable")
-    reached = np.cumsum(weights[order])
-    k = int(np.searchsorted(reached, q * total - 1e-9))
-    if k >= order.size or wait[order[k]] >= _NONE:
-        return None
-    return int(wait[order[k]])
+    reached = 0.0
+    for k, w in sorted(waits, key=lambda kw: kw[0]):
+        if k >= _NONE:
+            return None
+        reached += w
+        if reached >= q * total - 1e-9:
+            return k
+    return None

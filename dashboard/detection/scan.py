@@ -44,6 +44,7 @@ class SpellAlert:
     opened_at: datetime
     stage: Stage
     basis: str  # "ladder" or "routine": which one reached the highest stage
+    top_at: datetime  # when it first reached that stage
 
 
 def _slot_start(day0: date, index: int) -> datetime:
@@ -239,6 +240,7 @@ def scan_plug(
             continue
         top = int(reached.max())
         first_at = int(j[lo:hi][np.argmax(reached > 0)])
+        top_at = int(j[lo:hi][np.argmax(reached == top)])
         ladder_top = int(stage[lo:hi].max())
         out.append(
             SpellAlert(
@@ -248,6 +250,7 @@ def scan_plug(
                 opened_at=_slot_start(d.day0, first_at),
                 stage=STAGES[top - 1],
                 basis="ladder" if ladder_top == top else "routine",
+                top_at=_slot_start(d.day0, top_at),
             )
         )
     return PlugScan(out, routine_days)

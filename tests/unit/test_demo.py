@@ -417,9 +417,9 @@ def test_history_uses_the_rules_keys_stages_and_evidence(small_city) -> None:
 # --- the last days tell the truth (issue 11) --------------------------------------------------
 
 # Rules whose present comes from the history's own rates (dashboard.demo.rates, natural call
-# lulls). Not yet plug_no_change: at ``end`` the routine-aware rule alerts on quiet homes the
-# history judged by the fixed ladder only.
-RATED_RULES = ("device_silent", "call_no_activity")
+# lulls) or, for the plugs' no-change alerts, the same routine-aware rule judging the past
+# (dashboard.demo.plug_spells) as the present.
+RATED_RULES = ("device_silent", "call_no_activity", "plug_no_change")
 
 
 def _alerts_per_day(conn) -> dict[date, dict[str, int]]:

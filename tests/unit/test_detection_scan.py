@@ -89,6 +89,7 @@ def _reference(days, th, start, end, no_change_hours=None, background_since=None
         if not hits:
             continue
         top = max(hits, key=lambda h: STAGES.index(h[2]))[2]
+        top_at = next(now for now, _l, final in hits if final == top)
         ladder_top = max((STAGES.index(h[1]) for h in hits if h[1]), default=-1)
         out.append(
             (
@@ -97,6 +98,7 @@ def _reference(days, th, start, end, no_change_hours=None, background_since=None
                 top,
                 "ladder" if ladder_top == STAGES.index(top) else "routine",
                 running,
+                top_at,
             )
         )
     return out
@@ -117,7 +119,7 @@ def test_the_scan_judges_every_spell_as_the_live_rule_would(seed):
     personal = rng.choice([None, 30.0])
     got = scan_plug(days, th, start, end, no_change_hours=personal, background_since=since).alerts
     want = _reference(days, th, start, end, personal, since)
-    assert [(a.since, a.opened_at, a.stage, a.basis, a.running) for a in got] == want
+    assert [(a.since, a.opened_at, a.stage, a.basis, a.running, a.top_at) for a in got] == want
     assert want, "the seed should give alerts to compare"
 
 
