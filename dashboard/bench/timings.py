@@ -66,10 +66,54 @@ class RoutineFigures:
     learn_s: float  # learning every active plug's routine (the worker's nightly job)
     score_s: float  # one scoring pass over every plug: facts, routines and the rule
     households: int
+    usable: int  # of which with a usable routine (enough reference days)
+    tick_first_s: float  # the first tick with routines: every quiet home is due at once
+    tick_s: float  # median of the following one-minute-apart ticks (staggered scoring)
+    history_days: int  # days of device_daily each routine was learned from
+
+
+def _full_window(conn, now: datetime, window_days: int) -> int:
+    """Give the city a full routine window of ``device_daily`` for its plugs and phone lines:
+    the bench city is built with 7 days, so its days are copied further back, week by week
+    (inside the caller's transaction, rolled back). Learning and scoring then work on as many
+    days as a city that has run for a month. Returns the days the window then holds."""
+    from sqlalchemy import func, select
+
+    from dashboard.db.schema import Device, DeviceDaily
+    from dashboard.detection.learning import ROUTINE_TYPES
+    from dashboard.ingest.bulk import bulk_write
+    from dashboard.settings import LOCAL_TZ
+
+    daily, d = DeviceDaily.__table__, Device.__table__
+    today = now.astimezone(LOCAL_TZ).date()
+    first = conn.execute(select(func.min(daily.c.day))).scalar()
+    if first is None:
+        return 0
+    held = (today - first).days  # whole days before today
+    if held >= window_days or held < 1:
+        return max(held, 0)
+    routine_devices = select(d.c.id).where(d.c.type_code.in_(ROUTINE_TYPES))
+    rows = [
+        dict(row._mapping)
+        for row in conn.execute(
+            select(daily).where(daily.c.device_id.in_(routine_devices), daily.c.day < today)
+        )
+    ]
+    shift = held
+    while shift < window_days:
+        copies = [
+            row | {"day": row["day"] - timedelta(days=shift)}
+            for row in rows
+            if (today - row["day"]).days + shift <= window_days
+        ]
+        bulk_write(conn, daily, copies, lambda stmt: stmt.on_conflict_do_nothing(), key="pad")
+        shift += held
+    return window_days
 
 
 def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
-    """Learn all routines, then score every smart-plug home once, rolled back afterwards."""
+    """With a full routine window: learn all routines, score every smart-plug home once, then
+    run the rule tick with them; all rolled back afterwards."""
     from dashboard.db.schema import Device
     from dashboard.detection.learning import learn_routines
     from dashboard.detection.records import load_routines
@@ -81,6 +125,7 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
     with engine.connect() as conn:
         trans = conn.begin()
         try:
+            days = _full_window(conn, now, th.plug_routine.window_days)
             started = time.perf_counter()
             learned = learn_routines(conn, now, th.plug_routine)
             learn_s = time.perf_counter() - started
@@ -93,9 +138,22 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
                 else:
                     plug_no_change(f, th, now)
             score_s = time.perf_counter() - started
+            ticks = []
+            for k in range(4):
+                started = time.perf_counter()
+                run_silence_tick(conn, now + timedelta(minutes=k + 1))
+                ticks.append(time.perf_counter() - started)
         finally:
             trans.rollback()
-    return RoutineFigures(learn_s, score_s, learned.devices)
+    return RoutineFigures(
+        learn_s,
+        score_s,
+        learned.devices,
+        learned.usable,
+        ticks[0],
+        statistics.median(ticks[1:]),
+        days,
+    )
 
 
 @dataclass(frozen=True)
@@ -109,6 +167,7 @@ def measure_threshold_preview(engine: Engine, now: datetime) -> PreviewFigures:
     """The 30-day threshold preview (docs/detection.md) for the district with the most plugs:
     the city's values against a stricter proposal with another ``min_share`` (no shared
     scores: the costlier case)."""
+    from dashboard.detection.preview import DAYS as PREVIEW_DAYS
     from dashboard.detection.preview import district_plugs, preview_district
     from dashboard.rules.config import current_thresholds
     from dashboard.rules.districts import proposed_thresholds
@@ -116,19 +175,27 @@ def measure_threshold_preview(engine: Engine, now: datetime) -> PreviewFigures:
 
     th = current_thresholds()
     with engine.connect() as conn:
-        codes = list(districts_with_devices(conn)["code"])
-        if not codes:
-            return PreviewFigures(0.0, "", 0)
-        code = max(codes, key=lambda c: len(district_plugs(conn, c)))
-        stricter = proposed_thresholds(
-            th,
-            code,
-            {
-                "plug_routine.min_share": max(0.5, th.plug_routine.min_share - 0.05),
-                "plug_routine.attention_slots": th.plug_routine.attention_slots / 2,
-            },
-        )
-        started = time.perf_counter()
-        preview = preview_district(conn, code, th.for_region(code), stricter.for_region(code), now)
-        seconds = time.perf_counter() - started
+        trans = conn.begin()
+        try:
+            # The preview's 30 days and the routine window before them, as a city that ran.
+            _full_window(conn, now, PREVIEW_DAYS + th.plug_routine.window_days + 1)
+            codes = list(districts_with_devices(conn)["code"])
+            if not codes:
+                return PreviewFigures(0.0, "", 0)
+            code = max(codes, key=lambda c: len(district_plugs(conn, c)))
+            stricter = proposed_thresholds(
+                th,
+                code,
+                {
+                    "plug_routine.min_share": max(0.5, th.plug_routine.min_share - 0.05),
+                    "plug_routine.attention_slots": th.plug_routine.attention_slots / 2,
+                },
+            )
+            started = time.perf_counter()
+            preview = preview_district(
+                conn, code, th.for_region(code), stricter.for_region(code), now
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            trans.rollback()
     return PreviewFigures(seconds, code, preview.plugs)

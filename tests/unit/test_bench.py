@@ -46,6 +46,9 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     assert figures["devices_sqlite"] == 120
     # The routine pass ran (the tiny city's few days may give its plugs no routine yet).
     assert figures["routine_households_sqlite"] >= 0 and figures["routine_learn_s_sqlite"] > 0
+    # The tiny city has only today: nothing to copy back (test_bench_full_window below).
+    assert figures["routine_history_days_sqlite"] == 0
+    assert figures["rule_tick_routines_s_sqlite"] > 0
     assert figures["ingest_events_per_s_postgres"] is None
     printed = capsys.readouterr().out
     assert "live_status_query_s" in printed
@@ -89,3 +92,44 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     assert figures["ingest_events_per_s_postgres"] > 0
     assert figures["ingest_rejected_postgres"] == 0
     assert figures["devices_postgres"] == 80
+
+
+def test_bench_full_window_copies_a_short_history_back_to_a_month(db_engine):
+    """The Seoul bench city has 7 days; routines are learned and scored on 28, its week
+    copied back week by week (rows already there are kept)."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import insert, select
+
+    from dashboard.bench.timings import _full_window
+    from dashboard.db.schema import DeviceDaily
+    from dashboard.settings import LOCAL_TZ
+    from tests.ingest_support import seed_catalog
+
+    now = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
+    today = now.astimezone(LOCAL_TZ).date()
+    with db_engine.begin() as conn:
+        ids = seed_catalog(conn)
+        plug, robot = ids["plug-1"], ids["robot-1"]
+        week = [today - timedelta(days=k) for k in range(0, 8)]  # today and 7 days before
+        conn.execute(
+            insert(DeviceDaily),
+            [
+                dict(device_id=d, day=day, events=10, activity_slots=(1 << 20) + k)
+                for d in (plug, robot)
+                for k, day in enumerate(week)
+            ],
+        )
+        assert _full_window(conn, now, 28) == 28
+        daily = DeviceDaily.__table__
+        rows = conn.execute(
+            select(daily.c.device_id, daily.c.day, daily.c.activity_slots).order_by(
+                daily.c.device_id, daily.c.day
+            )
+        ).all()
+    days = {day: bits for device_id, day, bits in rows if device_id == plug}
+    assert min(days) == today - timedelta(days=28) and len(days) == 29  # the window and today
+    # A week back is the same weekday's bits: yesterday's (k=1) on the day 7 days before it.
+    assert days[today - timedelta(days=8)] == days[today - timedelta(days=1)] == (1 << 20) + 1
+    assert days[today - timedelta(days=28)] == days[today - timedelta(days=7)]
+    assert len([r for r in rows if r.device_id == robot]) == 8  # a robot: no routine, not copied
