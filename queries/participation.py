@@ -10,6 +10,7 @@ from sqlalchemy import Connection, case, func, or_, select, union
 from sqlalchemy.orm import aliased
 
 from dashboard.db.schema import (
+    AppMeta,
     DataImport,
     Enrolment,
     IncentiveLedger,
@@ -307,3 +308,9 @@ def incentives_by_source(conn: Connection, program_code: str = WRIST_DOCTOR) -> 
     df["points"] = df["points"].astype(float)
     out = df.groupby(["source", "month", "kind"], as_index=False)["points"].sum()
     return out.sort_values(["source", "month", "kind"]).reset_index(drop=True)
+
+
+def demo_generated_at(conn: Connection) -> str | None:
+    """When the demo city was generated (ISO text), or None on a database without the demo:
+    records that were not imported are then the demo's, and say so."""
+    return conn.scalar(select(AppMeta.value).where(AppMeta.key == "demo_generated_at"))
