@@ -25,7 +25,7 @@ from dashboard.ui.budget_review import downloads, show
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
-from dashboard.ui.theme import ACCENT, MUTED, STATE_COLORS
+from dashboard.ui.theme import ACCENT, MUTED, SERIES, STATE_COLORS
 from dashboard.ui.url_filters import url_date_range, url_multiselect, url_select
 from queries.budget import imports
 from queries.participation import (
@@ -239,7 +239,7 @@ def _areas(weeks: pd.DataFrame, program: str, lang: str) -> None:
         alt.Chart(frame)
         .mark_bar(color=STATE_COLORS["risk"])
         .encode(
-            y=alt.Y("area:N", title=label, sort=None, axis=alt.Axis(labelLimit=260)),
+            y=alt.Y("area:N", title=None, sort=None, axis=alt.Axis(labelLimit=320)),
             x=alt.X("share:Q", title=pct),
             tooltip=[
                 alt.Tooltip("area:N", title=label),
@@ -248,7 +248,7 @@ def _areas(weeks: pd.DataFrame, program: str, lang: str) -> None:
                 alt.Tooltip("finished:Q", title=t("cohort.finished")),
             ],
         )
-        .properties(height=max(160, 30 * len(frame)))
+        .properties(height=max(160, 34 * len(frame)))
     )
     charts.render(chart, extra=50)
     show(shown)
@@ -299,7 +299,7 @@ def _outcomes(
             color=alt.Color(
                 "series:N",
                 title=None,
-                scale=alt.Scale(domain=[ours, city, national], range=[ACCENT, MUTED, "#9aa5b1"]),
+                scale=alt.Scale(domain=[ours, city, national], range=[ACCENT, MUTED, SERIES[3]]),
                 legend=alt.Legend(orient="top", labelLimit=400),
             ),
             tooltip=[
@@ -360,7 +360,13 @@ def incentives_section() -> None:
         )
         charts.render(
             charts.monthly_bars(
-                shown, lang, "points", t("chart.points"), "kind_label", t("chart.kind")
+                shown,
+                lang,
+                "points",
+                t("chart.points"),
+                "kind_label",
+                t("chart.kind"),
+                color_domain=[t(f"points.{k}") for k in ("earn", "redeem", "expire")],
             )
         )
         wide = (

@@ -17,7 +17,7 @@ from dashboard.auth import NotPermitted, SessionUser
 from dashboard.catalog import load_catalog
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import AuditLog, DataImport, Enrolment, ParticipationWeek, Program
-from dashboard.participation import import_participation
+from dashboard.participation import import_participation, importer
 from dashboard.settings import PROJECT_ROOT, get_settings
 
 NOW = datetime(2024, 11, 29, 3, 0, tzinfo=UTC)
@@ -240,5 +240,11 @@ def test_the_sample_files_are_documented():
     for path in (ENROLMENTS, ACTIVITY):
         assert path.is_file() and path.name in doc
     assert "participation import FILE [--dry-run]" in doc
+    # The columns, the status words and the week range the doc lists are the importer's.
+    for column in importer.COLUMNS:
+        assert f"| {column.label} " in doc, column.label
+    for word in importer.STATUSES:
+        assert word in doc or word.isascii(), word
+    assert f"0–{importer.MAX_WEEK}" in doc
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     assert "docs/participation-import.md" in readme
