@@ -147,6 +147,7 @@ COMMAND_MODULES: list[str] = [
     "dashboard.finance.commands",
     "dashboard.briefing.commands",
     "dashboard.ops.commands",
+    "dashboard.participation.commands",
 ]
 
 

@@ -1,4 +1,5 @@
-"""참여·인센티브: participants per program against the published figures; incentive points."""
+"""참여·인센티브: the 24-week cohort (filters in the URL), participants per program against the
+published figures, incentive points per source, and the participation import."""
 
 import pandas as pd
 import streamlit as st
@@ -6,20 +7,23 @@ import streamlit as st
 from dashboard.formatting import format_number, format_percent
 from dashboard.i18n import localized, translate_or
 from dashboard.ui import charts
+from dashboard.ui.budget_review import downloads
 from dashboard.ui.components import page_header, table
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
-from queries.participation import (
-    WRIST_DOCTOR,
-    headline_comparison,
-    incentives_monthly,
-    participants,
-    period_totals,
-)
+from dashboard.ui.participation import cohort_section, filters, incentives_section
+from dashboard.ui.participation_import import import_section
+from queries.participation import headline_comparison, participants, period_totals
 from queries.reference import published_figures
 
 page_header("page.participation", "participation.caption")
 lang = current_lang()
+
+chosen = filters()
+if chosen is None:
+    st.info(t("cohort.none"))
+else:
+    cohort_section(*chosen)
 
 people = load(participants)
 periods = load(period_totals)
@@ -63,6 +67,18 @@ table(
     },
 )
 st.caption(t("participation.compare_note"))
+downloads(
+    pd.DataFrame(
+        {
+            t("col.program"): [r["program"] for r in rows],
+            t("col.participants_data"): [r["_ours"] for r in rows],
+            t("col.published"): [r["_published"] for r in rows],
+            t("col.published_label"): [r["published_label"] for r in rows],
+        }
+    ),
+    "participation-programs",
+    "participation_programs",
+)
 
 compare = pd.DataFrame(
     [
@@ -123,18 +139,5 @@ with st.expander(t("participation.figures_title")):
         },
     )
 
-st.subheader(t("participation.incentives_title"))
-points = load(incentives_monthly, WRIST_DOCTOR)
-if points.empty:
-    st.info(t("common.no_data"))
-else:
-    earned = points.loc[points["kind"] == "earn", "points"].sum()
-    redeemed = abs(points.loc[points["kind"] == "redeem", "points"].sum())  # stored negative
-    c1, c2 = st.columns(2)
-    c1.metric(t("participation.points_earned"), format_number(earned))
-    c2.metric(t("participation.points_redeemed"), format_number(redeemed))
-    shown = points.assign(kind_label=[t(f"points.{k}") for k in points["kind"]])
-    charts.render(
-        charts.monthly_bars(shown, lang, "points", t("chart.points"), "kind_label", t("chart.kind"))
-    )
-    st.caption(t("participation.points_note"))
+incentives_section()
+import_section()

@@ -6,9 +6,19 @@ from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, or_, select, union
+from sqlalchemy.orm import aliased
 
-from dashboard.db.schema import Enrolment, IncentiveLedger, ParticipationPeriod, Program
+from dashboard.db.schema import (
+    AppMeta,
+    DataImport,
+    Enrolment,
+    IncentiveLedger,
+    ParticipationPeriod,
+    ParticipationWeek,
+    Program,
+    Region,
+)
 from queries.common import frame, in_filter, where_all
 
 WRIST_DOCTOR = "seoul_wrist_doctor"
@@ -136,3 +146,171 @@ def headline_comparison(conn: Connection) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# --- the 24-week cohort (dashboard.analysis.cohort computes on these) ----------------------------
+
+COHORT_PROGRAM = "goyang_mobile_health"
+# Each outcome column of the cohort: the city's published rate and the national benchmark it
+# was compared with (figure keys of data/reference/published_figures.csv).
+OUTCOMES: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "goyang_mobile_health": (
+        (
+            "improved",
+            "goyang.mobile_health.behaviour_improvement_rate",
+            "goyang.mobile_health.behaviour_improvement_rate_national",
+        ),
+        (
+            "risk_reduced",
+            "goyang.mobile_health.risk_reduction_rate",
+            "goyang.mobile_health.risk_reduction_rate_national",
+        ),
+    ),
+}
+
+
+def cohort_programs(conn: Connection) -> pd.DataFrame:
+    """Participation programs with weekly activity records (the cohort programs): code, names."""
+    has_weeks = (
+        select(Enrolment.program_id)
+        .join(ParticipationWeek, ParticipationWeek.enrolment_id == Enrolment.id)
+        .distinct()
+    )
+    stmt = (
+        select(Program.code.label("program_code"), Program.name_ko, Program.name_en)
+        .where(Program.kind == "participation", Program.id.in_(has_weeks))
+        .order_by(Program.id)
+    )
+    return frame(conn, stmt)
+
+
+def _imported(conn: Connection, program_code: str) -> bool:
+    """Whether the program has imported enrolments: then only those form its cohort."""
+    stmt = (
+        select(func.count())
+        .select_from(Enrolment)
+        .join(Program, Program.id == Enrolment.program_id)
+        .where(Program.code == program_code, Enrolment.import_id.is_not(None))
+    )
+    return bool(conn.scalar(stmt))
+
+
+def cohort_people(
+    conn: Connection,
+    program_code: str = COHORT_PROGRAM,
+    district_codes: Iterable[str] | None = None,
+    enrolled_from: date | None = None,
+    enrolled_to: date | None = None,
+) -> pd.DataFrame:
+    """The cohort's participants: enrolment_id, enrolled_on, status, ended_on, the outcomes,
+    cohort, imported (bool), and their area (dong and district codes and names).
+
+    Imported records when the program has any (the demo's are then left out), else all."""
+    area, parent = aliased(Region), aliased(Region)
+    imported = _imported(conn, program_code)
+    stmt = (
+        select(
+            Enrolment.id.label("enrolment_id"),
+            Enrolment.enrolled_on,
+            Enrolment.status,
+            Enrolment.ended_on,
+            Enrolment.improved,
+            Enrolment.risk_reduced,
+            Enrolment.cohort,
+            area.level.label("area_level"),
+            area.code.label("area_code"),
+            area.name_ko.label("area_ko"),
+            area.name_en.label("area_en"),
+            parent.code.label("parent_code"),
+            parent.name_ko.label("parent_ko"),
+            parent.name_en.label("parent_en"),
+        )
+        .join(Program, Program.id == Enrolment.program_id)
+        .join(area, area.id == Enrolment.region_id)
+        .outerjoin(parent, parent.id == area.parent_id)
+        .where(Program.code == program_code)
+        .order_by(Enrolment.id)
+    )
+    if imported:
+        stmt = stmt.where(Enrolment.import_id.is_not(None))
+    codes = list(district_codes or [])
+    stmt = where_all(
+        stmt,
+        or_(area.code.in_(codes), parent.code.in_(codes)) if codes else None,
+        Enrolment.enrolled_on >= enrolled_from if enrolled_from else None,
+        Enrolment.enrolled_on <= enrolled_to if enrolled_to else None,
+    )
+    df = frame(conn, stmt, dates=["enrolled_on", "ended_on"])
+    dong = df["area_level"] == "dong"
+    for part in ("code", "ko", "en"):
+        df[f"district_{part}"] = df[f"parent_{part}"].where(dong, df[f"area_{part}"])
+        df[f"dong_{part}"] = df[f"area_{part}"].where(dong, None)
+    df["ended_on"] = [None if pd.isna(d) else d for d in df["ended_on"]]
+    for col in ("improved", "risk_reduced"):
+        df[col] = [None if pd.isna(v) else bool(v) for v in df[col]]
+    df["imported"] = imported
+    return df.drop(columns=[c for c in df.columns if c.startswith(("area_", "parent_"))])
+
+
+def cohort_activity(conn: Connection, program_code: str = COHORT_PROGRAM) -> pd.DataFrame:
+    """The weekly activity rows of the cohort's participants: enrolment_id, week, active_days."""
+    stmt = (
+        select(
+            ParticipationWeek.enrolment_id, ParticipationWeek.week, ParticipationWeek.active_days
+        )
+        .join(Enrolment, Enrolment.id == ParticipationWeek.enrolment_id)
+        .join(Program, Program.id == Enrolment.program_id)
+        .where(Program.code == program_code)
+    )
+    if _imported(conn, program_code):
+        stmt = stmt.where(Enrolment.import_id.is_not(None))
+    return frame(conn, stmt)
+
+
+def cohort_imports(conn: Connection, program_code: str = COHORT_PROGRAM) -> pd.DataFrame:
+    """The participation files the program's records come from (newest first): filename,
+    imported_at; empty when they are not imported (the demo's)."""
+    program = select(Program.id).where(Program.code == program_code).scalar_subquery()
+    ids = union(
+        select(Enrolment.import_id).where(Enrolment.program_id == program),
+        select(ParticipationWeek.import_id)
+        .join(Enrolment, Enrolment.id == ParticipationWeek.enrolment_id)
+        .where(Enrolment.program_id == program),
+    ).subquery()
+    stmt = (
+        select(DataImport.id, DataImport.filename, DataImport.imported_at)
+        .where(DataImport.id.in_(select(ids.c[0])))
+        .order_by(DataImport.imported_at.desc(), DataImport.id.desc())
+    )
+    return frame(conn, stmt, times=["imported_at"])
+
+
+def incentives_by_source(conn: Connection, program_code: str = WRIST_DOCTOR) -> pd.DataFrame:
+    """Points per month, kind and source, never mixed: ``statement`` (imported monthly
+    statements, aggregate per district) or ``sample`` (the per-person ledger of a sample of
+    participants). Columns: source, month (date), kind, points."""
+    is_statement = IncentiveLedger.import_id.is_not(None)
+    stmt = (
+        select(
+            case((is_statement, "statement"), else_="sample").label("source"),
+            IncentiveLedger.occurred_on,
+            IncentiveLedger.kind,
+            func.sum(IncentiveLedger.points).label("points"),
+        )
+        .join(Program, Program.id == IncentiveLedger.program_id)
+        .where(Program.code == program_code)
+        .group_by(is_statement, IncentiveLedger.occurred_on, IncentiveLedger.kind)
+    )
+    df = frame(conn, stmt, dates=["occurred_on"])
+    if df.empty:
+        return pd.DataFrame(columns=["source", "month", "kind", "points"])
+    df["month"] = [date(d.year, d.month, 1) for d in df["occurred_on"]]
+    df["points"] = df["points"].astype(float)
+    out = df.groupby(["source", "month", "kind"], as_index=False)["points"].sum()
+    return out.sort_values(["source", "month", "kind"]).reset_index(drop=True)
+
+
+def demo_generated_at(conn: Connection) -> str | None:
+    """When the demo city was generated (ISO text), or None on a database without the demo:
+    records that were not imported are then the demo's, and say so."""
+    return conn.scalar(select(AppMeta.value).where(AppMeta.key == "demo_generated_at"))

@@ -29,6 +29,7 @@ from dashboard.db.schema import (
     Enrolment,
     IncentiveLedger,
     ParticipationPeriod,
+    ParticipationWeek,
     Region,
 )
 from dashboard.demo import (
@@ -191,6 +192,14 @@ def build_demo(
         for e, i in zip(enrol, ids.tolist(), strict=True):
             e["id"] = i
         rows["enrolments"] = bulk_insert(conn, Enrolment.__table__, enrol)
+        rows["participation_weeks"] = bulk_insert(
+            conn,
+            ParticipationWeek.__table__,
+            (
+                {"enrolment_id": enrol[i]["id"], "week": w, "active_days": d}
+                for i, w, d in part_rows["cohort_weeks"]
+            ),
+        )
         rows["participation_periods"] = bulk_insert(
             conn, ParticipationPeriod.__table__, part_rows["participation_periods"]
         )

@@ -87,6 +87,7 @@ def generate(ctx: Ctx) -> dict[str, list[dict]]:
                     "status": "completed" if ended else "active",
                     "ended_on": ended,
                     "improved": None if improved is None else bool(improved[i]),
+                    "risk_reduced": None,
                 }
             )
 
@@ -129,6 +130,7 @@ def generate(ctx: Ctx) -> dict[str, list[dict]]:
             improved[sel],
             weeks=24,
         )
+    cohort_weeks = course_of_cohort(ctx.rng.spawn(1)[0], enrol[: len(mh_dates)])
     # Walk-On: 3,738 by 2024-06, 4,475 in the 2024 H2 challenge (8,213).
     add_enrolments(
         "goyang_walkon",
@@ -213,7 +215,67 @@ def generate(ctx: Ctx) -> dict[str, list[dict]]:
         [0.15, 0.2, 0.22, 0.23, 0.2],
         seoul_dongs,
     )
-    return {"enrolments": enrol, "participation_periods": periods, "wrist_from": [first_wrist]}
+    return {
+        "enrolments": enrol,
+        "participation_periods": periods,
+        "wrist_from": [first_wrist],
+        "cohort_weeks": cohort_weeks,
+    }
+
+
+# The published outcomes of the mobile healthcare cohort (seed-000, as of 2023-12): the share of
+# participants measured at the end of the 24 weeks whose health behaviour improved, and whose
+# health-risk factors fell. The demo measures the completers and hits both rates exactly.
+BEHAVIOUR_RATE = 57.4
+RISK_RATE = 65.1
+COURSE_WEEKS = 24
+DROP_SHARE = 0.16  # about one in six stops before the end, most of them early
+
+
+def exact_count(rate: float, n: int) -> int:
+    """The whole number of ``n`` whose share, rounded to one decimal, is ``rate`` %."""
+    guess = round(rate * n / 100)
+    for k in sorted(range(max(guess - 3, 0), min(guess + 4, n + 1)), key=lambda k: abs(k - guess)):
+        if round(k / n * 100, 1) == rate:
+            return k
+    raise ValueError(f"no count of {n} rounds to {rate} %")
+
+
+def course_of_cohort(rng: np.random.Generator, people: list[dict]) -> list[tuple[int, int, int]]:
+    """The 24-week course of each mobile healthcare participant, in place: drop-outs (status,
+    end date, no outcome measured) and the completers' two outcomes at the published rates.
+    Returns the weekly activity as (index into ``people``, week, active days); weeks without
+    activity have no row. Drawn from its own generator so the rest of the demo is unchanged."""
+    n = len(people)
+    dongs = sorted({p["region_id"] for p in people})
+    dong_risk = dict(zip(dongs, rng.uniform(0.6, 1.5, len(dongs)).tolist(), strict=True))
+    p_drop = np.array([DROP_SHARE * dong_risk[p["region_id"]] for p in people])
+    drops = rng.random(n) < p_drop
+    # Drop-out week 0…23 (the week after the last active one): front-loaded, as coaching is.
+    week_p = np.exp(-np.arange(COURSE_WEEKS) / 7.0)
+    drop_week = rng.choice(COURSE_WEEKS, n, p=week_p / week_p.sum())
+    keen = rng.beta(5, 2, n)  # share of days with a measurement or a coaching contact
+    weeks: list[tuple[int, int, int]] = []
+    for i, person in enumerate(people):
+        last = int(drop_week[i]) - 1 if drops[i] else COURSE_WEEKS
+        if drops[i]:
+            person["status"] = "dropped"
+            person["ended_on"] = person["enrolled_on"] + timedelta(weeks=last + 1)
+            person["improved"] = None
+        for w in range(last + 1):
+            fade = 1.0 - 0.25 * w / COURSE_WEEKS  # activity thins a little towards the end
+            days = int(rng.binomial(7, keen[i] * fade))
+            if w == last:
+                days = max(days, 1)  # the last active week has activity by definition
+            if days:
+                weeks.append((i, w, days))
+    done = [i for i in range(n) if not drops[i]]
+    improved = set(rng.permutation(done)[: exact_count(BEHAVIOUR_RATE, len(done))].tolist())
+    reduced = set(rng.permutation(done)[: exact_count(RISK_RATE, len(done))].tolist())
+    for i in done:
+        people[i]["improved"] = i in improved
+        people[i]["risk_reduced"] = i in reduced
+    return weeks
 
 
 def ledger(

@@ -41,6 +41,7 @@ class FileReport(RosterReport):
     flags: list[RowError] = field(default_factory=list)
     unit: str | None = None
     import_id: int | None = None
+    unreadable: bool = False  # the file itself could not be read as a table (CLI exit 2)
 
     def summary(self, max_lines: int = 200) -> str:
         text = super().summary(max_lines)
@@ -80,6 +81,7 @@ def sheet_reader(columns: tuple[Col, ...]) -> Callable[[bytes, str, FileReport],
             return read_sheet(header, rows, names)
         except (ValueError, OSError, HeaderNotFound) as exc:
             report.errors.append(RowError(0, None, str(exc)))
+            report.unreadable = True
             return None
 
     return read

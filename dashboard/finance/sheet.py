@@ -80,7 +80,7 @@ def read_sheet(
         written = [text_of(c) for c in cells]
         rest = table[index + 1 :]
         below = None
-        if rest and _is_sub_header(rest[0][1]):
+        if rest and _is_sub_header(rest[0][1], written, known):
             below = [normalise(text_of(c)) for c in rest[0][1]]
             written = _join_two_rows(written, [text_of(c) for c in rest[0][1]])
             for cell in rest[0][1]:
@@ -112,9 +112,19 @@ class HeaderNotFound(ValueError):
     pass
 
 
-def _is_sub_header(cells: list[Any]) -> bool:
+def _is_sub_header(cells: list[Any], top: list[str], known: set[str]) -> bool:
+    """A second header row: no amounts, and at least one of its names is a known column on
+    its own ("단가") or joined to the group above it ("집행액" + "누계"). Without the second
+    test, a first data row of text and dates (a participant list) would be taken for one."""
     values = [c for c in cells if text_of(c) != ""]
     if not values:
+        return False
+    bottom = [text_of(c) for c in cells]
+    joined = _join_two_rows(top, bottom)
+    if not any(
+        b and (normalise(b) in known or normalise(j) in known)
+        for b, j in zip(bottom, joined, strict=False)
+    ):
         return False
     for cell in values:
         try:

@@ -267,8 +267,10 @@ def monthly_bars(
     value_title: str,
     color_col: str | None = None,
     color_title: str = "",
+    color_domain: list[str] | None = None,
 ) -> alt.Chart:
-    """Bars per month, optionally split by a category column already translated."""
+    """Bars per month, optionally split by a category column already translated; with
+    ``color_domain`` each category keeps its colour from chart to chart."""
     t = lambda key: translate(key, lang)  # noqa: E731
     data = df.assign(month=pd.to_datetime(df["month"]))
     enc = {
@@ -287,7 +289,9 @@ def monthly_bars(
         enc["color"] = alt.Color(
             f"{color_col}:N",
             title=color_title,
-            scale=alt.Scale(range=SERIES),
+            scale=alt.Scale(domain=color_domain, range=SERIES[: len(color_domain)])
+            if color_domain
+            else alt.Scale(range=SERIES),
             legend=alt.Legend(orient="top"),
         )
         enc["xOffset"] = f"{color_col}:N"

@@ -8,44 +8,30 @@ preview lists counts, sites and the rows recognised as repeats.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.auth import can
 from dashboard.complaints import ComplaintReport, import_complaints
-from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
-from dashboard.ui.auth import session_user
 from dashboard.ui.data import get_engine
+from dashboard.ui.file_import import ImportSlot, permitted, show_errors
 from dashboard.ui.i18n import t
-from dashboard.ui.importing import MAX_UPLOAD_MB
 from dashboard.ui.safe_text import md_escape
 
 ACTION = "import_data"
 LISTED = 200
-
-
-def _key(part: str) -> str:
-    return f"complaint_import_{part}"
-
-
-def _uploader_key() -> str:
-    # A new key empties the uploader after a stored import, so it cannot be sent twice by habit.
-    return _key(f"file_{st.session_state.get(_key('counter'), 0)}")
+SLOT = ImportSlot("complaint_import")
 
 
 def _on_confirm() -> None:
-    user, upload = session_user(), st.session_state.get(_uploader_key())
-    if user is None or not can(user.role, ACTION) or upload is None:  # a callback is a door too
+    user, upload = permitted(ACTION), SLOT.upload()
+    if user is None or upload is None:  # a callback is a door too
         return
     report = import_complaints(get_engine(), upload.getvalue(), upload.name, user, clock.now())
-    st.session_state[_key("result")] = report
     if report.stored:
-        st.session_state[_key("counter")] = st.session_state.get(_key("counter"), 0) + 1
         st.cache_data.clear()  # the page's counts and estimates include the new complaints
+    SLOT.done(report)
 
 
 def _counts(report: ComplaintReport) -> str:
@@ -62,27 +48,11 @@ def _counts(report: ComplaintReport) -> str:
 
 
 def _errors(report: ComplaintReport) -> None:
-    st.error(
+    show_errors(
         t("complaint_import.refused", filename=md_escape(report.filename), n=len(report.errors)),
-        icon=":material/block:",
-    )
-    errors = pd.DataFrame(
-        {
-            t("importing.row"): [
-                e.row if e.row else t("importing.whole_file") for e in report.errors
-            ],
-            t("importing.column"): [e.column or "–" for e in report.errors],
-            t("importing.reason"): [e.reason for e in report.errors],
-        }
-    ).astype(str)
-    st.dataframe(errors, hide_index=True, width="stretch", height=min(38 + 35 * len(errors), 420))
-    st.download_button(
-        t("importing.errors_download"),
-        data=to_csv_bytes(errors),
-        file_name=f"{Path(report.filename).stem}-errors.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key=_key("errors_download"),
+        report.errors,
+        report.filename,
+        SLOT.key("errors_download"),
     )
 
 
@@ -119,17 +89,12 @@ def _details(report: ComplaintReport) -> None:
 
 def import_section() -> None:
     """The whole section; only for users with ``import_data`` (leads, administrators)."""
-    user = session_user()
-    if user is None or not can(user.role, ACTION):
+    user = permitted(ACTION)
+    if user is None:
         return
     with st.expander(t("complaint_import.title"), icon=":material/upload_file:"):
         st.caption(t("complaint_import.help"))
-        upload = st.file_uploader(
-            t("importing.file", mb=MAX_UPLOAD_MB),
-            type=["csv", "xlsx"],
-            max_upload_size=MAX_UPLOAD_MB,
-            key=_uploader_key(),
-        )
+        upload = SLOT.uploader()
         if upload is not None:
             report = import_complaints(
                 get_engine(), upload.getvalue(), upload.name, user, clock.now(), dry_run=True
@@ -146,9 +111,9 @@ def import_section() -> None:
                     type="primary",
                     icon=":material/save:",
                     on_click=_on_confirm,
-                    key=_key("confirm"),
+                    key=SLOT.key("confirm"),
                 )
-        result: ComplaintReport | None = st.session_state.get(_key("result"))
+        result: ComplaintReport | None = SLOT.result()
         if result is not None:
             if not result.ok:
                 _errors(result)

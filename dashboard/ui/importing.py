@@ -20,10 +20,11 @@ from dashboard.ingest.files import ImportReport, read_head
 from dashboard.ingest.imports import import_and_audit
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
+from dashboard.ui.file_import import MAX_UPLOAD_MB as MAX_UPLOAD_MB  # the events page
+from dashboard.ui.file_import import error_frame as _error_rows
 from dashboard.ui.i18n import t
 from dashboard.ui.safe_text import md_escape
 
-MAX_UPLOAD_MB = 20  # 100,000 rows (the importer's limit) of a typical export fit well within
 PREVIEW_ROWS = 10
 VENDOR_KEY = "import_vendor"
 _UPLOAD_COUNTER = "import_upload_counter"
@@ -124,15 +125,7 @@ def import_button(ready: bool) -> None:
 
 def error_frame(report: ImportReport) -> pd.DataFrame:
     """The refusal as a table: spreadsheet row (the header is row 1), column, reason."""
-    return pd.DataFrame(
-        {
-            t("importing.row"): [
-                e.row if e.row else t("importing.whole_file") for e in report.errors
-            ],
-            t("importing.column"): [e.column or "–" for e in report.errors],
-            t("importing.reason"): [e.reason for e in report.errors],
-        }
-    ).astype(str)
+    return _error_rows(report.errors)
 
 
 def last_result() -> None:

@@ -7,36 +7,25 @@ audited by the domain, which checks ``manage_roster`` itself) from the same uplo
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.auth import can
-from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
 from dashboard.registry import KINDS, RosterReport, import_roster, template_csv
-from dashboard.ui.auth import session_user
 from dashboard.ui.data import get_engine
+from dashboard.ui.file_import import ImportSlot, changed_table, permitted, show_errors
 from dashboard.ui.i18n import t
-from dashboard.ui.importing import MAX_UPLOAD_MB
 from dashboard.ui.safe_text import md_escape
 
-CHANGED_ROWS = 200  # changed rows listed in the preview table
+ACTION = "manage_roster"
 
 
-def _key(kind: str, part: str) -> str:
-    return f"roster_{kind}_{part}"
-
-
-def _uploader_key(kind: str) -> str:
-    # A new key empties the uploader after a stored import, so it cannot be sent twice by habit.
-    return _key(kind, f"file_{st.session_state.get(_key(kind, 'counter'), 0)}")
+def _slot(kind: str) -> ImportSlot:
+    return ImportSlot(f"roster_{kind}")
 
 
 def _run(kind: str, data: bytes, filename: str, dry_run: bool) -> RosterReport:
-    user = session_user()
+    user = permitted(ACTION)
     assert user is not None  # callers checked
     return import_roster(
         get_engine(), KINDS[kind], data, filename, user, clock.now(), dry_run=dry_run
@@ -44,45 +33,20 @@ def _run(kind: str, data: bytes, filename: str, dry_run: bool) -> RosterReport:
 
 
 def _on_confirm(kind: str) -> None:
-    user = session_user()
-    upload = st.session_state.get(_uploader_key(kind))
+    slot = _slot(kind)
+    upload = slot.upload()
     # The page re-checks the right, and so does the domain: a callback is a second door.
-    if user is None or not can(user.role, "manage_roster") or upload is None:
+    if permitted(ACTION) is None or upload is None:
         return
-    report = _run(kind, upload.getvalue(), upload.name, dry_run=False)
-    st.session_state[_key(kind, "result")] = report
-    if report.stored:
-        counter = _key(kind, "counter")
-        st.session_state[counter] = st.session_state.get(counter, 0) + 1
-
-
-def error_frame(report: RosterReport) -> pd.DataFrame:
-    """The refusal as a table: spreadsheet row (the header is row 1), column, reason."""
-    return pd.DataFrame(
-        {
-            t("importing.row"): [
-                e.row if e.row else t("importing.whole_file") for e in report.errors
-            ],
-            t("importing.column"): [e.column or "–" for e in report.errors],
-            t("importing.reason"): [e.reason for e in report.errors],
-        }
-    ).astype(str)
+    slot.done(_run(kind, upload.getvalue(), upload.name, dry_run=False))
 
 
 def _errors(kind: str, report: RosterReport) -> None:
-    st.error(
+    show_errors(
         t("roster.refused", filename=md_escape(report.filename), n=len(report.errors)),
-        icon=":material/block:",
-    )
-    errors = error_frame(report)
-    st.dataframe(errors, hide_index=True, width="stretch", height=min(38 + 35 * len(errors), 420))
-    st.download_button(
-        t("importing.errors_download"),
-        data=to_csv_bytes(errors),
-        file_name=f"{Path(report.filename).stem}-errors.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key=_key(kind, "errors_download"),
+        report.errors,
+        report.filename,
+        _slot(kind).key("errors_download"),
     )
 
 
@@ -96,29 +60,8 @@ def _counts(report: RosterReport) -> str:
     )
 
 
-def changed_table(report: RosterReport, key_label: str | None = None) -> None:
-    """The preview's changed rows (their key and which fields change), the first
-    ``CHANGED_ROWS`` of them; shared by every import that previews changes."""
-    if not report.changed:
-        return
-    shown = report.changed[:CHANGED_ROWS]
-    st.dataframe(
-        pd.DataFrame(
-            {
-                key_label or t("roster.key"): [key for key, _ in shown],
-                t("roster.changed_fields"): [", ".join(fields) for _, fields in shown],
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-        height=min(38 + 35 * len(shown), 320),
-    )
-    if len(report.changed) > CHANGED_ROWS:
-        st.caption(t("roster.more_changed", n=format_number(len(report.changed) - CHANGED_ROWS)))
-
-
 def _result(kind: str) -> None:
-    report: RosterReport | None = st.session_state.get(_key(kind, "result"))
+    report: RosterReport | None = _slot(kind).result()
     if report is None:
         return
     if not report.ok:
@@ -134,9 +77,9 @@ def _result(kind: str) -> None:
 
 def import_section(kind: str) -> None:
     """The whole section for ``kind`` ("people" or "devices"); only for ``manage_roster``."""
-    user = session_user()
-    if user is None or not can(user.role, "manage_roster"):
+    if permitted(ACTION) is None:
         return
+    slot = _slot(kind)
     with st.expander(t(f"roster.title_{kind}"), icon=":material/upload_file:"):
         st.caption(t(f"roster.help_{kind}"))
         st.download_button(
@@ -146,14 +89,9 @@ def import_section(kind: str) -> None:
             mime="text/csv",
             icon=":material/download:",
             on_click="ignore",
-            key=_key(kind, "template"),
+            key=slot.key("template"),
         )
-        upload = st.file_uploader(
-            t("importing.file", mb=MAX_UPLOAD_MB),
-            type=["csv", "xlsx"],
-            max_upload_size=MAX_UPLOAD_MB,
-            key=_uploader_key(kind),
-        )
+        upload = slot.uploader()
         if upload is not None:
             # The dry run reads the file and the database: the preview is what would be stored.
             report = _run(kind, upload.getvalue(), upload.name, dry_run=True)
@@ -170,6 +108,6 @@ def import_section(kind: str) -> None:
                     icon=":material/save:",
                     on_click=_on_confirm,
                     args=(kind,),
-                    key=_key(kind, "confirm"),
+                    key=slot.key("confirm"),
                 )
         _result(kind)

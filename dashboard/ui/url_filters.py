@@ -88,8 +88,9 @@ def url_date_range(
     if key not in st.session_state:
         start = _parse(st.query_params.get(params[0])) or lo
         end = _parse(st.query_params.get(params[1])) or hi
-        start, end = min(max(start, lo), hi), min(max(end, lo), hi)
-        st.session_state[key] = (start, end) if start <= end else (lo, hi)
+        st.session_state[key] = _clamped((start, end), lo, hi)
+    else:  # the data's span changed (an import, another program): keep the pick within it
+        st.session_state[key] = _clamped(tuple(st.session_state[key]), lo, hi)
     picked = (container or st).date_input(
         label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
     )
@@ -102,3 +103,11 @@ def url_date_range(
         else:
             st.query_params[param] = value.isoformat()
     return picked[0], picked[1]
+
+
+def _clamped(picked: tuple, lo: date, hi: date) -> tuple:
+    """``picked`` (one or two dates) moved into [lo, hi]; an inverted range becomes the whole."""
+    inside = tuple(min(max(d, lo), hi) for d in picked)
+    if len(inside) == 2 and inside[0] > inside[1]:
+        return lo, hi
+    return inside

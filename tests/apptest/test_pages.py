@@ -190,7 +190,7 @@ def test_complaints_show_published_changes(demo_db) -> None:
 
 def test_participation_against_published(demo_db) -> None:
     at = open_page("participation")
-    table = at.dataframe[0].value
+    table = next(d.value for d in at.dataframe if "사업" in d.value.columns)
     row = table[table["사업"] == "모바일 헬스케어"]
     assert row["공표 수치"].item() == "990"
     assert row["참여 인원(데이터)"].item() == "990"  # the demo reproduces the document

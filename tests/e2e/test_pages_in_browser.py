@@ -649,3 +649,16 @@ def test_lead_draws_a_safe_zone_polygon_on_the_map(page, app_server):
     _assert_no_exception(page, "/people?person=WND-P000001 (drawn zone)")
     # The save reruns the page and remounts its maps: the screenshot takes the page as it is.
     screenshot(page, "people-geofence-drawn-ko")
+
+
+def test_participation_cohort_on_a_projector(page, app_server):
+    """The 참여 page's 24-week cohort in a council room: the retention chart, the drop-out by
+    area and the outcomes against the national benchmark render, with no error, from a deep
+    link whose filters are in the URL."""
+    visit(page, f"{app_server}/participation?projector=1&from=2022-07-01&to=2023-06-30")
+    cohort_ko = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))["cohort"]
+    for key in ("title", "curve_title", "area_title", "outcomes_title"):
+        page.get_by_text(cohort_ko[key]).first.wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
+    _assert_no_exception(page, "/participation?projector=1")
+    screenshot(page, "participation-projector-ko")

@@ -19,6 +19,7 @@ from dashboard.db.schema.participation import (
     Enrolment,
     IncentiveLedger,
     ParticipationPeriod,
+    ParticipationWeek,
 )
 from dashboard.db.schema.people import ApiKey, CareRecipient, User
 from dashboard.db.schema.places import Program, Region
@@ -54,6 +55,7 @@ __all__ = [
     "IncentiveLedger",
     "NotificationOutbox",
     "ParticipationPeriod",
+    "ParticipationWeek",
     "Program",
     "PublishedFigure",
     "Region",

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.db.base import Base, UTCDateTime
 
-IMPORT_KINDS = ("budget_execution", "incentive_ledger")
+IMPORT_KINDS = ("budget_execution", "incentive_ledger", "participation")
 FUNDING_SOURCES = ("national", "provincial", "city", "district", "private", "other")
 AMOUNT_UNITS = ("원", "천원", "백만원")
 
@@ -24,7 +24,9 @@ class DataImport(Base):
 
     __tablename__ = "data_imports"
     __table_args__ = (
-        CheckConstraint("kind IN ('budget_execution','incentive_ledger')", name="kind"),
+        CheckConstraint(
+            "kind IN ('budget_execution','incentive_ledger','participation')", name="kind"
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -78,12 +78,19 @@ COMPLAINT_PII_COLUMNS = tuple(
 
 
 class Enrolment(Base):
-    """One person's participation in a participation program (no names: a pseudonymous ref)."""
+    """One person's participation in a participation program (no names: a pseudonymous ref).
+
+    ``participant_ref`` is the program system's own participant number, unique per program: a
+    re-imported enrolment file (``dashboard.participation``) updates the person in place.
+    ``improved`` and ``risk_reduced`` are the program's two outcomes (health behaviour improved,
+    health-risk factors reduced), None where not measured.
+    """
 
     __tablename__ = "enrolments"
     __table_args__ = (
         CheckConstraint("status IN ('active','completed','dropped')", name="status"),
         Index("ix_enrolments_program_enrolled", "program_id", "enrolled_on"),
+        UniqueConstraint("program_id", "participant_ref", name="uq_enrolments_program_ref"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -97,6 +104,30 @@ class Enrolment(Base):
     status: Mapped[str] = mapped_column(String(10), default="active")
     ended_on: Mapped[date | None] = mapped_column(Date)
     improved: Mapped[bool | None] = mapped_column()  # program outcome where measured
+    risk_reduced: Mapped[bool | None] = mapped_column()  # second outcome where measured
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("data_imports.id"), index=True)
+
+
+class ParticipationWeek(Base):
+    """One participant's activity in one program week (week 0 starts on the enrolment day):
+    the days with any recorded activity (a measurement, a coaching contact, app use), 0–7.
+
+    A week without a row is a week without activity; the retention curve and drop-out week of
+    :mod:`dashboard.analysis.cohort` are computed from these rows.
+    """
+
+    __tablename__ = "participation_weeks"
+    __table_args__ = (
+        UniqueConstraint("enrolment_id", "week", name="uq_participation_weeks_key"),
+        CheckConstraint("week BETWEEN 0 AND 104", name="week"),
+        CheckConstraint("active_days BETWEEN 0 AND 7", name="active_days"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    enrolment_id: Mapped[int] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    week: Mapped[int] = mapped_column(Integer)
+    active_days: Mapped[int] = mapped_column(Integer)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("data_imports.id"), index=True)
 
 
 class ParticipationPeriod(Base):
