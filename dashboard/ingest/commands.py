@@ -120,11 +120,16 @@ def cmd_vendors(args: argparse.Namespace) -> int:
 
 def cmd_mqtt(args: argparse.Namespace) -> int:
     from dashboard.ingest.mqtt import run_bridge
+    from dashboard.settings import get_settings
 
+    if args.share_group is None:
+        args.share_group = get_settings().mqtt_share_group
     engine = _engine()
     if not _require_schema(engine):
         return 2
-    return run_bridge(engine, args.url, client_id=args.client_id, root=args.root)
+    return run_bridge(
+        engine, args.url, client_id=args.client_id, root=args.root, share_group=args.share_group
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -205,6 +210,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="MQTT client id; the broker keeps this session's queued messages while it is away",
     )
     mqtt.add_argument("--root", default="anbu", help="first topic level (default: anbu)")
+    mqtt.add_argument(
+        "--share-group",
+        default=None,
+        help="shared subscription group of the bridges ($share/GROUP/...); default "
+        "ANBU_MQTT_SHARE_GROUP or 'anbu'; '' subscribes without sharing",
+    )
     mqtt.set_defaults(func=cmd_mqtt)
 
     imp = sub.add_parser(
