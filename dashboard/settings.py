@@ -156,6 +156,11 @@ class Settings(BaseSettings):
         "complaint site of its type (docs/complaints-import.md).",
     )
 
+    mqtt_url: SecretStr = Field(
+        default=SecretStr("mqtt://127.0.0.1:1883"),
+        description="Broker of the MQTT bridge, mqtt://[user:password@]host[:port]; "
+        "`mqtt-bridge --url` overrides it.",
+    )
     mqtt_share_group: str = Field(
         default="anbu",
         description="Shared subscription group of the MQTT bridges ($share/GROUP/anbu/+/events): "
