@@ -108,7 +108,8 @@ class LeaderLock:
                 return False
             return self._try()
         except Exception as exc:  # a dropped connection, a database outage: not leader now
-            log.warning("worker lock connection lost: %s", getattr(exc, "orig", None) or exc)
+            what = "lost" if self._conn is not None else "cannot be opened"
+            log.warning("worker lock connection %s: %s", what, getattr(exc, "orig", None) or exc)
             self._drop()
             return False
 
