@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import threading
+import time
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -281,7 +282,15 @@ def test_two_of_everything_lose_the_leader_worker_and_nothing_is_lost_or_doubled
             pytest.fail(f"wave 1 not escalated:\n{procs[f'worker-{leader}'].log()}")
 
         os.kill(procs[f"worker-{leader}"].proc.pid, signal.SIGKILL)  # mid-run, no goodbye
+        killed = time.monotonic()
         procs[f"worker-{leader}"].proc.wait(10)
+        took_over = wait_until(
+            lambda: "worker leadership acquired" in procs[f"worker-{follower}"].log(), 30, 0.05
+        )
+        took = time.monotonic() - killed
+        # One interval (1 s) of the follower, plus a pass's time with six processes on 2 cores.
+        assert took_over and took <= 10, f"take-over: {took:.1f} s"
+        print(f"take-over after SIGKILL: {took:.2f} s")
         feed(second, "w2")
         if not wait_until(lambda: escalated(second), 60, interval=0.5):
             pytest.fail(f"wave 2 not escalated:\n{procs[f'worker-{follower}'].log()}")
