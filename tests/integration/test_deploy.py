@@ -154,3 +154,32 @@ def test_the_nginx_configuration_is_valid(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "ip_hash" in site and "proxy_set_header Upgrade $http_upgrade" in site
+
+
+def test_systemd_accepts_the_units(tmp_path):
+    """``systemd-analyze verify`` on each unit (templates instantiated), with this Python in
+    place of /opt/anbu/venv/bin/python: no warning at all (a misspelt key or value is one)."""
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        missing_service("systemd-analyze is not installed (apt-get install systemd)")
+    instances = {
+        "anbu-app@.service": "8501",
+        "anbu-ingest@.service": "8765",
+        "anbu-bridge@.service": "1",
+    }
+    paths = []
+    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+        text = unit.read_text(encoding="utf-8").replace(verify.VENV_PYTHON, sys.executable)
+        name = (
+            unit.name.replace("@.", f"@{instances[unit.name]}.") if "@." in unit.name else unit.name
+        )
+        (tmp_path / unit.name).write_text(text, encoding="utf-8")  # the template itself
+        if name != unit.name:
+            (tmp_path / name).write_text(text, encoding="utf-8")
+        paths.append(str(tmp_path / name))
+    done = subprocess.run(
+        [analyze, "verify", "--man=no", *paths], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and not (done.stdout + done.stderr).strip(), (
+        done.stdout + done.stderr
+    )
