@@ -35,8 +35,12 @@ log = logging.getLogger(__name__)
 
 # "Anbu" in ASCII (0x416E6275). One constant: the 시스템 상태 page looks for it in pg_locks.
 WORKER_LOCK_KEY = 1097753205
-# Detect a dead network path to the database within about 25 s (idle 10 s + 3 probes × 5 s),
-# so a leader cut off from PostgreSQL notices as PostgreSQL does.
+# Detect a dead network path within about 25 s (idle 10 s + 3 probes × 5 s) on both ends: the
+# server (SET below) ends a vanished leader's session and frees the lock for a follower, and the
+# leader (libpq's keepalives) notices it is cut off instead of waiting for the OS's two hours.
+SERVER_KEEPALIVES = text(
+    "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3"
+)
 KEEPALIVES = {
     "keepalives": 1,
     "keepalives_idle": 10,
@@ -125,6 +129,7 @@ class LeaderLock:
         try:
             # Autocommit: the lock is session-level, and no transaction stays open for hours.
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(SERVER_KEEPALIVES)
             if conn.execute(_TRY_LOCK, {"k": WORKER_LOCK_KEY}).scalar():
                 self._conn = conn
                 return True

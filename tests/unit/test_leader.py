@@ -55,6 +55,12 @@ def test_one_lock_holder_and_fail_over_when_its_connection_dies(pg_engine):
                 {"k": WORKER_LOCK_KEY, "p": holder.pid},
             ).scalar()
         assert row == 1 and holder.application_name.startswith("anbu-worker ")
+        # The server ends a vanished leader's session after ~25 s (docs/deployment.md).
+        keepalives = [
+            first._conn.execute(text(f"SHOW tcp_keepalives_{k}")).scalar()
+            for k in ("idle", "interval", "count")
+        ]
+        assert keepalives == ["10", "5", "3"]
         kill_leader_session(pg_engine)
         assert first.check() is False  # the lost leader notices before acting
         assert second.check() is True
