@@ -65,7 +65,8 @@ _HOLDER = text(
 
 def worker_identity() -> str:
     """``anbu-worker host:pid``: the lock connection's application_name in pg_stat_activity."""
-    return f"anbu-worker {socket.gethostname()}:{os.getpid()}"[:63]
+    # PostgreSQL keeps 63 bytes of it: shorten the host name, never the pid.
+    return f"anbu-worker {socket.gethostname()[:40]}:{os.getpid()}"
 
 
 @dataclass(frozen=True)
