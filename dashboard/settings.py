@@ -156,6 +156,25 @@ class Settings(BaseSettings):
         "complaint site of its type (docs/complaints-import.md).",
     )
 
+    mqtt_url: SecretStr = Field(
+        default=SecretStr("mqtt://127.0.0.1:1883"),
+        description="Broker of the MQTT bridge, mqtt://[user:password@]host[:port]; "
+        "`mqtt-bridge --url` overrides it.",
+    )
+    mqtt_share_group: str = Field(
+        default="anbu",
+        description="Shared subscription group of the MQTT bridges ($share/GROUP/anbu/+/events): "
+        "each message goes to one bridge of the group. Empty: every bridge gets every message.",
+    )
+
+    @field_validator("mqtt_share_group")
+    @classmethod
+    def _share_group(cls, value: str) -> str:
+        value = value.strip()
+        if any(c in value for c in "/+#"):
+            raise ValueError("ANBU_MQTT_SHARE_GROUP: one topic level without '/', '+' or '#'")
+        return value
+
     @field_validator("notify_webhook_url")
     @classmethod
     def _webhook_url(cls, value: str) -> str:

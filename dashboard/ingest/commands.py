@@ -120,11 +120,19 @@ def cmd_vendors(args: argparse.Namespace) -> int:
 
 def cmd_mqtt(args: argparse.Namespace) -> int:
     from dashboard.ingest.mqtt import run_bridge
+    from dashboard.settings import get_settings
 
+    settings = get_settings()
+    if args.share_group is None:
+        args.share_group = settings.mqtt_share_group
+    if args.url is None:  # from the environment: a password stays out of the process list
+        args.url = settings.mqtt_url.get_secret_value()
     engine = _engine()
     if not _require_schema(engine):
         return 2
-    return run_bridge(engine, args.url, client_id=args.client_id, root=args.root)
+    return run_bridge(
+        engine, args.url, client_id=args.client_id, root=args.root, share_group=args.share_group
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -198,13 +206,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     vend.set_defaults(func=cmd_vendors)
 
     mqtt = sub.add_parser("mqtt-bridge", help="ingest events from MQTT topics anbu/+/events")
-    mqtt.add_argument("--url", default="mqtt://127.0.0.1:1883", help="mqtt://[user:pass@]host:port")
+    mqtt.add_argument(
+        "--url",
+        default=None,
+        help="mqtt://[user:pass@]host:port (default: ANBU_MQTT_URL or mqtt://127.0.0.1:1883)",
+    )
     mqtt.add_argument(
         "--client-id",
         default="anbu-ingest-bridge",
         help="MQTT client id; the broker keeps this session's queued messages while it is away",
     )
     mqtt.add_argument("--root", default="anbu", help="first topic level (default: anbu)")
+    mqtt.add_argument(
+        "--share-group",
+        default=None,
+        help="shared subscription group of the bridges ($share/GROUP/...); default "
+        "ANBU_MQTT_SHARE_GROUP or 'anbu'; '' subscribes without sharing",
+    )
     mqtt.set_defaults(func=cmd_mqtt)
 
     imp = sub.add_parser(

@@ -9,6 +9,12 @@ broker redelivers, and ``event_id`` makes redelivery harmless. A message that ca
 (``dashboard.ingest.deadletters``) and then acknowledged: unacknowledged, it would come back
 forever and, with a handful more, fill the broker's in-flight window for every vendor.
 
+Any number of bridges may run (each with its own client id): by default they subscribe through
+the shared subscription ``$share/<group>/<root>/+/events`` (MQTT 5, and Mosquitto's v3.1.1
+support for it), so the broker hands each message to one bridge of the group. Adding a bridge adds
+capacity, and no message is processed twice (a redelivery after a crash is a duplicate that
+``event_id`` absorbs).
+
 Each processed message gets a reply on ``<root>/<vendor>/results`` (the HTTP reply's JSON, or
 ``{"error": ...}`` for a message kept as a dead letter), since MQTT has no response of its own.
 """
@@ -42,6 +48,7 @@ from dashboard.rules.config import RulesConfigError
 log = logging.getLogger(__name__)
 
 DEFAULT_ROOT = "anbu"
+DEFAULT_SHARE_GROUP = "anbu"  # the bridges' shared subscription group; "" subscribes directly
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 DB_RETRY_MAX_S = 30.0
 STATS_EVERY_S = 60.0
@@ -95,9 +102,11 @@ class Bridge:
         *,
         client_id: str = "anbu-ingest-bridge",
         root: str = DEFAULT_ROOT,
+        share_group: str = DEFAULT_SHARE_GROUP,
         clock: Clock = system_now,
     ) -> None:
         self.engine, self.clock, self.root = tune_engine_for_ingest(engine), clock, root
+        self.share_group = check_share_group(share_group)
         self.broker = parse_url(url)
         self.stats = BridgeStats()
         self.stopping = threading.Event()
@@ -117,6 +126,13 @@ class Bridge:
     @property
     def topic(self) -> str:
         return f"{self.root}/+/events"
+
+    @property
+    def subscription(self) -> str:
+        """The topic filter subscribed to: shared among the group's bridges unless disabled."""
+        if not self.share_group:
+            return self.topic
+        return f"$share/{self.share_group}/{self.topic}"
 
     def handle(self, topic: str, payload: bytes) -> dict | None:
         """Process one message; returns the reply, or None when it must be redelivered.
@@ -225,9 +241,12 @@ class Bridge:
             log.error("broker refused the connection: %s", reason_code)
             return
         log.info(
-            "connected to %s:%d, subscribing to %s", self.broker.host, self.broker.port, self.topic
+            "connected to %s:%d, subscribing to %s",
+            self.broker.host,
+            self.broker.port,
+            self.subscription,
         )
-        client.subscribe(self.topic, qos=1)
+        client.subscribe(self.subscription, qos=1)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         if not self.stopping.is_set():
@@ -267,11 +286,29 @@ class Bridge:
         self.stopping.set()
 
 
-def run_bridge(engine: Engine, url: str, *, client_id: str, root: str = DEFAULT_ROOT) -> int:
+def check_share_group(group: str) -> str:
+    """A shared subscription group name: one topic level, no wildcards ("" = not shared)."""
+    group = group.strip()
+    if any(c in group for c in "/+#") or "\x00" in group:
+        raise ValueError(
+            f"MQTT share group {group!r}: one topic level without '/', '+' or '#' "
+            "(empty: subscribe without sharing)"
+        )
+    return group
+
+
+def run_bridge(
+    engine: Engine,
+    url: str,
+    *,
+    client_id: str,
+    root: str = DEFAULT_ROOT,
+    share_group: str = DEFAULT_SHARE_GROUP,
+) -> int:
     """The ``mqtt-bridge`` command: run in the foreground, stop cleanly on SIGTERM or Ctrl-C."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
-        bridge = Bridge(engine, url, client_id=client_id, root=root)
+        bridge = Bridge(engine, url, client_id=client_id, root=root, share_group=share_group)
     except ValueError as exc:
         log.error("%s", exc)
         return 2

@@ -24,13 +24,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     stop = threading.Event()
     install_stop_handlers(stop)
-    run_worker(
+    ticks = run_worker(
         _engine(),
         interval_s=args.interval,
         once=args.once,
         stop=stop,
         report=lambda summary: print(summary, flush=True),
     )
+    if args.once and ticks == 0:
+        print("another worker leads (PostgreSQL worker lock): nothing done", flush=True)
     return 0
 
 

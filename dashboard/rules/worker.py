@@ -1,4 +1,8 @@
-"""The rule worker: the silence tick on a clock, stopped cleanly by SIGTERM or Ctrl-C."""
+"""The rule worker: the silence tick on a clock, stopped cleanly by SIGTERM or Ctrl-C.
+
+On PostgreSQL any number of workers may run: the one holding the worker lock acts, the others
+wait and take over when it dies (``dashboard.ops.leader``). On SQLite every worker acts.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.reminders import daily_away_reminders
 from dashboard.notify.worker import notify_tick
+from dashboard.ops.leader import LeaderLock
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
@@ -47,31 +52,69 @@ def run_worker(
     clock: Clock = system_now,
     stop: threading.Event | None = None,
     report: Callable[[TickSummary], None] = lambda s: log.info("%s", s),
+    on_leadership: Callable[[bool], None] | None = None,
 ) -> int:
     """Tick every ``interval_s`` until ``stop`` is set; returns the number of ticks run.
+
+    On PostgreSQL a pass runs only while this worker holds the worker lock (leader election);
+    a follower tries again each interval. ``on_leadership`` is called with the first outcome
+    and then whenever leadership changes (and with False when a leader stops), e.g. to set a
+    gauge; on SQLite, which has no election, it is called once with True.
 
     A tick that fails on a transient database error (a locked SQLite file, a dropped
     connection) is logged and retried on the next interval; the worker never dies of it.
     """
     stop = stop or threading.Event()
+    leader = LeaderLock(engine)
+    leading: bool | None = None
     ticks = 0
-    while not stop.is_set():
-        started = clock()
-        try:
-            report(tick_once(engine, started))
-        except OperationalError as exc:
+    try:
+        while not stop.is_set():
+            started = clock()
+            now_leading = leader.check()
+            if now_leading != leading:
+                _leadership_changed(leader, leading, now_leading, on_leadership)
+                leading = now_leading
+            if now_leading:
+                try:
+                    report(tick_once(engine, started))
+                except OperationalError as exc:
+                    if once:
+                        raise
+                    log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
+                notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
+                daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
+                daily_away_reminders(engine, started)  # people marked away: told once a day
+                ticks += 1
             if once:
-                raise
-            log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
-        notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
-        daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
-        daily_away_reminders(engine, started)  # people marked away: operators told once a day
-        ticks += 1
-        if once:
-            break
-        elapsed = (clock() - started).total_seconds()
-        stop.wait(max(0.0, interval_s - elapsed))
+                break
+            elapsed = (clock() - started).total_seconds()
+            stop.wait(max(0.0, interval_s - elapsed))
+    finally:
+        if leading and leader.elected:
+            leader.release()
+            log.info("worker leadership released (stopping)")
+            if on_leadership is not None:
+                on_leadership(False)
     return ticks
+
+
+def _leadership_changed(
+    leader: LeaderLock,
+    before: bool | None,
+    now: bool,
+    on_leadership: Callable[[bool], None] | None,
+) -> None:
+    if not leader.elected:
+        log.info("SQLite: no leader election; this worker acts (one machine)")
+    elif now:
+        log.info("worker leadership acquired: this worker acts")
+    elif before is None:
+        log.info("another worker leads; following (retrying each interval)")
+    else:
+        log.warning("worker leadership lost: this worker stops acting and follows")
+    if on_leadership is not None:
+        on_leadership(now)
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
