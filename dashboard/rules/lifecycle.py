@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import Connection, select, text, update
 
 from dashboard.audit import audit_row
-from dashboard.db.schema import Alert, AuditLog, NotificationOutbox
+from dashboard.clock import as_utc
+from dashboard.db.schema import Alert, AuditLog, DeviceState, NotificationOutbox
 from dashboard.rules.model import (
     FOLLOWING_RULES,
     STAGE_RANK,
@@ -104,6 +105,14 @@ def apply_decisions(
     # A cleared condition without an open alert needs nothing: most devices, most of the time.
     keyed = [(k, f, d) for k, f, d in keyed if d.stage is not None or k in current]
     to_open = [(k, f, d) for k, f, d in keyed if d.stage is not None and k not in current]
+    stale = _moved_on(conn, [f for _k, f, _d in to_open])
+    if stale:
+        # The device reported after its facts were read (an ingest transaction committed
+        # during this tick): the decision may be about a condition that event already ended,
+        # and ingest may just have closed that very alert. Opening it would reopen a closed
+        # alert and notify for nothing; the next tick judges the device on the new facts.
+        to_open = [(k, f, d) for k, f, d in to_open if f.device_id not in stale]
+        keyed = [(k, f, d) for k, f, d in keyed if k in current or f.device_id not in stale]
     audit: list[dict[str, Any]] = []
     opened_ids = _open(conn, to_open, now, changes, audit)
     if len(opened_ids) < len(to_open):
@@ -134,6 +143,33 @@ def apply_decisions(
     if audit:
         conn.execute(AuditLog.__table__.insert(), audit)
     return changes
+
+
+def _moved_on(conn: Connection, facts: Sequence[DeviceFacts]) -> set[int]:
+    """Devices whose committed ``last_seen_at`` is newer than in their ``facts``.
+
+    In the transaction that stored an event (ingest) the facts are read after the event, so
+    nothing has moved on. A tick sees here what ingest committed since it read its facts: on
+    PostgreSQL (read committed) and on SQLite (the driver begins the transaction at the first
+    write, so the tick's reads see every commit before it).
+    """
+    if not facts:
+        return set()
+    st = DeviceState.__table__
+    seen = {f.device_id: f.last_seen_at for f in facts}
+    moved: set[int] = set()
+    ids = sorted(seen)
+    for start in range(0, len(ids), 5_000):
+        rows = conn.execute(
+            select(st.c.device_id, st.c.last_seen_at).where(
+                st.c.device_id.in_(ids[start : start + 5_000])
+            )
+        )
+        for device_id, last_seen in rows:
+            known = seen[device_id]
+            if last_seen is not None and (known is None or as_utc(last_seen) > as_utc(known)):
+                moved.add(device_id)
+    return moved
 
 
 def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:

@@ -25,6 +25,8 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.rules import on_events, run_silence_tick
+from dashboard.rules.config import current_thresholds
+from dashboard.rules.device import device_silent
 from dashboard.rules.facts import load_facts_by_id
 from dashboard.rules.lifecycle import apply_decisions
 from dashboard.rules.model import Decision
@@ -491,3 +493,32 @@ def test_many_opens_in_a_row_survive_prepared_statements(db):
     for n, did in enumerate(robots):
         report(db, did, T0 + n * M, "sos", activity=True)
     assert all(open_alerts(db, did)["robot_sos"].stage == "severe" for did in robots)
+
+
+def test_a_tick_does_not_reopen_what_an_event_closed_while_it_ran(db):
+    """The tick reads a silent plug's facts; before it writes, ingest commits the plug's next
+    report and closes the device-silent ticket. The tick's decision (silent) is stale: it must
+    not open the ticket again, and the next tick, on the new facts, has nothing to open."""
+    did = add_device(db, "smart_plug")
+    with db.begin() as conn:
+        conn.execute(update(DeviceState).values(last_activity_at=T0 + 50 * H,
+                                                last_seen_at=T0 + 50 * H))  # fmt: skip
+    tick(db, T0 + 52 * H + M)
+    (fault,) = alerts(db, did)
+    assert fault.rule == "device_silent" and fault.status != "closed"
+    now = T0 + 53 * H
+    with db.connect() as tick_conn:
+        (stale,) = load_facts_by_id(tick_conn, [did])  # read before the report commits
+        report(db, did, now, "heartbeat")  # ingest: stored, state moved on, ticket closed
+        assert [a.status for a in alerts(db, did)] == ["closed"]
+        decision = device_silent(stale, current_thresholds(), now + M)
+        assert decision is not None and decision.stage is not None  # what the tick concluded
+        changes = apply_decisions(tick_conn, [(stale, decision)], now + M)
+        tick_conn.commit()
+    assert changes.opened == 0
+    assert [a.status for a in alerts(db, did)] == ["closed"]
+    # Without the newer report the same stale facts do open it: the guard is what held.
+    with db.connect() as conn, conn.begin():
+        (fresh,) = load_facts_by_id(conn, [did])
+        fresh_silent = device_silent(fresh, current_thresholds(), now + 3 * H)
+        assert apply_decisions(conn, [(fresh, fresh_silent)], now + 3 * H).opened == 1
