@@ -326,6 +326,8 @@ def _detection(c: _Ctx) -> Slide:
             share=share,
             lead=lead,
         )
+    elif gain.share_early == 0:
+        message = c.t("deck.detection.message_none", alerts=format_number(gain.alerts))
     elif gain.share_early is not None:
         message = c.t(
             "deck.detection.message_share", alerts=format_number(gain.alerts), share=share

@@ -26,7 +26,7 @@ NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 # 12 of them, with a 36 h threshold for two people.
 LEADS_24 = [1.5, 2.0, 3.0, 4.5, 6.0, 7.0, 8.0, 9.5, 11.0, 12.0]
 LEADS_36 = [20.0, 30.0]
-LADDER_LAGS_MIN = [0, 1, 1, 2, 5, 0, 3, 1]  # the ladder opens at the first tick at or after
+LADDER_LAGS_MIN = [0, 1, 1, 2, 5, 0, 3, 1, 0, 2]  # the ladder opens at the first tick at or after
 FALLBACK_LEAD = 5.0  # old evidence without `since`: the last activity counts
 
 
@@ -53,6 +53,11 @@ def _seed(engine: Engine) -> None:
         dong = conn.execute(select(Region.id).where(Region.level == "dong")).scalars().first()
         rows: list[dict] = []
         opened = NOW - timedelta(days=5)
+        for lag in LADDER_LAGS_MIN:
+            since = opened - timedelta(hours=24, minutes=lag)
+            ev = {"since": iso(since), "last_activity_at": iso(since), "threshold_h": 24.0}
+            rows.append(_alert(len(rows), opened, ev | {"basis": "ladder"}))
+            opened += timedelta(hours=2)
         for lead, threshold in [(x, 24.0) for x in LEADS_24] + [(x, 36.0) for x in LEADS_36]:
             since = opened - timedelta(hours=threshold - lead)
             # basis as the latest evaluation wrote it: the ladder caught up with some of them
@@ -60,11 +65,6 @@ def _seed(engine: Engine) -> None:
             ev = {"since": iso(since), "last_activity_at": iso(since), "threshold_h": threshold}
             rows.append(_alert(len(rows), opened, ev | {"basis": basis}))
             opened += timedelta(hours=3)
-        for lag in LADDER_LAGS_MIN:
-            since = opened - timedelta(hours=24, minutes=lag)
-            ev = {"since": iso(since), "last_activity_at": iso(since), "threshold_h": 24.0}
-            rows.append(_alert(len(rows), opened, ev | {"basis": "ladder"}))
-            opened += timedelta(hours=2)
         last = opened - timedelta(hours=24 - FALLBACK_LEAD)
         rows.append(_alert(len(rows), opened, {"last_activity_at": iso(last), "threshold_h": 24}))
         # Left out: evidence without times, a plug alert before the window, another rule.
@@ -105,10 +105,10 @@ def test_gain_over_the_fixed_rule_has_the_known_answer(alerts_db) -> None:
 
 
 def test_gain_is_measuring_below_the_minimum(alerts_db) -> None:
-    # 13 opened earlier among 21: a minimum of 14 keeps the median back, 22 the share too.
+    # 13 opened earlier among 23: a minimum of 14 keeps the median back, 24 the share too.
     partial = _gain(alerts_db, minimum=14)
     assert partial.share_early is not None and partial.median_lead_h is None
-    none = _gain(alerts_db, minimum=22)
+    none = _gain(alerts_db, minimum=24)
     assert none.share_early is None and none.median_lead_h is None and not none.measured
     empty = early_gain(q.pd.DataFrame(columns=["opened_at", "fixed_at"]))
     assert (empty.alerts, empty.early, empty.share_early) == (0, 0, None)
@@ -127,7 +127,7 @@ def test_detection_slide_shows_the_gain_from_live_data(alerts_db, lang) -> None:
     leads = LEADS_24 + LEADS_36 + [FALLBACK_LEAD]
     share = f"{len(leads) / (len(leads) + len(LADDER_LAGS_MIN)) * 100:.1f}%"
     lead = format_duration(timedelta(hours=median(leads)), lang)
-    assert values[translate("deck.detection.share", lang)] == share  # 61.9%
+    assert values[translate("deck.detection.share", lang)] == share  # 56.5%
     assert values[translate("deck.detection.lead", lang)] == lead  # 7시간 0분 / 7 h 0 min
     assert share in slide.message and lead in slide.message
     # The slide says it uses live data only, and does not say "measuring".
@@ -137,14 +137,31 @@ def test_detection_slide_shows_the_gain_from_live_data(alerts_db, lang) -> None:
 
 @pytest.mark.parametrize("lang", ["ko", "en"])
 def test_detection_slide_says_measuring_with_too_few_alerts(alerts_db, lang) -> None:
-    with alerts_db.begin() as conn:  # keep 6 plug alerts in the window: under the minimum
-        keep = select(Alert.id).where(Alert.rule == q.PLUG_RULE).order_by(Alert.id).limit(6)
-        conn.execute(delete(Alert).where(Alert.id.not_in(keep)))
+    _keep_plug_alerts(alerts_db, 6)  # six fixed-rule alerts: under the minimum
     slide = _detection(alerts_db, lang)
     measuring = translate("deck.detection.measuring", lang)
     values = {f.label: f.value for f in slide.figures}
     assert values[translate("deck.detection.share", lang)] == measuring
     assert values[translate("deck.detection.lead", lang)] == measuring
-    too_few = translate("deck.detection.too_few", lang, alerts=6, early=6, min=MIN_GAIN_ALERTS)
+    too_few = translate("deck.detection.too_few", lang, alerts=6, early=0, min=MIN_GAIN_ALERTS)
     assert too_few in slide.bullets
     assert "%" not in slide.message  # no share claimed on six alerts
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_detection_slide_says_when_the_routine_opened_none_earlier(alerts_db, lang) -> None:
+    _keep_plug_alerts(alerts_db, len(LADDER_LAGS_MIN))  # ten alerts, all at the fixed rule's time
+    slide = _detection(alerts_db, lang)
+    values = {f.label: f.value for f in slide.figures}
+    assert values[translate("deck.detection.share", lang)] == "0.0%"
+    assert values[translate("deck.detection.lead", lang)] == translate(
+        "deck.detection.measuring", lang
+    )
+    assert slide.message == translate("deck.detection.message_none", lang, alerts="10")
+
+
+def _keep_plug_alerts(engine: Engine, n: int) -> None:
+    """Delete every alert but the first ``n`` plug alerts (the fixed rule's, seeded first)."""
+    with engine.begin() as conn:
+        keep = select(Alert.id).where(Alert.rule == q.PLUG_RULE).order_by(Alert.id).limit(n)
+        conn.execute(delete(Alert).where(Alert.id.not_in(keep)))
