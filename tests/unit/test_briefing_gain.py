@@ -165,3 +165,33 @@ def _keep_plug_alerts(engine: Engine, n: int) -> None:
     with engine.begin() as conn:
         keep = select(Alert.id).where(Alert.rule == q.PLUG_RULE).order_by(Alert.id).limit(n)
         conn.execute(delete(Alert).where(Alert.id.not_in(keep)))
+
+
+@pytest.mark.parametrize("personal", [None, 30, 50])
+def test_the_fixed_rule_never_opens_before_the_moment_the_gain_counts_from(personal) -> None:
+    """The gain's premise, on the rule itself: without a routine the plug rule opens nothing
+    before its evidence's ``since`` + ``threshold_h`` and opens 관심 at that moment, so an
+    alert opened earlier was opened by the routine."""
+    from dashboard.rules.config import Thresholds
+    from dashboard.rules.model import DeviceFacts
+    from dashboard.rules.plug import plug_no_change
+
+    quiet = NOW - timedelta(days=3)
+    f = DeviceFacts(
+        device_id=1,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=1,
+        heartbeat_timeout_s=7200,
+        recipient_id=1,
+        installed_at=quiet - timedelta(days=365),
+        last_seen_at=NOW,
+        last_activity_at=quiet,
+        no_change_hours=personal,
+    )
+    th = Thresholds()
+    probe = plug_no_change(f, th, NOW).evidence
+    fixed_at = datetime.fromisoformat(probe["since"]) + timedelta(hours=probe["threshold_h"])
+    assert probe["threshold_h"] == (personal or th.plug_no_change.default_hours)
+    assert plug_no_change(f, th, fixed_at - timedelta(seconds=1)).stage is None
+    assert plug_no_change(f, th, fixed_at).stage == "attention"
