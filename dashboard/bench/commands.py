@@ -79,6 +79,10 @@ def run_backend(
         f"briefing_export_pptx_kb_{label}": round(deck.pptx_kb, 1),
         f"threshold_preview_s_{label}": round(preview.seconds, 3),
         f"threshold_preview_plugs_{label}": preview.plugs,
+        f"briefing_export_pdf_s_{label}": round(deck.pdf_s, 2),
+        f"briefing_export_pptx_s_{label}": round(deck.pptx_s, 2),
+        f"briefing_export_both_s_{label}": round(deck.both_s, 2),
+        f"briefing_export_slides_{label}": deck.slides,
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")

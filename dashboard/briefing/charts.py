@@ -7,6 +7,10 @@ colour-blind-safe palette; the map uses the perceptually uniform, colour-blind-s
 
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import altair as alt
@@ -163,7 +167,9 @@ def map_of(m: DongMap, width: int, height: int) -> dict:
         )
 
     chart = alt.hconcat(panel("people", m.people_title), panel("alerts", m.alerts_title))
-    spec = _config(chart.resolve_scale(color="independent")).to_dict()
+    # Not validated against the Vega-Lite schema on every export (≈ 0.2 s a map): the specs
+    # are ours and fixed, the tests render each kind, and vl-convert rejects a broken one.
+    spec = _config(chart.resolve_scale(color="independent")).to_dict(validate=False)
     spec["datasets"] = {DONGS: features}
     return spec
 
@@ -176,10 +182,37 @@ def register_fonts() -> None:
     vlc.register_font_directory(str(FONT_DIR))
 
 
+_png_cache: OrderedDict[str, bytes] = OrderedDict()
+_png_lock = threading.Lock()
+PNG_CACHE_SIZE = 48  # a deck has about a dozen images; ≈ 100–350 KB each
+
+
 def to_png(chart: alt.TopLevelMixin | dict, scale: float = 2.0) -> bytes:
-    """A crisp PNG of ``chart`` (``scale`` × its pixel size) rendered offline by vl-convert."""
+    """A crisp PNG of ``chart`` (``scale`` × its pixel size) rendered offline by vl-convert.
+
+    Rendered once per spec: the PDF and the PPTX of one deck (the page's two buttons) share
+    their images through a small cache keyed by the spec's digest, which holds whatever the
+    data are (the figures themselves are in the spec).
+    """
     import vl_convert as vlc
 
+    spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
+    text = json.dumps(spec, sort_keys=True, ensure_ascii=False, default=str)
+    key = hashlib.sha256(f"{scale}|{text}".encode()).hexdigest()
+    with _png_lock:
+        if key in _png_cache:
+            _png_cache.move_to_end(key)
+            return _png_cache[key]
     register_fonts()
-    spec = chart if isinstance(chart, dict) else chart.to_dict()
-    return vlc.vegalite_to_png(spec, scale=scale)
+    png = vlc.vegalite_to_png(spec, scale=scale)
+    with _png_lock:
+        _png_cache[key] = png
+        while len(_png_cache) > PNG_CACHE_SIZE:
+            _png_cache.popitem(last=False)
+    return png
+
+
+def clear_png_cache() -> None:
+    """Forget rendered images (the bench times each format as a fresh process would)."""
+    with _png_lock:
+        _png_cache.clear()

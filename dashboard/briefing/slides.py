@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection
 
+from dashboard.briefing.gain import early_gain
 from dashboard.briefing.period import Period
 from dashboard.formatting import (
     format_amount,
@@ -304,24 +305,61 @@ def _detection(c: _Ctx) -> Slide:
     basis = q.plug_alert_basis(c.conn, c.period.start, c.period.end)
     by_basis = basis.groupby("basis")["alerts"].sum() if len(basis) else pd.Series(dtype=int)
     routine, ladder = int(by_basis.get("routine", 0)), int(by_basis.get("ladder", 0))
+    gain = early_gain(q.plug_alert_timing(c.conn, c.period.start, c.period.end))
     person = c.alerts[c.alerts["kind"] == "person"] if len(c.alerts) else c.alerts
     by_rule = person.groupby("rule").size().sort_values(ascending=False) if len(person) else {}
     rows = tuple(
         {"rule": translate_or(f"rule.{rule}", rule, c.lang), "alerts": int(n)}
         for rule, n in (by_rule.items() if len(by_rule) else ())
     )
+    measuring = c.t("deck.detection.measuring")
+    share = measuring if gain.share_early is None else _pct(gain.share_early)
+    lead = (
+        measuring
+        if gain.median_lead_h is None
+        else format_duration(timedelta(hours=gain.median_lead_h), c.lang)
+    )
+    if gain.median_lead_h is not None and gain.share_early is not None:
+        message = c.t(
+            "deck.detection.message_gain",
+            alerts=format_number(gain.alerts),
+            share=share,
+            lead=lead,
+        )
+    elif gain.share_early == 0:
+        message = c.t("deck.detection.message_none", alerts=format_number(gain.alerts))
+    elif gain.share_early is not None:
+        message = c.t(
+            "deck.detection.message_share", alerts=format_number(gain.alerts), share=share
+        )
+    else:
+        message = c.t(
+            "deck.detection.message", routine=format_number(routine), ladder=format_number(ladder)
+        )
+    bullets = [c.t("deck.detection.method")]
+    if gain.median_lead_h is None or gain.share_early is None:
+        bullets.append(
+            c.t(
+                "deck.detection.too_few",
+                alerts=format_number(gain.alerts),
+                early=format_number(gain.early),
+                min=gain.minimum,
+            )
+        )
     return Slide(
         "detection",
         c.t("deck.detection.title"),
-        c.t("deck.detection.message", routine=format_number(routine), ladder=format_number(ladder)),
+        message,
         figures=(
             Figure(c.t("deck.detection.routine"), format_number(routine)),
             Figure(c.t("deck.detection.ladder"), format_number(ladder)),
+            Figure(c.t("deck.detection.share"), share),
+            Figure(c.t("deck.detection.lead"), lead),
         ),
         chart=ChartSpec("hbar", rows, "rule", "alerts", c.t("deck.detection.alerts"))
         if rows
         else None,
-        bullets=(c.t("deck.detection.method"),),
+        bullets=tuple(bullets),
         source=c.t("deck.source.detection"),
         as_of=c.window_as_of,
     )

@@ -69,6 +69,22 @@ def test_no_personal_value_in_slides_pdf_or_pptx(demo_db, decks, tmp_path) -> No
         assert not re.search(r"01[016789]-?\d{3,4}-?\d{4}", shown["spec"] + xml)
 
 
+def test_detection_slide_carries_the_live_gain(decks) -> None:
+    """The detection slide reports the routine's lead over the fixed rule from the city's own
+    alerts (a share and a median, or 측정 중), says it is live data only, and names no person
+    or device: its figures are formatted aggregates."""
+    for lang, deck in decks.items():
+        slide = next(s for s in deck if s.key == "detection")
+        values = {f.label: f.value for f in slide.figures}
+        share = values[translate("deck.detection.share", lang)]
+        lead = values[translate("deck.detection.lead", lang)]
+        measuring = translate("deck.detection.measuring", lang)
+        assert share == measuring or re.fullmatch(r"\d+\.\d%", share), share
+        assert lead == measuring or re.search(r"\d", lead), lead
+        assert slide.bullets[0] == translate("deck.detection.method", lang)
+        assert "evaluate-detection" in slide.bullets[0]  # named as elsewhere, not quoted
+
+
 def test_map_shows_no_small_dong_count(decks) -> None:
     dongs = [d for s in decks["ko"] if s.map for d in s.map.dongs]
     assert dongs and any(d.suppressed for d in dongs)

@@ -50,6 +50,13 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     assert figures["routine_history_days_sqlite"] == 0
     assert figures["rule_tick_routines_s_sqlite"] > 0
     assert figures["ingest_events_per_s_postgres"] is None
+    # The deck: each format alone (images rendered afresh) and both from one deck.
+    for key in ("pdf_s", "pptx_s", "both_s", "pdf_kb", "pptx_kb"):
+        assert figures[f"briefing_export_{key}_sqlite"] > 0, key
+    assert figures["briefing_export_s"] == max(
+        figures["briefing_export_pdf_s_sqlite"], figures["briefing_export_pptx_s_sqlite"]
+    )
+    assert figures["briefing_export_slides_sqlite"] >= 9  # 9 without a map
     printed = capsys.readouterr().out
     assert "live_status_query_s" in printed
     # Every page is timed, first visit and warm, and none showed an error while timed.

@@ -128,6 +128,36 @@ def test_pptx_text_is_never_below_18_pt() -> None:
     assert 'typeface="NanumGothic"' in xml and "<a:ea " in xml
 
 
+def test_each_image_is_rendered_once_for_both_formats(monkeypatch) -> None:
+    """The PDF and the PPTX of one deck share their images (the page's two buttons): vl-convert
+    runs once per chart, and again only for a chart whose figures changed."""
+    import vl_convert
+
+    from dashboard.briefing import charts
+    from dashboard.briefing.slides import ChartSpec
+
+    real, calls = vl_convert.vegalite_to_png, []
+
+    def counted(spec, **kw):
+        calls.append(1)
+        return real(spec, **kw)
+
+    monkeypatch.setattr(vl_convert, "vegalite_to_png", counted)
+    charts.clear_png_cache()
+    chart = ChartSpec("hbar", ({"k": "가", "n": 3}, {"k": "나", "n": 5}), "k", "n", "건수")
+    slides = [Slide("a", "제목", "메시지", chart=chart), Slide("b", "둘", "메시지", chart=chart)]
+    other = Slide(
+        "c", "셋", "메시지", chart=ChartSpec("hbar", ({"k": "가", "n": 4},), "k", "n", "건수")
+    )
+    export.render_pdf(slides, "출처")
+    assert len(calls) == 1  # two slides, one and the same chart
+    export.render_pptx(slides, "출처")
+    assert len(calls) == 1
+    export.render_pptx([*slides, other], "출처")
+    assert len(calls) == 2  # other figures, another image
+    charts.clear_png_cache()
+
+
 def test_cli_refuses_a_bad_extension_and_a_bad_period(tmp_path, capsys) -> None:
     assert main(["briefing", "--out", str(tmp_path / "deck.docx")]) == 2
     assert ".pdf or .pptx" in capsys.readouterr().err
@@ -147,6 +177,15 @@ def test_deck_code_reads_no_personal_column() -> None:
     sources += sorted((PROJECT_ROOT / "dashboard" / "briefing").glob("*.py"))
     sources += [PROJECT_ROOT / "dashboard" / "ui" / "briefing_deck.py"]
     sources += [PROJECT_ROOT / "pages" / "briefing.py"]
-    assert len(sources) >= 8
+    assert len(sources) >= 9 and any(p.name == "gain.py" for p in sources)
     for path in sources:
         assert "pii_" not in path.read_text(encoding="utf-8"), path
+
+
+def test_docs_state_the_gain_minimum() -> None:
+    """docs/briefing.md names the minimum under which the detection slide says 측정 중."""
+    from dashboard.briefing.gain import MIN_GAIN_ALERTS
+    from dashboard.settings import PROJECT_ROOT
+
+    doc = (PROJECT_ROOT / "docs" / "briefing.md").read_text(encoding="utf-8")
+    assert f"`MIN_GAIN_ALERTS` = {MIN_GAIN_ALERTS}" in doc
