@@ -32,6 +32,7 @@ from dashboard.db.schema import (
     AuditLog,
     CareRecipient,
     Device,
+    DeviceDaily,
     DeviceEvent,
     DeviceState,
     Dispatch,
@@ -39,11 +40,13 @@ from dashboard.db.schema import (
 from dashboard.demo.alerts import MIN, dispatch_plan
 from dashboard.demo.context import OPERATORS, Ctx, to_dt
 from dashboard.detection.learning import learn_routines
+from dashboard.detection.scan import scan_plug
 from dashboard.rules import Thresholds, on_events, run_silence_tick
 from dashboard.rules.evaluate import EVENT_RULES
 from dashboard.rules.geo import haversine_m
 from dashboard.rules.lifecycle import ACTOR as SYSTEM
 from dashboard.rules.model import STAGE_RANK
+from dashboard.settings import LOCAL_TZ
 
 
 def _at(value: str | None) -> datetime | None:
@@ -107,6 +110,44 @@ def stage_times(
     return out
 
 
+def _routine_stage_times(
+    conn: Connection, rows, th: Thresholds, end: datetime
+) -> dict[int, list[tuple[str, datetime]]]:
+    """When each open plug alert the routine decided first reached each stage, from the plug's
+    own days (``dashboard.detection.scan``, the rule judged at each half-hour): the evidence
+    only says when the spell began, and the ladder's times would date it a day late."""
+    plugs = {
+        r.device_id: r
+        for r in rows
+        if r.rule == "plug_no_change" and (r.evidence or {}).get("basis") == "routine"
+    }
+    if not plugs:
+        return {}
+    daily = DeviceDaily.__table__
+    first = end.astimezone(LOCAL_TZ).date() - timedelta(days=th.plug_routine.window_days + 7)
+    days: dict[int, dict] = defaultdict(dict)
+    for device_id, day, bits in conn.execute(
+        select(daily.c.device_id, daily.c.day, daily.c.activity_slots).where(
+            daily.c.device_id.in_(sorted(plugs)), daily.c.day >= first
+        )
+    ):
+        days[device_id][day] = int(bits or 0)
+    out: dict[int, list[tuple[str, datetime]]] = {}
+    for device_id, row in plugs.items():
+        scan = scan_plug(days[device_id], th, end - timedelta(days=3), end)
+        running = [a for a in scan.alerts if a.running]
+        if not running:
+            continue
+        # The alert holds the stage the rule gave it at ``end`` (stages never go down).
+        rank = STAGE_RANK[row.stage]
+        steps = [(s, at) for s, at in running[-1].reached if STAGE_RANK[s] <= rank]
+        if steps and steps[-1][0] != row.stage:
+            steps.append((row.stage, end))
+        if steps:
+            out[row.id] = steps
+    return out
+
+
 def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
     """Run the rules at ``end`` over every active device, then give the open alerts a past."""
     end, th = ctx.grid.end, ctx.th
@@ -144,10 +185,13 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
     dispatches: list[dict[str, Any]] = []
     since_of: dict[int, dict[str, datetime]] = defaultdict(dict)  # device → stage → since
     history_start = datetime.fromtimestamp(ctx.grid.t0, UTC)
+    routine_times = _routine_stage_times(conn, rows, th, end)
     for r in rows:
-        times = stage_times(r.rule, r.stage, r.evidence, th) or [
-            (r.stage, _onset_from_positions(conn, r.rule, r.device_id, th) or end)
-        ]
+        times = (
+            routine_times.get(r.id)
+            or stage_times(r.rule, r.stage, r.evidence, th)
+            or [(r.stage, _onset_from_positions(conn, r.rule, r.device_id, th) or end)]
+        )
         floor = last_closed.get(r.dedup_key)
         floor = as_utc(floor) + timedelta(minutes=1) if floor else None
         # Never before the simulated history began: the demo has no past to show for it.

@@ -45,6 +45,7 @@ class SpellAlert:
     stage: Stage
     basis: str  # "ladder" or "routine": which one reached the highest stage
     top_at: datetime  # when it first reached that stage
+    reached: tuple[tuple[Stage, datetime], ...] = ()  # each stage on the way, when first reached
 
 
 def _slot_start(day0: date, index: int) -> datetime:
@@ -241,6 +242,10 @@ def scan_plug(
         top = int(reached.max())
         first_at = int(j[lo:hi][np.argmax(reached > 0)])
         top_at = int(j[lo:hi][np.argmax(reached == top)])
+        steps = tuple(
+            (STAGES[level - 1], _slot_start(d.day0, int(j[lo:hi][np.argmax(reached >= level)])))
+            for level in range(int(reached[reached > 0].min()), top + 1)
+        )
         ladder_top = int(stage[lo:hi].max())
         out.append(
             SpellAlert(
@@ -251,6 +256,7 @@ def scan_plug(
                 stage=STAGES[top - 1],
                 basis="ladder" if ladder_top == top else "routine",
                 top_at=_slot_start(d.day0, top_at),
+                reached=steps,
             )
         )
     return PlugScan(out, routine_days)

@@ -90,6 +90,11 @@ def _reference(days, th, start, end, no_change_hours=None, background_since=None
             continue
         top = max(hits, key=lambda h: STAGES.index(h[2]))[2]
         top_at = next(now for now, _l, final in hits if final == top)
+        low = min(STAGES.index(final) for _n, _l, final in hits)
+        reached = tuple(
+            (STAGES[level], next(n for n, _l, f in hits if STAGES.index(f) >= level))
+            for level in range(low, STAGES.index(top) + 1)
+        )
         ladder_top = max((STAGES.index(h[1]) for h in hits if h[1]), default=-1)
         out.append(
             (
@@ -99,6 +104,7 @@ def _reference(days, th, start, end, no_change_hours=None, background_since=None
                 "ladder" if ladder_top == STAGES.index(top) else "routine",
                 running,
                 top_at,
+                reached,
             )
         )
     return out
@@ -119,7 +125,8 @@ def test_the_scan_judges_every_spell_as_the_live_rule_would(seed):
     personal = rng.choice([None, 30.0])
     got = scan_plug(days, th, start, end, no_change_hours=personal, background_since=since).alerts
     want = _reference(days, th, start, end, personal, since)
-    assert [(a.since, a.opened_at, a.stage, a.basis, a.running, a.top_at) for a in got] == want
+    got = [(a.since, a.opened_at, a.stage, a.basis, a.running, a.top_at, a.reached) for a in got]
+    assert got == want
     assert want, "the seed should give alerts to compare"
 
 
