@@ -223,3 +223,56 @@ def test_0008_keeps_per_person_points_and_downgrades_without_imports(empty_engin
     assert [(r, int(p)) for r, p in rows] == [("steps_goal", 4000)]
     migrate.upgrade(empty_engine)
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+def test_0010_rebuilds_data_imports_while_imported_rows_point_at_it(empty_engine):
+    """SQLite rebuilds data_imports for its new CHECK; a city with imported statements (rows
+    pointing at it) upgrades and downgrades without losing them (once failed: FOREIGN KEY
+    constraint failed on DROP TABLE data_imports)."""
+    from alembic import command
+
+    migrate.upgrade(empty_engine, "0009_complaint_import")
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO programs (id, code, kind, name_ko, name_en, region_id)"
+                " VALUES (2, 'w', 'participation', 'w', 'w', 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO data_imports (id, kind, filename, sha256, size_bytes, rows, unit,"
+                " imported_at, imported_by) VALUES (1, 'incentive_ledger', 'f.csv', 'x', 1, 1,"
+                " '포인트', :at, 'lead')"
+            ),
+            {"at": datetime(2024, 1, 1, tzinfo=UTC).replace(tzinfo=None)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO incentive_ledger (program_id, region_id, import_id, occurred_on,"
+                " kind, reason, points) VALUES (2, 1, 1, :day, 'earn', 'monthly_statement', 100)"
+            ),
+            {"day": date(2023, 1, 31)},
+        )
+    migrate.upgrade(empty_engine)
+    assert migrate.current_revision(empty_engine) == migrate.head_revision()
+    with empty_engine.begin() as conn:
+        assert conn.execute(text("SELECT import_id FROM incentive_ledger")).scalar() == 1
+        conn.execute(
+            text(
+                "INSERT INTO data_imports (id, kind, filename, sha256, size_bytes, rows, unit,"
+                " imported_at, imported_by) VALUES (2, 'participation', 'p.csv', 'y', 1, 1,"
+                " '명', :at, 'lead')"
+            ),
+            {"at": datetime(2024, 2, 1, tzinfo=UTC).replace(tzinfo=None)},
+        )
+    with empty_engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009_complaint_import")
+    with empty_engine.connect() as conn:
+        kinds = conn.execute(text("SELECT kind FROM data_imports ORDER BY id")).scalars().all()
+        assert kinds == ["incentive_ledger"]
+        assert conn.execute(text("SELECT import_id FROM incentive_ledger")).scalar() == 1

@@ -11,33 +11,12 @@ import sqlalchemy as sa
 from alembic import op
 
 import dashboard.db.base
+from dashboard.db.sqlite_rebuild import defer_foreign_keys, restore_foreign_keys
 
 revision: str = "0004_enrollment"
 down_revision: str | None = "0003_vendors"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _defer_foreign_keys() -> None:
-    """SQLite rebuilds ``devices`` to change its CHECK (copy, drop, rename) while rows of other
-    tables point at it; ``foreign_keys = OFF`` is needed and only works outside a transaction.
-    The driver opens one before the first DML of this upgrade run (an earlier revision's UPDATE),
-    so that work, already complete and stamped, is committed first. :func:`_restore_foreign_keys`
-    turns the check back on and verifies every reference."""
-    bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        raw = bind.connection.dbapi_connection
-        if raw.in_transaction:
-            raw.commit()
-        op.execute("PRAGMA foreign_keys = OFF")
-
-
-def _restore_foreign_keys() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        op.execute("PRAGMA foreign_keys = ON")
-        broken = op.get_bind().exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"foreign keys broken by the devices rebuild: {broken[:5]}")
 
 
 def upgrade() -> None:
@@ -50,7 +29,7 @@ def upgrade() -> None:
             )
         )
     # Existing rows keep their status (active or retired); in_repair is new.
-    _defer_foreign_keys()
+    defer_foreign_keys()
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("replaced_by_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
@@ -58,7 +37,7 @@ def upgrade() -> None:
         )
         batch_op.drop_constraint(op.f("ck_devices_status"), type_="check")
         batch_op.create_check_constraint("status", "status IN ('active','in_repair','retired')")
-    _restore_foreign_keys()
+    restore_foreign_keys("devices")
     op.create_table(
         "device_assignments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -103,7 +82,7 @@ def downgrade() -> None:
     op.drop_table("device_assignments")
     # A device in repair has no place in the older schema's statuses: out of service = retired.
     op.execute("UPDATE devices SET status = 'retired' WHERE status = 'in_repair'")
-    _defer_foreign_keys()
+    defer_foreign_keys()
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_devices_status"), type_="check")
         batch_op.create_check_constraint("status", "status IN ('active','retired')")
@@ -113,4 +92,4 @@ def downgrade() -> None:
         batch_op.drop_column("pseudonymized_at")
         batch_op.drop_column("notes")
         batch_op.drop_column("end_reason")
-    _restore_foreign_keys()  # care_recipients is rebuilt too: devices and alerts point at it
+    restore_foreign_keys("care_recipients")  # devices and alerts point at it
