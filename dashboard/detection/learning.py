@@ -130,6 +130,7 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
                     "background_high_w": background.high_w if background else None,
                     "background_step_w": background.step_w if background else None,
                     "checked_at": None,
+                    "score_due_at": None,
                     "updated_at": now,
                 }
             )
@@ -147,6 +148,7 @@ def _replace_routine(stmt):
         "background_high_w",
         "background_step_w",
         "checked_at",
+        "score_due_at",
         "updated_at",
     )
     return stmt.on_conflict_do_update(

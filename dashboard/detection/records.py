@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Connection, and_, select, update
+from sqlalchemy import Connection, and_, bindparam, select, update
 
 from dashboard.db.schema import AwayPeriod, DeviceRoutine
 from dashboard.detection.routine import Routine
@@ -52,21 +52,33 @@ def load_away(conn: Connection, recipient_ids: Sequence[int], today: date) -> di
 
 
 def mark_checked(
-    conn: Connection, device_ids: Sequence[int], now: datetime, every_min: int
+    conn: Connection,
+    device_ids: Sequence[int],
+    now: datetime,
+    every_min: int,
+    due: dict[int, datetime] | None = None,
 ) -> None:
-    """Record that these plugs' quiet spells were scored at ``now``.
+    """Record that these plugs' quiet spells were scored at ``now``, and when each can first
+    reach a stage (``due``, from ``routine.next_stage_at``; absent: score again as usual).
 
     Each device's mark is set back by (id mod ``every_min``) minutes, so the next checks of a
     city's quiet homes spread over the ``every_min`` ticks instead of falling due together.
     """
+    if not device_ids:
+        return
     table = DeviceRoutine.__table__
-    by_offset: dict[int, list[int]] = {}
-    for device_id in device_ids:
-        by_offset.setdefault(device_id % every_min, []).append(device_id)
-    for offset, ids in sorted(by_offset.items()):
-        for start in range(0, len(ids), CHUNK):
-            conn.execute(
-                update(table)
-                .where(table.c.device_id.in_(ids[start : start + CHUNK]))
-                .values(checked_at=now - timedelta(minutes=offset))
-            )
+    due = due or {}
+    rows = [
+        {
+            "b_id": device_id,
+            "b_checked": now - timedelta(minutes=device_id % every_min),
+            "b_due": due.get(device_id),
+        }
+        for device_id in device_ids
+    ]
+    conn.execute(
+        update(table)
+        .where(table.c.device_id == bindparam("b_id"))
+        .values(checked_at=bindparam("b_checked"), score_due_at=bindparam("b_due")),
+        rows,
+    )

@@ -239,6 +239,75 @@ def score_quiet(
     )
 
 
+def next_stage_at(
+    routine: Routine,
+    since: datetime,
+    now: datetime,
+    tz: ZoneInfo,
+    *,
+    quantile: float,
+    attention_slots: float,
+    min_quiet_h: float,
+) -> datetime:
+    """The earliest moment from ``now`` at which this quiet spell (no sign of life since
+    ``since``) could reach 관심 by the routine score, or the next local midnight (a new day
+    aligns the reference days differently, and the routine is learned again).
+
+    The tick need not score the home again before then. It errs early, never late: the
+    spell counts as past the home's usual return once ``span`` reaches the ``quantile`` of
+    the waits (with the same tolerance as the score), and ``expected`` is summed exactly as
+    ``score_quiet`` sums it, half-hour by half-hour.
+    """
+    since_l, now_l = since.astimezone(tz), now.astimezone(tz)
+    first, last = _full_slots(since_l, now_l)
+    today = now_l.date()
+    midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), tz)
+    earliest = since + timedelta(hours=min_quiet_h)
+    window, bits = routine._window, routine._window.bits
+    today_n = _day_number(today)
+    waits: list[tuple[int, float]] = []
+    for number, weight in window.refs:
+        if number >= today_n:
+            continue
+        start = first - (today_n - number) * SLOTS_PER_DAY
+        day, slot = divmod(start, SLOTS_PER_DAY)
+        ahead = ((bits.get(day, 0) | bits.get(day + 1, 0) << SLOTS_PER_DAY) >> slot) & FULL_DAY
+        waits.append(((ahead & -ahead).bit_length() - 1 if ahead else _NONE, weight))
+    normal = _weighted_quantile(waits, sum(w for _k, w in waits), quantile)
+    if normal is None:
+        return midnight
+    weekday_p, weekend_p = routine._probabilities
+
+    def p(index: int) -> float:
+        day, slot = divmod(index, SLOTS_PER_DAY)
+        return (weekend_p if day % 7 >= 5 else weekday_p)[slot]
+
+    # The last full slot may run up to the one before the day's last: in the last slot of the
+    # day, ``now`` is still today; at midnight the day changes.
+    final = today_n * SLOTS_PER_DAY + SLOTS_PER_DAY - 2
+    back = first + normal + 1  # the first slot after the home is normally back
+    begin = max(last, back)
+    lo = max(back, begin - SLOTS_PER_DAY + 1)
+    missed = sum(p(i) for i in range(lo, begin))
+    for candidate in range(begin, final + 1):
+        # ``expected`` at this last full slot: the slots from ``back``, at most the last day's.
+        missed += p(candidate)
+        if candidate - SLOTS_PER_DAY + 1 > lo:
+            missed -= p(lo)
+            lo += 1
+        if missed >= attention_slots - 1e-6:  # rounding may only make it earlier
+            slot_start = _slot_time(candidate + 1, tz)
+            return min(max(slot_start, earliest, now), midnight)
+    return midnight
+
+
+def _slot_time(index: int, tz: ZoneInfo) -> datetime:
+    """The local start of absolute half-hour ``index`` (day number × 48 + slot)."""
+    day, slot = divmod(index, SLOTS_PER_DAY)
+    midnight = datetime.combine(_EPOCH + timedelta(days=day), datetime.min.time(), tz)
+    return midnight + slot * SLOT
+
+
 # The last spell scored: a quiet home is scored every tick, and within one half-hour slot its
 # figures do not change (a replay scores the same routine object tick after tick).
 _last_spell: tuple[Routine, tuple, tuple[float, int, int, float]] | None = None

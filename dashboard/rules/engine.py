@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, false, or_, select, text
 from dashboard.clock import require_aware
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
 from dashboard.detection.records import mark_checked
+from dashboard.detection.routine import next_stage_at
 from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.evaluate import evaluate_device
@@ -25,6 +26,7 @@ from dashboard.rules.model import DeviceFacts
 from dashboard.rules.plug import plug_ladder
 from dashboard.rules.prefilter import Touched, select_devices
 from dashboard.rules.state import sync_device_states
+from dashboard.settings import LOCAL_TZ
 
 # Any constant 64-bit key; every worker takes the same one so only one ticks at a time.
 # Advisory locks are per database, not per schema: the second key is the schema's hash, so
@@ -59,6 +61,14 @@ def evaluate(
     conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds, now: datetime
 ) -> tuple[Changes, int]:
     """Run every applicable rule over ``facts`` and apply the result; (changes, states changed)."""
+    changes, states, _enriched = _evaluate(conn, facts, th, now)
+    return changes, states
+
+
+def _evaluate(
+    conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds, now: datetime
+) -> tuple[Changes, int, list[DeviceFacts]]:
+    """``evaluate``, also returning the facts as the rules saw them (routines loaded)."""
     enriched, readings = enrich(conn, list(facts), th, now)
     # Each device with its district's thresholds (the city's where the district has none).
     decided = {
@@ -77,7 +87,7 @@ def evaluate(
     items = [(by_id[i], d) for i, decisions in decided.items() for d in decisions]
     changes = apply_decisions(conn, items, now)
     states = sync_device_states(conn, changes.devices, now)
-    return changes, states
+    return changes, states, enriched
 
 
 def on_events(
@@ -149,6 +159,13 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
                         rt.c.checked_at.is_(None),
                         rt.c.checked_at <= now - timedelta(minutes=cfg.score_every_min),
                     ),
+                    # Not before the spell can first reach a stage, unless the home showed a
+                    # sign of life since it was scored (a new spell).
+                    or_(
+                        rt.c.score_due_at.is_(None),
+                        rt.c.score_due_at <= now,
+                        rt.c.checked_at < s.c.last_activity_at,
+                    ),
                 )
             ),
         )
@@ -183,6 +200,25 @@ def _try_tick_lock(conn: Connection) -> bool:
     )
 
 
+def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime | None:
+    """When this quiet home's spell can first reach 관심 by its routine (None: no usable
+    routine, or already there: score it every ``score_every_min`` as before)."""
+    cfg = th.for_region(facts.region_code).plug_routine
+    routine = facts.routine
+    if routine is None or len(routine.reference_days) < cfg.min_days or not cfg.enabled:
+        return None
+    due = next_stage_at(
+        routine,
+        facts.last_activity_at,
+        now,
+        LOCAL_TZ,
+        quantile=cfg.min_share,
+        attention_slots=cfg.attention_slots,
+        min_quiet_h=cfg.min_quiet_h,
+    )
+    return due if due > now else None
+
+
 def run_silence_tick(
     conn: Connection, now: datetime, thresholds: Thresholds | None = None
 ) -> TickSummary:
@@ -197,16 +233,22 @@ def run_silence_tick(
         return TickSummary(now=now, skipped=True)
     th = thresholds or current_thresholds()
     facts = load_facts(conn, _candidates(conn, th, now))
-    changes, states = evaluate(conn, facts, th, now)
+    changes, states, enriched = _evaluate(conn, facts, th, now)
     if th.plug_routine.enabled:
         scored = [
-            f.device_id
-            for f in facts
+            f
+            for f in enriched
             if f.type_code == "smart_plug"
             and f.last_activity_at is not None
             and f.last_activity_at <= now - routine_quiet(th.for_region(f.region_code))
         ]
-        mark_checked(conn, scored, now, th.plug_routine.score_every_min)
+        mark_checked(
+            conn,
+            [f.device_id for f in scored],
+            now,
+            th.plug_routine.score_every_min,
+            {f.device_id: due for f in scored if (due := routine_due(f, th, now)) is not None},
+        )
     return TickSummary(
         now=now,
         candidates=len(facts),

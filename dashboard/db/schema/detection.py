@@ -27,6 +27,10 @@ class DeviceRoutine(Base):
     # When the silence tick last scored this device's quiet spell: each quiet home is scored
     # every ``plug_routine.score_every_min``, spread over ticks instead of all at once.
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earliest moment the quiet spell scored then could reach 관심 by the routine
+    # (``routine.next_stage_at``): not scored again before it unless the home shows a sign of
+    # life after ``checked_at``. Cleared when the routine is learned again.
+    score_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
