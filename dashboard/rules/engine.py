@@ -147,13 +147,18 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     # Quiet homes with a usable routine, each at most every ``score_every_min`` (staggered).
     # A district may score sooner (its own min_quiet_h): the superset takes the shortest.
     cfg, rt = th.plug_routine, DeviceRoutine.__table__
+    own_state = DeviceState.__table__.alias("routine_state")
     min_quiet_h = min(v.plug_routine.min_quiet_h for v in th.district_variants())
     routine_due = (
         and_(
             d.c.type_code == "smart_plug",
             s.c.last_activity_at <= now - timedelta(hours=min_quiet_h),
             d.c.id.in_(
-                select(rt.c.device_id).where(
+                # Its own view of device_state: a subquery that referred to the outer one would
+                # be evaluated once per device.
+                select(rt.c.device_id)
+                .join(own_state, own_state.c.device_id == rt.c.device_id)
+                .where(
                     rt.c.reference_days >= cfg.min_days,
                     or_(
                         rt.c.checked_at.is_(None),
@@ -164,7 +169,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
                     or_(
                         rt.c.score_due_at.is_(None),
                         rt.c.score_due_at <= now,
-                        rt.c.checked_at < s.c.last_activity_at,
+                        rt.c.checked_at < own_state.c.last_activity_at,
                     ),
                 )
             ),
