@@ -17,6 +17,9 @@ from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.reminders import daily_away_reminders
 from dashboard.notify.worker import notify_tick
+from dashboard.ops.heartbeat import record_tick
+from dashboard.ops.logs import new_request_id, request_context
+from dashboard.ops.metrics import WorkerMetrics
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
@@ -24,10 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def tick_once(engine: Engine, now: datetime) -> TickSummary:
-    """One tick in its own transaction (thresholds re-read if the file changed)."""
+    """One tick in its own transaction (thresholds re-read if the file changed), recorded as
+    the last tick (``app_meta``) in that same transaction when it ran."""
     th = current_thresholds()
     with engine.begin() as conn:
-        return run_silence_tick(conn, now, th)
+        summary = run_silence_tick(conn, now, th)
+        record_tick(conn, summary)
+        return summary
 
 
 def daily_jobs(engine: Engine, now: datetime) -> None:
@@ -47,31 +53,58 @@ def run_worker(
     clock: Clock = system_now,
     stop: threading.Event | None = None,
     report: Callable[[TickSummary], None] = lambda s: log.info("%s", s),
+    metrics: WorkerMetrics | None = None,
 ) -> int:
     """Tick every ``interval_s`` until ``stop`` is set; returns the number of ticks run.
 
     A tick that fails on a transient database error (a locked SQLite file, a dropped
     connection) is logged and retried on the next interval; the worker never dies of it.
+    Each pass logs under its own request id (``tick-…``); ``metrics``, when given, is updated
+    after each pass.
     """
     stop = stop or threading.Event()
     ticks = 0
+    if metrics is not None:
+        # Until leader election lands, a worker that ticks acts as the leader.
+        metrics.set_leader(True)
     while not stop.is_set():
         started = clock()
-        try:
-            report(tick_once(engine, started))
-        except OperationalError as exc:
-            if once:
-                raise
-            log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
-        notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
-        daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
-        daily_away_reminders(engine, started)  # people marked away: operators told once a day
+        with request_context(new_request_id("tick-")):
+            _one_pass(engine, started, once, report, metrics)
         ticks += 1
         if once:
             break
         elapsed = (clock() - started).total_seconds()
         stop.wait(max(0.0, interval_s - elapsed))
+    if metrics is not None:
+        metrics.set_leader(False)  # stopping: no longer acting
     return ticks
+
+
+def _one_pass(
+    engine: Engine,
+    started: datetime,
+    once: bool,
+    report: Callable[[TickSummary], None],
+    metrics: WorkerMetrics | None,
+) -> None:
+    try:
+        summary = tick_once(engine, started)
+    except OperationalError as exc:
+        if metrics is not None:
+            metrics.tick_failed()
+        if once:
+            raise
+        log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
+    else:
+        if metrics is not None:
+            metrics.observe_tick(summary)
+        report(summary)
+    notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
+    daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
+    daily_away_reminders(engine, started)  # people marked away: operators told once a day
+    if metrics is not None:
+        metrics.refresh(engine, started)  # after delivery: the backlog as it now stands
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
