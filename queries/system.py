@@ -226,3 +226,32 @@ def leader_lock_holders(conn: Connection) -> pd.DataFrame | None:
     frame = pd.DataFrame([tuple(r) for r in rows], columns=LEADER_COLUMNS)
     frame["backend_start"] = pd.to_datetime(frame["backend_start"], utc=True)
     return frame
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the 시스템 상태 page shows, read in one connection."""
+
+    now: datetime
+    vendors: pd.DataFrame
+    alerts: dict[str, int]
+    outbox: Outbox
+    dead_letters_1h: int
+    dead_letters_total: int
+    last_tick: LastTick | None
+    size: DatabaseSize
+    leaders: pd.DataFrame | None
+
+
+def system_snapshot(conn: Connection, now: datetime) -> Snapshot:
+    return Snapshot(
+        now=now,
+        vendors=events_by_vendor(conn, now),
+        alerts=open_alerts_by_stage(conn),
+        outbox=outbox_backlog(conn),
+        dead_letters_1h=dead_letter_count(conn, now - WINDOWS["1h"]),
+        dead_letters_total=dead_letter_count(conn),
+        last_tick=last_tick(conn),
+        size=database_size(conn),
+        leaders=leader_lock_holders(conn),
+    )
