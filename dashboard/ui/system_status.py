@@ -24,6 +24,7 @@ from queries.system import STAGES, Snapshot, system_snapshot
 # A status is shown as a word and a mark, then coloured: never colour alone.
 MARKS = {OK: "●", WARNING: "▲", CRITICAL: "■"}
 COLORS = {OK: STATE_COLORS["normal"], WARNING: STATE_COLORS["attention"], CRITICAL: "#FF3344"}
+STATUS_TEXT = "color: #0E1621; font-weight: 700"  # dark on the colour, legible on a projector
 REFRESH_S = 30
 
 
@@ -62,9 +63,7 @@ def _tick_value(snap: Snapshot, lang: str) -> str:
 def _outbox_value(snap: Snapshot, lang: str) -> str:
     box = snap.outbox
     oldest = (
-        format_duration(timedelta(seconds=box.oldest_age_s(snap.now)), lang)
-        if box.pending
-        else "–"
+        format_duration(timedelta(seconds=box.oldest_age_s(snap.now)), lang) if box.pending else "–"
     )
     return t(
         "system.outbox_value",
@@ -103,7 +102,7 @@ def _database_value(snap: Snapshot, lang: str) -> str:
 
 def _leader_value(snap: Snapshot) -> str:
     if snap.leaders is None:
-        return t("system.leader_single")
+        return t("system.leader_single_short")
     if snap.leaders.empty:
         return t("system.leader_none")
     first = snap.leaders.iloc[0]
@@ -207,7 +206,7 @@ def _coloured(frame: pd.DataFrame, columns: dict[str, str]):
     def paint(column: pd.Series) -> list[str]:
         if column.name != status_header:
             return [""] * len(column)
-        return [f"background-color: {COLORS[lv]}; color: #0E1621; font-weight: 700" for lv in levels]
+        return [f"background-color: {COLORS[lv]}; {STATUS_TEXT}" for lv in levels]
 
     return shown.style.apply(paint, axis=0)
 
@@ -227,9 +226,16 @@ def show_summary(snap: Snapshot, lang: str) -> None:
         "check": t("system.col_check"),
         "value": t("system.col_value"),
         "why": t("system.col_why"),
-        "rule": t("system.col_rule"),
     }
-    st.dataframe(_coloured(lines, columns), hide_index=True, width="stretch", key="system_lines")
+    st.dataframe(
+        _coloured(lines, columns),
+        hide_index=True,
+        width="stretch",
+        key="system_lines",
+        column_config={columns["value"]: st.column_config.TextColumn(width="large")},
+    )
+    with st.expander(t("system.rules_title")):
+        st.markdown("\n".join(f"- **{row.check}**: {row.rule}" for row in lines.itertuples()))
 
 
 def show_figures(snap: Snapshot, lang: str) -> None:
@@ -256,11 +262,13 @@ def show_figures(snap: Snapshot, lang: str) -> None:
             "dead_letters_5m": t("system.col_dead_5m"),
             "dead_letters_1h": t("system.col_dead_1h"),
         }
+        counts = st.column_config.NumberColumn(format="localized")
         st.dataframe(
             _coloured(vendor_lines(snap), columns),
             hide_index=True,
             width="stretch",
             key="system_vendors",
+            column_config={columns[c]: counts for c in list(columns)[2:]},
         )
     st.subheader(t("system.alerts_title"))
     stage_cols = st.columns(len(STAGES))
