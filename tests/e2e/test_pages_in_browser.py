@@ -664,10 +664,12 @@ def test_admin_system_status_page_in_browser(browser, app_server):
         page.get_by_role("heading", name="시스템 상태").first.wait_for(timeout=30_000)
         page.get_by_text("한 대의 컴퓨터(SQLite)").first.wait_for(timeout=30_000)
         page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
-        content = page.text_content("body") or ""
-        for label in ("규칙 점검 (작업자)", "알림 발송", "데이터베이스", "작업자 리더"):
-            assert label in content, label
-        assert re.search(r"[●▲■] (정상|주의|장애)", content), "no status word in the lines"
+        status_line = re.compile(r"[●▲■] (정상|주의|장애)규칙 점검 \(작업자\)")
+        body = lambda: page.text_content("body") or ""  # noqa: E731
+        # The table's cells reach the DOM a moment after the frame itself.
+        assert wait_until(lambda: status_line.search(body()), timeout=30), "no status lines"
+        for label in ("알림 발송", "데이터베이스", "작업자 리더"):
+            assert label in body(), label
         _assert_no_exception(page, "/system")
         screenshot(page, "system-status-ko")
         visit(page, f"{app_server}/system?projector=1&lang=en", username="admin")
