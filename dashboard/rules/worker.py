@@ -88,6 +88,7 @@ def _one_pass(
     report: Callable[[TickSummary], None],
     metrics: WorkerMetrics | None,
 ) -> None:
+    summary: TickSummary | None = None
     try:
         summary = tick_once(engine, started)
     except OperationalError as exc:
@@ -97,14 +98,16 @@ def _one_pass(
             raise
         log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
     else:
-        if metrics is not None:
-            metrics.observe_tick(summary)
         report(summary)
     notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
     daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
     daily_away_reminders(engine, started)  # people marked away: operators told once a day
     if metrics is not None:
-        metrics.refresh(engine, started)  # after delivery: the backlog as it now stands
+        # After delivery (the backlog as it now stands); the tick is counted last, so a
+        # scrape that sees the count also sees the gauges of that pass.
+        metrics.refresh(engine, started)
+        if summary is not None:
+            metrics.observe_tick(summary)
 
 
 def install_stop_handlers(stop: threading.Event) -> None:

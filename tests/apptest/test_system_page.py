@@ -84,9 +84,7 @@ def test_admin_sees_each_line_with_its_status(system_db: Engine, lang: str) -> N
     at = _open(lang)
     assert [t.value for t in at.title] == [translate("page.system", lang)]
     lines = _table(at, "system.col_check", lang)
-    by_check = {
-        row[translate("system.col_check", lang)]: row for row in lines.to_dict("records")
-    }
+    by_check = {row[translate("system.col_check", lang)]: row for row in lines.to_dict("records")}
     status = translate("system.col_status", lang)
 
     def line(key: str) -> dict:
