@@ -8,9 +8,11 @@ import json
 import logging
 import threading
 import urllib.request
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pandas as pd
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, create_engine, insert, text
@@ -476,3 +478,58 @@ def test_leader_lock_holder_on_postgresql(db_engine) -> None:
     finally:
         leader.execute(text("SELECT pg_advisory_unlock_all()"))
         leader.close()
+
+
+# --- the status page's verdicts ------------------------------------------------------------
+
+
+def _tick(age: timedelta) -> system.LastTick:
+    return system.LastTick(at=NOW - age, seconds=0.1, candidates=1, host="h", pid=1)
+
+
+@pytest.mark.parametrize(
+    ("age", "status"),
+    [
+        (health.TICK_WARNING, health.OK),
+        (health.TICK_WARNING + timedelta(seconds=1), health.WARNING),
+        (health.TICK_CRITICAL, health.WARNING),
+        (health.TICK_CRITICAL + timedelta(seconds=1), health.CRITICAL),
+    ],
+)
+def test_tick_verdict_thresholds(age, status) -> None:
+    assert health.tick_verdict(_tick(age), NOW).status == status
+    assert health.tick_verdict(None, NOW) == health.Verdict(health.CRITICAL, "tick_never")
+
+
+def test_outbox_dead_letter_vendor_and_database_verdicts() -> None:
+    def box(age: timedelta | None, failed: int = 0) -> system.Outbox:
+        return system.Outbox(pending=0 if age is None else 1, failed=failed,
+                             oldest_pending_at=None if age is None else NOW - age)  # fmt: skip
+
+    assert health.outbox_verdict(box(None), NOW).status == health.OK
+    assert health.outbox_verdict(box(None, failed=1), NOW).status == health.WARNING
+    assert health.outbox_verdict(box(health.OUTBOX_WARNING), NOW).status == health.WARNING
+    assert health.outbox_verdict(box(health.OUTBOX_CRITICAL), NOW).status == health.CRITICAL
+    assert [health.dead_letters_verdict(n).status for n in (0, 1, 99, 100)] == [
+        health.OK,
+        health.WARNING,
+        health.WARNING,
+        health.CRITICAL,
+    ]
+    assert health.vendor_status(100, 1000, 0, 0) == health.OK
+    assert health.vendor_status(0, 1000, 0, 0) == health.WARNING  # quiet for 5 minutes
+    assert health.vendor_status(10, 95, 0, 5) == health.WARNING  # 5 % refused
+    assert health.vendor_status(10, 50, 5, 50) == health.CRITICAL  # 50 % refused
+    empty = pd.DataFrame(columns=system.VENDOR_COLUMNS)
+    assert health.ingest_verdict(empty) == health.Verdict(health.WARNING, "ingest_none")
+    gib = 1024**3
+    sqlite = system.DatabaseSize("sqlite", gib, wal_bytes=0, free_bytes=50 * gib,
+                                 disk_bytes=100 * gib)  # fmt: skip
+    assert health.database_verdict(sqlite).status == health.OK
+    assert health.database_verdict(replace(sqlite, free_bytes=10 * gib)).reason == "db_low"
+    assert health.database_verdict(replace(sqlite, free_bytes=4 * gib)).reason == "db_full"
+    assert health.database_verdict(replace(sqlite, wal_bytes=gib)).status == health.CRITICAL
+    assert health.database_verdict(system.DatabaseSize("postgresql", gib)).status == health.OK
+    assert health.leader_verdict(pd.DataFrame(columns=system.LEADER_COLUMNS)).reason == (
+        "leader_none"
+    )
