@@ -47,7 +47,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         interval_s=args.interval,
         once=args.once,
         stop=stop,
-        report=lambda summary: print(summary, flush=True),
+        # Text: the summary on stdout as before; JSON: a log line, with the tick's request id.
+        report=(lambda s: print(s, flush=True)) if get_settings().log_format == "text" else None,
         metrics=metrics,
     )
     return 0

@@ -52,7 +52,7 @@ def run_worker(
     once: bool = False,
     clock: Clock = system_now,
     stop: threading.Event | None = None,
-    report: Callable[[TickSummary], None] = lambda s: log.info("%s", s),
+    report: Callable[[TickSummary], None] | None = None,
     metrics: WorkerMetrics | None = None,
 ) -> int:
     """Tick every ``interval_s`` until ``stop`` is set; returns the number of ticks run.
@@ -63,6 +63,7 @@ def run_worker(
     after each pass.
     """
     stop = stop or threading.Event()
+    report = report or (lambda summary: log.info("%s", summary))
     ticks = 0
     if metrics is not None:
         # Until leader election lands, a worker that ticks acts as the leader.

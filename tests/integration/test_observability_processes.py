@@ -99,3 +99,23 @@ def test_bridge_process_serves_metrics(database, tmp_path, monkeypatch):
     assert code == 0, bridge.log()
     dead = [line for line in _json_lines(bridge.log()) if "dead letter" in line["message"]]
     assert dead and dead[0]["request_id"].startswith("mqtt-")
+
+
+def test_ingest_server_access_lines_carry_the_request_id(database, tmp_path, monkeypatch):
+    monkeypatch.setenv("ANBU_LOG_FORMAT", "json")
+    port = free_port()
+    server = Process(["serve-ingest", "--port", str(port)], database, tmp_path / "ingest.log")
+    url = f"http://127.0.0.1:{port}/healthz"
+    try:
+        server.wait_until(lambda: urllib.request.urlopen(url, timeout=2).status == 200, "startup")
+        request = urllib.request.Request(url, headers={"X-Request-ID": "support-7"})
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            assert reply.headers["X-Request-ID"] == "support-7"
+    finally:
+        server.stop()
+    access = [
+        line
+        for line in _json_lines(server.log())
+        if line["logger"] == "uvicorn.access" and line["request_id"] == "support-7"
+    ]
+    assert len(access) == 1 and '"GET /healthz HTTP/1.1" 200' in access[0]["message"]
