@@ -98,7 +98,10 @@ def page_figures(label: str, url: str, now: datetime, which: str) -> dict[str, A
     from dashboard.bench.pages import measure_pages
 
     chosen = None if which == "all" else tuple(p.strip() for p in which.split(",") if p.strip())
-    print(f"[{label}] page runs (AppTest, as a lead): first visit, then median of warm reruns")
+    print(
+        f"[{label}] page runs (AppTest, as a lead; admin-only pages as an admin): first visit, "
+        "then median of warm reruns"
+    )
     out: dict[str, Any] = {}
     for fig in measure_pages(url, now, chosen):
         out[f"page_first_s_{fig.page}_{label}"] = fig.first_s
