@@ -56,6 +56,7 @@ def run_backend(
     deck = measure_briefing_export(engine, now)
     print(f"[{label}] the 30-day threshold preview of the largest district")
     preview = timings.measure_threshold_preview(engine, now)
+    system_s = timings.measure_system_status(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -75,6 +76,7 @@ def run_backend(
         f"briefing_export_pptx_kb_{label}": round(deck.pptx_kb, 1),
         f"threshold_preview_s_{label}": round(preview.seconds, 3),
         f"threshold_preview_plugs_{label}": preview.plugs,
+        f"system_status_query_s_{label}": round(system_s, 4),
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -164,6 +166,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "wandering_map_s",
         "briefing_export_s",
         "threshold_preview_s",
+        "system_status_query_s",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
