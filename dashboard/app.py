@@ -50,6 +50,7 @@ SECTIONS = [
             ("users", ":material/manage_accounts:"),
             ("settings", ":material/tune:"),
             ("import", ":material/upload_file:"),
+            ("system", ":material/dns:"),
         ],
     ),
 ]

@@ -175,6 +175,34 @@ class Settings(BaseSettings):
             raise ValueError("ANBU_MQTT_SHARE_GROUP: one topic level without '/', '+' or '#'")
         return value
 
+    # --- observability (docs/operations.md) ---
+    log_format: str = Field(
+        default="text",
+        description="Log lines of the commands (worker, ingest server, MQTT bridge): `text` for "
+        "people, `json` for one JSON object per line with a request id.",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the worker's Prometheus /metrics (unset: none); --metrics-port wins.",
+    )
+    bridge_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the MQTT bridge's Prometheus /metrics (unset: none); "
+        "--metrics-port wins.",
+    )
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("text", "json"):
+            raise ValueError("ANBU_LOG_FORMAT must be 'text' or 'json'")
+        return value
+
     @field_validator("notify_webhook_url")
     @classmethod
     def _webhook_url(cls, value: str) -> str:

@@ -19,7 +19,17 @@ AGGREGATE_PAGES = ("complaints", "participation", "budget", "briefing")
 # any personal data: the pages leave names out for them). Never the council.
 ROSTER_PAGES = ("people", "devices")
 ADMIN_PAGES = ("users", "settings", "import")
-PAGES = (*CONTROL_PAGES, *REVIEW_PAGES, *AGGREGATE_PAGES, *ROSTER_PAGES, *ADMIN_PAGES)
+# The system's health (ingest, worker, outbox, database, leader): the people who run it. It shows
+# no personal data, but leads and operators have the care pages; this one is about machines.
+SYSTEM_PAGES = ("system",)
+PAGES = (
+    *CONTROL_PAGES,
+    *REVIEW_PAGES,
+    *AGGREGATE_PAGES,
+    *ROSTER_PAGES,
+    *ADMIN_PAGES,
+    *SYSTEM_PAGES,
+)
 
 ALERT_ACTIONS = (
     "acknowledge",
@@ -59,7 +69,7 @@ PAGES_BY_ROLE: dict[str, tuple[str, ...]] = {
         "import",
     ),
     "council": ("briefing", "complaints", "participation", "budget"),
-    "admin": (*AGGREGATE_PAGES, *ROSTER_PAGES, *ADMIN_PAGES),
+    "admin": (*AGGREGATE_PAGES, *ROSTER_PAGES, *ADMIN_PAGES, *SYSTEM_PAGES),
 }
 
 ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {

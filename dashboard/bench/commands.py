@@ -56,6 +56,7 @@ def run_backend(
     deck = measure_briefing_export(engine, now)
     print(f"[{label}] the 30-day threshold preview of the largest district")
     preview = timings.measure_threshold_preview(engine, now)
+    system_s = timings.measure_system_status(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -83,6 +84,7 @@ def run_backend(
         f"briefing_export_pptx_s_{label}": round(deck.pptx_s, 2),
         f"briefing_export_both_s_{label}": round(deck.both_s, 2),
         f"briefing_export_slides_{label}": deck.slides,
+        f"system_status_query_s_{label}": round(system_s, 4),
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -106,7 +108,10 @@ def page_figures(label: str, url: str, now: datetime, which: str) -> dict[str, A
     from dashboard.bench.pages import measure_pages
 
     chosen = None if which == "all" else tuple(p.strip() for p in which.split(",") if p.strip())
-    print(f"[{label}] page runs (AppTest, as a lead): first visit, then median of warm reruns")
+    print(
+        f"[{label}] page runs (AppTest, as a lead; admin-only pages as an admin): first visit, "
+        "then median of warm reruns"
+    )
     out: dict[str, Any] = {}
     for fig in measure_pages(url, now, chosen):
         out[f"page_first_s_{fig.page}_{label}"] = fig.first_s
@@ -169,6 +174,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "wandering_map_s",
         "briefing_export_s",
         "threshold_preview_s",
+        "system_status_query_s",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]

@@ -1,7 +1,8 @@
 """Server-side run time of every page, measured in-process with Streamlit's AppTest.
 
-A lead (who may open every page) logs in on the cached city; the app runs its default page
-once, as the server has done by the time a user clicks in the sidebar. For each page then:
+A lead logs in on the cached city (an admin for the admin-only 시스템 상태); the app runs its
+default page once, as the server has done by the time a user clicks in the sidebar. For each
+page then:
 
 - ``first``: the page's first run in a new session, Streamlit's data caches emptied;
 - ``warm``: the median of five reruns, each again with the data caches emptied. This is
@@ -34,8 +35,10 @@ from dashboard.settings import PROJECT_ROOT, get_settings
 APP = str(PROJECT_ROOT / "dashboard" / "app.py")
 # The app's url paths whose script has another name (see dashboard.app.PAGE_FILES).
 SCRIPT_OF = {"import": "import_events"}
-ROLE = "lead"  # the one role that may open every page
+ROLE = "lead"  # opens every page but the admins' own
+ADMIN_ROLE = "admin"  # for the pages only admins open (시스템 상태)
 USERNAME = "bench-lead"  # a real account: sessions are checked against the database each run
+USERNAMES = {ROLE: USERNAME, ADMIN_ROLE: "bench-admin"}
 WARM_RUNS = 5
 RUN_TIMEOUT_S = 120
 
@@ -54,10 +57,10 @@ def measure_pages(
     """Time every page (or ``pages``) against the database at ``url``."""
     import streamlit as st
 
-    from dashboard.auth.roles import allowed_pages
+    from dashboard.auth.roles import PAGES
     from dashboard.background import stop_live_services
 
-    chosen = pages or tuple(allowed_pages(ROLE))
+    chosen = pages or PAGES
     _ensure_account(url)
     with _app_database(url), _clock_at(city_now), _quiet_streamlit():
         try:
@@ -73,12 +76,18 @@ def measure_pages(
             st.cache_data.clear()
 
 
+def _role_for(page: str) -> str:
+    from dashboard.auth.roles import can_open
+
+    return ROLE if can_open(ROLE, page) else ADMIN_ROLE
+
+
 def _measure(page: str) -> PageFigures:
     import streamlit as st
 
     from dashboard.ui.auth import USER_KEY
 
-    at = _session()
+    at = _session(_role_for(page))
     at.run(timeout=RUN_TIMEOUT_S)  # the default page: imports and the engine are warm now
     st.cache_data.clear()
     started = time.perf_counter()
@@ -98,7 +107,8 @@ def _measure(page: str) -> PageFigures:
 
 
 def _ensure_account(url: str) -> None:
-    """The lead account the timed sessions use (demo accounts exist only in demo mode)."""
+    """The lead and admin accounts the timed sessions use (demo accounts exist only in demo
+    mode)."""
     import secrets
 
     from dashboard import clock
@@ -109,21 +119,23 @@ def _ensure_account(url: str) -> None:
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            if get_user(conn, USERNAME) is None:
-                password = secrets.token_urlsafe(24)  # nobody logs in with it
-                create_user(conn, USERNAME, ROLE, password, clock.now(), cli_principal())
+            for role, username in USERNAMES.items():
+                if get_user(conn, username) is None:
+                    password = secrets.token_urlsafe(24)  # nobody logs in with it
+                    create_user(conn, username, role, password, clock.now(), cli_principal())
     finally:
         engine.dispose()
 
 
-def _session():
+def _session(role: str = ROLE):
     from streamlit.testing.v1 import AppTest
 
     from dashboard.auth import SessionUser
     from dashboard.ui.auth import USER_KEY
 
     at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
-    at.session_state[USER_KEY] = SessionUser(USERNAME, USERNAME, ROLE)
+    username = USERNAMES[role]
+    at.session_state[USER_KEY] = SessionUser(username, username, role)
     _touch(at)
     return at
 

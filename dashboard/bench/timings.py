@@ -199,3 +199,17 @@ def measure_threshold_preview(engine: Engine, now: datetime) -> PreviewFigures:
         finally:
             trans.rollback()
     return PreviewFigures(seconds, code, preview.plugs)
+
+
+def measure_system_status(engine: Engine, now: datetime, repeats: int = 5) -> float:
+    """Median seconds of every read behind the 시스템 상태 page (``queries.system``)."""
+    from queries.system import system_snapshot
+
+    seconds = []
+    with engine.connect() as conn:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            system_snapshot(conn, now)
+            seconds.append(time.perf_counter() - started)
+        conn.rollback()
+    return statistics.median(seconds)

@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.clock import now as system_now
 from dashboard.ingest.apikeys import vendor_for_key
@@ -42,6 +44,12 @@ from dashboard.ingest.payload import (
     PayloadError,
     decode_batch,
     too_large,
+)
+from dashboard.ops.logs import (
+    REQUEST_ID_HEADER,
+    new_request_id,
+    request_context,
+    valid_request_id,
 )
 from dashboard.rules.config import RulesConfigError
 
@@ -141,6 +149,7 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
     )
     metrics = IngestMetrics()
     app.state.metrics = metrics
+    app.add_middleware(RequestIdMiddleware)
 
     @cache
     def get_engine() -> Engine:
@@ -296,6 +305,30 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
 
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class RequestIdMiddleware:
+    """An id per request: the client's ``X-Request-ID`` when it is a valid one (1–128 of
+    ``A-Z a-z 0-9 . _ : -``), else a new one; echoed in the reply's header and carried by every
+    log line of the request (``dashboard.ops.logs``). Plain ASGI: no extra task per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = Headers(scope=scope).get(REQUEST_ID_HEADER)
+        rid = sent if valid_request_id(sent) else new_request_id()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        with request_context(rid):
+            await self.app(scope, receive, send_with_id)
 
 
 async def _read_limited(request: Request) -> bytes:

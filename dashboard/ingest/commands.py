@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from dashboard import clock
+from dashboard.ops.options import add_metrics_options
 
 OPENAPI_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 
@@ -40,7 +41,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = _engine()
     if not _require_schema(engine):
         return 2
-    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level=args.log_level)
+    from dashboard.ops.logs import configure_logging
+
+    configure_logging()  # uvicorn's own loggers propagate to it (log_config=None)
+    uvicorn.run(
+        create_app(engine),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=None,
+    )
     return 0
 
 
@@ -130,8 +140,22 @@ def cmd_mqtt(args: argparse.Namespace) -> int:
     engine = _engine()
     if not _require_schema(engine):
         return 2
+    from dashboard.settings import get_settings
+
+    port = args.metrics_port
+    if port is None:
+        port = get_settings().bridge_metrics_port
+    if port is not None and not 0 <= port <= 65535:
+        print(f"error: --metrics-port {port}: expected 0-65535 (0: any free port)", file=sys.stderr)
+        return 2
     return run_bridge(
-        engine, args.url, client_id=args.client_id, root=args.root, share_group=args.share_group
+        engine,
+        args.url,
+        client_id=args.client_id,
+        root=args.root,
+        share_group=args.share_group,
+        metrics_port=port,
+        metrics_host=args.metrics_host,
     )
 
 
@@ -223,6 +247,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="shared subscription group of the bridges ($share/GROUP/...); default "
         "ANBU_MQTT_SHARE_GROUP or 'anbu'; '' subscribes without sharing",
     )
+    add_metrics_options(mqtt, "ANBU_BRIDGE_METRICS_PORT")
     mqtt.set_defaults(func=cmd_mqtt)
 
     imp = sub.add_parser(

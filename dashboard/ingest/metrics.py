@@ -1,4 +1,4 @@
-"""Prometheus metrics of the ingest server (``GET /metrics``).
+"""Prometheus metrics of the ingest server (``GET /metrics``) and of the MQTT bridge.
 
 Each app owns its ``CollectorRegistry`` rather than the process-wide default, so tests and
 several apps in one process (the bench, replay) never see each other's counts or fail on
@@ -9,7 +9,7 @@ code (from its API key, never from the request body), ``status`` an HTTP status 
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 
 from dashboard.ingest.core import IngestResult
@@ -63,3 +63,65 @@ class IngestMetrics:
     def exposition(self) -> tuple[bytes, str]:
         """The text format a Prometheus server scrapes, and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+MESSAGE_OUTCOMES = ("stored", "rejected", "retried")
+UNKNOWN_VENDOR = "unknown"  # a topic whose vendor level is not a vendor code
+
+
+class BridgeMetrics:
+    """The MQTT bridge's counters and connection state (served with ``--metrics-port``).
+
+    ``vendor`` comes from the topic, which the broker's ACLs authenticate (each vendor may
+    publish only to its own topic); a topic without a valid vendor code counts as ``unknown``.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.received = Counter(
+            "anbu_mqtt_messages_received",
+            "MQTT messages received on <root>/+/events, by vendor (a redelivery counts again).",
+            ["vendor"],
+            registry=r,
+        )
+        self.messages = Counter(
+            "anbu_mqtt_messages",
+            "Messages by vendor and outcome (stored: its batch committed; rejected: kept whole "
+            "as a dead letter; retried: left unacknowledged for redelivery, e.g. during a "
+            "database outage).",
+            ["vendor", "outcome"],
+            registry=r,
+        )
+        self.events = Counter(
+            "anbu_mqtt_events",
+            "Events of stored messages, by vendor and outcome (accepted, duplicate, rejected).",
+            ["vendor", "outcome"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "anbu_mqtt_dead_letters",
+            "Dead letters written (whole messages and rejected events), by vendor.",
+            ["vendor"],
+            registry=r,
+        )
+        self.db_errors = Counter(
+            "anbu_mqtt_database_errors",
+            "Failed attempts to store a message or a dead letter (each is retried).",
+            registry=r,
+        )
+        self.connected = Gauge(
+            "anbu_mqtt_connected", "1 while the bridge is connected to the broker.", registry=r
+        )
+
+    def message(self, vendor: str | None, outcome: str) -> None:
+        self.messages.labels(vendor=vendor or UNKNOWN_VENDOR, outcome=outcome).inc()
+
+    def batch(self, vendor: str, result: IngestResult, dead_letters: int) -> None:
+        counts = (result.accepted, result.duplicates, len(result.rejected))
+        for outcome, count in zip(OUTCOMES, counts, strict=True):
+            self.events.labels(vendor=vendor, outcome=outcome).inc(count)
+        self.dead_letters.labels(vendor=vendor).inc(dead_letters)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

@@ -42,7 +42,9 @@ from dashboard.ingest.core import (
     tune_engine_for_ingest,
 )
 from dashboard.ingest.deadletters import record_message, record_rejections
+from dashboard.ingest.metrics import BridgeMetrics
 from dashboard.ingest.payload import PayloadError, decode_batch
+from dashboard.ops.logs import configure_logging, new_request_id, request_context
 from dashboard.rules.config import RulesConfigError
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,7 @@ class Bridge:
         self.share_group = check_share_group(share_group)
         self.broker = parse_url(url)
         self.stats = BridgeStats()
+        self.metrics = BridgeMetrics()
         self.stopping = threading.Event()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -142,30 +145,39 @@ class Bridge:
         """
         self.stats.messages += 1
         vendor: str | None = None
+        levels = topic.split("/")
         try:
-            levels = topic.split("/")
             if len(levels) != 3:
                 raise PayloadError(f"topic {topic!r} is not {self.topic}")
             vendor = check_vendor(levels[1])
-            events = decode_batch(payload)
-        except ValueError as exc:  # PayloadError or a bad vendor level
+        except ValueError as exc:
+            self.metrics.received.labels(vendor=vendor or "unknown").inc()
             self.stats.malformed += 1
-            return self._dead_letter(topic, vendor, payload, str(exc))
+            return self._reject(topic, vendor, payload, str(exc))
+        self.metrics.received.labels(vendor=vendor).inc()
+        try:
+            events = decode_batch(payload)
+        except ValueError as exc:  # PayloadError
+            self.stats.malformed += 1
+            return self._reject(topic, vendor, payload, str(exc))
         except Exception as exc:  # a parser crash is the message's problem, not the bridge's
             self.stats.malformed += 1
             log.exception("unreadable message on %s", topic)
-            return self._dead_letter(topic, vendor, payload, f"unreadable ({type(exc).__name__})")
+            return self._reject(topic, vendor, payload, f"unreadable ({type(exc).__name__})")
         outcome = self._ingest_with_retry(vendor, topic, events)
         if outcome is None:
+            self.metrics.message(vendor, "retried")
             return None
         if isinstance(outcome, str):
             self.stats.unprocessable += 1
-            return self._dead_letter(topic, vendor, payload, outcome)
+            return self._reject(topic, vendor, payload, outcome)
         result, kept = outcome
         self.stats.accepted += result.accepted
         self.stats.duplicates += result.duplicates
         self.stats.rejected += len(result.rejected)
         self.stats.dead_letters += kept
+        self.metrics.message(vendor, "stored")
+        self.metrics.batch(vendor, result, kept)
         return {
             "accepted": result.accepted,
             "duplicates": result.duplicates,
@@ -198,6 +210,7 @@ class Bridge:
                 # Database down or busy, or data/rules.toml broken: wait and retry; the message
                 # stays unacknowledged until it is stored and evaluated.
                 self.stats.db_errors += 1
+                self.metrics.db_errors.inc()
                 log.error("cannot ingest, retrying in %.1f s: %s", delay, exc)
             except Exception as exc:  # anything else is about this message
                 # Retried a few times in case it was a passing conflict, then given up on:
@@ -210,6 +223,12 @@ class Bridge:
             if self.stopping.wait(delay):
                 return None
             delay = min(delay * 2, DB_RETRY_MAX_S)
+
+    def _reject(self, topic: str, vendor: str | None, payload: bytes, reason: str):
+        """Keep the whole message as a dead letter and count it (see ``_dead_letter``)."""
+        reply = self._dead_letter(topic, vendor, payload, reason)
+        self.metrics.message(vendor, "rejected" if reply is not None else "retried")
+        return reply
 
     def _dead_letter(self, topic: str, vendor: str | None, payload: bytes, reason: str):
         """Keep the message, then answer it (so it is acknowledged); None while the database
@@ -228,9 +247,11 @@ class Bridge:
                         now=self.clock(),
                     )
                 self.stats.dead_letters += 1
+                self.metrics.dead_letters.labels(vendor=vendor or "unknown").inc()
                 return {"error": reason}
             except Exception as exc:  # any failure to keep it means: do not ack
                 self.stats.db_errors += 1
+                self.metrics.db_errors.inc()
                 log.error("cannot keep a dead letter, retrying in %.1f s: %s", delay, exc)
             if self.stopping.wait(delay):
                 return None
@@ -246,13 +267,19 @@ class Bridge:
             self.broker.port,
             self.subscription,
         )
+        self.metrics.connected.set(1)
         client.subscribe(self.subscription, qos=1)
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self.metrics.connected.set(0)
         if not self.stopping.is_set():
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, _userdata, message) -> None:
+        with request_context(new_request_id("mqtt-")):  # every line about this message
+            self._process(client, message)
+
+    def _process(self, client, message) -> None:
         try:
             reply = self.handle(message.topic, message.payload)
         except Exception:  # a bug must not kill paho's thread; the message is redelivered
@@ -304,14 +331,25 @@ def run_bridge(
     client_id: str,
     root: str = DEFAULT_ROOT,
     share_group: str = DEFAULT_SHARE_GROUP,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
 ) -> int:
-    """The ``mqtt-bridge`` command: run in the foreground, stop cleanly on SIGTERM or Ctrl-C."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    """The ``mqtt-bridge`` command: run in the foreground, stop cleanly on SIGTERM or Ctrl-C;
+    with ``metrics_port``, serve Prometheus metrics there."""
+    from dashboard.ops.metrics import serve_metrics
+
+    configure_logging()
     try:
         bridge = Bridge(engine, url, client_id=client_id, root=root, share_group=share_group)
     except ValueError as exc:
         log.error("%s", exc)
         return 2
+    if metrics_port is not None:
+        try:
+            serve_metrics(bridge.metrics.registry, metrics_port, metrics_host)
+        except OSError as exc:  # port taken, address not local
+            log.error("metrics port %d on %s: %s", metrics_port, metrics_host, exc)
+            return 2
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: bridge.stop())
     return bridge.run()

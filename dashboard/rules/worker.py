@@ -21,7 +21,10 @@ from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.reminders import daily_away_reminders
 from dashboard.notify.worker import notify_tick
+from dashboard.ops.heartbeat import record_tick
 from dashboard.ops.leader import LeaderLock
+from dashboard.ops.logs import new_request_id, request_context
+from dashboard.ops.metrics import WorkerMetrics
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
@@ -29,10 +32,13 @@ log = logging.getLogger(__name__)
 
 
 def tick_once(engine: Engine, now: datetime) -> TickSummary:
-    """One tick in its own transaction (thresholds re-read if the file changed)."""
+    """One tick in its own transaction (thresholds re-read if the file changed), recorded as
+    the last tick (``app_meta``) in that same transaction when it ran."""
     th = current_thresholds()
     with engine.begin() as conn:
-        return run_silence_tick(conn, now, th)
+        summary = run_silence_tick(conn, now, th)
+        record_tick(conn, summary)
+        return summary
 
 
 def daily_jobs(engine: Engine, now: datetime) -> None:
@@ -51,8 +57,9 @@ def run_worker(
     once: bool = False,
     clock: Clock = system_now,
     stop: threading.Event | None = None,
-    report: Callable[[TickSummary], None] = lambda s: log.info("%s", s),
+    report: Callable[[TickSummary], None] | None = None,
     on_leadership: Callable[[bool], None] | None = None,
+    metrics: WorkerMetrics | None = None,
 ) -> int:
     """Tick every ``interval_s`` until ``stop`` is set; returns the number of ticks run.
 
@@ -63,28 +70,31 @@ def run_worker(
 
     A tick that fails on a transient database error (a locked SQLite file, a dropped
     connection) is logged and retried on the next interval; the worker never dies of it.
+    Each pass logs under its own request id (``tick-…``); ``metrics``, when given, is updated
+    after each pass.
     """
     stop = stop or threading.Event()
+    report = report or (lambda summary: log.info("%s", summary))
     leader = LeaderLock(engine)
     leading: bool | None = None
     ticks = 0
+
+    def leadership(now: bool) -> None:
+        if metrics is not None:
+            metrics.set_leader(now)
+        if on_leadership is not None:
+            on_leadership(now)
+
     try:
         while not stop.is_set():
             started = clock()
             now_leading = leader.check()
             if now_leading != leading:
-                _leadership_changed(leader, leading, now_leading, on_leadership)
+                _leadership_changed(leader, leading, now_leading, leadership)
                 leading = now_leading
             if now_leading:
-                try:
-                    report(tick_once(engine, started))
-                except OperationalError as exc:
-                    if once:
-                        raise
-                    log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
-                notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
-                daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
-                daily_away_reminders(engine, started)  # people marked away: told once a day
+                with request_context(new_request_id("tick-")):
+                    _one_pass(engine, started, once, report, metrics)
                 ticks += 1
             if once:
                 break
@@ -94,8 +104,9 @@ def run_worker(
         if leading and leader.elected:
             leader.release()
             log.info("worker leadership released (stopping)")
-            if on_leadership is not None:
-                on_leadership(False)
+            leadership(False)
+        elif metrics is not None:
+            metrics.set_leader(False)  # stopping: no longer acting
     return ticks
 
 
@@ -115,6 +126,35 @@ def _leadership_changed(
         log.warning("worker leadership lost: this worker stops acting and follows")
     if on_leadership is not None:
         on_leadership(now)
+
+
+def _one_pass(
+    engine: Engine,
+    started: datetime,
+    once: bool,
+    report: Callable[[TickSummary], None],
+    metrics: WorkerMetrics | None,
+) -> None:
+    summary: TickSummary | None = None
+    try:
+        summary = tick_once(engine, started)
+    except OperationalError as exc:
+        if metrics is not None:
+            metrics.tick_failed()
+        if once:
+            raise
+        log.warning("rule tick failed, retrying next interval: %s", exc.orig or exc)
+    else:
+        report(summary)
+    notify_tick(engine, started)  # hook: outbox delivery and escalation; never raises
+    daily_jobs(engine, started)  # each at most once a day (Seoul) across workers
+    daily_away_reminders(engine, started)  # people marked away: operators told once a day
+    if metrics is not None:
+        # After delivery (the backlog as it now stands); the tick is counted last, so a
+        # scrape that sees the count also sees the gauges of that pass.
+        metrics.refresh(engine, started)
+        if summary is not None:
+            metrics.observe_tick(summary)
 
 
 def install_stop_handlers(stop: threading.Event) -> None:

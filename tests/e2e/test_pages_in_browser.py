@@ -662,3 +662,32 @@ def test_participation_cohort_on_a_projector(page, app_server):
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
     _assert_no_exception(page, "/participation?projector=1")
     screenshot(page, "participation-projector-ko")
+
+
+def test_admin_system_status_page_in_browser(browser, app_server):
+    """시스템 상태 for an admin: the status lines (a table: its cells are in the DOM's text),
+    the per-stage alert counts and the SQLite note on leadership, also on a projector."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="ko-KR")
+    page = context.new_page()
+    try:
+        page.goto(f"{app_server}/system")
+        wait_for_app(page, timeout_s=FIRST_RUN_TIMEOUT_S)  # the first visit builds the demo
+        if page.locator(PASSWORD_INPUT).count():
+            log_in(page, "admin")
+        page.get_by_role("heading", name="시스템 상태").first.wait_for(timeout=30_000)
+        page.get_by_text("한 대의 컴퓨터(SQLite)").first.wait_for(timeout=30_000)
+        page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)
+        status_line = re.compile(r"[●▲■] (정상|주의|장애)규칙 점검 \(작업자\)")
+        body = lambda: page.text_content("body") or ""  # noqa: E731
+        # The table's cells reach the DOM a moment after the frame itself.
+        assert wait_until(lambda: status_line.search(body()), timeout=30), "no status lines"
+        for label in ("알림 발송", "데이터베이스", "작업자 리더"):
+            assert label in body(), label
+        _assert_no_exception(page, "/system")
+        screenshot(page, "system-status-ko")
+        visit(page, f"{app_server}/system?projector=1&lang=en", username="admin")
+        page.get_by_text("Open alerts by stage").first.wait_for(timeout=30_000)
+        _assert_no_exception(page, "/system?projector=1&lang=en")
+        screenshot(page, "system-status-projector-en")
+    finally:
+        context.close()

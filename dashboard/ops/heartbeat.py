@@ -1,0 +1,36 @@
+"""The worker's heartbeat: the last rule tick it ran, kept in ``app_meta`` for the 시스템 상태
+page (staff without Prometheus see whether the rules still run). One small row, rewritten in
+the tick's own transaction, so no migration and no growth."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+
+from sqlalchemy import Connection, insert, update
+
+from dashboard.db.schema import AppMeta
+from dashboard.rules.engine import TickSummary
+from queries.system import LAST_TICK_KEY
+
+
+def record_tick(conn: Connection, summary: TickSummary) -> None:
+    """Remember ``summary`` as the last tick (a skipped tick is not recorded: another worker
+    ran that one and records it itself). On PostgreSQL the tick's advisory lock serialises
+    the writers; on SQLite writers are serialised anyway, so update-then-insert is safe."""
+    if summary.skipped:
+        return
+    value = json.dumps(
+        {
+            "at": summary.now.isoformat(),
+            "seconds": round(summary.seconds, 4),
+            "candidates": summary.candidates,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        }
+    )
+    row = {"value": value, "updated_at": summary.now}
+    done = conn.execute(update(AppMeta).where(AppMeta.key == LAST_TICK_KEY).values(**row))
+    if done.rowcount == 0:
+        conn.execute(insert(AppMeta).values(key=LAST_TICK_KEY, **row))
