@@ -233,7 +233,7 @@ def summarize(devices: pd.DataFrame, faults: pd.DataFrame, delays: pd.DataFrame)
 def week_start(moments: pd.Series) -> pd.Series:
     """The Monday (Asia/Seoul) of each moment's week, as a date."""
     local = moments.dt.tz_convert(LOCAL_TZ)
-    return (local.dt.normalize() - pd.to_timedelta(local.dt.weekday, unit="D")).dt.date
+    return (local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")).dt.date
 
 
 def weekly(
