@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, func, select
 
-from dashboard.db.schema import Alert, Device, DeviceEvent, Program, Region
+from dashboard.db.schema import Alert, Device, DeviceEvent, DeviceType, Program, Region
 from dashboard.settings import LOCAL_TZ
 from queries.common import frame, in_filter, region_filter, where_all
 
@@ -67,6 +67,13 @@ def _device_filters(stmt, programs, districts):
         ),
         in_filter(Program.code, programs),
         region_filter(Region, districts),
+    )
+
+
+def device_types(conn: Connection) -> pd.DataFrame:
+    """``code``, ``name_ko``, ``name_en`` of every device type (labels for the page)."""
+    return frame(
+        conn, select(DeviceType.code, DeviceType.name_ko, DeviceType.name_en).order_by("code")
     )
 
 
@@ -188,9 +195,10 @@ def delay_sample(
     return events[cols]
 
 
-def _q(values: pd.Series, q: float, scale: float = 1.0) -> float | None:
+def _q(values: pd.Series, q: float, scale: float = 1.0) -> float:
+    """A percentile (linear interpolation), NaN without values: the column stays numeric."""
     values = values.dropna()
-    return round(float(values.quantile(q)) / scale, 3) if values.size else None
+    return round(float(values.quantile(q)) / scale, 3) if values.size else np.nan
 
 
 def summarize(devices: pd.DataFrame, faults: pd.DataFrame, delays: pd.DataFrame) -> pd.DataFrame:
@@ -215,13 +223,13 @@ def summarize(devices: pd.DataFrame, faults: pd.DataFrame, delays: pd.DataFrame)
                 "devices": n,
                 "faults": len(mine),
                 "silences": len(silences),
-                "faults_per_100": round(len(mine) / n * 100, 2) if n else None,
+                "faults_per_100": round(len(mine) / n * 100, 2) if n else np.nan,
                 "repaired": int(repaired.size),
                 "unrepaired": int(len(mine) - repaired.size),
                 "repair_median_h": _q(repaired, 0.5, 3600),
                 "repair_p90_h": _q(repaired, 0.9, 3600),
                 "silent_over_day": int(over_day),
-                "silent_over_day_share": over_day / n if n else None,
+                "silent_over_day_share": over_day / n if n else np.nan,
                 "delay_events": int(delay.size),
                 "delay_median_s": _q(delay, 0.5),
                 "delay_p90_s": _q(delay, 0.9),

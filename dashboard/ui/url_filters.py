@@ -81,24 +81,52 @@ def url_date_range(
     *,
     params: tuple[str, str] = ("from", "to"),
     container: Any = None,
+    default: tuple[date, date] | None = None,
 ) -> tuple[date, date] | None:
     """A date range within [lo, hi] kept in ``?from=YYYY-MM-DD&to=YYYY-MM-DD``;
-    None while the picker is between its two clicks."""
+    None while the picker is between its two clicks. ``default`` (else the whole range) is
+    what a link without the parameters shows, and is left out of the URL."""
     key = f"url_{params[0]}_{params[1]}"
+    first, last = default or (lo, hi)
     if key not in st.session_state:
-        start = _parse(st.query_params.get(params[0])) or lo
-        end = _parse(st.query_params.get(params[1])) or hi
+        start = _parse(st.query_params.get(params[0])) or first
+        end = _parse(st.query_params.get(params[1])) or last
         start, end = min(max(start, lo), hi), min(max(end, lo), hi)
-        st.session_state[key] = (start, end) if start <= end else (lo, hi)
+        st.session_state[key] = (start, end) if start <= end else (first, last)
     picked = (container or st).date_input(
         label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
     )
     if not isinstance(picked, tuple) or len(picked) != 2:
         return None
-    whole = picked == (lo, hi)  # the default needs no parameters
+    whole = picked == (first, last)  # the default needs no parameters
     for param, value in zip(params, picked, strict=True):
         if whole:
             st.query_params.pop(param, None)
         else:
             st.query_params[param] = value.isoformat()
     return picked[0], picked[1]
+
+
+def url_date(
+    label: str,
+    lo: date,
+    hi: date,
+    *,
+    param: str,
+    default: date,
+    container: Any = None,
+) -> date:
+    """One day within [lo, hi] kept in ``?param=YYYY-MM-DD`` (left out when it is ``default``);
+    a day outside the range in a stale link falls back to ``default``."""
+    key = f"url_{param}"
+    if key not in st.session_state:
+        picked = _parse(st.query_params.get(param))
+        st.session_state[key] = picked if picked is not None and lo <= picked <= hi else default
+    value = (container or st).date_input(
+        label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
+    )
+    if value == default:
+        st.query_params.pop(param, None)
+    else:
+        st.query_params[param] = value.isoformat()
+    return value
