@@ -36,7 +36,7 @@ today = now.astimezone(LOCAL_TZ).date()
 
 period = url_date_range(
     t("vendors.period"),
-    today - timedelta(days=365),
+    today - timedelta(days=5 * 366),  # a review may look back a few years
     today,
     default=(today - timedelta(days=27), today),
     container=st.sidebar,

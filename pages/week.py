@@ -27,7 +27,7 @@ today = now.astimezone(LOCAL_TZ).date()
 # The last complete day by default: five full weeks compare like with like.
 last_day = url_date(
     t("week.last_day"),
-    today - timedelta(days=365),
+    today - timedelta(days=5 * 366),  # a review may look back a few years
     today,
     param="week",
     default=today - timedelta(days=1),
