@@ -40,6 +40,7 @@ period = url_date_range(
     today,
     default=(today - timedelta(days=27), today),
     container=st.sidebar,
+    key="vendors_period",
 )
 chosen_programs, chosen_districts = program_district_filters()
 if period is None:

@@ -82,13 +82,20 @@ def url_date_range(
     params: tuple[str, str] = ("from", "to"),
     container: Any = None,
     default: tuple[date, date] | None = None,
+    key: str | None = None,
 ) -> tuple[date, date] | None:
     """A date range within [lo, hi] kept in ``?from=YYYY-MM-DD&to=YYYY-MM-DD``;
     None while the picker is between its two clicks. ``default`` (else the whole range) is
-    what a link without the parameters shows, and is left out of the URL."""
-    key = f"url_{params[0]}_{params[1]}"
+    what a link without the parameters shows, and is left out of the URL. ``key`` keeps pages
+    that share the parameter names from sharing the widget (their ranges differ)."""
+    key = key or f"url_{params[0]}_{params[1]}"
     first, last = default or (lo, hi)
-    if key not in st.session_state:
+    stored = st.session_state.get(key)
+    # A range stored under the key by another page with other bounds starts afresh (one click
+    # into a new range, a 1-tuple, is kept).
+    whole_range = isinstance(stored, tuple) and len(stored) == 2
+    stale = whole_range and not lo <= stored[0] <= stored[1] <= hi
+    if key not in st.session_state or stale:
         start = _parse(st.query_params.get(params[0])) or first
         end = _parse(st.query_params.get(params[1])) or last
         start, end = min(max(start, lo), hi), min(max(end, lo), hi)
@@ -119,7 +126,8 @@ def url_date(
     """One day within [lo, hi] kept in ``?param=YYYY-MM-DD`` (left out when it is ``default``);
     a day outside the range in a stale link falls back to ``default``."""
     key = f"url_{param}"
-    if key not in st.session_state:
+    stored = st.session_state.get(key)
+    if not isinstance(stored, date) or not lo <= stored <= hi:
         picked = _parse(st.query_params.get(param))
         st.session_state[key] = picked if picked is not None and lo <= picked <= hi else default
     value = (container or st).date_input(
