@@ -77,17 +77,57 @@ def device_types(conn: Connection) -> pd.DataFrame:
     )
 
 
+def _in_service(end: datetime):
+    return (
+        Device.status != "retired",
+        Device.installed_on <= end.astimezone(LOCAL_TZ).date(),
+    )
+
+
 def vendor_devices(
     conn: Connection,
     end: datetime,
     programs: Iterable[str] | None = None,
     districts: Iterable[int] | None = None,
 ) -> pd.DataFrame:
-    """Devices in service by ``end`` (installed by then, not retired): id, vendor, type."""
-    stmt = select(Device.id, Device.vendor, Device.type_code).where(
-        Device.status != "retired", Device.installed_on <= end.astimezone(LOCAL_TZ).date()
+    """Devices in service by ``end`` (installed by then, not retired) per vendor and type:
+    ``vendor``, ``type_code``, ``devices`` (counted in SQL: a city has tens of thousands)."""
+    stmt = select(Device.vendor, Device.type_code, func.count().label("devices")).where(
+        *_in_service(end)
     )
-    return frame(conn, _device_filters(stmt, programs, districts).order_by(Device.id))
+    stmt = _device_filters(stmt, programs, districts).group_by(Device.vendor, Device.type_code)
+    df = frame(conn, stmt.order_by(Device.vendor, Device.type_code))
+    return df.astype({"devices": "int64"}) if len(df) else df
+
+
+def sample_devices(
+    conn: Connection,
+    end: datetime,
+    programs: Iterable[str] | None = None,
+    districts: Iterable[int] | None = None,
+    per_group: int = DELAY_DEVICES,
+) -> pd.DataFrame:
+    """About ``per_group`` devices in service per vendor and type, evenly spread over their ids
+    (old and new installations both count): ``id``, ``vendor``, ``type_code``. Picked in SQL
+    with window functions, so only the sample travels."""
+    key = (Device.vendor, Device.type_code)
+    ranked = _device_filters(
+        select(
+            Device.id,
+            Device.vendor,
+            Device.type_code,
+            func.row_number().over(partition_by=key, order_by=Device.id).label("rn"),
+            func.count().over(partition_by=key).label("n"),
+        ).where(*_in_service(end)),
+        programs,
+        districts,
+    ).subquery()
+    # Row k of n is taken when (k − 1)·K mod n < K: every row when n ≤ K, else K rows spread
+    # evenly over the ids.
+    stmt = select(ranked.c.id, ranked.c.vendor, ranked.c.type_code).where(
+        ((ranked.c.rn - 1) * per_group) % ranked.c.n < per_group
+    )
+    return frame(conn, stmt.order_by(ranked.c.id))
 
 
 def vendor_faults(
@@ -157,19 +197,14 @@ def delay_sample(
     devices: pd.DataFrame,
     start: datetime,
     end: datetime,
-    per_group: int = DELAY_DEVICES,
     per_device: int = DELAY_EVENTS,
 ) -> pd.DataFrame:
-    """``vendor``, ``type_code``, ``delay_s`` of a bounded sample of the period's events."""
+    """``vendor``, ``type_code``, ``delay_s`` of the sampled ``devices``' latest ``per_device``
+    events in the period (``devices``: from :func:`sample_devices`)."""
     cols = ["vendor", "type_code", "delay_s"]
     if devices.empty:
         return pd.DataFrame(columns=cols)
-    picked = []
-    for _, group in devices.groupby(["vendor", "type_code"], sort=True):
-        ids = group["id"].to_numpy()
-        # Evenly spread over the vendor's ids: old and new installations both count.
-        take = np.unique(np.linspace(0, len(ids) - 1, min(per_group, len(ids))).round().astype(int))
-        picked.extend(int(i) for i in ids[take])
+    picked = [int(i) for i in devices["id"]]
     ranked = (
         select(
             DeviceEvent.device_id,
@@ -208,7 +243,8 @@ def summarize(devices: pd.DataFrame, faults: pd.DataFrame, delays: pd.DataFrame)
     ).drop_duplicates()
     rows = []
     for vendor, type_code in sorted(keys.itertuples(index=False, name=None)):
-        n = int(((devices["vendor"] == vendor) & (devices["type_code"] == type_code)).sum())
+        counted = devices[(devices["vendor"] == vendor) & (devices["type_code"] == type_code)]
+        n = int(counted["devices"].sum())
         mine = faults[(faults["vendor"] == vendor) & (faults["type_code"] == type_code)]
         silences = mine[mine["rule"] == SILENCE_RULE]
         repaired = mine["repair_s"].dropna()
@@ -263,7 +299,8 @@ def weekly(
     )
     out = counts.reindex(grid).reset_index()
     out["faults"] = out["faults"].fillna(0).astype("int64")
-    out["devices"] = out["vendor"].map(devices.groupby("vendor").size()).fillna(0).astype("int64")
+    per_vendor = devices.groupby("vendor")["devices"].sum()
+    out["devices"] = out["vendor"].map(per_vendor).fillna(0).astype("int64")
     out["faults_per_100"] = (out["faults"] / out["devices"].where(out["devices"] > 0) * 100).round(
         2
     )
@@ -281,7 +318,7 @@ def vendor_performance(
     """The page's figures in one call: ``summary``, ``weekly`` and the ``faults`` behind them."""
     devices = vendor_devices(conn, end, programs, districts)
     faults = vendor_faults(conn, start, end, programs, districts)
-    delays = delay_sample(conn, devices, start, end)
+    delays = delay_sample(conn, sample_devices(conn, end, programs, districts), start, end)
     return {
         "summary": summarize(devices, faults, delays),
         "weekly": weekly(devices, faults, start, end),

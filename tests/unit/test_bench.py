@@ -27,6 +27,7 @@ KEYS = (
     "peak_memory_mb",
     "replay_year_s",
     "threshold_preview_s",
+    "vendor_performance_s",
 )
 
 

@@ -26,7 +26,12 @@ from sqlalchemy import Engine, insert
 from test_actions_support import seed
 
 from dashboard.db.schema import Alert, Device, DeviceEvent
-from queries.vendor_performance import delay_sample, vendor_devices, vendor_performance
+from queries.vendor_performance import (
+    delay_sample,
+    sample_devices,
+    vendor_devices,
+    vendor_performance,
+)
 
 START = pd.Timestamp("2024-12-01T15:00Z").to_pydatetime()
 END = START + timedelta(days=14)
@@ -145,7 +150,7 @@ def test_program_and_district_filters(db):
         seoul = vendor_performance(conn, START, END, programs=["seoul_smart_plug"])["summary"]
         jongno = vendor_performance(conn, START, END, districts=[3])["summary"]
         every = vendor_performance(conn, START, END)["summary"].set_index("vendor")
-    assert seoul.to_dict("records")[0] | {} == jongno.to_dict("records")[0] | {}
+    pd.testing.assert_frame_equal(seoul, jongno)
     assert (seoul.loc[0, "vendor"], seoul.loc[0, "devices"], seoul.loc[0, "faults"]) == (
         "acme",
         1,
@@ -156,7 +161,7 @@ def test_program_and_district_filters(db):
 
 def test_delay_sample_is_bounded_per_device(db):
     with db.connect() as conn:
-        devices = vendor_devices(conn, END)
+        devices = sample_devices(conn, END)
         one = delay_sample(conn, devices, START - timedelta(days=2), END, per_device=1)
         all_ = delay_sample(conn, devices, START - timedelta(days=2), END)
     # d4 has two events in the widened period: the newest one only (60 s, not 999 s).
@@ -173,3 +178,17 @@ def test_an_empty_period_gives_rows_without_figures(db):
     assert list(summary["faults"]) == [0, 0] and summary["repair_median_h"].isna().all()
     assert summary["delay_median_s"].isna().all()
     assert set(out["weekly"]["faults"]) == {0}
+
+
+def test_devices_counted_per_vendor_and_a_spread_sample(db):
+    with db.connect() as conn:
+        counts = vendor_devices(conn, END)
+        two = sample_devices(conn, END, per_group=2)
+        goyang = sample_devices(conn, END, programs=GOYANG)
+    assert counts.to_dict("records") == [
+        {"vendor": "acme", "type_code": "smart_plug", "devices": 5},  # d5 retired
+        {"vendor": "beta", "type_code": "smart_plug", "devices": 2},
+    ]
+    # acme's 5 in service: rows 1 and 4 ((k − 1)·2 mod 5 < 2); beta's 2: both.
+    assert list(two["vendor"]).count("acme") == 2 and list(two["vendor"]).count("beta") == 2
+    assert len(goyang) == 6  # d1–d4, b1, b2: every device when a group is under the sample size
