@@ -93,7 +93,7 @@ def show(frame: pd.DataFrame) -> None:
         if pd.api.types.is_numeric_dtype(frame[c])
     }
     # Every row in view: a review table is read whole, also on a projector.
-    height = 38 + 35 * len(frame) + 3
+    height = 36 * (len(frame) + 1) + 12
     st.dataframe(shown, hide_index=True, width="stretch", column_config=config, height=height)
 
 
@@ -132,10 +132,14 @@ def faults_chart(summary: pd.DataFrame, names: dict[str, str], lang: str) -> alt
     )
     return (
         alt.Chart(data)
-        .mark_bar(color=SERIES[0])
+        .mark_bar(color=SERIES[0], size=26)
         .encode(
             y=alt.Y("label:N", title=None, sort="-x", axis=alt.Axis(labelLimit=320)),
-            x=alt.X("faults_per_100:Q", title=tr("vendors.col.faults_per_100")),
+            x=alt.X(
+                "faults_per_100:Q",
+                title=tr("vendors.col.faults_per_100"),
+                axis=alt.Axis(tickCount=6),
+            ),
             tooltip=[
                 alt.Tooltip("label:N", title=tr("vendors.col.vendor")),
                 alt.Tooltip("faults:Q", title=tr("vendors.col.faults"), format=","),

@@ -136,12 +136,14 @@ def weeks_chart(figures: pd.DataFrame, lang: str) -> alt.FacetChart:
         name=[metric_label(m, lang) for m in figures["metric"]],
         shown=figures["value"].astype(float).where(~shares, figures["value"].astype(float) * 100),
         when=[
-            translate("week.this_week", lang) if w == 0 else translate("week.weeks_ago", lang, n=w)
+            translate("week.this_week", lang)
+            if w == 0
+            else translate("week.weeks_ago_short", lang, n=w)
             for w in figures["week"]
         ],
         current=figures["week"] == 0,
     )
-    order = [translate("week.weeks_ago", lang, n=w) for w in (4, 3, 2, 1)] + [
+    order = [translate("week.weeks_ago_short", lang, n=w) for w in (4, 3, 2, 1)] + [
         translate("week.this_week", lang)
     ]
     bars = (
@@ -149,7 +151,7 @@ def weeks_chart(figures: pd.DataFrame, lang: str) -> alt.FacetChart:
         .mark_bar()
         .encode(
             x=alt.X("when:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("shown:Q", title=None, axis=alt.Axis(format=",", tickMinStep=1)),
+            y=alt.Y("shown:Q", title=None, axis=alt.Axis(format=",.0f", tickMinStep=1)),
             color=alt.condition("datum.current", alt.value(ACCENT), alt.value(MUTED)),
             tooltip=[
                 alt.Tooltip("name:N", title=translate("week.col.metric", lang)),
@@ -157,7 +159,7 @@ def weeks_chart(figures: pd.DataFrame, lang: str) -> alt.FacetChart:
                 alt.Tooltip("shown:Q", title=translate("week.col.value", lang), format=",.1f"),
             ],
         )
-        .properties(width=210, height=120)
+        .properties(width=250, height=120)
     )
     return (
         alt.layer(bars, data=data)
