@@ -14,6 +14,10 @@ import numpy as np
 
 # A plug's router switched off or the plug pulled out: about once in five years per plug.
 DEVICE_FAULTS_PER_DAY = 0.05 / 90
+# Vendors whose devices fail more often than that: the care robots are switched off at the wall
+# (cleaning, a power strip) about three times as often as a plug's router fails. History,
+# present and the live simulator all apply it, so the 업체 성과 page has a real difference.
+FAULT_FACTOR: dict[str, float] = {"hyobot": 3.0}
 # Away from home (a trip, a hospital stay, staying with family): the plug sees no change.
 PLUG_AWAY_PER_DAY = 0.35 / 90
 # Leaving the safe zone: about 0.3 times a person-year.
@@ -53,9 +57,13 @@ def spells_in_window(
     return sorted(out)
 
 
-def faults_in_window(rng: np.random.Generator, hours: int) -> list[tuple[int, int]]:
-    """One device's faults over the window, at ``DEVICE_FAULTS_PER_DAY``."""
-    return spells_in_window(rng, hours, DEVICE_FAULTS_PER_DAY, fault_hours)
+def faults_in_window(
+    rng: np.random.Generator, hours: int, vendor: str = ""
+) -> list[tuple[int, int]]:
+    """One device's faults over the window, at ``DEVICE_FAULTS_PER_DAY`` (times the vendor's
+    ``FAULT_FACTOR``)."""
+    rate = DEVICE_FAULTS_PER_DAY * FAULT_FACTOR.get(vendor, 1.0)
+    return spells_in_window(rng, hours, rate, fault_hours)
 
 
 # Seconds from a reading to its arrival, by vendor (``received_at − ts`` of the generated
