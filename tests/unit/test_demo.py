@@ -494,3 +494,28 @@ def test_vendors_differ_in_data_delay_as_their_profiles_say(small_city) -> None:
         assert delays.loc[delays["vendor"] == vendor, "delay_s"].max() <= max(longest, 4 * median)
     assert medians["plugco"] < 5 < 60 < medians["callsafe"]
     assert latest.replace(tzinfo=None) <= END.replace(tzinfo=None)
+
+
+def test_robots_fail_more_often_than_plugs_as_the_rates_say(small_city) -> None:
+    """The robots' fault factor (dashboard.demo.rates.FAULT_FACTOR) shows in the history: closed
+    device-silence tickets of robots, more per device than the plugs'."""
+    from dashboard.demo.rates import FAULT_FACTOR
+
+    engine, _ = small_city
+    with engine.connect() as conn:
+        per_vendor = dict(
+            conn.execute(
+                select(Device.vendor, func.count())
+                .select_from(Alert)
+                .join(Device, Device.id == Alert.device_id)
+                .where(Alert.rule == "device_silent", Alert.status == "closed")
+                .group_by(Device.vendor)
+            ).all()
+        )
+        devices = dict(
+            conn.execute(select(Device.vendor, func.count()).group_by(Device.vendor)).all()
+        )
+    assert FAULT_FACTOR["hyobot"] > 1
+    robots = per_vendor.get("hyobot", 0) / devices["hyobot"]
+    plugs = per_vendor.get("plugco", 0) / devices["plugco"]
+    assert per_vendor.get("hyobot", 0) >= 1 and robots > plugs, (per_vendor, devices)
