@@ -30,7 +30,9 @@ SECTIONS = [
     (
         "nav.analysis",
         [
+            ("week", ":material/view_week:"),
             ("response", ":material/timer:"),
+            ("vendors", ":material/handshake:"),
             ("complaints", ":material/smoke_free:"),
             ("participation", ":material/directions_walk:"),
             ("budget", ":material/account_balance:"),

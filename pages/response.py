@@ -4,12 +4,14 @@ Aggregates only (queries.response_metrics reads no personal column). The CSV exp
 only to roles with the ``export`` action (leads).
 """
 
+from datetime import timedelta
+
 import streamlit as st
 
 from dashboard.formatting import format_datetime
 from dashboard.ui import charts
 from dashboard.ui.auth import require_page, user_can
-from dashboard.ui.components import multiselect_filter, page_header, program_labels, region_labels
+from dashboard.ui.components import page_header
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.response import (
@@ -22,7 +24,8 @@ from dashboard.ui.response import (
     time_metrics,
 )
 from dashboard.ui.response_charts import false_alarm_bars, outcome_by_rule, stage_by_rule
-from queries.filters import districts_with_devices, programs
+from dashboard.ui.review_filters import program_district_filters
+from dashboard.ui.url_filters import url_date_range
 from queries.response_metrics import alert_metrics, field_visits_within
 
 require_page("response")
@@ -30,25 +33,18 @@ page_header("page.response", "response.caption")
 lang = current_lang()
 now = live_now()  # 10-second buckets: sessions opening together share the cached figures
 
-dates = st.sidebar.date_input(
+today = default_dates(now)[1]
+# Kept in the URL (?from=…&to=…&program=…&district=…) so a copied link reproduces the view.
+dates = url_date_range(
     t("response.period"),
-    value=default_dates(now),
-    max_value=default_dates(now)[1],
-    format="YYYY-MM-DD",
+    today - timedelta(days=5 * 366),
+    today,
+    default=default_dates(now),
+    container=st.sidebar,
     key="response_period",
 )
-device_programs = load(programs, kind="device")
-districts = load(districts_with_devices)
-chosen_programs = multiselect_filter(
-    "filter.program",
-    device_programs["code"],
-    program_labels(device_programs),
-    key="response_programs",
-)
-chosen_districts = multiselect_filter(
-    "filter.district", districts["id"], region_labels(districts), key="response_districts"
-)
-if not isinstance(dates, tuple) or len(dates) != 2:  # the picker is between its two clicks
+chosen_programs, chosen_districts = program_district_filters()
+if dates is None:  # the picker is between its two clicks
     st.info(t("response.period_incomplete"))
     st.stop()
 
@@ -56,7 +52,7 @@ start, end = period_bounds(dates[0], dates[1], now)
 st.caption(
     t("response.period_shown", start=format_datetime(start, lang), end=format_datetime(end, lang))
 )
-filters = {"programs": chosen_programs or None, "districts": chosen_districts or None}
+filters = {"programs": chosen_programs, "districts": chosen_districts}
 
 metrics = load(alert_metrics, start, end, **filters)  # one read of the period's alerts
 st.subheader(t("response.kpi_title"))

@@ -12,8 +12,9 @@ from dashboard.db.schema.people import ROLES
 
 # Page url paths, in menu order.
 CONTROL_PAGES = ("live", "alerts", "wandering")
-# Response metrics review the control center's own work: its staff, not the council.
-REVIEW_PAGES = ("response",)
+# Response metrics, the weekly review (which includes them) and vendor performance review the
+# control center's own work and its contracts: its staff, not the council.
+REVIEW_PAGES = ("week", "response", "vendors")
 AGGREGATE_PAGES = ("complaints", "participation", "budget", "briefing")
 # The roster: operators read their districts' people, leads and admins manage it (admins without
 # any personal data: the pages leave names out for them). Never the council.

@@ -22,6 +22,7 @@ TARGETS = {  # key: (target, "min" = at least / "max" = at most)
     "replay_year_s": (10.0, "max"),  # issue 9: a year of half-hourly readings, one home
     "wandering_map_s": (1.0, "max"),
     "briefing_export_s": (30.0, "max"),  # issue 12: the council deck as PDF or PPTX
+    "vendor_performance_s": (1.0, "max"),  # issue 11: the 업체 성과 page's query, 28 days
 }
 PAGE_RUN_TARGET_S = 1.0  # warm server-side run of any page (issue 14)
 PAGE_FIRST_TARGET_S = 2.0  # a page's first run in a session
@@ -57,6 +58,8 @@ def run_backend(
     print(f"[{label}] the 30-day threshold preview of the largest district")
     preview = timings.measure_threshold_preview(engine, now)
     system_s = timings.measure_system_status(engine, now)
+    print(f"[{label}] vendor performance over the last 28 days, every vendor and device type")
+    vendors_s = timings.measure_vendor_performance(engine, now)
     engine.dispose()
     out |= {
         f"rule_tick_s_{label}": round(tick.steady_s, 4),
@@ -85,6 +88,7 @@ def run_backend(
         f"briefing_export_both_s_{label}": round(deck.both_s, 2),
         f"briefing_export_slides_{label}": deck.slides,
         f"system_status_query_s_{label}": round(system_s, 4),
+        f"vendor_performance_s_{label}": round(vendors_s, 3),
     }
     if run_url is not None:
         print(f"[{label}] ingest through HTTP, 1,000 events per request")
@@ -175,6 +179,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "briefing_export_s",
         "threshold_preview_s",
         "system_status_query_s",
+        "vendor_performance_s",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]

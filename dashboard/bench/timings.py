@@ -213,3 +213,18 @@ def measure_system_status(engine: Engine, now: datetime, repeats: int = 5) -> fl
             seconds.append(time.perf_counter() - started)
         conn.rollback()
     return statistics.median(seconds)
+
+
+def measure_vendor_performance(engine: Engine, now: datetime, repeats: int = 3) -> float:
+    """The 업체 성과 page's one query over the city's last 28 days, every vendor and type
+    (faults with their next reading, the silence spans, the data-delay sample): median of
+    ``repeats``."""
+    from queries.vendor_performance import vendor_performance
+
+    runs = []
+    with engine.connect() as conn:
+        for _ in range(repeats):
+            started = time.perf_counter()
+            vendor_performance(conn, now - timedelta(days=28), now)
+            runs.append(time.perf_counter() - started)
+    return statistics.median(runs)

@@ -48,6 +48,7 @@ from dashboard.demo.alerts import build_alerts
 from dashboard.demo.clock import TimeGrid
 from dashboard.demo.context import Ctx, Part, Place
 from dashboard.demo.present import derive_present
+from dashboard.demo.rates import data_delays
 from dashboard.demo.writer import bulk_insert, columns_to_rows, next_id, sync_sequence, to_dates
 from dashboard.rules import current_thresholds
 
@@ -162,9 +163,11 @@ def build_demo(
                 rows["device_daily"] += _write_daily(conn, grid, batch)
         report(0.75, "writing raw events")
         rows["device_events"] = 0
+        # A stream of its own: the delays change no other generated row.
+        delays = np.random.Generator(np.random.PCG64([seed, 11]))
         for p in parts:
             for batch in p.events:
-                rows["device_events"] += _write_events(conn, batch)
+                rows["device_events"] += _write_events(conn, batch, delays, grid.end)
         rows["device_state"] = bulk_insert(
             conn, DeviceState.__table__, (_state(grid, s) for p in parts for s in p.states)
         )
@@ -288,15 +291,19 @@ def _write_daily(conn, grid: TimeGrid, batch: dict[str, np.ndarray]) -> int:
     return bulk_insert(conn, DeviceDaily.__table__, columns_to_rows(cols))
 
 
-def _write_events(conn, batch: dict[str, Any]) -> int:
+def _write_events(conn, batch: dict[str, Any], delays: np.random.Generator, end: datetime) -> int:
     ts = np.asarray(batch["ts"], dtype=np.int64)
     n = len(ts)
     if n == 0:
         return 0
     base = datetime(1970, 1, 1, tzinfo=UTC)
     at = [base + timedelta(seconds=s) for s in ts.tolist()]
-    recv = [a + timedelta(seconds=1 + (i % 4)) for i, a in enumerate(at)]
     vendor = batch["vendor"]
+    # Each vendor's own delay (dashboard.demo.rates.DELAY_PROFILES), capped at ``end``: the
+    # history the rules judged at ``end`` already holds every generated reading.
+    late = data_delays(delays, [vendor] * n if isinstance(vendor, str) else list(vendor))
+    cap = [max(a, end) for a in at]
+    recv = [min(a + timedelta(seconds=float(d)), c) for a, d, c in zip(at, late, cap, strict=True)]
     # Two events of a device in the same second (rare) still need distinct ids.
     uids, seen = [], {}
     for u in batch["uid"]:

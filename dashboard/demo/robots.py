@@ -22,6 +22,7 @@ from dashboard.demo.rates import faults_in_window
 from dashboard.demo.routines import robot_services
 from dashboard.rules import Reading
 from dashboard.rules import robot as robot_rules
+from dashboard.rules.device import device_silent
 
 PROGRAM = "goyang_care_robot"
 VENDOR = "hyobot"
@@ -64,11 +65,16 @@ def generate(ctx: Ctx) -> Part:
     # Robots switched off at the wall right now: the device fault rate every demo device
     # shares (dashboard.demo.rates), counting only faults still going on at the end.
     cut = np.full(N, grid.end_s + 1, dtype=np.int64)
+    w0 = max(days - RAW_DAYS, 0)
+    past: list[tuple[int, int, int]] = []  # (robot, start hour, hours) of faults over by now
     for i in range(N):
-        now = [s for s, d in faults_in_window(rng, grid.hours) if s + d >= grid.hours]
+        faults = faults_in_window(rng, grid.hours, VENDOR)
+        now = [s for s, d in faults if s + d >= grid.hours]
         if now:
             cut[i] = grid.t0 + max(now[-1], 0) * HOUR + int(rng.integers(0, HOUR))
-    w0 = max(days - RAW_DAYS, 0)
+        # Faults that ended before the raw-event window: closed device-fault tickets (later
+        # ones would need their interactions and heartbeats taken out of the raw events).
+        past += [(i, s, d) for s, d in faults if s >= 1 and s + d <= w0 * 24]
     rows, ts = times_in_days(rng, grid, services[:, w0:], w0, SERVICE_HOURS)
     keep = ts < np.minimum(cut[rows], grid.end_s + 1)
     rows, ts = rows[keep], ts[keep]
@@ -111,6 +117,36 @@ def generate(ctx: Ctx) -> Part:
             interactions=services,
         )
     )
+
+    for i, start, hours in past:
+        place = co.places[i]
+        last_seen = grid.t0 + start * HOUR
+        back = grid.t0 + (start + hours) * HOUR
+        decision = ctx.judge(
+            device_silent,
+            back - 60,
+            type_code="care_robot",
+            device_id=co.device_ids[i],
+            last_seen_at=last_seen,
+        )
+        if decision is None or decision.stage is None:
+            continue
+        part.episodes.append(
+            Episode(
+                rule=decision.rule,
+                stage=decision.stage,
+                kind="device_fault",
+                program_id=pid,
+                region_id=place.id,
+                recipient_id=None,
+                device_id=int(co.device_ids[i]),
+                opened_s=last_seen + ctx.timeout_s("care_robot"),
+                resolved_s=back,
+                evidence=decision.evidence,
+                truth="fault",
+                dong_name=place.name_ko.split()[-1],
+            )
+        )
 
     last_int = np.full(N, -1, dtype=np.int64)
     order = np.lexsort((ts, rows))

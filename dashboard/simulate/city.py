@@ -45,7 +45,14 @@ def incident_rates(roster: Roster) -> dict[str, float]:
     (``dashboard.demo.rates``), so the live day looks like the days before it. (Livelier rates
     once made device-silence alerts jump from a few a day to 46 on the day the app ran.)"""
     count = lambda code: int((roster.types == code).sum())  # noqa: E731
-    may_fail = int((roster.types != "ai_call_line").sum())
+    # Devices that can fail, each weighted by its vendor's fault factor (rates.FAULT_FACTOR).
+    may_fail = float(
+        sum(
+            rates.FAULT_FACTOR.get(v, 1.0)
+            for v, code in zip(roster.vendors, roster.types, strict=True)
+            if code != "ai_call_line"
+        )
+    )
     return {
         "sos": rates.ROBOT_SOS_PER_FLEET_DAY / 24 if count("care_robot") else 0.0,
         "wander_out": rates.WANDER_EXITS_PER_DAY * count("wandering_detector") / 24,
@@ -201,11 +208,15 @@ class CitySimulator:
             if kind == "go_silent":
                 pool = np.flatnonzero(self.r.types != "ai_call_line")
             pool = pool[self.mode[pool] == NORMAL]
+            weights = None
+            if kind == "go_silent" and len(pool):
+                factor = np.array([rates.FAULT_FACTOR.get(self.r.vendors[j], 1.0) for j in pool])
+                weights = factor / factor.sum()
             if kind == "wander_out":
                 pool = pool[self.out_until[pool] < t]
             if not len(pool):
                 continue
-            i = int(rng.choice(pool))
+            i = int(rng.choice(pool, p=weights))
             if kind == "sos":
                 out.append(self._event(i, t + rng.integers(SLOT_S), "sos"))
             elif kind == "wander_out":

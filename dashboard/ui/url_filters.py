@@ -81,22 +81,31 @@ def url_date_range(
     *,
     params: tuple[str, str] = ("from", "to"),
     container: Any = None,
+    default: tuple[date, date] | None = None,
+    key: str | None = None,
 ) -> tuple[date, date] | None:
     """A date range within [lo, hi] kept in ``?from=YYYY-MM-DD&to=YYYY-MM-DD``;
-    None while the picker is between its two clicks."""
-    key = f"url_{params[0]}_{params[1]}"
-    if key not in st.session_state:
-        start = _parse(st.query_params.get(params[0])) or lo
-        end = _parse(st.query_params.get(params[1])) or hi
-        st.session_state[key] = _clamped((start, end), lo, hi)
-    else:  # the data's span changed (an import, another program): keep the pick within it
-        st.session_state[key] = _clamped(tuple(st.session_state[key]), lo, hi)
+    None while the picker is between its two clicks. ``default`` (else the whole range) is
+    what a link without the parameters shows, and is left out of the URL. ``key`` keeps pages
+    that share the parameter names from sharing the widget (their ranges differ)."""
+    key = key or f"url_{params[0]}_{params[1]}"
+    first, last = default or (lo, hi)
+    stored = st.session_state.get(key)
+    # A range stored under the key by another page with other bounds starts afresh (one click
+    # into a new range, a 1-tuple, is kept).
+    whole_range = isinstance(stored, tuple) and len(stored) == 2
+    stale = whole_range and not lo <= stored[0] <= stored[1] <= hi
+    if key not in st.session_state or stale:
+        start = _parse(st.query_params.get(params[0])) or first
+        end = _parse(st.query_params.get(params[1])) or last
+        start, end = min(max(start, lo), hi), min(max(end, lo), hi)
+        st.session_state[key] = (start, end) if start <= end else (first, last)
     picked = (container or st).date_input(
         label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
     )
     if not isinstance(picked, tuple) or len(picked) != 2:
         return None
-    whole = picked == (lo, hi)  # the default needs no parameters
+    whole = picked == (first, last)  # the default needs no parameters
     for param, value in zip(params, picked, strict=True):
         if whole:
             st.query_params.pop(param, None)
@@ -105,9 +114,27 @@ def url_date_range(
     return picked[0], picked[1]
 
 
-def _clamped(picked: tuple, lo: date, hi: date) -> tuple:
-    """``picked`` (one or two dates) moved into [lo, hi]; an inverted range becomes the whole."""
-    inside = tuple(min(max(d, lo), hi) for d in picked)
-    if len(inside) == 2 and inside[0] > inside[1]:
-        return lo, hi
-    return inside
+def url_date(
+    label: str,
+    lo: date,
+    hi: date,
+    *,
+    param: str,
+    default: date,
+    container: Any = None,
+) -> date:
+    """One day within [lo, hi] kept in ``?param=YYYY-MM-DD`` (left out when it is ``default``);
+    a day outside the range in a stale link falls back to ``default``."""
+    key = f"url_{param}"
+    stored = st.session_state.get(key)
+    if not isinstance(stored, date) or not lo <= stored <= hi:
+        picked = _parse(st.query_params.get(param))
+        st.session_state[key] = picked if picked is not None and lo <= picked <= hi else default
+    value = (container or st).date_input(
+        label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
+    )
+    if value == default:
+        st.query_params.pop(param, None)
+    else:
+        st.query_params[param] = value.isoformat()
+    return value

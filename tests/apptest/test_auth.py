@@ -20,7 +20,18 @@ from dashboard.i18n import translate
 from dashboard.settings import PROJECT_ROOT, get_settings
 from tests.apptest.conftest import APP, TIMEOUT, login_as, open_page, private_copy, texts
 
-APP_PAGES = ["live", "alerts", "wandering", "complaints", "participation", "budget", "briefing"]
+APP_PAGES = [
+    "live",
+    "alerts",
+    "wandering",
+    "week",
+    "response",
+    "vendors",
+    "complaints",
+    "participation",
+    "budget",
+    "briefing",
+]
 DEFAULT_TITLE = {"operator": "실시간 현황", "lead": "실시간 현황", "council": "브리핑"}
 DEFAULT_TITLE["admin"] = translate(f"page.{allowed_pages('admin')[0]}")  # first page it has
 

@@ -130,9 +130,15 @@ def test_program_and_district_filters_reach_the_queries(demo_db) -> None:
         everything = alert_metrics(conn, START, END)["counts"]
     assert 0 < counts["alerts"].sum() < everything["alerts"].sum()
     at = _open("lead", "en")
-    at.multiselect(key="response_programs").set_value([program])
-    at.multiselect(key="response_districts").set_value([district]).run()
+    code = districts.set_index("id").loc[district, "code"]
+    at.multiselect(key="url_program").set_value([program])
+    at.multiselect(key="url_district").set_value([code]).run()
     assert not at.exception, [e.value for e in at.exception]
+    # Kept in the URL, so a copied link reproduces the view.
+    assert at.query_params["program"] == program and at.query_params["district"] == code
+    assert (
+        at.query_params["from"] == FIRST.isoformat() and at.query_params["to"] == LAST.isoformat()
+    )
     table = at.dataframe[0].value
     assert table[translate("response.col.alerts", "en")].sum() == counts["alerts"].sum()
     for row in times.to_dict("records"):
@@ -156,3 +162,17 @@ def test_council_cannot_reach_the_page(demo_db) -> None:
     at = open_page(role="council")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("../pages/response.py")
+
+
+def test_a_shared_link_reproduces_the_period_and_filters(demo_db) -> None:
+    """Opened from a link with ?from=…&to=…&program=…, the page shows that view."""
+    at = open_page(
+        "response",
+        **{"from": FIRST.isoformat(), "to": LAST.isoformat(), "program": "goyang_ai_call"},
+    )
+    assert at.date_input(key="response_period").value == (FIRST, LAST)
+    assert at.multiselect(key="url_program").value == ["goyang_ai_call"]
+    with demo_db.connect() as conn:
+        counts = alert_metrics(conn, START, END, programs=["goyang_ai_call"])["counts"]
+    table = at.dataframe[0].value
+    assert table[translate("response.col.alerts")].sum() == counts["alerts"].sum() > 0

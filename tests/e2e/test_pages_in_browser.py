@@ -691,3 +691,26 @@ def test_admin_system_status_page_in_browser(browser, app_server):
         screenshot(page, "system-status-projector-en")
     finally:
         context.close()
+
+
+def test_weekly_review_and_vendor_performance_in_browser(page, app_server):
+    """이번 주 opens in Korean with what changed most and the five weeks drawn; 업체 성과 opens
+    from a shared link on a projector, the filter kept in the URL and the vendor in its table."""
+    ko = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))
+    visit(page, f"{app_server}/week")
+    page.get_by_text(ko["week"]["changed_title"]).first.wait_for(timeout=30_000)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # Vega draws after the element appears
+    assert chart.locator("canvas, svg").count() >= 1
+    assert page.get_by_text(ko["week"]["metric"]["backlog"]).count() >= 1
+    _assert_no_exception(page, "/week")
+    screenshot(page, "week-ko")
+    visit(page, f"{app_server}/vendors?projector=1&program=seoul_smart_plug")
+    page.get_by_text(ko["vendors"]["table_title"]).first.wait_for(timeout=30_000)
+    wait_for_app(page)
+    assert "program=seoul_smart_plug" in page.url
+    table = page.locator('[data-testid="stDataFrame"]').first
+    assert "plugco" in table.text_content()  # the cells live in the accessibility table
+    _assert_no_exception(page, "/vendors?projector=1")
+    screenshot(page, "vendors-projector-ko")

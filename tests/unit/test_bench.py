@@ -28,6 +28,7 @@ KEYS = (
     "replay_year_s",
     "threshold_preview_s",
     "system_status_query_s",
+    "vendor_performance_s",
 )
 
 

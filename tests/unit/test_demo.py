@@ -484,3 +484,47 @@ def test_the_live_simulator_keeps_the_historys_rates(small_city) -> None:
     assert 0 < per_hour["go_still"] * 24 * over <= max(still), (per_hour["go_still"], still)
     # Rarer ones: below one a day, as in the history (0.3 exits per person-year, 2 SOS a quarter).
     assert per_hour["wander_out"] * 24 < 1 and per_hour["sos"] * 24 < 1
+
+
+def test_vendors_differ_in_data_delay_as_their_profiles_say(small_city) -> None:
+    """Each vendor's events arrive with its own delay (dashboard.demo.rates.DELAY_PROFILES),
+    none after the city's end: the 업체 성과 page has a difference to show."""
+    from dashboard.demo.rates import DELAY_PROFILES
+    from queries.vendor_performance import delay_sample, sample_devices
+
+    engine, _ = small_city
+    with engine.connect() as conn:
+        delays = delay_sample(conn, sample_devices(conn, END), END - timedelta(days=8), END)
+        latest = conn.scalar(select(func.max(DeviceEvent.received_at)))
+    medians = delays.groupby("vendor")["delay_s"].median()
+    assert set(medians.index) == set(DELAY_PROFILES)
+    for vendor, (low, median, _, longest) in DELAY_PROFILES.items():
+        assert low <= medians[vendor] <= 1.5 * median, (vendor, medians[vendor])
+        assert delays.loc[delays["vendor"] == vendor, "delay_s"].max() <= max(longest, 4 * median)
+    assert medians["plugco"] < 5 < 60 < medians["callsafe"]
+    assert latest.replace(tzinfo=None) <= END.replace(tzinfo=None)
+
+
+def test_robots_fail_more_often_than_plugs_as_the_rates_say(small_city) -> None:
+    """The robots' fault factor (dashboard.demo.rates.FAULT_FACTOR) shows in the history: closed
+    device-silence tickets of robots, more per device than the plugs'."""
+    from dashboard.demo.rates import FAULT_FACTOR
+
+    engine, _ = small_city
+    with engine.connect() as conn:
+        per_vendor = dict(
+            conn.execute(
+                select(Device.vendor, func.count())
+                .select_from(Alert)
+                .join(Device, Device.id == Alert.device_id)
+                .where(Alert.rule == "device_silent", Alert.status == "closed")
+                .group_by(Device.vendor)
+            ).all()
+        )
+        devices = dict(
+            conn.execute(select(Device.vendor, func.count()).group_by(Device.vendor)).all()
+        )
+    assert FAULT_FACTOR["hyobot"] > 1
+    robots = per_vendor.get("hyobot", 0) / devices["hyobot"]
+    plugs = per_vendor.get("plugco", 0) / devices["plugco"]
+    assert per_vendor.get("hyobot", 0) >= 1 and robots > plugs, (per_vendor, devices)
