@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.clock import as_utc
 from dashboard.db import migrate
 from dashboard.db.engine import make_engine
-from dashboard.db.schema import metadata
+from dashboard.db.schema import include_object_for, metadata
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def test_upgrade_from_empty_matches_models(empty_engine):
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
     assert not migrate.needs_upgrade(empty_engine)
     with empty_engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": include_object_for(conn.dialect.name)}
+        ctx = MigrationContext.configure(conn, opts=opts)
         diff = compare_metadata(ctx, metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
 
