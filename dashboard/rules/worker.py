@@ -17,6 +17,7 @@ from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.reminders import daily_away_reminders
 from dashboard.notify.worker import notify_tick
+from dashboard.ops.daily import daily_partitions, daily_retention, wal_checkpoint
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
@@ -35,8 +36,12 @@ def daily_jobs(engine: Engine, now: datetime) -> None:
 
     Each job guards itself (at most once per Asia/Seoul day across workers) and never raises.
     """
+    daily_partitions(engine, now)  # PostgreSQL: today's and the next week's partitions
     daily_purge(engine, now)
     daily_learn(engine, now)  # the plugs' routines, from the days before today
+    if daily_retention(engine, now) is not None:  # raw events past ANBU_EVENT_RETENTION_DAYS
+        wal_checkpoint(engine, now, force=True)  # SQLite: give the WAL of the deletes back
+    wal_checkpoint(engine, now)  # SQLite: truncate the WAL at most hourly
 
 
 def run_worker(
