@@ -254,7 +254,7 @@ def _insert_new(
             table,
             rows,
             lambda stmt: stmt.on_conflict_do_nothing(
-                index_elements=_idempotency_key(conn)
+                index_elements=idempotency_key(conn)
             ).returning(table.c.event_uid),
             key="ingest_events",
         )
@@ -262,7 +262,8 @@ def _insert_new(
     return [e for e in events if e.event_uid in inserted]
 
 
-def _idempotency_key(conn: Connection) -> list[str]:
+def idempotency_key(conn: Connection) -> list[str]:
+    """The columns of the unique index that makes ingest idempotent on this backend."""
     # PostgreSQL's partitioned device_events can only be unique with its partition key, ts.
     if conn.dialect.name == "postgresql":
         return ["vendor", "event_uid", "ts"]
