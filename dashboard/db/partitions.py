@@ -102,8 +102,8 @@ def create_day(conn: Connection, day: date, existing: list[Partition] | None = N
     """Create the partition of one Seoul day unless a partition already covers any of it.
 
     Returns its name, or None when nothing was created. Rows of that day already in the default
-    partition are moved into the new partition in the same transaction (PostgreSQL refuses to
-    create a partition whose rows sit in the default one).
+    partition are moved into the new partition in the same transaction (PostgreSQL refuses a
+    partition whose rows sit in the default one).
     """
     lower, upper = seoul_midnight(day), seoul_midnight(day + timedelta(days=1))
     for p in list_partitions(conn) if existing is None else existing:
@@ -111,18 +111,9 @@ def create_day(conn: Connection, day: date, existing: list[Partition] | None = N
             return None
     name = partition_name(day)
     bounds = {"lo": lower, "hi": upper}
-    stray = conn.execute(
-        text(f'SELECT 1 FROM "{DEFAULT_PARTITION}" WHERE ts >= :lo AND ts < :hi LIMIT 1'),
-        bounds,
-    ).first()
-    lo, hi = lower.isoformat(), upper.isoformat()
-    if stray is None:
-        conn.execute(
-            text(
-                f"CREATE TABLE \"{name}\" PARTITION OF {TABLE} FOR VALUES FROM ('{lo}') TO ('{hi}')"
-            )
-        )
-        return name
+    # A standalone table attached afterwards: ATTACH locks the parent only against schema
+    # changes (SHARE UPDATE EXCLUSIVE), while CREATE TABLE ... PARTITION OF would lock it
+    # against every read and write, ingest included.
     conn.execute(text(f'CREATE TABLE "{name}" (LIKE {TABLE} INCLUDING DEFAULTS)'))
     conn.execute(
         text(
@@ -131,6 +122,7 @@ def create_day(conn: Connection, day: date, existing: list[Partition] | None = N
         ),
         bounds,
     )
+    lo, hi = lower.isoformat(), upper.isoformat()
     conn.execute(
         text(
             f"ALTER TABLE {TABLE} ATTACH PARTITION \"{name}\" FOR VALUES FROM ('{lo}') TO ('{hi}')"

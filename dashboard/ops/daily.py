@@ -36,6 +36,7 @@ class _Claimed(Exception):
 
 RETENTION_LOCK_CLASS = 0x616E_6265  # "anbe": not the tick's, purge's, learning's or reminders'
 PARTITION_LOCK_CLASS = 0x616E_6264  # "anbd"
+PARTITION_LOCK_TIMEOUT = "2s"
 DAILY_ACTION = "events_expire_daily"
 # SQLite: how often the worker truncates the WAL (``wal_checkpoint``). Between two runs the
 # file stays under ``dashboard.db.engine.SQLITE_JOURNAL_SIZE_LIMIT`` whenever SQLite can start
@@ -57,6 +58,9 @@ def daily_partitions(engine: Engine, now: datetime) -> list[str]:
                 {"k": PARTITION_LOCK_CLASS},
             ).scalar():
                 return []  # another worker is creating them now
+            # Attaching waits for a long report on the default partition; give up and retry on
+            # the next pass rather than queue ingest behind the wait (a week of slack ahead).
+            conn.execute(text(f"SET LOCAL lock_timeout = '{PARTITION_LOCK_TIMEOUT}'"))
             created = partitions.ensure_partitions(conn, now)
     except Exception:
         log.exception("creating the partitions ahead failed; the next worker pass retries")

@@ -144,10 +144,10 @@ def test_partitions_are_created_ahead_once_and_take_rows_from_the_default(db_eng
     assert layout[partitions.DEFAULT_PARTITION].is_default
 
 
-@pytest.mark.parametrize("shift", [timedelta(0), timedelta(hours=9), -timedelta(hours=30)])
+@pytest.mark.parametrize("shift", [timedelta(0), timedelta(hours=9), -timedelta(hours=23)])
 def test_an_id_resent_with_a_shifted_time_is_still_a_duplicate(db_engine, shift):
     """The partitioned key contains ts; a resend whose time was rounded or read in another
-    zone (up to two days off) is a duplicate all the same, on both backends."""
+    zone (up to 24 hours off) is a duplicate all the same, on both backends."""
     with db_engine.begin() as conn:
         seed_catalog(conn)
         partitions.ensure_partitions(conn, NOW)
@@ -234,3 +234,20 @@ def test_the_wal_shrinks_after_the_checkpoint(tmp_path):
     engine.dispose()
     pg = make_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
     assert checkpoint_wal(pg) is None  # PostgreSQL: nothing to do (no connection made)
+
+
+def test_the_documented_limits_are_the_codes():
+    """docs/operations.md states these; the code decides them."""
+    from pathlib import Path
+
+    from dashboard.ingest.core import SAME_ID_WINDOW
+    from dashboard.ops.retention import BATCH_ROWS, DETACH_LOCK_TIMEOUT
+
+    doc = (Path(__file__).parents[2] / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert SQLITE_JOURNAL_SIZE_LIMIT == 64 * 1024 * 1024 and "64 MiB" in doc
+    assert timedelta(hours=1) == daily.WAL_CHECKPOINT_EVERY and "at most once\n  an hour" in doc
+    assert timedelta(hours=24) == SAME_ID_WINDOW and "within 24 hours" in doc
+    assert partitions.AHEAD_DAYS == 7 and "today and the next 7 days" in doc
+    assert DETACH_LOCK_TIMEOUT == "2s" and "within 2 s (`DETACH_LOCK_TIMEOUT`" in doc
+    assert BATCH_ROWS == 5_000 and "5,000 rows per transaction" in doc
+    assert "| raw `device_events` | `ANBU_EVENT_RETENTION_DAYS` (default 90" in doc

@@ -121,7 +121,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """Back to one plain table. Ids stored twice with different times (possible only on the
-    partitioned table, further apart than ingest's 2-day look-up) keep their first row."""
+    partitioned table, further apart than ingest's 24-hour look-up) keep their first row."""
     if op.get_bind().dialect.name != "postgresql":
         return
     op.execute("LOCK TABLE device_events IN ACCESS EXCLUSIVE MODE")
