@@ -14,6 +14,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # write) that is the size of the whole database. 64 MiB holds ingest's own checkpoint
 # interval (``dashboard.ingest.core.SQLITE_WAL_AUTOCHECKPOINT``, ~40 MB) with room.
 SQLITE_JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+CHECKPOINT_BUSY_TIMEOUT_MS = 1_000  # how long a WAL checkpoint may hold writers up for readers
 
 
 def make_engine(url: str) -> Engine:
@@ -61,10 +62,10 @@ class Checkpoint:
 def checkpoint_wal(engine: Engine) -> Checkpoint | None:
     """Copy the WAL into the database file and truncate the -wal file to zero bytes.
 
-    SQLite only (None elsewhere). ``TRUNCATE`` waits, up to the busy timeout, for readers still
-    using the WAL, and blocks writers while it copies: a few hundred milliseconds for the WAL
-    of an hour of ingest. When readers never let go it reports ``busy`` and leaves the WAL as
-    it is, for the next run.
+    SQLite only (None elsewhere). ``TRUNCATE`` waits for readers still using the WAL (at most
+    ``CHECKPOINT_BUSY_TIMEOUT_MS``) and blocks writers meanwhile and while it copies: a few
+    hundred milliseconds for the WAL of an hour of ingest. When readers do not let go in time
+    it reports ``busy`` and leaves the WAL as it is, for the next run.
     """
     if engine.dialect.name != "sqlite":
         return None
@@ -76,5 +77,10 @@ def checkpoint_wal(engine: Engine) -> Checkpoint | None:
 
     before = size()
     with engine.connect() as conn:
-        busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+        # While it waits for readers, writers wait for it: wait 1 s at most, not ingest's 10 s.
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_TIMEOUT_MS}")
+        try:
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()[0]
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     return Checkpoint(bool(busy), before, size())

@@ -251,3 +251,33 @@ def test_the_documented_limits_are_the_codes():
     assert DETACH_LOCK_TIMEOUT == "2s" and "within 2 s (`DETACH_LOCK_TIMEOUT`" in doc
     assert BATCH_ROWS == 5_000 and "5,000 rows per transaction" in doc
     assert "| raw `device_events` | `ANBU_EVENT_RETENTION_DAYS` (default 90" in doc
+
+
+def test_a_reader_holding_the_wal_delays_the_checkpoint_by_a_second_at_most(tmp_path):
+    """A long read keeps its snapshot in the WAL: the checkpoint gives up after 1 s (writers
+    wait for it only that long), keeps the WAL, and the next one truncates it."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "busy.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (b BLOB)")
+        conn.exec_driver_sql("INSERT INTO t VALUES (randomblob(100000))")
+    reader = sqlite3.connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()  # a snapshot that the WAL must keep
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO t VALUES (randomblob(100000))")
+    started = time.monotonic()
+    held = checkpoint_wal(engine)
+    waited = time.monotonic() - started
+    assert held is not None and held.busy and held.wal_bytes > 0
+    assert 0.9 <= waited < 5
+    reader.rollback()
+    reader.close()
+    done = checkpoint_wal(engine)
+    assert done is not None and not done.busy and done.wal_bytes == 0
+    with engine.connect() as conn:  # the connection is back on the normal busy timeout
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10_000
+    engine.dispose()
