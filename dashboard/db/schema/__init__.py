@@ -45,6 +45,7 @@ def include_object_for(dialect: str) -> Callable[..., bool]:
 
     return include
 
+
 __all__ = [
     "Alert",
     "ApiKey",

@@ -57,14 +57,18 @@ def _rename_old(table: str) -> None:
         if kind == "INDEX":
             op.execute(f"ALTER INDEX IF EXISTS {name} RENAME TO {name}_old")
         else:
-            exists = op.get_bind().execute(
-                text(
-                    "SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
-                    " JOIN pg_namespace n ON n.oid = t.relnamespace"
-                    " WHERE c.conname = :c AND t.relname = :t AND n.nspname = current_schema()"
-                ),
-                {"c": name, "t": table},
-            ).first()
+            exists = (
+                op.get_bind()
+                .execute(
+                    text(
+                        "SELECT 1 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid"
+                        " JOIN pg_namespace n ON n.oid = t.relnamespace"
+                        " WHERE c.conname = :c AND t.relname = :t AND n.nspname = current_schema()"
+                    ),
+                    {"c": name, "t": table},
+                )
+                .first()
+            )
             if exists:
                 op.execute(f"ALTER TABLE {table} RENAME CONSTRAINT {name} TO {name}_old")
 
