@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, String, any_, bindparam, select
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from dashboard import clock
 from dashboard.db.schema import Device, DeviceEvent
@@ -31,6 +32,8 @@ FUTURE_TOLERANCE = timedelta(minutes=5)
 # Devices with a dead clock report 1970; such events would corrupt daily rollups.
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
 _LOOKUP_CHUNK = 500  # parameters per IN (...) list, well under SQLite's and PostgreSQL's limits
+# PostgreSQL: an id stored with a ts this close is the same event (see ``_stored_near``).
+SAME_ID_WINDOW = timedelta(days=1)
 # WAL pages (4 KiB) between automatic checkpoints on an ingesting SQLite connection; see below.
 SQLITE_WAL_AUTOCHECKPOINT = 10_000
 
@@ -226,6 +229,9 @@ def _insert_new(
     ON CONFLICT DO NOTHING ... RETURNING makes a concurrent duplicate (another process storing
     the same event at the same moment) a duplicate here too, instead of a failed batch.
     """
+    if events and conn.dialect.name == "postgresql":
+        known = _stored_near(conn, vendor, events)
+        events = [e for e in events if e.event_uid not in known]
     if not events:
         return []
     rows = [
@@ -249,12 +255,42 @@ def _insert_new(
             table,
             rows,
             lambda stmt: stmt.on_conflict_do_nothing(
-                index_elements=["vendor", "event_uid"]
+                index_elements=idempotency_key(conn)
             ).returning(table.c.event_uid),
             key="ingest_events",
         )
     }
     return [e for e in events if e.event_uid in inserted]
+
+
+def idempotency_key(conn: Connection) -> list[str]:
+    """The columns of the unique index that makes ingest idempotent on this backend."""
+    # PostgreSQL's partitioned device_events can only be unique with its partition key, ts.
+    if conn.dialect.name == "postgresql":
+        return ["vendor", "event_uid", "ts"]
+    return ["vendor", "event_uid"]
+
+
+def _stored_near(conn: Connection, vendor: str, events: list[ValidEvent]) -> set[str]:
+    """PostgreSQL: the ids of ``events`` already stored with another ``ts`` up to
+    ``SAME_ID_WINDOW`` away (a resend with its time rounded or read in another zone).
+
+    The unique key (vendor, event_uid, ts) catches a resend with the same ts; this lookup keeps
+    an id that comes back with a changed ts a duplicate too. It reads only the partitions of
+    the batch's time span plus the window, so its cost does not grow with the retention period.
+    """
+    table = DeviceEvent.__table__
+    lo = min(e.ts for e in events) - SAME_ID_WINDOW
+    hi = max(e.ts for e in events) + SAME_ID_WINDOW
+    uids = sorted({e.event_uid for e in events})
+    # One array parameter, not an IN list of hundreds: PostgreSQL plans it in microseconds.
+    query = select(table.c.event_uid).where(
+        table.c.vendor == vendor,
+        table.c.event_uid == any_(bindparam("uids", uids, type_=ARRAY(String))),
+        table.c.ts >= lo,
+        table.c.ts <= hi,
+    )
+    return set(conn.execute(query).scalars())
 
 
 def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, str, str]]:

@@ -25,6 +25,7 @@ from dashboard.ops.heartbeat import record_tick
 from dashboard.ops.leader import LeaderLock
 from dashboard.ops.logs import new_request_id, request_context
 from dashboard.ops.metrics import WorkerMetrics
+from dashboard.ops.daily import daily_partitions, daily_retention, wal_checkpoint
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
@@ -46,8 +47,12 @@ def daily_jobs(engine: Engine, now: datetime) -> None:
 
     Each job guards itself (at most once per Asia/Seoul day across workers) and never raises.
     """
+    daily_partitions(engine, now)  # PostgreSQL: today's and the next week's partitions
     daily_purge(engine, now)
     daily_learn(engine, now)  # the plugs' routines, from the days before today
+    if daily_retention(engine, now) is not None:  # raw events past ANBU_EVENT_RETENTION_DAYS
+        wal_checkpoint(engine, now, force=True)  # SQLite: give the WAL of the deletes back
+    wal_checkpoint(engine, now)  # SQLite: truncate the WAL at most hourly
 
 
 def run_worker(

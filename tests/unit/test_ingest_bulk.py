@@ -8,6 +8,7 @@ from sqlalchemy import String, cast, insert, select
 
 from dashboard.db.schema import DeviceEvent
 from dashboard.ingest.bulk import SQLITE_ROWS_PER_STATEMENT, bulk_write
+from dashboard.ingest.core import idempotency_key
 from tests.ingest_support import seed_catalog
 
 AT = datetime(2024, 12, 1, 3, 0, tzinfo=UTC)  # no microseconds: the format must still match
@@ -32,7 +33,7 @@ def insert_new(conn, rows) -> list[str]:
         conn,
         table,
         rows,
-        lambda stmt: stmt.on_conflict_do_nothing(index_elements=["vendor", "event_uid"]).returning(
+        lambda stmt: stmt.on_conflict_do_nothing(index_elements=idempotency_key(conn)).returning(
             table.c.event_uid
         ),
         key="test_bulk_events",

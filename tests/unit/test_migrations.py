@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.clock import as_utc
 from dashboard.db import migrate
 from dashboard.db.engine import make_engine
-from dashboard.db.schema import metadata
+from dashboard.db.schema import include_object_for, metadata
 
 
 @pytest.fixture
@@ -28,7 +28,8 @@ def test_upgrade_from_empty_matches_models(empty_engine):
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
     assert not migrate.needs_upgrade(empty_engine)
     with empty_engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        opts = {"compare_type": True, "include_object": include_object_for(conn.dialect.name)}
+        ctx = MigrationContext.configure(conn, opts=opts)
         diff = compare_metadata(ctx, metadata)
     assert diff == [], f"models and migrations disagree: {diff}"
 
@@ -276,3 +277,99 @@ def test_0010_rebuilds_data_imports_while_imported_rows_point_at_it(empty_engine
         kinds = conn.execute(text("SELECT kind FROM data_imports ORDER BY id")).scalars().all()
         assert kinds == ["incentive_ledger"]
         assert conn.execute(text("SELECT import_id FROM incentive_ledger")).scalar() == 1
+
+
+def _all_events(conn) -> list[tuple]:
+    rows = conn.execute(
+        text(
+            "SELECT id, vendor, event_uid, device_id, ts, received_at, type, value, data"
+            " FROM device_events ORDER BY id"
+        )
+    ).all()
+    return [(*r[:4], as_utc(r[4]), as_utc(r[5]), *r[6:8], _json(r[8])) for r in rows]
+
+
+def _json(value):
+    import json
+
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _relkind(conn) -> str | None:
+    if conn.dialect.name != "postgresql":
+        return None
+    return conn.execute(
+        text("SELECT relkind FROM pg_class WHERE oid = to_regclass('device_events')")
+    ).scalar()
+
+
+def test_0011_partitions_a_populated_event_table_and_downgrades(empty_engine):
+    """PostgreSQL: every event of a populated table (four months of history, one from a clock
+    far ahead) lands in a month or day partition or the default one, ids go on from the same
+    sequence, and the downgrade gives the plain table back with every row. SQLite: unchanged."""
+    from alembic import command
+
+    from dashboard.db import partitions
+    from dashboard.db.schema import DeviceEvent
+
+    migrate.upgrade(empty_engine, "0009_complaint_import")
+    now = datetime.now(UTC).replace(microsecond=0)
+    rows = [
+        {
+            "vendor": "v",
+            "event_uid": f"e{i}",
+            "device_id": 1 + i % 2,
+            "ts": now - timedelta(hours=7 * i),  # back to ~117 days ago
+            "received_at": now,
+            "type": "power" if i % 3 else "call",
+            "value": float(i),
+            "data": {"direction": "out"} if i % 3 == 0 else None,
+        }
+        for i in range(400)
+    ]
+    rows.append(rows[1] | {"event_uid": "ahead", "ts": now + timedelta(days=400)})
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        for did in (1, 2):
+            conn.execute(
+                text(DEVICE_AT_0002), {"id": did, "uid": f"d{did}", "day": date(2024, 1, 1)}
+            )
+        conn.execute(DeviceEvent.__table__.insert(), rows)
+        before = _all_events(conn)
+    assert len(before) == 401
+
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert _all_events(conn) == before
+        pg = conn.dialect.name == "postgresql"
+        assert _relkind(conn) == ("p" if pg else None)
+        if pg:
+            layout = partitions.list_partitions(conn)
+            months = [p for p in layout if p.upper and p.upper - p.lower > timedelta(days=1)]
+            days = [p for p in layout if p.upper and p.upper - p.lower == timedelta(days=1)]
+            assert 4 <= len(months) <= 5 and len(days) == 8 and layout[-1].is_default
+            default = conn.execute(text("SELECT event_uid FROM device_events_default")).all()
+            assert default == [("ahead",)]
+    with empty_engine.begin() as conn:  # ingest goes on: new ids after the old ones
+        conn.execute(DeviceEvent.__table__.insert(), [rows[0] | {"event_uid": "new"}])
+        new_id = conn.execute(text("SELECT id FROM device_events WHERE event_uid = 'new'"))
+        assert new_id.scalar() > max(r[0] for r in before)
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+        conn.execute(DeviceEvent.__table__.insert(), [rows[5]])  # the idempotency key holds
+    with empty_engine.connect() as conn:
+        after = _all_events(conn)
+
+    with empty_engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009_complaint_import")
+    with empty_engine.connect() as conn:
+        assert _all_events(conn) == after
+        assert _relkind(conn) == ("r" if pg else None)
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+        conn.execute(DeviceEvent.__table__.insert(), [rows[5] | {"ts": now}])  # (vendor, id)
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert _all_events(conn) == after
+        assert migrate.current_revision(empty_engine) == migrate.head_revision()

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from dashboard.db.engine import make_engine
-from dashboard.db.schema import metadata
+from dashboard.db.schema import include_object_for, metadata
 
 config = context.config
 
@@ -18,6 +18,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode rebuilds tables safely.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object_for(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

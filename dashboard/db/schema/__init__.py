@@ -1,9 +1,12 @@
 """All tables, grouped by domain. Importing this package registers every table on ``Base``."""
 
+from collections.abc import Callable
+
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
 from dashboard.db.schema.detection import AwayPeriod, DeviceRoutine
 from dashboard.db.schema.devices import (
+    DIALECT_ONLY,
     Device,
     DeviceAssignment,
     DeviceDaily,
@@ -28,6 +31,21 @@ from dashboard.db.schema.responders import Responder
 from dashboard.db.schema.system import AppMeta
 
 metadata = Base.metadata
+
+
+def include_object_for(dialect: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for comparing the models with a database of ``dialect``:
+    leaves out the partitions of ``device_events`` (tables PostgreSQL makes, not models) and
+    the constraints that exist on the other backend only (``DIALECT_ONLY``)."""
+    from dashboard.db.partitions import is_partition_name
+
+    def include(obj, name, type_, reflected, compare_to) -> bool:
+        if type_ == "table" and name and is_partition_name(name):
+            return False
+        return DIALECT_ONLY.get(name or "", dialect) == dialect
+
+    return include
+
 
 __all__ = [
     "Alert",
@@ -62,5 +80,6 @@ __all__ = [
     "Responder",
     "User",
     "Vendor",
+    "include_object_for",
     "metadata",
 ]

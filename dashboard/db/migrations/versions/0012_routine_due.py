@@ -1,7 +1,7 @@
 """routine scoring schedule: when a quiet home's spell can first reach a stage
 
 Revision ID: 0012_routine_due
-Revises: 0010_participation
+Revises: 0011_event_partitions
 Create Date: 2026-12-02 17:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import dashboard.db.base
 
 revision: str = "0012_routine_due"
-down_revision: str | None = "0010_participation"
+down_revision: str | None = "0011_event_partitions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
