@@ -21,11 +21,11 @@ from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.reminders import daily_away_reminders
 from dashboard.notify.worker import notify_tick
+from dashboard.ops.daily import daily_partitions, daily_retention, wal_checkpoint
 from dashboard.ops.heartbeat import record_tick
 from dashboard.ops.leader import LeaderLock
 from dashboard.ops.logs import new_request_id, request_context
 from dashboard.ops.metrics import WorkerMetrics
-from dashboard.ops.daily import daily_partitions, daily_retention, wal_checkpoint
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
 
