@@ -8,42 +8,19 @@ all (no such file, not a readable CSV/XLSX table, no header row) or the database
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
-from dashboard import clock
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from sqlalchemy import inspect
-
-    from dashboard.auth.principal import cli_principal
-    from dashboard.db.engine import make_engine
-    from dashboard.ingest.files import MAX_FILE_BYTES
+    from dashboard.finance.commands import run_file_import
     from dashboard.participation import import_participation
-    from dashboard.settings import get_settings
 
-    path = Path(args.file)
-    if not path.is_file():
-        print(f"error: no file at {path}", file=sys.stderr)
-        return 2
-    engine = make_engine(get_settings().resolved_database_url)
-    if not inspect(engine).has_table("participation_weeks"):
-        print(
-            "error: the database has no participation tables yet; run "
-            "`python -m dashboard db upgrade` (or `python -m dashboard init`) first",
-            file=sys.stderr,
-        )
-        return 2
-    with path.open("rb") as file:  # a file over the limit is refused without reading it all
-        data = file.read(MAX_FILE_BYTES + 1)
-    report = import_participation(
-        engine, data, path.name, cli_principal(), clock.now(), dry_run=args.dry_run
+    return run_file_import(
+        args.file,
+        dry_run=args.dry_run,
+        table="participation_weeks",
+        what="participation",
+        importer=import_participation,
     )
-    print(report.summary())
-    if report.ok:
-        return 0
-    return 2 if report.unreadable else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:

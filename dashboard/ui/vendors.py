@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.exports import XLSX_MIME, to_csv_bytes, to_xlsx_bytes
 from dashboard.formatting import format_date
 from dashboard.i18n import translate
 from dashboard.ui.auth import user_can
+from dashboard.ui.budget_review import downloads as table_downloads
 from dashboard.ui.i18n import t
 from dashboard.ui.theme import SERIES
 
@@ -103,25 +103,7 @@ def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
     if not user_can("export"):
         st.caption(t("response.export_lead_only"))
         return
-    left, right, _ = st.columns([1, 1, 4])
-    left.download_button(
-        t("review.csv"),
-        data=to_csv_bytes(frame),
-        file_name=f"{stem}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-        key=f"{key}_csv",
-    )
-    right.download_button(
-        t("review.xlsx"),
-        data=to_xlsx_bytes(frame),
-        file_name=f"{stem}.xlsx",
-        mime=XLSX_MIME,
-        icon=":material/download:",
-        on_click="ignore",
-        key=f"{key}_xlsx",
-    )
+    table_downloads(frame, stem, key)
 
 
 def faults_chart(summary: pd.DataFrame, names: dict[str, str], lang: str) -> alt.Chart:

@@ -46,6 +46,9 @@ def test_exit_codes(configured, tmp_path: Path, capsys):
     assert _run(capsys, "db", "upgrade")[0] == 0
     assert _run(capsys, "init")[0] == 0
     assert _run(capsys, "budget", "import", str(tmp_path / "missing.csv"))[0] == 2
+    broken = tmp_path / "broken.xlsx"  # not a workbook: the file cannot be read as a table
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    assert _run(capsys, "incentives", "import", str(broken))[0] == 2
 
     code, out = _run(capsys, "budget", "import", sample, "--dry-run")
     assert code == 0 and "9 new" in out and "dry run" in out
