@@ -19,7 +19,7 @@ from sqlalchemy import event as sa_event
 from dashboard import clock
 from dashboard.db.schema import Device, DeviceEvent
 from dashboard.ingest.bulk import bulk_write
-from dashboard.ingest.events import Rejection, ValidEvent, validate_event
+from dashboard.ingest.events import Rejection, ValidEvent, validate_events
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
 from dashboard.ingest.vendors import zone_for
 from dashboard.rules.prefilter import Touched
@@ -92,8 +92,8 @@ def check_events(
     zone = zone_for(conn, vendor)
     valid: list[ValidEvent] = []
     rejections: list[Rejection] = []
-    for index, raw in enumerate(events):
-        checked = validate_event(index, raw, zone)
+    for checked in validate_events(events, zone):
+        index = checked.index
         if isinstance(checked, Rejection):
             rejections.append(checked)
         elif checked.ts > now + FUTURE_TOLERANCE:
