@@ -47,6 +47,17 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     # The routine pass ran (the tiny city's few days may give its plugs no routine yet).
     assert figures["routine_households_sqlite"] >= 0 and figures["routine_learn_s_sqlite"] > 0
     assert figures["ingest_events_per_s_postgres"] is None
+    # Each figure has its naive baseline from the same run, and the ratio between them.
+    assert figures["ingest_events_per_s_naive_sqlite"] > 0
+    assert figures["rule_tick_s_naive"] == figures["rule_tick_s_naive_sqlite"] > 0
+    assert figures["live_status_query_s_naive"] == figures["live_status_query_s_naive_sqlite"] > 0
+    assert set(figures["ratios"]) == {
+        "ingest_events_per_s_sqlite",
+        "rule_tick_s",
+        "rule_tick_s_sqlite",
+        "live_status_query_s",
+        "live_status_query_s_sqlite",
+    }
     printed = capsys.readouterr().out
     assert "live_status_query_s" in printed
     # Every page is timed, first visit and warm, and none showed an error while timed.
@@ -89,3 +100,27 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     assert figures["ingest_events_per_s_postgres"] > 0
     assert figures["ingest_rejected_postgres"] == 0
     assert figures["devices_postgres"] == 80
+
+
+def test_bench_national_scale_copies_the_city_and_reports_baselines(tmp_path, capsys):
+    """``--scale national`` on a tiny city (copied to 4 × its devices): tick, live queries and
+    ingest with their naive baselines, their ratios and the ingest headroom over the peak."""
+    out = tmp_path / "figures.json"
+    argv = ["bench", "--scale", "national", "--devices", "60", "--postgres-url", "none"]
+    assert main([*argv, "--max-events", "1500", "--pages", "none", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["scale"] == "tiny-national-60"
+    assert figures["devices_sqlite"] == 240  # the 60 devices and three copies of them
+    assert figures["ingest_rejected_sqlite"] == 0  # the copies' events are accepted too
+    assert "replay_year_s" not in figures and "routine_learn_s_sqlite" not in figures
+    eps, naive = figures["ingest_events_per_s_sqlite"], figures["ingest_events_per_s_naive_sqlite"]
+    assert eps > 0 and naive > 0 and figures["ingest_events_naive_sqlite"] > 0
+    assert figures["ingest_headroom_sqlite"] == round(eps / (250_000 / 300), 1)
+    ratios = figures["ratios"]
+    assert ratios["ingest_events_per_s_sqlite"] == round(eps / naive, 1)
+    tick, tick_naive = figures["rule_tick_s"], figures["rule_tick_s_naive"]
+    assert ratios["rule_tick_s"] == round(tick_naive / tick, 1)
+    live, live_naive = figures["live_status_query_s"], figures["live_status_query_s_naive"]
+    assert ratios["live_status_query_s"] == round(live_naive / live, 1)
+    printed = capsys.readouterr().out
+    assert "naive baseline" in printed
