@@ -32,7 +32,6 @@ from sqlalchemy import Connection, select
 from dashboard.db.schema import Alert, DeviceType
 from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds
-from dashboard.rules.facts import chunks
 from dashboard.rules.plug import plug_ladder
 
 # Event types that feed the event rules (robot_sos, call ladder, AI-call rules) whatever the state.
@@ -57,16 +56,14 @@ class Touched:
 
 
 def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
-    """Devices among ``ids`` with a non-closed alert (one indexed query per 5,000 ids)."""
+    """Devices among ``ids`` with a non-closed alert (one indexed query)."""
+    from dashboard.ingest.bulk import in_values  # ingest imports the rules: late, no cycle
+
     a = Alert.__table__
-    found: set[int] = set()
-    for part in chunks(ids):
-        found.update(
-            conn.execute(
-                select(a.c.device_id).where(a.c.device_id.in_(part), a.c.status != "closed")
-            ).scalars()
-        )
-    return found
+    if not ids:
+        return set()
+    query = select(a.c.device_id).where(in_values(conn, a.c.device_id, ids), a.c.status != "closed")
+    return set(conn.execute(query).scalars())
 
 
 def silence_timeouts(conn: Connection, th: Thresholds) -> dict[str, int]:
