@@ -76,8 +76,12 @@ def measure_ingest(
     the same copy, store ``naive_events`` more of the city's events the naive way
     (``bench.naive.naive_ingest``), from the bodies the server was not sent."""
     bodies, _ = prepare_bodies(url, max_events + naive_events)
-    # Requests held back for the naive baseline (at most half: a tiny city has few events).
-    spare = min(-(-naive_events // 1000), len(bodies) // 2)
+    # Requests held back for the naive baseline, from the end, until they hold naive_events
+    # (at most half of them: a tiny city has few events).
+    spare = held = 0
+    while held < naive_events and spare < len(bodies) // 2:
+        spare += 1
+        held += len(json.loads(bodies[-spare][1])["events"])
     posted, spared = (bodies[:-spare], bodies[-spare:]) if spare else (bodies, [])
     port = free_port()
     env = {**os.environ, "ANBU_DATABASE_URL": url}

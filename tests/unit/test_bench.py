@@ -124,3 +124,19 @@ def test_bench_national_scale_copies_the_city_and_reports_baselines(tmp_path, ca
     assert ratios["live_status_query_s"] == round(live_naive / live, 1)
     printed = capsys.readouterr().out
     assert "naive baseline" in printed
+
+
+def test_docs_state_the_national_scale_the_bench_uses():
+    """docs/benchmarks.md derives the national peak from the same numbers the bench uses."""
+    from pathlib import Path
+
+    from dashboard.bench.commands import NATIONAL_PEAK_EPS, NATIONAL_TARGETS
+
+    doc = (Path(__file__).parents[2] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert f"{city.NATIONAL_DEVICES:,} devices" in doc
+    assert f"{city.NATIONAL_DEVICES:,} / 300 s = {round(NATIONAL_PEAK_EPS)} events/s" in doc
+    assert NATIONAL_TARGETS["rule_tick_s_postgres"] == (2.0, "max")
+    assert "rule tick ≤ 2 s" in doc and "live page queries ≤ 0.2 s" in doc
+    for key in ("ingest_events_per_s_naive", "rule_tick_s_naive", "live_status_query_s_naive"):
+        assert f"`{key}" in doc, key
+    assert "`ratios`" in doc
