@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import lru_cache
 from itertools import chain
 from operator import itemgetter
@@ -28,7 +28,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    any_,
     bindparam,
     cast,
     column,
@@ -36,8 +35,11 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.dml import Insert
+
+from dashboard.db.inlist import in_values
+
+__all__ = ["bulk_insert", "bulk_write", "dialect_insert", "in_values"]
 
 SQLITE_ROWS_PER_STATEMENT = 1_000  # multi-row VALUES with RETURNING; well under 32,766 params
 _VALUES = re.compile(r"VALUES (\([?, ]+\))")
@@ -193,25 +195,6 @@ def _postgres_copy_write(
         out = cur.fetchall() if stmt.returning else []
         cur.execute(stmt.empty)  # a second write of this table in the same transaction
     return out
-
-
-def in_values(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """``column IN values`` as one parameter, whatever the number of values.
-
-    An expanding ``IN (…)`` renders one placeholder per value: every batch's different length
-    makes a new SQL string, which SQLAlchemy re-renders, SQLite re-prepares and psycopg
-    re-parses (≈ 10 ms of a 1,000-event batch over its four look-ups). One array
-    (PostgreSQL ``= ANY``) or one JSON text (SQLite ``json_each``) keeps the statement fixed.
-    """
-    values = list(values)
-    if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
-    if conn.dialect.name == "sqlite":
-        listed = func.json_each(bindparam(None, json.dumps(values), type_=Text())).table_valued(
-            "value"
-        )
-        return column.in_(select(listed.c.value))
-    return column.in_(values)
 
 
 def dialect_insert(conn: Connection, table: Table):

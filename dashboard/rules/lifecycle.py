@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select, text, update
 
 from dashboard.audit import audit_row
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import Alert, AuditLog, NotificationOutbox
 from dashboard.rules.model import (
     FOLLOWING_RULES,
@@ -89,7 +90,9 @@ def _open_alerts(
         values = sorted(set(values))
         for start in range(0, len(values), 5_000):
             part = values[start : start + 5_000]
-            rows = conn.execute(select(*cols).where(column.in_(part), a.c.status != "closed"))
+            rows = conn.execute(
+                select(*cols).where(in_values(conn, column, part), a.c.status != "closed")
+            )
             out.update({row.dedup_key: row for row in rows})
     return out
 

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import Alert, DeviceType
 from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds
@@ -57,8 +58,6 @@ class Touched:
 
 def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
     """Devices among ``ids`` with a non-closed alert (one indexed query)."""
-    from dashboard.ingest.bulk import in_values  # ingest imports the rules: late, no cycle
-
     a = Alert.__table__
     if not ids:
         return set()
