@@ -1,5 +1,9 @@
 """The benchmark city: the demo generator at Seoul scale with 7 days of history, cached.
 
+``national`` (``bench --scale national``): the Seoul generator with 2 days of history, its
+active devices then copied in SQL (``INSERT … SELECT``, new ids and vendor ids, their people,
+state, routines and open alerts with them) until 250,000 devices are active; see ``clone_to``.
+
 SQLite lives in ``var/bench/<name>.sqlite3``; PostgreSQL in a database ``anbu_bench_<name>`` on
 the given server. A cache counts only once its build finished (``bench_ready`` in ``app_meta``;
 SQLite files are built under a temporary name and renamed). Measurements that write (ingest)
@@ -17,8 +21,23 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    String,
+    Table,
+    and_,
+    case,
+    cast,
+    func,
+    insert,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 
 from dashboard import clock
@@ -30,21 +49,32 @@ BENCH_DIR = VAR_DIR / "bench"
 DAYS = 7
 SEED = 20241129
 READY = "bench_ready"
+SCALES = ("seoul", "national")
+NATIONAL_DEVICES = 250_000  # about the national emergency-safety service (240,000 homes)
+NATIONAL_DAYS = 2  # history of the Seoul part; the copies carry state, not raw history
+# Copy k of a row gets id + k * ID_STRIDE: above every id of the Seoul build (≈ 36,000).
+ID_STRIDE = 100_000
 
 
-def city_name(devices: int | None) -> str:
-    return "seoul-7d" if devices is None else f"tiny-{devices}"
+def city_name(devices: int | None, scale: str = "seoul") -> str:
+    if devices is not None:
+        return f"tiny-{devices}" if scale == "seoul" else f"tiny-{scale}-{devices}"
+    return "seoul-7d" if scale == "seoul" else f"national-{NATIONAL_DAYS}d"
 
 
-def build(url: str, devices: int | None) -> None:
-    """Build the city into the empty database at ``url`` (Seoul scale, or ``devices`` active)."""
+def build(url: str, devices: int | None, scale: str = "seoul") -> None:
+    """Build the city into the empty database at ``url`` (``scale``, or ``devices`` active:
+    a tiny Seoul city, or for ``national`` a tiny city copied to ``4 × devices``)."""
     from dashboard.db import migrate
     from dashboard.demo import build_demo
 
     engine = make_engine(url)
     migrate.upgrade(engine)
     end = clock.now().replace(second=0, microsecond=0)
-    if devices is None:
+    if devices is None and scale == "national":
+        build_demo(engine, scale="seoul", seed=SEED, days=NATIONAL_DAYS, end=end)
+        clone_to(engine, NATIONAL_DEVICES)
+    elif devices is None:
         build_demo(engine, scale="seoul", seed=SEED, days=DAYS, end=end)
     else:  # a quick city for tests: the small demo with all but ``devices`` retired
         build_demo(engine, scale="small", seed=SEED, days=1, end=end)
@@ -53,11 +83,108 @@ def build(url: str, devices: int | None) -> None:
                 select(Device.id).order_by(Device.id).offset(devices - 1).limit(1)
             ).scalar()
             conn.execute(update(Device).where(Device.id > cutoff).values(status="retired"))
+        if scale == "national":
+            clone_to(engine, 4 * devices)
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("ANALYZE"))
         conn.execute(insert(AppMeta).values(key=READY, value=end.isoformat(), updated_at=end))
     engine.dispose()
+
+
+def clone_to(engine: Engine, total: int) -> int:
+    """Copy the active devices until ``total`` are active; returns how many are active.
+
+    Each copy is one ``INSERT … SELECT`` per table, so the rows never pass through Python:
+    the people of the copied devices (new ``external_ref``), the devices (vendor id suffixed
+    ``-n<k>``: the ingest bench's simulator then sends events for them too), their
+    ``device_state`` and ``device_routines`` rows and their open alerts (dedup keys on the new
+    ids, so the rules find them). Copies are of the same homes, at the same moments: the rule
+    tick's candidates and the live page's groups grow with the device count.
+    """
+    from dashboard.db.schema import Alert, CareRecipient, DeviceRoutine, DeviceState
+    from dashboard.demo.writer import sync_sequence
+
+    d, r = Device.__table__, CareRecipient.__table__
+    with engine.begin() as conn:
+        originals = conn.execute(
+            select(func.count(), func.max(d.c.id)).where(d.c.status == "active")
+        ).one()
+        base, top = int(originals[0]), int(originals[1] or 0)
+        if top >= ID_STRIDE:
+            raise ValueError(f"ids up to {top}: copies would collide (ID_STRIDE {ID_STRIDE})")
+        active, k = base, 0
+        while active < total:
+            k += 1
+            take = min(base, total - active)
+            off = k * ID_STRIDE
+            last = conn.execute(
+                select(d.c.id)
+                .where(d.c.status == "active")
+                .order_by(d.c.id)
+                .offset(take - 1)
+                .limit(1)
+            ).scalar_one()
+            chosen = and_(d.c.status == "active", d.c.id <= last)
+            people = select(d.c.recipient_id).where(chosen, d.c.recipient_id.is_not(None))
+            _copy(conn, r, r.c.id.in_(people), off, {"external_ref": f"-n{k}"})
+            _copy(conn, d, chosen, off, {"device_uid": f"-n{k}"}, {"recipient_id": off})
+            ids = select(d.c.id).where(chosen)
+            for table in (DeviceState.__table__, DeviceRoutine.__table__):
+                _copy(conn, table, table.c.device_id.in_(ids), 0, {}, {"device_id": off})
+            a = Alert.__table__
+            person = and_(a.c.kind == "person", a.c.recipient_id.is_not(None))
+            key = case(
+                (person, a.c.rule + ":" + cast(a.c.recipient_id + off, String)),
+                else_=a.c.rule + ":d" + cast(a.c.device_id + off, String),
+            )
+            _copy(
+                conn,
+                a,
+                and_(a.c.status != "closed", a.c.device_id.in_(ids)),
+                None,
+                {},
+                {"device_id": off, "recipient_id": off},
+                {"dedup_key": key},
+            )
+            active += take
+        for table in (r, d, Alert.__table__):
+            sync_sequence(conn, table)
+    return active
+
+
+def _copy(
+    conn: Connection,
+    table: Table,
+    where: Any,
+    id_offset: int | None,
+    suffix: dict[str, str],
+    shift: dict[str, int] | None = None,
+    replace: dict[str, Any] | None = None,
+) -> None:
+    """``INSERT INTO table SELECT … FROM table WHERE where`` with the id moved by
+    ``id_offset`` (None: a new id from the table's sequence), text columns suffixed, id
+    columns shifted (NULL stays NULL) and some columns computed."""
+    shift, replace = shift or {}, replace or {}
+    names, exprs = [], []
+    for col in table.columns:
+        if col.name == "id" and id_offset is None:
+            continue
+        if col.name == "id":
+            expr = col + id_offset
+        elif col.name in suffix:
+            expr = col + suffix[col.name]
+        elif col.name in shift:
+            expr = col + shift[col.name]
+        elif col.name in replace:
+            expr = replace[col.name]
+        elif col.name == "replaced_by_id":
+            expr = null()
+        else:
+            expr = col
+        names.append(col.name)
+        exprs.append(expr)
+    conn.execute(insert(table).from_select(names, select(*exprs).where(where)))
 
 
 def city_end(engine: Engine) -> datetime | None:
@@ -77,21 +204,21 @@ def device_count(engine: Engine) -> int:
         ).scalar_one()
 
 
-def _build_in_child(url: str, name: str, devices: int | None) -> None:
-    args = [sys.executable, "-m", "dashboard.bench.city", url, name]
+def _build_in_child(url: str, name: str, devices: int | None, scale: str = "seoul") -> None:
+    args = [sys.executable, "-m", "dashboard.bench.city", url, name, scale]
     subprocess.run(args + ([str(devices)] if devices is not None else []), check=True)
 
 
 # -- SQLite -----------------------------------------------------------------------------------
-def sqlite_city(devices: int | None, *, rebuild: bool = False) -> Path:
+def sqlite_city(devices: int | None, *, rebuild: bool = False, scale: str = "seoul") -> Path:
     """The cached SQLite file, built first if needed."""
     BENCH_DIR.mkdir(parents=True, exist_ok=True)
-    path = BENCH_DIR / f"{city_name(devices)}.sqlite3"
+    path = BENCH_DIR / f"{city_name(devices, scale)}.sqlite3"
     if rebuild or not path.exists():
         building = path.with_suffix(".building.sqlite3")
         for stale in (building, *_sidecars(building)):
             stale.unlink(missing_ok=True)
-        _build_in_child(f"sqlite:///{building}", city_name(devices), devices)
+        _build_in_child(f"sqlite:///{building}", city_name(devices, scale), devices, scale)
         _checkpoint(building)
         building.replace(path)
         for sidecar in _sidecars(building):
@@ -122,16 +249,18 @@ def _sidecars(path: Path) -> list[Path]:
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
-def postgres_city(server_url: str, devices: int | None, *, rebuild: bool = False) -> str:
+def postgres_city(
+    server_url: str, devices: int | None, *, rebuild: bool = False, scale: str = "seoul"
+) -> str:
     """URL of the cached database on the server of ``server_url``, built first if needed."""
-    name = "anbu_bench_" + city_name(devices).replace("-", "_")
+    name = "anbu_bench_" + city_name(devices, scale).replace("-", "_")
     url = _with_database(server_url, name)
     engine = make_engine(url)
     ready = not rebuild and _exists(server_url, name) and city_end(engine) is not None
     engine.dispose()
     if not ready:
         _admin(server_url, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
-        _build_in_child(url, name, devices)
+        _build_in_child(url, name, devices, scale)
     else:
         _upgrade(url)
     return url
@@ -193,4 +322,6 @@ def _admin(server_url: str, *statements: str) -> None:
 
 
 if __name__ == "__main__":
-    build(sys.argv[1], int(sys.argv[3]) if len(sys.argv) > 3 else None)
+    # URL NAME [SCALE [DEVICES]]; NAME is for the process list only
+    scale_arg = sys.argv[3] if len(sys.argv) > 3 else "seoul"
+    build(sys.argv[1], int(sys.argv[4]) if len(sys.argv) > 4 else None, scale_arg)

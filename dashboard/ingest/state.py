@@ -26,7 +26,7 @@ from sqlalchemy.sql.dml import Insert
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, departs, is_night
 from dashboard.detection.routine import slot_of
-from dashboard.ingest.bulk import bulk_write
+from dashboard.ingest.bulk import bulk_write, in_values
 from dashboard.ingest.events import ValidEvent
 from dashboard.settings import LOCAL_TZ
 
@@ -215,7 +215,9 @@ def update_device_state(
     ids = sorted(by_device)
     table = DeviceState.__table__
     columns = [table.c.device_id, *(table.c[k] for k in _STATE_FIELDS)]
-    query = select(*columns).where(table.c.device_id.in_(ids)).order_by(table.c.device_id)
+    query = (
+        select(*columns).where(in_values(conn, table.c.device_id, ids)).order_by(table.c.device_id)
+    )
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()  # serialise concurrent batches per device
     previous = {row.device_id: row for row in conn.execute(query).all()}
@@ -251,7 +253,10 @@ def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Backg
             table.c.background_low_w,
             table.c.background_high_w,
             table.c.background_step_w,
-        ).where(table.c.device_id.in_(device_ids), table.c.background_high_w.is_not(None))
+        ).where(
+            in_values(conn, table.c.device_id, device_ids),
+            table.c.background_high_w.is_not(None),
+        )
     )
     return {row[0]: Background(row[1], row[2], row[3] or 0.0, 0) for row in rows}
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 from dashboard.clock import as_utc
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import (
     Alert,
     CareRecipient,
@@ -154,7 +155,7 @@ def load_facts(conn: Connection, where: ColumnElement[bool]) -> list[DeviceFacts
 def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
     out: list[DeviceFacts] = []
     for part in chunks(ids):
-        out.extend(load_facts(conn, Device.__table__.c.id.in_(part)))
+        out.extend(load_facts(conn, in_values(conn, Device.__table__.c.id, part)))
     return out
 
 
@@ -242,7 +243,7 @@ def _human_closed_at(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str
         rows = conn.execute(
             select(a.c.device_id, a.c.rule, func.max(a.c.closed_at).label("closed_at"))
             .where(
-                a.c.device_id.in_(part),
+                in_values(conn, a.c.device_id, part),
                 a.c.status == "closed",
                 func.coalesce(a.c.closed_by, "") != "system",
             )
@@ -259,7 +260,7 @@ def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
     for part in chunks(ids):
         rows = conn.execute(
             select(a.c.device_id, a.c.rule, a.c.evidence)
-            .where(a.c.device_id.in_(part), a.c.rule.in_(sorted(STICKY_RULES)))
+            .where(in_values(conn, a.c.device_id, part), a.c.rule.in_(sorted(STICKY_RULES)))
             .order_by(a.c.opened_at, a.c.id)
         )
         for row in rows:
@@ -278,14 +279,14 @@ def _wander_episodes(
     for part in chunks(ids):
         closed = conn.execute(
             select(a.c.device_id, func.max(a.c.closed_at))
-            .where(a.c.device_id.in_(part), left, a.c.status == "closed")
+            .where(in_values(conn, a.c.device_id, part), left, a.c.status == "closed")
             .group_by(a.c.device_id)
         )
         for device_id, closed_at in closed:
             out[device_id] = (None, as_utc(closed_at) if closed_at else None)
         rows = conn.execute(
             select(a.c.device_id, a.c.evidence, a.c.opened_at).where(
-                a.c.device_id.in_(part), left, a.c.status != "closed"
+                in_values(conn, a.c.device_id, part), left, a.c.status != "closed"
             )
         )
         for row in rows:
@@ -306,7 +307,7 @@ def _positions(
     for part in chunks(ids, POSITION_CHUNK):
         newest = conn.execute(
             select(e.c.device_id, func.max(e.c.ts))
-            .where(e.c.device_id.in_(part), position, e.c.ts <= newest_allowed)
+            .where(in_values(conn, e.c.device_id, part), position, e.c.ts <= newest_allowed)
             .group_by(e.c.device_id)
         ).all()
         if not newest:
@@ -356,7 +357,7 @@ def _readings(
                 .label("rn"),
             )
             .where(
-                e.c.device_id.in_(part),
+                in_values(conn, e.c.device_id, part),
                 e.c.type == "ai_call_result",
                 e.c.ts >= now - RESULTS_LOOKBACK,
                 e.c.ts <= newest,
@@ -370,7 +371,7 @@ def _readings(
     for part in chunks(robots):
         rows = conn.execute(
             select(e.c.device_id, e.c.ts, e.c.type, e.c.value, e.c.data).where(
-                and_(e.c.device_id.in_(part), e.c.ts >= oldest_sos, e.c.ts <= newest),
+                and_(in_values(conn, e.c.device_id, part), e.c.ts >= oldest_sos, e.c.ts <= newest),
                 e.c.type == "sos",
             )
         )

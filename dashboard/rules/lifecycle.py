@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select, text, update
 
 from dashboard.audit import audit_row
 from dashboard.clock import as_utc
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import Alert, AuditLog, DeviceState, NotificationOutbox
 from dashboard.rules.model import (
     FOLLOWING_RULES,
@@ -90,7 +91,9 @@ def _open_alerts(
         values = sorted(set(values))
         for start in range(0, len(values), 5_000):
             part = values[start : start + 5_000]
-            rows = conn.execute(select(*cols).where(column.in_(part), a.c.status != "closed"))
+            rows = conn.execute(
+                select(*cols).where(in_values(conn, column, part), a.c.status != "closed")
+            )
             out.update({row.dedup_key: row for row in rows})
     return out
 
@@ -158,17 +161,15 @@ def _moved_on(conn: Connection, facts: Sequence[DeviceFacts]) -> set[int]:
     st = DeviceState.__table__
     seen = {f.device_id: f.last_seen_at for f in facts}
     moved: set[int] = set()
-    ids = sorted(seen)
-    for start in range(0, len(ids), 5_000):
-        rows = conn.execute(
-            select(st.c.device_id, st.c.last_seen_at).where(
-                st.c.device_id.in_(ids[start : start + 5_000])
-            )
+    rows = conn.execute(
+        select(st.c.device_id, st.c.last_seen_at).where(
+            in_values(conn, st.c.device_id, sorted(seen))
         )
-        for device_id, last_seen in rows:
-            known = seen[device_id]
-            if last_seen is not None and (known is None or as_utc(last_seen) > as_utc(known)):
-                moved.add(device_id)
+    )
+    for device_id, last_seen in rows:
+        known = seen[device_id]
+        if last_seen is not None and (known is None or as_utc(last_seen) > as_utc(known)):
+            moved.add(device_id)
     return moved
 
 

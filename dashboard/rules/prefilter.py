@@ -29,10 +29,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import Alert, DeviceType
 from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds
-from dashboard.rules.facts import chunks
 from dashboard.rules.plug import plug_ladder
 
 # Event types that feed the event rules (robot_sos, call ladder, AI-call rules) whatever the state.
@@ -57,16 +57,12 @@ class Touched:
 
 
 def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
-    """Devices among ``ids`` with a non-closed alert (one indexed query per 5,000 ids)."""
+    """Devices among ``ids`` with a non-closed alert (one indexed query)."""
     a = Alert.__table__
-    found: set[int] = set()
-    for part in chunks(ids):
-        found.update(
-            conn.execute(
-                select(a.c.device_id).where(a.c.device_id.in_(part), a.c.status != "closed")
-            ).scalars()
-        )
-    return found
+    if not ids:
+        return set()
+    query = select(a.c.device_id).where(in_values(conn, a.c.device_id, ids), a.c.status != "closed")
+    return set(conn.execute(query).scalars())
 
 
 def silence_timeouts(conn: Connection, th: Thresholds) -> dict[str, int]:

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import Alert, DeviceState
 from dashboard.rules.facts import chunks
 from dashboard.rules.lifecycle import dialect_insert
@@ -41,11 +42,13 @@ def sync_device_states(conn: Connection, device_ids: Iterable[int], now: datetim
     for part in chunks(ids):
         for row in conn.execute(
             select(a.c.device_id, a.c.kind, a.c.rule, a.c.stage).where(
-                a.c.device_id.in_(part), a.c.status != "closed"
+                in_values(conn, a.c.device_id, part), a.c.status != "closed"
             )
         ):
             alerts[row.device_id].append((row.kind, row.rule, row.stage))
-        for row in conn.execute(select(s.c.device_id, s.c.state).where(s.c.device_id.in_(part))):
+        for row in conn.execute(
+            select(s.c.device_id, s.c.state).where(in_values(conn, s.c.device_id, part))
+        ):
             current[row.device_id] = row.state
     changed: list[dict] = []
     missing = []

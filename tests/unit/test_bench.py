@@ -59,6 +59,20 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
         figures["briefing_export_pdf_s_sqlite"], figures["briefing_export_pptx_s_sqlite"]
     )
     assert figures["briefing_export_slides_sqlite"] >= 9  # 9 without a map
+    # Each figure has its naive baseline from the same run, and the ratio between them.
+    assert figures["ingest_events_per_s_naive_sqlite"] > 0
+    assert figures["rule_tick_s_naive"] == figures["rule_tick_s_naive_sqlite"] > 0
+    assert figures["live_status_query_s_naive"] == figures["live_status_query_s_naive_sqlite"] > 0
+    assert set(figures["ratios"]) == {
+        "ingest_events_per_s_sqlite",
+        "ingest_events_per_s_postgres",  # None: PostgreSQL was skipped
+        "rule_tick_s",
+        "rule_tick_s_sqlite",
+        "live_status_query_s",
+        "live_status_query_s_sqlite",
+    }
+    assert figures["ratios"]["ingest_events_per_s_postgres"] is None
+    assert all(figures["ratios"][k] > 0 for k in figures["ratios"] if "postgres" not in k)
     printed = capsys.readouterr().out
     assert "live_status_query_s" in printed
     # Every page is timed, first visit and warm, and none showed an error while timed.
@@ -142,3 +156,43 @@ def test_bench_full_window_copies_a_short_history_back_to_a_month(db_engine):
     assert days[today - timedelta(days=8)] == days[today - timedelta(days=1)] == (1 << 20) + 1
     assert days[today - timedelta(days=28)] == days[today - timedelta(days=7)]
     assert len([r for r in rows if r.device_id == robot]) == 8  # a robot: no routine, not copied
+
+
+def test_bench_national_scale_copies_the_city_and_reports_baselines(tmp_path, capsys):
+    """``--scale national`` on a tiny city (copied to 4 × its devices): tick, live queries and
+    ingest with their naive baselines, their ratios and the ingest headroom over the peak."""
+    out = tmp_path / "figures.json"
+    argv = ["bench", "--scale", "national", "--devices", "60", "--postgres-url", "none"]
+    assert main([*argv, "--max-events", "1500", "--pages", "none", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["scale"] == "tiny-national-60"
+    assert figures["devices_sqlite"] == 240  # the 60 devices and three copies of them
+    assert figures["ingest_rejected_sqlite"] == 0  # the copies' events are accepted too
+    assert "replay_year_s" not in figures and "routine_learn_s_sqlite" not in figures
+    eps, naive = figures["ingest_events_per_s_sqlite"], figures["ingest_events_per_s_naive_sqlite"]
+    assert eps > 0 and naive > 0 and figures["ingest_events_naive_sqlite"] > 0
+    assert figures["ingest_headroom_sqlite"] == round(eps / (250_000 / 300), 1)
+    ratios = figures["ratios"]
+    assert ratios["ingest_events_per_s_sqlite"] == round(eps / naive, 1)
+    tick, tick_naive = figures["rule_tick_s"], figures["rule_tick_s_naive"]
+    assert ratios["rule_tick_s"] == round(tick_naive / tick, 1)
+    live, live_naive = figures["live_status_query_s"], figures["live_status_query_s_naive"]
+    assert ratios["live_status_query_s"] == round(live_naive / live, 1)
+    printed = capsys.readouterr().out
+    assert "naive baseline" in printed
+
+
+def test_docs_state_the_national_scale_the_bench_uses():
+    """docs/benchmarks.md derives the national peak from the same numbers the bench uses."""
+    from pathlib import Path
+
+    from dashboard.bench.commands import NATIONAL_PEAK_EPS, NATIONAL_TARGETS
+
+    doc = (Path(__file__).parents[2] / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    assert f"{city.NATIONAL_DEVICES:,} devices" in doc
+    assert f"{city.NATIONAL_DEVICES:,} / 300 s = {round(NATIONAL_PEAK_EPS)} events/s" in doc
+    assert NATIONAL_TARGETS["rule_tick_s_postgres"] == (2.0, "max")
+    assert "rule tick ≤ 2 s" in doc and "live page queries ≤ 0.2 s" in doc
+    for key in ("ingest_events_per_s_naive", "rule_tick_s_naive", "live_status_query_s_naive"):
+        assert f"`{key}" in doc, key
+    assert "`ratios`" in doc

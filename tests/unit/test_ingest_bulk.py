@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import String, cast, insert, select
 
+from dashboard.db.inlist import in_values
 from dashboard.db.schema import DeviceEvent
 from dashboard.ingest.bulk import SQLITE_ROWS_PER_STATEMENT, bulk_write
 from dashboard.ingest.core import idempotency_key
@@ -93,3 +94,39 @@ def test_ingesting_sqlite_connections_checkpoint_less_often(tmp_path):
         assert pragma == SQLITE_WAL_AUTOCHECKPOINT
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     engine.dispose()
+
+
+def test_bulk_write_twice_in_one_transaction_and_after_a_rollback(db_engine):
+    """PostgreSQL's staging table is emptied after each write and re-created after a rollback."""
+    with db_engine.connect() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        conn.commit()
+        with conn.begin():
+            assert insert_new(conn, [row("a", device)]) == ["a"]
+            assert insert_new(conn, [row("b", device)]) == ["b"]  # not "a" again
+        trans = conn.begin()
+        assert insert_new(conn, [row("c", device)]) == ["c"]
+        trans.rollback()  # also drops a staging table created in this transaction
+        with conn.begin():
+            assert insert_new(conn, [row("c", device), row("a", device)]) == ["c"]
+
+
+def test_in_values_matches_an_in_list_of_any_length(db_engine):
+    """One parameter for any number of ids or texts (past SQLite's 32,766 parameters too)."""
+    e = DeviceEvent.__table__
+    with db_engine.begin() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        insert_new(conn, [row(uid, device) for uid in ("무릎", "x'y", "plain")])
+
+        def uids(values) -> list[str]:
+            found = conn.execute(
+                select(e.c.event_uid).where(in_values(conn, e.c.event_uid, values))
+            )
+            return sorted(found.scalars())
+
+        assert uids([]) == []
+        assert uids(["무릎", "x'y", "missing"]) == sorted(["무릎", "x'y"])
+        many = [f"u{i}" for i in range(40_000)] + ["plain"]
+        assert uids(many) == ["plain"]
+        ids = conn.execute(select(e.c.id).where(in_values(conn, e.c.device_id, [device, -1])))
+        assert len(ids.all()) == 3

@@ -111,3 +111,32 @@ def test_any_json_body_is_a_batch_or_a_payload_error(payload):
         else:
             for index, raw in enumerate(events):
                 _check(index, raw)
+
+
+def _valid(kind: str, n: int, ts: str = TS) -> dict:
+    return {"event_id": f"e{n}", "device_id": "plug-1", "ts": ts, "type": kind} | VALID[kind]
+
+
+@FAST
+@given(
+    kinds=st.lists(st.sampled_from(sorted(VALID)), min_size=1, max_size=8),
+    spoil=st.none() | st.tuples(st.integers(0, 7), field_names, values),
+    naive=st.lists(st.booleans(), min_size=8, max_size=8),
+)
+@example(kinds=["sos", "power"], spoil=None, naive=[False, True] + [False] * 6)
+@example(kinds=["power"], spoil=(0, "watts", "50"), naive=[False] * 8)
+def test_batch_validation_gives_exactly_the_per_event_results(kinds, spoil, naive):
+    """The batch fast path (one pydantic call per list) answers as validate_event does for
+    each event: the same values, flags, rejections and reasons, with and without a zone."""
+    from zoneinfo import ZoneInfo
+
+    from dashboard.ingest.events import validate_events
+
+    raws = [
+        _valid(kind, i, "2024-12-01T09:00:00" if naive[i] else TS) for i, kind in enumerate(kinds)
+    ]
+    if spoil is not None and spoil[0] < len(raws):
+        raws[spoil[0]] = raws[spoil[0]] | {spoil[1]: spoil[2]}
+    for zone in (None, ZoneInfo("Asia/Seoul")):
+        expected = [validate_event(i, raw, zone) for i, raw in enumerate(raws)]
+        assert validate_events(raws, zone) == expected
