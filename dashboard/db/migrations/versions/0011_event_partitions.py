@@ -24,6 +24,8 @@ from zoneinfo import ZoneInfo
 from alembic import op
 from sqlalchemy import text
 
+from dashboard import clock
+
 revision: str = "0011_event_partitions"
 down_revision: str | None = "0010_participation"
 branch_labels: str | Sequence[str] | None = None
@@ -102,7 +104,7 @@ def upgrade() -> None:
     op.execute("CREATE INDEX ix_device_events_device_ts ON device_events (device_id, ts)")
     op.execute("CREATE TABLE device_events_default PARTITION OF device_events DEFAULT")
 
-    today = datetime.now(SEOUL).date()
+    today = clock.now().astimezone(SEOUL).date()
     first = bind.execute(text("SELECT min(ts) FROM device_events_plain")).scalar()
     if first is not None and first.astimezone(SEOUL).date() < today:
         # The history: one partition per Seoul month, the current month's up to today.
