@@ -263,24 +263,14 @@ def next_stage_at(
     today = now_l.date()
     midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), tz)
     earliest = since + timedelta(hours=min_quiet_h)
-    window, bits = routine._window, routine._window.bits
     today_n = _day_number(today)
-    waits: list[tuple[int, float]] = []
-    for number, weight in window.refs:
-        if number >= today_n:
-            continue
-        start = first - (today_n - number) * SLOTS_PER_DAY
-        day, slot = divmod(start, SLOTS_PER_DAY)
-        ahead = ((bits.get(day, 0) | bits.get(day + 1, 0) << SLOTS_PER_DAY) >> slot) & FULL_DAY
-        waits.append(((ahead & -ahead).bit_length() - 1 if ahead else _NONE, weight))
+    waits = _waits(routine, first, today_n)
     normal = _weighted_quantile(waits, sum(w for _k, w in waits), quantile)
     if normal is None:
         return midnight
-    weekday_p, weekend_p = routine._probabilities
 
-    def p(index: int) -> float:
-        day, slot = divmod(index, SLOTS_PER_DAY)
-        return (weekend_p if day % 7 >= 5 else weekday_p)[slot]
+    def p(index: int) -> float:  # short: the sliding sum below reads better
+        return _probability_at(routine, index)
 
     # The last full slot may run up to the one before the day's last: in the last slot of the
     # day, ``now`` is still today; at midnight the day changes.
@@ -322,33 +312,43 @@ def _spell(
     cached = _last_spell
     if cached is not None and cached[0] is routine and cached[1] == key:
         return cached[2]
-    window = routine._window
-    bits = window.bits
     span = last - first  # waits up to this many slots after ``first`` lie inside the spell
-    today_n = _day_number(today)
-    waits: list[tuple[int, float]] = []
-    for number, weight in window.refs:
-        if number >= today_n:
-            continue  # learned after today's spell began (a replay of older data)
-        # The spell's clock time on that day, and the next active slot within a day after it
-        # (the day and the next one as one 96-slot integer).
-        start = first - (today_n - number) * SLOTS_PER_DAY
-        day, slot = divmod(start, SLOTS_PER_DAY)
-        ahead = ((bits.get(day, 0) | bits.get(day + 1, 0) << SLOTS_PER_DAY) >> slot) & FULL_DAY
-        waits.append(((ahead & -ahead).bit_length() - 1 if ahead else _NONE, weight))
+    waits = _waits(routine, first, _day_number(today))
     total = sum(w for _k, w in waits)
     within = [w for k, w in waits if k <= span]
     share = sum(within) / total if total else 0.0
     normal = _weighted_quantile(waits, total, quantile)
     expected = 0.0
     if normal is not None and normal < span:
-        weekday_p, weekend_p = routine._probabilities
         for index in range(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1):
-            day, slot = divmod(index, SLOTS_PER_DAY)
-            expected += (weekend_p if day % 7 >= 5 else weekday_p)[slot]
+            expected += _probability_at(routine, index)
     result = (share, len(within), len(waits), expected)
     _last_spell = (routine, key, result)
     return result
+
+
+def _waits(routine: Routine, first: int, today_n: int) -> list[tuple[int, float]]:
+    """Per reference day learned before ``today_n`` (a replay of older data may score with a
+    routine learned later): the wait from the spell's clock time (``first``) on that day to its
+    next active slot within a day (``_NONE``: none), and the day's weight."""
+    window = routine._window
+    bits = window.bits
+    waits: list[tuple[int, float]] = []
+    for number, weight in window.refs:
+        if number >= today_n:
+            continue
+        # The day and the next one as one 96-slot integer, shifted to the spell's clock time.
+        start = first - (today_n - number) * SLOTS_PER_DAY
+        day, slot = divmod(start, SLOTS_PER_DAY)
+        ahead = ((bits.get(day, 0) | bits.get(day + 1, 0) << SLOTS_PER_DAY) >> slot) & FULL_DAY
+        waits.append(((ahead & -ahead).bit_length() - 1 if ahead else _NONE, weight))
+    return waits
+
+
+def _probability_at(routine: Routine, index: int) -> float:
+    """The routine's probability of activity in absolute half-hour ``index`` (its day's type)."""
+    day, slot = divmod(index, SLOTS_PER_DAY)
+    return routine._probabilities[1 if day % 7 >= 5 else 0][slot]  # _EPOCH: a Monday
 
 
 def _weighted_quantile(waits: list[tuple[int, float]], total: float, q: float) -> int | None:

@@ -204,14 +204,21 @@ def year_month(
 
 
 class Districts:
-    """Districts (or a whole city or province) by Korean name, full name or 10-digit code."""
+    """Districts (or a whole city or province) by Korean name, full name or 10-digit code;
+    with ``dongs``, every region of the catalog, dongs included (participation records)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, dongs: bool = False) -> None:
         self.by_code: dict[str, int] = {}
         self.by_name: dict[str, list[tuple[int, str]]] = {}
         self.code_of: dict[int, str] = {}
+        self.unknown = (
+            "unknown dong or district {raw!r}; give its 10-digit code"
+            if dongs
+            else "unknown district {raw!r} (a 구, 시 or 시·도 of data/regions.csv)"
+        )
+        query = select(Region.id, Region.code, Region.name_ko)
         for rid, code, name in conn.execute(
-            select(Region.id, Region.code, Region.name_ko).where(Region.level != "dong")
+            query if dongs else query.where(Region.level != "dong")
         ):
             self.by_code[code] = rid
             self.code_of[rid] = code
@@ -228,7 +235,7 @@ class Districts:
             raise ValueError(f"unknown region code {raw} (not in data/regions.csv)")
         candidates = self.by_name.get(raw) or self.by_name.get(raw.split()[-1] if raw else "")
         if not candidates:
-            raise ValueError(f"unknown district {raw!r} (a 구, 시 or 시·도 of data/regions.csv)")
+            raise ValueError(self.unknown.format(raw=raw))
         if len(candidates) > 1:
             codes = ", ".join(code for _id, code in candidates)
             raise ValueError(f"{raw!r} names several regions ({codes}); give the 10-digit code")

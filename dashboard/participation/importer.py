@@ -26,9 +26,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from dashboard.auth.principal import SessionUser
-from dashboard.db.schema import Enrolment, ParticipationWeek, Program, Region
+from dashboard.db.schema import Enrolment, ParticipationWeek, Program
 from dashboard.finance.common import (
     Col,
+    Districts,
     FileKind,
     FileReport,
     cell,
@@ -120,14 +121,7 @@ class _Catalog:
         ):
             for key in (code, name_ko, name_en):
                 self.programs[_squash(key)] = pid
-        self.by_code: dict[str, int] = {}
-        self.by_name: dict[str, list[tuple[int, str]]] = {}
-        for rid, code, level, name in conn.execute(
-            select(Region.id, Region.code, Region.level, Region.name_ko)
-        ):
-            self.by_code[code] = rid
-            if level in ("dong", "district", "city"):
-                self.by_name.setdefault(name, []).append((rid, code))
+        self.regions = Districts(conn, dongs=True)
 
     def program(self, value: Any) -> int:
         found = self.programs.get(_squash(text_of(value)))
@@ -139,18 +133,7 @@ class _Catalog:
         return found
 
     def region(self, value: Any) -> int:
-        raw = text_of(value)
-        if re.fullmatch(r"\d{10}", raw):
-            if raw in self.by_code:
-                return self.by_code[raw]
-            raise ValueError(f"unknown region code {raw} (not in data/regions.csv)")
-        candidates = self.by_name.get(raw) or self.by_name.get(raw.split()[-1] if raw else "")
-        if not candidates:
-            raise ValueError(f"unknown dong or district {raw!r}; give its 10-digit code")
-        if len(candidates) > 1:
-            codes = ", ".join(code for _id, code in candidates)
-            raise ValueError(f"{raw!r} names several regions ({codes}); give the 10-digit code")
-        return candidates[0][0]
+        return self.regions.find(value)
 
 
 def _squash(value: str) -> str:
