@@ -22,6 +22,7 @@ from dashboard.ui.components import (
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import t
 from dashboard.ui.safe_text import md_escape
+from dashboard.ui.url_filters import parse_row_id
 from queries.alerts import OPEN_STATUSES, alert_by_id, open_alerts
 from queries.filters import districts_with_devices, programs
 
@@ -58,7 +59,7 @@ filters = QueueFilters(
 )
 
 raw_id = st.query_params.get("alert")
-selected_id = int(raw_id) if raw_id and raw_id.isdigit() else None
+selected_id = parse_row_id(raw_id)
 if raw_id and selected_id is None:
     st.warning(t("alerts.bad_link", value=md_escape(raw_id)))
 
@@ -95,7 +96,7 @@ if selected_id is None:
     st.caption(t("alerts.select_hint"))
 else:
     # Read fresh, not from the shared cache: the version shown is the one actions carry.
-    match = fresh(alert_by_id, selected_id, clock.now())
+    match = fresh(alert_by_id, selected_id, clock.now(), areas)
     if match.empty:
         st.warning(t("alerts.not_found", id=selected_id))
     else:

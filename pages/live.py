@@ -1,9 +1,12 @@
 """실시간 현황: device states by program and dong, open-alert ticker, silent devices; below, the
 watch list of homes drifting from their routine and the people marked away (own timer)."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from dashboard.auth import personal_data_scope
+from dashboard.auth.regions import region_in_any
 from dashboard.i18n import STATES
 from dashboard.ui.auth import check_session, require_page
 from dashboard.ui.components import (
@@ -14,6 +17,7 @@ from dashboard.ui.components import (
     state_labels,
 )
 from dashboard.ui.data import load
+from dashboard.ui.i18n import t
 from dashboard.ui.live import REFRESH_S, fetch_live, render_snapshot
 from dashboard.ui.watch import REFRESH_S as WATCH_REFRESH_S
 from dashboard.ui.watch import fetch_watch, render_watch
@@ -23,8 +27,15 @@ from queries.live import LiveFilters
 user = require_page("live")  # personal data: re-check the role, not just the menu
 page_header("page.live", "live.caption")
 
+scope = personal_data_scope(user)  # operators: their districts; leads: None (all)
 device_programs = load(programs, kind="device")
 districts = load(districts_with_devices)
+if scope is not None:  # an operator's wall screen shows their districts only
+    st.caption(t("live.scope", n=len(scope)))
+    districts = districts[[region_in_any(c, scope) for c in districts["code"]]]
+    if districts.empty:
+        st.info(t("live.no_districts"))
+        st.stop()
 filters = LiveFilters(
     programs=multiselect_filter(
         "filter.program",
@@ -37,6 +48,8 @@ filters = LiveFilters(
     ),
     states=multiselect_filter("filter.state", STATES, state_labels(STATES), key="live_states"),
 )
+if scope is not None and not filters.districts:  # nothing picked: all of *their* districts
+    filters = replace(filters, districts=tuple(int(i) for i in districts["id"]))
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -56,5 +69,4 @@ def watch_panel(filters: LiveFilters, areas: tuple[str, ...] | None) -> None:
     render_watch(*fetch_watch(filters, areas))
 
 
-scope = personal_data_scope(user)  # operators: their districts; leads: None (all)
 watch_panel(filters, None if scope is None else tuple(scope))

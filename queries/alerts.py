@@ -186,9 +186,13 @@ def newest_open_alerts(
     return _finish(frame(conn, stmt, times=["opened_at"]), now)
 
 
-def alert_by_id(conn: Connection, alert_id: int, now: datetime) -> pd.DataFrame:
-    """One alert (any status) for a deep link; empty when the id does not exist."""
-    stmt = _base().where(Alert.id == alert_id)
+def alert_by_id(
+    conn: Connection, alert_id: int, now: datetime, areas: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """One alert (any status) for a deep link; empty when the id does not exist or lies outside
+    ``areas`` (an operator's districts: another district's alert is "not found", as the person
+    and device links answer)."""
+    stmt = where_all(_base().where(Alert.id == alert_id), area_condition(areas))
     return _finish(frame(conn, stmt, times=_TIMES), now)
 
 

@@ -27,6 +27,7 @@ from dashboard.enrollment.geofence import (
 )
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
+from dashboard.ui.enrollment_errors import error_text
 from dashboard.ui.i18n import t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
 from dashboard.ui.safe_text import html_escape, md_escape
@@ -82,7 +83,9 @@ def _on_save(recipient_id: int) -> None:
                 ),
             )
     except EnrollmentError as err:
-        message = str(err).removeprefix(f"{err.field}: ")
+        # Translated where the refusal has a key; what was typed is escaped either way, so
+        # "**x** [a](http://…)" shows as typed instead of as bold text and a live link.
+        message = error_text(err)
         state[_FLASH] = (
             "error",
             t("geofence.refused", field=field_label(err.field), message=message),

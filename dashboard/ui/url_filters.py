@@ -1,8 +1,10 @@
 """Filters kept in the URL (``st.query_params``), so a copied link reproduces the view.
 
-A widget starts from its query parameter (ignored when it is not one of the options: a stale
-link falls back to the default instead of failing) and writes its value back on every run;
-the default is left out of the URL so plain links stay short.
+A widget starts from its query parameter and writes its value back on every run; the default
+is left out of the URL so plain links stay short. A parameter that cannot be used (not one of
+the options, not a date, outside the data's range, a reversed period) falls back to the
+default, and the page says so, naming the parameter and the value: someone opening a shared
+link must not believe a filter applied that did not.
 """
 
 from __future__ import annotations
@@ -13,9 +15,29 @@ from typing import Any
 
 import streamlit as st
 
+from dashboard.ui.i18n import t
+from dashboard.ui.safe_text import md_escape
+
+MAX_ROW_ID = 2**63 - 1  # a database integer key: anything larger cannot name a row
+
+
+def parse_row_id(raw: str | None) -> int | None:
+    """A row id from a link (``?alert=123``), or None when the text is not one: only ASCII
+    digits count (``str.isdigit`` also accepts "¹" and other digits ``int`` refuses), and a
+    number past the database's 64-bit keys names no row."""
+    if not raw or not raw.isascii() or not raw.isdigit():
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ROW_ID else None
+
 
 def _encode(value: Any) -> str:
     return str(value)
+
+
+def _refuse(key: str, **params: Any) -> None:
+    """Say which link parameter was not used and why (values escaped: they come from a URL)."""
+    st.warning(t(key, **{k: md_escape(v) for k, v in params.items()}), icon="⚠️")
 
 
 def url_select(
@@ -31,7 +53,10 @@ def url_select(
     key = f"url_{param}"
     by_text = {_encode(o): o for o in options}
     if key not in st.session_state or st.session_state[key] not in options:
-        st.session_state[key] = by_text.get(st.query_params.get(param, ""), default)
+        raw = st.query_params.get(param)
+        if raw is not None and raw not in by_text:
+            _refuse("url.bad_choice", param=param, value=raw)
+        st.session_state[key] = by_text.get(raw or "", default)
     value = (container or st).selectbox(label, list(options), key=key, format_func=format_func)
     if value == default:
         st.query_params.pop(param, None)
@@ -54,6 +79,9 @@ def url_multiselect(
     by_text = {_encode(o): o for o in options}
     if key not in st.session_state:
         raw = st.query_params.get(param, "")
+        unknown = [p for p in raw.split(",") if p and p not in by_text]
+        if unknown:
+            _refuse("url.bad_choices", param=param, values=", ".join(unknown))
         st.session_state[key] = [by_text[p] for p in raw.split(",") if p in by_text]
     else:  # options change with other filters: keep only what is still offered
         st.session_state[key] = [v for v in st.session_state[key] if v in options]
@@ -72,6 +100,21 @@ def _parse(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def _date_param(param: str, lo: date, hi: date) -> date | None:
+    """``?param=`` as a day within [lo, hi], or None (absent, or refused with a warning: not a
+    date, or outside the data's range)."""
+    raw = st.query_params.get(param)
+    if raw is None:
+        return None
+    day = _parse(raw)
+    if day is None:
+        _refuse("url.bad_date", param=param, value=raw)
+    elif not lo <= day <= hi:
+        _refuse("url.out_of_range", param=param, value=raw, lo=lo.isoformat(), hi=hi.isoformat())
+        return None
+    return day
 
 
 def url_date_range(
@@ -96,9 +139,10 @@ def url_date_range(
     whole_range = isinstance(stored, tuple) and len(stored) == 2
     stale = whole_range and not lo <= stored[0] <= stored[1] <= hi
     if key not in st.session_state or stale:
-        start = _parse(st.query_params.get(params[0])) or first
-        end = _parse(st.query_params.get(params[1])) or last
-        start, end = min(max(start, lo), hi), min(max(end, lo), hi)
+        start = _date_param(params[0], lo, hi) or first
+        end = _date_param(params[1], lo, hi) or last
+        if start > end:
+            _refuse("url.reversed", start=start.isoformat(), end=end.isoformat())
         st.session_state[key] = (start, end) if start <= end else (first, last)
     picked = (container or st).date_input(
         label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
@@ -128,8 +172,8 @@ def url_date(
     key = f"url_{param}"
     stored = st.session_state.get(key)
     if not isinstance(stored, date) or not lo <= stored <= hi:
-        picked = _parse(st.query_params.get(param))
-        st.session_state[key] = picked if picked is not None and lo <= picked <= hi else default
+        picked = _date_param(param, lo, hi)
+        st.session_state[key] = picked if picked is not None else default
     value = (container or st).date_input(
         label, min_value=lo, max_value=hi, format="YYYY-MM-DD", key=key
     )

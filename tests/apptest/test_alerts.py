@@ -176,12 +176,20 @@ def test_reveal_writes_one_audit_row_and_shows_the_name(demo_db) -> None:
     assert name not in _shown(at) and mask_name(name) in _shown(at)
 
 
-def test_reveal_refused_outside_the_operators_districts(demo_db) -> None:
+def test_an_alert_outside_the_operators_districts_is_not_found(demo_db) -> None:
     alert_id, person, name = new_alert(demo_db, inside_goyang=False)
     at = open_page("alerts", role="operator", alert=str(alert_id))
     shown = _shown(at)
     assert name not in shown
-    assert translate("card.refused.district") in shown
+    assert translate("alerts.not_found", id=alert_id) in [w.value for w in at.warning]
+    # Nothing of the alert: no detail (its device, actions or reveal button).
+    with demo_db.connect() as conn:
+        uid = conn.execute(
+            select(Device.device_uid)
+            .join(Alert, Alert.device_id == Device.id)
+            .where(Alert.id == alert_id)
+        ).scalar_one()
+    assert uid not in shown
     assert not [b for b in at.button if b.key == "alerts_reveal"]
     assert not [b for b in at.button if (b.key or "").startswith("alerts_act_")]
     # The check is in the function that discloses, not only in the missing button.
@@ -330,3 +338,40 @@ def test_check_request_caption_is_where_the_service_sends(demo_db, monkeypatch, 
             )
         ).one()
     assert (notice.recipient, notice.payload["target"]) == (route.recipient, route.target)
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999999", "9223372036854775808", "¹", "١٢", "0"])
+def test_a_link_that_names_no_row_is_a_warning_not_a_traceback(demo_db, raw) -> None:
+    """Digits ``int`` refuses ("¹"), other scripts' digits and numbers past SQLite's 64-bit
+    keys once raised OverflowError/ValueError on the page."""
+    at = open_page("alerts", role="operator", alert=raw)
+    assert not at.exception
+    assert translate("alerts.bad_link", value=raw) in [w.value for w in at.warning]
+
+
+def test_operator_live_page_shows_only_their_districts(demo_db) -> None:
+    """The wall screen once counted and listed every district for an operator (masked names
+    of other cities' people in its ticker); it now shows what the alert queue shows."""
+    from dashboard.auth.regions import region_in_any
+    from queries.filters import districts_with_devices
+    from queries.live import LiveFilters, live_snapshot
+
+    codes = DEMO_ACCOUNTS["operator"][1]
+    with demo_db.connect() as conn:
+        districts = districts_with_devices(conn)
+        ids = tuple(
+            int(i)
+            for i, c in zip(districts["id"], districts["code"], strict=True)
+            if region_in_any(c, codes)
+        )
+        now = datetime.now(UTC)
+        everything = live_snapshot(conn, now, LiveFilters())
+        ours = live_snapshot(conn, now, LiveFilters(districts=ids))
+    assert 0 < ours.by_program["devices"].sum() < everything.by_program["devices"].sum()
+    at = open_page("live", role="operator")
+    assert translate("live.scope", n=len(codes)) in _shown(at)
+    total = metric(at, translate("live.total_devices"))
+    assert total == format_number(int(ours.by_program["devices"].sum()))
+    ticker = "\n".join(str(m.value) for m in at.markdown)
+    for name in set(everything.alerts["recipient_masked"]) - set(ours.alerts["recipient_masked"]):
+        assert f"· {name}" not in ticker

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from dashboard.analysis.complaints import complaint_effects
 from dashboard.analysis.effects import sentence
 from dashboard.db.schema import Complaint, ComplaintSite
+from dashboard.i18n import translate
+from dashboard.ui.safe_text import md_escape
 from queries.complaints import monthly, sites
 from tests.apptest.conftest import open_page, private_copy, texts
 
@@ -137,3 +140,32 @@ def _imported(engine) -> int:
         return conn.scalar(
             select(func.count()).select_from(Complaint).where(Complaint.import_file.is_not(None))
         )
+
+
+def _warnings(at) -> list[str]:
+    return [w.value for w in at.warning]
+
+
+@pytest.mark.parametrize(
+    ("params", "key", "named"),
+    [
+        ({"district": "XYZ"}, "url.bad_choices", "XYZ"),
+        ({"from": "abc"}, "url.bad_date", "abc"),
+        ({"from": "1900-01-01"}, "url.out_of_range", "1900-01-01"),
+        ({"from": "2024-06-01", "to": "2023-01-01"}, "url.reversed", "2024-06-01"),
+    ],
+)
+def test_a_link_parameter_that_cannot_be_used_is_named(demo_db, params, key, named) -> None:
+    """Shared links with a bad filter once showed the whole range silently: the viewer believed
+    the filter applied. Now the page falls back and says which parameter it did not use."""
+    at = open_page("complaints", **params)
+    assert not at.exception
+    said = [w for w in _warnings(at) if md_escape(named) in w]  # values come escaped
+    template = translate(key).split("{")[0]
+    assert said and any(template in w for w in said), _warnings(at)
+
+
+def test_a_valid_link_raises_no_parameter_warning(demo_db) -> None:
+    at = open_page("complaints", district=ILSANDONG_GU, **{"from": "2023-01-01"})
+    url_texts = [translate(k).split("{")[0] for k in ("url.bad_choices", "url.bad_date")]
+    assert not [w for w in _warnings(at) if any(x in w for x in url_texts)]

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.db.schema import AuditLog, CareRecipient, Device
 from dashboard.i18n import translate
+from dashboard.ui.safe_text import md_escape
 from tests.apptest.conftest import open_page, private_copy, texts
 
 
@@ -99,7 +100,8 @@ def test_bad_quiet_hours_are_refused_in_english_too(db: Engine) -> None:
     at.switch_page("../pages/people.py").run()
     at = _save(at, rid, "en", quiet_start="9pm", quiet_end="06:00")
     shown = "\n".join(texts(at))
-    assert translate("geofence.field.quiet_start", "en") in shown and "22:00" in shown
+    # The refusal's text is Markdown with what was typed escaped.
+    assert translate("geofence.field.quiet_start", "en") in shown and md_escape("22:00") in shown
 
 
 def test_operators_get_no_form(db: Engine) -> None:
@@ -159,3 +161,13 @@ def test_a_drawn_polygon_that_leaves_the_home_outside_is_refused_at_once(db: Eng
     }
     at.run()
     assert "home is outside" in "\n".join(texts(at))
+
+
+def test_a_refusal_quotes_what_was_typed_without_rendering_it(db: Engine) -> None:
+    """Typed text once came back in the refusal as Markdown: bold text and a live link."""
+    rid, ref, _lat, _lon = _wanderer(db)
+    at = _save(_person("lead", ref), rid, polygon="**굵게** [링크](http://example.com/x)")
+    errors = [e.value for e in at.error]
+    assert errors, "the polygon was not refused"
+    assert not [e for e in errors if "](http://example.com/x)" in e or "**굵게**" in e]
+    assert any(r"\*\*굵게\*\*" in e for e in errors), errors
