@@ -20,6 +20,7 @@ from dashboard.finance.sheet import UNITS
 from dashboard.formatting import format_amount, format_date, format_datetime, format_percent
 from dashboard.i18n import translate_or
 from dashboard.ui import charts
+from dashboard.ui.auth import user_can
 from dashboard.ui.data import load
 from dashboard.ui.finance_import import import_section
 from dashboard.ui.i18n import current_lang, t
@@ -47,7 +48,11 @@ def month_label(year: int, month: int, lang: str) -> str:
 
 
 def downloads(frame: pd.DataFrame, stem: str, key: str) -> None:
-    """The table behind a chart as CSV and Excel, both through ``dashboard.exports``."""
+    """The table behind a chart as CSV and Excel, both through ``dashboard.exports``; only for
+    roles with ``export`` (leads): the pages are shared with operators and the council, who
+    read the tables on screen."""
+    if not user_can("export"):
+        return
     left, right, _ = st.columns([1, 1, 4])
     left.download_button(
         t("review.csv"),

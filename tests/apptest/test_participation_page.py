@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from dashboard.analysis import cohort
@@ -134,3 +135,12 @@ def test_only_importers_see_the_import_section(demo_db) -> None:
     assert open_page("participation", role="lead").file_uploader
     council = open_page("participation", role="council")
     assert [t.value for t in council.title] == ["참여·인센티브"] and not council.file_uploader
+
+
+@pytest.mark.parametrize("page", ["participation", "budget"])
+def test_downloads_only_for_roles_that_may_export(demo_db, page) -> None:
+    """The permission table gives `export` to leads only; the council and operators read the
+    same tables on screen without CSV/Excel buttons."""
+    assert open_page(page, role="lead").get("download_button")
+    for role in ("council", "operator"):
+        assert not open_page(page, role=role).get("download_button"), role
