@@ -10,6 +10,7 @@ from sqlalchemy import insert, select, update
 from dashboard.db.schema import AuditLog, CareRecipient, Device, DeviceDaily
 from dashboard.detection.learning import daily_learn, learn_routines
 from dashboard.detection.slow_risk import CLEAR_ACTION, SET_ACTION, update_slow_risk
+from dashboard.formatting import mask_name
 from dashboard.ingest import ingest_events
 from dashboard.settings import LOCAL_TZ
 from tests.ingest_support import VENDOR, seed_catalog
@@ -172,3 +173,40 @@ def test_the_daily_learning_runs_the_job_and_counts_it(db_engine):
         (learned,) = _audit(conn, "routine_learn")
         assert learned.detail["slow_risk"] == {"flagged": 1, "set": 1, "cleared": 0}
         assert len(_audit(conn, SET_ACTION)) == 1
+
+
+def test_the_flagged_people_list_is_scoped_masked_and_oldest_first(db_engine):
+    from queries.slow_risk import people_slow_risk, slow_risk_of
+
+    with db_engine.begin() as conn:
+        seed_catalog(conn)
+        first, second, gone = _person(conn, "R1"), _person(conn, "R2"), _person(conn, "R3")
+        conn.execute(
+            update(CareRecipient).where(CareRecipient.id == gone).values(ended_on=date(2026, 9, 1))
+        )
+        for rid, since in ((first, date(2026, 10, 5)), (second, date(2026, 9, 1)), (gone, None)):
+            conn.execute(
+                update(CareRecipient)
+                .where(CareRecipient.id == rid)
+                .values(slow_risk_since=since or date(2026, 8, 1), slow_risk_detail=DETAIL)
+            )
+        conn.execute(
+            update(CareRecipient)
+            .where(CareRecipient.id == first)
+            .values(slow_risk_detail={"above_ratio": 0.5, "watts_ratio": 0.7})
+        )
+    with db_engine.connect() as conn:
+        everyone = people_slow_risk(conn)
+        assert list(everyone["external_ref"]) == ["R2", "R1"]  # the person who left is not listed
+        assert list(everyone["above_ratio"]) == [0.41, 0.5]
+        assert set(everyone["recipient_masked"]) == {mask_name("홍길동")}
+        assert "pii_name" not in everyone.columns
+        assert list(people_slow_risk(conn, ["4128500000"])["external_ref"]) == ["R2", "R1"]
+        assert people_slow_risk(conn, ["1111000000"]).empty and people_slow_risk(conn, ()).empty
+        assert len(people_slow_risk(conn, limit=1)) == 2  # one more says there are more
+        assert slow_risk_of(conn, second) == (date(2026, 9, 1), DETAIL)
+        conn.execute(update(CareRecipient).values(slow_risk_since=None))
+        assert slow_risk_of(conn, second) is None
+
+
+DETAIL = {"device_uid": "plug-1", "above_ratio": 0.41, "watts_ratio": 0.66}
