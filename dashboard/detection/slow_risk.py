@@ -2,9 +2,10 @@
 
 Run with the routine learning (``detection.learning.daily_learn``, once a Seoul day). For every
 active plug of a person still enrolled, yesterday (the last whole day) is judged by
-``detection.decline.score_decline`` from ``device_daily``. A person is flagged while any of their
-plugs is; ``care_recipients.slow_risk_since`` holds the day it was set and ``slow_risk_detail``
-the figures that set it. Setting and clearing each write an audit row (``slow_risk_set`` /
+``detection.decline.score_decline`` from ``device_daily``, leaving out the days the person was
+marked away (``away_periods``). A person is flagged while any of their plugs is;
+``care_recipients.slow_risk_since`` holds the day it was set and ``slow_risk_detail`` the
+figures that set it. Setting and clearing each write an audit row (``slow_risk_set`` /
 ``slow_risk_clear``) in the same transaction. The flag is for case workers: it opens no alert
 and sends nothing.
 """
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, select, update
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
-from dashboard.db.schema import CareRecipient, Device, DeviceDaily
+from dashboard.db.schema import AwayPeriod, CareRecipient, Device, DeviceDaily
 from dashboard.detection.decline import (
     HISTORY_DAYS,
     DayFigures,
@@ -56,9 +57,31 @@ def _plugs(conn: Connection) -> dict[int, tuple[int, str]]:
     return {row.id: (row.recipient_id, row.device_uid) for row in conn.execute(query)}
 
 
-def _scores(conn: Connection, ids: list[int], judged: date) -> dict[int, DeclineScore]:
+def _away_days(conn: Connection, first: date, judged: date) -> dict[int, set[date]]:
+    """Per person, the days in ``[first, judged]`` they were marked away (not cancelled): a home
+    left empty says nothing about how its person is doing."""
+    a = AwayPeriod.__table__
+    rows = conn.execute(
+        select(a.c.recipient_id, a.c.starts_on, a.c.ends_on).where(
+            a.c.cancelled_at.is_(None), a.c.starts_on <= judged, a.c.ends_on > first
+        )
+    )
+    out: dict[int, set[date]] = defaultdict(set)
+    for person, starts, ends in rows:
+        day = max(starts, first)
+        while day < ends and day <= judged:  # the return date is a day at home
+            out[person].add(day)
+            day += timedelta(days=1)
+    return out
+
+
+def _scores(
+    conn: Connection, plugs: dict[int, tuple[int, str]], judged: date
+) -> dict[int, DeclineScore]:
     daily = DeviceDaily.__table__
     first = judged - timedelta(days=HISTORY_DAYS - 1)
+    away = _away_days(conn, first, judged)
+    ids = sorted(plugs)
     out = {}
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
@@ -73,7 +96,8 @@ def _scores(conn: Connection, ids: list[int], judged: date) -> dict[int, Decline
             daily.c.watts_n > 0,
         )
         for device_id, day, above, watts_sum, watts_n in conn.execute(query):
-            days[device_id][day] = DayFigures(int(above).bit_count(), watts_sum / watts_n)
+            if day not in away.get(plugs[device_id][0], ()):
+                days[device_id][day] = DayFigures(int(above).bit_count(), watts_sum / watts_n)
         for device_id in part:
             out[device_id] = score_decline(days.get(device_id, {}), judged)
     return out
@@ -99,7 +123,7 @@ def update_slow_risk(conn: Connection, now: datetime) -> SlowRiskSummary:
     today = now.astimezone(LOCAL_TZ).date()
     judged = today - timedelta(days=1)
     plugs = _plugs(conn)
-    scores = _scores(conn, sorted(plugs), judged)
+    scores = _scores(conn, plugs, judged)
     flagged: dict[int, dict] = {}
     for device_id, score in scores.items():
         person, uid = plugs[device_id]

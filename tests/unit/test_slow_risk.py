@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import insert, select, update
 
-from dashboard.db.schema import AuditLog, CareRecipient, Device, DeviceDaily
+from dashboard.db.schema import AuditLog, AwayPeriod, CareRecipient, Device, DeviceDaily
 from dashboard.detection.learning import daily_learn, learn_routines
 from dashboard.detection.slow_risk import CLEAR_ACTION, SET_ACTION, update_slow_risk
 from dashboard.formatting import mask_name
@@ -159,6 +159,30 @@ def test_no_flag_for_a_person_who_left_and_a_standing_flag_is_cleared(db_engine)
         assert (summary.plugs, summary.set, summary.cleared) == (0, 0, 1)
         (row,) = _audit(conn, CLEAR_ACTION)
     assert row.detail["above_ratio"] is None  # no judgement: no active plug of an enrolled person
+
+
+def test_days_marked_away_say_nothing(db_engine):
+    """A home left empty for weeks looks like a decline; days marked away are left out (and
+    then too few recent days remain for a judgement)."""
+    first = date(2026, 8, 1)
+    with db_engine.begin() as conn:
+        ids = seed_catalog(conn)
+        person = _person(conn)
+        conn.execute(update(Device).where(Device.id == ids["plug-1"]).values(recipient_id=person))
+        _days(conn, ids["plug-1"], first, [(60, 10, 300.0), (30, 0, 60.0)])
+        conn.execute(
+            insert(AwayPeriod).values(
+                recipient_id=person,
+                starts_on=first + timedelta(days=60),
+                ends_on=first + timedelta(days=90),
+                created_by="op",
+                created_at=_morning(first, 60),
+            )
+        )
+        summary = update_slow_risk(conn, _morning(first, 80))
+        assert (summary.flagged, summary.set, summary.with_opinion) == (0, 0, 0)
+        conn.execute(update(AwayPeriod).values(cancelled_at=_morning(first, 80)))
+        assert update_slow_risk(conn, _morning(first, 80)).set == 1  # not away after all
 
 
 def test_the_daily_learning_runs_the_job_and_counts_it(db_engine):
