@@ -95,7 +95,7 @@ def _scores(
             daily.c.above_slots.is_not(None),
             daily.c.watts_n > 0,
         )
-        for device_id, day, above, watts_sum, watts_n in conn.execute(query):
+        for device_id, day, above, watts_sum, watts_n in conn.execute(query).all():
             if day not in away.get(plugs[device_id][0], ()):
                 days[device_id][day] = DayFigures(int(above).bit_count(), watts_sum / watts_n)
         for device_id in part:
