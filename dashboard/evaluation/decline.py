@@ -34,7 +34,7 @@ from dashboard.evaluation.incidents import (
 EPOCH = date(1970, 1, 1)
 NIGHTS = 28  # the nights the daily learning reads (plug_routine.window_days)
 STUDY_STARTS = 8  # declines per home in the study (the labelled copies hold only one)
-STUDY_HISTORY_DAYS = 56  # history kept before a study decline
+STUDY_HISTORY_DAYS = 56  # a study decline starts at least this many days into the recording
 FOLLOW_DAYS = 14  # a decline's flag counts until this many days after its six weeks
 
 
