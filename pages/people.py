@@ -23,6 +23,7 @@ from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.person import render_person, risk_label
 from dashboard.ui.roster_import import import_section
 from dashboard.ui.safe_text import md_escape
+from dashboard.ui.slow_risk import slow_risk_list
 from queries.filters import programs
 from queries.roster import (
     LIST_LIMIT,
@@ -45,6 +46,7 @@ scope = None if user.role == "admin" else areas
 if scope is not None:
     st.caption(t("people.scope", n=len(scope)))
 today = clock.now().astimezone(LOCAL_TZ).date()
+slow_risk_list(user)  # the case workers' slow-risk flags (not alerts), in the user's districts
 
 device_programs = load(programs, kind="device")
 dongs = load(people_dongs, areas=scope)

@@ -120,6 +120,8 @@ def run_backend(
         f"briefing_export_slides_{label}": deck.slides,
         f"system_status_query_s_{label}": round(system_s, 4),
         f"vendor_performance_s_{label}": round(vendors_s, 3),
+        f"slow_risk_s_{label}": round(routines.slow_risk_s, 3),
+        f"slow_risk_plugs_{label}": routines.slow_risk_plugs,
     }
     if run_url is not None:
         out |= ingest_figures(label, run_url, args)
@@ -233,6 +235,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "threshold_preview_s",
         "system_status_query_s",
         "vendor_performance_s",
+        "slow_risk_s",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]

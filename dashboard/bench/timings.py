@@ -70,6 +70,8 @@ class RoutineFigures:
     tick_first_s: float  # the first tick with routines: every quiet home is due at once
     tick_s: float  # median of the following one-minute-apart ticks (staggered scoring)
     history_days: int  # days of device_daily each routine was learned from
+    slow_risk_s: float  # the nightly slow-risk judgement of every plug (detection.slow_risk)
+    slow_risk_plugs: int  # plugs it judged
 
 
 def _full_window(conn, now: datetime, window_days: int) -> int:
@@ -143,6 +145,7 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
                 started = time.perf_counter()
                 run_silence_tick(conn, now + timedelta(minutes=k + 1))
                 ticks.append(time.perf_counter() - started)
+            slow_s, slow_plugs = _slow_risk(conn, now)
         finally:
             trans.rollback()
     return RoutineFigures(
@@ -153,7 +156,36 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
         ticks[0],
         statistics.median(ticks[1:]),
         days,
+        slow_s,
+        slow_plugs,
     )
+
+
+def _slow_risk(conn, now: datetime) -> tuple[float, int]:
+    """The nightly slow-risk judgement on the city's days copied back to its 62 days (inside
+    the caller's transaction). The bench city is built without ingest, so its days have no
+    ``above_slots`` or readings' sums: the copies take the day's activity bits and energy in
+    their place. The values decide no cost; the rows read and the plugs judged do."""
+    from sqlalchemy import func, update
+
+    from dashboard.db.schema import DeviceDaily
+    from dashboard.detection.decline import HISTORY_DAYS
+    from dashboard.detection.slow_risk import update_slow_risk
+
+    daily = DeviceDaily.__table__
+    _full_window(conn, now, HISTORY_DAYS)
+    conn.execute(
+        update(daily)
+        .where(daily.c.above_slots.is_(None), daily.c.activity_slots.is_not(None))
+        .values(
+            above_slots=daily.c.activity_slots,
+            watts_sum=func.coalesce(daily.c.energy_wh, 0.0),
+            watts_n=24,
+        )
+    )
+    started = time.perf_counter()
+    summary = update_slow_risk(conn, now)
+    return time.perf_counter() - started, summary.plugs
 
 
 @dataclass(frozen=True)

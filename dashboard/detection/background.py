@@ -83,6 +83,12 @@ def learn_background(
     )
 
 
+def ceiling(bg: Background, margin_w: float) -> float:
+    """The highest reading the unattended load explains: its ceiling plus the slack (the
+    margin or 10 % of the ceiling, whichever is larger)."""
+    return bg.high_w + max(margin_w, 0.1 * bg.high_w)
+
+
 def departs(previous_w: float, new_w: float, margin_w: float, bg: Background | None) -> bool:
     """Whether a power change from ``previous_w`` to ``new_w`` is a sign of life.
 
@@ -97,11 +103,11 @@ def departs(previous_w: float, new_w: float, margin_w: float, bg: Background | N
     if bg is None:
         return True
     slack = max(margin_w, 0.1 * bg.high_w)
-    ceiling, floor = bg.high_w + slack, bg.low_w - slack
+    top, floor = ceiling(bg, margin_w), bg.low_w - slack
     if previous_w < floor and new_w < floor:
         # Below anything the nights ever drew: the unattended night load (a storage heater on
         # a night timer, say) is off, and the nights say nothing about this regime.
         return True
-    if (previous_w > ceiling) != (new_w > ceiling) or (previous_w < floor) != (new_w < floor):
+    if (previous_w > top) != (new_w > top) or (previous_w < floor) != (new_w < floor):
         return True
     return delta > bg.step_w + slack

@@ -19,6 +19,7 @@ from dashboard.db.schema import (
 )
 from dashboard.detection.background import learn_background
 from dashboard.detection.routine import Routine, learn_routine
+from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.ingest.bulk import bulk_write
 from dashboard.once_a_day import run_once_a_day
 from dashboard.rules.config import PlugRoutine, current_thresholds
@@ -157,11 +158,13 @@ def _replace_routine(stmt):
 
 
 def daily_learn(engine: Engine, now: datetime) -> LearnSummary | None:
-    """Learn routines unless that already happened today (Seoul); None when skipped. Never
-    raises (``dashboard.once_a_day``: the ``routine_learn`` audit row is the guard)."""
+    """Learn routines and judge the slow-risk flags (``detection.slow_risk``) unless that already
+    happened today (Seoul); None when skipped. Never raises (``dashboard.once_a_day``: the
+    ``routine_learn`` audit row is the guard)."""
 
     def job(conn: Connection) -> LearnSummary:
         summary = learn_routines(conn, now)
+        slow = update_slow_risk(conn, now)  # the case workers' slow-risk flag, same day's guard
         write_audit(
             conn,
             at=now,
@@ -173,6 +176,7 @@ def daily_learn(engine: Engine, now: datetime) -> LearnSummary | None:
                 "learned_on": summary.learned_on.isoformat(),
                 "devices": summary.devices,
                 "usable": summary.usable,
+                "slow_risk": {"flagged": slow.flagged, "set": slow.set, "cleared": slow.cleared},
             },
         )
         return summary

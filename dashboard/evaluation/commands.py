@@ -18,7 +18,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from dashboard.evaluation import metrics
+from dashboard.evaluation import decline, metrics
 from dashboard.evaluation.datasets import (
     DEFAULT_ROOT,
     DatasetError,
@@ -264,6 +264,21 @@ def _method_figures(part: str, method: str, rows: list[dict], homes: list[Trace]
     }
 
 
+def decline_figures(corpus: Corpus, part: str, seed: int, quick: bool) -> dict:
+    """The slow-decline flag (measured, not shipped; ``evaluation.decline``) on this part, in
+    process: not an alert, so apart from the methods' person alerts."""
+    homes = [h for h in corpus.homes if part_of(h) == part]
+    cases = [c for c in corpus.cases if c.kind == "decline" and part_of(c.trace) == part]
+    return {
+        "labelled_declines": decline.summary(
+            [decline.decline_delay(c.trace, c.onset) for c in cases]
+        ),
+        "normal_periods": decline.normal_figures(homes),
+        # more declines per home than the labelled copies hold (skipped by --quick: time)
+        "study": None if quick else decline.study(homes, seed),
+    }
+
+
 def evaluate(
     root: Path, quick: bool, workers: int, seed: int = SEED, parts: tuple[str, ...] = PARTS
 ) -> dict:
@@ -286,6 +301,7 @@ def evaluate(
             and r["model"]["first_alert_h"] is None
             and not r["model"]["open_at_onset"]
         ]
+        figures["decline_flag"] = decline_figures(corpus, part, seed, quick)
         results[part] = figures
     background = None
     if corpus.background is not None:
@@ -382,8 +398,24 @@ def render(doc: dict) -> str:
                 ),
             )
         row(
-            "slow declines flagged",
+            "slow declines: person alert during one",
             lambda r: f"{r['slow_decline']['flagged']}/{r['slow_decline']['n']}",
+        )
+        flag = res["decline_flag"]
+        labelled, normal, study = flag["labelled_declines"], flag["normal_periods"], flag["study"]
+        lines.append("slow-decline flag (measured, not shipped; not a person alert):")
+        lines.append(
+            f"  labelled declines flagged: {labelled['flagged']}/{labelled['n']}, "
+            f"median {_fmt(labelled['median_days'], 'n')} days after the start"
+        )
+        if study is not None:
+            lines.append(
+                f"  study ({decline.STUDY_STARTS} declines per home): {study['flagged']}/"
+                f"{study['n']}, median {_fmt(study['median_days'], 'n')} days after the start"
+            )
+        lines.append(
+            f"  flags on normal periods: {normal['flags']} in {normal['household_years']:.1f} "
+            f"household-years ({_fmt(normal['per_household_year'], 'n')} per household-year)"
         )
         missed = res["fixed_caught_model_missed"]
         lines.append(f"caught by the fixed rule, missed by the model: {len(missed)}")

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, case, func, literal_column, or_, select
 from sqlalchemy.sql.dml import Insert
 
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
-from dashboard.detection.background import Background, departs, is_night
+from dashboard.detection.background import Background, ceiling, departs, is_night
 from dashboard.detection.routine import slot_of
 from dashboard.ingest.bulk import bulk_write, in_values
 from dashboard.ingest.events import ValidEvent
@@ -85,12 +85,24 @@ _STATE_FIELDS = tuple(vars(_State()))  # the dataclass's field order
 @dataclass
 class DaySignals:
     """What one batch adds to a device's day in ``device_daily``: the half-hours with a sign
-    of life, and a smart plug's night load (lowest, highest, largest step)."""
+    of life, and a smart plug's night load (lowest, highest, largest step), its half-hours
+    above the background's ceiling (None without a background) and its readings' sum and
+    number (the slow-risk flag's figures, ``detection.decline``)."""
 
     slots: int = 0
     night_low_w: float | None = None
     night_high_w: float | None = None
     night_step_w: float | None = None
+    above: int | None = None
+    watts_sum: float = 0.0
+    watts_n: int = 0
+
+    def add_reading(self, watts: float, slot: int, top: float | None) -> None:
+        """One power reading in half-hour ``slot``; ``top``: the background's ceiling."""
+        self.watts_sum += watts
+        self.watts_n += 1
+        if top is not None:
+            self.above = (self.above or 0) | ((1 << slot) if watts > top else 0)
 
     def add_night(self, watts: float, step: float | None) -> None:
         self.night_low_w = watts if self.night_low_w is None else min(self.night_low_w, watts)
@@ -131,6 +143,7 @@ def merge_state(
     """
     state = _State(**vars(previous))
     activity = previous.last_activity_at
+    top = None if background is None else ceiling(background, margins.power_w)
     ordered = sorted(events, key=lambda e: (e.ts, e.index))
     # A state written before first_seen_at existed (or by the demo builder) has an unknown first
     # event: it stays unknown (the clocks then count as they always did) rather than "now".
@@ -154,6 +167,12 @@ def merge_state(
                     days.setdefault(local.date(), DaySignals()).add_night(
                         event.fields["watts"], step
                     )
+        if days is not None and event.type == "power":
+            # every stored reading, in order or late: a day's figures are its readings'
+            local = event.ts.astimezone(LOCAL_TZ)
+            days.setdefault(local.date(), DaySignals()).add_reading(
+                event.fields["watts"], slot_of(local), top
+            )
         if active and days is not None:
             local = event.ts.astimezone(LOCAL_TZ)
             days.setdefault(local.date(), DaySignals()).slots |= 1 << slot_of(local)
@@ -299,6 +318,11 @@ def _least(old, new, *, greatest: bool = False):
     return case((old.is_(None), new), (new.is_(None), old), (better, new), else_=old)
 
 
+def _either(old, new, combine):
+    """``combine(old, new)``, or whichever is not NULL: unknown stays unknown only when both are."""
+    return case((old.is_(None), new), (new.is_(None), old), else_=combine(old, new))
+
+
 def _add_daily_on_conflict(stmt: Insert) -> Insert:
     table, new = DeviceDaily.__table__, stmt.excluded
     set_: dict[str, Any] = {col: table.c[col] + getattr(new, col) for col in DAILY_COUNTS}
@@ -306,6 +330,9 @@ def _add_daily_on_conflict(stmt: Insert) -> Insert:
     set_["activity_slots"] = func.coalesce(table.c.activity_slots, zero).op("|")(
         func.coalesce(new.activity_slots, zero)
     )
+    set_["above_slots"] = _either(table.c.above_slots, new.above_slots, lambda a, b: a.op("|")(b))
+    set_["watts_sum"] = _either(table.c.watts_sum, new.watts_sum, lambda a, b: a + b)
+    set_["watts_n"] = _either(table.c.watts_n, new.watts_n, lambda a, b: a + b)
     set_["night_low_w"] = _least(table.c.night_low_w, new.night_low_w)
     set_["night_high_w"] = _least(table.c.night_high_w, new.night_high_w, greatest=True)
     set_["night_step_w"] = _least(table.c.night_step_w, new.night_step_w, greatest=True)
@@ -350,6 +377,9 @@ def update_device_daily(
                 "night_low_w": day_signals.night_low_w,
                 "night_high_w": day_signals.night_high_w,
                 "night_step_w": day_signals.night_step_w,
+                "above_slots": day_signals.above,
+                "watts_sum": day_signals.watts_sum if day_signals.watts_n else None,
+                "watts_n": day_signals.watts_n or None,
             }
         )
     bulk_write(conn, table, rows, _add_daily_on_conflict, key="device_daily")

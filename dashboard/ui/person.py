@@ -38,6 +38,7 @@ from dashboard.ui.person_actions import (
     show_flash,
 )
 from dashboard.ui.safe_text import md_escape
+from dashboard.ui.slow_risk import slow_risk_badge
 from queries.recipients import personal_data, recipient_card, staff_notes
 from queries.roster import device_types, home_position, person_timeline, risk_groups
 
@@ -282,6 +283,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
     show_flash()
     if person["status"] == "active":
         away_badge(int(person["id"]))
+        slow_risk_badge(user, int(person["id"]), person["region_code"])
     left, right = st.columns([3, 2], gap="large")
     with left:
         revealed = _facts(user, person)

@@ -29,6 +29,7 @@ KEYS = (
     "threshold_preview_s",
     "system_status_query_s",
     "vendor_performance_s",
+    "slow_risk_s",
 )
 
 

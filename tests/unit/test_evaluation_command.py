@@ -44,7 +44,9 @@ def test_quick_run_writes_every_figure(tmp_path, capsys):
     assert set(doc["results"]) == {"tune", "report"}
     assert "demo/plug-01" in doc["parts"]["tune"]
     for part in doc["results"].values():
-        assert set(part) == {"model", "fixed", "fixed_caught_model_missed"}
+        assert set(part) == {"model", "fixed", "fixed_caught_model_missed", "decline_flag"}
+        assert part["decline_flag"]["study"] is None  # --quick skips the study (time)
+        assert set(part["decline_flag"]["normal_periods"]) >= {"flags", "per_household_year"}
         assert part["fixed_caught_model_missed"] == []
         for method in ("model", "fixed"):
             assert set(part[method]) == METHOD_KEYS

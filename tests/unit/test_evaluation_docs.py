@@ -47,3 +47,22 @@ def test_numbers_in_the_doc():
     assert f"longer than {MAX_GAP_S // 3600} h" in FLAT
     assert f"{commands.DEMO_DAYS} days" in FLAT
     assert f"first {commands.QUICK_DAYS} days of `{commands.QUICK_REAL[0].split('/')[1]}`" in FLAT
+
+
+def test_the_slow_risk_flag_as_documented():
+    from dashboard.detection import decline
+    from dashboard.evaluation import decline as measured
+
+    section = " ".join(DOC[DOC.index("## A slow decline") : DOC.index("## Thresholds per")].split())
+    assert (
+        f"over the last {decline.RECENT_DAYS} days, the mean number of half-hours above the "
+        f"ceiling is under **{decline.ABOVE_RATIO} ×** and the mean load under "
+        f"**{decline.WATTS_RATIO} ×** their means over a **{decline.BASELINE_DAYS}-day baseline "
+        f"that ended {decline.GAP_DAYS} days before**"
+    ) in section
+    assert f"after **{decline.PERSIST_DAYS} below days in a row**" in section
+    assert f"fewer than {decline.MIN_BASELINE_VALID} baseline days" in section
+    assert f"or {decline.MIN_RECENT_VALID} recent days are known" in section
+    assert f"under {decline.MIN_BASELINE:g} half-hours above the ceiling a day" in section
+    assert f"from its last {decline.HISTORY_DAYS} days" in section
+    assert f"a study of {measured.STUDY_STARTS} more declines per home" in FLAT

@@ -373,3 +373,63 @@ def test_0011_partitions_a_populated_event_table_and_downgrades(empty_engine):
     with empty_engine.connect() as conn:
         assert _all_events(conn) == after
         assert migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+def _columns(conn, table: str) -> set[str]:
+    from sqlalchemy import inspect
+
+    return {c["name"] for c in inspect(conn).get_columns(table)}
+
+
+def test_0014_adds_the_slow_risk_columns_and_downgrades_keeping_rows(empty_engine):
+    """Nullable columns on a populated database: older days and people read as unknown / not
+    flagged; a downgrade (a rebuild on SQLite, with devices and alerts pointing at the people)
+    drops them and keeps every row."""
+    migrate.upgrade(empty_engine)
+    day = date(2024, 1, 1)
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        conn.execute(
+            text(
+                "INSERT INTO care_recipients (id, program_id, region_id, external_ref,"
+                " birth_year, sex, household, enrolled_on, pii_name, slow_risk_since,"
+                " slow_risk_detail) VALUES (1, 1, 1, 'R1', 1940, 'F', 'alone', :day, 'n', :day,"
+                " :detail)"
+            ),
+            {"day": day, "detail": '{"above_ratio": 0.4}'},
+        )
+        conn.execute(text(DEVICE_AT_0002), {"id": 1, "uid": "d1", "day": day})
+        conn.execute(text("UPDATE devices SET recipient_id = 1 WHERE id = 1"))
+        for k in range(3):
+            conn.execute(
+                text(
+                    "INSERT INTO device_daily (device_id, day, events, active_hours, calls,"
+                    " interactions, triggers, sessions, activity_slots, above_slots, watts_sum,"
+                    " watts_n) VALUES (1, :day, 5, 0, 0, 0, 0, 0, 7, 3, 500.0, 5)"
+                ),
+                {"day": day + timedelta(days=k)},
+            )
+    from alembic import command
+
+    with empty_engine.begin() as conn:
+        cfg = migrate.alembic_config()
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014_decline-1")
+    with empty_engine.connect() as conn:
+        assert not {"above_slots", "watts_sum", "watts_n"} & _columns(conn, "device_daily")
+        assert not {"slow_risk_since", "slow_risk_detail"} & _columns(conn, "care_recipients")
+        assert conn.execute(
+            text("SELECT count(*), sum(activity_slots) FROM device_daily")
+        ).one() == (
+            3,
+            21,
+        )
+        assert conn.execute(text("SELECT external_ref FROM care_recipients")).scalar() == "R1"
+        assert conn.execute(text("SELECT recipient_id FROM devices")).scalar() == 1
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        row = conn.execute(text("SELECT above_slots, watts_sum, watts_n FROM device_daily"))
+        assert set(row.all()) == {(None, None, None)}
+        row = conn.execute(text("SELECT slow_risk_since, slow_risk_detail FROM care_recipients"))
+        assert tuple(row.one()) == (None, None)

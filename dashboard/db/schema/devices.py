@@ -209,3 +209,9 @@ class DeviceDaily(Base):
     night_low_w: Mapped[float | None] = mapped_column(Float)
     night_high_w: Mapped[float | None] = mapped_column(Float)
     night_step_w: Mapped[float | None] = mapped_column(Float)
+    # Bit j set: a power reading above the learned background's ceiling in half-hour j; NULL on
+    # a day without a background. With the readings' sum and number (the day's mean load) the
+    # slow-risk flag compares weeks (dashboard.detection.decline).
+    above_slots: Mapped[int | None] = mapped_column(BigInteger)
+    watts_sum: Mapped[float | None] = mapped_column(Float)
+    watts_n: Mapped[int | None] = mapped_column(Integer)

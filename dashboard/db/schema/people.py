@@ -52,6 +52,10 @@ class CareRecipient(Base):
     notes: Mapped[str | None] = mapped_column(Text)  # staff notes, bounded by the domain
     # When the personal data was cleared after the retention period (privacy purge).
     pseudonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The slow-risk flag for case workers (a decline over weeks, not an alert): the day it was
+    # set and the figures that set it (dashboard.detection.slow_risk); NULL when not set.
+    slow_risk_since: Mapped[date | None] = mapped_column(Date)
+    slow_risk_detail: Mapped[dict | None] = mapped_column(JSON)
     # --- personal data: masked for roles without the right to see it ---
     pii_name: Mapped[str] = mapped_column(String(40))
     pii_phone: Mapped[str | None] = mapped_column(String(20))
