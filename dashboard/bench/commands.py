@@ -137,12 +137,16 @@ def ingest_figures(label: str, run_url: str, args: argparse.Namespace) -> dict[s
     from dashboard.bench.ingest import measure_ingest
     from dashboard.bench.naive import NAIVE_INGEST_EVENTS
 
-    print(f"[{label}] ingest through HTTP, 1,000 events per request; then one ORM insert each")
+    print(
+        f"[{label}] ingest through HTTP, 1,000 events per request, {args.ingest_servers} "
+        "server process(es); then one ORM insert each"
+    )
     figures = measure_ingest(
         run_url,
         max_events=args.max_events,
         max_seconds=args.max_seconds,
         naive_events=min(NAIVE_INGEST_EVENTS, args.max_events),
+        servers=args.ingest_servers,
     )
     out: dict[str, Any] = {
         f"ingest_events_per_s_{label}": round(figures.events_per_s),
@@ -154,6 +158,9 @@ def ingest_figures(label: str, run_url: str, args: argparse.Namespace) -> dict[s
             None if figures.naive_events_per_s is None else round(figures.naive_events_per_s)
         ),
         f"ingest_events_naive_{label}": figures.naive_events,
+        f"ingest_servers_{label}": figures.servers,
+        f"ingest_cpu_ms_per_1000_{label}": figures.server_cpu_ms_per_1000,
+        f"ingest_client_cpu_ms_per_1000_{label}": figures.client_cpu_ms_per_1000,
     }
     if args.scale == "national":
         out[f"ingest_headroom_{label}"] = round(figures.events_per_s / NATIONAL_PEAK_EPS, 1)
@@ -344,6 +351,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     bench.add_argument("--max-events", type=int, default=60_000, help="ingest at most this many")
     bench.add_argument("--max-seconds", type=float, default=60.0, help="ingest for at most this")
+    bench.add_argument(
+        "--ingest-servers",
+        type=int,
+        default=1,
+        help="ingest server processes, each posted to by its own client thread at once "
+        "(default 1: one request at a time)",
+    )
     bench.add_argument(
         "--pages",
         default="all",

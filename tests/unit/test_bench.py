@@ -82,11 +82,22 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
             assert figures[f"{kind}_{page}_sqlite"] > 0, (kind, page)
             assert figures[f"{kind}_{page}"] == figures[f"{kind}_{page}_sqlite"]
     assert "showed an error" not in printed
-    # The cache is reused and left as built: a second run needs no rebuild.
+    # One server process by default, and what its requests cost in CPU (read from /proc).
+    assert figures["ingest_servers_sqlite"] == 1
+    assert figures["ingest_cpu_ms_per_1000_sqlite"] > 0
+    assert figures["ingest_client_cpu_ms_per_1000_sqlite"] > 0
+    # The cache is reused and left as built: a second run needs no rebuild. It posts to two
+    # server processes at once, each event accepted once.
     cached = city.BENCH_DIR / "tiny-120.sqlite3"
     stamp = cached.stat().st_mtime_ns
-    assert main([*argv, "--pages", "none"]) == 0
+    two = tmp_path / "two.json"
+    assert main([*argv, "--pages", "none", "--ingest-servers", "2", "--json", str(two)]) == 0
     assert cached.stat().st_mtime_ns == stamp
+    parallel = json.loads(two.read_text())
+    assert parallel["ingest_servers_sqlite"] == 2
+    assert parallel["ingest_events_sqlite"] >= figures["ingest_events_sqlite"] > 0
+    assert parallel["ingest_rejected_sqlite"] == 0
+    assert parallel["ingest_cpu_ms_per_1000_sqlite"] > 0
 
 
 def test_bench_replay_only_measures_the_year_of_one_home(tmp_path, capsys):
@@ -116,6 +127,23 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     assert figures["ingest_events_per_s_postgres"] > 0
     assert figures["ingest_rejected_postgres"] == 0
     assert figures["devices_postgres"] == 80
+    # The servers and the PostgreSQL backends serving them (a local server: /proc tells).
+    assert figures["ingest_cpu_ms_per_1000_postgres"] > 0
+
+
+def test_process_cpu_reads_proc():
+    import os
+    import time
+
+    from dashboard.bench.cpu import process_cpu_s, total_cpu_s
+
+    before = process_cpu_s(os.getpid())
+    end = time.process_time() + 0.05
+    while time.process_time() < end:  # burn 50 ms of CPU
+        pass
+    assert process_cpu_s(os.getpid()) > before
+    assert process_cpu_s(2**22 + 1) is None  # above Linux's largest pid: no such process
+    assert total_cpu_s([os.getpid(), 2**22 + 1]) is None
 
 
 def test_bench_full_window_copies_a_short_history_back_to_a_month(db_engine):
