@@ -240,3 +240,49 @@ def test_a_failed_demo_build_leaves_no_half_built_city(tmp_path, monkeypatch):
         assert migrate.current_revision(engine) == migrate.head_revision()
     finally:
         engine.dispose()
+
+
+def test_the_docs_say_what_the_code_does():
+    """The quick start stays two commands; the first-start section names the guard's files and
+    the page's refresh as the code has them."""
+    import re
+
+    from dashboard.ui.setup import REFRESH_S
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    first_block = re.search(r"```bash\n(.*?)```", quick, re.S).group(1)
+    assert first_block.strip() == (
+        "pip install -r requirements.txt && streamlit run dashboard/app.py"
+    )
+    assert "docs/configuration.md#first-start" in quick
+    config = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert "\n### First start\n" in config
+    guard = FileGuard(Path("var/anbu.sqlite3"))
+    assert f"`{guard.lock_path.as_posix()}`" in config
+    assert f"`{guard.status_path.as_posix()}`" in config
+    assert f"every {REFRESH_S:g} s" in config
+
+
+def test_init_waits_for_a_first_start_under_way(tmp_path, holder, monkeypatch, capsys):
+    """`python -m dashboard init` on a file the app is preparing waits, then finishes it."""
+    from dashboard import cli
+    from dashboard.settings import get_settings
+
+    monkeypatch.setenv("ANBU_DATABASE_URL", f"sqlite:///{tmp_path / 'anbu.sqlite3'}")
+    monkeypatch.setenv("ANBU_DEMO", "false")
+    get_settings.cache_clear()
+    other = holder("ready")
+    result: list[int] = []
+    init = threading.Thread(target=lambda: result.append(cli.main(["init"])))
+    try:
+        init.start()
+        assert wait_until(lambda: "waiting" in capsys.readouterr().out, timeout=TIMEOUT_S)
+        assert init.is_alive() and not (tmp_path / "anbu.sqlite3").exists()
+        other.communicate("go\n", timeout=TIMEOUT_S)
+        init.join(120)
+        assert result == [0]
+        assert FileGuard(tmp_path / "anbu.sqlite3").read().phase is Phase.READY
+    finally:
+        init.join(120)
+        get_settings.cache_clear()
