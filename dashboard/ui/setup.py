@@ -20,6 +20,7 @@ from dashboard.settings import get_settings
 from dashboard.setup_job import Phase, SetupJob, SetupStatus, setup_job
 from dashboard.ui.data import database_url, get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 log = logging.getLogger(__name__)
 REFRESH_S = 2.0  # how often the progress page looks at the job again
@@ -77,8 +78,9 @@ def _progress(job: SetupJob) -> None:
     status = job.status()
     if status.phase is Phase.READY:
         st.rerun(scope="app")  # the app itself: login page or the page asked for
-    if status.phase is Phase.FAILED:
-        st.error(t("setup.failed", error=status.error))
+    failed = status.phase is Phase.FAILED
+    if failed:
+        st.error(t("setup.failed", error=md_escape(status.error)))  # exception text: escaped
         st.markdown(t("setup.failed_help"))
         if st.button(t("setup.retry"), type="primary"):
             job.retry()
@@ -86,7 +88,7 @@ def _progress(job: SetupJob) -> None:
     elif status.phase is Phase.WAITING:
         st.info(t("setup.waiting_other"))
     st.progress(status.fraction, text=_progress_text(status))
-    if status.started_at is not None:
+    if status.started_at is not None and not failed:
         seconds = max(int((clock.now() - status.started_at).total_seconds()), 0)
         st.caption(t("setup.elapsed", minutes=seconds // 60, seconds=seconds % 60))
 
@@ -95,7 +97,8 @@ def _progress_text(status: SetupStatus) -> str:
     if not status.step:
         return t("setup.start")
     step = translate_or(f"setup_step.{_slug(status.step)}", status.step, current_lang())
-    return t("setup.step", step=step, percent=round(status.fraction * 100))
+    key = "setup.stopped" if status.phase is Phase.FAILED else "setup.step"
+    return t(key, step=step, percent=round(status.fraction * 100))
 
 
 def _schema_page(exc: SchemaOutdatedError) -> None:

@@ -16,6 +16,7 @@ from dashboard.db.engine import make_engine
 from dashboard.i18n import translate
 from dashboard.settings import get_settings
 from dashboard.setup_job import Phase, SetupJob, forget_job, guard_for, register_job
+from dashboard.ui.safe_text import md_escape
 from tests.apptest.conftest import APP, TIMEOUT
 from tests.waiting import wait_until
 
@@ -93,12 +94,12 @@ def test_a_failure_shows_its_error_and_a_retry_that_works(new_file):
     assert job.start() and job.join(TIMEOUT).phase is Phase.FAILED
     at = _run("en")
     assert [e.value for e in at.error] == [
-        translate("setup.failed", "en", error="OSError: disk full")
+        translate("setup.failed", "en", error=md_escape("OSError: disk full"))
     ]
     assert translate("setup.failed_help", "en") in [m.value for m in at.markdown]
-    assert _progress(at) == [
-        (10, translate("setup.step", "en", step=translate("setup_step.catalog", "en"), percent=10))
-    ]
+    catalog = translate("setup_step.catalog", "en")
+    assert _progress(at) == [(10, translate("setup.stopped", "en", step=catalog, percent=10))]
+    assert not at.caption[1:]  # no running clock on a failure
     at.button[0].click().run()
     assert job.join(TIMEOUT).phase is Phase.READY, job.status().error
     assert len(attempts) == 2
