@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -51,9 +52,25 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_init(_args: argparse.Namespace) -> int:
     from dashboard.bootstrap import ensure_database
+    from dashboard.setup_job import POLL_S, Phase, SetupStatus, guard_for
 
-    started = time.perf_counter()
-    ensure_database(_engine(), get_settings(), progress=_print_progress)
+    engine, started = _engine(), time.perf_counter()
+    # The app's first start may be building this database: wait for it, never build twice.
+    guard = guard_for(engine)
+    if not guard.acquire():
+        print("another process is preparing this database (the app's first start?); waiting")
+        while not guard.acquire():
+            time.sleep(POLL_S)
+
+    def progress(fraction: float, message: str) -> None:
+        _print_progress(fraction, message)
+        guard.publish(SetupStatus(Phase.RUNNING, fraction, message, pid=os.getpid()))
+
+    try:
+        ensure_database(engine, get_settings(), progress=progress)
+        guard.publish(SetupStatus(Phase.READY, 1.0, "ready", pid=os.getpid()))
+    finally:
+        guard.release()
     print(f"ready in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -1,4 +1,9 @@
-"""First-run database preparation, with progress shown to whoever triggered it."""
+"""First-start preparation: every visitor sees its progress while the server builds.
+
+The work itself is ``dashboard.setup_job``: one background job per server process, guarded
+against a second process on the same database. A session only starts it (the first visit does)
+and reads its status, so closing a tab neither pauses nor cancels anything.
+"""
 
 from __future__ import annotations
 
@@ -8,50 +13,92 @@ import threading
 
 import streamlit as st
 
+from dashboard import clock
 from dashboard.bootstrap import SchemaOutdatedError, check_schema, ensure_database, needs_setup
 from dashboard.i18n import translate_or
 from dashboard.settings import get_settings
+from dashboard.setup_job import Phase, SetupJob, SetupStatus, setup_job
 from dashboard.ui.data import database_url, get_engine
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 log = logging.getLogger(__name__)
+REFRESH_S = 2.0  # how often the progress page looks at the job again
 _LOCK = threading.Lock()
 _READY: set[str] = set()  # database URLs prepared by this process
 
 
 def ensure_ready() -> None:
-    """Run ``ensure_database`` once per process and URL; other sessions wait on the lock.
+    """Return when the database is ready; otherwise show the progress page and stop the run.
 
-    The progress box appears only when there is work to do (a new or outdated database). A
-    server database the app may not migrate stops every page with what to run instead.
+    A server database the app may not migrate stops every page with what to run instead.
     """
     url = database_url()
     if url in _READY:
         return
-    with _LOCK:
-        if url in _READY:
-            return
-        engine, settings = get_engine(), get_settings()
-        try:
-            check_schema(engine, settings)
-        except SchemaOutdatedError as exc:
-            _schema_page(exc)  # not marked ready: the next run after `db upgrade` goes on
+    engine, settings = get_engine(), get_settings()
+    try:
+        check_schema(engine, settings)
+    except SchemaOutdatedError as exc:
+        _schema_page(exc)  # not marked ready: the next run after `db upgrade` goes on
+    job = setup_job(engine, settings)
+    status = job.status()
+    if status.phase is Phase.IDLE:
         if not needs_setup(engine, settings):
-            ensure_database(engine, settings)  # cheap: idempotent catalog/reference refresh
-            _live_services(url)
-            _READY.add(url)
+            with _LOCK:
+                if url not in _READY:
+                    ensure_database(engine, settings)  # cheap: idempotent catalog refresh
+                    _ready(url)
             return
-        with st.status(t("setup.title"), expanded=True) as status:
-            bar = st.progress(0.0, text=t("setup.start"))
+        status = job.start()
+    if status.phase is Phase.READY:
+        _ready(url)
+        return
+    _progress_page(job)
+    st.stop()
 
-            def progress(fraction: float, message: str) -> None:
-                step = translate_or(f"setup_step.{_slug(message)}", message, current_lang())
-                bar.progress(min(max(fraction, 0.0), 1.0), text=t("setup.step", step=step))
 
-            ensure_database(engine, settings, progress)
-            status.update(label=t("setup.done"), state="complete", expanded=False)
-        _live_services(url)
-        _READY.add(url)
+def _ready(url: str) -> None:
+    _live_services(url)
+    _READY.add(url)
+
+
+SETUP_KEY = "anbu-setup"  # the page's container (CSS class st-key-anbu-setup): browser tests
+
+
+def _progress_page(job: SetupJob) -> None:
+    with st.container(key=SETUP_KEY):
+        st.title(t("setup.title"))
+        st.caption(t("setup.background"))
+        _progress(job)
+
+
+@st.fragment(run_every=REFRESH_S)
+def _progress(job: SetupJob) -> None:
+    status = job.status()
+    if status.phase is Phase.READY:
+        st.rerun(scope="app")  # the app itself: login page or the page asked for
+    failed = status.phase is Phase.FAILED
+    if failed:
+        st.error(t("setup.failed", error=md_escape(status.error)))  # exception text: escaped
+        st.markdown(t("setup.failed_help"))
+        if st.button(t("setup.retry"), type="primary"):
+            job.retry()
+            st.rerun(scope="app")
+    elif status.phase is Phase.WAITING:
+        st.info(t("setup.waiting_other"))
+    st.progress(status.fraction, text=_progress_text(status))
+    if status.started_at is not None and not failed:
+        seconds = max(int((clock.now() - status.started_at).total_seconds()), 0)
+        st.caption(t("setup.elapsed", minutes=seconds // 60, seconds=seconds % 60))
+
+
+def _progress_text(status: SetupStatus) -> str:
+    if not status.step:
+        return t("setup.start")
+    step = translate_or(f"setup_step.{_slug(status.step)}", status.step, current_lang())
+    key = "setup.stopped" if status.phase is Phase.FAILED else "setup.step"
+    return t(key, step=step, percent=round(status.fraction * 100))
 
 
 def _schema_page(exc: SchemaOutdatedError) -> None:

@@ -6,6 +6,7 @@ a new user meets it; later visits must be fast. Screenshots land in test-artifac
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 
@@ -714,3 +715,56 @@ def test_weekly_review_and_vendor_performance_in_browser(page, app_server):
     assert "plugco" in table.text_content()  # the cells live in the accessibility table
     _assert_no_exception(page, "/vendors?projector=1")
     screenshot(page, "vendors-projector-ko")
+
+
+def test_first_start_progress_page_survives_a_closed_tab(browser, tmp_path_factory):
+    """A fresh var/ directory: the first visitor sees the progress page; the tab is closed in
+    the middle and the build goes on without it (the server's job, not the session's); a new
+    tab, in English, follows it to the end and opens the app, which then logs in as usual."""
+    from tests.e2e.conftest import SETUP_PAGE, streamlit_server
+
+    var = tmp_path_factory.mktemp("fresh") / "var"
+    status_file = var / "anbu.sqlite3.setup.json"
+    env = {"ANBU_DATABASE_URL": f"sqlite:///{var / 'anbu.sqlite3'}", "ANBU_DEMO": "true"}
+
+    def fraction() -> float:
+        try:
+            return json.loads(status_file.read_text(encoding="utf-8"))["fraction"]
+        except (OSError, ValueError):
+            return 0.0
+
+    ko = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))["setup"]
+    en = tomllib.loads((DATA_DIR / "i18n" / "en.toml").read_text(encoding="utf-8"))["setup"]
+    with streamlit_server(env, tmp_path_factory.mktemp("fresh-server")) as url:
+        first = browser.new_context(viewport={"width": 1400, "height": 900}, locale="ko-KR")
+        page = first.new_page()
+        page.goto(f"{url}/live")
+        page.locator(SETUP_PAGE).wait_for(timeout=60_000)
+        page.get_by_role("heading", name=ko["title"]).wait_for(timeout=30_000)
+        assert wait_until(lambda: fraction() >= 0.1, timeout=120), "the build never started"
+        page.get_by_text("진행 중:").first.wait_for(timeout=30_000)
+        screenshot(page, "first-start-progress-ko")
+        first.close()  # the first visitor leaves in the middle of the build
+        closed_at = fraction()
+        assert closed_at < 1.0, "the build finished before the tab could be closed"
+        assert wait_until(lambda: fraction() > closed_at, timeout=120), "the build paused"
+
+        second = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+        page = second.new_page()
+        try:
+            page.goto(f"{url}/live?lang=en")
+            page.locator(SETUP_PAGE).wait_for(timeout=60_000)
+            page.get_by_role("heading", name=en["title"]).wait_for(timeout=30_000)
+            page.get_by_text("Working:").first.wait_for(timeout=30_000)
+            screenshot(page, "first-start-progress-en")
+            # The page opens the app by itself when the build is done.
+            page.locator(SETUP_PAGE).wait_for(state="detached", timeout=FIRST_RUN_TIMEOUT_S * 1000)
+            page.locator(PASSWORD_INPUT).wait_for(timeout=60_000)
+            assert json.loads(status_file.read_text(encoding="utf-8"))["phase"] == "ready"
+            screenshot(page, "first-start-done-en")
+            log_in(page, "lead")
+            page.get_by_role("heading", name=TITLES["en"]["live"]).first.wait_for(timeout=60_000)
+            _assert_no_exception(page, "/live after the first start")
+            screenshot(page, "first-start-live-en")
+        finally:
+            second.close()

@@ -129,12 +129,8 @@ def test_0004_keeps_devices_and_their_references_and_allows_in_repair(empty_engi
         assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2
         with pytest.raises(Exception, match=r"(?i)check"), conn.begin_nested():
             conn.execute(text("UPDATE devices SET status = 'broken' WHERE id = 1"))
-    from alembic import command
 
-    with empty_engine.begin() as conn:
-        cfg = migrate.alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003_vendors")
+    migrate.downgrade(empty_engine, "0003_vendors")
     with empty_engine.connect() as conn:
         rows = conn.execute(text("SELECT id, status, recipient_id FROM devices ORDER BY id"))
         assert [tuple(r) for r in rows] == [(1, "active", 1), (2, "retired", None)]
@@ -160,12 +156,8 @@ def test_0005_adds_the_geofence_columns_and_downgrades_keeping_people(empty_engi
         )
         conn.execute(text(DEVICE_AT_0002), {"id": 1, "uid": "d1", "day": date(2024, 1, 1)})
         conn.execute(text("UPDATE devices SET recipient_id = 1 WHERE id = 1"))
-    from alembic import command
 
-    with empty_engine.begin() as conn:
-        cfg = migrate.alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0004_enrollment")
+    migrate.downgrade(empty_engine, "0004_enrollment")
     with empty_engine.connect() as conn:
         row = conn.execute(text("SELECT safe_zone_m FROM care_recipients")).one()
         assert tuple(row) == (300,)
@@ -179,7 +171,6 @@ def test_0005_adds_the_geofence_columns_and_downgrades_keeping_people(empty_engi
 def test_0008_keeps_per_person_points_and_downgrades_without_imports(empty_engine):
     """The budget tables come and go; the per-person ledger survives a downgrade (imported
     statements, which the older schema cannot tell apart, go with their columns)."""
-    from alembic import command
 
     migrate.upgrade(empty_engine, "0007_responders")
     with empty_engine.begin() as conn:
@@ -215,10 +206,7 @@ def test_0008_keeps_per_person_points_and_downgrades_without_imports(empty_engin
         conn.execute(text(insert), {"day": date(2023, 1, 31)})
     with pytest.raises(IntegrityError), empty_engine.begin() as conn:  # one per district-month
         conn.execute(text(insert), {"day": date(2023, 1, 31)})
-    with empty_engine.begin() as conn:
-        cfg = migrate.alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0007_responders")
+    migrate.downgrade(empty_engine, "0007_responders")
     with empty_engine.connect() as conn:
         rows = conn.execute(text("SELECT reason, points FROM incentive_ledger")).all()
     assert [(r, int(p)) for r, p in rows] == [("steps_goal", 4000)]
@@ -230,7 +218,6 @@ def test_0010_rebuilds_data_imports_while_imported_rows_point_at_it(empty_engine
     """SQLite rebuilds data_imports for its new CHECK; a city with imported statements (rows
     pointing at it) upgrades and downgrades without losing them (once failed: FOREIGN KEY
     constraint failed on DROP TABLE data_imports)."""
-    from alembic import command
 
     migrate.upgrade(empty_engine, "0009_complaint_import")
     with empty_engine.begin() as conn:
@@ -269,10 +256,7 @@ def test_0010_rebuilds_data_imports_while_imported_rows_point_at_it(empty_engine
             ),
             {"at": datetime(2024, 2, 1, tzinfo=UTC).replace(tzinfo=None)},
         )
-    with empty_engine.begin() as conn:
-        cfg = migrate.alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0009_complaint_import")
+    migrate.downgrade(empty_engine, "0009_complaint_import")
     with empty_engine.connect() as conn:
         kinds = conn.execute(text("SELECT kind FROM data_imports ORDER BY id")).scalars().all()
         assert kinds == ["incentive_ledger"]
@@ -307,7 +291,6 @@ def test_0011_partitions_a_populated_event_table_and_downgrades(empty_engine):
     """PostgreSQL: every event of a populated table (four months of history, one from a clock
     far ahead) lands in a month or day partition or the default one, ids go on from the same
     sequence, and the downgrade gives the plain table back with every row. SQLite: unchanged."""
-    from alembic import command
 
     from dashboard.db import partitions
     from dashboard.db.schema import DeviceEvent
@@ -360,10 +343,7 @@ def test_0011_partitions_a_populated_event_table_and_downgrades(empty_engine):
     with empty_engine.connect() as conn:
         after = _all_events(conn)
 
-    with empty_engine.begin() as conn:
-        cfg = migrate.alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0009_complaint_import")
+    migrate.downgrade(empty_engine, "0009_complaint_import")
     with empty_engine.connect() as conn:
         assert _all_events(conn) == after
         assert _relkind(conn) == ("r" if pg else None)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import dashboard.db.base
-from dashboard.db.sqlite_rebuild import defer_foreign_keys, restore_foreign_keys
+from dashboard.db.sqlite_rebuild import check_foreign_keys, require_foreign_keys_off
 
 revision: str = "0004_enrollment"
 down_revision: str | None = "0003_vendors"
@@ -29,7 +29,7 @@ def upgrade() -> None:
             )
         )
     # Existing rows keep their status (active or retired); in_repair is new.
-    defer_foreign_keys()
+    require_foreign_keys_off()
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.add_column(sa.Column("replaced_by_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
@@ -37,7 +37,7 @@ def upgrade() -> None:
         )
         batch_op.drop_constraint(op.f("ck_devices_status"), type_="check")
         batch_op.create_check_constraint("status", "status IN ('active','in_repair','retired')")
-    restore_foreign_keys("devices")
+    check_foreign_keys("devices")
     op.create_table(
         "device_assignments",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -82,7 +82,7 @@ def downgrade() -> None:
     op.drop_table("device_assignments")
     # A device in repair has no place in the older schema's statuses: out of service = retired.
     op.execute("UPDATE devices SET status = 'retired' WHERE status = 'in_repair'")
-    defer_foreign_keys()
+    require_foreign_keys_off()
     with op.batch_alter_table("devices", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_devices_status"), type_="check")
         batch_op.create_check_constraint("status", "status IN ('active','retired')")
@@ -92,4 +92,4 @@ def downgrade() -> None:
         batch_op.drop_column("pseudonymized_at")
         batch_op.drop_column("notes")
         batch_op.drop_column("end_reason")
-    restore_foreign_keys("care_recipients")  # devices and alerts point at it
+    check_foreign_keys("care_recipients")  # devices and alerts point at it

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from dashboard.db.sqlite_rebuild import check_foreign_keys, require_foreign_keys_off
+
 revision: str = "0005_geofence"
 down_revision: str | None = "0004_enrollment"
 branch_labels: str | Sequence[str] | None = None
@@ -26,20 +28,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # SQLite rebuilds care_recipients to drop columns while devices and alerts point at it:
-    # foreign keys off (outside a transaction) for the copy, then back on and verified.
-    bind = op.get_bind()
-    sqlite = bind.dialect.name == "sqlite"
-    if sqlite:
-        raw = bind.connection.dbapi_connection
-        if raw.in_transaction:
-            raw.commit()
-        op.execute("PRAGMA foreign_keys = OFF")
+    # the migration runner keeps foreign keys off for the copy; they are verified after it.
+    require_foreign_keys_off()
     with op.batch_alter_table("care_recipients", schema=None) as batch_op:
         batch_op.drop_column("pii_zone_polygon")
         batch_op.drop_column("quiet_end_min")
         batch_op.drop_column("quiet_start_min")
-    if sqlite:
-        op.execute("PRAGMA foreign_keys = ON")
-        broken = bind.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-        if broken:
-            raise RuntimeError(f"foreign keys broken by the care_recipients rebuild: {broken[:5]}")
+    check_foreign_keys("care_recipients")

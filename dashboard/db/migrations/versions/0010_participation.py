@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from dashboard.db.sqlite_rebuild import defer_foreign_keys, restore_foreign_keys
+from dashboard.db.sqlite_rebuild import check_foreign_keys, require_foreign_keys_off
 
 revision: str = "0010_participation"
 down_revision: str | None = "0009_complaint_import"
@@ -24,11 +24,11 @@ _NEW_KINDS = "kind IN ('budget_execution','incentive_ledger','participation')"
 
 def upgrade() -> None:
     # SQLite rebuilds data_imports for its CHECK while imported rows point at it.
-    defer_foreign_keys()
+    require_foreign_keys_off()
     with op.batch_alter_table("data_imports", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_data_imports_kind"), type_="check")
         batch_op.create_check_constraint("kind", _NEW_KINDS)
-    restore_foreign_keys("data_imports")
+    check_foreign_keys("data_imports")
 
     # Additive and nullable: the demo's and older enrolments stay as they are. Their refs are
     # already unique per program (the demo numbers them), so the key can be added.
@@ -94,8 +94,8 @@ def downgrade() -> None:
         batch_op.drop_column("risk_reduced")
     # The older schema has no participation imports (their rows went with the tables above).
     op.execute("DELETE FROM data_imports WHERE kind = 'participation'")
-    defer_foreign_keys()
+    require_foreign_keys_off()
     with op.batch_alter_table("data_imports", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("ck_data_imports_kind"), type_="check")
         batch_op.create_check_constraint("kind", _OLD_KINDS)
-    restore_foreign_keys("data_imports")
+    check_foreign_keys("data_imports")
