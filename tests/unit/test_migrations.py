@@ -390,12 +390,7 @@ def test_0014_adds_the_slow_risk_columns_and_downgrades_keeping_rows(empty_engin
                 ),
                 {"day": day + timedelta(days=k)},
             )
-    from alembic import command
-
-    with empty_engine.begin() as conn:
-        cfg = migrate.alembic_config()
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0014_decline-1")
+    migrate.downgrade(empty_engine, "0014_decline-1")
     with empty_engine.connect() as conn:
         assert not {"above_slots", "watts_sum", "watts_n"} & _columns(conn, "device_daily")
         assert not {"slow_risk_since", "slow_risk_detail"} & _columns(conn, "care_recipients")
