@@ -7,6 +7,8 @@ entry script would let deep links run a page without this script).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 from streamlit.navigation.page import Page
 
@@ -60,6 +62,16 @@ SECTIONS = [
 PAGE_FILES = {"import": "import_events"}
 
 
+def _refusal(name: str, home: Page) -> Callable[[], None]:
+    def refuse() -> None:
+        st.title(t(f"page.{name}"))
+        st.error(t("auth.forbidden"))
+        st.page_link(home, label=t("auth.go_home", page=home.title), icon=":material/home:")
+
+    refuse.__name__ = f"refused_{name}"  # Streamlit keys function pages by their name
+    return refuse
+
+
 def build_navigation(role: str) -> Page:
     # Access control: only the role's pages are registered, so any other URL falls back to
     # the default page (visibility="hidden" would not stop a deep link).
@@ -90,6 +102,14 @@ def build_navigation(role: str) -> Page:
         home, title=first.title, url_path="home", default=True, visibility="hidden"
     )
     next(iter(pages.values())).insert(0, hidden_home)
+    # Another role's page typed as an address says so (hidden, and never its script), instead
+    # of quietly showing the role's first page as if the link were wrong.
+    next(iter(pages.values())).extend(
+        st.Page(_refusal(name, first), title=t(f"page.{name}"), url_path=name, visibility="hidden")
+        for section, entries in SECTIONS
+        for name, _icon in entries
+        if name not in allowed
+    )
     # Every page listed: collapsed, Streamlit would add an untranslated "View N more".
     return st.navigation(pages, expanded=True)
 

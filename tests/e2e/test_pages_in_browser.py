@@ -768,3 +768,13 @@ def test_first_start_progress_page_survives_a_closed_tab(browser, tmp_path_facto
             screenshot(page, "first-start-live-en")
         finally:
             second.close()
+
+
+def test_another_roles_page_by_address_says_it_is_not_allowed(page, app_server):
+    """An operator typing /settings once landed on 실시간 현황 without a word; the page now
+    names itself and says the account may not see it (never running its script)."""
+    visit(page, f"{app_server}/settings", username="operator")
+    page.get_by_role("heading", name=TITLES["ko"]["settings"]).first.wait_for(timeout=30_000)
+    page.get_by_text(TITLES_AUTH["forbidden"]).wait_for(timeout=30_000)
+    assert page.locator('[data-testid="stNumberInput"]').count() == 0  # no threshold form
+    screenshot(page, "refused-settings-operator-ko")
