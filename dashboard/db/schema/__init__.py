@@ -2,13 +2,17 @@
 
 from collections.abc import Callable
 
+from sqlalchemy import event as _event
+
 from dashboard.db.base import Base
+from dashboard.db.device_counts import _create_all_hook as _device_counts_hook
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
 from dashboard.db.schema.detection import AwayPeriod, DeviceRoutine
 from dashboard.db.schema.devices import (
     DIALECT_ONLY,
     Device,
     DeviceAssignment,
+    DeviceCount,
     DeviceDaily,
     DeviceEvent,
     DeviceState,
@@ -31,6 +35,9 @@ from dashboard.db.schema.responders import Responder
 from dashboard.db.schema.system import AppMeta
 
 metadata = Base.metadata
+
+# create_all also builds the triggers that keep device_counts (migration 0013 does it there).
+_event.listen(metadata, "after_create", _device_counts_hook)
 
 
 def include_object_for(dialect: str) -> Callable[..., bool]:
@@ -63,6 +70,7 @@ __all__ = [
     "DeadLetter",
     "Device",
     "DeviceAssignment",
+    "DeviceCount",
     "DeviceDaily",
     "DeviceEvent",
     "DeviceRoutine",
