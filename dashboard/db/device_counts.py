@@ -183,7 +183,7 @@ def drop_triggers(conn: Connection) -> None:
         conn.exec_driver_sql(statement)
 
 
-def _create_all_hook(target, connection, **_kw) -> None:
+def create_all_hook(target, connection, **_kw) -> None:
     """``metadata.create_all`` (tests, a fresh schema) builds what migration 0013 builds."""
     if "device_counts" in target.tables:
         create_triggers(connection)

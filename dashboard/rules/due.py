@@ -9,8 +9,8 @@ the tick stores it (``device_state.rules_due_at``) and selects the device again 
 has passed. It errs early, never late: ``tests/unit/test_rules_due.py`` steps the clock over
 random facts and checks that no decision changes before it.
 
-Rules whose decision moves with the clock in ways not bounded here (the wandering geofence,
-AI-call lines) make their devices due at every tick, as before. A due time is never further
+Rules whose decision moves with the clock in ways not bounded here (the wandering geofence)
+make their devices due at every tick, as before. A due time is never further
 ahead than ``MAX_WAIT``: a change the rules cannot see coming (a threshold file edited by
 hand is caught by :func:`basis`, but a row written outside Anbu is not) takes effect within
 that time.
@@ -33,7 +33,7 @@ from dashboard.settings import LOCAL_TZ
 
 MAX_WAIT = timedelta(hours=1)
 # Types whose rules move with the clock in ways this module does not bound: judged every tick.
-EVERY_TICK = frozenset({"wandering_detector", "ai_call_line"})
+EVERY_TICK = frozenset({"wandering_detector"})
 
 
 def device_due(
@@ -65,6 +65,8 @@ def _thresholds(
         yield from _line(facts, th, local, readings)
     elif kind == "care_robot":
         yield from _robot(facts, local, readings)
+    elif kind == "ai_call_line":
+        yield from _ai_line(local, readings)
 
 
 def _silent(facts: DeviceFacts, th: Thresholds) -> Iterable[datetime | None]:
@@ -138,6 +140,15 @@ def _robot(
     for r in readings:
         if r.type == "sos":
             yield r.ts + timedelta(hours=th.robot.sos_max_age_h)
+
+
+def _ai_line(th: Thresholds, readings: Sequence[Reading]) -> Iterable[datetime | None]:
+    """The AI-call rules read only results: each leaves the window the tick reads, and a
+    concern stops counting after ``concern_max_age_h``."""
+    for r in readings:
+        yield r.ts + RESULTS_LOOKBACK
+        if (r.data or {}).get("outcome") == "concern":
+            yield r.ts + timedelta(hours=th.ai_call.concern_max_age_h)
 
 
 def basis(th: Thresholds, timeouts: dict[str, int]) -> str:

@@ -212,3 +212,19 @@ def test_fold_keeps_one_row_per_group_and_recount_repairs_drift(db_engine):
 
 def drift_free_groups(conn) -> list:
     return conn.execute(fresh_counts()).all()
+
+
+def test_the_daily_recount_repairs_once_a_day(db_engine):
+    from dashboard.db.device_counts import daily_recount
+
+    _seed(db_engine)
+    with db_engine.begin() as conn:
+        conn.execute(
+            insert(DeviceCount),
+            [{"program_id": 1, "region_id": 1, "state": "risk", "never_seen": False, "devices": 1}],
+        )
+    first = daily_recount(db_engine, NOW)
+    assert first is not None and first.differed == 1
+    _agree(db_engine)
+    assert daily_recount(db_engine, NOW + timedelta(hours=2)) is None  # same Seoul day
+    assert daily_recount(db_engine, NOW + timedelta(days=1)).differed == 0

@@ -90,7 +90,12 @@ def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
         ),
         human_closed_at={
             rule: _ago(rng, 60)
-            for rule in ("device_silent", "plug_no_change", "call_no_activity")
+            for rule in (
+                "device_silent",
+                "plug_no_change",
+                "call_no_activity",
+                "ai_call_unanswered",
+            )
             if rng.random() < 0.2
         },
     )
@@ -102,15 +107,22 @@ def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
             ts = NOW - timedelta(seconds=rng.uniform(0, RESULTS_LOOKBACK.total_seconds() + 7200))
             if rng.random() < 0.3:
                 ts = NOW - RESULTS_LOOKBACK + timedelta(seconds=rng.uniform(0, 3600))
-            outcome = rng.choice(("unanswered", "answered"))
+            outcome = rng.choice(("unanswered", "answered", "concern"))
+            if outcome == "concern" and rng.random() < 0.5:  # near concern_max_age_h
+                ts = NOW - timedelta(
+                    hours=TH.ai_call.concern_max_age_h, minutes=-rng.uniform(0, 50)
+                )
             readings.append(Reading(ts, "ai_call_result", None, {"outcome": outcome}))
     if kind == "care_robot":
         age = TH.robot.sos_max_age_h
         for _ in range(rng.randrange(0, 3)):
             readings.append(Reading(_ago(rng, age + 1), "sos"))
-        if readings and rng.random() < 0.5:
-            handled = min(r.ts for r in readings)
-            facts = replace(facts, last_evidence={"robot_sos": {"sos_at": handled.isoformat()}})
+    if kind == "ai_call_line" and readings and rng.random() < 0.3:
+        handled = min(r.ts for r in readings).isoformat()
+        facts = replace(facts, last_evidence={"ai_call_concern": {"result_at": handled}})
+    if kind == "care_robot" and readings and rng.random() < 0.5:
+        handled = min(r.ts for r in readings)
+        facts = replace(facts, last_evidence={"robot_sos": {"sos_at": handled.isoformat()}})
     return facts, readings
 
 

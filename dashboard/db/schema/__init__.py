@@ -5,7 +5,6 @@ from collections.abc import Callable
 from sqlalchemy import event as _event
 
 from dashboard.db.base import Base
-from dashboard.db.device_counts import _create_all_hook as _device_counts_hook
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
 from dashboard.db.schema.detection import AwayPeriod, DeviceRoutine
 from dashboard.db.schema.devices import (
@@ -36,8 +35,16 @@ from dashboard.db.schema.system import AppMeta
 
 metadata = Base.metadata
 
-# create_all also builds the triggers that keep device_counts (migration 0013 does it there).
-_event.listen(metadata, "after_create", _device_counts_hook)
+
+def _device_counts_triggers(target, connection, **kw) -> None:
+    """``create_all`` also builds the triggers that keep ``device_counts`` (as migration 0013
+    does); imported here, since that module imports the tables."""
+    from dashboard.db.device_counts import create_all_hook
+
+    create_all_hook(target, connection, **kw)
+
+
+_event.listen(metadata, "after_create", _device_counts_triggers)
 
 
 def include_object_for(dialect: str) -> Callable[..., bool]:
