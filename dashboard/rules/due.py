@@ -32,6 +32,7 @@ from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, no_load, plug_ladder
 from dashboard.settings import LOCAL_TZ
 
 MAX_WAIT = timedelta(hours=1)
+SPREAD_MIN = 30
 # Types whose rules move with the clock in ways this module does not bound: judged every tick.
 EVERY_TICK = frozenset({"wandering_detector"})
 
@@ -40,14 +41,18 @@ def device_due(
     facts: DeviceFacts, th: Thresholds, now: datetime, readings: Sequence[Reading] = ()
 ) -> datetime:
     """The earliest moment after ``now`` at which a rule's decision for ``facts`` could change
-    (or the facts the tick loads for it could), at most ``MAX_WAIT`` ahead; ``now`` itself when
+    (or the facts the tick loads for it could), at most ``MAX_WAIT`` ahead (less up to
+    ``SPREAD_MIN`` minutes, by device id); ``now`` itself when
     the device must be judged at every tick. ``th`` is the city's thresholds (the district's
     are picked here, as the rules do)."""
     if facts.type_code in EVERY_TICK:
         return now
     local = th.for_region(facts.region_code)
     ahead = [t for t in _thresholds(facts, th, local, now, readings) if t is not None and t >= now]
-    return min([now + MAX_WAIT, *ahead])
+    # Set back by (id mod SPREAD_MIN) minutes: devices judged together at one tick (after a
+    # restart, a new threshold file) come back spread over that many ticks, not all at once.
+    cap = now + MAX_WAIT - timedelta(minutes=facts.device_id % SPREAD_MIN)
+    return min([cap, *ahead])
 
 
 def _thresholds(

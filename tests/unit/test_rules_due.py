@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from dashboard.detection.background import Background
 from dashboard.detection.routine import learn_routine
 from dashboard.rules.config import Thresholds
-from dashboard.rules.due import EVERY_TICK, MAX_WAIT, device_due
+from dashboard.rules.due import EVERY_TICK, MAX_WAIT, SPREAD_MIN, device_due
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import CLOCK_SKEW, RESULTS_LOOKBACK, RESULTS_PER_LINE, routine_quiet
 from dashboard.rules.lifecycle import VOLATILE_EVIDENCE
@@ -184,7 +184,7 @@ def test_no_decision_changes_before_the_due_time():
             assert due == NOW
         changed = first_change_before(facts, readings, due)
         assert changed is None, f"decision changed at {changed}, due {due}: {facts} {readings}"
-        reached += due < NOW + MAX_WAIT
+        reached += due < NOW + MAX_WAIT - timedelta(minutes=SPREAD_MIN)
     # The random facts reach real thresholds, not only the hour's cap.
     assert reached > CASES // 10
 
@@ -193,9 +193,8 @@ def test_a_due_time_one_minute_late_is_caught():
     """The same check fails when every due time is a minute later: it can see a late one."""
     late = 0
     for facts, readings, due in cases(20261202):
-        if due < NOW + MAX_WAIT and first_change_before(
-            facts, readings, due + timedelta(minutes=1)
-        ):
+        capped = due >= NOW + MAX_WAIT - timedelta(minutes=SPREAD_MIN)
+        if not capped and first_change_before(facts, readings, due + timedelta(minutes=1)):
             late += 1
     assert late >= 5
 
