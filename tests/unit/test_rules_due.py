@@ -224,3 +224,13 @@ def test_away_ends_at_local_midnight_and_the_ladder_resumes():
     midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=LOCAL_TZ)
     assert device_due(facts, TH, now) == midnight
     assert plug(midnight) == ["attention"]
+
+
+def test_the_docs_state_the_cap_and_the_types_judged_every_tick():
+    """docs/rules.md names the hour's cap, its spread and the types due at every tick."""
+    from dashboard.settings import PROJECT_ROOT
+
+    text = " ".join((PROJECT_ROOT / "docs" / "rules.md").read_text(encoding="utf-8").split())
+    assert timedelta(hours=1) == MAX_WAIT and "never more than an hour ahead" in text
+    assert f"up to {SPREAD_MIN} minutes less, by device id" in text
+    assert {"wandering_detector"} == EVERY_TICK and "wandering detectors stay due at every" in text
