@@ -43,6 +43,13 @@ def cmd_db(args: argparse.Namespace) -> int:
         before = migrate.current_revision(engine)
         migrate.upgrade(engine)
         print(f"database at {migrate.current_revision(engine)} (was {before or 'empty'})")
+    elif args.action == "recount":
+        from dashboard.db.device_counts import recount
+
+        if migrate.needs_upgrade(engine):
+            raise UsageError("the database needs `python -m dashboard db upgrade` first")
+        with engine.begin() as conn:
+            print(recount(conn))
     else:
         current = migrate.current_revision(engine)
         head = migrate.head_revision()
@@ -174,8 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
 
-    db = sub.add_parser("db", help="database schema")
-    db.add_argument("action", choices=["upgrade", "current"])
+    db = sub.add_parser(
+        "db",
+        help="database schema; `recount`: rebuild the wall screen's device counts from the "
+        "devices (the worker does it daily) and say how many groups had drifted",
+    )
+    db.add_argument("action", choices=["upgrade", "current", "recount"])
     db.set_defaults(func=cmd_db)
 
     init = sub.add_parser(

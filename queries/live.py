@@ -1,7 +1,8 @@
 """Live wall-screen data: device states by program and dong, last-seen ages, freshness.
 
 The wall screen refreshes every few seconds at Seoul scale (~36k devices), so every query here
-is shaped for an index or a single group-by on ids: names come from the small program and
+is shaped for an index or a single group-by on ids (the device counts are kept by triggers,
+``dashboard.db.device_counts``): names come from the small program and
 region tables and are joined in pandas, the alert ticker reads only its own rows, and stage
 counts are counted by the database.
 """
@@ -15,7 +16,15 @@ import pandas as pd
 from sqlalchemy import Connection, case, func, or_, select
 from sqlalchemy.sql import ColumnElement
 
-from dashboard.db.schema import CareRecipient, Device, DeviceState, DeviceType, Program, Region
+from dashboard.db.schema import (
+    CareRecipient,
+    Device,
+    DeviceCount,
+    DeviceState,
+    DeviceType,
+    Program,
+    Region,
+)
 from dashboard.formatting import mask_name
 from queries.alerts import newest_open_alerts, open_alerts_by_stage
 from queries.common import frame, in_filter, region_filter, where_all
@@ -54,23 +63,30 @@ def device_counts(conn: Connection, filters: LiveFilters = LiveFilters()) -> pd.
 
     Columns: program_id, program_code, program_ko, program_en, region_id, region_code,
     region_ko, region_en, state, devices, never_seen (devices of the group that never
-    reported). The group-by runs on ids alone; the names of the few hundred groups are
-    joined afterwards from the small program and region tables.
+    reported). Read from ``device_counts``, which triggers keep in step with every change to a
+    device or its state (``dashboard.db.device_counts``): a sum over a few thousand rows
+    instead of a group-by over every device. The names of the groups are joined afterwards
+    from the small program and region tables.
     """
+    c = DeviceCount.__table__
+    programs = in_filter(Program.code, filters.programs)
+    regions = region_filter(Region, filters.districts)
+    total = func.sum(c.c.devices)
     groups = (
         where_all(
             select(
-                Device.program_id,
-                Device.region_id,
-                _STATE.label("state"),
-                func.count().label("devices"),
-                func.count(case((DeviceState.last_seen_at.is_(None), 1))).label("never_seen"),
-            )
-            .select_from(Device)
-            .outerjoin(DeviceState, DeviceState.device_id == Device.id),
-            *_device_filters(filters),
+                c.c.program_id,
+                c.c.region_id,
+                c.c.state,
+                total.label("devices"),
+                func.sum(case((c.c.never_seen, c.c.devices), else_=0)).label("never_seen"),
+            ),
+            None if programs is None else c.c.program_id.in_(select(Program.id).where(programs)),
+            None if regions is None else c.c.region_id.in_(select(Region.id).where(regions)),
+            in_filter(c.c.state, filters.states),
         )
-        .group_by(Device.program_id, Device.region_id, _STATE)
+        .group_by(c.c.program_id, c.c.region_id, c.c.state)
+        .having(total != 0)
         .subquery("groups")
     )
     stmt = (

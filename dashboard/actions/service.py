@@ -62,6 +62,7 @@ from dashboard.db.schema import (
 )
 from dashboard.db.schema.alerts import DISPATCH_KINDS, RESPONDER_DISPATCH
 from dashboard.db.schema.responders import Responder
+from dashboard.rules.schedule import judge_again
 
 # Audit actions that bump an alert's version (written here and by dashboard.rules.lifecycle).
 # A police box or partner place asked to look out for the person (see notify_responder).
@@ -393,6 +394,8 @@ def _perform(
     )
     if moved.rowcount != 1:
         return _replay_or_conflict(conn, alert_id, req.action, actor, seen_version, key)
+    # A close restarts the rule's clock, a dispatch holds its clearing: the rules judge again.
+    judge_again(conn, [row.device_id], [row.recipient_id])
 
     cfg = routing or current_routing()
     dispatch_id, target, reason = None, None, None
@@ -782,6 +785,7 @@ def close_for_enrollment_end(
             current_status=row.status,
             last=_last_change(row, _recent_audit(conn, alert_id)),
         )
+    judge_again(conn, [row.device_id], [row.recipient_id])
     outbox = _closure_notices(conn, row, req, actor, row.version, now)
     if outbox:
         conn.execute(insert(NotificationOutbox), outbox)

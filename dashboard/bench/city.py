@@ -102,6 +102,7 @@ def clone_to(engine: Engine, total: int) -> int:
     ids, so the rules find them). Copies are of the same homes, at the same moments: the rule
     tick's candidates and the live page's groups grow with the device count.
     """
+    from dashboard.db.device_counts import recount
     from dashboard.db.schema import Alert, CareRecipient, DeviceRoutine, DeviceState
     from dashboard.demo.writer import sync_sequence
 
@@ -150,6 +151,8 @@ def clone_to(engine: Engine, total: int) -> int:
             active += take
         for table in (r, d, Alert.__table__):
             sync_sequence(conn, table)
+        # The triggers counted every copy as a delta; one row per group instead.
+        recount(conn)
     return active
 
 

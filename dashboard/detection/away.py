@@ -16,6 +16,7 @@ from dashboard.auth.permissions import require_in_scope
 from dashboard.auth.principal import SessionUser
 from dashboard.clock import require_aware
 from dashboard.db.schema import AwayPeriod, CareRecipient, Region
+from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
 ACTION = "mark_away"
@@ -82,6 +83,7 @@ def mark_away(
         )
         .returning(AwayPeriod.id)
     ).scalar_one()
+    judge_again(conn, recipient_ids=[recipient_id])  # the person's alerts pause from today
     write_audit(
         conn,
         at=now,
@@ -107,6 +109,7 @@ def cancel_away(conn: Connection, principal: SessionUser, now: datetime, away_id
     if row.cancelled_at is not None:
         raise AwayError("away_id", "already cancelled")
     conn.execute(update(AwayPeriod).where(AwayPeriod.id == away_id).values(cancelled_at=now))
+    judge_again(conn, recipient_ids=[row.recipient_id])  # the alerts resume at once
     write_audit(
         conn,
         at=now,

@@ -23,6 +23,7 @@ from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.ingest.bulk import bulk_write
 from dashboard.once_a_day import run_once_a_day
 from dashboard.rules.config import PlugRoutine, current_thresholds
+from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
 LEARN_ACTION = "routine_learn"
@@ -136,6 +137,8 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
                 }
             )
     bulk_write(conn, DeviceRoutine.__table__, rows_out, _replace_routine, key="device_routines")
+    # A new routine may move a decision (the score, the no-load check): judged again.
+    judge_again(conn, [row["device_id"] for row in rows_out])
     return LearnSummary(today, len(rows_out), usable, with_bg, timer.perf_counter() - started)
 
 

@@ -11,6 +11,7 @@ from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import CareRecipient
 from dashboard.enrollment.common import audit, authorise, load_person
 from dashboard.enrollment.errors import EnrollmentError
+from dashboard.rules.schedule import judge_again
 
 NO_CHANGE_HOURS = (24, 50)  # the range for the per-person no-change threshold
 SAFE_ZONE_M = (50, 5_000)  # a wanderer's zone: a building to a neighbourhood
@@ -76,6 +77,7 @@ def update_person_settings(
         raise EnrollmentError("settings", "nothing to change")
     r = CareRecipient.__table__
     conn.execute(update(r).where(r.c.id == recipient_id).values(**values))
+    judge_again(conn, recipient_ids=[recipient_id])  # the ladder may move
     # Thresholds are not personal; notes may be, so only the fact that they changed is kept.
     detail = {k: v for k, v in values.items() if k in ("no_change_hours", "safe_zone_m")}
     detail["fields"] = sorted(values)

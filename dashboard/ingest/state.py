@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal_column, or_, select
+from sqlalchemy import Connection, case, func, literal_column, null, or_, select
 from sqlalchemy.sql.dml import Insert
 
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
@@ -303,6 +303,8 @@ def _merge_state_on_conflict(stmt: Insert) -> Insert:
             else_=table.c.first_seen_at,
         ),
         "first_received_at": func.coalesce(table.c.first_received_at, new.first_received_at),
+        # Any event may change a rule's decision: the next silence tick judges the device.
+        "rules_due_at": null(),
     }
     for col in READINGS:
         set_[col] = case(

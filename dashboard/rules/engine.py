@@ -14,17 +14,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, false, or_, select, text
 
 from dashboard.clock import require_aware
+from dashboard.db.device_counts import fold
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
 from dashboard.detection.records import mark_checked
 from dashboard.detection.routine import next_stage_at
 from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds, current_thresholds
+from dashboard.rules.due import basis, device_due
 from dashboard.rules.evaluate import evaluate_device
-from dashboard.rules.facts import enrich, load_facts, load_facts_by_id, routine_quiet, with_history
+from dashboard.rules.facts import enrich, load_facts_by_id, routine_quiet, with_history
 from dashboard.rules.lifecycle import Changes, apply_decisions
-from dashboard.rules.model import DeviceFacts
+from dashboard.rules.model import DeviceFacts, Reading
 from dashboard.rules.plug import plug_ladder
-from dashboard.rules.prefilter import Touched, select_devices
+from dashboard.rules.prefilter import Touched, select_devices, silence_timeouts
+from dashboard.rules.schedule import check_basis, judge_again, store_due
 from dashboard.rules.state import sync_device_states
 from dashboard.settings import LOCAL_TZ
 
@@ -61,14 +64,15 @@ def evaluate(
     conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds, now: datetime
 ) -> tuple[Changes, int]:
     """Run every applicable rule over ``facts`` and apply the result; (changes, states changed)."""
-    changes, states, _enriched = _evaluate(conn, facts, th, now)
+    changes, states, _seen, _readings = _evaluate(conn, facts, th, now)
     return changes, states
 
 
 def _evaluate(
     conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds, now: datetime
-) -> tuple[Changes, int, list[DeviceFacts]]:
-    """``evaluate``, also returning the facts as the rules saw them (routines loaded)."""
+) -> tuple[Changes, int, list[DeviceFacts], dict[int, list[Reading]]]:
+    """``evaluate``, also returning the facts as the rules last saw them (routines loaded,
+    history where a rule fired) and the readings they read."""
     enriched, readings = enrich(conn, list(facts), th, now)
     # Each device with its district's thresholds (the city's where the district has none).
     decided = {
@@ -77,17 +81,21 @@ def _evaluate(
         )
         for f in enriched
     }
+    by_id = {f.device_id: f for f in enriched}
     # Second pass, with alert history, only where a rule fires: history can only hold back.
     firing = [f for f in enriched if any(d.stage for d in decided[f.device_id])]
     for f in with_history(conn, firing):
+        by_id[f.device_id] = f
         decided[f.device_id] = evaluate_device(
             f, th.for_region(f.region_code), now, readings.get(f.device_id, ())
         )
-    by_id = {f.device_id: f for f in enriched}
     items = [(by_id[i], d) for i, decisions in decided.items() for d in decisions]
     changes = apply_decisions(conn, items, now)
+    if changes.devices:
+        # A person's alert is shared by their devices: the others judge it again next tick.
+        judge_again(conn, recipient_ids=[by_id[i].recipient_id for i in changes.devices])
     states = sync_device_states(conn, changes.devices, now)
-    return changes, states, enriched
+    return changes, states, list(by_id.values()), readings
 
 
 def on_events(
@@ -124,7 +132,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     """Devices where some silence rule could hold or clear: a superset, judged by the pure rules.
 
     Most devices are fine and never leave the database; the conditions mirror the rules with
-    their most sensitive thresholds.
+    their most sensitive thresholds; of those, only the devices whose due time has come.
     """
     d, s, a = Device.__table__, DeviceState.__table__, Alert.__table__
     timeouts = dict(conn.execute(select(DeviceType.code, DeviceType.heartbeat_timeout_s)).all())
@@ -180,17 +188,23 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     has_open_alert = d.c.id.in_(
         select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
     )
-    return or_(
-        s.c.device_id.is_(None),
-        s.c.last_seen_at.is_(None),
-        silent,
-        quiet("smart_plug", first_plug_signal),
-        routine_due,
-        quiet("phone_line", first_call_signal_h(th)),
-        quiet("care_robot", th.robot.no_interaction_h),
-        s.c.battery_pct < th.battery.low_pct,
-        and_(d.c.type_code == "wandering_detector", s.c.last_lat.is_not(None)),
-        has_open_alert,
+    # Judged again only once a rule's threshold is reached or something cleared the due time
+    # (an event, a staff edit): nothing else can change a decision (``rules.due``).
+    due = or_(s.c.rules_due_at.is_(None), s.c.rules_due_at <= now)
+    return and_(
+        due,
+        or_(
+            s.c.device_id.is_(None),
+            s.c.last_seen_at.is_(None),
+            silent,
+            quiet("smart_plug", first_plug_signal),
+            routine_due,
+            quiet("phone_line", first_call_signal_h(th)),
+            quiet("care_robot", th.robot.no_interaction_h),
+            s.c.battery_pct < th.battery.low_pct,
+            and_(d.c.type_code == "wandering_detector", s.c.last_lat.is_not(None)),
+            has_open_alert,
+        ),
     )
 
 
@@ -237,12 +251,22 @@ def run_silence_tick(
     if not _try_tick_lock(conn):
         return TickSummary(now=now, skipped=True)
     th = thresholds or current_thresholds()
-    facts = load_facts(conn, _candidates(conn, th, now))
-    changes, states, enriched = _evaluate(conn, facts, th, now)
+    check_basis(conn, basis(th, silence_timeouts(conn, th)), now)
+    # The ids first, on devices and their state alone; then the facts of those few by id (a
+    # join of every device with its person and dong would cost more than the rest of the tick).
+    d, st = Device.__table__, DeviceState.__table__
+    ids = conn.execute(
+        select(d.c.id)
+        .select_from(d.outerjoin(st, st.c.device_id == d.c.id))
+        .where(d.c.status == "active", _candidates(conn, th, now))
+        .order_by(d.c.id)
+    ).scalars()
+    facts = load_facts_by_id(conn, list(ids))
+    changes, states, judged, readings = _evaluate(conn, facts, th, now)
     if th.plug_routine.enabled:
         scored = [
             f
-            for f in enriched
+            for f in judged
             if f.type_code == "smart_plug"
             and f.last_activity_at is not None
             and f.last_activity_at <= now - routine_quiet(th.for_region(f.region_code))
@@ -254,6 +278,20 @@ def run_silence_tick(
             th.plug_routine.score_every_min,
             {f.device_id: due for f in scored if (due := routine_due(f, th, now)) is not None},
         )
+    # Each judged device is due again at its rules' next threshold; not one whose alert write
+    # must be retried, nor one whose person's shared alert changed in this pass.
+    people = {f.recipient_id for f in judged if f.device_id in changes.devices}
+    store_due(
+        conn,
+        [
+            (f.device_id, f.last_seen_at, device_due(f, th, now, readings.get(f.device_id, ())))
+            for f in judged
+            if f.device_id not in changes.retry
+            and (f.recipient_id is None or f.recipient_id not in people)
+            and f.state is not None  # a device without a state row is judged every tick
+        ],
+    )
+    fold(conn)  # the wall screen's device counts: one row per group again
     return TickSummary(
         now=now,
         candidates=len(facts),

@@ -65,6 +65,9 @@ class Changes:
     closed: int = 0
     outbox: int = 0
     devices: set[int] = field(default_factory=set)  # devices whose alerts changed
+    # devices whose decision was not applied (they moved on, or an operator's write raced):
+    # the next tick must judge them again
+    retry: set[int] = field(default_factory=set)
 
 
 def _material(evidence: dict[str, Any] | None) -> dict[str, Any]:
@@ -115,6 +118,7 @@ def apply_decisions(
         # and ingest may just have closed that very alert. Opening it would reopen a closed
         # alert and notify for nothing; the next tick judges the device on the new facts.
         to_open = [(k, f, d) for k, f, d in to_open if f.device_id not in stale]
+        changes.retry |= stale
         keyed = [(k, f, d) for k, f, d in keyed if k in current or f.device_id not in stale]
     audit: list[dict[str, Any]] = []
     opened_ids = _open(conn, to_open, now, changes, audit)
@@ -225,6 +229,7 @@ def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit
     if not moved and _material(evidence) == _material(row.evidence):
         return
     if not _write(conn, row, {"stage": stage, "evidence": evidence, "updated_at": now}):
+        changes.retry.add(f.device_id)
         return
     changes.devices.add(f.device_id)
     if moved:
@@ -240,8 +245,9 @@ def _clear(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit:
     evidence = (row.evidence or {}) | {"condition_cleared_at": iso(now)}
     if row.status == "dispatched":
         # Someone is on the way: the visit decides the outcome, not a reading. Note it once.
-        if "condition_cleared_at" not in (row.evidence or {}):
-            _write(conn, row, {"evidence": evidence, "updated_at": now})
+        noted = "condition_cleared_at" in (row.evidence or {})
+        if not noted and not _write(conn, row, {"evidence": evidence, "updated_at": now}):
+            changes.retry.add(f.device_id)
         return
     outcome = CLEAR_OUTCOME[d.kind]
     values = {
@@ -254,6 +260,7 @@ def _clear(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit:
         "note": "condition cleared (자동 해제)",
     }
     if not _write(conn, row, values):
+        changes.retry.add(f.device_id)
         return
     changes.closed += 1
     changes.devices.add(f.device_id)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from dashboard.clock import Clock
 from dashboard.clock import now as system_now
+from dashboard.db.device_counts import daily_recount
 from dashboard.detection.learning import daily_learn
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.reminders import daily_away_reminders
@@ -50,6 +51,7 @@ def daily_jobs(engine: Engine, now: datetime) -> None:
     daily_partitions(engine, now)  # PostgreSQL: today's and the next week's partitions
     daily_purge(engine, now)
     daily_learn(engine, now)  # the plugs' routines, from the days before today
+    daily_recount(engine, now)  # the wall screen's device counts against a fresh GROUP BY
     if daily_retention(engine, now) is not None:  # raw events past ANBU_EVENT_RETENTION_DAYS
         wal_checkpoint(engine, now, force=True)  # SQLite: give the WAL of the deletes back
     wal_checkpoint(engine, now)  # SQLite: truncate the WAL at most hourly

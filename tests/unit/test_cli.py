@@ -31,6 +31,22 @@ def test_db_upgrade_then_current(configured_db, capsys):
     assert not migrate.needs_upgrade(engine)
 
 
+def test_db_recount_repairs_the_device_counts(configured_db, capsys):
+    assert cli.main(["db", "recount"]) == 2
+    assert "db upgrade` first" in capsys.readouterr().err
+    assert cli.main(["db", "upgrade"]) == 0
+    with sqlite3.connect(configured_db) as conn:  # a drift only a hand-written row can make
+        conn.execute(
+            "INSERT INTO device_counts (program_id, region_id, state, never_seen, devices)"
+            " VALUES (1, 1, 'normal', 0, 5)"
+        )
+    capsys.readouterr()
+    assert cli.main(["db", "recount"]) == 0
+    assert "device counts: 0 groups, 1 differed (repaired)" in capsys.readouterr().out
+    assert cli.main(["db", "recount"]) == 0
+    assert "0 differed" in capsys.readouterr().out
+
+
 def test_db_upgrade_refuses_a_foreign_database(configured_db, capsys):
     with sqlite3.connect(configured_db) as conn:
         conn.execute("CREATE TABLE patients (id INTEGER PRIMARY KEY)")

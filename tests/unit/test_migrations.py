@@ -408,3 +408,77 @@ def test_0014_adds_the_slow_risk_columns_and_downgrades_keeping_rows(empty_engin
         assert set(row.all()) == {(None, None, None)}
         row = conn.execute(text("SELECT slow_risk_since, slow_risk_detail FROM care_recipients"))
         assert tuple(row.one()) == (None, None)
+
+
+def _triggers(conn) -> set[str]:
+    if conn.dialect.name == "postgresql":
+        query = "SELECT tgname FROM pg_trigger WHERE tgrelid = to_regclass('devices')"
+        query += " OR tgrelid = to_regclass('device_state')"
+        names = conn.execute(text(query)).scalars()
+    else:
+        names = conn.execute(
+            text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+        ).scalars()
+    return {n for n in names if n.startswith("device_counts_")}
+
+
+def test_0013_counts_a_populated_city_and_downgrades(empty_engine):
+    """The due-time column and the device counts come and go on a populated database: the
+    counts start equal to a GROUP BY, the triggers keep them so, and the downgrade leaves the
+    devices and their state as they were."""
+
+    from dashboard.db.device_counts import drift
+
+    migrate.upgrade(empty_engine, "0012_routine_due")
+    t = datetime(2026, 12, 1, tzinfo=UTC)
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        for did in range(1, 8):
+            conn.execute(
+                text(DEVICE_AT_0002), {"id": did, "uid": f"d{did}", "day": date(2024, 1, 1)}
+            )
+        conn.execute(text("UPDATE devices SET status = 'retired' WHERE id = 7"))
+        for did in (1, 2, 3, 7):
+            conn.execute(text(STATE_AT_0002), {"id": did, "t": t})
+        conn.execute(
+            text("UPDATE device_state SET last_seen_at = :t WHERE device_id < 3"), {"t": t}
+        )
+        conn.execute(text("UPDATE device_state SET state = 'risk' WHERE device_id = 2"))
+        states = conn.execute(text("SELECT device_id, state FROM device_state ORDER BY 1")).all()
+
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        assert drift(conn) == {}
+        rows = conn.execute(
+            text("SELECT state, never_seen, devices FROM device_counts ORDER BY 1, 2")
+        ).all()
+        assert [(s, bool(n), c) for s, n, c in rows] == [
+            ("normal", False, 1),  # 1: reported
+            ("normal", True, 1),  # 3: a state row, never reported
+            ("offline", True, 3),  # 4–6: no state row (7 is retired)
+            ("risk", False, 1),
+        ]
+        unscheduled = "SELECT count(*) FROM device_state WHERE rules_due_at IS NULL"
+        assert conn.execute(text(unscheduled)).scalar() == 4  # every device due at once
+        assert len(_triggers(conn)) == 6
+        conn.execute(text("UPDATE devices SET status = 'in_repair' WHERE id = 1"))
+        conn.execute(text("UPDATE device_state SET state = 'offline' WHERE device_id = 3"))
+        assert drift(conn) == {}
+
+    migrate.downgrade(empty_engine, "0012_routine_due")
+    with empty_engine.connect() as conn:
+        assert _triggers(conn) == set()
+        tables = conn.dialect.get_table_names(conn)
+        assert "device_counts" not in tables
+        columns = {c["name"] for c in conn.dialect.get_columns(conn, "device_state")}
+        assert "rules_due_at" not in columns
+        after = conn.execute(text("SELECT device_id, state FROM device_state ORDER BY 1")).all()
+        assert after == [(1, "normal"), (2, "risk"), (3, "offline"), (7, "normal")]
+        assert [r[0] for r in after] == [r[0] for r in states]
+        conn.execute(text("UPDATE devices SET status = 'active' WHERE id = 1"))  # no trigger
+        conn.commit()
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert drift(conn) == {}
+        assert migrate.current_revision(empty_engine) == migrate.head_revision()

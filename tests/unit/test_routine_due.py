@@ -122,7 +122,7 @@ def test_the_tick_skips_a_scored_home_until_its_due_time_or_a_sign_of_life(db_en
             conn.execute(
                 update(DeviceState)
                 .where(DeviceState.device_id == plug)
-                .values(last_seen_at=at - timedelta(minutes=5))
+                .values(last_seen_at=at - timedelta(minutes=5), rules_due_at=None)  # as ingest
             )
         with db_engine.connect() as conn:
             return plug in {f.device_id for f in load_facts(conn, _candidates(conn, th, at))}

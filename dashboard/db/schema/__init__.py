@@ -2,6 +2,8 @@
 
 from collections.abc import Callable
 
+from sqlalchemy import event as _event
+
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
 from dashboard.db.schema.detection import AwayPeriod, DeviceRoutine
@@ -9,6 +11,7 @@ from dashboard.db.schema.devices import (
     DIALECT_ONLY,
     Device,
     DeviceAssignment,
+    DeviceCount,
     DeviceDaily,
     DeviceEvent,
     DeviceState,
@@ -31,6 +34,17 @@ from dashboard.db.schema.responders import Responder
 from dashboard.db.schema.system import AppMeta
 
 metadata = Base.metadata
+
+
+def _device_counts_triggers(target, connection, **kw) -> None:
+    """``create_all`` also builds the triggers that keep ``device_counts`` (as migration 0013
+    does); imported here, since that module imports the tables."""
+    from dashboard.db.device_counts import create_all_hook
+
+    create_all_hook(target, connection, **kw)
+
+
+_event.listen(metadata, "after_create", _device_counts_triggers)
 
 
 def include_object_for(dialect: str) -> Callable[..., bool]:
@@ -63,6 +77,7 @@ __all__ = [
     "DeadLetter",
     "Device",
     "DeviceAssignment",
+    "DeviceCount",
     "DeviceDaily",
     "DeviceEvent",
     "DeviceRoutine",

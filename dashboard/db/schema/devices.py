@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import (
     DDL,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -184,6 +185,28 @@ class DeviceState(Base):
     last_lon: Mapped[float | None] = mapped_column(Float)
     last_event_type: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The silence tick judges the device again no later than this (``dashboard.rules.due``):
+    # the earliest moment a rule could change its decision. NULL: at the next tick. Ingest sets
+    # it back to NULL with every event, staff edits with what they touch.
+    rules_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeviceCount(Base):
+    """Active devices per program × dong × state × never-reported, as signed deltas.
+
+    Written by database triggers on ``devices`` and ``device_state`` in the transaction that
+    changes a device (``dashboard.db.device_counts``), so it never drifts from a GROUP BY; the
+    rule tick folds the deltas into one row per group. The wall screen sums it.
+    """
+
+    __tablename__ = "device_counts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program_id: Mapped[int] = mapped_column(Integer)
+    region_id: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(10))
+    never_seen: Mapped[bool] = mapped_column(Boolean)
+    devices: Mapped[int] = mapped_column(Integer)
 
 
 class DeviceDaily(Base):

@@ -1,0 +1,163 @@
+"""When the silence tick must judge a device again: the earliest moment a rule could change.
+
+A device the tick has just judged keeps its decisions until either something about it changes
+(an event: ingest clears the due time; a staff edit: the edit clears it) or the clock crosses
+a threshold of one of its rules: the next stage of a ladder, the heartbeat timeout, the hour
+its routine starts to count, the end of an away period, an SOS or call result ageing out of
+the window the rules read. :func:`device_due` is the earliest of those thresholds still ahead;
+the tick stores it (``device_state.rules_due_at``) and selects the device again only once it
+has passed. It errs early, never late: ``tests/unit/test_rules_due.py`` steps the clock over
+random facts and checks that no decision changes before it.
+
+Rules whose decision moves with the clock in ways not bounded here (the wandering geofence)
+make their devices due at every tick, as before. A due time is never further
+ahead than ``MAX_WAIT``: a change the rules cannot see coming (a threshold file edited by
+hand is caught by :func:`basis`, but a row written outside Anbu is not) takes effect within
+that time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time, timedelta
+
+from dashboard.rules.calls import call_threshold_h
+from dashboard.rules.clock import live_since, quiet_since
+from dashboard.rules.config import Thresholds
+from dashboard.rules.device import heartbeat_timeout_s
+from dashboard.rules.facts import RESULTS_LOOKBACK, routine_quiet
+from dashboard.rules.model import DeviceFacts, Reading
+from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, no_load, plug_ladder
+from dashboard.settings import LOCAL_TZ
+
+MAX_WAIT = timedelta(hours=1)
+SPREAD_MIN = 30
+# Types whose rules move with the clock in ways this module does not bound: judged every tick.
+EVERY_TICK = frozenset({"wandering_detector"})
+
+
+def device_due(
+    facts: DeviceFacts, th: Thresholds, now: datetime, readings: Sequence[Reading] = ()
+) -> datetime:
+    """The earliest moment after ``now`` at which a rule's decision for ``facts`` could change
+    (or the facts the tick loads for it could), at most ``MAX_WAIT`` ahead (less up to
+    ``SPREAD_MIN`` minutes, by device id); ``now`` itself when
+    the device must be judged at every tick. ``th`` is the city's thresholds (the district's
+    are picked here, as the rules do)."""
+    if facts.type_code in EVERY_TICK:
+        return now
+    local = th.for_region(facts.region_code)
+    ahead = [t for t in _thresholds(facts, th, local, now, readings) if t is not None and t >= now]
+    # Set back by (id mod SPREAD_MIN) minutes: devices judged together at one tick (after a
+    # restart, a new threshold file) come back spread over that many ticks, not all at once.
+    cap = now + MAX_WAIT - timedelta(minutes=facts.device_id % SPREAD_MIN)
+    return min([cap, *ahead])
+
+
+def _thresholds(
+    facts: DeviceFacts,
+    th: Thresholds,
+    local: Thresholds,
+    now: datetime,
+    readings: Sequence[Reading],
+) -> Iterable[datetime | None]:
+    yield from _silent(facts, local)
+    kind = facts.type_code
+    if kind == "smart_plug":
+        yield from _plug(facts, th, local, now)
+    elif kind == "phone_line":
+        yield from _line(facts, th, local, readings)
+    elif kind == "care_robot":
+        yield from _robot(facts, local, readings)
+    elif kind == "ai_call_line":
+        yield from _ai_line(local, readings)
+
+
+def _silent(facts: DeviceFacts, th: Thresholds) -> Iterable[datetime | None]:
+    """``device_silent``: past the timeout (관심), and the timeout plus ``risk_after_h`` of
+    Anbu's own observation (위험). ``low_battery`` does not move with the clock."""
+    since = quiet_since(facts, "device_silent", facts.last_seen_at)
+    if since is None:
+        return
+    timeout = timedelta(seconds=heartbeat_timeout_s(facts, th))
+    live = live_since(facts, "device_silent", facts.last_seen_at) or since
+    yield since + timeout
+    yield live + timeout + timedelta(hours=th.device_silent.risk_after_h)
+
+
+def _plug(
+    facts: DeviceFacts, th: Thresholds, local: Thresholds, now: datetime
+) -> Iterable[datetime | None]:
+    """``plug_no_change`` (the ladder from the clock and from Anbu's observation, the end of an
+    away period, the hour the routine is loaded) and ``plug_no_load`` (12 h at 0 W)."""
+    if facts.away_until is not None:
+        yield datetime.combine(facts.away_until, time(0), LOCAL_TZ)
+    last = facts.last_activity_at
+    if th.plug_routine.enabled and last is not None:
+        yield last + routine_quiet(local)  # the tick loads the routine from then on
+    if last is not None and facts.last_power_w is not None and facts.last_power_w <= NO_LOAD_W:
+        yield last + timedelta(hours=NO_LOAD_H)
+    since = quiet_since(facts, "plug_no_change", last)
+    if since is None:
+        return
+    live = live_since(facts, "plug_no_change", last)
+    ladder = plug_ladder(facts.no_change_hours, local)
+    for start in {since, live or since}:
+        for hours in ladder:
+            yield start + timedelta(hours=hours)
+    cfg = local.plug_routine
+    routine = facts.routine
+    scored = (
+        cfg.enabled
+        and routine is not None
+        and len(routine.reference_days) >= cfg.min_days
+        and not no_load(facts)
+    )
+    # The routine's score runs to the last report, not to the clock: it moves only while the
+    # plug has no report yet or one stamped ahead of the clock.
+    if scored and (facts.last_seen_at is None or facts.last_seen_at > now):
+        yield now
+
+
+def _line(
+    facts: DeviceFacts, th: Thresholds, local: Thresholds, readings: Sequence[Reading]
+) -> Iterable[datetime | None]:
+    """``call_no_activity`` at its threshold (the habit's, loaded after ``min_quiet_h``), and
+    each automatic-call result leaving the window the tick reads."""
+    last = facts.last_activity_at
+    if th.call_routine.enabled and last is not None:
+        yield last + timedelta(hours=th.call_routine.min_quiet_h)
+    since = quiet_since(facts, "call_no_activity", last)
+    if since is not None:
+        yield since + timedelta(hours=call_threshold_h(facts, local)[0])
+    for r in readings:
+        yield r.ts + RESULTS_LOOKBACK
+
+
+def _robot(
+    facts: DeviceFacts, th: Thresholds, readings: Sequence[Reading]
+) -> Iterable[datetime | None]:
+    """``robot_no_interaction`` at its threshold, and each SOS leaving ``sos_max_age_h``."""
+    since = quiet_since(facts, "robot_no_interaction", facts.last_activity_at)
+    if since is not None:
+        yield since + timedelta(hours=th.robot.no_interaction_h)
+    for r in readings:
+        if r.type == "sos":
+            yield r.ts + timedelta(hours=th.robot.sos_max_age_h)
+
+
+def _ai_line(th: Thresholds, readings: Sequence[Reading]) -> Iterable[datetime | None]:
+    """The AI-call rules read only results: each leaves the window the tick reads, and a
+    concern stops counting after ``concern_max_age_h``."""
+    for r in readings:
+        yield r.ts + RESULTS_LOOKBACK
+        if (r.data or {}).get("outcome") == "concern":
+            yield r.ts + timedelta(hours=th.ai_call.concern_max_age_h)
+
+
+def basis(th: Thresholds, timeouts: dict[str, int]) -> str:
+    """A fingerprint of everything due times were computed with besides the facts: when it
+    changes (thresholds edited, a device type's timeout), every stored due time is void."""
+    text = repr(th) + repr(sorted(timeouts.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

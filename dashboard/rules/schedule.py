@@ -1,0 +1,95 @@
+"""Storing and clearing ``device_state.rules_due_at``, the silence tick's schedule.
+
+The tick writes each judged device's due time (``dashboard.rules.due``); anything that changes
+what the rules know about a device without an event clears it, so the next tick judges the
+device again: an operator's action on its alert, a person's settings or away period, another
+device of the same person changing their shared alert, new thresholds (:func:`check_basis`).
+Ingest clears it with every event in its own ``device_state`` write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, update
+
+from dashboard.clock import as_utc
+from dashboard.db.inlist import in_values
+from dashboard.db.schema import AppMeta, Device, DeviceState
+
+BASIS_KEY = "rules_due_basis"
+CHUNK = 5_000
+
+
+def judge_again(
+    conn: Connection, device_ids: Iterable[int] = (), recipient_ids: Iterable[int] = ()
+) -> None:
+    """Clear the due time of these devices and of every device of these people."""
+    s, d = DeviceState.__table__, Device.__table__
+    devices = sorted({i for i in device_ids if i is not None})
+    people = sorted({i for i in recipient_ids if i is not None})
+    for start in range(0, len(devices), CHUNK):
+        part = devices[start : start + CHUNK]
+        conn.execute(
+            update(s)
+            .where(in_values(conn, s.c.device_id, part), s.c.rules_due_at.is_not(None))
+            .values(rules_due_at=None)
+        )
+    for start in range(0, len(people), CHUNK):
+        part = people[start : start + CHUNK]
+        theirs = select(d.c.id).where(in_values(conn, d.c.recipient_id, part))
+        conn.execute(
+            update(s)
+            .where(s.c.device_id.in_(theirs), s.c.rules_due_at.is_not(None))
+            .values(rules_due_at=None)
+        )
+
+
+def store_due(conn: Connection, due: Sequence[tuple[int, datetime | None, datetime]]) -> None:
+    """Write (device id, last_seen_at the decision was made on, due time) rows. A device that
+    reported since its facts were read (ingest committed during the tick and cleared its due
+    time) keeps the cleared value: the row is written only where ``last_seen_at`` still
+    matches."""
+    if not due:
+        return
+    s = DeviceState.__table__
+    seen, unseen = [], []
+    for device_id, last_seen, at in due:
+        row = {"b_id": device_id, "b_due": at}
+        if last_seen is None:
+            unseen.append(row)
+        else:
+            seen.append(row | {"b_seen": as_utc(last_seen)})
+    if seen:
+        conn.execute(
+            update(s)
+            .where(
+                and_(s.c.device_id == bindparam("b_id"), s.c.last_seen_at == bindparam("b_seen"))
+            )
+            .values(rules_due_at=bindparam("b_due")),
+            seen,
+        )
+    if unseen:
+        conn.execute(
+            update(s)
+            .where(and_(s.c.device_id == bindparam("b_id"), s.c.last_seen_at.is_(None)))
+            .values(rules_due_at=bindparam("b_due")),
+            unseen,
+        )
+
+
+def check_basis(conn: Connection, basis: str, now: datetime) -> bool:
+    """Clear every due time when ``basis`` (``due.basis``: the thresholds and timeouts) is not
+    the one they were computed with; True when they were cleared."""
+    m = AppMeta.__table__
+    stored = conn.execute(select(m.c.value).where(m.c.key == BASIS_KEY)).scalar_one_or_none()
+    if stored == basis:
+        return False
+    s = DeviceState.__table__
+    conn.execute(update(s).where(s.c.rules_due_at.is_not(None)).values(rules_due_at=None))
+    if stored is None:
+        conn.execute(insert(m).values(key=BASIS_KEY, value=basis, updated_at=now))
+    else:
+        conn.execute(update(m).where(m.c.key == BASIS_KEY).values(value=basis, updated_at=now))
+    return True

@@ -1,0 +1,236 @@
+"""The silence tick's due time never comes after a decision changes (``dashboard.rules.due``).
+
+Random facts of every device type; the clock is stepped minute by minute from ``now`` to the
+due time (and to one second before it), with the facts the tick would load at each moment
+(the routine once the quiet is long enough, the readings still inside their windows). What
+the alert lifecycle acts on (each rule's stage, its evidence but the parts that only measure
+time, its outbox keys) must be the same at every step as at ``now``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from dashboard.detection.background import Background
+from dashboard.detection.routine import learn_routine
+from dashboard.rules.config import Thresholds
+from dashboard.rules.due import EVERY_TICK, MAX_WAIT, SPREAD_MIN, device_due
+from dashboard.rules.evaluate import evaluate_device
+from dashboard.rules.facts import CLOCK_SKEW, RESULTS_LOOKBACK, RESULTS_PER_LINE, routine_quiet
+from dashboard.rules.lifecycle import VOLATILE_EVIDENCE
+from dashboard.rules.model import Decision, DeviceFacts, Reading
+from dashboard.settings import LOCAL_TZ
+
+TH = Thresholds()
+NOW = datetime(2026, 3, 10, 13, 17, 23, tzinfo=UTC)
+TYPES = ("smart_plug", "phone_line", "care_robot", "wandering_detector", "ai_call_line")
+CASES = 600
+
+
+def signature(decisions: list[Decision]) -> frozenset:
+    """What ``apply_decisions`` acts on: time-only evidence and outbox due times left out."""
+    return frozenset(
+        (
+            d.rule,
+            d.stage,
+            json.dumps(
+                {k: v for k, v in d.evidence.items() if k not in VOLATILE_EVIDENCE},
+                sort_keys=True,
+                default=str,
+            ),
+            tuple((o["channel"], o["key"]) for o in d.outbox),
+        )
+        for d in decisions
+    )
+
+
+def _ago(rng: random.Random, hours: float) -> datetime:
+    return NOW - timedelta(seconds=rng.uniform(0, hours * 3600))
+
+
+def _routine(rng: random.Random):
+    today = NOW.astimezone(LOCAL_TZ).date()
+    days = rng.choice((5, 20, 28))
+    bits = rng.getrandbits(48) | (1 << rng.randrange(48))
+    history = {today - timedelta(days=i): bits for i in range(1, days + 1)}
+    background = rng.choice((None, Background(8.0, 30.0, 2.0, 0), Background(0.5, 20.0, 1.0, 0)))
+    return learn_routine(history, today, background=background)
+
+
+def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
+    """A device near the thresholds that matter: quiet spells up to a few days, history
+    back-filled or not, an operator's close, an away period, readings near their windows."""
+    kind = rng.choice(TYPES)
+    seen = _ago(rng, 80)
+    activity = min(seen, _ago(rng, 90)) if rng.random() < 0.9 else None
+    first_seen = min(seen, _ago(rng, 400))
+    received = rng.choice((None, first_seen, max(first_seen, _ago(rng, 60))))
+    facts = DeviceFacts(
+        device_id=rng.randrange(1, 10_000),
+        type_code=kind,
+        program_id=1,
+        region_id=2,
+        heartbeat_timeout_s=rng.choice((3600, 7200, 86_400)),
+        recipient_id=rng.choice((None, 11)),
+        installed_at=rng.choice((None, _ago(rng, 2000), _ago(rng, 30))),
+        registered_at=rng.choice((None, _ago(rng, 100))),
+        last_seen_at=seen if rng.random() < 0.95 else None,
+        last_activity_at=activity,
+        last_power_w=rng.choice((None, 0.3, 1.0, 42.0)),
+        battery_pct=rng.choice((None, 5.0, 50.0)),
+        first_seen_at=first_seen,
+        first_received_at=received,
+        no_change_hours=rng.choice((None, 24, 30, 50)),
+        region_code=None,
+        away_until=rng.choice(
+            (None, None, NOW.astimezone(LOCAL_TZ).date() + timedelta(days=rng.randrange(-1, 3)))
+        ),
+        human_closed_at={
+            rule: _ago(rng, 60)
+            for rule in (
+                "device_silent",
+                "plug_no_change",
+                "call_no_activity",
+                "ai_call_unanswered",
+            )
+            if rng.random() < 0.2
+        },
+    )
+    routine = _routine(rng) if kind in ("smart_plug", "phone_line") and rng.random() < 0.7 else None
+    facts = replace(facts, routine=routine)
+    readings: list[Reading] = []
+    if kind in ("phone_line", "ai_call_line"):
+        for _ in range(rng.randrange(0, 5)):
+            ts = NOW - timedelta(seconds=rng.uniform(0, RESULTS_LOOKBACK.total_seconds() + 7200))
+            if rng.random() < 0.3:
+                ts = NOW - RESULTS_LOOKBACK + timedelta(seconds=rng.uniform(0, 3600))
+            outcome = rng.choice(("unanswered", "answered", "concern"))
+            if outcome == "concern" and rng.random() < 0.5:  # near concern_max_age_h
+                ts = NOW - timedelta(
+                    hours=TH.ai_call.concern_max_age_h, minutes=-rng.uniform(0, 50)
+                )
+            readings.append(Reading(ts, "ai_call_result", None, {"outcome": outcome}))
+    if kind == "care_robot":
+        age = TH.robot.sos_max_age_h
+        for _ in range(rng.randrange(0, 3)):
+            readings.append(Reading(_ago(rng, age + 1), "sos"))
+    if kind == "ai_call_line" and readings and rng.random() < 0.3:
+        handled = min(r.ts for r in readings).isoformat()
+        facts = replace(facts, last_evidence={"ai_call_concern": {"result_at": handled}})
+    if kind == "care_robot" and readings and rng.random() < 0.5:
+        handled = min(r.ts for r in readings)
+        facts = replace(facts, last_evidence={"robot_sos": {"sos_at": handled.isoformat()}})
+    return facts, readings
+
+
+def visible(
+    facts: DeviceFacts, readings: list[Reading], t: datetime
+) -> tuple[DeviceFacts, list[Reading]]:
+    """The facts and readings the tick loads at ``t`` (``rules.facts.enrich``, ``_readings``)."""
+    last = facts.last_activity_at
+    if facts.type_code == "smart_plug":
+        loaded = TH.plug_routine.enabled and (last is None or last <= t - routine_quiet(TH))
+    elif facts.type_code == "phone_line":
+        quiet = timedelta(hours=TH.call_routine.min_quiet_h)
+        loaded = TH.call_routine.enabled and (last is None or last <= t - quiet)
+    else:
+        loaded = False
+    shown = replace(facts, routine=facts.routine if loaded else None)
+    if facts.type_code in ("phone_line", "ai_call_line"):
+        kept = [r for r in readings if t - RESULTS_LOOKBACK <= r.ts <= t + CLOCK_SKEW]
+        kept = sorted(kept, key=lambda r: r.ts, reverse=True)[:RESULTS_PER_LINE]
+    elif facts.type_code == "care_robot":
+        oldest = t - timedelta(hours=TH.robot.sos_max_age_h)
+        kept = [r for r in readings if oldest <= r.ts <= t + CLOCK_SKEW]
+    else:
+        kept = []
+    return shown, kept
+
+
+def decided(facts: DeviceFacts, readings: list[Reading], t: datetime) -> frozenset:
+    shown, kept = visible(facts, readings, t)
+    return signature(evaluate_device(shown, TH, t, kept))
+
+
+def first_change_before(
+    facts: DeviceFacts, readings: list[Reading], due: datetime
+) -> datetime | None:
+    """The first stepped moment before ``due`` whose decisions differ from ``NOW``'s."""
+    at_now = decided(facts, readings, NOW)
+    steps = int((due - NOW).total_seconds() // 60) + 1
+    moments = [NOW + timedelta(minutes=k) for k in range(steps)] + [due - timedelta(seconds=1)]
+    for t in sorted(m for m in moments if NOW <= m < due):
+        if decided(facts, readings, t) != at_now:
+            return t
+    return None
+
+
+def cases(seed: int, n: int = CASES):
+    rng = random.Random(seed)
+    for _ in range(n):
+        facts, readings = random_case(rng)
+        shown, kept = visible(facts, readings, NOW)
+        yield facts, readings, device_due(shown, TH, NOW, kept)
+
+
+def test_no_decision_changes_before_the_due_time():
+    reached = 0
+    for facts, readings, due in cases(20261202):
+        assert NOW <= due <= NOW + MAX_WAIT
+        if facts.type_code in EVERY_TICK:
+            assert due == NOW
+        changed = first_change_before(facts, readings, due)
+        assert changed is None, f"decision changed at {changed}, due {due}: {facts} {readings}"
+        reached += due < NOW + MAX_WAIT - timedelta(minutes=SPREAD_MIN)
+    # The random facts reach real thresholds, not only the hour's cap.
+    assert reached > CASES // 10
+
+
+def test_a_due_time_one_minute_late_is_caught():
+    """The same check fails when every due time is a minute later: it can see a late one."""
+    late = 0
+    for facts, readings, due in cases(20261202):
+        capped = due >= NOW + MAX_WAIT - timedelta(minutes=SPREAD_MIN)
+        if not capped and first_change_before(facts, readings, due + timedelta(minutes=1)):
+            late += 1
+    assert late >= 5
+
+
+def test_away_ends_at_local_midnight_and_the_ladder_resumes():
+    """A concrete case: a quiet plug of a person away until tomorrow is due at 00:00 Seoul."""
+    now = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)  # 23:30 in Seoul
+    tomorrow = now.astimezone(LOCAL_TZ).date() + timedelta(days=1)
+    facts = DeviceFacts(
+        device_id=1,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=2,
+        heartbeat_timeout_s=7200,
+        recipient_id=11,
+        installed_at=now - timedelta(days=100),
+        first_seen_at=now - timedelta(days=100),
+        last_seen_at=now - timedelta(minutes=3),
+        last_activity_at=now - timedelta(hours=30),
+        away_until=tomorrow,
+    )
+
+    def plug(t: datetime) -> list:
+        return [d.stage for d in evaluate_device(facts, TH, t) if d.rule == "plug_no_change"]
+
+    assert plug(now) == []  # away: no opinion
+    midnight = datetime(tomorrow.year, tomorrow.month, tomorrow.day, tzinfo=LOCAL_TZ)
+    assert device_due(facts, TH, now) == midnight
+    assert plug(midnight) == ["attention"]
+
+
+def test_the_docs_state_the_cap_and_the_types_judged_every_tick():
+    """docs/rules.md names the hour's cap, its spread and the types due at every tick."""
+    from dashboard.settings import PROJECT_ROOT
+
+    text = " ".join((PROJECT_ROOT / "docs" / "rules.md").read_text(encoding="utf-8").split())
+    assert timedelta(hours=1) == MAX_WAIT and "never more than an hour ahead" in text
+    assert f"up to {SPREAD_MIN} minutes less, by device id" in text
+    assert {"wandering_detector"} == EVERY_TICK and "wandering detectors stay due at every" in text
