@@ -13,15 +13,11 @@ from sqlalchemy import inspect, text
 
 from dashboard.db import migrate
 from dashboard.db.engine import make_engine
+from tests.unit.test_migrations import CATALOG_AT_0002
 
 START = "0002_dead_letters"  # before every table rebuild (0004 devices … 0010 data_imports)
 POPULATE = (
-    "INSERT INTO regions (id, code, level, name_ko, name_en)"
-    " VALUES (1, '4128500000', 'district', 'r', 'r')",
-    "INSERT INTO programs (id, code, kind, name_ko, name_en, region_id)"
-    " VALUES (1, 'p', 'device', 'p', 'p', 1)",
-    "INSERT INTO device_types (code, name_ko, name_en, heartbeat_timeout_s)"
-    " VALUES ('smart_plug', 'p', 'p', 7200)",
+    *CATALOG_AT_0002,
     "INSERT INTO care_recipients (id, program_id, region_id, external_ref, birth_year, sex,"
     " household, enrolled_on, pii_name) VALUES (1, 1, 1, 'R1', 1940, 'F', 'alone', :day, 'n')",
     "INSERT INTO devices (id, device_uid, type_code, program_id, vendor, region_id, recipient_id,"
