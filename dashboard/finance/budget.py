@@ -32,7 +32,7 @@ from dashboard.finance.common import (
     year_month,
 )
 from dashboard.finance.sheet import UNITS, blank, parse_amount, text_of
-from dashboard.ingest.files import RowError
+from dashboard.ingest.files import RowError, no_rows, value_without_header
 
 KIND = "budget_execution"
 LABEL = "budget execution"
@@ -154,7 +154,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
     for number, cells in sheet.rows:
         row_errors: list[RowError] = []
         if any(not blank(c) for c in cells[len(sheet.names) :]):
-            row_errors.append(RowError(number, None, "a value in a column without a header"))
+            row_errors.append(value_without_header(number))
         period = year_month(number, cells, positions, sheet, today, row_errors)
         values: dict[str, Any] = {"number": number}
         for key, parse in (
@@ -207,7 +207,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         seen[key] = number
         rows.append(values)
     if report.rows == 0:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
     if report.errors:
         return []
     stored = _stored(conn, rows)

@@ -80,7 +80,7 @@ def sheet_reader(columns: tuple[Col, ...]) -> Callable[[bytes, str, FileReport],
             header, rows = read_table(data, filename)
             return read_sheet(header, rows, names)
         except (ValueError, OSError, HeaderNotFound) as exc:
-            report.errors.append(RowError(0, None, str(exc)))
+            report.errors.append(RowError.of(0, None, exc))
             report.unreadable = True
             return None
 

@@ -33,7 +33,7 @@ from dashboard.finance.common import (
     year_month,
 )
 from dashboard.finance.sheet import UNITS, blank, parse_amount, text_of
-from dashboard.ingest.files import RowError
+from dashboard.ingest.files import RowError, no_rows, value_without_header
 
 KIND = "incentive_ledger"
 LABEL = "incentive statement (entries: month × district × kind)"
@@ -103,7 +103,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         row_errors: list[RowError] = []
         report.rows += 1
         if any(not blank(c) for c in cells[len(sheet.names) :]):
-            row_errors.append(RowError(number, None, "a value in a column without a header"))
+            row_errors.append(value_without_header(number))
         period = year_month(number, cells, positions, sheet, today, row_errors)
         values: dict[str, Any] = {"number": number}
         raw = cell(cells, positions, "district")
@@ -159,7 +159,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         seen[key] = number
         rows.append(values)
     if report.rows == 0:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
     if report.errors:
         return []
     stored = _stored(conn, rows)

@@ -40,7 +40,7 @@ from dashboard.finance.common import (
     sheet_reader,
 )
 from dashboard.finance.sheet import Sheet, blank, parse_amount, text_of
-from dashboard.ingest.files import RowError
+from dashboard.ingest.files import RowError, no_rows, value_without_header
 from dashboard.registry.columns import day, identifier, sex
 
 KIND = "participation"
@@ -196,7 +196,7 @@ def _check(conn: Connection, sheet: Sheet, report: FileReport, now: datetime) ->
         report.rows += 1
         row_errors: list[RowError] = []
         if any(not blank(c) for c in cells[len(sheet.names) :]):
-            row_errors.append(RowError(number, None, "a value in a column without a header"))
+            row_errors.append(value_without_header(number))
         parsed = _parse_activity if activity else _parse_enrolment
         values = parsed(number, cells, positions, where, catalog, today, row_errors)
         report.errors += row_errors
@@ -212,7 +212,7 @@ def _check(conn: Connection, sheet: Sheet, report: FileReport, now: datetime) ->
         seen[key] = number
         rows.append(values)
     if report.rows == 0:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
     if report.errors:
         return []
     return (
