@@ -105,7 +105,7 @@ def _from_geojson(text: str) -> list[list[float]]:
             "polygon",
             f"not valid JSON: {exc.msg} at {exc.pos}",
             key="polygon_json",
-            message=exc.msg,
+            detail=exc.msg,
             pos=exc.pos,
         ) from None
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":

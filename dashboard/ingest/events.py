@@ -407,7 +407,8 @@ def validate_events(events: Sequence[Any], naive_tz: tzinfo | None = None) -> li
 
 def _validate_all(events: Sequence[Any], naive_tz: tzinfo | None) -> list[ValidEvent] | None:
     for raw in events:
-        if not isinstance(raw, dict) or raw.get("type") not in MODELS:
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if not isinstance(kind, str) or kind not in MODELS:  # a list or dict type is unhashable
             return None
         if not all(isinstance(key, str) and key.isascii() for key in raw):
             return None  # non-ASCII names are legal but rare: the per-event path checks them

@@ -333,7 +333,7 @@ class Thresholds(_Section):
             key, params = (
                 (cause.key, cause.params)
                 if isinstance(cause, RuleError)
-                else ("district_invalid", {"message": messages})
+                else ("district_invalid", {"detail": messages})
             )
             raise RuleError(f"districts.{code}: {messages}", key, code=code, **params) from None
         return self.model_copy(

@@ -50,6 +50,7 @@ def test_every_raise_has_a_translated_key(name: str, line: int, call: ast.Call) 
         f"{name}:{line}: EnrollmentError without a literal key=…"
     )
     params = set(keywords) - {"key", None}
+    assert not params & {"field", "message"}, f"{name}:{line}: a parameter shadows an argument"
     for lang in LANGS:
         text = catalog(lang).get(f"enrollment_error.{key.value}")
         assert text is not None, f"{name}:{line}: enrollment_error.{key.value} missing in {lang}"
