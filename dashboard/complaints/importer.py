@@ -218,14 +218,26 @@ def _map_header(header: list[str], row: int) -> tuple[dict[str, int], list[RowEr
             if name:
                 ignored.append(name)
         elif column.key in positions:
-            errors.append(RowError(row, name, f"column {column.ko} ({column.key}) appears twice"))
+            errors.append(
+                RowError(
+                    row,
+                    name,
+                    f"column {column.ko} ({column.key}) appears twice",
+                    "column_twice_named",
+                    {"ko": column.ko, "key": column.key},
+                )
+            )
         else:
             positions[column.key] = index
     for column in COLUMNS:
         if column.required and column.key not in positions:
             errors.append(
                 RowError(
-                    row, column.ko, f"required column is missing ({column.ko} or {column.key})"
+                    row,
+                    column.ko,
+                    f"required column is missing ({column.ko} or {column.key})",
+                    "column_missing_named",
+                    {"ko": column.ko, "key": column.key},
                 )
             )
     return positions, errors, ignored

@@ -165,12 +165,12 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
             raw = cell(cells, positions, key)
             if blank(raw):
                 if key in REQUIRED:
-                    row_errors.append(RowError(number, where[key], "required"))
+                    row_errors.append(RowError(number, where[key], "required", "required"))
                 continue
             try:
                 values[key] = parse(raw)
             except ValueError as exc:
-                row_errors.append(RowError(number, where[key], str(exc)))
+                row_errors.append(RowError.of(number, where[key], exc))
         for key in (*AMOUNTS, "unit_price", "quantity"):
             raw = cell(cells, positions, key)
             if blank(raw):
@@ -178,12 +178,12 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
                 if key == "plan" or (
                     key in ("executed", "executed_cumulative") and key in positions
                 ):
-                    row_errors.append(RowError(number, where[key], "required"))
+                    row_errors.append(RowError(number, where[key], "required", "required"))
                 continue
             try:
                 values[key] = parse_amount(raw, 0 if key == "unit_price" else 3)
             except ValueError as exc:
-                row_errors.append(RowError(number, where[key], str(exc)))
+                row_errors.append(RowError.of(number, where[key], exc))
         if (values.get("unit_price") is None) != (values.get("quantity") is None) and not any(
             e.column in (where.get("unit_price"), where.get("quantity")) for e in row_errors
         ):

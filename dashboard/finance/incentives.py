@@ -108,12 +108,12 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         values: dict[str, Any] = {"number": number}
         raw = cell(cells, positions, "district")
         if blank(raw):
-            row_errors.append(RowError(number, where["district"], "required"))
+            row_errors.append(RowError(number, where["district"], "required", "required"))
         else:
             try:
                 values["region_id"] = districts.find(raw)
             except ValueError as exc:
-                row_errors.append(RowError(number, where["district"], str(exc)))
+                row_errors.append(RowError.of(number, where["district"], exc))
         code = text_of(cell(cells, positions, "program")).lower() or DEFAULT_PROGRAM
         found = programs.get(code)
         if found is None or found[1] != "participation":
@@ -136,7 +136,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
             try:
                 points = parse_amount(raw) * POINT_UNITS[unit]
             except ValueError as exc:
-                row_errors.append(RowError(number, where[kind], str(exc)))
+                row_errors.append(RowError.of(number, where[kind], exc))
                 continue
             if points != points.to_integral_value():
                 row_errors.append(

@@ -234,12 +234,12 @@ def _parse_common(
     for key, parse in (("program", catalog.program), ("ref", identifier(40))):
         raw = cell(cells, positions, key)
         if blank(raw):
-            errors.append(RowError(number, where[key], "required"))
+            errors.append(RowError(number, where[key], "required", "required"))
             continue
         try:
             values["program_id" if key == "program" else "ref"] = parse(raw)
         except ValueError as exc:
-            errors.append(RowError(number, where[key], str(exc)))
+            errors.append(RowError.of(number, where[key], exc))
     return values
 
 
@@ -268,13 +268,13 @@ def _parse_enrolment(
         raw = cell(cells, positions, key)
         if blank(raw):
             if required:
-                errors.append(RowError(number, where[key], "required"))
+                errors.append(RowError(number, where[key], "required", "required"))
             values[field] = None
             continue
         try:
             values[field] = parse(raw)
         except ValueError as exc:
-            errors.append(RowError(number, where.get(key, key), str(exc)))
+            errors.append(RowError.of(number, where.get(key, key), exc))
     if errors:
         return values
     values["age_band"] = values["age_band"] or "미상"
@@ -321,12 +321,12 @@ def _parse_activity(
     for key, hi in (("week", MAX_WEEK), ("active_days", 7)):
         raw = cell(cells, positions, key)
         if blank(raw):
-            errors.append(RowError(number, where[key], "required"))
+            errors.append(RowError(number, where[key], "required", "required"))
             continue
         try:
             values[key] = _whole(raw, 0, hi)
         except ValueError as exc:
-            errors.append(RowError(number, where[key], str(exc)))
+            errors.append(RowError.of(number, where[key], exc))
     return values
 
 
