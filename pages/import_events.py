@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard.ui.auth import require_page
 from dashboard.ui.components import page_header
 from dashboard.ui.data import load
+from dashboard.ui.file_import import refusal_text
 from dashboard.ui.i18n import t
 from dashboard.ui.importing import (
     MAX_UPLOAD_MB,
@@ -58,7 +59,7 @@ if upload is not None:
     try:
         st.dataframe(preview(upload.getvalue(), upload.name), hide_index=True, width="stretch")
     except ValueError as exc:  # refused by the importer's reader: say why (it may quote cells)
-        st.warning(t("importing.preview_failed", reason=md_escape(exc)))
+        st.warning(t("importing.preview_failed", reason=refusal_text(exc)))
     except Exception as exc:  # any other unreadable file: the import reports it exactly
         st.warning(t("importing.preview_failed", reason=exc.__class__.__name__))
 

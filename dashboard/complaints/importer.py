@@ -39,7 +39,7 @@ from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.clock import as_utc, in_zone, require_aware
 from dashboard.db.schema import Complaint, ComplaintSite, Region
-from dashboard.ingest.files import RowError, read_table
+from dashboard.ingest.files import RowError, no_rows, read_table
 from dashboard.registry.columns import (
     LAT_RANGE,
     LON_RANGE,
@@ -218,14 +218,26 @@ def _map_header(header: list[str], row: int) -> tuple[dict[str, int], list[RowEr
             if name:
                 ignored.append(name)
         elif column.key in positions:
-            errors.append(RowError(row, name, f"column {column.ko} ({column.key}) appears twice"))
+            errors.append(
+                RowError(
+                    row,
+                    name,
+                    f"column {column.ko} ({column.key}) appears twice",
+                    "column_twice_named",
+                    {"ko": column.ko, "key": column.key},
+                )
+            )
         else:
             positions[column.key] = index
     for column in COLUMNS:
         if column.required and column.key not in positions:
             errors.append(
                 RowError(
-                    row, column.ko, f"required column is missing ({column.ko} or {column.key})"
+                    row,
+                    column.ko,
+                    f"required column is missing ({column.ko} or {column.key})",
+                    "column_missing_named",
+                    {"ko": column.ko, "key": column.key},
                 )
             )
     return positions, errors, ignored
@@ -353,7 +365,7 @@ def check_complaints(
     try:
         header, table = read_table(data, filename)
     except (ValueError, OSError) as exc:
-        report.errors.append(RowError(0, None, str(exc)))
+        report.errors.append(RowError.of(0, None, exc))
         return report, []
     header, table, header_row = _find_header(header, table)
     positions, errors, report.ignored = _map_header(header, header_row)
@@ -440,7 +452,7 @@ def check_complaints(
         )
         plan[-1].site_code = site[1] if site else None
     if report.rows == 0:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
     report.errors.sort(key=lambda e: (e.row, e.column or ""))
     if report.errors:
         return report, []

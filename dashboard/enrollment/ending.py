@@ -74,7 +74,7 @@ def _with_note(current: str | None, note: str | None, ended_on: date) -> str | N
     if note is None:
         return current
     if not isinstance(note, str):
-        raise EnrollmentError("note", "must be text")
+        raise EnrollmentError("note", "must be text", key="not_text")
     note = note.strip()
     if not note:
         return current
@@ -83,7 +83,11 @@ def _with_note(current: str | None, note: str | None, ended_on: date) -> str | N
     if len(combined) > NOTES_MAX:
         room = NOTES_MAX - (len(combined) - len(note))
         raise EnrollmentError(
-            "note", f"at most {max(room, 0)} characters fit in the notes, got {len(note)}"
+            "note",
+            f"at most {max(room, 0)} characters fit in the notes, got {len(note)}",
+            key="note_room",
+            max=max(room, 0),
+            length=len(note),
         )
     return combined
 
@@ -105,19 +109,32 @@ def end_enrollment(
     A second call is refused."""
     actor = authorise(principal, now)
     if reason not in END_REASONS:
-        raise EnrollmentError("reason", f"one of {', '.join(END_REASONS)}")
+        raise EnrollmentError(
+            "reason",
+            f"one of {', '.join(END_REASONS)}",
+            key="bad_reason",
+            reason=reason,
+            choices=", ".join(END_REASONS),
+        )
     if not isinstance(ended_on, date) or isinstance(ended_on, datetime):
-        raise EnrollmentError("ended_on", "must be a date")
+        raise EnrollmentError("ended_on", "must be a date", key="date_required")
     person = load_person(conn, recipient_id, for_update=True)
     if person.ended_on is not None:
         raise EnrollmentError(
             "recipient_id",
             f"the enrollment already ended on {person.ended_on} ({person.end_reason})",
+            key="already_ended",
+            date=person.ended_on,
         )
     if ended_on < person.enrolled_on:
-        raise EnrollmentError("ended_on", f"before the enrollment ({person.enrolled_on})")
+        raise EnrollmentError(
+            "ended_on",
+            f"before the enrollment ({person.enrolled_on})",
+            key="before_enrollment",
+            date=person.enrolled_on,
+        )
     if ended_on > now.astimezone(LOCAL_TZ).date():
-        raise EnrollmentError("ended_on", "is in the future")
+        raise EnrollmentError("ended_on", "is in the future", key="ended_future")
     notes = _with_note(person.notes, note, ended_on)
     r = CareRecipient.__table__
     conn.execute(

@@ -38,12 +38,17 @@ def parse_polygon(text: str) -> list[list[float]] | None:
     Raises :class:`EnrollmentError` on ``polygon`` naming the line or part that is wrong.
     """
     if not isinstance(text, str):
-        raise EnrollmentError("polygon", "must be text")
+        raise EnrollmentError("polygon", "must be text", key="not_text")
     text = text.strip()
     if not text:
         return None
     if len(text) > POLYGON_TEXT_MAX:
-        raise EnrollmentError("polygon", f"at most {POLYGON_TEXT_MAX} characters")
+        raise EnrollmentError(
+            "polygon",
+            f"at most {POLYGON_TEXT_MAX} characters",
+            key="polygon_too_long",
+            max=POLYGON_TEXT_MAX,
+        )
     if text[0] in "{[":
         return _from_geojson(text)
     points = []
@@ -53,11 +58,23 @@ def parse_polygon(text: str) -> list[list[float]] | None:
             continue
         parts = [p for p in re.split(r"[,\s]+", line) if p]
         if len(parts) != 2:
-            raise EnrollmentError("polygon", f"line {number}: expected 'lat, lon', got {line!r}")
+            raise EnrollmentError(
+                "polygon",
+                f"line {number}: expected 'lat, lon', got {line!r}",
+                key="polygon_line_format",
+                line=number,
+                text=line,
+            )
         try:
             points.append([float(parts[0]), float(parts[1])])
         except ValueError:
-            raise EnrollmentError("polygon", f"line {number}: not two numbers: {line!r}") from None
+            raise EnrollmentError(
+                "polygon",
+                f"line {number}: not two numbers: {line!r}",
+                key="polygon_line_numbers",
+                line=number,
+                text=line,
+            ) from None
     return points
 
 
@@ -71,7 +88,9 @@ def polygon_from_drawing(drawing: object) -> list[list[float]] | None:
     if drawing is None or drawing == {}:
         return None
     if not isinstance(drawing, dict):
-        raise EnrollmentError("polygon", "the drawing is not a GeoJSON object")
+        raise EnrollmentError(
+            "polygon", "the drawing is not a GeoJSON object", key="drawing_not_geojson"
+        )
     points = _from_geojson(json.dumps(drawing))
     if len(points) > 1 and points[0] == points[-1]:
         points.pop()  # Leaflet.draw closes the ring; the form lists corners
@@ -82,21 +101,39 @@ def _from_geojson(text: str) -> list[list[float]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise EnrollmentError("polygon", f"not valid JSON: {exc.msg} at {exc.pos}") from None
+        raise EnrollmentError(
+            "polygon",
+            f"not valid JSON: {exc.msg} at {exc.pos}",
+            key="polygon_json",
+            detail=exc.msg,
+            pos=exc.pos,
+        ) from None
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         features = data.get("features")
         if not isinstance(features, list) or len(features) != 1:
-            raise EnrollmentError("polygon", "a FeatureCollection must hold exactly one feature")
+            raise EnrollmentError(
+                "polygon",
+                "a FeatureCollection must hold exactly one feature",
+                key="polygon_feature_count",
+            )
         data = features[0]
     if isinstance(data, dict) and data.get("type") == "Feature":
         data = data.get("geometry")
     if not isinstance(data, dict) or data.get("type") != "Polygon":
-        raise EnrollmentError("polygon", "GeoJSON must be a Polygon (or a Feature of one)")
+        raise EnrollmentError(
+            "polygon",
+            "GeoJSON must be a Polygon (or a Feature of one)",
+            key="polygon_not_polygon",
+        )
     rings = data.get("coordinates")
     if not isinstance(rings, list) or not rings or not isinstance(rings[0], list):
-        raise EnrollmentError("polygon", "the Polygon has no coordinates")
+        raise EnrollmentError(
+            "polygon", "the Polygon has no coordinates", key="polygon_no_coordinates"
+        )
     if len(rings) > 1:
-        raise EnrollmentError("polygon", "holes are not supported: give the outer ring only")
+        raise EnrollmentError(
+            "polygon", "holes are not supported: give the outer ring only", key="polygon_holes"
+        )
     points = []
     for i, pair in enumerate(rings[0], start=1):
         if (
@@ -104,7 +141,12 @@ def _from_geojson(text: str) -> list[list[float]]:
             or len(pair) < 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pair[:2])
         ):
-            raise EnrollmentError("polygon", f"position {i}: expected [lon, lat] numbers")
+            raise EnrollmentError(
+                "polygon",
+                f"position {i}: expected [lon, lat] numbers",
+                key="polygon_position",
+                position=i,
+            )
         points.append([float(pair[1]), float(pair[0])])  # GeoJSON is lon, lat
     return points
 
@@ -128,13 +170,27 @@ def check_polygon(
         pts.pop()
     low, high = POLYGON_VERTICES
     if not low <= len(pts) <= high:
-        raise EnrollmentError("polygon", f"needs {low}–{high} corners, got {len(pts)}")
+        raise EnrollmentError(
+            "polygon",
+            f"needs {low}–{high} corners, got {len(pts)}",
+            key="polygon_corners",
+            low=low,
+            high=high,
+            count=len(pts),
+        )
     for i, (lat, lon) in enumerate(pts, start=1):
         if not (math.isfinite(lat) and math.isfinite(lon)):
-            raise EnrollmentError("polygon", f"corner {i}: not a finite number")
+            raise EnrollmentError(
+                "polygon", f"corner {i}: not a finite number", key="corner_not_finite", corner=i
+            )
         if not (KOREA_LAT[0] <= lat <= KOREA_LAT[1] and KOREA_LON[0] <= lon <= KOREA_LON[1]):
             raise EnrollmentError(
-                "polygon", f"corner {i} ({lat}, {lon}) is outside Korea (lat, lon order?)"
+                "polygon",
+                f"corner {i} ({lat}, {lon}) is outside Korea (lat, lon order?)",
+                key="corner_outside_korea",
+                corner=i,
+                lat=lat,
+                lon=lon,
             )
     flat = [project_m((pts[0][0], pts[0][1]), (lat, lon)) for lat, lon in pts]
     n = len(flat)
@@ -143,13 +199,26 @@ def check_polygon(
             if j in (i + 1, (i - 1) % n) or (i == 0 and j == n - 1):
                 continue  # neighbours share a corner
             if _segments_cross(flat[i], flat[(i + 1) % n], flat[j], flat[(j + 1) % n]):
-                raise EnrollmentError("polygon", f"edges {i + 1} and {j + 1} cross each other")
+                raise EnrollmentError(
+                    "polygon",
+                    f"edges {i + 1} and {j + 1} cross each other",
+                    key="polygon_edges_cross",
+                    a=i + 1,
+                    b=j + 1,
+                )
     area = abs(sum(_cross((0, 0), flat[i], flat[(i + 1) % n]) for i in range(n))) / 2
     small, large = POLYGON_AREA_M2
     if not small <= area <= large:
-        raise EnrollmentError("polygon", f"area {area:,.0f} m² is outside {small:,}–{large:,} m²")
+        raise EnrollmentError(
+            "polygon",
+            f"area {area:,.0f} m² is outside {small:,}–{large:,} m²",
+            key="polygon_area",
+            area=f"{area:,.0f}",
+            low=f"{small:,}",
+            high=f"{large:,}",
+        )
     if home is not None and polygon_signed_distance([tuple(p) for p in pts], *home) > 0:
-        raise EnrollmentError("polygon", "the home is outside the polygon")
+        raise EnrollmentError("polygon", "the home is outside the polygon", key="home_outside")
     return pts
 
 
@@ -160,10 +229,14 @@ def parse_clock(field: str, value: str | int | None) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < 24 * 60:
             return value
-        raise EnrollmentError(field, f"minutes of the day 0–1439, got {value}")
+        raise EnrollmentError(
+            field, f"minutes of the day 0–1439, got {value}", key="clock_minutes", value=value
+        )
     match = _CLOCK.match(value) if isinstance(value, str) else None
     if match is None:
-        raise EnrollmentError(field, f"expected a time like 22:00, got {value!r}")
+        raise EnrollmentError(
+            field, f"expected a time like 22:00, got {value!r}", key="clock_format", value=value
+        )
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
@@ -182,7 +255,12 @@ def set_geofence(
     actor = authorise(principal, now)
     person = load_person(conn, recipient_id, for_update=True)
     if person.ended_on is not None:
-        raise EnrollmentError("recipient_id", f"the enrollment ended on {person.ended_on}")
+        raise EnrollmentError(
+            "recipient_id",
+            f"the enrollment ended on {person.ended_on}",
+            key="person_ended",
+            date=person.ended_on,
+        )
     values: dict[str, Any] = {}
     if safe_zone_m is not _UNSET:
         values["safe_zone_m"] = _bounded_int("safe_zone_m", safe_zone_m, SAFE_ZONE_M)
@@ -193,16 +271,20 @@ def set_geofence(
         values["pii_zone_polygon"] = None if polygon is None else check_polygon(polygon, home)
     if quiet_hours is not _UNSET:
         if not isinstance(quiet_hours, tuple | list) or len(quiet_hours) != 2:
-            raise EnrollmentError("quiet_hours", "expected (start, end)")
+            raise EnrollmentError("quiet_hours", "expected (start, end)", key="quiet_hours_pair")
         start = parse_clock("quiet_start", quiet_hours[0])
         end = parse_clock("quiet_end", quiet_hours[1])
         if (start is None) != (end is None):
-            raise EnrollmentError("quiet_hours", "give both start and end, or neither")
+            raise EnrollmentError(
+                "quiet_hours", "give both start and end, or neither", key="quiet_hours_both"
+            )
         if start is not None and start == end:
-            raise EnrollmentError("quiet_hours", "start and end must differ")
+            raise EnrollmentError(
+                "quiet_hours", "start and end must differ", key="quiet_hours_same"
+            )
         values["quiet_start_min"], values["quiet_end_min"] = start, end
     if not values:
-        raise EnrollmentError("settings", "nothing to change")
+        raise EnrollmentError("settings", "nothing to change", key="nothing_to_change")
     r = CareRecipient.__table__
     conn.execute(update(r).where(r.c.id == recipient_id).values(**values))
     # The polygon outlines the home: the audit keeps how many corners, never where.

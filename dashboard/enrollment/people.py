@@ -27,10 +27,19 @@ def _bounded_int(field: str, value: int | None, bounds: tuple[int, int]) -> int 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise EnrollmentError(field, f"must be a whole number, got {value!r}")
+        raise EnrollmentError(
+            field, f"must be a whole number, got {value!r}", key="not_whole", value=value
+        )
     low, high = bounds
     if not low <= value <= high:
-        raise EnrollmentError(field, f"must be between {low} and {high}, got {value}")
+        raise EnrollmentError(
+            field,
+            f"must be between {low} and {high}, got {value}",
+            key="out_of_range",
+            low=low,
+            high=high,
+            value=value,
+        )
     return value
 
 
@@ -38,10 +47,16 @@ def _text(field: str, value: str | None, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise EnrollmentError(field, "must be text")
+        raise EnrollmentError(field, "must be text", key="not_text")
     value = value.strip()
     if len(value) > limit:
-        raise EnrollmentError(field, f"at most {limit} characters, got {len(value)}")
+        raise EnrollmentError(
+            field,
+            f"at most {limit} characters, got {len(value)}",
+            key="too_long",
+            max=limit,
+            length=len(value),
+        )
     return value or None
 
 
@@ -61,7 +76,12 @@ def update_person_settings(
     actor = authorise(principal, now)
     person = load_person(conn, recipient_id, for_update=True)
     if person.ended_on is not None:
-        raise EnrollmentError("recipient_id", f"the enrollment ended on {person.ended_on}")
+        raise EnrollmentError(
+            "recipient_id",
+            f"the enrollment ended on {person.ended_on}",
+            key="person_ended",
+            date=person.ended_on,
+        )
     values: dict[str, Any] = {}
     if no_change_hours is not _UNSET:
         values["no_change_hours"] = _bounded_int(
@@ -74,7 +94,7 @@ def update_person_settings(
     if notes is not _UNSET:
         values["notes"] = _text("notes", notes, NOTES_MAX)
     if not values:
-        raise EnrollmentError("settings", "nothing to change")
+        raise EnrollmentError("settings", "nothing to change", key="nothing_to_change")
     r = CareRecipient.__table__
     conn.execute(update(r).where(r.c.id == recipient_id).values(**values))
     judge_again(conn, recipient_ids=[recipient_id])  # the ladder may move
@@ -99,18 +119,36 @@ def set_home_position(
     with ``lat = lon = None``: the dong's centroid then stands in, flagged approximate."""
     actor = authorise(principal, now)
     if source not in ("entered", "roster", "map"):
-        raise EnrollmentError("source", "one of entered, roster, map")
+        raise EnrollmentError(
+            "source", "one of entered, roster, map", key="bad_source", source=source
+        )
     if (lat is None) != (lon is None):
-        raise EnrollmentError("lat/lon", "give both, or neither to clear the home position")
+        raise EnrollmentError(
+            "lat/lon", "give both, or neither to clear the home position", key="lat_lon_both"
+        )
     if lat is not None:
         for field, value, (low, high) in (("lat", lat, KOREA_LAT), ("lon", lon, KOREA_LON)):
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise EnrollmentError(field, f"must be a number, got {value!r}")
+                raise EnrollmentError(
+                    field, f"must be a number, got {value!r}", key="not_a_number", value=value
+                )
             if not low <= float(value) <= high:
-                raise EnrollmentError(field, f"{value} is outside Korea ({low}–{high})")
+                raise EnrollmentError(
+                    field,
+                    f"{value} is outside Korea ({low}–{high})",
+                    key="outside_korea",
+                    value=value,
+                    low=low,
+                    high=high,
+                )
     person = load_person(conn, recipient_id, for_update=True)
     if person.ended_on is not None:
-        raise EnrollmentError("recipient_id", f"the enrollment ended on {person.ended_on}")
+        raise EnrollmentError(
+            "recipient_id",
+            f"the enrollment ended on {person.ended_on}",
+            key="person_ended",
+            date=person.ended_on,
+        )
     r = CareRecipient.__table__
     conn.execute(
         update(r)

@@ -32,7 +32,7 @@ from dashboard.finance.common import (
     year_month,
 )
 from dashboard.finance.sheet import UNITS, blank, parse_amount, text_of
-from dashboard.ingest.files import RowError
+from dashboard.ingest.files import RowError, no_rows, value_without_header
 
 KIND = "budget_execution"
 LABEL = "budget execution"
@@ -154,7 +154,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
     for number, cells in sheet.rows:
         row_errors: list[RowError] = []
         if any(not blank(c) for c in cells[len(sheet.names) :]):
-            row_errors.append(RowError(number, None, "a value in a column without a header"))
+            row_errors.append(value_without_header(number))
         period = year_month(number, cells, positions, sheet, today, row_errors)
         values: dict[str, Any] = {"number": number}
         for key, parse in (
@@ -165,12 +165,12 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
             raw = cell(cells, positions, key)
             if blank(raw):
                 if key in REQUIRED:
-                    row_errors.append(RowError(number, where[key], "required"))
+                    row_errors.append(RowError(number, where[key], "required", "required"))
                 continue
             try:
                 values[key] = parse(raw)
             except ValueError as exc:
-                row_errors.append(RowError(number, where[key], str(exc)))
+                row_errors.append(RowError.of(number, where[key], exc))
         for key in (*AMOUNTS, "unit_price", "quantity"):
             raw = cell(cells, positions, key)
             if blank(raw):
@@ -178,12 +178,12 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
                 if key == "plan" or (
                     key in ("executed", "executed_cumulative") and key in positions
                 ):
-                    row_errors.append(RowError(number, where[key], "required"))
+                    row_errors.append(RowError(number, where[key], "required", "required"))
                 continue
             try:
                 values[key] = parse_amount(raw, 0 if key == "unit_price" else 3)
             except ValueError as exc:
-                row_errors.append(RowError(number, where[key], str(exc)))
+                row_errors.append(RowError.of(number, where[key], exc))
         if (values.get("unit_price") is None) != (values.get("quantity") is None) and not any(
             e.column in (where.get("unit_price"), where.get("quantity")) for e in row_errors
         ):
@@ -207,7 +207,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         seen[key] = number
         rows.append(values)
     if report.rows == 0:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
     if report.errors:
         return []
     stored = _stored(conn, rows)

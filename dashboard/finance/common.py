@@ -80,7 +80,7 @@ def sheet_reader(columns: tuple[Col, ...]) -> Callable[[bytes, str, FileReport],
             header, rows = read_table(data, filename)
             return read_sheet(header, rows, names)
         except (ValueError, OSError, HeaderNotFound) as exc:
-            report.errors.append(RowError(0, None, str(exc)))
+            report.errors.append(RowError.of(0, None, exc))
             report.unreadable = True
             return None
 
@@ -102,18 +102,44 @@ def map_columns(
             column = by_alias.get(sheet.below[index])  # "단가" under a group such as "산출근거"
         if name == "":
             if any(not blank(cells[index]) for _n, cells in sheet.rows if index < len(cells)):
-                errors.append(RowError(row, None, f"column {index + 1} has values but no name"))
+                errors.append(
+                    RowError(
+                        row,
+                        None,
+                        f"column {index + 1} has values but no name",
+                        "column_n_values_no_name",
+                        {"n": index + 1},
+                    )
+                )
         elif column is None:
             known = ", ".join(c.label for c in columns)
-            errors.append(RowError(row, written, f"unknown column (known columns: {known})"))
+            errors.append(
+                RowError(
+                    row,
+                    written,
+                    f"unknown column (known columns: {known})",
+                    "unknown_column",
+                    {"known": known},
+                )
+            )
         elif column.key in positions:
-            errors.append(RowError(row, written, f"column {column.label} appears twice"))
+            errors.append(
+                RowError(
+                    row,
+                    written,
+                    f"column {column.label} appears twice",
+                    "column_twice_label",
+                    {"label": column.label},
+                )
+            )
         else:
             positions[column.key] = index
     by_key = {c.key: c for c in columns}
     for key in required:
         if key not in positions:
-            errors.append(RowError(row, by_key[key].label, "required column is missing"))
+            errors.append(
+                RowError(row, by_key[key].label, "required column is missing", "column_missing")
+            )
     return positions, errors
 
 
@@ -175,7 +201,7 @@ def year_month(
         try:
             year = parse_year(raw_year)
         except ValueError as exc:
-            errors.append(RowError(number, where["fiscal_year"], str(exc)))
+            errors.append(RowError.of(number, where["fiscal_year"], exc))
             return None
     raw_month = cell(cells, positions, "month")
     if blank(raw_month):
@@ -184,7 +210,7 @@ def year_month(
     try:
         month_year, month = parse_month(raw_month)
     except ValueError as exc:
-        errors.append(RowError(number, where["month"], str(exc)))
+        errors.append(RowError.of(number, where["month"], exc))
         return None
     if year is not None and month_year is not None and year != month_year:
         errors.append(

@@ -33,7 +33,7 @@ from dashboard.finance.common import (
     year_month,
 )
 from dashboard.finance.sheet import UNITS, blank, parse_amount, text_of
-from dashboard.ingest.files import RowError
+from dashboard.ingest.files import RowError, no_rows, value_without_header
 
 KIND = "incentive_ledger"
 LABEL = "incentive statement (entries: month × district × kind)"
@@ -103,17 +103,17 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         row_errors: list[RowError] = []
         report.rows += 1
         if any(not blank(c) for c in cells[len(sheet.names) :]):
-            row_errors.append(RowError(number, None, "a value in a column without a header"))
+            row_errors.append(value_without_header(number))
         period = year_month(number, cells, positions, sheet, today, row_errors)
         values: dict[str, Any] = {"number": number}
         raw = cell(cells, positions, "district")
         if blank(raw):
-            row_errors.append(RowError(number, where["district"], "required"))
+            row_errors.append(RowError(number, where["district"], "required", "required"))
         else:
             try:
                 values["region_id"] = districts.find(raw)
             except ValueError as exc:
-                row_errors.append(RowError(number, where["district"], str(exc)))
+                row_errors.append(RowError.of(number, where["district"], exc))
         code = text_of(cell(cells, positions, "program")).lower() or DEFAULT_PROGRAM
         found = programs.get(code)
         if found is None or found[1] != "participation":
@@ -136,7 +136,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
             try:
                 points = parse_amount(raw) * POINT_UNITS[unit]
             except ValueError as exc:
-                row_errors.append(RowError(number, where[kind], str(exc)))
+                row_errors.append(RowError.of(number, where[kind], exc))
                 continue
             if points != points.to_integral_value():
                 row_errors.append(
@@ -159,7 +159,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         seen[key] = number
         rows.append(values)
     if report.rows == 0:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
     if report.errors:
         return []
     stored = _stored(conn, rows)

@@ -106,11 +106,18 @@ def check_events(
                     "ts",
                     f"{ahead} s ahead of the server clock (at most "
                     f"{int(FUTURE_TOLERANCE.total_seconds())} s allowed); check the device clock",
+                    "ts_ahead",
+                    {"ahead": ahead, "max": int(FUTURE_TOLERANCE.total_seconds())},
                 )
             )
         elif checked.ts < EARLIEST_TS:
             rejections.append(
-                Rejection(index, "ts", "before 2000-01-01; the device clock is probably not set")
+                Rejection(
+                    index,
+                    "ts",
+                    "before 2000-01-01; the device clock is probably not set",
+                    "ts_before_2000",
+                )
             )
         else:
             valid.append(checked)
@@ -123,7 +130,13 @@ def check_events(
         found = devices.get(event.device_uid)
         if found is None:
             rejections.append(
-                Rejection(event.index, "device_id", f"unknown device {event.device_uid!r}")
+                Rejection(
+                    event.index,
+                    "device_id",
+                    f"unknown device {event.device_uid!r}",
+                    "unknown_device",
+                    {"device": event.device_uid},
+                )
             )
         elif found[1] != vendor:
             # Do not say whose device it is: a vendor must not learn about another's fleet.
@@ -132,6 +145,8 @@ def check_events(
                     event.index,
                     "device_id",
                     f"device {event.device_uid!r} is not registered to vendor {vendor!r}",
+                    "device_other_vendor",
+                    {"device": event.device_uid, "vendor": vendor},
                 )
             )
         else:

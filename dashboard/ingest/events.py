@@ -12,7 +12,7 @@ import math
 import reprlib
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any, Literal
 
@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from dashboard.db.schema.devices import EVENT_TYPES
+from dashboard.ingest.refusal import Refused
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +42,16 @@ OUT_OF_RANGE = f"number out of range (at most ±{sys.float_info.max:.3g})"
 def _number(value: Any) -> Any:
     """Only JSON numbers are numbers: pydantic's lax mode would read true as 1.0 and "50" as 50."""
     if isinstance(value, bool):
-        raise ValueError("must be a number, not true/false")
+        raise Refused("must be a number, not true/false", "number_not_bool")
     if isinstance(value, str):
-        raise ValueError("must be a number, not a string")
+        raise Refused("must be a number, not a string", "number_not_text")
     if isinstance(value, int):
         try:
             float(value)
         except OverflowError:
-            raise ValueError(OUT_OF_RANGE) from None
+            raise Refused(OUT_OF_RANGE, "number_out_of_range") from None
     if isinstance(value, float) and math.isinf(value):  # 1e400, or an integer too long to parse
-        raise ValueError(OUT_OF_RANGE)
+        raise Refused(OUT_OF_RANGE, "number_out_of_range")
     return value
 
 
@@ -65,22 +66,40 @@ def _parse_ts(value: Any, info: ValidationInfo) -> datetime:
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"not an ISO-8601 time (expected e.g. {TS_EXAMPLE})") from None
+            raise Refused(
+                f"not an ISO-8601 time (expected e.g. {TS_EXAMPLE})",
+                "ts_not_iso",
+                example=TS_EXAMPLE,
+            ) from None
         if len(value.strip()) <= 10:  # "2024-12-01", "20241201": a day, not a moment
-            raise ValueError(f"a date without a time of day (expected e.g. {TS_EXAMPLE})")
+            raise Refused(
+                f"a date without a time of day (expected e.g. {TS_EXAMPLE})",
+                "ts_date_only",
+                example=TS_EXAMPLE,
+            )
     else:
-        raise ValueError(f"must be an ISO-8601 string with a time zone, e.g. {TS_EXAMPLE}")
+        raise Refused(
+            f"must be an ISO-8601 string with a time zone, e.g. {TS_EXAMPLE}",
+            "ts_not_text",
+            example=TS_EXAMPLE,
+        )
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         context = info.context or {}
         zone = context.get("naive_tz")
         if zone is None:
-            raise ValueError(f"needs a time zone (e.g. {TS_EXAMPLE} or a trailing Z)")
+            raise Refused(
+                f"needs a time zone (e.g. {TS_EXAMPLE} or a trailing Z)",
+                "ts_needs_zone",
+                example=TS_EXAMPLE,
+            )
         parsed = parsed.replace(tzinfo=zone, fold=0)
         context["naive"] = True
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+14:00 is a valid string but no UTC time
-        raise ValueError("out of range once converted to UTC (years 1–9999)") from None
+        raise Refused(
+            "out of range once converted to UTC (years 1–9999)", "ts_out_of_range"
+        ) from None
 
 
 # Strict: a JSON integer is still a number, a string or a boolean is not.
@@ -105,7 +124,9 @@ def _storable(value: Any) -> Any:
     if not isinstance(value, str):
         return value  # the type check that follows names the problem
     if "\x00" in value or (not value.isascii() and _safe(value) != value):
-        raise ValueError("contains a NUL character or an unpaired surrogate; send plain UTF-8 text")
+        raise Refused(
+            "contains a NUL character or an unpaired surrogate; send plain UTF-8 text", "bad_text"
+        )
     return value
 
 
@@ -276,7 +297,10 @@ AnyEvent = Annotated[
 class Rejection:
     index: int
     field: str | None  # the offending field (a CSV column), None for the event as a whole
-    message: str
+    message: str  # English: the API's JSON and the CLI say it
+    # The page's translation (``import_error.<key>``), not part of the rejection's identity.
+    key: str | None = field(default=None, compare=False)
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def reason(self) -> str:
@@ -315,11 +339,21 @@ def _validate(index: int, raw: Any, naive_tz: tzinfo | None) -> ValidEvent | Rej
         return Rejection(index, None, "event must be a JSON object")
     kind = raw.get("type")
     if kind is None:
-        return Rejection(index, "type", f"required (one of {', '.join(EVENT_TYPES)})")
+        return Rejection(
+            index,
+            "type",
+            f"required (one of {', '.join(EVENT_TYPES)})",
+            "type_required",
+            {"types": ", ".join(EVENT_TYPES)},
+        )
     model = MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
         return Rejection(
-            index, "type", f"unknown event type {_show(kind)} (one of {', '.join(EVENT_TYPES)})"
+            index,
+            "type",
+            f"unknown event type {_show(kind)} (one of {', '.join(EVENT_TYPES)})",
+            "unknown_event_type",
+            {"value": _show(kind), "types": ", ".join(EVENT_TYPES)},
         )
     for key in raw:  # pydantic would refuse the whole event without naming the field
         if isinstance(key, str) and not key.isascii() and _safe(key) != key:
@@ -373,7 +407,8 @@ def validate_events(events: Sequence[Any], naive_tz: tzinfo | None = None) -> li
 
 def _validate_all(events: Sequence[Any], naive_tz: tzinfo | None) -> list[ValidEvent] | None:
     for raw in events:
-        if not isinstance(raw, dict) or raw.get("type") not in MODELS:
+        kind = raw.get("type") if isinstance(raw, dict) else None
+        if not isinstance(kind, str) or kind not in MODELS:  # a list or dict type is unhashable
             return None
         if not all(isinstance(key, str) and key.isascii() for key in raw):
             return None  # non-ASCII names are legal but rare: the per-event path checks them
@@ -398,10 +433,29 @@ def _is_naive(value: Any) -> bool:
 
 
 def _rejection_from(index: int, kind: str, exc: ValidationError) -> Rejection:
-    parts = [_describe(kind, error) for error in exc.errors(include_url=False)]
-    field, message = parts[0]
+    errors = exc.errors(include_url=False)
+    parts = [_describe(kind, error) for error in errors]
+    name, message = parts[0]
     message += "".join(f"; {f}: {m}" if f else f"; {m}" for f, m in parts[1:])
-    return Rejection(index, field, message)
+    # Translated when it is one problem; several keep the English list (rare, and exact).
+    key, params = _key_of(kind, errors[0]) if len(errors) == 1 else (None, {})
+    return Rejection(index, name, message, key, params)
+
+
+def _key_of(kind: str, error: Any) -> tuple[str | None, dict[str, Any]]:
+    """The i18n key and parameters of one pydantic error: a :class:`Refused`'s own, or the
+    error's type (``type.<type>``) with its context and the value given."""
+    ctx = dict(error.get("ctx") or {})
+    cause = ctx.pop("error", None)
+    if error["type"] == "missing":
+        return "required", {}
+    if error["type"] == "extra_forbidden":
+        return "not_a_field", {"kind": kind}
+    if isinstance(cause, Refused):
+        return cause.key, dict(cause.params)
+    if cause is not None:
+        return None, {}
+    return f"type.{error['type']}", {**ctx, "value": _show(error.get("input"))}
 
 
 def _safe(text: str) -> str:

@@ -32,6 +32,7 @@ from sqlalchemy import Connection
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.core import check_events, ingest_events
 from dashboard.ingest.events import ALL_FIELDS, COMMON_FIELDS, NUMBER_FIELDS, number_from_text
+from dashboard.ingest.refusal import Refused
 
 MB = 1024 * 1024
 MAX_ROWS = 100_000  # rows with a value, below the header
@@ -50,7 +51,17 @@ ID_COLUMNS = ("event_id", "device_id")
 class RowError:
     row: int  # spreadsheet row: 1 is the header, 0 the file as a whole
     column: str | None
-    reason: str
+    reason: str  # English: the CLI's and the JSON report's text
+    # The page's translation (``import_error.<key>``); not part of the error's identity.
+    key: str | None = field(default=None, compare=False)
+    params: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, row: int, column: str | None, exc: Exception) -> RowError:
+        """The error for ``exc`` at ``row``/``column``, keeping a :class:`Refused`'s key."""
+        if isinstance(exc, Refused):
+            return cls(row, column, str(exc), exc.key, dict(exc.params))
+        return cls(row, column, str(exc))
 
     def __str__(self) -> str:
         where = f"row {self.row}" if self.row else "file"
@@ -107,7 +118,7 @@ def import_file(
         data = source if isinstance(source, bytes) else Path(source).read_bytes()
         table = _read_table(data, filename)
     except (ValueError, OSError) as exc:
-        report.errors.append(RowError(0, None, str(exc)))
+        report.errors.append(RowError.of(0, None, exc))
         return report
     header, rows = table
     report.errors += _check_header(header)
@@ -118,17 +129,18 @@ def import_file(
         if all(_blank(c) for c in cells):
             continue
         if any(not _blank(c) for c in cells[len(header) :]):
-            report.errors.append(RowError(number, None, "a value in a column without a header"))
+            report.errors.append(value_without_header(number))
         events.append(_event_from(header, cells))
         row_numbers.append(number)
     report.rows = len(events)
     if not events:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
         return report
 
     checked = check_events(conn, vendor, events, now=now)
     report.errors += [
-        RowError(row_numbers[r.index], r.field, r.message) for r in checked.rejections
+        RowError(row_numbers[r.index], r.field, r.message, r.key, r.params)
+        for r in checked.rejections
     ]
     report.errors.sort(key=lambda e: e.row)
     if report.errors:
@@ -159,9 +171,17 @@ def _read_table(
 ) -> tuple[list[str], list[tuple[int, list[Any]]]]:
     suffix = Path(filename).suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise ValueError(f"unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
+        raise Refused(
+            f"unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx",
+            "unsupported_type",
+            suffix=suffix or "(none)",
+        )
     if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"the file is larger than {MAX_FILE_BYTES // MB} MB, the limit per file")
+        raise Refused(
+            f"the file is larger than {MAX_FILE_BYTES // MB} MB, the limit per file",
+            "too_large",
+            mb=MAX_FILE_BYTES // MB,
+        )
     deadline = time.monotonic() + READ_BUDGET_S
     if suffix == ".csv":
         return _collect(_csv_rows(data), deadline, head)
@@ -176,7 +196,7 @@ def _collect(
     (or than ``head`` rows, for a preview)."""
     header_row = next(rows, None)
     if header_row is None:
-        raise ValueError("the file is empty")
+        raise Refused("the file is empty", "empty_file")
     header = [str(c).strip().lower() if c is not None else "" for c in header_row]
     while header and header[-1] == "":  # trailing empty columns from spreadsheets
         header.pop()
@@ -189,7 +209,7 @@ def _collect(
         if len(kept) == head:
             break
         if len(kept) == MAX_ROWS:
-            raise ValueError(_too_many_rows())
+            raise _too_many_rows()
         kept.append((number, list(cells)))
     return header, kept
 
@@ -202,9 +222,11 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
             text = data.decode("cp949")
         except UnicodeDecodeError:
             line = data[: exc.start].count(b"\n") + 1
-            raise ValueError(
+            raise Refused(
                 f"the CSV file is neither UTF-8 nor CP949 text (line {line} is not UTF-8);"
-                " save it as CSV UTF-8"
+                " save it as CSV UTF-8",
+                "not_utf8",
+                line=line,
             ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -212,7 +234,9 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
         # refusal naming the line instead of an unhandled error.
         yield from reader
     except csv.Error as exc:
-        raise ValueError(f"line {reader.line_num} is not valid CSV ({exc})") from None
+        raise Refused(
+            f"line {reader.line_num} is not valid CSV ({exc})", "bad_csv", line=reader.line_num
+        ) from None
 
 
 def _check_workbook_archive(data: bytes) -> None:
@@ -224,23 +248,33 @@ def _check_workbook_archive(data: bytes) -> None:
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, OSError):
-        raise ValueError("not a readable .xlsx workbook (not a zip archive)") from None
+        raise Refused("not a readable .xlsx workbook (not a zip archive)", "xlsx_not_zip") from None
     if len(members) > MAX_XLSX_MEMBERS:
-        raise ValueError(
-            f"not a plain .xlsx workbook: {len(members):,} parts (at most {MAX_XLSX_MEMBERS:,})"
+        raise Refused(
+            f"not a plain .xlsx workbook: {len(members):,} parts (at most {MAX_XLSX_MEMBERS:,})",
+            "xlsx_parts",
+            n=f"{len(members):,}",
+            max=f"{MAX_XLSX_MEMBERS:,}",
         )
     expanded = sum(m.file_size for m in members)
     if expanded > MAX_XLSX_EXPANDED:
-        raise ValueError(
+        raise Refused(
             f"the workbook expands to {expanded / MB:,.0f} MB when unpacked;"
-            f" at most {MAX_XLSX_EXPANDED // MB} MB"
+            f" at most {MAX_XLSX_EXPANDED // MB} MB",
+            "xlsx_expands",
+            mb=f"{expanded / MB:,.0f}",
+            max=MAX_XLSX_EXPANDED // MB,
         )
     for member in members:
         ratio = member.file_size / max(member.compress_size, 1)
         if member.file_size > MB and ratio > MAX_XLSX_RATIO:
-            raise ValueError(
+            raise Refused(
                 f"the workbook part {member.filename} is compressed {ratio:,.0f}:1"
-                f" (at most {MAX_XLSX_RATIO}:1); not a vendor export"
+                f" (at most {MAX_XLSX_RATIO}:1); not a vendor export",
+                "xlsx_ratio",
+                part=member.filename,
+                ratio=f"{ratio:,.0f}",
+                max=MAX_XLSX_RATIO,
             )
 
 
@@ -260,19 +294,19 @@ def _xlsx_rows(data: bytes, deadline: float) -> Iterator[list[Any]]:
     except ReadTimeout:
         raise
     except Exception as exc:  # openpyxl raises several kinds for a damaged or foreign file
-        raise ValueError(f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+        raise _unreadable(exc) from None
     if rows > MAX_ROWS + 1:  # the header and MAX_ROWS rows
-        raise ValueError(_too_many_rows())
+        raise _too_many_rows()
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         sheet = workbook.worksheets[0]
     except Exception as exc:
-        raise ValueError(f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+        raise _unreadable(exc) from None
     try:
         for row in sheet.iter_rows(values_only=True):  # streamed: read-only mode keeps no rows
             yield list(row)
     except (zipfile.BadZipFile, zlib.error, ElementTree.ParseError, KeyError, TypeError) as exc:
-        raise ValueError(f"not a readable .xlsx workbook ({exc.__class__.__name__})") from None
+        raise _unreadable(exc) from None
     finally:
         workbook.close()
 
@@ -319,18 +353,38 @@ def _rows_with_values(xml: IO[bytes], stop_after: int, deadline: float) -> int:
     return count
 
 
-def _too_many_rows() -> str:
-    return f"more than {MAX_ROWS:,} rows with values; at most {MAX_ROWS:,} per file (split it)"
+def _unreadable(exc: Exception) -> Refused:
+    kind = exc.__class__.__name__
+    return Refused(f"not a readable .xlsx workbook ({kind})", "xlsx_unreadable", kind=kind)
 
 
-class ReadTimeout(ValueError):
+def _too_many_rows() -> Refused:
+    return Refused(
+        f"more than {MAX_ROWS:,} rows with values; at most {MAX_ROWS:,} per file (split it)",
+        "too_many_rows",
+        max=f"{MAX_ROWS:,}",
+    )
+
+
+def value_without_header(row: int) -> RowError:
+    """Shared by the importers: a cell right of the last named column."""
+    return RowError(row, None, "a value in a column without a header", "value_without_header")
+
+
+def no_rows() -> RowError:
+    return RowError(0, None, "no data rows below the header", "no_rows")
+
+
+class ReadTimeout(Refused):
     """Reading the rows took longer than ``READ_BUDGET_S``."""
 
 
 def _check_deadline(deadline: float) -> None:
     if time.monotonic() > deadline:
         raise ReadTimeout(
-            f"reading the file took longer than {READ_BUDGET_S:.0f} s; split it into smaller files"
+            f"reading the file took longer than {READ_BUDGET_S:.0f} s; split it into smaller files",
+            "read_timeout",
+            s=f"{READ_BUDGET_S:.0f}",
         )
 
 
@@ -339,14 +393,26 @@ def _check_header(header: list[str]) -> list[RowError]:
     seen: set[str] = set()
     for name in header:
         if name == "":
-            errors.append(RowError(1, None, "a column has no name"))
+            errors.append(RowError(1, None, "a column has no name", "column_no_name"))
         elif name not in ALL_FIELDS and name != "type":
             known = ", ".join(ALL_FIELDS)
-            errors.append(RowError(1, name, f"unknown column (known columns: {known})"))
+            errors.append(
+                RowError(
+                    1,
+                    name,
+                    f"unknown column (known columns: {known})",
+                    "unknown_column",
+                    {"known": known},
+                )
+            )
         elif name in seen:
-            errors.append(RowError(1, name, "column appears twice"))
+            errors.append(RowError(1, name, "column appears twice", "column_twice"))
         seen.add(name)
-    errors += [RowError(1, c, "required column is missing") for c in COMMON_FIELDS if c not in seen]
+    errors += [
+        RowError(1, c, "required column is missing", "column_missing")
+        for c in COMMON_FIELDS
+        if c not in seen
+    ]
     return errors
 
 

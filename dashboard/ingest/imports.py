@@ -36,7 +36,7 @@ def import_and_audit(
             report = import_file(conn, data, filename, vendor, now)
             _audit(conn, report, vendor, actor, now, len(data))
     except ImportConflict as exc:  # rolled back: record the refusal on its own
-        report = ImportReport(filename, errors=[RowError(0, None, str(exc))])
+        report = ImportReport(filename, errors=[RowError(0, None, str(exc), "conflict")])
         with engine.begin() as conn:
             _audit(conn, report, vendor, actor, now, len(data))
     return report

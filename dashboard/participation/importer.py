@@ -40,7 +40,7 @@ from dashboard.finance.common import (
     sheet_reader,
 )
 from dashboard.finance.sheet import Sheet, blank, parse_amount, text_of
-from dashboard.ingest.files import RowError
+from dashboard.ingest.files import RowError, no_rows, value_without_header
 from dashboard.registry.columns import day, identifier, sex
 
 KIND = "participation"
@@ -196,7 +196,7 @@ def _check(conn: Connection, sheet: Sheet, report: FileReport, now: datetime) ->
         report.rows += 1
         row_errors: list[RowError] = []
         if any(not blank(c) for c in cells[len(sheet.names) :]):
-            row_errors.append(RowError(number, None, "a value in a column without a header"))
+            row_errors.append(value_without_header(number))
         parsed = _parse_activity if activity else _parse_enrolment
         values = parsed(number, cells, positions, where, catalog, today, row_errors)
         report.errors += row_errors
@@ -212,7 +212,7 @@ def _check(conn: Connection, sheet: Sheet, report: FileReport, now: datetime) ->
         seen[key] = number
         rows.append(values)
     if report.rows == 0:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
     if report.errors:
         return []
     return (
@@ -234,12 +234,12 @@ def _parse_common(
     for key, parse in (("program", catalog.program), ("ref", identifier(40))):
         raw = cell(cells, positions, key)
         if blank(raw):
-            errors.append(RowError(number, where[key], "required"))
+            errors.append(RowError(number, where[key], "required", "required"))
             continue
         try:
             values["program_id" if key == "program" else "ref"] = parse(raw)
         except ValueError as exc:
-            errors.append(RowError(number, where[key], str(exc)))
+            errors.append(RowError.of(number, where[key], exc))
     return values
 
 
@@ -268,13 +268,13 @@ def _parse_enrolment(
         raw = cell(cells, positions, key)
         if blank(raw):
             if required:
-                errors.append(RowError(number, where[key], "required"))
+                errors.append(RowError(number, where[key], "required", "required"))
             values[field] = None
             continue
         try:
             values[field] = parse(raw)
         except ValueError as exc:
-            errors.append(RowError(number, where.get(key, key), str(exc)))
+            errors.append(RowError.of(number, where.get(key, key), exc))
     if errors:
         return values
     values["age_band"] = values["age_band"] or "미상"
@@ -321,12 +321,12 @@ def _parse_activity(
     for key, hi in (("week", MAX_WEEK), ("active_days", 7)):
         raw = cell(cells, positions, key)
         if blank(raw):
-            errors.append(RowError(number, where[key], "required"))
+            errors.append(RowError(number, where[key], "required", "required"))
             continue
         try:
             values[key] = _whole(raw, 0, hi)
         except ValueError as exc:
-            errors.append(RowError(number, where[key], str(exc)))
+            errors.append(RowError.of(number, where[key], exc))
     return values
 
 

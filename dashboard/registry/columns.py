@@ -15,6 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from dashboard.ingest.apikeys import check_vendor
+from dashboard.ingest.refusal import Refused
 
 MIN_BIRTH_YEAR = 1900
 NO_CHANGE_HOURS = (24, 50)  # the per-person no-change period Seoul's districts use
@@ -36,7 +37,7 @@ def text(limit: int) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         out = _as_text(value)
         if len(out) > limit:
-            raise ValueError(f"longer than {limit} characters")
+            raise Refused(f"longer than {limit} characters", "too_long", max=limit)
         return out
 
     return parse
@@ -48,9 +49,9 @@ def identifier(limit: int) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         out = _as_text(value)
         if len(out) > limit:
-            raise ValueError(f"longer than {limit} characters")
+            raise Refused(f"longer than {limit} characters", "too_long", max=limit)
         if any(c.isspace() for c in out):
-            raise ValueError("must not contain spaces")
+            raise Refused("must not contain spaces", "no_spaces")
         return out
 
     return parse
@@ -60,9 +61,15 @@ def whole_number(lo: int, hi: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         number = _as_number(value)
         if not float(number).is_integer():
-            raise ValueError(f"must be a whole number (got {value!r})")
+            raise Refused(f"must be a whole number (got {value!r})", "not_whole", value=value)
         if not lo <= number <= hi:
-            raise ValueError(f"must be between {lo:,} and {hi:,} (got {int(number):,})")
+            raise Refused(
+                f"must be between {lo:,} and {hi:,} (got {int(number):,})",
+                "out_of_range",
+                low=f"{lo:,}",
+                high=f"{hi:,}",
+                value=f"{int(number):,}",
+            )
         return int(number)
 
     return parse
@@ -73,7 +80,9 @@ def coordinate(lo: float, hi: float) -> Callable[[Any], float]:
         number = float(_as_number(value))
         if not lo <= number <= hi:
             # No "got": a home's coordinates are personal data, and errors are printed.
-            raise ValueError(f"must be between {lo} and {hi} (inside Korea)")
+            raise Refused(
+                f"must be between {lo} and {hi} (inside Korea)", "outside_korea", low=lo, high=hi
+            )
         return number
 
     return parse
@@ -99,7 +108,7 @@ def sex(value: Any) -> str:
     raw = _as_text(value).upper()
     known = _SEXES
     if raw not in known:
-        raise ValueError(f"must be M or F (남 or 여); got {raw!r}")
+        raise Refused(f"must be M or F (남 or 여); got {raw!r}", "bad_sex", value=raw)
     return known[raw]
 
 
@@ -128,7 +137,9 @@ def phone(value: Any) -> str:
         head = 2
     else:
         # The number itself is not echoed: errors are printed and audited pages show them.
-        raise ValueError("not a Korean phone number; write it like 010-1234-5678 or 02-123-4567")
+        raise Refused(
+            "not a Korean phone number; write it like 010-1234-5678 or 02-123-4567", "bad_phone"
+        )
     return f"{digits[:head]}-{digits[head:-4]}-{digits[-4:]}"
 
 
@@ -145,13 +156,22 @@ def day(value: Any, today: date) -> date:
     else:
         match = _DATE.match(_as_text(value))
         if not match:
-            raise ValueError(f"not a date (got {value!r}); write it as YYYY-MM-DD")
+            raise Refused(
+                f"not a date (got {value!r}); write it as YYYY-MM-DD", "not_a_date", value=value
+            )
         try:
             out = date(*(int(g) for g in match.groups()))
         except ValueError as exc:
-            raise ValueError(f"not a date (got {value!r}): {exc}") from None
+            raise Refused(
+                f"not a date (got {value!r}): {exc}", "no_such_date", value=value
+            ) from None
     if out > today:
-        raise ValueError(f"{out.isoformat()} is in the future (today is {today.isoformat()})")
+        raise Refused(
+            f"{out.isoformat()} is in the future (today is {today.isoformat()})",
+            "future_date",
+            date=out.isoformat(),
+            today=today.isoformat(),
+        )
     return out
 
 
@@ -160,7 +180,9 @@ def dong_code(value: Any) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         raw = str(int(value))
     if not re.fullmatch(r"\d{10}", raw):
-        raise ValueError(f"must be the 10-digit 행정기관코드 of a dong (got {raw!r})")
+        raise Refused(
+            f"must be the 10-digit 행정기관코드 of a dong (got {raw!r})", "bad_dong_code", value=raw
+        )
     return raw
 
 
@@ -232,14 +254,16 @@ def _as_text(value: Any) -> str:
 
 def _as_number(value: Any) -> float:
     if isinstance(value, bool):
-        raise ValueError(f"must be a number (got {value!r})")
+        raise Refused(f"must be a number (got {value!r})", "not_a_number", value=value)
     if isinstance(value, int | float):
         number = float(value)
     else:
         try:
             number = float(_as_text(value).replace(",", ""))
         except ValueError:
-            raise ValueError(f"must be a number (got {value!r})") from None
+            raise Refused(
+                f"must be a number (got {value!r})", "not_a_number", value=value
+            ) from None
     if not math.isfinite(number):
-        raise ValueError(f"must be a number (got {value!r})")
+        raise Refused(f"must be a number (got {value!r})", "not_a_number", value=value)
     return number

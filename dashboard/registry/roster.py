@@ -23,7 +23,7 @@ from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.catalog import pairing_refusal
 from dashboard.db.schema import CareRecipient, Device, DeviceType, Program, Region
-from dashboard.ingest.files import RowError, read_table
+from dashboard.ingest.files import RowError, no_rows, read_table, value_without_header
 from dashboard.ingest.vendors import known_vendors
 from dashboard.registry.columns import (
     DEVICE_COLUMNS,
@@ -191,7 +191,7 @@ def check_roster(
     try:
         header, table = read_table(data, filename)
     except (ValueError, OSError) as exc:
-        report.errors.append(RowError(0, None, str(exc)))
+        report.errors.append(RowError.of(0, None, exc))
         return report, []
     if conn.scalar(select(Region.id).limit(1)) is None:
         report.errors.append(
@@ -215,7 +215,7 @@ def check_roster(
         rows.append(row)
     report.rows = len(rows)
     if not rows:
-        report.errors.append(RowError(0, None, "no data rows below the header"))
+        report.errors.append(no_rows())
         return report, []
     report.errors += _duplicates(kind, rows)
     checker = _plan_people if kind is PEOPLE else _plan_devices
@@ -231,18 +231,44 @@ def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], li
     for index, name in enumerate(header):
         column = by_name.get(name)
         if name == "":
-            errors.append(RowError(1, None, f"column {index + 1} has no name"))
+            errors.append(
+                RowError(
+                    1, None, f"column {index + 1} has no name", "column_n_no_name", {"n": index + 1}
+                )
+            )
         elif column is None:
             known = ", ".join(f"{c.ko} ({c.key})" for c in kind.columns)
-            errors.append(RowError(1, name, f"unknown column (known columns: {known})"))
+            errors.append(
+                RowError(
+                    1,
+                    name,
+                    f"unknown column (known columns: {known})",
+                    "unknown_column",
+                    {"known": known},
+                )
+            )
         elif column.key in positions:
-            errors.append(RowError(1, name, f"column {column.ko} ({column.key}) appears twice"))
+            errors.append(
+                RowError(
+                    1,
+                    name,
+                    f"column {column.ko} ({column.key}) appears twice",
+                    "column_twice_named",
+                    {"ko": column.ko, "key": column.key},
+                )
+            )
         else:
             positions[column.key] = index
     for column in kind.columns:
         if column.required and column.key not in positions:
             errors.append(
-                RowError(1, column.ko, f"required column is missing ({column.ko} or {column.key})")
+                RowError(
+                    1,
+                    column.ko,
+                    f"required column is missing ({column.ko} or {column.key})",
+                    "column_missing_named",
+                    {"ko": column.ko, "key": column.key},
+                )
             )
     return positions, errors
 
@@ -258,7 +284,7 @@ def _parse_row(
     row = _Row(number, {}, {})
     errors = []
     if any(not _blank(c) for c in cells[len(header) :]):
-        errors.append(RowError(number, None, "a value in a column without a header"))
+        errors.append(value_without_header(number))
     for column in kind.columns:
         index = positions.get(column.key)
         where = header[index] if index is not None else column.ko
@@ -267,14 +293,14 @@ def _parse_row(
         if _blank(cell):
             row.values[column.key] = None
             if column.required:
-                errors.append(RowError(number, where, "required"))
+                errors.append(RowError(number, where, "required", "required"))
             continue
         try:
             row.values[column.key] = column.parse(cell, today)
         except ValueError as exc:
             row.values[column.key] = None
             row.invalid.add(column.key)
-            errors.append(RowError(number, where, str(exc)))
+            errors.append(RowError.of(number, where, exc))
     return row, errors
 
 
@@ -291,6 +317,8 @@ def _duplicates(kind: RosterKind, rows: list[_Row]) -> list[RowError]:
                     row.number,
                     row.headers[kind.key],
                     f"duplicate {kind.key} {key!r} (also on row {first[key]})",
+                    "duplicate",
+                    {"value": key, "first": first[key]},
                 )
             )
         else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from dashboard.tomlconfig import parse_toml_model, read_config_text, reloading
 
@@ -20,6 +20,34 @@ Stage = Literal["attention", "risk", "severe"]
 
 class RulesConfigError(ValueError):
     """``rules.toml`` is missing, not TOML, or holds a bad value; the message says which."""
+
+
+class RuleError(ValueError):
+    """A cross-field refusal: the English message (CLI, logs) plus an i18n key
+    (``settings_page.error.rule.<key>``) and parameters, so the settings page says it in its
+    language. Parameters ``a``/``b``/``c``/``setting`` are flat setting keys (shown as labels)."""
+
+    def __init__(self, message: str, key: str, **params: object) -> None:
+        super().__init__(message)
+        self.key, self.params = key, params
+
+
+def _not_greater(section: str, a: str, b: str) -> RuleError:
+    return RuleError(
+        f"{a} must not be greater than {b}", "not_greater", a=f"{section}.{a}", b=f"{section}.{b}"
+    )
+
+
+def _greater(section: str, a: str, b: str) -> RuleError:
+    return RuleError(
+        f"{a} must be greater than {b}", "greater", a=f"{section}.{a}", b=f"{section}.{b}"
+    )
+
+
+def _not_smaller(section: str, a: str, b: str) -> RuleError:
+    return RuleError(
+        f"{a} must not be smaller than {b}", "not_smaller", a=f"{section}.{a}", b=f"{section}.{b}"
+    )
 
 
 class _Section(BaseModel):
@@ -38,11 +66,17 @@ class PlugNoChange(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> PlugNoChange:
         if self.min_hours > self.max_hours:
-            raise ValueError("min_hours must not be greater than max_hours")
+            raise _not_greater("plug_no_change", "min_hours", "max_hours")
         if not self.min_hours <= self.default_hours <= self.max_hours:
-            raise ValueError("default_hours must lie between min_hours and max_hours")
+            raise RuleError(
+                "default_hours must lie between min_hours and max_hours",
+                "between",
+                setting="plug_no_change.default_hours",
+                a="plug_no_change.min_hours",
+                b="plug_no_change.max_hours",
+            )
         if self.severe_after_attention_h <= self.risk_after_attention_h:
-            raise ValueError("severe_after_attention_h must be greater than risk_after_attention_h")
+            raise _greater("plug_no_change", "severe_after_attention_h", "risk_after_attention_h")
         return self
 
 
@@ -63,9 +97,15 @@ class PlugRoutine(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> PlugRoutine:
         if not self.attention_slots < self.risk_slots < self.severe_slots:
-            raise ValueError("attention_slots < risk_slots < severe_slots must hold")
+            raise RuleError(
+                "attention_slots < risk_slots < severe_slots must hold",
+                "increasing",
+                a="plug_routine.attention_slots",
+                b="plug_routine.risk_slots",
+                c="plug_routine.severe_slots",
+            )
         if self.min_days > self.window_days:
-            raise ValueError("min_days must not be greater than window_days")
+            raise _not_greater("plug_routine", "min_days", "window_days")
         return self
 
 
@@ -86,7 +126,12 @@ class DeviceSilent(_Section):
     def _positive(self) -> DeviceSilent:
         for code, seconds in self.timeout_s.items():
             if seconds < 60:
-                raise ValueError(f"timeout_s.{code} must be at least 60 seconds")
+                raise RuleError(
+                    f"timeout_s.{code} must be at least 60 seconds",
+                    "timeout_min",
+                    setting=f"device_silent.timeout_s.{code}",
+                    min=60,
+                )
         return self
 
 
@@ -109,7 +154,7 @@ class AiCall(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> AiCall:
         if self.risk_in_a_row < self.unanswered_in_a_row:
-            raise ValueError("risk_in_a_row must not be smaller than unanswered_in_a_row")
+            raise _not_smaller("ai_call", "risk_in_a_row", "unanswered_in_a_row")
         return self
 
 
@@ -144,15 +189,15 @@ class Wandering(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> Wandering:
         if self.severe_after_min <= self.risk_after_min:
-            raise ValueError("severe_after_min must be greater than risk_after_min")
+            raise _greater("wandering", "severe_after_min", "risk_after_min")
         if self.severe_distance_m <= self.risk_distance_m:
-            raise ValueError("severe_distance_m must be greater than risk_distance_m")
+            raise _greater("wandering", "severe_distance_m", "risk_distance_m")
         if self.edge_dwell_min < self.exit_dwell_min:
-            raise ValueError("edge_dwell_min must not be smaller than exit_dwell_min")
+            raise _not_smaller("wandering", "edge_dwell_min", "exit_dwell_min")
         if self.far_m <= self.margin_m:
-            raise ValueError("far_m must be greater than margin_m")
+            raise _greater("wandering", "far_m", "margin_m")
         if self.no_position_stopped_min < self.no_position_min:
-            raise ValueError("no_position_stopped_min must not be smaller than no_position_min")
+            raise _not_smaller("wandering", "no_position_stopped_min", "no_position_min")
         return self
 
 
@@ -168,7 +213,7 @@ class Battery(_Section):
     @model_validator(mode="after")
     def _hysteresis(self) -> Battery:
         if self.clear_pct < self.low_pct:
-            raise ValueError("clear_pct must not be smaller than low_pct")
+            raise _not_smaller("battery", "clear_pct", "low_pct")
         return self
 
 
@@ -255,9 +300,11 @@ class Thresholds(_Section):
             try:
                 area_prefix(code)
             except ValueError as exc:
-                raise ValueError(f"districts.{code}: {exc}") from None
+                raise RuleError(f"districts.{code}: {exc}", "district_code", code=code) from None
             if code[5:] != "00000" or code[2:] == "00000000":
-                raise ValueError(f"districts.{code}: not a 시·군·구 (district) code")
+                raise RuleError(
+                    f"districts.{code}: not a 시·군·구 (district) code", "district_code", code=code
+                )
             self._effective(code, override)
         return self
 
@@ -267,20 +314,28 @@ class Thresholds(_Section):
         for key, value in ladder.items():
             city = getattr(self.plug_no_change, key)
             if value > city:
-                raise ValueError(
+                raise RuleError(
                     f"districts.{code}.plug_no_change.{key} = {value:g} is later than the "
-                    f"city's {city:g}: a district may make the fixed ladder earlier, never later"
+                    f"city's {city:g}: a district may make the fixed ladder earlier, never later",
+                    "district_later",
+                    code=code,
+                    setting=f"plug_no_change.{key}",
+                    value=value,
+                    city=city,
                 )
         routine = override.plug_routine.model_dump(exclude_none=True)
         try:
             merged_ladder = PlugNoChange(**{**self.plug_no_change.model_dump(), **ladder})
             merged_routine = PlugRoutine(**{**self.plug_routine.model_dump(), **routine})
-        except ValueError as exc:  # pydantic's ValidationError: name the district
-            messages = "; ".join(
-                e["msg"].removeprefix("Value error, ")
-                for e in exc.errors()  # type: ignore[attr-defined]
+        except ValidationError as exc:  # name the district; keep the first check's key
+            messages = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+            cause = exc.errors()[0].get("ctx", {}).get("error")
+            key, params = (
+                (cause.key, cause.params)
+                if isinstance(cause, RuleError)
+                else ("district_invalid", {"detail": messages})
             )
-            raise ValueError(f"districts.{code}: {messages}") from None
+            raise RuleError(f"districts.{code}: {messages}", key, code=code, **params) from None
         return self.model_copy(
             update={
                 "plug_no_change": merged_ladder,

@@ -35,7 +35,15 @@ from dashboard.rules.config import (
     Thresholds,
     load_thresholds,
 )
-from dashboard.rules.edit import ThresholdsInvalid, changes, districts_of, nest, save_thresholds
+from dashboard.rules.edit import (
+    Problem,
+    ThresholdsInvalid,
+    changes,
+    districts_of,
+    nest,
+    problem_of,
+    save_thresholds,
+)
 
 ACTION = "district_thresholds_update"
 # The editable settings as flat keys, in the editor's order.
@@ -61,7 +69,7 @@ def _override_of(th: Thresholds, values: dict[str, Any]) -> dict[str, dict[str, 
     if unknown:
         raise ThresholdsInvalid(
             f"not a district setting: {', '.join(unknown)} (one of {', '.join(FIELDS)})",
-            {k: ["not a district setting"] for k in unknown},
+            {k: [Problem("not a district setting", "not_district_setting")] for k in unknown},
         )
     return nest({k: v for k, v in values.items() if v is not None and v != city[k]})
 
@@ -83,7 +91,7 @@ def proposed_thresholds(th: Thresholds, code: str, values: dict[str, Any]) -> Th
     except ValidationError as exc:
         for err in exc.errors():
             key = ".".join(str(p) for p in err["loc"])
-            problems.setdefault(key, []).append(err["msg"])
+            problems.setdefault(key, []).append(problem_of(err))
     if not problems:
         districts = {**districts_of(th), code: tables}
         if not tables:
@@ -94,7 +102,7 @@ def proposed_thresholds(th: Thresholds, code: str, values: dict[str, Any]) -> Th
             )
         except ValidationError as exc:
             for err in exc.errors():
-                message = err["msg"].removeprefix("Value error, ")
+                message = problem_of(err)
                 for key in _named(message) or ["district"]:
                     problems.setdefault(key, []).append(message)
     lines = "\n".join(f"  {k}: {'; '.join(v)}" for k, v in problems.items())
@@ -107,7 +115,11 @@ def district_name(conn: Connection, code: str) -> str:
     if row is None or row.level not in DISTRICT_LEVELS:
         raise ThresholdsInvalid(
             f"district: {code!r} is not a 시·군·구 code in the regions table",
-            {"district": [f"{code!r} is not a 시·군·구 code"]},
+            {
+                "district": [
+                    Problem(f"{code!r} is not a 시·군·구 code", "rule.district_code", code=code)
+                ]
+            },
         )
     return row.name_ko
 

@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import Connection
 
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.rules.config import (
+    RuleError,
     RulesConfigError,
     Thresholds,
     load_thresholds,
@@ -69,6 +71,32 @@ _UNIT_EXACT = {
     "night_start_hour": "clock",
     "night_end_hour": "clock",
 }
+
+
+class Problem(str):
+    """One validation problem: the English text (CLI, logs, tests compare it as a string) that
+    also carries an i18n key (``settings_page.error.<key>``) and parameters for the page."""
+
+    key: str | None
+    params: dict[str, Any]
+
+    def __new__(cls, text: str, key: str | None = None, **params: Any) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.key, problem.params = key, params
+        return problem
+
+
+def problem_of(err: ErrorDetails) -> Problem:
+    """A pydantic error as a :class:`Problem`: keyed by the error's ``type`` (its ``ctx`` the
+    parameters: ``le``, ``gt``…) or, for a cross-field check, by the :class:`RuleError`'s key."""
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return Problem("unknown setting", "unknown_setting")
+    ctx = dict(err.get("ctx") or {})
+    cause = ctx.pop("error", None)
+    if isinstance(cause, RuleError):
+        return Problem(message, f"rule.{cause.key}", **cause.params)
+    return Problem(message, f"type.{err['type']}", **ctx)
 
 
 class ThresholdsInvalid(RulesConfigError):
@@ -149,7 +177,8 @@ def render_toml(values: dict[str, Any], header: str = DEFAULT_HEADER) -> str:
 
     for section, node in nest(values).items():
         if not isinstance(node, dict):
-            raise ThresholdsInvalid(f"{section}: not a section", {section: ["not a section"]})
+            problem = Problem("not a section", "not_a_section")
+            raise ThresholdsInvalid(f"{section}: not a section", {section: [problem]})
         table(section, node)
     return "\n".join(lines) + "\n"
 
@@ -194,12 +223,10 @@ def problems_of(
     try:
         Thresholds.model_validate(tree)
     except ValidationError as exc:
-        problems: dict[str, list[str]] = {}
+        problems: dict[str, list[str]] = {}  # Problem: a str with its i18n key
         for err in exc.errors():
             loc = [str(p) for p in err["loc"]]
-            message = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                message = "unknown setting"
+            message = problem_of(err)
             where = ".".join(loc) or "(top level)"
             keys = [where]
             if len(loc) <= 1:  # a section's (or the districts') check: name the settings

@@ -17,9 +17,12 @@ from streamlit.runtime.uploaded_file_manager import UploadedFile
 from dashboard.auth import SessionUser, can
 from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
+from dashboard.i18n import translate_or
 from dashboard.ingest.files import RowError
+from dashboard.ingest.refusal import Refused
 from dashboard.ui.auth import session_user
-from dashboard.ui.i18n import t
+from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.safe_text import md_escape
 
 MAX_UPLOAD_MB = 20  # 100,000 rows (the importers' limit) of a typical export fit well within
 CHANGED_ROWS = 200  # changed rows listed in a preview table
@@ -72,13 +75,30 @@ def permitted(action: str) -> SessionUser | None:
     return user if user is not None and can(user.role, action) else None
 
 
+def row_reason(error: RowError) -> str:
+    """The problem in the session's language, as plain text for a table cell (the English
+    reason when it has no key: the importers' contract text)."""
+    if not error.key:
+        return error.reason
+    return translate_or(f"import_error.{error.key}", error.reason, current_lang(), **error.params)
+
+
+def refusal_text(exc: Exception) -> str:
+    """A reader's refusal for a notice (markdown): translated, every value escaped (a file
+    name or a cell may be quoted)."""
+    if not isinstance(exc, Refused):
+        return md_escape(exc)
+    params = {k: md_escape(v) for k, v in exc.params.items()}
+    return translate_or(f"import_error.{exc.key}", md_escape(exc), current_lang(), **params)
+
+
 def error_frame(errors: list[RowError]) -> pd.DataFrame:
     """Problems as a table: spreadsheet row (the header is row 1), column, reason."""
     return pd.DataFrame(
         {
             t("importing.row"): [e.row if e.row else t("importing.whole_file") for e in errors],
             t("importing.column"): [e.column or "–" for e in errors],
-            t("importing.reason"): [e.reason for e in errors],
+            t("importing.reason"): [row_reason(e) for e in errors],
         }
     ).astype(str)
 

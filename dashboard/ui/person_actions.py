@@ -42,6 +42,7 @@ from dashboard.rules.geo import haversine_m
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.auth import session_user
 from dashboard.ui.data import clear_loads, get_engine
+from dashboard.ui.enrollment_errors import error_text as keyed_error_text
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
 
@@ -134,8 +135,8 @@ def error_text(err: EnrollmentError, entered: dict[str, Any], enrolled_on: date)
         text = t("person_edit.err.before_enrollment", date=format_date(enrolled_on, current_lang()))
     elif field == "recipient_id" and "ended" in message:
         text = t("person_edit.err.already_ended")
-    else:
-        text = t("person_edit.err.other", message=md_escape(message))
+    else:  # the domain's keyed refusal in the session's language (English only without a key)
+        text = keyed_error_text(err)
     label = t(_LABELS[field]) if field in _LABELS else md_escape(field)
     return t("person_edit.refused", field=label, message=text)
 

@@ -66,6 +66,37 @@ def unit_label(key: str) -> str:
     return t(f"settings_page.unit.{unit_of(key)}")
 
 
+def input_label(key: str) -> str:
+    """The input's label: the setting, and its unit once (none for a plain number)."""
+    unit = unit_of(key)
+    return setting_label(key) + (f" ({unit_label(key)})" if unit != "none" else "")
+
+
+# Problem parameters that name a setting (flat keys): shown as the setting's label.
+_SETTING_PARAMS = frozenset({"a", "b", "c", "setting"})
+
+
+def _problem_param(name: str, value: Any) -> str:
+    if name in _SETTING_PARAMS:
+        return md_escape(setting_label(str(value)))
+    if isinstance(value, float):
+        return md_escape(f"{value:g}")
+    if isinstance(value, list | tuple):
+        return md_escape(", ".join(str(v) for v in value))
+    return md_escape(value)
+
+
+def problem_text(problem: str) -> str:
+    """A validation problem in the session's language (``settings_page.error.<key>``); the
+    English text, escaped, for a problem without a translation. Values are escaped: a typed
+    value may come back in a parameter."""
+    key = getattr(problem, "key", None)
+    if not key:
+        return md_escape(problem)
+    params = {k: _problem_param(k, v) for k, v in getattr(problem, "params", {}).items()}
+    return translate_or(f"settings_page.error.{key}", md_escape(problem), current_lang(), **params)
+
+
 def show_value(key: str, value: Any) -> str:
     if key == "ai_call.concern_stage":
         return t(f"settings_page.stage.{value}")
@@ -150,7 +181,7 @@ def settings_frame(values: dict[str, Any]) -> pd.DataFrame:
 
 
 def _input(key: str, value: Any, errors: dict[str, list[str]]) -> None:
-    label = f"{setting_label(key)} ({unit_label(key)})"
+    label = input_label(key)
     if key == "ai_call.concern_stage":
         stage_labels = {s: t(f"settings_page.stage.{s}") for s in STAGES}
         st.selectbox(
@@ -168,7 +199,7 @@ def _input(key: str, value: Any, errors: dict[str, list[str]]) -> None:
     else:
         st.number_input(label, value=float(value), step=1.0, key=widget_key(key), help=key)
     for message in errors.get(key, []):
-        st.error(t("settings_page.problem", message=md_escape(message)), icon=":material/error:")
+        st.error(t("settings_page.problem", message=problem_text(message)), icon=":material/error:")
 
 
 def edit_form(values: dict[str, Any]) -> None:
@@ -384,8 +415,7 @@ def district_view(user: SessionUser) -> None:
     city = district_rules.city_values(th)
     with st.form(D_FORM, enter_to_submit=False):
         for key in district_rules.FIELDS:
-            unit = unit_of(key)
-            label = setting_label(key) + (f" ({unit_label(key)})" if unit != "none" else "")
+            label = input_label(key)
             hint = t("settings_page.district.city_value", value=show_value(key, city[key]))
             st.number_input(
                 label,
@@ -396,10 +426,11 @@ def district_view(user: SessionUser) -> None:
             )
             for message in errors.get(key, []):
                 st.error(
-                    t("settings_page.problem", message=md_escape(message)), icon=":material/error:"
+                    t("settings_page.problem", message=problem_text(message)),
+                    icon=":material/error:",
                 )
         for message in errors.get("district", []):
-            st.error(t("settings_page.problem", message=md_escape(message)))
+            st.error(t("settings_page.problem", message=problem_text(message)))
         left, right = st.columns(2)
         left.form_submit_button(
             t("settings_page.district.preview"), on_click=_on_district_preview, key=D_PREVIEW

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.auth import SessionUser
 from dashboard.db.schema import AuditLog, Device, DeviceEvent
 from dashboard.i18n import translate
+from dashboard.ingest.events import ALL_FIELDS
 from dashboard.ui.safe_text import md_escape
 from tests.apptest.conftest import open_page, private_copy, texts
 
@@ -160,7 +161,10 @@ def test_one_bad_row_stores_nothing_and_names_the_row(import_db: Engine, lang: s
     row = errors.iloc[0]
     assert row[translate("importing.row", lang)] == "3"
     assert row[translate("importing.column", lang)] == "watts"
-    assert "greater than or equal to 0" in row[translate("importing.reason", lang)]
+    # pydantic's range error, said in the page's language with the bound and the value given
+    assert row[translate("importing.reason", lang)] == translate(
+        "import_error.type.greater_than_equal", lang, ge=0, value="-1.0"
+    )
     ((actor, detail),) = _audits(import_db, "import_refused", filename)
     assert actor == "lead" and detail["errors"] == 1 and detail["accepted"] == 0
     assert at.file_uploader[0].value is not None  # kept, to compare with the report
@@ -174,7 +178,9 @@ def test_unknown_device_is_reported_and_nothing_stored(import_db: Engine) -> Non
     assert _stored(import_db, prefix) == 0
     errors = at.dataframe[-1].value
     assert list(errors["Row"]) == ["3"] and list(errors["Column"]) == ["device_id"]
-    assert "unknown device 'ghost-7'" in errors["Reason"].iloc[0]
+    assert errors["Reason"].iloc[0] == translate(
+        "import_error.unknown_device", "en", device="ghost-7"
+    )
 
 
 def test_excel_file_is_previewed_and_stored(import_db: Engine) -> None:
@@ -271,7 +277,7 @@ def test_zip_bomb_and_oversized_sheet_are_refused_on_the_page(import_db: Engine)
 
     for filename, blocks, reason in [
         ("bomb.xlsx", expanding_sheet(1024), "expands to 1,024 MB when unpacked"),
-        ("rows.xlsx", sheet_rows(120_000), "more than 100,000 rows with values"),
+        ("rows.xlsx", sheet_rows(120_000), "100,000 rows with values"),
     ]:
         buffer = io.BytesIO()
         write_workbook(buffer, blocks)
@@ -282,3 +288,29 @@ def test_zip_bomb_and_oversized_sheet_are_refused_on_the_page(import_db: Engine)
         ]
         assert reason in at.dataframe[-1].value["Reason"].iloc[0]
         assert len(_audits(import_db, "import_refused", filename)) == 1
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_bad_header_and_a_foreign_encoding_read_in_the_page_language(
+    import_db: Engine, lang: str
+) -> None:
+    """Header problems and the reader's refusals carry a key: the Korean page shows Korean
+    (the English text stays the CLI's and the JSON report's)."""
+    filename = f"bad-header-{lang}.csv"
+    data = b"event_id,ts,type,colour\ne1,2024-12-01T09:00:00+09:00,power,red\n"
+    at = _import(_open(lang), filename, data)
+    reasons = list(at.dataframe[-1].value[translate("importing.reason", lang)])
+    known = ", ".join(ALL_FIELDS)
+    assert reasons[0] == translate("import_error.unknown_column", lang, known=known)
+    assert translate("import_error.column_missing", lang) in reasons
+    if lang == "ko":
+        assert not any("unknown column" in r or "required column" in r for r in reasons)
+
+    # Neither UTF-8 nor CP949: the preview says why, in the page's language.
+    at = _open(lang)
+    at.file_uploader[0].set_value(("latin.csv", b"event_id\n\xff\xfe\xfa\n", "text/csv")).run()
+    warnings = [w.value for w in at.warning]
+    reason = translate("import_error.not_utf8", lang, line=2)
+    assert translate("importing.preview_failed", lang, reason=reason) in warnings, warnings
+    if lang == "ko":
+        assert not any("neither UTF-8" in w for w in warnings)

@@ -306,3 +306,20 @@ def test_import_errors_are_listed_and_nothing_is_stored(roster_db: Engine) -> No
 def test_operator_has_no_import_section(roster_db: Engine) -> None:
     at = _open("people", role="operator")
     assert not at.file_uploader
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_roster_cell_errors_read_in_the_page_language(roster_db: Engine, lang: str) -> None:
+    """A coordinate outside Korea and a date that does not exist: the error table says so in
+    the page's language, from the refusal's key (the CLI keeps the English text)."""
+    data = roster_csv(PEOPLE, [person(7, home_lon="140", enrolled_on="2030-13-45")])
+    at = _open("people", lang=lang)
+    at.file_uploader[0].set_value(("cells.csv", data, "text/csv")).run()
+    assert not at.exception
+    reasons = _table_column(
+        at, translate("importing.reason", lang), translate("importing.reason", lang)
+    )
+    assert translate("import_error.outside_korea", lang, low=124.0, high=132.0) in reasons
+    assert translate("import_error.no_such_date", lang, value="2030-13-45") in reasons
+    if lang == "ko":
+        assert not any("must be" in r or "not a date" in r for r in reasons), reasons

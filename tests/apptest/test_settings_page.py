@@ -276,7 +276,13 @@ def test_an_invalid_district_value_is_named_and_nothing_runs(
     at.button(key=sp.D_PREVIEW).click().run()
     errors = [e.value for e in at.error]
     assert errors[0] == translate("settings_page.district.preview_invalid")
-    assert any("risk_slots" in e.replace("\\", "") for e in errors[1:])  # md-escaped
+    # The cross-field check names both settings by their labels, in the page's language.
+    risk, attention = (
+        translate(f"settings_page.field.plug_routine.{k}")
+        for k in ("risk_slots", "attention_slots")
+    )
+    plain = [e.replace("\\", "") for e in errors[1:]]  # labels are md-escaped
+    assert any(risk in e and attention in e for e in plain), errors
     assert _preview_table(at, "ko") is None
     at.button(key=sp.D_SAVE).click().run()
     assert next(e.value for e in at.error) == translate("settings_page.invalid")
@@ -288,3 +294,67 @@ def test_admin_sees_district_overrides_but_no_editor(rules: Path) -> None:
     assert translate("settings_page.district.title") in [h.value for h in at.subheader]
     assert translate("settings_page.district.none") in "\n".join(texts(at))
     assert not at.selectbox and not at.number_input
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("battery.low_pct", 500.0, [("settings_page.error.type.less_than_equal", {"le": "100"})]),
+        (
+            "plug_no_change.min_hours",
+            60.0,
+            [("settings_page.error.rule.not_greater", {})],
+        ),
+    ],
+)
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_refusals_read_in_the_page_language(
+    rules: Path, key: str, value: float, expected: list, lang: str
+) -> None:
+    at = _open("lead", lang)
+    at.number_input(key=sp.widget_key(key)).set_value(value)
+    at.button(key=sp.SAVE).click().run()
+    errors = [e.value.replace("\\", "") for e in at.error][1:]  # md escapes dropped
+    assert errors
+    assert not any("Input should" in e or "must not be" in e for e in errors) or lang == "en"
+    if key == "plug_no_change.min_hours":
+        labels = {
+            k: translate(f"settings_page.field.plug_no_change.{k}", lang)
+            for k in ("min_hours", "max_hours")
+        }
+        params = {"a": labels["min_hours"], "b": labels["max_hours"]}
+    else:
+        params = expected[0][1]
+    message = translate(expected[0][0], lang, **params)
+    assert translate("settings_page.problem", lang, message=message) in errors, errors
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_every_rendered_input_is_labelled_in_the_page_language(rules: Path, lang: str) -> None:
+    """Walks every input the city and district forms render: its label is the translation
+    (never the raw key or a missing-key marker), with the unit at most once."""
+    from dashboard.rules.edit import flatten, unit_of
+
+    at = _open("lead", lang)
+    widgets = [*at.number_input, *at.toggle, *at.selectbox]
+    by_key = {w.key: w for w in widgets}
+    keys = list(flatten(config.load_thresholds(rules)))
+    assert len(keys) > 50
+    for key in keys:
+        widget = by_key[sp.widget_key(key)]
+        label = translate(f"settings_page.field.{key}", lang)
+        unit = translate(f"settings_page.unit.{unit_of(key)}", lang)
+        assert widget.label.startswith(label), (key, widget.label)
+        assert "⟦" not in widget.label
+        assert widget.label.count(f"({unit})") <= 1, widget.label
+        if unit_of(key) == "none":
+            assert "(–)" not in widget.label, widget.label
+    district = [w for w in widgets if str(w.key).startswith("settings_district__")]
+    assert district  # the district editor's inputs, one per district setting
+    for widget in district:
+        key = str(widget.key).rsplit("__", 1)[-1]
+        assert widget.label.startswith(translate(f"settings_page.field.{key}", lang)), key
+        assert "⟦" not in widget.label
+    shown = "\n".join(texts(at))
+    for section in {k.split(".")[0] for k in keys}:
+        assert translate(f"settings_page.section.{section}", lang) in shown, section
