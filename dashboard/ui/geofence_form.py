@@ -145,8 +145,7 @@ def apply_drawing(rid: int, drawing: Mapping | None, home: tuple[float, float] |
         state[_key(rid, "polygon")] = polygon_text(corners)
         check_polygon(corners, home)
     except EnrollmentError as err:
-        message = str(err).removeprefix(f"{err.field}: ")
-        state[_FLASH] = ("error", t("geofence.drawn_refused", message=md_escape(message)))
+        state[_FLASH] = ("error", t("geofence.drawn_refused", message=error_text(err)))
         return
     state[_FLASH] = ("success", t("geofence.drawn", n=len(corners)))
 

@@ -12,7 +12,6 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.db.schema import AuditLog, CareRecipient, Device
 from dashboard.i18n import translate
-from dashboard.ui.safe_text import md_escape
 from tests.apptest.conftest import open_page, private_copy, texts
 
 
@@ -74,7 +73,8 @@ def test_a_lead_sets_quiet_hours_and_a_polygon_and_it_is_audited(db: Engine) -> 
     far = "\n".join(f"{lat + 0.05 + d}, {lon + e}" for d, e in ((0, 0), (0.01, 0), (0.01, 0.01)))
     at = _save(at, rid, polygon=far)
     shown = "\n".join(texts(at))
-    assert translate("geofence.field.polygon") in shown and "home is outside" in shown
+    assert translate("geofence.field.polygon") in shown
+    assert translate("enrollment_error.home_outside") in shown
     # A square around the home and the night as quiet hours: saved.
     square = "\n".join(
         f"{lat + dy}, {lon + dx}"
@@ -100,8 +100,9 @@ def test_bad_quiet_hours_are_refused_in_english_too(db: Engine) -> None:
     at.switch_page("../pages/people.py").run()
     at = _save(at, rid, "en", quiet_start="9pm", quiet_end="06:00")
     shown = "\n".join(texts(at))
-    # The refusal's text is Markdown with what was typed escaped.
-    assert translate("geofence.field.quiet_start", "en") in shown and md_escape("22:00") in shown
+    # In the page's language, quoting what was typed (escaped: the text is Markdown).
+    assert translate("geofence.field.quiet_start", "en") in shown
+    assert translate("enrollment_error.clock_format", "en", value="9pm") in shown
 
 
 def test_operators_get_no_form(db: Engine) -> None:
@@ -160,7 +161,7 @@ def test_a_drawn_polygon_that_leaves_the_home_outside_is_refused_at_once(db: Eng
         "last_active_drawing": _drawn_square(lat + 0.05, lon, 0.002)
     }
     at.run()
-    assert "home is outside" in "\n".join(texts(at))
+    assert translate("enrollment_error.home_outside") in "\n".join(texts(at))
 
 
 def test_a_refusal_quotes_what_was_typed_without_rendering_it(db: Engine) -> None:
