@@ -134,8 +134,8 @@ def test_projector_briefing(page, app_server):
 
 
 def test_login_gate_and_council_url_fallback(browser, app_server):
-    """A fresh browser sees only the login page; a council account asking for /alerts gets the
-    briefing instead (Streamlit's fallback for an unregistered page), and no alert page."""
+    """A fresh browser sees only the login page; a council account asking for /alerts is told
+    it may not see the page (a stand-in, never the queue) and is offered its briefing."""
     context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="ko-KR")
     page = context.new_page()
     try:
@@ -144,12 +144,13 @@ def test_login_gate_and_council_url_fallback(browser, app_server):
         assert page.locator("h1").filter(has_text=TITLES_AUTH["title"]).count() >= 1
         assert "anbu-demo" in page.inner_text("body")
         screenshot(page, "login-ko")
-        log_in(page, "council")  # the session asked for /alerts: council gets its default
-        page.locator("h1, h2").filter(has_text=TITLES["ko"]["briefing"]).first.wait_for()
-        assert page.locator("h1, h2").filter(has_text=TITLES["ko"]["alerts"]).count() == 0
-        page.keyboard.press("Escape")  # Streamlit's "page not found" notice for the fallback
+        log_in(page, "council")  # the session asked for /alerts: not the council's page
+        page.get_by_text(TITLES_AUTH["forbidden"]).wait_for(timeout=30_000)
+        assert page.locator('[data-testid="stDataFrame"]').count() == 0  # no queue
         nav = page.locator('[data-testid="stSidebarNav"]').inner_text()
         assert TITLES["ko"]["alerts"] not in nav and TITLES["ko"]["live"] not in nav
+        page.get_by_role("link", name=TITLES["ko"]["briefing"]).first.click()
+        page.locator("h1, h2").filter(has_text=TITLES["ko"]["briefing"]).first.wait_for()
         page.get_by_role("button", name=TITLES_AUTH["logout"]).click()
         page.locator(PASSWORD_INPUT).wait_for(timeout=30_000)
         assert page.locator("h1").filter(has_text=TITLES_AUTH["title"]).count() >= 1
@@ -186,12 +187,13 @@ def test_council_sees_no_personal_data_anywhere(browser, app_server, app_databas
                 leaked = sorted(value for value in secrets if value in markup)
                 assert not leaked, f"/{name}?lang={lang} shows personal data: {leaked[:5]}"
                 screenshot(page, f"council-{name}-{lang}")
-            # The roster pages are not registered for the council: a deep link falls back.
+            # The roster pages are not registered for the council: a deep link shows only a
+            # stand-in saying so (never the page's script).
+            forbidden = (TITLES_AUTH if lang == "ko" else _EN_AUTH)["forbidden"]
             for url in ("people?person=AIC-P000001", "devices?device=AIC-000001"):
                 visit(page, f"{app_server}/{url}&lang={lang}", username="council")
-                page.keyboard.press("Escape")  # Streamlit's "page not found" notice
-                heading = page.locator("h1, h2").filter(has_text=TITLES[lang]["people"])
-                assert heading.count() == 0, url
+                page.get_by_text(forbidden).wait_for(timeout=30_000)
+                assert page.locator('[data-testid="stDataFrame"]').count() == 0, url
                 markup = page.content()  # once: a call per value is a browser round trip each
                 leaked = sorted(value for value in secrets if value in markup)
                 assert not leaked, f"/{url} shows personal data: {leaked[:5]}"
