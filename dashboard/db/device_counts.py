@@ -303,27 +303,21 @@ RECOUNT_LOCK_CLASS = 0x616E_6263  # "anbc": not the tick's key
 def daily_recount(engine: Engine, now: datetime) -> Recount | None:
     """The worker's daily safety net: :func:`recount` at most once per Asia/Seoul day (the
     ``device_recount`` audit row is the guard); a group that differed is logged as a warning."""
-    from dashboard.audit import audit_row
-    from dashboard.db.schema import AuditLog
+    from dashboard.audit import write_audit
     from dashboard.once_a_day import run_once_a_day
 
     def job(conn: Connection) -> Recount:
         result = recount(conn)
         if result.differed:
             log.warning("device counts had drifted in %d groups; recounted", result.differed)
-        detail = {"groups": result.groups, "differed": result.differed}
-        conn.execute(
-            insert(AuditLog.__table__),
-            [
-                audit_row(
-                    at=now,
-                    actor="system",
-                    action=RECOUNT_ACTION,
-                    entity_type="device_counts",
-                    entity_id=None,
-                    detail=detail,
-                )
-            ],
+        write_audit(
+            conn,
+            at=now,
+            actor="system",
+            action=RECOUNT_ACTION,
+            entity_type="device_counts",
+            entity_id=None,
+            detail={"groups": result.groups, "differed": result.differed},
         )
         return result
 
