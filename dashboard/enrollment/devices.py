@@ -30,6 +30,7 @@ from dashboard.db.schema.devices import DEVICE_STATUSES
 from dashboard.enrollment.common import audit, authorise, load_device, load_person
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.ingest.vendors import known_vendors
+from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
 UID_MAX = 60
@@ -243,6 +244,7 @@ def assign_device(
                 status="active")
     )  # fmt: skip
     open_assignment(conn, device_id, recipient_id, site_id, now)
+    judge_again(conn, [device_id])  # a new person's thresholds, home and zone
     detail = {"recipient_id": recipient_id, "site_id": site_id, "from_status": device.status}
     audit(conn, now, actor, "device_assign", "device", device_id, detail)
 
@@ -285,6 +287,7 @@ def set_device_status(
     else:
         d = Device.__table__
         conn.execute(update(d).where(d.c.id == device_id).values(status=status))
+        judge_again(conn, [device_id])  # judged at the next tick in its new status
     detail = {"from": device.status, "to": status}
     audit(conn, now, actor, "device_status", "device", device_id, detail)
 

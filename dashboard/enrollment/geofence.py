@@ -22,6 +22,7 @@ from dashboard.enrollment.common import audit, authorise, load_person
 from dashboard.enrollment.errors import EnrollmentError
 from dashboard.enrollment.people import KOREA_LAT, KOREA_LON, SAFE_ZONE_M, _bounded_int
 from dashboard.rules.geofence import polygon_signed_distance, project_m
+from dashboard.rules.schedule import judge_again
 
 POLYGON_VERTICES = (3, 200)
 POLYGON_AREA_M2 = (2_000, 100_000_000)  # a house and garden … a whole district (100 km²)
@@ -287,6 +288,7 @@ def set_geofence(
         raise EnrollmentError("settings", "nothing to change", key="nothing_to_change")
     r = CareRecipient.__table__
     conn.execute(update(r).where(r.c.id == recipient_id).values(**values))
+    judge_again(conn, recipient_ids=[recipient_id])  # the geofence's decision may move
     # The polygon outlines the home: the audit keeps how many corners, never where.
     detail: dict[str, Any] = {"fields": sorted(values)}
     if "safe_zone_m" in values:

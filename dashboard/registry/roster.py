@@ -32,6 +32,7 @@ from dashboard.registry.columns import (
     PEOPLE_FIELDS,
     Column,
 )
+from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
 PERMISSION = "manage_roster"
@@ -569,9 +570,15 @@ def _apply(conn: Connection, kind: RosterKind, plan: list[dict[str, Any]]) -> No
     if inserts:
         # executemany takes its columns from the first row: every row has the same keys.
         conn.execute(insert(model), inserts)
+    updated = [w["id"] for w in plan if w["op"] == "update"]
     for write in plan:
         if write["op"] == "update":
             conn.execute(update(model).where(model.id == write["id"]).values(write["values"]))
+    # A person's thresholds, home or zone, a device's person or status: the rules judge again.
+    if kind is PEOPLE:
+        judge_again(conn, recipient_ids=updated)
+    else:
+        judge_again(conn, device_ids=updated)
 
 
 def _blank(value: Any) -> bool:

@@ -9,8 +9,11 @@ the tick stores it (``device_state.rules_due_at``) and selects the device again 
 has passed. It errs early, never late: ``tests/unit/test_rules_due.py`` steps the clock over
 random facts and checks that no decision changes before it.
 
-Rules whose decision moves with the clock in ways not bounded here (the wandering geofence)
-make their devices due at every tick, as before. A due time is never further
+A wandering detector at home is due when its position could change a decision by the clock
+alone: an exit whose dwell is still running completes, the gap since its newest fix reaches
+``no_fix_inside_h``, or it stops reporting; a new fix is an event and clears the due time.
+One outside its zone is judged at every tick (its stage moves with the minutes outside, the
+night and the fixes' gap). A due time is never further
 ahead than ``MAX_WAIT``: a change the rules cannot see coming (a threshold file edited by
 hand is caught by :func:`basis`, but a row written outside Anbu is not) takes effect within
 that time.
@@ -29,12 +32,12 @@ from dashboard.rules.device import heartbeat_timeout_s
 from dashboard.rules.facts import RESULTS_LOOKBACK, routine_quiet
 from dashboard.rules.model import DeviceFacts, Reading
 from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, no_load, plug_ladder
+from dashboard.rules.wandering import TYPE as TYPE_WANDERER
+from dashboard.rules.wandering import track_of
 from dashboard.settings import LOCAL_TZ
 
 MAX_WAIT = timedelta(hours=1)
 SPREAD_MIN = 30
-# Types whose rules move with the clock in ways this module does not bound: judged every tick.
-EVERY_TICK = frozenset({"wandering_detector"})
 
 
 def device_due(
@@ -42,11 +45,9 @@ def device_due(
 ) -> datetime:
     """The earliest moment after ``now`` at which a rule's decision for ``facts`` could change
     (or the facts the tick loads for it could), at most ``MAX_WAIT`` ahead (less up to
-    ``SPREAD_MIN`` minutes, by device id); ``now`` itself when
-    the device must be judged at every tick. ``th`` is the city's thresholds (the district's
+    ``SPREAD_MIN`` minutes, by device id); ``now`` itself when the device must be judged at
+    every tick (a wanderer outside its zone). ``th`` is the city's thresholds (the district's
     are picked here, as the rules do)."""
-    if facts.type_code in EVERY_TICK:
-        return now
     local = th.for_region(facts.region_code)
     ahead = [t for t in _thresholds(facts, th, local, now, readings) if t is not None and t >= now]
     # Set back by (id mod SPREAD_MIN) minutes: devices judged together at one tick (after a
@@ -72,6 +73,8 @@ def _thresholds(
         yield from _robot(facts, local, readings)
     elif kind == "ai_call_line":
         yield from _ai_line(local, readings)
+    elif kind == TYPE_WANDERER:
+        yield from _wanderer(facts, local, now, readings)
 
 
 def _silent(facts: DeviceFacts, th: Thresholds) -> Iterable[datetime | None]:
@@ -154,6 +157,25 @@ def _ai_line(th: Thresholds, readings: Sequence[Reading]) -> Iterable[datetime |
         yield r.ts + RESULTS_LOOKBACK
         if (r.data or {}).get("outcome") == "concern":
             yield r.ts + timedelta(hours=th.ai_call.concern_max_age_h)
+
+
+def _wanderer(
+    facts: DeviceFacts, th: Thresholds, now: datetime, readings: Sequence[Reading]
+) -> Iterable[datetime | None]:
+    """The geofence rules (``rules.wandering``): outside the zone, every tick; at home, the
+    pending exit's dwell, the no-fix gap and the end of the heartbeat (``wander_no_fix`` asks
+    whether the detector still reports)."""
+    track = track_of(facts, th, now, readings)
+    if track is None:
+        return  # no zone or no fix: no geofence opinion until an event brings one
+    if track.outside:
+        yield now
+        return
+    yield track.exit_pending_at
+    if track.newest_fix_at is not None:
+        yield track.newest_fix_at + timedelta(hours=th.wandering.no_fix_inside_h)
+    if facts.last_seen_at is not None:
+        yield facts.last_seen_at + timedelta(seconds=facts.heartbeat_timeout_s)
 
 
 def basis(th: Thresholds, timeouts: dict[str, int]) -> str:

@@ -211,6 +211,9 @@ class Track:
     held: Fix | None  # a possible jump waiting for the next fix
     newest_fix_at: datetime | None  # newest fix of any kind (held included)
     stopped_since: datetime | None  # the last fixes stayed within ``stopped_m`` since then
+    # Inside: when the exit will be confirmed by the clock alone if the last position stands
+    # (a fix past the boundary whose dwell is still running); None when nothing is pending.
+    exit_pending_at: datetime | None = None
 
 
 def _margin(fix: Fix, th: Wandering) -> float:
@@ -291,6 +294,11 @@ def track_state(
         outside, crossed_at, exited_at, returned_at = True, out_since, due, None
     elif outside and in_since is not None and now - in_since >= back_dwell:
         outside, returned_at, in_since, crossed_at = False, in_since + back_dwell, None, None
+    pending = [
+        start + dwell
+        for start, dwell in ((out_since, edge_dwell), (clear_out, exit_dwell), (far_out, far_dwell))
+        if start is not None and not outside
+    ]
     last = kept[-1] if kept else None
     newest = max((f.ts for f in (last, held) if f is not None), default=None)
     stopped = None
@@ -313,4 +321,5 @@ def track_state(
         held=held,
         newest_fix_at=newest,
         stopped_since=stopped,
+        exit_pending_at=min(pending, default=None),
     )

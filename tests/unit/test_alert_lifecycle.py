@@ -27,7 +27,7 @@ from dashboard.db.schema import (
 from dashboard.rules import on_events, run_silence_tick
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.device import device_silent
-from dashboard.rules.facts import load_facts_by_id
+from dashboard.rules.facts import load_facts, load_facts_by_id
 from dashboard.rules.lifecycle import apply_decisions
 from dashboard.rules.model import Decision
 
@@ -106,6 +106,7 @@ def report(db: Engine, did: int, ts: datetime, type_: str = "heartbeat", value=N
              "received_at": ts, "type": type_, "value": value, "data": data},
         )  # fmt: skip
         values = {"last_seen_at": ts, "last_event_type": type_, "updated_at": ts, **state}
+        values["rules_due_at"] = None  # as ingest: any event may change a decision
         if activity:
             values["last_activity_at"] = ts
         conn.execute(update(DeviceState).where(DeviceState.device_id == did).values(**values))
@@ -454,6 +455,46 @@ def test_wandering_left_zone_lost_and_back(db):
     assert open_alerts(db, did) == {}
     assert {a.outcome for a in alerts(db, did)} == {"safe"}
     assert state(db, did) == "normal"
+
+
+def test_a_wanderer_at_home_waits_for_its_due_time_and_a_zone_edit_brings_it_back(db):
+    """At home with nothing pending, the tick schedules the detector instead of judging it
+    every minute; a pending exit keeps it due at its dwell; a smaller zone (staff edit) is
+    judged at the next tick and opens the alert at once."""
+    from dashboard.enrollment.geofence import set_geofence
+    from dashboard.rules.engine import _candidates
+    from tests.registry_support import LEAD
+
+    did = add_device(db, "wandering_detector", safe_zone_m=500)
+    th = current_thresholds()
+
+    def candidate(at: datetime) -> bool:
+        with db.connect() as conn:
+            return did in {f.device_id for f in load_facts(conn, _candidates(conn, th, at))}
+
+    position(db, did, T0 + M, 300)  # at home
+    assert candidate(T0 + 2 * M)
+    tick(db, T0 + 2 * M)
+    assert not candidate(T0 + 3 * M) and not candidate(T0 + 20 * M)
+    assert candidate(T0 + 2 * M + H)  # never more than an hour
+    position(db, did, T0 + 30 * M, 560)  # past the edge, not by the margin: the edge dwell
+    tick(db, T0 + 30 * M + 10 * S)
+    assert not candidate(T0 + 31 * M) and candidate(T0 + 32 * M)  # edge_dwell_min = 2
+    tick(db, T0 + 32 * M)
+    assert open_alerts(db, did)["wander_left_zone"].stage == "attention"
+    assert candidate(T0 + 33 * M)  # outside: every tick
+    position(db, did, T0 + 40 * M, 100)
+    position(db, did, T0 + 46 * M, 90)  # back, confirmed after the re-entry dwell
+    assert open_alerts(db, did) == {}
+    tick(db, T0 + 47 * M)
+    assert not candidate(T0 + 48 * M)
+
+    with db.begin() as conn:
+        rid = conn.execute(select(Device.recipient_id).where(Device.id == did)).scalar()
+        set_geofence(conn, LEAD, T0 + 50 * M, rid, safe_zone_m=50)  # 90 m out is now outside
+    assert candidate(T0 + 51 * M)
+    tick(db, T0 + 51 * M)
+    assert open_alerts(db, did)["wander_left_zone"].stage == "attention"
 
 
 # --- concurrency --------------------------------------------------------------------------------

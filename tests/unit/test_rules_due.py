@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from dashboard.detection.background import Background
 from dashboard.detection.routine import learn_routine
 from dashboard.rules.config import Thresholds
-from dashboard.rules.due import EVERY_TICK, MAX_WAIT, SPREAD_MIN, device_due
+from dashboard.rules.due import MAX_WAIT, SPREAD_MIN, device_due
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import CLOCK_SKEW, RESULTS_LOOKBACK, RESULTS_PER_LINE, routine_quiet
 from dashboard.rules.lifecycle import VOLATILE_EVIDENCE
@@ -123,6 +123,65 @@ def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
     if kind == "care_robot" and readings and rng.random() < 0.5:
         handled = min(r.ts for r in readings)
         facts = replace(facts, last_evidence={"robot_sos": {"sos_at": handled.isoformat()}})
+    if kind == "wandering_detector" and rng.random() < 0.9:
+        facts, readings = _wanderer(rng, facts)
+    return facts, readings
+
+
+HOME = (37.5665, 126.9780)
+
+
+def _fix(ts: datetime, metres_north: float, accuracy: float | None) -> Reading:
+    data = {"lat": HOME[0] + metres_north / 111_320, "lon": HOME[1]}
+    if accuracy is not None:
+        data["accuracy_m"] = accuracy
+    return Reading(ts, "position", None, data)
+
+
+def _wanderer(rng: random.Random, facts: DeviceFacts) -> tuple[DeviceFacts, list[Reading]]:
+    """A zone and a short track near the thresholds: the newest fix minutes old (an exit's
+    dwell still running) or about ``no_fix_inside_h`` old, inside, near the edge or far out,
+    sometimes with an open left-zone episode or quiet hours."""
+    zone_m = rng.choice((200.0, 500.0))
+    newest = rng.choice(
+        (
+            NOW - timedelta(seconds=rng.uniform(0, 180)),
+            NOW - timedelta(hours=TH.wandering.no_fix_inside_h, minutes=rng.uniform(-50, 5)),
+            _ago(rng, 20),
+        )
+    )
+    readings = []
+    ts = newest - timedelta(seconds=rng.uniform(0, 600))
+    where = rng.choice((0.5, 0.95, 1.1, 1.5, 3.0))
+    for _ in range(rng.randrange(1, 8)):
+        readings.append(
+            _fix(ts, zone_m * where * rng.uniform(0.9, 1.1), rng.choice((None, 10.0, 60.0)))
+        )
+        ts += timedelta(seconds=rng.uniform(5, 90))
+        if ts > newest:
+            break
+        if rng.random() < 0.3:
+            where = rng.choice((0.5, 1.1, 3.0))
+    # A detector reports between fixes: still reporting, or silent since its last fix.
+    seen = rng.choice((newest, _ago(rng, 2), NOW - timedelta(hours=1, minutes=rng.uniform(-5, 50))))
+    facts = replace(
+        facts,
+        last_seen_at=max(seen, newest),
+        home_lat=HOME[0],
+        home_lon=HOME[1],
+        safe_zone_m=zone_m,
+        quiet_start_min=rng.choice((None, 13 * 60 + 20)),  # near NOW's hour in Seoul (22:17)
+        quiet_end_min=rng.choice((None, 23 * 60)),
+    )
+    if facts.quiet_start_min is None or facts.quiet_end_min is None:
+        facts = replace(facts, quiet_start_min=None, quiet_end_min=None)
+    if rng.random() < 0.3:
+        crossed = min(r.ts for r in readings) - timedelta(minutes=rng.uniform(0, 60))
+        facts = replace(
+            facts,
+            wander_episode={"outside_since": crossed.isoformat()},
+            wander_since=crossed,
+        )
     return facts, readings
 
 
@@ -145,6 +204,8 @@ def visible(
     elif facts.type_code == "care_robot":
         oldest = t - timedelta(hours=TH.robot.sos_max_age_h)
         kept = [r for r in readings if oldest <= r.ts <= t + CLOCK_SKEW]
+    elif facts.type_code == "wandering_detector":
+        kept = [r for r in readings if r.ts <= t + CLOCK_SKEW]  # within the lookback of the newest
     else:
         kept = []
     return shown, kept
@@ -178,15 +239,18 @@ def cases(seed: int, n: int = CASES):
 
 def test_no_decision_changes_before_the_due_time():
     reached = 0
+    wanderers = {"every tick": 0, "scheduled": 0}
     for facts, readings, due in cases(20261202):
         assert NOW <= due <= NOW + MAX_WAIT
-        if facts.type_code in EVERY_TICK:
-            assert due == NOW
+        if facts.type_code == "wandering_detector" and readings:
+            wanderers["every tick" if due == NOW else "scheduled"] += 1
         changed = first_change_before(facts, readings, due)
         assert changed is None, f"decision changed at {changed}, due {due}: {facts} {readings}"
         reached += due < NOW + MAX_WAIT - timedelta(minutes=SPREAD_MIN)
     # The random facts reach real thresholds, not only the hour's cap.
     assert reached > CASES // 10
+    # Wanderers both outside (every tick) and at home (scheduled) were drawn.
+    assert min(wanderers.values()) >= 10, wanderers
 
 
 def test_a_due_time_one_minute_late_is_caught():
@@ -226,11 +290,11 @@ def test_away_ends_at_local_midnight_and_the_ladder_resumes():
     assert plug(midnight) == ["attention"]
 
 
-def test_the_docs_state_the_cap_and_the_types_judged_every_tick():
-    """docs/rules.md names the hour's cap, its spread and the types due at every tick."""
+def test_the_docs_state_the_cap_and_the_devices_judged_every_tick():
+    """docs/rules.md names the hour's cap, its spread and the devices due at every tick."""
     from dashboard.settings import PROJECT_ROOT
 
     text = " ".join((PROJECT_ROOT / "docs" / "rules.md").read_text(encoding="utf-8").split())
     assert timedelta(hours=1) == MAX_WAIT and "never more than an hour ahead" in text
     assert f"up to {SPREAD_MIN} minutes less, by device id" in text
-    assert {"wandering_detector"} == EVERY_TICK and "wandering detectors stay due at every" in text
+    assert "a wandering detector outside its zone stays due at every tick" in text
