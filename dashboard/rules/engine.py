@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, false, or_, select, text
+from sqlalchemy import Connection, and_, case, false, or_, select, text
 
 from dashboard.clock import require_aware
 from dashboard.db.device_counts import fold
@@ -132,24 +132,22 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     """Devices where some silence rule could hold or clear: a superset, judged by the pure rules.
 
     Most devices are fine and never leave the database; the conditions mirror the rules with
-    their most sensitive thresholds; of those, only the devices whose due time has come.
+    their most sensitive thresholds; of those, only the devices whose due time has come. The
+    conditions of each device type sit in one ``CASE`` on the type: every device's row is
+    tested against its own type's few conditions, not against every type's (at 250,000 devices
+    the database's time went into evaluating the whole list row by row).
     """
     d, s, a = Device.__table__, DeviceState.__table__, Alert.__table__
     timeouts = dict(conn.execute(select(DeviceType.code, DeviceType.heartbeat_timeout_s)).all())
     timeouts |= th.device_silent.timeout_s
-    silent = or_(
-        *(
-            and_(d.c.type_code == code, s.c.last_seen_at < now - timedelta(seconds=seconds))
-            for code, seconds in timeouts.items()
-        )
-    )
+    by_type: dict[str, list] = {
+        code: [s.c.last_seen_at < now - timedelta(seconds=seconds)]
+        for code, seconds in timeouts.items()
+    }
 
-    def quiet(code: str, hours: float):
+    def quiet(hours: float):
         cut = now - timedelta(hours=hours)
-        return and_(
-            d.c.type_code == code,
-            or_(s.c.last_activity_at.is_(None), s.c.last_activity_at <= cut),
-        )
+        return or_(s.c.last_activity_at.is_(None), s.c.last_activity_at <= cut)
 
     first_plug_signal = plug_ladder(th.plug_no_change.min_hours, th)[0]
     # Quiet homes with a usable routine, each at most every ``score_every_min`` (staggered).
@@ -159,7 +157,6 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     min_quiet_h = min(v.plug_routine.min_quiet_h for v in th.district_variants())
     routine_due = (
         and_(
-            d.c.type_code == "smart_plug",
             s.c.last_activity_at <= now - timedelta(hours=min_quiet_h),
             d.c.id.in_(
                 # Its own view of device_state: a subquery that referred to the outer one would
@@ -185,6 +182,13 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         if cfg.enabled
         else false()
     )
+    for code, conditions in (
+        ("smart_plug", [quiet(first_plug_signal), routine_due]),
+        ("phone_line", [quiet(first_call_signal_h(th))]),
+        ("care_robot", [quiet(th.robot.no_interaction_h)]),
+        ("wandering_detector", [s.c.last_lat.is_not(None)]),
+    ):
+        by_type.setdefault(code, []).extend(conditions)
     has_open_alert = d.c.id.in_(
         select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
     )
@@ -196,13 +200,12 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         or_(
             s.c.device_id.is_(None),
             s.c.last_seen_at.is_(None),
-            silent,
-            quiet("smart_plug", first_plug_signal),
-            routine_due,
-            quiet("phone_line", first_call_signal_h(th)),
-            quiet("care_robot", th.robot.no_interaction_h),
+            case(
+                {code: or_(*conditions) for code, conditions in by_type.items()},
+                value=d.c.type_code,
+                else_=false(),
+            ),
             s.c.battery_pct < th.battery.low_pct,
-            and_(d.c.type_code == "wandering_detector", s.c.last_lat.is_not(None)),
             has_open_alert,
         ),
     )
