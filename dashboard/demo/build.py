@@ -63,7 +63,16 @@ DAILY_DEFAULTS = {
     "sessions": 0,
     "distance_m": None,
     "activity_slots": None,
+    "night_low_w": None,
+    "night_high_w": None,
+    "night_step_w": None,
+    "above_slots": None,
+    "watts_sum": None,
+    "watts_n": None,
 }
+# Stored as floats; the other columns are whole numbers (NaN in either: NULL).
+FLOAT_DAILY = frozenset({"energy_wh", "distance_m", "night_low_w", "night_high_w",
+                         "night_step_w", "watts_sum"})  # fmt: skip
 
 
 class DemoRefused(RuntimeError):
@@ -283,9 +292,12 @@ def _write_daily(conn, grid: TimeGrid, batch: dict[str, np.ndarray]) -> int:
     for name, default in DAILY_DEFAULTS.items():
         if name in batch:
             arr = np.asarray(batch[name])
-            cols[name] = (
-                arr.astype(float) if name in ("energy_wh", "distance_m") else arr.astype(int)
-            )
+            if name in FLOAT_DAILY:
+                cols[name] = arr.astype(float)
+            elif arr.dtype.kind == "f" and np.isnan(arr).any():
+                cols[name] = [None if v != v else int(v) for v in arr.tolist()]
+            else:
+                cols[name] = arr.astype(np.int64)
         else:
             cols[name] = [default] * n
     return bulk_insert(conn, DeviceDaily.__table__, columns_to_rows(cols))

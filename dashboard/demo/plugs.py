@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -18,6 +19,7 @@ from dashboard.demo.rates import (
     spells_in_window,
 )
 from dashboard.demo.routines import changed, tv_household
+from dashboard.detection.background import Background, ceiling
 from dashboard.rules.device import device_silent
 from dashboard.rules.plug import plug_ladder
 
@@ -26,6 +28,14 @@ VENDOR = "plugco"
 RAW_WINDOW_H = 48
 CHUNK = 2000
 COUNTS = {"small": 3_200, "seoul": 32_000}
+# A few people doing less week by week (the case workers' slow-risk flag): over the last
+# DECLINE_DAYS the TV's on-hours are dropped with a chance growing to DECLINE_TO, as the
+# evaluation's injected declines (docs/detection.md). Drawn from a generator of their own, so the
+# rest of the city is the same with or without them.
+DECLINE_SHARE = 0.004
+DECLINE_DAYS = 42
+DECLINE_TO = 0.8
+NIGHT_HOURS = slice(1, 5)  # 01:00–05:00 Seoul, as ingest keeps the night (detection.background)
 
 
 def generate(ctx: Ctx, progress: Callable[[float], None] | None = None) -> Part:
@@ -173,6 +183,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
                     )
                 )
 
+    _decline(power, ids, hours)
     reported = ~offline
     cfg = th.plug_no_change
     active = changed(power, lux, reported, cfg.power_margin_w, cfg.lux_margin)
@@ -209,6 +220,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         active_hours=grid.per_day(active),
         energy_wh=np.round(grid.per_day(np.where(reported, power, 0)), 1),
         activity_slots=activity_slots,
+        **_day_signals(power, reported, slot_bits, grid.days, cfg.power_margin_w),
     )
     part.daily.append(daily)
 
@@ -255,3 +267,55 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         last = int(ts[i, last_rep[i]]) if last_rep[i] >= 0 else grid.t0
         part.recipients[k]["ended_on"] = datetime.fromtimestamp(last + 9 * HOUR, UTC).date()
         part.recipients[k]["end_reason"] = "terminated"  # a plug taken back: 서비스 해지
+
+
+def _decline(power: np.ndarray, ids: np.ndarray, hours: int) -> None:
+    """Drop the TV's on-hours of a few plugs over the last ``DECLINE_DAYS`` (in place)."""
+    rng = np.random.default_rng([20261203, int(ids[0])])
+    chosen = np.nonzero(rng.random(len(ids)) < DECLINE_SHARE)[0]
+    start = max(hours - DECLINE_DAYS * 24, 0)
+    if start >= hours:
+        return
+    grows = DECLINE_TO * np.arange(hours - start) / (DECLINE_DAYS * 24)
+    for i in chosen:
+        standby = power[i].min()
+        on = power[i, start:hours] > standby + 5
+        dropped = on & (rng.random(hours - start) < grows)
+        power[i, start:hours] = np.where(dropped, standby, power[i, start:hours])
+
+
+def _day_signals(
+    power: np.ndarray, reported: np.ndarray, slot_bits: np.ndarray, days: int, margin_w: float
+) -> dict[str, np.ndarray]:
+    """What ingest keeps per plug and local day besides the activity bits: the night's lowest,
+    highest and largest step (the unattended load is learned from them), the half-hours above
+    that load's ceiling and the readings' sum and count (the slow-risk flag reads them). NaN
+    where a day has no reading (stored as NULL). The ceiling is the plug's whole history's,
+    as the learned background would give it for a TV's steady standby."""
+    m = power.shape[0]
+    watts = np.where(reported, power, np.nan).reshape(m, days, 24)
+    night = watts[:, :, NIGHT_HOURS]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN nights: no reading
+        low = np.nanmin(night, axis=2)
+        high = np.nanmax(night, axis=2)
+        step = np.nanmax(np.abs(np.diff(night, axis=2)), axis=2)
+        step = np.where(np.isnan(step) & ~np.isnan(high), 0.0, step)
+        nights_high = np.nanquantile(high, 0.9, axis=1)
+    top = np.array(
+        [
+            ceiling(Background(0.0, float(h), 0.0, 0), margin_w) if np.isfinite(h) else np.inf
+            for h in nights_high
+        ]
+    )
+    above = (watts > top[:, None, None]) & ~np.isnan(watts)
+    n = reported.reshape(m, days, 24).sum(axis=2)
+    any_reading = n > 0
+    return {
+        "night_low_w": np.round(low, 1),
+        "night_high_w": np.round(high, 1),
+        "night_step_w": np.round(step, 1),
+        "above_slots": np.where(any_reading, (above * slot_bits[:, None, :]).sum(axis=2), np.nan),
+        "watts_sum": np.where(any_reading, np.round(np.nansum(watts, axis=2), 1), np.nan),
+        "watts_n": np.where(any_reading, n, np.nan),
+    }

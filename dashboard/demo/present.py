@@ -41,6 +41,7 @@ from dashboard.demo.alerts import MIN, dispatch_plan
 from dashboard.demo.context import OPERATORS, Ctx, to_dt
 from dashboard.detection.learning import learn_routines
 from dashboard.detection.scan import scan_plug
+from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.rules import Thresholds, on_events, run_silence_tick
 from dashboard.rules.evaluate import EVENT_RULES
 from dashboard.rules.geo import haversine_m
@@ -157,6 +158,8 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
     # lock (PostgreSQL), judge every device through on_events instead: same rules, no lock.
     # The plugs' routines as the worker learns them each night, from the days before ``end``.
     learn_routines(conn, end, th.plug_routine)
+    # … and the case workers' slow-risk flags, as the same nightly job sets them.
+    update_slow_risk(conn, end)
     active = d.c.status == "active"
     evented = sorted(EVENT_RULES)
     ids = select(d.c.id).where(active, d.c.type_code.in_(evented)).order_by(d.c.id)
