@@ -423,3 +423,22 @@ def test_routing_mistakes_name_the_key(toml, message):
 
     with pytest.raises(RoutingConfigError, match=message):
         parse_routing(toml)
+
+
+def test_every_change_a_conflict_can_name_reads_in_korean():
+    """The Korean conflict message once showed 'notify_responder' and 'deescalate' as typed."""
+    from dashboard.actions.errors import ACTION_LABELS_KO, LastChange
+    from dashboard.actions.service import _VERSIONING
+
+    names = {a.removeprefix("alert_") for a in _VERSIONING} | {"auto_close", "update"}
+    assert names <= set(ACTION_LABELS_KO), names - set(ACTION_LABELS_KO)
+    for did in sorted(names):
+        err = ConflictError(
+            1,
+            attempted="notify_responder",
+            seen_version=1,
+            current_version=2,
+            current_status="dispatched",
+            last=LastChange(by="kim", action=did, at=T0),
+        )
+        assert did not in err.message_ko and "notify_responder" not in err.message_ko
