@@ -70,10 +70,10 @@ _REASONS = {
 
 
 def _user() -> SessionUser | None:
-    from dashboard.ui.auth import USER_KEY
+    """Who acts: the account as it is now, not the session's copy (a callback is a door)."""
+    from dashboard.ui.auth import acting_user
 
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
+    return acting_user()
 
 
 def may_act(user: SessionUser, region_code: str | None) -> bool:

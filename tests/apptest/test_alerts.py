@@ -9,7 +9,7 @@ from itertools import count
 
 import pytest
 import streamlit as st
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from dashboard.actions import perform
 from dashboard.auth import DEMO_ACCOUNTS, SessionUser
@@ -19,7 +19,7 @@ from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch
 from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
 from queries import alerts as alert_q
-from tests.apptest.conftest import metric, open_page, texts
+from tests.apptest.conftest import metric, open_page, private_copy, texts
 
 GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
 _keys = count()
@@ -375,3 +375,52 @@ def test_operator_live_page_shows_only_their_districts(demo_db) -> None:
     ticker = "\n".join(str(m.value) for m in at.markdown)
     for name in set(everything.alerts["recipient_masked"]) - set(ours.alerts["recipient_masked"]):
         assert f"· {name}" not in ticker
+
+
+# --- a page left open: the callback acts as the account is now ---------------------------------
+
+
+def _stale_session(engine: Engine, at, change: str) -> None:
+    """What happens to an open page's session or account between its render and a click."""
+    from dashboard.db.schema import User
+    from dashboard.ui.auth import ACTIVITY_KEY
+
+    if change == "idle":
+        at.session_state[ACTIVITY_KEY] = datetime.now(UTC) - timedelta(hours=2)
+        return
+    values = {"active": False} if change == "disabled" else {"district_codes": ["1100000000"]}
+    with engine.begin() as conn:
+        conn.execute(update(User).where(User.username == "operator").values(**values))
+
+
+@pytest.mark.parametrize("change", ["disabled", "district", "idle"])
+def test_a_stale_page_cannot_act_for_an_account_that_may_no_longer(
+    demo_db, tmp_path, change: str
+) -> None:
+    """A button's callback runs before the gate re-reads the account: a disabled account, an
+    operator moved to another district, or a session idle past its timeout once dispatched."""
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id, _, _ = new_alert(engine)
+        at = open_page("alerts", role="operator", alert=str(alert_id))
+        assert _button(at, "alerts_act_field_visit")  # offered while the account may act
+        _stale_session(engine, at, change)
+        _button(at, "alerts_act_field_visit").click().run()
+        assert not at.exception
+        row = _alert(engine, alert_id)
+        assert (row.status, row.version, row.acknowledged_by) == ("open", 1, None)
+        assert _dispatches(engine, alert_id) == 0
+
+
+@pytest.mark.parametrize("change", ["disabled", "district", "idle"])
+def test_a_stale_page_cannot_reveal_for_an_account_that_may_no_longer(
+    demo_db, tmp_path, change: str
+) -> None:
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id, person, name = new_alert(engine)
+        at = open_page("alerts", role="operator", alert=str(alert_id))
+        before = _reveals(engine, person)  # earlier tests may have revealed this person
+        _stale_session(engine, at, change)
+        _button(at, "alerts_reveal").click().run()
+        assert not at.exception
+        assert _reveals(engine, person) == before
+        assert name not in _shown(at)
