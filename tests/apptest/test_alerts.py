@@ -424,3 +424,105 @@ def test_a_stale_page_cannot_reveal_for_an_account_that_may_no_longer(
         assert not at.exception
         assert _reveals(engine, person) == before
         assert name not in _shown(at)
+
+
+# --- deciding again after a conflict; a second police box -------------------------------------
+
+
+def test_a_repeat_right_after_losing_loses_again_a_later_decision_is_applied(
+    demo_db, monkeypatch
+) -> None:
+    """After a conflict the page shows the new version. The rest of a double click (at once)
+    must not dispatch on a state nobody looked at; a click after the page showed it is the
+    operator's new decision, and was refused for five seconds as if it were a repeat."""
+    from dashboard.ui import alert_actions
+
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
+    _button(at, "alerts_act_field_visit").click().run()
+    assert any("kim님이" in w.value for w in at.warning)
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 60.0)  # the second click comes at once
+    _button(at, "alerts_act_field_visit").click().run()
+    assert any("kim님이" in w.value for w in at.warning)
+    assert _dispatches(demo_db, alert_id) == 0
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 0.0)  # the operator read it and decided
+    _button(at, "alerts_act_field_visit").click().run()
+    assert not at.exception
+    assert any(f"경보 {alert_id}번" in s.value for s in at.success), [w.value for w in at.warning]
+    assert _dispatches(demo_db, alert_id) == 1
+    row = _alert(demo_db, alert_id)
+    assert (row.status, row.version, row.acknowledged_by) == ("dispatched", 3, "kim")
+
+
+def _wandering_alert(engine: Engine) -> int:
+    """A left-the-zone alert opened ten minutes ago on a 고양시 detector, with fresh fixes."""
+    from dashboard.db.schema import DeviceEvent, Responder
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        d = conn.execute(
+            select(Device.id, Device.program_id, Device.region_id, Device.recipient_id)
+            .join(Region, Region.id == Device.region_id)
+            .where(Device.type_code == "wandering_detector", Region.code.startswith(GOYANG))
+            .where(Device.recipient_id.is_not(None))
+            .order_by(Device.id)
+        ).first()
+        place = conn.execute(
+            select(Responder.lat, Responder.lon).where(Responder.lat.is_not(None))
+        ).first()
+        conn.execute(
+            insert(DeviceEvent),
+            [
+                {"vendor": "apptest", "event_uid": f"fix-{next(_keys)}-{i}", "device_id": d.id,
+                 "ts": now - timedelta(minutes=9 - i), "received_at": now, "type": "position",
+                 "value": None, "data": {"lat": place.lat + 0.001 * i, "lon": place.lon}}
+                for i in range(3)
+            ],
+        )  # fmt: skip
+        return conn.execute(
+            insert(Alert).returning(Alert.id),
+            {
+                "dedup_key": f"apptest-wander:{next(_keys)}:{now.timestamp()}",
+                "kind": "person",
+                "rule": "wander_left_zone",
+                "stage": "risk",
+                "status": "open",
+                "program_id": d.program_id,
+                "region_id": d.region_id,
+                "recipient_id": d.recipient_id,
+                "device_id": d.id,
+                "evidence": {"distance_m": 900.0},
+                "opened_at": now - timedelta(minutes=10),
+                "updated_at": now - timedelta(minutes=10),
+                "version": 1,
+            },
+        ).scalar_one()
+
+
+def test_a_second_police_box_is_another_request_not_a_repeat(demo_db, tmp_path) -> None:
+    """Asking the two nearest places one after the other: the second was taken for a double
+    click of the first and refused as a conflict with the operator's own request."""
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id = _wandering_alert(engine)
+        at = open_page("alerts", role="lead", alert=str(alert_id))
+        keys = [b.key for b in at.button if (b.key or "").startswith(f"notify_{alert_id}_")]
+        assert len(keys) >= 2, keys
+        _button(at, keys[0]).click().run()
+        _button(at, keys[1]).click().run()  # at once, from the refreshed page
+        assert not at.exception
+        assert not at.warning, [w.value for w in at.warning]
+        with engine.connect() as conn:
+            kinds = conn.execute(
+                select(Dispatch.kind).where(Dispatch.alert_id == alert_id)
+            ).scalars()
+            assert list(kinds) == ["responder", "responder"]
+        _button(at, keys[1]).click().run()  # a double click of the second: replayed
+        with engine.connect() as conn:
+            assert (
+                conn.execute(
+                    select(func.count()).select_from(Dispatch).where(Dispatch.alert_id == alert_id)
+                ).scalar_one()
+                == 2
+            )
