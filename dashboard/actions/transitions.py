@@ -41,6 +41,10 @@ NEEDS_CONFIRMATION = frozenset({"emergency_119", CLOSE})
 NEEDS_PERSON = frozenset({"ai_recall", "dong_center", "emergency_119", "guardian_call"})
 # Outcomes a weekly review will ask about: the note must say what happened.
 NOTE_REQUIRED_OUTCOMES = frozenset({"hospitalized", "deceased", "no_contact"})
+# What became of a person: no answer for a device fault ticket, which has nobody to be safe,
+# in hospital or dead (the lead would be told of a death, the review would count one).
+PERSON_OUTCOMES = frozenset({"safe", "hospitalized", "deceased", "no_contact"})
+DEVICE_TICKET_REASON = "a device fault ticket closes as device_fault or false_alarm"
 
 
 class ActionError(Exception):
@@ -97,6 +101,8 @@ def next_status(
             raise ForbiddenTransition(
                 status, action, f"close needs an outcome, one of {list(OUTCOMES)}"
             )
+        if not has_person and request.outcome in PERSON_OUTCOMES:
+            raise ForbiddenTransition(status, action, DEVICE_TICKET_REASON)
         if request.outcome in NOTE_REQUIRED_OUTCOMES and not (request.note or "").strip():
             raise ForbiddenTransition(
                 status, action, f"outcome {request.outcome} needs a note saying what happened"
@@ -104,6 +110,11 @@ def next_status(
     elif request.outcome is not None:
         raise ForbiddenTransition(status, action, "only close takes an outcome")
     return new
+
+
+def close_outcomes(*, has_person: bool = True) -> tuple[str, ...]:
+    """The outcomes an operator may close with: a device ticket's are not about a person."""
+    return tuple(o for o in OUTCOMES if has_person or o not in PERSON_OUTCOMES)
 
 
 def allowed_actions(status: str, *, has_person: bool = True) -> list[str]:

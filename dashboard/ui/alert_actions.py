@@ -28,7 +28,12 @@ from dashboard.actions import (
     check_request_route,
     perform,
 )
-from dashboard.actions.transitions import NOTE_REQUIRED_OUTCOMES, OUTCOMES
+from dashboard.actions.transitions import (
+    DEVICE_TICKET_REASON,
+    NOTE_REQUIRED_OUTCOMES,
+    OUTCOMES,
+    close_outcomes,
+)
 from dashboard.auth import SessionUser, can
 from dashboard.auth.permissions import may
 from dashboard.formatting import format_datetime
@@ -70,6 +75,7 @@ _REASONS = {
     "the alert is closed; closed is terminal": "act.reason.closed",
     "the alert is already acknowledged": "act.reason.acknowledged",
     "the alert is already acknowledged (a dispatch implies it)": "act.reason.acknowledged",
+    DEVICE_TICKET_REASON: "act.reason.device_outcome",
 }
 
 
@@ -271,9 +277,10 @@ def _dialog_body(alert: dict) -> None:
         st.text_area(t("dialog.note_optional"), key=_NOTE_119_KEY, max_chars=1000)
         confirm = t("dialog.119_confirm")
     else:
+        has_person = not _missing(alert.get("recipient_id"))
         st.selectbox(
             t("close.outcome"),
-            options=list(OUTCOMES),
+            options=list(close_outcomes(has_person=has_person)),
             index=None,
             format_func=lambda o: t(f"outcome.{o}"),
             placeholder=t("close.outcome_placeholder"),
