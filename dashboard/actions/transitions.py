@@ -45,6 +45,7 @@ NOTE_REQUIRED_OUTCOMES = frozenset({"hospitalized", "deceased", "no_contact"})
 # in hospital or dead (the lead would be told of a death, the review would count one).
 PERSON_OUTCOMES = frozenset({"safe", "hospitalized", "deceased", "no_contact"})
 DEVICE_TICKET_REASON = "a device fault ticket closes as device_fault or false_alarm"
+NUL_NOTE_REASON = "the note contains a NUL character (U+0000)"
 
 
 class ActionError(Exception):
@@ -96,6 +97,7 @@ def next_status(
         raise ForbiddenTransition(status, action, "the alert has no care recipient (device ticket)")
     if action in NEEDS_CONFIRMATION and request.confirmed is not True:
         raise ConfirmationRequired(action)
+    check_note(status, action, request.note)
     if action == CLOSE:
         if request.outcome not in OUTCOMES:
             raise ForbiddenTransition(
@@ -110,6 +112,12 @@ def next_status(
     elif request.outcome is not None:
         raise ForbiddenTransition(status, action, "only close takes an outcome")
     return new
+
+
+def check_note(status: str, action: str, note: str | None) -> None:
+    """Refuse a note no database keeps as typed (PostgreSQL text and JSON refuse NUL)."""
+    if note is not None and "\x00" in note:
+        raise ForbiddenTransition(status, action, NUL_NOTE_REASON)
 
 
 def close_outcomes(*, has_person: bool = True) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from dashboard.actions import (
 from dashboard.actions.transitions import (
     DEVICE_TICKET_REASON,
     NOTE_REQUIRED_OUTCOMES,
+    NUL_NOTE_REASON,
     OUTCOMES,
     close_outcomes,
 )
@@ -76,6 +77,7 @@ _REASONS = {
     "the alert is already acknowledged": "act.reason.acknowledged",
     "the alert is already acknowledged (a dispatch implies it)": "act.reason.acknowledged",
     DEVICE_TICKET_REASON: "act.reason.device_outcome",
+    NUL_NOTE_REASON: "act.reason.nul_note",
 }
 
 

@@ -461,3 +461,17 @@ def test_a_device_ticket_is_not_closed_with_an_outcome_about_a_person(db, outcom
     result = perform(db, "close", alert_id, principal=KIM, seen_version=1, now=T0,
                      confirmed=True, outcome="device_fault")  # fmt: skip
     assert result.outcome == "device_fault"
+
+
+@pytest.mark.parametrize("action", ["field_visit", "emergency_119", "close"])
+def test_a_note_with_a_nul_character_is_refused_not_a_database_error(db, action):
+    """PostgreSQL refuses NUL in text and JSON: the note raised a DataError (a traceback)."""
+    alert_id = add_alert(db)
+    kwargs = kwargs_for(action) | {"note": "119 이송\x00 일산병원"}
+    if action == "close":
+        kwargs["outcome"] = "hospitalized"
+    with pytest.raises(ForbiddenTransition, match="NUL"):
+        perform(db, action, alert_id, principal=KIM, seen_version=1, now=T0, **kwargs)
+    with db.connect() as conn:
+        assert conn.execute(select(Alert.version).where(Alert.id == alert_id)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(Dispatch)).scalar_one() == 0
