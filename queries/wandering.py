@@ -24,6 +24,7 @@ from dashboard.rules.facts import stored_polygon
 from dashboard.rules.geofence import Zone
 from queries.common import frame
 from queries.roster import in_areas
+from queries.trails import plausible
 
 WANDERING_PROGRAM = "goyang_wandering"
 DEFAULT_SAFE_ZONE_M = 500
@@ -95,6 +96,13 @@ def positions(
         stmt = stmt.where(scope)
     df = frame(conn, stmt, times=["last_seen_at"])
     df["recipient_masked"] = df.pop("pii_name").map(mask_name)
+    # A receiver without a fix may report (0, 0): that is no position, not someone 13,000 km
+    # outside their zone (the rules drop it as a jump; the map drew it and zoomed to it).
+    bad = [
+        not _missing(a) and not plausible(float(a), float(b))
+        for a, b in zip(df["last_lat"], df["last_lon"], strict=True)
+    ]
+    df.loc[bad, ["last_lat", "last_lon"]] = float("nan")
     df["safe_zone_m"] = df["safe_zone_m"].fillna(DEFAULT_SAFE_ZONE_M).astype(float)
     df["distance_m"] = [
         float("nan")

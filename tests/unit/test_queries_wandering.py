@@ -132,8 +132,9 @@ def _square(half_m: float, centre: tuple[float, float] = HOME) -> list[list[floa
             [lat + dlat, lon - dlon]]  # fmt: skip
 
 
-def _wearer(engine: Engine, uid: str, *, east_m: float, polygon, home: bool = True) -> None:
-    """One detector whose last position (a minute ago) is ``east_m`` metres east of HOME."""
+def _wearer(engine: Engine, uid: str, *, east_m: float, polygon, home: bool = True, at=None) -> int:
+    """One detector whose last position (a minute ago) is ``east_m`` metres east of HOME, or
+    ``at`` (lat, lon); returns its id."""
     seen = NOW - MIN
     with engine.begin() as conn:
         program_id = conn.execute(
@@ -158,10 +159,12 @@ def _wearer(engine: Engine, uid: str, *, east_m: float, polygon, home: bool = Tr
         conn.execute(
             insert(DeviceState).values(
                 device_id=device, state="normal", state_since=seen, last_seen_at=seen,
-                updated_at=seen, last_event_type="position", last_lat=HOME[0],
-                last_lon=HOME[1] + east_m / 111_195.0 / 0.7912,
+                updated_at=seen, last_event_type="position",
+                last_lat=at[0] if at else HOME[0],
+                last_lon=at[1] if at else HOME[1] + east_m / 111_195.0 / 0.7912,
             )
         )  # fmt: skip
+    return device
 
 
 def test_a_polygon_zone_decides_on_the_map_as_it_does_for_the_rules(db_engine: Engine) -> None:
@@ -195,3 +198,28 @@ def test_a_polygon_zone_decides_on_the_map_as_it_does_for_the_rules(db_engine: E
         home = HOME if uid != "P-nohome" else None
         zone = Zone(home, 500.0, tuple(tuple(c) for c in row["zone_polygon"]))
         assert (zone.beyond_m(row["last_lat"], row["last_lon"]) > 0) == row["outside"]
+
+
+@pytest.mark.parametrize("fix", [(0.0, 0.0), (51.5, -0.12), (126.79, 37.64)])
+def test_a_fix_outside_korea_is_no_position_not_someone_far_outside(db_engine, fix) -> None:
+    """A receiver without a fix reports (0, 0): the map drew a red 'outside' 13,000 km away
+    and zoomed out to the globe, and the search tab's trail ended there with no responder
+    near (the rules drop such a fix as a jump). Swapped coordinates too."""
+    from queries.trails import position_fixes
+
+    with db_engine.begin() as conn:
+        load_catalog(conn)
+    device = _wearer(db_engine, "Z-1", east_m=0, polygon=None, at=fix)
+    with db_engine.begin() as conn:
+        conn.execute(
+            insert(DeviceEvent),
+            [{"vendor": "t", "event_uid": f"z-{i}", "device_id": device, "ts": NOW - (3 - i) * MIN,
+              "received_at": NOW, "type": "position", "data": {"lat": lat, "lon": lon}}
+             for i, (lat, lon) in enumerate([HOME, (HOME[0] + 0.001, HOME[1]), fix])],
+        )  # fmt: skip
+    with db_engine.connect() as conn:
+        row = snapshot(conn, NOW).set_index("device_uid").loc["Z-1"]
+        fixes = position_fixes(conn, device, NOW - 10 * MIN, NOW)
+    assert (row["status"], bool(row["outside"])) == ("no_position", False)
+    assert row["last_lat"] != row["last_lat"]  # NaN: nothing drawn at the bogus point
+    assert [(f.lat, f.lon) for f in fixes] == [HOME, (HOME[0] + 0.001, HOME[1])]
