@@ -8,6 +8,7 @@ from sqlalchemy import Connection, select
 
 from dashboard.clock import as_utc
 from dashboard.db.schema import Alert, DeviceEvent
+from dashboard.enrollment.people import KOREA_LAT, KOREA_LON
 from dashboard.mapping.trail import Fix
 
 # Newest fixes read at most: a tracker every 10 s for 12 h. Downsampling keeps ≤ 150 of them.
@@ -15,6 +16,18 @@ MAX_FIXES = 5_000
 # An episode's trail starts this long before the alert opened (how the person got out).
 EPISODE_LEAD = timedelta(minutes=30)
 EPISODE_MAX = timedelta(hours=24)
+
+
+def plausible(lat: object, lon: object) -> bool:
+    """A fix that can be where someone in the program is: numbers inside Korea. A receiver
+    without a fix often reports (0, 0); one such point drew the trail across the globe and
+    left the nearest responders empty."""
+    return (
+        isinstance(lat, int | float)
+        and isinstance(lon, int | float)
+        and KOREA_LAT[0] <= lat <= KOREA_LAT[1]
+        and KOREA_LON[0] <= lon <= KOREA_LON[1]
+    )
 
 
 def position_fixes(
@@ -25,7 +38,8 @@ def position_fixes(
     limit: int = MAX_FIXES,
 ) -> list[Fix]:
     """Position fixes of one detector in (since, until], oldest first; the newest ``limit``
-    when there are more. One range scan of the ``(device_id, ts)`` index, newest first."""
+    when there are more, without those that cannot be a position (see ``plausible``). One
+    range scan of the ``(device_id, ts)`` index, newest first."""
     e = DeviceEvent
     stmt = (
         select(e.ts, e.data)
@@ -36,7 +50,7 @@ def position_fixes(
     fixes = []
     for ts, data in conn.execute(stmt):
         lat, lon = (data or {}).get("lat"), (data or {}).get("lon")
-        if isinstance(lat, int | float) and isinstance(lon, int | float):
+        if plausible(lat, lon):
             fixes.append(Fix(as_utc(ts), float(lat), float(lon)))
     fixes.reverse()
     return fixes

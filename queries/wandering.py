@@ -20,8 +20,11 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.formatting import mask_name
+from dashboard.rules.facts import stored_polygon
+from dashboard.rules.geofence import Zone
 from queries.common import frame
 from queries.roster import in_areas
+from queries.trails import plausible
 
 WANDERING_PROGRAM = "goyang_wandering"
 DEFAULT_SAFE_ZONE_M = 500
@@ -77,6 +80,7 @@ def positions(
             CareRecipient.safe_zone_m,
             CareRecipient.pii_home_lat.label("home_lat"),
             CareRecipient.pii_home_lon.label("home_lon"),
+            CareRecipient.pii_zone_polygon.label("zone_polygon"),
             CareRecipient.pii_name,
         )
         .select_from(Device)
@@ -92,6 +96,13 @@ def positions(
         stmt = stmt.where(scope)
     df = frame(conn, stmt, times=["last_seen_at"])
     df["recipient_masked"] = df.pop("pii_name").map(mask_name)
+    # A receiver without a fix may report (0, 0): that is no position, not someone 13,000 km
+    # outside their zone (the rules drop it as a jump; the map drew it and zoomed to it).
+    bad = [
+        not _missing(a) and not plausible(float(a), float(b))
+        for a, b in zip(df["last_lat"], df["last_lon"], strict=True)
+    ]
+    df.loc[bad, ["last_lat", "last_lon"]] = float("nan")
     df["safe_zone_m"] = df["safe_zone_m"].fillna(DEFAULT_SAFE_ZONE_M).astype(float)
     df["distance_m"] = [
         float("nan")
@@ -101,8 +112,27 @@ def positions(
             df["last_lat"], df["last_lon"], df["home_lat"], df["home_lon"], strict=True
         )
     ]
-    df["outside"] = df["distance_m"] > df["safe_zone_m"]
+    # A polygon on file decides in or out, as it does for the rules' wander_left_zone.
+    df["zone_polygon"] = [stored_polygon(v) for v in df["zone_polygon"]]
+    df["beyond_m"] = [
+        _beyond(*row)
+        for row in zip(
+            df["last_lat"], df["last_lon"], df["home_lat"], df["home_lon"], df["safe_zone_m"],
+            df["zone_polygon"], strict=True,
+        )
+    ]  # fmt: skip
+    has_polygon = df["zone_polygon"].notna()
+    df["outside"] = (df["distance_m"] > df["safe_zone_m"]).where(~has_polygon, df["beyond_m"] > 0)
     return df
+
+
+def _beyond(lat, lon, home_lat, home_lon, radius_m: float, polygon) -> float:
+    """Signed metres past the person's polygon (negative inside); NaN without a polygon or a
+    position (the circle is judged by the distance from home)."""
+    if polygon is None or _missing(lat) or _missing(lon):
+        return float("nan")
+    home = None if _missing(home_lat) or _missing(home_lon) else (float(home_lat), float(home_lon))
+    return Zone(home, float(radius_m), polygon).beyond_m(float(lat), float(lon))
 
 
 def _position_times(conn: Connection, df: pd.DataFrame) -> list[pd.Timestamp | None]:
@@ -161,13 +191,27 @@ def classify(
     position_at: datetime | None,
     now: datetime,
     no_position_after: timedelta = NO_POSITION_AFTER,
+    *,
+    polygon_beyond_m: float | None = None,
 ) -> str:
     """inside / edge / outside / no_position for one wearer.
 
     Outside wins over a stale position: someone last seen outside is the most urgent case,
     not a grey dot. Boundaries follow the rules: outside is strictly beyond the radius, stale
     is strictly older than ``no_position_after``; edge is strictly beyond EDGE_SHARE.
+
+    A person with a polygon zone is judged by it, as the rules judge them:
+    ``polygon_beyond_m`` is the signed distance past the polygon (negative inside), and edge
+    means within (1 - EDGE_SHARE) × ``safe_zone_m`` of its boundary.
     """
+    if polygon_beyond_m is not None:
+        if _missing(polygon_beyond_m):
+            return "no_position"
+        if polygon_beyond_m > 0:
+            return "outside"
+        if _missing(position_at) or now - position_at > no_position_after:
+            return "no_position"
+        return "edge" if polygon_beyond_m > -(1 - EDGE_SHARE) * safe_zone_m else "inside"
     if _missing(distance_m):
         return "no_position"
     if distance_m > safe_zone_m:
@@ -194,9 +238,15 @@ def snapshot(
     df = positions(conn, program_code, areas)
     df["position_at"] = pd.to_datetime(_position_times(conn, df), utc=True)
     df["status"] = [
-        classify(d, z, None if pd.isna(p) else p.to_pydatetime(), now, no_position_after)
-        for d, z, p in zip(df["distance_m"], df["safe_zone_m"], df["position_at"], strict=True)
-    ]
+        classify(
+            d, z, None if pd.isna(p) else p.to_pydatetime(), now, no_position_after,
+            polygon_beyond_m=None if poly is None else b,
+        )
+        for d, z, p, poly, b in zip(
+            df["distance_m"], df["safe_zone_m"], df["position_at"], df["zone_polygon"],
+            df["beyond_m"], strict=True,
+        )
+    ]  # fmt: skip
     df["stale"] = [
         pd.isna(p) or now - p.to_pydatetime() > no_position_after for p in df["position_at"]
     ]

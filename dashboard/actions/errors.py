@@ -18,6 +18,8 @@ ACTION_LABELS_KO = {
     "close": "종결",
     "open": "경보 발생",
     "escalate": "단계 상향",
+    "deescalate": "단계 하향",
+    "notify_responder": "대응 기관 알림",
     "update": "경보 갱신",
     "auto_close": "자동 해제",
 }

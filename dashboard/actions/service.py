@@ -46,6 +46,7 @@ from dashboard.actions.transitions import (
     NOTE_REQUIRED_OUTCOMES,
     ForbiddenTransition,
     Request,
+    check_note,
     next_status,
 )
 from dashboard.audit import write_audit
@@ -285,6 +286,7 @@ def notify_responder(
         return _replay_or_conflict(conn, alert_id, RESPONDER_ACTION, actor, seen_version, key)
     if row.status == "closed":
         raise ForbiddenTransition(row.status, RESPONDER_ACTION, "the alert is closed")
+    check_note(row.status, RESPONDER_ACTION, note)
     if row.recipient_id is None:
         raise ForbiddenTransition(row.status, RESPONDER_ACTION, "the alert has no person")
     place = conn.execute(

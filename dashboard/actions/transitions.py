@@ -41,6 +41,11 @@ NEEDS_CONFIRMATION = frozenset({"emergency_119", CLOSE})
 NEEDS_PERSON = frozenset({"ai_recall", "dong_center", "emergency_119", "guardian_call"})
 # Outcomes a weekly review will ask about: the note must say what happened.
 NOTE_REQUIRED_OUTCOMES = frozenset({"hospitalized", "deceased", "no_contact"})
+# What became of a person: no answer for a device fault ticket, which has nobody to be safe,
+# in hospital or dead (the lead would be told of a death, the review would count one).
+PERSON_OUTCOMES = frozenset({"safe", "hospitalized", "deceased", "no_contact"})
+DEVICE_TICKET_REASON = "a device fault ticket closes as device_fault or false_alarm"
+NUL_NOTE_REASON = "the note contains a NUL character (U+0000)"
 
 
 class ActionError(Exception):
@@ -92,11 +97,14 @@ def next_status(
         raise ForbiddenTransition(status, action, "the alert has no care recipient (device ticket)")
     if action in NEEDS_CONFIRMATION and request.confirmed is not True:
         raise ConfirmationRequired(action)
+    check_note(status, action, request.note)
     if action == CLOSE:
         if request.outcome not in OUTCOMES:
             raise ForbiddenTransition(
                 status, action, f"close needs an outcome, one of {list(OUTCOMES)}"
             )
+        if not has_person and request.outcome in PERSON_OUTCOMES:
+            raise ForbiddenTransition(status, action, DEVICE_TICKET_REASON)
         if request.outcome in NOTE_REQUIRED_OUTCOMES and not (request.note or "").strip():
             raise ForbiddenTransition(
                 status, action, f"outcome {request.outcome} needs a note saying what happened"
@@ -104,6 +112,17 @@ def next_status(
     elif request.outcome is not None:
         raise ForbiddenTransition(status, action, "only close takes an outcome")
     return new
+
+
+def check_note(status: str, action: str, note: str | None) -> None:
+    """Refuse a note no database keeps as typed (PostgreSQL text and JSON refuse NUL)."""
+    if note is not None and "\x00" in note:
+        raise ForbiddenTransition(status, action, NUL_NOTE_REASON)
+
+
+def close_outcomes(*, has_person: bool = True) -> tuple[str, ...]:
+    """The outcomes an operator may close with: a device ticket's are not about a person."""
+    return tuple(o for o in OUTCOMES if has_person or o not in PERSON_OUTCOMES)
 
 
 def allowed_actions(status: str, *, has_person: bool = True) -> list[str]:

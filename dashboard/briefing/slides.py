@@ -172,7 +172,11 @@ def suppress_reach_counts(
     row with fewer than ``threshold`` people
     hides every count (its alerts belong to those few people), and any other count from 1 to
     ``threshold - 1`` is hidden too. Hidden counts become None; ``suppressed`` marks rows
-    with their people count hidden. A zero count of people is shown: it identifies nobody."""
+    with their people count hidden. A zero count of people is shown: it identifies nobody.
+
+    The deck also shows each of ``others`` in total (the person alerts of the checks slide),
+    so when exactly one row hides a non-zero count of it, the smallest shown non-zero count is
+    hidden too: the total minus the counts shown must not give one small area back."""
     out = df.copy()
     out["suppressed"] = (out[people] > 0) & (out[people] < threshold)
     for col in (people, *others):
@@ -180,6 +184,10 @@ def suppress_reach_counts(
         hide = (value > 0) & (value < threshold)
         if col != people:
             hide |= out["suppressed"]  # even a zero says something about those few people
+            if int((hide & (value > 0)).sum()) == 1:
+                rest = value[~hide & (value > 0)]
+                if len(rest):
+                    hide.loc[rest.idxmin()] = True
         out[col] = value.astype(object).where(~hide, None)
     return out
 

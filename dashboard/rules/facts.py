@@ -132,13 +132,13 @@ def to_facts(row) -> DeviceFacts:
         home_lon=row.pii_home_lon,
         dong_name=dong,
         region_code=row.region_code,
-        zone_polygon=_polygon(row.pii_zone_polygon),
+        zone_polygon=stored_polygon(row.pii_zone_polygon),
         quiet_start_min=row.quiet_start_min,
         quiet_end_min=row.quiet_end_min,
     )
 
 
-def _polygon(value) -> tuple[tuple[float, float], ...] | None:
+def stored_polygon(value) -> tuple[tuple[float, float], ...] | None:
     """The stored ``[[lat, lon], …]`` (validated when saved); anything unusable is no polygon."""
     if not isinstance(value, list) or len(value) < 3:
         return None

@@ -28,7 +28,13 @@ from dashboard.actions import (
     check_request_route,
     perform,
 )
-from dashboard.actions.transitions import NOTE_REQUIRED_OUTCOMES, OUTCOMES
+from dashboard.actions.transitions import (
+    DEVICE_TICKET_REASON,
+    NOTE_REQUIRED_OUTCOMES,
+    NUL_NOTE_REASON,
+    OUTCOMES,
+    close_outcomes,
+)
 from dashboard.auth import SessionUser, can
 from dashboard.auth.permissions import may
 from dashboard.formatting import format_datetime
@@ -46,6 +52,10 @@ _LAST_KEY = "alerts_last_request"
 # A second click on the same button within this window reuses the first click's version, so
 # the domain recognises the repeat (same request key) and writes nothing.
 DOUBLE_CLICK_WINDOW_S = 5.0
+# After a click lost to someone else (a conflict), a repeat this soon after the page showed the
+# new state is the rest of the same double click and loses again; a later one is the operator
+# deciding again on what the page now shows, and carries that version.
+REDECIDE_S = 1.0
 _OUTCOME_KEY = "alerts_close_outcome"
 _NOTE_KEY = "alerts_close_note"
 _NOTE_119_KEY = "alerts_119_note"
@@ -66,14 +76,16 @@ _REASONS = {
     "the alert is closed; closed is terminal": "act.reason.closed",
     "the alert is already acknowledged": "act.reason.acknowledged",
     "the alert is already acknowledged (a dispatch implies it)": "act.reason.acknowledged",
+    DEVICE_TICKET_REASON: "act.reason.device_outcome",
+    NUL_NOTE_REASON: "act.reason.nul_note",
 }
 
 
 def _user() -> SessionUser | None:
-    from dashboard.ui.auth import USER_KEY
+    """Who acts: the account as it is now, not the session's copy (a callback is a door)."""
+    from dashboard.ui.auth import acting_user
 
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
+    return acting_user()
 
 
 def may_act(user: SessionUser, region_code: str | None) -> bool:
@@ -137,17 +149,20 @@ def show_flash() -> None:
 
 
 def _seen_version(alert_id: int, action: str, actor: str, version: int) -> int:
-    """The version to send: a quick repeat of the same click keeps the first click's version."""
+    """The version to send: a quick repeat of the same click keeps the first click's version.
+
+    ``action`` names the request (a responder's id included: notifying a second police box is
+    another request, not a repeat). A repeat of a click that lost to someone else keeps the old
+    version only until the page has shown the new state for REDECIDE_S."""
     last = st.session_state.get(_LAST_KEY)
     now = time.monotonic()
-    if (
-        last
-        and last["alert_id"] == alert_id
-        and last["action"] == action
-        and last["actor"] == actor
-        and now - last["at"] < DOUBLE_CLICK_WINDOW_S
-    ):
-        return last["version"]
+    if last and (last["alert_id"], last["action"], last["actor"]) == (alert_id, action, actor):
+        if last.get("conflict"):
+            shown = last.get("shown_at")
+            if shown is None or now - shown < REDECIDE_S:
+                return last["version"]
+        elif now - last["at"] < DOUBLE_CLICK_WINDOW_S:
+            return last["version"]
     st.session_state[_LAST_KEY] = {
         "alert_id": alert_id,
         "action": action,
@@ -168,7 +183,8 @@ def run_action(
         reason = "district" if user is not None and can(user.role, action) else "role"
         _flash("error", error_message(NotPermitted(user, action, reason), action, lang))
         return True
-    seen = _seen_version(alert_id, action, user.username, version)
+    request = f"{action}:{extra['responder_id']}" if "responder_id" in extra else action
+    seen = _seen_version(alert_id, request, user.username, version)
     try:
         result = perform(
             get_engine(),
@@ -181,7 +197,11 @@ def run_action(
         )
     except ConflictError as err:
         _flash("warning", conflict_message(err, lang))
+        last = st.session_state.get(_LAST_KEY)
+        if last and last["version"] == seen:
+            last["conflict"] = True  # nothing applied: see _seen_version
     except (ActionError, NotPermitted) as err:
+        st.session_state.pop(_LAST_KEY, None)  # nothing applied: a new click is a new request
         _flash("error", error_message(err, action, lang))
         return not isinstance(err, ForbiddenTransition | ConfirmationRequired)
     else:
@@ -259,9 +279,10 @@ def _dialog_body(alert: dict) -> None:
         st.text_area(t("dialog.note_optional"), key=_NOTE_119_KEY, max_chars=1000)
         confirm = t("dialog.119_confirm")
     else:
+        has_person = not _missing(alert.get("recipient_id"))
         st.selectbox(
             t("close.outcome"),
-            options=list(OUTCOMES),
+            options=list(close_outcomes(has_person=has_person)),
             index=None,
             format_func=lambda o: t(f"outcome.{o}"),
             placeholder=t("close.outcome_placeholder"),
@@ -333,6 +354,9 @@ def render_actions(user: SessionUser, alert: dict, now: datetime) -> None:
     st.caption(
         t("act.version", version=version, at=format_datetime(alert["updated_at"], current_lang()))
     )
+    last = st.session_state.get(_LAST_KEY)
+    if last and last.get("conflict") and last["alert_id"] == alert["id"]:
+        last.setdefault("shown_at", time.monotonic())  # the new state is on screen from now
     _open_dialog(alert)
 
 

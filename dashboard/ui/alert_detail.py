@@ -63,10 +63,10 @@ def _int(value: object) -> int | None:
 
 
 def _user() -> SessionUser | None:
-    from dashboard.ui.auth import USER_KEY
+    """Who reveals: the account as it is now, not the session's copy (a callback is a door)."""
+    from dashboard.ui.auth import acting_user
 
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) else None
+    return acting_user()
 
 
 def _on_reveal(alert_id: int, recipient_id: int) -> None:

@@ -54,6 +54,18 @@ def session_user() -> SessionUser | None:
     return user if isinstance(user, SessionUser) else None
 
 
+def acting_user() -> SessionUser | None:
+    """The account a button's callback acts as. Callbacks run before the page's gate, so the
+    session's copy may be stale: ``None`` once the session has idled out or the account was
+    disabled or removed, else the account as it is now (a role or district changed since the
+    page was drawn already counts). The gate of the run that follows ends the session."""
+    user = session_user()
+    if user is None or session_expired(st.session_state.get(ACTIVITY_KEY), _now(), _policy()):
+        return None
+    with get_engine().connect() as conn:
+        return current_account(conn, user.username)
+
+
 def current_user() -> SessionUser | None:
     """The logged-in user, after enforcing the idle timeout; each full run counts as activity.
 

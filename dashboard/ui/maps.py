@@ -308,22 +308,26 @@ def positions_layer(df: pd.DataFrame, labels: Mapping[str, str]) -> folium.Featu
     calm = _calm_layer(located, labels)
     if calm is not None:
         calm.add_to(layer)
-    # Zone outlines only where they say something; 200 filled circles hid everyone.
-    zoned = located[located["status"].isin(["edge", "outside"])].dropna(
-        subset=["home_lat", "home_lon"]
-    )
+    # Zone outlines only where they say something; 200 filled circles hid everyone. The zone
+    # drawn is the one that decides: the person's polygon when there is one, else the circle.
+    zoned = located[located["status"].isin(["edge", "outside"])]
     for row in zoned.to_dict("records"):
         outside = row["status"] == "outside"
-        folium.Circle(
-            location=(row["home_lat"], row["home_lon"]),
-            radius=float(row["safe_zone_m"]),
-            color=OUTSIDE_COLOR if outside else EDGE_COLOR,
-            weight=2.5 if outside else 1.5,
-            opacity=0.9 if outside else 0.7,
-            dash_array=None if outside else "5 5",
-            fill=False,
-        ).add_to(layer)
-        if outside:
+        has_home = not (pd.isna(row["home_lat"]) or pd.isna(row["home_lon"]))
+        look = {
+            "color": OUTSIDE_COLOR if outside else EDGE_COLOR,
+            "weight": 2.5 if outside else 1.5,
+            "opacity": 0.9 if outside else 0.7,
+            "dash_array": None if outside else "5 5",
+            "fill": False,
+        }
+        polygon = row.get("zone_polygon")
+        if isinstance(polygon, tuple | list) and len(polygon) >= 3:
+            folium.Polygon(locations=[tuple(p) for p in polygon], **look).add_to(layer)
+        elif has_home:
+            home = (row["home_lat"], row["home_lon"])
+            folium.Circle(location=home, radius=float(row["safe_zone_m"]), **look).add_to(layer)
+        if outside and has_home:
             folium.PolyLine(
                 [(row["home_lat"], row["home_lon"]), (row["last_lat"], row["last_lon"])],
                 color=OUTSIDE_COLOR,

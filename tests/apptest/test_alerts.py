@@ -9,7 +9,7 @@ from itertools import count
 
 import pytest
 import streamlit as st
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from dashboard.actions import perform
 from dashboard.auth import DEMO_ACCOUNTS, SessionUser
@@ -19,7 +19,7 @@ from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch
 from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
 from queries import alerts as alert_q
-from tests.apptest.conftest import metric, open_page, texts
+from tests.apptest.conftest import metric, open_page, private_copy, texts
 
 GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
 _keys = count()
@@ -375,3 +375,154 @@ def test_operator_live_page_shows_only_their_districts(demo_db) -> None:
     ticker = "\n".join(str(m.value) for m in at.markdown)
     for name in set(everything.alerts["recipient_masked"]) - set(ours.alerts["recipient_masked"]):
         assert f"· {name}" not in ticker
+
+
+# --- a page left open: the callback acts as the account is now ---------------------------------
+
+
+def _stale_session(engine: Engine, at, change: str) -> None:
+    """What happens to an open page's session or account between its render and a click."""
+    from dashboard.db.schema import User
+    from dashboard.ui.auth import ACTIVITY_KEY
+
+    if change == "idle":
+        at.session_state[ACTIVITY_KEY] = datetime.now(UTC) - timedelta(hours=2)
+        return
+    values = {"active": False} if change == "disabled" else {"district_codes": ["1100000000"]}
+    with engine.begin() as conn:
+        conn.execute(update(User).where(User.username == "operator").values(**values))
+
+
+@pytest.mark.parametrize("change", ["disabled", "district", "idle"])
+def test_a_stale_page_cannot_act_for_an_account_that_may_no_longer(
+    demo_db, tmp_path, change: str
+) -> None:
+    """A button's callback runs before the gate re-reads the account: a disabled account, an
+    operator moved to another district, or a session idle past its timeout once dispatched."""
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id, _, _ = new_alert(engine)
+        at = open_page("alerts", role="operator", alert=str(alert_id))
+        assert _button(at, "alerts_act_field_visit")  # offered while the account may act
+        _stale_session(engine, at, change)
+        _button(at, "alerts_act_field_visit").click().run()
+        assert not at.exception
+        row = _alert(engine, alert_id)
+        assert (row.status, row.version, row.acknowledged_by) == ("open", 1, None)
+        assert _dispatches(engine, alert_id) == 0
+
+
+@pytest.mark.parametrize("change", ["disabled", "district", "idle"])
+def test_a_stale_page_cannot_reveal_for_an_account_that_may_no_longer(
+    demo_db, tmp_path, change: str
+) -> None:
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id, person, name = new_alert(engine)
+        at = open_page("alerts", role="operator", alert=str(alert_id))
+        before = _reveals(engine, person)  # earlier tests may have revealed this person
+        _stale_session(engine, at, change)
+        _button(at, "alerts_reveal").click().run()
+        assert not at.exception
+        assert _reveals(engine, person) == before
+        assert name not in _shown(at)
+
+
+# --- deciding again after a conflict; a second police box -------------------------------------
+
+
+def test_a_repeat_right_after_losing_loses_again_a_later_decision_is_applied(
+    demo_db, monkeypatch
+) -> None:
+    """After a conflict the page shows the new version. The rest of a double click (at once)
+    must not dispatch on a state nobody looked at; a click after the page showed it is the
+    operator's new decision, and was refused for five seconds as if it were a repeat."""
+    from dashboard.ui import alert_actions
+
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
+    _button(at, "alerts_act_field_visit").click().run()
+    assert any("kim님이" in w.value for w in at.warning)
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 60.0)  # the second click comes at once
+    _button(at, "alerts_act_field_visit").click().run()
+    assert any("kim님이" in w.value for w in at.warning)
+    assert _dispatches(demo_db, alert_id) == 0
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 0.0)  # the operator read it and decided
+    _button(at, "alerts_act_field_visit").click().run()
+    assert not at.exception
+    assert any(f"경보 {alert_id}번" in s.value for s in at.success), [w.value for w in at.warning]
+    assert _dispatches(demo_db, alert_id) == 1
+    row = _alert(demo_db, alert_id)
+    assert (row.status, row.version, row.acknowledged_by) == ("dispatched", 3, "kim")
+
+
+def _wandering_alert(engine: Engine) -> int:
+    """A left-the-zone alert opened ten minutes ago on a 고양시 detector, with fresh fixes."""
+    from dashboard.db.schema import DeviceEvent, Responder
+
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        d = conn.execute(
+            select(Device.id, Device.program_id, Device.region_id, Device.recipient_id)
+            .join(Region, Region.id == Device.region_id)
+            .where(Device.type_code == "wandering_detector", Region.code.startswith(GOYANG))
+            .where(Device.recipient_id.is_not(None))
+            .order_by(Device.id)
+        ).first()
+        place = conn.execute(
+            select(Responder.lat, Responder.lon).where(Responder.lat.is_not(None))
+        ).first()
+        conn.execute(
+            insert(DeviceEvent),
+            [
+                {"vendor": "apptest", "event_uid": f"fix-{next(_keys)}-{i}", "device_id": d.id,
+                 "ts": now - timedelta(minutes=9 - i), "received_at": now, "type": "position",
+                 "value": None, "data": {"lat": place.lat + 0.001 * i, "lon": place.lon}}
+                for i in range(3)
+            ],
+        )  # fmt: skip
+        return conn.execute(
+            insert(Alert).returning(Alert.id),
+            {
+                "dedup_key": f"apptest-wander:{next(_keys)}:{now.timestamp()}",
+                "kind": "person",
+                "rule": "wander_left_zone",
+                "stage": "risk",
+                "status": "open",
+                "program_id": d.program_id,
+                "region_id": d.region_id,
+                "recipient_id": d.recipient_id,
+                "device_id": d.id,
+                "evidence": {"distance_m": 900.0},
+                "opened_at": now - timedelta(minutes=10),
+                "updated_at": now - timedelta(minutes=10),
+                "version": 1,
+            },
+        ).scalar_one()
+
+
+def test_a_second_police_box_is_another_request_not_a_repeat(demo_db, tmp_path) -> None:
+    """Asking the two nearest places one after the other: the second was taken for a double
+    click of the first and refused as a conflict with the operator's own request."""
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id = _wandering_alert(engine)
+        at = open_page("alerts", role="lead", alert=str(alert_id))
+        keys = [b.key for b in at.button if (b.key or "").startswith(f"notify_{alert_id}_")]
+        assert len(keys) >= 2, keys
+        _button(at, keys[0]).click().run()
+        _button(at, keys[1]).click().run()  # at once, from the refreshed page
+        assert not at.exception
+        assert not at.warning, [w.value for w in at.warning]
+        with engine.connect() as conn:
+            kinds = conn.execute(
+                select(Dispatch.kind).where(Dispatch.alert_id == alert_id)
+            ).scalars()
+            assert list(kinds) == ["responder", "responder"]
+        _button(at, keys[1]).click().run()  # a double click of the second: replayed
+        with engine.connect() as conn:
+            assert (
+                conn.execute(
+                    select(func.count()).select_from(Dispatch).where(Dispatch.alert_id == alert_id)
+                ).scalar_one()
+                == 2
+            )

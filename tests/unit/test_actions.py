@@ -23,6 +23,7 @@ from dashboard.actions import (
     next_status,
     perform,
 )
+from dashboard.actions.transitions import close_outcomes
 from dashboard.auth import require
 from dashboard.db.schema import Alert, AuditLog, Dispatch, NotificationOutbox
 
@@ -423,3 +424,54 @@ def test_routing_mistakes_name_the_key(toml, message):
 
     with pytest.raises(RoutingConfigError, match=message):
         parse_routing(toml)
+
+
+def test_every_change_a_conflict_can_name_reads_in_korean():
+    """The Korean conflict message once showed 'notify_responder' and 'deescalate' as typed."""
+    from dashboard.actions.errors import ACTION_LABELS_KO, LastChange
+    from dashboard.actions.service import _VERSIONING
+
+    names = {a.removeprefix("alert_") for a in _VERSIONING} | {"auto_close", "update"}
+    assert names <= set(ACTION_LABELS_KO), names - set(ACTION_LABELS_KO)
+    for did in sorted(names):
+        err = ConflictError(
+            1,
+            attempted="notify_responder",
+            seen_version=1,
+            current_version=2,
+            current_status="dispatched",
+            last=LastChange(by="kim", action=did, at=T0),
+        )
+        assert did not in err.message_ko and "notify_responder" not in err.message_ko
+
+
+@pytest.mark.parametrize("outcome", ["safe", "hospitalized", "deceased", "no_contact"])
+def test_a_device_ticket_is_not_closed_with_an_outcome_about_a_person(db, outcome):
+    """A device fault ticket closed as 사망 told the on-duty lead of a death on 기기 점검."""
+    alert_id = add_alert(db, kind="device_fault", rule="device_silent")
+    with pytest.raises(ForbiddenTransition, match="device fault ticket closes as"):
+        perform(db, "close", alert_id, principal=KIM, seen_version=1, now=T0, confirmed=True,
+                outcome=outcome, note="기기 회수")  # fmt: skip
+    with db.connect() as conn:
+        assert conn.execute(select(Alert.status).where(Alert.id == alert_id)).scalar_one() == "open"
+        assert conn.execute(select(func.count()).select_from(NotificationOutbox)).scalar_one() == 0
+    for fine in ("device_fault", "false_alarm"):
+        assert fine in close_outcomes(has_person=False)
+    assert set(close_outcomes(has_person=False)) == {"device_fault", "false_alarm"}
+    result = perform(db, "close", alert_id, principal=KIM, seen_version=1, now=T0,
+                     confirmed=True, outcome="device_fault")  # fmt: skip
+    assert result.outcome == "device_fault"
+
+
+@pytest.mark.parametrize("action", ["field_visit", "emergency_119", "close"])
+def test_a_note_with_a_nul_character_is_refused_not_a_database_error(db, action):
+    """PostgreSQL refuses NUL in text and JSON: the note raised a DataError (a traceback)."""
+    alert_id = add_alert(db)
+    kwargs = kwargs_for(action) | {"note": "119 이송\x00 일산병원"}
+    if action == "close":
+        kwargs["outcome"] = "hospitalized"
+    with pytest.raises(ForbiddenTransition, match="NUL"):
+        perform(db, action, alert_id, principal=KIM, seen_version=1, now=T0, **kwargs)
+    with db.connect() as conn:
+        assert conn.execute(select(Alert.version).where(Alert.id == alert_id)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(Dispatch)).scalar_one() == 0

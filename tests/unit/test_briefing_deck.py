@@ -189,3 +189,18 @@ def test_docs_state_the_gain_minimum() -> None:
 
     doc = (PROJECT_ROOT / "docs" / "briefing.md").read_text(encoding="utf-8")
     assert f"`MIN_GAIN_ALERTS` = {MIN_GAIN_ALERTS}" in doc
+
+
+def test_one_hidden_alert_count_is_not_given_back_by_the_total() -> None:
+    """The checks slide shows the period's person alerts in total and the map slides the
+    alerts of the dongs shown: with one dong hidden, the difference was its count."""
+    df = pd.DataFrame(
+        {"code": ["a", "b", "c", "d"], "people": [3, 40, 12, 9], "alerts": [2, 30, 11, 0]}
+    )
+    out = suppress_reach_counts(df).set_index("code")
+    assert out.loc["a", "alerts"] is None
+    assert out.loc["c", "alerts"] is None  # the smallest shown non-zero count goes with it
+    assert out.loc["b", "alerts"] == 30 and out.loc["d", "alerts"] == 0
+    assert out.loc["c", "people"] == 12 and not bool(out.loc["c", "suppressed"])
+    total, shown = int(df["alerts"].sum()), sum(v for v in out["alerts"] if v is not None)
+    assert total - shown == 2 + 11  # two dongs together, never one alone

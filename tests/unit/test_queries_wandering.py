@@ -121,3 +121,105 @@ def test_snapshot_statements_do_not_grow_with_the_detectors(db_engine, detectors
     # positions, the position times of the heartbeat-last detectors; no one is outside here, so
     # no alert read. One statement per detector would make this grow with ``detectors``.
     assert len(statements) == 2, statements
+
+
+def _square(half_m: float, centre: tuple[float, float] = HOME) -> list[list[float]]:
+    """A square zone ``2 × half_m`` wide around ``centre``, as stored: ``[[lat, lon], …]``."""
+    dlat = half_m / 111_195.0
+    dlon = dlat / 0.7912  # cos(37.645°)
+    lat, lon = centre
+    return [[lat - dlat, lon - dlon], [lat - dlat, lon + dlon], [lat + dlat, lon + dlon],
+            [lat + dlat, lon - dlon]]  # fmt: skip
+
+
+def _wearer(engine: Engine, uid: str, *, east_m: float, polygon, home: bool = True, at=None) -> int:
+    """One detector whose last position (a minute ago) is ``east_m`` metres east of HOME, or
+    ``at`` (lat, lon); returns its id."""
+    seen = NOW - MIN
+    with engine.begin() as conn:
+        program_id = conn.execute(
+            select(Program.id).where(Program.code == WANDERING_PROGRAM)
+        ).scalar_one()
+        region_id = conn.execute(select(Region.id).where(Region.level == "dong")).scalars().first()
+        recipient = conn.execute(
+            insert(CareRecipient).values(
+                program_id=program_id, region_id=region_id, external_ref=uid, birth_year=1940,
+                sex="F", household="alone", enrolled_on=date(2024, 7, 1), safe_zone_m=500,
+                pii_name="김영수", pii_home_lat=HOME[0] if home else None,
+                pii_home_lon=HOME[1] if home else None, pii_zone_polygon=polygon,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        device = conn.execute(
+            insert(Device).values(
+                device_uid=uid, type_code="wandering_detector", program_id=program_id,
+                vendor="t", recipient_id=recipient, region_id=region_id,
+                installed_on=date(2024, 7, 1), status="active",
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        conn.execute(
+            insert(DeviceState).values(
+                device_id=device, state="normal", state_since=seen, last_seen_at=seen,
+                updated_at=seen, last_event_type="position",
+                last_lat=at[0] if at else HOME[0],
+                last_lon=at[1] if at else HOME[1] + east_m / 111_195.0 / 0.7912,
+            )
+        )  # fmt: skip
+    return device
+
+
+def test_a_polygon_zone_decides_on_the_map_as_it_does_for_the_rules(db_engine: Engine) -> None:
+    """The map judged everyone by the 500 m circle: someone past their 150 m polygon showed as
+    a calm green dot while their left-the-zone alert was open, and someone well inside a 1 km
+    polygon as outside; a polygon without a home on file read as 'no position'."""
+    from dashboard.rules.geofence import Zone
+
+    with db_engine.begin() as conn:
+        load_catalog(conn)
+    _wearer(db_engine, "P-out", east_m=300, polygon=_square(150))  # in the circle, past it
+    _wearer(db_engine, "P-in", east_m=700, polygon=_square(1000))  # past the circle, in it
+    _wearer(db_engine, "P-edge", east_m=100, polygon=_square(150))  # 50 m from its edge
+    _wearer(db_engine, "P-nohome", east_m=300, polygon=_square(150), home=False)
+    _wearer(db_engine, "C-out", east_m=700, polygon=None)  # the circle, as before
+    with db_engine.connect() as conn:
+        df = snapshot(conn, NOW).set_index("device_uid")
+    assert df["status"].to_dict() == {
+        "P-out": "outside",
+        "P-in": "inside",
+        "P-edge": "edge",
+        "P-nohome": "outside",
+        "C-out": "outside",
+    }
+    assert df["outside"].to_dict() == {
+        "P-out": True, "P-in": False, "P-edge": False, "P-nohome": True, "C-out": True,
+    }  # fmt: skip
+    # The rules' own zone says the same of each position.
+    for uid in ("P-out", "P-in", "P-nohome"):
+        row = df.loc[uid]
+        home = HOME if uid != "P-nohome" else None
+        zone = Zone(home, 500.0, tuple(tuple(c) for c in row["zone_polygon"]))
+        assert (zone.beyond_m(row["last_lat"], row["last_lon"]) > 0) == row["outside"]
+
+
+@pytest.mark.parametrize("fix", [(0.0, 0.0), (51.5, -0.12), (126.79, 37.64)])
+def test_a_fix_outside_korea_is_no_position_not_someone_far_outside(db_engine, fix) -> None:
+    """A receiver without a fix reports (0, 0): the map drew a red 'outside' 13,000 km away
+    and zoomed out to the globe, and the search tab's trail ended there with no responder
+    near (the rules drop such a fix as a jump). Swapped coordinates too."""
+    from queries.trails import position_fixes
+
+    with db_engine.begin() as conn:
+        load_catalog(conn)
+    device = _wearer(db_engine, "Z-1", east_m=0, polygon=None, at=fix)
+    with db_engine.begin() as conn:
+        conn.execute(
+            insert(DeviceEvent),
+            [{"vendor": "t", "event_uid": f"z-{i}", "device_id": device, "ts": NOW - (3 - i) * MIN,
+              "received_at": NOW, "type": "position", "data": {"lat": lat, "lon": lon}}
+             for i, (lat, lon) in enumerate([HOME, (HOME[0] + 0.001, HOME[1]), fix])],
+        )  # fmt: skip
+    with db_engine.connect() as conn:
+        row = snapshot(conn, NOW).set_index("device_uid").loc["Z-1"]
+        fixes = position_fixes(conn, device, NOW - 10 * MIN, NOW)
+    assert (row["status"], bool(row["outside"])) == ("no_position", False)
+    assert row["last_lat"] != row["last_lat"]  # NaN: nothing drawn at the bogus point
+    assert [(f.lat, f.lon) for f in fixes] == [HOME, (HOME[0] + 0.001, HOME[1])]

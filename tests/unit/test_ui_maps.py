@@ -316,3 +316,30 @@ def test_boundaries_filtered_by_code(tmp_path) -> None:
     assert load_boundaries(path, {"nope"}) is None
     fmap = base_map(LABELS, data, tiles=None)
     assert "4128555100" in fmap.get_root().render()
+
+
+def test_the_zone_outlined_is_the_polygon_when_the_person_has_one() -> None:
+    """The map drew the 300 m circle around someone judged by a polygon (and nothing at all for
+    a polygon without a home on file)."""
+    square = ((HOME[0] - 0.001, HOME[1] - 0.001), (HOME[0] - 0.001, HOME[1] + 0.001),
+              (HOME[0] + 0.001, HOME[1] + 0.001), (HOME[0] + 0.001, HOME[1] - 0.001))  # fmt: skip
+    df = _frame(
+        _row("W-1", "outside", HOME[0] + 0.003, HOME[1], zone_polygon=square),
+        _row(
+            "W-2",
+            "outside",
+            HOME[0] - 0.003,
+            HOME[1],
+            zone_polygon=square,
+            home_lat=None,
+            home_lon=None,
+        ),
+        _row("W-3", "edge", HOME[0] + 0.0025, HOME[1], zone_polygon=None),
+    )
+    children = list(positions_layer(df, LABELS)._children.values())
+    polygons = [c for c in children if isinstance(c, folium.Polygon)]
+    circles = [c for c in children if type(c) is folium.Circle]
+    lines = [c for c in children if type(c) is folium.PolyLine]
+    assert len(polygons) == 2 and len(circles) == 1  # W-3 keeps its circle
+    assert [tuple(p) for p in polygons[0].locations] == [tuple(p) for p in square]
+    assert len(lines) == 1  # the line home only where there is a home
