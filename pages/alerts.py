@@ -6,13 +6,13 @@ import streamlit as st
 from dashboard import clock
 from dashboard.actions.transitions import STATUSES
 from dashboard.auth import personal_data_scope
-from dashboard.auth.regions import region_in_any
 from dashboard.i18n import STAGES
 from dashboard.ui.alert_actions import BUST_KEY
 from dashboard.ui.alert_detail import fresh, render_detail
 from dashboard.ui.alerts import REFRESH_S, QueueFilters, show_queue, stage_metrics
 from dashboard.ui.auth import check_session, require_page
 from dashboard.ui.components import (
+    districts_in_scope,
     multiselect_filter,
     page_header,
     program_labels,
@@ -33,9 +33,7 @@ if areas is not None:
     st.caption(t("queue.scope", n=len(areas)))
 
 device_programs = load(programs, kind="device")
-districts = load(districts_with_devices)
-if areas is not None:  # only districts the operator works in are offered
-    districts = districts[[region_in_any(c, areas) for c in districts["code"]]]
+districts = districts_in_scope(load(districts_with_devices), areas)  # only the operator's
 filters = QueueFilters(
     programs=multiselect_filter(
         "filter.program",
