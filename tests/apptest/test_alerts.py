@@ -375,3 +375,54 @@ def test_operator_live_page_shows_only_their_districts(demo_db) -> None:
     ticker = "\n".join(str(m.value) for m in at.markdown)
     for name in set(everything.alerts["recipient_masked"]) - set(ours.alerts["recipient_masked"]):
         assert f"· {name}" not in ticker
+
+
+# --- filters kept in the URL -------------------------------------------------------------------
+
+
+STATUS = ("dispatched",)
+
+
+def test_a_link_with_queue_filters_opens_the_queue_filtered(demo_db) -> None:
+    """The queue's filters are read from and written to the URL as the review pages' are: a
+    copied link reopens the same queue."""
+    from queries.filters import districts_with_devices
+
+    now = datetime.now(UTC)
+    with demo_db.connect() as conn:
+        everything = alert_q.open_alerts(conn, now)
+        found = [
+            (code, alert_q.open_alerts(conn, now, None, ("risk", "attention"), (int(i),), STATUS))
+            for code, i in districts_with_devices(conn)[["code", "id"]].itertuples(index=False)
+        ]
+    # A district with such alerts, so that the link is seen to narrow the queue.
+    code, expected = max(found, key=lambda pair: len(pair[1]))
+    assert 0 < len(expected) < len(everything)
+    at = open_page("alerts", role="lead", stage="risk,attention", district=code, status=STATUS[0])
+    assert not at.warning
+    assert at.multiselect(key="url_stage").value == ["risk", "attention"]
+    assert at.multiselect(key="url_district").value == [code]
+    assert at.multiselect(key="url_status").value == list(STATUS)
+    assert metric(at, "미처리 경보") == format_number(len(expected))
+    assert at.dataframe[0].value["경보 번호"].tolist() == expected["id"].tolist()
+    # Changing a filter writes it back; clearing one takes it out of the link.
+    at.multiselect(key="url_stage").set_value(["risk"]).run()
+    assert at.query_params["stage"] == "risk"
+    at.multiselect(key="url_status").set_value([]).run()
+    assert "status" not in at.query_params
+    assert at.query_params["district"] == code
+
+
+def test_an_unusable_filter_value_in_the_link_is_named_in_a_warning(demo_db) -> None:
+    """A stage that does not exist, and for an operator a district outside their areas: both
+    are dropped with the warning the review pages give, and the queue shows without them."""
+    with demo_db.connect() as conn:
+        ours = alert_q.open_alerts(conn, datetime.now(UTC), areas=DEMO_ACCOUNTS["operator"][1])
+    at = open_page("alerts", role="operator", stage="purple,severe", district="1168000000")
+    warnings = [w.value for w in at.warning]
+    assert translate("url.bad_choices", param="stage", values="purple") in warnings
+    assert translate("url.bad_choices", param="district", values="1168000000") in warnings
+    assert at.multiselect(key="url_stage").value == ["severe"]
+    assert at.multiselect(key="url_district").value == []
+    severe = ours[ours["stage"] == "severe"]
+    assert metric(at, "미처리 경보") == format_number(len(severe))

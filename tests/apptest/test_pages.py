@@ -141,7 +141,7 @@ def test_alert_queue_counts_and_order(demo_db) -> None:
 def test_alert_stage_filter(demo_db) -> None:
     expected = _open_alerts(demo_db)
     at = open_page("alerts", lang="en")
-    at.multiselect(key="alerts_stages").set_value(["attention"]).run()
+    at.multiselect(key="url_stage").set_value(["attention"]).run()
     assert metric(at, "Open alerts") == format_number(int((expected["stage"] == "attention").sum()))
     assert set(at.dataframe[0].value["Stage"]) <= {"Attention"}
 
