@@ -426,3 +426,41 @@ def test_an_unusable_filter_value_in_the_link_is_named_in_a_warning(demo_db) -> 
     assert at.multiselect(key="url_district").value == []
     severe = ours[ours["stage"] == "severe"]
     assert metric(at, "미처리 경보") == format_number(len(severe))
+
+
+def _metric_column_share(at, label: str) -> float:
+    """The share of its row that the column holding metric ``label`` takes (1/4: four a row)."""
+    from streamlit.testing.v1.element_tree import Column, Metric
+
+    def walk(node, share: float) -> float | None:
+        if isinstance(node, Metric) and node.label == label:
+            return share
+        children = list(getattr(node, "children", {}).values())
+        total = sum(c.weight for c in children if isinstance(c, Column))
+        for child in children:
+            inner = child.weight / total if isinstance(child, Column) else share
+            found = walk(child, inner)
+            if found is not None:
+                return found
+        return None
+
+    found = walk(at._tree, 1.0)
+    assert found is not None, f"no metric {label!r}"
+    return found
+
+
+def test_alert_facts_are_two_a_row_on_a_projector(demo_db) -> None:
+    """Four facts a row cut the device id off on a projector ("PLG-00…"): there they go two by
+    two, and the projector's CSS lets them wrap instead of ending in an ellipsis."""
+    alert_id = int(_open_alerts_ids(demo_db)[0])
+    plain = open_page("alerts", alert=str(alert_id))
+    assert _metric_column_share(plain, "기기") == pytest.approx(1 / 4)
+    projector = open_page("alerts", alert=str(alert_id), projector="1")
+    assert _metric_column_share(projector, "기기") == pytest.approx(1 / 2)
+    css = "\n".join(texts(projector))
+    assert "white-space: normal !important" in css and ".st-key-alert_facts" in css
+
+
+def _open_alerts_ids(engine) -> list[int]:
+    with engine.connect() as conn:
+        return alert_q.open_alerts(conn, datetime.now(UTC))["id"].tolist()

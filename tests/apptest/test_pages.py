@@ -313,9 +313,11 @@ def test_briefing_council_map_table_matches_database_with_small_counts_hidden(de
 def test_projector_mode_enlarges_fonts(demo_db) -> None:
     at = open_page("briefing", projector="1")
     css = "\n".join(texts(at))
-    assert "font-size: 3.8rem" in css
+    assert "font-size: 61px" in css
+    # The root font size sizes Streamlit's tables (st.dataframe), the alert queue's included.
+    assert "html { font-size: 20px; }" in css
     plain = "\n".join(texts(open_page("briefing")))
-    assert "font-size: 3.8rem" not in plain
+    assert "font-size: 61px" not in plain and "html { font-size" not in plain
 
 
 def test_live_severe_banner_counts_every_open_alert(demo_db) -> None:
