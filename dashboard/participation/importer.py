@@ -221,22 +221,14 @@ def _check(conn: Connection, sheet: Sheet, report: FileReport, now: datetime) ->
             continue
         key = (values["program_id"], values["ref"], values.get("week"))
         if key in seen:
-            first = seen[key]
+            what = "participant and week" if activity else "participant"
             report.errors.append(
                 RowError(
                     number,
                     where["ref"],
-                    f"the same participant and week as row {first}",
-                    "same_participant_week",
-                    {"first": first},
-                )
-                if activity
-                else RowError(
-                    number,
-                    where["ref"],
-                    f"the same participant as row {first}",
-                    "same_participant",
-                    {"first": first},
+                    f"the same {what} as row {seen[key]}",
+                    "same_participant_week" if activity else "same_participant",
+                    {"first": seen[key]},
                 )
             )
             continue
