@@ -1,19 +1,19 @@
 """경보·출동: the operators' queue (gravest and longest-waiting first, live timers), one alert's
-detail with the recipient card (audited reveal) and the action buttons. ``?alert=ID`` selects."""
+detail with the recipient card (audited reveal) and the action buttons. ``?alert=ID`` selects;
+the queue's filters are kept in the URL too (``?stage=severe,risk&district=…``)."""
 
 import streamlit as st
 
 from dashboard import clock
 from dashboard.actions.transitions import STATUSES
 from dashboard.auth import personal_data_scope
-from dashboard.auth.regions import region_in_any
 from dashboard.i18n import STAGES
 from dashboard.ui.alert_actions import BUST_KEY
 from dashboard.ui.alert_detail import fresh, render_detail
 from dashboard.ui.alerts import REFRESH_S, QueueFilters, show_queue, stage_metrics
 from dashboard.ui.auth import check_session, require_page
 from dashboard.ui.components import (
-    multiselect_filter,
+    districts_in_scope,
     page_header,
     program_labels,
     region_labels,
@@ -22,7 +22,7 @@ from dashboard.ui.components import (
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import t
 from dashboard.ui.safe_text import md_escape
-from dashboard.ui.url_filters import parse_row_id
+from dashboard.ui.url_filters import parse_row_id, url_multiselect
 from queries.alerts import OPEN_STATUSES, alert_by_id, open_alerts
 from queries.filters import districts_with_devices, programs
 
@@ -33,27 +33,39 @@ if areas is not None:
     st.caption(t("queue.scope", n=len(areas)))
 
 device_programs = load(programs, kind="device")
-districts = load(districts_with_devices)
-if areas is not None:  # only districts the operator works in are offered
-    districts = districts[[region_in_any(c, areas) for c in districts["code"]]]
+districts = districts_in_scope(load(districts_with_devices), areas)  # only the operator's
+
+
+def _url_filter(label_key: str, options: list, labels: dict, param: str) -> tuple:
+    """A sidebar multiselect kept in ``?param=a,b`` like the review pages' (a link opens the
+    queue filtered; an unknown value is dropped with a warning naming it)."""
+    return url_multiselect(
+        t(label_key),
+        options,
+        param=param,
+        format_func=lambda o: labels.get(o, str(o)),
+        placeholder=t("filter.all"),
+        container=st.sidebar,
+    )
+
+
+district_ids = dict(zip(districts["code"], districts["id"], strict=True))
 filters = QueueFilters(
-    programs=multiselect_filter(
-        "filter.program",
-        device_programs["code"],
-        program_labels(device_programs),
-        key="alerts_programs",
+    programs=_url_filter(
+        "filter.program", list(device_programs["code"]), program_labels(device_programs), "program"
     ),
-    stages=multiselect_filter(
-        "filter.stage", list(reversed(STAGES)), state_labels(STAGES), key="alerts_stages"
+    stages=_url_filter("filter.stage", list(reversed(STAGES)), state_labels(STAGES), "stage"),
+    districts=tuple(
+        int(district_ids[code])
+        for code in _url_filter(
+            "filter.district", list(district_ids), region_labels(districts, "code"), "district"
+        )
     ),
-    districts=multiselect_filter(
-        "filter.district", districts["id"], region_labels(districts), key="alerts_districts"
-    ),
-    statuses=multiselect_filter(
+    statuses=_url_filter(
         "queue.status_filter",
-        OPEN_STATUSES,
+        list(OPEN_STATUSES),
         {s: t(f"status.{s}") for s in STATUSES},
-        key="alerts_statuses",
+        "status",
     ),
     areas=None if areas is None else tuple(areas),
 )

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.formatting import format_amount, format_number, format_percent
+from dashboard.reference.documents import cite_message
 from dashboard.ui.budget import printed, rates_table
 from dashboard.ui.budget_review import execution_tab, incentives_tab
 from dashboard.ui.components import page_header, table
@@ -29,7 +30,8 @@ with documents:
         st.success(t("budget.no_findings"))
     else:
         for row in found.to_dict("records"):
-            st.warning(row["message_ko"] if lang == "ko" else row["message_en"], icon="⚠️")
+            message = row["message_ko"] if lang == "ko" else row["message_en"]
+            st.warning(cite_message(message, row["source_doc"], lang), icon="⚠️")
     goyang_tab, seoul_tab, daedeok_tab = st.tabs(
         [t("budget.tab_goyang"), t("budget.tab_seoul"), t("budget.tab_daedeok")]
     )

@@ -20,6 +20,7 @@ from dashboard.analysis.effects import (
 from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_date, format_datetime, format_number, format_percent
 from dashboard.i18n import localized
+from dashboard.reference.documents import cite
 from dashboard.ui import charts
 from dashboard.ui.auth import user_can
 from dashboard.ui.complaint_import import import_section
@@ -161,7 +162,7 @@ st.caption(
     t(
         "complaints.yoy_sources",
         documents=" · ".join(
-            f"{r['source_doc']}: {r['source_table']}" for r in cited.to_dict("records")
+            f"{cite(r['source_doc'], lang)}: {r['source_table']}" for r in cited.to_dict("records")
         )
         or "–",
         data=source_line,

@@ -6,10 +6,10 @@ from dataclasses import replace
 import streamlit as st
 
 from dashboard.auth import personal_data_scope
-from dashboard.auth.regions import region_in_any
 from dashboard.i18n import STATES
 from dashboard.ui.auth import check_session, require_page
 from dashboard.ui.components import (
+    districts_in_scope,
     multiselect_filter,
     page_header,
     program_labels,
@@ -32,7 +32,7 @@ device_programs = load(programs, kind="device")
 districts = load(districts_with_devices)
 if scope is not None:  # an operator's wall screen shows their districts only
     st.caption(t("live.scope", n=len(scope)))
-    districts = districts[[region_in_any(c, scope) for c in districts["code"]]]
+    districts = districts_in_scope(districts, scope)
     if districts.empty:
         st.info(t("live.no_districts"))
         st.stop()

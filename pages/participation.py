@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard.formatting import format_number, format_percent
 from dashboard.i18n import localized, translate_or
+from dashboard.reference.documents import cite
 from dashboard.ui import charts
 from dashboard.ui.budget_review import downloads
 from dashboard.ui.components import page_header, table
@@ -127,7 +128,7 @@ with st.expander(t("participation.figures_title")):
                 "value": [format_number(v, 1 if v != round(v) else 0) for v in part_figs["value"]],
                 "unit": part_figs["unit"],
                 "period": part_figs["period"].fillna(""),
-                "source": part_figs["source_doc"],
+                "source": [cite(d, lang) for d in part_figs["source_doc"]],
             }
         ),
         {

@@ -30,6 +30,7 @@ from dashboard.formatting import (
 )
 from dashboard.i18n import localized, translate, translate_or
 from dashboard.mapping.suppression import SUPPRESS_BELOW
+from dashboard.reference.documents import cite, publisher
 from queries import briefing as q
 from queries import complaints as complaints_q
 from queries.budget import budget_lines, findings
@@ -481,6 +482,11 @@ def _figures(c: _Ctx, keys: tuple[str, ...]) -> dict[str, dict]:
     return {r["figure_key"]: r for r in df.to_dict("records")}
 
 
+def _cited(figs: dict[str, dict], lang: str) -> str:
+    """The documents the slide's published figures come from, by publisher and title."""
+    return "; ".join(cite(d, lang) for d in sorted({f["source_doc"] for f in figs.values()})) or "–"
+
+
 def _complaints(c: _Ctx, effect: ComplaintEffect | None) -> Slide:
     figs = _figures(c, COMPLAINT_KEYS)
     ours = complaints_q.year_on_year(c.conn, complaints_q.DOCUMENTED_FRAMINGS[:2])
@@ -534,7 +540,7 @@ def _complaints(c: _Ctx, effect: ComplaintEffect | None) -> Slide:
         if rows
         else None,
         bullets=tuple(bullets),
-        source=c.t("deck.source.complaints"),
+        source=c.t("deck.source.complaints", docs=_cited(figs, c.lang)),
         as_of=c.t("deck.published_as_of", at=format_datetime(c.now, c.lang)),
     )
 
@@ -578,7 +584,7 @@ def _participation(c: _Ctx) -> Slide:
         )
         if rows
         else None,
-        source=c.t("deck.source.participation"),
+        source=c.t("deck.source.participation", docs=_cited(figs, c.lang)),
         as_of=c.t("deck.published_as_of", at=format_datetime(c.now, c.lang)),
     )
 
@@ -602,7 +608,7 @@ def _budget(c: _Ctx) -> Slide:
     bullets = tuple(
         c.t(
             "deck.budget.finding",
-            doc=r["source_doc"],
+            doc=publisher(r["source_doc"]),
             table=r["table"],
             kind=translate_or(f"deck.budget.kind_{r['kind']}", r["kind"], c.lang),
             expected="–"
@@ -633,7 +639,12 @@ def _budget(c: _Ctx) -> Slide:
         ),
         chart=ChartSpec("hbar", rows, "measure", "amount", c.t("deck.budget.amount")),
         bullets=bullets,
-        source=c.t("deck.source.budget"),
+        source=c.t(
+            "deck.source.budget",
+            docs=", ".join(
+                publisher(d) for d in sorted({*lines["source_doc"], *found["source_doc"]})
+            ),
+        ),
         as_of=c.t("deck.published_as_of", at=format_datetime(c.now, c.lang)),
     )
 

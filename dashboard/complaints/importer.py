@@ -40,6 +40,7 @@ from dashboard.auth.principal import SessionUser
 from dashboard.clock import as_utc, in_zone, require_aware
 from dashboard.db.schema import Complaint, ComplaintSite, Region
 from dashboard.ingest.files import RowError, no_rows, read_table
+from dashboard.ingest.refusal import Refused
 from dashboard.registry.columns import (
     LAT_RANGE,
     LON_RANGE,
@@ -103,9 +104,11 @@ def received(value: Any, _today: date) -> datetime:
     else:
         match = _DATETIME.match(_as_text(value))
         if not match:
-            raise ValueError(
+            raise Refused(
                 f"not a date and time (got {_as_text(value)!r}); write it as "
-                "YYYY-MM-DD HH:MM, e.g. 2024-03-05 14:23"
+                "YYYY-MM-DD HH:MM, e.g. 2024-03-05 14:23",
+                "not_a_datetime",
+                value=_as_text(value),
             )
         y, mo, d, half, h, mi, s = match.groups()
         y, mo, d, h, mi, s = (int(g) if g else 0 for g in (y, mo, d, h, mi, s))
@@ -114,7 +117,11 @@ def received(value: Any, _today: date) -> datetime:
         try:
             local = datetime(y, mo, d, h, mi, s, tzinfo=LOCAL_TZ)
         except ValueError as exc:
-            raise ValueError(f"not a date and time (got {_as_text(value)!r}): {exc}") from None
+            raise Refused(
+                f"not a date and time (got {_as_text(value)!r}): {exc}",
+                "no_such_date",
+                value=_as_text(value),
+            ) from None
     return local.astimezone(UTC)
 
 
@@ -124,7 +131,11 @@ def category(value: Any) -> str:
     if code:
         return code
     if len(raw) > 20:
-        raise ValueError("a complaint type of at most 20 characters (e.g. 흡연, 소음)")
+        raise Refused(
+            "a complaint type of at most 20 characters (e.g. 흡연, 소음)",
+            "complaint_type_too_long",
+            max=20,
+        )
     return raw  # another type is kept as the system names it
 
 
@@ -352,7 +363,12 @@ def import_complaints(
     except IntegrityError:  # another import stored the same complaints meanwhile: rolled back
         report = ComplaintReport(filename, len(data), radius, dry_run=dry_run)
         report.errors.append(
-            RowError(0, None, "complaints changed while importing; nothing was stored, try again")
+            RowError(
+                0,
+                None,
+                "complaints changed while importing; nothing was stored, try again",
+                "conflict",
+            )
         )
     return report
 
@@ -376,7 +392,12 @@ def check_complaints(
     places = _Places(conn)
     if not places.codes:
         report.errors.append(
-            RowError(0, None, "the catalog is not loaded: run `python -m dashboard init` first")
+            RowError(
+                0,
+                None,
+                "the catalog is not loaded: run `python -m dashboard init` first",
+                "catalog_not_loaded",
+            )
         )
         return report, []
     seen_ids: dict[str, int] = {}
@@ -390,12 +411,19 @@ def check_complaints(
         if errors:
             continue
         if v["received_at"] > now:
-            report.errors.append(RowError(number, row.headers["received_at"], "is in the future"))
+            report.errors.append(
+                RowError(number, row.headers["received_at"], "is in the future", "in_future")
+            )
             continue
         if (v["lat"] is None) != (v["lon"] is None):
             missing = "lon" if v["lon"] is None else "lat"
             report.errors.append(
-                RowError(number, row.headers[missing], "give both 위도 and 경도, or neither")
+                RowError(
+                    number,
+                    row.headers[missing],
+                    "give both 위도 and 경도, or neither",
+                    "lat_lon_pair",
+                )
             )
             continue
         if v["complaint_id"] is not None:
@@ -406,14 +434,16 @@ def check_complaints(
                         row.headers["complaint_id"],
                         f"complaint number {v['complaint_id']!r} appears twice "
                         f"(also on row {seen_ids[v['complaint_id']]})",
+                        "duplicate",
+                        {"value": v["complaint_id"], "first": seen_ids[v["complaint_id"]]},
                     )
                 )
                 continue
             seen_ids[v["complaint_id"]] = number
         site, distance, region_id, problem = places.locate(v, radius_m)
         if problem:
-            column, reason = problem
-            report.errors.append(RowError(number, row.headers[column], reason))
+            column, refusal = problem
+            report.errors.append(RowError.of(number, row.headers[column], refusal))
             continue
         place_key = (
             f"site:{site[0]}"
@@ -502,13 +532,16 @@ class _Places:
 
     def locate(
         self, v: dict[str, Any], radius_m: float
-    ) -> tuple[tuple[int, str] | None, float | None, int | None, tuple[str, str] | None]:
-        """(site id and code, distance, region id, problem (column key, reason))."""
+    ) -> tuple[tuple[int, str] | None, float | None, int | None, tuple[str, Refused] | None]:
+        """(site id and code, distance, region id, problem (column key, refusal))."""
         region_id = None
         if v["dong_code"] is not None:
             region_id = self.codes.get(v["dong_code"])
             if region_id is None:
-                return None, None, None, ("dong_code", f"unknown dong {v['dong_code']}")
+                refusal = Refused(
+                    f"unknown dong {v['dong_code']}", "unknown_dong", code=v["dong_code"]
+                )
+                return None, None, None, ("dong_code", refusal)
         if v["lat"] is not None:
             rows, points = self.site_points.get(v["type"], ([], None))
             best = _nearest(points, v["lat"], v["lon"])
@@ -518,21 +551,24 @@ class _Places:
             if region_id is None:
                 near = _nearest(self.dong_points[1], v["lat"], v["lon"])
                 if near is None or near[1] > DONG_WITHIN_M:
-                    reason = (
+                    refusal = Refused(
                         f"no dong of the catalog within {DONG_WITHIN_M / 1000:g} km of the "
-                        "coordinates; add a 행정동코드 column"
+                        "coordinates; add a 행정동코드 column",
+                        "no_dong_near",
+                        km=f"{DONG_WITHIN_M / 1000:g}",
                     )
-                    return None, None, None, ("lat", reason)
+                    return None, None, None, ("lat", refusal)
                 region_id = self.dongs[near[0]].id
             return None, None, region_id, None
         if region_id is None and v["place"]:
             region_id = self._named(v["place"])
         if region_id is None:
-            reason = (
+            refusal = Refused(
                 "cannot place the complaint: give 위도 and 경도, a 행정동코드, or an address "
-                "naming a dong or district of the catalog (e.g. 백석1동 or 일산동구)"
+                "naming a dong or district of the catalog (e.g. 백석1동 or 일산동구)",
+                "cannot_place",
             )
-            return None, None, None, ("place", reason)
+            return None, None, None, ("place", refusal)
         return None, None, region_id, None
 
     def _named(self, address: str) -> int | None:

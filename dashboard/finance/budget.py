@@ -33,6 +33,7 @@ from dashboard.finance.common import (
 )
 from dashboard.finance.sheet import UNITS, blank, parse_amount, text_of
 from dashboard.ingest.files import RowError, no_rows, value_without_header
+from dashboard.ingest.refusal import Refused
 
 KIND = "budget_execution"
 LABEL = "budget execution"
@@ -110,6 +111,8 @@ def _unit(sheet, positions: dict[str, int], report: FileReport) -> str | None:
                 sheet.header_row,
                 None,
                 f"the amounts are in several units ({', '.join(sorted(units))}); use one per file",
+                "units_several",
+                {"units": ", ".join(sorted(units))},
             )
         )
         return None
@@ -119,6 +122,7 @@ def _unit(sheet, positions: dict[str, int], report: FileReport) -> str | None:
                 sheet.header_row,
                 None,
                 "no unit: say it above the header, e.g. (단위: 천원) or (단위: 백만원)",
+                "no_unit",
             )
         )
         return None
@@ -129,7 +133,11 @@ def _funding(value: Any) -> str:
     raw = text_of(value).replace("·", "").replace(" ", "")
     if raw.lower() in FUNDING:
         return FUNDING[raw.lower()]
-    raise ValueError(f"unknown funding source {text_of(value)!r} (국비, 도비, 시비, 구비, 기타)")
+    raise Refused(
+        f"unknown funding source {text_of(value)!r} (국비, 도비, 시비, 구비, 기타)",
+        "unknown_funding",
+        value=text_of(value),
+    )
 
 
 def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[dict[str, Any]]:
@@ -137,7 +145,12 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
     report.errors += errors
     if "executed" not in positions and "executed_cumulative" not in positions:
         report.errors.append(
-            RowError(sheet.header_row, "집행액", "give 집행액 (monthly) or 누계집행액 (cumulative)")
+            RowError(
+                sheet.header_row,
+                "집행액",
+                "give 집행액 (monthly) or 누계집행액 (cumulative)",
+                "executed_missing",
+            )
         )
     if report.errors:
         return []
@@ -189,7 +202,12 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         ):
             missing = "quantity" if values.get("quantity") is None else "unit_price"
             row_errors.append(
-                RowError(number, where.get(missing, missing), "give both 단가 and 수량, or neither")
+                RowError(
+                    number,
+                    where.get(missing, missing),
+                    "give both 단가 and 수량, or neither",
+                    "price_quantity_pair",
+                )
             )
         report.errors += row_errors
         report.rows += 1
@@ -200,7 +218,11 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         if key in seen:
             report.errors.append(
                 RowError(
-                    number, where["unit_project"], f"the same line and month as row {seen[key]}"
+                    number,
+                    where["unit_project"],
+                    f"the same line and month as row {seen[key]}",
+                    "same_line_month",
+                    {"first": seen[key]},
                 )
             )
             continue
@@ -249,7 +271,7 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
 def _project(value: Any) -> str:
     out = text_of(value)
     if len(out) > 120:
-        raise ValueError("longer than 120 characters")
+        raise Refused("longer than 120 characters", "too_long", max=120)
     return out
 
 
@@ -333,6 +355,8 @@ def _monthly(
                         where["executed_cumulative"],
                         f"cumulative execution for month {month} needs month {month - 1} of "
                         "this line, in this file or imported before",
+                        "cumulative_needs_previous",
+                        {"month": month, "previous": month - 1},
                     )
                 )
                 continue
@@ -346,6 +370,12 @@ def _monthly(
                         where["executed_cumulative"],
                         f"cumulative {cumulative:,} is not the previous months' {before:,} plus "
                         f"this month's {values['executed']:,}",
+                        "cumulative_mismatch",
+                        {
+                            "cumulative": f"{cumulative:,}",
+                            "before": f"{before:,}",
+                            "executed": f"{values['executed']:,}",
+                        },
                     )
                 )
 
@@ -391,6 +421,12 @@ def _flag_formula(
                 where["plan"],
                 f"단가 × 수량 = {computed / UNITS[unit]:,.0f} {unit}, "
                 f"but 예산액 is {values['plan']:,} {unit}",
+                "formula_flag",
+                {
+                    "computed": f"{computed / UNITS[unit]:,.0f}",
+                    "plan": f"{values['plan']:,}",
+                    "unit": unit,
+                },
             )
         )
 

@@ -25,6 +25,7 @@ from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import DataImport, Region
 from dashboard.finance.sheet import HeaderNotFound, Sheet, blank, read_sheet, text_of
 from dashboard.ingest.files import RowError, read_table
+from dashboard.ingest.refusal import Refused
 from dashboard.registry.roster import RosterReport
 from dashboard.settings import LOCAL_TZ
 
@@ -156,11 +157,25 @@ _YEAR = re.compile(r"^(\d{4})\s*년?(?:도)?$")
 def parse_year(value: Any) -> int:
     match = _YEAR.match(text_of(value))
     if not match:
-        raise ValueError(f"not a year (got {text_of(value)!r}); write it like 2024")
+        raise Refused(
+            f"not a year (got {text_of(value)!r}); write it like 2024",
+            "not_a_year",
+            value=text_of(value),
+        )
     year = int(match.group(1))
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"year {year} is outside {MIN_YEAR}–{MAX_YEAR}")
+    _check_year(year)
     return year
+
+
+def _check_year(year: int) -> None:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise Refused(
+            f"year {year} is outside {MIN_YEAR}–{MAX_YEAR}",
+            "year_out_of_range",
+            year=year,
+            low=MIN_YEAR,
+            high=MAX_YEAR,
+        )
 
 
 def parse_month(value: Any) -> tuple[int | None, int]:
@@ -176,12 +191,14 @@ def parse_month(value: Any) -> tuple[int | None, int]:
     if match is None:
         match = _MONTH.match(raw)
         if not match:
-            raise ValueError(f"not a month (got {raw!r}); write 1–12 or 2024-03")
+            raise Refused(
+                f"not a month (got {raw!r}); write 1–12 or 2024-03", "not_a_month", value=raw
+            )
         month = int(match.group(1))
     if not 1 <= month <= 12:
-        raise ValueError(f"month {month} is not 1–12")
-    if year is not None and not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"year {year} is outside {MIN_YEAR}–{MAX_YEAR}")
+        raise Refused(f"month {month} is not 1–12", "month_out_of_range", month=month)
+    if year is not None:
+        _check_year(year)
     return year, month
 
 
@@ -205,7 +222,7 @@ def year_month(
             return None
     raw_month = cell(cells, positions, "month")
     if blank(raw_month):
-        errors.append(RowError(number, where.get("month", "월"), "required"))
+        errors.append(RowError(number, where.get("month", "월"), "required", "required"))
         return None
     try:
         month_year, month = parse_month(raw_month)
@@ -214,17 +231,36 @@ def year_month(
         return None
     if year is not None and month_year is not None and year != month_year:
         errors.append(
-            RowError(number, where["month"], f"month {raw_month!r} is not in the year {year}")
+            RowError(
+                number,
+                where["month"],
+                f"month {raw_month!r} is not in the year {year}",
+                "month_not_in_year",
+                {"value": text_of(raw_month), "year": year},
+            )
         )
         return None
     year = year if year is not None else month_year
     if year is None:
         errors.append(
-            RowError(number, where["month"], "no year: add a 회계연도 column or write 2024-03")
+            RowError(
+                number,
+                where["month"],
+                "no year: add a 회계연도 column or write 2024-03",
+                "no_year",
+            )
         )
         return None
     if (year, month) > (today.year, today.month):
-        errors.append(RowError(number, where["month"], f"{year}-{month:02d} is in the future"))
+        errors.append(
+            RowError(
+                number,
+                where["month"],
+                f"{year}-{month:02d} is in the future",
+                "month_in_future",
+                {"month": f"{year}-{month:02d}"},
+            )
+        )
         return None
     return year, month
 
@@ -237,11 +273,7 @@ class Districts:
         self.by_code: dict[str, int] = {}
         self.by_name: dict[str, list[tuple[int, str]]] = {}
         self.code_of: dict[int, str] = {}
-        self.unknown = (
-            "unknown dong or district {raw!r}; give its 10-digit code"
-            if dongs
-            else "unknown district {raw!r} (a 구, 시 or 시·도 of data/regions.csv)"
-        )
+        self.dongs = dongs
         query = select(Region.id, Region.code, Region.name_ko)
         for rid, code, name in conn.execute(
             query if dongs else query.where(Region.level != "dong")
@@ -258,13 +290,32 @@ class Districts:
         if re.fullmatch(r"\d{10}", raw):
             if raw in self.by_code:
                 return self.by_code[raw]
-            raise ValueError(f"unknown region code {raw} (not in data/regions.csv)")
+            raise Refused(
+                f"unknown region code {raw} (not in data/regions.csv)",
+                "unknown_region_code",
+                code=raw,
+            )
         candidates = self.by_name.get(raw) or self.by_name.get(raw.split()[-1] if raw else "")
+        if not candidates and self.dongs:
+            raise Refused(
+                f"unknown dong or district {raw!r}; give its 10-digit code",
+                "unknown_dong_or_district",
+                value=raw,
+            )
         if not candidates:
-            raise ValueError(self.unknown.format(raw=raw))
+            raise Refused(
+                f"unknown district {raw!r} (a 구, 시 or 시·도 of data/regions.csv)",
+                "unknown_district",
+                value=raw,
+            )
         if len(candidates) > 1:
             codes = ", ".join(code for _id, code in candidates)
-            raise ValueError(f"{raw!r} names several regions ({codes}); give the 10-digit code")
+            raise Refused(
+                f"{raw!r} names several regions ({codes}); give the 10-digit code",
+                "ambiguous_region",
+                value=raw,
+                codes=codes,
+            )
         return candidates[0][0]
 
 
@@ -302,7 +353,12 @@ def run_import(
     except IntegrityError:  # another import stored the same lines meanwhile: rolled back
         report = FileReport(kind.label, filename, len(data), dry_run=dry_run)
         report.errors.append(
-            RowError(0, None, "the data changed while importing; nothing was stored, try again")
+            RowError(
+                0,
+                None,
+                "the data changed while importing; nothing was stored, try again",
+                "conflict",
+            )
         )
         return report
 
@@ -325,7 +381,12 @@ def import_into(
         return report
     if not Districts(conn):
         report.errors.append(
-            RowError(0, None, "the catalog is not loaded: run `python -m dashboard init` first")
+            RowError(
+                0,
+                None,
+                "the catalog is not loaded: run `python -m dashboard init` first",
+                "catalog_not_loaded",
+            )
         )
         return report
     plan = kind.check(conn, sheet, report, now)

@@ -83,13 +83,24 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
     report.errors += errors
     if not any(k in positions for k in KINDS):
         report.errors.append(
-            RowError(sheet.header_row, "적립", "give at least one of 적립, 사용 and 소멸")
+            RowError(
+                sheet.header_row,
+                "적립",
+                "give at least one of 적립, 사용 and 소멸",
+                "points_missing",
+            )
         )
     units = {sheet.column_units[i] for i in positions.values() if i in sheet.column_units}
     units |= {sheet.unit} if sheet.unit else set()
     if len(units) > 1:
         report.errors.append(
-            RowError(sheet.header_row, None, f"several units ({', '.join(sorted(units))})")
+            RowError(
+                sheet.header_row,
+                None,
+                f"several units ({', '.join(sorted(units))})",
+                "units_several",
+                {"units": ", ".join(sorted(units))},
+            )
         )
     if report.errors:
         return []
@@ -122,6 +133,8 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
                     number,
                     where.get("program", "사업"),
                     f"{code!r} is not a participation program of the catalog",
+                    "not_participation_program",
+                    {"value": code},
                 )
             )
         else:
@@ -131,7 +144,9 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
                 continue
             raw = cell(cells, positions, kind)
             if blank(raw):
-                row_errors.append(RowError(number, where[kind], "required (write 0 for none)"))
+                row_errors.append(
+                    RowError(number, where[kind], "required (write 0 for none)", "required_zero")
+                )
                 continue
             try:
                 points = parse_amount(raw) * POINT_UNITS[unit]
@@ -140,7 +155,13 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
                 continue
             if points != points.to_integral_value():
                 row_errors.append(
-                    RowError(number, where[kind], f"{points} is not a whole number of points")
+                    RowError(
+                        number,
+                        where[kind],
+                        f"{points} is not a whole number of points",
+                        "points_not_whole",
+                        {"value": points},
+                    )
                 )
                 continue
             values[kind] = int(points) * SIGN[kind]
@@ -152,7 +173,11 @@ def _check(conn: Connection, sheet, report: FileReport, now: datetime) -> list[d
         if key in seen:
             report.errors.append(
                 RowError(
-                    number, where["district"], f"the same district and month as row {seen[key]}"
+                    number,
+                    where["district"],
+                    f"the same district and month as row {seen[key]}",
+                    "same_district_month",
+                    {"first": seen[key]},
                 )
             )
             continue

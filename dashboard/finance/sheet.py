@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from dashboard.ingest.files import RowError
+from dashboard.ingest.refusal import Refused
 
 HEADER_SEARCH_ROWS = 10  # title rows tolerated above the header
 UNITS = {"원": 1, "천원": 1_000, "백만원": 1_000_000}
@@ -104,11 +104,14 @@ def read_sheet(
         )
     raise HeaderNotFound(
         f"no header row found in the first {HEADER_SEARCH_ROWS} rows (a row naming at least "
-        f"{required} of the known columns)"
+        f"{required} of the known columns)",
+        "no_header",
+        rows=HEADER_SEARCH_ROWS,
+        n=required,
     )
 
 
-class HeaderNotFound(ValueError):
+class HeaderNotFound(Refused):
     pass
 
 
@@ -156,12 +159,12 @@ def parse_amount(value: Any, places: int = 3) -> Decimal:
     """An amount as finance exports print it: ``1,234``, ``△1,234`` or ``▲1,234`` (negative),
     ``-`` alone (zero), an Excel number. At most ``places`` decimals."""
     if isinstance(value, bool):
-        raise ValueError(f"not an amount (got {value!r})")
+        raise Refused(f"not an amount (got {value!r})", "not_an_amount", value=value)
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"not an amount (got {value!r})")
+            raise Refused(f"not an amount (got {value!r})", "not_an_amount", value=value)
         number = Decimal(repr(value))
     else:
         raw = re.sub(r"\s", "", str(value))
@@ -173,21 +176,26 @@ def parse_amount(value: Any, places: int = 3) -> Decimal:
         if raw.startswith("(") and raw.endswith(")"):  # accounting style (1,234)
             sign, raw = -sign, raw[1:-1]
         if not re.fullmatch(r"\d{1,3}(,\d{3})*(\.\d+)?|\d+(\.\d+)?", raw):
-            raise ValueError(f"not an amount (got {value!r}); write it like 1,234 or △1,234")
+            raise Refused(
+                f"not an amount (got {value!r}); write it like 1,234 or △1,234",
+                "not_an_amount_hint",
+                value=value,
+            )
         try:
             number = Decimal(raw.replace(",", "")) * sign
         except InvalidOperation:
-            raise ValueError(f"not an amount (got {value!r})") from None
+            raise Refused(f"not an amount (got {value!r})", "not_an_amount", value=value) from None
     if -number.as_tuple().exponent > places and number != number.quantize(
         Decimal(1).scaleb(-places)
     ):
-        raise ValueError(f"{value!r} has more than {places} decimals")
+        raise Refused(
+            f"{value!r} has more than {places} decimals",
+            "too_many_decimals",
+            value=value,
+            places=places,
+        )
     return number
 
 
 def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
-
-
-def error(number: int, column: str | None, reason: str) -> RowError:
-    return RowError(number, column, reason)

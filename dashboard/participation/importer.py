@@ -41,6 +41,7 @@ from dashboard.finance.common import (
 )
 from dashboard.finance.sheet import Sheet, blank, parse_amount, text_of
 from dashboard.ingest.files import RowError, no_rows, value_without_header
+from dashboard.ingest.refusal import Refused
 from dashboard.registry.columns import day, identifier, sex
 
 KIND = "participation"
@@ -126,9 +127,11 @@ class _Catalog:
     def program(self, value: Any) -> int:
         found = self.programs.get(_squash(text_of(value)))
         if found is None:
-            raise ValueError(
+            raise Refused(
                 f"{text_of(value)!r} is not a participation program of the catalog "
-                "(its code, e.g. goyang_mobile_health, or its Korean name)"
+                "(its code, e.g. goyang_mobile_health, or its Korean name)",
+                "unknown_participation_program",
+                value=text_of(value),
             )
         return found
 
@@ -148,20 +151,32 @@ def _outcome(value: Any) -> bool | None:
         return True
     if raw in NO:
         return False
-    raise ValueError(f"write 예 or 아니오 (or leave it blank if not measured); got {raw!r}")
+    raise Refused(
+        f"write 예 or 아니오 (or leave it blank if not measured); got {raw!r}", "yes_no", value=raw
+    )
 
 
 def _status(value: Any) -> str:
     found = STATUSES.get(_squash(text_of(value)))
     if found is None:
-        raise ValueError(f"write 참여중, 완료 or 중도탈락; got {text_of(value)!r}")
+        raise Refused(
+            f"write 참여중, 완료 or 중도탈락; got {text_of(value)!r}",
+            "bad_status",
+            value=text_of(value),
+        )
     return found
 
 
 def _whole(value: Any, lo: int, hi: int) -> int:
     number = parse_amount(value, places=0)
     if not lo <= number <= hi:
-        raise ValueError(f"must be between {lo} and {hi} (got {number})")
+        raise Refused(
+            f"must be between {lo} and {hi} (got {number})",
+            "out_of_range",
+            low=lo,
+            high=hi,
+            value=number,
+        )
     return int(number)
 
 
@@ -184,6 +199,8 @@ def _check(conn: Connection, sheet: Sheet, report: FileReport, now: datetime) ->
                     None,
                     f"an activity file has 사업, 참여자번호, 주차 and 활동일수 only; put {where} "
                     "in the enrolment file (참여자 명단)",
+                    "activity_extra_columns",
+                    {"columns": where},
                 )
             )
             return []
@@ -206,7 +223,13 @@ def _check(conn: Connection, sheet: Sheet, report: FileReport, now: datetime) ->
         if key in seen:
             what = "participant and week" if activity else "participant"
             report.errors.append(
-                RowError(number, where["ref"], f"the same {what} as row {seen[key]}")
+                RowError(
+                    number,
+                    where["ref"],
+                    f"the same {what} as row {seen[key]}",
+                    "same_participant_week" if activity else "same_participant",
+                    {"first": seen[key]},
+                )
             )
             continue
         seen[key] = number
@@ -282,29 +305,41 @@ def _parse_enrolment(
     status = values["status"] or ("completed" if values["ended_on"] else "active")
     values["status"] = status
     if values["ended_on"] is not None and values["ended_on"] < values["enrolled_on"]:
-        errors.append(RowError(number, where["ended_on"], "is before 등록일"))
+        errors.append(
+            RowError(number, where["ended_on"], "is before 등록일", "ended_before_enrolled")
+        )
     elif status == "active" and values["ended_on"] is not None:
         errors.append(
             RowError(
-                number, where.get("status", "상태"), "참여중 but with a 종료일: 완료 or 중도탈락?"
+                number,
+                where.get("status", "상태"),
+                "참여중 but with a 종료일: 완료 or 중도탈락?",
+                "active_with_end",
             )
         )
     elif status != "active" and values["ended_on"] is None:
-        errors.append(RowError(number, where.get("ended_on", "종료일"), f"required when {status}"))
+        errors.append(
+            RowError(
+                number,
+                where.get("ended_on", "종료일"),
+                f"required when {status}",
+                "ended_on_required_dropped" if status == "dropped" else "ended_on_required",
+            )
+        )
     return values
 
 
 def _age_band(value: Any) -> str:
     out = text_of(value)
     if len(out) > 10:
-        raise ValueError("at most 10 characters (e.g. 60-64 or 60대)")
+        raise Refused("at most 10 characters (e.g. 60-64 or 60대)", "too_long", max=10)
     return out
 
 
 def _cohort(value: Any) -> str:
     out = text_of(value)
     if len(out) > 40:
-        raise ValueError("at most 40 characters")
+        raise Refused("at most 40 characters", "too_long", max=40)
     return out
 
 
@@ -384,6 +419,8 @@ def _plan_activity(
                 where["ref"],
                 f"participant {r['ref']} is not enrolled in this program: import the "
                 "enrolment file (참여자 명단) first",
+                "not_enrolled",
+                {"ref": r["ref"]},
             )
         )
     if missing:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
-from dashboard.catalog import pairing_refusal
+from dashboard.catalog import pairing_refusal, program_device_types
 from dashboard.db.schema import CareRecipient, Device, DeviceType, Program, Region
 from dashboard.ingest.files import RowError, no_rows, read_table, value_without_header
 from dashboard.ingest.vendors import known_vendors
@@ -179,7 +179,12 @@ def import_roster(
     except IntegrityError:  # another import stored the same ids meanwhile: rolled back
         report = RosterReport(kind.name, filename, len(data), dry_run=dry_run)
         report.errors.append(
-            RowError(0, None, "the roster changed while importing; nothing was stored, try again")
+            RowError(
+                0,
+                None,
+                "the roster changed while importing; nothing was stored, try again",
+                "conflict",
+            )
         )
     return report
 
@@ -201,6 +206,7 @@ def check_roster(
                 None,
                 "the catalog (dongs, programs, device types) is not loaded: run "
                 "`python -m dashboard init` first",
+                "catalog_not_loaded",
             )
         )
         return report, []
@@ -350,12 +356,24 @@ def _check_dong(row: _Row, dongs: dict[str, tuple[int, str]], report: RosterRepo
         return None
     found = dongs.get(code)
     if found is None:
-        reason = f"unknown dong {code} (not in the catalog, data/regions.csv)"
+        error = RowError(
+            row.number,
+            row.headers["dong_code"],
+            f"unknown dong {code} (not in the catalog, data/regions.csv)",
+            "unknown_dong",
+            {"code": code},
+        )
     elif found[1] != "dong":
-        reason = f"{code} is a {found[1]}, not a dong"
+        error = RowError(
+            row.number,
+            row.headers["dong_code"],
+            f"{code} is a {found[1]}, not a dong",
+            "not_a_dong",
+            {"code": code},
+        )
     else:
         return found[0]
-    report.errors.append(RowError(row.number, row.headers["dong_code"], reason))
+    report.errors.append(error)
     return None
 
 
@@ -368,15 +386,25 @@ def _check_program(
     found = programs.get(code)
     if found is None:
         known = ", ".join(sorted(c for c, (_i, k) in programs.items() if k == "device"))
-        reason = f"unknown program {code!r} (device programs: {known or 'none loaded'})"
+        error = RowError(
+            row.number,
+            row.headers["program"],
+            f"unknown program {code!r} (device programs: {known or 'none loaded'})",
+            "unknown_program",
+            {"value": code, "known": known or "–"},
+        )
     elif found[1] != "device":
-        reason = (
+        error = RowError(
+            row.number,
+            row.headers["program"],
             f"program {code!r} is a participation program; people and devices belong to a "
-            "device program"
+            "device program",
+            "participation_not_device",
+            {"value": code},
         )
     else:
         return found[0]
-    report.errors.append(RowError(row.number, row.headers["program"], reason))
+    report.errors.append(error)
     return None
 
 
@@ -425,6 +453,8 @@ def _check_not_ended(row: _Row, person: Any, report: RosterReport) -> None:
                 f"the enrollment of {row.values['external_ref']!r} ended on "
                 f"{person.ended_on:%Y-%m-%d}; a returning person is enrolled under a new "
                 "external_ref",
+                "enrollment_ended",
+                {"ref": row.values["external_ref"], "date": f"{person.ended_on:%Y-%m-%d}"},
             )
         )
 
@@ -449,7 +479,10 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
             missing = "home_lon" if v["home_lon"] is None else "home_lat"
             report.errors.append(
                 RowError(
-                    row.number, row.headers[missing], "give both latitude and longitude, or neither"
+                    row.number,
+                    row.headers[missing],
+                    "give both latitude and longitude, or neither",
+                    "lat_lon_pair",
                 )
             )
         region_id = _check_dong(row, dongs, report)
@@ -497,6 +530,8 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
                     row.headers["vendor"],
                     f"unknown vendor {v['vendor']!r}: create its API key first with "
                     f"`python -m dashboard apikey add {v['vendor']}`",
+                    "unknown_vendor",
+                    {"vendor": v["vendor"]},
                 )
             )
         if v["type"] is not None and v["type"] not in types:
@@ -505,13 +540,27 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
                     row.number,
                     row.headers["type"],
                     f"unknown device type {v['type']!r} (known: {', '.join(sorted(types))})",
+                    "unknown_device_type",
+                    {"value": v["type"], "known": ", ".join(sorted(types))},
                 )
             )
         program_id = _check_program(row, programs, report)
         if program_id is not None and v["type"] in types:
             refusal = pairing_refusal(v["program"], v["type"])
             if refusal:
-                report.errors.append(RowError(row.number, row.headers["type"], refusal))
+                report.errors.append(
+                    RowError(
+                        row.number,
+                        row.headers["type"],
+                        refusal,
+                        "program_type_mismatch",
+                        {
+                            "program": v["program"],
+                            "type": v["type"],
+                            "uses": ", ".join(program_device_types(v["program"]) or ()),
+                        },
+                    )
+                )
         region_id = _check_dong(row, dongs, report)
         person = people.get(v["external_ref"]) if v["external_ref"] else None
         if v["external_ref"] is not None and person is None:
@@ -520,18 +569,23 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
                     row.number,
                     row.headers["external_ref"],
                     f"no person with external_ref {v['external_ref']!r}; import the people first",
+                    "no_person",
+                    {"ref": v["external_ref"]},
                 )
             )
         _check_not_ended(row, person, report)
         device = stored.get(v["device_id"]) if v["device_id"] else None
         if device is not None and person is not None and device.recipient_id != person.id:
-            whose = "a fixed site" if device.recipient_id is None else "another person"
+            site = device.recipient_id is None
+            whose = "a fixed site" if site else "another person"
             report.errors.append(
                 RowError(
                     row.number,
                     row.headers["device_id"],
                     f"device {v['device_id']!r} is already assigned to {whose}; a replacement "
                     "is a separate operation, not an import",
+                    "device_at_site" if site else "device_of_another",
+                    {"device": v["device_id"]},
                 )
             )
         if report.errors:  # keep checking rows, but plan nothing

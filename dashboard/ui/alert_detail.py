@@ -34,7 +34,7 @@ from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.charts import render
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, live_now, load
-from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.i18n import current_lang, projector_on, t
 from dashboard.ui.routine_panel import has_explanation, has_strip, render_sentence, render_strip
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
@@ -379,7 +379,9 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
             unsafe_allow_html=True,
         )
         show_flash()
-        c = st.columns(4)
+        # Two by two on a projector: four values a row are cut off there (a device id, 44시간 24분).
+        facts = st.container(key="alert_facts")
+        c = facts.columns(2) + facts.columns(2) if projector_on() else facts.columns(4)
         c[0].metric(t("col.status"), t(f"status.{alert['status']}"))
         c[1].metric(t("col.waiting"), format_duration(now - alert["opened_at"], lang))
         ack = alert.get("acknowledged_at")

@@ -66,12 +66,13 @@ DECK_CSS = """
 .anbu-slide-footer { font-size: 1rem; color: #AEB9C5; margin-top: .6rem; }
 </style>
 """
+# In px: projector mode enlarges the root font size (dashboard/ui/theme.py) for the tables.
 PROJECTOR_DECK_CSS = """
 <style>
-.anbu-slide-title { font-size: 3.2rem !important; }
-.anbu-slide-message { font-size: 2.1rem !important; }
-.anbu-slide-bullets { font-size: 1.7rem !important; }
-.anbu-slide-footer { font-size: 1.35rem !important; }
+.anbu-slide-title { font-size: 51px !important; }
+.anbu-slide-message { font-size: 34px !important; }
+.anbu-slide-bullets { font-size: 27px !important; }
+.anbu-slide-footer { font-size: 22px !important; }
 </style>
 """
 

@@ -19,6 +19,7 @@ from dashboard.finance import projections
 from dashboard.finance.sheet import UNITS
 from dashboard.formatting import format_amount, format_date, format_datetime, format_percent
 from dashboard.i18n import translate_or
+from dashboard.reference.documents import cite
 from dashboard.ui import charts
 from dashboard.ui.auth import user_can
 from dashboard.ui.data import load
@@ -402,7 +403,7 @@ def incentives_tab() -> None:
     unit = budget_row["unit"].iloc[0] if not budget_row.empty else "천원"
     per = UNITS[unit]
     budget_source = (
-        f"{budget_row['source_doc'].iloc[0]} {budget_row['source_table'].iloc[0]}"
+        f"{cite(budget_row['source_doc'].iloc[0], lang)} {budget_row['source_table'].iloc[0]}"
         if not budget_row.empty
         else "–"
     )
@@ -426,7 +427,11 @@ def incentives_tab() -> None:
         m[0].metric(
             t("review.incentive_budget"),
             format_amount(doc["amount"], unit, lang),
-            help=t("review.budget_source", doc=doc["source_doc"], table=doc["source_table"]),
+            help=t(
+                "review.budget_source",
+                doc=md_escape(cite(doc["source_doc"], lang)),
+                table=doc["source_table"],
+            ),
         )
         outcome = projections.run_out(
             budget_won, [(d, float(g)) for d, g in zip(wide["month"], wide["granted"], strict=True)]

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 import streamlit as st
 
+from dashboard.auth.regions import region_in_any
 from dashboard.formatting import format_age, format_datetime
 from dashboard.i18n import localized, state_label
 from dashboard.ui.i18n import current_lang, t
@@ -61,6 +62,14 @@ def program_labels(programs: pd.DataFrame) -> dict[str, str]:
         r["program_code"] if "program_code" in r else r["code"]: localized(r, "name", lang)
         for r in programs.to_dict("records")
     }
+
+
+def districts_in_scope(districts: pd.DataFrame, scope: Sequence[str] | None) -> pd.DataFrame:
+    """The districts (rows with a ``code``) inside an operator's areas; all when ``scope`` is
+    None (leads): the filters offer only districts whose people the user may see."""
+    if scope is None:
+        return districts
+    return districts[[region_in_any(c, list(scope)) for c in districts["code"]]]
 
 
 def region_labels(regions: pd.DataFrame, key: str = "id") -> dict:

@@ -19,6 +19,7 @@ from dashboard import clock
 from dashboard.analysis import cohort
 from dashboard.formatting import format_date, format_datetime, format_number, format_percent
 from dashboard.i18n import localized
+from dashboard.reference.documents import publisher
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui import charts
 from dashboard.ui.budget_review import downloads, show
@@ -264,9 +265,13 @@ def _outcomes(
     for column, city_key, national_key in outcomes:
         hits, measured, rate = cohort.outcome_rate(people[column])
         doc_city, doc_national = figures.loc[city_key], figures.loc[national_key]
-        city = t("cohort.series_city", doc=doc_city["source_doc"], period=doc_city["period"])
+        city = t(
+            "cohort.series_city", doc=publisher(doc_city["source_doc"]), period=doc_city["period"]
+        )
         national = t(
-            "cohort.series_national", doc=doc_national["source_doc"], period=doc_national["period"]
+            "cohort.series_national",
+            doc=publisher(doc_national["source_doc"]),
+            period=doc_national["period"],
         )
         label = t(f"cohort.outcome_{column}")
         rows.append(

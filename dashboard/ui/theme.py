@@ -40,18 +40,26 @@ _BASE_CSS = """
 </style>
 """
 
+# Tables (st.dataframe) draw on a canvas whose font Streamlit sizes in rem from the root font
+# size when the table renders: a larger root is the one way to enlarge every table, the alert
+# queue's included (widgets grow with it). The sizes set here are in px so the root does not
+# scale them again. The alert detail's facts wrap rather than end in "…".
 _PROJECTOR_CSS = """
 <style>
+html { font-size: 20px; }
 [data-testid="stMain"] { font-size: 22px; }
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] * {
-  font-size: 3.8rem !important; line-height: 1.15 !important; }
+  font-size: 61px !important; line-height: 1.15 !important; }
 [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
-  font-size: 1.35rem !important; line-height: 1.3 !important; height: auto !important; }
-[data-testid="stMain"] h1 { font-size: 3.2rem !important; }
-[data-testid="stMain"] h2 { font-size: 2.3rem !important; }
-[data-testid="stMain"] h3 { font-size: 1.9rem !important; }
-[data-testid="stCaptionContainer"] p { font-size: 1.1rem !important; }
-[data-testid^="stAlertContent"] p { font-size: 1.45rem !important; line-height: 1.4 !important; }
+  font-size: 22px !important; line-height: 1.3 !important; height: auto !important; }
+[data-testid="stMain"] h1 { font-size: 51px !important; }
+[data-testid="stMain"] h2 { font-size: 37px !important; }
+[data-testid="stMain"] h3 { font-size: 30px !important; }
+[data-testid="stCaptionContainer"] p { font-size: 18px !important; }
+[data-testid^="stAlertContent"] p { font-size: 23px !important; line-height: 1.4 !important; }
+.st-key-alert_facts [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"],
+.st-key-alert_facts [data-testid="stMetricValue"] p {
+  white-space: normal !important; overflow: visible !important; overflow-wrap: anywhere; }
 </style>
 """
 

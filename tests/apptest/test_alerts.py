@@ -526,3 +526,92 @@ def test_a_second_police_box_is_another_request_not_a_repeat(demo_db, tmp_path) 
                 ).scalar_one()
                 == 2
             )
+
+
+# --- filters kept in the URL -------------------------------------------------------------------
+
+
+STATUS = ("dispatched",)
+
+
+def test_a_link_with_queue_filters_opens_the_queue_filtered(demo_db) -> None:
+    """The queue's filters are read from and written to the URL as the review pages' are: a
+    copied link reopens the same queue."""
+    from queries.filters import districts_with_devices
+
+    now = datetime.now(UTC)
+    with demo_db.connect() as conn:
+        everything = alert_q.open_alerts(conn, now)
+        found = [
+            (code, alert_q.open_alerts(conn, now, None, ("risk", "attention"), (int(i),), STATUS))
+            for code, i in districts_with_devices(conn)[["code", "id"]].itertuples(index=False)
+        ]
+    # A district with such alerts, so that the link is seen to narrow the queue.
+    code, expected = max(found, key=lambda pair: len(pair[1]))
+    assert 0 < len(expected) < len(everything)
+    at = open_page("alerts", role="lead", stage="risk,attention", district=code, status=STATUS[0])
+    assert not at.warning
+    assert at.multiselect(key="url_stage").value == ["risk", "attention"]
+    assert at.multiselect(key="url_district").value == [code]
+    assert at.multiselect(key="url_status").value == list(STATUS)
+    assert metric(at, "미처리 경보") == format_number(len(expected))
+    assert at.dataframe[0].value["경보 번호"].tolist() == expected["id"].tolist()
+    # Changing a filter writes it back; clearing one takes it out of the link.
+    at.multiselect(key="url_stage").set_value(["risk"]).run()
+    assert at.query_params["stage"] == "risk"
+    at.multiselect(key="url_status").set_value([]).run()
+    assert "status" not in at.query_params
+    assert at.query_params["district"] == code
+
+
+def test_an_unusable_filter_value_in_the_link_is_named_in_a_warning(demo_db) -> None:
+    """A stage that does not exist, and for an operator a district outside their areas: both
+    are dropped with the warning the review pages give, and the queue shows without them."""
+    with demo_db.connect() as conn:
+        ours = alert_q.open_alerts(conn, datetime.now(UTC), areas=DEMO_ACCOUNTS["operator"][1])
+    at = open_page("alerts", role="operator", stage="purple,severe", district="1168000000")
+    warnings = [w.value for w in at.warning]
+    assert translate("url.bad_choices", param="stage", values="purple") in warnings
+    assert translate("url.bad_choices", param="district", values="1168000000") in warnings
+    assert at.multiselect(key="url_stage").value == ["severe"]
+    assert at.multiselect(key="url_district").value == []
+    severe = ours[ours["stage"] == "severe"]
+    assert metric(at, "미처리 경보") == format_number(len(severe))
+
+
+def _metric_column_share(at, label: str) -> float:
+    """The share of its row that the column holding metric ``label`` takes (1/4: four a row)."""
+    from streamlit.testing.v1.element_tree import Column, Metric
+
+    def walk(node, share: float) -> float | None:
+        if isinstance(node, Metric) and node.label == label:
+            return share
+        children = list(getattr(node, "children", {}).values())
+        total = sum(c.weight for c in children if isinstance(c, Column))
+        for child in children:
+            inner = child.weight / total if isinstance(child, Column) else share
+            found = walk(child, inner)
+            if found is not None:
+                return found
+        return None
+
+    found = walk(at._tree, 1.0)
+    assert found is not None, f"no metric {label!r}"
+    return found
+
+
+def test_alert_facts_are_two_a_row_on_a_projector(demo_db) -> None:
+    """Four facts a row cut the device id off on a projector ("PLG-00…"): there they go two by
+    two, and the projector's CSS lets them wrap instead of ending in an ellipsis."""
+    alert_id = int(_open_alerts_ids(demo_db)[0])
+    plain = open_page("alerts", alert=str(alert_id))
+    assert _metric_column_share(plain, "기기") == pytest.approx(1 / 4)
+    projector = open_page("alerts", alert=str(alert_id), projector="1")
+    assert _metric_column_share(projector, "기기") == pytest.approx(1 / 2)
+    css = "\n".join(texts(projector))
+    assert "white-space: normal !important" in css and ".st-key-alert_facts" in css
+
+
+def _open_alerts_ids(engine) -> list[int]:
+    with engine.connect() as conn:
+        return alert_q.open_alerts(conn, datetime.now(UTC))["id"].tolist()

@@ -115,7 +115,11 @@ def test_incentive_tab_against_the_document_budget(demo_db) -> None:
     at = open_page("budget")
     assert metric(at, "인센티브 예산") == "14,000,000 천원"
     shown = texts(at)
-    budget = f"예산: {md_escape('seed-001 예산 총괄')} (문서)"
+    cited = (
+        "서울특별시 시민건강국 스마트건강과 "
+        "《2023년 예산 사업설명서: 서울형 헬스케어 운영 (손목닥터 9988)》"
+    )
+    budget = f"예산: {md_escape(cited + ' 예산 총괄')} (문서)"
     assert any(budget in s and md_escape("포인트정산.csv") in s for s in shown)
     assert any("기준: 2023년 12월 말" in s for s in shown)
     stmt = select(IncentiveLedger.occurred_on, IncentiveLedger.kind, IncentiveLedger.points).where(

@@ -131,7 +131,11 @@ def test_a_lead_previews_and_imports_a_complaint_export(demo_db, tmp_path) -> No
         bad = CSV.replace(b"2024-11-10 18:30", "어제".encode())
         at.file_uploader[0].set_value(("bad.csv", bad, "text/csv")).run()
         errors = next(d.value for d in at.dataframe if "이유" in d.value.columns)
-        assert errors.iloc[0].tolist()[:2] == ["3", "접수일시"]
+        assert errors.iloc[0].tolist() == [
+            "3",
+            "접수일시",
+            translate("import_error.not_a_datetime", "ko", value="어제"),
+        ]
         assert _imported(engine) == 2
 
 

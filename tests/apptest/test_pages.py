@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from dashboard.db.schema import Alert, CareRecipient, Device, DeviceState, Program, Region
 from dashboard.formatting import format_number
 from dashboard.i18n import translate
+from dashboard.reference.documents import publisher, source_documents
 from dashboard.settings import PROJECT_ROOT
 from queries import alerts as alert_q
 from queries import briefing as briefing_q
@@ -139,7 +141,7 @@ def test_alert_queue_counts_and_order(demo_db) -> None:
 def test_alert_stage_filter(demo_db) -> None:
     expected = _open_alerts(demo_db)
     at = open_page("alerts", lang="en")
-    at.multiselect(key="alerts_stages").set_value(["attention"]).run()
+    at.multiselect(key="url_stage").set_value(["attention"]).run()
     assert metric(at, "Open alerts") == format_number(int((expected["stage"] == "attention").sum()))
     assert set(at.dataframe[0].value["Stage"]) <= {"Attention"}
 
@@ -311,9 +313,11 @@ def test_briefing_council_map_table_matches_database_with_small_counts_hidden(de
 def test_projector_mode_enlarges_fonts(demo_db) -> None:
     at = open_page("briefing", projector="1")
     css = "\n".join(texts(at))
-    assert "font-size: 3.8rem" in css
+    assert "font-size: 61px" in css
+    # The root font size sizes Streamlit's tables (st.dataframe), the alert queue's included.
+    assert "html { font-size: 20px; }" in css
     plain = "\n".join(texts(open_page("briefing")))
-    assert "font-size: 3.8rem" not in plain
+    assert "font-size: 61px" not in plain and "html { font-size" not in plain
 
 
 def test_live_severe_banner_counts_every_open_alert(demo_db) -> None:
@@ -324,3 +328,39 @@ def test_live_severe_banner_counts_every_open_alert(demo_db) -> None:
         assert any(f"{expected} open alert(s)" in b for b in banners)
     else:
         assert not banners
+
+
+def _all_text(at) -> str:
+    """Every element's message as JSON (texts, help, labels, charts, tables' data)."""
+    from google.protobuf.json_format import MessageToJson
+
+    out, stack = [], [at._tree]
+    while stack:
+        node = stack.pop()
+        proto = getattr(node, "proto", None)
+        if proto is not None:
+            out.append(MessageToJson(proto, ensure_ascii=False))
+        children = getattr(node, "children", {})
+        stack += list(children.values() if isinstance(children, dict) else children)
+    return "\n".join(out + texts(at))
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+@pytest.mark.parametrize("page", ["briefing", "complaints", "participation", "budget"])
+def test_council_pages_show_no_internal_references(demo_db, page: str, lang: str) -> None:
+    """A council member reads who published a figure and the document's title, not a
+    repository path or a source id of the reference data."""
+    at = open_page(page, role="council", lang=lang)
+    shown = [_all_text(at)]
+    if page == "briefing":
+        at.text_input(key="deck_period").set_value("2024-11").run()
+        shown.append(_all_text(at))
+        while not at.button(key="deck_next").disabled:
+            at.button(key="deck_next").click().run()
+            shown.append(_all_text(at))
+        assert len(shown) > 8  # every slide was looked at
+    page_text = "\n".join(shown)
+    assert "docs/" not in page_text
+    assert not re.findall(r".{0,60}seed-\d.{0,60}", page_text)
+    # …and the documents are named instead (the deck's footers, the tables' sources, findings).
+    assert any(publisher(doc) in page_text for doc in source_documents())

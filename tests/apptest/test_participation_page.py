@@ -56,8 +56,8 @@ def test_outcomes_against_the_national_benchmark_are_the_documents(demo_db) -> N
     outcomes = _table(at, "성과 지표").set_index("성과 지표")
     behaviour, risk = outcomes.loc["건강행태 개선율"], outcomes.loc["건강위험요인 감소율"]
     assert behaviour["이 데이터"] == 57.4 and risk["이 데이터"] == 65.1  # the demo reproduces them
-    city = next(c for c in outcomes.columns if c.startswith("고양시 공표 (seed-000"))
-    national = next(c for c in outcomes.columns if c.startswith("전국 (seed-000"))
+    city = next(c for c in outcomes.columns if c.startswith("고양시 공표 (고양시 일산동구보건소"))
+    national = next(c for c in outcomes.columns if c.startswith("전국 (고양시 일산동구보건소"))
     assert (behaviour[city], behaviour[national]) == (57.4, 55.2)
     assert (risk[city], risk[national]) == (65.1, 58.5)
     assert behaviour["전국 대비(%p)"] == 2.2 and risk["전국 대비(%p)"] == 6.6

@@ -323,3 +323,16 @@ def test_roster_cell_errors_read_in_the_page_language(roster_db: Engine, lang: s
     assert translate("import_error.no_such_date", lang, value="2030-13-45") in reasons
     if lang == "ko":
         assert not any("must be" in r or "not a date" in r for r in reasons), reasons
+
+
+def test_roster_database_checks_read_in_korean(roster_db: Engine) -> None:
+    """The checks against the database (a dong the catalog lacks, a program that is not one)
+    once kept their English text on the Korean page; they carry keys like the cell checks."""
+    data = roster_csv(PEOPLE, [person(8, dong_code="1111099999", program="no_such_program")])
+    at = _open("people")
+    at.file_uploader[0].set_value(("db.csv", data, "text/csv")).run()
+    assert not at.exception
+    reasons = _table_column(at, translate("importing.reason", "ko"), "이유")
+    assert translate("import_error.unknown_dong", "ko", code="1111099999") in reasons
+    assert any(r.startswith("알 수 없는 사업 no_such_program") for r in reasons), reasons
+    assert not any("unknown" in r for r in reasons), reasons

@@ -780,3 +780,43 @@ def test_another_roles_page_by_address_says_it_is_not_allowed(page, app_server):
     page.get_by_text(TITLES_AUTH["forbidden"]).wait_for(timeout=30_000)
     assert page.locator('[data-testid="stNumberInput"]').count() == 0  # no threshold form
     screenshot(page, "refused-settings-operator-ko")
+
+
+def test_projector_alert_detail_shows_the_whole_device_id(page, app_server, app_database_url):
+    """On a 1280-px projector the alert detail's 기기 value once ended in "PLG-00…" and the
+    queue kept its small table font: now the facts go two a row and the root font size (which
+    sizes Streamlit's tables) is larger."""
+    from sqlalchemy import select
+
+    from dashboard.db.engine import make_engine
+    from dashboard.db.schema import Alert, Device
+
+    engine = make_engine(app_database_url)
+    try:
+        with engine.connect() as conn:
+            alert_id, uid = conn.execute(
+                select(Alert.id, Device.device_uid)
+                .join(Device, Device.id == Alert.device_id)
+                .where(Alert.status != "closed")
+                .order_by(Alert.id)
+            ).first()
+    finally:
+        engine.dispose()
+    device = tomllib.loads((DATA_DIR / "i18n" / "ko.toml").read_text(encoding="utf-8"))["col"][
+        "device"
+    ]
+    page.set_viewport_size({"width": 1280, "height": 720})
+    try:
+        visit(page, f"{app_server}/alerts?alert={alert_id}&projector=1")
+        fact = page.locator('[data-testid="stMetric"]').filter(has_text=device).last
+        fact.wait_for(timeout=30_000)
+        fact.scroll_into_view_if_needed()
+        value = fact.locator('[data-testid="stMetricValue"] [data-testid="stMarkdownContainer"]')
+        assert value.inner_text() == uid
+        assert value.evaluate("e => e.scrollWidth <= e.clientWidth"), "the device id is cut off"
+        root = page.evaluate("getComputedStyle(document.documentElement).fontSize")
+        assert root == "20px"  # Streamlit sizes its tables' text from the root (rem)
+        _assert_no_exception(page, f"/alerts?alert={alert_id}&projector=1")
+        screenshot(page, "alert-detail-projector-1280-ko")
+    finally:
+        page.set_viewport_size({"width": 1600, "height": 1000})

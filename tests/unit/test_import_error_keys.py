@@ -4,6 +4,8 @@ Korean; the English text (the CLI's and the JSON report's contract) stays as it 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import string
 from datetime import date
 from pathlib import Path
@@ -127,3 +129,111 @@ def test_event_rejections_carry_the_pydantic_type_and_its_bounds() -> None:
     )
     naive = validate_event(0, {**raw, "ts": "2024-12-01T09:00:00", "watts": 1})
     assert naive.key == "ts_needs_zone"
+
+
+FINANCE = ("common", "sheet", "budget", "incentives")
+# The modules whose refusals reach an import page's problem table (roster, finance, complaints,
+# participation): a cell parser raises a keyed Refused, and every RowError names its key.
+IMPORTERS = sorted(
+    [
+        *(ROOT / "dashboard" / "finance" / f"{name}.py" for name in FINANCE),
+        ROOT / "dashboard" / "complaints" / "importer.py",
+        ROOT / "dashboard" / "participation" / "importer.py",
+        ROOT / "dashboard" / "registry" / "roster.py",
+        ROOT / "dashboard" / "registry" / "columns.py",
+        ROOT / "dashboard" / "ingest" / "files.py",
+    ]
+)
+
+
+def _importer_calls() -> list[tuple[str, int, ast.AST]]:
+    """Every ``raise X(...)`` and every direct ``RowError(...)`` in the importers."""
+    found = []
+    for path in IMPORTERS:
+        where = str(path.relative_to(ROOT))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                found.append((where, node.lineno, node.exc))
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "RowError"
+            ):
+                found.append((where, node.lineno, node))
+    return found
+
+
+IMPORTER_CALLS = _importer_calls()
+# Raised inside an import and caught by its caller, which records a keyed RowError instead.
+CAUGHT_AND_KEYED = {"ImportConflict"}
+
+
+def test_the_importer_walk_finds_raises_and_row_errors() -> None:
+    assert len(IMPORTER_CALLS) >= 100
+    files = {where for where, *_ in IMPORTER_CALLS}
+    assert {
+        "dashboard/finance/common.py",
+        "dashboard/complaints/importer.py",
+        "dashboard/participation/importer.py",
+        "dashboard/registry/roster.py",
+    } <= files
+
+
+def _literal_keys(node: ast.AST) -> list[str] | None:
+    """The key a call passes: a literal, or a choice between literals; None otherwise."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.IfExp):
+        body, orelse = _literal_keys(node.body), _literal_keys(node.orelse)
+        return body + orelse if body is not None and orelse is not None else None
+    return None
+
+
+@pytest.mark.parametrize(
+    ("where", "line", "call"),
+    IMPORTER_CALLS,
+    ids=[f"{w}:{n}" for w, n, _ in IMPORTER_CALLS],
+)
+def test_every_importer_refusal_has_a_translated_key(where: str, line: int, call: ast.Call) -> None:
+    """A plain ValueError or a RowError without a key would show its English text on the
+    Korean page; this fails for a new one until it carries a key both languages translate."""
+    name = call.func.id if isinstance(call.func, ast.Name) else ast.unparse(call.func)
+    if name == "RowError":
+        assert len(call.args) >= 4, f"{where}:{line}: RowError without an i18n key"
+        if isinstance(call.args[3], ast.Attribute) and call.args[3].attr == "key":
+            return  # an event rejection's key passed on (checked by the tests above)
+        keys = _literal_keys(call.args[3])
+    elif name in CAUGHT_AND_KEYED:
+        return
+    else:
+        module = importlib.import_module(where.removesuffix(".py").replace("/", "."))
+        raised = getattr(module, name, None)
+        if callable(raised) and not isinstance(raised, type):  # a helper building the refusal
+            assert inspect.signature(raised).return_annotation in ("Refused", Refused), name
+            return
+        assert isinstance(raised, type) and issubclass(raised, Refused), (
+            f"{where}:{line}: raise {name}(...) instead of a keyed Refused"
+        )
+        keys = _literal_keys(call.args[1]) if len(call.args) >= 2 else None
+    assert keys, f"{where}:{line}: the key is not a literal"
+    for key in keys:
+        for lang in LANGS:
+            assert catalog(lang).get(f"import_error.{key}") is not None, (
+                f"{where}:{line}: import_error.{key} missing in {lang}"
+            )
+
+
+def test_finance_cells_are_refused_in_korean() -> None:
+    from dashboard.finance.common import parse_month
+    from dashboard.finance.sheet import parse_amount
+
+    for parse, raw, key in (
+        (parse_month, "13월", "month_out_of_range"),
+        (parse_month, "봄", "not_a_month"),
+        (parse_amount, "12원", "not_an_amount_hint"),
+    ):
+        with pytest.raises(Refused) as err:
+            parse(raw)
+        assert err.value.key == key
+        assert "not" not in translate(f"import_error.{key}", "ko", **err.value.params)
+    assert str(err.value) == "not an amount (got '12원'); write it like 1,234 or △1,234"

@@ -141,3 +141,19 @@ def test_load_runs_inside_the_callers_transaction(db_engine):
         trans.rollback()
     with db_engine.connect() as conn:
         assert _counts(conn) == {"published_figures": 0, "budget_lines": 0}
+
+
+def test_documents_are_cited_by_publisher_and_title() -> None:
+    from dashboard.reference.documents import cite, cite_message, publisher
+
+    assert publisher("seed-000") == "고양시 일산동구보건소"  # the team in brackets left out
+    assert cite("seed-001", "ko") == (
+        "서울특별시 시민건강국 스마트건강과 "
+        "《2023년 예산 사업설명서: 서울형 헬스케어 운영 (손목닥터 9988)》"
+    )
+    assert cite("seed-002", "en").endswith(
+        "“Pledge card 4-3: mobile safe-care for one-person households”"
+    )
+    assert cite_message("seed-001 「산출근거」 a · b", "seed-001", "ko") == (
+        "서울특별시 시민건강국 스마트건강과 「산출근거」 a · b"
+    )
