@@ -228,6 +228,15 @@ def _csv_rows(data: bytes) -> Iterator[list[str]]:
                 "not_utf8",
                 line=line,
             ) from None
+    if "\x00" in text:
+        # PostgreSQL text cannot hold NUL, and no spreadsheet writes one: a damaged or binary
+        # file (a UTF-16 export read as CP949, say). Refused here for every importer at once.
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise Refused(
+            f"line {line} contains a NUL character (0x00); save the file again as CSV UTF-8",
+            "csv_nul",
+            line=line,
+        )
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         # The csv module refuses a field over csv.field_size_limit() (128 KiB): a clear

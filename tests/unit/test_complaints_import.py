@@ -340,3 +340,9 @@ def test_cli_exit_codes(configured, tmp_path: Path, capsys):
     assert code == 1 and "row 2, column 접수일시" in out and "nothing was stored" in out
     assert len(_complaints(engine)) == 2
     engine.dispose()
+
+
+def test_a_nul_character_in_a_complaint_is_refused_not_raised(city):
+    report = _import(city, csv_bytes(row(1), row(2, text="담배\x00연기")))
+    assert not report.ok and [e.key for e in report.errors] == ["csv_nul"]
+    assert _complaints(city) == [] and _audits(city) == 0

@@ -412,3 +412,14 @@ def test_a_vendor_declared_with_its_time_zone_is_known(people):
             )
         )
     assert _devices(people, [device(1, vendor="tzcorp")]).stored
+
+
+def test_a_nul_character_in_a_csv_is_refused_with_its_line(city):
+    """PostgreSQL text cannot hold NUL: the file is refused by the reader, naming the line,
+    instead of the database raising mid-import (and SQLite storing it)."""
+    rows = [person(1), person(2, name="시험\x00둘"), person(3)]
+    report = _people(city, rows)
+    assert not report.ok and not report.stored
+    assert [(e.row, e.key, e.params) for e in report.errors] == [(0, "csv_nul", {"line": 3})]
+    assert "line 3 contains a NUL character" in report.summary()
+    assert counts(city) == (0, 0, 0)
