@@ -30,6 +30,7 @@ from dashboard.db.schema.devices import DEVICE_STATUSES
 from dashboard.enrollment.common import audit, authorise, load_device, load_person
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.ingest.vendors import known_vendors
+from dashboard.registry.columns import MIN_DAY
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
@@ -433,6 +434,13 @@ def _check_vendor(conn: Connection, vendor: str | None) -> str:
 
 
 def _check_installed(installed_on: date, now: datetime) -> None:
+    if installed_on < MIN_DAY:  # the rules read it as a moment: year 1 would stop every tick
+        raise EnrollmentError(
+            "installed_on",
+            f"{installed_on} is before {MIN_DAY}",
+            key="installed_too_early",
+            min=MIN_DAY,
+        )
     if installed_on > now.astimezone(LOCAL_TZ).date():
         raise EnrollmentError(
             "installed_on", f"{installed_on} is in the future", key="installed_future"

@@ -18,6 +18,9 @@ from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.refusal import Refused
 
 MIN_BIRTH_YEAR = 1900
+# No care program of these records predates it (the event contract's floor too): an earlier
+# enrolment or installation day is a typo, and year 1 is not even a UTC moment in Seoul.
+MIN_DAY = date(2000, 1, 1)
 NO_CHANGE_HOURS = (24, 50)  # the per-person no-change period Seoul's districts use
 SAFE_ZONE_M = (1, 50_000)  # the same bound as rules.toml's default_safe_zone_m
 # Korea's bounding box, as data/regions.csv is checked (catalog.read_regions).
@@ -148,7 +151,7 @@ _DATE = re.compile(r"^(\d{4})[-./](\d{1,2})[-./](\d{1,2})\.?$")
 
 def day(value: Any, today: date) -> date:
     """An ISO date (2024-03-01; also 2024.03.01 and 2024/03/01) or an Excel date cell; not after
-    ``today`` (Seoul's calendar)."""
+    ``today`` (Seoul's calendar) nor before ``MIN_DAY``."""
     if isinstance(value, datetime):
         out = value.date()
     elif isinstance(value, date):
@@ -165,6 +168,13 @@ def day(value: Any, today: date) -> date:
             raise Refused(
                 f"not a date (got {value!r}): {exc}", "no_such_date", value=value
             ) from None
+    if out < MIN_DAY:
+        raise Refused(
+            f"{out.isoformat()} is before {MIN_DAY.isoformat()}; check the year",
+            "date_too_early",
+            date=out.isoformat(),
+            min=MIN_DAY.isoformat(),
+        )
     if out > today:
         raise Refused(
             f"{out.isoformat()} is in the future (today is {today.isoformat()})",

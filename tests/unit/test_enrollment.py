@@ -636,3 +636,21 @@ def test_the_enrollment_doc_states_the_bounds_the_code_enforces():
         assert text in page, text
     with_note = doc.split("## End of enrollment", 1)[1]
     assert f"exceed {people.NOTES_MAX:,} characters" in with_note
+
+
+def test_an_installation_day_before_2000_is_refused_by_register_and_replace(db):
+    """The rules read installed_on as a Seoul midnight: year 1 is no UTC moment and stopped the
+    whole tick; any day before 2000 is a typo."""
+    rid, _legacy = person(db)
+    args = {"device_uid": "X-1", "vendor": "acme", "type_code": "ai_call_line",
+            "program_code": "goyang_ai_call", "recipient_id": rid}  # fmt: skip
+    for day in (date(1, 1, 1), date(1800, 1, 1), date(1999, 12, 31)):
+        with pytest.raises(EnrollmentError) as refused, db.begin() as conn:
+            register_device(conn, LEAD, T0, **args, installed_on=day)
+        assert (refused.value.field, refused.value.key) == ("installed_on", "installed_too_early")
+    assert audits(db, "device_register") == []
+    with db.begin() as conn:
+        did = register_device(conn, LEAD, T0, **args, installed_on=date(2000, 1, 1))
+    with pytest.raises(EnrollmentError, match="before 2000-01-01"), db.begin() as conn:
+        replace_device(conn, LEAD, T0, did, device_uid="X-2", installed_on=date(1, 1, 1))
+    assert audits(db, "device_replace") == []

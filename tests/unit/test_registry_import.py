@@ -423,3 +423,17 @@ def test_a_nul_character_in_a_csv_is_refused_with_its_line(city):
     assert [(e.row, e.key, e.params) for e in report.errors] == [(0, "csv_nul", {"line": 3})]
     assert "line 3 contains a NUL character" in report.summary()
     assert counts(city) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "1800-03-01", "1999-12-31"])
+def test_a_day_before_2000_is_refused_and_the_rules_tick_still_runs(people, day):
+    """Year 1 installed was stored, and every rules tick then failed on it (no UTC moment)."""
+    from dashboard.rules.worker import tick_once
+
+    report = _devices(people, [device(1, installed_on=day)])
+    assert [(e.row, e.column, e.key) for e in report.errors] == [(2, "설치일", "date_too_early")]
+    assert f"{day} is before 2000-01-01" in report.summary()
+    refused = _people(people, [person(4, enrolled_on=day)])
+    assert [e.key for e in refused.errors] == ["date_too_early"]
+    assert counts(people) == (3, 0, 0)
+    tick_once(people, NOW)
