@@ -2,8 +2,6 @@
 one device's state and alert history (``?device=ID``); for leads and admins the device's actions
 (assign, replace, out of / back in service), registering a device and the roster import."""
 
-import re
-
 import pandas as pd
 import streamlit as st
 
@@ -11,6 +9,7 @@ from dashboard import clock
 from dashboard.auth import can_see_personal_data, personal_data_scope
 from dashboard.formatting import format_age, format_date, format_datetime, format_number
 from dashboard.i18n import localized, state_label
+from dashboard.registry.columns import UID_PATTERN
 from dashboard.ui.alerts import rule_label
 from dashboard.ui.auth import require_page
 from dashboard.ui.components import (
@@ -37,8 +36,6 @@ from queries.roster import (
     device_types,
     vendors,
 )
-
-UID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,59}")  # as the roster import accepts
 
 user = require_page("devices")  # devices name their people: re-check the role
 page_header("page.devices", "devices.caption")

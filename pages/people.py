@@ -1,14 +1,13 @@
 """대상자 관리: the roster of people, filtered and searched in SQL, one person's panel
 (``?person=REF``) and, for leads and admins, the roster import."""
 
-import re
-
 import streamlit as st
 
 from dashboard import clock
 from dashboard.auth import can_see_personal_data, personal_data_scope
 from dashboard.formatting import format_date, format_number
 from dashboard.i18n import localized
+from dashboard.registry.columns import REF_PATTERN
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.auth import require_page
 from dashboard.ui.components import (
@@ -33,8 +32,6 @@ from queries.roster import (
     person_by_ref,
     risk_groups,
 )
-
-REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")  # as the roster import accepts
 
 user = require_page("people")  # personal data: re-check the role, not just the menu
 page_header("page.people", "people.caption")

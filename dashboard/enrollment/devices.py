@@ -8,7 +8,6 @@ devices are in the live counts and the rules' candidates.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -30,14 +29,12 @@ from dashboard.db.schema.devices import DEVICE_STATUSES
 from dashboard.enrollment.common import audit, authorise, load_device, load_person
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.ingest.vendors import known_vendors
-from dashboard.registry.columns import MIN_DAY
+from dashboard.registry.columns import MIN_DAY, UID_PATTERN  # as the roster import
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
 UID_MAX = 60
 VENDOR_MAX = 60
-# As the roster import accepts a device id (dashboard/registry/columns.py) and links carry it.
-UID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 
 
 def _subject(conn: Connection, recipient_id: int | None, site_id: int | None):

@@ -60,6 +60,32 @@ def identifier(limit: int) -> Callable[[Any], str]:
     return parse
 
 
+# The ids the people and devices pages open by link (``?person=``, ``?device=``) and
+# register_device accepts: ASCII letters, digits and a few separators, so every stored row can
+# be opened (an id the pages refuse would be a person or device nobody can reach).
+REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,39}")
+UID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,59}")
+
+
+def linkable(limit: int, pattern: re.Pattern[str], allowed: str) -> Callable[[Any], str]:
+    """An identifier that must also match ``pattern`` (``allowed`` says which characters)."""
+    check = identifier(limit)
+
+    def parse(value: Any) -> str:
+        out = check(value)
+        if not pattern.fullmatch(out):
+            raise Refused(
+                f"only letters, digits and {allowed}, starting with a letter or digit "
+                f"(got {out!r})",
+                "id_characters",
+                allowed=allowed,
+                value=out,
+            )
+        return out
+
+    return parse
+
+
 def whole_number(lo: int, hi: int) -> Callable[[Any], int]:
     def parse(value: Any) -> int:
         number = _as_number(value)
@@ -209,7 +235,7 @@ def _plain(parse: Callable[[Any], Any]) -> Callable[[Any, date], Any]:
 
 
 PEOPLE_COLUMNS: tuple[Column, ...] = (
-    Column("external_ref", "대상자번호", True, _plain(identifier(40))),
+    Column("external_ref", "대상자번호", True, _plain(linkable(40, REF_PATTERN, ". _ -"))),
     Column("name", "성명", True, _plain(text(40))),
     Column("birth_year", "출생연도", True, birth_year),
     Column("sex", "성별", True, _plain(sex)),
@@ -227,11 +253,11 @@ PEOPLE_COLUMNS: tuple[Column, ...] = (
 )
 
 DEVICE_COLUMNS: tuple[Column, ...] = (
-    Column("device_id", "기기번호", True, _plain(identifier(60))),
+    Column("device_id", "기기번호", True, _plain(linkable(60, UID_PATTERN, ". _ : -"))),
     Column("vendor", "제조사", True, _plain(vendor)),
     Column("type", "기기종류", True, _plain(code)),
     Column("program", "사업", True, _plain(code)),
-    Column("external_ref", "대상자번호", True, _plain(identifier(40))),
+    Column("external_ref", "대상자번호", True, _plain(linkable(40, REF_PATTERN, ". _ -"))),
     Column("dong_code", "행정동코드", False, _plain(dong_code)),
     Column("installed_on", "설치일", True, day),
 )

@@ -437,3 +437,27 @@ def test_a_day_before_2000_is_refused_and_the_rules_tick_still_runs(people, day)
     assert [e.key for e in refused.errors] == ["date_too_early"]
     assert counts(people) == (3, 0, 0)
     tick_once(people, NOW)
+
+
+@pytest.mark.parametrize("ref", ["김-001", "A/1", "A\u200bB", "<b>1</b>", "-lead", "P#1"])
+def test_a_reference_the_people_page_cannot_open_is_refused(city, ref):
+    """The page opens a person by ``?person=REF`` and refused such refs as a bad link: stored,
+    the person could never be opened. The import now takes exactly what the page opens."""
+    from dashboard.registry.columns import REF_PATTERN
+
+    assert not REF_PATTERN.fullmatch(ref)
+    report = _people(city, [person(1, external_ref=ref)])
+    assert [(e.row, e.column, e.key) for e in report.errors] == [(2, "대상자번호", "id_characters")]
+    assert counts(city) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("uid", ["기기1", "A/1", "A\u200bB", "_x", "PLUG#2"])
+def test_a_device_id_the_devices_page_cannot_open_is_refused(people, uid):
+    from dashboard.registry.columns import UID_PATTERN
+
+    assert not UID_PATTERN.fullmatch(uid)
+    report = _devices(people, [device(1, device_id=uid)])
+    assert [(e.row, e.column, e.key) for e in report.errors] == [(2, "기기번호", "id_characters")]
+    assert counts(people) == (3, 0, 0)
+    # What the page and register_device accept still imports: a MAC-style vendor id.
+    assert _devices(people, [device(1, device_id="AA:BB:CC:00:11:22")]).stored
