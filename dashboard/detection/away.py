@@ -16,6 +16,7 @@ from dashboard.auth.permissions import require_in_scope
 from dashboard.auth.principal import SessionUser
 from dashboard.clock import require_aware
 from dashboard.db.schema import AwayPeriod, CareRecipient, Region
+from dashboard.plain_text import has_control_codes
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
@@ -71,6 +72,8 @@ def mark_away(
     text = (note or "").strip() or None
     if text is not None and len(text) > NOTE_LIMIT:
         raise AwayError("note", f"at most {NOTE_LIMIT} characters")
+    if text is not None and has_control_codes(text):
+        raise AwayError("note", "contains control codes (such as NUL)")
     new_id = conn.execute(
         insert(AwayPeriod)
         .values(

@@ -29,6 +29,7 @@ from dashboard.db.schema.devices import DEVICE_STATUSES
 from dashboard.enrollment.common import audit, authorise, load_device, load_person
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.ingest.vendors import known_vendors
+from dashboard.plain_text import has_control_codes
 from dashboard.registry.columns import MIN_DAY, UID_PATTERN  # as the roster import
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
@@ -125,6 +126,8 @@ def register_device(
     _check_installed(installed_on, now)
     if label is not None and len(label) > 80:
         raise EnrollmentError("label", "at most 80 characters", key="label_length", max=80)
+    if label is not None and has_control_codes(label):
+        raise EnrollmentError("label", "contains control codes (such as NUL)", key="control_codes")
     d = Device.__table__
     if conn.execute(select(d.c.id).where(d.c.device_uid == uid)).first() is not None:
         raise EnrollmentError(

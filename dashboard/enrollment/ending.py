@@ -15,6 +15,7 @@ from dashboard.enrollment.common import audit, authorise, load_person
 from dashboard.enrollment.devices import release
 from dashboard.enrollment.errors import EnrollmentError
 from dashboard.enrollment.people import NOTES_MAX
+from dashboard.plain_text import has_control_codes
 from dashboard.rules.state import sync_device_states
 from dashboard.settings import LOCAL_TZ
 
@@ -78,6 +79,8 @@ def _with_note(current: str | None, note: str | None, ended_on: date) -> str | N
     note = note.strip()
     if not note:
         return current
+    if has_control_codes(note):
+        raise EnrollmentError("note", "contains control codes (such as NUL)", key="control_codes")
     line = f"[서비스 종료 {ended_on.isoformat()}] {note}"
     combined = f"{current}\n{line}" if current else line
     if len(combined) > NOTES_MAX:

@@ -11,6 +11,7 @@ from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import CareRecipient
 from dashboard.enrollment.common import audit, authorise, load_person
 from dashboard.enrollment.errors import EnrollmentError
+from dashboard.plain_text import has_control_codes
 from dashboard.rules.schedule import judge_again
 
 NO_CHANGE_HOURS = (24, 50)  # the range for the per-person no-change threshold
@@ -49,6 +50,8 @@ def _text(field: str, value: str | None, limit: int) -> str | None:
     if not isinstance(value, str):
         raise EnrollmentError(field, "must be text", key="not_text")
     value = value.strip()
+    if has_control_codes(value):
+        raise EnrollmentError(field, "contains control codes (such as NUL)", key="control_codes")
     if len(value) > limit:
         raise EnrollmentError(
             field,

@@ -16,6 +16,7 @@ from typing import Any
 
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.refusal import Refused
+from dashboard.plain_text import has_control_codes
 
 MIN_BIRTH_YEAR = 1900
 # No care program of these records predates it (the event contract's floor too): an earlier
@@ -41,6 +42,8 @@ def text(limit: int) -> Callable[[Any], str]:
         out = _as_text(value)
         if len(out) > limit:
             raise Refused(f"longer than {limit} characters", "too_long", max=limit)
+        if has_control_codes(out):
+            raise Refused("contains control codes (such as NUL)", "control_codes")
         return out
 
     return parse

@@ -67,6 +67,7 @@ def error_text(err: Exception) -> str:
         ("must be in the future", "away.err.past"),
         ("at most 7 days ago", "away.err.too_early"),
         ("longer absence", "away.err.too_long"),
+        ("control codes", "away.err.control_codes"),
         ("characters", "away.err.note"),
         ("enrollment has ended", "away.err.ended"),
         ("already cancelled", "away.err.cancelled"),

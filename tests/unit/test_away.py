@@ -90,3 +90,12 @@ def test_while_away_the_quiet_plug_raises_nothing_and_after_cancel_it_does(db_en
     assert stage == "severe"  # 50 h quiet: the ladder's 심각
     with db_engine.begin() as conn, pytest.raises(AwayError):
         cancel_away(conn, OPERATOR, T0, away_id)  # twice
+
+
+@pytest.mark.parametrize("note", ["딸\x00집", "\x1b[2J집"])
+def test_a_note_with_control_codes_is_refused_not_raised_by_the_database(db_engine, person, note):
+    """PostgreSQL refused the NUL inside the insert (an internal error); now a field error."""
+    with db_engine.begin() as conn, pytest.raises(AwayError) as err:
+        mark_away(conn, OPERATOR, T0, person[0], TODAY, TODAY + timedelta(days=2), note)
+    assert (err.value.field, err.value.message) == ("note", "contains control codes (such as NUL)")
+    assert count(db_engine, AwayPeriod) == 0 and count(db_engine, AuditLog) == 0

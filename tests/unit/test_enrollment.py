@@ -654,3 +654,30 @@ def test_an_installation_day_before_2000_is_refused_by_register_and_replace(db):
     with pytest.raises(EnrollmentError, match="before 2000-01-01"), db.begin() as conn:
         replace_device(conn, LEAD, T0, did, device_uid="X-2", installed_on=date(1, 1, 1))
     assert audits(db, "device_replace") == []
+
+
+def test_free_text_with_control_codes_is_refused_and_nothing_written(db):
+    """NUL made PostgreSQL fail the write (an internal error, SQLite stored it); ESC and the
+    like are a damaged paste. Tabs and line breaks stay text."""
+    rid, _legacy = person(db)
+    for field in ("notes", "risk_group"):
+        for bad in ("a\x00b", "\x1b[31mred", "bell\x07", "\ud800"):
+            with pytest.raises(EnrollmentError) as refused, db.begin() as conn:
+                update_person_settings(conn, LEAD, T0, rid, **{field: bad})
+            assert (refused.value.field, refused.value.key) == (field, "control_codes")
+    with pytest.raises(EnrollmentError) as refused, db.begin() as conn:
+        end_enrollment(conn, LEAD, T0, rid, "moved", TODAY, note="이사\x00")
+    assert (refused.value.field, refused.value.key) == ("note", "control_codes")
+    args = {"device_uid": "X-1", "vendor": "acme", "type_code": "ai_call_line",
+            "program_code": "goyang_ai_call", "recipient_id": rid,
+            "installed_on": TODAY}  # fmt: skip
+    with pytest.raises(EnrollmentError) as refused, db.begin() as conn:
+        register_device(conn, LEAD, T0, **args, label="현관\x00")
+    assert (refused.value.field, refused.value.key) == ("label", "control_codes")
+    stored = row(db, CareRecipient, rid)
+    assert stored.notes is None and stored.ended_on is None
+    assert audits(db, "person_settings") == audits(db, "enrollment_end") == []
+    assert audits(db, "device_register") == []
+    with db.begin() as conn:
+        update_person_settings(conn, LEAD, T0, rid, notes="첫 줄\n\t둘째 줄")
+    assert row(db, CareRecipient, rid).notes == "첫 줄\n\t둘째 줄"

@@ -461,3 +461,12 @@ def test_a_device_id_the_devices_page_cannot_open_is_refused(people, uid):
     assert counts(people) == (3, 0, 0)
     # What the page and register_device accept still imports: a MAC-style vendor id.
     assert _devices(people, [device(1, device_id="AA:BB:CC:00:11:22")]).stored
+
+
+def test_a_name_with_control_codes_is_refused(city):
+    report = _people(city, [person(1, name="시험\x1b[2J"), person(2, address="주소\x07")])
+    assert [(e.row, e.column, e.key) for e in report.errors] == [
+        (2, "성명", "control_codes"),
+        (3, "주소", "control_codes"),
+    ]
+    assert counts(city) == (0, 0, 0)
