@@ -31,6 +31,7 @@ from dashboard.auth.principal import SessionUser
 from dashboard.auth.throttle import UNKNOWN_CLIENT, client_blocked_until, client_key
 from dashboard.auth.users import get_user, normalize_username
 from dashboard.db.schema import AuditLog, User
+from dashboard.plain_text import visible
 
 # Failures towards an account lock are counted over this window (for unknown names there is no
 # row to reset; for real ones it bounds the audit rows read).
@@ -77,7 +78,9 @@ def authenticate(
     is the browser's IP address; None (unknown) counts as one client shared by all such.
     """
     policy = policy or AuthPolicy.from_settings()
-    name = normalize_username(username)[:60]
+    # A typed NUL would make PostgreSQL fail the lookup and the audit: the name stays what was
+    # typed, made storable (no account name holds a control code, so it matches none).
+    name = visible(normalize_username(username)[:60])
     client = client_key(client)
     waiting = client_blocked_until(conn, client, now, policy)
     if waiting is not None:  # before any name lookup: the refusal says nothing about the name

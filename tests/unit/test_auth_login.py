@@ -373,3 +373,18 @@ def test_client_delay_is_capped_without_overflow() -> None:
     assert client_delay(4, POLICY) is None
     assert client_delay(5, POLICY) == timedelta(seconds=30)
     assert client_delay(10_000, POLICY) == POLICY.client_max_delay
+
+
+@pytest.mark.parametrize("typed", ["kim\x00", "\x00", "k\x1bim", "kim\ud800"])
+def test_a_name_with_control_codes_is_a_failed_login_not_an_error(conn, typed) -> None:
+    """Anyone can type into the login form: a NUL made PostgreSQL fail the lookup (an internal
+    error before login). It is an unknown name like any other, audited under a storable name."""
+    _add(conn)
+    result = authenticate(conn, typed, PASSWORD, NOW, POLICY, client=_ip(1))
+    assert result.status is AuthStatus.BAD_CREDENTIALS
+    failure = _audit(conn, "login_failure")[-1]
+    assert failure.entity_id == failure.actor and "\x00" not in failure.entity_id
+    assert failure.detail["known"] is False
+    again = authenticate(conn, typed, PASSWORD, NOW, POLICY, client=_ip(2))
+    assert again.status is AuthStatus.BAD_CREDENTIALS
+    assert _audit(conn, "login_failure")[-1].detail["failures"] == 2  # counted as one name
