@@ -30,6 +30,7 @@ from dashboard.db.schema import (
 )
 from dashboard.db.schema.devices import DEVICE_STATUSES  # noqa: F401  (the page's filter)
 from dashboard.formatting import mask_name
+from dashboard.plain_text import has_control_codes, visible
 from queries.alerts import OPEN_STATUSES, alerts_with_dispatches
 from queries.common import frame, in_filter, region_filter, where_all
 
@@ -61,7 +62,9 @@ def _in_programs(program_id: ColumnElement, programs: Iterable[str] | None) -> C
 
 def _contains(column: ColumnElement, text: str) -> ColumnElement:
     # Case-insensitive on both backends; autoescape makes % and _ in the search literal.
-    return func.lower(column).contains(text.lower(), autoescape=True)
+    # visible(): a pasted NUL would fail the query on PostgreSQL; U+FFFD in its place matches
+    # nothing, as the control code would have.
+    return func.lower(column).contains(visible(text).lower(), autoescape=True)
 
 
 def _person_status(statuses: Iterable[str] | None, today: date) -> ColumnElement | None:
@@ -316,6 +319,8 @@ def device_types(conn: Connection) -> pd.DataFrame:
 
 def recipient_id_by_ref(conn: Connection, external_ref: str) -> int | None:
     """The person with this 대상자번호, if any (ended enrollments too: the domain refuses them)."""
+    if has_control_codes(external_ref):  # typed in a form; PostgreSQL refuses NUL in a query
+        return None
     return conn.scalar(select(CareRecipient.id).where(CareRecipient.external_ref == external_ref))
 
 

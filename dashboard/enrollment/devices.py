@@ -336,6 +336,8 @@ def replace_device(
     if installed_on is not None:
         _check_installed(installed_on, now)
     uid = (device_uid or "").strip()
+    if has_control_codes(uid):  # before the lookup: PostgreSQL refuses NUL in a query
+        _check_uid(uid)
     d = Device.__table__
     new = conn.execute(select(d).where(d.c.device_uid == uid)).one_or_none()
     if new is not None:

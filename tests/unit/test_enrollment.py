@@ -681,3 +681,16 @@ def test_free_text_with_control_codes_is_refused_and_nothing_written(db):
     with db.begin() as conn:
         update_person_settings(conn, LEAD, T0, rid, notes="첫 줄\n\t둘째 줄")
     assert row(db, CareRecipient, rid).notes == "첫 줄\n\t둘째 줄"
+
+
+def test_a_replacement_id_with_a_nul_is_refused_before_any_lookup(db):
+    rid, _legacy = person(db)
+    args = {"device_uid": "X-1", "vendor": "acme", "type_code": "ai_call_line",
+            "program_code": "goyang_ai_call", "recipient_id": rid,
+            "installed_on": TODAY}  # fmt: skip
+    with db.begin() as conn:
+        did = register_device(conn, LEAD, T0, **args)
+    with pytest.raises(EnrollmentError) as refused, db.begin() as conn:
+        replace_device(conn, LEAD, T0, did, device_uid="X-2\x00")
+    assert (refused.value.field, refused.value.key) == ("device_uid", "uid_characters")
+    assert row(db, Device, did).status == "active" and audits(db, "device_replace") == []

@@ -19,6 +19,7 @@ from queries.roster import (
     people_list,
     person_by_ref,
     person_timeline,
+    recipient_id_by_ref,
 )
 from tests.registry_support import (
     CHEONGUN,
@@ -169,3 +170,12 @@ def test_devices_filters_and_detail(city) -> None:
         alerts = device_alerts(conn, int(detail["id"]))
     assert list(alerts["status"]) == ["open", "closed"]
     assert list(alerts["dispatches"]) == [0, 1]
+
+
+def test_a_search_with_control_codes_matches_nothing_instead_of_failing(city) -> None:
+    """A browser field keeps a pasted NUL; PostgreSQL failed the LIKE with an internal error."""
+    with city.connect() as conn:
+        for text in ("P-0001\x00", "\x00", "p\x1b"):
+            assert people_list(conn, TODAY, search=text, with_names=True).empty
+            assert device_list(conn, search=text).empty
+        assert recipient_id_by_ref(conn, "P-0001\x00") is None
