@@ -21,6 +21,7 @@ from dashboard.auth.permissions import NotPermitted, require, require_grant
 from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import Region, User
 from dashboard.db.schema.people import ROLES
+from dashboard.plain_text import has_control_codes
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,59}$")
 # Areas an operator can be assigned: a 시군구 (구, 군, 시) or a whole 시 with its 구.
@@ -123,10 +124,13 @@ def create_user(
     if get_user(conn, name) is not None:
         raise UserError(f"user {name!r} exists")
     codes = _valid_districts(conn, role, district_codes)
+    display = (display_name or name).strip()[:80]
+    if has_control_codes(display):  # PostgreSQL refuses NUL: a clear refusal, not its error
+        raise UserError("the display name contains control codes (such as NUL)")
     conn.execute(
         insert(User).values(
             username=name,
-            display_name=(display_name or name).strip()[:80],
+            display_name=display,
             role=role,
             password_hash=hash_password(password),
             district_codes=codes,

@@ -14,6 +14,7 @@ from dashboard.auth.principal import SessionUser
 from dashboard.clock import require_aware
 from dashboard.db.schema import Responder
 from dashboard.db.schema.responders import REGISTERED, RESPONDER_KINDS
+from dashboard.plain_text import has_control_codes
 
 ACTION = "manage_responders"
 ENTITY = "responder"
@@ -54,6 +55,8 @@ def _text(field: str, value: str | None, limit: int, *, required: bool = False) 
         return None
     if len(text) > limit:
         raise ResponderError(field, f"at most {limit} characters (got {len(text)})")
+    if has_control_codes(text):  # PostgreSQL refuses NUL: a clear refusal, not its error
+        raise ResponderError(field, "contains control codes (such as NUL)")
     return text
 
 

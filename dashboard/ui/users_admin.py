@@ -35,6 +35,7 @@ from dashboard.db.schema import Region
 from dashboard.db.schema.people import ROLES
 from dashboard.formatting import format_datetime
 from dashboard.ingest.apikeys import check_vendor, create_key, list_keys, revoke_key
+from dashboard.plain_text import has_control_codes
 from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
@@ -155,6 +156,8 @@ def _on_add() -> None:
     errors: dict[str, str] = {}
     if not USERNAME.match(username):
         errors["username"] = t("users_admin.err_username")
+    if has_control_codes(display):
+        errors["display"] = t("users_admin.err_display")
     if role is None or not can_grant(actor.role, role):
         errors["role"] = t("users_admin.err_role")
     elif codes and role != "operator":
@@ -227,6 +230,7 @@ def add_user_form(actor: SessionUser, names: dict[str, str]) -> None:
         )
         field_error(errors, "username")
         st.text_input(t("users_admin.display_name"), key=ADD_DISPLAY, max_chars=80)
+        field_error(errors, "display")
         st.selectbox(
             t("users_admin.role"),
             options=roles,

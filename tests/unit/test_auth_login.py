@@ -388,3 +388,9 @@ def test_a_name_with_control_codes_is_a_failed_login_not_an_error(conn, typed) -
     again = authenticate(conn, typed, PASSWORD, NOW, POLICY, client=_ip(2))
     assert again.status is AuthStatus.BAD_CREDENTIALS
     assert _audit(conn, "login_failure")[-1].detail["failures"] == 2  # counted as one name
+
+
+def test_a_display_name_with_control_codes_is_refused_not_stored(conn) -> None:
+    with pytest.raises(UserError, match="control codes"):
+        create_user(conn, "lee", "operator", PASSWORD, NOW, CLI, display_name="이\x00관제")
+    assert get_user(conn, "lee") is None

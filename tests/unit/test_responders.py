@@ -122,6 +122,7 @@ def test_registration_is_validated_permitted_and_audited(db_engine) -> None:
         ({"name": " "}, "name"),
         ({"kind": "hospital"}, "kind"),
         ({"phone": "call me"}, "phone"),
+        ({"name": "약국\x00"}, "name"),  # PostgreSQL failed the insert: an internal error
     ]
     for change, field in cases:
         args = {"kind": "bus_stop", "name": "정류장", "lat": 37.64, "lon": 126.78} | change
