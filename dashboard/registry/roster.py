@@ -491,9 +491,12 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
             continue  # keep checking rows, but plan nothing
         planned = {col: v[key] for key, col in PEOPLE_FIELDS.items()}
         planned |= {"program_id": program_id, "region_id": region_id}
-        write = _record(report, v["external_ref"], stored.get(v["external_ref"]), planned, names)
+        before = stored.get(v["external_ref"])
+        write = _record(report, v["external_ref"], before, planned, names)
         if write and write["op"] == "insert":
             write["values"] |= {"external_ref": v["external_ref"], "household": NEW_HOUSEHOLD}
+        if write and write["op"] == "update" and "region_id" in write["values"]:
+            write["moved_from"] = before.region_id  # their devices in that dong move along
         if write:
             plan.append(write)
     return plan
@@ -628,6 +631,15 @@ def _apply(conn: Connection, kind: RosterKind, plan: list[dict[str, Any]]) -> No
     for write in plan:
         if write["op"] == "update":
             conn.execute(update(model).where(model.id == write["id"]).values(write["values"]))
+        if "moved_from" in write:
+            # A person who moved takes their devices along: the device's dong decides which
+            # operators list it (with the person's masked name). One given another dong on
+            # purpose (register_device's region_code) stays.
+            conn.execute(
+                update(Device)
+                .where(Device.recipient_id == write["id"], Device.region_id == write["moved_from"])
+                .values(region_id=write["values"]["region_id"])
+            )
     # A person's thresholds, home or zone, a device's person or status: the rules judge again.
     if kind is PEOPLE:
         judge_again(conn, recipient_ids=updated)

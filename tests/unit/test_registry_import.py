@@ -470,3 +470,47 @@ def test_a_name_with_control_codes_is_refused(city):
         (3, "주소", "control_codes"),
     ]
     assert counts(city) == (0, 0, 0)
+
+
+def test_checks_against_the_database_are_refused_in_korean(people):
+    from dashboard.i18n import translate
+
+    rows = [
+        device(1, dong_code="9999999999"),
+        device(2, dong_code="1111000000"),  # 종로구: a district, not a dong
+        device(3, program="no_such"),
+        device(4, vendor="nobody"),
+        device(5, type="robot"),
+        device(6, external_ref="P-0404"),
+    ]
+    report = _devices(people, rows)
+    found = {(e.row, e.key) for e in report.errors}
+    assert {(2, "unknown_dong"), (3, "not_a_dong"), (4, "unknown_program")} <= found
+    assert {(5, "unknown_vendor"), (6, "unknown_device_type"), (7, "no_person")} <= found
+    for error in report.errors:
+        assert error.key, str(error)
+        korean = translate(f"import_error.{error.key}", "ko", **error.params)
+        assert not any(w in korean for w in ("unknown", "must", "import the")), korean
+    half = _people(people, [person(9, home_lon="")])
+    assert [e.key for e in half.errors] == ["lat_lon_both"]
+    assert counts(people) == (3, 0, 0)
+
+
+def test_a_person_moved_to_another_district_takes_their_devices_along(people):
+    """A roster that moves someone (종로구 → 고양시) left their devices in the old dong: the old
+    district's operators kept listing the device with the person's (masked) name, the new
+    district's did not see it. A device given its own dong on purpose stays where it is."""
+    from queries.roster import device_list
+
+    ilsan = "4128555100"
+    rows = [device(1), device(2, dong_code=CHEONGUN)]
+    assert _devices(people, rows).stored
+    moved = _people(people, [person(1, dong_code=ilsan), person(2, dong_code=ilsan)])
+    assert moved.stored and len(moved.changed) == 2
+    assert _device_row(people, "PLUG-0001").region_id == _region_id(people, ilsan)
+    assert _device_row(people, "PLUG-0002").region_id == _region_id(people, CHEONGUN)
+    with people.connect() as conn:
+        jongno = device_list(conn, with_names=True, areas=("1111000000",))
+        goyang = device_list(conn, with_names=True, areas=("4128000000",))
+    assert list(jongno["device_uid"]) == ["PLUG-0002"]
+    assert list(goyang["device_uid"]) == ["PLUG-0001"]
