@@ -521,6 +521,7 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
         (r.values["device_id"] for r in rows if r.values["device_id"]),
         Device.id,
         Device.recipient_id,
+        Device.site_id,
         *(getattr(Device, c) for c in names.values()),
     )
     plan = []
@@ -579,18 +580,26 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
         _check_not_ended(row, person, report)
         device = stored.get(v["device_id"]) if v["device_id"] else None
         if device is not None and person is not None and device.recipient_id != person.id:
-            site = device.recipient_id is None
-            whose = "a fixed site" if site else "another person"
-            report.errors.append(
-                RowError(
-                    row.number,
-                    row.headers["device_id"],
-                    f"device {v['device_id']!r} is already assigned to {whose}; a replacement "
-                    "is a separate operation, not an import",
-                    "device_at_site" if site else "device_of_another",
-                    {"device": v["device_id"]},
+            where, uid = row.headers["device_id"], v["device_id"]
+            if device.recipient_id is None and device.site_id is None:
+                # Retired or in repair after a replacement in the app: on the shelf, nobody's.
+                reason = (
+                    f"device {uid!r} is out of service and with nobody (replaced or retired); "
+                    "give it out again on the 기기 관리 page, or remove its row"
                 )
-            )
+                error = RowError(row.number, where, reason, "device_unassigned", {"device": uid})
+            else:
+                whose = "a fixed site" if device.recipient_id is None else "another person"
+                reason = (
+                    f"device {uid!r} is already assigned to {whose}; a replacement "
+                    "is a separate operation, not an import"
+                )
+                error = (
+                    RowError(row.number, where, reason, "device_at_site", {"device": uid})
+                    if device.recipient_id is None
+                    else RowError(row.number, where, reason, "device_of_another", {"device": uid})
+                )
+            report.errors.append(error)
         if report.errors:  # keep checking rows, but plan nothing
             continue
         planned = {

@@ -514,3 +514,19 @@ def test_a_person_moved_to_another_district_takes_their_devices_along(people):
         goyang = device_list(conn, with_names=True, areas=("4128000000",))
     assert list(jongno["device_uid"]) == ["PLUG-0002"]
     assert list(goyang["device_uid"]) == ["PLUG-0001"]
+
+
+def test_re_importing_a_device_retired_in_the_app_says_it_is_on_the_shelf(people):
+    """The monthly device roster still lists a device retired in the app since: it was refused
+    as "already assigned to a fixed site", which it is not."""
+    from dashboard.enrollment import set_device_status
+
+    assert _devices(people, [device(1)]).stored
+    with people.begin() as conn:
+        set_device_status(conn, LEAD, NOW, _device_row(people, "PLUG-0001").id, "retired")
+    report = _devices(people, [device(1)])
+    assert [(e.row, e.column, e.key) for e in report.errors] == [
+        (2, "기기번호", "device_unassigned")
+    ]
+    assert "out of service and with nobody" in report.summary()
+    assert "fixed site" not in report.summary()
