@@ -492,7 +492,7 @@ def test_checks_against_the_database_are_refused_in_korean(people):
         korean = translate(f"import_error.{error.key}", "ko", **error.params)
         assert not any(w in korean for w in ("unknown", "must", "import the")), korean
     half = _people(people, [person(9, home_lon="")])
-    assert [e.key for e in half.errors] == ["lat_lon_both"]
+    assert [e.key for e in half.errors] == ["lat_lon_pair"]
     assert counts(people) == (3, 0, 0)
 
 
