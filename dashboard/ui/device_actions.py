@@ -34,7 +34,7 @@ from dashboard.enrollment import (
 from dashboard.i18n import localized
 from dashboard.ingest.vendors import known_vendors
 from dashboard.settings import LOCAL_TZ
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import acting_user
 from dashboard.ui.components import program_labels
 from dashboard.ui.data import clear_loads, get_engine, load
 from dashboard.ui.enrollment_errors import error_text
@@ -88,9 +88,10 @@ def action_key(part: str, device_id: int) -> str:
 
 
 def _actor() -> SessionUser | None:
-    """The session user if still allowed: a callback is a second door, so it checks again."""
-    user = st.session_state.get(USER_KEY)
-    return user if isinstance(user, SessionUser) and can(user.role, ACTION) else None
+    """The account as it is now, if still allowed: a callback is a second door, and runs before
+    the page's gate re-reads the account (``acting_user``)."""
+    user = acting_user()
+    return user if user is not None and can(user.role, ACTION) else None
 
 
 def _present(value: Any) -> bool:

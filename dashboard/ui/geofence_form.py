@@ -25,7 +25,7 @@ from dashboard.enrollment.geofence import (
     polygon_from_drawing,
     set_geofence,
 )
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import acting_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.enrollment_errors import error_text
 from dashboard.ui.i18n import t
@@ -63,8 +63,8 @@ def field_label(field: str) -> str:
 
 def _on_save(recipient_id: int) -> None:
     state = st.session_state
-    user = state.get(USER_KEY)
-    if not isinstance(user, SessionUser) or not may(user, ACTION):
+    user = acting_user()  # the account as it is now: callbacks run before the page's gate
+    if user is None or not may(user, ACTION):
         return
     radius = state.get(_key(recipient_id, "radius"))
     try:

@@ -40,7 +40,7 @@ from dashboard.enrollment.people import (
 from dashboard.formatting import format_date, format_number
 from dashboard.rules.geo import haversine_m
 from dashboard.settings import LOCAL_TZ
-from dashboard.ui.auth import session_user
+from dashboard.ui.auth import acting_user
 from dashboard.ui.data import clear_loads, get_engine
 from dashboard.ui.enrollment_errors import error_text as keyed_error_text
 from dashboard.ui.i18n import current_lang, t
@@ -72,8 +72,9 @@ def key(part: str, recipient_id: int) -> str:
 
 
 def _actor() -> SessionUser | None:
-    """The session user if still allowed to manage the roster: a callback is a second door."""
-    user = session_user()
+    """The account as it is now, if still allowed to manage the roster: a callback is a second
+    door, and runs before the page's gate re-reads the account (``acting_user``)."""
+    user = acting_user()
     return user if user is not None and can(user.role, ACTION) else None
 
 

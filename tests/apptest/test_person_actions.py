@@ -362,3 +362,29 @@ def test_council_cannot_reach_the_page(db: Engine) -> None:
     at = open_page(role="council")
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("../pages/people.py")
+
+
+# --- a page left open: the callback acts as the account is now ---------------------------------
+
+
+def test_a_stale_page_saves_nothing_for_a_disabled_account(db: Engine) -> None:
+    """The save button's callback runs before the page's gate re-reads the account: a lead
+    disabled since the page was drawn no longer saves through it."""
+    from sqlalchemy import update
+
+    from dashboard.db.schema import User
+
+    [(rid, ref)] = _people(db, 1, offset=7)
+    before = _person(db, rid)
+    at = _open(ref)
+    at.number_input(key=key("no_change_hours", rid)).set_value(30)
+    with db.begin() as conn:
+        conn.execute(update(User).where(User.username == "lead").values(active=False))
+    try:
+        at.button(key=key("settings_save", rid)).click().run()
+    finally:
+        with db.begin() as conn:
+            conn.execute(update(User).where(User.username == "lead").values(active=True))
+    assert not at.exception
+    assert _person(db, rid).no_change_hours == before.no_change_hours
+    assert _audits(db, "person_settings", rid) == []
