@@ -67,7 +67,8 @@ class FirstRunClosed(UserError):
             "an account exists already: log in, or use `python -m dashboard users add`"
             if reason == "accounts_exist"
             else "the first account can only be created from the server's own machine; "
-            "run `python -m dashboard users add NAME --role admin` there"
+            "run `python -m dashboard users add NAME --role admin` there",
+            key=f"first_run_{reason}",
         )
 
 

@@ -14,16 +14,31 @@ _DUMMY_HASH = _hasher.hash("anbu: no such user")
 
 
 class WeakPasswordError(ValueError):
-    """The password does not meet the rule; the message says which part."""
+    """The password does not meet the rule; the message says which part (English), ``key`` and
+    ``params`` the same for a page (i18n ``user_error.<key>``)."""
+
+    def __init__(self, message: str, *, key: str, **params: object) -> None:
+        self.key, self.params = key, params
+        super().__init__(message)
 
 
 def check_password_rule(password: str) -> None:
     if len(password) < MIN_LENGTH:
-        raise WeakPasswordError(f"the password needs at least {MIN_LENGTH} characters")
+        raise WeakPasswordError(
+            f"the password needs at least {MIN_LENGTH} characters",
+            key="password_short",
+            n=MIN_LENGTH,
+        )
     if len(password) > MAX_LENGTH:
-        raise WeakPasswordError(f"the password may have at most {MAX_LENGTH} characters")
+        raise WeakPasswordError(
+            f"the password may have at most {MAX_LENGTH} characters",
+            key="password_long",
+            n=MAX_LENGTH,
+        )
     if password.strip() != password:
-        raise WeakPasswordError("the password may not start or end with a space")
+        raise WeakPasswordError(
+            "the password may not start or end with a space", key="password_spaces"
+        )
 
 
 def hash_password(password: str) -> str:

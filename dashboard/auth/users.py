@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -29,7 +30,12 @@ DISTRICT_LEVELS = ("city", "district")
 
 
 class UserError(ValueError):
-    """A request about accounts that cannot be done; the message says why."""
+    """A request about accounts that cannot be done; the message says why (English: CLI, logs);
+    ``key`` and ``params`` let a page say it in its language (i18n ``user_error.<key>``)."""
+
+    def __init__(self, message: str, *, key: str, **params: Any) -> None:
+        self.key, self.params = key, params
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,8 @@ def _valid_username(username: str) -> str:
     if not USERNAME.match(name):
         raise UserError(
             "a username is 2–60 characters of a–z, 0–9, '.', '_' or '-', "
-            "starting with a letter or digit"
+            "starting with a letter or digit",
+            key="username_format",
         )
     return name
 
@@ -63,7 +70,11 @@ def _valid_username(username: str) -> str:
 def _valid_districts(conn: Connection, role: str, codes: Iterable[str]) -> list[str]:
     codes = list(dict.fromkeys(c.strip() for c in codes))
     if codes and role != "operator":
-        raise UserError(f"districts apply to operators only; a {role} has a fixed scope")
+        raise UserError(
+            f"districts apply to operators only; a {role} has a fixed scope",
+            key="districts_operators_only",
+            role=role,
+        )
     if not codes:
         return []
     found = dict(
@@ -71,10 +82,18 @@ def _valid_districts(conn: Connection, role: str, codes: Iterable[str]) -> list[
     )
     unknown = [c for c in codes if c not in found]
     if unknown:
-        raise UserError(f"unknown region code(s): {', '.join(unknown)}")
+        codes_text = ", ".join(unknown)
+        raise UserError(
+            f"unknown region code(s): {codes_text}", key="unknown_regions", codes=codes_text
+        )
     wrong = [c for c in codes if found[c] not in DISTRICT_LEVELS]
     if wrong:
-        raise UserError(f"not a 시·군·구 code: {', '.join(wrong)} (give the district, not a dong)")
+        codes_text = ", ".join(wrong)
+        raise UserError(
+            f"not a 시·군·구 code: {codes_text} (give the district, not a dong)",
+            key="not_district",
+            codes=codes_text,
+        )
     return codes
 
 
@@ -97,7 +116,8 @@ def current_account(conn: Connection, username: str) -> SessionUser | None:
 def _require(conn: Connection, username: str):
     row = get_user(conn, username)
     if row is None:
-        raise UserError(f"no user {normalize_username(username)!r}")
+        name = normalize_username(username)
+        raise UserError(f"no user {name!r}", key="no_user", username=name)
     return row
 
 
@@ -117,16 +137,19 @@ def create_user(
     require(principal, "manage_users")  # before any answer about names or roles
     name = _valid_username(username)
     if role not in ROLES:
-        raise UserError(f"role must be one of {', '.join(ROLES)}")
+        roles = ", ".join(ROLES)
+        raise UserError(f"role must be one of {roles}", key="bad_role", roles=roles)
     require_grant(principal, role)
     if check_rule:
         check_password_rule(password)
     if get_user(conn, name) is not None:
-        raise UserError(f"user {name!r} exists")
+        raise UserError(f"user {name!r} exists", key="exists", username=name)
     codes = _valid_districts(conn, role, district_codes)
     display = (display_name or name).strip()[:80]
     if has_control_codes(display):  # PostgreSQL refuses NUL: a clear refusal, not its error
-        raise UserError("the display name contains control codes (such as NUL)")
+        raise UserError(
+            "the display name contains control codes (such as NUL)", key="display_control"
+        )
     conn.execute(
         insert(User).values(
             username=name,

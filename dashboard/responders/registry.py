@@ -26,10 +26,12 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{5,38}$")
 
 
 class ResponderError(ValueError):
-    """Bad input for a responder; ``field`` names the form field, nothing was written."""
+    """Bad input for a responder; ``field`` names the form field, nothing was written. The
+    message is English (CLI, logs); ``key`` and ``params`` let a page say it in its language
+    (i18n ``responder_error.<key>``)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
+    def __init__(self, field: str, message: str, *, key: str, **params: object) -> None:
+        self.field, self.key, self.params = field, key, params
         super().__init__(f"{field}: {message}")
 
 
@@ -37,12 +39,18 @@ def check_position(lat: object, lon: object) -> tuple[float, float]:
     try:
         la, lo = float(lat), float(lon)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ResponderError("position", f"not a number: {lat!r}, {lon!r}") from None
+        raise ResponderError(
+            "position", f"not a number: {lat!r}, {lon!r}", key="not_a_number", value=f"{lat}, {lon}"
+        ) from None
     if not (LAT_RANGE[0] <= la <= LAT_RANGE[1]) or not (LON_RANGE[0] <= lo <= LON_RANGE[1]):
         raise ResponderError(
             "position",
             f"{la:.5f}, {lo:.5f} is outside Korea (latitude {LAT_RANGE[0]}–{LAT_RANGE[1]}, "
             f"longitude {LON_RANGE[0]}–{LON_RANGE[1]}); latitude comes first",
+            key="outside_korea",
+            value=f"{la:.5f}, {lo:.5f}",
+            lat=f"{LAT_RANGE[0]}–{LAT_RANGE[1]}",
+            lon=f"{LON_RANGE[0]}–{LON_RANGE[1]}",
         )
     return round(la, 6), round(lo, 6)
 
@@ -51,19 +59,23 @@ def _text(field: str, value: str | None, limit: int, *, required: bool = False) 
     text = " ".join((value or "").split())
     if not text:
         if required:
-            raise ResponderError(field, "required")
+            raise ResponderError(field, "required", key="required")
         return None
     if len(text) > limit:
-        raise ResponderError(field, f"at most {limit} characters (got {len(text)})")
+        raise ResponderError(
+            field, f"at most {limit} characters (got {len(text)})", key="too_long", limit=limit
+        )
     if has_control_codes(text):  # PostgreSQL refuses NUL: a clear refusal, not its error
-        raise ResponderError(field, "contains control codes (such as NUL)")
+        raise ResponderError(field, "contains control codes (such as NUL)", key="control_codes")
     return text
 
 
 def _phone(value: str | None) -> str | None:
     phone = _text("phone", value, PHONE_MAX)
     if phone is not None and not _PHONE.match(phone):
-        raise ResponderError("phone", f"{phone!r} is not a phone number (digits, spaces, -)")
+        raise ResponderError(
+            "phone", f"{phone!r} is not a phone number (digits, spaces, -)", key="phone"
+        )
     return phone
 
 
@@ -83,7 +95,9 @@ def register_responder(
     require_aware(now)
     actor = require(principal, ACTION).username
     if kind not in RESPONDER_KINDS:
-        raise ResponderError("kind", f"{kind!r} is not one of {list(RESPONDER_KINDS)}")
+        raise ResponderError(
+            "kind", f"{kind!r} is not one of {list(RESPONDER_KINDS)}", key="kind", value=kind
+        )
     values = {
         "kind": kind,
         "name": _text("name", name, NAME_MAX, required=True),
@@ -116,7 +130,9 @@ def _existing(conn: Connection, responder_id: int):
         .where(Responder.id == responder_id)
     ).one_or_none()  # fmt: skip
     if row is None:
-        raise ResponderError("responder", f"no responder with id {responder_id}")
+        raise ResponderError(
+            "responder", f"no responder with id {responder_id}", key="not_found", id=responder_id
+        )
     return row
 
 

@@ -82,7 +82,7 @@ def _on_create() -> None:
             return
         errors["form"] = t("first_run.not_local")
     except (UserError, WeakPasswordError) as exc:
-        errors["form"] = md_escape(exc)
+        errors["form"] = md_escape(t(f"user_error.{exc.key}", **exc.params))
     state[_ERRORS] = errors
     if errors:
         return

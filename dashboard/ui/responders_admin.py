@@ -33,7 +33,12 @@ def _flash() -> None:
 
 def _error_text(err: Exception) -> str:
     if isinstance(err, ResponderError):
-        return t("responders.error", field=md_escape(err.field), message=md_escape(err))
+        labels = {"position": t("responders.col_position"), "kind": t("responders.kind"),
+                  "name": t("responders.name"), "phone": t("responders.phone"),
+                  "responder": t("responders.col_name")}  # fmt: skip
+        message = t(f"responder_error.{err.key}", **err.params)
+        field = labels.get(err.field, err.field)
+        return t("responders.error", field=md_escape(field), message=md_escape(message))
     return t("responders.not_permitted")
 
 

@@ -180,8 +180,10 @@ def _on_add() -> None:
                         display_name=display or None,
                         district_codes=codes,
                     )
-        except (UserError, WeakPasswordError, NotPermitted) as exc:
-            errors["form"] = md_escape(exc)
+        except (UserError, WeakPasswordError) as exc:
+            errors["form"] = md_escape(t(f"user_error.{exc.key}", **exc.params))
+        except NotPermitted:
+            errors["form"] = t("users_admin.not_permitted")
     state[_ADD_ERRORS] = errors
     if errors:
         return
