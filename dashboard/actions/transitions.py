@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dashboard.db.schema.alerts import ALERT_OUTCOMES, ALERT_STATUSES, DISPATCH_KINDS
+from dashboard.plain_text import has_control_codes
 
 ACK = "acknowledge"
 CLOSE = "close"
@@ -45,7 +46,7 @@ NOTE_REQUIRED_OUTCOMES = frozenset({"hospitalized", "deceased", "no_contact"})
 # in hospital or dead (the lead would be told of a death, the review would count one).
 PERSON_OUTCOMES = frozenset({"safe", "hospitalized", "deceased", "no_contact"})
 DEVICE_TICKET_REASON = "a device fault ticket closes as device_fault or false_alarm"
-NUL_NOTE_REASON = "the note contains a NUL character (U+0000)"
+CONTROL_NOTE_REASON = "the note contains control codes (such as NUL)"
 
 
 class ActionError(Exception):
@@ -115,9 +116,10 @@ def next_status(
 
 
 def check_note(status: str, action: str, note: str | None) -> None:
-    """Refuse a note no database keeps as typed (PostgreSQL text and JSON refuse NUL)."""
-    if note is not None and "\x00" in note:
-        raise ForbiddenTransition(status, action, NUL_NOTE_REASON)
+    """Refuse a note no database keeps as typed (PostgreSQL text and JSON refuse NUL), with the
+    check every other staff text goes through (``plain_text``)."""
+    if note is not None and has_control_codes(note):
+        raise ForbiddenTransition(status, action, CONTROL_NOTE_REASON)
 
 
 def close_outcomes(*, has_person: bool = True) -> tuple[str, ...]:

@@ -29,9 +29,9 @@ from dashboard.actions import (
     perform,
 )
 from dashboard.actions.transitions import (
+    CONTROL_NOTE_REASON,
     DEVICE_TICKET_REASON,
     NOTE_REQUIRED_OUTCOMES,
-    NUL_NOTE_REASON,
     OUTCOMES,
     close_outcomes,
 )
@@ -77,7 +77,7 @@ _REASONS = {
     "the alert is already acknowledged": "act.reason.acknowledged",
     "the alert is already acknowledged (a dispatch implies it)": "act.reason.acknowledged",
     DEVICE_TICKET_REASON: "act.reason.device_outcome",
-    NUL_NOTE_REASON: "act.reason.nul_note",
+    CONTROL_NOTE_REASON: "act.reason.control_note",
 }
 
 
