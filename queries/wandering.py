@@ -33,8 +33,9 @@ EARTH_RADIUS_M = 6_371_000.0
 EDGE_SHARE = 0.8
 # Same default as the rules' wandering.no_position_min, so map and alerts agree.
 NO_POSITION_AFTER = timedelta(minutes=30)
-# Map statuses, in the order they are drawn (later on top) and listed in the legend.
-STATUSES = ("inside", "no_position", "edge", "outside")
+# Map statuses, in the order they are drawn (later on top). ``no_zone``: a wearer with neither
+# a home position nor a polygon, whom the geofence rules cannot watch at all.
+STATUSES = ("inside", "no_position", "no_zone", "edge", "outside")
 
 
 def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -61,8 +62,10 @@ def positions(
     """One row per active detector: last position, safe zone, distance from home, outside flag.
 
     Home coordinates are needed to draw the safe zone; they leave here only as the circle's
-    centre, and the wearer only as masked initials. ``areas`` keeps the detectors whose dong
-    lies in those area codes (an operator's districts; None = all, () = none).
+    centre, and the wearer only as masked initials and the roster reference (``external_ref``,
+    the person panel's link). ``has_zone``: a polygon or a home on file. ``areas`` keeps the
+    detectors whose dong lies in those area codes (an operator's districts; None = all,
+    () = none).
     """
     stmt = (
         select(
@@ -82,6 +85,7 @@ def positions(
             CareRecipient.pii_home_lon.label("home_lon"),
             CareRecipient.pii_zone_polygon.label("zone_polygon"),
             CareRecipient.pii_name,
+            CareRecipient.external_ref,
         )
         .select_from(Device)
         .join(Program, Program.id == Device.program_id)
@@ -122,6 +126,8 @@ def positions(
         )
     ]  # fmt: skip
     has_polygon = df["zone_polygon"].notna()
+    # The rules' Zone.usable: a polygon, or a home to draw the circle around.
+    df["has_zone"] = has_polygon | (df["home_lat"].notna() & df["home_lon"].notna())
     df["outside"] = (df["distance_m"] > df["safe_zone_m"]).where(~has_polygon, df["beyond_m"] > 0)
     return df
 
@@ -193,8 +199,14 @@ def classify(
     no_position_after: timedelta = NO_POSITION_AFTER,
     *,
     polygon_beyond_m: float | None = None,
+    has_zone: bool = True,
 ) -> str:
-    """inside / edge / outside / no_position for one wearer.
+    """inside / edge / outside / no_position / no_zone for one wearer.
+
+    Without a zone (``has_zone`` false: no home position and no polygon) the status is
+    ``no_zone``, whether or not positions arrive: the rules then raise nothing for the person
+    (no exit, no lost, no no-fix ticket), so a green or grey dot would promise a watch that is
+    not there; the missing zone is what an operator must fix first.
 
     Outside wins over a stale position: someone last seen outside is the most urgent case,
     not a grey dot. Boundaries follow the rules: outside is strictly beyond the radius, stale
@@ -204,6 +216,8 @@ def classify(
     ``polygon_beyond_m`` is the signed distance past the polygon (negative inside), and edge
     means within (1 - EDGE_SHARE) × ``safe_zone_m`` of its boundary.
     """
+    if not has_zone:
+        return "no_zone"
     if polygon_beyond_m is not None:
         if _missing(polygon_beyond_m):
             return "no_position"
@@ -233,18 +247,19 @@ def snapshot(
     """What the live map shows at ``now``: positions plus status, position time, time outside.
 
     Columns added to ``positions``: position_at, status (see STATUSES), stale (no position for
-    ``no_position_after``, whatever the status), outside_since (open alert, else NaT).
+    ``no_position_after``, whatever the status, so also for ``no_zone``), outside_since (open
+    alert, else NaT).
     """
     df = positions(conn, program_code, areas)
     df["position_at"] = pd.to_datetime(_position_times(conn, df), utc=True)
     df["status"] = [
         classify(
             d, z, None if pd.isna(p) else p.to_pydatetime(), now, no_position_after,
-            polygon_beyond_m=None if poly is None else b,
+            polygon_beyond_m=None if poly is None else b, has_zone=bool(zoned),
         )
-        for d, z, p, poly, b in zip(
+        for d, z, p, poly, b, zoned in zip(
             df["distance_m"], df["safe_zone_m"], df["position_at"], df["zone_polygon"],
-            df["beyond_m"], strict=True,
+            df["beyond_m"], df["has_zone"], strict=True,
         )
     ]  # fmt: skip
     df["stale"] = [

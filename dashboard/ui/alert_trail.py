@@ -18,7 +18,7 @@ from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import base_map, responders_layer, trail_layer
 from dashboard.ui.safe_text import md_escape
-from dashboard.ui.wandering import render_nearest
+from dashboard.ui.wandering import map_labels, no_position_after, render_nearest
 from queries.trails import episode_window
 
 SEARCH_RULES = frozenset({"wander_left_zone", "wander_no_position"})
@@ -52,14 +52,10 @@ def render_search(user: SessionUser, alert: dict, now: datetime) -> None:
         return
     last = fixes[-1]
     near = search_map.nearest(last.lat, last.lon)
-    labels = {
-        "legend": t("wandering.legend"),
-        "inside": t("wandering.status_inside"),
-        "edge": t("wandering.status_edge"),
-        "outside": t("wandering.status_outside"),
-        "no_position": t("wandering.status_no_position", m=30),
-        "zone": t("wandering.legend_zone"),
-    } | search_map.map_labels(lang)
+    # The live map's labels: the legend names every status (LEGEND_ORDER), with the rules'
+    # own lost-after minutes.
+    minutes = int(no_position_after().total_seconds() // 60)
+    labels = map_labels(lang, minutes)
     tiles, attribution = get_settings().tiles or ("OpenStreetMap", None)
     offline = bool(st.session_state.get("wandering_offline"))
     span = until - since

@@ -25,6 +25,7 @@ from dashboard.enrollment.geofence import (
     polygon_from_drawing,
     set_geofence,
 )
+from dashboard.rules.facts import stored_polygon
 from dashboard.ui.auth import acting_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.enrollment_errors import error_text
@@ -200,14 +201,20 @@ def _draw_map(rid: int, settings: dict, home: tuple[float, float] | None, tiles)
 
 
 def geofence_section(user: SessionUser, person: dict, tiles: str | None = None) -> None:
-    """The form, for leads who may see this person and a person wearing a detector."""
-    if not may(user, ACTION) or not can_see_personal_data(user, person["region_code"]):
+    """The form, for leads who may see this person and a person wearing a detector; before it,
+    for anyone who may see the person, a warning when the detector has no zone to be judged by
+    (no home, no polygon: the wandering rules stay silent, the 배회 지도 links here)."""
+    if not can_see_personal_data(user, person["region_code"]):
         return
     rid = int(person["id"])
     with get_engine().connect() as conn:
         settings = geofence_settings(conn, rid)
         home = home_position(conn, rid)
     if settings is None or not settings["wears_detector"] or settings["ended_on"] is not None:
+        return
+    if home is None and stored_polygon(settings["pii_zone_polygon"]) is None:
+        st.warning(t("geofence.no_zone"), icon=":material/fence:")
+    if not may(user, ACTION):
         return
     polygon_key = _key(rid, "polygon")
     if polygon_key not in st.session_state:  # the field's start; a drawing may replace it

@@ -21,7 +21,7 @@ from jinja2 import Template
 
 from dashboard.mapping.trail import Fix, bearing_deg, label_indices
 from dashboard.ui.safe_text import html_escape as escape_text
-from dashboard.ui.theme import STATE_COLORS
+from dashboard.ui.theme import ACCENT, STATE_COLORS
 
 BAEKSEOK_CENTER = (37.6435, 126.7870)
 # Leaflet from our own static folder, not a CDN: control networks often have no internet.
@@ -31,22 +31,27 @@ OUTSIDE_COLOR = STATE_COLORS["severe"]
 EDGE_COLOR = STATE_COLORS["attention"]
 INSIDE_COLOR = STATE_COLORS["normal"]
 NO_POSITION_COLOR = STATE_COLORS["offline"]
+# No safe zone: not a stage (nothing is known to be wrong with the person) but not calm either;
+# the neutral accent, drawn as a ring, reads apart from every stage colour and the grey.
+NO_ZONE_COLOR = ACCENT
 BOUNDARY_COLOR = "#9C8ADE"
 # Drawn bottom to top: the calm majority first, the one person who matters last.
-DRAW_ORDER = ("inside", "no_position", "edge", "outside")
-LEGEND_ORDER = ("outside", "edge", "no_position", "inside")
+DRAW_ORDER = ("inside", "no_position", "no_zone", "edge", "outside")
+LEGEND_ORDER = ("outside", "edge", "no_zone", "no_position", "inside")
 # Marker look per status. Outside is large, solid red with a thick white ring (no animation: a
 # pulse distracts on a wall screen and is invisible in a screenshot handed to a field team).
 MARKER_STYLE: dict[str, dict] = {
     "inside": {"radius": 4, "color": INSIDE_COLOR, "weight": 0, "fill_opacity": 0.75},
     "edge": {"radius": 7, "color": "#1B2633", "weight": 1.5, "fill_opacity": 0.95},
     "no_position": {"radius": 5, "color": NO_POSITION_COLOR, "weight": 1.5, "fill_opacity": 0.3},
+    "no_zone": {"radius": 6, "color": NO_ZONE_COLOR, "weight": 3, "fill_opacity": 0.25},
     "outside": {"radius": 13, "color": "#FFFFFF", "weight": 4, "fill_opacity": 1.0},
 }
 FILL_COLOR = {
     "inside": INSIDE_COLOR,
     "edge": EDGE_COLOR,
     "no_position": NO_POSITION_COLOR,
+    "no_zone": NO_ZONE_COLOR,
     "outside": OUTSIDE_COLOR,
 }
 # More grey labels than this would bury the map (a feed outage): then they show on hover only.
@@ -239,15 +244,16 @@ def _tooltip(row: Mapping, labels: Mapping[str, str]) -> str:
     return "<br>".join(lines)
 
 
-# Drawn as one GeoJSON layer: the calm majority (and the silent, whose labels are drawn apart).
+# Drawn as one GeoJSON layer: the calm majority, the silent (whose labels are drawn apart) and
+# the zoneless (no outline to draw; after a roster import without homes they can be many).
 # One Leaflet element per detector cost ~2 ms each to render and a script block each in the page.
-CALM_STATUSES = ("inside", "no_position")
+CALM_STATUSES = ("inside", "no_position", "no_zone")
 
 
 def calm_features(df: pd.DataFrame, labels: Mapping[str, str]) -> dict:
-    """The calm and the silent as one GeoJSON FeatureCollection, drawn bottom to top in
-    ``DRAW_ORDER``: properties ``status`` (for the style) and ``tip`` (the tooltip, escaped
-    HTML: folium's GeoJSON tooltip puts a property into the page as HTML)."""
+    """The calm, the silent and the zoneless as one GeoJSON FeatureCollection, drawn bottom to
+    top in ``DRAW_ORDER``: properties ``status`` (for the style) and ``tip`` (the tooltip,
+    escaped HTML: folium's GeoJSON tooltip puts a property into the page as HTML)."""
     rank = {s: i for i, s in enumerate(DRAW_ORDER)}
     calm = df[df["status"].isin(CALM_STATUSES)].dropna(subset=["last_lat", "last_lon"])
     calm = calm.assign(_rank=calm["status"].map(rank)).sort_values("_rank", kind="stable")
@@ -296,9 +302,9 @@ def _calm_layer(df: pd.DataFrame, labels: Mapping[str, str]) -> folium.GeoJson |
 
 
 def positions_layer(df: pd.DataFrame, labels: Mapping[str, str]) -> folium.FeatureGroup:
-    """Everything that moves: the calm and silent detectors as one GeoJSON layer, a marker of
-    its own for each person at the edge or outside, zone outlines for them, a line home for
-    people outside, always-on labels, and the fit to the bounds.
+    """Everything that moves: the calm, silent and zoneless detectors as one GeoJSON layer, a
+    marker of its own for each person at the edge or outside, zone outlines for them, a line
+    home for people outside, always-on labels, and the fit to the bounds.
 
     ``df`` needs the columns of ``queries.wandering.snapshot`` plus the display texts
     distance_text, age_text, battery_text and outside_text (already formatted).

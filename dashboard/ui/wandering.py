@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 import pandas as pd
 import streamlit as st
@@ -76,6 +77,7 @@ def map_labels(lang: str, minutes: int) -> dict[str, str]:
         "edge": tr("wandering.status_edge"),
         "outside": tr("wandering.status_outside"),
         "no_position": tr("wandering.status_no_position", m=minutes),
+        "no_zone": tr("wandering.status_no_zone"),
         "legend": tr("wandering.legend"),
         "zone": tr("wandering.legend_zone"),
         "distance": tr("wandering.distance"),
@@ -114,7 +116,7 @@ HOURS_KEY = "wandering_trail_hours"
 
 def _person_options(df: pd.DataFrame) -> dict[int, str]:
     """Detectors to follow, people outside their zone first: device_id → masked name · uid."""
-    order = {"outside": 0, "edge": 1, "no_position": 2, "inside": 3}
+    order = {"outside": 0, "edge": 1, "no_position": 2, "no_zone": 3, "inside": 4}
     ranked = df.assign(_r=df["status"].map(order)).sort_values(["_r", "recipient_masked"])
     return {
         int(r["device_id"]): f"{r['recipient_masked']} · {r['device_uid']}"
@@ -154,15 +156,16 @@ def render_panel(
     lang = current_lang()
     minutes = int(no_position_after().total_seconds() // 60)
     counts = df["status"].value_counts()
-    cols = st.columns(5)
+    cols = st.columns(6)
     cols[0].metric(t("wandering.detectors"), format_number(len(df)))
     cols[1].metric(t("wandering.outside"), format_number(int(counts.get("outside", 0))))
     cols[2].metric(t("wandering.edge"), format_number(int(counts.get("edge", 0))))
     cols[3].metric(
         t("wandering.no_position", m=minutes), format_number(int(counts.get("no_position", 0)))
     )
+    cols[4].metric(t("wandering.no_zone"), format_number(int(counts.get("no_zone", 0))))
     low = int((df["battery_pct"] < LOW_BATTERY_PCT).sum())
-    cols[4].metric(t("wandering.low_battery"), format_number(low))
+    cols[5].metric(t("wandering.low_battery"), format_number(low))
     st.caption(t("wandering.refreshed", s=REFRESH_S, at=format_datetime(now, lang)))
     if df.empty:
         st.info(t("common.no_data"))
@@ -241,6 +244,44 @@ def render_panel(
                 },
                 height=min(400, 38 + 35 * len(silent)),
             )
+        render_no_zone(shown, lang)
+
+
+NO_ZONE_SHOWN = 30  # links beyond this are a roster import gone wrong: the people page lists all
+
+
+def no_zone_lines(df: pd.DataFrame, lang: str) -> list[str]:
+    """One markdown line per wearer without a safe zone, silent longest first: a link to the
+    person panel (where the home position and the zone are set), masked name, dong, last seen,
+    device. Everything shown is escaped; the reference goes into the URL percent-encoded."""
+    rows = df[df["status"] == "no_zone"].sort_values("last_seen_at", na_position="first")
+    suffix = "&lang=en" if lang == "en" else ""
+    lines = []
+    for row in rows.head(NO_ZONE_SHOWN).to_dict("records"):
+        ref = row.get("external_ref")
+        who = (
+            f"[{md_escape(ref)}](people?person={quote(str(ref), safe='')}{suffix})"
+            if isinstance(ref, str) and ref
+            else "–"
+        )
+        lines.append(
+            f"- {who} · {md_escape(row['recipient_masked'])} · {md_escape(row['dong'])} · "
+            f"{md_escape(t('col.last_seen'))} {md_escape(row['age_text'])} · "
+            f"{md_escape(row['device_uid'])}"
+        )
+    return lines
+
+
+def render_no_zone(shown: pd.DataFrame, lang: str) -> None:
+    """Wearers the rules cannot watch (no home, no polygon), with the way to fix each."""
+    count = int((shown["status"] == "no_zone").sum())
+    if not count:
+        return  # the usual case: no heading for an empty list on the wall screen
+    st.subheader(t("wandering.no_zone_list"))
+    st.warning(t("wandering.no_zone_help"), icon=":material/fence:")
+    st.markdown("\n".join(no_zone_lines(shown, lang)))
+    if count > NO_ZONE_SHOWN:
+        st.caption(t("wandering.no_zone_more", n=format_number(count - NO_ZONE_SHOWN)))
 
 
 def render_nearest(near: pd.DataFrame, lang: str) -> None:

@@ -121,3 +121,54 @@ def test_fragment_data_at_the_demo_end(demo_db) -> None:
     later = fetch_wandering(now + NO_POSITION_AFTER + timedelta(minutes=10))
     assert set(later.loc[~later["outside"], "status"]) <= {"no_position"}
     assert (later["status"] == "outside").sum() == len(out)
+
+
+def test_a_wearer_without_a_zone_is_counted_listed_and_linked(demo_db, tmp_path) -> None:
+    """A wearer with no home and no polygon sending fresh fixes: the map counted them as 위치
+    끊김 and listed them nowhere, while the rules could raise nothing for them. Now a count of
+    their own, a list linking to the person panel, and a warning there."""
+    from sqlalchemy import update
+
+    from tests.apptest.conftest import private_copy
+
+    with private_copy(demo_db, tmp_path) as engine:
+        with engine.begin() as conn:
+            device_id, recipient_id, ref = conn.execute(
+                select(Device.id, CareRecipient.id, CareRecipient.external_ref)
+                .join(Program, Program.id == Device.program_id)
+                .join(CareRecipient, CareRecipient.id == Device.recipient_id)
+                .where(Program.code == "goyang_wandering", Device.status == "active")
+                .order_by(Device.id)
+            ).first()
+            conn.execute(
+                update(CareRecipient)
+                .where(CareRecipient.id == recipient_id)
+                .values(pii_home_lat=None, pii_home_lon=None, pii_zone_polygon=None)
+            )
+            seen = datetime.now(UTC) - timedelta(minutes=1)  # a fresh fix
+            conn.execute(
+                update(DeviceState)
+                .where(DeviceState.device_id == device_id)
+                .values(last_seen_at=seen, last_event_type="position", last_lat=37.645,
+                        last_lon=126.788)
+            )  # fmt: skip
+        db = _db_counts(engine)  # the zoneless person is not outside (no home to measure)
+        at = open_page("wandering")
+        tr = lambda key, **kw: translate(key, "ko", **kw)  # noqa: E731
+        assert metric(at, tr("wandering.no_zone")) == "1"
+        silent = metric(at, tr("wandering.no_position", m=30))
+        assert silent == format_number(db["detectors"] - db["outside"] - 1)
+        assert tr("wandering.no_zone_list") in [s.value for s in at.subheader]
+        assert any(w.value == tr("wandering.no_zone_help") for w in at.warning)
+        links = [m.value for m in at.markdown if f"(people?person={ref})" in m.value]
+        assert len(links) == 1 and links[0].count("\n- ") == 0  # one person, one line
+        # The map draws them in their own colour, named in the legend.
+        maps = [json.loads(c.proto.json_args) for c in at.get("component_instance")]
+        (args,) = [a for a in maps if a.get("feature_group")]
+        assert '"no_zone"' in args["feature_group"]
+        label = tr("wandering.status_no_zone")
+        assert json.dumps(label)[1:-1] in args["script"] or label in args["script"]  # legend
+
+        # The link's target says the same, to whoever may see the person.
+        person = open_page("people", role="operator", person=ref)
+        assert tr("geofence.no_zone") in [w.value for w in person.warning]

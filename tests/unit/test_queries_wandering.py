@@ -11,7 +11,7 @@ from sqlalchemy import Engine, event, insert, select
 
 from dashboard.catalog import load_catalog
 from dashboard.db.schema import CareRecipient, Device, DeviceEvent, DeviceState, Program, Region
-from queries.wandering import WANDERING_PROGRAM, snapshot
+from queries.wandering import NO_POSITION_AFTER, WANDERING_PROGRAM, snapshot
 
 NOW = datetime(2024, 12, 20, 3, 0, tzinfo=UTC)
 HOME = (37.6450, 126.7880)
@@ -223,3 +223,34 @@ def test_a_fix_outside_korea_is_no_position_not_someone_far_outside(db_engine, f
     assert (row["status"], bool(row["outside"])) == ("no_position", False)
     assert row["last_lat"] != row["last_lat"]  # NaN: nothing drawn at the bogus point
     assert [(f.lat, f.lon) for f in fixes] == [HOME, (HOME[0] + 0.001, HOME[1])]
+
+
+def test_a_wearer_without_any_zone_is_no_zone_not_no_position(db_engine: Engine) -> None:
+    """No home and no polygon: the geofence rules hold no opinion (Zone.usable is false), so the
+    person is unwatched. The map showed them as 위치 끊김 while their fixes kept arriving."""
+    from dashboard.rules.config import current_thresholds
+    from dashboard.rules.model import DeviceFacts, Reading
+    from dashboard.rules.wandering import wander_left_zone
+
+    with db_engine.begin() as conn:
+        load_catalog(conn)
+    _wearer(db_engine, "N-fresh", east_m=100, polygon=None, home=False)
+    _wearer(db_engine, "H-fresh", east_m=100, polygon=None)  # the same, with a home
+    with db_engine.connect() as conn:
+        now = snapshot(conn, NOW).set_index("device_uid")
+        later = snapshot(conn, NOW + 2 * NO_POSITION_AFTER).set_index("device_uid")
+    assert now["status"].to_dict() == {"N-fresh": "no_zone", "H-fresh": "inside"}
+    assert now["has_zone"].to_dict() == {"N-fresh": False, "H-fresh": True}
+    assert now.loc["N-fresh", "external_ref"] == "N-fresh"  # the person panel's link
+    assert not now.loc["N-fresh", "stale"] and not bool(now.loc["N-fresh", "outside"])
+    # Fixes stopped: with a zone that is 위치 끊김; without one the missing zone still wins
+    # (the rules stay silent either way) and ``stale`` says the rest.
+    assert later["status"].to_dict() == {"N-fresh": "no_zone", "H-fresh": "no_position"}
+    assert later["stale"].all()
+    # Why it matters: without a zone even a walk 5 km away raises nothing.
+    facts = DeviceFacts(1, "wandering_detector", 1, 1, 600)
+    far = [
+        Reading(NOW - k * MIN, "position", None, {"lat": HOME[0] + 0.05, "lon": HOME[1]})
+        for k in range(10, 0, -1)
+    ]
+    assert wander_left_zone(facts, current_thresholds(), NOW, far) is None

@@ -13,7 +13,12 @@ import pytest
 from streamlit_folium import _get_feature_group_string, _get_map_string, generate_js_hash
 
 from dashboard.ui.maps import (
+    CALM_STATUSES,
+    DRAW_ORDER,
+    FILL_COLOR,
+    LEGEND_ORDER,
     MARKER_STYLE,
+    NO_ZONE_COLOR,
     base_map,
     calm_features,
     escape_text,
@@ -22,7 +27,7 @@ from dashboard.ui.maps import (
     positions_layer,
 )
 from dashboard.ui.theme import STATE_COLORS
-from queries.wandering import EDGE_SHARE, NO_POSITION_AFTER, classify, haversine_m
+from queries.wandering import EDGE_SHARE, NO_POSITION_AFTER, STATUSES, classify, haversine_m
 
 HOSTILE = "<img src=x onerror=alert(1)>${alert(2)}`x`"
 NOW = datetime(2024, 11, 29, 3, 0, tzinfo=UTC)
@@ -43,6 +48,7 @@ LABELS = {
     "edge": "가장자리",
     "outside": "안심 반경 밖",
     "no_position": "위치 30분 이상 없음",
+    "no_zone": "안전 구역 없음",
     "legend": "범례",
     "zone": "안심 반경",
     "distance": "집에서",
@@ -95,7 +101,7 @@ def test_escape_text_neutralises_html_and_js_templates() -> None:
         assert bad not in out
 
 
-@pytest.mark.parametrize("status", ["inside", "edge", "outside", "no_position"])
+@pytest.mark.parametrize("status", STATUSES)
 def test_hostile_text_is_escaped_in_every_marker_kind(status: str) -> None:
     """Tooltips, always-on labels (outside, grey) and the legend all carry escaped text."""
     df = _frame(
@@ -291,6 +297,62 @@ def test_classify_boundaries(distance: float | None, age: timedelta, expected: s
 
 def test_classify_without_position_time_is_no_position() -> None:
     assert classify(100.0, 500.0, None, NOW) == "no_position"
+
+
+@pytest.mark.parametrize(
+    ("distance", "age", "beyond"),
+    [
+        (None, timedelta(0), None),  # fresh fixes, but no home to measure from: was "no_position"
+        (float("nan"), timedelta(minutes=1), None),
+        (None, NO_POSITION_AFTER + timedelta(seconds=1), None),  # no zone and silent too
+        (None, None, None),  # no zone and never a fix
+        (float("nan"), timedelta(0), float("nan")),
+    ],
+)
+def test_classify_without_a_zone_is_no_zone_whatever_the_position(
+    distance: float | None, age: timedelta | None, beyond: float | None
+) -> None:
+    """No home and no polygon: the rules raise nothing for this person, so the map must say
+    so instead of drawing the grey 'no position' dot (or nothing to act on at all)."""
+    at = None if age is None else NOW - age
+    got = classify(distance, 500.0, at, NOW, polygon_beyond_m=beyond, has_zone=False)
+    assert got == "no_zone"
+
+
+def test_classify_with_a_zone_whose_fixes_stopped_stays_no_position() -> None:
+    stale = NOW - NO_POSITION_AFTER - timedelta(seconds=1)
+    assert classify(100.0, 500.0, stale, NOW, has_zone=True) == "no_position"
+    assert classify(100.0, 500.0, stale, NOW, polygon_beyond_m=-50.0) == "no_position"
+    assert classify(100.0, 500.0, NOW, NOW, has_zone=True) == "inside"
+
+
+def test_every_status_is_drawn_styled_and_in_the_legend() -> None:
+    """A status added to the query but forgotten by the map would be a KeyError or a missing
+    legend row on the wall screen."""
+    assert set(DRAW_ORDER) == set(LEGEND_ORDER) == set(STATUSES)
+    assert set(MARKER_STYLE) == set(FILL_COLOR) == set(STATUSES)
+    assert set(CALM_STATUSES) <= set(STATUSES)
+    others = {c for s, c in FILL_COLOR.items() if s != "no_zone"}
+    assert NO_ZONE_COLOR not in others  # its own colour
+
+
+def test_a_wearer_without_a_zone_is_drawn_in_its_own_colour_and_named_in_the_legend() -> None:
+    df = _frame(
+        _row("W-1", "inside", *HOME),
+        _row("W-7", "no_zone", HOME[0] + 0.001, HOME[1], home_lat=None, home_lon=None,
+             distance_text="–"),
+        _row("W-8", "no_zone", None, None, home_lat=None, home_lon=None),  # never a fix
+    )  # fmt: skip
+    layer = positions_layer(df, LABELS)
+    fills = [m["fillColor"] for m in _drawn(layer)]
+    assert fills == [STATE_COLORS["normal"], NO_ZONE_COLOR]  # drawn above the calm, once
+    (calm,) = _calm(layer)
+    tip = calm.data["features"][-1]["properties"]["tip"]
+    assert LABELS["no_zone"] in tip and "W-7" in tip
+    # no zone outline or line home: there is nothing to draw one around
+    assert not [c for c in layer._children.values() if type(c) in (folium.Circle, folium.Polygon)]
+    html = wandering_map(df, LABELS, tiles=None).get_root().render()
+    assert LABELS["no_zone"] in json.loads(re.search(r"innerHTML = (\".*?\");", html).group(1))
 
 
 def test_haversine_one_thousandth_degree_of_latitude() -> None:
