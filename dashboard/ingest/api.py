@@ -68,7 +68,8 @@ batch are stored even when others are rejected, and the reply says why each reje
 refused. `event_id` is the idempotency key: resending an event is safe and is counted under
 `duplicates`. A `ts` should carry its offset (or `Z`); one without is read in the vendor's
 declared time zone (default Asia/Seoul), named in the reply's `timezone`. Numbers must be JSON
-numbers (`"watts": "50"` is refused) and bodies may nest at most {MAX_DEPTH} levels. See
+numbers (`"watts": "50"` is refused); bodies are UTF-8 JSON (UTF-16 and UTF-32 are refused)
+and may nest at most {MAX_DEPTH} levels. See
 docs/ingest-api.md for the full contract.
 """
 
@@ -128,7 +129,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     },
     422: {
         "model": ErrorReply,
-        "description": 'Not JSON, not an object {"events": [...]}, '
+        "description": 'Not UTF-8, not JSON, not an object {"events": [...]}, '
         f"or nested more than {MAX_DEPTH} levels deep",
     },
     503: {"model": ErrorReply, "description": "Temporarily unavailable; retry (Retry-After)"},

@@ -187,6 +187,7 @@ def test_413_for_too_many_events(server):
     [
         (b'{"events": [', "body is not valid JSON"),
         (b'{"events": ["\xc3\x28"]}', "not UTF-8 JSON"),
+        ('{"events": []}'.encode("utf-16"), "not UTF-8 JSON: it looks like UTF-16"),
         (b"[]", "must be a JSON object"),
         (b'{"event": []}', "'events' is missing"),
         (b'{"events": {}}', "'events' must be a list"),

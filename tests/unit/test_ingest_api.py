@@ -112,3 +112,42 @@ def test_one_impossible_event_never_fails_its_batch(client_and_key):
     assert reasons[3].startswith("watts: number out of range")
     assert reasons[4].startswith("watts: must be a number, not a string")
     assert reasons[5].startswith("event_id: contains a NUL character or an unpaired surrogate")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-16", "utf-32"])
+def test_a_body_that_is_not_utf8_is_a_422_and_a_dead_letter(client_and_key, db_engine, encoding):
+    """json.loads(bytes) guessed UTF-16/32 and the batch was stored, though the contract says
+    UTF-8. Now refused as a whole, like every other envelope error."""
+    from sqlalchemy import func, select
+
+    from dashboard.db.schema import DeadLetter, DeviceEvent
+
+    client, key = client_and_key
+    event = {"event_id": "u1", "device_id": "plug-1", "ts": _ts(), "type": "heartbeat"}
+    body = json.dumps({"events": [event]}).encode(encoding)
+    reply = client.post(
+        "/v1/events",
+        content=body,
+        headers={"X-API-Key": key, "Content-Type": f"application/json; charset={encoding}"},
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["detail"].startswith("body is not UTF-8 JSON: it looks like UTF-")
+    with db_engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(DeviceEvent)) == 0
+        (row,) = conn.execute(select(DeadLetter)).all()
+    assert (row.source, row.vendor, row.payload_bytes) == ("http", VENDOR, len(body))
+    assert row.reason == reply.json()["detail"]
+    assert "\x00" not in row.payload  # stored as text any database takes
+
+
+def test_a_utf8_body_with_korean_text_and_a_bom_is_stored(client_and_key):
+    client, key = client_and_key
+    event = {"event_id": "k1", "device_id": "aicall-1", "ts": _ts(), "type": "ai_call_result",
+             "outcome": "concern", "note": "무릎 통증"}  # fmt: skip
+    for prefix, event_id in ((b"", "k1"), (b"\xef\xbb\xbf", "k2")):
+        body = prefix + json.dumps({"events": [event | {"event_id": event_id}]}).encode()
+        raw = json.dumps({"events": [event | {"event_id": event_id}]}, ensure_ascii=False)
+        for content in (body, prefix + raw.encode("utf-8")):
+            reply = client.post("/v1/events", content=content, headers={"X-API-Key": key})
+            assert reply.status_code == 200, reply.text
+            assert reply.json()["rejected"] == []

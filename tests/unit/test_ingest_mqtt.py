@@ -115,6 +115,8 @@ def stored(db_engine) -> set[str]:
         (b'{"events": [{"x": ' + b"[" * 40 + b"]" * 40 + b"}]}", "(at events[0].x)"),
         (b"{not json\x00\xff", "not UTF-8"),
         (b"{not json\x00", "not valid JSON"),
+        (batch("x").decode().encode("utf-16-le"), "not UTF-8 JSON: it looks like UTF-16-LE"),
+        (batch("x").decode().encode("utf-32"), "not UTF-8 JSON: it looks like UTF-32"),
     ],
 )
 def test_unreadable_messages_become_dead_letters_and_are_answered(
