@@ -247,7 +247,7 @@ def render_panel(
         render_no_zone(shown, lang)
 
 
-NO_ZONE_SHOWN = 30  # links beyond this are a roster import gone wrong: the people page lists all
+NO_ZONE_SHOWN = 30  # more is a roster import without homes: the count above says how many
 
 
 def no_zone_lines(df: pd.DataFrame, lang: str) -> list[str]:
