@@ -72,8 +72,7 @@ def body_text(body: bytes) -> str:
     guess = json.detect_encoding(body)
     if guess not in ("utf-8", "utf-8-sig"):
         raise PayloadError(
-            f"body is not UTF-8 JSON: it looks like {guess.upper()}; send the JSON encoded as "
-            "UTF-8"
+            f"body is not UTF-8 JSON: it looks like {guess.upper()}; send the JSON encoded as UTF-8"
         )
     try:
         text = body.decode("utf-8")
