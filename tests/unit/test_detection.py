@@ -139,7 +139,14 @@ def test_no_activity_by_ten_for_someone_up_every_day_at_half_past_seven():
     # normally back by 07:30; 08:00, 08:30, 09:00 and 09:30 missed since then
     assert at_ten.expected == pytest.approx(4.0)
     assert routine_stage(at_ten, TH.plug_routine) == "attention"
-    assert routine_stage(score_at(routine, since, local(TODAY, 8, 30)), TH.plug_routine) is None
+    # docs/detection.md: 관심 at 09:00 (two missed), 위험 at 11:00, 심각 at 14:00
+    assert routine_stage(score_at(routine, since, local(TODAY, 8, 59)), TH.plug_routine) is None
+    assert routine_stage(score_at(routine, since, local(TODAY, 9, 0)), TH.plug_routine) == (
+        "attention"
+    )
+    assert routine_stage(score_at(routine, since, local(TODAY, 10, 59)), TH.plug_routine) == (
+        "attention"
+    )
     assert routine_stage(score_at(routine, since, local(TODAY, 11, 0)), TH.plug_routine) == "risk"
     assert routine_stage(score_at(routine, since, local(TODAY, 14, 0)), TH.plug_routine) == (
         "severe"
