@@ -118,13 +118,17 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     routine = facts.routine
     usable = routine is not None and len(routine.reference_days) >= cfg.min_days
     scored = cfg.enabled and usable and not backfilled and not no_load(facts)
-    # The ladder's clock. With a routine to judge by, it is the fixed rule's own (the last
-    # change beyond the margins): the floor is exactly the fixed rule, and a spell that is long
-    # only because the background hides a cycling fridge is the routine's to judge. Without
-    # one (a young plug, a back-fill, 0 W), the ladder keeps the background's spell, the only
-    # safety net for a home whose appliances never stop cycling.
+    # The ladder's clock: the fixed rule's own (the last change beyond the margins), so the
+    # floor is exactly the fixed rule; a spell that is long only because the background hides
+    # a cycling fridge is the routine's to judge. A young plug (fewer than min_days days
+    # reported) has no routine yet: there the ladder keeps the background's spell, the only
+    # net for a home whose appliances never stop cycling. On an older home with too few active
+    # days for a routine, the background explains nearly everything and its spell runs for
+    # weeks: a ladder on it would stand open whatever the person does (docs/detection.md).
+    young = routine is None or len(routine.days) < cfg.min_days
+    fixed_clock = cfg.enabled and not backfilled and not no_load(facts) and not young
     floor_since = since
-    if scored and facts.last_change_at is not None:
+    if fixed_clock and facts.last_change_at is not None:
         # Not backfilled, so Anbu observed the plug all along: no separate later-stage clock.
         floor_since = quiet_since(facts, RULE, max(facts.last_change_at, since))
     floor_h = hours_between(floor_since, now)

@@ -304,6 +304,12 @@ def test_with_a_routine_the_ladder_runs_on_the_last_change_beyond_the_margins():
     # No routine yet (10 days): the ladder keeps the background's spell, the only safety net
     young = replace(cycling, routine=daily_routine(days=10))
     assert plug_no_change(young, slow, now).stage == "attention"
+    assert plug_no_change(replace(cycling, routine=None), slow, now).stage == "attention"
+    # 28 days reported, too few of them active for a routine: the fixed rule's clock
+    sparse = {TODAY - timedelta(days=k): (DAYTIME if k % 3 == 0 else 0) for k in range(1, 29)}
+    old_sparse = replace(cycling, routine=learn_routine(sparse, TODAY))
+    assert len(old_sparse.routine.reference_days) < TH.plug_routine.min_days
+    assert plug_no_change(old_sparse, slow, now).stage is None
     # The fixed rule's own spell reaches 24 h: the ladder alerts and says since when
     still = replace(cycling, last_change_at=now - timedelta(hours=25))
     decision = plug_no_change(still, slow, now)
