@@ -46,11 +46,14 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             start=_clock(evidence.get("since"), evidence.get("since")),
             end=_clock(at, at),
         )
+    # The ladder runs on the last change beyond the margins (evidence before it existed: since).
+    changed = evidence.get("change_since") or evidence.get("since")
+    hours = evidence.get("change_hours", evidence.get("no_change_hours"))
     return translate(
         "detection.explain.ladder",
         lang,
-        since=since,
-        quiet=quiet,
+        since=_clock(changed, at),
+        quiet=_duration(float(hours or 0), lang),
         attention=f"{evidence.get('threshold_h', 24):g}",
         risk=f"{evidence.get('risk_at_h', 36):g}",
         severe=f"{evidence.get('severe_at_h', 48):g}",

@@ -69,6 +69,9 @@ READINGS = ("last_power_w", "last_lux", "battery_pct", "last_lat", "last_lon", "
 class _State:
     last_seen_at: datetime | None = None
     last_activity_at: datetime | None = None
+    # The last sign of life by the fixed margins alone (5 W, 30 lux), whatever the learned
+    # background says: the fixed ladder's clock, so the floor is exactly the fixed rule.
+    last_change_at: datetime | None = None
     last_power_w: float | None = None
     last_lux: float | None = None
     battery_pct: float | None = None
@@ -143,6 +146,7 @@ def merge_state(
     """
     state = _State(**vars(previous))
     activity = previous.last_activity_at
+    change = previous.last_change_at
     top = None if background is None else ceiling(background, margins.power_w)
     ordered = sorted(events, key=lambda e: (e.ts, e.index))
     # A state written before first_seen_at existed (or by the demo builder) has an unknown first
@@ -152,12 +156,13 @@ def merge_state(
     if older and not unknown_start:
         state.first_seen_at = ordered[0].ts
     for event in ordered:
-        active = is_sign_of_life(event, margins)
+        active = changed = is_sign_of_life(event, margins)
         # Readings only advance for events at or after what is already known.
         in_order = state.last_seen_at is None or event.ts >= state.last_seen_at
         if in_order:
             before_w = state.last_power_w
-            active = _apply_reading(state, event, margins, background) or active
+            departed, beyond_margin = _apply_reading(state, event, margins, background)
+            active, changed = active or departed, changed or beyond_margin
             state.last_seen_at = event.ts
             state.last_event_type = event.type
             if days is not None and event.type == "power":
@@ -178,23 +183,29 @@ def merge_state(
             days.setdefault(local.date(), DaySignals()).slots |= 1 << slot_of(local)
         if active and (activity is None or event.ts > activity):
             activity = event.ts
+        if changed and (change is None or event.ts > change):
+            change = event.ts
     state.last_activity_at = activity
+    state.last_change_at = change
     return state
 
 
 def _apply_reading(
     state: _State, event: ValidEvent, margins: Margins, background: Background | None = None
-) -> bool:
-    """Update the readings from one in-order event; True when the change is a sign of life."""
+) -> tuple[bool, bool]:
+    """Update the readings from one in-order event: (a sign of life, a change beyond the fixed
+    margins). The two differ only for a plug's power judged against its background."""
     f = event.fields
     changed = False
     if "battery_pct" in f:
         state.battery_pct = f["battery_pct"]
     if event.type == "power":
         previous, state.last_power_w = state.last_power_w, f["watts"]
-        changed = previous is not None and departs(
-            previous, f["watts"], margins.power_w, background
-        )
+        if previous is None:
+            return False, False
+        beyond = abs(f["watts"] - previous) > margins.power_w
+        departed = beyond and departs(previous, f["watts"], margins.power_w, background)
+        return departed, beyond
     elif event.type == "lux":
         previous, state.last_lux = state.last_lux, f["lux"]
         changed = previous is not None and abs(f["lux"] - previous) > margins.lux
@@ -203,7 +214,7 @@ def _apply_reading(
             moved = _distance_m(state.last_lat, state.last_lon, f["lat"], f["lon"])
             changed = moved > margins.position_m
         state.last_lat, state.last_lon = f["lat"], f["lon"]
-    return changed
+    return changed, changed
 
 
 def _distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -288,11 +299,18 @@ def _merge_state_on_conflict(stmt: Insert) -> Insert:
     later_activity = or_(
         table.c.last_activity_at.is_(None), new.last_activity_at > table.c.last_activity_at
     )
+    later_change = or_(
+        table.c.last_change_at.is_(None), new.last_change_at > table.c.last_change_at
+    )
     set_: dict[str, Any] = {
         "last_seen_at": case((newer, new.last_seen_at), else_=table.c.last_seen_at),
         "last_activity_at": case(
             (later_activity, func.coalesce(new.last_activity_at, table.c.last_activity_at)),
             else_=table.c.last_activity_at,
+        ),
+        "last_change_at": case(
+            (later_change, func.coalesce(new.last_change_at, table.c.last_change_at)),
+            else_=table.c.last_change_at,
         ),
         "updated_at": new.updated_at,
         "first_seen_at": case(

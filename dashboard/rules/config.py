@@ -89,7 +89,7 @@ class PlugRoutine(_Section):
     half_life_days: float = Field(14, gt=0)
     min_quiet_h: float = Field(2, gt=0, le=24)
     min_share: float = Field(0.95, gt=0, le=1)
-    attention_slots: float = Field(3, gt=0)
+    attention_slots: float = Field(2, gt=0)
     risk_slots: float = Field(6, gt=0)
     severe_slots: float = Field(12, gt=0)
     score_every_min: int = Field(10, ge=1, le=60)

@@ -106,7 +106,10 @@ def _plug(
         return
     live = live_since(facts, "plug_no_change", last)
     ladder = plug_ladder(facts.no_change_hours, local)
-    for start in {since, live or since}:
+    starts = {since, live or since}
+    if facts.last_change_at is not None:  # the ladder's clock when the routine is scored
+        starts.add(quiet_since(facts, "plug_no_change", max(facts.last_change_at, since)))
+    for start in starts:
         for hours in ladder:
             yield start + timedelta(hours=hours)
     cfg = local.plug_routine

@@ -36,6 +36,7 @@ ACTOR = "system"
 VOLATILE_EVIDENCE = frozenset(
     {
         "no_change_hours",
+        "change_hours",
         "quiet_h",
         "silent_h",
         "minutes_without_position",

@@ -82,6 +82,7 @@ class DeviceFacts:
     state: str | None = None
     last_seen_at: datetime | None = None
     last_activity_at: datetime | None = None
+    last_change_at: datetime | None = None  # beyond the fixed margins: the ladder's clock
     last_power_w: float | None = None
     last_lux: float | None = None
     battery_pct: float | None = None

@@ -112,16 +112,31 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         return None
     quiet_h = hours_between(since, now)
     ladder = plug_ladder(facts.no_change_hours, th)
-    stage = ladder_stage(quiet_h, ladder)
     live = live_since(facts, RULE, facts.last_activity_at)
     backfilled = live is not None and live > since
-    if stage is not None and backfilled:
-        stage = ladder_stage(hours_between(live, now), ladder) or "attention"
     cfg = th.plug_routine
     routine = facts.routine
-    score = None
     usable = routine is not None and len(routine.reference_days) >= cfg.min_days
-    if cfg.enabled and usable and not backfilled and not no_load(facts):
+    scored = cfg.enabled and usable and not backfilled and not no_load(facts)
+    # The ladder's clock: the fixed rule's own (the last change beyond the margins), so the
+    # floor is exactly the fixed rule; a spell that is long only because the background hides
+    # a cycling fridge is the routine's to judge. A young plug (fewer than min_days days
+    # reported) has no routine yet: there the ladder keeps the background's spell, the only
+    # net for a home whose appliances never stop cycling. On an older home with too few active
+    # days for a routine, the background explains nearly everything and its spell runs for
+    # weeks: a ladder on it would stand open whatever the person does (docs/detection.md).
+    young = routine is None or len(routine.days) < cfg.min_days
+    fixed_clock = cfg.enabled and not backfilled and not no_load(facts) and not young
+    floor_since = since
+    if fixed_clock and facts.last_change_at is not None:
+        # Not backfilled, so Anbu observed the plug all along: no separate later-stage clock.
+        floor_since = quiet_since(facts, RULE, max(facts.last_change_at, since))
+    floor_h = hours_between(floor_since, now)
+    stage = ladder_stage(floor_h, ladder)
+    if stage is not None and backfilled:
+        stage = ladder_stage(hours_between(live, now), ladder) or "attention"
+    score = None
+    if scored:
         # Only the time the plug was reporting counts: a plug gone offline is a device fault
         # (device_silent), not hours of a person's inactivity; the ladder still runs on.
         observed = min(now, facts.last_seen_at or now)
@@ -135,6 +150,9 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "severe_at_h": ladder[2],
         "last_activity_at": iso(facts.last_activity_at),
         "since": iso(since),
+        # The ladder's clock: the last change beyond the margins (docs/detection.md).
+        "change_since": iso(floor_since),
+        "change_hours": round(floor_h, 1),
         "power_w": facts.last_power_w,
         "lux": facts.last_lux,
         "last_seen_at": iso(facts.last_seen_at),

@@ -193,6 +193,28 @@ def test_power_change_beyond_the_margin_is_a_sign_of_life():
     assert state.last_seen_at == at(20)
 
 
+def test_a_fridge_cycle_is_a_change_beyond_the_margin_but_not_a_sign_of_life():
+    """Two clocks: the routine's (departures from the background) and the fixed ladder's (any
+    change beyond the margins), so the floor is exactly the fixed rule (docs/detection.md)."""
+    from dashboard.detection.background import Background
+
+    fridge = Background(low_w=40.0, high_w=130.0, step_w=90.0, nights=14)
+    readings = [
+        ev("power", 0, watts=45.0),
+        ev("power", 10, watts=400.0),  # a TV switched on: both clocks
+        ev("power", 20, watts=45.0),  # switched off: both clocks
+        ev("power", 30, watts=125.0),  # the compressor starts: beyond 5 W, inside the background
+        ev("power", 40, watts=127.0),  # noise: neither
+    ]
+    state = merge_state(_State(), readings, MARGINS, fridge)
+    assert state.last_activity_at == at(20)
+    assert state.last_change_at == at(30)
+    plain = merge_state(_State(), readings, MARGINS)  # no background: the margin alone
+    assert plain.last_activity_at == plain.last_change_at == at(30)
+    later = merge_state(state, [ev("power", 25, watts=300.0)], MARGINS, fridge)
+    assert later.last_change_at == at(30)  # a late reading never moves a clock back
+
+
 def test_first_reading_is_not_a_change():
     state = merge_state(_State(), [ev("lux", 0, lux=300)], MARGINS)
     assert state.last_activity_at is None

@@ -482,3 +482,43 @@ def test_0013_counts_a_populated_city_and_downgrades(empty_engine):
     with empty_engine.connect() as conn:
         assert drift(conn) == {}
         assert migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+def test_0015_starts_the_change_clock_at_the_last_sign_of_life_and_downgrades(empty_engine):
+    """A populated device_state gets last_change_at = last_activity_at (the ladder then starts
+    no later than before); a downgrade drops the column, keeps the rows and the device-count
+    triggers still count."""
+    migrate.upgrade(empty_engine)
+    day = date(2024, 1, 1)
+    seen = "2024-01-02 03:04:05.000000"
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        for device_id in (1, 2):
+            conn.execute(
+                text(DEVICE_AT_0002), {"id": device_id, "uid": f"d{device_id}", "day": day}
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO device_state (device_id, state, state_since, last_seen_at,"
+                    " last_activity_at, updated_at) VALUES (:id, 'normal', :at, :at, :act, :at)"
+                ),
+                {"id": device_id, "at": seen, "act": seen if device_id == 1 else None},
+            )
+    migrate.downgrade(empty_engine, "0015_change_clock-1")
+    with empty_engine.connect() as conn:
+        assert "last_change_at" not in _columns(conn, "device_state")
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 2
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT device_id, last_change_at IS NOT NULL, last_change_at = last_activity_at"
+                " FROM device_state ORDER BY device_id"
+            )
+        ).all()
+        assert [tuple(r) for r in rows] == [(1, True, True), (2, False, None)]
+        before = conn.execute(text("SELECT count(*) FROM device_counts")).scalar()
+        conn.execute(text("UPDATE device_state SET state = 'attention' WHERE device_id = 1"))
+        # the triggers survived the downgrade's rebuild: a state change writes two deltas
+        assert conn.execute(text("SELECT count(*) FROM device_counts")).scalar() == before + 2

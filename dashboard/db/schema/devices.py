@@ -174,6 +174,9 @@ class DeviceState(Base):
     state_since: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # any event
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a sign of life
+    # A change beyond the fixed margins alone (5 W, 30 lux): the fixed ladder's clock. Later
+    # than or equal to last_activity_at; NULL on rows stored before it existed.
+    last_change_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The device's oldest event (moves back when history is back-filled), and when Anbu stored
     # its first event (never moves): where the silence clocks may start (docs/rules.md).
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
