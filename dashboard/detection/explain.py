@@ -46,6 +46,17 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             start=_clock(evidence.get("since"), evidence.get("since")),
             end=_clock(at, at),
         )
+    if evidence.get("basis") == "net":
+        delay = float(evidence.get("net_delay_h") or 0)
+        return translate(
+            "detection.explain.net",
+            lang,
+            since=since,
+            quiet=quiet,
+            attention=f"{float(evidence.get('threshold_h', 24)) + delay:g}",
+            risk=f"{float(evidence.get('risk_at_h', 36)) + delay:g}",
+            severe=f"{float(evidence.get('severe_at_h', 48)) + delay:g}",
+        )
     # The ladder runs on the last change beyond the margins (evidence before it existed: since).
     changed = evidence.get("change_since") or evidence.get("since")
     hours = evidence.get("change_hours", evidence.get("no_change_hours"))

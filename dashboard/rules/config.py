@@ -89,10 +89,13 @@ class PlugRoutine(_Section):
     half_life_days: float = Field(14, gt=0)
     min_quiet_h: float = Field(2, gt=0, le=24)
     min_share: float = Field(0.95, gt=0, le=1)
-    attention_slots: float = Field(2, gt=0)
+    attention_slots: float = Field(2.5, gt=0)
     risk_slots: float = Field(6, gt=0)
     severe_slots: float = Field(12, gt=0)
     score_every_min: int = Field(10, ge=1, le=60)
+    # The safety net: the person's ladder this much later on the spell since the last sign of
+    # life, beside the floor on the fixed rule's clock (docs/detection.md).
+    net_delay_h: float = Field(24, ge=0, le=72)
 
     @model_validator(mode="after")
     def _ordered(self) -> PlugRoutine:

@@ -113,6 +113,8 @@ def _plug(
         for hours in ladder:
             yield start + timedelta(hours=hours)
     cfg = local.plug_routine
+    for hours in ladder:  # the net, on the spell since the last sign of life
+        yield since + timedelta(hours=hours + cfg.net_delay_h)
     routine = facts.routine
     scored = (
         cfg.enabled

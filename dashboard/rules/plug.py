@@ -133,6 +133,14 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         floor_since = quiet_since(facts, RULE, max(facts.last_change_at, since))
     floor_h = hours_between(floor_since, now)
     stage = ladder_stage(floor_h, ladder)
+    basis = "ladder"
+    if floor_since != since:
+        # The net: the same ladder, net_delay_h later, on the spell since the last sign of life,
+        # for a home whose routine never becomes sure enough to raise (a cycling fridge beside
+        # a rarely active person).
+        net = ladder_stage(quiet_h - cfg.net_delay_h, ladder)
+        if net is not None and worse(stage, net) != stage:
+            stage, basis = net, "net"
     if stage is not None and backfilled:
         stage = ladder_stage(hours_between(live, now), ladder) or "attention"
     score = None
@@ -163,7 +171,9 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     evidence |= score.evidence() if score is not None else dict.fromkeys(QuietScore.EVIDENCE_KEYS)
     final = worse(stage, by_routine)
     if final is not None:
-        evidence["basis"] = "ladder" if final == stage else "routine"
+        evidence["basis"] = basis if final == stage else "routine"
+        if evidence["basis"] == "net":
+            evidence["net_delay_h"] = cfg.net_delay_h
         evidence["scored_at"] = iso(now)
         evidence["explanation"] = explain_plug(evidence, "en")
     return Decision(RULE, final, evidence)
