@@ -139,9 +139,9 @@ def test_no_activity_by_ten_for_someone_up_every_day_at_half_past_seven():
     # normally back by 07:30; 08:00, 08:30, 09:00 and 09:30 missed since then
     assert at_ten.expected == pytest.approx(4.0)
     assert routine_stage(at_ten, TH.plug_routine) == "attention"
-    # docs/detection.md: 관심 at 09:00 (two missed), 위험 at 11:00, 심각 at 14:00
-    assert routine_stage(score_at(routine, since, local(TODAY, 8, 59)), TH.plug_routine) is None
-    assert routine_stage(score_at(routine, since, local(TODAY, 9, 0)), TH.plug_routine) == (
+    # docs/detection.md: 관심 at 09:30 (three missed: 2.5 reached), 위험 at 11:00, 심각 at 14:00
+    assert routine_stage(score_at(routine, since, local(TODAY, 9, 29)), TH.plug_routine) is None
+    assert routine_stage(score_at(routine, since, local(TODAY, 9, 30)), TH.plug_routine) == (
         "attention"
     )
     assert routine_stage(score_at(routine, since, local(TODAY, 10, 59)), TH.plug_routine) == (
@@ -161,10 +161,10 @@ def test_one_late_morning_in_four_weeks_sets_when_the_home_is_normally_back():
     score = score_at(routine, since, local(TODAY, 10, 0))
     assert score.active_days == 27 and score.days == 28
     assert routine_stage(score, TH.plug_routine) is None  # a recent late morning: not yet
-    # normally back by 11:00: 11:30 and 12:00 missed by 12:30 (관심 at two)
-    assert TH.plug_routine.attention_slots == 2
-    assert routine_stage(score_at(routine, since, local(TODAY, 12, 0)), TH.plug_routine) is None
-    assert routine_stage(score_at(routine, since, local(TODAY, 12, 30)), TH.plug_routine)
+    # normally back by 11:00: 11:30, 12:00 and 12:30 missed by 13:00 (관심 at 2.5)
+    assert TH.plug_routine.attention_slots == 2.5
+    assert routine_stage(score_at(routine, since, local(TODAY, 12, 30)), TH.plug_routine) is None
+    assert routine_stage(score_at(routine, since, local(TODAY, 13, 0)), TH.plug_routine)
 
 
 def test_the_score_only_grows_during_one_quiet_spell():
@@ -301,6 +301,15 @@ def test_with_a_routine_the_ladder_runs_on_the_last_change_beyond_the_margins():
     decision = plug_no_change(cycling, slow, now)
     assert decision.stage is None
     assert decision.evidence["change_hours"] == 2.0 and decision.evidence["no_change_hours"] == 30
+    # The net: the same ladder 24 h later on the spell since the last sign of life
+    net_now = quiet_since + timedelta(hours=48)
+    netted = replace(cycling, last_change_at=net_now - timedelta(hours=2))
+    assert plug_no_change(netted, slow, net_now - timedelta(minutes=1)).stage is None
+    decision = plug_no_change(netted, slow, net_now)
+    assert decision.stage == "attention" and decision.evidence["basis"] == "net"
+    assert "48 / 60 / 72 h" in decision.evidence["explanation"]
+    assert "안전망" in explain_plug(decision.evidence, "ko")
+    assert plug_no_change(netted, slow, net_now + timedelta(hours=12)).stage == "risk"
     # No routine yet (10 days): the ladder keeps the background's spell, the only safety net
     young = replace(cycling, routine=daily_routine(days=10))
     assert plug_no_change(young, slow, now).stage == "attention"

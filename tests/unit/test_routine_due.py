@@ -84,17 +84,17 @@ def test_the_due_time_is_never_after_the_first_stage(seed):
     assert checked > 100 and found > 10  # the cases do reach stages
 
 
-def test_a_morning_person_is_due_when_two_usual_half_hours_are_missed():
+def test_a_morning_person_is_due_when_three_usual_half_hours_are_missed():
     cfg = current_thresholds().plug_routine
     usual = sum(1 << j for j in range(14, 44))  # 07:00–22:00 every day
     routine = learn_routine({LEARNED - timedelta(days=k): usual for k in range(1, 29)}, LEARNED)
     since = datetime.combine(LEARNED - timedelta(days=1), time(21, 50), LOCAL_TZ)
     now = datetime.combine(LEARNED, time(1, 0), LOCAL_TZ)
     due = _due(routine, since, now, cfg)
-    # Normally back in the 07:00 half-hour; the two after it (07:30, 08:00) missed: 관심 from
-    # 08:30 (attention_slots = 2).
-    assert cfg.attention_slots == 2
-    assert due == datetime.combine(LEARNED, time(8, 30), LOCAL_TZ)
+    # Normally back in the 07:00 half-hour; the three after it (07:30, 08:00, 08:30) missed:
+    # 관심 from 09:00 (attention_slots = 2.5).
+    assert cfg.attention_slots == 2.5
+    assert due == datetime.combine(LEARNED, time(9, 0), LOCAL_TZ)
     assert routine_stage(score_quiet(routine, since, due, LOCAL_TZ), cfg) == "attention"
     before = due - timedelta(minutes=1)
     assert routine_stage(score_quiet(routine, since, before, LOCAL_TZ), cfg) is None
@@ -134,7 +134,7 @@ def test_the_tick_skips_a_scored_home_until_its_due_time_or_a_sign_of_life(db_en
         due = conn.execute(
             select(DeviceRoutine.score_due_at).where(DeviceRoutine.device_id == plug)
         ).scalar()
-    assert due.astimezone(LOCAL_TZ).time() == time(8, 30)  # as next_stage_at says above
+    assert due.astimezone(LOCAL_TZ).time() == time(9, 0)  # as next_stage_at says above
     assert not candidate(now + timedelta(minutes=11))  # before: every 10 minutes
     assert not candidate(due - timedelta(minutes=1))
     assert candidate(due)
