@@ -313,7 +313,9 @@ def _standards(c: _Ctx) -> Slide:
 def _detection(c: _Ctx) -> Slide:
     basis = q.plug_alert_basis(c.conn, c.period.start, c.period.end)
     by_basis = basis.groupby("basis")["alerts"].sum() if len(basis) else pd.Series(dtype=int)
-    routine, ladder = int(by_basis.get("routine", 0)), int(by_basis.get("ladder", 0))
+    # The net is the same fixed ladder, a day later: a fixed-time alert like the ladder's.
+    routine = int(by_basis.get("routine", 0))
+    ladder = int(by_basis.get("ladder", 0)) + int(by_basis.get("net", 0))
     gain = early_gain(q.plug_alert_timing(c.conn, c.period.start, c.period.end))
     person = c.alerts[c.alerts["kind"] == "person"] if len(c.alerts) else c.alerts
     by_rule = person.groupby("rule").size().sort_values(ascending=False) if len(person) else {}

@@ -66,6 +66,7 @@ class PlugHistory:
     days: dict[date, int]  # local day → activity bits (only days with a device_daily row)
     background_since: date | None = None
     away: tuple[tuple[date, date], ...] = ()  # (starts_on, ends_on exclusive)
+    changes: dict[date, int] | None = None  # local day → bits of changes beyond the margins
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ class Counts:
     severe: int = 0
     people: int = 0  # distinct people with at least one opening
     homes: int = 0  # distinct plugs with at least one opening
-    by_basis: dict[str, int] = field(default_factory=dict)  # "ladder" / "routine" → openings
+    # "ladder" / "net" / "routine" → openings
+    by_basis: dict[str, int] = field(default_factory=dict)
 
     @property
     def alerts(self) -> int:
@@ -134,6 +136,7 @@ def replay_counts(
                 end,
                 no_change_hours=plug.no_change_hours,
                 background_since=plug.background_since,
+                changes=plug.changes,
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:
@@ -156,7 +159,7 @@ def replay_counts(
             severe=s["severe"],
             people=len(people[i]),
             homes=len(homes[i]),
-            by_basis={b: s[f"basis:{b}"] for b in ("ladder", "routine")},
+            by_basis={b: s[f"basis:{b}"] for b in ("ladder", "net", "routine")},
         )
         for i, s in enumerate(stats)
     ]
@@ -210,18 +213,21 @@ def load_histories(
     plugs = district_plugs(conn, district_code)
     daily, rt, away = DeviceDaily.__table__, DeviceRoutine.__table__, AwayPeriod.__table__
     days: dict[int, dict[date, int]] = defaultdict(dict)
+    changes: dict[int, dict[date, int]] = defaultdict(dict)
     since: dict[int, date | None] = {}
     periods: dict[int, list[tuple[date, date]]] = defaultdict(list)
     ids = [p[0] for p in plugs]
     people = sorted({p[1] for p in plugs if p[1] is not None})
     for part in range(0, len(ids), CHUNK):
         chunk = ids[part : part + CHUNK]
-        for device_id, day, bits in conn.execute(
-            select(daily.c.device_id, daily.c.day, daily.c.activity_slots).where(
-                daily.c.device_id.in_(chunk), daily.c.day >= first_day, daily.c.day <= last_day
-            )
+        for device_id, day, bits, changed in conn.execute(
+            select(
+                daily.c.device_id, daily.c.day, daily.c.activity_slots, daily.c.change_slots
+            ).where(daily.c.device_id.in_(chunk), daily.c.day >= first_day, daily.c.day <= last_day)
         ):
             days[device_id][day] = int(bits or 0)
+            if changed is not None:
+                changes[device_id][day] = int(changed)
         for device_id, model in conn.execute(
             select(rt.c.device_id, rt.c.model).where(
                 rt.c.device_id.in_(chunk), rt.c.background_high_w.is_not(None)
@@ -245,6 +251,7 @@ def load_histories(
             days=days.get(device_id, {}),
             background_since=since.get(device_id),
             away=tuple(periods.get(recipient_id, ())) if recipient_id is not None else (),
+            changes=changes.get(device_id),
         )
         for device_id, recipient_id, hours in plugs
     ]

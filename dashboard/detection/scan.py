@@ -43,7 +43,7 @@ class SpellAlert:
     running: bool  # still quiet at the scan's end
     opened_at: datetime
     stage: Stage
-    basis: str  # "ladder" or "routine": which one reached the highest stage
+    basis: str  # "ladder", "net" or "routine": which one reached the highest stage
     top_at: datetime  # when it first reached that stage
     reached: tuple[tuple[Stage, datetime], ...] = ()  # each stage on the way, when first reached
 
@@ -63,15 +63,22 @@ class _Days:
     """One plug's days as arrays, and each day's routine as the nightly job learns it."""
 
     def __init__(
-        self, days: dict[date, int], th: Thresholds, background_since: date | None, last: date
+        self,
+        days: dict[date, int],
+        th: Thresholds,
+        background_since: date | None,
+        last: date,
+        changes: dict[date, int] | None = None,
     ):
         cfg = th.plug_routine
         self.day0 = min(days)
         # Through the scan's last day, and one quiet day after the last row.
         self.n = max((max(days) - self.day0).days + 2, (last - self.day0).days + 1)
         bits = np.zeros(self.n, dtype=np.uint64)
+        present = np.zeros(self.n, dtype=bool)
         for day, value in days.items():
             bits[(day - self.day0).days] = value
+            present[(day - self.day0).days] = True
         shifts = np.arange(SLOTS_PER_DAY, dtype=np.uint64)
         self.act = ((bits[:, None] >> shifts) & np.uint64(1)).astype(bool)  # (n, 48)
         flat = self.act.ravel()
@@ -80,8 +87,24 @@ class _Days:
         self.next_active = np.append(positions, flat.size)[
             np.searchsorted(positions, np.arange(flat.size + 1))
         ]
+        # Changes beyond the margins (the ladder's clock): every sign of life is one, and a
+        # day stored without its own change bits counts its signs of life only.
+        changed = bits.copy()
+        for day, value in (changes or {}).items():
+            k = (day - self.day0).days
+            if 0 <= k < self.n and value is not None:
+                changed[k] |= np.uint64(value)
+        flat_changes = ((changed[:, None] >> shifts) & np.uint64(1)).astype(bool).ravel()
+        # For each slot index j: the last slot before j holding a change (-1: none).
+        marks = np.where(flat_changes, np.arange(flat_changes.size), -1)
+        self.last_change_before = np.concatenate(([-1], np.maximum.accumulate(marks)))
         window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)
+        # Days reported in the window before each day: a routine exists from min_days on.
+        reported = np.concatenate(([0], np.cumsum(present)))
         day_index = np.arange(self.n)
+        self.young = (
+            reported[day_index] - reported[np.maximum(day_index - window, 0)] < cfg.min_days
+        )
         lagged = day_index[:, None] - lags[None, :]  # (n, W): the day ``lag`` days before
         inside = lagged >= 0
         has_activity = self.act.any(axis=1)
@@ -171,14 +194,19 @@ def scan_plug(
     no_change_hours: float | None = None,
     background_since: date | None = None,
     min_hours: float | None = None,
+    changes: dict[date, int] | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
-    the ladder on the spell's length, and the routine score with that day's routine.
+    the ladder on the fixed rule's clock (the last change beyond the margins, ``changes``; on
+    the spell's length while the plug is young) and its net on the spell's length, and the
+    routine score with that day's routine.
 
-    ``days``: local day → activity bits (days without a row are quiet). ``min_hours``: skip
-    spells shorter than this (callers that know no stage comes earlier); by default the
-    shortest of the ladder's first step and the routine's ``min_quiet_h``.
+    ``days``: local day → activity bits (days without a row are quiet). ``changes``: local
+    day → bits of changes beyond the margins (``device_daily.change_slots``; a day without
+    them counts its activity bits only). ``min_hours``: skip spells shorter than this (callers
+    that know no stage comes earlier); by default the shortest of the ladder's first step and
+    the routine's ``min_quiet_h``.
     """
     if not days:
         return PlugScan([], 0)
@@ -187,7 +215,8 @@ def scan_plug(
     shortest = min_hours
     if shortest is None:
         shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
-    d = _Days(days, th, background_since, end.astimezone(LOCAL_TZ).date() + timedelta(days=1))
+    last = end.astimezone(LOCAL_TZ).date() + timedelta(days=1)
+    d = _Days(days, th, background_since, last, changes)
     first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
     last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
     routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
@@ -221,10 +250,19 @@ def scan_plug(
     j = np.concatenate(points)
     a_of = np.repeat(np.array([s[0] for s in spells]), sizes)
     quiet_h = (j - a_of - 0.5) / 2
+    today = j // SLOTS_PER_DAY
     stage = _stage_index(quiet_h, ladder)
+    net = np.zeros_like(stage)
+    if cfg.enabled:
+        # As plug_no_change: once the plug is not young, the ladder counts from the last change
+        # beyond the margins and the net runs net_delay_h later on the spell's length.
+        fixed_clock = ~d.young[np.minimum(today, d.n - 1)]
+        changed = np.maximum(d.last_change_before[j], a_of)
+        fixed = _stage_index((j - changed - 0.5) / 2, ladder)
+        net = np.where(fixed_clock, _stage_index(quiet_h - cfg.net_delay_h, ladder), 0)
+        stage = np.where(fixed_clock, np.maximum(fixed, net), stage)
     by_routine = np.zeros_like(stage)
     if cfg.enabled:
-        today = j // SLOTS_PER_DAY
         usable = (quiet_h >= cfg.min_quiet_h) & d.usable[np.minimum(today, d.n - 1)]
         if usable.any():
             sel = np.flatnonzero(usable)
@@ -247,6 +285,8 @@ def scan_plug(
             for level in range(int(reached[reached > 0].min()), top + 1)
         )
         ladder_top = int(stage[lo:hi].max())
+        # "net" when the net alone reached the top (as the rule's evidence says)
+        net_only = ladder_top == top and not (stage[lo:hi][net[lo:hi] < top] == top).any()
         out.append(
             SpellAlert(
                 since=_slot_start(d.day0, a) + SLOT / 2,
@@ -254,7 +294,7 @@ def scan_plug(
                 running=r,
                 opened_at=_slot_start(d.day0, first_at),
                 stage=STAGES[top - 1],
-                basis="ladder" if ladder_top == top else "routine",
+                basis=("net" if net_only else "ladder") if ladder_top == top else "routine",
                 top_at=_slot_start(d.day0, top_at),
                 reached=steps,
             )

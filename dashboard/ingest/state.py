@@ -93,6 +93,7 @@ class DaySignals:
     number (the slow-risk flag's figures, ``detection.decline``)."""
 
     slots: int = 0
+    changes: int = 0  # half-hours with a change beyond the margins (the ladder's clock)
     night_low_w: float | None = None
     night_high_w: float | None = None
     night_step_w: float | None = None
@@ -178,9 +179,12 @@ def merge_state(
             days.setdefault(local.date(), DaySignals()).add_reading(
                 event.fields["watts"], slot_of(local), top
             )
-        if active and days is not None:
+        if (active or changed) and days is not None:
             local = event.ts.astimezone(LOCAL_TZ)
-            days.setdefault(local.date(), DaySignals()).slots |= 1 << slot_of(local)
+            day = days.setdefault(local.date(), DaySignals())
+            day.changes |= 1 << slot_of(local)
+            if active:
+                day.slots |= 1 << slot_of(local)
         if active and (activity is None or event.ts > activity):
             activity = event.ts
         if changed and (change is None or event.ts > change):
@@ -350,6 +354,9 @@ def _add_daily_on_conflict(stmt: Insert) -> Insert:
     set_["activity_slots"] = func.coalesce(table.c.activity_slots, zero).op("|")(
         func.coalesce(new.activity_slots, zero)
     )
+    set_["change_slots"] = _either(
+        table.c.change_slots, new.change_slots, lambda a, b: a.op("|")(b)
+    )
     set_["above_slots"] = _either(table.c.above_slots, new.above_slots, lambda a, b: a.op("|")(b))
     set_["watts_sum"] = _either(table.c.watts_sum, new.watts_sum, lambda a, b: a + b)
     set_["watts_n"] = _either(table.c.watts_n, new.watts_n, lambda a, b: a + b)
@@ -394,6 +401,7 @@ def update_device_daily(
             | c
             | {
                 "activity_slots": day_signals.slots,
+                "change_slots": day_signals.changes,
                 "night_low_w": day_signals.night_low_w,
                 "night_high_w": day_signals.night_high_w,
                 "night_step_w": day_signals.night_step_w,

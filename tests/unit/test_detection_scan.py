@@ -157,3 +157,60 @@ def test_without_days_or_activity_nothing_is_scanned():
     end = _slot_start(10 * 48)
     assert scan_plug({}, th, end - timedelta(days=1), end).alerts == []
     assert scan_plug({DAY0: 0}, th, end - timedelta(days=1), end).alerts == []
+
+
+def test_a_cycling_fridge_moves_the_ladder_clock_and_the_net_alerts_a_day_later():
+    """As plug_no_change: on a plug with 28 days reported, changes beyond the margins (a
+    fridge) restart the ladder's clock, and the net runs net_delay_h later on the spell since
+    the last sign of life; on a young plug the ladder keeps that spell."""
+    from dataclasses import replace
+
+    from dashboard.detection.routine import Routine
+    from dashboard.rules.model import DeviceFacts
+    from dashboard.rules.plug import plug_no_change
+
+    th = current_thresholds()
+    # A home active only at 08:00 on odd days: too few active days for a routine, so what is
+    # left is the ladder, its clock and the net.
+    days = {DAY0 + timedelta(days=k): (1 << 16 if k % 2 else 0) for k in range(28)}
+    collapse_day = DAY0 + timedelta(days=27)  # active at 08:00, then nothing
+    everything = (1 << 48) - 1
+    fridge = {DAY0 + timedelta(days=k): everything for k in range(27, 31)}
+    since = _slot_start((27 * 48) + 16) + SLOT / 2
+    end = since + timedelta(hours=80)
+    scan = scan_plug(days, th, since, end, changes=fridge)
+    (alert,) = scan.alerts
+    assert alert.basis == "net" and alert.stage == "severe"
+    opened = dict(alert.reached)
+    assert opened["attention"] - since == timedelta(hours=48, minutes=15)  # the next half-hour
+    plain = scan_plug(days, th, since, end)  # no change bits: the spell
+    assert plain.alerts[0].basis == "ladder"
+    assert dict(plain.alerts[0].reached)["attention"] - since == timedelta(hours=24, minutes=15)
+    young = {d: b for d, b in days.items() if d > collapse_day - timedelta(days=10)}
+    (early,) = scan_plug(young, th, since, end, changes=fridge).alerts
+    assert early.basis == "ladder" and dict(early.reached)["attention"] - since < timedelta(
+        hours=25
+    )
+    # The live rule agrees at those moments.
+    routine = Routine(collapse_day + timedelta(days=1), dict(days))
+    facts = DeviceFacts(
+        device_id=1,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=1,
+        heartbeat_timeout_s=7200,
+        recipient_id=1,
+        installed_at=since - timedelta(days=60),
+        first_seen_at=since - timedelta(days=60),
+        first_received_at=since - timedelta(days=60),
+        last_seen_at=end,
+        last_activity_at=since,
+        last_change_at=opened["attention"] - timedelta(minutes=20),
+        routine=routine,
+    )
+    assert plug_no_change(facts, th, opened["attention"]).evidence["basis"] == "net"
+    assert plug_no_change(facts, th, opened["attention"] - SLOT).stage is None
+    young_facts = replace(facts, routine=Routine(routine.learned_on, dict(young)))
+    assert plug_no_change(young_facts, th, since + timedelta(hours=24, minutes=1)).stage == (
+        "attention"
+    )

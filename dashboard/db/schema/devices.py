@@ -230,6 +230,10 @@ class DeviceDaily(Base):
     # Bit j set: a sign of life in half-hour slot j (00:00–00:30 = bit 0) of the day; the
     # routine model learns from these (dashboard.detection.routine).
     activity_slots: Mapped[int | None] = mapped_column(BigInteger)
+    # Half-hours with a change beyond the fixed margins (a superset of activity_slots: a fridge
+    # cycle counts): the ladder's clock, for the threshold preview (detection.scan). NULL on
+    # days stored before it existed.
+    change_slots: Mapped[int | None] = mapped_column(BigInteger)
     # The smart plug's load between 01:00 and 05:00: lowest, highest, largest step between two
     # consecutive readings; the unattended load is learned from these (detection.background).
     night_low_w: Mapped[float | None] = mapped_column(Float)
