@@ -426,6 +426,14 @@ def test_learned_routine_catches_a_collapse_beside_a_cycling_fridge(db_engine):
     assert 100 <= row.background_high_w <= 130  # the fridge, not the TV
     assert early == bits(0, 47)  # before the background: every fridge cycle counted
     assert late and not late & bits(0, 14)  # after it: quiet nights
+    with db_engine.connect() as conn:
+        changes = conn.execute(
+            select(DeviceDaily.change_slots).where(
+                DeviceDaily.device_id == plug, DeviceDaily.day == DAY0 + timedelta(days=10)
+            )
+        ).scalar_one()
+    # ... while the fridge's cycles are still changes beyond 5 W: the ladder's clock
+    assert changes & late == late and changes & bits(0, 14)
     assert routine.background_since == DAY0 + timedelta(days=3)
     assert len(routine.reference_days) == 21 and row.reference_days == 21
     today = [e for e in events if datetime.fromisoformat(e["ts"]) >= local(collapse.date(), 0)]

@@ -206,9 +206,13 @@ def test_a_fridge_cycle_is_a_change_beyond_the_margin_but_not_a_sign_of_life():
         ev("power", 30, watts=125.0),  # the compressor starts: beyond 5 W, inside the background
         ev("power", 40, watts=127.0),  # noise: neither
     ]
-    state = merge_state(_State(), readings, MARGINS, fridge)
+    days: dict = {}
+    state = merge_state(_State(), readings, MARGINS, fridge, days)
     assert state.last_activity_at == at(20)
     assert state.last_change_at == at(30)
+    # device_daily: 09:10 and 09:20 Seoul are signs of life (slot 18); 09:30 a change (slot 19)
+    (day,) = days.values()
+    assert day.slots == 1 << 18 and day.changes == (1 << 18) | (1 << 19)
     plain = merge_state(_State(), readings, MARGINS)  # no background: the margin alone
     assert plain.last_activity_at == plain.last_change_at == at(30)
     later = merge_state(state, [ev("power", 25, watts=300.0)], MARGINS, fridge)
