@@ -198,15 +198,17 @@ def plug_alert_basis(conn: Connection, start: datetime, end: datetime) -> pd.Dat
 def plug_alert_timing(conn: Connection, start: datetime, end: datetime) -> pd.DataFrame:
     """Smart-plug silence alerts opened in the window, one row each, with no identifier: when
     the alert opened (``opened_at``) and when the fixed rule would have opened it
-    (``fixed_at``): the start of the quiet spell the rule counted from (the evidence's
-    ``since``, else ``last_activity_at``) plus the person's no-change threshold
-    (``threshold_h``, 24–50 h). ``fixed_at`` is NaT where the evidence lacks either (alerts
-    from before the evidence carried them). Only four JSON fields are read, not the evidence."""
+    (``fixed_at``): the start of the fixed rule's quiet spell (the evidence's
+    ``change_since``, the last change beyond the margins; before it was recorded ``since``,
+    else ``last_activity_at``) plus the person's no-change threshold (``threshold_h``,
+    24–50 h). ``fixed_at`` is NaT where the evidence lacks either (alerts from before the
+    evidence carried them). Only five JSON fields are read, not the evidence."""
     ev = Alert.evidence
     df = frame(
         conn,
         select(
             Alert.opened_at,
+            ev["change_since"].as_string().label("change_since"),
             ev["since"].as_string().label("since"),
             ev["last_activity_at"].as_string().label("last_activity_at"),
             ev["threshold_h"].as_float().label("threshold_h"),
@@ -214,7 +216,10 @@ def plug_alert_timing(conn: Connection, start: datetime, end: datetime) -> pd.Da
         times=["opened_at"],
     )
     began = pd.to_datetime(
-        df["since"].fillna(df["last_activity_at"]), utc=True, format="ISO8601", errors="coerce"
+        df["change_since"].fillna(df["since"]).fillna(df["last_activity_at"]),
+        utc=True,
+        format="ISO8601",
+        errors="coerce",
     )
     hours = pd.to_timedelta(pd.to_numeric(df["threshold_h"], errors="coerce"), unit="h")
     return pd.DataFrame({"opened_at": df["opened_at"], "fixed_at": began + hours})

@@ -195,3 +195,27 @@ def test_the_fixed_rule_never_opens_before_the_moment_the_gain_counts_from(perso
     assert probe["threshold_h"] == (personal or th.plug_no_change.default_hours)
     assert plug_no_change(f, th, fixed_at - timedelta(seconds=1)).stage is None
     assert plug_no_change(f, th, fixed_at).stage == "attention"
+
+
+def test_the_fixed_rule_counts_from_the_last_change_beyond_the_margins(db_engine) -> None:
+    """A fridge cycled until 10 h before the routine's alert: the fixed rule could not have
+    opened before that change + 24 h, so the lead is 14 h, not 4 h."""
+    with db_engine.begin() as conn:
+        load_catalog(conn)
+        load_reference(conn)
+        program = conn.execute(select(Program.id).order_by(Program.id)).scalars().first()
+        dong = conn.execute(select(Region.id).where(Region.level == "dong")).scalars().first()
+        opened = NOW - timedelta(days=1)
+        ev = {
+            "since": iso(opened - timedelta(hours=20)),
+            "change_since": iso(opened - timedelta(hours=10)),
+            "threshold_h": 24.0,
+            "basis": "routine",
+        }
+        row = _alert(0, opened, ev) | {"program_id": program, "region_id": dong}
+        conn.execute(insert(Alert), [row])
+    period = parse_period("30d", NOW)
+    with db_engine.connect() as conn:
+        timing = q.plug_alert_timing(conn, period.start, period.end)
+    lead = timing["fixed_at"].iloc[0] - timing["opened_at"].iloc[0]
+    assert lead == timedelta(hours=14)
