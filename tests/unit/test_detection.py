@@ -327,6 +327,21 @@ def test_with_a_routine_the_ladder_runs_on_the_last_change_beyond_the_margins():
     assert f"{changed} (25 h)" in decision.evidence["explanation"]
 
 
+def test_a_fridge_cycling_under_an_open_alert_is_not_a_change_worth_a_write():
+    """The ladder's clock moves with every compressor cycle; an open routine alert must not be
+    rewritten (and its version bumped under an operator's hand) for that alone."""
+    from dashboard.rules.lifecycle import _material
+
+    facts = plug_facts(local(TODAY - timedelta(days=1), 22, 10), daily_routine())
+    now = local(TODAY, 10, 0).astimezone(UTC)
+    first = plug_no_change(replace(facts, last_change_at=now - timedelta(minutes=40)), TH, now)
+    later = now + timedelta(minutes=10)
+    second = plug_no_change(replace(facts, last_change_at=later - timedelta(minutes=5)), TH, later)
+    assert first.stage == second.stage == "attention"
+    assert first.evidence["change_since"] != second.evidence["change_since"]
+    assert _material(first.evidence) == _material(second.evidence)
+
+
 def test_away_pauses_the_person_alert():
     facts = plug_facts(
         local(TODAY - timedelta(days=3), 9, 0), daily_routine(), away_until=TODAY + timedelta(1)
