@@ -51,6 +51,13 @@ VOLATILE_EVIDENCE = frozenset(
         "routine_days",
         "routine_expected_slots",
         "minutes_outside",
+        # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
+        # by a percent) must not bump an open alert's version under an operator's hand
+        "power_w",
+        "lux",
+        "last_seen_at",
+        "reported_at",
+        "battery_pct",
     }
 )
 # Evidence that holds only while it is true (returning towards home): dropped from the alert

@@ -202,6 +202,25 @@ def test_plug_ladder_escalates_then_clears_and_keeps_the_record(db):
     assert [(a.status, a.stage) for a in rows] == [("closed", "severe"), ("open", "attention")]
 
 
+def test_readings_under_an_open_alert_do_not_bump_its_version(db):
+    """An operator who opened the alert before the plug's next report must not be told it
+    changed: the readings of the moment are not worth a write; a stage change still is."""
+    did = add_device(db, "smart_plug")
+    report(db, did, T0, "power", 50.0, activity=True, last_power_w=50.0)
+    heartbeat_every_hour(db, did, T0 + 24 * H)
+    tick(db, T0 + 24 * H)
+    (alert,) = alerts(db, did, "plug_no_change")
+    for k, watts in enumerate((52.0, 49.0, 51.5), start=1):  # within the 5 W margin
+        report(db, did, T0 + 24 * H + 10 * k * M, "power", watts, last_power_w=watts)
+    (after,) = alerts(db, did, "plug_no_change")
+    assert (after.status, after.version) == ("open", alert.version)
+    heartbeat_every_hour(db, did, T0 + 36 * H)
+    assert tick(db, T0 + 36 * H).escalated == 1
+    (risk,) = alerts(db, did, "plug_no_change")
+    assert (risk.stage, risk.version) == ("risk", alert.version + 1)
+    assert risk.evidence["power_w"] == 51.5  # written along with the stage
+
+
 def test_personal_threshold_30h(db):
     did = add_device(db, "smart_plug", no_change_hours=30)
     heartbeat_every_hour(db, did, T0 + 60 * H)
