@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -53,6 +55,13 @@ def postgres_unavailable() -> str | None:
 @pytest.fixture
 def postgres_schema_url(postgres_unavailable) -> Iterator[str]:
     """URL of a fresh, empty PostgreSQL schema, dropped after the test."""
+    with fresh_postgres_schema(postgres_unavailable) as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_schema(postgres_unavailable: str | None) -> Iterator[str]:
+    """A fresh, empty PostgreSQL schema's URL for a fixture of any scope; dropped on exit."""
     if postgres_unavailable:
         missing_service(postgres_unavailable)
     schema = f"t_{uuid.uuid4().hex[:12]}"
@@ -86,3 +95,19 @@ def db_engine(db_url) -> Iterator[Engine]:
     metadata.create_all(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def no_live_loop_outlives_its_test() -> Iterator[None]:
+    """Stop an embedded live loop that a test's app started: left running, it would keep feeding
+    and ticking a database its test has finished with, on the CPU the rest of the run shares."""
+    from dashboard import background
+
+    before = background._CURRENT
+    yield
+    leftover = background._CURRENT
+    if leftover is not None and leftover is not before:
+        background.stop_live_services()
+        # Named in the run's warnings summary, so the test can be given its own fixture.
+        message = f"this test left the embedded live loop running ({leftover.ticks} ticks)"
+        warnings.warn(message, stacklevel=2)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -16,6 +19,7 @@ from dashboard.clock import as_utc
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import DeviceEvent, DeviceState, metadata
 from dashboard.ingest.apikeys import create_key, revoke_key
+from tests.conftest import fresh_postgres_schema
 from tests.ingest_support import VENDOR, seed_catalog
 from tests.integration.servers import Process, free_port
 
@@ -39,26 +43,48 @@ class Server:
         return httpx.post(f"{self.url}/v1/events", headers=headers, timeout=30, **kwargs)
 
 
-@pytest.fixture
-def server(db_url, tmp_path) -> Server:
+@contextmanager
+def running_server(db_url: str, log: Path) -> Iterator[Server]:
+    """A real ``serve-ingest`` process on a fresh database with the catalog and one key."""
     engine = make_engine(db_url)
     metadata.create_all(engine)
     with engine.begin() as conn:
         seed_catalog(conn)
         key, prefix = create_key(conn, VENDOR, principal=cli_principal(), now=datetime.now(UTC))
     port = free_port()
-    process = Process(
-        ["serve-ingest", "--port", str(port), "--log-level", "warning"],
-        db_url,
-        tmp_path / "server.log",
-    )
+    process = Process(["serve-ingest", "--port", str(port), "--log-level", "warning"], db_url, log)
     url = f"http://127.0.0.1:{port}"
-    process.wait_until(
-        lambda: httpx.get(f"{url}/v1/health", timeout=1).status_code == 200, "the health check"
-    )
-    yield Server(url, key, prefix, engine, process)
-    process.stop()
-    engine.dispose()
+    try:
+        process.wait_until(
+            lambda: httpx.get(f"{url}/v1/health", timeout=1).status_code == 200,
+            "the health check",
+        )
+        yield Server(url, key, prefix, engine, process)
+    finally:
+        process.stop()
+        engine.dispose()
+
+
+@pytest.fixture
+def server(db_url, tmp_path) -> Iterator[Server]:
+    """A server of this test's own: for tests that store events or change keys."""
+    with running_server(db_url, tmp_path / "server.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def refusing(request, tmp_path_factory, postgres_unavailable) -> Iterator[Server]:
+    """One server per backend shared by the tests that only read or refuse (a process start
+    costs seconds): none of them stores an event or changes a key, so none sees another."""
+    tmp = tmp_path_factory.mktemp(f"refusing-{request.param}")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            db_url = f"sqlite:///{tmp / 'anbu-test.sqlite3'}"
+        else:
+            db_url = stack.enter_context(fresh_postgres_schema(postgres_unavailable))
+        server = stack.enter_context(running_server(db_url, tmp / "server.log"))
+        yield server
+        assert events_stored(server) == 0, "a refusing test stored an event"
 
 
 def now_iso(minutes: float = 0) -> str:
@@ -70,8 +96,8 @@ def events_stored(server: Server) -> int:
         return conn.scalar(select(func.count()).select_from(DeviceEvent))
 
 
-def test_health(server):
-    reply = httpx.get(f"{server.url}/v1/health")
+def test_health(refusing):
+    reply = httpx.get(f"{refusing.url}/v1/health")
     assert reply.status_code == 200
     assert reply.json() == {"status": "ok", "database": "ok"}
 
@@ -108,8 +134,8 @@ def test_a_partial_batch_is_stored_and_each_rejection_explained(server):
     assert events_stored(server) == 1
 
 
-def test_empty_batch_is_fine(server):
-    reply = server.post({"events": []})
+def test_empty_batch_is_fine(refusing):
+    reply = refusing.post({"events": []})
     assert reply.json() == {
         "accepted": 0,
         "duplicates": 0,
@@ -135,8 +161,8 @@ def test_a_time_without_an_offset_is_read_in_the_vendors_zone(server):
     [None, "", "nonsense", "anbu_00000000_" + "A" * 43],
     ids=["none", "empty", "bad", "unknown"],
 )
-def test_401_without_a_valid_key(server, key):
-    reply = server.post({"events": []}, key=key)
+def test_401_without_a_valid_key(refusing, key):
+    reply = refusing.post({"events": []}, key=key)
     assert reply.status_code == 401
     assert reply.json() == {"detail": "missing or invalid X-API-Key"}
 
@@ -148,38 +174,38 @@ def test_a_revoked_key_stops_working_at_once(server):
     assert server.post({"events": []}).status_code == 401
 
 
-def test_a_tampered_key_with_a_real_prefix_is_refused(server):
-    tampered = server.key[:-1] + ("A" if server.key[-1] != "A" else "B")
-    assert server.post({"events": []}, key=tampered).status_code == 401
+def test_a_tampered_key_with_a_real_prefix_is_refused(refusing):
+    tampered = refusing.key[:-1] + ("A" if refusing.key[-1] != "A" else "B")
+    assert refusing.post({"events": []}, key=tampered).status_code == 401
 
 
-def test_413_for_a_declared_oversized_body(server):
+def test_413_for_a_declared_oversized_body(refusing):
     body = b'{"events": [' + b" " * (5 * 1024 * 1024) + b"]}"
-    reply = server.post(body, headers={"Content-Type": "application/json"})
+    reply = refusing.post(body, headers={"Content-Type": "application/json"})
     assert reply.status_code == 413
     assert "over the limit" in reply.json()["detail"]
 
 
-def test_413_for_an_oversized_chunked_body_without_content_length(server):
+def test_413_for_an_oversized_chunked_body_without_content_length(refusing):
     def chunks():
         yield b'{"events": ['
         for _ in range(6):
             yield b" " * (1024 * 1024)
         yield b"]}"
 
-    reply = server.post(None, content=chunks(), headers={"Content-Type": "application/json"})
+    reply = refusing.post(None, content=chunks(), headers={"Content-Type": "application/json"})
     assert reply.status_code == 413
 
 
-def test_413_for_too_many_events(server):
+def test_413_for_too_many_events(refusing):
     events = [
         {"event_id": f"e{i}", "device_id": "plug-1", "ts": now_iso(), "type": "sos"}
         for i in range(5001)
     ]
-    reply = server.post({"events": events})
+    reply = refusing.post({"events": events})
     assert reply.status_code == 413
     assert "5001 events" in reply.json()["detail"]
-    assert events_stored(server) == 0
+    assert events_stored(refusing) == 0
 
 
 @pytest.mark.parametrize(
@@ -194,8 +220,8 @@ def test_413_for_too_many_events(server):
         (b'{"events": [], "vendor": "x"}', "unknown field(s) 'vendor'"),
     ],
 )
-def test_422_for_malformed_bodies(server, body, words):
-    reply = server.post(body, headers={"Content-Type": "application/json"})
+def test_422_for_malformed_bodies(refusing, body, words):
+    reply = refusing.post(body, headers={"Content-Type": "application/json"})
     assert reply.status_code == 422
     assert words in reply.json()["detail"]
 

@@ -115,7 +115,9 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     if postgres_unavailable:
         missing_service(postgres_unavailable)
     out = tmp_path / "figures.json"
+    # Every page is timed on SQLite above; here one page shows the page runs work on PostgreSQL.
     argv = ["bench", "--devices", "80", "--max-events", "1000", "--postgres-url", POSTGRES_URL]
+    argv += ["--pages", "live"]
     try:
         assert main([*argv, "--json", str(out)]) == 0
     finally:
@@ -129,6 +131,8 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     assert figures["devices_postgres"] == 80
     # The servers and the PostgreSQL backends serving them (a local server: /proc tells).
     assert figures["ingest_cpu_ms_per_1000_postgres"] > 0
+    assert figures["page_run_s_live_postgres"] > 0 and figures["page_first_s_live_postgres"] > 0
+    assert not [k for k in figures if k.startswith("page_run_s_") and "live" not in k]
 
 
 def test_process_cpu_reads_proc():
