@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, any_, bindparam, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from dashboard import clock
 from dashboard.db.schema import Device, DeviceEvent
@@ -300,7 +299,7 @@ def _stored_near(conn: Connection, vendor: str, events: list[ValidEvent]) -> set
     # One array parameter, not an IN list of hundreds: PostgreSQL plans it in microseconds.
     query = select(table.c.event_uid).where(
         table.c.vendor == vendor,
-        table.c.event_uid == any_(bindparam("uids", uids, type_=ARRAY(String))),
+        in_values(conn, table.c.event_uid, uids),
         table.c.ts >= lo,
         table.c.ts <= hi,
     )
