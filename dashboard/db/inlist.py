@@ -37,15 +37,39 @@ def in_values(conn: Connection, column: Any, values: Sequence[Any]) -> ColumnEle
         literal = array_literal(values, column.type)
         if literal is not None:
             text, element = literal
-            array = cast(bindparam(None, text, type_=Text()), ARRAY(element))
-            return column == any_(array)
+            return column == any_(cast(bindparam(None, text, type_=Text()), ARRAY(element)))
         return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
     if conn.dialect.name == "sqlite":
-        listed = func.json_each(bindparam(None, json.dumps(values), type_=Text())).table_valued(
-            "value"
-        )
-        return column.in_(select(listed.c.value))
+        return _in_json(column, bindparam(None, json.dumps(values), type_=Text()))
     return column.in_(values)
+
+
+def in_bound(conn: Connection, column: Any, key: str) -> ColumnElement[bool]:
+    """``in_values`` for a statement built once and run many times: the values are bound at
+    execution under ``key``, as ``bound_values`` gives them. Integer and text columns only."""
+    if conn.dialect.name == "postgresql":
+        element = array_literal([], column.type)
+        if element is None:
+            raise TypeError(f"{column}: only integer and text columns take bound id lists")
+        return column == any_(cast(bindparam(key, type_=Text()), ARRAY(element[1])))
+    if conn.dialect.name == "sqlite":
+        return _in_json(column, bindparam(key, type_=Text()))
+    raise NotImplementedError(f"bound id lists for SQLite and PostgreSQL, not {conn.dialect.name}")
+
+
+def bound_values(conn: Connection, column: Any, values: Sequence[Any]) -> str:
+    """The parameter of an ``in_bound`` condition holding ``values``."""
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        literal = array_literal(values, column.type)
+        if literal is None:
+            raise TypeError(f"{column}: {values[:3]!r}… are not all integers or texts")
+        return literal[0]
+    return json.dumps(values)
+
+
+def _in_json(column: Any, param: Any) -> ColumnElement[bool]:
+    return column.in_(select(func.json_each(param).table_valued("value").c.value))
 
 
 def array_literal(values: list[Any], type_: Any) -> tuple[str, Any] | None:

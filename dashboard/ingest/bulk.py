@@ -37,9 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from dashboard.db.inlist import in_values
-
-__all__ = ["bulk_insert", "bulk_write", "dialect_insert", "in_values"]
+__all__ = ["bulk_insert", "bulk_write", "dialect_insert"]
 
 SQLITE_ROWS_PER_STATEMENT = 1_000  # multi-row VALUES with RETURNING; well under 32,766 params
 _VALUES = re.compile(r"VALUES (\([?, ]+\))")
