@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import Float, Integer, String, cast, insert, select
 
-from dashboard.db.inlist import array_literal, in_values
+from dashboard.db.inlist import array_literal, bound_values, in_bound, in_values
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceEvent
 from dashboard.ingest.bulk import SQLITE_ROWS_PER_STATEMENT, bulk_write
 from dashboard.ingest.core import idempotency_key
@@ -194,3 +197,46 @@ def test_array_literal_leaves_other_values_to_the_driver():
     assert array_literal([1, True], Integer()) is None  # a bool would print as "True"
     assert array_literal(["a", None], String()) is None
     assert array_literal([1.5], Float()) is None
+
+
+def test_a_prebuilt_id_list_binds_the_values_of_each_call(db_engine):
+    """A statement built once (``prebuilt`` + ``in_bound``) must not keep its first values."""
+    e = DeviceEvent.__table__
+    with db_engine.begin() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        insert_new(conn, [row(uid, device) for uid in ("a", 'b"', "c")])
+
+        def uids(values) -> list[str]:
+            query = prebuilt(
+                conn,
+                "test.uids",
+                lambda c: select(e.c.event_uid).where(in_bound(c, e.c.event_uid, "uids")),
+            )
+            found = conn.execute(query, {"uids": bound_values(conn, e.c.event_uid, values)})
+            return sorted(found.scalars())
+
+        assert uids(["a"]) == ["a"]
+        assert uids(['b"', "c", "x"]) == ['b"', "c"]
+        assert uids([]) == []
+
+
+def test_postgres_plans_the_id_list_as_a_constant(db_engine):
+    """The literal must reach PostgreSQL as an array constant the planner sees: a ``text``
+    parameter cast to ``bigint[]`` at run time is opaque to it and made the rules' look-ups
+    on ``device_events`` cost ten times the server's CPU."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    e = DeviceEvent.__table__
+    with db_engine.connect() as conn:
+        for condition, bound in (
+            (in_values(conn, e.c.device_id, [1, 2]), {}),
+            (in_values(conn, e.c.event_uid, ["a", 'b"']), {}),
+            (in_bound(conn, e.c.device_id, "ids"), {"ids": bound_values(conn, e.c.id, [1, 2])}),
+        ):
+            compiled = select(e.c.id).where(condition).compile(conn)
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN (VERBOSE) {compiled.string}", compiled.params | bound
+            ).scalars()
+            text = "\n".join(plan)
+            # a constant: ANY ('{…}'::bigint[]); not ANY (('{…}'::cstring)::bigint[])
+            assert re.search(r"ANY \('[^']*'::(bigint|text)\[\]\)", text), text
