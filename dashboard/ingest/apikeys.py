@@ -19,11 +19,12 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import ApiKey
 
 ENTITY = "api_key"
@@ -76,11 +77,14 @@ def vendor_for_key(conn: Connection, key: str | None) -> str | None:
     match = KEY_PATTERN.match(key)
     if not match:
         return None
-    row = conn.execute(
-        select(ApiKey.vendor, ApiKey.key_hash).where(
-            ApiKey.key_prefix == match.group(1), ApiKey.revoked_at.is_(None)
-        )
-    ).first()
+    query = prebuilt(
+        conn,
+        "ingest.api_key",
+        lambda _: select(ApiKey.vendor, ApiKey.key_hash).where(
+            ApiKey.key_prefix == bindparam("prefix"), ApiKey.revoked_at.is_(None)
+        ),
+    )
+    row = conn.execute(query, {"prefix": match.group(1)}).first()
     if row is None or not hmac.compare_digest(row.key_hash, _hash(key)):
         return None
     return row.vendor

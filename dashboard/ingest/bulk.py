@@ -37,28 +37,31 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
-from dashboard.db.inlist import in_values
-
-__all__ = ["bulk_insert", "bulk_write", "dialect_insert", "in_values"]
+__all__ = ["bulk_insert", "bulk_write", "dialect_insert"]
 
 SQLITE_ROWS_PER_STATEMENT = 1_000  # multi-row VALUES with RETURNING; well under 32,766 params
 _VALUES = re.compile(r"VALUES (\([?, ]+\))")
 
 
 class _SqliteStatement:
-    """A one-row INSERT as SQLAlchemy compiles it for SQLite, and how to bind a row to it."""
+    """A one-row INSERT as SQLAlchemy compiles it for SQLite, and how to bind rows to it."""
 
     def __init__(self, sql: str, names: tuple[str, ...], processors: list, returning: bool):
         self.sql = sql
         self.returning = returning
-        self._get = itemgetter(*names) if len(names) > 1 else (lambda row: (row[names[0]],))
-        self._convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+        self._columns = [(itemgetter(n), p) for n, p in zip(names, processors, strict=True)]
 
-    def params(self, row: dict[str, Any]) -> tuple:
-        values = list(self._get(row))
-        for i, process in self._convert:
-            values[i] = process(values[i])
-        return tuple(values)
+    def params(self, rows: list[dict[str, Any]]) -> list[tuple]:
+        """Each row's parameters in the statement's order, through the columns' processors.
+
+        Built column by column (``map`` over an ``itemgetter``, then the processor): no Python
+        frame per row, which cost more than SQLite's own insert of the row.
+        """
+        columns = [
+            map(process, map(get, rows)) if process else map(get, rows)
+            for get, process in self._columns
+        ]
+        return list(zip(*columns, strict=True))
 
 
 _compiled: dict[tuple[str, str, tuple[str, ...]], _SqliteStatement] = {}
@@ -88,7 +91,7 @@ def bulk_write(
         return list(result) if result.returns_rows else []
     compiled = _sqlite_statement(conn, table, tuple(rows[0]), finish, key)
     if not compiled.returning:
-        conn.exec_driver_sql(compiled.sql, [compiled.params(row) for row in rows])
+        conn.exec_driver_sql(compiled.sql, compiled.params(rows))
         return []
     out: list[Any] = []
     for start in range(0, len(rows), SQLITE_ROWS_PER_STATEMENT):
@@ -100,7 +103,7 @@ def bulk_write(
             + ", ".join([one.group(1)] * len(part))
             + compiled.sql[one.end(1) :]
         )
-        flat = tuple(chain.from_iterable(map(compiled.params, part)))
+        flat = tuple(chain.from_iterable(compiled.params(part)))
         out.extend(conn.exec_driver_sql(sql, flat))
     return out
 

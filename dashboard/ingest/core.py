@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, String, any_, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects.postgresql import ARRAY
 
 from dashboard import clock
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Device, DeviceEvent
-from dashboard.ingest.bulk import bulk_write, in_values
+from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_events
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
 from dashboard.ingest.vendors import zone_for
@@ -298,13 +299,18 @@ def _stored_near(conn: Connection, vendor: str, events: list[ValidEvent]) -> set
     hi = max(e.ts for e in events) + SAME_ID_WINDOW
     uids = sorted({e.event_uid for e in events})
     # One array parameter, not an IN list of hundreds: PostgreSQL plans it in microseconds.
-    query = select(table.c.event_uid).where(
-        table.c.vendor == vendor,
-        table.c.event_uid == any_(bindparam("uids", uids, type_=ARRAY(String))),
-        table.c.ts >= lo,
-        table.c.ts <= hi,
+    query = prebuilt(
+        conn,
+        "ingest.stored_near",
+        lambda c: select(table.c.event_uid).where(
+            table.c.vendor == bindparam("vendor"),
+            in_bound(c, table.c.event_uid, "uids"),
+            table.c.ts >= bindparam("lo"),
+            table.c.ts <= bindparam("hi"),
+        ),
     )
-    return set(conn.execute(query).scalars())
+    params = {"vendor": vendor, "uids": bound_values(conn, table.c.event_uid, uids)}
+    return set(conn.execute(query, params | {"lo": lo, "hi": hi}).scalars())
 
 
 def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, str, str]]:
@@ -312,10 +318,15 @@ def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, st
     found: dict[str, tuple[int, str, str]] = {}
     if not uids:
         return found
-    query = select(Device.id, Device.device_uid, Device.vendor, Device.type_code).where(
-        in_values(conn, Device.device_uid, sorted(uids))
+    query = prebuilt(
+        conn,
+        "ingest.devices",
+        lambda c: select(Device.id, Device.device_uid, Device.vendor, Device.type_code).where(
+            in_bound(c, Device.device_uid, "uids")
+        ),
     )
-    for device_id, uid, owner, type_code in conn.execute(query).all():
+    params = {"uids": bound_values(conn, Device.device_uid, sorted(uids))}
+    for device_id, uid, owner, type_code in conn.execute(query, params).all():
         found[uid] = (device_id, owner, type_code)
     return found
 

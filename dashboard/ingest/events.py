@@ -366,12 +366,25 @@ def _validate(index: int, raw: Any, naive_tz: tzinfo | None) -> ValidEvent | Rej
     return _valid_event(index, kind, event, context.get("naive", False))
 
 
+# Per type, the fields beside the common ones, in the model's order (``model_dump``'s order).
+_TYPE_FIELDS = {
+    kind: tuple(name for name in model.model_fields if name not in _COMMON)
+    for kind, model in MODELS.items()
+}
+# The same without the value field: what goes to device_events.data.
+_DATA_FIELDS = {
+    kind: tuple(name for name in names if name != VALUE_FIELD[kind])
+    for kind, names in _TYPE_FIELDS.items()
+}
+
+
 def _valid_event(index: int, kind: str, event: _EventBase, naive: bool) -> ValidEvent:
     # The model's own values (scalars only), as model_dump(exclude_none=True) gives them, cheaper.
-    fields = {k: v for k, v in event.__dict__.items() if v is not None and k not in _COMMON}
+    values = event.__dict__
+    fields = {k: v for k in _TYPE_FIELDS[kind] if (v := values[k]) is not None}
     value_field = VALUE_FIELD[kind]
     value = fields.get(value_field) if value_field else None
-    data = {k: v for k, v in fields.items() if k != value_field} or None
+    data = {k: v for k in _DATA_FIELDS[kind] if (v := values[k]) is not None} or None
     return ValidEvent(
         index,
         event.event_id,
@@ -410,8 +423,11 @@ def _validate_all(events: Sequence[Any], naive_tz: tzinfo | None) -> list[ValidE
         kind = raw.get("type") if isinstance(raw, dict) else None
         if not isinstance(kind, str) or kind not in MODELS:  # a list or dict type is unhashable
             return None
-        if not all(isinstance(key, str) and key.isascii() for key in raw):
-            return None  # non-ASCII names are legal but rare: the per-event path checks them
+        try:  # one C call per event; a name that is no text raises TypeError
+            if not "".join(raw).isascii():
+                return None  # non-ASCII names are legal but rare: the per-event path checks them
+        except TypeError:
+            return None
     context: dict[str, Any] = {"naive_tz": naive_tz}
     try:
         models = _BATCH.validate_python(events, context=context)

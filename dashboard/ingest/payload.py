@@ -91,6 +91,7 @@ def _parse_int(text: str) -> int | float:
 
 
 _NESTED = (dict, list)
+_NESTED_TYPES = frozenset(_NESTED)  # json.loads makes exactly these, never subclasses
 
 
 def _check_depth(payload: Any) -> None:
@@ -101,6 +102,9 @@ def _check_depth(payload: Any) -> None:
         if depth > MAX_DEPTH:
             where = where[:80].encode("utf-8", "backslashreplace").decode()
             raise PayloadError(f"JSON nested more than {MAX_DEPTH} levels deep (at {where})")
+        children = value.values() if isinstance(value, dict) else value
+        if _NESTED_TYPES.isdisjoint(map(type, children)):
+            continue  # only scalars below (an event's fields): nothing to walk, checked in C
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, child in items:
             if isinstance(child, _NESTED):

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, literal_column, null, or_, select
+from sqlalchemy import Connection, Select, case, func, literal_column, null, or_, select
 from sqlalchemy.sql.dml import Insert
 
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
 from dashboard.detection.routine import slot_of
-from dashboard.ingest.bulk import bulk_write, in_values
+from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import ValidEvent
 from dashboard.settings import LOCAL_TZ
 
@@ -248,13 +250,9 @@ def update_device_state(
         return {}
     ids = sorted(by_device)
     table = DeviceState.__table__
-    columns = [table.c.device_id, *(table.c[k] for k in _STATE_FIELDS)]
-    query = (
-        select(*columns).where(in_values(conn, table.c.device_id, ids)).order_by(table.c.device_id)
-    )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()  # serialise concurrent batches per device
-    previous = {row.device_id: row for row in conn.execute(query).all()}
+    query = prebuilt(conn, "ingest.device_state", _state_query)
+    params = {"ids": bound_values(conn, table.c.device_id, ids)}
+    previous = {row.device_id: row for row in conn.execute(query, params).all()}
     powered = sorted({i for i, evs in by_device.items() if any(e.type == "power" for e in evs)})
     backgrounds = load_backgrounds(conn, powered) if margins.background else {}
     rows = []
@@ -276,22 +274,35 @@ def update_device_state(
     return merged_states
 
 
+def _state_query(conn: Connection) -> Select:
+    table = DeviceState.__table__
+    columns = [table.c.device_id, *(table.c[k] for k in _STATE_FIELDS)]
+    query = select(*columns).where(in_bound(conn, table.c.device_id, "ids"))
+    query = query.order_by(table.c.device_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()  # serialise concurrent batches per device
+    return query
+
+
 def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Background]:
     """The learned unattended load of each of these devices that has one."""
     if not device_ids:
         return {}
     table = DeviceRoutine.__table__
-    rows = conn.execute(
-        select(
+    query = prebuilt(
+        conn,
+        "ingest.backgrounds",
+        lambda c: select(
             table.c.device_id,
             table.c.background_low_w,
             table.c.background_high_w,
             table.c.background_step_w,
         ).where(
-            in_values(conn, table.c.device_id, device_ids),
+            in_bound(c, table.c.device_id, "ids"),
             table.c.background_high_w.is_not(None),
-        )
+        ),
     )
+    rows = conn.execute(query, {"ids": bound_values(conn, table.c.device_id, device_ids)}).all()
     return {row[0]: Background(row[1], row[2], row[3] or 0.0, 0) for row in rows}
 
 

@@ -16,11 +16,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import ApiKey, Device, Vendor
 from dashboard.ingest.apikeys import check_vendor
 
@@ -66,7 +67,12 @@ def zone_for(conn: Connection, vendor: str) -> ZoneInfo | None:
     None only when the stored name cannot be loaded any more (tzdata changed): naive times are
     then rejected rather than guessed, and the reason is logged.
     """
-    name = conn.execute(select(Vendor.timezone).where(Vendor.code == vendor)).scalar()
+    query = prebuilt(
+        conn,
+        "ingest.vendor_zone",
+        lambda _: select(Vendor.timezone).where(Vendor.code == bindparam("vendor")),
+    )
+    name = conn.execute(query, {"vendor": vendor}).scalar()
     try:
         return ZoneInfo(name or DEFAULT_TIMEZONE)
     except (ZoneInfoNotFoundError, ValueError):

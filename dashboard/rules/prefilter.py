@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select
 
-from dashboard.db.inlist import in_values
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, DeviceType
 from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import Thresholds
@@ -61,13 +62,24 @@ def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
     a = Alert.__table__
     if not ids:
         return set()
-    query = select(a.c.device_id).where(in_values(conn, a.c.device_id, ids), a.c.status != "closed")
-    return set(conn.execute(query).scalars())
+    query = prebuilt(  # built once: every ingest batch runs it
+        conn,
+        "prefilter.open_alerts",
+        lambda c: select(a.c.device_id).where(
+            in_bound(c, a.c.device_id, "ids"), a.c.status != "closed"
+        ),
+    )
+    return set(conn.execute(query, {"ids": bound_values(conn, a.c.device_id, ids)}).scalars())
 
 
 def silence_timeouts(conn: Connection, th: Thresholds) -> dict[str, int]:
     """Type code → seconds without data before ``device_silent`` (rules.toml overrides)."""
-    timeouts = dict(conn.execute(select(DeviceType.code, DeviceType.heartbeat_timeout_s)).all())
+    query = prebuilt(
+        conn,
+        "prefilter.timeouts",
+        lambda _: select(DeviceType.code, DeviceType.heartbeat_timeout_s),
+    )
+    timeouts = dict(conn.execute(query).all())
     return timeouts | th.device_silent.timeout_s
 
 

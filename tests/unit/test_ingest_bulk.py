@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
-from sqlalchemy import String, cast, insert, select
+import pytest
+from sqlalchemy import Float, Integer, String, cast, insert, select
 
-from dashboard.db.inlist import in_values
+from dashboard.db.inlist import array_literal, bound_values, in_bound, in_values
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceEvent
 from dashboard.ingest.bulk import SQLITE_ROWS_PER_STATEMENT, bulk_write
 from dashboard.ingest.core import idempotency_key
@@ -130,3 +133,110 @@ def test_in_values_matches_an_in_list_of_any_length(db_engine):
         assert uids(many) == ["plain"]
         ids = conn.execute(select(e.c.id).where(in_values(conn, e.c.device_id, [device, -1])))
         assert len(ids.all()) == 3
+
+
+AWKWARD = [
+    'quo"te',
+    '"',
+    "com,ma",
+    "back\\slash",
+    "\\",
+    '\\"',
+    "{brace}",
+    "}",
+    "sp ace",
+    " lead",
+    "trail ",
+    "NULL",
+    "null",
+    "",
+    "무릎",
+    "é\u200b",
+]
+
+
+def test_in_values_finds_awkward_texts_exactly(db_engine):
+    """Texts travel to PostgreSQL as one array literal: quotes, commas, backslashes, braces,
+    spaces, NULL and non-ASCII must still match themselves and nothing else."""
+    e = DeviceEvent.__table__
+    with db_engine.begin() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        insert_new(conn, [row(uid, device) for uid in [*AWKWARD, "x" * 80]])
+
+        def uids(values) -> list[str]:
+            query = select(e.c.event_uid).where(in_values(conn, e.c.event_uid, values))
+            return sorted(conn.execute(query).scalars())
+
+        assert uids(AWKWARD) == sorted(AWKWARD)
+        for one in AWKWARD:
+            assert uids([one, "missing"]) == [one]
+        # one longer than the column: never cut to the column's 80 characters
+        assert uids(["x" * 81]) == []
+        assert uids(["x" * 80]) == ["x" * 80]
+
+
+def test_in_values_integers(db_engine):
+    """Integers travel as one literal too (``bigint[]``)."""
+    e = DeviceEvent.__table__
+    with db_engine.begin() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        insert_new(conn, [row("a", device), row("b", device)])
+
+        def count(values) -> int:
+            query = select(e.c.id).where(in_values(conn, e.c.device_id, values))
+            return len(conn.execute(query).all())
+
+        assert count([device]) == 2
+        assert count([device, 2**40]) == 2  # past int4: matches nothing, raises nothing
+        assert count([]) == 0
+
+
+def test_array_literal_leaves_other_values_to_the_driver():
+    assert array_literal([1, 22], Integer())[0] == "{1,22}"
+    assert array_literal(['a"b', "c\\d"], String(10))[0] == '{"a\\"b","c\\\\d"}'
+    assert array_literal([1, True], Integer()) is None  # a bool would print as "True"
+    assert array_literal(["a", None], String()) is None
+    assert array_literal([1.5], Float()) is None
+
+
+def test_a_prebuilt_id_list_binds_the_values_of_each_call(db_engine):
+    """A statement built once (``prebuilt`` + ``in_bound``) must not keep its first values."""
+    e = DeviceEvent.__table__
+    with db_engine.begin() as conn:
+        device = seed_catalog(conn)["plug-1"]
+        insert_new(conn, [row(uid, device) for uid in ("a", 'b"', "c")])
+
+        def uids(values) -> list[str]:
+            query = prebuilt(
+                conn,
+                "test.uids",
+                lambda c: select(e.c.event_uid).where(in_bound(c, e.c.event_uid, "uids")),
+            )
+            found = conn.execute(query, {"uids": bound_values(conn, e.c.event_uid, values)})
+            return sorted(found.scalars())
+
+        assert uids(["a"]) == ["a"]
+        assert uids(['b"', "c", "x"]) == ['b"', "c"]
+        assert uids([]) == []
+
+
+def test_postgres_plans_the_id_list_as_a_constant(db_engine):
+    """The literal must reach PostgreSQL as an array constant the planner sees: a ``text``
+    parameter cast to ``bigint[]`` at run time is opaque to it and made the rules' look-ups
+    on ``device_events`` cost ten times the server's CPU."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    e = DeviceEvent.__table__
+    with db_engine.connect() as conn:
+        for condition, bound in (
+            (in_values(conn, e.c.device_id, [1, 2]), {}),
+            (in_values(conn, e.c.event_uid, ["a", 'b"']), {}),
+            (in_bound(conn, e.c.device_id, "ids"), {"ids": bound_values(conn, e.c.id, [1, 2])}),
+        ):
+            compiled = select(e.c.id).where(condition).compile(conn)
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN (VERBOSE) {compiled.string}", compiled.params | bound
+            ).scalars()
+            text = "\n".join(plan)
+            # a constant: ANY ('{…}'::bigint[]); not ANY (('{…}'::cstring)::bigint[])
+            assert re.search(r"ANY \('[^']*'::(bigint|text)\[\]\)", text), text

@@ -87,3 +87,22 @@ def test_the_file_importer_refuses_utf16_and_utf32_too(encoding) -> None:
             read_head(body, "events.csv", 5)
     header, rows = read_head(codecs.BOM_UTF8 + CSV.encode("utf-8"), "events.csv", 5)
     assert header[-1] == "note" and rows[0][-1] == "무릎"
+
+
+@pytest.mark.parametrize("inner", ["[1, 2]", '{"a": 1, "b": "x"}', "[]"])
+def test_the_depth_limit_counts_a_container_of_scalars_too(inner) -> None:
+    """The depth walk skips the children of containers holding only scalars, not the
+    containers themselves: 32 levels pass, the 33rd is refused with its path."""
+
+    def body(levels: int) -> bytes:
+        # {"events": [ {"f": [[…inner…]]} ]}: the envelope, the list, the event, then lists
+        nested = inner
+        for _ in range(levels - 4):
+            nested = f"[{nested}]"
+        return f'{{"events": [{{"f": {nested}}}]}}'.encode()
+
+    assert len(decode_batch(body(32))) == 1
+    with pytest.raises(
+        PayloadError, match=r"nested more than 32 levels deep \(at events\[0\]\.f\)"
+    ):
+        decode_batch(body(33))
