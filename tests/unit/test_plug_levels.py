@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import insert, select
 
-from dashboard.db.schema import DeviceDaily
+from dashboard.db.schema import Alert, DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection import levels
+from dashboard.detection.explain import explain_plug
+from dashboard.detection.learning import learn_routines
 from dashboard.ingest import ingest_events
+from dashboard.rules.config import Thresholds
+from dashboard.rules.engine import run_silence_tick
+from dashboard.settings import LOCAL_TZ
 from tests.ingest_support import VENDOR, seed_catalog
 
 NOW = datetime(2024, 12, 1, 3, 0, tzinfo=UTC)  # 12:00 in Seoul
@@ -73,3 +79,171 @@ def test_merge_is_the_mean_whatever_the_order():
     assert (
         abs(levels.byte_watts(one[5]) - math.exp((2 * math.log(110) + math.log(410)) / 3) + 10) < 8
     )
+
+
+# --- learning and scoring ---------------------------------------------------------------------
+
+TODAY = date(2026, 11, 30)  # a Monday
+NIGHT_W, DAY_W = 40.0, 300.0
+
+
+def home_day(awake: range = range(14, 44), day_w: float = DAY_W, until: int = 48) -> bytes:
+    """One stored day of a home at 40 W unattended and ``day_w`` while someone is up (07:00 to
+    22:00), one reading per half-hour up to ``until``; a TV off every fourth half-hour."""
+    sums = {}
+    for slot in range(until):
+        watts = day_w if slot in awake and slot % 4 else NIGHT_W + (slot % 3)
+        sums[slot] = (levels.level_byte(watts), 1)
+    return levels.merge_levels(None, sums)
+
+
+def history(days: int = 28, **kw) -> dict[date, bytes]:
+    return {TODAY - timedelta(days=k): home_day(**kw) for k in range(1, days + 1)}
+
+
+def at(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=LOCAL_TZ)
+
+
+def test_learning_needs_reference_days_and_round_trips():
+    assert levels.learn_levels(history(10), TODAY) is None  # fewer than 14 reference days
+    away = history(28) | {TODAY - timedelta(days=k): home_day(awake=range(0)) for k in range(1, 20)}
+    assert levels.learn_levels(away, TODAY) is None  # 19 idle days are not reference days
+    model = levels.learn_levels(history(), TODAY)
+    assert model is not None and len(model.refs) == 28 and model.split
+    blob = model.to_bytes()
+    assert len(blob) < 6_500  # 6 KB a plug
+    again = levels.LevelModel.from_bytes(blob)
+    assert again == levels.LevelModel(again.table, model.top, model.split, model.refs)
+    assert (again.table == model.table).all()
+    q = round(levels.level_byte(NIGHT_W))
+    assert model.evidence(TODAY, 24, q) > 1  # noon at the night load: absence
+    assert model.evidence(TODAY, 24, round(levels.level_byte(DAY_W))) <= -levels.RESET
+    assert abs(model.evidence(TODAY, 4, q)) < 0.5  # 02:00 at the night load says nothing
+    with pytest.raises(ValueError, match="not a level model"):
+        levels.LevelModel.from_bytes(b"\x02" + blob[1:])
+
+
+def test_a_stop_at_the_night_load_builds_evidence_a_use_resets_it():
+    model = levels.learn_levels(history(), TODAY)
+    # up as usual until 10:00 (slot 20), then the night load only
+    today = home_day(awake=range(14, 20))
+    days = {TODAY - timedelta(days=1): home_day(), TODAY: today}
+    early = levels.score_levels(model, days, at(TODAY, 12, 0), LOCAL_TZ)
+    late = levels.score_levels(model, days, at(TODAY, 20, 0), LOCAL_TZ)
+    assert 0 < early.s < late.s and late.s >= 20
+    assert late.since == at(TODAY, 10, 0) and early.since == late.since
+    assert levels.level_stage_rank(late.s, 20) >= 1
+    # the TV on at 15:00 (a level far likelier with someone there) resets S
+    tv = levels.merge_levels(
+        None, {k: (levels.level_byte(DAY_W if k == 30 else 40), 1) for k in range(31)}
+    )
+    after = levels.score_levels(model, {TODAY: tv}, at(TODAY, 15, 10), LOCAL_TZ)
+    assert after.s == 0 and after.since is None
+    normal = levels.score_levels(model, history(4), at(TODAY - timedelta(days=1), 23), LOCAL_TZ)
+    assert normal.s < 20
+
+
+def test_next_half_hour():
+    assert levels.next_half_hour(at(TODAY, 10, 0)) == at(TODAY, 10, 30)
+    assert levels.next_half_hour(at(TODAY, 10, 29, 59)) == at(TODAY, 10, 30)
+
+
+# --- the rule -----------------------------------------------------------------------------------
+
+TH = Thresholds()
+LEVELS_ON = Thresholds(plug_routine={"level_enabled": True, "level_h": 20})
+
+
+def _store_home(conn, plug: int, now: datetime, stop_slot: int) -> None:
+    """28 days of a home as ingest leaves them, with signs of life on only 5 of them (no usable
+    routine: the level test alone can tell), today up as usual until ``stop_slot``, then its
+    night load; learned at midnight; the plug still reports."""
+    today = now.astimezone(LOCAL_TZ).date()
+    rows = [
+        {
+            "device_id": plug,
+            "day": day,
+            "events": 48,
+            "activity_slots": (1 << 20) if (today - day).days <= 5 else 0,
+            "level_slots": lv,
+        }
+        for day, lv in history(28).items()
+    ]
+    rows.append(
+        {
+            "device_id": plug,
+            "day": today,
+            "events": 40,
+            "activity_slots": 0,
+            "level_slots": home_day(awake=range(14, stop_slot), until=48),
+        }
+    )
+    conn.execute(insert(DeviceDaily), rows)
+    stop = at(today, stop_slot // 2, 30 * (stop_slot % 2)).astimezone(UTC)
+    conn.execute(
+        insert(DeviceState).values(
+            device_id=plug,
+            state="normal",
+            state_since=stop,
+            last_seen_at=now - timedelta(minutes=5),
+            last_activity_at=stop,
+            last_change_at=stop,
+            last_power_w=NIGHT_W,
+            first_seen_at=now - timedelta(days=60),
+            first_received_at=now - timedelta(days=60),
+            updated_at=now,
+        )
+    )
+
+
+def _plug_alert(conn, plug: int):
+    return conn.execute(
+        select(Alert.stage, Alert.evidence).where(
+            Alert.device_id == plug, Alert.rule == "plug_no_change", Alert.status != "closed"
+        )
+    ).first()
+
+
+def test_the_tick_alerts_a_stop_at_the_night_load_by_the_level_test(db_engine):
+    """A home whose routine is never sure (signs of life on 5 of 28 days) stops at 10:00: the
+    level test alerts by 18:00 with its sentence; the same tick without it does not."""
+    now = at(TODAY, 18, 0).astimezone(UTC)
+    with db_engine.begin() as conn:
+        plug = seed_catalog(conn)["plug-1"]
+        _store_home(conn, plug, now, stop_slot=20)
+        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), LEVELS_ON.plug_routine)
+        stored = conn.scalar(
+            select(DeviceRoutine.level_model).where(DeviceRoutine.device_id == plug)
+        )
+        assert stored is not None and levels.LevelModel.from_bytes(bytes(stored)).split
+        run_silence_tick(conn, now, TH)
+        assert _plug_alert(conn, plug) is None  # off: as before
+        run_silence_tick(conn, now + timedelta(minutes=1), LEVELS_ON)
+        alert = _plug_alert(conn, plug)
+    assert alert is not None and alert.evidence["basis"] == "level"
+    evidence = alert.evidence
+    assert evidence["level_since"] == at(TODAY, 10, 0).astimezone(UTC).isoformat()
+    assert evidence["level_s"] >= 20 and evidence["level_h"] == 20
+    assert (evidence["level_above_days"], evidence["level_days"]) == (20, 20)  # every weekday
+    assert evidence["level_day_kind"] == "weekday"
+    assert evidence["explanation"] == (
+        "Power at this home's night level since 10:00 (7 h 55 min); on 20 of its last 20 "
+        "weekdays it was above it between 10:00 and 17:55."
+    )
+    assert explain_plug(evidence, "ko") == (
+        "10:00 이후 전력이 이 집의 야간(무인) 수준에 머물러 있습니다(7시간 55분). "
+        "최근 20일(평일) 중 20일은 10:00~17:55 사이에 그보다 높았습니다."
+    )
+
+
+def test_learning_skips_the_level_model_while_the_test_is_off(db_engine):
+    now = at(TODAY, 18, 0).astimezone(UTC)
+    with db_engine.begin() as conn:
+        plug = seed_catalog(conn)["plug-1"]
+        _store_home(conn, plug, now, stop_slot=20)
+        summary = learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), TH.plug_routine)
+        stored = conn.scalar(
+            select(DeviceRoutine.level_model).where(DeviceRoutine.device_id == plug)
+        )
+    assert stored is None and summary.with_levels == 0
