@@ -18,11 +18,14 @@ life is taken at the middle of its half-hour and activity resuming at the start 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
+from dashboard.detection import levels
+from dashboard.detection.levels import LOOKBACK_DAYS
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
@@ -43,7 +46,7 @@ class SpellAlert:
     running: bool  # still quiet at the scan's end
     opened_at: datetime
     stage: Stage
-    basis: str  # "ladder", "net" or "routine": which one reached the highest stage
+    basis: str  # "ladder", "net", "routine" or "level": which one reached the highest stage
     top_at: datetime  # when it first reached that stage
     reached: tuple[tuple[Stage, datetime], ...] = ()  # each stage on the way, when first reached
 
@@ -179,6 +182,51 @@ class _Days:
         return share, expected
 
 
+def _level_s(
+    stored: Mapping[date, bytes],
+    day0: date,
+    today: np.ndarray,
+    j: np.ndarray,
+    window_days: int,
+    min_days: int,
+) -> np.ndarray:
+    """The level test's ``S`` at the start of slot ``j`` (the half-hours before it) on day
+    ``today`` (indices from ``day0``), with that day's model; NaN where the day has none. As
+    ``levels.score_levels``: the last ``LOOKBACK_DAYS`` local days, from 0, reset at
+    ``e ≤ −RESET``. All of one day's points come from one CUSUM run."""
+    out = np.full(j.size, np.nan)
+    span = LOOKBACK_DAYS * levels.SLOTS
+    for k in np.unique(today):
+        day = day0 + timedelta(days=int(k))
+        model = levels.learn_levels(stored, day, window_days, min_days)
+        if model is None:
+            continue
+        first = day - timedelta(days=LOOKBACK_DAYS - 1)
+        q = np.concatenate(
+            [levels.day_levels(stored.get(first + timedelta(days=i))) for i in range(LOOKBACK_DAYS)]
+        ).astype(np.int64)
+        slots = np.tile(np.arange(levels.SLOTS), LOOKBACK_DAYS)
+        kinds = np.repeat(
+            [
+                int(model.split and (first + timedelta(days=i)).weekday() >= 5)
+                for i in range(LOOKBACK_DAYS)
+            ],
+            levels.SLOTS,
+        )
+        e = model.table[kinds, slots, np.minimum(q, 254) * levels.GRID // 255] / levels.SCALE
+        after = np.empty(span)
+        total = 0.0
+        for t in range(span):
+            if q[t] != levels.NO_LEVEL:
+                total = 0.0 if e[t] <= -levels.RESET else max(0.0, total + e[t])
+            after[t] = total
+        sel = np.flatnonzero(today == k)
+        # slot j is judged at its start: S after slot j - 1 (0 before the look-back's first)
+        t = j[sel] - (int(k) - (LOOKBACK_DAYS - 1)) * levels.SLOTS - 1
+        out[sel] = np.where(t >= 0, after[np.clip(t, 0, span - 1)], 0.0)
+    return out
+
+
 @dataclass(frozen=True)
 class PlugScan:
     alerts: list[SpellAlert]
@@ -195,6 +243,7 @@ def scan_plug(
     background_since: date | None = None,
     min_hours: float | None = None,
     changes: dict[date, int] | None = None,
+    levels: Mapping[date, bytes] | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -204,7 +253,9 @@ def scan_plug(
 
     ``days``: local day → activity bits (days without a row are quiet). ``changes``: local
     day → bits of changes beyond the margins (``device_daily.change_slots``; a day without
-    them counts its activity bits only). ``min_hours``: skip spells shorter than this (callers
+    them counts its activity bits only). ``levels``: local day → ``device_daily.level_slots``,
+    for the level test (``plug_routine.level_enabled``) with each day's level model as the
+    nightly job learns it. ``min_hours``: skip spells shorter than this (callers
     that know no stage comes earlier); by default the shortest of the ladder's first step and
     the routine's ``min_quiet_h``.
     """
@@ -269,7 +320,14 @@ def scan_plug(
             share, expected = d.score(today[sel], a_of[sel] + 1, j[sel] - 1, cfg.min_share)
             limits = (cfg.attention_slots, cfg.risk_slots, cfg.severe_slots)
             by_routine[sel] = np.where(share >= cfg.min_share, _stage_index(expected, limits), 0)
-    final = np.maximum(stage, by_routine)
+    by_level = np.zeros_like(stage)
+    if cfg.enabled and cfg.level_enabled and levels:
+        ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[np.minimum(today, d.n - 1)]
+        if ok.any():
+            s = _level_s(levels, d.day0, today, j, cfg.window_days, cfg.min_days)
+            limits = (cfg.level_h, 2 * cfg.level_h, 4 * cfg.level_h)
+            by_level = np.where(ok & ~np.isnan(s), _stage_index(np.nan_to_num(s), limits), 0)
+    final = np.maximum(np.maximum(stage, by_routine), by_level)
     out = []
     bounds = np.concatenate(([0], np.cumsum(sizes)))
     for n, (a, b, r) in enumerate(spells):
@@ -285,6 +343,7 @@ def scan_plug(
             for level in range(int(reached[reached > 0].min()), top + 1)
         )
         ladder_top = int(stage[lo:hi].max())
+        routine_top = int(by_routine[lo:hi].max())
         # "net" when the net alone reached the top (as the rule's evidence says)
         net_only = ladder_top == top and not (stage[lo:hi][net[lo:hi] < top] == top).any()
         out.append(
@@ -294,7 +353,9 @@ def scan_plug(
                 running=r,
                 opened_at=_slot_start(d.day0, first_at),
                 stage=STAGES[top - 1],
-                basis=("net" if net_only else "ladder") if ladder_top == top else "routine",
+                basis=("net" if net_only else "ladder")
+                if ladder_top == top
+                else ("routine" if routine_top == top else "level"),
                 top_at=_slot_start(d.day0, top_at),
                 reached=steps,
             )

@@ -247,3 +247,30 @@ def test_learning_skips_the_level_model_while_the_test_is_off(db_engine):
             select(DeviceRoutine.level_model).where(DeviceRoutine.device_id == plug)
         )
     assert stored is None and summary.with_levels == 0
+
+
+# --- the threshold preview's scan -------------------------------------------------------------
+
+
+def test_the_scan_opens_a_level_alert_when_the_live_test_first_would():
+    """``detection.scan`` replays the level test with each day's model: on the stored days of a
+    home whose routine is never sure, the spell's alert opens at the first half-hour where
+    ``score_levels`` reaches 관심 (judged at each half-hour's start), with basis "level"; with
+    the test off, nothing."""
+    from dashboard.detection.scan import scan_plug
+
+    stored = history(28) | {TODAY: home_day(awake=range(14, 20))}
+    bits = {day: (1 << 20) if (TODAY - day).days <= 5 else 0 for day in stored}
+    bits[TODAY] = 1 << 19  # the last sign of life at 09:30
+    start, end = at(TODAY, 0).astimezone(UTC), at(TODAY, 20).astimezone(UTC)
+    model = levels.learn_levels(stored, TODAY)
+    first = next(
+        t
+        for t in (at(TODAY, 10) + timedelta(minutes=30 * k) for k in range(20))
+        if levels.level_stage_rank(
+            levels.score_levels(model, stored, t - timedelta(microseconds=1), LOCAL_TZ).s, 20
+        )
+    )
+    scan = scan_plug(bits, LEVELS_ON, start, end, levels=stored)
+    assert [(a.basis, a.opened_at) for a in scan.alerts] == [("level", first.astimezone(UTC))]
+    assert scan_plug(bits, TH, start, end, levels=stored).alerts == []
