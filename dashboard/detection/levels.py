@@ -14,8 +14,9 @@ load; a stop leaves it there. Three parts, all pure:
   ``log p(level | unattended) − log p(level | normal at that half-hour)``, clipped to ±3 and
   quantised to one signed byte on a 64-point grid (6 KB per plug), plus, per reference day,
   the half-hours above the unattended load's top (for the sentence).
-- **Scoring** (the rule): :func:`score_levels` runs ``S = max(0, S + e)`` over the stored
-  half-hours of the last ``LOOKBACK_DAYS`` days; a half-hour with ``e ≤ −2`` (a level far
+- **Scoring** (the rule): :func:`score_levels` runs ``S = max(0, S + w × e)`` over the stored
+  half-hours of the last ``LOOKBACK_DAYS`` days (``w``: the half-hours since the previous one
+  with a reading, at most ``MAX_COVER``); a half-hour with ``e ≤ −2`` (a level far
   likelier with someone there) is a clear sign of life and resets ``S``. 관심 at ``S ≥ h``,
   위험 at ``2h``, 심각 at ``4h`` (``plug_routine.level_h``).
 """
@@ -47,6 +48,9 @@ RESET = 2.0  # a half-hour with e ≤ −RESET resets S
 ACTIVE_MARGIN_W = 5.0  # the unattended top: the nights' 95th percentile + max(5 W, 10 %)
 SCALE = 40  # stored evidence: round(e × SCALE) in a signed byte (±120 for ±CLIP)
 LOOKBACK_DAYS = 4  # S is run over this many local days (today included)
+# A half-hour's evidence counts for the half-hours since the last one with a reading, at most
+# this many: an hourly plug fills every other half-hour and weighs as much as a half-hourly one.
+MAX_COVER = 2
 VERSION = 1
 _HEADER = 8
 _TABLE = 2 * SLOTS * GRID
@@ -238,6 +242,7 @@ def score_levels(
     today = local.date()
     last_slot = local.hour * 2 + local.minute // 30
     s, since, slots = 0.0, None, 0
+    previous = None  # the last stored half-hour before, counted from the look-back's start
     for back in range(LOOKBACK_DAYS - 1, -1, -1):
         day = today - timedelta(days=back)
         levels = day_levels(days.get(day))
@@ -249,10 +254,13 @@ def score_levels(
             if q == NO_LEVEL:
                 continue
             e = float(table[slot, q * GRID // 255]) / SCALE
+            index = (LOOKBACK_DAYS - 1 - back) * SLOTS + slot
+            weight = 1 if previous is None else min(index - previous, MAX_COVER)
+            previous = index
             if e <= -RESET:
                 s, since, slots = 0.0, None, 0
                 continue
-            s = max(0.0, s + e)
+            s = max(0.0, s + weight * e)
             if s == 0.0:
                 since, slots = None, 0
             else:

@@ -215,10 +215,12 @@ def _level_s(
         )
         e = model.table[kinds, slots, np.minimum(q, 254) * levels.GRID // 255] / levels.SCALE
         after = np.empty(span)
-        total = 0.0
+        total, previous = 0.0, None
         for t in range(span):
             if q[t] != levels.NO_LEVEL:
-                total = 0.0 if e[t] <= -levels.RESET else max(0.0, total + e[t])
+                weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
+                previous = t
+                total = 0.0 if e[t] <= -levels.RESET else max(0.0, total + weight * e[t])
             after[t] = total
         sel = np.flatnonzero(today == k)
         # slot j is judged at its start: S after slot j - 1 (0 before the look-back's first)

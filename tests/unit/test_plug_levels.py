@@ -274,3 +274,21 @@ def test_the_scan_opens_a_level_alert_when_the_live_test_first_would():
     scan = scan_plug(bits, LEVELS_ON, start, end, levels=stored)
     assert [(a.basis, a.opened_at) for a in scan.alerts] == [("level", first.astimezone(UTC))]
     assert scan_plug(bits, TH, start, end, levels=stored).alerts == []
+
+
+def test_an_hourly_plug_builds_evidence_as_fast_as_a_half_hourly_one():
+    """Each stored half-hour counts for the half-hours since the previous one (at most 2): a
+    plug reporting every hour, every other half-hour stored, gathers the same S."""
+
+    def hourly(blob: bytes) -> bytes:
+        lv, ct = bytearray(blob[:48]), bytearray(blob[48:])
+        for k in range(1, 48, 2):
+            lv[k], ct[k] = levels.NO_LEVEL, 0
+        return bytes(lv + ct)
+
+    stored = history(28) | {TODAY: home_day(awake=range(14, 20))}
+    model = levels.learn_levels(stored, TODAY)
+    every = levels.score_levels(model, stored, at(TODAY, 18, 59), LOCAL_TZ)
+    half = {day: hourly(blob) for day, blob in stored.items()}
+    other = levels.score_levels(model, half, at(TODAY, 18, 59), LOCAL_TZ)
+    assert every.s > 20 and abs(other.s - every.s) <= 2 * levels.CLIP
