@@ -18,7 +18,7 @@ from dashboard.db.schema import (
     DeviceRoutine,
 )
 from dashboard.detection.background import learn_background
-from dashboard.detection.levels import learn_levels
+from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.ingest.bulk import bulk_write
@@ -83,14 +83,23 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
     routines = DeviceRoutine.__table__
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
-        since = {
-            device_id: Routine.from_json(model).background_since
-            for device_id, model in conn.execute(
-                select(routines.c.device_id, routines.c.model).where(
-                    routines.c.device_id.in_(part), routines.c.background_high_w.is_not(None)
-                )
+        since: dict[int, date | None] = {}
+        old_levels: dict[int, LevelModel] = {}
+        for device_id, model, high, level_model in conn.execute(
+            select(
+                routines.c.device_id,
+                routines.c.model,
+                routines.c.background_high_w,
+                routines.c.level_model,
+            ).where(
+                routines.c.device_id.in_(part),
+                or_(routines.c.background_high_w.is_not(None), routines.c.level_model.is_not(None)),
             )
-        }
+        ):
+            if high is not None:
+                since[device_id] = Routine.from_json(model).background_since
+            if level_model is not None:
+                old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
         days: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
@@ -129,7 +138,10 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
             refs = len(routine.reference_days)
             model = None
             if cfg.level_enabled and device_id in day_levels:
-                model = learn_levels(day_levels[device_id], today, cfg.window_days, cfg.min_days)
+                stored = day_levels[device_id]
+                model = learn_levels(stored, today, cfg.window_days, cfg.min_days)
+                if model is not None:  # the S yesterday ended on, by yesterday's model
+                    model = carry_over(old_levels.get(device_id), model, stored, LOCAL_TZ)
             with_levels += model is not None
             usable += refs >= cfg.min_days
             with_bg += background is not None

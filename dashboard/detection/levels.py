@@ -24,8 +24,9 @@ load; a stop leaves it there. Three parts, all pure:
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -52,7 +53,7 @@ LOOKBACK_DAYS = 4  # S is run over this many local days (today included)
 # this many: an hourly plug fills every other half-hour and weighs as much as a half-hourly one.
 MAX_COVER = 2
 VERSION = 1
-_HEADER = 8
+_HEADER = 16
 _TABLE = 2 * SLOTS * GRID
 
 
@@ -129,13 +130,19 @@ class LevelModel:
     top: int  # the unattended load's top as a level byte: above it, an appliance is in use
     split: bool  # weekdays and weekends learned apart
     refs: tuple[tuple[bool, int], ...]  # per reference day: (weekend, bits of slots above top)
+    learned_on: date | None = None  # the midnight it was learned at, where ``carry`` applies
+    carry: float = 0.0  # S at that midnight, scored with the model before (``carry_over``)
+    carry_back: int = -1  # half-hours before that midnight where S last rose from 0 (-1: none)
 
     def evidence(self, day: date, slot: int, q: int) -> float:
         wk = int(self.split and _weekend(day))
         return float(self.table[wk, slot, q * GRID // 255]) / SCALE
 
     def to_bytes(self) -> bytes:
-        head = bytes([VERSION, self.top, int(self.split), len(self.refs), 0, 0, 0, 0])
+        ordinal = self.learned_on.toordinal() if self.learned_on else 0
+        head = bytes([VERSION, self.top, int(self.split), len(self.refs)]) + struct.pack(
+            "<fiI", self.carry, self.carry_back, ordinal
+        )
         days = b"".join((bits | (int(wk) << 48)).to_bytes(8, "little") for wk, bits in self.refs)
         return head + self.table.astype(np.int8).tobytes() + days
 
@@ -150,7 +157,11 @@ class LevelModel:
             (bool(v >> 48 & 1), v & ((1 << 48) - 1))
             for v in (int.from_bytes(days[i : i + 8], "little") for i in range(0, 8 * n, 8))
         )
-        return cls(table.reshape(2, SLOTS, GRID), blob[1], bool(blob[2]), refs)
+        carry, back, ordinal = struct.unpack("<fiI", blob[4:_HEADER])
+        learned = date.fromordinal(ordinal) if ordinal else None
+        return cls(
+            table.reshape(2, SLOTS, GRID), blob[1], bool(blob[2]), refs, learned, carry, back
+        )
 
     def above_days(self, weekend: bool, first_slot: int, slots: int) -> tuple[int, int]:
         """(reference days above the unattended top at some half-hour of the clock window
@@ -206,7 +217,7 @@ def learn_levels(
         (bool(weekend[i]), int((above[i].astype(np.uint64) * bit).sum()))
         for i in np.nonzero(is_ref)[0]
     )
-    return LevelModel(table, top, split, refs[-56:])
+    return LevelModel(table, top, split, refs[-56:], today)
 
 
 @dataclass(frozen=True)
@@ -222,7 +233,6 @@ class LevelFacts:
 class LevelScore:
     s: float  # the CUSUM after the newest stored half-hour up to the moment scored
     since: datetime | None  # start of the half-hour where S last rose from 0 (None: S is 0)
-    slots: int  # half-hours with a reading since then
 
     EVIDENCE_KEYS = ("level_s", "level_since")
 
@@ -233,42 +243,66 @@ class LevelScore:
         }
 
 
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
 def score_levels(
     model: LevelModel, days: Mapping[date, bytes | None], until: datetime, tz: ZoneInfo
 ) -> LevelScore:
-    """``S`` over the stored half-hours of the last ``LOOKBACK_DAYS`` local days up to the
-    half-hour holding ``until`` (included: its mean so far), starting from 0."""
+    """``S`` up to the half-hour holding ``until`` (included: its mean so far).
+
+    From the model's learning midnight on, starting from the ``S`` carried over from the day
+    before (``carry_over``), so a model learned anew does not re-score the past; without a carry
+    (a model older than ``LOOKBACK_DAYS``, or none recorded) over the stored half-hours of the
+    last ``LOOKBACK_DAYS`` local days, from 0."""
     local = until.astimezone(tz)
     today = local.date()
     last_slot = local.hour * 2 + local.minute // 30
-    s, since, slots = 0.0, None, 0
-    previous = None  # the last stored half-hour before, counted from the look-back's start
-    for back in range(LOOKBACK_DAYS - 1, -1, -1):
-        day = today - timedelta(days=back)
+    learned = model.learned_on
+    if learned is not None and 0 <= (today - learned).days < LOOKBACK_DAYS:
+        first, s = learned, model.carry
+        since = None
+        if s > 0 and model.carry_back >= 0:
+            since = _midnight(first, tz) - timedelta(minutes=30 * model.carry_back)
+    else:
+        first, s, since = today - timedelta(days=LOOKBACK_DAYS - 1), 0.0, None
+    previous = None  # the last stored half-hour before, counted from ``first``
+    for k in range((today - first).days + 1):
+        day = first + timedelta(days=k)
         levels = day_levels(days.get(day))
-        wk = int(model.split and _weekend(day))
-        table = model.table[wk]
-        end = last_slot + 1 if back == 0 else SLOTS
-        for slot in range(end):
+        table = model.table[int(model.split and _weekend(day))]
+        for slot in range(last_slot + 1 if day == today else SLOTS):
             q = int(levels[slot])
             if q == NO_LEVEL:
                 continue
             e = float(table[slot, q * GRID // 255]) / SCALE
-            index = (LOOKBACK_DAYS - 1 - back) * SLOTS + slot
+            index = k * SLOTS + slot
             weight = 1 if previous is None else min(index - previous, MAX_COVER)
             previous = index
             if e <= -RESET:
-                s, since, slots = 0.0, None, 0
+                s, since = 0.0, None
                 continue
             s = max(0.0, s + weight * e)
             if s == 0.0:
-                since, slots = None, 0
-            else:
-                if since is None:
-                    start = datetime(day.year, day.month, day.day, tzinfo=tz)
-                    since = (start + timedelta(minutes=30 * slot)).astimezone(until.tzinfo)
-                slots += 1
-    return LevelScore(s, since, slots)
+                since = None
+            elif since is None:
+                since = _midnight(day, tz) + timedelta(minutes=30 * slot)
+    return LevelScore(s, since.astimezone(until.tzinfo) if since else None)
+
+
+def carry_over(
+    old: LevelModel | None, new: LevelModel, days: Mapping[date, bytes | None], tz: ZoneInfo
+) -> LevelModel:
+    """``new`` (learned at ``new.learned_on``'s midnight) with the ``S`` the day before ended
+    on, scored with the model of that day (``old``; none: 0): each half-hour is judged by the
+    model in force when it was stored, as the prototype did."""
+    if old is None or new.learned_on is None:
+        return new
+    midnight = _midnight(new.learned_on, tz)
+    score = score_levels(old, days, midnight - timedelta(microseconds=1), tz)
+    back = -1 if score.since is None else int((midnight - score.since) / timedelta(minutes=30))
+    return replace(new, carry=score.s, carry_back=back)
 
 
 def next_half_hour(now: datetime) -> datetime:

@@ -25,7 +25,6 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 
 from dashboard.detection import levels
-from dashboard.detection.levels import LOOKBACK_DAYS
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
@@ -191,41 +190,36 @@ def _level_s(
     min_days: int,
 ) -> np.ndarray:
     """The level test's ``S`` at the start of slot ``j`` (the half-hours before it) on day
-    ``today`` (indices from ``day0``), with that day's model; NaN where the day has none. As
-    ``levels.score_levels``: the last ``LOOKBACK_DAYS`` local days, from 0, reset at
-    ``e ≤ −RESET``. All of one day's points come from one CUSUM run."""
+    ``today`` (indices from ``day0``); NaN where the day has no model. As the live test: each
+    day's model learned at its midnight, starting from the ``S`` the day before ended on with
+    that day's model (``levels.carry_over``), reset at ``e ≤ −RESET``."""
     out = np.full(j.size, np.nan)
-    span = LOOKBACK_DAYS * levels.SLOTS
-    for k in np.unique(today):
-        day = day0 + timedelta(days=int(k))
+    wanted = set(np.unique(today).tolist())
+    carry, previous_model = 0.0, None
+    for k in range(int(max(wanted)) + 1):
+        day = day0 + timedelta(days=k)
         model = levels.learn_levels(stored, day, window_days, min_days)
+        start = carry if previous_model is not None else 0.0
+        previous_model = model
         if model is None:
             continue
-        first = day - timedelta(days=LOOKBACK_DAYS - 1)
-        q = np.concatenate(
-            [levels.day_levels(stored.get(first + timedelta(days=i))) for i in range(LOOKBACK_DAYS)]
-        ).astype(np.int64)
-        slots = np.tile(np.arange(levels.SLOTS), LOOKBACK_DAYS)
-        kinds = np.repeat(
-            [
-                int(model.split and (first + timedelta(days=i)).weekday() >= 5)
-                for i in range(LOOKBACK_DAYS)
-            ],
-            levels.SLOTS,
-        )
-        e = model.table[kinds, slots, np.minimum(q, 254) * levels.GRID // 255] / levels.SCALE
-        after = np.empty(span)
-        total, previous = 0.0, None
-        for t in range(span):
+        q = levels.day_levels(stored.get(day)).astype(np.int64)
+        table = model.table[int(model.split and day.weekday() >= 5)]
+        e = table[np.arange(levels.SLOTS), np.minimum(q, 254) * levels.GRID // 255]
+        e = e / levels.SCALE
+        after = np.empty(levels.SLOTS)
+        total, previous = start, None
+        for t in range(levels.SLOTS):
             if q[t] != levels.NO_LEVEL:
                 weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
                 previous = t
                 total = 0.0 if e[t] <= -levels.RESET else max(0.0, total + weight * e[t])
             after[t] = total
-        sel = np.flatnonzero(today == k)
-        # slot j is judged at its start: S after slot j - 1 (0 before the look-back's first)
-        t = j[sel] - (int(k) - (LOOKBACK_DAYS - 1)) * levels.SLOTS - 1
-        out[sel] = np.where(t >= 0, after[np.clip(t, 0, span - 1)], 0.0)
+        carry = float(after[-1])
+        if k in wanted:
+            sel = np.flatnonzero(today == k)
+            t = j[sel] - k * levels.SLOTS - 1  # slot j is judged at its start: S after j - 1
+            out[sel] = np.where(t >= 0, after[np.clip(t, 0, levels.SLOTS - 1)], start)
     return out
 
 

@@ -93,7 +93,7 @@ def _level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: fl
     """What the level alert's sentence quotes: on how many of the home's reference days of
     this kind (weekdays or weekends, or all days) it was above its night level at some
     half-hour of the same clock window (``level_since`` to the last report)."""
-    start = level.since.astimezone(LOCAL_TZ)
+    start = (level.since or until).astimezone(LOCAL_TZ)
     end = until.astimezone(LOCAL_TZ)
     slots = max(1, int((end - start).total_seconds() // 1800) + 1)
     weekend = end.weekday() >= 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import UTC, date, datetime, timedelta
 
@@ -113,9 +114,10 @@ def test_learning_needs_reference_days_and_round_trips():
     assert model is not None and len(model.refs) == 28 and model.split
     blob = model.to_bytes()
     assert len(blob) < 6_500  # 6 KB a plug
-    again = levels.LevelModel.from_bytes(blob)
-    assert again == levels.LevelModel(again.table, model.top, model.split, model.refs)
-    assert (again.table == model.table).all()
+    carried = dataclasses.replace(model, carry=12.5, carry_back=7)
+    again = levels.LevelModel.from_bytes(carried.to_bytes())
+    assert dataclasses.replace(again, table=model.table) == carried  # the same table object
+    assert (again.table == model.table).all() and again.learned_on == TODAY
     q = round(levels.level_byte(NIGHT_W))
     assert model.evidence(TODAY, 24, q) > 1  # noon at the night load: absence
     assert model.evidence(TODAY, 24, round(levels.level_byte(DAY_W))) <= -levels.RESET
@@ -142,6 +144,22 @@ def test_a_stop_at_the_night_load_builds_evidence_a_use_resets_it():
     assert after.s == 0 and after.since is None
     normal = levels.score_levels(model, history(4), at(TODAY - timedelta(days=1), 23), LOCAL_TZ)
     assert normal.s < 20
+
+
+def test_a_model_learned_anew_starts_from_the_s_the_day_before_ended_on():
+    """``carry_over``: S at midnight scored with yesterday's model; today's model goes on from
+    it, so a stop at 20:00 yesterday keeps its evidence and its start."""
+    yesterday = TODAY - timedelta(days=1)
+    stored = history(29) | {yesterday: home_day(awake=range(14, 40))}  # stops at 20:00
+    stored[TODAY] = home_day(awake=range(0), until=16)  # night load until 08:00
+    old = levels.learn_levels(stored, yesterday)
+    new = levels.carry_over(old, levels.learn_levels(stored, TODAY), stored, LOCAL_TZ)
+    ended = levels.score_levels(old, stored, at(TODAY, 0) - timedelta(microseconds=1), LOCAL_TZ)
+    assert new.carry == ended.s > 0 and new.carry_back == 8  # since 20:00, 8 half-hours
+    now = levels.score_levels(new, stored, at(TODAY, 7, 59), LOCAL_TZ)
+    assert now.s > new.carry and now.since == at(yesterday, 20).astimezone(LOCAL_TZ)
+    fresh = levels.carry_over(None, levels.learn_levels(stored, TODAY), stored, LOCAL_TZ)
+    assert fresh.carry == 0 and fresh.carry_back == -1
 
 
 def test_next_half_hour():
