@@ -99,7 +99,7 @@ class PlugRoutine(_Section):
     # The level test (detection.levels): a CUSUM on the half-hour power levels, 관심 at
     # S ≥ level_h, 위험 at 2 × level_h, 심각 at 4 × level_h, beside the routine and the floor.
     level_enabled: bool = False
-    level_h: float = Field(20, gt=0, le=200)
+    level_h: float = Field(24, gt=0, le=200)
 
     @model_validator(mode="after")
     def _ordered(self) -> PlugRoutine:
