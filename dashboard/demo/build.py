@@ -69,6 +69,7 @@ DAILY_DEFAULTS = {
     "above_slots": None,
     "watts_sum": None,
     "watts_n": None,
+    "level_slots": None,
 }
 # Stored as floats; the other columns are whole numbers (NaN in either: NULL).
 FLOAT_DAILY = frozenset({"energy_wh", "distance_m", "night_low_w", "night_high_w",
@@ -292,7 +293,9 @@ def _write_daily(conn, grid: TimeGrid, batch: dict[str, np.ndarray]) -> int:
     for name, default in DAILY_DEFAULTS.items():
         if name in batch:
             arr = np.asarray(batch[name])
-            if name in FLOAT_DAILY:
+            if arr.dtype == object:  # bytes (level_slots) or None
+                cols[name] = arr.tolist()
+            elif name in FLOAT_DAILY:
                 cols[name] = arr.astype(float)
             elif arr.dtype.kind == "f" and np.isnan(arr).any():
                 cols[name] = [None if v != v else int(v) for v in arr.tolist()]

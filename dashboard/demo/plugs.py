@@ -19,6 +19,7 @@ from dashboard.demo.rates import (
     spells_in_window,
 )
 from dashboard.demo.routines import changed, tv_household
+from dashboard.detection import levels
 from dashboard.detection.background import Background, ceiling
 from dashboard.rules.device import device_silent
 from dashboard.rules.plug import plug_ladder
@@ -221,6 +222,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         energy_wh=np.round(grid.per_day(np.where(reported, power, 0)), 1),
         activity_slots=activity_slots,
         **_day_signals(power, reported, slot_bits, grid.days, cfg.power_margin_w),
+        level_slots=_day_levels(power, reported, half, grid.days),
     )
     part.daily.append(daily)
 
@@ -282,6 +284,24 @@ def _decline(power: np.ndarray, ids: np.ndarray, hours: int) -> None:
         on = power[i, start:hours] > standby + 5
         dropped = on & (rng.random(hours - start) < grows)
         power[i, start:hours] = np.where(dropped, standby, power[i, start:hours])
+
+
+def _day_levels(power: np.ndarray, reported: np.ndarray, half: np.ndarray, days: int) -> np.ndarray:
+    """``device_daily.level_slots`` as ingest would store it from the hourly reports: each
+    report's level byte in its half-hour (``half``: the report's offset within the hour), one
+    reading each; None on a day without a report."""
+    m = power.shape[0]
+    watts = np.clip(power, 0, levels.MAX_W)
+    q = np.rint((np.log(watts + levels.OFFSET_W) - np.log(levels.OFFSET_W)) / levels.UNIT)
+    q = np.where(reported, np.clip(q, 0, 254), levels.NO_LEVEL).reshape(m, days, 24)
+    out = np.full((m, days, levels.SLOTS), levels.NO_LEVEL, dtype=np.uint8)
+    counts = np.zeros((m, days, levels.SLOTS), dtype=np.uint8)
+    slot = 2 * np.arange(24)[None, :] + half[:, None]  # (m, 24)
+    rows = np.arange(m)[:, None, None]
+    cols = np.arange(days)[None, :, None]
+    out[rows, cols, slot[:, None, :]] = q
+    counts[rows, cols, slot[:, None, :]] = reported.reshape(m, days, 24)
+    return np.array(levels.encode_days(out, counts), dtype=object)
 
 
 def _day_signals(

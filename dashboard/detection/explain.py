@@ -46,6 +46,24 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             start=_clock(evidence.get("since"), evidence.get("since")),
             end=_clock(at, at),
         )
+    if evidence.get("basis") == "level":
+        start, until = evidence.get("level_since"), evidence.get("level_until") or at
+        hours = 0.0
+        if start and until:
+            span = datetime.fromisoformat(until) - datetime.fromisoformat(start)
+            hours = span.total_seconds() / 3600
+        kind = evidence.get("level_day_kind") or "day"
+        return translate(
+            "detection.explain.level",
+            lang,
+            since=_clock(start, at),
+            quiet=_duration(hours, lang),
+            above=evidence.get("level_above_days", 0),
+            days=evidence.get("level_days", 0),
+            kind=translate(f"detection.explain.level_{kind}", lang),
+            start=_clock(start, start),
+            end=_clock(until, until),
+        )
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)
         return translate(

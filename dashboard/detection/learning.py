@@ -18,6 +18,7 @@ from dashboard.db.schema import (
     DeviceRoutine,
 )
 from dashboard.detection.background import learn_background
+from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.ingest.bulk import bulk_write
@@ -39,12 +40,14 @@ class LearnSummary:
     usable: int  # of which with enough reference days for the routine score
     with_background: int
     seconds: float
+    with_levels: int = 0  # plugs with a level model (detection.levels)
 
     def __str__(self) -> str:
         return (
             f"routines learned for {self.learned_on}: {self.devices} plugs and phone lines, "
             f"{self.usable} with "
             f"a usable routine, {self.with_background} with a background, "
+            f"{self.with_levels} with a level model, "
             f"in {self.seconds:.1f} s"
         )
 
@@ -75,21 +78,31 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
     first = today - timedelta(days=cfg.window_days)
     daily = DeviceDaily.__table__
     rows_out = []
-    usable = with_bg = 0
+    usable = with_bg = with_levels = 0
     ids = _routine_ids(conn)
     routines = DeviceRoutine.__table__
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
-        since = {
-            device_id: Routine.from_json(model).background_since
-            for device_id, model in conn.execute(
-                select(routines.c.device_id, routines.c.model).where(
-                    routines.c.device_id.in_(part), routines.c.background_high_w.is_not(None)
-                )
+        since: dict[int, date | None] = {}
+        old_levels: dict[int, LevelModel] = {}
+        for device_id, model, high, level_model in conn.execute(
+            select(
+                routines.c.device_id,
+                routines.c.model,
+                routines.c.background_high_w,
+                routines.c.level_model,
+            ).where(
+                routines.c.device_id.in_(part),
+                or_(routines.c.background_high_w.is_not(None), routines.c.level_model.is_not(None)),
             )
-        }
+        ):
+            if high is not None:
+                since[device_id] = Routine.from_json(model).background_since
+            if level_model is not None:
+                old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
         days: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
+        day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         query = (
             select(
                 daily.c.device_id,
@@ -98,13 +111,16 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
                 daily.c.night_low_w,
                 daily.c.night_high_w,
                 daily.c.night_step_w,
+                daily.c.level_slots,
             )
             .where(daily.c.device_id.in_(part), daily.c.day >= first, daily.c.day < today)
             .order_by(daily.c.device_id, daily.c.day.desc())
         )
-        for device_id, day, slots, low, high, step in conn.execute(query):
+        for device_id, day, slots, low, high, step, lv in conn.execute(query):
             days[device_id][day] = int(slots or 0)
             nights[device_id].append((low, high, step))
+            if lv is not None:
+                day_levels[device_id][day] = bytes(lv)
         for device_id, device_days in days.items():
             background = learn_background(nights[device_id])
             routine = learn_routine(
@@ -120,6 +136,13 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
                 min_days=cfg.min_days,
             )
             refs = len(routine.reference_days)
+            model = None
+            if cfg.level_enabled and device_id in day_levels:
+                stored = day_levels[device_id]
+                model = learn_levels(stored, today, cfg.window_days, cfg.min_days)
+                if model is not None:  # the S yesterday ended on, by yesterday's model
+                    model = carry_over(old_levels.get(device_id), model, stored, LOCAL_TZ)
+            with_levels += model is not None
             usable += refs >= cfg.min_days
             with_bg += background is not None
             rows_out.append(
@@ -133,13 +156,16 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
                     "background_step_w": background.step_w if background else None,
                     "checked_at": None,
                     "score_due_at": None,
+                    "level_model": model.to_bytes() if model is not None else None,
                     "updated_at": now,
                 }
             )
     bulk_write(conn, DeviceRoutine.__table__, rows_out, _replace_routine, key="device_routines")
     # A new routine may move a decision (the score, the no-load check): judged again.
     judge_again(conn, [row["device_id"] for row in rows_out])
-    return LearnSummary(today, len(rows_out), usable, with_bg, timer.perf_counter() - started)
+    return LearnSummary(
+        today, len(rows_out), usable, with_bg, timer.perf_counter() - started, with_levels
+    )
 
 
 def _replace_routine(stmt):
@@ -153,6 +179,7 @@ def _replace_routine(stmt):
         "background_step_w",
         "checked_at",
         "score_due_at",
+        "level_model",
         "updated_at",
     )
     return stmt.on_conflict_do_update(

@@ -10,7 +10,8 @@ from functools import lru_cache
 from sqlalchemy import Connection, and_, bindparam, select, update
 
 from dashboard.db.inlist import in_values
-from dashboard.db.schema import AwayPeriod, DeviceRoutine
+from dashboard.db.schema import AwayPeriod, DeviceDaily, DeviceRoutine
+from dashboard.detection.levels import LOOKBACK_DAYS, LevelFacts, LevelModel
 from dashboard.detection.routine import Routine
 
 CHUNK = 5_000
@@ -32,6 +33,41 @@ def load_routines(conn: Connection, device_ids: Sequence[int]) -> dict[int, Rout
         ):
             out[device_id] = _parse(model)
     return out
+
+
+@lru_cache(maxsize=4096)
+def _parse_levels(blob: bytes) -> LevelModel:
+    return LevelModel.from_bytes(blob)
+
+
+def load_levels(conn: Connection, device_ids: Sequence[int], today: date) -> dict[int, LevelFacts]:
+    """Each of these plugs' level model with its stored days of the last ``LOOKBACK_DAYS``
+    local days up to ``today`` (two indexed reads); plugs without a model are left out."""
+    routines, daily = DeviceRoutine.__table__, DeviceDaily.__table__
+    models: dict[int, LevelModel] = {}
+    days: dict[int, dict[date, bytes]] = {}
+    first = today - timedelta(days=LOOKBACK_DAYS - 1)
+    for start in range(0, len(device_ids), CHUNK):
+        part = list(device_ids[start : start + CHUNK])
+        for device_id, blob in conn.execute(
+            select(routines.c.device_id, routines.c.level_model).where(
+                in_values(conn, routines.c.device_id, part), routines.c.level_model.is_not(None)
+            )
+        ):
+            models[device_id] = _parse_levels(bytes(blob))
+        with_model = [i for i in part if i in models]
+        if not with_model:
+            continue
+        for device_id, day, blob in conn.execute(
+            select(daily.c.device_id, daily.c.day, daily.c.level_slots).where(
+                in_values(conn, daily.c.device_id, with_model),
+                daily.c.day >= first,
+                daily.c.day <= today,
+                daily.c.level_slots.is_not(None),
+            )
+        ):
+            days.setdefault(device_id, {})[day] = bytes(blob)
+    return {i: LevelFacts(m, days.get(i, {})) for i, m in models.items()}
 
 
 def load_away(conn: Connection, recipient_ids: Sequence[int], today: date) -> dict[int, date]:

@@ -18,11 +18,13 @@ life is taken at the middle of its half-hour and activity resuming at the start 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
+from dashboard.detection import levels
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
@@ -43,7 +45,7 @@ class SpellAlert:
     running: bool  # still quiet at the scan's end
     opened_at: datetime
     stage: Stage
-    basis: str  # "ladder", "net" or "routine": which one reached the highest stage
+    basis: str  # "ladder", "net", "routine" or "level": which one reached the highest stage
     top_at: datetime  # when it first reached that stage
     reached: tuple[tuple[Stage, datetime], ...] = ()  # each stage on the way, when first reached
 
@@ -179,6 +181,48 @@ class _Days:
         return share, expected
 
 
+def _level_s(
+    stored: Mapping[date, bytes],
+    day0: date,
+    today: np.ndarray,
+    j: np.ndarray,
+    window_days: int,
+    min_days: int,
+) -> np.ndarray:
+    """The level test's ``S`` at the start of slot ``j`` (the half-hours before it) on day
+    ``today`` (indices from ``day0``); NaN where the day has no model. As the live test: each
+    day's model learned at its midnight, starting from the ``S`` the day before ended on with
+    that day's model (``levels.carry_over``), reset at ``e ≤ −RESET``."""
+    out = np.full(j.size, np.nan)
+    wanted = set(np.unique(today).tolist())
+    carry, previous_model = 0.0, None
+    for k in range(int(max(wanted)) + 1):
+        day = day0 + timedelta(days=k)
+        model = levels.learn_levels(stored, day, window_days, min_days)
+        start = carry if previous_model is not None else 0.0
+        previous_model = model
+        if model is None:
+            continue
+        q = levels.day_levels(stored.get(day)).astype(np.int64)
+        table = model.table[int(model.split and day.weekday() >= 5)]
+        e = table[np.arange(levels.SLOTS), np.minimum(q, 254) * levels.GRID // 255]
+        e = e / levels.SCALE
+        after = np.empty(levels.SLOTS)
+        total, previous = start, None
+        for t in range(levels.SLOTS):
+            if q[t] != levels.NO_LEVEL:
+                weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
+                previous = t
+                total = 0.0 if e[t] <= -levels.RESET else max(0.0, total + weight * e[t])
+            after[t] = total
+        carry = float(after[-1])
+        if k in wanted:
+            sel = np.flatnonzero(today == k)
+            t = j[sel] - k * levels.SLOTS - 1  # slot j is judged at its start: S after j - 1
+            out[sel] = np.where(t >= 0, after[np.clip(t, 0, levels.SLOTS - 1)], start)
+    return out
+
+
 @dataclass(frozen=True)
 class PlugScan:
     alerts: list[SpellAlert]
@@ -195,6 +239,7 @@ def scan_plug(
     background_since: date | None = None,
     min_hours: float | None = None,
     changes: dict[date, int] | None = None,
+    levels: Mapping[date, bytes] | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -204,7 +249,9 @@ def scan_plug(
 
     ``days``: local day → activity bits (days without a row are quiet). ``changes``: local
     day → bits of changes beyond the margins (``device_daily.change_slots``; a day without
-    them counts its activity bits only). ``min_hours``: skip spells shorter than this (callers
+    them counts its activity bits only). ``levels``: local day → ``device_daily.level_slots``,
+    for the level test (``plug_routine.level_enabled``) with each day's level model as the
+    nightly job learns it. ``min_hours``: skip spells shorter than this (callers
     that know no stage comes earlier); by default the shortest of the ladder's first step and
     the routine's ``min_quiet_h``.
     """
@@ -269,7 +316,14 @@ def scan_plug(
             share, expected = d.score(today[sel], a_of[sel] + 1, j[sel] - 1, cfg.min_share)
             limits = (cfg.attention_slots, cfg.risk_slots, cfg.severe_slots)
             by_routine[sel] = np.where(share >= cfg.min_share, _stage_index(expected, limits), 0)
-    final = np.maximum(stage, by_routine)
+    by_level = np.zeros_like(stage)
+    if cfg.enabled and cfg.level_enabled and levels:
+        ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[np.minimum(today, d.n - 1)]
+        if ok.any():
+            s = _level_s(levels, d.day0, today, j, cfg.window_days, cfg.min_days)
+            limits = (cfg.level_h, 2 * cfg.level_h, 4 * cfg.level_h)
+            by_level = np.where(ok & ~np.isnan(s), _stage_index(np.nan_to_num(s), limits), 0)
+    final = np.maximum(np.maximum(stage, by_routine), by_level)
     out = []
     bounds = np.concatenate(([0], np.cumsum(sizes)))
     for n, (a, b, r) in enumerate(spells):
@@ -285,6 +339,7 @@ def scan_plug(
             for level in range(int(reached[reached > 0].min()), top + 1)
         )
         ladder_top = int(stage[lo:hi].max())
+        routine_top = int(by_routine[lo:hi].max())
         # "net" when the net alone reached the top (as the rule's evidence says)
         net_only = ladder_top == top and not (stage[lo:hi][net[lo:hi] < top] == top).any()
         out.append(
@@ -294,7 +349,9 @@ def scan_plug(
                 running=r,
                 opened_at=_slot_start(d.day0, first_at),
                 stage=STAGES[top - 1],
-                basis=("net" if net_only else "ladder") if ladder_top == top else "routine",
+                basis=("net" if net_only else "ladder")
+                if ladder_top == top
+                else ("routine" if routine_top == top else "level"),
                 top_at=_slot_start(d.day0, top_at),
                 reached=steps,
             )

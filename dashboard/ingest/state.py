@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
+from dashboard.detection.levels import level_byte, merge_levels
 from dashboard.detection.routine import slot_of
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import ValidEvent
@@ -102,11 +103,19 @@ class DaySignals:
     above: int | None = None
     watts_sum: float = 0.0
     watts_n: int = 0
+    # half-hour → (sum of the readings' level bytes, readings): merged into level_slots
+    levels: dict[int, list] = field(default_factory=dict)
 
     def add_reading(self, watts: float, slot: int, top: float | None) -> None:
         """One power reading in half-hour ``slot``; ``top``: the background's ceiling."""
         self.watts_sum += watts
         self.watts_n += 1
+        acc = self.levels.get(slot)
+        if acc is None:
+            self.levels[slot] = [level_byte(watts), 1]
+        else:
+            acc[0] += level_byte(watts)
+            acc[1] += 1
         if top is not None:
             self.above = (self.above or 0) | ((1 << slot) if watts > top else 0)
 
@@ -371,6 +380,9 @@ def _add_daily_on_conflict(stmt: Insert) -> Insert:
     set_["above_slots"] = _either(table.c.above_slots, new.above_slots, lambda a, b: a.op("|")(b))
     set_["watts_sum"] = _either(table.c.watts_sum, new.watts_sum, lambda a, b: a + b)
     set_["watts_n"] = _either(table.c.watts_n, new.watts_n, lambda a, b: a + b)
+    # Already merged with the stored day in Python (``_stored_levels``), under the batch's lock
+    # on the device's state row.
+    set_["level_slots"] = func.coalesce(new.level_slots, table.c.level_slots)
     set_["night_low_w"] = _least(table.c.night_low_w, new.night_low_w)
     set_["night_high_w"] = _least(table.c.night_high_w, new.night_high_w, greatest=True)
     set_["night_step_w"] = _least(table.c.night_step_w, new.night_step_w, greatest=True)
@@ -404,9 +416,15 @@ def update_device_daily(
         return
     table = DeviceDaily.__table__
     signals = signals or {}
+    stored = _stored_levels(
+        conn, [key for key in counts if key[1] in signals.get(key[0], {})], signals
+    )
     rows = []
     for (device_id, day), c in sorted(counts.items()):
         day_signals = signals.get(device_id, {}).get(day) or DaySignals()
+        levels = None
+        if day_signals.levels:
+            levels = merge_levels(stored.get((device_id, day)), day_signals.levels)
         rows.append(
             {"device_id": device_id, "day": day, "active_hours": 0}
             | c
@@ -419,6 +437,29 @@ def update_device_daily(
                 "above_slots": day_signals.above,
                 "watts_sum": day_signals.watts_sum if day_signals.watts_n else None,
                 "watts_n": day_signals.watts_n or None,
+                "level_slots": levels,
             }
         )
     bulk_write(conn, table, rows, _add_daily_on_conflict, key="device_daily")
+
+
+def _stored_levels(
+    conn: Connection, keys: list[tuple[int, date]], signals: dict[int, Signals]
+) -> dict[tuple[int, date], bytes]:
+    """The stored ``level_slots`` of the device-days this batch adds power readings to (one
+    indexed read): a half-hour's mean needs the readings already counted. Concurrent batches of
+    one device are serialised by ``update_device_state``'s row lock (PostgreSQL) or by SQLite's
+    single writer, so the merge cannot lose a batch."""
+    wanted = {k for k in keys if signals[k[0]][k[1]].levels}
+    if not wanted:
+        return {}
+    table = DeviceDaily.__table__
+    days = sorted({day for _id, day in wanted})
+    query = select(table.c.device_id, table.c.day, table.c.level_slots).where(
+        in_values(conn, table.c.device_id, sorted({i for i, _d in wanted})),
+        table.c.day.in_(days),
+        table.c.level_slots.is_not(None),
+    )
+    return {
+        (row[0], row[1]): bytes(row[2]) for row in conn.execute(query) if (row[0], row[1]) in wanted
+    }

@@ -29,14 +29,15 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 
 from sqlalchemy import Connection, select
 
 from dashboard.db.schema import Alert, DeviceState
 from dashboard.detection.background import Background
-from dashboard.detection.records import load_routines
+from dashboard.detection.levels import LevelFacts, LevelModel, level_byte, merge_levels
+from dashboard.detection.records import load_levels, load_routines
 from dashboard.detection.routine import Routine
 from dashboard.ingest.events import ValidEvent
 from dashboard.ingest.state import Margins, load_backgrounds, merge_state
@@ -48,6 +49,7 @@ from dashboard.rules.facts import POSITIONS_MAX, enrich, load_facts_by_id, with_
 from dashboard.rules.model import FOLLOWING_RULES, STICKY_RULES, Decision, DeviceFacts, worse
 from dashboard.rules.model import Reading as RuleReading
 from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours, silence_timeouts
+from dashboard.settings import LOCAL_TZ
 
 # The merged state as ingestion stores it (device_state's columns of the same names), and the
 # part of it the rules' facts carry: derived, so a field added to both is mirrored as well.
@@ -110,6 +112,12 @@ class Mirror:
     # only scores a quiet spell once it is as long as the engine's condition for loading it).
     background: Background | None = None
     routine: Routine | None = None
+    # The level test's model and the recent days' levels as stored (``load_levels``), and the
+    # held-back readings' level sums: the view merges them as ingest will when it stores them
+    # in one batch (``detection.levels.merge_levels``).
+    level_model: LevelModel | None = None
+    level_stored: dict[date, bytes] = field(default_factory=dict)
+    level_pending: dict[date, dict[int, list]] = field(default_factory=dict)
     _view: DeviceFacts | None = None
 
     def receive(self, readings: Sequence[Reading], margins: Margins) -> None:
@@ -118,12 +126,39 @@ class Mirror:
         self.state = merge_state(
             self.state, events, margins, self.background if margins.background else None
         )
+        if self.level_model is not None:
+            self._add_levels(events)
         positions = [
             RuleReading(e.ts, e.type, None, e.data) for e in events if e.type == "position"
         ]
         if positions:
             self._keep(positions)
         self._view = None
+
+    def _add_levels(self, events: Sequence[ValidEvent]) -> None:
+        for e in events:
+            if e.type == "power":
+                local = e.ts.astimezone(LOCAL_TZ)
+                slots = self.level_pending.setdefault(local.date(), {})
+                acc = slots.setdefault(local.hour * 2 + local.minute // 30, [0.0, 0])
+                acc[0] += level_byte(e.fields["watts"])
+                acc[1] += 1
+
+    def _levels(self, loaded: LevelFacts | None) -> None:
+        """The level model and stored days just loaded; the held-back readings on top."""
+        self.level_model = loaded.model if loaded is not None else None
+        self.level_stored = dict(loaded.days) if loaded is not None else {}
+        self.level_pending = {}
+        if self.level_model is not None:
+            self._add_levels([r.event for r in self.pending])
+
+    def _level_facts(self) -> LevelFacts | None:
+        if self.level_model is None:
+            return None
+        days = dict(self.level_stored)
+        for day, sums in self.level_pending.items():
+            days[day] = merge_levels(days.get(day), sums)
+        return LevelFacts(self.level_model, days)
 
     def _keep(self, positions: list[RuleReading]) -> None:
         fixes = self.fixes
@@ -146,21 +181,25 @@ class Mirror:
         state: IngestState,
         open_stages: dict[str, str],
         learned: tuple[Background | None, Routine | None] = (None, None),
+        levels: LevelFacts | None = None,
     ) -> None:
         """After a write: the database's facts, state and alerts are the truth again."""
         self.base, self.state, self.open = base, state, open_stages
         self._learned(learned)
         self.type_code = base.type_code if base is not None else None
         self.pending, self._view, self.stale = [], None, False
+        self._levels(levels)
 
     def refreshed(
         self,
         base: DeviceFacts | None,
         learned: tuple[Background | None, Routine | None] = (None, None),
+        levels: LevelFacts | None = None,
     ) -> None:
         self.base, self._view, self.stale = base, None, False
         self._learned(learned)
         self.type_code = base.type_code if base is not None else None
+        self._levels(levels)
 
     def _learned(self, learned: tuple[Background | None, Routine | None]) -> None:
         # The same routine as before stays the same object: what it computed is kept (its slot
@@ -174,6 +213,7 @@ class Mirror:
         """The held-back readings were stored and no alert changed: the merged state is what
         ingest wrote; the other facts are reloaded when a rule next needs them."""
         self.pending, self.stale = [], True
+        self.level_pending = {}  # stored: reloaded with the rest
 
     def facts(self, th: Thresholds) -> DeviceFacts | None:
         if self.base is None:
@@ -182,6 +222,7 @@ class Mirror:
             self._view = replace(
                 self.base,
                 routine=self.routine if self.base.type_code == "smart_plug" else None,
+                levels=self._level_facts() if self.base.type_code == "smart_plug" else None,
                 **{name: getattr(self.state, name) for name in STATE_FIELDS},
             )
         return self._view
@@ -194,7 +235,10 @@ class Mirror:
             cfg.enabled
             and self.type_code == "smart_plug"
             and routine is not None
-            and len(routine.reference_days) >= cfg.min_days
+            and (
+                len(routine.reference_days) >= cfg.min_days
+                or (cfg.level_enabled and self.level_model is not None)
+            )
             and quiet is not None
             and (now - quiet).total_seconds() >= cfg.min_quiet_h * 3600
         )
@@ -268,11 +312,22 @@ def load_learned(
     return {i: (backgrounds.get(i), routines.get(i)) for i in ids}
 
 
+def load_level_facts(
+    conn: Connection, ids: list[int], th: Thresholds, now: datetime
+) -> dict[int, LevelFacts]:
+    """Each plug's level model and stored recent levels while the level test is on."""
+    if not (th.plug_routine.enabled and th.plug_routine.level_enabled):
+        return {}
+    return load_levels(conn, ids, now.astimezone(LOCAL_TZ).date())
+
+
 def refresh(conn: Connection, mirror: Mirror, th: Thresholds, now: datetime) -> None:
     """Reload a stale mirror's facts; its merged state and held-back readings stay."""
     ids = [mirror.device_id]
     mirror.refreshed(
-        load_base(conn, ids, th, now).get(mirror.device_id), load_learned(conn, ids)[ids[0]]
+        load_base(conn, ids, th, now).get(mirror.device_id),
+        load_learned(conn, ids)[ids[0]],
+        load_level_facts(conn, ids, th, now).get(ids[0]),
     )
 
 
@@ -301,6 +356,13 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
         )
     }
     learned = load_learned(conn, ids)
+    level_facts = load_level_facts(conn, ids, th, now)
     for device_id, mirror in by_id.items():
         state = states.get(device_id, IngestState())
-        mirror.reset(loaded.get(device_id), state, open_stages[device_id], learned[device_id])
+        mirror.reset(
+            loaded.get(device_id),
+            state,
+            open_stages[device_id],
+            learned[device_id],
+            level_facts.get(device_id),
+        )

@@ -96,6 +96,10 @@ class PlugRoutine(_Section):
     # The safety net: the person's ladder this much later on the spell since the last sign of
     # life, beside the floor on the fixed rule's clock (docs/detection.md).
     net_delay_h: float = Field(24, ge=0, le=72)
+    # The level test (detection.levels): a CUSUM on the half-hour power levels, 관심 at
+    # S ≥ level_h, 위험 at 2 × level_h, 심각 at 4 × level_h, beside the routine and the floor.
+    level_enabled: bool = False
+    level_h: float = Field(24, gt=0, le=200)
 
     @model_validator(mode="after")
     def _ordered(self) -> PlugRoutine:

@@ -25,6 +25,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 
+from dashboard.detection.levels import next_half_hour
 from dashboard.rules.calls import call_threshold_h
 from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import Thresholds
@@ -126,6 +127,10 @@ def _plug(
     # plug has no report yet or one stamped ahead of the clock.
     if scored and (facts.last_seen_at is None or facts.last_seen_at > now):
         yield now
+    # The level test: each half-hour's level may move S (a new reading clears the due time
+    # anyway; the boundary catches a reading stamped ahead and a batch that came late).
+    if cfg.enabled and cfg.level_enabled and facts.levels is not None:
+        yield next_half_hour(now)
 
 
 def _line(

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, case, false, or_, select, text
 from dashboard.clock import require_aware
 from dashboard.db.device_counts import fold
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
+from dashboard.detection.levels import next_half_hour
 from dashboard.detection.records import mark_checked
 from dashboard.detection.routine import next_stage_at
 from dashboard.rules.calls import first_call_signal_h
@@ -164,7 +165,11 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
                 select(rt.c.device_id)
                 .join(own_state, own_state.c.device_id == rt.c.device_id)
                 .where(
-                    rt.c.reference_days >= cfg.min_days,
+                    # a usable routine, or a level model while the level test is on
+                    or_(
+                        rt.c.reference_days >= cfg.min_days,
+                        rt.c.level_model.is_not(None) if cfg.level_enabled else false(),
+                    ),
                     or_(
                         rt.c.checked_at.is_(None),
                         rt.c.checked_at <= now - timedelta(minutes=cfg.score_every_min),
@@ -223,12 +228,17 @@ def _try_tick_lock(conn: Connection) -> bool:
 
 
 def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime | None:
-    """When this quiet home's spell can first reach 관심 by its routine (None: no usable
-    routine, or already there: score it every ``score_every_min`` as before)."""
+    """When this quiet home's spell can first reach 관심 by its routine, or the next half-hour
+    while the level test judges it (None: neither applies, or already there: score it every
+    ``score_every_min`` as before)."""
     cfg = th.for_region(facts.region_code).plug_routine
     routine = facts.routine
-    if routine is None or len(routine.reference_days) < cfg.min_days or not cfg.enabled:
+    if not cfg.enabled:
         return None
+    # The level test moves with each half-hour's level, not by the routine's clock alone.
+    level_due = next_half_hour(now) if cfg.level_enabled and facts.levels is not None else None
+    if routine is None or len(routine.reference_days) < cfg.min_days:
+        return level_due
     due = next_stage_at(
         routine,
         facts.last_activity_at,
@@ -238,6 +248,8 @@ def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime |
         attention_slots=cfg.attention_slots,
         min_quiet_h=cfg.min_quiet_h,
     )
+    if level_due is not None:
+        due = min(due, level_due)
     return due if due > now else None
 
 

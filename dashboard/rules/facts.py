@@ -32,7 +32,7 @@ from dashboard.db.schema import (
     DeviceType,
     Region,
 )
-from dashboard.detection.records import load_away, load_routines
+from dashboard.detection.records import load_away, load_levels, load_routines
 from dashboard.rules.config import Thresholds, position_lookback_min
 from dashboard.rules.model import STICKY_RULES, DeviceFacts, Reading
 from dashboard.settings import LOCAL_TZ
@@ -197,6 +197,9 @@ def enrich(
         )
     ]
     routines = load_routines(conn, quiet_plugs + quiet_lines)
+    # The level test reads the same quiet plugs' level models and recent levels.
+    level_plugs = [i for i in quiet_plugs if i in routines] if th.plug_routine.level_enabled else []
+    levels = load_levels(conn, level_plugs, now.astimezone(LOCAL_TZ).date())
     people = sorted({f.recipient_id for f in facts if f.recipient_id is not None})
     away = load_away(conn, people, now.astimezone(LOCAL_TZ).date())
     enriched = []
@@ -206,6 +209,8 @@ def enrich(
             extra["wander_episode"], extra["wander_since"] = episodes[f.device_id]
         if f.device_id in routines:
             extra["routine"] = routines[f.device_id]
+        if f.device_id in levels:
+            extra["levels"] = levels[f.device_id]
         if f.recipient_id in away:
             extra["away_until"] = away[f.recipient_id]
         enriched.append(replace(f, **extra) if extra else f)

@@ -51,6 +51,11 @@ VOLATILE_EVIDENCE = frozenset(
         "routine_days",
         "routine_expected_slots",
         "minutes_outside",
+        # the level test's evidence grows with each half-hour; its sentence names the last one
+        "level_s",
+        "level_until",
+        "level_above_days",
+        "level_days",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",

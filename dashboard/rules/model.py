@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from dashboard.detection.levels import LevelFacts
     from dashboard.detection.routine import Routine
 
 Stage = Literal["attention", "risk", "severe"]
@@ -100,6 +101,9 @@ class DeviceFacts:
     region_code: str | None = None
     # the home's learned routine (smart plugs with enough history; dashboard.detection)
     routine: Routine | None = None
+    # its level model and recent half-hour levels (dashboard.detection.levels), loaded with the
+    # routine when the level test is on
+    levels: LevelFacts | None = None
     # staff marked the person away until this return date (exclusive): person alerts pause
     away_until: date | None = None
     # wandering: an optional polygon zone ((lat, lon), …) and quiet hours (minutes of the day,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from dashboard.detection.explain import explain_plug
+from dashboard.detection.levels import LevelModel, LevelScore, level_stage_rank, score_levels
 from dashboard.detection.routine import QuietScore, score_quiet
 from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import PlugRoutine, Thresholds
@@ -85,6 +86,27 @@ def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision 
     return Decision(NO_LOAD_RULE, stage, evidence)
 
 
+LEVEL_STAGES: tuple[Stage | None, ...] = (None, "attention", "risk", "severe")
+
+
+def _level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: float) -> dict:
+    """What the level alert's sentence quotes: on how many of the home's reference days of
+    this kind (weekdays or weekends, or all days) it was above its night level at some
+    half-hour of the same clock window (``level_since`` to the last report)."""
+    start = (level.since or until).astimezone(LOCAL_TZ)
+    end = until.astimezone(LOCAL_TZ)
+    slots = max(1, int((end - start).total_seconds() // 1800) + 1)
+    weekend = end.weekday() >= 5
+    above, days = model.above_days(weekend, start.hour * 2 + start.minute // 30, slots)
+    return {
+        "level_h": h,
+        "level_above_days": above,
+        "level_days": days,
+        "level_day_kind": ("weekend" if weekend else "weekday") if model.split else "day",
+        "level_until": iso(until),
+    }
+
+
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
     """Staff marked the person away and the return date has not come."""
     return facts.away_until is not None and now.astimezone(LOCAL_TZ).date() < facts.away_until
@@ -144,13 +166,20 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     if stage is not None and backfilled:
         stage = ladder_stage(hours_between(live, now), ladder) or "attention"
     score = None
-    if scored:
-        # Only the time the plug was reporting counts: a plug gone offline is a device fault
-        # (device_silent), not hours of a person's inactivity; the ladder still runs on.
-        observed = min(now, facts.last_seen_at or now)
-        if observed > since:
-            score = score_quiet(routine, since, observed, LOCAL_TZ, cfg.min_share)
+    # Only the time the plug was reporting counts: a plug gone offline is a device fault
+    # (device_silent), not hours of a person's inactivity; the ladder still runs on.
+    observed = min(now, facts.last_seen_at or now)
+    if scored and observed > since:
+        score = score_quiet(routine, since, observed, LOCAL_TZ, cfg.min_share)
     by_routine = routine_stage(score, cfg) if score is not None else None
+    # The level test (detection.levels): the same conditions as the routine's score (not a
+    # young plug, no back-fill, not at 0 W) and its own model; up to the last report.
+    level = None
+    # Only once the quiet has lasted min_quiet_h: the condition the tick loads the levels on.
+    levels_on = cfg.enabled and cfg.level_enabled and facts.levels is not None
+    if levels_on and quiet_h >= cfg.min_quiet_h and not (backfilled or young or no_load(facts)):
+        level = score_levels(facts.levels.model, facts.levels.days, observed, LOCAL_TZ)
+    by_level = LEVEL_STAGES[level_stage_rank(level.s, cfg.level_h)] if level else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -169,9 +198,13 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         evidence["observed_since"] = iso(live)
     # One evidence shape whether or not the routine was scored (None: not scored).
     evidence |= score.evidence() if score is not None else dict.fromkeys(QuietScore.EVIDENCE_KEYS)
-    final = worse(stage, by_routine)
+    evidence |= level.evidence() if level is not None else dict.fromkeys(LevelScore.EVIDENCE_KEYS)
+    final = worse(worse(stage, by_routine), by_level)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"
+        if final not in (stage, by_routine):
+            evidence["basis"] = "level"
+            evidence |= _level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
             evidence["net_delay_h"] = cfg.net_delay_h
         evidence["scored_at"] = iso(now)

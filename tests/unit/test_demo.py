@@ -19,6 +19,7 @@ from dashboard.db.schema import (
     Complaint,
     ComplaintSite,
     Device,
+    DeviceDaily,
     DeviceEvent,
     DeviceState,
     Enrolment,
@@ -527,3 +528,23 @@ def test_robots_fail_more_often_than_plugs_as_the_rates_say(small_city) -> None:
     robots = per_vendor.get("hyobot", 0) / devices["hyobot"]
     plugs = per_vendor.get("plugco", 0) / devices["plugco"]
     assert per_vendor.get("hyobot", 0) >= 1 and robots > plugs, (per_vendor, devices)
+
+
+def test_the_demo_plugs_have_half_hour_levels_as_ingest_stores_them(small_city) -> None:
+    """Every plug day with a report carries level_slots (one reading per reported hour, in the
+    half-hour the report falls in); other devices' days have none."""
+    from dashboard.detection import levels
+
+    engine, _ = small_city
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Device.type_code, DeviceDaily.level_slots, DeviceDaily.watts_n)
+            .join(Device, Device.id == DeviceDaily.device_id)
+            .limit(20_000)
+        ).all()
+    plugs = [r for r in rows if r.type_code == "smart_plug" and r.watts_n]
+    assert plugs and all(r.level_slots is not None for r in plugs)
+    assert all(r.level_slots is None for r in rows if r.type_code != "smart_plug")
+    for r in plugs[:200]:
+        counts = bytes(r.level_slots)[levels.SLOTS :]
+        assert sum(counts) == r.watts_n and max(counts) == 1

@@ -7,15 +7,18 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from dashboard.db.schema import Alert, DeviceDaily, DeviceRoutine
+from dashboard.detection import levels
 from dashboard.detection.background import Background, departs, learn_background
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.learning import learn_routines
+from dashboard.detection.levels import LevelFacts
 from dashboard.detection.routine import Routine, learn_routine, score_quiet, slot_of
 from dashboard.ingest import ingest_events
 from dashboard.rules.config import Thresholds
@@ -351,6 +354,22 @@ def test_away_pauses_the_person_alert():
     assert plug_no_change(back, TH, local(TODAY, 15, 0).astimezone(UTC)).stage == "severe"
 
 
+def random_levels(seed: int, today: date) -> LevelFacts:
+    """Any evidence table and any stored levels of the last days (some half-hours empty)."""
+    rng = np.random.default_rng(seed)
+    table = rng.integers(-120, 121, size=(2, levels.SLOTS, levels.GRID)).astype(np.int8)
+    model = levels.LevelModel(
+        table, int(rng.integers(0, 255)), bool(rng.integers(2)), ((False, 1),)
+    )
+    days = {
+        today - timedelta(days=k): bytes(
+            rng.integers(0, 256, size=2 * levels.SLOTS, dtype=np.uint8)
+        )
+        for k in range(levels.LOOKBACK_DAYS + 1)
+    }
+    return LevelFacts(model, days)
+
+
 @given(
     quiet_min=st.integers(0, 80 * 60),
     start_slot=st.integers(0, 47),
@@ -359,15 +378,18 @@ def test_away_pauses_the_person_alert():
     personal=st.one_of(st.none(), st.integers(24, 50)),
     changed_share=st.one_of(st.none(), st.floats(0, 1)),
     th=st.sampled_from([TH, SLOW_ROUTINE]),
+    level_seed=st.one_of(st.none(), st.integers(0, 2**31)),
+    level_h=st.sampled_from([0.5, 8, 20, 200]),
 )
 @settings(max_examples=300, deadline=None)
 def test_floor_nothing_the_fixed_ladder_raises_is_missed(
-    quiet_min, start_slot, patterns, young, personal, changed_share, th
+    quiet_min, start_slot, patterns, young, personal, changed_share, th, level_seed, level_h
 ):
     """The floor guarantee's second half: the rule's stage is never below the fixed ladder's
     on the fixed rule's own quiet spell (since the last change beyond the margins, which a
     cycling appliance may have made after the last sign of life), whatever the routine says,
-    with or without enough days for a routine."""
+    with or without enough days for a routine, and whatever the level test's model and the
+    stored levels say (any evidence table, any levels, any threshold)."""
     days = {TODAY - timedelta(days=k + 1): p for k, p in enumerate(patterns[: 10 if young else 28])}
     routine = learn_routine(days, TODAY)
     since = local(TODAY, 0, 0) + timedelta(minutes=30 * start_slot)
@@ -377,6 +399,15 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     facts = plug_facts(
         since, routine, no_change_hours=personal, last_change_at=changed and changed.astimezone(UTC)
     )
+    if level_seed is not None:
+        th = th.model_copy(
+            update={
+                "plug_routine": th.plug_routine.model_copy(
+                    update={"level_enabled": True, "level_h": level_h}
+                )
+            }
+        )
+        facts = replace(facts, levels=random_levels(level_seed, now.date()))
     decision = plug_no_change(facts, th, now.astimezone(UTC))
     fixed = ladder_stage(fixed_min / 60, plug_ladder(personal, th))
     assert STAGE_RANK.get(decision.stage or "", 0) >= STAGE_RANK.get(fixed or "", 0)

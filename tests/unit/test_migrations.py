@@ -522,3 +522,44 @@ def test_0015_starts_the_change_clock_at_the_last_sign_of_life_and_downgrades(em
         conn.execute(text("UPDATE device_state SET state = 'attention' WHERE device_id = 1"))
         # the triggers survived the downgrade's rebuild: a state change writes two deltas
         assert conn.execute(text("SELECT count(*) FROM device_counts")).scalar() == before + 2
+
+
+def test_0016_adds_the_level_columns_and_downgrades_keeping_rows(empty_engine):
+    """On a populated database the stored days and routines read as without levels (NULL);
+    a downgrade drops both columns and keeps the rows; upgrading again works."""
+    migrate.upgrade(empty_engine)
+    day = date(2024, 1, 1)
+    at = "2024-01-02 03:04:05.000000"
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        conn.execute(text(DEVICE_AT_0002), {"id": 1, "uid": "d1", "day": day})
+        conn.execute(
+            text(
+                "INSERT INTO device_daily (device_id, day, events, active_hours, calls,"
+                " interactions, triggers, sessions, level_slots)"
+                " VALUES (1, :day, 3, 0, 0, 0, 0, 0, :lv)"
+            ),
+            {"day": day, "lv": bytes(range(96))},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO device_routines (device_id, learned_on, reference_days, model,"
+                " level_model, updated_at) VALUES (1, :day, 20, '{}', :m, :at)"
+            ),
+            {"day": day, "m": b"\x01" * 10, "at": at},
+        )
+    migrate.downgrade(empty_engine, "0016_plug_levels-1")
+    with empty_engine.connect() as conn:
+        assert "level_slots" not in _columns(conn, "device_daily")
+        assert "level_model" not in _columns(conn, "device_routines")
+        assert conn.execute(text("SELECT events FROM device_daily")).scalar() == 3
+        assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        row = conn.execute(text("SELECT events, level_slots FROM device_daily")).one()
+        assert tuple(row) == (3, None)
+        assert conn.execute(text("SELECT level_model FROM device_routines")).scalar() is None
+        assert (
+            migrate.current_revision(empty_engine) == migrate.head_revision() == "0016_plug_levels"
+        )

@@ -227,3 +227,23 @@ def test_plug_fast_path_equals_the_exact_path_with_learned_routines(tmp_path):
     assert person, "no person alert"
     assert collapse < person[0].at < collapse + timedelta(hours=6)  # no alert before it
     assert "of the last" in person[0].explanation  # raised by the routine, not the ladder
+
+
+def test_plug_fast_path_equals_the_exact_path_with_the_level_test(tmp_path, monkeypatch):
+    """With the level test on, the fast path's mirror keeps the recent levels as ingest stores
+    them (the held-back readings merged on top): the same transitions as the exact path."""
+    from dashboard.rules import config
+
+    rules = tmp_path / "rules.toml"
+    text = config.DEFAULT_PATH.read_text(encoding="utf-8")
+    rules.write_text(text.replace("level_enabled = false", "level_enabled = true"), "utf-8")
+    monkeypatch.setattr(config, "DEFAULT_PATH", rules)
+    assert config.current_thresholds().plug_routine.level_enabled
+    start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
+    collapse = start + timedelta(days=19, hours=7)
+    rows = _routine_home("r", start, 21, collapse)
+    src = write_csv(tmp_path / "plug.csv", ("device_id", "ts", "watts", "lux"), rows)
+    fast, exact = _both(src, "plug")
+    assert fast == exact
+    person = [t for t in fast if t.rule == "plug_no_change" and t.stage]
+    assert person and collapse < person[0].at < collapse + timedelta(hours=6)

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
+from dashboard.detection import levels
 from dashboard.detection.background import Background
+from dashboard.detection.levels import LevelFacts
 from dashboard.detection.routine import learn_routine
 from dashboard.rules.config import Thresholds
 from dashboard.rules.due import MAX_WAIT, SPREAD_MIN, device_due
@@ -60,6 +65,22 @@ def _routine(rng: random.Random):
     return learn_routine(history, today, background=background)
 
 
+def _levels(rng: random.Random, seen: datetime) -> LevelFacts:
+    """A level model and the last days' levels whose CUSUM ends near the thresholds."""
+    table = np.array([rng.randrange(-40, 121) for _ in range(2 * levels.SLOTS * levels.GRID)])
+    model = levels.LevelModel(
+        table.reshape(2, levels.SLOTS, levels.GRID).astype(np.int8), 100, rng.random() < 0.5, ()
+    )
+    today = seen.astimezone(LOCAL_TZ).date()
+    days = {
+        today - timedelta(days=k): bytes(
+            [rng.randrange(0, 256) for _ in range(levels.SLOTS)] + [1] * levels.SLOTS
+        )
+        for k in range(levels.LOOKBACK_DAYS)
+    }
+    return LevelFacts(model, days)
+
+
 def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
     """A device near the thresholds that matter: quiet spells up to a few days, history
     back-filled or not, an operator's close, an away period, readings near their windows."""
@@ -101,6 +122,8 @@ def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
     )
     routine = _routine(rng) if kind in ("smart_plug", "phone_line") and rng.random() < 0.7 else None
     facts = replace(facts, routine=routine)
+    if kind == "smart_plug" and routine is not None:  # its own stream: the draws above stay
+        facts = replace(facts, levels=_levels(random.Random(facts.device_id), seen))
     readings: list[Reading] = []
     if kind in ("phone_line", "ai_call_line"):
         for _ in range(rng.randrange(0, 5)):
@@ -197,7 +220,11 @@ def visible(
         loaded = TH.call_routine.enabled and (last is None or last <= t - quiet)
     else:
         loaded = False
-    shown = replace(facts, routine=facts.routine if loaded else None)
+    shown = replace(
+        facts,
+        routine=facts.routine if loaded else None,
+        levels=facts.levels if loaded and TH.plug_routine.level_enabled else None,
+    )
     if facts.type_code in ("phone_line", "ai_call_line"):
         kept = [r for r in readings if t - RESULTS_LOOKBACK <= r.ts <= t + CLOCK_SKEW]
         kept = sorted(kept, key=lambda r: r.ts, reverse=True)[:RESULTS_PER_LINE]
@@ -251,6 +278,70 @@ def test_no_decision_changes_before_the_due_time():
     assert reached > CASES // 10
     # Wanderers both outside (every tick) and at home (scheduled) were drawn.
     assert min(wanderers.values()) >= 10, wanderers
+
+
+def test_no_decision_changes_before_the_due_time_with_the_level_test(monkeypatch):
+    """The same with the level test on: its stage moves only with the stored levels (new
+    readings clear the due time) and with the last report's half-hour."""
+    monkeypatch.setattr(
+        sys.modules[__name__],
+        "TH",
+        Thresholds(plug_routine={"level_enabled": True, "level_h": 6}),
+    )
+    by_level = 0
+    rng = random.Random(20261203)
+    for _ in range(300):
+        facts, readings = random_case(rng)
+        if facts.levels is not None and rng.random() < 0.5:  # days enough, no usable routine
+            today = NOW.astimezone(LOCAL_TZ).date()
+            sparse = {today - timedelta(days=i): int(i <= 5) << 30 for i in range(1, 21)}
+            facts = replace(facts, routine=learn_routine(sparse, today))
+        if facts.levels is not None and rng.random() < 0.3:  # a report stamped ahead
+            facts = replace(facts, last_seen_at=NOW + timedelta(minutes=rng.uniform(0, 50)))
+        shown, kept = visible(facts, readings, NOW)
+        due = device_due(shown, TH, NOW, kept)
+        assert NOW <= due <= NOW + MAX_WAIT
+        changed = first_change_before(facts, readings, due)
+        assert changed is None, f"decision changed at {changed}, due {due}: {facts}"
+        shown, kept = visible(facts, readings, NOW)
+        decisions = evaluate_device(shown, TH, NOW, kept)
+        by_level += any(d.evidence.get("basis") == "level" for d in decisions)
+    assert by_level >= 5
+
+
+def test_the_level_test_is_judged_at_the_next_half_hour():
+    """A stop at the night load 30 minutes before ``NOW``, a report stamped ahead: the next
+    half-hour's level moves the level test's S across 관심, so the plug is due by then."""
+    today = NOW.astimezone(LOCAL_TZ).date()
+    model = levels.LevelModel(np.full((2, levels.SLOTS, levels.GRID), 120, np.int8), 0, False, ())
+    now_slot = NOW.astimezone(LOCAL_TZ).hour * 2 + NOW.astimezone(LOCAL_TZ).minute // 30
+    lv = bytes([levels.NO_LEVEL] * now_slot + [10] * (levels.SLOTS - now_slot)) + bytes(48)
+    sparse = {today - timedelta(days=i): int(i <= 5) << 30 for i in range(1, 21)}
+    facts = DeviceFacts(
+        device_id=29,  # no spread: the cap is a full hour ahead
+        type_code="smart_plug",
+        program_id=1,
+        region_id=2,
+        heartbeat_timeout_s=7200,
+        recipient_id=11,
+        last_seen_at=NOW + timedelta(minutes=50),
+        last_activity_at=NOW - timedelta(hours=5),
+        last_change_at=NOW - timedelta(hours=5),
+        last_power_w=40.0,
+        first_seen_at=NOW - timedelta(days=40),
+        first_received_at=NOW - timedelta(days=40),
+        routine=learn_routine(sparse, today),
+        levels=LevelFacts(model, {today: lv}),
+    )
+    th = Thresholds(plug_routine={"level_enabled": True, "level_h": 5})
+    half = levels.next_half_hour(NOW)
+
+    def plug(t: datetime):
+        return next(d for d in evaluate_device(facts, th, t) if d.rule == "plug_no_change")
+
+    assert plug(NOW).stage is None  # S = 3 at 22:00–22:30
+    assert plug(half).stage == "attention" and plug(half).evidence["basis"] == "level"  # S = 6
+    assert device_due(facts, th, NOW) <= half
 
 
 def test_a_due_time_one_minute_late_is_caught():

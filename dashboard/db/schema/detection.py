@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dashboard.db.base import Base, UTCDateTime
@@ -31,6 +41,9 @@ class DeviceRoutine(Base):
     # (``routine.next_stage_at``): not scored again before it unless the home shows a sign of
     # life after ``checked_at``. Cleared when the routine is learned again.
     score_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The level test's evidence table and reference days (``detection.levels.LevelModel``,
+    # about 6 KB); NULL while the plug has too few days for it.
+    level_model: Mapped[bytes | None] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

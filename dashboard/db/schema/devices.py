@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     UniqueConstraint,
@@ -245,3 +246,7 @@ class DeviceDaily(Base):
     above_slots: Mapped[int | None] = mapped_column(BigInteger)
     watts_sum: Mapped[float | None] = mapped_column(Float)
     watts_n: Mapped[int | None] = mapped_column(Integer)
+    # A smart plug's half-hour levels (dashboard.detection.levels): 48 bytes of the mean
+    # quantised log(watts + 10 W), 255 = no reading, then 48 bytes of reading counts (so a
+    # later batch merges into the mean). NULL on a day without a power reading.
+    level_slots: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -1,0 +1,316 @@
+"""Level-based evidence for smart plugs: a CUSUM on the half-hour power levels (docs/detection.md,
+"Level-based evidence").
+
+The routine (``detection.routine``) reads one bit per half hour: was there a sign of life. The
+*level* of a half hour says more: at 19:00 on a weekday this home is almost never at its night
+load; a stop leaves it there. Three parts, all pure:
+
+- **Storage** (ingest and the demo builder): per plug and local day, ``device_daily.level_slots``
+  holds 96 bytes: for each of the 48 half-hours the mean of its readings' ``log(watts + 10 W)``,
+  quantised to one byte (``NO_LEVEL`` = no reading), then each half-hour's number of readings
+  (capped at 255), so that a later batch's readings merge into the mean (:func:`merge_levels`).
+- **Learning** (nightly, beside the routine): :func:`learn_levels` turns the last 28 days into
+  an evidence table, per (weekday/weekend, half-hour, level) the log-likelihood ratio
+  ``log p(level | unattended) − log p(level | normal at that half-hour)``, clipped to ±3 and
+  quantised to one signed byte on a 64-point grid (6 KB per plug), plus, per reference day,
+  the half-hours above the unattended load's top (for the sentence).
+- **Scoring** (the rule): :func:`score_levels` runs ``S = max(0, S + w × e)`` over the stored
+  half-hours of the last ``LOOKBACK_DAYS`` days (``w``: the half-hours since the previous one
+  with a reading, at most ``MAX_COVER``); a half-hour with ``e ≤ −2`` (a level far
+  likelier with someone there) is a clear sign of life and resets ``S``. 관심 at ``S ≥ h``,
+  위험 at ``2h``, 심각 at ``4h`` (``plug_routine.level_h``).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+SLOTS = 48
+NO_LEVEL = 255  # a half-hour without a reading
+OFFSET_W = 10.0  # c in log(watts + c): a standby's few watts of noise stay small
+MAX_W = 20_000.0
+_LO, _HI = math.log(OFFSET_W), math.log(OFFSET_W + MAX_W)
+UNIT = (_HI - _LO) / 254  # log units per level byte (about 3 %)
+GRID = 64  # points of the learned densities: a level byte q falls on q * GRID // 255
+NIGHT_SLOTS = range(2, 10)  # 01:00–05:00: the unattended load is learned from these
+BANDWIDTH = 0.3  # kernel width, log units
+POOL = 2  # neighbouring half-hours pooled on each side (±1 h)
+FLAT = 0.02  # share of a flat density mixed in: no level is impossible
+CLIP = 3.0  # evidence per half-hour clipped to ±CLIP
+RESET = 2.0  # a half-hour with e ≤ −RESET resets S
+ACTIVE_MARGIN_W = 5.0  # the unattended top: the nights' 95th percentile + max(5 W, 10 %)
+SCALE = 40  # stored evidence: round(e × SCALE) in a signed byte (±120 for ±CLIP)
+LOOKBACK_DAYS = 4  # S is run over this many local days (today included)
+# A half-hour's evidence counts for the half-hours since the last one with a reading, at most
+# this many: an hourly plug fills every other half-hour and weighs as much as a half-hourly one.
+MAX_COVER = 2
+VERSION = 1
+_HEADER = 16
+_TABLE = 2 * SLOTS * GRID
+
+
+def level_byte(watts: float) -> float:
+    """The (unrounded) level byte of one reading: ``log(watts + 10)`` on 0–254."""
+    w = min(max(watts, 0.0), MAX_W)
+    return (math.log(w + OFFSET_W) - _LO) / UNIT
+
+
+def byte_watts(q: int | np.ndarray) -> float | np.ndarray:
+    """The watts a level byte stands for (the inverse of :func:`level_byte`)."""
+    return np.exp(_LO + np.asarray(q, dtype=float) * UNIT) - OFFSET_W
+
+
+def merge_levels(old: bytes | None, sums: Mapping[int, tuple[float, int]]) -> bytes:
+    """``old`` (a stored ``level_slots``, or None) with a batch's readings added: ``sums`` maps a
+    half-hour to (sum of its readings' level bytes, number of readings). The mean is weighted
+    by each side's readings, so two batches of one half-hour give the mean of all its readings,
+    whatever their order."""
+    levels = bytearray(old[:SLOTS]) if old else bytearray([NO_LEVEL] * SLOTS)
+    counts = bytearray(old[SLOTS : 2 * SLOTS]) if old else bytearray(SLOTS)
+    for slot, (total, n) in sums.items():
+        if n <= 0:
+            continue
+        had = counts[slot] if levels[slot] != NO_LEVEL else 0
+        mean = (levels[slot] * had + total) / (had + n) if had else total / n
+        levels[slot] = min(max(round(mean), 0), 254)
+        counts[slot] = min(had + n, 255)
+    return bytes(levels + counts)
+
+
+def day_levels(stored: bytes | None) -> np.ndarray:
+    """The 48 level bytes of a stored day (all ``NO_LEVEL`` for None)."""
+    if not stored:
+        return np.full(SLOTS, NO_LEVEL, dtype=np.uint8)
+    return np.frombuffer(stored[:SLOTS], dtype=np.uint8)
+
+
+def encode_days(levels: np.ndarray, counts: np.ndarray) -> list[bytes | None]:
+    """Rows of (…, 48) level bytes and reading counts as ``level_slots`` values (None for a day
+    without any reading): the demo builder writes what ingest would have."""
+    lv = np.asarray(levels, dtype=np.uint8).reshape(-1, SLOTS)
+    ct = np.minimum(np.asarray(counts), 255).astype(np.uint8).reshape(-1, SLOTS)
+    return [
+        bytes(a.tobytes() + b.tobytes()) if (a != NO_LEVEL).any() else None
+        for a, b in zip(lv, ct, strict=True)
+    ]
+
+
+def _weekend(day: date) -> bool:
+    return day.weekday() >= 5
+
+
+@lru_cache(maxsize=1)
+def _smoother() -> np.ndarray:
+    sd = BANDWIDTH / (UNIT * 255 / GRID)  # the kernel in grid points
+    offsets = np.arange(GRID)[:, None] - np.arange(GRID)[None, :]
+    return np.exp(-0.5 * (offsets / sd) ** 2)
+
+
+def _log_density(counts: np.ndarray) -> np.ndarray:
+    """Smoothed, floored log density of histograms along the last axis."""
+    flat = counts.reshape(-1, GRID) @ _smoother()
+    total = flat.sum(axis=1, keepdims=True)
+    shape = np.where(total > 0, flat / np.where(total > 0, total, 1), 1.0 / GRID)
+    return np.log((1 - FLAT) * shape + FLAT / GRID).reshape(counts.shape)
+
+
+@dataclass(frozen=True)
+class LevelModel:
+    """A plug's learned evidence table and its reference days (see the module docstring)."""
+
+    table: np.ndarray  # (2, 48, GRID) int8: round(clip(e) × SCALE), weekday then weekend
+    top: int  # the unattended load's top as a level byte: above it, an appliance is in use
+    split: bool  # weekdays and weekends learned apart
+    refs: tuple[tuple[bool, int], ...]  # per reference day: (weekend, bits of slots above top)
+    learned_on: date | None = None  # the midnight it was learned at, where ``carry`` applies
+    carry: float = 0.0  # S at that midnight, scored with the model before (``carry_over``)
+    carry_back: int = -1  # half-hours before that midnight where S last rose from 0 (-1: none)
+
+    def evidence(self, day: date, slot: int, q: int) -> float:
+        wk = int(self.split and _weekend(day))
+        return float(self.table[wk, slot, q * GRID // 255]) / SCALE
+
+    def to_bytes(self) -> bytes:
+        ordinal = self.learned_on.toordinal() if self.learned_on else 0
+        head = bytes([VERSION, self.top, int(self.split), len(self.refs)]) + struct.pack(
+            "<fiI", self.carry, self.carry_back, ordinal
+        )
+        days = b"".join((bits | (int(wk) << 48)).to_bytes(8, "little") for wk, bits in self.refs)
+        return head + self.table.astype(np.int8).tobytes() + days
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> LevelModel:
+        if len(blob) < _HEADER + _TABLE or blob[0] != VERSION:
+            raise ValueError(f"not a level model (version {blob[:1]!r}, {len(blob)} bytes)")
+        n = blob[3]
+        table = np.frombuffer(blob[_HEADER : _HEADER + _TABLE], dtype=np.int8)
+        days = blob[_HEADER + _TABLE : _HEADER + _TABLE + 8 * n]
+        refs = tuple(
+            (bool(v >> 48 & 1), v & ((1 << 48) - 1))
+            for v in (int.from_bytes(days[i : i + 8], "little") for i in range(0, 8 * n, 8))
+        )
+        carry, back, ordinal = struct.unpack("<fiI", blob[4:_HEADER])
+        learned = date.fromordinal(ordinal) if ordinal else None
+        return cls(
+            table.reshape(2, SLOTS, GRID), blob[1], bool(blob[2]), refs, learned, carry, back
+        )
+
+    def above_days(self, weekend: bool, first_slot: int, slots: int) -> tuple[int, int]:
+        """(reference days above the unattended top at some half-hour of the clock window
+        ``first_slot`` … ``first_slot + slots − 1`` (wrapping round midnight), reference days
+        of that kind): the sentence's "on 27 of the last 28 weekdays"."""
+        mask = 0
+        for k in range(min(slots, SLOTS)):
+            mask |= 1 << ((first_slot + k) % SLOTS)
+        kind = [bits for wk, bits in self.refs if not self.split or wk == weekend]
+        return sum(1 for bits in kind if bits & mask), len(kind)
+
+
+def learn_levels(
+    days: Mapping[date, bytes | None], today: date, window_days: int = 28, min_days: int = 14
+) -> LevelModel | None:
+    """The model from the stored days before ``today`` (the last ``window_days``); None with
+    fewer than 8 night half-hours to learn the unattended load from or fewer than
+    ``min_days`` reference days (a day with a half-hour above the unattended top: a day away
+    or a dead plug does not teach the model that an idle home is normal at noon). Weekends are
+    learned apart once there are four weekend reference days."""
+    first = today - timedelta(days=window_days)
+    window = sorted(d for d, v in days.items() if v and first <= d < today)
+    if not window:
+        return None
+    levels = np.stack([day_levels(days[d]) for d in window]).astype(np.int64)  # (n, 48)
+    seen = levels != NO_LEVEL
+    night = levels[:, NIGHT_SLOTS][seen[:, NIGHT_SLOTS]]
+    if len(night) < 8:
+        return None
+    q95 = float(np.quantile(byte_watts(night), 0.95))
+    top_w = q95 + max(ACTIVE_MARGIN_W, 0.1 * q95)
+    top = min(math.ceil(level_byte(top_w)), 254)
+    above = seen & (levels > top)
+    is_ref = above.any(axis=1)
+    if int(is_ref.sum()) < min_days:
+        return None
+    weekend = np.array([_weekend(d) for d in window])
+    split = int((is_ref & weekend).sum()) >= 4
+    grid = np.where(seen, levels * GRID // 255, 0)
+    counts = np.zeros((2, SLOTS, GRID))
+    rows, cols = np.nonzero(seen & is_ref[:, None])
+    kind = weekend[rows].astype(np.int64) if split else np.zeros(len(rows), dtype=np.int64)
+    np.add.at(counts, (kind, cols, grid[rows, cols]), 1.0)
+    if not split:
+        counts[1] = counts[0]
+    pooled = sum(np.roll(counts, k, axis=1) for k in range(-POOL, POOL + 1))
+    normal = _log_density(pooled)
+    unattended = _log_density(np.bincount(night * GRID // 255, minlength=GRID).astype(float))
+    e = np.clip(unattended[None, None, :] - normal, -CLIP, CLIP)
+    table = np.rint(e * SCALE).astype(np.int8)
+    bit = 1 << np.arange(SLOTS, dtype=np.uint64)
+    refs = tuple(
+        (bool(weekend[i]), int((above[i].astype(np.uint64) * bit).sum()))
+        for i in np.nonzero(is_ref)[0]
+    )
+    return LevelModel(table, top, split, refs[-56:], today)
+
+
+@dataclass(frozen=True)
+class LevelFacts:
+    """What the rule needs: the plug's model and its stored days of the last
+    ``LOOKBACK_DAYS`` (local day → ``level_slots``)."""
+
+    model: LevelModel
+    days: Mapping[date, bytes]
+
+
+@dataclass(frozen=True)
+class LevelScore:
+    s: float  # the CUSUM after the newest stored half-hour up to the moment scored
+    since: datetime | None  # start of the half-hour where S last rose from 0 (None: S is 0)
+
+    EVIDENCE_KEYS = ("level_s", "level_since")
+
+    def evidence(self) -> dict:
+        return {
+            "level_s": round(self.s, 1),
+            "level_since": self.since.isoformat() if self.since else None,
+        }
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
+
+
+def score_levels(
+    model: LevelModel, days: Mapping[date, bytes | None], until: datetime, tz: ZoneInfo
+) -> LevelScore:
+    """``S`` up to the half-hour holding ``until`` (included: its mean so far).
+
+    From the model's learning midnight on, starting from the ``S`` carried over from the day
+    before (``carry_over``), so a model learned anew does not re-score the past; without a carry
+    (a model older than ``LOOKBACK_DAYS``, or none recorded) over the stored half-hours of the
+    last ``LOOKBACK_DAYS`` local days, from 0."""
+    local = until.astimezone(tz)
+    today = local.date()
+    last_slot = local.hour * 2 + local.minute // 30
+    learned = model.learned_on
+    if learned is not None and 0 <= (today - learned).days < LOOKBACK_DAYS:
+        first, s = learned, model.carry
+        since = None
+        if s > 0 and model.carry_back >= 0:
+            since = _midnight(first, tz) - timedelta(minutes=30 * model.carry_back)
+    else:
+        first, s, since = today - timedelta(days=LOOKBACK_DAYS - 1), 0.0, None
+    previous = None  # the last stored half-hour before, counted from ``first``
+    for k in range((today - first).days + 1):
+        day = first + timedelta(days=k)
+        levels = day_levels(days.get(day))
+        table = model.table[int(model.split and _weekend(day))]
+        for slot in range(last_slot + 1 if day == today else SLOTS):
+            q = int(levels[slot])
+            if q == NO_LEVEL:
+                continue
+            e = float(table[slot, q * GRID // 255]) / SCALE
+            index = k * SLOTS + slot
+            weight = 1 if previous is None else min(index - previous, MAX_COVER)
+            previous = index
+            if e <= -RESET:
+                s, since = 0.0, None
+                continue
+            s = max(0.0, s + weight * e)
+            if s == 0.0:
+                since = None
+            elif since is None:
+                since = _midnight(day, tz) + timedelta(minutes=30 * slot)
+    return LevelScore(s, since.astimezone(until.tzinfo) if since else None)
+
+
+def carry_over(
+    old: LevelModel | None, new: LevelModel, days: Mapping[date, bytes | None], tz: ZoneInfo
+) -> LevelModel:
+    """``new`` (learned at ``new.learned_on``'s midnight) with the ``S`` the day before ended
+    on, scored with the model of that day (``old``; none: 0): each half-hour is judged by the
+    model in force when it was stored, as the prototype did."""
+    if old is None or new.learned_on is None:
+        return new
+    midnight = _midnight(new.learned_on, tz)
+    score = score_levels(old, days, midnight - timedelta(microseconds=1), tz)
+    back = -1 if score.since is None else int((midnight - score.since) / timedelta(minutes=30))
+    return replace(new, carry=score.s, carry_back=back)
+
+
+def next_half_hour(now: datetime) -> datetime:
+    """The next half-hour boundary after ``now``: a new half-hour's level can move ``S``."""
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp((epoch // 1800 + 1) * 1800, now.tzinfo)
+
+
+def level_stage_rank(s: float, h: float) -> int:
+    """0 none, 1 관심 (S ≥ h), 2 위험 (2h), 3 심각 (4h)."""
+    return int(s >= h) + int(s >= 2 * h) + int(s >= 4 * h)
