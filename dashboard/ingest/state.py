@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, case, func, literal_column, null, or_, select
 from sqlalchemy.sql.dml import Insert
 
-from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.inlist import bound_values, in_bound, in_values
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
