@@ -449,9 +449,9 @@ def _stored_levels(
     """The stored ``level_slots`` of the device-days this batch adds power readings to (one
     indexed read): a half-hour's mean needs the readings already counted. Concurrent batches of
     one device are serialised by ``update_device_state``'s row lock (PostgreSQL) or by SQLite's
-    single writer, so the merge does not lose a batch; the exception is the very first batches
-    of a plug with no state row yet on PostgreSQL (nothing to lock), where two at once can leave
-    the day's levels of one of them (docs/detection.md)."""
+    single writer, so the merge does not lose a batch. A plug's very first batches have no row
+    to lock, but the state upsert runs before this read: the second one's insert waits for the
+    first to commit, and this read (a new statement, READ COMMITTED) then sees its levels."""
     wanted = {k for k in keys if signals[k[0]][k[1]].levels}
     if not wanted:
         return {}
