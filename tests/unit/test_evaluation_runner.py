@@ -27,7 +27,7 @@ def test_routine_switch_in_a_rules_file():
     assert "[plug_routine]" in SHIPPED  # the shipped file has the section: switched in place
     off = with_routine(SHIPPED, enabled=False)
     assert off.count("[plug_routine]") == 1 and "\nenabled = false" in off
-    assert off.replace("enabled = false", "enabled = true") == SHIPPED
+    assert off.replace("\nenabled = false", "\nenabled = true") == SHIPPED
     on = with_routine(off, enabled=True)
     assert on == SHIPPED
     bare = "[battery]\nlow_pct = 20\n"  # no section: appended
