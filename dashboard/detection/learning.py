@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, or_, select
+from sqlalchemy import Connection, Engine, null, or_, select
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
@@ -111,7 +111,8 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
                 daily.c.night_low_w,
                 daily.c.night_high_w,
                 daily.c.night_step_w,
-                daily.c.level_slots,
+                # 96 bytes a plug-day: read only when the level test learns from them
+                daily.c.level_slots if cfg.level_enabled else null().label("level_slots"),
             )
             .where(daily.c.device_id.in_(part), daily.c.day >= first, daily.c.day < today)
             .order_by(daily.c.device_id, daily.c.day.desc())
