@@ -122,6 +122,23 @@ def private_copy(demo_db: Engine, directory: Path) -> Iterator[Engine]:
         get_settings.cache_clear()
 
 
+@contextmanager
+def without_live_loop(reason: str) -> Iterator[None]:
+    """The app does not start the embedded demo's live loop while the block runs.
+
+    For a private copy whose rows report at the real clock: that makes the demo city look live,
+    so the app would start the loop, whose tick opens alerts for those rows (and feeds a file
+    other modules never see) and outlives the test."""
+    import dashboard.background as background
+
+    def no_live_loop(*_args, **_kwargs) -> background.LiveServices:
+        return background.LiveServices(reason=reason)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(background, "start_live_services", no_live_loop)
+        yield
+
+
 def login_as(at: AppTest, role: str | None) -> AppTest:
     """Put the demo account ``role`` in the session, as the login form would (``None``: nobody)."""
     from dashboard.auth import DEMO_ACCOUNTS, SessionUser

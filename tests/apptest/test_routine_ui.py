@@ -41,7 +41,7 @@ from dashboard.ui.routine_chart import day_label
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.watch import clear_watch
 from queries.alerts import OPEN_STATUSES
-from tests.apptest.conftest import APP, open_page, private_copy, texts
+from tests.apptest.conftest import APP, open_page, private_copy, texts, without_live_loop
 from tests.routine_support import bits_away_from, give_routine
 
 PASSWORD = "a long passphrase for tests"
@@ -54,18 +54,11 @@ def cli_lead() -> SessionUser:
 @pytest.fixture(scope="module")
 def db(demo_db: Engine, tmp_path_factory) -> Iterator[Engine]:
     """A private copy, without the embedded live loop: the homes built below report at the real
-    clock, which would make the demo city look live, start the loop and let its tick open
-    alerts for them (and keep feeding a file other modules never see)."""
-    import dashboard.background as background
-
-    def no_live_loop(*_args, **_kwargs) -> background.LiveServices:
-        return background.LiveServices(reason="tests/apptest/test_routine_ui.py")
-
+    clock, which would make the demo city look live and start the loop."""
     with (
-        pytest.MonkeyPatch.context() as patch,
+        without_live_loop("tests/apptest/test_routine_ui.py"),
         private_copy(demo_db, tmp_path_factory.mktemp("routine-ui")) as engine,
     ):
-        patch.setattr(background, "start_live_services", no_live_loop)
         yield engine
 
 

@@ -14,7 +14,14 @@ from dashboard.db.schema import CareRecipient, Device, DeviceState, Program
 from dashboard.formatting import format_number
 from dashboard.i18n import translate
 from queries.wandering import DEFAULT_SAFE_ZONE_M, NO_POSITION_AFTER, snapshot
-from tests.apptest.conftest import DEMO_END, metric, open_page, texts
+from tests.apptest.conftest import (
+    DEMO_END,
+    metric,
+    open_page,
+    private_copy,
+    texts,
+    without_live_loop,
+)
 
 
 def _db_counts(engine) -> dict[str, int]:
@@ -129,9 +136,11 @@ def test_a_wearer_without_a_zone_is_counted_listed_and_linked(demo_db, tmp_path)
     their own, a list linking to the person panel, and a warning there."""
     from sqlalchemy import update
 
-    from tests.apptest.conftest import private_copy
-
-    with private_copy(demo_db, tmp_path) as engine:
+    # The fresh fix makes the demo city look live: no live loop may start for it.
+    with (
+        without_live_loop("test_a_wearer_without_a_zone_is_counted_listed_and_linked"),
+        private_copy(demo_db, tmp_path) as engine,
+    ):
         with engine.begin() as conn:
             device_id, recipient_id, ref = conn.execute(
                 select(Device.id, CareRecipient.id, CareRecipient.external_ref)
