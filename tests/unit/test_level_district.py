@@ -296,3 +296,18 @@ def test_the_replay_fast_path_loads_levels_only_where_the_test_is_on(db_engine):
         assert set(load_level_facts(conn, ids, JONGNO_ON, now, base)) == {jongno}
         assert set(load_level_facts(conn, ids, JONGNO_OFF, now, base)) == {ilsan}
         assert load_level_facts(conn, ids, CITY, now, base) == {}
+
+
+def test_detection_md_lists_the_district_keys():
+    """docs/detection.md's district section names exactly the keys a district may override."""
+    import re
+
+    from dashboard.settings import PROJECT_ROOT
+
+    text = " ".join((PROJECT_ROOT / "docs" / "detection.md").read_text("utf-8").split())
+    section = text[text.index("**Overrides.**") :]
+    listed = {
+        table: tuple(re.findall(r"`(\w+)`", keys))
+        for table, keys in re.findall(r"`\[districts\.<code>\.(\w+)\]` \(([^)]*)\)", section)[:2]
+    }
+    assert listed == config.DISTRICT_KEYS
