@@ -129,7 +129,7 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
         try:
             days = _full_window(conn, now, th.plug_routine.window_days)
             started = time.perf_counter()
-            learned = learn_routines(conn, now, th.plug_routine)
+            learned = learn_routines(conn, now, th)
             learn_s = time.perf_counter() - started
             started = time.perf_counter()
             facts = load_facts(conn, Device.__table__.c.type_code == "smart_plug")

@@ -157,7 +157,7 @@ def derive_present(conn: Connection, ctx: Ctx) -> dict[str, int]:
     # for everything else, exactly as the worker will. Should another worker hold the tick
     # lock (PostgreSQL), judge every device through on_events instead: same rules, no lock.
     # The plugs' routines as the worker learns them each night, from the days before ``end``.
-    learn_routines(conn, end, th.plug_routine)
+    learn_routines(conn, end, th)
     # … and the case workers' slow-risk flags, as the same nightly job sets them.
     update_slow_risk(conn, end)
     active = d.c.status == "active"

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, null, or_, select
+from sqlalchemy import Connection, Engine, func, null, or_, select
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
@@ -16,6 +16,7 @@ from dashboard.db.schema import (
     Device,
     DeviceDaily,
     DeviceRoutine,
+    Region,
 )
 from dashboard.detection.background import learn_background
 from dashboard.detection.levels import LevelModel, carry_over, learn_levels
@@ -23,7 +24,7 @@ from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.ingest.bulk import bulk_write
 from dashboard.once_a_day import run_once_a_day
-from dashboard.rules.config import PlugRoutine, current_thresholds
+from dashboard.rules.config import PlugRoutine, Thresholds, current_thresholds
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
@@ -52,11 +53,17 @@ class LearnSummary:
         )
 
 
-def _routine_ids(conn: Connection) -> list[int]:
-    d, r = Device.__table__, CareRecipient.__table__
+def _routine_devices(conn: Connection) -> list[tuple[int, str | None]]:
+    """(device id, region code) of every active plug and phone line, placed by the person's
+    region (the device's when it has no person), as the rules place them."""
+    d, r, region = Device.__table__, CareRecipient.__table__, Region.__table__
     query = (
-        select(d.c.id)
-        .select_from(d.outerjoin(r, r.c.id == d.c.recipient_id))
+        select(d.c.id, region.c.code)
+        .select_from(
+            d.outerjoin(r, r.c.id == d.c.recipient_id).outerjoin(
+                region, region.c.id == func.coalesce(r.c.region_id, d.c.region_id)
+            )
+        )
         .where(
             d.c.type_code.in_(ROUTINE_TYPES),
             d.c.status == "active",
@@ -64,22 +71,32 @@ def _routine_ids(conn: Connection) -> list[int]:
         )
         .order_by(d.c.id)
     )
-    return list(conn.execute(query).scalars())
+    return [(row[0], row[1]) for row in conn.execute(query)]
 
 
-def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = None) -> LearnSummary:
+def learn_routines(
+    conn: Connection, now: datetime, th: Thresholds | PlugRoutine | None = None
+) -> LearnSummary:
     """Learn (or re-learn) every active plug's and phone line's routine from ``device_daily``;
-    one upsert."""
+    one upsert. The level model only for plugs whose region has the level test on
+    (``Thresholds.level_enabled_in``); a bare ``PlugRoutine`` is the city's, no districts."""
     import time as timer
 
     started = timer.perf_counter()
-    cfg = cfg or current_thresholds().plug_routine
+    if th is None:
+        th = current_thresholds()
+    elif isinstance(th, PlugRoutine):
+        th = Thresholds(plug_routine=th)
+    cfg = th.plug_routine  # the learning window is city-wide (not a district key)
     today = now.astimezone(LOCAL_TZ).date()
     first = today - timedelta(days=cfg.window_days)
     daily = DeviceDaily.__table__
     rows_out = []
     usable = with_bg = with_levels = 0
-    ids = _routine_ids(conn)
+    devices = _routine_devices(conn)
+    ids = [device_id for device_id, _code in devices]
+    # Phone lines have no level model; reading their (NULL) levels costs nothing.
+    level_ids = {i for i, code in devices if th.level_enabled_in(code)}
     routines = DeviceRoutine.__table__
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
@@ -103,25 +120,31 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
         days: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
-        query = (
-            select(
-                daily.c.device_id,
-                daily.c.day,
-                daily.c.activity_slots,
-                daily.c.night_low_w,
-                daily.c.night_high_w,
-                daily.c.night_step_w,
-                # 96 bytes a plug-day: read only when the level test learns from them
-                daily.c.level_slots if cfg.level_enabled else null().label("level_slots"),
+        with_levels_part = [i for i in part if i in level_ids]
+        without = [i for i in part if i not in level_ids]
+        # 96 bytes a plug-day (86 MB a night at Seoul scale): read only for the plugs whose
+        # region's level test learns from them; the others' query leaves the column out.
+        for group, read_levels in ((with_levels_part, True), (without, False)):
+            if not group:
+                continue
+            query = (
+                select(
+                    daily.c.device_id,
+                    daily.c.day,
+                    daily.c.activity_slots,
+                    daily.c.night_low_w,
+                    daily.c.night_high_w,
+                    daily.c.night_step_w,
+                    daily.c.level_slots if read_levels else null().label("level_slots"),
+                )
+                .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
+                .order_by(daily.c.device_id, daily.c.day.desc())
             )
-            .where(daily.c.device_id.in_(part), daily.c.day >= first, daily.c.day < today)
-            .order_by(daily.c.device_id, daily.c.day.desc())
-        )
-        for device_id, day, slots, low, high, step, lv in conn.execute(query):
-            days[device_id][day] = int(slots or 0)
-            nights[device_id].append((low, high, step))
-            if lv is not None:
-                day_levels[device_id][day] = bytes(lv)
+            for device_id, day, slots, low, high, step, lv in conn.execute(query):
+                days[device_id][day] = int(slots or 0)
+                nights[device_id].append((low, high, step))
+                if lv is not None:
+                    day_levels[device_id][day] = bytes(lv)
         for device_id, device_days in days.items():
             background = learn_background(nights[device_id])
             routine = learn_routine(
@@ -138,7 +161,7 @@ def learn_routines(conn: Connection, now: datetime, cfg: PlugRoutine | None = No
             )
             refs = len(routine.reference_days)
             model = None
-            if cfg.level_enabled and device_id in day_levels:
+            if device_id in level_ids and device_id in day_levels:
                 stored = day_levels[device_id]
                 model = learn_levels(stored, today, cfg.window_days, cfg.min_days)
                 if model is not None:  # the S yesterday ended on, by yesterday's model

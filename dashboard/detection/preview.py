@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, null, or_, select
 
 from dashboard.auth.regions import area_prefix
 from dashboard.clock import as_utc
@@ -54,6 +54,7 @@ from dashboard.settings import LOCAL_TZ
 DAYS = 30
 CHUNK = 5_000
 STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
+BASES = ("ladder", "net", "routine", "level")  # what an opening's top stage came from
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ class Counts:
     severe: int = 0
     people: int = 0  # distinct people with at least one opening
     homes: int = 0  # distinct plugs with at least one opening
-    # "ladder" / "net" / "routine" → openings
+    # "ladder" / "net" / "routine" / "level" → openings
     by_basis: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -107,6 +108,10 @@ class Preview:
     current: Counts
     proposed: Counts
     seconds: float
+    # The level test on in either set: its models learned for each day from the stored
+    # half-hour levels (as the nightly job would have), whether or not it ever learned them.
+    level_test: bool = False
+    with_levels: int = 0  # plugs with stored levels in the window (those the test can judge)
 
 
 def _away_on(plug: PlugHistory, day: date) -> bool:
@@ -161,7 +166,7 @@ def replay_counts(
             severe=s["severe"],
             people=len(people[i]),
             homes=len(homes[i]),
-            by_basis={b: s[f"basis:{b}"] for b in ("ladder", "net", "routine")},
+            by_basis={b: s[f"basis:{b}"] for b in BASES},
         )
         for i, s in enumerate(stats)
     ]
@@ -209,9 +214,11 @@ def newest_report(conn: Connection, district_code: str) -> datetime | None:
 
 
 def load_histories(
-    conn: Connection, district_code: str, first_day: date, last_day: date
+    conn: Connection, district_code: str, first_day: date, last_day: date, read_levels: bool = True
 ) -> list[PlugHistory]:
-    """The district's plugs with their ``device_daily`` bits from ``first_day`` to ``last_day``."""
+    """The district's plugs with their ``device_daily`` bits from ``first_day`` to ``last_day``;
+    with their stored half-hour levels when ``read_levels`` (the level test judges in either set:
+    96 bytes a plug-day, left unread otherwise)."""
     plugs = district_plugs(conn, district_code)
     daily, rt, away = DeviceDaily.__table__, DeviceRoutine.__table__, AwayPeriod.__table__
     days: dict[int, dict[date, int]] = defaultdict(dict)
@@ -229,7 +236,7 @@ def load_histories(
                 daily.c.day,
                 daily.c.activity_slots,
                 daily.c.change_slots,
-                daily.c.level_slots,
+                daily.c.level_slots if read_levels else null().label("level_slots"),
             ).where(daily.c.device_id.in_(chunk), daily.c.day >= first_day, daily.c.day <= last_day)
         ):
             days[device_id][day] = int(bits or 0)
@@ -284,8 +291,13 @@ def preview_district(
     start = end - timedelta(days=days)
     window = max(current.plug_routine.window_days, proposed.plug_routine.window_days)
     first_day = start.astimezone(LOCAL_TZ).date() - timedelta(days=window + 1)
-    plugs = load_histories(conn, district_code, first_day, end.astimezone(LOCAL_TZ).date())
+    level_test = any(
+        th.plug_routine.enabled and th.plug_routine.level_enabled for th in (current, proposed)
+    )
+    last_day = end.astimezone(LOCAL_TZ).date()
+    plugs = load_histories(conn, district_code, first_day, last_day, read_levels=level_test)
     (now_counts, new_counts), with_routine = replay_counts(plugs, [current, proposed], start, end)
+    window_first = start.astimezone(LOCAL_TZ).date()
     return Preview(
         district_code=district_code,
         start=start,
@@ -295,4 +307,8 @@ def preview_district(
         current=now_counts,
         proposed=new_counts,
         seconds=time.perf_counter() - started,
+        level_test=level_test,
+        with_levels=sum(
+            any(window_first <= day <= last_day for day in p.levels or ()) for p in plugs
+        ),
     )

@@ -27,7 +27,7 @@ the transitions are identical; a change to what the rules read must keep that te
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from itertools import islice
@@ -230,7 +230,12 @@ class Mirror:
     def _routine_due(self, th: Thresholds, now: datetime) -> bool:
         """The tick's own extra candidates (``engine._candidates``): a quiet plug with a usable
         routine, which the ingest pre-filter leaves to the tick (so not on arrivals alone)."""
-        cfg, routine, quiet = th.plug_routine, self.routine, self.state.last_activity_at
+        region = self.base.region_code if self.base is not None else None
+        cfg, routine, quiet = (
+            th.for_region(region).plug_routine,
+            self.routine,
+            self.state.last_activity_at,
+        )
         return (
             cfg.enabled
             and self.type_code == "smart_plug"
@@ -279,7 +284,8 @@ class Mirror:
         facts = self.facts(th)
         if facts is None:
             return False
-        decisions = evaluate_device(facts, th, now, self.readings())
+        # With the person's district's thresholds, as the engine judges (``engine._evaluate``).
+        decisions = evaluate_device(facts, th.for_region(facts.region_code), now, self.readings())
         return would_change(decisions, self.open, facts.wander_episode)
 
 
@@ -313,21 +319,28 @@ def load_learned(
 
 
 def load_level_facts(
-    conn: Connection, ids: list[int], th: Thresholds, now: datetime
+    conn: Connection,
+    ids: list[int],
+    th: Thresholds,
+    now: datetime,
+    base: Mapping[int, DeviceFacts | None],
 ) -> dict[int, LevelFacts]:
-    """Each plug's level model and stored recent levels while the level test is on."""
-    if not (th.plug_routine.enabled and th.plug_routine.level_enabled):
+    """Each plug's level model and stored recent levels, for the plugs whose region (``base``:
+    their facts) has the level test on."""
+    if not th.plug_routine.enabled:
         return {}
-    return load_levels(conn, ids, now.astimezone(LOCAL_TZ).date())
+    on = [i for i in ids if (f := base.get(i)) is not None and th.level_enabled_in(f.region_code)]
+    return load_levels(conn, on, now.astimezone(LOCAL_TZ).date()) if on else {}
 
 
 def refresh(conn: Connection, mirror: Mirror, th: Thresholds, now: datetime) -> None:
     """Reload a stale mirror's facts; its merged state and held-back readings stay."""
     ids = [mirror.device_id]
+    base = load_base(conn, ids, th, now)
     mirror.refreshed(
-        load_base(conn, ids, th, now).get(mirror.device_id),
+        base.get(mirror.device_id),
         load_learned(conn, ids)[ids[0]],
-        load_level_facts(conn, ids, th, now).get(ids[0]),
+        load_level_facts(conn, ids, th, now, base).get(ids[0]),
     )
 
 
@@ -356,7 +369,7 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
         )
     }
     learned = load_learned(conn, ids)
-    level_facts = load_level_facts(conn, ids, th, now)
+    level_facts = load_level_facts(conn, ids, th, now, loaded)
     for device_id, mirror in by_id.items():
         state = states.get(device_id, IngestState())
         mirror.reset(

@@ -225,10 +225,20 @@ class Battery(_Section):
 
 
 # What a district may override (``[districts."<code>".<section>]``): the routine score's
-# sensitivity and the ladder's steps for people without a personal setting. Everything else
-# (the noise margins, the routine's learning window, min/max_hours) stays city-wide.
+# sensitivity, the level test (on or off, and its threshold: a district may preview and opt in
+# without the whole city) and the ladder's steps for people without a personal setting.
+# Everything else (the noise margins, the routine's learning window, min/max_hours) stays
+# city-wide.
 DISTRICT_KEYS: dict[str, tuple[str, ...]] = {
-    "plug_routine": ("min_share", "min_quiet_h", "attention_slots", "risk_slots", "severe_slots"),
+    "plug_routine": (
+        "min_share",
+        "min_quiet_h",
+        "attention_slots",
+        "risk_slots",
+        "severe_slots",
+        "level_enabled",
+        "level_h",
+    ),
     "plug_no_change": ("default_hours", "risk_after_attention_h", "severe_after_attention_h"),
 }
 # The ladder is the floor guarantee: a district may make it earlier, never later than the city's.
@@ -243,6 +253,10 @@ class DistrictRoutine(_Section):
     attention_slots: float | None = Field(None, gt=0)
     risk_slots: float | None = Field(None, gt=0)
     severe_slots: float | None = Field(None, gt=0)
+    # Strict: in a hand-edited district table, ``level_enabled = 1`` or ``"no"`` is a mistake
+    # to name, not a value to guess (TOML has true and false).
+    level_enabled: bool | None = Field(None, strict=True)
+    level_h: float | None = Field(None, gt=0, le=200)
 
 
 class DistrictLadder(_Section):
@@ -257,7 +271,7 @@ class DistrictOverride(_Section):
     plug_routine: DistrictRoutine = DistrictRoutine()
     plug_no_change: DistrictLadder = DistrictLadder()
 
-    def values(self) -> dict[str, float]:
+    def values(self) -> dict[str, float | bool]:
         """The overridden settings as flat ``section.key`` → value (None left out)."""
         return {
             f"{section}.{key}": value
@@ -368,6 +382,17 @@ class Thresholds(_Section):
                 break
         self._by_region[region_code] = out
         return out
+
+    def level_enabled_in(self, region_code: str | None) -> bool:
+        """Whether the level test judges (and the nightly job learns for) plugs of a person in
+        ``region_code``: the district's ``plug_routine.level_enabled``, else the city's."""
+        return self.for_region(region_code).plug_routine.level_enabled
+
+    @property
+    def level_enabled_anywhere(self) -> bool:
+        """The level test is on in the city or in some district (the tick's candidate query
+        then takes plugs with a level model)."""
+        return any(v.plug_routine.level_enabled for v in self.district_variants())
 
     def district_variants(self) -> list[Thresholds]:
         """The city's thresholds and every district's (the tick's candidate query takes the most

@@ -10,7 +10,9 @@ district.
 
 The editor works with *effective* values (the city's, with the district's override applied);
 a value equal to the city's is not stored, so setting every value back to the city's removes
-the district's table.
+the district's table. The switches of ``CHOICE_KEYS`` (the level test) are a choice instead:
+the city's value (None, not stored), on or off, stored as chosen even when the city has the
+same value, so a district that opted in stays in when the city changes its mind.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ from dashboard.rules.edit import (
 ACTION = "district_thresholds_update"
 # The editable settings as flat keys, in the editor's order.
 FIELDS: tuple[str, ...] = tuple(f"{s}.{k}" for s, keys in DISTRICT_KEYS.items() for k in keys)
+# Switches a district chooses (None: the city's value) rather than tunes.
+CHOICE_KEYS: frozenset[str] = frozenset({"plug_routine.level_enabled"})
 
 
 def effective_values(th: Thresholds, code: str) -> dict[str, float]:
@@ -62,8 +66,20 @@ def city_values(th: Thresholds) -> dict[str, float]:
     return {key: getattr(getattr(th, key.split(".")[0]), key.split(".")[1]) for key in FIELDS}
 
 
+def editor_values(th: Thresholds, code: str) -> dict[str, Any]:
+    """What the district editor shows and the audit compares: the effective values, and for
+    ``CHOICE_KEYS`` the district's choice (None: it follows the city)."""
+    override = th.districts.get(code)
+    chosen = override.values() if override is not None else {}
+    values: dict[str, Any] = effective_values(th, code)
+    for key in CHOICE_KEYS:
+        values[key] = chosen.get(key)
+    return values
+
+
 def _override_of(th: Thresholds, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The TOML tables of ``values`` (effective values): only those differing from the city's."""
+    """The TOML tables of ``values`` (effective values; choices): only the values differing
+    from the city's, and every choice made."""
     city = city_values(th)
     unknown = [k for k in values if k not in FIELDS]
     if unknown:
@@ -71,7 +87,9 @@ def _override_of(th: Thresholds, values: dict[str, Any]) -> dict[str, dict[str, 
             f"not a district setting: {', '.join(unknown)} (one of {', '.join(FIELDS)})",
             {k: [Problem("not a district setting", "not_district_setting")] for k in unknown},
         )
-    return nest({k: v for k, v in values.items() if v is not None and v != city[k]})
+    return nest(
+        {k: v for k, v in values.items() if v is not None and (k in CHOICE_KEYS or v != city[k])}
+    )
 
 
 def _named(message: str) -> list[str]:
@@ -81,9 +99,10 @@ def _named(message: str) -> list[str]:
 
 def proposed_thresholds(th: Thresholds, code: str, values: dict[str, Any]) -> Thresholds:
     """``th`` with district ``code`` set to ``values`` (effective values, by flat key; keys not
-    given keep the district's current value). Raises :class:`ThresholdsInvalid` with
-    ``problems`` by flat key, each message naming the setting and what is wrong."""
-    merged = {**effective_values(th, code), **values}
+    given keep the district's current value; a ``CHOICE_KEYS`` switch takes True, False or
+    None for the city's value). Raises :class:`ThresholdsInvalid` with ``problems`` by flat
+    key, each message naming the setting and what is wrong."""
+    merged = {**editor_values(th, code), **values}
     tables = _override_of(th, merged)
     problems: dict[str, list[str]] = {}
     try:
@@ -133,7 +152,8 @@ def update_district_thresholds(
     now: datetime,
 ) -> dict[str, list[Any]]:
     """Set district ``code``'s thresholds to ``values`` (effective values by flat key) as
-    ``principal``; returns what changed, key → [before, after] (effective values).
+    ``principal``; returns what changed, key → [before, after] (effective values; for
+    ``CHOICE_KEYS`` the choice, None for the city's value).
 
     Checks ``edit_thresholds`` for a person in that district (``require_in_scope``), that the
     code is a district, and the values; writes the ``district_thresholds_update`` audit row
@@ -147,9 +167,9 @@ def update_district_thresholds(
         th = load_thresholds(path)
     except RulesConfigError:
         th = Thresholds()
-    before = effective_values(th, code)
+    before = editor_values(th, code)
     proposed = proposed_thresholds(th, code, values)
-    after = effective_values(proposed, code)
+    after = editor_values(proposed, code)
     diff = changes(before, after)
     if not diff:
         return diff

@@ -70,6 +70,7 @@ _UNIT_EXACT = {
     "concern_stage": "stage",
     "night_start_hour": "clock",
     "night_end_hour": "clock",
+    "level_h": "none",  # a threshold on the level test's evidence S (no unit), not hours
 }
 
 

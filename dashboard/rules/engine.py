@@ -165,10 +165,12 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
                 select(rt.c.device_id)
                 .join(own_state, own_state.c.device_id == rt.c.device_id)
                 .where(
-                    # a usable routine, or a level model while the level test is on
+                    # a usable routine, or a level model while the level test is on in the
+                    # city or a district (the nightly job stores one only where it is on;
+                    # the facts load the levels only for plugs of such a region)
                     or_(
                         rt.c.reference_days >= cfg.min_days,
-                        rt.c.level_model.is_not(None) if cfg.level_enabled else false(),
+                        rt.c.level_model.is_not(None) if th.level_enabled_anywhere else false(),
                     ),
                     or_(
                         rt.c.checked_at.is_(None),

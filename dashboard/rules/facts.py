@@ -197,8 +197,14 @@ def enrich(
         )
     ]
     routines = load_routines(conn, quiet_plugs + quiet_lines)
-    # The level test reads the same quiet plugs' level models and recent levels.
-    level_plugs = [i for i in quiet_plugs if i in routines] if th.plug_routine.level_enabled else []
+    # The level test reads the same quiet plugs' level models and recent levels, for plugs
+    # whose region (the person's) has it on.
+    quiet = set(quiet_plugs)
+    level_plugs = [
+        f.device_id
+        for f in facts
+        if f.device_id in quiet and f.device_id in routines and th.level_enabled_in(f.region_code)
+    ]
     levels = load_levels(conn, level_plugs, now.astimezone(LOCAL_TZ).date())
     people = sorted({f.recipient_id for f in facts if f.recipient_id is not None})
     away = load_away(conn, people, now.astimezone(LOCAL_TZ).date())

@@ -98,6 +98,8 @@ def problem_text(problem: str) -> str:
 
 
 def show_value(key: str, value: Any) -> str:
+    if value is None and key in district_rules.CHOICE_KEYS:  # a district following the city
+        return t("settings_page.district.follows_city")
     if key == "ai_call.concern_stage":
         return t(f"settings_page.stage.{value}")
     if isinstance(value, bool):
@@ -249,13 +251,20 @@ def district_key(code: str, key: str) -> str:
     return f"settings_district__{code}__{key}"
 
 
+# A district's choice for a ``CHOICE_KEYS`` switch: the city's value (None), on or off.
+CHOICES: dict[str, bool | None] = {"city": None, "on": True, "off": False}
+
+
 def _district_values(code: str) -> dict[str, Any]:
     state = st.session_state
-    return {
+    values = {
         key: state[district_key(code, key)]
         for key in district_rules.FIELDS
         if district_key(code, key) in state
     }
+    for key in district_rules.CHOICE_KEYS & values.keys():
+        values[key] = CHOICES.get(values[key])
+    return values
 
 
 def _on_district_preview() -> None:
@@ -320,7 +329,8 @@ def overrides_frame(th: config.Thresholds, names: dict[str, str]) -> pd.DataFram
 
 
 def preview_frame(preview: Preview) -> pd.DataFrame:
-    """Rows 관심/위험/심각/alerts/people/homes; columns current and proposed."""
+    """Rows 관심/위험/심각/alerts/people/homes (and, with the level test on in either set, the
+    alerts it raised); columns current and proposed."""
     rows = [
         *((t(f"settings_page.stage.{s}"), s) for s in STAGES),
         (t("settings_page.district.row_alerts"), "alerts"),
@@ -328,6 +338,10 @@ def preview_frame(preview: Preview) -> pd.DataFrame:
         (t("settings_page.district.row_homes"), "homes"),
     ]
     now, new = preview.current.as_dict(), preview.proposed.as_dict()
+    if preview.level_test:
+        rows.append((t("settings_page.district.row_level"), "level"))
+        now["level"] = preview.current.by_basis.get("level", 0)
+        new["level"] = preview.proposed.by_basis.get("level", 0)
     return pd.DataFrame(
         {
             t("settings_page.district.col_count"): [label for label, _ in rows],
@@ -376,6 +390,14 @@ def _show_preview(code: str) -> None:
         )
     )
     st.caption(t("settings_page.district.preview_counts"))
+    if preview.level_test:  # what the level test's replay can and cannot judge
+        st.caption(
+            t(
+                "settings_page.district.preview_levels",
+                plugs=preview.plugs,
+                with_levels=preview.with_levels,
+            )
+        )
     st.caption(t("settings_page.district.preview_limits"))
     if values != _district_values(code):
         st.warning(t("settings_page.district.preview_stale"), icon=":material/update:")
@@ -411,19 +433,22 @@ def district_view(user: SessionUser) -> None:
         key=DISTRICT,
     )
     errors: dict[str, list[str]] = st.session_state.get(_D_ERRORS, {})
-    current = district_rules.effective_values(th, code)
+    current = district_rules.editor_values(th, code)
     city = district_rules.city_values(th)
     with st.form(D_FORM, enter_to_submit=False):
         for key in district_rules.FIELDS:
             label = input_label(key)
             hint = t("settings_page.district.city_value", value=show_value(key, city[key]))
-            st.number_input(
-                label,
-                value=float(current[key]),
-                step=0.01 if key.endswith("min_share") else 1.0,
-                key=district_key(code, key),
-                help=f"{key} · {hint}",
-            )
+            if key in district_rules.CHOICE_KEYS:
+                _choice_input(code, key, current[key], city[key], f"{key} · {hint}")
+            else:
+                st.number_input(
+                    label,
+                    value=float(current[key]),
+                    step=0.01 if key.endswith("min_share") else 1.0,
+                    key=district_key(code, key),
+                    help=f"{key} · {hint}",
+                )
             for message in errors.get(key, []):
                 st.error(
                     t("settings_page.problem", message=problem_text(message)),
@@ -440,6 +465,26 @@ def district_view(user: SessionUser) -> None:
         )
     _show_preview(code)
     st.caption(t("settings_page.district.floor"))
+
+
+def _choice_input(code: str, key: str, chosen: bool | None, city: bool, help_text: str) -> None:
+    """The three-state switch: the city's value (named, and followed when the city changes),
+    on or off for this district."""
+    labels = {
+        "city": t("settings_page.district.choice_city", value=show_value(key, city)),
+        "on": t("settings_page.district.choice_on"),
+        "off": t("settings_page.district.choice_off"),
+    }
+    options = list(CHOICES)
+    st.radio(
+        setting_label(key),
+        options=options,
+        index=[CHOICES[o] for o in options].index(chosen),
+        format_func=labels.__getitem__,
+        horizontal=True,
+        key=district_key(code, key),
+        help=help_text,
+    )
 
 
 def _show_district_flash() -> None:

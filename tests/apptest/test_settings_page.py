@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.db.schema import AuditLog
 from dashboard.i18n import translate
 from dashboard.rules import config
+from dashboard.rules.districts import FIELDS
 from dashboard.settings import PROJECT_ROOT
 from dashboard.ui import settings_page as sp
 from tests.apptest.conftest import TIMEOUT, login_as, open_page, private_copy, texts
@@ -289,6 +290,103 @@ def test_an_invalid_district_value_is_named_and_nothing_runs(
     assert rules.read_bytes() == before
 
 
+LEVEL = "plug_routine.level_enabled"
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_lead_turns_the_level_test_on_for_a_district_and_previews_it(
+    settings_db: Engine, rules: Path, lang: str
+) -> None:
+    """The three-state switch (the city's value, named; on; off) and the level threshold; the
+    preview with the level test on in the district only counts what it would have raised,
+    learned from the stored levels (the city has it off: no model was ever learned)."""
+    from datetime import UTC, datetime
+
+    from dashboard.detection.preview import preview_district
+    from dashboard.rules.districts import proposed_thresholds
+
+    at = _open("lead", lang)
+    at.selectbox(key=sp.DISTRICT).set_value(JUNG).run()
+    switch = at.radio(key=sp.district_key(JUNG, LEVEL))
+    assert switch.value == "city" and switch.options == [
+        translate(
+            "settings_page.district.choice_city", lang, value=translate("settings_page.off", lang)
+        ),
+        translate("settings_page.district.choice_on", lang),
+        translate("settings_page.district.choice_off", lang),
+    ]
+    assert switch.label == translate(f"settings_page.field.{LEVEL}", lang)
+    assert at.number_input(key=sp.district_key(JUNG, "plug_routine.level_h")).value == 24.0
+    switch.set_value("on")
+    at.number_input(key=sp.district_key(JUNG, "plug_routine.level_h")).set_value(12.0)
+    at.button(key=sp.D_PREVIEW).click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception]
+    table = _preview_table(at, lang)
+    wanted = {LEVEL: True, "plug_routine.level_h": 12.0}
+    th = config.load_thresholds(rules)
+    with settings_db.connect() as conn:
+        expected = preview_district(
+            conn,
+            JUNG,
+            th.for_region(JUNG),
+            proposed_thresholds(th, JUNG, wanted).for_region(JUNG),
+            datetime.now(UTC),
+        )
+    assert expected.level_test and expected.with_levels > 0
+    col = translate("settings_page.district.col_count", lang)
+    row = table[table[col] == translate("settings_page.district.row_level", lang)].iloc[0]
+    assert row[translate("settings_page.district.col_current", lang)] == 0
+    assert (
+        row[translate("settings_page.district.col_proposed", lang)]
+        == (expected.proposed.by_basis["level"])
+    )
+    alerts = table[table[col] == translate("settings_page.district.row_alerts", lang)].iloc[0]
+    assert alerts[translate("settings_page.district.col_proposed", lang)] == (
+        expected.proposed.alerts
+    )
+    shown = "\n".join(texts(at))
+    assert (
+        translate(
+            "settings_page.district.preview_levels",
+            lang,
+            plugs=expected.plugs,
+            with_levels=expected.with_levels,
+        )
+        in shown
+    )
+    assert config.load_thresholds(rules).districts == {}  # previewing saves nothing
+
+
+def test_lead_saves_the_level_switch_audited_and_back_to_the_citys(
+    settings_db: Engine, rules: Path
+) -> None:
+    at = _open("lead")
+    at.selectbox(key=sp.DISTRICT).set_value(JUNG).run()
+    at.radio(key=sp.district_key(JUNG, LEVEL)).set_value("on")
+    at.button(key=sp.D_SAVE).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [s.value for s in at.success] == [translate("settings_page.district.saved")]
+    th = config.load_thresholds(rules)
+    assert th.districts[JUNG].values() == {LEVEL: True} and th.level_enabled_in(JUNG)
+
+    def last_audit():
+        with settings_db.connect() as conn:
+            return conn.execute(
+                select(AuditLog.detail)
+                .where(AuditLog.action == "district_thresholds_update")
+                .order_by(AuditLog.id.desc())
+            ).first()
+
+    assert last_audit().detail["changed"] == {LEVEL: [None, True]}
+    assert at.radio(key=sp.district_key(JUNG, LEVEL)).value == "on"  # the form shows it
+    at.radio(key=sp.district_key(JUNG, LEVEL)).set_value("city")
+    at.button(key=sp.D_SAVE).click().run()
+    assert config.load_thresholds(rules).districts == {}
+    assert last_audit().detail["changed"] == {LEVEL: [True, None]}
+    shown = "\n".join(texts(at))
+    assert translate("settings_page.district.follows_city") in shown  # the change's line
+
+
 def test_admin_sees_district_overrides_but_no_editor(rules: Path) -> None:
     at = _open("admin")
     assert translate("settings_page.district.title") in [h.value for h in at.subheader]
@@ -336,7 +434,7 @@ def test_every_rendered_input_is_labelled_in_the_page_language(rules: Path, lang
     from dashboard.rules.edit import flatten, unit_of
 
     at = _open("lead", lang)
-    widgets = [*at.number_input, *at.toggle, *at.selectbox]
+    widgets = [*at.number_input, *at.toggle, *at.selectbox, *at.radio]
     by_key = {w.key: w for w in widgets}
     keys = list(flatten(config.load_thresholds(rules)))
     assert len(keys) > 50
@@ -350,7 +448,8 @@ def test_every_rendered_input_is_labelled_in_the_page_language(rules: Path, lang
         if unit_of(key) == "none":
             assert "(–)" not in widget.label, widget.label
     district = [w for w in widgets if str(w.key).startswith("settings_district__")]
-    assert district  # the district editor's inputs, one per district setting
+    # the district editor's inputs, one per district setting
+    assert {str(w.key).rsplit("__", 1)[-1] for w in district} == set(FIELDS)
     for widget in district:
         key = str(widget.key).rsplit("__", 1)[-1]
         assert widget.label.startswith(translate(f"settings_page.field.{key}", lang)), key

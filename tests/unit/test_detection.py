@@ -380,16 +380,27 @@ def random_levels(seed: int, today: date) -> LevelFacts:
     th=st.sampled_from([TH, SLOW_ROUTINE]),
     level_seed=st.one_of(st.none(), st.integers(0, 2**31)),
     level_h=st.sampled_from([0.5, 8, 20, 200]),
+    by_district=st.booleans(),
 )
 @settings(max_examples=300, deadline=None)
 def test_floor_nothing_the_fixed_ladder_raises_is_missed(
-    quiet_min, start_slot, patterns, young, personal, changed_share, th, level_seed, level_h
+    quiet_min,
+    start_slot,
+    patterns,
+    young,
+    personal,
+    changed_share,
+    th,
+    level_seed,
+    level_h,
+    by_district,
 ):
     """The floor guarantee's second half: the rule's stage is never below the fixed ladder's
     on the fixed rule's own quiet spell (since the last change beyond the margins, which a
     cycling appliance may have made after the last sign of life), whatever the routine says,
     with or without enough days for a routine, and whatever the level test's model and the
-    stored levels say (any evidence table, any levels, any threshold)."""
+    stored levels say (any evidence table, any levels, any threshold), whether the level test
+    is on for the city or only for the person's district (compared with the city's ladder)."""
     days = {TODAY - timedelta(days=k + 1): p for k, p in enumerate(patterns[: 10 if young else 28])}
     routine = learn_routine(days, TODAY)
     since = local(TODAY, 0, 0) + timedelta(minutes=30 * start_slot)
@@ -399,16 +410,24 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     facts = plug_facts(
         since, routine, no_change_hours=personal, last_change_at=changed and changed.astimezone(UTC)
     )
+    judged = th
     if level_seed is not None:
-        th = th.model_copy(
-            update={
-                "plug_routine": th.plug_routine.model_copy(
-                    update={"level_enabled": True, "level_h": level_h}
-                )
-            }
-        )
+        level = {"level_enabled": True, "level_h": level_h}
+        if by_district:  # on in Jongno only, as a district override; the person lives there
+            judged = Thresholds.model_validate(
+                {
+                    **th.model_dump(exclude={"districts"}),
+                    "districts": {"1111000000": {"plug_routine": level}},
+                }
+            ).for_region("1111051500")
+            facts = replace(facts, region_code="1111051500")
+        else:
+            judged = th.model_copy(
+                update={"plug_routine": th.plug_routine.model_copy(update=level)}
+            )
+        assert judged.plug_routine.level_enabled
         facts = replace(facts, levels=random_levels(level_seed, now.date()))
-    decision = plug_no_change(facts, th, now.astimezone(UTC))
+    decision = plug_no_change(facts, judged, now.astimezone(UTC))
     fixed = ladder_stage(fixed_min / 60, plug_ladder(personal, th))
     assert STAGE_RANK.get(decision.stage or "", 0) >= STAGE_RANK.get(fixed or "", 0)
 
