@@ -190,30 +190,35 @@ def _preview_table(at: AppTest, lang: str):
     return found[0] if found else None
 
 
-@pytest.mark.parametrize("lang", ["ko", "en"])
-def test_lead_previews_a_district_against_the_replay_module(
-    settings_db: Engine, rules: Path, lang: str
-) -> None:
+def _expected_preview(engine: Engine, rules: Path, wanted: dict):
+    """What the preview module itself counts for Jung-gu with ``wanted`` over the rules file."""
     from datetime import UTC, datetime
 
     from dashboard.detection.preview import preview_district
     from dashboard.rules.districts import proposed_thresholds
 
+    th = config.load_thresholds(rules)
+    with engine.connect() as conn:
+        return preview_district(
+            conn,
+            JUNG,
+            th.for_region(JUNG),
+            proposed_thresholds(th, JUNG, wanted).for_region(JUNG),
+            datetime.now(UTC),
+        )
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_lead_previews_a_district_against_the_replay_module(
+    settings_db: Engine, rules: Path, lang: str
+) -> None:
     at = _district(_open("lead", lang), STRICTER)
     assert _preview_table(at, lang) is None
     at.button(key=sp.D_PREVIEW).click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error
     table = _preview_table(at, lang)
-    th = config.load_thresholds(rules)
-    with settings_db.connect() as conn:
-        expected = preview_district(
-            conn,
-            JUNG,
-            th.for_region(JUNG),
-            proposed_thresholds(th, JUNG, STRICTER).for_region(JUNG),
-            datetime.now(UTC),
-        )
+    expected = _expected_preview(settings_db, rules, STRICTER)
     col = translate("settings_page.district.col_count", lang)
     rows = dict(zip(table[col], range(len(table)), strict=True))
     for label, field in [
@@ -300,11 +305,6 @@ def test_lead_turns_the_level_test_on_for_a_district_and_previews_it(
     """The three-state switch (the city's value, named; on; off) and the level threshold; the
     preview with the level test on in the district only counts what it would have raised,
     learned from the stored levels (the city has it off: no model was ever learned)."""
-    from datetime import UTC, datetime
-
-    from dashboard.detection.preview import preview_district
-    from dashboard.rules.districts import proposed_thresholds
-
     at = _open("lead", lang)
     at.selectbox(key=sp.DISTRICT).set_value(JUNG).run()
     switch = at.radio(key=sp.district_key(JUNG, LEVEL))
@@ -323,15 +323,7 @@ def test_lead_turns_the_level_test_on_for_a_district_and_previews_it(
     assert not at.exception and not at.error, [e.value for e in at.exception]
     table = _preview_table(at, lang)
     wanted = {LEVEL: True, "plug_routine.level_h": 12.0}
-    th = config.load_thresholds(rules)
-    with settings_db.connect() as conn:
-        expected = preview_district(
-            conn,
-            JUNG,
-            th.for_region(JUNG),
-            proposed_thresholds(th, JUNG, wanted).for_region(JUNG),
-            datetime.now(UTC),
-        )
+    expected = _expected_preview(settings_db, rules, wanted)
     assert expected.level_test and expected.with_levels > 0
     col = translate("settings_page.district.col_count", lang)
     row = table[table[col] == translate("settings_page.district.row_level", lang)].iloc[0]
