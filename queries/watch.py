@@ -1,13 +1,15 @@
 """The live page's watch list: smart-plug homes drifting from their routine, before any alert.
 
 A home is drifting when its current quiet spell, scored by the plug rule itself
-(``dashboard.rules.plug.plug_no_change``, on the same facts the tick loads), is in a window this
-home is normally active in (share ≥ ``plug_routine.min_share``) and already misses at least half
-of the ``attention_slots`` normally active half-hours that would raise 관심, while the device has
-no open alert. The candidates are bounded in SQL first: plugs quiet for ``min_quiet_h`` with a
-usable routine row that still report (within the plug's silence timeout), no open alert, in the
-user's districts and the page's filters, at most ``scan`` of them (the longest quiet first); only
-those are scored.
+(``dashboard.rules.plug.plug_no_change``, on the same facts the tick loads, with the thresholds
+of the person's district), is halfway to 관심 without an alert: it is in a window this home is
+normally active in (share ≥ ``plug_routine.min_share``) and already misses at least half of the
+``attention_slots`` normally active half-hours that would raise 관심, or, where the district has
+the level test on, its level evidence has reached half of ``level_h``. The candidates are
+bounded in SQL first: plugs quiet for the most lenient district's ``min_quiet_h`` with a usable
+routine row (or a level model, where the level test is on somewhere) that still report (within
+the plug's silence timeout), no open alert, in the user's districts and the page's filters, at
+most ``scan`` of them (the longest quiet first); only those are scored.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from dashboard.db.schema import (
     Program,
     Region,
 )
+from dashboard.detection.levels import LevelScore
 from dashboard.formatting import mask_name
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.facts import enrich, load_facts_by_id, with_history
-from dashboard.rules.model import iso
-from dashboard.rules.plug import plug_no_change
+from dashboard.rules.model import DeviceFacts, iso
+from dashboard.rules.plug import level_evidence, plug_no_change
 from queries.common import in_filter, region_filter, where_all
 from queries.live import LiveFilters
 
@@ -74,6 +77,8 @@ def candidate_ids(
     """Quiet plugs with a usable routine and no open alert, longest quiet first, at most
     ``scan`` + 1 (one more says the scan was cut)."""
     cfg = th.plug_routine
+    # The most lenient district decides who is scored; each is then judged by its own.
+    min_quiet_h = min(v.plug_routine.min_quiet_h for v in th.district_variants())
     reporting_s = th.device_silent.timeout_s.get("smart_plug", PLUG_TIMEOUT_S)
     d, s = Device.__table__, DeviceState.__table__
     rt, a = DeviceRoutine.__table__, Alert.__table__
@@ -88,11 +93,14 @@ def candidate_ids(
             d.c.type_code == "smart_plug",
             d.c.status == "active",
             d.c.recipient_id.is_not(None),
-            s.c.last_activity_at <= now - timedelta(hours=cfg.min_quiet_h),
+            s.c.last_activity_at <= now - timedelta(hours=min_quiet_h),
             # Still reporting: a plug gone silent is a device fault (the silent list), and the
             # rule scores only observed time.
             s.c.last_seen_at >= now - timedelta(seconds=reporting_s),
-            rt.c.reference_days >= cfg.min_days,
+            or_(
+                rt.c.reference_days >= cfg.min_days,
+                rt.c.level_model.is_not(None) if th.level_enabled_anywhere else false(),
+            ),
             d.c.id.not_in(
                 select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
             ),
@@ -145,6 +153,47 @@ _COLUMNS = [
 ]
 
 
+def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
+    """The watch-list row of one scored home, or None while it is not halfway to 관심.
+
+    ``progress`` is how far the nearer test is towards 관심 (1 = raised): the routine's missed
+    half-hours over ``attention_slots``, or the level evidence over ``level_h``."""
+    # The person's district's thresholds, as the tick judges them (engine.evaluate).
+    local = th.for_region(f.region_code)
+    cfg = local.plug_routine
+    decision = plug_no_change(f, local, now)
+    if decision is None:
+        return None  # marked away, or no clock
+    ev = decision.evidence
+    share, expected = ev.get("routine_share"), ev.get("routine_expected_slots")
+    by_routine = (
+        expected / cfg.attention_slots
+        if share is not None and share >= cfg.min_share and expected >= cfg.attention_slots / 2
+        else 0.0
+    )
+    level_s = ev.get("level_s")  # None unless the district has the level test on
+    by_level = level_s / cfg.level_h if level_s is not None and level_s >= cfg.level_h / 2 else 0.0
+    if not (by_routine or by_level):
+        return None
+    observed = min(now, f.last_seen_at or now)
+    evidence = ev | {"basis": "routine", "scored_at": iso(observed)}
+    if by_level > by_routine and f.levels is not None:
+        since = ev.get("level_since")
+        level = LevelScore(level_s, datetime.fromisoformat(since) if since else None)
+        evidence |= {"basis": "level"} | level_evidence(
+            f.levels.model, level, observed, cfg.level_h
+        )
+    return {
+        "device_id": f.device_id,
+        "recipient_id": f.recipient_id,
+        "since": pd.Timestamp(ev["since"]),
+        "share": share,
+        "expected": expected,
+        "evidence": evidence,
+        "progress": max(by_routine, by_level),
+    }
+
+
 def drifting_homes(
     conn: Connection,
     now: datetime,
@@ -168,26 +217,11 @@ def drifting_homes(
     facts = with_history(conn, facts)
     found = []
     for f in facts:
-        decision = plug_no_change(f, th, now)
-        if decision is None:
-            continue  # marked away, or no clock
-        ev = decision.evidence
-        share, expected = ev.get("routine_share"), ev.get("routine_expected_slots")
-        if share is None or share < cfg.min_share or expected < cfg.attention_slots / 2:
-            continue
-        observed = min(now, f.last_seen_at or now)
-        evidence = ev | {"basis": "routine", "scored_at": iso(observed)}
-        found.append(
-            {
-                "device_id": f.device_id,
-                "recipient_id": f.recipient_id,
-                "since": pd.Timestamp(ev["since"]),
-                "share": share,
-                "expected": expected,
-                "evidence": evidence,
-            }
-        )
-    found.sort(key=lambda row: (-row["expected"], row["device_id"]))
+        row = _drift(f, th, now)
+        if row is not None:
+            found.append(row)
+    # The nearest to 관심 first, by whichever test is nearer.
+    found.sort(key=lambda row: (-row.pop("progress"), row["device_id"]))
     rows = pd.DataFrame(found[:limit])
     if rows.empty:
         return WatchList(empty, len(ids), truncated, time.perf_counter() - started)

@@ -89,7 +89,7 @@ def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision 
 LEVEL_STAGES: tuple[Stage | None, ...] = (None, "attention", "risk", "severe")
 
 
-def _level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: float) -> dict:
+def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: float) -> dict:
     """What the level alert's sentence quotes: on how many of the home's reference days of
     this kind (weekdays or weekends, or all days) it was above its night level at some
     half-hour of the same clock window (``level_since`` to the last report)."""
@@ -204,7 +204,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         evidence["basis"] = basis if final == stage else "routine"
         if final not in (stage, by_routine):
             evidence["basis"] = "level"
-            evidence |= _level_evidence(facts.levels.model, level, observed, cfg.level_h)
+            evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
             evidence["net_delay_h"] = cfg.net_delay_h
         evidence["scored_at"] = iso(now)

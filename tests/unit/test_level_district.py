@@ -311,3 +311,74 @@ def test_detection_md_lists_the_district_keys():
         for table, keys in re.findall(r"`\[districts\.<code>\.(\w+)\]` \(([^)]*)\)", section)[:2]
     }
     assert listed == config.DISTRICT_KEYS
+
+
+# --- the live page's watch list ---------------------------------------------------------------
+
+
+def _level_s(conn, device_id: int, th: Thresholds, now) -> float:
+    from dashboard.rules.facts import enrich, load_facts_by_id, with_history
+    from dashboard.rules.plug import plug_no_change
+
+    facts, _readings = enrich(conn, load_facts_by_id(conn, [device_id]), th, now)
+    (f,) = with_history(conn, facts)
+    return plug_no_change(f, th.for_region(f.region_code), now).evidence["level_s"]
+
+
+def test_the_watch_list_lists_a_home_drifting_by_its_levels_where_the_test_is_on(db_engine):
+    """Before 관심: a home halfway to the level threshold is on the watch list where its
+    district has the level test on, with the level sentence, and not in the other district
+    (the same home, no usable routine); the district's threshold decides, not the city's."""
+    from queries.watch import drifting_homes
+
+    now = at(TODAY, 18, 0).astimezone(UTC)
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        _ilsan, jongno = _two_homes(conn, now)
+        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), CITY_ON)
+    with db_engine.connect() as conn:
+        s = _level_s(conn, jongno, JONGNO_ON, now)
+        assert s > 0
+        # Halfway: the evidence is between half the district's threshold and the threshold.
+        halfway = proposed_thresholds(
+            CITY, JONGNO, {"plug_routine.level_enabled": True, "plug_routine.level_h": 1.5 * s}
+        )
+        watch = drifting_homes(conn, now, thresholds=halfway)
+        not_yet = drifting_homes(
+            conn,
+            now,
+            thresholds=proposed_thresholds(
+                CITY, JONGNO, {"plug_routine.level_enabled": True, "plug_routine.level_h": 3 * s}
+            ),
+        )
+    assert list(watch.rows["device_id"]) == [jongno]  # not Ilsan's: the city has it off
+    evidence = watch.rows.iloc[0]["evidence"]
+    assert evidence["basis"] == "level" and evidence["level_h"] == 1.5 * s
+    assert evidence["level_days"] > 0 and evidence["level_above_days"] <= evidence["level_days"]
+    from dashboard.detection.explain import explain_plug
+
+    assert "night level" in explain_plug(evidence, "en")
+    assert not_yet.rows.empty and not_yet.candidates == 2
+
+
+def test_the_watch_list_judges_each_home_by_its_districts_routine_thresholds(db_engine):
+    """A district more sensitive than the city (a shorter min_quiet_h and fewer missed
+    half-hours) lists its drifting home while the same quiet elsewhere is not yet listed."""
+    from queries.watch import drifting_homes
+    from tests.routine_support import give_routine
+
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        _i, ilsan = add_person(conn, region_id=ILSAN_DONG)
+        _j, jongno = add_person(conn, program_id=2, region_id=JONGNO_DONG)
+        for plug in (ilsan, jongno):
+            give_routine(conn, plug, T0, quiet_h=1.9)  # under the city's min_quiet_h of 2 h
+    sensitive = proposed_thresholds(
+        CITY, JONGNO, {"plug_routine.min_quiet_h": 1.0, "plug_routine.attention_slots": 1.0}
+    )
+    with db_engine.connect() as conn:
+        city = drifting_homes(conn, T0, thresholds=CITY)
+        district = drifting_homes(conn, T0, thresholds=sensitive)
+    assert city.rows.empty and city.candidates == 0
+    assert list(district.rows["device_id"]) == [jongno]
+    assert district.candidates == 2  # both scored; Ilsan judged by the city's 2 h
