@@ -42,9 +42,10 @@ def sentence(evidence: dict, lang: str) -> str:
     return explain_alert(evidence, lang)
 
 
-def score_words(evidence: dict, reference_days: int | None) -> str:
-    """The score's numbers in words, or why the routine was not scored."""
-    cfg = current_thresholds().plug_routine
+def score_words(evidence: dict, reference_days: int | None, region_code: str | None = None) -> str:
+    """The score's numbers in words, or why the routine was not scored, with the thresholds of
+    the alert's district (``region_code``: its dong or district; a district may override them)."""
+    cfg = current_thresholds().for_region(region_code).plug_routine
     lang = current_lang()
     share = evidence.get("routine_share")
     if share is None:
@@ -81,7 +82,7 @@ def render_strip(alert: dict, now: datetime) -> None:
         return
     strip = load(routine_strip, int(device_id), live_now(), live=True)
     st.markdown(f"**{t('routine.strip_title', days=len(strip.days))}**")
-    st.caption(score_words(evidence, strip.reference_days))
+    st.caption(score_words(evidence, strip.reference_days, alert.get("region_code")))
     since = pd.Timestamp(evidence["since"]).to_pydatetime() if evidence.get("since") else None
     # A plug that stopped reporting: the spell is drawn to its last report (the rule scores
     # only observed time; the silence itself is a device fault, raised apart).

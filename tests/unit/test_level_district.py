@@ -382,3 +382,25 @@ def test_the_watch_list_judges_each_home_by_its_districts_routine_thresholds(db_
     assert city.rows.empty and city.candidates == 0
     assert list(district.rows["device_id"]) == [jongno]
     assert district.candidates == 2  # both scored; Ilsan judged by the city's 2 h
+
+
+def test_the_alert_detail_quotes_the_thresholds_of_the_alerts_district(tmp_path, monkeypatch):
+    """The routine score in words names the thresholds the alert was judged by: a district's own
+    관심 step, not the city's."""
+    from dashboard.ui.routine_panel import score_words
+
+    rules = tmp_path / "rules.toml"
+    text = config.DEFAULT_PATH.read_text(encoding="utf-8")
+    override = f'\n[districts."{JONGNO}".plug_routine]\nattention_slots = 1.5\n'
+    rules.write_text(text + override, "utf-8")
+    monkeypatch.setattr(config, "DEFAULT_PATH", rules)
+    evidence = {
+        "routine_share": 1.0,
+        "routine_active_days": 28,
+        "routine_days": 28,
+        "routine_expected_slots": 3.0,
+    }
+    city_step = f"{CITY.plug_routine.attention_slots:g}"
+    assert f"관심 {city_step}" in score_words(evidence, 28, ILSAN_DONG_CODE)
+    in_jongno = score_words(evidence, 28, JONGNO_DONG_CODE)
+    assert "관심 1.5" in in_jongno and f"관심 {city_step}" not in in_jongno
