@@ -379,11 +379,13 @@ class Thresholds(_Section):
             return cached
         from dashboard.auth.regions import area_prefix
 
-        out = self
+        out, best = self, ""
+        # The most specific district: a 구's own table (일산동구) before its 시's (고양시),
+        # whatever their order in the file.
         for code, override in self.districts.items():
-            if region_code and region_code.startswith(area_prefix(code)):
-                out = self._effective(code, override)
-                break
+            prefix = area_prefix(code)
+            if region_code and region_code.startswith(prefix) and len(prefix) > len(best):
+                out, best = self._effective(code, override), prefix
         self._by_region[region_code] = out
         return out
 
