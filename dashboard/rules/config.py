@@ -248,19 +248,23 @@ LADDER_CEILING_KEYS = DISTRICT_KEYS["plug_no_change"]
 class DistrictRoutine(_Section):
     """A district's ``[plug_routine]`` values; a missing one is the city's."""
 
+    # Strict: in a hand-edited district table, ``level_h = true`` (lax: 1.0, an alert flood),
+    # ``level_enabled = 1`` or ``"no"`` is a mistake to name, not a value to guess.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
     min_share: float | None = Field(None, gt=0, le=1)
     min_quiet_h: float | None = Field(None, gt=0, le=24)
     attention_slots: float | None = Field(None, gt=0)
     risk_slots: float | None = Field(None, gt=0)
     severe_slots: float | None = Field(None, gt=0)
-    # Strict: in a hand-edited district table, ``level_enabled = 1`` or ``"no"`` is a mistake
-    # to name, not a value to guess (TOML has true and false).
-    level_enabled: bool | None = Field(None, strict=True)
+    level_enabled: bool | None = None
     level_h: float | None = Field(None, gt=0, le=200)
 
 
 class DistrictLadder(_Section):
     """A district's ``[plug_no_change]`` steps; each at most the city's (checked in Thresholds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # as DistrictRoutine
 
     default_hours: float | None = Field(None, gt=0, le=24 * 14)
     risk_after_attention_h: float | None = Field(None, gt=0)
@@ -375,11 +379,13 @@ class Thresholds(_Section):
             return cached
         from dashboard.auth.regions import area_prefix
 
-        out = self
+        out, best = self, ""
+        # The most specific district: a 구's own table (일산동구) before its 시's (고양시),
+        # whatever their order in the file.
         for code, override in self.districts.items():
-            if region_code and region_code.startswith(area_prefix(code)):
-                out = self._effective(code, override)
-                break
+            prefix = area_prefix(code)
+            if region_code and region_code.startswith(prefix) and len(prefix) > len(best):
+                out, best = self._effective(code, override), prefix
         self._by_region[region_code] = out
         return out
 

@@ -152,7 +152,7 @@ def apply_decisions(
         ids[key] = row.id
         if d.stage is not None:
             _repeat(conn, row, f, d, now, changes, audit)
-        elif d.rule not in STICKY_RULES:
+        elif d.rule not in STICKY_RULES and not _level_held(row, d):
             _clear(conn, row, f, d, now, changes, audit)
     outbox = [
         _outbox_row(ids[key], f, d, item, now)
@@ -165,6 +165,22 @@ def apply_decisions(
     if audit:
         conn.execute(AuditLog.__table__.insert(), audit)
     return changes
+
+
+def _level_held(row, d: Decision) -> bool:
+    """An open plug alert raised by the level test that the test no longer scores (switched off
+    for the plug's district, the person moved to a district without it, the model gone) while
+    the quiet spell goes on (no sign of life since it opened): nothing says the person is well,
+    so it stays open for a person to close instead of closing as ``safe``. The test's own
+    verdict (``level_s`` scored and below ``level_h``) and a sign of life still close it."""
+    opened = row.evidence or {}
+    return (
+        d.rule == "plug_no_change"
+        and opened.get("basis") == "level"
+        and d.evidence.get("level_s") is None
+        and d.evidence.get("since") is not None
+        and d.evidence.get("since") == opened.get("since")
+    )
 
 
 def _moved_on(conn: Connection, facts: Sequence[DeviceFacts]) -> set[int]:
