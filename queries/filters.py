@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import pandas as pd
 from sqlalchemy import Connection, select
 
+from dashboard.auth.users import DISTRICT_LEVELS
 from dashboard.db.schema import Device, Program, Region
 from queries.common import frame, where_all
 
@@ -14,6 +17,15 @@ def programs(conn: Connection, kind: str | None = None) -> pd.DataFrame:
     stmt = select(Program.id, Program.code, Program.kind, Program.name_ko, Program.name_en)
     stmt = where_all(stmt, Program.kind == kind if kind else None).order_by(Program.id)
     return frame(conn, stmt)
+
+
+def known_districts(conn: Connection, codes: Iterable[str]) -> set[str]:
+    """Which of ``codes`` are 시·군·구 in the regions table (the rest match nobody)."""
+    codes = sorted(set(codes))
+    if not codes:
+        return set()
+    stmt = select(Region.code).where(Region.code.in_(codes), Region.level.in_(DISTRICT_LEVELS))
+    return set(conn.execute(stmt).scalars())
 
 
 def regions(conn: Connection, level: str | None = None) -> pd.DataFrame:

@@ -30,7 +30,7 @@ from dashboard.ui.auth import USER_KEY
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
-from queries.filters import districts_with_devices
+from queries.filters import districts_with_devices, known_districts
 
 PAGE = "settings"
 ACTION = "edit_thresholds"
@@ -414,6 +414,11 @@ def district_view(user: SessionUser) -> None:
         return  # the page already said the file is invalid
     with get_engine().connect() as conn:
         found = districts_with_devices(conn)
+        known = known_districts(conn, th.districts)
+    # A hand-edited table for a code no district has (a typo) changes nobody's thresholds.
+    unknown = sorted(set(th.districts) - known)
+    if unknown:
+        st.warning(t("settings_page.district.unknown", codes=", ".join(unknown)))
     name_col = "name_en" if current_lang() == "en" else "name_ko"
     names = dict(zip(found["code"], found[name_col], strict=True))
     if th.districts:

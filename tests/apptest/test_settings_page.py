@@ -386,6 +386,22 @@ def test_admin_sees_district_overrides_but_no_editor(rules: Path) -> None:
     assert not at.selectbox and not at.number_input
 
 
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_a_district_table_for_no_district_is_pointed_out(rules: Path, lang: str) -> None:
+    """A hand-edited table for a code no district has (a typo) changes nobody's thresholds: the
+    page says so, naming the code; a real district's table is not named."""
+    typo, real = "4799900000", JUNG
+    rules.write_text(
+        rules.read_text(encoding="utf-8")
+        + f'\n[districts."{typo}".plug_routine]\nattention_slots = 2.0\n'
+        + f'\n[districts."{real}".plug_routine]\nattention_slots = 2.0\n',
+        encoding="utf-8",
+    )
+    at = _open("admin", lang)
+    notice = translate("settings_page.district.unknown", lang, codes=typo)
+    assert [w.value for w in at.warning] == [notice]
+
+
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
