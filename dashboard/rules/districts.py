@@ -165,8 +165,14 @@ def update_district_thresholds(
     path = Path(path)
     try:
         th = load_thresholds(path)
-    except RulesConfigError:
-        th = Thresholds()
+    except RulesConfigError as exc:
+        # Saving a district writes the whole file: from the defaults, the city's own values in
+        # the broken file would be lost. The city's thresholds are repaired first (설정's form).
+        raise ThresholdsInvalid(
+            f"{path}: the rules file is invalid ({exc}); a district cannot be saved until the "
+            "city's thresholds are",
+            {"district": [Problem(str(exc), "rule.file_invalid", detail=str(exc))]},
+        ) from None
     before = editor_values(th, code)
     proposed = proposed_thresholds(th, code, values)
     after = editor_values(proposed, code)

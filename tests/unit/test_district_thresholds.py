@@ -137,6 +137,22 @@ def test_the_city_editor_keeps_district_tables(rules: Path, db_engine):
     assert th.districts[JONGNO].values() == {"plug_routine.risk_slots": 4.0}
 
 
+def test_a_district_is_not_saved_over_a_broken_rules_file(rules: Path, db_engine):
+    """Saving a district writes the whole file: over a broken one it would have written the
+    defaults and lost the city's own values. It is refused, naming the problem; the file and the
+    audit log are left as they were."""
+    seed(db_engine)
+    broken = rules.read_text(encoding="utf-8").replace("low_pct = 20", "low_pct = 500", 1)
+    assert broken != rules.read_text(encoding="utf-8")
+    rules.write_text(broken, encoding="utf-8")
+    with db_engine.begin() as conn, pytest.raises(ThresholdsInvalid) as err:
+        update_district_thresholds(conn, who(), JONGNO, {"plug_routine.risk_slots": 4.0}, rules, T0)
+    [problem] = err.value.problems["district"]
+    assert problem.key == "rule.file_invalid" and "low_pct" in problem
+    assert rules.read_text(encoding="utf-8") == broken
+    assert _audits(db_engine) == []
+
+
 # --- who may, and the audit ---------------------------------------------------------------------
 
 
