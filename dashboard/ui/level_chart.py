@@ -38,14 +38,15 @@ def _segments(shown: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def _hour_expr(days: tuple[date, ...], today: date, lang: str) -> str:
-    """Tick labels: the hour, and at each midnight of a two-day chart the day instead."""
-    hour = "(datum.value / 2 % 24) + '시'" if lang == "ko" else "(datum.value / 2 % 24) + ':00'"
-    if len(days) == 1:
-        return hour
-    expr = hour
-    for i, day in reversed(list(enumerate(days))):
-        label = day_label(day, today, lang).replace("'", "")
+def _hour_expr(days: tuple[date, ...], lang: str) -> str:
+    """Tick labels: the hour (24 at the chart's end), and at the midnight between two days the
+    new day's date (the full day names are in the title)."""
+    end = len(days) * SLOTS
+    hour = "datum.value / 2 % 24" if lang == "ko" else "datum.value / 2 % 24 + ':00'"
+    last = "'24시'" if lang == "ko" else "'24:00'"
+    expr = f"datum.value == {end} ? {last} : {hour}" + (" + '시'" if lang == "ko" else "")
+    for i, day in enumerate(days[1:], start=1):
+        label = f"{day.month}. {day.day}." if lang == "ko" else f"{day:%m-%d}"
         expr = f"datum.value == {i * SLOTS} ? '{label}' : {expr}"
     return expr
 
@@ -81,10 +82,10 @@ def level_chart(
         top = max(top, float(usual["high_w"].max()))
     ticks = [w for w in TICKS_W if w <= top * 1.05]
     y_scale = alt.Scale(type="symlog", constant=10, domain=[0, top * 1.15], nice=False)
-    y_axis = alt.Axis(values=ticks, format="~s", title=t("level_chart.axis_power"))
+    y_axis = alt.Axis(values=ticks, format=",.0f", title=t("level_chart.axis_power"))
     x_axis = alt.Axis(
-        values=list(range(0, end + 1, 6)),
-        labelExpr=_hour_expr(profile.days, today, lang),
+        values=list(range(0, end + 1, 6 * len(profile.days))),
+        labelExpr=_hour_expr(profile.days, lang),
         grid=False,
         labelOverlap=False,
     )
@@ -97,9 +98,12 @@ def level_chart(
         lo, hi = profile.spell
         layers.append(
             alt.Chart(pd.DataFrame({"x": [lo], "x2": [hi]}))
-            .mark_rect(fill=WINDOW, fillOpacity=0.22, stroke=WINDOW, strokeDash=[5, 3])
+            .mark_rect(fill=WINDOW, fillOpacity=0.15, stroke=WINDOW, strokeDash=[5, 3])
             .encode(x=x, x2="x2:Q")
         )
+    if len(profile.days) > 1:  # the midnight between the two days
+        midnights = pd.DataFrame({"x": [i * SLOTS for i in range(1, len(profile.days))]})
+        layers.append(alt.Chart(midnights).mark_rule(color=USUAL, opacity=0.6).encode(x=x))
     if len(usual):
         band = usual.rename(columns={"low_w": "w", "high_w": "w2"})[["x", "w", "w2"]]
         layers.append(

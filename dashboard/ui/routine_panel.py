@@ -127,7 +127,7 @@ def render_levels(alert: dict, device_id: int, since: datetime | None, until: da
         return
     today = live_now().astimezone(LOCAL_TZ).date()
     days = " – ".join(day_label(d, today, lang) for d in profile.days)
-    st.markdown(f"**{md_escape(t('level_chart.title', days=days))}**")
+    st.markdown(f"**{t('level_chart.title', days=days)}**")  # our own words and dates
     height = HEIGHT_PROJECTOR if projector_on() else HEIGHT
     render(level_chart(profile, today, lang, height), extra=70)
     kind_words = translate(f"detection.explain.level_{profile.day_kind}", lang)

@@ -42,6 +42,7 @@ def test_one_plugs_levels_of_the_last_days(db_engine):
         stored = level_days(conn, plug, TODAY)
         yesterday = level_days(conn, plug, TODAY - timedelta(days=1), days=3)
         nothing = level_days(conn, other, TODAY - timedelta(days=1))
+    assert READ_DAYS == 30  # docs/detection.md, "In the product"
     first = TODAY - timedelta(days=READ_DAYS - 1)
     window = [first + timedelta(days=k) for k in range(READ_DAYS)]
     assert sorted(stored) == [d for d in window if d != TODAY - timedelta(days=2)]
