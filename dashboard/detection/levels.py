@@ -174,6 +174,20 @@ class LevelModel:
         return sum(1 for bits in kind if bits & mask), len(kind)
 
 
+def unattended_top(levels: np.ndarray) -> int | None:
+    """The unattended load's top as a level byte, from (days, 48) stored level bytes: the 95th
+    percentile of the night half-hours' watts plus 5 W or 10 %, whichever is larger; None with
+    fewer than 8 night half-hours. The learning and the alert detail's level chart both use it,
+    so the chart's night line is the one the test judged against."""
+    night = np.asarray(levels, dtype=np.int64).reshape(-1, SLOTS)[:, NIGHT_SLOTS]
+    night = night[night != NO_LEVEL]
+    if len(night) < 8:
+        return None
+    q95 = float(np.quantile(byte_watts(night), 0.95))
+    top_w = q95 + max(ACTIVE_MARGIN_W, 0.1 * q95)
+    return min(math.ceil(level_byte(top_w)), 254)
+
+
 def learn_levels(
     days: Mapping[date, bytes | None], today: date, window_days: int = 28, min_days: int = 14
 ) -> LevelModel | None:
@@ -188,12 +202,10 @@ def learn_levels(
         return None
     levels = np.stack([day_levels(days[d]) for d in window]).astype(np.int64)  # (n, 48)
     seen = levels != NO_LEVEL
-    night = levels[:, NIGHT_SLOTS][seen[:, NIGHT_SLOTS]]
-    if len(night) < 8:
+    top = unattended_top(levels)
+    if top is None:
         return None
-    q95 = float(np.quantile(byte_watts(night), 0.95))
-    top_w = q95 + max(ACTIVE_MARGIN_W, 0.1 * q95)
-    top = min(math.ceil(level_byte(top_w)), 254)
+    night = levels[:, NIGHT_SLOTS][seen[:, NIGHT_SLOTS]]
     above = seen & (levels > top)
     is_ref = above.any(axis=1)
     if int(is_ref.sum()) < min_days:

@@ -1,6 +1,7 @@
 """The routine part of an alert's detail: the one-sentence explanation in the user's language
-(smart-plug and phone-line alerts), and for a plug the score in words and the home's routine
-strip with today and the quiet spell."""
+(smart-plug and phone-line alerts), and for a plug the score in words, the home's routine
+strip with today and the quiet spell, and the level chart (its power against its usual and
+night levels)."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.detection.explain import explain_alert
+from dashboard.detection.level_profile import READ_DAYS, REFERENCE_DAYS, level_profile
 from dashboard.formatting import format_datetime, format_number
-from dashboard.i18n import state_label
+from dashboard.i18n import state_label, translate
 from dashboard.rules.config import current_thresholds
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.charts import render
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import current_lang, projector_on, t
-from dashboard.ui.routine_chart import ROW_PX, ROW_PX_PROJECTOR, routine_strip_chart
+from dashboard.ui.level_chart import HEIGHT, HEIGHT_PROJECTOR, level_chart
+from dashboard.ui.routine_chart import ROW_PX, ROW_PX_PROJECTOR, day_label, routine_strip_chart
 from dashboard.ui.safe_text import md_escape
+from queries.levels import level_days
 from queries.routine import routine_strip
 
 RULE = "plug_no_change"
@@ -97,3 +101,54 @@ def render_strip(alert: dict, now: datetime) -> None:
     if since is not None:
         key = "routine.window_caption" if reporting else "routine.window_caption_seen"
         st.caption(t(key, since=format_datetime(since, lang), until=format_datetime(until, lang)))
+    render_levels(alert, int(device_id), since, until)
+
+
+def _when(value: object) -> datetime | None:
+    return pd.Timestamp(value).to_pydatetime() if value else None
+
+
+def render_levels(alert: dict, device_id: int, since: datetime | None, until: datetime) -> None:
+    """The level chart under the strip: a level alert's spell (``level_since`` to
+    ``level_until``) against the usual levels of its kind of day; any other plug alert's quiet
+    spell to ``until``. A plug without stored levels gets a caption, not a chart."""
+    lang = current_lang()
+    evidence = alert["evidence"]
+    kind = None
+    if evidence.get("basis") == "level" and evidence.get("level_until"):
+        since = _when(evidence.get("level_since")) or since
+        until = _when(evidence["level_until"]) or until
+        kind = evidence.get("level_day_kind")
+    last_day = until.astimezone(LOCAL_TZ).date()
+    stored = load(level_days, device_id, last_day, live=True)
+    profile = level_profile(stored, since, until, LOCAL_TZ, kind)
+    if profile is None:
+        st.caption(t("level_chart.not_recorded", days=format_number(READ_DAYS)))
+        return
+    today = live_now().astimezone(LOCAL_TZ).date()
+    days = " – ".join(day_label(d, today, lang) for d in profile.days)
+    st.markdown(f"**{t('level_chart.title', days=days)}**")  # our own words and dates
+    height = HEIGHT_PROJECTOR if projector_on() else HEIGHT
+    render(level_chart(profile, today, lang, height), extra=70)
+    kind_words = translate(f"detection.explain.level_{profile.day_kind}", lang)
+    notes = [
+        t(
+            "level_chart.caption",
+            days=format_number(profile.reference_days),
+            kind=kind_words,
+            window=format_number(REFERENCE_DAYS),
+        )
+    ]
+    if profile.night_w is not None:
+        notes.append(t("level_chart.caption_night", watts=format_number(profile.night_w)))
+    else:
+        notes.append(t("level_chart.caption_no_night"))
+    if profile.spell is not None and since is not None:
+        notes.append(
+            t(
+                "level_chart.caption_spell",
+                since=format_datetime(since, lang),
+                until=format_datetime(until, lang),
+            )
+        )
+    st.caption(" ".join(notes))
