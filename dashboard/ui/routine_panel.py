@@ -151,4 +151,5 @@ def render_levels(alert: dict, device_id: int, since: datetime | None, until: da
                 until=format_datetime(until, lang),
             )
         )
-    st.caption(" ".join(notes))
+    # Escaped: "25~75 %" and "01:00~05:00" in one caption would strike through the text between.
+    st.caption(md_escape(" ".join(notes)))
