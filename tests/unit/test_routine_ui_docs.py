@@ -19,7 +19,7 @@ def test_the_documented_figures_are_the_codes() -> None:
     assert f"at or after {REMIND_AT:%H:%M} Seoul" in SECTION
     assert reminder_key(7, date(2024, 12, 2)) == "away:recipient7:2024-12-02"
     assert "`away:recipient{id}:{day}`" in SECTION
-    assert f"At most {SHOWN}, the most missed first" in SECTION
+    assert f"At most {SHOWN}, the nearest to 관심 first" in SECTION
     assert f"capped at {SCAN:,}" in SECTION
     assert f"`run_every={watch.REFRESH_S}`" in SECTION and watch.CACHE_TTL_S == 60
     assert "one-minute cache" in SECTION
