@@ -28,6 +28,25 @@ margins, as ``plug_routine.enabled = false`` sees it), the routine score's ingre
 ladder on the background spell as a net, ``min_share`` × ``min_quiet_h`` × ``attention_slots``,
 the level threshold) is then applied without simulating again. Each variant's stage is asserted
 to be at least the fixed rule's at every moment. ``--cache FILE`` keeps the simulation.
+
+``--fusion`` (docs/detection.md, "Fusing the routine and level evidence"): on the same
+simulation (``--cache`` written by ``--study`` with ``--shares 0.8,0.9,0.95 --quiet-h 2``, or
+simulated anew), every variant runs over the floor as shipped (``Variant.floor = "product"``:
+the ladder on the fixed rule's spell, the net 24 h later on the background spell, the
+background spell alone while a plug is young or at 0 W; the level test judged under the rule's
+own conditions) and combines the routine's missed half-hours ``expected`` and the CUSUM ``S``
+in one of these ways (``Variant.fuse``, ``relax``, ``confirm``):
+
+- ``max``: the graver of the two stages, as shipped (``attention_slots`` A, ``level_h`` H);
+- ``sum``: 관심 at ``expected / A + S / H ≥ 1``, 위험 and 심각 the same with A × 6/2.5,
+  A × 12/2.5 and 2H, 4H (each stage's own thresholds, progress added); the weighted form
+  ``a·expected/2.5 + (1 − a)·S/24 ≥ T`` is the sum with A = 2.5·T/a, H = 24·T/(1 − a);
+- ``l2``: the same with ``hypot`` of the two progress terms (between the sum and the max);
+- ``relax (q_lo, g)``: the routine scored at ``min_share`` q_lo where ``S ≥ g·H``;
+- ``confirm c``: the routine's stage only where ``S ≥ c``.
+
+A term is 0 where its test does not judge. Per family and false-alarm budget (``--budgets``)
+it prints the variant with the most stops within 24 h; ``--json`` keeps every variant.
 """
 
 from __future__ import annotations
