@@ -28,6 +28,25 @@ margins, as ``plug_routine.enabled = false`` sees it), the routine score's ingre
 ladder on the background spell as a net, ``min_share`` × ``min_quiet_h`` × ``attention_slots``,
 the level threshold) is then applied without simulating again. Each variant's stage is asserted
 to be at least the fixed rule's at every moment. ``--cache FILE`` keeps the simulation.
+
+``--fusion`` (docs/detection.md, "Fusing the routine and level evidence"): on the same
+simulation (``--cache`` written by ``--study`` with ``--shares 0.8,0.9,0.95 --quiet-h 2``, or
+simulated anew), every variant runs over the floor as shipped (``Variant.floor = "product"``:
+the ladder on the fixed rule's spell, the net 24 h later on the background spell, the
+background spell alone while a plug is young or at 0 W; the level test judged under the rule's
+own conditions) and combines the routine's missed half-hours ``expected`` and the CUSUM ``S``
+in one of these ways (``Variant.fuse``, ``relax``, ``confirm``):
+
+- ``max``: the graver of the two stages, as shipped (``attention_slots`` A, ``level_h`` H);
+- ``sum``: 관심 at ``expected / A + S / H ≥ 1``, 위험 and 심각 the same with A × 6/2.5,
+  A × 12/2.5 and 2H, 4H (each stage's own thresholds, progress added); the weighted form
+  ``a·expected/2.5 + (1 − a)·S/24 ≥ T`` is the sum with A = 2.5·T/a, H = 24·T/(1 − a);
+- ``l2``: the same with ``hypot`` of the two progress terms (between the sum and the max);
+- ``relax (q_lo, g)``: the routine scored at ``min_share`` q_lo where ``S ≥ g·H``;
+- ``confirm c``: the routine's stage only where ``S ≥ c``.
+
+A term is 0 where its test does not judge. Per family and false-alarm budget (``--budgets``)
+it prints the variant with the most stops within 24 h; ``--json`` keeps every variant.
 """
 
 from __future__ import annotations
@@ -293,6 +312,12 @@ class Timeline:
     score_h: np.ndarray | None = None  # the routine score's quiet_h (up to the last reading)
     share: np.ndarray | None = None  # NaN: not scored (no usable routine, no load, too short)
     expected: dict[float, np.ndarray] | None = None  # per ``min_share`` (the score's quantile)
+    # For the fusion study: the rule's own conditions at every moment. ``young``: fewer than
+    # ``min_days`` days reported (the ladder keeps the background's spell, no routine, no level
+    # test); ``no_load``: a plug at 0 W over a live floor (neither the routine nor the level
+    # test judges it).
+    young: np.ndarray | None = None
+    no_load: np.ndarray | None = None
 
 
 def _utc(t: int) -> datetime:
@@ -340,6 +365,8 @@ def simulate(
     out_sh = np.full(len(moments), np.nan) if study else None
     out_share = np.full(len(moments), np.nan) if study else None
     out_exp = {q: np.zeros(len(moments)) for q in qs} if study else None
+    out_young = np.zeros(len(moments), dtype=bool) if study else None
+    out_noload = np.zeros(len(moments), dtype=bool) if study else None
     for k, now in enumerate(moments):
         d = int((now + SEOUL) // DAY)
         if d != current_day:  # the daily learning at Seoul midnight
@@ -433,8 +460,20 @@ def simulate(
         if study:
             out_qbg[k] = quiet_h
             out_qfx[k] = (now - max(last_fixed, first_seen)) / HOUR
+            out_young[k] = len(routine.days) < cfg.min_days
+            out_noload[k] = no_load
     return Timeline(
-        moments, out_ship, out_ladder, out_s, out_qbg, out_qfx, out_sh, out_share, out_exp
+        moments,
+        out_ship,
+        out_ladder,
+        out_s,
+        out_qbg,
+        out_qfx,
+        out_sh,
+        out_share,
+        out_exp,
+        out_young,
+        out_noload,
     )
 
 
@@ -500,10 +539,25 @@ def figures(rows: list[dict], normal: list[dict], names: list[str]) -> dict:
 
 @dataclass(frozen=True)
 class Variant:
-    floor: str = "bg"  # the 24/36/48 h ladder on the background spell ("bg") or the fixed one
+    # the 24/36/48 h ladder on the background spell ("bg"), on the fixed one ("fixed"), or the
+    # floor as shipped ("product": the fixed spell plus the net 24 h later on the background
+    # spell, and the background spell alone while the plug is young or at 0 W; ``net_h`` unused)
+    floor: str = "bg"
     net_h: float | None = None  # a second ladder (h, h + 12, h + 24) on the background spell
     routine: tuple[float, float, float] | None = None  # (min_share, min_quiet_h, attention_slots)
     level_h: float | None = None  # the level CUSUM at (h, 2h, 4h)
+    # The fusion study: how the routine and level evidence make one stage. "max": the graver
+    # of the two stages (as shipped); "sum": 관심 when expected / A + S / H ≥ 1 (A the
+    # routine's attention_slots, H level_h), 위험 and 심각 the same with A × risk/attention
+    # and A × severe/attention slots and 2H, 4H; "l2": the same with the Euclidean norm of the
+    # two progress terms instead of their sum. Each term is 0 where its test does not judge.
+    fuse: str = "max"
+    # The routine's gate relaxed by the level evidence: (q_lo, g) scores the routine with
+    # min_share q_lo instead of the routine's own wherever S ≥ g × H.
+    relax: tuple[float, float] | None = None
+    # The opposite: the routine's stage counts only where the CUSUM agrees, S ≥ confirm (an
+    # absolute evidence, so that it does not move with ``level_h``).
+    confirm: float | None = None
 
     @property
     def name(self) -> str:
@@ -515,6 +569,12 @@ class Variant:
             parts.append(f"routine(q={q:g},mq={mq:g},att={att:g})")
         if self.level_h is not None:
             parts.append(f"level@{self.level_h:g}")
+        if self.fuse != "max":
+            parts.append(f"fuse={self.fuse}")
+        if self.relax is not None:
+            parts.append(f"relax(q={self.relax[0]:g},g={self.relax[1]:g})")
+        if self.confirm is not None:
+            parts.append(f"confirm(S>={self.confirm:g})")
         return " ".join(parts)
 
 
@@ -532,20 +592,86 @@ def _routine_ranks(tl: Timeline, q: float, min_quiet_h: float, att: float) -> np
     return np.where(ok, rank, 0).astype(np.int8)
 
 
+def _product_floor(tl: Timeline) -> np.ndarray:
+    """The floor as shipped (``plug_no_change``): the ladder on the fixed rule's spell with the
+    net ``net_delay_h`` later on the background spell, or the ladder on the background spell
+    alone while the plug is young or at 0 W."""
+    th = current_thresholds()
+    first = plug_ladder(None, th)[0]
+    fixed = np.maximum(
+        _ladder_ranks(tl.quiet_fixed_h, first),
+        _ladder_ranks(tl.quiet_bg_h, first + th.plug_routine.net_delay_h),
+    )
+    return np.where(tl.young | tl.no_load, tl.ladder, fixed).astype(np.int8)
+
+
+def _fused_ranks(tl: Timeline, v: Variant) -> np.ndarray:
+    """Stage ranks of the routine and level evidence together (``Variant.fuse``, ``relax``),
+    without the floor. With the product floor the level test judges under the rule's own
+    conditions (quiet ≥ min_quiet_h on the background spell, not young, not at 0 W)."""
+    cfg = current_thresholds().plug_routine
+    zero = np.zeros(len(tl.at))
+    if v.level_h is not None:
+        h = v.level_h
+        s = tl.level_s
+        if v.floor == "product":
+            mq = v.routine[1] if v.routine is not None else cfg.min_quiet_h
+            s = np.where((tl.quiet_bg_h >= mq) & ~tl.young & ~tl.no_load, s, 0.0)
+        lvl = s / h
+    else:
+        h, lvl = None, zero
+    if v.routine is not None:
+        q, mq, att = v.routine
+        scored = ~np.isnan(tl.share) & (tl.score_h >= mq)
+        share = np.nan_to_num(tl.share, nan=-1.0)
+        exp = np.where(scored & (share >= q), tl.expected[q], 0.0)
+        if v.relax is not None:
+            q_lo, g = v.relax
+            loose = scored & (share >= q_lo) & (lvl >= g)
+            exp = np.where(loose, np.maximum(exp, tl.expected[q_lo]), exp)
+        if v.confirm is not None:
+            exp = np.where(lvl * (h or 1.0) >= v.confirm, exp, 0.0)
+        slots = (att, cfg.risk_slots, cfg.severe_slots)
+        if v.fuse != "max":  # the stages keep the routine's own proportions
+            slots = (
+                att,
+                att * cfg.risk_slots / cfg.attention_slots,
+                att * cfg.severe_slots / cfg.attention_slots,
+            )
+        rout = [exp / a for a in slots]
+    else:
+        rout = [zero, zero, zero]
+    levs = [lvl / m for m in (1.0, 2.0, 4.0)]
+    if v.fuse == "max":
+        prog = [np.maximum(r, lv) for r, lv in zip(rout, levs, strict=True)]
+    elif v.fuse == "sum":
+        prog = [r + lv for r, lv in zip(rout, levs, strict=True)]
+    elif v.fuse == "l2":
+        prog = [np.hypot(r, lv) for r, lv in zip(rout, levs, strict=True)]
+    else:
+        raise ValueError(v.fuse)
+    return sum((p >= 1.0).astype(np.int8) for p in prog).astype(np.int8)
+
+
 def study_ranks(tl: Timeline, variants: Sequence[Variant]) -> dict[Variant, np.ndarray]:
     """Stage ranks of every variant at every moment (components computed once per trace)."""
     floor = {
         "bg": tl.ladder,
         "fixed": _ladder_ranks(tl.quiet_fixed_h, plug_ladder(None, current_thresholds())[0]),
     }
+    if tl.young is not None:
+        floor["product"] = _product_floor(tl)
     nets, routines, levels = {}, {}, {}
     out = {}
     for v in variants:
         rank = floor[v.floor]
-        if v.net_h is not None:
+        if v.net_h is not None and v.floor != "product":
             if v.net_h not in nets:
                 nets[v.net_h] = _ladder_ranks(tl.quiet_bg_h, v.net_h)
             rank = np.maximum(rank, nets[v.net_h])
+        if v.floor == "product" or v.fuse != "max" or v.relax is not None or v.confirm:
+            out[v] = np.maximum(rank, _fused_ranks(tl, v))
+            continue
         if v.routine is not None:
             if v.routine not in routines:
                 routines[v.routine] = _routine_ranks(tl, *v.routine)
@@ -665,6 +791,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--slots", default="1,1.5,2,2.5,3,4", help="study: attention_slots values")
     p.add_argument("--nets", default="36,48", help="study: first stage of the later net (h)")
     p.add_argument("--cache", help="study: pickle the timelines here (read back if present)")
+    p.add_argument(
+        "--fusion",
+        action="store_true",
+        help="the fusion study: routine and level evidence added, not only the graver taken",
+    )
+    p.add_argument("--budgets", default="0.69,0.71,0.82,1.0", help="fusion: false-alarm budgets")
     args = p.parse_args(argv)
     started = time.perf_counter()
     corpus = build_corpus(DEFAULT_ROOT, quick=False, seed=SEED, parts=("tune",))
@@ -675,6 +807,8 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in (kv.split("=", 1) for kv in args.set)
         }
     )
+    if args.fusion:
+        return fusion_main(args, corpus, lcfg)
     if args.study:
         return study_main(args, corpus, lcfg, started)
     grid = [(h, 2 * h, 4 * h) for h in (float(x) for x in args.thresholds.split(","))]
@@ -809,6 +943,142 @@ def study_main(args: argparse.Namespace, corpus, lcfg: LevelConfig, started: flo
         config = {k: None if v == float("inf") else v for k, v in vars(lcfg).items()}
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"config": config, "variants": res}, fh, indent=1)
+    return 0
+
+
+# --- the fusion study ------------------------------------------------------------------------
+# The rule raises the graver of the routine's stage and the level test's. Two pieces of weak
+# evidence (a few usual half-hours missed, a CUSUM halfway to its threshold) then raise
+# nothing. The fusion study adds them instead (``Variant.fuse``) or lets a high CUSUM relax the
+# routine's gate (``Variant.relax``), over the floor as shipped, and compares each family with
+# the graver-of combination at equal false alarms (docs/detection.md, "Fusing the routine and
+# level evidence").
+
+FUSION_A = (1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0)  # the routine's attention_slots
+FUSION_H = (16.0, 20.0, 24.0, 28.0, 32.0, 40.0, 48.0, 64.0)  # level_h
+FUSION_RELAX = ((0.8, 0.25), (0.8, 0.5), (0.9, 0.25), (0.9, 0.5))
+FUSION_CONFIRM = (1.0, 3.0)
+FUSION_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+FUSION_T = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0)
+BASE_ATT, BASE_H = 2.5, 24.0  # the shipped attention_slots and level_h
+
+
+def fusion_variants() -> list[tuple[str, Variant]]:
+    """(family, variant) pairs, every one over the floor as shipped, ``min_quiet_h`` 2 h.
+
+    - graver / sum / l2: ``attention_slots`` × ``level_h`` on the grids above (and the routine
+      alone), ``min_share`` 0.9 or 0.95;
+    - weighted a: p = a·expected/2.5 + (1 − a)·S/24 ≥ T, i.e. the sum with A = 2.5·T/a and
+      H = 24·T/(1 − a), for each a and T;
+    - graver / sum + relax: the routine gate at min_share 0.95, relaxed to q_lo where S ≥ g·H;
+    - graver + confirm: the routine's stage only where S ≥ c.
+    """
+    out: list[tuple[str, Variant]] = []
+    for fuse in ("max", "sum", "l2"):
+        fam = "graver" if fuse == "max" else fuse
+        for q in (0.9, 0.95):
+            for a in FUSION_A:
+                for h in (None, *FUSION_H) if fuse == "max" else FUSION_H:
+                    out.append((fam, Variant("product", None, (q, 2.0, a), h, fuse)))
+    for w in FUSION_WEIGHTS:
+        for t in FUSION_T:
+            a, h = round(BASE_ATT * t / w, 3), round(BASE_H * t / (1 - w), 3)
+            out.append((f"weighted a={w:g}", Variant("product", None, (0.95, 2.0, a), h, "sum")))
+    for fuse in ("max", "sum"):
+        for relax in FUSION_RELAX:
+            fam = (
+                "graver" if fuse == "max" else "sum"
+            ) + f" + relax(q={relax[0]:g},g={relax[1]:g})"
+            for a in FUSION_A:
+                for h in FUSION_H:
+                    out.append((fam, Variant("product", None, (0.95, 2.0, a), h, fuse, relax)))
+    for c in FUSION_CONFIRM:
+        for a in FUSION_A:
+            for h in FUSION_H:
+                v = Variant("product", None, (0.95, 2.0, a), h, "max", None, c)
+                out.append((f"graver + confirm(S>={c:g})", v))
+    return out
+
+
+def print_fusion(res: list[dict], fams: dict[str, str], budgets: Sequence[float]) -> list[dict]:
+    """Per family and budget, the variant alerting most stops within 24 h at no more false
+    alarms (then the lowest median, then the fewest false alarms)."""
+    rows = []
+    groups: dict[str, list[dict]] = {}
+    for f in res:
+        groups.setdefault(fams[f["variant"]], []).append(f)
+    for budget in budgets:
+        print(f"--- at most {budget:g} false alarms per household per 50 days")
+        for name, group in groups.items():
+            ok = [f for f in group if f["false_alarms_per_50_days"] <= budget + 0.005]
+            if not ok:
+                continue
+            best = max(
+                ok,
+                key=lambda f: (
+                    f["stops"]["sensitivity_24h"],
+                    -(f["stops"]["median_first_alert_h"] or 1e9),
+                    -f["false_alarms_per_50_days"],
+                ),
+            )
+            s = best["stops"]
+            rows.append({"budget": budget, "family": name, **best})
+            print(
+                f"{name:30} {best['variant']:62} FA/50d {best['false_alarms_per_50_days']:.2f} "
+                f"({best['false_alarms']}) 24/48 h {s['sensitivity_24h'] * 100:3.0f}/"
+                f"{s['sensitivity_48h'] * 100:3.0f}% median {s['median_first_alert_h']} "
+                f"p90 {s['p90_first_alert_h']} missed {s['missed_96h']} "
+                f"fcmm {len(best['fixed_caught_model_missed'])}"
+            )
+    return rows
+
+
+def fusion_main(args: argparse.Namespace, corpus, lcfg: LevelConfig) -> int:
+    """The fusion study on the timelines of ``--cache`` (simulated first if absent)."""
+    import os
+    import pickle
+
+    cases = [c for c in corpus.cases if c.kind in ("stop", "absence")]
+    if args.cache and os.path.exists(args.cache):
+        with open(args.cache, "rb") as fh:
+            timelines = pickle.load(fh)
+    else:
+        qs = (0.8, 0.9, 0.95)
+        timelines = {
+            "cases": [simulate(c.trace, lcfg, qs, 2.0) for c in cases],
+            "homes": [simulate(h, lcfg, qs, 2.0) for h in corpus.homes],
+        }
+        if args.cache:
+            with open(args.cache, "wb") as fh:
+                pickle.dump(timelines, fh)
+    if timelines["homes"][0].young is None:
+        raise SystemExit("the cache predates the fusion study: simulate again")
+    pairs = fusion_variants()
+    fams = {v.name: fam for fam, v in pairs}
+    variants = list(dict.fromkeys(v for _fam, v in pairs))
+    res = run_study(cases, corpus.homes, timelines, variants)
+    for f in res:
+        if f["variant"] in (
+            "floor=product routine(q=0.95,mq=2,att=2.5)",
+            "floor=product routine(q=0.95,mq=2,att=2.5) level@24",
+            "floor=product routine(q=0.95,mq=2,att=2.5) level@24 fuse=sum",
+        ):
+            s = f["stops"]
+            print(
+                f"{f['variant']:62} FA/50d {f['false_alarms_per_50_days']:5.2f} "
+                f"({f['false_alarms']})  24/48 h {s['sensitivity_24h'] * 100:3.0f}/"
+                f"{s['sensitivity_48h'] * 100:3.0f}%  median {s['median_first_alert_h']}  "
+                f"p90 {s['p90_first_alert_h']}  missed {s['missed_96h']}  "
+                f"fcmm {len(f['fixed_caught_model_missed'])}  {f['by_home']}"
+            )
+    best = print_fusion(res, fams, _floats(args.budgets))
+    print(f"{len(variants)} variants, {time.process_time():.0f} CPU s", file=sys.stderr)
+    if args.json:
+        config = {k: None if v == float("inf") else v for k, v in vars(lcfg).items()}
+        for f in res:
+            f["family"] = fams[f["variant"]]
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump({"config": config, "variants": res, "best": best}, fh, indent=1)
     return 0
 
 
