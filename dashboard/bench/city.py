@@ -101,11 +101,11 @@ def settle(engine: Engine, end: datetime) -> None:
     - Every day of the history in its own partition, as the worker's daily
       ``ensure_partitions`` would have made them: the builder leaves the days before the
       migration's first one in ``device_events_default``, and a bench run whose events fall
-      on such a day (those of the 3 hours before a Seoul midnight that follows the build)
-      inserted them into a partition of 3 M rows: ≈ 3 ms more backend CPU per 1,000 events
-      than into a day's partition (2026-12-04, docs/benchmarks.md). The emptied default
-      partition is truncated: its indexes still held the moved rows' pages (400 MB copied
-      with every run).
+      on such a day (it posts the 3 hours before now: any run until 3 hours after the Seoul
+      midnight that began the build's day) inserted them into a partition of 3 M rows:
+      ≈ 3 ms more backend CPU per 1,000 events than into a day's partition (2026-12-04,
+      docs/benchmarks.md). The emptied default partition is truncated: its indexes still
+      held the moved rows' pages (400 MB copied with every run).
     - ``VACUUM (ANALYZE)``: the build updates each ``device_daily`` row ≈ 30 times; without
       autovacuum (off on some servers, and too slow to come before the first copy) every
       copy carried 7 M dead rows through the daily upsert and the level read: ≈ 5 ms more
