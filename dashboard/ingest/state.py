@@ -20,10 +20,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, literal_column, null, or_, select
+from sqlalchemy import (
+    Connection,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    null,
+    or_,
+    select,
+)
 from sqlalchemy.sql.dml import Insert
 
-from dashboard.db.inlist import bound_values, in_bound, in_values
+from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
@@ -456,12 +466,18 @@ def _stored_levels(
     if not wanted:
         return {}
     table = DeviceDaily.__table__
-    days = sorted({day for _id, day in wanted})
-    query = select(table.c.device_id, table.c.day, table.c.level_slots).where(
-        in_values(conn, table.c.device_id, sorted({i for i, _d in wanted})),
-        table.c.day.in_(days),
-        table.c.level_slots.is_not(None),
+    # Built once per process (``prebuilt``: building the select cost a third of the read's
+    # client CPU); the days stay a list, not a range, so a stray old timestamp in the batch
+    # does not read years of the devices' rows.
+    query = prebuilt(
+        conn,
+        "ingest.stored_levels",
+        lambda c: select(table.c.device_id, table.c.day, table.c.level_slots).where(
+            in_bound(c, table.c.device_id, "ids"),
+            table.c.day.in_(bindparam("days", expanding=True)),
+            table.c.level_slots.is_not(None),
+        ),
     )
-    return {
-        (row[0], row[1]): bytes(row[2]) for row in conn.execute(query) if (row[0], row[1]) in wanted
-    }
+    ids = bound_values(conn, table.c.device_id, sorted({i for i, _d in wanted}))
+    rows = conn.execute(query, {"ids": ids, "days": sorted({day for _id, day in wanted})})
+    return {(row[0], row[1]): bytes(row[2]) for row in rows if (row[0], row[1]) in wanted}

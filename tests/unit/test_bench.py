@@ -126,6 +126,7 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     argv += ["--pages", "live"]
     try:
         assert main([*argv, "--json", str(out)]) == 0
+        settled = _settled_state(city._with_database(POSTGRES_URL, "anbu_bench_tiny_80"))
     finally:
         admin = make_engine(city._with_database(POSTGRES_URL, "postgres"))
         with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -139,6 +140,35 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     assert figures["ingest_cpu_ms_per_1000_postgres"] > 0
     assert figures["page_run_s_live_postgres"] > 0 and figures["page_first_s_live_postgres"] > 0
     assert not [k for k in figures if k.startswith("page_run_s_") and "live" not in k]
+    # The cached city as a running deployment keeps it (``city.settle``): the day before the
+    # build in its own partition, not in the default one, and the build's dead rows vacuumed.
+    assert settled == {"default_rows": 0, "day_partitions": True, "vacuumed": True}
+
+
+def _settled_state(url: str) -> dict:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {
+                "default_rows": conn.execute(
+                    text("SELECT count(*) FROM device_events_default")
+                ).scalar(),
+                # the tiny city's day of history starts on the Seoul day before its end
+                "day_partitions": conn.execute(
+                    text(
+                        "SELECT count(*) = 0 FROM device_events e WHERE NOT EXISTS (SELECT FROM "
+                        "pg_class c WHERE c.oid = e.tableoid AND c.relname ~ '_p[0-9]{8}$')"
+                    )
+                ).scalar(),
+                "vacuumed": conn.execute(
+                    text(
+                        "SELECT last_vacuum IS NOT NULL FROM pg_stat_user_tables "
+                        "WHERE relname = 'device_daily'"
+                    )
+                ).scalar(),
+            }
+    finally:
+        engine.dispose()
 
 
 def test_process_cpu_reads_proc():
