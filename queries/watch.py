@@ -50,7 +50,8 @@ SCAN = 3_000  # candidates scored at most per refresh (the longest quiet first)
 @dataclass(frozen=True)
 class WatchList:
     """``rows``: device_id, recipient_id, external_ref, recipient_masked, region_ko, region_en,
-    since, evidence (the rule's evidence, routine basis), share, expected; most missed first.
+    since, evidence (the rule's evidence, routine or level basis), share, expected (None where
+    the routine was not scored); the nearest to 관심 first.
     ``candidates`` were scored (``truncated``: more were quiet than ``scan``)."""
 
     rows: pd.DataFrame

@@ -171,16 +171,17 @@ def _level_held(row, d: Decision) -> bool:
     """An open plug alert raised by the level test that the test no longer scores (switched off
     for the plug's district, the person moved to a district without it, the model gone) while
     the quiet spell goes on (no sign of life since it opened): nothing says the person is well,
-    so it stays open for a person to close instead of closing as ``safe``. The test's own
-    verdict (``level_s`` scored and below ``level_h``) and a sign of life still close it."""
-    opened = row.evidence or {}
-    return (
-        d.rule == "plug_no_change"
-        and opened.get("basis") == "level"
-        and d.evidence.get("level_s") is None
-        and d.evidence.get("since") is not None
-        and d.evidence.get("since") == opened.get("since")
-    )
+    so it stays open for a person to close instead of closing as ``safe``. Likewise when the
+    test scores another run of ``S`` than the one that raised it (``level_since`` changed): a
+    model learned anew starts at 0, which says nothing about the spell. The test's own verdict
+    on that run (``level_s`` below ``level_h``, same ``level_since``) and a sign of life still
+    close it."""
+    opened, ev = row.evidence or {}, d.evidence
+    if d.rule != "plug_no_change" or opened.get("basis") != "level":
+        return False
+    if ev.get("since") is None or ev.get("since") != opened.get("since"):
+        return False  # a sign of life: the spell it was raised on is over
+    return ev.get("level_s") is None or ev.get("level_since") != opened.get("level_since")
 
 
 def _moved_on(conn: Connection, facts: Sequence[DeviceFacts]) -> set[int]:

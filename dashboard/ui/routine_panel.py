@@ -88,20 +88,32 @@ def render_strip(alert: dict, now: datetime) -> None:
     st.markdown(f"**{t('routine.strip_title', days=len(strip.days))}**")
     st.caption(score_words(evidence, strip.reference_days, alert.get("region_code")))
     since = pd.Timestamp(evidence["since"]).to_pydatetime() if evidence.get("since") else None
-    # A plug that stopped reporting: the spell is drawn to its last report (the rule scores
-    # only observed time; the silence itself is a device fault, raised apart).
     timeout = timedelta(seconds=current_thresholds().device_silent.timeout_s.get(PLUG, 7200))
-    seen = strip.last_seen_at
-    reporting = seen is None or now - seen <= timeout
-    until = now if reporting else seen
+    until, key = spell_end(alert, now, strip.last_seen_at, timeout)
     today = now.astimezone(LOCAL_TZ).date()
     row_px = ROW_PX_PROJECTOR if projector_on() else ROW_PX
     chart = routine_strip_chart(strip.days, today, lang, since, until, row_px)
     render(chart, extra=70)
     if since is not None:
-        key = "routine.window_caption" if reporting else "routine.window_caption_seen"
         st.caption(t(key, since=format_datetime(since, lang), until=format_datetime(until, lang)))
     render_levels(alert, int(device_id), since, until)
+
+
+def spell_end(
+    alert: dict, now: datetime, seen: datetime | None, timeout: timedelta
+) -> tuple[datetime, str]:
+    """Where the drawn quiet spell ends, and the caption key that says so. A closed alert's
+    spell ended when it closed (drawn to now, a home back to normal would look quiet still,
+    and the level chart would show today instead of the alert's day); a plug that stopped
+    reporting, at its last report (the rule scores only observed time; the silence itself is
+    a device fault, raised apart); else now."""
+    closed = alert.get("closed_at")
+    end, key = now, "routine.window_caption"
+    if closed is not None and not pd.isna(closed):
+        end, key = min(pd.Timestamp(closed).to_pydatetime(), now), "level_chart.strip_closed"
+    if seen is None or end - seen <= timeout:
+        return end, key
+    return seen, "routine.window_caption_seen"
 
 
 def _when(value: object) -> datetime | None:

@@ -136,3 +136,36 @@ def test_a_plug_without_stored_levels_gets_a_caption_not_a_chart(db: Engine) -> 
     ]
     # The routine strip is still there.
     assert [c for c in _charts(at) if translate("routine.cell.active") in c]
+
+
+def test_a_closed_alert_draws_its_spell_to_its_closing_not_to_now(db: Engine) -> None:
+    """A closed plug alert: the strip's spell and the level chart end when it closed (three
+    days before the plug's last report here), so the chart shows the alert's day, not the
+    plug's latest days with the spell running on."""
+    routine = _routine_alerts(db)
+    assert len(routine) >= 3, "the demo city needs three open routine plug alerts"
+    alert_id, evidence, device_id = routine[2]
+    with db.connect() as conn:
+        seen = as_utc(
+            conn.scalar(select(DeviceState.last_seen_at).where(DeviceState.device_id == device_id))
+        )
+    closed = seen - timedelta(days=3)  # the plug reported on after the alert closed
+    since = datetime.fromisoformat(evidence["since"])
+    if since >= closed:  # the spell must begin before the alert closed
+        since = closed - timedelta(hours=20)
+        evidence = {**evidence, "since": since.isoformat()}
+    with db.begin() as conn:
+        conn.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(status="closed", closed_at=closed, outcome="safe", evidence=evidence)
+        )
+    at = open_page("alerts", alert=str(alert_id), lang="en")
+    today = clock.now().astimezone(LOCAL_TZ).date()
+    last = closed.astimezone(LOCAL_TZ).date()
+    titles = [m.value for m in at.markdown if m.value.startswith("**This home's power level")]
+    assert titles and day_label(last, today, "en") in titles[0], titles
+    assert day_label(seen.astimezone(LOCAL_TZ).date(), today, "en") not in titles[0]
+    captions = "\n".join(c.value for c in at.caption)
+    assert "the alert's closing" in captions
+    assert "to now" not in captions and "last report" not in captions

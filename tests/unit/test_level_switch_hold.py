@@ -5,15 +5,18 @@ life still closes it."""
 from __future__ import annotations
 
 from datetime import UTC, timedelta
+from types import SimpleNamespace
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from test_actions_support import seed
 from test_level_district import CITY, CITY_ON, JONGNO_ON, _two_homes
-from test_plug_levels import TODAY, at
+from test_plug_levels import TODAY, at, home_day
 
-from dashboard.db.schema import Alert, DeviceState
+from dashboard.db.schema import Alert, DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.learning import learn_routines
 from dashboard.rules.engine import run_silence_tick
+from dashboard.rules.lifecycle import _level_held
+from dashboard.rules.model import Decision
 
 
 def _alerts(conn, plug: int):
@@ -50,3 +53,56 @@ def test_switching_the_level_test_off_does_not_close_its_alert_as_safe(db_engine
         )
         run_silence_tick(conn, later + timedelta(minutes=1), CITY)
         assert _alerts(conn, jongno) == [("closed", "attention", "safe")]
+
+
+def test_a_model_learned_anew_does_not_close_a_held_alert_as_safe(db_engine):
+    """The model is dropped while the alert is held (a night with the test off in the district,
+    or too few reference days), then learned anew: its S starts at 0, which says nothing about
+    the spell, so the alert must stay open while the home stays quiet."""
+    now = at(TODAY, 18, 0).astimezone(UTC)
+    tomorrow = TODAY + timedelta(days=1)
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        _ilsan, jongno = _two_homes(conn, now)
+        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), JONGNO_ON)
+        run_silence_tick(conn, now, JONGNO_ON)
+        assert _alerts(conn, jongno) == [("open", "attention", None)]
+        # The model gone: held.
+        routine = DeviceRoutine.device_id == jongno
+        conn.execute(update(DeviceRoutine).where(routine).values(level_model=None))
+        run_silence_tick(conn, now + timedelta(minutes=30), JONGNO_ON)
+        assert _alerts(conn, jongno) == [("open", "attention", None)]
+        # Learned anew at midnight; the plug still reports its night load, nobody is up.
+        learn_routines(conn, at(tomorrow, 0, 5).astimezone(UTC), JONGNO_ON)
+        night = home_day(awake=range(0), until=1)
+        conn.execute(
+            insert(DeviceDaily).values(
+                device_id=jongno, day=tomorrow, events=1, activity_slots=0, level_slots=night
+            )
+        )
+        seen = at(tomorrow, 0, 5).astimezone(UTC)
+        conn.execute(
+            update(DeviceState)
+            .where(DeviceState.device_id == jongno)
+            .values(last_seen_at=seen, rules_due_at=None)
+        )
+        run_silence_tick(conn, at(tomorrow, 0, 10).astimezone(UTC), JONGNO_ON)
+        assert _alerts(conn, jongno) == [("open", "attention", None)]
+
+
+def test_which_decisions_a_level_alert_is_held_against():
+    """Held: not scored, or scored on another run of S. Closed: the same run below level_h,
+    or a sign of life (a new spell); and any alert the level test did not raise."""
+    since, run = "2026-11-30T01:00:00+00:00", "2026-11-30T02:00:00+00:00"
+    row = SimpleNamespace(evidence={"basis": "level", "since": since, "level_since": run})
+
+    def held(row=row, **evidence) -> bool:
+        return _level_held(row, Decision("plug_no_change", None, {"since": since} | evidence))
+
+    assert held(level_s=None, level_since=None)  # switched off, model gone
+    assert held(level_s=0.0, level_since=None)  # a model learned anew, S from 0
+    assert held(level_s=3.0, level_since="2026-12-01T00:00:00+00:00")
+    assert not held(level_s=5.0, level_since=run)  # the test's own verdict on its run
+    assert not held(level_s=None, since="2026-11-30T09:00:00+00:00")  # a sign of life
+    routine = SimpleNamespace(evidence={"basis": "routine", "since": since})
+    assert not held(routine, level_s=None)
