@@ -168,20 +168,20 @@ def apply_decisions(
 
 
 def _level_held(row, d: Decision) -> bool:
-    """An open plug alert raised by the level test that the test no longer scores (switched off
-    for the plug's district, the person moved to a district without it, the model gone) while
-    the quiet spell goes on (no sign of life since it opened): nothing says the person is well,
-    so it stays open for a person to close instead of closing as ``safe``. Likewise when the
-    test scores another run of ``S`` than the one that raised it (``level_since`` changed): a
-    model learned anew starts at 0, which says nothing about the spell. The test's own verdict
-    on that run (``level_s`` below ``level_h``, same ``level_since``) and a sign of life still
-    close it."""
+    """An open plug alert raised by the level test stays open while the quiet spell it was
+    raised on goes on (``since`` unchanged: no sign of life since): only a sign of life or a
+    person closes it. The level test's ``S`` falls at night, when the night level is what this
+    home normally shows, and it is gone when the test stops scoring the plug (switched off for
+    the plug's district, the person moved, a model learned anew starting at 0): none of that
+    says the person is well. Closing on it made a level alert close as ``safe`` every night of
+    a collapse or an absence and open again the next day (2026-12-04: 5–12 alerts in each
+    multi-day standby absence on the demo homes, docs/detection.md); the routine's and the
+    ladder's stages never fall within a spell, and now the level test's does not either."""
     opened, ev = row.evidence or {}, d.evidence
     if d.rule != "plug_no_change" or opened.get("basis") != "level":
         return False
-    if ev.get("since") is None or ev.get("since") != opened.get("since"):
-        return False  # a sign of life: the spell it was raised on is over
-    return ev.get("level_s") is None or ev.get("level_since") != opened.get("level_since")
+    since = ev.get("since")
+    return since is not None and since == opened.get("since")  # else a sign of life: closes
 
 
 def _moved_on(conn: Connection, facts: Sequence[DeviceFacts]) -> set[int]:

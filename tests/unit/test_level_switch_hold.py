@@ -1,6 +1,7 @@
-"""An open level-based plug alert is not closed as ``safe`` when a district turns the level
-test off (or the person moves to a district without it) while the home stays quiet; a sign of
-life still closes it."""
+"""An open level-based plug alert is not closed as ``safe`` while the home stays quiet: not when a
+district turns the level test off (or the person moves to a district without it), not when a
+model learned anew starts from 0, not when the test's own S falls (at night); a sign of life
+still closes it."""
 
 from __future__ import annotations
 
@@ -91,8 +92,9 @@ def test_a_model_learned_anew_does_not_close_a_held_alert_as_safe(db_engine):
 
 
 def test_which_decisions_a_level_alert_is_held_against():
-    """Held: not scored, or scored on another run of S. Closed: the same run below level_h,
-    or a sign of life (a new spell); and any alert the level test did not raise."""
+    """Held while the spell goes on: not scored, scored on another run of S, or the same run
+    fallen below level_h (S falls at night, when the night level is what the home shows).
+    Closed: a sign of life (a new spell); and any alert the level test did not raise."""
     since, run = "2026-11-30T01:00:00+00:00", "2026-11-30T02:00:00+00:00"
     row = SimpleNamespace(evidence={"basis": "level", "since": since, "level_since": run})
 
@@ -102,7 +104,7 @@ def test_which_decisions_a_level_alert_is_held_against():
     assert held(level_s=None, level_since=None)  # switched off, model gone
     assert held(level_s=0.0, level_since=None)  # a model learned anew, S from 0
     assert held(level_s=3.0, level_since="2026-12-01T00:00:00+00:00")
-    assert not held(level_s=5.0, level_since=run)  # the test's own verdict on its run
+    assert held(level_s=5.0, level_since=run)  # S fell on its own run: no sign of life
     assert not held(level_s=None, since="2026-11-30T09:00:00+00:00")  # a sign of life
     routine = SimpleNamespace(evidence={"basis": "routine", "since": since})
     assert not held(routine, level_s=None)
