@@ -260,14 +260,24 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
 
 
 def score_levels(
-    model: LevelModel, days: Mapping[date, bytes | None], until: datetime, tz: ZoneInfo
+    model: LevelModel,
+    days: Mapping[date, bytes | None],
+    until: datetime,
+    tz: ZoneInfo,
+    start: datetime | None = None,
 ) -> LevelScore:
     """``S`` up to the half-hour holding ``until`` (included: its mean so far).
 
     From the model's learning midnight on, starting from the ``S`` carried over from the day
     before (``carry_over``), so a model learned anew does not re-score the past; without a carry
     (a model older than ``LOOKBACK_DAYS``, or none recorded) over the stored half-hours of the
-    last ``LOOKBACK_DAYS`` local days, from 0."""
+    last ``LOOKBACK_DAYS`` local days, from 0.
+
+    ``start``: the last sign of life. A run of ``S`` that began before it says nothing about
+    the quiet since (a light switched on does not move the power level), so it is scored again
+    from 0 over the half-hours after the one holding ``start``, with this model: else the rule
+    closed its alert at the sign of life and the same run raised it again at the next
+    half-hour, once a day for as long as a home stood empty."""
     local = until.astimezone(tz)
     today = local.date()
     last_slot = local.hour * 2 + local.minute // 30
@@ -279,12 +289,34 @@ def score_levels(
             since = _midnight(first, tz) - timedelta(minutes=30 * model.carry_back)
     else:
         first, s, since = today - timedelta(days=LOOKBACK_DAYS - 1), 0.0, None
+    score = _run(model, days, first, 0, s, since, today, last_slot, tz)
+    if start is not None and score.since is not None and score.since < start:
+        begin = start.astimezone(tz)
+        day = max(begin.date(), today - timedelta(days=LOOKBACK_DAYS - 1))
+        after = begin.hour * 2 + begin.minute // 30 + 1 if day == begin.date() else 0
+        score = _run(model, days, day, after, 0.0, None, today, last_slot, tz)
+    return LevelScore(score.s, score.since.astimezone(until.tzinfo) if score.since else None)
+
+
+def _run(
+    model: LevelModel,
+    days: Mapping[date, bytes | None],
+    first: date,
+    first_slot: int,
+    s: float,
+    since: datetime | None,
+    today: date,
+    last_slot: int,
+    tz: ZoneInfo,
+) -> LevelScore:
+    """The CUSUM from ``s`` over the stored half-hours from ``first``'s ``first_slot`` to
+    ``today``'s ``last_slot``."""
     previous = None  # the last stored half-hour before, counted from ``first``
     for k in range((today - first).days + 1):
         day = first + timedelta(days=k)
         levels = day_levels(days.get(day))
         table = model.table[int(model.split and _weekend(day))]
-        for slot in range(last_slot + 1 if day == today else SLOTS):
+        for slot in range(first_slot if k == 0 else 0, last_slot + 1 if day == today else SLOTS):
             q = int(levels[slot])
             if q == NO_LEVEL:
                 continue
@@ -300,7 +332,7 @@ def score_levels(
                 since = None
             elif since is None:
                 since = _midnight(day, tz) + timedelta(minutes=30 * slot)
-    return LevelScore(s, since.astimezone(until.tzinfo) if since else None)
+    return LevelScore(s, since)
 
 
 def carry_over(

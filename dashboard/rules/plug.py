@@ -178,7 +178,8 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # Only once the quiet has lasted min_quiet_h: the condition the tick loads the levels on.
     levels_on = cfg.enabled and cfg.level_enabled and facts.levels is not None
     if levels_on and quiet_h >= cfg.min_quiet_h and not (backfilled or young or no_load(facts)):
-        level = score_levels(facts.levels.model, facts.levels.days, observed, LOCAL_TZ)
+        # From the last sign of life: a run of S from before it says nothing about this spell.
+        level = score_levels(facts.levels.model, facts.levels.days, observed, LOCAL_TZ, since)
     by_level = LEVEL_STAGES[level_stage_rank(level.s, cfg.level_h)] if level else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),

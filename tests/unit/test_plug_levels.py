@@ -146,6 +146,27 @@ def test_a_stop_at_the_night_load_builds_evidence_a_use_resets_it():
     assert normal.s < 20
 
 
+def test_a_sign_of_life_restarts_the_run_from_the_half_hour_after_it():
+    """A light switched on at 14:10 moves no power level: the run from 10:00 would go on and
+    raise again at once what the sign of life just closed. Scored from the half-hour after the
+    one holding it, with S from 0; a run that began after it is not touched."""
+    model = levels.learn_levels(history(), TODAY)
+    days = {TODAY - timedelta(days=1): home_day(), TODAY: home_day(awake=range(14, 20))}
+    whole = levels.score_levels(model, days, at(TODAY, 20, 0), LOCAL_TZ)
+    light = at(TODAY, 14, 10)
+    restarted = levels.score_levels(model, days, at(TODAY, 20, 0), LOCAL_TZ, start=light)
+    assert whole.since == at(TODAY, 10, 0) and 0 < restarted.s < whole.s
+    assert restarted.since >= at(TODAY, 14, 30)
+    # From 14:30 on, as if the evidence before it had never been: the same as a day whose
+    # levels before 14:30 say nothing.
+    blank = bytes([levels.NO_LEVEL] * 29) + days[TODAY][29:48] + bytes(29) + days[TODAY][77:]
+    alone = levels.score_levels(model, {TODAY: blank}, at(TODAY, 20, 0), LOCAL_TZ)
+    assert math.isclose(restarted.s, alone.s) and restarted.since == alone.since
+    # A sign of life before the run began changes nothing.
+    early = levels.score_levels(model, days, at(TODAY, 20, 0), LOCAL_TZ, start=at(TODAY, 9, 5))
+    assert (early.s, early.since) == (whole.s, whole.since)
+
+
 def test_a_model_learned_anew_starts_from_the_s_the_day_before_ended_on():
     """``carry_over``: S at midnight scored with yesterday's model; today's model goes on from
     it, so a stop at 20:00 yesterday keeps its evidence and its start."""

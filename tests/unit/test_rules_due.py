@@ -306,7 +306,9 @@ def test_no_decision_changes_before_the_due_time_with_the_level_test(monkeypatch
         shown, kept = visible(facts, readings, NOW)
         decisions = evaluate_device(shown, TH, NOW, kept)
         by_level += any(d.evidence.get("basis") == "level" for d in decisions)
-    assert by_level >= 5
+    # Coverage: enough cases reach the level test (4 of these 300 since it restarts at the last
+    # sign of life; a run from before it no longer counts).
+    assert by_level >= 3
 
 
 def test_the_level_test_is_judged_at_the_next_half_hour():
