@@ -867,6 +867,15 @@ def family(f: dict) -> str:
     return name + (" + level" if f["level_h"] is not None else "")
 
 
+def _rank(f: dict) -> tuple:
+    """Most stops within 24 h, then the lowest median, then the fewest false alarms."""
+    return (
+        f["stops"]["sensitivity_24h"],
+        -(f["stops"]["median_first_alert_h"] or 1e9),
+        -f["false_alarms_per_50_days"],
+    )
+
+
 def print_budgets(res: list[dict], budgets: Sequence[float] = (0.5, 0.71, 1.0)) -> None:
     """Per family and false-alarm budget, the variant alerting most stops within 24 h (then the
     lowest median, then the fewest false alarms)."""
@@ -879,14 +888,7 @@ def print_budgets(res: list[dict], budgets: Sequence[float] = (0.5, 0.71, 1.0)) 
             ok = [f for f in group if f["false_alarms_per_50_days"] <= budget + 0.005]
             if not ok:
                 continue
-            best = max(
-                ok,
-                key=lambda f: (
-                    f["stops"]["sensitivity_24h"],
-                    -(f["stops"]["median_first_alert_h"] or 1e9),
-                    -f["false_alarms_per_50_days"],
-                ),
-            )
+            best = max(ok, key=_rank)
             s = best["stops"]
             print(
                 f"{name:36} {best['variant']:58} FA/50d {best['false_alarms_per_50_days']:.2f} "
@@ -1013,14 +1015,7 @@ def print_fusion(res: list[dict], fams: dict[str, str], budgets: Sequence[float]
             ok = [f for f in group if f["false_alarms_per_50_days"] <= budget + 0.005]
             if not ok:
                 continue
-            best = max(
-                ok,
-                key=lambda f: (
-                    f["stops"]["sensitivity_24h"],
-                    -(f["stops"]["median_first_alert_h"] or 1e9),
-                    -f["false_alarms_per_50_days"],
-                ),
-            )
+            best = max(ok, key=_rank)
             s = best["stops"]
             rows.append({"budget": budget, "family": name, **best})
             print(
