@@ -18,6 +18,7 @@ life is taken at the middle of its half-hour and activity resuming at the start 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -184,42 +185,47 @@ class _Days:
 def _level_s(
     stored: Mapping[date, bytes],
     day0: date,
-    today: np.ndarray,
+    a_of: np.ndarray,
     j: np.ndarray,
     window_days: int,
     min_days: int,
 ) -> np.ndarray:
-    """The level test's ``S`` at the start of slot ``j`` (the half-hours before it) on day
-    ``today`` (indices from ``day0``); NaN where the day has no model. As the live test: each
-    day's model learned at its midnight, starting from the ``S`` the day before ended on with
-    that day's model (``levels.carry_over``), reset at ``e ≤ −RESET``."""
+    """The level test's ``S`` at the start of slot ``j`` (the half-hours before it) in the
+    spell whose last sign of life is in slot ``a_of``; NaN where ``j``'s day has no model. As
+    the live test: each half-hour judged by its day's model (learned at its midnight, as the
+    nightly job would), reset at ``e ≤ −RESET``, and the run restarted at the last sign of
+    life (``levels.score_levels``' ``start``): from 0 over the slots after ``a_of``."""
     out = np.full(j.size, np.nan)
-    wanted = set(np.unique(today).tolist())
-    carry, previous_model = 0.0, None
-    for k in range(int(max(wanted)) + 1):
+    if j.size == 0:
+        return out
+    first, last = int(a_of.min() + 1) // levels.SLOTS, int(j.max()) // levels.SLOTS
+    evidence = [math.nan] * ((last + 1) * levels.SLOTS)  # by slot index; NaN: nothing to judge
+    has_model = [False] * (last + 1)
+    for k in range(max(first, 0), last + 1):
         day = day0 + timedelta(days=k)
         model = levels.learn_levels(stored, day, window_days, min_days)
-        start = carry if previous_model is not None else 0.0
-        previous_model = model
         if model is None:
             continue
+        has_model[k] = True
         q = levels.day_levels(stored.get(day)).astype(np.int64)
         table = model.table[int(model.split and day.weekday() >= 5)]
         e = table[np.arange(levels.SLOTS), np.minimum(q, 254) * levels.GRID // 255]
-        e = e / levels.SCALE
-        after = np.empty(levels.SLOTS)
-        total, previous = start, None
-        for t in range(levels.SLOTS):
-            if q[t] != levels.NO_LEVEL:
+        e = np.where(q != levels.NO_LEVEL, e / levels.SCALE, np.nan)
+        evidence[k * levels.SLOTS : (k + 1) * levels.SLOTS] = e.tolist()
+    spell = None
+    for idx in np.lexsort((j, a_of)).tolist():
+        a, at = int(a_of[idx]), int(j[idx])
+        if a != spell:  # a new spell: S from 0 after its sign of life
+            spell, t, total, previous = a, a + 1, 0.0, None
+        while t < at:
+            v = evidence[t] if t >= 0 else math.nan
+            if v == v:  # not NaN
                 weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
                 previous = t
-                total = 0.0 if e[t] <= -levels.RESET else max(0.0, total + weight * e[t])
-            after[t] = total
-        carry = float(after[-1])
-        if k in wanted:
-            sel = np.flatnonzero(today == k)
-            t = j[sel] - k * levels.SLOTS - 1  # slot j is judged at its start: S after j - 1
-            out[sel] = np.where(t >= 0, after[np.clip(t, 0, levels.SLOTS - 1)], start)
+                total = 0.0 if v <= -levels.RESET else max(0.0, total + weight * v)
+            t += 1
+        if has_model[at // levels.SLOTS]:
+            out[idx] = total
     return out
 
 
@@ -320,7 +326,7 @@ def scan_plug(
     if cfg.enabled and cfg.level_enabled and levels:
         ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[np.minimum(today, d.n - 1)]
         if ok.any():
-            s = _level_s(levels, d.day0, today, j, cfg.window_days, cfg.min_days)
+            s = _level_s(levels, d.day0, a_of, j, cfg.window_days, cfg.min_days)
             limits = (cfg.level_h, 2 * cfg.level_h, 4 * cfg.level_h)
             by_level = np.where(ok & ~np.isnan(s), _stage_index(np.nan_to_num(s), limits), 0)
     final = np.maximum(np.maximum(stage, by_routine), by_level)

@@ -315,6 +315,33 @@ def test_the_scan_opens_a_level_alert_when_the_live_test_first_would():
     assert scan_plug(bits, TH, start, end, levels=stored).alerts == []
 
 
+def test_the_scan_restarts_the_run_at_a_sign_of_life_as_the_live_test_does():
+    """A light switched on at 14:10 (an activity bit, no power change) during a run of S from
+    10:00: the scan's spell after it opens its level alert where ``score_levels`` from that sign
+    of life first reaches 관심, not at once on the run from before it."""
+    from dashboard.detection.scan import scan_plug
+
+    stored = history(28) | {TODAY: home_day(awake=range(14, 20))}
+    bits = {day: (1 << 20) if (TODAY - day).days <= 5 else 0 for day in stored}
+    bits[TODAY] = (1 << 19) | (1 << 28)  # signs of life at 09:30 and at 14:10 (slot 28)
+    start, end = at(TODAY, 0).astimezone(UTC), at(TODAY, 23, 30).astimezone(UTC)
+    model = levels.learn_levels(stored, TODAY)
+    light, h = at(TODAY, 14, 10), 8  # a threshold the run from 10:00 has passed by 14:30
+    on = Thresholds(plug_routine={"level_enabled": True, "level_h": h})
+
+    def s_at(t: datetime, since: datetime | None) -> float:
+        return levels.score_levels(model, stored, t - timedelta(microseconds=1), LOCAL_TZ, since).s
+
+    slots = [at(TODAY, 14, 30) + timedelta(minutes=30 * k) for k in range(19)]
+    # Without the restart the run from 10:00 would stand at 관심 right after the light.
+    assert levels.level_stage_rank(s_at(slots[0], None), h)
+    first = next(t for t in slots if levels.level_stage_rank(s_at(t, light), h))
+    assert first > slots[0]
+    scan = scan_plug(bits, on, start, end, levels=stored)
+    after = [a for a in scan.alerts if a.since > light.astimezone(UTC)]
+    assert [(a.basis, a.opened_at) for a in after] == [("level", first.astimezone(UTC))]
+
+
 def test_an_hourly_plug_builds_evidence_as_fast_as_a_half_hourly_one():
     """Each stored half-hour counts for the half-hours since the previous one (at most 2): a
     plug reporting every hour, every other half-hour stored, gathers the same S."""
