@@ -583,8 +583,13 @@ def test_briefing_deck_moves_with_the_keyboard(page, app_server):
     screenshot(page, "briefing-deck-map-projector-ko")
     # The PDF download: made when clicked, the same slides.
     page.get_by_text("기간과 내려받기").click()  # projector mode folds the controls away
+    button = page.locator(".st-key-deck_download_pdf button")
+    button.wait_for(state="visible", timeout=30_000)
+    # A click during the slide's rerun can be lost on a loaded machine (seen once in CI: no
+    # download in 120 s, where the PDF takes 2–4 s): click on an idle page.
+    wait_for_app(page)
     with page.expect_download(timeout=120_000) as download:
-        page.locator(".st-key-deck_download_pdf button").click()
+        button.click()
     assert download.value.suggested_filename.endswith(".pdf")
     with open(download.value.path(), "rb") as fh:
         assert fh.read(5) == b"%PDF-"
