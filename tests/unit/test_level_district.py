@@ -168,6 +168,15 @@ def _two_homes(conn, now):
     return d1, d2
 
 
+def _learned_homes(db_engine, th: Thresholds = CITY_ON) -> tuple[int, int]:
+    """The seeded city with ``_two_homes``, their models learned at today's 00:05 with ``th``."""
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        homes = _two_homes(conn, at(TODAY, 18, 0).astimezone(UTC))
+        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), th)
+    return homes
+
+
 def _models(conn) -> dict[int, bool]:
     rows = conn.execute(select(DeviceRoutine.device_id, DeviceRoutine.level_model))
     return {device_id: blob is not None for device_id, blob in rows}
@@ -209,10 +218,8 @@ def test_the_tick_raises_a_level_alert_in_the_enabled_district_only(db_engine):
     """The same stop in both homes: the level alert opens in Jongno (on there) and not in
     Ilsan (the city's off), even when Ilsan's plug has a level model from before."""
     now = at(TODAY, 18, 0).astimezone(UTC)
-    seed(db_engine)
+    ilsan, jongno = _learned_homes(db_engine)  # both learned
     with db_engine.begin() as conn:
-        ilsan, jongno = _two_homes(conn, now)
-        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), CITY_ON)  # both learned
         assert _models(conn) == {ilsan: True, jongno: True}
         run_silence_tick(conn, now, JONGNO_ON)
         assert _plug_alert(conn, ilsan) is None
@@ -223,10 +230,8 @@ def test_the_tick_raises_a_level_alert_in_the_enabled_district_only(db_engine):
 
 def test_the_tick_leaves_a_district_that_turned_it_off(db_engine):
     now = at(TODAY, 18, 0).astimezone(UTC)
-    seed(db_engine)
+    ilsan, jongno = _learned_homes(db_engine)
     with db_engine.begin() as conn:
-        ilsan, jongno = _two_homes(conn, now)
-        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), CITY_ON)
         run_silence_tick(conn, now, JONGNO_OFF)
         assert _plug_alert(conn, jongno) is None
         assert _plug_alert(conn, ilsan).evidence["basis"] == "level"
@@ -286,10 +291,7 @@ def test_the_replay_fast_path_loads_levels_only_where_the_test_is_on(db_engine):
     from dashboard.replay.fast import load_base, load_level_facts
 
     now = at(TODAY, 18, 0).astimezone(UTC)
-    seed(db_engine)
-    with db_engine.begin() as conn:
-        ilsan, jongno = _two_homes(conn, now)
-        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), CITY_ON)
+    ilsan, jongno = _learned_homes(db_engine)
     with db_engine.connect() as conn:
         ids = [ilsan, jongno]
         base = load_base(conn, ids, JONGNO_ON, now)
@@ -332,10 +334,7 @@ def test_the_watch_list_lists_a_home_drifting_by_its_levels_where_the_test_is_on
     from queries.watch import drifting_homes
 
     now = at(TODAY, 18, 0).astimezone(UTC)
-    seed(db_engine)
-    with db_engine.begin() as conn:
-        _ilsan, jongno = _two_homes(conn, now)
-        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), CITY_ON)
+    _ilsan, jongno = _learned_homes(db_engine)
     with db_engine.connect() as conn:
         s = _level_s(conn, jongno, JONGNO_ON, now)
         assert s > 0

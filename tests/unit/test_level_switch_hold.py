@@ -9,8 +9,7 @@ from datetime import UTC, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import insert, select, update
-from test_actions_support import seed
-from test_level_district import CITY, CITY_ON, JONGNO_ON, _two_homes
+from test_level_district import CITY, JONGNO_ON, _learned_homes
 from test_plug_levels import TODAY, at, home_day
 
 from dashboard.db.schema import Alert, DeviceDaily, DeviceRoutine, DeviceState
@@ -30,10 +29,8 @@ def _alerts(conn, plug: int):
 
 def test_switching_the_level_test_off_does_not_close_its_alert_as_safe(db_engine):
     now = at(TODAY, 18, 0).astimezone(UTC)
-    seed(db_engine)
+    _ilsan, jongno = _learned_homes(db_engine)
     with db_engine.begin() as conn:
-        _ilsan, jongno = _two_homes(conn, now)
-        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), CITY_ON)
         run_silence_tick(conn, now, JONGNO_ON)
         [(status, stage, _outcome)] = _alerts(conn, jongno)
         assert (status, stage) == ("open", "attention")
@@ -62,10 +59,8 @@ def test_a_model_learned_anew_does_not_close_a_held_alert_as_safe(db_engine):
     the spell, so the alert must stay open while the home stays quiet."""
     now = at(TODAY, 18, 0).astimezone(UTC)
     tomorrow = TODAY + timedelta(days=1)
-    seed(db_engine)
+    _ilsan, jongno = _learned_homes(db_engine, JONGNO_ON)
     with db_engine.begin() as conn:
-        _ilsan, jongno = _two_homes(conn, now)
-        learn_routines(conn, at(TODAY, 0, 5).astimezone(UTC), JONGNO_ON)
         run_silence_tick(conn, now, JONGNO_ON)
         assert _alerts(conn, jongno) == [("open", "attention", None)]
         # The model gone: held.
