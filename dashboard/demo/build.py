@@ -70,6 +70,7 @@ DAILY_DEFAULTS = {
     "watts_sum": None,
     "watts_n": None,
     "level_slots": None,
+    "light_min": None,
 }
 # Stored as floats; the other columns are whole numbers (NaN in either: NULL).
 FLOAT_DAILY = frozenset({"energy_wh", "distance_m", "night_low_w", "night_high_w",
@@ -293,7 +294,7 @@ def _write_daily(conn, grid: TimeGrid, batch: dict[str, np.ndarray]) -> int:
     for name, default in DAILY_DEFAULTS.items():
         if name in batch:
             arr = np.asarray(batch[name])
-            if arr.dtype == object:  # bytes (level_slots) or None
+            if arr.dtype == object:  # bytes (level_slots, light_min) or None
                 cols[name] = arr.tolist()
             elif name in FLOAT_DAILY:
                 cols[name] = arr.astype(float)
@@ -340,8 +341,8 @@ def _write_events(conn, batch: dict[str, Any], delays: np.random.Generator, end:
 
 def _state(grid: TimeGrid, s: dict[str, Any]) -> dict[str, Any]:
     base = datetime(1970, 1, 1, tzinfo=UTC)
-    row = dict(s)
-    for k in ("state_since", "last_seen_at", "last_activity_at"):
+    row = {"last_lux_at": None} | dict(s)  # only plugs read light
+    for k in ("state_since", "last_seen_at", "last_activity_at", "last_lux_at"):
         v = row.get(k)
         row[k] = None if v is None else base + timedelta(seconds=int(v))
     row["state_since"] = row["state_since"] or base + timedelta(seconds=grid.t0)

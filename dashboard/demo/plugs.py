@@ -19,7 +19,7 @@ from dashboard.demo.rates import (
     spells_in_window,
 )
 from dashboard.demo.routines import changed, tv_household
-from dashboard.detection import levels
+from dashboard.detection import levels, light
 from dashboard.detection.background import Background, ceiling
 from dashboard.rules.device import device_silent
 from dashboard.rules.plug import plug_ladder
@@ -223,6 +223,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         activity_slots=activity_slots,
         **_day_signals(power, reported, slot_bits, grid.days, cfg.power_margin_w),
         level_slots=_day_levels(power, reported, half, grid.days),
+        light_min=_day_light(lux, reported, grid.days),
     )
     part.daily.append(daily)
 
@@ -256,6 +257,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
                 "last_activity_at": int(ts[i, last_act[i]]) if last_act[i] >= 0 else None,
                 "last_power_w": float(power[i, last_rep[i]]) if last_rep[i] >= 0 else None,
                 "last_lux": float(lux[i, last_rep[i]]) if last_rep[i] >= 0 else None,
+                "last_lux_at": last_seen,
                 "battery_pct": None,
                 "last_lat": None,
                 "last_lon": None,
@@ -302,6 +304,21 @@ def _day_levels(power: np.ndarray, reported: np.ndarray, half: np.ndarray, days:
     out[rows, cols, slot[:, None, :]] = q
     counts[rows, cols, slot[:, None, :]] = reported.reshape(m, days, 24)
     return np.array(levels.encode_days(out, counts), dtype=object)
+
+
+def _day_light(lux: np.ndarray, reported: np.ndarray, days: int) -> np.ndarray:
+    """``device_daily.light_min`` as ingest would store it from the hourly reports: each
+    report's light byte in its local hour; None on a day without a report."""
+    m = lux.shape[0]
+    value = np.clip(lux, 0, light.MAX_LUX)
+    q = np.rint((np.log(value + light.OFFSET_LUX) - np.log(light.OFFSET_LUX)) / light.UNIT)
+    q = np.where(reported, np.clip(q, 0, 254), light.NO_LIGHT).astype(np.uint8)
+    q = q.reshape(m, days, light.HOURS)
+    any_reading = reported.reshape(m, days, light.HOURS).any(axis=2)
+    out = np.empty((m, days), dtype=object)
+    for i, d in zip(*np.nonzero(any_reading), strict=True):
+        out[i, d] = q[i, d].tobytes()
+    return out
 
 
 def _day_signals(

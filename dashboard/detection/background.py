@@ -26,12 +26,14 @@ MIN_NIGHTS = 3  # fewer nights than this: no background yet, the margin alone de
 
 @dataclass(frozen=True)
 class Background:
-    """The unattended load: its floor, its ceiling and its largest ordinary step (watts)."""
+    """The unattended load: its floor, its ceiling and its largest ordinary step (watts); and
+    where the plug reads light, the light's unattended course per hour (``detection.light``)."""
 
     low_w: float
     high_w: float
     step_w: float
     nights: int
+    light: bytes | None = None
 
     def as_dict(self) -> dict[str, float | int]:
         return {

@@ -20,6 +20,7 @@ from dashboard.db.schema import (
 )
 from dashboard.detection.background import learn_background
 from dashboard.detection.levels import LevelModel, carry_over, learn_levels
+from dashboard.detection.light import learn_light_course
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.ingest.bulk import bulk_write
@@ -120,6 +121,7 @@ def learn_routines(
         days: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
+        day_light: dict[int, list[bytes]] = defaultdict(list)
         with_levels_part = [i for i in part if i in level_ids]
         without = [i for i in part if i not in level_ids]
         # 96 bytes a plug-day (86 MB a night at Seoul scale): read only for the plugs whose
@@ -136,17 +138,22 @@ def learn_routines(
                     daily.c.night_high_w,
                     daily.c.night_step_w,
                     daily.c.level_slots if read_levels else null().label("level_slots"),
+                    daily.c.light_min,
                 )
                 .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
                 .order_by(daily.c.device_id, daily.c.day.desc())
             )
-            for device_id, day, slots, low, high, step, lv in conn.execute(query):
+            for device_id, day, slots, low, high, step, lv, light in conn.execute(query):
                 days[device_id][day] = int(slots or 0)
                 nights[device_id].append((low, high, step))
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
+                if light is not None:
+                    day_light[device_id].append(bytes(light))
         for device_id, device_days in days.items():
             background = learn_background(nights[device_id])
+            # Beside the unattended load only: ingest reads both from the background's row.
+            course = learn_light_course(day_light[device_id]) if background else None
             routine = learn_routine(
                 device_days,
                 today,
@@ -181,6 +188,7 @@ def learn_routines(
                     "checked_at": None,
                     "score_due_at": None,
                     "level_model": model.to_bytes() if model is not None else None,
+                    "light_course": course,
                     "updated_at": now,
                 }
             )
@@ -204,6 +212,7 @@ def _replace_routine(stmt):
         "checked_at",
         "score_due_at",
         "level_model",
+        "light_course",
         "updated_at",
     )
     return stmt.on_conflict_do_update(

@@ -38,6 +38,7 @@ from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
 from dashboard.detection.levels import level_byte, merge_levels
+from dashboard.detection.light import light_departs, lux_byte, merge_light
 from dashboard.detection.routine import slot_of
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import ValidEvent
@@ -75,7 +76,15 @@ class Margins:
 
 
 DAILY_COUNTS = ("events", "calls", "interactions", "triggers", "sessions")
-READINGS = ("last_power_w", "last_lux", "battery_pct", "last_lat", "last_lon", "last_event_type")
+READINGS = (
+    "last_power_w",
+    "last_lux",
+    "last_lux_at",
+    "battery_pct",
+    "last_lat",
+    "last_lon",
+    "last_event_type",
+)
 
 
 @dataclass
@@ -87,6 +96,7 @@ class _State:
     last_change_at: datetime | None = None
     last_power_w: float | None = None
     last_lux: float | None = None
+    last_lux_at: datetime | None = None
     battery_pct: float | None = None
     last_lat: float | None = None
     last_lon: float | None = None
@@ -115,6 +125,12 @@ class DaySignals:
     watts_n: int = 0
     # half-hour → (sum of the readings' level bytes, readings): merged into level_slots
     levels: dict[int, list] = field(default_factory=dict)
+    # local hour → the lowest light reading's byte: merged into light_min
+    light: dict[int, int] = field(default_factory=dict)
+
+    def add_light(self, lux: float, hour: int) -> None:
+        q = lux_byte(lux)
+        self.light[hour] = min(self.light.get(hour, q), q)
 
     def add_reading(self, watts: float, slot: int, top: float | None) -> None:
         """One power reading in half-hour ``slot``; ``top``: the background's ceiling."""
@@ -163,7 +179,8 @@ def merge_state(
     """Fold a device's new events (any order) into its state, never moving it backwards.
 
     ``background`` is a smart plug's learned unattended load: power changes inside it are not
-    signs of life (``detection.background.departs``). ``days``, when given, collects per local
+    signs of life (``detection.background.departs``), nor light changes daylight makes
+    (``detection.light.light_departs``). ``days``, when given, collects per local
     day the half-hours with a sign of life and the night load, for ``update_device_daily``.
     """
     state = _State(**vars(previous))
@@ -194,12 +211,14 @@ def merge_state(
                     days.setdefault(local.date(), DaySignals()).add_night(
                         event.fields["watts"], step
                     )
-        if days is not None and event.type == "power":
+        if days is not None and event.type in ("power", "lux"):
             # every stored reading, in order or late: a day's figures are its readings'
             local = event.ts.astimezone(LOCAL_TZ)
-            days.setdefault(local.date(), DaySignals()).add_reading(
-                event.fields["watts"], slot_of(local), top
-            )
+            day = days.setdefault(local.date(), DaySignals())
+            if event.type == "power":
+                day.add_reading(event.fields["watts"], slot_of(local), top)
+            else:
+                day.add_light(event.fields["lux"], local.hour)
         if (active or changed) and days is not None:
             local = event.ts.astimezone(LOCAL_TZ)
             day = days.setdefault(local.date(), DaySignals())
@@ -219,7 +238,8 @@ def _apply_reading(
     state: _State, event: ValidEvent, margins: Margins, background: Background | None = None
 ) -> tuple[bool, bool]:
     """Update the readings from one in-order event: (a sign of life, a change beyond the fixed
-    margins). The two differ only for a plug's power judged against its background."""
+    margins). The two differ only for a plug's power or light judged against its background
+    (the unattended load, ``detection.background``; the light's course, ``detection.light``)."""
     f = event.fields
     changed = False
     if "battery_pct" in f:
@@ -233,7 +253,15 @@ def _apply_reading(
         return departed, beyond
     elif event.type == "lux":
         previous, state.last_lux = state.last_lux, f["lux"]
-        changed = previous is not None and abs(f["lux"] - previous) > margins.lux
+        previous_at, state.last_lux_at = state.last_lux_at, event.ts
+        if previous is None:
+            return False, False
+        beyond = abs(f["lux"] - previous) > margins.lux
+        course = None if background is None else background.light
+        departed = beyond and light_departs(
+            previous, previous_at, f["lux"], event.ts, margins.lux, course
+        )
+        return departed, beyond
     elif event.type == "position":
         if state.last_lat is not None and state.last_lon is not None:
             moved = _distance_m(state.last_lat, state.last_lon, f["lat"], f["lon"])
@@ -272,7 +300,9 @@ def update_device_state(
     query = prebuilt(conn, "ingest.device_state", _state_query)
     params = {"ids": bound_values(conn, table.c.device_id, ids)}
     previous = {row.device_id: row for row in conn.execute(query, params).all()}
-    powered = sorted({i for i, evs in by_device.items() if any(e.type == "power" for e in evs)})
+    powered = sorted(
+        {i for i, evs in by_device.items() if any(e.type in ("power", "lux") for e in evs)}
+    )
     backgrounds = load_backgrounds(conn, powered) if margins.background else {}
     rows = []
     merged_states: dict[int, _State] = {}
@@ -316,13 +346,17 @@ def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Backg
             table.c.background_low_w,
             table.c.background_high_w,
             table.c.background_step_w,
+            table.c.light_course,
         ).where(
             in_bound(c, table.c.device_id, "ids"),
             table.c.background_high_w.is_not(None),
         ),
     )
     rows = conn.execute(query, {"ids": bound_values(conn, table.c.device_id, device_ids)}).all()
-    return {row[0]: Background(row[1], row[2], row[3] or 0.0, 0) for row in rows}
+    return {
+        row[0]: Background(row[1], row[2], row[3] or 0.0, 0, bytes(row[4]) if row[4] else None)
+        for row in rows
+    }
 
 
 def _merge_state_on_conflict(stmt: Insert) -> Insert:
@@ -390,9 +424,10 @@ def _add_daily_on_conflict(stmt: Insert) -> Insert:
     set_["above_slots"] = _either(table.c.above_slots, new.above_slots, lambda a, b: a.op("|")(b))
     set_["watts_sum"] = _either(table.c.watts_sum, new.watts_sum, lambda a, b: a + b)
     set_["watts_n"] = _either(table.c.watts_n, new.watts_n, lambda a, b: a + b)
-    # Already merged with the stored day in Python (``_stored_levels``), under the batch's lock
+    # Already merged with the stored day in Python (``_stored_days``), under the batch's lock
     # on the device's state row.
     set_["level_slots"] = func.coalesce(new.level_slots, table.c.level_slots)
+    set_["light_min"] = func.coalesce(new.light_min, table.c.light_min)
     set_["night_low_w"] = _least(table.c.night_low_w, new.night_low_w)
     set_["night_high_w"] = _least(table.c.night_high_w, new.night_high_w, greatest=True)
     set_["night_step_w"] = _least(table.c.night_step_w, new.night_step_w, greatest=True)
@@ -426,15 +461,18 @@ def update_device_daily(
         return
     table = DeviceDaily.__table__
     signals = signals or {}
-    stored = _stored_levels(
+    stored = _stored_days(
         conn, [key for key in counts if key[1] in signals.get(key[0], {})], signals
     )
     rows = []
     for (device_id, day), c in sorted(counts.items()):
         day_signals = signals.get(device_id, {}).get(day) or DaySignals()
-        levels = None
+        levels = light = None
+        old_levels, old_light = stored.get((device_id, day), (None, None))
         if day_signals.levels:
-            levels = merge_levels(stored.get((device_id, day)), day_signals.levels)
+            levels = merge_levels(old_levels, day_signals.levels)
+        if day_signals.light:
+            light = merge_light(old_light, day_signals.light)
         rows.append(
             {"device_id": device_id, "day": day, "active_hours": 0}
             | c
@@ -448,21 +486,23 @@ def update_device_daily(
                 "watts_sum": day_signals.watts_sum if day_signals.watts_n else None,
                 "watts_n": day_signals.watts_n or None,
                 "level_slots": levels,
+                "light_min": light,
             }
         )
     bulk_write(conn, table, rows, _add_daily_on_conflict, key="device_daily")
 
 
-def _stored_levels(
+def _stored_days(
     conn: Connection, keys: list[tuple[int, date]], signals: dict[int, Signals]
-) -> dict[tuple[int, date], bytes]:
-    """The stored ``level_slots`` of the device-days this batch adds power readings to (one
-    indexed read): a half-hour's mean needs the readings already counted. Concurrent batches of
+) -> dict[tuple[int, date], tuple[bytes | None, bytes | None]]:
+    """The stored ``level_slots`` and ``light_min`` of the device-days this batch adds power or
+    light readings to (one indexed read): a half-hour's mean needs the readings already counted,
+    an hour's lowest light the lowest already stored. Concurrent batches of
     one device are serialised by ``update_device_state``'s row lock (PostgreSQL) or by SQLite's
     single writer, so the merge does not lose a batch. A plug's very first batches have no row
     to lock, but the state upsert runs before this read: the second one's insert waits for the
     first to commit, and this read (a new statement, READ COMMITTED) then sees its levels."""
-    wanted = {k for k in keys if signals[k[0]][k[1]].levels}
+    wanted = {k for k in keys if signals[k[0]][k[1]].levels or signals[k[0]][k[1]].light}
     if not wanted:
         return {}
     table = DeviceDaily.__table__
@@ -471,13 +511,23 @@ def _stored_levels(
     # does not read years of the devices' rows.
     query = prebuilt(
         conn,
-        "ingest.stored_levels",
-        lambda c: select(table.c.device_id, table.c.day, table.c.level_slots).where(
+        "ingest.stored_days",
+        lambda c: select(
+            table.c.device_id, table.c.day, table.c.level_slots, table.c.light_min
+        ).where(
             in_bound(c, table.c.device_id, "ids"),
             table.c.day.in_(bindparam("days", expanding=True)),
-            table.c.level_slots.is_not(None),
+            or_(table.c.level_slots.is_not(None), table.c.light_min.is_not(None)),
         ),
     )
     ids = bound_values(conn, table.c.device_id, sorted({i for i, _d in wanted}))
     rows = conn.execute(query, {"ids": ids, "days": sorted({day for _id, day in wanted})})
-    return {(row[0], row[1]): bytes(row[2]) for row in rows if (row[0], row[1]) in wanted}
+    return {
+        (row[0], row[1]): (_bytes(row[2]), _bytes(row[3]))
+        for row in rows
+        if (row[0], row[1]) in wanted
+    }
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)

@@ -21,6 +21,7 @@ from dashboard.db.schema import (
     Device,
     DeviceDaily,
     DeviceEvent,
+    DeviceRoutine,
     DeviceState,
     Enrolment,
     IncentiveLedger,
@@ -548,3 +549,37 @@ def test_the_demo_plugs_have_half_hour_levels_as_ingest_stores_them(small_city) 
     for r in plugs[:200]:
         counts = bytes(r.level_slots)[levels.SLOTS :]
         assert sum(counts) == r.watts_n and max(counts) == 1
+
+
+def test_the_demo_plugs_keep_each_hours_lowest_light_as_ingest_stores_it(small_city) -> None:
+    """Every plug day with a report carries light_min (one light reading per reported hour),
+    the states know when their light was read, and the learned routines have a light course."""
+    from dashboard.detection import light
+
+    engine, _ = small_city
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Device.type_code, DeviceDaily.light_min, DeviceDaily.watts_n)
+            .join(Device, Device.id == DeviceDaily.device_id)
+            .limit(20_000)
+        ).all()
+        states = conn.execute(
+            select(DeviceState.last_lux, DeviceState.last_lux_at, DeviceState.last_seen_at)
+            .join(Device, Device.id == DeviceState.device_id)
+            .where(Device.type_code == "smart_plug", DeviceState.last_lux.is_not(None))
+        ).all()
+        courses = (
+            conn.execute(
+                select(DeviceRoutine.light_course).where(DeviceRoutine.light_course.is_not(None))
+            )
+            .scalars()
+            .all()
+        )
+    plugs = [r for r in rows if r.type_code == "smart_plug" and r.watts_n]
+    assert plugs and all(r.light_min is not None for r in plugs)
+    assert all(r.light_min is None for r in rows if r.type_code != "smart_plug")
+    for r in plugs[:200]:
+        hours = [q for q in bytes(r.light_min) if q != light.NO_LIGHT]
+        assert len(bytes(r.light_min)) == light.HOURS and len(hours) == r.watts_n
+    assert states and all(s.last_lux_at == s.last_seen_at for s in states)
+    assert courses and all(len(c) == light.HOURS for c in courses)

@@ -44,6 +44,10 @@ class DeviceRoutine(Base):
     # The level test's evidence table and reference days (``detection.levels.LevelModel``,
     # about 6 KB); NULL while the plug has too few days for it.
     level_model: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The light's unattended course per local hour (dashboard.detection.light), 24 bytes; NULL
+    # for a plug without light readings or a power background. Ingest reads it beside the
+    # background to judge light changes.
+    light_course: Mapped[bytes | None] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -184,6 +184,9 @@ class DeviceState(Base):
     first_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_power_w: Mapped[float | None] = mapped_column(Float)
     last_lux: Mapped[float | None] = mapped_column(Float)
+    # When last_lux was read: the light's learned course is judged between the two readings'
+    # hours (dashboard.detection.light). NULL on rows stored before it existed.
+    last_lux_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     battery_pct: Mapped[float | None] = mapped_column(Float)
     last_lat: Mapped[float | None] = mapped_column(Float)
     last_lon: Mapped[float | None] = mapped_column(Float)
@@ -250,3 +253,7 @@ class DeviceDaily(Base):
     # quantised log(watts + 10 W), 255 = no reading, then 48 bytes of reading counts (so a
     # later batch merges into the mean). NULL on a day without a power reading.
     level_slots: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The lowest light reading of each local hour (dashboard.detection.light): 24 bytes of the
+    # quantised log(lux + 10), 255 = no reading; the light's unattended course is learned from
+    # these. NULL on a day without a light reading.
+    light_min: Mapped[bytes | None] = mapped_column(LargeBinary)
