@@ -16,6 +16,18 @@ def tv_household(rng: np.random.Generator, grid: TimeGrid, n: int) -> tuple[np.n
     Mornings after waking and evenings until bedtime are the peaks; nights are off; weekends wake
     later and watch more in the daytime; some days the person is out for a few hours.
     """
+    power, lux, _unattended = tv_household_parts(rng, grid, n)
+    return power, lux
+
+
+def tv_household_parts(
+    rng: np.random.Generator, grid: TimeGrid, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`tv_household`'s power and light, and the light the same rooms would show with
+    nobody in them: the floor plus that day's daylight (no lamp, no TV glow, no sensor noise;
+    float32, unrounded). Draws exactly what :func:`tv_household` draws, in the same order, so
+    the demo city is the same whichever is called.
+    """
     s = grid.slots
     hod = grid.hour_of_day()[None, :].astype(np.float32)
     weekend = (grid.weekday() >= 5)[None, :]
@@ -42,8 +54,9 @@ def tv_household(rng: np.random.Generator, grid: TimeGrid, n: int) -> tuple[np.n
     daylight = window * np.clip(np.sin(np.pi * (hod - 6.5) / 12.5), 0, None) * cloud
     lamp_on = awake & ((hod >= 17) | (hod < wake + 1)) & (rng.random((n, s)) < 0.8)
     lamp = rng.uniform(80, 250, (n, 1)).astype(np.float32) * lamp_on
-    lux = 1.5 + daylight + lamp + on * 12 + rng.normal(0, 1.5, (n, s)).astype(np.float32)
-    return np.round(power, 1), np.round(np.clip(lux, 0, None), 1)
+    unattended = 1.5 + daylight
+    lux = unattended + lamp + on * 12 + rng.normal(0, 1.5, (n, s)).astype(np.float32)
+    return np.round(power, 1), np.round(np.clip(lux, 0, None), 1), unattended
 
 
 def changed(

@@ -34,7 +34,13 @@ class DatasetError(ValueError):
 
 @dataclass(frozen=True)
 class Trace:
-    """One household's readings: ``ts`` epoch seconds (Seoul wall clock), mean ``watts``."""
+    """One household's readings: ``ts`` epoch seconds (Seoul wall clock), mean ``watts``.
+
+    ``lux`` is the room's light where the trace has one (the demo city); ``unattended_lux`` is
+    the light the same room would show at each reading with nobody in it (the floor plus that
+    day's daylight, no lamp, no TV glow, no sensor noise), where the trace knows it: the demo's
+    generator does, a recording cannot. Incidents write it in after a person stops.
+    """
 
     home: str
     source: str
@@ -42,12 +48,13 @@ class Trace:
     ts: np.ndarray  # int64, strictly increasing
     watts: np.ndarray  # float64, >= 0
     lux: np.ndarray | None = None
+    unattended_lux: np.ndarray | None = None
     dropped: int = 0  # input rows that could not be used
     notes: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if len(self.ts) != len(self.watts) or (
-            self.lux is not None and len(self.lux) != len(self.ts)
+        if len(self.ts) != len(self.watts) or any(
+            a is not None and len(a) != len(self.ts) for a in (self.lux, self.unattended_lux)
         ):
             raise ValueError(f"{self.home}: columns of different lengths")
         if len(self.ts) > 1 and not bool(np.all(np.diff(self.ts) > 0)):
@@ -67,6 +74,7 @@ class Trace:
             ts=self.ts[keep],
             watts=self.watts[keep],
             lux=None if self.lux is None else self.lux[keep],
+            unattended_lux=None if self.unattended_lux is None else self.unattended_lux[keep],
         )
 
 
@@ -250,6 +258,7 @@ def split_at_gaps(trace: Trace, max_gap_s: int = MAX_GAP_S, min_days: float = 0)
             ts=trace.ts[a:b],
             watts=trace.watts[a:b],
             lux=None if trace.lux is None else trace.lux[a:b],
+            unattended_lux=None if trace.unattended_lux is None else trace.unattended_lux[a:b],
         )
         if piece.days >= min_days:
             pieces.append(piece)
@@ -258,15 +267,16 @@ def split_at_gaps(trace: Trace, max_gap_s: int = MAX_GAP_S, min_days: float = 0)
 
 def demo_traces(n: int, days: int, seed: int, end: datetime | None = None) -> list[Trace]:
     """``n`` demo-city plug households: hourly TV power and room light from the demo's own
-    generator (``dashboard.demo.routines.tv_household``), one reading per hour at a fixed
-    minute per plug, as ``dashboard.demo.plugs`` times them."""
+    generator (``dashboard.demo.routines.tv_household_parts``, the same draws as
+    ``tv_household``), one reading per hour at a fixed minute per plug, as
+    ``dashboard.demo.plugs`` times them, with the light each room shows when nobody is in it."""
     from dashboard.demo.clock import HOUR, TimeGrid
-    from dashboard.demo.routines import tv_household
+    from dashboard.demo.routines import tv_household_parts
 
     end = end or datetime(2024, 6, 30, 14, 59, tzinfo=UTC)  # 23:59 in Seoul: whole days
     grid = TimeGrid.make(end, days)
     rng = np.random.default_rng(seed)
-    power, lux = tv_household(rng, grid, n)
+    power, lux, unattended = tv_household_parts(rng, grid, n)
     minute = rng.integers(0, HOUR // 60, n) * 60
     slots = grid.slot_start()[: grid.hours]
     return [
@@ -277,6 +287,7 @@ def demo_traces(n: int, days: int, seed: int, end: datetime | None = None) -> li
             ts=slots + int(minute[i]),
             watts=power[i, : grid.hours].astype(np.float64),
             lux=lux[i, : grid.hours].astype(np.float64),
+            unattended_lux=unattended[i, : grid.hours].astype(np.float64),
         )
         for i in range(n)
     ]

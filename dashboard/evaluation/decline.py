@@ -147,6 +147,7 @@ def study(homes: list[Trace], seed: int, starts: int = STUDY_STARTS) -> dict:
                 ts=np.concatenate([before.ts, after.ts]),
                 watts=np.concatenate([before.watts, after.watts]),
                 lux=None,
+                unattended_lux=None,
             )
             delays.append(decline_delay(full, s))
     return summary(delays)

@@ -13,6 +13,10 @@ silence but the home's residual load, which is where a flat-line rule fails:
   nights, drawn at random and laid end to end (heating, fridges, standby as this home has them);
 - ``appliance_on``: a constant 40–200 W (a heater, TV or lamp left on) over ``night_load``.
 
+Where the trace has light (the demo city), the light after a stop, through an absence and at
+a decline's thinned readings is the room with nobody in it: the trace's own unattended light
+(the floor plus that day's daylight, as the demo's generator made it) with sensor noise.
+
 An *absence* (standby only, 2–10 days from a morning departure after a normal day, then the
 home's real return) is not an incident; a *fault* is the plug reporting 0 W or nothing at all;
 a *decline* thins activity over six weeks. Each labelled copy of a home starts at most
@@ -36,6 +40,7 @@ MIN_HISTORY_DAYS = 28
 HISTORY_DAYS = 42
 AFTER_H = 96
 NOISE_SD_W = 1.5
+NOISE_SD_LUX = 1.5  # the demo light sensor's noise (sd), as dashboard.demo.routines draws it
 NIGHT = (1, 5)  # wall-clock hours [from, to) of the unattended night load
 NIGHT_POOL_DAYS = 14
 DECLINE_DAYS = 42
@@ -118,16 +123,28 @@ def night_load(rng: np.random.Generator, trace: Trace, before: int, n: int) -> n
     return np.asarray(out[:n])
 
 
-def residual_lux(rng: np.random.Generator, trace: Trace, before: int, ts: np.ndarray) -> np.ndarray:
-    """Daylight without a person: per wall-clock hour, the 10th percentile of the home's light
-    in the 28 days before (lamps and TV are mostly off there), plus sensor noise."""
+def residual_lux(rng: np.random.Generator, trace: Trace, before: int, at: np.ndarray) -> np.ndarray:
+    """The light of the room with nobody in it at the readings ``at`` (a mask or indices into
+    ``trace``), plus sensor noise.
+
+    A trace that knows its unattended light (the demo's) gives it as it is: that day's
+    daylight under that day's cloud, no lamp, no TV. Otherwise a rough estimate: per
+    wall-clock hour, the 10th percentile of the home's light in the 28 days before ``before``
+    (every day a dull day, and a lamp lit at that hour on nine days in ten stays lit). It is
+    only a fallback: the recordings have no light at all.
+    """
     assert trace.lux is not None
-    sel = (trace.ts >= before - MIN_HISTORY_DAYS * DAY) & (trace.ts < before)
-    h, lux = hour_of_day(trace.ts[sel]), trace.lux[sel]
-    profile = np.array(
-        [np.percentile(lux[h == k], 10) if np.any(h == k) else 0.0 for k in range(24)]
-    )
-    return np.clip(profile[hour_of_day(ts)] + rng.normal(0, NOISE_SD_W, len(ts)), 0, None).round(1)
+    ts = trace.ts[at]
+    if trace.unattended_lux is not None:
+        base = trace.unattended_lux[at]
+    else:
+        sel = (trace.ts >= before - MIN_HISTORY_DAYS * DAY) & (trace.ts < before)
+        h, lux = hour_of_day(trace.ts[sel]), trace.lux[sel]
+        profile = np.array(
+            [np.percentile(lux[h == k], 10) if np.any(h == k) else 0.0 for k in range(24)]
+        )
+        base = profile[hour_of_day(ts)]
+    return np.clip(base + rng.normal(0, NOISE_SD_LUX, len(ts)), 0, None).round(1)
 
 
 def residual(
@@ -153,14 +170,14 @@ def _copy(trace: Trace, onset: int, end: int) -> Trace:
 
 def _overwrite(trace: Trace, rng: np.random.Generator, onset: int, end: int, watts_of) -> Trace:
     """``trace`` with readings in ``[onset, end)`` replaced: watts by ``watts_of(ts)``, light by
-    the home's daylight."""
+    the empty room's (:func:`residual_lux`)."""
     after = (trace.ts >= onset) & (trace.ts < end)
     watts = trace.watts.copy()
     watts[after] = np.round(watts_of(trace.ts[after]), 1)
     lux = None
     if trace.lux is not None:
         lux = trace.lux.copy()
-        lux[after] = residual_lux(rng, trace, onset, trace.ts[after])
+        lux[after] = residual_lux(rng, trace, onset, after)
     return replace(trace, watts=watts, lux=lux)
 
 
@@ -196,6 +213,9 @@ def inject_fault(trace: Trace, onset: int, kind: str) -> Trace:
             ts=np.append(before.ts, end),
             watts=np.append(before.watts, before.watts[-1]),
             lux=None if before.lux is None else np.append(before.lux, before.lux[-1]),
+            unattended_lux=None
+            if before.unattended_lux is None
+            else np.append(before.unattended_lux, before.unattended_lux[-1]),
         )
     raise ValueError(f"unknown fault {kind!r}; expected one of {FAULTS}")
 
@@ -213,7 +233,7 @@ def inject_decline(trace: Trace, start: int, rng: np.random.Generator) -> Trace:
     lux = trace.lux
     if lux is not None:
         lux = lux.copy()
-        lux[idx] = residual_lux(rng, trace, start, trace.ts[idx])
+        lux[idx] = residual_lux(rng, trace, start, idx)
     return _copy(replace(trace, watts=watts, lux=lux), start, end)
 
 

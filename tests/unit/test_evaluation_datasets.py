@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -126,6 +127,24 @@ def test_demo_households_come_from_the_demo_generator():
     assert np.all(np.diff(a[0].ts) == 3600)
     # A TV plug: standby most hours, a TV's draw some hours.
     assert np.percentile(a[0].watts, 50) < 3 < 50 < a[0].watts.max()
+
+
+def test_demo_households_know_their_unattended_light_and_keep_it_when_cut():
+    t = demo_traces(1, 30, seed=5)[0]
+    assert t.unattended_lux is not None and len(t.unattended_lux) == len(t.ts)
+    h = ((t.ts + 9 * 3600) % 86400) // 3600
+    dark = (h < 6) | (h >= 20)
+    assert np.all(t.unattended_lux[dark] == pytest.approx(1.5))  # no lamp, no TV glow
+    assert np.all(t.unattended_lux <= t.lux + 6)  # the room with its person, noise aside
+    assert t.unattended_lux[h == 13].min() > 10  # daylight at noon
+    w = t.window(int(t.ts[24]), int(t.ts[48]))
+    assert np.array_equal(w.unattended_lux, t.unattended_lux[24:48])
+    gappy = replace(t, ts=np.where(np.arange(len(t.ts)) < 100, t.ts, t.ts + 86400))
+    pieces = split_at_gaps(gappy)
+    assert [len(p.unattended_lux) for p in pieces] == [100, len(t.ts) - 100]
+    assert np.array_equal(pieces[1].unattended_lux, t.unattended_lux[100:])
+    with pytest.raises(ValueError, match="different lengths"):
+        replace(t, unattended_lux=t.unattended_lux[:-1])
 
 
 @pytest.mark.skipif(not DEFAULT_ROOT.is_dir(), reason="../shared/realdata not present")

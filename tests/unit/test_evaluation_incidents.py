@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from dashboard.evaluation.datasets import Trace
+from dashboard.evaluation.datasets import Trace, demo_traces
 from dashboard.evaluation.incidents import (
     AFTER_H,
     DAY,
     HOUR,
     MIN_HISTORY_DAYS,
+    NOISE_SD_LUX,
     NOISE_SD_W,
     Plan,
     fridge,
@@ -153,3 +156,93 @@ def test_cases_are_deterministic_and_placed_after_28_days():
     assert len({c.case_id for c in a}) == len(a)
     short = make_cases(home(days=30), 11, Plan(stops_per_residual=1))
     assert short == []  # no room for 28 days of history and 96 h after
+
+
+# The demo's homes know the light of their rooms with nobody in them (floor + that day's
+# daylight): a stop shows exactly that, not a dull-day profile with the usual lamps still lit.
+DEMO = demo_traces(3, 60, seed=5)
+SUN_HOURS = np.arange(10, 16)  # no lamp at these hours; the sun curve well above 0
+
+
+def demo_stop(t: Trace, unattended: bool = True) -> tuple[int, Trace]:
+    onset = int(t.ts[0]) + 40 * DAY + 7 * HOUR + 30 * 60  # 07:30 Seoul
+    src = t if unattended else replace(t, unattended_lux=None)
+    return onset, inject_stop(src, onset, "standby", np.random.default_rng(1))
+
+
+def _after(t: Trace, c: Trace, onset: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Injected light, the home's unattended light and the hour, at the readings after onset."""
+    a = c.ts >= onset
+    return c.lux[a], t.unattended_lux[np.isin(t.ts, c.ts[a])], hour_of_day(c.ts[a])
+
+
+def test_demo_stop_light_is_the_empty_room_plus_noise():
+    for t in DEMO:
+        onset, c = demo_stop(t)
+        lux, empty, h = _after(t, c, onset)
+        assert len(lux) == AFTER_H
+        assert np.all(np.abs(lux - empty) <= 6)  # 4 sd of the sensor's 1.5 lux
+        assert (lux - empty).std() == pytest.approx(NOISE_SD_LUX, rel=0.25)
+        # 1.5 lux + the daylight: the sun's curve scaled by one factor per day (window × cloud)
+        dark = (h < 6) | (h >= 20)
+        assert np.all(np.abs(lux[dark] - 1.5) <= 6)
+        sun = np.clip(np.sin(np.pi * (h - 6.5) / 12.5), 0, None)
+        day = np.arange(AFTER_H) // 24
+        for d in range(4):
+            sel = (day == d) & np.isin(h, SUN_HOURS)
+            factor = (lux[sel] - 1.5) / sun[sel]
+            assert factor.max() - factor.min() < 12  # the noise / sun only: no TV, no lamp
+        assert c.unattended_lux is not None and len(c.unattended_lux) == len(c.ts)
+
+
+def test_demo_stop_light_has_no_lamp_at_the_homes_lamp_hours():
+    lamp_hours_seen = 0
+    for t in DEMO:
+        onset, c = demo_stop(t)
+        before = t.ts < onset
+        h_all = hour_of_day(t.ts)
+        lamp = t.lux - t.unattended_lux > 60  # a lamp (80-250 lux) lit
+        usual = [k for k in range(24) if lamp[before & (h_all == k)].mean() >= 0.7]
+        lamp_hours_seen += len(usual)
+        lux, empty, h = _after(t, c, onset)
+        at = np.isin(h, usual)
+        assert at.sum() >= 4 and np.all(lux[at] - empty[at] <= 6)
+    assert lamp_hours_seen >= 9
+    # The 10th-percentile estimate kept plug-02's 20:00 lamp (lit on 90 % of its days) lit.
+    t = DEMO[1]
+    onset, old = demo_stop(t, unattended=False)
+    lux, empty, h = _after(t, old, onset)
+    assert np.all(lux[h == 20] > 80)
+
+
+def test_demo_stop_light_follows_each_days_cloud():
+    # The cloud is one per day for the whole city: the noon light of a stopped home rises and
+    # falls with another home's daylight on the same days, as the old profile's did not.
+    t, other = DEMO[0], DEMO[2]
+    onset, c = demo_stop(t)
+    lux, _empty, h = _after(t, c, onset)
+    noon = lux[h == 13] - 1.5
+    o = other.unattended_lux[hour_of_day(other.ts) == 13] - 1.5
+    o = o[40:44]  # the same four days (the stop starts on day 40 at 07:30)
+    assert noon.max() / noon.min() > 1.5
+    assert np.allclose(noon / o, (noon / o).mean(), rtol=0.1)
+    _onset, old = demo_stop(t, unattended=False)
+    flat = old.lux[(old.ts >= onset) & (hour_of_day(old.ts) == 13)]
+    assert flat.max() / flat.min() < 1.15
+
+
+def test_demo_cases_keep_the_unattended_light_in_every_copy():
+    t = demo_traces(1, 90, seed=5)[0]  # room for a six-week decline after 28 days
+    cases = make_cases(t, 11, Plan(stops_per_residual=1, absences=1))
+    assert {c.kind for c in cases} == {"stop", "absence", "fault", "decline"}
+    for c in cases:
+        u = c.trace.unattended_lux
+        assert u is not None and len(u) == len(c.trace.ts)
+    absence = next(c for c in cases if c.kind == "absence")
+    a = (absence.trace.ts >= absence.onset) & (absence.trace.ts < absence.end)
+    assert np.all(np.abs(absence.trace.lux[a] - absence.trace.unattended_lux[a]) <= 6)
+    decline = next(c for c in cases if c.kind == "decline")
+    thinned = decline.trace.watts != t.watts[np.isin(t.ts, decline.trace.ts)]
+    assert thinned.sum() > 50
+    d = decline.trace
+    assert np.all(np.abs(d.lux[thinned] - d.unattended_lux[thinned]) <= 6)
