@@ -8,8 +8,8 @@ local hour from the home's own days: each day keeps the lowest reading of each h
 is a low quantile of those over the learning window, the light of the dull days with the lamps
 off. A change then counts as a sign of life when it is larger than the margin AND is not
 something daylight does between the two readings' hours. Daylight changes only between 05:00 and
-20:00 (Korea's earliest sunrise and latest sunset), rises only until about 13:00 and falls only
-from about 12:00 (solar noon in Korea is 12:10–12:50), moves the way the course moves, and at
+20:00 (Seoul's earliest sunrise and latest sunset), rises only until about 13:00 and falls only
+from about 12:00 (solar noon in Seoul is 12:15–12:50), moves the way the course moves, and at
 most ``DAYLIGHT_RATIO`` times as far (a clear day is brighter than the dull days the course is
 learned from, but a lamp switched on in the morning moves the light further still). So a lamp
 the person switches on every evening is a sign of life even though the course has learned it,
