@@ -120,7 +120,6 @@ def learn_routines(
                 since[device_id] = Routine.from_json(model).background_since
             if level_model is not None:
                 old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
-        days: dict[int, dict[date, int]] = defaultdict(dict)
         # (day, bits judged by the background, bits of changes beyond the margins)
         judged: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
         nights: dict[int, list] = defaultdict(list)
@@ -152,7 +151,6 @@ def learn_routines(
             for device_id, day, slots, changed, by_bg, low, high, step, lv, light in conn.execute(
                 query
             ):
-                days[device_id][day] = int(slots or 0)
                 judged[device_id].append(
                     (
                         day,
@@ -165,20 +163,22 @@ def learn_routines(
                     day_levels[device_id][day] = bytes(lv)
                 if light is not None:
                     day_light[device_id].append(bytes(light))
-        for device_id, device_days in days.items():
+        for device_id, device_rows in judged.items():
             background = learn_background(nights[device_id])
             # Beside the unattended load only: ingest reads both from the background's row.
             course = learn_light_course(day_light[device_id]) if background else None
             # ingest uses a background from the day after it is first stored
             bg_since = (since.get(device_id) or today) if background is not None else None
             hides = background is not None and hides_person(
-                judged[device_id], since.get(device_id), cfg.min_days
+                device_rows, since.get(device_id), cfg.min_days
             )
-            if hides:
-                # Set aside: ingest judges the power by the margin, so the routine learns from
-                # the days' margin changes (what activity_slots holds from now on). The
-                # background's start is kept so the plug is judged again every night.
-                device_days = {day: margin for day, _bg, margin in judged[device_id]}
+            # Set aside: ingest judges the power by the margin, so the routine learns from the
+            # days' margin changes (what activity_slots holds from now on); the background's
+            # start is kept so the plug is judged again every night. Otherwise the days as the
+            # background judged them: activity_slots, but background_slots on days set aside
+            # (a plug taken back does not learn the margin's days as its routine).
+            pick = 2 if hides else 1
+            device_days = {row[0]: row[pick] for row in device_rows}
             routine = learn_routine(
                 device_days,
                 today,

@@ -122,10 +122,13 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=LOCAL_TZ)
 
 
-def heater_history(days: int, collapse_at: datetime) -> list[dict]:
+def heater_history(
+    days: int, collapse_at: datetime | None = None, oven_from: int | None = None
+) -> list[dict]:
     """Half-hourly power of a home on timer heating: 20 W standby, a 3 kW heater switching on
     and off every half-hour from 01:00 to 05:00, and the person's 100–400 W appliances switched
-    on and off from 07:30 to 22:00; after ``collapse_at`` only standby and the heater."""
+    on and off from 07:30 to 22:00; after ``collapse_at`` only standby and the heater. From day
+    ``oven_from`` the person also cooks at noon on a 4 kW oven, above the heater's ceiling."""
     events = []
     for d in range(days):
         day = DAY0 + timedelta(days=d)
@@ -134,8 +137,10 @@ def heater_history(days: int, collapse_at: datetime) -> list[dict]:
             watts = 20.0
             if 2 <= slot <= 9 and slot % 2 == 0:
                 watts += 3000.0
-            if 15 <= slot <= 43 and slot % 3 == 0 and ts < collapse_at:
+            if 15 <= slot <= 43 and slot % 3 == 0 and (collapse_at is None or ts < collapse_at):
                 watts += 100.0 + 100.0 * ((d + slot) % 4)
+            if oven_from is not None and d >= oven_from and slot == 25:
+                watts += 4000.0
             events.append(
                 {
                     "event_id": f"h{d:03d}-{slot:02d}",
@@ -242,3 +247,37 @@ def test_without_setting_it_aside_the_same_collapse_is_hidden_by_an_open_net(
     opened = min(at for at, _evidence in stages.values())
     assert opened < collapse  # a false alarm already open: the stop is not news
     assert all(evidence["basis"] != "routine" for _at, evidence in stages.values())
+
+
+def test_a_home_set_aside_is_taken_back_when_its_background_sees_the_person(db_engine):
+    """Set aside after day 16; from day 17 the person cooks on a 4 kW oven every noon, which
+    departs from the heater's background: ingest keeps those bits in background_slots while
+    the plug is set aside, and after 14 such days the background is used again, with a routine
+    learned from the background's judgement (the oven), not from the margin's days."""
+    with db_engine.begin() as conn:
+        plug = seed_catalog(conn)["plug-1"]
+    events = heater_history(31, oven_from=17)
+    hides = []
+    for d in range(31):
+        ingest_day(db_engine, events, DAY0 + timedelta(days=d))
+        with db_engine.connect() as conn:
+            hides.append(
+                conn.execute(
+                    select(DeviceRoutine.background_hides).where(DeviceRoutine.device_id == plug)
+                ).scalar_one()
+            )
+    # learned after day d: set aside after day 16, taken back after day 30 (days 17–30: 14)
+    assert hides.index(True) == 16 and hides[16:30] == [True] * 14 and hides[30] is False
+    with db_engine.connect() as conn:
+        row = conn.execute(select(DeviceRoutine).where(DeviceRoutine.device_id == plug)).one()
+        aside = conn.execute(
+            select(DeviceDaily.background_slots, DeviceDaily.activity_slots).where(
+                DeviceDaily.device_id == plug, DeviceDaily.day == DAY0 + timedelta(days=20)
+            )
+        ).one()
+    assert aside.background_slots == (1 << 25) | (1 << 26)  # the oven on at 12:30, off at 13:00
+    assert aside.activity_slots != aside.background_slots  # the margin's day
+    routine = Routine.from_json(row.model)
+    assert routine.background is not None
+    assert routine.days[DAY0 + timedelta(days=20)] == aside.background_slots
+    assert len(routine.reference_days) == 14
