@@ -5,24 +5,32 @@ Daylight rises in the morning and fades in the evening with nobody in the room, 
 room "switched the light on" every morning. The light's course without a person is learned per
 local hour from the home's own days: each day keeps the lowest reading of each hour
 (``device_daily.light_min``; a lamp switched on mid-hour leaves the dark part), and the course
-is a low quantile of those over the learning window, the light of the dull days with the lamps
-off. A change then counts as a sign of life when it is larger than the margin AND is not
-something daylight does between the two readings' hours. Daylight changes only between 05:00 and
-20:00 (Seoul's earliest sunrise and latest sunset), rises only until about 13:00 and falls only
-from about 12:00 (solar noon in Seoul is 12:15–12:50), moves the way the course moves, and at
-most ``DAYLIGHT_RATIO`` times as far (a clear day is brighter than the dull days the course is
-learned from, but a lamp switched on in the morning moves the light further still). So a lamp
-the person switches on every evening is a sign of life even though the course has learned it,
-and at night every change beyond the margin counts, as before. Every sign of life under this
-definition is one under the margin alone, so the fixed ladder's clock is untouched (the floor
-guarantee, docs/detection.md).
+is a low quantile of those over the learning window, the light of the dull days. A lamp the
+person switches on at the same hour every day survives that quantile, so the course is then
+made the shape daylight has: it rises to one peak hour (between 09:00, a room facing east, and
+16:00, one facing west) and falls after it (a later hour brighter than an earlier one after the
+peak is a lamp, cut to the earlier hour's light; the same before the peak), between 05:00 and
+20:00 (Seoul's earliest sunrise and latest sunset); outside those hours it is the room's floor,
+its darkest hour.
+
+A change then counts as a sign of life when it is larger than the margin AND daylight cannot
+explain it: daylight rises only until the hour after the course's peak and falls only from the
+hour before it, and a clear day's daylight is at most ``DAYLIGHT_RATIO`` times the dull days'
+(above the floor), so a rise is explained up to ``DAYLIGHT_RATIO`` times the daylight the course
+has at the new reading's time, a fall up to that times the daylight at the previous reading's
+(clouds can come and go between two readings). Two readings more than ``MAX_GAP`` apart are
+judged by the margin alone. At night, at dusk and before dawn, where the course has no daylight,
+every change beyond the margin counts, as before. Every sign of life under this definition is
+one under the margin alone, so the fixed ladder's clock is untouched (the floor guarantee,
+docs/detection.md).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 from dashboard.settings import LOCAL_TZ
 
@@ -37,8 +45,11 @@ QUANTILE = 0.1  # the dull days with the lamps off
 # A clear day's daylight against the course learned from the dull days. The demo's own light has
 # a ratio of about 2.7 (clouds take 0–70 % of it); not fitted to any evaluation figure.
 DAYLIGHT_RATIO = 3.0
-DAYLIGHT_FROM, DAYLIGHT_UNTIL = 5, 20  # local hours: daylight changes in [05:00, 20:00)
-RISES_UNTIL, FALLS_FROM = 13, 12  # local hours: a rise ends by 13:59, a fall starts at 12:00
+DAYLIGHT_FROM, DAYLIGHT_UNTIL = 5, 20  # local hours: daylight in [05:00, 20:00)
+MAX_GAP = timedelta(hours=2)  # readings further apart: the margin alone
+# Where a window's brightest hour can be (an east room's morning to a west room's afternoon): a
+# brighter hour outside these is a lamp, even in a dark room lit every evening.
+PEAK_FROM, PEAK_UNTIL = 9, 17
 
 
 def lux_byte(lux: float) -> int:
@@ -74,7 +85,34 @@ def learn_light_course(days: Iterable[bytes], quantile: float = QUANTILE) -> byt
         if len(values) >= MIN_DAYS:
             values.sort()
             course[hour] = values[int(quantile * (len(values) - 1))]
-    return bytes(course) if any(q != NO_LIGHT for q in course) else None
+    if all(q == NO_LIGHT for q in course):
+        return None
+    return daylight_shape(bytes(course))
+
+
+def daylight_shape(course: bytes) -> bytes:
+    """The course made daylight's shape: between ``DAYLIGHT_FROM`` and ``DAYLIGHT_UNTIL`` it
+    rises to its brightest hour from ``PEAK_FROM`` to ``PEAK_UNTIL`` and falls after it (each
+    hour at most its neighbour's on the peak's side: a lamp on at the same hour every day is cut
+    away); outside, the floor."""
+    out = bytearray(course)
+    known = [q for q in course if q != NO_LIGHT]
+    if not known:
+        return bytes(out)
+    floor = min(known)
+    day = [h for h in range(PEAK_FROM, PEAK_UNTIL) if course[h] != NO_LIGHT]
+    for h in range(HOURS):
+        if not DAYLIGHT_FROM <= h < DAYLIGHT_UNTIL and out[h] != NO_LIGHT:
+            out[h] = floor
+    if not day:
+        return bytes(out)
+    peak = max(day, key=lambda h: course[h])
+    for order in (range(peak + 1, DAYLIGHT_UNTIL), range(peak - 1, DAYLIGHT_FROM - 1, -1)):
+        bound = course[peak]
+        for h in order:
+            if out[h] != NO_LIGHT:
+                out[h] = bound = min(out[h], bound)
+    return bytes(out)
 
 
 def light_departs(
@@ -86,27 +124,61 @@ def light_departs(
     course: bytes | None,
 ) -> bool:
     """Whether a light change between two aware times is a sign of life. Without a course, the
-    previous reading's time or the course at either hour: a change larger than the margin (the
-    fixed rule's definition)."""
+    previous reading's time, or with readings more than ``MAX_GAP`` apart: a change larger than
+    the margin (the fixed rule's definition)."""
     change = new - previous
     if abs(change) <= margin:
         return False
-    if course is None or previous_at is None:
+    if course is None or previous_at is None or not timedelta(0) <= new_at - previous_at <= MAX_GAP:
         return True
-    first, last = hour_of(previous_at), hour_of(new_at)
-    if not (DAYLIGHT_FROM <= first < DAYLIGHT_UNTIL and DAYLIGHT_FROM <= last < DAYLIGHT_UNTIL):
+    shape = _shape(course)
+    if shape is None:
         return True
-    if (change > 0 and last > RISES_UNTIL) or (change < 0 and first < FALLS_FROM):
-        return True  # daylight does not rise in the afternoon nor fall in the morning
-    a, b = course[first], course[last]
-    if a == NO_LIGHT or b == NO_LIGHT:
-        return True
-    daylight = byte_lux(b) - byte_lux(a)
-    if change * daylight <= 0:  # against the course, or the course is flat
-        return True
-    return abs(change) > DAYLIGHT_RATIO * abs(daylight) + margin
+    first, last = local_hours(previous_at), local_hours(new_at)
+    if change > 0:  # a rise: daylight rises until the hour after its peak
+        daylight = shape.daylight(last)
+        if daylight is None or last >= shape.peak + 2:
+            return True
+    else:  # a fall: daylight falls from the hour before its peak
+        daylight = shape.daylight(first)
+        if daylight is None or first < shape.peak - 1:
+            return True
+    return abs(change) > DAYLIGHT_RATIO * daylight + margin
 
 
-def hour_of(at: datetime) -> int:
-    """The Seoul hour of an aware time (Seoul keeps no daylight saving)."""
-    return at.astimezone(LOCAL_TZ).hour
+class _Shape:
+    """A course read for judging: its floor, its peak hour and the daylight above the floor at
+    any time of day (interpolated between the hours' middles)."""
+
+    def __init__(self, course: bytes) -> None:
+        known = [q for q in course[:HOURS] if q != NO_LIGHT]
+        self.floor = byte_lux(min(known))
+        self.lux = [None if q == NO_LIGHT else byte_lux(q) for q in course[:HOURS]]
+        day = [h for h in range(PEAK_FROM, PEAK_UNTIL) if self.lux[h] is not None]
+        self.peak = max(day, key=lambda h: self.lux[h]) if day else -10
+
+    def daylight(self, hours: float) -> float | None:
+        """Lux above the floor at ``hours`` (local, fractional); None where the course is
+        unknown; 0 outside the daylight hours."""
+        if not DAYLIGHT_FROM <= hours < DAYLIGHT_UNTIL:
+            return 0.0
+        left = min(max(int(hours - 0.5), 0), HOURS - 1)
+        right = min(left + 1, HOURS - 1)
+        a, b = self.lux[left], self.lux[right]
+        if a is None or b is None:
+            return None
+        weight = min(max(hours - 0.5 - left, 0.0), 1.0)
+        return max(a + (b - a) * weight - self.floor, 0.0)
+
+
+@lru_cache(maxsize=65_536)
+def _shape(course: bytes) -> _Shape | None:
+    if all(q == NO_LIGHT for q in course[:HOURS]):
+        return None
+    return _Shape(course)
+
+
+def local_hours(at: datetime) -> float:
+    """The Seoul time of day of an aware time, in hours (Seoul keeps no daylight saving)."""
+    local = at.astimezone(LOCAL_TZ)
+    return local.hour + local.minute / 60 + local.second / 3600

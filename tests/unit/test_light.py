@@ -7,24 +7,31 @@ from __future__ import annotations
 import math
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
-from dashboard.detection import light
+from dashboard.detection import learning, light
+from dashboard.detection.background import Background
 from dashboard.detection.learning import learn_routines
 from dashboard.detection.light import (
     NO_LIGHT,
     byte_lux,
+    daylight_shape,
     learn_light_course,
     light_departs,
     lux_byte,
     merge_light,
 )
 from dashboard.ingest import ingest_events
+from dashboard.ingest.events import ValidEvent
+from dashboard.ingest.state import DaySignals, Margins, _State, merge_state
+from dashboard.replay import read_recording, replay
 from dashboard.settings import LOCAL_TZ
 from tests.ingest_support import VENDOR, seed_catalog
+from tests.replay_support import write_csv
 
 MARGIN = 30.0
 
@@ -38,9 +45,14 @@ def daylight(hour: float, window: float = 300.0, cloud: float = 1.0) -> float:
     return 1.5 + window * cloud * max(math.sin(math.pi * (hour - 6.5) / 12.5), 0.0)
 
 
-def course_of(cloud: float = 0.35) -> bytes:
-    """The course a dull day's daylight gives, as learned."""
-    return bytes(lux_byte(daylight(h, cloud=cloud)) for h in range(24))
+def course_of(cloud: float = 0.35, lamp: dict[int, float] | None = None) -> bytes:
+    """The course learned from dull days' daylight (each hour's lowest reading is taken at its
+    start), with a lamp on at the same hours every day when ``lamp`` is given."""
+    lamp = lamp or {}
+    day = bytes(lux_byte(daylight(h, cloud=cloud) + lamp.get(h, 0.0)) for h in range(24))
+    course = learn_light_course([day] * light.MIN_DAYS)
+    assert course is not None
+    return course
 
 
 def test_bytes_round_trip_within_four_percent():
@@ -69,11 +81,28 @@ def test_the_course_is_the_dull_days_light_and_needs_seven_days_an_hour():
     course = learn_light_course(days)
     assert course is not None
     assert byte_lux(course[12]) < daylight(12, cloud=0.4)  # the dull days' noon, not the mean
-    assert byte_lux(course[20]) > 150  # a lamp on every evening is part of the room's evening
+    # the lamp on every evening is cut away: daylight only falls after its peak
+    assert course[18] <= course[17] and byte_lux(course[18]) < 60
+    assert course[21] == course[2] == min(course)  # outside the daylight hours: the floor
     assert learn_light_course(days[:6]) is None  # no hour has seven days
     six_afternoons = learn_light_course(days[:6] + days[7:])
     assert six_afternoons is not None and six_afternoons[15] == NO_LIGHT  # 6 days at 15:00
     assert six_afternoons[9] != NO_LIGHT  # 9 days at 09:00
+
+
+def test_the_course_takes_daylights_shape():
+    raw = bytearray(lux_byte(v) for v in [2, 2, 2, 2, 2, 2, 150, 150, 40, 80, 120, 160])
+    raw += bytearray(lux_byte(v) for v in [170, 150, 120, 90, 60, 30, 200, 200, 200, 200, 2, 2])
+    shaped = daylight_shape(bytes(raw))
+    assert shaped[12] == lux_byte(170)  # the peak stays
+    assert shaped[6] == shaped[7] == lux_byte(40)  # an early riser's lamp: cut to 08:00's light
+    assert shaped[18] == shaped[19] == lux_byte(30)  # the evening lamp: cut to 17:00's light
+    assert shaped[20] == shaped[0] == lux_byte(2)  # after 20:00: the floor
+    # a dark room lit brighter every evening than by its window keeps its window's peak
+    dark = bytearray([lux_byte(2)] * 24)
+    dark[11:15] = bytes([lux_byte(25)] * 4)
+    dark[18:22] = bytes([lux_byte(180)] * 4)
+    assert max(byte_lux(q) for q in daylight_shape(bytes(dark))) < 30
 
 
 def test_daylight_is_not_a_sign_of_life_even_on_a_clear_day():
@@ -98,8 +127,12 @@ def test_a_lamp_is_a_sign_of_life_at_any_hour():
     assert light_departs(daylight(7), at(7), daylight(8) + 250, at(8), MARGIN, course)
     # switched off in daylight's rise: against the course
     assert light_departs(daylight(8) + 150, at(8), daylight(9), at(9), MARGIN, course)
-    # within an hour at night (the course flat)
+    # within an hour at night (no daylight)
     assert light_departs(2.0, at(21, 10), 120.0, at(21, 40), MARGIN, course)
+    # a minute apart across an hour in the dull morning: daylight cannot add 150 lux
+    assert light_departs(30.0, at(7, 59), 180.0, at(8, 0), MARGIN, course)
+    # two readings more than two hours apart: the margin alone
+    assert light_departs(daylight(8), at(8), daylight(11), at(11), MARGIN, course)
     # no previous time (a row stored before last_lux_at) or an hour without a course: the margin
     assert light_departs(daylight(8), None, daylight(9), at(9), MARGIN, course)
     holes = bytearray(course)
@@ -109,17 +142,114 @@ def test_a_lamp_is_a_sign_of_life_at_any_hour():
     assert not light_departs(2.0, at(22), 31.0, at(23), MARGIN, course)
 
 
+def test_a_lamp_on_every_evening_does_not_turn_the_dusk_into_life():
+    """The course learns a lamp the person switches on at 18:00 every day; an empty room's
+    fading daylight (with the lamp left on, too) is still no sign of life, and the lamp
+    switched on or off at its usual hour still is one."""
+    course = course_of(lamp={18: 180.0, 19: 180.0, 20: 180.0, 21: 180.0})
+    for lamp in (0.0, 180.0):
+        fade = (daylight(16) + lamp, daylight(17) + lamp, daylight(18) + lamp)
+        assert not light_departs(fade[0], at(16), fade[1], at(17), MARGIN, course)
+        assert not light_departs(fade[1], at(17), fade[2], at(18), MARGIN, course)
+    assert light_departs(
+        daylight(17, 0.6), at(17, 20), daylight(18, 0.6) + 180, at(18, 20), MARGIN, course
+    )
+    assert light_departs(daylight(17) + 180, at(17, 20), daylight(18), at(18, 20), MARGIN, course)
+
+
+def test_an_early_risers_lamp_is_life_and_a_west_room_is_daylight():
+    # winter: dark until 08:00, a lamp from 06:00 to 08:00 every day, then a dull daylight
+    winter = [2.0] * 6 + [152.0, 152.0, 20.0, 50.0, 80.0, 100.0, 110.0, 100.0, 80.0, 50.0]
+    winter += [20.0] + [2.0] * 7
+    early = learn_light_course([bytes(lux_byte(v) for v in winter)] * light.MIN_DAYS)
+    assert early is not None and byte_lux(early[6]) < 25
+    assert light_departs(2.0, at(5, 20), 152.0, at(6, 20), MARGIN, early)
+    # a room facing west: sun from 14:00 to 18:30; its afternoon rise is daylight
+    west = course_of(lamp={14: 100.0, 15: 250.0, 16: 350.0, 17: 200.0})
+    assert not light_departs(
+        daylight(15) + 250, at(15, 20), daylight(16) + 500, at(16, 20), MARGIN, west
+    )
+
+
+def _lux_events(readings: list[tuple[int, float]]) -> list[ValidEvent]:
+    start = at(0, 0).astimezone(UTC)
+    return [
+        ValidEvent(k, f"l{k}", "plug", start + timedelta(minutes=m), "lux", v, None, {"lux": v})
+        for k, (m, v) in enumerate(readings)
+    ]
+
+
 @given(
-    st.floats(0, 5_000),
-    st.floats(0, 5_000),
-    st.integers(0, 23),
-    st.integers(0, 23),
+    st.lists(st.tuples(st.integers(0, 3 * 24 * 60), st.floats(0, 2_000)), min_size=1, max_size=40),
     st.lists(st.integers(0, 255), min_size=24, max_size=24),
 )
-def test_every_light_sign_of_life_is_one_under_the_margin_alone(a, b, ha, hb, course):
-    """The floor guarantee's half for light: the course only ever hides changes."""
-    if light_departs(a, at(ha), b, at(hb), MARGIN, bytes(course)):
-        assert light_departs(a, at(ha), b, at(hb), MARGIN, None)
+def test_the_course_only_hides_light_changes_the_margin_counts(readings, course):
+    """The floor's half for light, through ingest's merge: with any course, the fixed ladder's
+    clock is the same as without, and every half-hour with a sign of life is one without."""
+    events = _lux_events(readings)
+    margins = Margins(power_w=5.0, lux=MARGIN, min_answered_s=10.0)
+    with_course = Background(0.0, 10.0, 1.0, 3, bytes(course))
+    days_a: dict = {}
+    days_b: dict = {}
+    a = merge_state(_State(), events, margins, with_course, days_a)
+    b = merge_state(_State(), events, margins, None, days_b)
+    assert a.last_change_at == b.last_change_at
+    assert a.last_lux_at == b.last_lux_at == max(e.ts for e in events)
+    assert (a.last_activity_at is None) or (
+        b.last_activity_at is not None and a.last_activity_at <= b.last_activity_at
+    )
+    for day, signals in days_a.items():
+        other = days_b.get(day, DaySignals())
+        assert signals.slots & ~other.slots == 0
+        assert signals.changes == other.changes
+
+
+def _room(start: datetime, days: int, collapse: datetime) -> list[tuple]:
+    """Half-hourly power and hourly light of a fridge home whose person switches a lamp on from
+    18:00 to 22:00 every evening and watches TV; after ``collapse`` (with the lamp left on)
+    only the fridge and the fading and rising daylight change."""
+    clouds = [0.3, 0.9, 0.5, 1.0, 0.4, 0.7, 0.35, 0.8, 0.6, 0.45] * 3
+    clouds[19] = clouds[20] = 1.0  # clear days after the collapse: daylight climbs 70 lux an hour
+    rows = []
+    for k in range(days * 48):
+        ts = start + timedelta(minutes=30 * k)
+        there = ts < collapse
+        tv = 350.0 if there and 15 <= ts.hour * 2 + ts.minute // 30 <= 43 and k % 3 == 0 else 0.0
+        lamp = 180.0 if not there or 18 <= ts.hour < 22 else 0.0
+        hour = ts.hour + ts.minute / 60
+        lux = (
+            round(daylight(hour, cloud=clouds[(ts - start).days]) + lamp, 1)
+            if ts.minute == 0
+            else ""
+        )
+        rows.append(("room", ts.isoformat(), (125.0 if k % 2 else 45.0) + tv, lux))
+    return rows
+
+
+@pytest.mark.timeout(600)
+def test_an_empty_rooms_dusk_does_not_close_its_alert_and_replay_agrees(tmp_path, monkeypatch):
+    """21 days of a home whose lamp is on every evening; the person collapses at 21:15 with
+    the lamp on. The alert that opens is not closed by the next evenings' fading daylight, the
+    shortcut replay gives the real steps' transitions, and without the course it would close."""
+    start = datetime(2024, 3, 1, tzinfo=LOCAL_TZ)
+    collapse = start + timedelta(days=18, hours=21, minutes=15)
+    src = write_csv(
+        tmp_path / "room.csv", ("device_id", "ts", "watts", "lux"), _room(start, 21, collapse)
+    )
+    recording = read_recording(src, "plug", LOCAL_TZ, None)
+    fast = replay(recording, tick_min=10).transitions
+    assert fast == replay(recording, tick_min=10, exact=True).transitions
+    plug = [t for t in fast if t.rule == "plug_no_change"]
+    assert plug and plug[0].stage == "attention" and plug[0].at > collapse
+    assert all(t.stage is not None for t in plug), plug  # never closed by the dusk
+    monkeypatch.setattr(learning, "learn_light_course", lambda days: None)
+    margin_only = [
+        t for t in replay(recording, tick_min=10).transitions if t.rule == "plug_no_change"
+    ]
+    # the margin alone: the clear morning's daylight hides the stop until 14:30, and the
+    # afternoon's fading daylight closes that alert as "a sign of life"
+    assert margin_only[0].at > plug[0].at + timedelta(hours=4)
+    assert any(t.stage is None for t in margin_only), margin_only
 
 
 # --- the whole path on the database ----------------------------------------------------------
