@@ -131,6 +131,13 @@ def test_a_lamp_is_a_sign_of_life_at_any_hour():
     assert light_departs(2.0, at(21, 10), 120.0, at(21, 40), MARGIN, course)
     # a minute apart across an hour in the dull morning: daylight cannot add 150 lux
     assert light_departs(30.0, at(7, 59), 180.0, at(8, 0), MARGIN, course)
+    # ... but in a bright room (a 1,000-lux window) the same lamp hides in the morning's rise
+    bright = course_of(lamp={h: daylight(h, window=1_000.0, cloud=0.35) for h in range(24)})
+    assert not light_departs(150.0, at(8, 59), 300.0, at(9, 0), MARGIN, bright)
+    # the sun coming out after the peak counts (a false sign of life, the documented cost)
+    assert light_departs(
+        daylight(15, cloud=0.3), at(15), daylight(16, cloud=1.0), at(16), MARGIN, course
+    )
     # two readings more than two hours apart: the margin alone
     assert light_departs(daylight(8), at(8), daylight(11), at(11), MARGIN, course)
     # no previous time (a row stored before last_lux_at) or an hour without a course: the margin
