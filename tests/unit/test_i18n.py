@@ -75,3 +75,30 @@ def test_placeholders_match_between_languages() -> None:
     fields = re.compile(r"{(\w+)}")
     for key in ko:
         assert set(fields.findall(ko[key])) == set(fields.findall(en[key])), key
+
+
+def test_every_plug_evidence_key_has_a_label() -> None:
+    """The alert detail shows each evidence field by its translated label (raw keys such as
+    ``change_since`` read as code to an operator): every key the plug rule can write, and every
+    word value it can write, is in both languages."""
+    import ast
+
+    from dashboard.detection.levels import LevelScore
+    from dashboard.detection.routine import QuietScore
+
+    tree = ast.parse((PROJECT_ROOT / "dashboard" / "rules" / "plug.py").read_text("utf-8"))
+    keys = {*LevelScore.EVIDENCE_KEYS, *QuietScore.EVIDENCE_KEYS}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            if node.value.id == "evidence" and isinstance(node.slice, ast.Constant):
+                keys.add(node.slice.value)
+    keys -= {"explanation", "lat", "lon"}  # not shown as fields (alert_detail._HIDDEN_EVIDENCE)
+    assert {"change_since", "level_s", "level_day_kind", "basis"} <= keys
+    values = {"routine", "ladder", "net", "level", "weekday", "weekend", "day"}
+    for lang in LANGS:
+        missing = {k for k in keys if translate_or(f"evidence.{k}", "", lang) == ""}
+        assert not missing, (lang, sorted(missing))
+        missing = {v for v in values if translate_or(f"evidence.value.{v}", "", lang) == ""}
+        assert not missing, (lang, sorted(missing))
