@@ -14,9 +14,9 @@ docs/detection.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import datetime, time
 from statistics import median
 
 NIGHT_START = time(1, 0)
@@ -27,16 +27,13 @@ MIN_NIGHTS = 3  # fewer nights than this: no background yet, the margin alone de
 @dataclass(frozen=True)
 class Background:
     """The unattended load: its floor, its ceiling and its largest ordinary step (watts); and
-    where the plug reads light, the light's unattended course per hour (``detection.light``).
-    ``hides``: the nightly learning found that this background hides the person
-    (:func:`hides_person`); ingest then judges the plug's power by the margin alone."""
+    where the plug reads light, the light's unattended course per hour (``detection.light``)."""
 
     low_w: float
     high_w: float
     step_w: float
     nights: int
     light: bytes | None = None
-    hides: bool = False
 
     def as_dict(self) -> dict[str, float | int]:
         return {
@@ -116,37 +113,3 @@ def departs(previous_w: float, new_w: float, margin_w: float, bg: Background | N
     if (previous_w > top) != (new_w > top) or (previous_w < floor) != (new_w < floor):
         return True
     return delta > bg.step_w + slack
-
-
-def hides_person(days: Iterable[tuple[date, int, int]], since: date | None, min_days: int) -> bool:
-    """Whether a learned background hides the person: judged by it, the home is almost never
-    active, while by the margin alone it is active most days.
-
-    ``days``: the learning window's days as (day, background-judged bits, margin bits); the
-    background-judged bits are ``device_daily.background_slots`` where stored (a plug already
-    set aside), else ``activity_slots``; the margin bits are ``change_slots`` (``activity_slots``
-    on days stored before it). ``since``: the first day ingest judged the plug with this
-    background (``Routine.background_since``); None: never yet.
-
-    It hides when at least ``min_days`` days were judged with the background, fewer than
-    ``min_days`` of them had a sign of life by it, and at least ``min_days`` days of the window
-    had a change beyond the margin. A timer heater whose night steps are as large as anything
-    the person switches by day (a 3 kW storage heater beside a 300 W television) gives such a
-    background: nothing the person does departs from it, the routine never has enough active
-    days to score, and the net stands open for weeks. A normal home is active by its
-    background most days; it comes back (False) once it has ``min_days`` such days again.
-
-    The known cost: a home away for more than ``window - min_days`` days (15 of 28) with a
-    fridge cycling beyond the margin looks the same, and is judged by the margin (like the
-    fixed rule) until it has ``min_days`` days active by its background in the window again,
-    which ingest keeps recording (``background_slots``) while the plug is set aside.
-    """
-    if since is None:
-        return False
-    judged = active = changed = 0
-    for day, background_bits, margin_bits in days:
-        changed += margin_bits != 0
-        if day >= since:
-            judged += 1
-            active += background_bits != 0
-    return judged >= min_days and active < min_days and changed >= min_days

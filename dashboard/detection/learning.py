@@ -18,7 +18,7 @@ from dashboard.db.schema import (
     DeviceRoutine,
     Region,
 )
-from dashboard.detection.background import hides_person, learn_background
+from dashboard.detection.background import learn_background
 from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.light import learn_light_course
 from dashboard.detection.routine import Routine, learn_routine
@@ -43,14 +43,12 @@ class LearnSummary:
     with_background: int
     seconds: float
     with_levels: int = 0  # plugs with a level model (detection.levels)
-    hiding: int = 0  # of those with a background, how many it hides (judged by the margin)
 
     def __str__(self) -> str:
         return (
             f"routines learned for {self.learned_on}: {self.devices} plugs and phone lines, "
             f"{self.usable} with "
-            f"a usable routine, {self.with_background} with a background "
-            f"({self.hiding} set aside: it hides the person), "
+            f"a usable routine, {self.with_background} with a background, "
             f"{self.with_levels} with a level model, "
             f"in {self.seconds:.1f} s"
         )
@@ -95,7 +93,7 @@ def learn_routines(
     first = today - timedelta(days=cfg.window_days)
     daily = DeviceDaily.__table__
     rows_out = []
-    usable = with_bg = with_levels = hiding = 0
+    usable = with_bg = with_levels = 0
     devices = _routine_devices(conn)
     ids = [device_id for device_id, _code in devices]
     # Phone lines have no level model; reading their (NULL) levels costs nothing.
@@ -120,8 +118,7 @@ def learn_routines(
                 since[device_id] = Routine.from_json(model).background_since
             if level_model is not None:
                 old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
-        # (day, bits judged by the background, bits of changes beyond the margins)
-        judged: dict[int, list[tuple[date, int, int]]] = defaultdict(list)
+        days: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
@@ -137,8 +134,6 @@ def learn_routines(
                     daily.c.device_id,
                     daily.c.day,
                     daily.c.activity_slots,
-                    daily.c.change_slots,
-                    daily.c.background_slots,
                     daily.c.night_low_w,
                     daily.c.night_high_w,
                     daily.c.night_step_w,
@@ -148,44 +143,27 @@ def learn_routines(
                 .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
                 .order_by(daily.c.device_id, daily.c.day.desc())
             )
-            for device_id, day, slots, changed, by_bg, low, high, step, lv, light in conn.execute(
-                query
-            ):
-                judged[device_id].append(
-                    (
-                        day,
-                        int(slots or 0) if by_bg is None else int(by_bg),
-                        int(slots or 0) if changed is None else int(changed),
-                    )
-                )
+            for device_id, day, slots, low, high, step, lv, light in conn.execute(query):
+                days[device_id][day] = int(slots or 0)
                 nights[device_id].append((low, high, step))
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
                 if light is not None:
                     day_light[device_id].append(bytes(light))
-        for device_id, device_rows in judged.items():
+        for device_id, device_days in days.items():
             background = learn_background(nights[device_id])
             # Beside the unattended load only: ingest reads both from the background's row.
             course = learn_light_course(day_light[device_id]) if background else None
-            # ingest uses a background from the day after it is first stored
-            bg_since = (since.get(device_id) or today) if background is not None else None
-            hides = background is not None and hides_person(
-                device_rows, since.get(device_id), cfg.min_days
-            )
-            # Set aside: ingest judges the power by the margin, so the routine learns from the
-            # days' margin changes (what activity_slots holds from now on); the background's
-            # start is kept so the plug is judged again every night. Otherwise the days as the
-            # background judged them: activity_slots, but background_slots on days set aside
-            # (a plug taken back does not learn the margin's days as its routine).
-            pick = 2 if hides else 1
-            device_days = {row[0]: row[pick] for row in device_rows}
             routine = learn_routine(
                 device_days,
                 today,
                 window_days=cfg.window_days,
                 half_life_days=cfg.half_life_days,
-                background=None if hides else background,
-                background_since=bg_since,
+                background=background,
+                # ingest uses a background from the day after it is first stored
+                background_since=(since.get(device_id) or today)
+                if background is not None
+                else None,
                 min_days=cfg.min_days,
             )
             refs = len(routine.reference_days)
@@ -198,7 +176,6 @@ def learn_routines(
             with_levels += model is not None
             usable += refs >= cfg.min_days
             with_bg += background is not None
-            hiding += hides
             rows_out.append(
                 {
                     "device_id": device_id,
@@ -212,7 +189,6 @@ def learn_routines(
                     "score_due_at": None,
                     "level_model": model.to_bytes() if model is not None else None,
                     "light_course": course,
-                    "background_hides": hides,
                     "updated_at": now,
                 }
             )
@@ -220,7 +196,7 @@ def learn_routines(
     # A new routine may move a decision (the score, the no-load check): judged again.
     judge_again(conn, [row["device_id"] for row in rows_out])
     return LearnSummary(
-        today, len(rows_out), usable, with_bg, timer.perf_counter() - started, with_levels, hiding
+        today, len(rows_out), usable, with_bg, timer.perf_counter() - started, with_levels
     )
 
 
@@ -237,7 +213,6 @@ def _replace_routine(stmt):
         "score_due_at",
         "level_model",
         "light_course",
-        "background_hides",
         "updated_at",
     )
     return stmt.on_conflict_do_update(

@@ -117,9 +117,6 @@ class DaySignals:
 
     slots: int = 0
     changes: int = 0  # half-hours with a change beyond the margins (the ladder's clock)
-    # A plug whose background hides the person: the half-hours with a sign of life judged by
-    # the background (``slots`` then judges its power by the margin); None for other plugs.
-    background: int | None = None
     night_low_w: float | None = None
     night_high_w: float | None = None
     night_step_w: float | None = None
@@ -183,17 +180,13 @@ def merge_state(
 
     ``background`` is a smart plug's learned unattended load: power changes inside it are not
     signs of life (``detection.background.departs``), nor light changes daylight makes
-    (``detection.light.light_departs``). A background that hides the person (``hides``) judges
-    only the light: a power change beyond the margin is a sign of life, and what the background
-    would have judged is kept apart in the days' ``background`` bits, so the nightly learning
-    can take it back. ``days``, when given, collects per local day the half-hours with a sign
-    of life and the night load, for ``update_device_daily``.
+    (``detection.light.light_departs``). ``days``, when given, collects per local
+    day the half-hours with a sign of life and the night load, for ``update_device_daily``.
     """
     state = _State(**vars(previous))
     activity = previous.last_activity_at
     change = previous.last_change_at
     top = None if background is None else ceiling(background, margins.power_w)
-    hides = background is not None and background.hides
     ordered = sorted(events, key=lambda e: (e.ts, e.index))
     # A state written before first_seen_at existed (or by the demo builder) has an unknown first
     # event: it stays unknown (the clocks then count as they always did) rather than "now".
@@ -202,15 +195,12 @@ def merge_state(
     if older and not unknown_start:
         state.first_seen_at = ordered[0].ts
     for event in ordered:
-        active = changed = judged = is_sign_of_life(event, margins)
+        active = changed = is_sign_of_life(event, margins)
         # Readings only advance for events at or after what is already known.
         in_order = state.last_seen_at is None or event.ts >= state.last_seen_at
         if in_order:
             before_w = state.last_power_w
             departed, beyond_margin = _apply_reading(state, event, margins, background)
-            judged = judged or departed  # by the background, whether or not it hides
-            if hides and event.type == "power":
-                departed = beyond_margin  # set aside: the margin alone
             active, changed = active or departed, changed or beyond_margin
             state.last_seen_at = event.ts
             state.last_event_type = event.type
@@ -235,12 +225,6 @@ def merge_state(
             day.changes |= 1 << slot_of(local)
             if active:
                 day.slots |= 1 << slot_of(local)
-        if hides and days is not None:
-            # every day the plug reports while set aside gets its bits, 0 included (NULL would
-            # read as a day judged by the background in activity_slots)
-            local = event.ts.astimezone(LOCAL_TZ)
-            day = days.setdefault(local.date(), DaySignals())
-            day.background = (day.background or 0) | (1 << slot_of(local) if judged else 0)
         if active and (activity is None or event.ts > activity):
             activity = event.ts
         if changed and (change is None or event.ts > change):
@@ -350,8 +334,7 @@ def _state_query(conn: Connection) -> Select:
 
 
 def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Background]:
-    """The learned unattended load of each of these devices that has one (and whether it hides
-    the person)."""
+    """The learned unattended load of each of these devices that has one."""
     if not device_ids:
         return {}
     table = DeviceRoutine.__table__
@@ -364,7 +347,6 @@ def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Backg
             table.c.background_high_w,
             table.c.background_step_w,
             table.c.light_course,
-            table.c.background_hides,
         ).where(
             in_bound(c, table.c.device_id, "ids"),
             table.c.background_high_w.is_not(None),
@@ -372,9 +354,7 @@ def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Backg
     )
     rows = conn.execute(query, {"ids": bound_values(conn, table.c.device_id, device_ids)}).all()
     return {
-        row[0]: Background(
-            row[1], row[2], row[3] or 0.0, 0, bytes(row[4]) if row[4] else None, bool(row[5])
-        )
+        row[0]: Background(row[1], row[2], row[3] or 0.0, 0, bytes(row[4]) if row[4] else None)
         for row in rows
     }
 
@@ -441,9 +421,6 @@ def _add_daily_on_conflict(stmt: Insert) -> Insert:
     set_["change_slots"] = _either(
         table.c.change_slots, new.change_slots, lambda a, b: a.op("|")(b)
     )
-    set_["background_slots"] = _either(
-        table.c.background_slots, new.background_slots, lambda a, b: a.op("|")(b)
-    )
     set_["above_slots"] = _either(table.c.above_slots, new.above_slots, lambda a, b: a.op("|")(b))
     set_["watts_sum"] = _either(table.c.watts_sum, new.watts_sum, lambda a, b: a + b)
     set_["watts_n"] = _either(table.c.watts_n, new.watts_n, lambda a, b: a + b)
@@ -502,7 +479,6 @@ def update_device_daily(
             | {
                 "activity_slots": day_signals.slots,
                 "change_slots": day_signals.changes,
-                "background_slots": day_signals.background,
                 "night_low_w": day_signals.night_low_w,
                 "night_high_w": day_signals.night_high_w,
                 "night_step_w": day_signals.night_step_w,

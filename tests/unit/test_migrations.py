@@ -564,9 +564,9 @@ def test_0016_adds_the_level_columns_and_downgrades_keeping_rows(empty_engine):
 
 
 def test_0017_adds_the_light_columns_and_downgrades_keeping_rows(empty_engine):
-    """On a populated database stored days, routines and states read as without light and with
-    a background that does not hide (NULL); a downgrade drops the five columns and keeps the
-    rows and the device-count triggers; upgrading again works."""
+    """On a populated database stored days, routines and states read as without light (NULL);
+    a downgrade drops the three columns and keeps the rows and the device-count triggers;
+    upgrading again works."""
     migrate.upgrade(empty_engine)
     day = date(2024, 1, 1)
     at = "2024-01-02 03:04:05.000000"
@@ -578,26 +578,23 @@ def test_0017_adds_the_light_columns_and_downgrades_keeping_rows(empty_engine):
         conn.execute(
             text(
                 "INSERT INTO device_daily (device_id, day, events, active_hours, calls,"
-                " interactions, triggers, sessions, light_min, background_slots)"
-                " VALUES (1, :day, 3, 0, 0, 0, 0, 0, :lm, 7)"
+                " interactions, triggers, sessions, light_min)"
+                " VALUES (1, :day, 3, 0, 0, 0, 0, 0, :lm)"
             ),
             {"day": day, "lm": bytes(range(24))},
         )
         conn.execute(
             text(
                 "INSERT INTO device_routines (device_id, learned_on, reference_days, model,"
-                " light_course, background_hides, updated_at)"
-                " VALUES (1, :day, 20, '{}', :c, :hides, :at)"
+                " light_course, updated_at) VALUES (1, :day, 20, '{}', :c, :at)"
             ),
-            {"day": day, "c": b"\x02" * 24, "hides": True, "at": at},
+            {"day": day, "c": b"\x02" * 24, "at": at},
         )
         conn.execute(text("UPDATE device_state SET last_lux_at = :at"), {"at": at})
     migrate.downgrade(empty_engine, "0017_light_course-1")
     with empty_engine.connect() as conn:
         assert "light_min" not in _columns(conn, "device_daily")
         assert "light_course" not in _columns(conn, "device_routines")
-        assert "background_hides" not in _columns(conn, "device_routines")
-        assert "background_slots" not in _columns(conn, "device_daily")
         assert "last_lux_at" not in _columns(conn, "device_state")
         assert conn.execute(text("SELECT events FROM device_daily")).scalar() == 3
         assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
@@ -606,8 +603,6 @@ def test_0017_adds_the_light_columns_and_downgrades_keeping_rows(empty_engine):
     with empty_engine.begin() as conn:
         assert conn.execute(text("SELECT light_min FROM device_daily")).scalar() is None
         assert conn.execute(text("SELECT light_course FROM device_routines")).scalar() is None
-        assert conn.execute(text("SELECT background_hides FROM device_routines")).scalar() is None
-        assert conn.execute(text("SELECT background_slots FROM device_daily")).scalar() is None
         assert conn.execute(text("SELECT last_lux_at FROM device_state")).scalar() is None
         before = conn.execute(text("SELECT count(*) FROM device_counts")).scalar()
         conn.execute(text("UPDATE device_state SET state = 'attention' WHERE device_id = 1"))

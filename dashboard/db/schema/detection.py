@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -49,10 +48,6 @@ class DeviceRoutine(Base):
     # for a plug without light readings or a power background. Ingest reads it beside the
     # background to judge light changes.
     light_course: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # The background hides the person (detection.background.hides_person): ingest judges the
-    # plug's power by the margin alone and keeps the background's judgement apart
-    # (device_daily.background_slots). NULL = False.
-    background_hides: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

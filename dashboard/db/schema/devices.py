@@ -257,8 +257,3 @@ class DeviceDaily(Base):
     # quantised log(lux + 10), 255 = no reading; the light's unattended course is learned from
     # these. NULL on a day without a light reading.
     light_min: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # For a plug whose background hides the person (device_routines.background_hides): the
-    # half-hours with a sign of life judged by the background, as activity_slots would hold
-    # them (that one then judges the plug's power by the margin); the learning takes the plug
-    # back once these show the person again. NULL on other plugs' days.
-    background_slots: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,6 +1,5 @@
 """the light's unattended course: device_daily.light_min, device_routines.light_course and
-device_state.last_lux_at; a background that hides the person: device_routines.background_hides
-and device_daily.background_slots
+device_state.last_lux_at
 
 Revision ID: 0017_light_course
 Revises: 0016_plug_levels
@@ -29,10 +28,6 @@ def upgrade() -> None:
     op.add_column(
         "device_state", sa.Column("last_lux_at", UTCDateTime(timezone=True), nullable=True)
     )
-    # NULL = the background does not hide the person (every routine learned before); the
-    # bitmask only on the days of a plug set aside.
-    op.add_column("device_routines", sa.Column("background_hides", sa.Boolean(), nullable=True))
-    op.add_column("device_daily", sa.Column("background_slots", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
@@ -42,8 +37,6 @@ def downgrade() -> None:
         batch_op.drop_column("last_lux_at")
     device_counts.create_triggers(bind)
     with op.batch_alter_table("device_routines", schema=None) as batch_op:
-        batch_op.drop_column("background_hides")
         batch_op.drop_column("light_course")
     with op.batch_alter_table("device_daily", schema=None) as batch_op:
-        batch_op.drop_column("background_slots")
         batch_op.drop_column("light_min")
