@@ -91,9 +91,13 @@ def test_every_plug_evidence_key_has_a_label() -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Dict):
             keys |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
-        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
-            if node.value.id == "evidence" and isinstance(node.slice, ast.Constant):
-                keys.add(node.slice.value)
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "evidence"
+            and isinstance(node.slice, ast.Constant)
+        ):
+            keys.add(node.slice.value)
     keys -= {"explanation", "lat", "lon"}  # not shown as fields (alert_detail._HIDDEN_EVIDENCE)
     assert {"change_since", "level_s", "level_day_kind", "basis"} <= keys
     values = {"routine", "ladder", "net", "level", "weekday", "weekend", "day"}
