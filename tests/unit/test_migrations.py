@@ -524,30 +524,37 @@ def test_0015_starts_the_change_clock_at_the_last_sign_of_life_and_downgrades(em
         assert conn.execute(text("SELECT count(*) FROM device_counts")).scalar() == before + 2
 
 
+def _plug_day_and_routine(conn, daily: tuple[str, bytes], routine: tuple[str, bytes]) -> None:
+    """Plug 1 with one stored day (3 events) and a learned routine (20 reference days), each
+    with a value in the binary column a migration adds."""
+    day, at = date(2024, 1, 1), "2024-01-02 03:04:05.000000"
+    for statement in CATALOG_AT_0002:
+        conn.execute(text(statement))
+    conn.execute(text(DEVICE_AT_0002), {"id": 1, "uid": "d1", "day": day})
+    conn.execute(
+        text(
+            "INSERT INTO device_daily (device_id, day, events, active_hours, calls,"
+            f" interactions, triggers, sessions, {daily[0]})"
+            " VALUES (1, :day, 3, 0, 0, 0, 0, 0, :value)"
+        ),
+        {"day": day, "value": daily[1]},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO device_routines (device_id, learned_on, reference_days, model,"
+            f" {routine[0]}, updated_at) VALUES (1, :day, 20, '{{}}', :value, :at)"
+        ),
+        {"day": day, "value": routine[1], "at": at},
+    )
+
+
 def test_0016_adds_the_level_columns_and_downgrades_keeping_rows(empty_engine):
     """On a populated database the stored days and routines read as without levels (NULL);
     a downgrade drops both columns and keeps the rows; upgrading again works."""
     migrate.upgrade(empty_engine)
-    day = date(2024, 1, 1)
-    at = "2024-01-02 03:04:05.000000"
     with empty_engine.begin() as conn:
-        for statement in CATALOG_AT_0002:
-            conn.execute(text(statement))
-        conn.execute(text(DEVICE_AT_0002), {"id": 1, "uid": "d1", "day": day})
-        conn.execute(
-            text(
-                "INSERT INTO device_daily (device_id, day, events, active_hours, calls,"
-                " interactions, triggers, sessions, level_slots)"
-                " VALUES (1, :day, 3, 0, 0, 0, 0, 0, :lv)"
-            ),
-            {"day": day, "lv": bytes(range(96))},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO device_routines (device_id, learned_on, reference_days, model,"
-                " level_model, updated_at) VALUES (1, :day, 20, '{}', :m, :at)"
-            ),
-            {"day": day, "m": b"\x01" * 10, "at": at},
+        _plug_day_and_routine(
+            conn, ("level_slots", bytes(range(96))), ("level_model", b"\x01" * 10)
         )
     migrate.downgrade(empty_engine, "0016_plug_levels-1")
     with empty_engine.connect() as conn:
@@ -568,28 +575,11 @@ def test_0017_adds_the_light_columns_and_downgrades_keeping_rows(empty_engine):
     a downgrade drops the three columns and keeps the rows and the device-count triggers;
     upgrading again works."""
     migrate.upgrade(empty_engine)
-    day = date(2024, 1, 1)
     at = "2024-01-02 03:04:05.000000"
     with empty_engine.begin() as conn:
-        for statement in CATALOG_AT_0002:
-            conn.execute(text(statement))
-        conn.execute(text(DEVICE_AT_0002), {"id": 1, "uid": "d1", "day": day})
+        light = ("light_min", bytes(range(24))), ("light_course", b"\x02" * 24)
+        _plug_day_and_routine(conn, *light)
         conn.execute(text(STATE_AT_0002), {"id": 1, "t": at})
-        conn.execute(
-            text(
-                "INSERT INTO device_daily (device_id, day, events, active_hours, calls,"
-                " interactions, triggers, sessions, light_min)"
-                " VALUES (1, :day, 3, 0, 0, 0, 0, 0, :lm)"
-            ),
-            {"day": day, "lm": bytes(range(24))},
-        )
-        conn.execute(
-            text(
-                "INSERT INTO device_routines (device_id, learned_on, reference_days, model,"
-                " light_course, updated_at) VALUES (1, :day, 20, '{}', :c, :at)"
-            ),
-            {"day": day, "c": b"\x02" * 24, "at": at},
-        )
         conn.execute(text("UPDATE device_state SET last_lux_at = :at"), {"at": at})
     migrate.downgrade(empty_engine, "0017_light_course-1")
     with empty_engine.connect() as conn:
