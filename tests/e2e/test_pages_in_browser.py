@@ -639,10 +639,12 @@ def test_lead_draws_a_safe_zone_polygon_on_the_map(page, app_server):
     assert tool.get_attribute("title") == TITLES_GEOFENCE["draw"]["button"]  # in Korean
     tool.click()
     box = frame_el.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2  # the home is centred
+    cx, cy = box["width"] / 2, box["height"] / 2  # the home is centred in the map
     corners = [(-60, -30), (100, -30), (100, 60), (-60, 60)]
     for dx, dy in [*corners, corners[0]]:
-        page.mouse.click(cx + dx, cy + dy)
+        # Relative to the map, not the page: a rerun that moves the page between two clicks
+        # (a loaded machine) would otherwise put a corner on the draw toolbar.
+        frame_el.click(position={"x": cx + dx, "y": cy + dy})
         page.wait_for_timeout(300)
     field = page.get_by_role("textbox", name=TITLES_GEOFENCE["field"]["polygon"], exact=True)
     corners_shown = lambda: len(field.input_value().strip().splitlines()) == 4  # noqa: E731
