@@ -223,7 +223,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         activity_slots=activity_slots,
         **_day_signals(power, reported, slot_bits, grid.days, cfg.power_margin_w),
         level_slots=_day_levels(power, reported, half, grid.days),
-        light_min=_day_light(lux, reported, grid.days),
+        light_min=_day_light(lux, reported),
     )
     part.daily.append(daily)
 
@@ -306,19 +306,11 @@ def _day_levels(power: np.ndarray, reported: np.ndarray, half: np.ndarray, days:
     return np.array(levels.encode_days(out, counts), dtype=object)
 
 
-def _day_light(lux: np.ndarray, reported: np.ndarray, days: int) -> np.ndarray:
+def _day_light(lux: np.ndarray, reported: np.ndarray) -> np.ndarray:
     """``device_daily.light_min`` as ingest would store it from the hourly reports: each
     report's light byte in its local hour; None on a day without a report."""
-    m = lux.shape[0]
-    value = np.clip(lux, 0, light.MAX_LUX)
-    q = np.rint((np.log(value + light.OFFSET_LUX) - np.log(light.OFFSET_LUX)) / light.UNIT)
-    q = np.where(reported, np.clip(q, 0, 254), light.NO_LIGHT).astype(np.uint8)
-    q = q.reshape(m, days, light.HOURS)
-    any_reading = reported.reshape(m, days, light.HOURS).any(axis=2)
-    out = np.empty((m, days), dtype=object)
-    for i, d in zip(*np.nonzero(any_reading), strict=True):
-        out[i, d] = q[i, d].tobytes()
-    return out
+    hours = np.where(reported, light.lux_bytes(lux), light.NO_LIGHT)
+    return np.array(light.encode_days(hours), dtype=object)
 
 
 def _day_signals(

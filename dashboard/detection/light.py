@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+import numpy as np
+
 from dashboard.settings import LOCAL_TZ
 
 HOURS = 24
@@ -56,6 +58,19 @@ def lux_byte(lux: float) -> int:
     """The stored byte of one reading: ``log(lux + 10)`` on 0–254."""
     value = min(max(lux, 0.0), MAX_LUX)
     return min(max(round((math.log(value + OFFSET_LUX) - _LO) / UNIT), 0), 254)
+
+
+def lux_bytes(lux: np.ndarray) -> np.ndarray:
+    """:func:`lux_byte` of every reading of an array (uint8; the demo builder's days)."""
+    value = np.clip(np.asarray(lux, dtype=float), 0.0, MAX_LUX)
+    return np.clip(np.rint((np.log(value + OFFSET_LUX) - _LO) / UNIT), 0, 254).astype(np.uint8)
+
+
+def encode_days(hours: np.ndarray) -> list[bytes | None]:
+    """Rows of (…, 24) hour bytes (``NO_LIGHT`` where unread) as ``light_min`` values, None for
+    a day without a reading: the demo builder writes what ingest would have."""
+    rows = np.asarray(hours, dtype=np.uint8).reshape(-1, HOURS)
+    return [row.tobytes() if (row != NO_LIGHT).any() else None for row in rows]
 
 
 def byte_lux(q: int) -> float:
@@ -100,13 +115,12 @@ def daylight_shape(course: bytes) -> bytes:
     if not known:
         return bytes(out)
     floor = min(known)
-    day = [h for h in range(PEAK_FROM, PEAK_UNTIL) if course[h] != NO_LIGHT]
     for h in range(HOURS):
         if not DAYLIGHT_FROM <= h < DAYLIGHT_UNTIL and out[h] != NO_LIGHT:
             out[h] = floor
-    if not day:
+    peak = _peak(course)
+    if peak is None:
         return bytes(out)
-    peak = max(day, key=lambda h: course[h])
     for order in (range(peak + 1, DAYLIGHT_UNTIL), range(peak - 1, DAYLIGHT_FROM - 1, -1)):
         bound = course[peak]
         for h in order:
@@ -154,8 +168,8 @@ class _Shape:
         known = [q for q in course[:HOURS] if q != NO_LIGHT]
         self.floor = byte_lux(min(known))
         self.lux = [None if q == NO_LIGHT else byte_lux(q) for q in course[:HOURS]]
-        day = [h for h in range(PEAK_FROM, PEAK_UNTIL) if self.lux[h] is not None]
-        self.peak = max(day, key=lambda h: self.lux[h]) if day else -10
+        peak = _peak(course)
+        self.peak = -10 if peak is None else peak  # no peak: no rise or fall is daylight's
 
     def daylight(self, hours: float) -> float | None:
         """Lux above the floor at ``hours`` (local, fractional); None where the course is
@@ -169,6 +183,12 @@ class _Shape:
             return None
         weight = min(max(hours - 0.5 - left, 0.0), 1.0)
         return max(a + (b - a) * weight - self.floor, 0.0)
+
+
+def _peak(course: bytes) -> int | None:
+    """The brightest known hour from ``PEAK_FROM`` to ``PEAK_UNTIL`` (the earliest of ties)."""
+    day = [h for h in range(PEAK_FROM, PEAK_UNTIL) if course[h] != NO_LIGHT]
+    return max(day, key=lambda h: course[h]) if day else None
 
 
 @lru_cache(maxsize=65_536)

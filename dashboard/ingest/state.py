@@ -300,10 +300,10 @@ def update_device_state(
     query = prebuilt(conn, "ingest.device_state", _state_query)
     params = {"ids": bound_values(conn, table.c.device_id, ids)}
     previous = {row.device_id: row for row in conn.execute(query, params).all()}
-    powered = sorted(
+    plugs = sorted(
         {i for i, evs in by_device.items() if any(e.type in ("power", "lux") for e in evs)}
     )
-    backgrounds = load_backgrounds(conn, powered) if margins.background else {}
+    backgrounds = load_backgrounds(conn, plugs) if margins.background else {}
     rows = []
     merged_states: dict[int, _State] = {}
     for device_id in ids:
