@@ -4,10 +4,10 @@ worker's job). A phone line's routine is its calling habit (``detection.calls``)
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, null, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
@@ -23,6 +23,7 @@ from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.light import learn_light_course
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
+from dashboard.detection.timer_load import learn_timer_load
 from dashboard.ingest.bulk import bulk_write
 from dashboard.once_a_day import run_once_a_day
 from dashboard.rules.config import PlugRoutine, Thresholds, current_thresholds
@@ -122,36 +123,34 @@ def learn_routines(
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
-        with_levels_part = [i for i in part if i in level_ids]
-        without = [i for i in part if i not in level_ids]
-        # 96 bytes a plug-day (86 MB a night at Seoul scale): read only for the plugs whose
-        # region's level test learns from them; the others' query leaves the column out.
-        for group, read_levels in ((with_levels_part, True), (without, False)):
-            if not group:
-                continue
-            query = (
-                select(
-                    daily.c.device_id,
-                    daily.c.day,
-                    daily.c.activity_slots,
-                    daily.c.night_low_w,
-                    daily.c.night_high_w,
-                    daily.c.night_step_w,
-                    daily.c.level_slots if read_levels else null().label("level_slots"),
-                    daily.c.light_min,
-                )
-                .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
-                .order_by(daily.c.device_id, daily.c.day.desc())
+        # 96 bytes a plug-day (13 MB a chunk): the level test learns from them where it is on,
+        # and every plug's timed night load (``detection.timer_load``) is looked for in them.
+        query = (
+            select(
+                daily.c.device_id,
+                daily.c.day,
+                daily.c.activity_slots,
+                daily.c.night_low_w,
+                daily.c.night_high_w,
+                daily.c.night_step_w,
+                daily.c.level_slots,
+                daily.c.light_min,
             )
-            for device_id, day, slots, low, high, step, lv, light in conn.execute(query):
-                days[device_id][day] = int(slots or 0)
-                nights[device_id].append((low, high, step))
-                if lv is not None:
-                    day_levels[device_id][day] = bytes(lv)
-                if light is not None:
-                    day_light[device_id].append(bytes(light))
+            .where(daily.c.device_id.in_(part), daily.c.day >= first, daily.c.day < today)
+            .order_by(daily.c.device_id, daily.c.day.desc())
+        )
+        for device_id, day, slots, low, high, step, lv, light in conn.execute(query):
+            days[device_id][day] = int(slots or 0)
+            nights[device_id].append((low, high, step))
+            if lv is not None:
+                day_levels[device_id][day] = bytes(lv)
+            if light is not None:
+                day_light[device_id].append(bytes(light))
         for device_id, device_days in days.items():
             background = learn_background(nights[device_id])
+            if background is not None and device_id in day_levels:
+                timed = learn_timer_load(day_levels[device_id], th.plug_no_change.power_margin_w)
+                background = replace(background, timer=timed)
             # Beside the unattended load only: ingest reads both from the background's row.
             course = learn_light_course(day_light[device_id]) if background else None
             routine = learn_routine(

@@ -1,0 +1,155 @@
+"""A timed night load's home by day: which half-hours the night's load runs in, and the
+smaller background the other half-hours are judged against (docs/detection.md, "A night load
+on a timer").
+
+A home on Economy 7 heating (storage heaters, a water heater on a night timer) teaches the
+nights a ceiling of several kilowatts and steps of one to three kilowatts, far beyond anything
+the person switches by day; judged against it, the person's day never counts and the timer's
+own switch does. The stored half-hour levels (``device_daily.level_slots``) show the timer as
+it is: in its half-hours the level steps by hundreds of watts on most days (the thermostats
+cycling, the timer switching), or stays above anything the day holds. Elsewhere the home's
+ordinary load is judged against a background learned from those other half-hours.
+
+A home whose nights step no more than its days (a fridge, a TV on standby, a home away in
+hospital for weeks: its days are nights) has no timed load: its plug keeps the night
+background at every hour, as before.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from dashboard.detection.levels import NO_LEVEL, SLOTS, byte_watts
+
+NIGHT = range(2, 10)  # 01:00–05:00, the half-hours the night background is learned from
+MIN_DAYS = 7  # fewer days with levels: no timed load is looked for
+RATIO = 3.0  # the nights' typical step must be this many times the day's...
+MIN_GAP_W = 100.0  # ...and this much larger, for a timed load
+MIN_SHARE = 0.25  # a timed load leaves at least this share of the day to the person
+
+
+@dataclass(frozen=True)
+class TimerLoad:
+    """The day background (floor, ceiling, step in watts) of a home with a timed night load,
+    and the half-hours (bit j = slot j) judged by the night background instead, each with the
+    step the timer makes there and the level it reaches, on one day in ten (watts; 0 outside
+    them)."""
+
+    low_w: float
+    high_w: float
+    step_w: float
+    night_slots: int
+    slot_step: tuple[float, ...]
+    slot_high: tuple[float, ...] = (0.0,) * 48
+
+    def is_night_slot(self, slot: int) -> bool:
+        return bool(self.night_slots >> slot & 1)
+
+    def as_dict(self) -> dict:
+        return {
+            "low_w": round(self.low_w, 2),
+            "high_w": round(self.high_w, 2),
+            "step_w": round(self.step_w, 2),
+            "night_slots": self.night_slots,
+            "slot_step": [round(s, 1) for s in self.slot_step],
+            "slot_high": [round(s, 1) for s in self.slot_high],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> TimerLoad:
+        return cls(
+            float(data["low_w"]),
+            float(data["high_w"]),
+            float(data["step_w"]),
+            int(data["night_slots"]),
+            tuple(float(s) for s in data["slot_step"]),
+            tuple(float(s) for s in data.get("slot_high", (0.0,) * SLOTS)),
+        )
+
+
+def _matrix(levels: Mapping[date, bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(days, 48) watts (NaN: no reading) and the step into each half-hour's reading from the
+    reading before it, when that was at most an hour earlier (an hourly plug reads every other
+    half-hour; 00:00's comes from the previous day when it is stored)."""
+    first, last = min(levels), max(levels)
+    n = (last - first).days + 1
+    watts = np.full((n, SLOTS), np.nan)
+    for d, blob in levels.items():
+        raw = np.frombuffer(blob[:SLOTS], dtype=np.uint8)
+        watts[(d - first).days] = np.where(raw == NO_LEVEL, np.nan, byte_watts(raw))
+    flat = watts.ravel()
+    before = np.full_like(flat, np.nan)
+    before[1:] = flat[:-1]
+    two_back = np.full_like(flat, np.nan)
+    two_back[2:] = flat[:-2]
+    before = np.where(np.isnan(before), two_back, before)
+    steps = np.abs(flat - before).reshape(n, SLOTS)
+    stored = ~np.isnan(watts).all(axis=1)
+    return watts[stored], steps[stored]
+
+
+def _fill(values: np.ndarray) -> np.ndarray:
+    """A half-hour never read (an hourly plug's second half) takes the one before it."""
+    out = values.copy()
+    for _ in range(2):
+        for s in range(SLOTS):
+            if np.isnan(out[s]):
+                out[s] = out[s - 1]
+    return out
+
+
+def _close_gaps(mask: np.ndarray) -> np.ndarray:
+    """A single half-hour between two of the timer's is the timer's too (its thermostat
+    happened to rest there on most days)."""
+    out = mask.copy()
+    for s in range(SLOTS):
+        if not mask[s] and mask[(s - 1) % SLOTS] and mask[(s + 1) % SLOTS]:
+            out[s] = True
+    return out
+
+
+def learn_timer_load(levels: Mapping[date, bytes], margin_w: float = 5.0) -> TimerLoad | None:
+    """The timed night load from the window's stored days (local day → ``level_slots``), or
+    None when the home has none (its nights step like its days) or too few days are stored."""
+    if len(levels) < MIN_DAYS:
+        return None
+    watts, steps = _matrix(levels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        typical = np.nanmedian(steps, axis=0)  # per half-hour, the step of an ordinary day
+        p10 = np.nanpercentile(watts, 10, axis=0)
+        p90_step = np.nanpercentile(steps, 90, axis=0)
+        p90 = np.nanpercentile(watts, 90, axis=0)
+    typical, p10, p90_step, p90 = _fill(typical), _fill(p10), _fill(p90_step), _fill(p90)
+    if np.isnan(typical).any():
+        return None  # half-hours never read: too little to say when the timer runs
+    night = float(np.median(typical[list(NIGHT)]))
+    day = float(np.median(typical))
+    if night < RATIO * day or night - day < MIN_GAP_W:
+        return None
+    # The timer's half-hours: the night itself, and wherever an ordinary day steps like it.
+    mask = typical >= math.sqrt(night * day)
+    mask[list(NIGHT)] = True
+    mask = _close_gaps(mask)
+    if (~mask).sum() < MIN_SHARE * SLOTS:
+        return None
+    rest = watts[:, ~mask]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low = float(np.nanmedian(np.nanmin(rest, axis=1)))
+    high = float(np.median(p10[~mask]))  # the load present on nine days in ten
+    step = float(np.median(typical[~mask]))
+    # Half-hours the load stays in, above anything the day holds on nine days in ten: the
+    # timer's too (its heaters on steadily, with steps too small to show).
+    top = high + max(margin_w, 0.1 * high)
+    mask = _close_gaps(mask | (p10 > 2 * top))
+    slot_step = tuple(float(p90_step[s]) if mask[s] else 0.0 for s in range(SLOTS))
+    slot_high = tuple(float(p90[s]) if mask[s] else 0.0 for s in range(SLOTS))
+    bits = sum(1 << s for s in range(SLOTS) if mask[s])
+    return TimerLoad(low, high, step, bits, slot_step, slot_high)

@@ -1,0 +1,191 @@
+"""A timed night load (Economy 7 heating): learned from the stored half-hour levels, judged by
+time of day (``detection.timer_load``, ``detection.background.departs``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashboard.detection.background import Background, departs, learn_background
+from dashboard.detection.levels import encode_days, level_byte
+from dashboard.detection.routine import Routine, learn_routine
+from dashboard.detection.timer_load import TimerLoad, learn_timer_load
+from dashboard.ingest.events import ValidEvent
+from dashboard.ingest.state import Margins, _State, _timer, merge_state
+from dashboard.settings import LOCAL_TZ
+
+DAY0 = date(2026, 7, 1)
+MARGIN = 5.0
+
+
+def e7_day(rng: np.random.Generator, person: bool = True) -> np.ndarray:
+    """48 half-hour watts of an Economy 7 home (London MAC000003 in July): a 2.8 kW water heater
+    00:00–01:00, storage heaters cycling 150 ↔ 900 W until 07:00, by day a 150 W base and,
+    with someone home, their switching (kettle, TV, cooker: 100–600 W)."""
+    w = np.full(48, 150.0) + rng.normal(0, 8, 48)
+    w[0:2] = 2800 + rng.normal(0, 30, 2)
+    heaters = np.cumsum(rng.random(12) < 0.75) % 2 == 1  # the thermostats switch most half-hours
+    w[2:14] = np.where(heaters, 900.0, 160.0) + rng.normal(0, 20, 12)
+    if person:
+        on = rng.random(48) < 0.25
+        on[:15] = False  # asleep until 07:30
+        w = w + np.where(on, rng.uniform(100, 600, 48), 0.0)
+    return w
+
+
+def fridge_day(rng: np.random.Generator, person: bool = True) -> np.ndarray:
+    """A plain home: a fridge (half-hour means 60–100 W), and by day a TV."""
+    w = 80 + rng.normal(0, 10, 48)
+    if person:
+        w[36:45] += 120  # TV 18:00–22:30
+    return w
+
+
+def stored(days: list[np.ndarray], first: date = DAY0) -> dict[date, bytes]:
+    """``level_slots`` as ingest stores them for a half-hourly meter: one reading a half-hour."""
+    levels = np.array([[round(level_byte(x)) for x in day] for day in days])
+    blobs = encode_days(levels, np.ones_like(levels))
+    return {first + timedelta(days=k): b for k, b in enumerate(blobs) if b is not None}
+
+
+def nights(days: list[np.ndarray]) -> list[tuple[float, float, float]]:
+    return [
+        (float(d[2:10].min()), float(d[2:10].max()), float(np.abs(np.diff(d[2:10])).max()))
+        for d in reversed(days)
+    ]
+
+
+def e7_background(seed: int = 1) -> Background:
+    rng = np.random.default_rng(seed)
+    days = [e7_day(rng) for _ in range(28)]
+    bg = learn_background(nights(days))
+    assert bg is not None
+    return replace(bg, timer=learn_timer_load(stored(days)))
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 7, 29, hour, minute, tzinfo=LOCAL_TZ)
+
+
+def test_the_timer_half_hours_are_found_on_an_economy_7_home():
+    timer = e7_background().timer
+    assert timer is not None
+    found = [s for s in range(48) if timer.is_night_slot(s)]
+    # 00:00–07:00 and the switch off into 07:00; the day from 07:30 is the person's
+    assert set(range(0, 14)) <= set(found) and max(found) <= 15
+    assert timer.high_w < 400 and timer.step_w < 200
+
+
+def test_a_kettle_by_day_counts_in_an_economy_7_home():
+    bg = e7_background()
+    assert bg.high_w > 2500  # the nights alone would hide it...
+    assert not departs(160, 460, MARGIN, bg)  # ...as they did, judged without the time
+    assert departs(160, 460, MARGIN, bg, at(12))  # a 300 W kettle at noon
+    assert departs(460, 160, MARGIN, bg, at(12, 30))  # and off
+    assert not departs(160, 163, MARGIN, bg, at(12))  # the floor margin still holds
+
+
+def test_the_heaters_own_switching_does_not_count():
+    bg = e7_background()
+    assert not departs(150, 2800, MARGIN, bg, at(0))  # the water heater's 00:00 switch
+    assert not departs(2800, 900, MARGIN, bg, at(1))  # its end
+    assert not departs(900, 160, MARGIN, bg, at(3, 30))  # the heaters' thermostat
+    assert not departs(160, 900, MARGIN, bg, at(4))
+    assert departs(160, 6000, MARGIN, bg, at(3))  # above anything the night does
+
+
+def test_a_home_without_a_timed_load_keeps_its_night_background():
+    rng = np.random.default_rng(2)
+    days = [fridge_day(rng) for _ in range(28)]
+    assert learn_timer_load(stored(days)) is None
+    # its background is exactly the old one: judged the same at any hour
+    bg = learn_background(nights(days))
+    for previous, new in ((80, 200), (200, 80), (60, 95), (80, 0)):
+        assert departs(previous, new, MARGIN, bg, at(19)) == departs(previous, new, MARGIN, bg)
+
+
+def test_a_fridge_home_back_from_hospital_has_no_timed_load():
+    """Review failure 3: 16 days away (only the fridge) and 12 at home look like a quiet home,
+    not a timed load; the fridge's cycling stays background after a collapse."""
+    rng = np.random.default_rng(3)
+    days = [fridge_day(rng, person=k >= 16) for k in range(28)]
+    assert learn_timer_load(stored(days)) is None
+
+
+def test_too_few_days_or_an_hourly_plug():
+    rng = np.random.default_rng(4)
+    assert learn_timer_load(stored([e7_day(rng) for _ in range(5)])) is None
+    hourly = [e7_day(rng) for _ in range(28)]
+    for d in hourly:  # an hourly plug: every other half-hour without a reading
+        d[1::2] = np.nan
+    levels = np.array([[255 if np.isnan(x) else round(level_byte(x)) for x in d] for d in hourly])
+    blobs = encode_days(levels, (levels != 255).astype(int))
+    timer = learn_timer_load({DAY0 + timedelta(days=k): b for k, b in enumerate(blobs)})
+    assert timer is not None and all(timer.is_night_slot(s) for s in range(0, 10))
+
+
+def test_the_timer_travels_in_the_routines_json_and_to_ingest():
+    bg = e7_background()
+    routine = learn_routine({DAY0: 1}, DAY0 + timedelta(days=1), background=bg)
+    text = routine.to_json()
+    again = Routine.from_json(text).background
+    assert again is not None and again.timer is not None and bg.timer is not None
+    assert again.timer.night_slots == bg.timer.night_slots
+    assert again.timer.high_w == pytest.approx(bg.timer.high_w, abs=0.01)
+    assert _timer(text) == again.timer
+
+
+def test_a_plain_routines_json_carries_no_timer():
+    plain = learn_routine({DAY0: 1}, DAY0, background=Background(40, 130, 90, 9)).to_json()
+    assert '"timer"' not in plain and _timer(plain) is None
+
+
+def _readings(watts: list[tuple[datetime, float]]) -> list[ValidEvent]:
+    return [
+        ValidEvent(k, f"p{k}", "plug", ts.astimezone(UTC), "power", w, None, {"watts": w})
+        for k, (ts, w) in enumerate(watts)
+    ]
+
+
+def test_a_collapsed_person_beside_the_heaters_stays_quiet_at_night():
+    """Review failure 2: with the person collapsed, the heaters' night steps and the day's flat
+    base are no sign of life, night after night; the person's day before is one."""
+    bg = e7_background()
+    rng = np.random.default_rng(5)
+    start = datetime(2026, 7, 29, tzinfo=LOCAL_TZ)
+    alive = e7_day(rng)
+    collapsed = [e7_day(rng, person=False) for _ in range(3)]
+    series = [
+        (start + timedelta(minutes=30 * k), float(w))
+        for k, w in enumerate(np.concatenate([alive, *collapsed]))
+    ]
+    margins = Margins(power_w=MARGIN, lux=30.0, min_answered_s=10.0)
+    state = merge_state(_State(), _readings(series), margins, bg)
+    last = state.last_activity_at
+    assert last is not None and last < start + timedelta(days=1)  # the living day counted
+    # without the time of day (the night background at every hour) that day was silent
+    plain = merge_state(_State(), _readings(series), margins, replace(bg, timer=None))
+    assert plain.last_activity_at is None or plain.last_activity_at < last
+
+
+@given(
+    st.lists(st.floats(0, 6000, allow_nan=False), min_size=2, max_size=40),
+    st.integers(0, 47),
+    st.integers(0, (1 << 48) - 1),
+    st.floats(0, 500),
+    st.floats(0, 300),
+)
+@settings(max_examples=200, deadline=None)
+def test_the_floor_guarantee_holds_by_time_of_day(watts, slot, mask, high, step):
+    """Every sign of life against a timed load is one for the fixed rule (the 5 W margin)."""
+    timer = TimerLoad(10.0, high, step, mask, tuple(float(s * 40) for s in range(48)))
+    bg = Background(100.0, 3000.0, 2000.0, 9, timer=timer)
+    when = at(slot // 2, 30 * (slot % 2))
+    for previous, new in zip(watts, watts[1:], strict=False):
+        if departs(previous, new, MARGIN, bg, when):
+            assert departs(previous, new, MARGIN, None)
