@@ -29,9 +29,10 @@ from dashboard.detection.levels import NO_LEVEL, SLOTS, byte_watts
 
 NIGHT = range(2, 10)  # 01:00–05:00, the half-hours the night background is learned from
 MIN_DAYS = 7  # fewer days with levels: no timed load is looked for
-RATIO = 3.0  # the nights' typical step must be this many times the day's...
+RATIO = 2.5  # the nights' typical step must be this many times the day's...
 MIN_GAP_W = 100.0  # ...and this much larger, for a timed load
-MIN_SHARE = 0.25  # a timed load leaves at least this share of the day to the person
+MIN_SHARE = 0.25
+QUIET = 0.1  # the day background: this quantile of the other half-hours' 90th percentiles  # a timed load leaves at least this share of the day to the person
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,24 @@ def _fill(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _close_gaps(mask: np.ndarray) -> np.ndarray:
-    """A single half-hour between two of the timer's is the timer's too (its thermostat
-    happened to rest there on most days)."""
-    out = mask.copy()
-    for s in range(SLOTS):
-        if not mask[s] and mask[(s - 1) % SLOTS] and mask[(s + 1) % SLOTS]:
-            out[s] = True
-    return out
+def _grow(candidate: np.ndarray) -> np.ndarray:
+    """The night's half-hours and the candidates joined to them (through a single half-hour
+    that is not one: a thermostat resting there on most days). A timer runs one stretch
+    around the night; a candidate elsewhere (the person's dinner every evening) is not it."""
+    mask = np.zeros(SLOTS, dtype=bool)
+    mask[list(NIGHT)] = True
+    for direction in (1, -1):
+        s = NIGHT[-1] + 1 if direction == 1 else NIGHT[0] - 1
+        while not mask[s % SLOTS]:
+            if candidate[s % SLOTS]:
+                mask[s % SLOTS] = True
+            elif candidate[(s + direction) % SLOTS] and not mask[(s + direction) % SLOTS]:
+                mask[s % SLOTS] = mask[(s + direction) % SLOTS] = True
+                s += direction
+            else:
+                break
+            s += direction
+    return mask
 
 
 def learn_timer_load(levels: Mapping[date, bytes], margin_w: float = 5.0) -> TimerLoad | None:
@@ -122,7 +133,9 @@ def learn_timer_load(levels: Mapping[date, bytes], margin_w: float = 5.0) -> Tim
     watts, steps = _matrix(levels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        typical = np.nanmedian(steps, axis=0)  # per half-hour, the step of an ordinary day
+        # per half-hour, the step made there on one day in four: a heater on a cold night's
+        # timer (spring: half the nights) shows in it as clearly as one on every night
+        typical = np.nanpercentile(steps, 75, axis=0)
         p10 = np.nanpercentile(watts, 10, axis=0)
         p90_step = np.nanpercentile(steps, 90, axis=0)
         p90 = np.nanpercentile(watts, 90, axis=0)
@@ -133,22 +146,23 @@ def learn_timer_load(levels: Mapping[date, bytes], margin_w: float = 5.0) -> Tim
     day = float(np.median(typical))
     if night < RATIO * day or night - day < MIN_GAP_W:
         return None
-    # The timer's half-hours: the night itself, and wherever an ordinary day steps like it.
-    mask = typical >= math.sqrt(night * day)
-    mask[list(NIGHT)] = True
-    mask = _close_gaps(mask)
+    # The timer's half-hours: the night itself, and around it wherever days step like it.
+    stepping = typical >= math.sqrt(night * day)
+    mask = _grow(stepping)
     if (~mask).sum() < MIN_SHARE * SLOTS:
         return None
     rest = watts[:, ~mask]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         low = float(np.nanmedian(np.nanmin(rest, axis=1)))
-    high = float(np.median(p10[~mask]))  # the load present on nine days in ten
-    step = float(np.median(typical[~mask]))
+    # The day's unattended load, as the nights' is learned (the 90th percentile of what a quiet
+    # stretch reaches): from its quietest half-hours, the tenth of them with the lowest tops.
+    high = float(np.quantile(p90[~mask], QUIET))
+    step = float(np.quantile(p90_step[~mask], QUIET))
     # Half-hours the load stays in, above anything the day holds on nine days in ten: the
     # timer's too (its heaters on steadily, with steps too small to show).
     top = high + max(margin_w, 0.1 * high)
-    mask = _close_gaps(mask | (p10 > 2 * top))
+    mask = _grow(stepping | (p10 > 2 * top))
     slot_step = tuple(float(p90_step[s]) if mask[s] else 0.0 for s in range(SLOTS))
     slot_high = tuple(float(p90[s]) if mask[s] else 0.0 for s in range(SLOTS))
     bits = sum(1 << s for s in range(SLOTS) if mask[s])
