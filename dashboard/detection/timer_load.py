@@ -31,8 +31,8 @@ NIGHT = range(2, 10)  # 01:00–05:00, the half-hours the night background is le
 MIN_DAYS = 7  # fewer days with levels: no timed load is looked for
 RATIO = 2.5  # the nights' typical step must be this many times the day's...
 MIN_GAP_W = 100.0  # ...and this much larger, for a timed load
-MIN_SHARE = 0.25
-QUIET = 0.1  # the day background: this quantile of the other half-hours' 90th percentiles  # a timed load leaves at least this share of the day to the person
+MIN_SHARE = 0.25  # a timed load leaves at least this share of the day to the person
+QUIET = 0.1  # the day background: this quantile of the other half-hours' 90th percentiles
 
 
 @dataclass(frozen=True)

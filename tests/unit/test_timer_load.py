@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -186,6 +187,6 @@ def test_the_floor_guarantee_holds_by_time_of_day(watts, slot, mask, high, step)
     timer = TimerLoad(10.0, high, step, mask, tuple(float(s * 40) for s in range(48)))
     bg = Background(100.0, 3000.0, 2000.0, 9, timer=timer)
     when = at(slot // 2, 30 * (slot % 2))
-    for previous, new in zip(watts, watts[1:], strict=False):
+    for previous, new in pairwise(watts):
         if departs(previous, new, MARGIN, bg, when):
             assert departs(previous, new, MARGIN, None)
