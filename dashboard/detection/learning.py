@@ -23,7 +23,12 @@ from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.light import learn_light_course
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
-from dashboard.detection.timer_load import learn_timer_load
+from dashboard.detection.timer_load import (
+    TimerLoad,
+    carry_timer,
+    judged_with_timer,
+    learn_timer_load,
+)
 from dashboard.ingest.bulk import bulk_write
 from dashboard.once_a_day import run_once_a_day
 from dashboard.rules.config import PlugRoutine, Thresholds, current_thresholds
@@ -103,6 +108,7 @@ def learn_routines(
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         since: dict[int, date | None] = {}
+        old_timers: dict[int, TimerLoad | None] = {}
         old_levels: dict[int, LevelModel] = {}
         for device_id, model, high, level_model in conn.execute(
             select(
@@ -116,7 +122,10 @@ def learn_routines(
             )
         ):
             if high is not None:
-                since[device_id] = Routine.from_json(model).background_since
+                before = Routine.from_json(model)
+                since[device_id] = before.background_since
+                if before.background is not None:
+                    old_timers[device_id] = before.background.timer
             if level_model is not None:
                 old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
         days: dict[int, dict[date, int]] = defaultdict(dict)
@@ -148,9 +157,12 @@ def learn_routines(
                 day_light[device_id].append(bytes(light))
         for device_id, device_days in days.items():
             background = learn_background(nights[device_id])
-            if background is not None and device_id in day_levels:
-                timed = learn_timer_load(day_levels[device_id], th.plug_no_change.power_margin_w)
+            if background is not None:
+                levels = day_levels.get(device_id, {})
+                found = learn_timer_load(levels, th.plug_no_change.power_margin_w)
+                timed = carry_timer(old_timers.get(device_id), found, today)
                 background = replace(background, timer=timed)
+                device_days = judged_with_timer(device_days, timed)
             # Beside the unattended load only: ingest reads both from the background's row.
             course = learn_light_course(day_light[device_id]) if background else None
             routine = learn_routine(

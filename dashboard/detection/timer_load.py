@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -32,6 +32,7 @@ MIN_DAYS = 7  # fewer days with levels: no timed load is looked for
 RATIO = 2.5  # the nights' typical step must be this many times the day's...
 MIN_GAP_W = 100.0  # ...and this much larger, for a timed load
 MIN_SHARE = 0.25  # a timed load leaves at least this share of the day to the person
+KEEP_DAYS = 14  # a timed load not found again is kept this long after it was last found
 QUIET = 0.1  # the day background: this quantile of the other half-hours' 90th percentiles
 
 
@@ -48,6 +49,8 @@ class TimerLoad:
     night_slots: int
     slot_step: tuple[float, ...]
     slot_high: tuple[float, ...] = (0.0,) * 48
+    since: date | None = None  # first learned: days before it were judged without it
+    seen: date | None = None  # last learned from the levels (a model carried over keeps it)
 
     def is_night_slot(self, slot: int) -> bool:
         return bool(self.night_slots >> slot & 1)
@@ -60,6 +63,8 @@ class TimerLoad:
             "night_slots": self.night_slots,
             "slot_step": [round(s, 1) for s in self.slot_step],
             "slot_high": [round(s, 1) for s in self.slot_high],
+            "since": self.since.isoformat() if self.since else None,
+            "seen": self.seen.isoformat() if self.seen else None,
         }
 
     @classmethod
@@ -71,6 +76,8 @@ class TimerLoad:
             int(data["night_slots"]),
             tuple(float(s) for s in data["slot_step"]),
             tuple(float(s) for s in data.get("slot_high", (0.0,) * SLOTS)),
+            date.fromisoformat(data["since"]) if data.get("since") else None,
+            date.fromisoformat(data["seen"]) if data.get("seen") else None,
         )
 
 
@@ -167,3 +174,28 @@ def learn_timer_load(levels: Mapping[date, bytes], margin_w: float = 5.0) -> Tim
     slot_high = tuple(float(p90[s]) if mask[s] else 0.0 for s in range(SLOTS))
     bits = sum(1 << s for s in range(SLOTS) if mask[s])
     return TimerLoad(low, high, step, bits, slot_step, slot_high)
+
+
+def carry_timer(old: TimerLoad | None, new: TimerLoad | None, today: date) -> TimerLoad | None:
+    """Today's timed load, knowing yesterday's. Found again: it keeps the day it was first
+    found. Not found after it was (a mild spell, a week away): yesterday's is kept for
+    ``KEEP_DAYS``, so the plug does not swing back to the night background at every hour, which
+    would score a living person's sparser signs against a routine of denser days."""
+    if new is not None:
+        since = old.since if old is not None and old.since is not None else today
+        return replace(new, since=since, seen=today)
+    if old is not None and old.seen is not None and (today - old.seen).days < KEEP_DAYS:
+        return old
+    return None
+
+
+def judged_with_timer(days: Mapping[date, int], timer: TimerLoad | None) -> dict[date, int]:
+    """The routine's days judged as today's are: once a timed load is found, only the days
+    from then on. Before it, the night background held at every hour: the timer's switch
+    counted as the person every day at 00:00 and 07:00, and under a winter night's 4 kW floor
+    every change by day counted (the margin alone); scoring a living person's sparser signs
+    against those days raised alerts (docs/detection.md). Until the routine has its
+    ``min_days`` again, the fixed ladder and the safety net watch the plug, as for a new one."""
+    if timer is None or timer.since is None:
+        return dict(days)
+    return {d: bits for d, bits in days.items() if d >= timer.since}

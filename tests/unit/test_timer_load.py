@@ -14,10 +14,17 @@ from hypothesis import strategies as st
 
 from dashboard.detection.background import Background, departs, learn_background
 from dashboard.detection.levels import encode_days, level_byte
-from dashboard.detection.routine import Routine, learn_routine
-from dashboard.detection.timer_load import TimerLoad, learn_timer_load
+from dashboard.detection.routine import Routine, learn_routine, score_quiet
+from dashboard.detection.timer_load import (
+    TimerLoad,
+    carry_timer,
+    judged_with_timer,
+    learn_timer_load,
+)
 from dashboard.ingest.events import ValidEvent
 from dashboard.ingest.state import Margins, _State, _timer, merge_state
+from dashboard.rules.config import Thresholds
+from dashboard.rules.plug import routine_stage
 from dashboard.settings import LOCAL_TZ
 
 DAY0 = date(2026, 7, 1)
@@ -190,3 +197,43 @@ def test_the_floor_guarantee_holds_by_time_of_day(watts, slot, mask, high, step)
     for previous, new in pairwise(watts):
         if departs(previous, new, MARGIN, bg, when):
             assert departs(previous, new, MARGIN, None)
+
+
+# --- the switch: the day the timer is first found, and a day it is not found again -----------
+
+
+def test_a_timer_found_again_keeps_its_first_day_and_one_not_found_is_kept_a_while():
+    timer = e7_background().timer
+    assert timer is not None
+    first = carry_timer(None, timer, DAY0)
+    assert first is not None and first.since == DAY0 and first.seen == DAY0
+    again = carry_timer(first, timer, DAY0 + timedelta(days=5))
+    assert again is not None and again.since == DAY0 and again.seen == DAY0 + timedelta(days=5)
+    assert carry_timer(again, None, DAY0 + timedelta(days=18)) == again  # a mild spell
+    assert carry_timer(again, None, DAY0 + timedelta(days=19)) is None  # gone for good
+
+
+def test_the_day_the_timer_is_found_a_living_person_raises_nothing():
+    """Review failure 1: before the timer was known, a winter night's 4 kW floor left every
+    change by day to the margin alone (and the timer's own switch counted at 00:00 and 07:00):
+    the stored days are dense. Judged with the timer, a living person reading from 12:00 to
+    15:00 shows no sign; scored against those dense days that is an alert (관심). The days
+    before the timer are dropped: the routine is not usable until it has ``min_days`` again."""
+    switch = date(2026, 12, 1)
+    dense = 1 | 1 << 14 | bits_between(16, 43)
+    stored_days = {switch - timedelta(days=k): dense for k in range(1, 29)}
+    timer = carry_timer(None, e7_background().timer, switch)
+    bg = replace(e7_background(), timer=timer)
+    cfg = Thresholds().plug_routine
+    since = datetime(2026, 12, 1, 12, 0, tzinfo=LOCAL_TZ)
+    now = datetime(2026, 12, 1, 15, 0, tzinfo=LOCAL_TZ)
+    as_stored = learn_routine(stored_days, switch, background=bg)
+    assert routine_stage(score_quiet(as_stored, since, now, LOCAL_TZ), cfg) is not None
+    judged = learn_routine(judged_with_timer(stored_days, timer), switch, background=bg)
+    assert len(judged.reference_days) < cfg.min_days  # not scored: the ladder and the net watch
+    later = carry_timer(timer, e7_background().timer, switch + timedelta(days=20))
+    assert later is not None and later.since == switch  # and the clean days count again
+
+
+def bits_between(first: int, last: int) -> int:
+    return sum(1 << j for j in range(first, last + 1))
