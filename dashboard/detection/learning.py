@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, null, or_, select
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
@@ -18,11 +18,12 @@ from dashboard.db.schema import (
     DeviceRoutine,
     Region,
 )
-from dashboard.detection.background import learn_background
+from dashboard.detection.background import Background, learn_background
 from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.light import learn_light_course
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
+from dashboard.detection.timer_load import MIN_GAP_W as TIMER_MIN_GAP_W
 from dashboard.detection.timer_load import (
     TimerLoad,
     carry_timer,
@@ -132,31 +133,38 @@ def learn_routines(
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
-        # 96 bytes a plug-day (13 MB a chunk): the level test learns from them where it is on,
-        # and every plug's timed night load (``detection.timer_load``) is looked for in them.
-        query = (
-            select(
-                daily.c.device_id,
-                daily.c.day,
-                daily.c.activity_slots,
-                daily.c.night_low_w,
-                daily.c.night_high_w,
-                daily.c.night_step_w,
-                daily.c.level_slots,
-                daily.c.light_min,
+        with_levels_part = [i for i in part if i in level_ids]
+        without = [i for i in part if i not in level_ids]
+        # 96 bytes a plug-day (86 MB a night at Seoul scale): read only for the plugs whose
+        # region's level test learns from them; the others' query leaves the column out.
+        for group, read_levels in ((with_levels_part, True), (without, False)):
+            if not group:
+                continue
+            query = (
+                select(
+                    daily.c.device_id,
+                    daily.c.day,
+                    daily.c.activity_slots,
+                    daily.c.night_low_w,
+                    daily.c.night_high_w,
+                    daily.c.night_step_w,
+                    daily.c.level_slots if read_levels else null().label("level_slots"),
+                    daily.c.light_min,
+                )
+                .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
+                .order_by(daily.c.device_id, daily.c.day.desc())
             )
-            .where(daily.c.device_id.in_(part), daily.c.day >= first, daily.c.day < today)
-            .order_by(daily.c.device_id, daily.c.day.desc())
-        )
-        for device_id, day, slots, low, high, step, lv, light in conn.execute(query):
-            days[device_id][day] = int(slots or 0)
-            nights[device_id].append((low, high, step))
-            if lv is not None:
-                day_levels[device_id][day] = bytes(lv)
-            if light is not None:
-                day_light[device_id].append(bytes(light))
+            for device_id, day, slots, low, high, step, lv, light in conn.execute(query):
+                days[device_id][day] = int(slots or 0)
+                nights[device_id].append((low, high, step))
+                if lv is not None:
+                    day_levels[device_id][day] = bytes(lv)
+                if light is not None:
+                    day_light[device_id].append(bytes(light))
+        backgrounds = {i: learn_background(nights[i]) for i in days}
+        _read_timer_levels(conn, backgrounds, without, day_levels, first, today)
         for device_id, device_days in days.items():
-            background = learn_background(nights[device_id])
+            background = backgrounds[device_id]
             if background is not None:
                 levels = day_levels.get(device_id, {})
                 found = learn_timer_load(levels, th.plug_no_change.power_margin_w)
@@ -209,6 +217,33 @@ def learn_routines(
     return LearnSummary(
         today, len(rows_out), usable, with_bg, timer.perf_counter() - started, with_levels
     )
+
+
+def _read_timer_levels(
+    conn: Connection,
+    backgrounds: dict[int, Background | None],
+    read: list[int],
+    day_levels: dict[int, dict[date, bytes]],
+    first: date,
+    today: date,
+) -> None:
+    """The stored levels of the plugs among ``read`` (those the level test did not read) whose
+    nights could hold a timed load: a night step of ``MIN_GAP_W`` or more (a timed load's
+    nights step that much further than its days). A fridge home's are never read."""
+    wanted = [
+        i for i in read if (bg := backgrounds.get(i)) is not None and bg.step_w >= TIMER_MIN_GAP_W
+    ]
+    if not wanted:
+        return
+    daily = DeviceDaily.__table__
+    query = select(daily.c.device_id, daily.c.day, daily.c.level_slots).where(
+        daily.c.device_id.in_(wanted),
+        daily.c.day >= first,
+        daily.c.day < today,
+        daily.c.level_slots.is_not(None),
+    )
+    for device_id, day, lv in conn.execute(query):
+        day_levels[device_id][day] = bytes(lv)
 
 
 def _replace_routine(stmt):
