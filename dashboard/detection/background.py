@@ -9,7 +9,9 @@ AND leaves that range or steps further than the night ever does. Below the night
 timer load such as a storage heater switched off for the day) the nights say nothing, and the
 margin alone decides. Every activity under this definition is also one under the margin alone,
 so the fixed ladder on this clock fires at least whenever it fired before (the floor guarantee,
-docs/detection.md).
+docs/detection.md). A home whose nights hold a load on a timer (Economy 7 heating) is judged by
+time of day: the timer's half-hours by the nights, the others by a day background
+(``detection.timer_load``).
 """
 
 from __future__ import annotations
