@@ -102,6 +102,19 @@ def _matrix(levels: Mapping[date, bytes]) -> tuple[np.ndarray, np.ndarray]:
     return watts[stored], steps[stored]
 
 
+def _reads_more_often(levels: Mapping[date, bytes]) -> bool:
+    """Whether the plug reads more than once a half-hour (the stored counts). The day
+    background is learned from half-hour means; a fridge's single readings step further than
+    its half-hour means do, so on such a plug every compressor start by day would count as a
+    sign of life (a review's replay: a collapse on a 5-minute plug never alerted). Such a plug
+    keeps the nights' background at every hour."""
+    counts = np.concatenate(
+        [np.frombuffer(blob[SLOTS : 2 * SLOTS], dtype=np.uint8) for blob in levels.values()]
+    )
+    read = counts[counts > 0]
+    return read.size > 0 and float(np.median(read)) > 1
+
+
 def _fill(values: np.ndarray) -> np.ndarray:
     """A half-hour never read (an hourly plug's second half) takes the one before it."""
     out = values.copy()
@@ -135,24 +148,25 @@ def _grow(candidate: np.ndarray) -> np.ndarray:
 def learn_timer_load(levels: Mapping[date, bytes], margin_w: float = 5.0) -> TimerLoad | None:
     """The timed night load from the window's stored days (local day → ``level_slots``), or
     None when the home has none (its nights step like its days) or too few days are stored."""
-    if len(levels) < MIN_DAYS:
+    if len(levels) < MIN_DAYS or _reads_more_often(levels):
         return None
     watts, steps = _matrix(levels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         # per half-hour, the step made there on one day in four: a heater on a cold night's
         # timer (spring: half the nights) shows in it as clearly as one on every night
-        typical = np.nanpercentile(steps, 75, axis=0)
-        p10 = np.nanpercentile(watts, 10, axis=0)
-        p90_step = np.nanpercentile(steps, 90, axis=0)
-        p90 = np.nanpercentile(watts, 90, axis=0)
-    typical, p10, p90_step, p90 = _fill(typical), _fill(p10), _fill(p90_step), _fill(p90)
+        typical = _fill(np.nanpercentile(steps, 75, axis=0))
     if np.isnan(typical).any():
         return None  # half-hours never read: too little to say when the timer runs
     night = float(np.median(typical[list(NIGHT)]))
     day = float(np.median(typical))
     if night < RATIO * day or night - day < MIN_GAP_W:
-        return None
+        return None  # most homes end here, before the costlier percentiles
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p10 = _fill(np.nanpercentile(watts, 10, axis=0))
+        p90_step = _fill(np.nanpercentile(steps, 90, axis=0))
+        p90 = _fill(np.nanpercentile(watts, 90, axis=0))
     # The timer's half-hours: the night itself, and around it wherever days step like it.
     stepping = typical >= math.sqrt(night * day)
     mask = _grow(stepping)
@@ -170,6 +184,8 @@ def learn_timer_load(levels: Mapping[date, bytes], margin_w: float = 5.0) -> Tim
     # timer's too (its heaters on steadily, with steps too small to show).
     top = high + max(margin_w, 0.1 * high)
     mask = _grow(stepping | (p10 > 2 * top))
+    if (~mask).sum() < MIN_SHARE * SLOTS:
+        return None  # the steady half-hours took the day too: no day left to judge apart
     slot_step = tuple(float(p90_step[s]) if mask[s] else 0.0 for s in range(SLOTS))
     slot_high = tuple(float(p90[s]) if mask[s] else 0.0 for s in range(SLOTS))
     bits = sum(1 << s for s in range(SLOTS) if mask[s])

@@ -350,7 +350,9 @@ def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Backg
             table.c.background_high_w,
             table.c.background_step_w,
             table.c.light_course,
-            table.c.model,
+            # The routine's JSON only where it holds a timed night load (a few homes): the
+            # rest of the batch's plugs send nothing more than before.
+            case((table.c.model.contains(TIMER_KEY), table.c.model), else_=null()),
         ).where(
             in_bound(c, table.c.device_id, "ids"),
             table.c.background_high_w.is_not(None),
@@ -365,10 +367,13 @@ def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Backg
     }
 
 
+TIMER_KEY = '"timer":{'  # how a stored background with a timed night load begins
+
+
 def _timer(model: str | None) -> TimerLoad | None:
     """The timed night load the daily learning stored beside the routine (its JSON's
     background), without parsing the routine's days."""
-    if not model or '"timer"' not in model:
+    if not model:
         return None
     bg = json.loads(model).get("background") or {}
     return TimerLoad.from_dict(bg["timer"]) if bg.get("timer") else None

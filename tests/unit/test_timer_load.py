@@ -237,3 +237,97 @@ def test_the_day_the_timer_is_found_a_living_person_raises_nothing():
 
 def bits_between(first: int, last: int) -> int:
     return sum(1 << j for j in range(first, last + 1))
+
+
+def test_ingest_reads_the_timer_only_of_the_homes_that_have_one(db_engine):
+    from sqlalchemy import insert
+
+    from dashboard.db.schema import DeviceRoutine
+    from dashboard.ingest.state import load_backgrounds
+    from tests.ingest_support import seed_catalog
+
+    with db_engine.begin() as conn:
+        seed_catalog(conn)
+        ids = [i for (i,) in conn.exec_driver_sql("SELECT id FROM devices ORDER BY id LIMIT 2")]
+        timed, plain = e7_background(), Background(40, 130, 90, 9)
+        for device_id, bg in zip(ids, (timed, plain), strict=True):
+            routine = learn_routine({DAY0: 1}, DAY0 + timedelta(days=1), background=bg)
+            conn.execute(
+                insert(DeviceRoutine).values(
+                    device_id=device_id,
+                    learned_on=DAY0,
+                    reference_days=1,
+                    model=routine.to_json(),
+                    background_low_w=bg.low_w,
+                    background_high_w=bg.high_w,
+                    background_step_w=bg.step_w,
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        loaded = load_backgrounds(conn, ids)
+    assert timed.timer is not None
+    assert loaded[ids[0]].timer == TimerLoad.from_dict(timed.timer.as_dict())  # as stored
+    assert loaded[ids[1]].timer is None
+    assert (loaded[ids[1]].low_w, loaded[ids[1]].step_w) == (40, 90)
+
+
+STEP_S = 300  # a plug read every 5 minutes
+
+
+def minute_home(rng: np.random.Generator, person: bool = True) -> np.ndarray:
+    """One day read every STEP_S seconds: a 40 W base, a fridge (100 W, 20 min on in every
+    hour), storage heaters on the night timer 00:00-07:00 (2.5 kW, 10 min on / 10 off) and,
+    with the person home, their kettle, TV and lamps by day."""
+    minute = np.arange(0, 1440, STEP_S // 60)
+    w = 40.0 + rng.normal(0, 1.0, len(minute))
+    w += np.where(minute % 60 < 20, 100.0, 0.0)
+    w += np.where((minute < 7 * 60) & (minute % 20 < 10), 2500.0, 0.0)
+    if person:  # ten uses a day between 07:00 and 22:30: kettle, TV, a lamp
+        for watts, minutes in [(2000, 3)] * 4 + [(120, 120)] * 2 + [(60, 60)] * 4:
+            start = rng.uniform(7 * 60, 22.5 * 60)
+            w += np.where((minute >= start) & (minute < start + minutes), watts, 0.0)
+    return w
+
+
+def learned(days: list[np.ndarray]):
+    """The background as the nightly job learns it: the nights from the readings themselves
+    (``device_daily.night_*``), the timer from ``level_slots`` (the mean level byte of each
+    half-hour's readings)."""
+    per_slot = 1800 // STEP_S
+    nights = []
+    for d in reversed(days):
+        night = d[60 // (STEP_S // 60) : 300 // (STEP_S // 60)]  # 01:00-05:00
+        nights.append((float(night.min()), float(night.max()), float(np.abs(np.diff(night)).max())))
+    bg = learn_background(nights)
+    assert bg is not None
+    levels = np.array(
+        [
+            [
+                round(np.mean([level_byte(x) for x in d[s * per_slot : (s + 1) * per_slot]]))
+                for s in range(48)
+            ]
+            for d in days
+        ]
+    )
+    blobs = encode_days(levels, np.full_like(levels, per_slot))
+    stored = {DAY0 + timedelta(days=k): b for k, b in enumerate(blobs) if b is not None}
+    return replace(bg, timer=learn_timer_load(stored, MARGIN))
+
+
+def test_a_plug_read_every_5_minutes_keeps_the_nights_background_and_its_fridge_stays_quiet():
+    """From a review's replay: the day background is learned from half-hour means, and a
+    fridge's single readings step further than those, so on a plug read every 5 minutes every
+    compressor start by day counted as life and a collapse never alerted. Such a plug learns no
+    timed load: the nights' background at every hour, as before."""
+    rng = np.random.default_rng(3)
+    bg = learned([minute_home(rng) for _ in range(28)])
+    assert bg.timer is None
+    collapsed = minute_home(rng, person=False)
+    when = [
+        datetime(2026, 11, 29, tzinfo=LOCAL_TZ) + timedelta(seconds=STEP_S * k)
+        for k in range(len(collapsed))
+    ]
+    by_day = [k for k in range(1, len(collapsed)) if when[k].hour >= 8]
+    assert not any(
+        departs(float(collapsed[k - 1]), float(collapsed[k]), MARGIN, bg, when[k]) for k in by_day
+    )
