@@ -162,10 +162,11 @@ def learn_routines(
                 if light is not None:
                     day_light[device_id].append(bytes(light))
         backgrounds = {i: learn_background(nights[i]) for i in days}
-        _read_timer_levels(conn, backgrounds, without, day_levels, first, today)
+        if cfg.timer_enabled:
+            _read_timer_levels(conn, backgrounds, without, day_levels, first, today)
         for device_id, device_days in days.items():
             background = backgrounds[device_id]
-            if background is not None:
+            if background is not None and cfg.timer_enabled:
                 levels = day_levels.get(device_id, {})
                 found = learn_timer_load(levels, th.plug_no_change.power_margin_w)
                 timed = carry_timer(old_timers.get(device_id), found, today)
