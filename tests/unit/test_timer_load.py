@@ -331,3 +331,44 @@ def test_a_plug_read_every_5_minutes_keeps_the_nights_background_and_its_fridge_
     assert not any(
         departs(float(collapsed[k - 1]), float(collapsed[k]), MARGIN, bg, when[k]) for k in by_day
     )
+
+
+@pytest.mark.parametrize("enabled", [False, True])
+def test_the_nightly_learning_finds_a_timer_only_when_it_is_switched_on(db_engine, enabled):
+    """``plug_routine.timer_enabled`` (off by default): off, an Economy 7 home's routine holds
+    the nights' background alone, exactly as before; on, the timed load beside it."""
+    from sqlalchemy import insert, select
+
+    from dashboard.db.schema import DeviceDaily, DeviceRoutine
+    from dashboard.detection.learning import learn_routines
+    from tests.ingest_support import seed_catalog
+
+    rng = np.random.default_rng(5)
+    days = [e7_day(rng) for _ in range(28)]
+    levels = stored(days)
+    today = DAY0 + timedelta(days=28)
+    with db_engine.begin() as conn:
+        plug = seed_catalog(conn)["plug-1"]
+        conn.execute(
+            insert(DeviceDaily),
+            [
+                {
+                    "device_id": plug,
+                    "day": day,
+                    "events": 48,
+                    "activity_slots": 1 << 20 | 1 << 36,
+                    "night_low_w": float(w[2:10].min()),
+                    "night_high_w": float(w[2:10].max()),
+                    "night_step_w": float(np.abs(np.diff(w[2:10])).max()),
+                    "level_slots": levels[day],
+                }
+                for day, w in zip(sorted(levels), days, strict=True)
+            ],
+        )
+        cfg = Thresholds(plug_routine={"timer_enabled": enabled}).plug_routine
+        learn_routines(conn, datetime(2026, 7, 29, 0, 5, tzinfo=LOCAL_TZ).astimezone(UTC), cfg)
+        model = conn.scalar(select(DeviceRoutine.model).where(DeviceRoutine.device_id == plug))
+    assert today == date(2026, 7, 29)
+    background = Routine.from_json(model).background
+    assert background is not None and background.step_w > 500  # the heaters' nights
+    assert (background.timer is not None) is enabled
