@@ -9,7 +9,9 @@ AND leaves that range or steps further than the night ever does. Below the night
 timer load such as a storage heater switched off for the day) the nights say nothing, and the
 margin alone decides. Every activity under this definition is also one under the margin alone,
 so the fixed ladder on this clock fires at least whenever it fired before (the floor guarantee,
-docs/detection.md).
+docs/detection.md). A home whose nights hold a load on a timer (Economy 7 heating) is judged by
+time of day: the timer's half-hours by the nights, the others by a day background
+(``detection.timer_load``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time
 from statistics import median
+
+from dashboard.detection.timer_load import TimerLoad
 
 NIGHT_START = time(1, 0)
 NIGHT_END = time(5, 0)
@@ -34,19 +38,30 @@ class Background:
     step_w: float
     nights: int
     light: bytes | None = None
+    # A home with a timed night load: its day background and the timer's half-hours
+    # (``detection.timer_load``); None: the night background holds at every hour.
+    timer: TimerLoad | None = None
 
-    def as_dict(self) -> dict[str, float | int]:
-        return {
+    def as_dict(self) -> dict:
+        out: dict = {
             "low_w": round(self.low_w, 2),
             "high_w": round(self.high_w, 2),
             "step_w": round(self.step_w, 2),
             "nights": self.nights,
         }
+        if self.timer is not None:
+            out["timer"] = self.timer.as_dict()
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> Background:
+        timer = data.get("timer")
         return cls(
-            float(data["low_w"]), float(data["high_w"]), float(data["step_w"]), int(data["nights"])
+            float(data["low_w"]),
+            float(data["high_w"]),
+            float(data["step_w"]),
+            int(data["nights"]),
+            timer=TimerLoad.from_dict(timer) if timer else None,
         )
 
 
@@ -91,25 +106,56 @@ def ceiling(bg: Background, margin_w: float) -> float:
     return bg.high_w + max(margin_w, 0.1 * bg.high_w)
 
 
-def departs(previous_w: float, new_w: float, margin_w: float, bg: Background | None) -> bool:
-    """Whether a power change from ``previous_w`` to ``new_w`` is a sign of life.
+def departs(
+    previous_w: float,
+    new_w: float,
+    margin_w: float,
+    bg: Background | None,
+    local: datetime | None = None,
+) -> bool:
+    """Whether a power change from ``previous_w`` to ``new_w`` (read at local time ``local``)
+    is a sign of life.
 
     Without a background: a change larger than the margin (the fixed rule's definition).
     With one, the change must also be something the unattended load does not do: crossing its
     ceiling or floor (an appliance switched on or off), or a step larger than any ordinary night
     step. A TV left on that flickers by 20 W above the ceiling is not a sign of life.
+    In a home with a timed night load (``bg.timer``), that holds in the timer's half-hours,
+    where the timer's own switch (a step it makes there on one day in ten) is background too;
+    in the others the change is judged the same way against the smaller day background.
     """
     delta = abs(new_w - previous_w)
     if delta <= margin_w:
         return False
     if bg is None:
         return True
-    slack = max(margin_w, 0.1 * bg.high_w)
-    top, floor = ceiling(bg, margin_w), bg.low_w - slack
+    timer = bg.timer
+    if timer is not None and local is not None:
+        slot = local.hour * 2 + local.minute // 30
+        if timer.is_night_slot(slot):
+            # The timer switches its load on and off here: leaving the night's floor is what
+            # it does, and its pulse may lie outside the night's hours (00:00), so only a
+            # level above the nights' and the pulse's, or a step larger than both, counts.
+            slack = max(margin_w, 0.1 * bg.high_w)
+            top = max(ceiling(bg, margin_w), timer.slot_high[slot] + slack)
+            if (previous_w > top) != (new_w > top):
+                return True
+            return delta > max(bg.step_w, timer.slot_step[slot]) + slack
+        return _departs_from(previous_w, new_w, margin_w, timer.low_w, timer.high_w, timer.step_w)
+    return _departs_from(previous_w, new_w, margin_w, bg.low_w, bg.high_w, bg.step_w)
+
+
+def _departs_from(
+    previous_w: float, new_w: float, margin_w: float, low_w: float, high_w: float, step_w: float
+) -> bool:
+    """The test against one unattended load (floor, ceiling, step), for a change larger than
+    the margin."""
+    slack = max(margin_w, 0.1 * high_w)
+    top, floor = high_w + slack, low_w - slack
     if previous_w < floor and new_w < floor:
         # Below anything the nights ever drew: the unattended night load (a storage heater on
         # a night timer, say) is off, and the nights say nothing about this regime.
         return True
     if (previous_w > top) != (new_w > top) or (previous_w < floor) != (new_w < floor):
         return True
-    return delta > bg.step_w + slack
+    return abs(new_w - previous_w) > step_w + slack

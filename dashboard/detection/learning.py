@@ -4,7 +4,7 @@ worker's job). A phone line's routine is its calling habit (``detection.calls``)
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, null, or_, select
@@ -18,11 +18,18 @@ from dashboard.db.schema import (
     DeviceRoutine,
     Region,
 )
-from dashboard.detection.background import learn_background
+from dashboard.detection.background import Background, learn_background
 from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.light import learn_light_course
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
+from dashboard.detection.timer_load import MIN_GAP_W as TIMER_MIN_GAP_W
+from dashboard.detection.timer_load import (
+    TimerLoad,
+    carry_timer,
+    judged_with_timer,
+    learn_timer_load,
+)
 from dashboard.ingest.bulk import bulk_write
 from dashboard.once_a_day import run_once_a_day
 from dashboard.rules.config import PlugRoutine, Thresholds, current_thresholds
@@ -102,6 +109,7 @@ def learn_routines(
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         since: dict[int, date | None] = {}
+        old_timers: dict[int, TimerLoad | None] = {}
         old_levels: dict[int, LevelModel] = {}
         for device_id, model, high, level_model in conn.execute(
             select(
@@ -115,7 +123,10 @@ def learn_routines(
             )
         ):
             if high is not None:
-                since[device_id] = Routine.from_json(model).background_since
+                before = Routine.from_json(model)
+                since[device_id] = before.background_since
+                if before.background is not None:
+                    old_timers[device_id] = before.background.timer
             if level_model is not None:
                 old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
         days: dict[int, dict[date, int]] = defaultdict(dict)
@@ -150,8 +161,17 @@ def learn_routines(
                     day_levels[device_id][day] = bytes(lv)
                 if light is not None:
                     day_light[device_id].append(bytes(light))
+        backgrounds = {i: learn_background(nights[i]) for i in days}
+        if cfg.timer_enabled:
+            _read_timer_levels(conn, backgrounds, without, day_levels, first, today)
         for device_id, device_days in days.items():
-            background = learn_background(nights[device_id])
+            background = backgrounds[device_id]
+            if background is not None and cfg.timer_enabled:
+                levels = day_levels.get(device_id, {})
+                found = learn_timer_load(levels, th.plug_no_change.power_margin_w)
+                timed = carry_timer(old_timers.get(device_id), found, today)
+                background = replace(background, timer=timed)
+                device_days = judged_with_timer(device_days, timed)
             # Beside the unattended load only: ingest reads both from the background's row.
             course = learn_light_course(day_light[device_id]) if background else None
             routine = learn_routine(
@@ -198,6 +218,33 @@ def learn_routines(
     return LearnSummary(
         today, len(rows_out), usable, with_bg, timer.perf_counter() - started, with_levels
     )
+
+
+def _read_timer_levels(
+    conn: Connection,
+    backgrounds: dict[int, Background | None],
+    read: list[int],
+    day_levels: dict[int, dict[date, bytes]],
+    first: date,
+    today: date,
+) -> None:
+    """The stored levels of the plugs among ``read`` (those the level test did not read) whose
+    nights could hold a timed load: a night step of ``MIN_GAP_W`` or more (a timed load's
+    nights step that much further than its days). A fridge home's are never read."""
+    wanted = [
+        i for i in read if (bg := backgrounds.get(i)) is not None and bg.step_w >= TIMER_MIN_GAP_W
+    ]
+    if not wanted:
+        return
+    daily = DeviceDaily.__table__
+    query = select(daily.c.device_id, daily.c.day, daily.c.level_slots).where(
+        daily.c.device_id.in_(wanted),
+        daily.c.day >= first,
+        daily.c.day < today,
+        daily.c.level_slots.is_not(None),
+    )
+    for device_id, day, lv in conn.execute(query):
+        day_levels[device_id][day] = bytes(lv)
 
 
 def _replace_routine(stmt):
