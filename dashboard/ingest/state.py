@@ -251,7 +251,9 @@ def _apply_reading(
         if previous is None:
             return False, False
         beyond = abs(f["watts"] - previous) > margins.power_w
-        local = event.ts.astimezone(LOCAL_TZ)  # a timed night load is judged by time of day
+        # A timed night load is judged by time of day; every other plug needs no local time.
+        timed = background is not None and background.timer is not None
+        local = event.ts.astimezone(LOCAL_TZ) if timed else None
         departed = beyond and departs(previous, f["watts"], margins.power_w, background, local)
         return departed, beyond
     elif event.type == "lux":
