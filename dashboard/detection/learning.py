@@ -230,7 +230,7 @@ def _read_timer_levels(
 ) -> None:
     """The stored levels of the plugs among ``read`` (those the level test did not read) whose
     nights could hold a timed load: a night step of ``MIN_GAP_W`` or more (a timed load's
-    nights step that much further than its days). A fridge home's are never read."""
+    nights step that much further than its days); a half-hourly fridge home's never are."""
     wanted = [
         i for i in read if (bg := backgrounds.get(i)) is not None and bg.step_w >= TIMER_MIN_GAP_W
     ]
