@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from statistics import median
 
+from dashboard.detection.levels import slot_of
 from dashboard.detection.timer_load import TimerLoad
 
 NIGHT_START = time(1, 0)
@@ -131,7 +132,7 @@ def departs(
         return True
     timer = bg.timer
     if timer is not None and local is not None:
-        slot = local.hour * 2 + local.minute // 30
+        slot = slot_of(local)
         if timer.is_night_slot(slot):
             # The timer switches its load on and off here: leaving the night's floor is what
             # it does, and its pulse may lie outside the night's hours (00:00), so only a

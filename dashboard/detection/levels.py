@@ -92,6 +92,11 @@ def day_levels(stored: bytes | None) -> np.ndarray:
     return np.frombuffer(stored[:SLOTS], dtype=np.uint8)
 
 
+def slot_of(local: datetime) -> int:
+    """The half-hour slot (0–47) of a local time."""
+    return local.hour * 2 + local.minute // 30
+
+
 def encode_days(levels: np.ndarray, counts: np.ndarray) -> list[bytes | None]:
     """Rows of (…, 48) level bytes and reading counts as ``level_slots`` values (None for a day
     without any reading): the demo builder writes what ingest would have."""
@@ -280,7 +285,7 @@ def score_levels(
     half-hour, once a day for as long as a home stood empty."""
     local = until.astimezone(tz)
     today = local.date()
-    last_slot = local.hour * 2 + local.minute // 30
+    last_slot = slot_of(local)
     learned = model.learned_on
     if learned is not None and 0 <= (today - learned).days < LOOKBACK_DAYS:
         first, s = learned, model.carry
@@ -293,7 +298,7 @@ def score_levels(
     if start is not None and score.since is not None and score.since < start:
         begin = start.astimezone(tz)
         day = max(begin.date(), today - timedelta(days=LOOKBACK_DAYS - 1))
-        after = begin.hour * 2 + begin.minute // 30 + 1 if day == begin.date() else 0
+        after = slot_of(begin) + 1 if day == begin.date() else 0
         score = _run(model, days, day, after, 0.0, None, today, last_slot, tz)
     return LevelScore(score.s, score.since.astimezone(until.tzinfo) if score.since else None)
 

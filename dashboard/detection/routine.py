@@ -29,16 +29,12 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from dashboard.detection.background import Background
+from dashboard.detection.levels import slot_of
 
 SLOTS_PER_DAY = 48
 SLOT = timedelta(minutes=30)
 FULL_DAY = (1 << SLOTS_PER_DAY) - 1
 _EPOCH = date(2000, 1, 3)  # a Monday: day numbers below count from it
-
-
-def slot_of(local: datetime) -> int:
-    """The half-hour slot (0–47) of a local time."""
-    return local.hour * 2 + local.minute // 30
 
 
 def _weekend(day: date) -> bool:

@@ -48,7 +48,7 @@ class TimerLoad:
     step_w: float
     night_slots: int
     slot_step: tuple[float, ...]
-    slot_high: tuple[float, ...] = (0.0,) * 48
+    slot_high: tuple[float, ...]
     since: date | None = None  # first learned: days before it were judged without it
     seen: date | None = None  # last learned from the levels (a model carried over keeps it)
 
@@ -75,7 +75,7 @@ class TimerLoad:
             float(data["step_w"]),
             int(data["night_slots"]),
             tuple(float(s) for s in data["slot_step"]),
-            tuple(float(s) for s in data.get("slot_high", (0.0,) * SLOTS)),
+            tuple(float(s) for s in data["slot_high"]),
             date.fromisoformat(data["since"]) if data.get("since") else None,
             date.fromisoformat(data["seen"]) if data.get("seen") else None,
         )

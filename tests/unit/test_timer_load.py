@@ -191,7 +191,8 @@ def test_a_collapsed_person_beside_the_heaters_stays_quiet_at_night():
 @settings(max_examples=200, deadline=None)
 def test_the_floor_guarantee_holds_by_time_of_day(watts, slot, mask, high, step):
     """Every sign of life against a timed load is one for the fixed rule (the 5 W margin)."""
-    timer = TimerLoad(10.0, high, step, mask, tuple(float(s * 40) for s in range(48)))
+    levels = tuple(float(s * 40) for s in range(48))
+    timer = TimerLoad(10.0, high, step, mask, levels, levels)
     bg = Background(100.0, 3000.0, 2000.0, 9, timer=timer)
     when = at(slot // 2, 30 * (slot % 2))
     for previous, new in pairwise(watts):
