@@ -25,8 +25,8 @@ def _duration(hours: float, lang: str) -> str:
     total = round(hours * 60)
     h, m = divmod(total, 60)
     if lang == "ko":
-        return f"{h}시간 {m}분" if m else f"{h}시간"
-    return f"{h} h {m} min" if m else f"{h} h"
+        return (f"{h}시간 {m}분" if m else f"{h}시간") if h else f"{m}분"
+    return (f"{h} h {m} min" if m else f"{h} h") if h else f"{m} min"
 
 
 def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
@@ -63,6 +63,16 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             kind=translate(f"detection.explain.level_{kind}", lang),
             start=_clock(start, start),
             end=_clock(until, until),
+        )
+    if evidence.get("basis") == "still":
+        changed = evidence.get("change_since") or evidence.get("since")
+        return translate(
+            "detection.explain.still",
+            lang,
+            since=_clock(changed, at),
+            quiet=_duration(float(evidence.get("still_run_h") or 0), lang),
+            days=evidence.get("still_window_days") or 28,
+            longest=_duration(float(evidence.get("still_longest_h") or 0), lang),
         )
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)

@@ -130,6 +130,7 @@ def learn_routines(
             if level_model is not None:
                 old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
         days: dict[int, dict[date, int]] = defaultdict(dict)
+        changes: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
@@ -150,12 +151,16 @@ def learn_routines(
                     daily.c.night_step_w,
                     daily.c.level_slots if read_levels else null().label("level_slots"),
                     daily.c.light_min,
+                    daily.c.change_slots,
                 )
                 .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
                 .order_by(daily.c.device_id, daily.c.day.desc())
             )
-            for device_id, day, slots, low, high, step, lv, light in conn.execute(query):
+            for device_id, day, slots, low, high, step, lv, light, changed in conn.execute(query):
                 days[device_id][day] = int(slots or 0)
+                # every sign of life is a change; a day stored without its change bits (the
+                # demo builder's, before 0015) counts its signs of life only
+                changes[device_id][day] = int(slots or 0) | int(changed or 0)
                 nights[device_id].append((low, high, step))
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
@@ -185,6 +190,7 @@ def learn_routines(
                 if background is not None
                 else None,
                 min_days=cfg.min_days,
+                changes=changes[device_id],
             )
             refs = len(routine.reference_days)
             model = None
@@ -209,6 +215,7 @@ def learn_routines(
                     "score_due_at": None,
                     "level_model": model.to_bytes() if model is not None else None,
                     "light_course": course,
+                    "still_h": routine.still_h,
                     "updated_at": now,
                 }
             )
@@ -260,6 +267,7 @@ def _replace_routine(stmt):
         "score_due_at",
         "level_model",
         "light_course",
+        "still_h",
         "updated_at",
     )
     return stmt.on_conflict_do_update(

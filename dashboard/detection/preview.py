@@ -54,7 +54,7 @@ from dashboard.settings import LOCAL_TZ
 DAYS = 30
 CHUNK = 5_000
 STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
-BASES = ("ladder", "net", "routine", "level")  # what an opening's top stage came from
+BASES = ("ladder", "net", "routine", "level", "still")  # what an opening's top stage came from
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from dashboard.detection.background import Background
 from dashboard.detection.levels import slot_of
+from dashboard.detection.stillness import longest_still_h
 
 SLOTS_PER_DAY = 48
 SLOT = timedelta(minutes=30)
@@ -72,6 +73,9 @@ class Routine:
     # activity, so they stop being reference days once enough days after it exist.
     background_since: date | None = None
     min_days: int = 14
+    # The longest run without a change beyond the fixed margins in the window, in hours
+    # (detection.stillness); None: too few days, or the days stored before it was learned.
+    still_h: float | None = None
 
     @cached_property
     def reference_days(self) -> list[date]:
@@ -126,6 +130,7 @@ class Routine:
                 if self.background_since
                 else None,
                 "min_days": self.min_days,
+                "still_h": self.still_h,
             },
             separators=(",", ":"),
         )
@@ -143,6 +148,7 @@ class Routine:
             if data.get("background_since")
             else None,
             min_days=int(data.get("min_days", 14)),
+            still_h=data.get("still_h"),
         )
 
 
@@ -155,15 +161,19 @@ def learn_routine(
     background: Background | None = None,
     background_since: date | None = None,
     min_days: int = 14,
+    changes: dict[date, int] | None = None,
 ) -> Routine:
     """The routine from per-day activity bits of the days before ``learned_on``.
 
     Days the device did not yet exist simply have no entry; pass zero for days it reported
     without a sign of life (they are kept so the window shows the gap, but never reference).
+    ``changes``: per day, the half-hours with a change beyond the fixed margins (with the
+    day's activity bits), for the longest still run (``detection.stillness``).
     """
     first = learned_on - timedelta(days=window_days)
     kept = {d: bits & FULL_DAY for d, bits in days.items() if first <= d < learned_on}
-    return Routine(learned_on, kept, background, half_life_days, background_since, min_days)
+    still = None if changes is None else longest_still_h(changes, first, learned_on, min_days)
+    return Routine(learned_on, kept, background, half_life_days, background_since, min_days, still)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class SpellAlert:
     running: bool  # still quiet at the scan's end
     opened_at: datetime
     stage: Stage
-    basis: str  # "ladder", "net", "routine" or "level": which one reached the highest stage
+    basis: str  # "ladder", "net", "routine", "level" or "still": which reached the highest stage
     top_at: datetime  # when it first reached that stage
     reached: tuple[tuple[Stage, datetime], ...] = ()  # each stage on the way, when first reached
 
@@ -101,6 +101,7 @@ class _Days:
         # For each slot index j: the last slot before j holding a change (-1: none).
         marks = np.where(flat_changes, np.arange(flat_changes.size), -1)
         self.last_change_before = np.concatenate(([-1], np.maximum.accumulate(marks)))
+        self.still_h = _still_record(flat_changes, present, cfg.window_days, cfg.min_days)
         window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)
         # Days reported in the window before each day: a routine exists from min_days on.
         reported = np.concatenate(([0], np.cumsum(present)))
@@ -180,6 +181,33 @@ class _Days:
         p = self.probs[today[:, None], kind, index % SLOTS_PER_DAY]
         expected[hot] = np.where(keep, p, 0.0).sum(axis=1)
         return share, expected
+
+
+def _still_record(
+    flat_changes: np.ndarray, present: np.ndarray, window: int, min_days: int
+) -> np.ndarray:
+    """Per day, the longest still run (hours) of the ``window`` reported days before it, as
+    ``stillness.longest_still_h`` learns it at that day's midnight; NaN where there is none."""
+    n = present.size
+    out = np.full(n, np.nan)
+    at = np.flatnonzero(flat_changes)
+    if at.size < 2:
+        return out
+    a, b = at[:-1], at[1:]
+    day_a, day_b = a // SLOTS_PER_DAY, b // SLOTS_PER_DAY
+    # A run crosses only reported days: no day without a row between its two changes.
+    missing = np.concatenate(([0], np.cumsum(~present)))
+    unbroken = missing[day_b] - missing[day_a + 1] == 0
+    a, b, day_a, day_b = a[unbroken], b[unbroken], day_a[unbroken], day_b[unbroken]
+    reported = np.concatenate(([0], np.cumsum(present)))
+    for k in range(n):
+        lo = max(k - window, 0)
+        if reported[k] - reported[lo] < min_days:
+            continue
+        inside = (day_a >= lo) & (day_b < k)
+        if inside.any():
+            out[k] = (b[inside] - a[inside]).max() / 2
+    return out
 
 
 def _level_s(
@@ -329,7 +357,19 @@ def scan_plug(
             s = _level_s(levels, d.day0, a_of, j, cfg.window_days, cfg.min_days)
             limits = (cfg.level_h, 2 * cfg.level_h, 4 * cfg.level_h)
             by_level = np.where(ok & ~np.isnan(s), _stage_index(np.nan_to_num(s), limits), 0)
-    final = np.maximum(np.maximum(stage, by_routine), by_level)
+    by_still = np.zeros_like(stage)
+    if cfg.enabled and cfg.still_enabled:
+        # As plug_no_change: the fixed rule's spell against the day's still record, once the
+        # plug is not young and the quiet has lasted min_quiet_h.
+        day = np.minimum(today, d.n - 1)
+        record = d.still_h[day]
+        ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[day] & ~np.isnan(record)
+        if ok.any():
+            at = np.maximum(cfg.still_factor * np.nan_to_num(record), cfg.still_min_h)
+            run = (j - np.maximum(d.last_change_before[j], a_of) - 0.5) / 2
+            rank = sum((run >= k * at).astype(np.int8) for k in (1, 2, 4))
+            by_still = np.where(ok, rank, 0).astype(stage.dtype)
+    final = np.maximum(np.maximum(np.maximum(stage, by_routine), by_level), by_still)
     out = []
     bounds = np.concatenate(([0], np.cumsum(sizes)))
     for n, (a, b, r) in enumerate(spells):
@@ -346,6 +386,7 @@ def scan_plug(
         )
         ladder_top = int(stage[lo:hi].max())
         routine_top = int(by_routine[lo:hi].max())
+        level_top = int(by_level[lo:hi].max())
         # "net" when the net alone reached the top (as the rule's evidence says)
         net_only = ladder_top == top and not (stage[lo:hi][net[lo:hi] < top] == top).any()
         out.append(
@@ -357,7 +398,9 @@ def scan_plug(
                 stage=STAGES[top - 1],
                 basis=("net" if net_only else "ladder")
                 if ladder_top == top
-                else ("routine" if routine_top == top else "level"),
+                else (
+                    "routine" if routine_top == top else ("level" if level_top == top else "still")
+                ),
                 top_at=_slot_start(d.day0, top_at),
                 reached=steps,
             )

@@ -243,6 +243,7 @@ class Mirror:
             and (
                 len(routine.reference_days) >= cfg.min_days
                 or (cfg.level_enabled and self.level_model is not None)
+                or (cfg.still_enabled and routine.still_h is not None)
             )
             and quiet is not None
             and (now - quiet).total_seconds() >= cfg.min_quiet_h * 3600

@@ -103,6 +103,12 @@ class PlugRoutine(_Section):
     # A timed night load (detection.timer_load): learned, and its half-hours judged apart, only
     # when on (off: the nights' background at every hour; docs/detection.md says why).
     timer_enabled: bool = False
+    # Unusual stillness (detection.stillness): no change beyond the fixed margins for
+    # still_factor × the home's longest still run of the window (at least still_min_h) is 관심,
+    # 2× that 위험, 4× 심각, beside the routine and the floor.
+    still_enabled: bool = True
+    still_factor: float = Field(3, ge=1.5, le=20)
+    still_min_h: float = Field(3, ge=1, le=24)
 
     @model_validator(mode="after")
     def _ordered(self) -> PlugRoutine:

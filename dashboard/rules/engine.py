@@ -26,7 +26,7 @@ from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import enrich, load_facts_by_id, routine_quiet, with_history
 from dashboard.rules.lifecycle import Changes, apply_decisions
 from dashboard.rules.model import DeviceFacts, Reading
-from dashboard.rules.plug import plug_ladder
+from dashboard.rules.plug import plug_ladder, still_threshold
 from dashboard.rules.prefilter import Touched, select_devices, silence_timeouts
 from dashboard.rules.schedule import check_basis, judge_again, store_due
 from dashboard.rules.state import sync_device_states
@@ -171,6 +171,8 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
                     or_(
                         rt.c.reference_days >= cfg.min_days,
                         rt.c.level_model.is_not(None) if th.level_enabled_anywhere else false(),
+                        # a still record while the stillness test is on (city-wide)
+                        rt.c.still_h.is_not(None) if cfg.still_enabled else false(),
                     ),
                     or_(
                         rt.c.checked_at.is_(None),
@@ -239,19 +241,31 @@ def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime |
         return None
     # The level test moves with each half-hour's level, not by the routine's clock alone.
     level_due = next_half_hour(now) if cfg.level_enabled and facts.levels is not None else None
+    still_at = still_threshold(facts, cfg)
     if routine is None or len(routine.reference_days) < cfg.min_days:
-        return level_due
-    due = next_stage_at(
-        routine,
-        facts.last_activity_at,
-        now,
-        LOCAL_TZ,
-        quantile=cfg.min_share,
-        attention_slots=cfg.attention_slots,
-        min_quiet_h=cfg.min_quiet_h,
-    )
+        if still_at is None:
+            return level_due
+        # a new record comes with the nightly learning
+        tomorrow = now.astimezone(LOCAL_TZ).date() + timedelta(days=1)
+        due = level_due or datetime.combine(tomorrow, datetime.min.time(), LOCAL_TZ)
+    else:
+        due = next_stage_at(
+            routine,
+            facts.last_activity_at,
+            now,
+            LOCAL_TZ,
+            quantile=cfg.min_share,
+            attention_slots=cfg.attention_slots,
+            min_quiet_h=cfg.min_quiet_h,
+        )
     if level_due is not None:
         due = min(due, level_due)
+    if still_at is not None and facts.last_activity_at is not None:
+        # The stillness test's 관심, on the fixed rule's clock (errs early: a change since only
+        # moves it later), not before the routine's min_quiet_h.
+        changed = max(facts.last_change_at or facts.last_activity_at, facts.last_activity_at)
+        earliest = facts.last_activity_at + timedelta(hours=cfg.min_quiet_h)
+        due = min(due, max(changed + timedelta(hours=still_at), earliest))
     return due if due > now else None
 
 

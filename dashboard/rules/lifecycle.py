@@ -56,6 +56,10 @@ VOLATILE_EVIDENCE = frozenset(
         "level_until",
         "level_above_days",
         "level_days",
+        # the stillness test's run grows with each report; its record moves with the learning
+        "still_run_h",
+        "still_longest_h",
+        "still_at_h",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -176,9 +180,11 @@ def _level_held(row, d: Decision) -> bool:
     says the person is well. Closing on it made a level alert close as ``safe`` every night of
     a collapse or an absence and open again the next day (2026-12-04: 5–12 alerts in each
     multi-day standby absence on the demo homes, docs/detection.md); the routine's and the
-    ladder's stages never fall within a spell, and now the level test's does not either."""
+    ladder's stages never fall within a spell, and now the level test's does not either. The
+    same holds for the stillness test (``detection.stillness``): a fridge cycle ends the still
+    run, not the person's spell."""
     opened, ev = row.evidence or {}, d.evidence
-    if d.rule != "plug_no_change" or opened.get("basis") != "level":
+    if d.rule != "plug_no_change" or opened.get("basis") not in ("level", "still"):
         return False
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes

@@ -7,6 +7,7 @@ from datetime import datetime
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.levels import LevelModel, LevelScore, level_stage_rank, score_levels
 from dashboard.detection.routine import QuietScore, score_quiet
+from dashboard.detection.stillness import still_stage_rank, still_threshold_h
 from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import PlugRoutine, Thresholds
 from dashboard.rules.model import Decision, DeviceFacts, Stage, hours_between, iso, worse
@@ -107,6 +108,15 @@ def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: flo
     }
 
 
+def still_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
+    """Hours without a change beyond the margins at which the stillness test reaches 관심 for
+    this plug (None: the test is off, or the routine has no still record yet)."""
+    routine = facts.routine
+    if not (cfg.still_enabled and routine is not None and routine.still_h is not None):
+        return None
+    return still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h)
+
+
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
     """Staff marked the person away and the return date has not come."""
     return facts.away_until is not None and now.astimezone(LOCAL_TZ).date() < facts.away_until
@@ -181,6 +191,13 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         # From the last sign of life: a run of S from before it says nothing about this spell.
         level = score_levels(facts.levels.model, facts.levels.days, observed, LOCAL_TZ, since)
     by_level = LEVEL_STAGES[level_stage_rank(level.s, cfg.level_h)] if level else None
+    # Unusual stillness (detection.stillness): the fixed rule's own spell, up to the last
+    # report, against the home's longest still run; under the level test's conditions (a
+    # home whose background explains nearly everything has no usable routine, but a record).
+    still_on = fixed_clock and facts.last_change_at is not None and quiet_h >= cfg.min_quiet_h
+    still_at = still_threshold(facts, cfg) if still_on else None
+    still_run_h = hours_between(floor_since, observed) if observed > floor_since else 0.0
+    by_still = LEVEL_STAGES[still_stage_rank(still_run_h, still_at)] if still_at else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -200,11 +217,18 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # One evidence shape whether or not the routine was scored (None: not scored).
     evidence |= score.evidence() if score is not None else dict.fromkeys(QuietScore.EVIDENCE_KEYS)
     evidence |= level.evidence() if level is not None else dict.fromkeys(LevelScore.EVIDENCE_KEYS)
-    final = worse(worse(stage, by_routine), by_level)
+    evidence |= {
+        "still_longest_h": routine.still_h if still_at else None,
+        "still_at_h": round(still_at, 2) if still_at else None,
+        "still_run_h": round(still_run_h, 1) if still_at else None,
+        "still_window_days": cfg.window_days if still_at else None,
+    }
+    final = worse(worse(worse(stage, by_routine), by_level), by_still)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"
         if final not in (stage, by_routine):
-            evidence["basis"] = "level"
+            evidence["basis"] = "level" if final == by_level else "still"
+        if evidence["basis"] == "level":
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
             evidence["net_delay_h"] = cfg.net_delay_h

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from dashboard.clock import as_utc
 from dashboard.db.inlist import in_values
-from dashboard.db.schema import AppMeta, Device, DeviceState
+from dashboard.db.schema import AppMeta, Device, DeviceRoutine, DeviceState
 
 BASIS_KEY = "rules_due_basis"
 CHUNK = 5_000
@@ -80,14 +80,17 @@ def store_due(conn: Connection, due: Sequence[tuple[int, datetime | None, dateti
 
 
 def check_basis(conn: Connection, basis: str, now: datetime) -> bool:
-    """Clear every due time when ``basis`` (``due.basis``: the thresholds and timeouts) is not
+    """Clear every due time (the devices' and the routines') when ``basis`` (``due.basis``: the thresholds and timeouts) is not
     the one they were computed with; True when they were cleared."""
     m = AppMeta.__table__
     stored = conn.execute(select(m.c.value).where(m.c.key == BASIS_KEY)).scalar_one_or_none()
     if stored == basis:
         return False
-    s = DeviceState.__table__
+    s, rt = DeviceState.__table__, DeviceRoutine.__table__
     conn.execute(update(s).where(s.c.rules_due_at.is_not(None)).values(rules_due_at=None))
+    # and when a quiet home's routine could first alert (a lower threshold, the level or the
+    # stillness test switched on: sooner)
+    conn.execute(update(rt).where(rt.c.score_due_at.is_not(None)).values(score_due_at=None))
     if stored is None:
         conn.execute(insert(m).values(key=BASIS_KEY, value=basis, updated_at=now))
     else:

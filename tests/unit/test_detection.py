@@ -381,6 +381,7 @@ def random_levels(seed: int, today: date) -> LevelFacts:
     level_seed=st.one_of(st.none(), st.integers(0, 2**31)),
     level_h=st.sampled_from([0.5, 8, 20, 200]),
     by_district=st.booleans(),
+    still_h=st.one_of(st.none(), st.sampled_from([0.5, 1.5, 6.0, 30.0])),
 )
 @settings(max_examples=300, deadline=None)
 def test_floor_nothing_the_fixed_ladder_raises_is_missed(
@@ -394,15 +395,16 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     level_seed,
     level_h,
     by_district,
+    still_h,
 ):
     """The floor guarantee's second half: the rule's stage is never below the fixed ladder's
     on the fixed rule's own quiet spell (since the last change beyond the margins, which a
     cycling appliance may have made after the last sign of life), whatever the routine says,
-    with or without enough days for a routine, and whatever the level test's model and the
-    stored levels say (any evidence table, any levels, any threshold), whether the level test
+    with or without enough days for a routine, whatever the stillness record says, and
+    whatever the level test's model and the stored levels say (any evidence table, any levels, any threshold), whether the level test
     is on for the city or only for the person's district (compared with the city's ladder)."""
     days = {TODAY - timedelta(days=k + 1): p for k, p in enumerate(patterns[: 10 if young else 28])}
-    routine = learn_routine(days, TODAY)
+    routine = replace(learn_routine(days, TODAY), still_h=still_h)  # any stillness record
     since = local(TODAY, 0, 0) + timedelta(minutes=30 * start_slot)
     now = since + timedelta(minutes=quiet_min)
     fixed_min = quiet_min if changed_share is None else int(quiet_min * changed_share)

@@ -598,4 +598,21 @@ def test_0017_adds_the_light_columns_and_downgrades_keeping_rows(empty_engine):
         conn.execute(text("UPDATE device_state SET state = 'attention' WHERE device_id = 1"))
         # the triggers survived the downgrade's rebuild: a state change writes two deltas
         assert conn.execute(text("SELECT count(*) FROM device_counts")).scalar() == before + 2
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0017_light_course"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+def test_0018_adds_the_still_record_and_downgrades_keeping_rows(empty_engine):
+    """A routine stored before has no still record (NULL: the test waits for the next learning);
+    a downgrade drops the column and keeps the routine; upgrading again works."""
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        _plug_day_and_routine(conn, ("light_min", None), ("light_course", None))
+        conn.execute(text("UPDATE device_routines SET still_h = 1.5"))
+    migrate.downgrade(empty_engine, "0018_still_record-1")
+    with empty_engine.connect() as conn:
+        assert "still_h" not in _columns(conn, "device_routines")
+        assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT still_h FROM device_routines")).scalar() is None
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0018_still_record"

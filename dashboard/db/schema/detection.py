@@ -48,6 +48,9 @@ class DeviceRoutine(Base):
     # for a plug without light readings or a power background. Ingest reads it beside the
     # background to judge light changes.
     light_course: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The longest run without a change beyond the fixed margins in the learning window, in
+    # hours (dashboard.detection.stillness; also in ``model``): the tick's candidates read it.
+    still_h: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
