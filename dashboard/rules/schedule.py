@@ -80,8 +80,8 @@ def store_due(conn: Connection, due: Sequence[tuple[int, datetime | None, dateti
 
 
 def check_basis(conn: Connection, basis: str, now: datetime) -> bool:
-    """Clear every due time (the devices' and the routines') when ``basis`` (``due.basis``: the thresholds and timeouts) is not
-    the one they were computed with; True when they were cleared."""
+    """Clear every due time (the devices' and the routines') when ``basis`` (``due.basis``: the
+    thresholds and timeouts) is not the one they were computed with; True when cleared."""
     m = AppMeta.__table__
     stored = conn.execute(select(m.c.value).where(m.c.key == BASIS_KEY)).scalar_one_or_none()
     if stored == basis:

@@ -401,8 +401,9 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     on the fixed rule's own quiet spell (since the last change beyond the margins, which a
     cycling appliance may have made after the last sign of life), whatever the routine says,
     with or without enough days for a routine, whatever the stillness record says, and
-    whatever the level test's model and the stored levels say (any evidence table, any levels, any threshold), whether the level test
-    is on for the city or only for the person's district (compared with the city's ladder)."""
+    whatever the level test's model and the stored levels say (any evidence table, any levels,
+    any threshold), whether the level test is on for the city or only for the person's
+    district (compared with the city's ladder)."""
     days = {TODAY - timedelta(days=k + 1): p for k, p in enumerate(patterns[: 10 if young else 28])}
     routine = replace(learn_routine(days, TODAY), still_h=still_h)  # any stillness record
     since = local(TODAY, 0, 0) + timedelta(minutes=30 * start_slot)
