@@ -80,7 +80,7 @@ class Counts:
     severe: int = 0
     people: int = 0  # distinct people with at least one opening
     homes: int = 0  # distinct plugs with at least one opening
-    # "ladder" / "net" / "routine" / "level" → openings
+    # "ladder" / "net" / "routine" / "level" / "still" → openings
     by_basis: dict[str, int] = field(default_factory=dict)
 
     @property

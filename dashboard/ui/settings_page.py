@@ -330,7 +330,7 @@ def overrides_frame(th: config.Thresholds, names: dict[str, str]) -> pd.DataFram
 
 def preview_frame(preview: Preview) -> pd.DataFrame:
     """Rows 관심/위험/심각/alerts/people/homes (and, with the level test on in either set, the
-    alerts it raised); columns current and proposed."""
+    alerts it raised; the stillness test's, where it raised any); columns current and proposed."""
     rows = [
         *((t(f"settings_page.stage.{s}"), s) for s in STAGES),
         (t("settings_page.district.row_alerts"), "alerts"),
@@ -342,6 +342,10 @@ def preview_frame(preview: Preview) -> pd.DataFrame:
         rows.append((t("settings_page.district.row_level"), "level"))
         now["level"] = preview.current.by_basis.get("level", 0)
         new["level"] = preview.proposed.by_basis.get("level", 0)
+    still = preview.current.by_basis.get("still", 0), preview.proposed.by_basis.get("still", 0)
+    if any(still):
+        rows.append((t("settings_page.district.row_still"), "still"))
+        now["still"], new["still"] = still
     return pd.DataFrame(
         {
             t("settings_page.district.col_count"): [label for label, _ in rows],

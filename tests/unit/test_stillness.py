@@ -259,3 +259,18 @@ def test_a_flat_line_beside_a_fridge_that_always_cycled_alerts_within_hours(db_e
     assert ts == local(DAY0 + timedelta(days=25), 2, 0).astimezone(UTC)
     assert stage == "attention" and evidence["basis"] == "still"
     assert "never stayed unchanged for longer than 30 min" in evidence["explanation"]
+
+
+def test_the_preview_table_names_the_stillness_tests_alerts_where_there_are_any():
+    from dashboard.detection.preview import Counts, Preview
+    from dashboard.ui.settings_page import preview_frame
+
+    now = local(TODAY, 0, 0).astimezone(UTC)
+
+    def frame(current: dict, proposed: dict):
+        counts = (Counts(attention=3, by_basis=current), Counts(attention=4, by_basis=proposed))
+        return preview_frame(Preview("1111000000", now, now, 10, 8, *counts, 0.1))
+
+    assert frame({"ladder": 3}, {"ladder": 4}).shape[0] == 6
+    table = frame({"still": 1, "ladder": 2}, {"still": 2, "ladder": 2})
+    assert table.shape[0] == 7 and table.iloc[6].tolist()[1:] == [1, 2, "+1"]
