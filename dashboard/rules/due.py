@@ -32,7 +32,7 @@ from dashboard.rules.config import Thresholds
 from dashboard.rules.device import heartbeat_timeout_s
 from dashboard.rules.facts import RESULTS_LOOKBACK, routine_quiet
 from dashboard.rules.model import DeviceFacts, Reading
-from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, no_load, plug_ladder
+from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, no_load, plug_ladder, still_threshold
 from dashboard.rules.wandering import TYPE as TYPE_WANDERER
 from dashboard.rules.wandering import track_of
 from dashboard.settings import LOCAL_TZ
@@ -127,6 +127,13 @@ def _plug(
     # plug has no report yet or one stamped ahead of the clock.
     if scored and (facts.last_seen_at is None or facts.last_seen_at > now):
         yield now
+    # The stillness test runs to the last report (a report clears the due time), but a report
+    # stamped ahead of the clock lets the clock cross its thresholds: each stage's time.
+    still_at = still_threshold(facts, cfg)
+    if cfg.enabled and still_at is not None and facts.last_change_at is not None:
+        changed = max(facts.last_change_at, since)
+        for k in (1, 2, 4):
+            yield changed + timedelta(hours=k * still_at)
     # The level test: each half-hour's level may move S (a new reading clears the due time
     # anyway; the boundary catches a reading stamped ahead and a batch that came late).
     if cfg.enabled and cfg.level_enabled and facts.levels is not None:

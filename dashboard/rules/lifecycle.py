@@ -60,6 +60,7 @@ VOLATILE_EVIDENCE = frozenset(
         "still_run_h",
         "still_longest_h",
         "still_at_h",
+        "still_window_days",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -182,12 +183,24 @@ def _level_held(row, d: Decision) -> bool:
     multi-day standby absence on the demo homes, docs/detection.md); the routine's and the
     ladder's stages never fall within a spell, and now the level test's does not either. The
     same holds for the stillness test (``detection.stillness``): a fridge cycle ends the still
-    run, not the person's spell."""
+    run, not the person's spell. Held whatever the current basis once either test raised or
+    escalated the alert (``held_by``)."""
     opened, ev = row.evidence or {}, d.evidence
-    if d.rule != "plug_no_change" or opened.get("basis") not in ("level", "still"):
+    if d.rule != "plug_no_change" or _holding(opened) is None:
         return False
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
+
+
+HOLDING_BASES = ("level", "still")
+
+
+def _holding(evidence: dict) -> str | None:
+    """The test that raised or escalated a plug alert and holds it open until a sign of life
+    (``held_by``, kept once set: the basis itself moves to the ladder when the ladder reaches
+    the same stage, and the ladder's clock restarts at every fridge cycle)."""
+    basis = evidence.get("basis")
+    return evidence.get("held_by") or (basis if basis in HOLDING_BASES else None)
 
 
 def _moved_on(conn: Connection, facts: Sequence[DeviceFacts]) -> set[int]:
@@ -258,11 +271,7 @@ def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:
 def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:
     # Escalate only upward while open, except rules that follow their stage both ways.
     stage = d.stage if d.rule in FOLLOWING_RULES else worse(row.stage, d.stage)
-    evidence = (row.evidence or {}) | d.evidence
-    evidence.pop("condition_cleared_at", None)
-    for key in VANISHING_EVIDENCE:  # a fact of the moment: gone from the decision, gone here
-        if key not in d.evidence:
-            evidence.pop(key, None)
+    evidence = merged_evidence(row.evidence or {}, d.evidence)
     moved = STAGE_RANK[stage] - STAGE_RANK[row.stage]
     if not moved and _material(evidence) == _material(row.evidence):
         return
@@ -277,6 +286,20 @@ def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit
         audit.append(_audit(now, action, row.id, d.rule, {"from": row.stage, "stage": stage}))
     else:
         changes.updated += 1
+
+
+def merged_evidence(stored: dict, decided: dict) -> dict:
+    """An open alert's evidence after a new decision: the decision's keys over the stored
+    ones, facts of the moment gone with it, and the test that holds it open kept."""
+    evidence = stored | decided
+    evidence.pop("condition_cleared_at", None)
+    held = _holding(stored) or _holding(decided)
+    if held is not None:  # kept through later decisions on another basis (_level_held)
+        evidence["held_by"] = held
+    for key in VANISHING_EVIDENCE:  # a fact of the moment: gone from the decision, gone here
+        if key not in decided:
+            evidence.pop(key, None)
+    return evidence
 
 
 def _clear(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:

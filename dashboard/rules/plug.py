@@ -195,6 +195,12 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # report, against the home's longest still run; under the level test's conditions (a
     # home whose background explains nearly everything has no usable routine, but a record).
     still_on = fixed_clock and facts.last_change_at is not None and quiet_h >= cfg.min_quiet_h
+    # A line unchanged since staff closed this rule's alert: they saw why it is flat (a device
+    # matter, a fridge unplugged); stillness waits for the line to move and stop again, and
+    # until then the ladder's full period decides (docs/detection.md).
+    checked = facts.human_closed_at.get(RULE)
+    if checked is not None and facts.last_change_at is not None:
+        still_on = still_on and facts.last_change_at > checked
     still_at = still_threshold(facts, cfg) if still_on else None
     still_run_h = hours_between(floor_since, observed) if observed > floor_since else 0.0
     by_still = LEVEL_STAGES[still_stage_rank(still_run_h, still_at)] if still_at else None

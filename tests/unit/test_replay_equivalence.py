@@ -229,6 +229,28 @@ def test_plug_fast_path_equals_the_exact_path_with_learned_routines(tmp_path):
     assert "of the last" in person[0].explanation  # raised by the routine, not the ladder
 
 
+def test_plug_fast_path_equals_the_exact_path_when_stillness_alone_decides(tmp_path):
+    """A fridge cycling every half-hour and a TV on one day in three (never a usable
+    routine), then from 23:00 on day 19 a flat line: the stillness test raises the alert
+    (after 3 h) and escalates it, on both paths alike."""
+    start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
+    collapse = start + timedelta(days=19, hours=23)
+    rows = []
+    for k in range(21 * 48):
+        ts = start + timedelta(minutes=30 * k)
+        slot = ts.hour * 2 + ts.minute // 30
+        tv = (ts - start).days % 3 == 0 and 15 <= slot <= 43 and k % 3 == 0
+        watts = (125.0 if k % 2 else 45.0) + (350.0 if tv else 0.0)
+        rows.append(("s", ts.isoformat(), 45.0 if ts >= collapse else watts, ""))
+    src = write_csv(tmp_path / "plug.csv", ("device_id", "ts", "watts", "lux"), rows)
+    fast, exact = _both(src, "plug")
+    assert fast == exact
+    person = [t for t in fast if t.rule == "plug_no_change" and t.stage and t.at > collapse]
+    assert person and person[0].at == collapse + timedelta(hours=3)
+    assert "never stayed unchanged" in person[0].explanation
+    assert {t.stage for t in person} >= {"attention", "risk", "severe"}
+
+
 def test_plug_fast_path_equals_the_exact_path_with_the_level_test(tmp_path, monkeypatch):
     """With the level test on, the fast path's mirror keeps the recent levels as ingest stores
     them (the held-back readings merged on top): the same transitions as the exact path."""

@@ -19,8 +19,9 @@ from dashboard.detection.scan import _still_record, scan_plug
 from dashboard.detection.stillness import longest_still_h, still_stage_rank, still_threshold_h
 from dashboard.ingest import ingest_events
 from dashboard.rules.config import Thresholds
+from dashboard.rules.due import device_due
 from dashboard.rules.engine import routine_due, run_silence_tick
-from dashboard.rules.lifecycle import _level_held
+from dashboard.rules.lifecycle import _level_held, merged_evidence
 from dashboard.rules.model import Decision
 from dashboard.rules.plug import plug_no_change
 from tests.ingest_support import VENDOR, seed_catalog
@@ -187,6 +188,74 @@ def test_an_open_still_alert_waits_for_a_sign_of_life_not_for_a_fridge_cycle():
     assert _level_held(row, Decision("plug_no_change", None, {"since": since}))
     later = local(TODAY, 15, 0).astimezone(UTC).isoformat()
     assert not _level_held(row, Decision("plug_no_change", None, {"since": later}))
+
+
+def sparse_routine(still_h: float) -> Routine:
+    """28 days reported, a sign of life on one in three: no usable routine, a still record."""
+    days = {TODAY - timedelta(days=k): (DAYTIME if k % 3 == 0 else 0) for k in range(1, 29)}
+    return replace(learn_routine(days, TODAY), still_h=still_h)
+
+
+def test_a_still_alert_stays_held_after_the_ladder_takes_over_its_basis():
+    """Raised by stillness (T = 10 h), then the ladder reaches the same stage at 36 h and the
+    basis reads "ladder"; a fridge cycle at 37 h (a change, no sign of life) leaves every test
+    at nothing: the alert stays open (held since stillness raised it), not closed as safe."""
+    t0 = local(TODAY - timedelta(days=3), 9, 0).astimezone(UTC)
+    facts = plug_facts(t0, sparse_routine(10 / 3), last_change_at=t0)
+
+    def at(hours: float, change_h: float = 0.0) -> Decision:
+        now = t0 + timedelta(hours=hours)
+        changed = t0 + timedelta(hours=change_h)
+        return plug_no_change(replace(facts, last_seen_at=now, last_change_at=changed), TH, now)
+
+    stored: dict = {}
+    for hours in (10, 20, 36):
+        stored = merged_evidence(stored, at(hours).evidence)
+    assert at(10).evidence["basis"] == "still" and stored["basis"] == "ladder"
+    assert stored["held_by"] == "still"
+    fridge = at(37, change_h=37)
+    assert fridge.stage is None
+    assert _level_held(SimpleNamespace(evidence=stored), fridge)
+    # a sign of life closes it
+    moved = replace(facts, last_activity_at=t0 + timedelta(hours=37))
+    now = t0 + timedelta(hours=37)
+    alive = plug_no_change(replace(moved, last_seen_at=now, last_change_at=now), TH, now)
+    assert not _level_held(SimpleNamespace(evidence=stored), alive)
+
+
+def test_after_staff_close_a_still_alert_the_unchanged_line_waits_for_the_ladder():
+    """Staff checked and closed: a line unchanged since then is no news to them; only once it
+    moves and stops again does stillness judge it (else a 심각 visit every 12 h for a meter
+    repeating its last value)."""
+    t0 = local(TODAY - timedelta(days=3), 9, 0).astimezone(UTC)
+    closed = t0 + timedelta(hours=5)
+    facts = plug_facts(
+        t0, sparse_routine(0.5), last_change_at=t0, human_closed_at={"plug_no_change": closed}
+    )
+    for hours in (3, 12, 23):
+        now = closed + timedelta(hours=hours)
+        assert plug_no_change(replace(facts, last_seen_at=now), TH, now).stage is None
+    now = closed + timedelta(hours=24)
+    assert plug_no_change(replace(facts, last_seen_at=now), TH, now).stage == "attention"
+    moved = replace(facts, last_change_at=closed + timedelta(hours=1))
+    now = closed + timedelta(hours=4)
+    decision = plug_no_change(replace(moved, last_seen_at=now), TH, now)
+    assert decision.stage == "attention" and decision.evidence["basis"] == "still"
+
+
+def test_a_report_stamped_ahead_of_the_clock_is_due_at_each_stillness_stage():
+    """The test runs to the last report; a report stamped ahead lets the clock alone cross its
+    stages, so the device's due time includes them (errs early, never late)."""
+    t0 = local(TODAY - timedelta(days=1), 23, 0).astimezone(UTC)
+    now = t0 + timedelta(hours=2, minutes=30)  # MAX_WAIT alone would allow 03:23
+    facts = replace(
+        plug_facts(t0, sparse_routine(1.0), last_change_at=t0),
+        last_seen_at=now + timedelta(hours=2),
+    )
+    due = device_due(facts, TH, now)
+    assert due <= t0 + timedelta(hours=3)
+    assert plug_no_change(facts, TH, t0 + timedelta(hours=3)).stage == "attention"
+    assert plug_no_change(facts, TH, due - timedelta(minutes=1)).stage is None
 
 
 def test_the_preview_replays_the_stillness_test():
