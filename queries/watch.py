@@ -5,9 +5,11 @@ A home is drifting when its current quiet spell, scored by the plug rule itself
 of the person's district), is halfway to 관심 without an alert: it is in a window this home is
 normally active in (share ≥ ``plug_routine.min_share``) and already misses at least half of the
 ``attention_slots`` normally active half-hours that would raise 관심, or, where the district has
-the level test on, its level evidence has reached half of ``level_h``. The candidates are
-bounded in SQL first: plugs quiet for the most lenient district's ``min_quiet_h`` with a usable
-routine row (or a level model, where the level test is on somewhere) that still report (within
+the level test on, its level evidence has reached half of ``level_h``, or its readings have
+not changed for half of the stillness test's threshold (``detection.stillness``). The
+candidates are bounded in SQL first: plugs quiet for the most lenient district's
+``min_quiet_h`` with a usable routine row (or a level model, where the level test is on
+somewhere, or a still record) that still report (within
 the plug's silence timeout), no open alert, in the user's districts and the page's filters, at
 most ``scan`` of them (the longest quiet first); only those are scored.
 """
@@ -101,6 +103,7 @@ def candidate_ids(
             or_(
                 rt.c.reference_days >= cfg.min_days,
                 rt.c.level_model.is_not(None) if th.level_enabled_anywhere else false(),
+                rt.c.still_h.is_not(None) if cfg.still_enabled else false(),
             ),
             d.c.id.not_in(
                 select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
@@ -158,7 +161,8 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     """The watch-list row of one scored home, or None while it is not halfway to 관심.
 
     ``progress`` is how far the nearer test is towards 관심 (1 = raised): the routine's missed
-    half-hours over ``attention_slots``, or the level evidence over ``level_h``."""
+    half-hours over ``attention_slots``, the level evidence over ``level_h``, or the hours
+    without a change over the stillness test's threshold."""
     # The person's district's thresholds, as the tick judges them (engine.evaluate).
     local = th.for_region(f.region_code)
     cfg = local.plug_routine
@@ -174,11 +178,15 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     )
     level_s = ev.get("level_s")  # None unless the district has the level test on
     by_level = level_s / cfg.level_h if level_s is not None and level_s >= cfg.level_h / 2 else 0.0
-    if not (by_routine or by_level):
+    run_h, still_at = ev.get("still_run_h"), ev.get("still_at_h")  # None: no stillness record
+    by_still = run_h / still_at if still_at and run_h >= still_at / 2 else 0.0
+    if not (by_routine or by_level or by_still):
         return None
     observed = min(now, f.last_seen_at or now)
     evidence = ev | {"basis": "routine", "scored_at": iso(observed)}
-    if by_level > by_routine and f.levels is not None:
+    if by_still > max(by_routine, by_level):
+        evidence["basis"] = "still"
+    elif by_level > by_routine and f.levels is not None:
         since = ev.get("level_since")
         level = LevelScore(level_s, datetime.fromisoformat(since) if since else None)
         evidence |= {"basis": "level"} | level_evidence(
@@ -191,7 +199,7 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
         "share": share,
         "expected": expected,
         "evidence": evidence,
-        "progress": max(by_routine, by_level),
+        "progress": max(by_routine, by_level, by_still),
     }
 
 

@@ -97,3 +97,43 @@ def test_the_scan_is_bounded_and_says_so(db_engine):
     with db_engine.connect() as conn:
         watch = drifting_homes(conn, T0, scan=2)
     assert watch.truncated and watch.candidates == 2 and len(watch.rows) == 2
+
+
+def test_the_watch_list_shows_a_home_halfway_to_stillness(db_engine):
+    """No usable routine (active one day in four), a still record of 30 min (관심 at 3 h):
+    unchanged for 2 h, the home is on the watch list with the stillness sentence; unchanged for
+    1 h, it is not."""
+    from dashboard.db.schema import DeviceRoutine, DeviceState
+    from dashboard.detection.explain import explain_plug
+    from dashboard.detection.routine import Routine
+
+    seed(db_engine)
+    sparse = sum(1 << j for j in range(15, 44))
+    with db_engine.begin() as conn:
+        still, plug = add_person(conn)
+        _calm, other = add_person(conn)
+        for device, changed_h in ((plug, 2.0), (other, 1.0)):
+            give_routine(conn, device, T0, quiet_h=6, bits=sparse, days=5)
+            model = conn.scalar(
+                select(DeviceRoutine.model).where(DeviceRoutine.device_id == device)
+            )
+            routine = Routine.from_json(model)
+            days = {TODAY - timedelta(days=k): 0 for k in range(6, 29)} | routine.days
+            stored = Routine(routine.learned_on, days, still_h=0.5).to_json()
+            conn.execute(
+                update(DeviceRoutine)
+                .where(DeviceRoutine.device_id == device)
+                .values(model=stored, still_h=0.5)
+            )
+            conn.execute(
+                update(DeviceState)
+                .where(DeviceState.device_id == device)
+                .values(last_change_at=T0 - timedelta(hours=changed_h))
+            )
+    with db_engine.connect() as conn:
+        watch = drifting_homes(conn, T0)
+    assert list(watch.rows["recipient_id"]) == [still] and watch.candidates == 2
+    evidence = watch.rows.iloc[0]["evidence"]
+    assert evidence["basis"] == "still" and evidence["still_at_h"] == 3.0
+    sentence = explain_plug(evidence, "en")
+    assert "never stayed unchanged for longer than 30 min" in sentence
