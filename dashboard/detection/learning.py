@@ -61,12 +61,12 @@ class LearnSummary:
         )
 
 
-def _routine_devices(conn: Connection) -> list[tuple[int, str | None]]:
-    """(device id, region code) of every active plug and phone line, placed by the person's
-    region (the device's when it has no person), as the rules place them."""
+def _routine_devices(conn: Connection) -> list[tuple[int, str | None, str]]:
+    """(device id, region code, type code) of every active plug and phone line, placed by the
+    person's region (the device's when it has no person), as the rules place them."""
     d, r, region = Device.__table__, CareRecipient.__table__, Region.__table__
     query = (
-        select(d.c.id, region.c.code)
+        select(d.c.id, region.c.code, d.c.type_code)
         .select_from(
             d.outerjoin(r, r.c.id == d.c.recipient_id).outerjoin(
                 region, region.c.id == func.coalesce(r.c.region_id, d.c.region_id)
@@ -79,7 +79,7 @@ def _routine_devices(conn: Connection) -> list[tuple[int, str | None]]:
         )
         .order_by(d.c.id)
     )
-    return [(row[0], row[1]) for row in conn.execute(query)]
+    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
 
 
 def learn_routines(
@@ -102,9 +102,10 @@ def learn_routines(
     rows_out = []
     usable = with_bg = with_levels = 0
     devices = _routine_devices(conn)
-    ids = [device_id for device_id, _code in devices]
+    ids = [device_id for device_id, _code, _type in devices]
     # Phone lines have no level model; reading their (NULL) levels costs nothing.
-    level_ids = {i for i, code in devices if th.level_enabled_in(code)}
+    level_ids = {i for i, code, _type in devices if th.level_enabled_in(code)}
+    plugs = {i for i, _code, kind in devices if kind == "smart_plug"}  # a still record
     routines = DeviceRoutine.__table__
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
@@ -190,7 +191,7 @@ def learn_routines(
                 if background is not None
                 else None,
                 min_days=cfg.min_days,
-                changes=changes[device_id],
+                changes=changes[device_id] if device_id in plugs else None,
             )
             refs = len(routine.reference_days)
             model = None
