@@ -132,7 +132,6 @@ def learn_routines(
                 old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
         days: dict[int, dict[date, int]] = defaultdict(dict)
         changes: dict[int, dict[date, int]] = defaultdict(dict)
-        seen: dict[int, dict[date, int | None]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
@@ -154,18 +153,15 @@ def learn_routines(
                     daily.c.level_slots if read_levels else null().label("level_slots"),
                     daily.c.light_min,
                     daily.c.change_slots,
-                    daily.c.seen_slots,
                 )
                 .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
                 .order_by(daily.c.device_id, daily.c.day.desc())
             )
-            rows = conn.execute(query)
-            for device_id, day, slots, low, high, step, lv, light, changed, read in rows:
+            for device_id, day, slots, low, high, step, lv, light, changed in conn.execute(query):
                 days[device_id][day] = int(slots or 0)
                 # every sign of life is a change; a day stored without its change bits (the
                 # demo builder's, before 0015) counts its signs of life only
                 changes[device_id][day] = int(slots or 0) | int(changed or 0)
-                seen[device_id][day] = read
                 nights[device_id].append((low, high, step))
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
@@ -196,7 +192,6 @@ def learn_routines(
                 else None,
                 min_days=cfg.min_days,
                 changes=changes[device_id] if device_id in plugs else None,
-                seen=seen[device_id],
             )
             refs = len(routine.reference_days)
             model = None

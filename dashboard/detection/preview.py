@@ -69,7 +69,6 @@ class PlugHistory:
     away: tuple[tuple[date, date], ...] = ()  # (starts_on, ends_on exclusive)
     changes: dict[date, int] | None = None  # local day → bits of changes beyond the margins
     levels: dict[date, bytes] | None = None  # local day → level_slots (the level test)
-    seen: dict[date, int] | None = None  # local day → half-hours holding a reading
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,6 @@ def replay_counts(
                 background_since=plug.background_since,
                 changes=plug.changes,
                 levels=plug.levels,
-                seen=plug.seen,
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:
@@ -225,7 +223,6 @@ def load_histories(
     daily, rt, away = DeviceDaily.__table__, DeviceRoutine.__table__, AwayPeriod.__table__
     days: dict[int, dict[date, int]] = defaultdict(dict)
     changes: dict[int, dict[date, int]] = defaultdict(dict)
-    seen: dict[int, dict[date, int]] = defaultdict(dict)
     levels: dict[int, dict[date, bytes]] = defaultdict(dict)
     since: dict[int, date | None] = {}
     periods: dict[int, list[tuple[date, date]]] = defaultdict(list)
@@ -233,21 +230,18 @@ def load_histories(
     people = sorted({p[1] for p in plugs if p[1] is not None})
     for part in range(0, len(ids), CHUNK):
         chunk = ids[part : part + CHUNK]
-        for device_id, day, bits, changed, read, level in conn.execute(
+        for device_id, day, bits, changed, level in conn.execute(
             select(
                 daily.c.device_id,
                 daily.c.day,
                 daily.c.activity_slots,
                 daily.c.change_slots,
-                daily.c.seen_slots,
                 daily.c.level_slots if read_levels else null().label("level_slots"),
             ).where(daily.c.device_id.in_(chunk), daily.c.day >= first_day, daily.c.day <= last_day)
         ):
             days[device_id][day] = int(bits or 0)
             if changed is not None:
                 changes[device_id][day] = int(changed)
-            if read is not None:
-                seen[device_id][day] = int(read)
             if level is not None:
                 levels[device_id][day] = bytes(level)
         for device_id, model in conn.execute(
@@ -275,7 +269,6 @@ def load_histories(
             away=tuple(periods.get(recipient_id, ())) if recipient_id is not None else (),
             changes=changes.get(device_id),
             levels=levels.get(device_id),
-            seen=seen.get(device_id),
         )
         for device_id, recipient_id, hours in plugs
     ]

@@ -162,19 +162,17 @@ def learn_routine(
     background_since: date | None = None,
     min_days: int = 14,
     changes: dict[date, int] | None = None,
-    seen: dict[date, int | None] | None = None,
 ) -> Routine:
     """The routine from per-day activity bits of the days before ``learned_on``.
 
     Days the device did not yet exist simply have no entry; pass zero for days it reported
     without a sign of life (they are kept so the window shows the gap, but never reference).
     ``changes``: per day, the half-hours with a change beyond the fixed margins (with the
-    day's activity bits), for the longest still run (``detection.stillness``), broken where
-    ``seen`` (the half-hours holding a reading) shows an outage.
+    day's activity bits), for the longest still run (``detection.stillness``).
     """
     first = learned_on - timedelta(days=window_days)
     kept = {d: bits & FULL_DAY for d, bits in days.items() if first <= d < learned_on}
-    still = None if changes is None else longest_still_h(changes, first, learned_on, min_days, seen)
+    still = None if changes is None else longest_still_h(changes, first, learned_on, min_days)
     return Routine(learned_on, kept, background, half_life_days, background_since, min_days, still)
 
 

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
-from dashboard.detection import levels, stillness
+from dashboard.detection import levels
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
@@ -72,7 +72,6 @@ class _Days:
         background_since: date | None,
         last: date,
         changes: dict[date, int] | None = None,
-        seen: Mapping[date, int | None] | None = None,
     ):
         cfg = th.plug_routine
         self.day0 = min(days)
@@ -102,12 +101,7 @@ class _Days:
         # For each slot index j: the last slot before j holding a change (-1: none).
         marks = np.where(flat_changes, np.arange(flat_changes.size), -1)
         self.last_change_before = np.concatenate(([-1], np.maximum.accumulate(marks)))
-        read = np.full(self.n, stillness.FULL_DAY, dtype=np.uint64)  # unknown: read throughout
-        for day, value in (seen or {}).items():
-            k = (day - self.day0).days
-            if 0 <= k < self.n and value is not None:
-                read[k] = np.uint64(value)
-        self._still = (flat_changes, present, cfg.window_days, cfg.min_days, read, shifts)
+        self.still_h = _still_record(flat_changes, present, cfg.window_days, cfg.min_days)
         window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)
         # Days reported in the window before each day: a routine exists from min_days on.
         reported = np.concatenate(([0], np.cumsum(present)))
@@ -146,15 +140,6 @@ class _Days:
             )
         self.probs = probs
         self.epoch = epoch
-
-    def still_h(self, day: np.ndarray) -> np.ndarray:
-        """The stillness record of each of these days (NaN: none), learned only for the days
-        asked for (a district's preview asks for about 30 of each plug's 60)."""
-        flat_changes, present, window, min_days, read, shifts = self._still
-        wanted = np.unique(day)
-        flat_read = ((read[:, None] >> shifts) & np.uint64(1)).astype(bool).ravel()
-        record = _still_record(flat_changes, present, window, min_days, flat_read, wanted)
-        return record[day]
 
     def score(
         self, today: np.ndarray, first: np.ndarray, last: np.ndarray, quantile: float
@@ -199,31 +184,29 @@ class _Days:
 
 
 def _still_record(
-    flat_changes: np.ndarray,
-    present: np.ndarray,
-    window: int,
-    min_days: int,
-    flat_read: np.ndarray | None = None,
-    days: np.ndarray | None = None,
+    flat_changes: np.ndarray, present: np.ndarray, window: int, min_days: int
 ) -> np.ndarray:
-    """Per day (of ``days``, or every day), the longest still run (hours) of the ``window``
-    reported days before it, as ``stillness.longest_still_h`` learns it at that day's
-    midnight; NaN where there is none. ``flat_read``: per slot, a reading was received (None:
-    throughout)."""
+    """Per day, the longest still run (hours) of the ``window`` reported days before it, as
+    ``stillness.longest_still_h`` learns it at that day's midnight; NaN where there is none."""
     n = present.size
     out = np.full(n, np.nan)
-    changed = flat_changes.reshape(n, SLOTS_PER_DAY)
-    read = np.ones_like(changed) if flat_read is None else flat_read.reshape(n, SLOTS_PER_DAY)
+    at = np.flatnonzero(flat_changes)
+    if at.size < 2:
+        return out
+    a, b = at[:-1], at[1:]
+    day_a, day_b = a // SLOTS_PER_DAY, b // SLOTS_PER_DAY
+    # A run crosses only reported days: no day without a row between its two changes.
+    missing = np.concatenate(([0], np.cumsum(~present)))
+    unbroken = missing[day_b] - missing[day_a + 1] == 0
+    a, b, day_a, day_b = a[unbroken], b[unbroken], day_a[unbroken], day_b[unbroken]
     reported = np.concatenate(([0], np.cumsum(present)))
-    for k in range(n) if days is None else days.tolist():
+    for k in range(n):
         lo = max(k - window, 0)
         if reported[k] - reported[lo] < min_days:
             continue
-        rows = lo + np.flatnonzero(present[lo:k])
-        # the same arrays the nightly learning builds from its rows (days without one left out)
-        record = stillness._longest(changed[rows], read[rows], rows.astype(np.int64))
-        if record is not None:
-            out[k] = record
+        inside = (day_a >= lo) & (day_b < k)
+        if inside.any():
+            out[k] = (b[inside] - a[inside]).max() / 2
     return out
 
 
@@ -291,7 +274,6 @@ def scan_plug(
     min_hours: float | None = None,
     changes: dict[date, int] | None = None,
     levels: Mapping[date, bytes] | None = None,
-    seen: Mapping[date, int | None] | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -301,9 +283,7 @@ def scan_plug(
 
     ``days``: local day → activity bits (days without a row are quiet). ``changes``: local
     day → bits of changes beyond the margins (``device_daily.change_slots``; a day without
-    them counts its activity bits only). ``seen``: local day → ``device_daily.seen_slots`` (the
-    half-hours holding a reading: the stillness record's outages). ``levels``: local day →
-    ``device_daily.level_slots``,
+    them counts its activity bits only). ``levels``: local day → ``device_daily.level_slots``,
     for the level test (``plug_routine.level_enabled``) with each day's level model as the
     nightly job learns it. ``min_hours``: skip spells shorter than this (callers
     that know no stage comes earlier); by default the shortest of the ladder's first step and
@@ -317,7 +297,7 @@ def scan_plug(
     if shortest is None:
         shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
     last = end.astimezone(LOCAL_TZ).date() + timedelta(days=1)
-    d = _Days(days, th, background_since, last, changes, seen)
+    d = _Days(days, th, background_since, last, changes)
     first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
     last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
     routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
@@ -382,11 +362,8 @@ def scan_plug(
         # As plug_no_change: the fixed rule's spell against the day's still record, once the
         # plug is not young and the quiet has lasted min_quiet_h.
         day = np.minimum(today, d.n - 1)
-        ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[day]
-        record = np.full(day.size, np.nan)
-        if ok.any():
-            record[ok] = d.still_h(day[ok])
-        ok &= ~np.isnan(record)
+        record = d.still_h[day]
+        ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[day] & ~np.isnan(record)
         if ok.any():
             at = np.maximum(cfg.still_factor * np.nan_to_num(record), cfg.still_min_h)
             run = (j - np.maximum(d.last_change_before[j], a_of) - 0.5) / 2

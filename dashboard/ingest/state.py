@@ -119,7 +119,6 @@ class DaySignals:
 
     slots: int = 0
     changes: int = 0  # half-hours with a change beyond the margins (the ladder's clock)
-    seen: int = 0  # half-hours holding a power or light reading (a run's outages)
     night_low_w: float | None = None
     night_high_w: float | None = None
     night_step_w: float | None = None
@@ -218,7 +217,6 @@ def merge_state(
             # every stored reading, in order or late: a day's figures are its readings'
             local = event.ts.astimezone(LOCAL_TZ)
             day = days.setdefault(local.date(), DaySignals())
-            day.seen |= 1 << slot_of(local)
             if event.type == "power":
                 day.add_reading(event.fields["watts"], slot_of(local), top)
             else:
@@ -445,7 +443,6 @@ def _add_daily_on_conflict(stmt: Insert) -> Insert:
     set_["change_slots"] = _either(
         table.c.change_slots, new.change_slots, lambda a, b: a.op("|")(b)
     )
-    set_["seen_slots"] = _either(table.c.seen_slots, new.seen_slots, lambda a, b: a.op("|")(b))
     set_["above_slots"] = _either(table.c.above_slots, new.above_slots, lambda a, b: a.op("|")(b))
     set_["watts_sum"] = _either(table.c.watts_sum, new.watts_sum, lambda a, b: a + b)
     set_["watts_n"] = _either(table.c.watts_n, new.watts_n, lambda a, b: a + b)
@@ -504,7 +501,6 @@ def update_device_daily(
             | {
                 "activity_slots": day_signals.slots,
                 "change_slots": day_signals.changes,
-                "seen_slots": day_signals.seen or None,
                 "night_low_w": day_signals.night_low_w,
                 "night_high_w": day_signals.night_high_w,
                 "night_step_w": day_signals.night_step_w,

@@ -602,20 +602,17 @@ def test_0017_adds_the_light_columns_and_downgrades_keeping_rows(empty_engine):
 
 
 def test_0018_adds_the_still_record_and_downgrades_keeping_rows(empty_engine):
-    """A routine stored before has no still record and a stored day no read half-hours (NULL:
-    the test waits for the next learning, and such a day counts as read throughout); a
-    downgrade drops both columns and keeps the rows; upgrading again works."""
+    """A routine stored before has no still record (NULL: the test waits for the next learning);
+    a downgrade drops the column and keeps the routine; upgrading again works."""
     migrate.upgrade(empty_engine)
     with empty_engine.begin() as conn:
-        _plug_day_and_routine(conn, ("seen_slots", 7), ("still_h", 1.5))
+        _plug_day_and_routine(conn, ("light_min", None), ("light_course", None))
+        conn.execute(text("UPDATE device_routines SET still_h = 1.5"))
     migrate.downgrade(empty_engine, "0018_still_record-1")
     with empty_engine.connect() as conn:
         assert "still_h" not in _columns(conn, "device_routines")
-        assert "seen_slots" not in _columns(conn, "device_daily")
         assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
-        assert conn.execute(text("SELECT events FROM device_daily")).scalar() == 3
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT still_h FROM device_routines")).scalar() is None
-        assert conn.execute(text("SELECT seen_slots FROM device_daily")).scalar() is None
     assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0018_still_record"

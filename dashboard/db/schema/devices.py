@@ -238,9 +238,6 @@ class DeviceDaily(Base):
     # cycle counts): the ladder's clock, for the threshold preview (detection.scan). NULL on
     # days stored before it existed.
     change_slots: Mapped[int | None] = mapped_column(BigInteger)
-    # Half-hours holding a power or light reading: where a run without a change is an outage,
-    # not stillness (dashboard.detection.stillness). NULL on days stored before it existed.
-    seen_slots: Mapped[int | None] = mapped_column(BigInteger)
     # The smart plug's load between 01:00 and 05:00: lowest, highest, largest step between two
     # consecutive readings; the unattended load is learned from these (detection.background).
     night_low_w: Mapped[float | None] = mapped_column(Float)

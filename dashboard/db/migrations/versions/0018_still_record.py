@@ -1,5 +1,4 @@
-"""unusual stillness: device_routines.still_h, the longest still run of the learning window,
-and device_daily.seen_slots, the half-hours holding a reading
+"""unusual stillness: device_routines.still_h, the longest still run of the learning window
 
 Revision ID: 0018_still_record
 Revises: 0017_light_course
@@ -21,11 +20,8 @@ def upgrade() -> None:
     # Plain ADD COLUMN on both backends (nullable: a routine learned before has no record, and
     # the stillness test waits for the next nightly learning).
     op.add_column("device_routines", sa.Column("still_h", sa.Float(), nullable=True))
-    op.add_column("device_daily", sa.Column("seen_slots", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("device_daily", schema=None) as batch_op:
-        batch_op.drop_column("seen_slots")
     with op.batch_alter_table("device_routines", schema=None) as batch_op:
         batch_op.drop_column("still_h")
