@@ -195,7 +195,8 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     return {
         "device_id": f.device_id,
         "recipient_id": f.recipient_id,
-        "since": pd.Timestamp(ev["since"]),
+        # a stillness row: since the last change, as its sentence says
+        "since": pd.Timestamp(ev["change_since"] if evidence["basis"] == "still" else ev["since"]),
         "share": share,
         "expected": expected,
         "evidence": evidence,

@@ -135,5 +135,6 @@ def test_the_watch_list_shows_a_home_halfway_to_stillness(db_engine):
     assert list(watch.rows["recipient_id"]) == [still] and watch.candidates == 2
     evidence = watch.rows.iloc[0]["evidence"]
     assert evidence["basis"] == "still" and evidence["still_at_h"] == 3.0
+    assert watch.rows.iloc[0]["since"] == T0 - timedelta(hours=2)  # the last change
     sentence = explain_plug(evidence, "en")
     assert "never stayed unchanged for longer than 30 min" in sentence
