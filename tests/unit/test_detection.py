@@ -472,6 +472,25 @@ def ingest_day(engine, events: list[dict], day: date) -> None:
         learn_routines(conn, local(day + timedelta(days=1), 0, 10).astimezone(UTC))
 
 
+def first_stages(engine, plug: int, events: list[dict]) -> dict:
+    """Each event ingested at its own time with a tick after it: the moment (and evidence)
+    the plug's person alert first reached each stage."""
+    stages: dict = {}
+    for e in events:
+        ts = datetime.fromisoformat(e["ts"]).astimezone(UTC)
+        with engine.begin() as conn:
+            ingest_events(conn, VENDOR, [e], now=ts)
+            run_silence_tick(conn, ts, TH)
+            alert = conn.execute(
+                select(Alert.stage, Alert.evidence).where(
+                    Alert.device_id == plug, Alert.rule == "plug_no_change"
+                )
+            ).first()
+        if alert is not None and alert.stage not in stages:
+            stages[alert.stage] = (ts, alert.evidence)
+    return stages
+
+
 def test_learned_routine_catches_a_collapse_beside_a_cycling_fridge(db_engine):
     with db_engine.begin() as conn:
         ids = seed_catalog(conn)
@@ -505,19 +524,7 @@ def test_learned_routine_catches_a_collapse_beside_a_cycling_fridge(db_engine):
     assert routine.background_since == DAY0 + timedelta(days=3)
     assert len(routine.reference_days) == 21 and row.reference_days == 21
     today = [e for e in events if datetime.fromisoformat(e["ts"]) >= local(collapse.date(), 0)]
-    stages = {}
-    for e in today:
-        ts = datetime.fromisoformat(e["ts"]).astimezone(UTC)
-        with db_engine.begin() as conn:
-            ingest_events(conn, VENDOR, [e], now=ts)
-            run_silence_tick(conn, ts, TH)
-            alert = conn.execute(
-                select(Alert.stage, Alert.evidence).where(
-                    Alert.device_id == plug, Alert.rule == "plug_no_change"
-                )
-            ).first()
-        if alert is not None and alert.stage not in stages:
-            stages[alert.stage] = (ts, alert.evidence)
+    stages = first_stages(db_engine, plug, today)
     assert "attention" in stages, "the routine score never alerted"
     first_alert, evidence = stages["attention"]
     hours = (first_alert - collapse).total_seconds() / 3600
