@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
-from dashboard.detection import levels
+from dashboard.detection import levels, stillness
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
@@ -190,23 +190,16 @@ def _still_record(
     ``stillness.longest_still_h`` learns it at that day's midnight; NaN where there is none."""
     n = present.size
     out = np.full(n, np.nan)
-    at = np.flatnonzero(flat_changes)
-    if at.size < 2:
-        return out
-    a, b = at[:-1], at[1:]
-    day_a, day_b = a // SLOTS_PER_DAY, b // SLOTS_PER_DAY
-    # A run crosses only reported days: no day without a row between its two changes.
-    missing = np.concatenate(([0], np.cumsum(~present)))
-    unbroken = missing[day_b] - missing[day_a + 1] == 0
-    a, b, day_a, day_b = a[unbroken], b[unbroken], day_a[unbroken], day_b[unbroken]
+    changed = flat_changes.reshape(n, SLOTS_PER_DAY)
     reported = np.concatenate(([0], np.cumsum(present)))
     for k in range(n):
         lo = max(k - window, 0)
         if reported[k] - reported[lo] < min_days:
             continue
-        inside = (day_a >= lo) & (day_b < k)
-        if inside.any():
-            out[k] = (b[inside] - a[inside]).max() / 2
+        rows = lo + np.flatnonzero(present[lo:k])  # the rows the nightly job reads
+        record = stillness.longest_in_rows(changed[rows], rows)
+        if record is not None:
+            out[k] = record
     return out
 
 
@@ -365,9 +358,11 @@ def scan_plug(
         record = d.still_h[day]
         ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[day] & ~np.isnan(record)
         if ok.any():
-            at = np.maximum(cfg.still_factor * np.nan_to_num(record), cfg.still_min_h)
+            at = stillness.still_threshold_h(
+                np.nan_to_num(record), cfg.still_factor, cfg.still_min_h
+            )
             run = (j - np.maximum(d.last_change_before[j], a_of) - 0.5) / 2
-            rank = sum((run >= k * at).astype(np.int8) for k in (1, 2, 4))
+            rank = stillness.still_stage_rank(run, at)
             by_still = np.where(ok, rank, 0).astype(stage.dtype)
     final = np.maximum(np.maximum(np.maximum(stage, by_routine), by_level), by_still)
     out = []

@@ -42,27 +42,35 @@ def longest_still_h(
     days = sorted(d for d in changes if first <= d < until)
     if len(days) < min_days:
         return None
-    ordinals = np.array([d.toordinal() for d in days], dtype=np.int64)
     values = np.array([int(changes[d]) & FULL_DAY for d in days], dtype=np.uint64)
     bits = (values[:, None] >> np.arange(SLOTS_PER_DAY, dtype=np.uint64)) & np.uint64(1)
-    at = np.flatnonzero(bits.astype(bool).ravel())  # (row, slot) of each change, in time order
+    return longest_in_rows(bits.astype(bool), np.array([d.toordinal() for d in days]))
+
+
+def longest_in_rows(changed: np.ndarray, day_numbers: np.ndarray) -> float | None:
+    """:func:`longest_still_h` over rows of days already in arrays: ``changed`` (days, 48)
+    booleans, ``day_numbers`` each row's day (ascending; a gap between two is a day without a
+    row, which breaks a run). The nightly learning and the threshold preview share it."""
+    at = np.flatnonzero(changed.ravel())  # (row, slot) of each change, in time order
     if at.size < 2:
         return None
     row = at // SLOTS_PER_DAY
-    slot = ordinals[row] * SLOTS_PER_DAY + at % SLOTS_PER_DAY
-    # Runs between two changes whose days (and every day between) all have a row.
-    breaks = np.concatenate(([0], np.cumsum(np.diff(ordinals) > 1)))
+    # Runs between two changes whose days (and every day between) all have a row; within
+    # such a stretch the rows are consecutive days, so the flat distance is the time.
+    breaks = np.concatenate(([0], np.cumsum(np.diff(day_numbers) > 1)))
     unbroken = breaks[row[1:]] == breaks[row[:-1]]
     if not unbroken.any():
         return None
-    return float(np.diff(slot)[unbroken].max()) / 2
+    return float(np.diff(at)[unbroken].max()) / 2
 
 
-def still_threshold_h(still_h: float, factor: float, min_h: float) -> float:
-    """Hours unchanged at which the stillness test reaches 관심 (위험 at 2×, 심각 at 4×)."""
-    return max(factor * still_h, min_h)
+def still_threshold_h(still_h, factor: float, min_h: float):
+    """Hours unchanged at which the stillness test reaches 관심 (위험 at 2×, 심각 at 4×); for
+    one record (the rule) or an array of them (the preview)."""
+    return np.maximum(factor * still_h, min_h)
 
 
-def still_stage_rank(run_h: float, threshold_h: float) -> int:
-    """0 (none), 1 (관심), 2 (위험) or 3 (심각) for a still run of ``run_h`` hours."""
-    return sum(run_h >= k * threshold_h for k in (1, 2, 4))
+def still_stage_rank(run_h, threshold_h):
+    """0 (none), 1 (관심), 2 (위험) or 3 (심각) for a still run of ``run_h`` hours; element-wise
+    for arrays."""
+    return sum((run_h >= k * threshold_h) * 1 for k in (1, 2, 4))

@@ -108,13 +108,16 @@ def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: flo
     }
 
 
+STILL_EVIDENCE_KEYS = ("still_longest_h", "still_at_h", "still_run_h", "still_window_days")
+
+
 def still_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
     """Hours without a change beyond the margins at which the stillness test reaches 관심 for
     this plug (None: the test is off, or the routine has no still record yet)."""
     routine = facts.routine
     if not (cfg.still_enabled and routine is not None and routine.still_h is not None):
         return None
-    return still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h)
+    return float(still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h))
 
 
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
@@ -203,7 +206,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         still_on = still_on and facts.last_change_at > checked
     still_at = still_threshold(facts, cfg) if still_on else None
     still_run_h = hours_between(floor_since, observed) if observed > floor_since else 0.0
-    by_still = LEVEL_STAGES[still_stage_rank(still_run_h, still_at)] if still_at else None
+    by_still = LEVEL_STAGES[int(still_stage_rank(still_run_h, still_at))] if still_at else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -223,12 +226,16 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # One evidence shape whether or not the routine was scored (None: not scored).
     evidence |= score.evidence() if score is not None else dict.fromkeys(QuietScore.EVIDENCE_KEYS)
     evidence |= level.evidence() if level is not None else dict.fromkeys(LevelScore.EVIDENCE_KEYS)
-    evidence |= {
-        "still_longest_h": routine.still_h if still_at else None,
-        "still_at_h": round(still_at, 2) if still_at else None,
-        "still_run_h": round(still_run_h, 1) if still_at else None,
-        "still_window_days": cfg.window_days if still_at else None,
-    }
+    evidence |= (
+        {
+            "still_longest_h": routine.still_h,
+            "still_at_h": round(still_at, 2),
+            "still_run_h": round(still_run_h, 1),
+            "still_window_days": cfg.window_days,
+        }
+        if still_at
+        else dict.fromkeys(STILL_EVIDENCE_KEYS)
+    )
     final = worse(worse(worse(stage, by_routine), by_level), by_still)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"
