@@ -74,6 +74,15 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             days=evidence.get("still_window_days") or 28,
             longest=_duration(float(evidence.get("still_longest_h") or 0), lang),
         )
+    if evidence.get("basis") == "on":
+        return translate(
+            "detection.explain.on",
+            lang,
+            since=_clock(evidence.get("on_since"), at),
+            run=_duration(float(evidence.get("on_run_h") or 0), lang),
+            days=evidence.get("on_window_days") or 28,
+            longest=_duration(float(evidence.get("on_longest_h") or 0), lang),
+        )
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)
         return translate(

@@ -132,6 +132,7 @@ def learn_routines(
                 old_levels[device_id] = LevelModel.from_bytes(bytes(level_model))
         days: dict[int, dict[date, int]] = defaultdict(dict)
         changes: dict[int, dict[date, int]] = defaultdict(dict)
+        above: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
@@ -153,16 +154,21 @@ def learn_routines(
                     daily.c.level_slots if read_levels else null().label("level_slots"),
                     daily.c.light_min,
                     daily.c.change_slots,
+                    daily.c.above_slots,
                 )
                 .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
                 .order_by(daily.c.device_id, daily.c.day.desc())
             )
-            for device_id, day, slots, low, high, step, lv, light, changed in conn.execute(query):
+            for device_id, day, slots, low, high, step, lv, light, changed, up in conn.execute(
+                query
+            ):
                 days[device_id][day] = int(slots or 0)
                 # every sign of life is a change; a day stored without its change bits (the
                 # demo builder's, before 0015) counts its signs of life only
                 changes[device_id][day] = int(slots or 0) | int(changed or 0)
                 nights[device_id].append((low, high, step))
+                if up is not None:  # a day judged against a ceiling (a background then)
+                    above[device_id][day] = int(up)
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
                 if light is not None:
@@ -192,6 +198,7 @@ def learn_routines(
                 else None,
                 min_days=cfg.min_days,
                 changes=changes[device_id] if device_id in plugs else None,
+                above=above[device_id] if device_id in plugs else None,
             )
             refs = len(routine.reference_days)
             model = None
@@ -217,6 +224,7 @@ def learn_routines(
                     "level_model": model.to_bytes() if model is not None else None,
                     "light_course": course,
                     "still_h": routine.still_h,
+                    "on_h": routine.on_h,
                     "updated_at": now,
                 }
             )
@@ -269,6 +277,7 @@ def _replace_routine(stmt):
         "level_model",
         "light_course",
         "still_h",
+        "on_h",
         "updated_at",
     )
     return stmt.on_conflict_do_update(

@@ -29,6 +29,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from dashboard.detection.background import Background
+from dashboard.detection.left_on import longest_on_h
 from dashboard.detection.levels import slot_of
 from dashboard.detection.stillness import longest_still_h
 
@@ -76,6 +77,9 @@ class Routine:
     # The longest run without a change beyond the fixed margins in the window, in hours
     # (detection.stillness); None: too few days, or the days stored before it was learned.
     still_h: float | None = None
+    # The longest run above the background's ceiling in the window, in hours
+    # (detection.left_on); None: too few days with a ceiling, or stored before it was learned.
+    on_h: float | None = None
 
     @cached_property
     def reference_days(self) -> list[date]:
@@ -131,6 +135,7 @@ class Routine:
                 else None,
                 "min_days": self.min_days,
                 "still_h": self.still_h,
+                "on_h": self.on_h,
             },
             separators=(",", ":"),
         )
@@ -149,6 +154,7 @@ class Routine:
             else None,
             min_days=int(data.get("min_days", 14)),
             still_h=data.get("still_h"),
+            on_h=data.get("on_h"),
         )
 
 
@@ -162,18 +168,24 @@ def learn_routine(
     background_since: date | None = None,
     min_days: int = 14,
     changes: dict[date, int] | None = None,
+    above: dict[date, int] | None = None,
 ) -> Routine:
     """The routine from per-day activity bits of the days before ``learned_on``.
 
     Days the device did not yet exist simply have no entry; pass zero for days it reported
     without a sign of life (they are kept so the window shows the gap, but never reference).
     ``changes``: per day, the half-hours with a change beyond the fixed margins (with the
-    day's activity bits), for the longest still run (``detection.stillness``).
+    day's activity bits), for the longest still run (``detection.stillness``); ``above``: per
+    day stored against a ceiling, the half-hours above it, for the longest run of a load left
+    on (``detection.left_on``).
     """
     first = learned_on - timedelta(days=window_days)
     kept = {d: bits & FULL_DAY for d, bits in days.items() if first <= d < learned_on}
     still = None if changes is None else longest_still_h(changes, first, learned_on, min_days)
-    return Routine(learned_on, kept, background, half_life_days, background_since, min_days, still)
+    on = None if above is None else longest_on_h(above, first, learned_on, min_days)
+    return Routine(
+        learned_on, kept, background, half_life_days, background_since, min_days, still, on
+    )
 
 
 @dataclass(frozen=True)

@@ -105,6 +105,9 @@ class _State:
     last_event_type: str | None = None
     first_seen_at: datetime | None = None
     first_received_at: datetime | None = None
+    # A plug's first reading of its current run above the background's ceiling (an appliance
+    # on; ``detection.left_on``); None once a reading is at or under it, or without a ceiling.
+    above_since: datetime | None = None
 
 
 _STATE_FIELDS = tuple(vars(_State()))  # the dataclass's field order
@@ -204,6 +207,10 @@ def merge_state(
             before_w = state.last_power_w
             departed, beyond_margin = _apply_reading(state, event, margins, background)
             active, changed = active or departed, changed or beyond_margin
+            if event.type == "power":
+                # the run is judged against the ceiling the day's above_slots are
+                above = top is not None and event.fields["watts"] > top
+                state.above_since = (state.above_since or event.ts) if above else None
             state.last_seen_at = event.ts
             state.last_event_type = event.type
             if days is not None and event.type == "power":
@@ -411,6 +418,8 @@ def _merge_state_on_conflict(stmt: Insert) -> Insert:
             else_=table.c.first_seen_at,
         ),
         "first_received_at": func.coalesce(table.c.first_received_at, new.first_received_at),
+        # follows the readings: a newer batch's run (or its end, NULL) replaces the stored one
+        "above_since": case((newer, new.above_since), else_=table.c.above_since),
         # Any event may change a rule's decision: the next silence tick judges the device.
         "rules_due_at": null(),
     }

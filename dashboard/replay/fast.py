@@ -236,11 +236,18 @@ class Mirror:
             self.routine,
             self.state.last_activity_at,
         )
+        if not (cfg.enabled and self.type_code == "smart_plug" and routine is not None):
+            return False
+        above = self.state.above_since
+        if (
+            cfg.on_enabled
+            and routine.on_h is not None
+            and above is not None
+            and (now - above).total_seconds() >= cfg.on_min_h * 3600
+        ):
+            return True  # the left-on test's candidate (engine._candidates: on_due)
         return (
-            cfg.enabled
-            and self.type_code == "smart_plug"
-            and routine is not None
-            and (
+            (
                 len(routine.reference_days) >= cfg.min_days
                 or (cfg.level_enabled and self.level_model is not None)
                 or (cfg.still_enabled and routine.still_h is not None)

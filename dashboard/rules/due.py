@@ -32,7 +32,14 @@ from dashboard.rules.config import Thresholds
 from dashboard.rules.device import heartbeat_timeout_s
 from dashboard.rules.facts import RESULTS_LOOKBACK, routine_quiet
 from dashboard.rules.model import DeviceFacts, Reading
-from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, no_load, plug_ladder, still_threshold
+from dashboard.rules.plug import (
+    NO_LOAD_H,
+    NO_LOAD_W,
+    no_load,
+    on_threshold,
+    plug_ladder,
+    still_threshold,
+)
 from dashboard.rules.wandering import TYPE as TYPE_WANDERER
 from dashboard.rules.wandering import track_of
 from dashboard.settings import LOCAL_TZ
@@ -134,6 +141,12 @@ def _plug(
         changed = max(facts.last_change_at, since)
         for k in (1, 2, 4):
             yield changed + timedelta(hours=k * still_at)
+    # The left-on test: each stage's time on the run above the ceiling (a report clears the
+    # due time; one stamped ahead of the clock lets the clock cross them).
+    on_at = on_threshold(facts, cfg)
+    if cfg.enabled and on_at is not None and facts.above_since is not None:
+        for k in (1, 2, 4):
+            yield facts.above_since + timedelta(hours=k * on_at)
     # The level test: each half-hour's level may move S (a new reading clears the due time
     # anyway; the boundary catches a reading stamped ahead and a batch that came late).
     if cfg.enabled and cfg.level_enabled and facts.levels is not None:

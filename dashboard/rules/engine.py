@@ -191,8 +191,18 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         if cfg.enabled
         else false()
     )
+    # A plug above its ceiling for on_min_h with a record of such runs (the left-on test,
+    # city-wide): its line moves at every reading, so it is never quiet for the others.
+    on_due = (
+        and_(
+            s.c.above_since <= now - timedelta(hours=cfg.on_min_h),
+            d.c.id.in_(select(rt.c.device_id).where(rt.c.on_h.is_not(None))),
+        )
+        if cfg.enabled and cfg.on_enabled
+        else false()
+    )
     for code, conditions in (
-        ("smart_plug", [quiet(first_plug_signal), routine_due]),
+        ("smart_plug", [quiet(first_plug_signal), routine_due, on_due]),
         ("phone_line", [quiet(first_call_signal_h(th))]),
         ("care_robot", [quiet(th.robot.no_interaction_h)]),
         ("wandering_detector", [s.c.last_lat.is_not(None)]),

@@ -61,6 +61,11 @@ VOLATILE_EVIDENCE = frozenset(
         "still_longest_h",
         "still_at_h",
         "still_window_days",
+        # the left-on test's run grows with each report; its record moves with the learning
+        "on_run_h",
+        "on_longest_h",
+        "on_at_h",
+        "on_window_days",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -186,13 +191,20 @@ def _level_held(row, d: Decision) -> bool:
     run, not the person's spell. Held whatever the current basis once either test raised or
     escalated the alert (``held_by``)."""
     opened, ev = row.evidence or {}, d.evidence
-    if d.rule != "plug_no_change" or _holding(opened) is None:
+    held = _holding(opened) if d.rule == "plug_no_change" else None
+    if held is None:
         return False
+    if held == "on":
+        # The left-on test's run is not a quiet spell (each flicker counts as a sign of life):
+        # held while the test judges the same run above the standby; the power coming down
+        # (or the test no longer judging it) closes it.
+        run = ev.get("on_since")
+        return run is not None and run == opened.get("on_since")
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
 
 
-HOLDING_BASES = ("level", "still")
+HOLDING_BASES = ("level", "still", "on")
 
 
 def _holding(evidence: dict) -> str | None:

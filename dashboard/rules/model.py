@@ -91,6 +91,8 @@ class DeviceFacts:
     last_lon: float | None = None
     first_seen_at: datetime | None = None  # the oldest event (back-filled history included)
     first_received_at: datetime | None = None  # when Anbu stored the device's first event
+    # a plug's first reading of its current run above the background's ceiling (left_on)
+    above_since: datetime | None = None
     # the person
     no_change_hours: float | None = None
     safe_zone_m: float | None = None

@@ -120,6 +120,18 @@ def still_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
     return float(still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h))
 
 
+ON_EVIDENCE_KEYS = ("on_longest_h", "on_at_h", "on_run_h", "on_since", "on_window_days")
+
+
+def on_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
+    """Hours above the background's ceiling at which the left-on test reaches 관심 for this
+    plug (None: the test is off, or the routine has no record of such runs yet)."""
+    routine = facts.routine
+    if not (cfg.on_enabled and routine is not None and routine.on_h is not None):
+        return None
+    return float(still_threshold_h(routine.on_h, cfg.on_factor, cfg.on_min_h))
+
+
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
     """Staff marked the person away and the return date has not come."""
     return facts.away_until is not None and now.astimezone(LOCAL_TZ).date() < facts.away_until
@@ -207,6 +219,17 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     still_at = still_threshold(facts, cfg) if still_on else None
     still_run_h = hours_between(floor_since, observed) if observed > floor_since else 0.0
     by_still = LEVEL_STAGES[int(still_stage_rank(still_run_h, still_at))] if still_at else None
+    # A load left on (detection.left_on): the run above the ceiling, up to the last report,
+    # against the home's longest; not on the quiet spell (a flickering TV or a compressor
+    # moves the line at every reading, and each move counts as a sign of life). A run that
+    # began before staff closed this rule's alert waits for the power to come down.
+    on_since = facts.above_since
+    on_on = cfg.enabled and not (backfilled or young) and on_since is not None
+    if checked is not None and on_since is not None:
+        on_on = on_on and on_since > checked
+    on_at = on_threshold(facts, cfg) if on_on else None
+    on_run_h = hours_between(on_since, observed) if on_at and observed > on_since else 0.0
+    by_on = LEVEL_STAGES[int(still_stage_rank(on_run_h, on_at))] if on_at else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -236,11 +259,24 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         if still_at
         else dict.fromkeys(STILL_EVIDENCE_KEYS)
     )
-    final = worse(worse(worse(stage, by_routine), by_level), by_still)
+    evidence |= (
+        {
+            "on_longest_h": routine.on_h,
+            "on_at_h": round(on_at, 2),
+            "on_run_h": round(on_run_h, 1),
+            "on_since": iso(on_since),
+            "on_window_days": cfg.window_days,
+        }
+        if on_at
+        else dict.fromkeys(ON_EVIDENCE_KEYS)
+    )
+    final = worse(worse(worse(worse(stage, by_routine), by_level), by_still), by_on)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"
         if final not in (stage, by_routine):
-            evidence["basis"] = "level" if final == by_level else "still"
+            evidence["basis"] = (
+                "level" if final == by_level else "still" if final == by_still else "on"
+            )
         if evidence["basis"] == "level":
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":

@@ -615,4 +615,28 @@ def test_0018_adds_the_still_record_and_downgrades_keeping_rows(empty_engine):
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT still_h FROM device_routines")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0018_still_record"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision()
+
+
+def test_0019_adds_the_left_on_run_and_record_and_downgrades_keeping_rows(empty_engine):
+    """A state and a routine stored before have no run and no record (NULL: the test waits for
+    the next reading above the ceiling and the next learning); a downgrade drops both columns
+    and keeps the rows (and device_state's triggers); upgrading again works."""
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        _plug_day_and_routine(conn, ("light_min", None), ("light_course", None))
+        conn.execute(text("UPDATE device_routines SET on_h = 6.5"))
+        conn.execute(text(STATE_AT_0002), {"id": 1, "t": "2024-01-02 03:04:05.000000"})
+        conn.execute(text("UPDATE device_state SET above_since = state_since"))
+    migrate.downgrade(empty_engine, "0019_left_on-1")
+    with empty_engine.connect() as conn:
+        assert "on_h" not in _columns(conn, "device_routines")
+        assert "above_since" not in _columns(conn, "device_state")
+        assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 1
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT on_h FROM device_routines")).scalar() is None
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 1
+        assert conn.execute(text("SELECT above_since FROM device_state")).scalar() is None
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0019_left_on"

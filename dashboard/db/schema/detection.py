@@ -51,6 +51,9 @@ class DeviceRoutine(Base):
     # The longest run without a change beyond the fixed margins in the learning window, in
     # hours (dashboard.detection.stillness; also in ``model``): the tick's candidates read it.
     still_h: Mapped[float | None] = mapped_column(Float)
+    # The longest run of readings above the background's ceiling in the learning window, in
+    # hours (dashboard.detection.left_on; also in ``model``): the tick's candidates read it.
+    on_h: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

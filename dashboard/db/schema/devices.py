@@ -178,6 +178,10 @@ class DeviceState(Base):
     # A change beyond the fixed margins alone (5 W, 30 lux): the fixed ladder's clock. Later
     # than or equal to last_activity_at; NULL on rows stored before it existed.
     last_change_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A smart plug's first reading of the current run of readings above its learned
+    # background's ceiling (an appliance on); NULL once a reading is at or under it, or without
+    # a background (dashboard.detection.left_on). Follows the readings (in order only).
+    above_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The device's oldest event (moves back when history is back-filled), and when Anbu stored
     # its first event (never moves): where the silence clocks may start (docs/rules.md).
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
