@@ -198,7 +198,20 @@ def enrich(
             or f.last_activity_at <= now - timedelta(hours=th.call_routine.min_quiet_h)
         )
     ]
-    routines = load_routines(conn, quiet_plugs + quiet_lines)
+    # The left-on test reads the routine's record once a plug has been above its ceiling for
+    # on_min_h, however recent its last sign of life (each flicker is one).
+    cfg = th.plug_routine
+    on_plugs = [
+        f.device_id
+        for f in facts
+        if f.type_code == "smart_plug"
+        and cfg.enabled
+        and cfg.on_enabled
+        and f.above_since is not None
+        and f.above_since <= now - timedelta(hours=cfg.on_min_h)
+        and f.device_id not in quiet_plugs
+    ]
+    routines = load_routines(conn, quiet_plugs + on_plugs + quiet_lines)
     # The level test reads the same quiet plugs' level models and recent levels, for plugs
     # whose region (the person's) has it on.
     quiet = set(quiet_plugs)

@@ -1,0 +1,290 @@
+"""A load left on (``detection.left_on``): the record, ingest's live run, the rule's stages, the
+tick's due time, the sentence, the hold on an open alert, and the whole path on the database."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from types import SimpleNamespace
+
+from sqlalchemy import select
+
+from dashboard.db.schema import DeviceRoutine, DeviceState
+from dashboard.detection.background import Background
+from dashboard.detection.explain import explain_plug
+from dashboard.detection.left_on import longest_on_h
+from dashboard.detection.routine import Routine, learn_routine
+from dashboard.ingest.events import ValidEvent
+from dashboard.ingest.state import Margins, _State, merge_state
+from dashboard.rules.config import Thresholds
+from dashboard.rules.due import device_due
+from dashboard.rules.lifecycle import _level_held, merged_evidence
+from dashboard.rules.model import Decision
+from dashboard.rules.plug import plug_no_change
+from tests.ingest_support import seed_catalog
+from tests.unit.test_detection import (
+    DAY0,
+    TODAY,
+    bits,
+    daily_routine,
+    first_stages,
+    ingest_day,
+    local,
+    plug_facts,
+)
+
+TH = Thresholds()
+WINDOW = (TODAY - timedelta(days=28), TODAY)
+
+
+def on_routine(on_h: float | None = 3.0) -> Routine:
+    return replace(daily_routine(), on_h=on_h)
+
+
+def tweak(**plug_routine) -> Thresholds:
+    return TH.model_copy(
+        update={"plug_routine": TH.plug_routine.model_copy(update=plug_routine)}
+    )
+
+
+# --- the record ------------------------------------------------------------------------------
+
+
+def test_the_record_is_the_longest_run_of_half_hours_above_the_ceiling():
+    days = {TODAY - timedelta(days=k): bits(38, 43) for k in range(1, 15)}  # 19:00–22:00
+    assert longest_on_h(days, *WINDOW, 14) == 3.0
+    days[TODAY - timedelta(days=4)] = bits(30, 43)  # one long evening: 15:00–22:00
+    assert longest_on_h(days, *WINDOW, 14) == 7.0
+    assert longest_on_h(days, *WINDOW, 15) is None  # 14 days with a ceiling: too few
+    assert longest_on_h({d: 0 for d in days}, *WINDOW, 14) == 0.0  # never above
+
+
+def test_an_hourly_plug_bridges_its_empty_half_hours_but_not_an_hour_below():
+    hourly = sum(1 << j for j in range(38, 44, 2))  # readings at 19:00, 20:00, 21:00
+    days = {TODAY - timedelta(days=k): hourly for k in range(1, 15)}
+    assert longest_on_h(days, *WINDOW, 14) == 2.5  # 19:00 to the end of 21:00's half-hour
+    split = bits(30, 33) | bits(37, 40)  # 15:00–17:00, below for 2 half-hours, 18:30–20:30
+    days = {TODAY - timedelta(days=k): split for k in range(1, 15)}
+    assert longest_on_h(days, *WINDOW, 14) == 2.0
+
+
+def test_a_run_across_midnight_counts_whole_and_a_missing_day_ends_it():
+    days = {TODAY - timedelta(days=k): bits(44, 47) | bits(0, 3) for k in range(2, 16)}
+    assert longest_on_h(days, *WINDOW, 14) == 4.0  # 22:00–02:00 across midnight
+    del days[TODAY - timedelta(days=8)]  # nothing received that day: the run ends there
+    days[TODAY - timedelta(days=9)] = bits(40, 47)  # 20:00 until midnight
+    assert longest_on_h(days, *WINDOW, 13) == 4.0
+
+
+def test_a_run_still_going_at_the_end_of_the_window_is_not_a_record_yet():
+    """The learning at midnight must not take the run the test is judging as the home's
+    normal: the TV on since 19:00 yesterday and still on at midnight counts for nothing."""
+    days = {TODAY - timedelta(days=k): bits(38, 43) for k in range(2, 16)}
+    days[TODAY - timedelta(days=1)] = bits(38, 47)
+    assert longest_on_h(days, *WINDOW, 14) == 3.0
+
+
+def test_learning_stores_the_record_and_json_keeps_it():
+    above = {TODAY - timedelta(days=k): bits(38, 43) for k in range(1, 29)}
+    days = dict.fromkeys(above, bits(38, 43))
+    routine = learn_routine(days, TODAY, above=above)
+    assert routine.on_h == 3.0
+    assert Routine.from_json(routine.to_json()).on_h == 3.0
+    assert learn_routine(days, TODAY).on_h is None
+
+
+# --- ingest's live run -----------------------------------------------------------------------
+
+
+TV_PLUG = Background(low_w=1.0, high_w=1.0, step_w=0.0, nights=28)  # ceiling 6 W
+
+
+def reading(ts: datetime, watts: float, index: int = 0) -> ValidEvent:
+    return ValidEvent(
+        index=index,
+        event_uid=f"e{ts.isoformat()}",
+        device_uid="plug-1",
+        ts=ts,
+        type="power",
+        value=watts,
+        data=None,
+        fields={"watts": watts},
+    )
+
+
+def test_ingest_keeps_the_first_reading_of_the_run_above_the_ceiling():
+    margins = Margins(power_w=5, lux=30, min_answered_s=0)
+    t0 = local(TODAY, 19, 0).astimezone(UTC)
+    state = merge_state(_State(), [reading(t0 - timedelta(hours=1), 1.0)], margins, TV_PLUG)
+    assert state.above_since is None
+    flicker = [reading(t0 + timedelta(minutes=30 * k), 120 + 15 * (k % 2), k) for k in range(6)]
+    state = merge_state(state, flicker, margins, TV_PLUG)
+    assert state.above_since == t0
+    assert state.last_activity_at == t0 + timedelta(hours=2, minutes=30)  # each flicker counts
+    # a late reading (before the last one) moves nothing; the TV off ends the run
+    late = merge_state(state, [reading(t0 - timedelta(minutes=10), 1.0, 9)], margins, TV_PLUG)
+    assert late.above_since == t0
+    off = merge_state(state, [reading(t0 + timedelta(hours=4), 1.0)], margins, TV_PLUG)
+    assert off.above_since is None
+    # without a ceiling (no background yet, or the fixed rule alone) there is no run
+    assert merge_state(_State(), flicker, margins, None).above_since is None
+
+
+# --- the rule --------------------------------------------------------------------------------
+
+
+# the TV switched on at 19:00 the evening before; it flickers, so each reading is a sign of life
+ON_AT = local(TODAY - timedelta(days=1), 19, 0).astimezone(UTC)
+
+
+def on_facts(routine: Routine | None = None, **kw) -> object:
+    return plug_facts(ON_AT, routine or on_routine(), above_since=ON_AT, **kw)
+
+
+def at(facts, hours: float, th: Thresholds = TH) -> Decision:
+    """The decision ``hours`` after 19:00, the last report (a flicker) at that moment."""
+    now = ON_AT + timedelta(hours=hours)
+    return plug_no_change(
+        replace(facts, last_seen_at=now, last_activity_at=now, last_change_at=now), th, now
+    )
+
+
+def test_a_tv_left_on_three_times_longer_than_ever_alerts_though_it_flickers():
+    """Record 3 h: 관심 at 9 h (04:00), 위험 at 18 h, 심각 at 36 h, each with its sentence;
+    every reading is a sign of life, so no other test sees a quiet spell."""
+    facts = on_facts()
+    assert at(facts, 8.9).stage is None
+    decision = at(facts, 9)
+    assert decision.stage == "attention" and decision.evidence["basis"] == "on"
+    assert decision.evidence["on_at_h"] == 9 and decision.evidence["on_longest_h"] == 3.0
+    assert decision.evidence["explanation"] == (
+        "Power above this home's standby since 2026-11-29 19:00 (9 h); in its last 28 days"
+        " it never stayed above it for longer than 3 h."
+    )
+    assert explain_plug(decision.evidence, "ko") == (
+        "2026-11-29 19:00 이후 전력이 대기 수준 위에 머물러 있습니다(9시간). 최근 28일 동안"
+        " 이 집은 3시간보다 오래 그런 적이 없습니다."
+    )
+    assert at(facts, 17.9).stage == "attention"
+    assert at(facts, 18).stage == "risk" and at(facts, 36).stage == "severe"
+
+
+def test_the_minimum_the_switch_and_the_conditions():
+    assert at(on_facts(on_routine(0.5)), 5.9).stage is None  # never before on_min_h (6 h)
+    assert at(on_facts(on_routine(0.5)), 6).stage == "attention"
+    assert at(on_facts(), 9, tweak(on_enabled=False)).stage is None
+    assert at(on_facts(), 9, tweak(enabled=False)).stage is None
+    assert at(on_facts(on_routine(None)), 40).stage is None  # no record yet
+    young = replace(daily_routine(days=10), on_h=3.0)
+    assert at(on_facts(young), 20).stage is None
+    assert at(replace(on_facts(), above_since=None), 40).stage is None  # came down
+    # the plug stopped reporting 2 h in: only the observed run counts
+    silent = replace(on_facts(), last_seen_at=ON_AT + timedelta(hours=2))
+    assert plug_no_change(silent, TH, ON_AT + timedelta(hours=12)).stage is None
+
+
+def test_after_staff_close_the_alert_the_same_run_waits_for_the_power_to_come_down():
+    closed = ON_AT + timedelta(hours=10)
+    facts = on_facts(human_closed_at={"plug_no_change": closed})
+    assert at(facts, 40).stage is None
+    # switched off and on again an hour after the close: a new run, judged again
+    later = replace(facts, above_since=closed + timedelta(hours=1))
+    assert at(later, 19).stage is None  # 8 h into the new run
+    decision = at(later, 20)
+    assert decision.stage == "attention" and decision.evidence["basis"] == "on"
+
+
+def test_the_tick_is_due_at_each_stage_of_the_run():
+    facts = replace(on_facts(), last_seen_at=ON_AT + timedelta(hours=2))
+    now = ON_AT + timedelta(hours=2)
+    due = device_due(facts, TH, now)
+    assert due is not None and due <= ON_AT + timedelta(hours=9)
+
+
+def test_an_open_left_on_alert_is_held_while_the_run_goes_on_and_closes_when_it_ends():
+    facts = on_facts()
+    stored = merged_evidence({}, at(facts, 9).evidence)
+    assert stored["held_by"] == "on"
+    # a flicker: a sign of life for every other test, the same run for this one
+    assert _level_held(SimpleNamespace(evidence=stored), at(facts, 10))
+    # the TV switched off: the run ends and the alert closes
+    now = ON_AT + timedelta(hours=11)
+    off = plug_no_change(
+        replace(facts, above_since=None, last_seen_at=now, last_activity_at=now), TH, now
+    )
+    assert off.stage is None
+    assert not _level_held(SimpleNamespace(evidence=stored), off)
+
+
+# --- the whole path on the database ----------------------------------------------------------
+
+
+def tv_history(days: int) -> list[dict]:
+    """Half-hourly readings of a TV plug: 1 W standby; the TV on 19:00–22:00 (120/135 W,
+    flickering) every evening; on the last evening it is switched on at 19:00 and never off."""
+    events = []
+    for d in range(days):
+        day = DAY0 + timedelta(days=d)
+        for slot in range(48):
+            ts = local(day, slot // 2, 30 * (slot % 2))
+            on = 38 <= slot < 44 or (d == days - 1 and slot >= 38)
+            watts = (120.0 if slot % 2 else 135.0) if on else 1.0
+            events.append(
+                {
+                    "event_id": f"tv{d:03d}-{slot:02d}",
+                    "device_id": "plug-1",
+                    "ts": ts.isoformat(),
+                    "type": "power",
+                    "watts": watts,
+                }
+            )
+    return events
+
+
+def test_a_tv_left_on_alerts_through_ingest_learning_and_the_tick(db_engine):
+    """24 days of evening TV (3 h): the nightly learning stores a record of 3 h. On day 25 the
+    TV is switched on at 19:00 and never off; every reading flickers by 15 W (a sign of life),
+    so only the left-on test can see it: 관심 at 04:00 (9 h), 위험 at 13:00 (18 h)."""
+    with db_engine.begin() as conn:
+        ids = seed_catalog(conn)
+    plug = ids["plug-1"]
+    events = tv_history(25)
+    for d in range(24):
+        ingest_day(db_engine, events, DAY0 + timedelta(days=d))
+    with db_engine.connect() as conn:
+        stored = conn.execute(
+            select(DeviceRoutine.on_h, DeviceRoutine.model).where(DeviceRoutine.device_id == plug)
+        ).one()
+    assert stored.on_h == 3.0 and Routine.from_json(stored.model).on_h == 3.0
+    last = DAY0 + timedelta(days=24)
+    tonight = [e for e in events if datetime.fromisoformat(e["ts"]).date() == last]
+    after = [
+        {
+            "event_id": f"late{k:02d}",
+            "device_id": "plug-1",
+            "ts": local(last + timedelta(days=1), k // 2, 30 * (k % 2)).isoformat(),
+            "type": "power",
+            "watts": 120.0 if k % 2 else 135.0,
+        }
+        for k in range(28)
+    ]
+    stages = first_stages(db_engine, plug, tonight + after)
+    assert "attention" in stages, "the left-on test never alerted"
+    ts, evidence = stages["attention"]
+    assert ts == local(last + timedelta(days=1), 4).astimezone(UTC)
+    assert evidence["basis"] == "on"
+    assert "never stayed above it for longer than 3 h" in evidence["explanation"]
+    assert stages["risk"][0] == local(last + timedelta(days=1), 13).astimezone(UTC)
+    with db_engine.connect() as conn:
+        since = conn.execute(
+            select(DeviceState.above_since).where(DeviceState.device_id == plug)
+        ).scalar_one()
+    assert since == local(last, 19).astimezone(UTC)
+
+
+def test_days_stored_before_a_background_do_not_count_toward_the_record():
+    """``above_slots`` is NULL on a day without a ceiling: such days have no row in the record's
+    input (the learning reads only days judged against one)."""
+    judged = {TODAY - timedelta(days=k): bits(38, 43) for k in range(1, 10)}
+    assert longest_on_h(judged, *WINDOW, 14) is None
+    assert date(2026, 1, 1) not in judged
