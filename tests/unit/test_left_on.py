@@ -42,9 +42,7 @@ def on_routine(on_h: float | None = 3.0) -> Routine:
 
 
 def tweak(**plug_routine) -> Thresholds:
-    return TH.model_copy(
-        update={"plug_routine": TH.plug_routine.model_copy(update=plug_routine)}
-    )
+    return TH.model_copy(update={"plug_routine": TH.plug_routine.model_copy(update=plug_routine)})
 
 
 # --- the record ------------------------------------------------------------------------------
