@@ -6,7 +6,8 @@ of the person's district), is halfway to 관심 without an alert: it is in a win
 normally active in (share ≥ ``plug_routine.min_share``) and already misses at least half of the
 ``attention_slots`` normally active half-hours that would raise 관심, or, where the district has
 the level test on, its level evidence has reached half of ``level_h``, or its readings have
-not changed for half of the stillness test's threshold (``detection.stillness``). The
+not changed for half of the stillness test's threshold (``detection.stillness``), or its power
+has stayed above the standby for half of the left-on test's (``detection.left_on``). The
 candidates are bounded in SQL first: plugs quiet for the most lenient district's
 ``min_quiet_h`` with a usable routine row (or a level model, where the level test is on
 somewhere, or a still record) that still report (within
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, false, or_, select
+from sqlalchemy import Connection, and_, false, or_, select
 
 from dashboard.auth.regions import area_prefix
 from dashboard.db.schema import (
@@ -96,14 +97,26 @@ def candidate_ids(
             d.c.type_code == "smart_plug",
             d.c.status == "active",
             d.c.recipient_id.is_not(None),
-            s.c.last_activity_at <= now - timedelta(hours=min_quiet_h),
             # Still reporting: a plug gone silent is a device fault (the silent list), and the
             # rule scores only observed time.
             s.c.last_seen_at >= now - timedelta(seconds=reporting_s),
             or_(
-                rt.c.reference_days >= cfg.min_days,
-                rt.c.level_model.is_not(None) if th.level_enabled_anywhere else false(),
-                rt.c.still_h.is_not(None) if cfg.still_enabled else false(),
+                and_(
+                    s.c.last_activity_at <= now - timedelta(hours=min_quiet_h),
+                    or_(
+                        rt.c.reference_days >= cfg.min_days,
+                        rt.c.level_model.is_not(None) if th.level_enabled_anywhere else false(),
+                        rt.c.still_h.is_not(None) if cfg.still_enabled else false(),
+                    ),
+                ),
+                # above its standby for half the left-on test's minimum, with a record (its
+                # line moves at every reading: never quiet)
+                and_(
+                    s.c.above_since <= now - timedelta(hours=cfg.on_min_h / 2),
+                    rt.c.on_h.is_not(None),
+                )
+                if cfg.on_enabled
+                else false(),
             ),
             d.c.id.not_in(
                 select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
@@ -180,11 +193,15 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     by_level = level_s / cfg.level_h if level_s is not None and level_s >= cfg.level_h / 2 else 0.0
     run_h, still_at = ev.get("still_run_h"), ev.get("still_at_h")  # None: no stillness record
     by_still = run_h / still_at if still_at and run_h >= still_at / 2 else 0.0
-    if not (by_routine or by_level or by_still):
+    on_h, on_at = ev.get("on_run_h"), ev.get("on_at_h")  # None: not above, or no record
+    by_on = on_h / on_at if on_at and on_h >= on_at / 2 else 0.0
+    if not (by_routine or by_level or by_still or by_on):
         return None
     observed = min(now, f.last_seen_at or now)
     evidence = ev | {"basis": "routine", "scored_at": iso(observed)}
-    if by_still > max(by_routine, by_level):
+    if by_on > max(by_routine, by_level, by_still):
+        evidence["basis"] = "on"
+    elif by_still > max(by_routine, by_level):
         evidence["basis"] = "still"
     elif by_level > by_routine and f.levels is not None:
         since = ev.get("level_since")
@@ -195,12 +212,15 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     return {
         "device_id": f.device_id,
         "recipient_id": f.recipient_id,
-        # a stillness row: since the last change, as its sentence says
-        "since": pd.Timestamp(ev["change_since"] if evidence["basis"] == "still" else ev["since"]),
+        # a stillness row: since the last change, a left-on row: since the power went above
+        # the standby, as their sentences say
+        "since": pd.Timestamp(
+            {"still": ev["change_since"], "on": ev["on_since"]}.get(evidence["basis"], ev["since"])
+        ),
         "share": share,
         "expected": expected,
         "evidence": evidence,
-        "progress": max(by_routine, by_level, by_still),
+        "progress": max(by_routine, by_level, by_still, by_on),
     }
 
 

@@ -199,7 +199,8 @@ def enrich(
         )
     ]
     # The left-on test reads the routine's record once a plug has been above its ceiling for
-    # on_min_h, however recent its last sign of life (each flicker is one).
+    # half of on_min_h (the watch list shows a home halfway to 관심), however recent its last
+    # sign of life (each flicker is one).
     cfg = th.plug_routine
     on_plugs = [
         f.device_id
@@ -208,7 +209,7 @@ def enrich(
         and cfg.enabled
         and cfg.on_enabled
         and f.above_since is not None
-        and f.above_since <= now - timedelta(hours=cfg.on_min_h)
+        and f.above_since <= now - timedelta(hours=cfg.on_min_h / 2)
         and f.device_id not in quiet_plugs
     ]
     routines = load_routines(conn, quiet_plugs + on_plugs + quiet_lines)

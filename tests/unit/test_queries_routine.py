@@ -138,3 +138,41 @@ def test_the_watch_list_shows_a_home_halfway_to_stillness(db_engine):
     assert watch.rows.iloc[0]["since"] == T0 - timedelta(hours=2)  # the last change
     sentence = explain_plug(evidence, "en")
     assert "never stayed unchanged for longer than 30 min" in sentence
+
+
+def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
+    """A usable routine, a record of 3 h above the standby (관심 at 9 h); each reading a sign of
+    life (quiet for 10 minutes only): above its standby for 5 h the home is on the watch list
+    with the left-on sentence, since the power went up; for 4 h it is not (half is 4.5 h)."""
+    from dashboard.db.schema import DeviceRoutine, DeviceState
+    from dashboard.detection.explain import explain_plug
+
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        left_on, plug = add_person(conn)
+        _calm, other = add_person(conn)
+        for device, above_h in ((plug, 5.0), (other, 4.0)):
+            give_routine(conn, device, T0, quiet_h=1 / 6)
+            conn.execute(
+                update(DeviceRoutine).where(DeviceRoutine.device_id == device).values(on_h=3.0)
+            )
+            model = conn.scalar(
+                select(DeviceRoutine.model).where(DeviceRoutine.device_id == device)
+            )
+            conn.execute(
+                update(DeviceRoutine)
+                .where(DeviceRoutine.device_id == device)
+                .values(model=model.replace('"on_h":null', '"on_h":3.0'))
+            )
+            conn.execute(
+                update(DeviceState)
+                .where(DeviceState.device_id == device)
+                .values(above_since=T0 - timedelta(hours=above_h), last_power_w=120.0)
+            )
+    with db_engine.connect() as conn:
+        watch = drifting_homes(conn, T0)
+    assert list(watch.rows["recipient_id"]) == [left_on] and watch.candidates == 2
+    evidence = watch.rows.iloc[0]["evidence"]
+    assert evidence["basis"] == "on" and evidence["on_at_h"] == 9.0
+    assert watch.rows.iloc[0]["since"] == T0 - timedelta(hours=5)  # when the power went up
+    assert "never stayed above it for longer than 3 h" in explain_plug(evidence, "en")
