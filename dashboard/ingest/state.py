@@ -211,6 +211,10 @@ def merge_state(
                 # the run is judged against the ceiling the day's above_slots are
                 above = top is not None and event.fields["watts"] > top
                 state.above_since = (state.above_since or event.ts) if above else None
+            elif event.type == "lux" and departed and state.above_since is not None:
+                # a light switched while the power stays up: someone is there, the run
+                # starts again (``detection.left_on``)
+                state.above_since = event.ts
             state.last_seen_at = event.ts
             state.last_event_type = event.type
             if days is not None and event.type == "power":

@@ -124,8 +124,33 @@ def test_ingest_keeps_the_first_reading_of_the_run_above_the_ceiling():
     assert late.above_since == t0
     off = merge_state(state, [reading(t0 + timedelta(hours=4), 1.0)], margins, TV_PLUG)
     assert off.above_since is None
+    # a light switched on (beyond the margin, no learned course) while the TV stays on: the
+    # run starts again there; a light reading within the margin changes nothing
+    t_lux = t0 + timedelta(hours=3)
+    dim = merge_state(
+        state,
+        [lux(t_lux - timedelta(minutes=10), 20.0, 7), lux(t_lux - timedelta(minutes=5), 40.0, 8)],
+        margins,
+        TV_PLUG,
+    )
+    assert dim.above_since == t0 and dim.last_lux == 40.0
+    lit = merge_state(dim, [lux(t_lux, 300.0, 9)], margins, TV_PLUG)
+    assert lit.above_since == t_lux
     # without a ceiling (no background yet, or the fixed rule alone) there is no run
     assert merge_state(_State(), flicker, margins, None).above_since is None
+
+
+def lux(ts: datetime, value: float, index: int = 0) -> ValidEvent:
+    return ValidEvent(
+        index=index,
+        event_uid=f"l{ts.isoformat()}",
+        device_uid="plug-1",
+        ts=ts,
+        type="lux",
+        value=value,
+        data=None,
+        fields={"lux": value},
+    )
 
 
 # --- the rule --------------------------------------------------------------------------------
