@@ -11,7 +11,7 @@ was 5–12 h.
 The test reads ``device_state.above_since`` (ingest: the first reading of the current run above
 the ceiling ``ceiling(background, margin)``, the same line ``device_daily.above_slots`` is
 drawn against) against the home's longest such run of its last ``window_days`` days: 관심 once
-the run is ``on_factor`` times that long (at least ``on_min_h``), 위험 at twice, 심각 at four
+the run is ``on_factor`` (2) times that long (at least ``on_min_h``), 위험 at twice, 심각 at four
 times, as the stillness test does (``detection.stillness``). A whole-home meter whose days run
 above its nights' ceiling from morning to night has a long record, and the test stays behind
 the ladder there; it only ever adds an earlier stage.

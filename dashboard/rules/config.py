@@ -113,7 +113,7 @@ class PlugRoutine(_Section):
     # on_factor × the home's longest such run of the window (at least on_min_h) is 관심, 2× that
     # 위험, 4× 심각, beside the routine and the floor.
     on_enabled: bool = True
-    on_factor: float = Field(3, ge=1.5, le=20)
+    on_factor: float = Field(2, ge=1.5, le=20)
     on_min_h: float = Field(6, ge=1, le=48)
 
     @model_validator(mode="after")

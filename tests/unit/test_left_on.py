@@ -37,7 +37,7 @@ TH = Thresholds()
 WINDOW = (TODAY - timedelta(days=28), TODAY)
 
 
-def on_routine(on_h: float | None = 3.0) -> Routine:
+def on_routine(on_h: float | None = 4.0) -> Routine:
     return replace(daily_routine(), on_h=on_h)
 
 
@@ -172,29 +172,31 @@ def at(facts, hours: float, th: Thresholds = TH) -> Decision:
     )
 
 
-def test_a_tv_left_on_three_times_longer_than_ever_alerts_though_it_flickers():
-    """Record 3 h: 관심 at 9 h (04:00), 위험 at 18 h, 심각 at 36 h, each with its sentence;
+def test_a_tv_left_on_twice_as_long_as_ever_alerts_though_it_flickers():
+    """Record 4 h: 관심 at 8 h (03:00), 위험 at 16 h, 심각 at 32 h, each with its sentence;
     every reading is a sign of life, so no other test sees a quiet spell."""
     facts = on_facts()
-    assert at(facts, 8.9).stage is None
-    decision = at(facts, 9)
+    assert at(facts, 7.9).stage is None
+    decision = at(facts, 8)
     assert decision.stage == "attention" and decision.evidence["basis"] == "on"
-    assert decision.evidence["on_at_h"] == 9 and decision.evidence["on_longest_h"] == 3.0
+    assert decision.evidence["on_at_h"] == 8 and decision.evidence["on_longest_h"] == 4.0
     assert decision.evidence["explanation"] == (
-        "Power above this home's standby since 2026-11-29 19:00 (9 h); in its last 28 days"
-        " it never stayed above it for longer than 3 h."
+        "Power above this home's standby since 2026-11-29 19:00 (8 h); in its last 28 days"
+        " it never stayed above it for longer than 4 h."
     )
     assert explain_plug(decision.evidence, "ko") == (
-        "2026-11-29 19:00 이후 전력이 대기 수준 위에 머물러 있습니다(9시간). 최근 28일 동안"
-        " 이 집은 3시간보다 오래 그런 적이 없습니다."
+        "2026-11-29 19:00 이후 전력이 대기 수준 위에 머물러 있습니다(8시간). 최근 28일 동안"
+        " 이 집은 4시간보다 오래 그런 적이 없습니다."
     )
-    assert at(facts, 17.9).stage == "attention"
-    assert at(facts, 18).stage == "risk" and at(facts, 36).stage == "severe"
+    assert at(facts, 15.9).stage == "attention"
+    assert at(facts, 16).stage == "risk" and at(facts, 32).stage == "severe"
 
 
 def test_the_minimum_the_switch_and_the_conditions():
     assert at(on_facts(on_routine(0.5)), 5.9).stage is None  # never before on_min_h (6 h)
     assert at(on_facts(on_routine(0.5)), 6).stage == "attention"
+    assert at(on_facts(), 8, tweak(on_factor=3)).stage is None  # 12 h at 3×
+    assert at(on_facts(), 12, tweak(on_factor=3)).stage == "attention"
     assert at(on_facts(), 9, tweak(on_enabled=False)).stage is None
     assert at(on_facts(), 9, tweak(enabled=False)).stage is None
     assert at(on_facts(on_routine(None)), 40).stage is None  # no record yet
@@ -212,8 +214,8 @@ def test_after_staff_close_the_alert_the_same_run_waits_for_the_power_to_come_do
     assert at(facts, 40).stage is None
     # switched off and on again an hour after the close: a new run, judged again
     later = replace(facts, above_since=closed + timedelta(hours=1))
-    assert at(later, 19).stage is None  # 8 h into the new run
-    decision = at(later, 20)
+    assert at(later, 18).stage is None  # 7 h into the new run
+    decision = at(later, 19)
     assert decision.stage == "attention" and decision.evidence["basis"] == "on"
 
 
@@ -221,12 +223,12 @@ def test_the_tick_is_due_at_each_stage_of_the_run():
     facts = replace(on_facts(), last_seen_at=ON_AT + timedelta(hours=2))
     now = ON_AT + timedelta(hours=2)
     due = device_due(facts, TH, now)
-    assert due is not None and due <= ON_AT + timedelta(hours=9)
+    assert due is not None and due <= ON_AT + timedelta(hours=8)
 
 
 def test_an_open_left_on_alert_is_held_while_the_run_goes_on_and_closes_when_it_ends():
     facts = on_facts()
-    stored = merged_evidence({}, at(facts, 9).evidence)
+    stored = merged_evidence({}, at(facts, 8).evidence)
     assert stored["held_by"] == "on"
     # a flicker: a sign of life for every other test, the same run for this one
     assert _level_held(SimpleNamespace(evidence=stored), at(facts, 10))
@@ -243,14 +245,14 @@ def test_an_open_left_on_alert_is_held_while_the_run_goes_on_and_closes_when_it_
 
 
 def tv_history(days: int) -> list[dict]:
-    """Half-hourly readings of a TV plug: 1 W standby; the TV on 19:00–22:00 (120/135 W,
+    """Half-hourly readings of a TV plug: 1 W standby; the TV on 19:00–23:00 (120/135 W,
     flickering) every evening; on the last evening it is switched on at 19:00 and never off."""
     events = []
     for d in range(days):
         day = DAY0 + timedelta(days=d)
         for slot in range(48):
             ts = local(day, slot // 2, 30 * (slot % 2))
-            on = 38 <= slot < 44 or (d == days - 1 and slot >= 38)
+            on = 38 <= slot < 46 or (d == days - 1 and slot >= 38)
             watts = (120.0 if slot % 2 else 135.0) if on else 1.0
             events.append(
                 {
@@ -265,9 +267,9 @@ def tv_history(days: int) -> list[dict]:
 
 
 def test_a_tv_left_on_alerts_through_ingest_learning_and_the_tick(db_engine):
-    """24 days of evening TV (3 h): the nightly learning stores a record of 3 h. On day 25 the
+    """24 days of evening TV (4 h): the nightly learning stores a record of 4 h. On day 25 the
     TV is switched on at 19:00 and never off; every reading flickers by 15 W (a sign of life),
-    so only the left-on test can see it: 관심 at 04:00 (9 h), 위험 at 13:00 (18 h)."""
+    so only the left-on test can see it: 관심 at 03:00 (8 h), 위험 at 11:00 (16 h)."""
     with db_engine.begin() as conn:
         ids = seed_catalog(conn)
     plug = ids["plug-1"]
@@ -278,7 +280,7 @@ def test_a_tv_left_on_alerts_through_ingest_learning_and_the_tick(db_engine):
         stored = conn.execute(
             select(DeviceRoutine.on_h, DeviceRoutine.model).where(DeviceRoutine.device_id == plug)
         ).one()
-    assert stored.on_h == 3.0 and Routine.from_json(stored.model).on_h == 3.0
+    assert stored.on_h == 4.0 and Routine.from_json(stored.model).on_h == 4.0
     last = DAY0 + timedelta(days=24)
     tonight = [e for e in events if datetime.fromisoformat(e["ts"]).date() == last]
     after = [
@@ -294,10 +296,10 @@ def test_a_tv_left_on_alerts_through_ingest_learning_and_the_tick(db_engine):
     stages = first_stages(db_engine, plug, tonight + after)
     assert "attention" in stages, "the left-on test never alerted"
     ts, evidence = stages["attention"]
-    assert ts == local(last + timedelta(days=1), 4).astimezone(UTC)
+    assert ts == local(last + timedelta(days=1), 3).astimezone(UTC)
     assert evidence["basis"] == "on"
-    assert "never stayed above it for longer than 3 h" in evidence["explanation"]
-    assert stages["risk"][0] == local(last + timedelta(days=1), 13).astimezone(UTC)
+    assert "never stayed above it for longer than 4 h" in evidence["explanation"]
+    assert stages["risk"][0] == local(last + timedelta(days=1), 11).astimezone(UTC)
     with db_engine.connect() as conn:
         since = conn.execute(
             select(DeviceState.above_since).where(DeviceState.device_id == plug)

@@ -141,9 +141,9 @@ def test_the_watch_list_shows_a_home_halfway_to_stillness(db_engine):
 
 
 def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
-    """A usable routine, a record of 3 h above the standby (관심 at 9 h); each reading a sign of
+    """A usable routine, a record of 4 h above the standby (관심 at 8 h); each reading a sign of
     life (quiet for 10 minutes only): above its standby for 5 h the home is on the watch list
-    with the left-on sentence, since the power went up; for 4 h it is not (half is 4.5 h)."""
+    with the left-on sentence, since the power went up; for 3.5 h it is not (half is 4 h)."""
     from dashboard.db.schema import DeviceRoutine, DeviceState
     from dashboard.detection.explain import explain_plug
 
@@ -151,10 +151,10 @@ def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
     with db_engine.begin() as conn:
         left_on, plug = add_person(conn)
         _calm, other = add_person(conn)
-        for device, above_h in ((plug, 5.0), (other, 4.0)):
+        for device, above_h in ((plug, 5.0), (other, 3.5)):
             give_routine(conn, device, T0, quiet_h=1 / 6)
             conn.execute(
-                update(DeviceRoutine).where(DeviceRoutine.device_id == device).values(on_h=3.0)
+                update(DeviceRoutine).where(DeviceRoutine.device_id == device).values(on_h=4.0)
             )
             model = conn.scalar(
                 select(DeviceRoutine.model).where(DeviceRoutine.device_id == device)
@@ -162,7 +162,7 @@ def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
             conn.execute(
                 update(DeviceRoutine)
                 .where(DeviceRoutine.device_id == device)
-                .values(model=model.replace('"on_h":null', '"on_h":3.0'))
+                .values(model=model.replace('"on_h":null', '"on_h":4.0'))
             )
             conn.execute(
                 update(DeviceState)
@@ -173,6 +173,6 @@ def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
         watch = drifting_homes(conn, T0)
     assert list(watch.rows["recipient_id"]) == [left_on] and watch.candidates == 2
     evidence = watch.rows.iloc[0]["evidence"]
-    assert evidence["basis"] == "on" and evidence["on_at_h"] == 9.0
+    assert evidence["basis"] == "on" and evidence["on_at_h"] == 8.0
     assert watch.rows.iloc[0]["since"] == T0 - timedelta(hours=5)  # when the power went up
-    assert "never stayed above it for longer than 3 h" in explain_plug(evidence, "en")
+    assert "never stayed above it for longer than 4 h" in explain_plug(evidence, "en")

@@ -252,25 +252,25 @@ def test_plug_fast_path_equals_the_exact_path_when_stillness_alone_decides(tmp_p
 
 
 def test_plug_fast_path_equals_the_exact_path_when_the_left_on_test_alone_decides(tmp_path):
-    """A TV plug (1 W standby, a 3 h evening on 120/135 W that flickers by 15 W at every
+    """A TV plug (1 W standby, a 4 h evening on 120/135 W that flickers by 15 W at every
     reading) for 20 days; on day 20 the TV is switched on at 19:00 and never off: every
-    reading is a sign of life, and only the left-on test raises the alert (after 9 h) and
-    escalates it (18 h), on both paths alike."""
+    reading is a sign of life, and only the left-on test raises the alert (after 8 h) and
+    escalates it (16 h), on both paths alike."""
     start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
     left_on = start + timedelta(days=19, hours=19)
     rows = []
     for k in range(21 * 48):
         ts = start + timedelta(minutes=30 * k)
         slot = ts.hour * 2 + ts.minute // 30
-        on = 38 <= slot < 44 or ts >= left_on
+        on = 38 <= slot < 46 or ts >= left_on
         rows.append(("t", ts.isoformat(), (120.0 if k % 2 else 135.0) if on else 1.0, ""))
     src = write_csv(tmp_path / "plug.csv", ("device_id", "ts", "watts", "lux"), rows)
     fast, exact = _both(src, "plug")
     assert fast == exact
     person = [t for t in fast if t.rule == "plug_no_change" and t.stage and t.at > left_on]
-    assert person and person[0].at == left_on + timedelta(hours=9)
-    assert "never stayed above it for longer than 3 h" in person[0].explanation
-    assert {t.stage for t in person} == {"attention", "risk"}  # 심각 at 36 h: after the end
+    assert person and person[0].at == left_on + timedelta(hours=8)
+    assert "never stayed above it for longer than 4 h" in person[0].explanation
+    assert {t.stage for t in person} == {"attention", "risk"}  # 심각 at 32 h: after the end
 
 
 def test_plug_fast_path_equals_the_exact_path_with_the_level_test(tmp_path, monkeypatch):
