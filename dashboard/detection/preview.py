@@ -7,11 +7,15 @@ background (``device_routines``: which days count as reference days) and the per
 away periods. Each plug's days go through ``dashboard.detection.scan``: every quiet spell
 judged at each half-hour as the live rule judges it (the fixed ladder on the spell's length,
 the routine score with the routine learned as of that day, as the daily learning job would
-have), vectorised.
+have), vectorised; and each run of readings above the background's ceiling
+(``device_daily.above_slots``) judged by the left-on test, at half-hour resolution (see
+``dashboard.detection.scan``).
 
 Each spell that reaches a stage counts as **one alert opening**, under the highest stage it
-reached (not one per escalation); spells whose alert would have opened before the window, or
-that end while the person is marked away, are not counted.
+reached (not one per escalation); so does each run above the ceiling that reaches the left-on
+test's threshold, held until the run ends (a spell's alert and a run's that overlap are one
+opening, as the live rule keeps one alert per plug); spells whose alert would have opened
+before the window, or that end while the person is marked away, are not counted.
 
 Limits, stated on the page: half-hour resolution (the last sign of life is taken at the middle
 of its half-hour, activity resuming at the start of its half-hour), operator actions are not
@@ -54,7 +58,8 @@ from dashboard.settings import LOCAL_TZ
 DAYS = 30
 CHUNK = 5_000
 STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
-BASES = ("ladder", "net", "routine", "level", "still")  # what an opening's top stage came from
+# what an opening's top stage came from
+BASES = ("ladder", "net", "routine", "level", "still", "on")
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ class PlugHistory:
     away: tuple[tuple[date, date], ...] = ()  # (starts_on, ends_on exclusive)
     changes: dict[date, int] | None = None  # local day → bits of changes beyond the margins
     levels: dict[date, bytes] | None = None  # local day → level_slots (the level test)
+    above: dict[date, int] | None = None  # local day → above_slots (the left-on test)
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,7 @@ class Counts:
     severe: int = 0
     people: int = 0  # distinct people with at least one opening
     homes: int = 0  # distinct plugs with at least one opening
-    # "ladder" / "net" / "routine" / "level" / "still" → openings
+    # "ladder" / "net" / "routine" / "level" / "still" / "on" → openings
     by_basis: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -144,6 +150,7 @@ def replay_counts(
                 background_since=plug.background_since,
                 changes=plug.changes,
                 levels=plug.levels,
+                above=plug.above,
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:
@@ -224,19 +231,21 @@ def load_histories(
     days: dict[int, dict[date, int]] = defaultdict(dict)
     changes: dict[int, dict[date, int]] = defaultdict(dict)
     levels: dict[int, dict[date, bytes]] = defaultdict(dict)
+    above: dict[int, dict[date, int]] = defaultdict(dict)
     since: dict[int, date | None] = {}
     periods: dict[int, list[tuple[date, date]]] = defaultdict(list)
     ids = [p[0] for p in plugs]
     people = sorted({p[1] for p in plugs if p[1] is not None})
     for part in range(0, len(ids), CHUNK):
         chunk = ids[part : part + CHUNK]
-        for device_id, day, bits, changed, level in conn.execute(
+        for device_id, day, bits, changed, level, up in conn.execute(
             select(
                 daily.c.device_id,
                 daily.c.day,
                 daily.c.activity_slots,
                 daily.c.change_slots,
                 daily.c.level_slots if read_levels else null().label("level_slots"),
+                daily.c.above_slots,
             ).where(daily.c.device_id.in_(chunk), daily.c.day >= first_day, daily.c.day <= last_day)
         ):
             days[device_id][day] = int(bits or 0)
@@ -244,6 +253,8 @@ def load_histories(
                 changes[device_id][day] = int(changed)
             if level is not None:
                 levels[device_id][day] = bytes(level)
+            if up is not None:  # a day judged against a ceiling (as the learning reads it)
+                above[device_id][day] = int(up)
         for device_id, model in conn.execute(
             select(rt.c.device_id, rt.c.model).where(
                 rt.c.device_id.in_(chunk), rt.c.background_high_w.is_not(None)
@@ -269,6 +280,7 @@ def load_histories(
             away=tuple(periods.get(recipient_id, ())) if recipient_id is not None else (),
             changes=changes.get(device_id),
             levels=levels.get(device_id),
+            above=above.get(device_id),
         )
         for device_id, recipient_id, hours in plugs
     ]

@@ -14,6 +14,28 @@ Inputs are half-hour activity bits per local day (``device_daily.activity_slots`
 daylight saving, so every local day has 48 slots and slot arithmetic is exact. The last sign of
 life is taken at the middle of its half-hour and activity resuming at the start of its half-hour
 (the preview's stated resolution).
+
+The left-on test (``detection.left_on``) is replayed beside the spells, not inside them: a TV
+that flickers is a sign of life at every reading, so its run above the background's ceiling is
+not a quiet spell. Its runs come from ``device_daily.above_slots`` (days stored without a
+ceiling have none): half-hours above the ceiling joined as the record joins them (one empty
+half-hour bridged, two end the run, and so does a day without a row), the run taken to start
+at the start of its first half-hour and judged at the start of each later one up to the one
+after its last. Live, ``device_state.above_since`` is the exact first reading and one reading
+at or under the ceiling ends the run; here an alert can open up to half an hour earlier, and a
+half-hour without a reading above cannot be told from one with a reading under it (bridged
+either way), nor an hour without reports (two empty half-hours) from the power coming down.
+Each day's record is ``left_on.longest_on_in_rows`` over the rows the nightly job reads at
+that day's midnight; the stage is the rule's (``still_threshold_h``/``still_stage_rank`` with
+``on_factor``/``on_min_h``), under its conditions (``plug_routine.enabled`` and
+``on_enabled``, not young, a record).
+
+Counting: live, a plug has one ``plug_no_change`` alert at a time, whichever test raises it;
+it stays open while any test gives a stage, and one raised by the left-on test is held until
+its run ends. So a run that reaches its threshold is one opening (at its first stage, held
+until the run ends), and an alert of a spell and one of a run that overlap in time (a steady
+heater left on is both above the ceiling and quiet) are one opening, under the highest stage
+either reached (the spell's basis where they tie, as the rule names it).
 """
 
 from __future__ import annotations
@@ -25,7 +47,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
-from dashboard.detection import levels, stillness
+from dashboard.detection import left_on, levels, stillness
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
@@ -39,14 +61,16 @@ _NONE = 1 << 30  # a wait that did not end within a day: sorts after every real 
 @dataclass(frozen=True)
 class SpellAlert:
     """One quiet spell that reached a stage: when it began and ended, when it first reached a
-    stage (its alert's opening), the highest stage it reached and what decided that."""
+    stage (its alert's opening), the highest stage it reached and what decided that. For a run
+    of the left-on test (basis "on"), ``since`` is the run's start and ``end`` its end."""
 
     since: datetime  # the last sign of life (UTC)
     end: datetime  # activity resumed, or the scan's end while still quiet (UTC)
     running: bool  # still quiet at the scan's end
     opened_at: datetime
     stage: Stage
-    basis: str  # "ladder", "net", "routine", "level" or "still": which reached the highest stage
+    # "ladder", "net", "routine", "level", "still" or "on": which reached the highest stage
+    basis: str
     top_at: datetime  # when it first reached that stage
     reached: tuple[tuple[Stage, datetime], ...] = ()  # each stage on the way, when first reached
 
@@ -72,6 +96,7 @@ class _Days:
         background_since: date | None,
         last: date,
         changes: dict[date, int] | None = None,
+        above: dict[date, int] | None = None,
     ):
         cfg = th.plug_routine
         self.day0 = min(days)
@@ -102,6 +127,15 @@ class _Days:
         marks = np.where(flat_changes, np.arange(flat_changes.size), -1)
         self.last_change_before = np.concatenate(([-1], np.maximum.accumulate(marks)))
         self.still_h = _still_record(flat_changes, present, cfg.window_days, cfg.min_days)
+        # The half-hours above the ceiling, and the days stored against one (the record's rows).
+        up = np.zeros(self.n, dtype=np.uint64)
+        judged = np.zeros(self.n, dtype=bool)
+        for day, value in (above or {}).items():
+            k = (day - self.day0).days
+            if 0 <= k < self.n and value is not None:
+                up[k], judged[k] = np.uint64(int(value) & left_on.FULL_DAY), True
+        self.above = ((up[:, None] >> shifts) & np.uint64(1)).astype(bool).ravel()
+        self.on_h = _on_record(self.above, judged, cfg.window_days, cfg.min_days)
         window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)
         # Days reported in the window before each day: a routine exists from min_days on.
         reported = np.concatenate(([0], np.cumsum(present)))
@@ -203,6 +237,110 @@ def _still_record(
     return out
 
 
+def _on_record(
+    flat_above: np.ndarray, judged: np.ndarray, window: int, min_days: int
+) -> np.ndarray:
+    """Per day, the longest run above the ceiling (hours) of the ``window`` days before it with
+    ``above_slots``, as ``left_on.longest_on_h`` learns it at that day's midnight; NaN where
+    there is none (fewer than ``min_days`` such days)."""
+    n = judged.size
+    out = np.full(n, np.nan)
+    above = flat_above.reshape(n, SLOTS_PER_DAY)
+    counted = np.concatenate(([0], np.cumsum(judged)))
+    for k in range(n):
+        lo = max(k - window, 0)
+        if counted[k] - counted[lo] < min_days:
+            continue
+        rows = lo + np.flatnonzero(judged[lo:k])  # the rows the nightly job reads
+        out[k] = left_on.longest_on_in_rows(above[rows], rows)
+    return out
+
+
+def _on_alerts(d: _Days, th: Thresholds, start_index: float, end_index: int) -> list[SpellAlert]:
+    """Each run above the ceiling (up to the slot holding the scan's end) that reached a stage
+    of the left-on test, as ``plug_no_change`` judges ``above_since``: see the module's note."""
+    cfg = th.plug_routine
+    at = np.flatnonzero(d.above[: end_index + 1])
+    if at.size == 0:
+        return []
+    joined = np.diff(at) <= left_on.BRIDGE
+    firsts = at[np.concatenate(([True], ~joined))]
+    lasts = at[np.concatenate((~joined, [True]))]
+    # A run whose last half-hour above is this close to the end may still be going.
+    running = lasts >= end_index - left_on.BRIDGE
+    final = np.where(running, end_index, lasts + 1)  # the last point judged
+    keep = (final - firsts >= 2 * cfg.on_min_h) & (final > start_index)
+    out = []
+    for s, e, last_point, r in zip(
+        firsts[keep], lasts[keep], final[keep], running[keep], strict=True
+    ):
+        j = np.arange(s + 1, last_point + 1)
+        day = np.minimum(j // SLOTS_PER_DAY, d.n - 1)
+        record = d.on_h[day]
+        ok = ~d.young[day] & ~np.isnan(record)
+        at_h = stillness.still_threshold_h(np.nan_to_num(record), cfg.on_factor, cfg.on_min_h)
+        rank = np.where(ok, stillness.still_stage_rank((j - s) / 2, at_h), 0)
+        if not rank.any():
+            continue
+        top = int(rank.max())
+        steps = tuple(
+            (STAGES[level - 1], _slot_start(d.day0, int(j[np.argmax(rank >= level)])))
+            for level in range(int(rank[rank > 0].min()), top + 1)
+        )
+        out.append(
+            SpellAlert(
+                since=_slot_start(d.day0, int(s)),
+                end=_slot_start(d.day0, int(last_point if r else e + 1)),
+                running=bool(r),
+                opened_at=_slot_start(d.day0, int(j[np.argmax(rank > 0)])),
+                stage=STAGES[top - 1],
+                basis="on",
+                top_at=_slot_start(d.day0, int(j[np.argmax(rank == top)])),
+                reached=steps,
+            )
+        )
+    return out
+
+
+def _one_at_a_time(alerts: list[SpellAlert]) -> list[SpellAlert]:
+    """The plug's alerts as the live rule keeps them, one open at a time: alerts whose times
+    overlap (one opening while another is open) are one, under the highest stage either
+    reached; where they tie the spell's basis names it (the rule's order: the left-on test
+    comes last)."""
+    out: list[SpellAlert] = []
+    for alert in sorted(alerts, key=lambda a: a.opened_at):
+        if out and alert.opened_at <= out[-1].end:
+            out[-1] = _joined(out[-1], alert)
+        else:
+            out.append(alert)
+    return out
+
+
+def _joined(a: SpellAlert, b: SpellAlert) -> SpellAlert:
+    """One alert from ``a`` and ``b`` (``b`` opened while ``a`` was open)."""
+    top = max(STAGES.index(a.stage), STAGES.index(b.stage))
+    steps = a.reached + b.reached
+    reached = tuple(
+        (STAGES[level], min(t for s, t in steps if STAGES.index(s) >= level))
+        for level in range(STAGES.index(a.reached[0][0]) if a.reached else top, top + 1)
+    )
+    named = min(
+        (x for x in (a, b) if STAGES.index(x.stage) == top),
+        key=lambda x: (x.top_at, x.basis == "on"),
+    )
+    later = max((a, b), key=lambda x: x.end)
+    return SpellAlert(
+        since=min(a.since, b.since),
+        end=later.end,
+        running=later.running,
+        opened_at=a.opened_at,
+        stage=STAGES[top],
+        basis=named.basis,
+        top_at=reached[-1][1],
+        reached=reached,
+    )
+
+
 def _level_s(
     stored: Mapping[date, bytes],
     day0: date,
@@ -267,6 +405,7 @@ def scan_plug(
     min_hours: float | None = None,
     changes: dict[date, int] | None = None,
     levels: Mapping[date, bytes] | None = None,
+    above: dict[date, int] | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -278,9 +417,11 @@ def scan_plug(
     day → bits of changes beyond the margins (``device_daily.change_slots``; a day without
     them counts its activity bits only). ``levels``: local day → ``device_daily.level_slots``,
     for the level test (``plug_routine.level_enabled``) with each day's level model as the
-    nightly job learns it. ``min_hours``: skip spells shorter than this (callers
-    that know no stage comes earlier); by default the shortest of the ladder's first step and
-    the routine's ``min_quiet_h``.
+    nightly job learns it. ``above``: local day → ``device_daily.above_slots`` (days stored
+    against a ceiling), for the left-on test (``plug_routine.on_enabled``; its runs are not
+    spells, and an alert of one overlapping a spell's is one alert: see the module's note).
+    ``min_hours``: skip spells shorter than this (callers that know no stage comes earlier); by
+    default the shortest of the ladder's first step and the routine's ``min_quiet_h``.
     """
     if not days:
         return PlugScan([], 0)
@@ -290,16 +431,36 @@ def scan_plug(
     if shortest is None:
         shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
     last = end.astimezone(LOCAL_TZ).date() + timedelta(days=1)
-    d = _Days(days, th, background_since, last, changes)
+    d = _Days(days, th, background_since, last, changes, above)
     first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
     last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
     routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
     day0_start = _slot_start(d.day0, 0)
     end_index = int((end - day0_start) / SLOT)  # the slot holding ``end``
     start_index = (start - day0_start) / SLOT
+    alerts = _spell_alerts(d, th, ladder, shortest, start_index, end_index, end, levels)
+    if cfg.enabled and cfg.on_enabled and above:
+        runs = _on_alerts(d, th, start_index, end_index)
+        if runs:
+            alerts = _one_at_a_time(alerts + runs)
+    return PlugScan(alerts, routine_days)
+
+
+def _spell_alerts(
+    d: _Days,
+    th: Thresholds,
+    ladder: tuple[float, float, float],
+    shortest: float,
+    start_index: float,
+    end_index: int,
+    end: datetime,
+    levels: Mapping[date, bytes] | None,
+) -> list[SpellAlert]:
+    """Every quiet spell that reached a stage (``scan_plug`` without the left-on test)."""
+    cfg = th.plug_routine
     active = d.active_slots[d.active_slots < end_index + 1]
     if active.size == 0:
-        return PlugScan([], routine_days)
+        return []
     # Spells from each active slot to the next (the last runs to ``end``); at half-hour
     # resolution the quiet time at the start of slot j after active slot a is (j - a - 0.5) h/2.
     nxt = np.append(active[1:], end_index)  # still quiet: judged at the end's half-hour
@@ -312,7 +473,7 @@ def scan_plug(
         for a, b, r in zip(active[keep], nxt[keep], running[keep], strict=True)
     ]
     if not spells:
-        return PlugScan([], routine_days)
+        return []
     # Evaluation points: the start of every slot from the first that may reach a stage to the
     # spell's end (activity resumed at the start of slot b: the point b is the spell's end,
     # judged before the activity is seen).
@@ -320,7 +481,7 @@ def scan_plug(
     points = [np.arange(a + first_slot, b + 1) for a, b, _r in spells]
     sizes = np.array([p.size for p in points])
     if not sizes.sum():
-        return PlugScan([], routine_days)
+        return []
     j = np.concatenate(points)
     a_of = np.repeat(np.array([s[0] for s in spells]), sizes)
     quiet_h = (j - a_of - 0.5) / 2
@@ -400,4 +561,4 @@ def scan_plug(
                 reached=steps,
             )
         )
-    return PlugScan(out, routine_days)
+    return out
