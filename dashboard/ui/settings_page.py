@@ -330,7 +330,8 @@ def overrides_frame(th: config.Thresholds, names: dict[str, str]) -> pd.DataFram
 
 def preview_frame(preview: Preview) -> pd.DataFrame:
     """Rows 관심/위험/심각/alerts/people/homes (and, with the level test on in either set, the
-    alerts it raised; the stillness test's, where it raised any); columns current and proposed."""
+    alerts it raised; the stillness and left-on tests', where they raised any); columns current
+    and proposed."""
     rows = [
         *((t(f"settings_page.stage.{s}"), s) for s in STAGES),
         (t("settings_page.district.row_alerts"), "alerts"),
@@ -346,6 +347,10 @@ def preview_frame(preview: Preview) -> pd.DataFrame:
     if any(still):
         rows.append((t("settings_page.district.row_still"), "still"))
         now["still"], new["still"] = still
+    on = preview.current.by_basis.get("on", 0), preview.proposed.by_basis.get("on", 0)
+    if any(on):
+        rows.append((t("settings_page.district.row_on"), "on"))
+        now["on"], new["on"] = on
     return pd.DataFrame(
         {
             t("settings_page.district.col_count"): [label for label, _ in rows],
