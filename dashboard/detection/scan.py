@@ -135,7 +135,7 @@ class _Days:
             if 0 <= k < self.n and value is not None:
                 up[k], judged[k] = np.uint64(int(value) & left_on.FULL_DAY), True
         self.above = ((up[:, None] >> shifts) & np.uint64(1)).astype(bool).ravel()
-        self.on_h = _on_record(self.above, judged, cfg.window_days, cfg.min_days)
+        self.judged = judged  # the record (_on_record) only for the days a long run needs
         window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)
         # Days reported in the window before each day: a routine exists from min_days on.
         reported = np.concatenate(([0], np.cumsum(present)))
@@ -238,16 +238,20 @@ def _still_record(
 
 
 def _on_record(
-    flat_above: np.ndarray, judged: np.ndarray, window: int, min_days: int
+    flat_above: np.ndarray,
+    judged: np.ndarray,
+    window: int,
+    min_days: int,
+    only: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per day, the longest run above the ceiling (hours) of the ``window`` days before it with
     ``above_slots``, as ``left_on.longest_on_h`` learns it at that day's midnight; NaN where
-    there is none (fewer than ``min_days`` such days)."""
+    there is none (fewer than ``min_days`` such days) or outside ``only`` (the days wanted)."""
     n = judged.size
     out = np.full(n, np.nan)
     above = flat_above.reshape(n, SLOTS_PER_DAY)
     counted = np.concatenate(([0], np.cumsum(judged)))
-    for k in range(n):
+    for k in range(n) if only is None else only.tolist():
         lo = max(k - window, 0)
         if counted[k] - counted[lo] < min_days:
             continue
@@ -270,13 +274,23 @@ def _on_alerts(d: _Days, th: Thresholds, start_index: float, end_index: int) -> 
     running = lasts >= end_index - left_on.BRIDGE
     final = np.where(running, end_index, lasts + 1)  # the last point judged
     keep = (final - firsts >= 2 * cfg.on_min_h) & (final > start_index)
+    if not keep.any():
+        return []
+    # The record of each day a run is judged on (from the first point that may reach 관심).
+    first_point = firsts[keep] + int(np.ceil(2 * cfg.on_min_h))
+    wanted = [
+        np.arange(a // SLOTS_PER_DAY, b // SLOTS_PER_DAY + 1)
+        for a, b in zip(first_point, final[keep], strict=True)
+    ]
+    days = np.unique(np.minimum(np.concatenate(wanted), d.n - 1))
+    on_h = _on_record(d.above, d.judged, cfg.window_days, cfg.min_days, days)
     out = []
     for s, e, last_point, r in zip(
         firsts[keep], lasts[keep], final[keep], running[keep], strict=True
     ):
         j = np.arange(s + 1, last_point + 1)
         day = np.minimum(j // SLOTS_PER_DAY, d.n - 1)
-        record = d.on_h[day]
+        record = on_h[day]
         ok = ~d.young[day] & ~np.isnan(record)
         at_h = stillness.still_threshold_h(np.nan_to_num(record), cfg.on_factor, cfg.on_min_h)
         rank = np.where(ok, stillness.still_stage_rank((j - s) / 2, at_h), 0)

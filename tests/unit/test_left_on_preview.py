@@ -62,6 +62,10 @@ def test_the_preview_learns_each_days_record_as_the_nightly_job_does(pattern, ga
         judged[k] = True
         flat[k * 48 : (k + 1) * 48] = [(value >> j) & 1 for j in range(48)]
     record = _on_record(flat, judged, 28, min_days)
+    some = np.arange(0, n, 3)  # the scan asks only for the days its long runs are judged on
+    picked = _on_record(flat, judged, 28, min_days, some)
+    np.testing.assert_array_equal(picked[some], record[some])
+    assert np.isnan(np.delete(picked, some)).all()
     for k in range(n):
         learned = longest_on_h(above, day0 + timedelta(days=k - 28), day0 + timedelta(k), min_days)
         if learned is None:
