@@ -16,24 +16,32 @@ times, as the stillness test does (``detection.stillness``). A whole-home meter 
 above its nights' ceiling from morning to night has a long record, and the test stays behind
 the ladder there; it only ever adds an earlier stage.
 
-The record is read from the stored half-hours above the ceiling: a half-hour without such a
-reading between two with one is bridged (an hourly plug fills every other half-hour; a TV off
-for half an hour lengthens the record, which only makes the test later), two or more end the
-run, and so does a day without a row. A run still going at the window's end is left out, as
-the stillness record leaves out a still run with no change after it: else the nightly learning
-would take a run that has not ended (the very one the test is judging) as the home's normal.
+The record is read from the stored half-hours above the ceiling: up to two half-hours without
+such a reading between two with one are bridged (an hourly plug fills every other half-hour,
+and its readings drift across the boundary; a TV off for half an hour lengthens the record,
+which only makes the test later), three end the run, and so does a day without a row. The live
+run ends the same way: a reading after more than ``MAX_GAP`` (90 min) without any report
+(heartbeats count) starts a new run, as the record would, so a TV switched off while the Wi-Fi
+was down is not counted as on through the outage. A run still going at the window's end is
+left out, as the stillness record leaves out a still run with no change after it: else the
+nightly learning would take a run that has not ended (the very one the test is judging) as the
+home's normal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
 SLOTS_PER_DAY = 48
 FULL_DAY = (1 << SLOTS_PER_DAY) - 1
-BRIDGE = 2  # two half-hours above the ceiling at most this far apart belong to one run
+# Two half-hours above the ceiling at most this far apart belong to one run: up to two
+# half-hours between without such a reading (an hourly plug whose readings drift across the
+# half-hour boundary leaves two). The live run restarts after the same silence (MAX_GAP).
+BRIDGE = 3
+MAX_GAP = timedelta(minutes=90)
 
 
 def longest_on_h(

@@ -38,6 +38,7 @@ from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
+from dashboard.detection.left_on import MAX_GAP as LEFT_ON_MAX_GAP
 from dashboard.detection.levels import level_byte, merge_levels
 from dashboard.detection.light import light_departs, lux_byte, merge_light
 from dashboard.detection.routine import slot_of
@@ -205,12 +206,17 @@ def merge_state(
         in_order = state.last_seen_at is None or event.ts >= state.last_seen_at
         if in_order:
             before_w = state.last_power_w
+            seen_before = state.last_seen_at
             departed, beyond_margin = _apply_reading(state, event, margins, background)
             active, changed = active or departed, changed or beyond_margin
             if event.type == "power":
                 # the run is judged against the ceiling the day's above_slots are
                 above = top is not None and event.fields["watts"] > top
-                state.above_since = (state.above_since or event.ts) if above else None
+                # after a silence the run starts again, as the record's runs end at one
+                gap = seen_before is not None and event.ts - seen_before > LEFT_ON_MAX_GAP
+                state.above_since = (
+                    (event.ts if gap else state.above_since or event.ts) if above else None
+                )
             elif event.type == "lux" and departed and state.above_since is not None:
                 # a light switched while the power stays up: someone is there, the run
                 # starts again (``detection.left_on``)

@@ -57,11 +57,11 @@ def test_the_record_is_the_longest_run_of_half_hours_above_the_ceiling():
     assert longest_on_h({d: 0 for d in days}, *WINDOW, 14) == 0.0  # never above
 
 
-def test_an_hourly_plug_bridges_its_empty_half_hours_but_not_an_hour_below():
+def test_an_hourly_plug_bridges_its_empty_half_hours_but_not_90_minutes_below():
     hourly = sum(1 << j for j in range(38, 44, 2))  # readings at 19:00, 20:00, 21:00
     days = {TODAY - timedelta(days=k): hourly for k in range(1, 15)}
     assert longest_on_h(days, *WINDOW, 14) == 2.5  # 19:00 to the end of 21:00's half-hour
-    split = bits(30, 33) | bits(37, 40)  # 15:00–17:00, below for 2 half-hours, 18:30–20:30
+    split = bits(30, 33) | bits(37, 40)  # 15:00–17:00, below for 3 half-hours, 18:30–20:30
     days = {TODAY - timedelta(days=k): split for k in range(1, 15)}
     assert longest_on_h(days, *WINDOW, 14) == 2.0
 
@@ -136,6 +136,23 @@ def test_ingest_keeps_the_first_reading_of_the_run_above_the_ceiling():
     assert dim.above_since == t0 and dim.last_lux == 40.0
     lit = merge_state(dim, [lux(t_lux, 300.0, 9)], margins, TV_PLUG)
     assert lit.above_since == t_lux
+    # the Wi-Fi down for 2 h: the run starts again at the first reading after it (the TV may
+    # have been off meanwhile); a heartbeat inside 90 min keeps it going
+    back = t0 + timedelta(hours=4, minutes=35)
+    resumed = merge_state(state, [reading(back, 120.0)], margins, TV_PLUG)
+    assert resumed.above_since == back
+    beat = ValidEvent(
+        index=1,
+        event_uid="hb",
+        device_uid="plug-1",
+        ts=t0 + timedelta(hours=3, minutes=30),
+        type="heartbeat",
+        value=None,
+        data=None,
+        fields={},
+    )
+    kept = merge_state(state, [beat, reading(back, 120.0, 2)], margins, TV_PLUG)
+    assert kept.above_since == t0
     # without a ceiling (no background yet, or the fixed rule alone) there is no run
     assert merge_state(_State(), flicker, margins, None).above_since is None
 
