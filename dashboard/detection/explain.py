@@ -75,8 +75,9 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             longest=_duration(float(evidence.get("still_longest_h") or 0), lang),
         )
     if evidence.get("basis") == "on":
+        never = not float(evidence.get("on_longest_h") or 0)  # never above it in the window
         return translate(
-            "detection.explain.on",
+            "detection.explain.on_never" if never else "detection.explain.on",
             lang,
             since=_clock(evidence.get("on_since"), at),
             run=_duration(float(evidence.get("on_run_h") or 0), lang),

@@ -227,6 +227,7 @@ def _touched(
             last_activity_at=state.last_activity_at,
             battery_pct=state.battery_pct,
             last_lat=state.last_lat,
+            above_since=state.above_since,
         )
         for device_id, types in kinds.items()
     }

@@ -217,10 +217,6 @@ def merge_state(
                 state.above_since = (
                     (event.ts if gap else state.above_since or event.ts) if above else None
                 )
-            elif event.type == "lux" and departed and state.above_since is not None:
-                # a light switched while the power stays up: someone is there, the run
-                # starts again (``detection.left_on``)
-                state.above_since = event.ts
             state.last_seen_at = event.ts
             state.last_event_type = event.type
             if days is not None and event.type == "power":

@@ -282,6 +282,7 @@ class Mirror:
                 s.last_activity_at,
                 s.battery_pct,
                 s.last_lat,
+                s.above_since,
             )
             if not needs_rules(touched, th, now, limits.timeouts, limits.quiet) and not (
                 tick and self._routine_due(th, now)

@@ -36,6 +36,7 @@ from dashboard.rules.plug import (
     NO_LOAD_H,
     NO_LOAD_W,
     no_load,
+    on_clock,
     on_threshold,
     plug_ladder,
     still_threshold,
@@ -143,10 +144,10 @@ def _plug(
             yield changed + timedelta(hours=k * still_at)
     # The left-on test: each stage's time on the run above the ceiling (a report clears the
     # due time; one stamped ahead of the clock lets the clock cross them).
-    on_at = on_threshold(facts, cfg)
-    if cfg.enabled and on_at is not None and facts.above_since is not None:
+    if cfg.enabled and facts.above_since is not None and on_threshold(facts, cfg) is not None:
+        start, on_at = on_clock(facts, cfg, ladder[0])
         for k in (1, 2, 4):
-            yield facts.above_since + timedelta(hours=k * on_at)
+            yield start + timedelta(hours=k * on_at)
     # The level test: each half-hour's level may move S (a new reading clears the due time
     # anyway; the boundary catches a reading stamped ahead and a batch that came late).
     if cfg.enabled and cfg.level_enabled and facts.levels is not None:

@@ -66,6 +66,7 @@ VOLATILE_EVIDENCE = frozenset(
         "on_longest_h",
         "on_at_h",
         "on_window_days",
+        "on_top_w",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -196,10 +197,15 @@ def _level_held(row, d: Decision) -> bool:
         return False
     if held == "on":
         # The left-on test's run is not a quiet spell (each flicker counts as a sign of life):
-        # held while the test judges the same run above the standby; the power coming down
-        # (or the test no longer judging it) closes it.
+        # held while the same run goes on, or while the power stays above the standby the alert
+        # was raised against. The nightly learning can raise the ceiling under a load left on
+        # for days (the run then ends in ingest) and the Wi-Fi can drop (a new run): neither
+        # says the person is well. The power coming down does.
         run = ev.get("on_since")
-        return run is not None and run == opened.get("on_since")
+        if run is not None and run == opened.get("on_since"):
+            return True
+        top, power = opened.get("on_top_w"), ev.get("power_w")
+        return top is not None and power is not None and power > top
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
 
@@ -308,6 +314,10 @@ def merged_evidence(stored: dict, decided: dict) -> dict:
     held = _holding(stored) or _holding(decided)
     if held is not None:  # kept through later decisions on another basis (_level_held)
         evidence["held_by"] = held
+    if held == "on":  # the run and the line the hold judges by, once the test stops judging
+        for key in ("on_since", "on_top_w"):
+            if evidence.get(key) is None and stored.get(key) is not None:
+                evidence[key] = stored[key]
     for key in VANISHING_EVIDENCE:  # a fact of the moment: gone from the decision, gone here
         if key not in decided:
             evidence.pop(key, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dashboard.detection.background import ceiling
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.levels import LevelModel, LevelScore, level_stage_rank, score_levels
 from dashboard.detection.routine import QuietScore, score_quiet
@@ -120,7 +121,14 @@ def still_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
     return float(still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h))
 
 
-ON_EVIDENCE_KEYS = ("on_longest_h", "on_at_h", "on_run_h", "on_since", "on_window_days")
+ON_EVIDENCE_KEYS = (
+    "on_longest_h",
+    "on_at_h",
+    "on_run_h",
+    "on_since",
+    "on_window_days",
+    "on_top_w",
+)
 
 
 def on_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
@@ -130,6 +138,20 @@ def on_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
     if not (cfg.on_enabled and routine is not None and routine.on_h is not None):
         return None
     return float(still_threshold_h(routine.on_h, cfg.on_factor, cfg.on_min_h))
+
+
+def on_clock(facts: DeviceFacts, cfg: PlugRoutine, first_stage_h: float) -> tuple[datetime, float]:
+    """(from when, 관심 hours) the left-on test judges the plug's run by, once
+    :func:`on_threshold` has one: the run's start, or a staff close during the run, from which
+    it is judged again not before the ladder's first stage (``first_stage_h``)."""
+    start, at = facts.above_since, on_threshold(facts, cfg)
+    checked = facts.human_closed_at.get(RULE)
+    if checked is not None and checked > start:
+        # Staff closed this rule's alert during the run (the person answered, the TV on): a
+        # collapse later in the same run is still caught, and a heater a living person keeps
+        # on is asked about at most once a day.
+        return checked, max(at, first_stage_h)
+    return start, at
 
 
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
@@ -221,15 +243,16 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     by_still = LEVEL_STAGES[int(still_stage_rank(still_run_h, still_at))] if still_at else None
     # A load left on (detection.left_on): the run above the ceiling, up to the last report,
     # against the home's longest; not on the quiet spell (a flickering TV or a compressor
-    # moves the line at every reading, and each move counts as a sign of life). A run that
-    # began before staff closed this rule's alert waits for the power to come down.
+    # moves the line at every reading, and each move counts as a sign of life).
     on_since = facts.above_since
     on_on = cfg.enabled and not (backfilled or young) and on_since is not None
-    if checked is not None and on_since is not None:
-        on_on = on_on and on_since > checked
     on_at = on_threshold(facts, cfg) if on_on else None
+    on_from = on_since
+    if on_at:
+        on_from, on_at = on_clock(facts, cfg, ladder[0])
     on_run_h = hours_between(on_since, observed) if on_at and observed > on_since else 0.0
-    by_on = LEVEL_STAGES[int(still_stage_rank(on_run_h, on_at))] if on_at else None
+    judged_h = hours_between(on_from, observed) if on_at and observed > on_from else 0.0
+    by_on = LEVEL_STAGES[int(still_stage_rank(judged_h, on_at))] if on_at else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -266,6 +289,10 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
             "on_run_h": round(on_run_h, 1),
             "on_since": iso(on_since),
             "on_window_days": cfg.window_days,
+            # the standby's top the run was judged against: the hold's line (lifecycle)
+            "on_top_w": round(ceiling(routine.background, th.plug_no_change.power_margin_w), 1)
+            if routine.background is not None
+            else None,
         }
         if on_at
         else dict.fromkeys(ON_EVIDENCE_KEYS)

@@ -14,7 +14,8 @@ update or close an alert for it, and leaves out only devices where every rule pr
 - its battery is under ``battery.low_pct``;
 - it is silent past its type's timeout (a batch of late events only), or its last sign of life
   is older than the smallest threshold of its type's quiet rule (plug ladder, call days, robot
-  interaction) — the same conditions as the silence tick's candidates (``engine._candidates``).
+  interaction) — the same conditions as the silence tick's candidates (``engine._candidates``);
+- it is a plug above its background's ceiling for ``on_min_h`` (the left-on test).
 
 Without an open alert, a rule's "cleared" decision changes nothing, so only firing matters, and
 each rule fires only under one of the conditions above. ``tests/unit/test_rules_prefilter.py``
@@ -55,6 +56,8 @@ class Touched:
     last_activity_at: datetime | None
     battery_pct: float | None
     last_lat: float | None
+    # a plug's first reading above its background's ceiling (the left-on test's run)
+    above_since: datetime | None = None
 
 
 def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
@@ -111,6 +114,14 @@ def needs_rules(
         return True  # unknown: let the rules judge
     if t.last_seen_at < now - timedelta(seconds=timeout):
         return True
+    cfg = th.plug_routine
+    if (
+        t.above_since is not None
+        and cfg.enabled
+        and cfg.on_enabled
+        and t.above_since <= now - timedelta(hours=cfg.on_min_h)
+    ):
+        return True  # the left-on test may fire whatever the last sign of life
     hours = quiet.get(t.type_code)
     if hours is None:
         return False  # no quiet rule for the type

@@ -124,18 +124,16 @@ def test_ingest_keeps_the_first_reading_of_the_run_above_the_ceiling():
     assert late.above_since == t0
     off = merge_state(state, [reading(t0 + timedelta(hours=4), 1.0)], margins, TV_PLUG)
     assert off.above_since is None
-    # a light switched on (beyond the margin, no learned course) while the TV stays on: the
-    # run starts again there; a light reading within the margin changes nothing
+    # a light switched while the TV stays on (a TV's glow does it all evening) does not end or
+    # restart the run: only the power coming down does
     t_lux = t0 + timedelta(hours=3)
-    dim = merge_state(
+    lit = merge_state(
         state,
-        [lux(t_lux - timedelta(minutes=10), 20.0, 7), lux(t_lux - timedelta(minutes=5), 40.0, 8)],
+        [lux(t_lux - timedelta(minutes=10), 20.0, 7), lux(t_lux, 300.0, 8)],
         margins,
         TV_PLUG,
     )
-    assert dim.above_since == t0 and dim.last_lux == 40.0
-    lit = merge_state(dim, [lux(t_lux, 300.0, 9)], margins, TV_PLUG)
-    assert lit.above_since == t_lux
+    assert lit.above_since == t0 and lit.last_activity_at == t_lux
     # the Wi-Fi down for 2 h: the run starts again at the first reading after it (the TV may
     # have been off meanwhile); a heartbeat inside 90 min keeps it going
     back = t0 + timedelta(hours=4, minutes=35)
@@ -225,11 +223,12 @@ def test_the_minimum_the_switch_and_the_conditions():
     assert plug_no_change(silent, TH, ON_AT + timedelta(hours=12)).stage is None
 
 
-def test_after_staff_close_the_alert_the_same_run_waits_for_the_power_to_come_down():
+def test_after_staff_close_the_alert_a_new_run_is_judged_on_its_own():
     closed = ON_AT + timedelta(hours=10)
     facts = on_facts(human_closed_at={"plug_no_change": closed})
-    assert at(facts, 40).stage is None
-    # switched off and on again an hour after the close: a new run, judged again
+    assert at(facts, 33.9).stage is None  # the same run: from the close, 24 h
+    assert at(facts, 34).stage == "attention"
+    # switched off and on again an hour after the close: a new run, judged on its own
     later = replace(facts, above_since=closed + timedelta(hours=1))
     assert at(later, 18).stage is None  # 7 h into the new run
     decision = at(later, 19)
@@ -330,3 +329,67 @@ def test_days_stored_before_a_background_do_not_count_toward_the_record():
     judged = {TODAY - timedelta(days=k): bits(38, 43) for k in range(1, 10)}
     assert longest_on_h(judged, *WINDOW, 14) is None
     assert date(2026, 1, 1) not in judged
+
+
+def test_a_ceiling_raised_under_the_run_does_not_close_the_alert_as_safe():
+    """The TV left on for days: the nightly learning raises the ceiling over it, ingest ends
+    the run (above_since NULL) and the test stops judging. The power did not come down: the
+    alert stays held (the review's replay closed it as safe at 00:10 on the fourth night). A
+    reading at the old standby closes it; so does nothing else."""
+    facts = on_facts()
+    stored = merged_evidence({}, at(facts, 8).evidence)
+    top = stored["on_top_w"]
+    assert top == 143.0  # the routine's background (a fridge home): its ceiling
+    now = ON_AT + timedelta(hours=80)
+    absorbed = replace(facts, above_since=None, last_seen_at=now, last_activity_at=now)
+    still_on = plug_no_change(replace(absorbed, last_power_w=top + 50), TH, now)
+    assert still_on.stage is None and still_on.evidence["on_since"] is None
+    assert _level_held(SimpleNamespace(evidence=stored), still_on)
+    # a later decision at a stage on another basis keeps the hold's run and line
+    kept = merged_evidence(stored, still_on.evidence | {"basis": "ladder"})
+    assert kept["on_since"] == stored["on_since"] and kept["on_top_w"] == top
+    off = plug_no_change(replace(absorbed, last_power_w=top - 20), TH, now)
+    assert not _level_held(SimpleNamespace(evidence=kept), off)
+
+
+def test_a_close_during_the_run_judges_it_again_from_the_close_from_the_ladders_first_stage():
+    """Staff close a routine 관심 by phone an hour into the TV's run (the person answered); the
+    person collapses later with the TV still on: 관심 again 24 h after the close (the ladder's
+    first stage, longer than T = 8 h), not never; a heater kept on is asked about once a day."""
+    closed = ON_AT + timedelta(hours=1)
+    facts = on_facts(human_closed_at={"plug_no_change": closed})
+    assert at(facts, 24.9).stage is None
+    decision = at(facts, 25)
+    assert decision.stage == "attention" and decision.evidence["basis"] == "on"
+    assert decision.evidence["on_since"] == ON_AT.isoformat()  # the sentence: the real run
+    assert at(facts, 49).stage == "risk"
+
+
+def test_the_ingest_prefilter_keeps_a_plug_the_left_on_test_can_fire_on():
+    from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours
+
+    now = ON_AT + timedelta(hours=8)
+    assert at(on_facts(), 8).stage == "attention"
+
+    def touched(above_since):
+        return Touched("smart_plug", frozenset({"power"}), now, now, None, None, above_since)
+
+    timeouts = {"smart_plug": 7200}
+    assert needs_rules(touched(ON_AT), TH, now, timeouts, quiet_hours(TH))
+    assert not needs_rules(touched(now - timedelta(hours=5)), TH, now, timeouts, quiet_hours(TH))
+    assert not needs_rules(touched(None), TH, now, timeouts, quiet_hours(TH))
+
+
+def test_a_plug_never_above_its_standby_says_so():
+    decision = at(on_facts(on_routine(0.0)), 6)
+    assert decision.stage == "attention"
+    assert decision.evidence["explanation"].endswith("it never rose above it.")
+    assert explain_plug(decision.evidence, "ko").endswith("올라간 적이 없습니다.")
+
+
+def test_after_a_close_during_the_run_the_tick_is_due_at_the_closes_stages():
+    closed = ON_AT + timedelta(hours=1)
+    now = ON_AT + timedelta(hours=20)
+    facts = replace(on_facts(human_closed_at={"plug_no_change": closed}), last_seen_at=now)
+    due = device_due(facts, TH, now)
+    assert due is not None and due <= closed + timedelta(hours=24)
