@@ -35,6 +35,8 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from dashboard.detection.background import Background, ceiling
+
 SLOTS_PER_DAY = 48
 FULL_DAY = (1 << SLOTS_PER_DAY) - 1
 # Two half-hours above the ceiling at most this far apart belong to one run: up to two
@@ -42,6 +44,17 @@ FULL_DAY = (1 << SLOTS_PER_DAY) - 1
 # half-hour boundary leaves two). The live run restarts after the same silence (MAX_GAP).
 BRIDGE = 3
 MAX_GAP = timedelta(minutes=90)
+# Only a plug whose unattended load is a standby (its ceiling at most this): a plug on one
+# appliance. A whole-home meter's nights hold the fridge and more (ceilings of 450–6,000 W in
+# the tune part's London homes), its days run above them whenever someone is in, and on the
+# tune part the test gave those two homes only false alarms (2 in 730 household-days) and no
+# stop earlier; every gain was on the TV plugs (ceilings of 6–8 W). docs/detection.md.
+STANDBY_MAX_W = 50.0
+
+
+def judges(background: Background | None, margin_w: float) -> bool:
+    """Whether the test judges a plug with this learned unattended load: a standby's."""
+    return background is not None and ceiling(background, margin_w) <= STANDBY_MAX_W
 
 
 def longest_on_h(

@@ -49,6 +49,8 @@ from dashboard.db.schema import (
     DeviceState,
     Region,
 )
+from dashboard.detection import left_on
+from dashboard.detection.background import Background
 from dashboard.detection.routine import Routine
 from dashboard.detection.scan import scan_plug
 from dashboard.rules.config import Thresholds
@@ -75,6 +77,8 @@ class PlugHistory:
     changes: dict[date, int] | None = None  # local day → bits of changes beyond the margins
     levels: dict[date, bytes] | None = None  # local day → level_slots (the level test)
     above: dict[date, int] | None = None  # local day → above_slots (the left-on test)
+    # the learned unattended load now: the left-on test judges only a standby's plug
+    background: Background | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +154,11 @@ def replay_counts(
                 background_since=plug.background_since,
                 changes=plug.changes,
                 levels=plug.levels,
-                above=plug.above,
+                # the left-on test on a plug whose unattended load is a standby (its current
+                # background: the live rule reads the day's)
+                above=plug.above
+                if left_on.judges(plug.background, th.plug_no_change.power_margin_w)
+                else None,
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:
@@ -233,6 +241,7 @@ def load_histories(
     levels: dict[int, dict[date, bytes]] = defaultdict(dict)
     above: dict[int, dict[date, int]] = defaultdict(dict)
     since: dict[int, date | None] = {}
+    backgrounds: dict[int, Background | None] = {}
     periods: dict[int, list[tuple[date, date]]] = defaultdict(list)
     ids = [p[0] for p in plugs]
     people = sorted({p[1] for p in plugs if p[1] is not None})
@@ -260,7 +269,9 @@ def load_histories(
                 rt.c.device_id.in_(chunk), rt.c.background_high_w.is_not(None)
             )
         ):
-            since[device_id] = Routine.from_json(model).background_since
+            routine = Routine.from_json(model)
+            since[device_id] = routine.background_since
+            backgrounds[device_id] = routine.background
     for part in range(0, len(people), CHUNK):
         for recipient_id, starts, ends in conn.execute(
             select(away.c.recipient_id, away.c.starts_on, away.c.ends_on).where(
@@ -281,6 +292,7 @@ def load_histories(
             changes=changes.get(device_id),
             levels=levels.get(device_id),
             above=above.get(device_id),
+            background=backgrounds.get(device_id),
         )
         for device_id, recipient_id, hours in plugs
     ]

@@ -144,8 +144,8 @@ def _plug(
             yield changed + timedelta(hours=k * still_at)
     # The left-on test: each stage's time on the run above the ceiling (a report clears the
     # due time; one stamped ahead of the clock lets the clock cross them).
-    if cfg.enabled and facts.above_since is not None and on_threshold(facts, cfg) is not None:
-        start, on_at = on_clock(facts, cfg, ladder[0])
+    if cfg.enabled and facts.above_since is not None and on_threshold(facts, local) is not None:
+        start, on_at = on_clock(facts, local, ladder[0])
         for k in (1, 2, 4):
             yield start + timedelta(hours=k * on_at)
     # The level test: each half-hour's level may move S (a new reading clears the due time

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from dashboard.detection import left_on
 from dashboard.detection.background import ceiling
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.levels import LevelModel, LevelScore, level_stage_rank, score_levels
@@ -131,20 +132,24 @@ ON_EVIDENCE_KEYS = (
 )
 
 
-def on_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
+def on_threshold(facts: DeviceFacts, th: Thresholds) -> float | None:
     """Hours above the background's ceiling at which the left-on test reaches 관심 for this
-    plug (None: the test is off, or the routine has no record of such runs yet)."""
+    plug (None: the test is off, the routine has no record of such runs yet, or the plug's
+    unattended load is not a standby)."""
+    cfg, margin_w = th.plug_routine, th.plug_no_change.power_margin_w
     routine = facts.routine
     if not (cfg.on_enabled and routine is not None and routine.on_h is not None):
         return None
+    if not left_on.judges(routine.background, margin_w):
+        return None  # not a standby: a whole-home meter (detection.left_on.STANDBY_MAX_W)
     return float(still_threshold_h(routine.on_h, cfg.on_factor, cfg.on_min_h))
 
 
-def on_clock(facts: DeviceFacts, cfg: PlugRoutine, first_stage_h: float) -> tuple[datetime, float]:
+def on_clock(facts: DeviceFacts, th: Thresholds, first_stage_h: float) -> tuple[datetime, float]:
     """(from when, 관심 hours) the left-on test judges the plug's run by, once
     :func:`on_threshold` has one: the run's start, or a staff close during the run, from which
     it is judged again not before the ladder's first stage (``first_stage_h``)."""
-    start, at = facts.above_since, on_threshold(facts, cfg)
+    start, at = facts.above_since, on_threshold(facts, th)
     checked = facts.human_closed_at.get(RULE)
     if checked is not None and checked > start:
         # Staff closed this rule's alert during the run (the person answered, the TV on): a
@@ -246,10 +251,10 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # moves the line at every reading, and each move counts as a sign of life).
     on_since = facts.above_since
     on_on = cfg.enabled and not (backfilled or young) and on_since is not None
-    on_at = on_threshold(facts, cfg) if on_on else None
+    on_at = on_threshold(facts, th) if on_on else None
     on_from = on_since
     if on_at:
-        on_from, on_at = on_clock(facts, cfg, ladder[0])
+        on_from, on_at = on_clock(facts, th, ladder[0])
     on_run_h = hours_between(on_since, observed) if on_at and observed > on_since else 0.0
     judged_h = hours_between(on_from, observed) if on_at and observed > on_from else 0.0
     by_on = LEVEL_STAGES[int(still_stage_rank(judged_h, on_at))] if on_at else None

@@ -35,10 +35,12 @@ from tests.unit.test_detection import (
 
 TH = Thresholds()
 WINDOW = (TODAY - timedelta(days=28), TODAY)
+TV_PLUG = Background(low_w=1.0, high_w=1.0, step_w=0.0, nights=28)  # ceiling 6 W
 
 
-def on_routine(on_h: float | None = 4.0) -> Routine:
-    return replace(daily_routine(), on_h=on_h)
+def on_routine(on_h: float | None = 4.0, background: Background | None = None) -> Routine:
+    """A usable routine of a TV plug (1 W standby) with a record of ``on_h`` above it."""
+    return replace(daily_routine(), on_h=on_h, background=background or TV_PLUG)
 
 
 def tweak(**plug_routine) -> Thresholds:
@@ -92,9 +94,6 @@ def test_learning_stores_the_record_and_json_keeps_it():
 
 
 # --- ingest's live run -----------------------------------------------------------------------
-
-
-TV_PLUG = Background(low_w=1.0, high_w=1.0, step_w=0.0, nights=28)  # ceiling 6 W
 
 
 def reading(ts: datetime, watts: float, index: int = 0) -> ValidEvent:
@@ -205,6 +204,17 @@ def test_a_tv_left_on_twice_as_long_as_ever_alerts_though_it_flickers():
     )
     assert at(facts, 15.9).stage == "attention"
     assert at(facts, 16).stage == "risk" and at(facts, 32).stage == "severe"
+
+
+def test_a_whole_home_meter_is_not_judged():
+    """A background whose ceiling is above a standby's (50 W): a fridge home, a whole-home
+    meter. The test gave such homes only false alarms on the tune part."""
+    from dashboard.detection.background import ceiling
+
+    fridge = on_routine(background=daily_routine().background)
+    assert ceiling(fridge.background, 5) > 50
+    assert at(on_facts(fridge), 40).stage is None
+    assert at(on_facts(on_routine(background=Background(40.0, 44.0, 2.0, 28))), 8).stage
 
 
 def test_the_minimum_the_switch_and_the_conditions():
@@ -339,7 +349,7 @@ def test_a_ceiling_raised_under_the_run_does_not_close_the_alert_as_safe():
     facts = on_facts()
     stored = merged_evidence({}, at(facts, 8).evidence)
     top = stored["on_top_w"]
-    assert top == 143.0  # the routine's background (a fridge home): its ceiling
+    assert top == 6.0  # the TV's standby: 1 W + the 5 W margin
     now = ON_AT + timedelta(hours=80)
     absorbed = replace(facts, above_since=None, last_seen_at=now, last_activity_at=now)
     still_on = plug_no_change(replace(absorbed, last_power_w=top + 50), TH, now)

@@ -4,12 +4,14 @@ run (one with an overlapping spell's), the preview table's row, and the live pat
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dashboard.detection.background import Background
 from dashboard.detection.left_on import FULL_DAY, longest_on_h
 from dashboard.detection.preview import (
     Counts,
@@ -162,10 +164,15 @@ def test_a_steady_load_left_on_and_the_quiet_spell_beside_it_are_one_opening():
     assert (opened[0].stage, opened[0].basis) == ("risk", "on")
     assert opened[0].top_at == local(NEXT, 8).astimezone(UTC)
     assert opened[0].end == spell[0].end and opened[0].running
-    plug = PlugHistory(1, 11, None, days, above=above)
+    standby = Background(low_w=1.0, high_w=1.0, step_w=0.0, nights=28)
+    plug = PlugHistory(1, 11, None, days, above=above, background=standby)
     (now, off), _ = replay_counts([plug], [TH, tweak(on_enabled=False)], start, END)
     assert now.alerts == off.alerts == 1
     assert now.by_basis["on"] == 1 and off.by_basis["routine"] == 1
+    # a whole-home meter's plug (its ceiling above a standby's) is not judged by the test
+    home = replace(plug, background=Background(low_w=150.0, high_w=400.0, step_w=80.0, nights=28))
+    (whole,), _ = replay_counts([home], [TH], start, END)
+    assert whole.by_basis.get("on", 0) == 0 and whole.by_basis["routine"] == 1
 
 
 def test_alerts_that_do_not_overlap_stay_apart_and_the_spells_basis_wins_a_tie():

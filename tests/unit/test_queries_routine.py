@@ -162,7 +162,12 @@ def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
             conn.execute(
                 update(DeviceRoutine)
                 .where(DeviceRoutine.device_id == device)
-                .values(model=model.replace('"on_h":null', '"on_h":4.0'))
+                .values(
+                    model=model.replace('"on_h":null', '"on_h":4.0').replace(
+                        '"background":null',
+                        '"background":{"low_w":1.0,"high_w":1.0,"step_w":0.0,"nights":28}',
+                    )
+                )
             )
             conn.execute(
                 update(DeviceState)
