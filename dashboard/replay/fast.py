@@ -34,6 +34,8 @@ from itertools import islice
 
 from sqlalchemy import Connection, select
 
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, DeviceState
 from dashboard.detection.background import Background
 from dashboard.detection.levels import LevelFacts, LevelModel, level_byte, merge_levels
@@ -360,22 +362,27 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
     ids = sorted(by_id)
     loaded = load_base(conn, ids, th, now)
     a, st = Alert.__table__, DeviceState.__table__
+    # Built once (``db.prebuilt``): a replay reloads after every write.
+    open_query = prebuilt(
+        conn,
+        "replay.open_alerts",
+        lambda c: select(a.c.device_id, a.c.rule, a.c.stage).where(
+            in_bound(c, a.c.device_id, "ids"), a.c.status != "closed"
+        ),
+    )
+    state_query = prebuilt(
+        conn,
+        "replay.states",
+        lambda c: select(st.c.device_id, *(st.c[name] for name in INGEST_FIELDS)).where(
+            in_bound(c, st.c.device_id, "ids")
+        ),
+    )
     open_stages: dict[int, dict[str, str]] = {i: {} for i in ids}
-    for device_id, rule, stage in conn.execute(
-        select(a.c.device_id, a.c.rule, a.c.stage).where(
-            a.c.device_id.in_(ids), a.c.status != "closed"
-        )
-    ):
+    params = {"ids": bound_values(conn, a.c.device_id, ids)}
+    for device_id, rule, stage in conn.execute(open_query, params):
         open_stages[device_id][rule] = stage
     # The state row as ingestion reads it before merging (a device that never reported: none).
-    states = {
-        row[0]: IngestState(*row[1:])
-        for row in conn.execute(
-            select(st.c.device_id, *(st.c[name] for name in INGEST_FIELDS)).where(
-                st.c.device_id.in_(ids)
-            )
-        )
-    }
+    states = {row[0]: IngestState(*row[1:]) for row in conn.execute(state_query, params)}
     learned = load_learned(conn, ids)
     level_facts = load_level_facts(conn, ids, th, now, loaded)
     for device_id, mirror in by_id.items():
