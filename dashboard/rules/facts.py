@@ -314,6 +314,8 @@ def _wander_episodes(
     last one closed: (episode evidence or None, since)."""
     a = Alert.__table__
     out: dict[int, tuple[dict | None, datetime | None]] = {}
+    if not ids:  # most evaluations: no wanderer (and no statement to build)
+        return out
     left = a.c.rule == "wander_left_zone"
     for part in chunks(ids):
         closed = conn.execute(
@@ -340,6 +342,8 @@ def _positions(
     ``POSITIONS_MAX``): the geofence's dwell times, and where it was last seen however long ago."""
     e = DeviceEvent.__table__
     out: dict[int, list[Reading]] = defaultdict(list)
+    if not ids:
+        return out
     lookback = timedelta(minutes=position_lookback_min(th.wandering))
     newest_allowed = now + CLOCK_SKEW
     position = e.c.type == "position"
