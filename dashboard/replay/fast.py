@@ -46,6 +46,7 @@ from dashboard.ingest.state import Margins, load_backgrounds, merge_state
 from dashboard.ingest.state import _State as IngestState  # merge_state's own state type
 from dashboard.replay.inputs import Reading
 from dashboard.rules.config import Thresholds
+from dashboard.rules.due import device_due
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import POSITIONS_MAX, enrich, load_facts_by_id, with_history
 from dashboard.rules.model import FOLLOWING_RULES, STICKY_RULES, Decision, DeviceFacts, worse
@@ -121,6 +122,12 @@ class Mirror:
     level_stored: dict[date, bytes] = field(default_factory=dict)
     level_pending: dict[date, dict[int, list]] = field(default_factory=dict)
     _view: DeviceFacts | None = None
+    # The view last judged without a change, when, and its due time (``rules.due.device_due``,
+    # as the tick stores it; worked out when a later moment has the same view): until then, no
+    # decision can change.
+    _judged: DeviceFacts | None = None
+    _judged_at: datetime | None = None
+    _due: datetime | None = None
 
     def receive(self, readings: Sequence[Reading], margins: Margins) -> None:
         events: list[ValidEvent] = [r.event for r in readings]
@@ -294,9 +301,20 @@ class Mirror:
         facts = self.facts(th)
         if facts is None:
             return False
+        # The same facts (no reading, no reload since) before their due time: the decisions
+        # are the ones judged then, which changed nothing (the tick skips it just so).
+        readings = self.readings()
+        if facts is self._judged:
+            if self._due is None:
+                self._due = device_due(facts, th, self._judged_at, readings)
+            if now < self._due:
+                return False
         # With the person's district's thresholds, as the engine judges (``engine._evaluate``).
-        decisions = evaluate_device(facts, th.for_region(facts.region_code), now, self.readings())
-        return would_change(decisions, self.open, facts.wander_episode)
+        decisions = evaluate_device(facts, th.for_region(facts.region_code), now, readings)
+        if would_change(decisions, self.open, facts.wander_episode):
+            return True
+        self._judged, self._judged_at, self._due = facts, now, None
+        return False
 
 
 @dataclass(frozen=True)
