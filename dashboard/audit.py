@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from dashboard.clock import require_aware
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import AuditLog
 
 # Column widths of audit_log (actor 60, action 40, entity_type 30, entity_id 60).
@@ -71,7 +72,8 @@ def write_audit(
         entity_id=entity_id,
         detail=detail,
     )
-    conn.execute(insert(AuditLog), row)
+    # Built once: every alert write and daily job appends a row.
+    conn.execute(prebuilt(conn, "audit.insert", lambda _: insert(AuditLog)), row)
 
 
 def audit_account(

@@ -13,13 +13,25 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, bindparam, select, text
 
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import AuditLog
 from dashboard.settings import LOCAL_TZ
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def _done_query(_conn: Connection):
+    return (
+        select(AuditLog.id)
+        .where(
+            AuditLog.action == bindparam("action", type_=AuditLog.__table__.c.action.type),
+            AuditLog.at >= bindparam("since", type_=AuditLog.__table__.c.at.type),
+        )
+        .limit(1)
+    )
 
 
 def run_once_a_day(
@@ -40,9 +52,8 @@ def run_once_a_day(
             ):
                 return None
             done = conn.execute(
-                select(AuditLog.id)
-                .where(AuditLog.action == action, AuditLog.at >= midnight.astimezone(UTC))
-                .limit(1)
+                prebuilt(conn, "once_a_day.done", _done_query),
+                {"action": action, "since": midnight.astimezone(UTC)},
             ).first()
             if done is not None:
                 return None

@@ -7,10 +7,11 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, null, or_, select
+from sqlalchemy import Connection, Engine, bindparam, func, null, or_, select
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import (
     CareRecipient,
     Device,
@@ -64,8 +65,15 @@ class LearnSummary:
 def _routine_devices(conn: Connection) -> list[tuple[int, str | None, str]]:
     """(device id, region code, type code) of every active plug and phone line, placed by the
     person's region (the device's when it has no person), as the rules place them."""
+    query = prebuilt(conn, "learning.devices", _devices_query)
+    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+
+
+# The nightly statements are built once (``db.prebuilt``), their values bound at execution;
+# ``IN`` lists as expanding parameters, rendered as ``column.in_(list)`` renders them.
+def _devices_query(_conn: Connection):
     d, r, region = Device.__table__, CareRecipient.__table__, Region.__table__
-    query = (
+    return (
         select(d.c.id, region.c.code, d.c.type_code)
         .select_from(
             d.outerjoin(r, r.c.id == d.c.recipient_id).outerjoin(
@@ -79,7 +87,44 @@ def _routine_devices(conn: Connection) -> list[tuple[int, str | None, str]]:
         )
         .order_by(d.c.id)
     )
-    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+
+
+def _learned_query(_conn: Connection):
+    routines = DeviceRoutine.__table__
+    return select(
+        routines.c.device_id,
+        routines.c.model,
+        routines.c.background_high_w,
+        routines.c.level_model,
+    ).where(
+        routines.c.device_id.in_(bindparam("ids", expanding=True)),
+        or_(routines.c.background_high_w.is_not(None), routines.c.level_model.is_not(None)),
+    )
+
+
+def _days_query(read_levels: bool):
+    """The window's days of the ``ids`` plugs; their levels only where ``read_levels``."""
+    daily = DeviceDaily.__table__
+    return (
+        select(
+            daily.c.device_id,
+            daily.c.day,
+            daily.c.activity_slots,
+            daily.c.night_low_w,
+            daily.c.night_high_w,
+            daily.c.night_step_w,
+            daily.c.level_slots if read_levels else null().label("level_slots"),
+            daily.c.light_min,
+            daily.c.change_slots,
+            daily.c.above_slots,
+        )
+        .where(
+            daily.c.device_id.in_(bindparam("ids", expanding=True)),
+            daily.c.day >= bindparam("first", type_=daily.c.day.type),
+            daily.c.day < bindparam("today", type_=daily.c.day.type),
+        )
+        .order_by(daily.c.device_id, daily.c.day.desc())
+    )
 
 
 def learn_routines(
@@ -98,7 +143,6 @@ def learn_routines(
     cfg = th.plug_routine  # the learning window is city-wide (not a district key)
     today = now.astimezone(LOCAL_TZ).date()
     first = today - timedelta(days=cfg.window_days)
-    daily = DeviceDaily.__table__
     rows_out = []
     usable = with_bg = with_levels = 0
     devices = _routine_devices(conn)
@@ -106,22 +150,13 @@ def learn_routines(
     # Phone lines have no level model; reading their (NULL) levels costs nothing.
     level_ids = {i for i, code, _type in devices if th.level_enabled_in(code)}
     plugs = {i for i, _code, kind in devices if kind == "smart_plug"}  # a still record
-    routines = DeviceRoutine.__table__
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         since: dict[int, date | None] = {}
         old_timers: dict[int, TimerLoad | None] = {}
         old_levels: dict[int, LevelModel] = {}
         for device_id, model, high, level_model in conn.execute(
-            select(
-                routines.c.device_id,
-                routines.c.model,
-                routines.c.background_high_w,
-                routines.c.level_model,
-            ).where(
-                routines.c.device_id.in_(part),
-                or_(routines.c.background_high_w.is_not(None), routines.c.level_model.is_not(None)),
-            )
+            prebuilt(conn, "learning.learned", _learned_query), {"ids": part}
         ):
             if high is not None:
                 before = Routine.from_json(model)
@@ -143,25 +178,12 @@ def learn_routines(
         for group, read_levels in ((with_levels_part, True), (without, False)):
             if not group:
                 continue
-            query = (
-                select(
-                    daily.c.device_id,
-                    daily.c.day,
-                    daily.c.activity_slots,
-                    daily.c.night_low_w,
-                    daily.c.night_high_w,
-                    daily.c.night_step_w,
-                    daily.c.level_slots if read_levels else null().label("level_slots"),
-                    daily.c.light_min,
-                    daily.c.change_slots,
-                    daily.c.above_slots,
-                )
-                .where(daily.c.device_id.in_(group), daily.c.day >= first, daily.c.day < today)
-                .order_by(daily.c.device_id, daily.c.day.desc())
+            query = prebuilt(
+                conn, f"learning.days.{read_levels}", lambda _, r=read_levels: _days_query(r)
             )
-            for device_id, day, slots, low, high, step, lv, light, changed, up in conn.execute(
-                query
-            ):
+            params = {"ids": group, "first": first, "today": today}
+            rows = conn.execute(query, params)
+            for device_id, day, slots, low, high, step, lv, light, changed, up in rows:
                 days[device_id][day] = int(slots or 0)
                 # every sign of life is a change; a day stored without its change bits (the
                 # demo builder's, before 0015) counts its signs of life only

@@ -9,12 +9,15 @@ from functools import lru_cache
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 
-from dashboard.db.inlist import in_values
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import AwayPeriod, DeviceDaily, DeviceRoutine
 from dashboard.detection.levels import LOOKBACK_DAYS, LevelFacts, LevelModel
 from dashboard.detection.routine import Routine
 
 CHUNK = 5_000
+# The statements below are built once (``db.prebuilt``): every rule evaluation of a quiet plug
+# runs them, and building one costs more than the indexed read itself.
 
 
 @lru_cache(maxsize=4096)
@@ -25,12 +28,18 @@ def _parse(model: str) -> Routine:
 def load_routines(conn: Connection, device_ids: Sequence[int]) -> dict[int, Routine]:
     """The stored routine of each of these devices that has one."""
     table = DeviceRoutine.__table__
+    query = prebuilt(
+        conn,
+        "records.routines",
+        lambda c: select(table.c.device_id, table.c.model).where(
+            in_bound(c, table.c.device_id, "ids")
+        ),
+    )
     out: dict[int, Routine] = {}
     for start in range(0, len(device_ids), CHUNK):
         part = list(device_ids[start : start + CHUNK])
-        for device_id, model in conn.execute(
-            select(table.c.device_id, table.c.model).where(in_values(conn, table.c.device_id, part))
-        ):
+        ids = bound_values(conn, table.c.device_id, part)
+        for device_id, model in conn.execute(query, {"ids": ids}):
             out[device_id] = _parse(model)
     return out
 
@@ -47,25 +56,37 @@ def load_levels(conn: Connection, device_ids: Sequence[int], today: date) -> dic
     models: dict[int, LevelModel] = {}
     days: dict[int, dict[date, bytes]] = {}
     first = today - timedelta(days=LOOKBACK_DAYS - 1)
+    model_query = prebuilt(
+        conn,
+        "records.level_models",
+        lambda c: select(routines.c.device_id, routines.c.level_model).where(
+            in_bound(c, routines.c.device_id, "ids"), routines.c.level_model.is_not(None)
+        ),
+    )
+    days_query = prebuilt(
+        conn,
+        "records.level_days",
+        lambda c: select(daily.c.device_id, daily.c.day, daily.c.level_slots).where(
+            in_bound(c, daily.c.device_id, "ids"),
+            daily.c.day >= bindparam("first", type_=daily.c.day.type),
+            daily.c.day <= bindparam("today", type_=daily.c.day.type),
+            daily.c.level_slots.is_not(None),
+        ),
+    )
     for start in range(0, len(device_ids), CHUNK):
         part = list(device_ids[start : start + CHUNK])
-        for device_id, blob in conn.execute(
-            select(routines.c.device_id, routines.c.level_model).where(
-                in_values(conn, routines.c.device_id, part), routines.c.level_model.is_not(None)
-            )
-        ):
+        ids = bound_values(conn, routines.c.device_id, part)
+        for device_id, blob in conn.execute(model_query, {"ids": ids}):
             models[device_id] = _parse_levels(bytes(blob))
         with_model = [i for i in part if i in models]
         if not with_model:
             continue
-        for device_id, day, blob in conn.execute(
-            select(daily.c.device_id, daily.c.day, daily.c.level_slots).where(
-                in_values(conn, daily.c.device_id, with_model),
-                daily.c.day >= first,
-                daily.c.day <= today,
-                daily.c.level_slots.is_not(None),
-            )
-        ):
+        params = {
+            "ids": bound_values(conn, daily.c.device_id, with_model),
+            "first": first,
+            "today": today,
+        }
+        for device_id, day, blob in conn.execute(days_query, params):
             days.setdefault(device_id, {})[day] = bytes(blob)
     return {i: LevelFacts(m, days.get(i, {})) for i, m in models.items()}
 
@@ -73,16 +94,23 @@ def load_levels(conn: Connection, device_ids: Sequence[int], today: date) -> dic
 def load_away(conn: Connection, recipient_ids: Sequence[int], today: date) -> dict[int, date]:
     """Recipient id → return date, for people marked away today."""
     a = AwayPeriod.__table__
+    query = prebuilt(
+        conn,
+        "records.away",
+        lambda c: select(a.c.recipient_id, a.c.ends_on).where(
+            in_bound(c, a.c.recipient_id, "ids"),
+            a.c.cancelled_at.is_(None),
+            and_(
+                a.c.starts_on <= bindparam("today", type_=a.c.starts_on.type),
+                a.c.ends_on > bindparam("today", type_=a.c.ends_on.type),
+            ),
+        ),
+    )
     out: dict[int, date] = {}
     for start in range(0, len(recipient_ids), CHUNK):
         part = list(recipient_ids[start : start + CHUNK])
-        rows = conn.execute(
-            select(a.c.recipient_id, a.c.ends_on).where(
-                in_values(conn, a.c.recipient_id, part),
-                a.c.cancelled_at.is_(None),
-                and_(a.c.starts_on <= today, a.c.ends_on > today),
-            )
-        )
+        params = {"ids": bound_values(conn, a.c.recipient_id, part), "today": today}
+        rows = conn.execute(query, params)
         for recipient_id, ends_on in rows:
             out[recipient_id] = max(ends_on, out.get(recipient_id, ends_on))
     return out

@@ -34,6 +34,8 @@ from itertools import islice
 
 from sqlalchemy import Connection, select
 
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, DeviceState
 from dashboard.detection.background import Background
 from dashboard.detection.levels import LevelFacts, LevelModel, level_byte, merge_levels
@@ -44,6 +46,7 @@ from dashboard.ingest.state import Margins, load_backgrounds, merge_state
 from dashboard.ingest.state import _State as IngestState  # merge_state's own state type
 from dashboard.replay.inputs import Reading
 from dashboard.rules.config import Thresholds
+from dashboard.rules.due import device_due
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import POSITIONS_MAX, enrich, load_facts_by_id, with_history
 from dashboard.rules.model import FOLLOWING_RULES, STICKY_RULES, Decision, DeviceFacts, worse
@@ -119,6 +122,12 @@ class Mirror:
     level_stored: dict[date, bytes] = field(default_factory=dict)
     level_pending: dict[date, dict[int, list]] = field(default_factory=dict)
     _view: DeviceFacts | None = None
+    # The view last judged without a change, when, and its due time (``rules.due.device_due``,
+    # as the tick stores it; worked out when a later moment has the same view): until then, no
+    # decision can change.
+    _judged: DeviceFacts | None = None
+    _judged_at: datetime | None = None
+    _due: datetime | None = None
 
     def receive(self, readings: Sequence[Reading], margins: Margins) -> None:
         events: list[ValidEvent] = [r.event for r in readings]
@@ -293,9 +302,20 @@ class Mirror:
         facts = self.facts(th)
         if facts is None:
             return False
+        # The same facts (no reading, no reload since) before their due time: the decisions
+        # are the ones judged then, which changed nothing (the tick skips it just so).
+        readings = self.readings()
+        if facts is self._judged:
+            if self._due is None:
+                self._due = device_due(facts, th, self._judged_at, readings)
+            if now < self._due:
+                return False
         # With the person's district's thresholds, as the engine judges (``engine._evaluate``).
-        decisions = evaluate_device(facts, th.for_region(facts.region_code), now, self.readings())
-        return would_change(decisions, self.open, facts.wander_episode)
+        decisions = evaluate_device(facts, th.for_region(facts.region_code), now, readings)
+        if would_change(decisions, self.open, facts.wander_episode):
+            return True
+        self._judged, self._judged_at, self._due = facts, now, None
+        return False
 
 
 @dataclass(frozen=True)
@@ -361,22 +381,27 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
     ids = sorted(by_id)
     loaded = load_base(conn, ids, th, now)
     a, st = Alert.__table__, DeviceState.__table__
+    # Built once (``db.prebuilt``): a replay reloads after every write.
+    open_query = prebuilt(
+        conn,
+        "replay.open_alerts",
+        lambda c: select(a.c.device_id, a.c.rule, a.c.stage).where(
+            in_bound(c, a.c.device_id, "ids"), a.c.status != "closed"
+        ),
+    )
+    state_query = prebuilt(
+        conn,
+        "replay.states",
+        lambda c: select(st.c.device_id, *(st.c[name] for name in INGEST_FIELDS)).where(
+            in_bound(c, st.c.device_id, "ids")
+        ),
+    )
     open_stages: dict[int, dict[str, str]] = {i: {} for i in ids}
-    for device_id, rule, stage in conn.execute(
-        select(a.c.device_id, a.c.rule, a.c.stage).where(
-            a.c.device_id.in_(ids), a.c.status != "closed"
-        )
-    ):
+    params = {"ids": bound_values(conn, a.c.device_id, ids)}
+    for device_id, rule, stage in conn.execute(open_query, params):
         open_stages[device_id][rule] = stage
     # The state row as ingestion reads it before merging (a device that never reported: none).
-    states = {
-        row[0]: IngestState(*row[1:])
-        for row in conn.execute(
-            select(st.c.device_id, *(st.c[name] for name in INGEST_FIELDS)).where(
-                st.c.device_id.in_(ids)
-            )
-        )
-    }
+    states = {row[0]: IngestState(*row[1:]) for row in conn.execute(state_query, params)}
     learned = load_learned(conn, ids)
     level_facts = load_level_facts(conn, ids, th, now, loaded)
     for device_id, mirror in by_id.items():

@@ -16,9 +16,10 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from dashboard.clock import as_utc
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert
 from dashboard.replay.explain import explain
 
@@ -57,11 +58,18 @@ class Recorder:
     def capture(self, conn: Connection, now: datetime) -> int:
         """Record the transitions written at ``now``; returns how many alert rows were written."""
         a = Alert.__table__
-        rows = conn.execute(
-            select(a.c.id, a.c.device_id, a.c.rule, a.c.kind, a.c.stage, a.c.status, a.c.evidence)
-            .where(a.c.updated_at >= now)
-            .order_by(a.c.id)
-        ).all()
+        query = prebuilt(  # built once: it runs after every step
+            conn,
+            "replay.capture",
+            lambda _: (
+                select(
+                    a.c.id, a.c.device_id, a.c.rule, a.c.kind, a.c.stage, a.c.status, a.c.evidence
+                )
+                .where(a.c.updated_at >= bindparam("now", type_=a.c.updated_at.type))
+                .order_by(a.c.id)
+            ),
+        )
+        rows = conn.execute(query, {"now": now}).all()
         for row in rows:
             before = self.known.get(row.id)
             self.known[row.id] = (row.stage, row.status)

@@ -22,7 +22,8 @@ from sqlalchemy import (
 )
 
 from dashboard.clock import as_utc
-from dashboard.db.inlist import in_values
+from dashboard.db.inlist import bound_values, in_bound, in_values
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import (
     Alert,
     CareRecipient,
@@ -157,9 +158,14 @@ def load_facts(conn: Connection, where: ColumnElement[bool]) -> list[DeviceFacts
 
 
 def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
+    d = Device.__table__
+    # Built once: every evaluation runs it (building the 28-column join costs more than the
+    # read itself on SQLite).
+    query = prebuilt(conn, "facts.by_id", lambda c: fact_query(in_bound(c, d.c.id, "ids")))
     out: list[DeviceFacts] = []
     for part in chunks(ids):
-        out.extend(load_facts(conn, in_values(conn, Device.__table__.c.id, part)))
+        rows = conn.execute(query, {"ids": bound_values(conn, d.c.id, part)})
+        out.extend(to_facts(row) for row in rows)
     return out
 
 
@@ -268,16 +274,21 @@ def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts
 def _human_closed_at(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, datetime]]:
     a = Alert.__table__
     out: dict[int, dict[str, datetime]] = defaultdict(dict)
-    for part in chunks(ids):
-        rows = conn.execute(
+    query = prebuilt(
+        conn,
+        "facts.human_closed_at",
+        lambda c: (
             select(a.c.device_id, a.c.rule, func.max(a.c.closed_at).label("closed_at"))
             .where(
-                in_values(conn, a.c.device_id, part),
+                in_bound(c, a.c.device_id, "ids"),
                 a.c.status == "closed",
                 func.coalesce(a.c.closed_by, "") != "system",
             )
             .group_by(a.c.device_id, a.c.rule)
-        )
+        ),
+    )
+    for part in chunks(ids):
+        rows = conn.execute(query, {"ids": bound_values(conn, a.c.device_id, part)})
         for row in rows:
             out[row.device_id][row.rule] = as_utc(row.closed_at)
     return out
@@ -304,6 +315,8 @@ def _wander_episodes(
     last one closed: (episode evidence or None, since)."""
     a = Alert.__table__
     out: dict[int, tuple[dict | None, datetime | None]] = {}
+    if not ids:  # most evaluations: no wanderer (and no statement to build)
+        return out
     left = a.c.rule == "wander_left_zone"
     for part in chunks(ids):
         closed = conn.execute(
@@ -330,6 +343,8 @@ def _positions(
     ``POSITIONS_MAX``): the geofence's dwell times, and where it was last seen however long ago."""
     e = DeviceEvent.__table__
     out: dict[int, list[Reading]] = defaultdict(list)
+    if not ids:
+        return out
     lookback = timedelta(minutes=position_lookback_min(th.wandering))
     newest_allowed = now + CLOCK_SKEW
     position = e.c.type == "position"

@@ -17,7 +17,8 @@ from sqlalchemy import Connection, select, text, update
 
 from dashboard.audit import audit_row
 from dashboard.clock import as_utc
-from dashboard.db.inlist import in_values
+from dashboard.db.inlist import bound_values, in_bound, in_values
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, AuditLog, DeviceState, NotificationOutbox
 from dashboard.rules.model import (
     FOLLOWING_RULES,
@@ -118,11 +119,18 @@ def _open_alerts(
     cols = (a.c.id, a.c.dedup_key, a.c.stage, a.c.status, a.c.evidence, a.c.version)
     for column, values in ((a.c.device_id, device_ids), (a.c.dedup_key, keys)):
         values = sorted(set(values))
+        if not values:
+            continue
+        query = prebuilt(  # built once per column: every evaluation with decisions runs it
+            conn,
+            f"lifecycle.open_alerts.{column.name}",
+            lambda c, column=column: select(*cols).where(
+                in_bound(c, column, "values"), a.c.status != "closed"
+            ),
+        )
         for start in range(0, len(values), 5_000):
             part = values[start : start + 5_000]
-            rows = conn.execute(
-                select(*cols).where(in_values(conn, column, part), a.c.status != "closed")
-            )
+            rows = conn.execute(query, {"values": bound_values(conn, column, part)})
             out.update({row.dedup_key: row for row in rows})
     return out
 

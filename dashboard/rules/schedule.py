@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy import Connection, and_, bindparam, insert, select, update
 
 from dashboard.clock import as_utc
-from dashboard.db.inlist import in_values
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import AppMeta, Device, DeviceRoutine, DeviceState
 
 BASIS_KEY = "rules_due_basis"
@@ -29,21 +30,36 @@ def judge_again(
     s, d = DeviceState.__table__, Device.__table__
     devices = sorted({i for i in device_ids if i is not None})
     people = sorted({i for i in recipient_ids if i is not None})
-    for start in range(0, len(devices), CHUNK):
-        part = devices[start : start + CHUNK]
-        conn.execute(
-            update(s)
-            .where(in_values(conn, s.c.device_id, part), s.c.rules_due_at.is_not(None))
-            .values(rules_due_at=None)
+    # Built once (``db.prebuilt``): every alert write and every night's learning clear them.
+    if devices:
+        by_device = prebuilt(
+            conn,
+            "schedule.judge_again.devices",
+            lambda c: (
+                update(s)
+                .where(in_bound(c, s.c.device_id, "ids"), s.c.rules_due_at.is_not(None))
+                .values(rules_due_at=None)
+            ),
         )
-    for start in range(0, len(people), CHUNK):
-        part = people[start : start + CHUNK]
-        theirs = select(d.c.id).where(in_values(conn, d.c.recipient_id, part))
-        conn.execute(
-            update(s)
-            .where(s.c.device_id.in_(theirs), s.c.rules_due_at.is_not(None))
-            .values(rules_due_at=None)
+        for start in range(0, len(devices), CHUNK):
+            part = devices[start : start + CHUNK]
+            conn.execute(by_device, {"ids": bound_values(conn, s.c.device_id, part)})
+    if people:
+        by_person = prebuilt(
+            conn,
+            "schedule.judge_again.people",
+            lambda c: (
+                update(s)
+                .where(
+                    s.c.device_id.in_(select(d.c.id).where(in_bound(c, d.c.recipient_id, "ids"))),
+                    s.c.rules_due_at.is_not(None),
+                )
+                .values(rules_due_at=None)
+            ),
         )
+        for start in range(0, len(people), CHUNK):
+            part = people[start : start + CHUNK]
+            conn.execute(by_person, {"ids": bound_values(conn, d.c.recipient_id, part)})
 
 
 def store_due(conn: Connection, due: Sequence[tuple[int, datetime | None, datetime]]) -> None:

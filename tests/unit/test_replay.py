@@ -279,6 +279,28 @@ def test_the_fast_path_skips_the_database_between_transitions(tmp_path):
     assert result.counts.events == len(rows)  # yet every reading was stored, through ingest
 
 
+def test_the_fast_path_judges_unchanged_facts_again_only_at_their_due_time(tmp_path, monkeypatch):
+    # Flat for three days: an open ladder alert, a reading every 30 minutes, a tick every 10.
+    # The two ticks between readings hold the same facts: judged only when a threshold falls
+    # there (rules.due), as the tick itself skips a device; the transitions are the exact ones
+    # (test_replay_equivalence).
+    from dashboard.replay import fast
+
+    judged = []
+    evaluate = fast.evaluate_device
+    monkeypatch.setattr(
+        fast, "evaluate_device", lambda *a, **k: judged.append(a[2]) or evaluate(*a, **k)
+    )
+    rows = plug_rows("p", T0, T0 + timedelta(hours=2), T0 + timedelta(days=3))
+    result = replay(read_recording(_plug_file(tmp_path, rows), "plug", SEOUL))
+    stages = [t.stage for t in result.transitions if t.rule == "plug_no_change"]
+    assert stages == ["attention", "risk", "severe"]
+    readings = {datetime.fromisoformat(r[1]) for r in rows}
+    between = [t for t in judged if t not in readings]
+    assert len(judged) > 80  # every reading while the alert is open (from 24 h to 72 h)
+    assert len(between) <= 10, between  # not the 188 ticks between them: the stages' times
+
+
 def test_explanations_quote_a_rules_own_sentence_and_fall_back_to_the_evidence():
     from dashboard.replay.explain import explain
 
