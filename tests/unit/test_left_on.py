@@ -96,16 +96,18 @@ def test_learning_stores_the_record_and_json_keeps_it():
 # --- ingest's live run -----------------------------------------------------------------------
 
 
-def reading(ts: datetime, watts: float, index: int = 0) -> ValidEvent:
+def reading(ts: datetime, watts: float, index: int = 0, kind: str = "power") -> ValidEvent:
+    """A validated power (or ``kind`` = "lux": light) reading of plug-1."""
+    field = "watts" if kind == "power" else "lux"
     return ValidEvent(
         index=index,
-        event_uid=f"e{ts.isoformat()}",
+        event_uid=f"{kind}{ts.isoformat()}",
         device_uid="plug-1",
         ts=ts,
-        type="power",
+        type=kind,
         value=watts,
         data=None,
-        fields={"watts": watts},
+        fields={field: watts},
     )
 
 
@@ -155,16 +157,7 @@ def test_ingest_keeps_the_first_reading_of_the_run_above_the_ceiling():
 
 
 def lux(ts: datetime, value: float, index: int = 0) -> ValidEvent:
-    return ValidEvent(
-        index=index,
-        event_uid=f"l{ts.isoformat()}",
-        device_uid="plug-1",
-        ts=ts,
-        type="lux",
-        value=value,
-        data=None,
-        fields={"lux": value},
-    )
+    return reading(ts, value, index, kind="lux")
 
 
 # --- the rule --------------------------------------------------------------------------------
@@ -292,21 +285,16 @@ def tv_history(days: int) -> list[dict]:
     return events
 
 
-def test_a_tv_left_on_alerts_through_ingest_learning_and_the_tick(db_engine):
-    """24 days of evening TV (4 h): the nightly learning stores a record of 4 h. On day 25 the
-    TV is switched on at 19:00 and never off; every reading flickers by 15 W (a sign of life),
-    so only the left-on test can see it: 관심 at 03:00 (8 h), 위험 at 11:00 (16 h)."""
-    with db_engine.begin() as conn:
+def tv_left_on(engine) -> tuple[int, date, dict]:
+    """Plug-1's 24 days of evening TV ingested day by day with the nightly learning, then day
+    25 with the TV switched on at 19:00 and left on (flickering) until 14:00 the next day, each
+    reading ingested at its time with a tick: (the plug, day 25, ``first_stages``)."""
+    with engine.begin() as conn:
         ids = seed_catalog(conn)
     plug = ids["plug-1"]
     events = tv_history(25)
     for d in range(24):
-        ingest_day(db_engine, events, DAY0 + timedelta(days=d))
-    with db_engine.connect() as conn:
-        stored = conn.execute(
-            select(DeviceRoutine.on_h, DeviceRoutine.model).where(DeviceRoutine.device_id == plug)
-        ).one()
-    assert stored.on_h == 4.0 and Routine.from_json(stored.model).on_h == 4.0
+        ingest_day(engine, events, DAY0 + timedelta(days=d))
     last = DAY0 + timedelta(days=24)
     tonight = [e for e in events if datetime.fromisoformat(e["ts"]).date() == last]
     after = [
@@ -319,7 +307,19 @@ def test_a_tv_left_on_alerts_through_ingest_learning_and_the_tick(db_engine):
         }
         for k in range(28)
     ]
-    stages = first_stages(db_engine, plug, tonight + after)
+    return plug, last, first_stages(engine, plug, tonight + after)
+
+
+def test_a_tv_left_on_alerts_through_ingest_learning_and_the_tick(db_engine):
+    """24 days of evening TV (4 h): the nightly learning stores a record of 4 h. On day 25 the
+    TV is switched on at 19:00 and never off; every reading flickers by 15 W (a sign of life),
+    so only the left-on test can see it: 관심 at 03:00 (8 h), 위험 at 11:00 (16 h)."""
+    plug, last, stages = tv_left_on(db_engine)
+    with db_engine.connect() as conn:
+        stored = conn.execute(
+            select(DeviceRoutine.on_h, DeviceRoutine.model).where(DeviceRoutine.device_id == plug)
+        ).one()
+    assert stored.on_h == 4.0 and Routine.from_json(stored.model).on_h == 4.0
     assert "attention" in stages, "the left-on test never alerted"
     ts, evidence = stages["attention"]
     assert ts == local(last + timedelta(days=1), 3).astimezone(UTC)

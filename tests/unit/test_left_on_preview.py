@@ -5,7 +5,7 @@ run (one with an overlapping spell's), the preview table's row, and the live pat
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, timedelta
 
 import numpy as np
 from hypothesis import given, settings
@@ -23,9 +23,8 @@ from dashboard.detection.preview import (
 )
 from dashboard.detection.scan import SpellAlert, _on_record, _one_at_a_time, scan_plug
 from dashboard.rules.config import Thresholds
-from tests.ingest_support import seed_catalog
-from tests.unit.test_detection import DAY0, DAYTIME, TODAY, bits, first_stages, ingest_day, local
-from tests.unit.test_left_on import tv_history
+from tests.unit.test_detection import DAY0, DAYTIME, TODAY, bits, local
+from tests.unit.test_left_on import tv_left_on
 
 TH = Thresholds()
 EVERY_HALF_HOUR = FULL_DAY
@@ -215,30 +214,12 @@ def test_the_preview_table_names_the_left_on_tests_alerts_where_there_are_any():
 
 
 def test_the_preview_opens_the_left_on_alert_when_the_live_tick_did(db_engine):
-    """The whole path of ``test_left_on``: 24 evenings of TV (a 3 h record), then left on from
-    19:00 with every reading flickering. The live tick opens 관심 at 04:00 and 위험 at 13:00; the
+    """The whole path of ``test_left_on``: 24 evenings of TV (a 4 h record), then left on from
+    19:00 with every reading flickering. The live tick opens 관심 at 03:00 and 위험 at 11:00; the
     preview, from the stored ``above_slots``, opens the same stages at the same half-hours."""
-    with db_engine.begin() as conn:
-        ids = seed_catalog(conn)
-    plug = ids["plug-1"]
-    events = tv_history(25)
-    for d in range(24):
-        ingest_day(db_engine, events, DAY0 + timedelta(days=d))
-    last = DAY0 + timedelta(days=24)
-    tonight = [e for e in events if datetime.fromisoformat(e["ts"]).date() == last]
-    after = [
-        {
-            "event_id": f"late{k:02d}",
-            "device_id": "plug-1",
-            "ts": local(last + timedelta(days=1), k // 2, 30 * (k % 2)).isoformat(),
-            "type": "power",
-            "watts": 120.0 if k % 2 else 135.0,
-        }
-        for k in range(28)
-    ]
-    stages = first_stages(db_engine, plug, tonight + after)
+    plug, last, stages = tv_left_on(db_engine)
     now = local(last + timedelta(days=1), 14).astimezone(UTC)
-    end = datetime.fromisoformat(after[-1]["ts"]).astimezone(UTC)
+    end = local(last + timedelta(days=1), 13, 30).astimezone(UTC)  # its last reading
     with db_engine.connect() as conn:
         (history,) = [
             h
