@@ -18,13 +18,15 @@ life is taken at the middle of its half-hour and activity resuming at the start 
 The left-on test (``detection.left_on``) is replayed beside the spells, not inside them: a TV
 that flickers is a sign of life at every reading, so its run above the background's ceiling is
 not a quiet spell. Its runs come from ``device_daily.above_slots`` (days stored without a
-ceiling have none): half-hours above the ceiling joined as the record joins them (one empty
-half-hour bridged, two end the run, and so does a day without a row), the run taken to start
-at the start of its first half-hour and judged at the start of each later one up to the one
-after its last. Live, ``device_state.above_since`` is the exact first reading and one reading
-at or under the ceiling ends the run; here an alert can open up to half an hour earlier, and a
-half-hour without a reading above cannot be told from one with a reading under it (bridged
-either way), nor an hour without reports (two empty half-hours) from the power coming down.
+ceiling have none): half-hours above the ceiling joined as the record joins them (up to two
+empty half-hours bridged, three end the run, and so does a day without a row), the run taken
+to start at the start of its first half-hour and judged at the start of each later one up to
+the one after its last. Live, ``device_state.above_since`` is the exact first reading, one
+reading at or under the ceiling ends the run, and so do 90 minutes without any report; here an
+alert can open up to half an hour earlier, and a half-hour without a reading above cannot be
+told from one with a reading under it (bridged either way). Only a standby's plug is judged
+(``left_on.judges``), by the plug's current background (``preview`` passes ``above`` only
+then); live, by the day's.
 Each day's record is ``left_on.longest_on_in_rows`` over the rows the nightly job reads at
 that day's midnight; the stage is the rule's (``still_threshold_h``/``still_stage_rank`` with
 ``on_factor``/``on_min_h``), under its conditions (``plug_routine.enabled`` and
