@@ -145,9 +145,9 @@ def _plug(
     # The left-on test: each stage's time on the run above the ceiling (a report clears the
     # due time; one stamped ahead of the clock lets the clock cross them).
     if cfg.enabled and facts.above_since is not None and on_threshold(facts, local) is not None:
-        start, on_at = on_clock(facts, local, ladder[0])
-        for k in (1, 2, 4):
-            yield start + timedelta(hours=k * on_at)
+        start, stages = on_clock(facts, local, ladder)
+        for hours in stages:
+            yield start + timedelta(hours=hours)
     # The level test: each half-hour's level may move S (a new reading clears the due time
     # anyway; the boundary catches a reading stamped ahead and a batch that came late).
     if cfg.enabled and cfg.level_enabled and facts.levels is not None:

@@ -145,18 +145,23 @@ def on_threshold(facts: DeviceFacts, th: Thresholds) -> float | None:
     return float(still_threshold_h(routine.on_h, cfg.on_factor, cfg.on_min_h))
 
 
-def on_clock(facts: DeviceFacts, th: Thresholds, first_stage_h: float) -> tuple[datetime, float]:
-    """(from when, 관심 hours) the left-on test judges the plug's run by, once
-    :func:`on_threshold` has one: the run's start, or a staff close during the run, from which
-    it is judged again not before the ladder's first stage (``first_stage_h``)."""
+def on_clock(
+    facts: DeviceFacts, th: Thresholds, ladder: tuple[float, float, float]
+) -> tuple[datetime, tuple[float, float, float]]:
+    """(from when, hours to 관심/위험/심각) the left-on test judges the plug's run by, once
+    :func:`on_threshold` has one: the run's start with T, 2T and 4T; or a staff close during
+    the run, from which it is judged again not before the person's ladder (``ladder``) and
+    with the ladder's steps after its first stage."""
     start, at = facts.above_since, on_threshold(facts, th)
     checked = facts.human_closed_at.get(RULE)
     if checked is not None and checked > start:
         # Staff closed this rule's alert during the run (the person answered, the TV on): a
-        # collapse later in the same run is still caught, and a heater a living person keeps
-        # on is asked about at most once a day.
-        return checked, max(at, first_stage_h)
-    return start, at
+        # collapse later in the same run is still caught, 심각 by the ladder's 48 h after the
+        # close (4T from it would be 96 h), and a heater a living person keeps on is asked
+        # about at most once a day.
+        first = max(at, ladder[0])
+        return checked, (first, first + ladder[1] - ladder[0], first + ladder[2] - ladder[0])
+    return start, (at, 2 * at, 4 * at)
 
 
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
@@ -252,12 +257,13 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     on_since = facts.above_since
     on_on = cfg.enabled and not (backfilled or young) and on_since is not None
     on_at = on_threshold(facts, th) if on_on else None
-    on_from = on_since
+    by_on = None
     if on_at:
-        on_from, on_at = on_clock(facts, th, ladder[0])
+        on_from, stages = on_clock(facts, th, ladder)
+        on_at = stages[0]
+        judged_h = hours_between(on_from, observed) if observed > on_from else 0.0
+        by_on = LEVEL_STAGES[sum(judged_h >= h for h in stages)]
     on_run_h = hours_between(on_since, observed) if on_at and observed > on_since else 0.0
-    judged_h = hours_between(on_from, observed) if on_at and observed > on_from else 0.0
-    by_on = LEVEL_STAGES[int(still_stage_rank(judged_h, on_at))] if on_at else None
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],

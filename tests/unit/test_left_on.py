@@ -365,14 +365,16 @@ def test_a_ceiling_raised_under_the_run_does_not_close_the_alert_as_safe():
 def test_a_close_during_the_run_judges_it_again_from_the_close_from_the_ladders_first_stage():
     """Staff close a routine 관심 by phone an hour into the TV's run (the person answered); the
     person collapses later with the TV still on: 관심 again 24 h after the close (the ladder's
-    first stage, longer than T = 8 h), not never; a heater kept on is asked about once a day."""
+    first stage, longer than T = 8 h), 위험 at 36 h and 심각 at 48 h (the ladder's steps; 4 ×
+    24 h would be 96 h), not never; a heater kept on is asked about once a day."""
     closed = ON_AT + timedelta(hours=1)
     facts = on_facts(human_closed_at={"plug_no_change": closed})
     assert at(facts, 24.9).stage is None
     decision = at(facts, 25)
     assert decision.stage == "attention" and decision.evidence["basis"] == "on"
     assert decision.evidence["on_since"] == ON_AT.isoformat()  # the sentence: the real run
-    assert at(facts, 49).stage == "risk"
+    assert at(facts, 36.9).stage == "attention" and at(facts, 37).stage == "risk"
+    assert at(facts, 48.9).stage == "risk" and at(facts, 49).stage == "severe"
 
 
 def test_the_ingest_prefilter_keeps_a_plug_the_left_on_test_can_fire_on():
@@ -403,3 +405,51 @@ def test_after_a_close_during_the_run_the_tick_is_due_at_the_closes_stages():
     facts = replace(on_facts(human_closed_at={"plug_no_change": closed}), last_seen_at=now)
     due = device_due(facts, TH, now)
     assert due is not None and due <= closed + timedelta(hours=24)
+
+
+def test_a_plug_the_ingest_prefilter_skips_never_fires_with_a_run_above_its_standby():
+    """The pre-filter's property (test_rules_prefilter) on plugs with a record and a run above
+    the standby of any length: a skipped plug has no rule that fires."""
+    import random
+
+    from dashboard.rules.config import current_thresholds
+    from dashboard.rules.evaluate import evaluate_device
+    from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours
+    from tests.unit.test_rules_prefilter import NOW, random_facts
+
+    th = current_thresholds()
+    quiet = quiet_hours(th)
+    rng = random.Random(7)
+    skipped = judged = 0
+    for _ in range(20_000):
+        now = NOW + timedelta(minutes=rng.uniform(0, 600))
+        f = random_facts(rng, now)
+        if f.type_code != "smart_plug":
+            continue
+        above = now - timedelta(hours=rng.uniform(-0.1, 40))
+        seen = now - timedelta(minutes=rng.uniform(-3, 30))
+        f = replace(
+            f,
+            routine=on_routine(rng.choice((0.0, 2.0, 4.0))),
+            above_since=above,
+            last_seen_at=seen,
+            last_activity_at=seen - timedelta(hours=rng.uniform(0, 5)),
+            last_change_at=seen,
+        )
+        timeouts = {f.type_code: th.device_silent.timeout_s.get(f.type_code, f.heartbeat_timeout_s)}
+        t = Touched(
+            f.type_code,
+            frozenset({"power"}),
+            f.last_seen_at,
+            f.last_activity_at,
+            f.battery_pct,
+            f.last_lat,
+            above,
+        )
+        if needs_rules(t, th, now, timeouts, quiet):
+            judged += 1
+            continue
+        skipped += 1
+        fired = [d for d in evaluate_device(f, th, now, ()) if d.stage is not None]
+        assert fired == [], (f, fired)
+    assert skipped > 300, (skipped, judged)
