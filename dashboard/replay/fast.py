@@ -37,6 +37,7 @@ from sqlalchemy import Connection, select
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, DeviceState
+from dashboard.detection import left_on
 from dashboard.detection.background import Background
 from dashboard.detection.levels import LevelFacts, LevelModel, level_byte, merge_levels
 from dashboard.detection.records import load_levels, load_routines
@@ -251,6 +252,7 @@ class Mirror:
         if (
             cfg.on_enabled
             and routine.on_h is not None
+            and left_on.judges(routine.background, th.plug_no_change.power_margin_w)
             and above is not None
             and (now - above).total_seconds() >= cfg.on_min_h * 3600
         ):

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, and_, case, false, or_, select, text
 from dashboard.clock import require_aware
 from dashboard.db.device_counts import fold
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
+from dashboard.detection import left_on
 from dashboard.detection.levels import next_half_hour
 from dashboard.detection.records import mark_checked
 from dashboard.detection.routine import next_stage_at
@@ -193,10 +194,13 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     )
     # A plug above its ceiling for on_min_h with a record of such runs (the left-on test,
     # city-wide): its line moves at every reading, so it is never quiet for the others.
+    # Only a standby's plug (left_on.judges: its ceiling, the highest night reading plus the
+    # margin, at most STANDBY_MAX_W; a superset where 10 % of the reading exceeds the margin).
+    standby = rt.c.background_high_w <= left_on.STANDBY_MAX_W - th.plug_no_change.power_margin_w
     on_due = (
         and_(
             s.c.above_since <= now - timedelta(hours=cfg.on_min_h),
-            d.c.id.in_(select(rt.c.device_id).where(rt.c.on_h.is_not(None))),
+            d.c.id.in_(select(rt.c.device_id).where(rt.c.on_h.is_not(None), standby)),
         )
         if cfg.enabled and cfg.on_enabled
         else false()
