@@ -35,6 +35,7 @@ from dashboard.db.schema import (
     Program,
     Region,
 )
+from dashboard.detection import left_on
 from dashboard.detection.levels import LevelScore
 from dashboard.formatting import mask_name
 from dashboard.rules.config import Thresholds, current_thresholds
@@ -114,6 +115,9 @@ def candidate_ids(
                 and_(
                     s.c.above_since <= now - timedelta(hours=cfg.on_min_h / 2),
                     rt.c.on_h.is_not(None),
+                    # only a standby's plug (left_on.judges; a superset in SQL)
+                    rt.c.background_high_w
+                    <= left_on.standby_high_max(th.plug_no_change.power_margin_w),
                 )
                 if cfg.on_enabled
                 else false(),

@@ -36,9 +36,8 @@ from datetime import date, timedelta
 import numpy as np
 
 from dashboard.detection.background import Background, ceiling
+from dashboard.detection.stillness import SLOTS_PER_DAY, day_rows
 
-SLOTS_PER_DAY = 48
-FULL_DAY = (1 << SLOTS_PER_DAY) - 1
 # Two half-hours above the ceiling at most this far apart belong to one run: up to two
 # half-hours between without such a reading (an hourly plug whose readings drift across the
 # half-hour boundary leaves two). The live run restarts after the same silence (MAX_GAP).
@@ -57,18 +56,21 @@ def judges(background: Background | None, margin_w: float) -> bool:
     return background is not None and ceiling(background, margin_w) <= STANDBY_MAX_W
 
 
+def standby_high_max(margin_w: float) -> float:
+    """The highest learned night high (``device_routines.background_high_w``) a plug the test
+    judges can have: for a query's candidates, a superset of :func:`judges` (the ceiling adds
+    the margin, or 10 % of the high where that is more)."""
+    return STANDBY_MAX_W - margin_w
+
+
 def longest_on_h(
     above: Mapping[date, int], first: date, until: date, min_days: int
 ) -> float | None:
     """The longest run, in hours, of half-hours above the ceiling over the days ``first`` ≤ day
     < ``until`` that have a row in ``above`` (local day → 48 bits, ``above_slots``); 0.0 when no
     half-hour was above, None with fewer than ``min_days`` such days."""
-    days = sorted(d for d in above if first <= d < until)
-    if len(days) < min_days:
-        return None
-    values = np.array([int(above[d]) & FULL_DAY for d in days], dtype=np.uint64)
-    bits = (values[:, None] >> np.arange(SLOTS_PER_DAY, dtype=np.uint64)) & np.uint64(1)
-    return longest_on_in_rows(bits.astype(bool), np.array([d.toordinal() for d in days]))
+    rows = day_rows(above, first, until, min_days)
+    return None if rows is None else longest_on_in_rows(*rows)
 
 
 def longest_on_in_rows(above: np.ndarray, day_numbers: np.ndarray) -> float:

@@ -135,7 +135,7 @@ class _Days:
         for day, value in (above or {}).items():
             k = (day - self.day0).days
             if 0 <= k < self.n and value is not None:
-                up[k], judged[k] = np.uint64(int(value) & left_on.FULL_DAY), True
+                up[k], judged[k] = np.uint64(int(value) & stillness.FULL_DAY), True
         self.above = ((up[:, None] >> shifts) & np.uint64(1)).astype(bool).ravel()
         self.judged = judged  # the record (_on_record) only for the days a long run needs
         window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)

@@ -39,12 +39,22 @@ def longest_still_h(
     a missing day breaks a run. None with fewer than ``min_days`` such days or no two changes.
 
     In arrays: the nightly learning runs it for every plug of a city (about 30 µs a plug)."""
-    days = sorted(d for d in changes if first <= d < until)
+    rows = day_rows(changes, first, until, min_days)
+    return None if rows is None else longest_in_rows(*rows)
+
+
+def day_rows(
+    bits_by_day: Mapping[date, int], first: date, until: date, min_days: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The days ``first`` ≤ day < ``until`` of ``bits_by_day`` (local day → 48 bits) as
+    (days, 48) booleans and each row's day number, oldest first; None with fewer than
+    ``min_days`` of them. The still and the left-on records read their bits so."""
+    days = sorted(d for d in bits_by_day if first <= d < until)
     if len(days) < min_days:
         return None
-    values = np.array([int(changes[d]) & FULL_DAY for d in days], dtype=np.uint64)
+    values = np.array([int(bits_by_day[d]) & FULL_DAY for d in days], dtype=np.uint64)
     bits = (values[:, None] >> np.arange(SLOTS_PER_DAY, dtype=np.uint64)) & np.uint64(1)
-    return longest_in_rows(bits.astype(bool), np.array([d.toordinal() for d in days]))
+    return bits.astype(bool), np.array([d.toordinal() for d in days])
 
 
 def longest_in_rows(changed: np.ndarray, day_numbers: np.ndarray) -> float | None:

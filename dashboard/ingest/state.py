@@ -214,9 +214,10 @@ def merge_state(
                 above = top is not None and event.fields["watts"] > top
                 # after a silence the run starts again, as the record's runs end at one
                 gap = seen_before is not None and event.ts - seen_before > LEFT_ON_MAX_GAP
-                state.above_since = (
-                    (event.ts if gap else state.above_since or event.ts) if above else None
-                )
+                if not above:
+                    state.above_since = None
+                elif gap or state.above_since is None:
+                    state.above_since = event.ts
             state.last_seen_at = event.ts
             state.last_event_type = event.type
             if days is not None and event.type == "power":

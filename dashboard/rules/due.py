@@ -37,7 +37,6 @@ from dashboard.rules.plug import (
     NO_LOAD_W,
     no_load,
     on_clock,
-    on_threshold,
     plug_ladder,
     still_threshold,
 )
@@ -144,8 +143,9 @@ def _plug(
             yield changed + timedelta(hours=k * still_at)
     # The left-on test: each stage's time on the run above the ceiling (a report clears the
     # due time; one stamped ahead of the clock lets the clock cross them).
-    if cfg.enabled and facts.above_since is not None and on_threshold(facts, local) is not None:
-        start, stages = on_clock(facts, local, ladder)
+    clock = on_clock(facts, local, ladder) if cfg.enabled else None
+    if clock is not None:
+        start, stages = clock
         for hours in stages:
             yield start + timedelta(hours=hours)
     # The level test: each half-hour's level may move S (a new reading clears the due time

@@ -194,9 +194,8 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     )
     # A plug above its ceiling for on_min_h with a record of such runs (the left-on test,
     # city-wide): its line moves at every reading, so it is never quiet for the others.
-    # Only a standby's plug (left_on.judges: its ceiling, the highest night reading plus the
-    # margin, at most STANDBY_MAX_W; a superset where 10 % of the reading exceeds the margin).
-    standby = rt.c.background_high_w <= left_on.STANDBY_MAX_W - th.plug_no_change.power_margin_w
+    # Only a standby's plug (left_on.judges; a superset in SQL).
+    standby = rt.c.background_high_w <= left_on.standby_high_max(th.plug_no_change.power_margin_w)
     on_due = (
         and_(
             s.c.above_since <= now - timedelta(hours=cfg.on_min_h),

@@ -147,12 +147,14 @@ def on_threshold(facts: DeviceFacts, th: Thresholds) -> float | None:
 
 def on_clock(
     facts: DeviceFacts, th: Thresholds, ladder: tuple[float, float, float]
-) -> tuple[datetime, tuple[float, float, float]]:
-    """(from when, hours to 관심/위험/심각) the left-on test judges the plug's run by, once
-    :func:`on_threshold` has one: the run's start with T, 2T and 4T; or a staff close during
-    the run, from which it is judged again not before the person's ladder (``ladder``) and
-    with the ladder's steps after its first stage."""
+) -> tuple[datetime, tuple[float, float, float]] | None:
+    """(from when, hours to 관심/위험/심각) the left-on test judges the plug's run by: the
+    run's start with T, 2T and 4T (:func:`on_threshold`); or a staff close during the run, from
+    which it is judged again not before the person's ladder (``ladder``) and with the ladder's
+    steps after its first stage. None: no run, or the test does not judge the plug."""
     start, at = facts.above_since, on_threshold(facts, th)
+    if start is None or at is None:
+        return None
     checked = facts.human_closed_at.get(RULE)
     if checked is not None and checked > start:
         # Staff closed this rule's alert during the run (the person answered, the TV on): a
@@ -255,11 +257,10 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # against the home's longest; not on the quiet spell (a flickering TV or a compressor
     # moves the line at every reading, and each move counts as a sign of life).
     on_since = facts.above_since
-    on_on = cfg.enabled and not (backfilled or young) and on_since is not None
-    on_at = on_threshold(facts, th) if on_on else None
-    by_on = None
-    if on_at:
-        on_from, stages = on_clock(facts, th, ladder)
+    clock = on_clock(facts, th, ladder) if cfg.enabled and not (backfilled or young) else None
+    on_at = by_on = None
+    if clock is not None:
+        on_from, stages = clock
         on_at = stages[0]
         judged_h = hours_between(on_from, observed) if observed > on_from else 0.0
         by_on = LEVEL_STAGES[sum(judged_h >= h for h in stages)]
@@ -301,9 +302,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
             "on_since": iso(on_since),
             "on_window_days": cfg.window_days,
             # the standby's top the run was judged against: the hold's line (lifecycle)
-            "on_top_w": round(ceiling(routine.background, th.plug_no_change.power_margin_w), 1)
-            if routine.background is not None
-            else None,
+            "on_top_w": round(ceiling(routine.background, th.plug_no_change.power_margin_w), 1),
         }
         if on_at
         else dict.fromkeys(ON_EVIDENCE_KEYS)

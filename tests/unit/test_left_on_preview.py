@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.detection.background import Background
-from dashboard.detection.left_on import FULL_DAY, longest_on_h
+from dashboard.detection.left_on import longest_on_h
 from dashboard.detection.preview import (
     Counts,
     PlugHistory,
@@ -22,6 +22,7 @@ from dashboard.detection.preview import (
     replay_counts,
 )
 from dashboard.detection.scan import SpellAlert, _on_record, _one_at_a_time, scan_plug
+from dashboard.detection.stillness import FULL_DAY
 from dashboard.rules.config import Thresholds
 from tests.unit.test_detection import DAY0, DAYTIME, TODAY, bits, local
 from tests.unit.test_left_on import tv_left_on

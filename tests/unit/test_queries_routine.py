@@ -154,7 +154,9 @@ def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
         for device, above_h in ((plug, 5.0), (other, 3.5)):
             give_routine(conn, device, T0, quiet_h=1 / 6)
             conn.execute(
-                update(DeviceRoutine).where(DeviceRoutine.device_id == device).values(on_h=4.0)
+                update(DeviceRoutine)
+                .where(DeviceRoutine.device_id == device)
+                .values(on_h=4.0, background_low_w=1.0, background_high_w=1.0)
             )
             model = conn.scalar(
                 select(DeviceRoutine.model).where(DeviceRoutine.device_id == device)
