@@ -84,6 +84,19 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             days=evidence.get("on_window_days") or 28,
             longest=_duration(float(evidence.get("on_longest_h") or 0), lang),
         )
+    if evidence.get("basis") == "band":
+        low, high = evidence.get("band_low_w"), evidence.get("band_high_w")
+        return translate(
+            "detection.explain.band",
+            lang,
+            since=_clock(evidence.get("band_since"), at),
+            run=_duration(float(evidence.get("band_run_h") or 0), lang),
+            width=f"{float(evidence.get('band_w') or 0):g}",
+            low=f"{float(low or 0):.0f}",
+            high=f"{float(high or 0):.0f}",
+            days=evidence.get("band_window_days") or 28,
+            longest=_duration(float(evidence.get("band_longest_h") or 0), lang),
+        )
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)
         return translate(

@@ -117,6 +117,7 @@ def _days_query(read_levels: bool):
             daily.c.light_min,
             daily.c.change_slots,
             daily.c.above_slots,
+            daily.c.band_slots,
         )
         .where(
             daily.c.device_id.in_(bindparam("ids", expanding=True)),
@@ -168,6 +169,7 @@ def learn_routines(
         days: dict[int, dict[date, int]] = defaultdict(dict)
         changes: dict[int, dict[date, int]] = defaultdict(dict)
         above: dict[int, dict[date, int]] = defaultdict(dict)
+        band: dict[int, dict[date, int]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
@@ -183,7 +185,7 @@ def learn_routines(
             )
             params = {"ids": group, "first": first, "today": today}
             rows = conn.execute(query, params)
-            for device_id, day, slots, low, high, step, lv, light, changed, up in rows:
+            for device_id, day, slots, low, high, step, lv, light, changed, up, broke in rows:
                 days[device_id][day] = int(slots or 0)
                 # every sign of life is a change; a day stored without its change bits (the
                 # demo builder's, before 0015) counts its signs of life only
@@ -191,6 +193,8 @@ def learn_routines(
                 nights[device_id].append((low, high, step))
                 if up is not None:  # a day judged against a ceiling (a background then)
                     above[device_id][day] = int(up)
+                if broke is not None:  # a day with power readings since the band was kept
+                    band[device_id][day] = int(broke)
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
                 if light is not None:
@@ -221,6 +225,7 @@ def learn_routines(
                 min_days=cfg.min_days,
                 changes=changes[device_id] if device_id in plugs else None,
                 above=above[device_id] if device_id in plugs else None,
+                band=band[device_id] if device_id in plugs else None,
             )
             refs = len(routine.reference_days)
             model = None
@@ -247,6 +252,7 @@ def learn_routines(
                     "light_course": course,
                     "still_h": routine.still_h,
                     "on_h": routine.on_h,
+                    "band_h": routine.band_h,
                     "updated_at": now,
                 }
             )
@@ -300,6 +306,7 @@ def _replace_routine(stmt):
         "light_course",
         "still_h",
         "on_h",
+        "band_h",
         "updated_at",
     )
     return stmt.on_conflict_do_update(

@@ -29,6 +29,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from dashboard.detection.background import Background
+from dashboard.detection.band import longest_band_h
 from dashboard.detection.left_on import longest_on_h
 from dashboard.detection.levels import slot_of
 from dashboard.detection.stillness import longest_still_h
@@ -80,6 +81,9 @@ class Routine:
     # The longest run above the background's ceiling in the window, in hours
     # (detection.left_on); None: too few days with a ceiling, or stored before it was learned.
     on_h: float | None = None
+    # The longest time between two breaks of the plug's band in the window, in hours
+    # (detection.band); None: too few days with breaks stored, or stored before it was learned.
+    band_h: float | None = None
 
     @cached_property
     def reference_days(self) -> list[date]:
@@ -136,6 +140,7 @@ class Routine:
                 "min_days": self.min_days,
                 "still_h": self.still_h,
                 "on_h": self.on_h,
+                "band_h": self.band_h,
             },
             separators=(",", ":"),
         )
@@ -155,6 +160,7 @@ class Routine:
             min_days=int(data.get("min_days", 14)),
             still_h=data.get("still_h"),
             on_h=data.get("on_h"),
+            band_h=data.get("band_h"),
         )
 
 
@@ -169,6 +175,7 @@ def learn_routine(
     min_days: int = 14,
     changes: dict[date, int] | None = None,
     above: dict[date, int] | None = None,
+    band: dict[date, int] | None = None,
 ) -> Routine:
     """The routine from per-day activity bits of the days before ``learned_on``.
 
@@ -177,14 +184,16 @@ def learn_routine(
     ``changes``: per day, the half-hours with a change beyond the fixed margins (with the
     day's activity bits), for the longest still run (``detection.stillness``); ``above``: per
     day stored against a ceiling, the half-hours above it, for the longest run of a load left
-    on (``detection.left_on``).
+    on (``detection.left_on``); ``band``: per day stored with them, the half-hours where a
+    reading broke the plug's band, for the longest time within it (``detection.band``).
     """
     first = learned_on - timedelta(days=window_days)
     kept = {d: bits & FULL_DAY for d, bits in days.items() if first <= d < learned_on}
     still = None if changes is None else longest_still_h(changes, first, learned_on, min_days)
     on = None if above is None else longest_on_h(above, first, learned_on, min_days)
+    held = None if band is None else longest_band_h(band, first, learned_on, min_days)
     return Routine(
-        learned_on, kept, background, half_life_days, background_since, min_days, still, on
+        learned_on, kept, background, half_life_days, background_since, min_days, still, on, held
     )
 
 

@@ -228,6 +228,7 @@ def _touched(
             battery_pct=state.battery_pct,
             last_lat=state.last_lat,
             above_since=state.above_since,
+            band_since=state.band_since,
         )
         for device_id, types in kinds.items()
     }

@@ -38,6 +38,7 @@ from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
+from dashboard.detection.band import widen
 from dashboard.detection.left_on import MAX_GAP as LEFT_ON_MAX_GAP
 from dashboard.detection.levels import level_byte, merge_levels
 from dashboard.detection.light import light_departs, lux_byte, merge_light
@@ -64,6 +65,8 @@ class Margins:
     # Judge plug power against the home's learned unattended load (``plug_routine.enabled``);
     # off: the margin alone, exactly the fixed rule's definition.
     background: bool = True
+    # The width of a plug's band (``plug_routine.band_w``, ``detection.band``).
+    band_w: float = 100.0
 
     @classmethod
     def from_rules(cls) -> Margins:
@@ -75,6 +78,7 @@ class Margins:
             lux=t.plug_no_change.lux_margin,
             min_answered_s=t.call_no_activity.min_answered_s,
             background=t.plug_routine.enabled,
+            band_w=t.plug_routine.band_w,
         )
 
 
@@ -109,6 +113,10 @@ class _State:
     # A plug's first reading of its current run above the background's ceiling (an appliance
     # on; ``detection.left_on``); None once a reading is at or under it, or without a ceiling.
     above_since: datetime | None = None
+    # A plug's current band of readings (``detection.band``): its first reading, lowest, highest.
+    band_since: datetime | None = None
+    band_low_w: float | None = None
+    band_high_w: float | None = None
 
 
 _STATE_FIELDS = tuple(vars(_State()))  # the dataclass's field order
@@ -127,6 +135,7 @@ class DaySignals:
     night_high_w: float | None = None
     night_step_w: float | None = None
     above: int | None = None
+    band: int | None = None  # half-hours where a reading broke the band; 0: readings, no break
     watts_sum: float = 0.0
     watts_n: int = 0
     # half-hour → (sum of the readings' level bytes, readings): merged into level_slots
@@ -142,6 +151,7 @@ class DaySignals:
         """One power reading in half-hour ``slot``; ``top``: the background's ceiling."""
         self.watts_sum += watts
         self.watts_n += 1
+        self.band = self.band or 0
         acc = self.levels.get(slot)
         if acc is None:
             self.levels[slot] = [level_byte(watts), 1]
@@ -218,6 +228,17 @@ def merge_state(
                     state.above_since = None
                 elif gap or state.above_since is None:
                     state.above_since = event.ts
+                # the band (detection.band): a silence breaks it too, as the record's runs end
+                low, high = (None, None) if gap else (state.band_low_w, state.band_high_w)
+                state.band_low_w, state.band_high_w, broke = widen(
+                    low, high, event.fields["watts"], margins.band_w
+                )
+                if broke:
+                    state.band_since = event.ts
+                    if days is not None:
+                        local = event.ts.astimezone(LOCAL_TZ)
+                        day = days.setdefault(local.date(), DaySignals())
+                        day.band = (day.band or 0) | (1 << slot_of(local))
             state.last_seen_at = event.ts
             state.last_event_type = event.type
             if days is not None and event.type == "power":
@@ -427,6 +448,9 @@ def _merge_state_on_conflict(stmt: Insert) -> Insert:
         "first_received_at": func.coalesce(table.c.first_received_at, new.first_received_at),
         # follows the readings: a newer batch's run (or its end, NULL) replaces the stored one
         "above_since": case((newer, new.above_since), else_=table.c.above_since),
+        "band_since": case((newer, new.band_since), else_=table.c.band_since),
+        "band_low_w": case((newer, new.band_low_w), else_=table.c.band_low_w),
+        "band_high_w": case((newer, new.band_high_w), else_=table.c.band_high_w),
         # Any event may change a rule's decision: the next silence tick judges the device.
         "rules_due_at": null(),
     }
@@ -460,6 +484,7 @@ def _add_daily_on_conflict(stmt: Insert) -> Insert:
         table.c.change_slots, new.change_slots, lambda a, b: a.op("|")(b)
     )
     set_["above_slots"] = _either(table.c.above_slots, new.above_slots, lambda a, b: a.op("|")(b))
+    set_["band_slots"] = _either(table.c.band_slots, new.band_slots, lambda a, b: a.op("|")(b))
     set_["watts_sum"] = _either(table.c.watts_sum, new.watts_sum, lambda a, b: a + b)
     set_["watts_n"] = _either(table.c.watts_n, new.watts_n, lambda a, b: a + b)
     # Already merged with the stored day in Python (``_stored_days``), under the batch's lock
@@ -521,6 +546,7 @@ def update_device_daily(
                 "night_high_w": day_signals.night_high_w,
                 "night_step_w": day_signals.night_step_w,
                 "above_slots": day_signals.above,
+                "band_slots": day_signals.band,
                 "watts_sum": day_signals.watts_sum if day_signals.watts_n else None,
                 "watts_n": day_signals.watts_n or None,
                 "level_slots": levels,

@@ -257,6 +257,14 @@ class Mirror:
             and (now - above).total_seconds() >= cfg.on_min_h * 3600
         ):
             return True  # the left-on test's candidate (engine._candidates: on_due)
+        band = self.state.band_since
+        if (
+            cfg.band_enabled
+            and routine.band_h is not None
+            and band is not None
+            and (now - band).total_seconds() >= cfg.band_min_h * 3600
+        ):
+            return True  # the band test's candidate (engine._candidates: band_due)
         return (
             (
                 len(routine.reference_days) >= cfg.min_days
@@ -294,6 +302,7 @@ class Mirror:
                 s.battery_pct,
                 s.last_lat,
                 s.above_since,
+                s.band_since,
             )
             if not needs_rules(touched, th, now, limits.timeouts, limits.quiet) and not (
                 tick and self._routine_due(th, now)

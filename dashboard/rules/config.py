@@ -115,6 +115,13 @@ class PlugRoutine(_Section):
     on_enabled: bool = True
     on_factor: float = Field(2, ge=1.5, le=20)
     on_min_h: float = Field(6, ge=1, le=48)
+    # A line held in a narrow band (detection.band): power within band_w for band_factor × the
+    # home's longest such time of the window (at least band_min_h) is 관심, 2× that 위험, 4× 심각,
+    # beside the routine and the floor.
+    band_enabled: bool = True
+    band_w: float = Field(100, ge=10, le=1000)
+    band_factor: float = Field(3, ge=1.5, le=20)
+    band_min_h: float = Field(3, ge=1, le=48)
 
     @model_validator(mode="after")
     def _ordered(self) -> PlugRoutine:

@@ -35,6 +35,7 @@ from dashboard.rules.model import DeviceFacts, Reading
 from dashboard.rules.plug import (
     NO_LOAD_H,
     NO_LOAD_W,
+    band_clock,
     no_load,
     on_clock,
     plug_ladder,
@@ -143,11 +144,13 @@ def _plug(
             yield changed + timedelta(hours=k * still_at)
     # The left-on test: each stage's time on the run above the ceiling (a report clears the
     # due time; one stamped ahead of the clock lets the clock cross them).
-    clock = on_clock(facts, local, ladder) if cfg.enabled else None
-    if clock is not None:
-        start, stages = clock
-        for hours in stages:
-            yield start + timedelta(hours=hours)
+    # The band test likewise, on the plug's band.
+    for clock in (on_clock, band_clock):
+        found = clock(facts, local, ladder) if cfg.enabled else None
+        if found is not None:
+            start, stages = found
+            for hours in stages:
+                yield start + timedelta(hours=hours)
     # The level test: each half-hour's level may move S (a new reading clears the due time
     # anyway; the boundary catches a reading stamped ahead and a batch that came late).
     if cfg.enabled and cfg.level_enabled and facts.levels is not None:

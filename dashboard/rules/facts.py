@@ -81,6 +81,9 @@ def fact_query(where: ColumnElement[bool]):
             s.c.first_seen_at,
             s.c.first_received_at,
             s.c.above_since,
+            s.c.band_since,
+            s.c.band_low_w,
+            s.c.band_high_w,
             r.c.no_change_hours,
             r.c.safe_zone_m,
             r.c.quiet_start_min,
@@ -131,6 +134,9 @@ def to_facts(row) -> DeviceFacts:
         first_seen_at=row.first_seen_at,
         first_received_at=row.first_received_at,
         above_since=row.above_since,
+        band_since=row.band_since,
+        band_low_w=row.band_low_w,
+        band_high_w=row.band_high_w,
         no_change_hours=row.no_change_hours,
         safe_zone_m=row.safe_zone_m,
         home_lat=row.pii_home_lat,
@@ -218,7 +224,20 @@ def enrich(
         and f.above_since <= now - timedelta(hours=cfg.on_min_h / 2)
         and f.device_id not in quiet_plugs
     ]
-    routines = load_routines(conn, quiet_plugs + on_plugs + quiet_lines)
+    # The band test likewise once a plug's band has held for band_min_h (each fridge cycle
+    # inside it may count as a sign of life).
+    listed = set(quiet_plugs) | set(on_plugs)
+    band_plugs = [
+        f.device_id
+        for f in facts
+        if f.type_code == "smart_plug"
+        and cfg.enabled
+        and cfg.band_enabled
+        and f.band_since is not None
+        and f.band_since <= now - timedelta(hours=cfg.band_min_h)
+        and f.device_id not in listed
+    ]
+    routines = load_routines(conn, quiet_plugs + on_plugs + band_plugs + quiet_lines)
     # The level test reads the same quiet plugs' level models and recent levels, for plugs
     # whose region (the person's) has it on.
     quiet = set(quiet_plugs)

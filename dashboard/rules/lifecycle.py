@@ -68,6 +68,13 @@ VOLATILE_EVIDENCE = frozenset(
         "on_at_h",
         "on_window_days",
         "on_top_w",
+        # the band test's time grows with each report, its band with each reading
+        "band_run_h",
+        "band_longest_h",
+        "band_at_h",
+        "band_window_days",
+        "band_low_w",
+        "band_high_w",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -214,11 +221,29 @@ def _level_held(row, d: Decision) -> bool:
             return True
         top, power = opened.get("on_top_w"), ev.get("power_w")
         return top is not None and power is not None and power > top
+    if held == "band":
+        # The band's time is not a quiet spell (a fridge cycle inside it may count as a sign of
+        # life): held while the same band goes on, or while the power stays within the band
+        # the alert last saw (a Wi-Fi drop starts a new band; it says nothing of the person).
+        # A reading beyond it (a kettle, the lights) does.
+        band = ev.get("band_since")
+        if band is not None and band == opened.get("band_since"):
+            return True
+        low, high, power = opened.get("band_low_w"), opened.get("band_high_w"), ev.get("power_w")
+        width = opened.get("band_w")
+        if None in (low, high, power, width):
+            return False
+        return max(high, power) - min(low, power) <= width
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
 
 
-HOLDING_BASES = ("level", "still", "on")
+HOLDING_BASES = ("level", "still", "on", "band")
+# The evidence a run's hold judges by, kept once the test stops judging (merged_evidence).
+HOLD_LINES = {
+    "on": ("on_since", "on_top_w"),
+    "band": ("band_since", "band_low_w", "band_high_w", "band_w"),
+}
 
 
 def _holding(evidence: dict) -> str | None:
@@ -322,10 +347,10 @@ def merged_evidence(stored: dict, decided: dict) -> dict:
     held = _holding(stored) or _holding(decided)
     if held is not None:  # kept through later decisions on another basis (_level_held)
         evidence["held_by"] = held
-    if held == "on":  # the run and the line the hold judges by, once the test stops judging
-        for key in ("on_since", "on_top_w"):
-            if evidence.get(key) is None and stored.get(key) is not None:
-                evidence[key] = stored[key]
+    # the run and the line the hold judges by, once the test stops judging
+    for key in HOLD_LINES.get(held or "", ()):
+        if evidence.get(key) is None and stored.get(key) is not None:
+            evidence[key] = stored[key]
     for key in VANISHING_EVIDENCE:  # a fact of the moment: gone from the decision, gone here
         if key not in decided:
             evidence.pop(key, None)

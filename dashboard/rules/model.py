@@ -93,6 +93,10 @@ class DeviceFacts:
     first_received_at: datetime | None = None  # when Anbu stored the device's first event
     # a plug's first reading of its current run above the background's ceiling (left_on)
     above_since: datetime | None = None
+    # a plug's current band of readings (detection.band): its start, lowest and highest
+    band_since: datetime | None = None
+    band_low_w: float | None = None
+    band_high_w: float | None = None
     # the person
     no_change_hours: float | None = None
     safe_zone_m: float | None = None

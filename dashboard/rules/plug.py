@@ -152,7 +152,14 @@ def on_clock(
     run's start with T, 2T and 4T (:func:`on_threshold`); or a staff close during the run, from
     which it is judged again not before the person's ladder (``ladder``) and with the ladder's
     steps after its first stage. None: no run, or the test does not judge the plug."""
-    start, at = facts.above_since, on_threshold(facts, th)
+    return _run_clock(facts, facts.above_since, on_threshold(facts, th), ladder)
+
+
+def _run_clock(
+    facts: DeviceFacts, start: datetime | None, at: float | None, ladder: tuple[float, float, float]
+) -> tuple[datetime, tuple[float, float, float]] | None:
+    """A run's test clock (the left-on run, the band): from its start at T, 2T, 4T; or, after a
+    staff close during the run, from the close, not before the person's ladder."""
     if start is None or at is None:
         return None
     checked = facts.human_closed_at.get(RULE)
@@ -164,6 +171,38 @@ def on_clock(
         first = max(at, ladder[0])
         return checked, (first, first + ladder[1] - ladder[0], first + ladder[2] - ladder[0])
     return start, (at, 2 * at, 4 * at)
+
+
+BAND_EVIDENCE_KEYS = (
+    "band_longest_h",
+    "band_at_h",
+    "band_run_h",
+    "band_since",
+    "band_window_days",
+    "band_w",
+    "band_low_w",
+    "band_high_w",
+)
+
+
+def band_threshold(facts: DeviceFacts, cfg: PlugRoutine) -> float | None:
+    """Hours within the band at which the band test reaches 관심 for this plug (None: the test
+    is off, or the routine has no record of the plug's band yet)."""
+    routine = facts.routine
+    if not (cfg.band_enabled and routine is not None and routine.band_h is not None):
+        return None
+    return float(still_threshold_h(routine.band_h, cfg.band_factor, cfg.band_min_h))
+
+
+def band_clock(
+    facts: DeviceFacts, th: Thresholds, ladder: tuple[float, float, float]
+) -> tuple[datetime, tuple[float, float, float]] | None:
+    """(from when, hours to 관심/위험/심각) the band test judges the plug's band by, as
+    :func:`on_clock` does its run; None: no band, or the test does not judge the plug. Not at
+    0 W (a device matter, ``no_load``)."""
+    if no_load(facts):
+        return None
+    return _run_clock(facts, facts.band_since, band_threshold(facts, th.plug_routine), ladder)
 
 
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
@@ -265,6 +304,18 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         judged_h = hours_between(on_from, observed) if observed > on_from else 0.0
         by_on = LEVEL_STAGES[sum(judged_h >= h for h in stages)]
     on_run_h = hours_between(on_since, observed) if on_at and observed > on_since else 0.0
+    # A line held in a narrow band (detection.band): the band's time, up to the last report,
+    # against the home's longest; not on the quiet spell (each fridge cycle inside the band may
+    # count as a sign of life).
+    band_since = facts.band_since
+    clock = band_clock(facts, th, ladder) if cfg.enabled and not (backfilled or young) else None
+    band_at = by_band = None
+    if clock is not None:
+        band_from, stages = clock
+        band_at = stages[0]
+        judged_h = hours_between(band_from, observed) if observed > band_from else 0.0
+        by_band = LEVEL_STAGES[sum(judged_h >= h for h in stages)]
+    band_run_h = hours_between(band_since, observed) if band_at and observed > band_since else 0.0
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -307,13 +358,28 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         if on_at
         else dict.fromkeys(ON_EVIDENCE_KEYS)
     )
-    final = worse(worse(worse(worse(stage, by_routine), by_level), by_still), by_on)
+    evidence |= (
+        {
+            "band_longest_h": routine.band_h,
+            "band_at_h": round(band_at, 2),
+            "band_run_h": round(band_run_h, 1),
+            "band_since": iso(band_since),
+            "band_window_days": cfg.window_days,
+            "band_w": cfg.band_w,
+            "band_low_w": facts.band_low_w,
+            "band_high_w": facts.band_high_w,
+        }
+        if band_at
+        else dict.fromkeys(BAND_EVIDENCE_KEYS)
+    )
+    final = stage
+    for other in (by_routine, by_level, by_still, by_on, by_band):
+        final = worse(final, other)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"
         if final not in (stage, by_routine):
-            evidence["basis"] = (
-                "level" if final == by_level else "still" if final == by_still else "on"
-            )
+            tests = (("level", by_level), ("still", by_still), ("on", by_on), ("band", by_band))
+            evidence["basis"] = next(name for name, by in tests if by == final)
         if evidence["basis"] == "level":
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":

@@ -15,7 +15,8 @@ update or close an alert for it, and leaves out only devices where every rule pr
 - it is silent past its type's timeout (a batch of late events only), or its last sign of life
   is older than the smallest threshold of its type's quiet rule (plug ladder, call days, robot
   interaction) — the same conditions as the silence tick's candidates (``engine._candidates``);
-- it is a plug above its background's ceiling for ``on_min_h`` (the left-on test).
+- it is a plug above its background's ceiling for ``on_min_h`` (the left-on test), or whose
+  band has held for ``band_min_h`` (the band test).
 
 Without an open alert, a rule's "cleared" decision changes nothing, so only firing matters, and
 each rule fires only under one of the conditions above. ``tests/unit/test_rules_prefilter.py``
@@ -58,6 +59,8 @@ class Touched:
     last_lat: float | None
     # a plug's first reading above its background's ceiling (the left-on test's run)
     above_since: datetime | None = None
+    # a plug's current band's first reading (the band test)
+    band_since: datetime | None = None
 
 
 def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
@@ -122,6 +125,13 @@ def needs_rules(
         and t.above_since <= now - timedelta(hours=cfg.on_min_h)
     ):
         return True  # the left-on test may fire whatever the last sign of life
+    if (
+        t.band_since is not None
+        and cfg.enabled
+        and cfg.band_enabled
+        and t.band_since <= now - timedelta(hours=cfg.band_min_h)
+    ):
+        return True  # so may the band test
     hours = quiet.get(t.type_code)
     if hours is None:
         return False  # no quiet rule for the type

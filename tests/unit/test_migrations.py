@@ -639,4 +639,33 @@ def test_0019_adds_the_left_on_run_and_record_and_downgrades_keeping_rows(empty_
         assert conn.execute(text("SELECT on_h FROM device_routines")).scalar() is None
         assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 1
         assert conn.execute(text("SELECT above_since FROM device_state")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0019_left_on"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0020_band"
+
+
+def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_engine):
+    """A state, a day and a routine stored before have no band, no breaks and no record (NULL:
+    the band starts with the next reading, the record with the next learning); a downgrade
+    drops the five columns and keeps the rows (and device_state's triggers)."""
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        _plug_day_and_routine(conn, ("light_min", None), ("light_course", None))
+        conn.execute(text("UPDATE device_routines SET band_h = 7.5"))
+        conn.execute(text("UPDATE device_daily SET band_slots = 5"))
+        conn.execute(text(STATE_AT_0002), {"id": 1, "t": "2024-01-02 03:04:05.000000"})
+        conn.execute(
+            text("UPDATE device_state SET band_since = state_since, band_low_w = 1, band_high_w = 2")
+        )
+    migrate.downgrade(empty_engine, "0020_band-1")
+    with empty_engine.connect() as conn:
+        assert "band_h" not in _columns(conn, "device_routines")
+        assert "band_slots" not in _columns(conn, "device_daily")
+        assert not {"band_since", "band_low_w", "band_high_w"} & _columns(conn, "device_state")
+        assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
+        assert conn.execute(text("SELECT count(*) FROM device_daily")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 1
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT band_h FROM device_routines")).scalar() is None
+        assert conn.execute(text("SELECT band_slots FROM device_daily")).scalar() is None
+        assert conn.execute(text("SELECT band_since FROM device_state")).scalar() is None
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0020_band"

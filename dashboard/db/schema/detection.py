@@ -54,6 +54,9 @@ class DeviceRoutine(Base):
     # The longest run of readings above the background's ceiling in the learning window, in
     # hours (dashboard.detection.left_on; also in ``model``): the tick's candidates read it.
     on_h: Mapped[float | None] = mapped_column(Float)
+    # The longest time the power stayed within band_w in the learning window, in hours
+    # (dashboard.detection.band; also in ``model``): the tick's candidates read it.
+    band_h: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -182,6 +182,12 @@ class DeviceState(Base):
     # background's ceiling (an appliance on); NULL once a reading is at or under it, or without
     # a background (dashboard.detection.left_on). Follows the readings (in order only).
     above_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A smart plug's current band (dashboard.detection.band): its first reading and the lowest
+    # and highest readings since; a reading that would widen it beyond band_w starts a new one.
+    # Follows the readings (in order only); NULL until the plug's next reading.
+    band_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    band_low_w: Mapped[float | None] = mapped_column(Float)
+    band_high_w: Mapped[float | None] = mapped_column(Float)
     # The device's oldest event (moves back when history is back-filled), and when Anbu stored
     # its first event (never moves): where the silence clocks may start (docs/rules.md).
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -251,6 +257,10 @@ class DeviceDaily(Base):
     # a day without a background. With the readings' sum and number (the day's mean load) the
     # slow-risk flag compares weeks (dashboard.detection.decline).
     above_slots: Mapped[int | None] = mapped_column(BigInteger)
+    # Bit j set: a power reading in half-hour j broke the plug's band (started a new one;
+    # dashboard.detection.band). 0 on a day with readings and no break; NULL on a day without
+    # a power reading, or stored before it existed.
+    band_slots: Mapped[int | None] = mapped_column(BigInteger)
     watts_sum: Mapped[float | None] = mapped_column(Float)
     watts_n: Mapped[int | None] = mapped_column(Integer)
     # A smart plug's half-hour levels (dashboard.detection.levels): 48 bytes of the mean
