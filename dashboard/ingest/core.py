@@ -177,11 +177,12 @@ def ingest_events(
     touched: dict[int, Touched] = {}
     if stored:
         signals: dict = {}
+        band_records: dict[int, float] = {}
         states = update_device_state(
-            conn, stored, checked.device_of, now, Margins.from_rules(), signals
+            conn, stored, checked.device_of, now, Margins.from_rules(), signals, band_records
         )
         update_device_daily(conn, stored, checked.device_of, signals)
-        touched = _touched(stored, checked, states)
+        touched = _touched(stored, checked, states, band_records)
     device_ids = frozenset(touched)
     if device_ids:
         evaluate_event_rules(conn, touched, now)
@@ -207,7 +208,10 @@ def evaluate_event_rules(conn: Connection, touched: dict[int, Touched], now: dat
 
 
 def _touched(
-    stored: list[ValidEvent], checked: CheckedBatch, states: dict[int, Any]
+    stored: list[ValidEvent],
+    checked: CheckedBatch,
+    states: dict[int, Any],
+    band_records: dict[int, float],
 ) -> dict[int, Touched]:
     """Per device with new events: its type, the batch's event types and the merged state.
 
@@ -229,6 +233,7 @@ def _touched(
             last_lat=state.last_lat,
             above_since=state.above_since,
             band_since=state.band_since,
+            band_h=band_records.get(device_id),
         )
         for device_id, types in kinds.items()
     }

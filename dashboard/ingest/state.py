@@ -324,11 +324,13 @@ def update_device_state(
     now: datetime,
     margins: Margins,
     signals: dict[int, Signals] | None = None,
+    band_records: dict[int, float] | None = None,
 ) -> dict[int, _State]:
     """Merge stored events into ``device_state`` (one read, one bulk upsert).
 
     Returns each device's merged state as written (the rules' pre-filter reads it); fills
-    ``signals`` (device id → day → :class:`DaySignals`) for ``update_device_daily``.
+    ``signals`` (device id → day → :class:`DaySignals`) for ``update_device_daily`` and
+    ``band_records`` (device id → ``device_routines.band_h``) for the pre-filter.
     """
     by_device: dict[int, list[ValidEvent]] = defaultdict(list)
     for event in events:
@@ -343,7 +345,7 @@ def update_device_state(
     plugs = sorted(
         {i for i, evs in by_device.items() if any(e.type in ("power", "lux") for e in evs)}
     )
-    backgrounds = load_backgrounds(conn, plugs) if margins.background else {}
+    backgrounds = load_backgrounds(conn, plugs, band_records) if margins.background else {}
     rows = []
     merged_states: dict[int, _State] = {}
     for device_id in ids:
@@ -373,8 +375,12 @@ def _state_query(conn: Connection) -> Select:
     return query
 
 
-def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Background]:
-    """The learned unattended load of each of these devices that has one."""
+def load_backgrounds(
+    conn: Connection, device_ids: list[int], band_records: dict[int, float] | None = None
+) -> dict[int, Background]:
+    """The learned unattended load of each of these devices that has one; ``band_records``,
+    when given, gets each one's band record (``device_routines.band_h``) from the same row, for
+    the rules' pre-filter (``Touched.band_h``)."""
     if not device_ids:
         return {}
     table = DeviceRoutine.__table__
@@ -390,12 +396,15 @@ def load_backgrounds(conn: Connection, device_ids: list[int]) -> dict[int, Backg
             # The routine's JSON only where it holds a timed night load (a few homes): the
             # rest of the batch's plugs send nothing more than before.
             case((table.c.model.contains(TIMER_KEY), table.c.model), else_=null()),
+            table.c.band_h,
         ).where(
             in_bound(c, table.c.device_id, "ids"),
             table.c.background_high_w.is_not(None),
         ),
     )
     rows = conn.execute(query, {"ids": bound_values(conn, table.c.device_id, device_ids)}).all()
+    if band_records is not None:
+        band_records.update((row[0], row[6]) for row in rows if row[6] is not None)
     return {
         row[0]: Background(
             row[1], row[2], row[3] or 0.0, 0, bytes(row[4]) if row[4] else None, _timer(row[5])

@@ -257,14 +257,6 @@ class Mirror:
             and (now - above).total_seconds() >= cfg.on_min_h * 3600
         ):
             return True  # the left-on test's candidate (engine._candidates: on_due)
-        band = self.state.band_since
-        if (
-            cfg.band_enabled
-            and routine.band_h is not None
-            and band is not None
-            and (now - band).total_seconds() >= cfg.band_min_h * 3600
-        ):
-            return True  # the band test's candidate (engine._candidates: band_due)
         return (
             (
                 len(routine.reference_days) >= cfg.min_days
@@ -303,6 +295,7 @@ class Mirror:
                 s.last_lat,
                 s.above_since,
                 s.band_since,
+                self.routine.band_h if self.routine is not None else None,
             )
             if not needs_rules(touched, th, now, limits.timeouts, limits.quiet) and not (
                 tick and self._routine_due(th, now)

@@ -204,18 +204,8 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
         if cfg.enabled and cfg.on_enabled
         else false()
     )
-    # A plug whose band has held for band_min_h with a record of its band (the band test,
-    # city-wide): a fridge cycling inside it may count as a sign of life at every cycle.
-    band_due = (
-        and_(
-            s.c.band_since <= now - timedelta(hours=cfg.band_min_h),
-            d.c.id.in_(select(rt.c.device_id).where(rt.c.band_h.is_not(None))),
-        )
-        if cfg.enabled and cfg.band_enabled
-        else false()
-    )
     for code, conditions in (
-        ("smart_plug", [quiet(first_plug_signal), routine_due, on_due, band_due]),
+        ("smart_plug", [quiet(first_plug_signal), routine_due, on_due]),
         ("phone_line", [quiet(first_call_signal_h(th))]),
         ("care_robot", [quiet(th.robot.no_interaction_h)]),
         ("wandering_detector", [s.c.last_lat.is_not(None)]),

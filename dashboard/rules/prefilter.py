@@ -16,7 +16,9 @@ update or close an alert for it, and leaves out only devices where every rule pr
   is older than the smallest threshold of its type's quiet rule (plug ladder, call days, robot
   interaction) — the same conditions as the silence tick's candidates (``engine._candidates``);
 - it is a plug above its background's ceiling for ``on_min_h`` (the left-on test), or whose
-  band has held for ``band_min_h`` (the band test).
+  band has held for the band test's threshold by its record (``band_h``, which ingestion reads
+  with the background): the band test judges the band up to the last report, so only a
+  report can move it, and the tick need not look for it.
 
 Without an open alert, a rule's "cleared" decision changes nothing, so only firing matters, and
 each rule fires only under one of the conditions above. ``tests/unit/test_rules_prefilter.py``
@@ -34,8 +36,9 @@ from sqlalchemy import Connection, select
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, DeviceType
+from dashboard.detection.stillness import still_threshold_h
 from dashboard.rules.calls import first_call_signal_h
-from dashboard.rules.config import Thresholds
+from dashboard.rules.config import PlugRoutine, Thresholds
 from dashboard.rules.plug import plug_ladder
 
 # Event types that feed the event rules (robot_sos, call ladder, AI-call rules) whatever the state.
@@ -59,8 +62,9 @@ class Touched:
     last_lat: float | None
     # a plug's first reading above its background's ceiling (the left-on test's run)
     above_since: datetime | None = None
-    # a plug's current band's first reading (the band test)
+    # a plug's current band's first reading and its band record (the band test)
     band_since: datetime | None = None
+    band_h: float | None = None
 
 
 def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
@@ -98,6 +102,11 @@ def quiet_hours(th: Thresholds) -> dict[str, float]:
     }
 
 
+def band_threshold(band_h: float, cfg: PlugRoutine) -> timedelta:
+    """The band test's first stage for a plug with this record (``plug.band_threshold``)."""
+    return timedelta(hours=float(still_threshold_h(band_h, cfg.band_factor, cfg.band_min_h)))
+
+
 def needs_rules(
     t: Touched,
     th: Thresholds,
@@ -127,11 +136,12 @@ def needs_rules(
         return True  # the left-on test may fire whatever the last sign of life
     if (
         t.band_since is not None
+        and t.band_h is not None
         and cfg.enabled
         and cfg.band_enabled
-        and t.band_since <= now - timedelta(hours=cfg.band_min_h)
+        and t.band_since <= now - band_threshold(t.band_h, cfg)
     ):
-        return True  # so may the band test
+        return True  # so may the band test (after a staff close: later, never earlier)
     hours = quiet.get(t.type_code)
     if hours is None:
         return False  # no quiet rule for the type
