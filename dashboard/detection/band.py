@@ -32,7 +32,7 @@ from datetime import date
 from dashboard.detection.left_on import MAX_GAP
 from dashboard.detection.stillness import longest_still_h
 
-__all__ = ["MAX_GAP", "longest_band_h", "widen"]
+__all__ = ["MAX_GAP", "band_days", "longest_band_h", "widen"]
 
 
 def widen(
@@ -46,6 +46,20 @@ def widen(
     if hi - lo > band_w:
         return watts, watts, True
     return lo, hi, False
+
+
+def band_days(stored: Mapping[date, int | None]) -> dict[date, int]:
+    """The days the record reads from a plug's stored rows (local day → ``band_slots``): from
+    the first day its band was kept (a non-NULL value) on. A later day without bits (NULL: no
+    power reading that day, only heartbeats or light, the band held) counts as a day without a
+    break, as the live band holds through it; the days before are left out, so a record needs
+    ``min_days`` days of kept bands (else, just after the upgrade, two days' breaks would make
+    a short record of a home whose longest band runs for days)."""
+    kept = [d for d, bits in stored.items() if bits is not None]
+    if not kept:
+        return {}
+    first = min(kept)
+    return {d: int(bits or 0) for d, bits in stored.items() if d >= first}
 
 
 def longest_band_h(

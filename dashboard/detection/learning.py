@@ -20,6 +20,7 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.detection.background import Background, learn_background
+from dashboard.detection.band import band_days
 from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.light import learn_light_course
 from dashboard.detection.routine import Routine, learn_routine
@@ -169,7 +170,7 @@ def learn_routines(
         days: dict[int, dict[date, int]] = defaultdict(dict)
         changes: dict[int, dict[date, int]] = defaultdict(dict)
         above: dict[int, dict[date, int]] = defaultdict(dict)
-        band: dict[int, dict[date, int]] = defaultdict(dict)
+        band: dict[int, dict[date, int | None]] = defaultdict(dict)
         nights: dict[int, list] = defaultdict(list)
         day_levels: dict[int, dict[date, bytes]] = defaultdict(dict)
         day_light: dict[int, list[bytes]] = defaultdict(list)
@@ -193,8 +194,7 @@ def learn_routines(
                 nights[device_id].append((low, high, step))
                 if up is not None:  # a day judged against a ceiling (a background then)
                     above[device_id][day] = int(up)
-                if broke is not None:  # a day with power readings since the band was kept
-                    band[device_id][day] = int(broke)
+                band[device_id][day] = broke  # read by band_days
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
                 if light is not None:
@@ -225,7 +225,7 @@ def learn_routines(
                 min_days=cfg.min_days,
                 changes=changes[device_id] if device_id in plugs else None,
                 above=above[device_id] if device_id in plugs else None,
-                band=band[device_id] if device_id in plugs else None,
+                band=band_days(band[device_id]) if device_id in plugs else None,
             )
             refs = len(routine.reference_days)
             model = None

@@ -399,7 +399,8 @@ def load_backgrounds(
             table.c.band_h,
         ).where(
             in_bound(c, table.c.device_id, "ids"),
-            table.c.background_high_w.is_not(None),
+            # a band record without a background (a plug never read at night) is read too
+            or_(table.c.background_high_w.is_not(None), table.c.band_h.is_not(None)),
         ),
     )
     rows = conn.execute(query, {"ids": bound_values(conn, table.c.device_id, device_ids)}).all()
@@ -410,6 +411,7 @@ def load_backgrounds(
             row[1], row[2], row[3] or 0.0, 0, bytes(row[4]) if row[4] else None, _timer(row[5])
         )
         for row in rows
+        if row[2] is not None
     }
 
 
