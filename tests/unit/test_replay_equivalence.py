@@ -291,3 +291,36 @@ def test_plug_fast_path_equals_the_exact_path_with_the_level_test(tmp_path, monk
     assert fast == exact
     person = [t for t in fast if t.rule == "plug_no_change" and t.stage]
     assert person and collapse < person[0].at < collapse + timedelta(hours=6)
+
+
+def test_plug_fast_path_equals_the_exact_path_when_the_band_test_alone_decides(tmp_path):
+    """A whole-home meter (60/62 W at night, a fridge-like 40 ↔ 110 W cycle by day, a 2 kW
+    kettle at 07:30 and 18:00: within 100 W for 13 h at most, 18:30 to 07:30); from 06:00 on
+    day 12 only a 30 ↔ 120 W cycle, a sign of life at every reading. The record is first
+    learned at midnight on day 14 (14 days), when the band (since 18:30 on day 11) has held
+    longer than 3 × 13 h: the next tick raises the alert without a reading (the fast path's
+    mirror must tick the plug), and a reading escalates it at 78 h; both paths alike."""
+    start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
+    collapse = start + timedelta(days=12, hours=6)
+    rows = []
+    for k in range(16 * 48):
+        ts = start + timedelta(minutes=30 * k)
+        slot = ts.hour * 2 + ts.minute // 30
+        if ts >= collapse:
+            watts = 120.0 if k % 2 else 30.0
+        elif slot in (15, 36):
+            watts = 2000.0
+        else:
+            watts = (62.0 if k % 2 else 60.0) if slot < 12 else (110.0 if k % 2 else 40.0)
+        rows.append(("b", ts.isoformat(), watts, ""))
+    src = write_csv(tmp_path / "plug.csv", ("device_id", "ts", "watts", "lux"), rows)
+    fast, exact = _both(src, "plug")
+    assert fast == exact
+    band_at = start + timedelta(days=11, hours=18, minutes=30)
+    person = [(t.at, t.stage) for t in fast if t.rule == "plug_no_change"]
+    assert person == [
+        (start + timedelta(days=14, minutes=10), "attention"),  # the tick after the learning
+        (band_at + timedelta(hours=78), "risk"),
+    ]
+    first = next(t for t in fast if t.rule == "plug_no_change")
+    assert "never stayed within 100 W for longer than 13 h" in first.explanation
