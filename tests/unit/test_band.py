@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, select
 
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
-from dashboard.detection.band import longest_band_h, widen
+from dashboard.detection.band import band_days, longest_band_h, widen
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.learning import learn_routines
 from dashboard.detection.routine import Routine, learn_routine
@@ -69,10 +69,10 @@ def test_learning_stores_the_band_record_and_json_keeps_it():
     assert learn_routine(days, TODAY).band_h is None
 
 
-def test_the_nightly_learning_reads_band_slots_and_skips_days_without_them(db_engine):
-    """A break at noon every day, but five days stored with NULL band_slots (before the band
-    was kept): they have no row in the record's input, so no 6-day run across them; a plug
-    with 13 days of band_slots has no record."""
+def test_the_nightly_learning_reads_band_slots_from_the_first_day_the_band_was_kept(db_engine):
+    """A break at noon every day, but five days stored with NULL band_slots after the band was
+    kept (heartbeats only: the live band holds through them): no break those days, a 6-day run
+    across them; a plug with 13 days of band_slots after days stored before it has none."""
     with db_engine.begin() as conn:
         ids = seed_catalog(conn)
         rows = []
@@ -102,8 +102,8 @@ def test_the_nightly_learning_reads_band_slots_and_skips_days_without_them(db_en
         model = conn.execute(
             select(DeviceRoutine.model).where(DeviceRoutine.device_id == ids["plug-1"])
         ).scalar_one()
-    assert stored[ids["plug-1"]] == 24.0
-    assert Routine.from_json(model).band_h == 24.0
+    assert stored[ids["plug-1"]] == 144.0
+    assert Routine.from_json(model).band_h == 144.0
     assert stored[ids["plug-2"]] is None
 
 
@@ -472,22 +472,32 @@ def test_a_line_held_in_a_band_alerts_through_ingest_learning_and_the_tick(db_en
         None,
         state.above_since,
         state.band_since,
+        stored.band_h,  # ingest reads it with the background
     )
     assert state.last_activity_at == now
     timeouts = {"smart_plug": 7200}
     assert needs_rules(touched, TH, now, timeouts, quiet_hours(TH))
     assert not needs_rules(replace(touched, band_since=None), TH, now, timeouts, quiet_hours(TH))
+    # without its record (not learned yet) the plug is left to its other rules
+    assert not needs_rules(replace(touched, band_h=None), TH, now, timeouts, quiet_hours(TH))
 
 
-def test_the_ingest_prefilter_keeps_a_plug_whose_band_has_held_for_band_min_h():
+def test_the_ingest_prefilter_keeps_a_plug_whose_band_has_held_for_its_threshold():
+    """From the band test's first stage by the plug's record (3 × 6 h), or band_min_h (3 h)
+    for a tiny record; not without a record (the rule cannot judge the band then)."""
     now = BAND_AT + timedelta(hours=18)
 
-    def touched(band_since):
-        return Touched("smart_plug", frozenset({"power"}), now, now, None, None, None, band_since)
+    def touched(band_since, band_h=6.0):
+        return Touched(
+            "smart_plug", frozenset({"power"}), now, now, None, None, None, band_since, band_h
+        )
 
     timeouts, quiet = {"smart_plug": 7200}, quiet_hours(TH)
-    assert needs_rules(touched(now - timedelta(hours=3)), TH, now, timeouts, quiet)
-    assert not needs_rules(touched(now - timedelta(hours=2.9)), TH, now, timeouts, quiet)
+    assert needs_rules(touched(now - timedelta(hours=18)), TH, now, timeouts, quiet)
+    assert not needs_rules(touched(now - timedelta(hours=17.9)), TH, now, timeouts, quiet)
+    assert needs_rules(touched(now - timedelta(hours=3), 0.5), TH, now, timeouts, quiet)
+    assert not needs_rules(touched(now - timedelta(hours=2.9), 0.5), TH, now, timeouts, quiet)
+    assert not needs_rules(touched(BAND_AT, None), TH, now, timeouts, quiet)
     assert not needs_rules(touched(None), TH, now, timeouts, quiet)
     off = tweak(band_enabled=False)
     assert not needs_rules(touched(BAND_AT), off, now, timeouts, quiet_hours(off))
@@ -533,6 +543,7 @@ def test_a_plug_the_ingest_prefilter_skips_never_fires_with_a_band():
             f.last_lat,
             None,
             band,
+            f.routine.band_h,
         )
         if needs_rules(t, th, now, timeouts, quiet):
             judged += 1
@@ -541,3 +552,13 @@ def test_a_plug_the_ingest_prefilter_skips_never_fires_with_a_band():
         fired = [d for d in evaluate_device(f, th, now, ()) if d.stage is not None]
         assert fired == [], (f, fired)
     assert skipped > 300 and judged > 300, (skipped, judged)
+
+
+def test_the_record_reads_from_the_first_day_the_band_was_kept():
+    """Days before the first non-NULL day are left out (stored before the upgrade); a NULL day
+    after it (no power reading, the band held) is a day without a break."""
+    d = [TODAY - timedelta(days=k) for k in range(5, 0, -1)]
+    stored = {d[0]: None, d[1]: NOON, d[2]: None, d[3]: 0, d[4]: NOON}
+    assert band_days(stored) == {d[1]: NOON, d[2]: 0, d[3]: 0, d[4]: NOON}
+    assert band_days({d[0]: None}) == {}
+    assert longest_band_h(band_days(stored), *WINDOW, 4) == 72.0

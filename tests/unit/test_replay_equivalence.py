@@ -298,8 +298,9 @@ def test_plug_fast_path_equals_the_exact_path_when_the_band_test_alone_decides(t
     kettle at 07:30 and 18:00: within 100 W for 13 h at most, 18:30 to 07:30); from 06:00 on
     day 12 only a 30 ↔ 120 W cycle, a sign of life at every reading. The record is first
     learned at midnight on day 14 (14 days), when the band (since 18:30 on day 11) has held
-    longer than 3 × 13 h: the next tick raises the alert without a reading (the fast path's
-    mirror must tick the plug), and a reading escalates it at 78 h; both paths alike."""
+    longer than 3 × 13 h: the next reading raises the alert (the test judges the band up to the
+    last report, and ingest's pre-filter keeps the plug by its new record), and a reading
+    escalates it at 78 h; both paths alike."""
     start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
     collapse = start + timedelta(days=12, hours=6)
     rows = []
@@ -319,7 +320,7 @@ def test_plug_fast_path_equals_the_exact_path_when_the_band_test_alone_decides(t
     band_at = start + timedelta(days=11, hours=18, minutes=30)
     person = [(t.at, t.stage) for t in fast if t.rule == "plug_no_change"]
     assert person == [
-        (start + timedelta(days=14, minutes=10), "attention"),  # the tick after the learning
+        (start + timedelta(days=14, minutes=30), "attention"),  # the reading after the learning
         (band_at + timedelta(hours=78), "risk"),
     ]
     first = next(t for t in fast if t.rule == "plug_no_change")
