@@ -8,12 +8,14 @@ away periods. Each plug's days go through ``dashboard.detection.scan``: every qu
 judged at each half-hour as the live rule judges it (the fixed ladder on the spell's length,
 the routine score with the routine learned as of that day, as the daily learning job would
 have), vectorised; and each run of readings above the background's ceiling
-(``device_daily.above_slots``) judged by the left-on test, at half-hour resolution (see
-``dashboard.detection.scan``).
+(``device_daily.above_slots``) judged by the left-on test, and each band of readings
+(``device_daily.band_slots``, read only with the band test on in either set) by the band test,
+at half-hour resolution (see ``dashboard.detection.scan``).
 
 Each spell that reaches a stage counts as **one alert opening**, under the highest stage it
 reached (not one per escalation); so does each run above the ceiling that reaches the left-on
-test's threshold, held until the run ends (a spell's alert and a run's that overlap are one
+test's threshold, held until the run ends, and each band that reaches the band test's, held
+until it breaks (a spell's alert and a run's or a band's that overlap are one
 opening, as the live rule keeps one alert per plug); spells whose alert would have opened
 before the window, or that end while the person is marked away, are not counted.
 
@@ -61,7 +63,7 @@ DAYS = 30
 CHUNK = 5_000
 STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
 # what an opening's top stage came from
-BASES = ("ladder", "net", "routine", "level", "still", "on")
+BASES = ("ladder", "net", "routine", "level", "still", "on", "band")
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class PlugHistory:
     changes: dict[date, int] | None = None  # local day → bits of changes beyond the margins
     levels: dict[date, bytes] | None = None  # local day → level_slots (the level test)
     above: dict[date, int] | None = None  # local day → above_slots (the left-on test)
+    band: dict[date, int] | None = None  # local day → band_slots (the band test)
     # the learned unattended load now: the left-on test judges only a standby's plug
     background: Background | None = None
 
@@ -90,7 +93,7 @@ class Counts:
     severe: int = 0
     people: int = 0  # distinct people with at least one opening
     homes: int = 0  # distinct plugs with at least one opening
-    # "ladder" / "net" / "routine" / "level" / "still" / "on" → openings
+    # "ladder" / "net" / "routine" / "level" / "still" / "on" / "band" → openings
     by_basis: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -159,6 +162,7 @@ def replay_counts(
                 above=plug.above
                 if left_on.judges(plug.background, th.plug_no_change.power_margin_w)
                 else None,
+                band=plug.band,
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:
@@ -229,17 +233,24 @@ def newest_report(conn: Connection, district_code: str) -> datetime | None:
 
 
 def load_histories(
-    conn: Connection, district_code: str, first_day: date, last_day: date, read_levels: bool = True
+    conn: Connection,
+    district_code: str,
+    first_day: date,
+    last_day: date,
+    read_levels: bool = True,
+    read_band: bool = True,
 ) -> list[PlugHistory]:
     """The district's plugs with their ``device_daily`` bits from ``first_day`` to ``last_day``;
     with their stored half-hour levels when ``read_levels`` (the level test judges in either set:
-    96 bytes a plug-day, left unread otherwise)."""
+    96 bytes a plug-day, left unread otherwise), and their band's breaks when ``read_band`` (the
+    band test judges in either set)."""
     plugs = district_plugs(conn, district_code)
     daily, rt, away = DeviceDaily.__table__, DeviceRoutine.__table__, AwayPeriod.__table__
     days: dict[int, dict[date, int]] = defaultdict(dict)
     changes: dict[int, dict[date, int]] = defaultdict(dict)
     levels: dict[int, dict[date, bytes]] = defaultdict(dict)
     above: dict[int, dict[date, int]] = defaultdict(dict)
+    band: dict[int, dict[date, int]] = defaultdict(dict)
     since: dict[int, date | None] = {}
     backgrounds: dict[int, Background | None] = {}
     periods: dict[int, list[tuple[date, date]]] = defaultdict(list)
@@ -247,7 +258,7 @@ def load_histories(
     people = sorted({p[1] for p in plugs if p[1] is not None})
     for part in range(0, len(ids), CHUNK):
         chunk = ids[part : part + CHUNK]
-        for device_id, day, bits, changed, level, up in conn.execute(
+        for device_id, day, bits, changed, level, up, broke in conn.execute(
             select(
                 daily.c.device_id,
                 daily.c.day,
@@ -255,6 +266,7 @@ def load_histories(
                 daily.c.change_slots,
                 daily.c.level_slots if read_levels else null().label("level_slots"),
                 daily.c.above_slots,
+                daily.c.band_slots if read_band else null().label("band_slots"),
             ).where(daily.c.device_id.in_(chunk), daily.c.day >= first_day, daily.c.day <= last_day)
         ):
             days[device_id][day] = int(bits or 0)
@@ -264,6 +276,8 @@ def load_histories(
                 levels[device_id][day] = bytes(level)
             if up is not None:  # a day judged against a ceiling (as the learning reads it)
                 above[device_id][day] = int(up)
+            if broke is not None:  # a day with power readings (as the learning reads it)
+                band[device_id][day] = int(broke)
         for device_id, model in conn.execute(
             select(rt.c.device_id, rt.c.model).where(
                 rt.c.device_id.in_(chunk), rt.c.background_high_w.is_not(None)
@@ -292,6 +306,7 @@ def load_histories(
             changes=changes.get(device_id),
             levels=levels.get(device_id),
             above=above.get(device_id),
+            band=band.get(device_id),
             background=backgrounds.get(device_id),
         )
         for device_id, recipient_id, hours in plugs
@@ -318,8 +333,13 @@ def preview_district(
     level_test = any(
         th.plug_routine.enabled and th.plug_routine.level_enabled for th in (current, proposed)
     )
+    band_test = any(
+        th.plug_routine.enabled and th.plug_routine.band_enabled for th in (current, proposed)
+    )
     last_day = end.astimezone(LOCAL_TZ).date()
-    plugs = load_histories(conn, district_code, first_day, last_day, read_levels=level_test)
+    plugs = load_histories(
+        conn, district_code, first_day, last_day, read_levels=level_test, read_band=band_test
+    )
     (now_counts, new_counts), with_routine = replay_counts(plugs, [current, proposed], start, end)
     window_first = start.astimezone(LOCAL_TZ).date()
     return Preview(

@@ -32,6 +32,19 @@ that day's midnight; the stage is the rule's (``still_threshold_h``/``still_stag
 ``on_factor``/``on_min_h``), under its conditions (``plug_routine.enabled`` and
 ``on_enabled``, not young, a record).
 
+The band test (``detection.band``) is replayed the same way from ``device_daily.band_slots``
+(the half-hours where a reading broke the band; days without power readings have none): each
+band taken to start at the start of its break's half-hour and judged at the start of each later
+one up to the next break's, and a day without a row ends it at its midnight (live, the band's
+time stops at the last report, and the reading after the silence breaks it). Live,
+``device_state.band_since`` is the exact breaking reading; here an alert can open up to half an
+hour earlier, and a band that breaks within a half-hour is held up to its start. The rule does
+not judge a plug at 0 W (``no_load``); the replay, which keeps no power, does. Each day's
+record is ``stillness.longest_in_rows`` over the break bits the nightly job reads at that day's
+midnight (``band.longest_band_h``), the stage the rule's with ``band_factor``/``band_min_h``,
+under ``plug_routine.enabled`` and ``band_enabled``, not young, a record; an alert of a band is
+held until the band breaks, as the live hold keeps it.
+
 Counting: live, a plug has one ``plug_no_change`` alert at a time, whichever test raises it;
 it stays open while any test gives a stage, and one raised by the left-on test is held until
 its run ends. So a run that reaches its threshold is one opening (at its first stage, held
@@ -43,7 +56,7 @@ either reached (the spell's basis where they tie, as the rule names it).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -57,6 +70,8 @@ from dashboard.rules.plug import plug_ladder
 from dashboard.settings import LOCAL_TZ
 
 STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
+# The run tests after the spell's, in the rule's order (which names an alert where they tie).
+RUN_ORDER = {"on": 1, "band": 2}
 _NONE = 1 << 30  # a wait that did not end within a day: sorts after every real one
 
 
@@ -64,14 +79,15 @@ _NONE = 1 << 30  # a wait that did not end within a day: sorts after every real 
 class SpellAlert:
     """One quiet spell that reached a stage: when it began and ended, when it first reached a
     stage (its alert's opening), the highest stage it reached and what decided that. For a run
-    of the left-on test (basis "on"), ``since`` is the run's start and ``end`` its end."""
+    of the left-on test (basis "on") or a band (basis "band"), ``since`` is the run's start and
+    ``end`` its end."""
 
     since: datetime  # the last sign of life (UTC)
     end: datetime  # activity resumed, or the scan's end while still quiet (UTC)
     running: bool  # still quiet at the scan's end
     opened_at: datetime
     stage: Stage
-    # "ladder", "net", "routine", "level", "still" or "on": which reached the highest stage
+    # "ladder", "net", "routine", "level", "still", "on" or "band": which reached the top stage
     basis: str
     top_at: datetime  # when it first reached that stage
     reached: tuple[tuple[Stage, datetime], ...] = ()  # each stage on the way, when first reached
@@ -99,6 +115,7 @@ class _Days:
         last: date,
         changes: dict[date, int] | None = None,
         above: dict[date, int] | None = None,
+        band: dict[date, int] | None = None,
     ):
         cfg = th.plug_routine
         self.day0 = min(days)
@@ -130,14 +147,10 @@ class _Days:
         self.last_change_before = np.concatenate(([-1], np.maximum.accumulate(marks)))
         self.still_h = _still_record(flat_changes, present, cfg.window_days, cfg.min_days)
         # The half-hours above the ceiling, and the days stored against one (the record's rows).
-        up = np.zeros(self.n, dtype=np.uint64)
-        judged = np.zeros(self.n, dtype=bool)
-        for day, value in (above or {}).items():
-            k = (day - self.day0).days
-            if 0 <= k < self.n and value is not None:
-                up[k], judged[k] = np.uint64(int(value) & stillness.FULL_DAY), True
-        self.above = ((up[:, None] >> shifts) & np.uint64(1)).astype(bool).ravel()
-        self.judged = judged  # the record (_on_record) only for the days a long run needs
+        self.above, self.judged = _day_bits(above, self.day0, self.n)
+        # The half-hours where a reading broke the band, and the days stored with them (days
+        # with power readings); both records only for the days a long run needs.
+        self.breaks, self.kept = _day_bits(band, self.day0, self.n)
         window, lags = cfg.window_days, np.arange(1, cfg.window_days + 1)
         # Days reported in the window before each day: a routine exists from min_days on.
         reported = np.concatenate(([0], np.cumsum(present)))
@@ -239,6 +252,50 @@ def _still_record(
     return out
 
 
+def _day_bits(
+    values: Mapping[date, int] | None, day0: date, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flat half-hour bits, days with a stored value) of a ``device_daily`` bit column over the
+    scan's ``n`` days from ``day0``: all False without values (a plug without them costs nothing
+    more)."""
+    stored = np.zeros(n, dtype=bool)
+    if not values:
+        return np.zeros(n * SLOTS_PER_DAY, dtype=bool), stored
+    bits = np.zeros(n, dtype=np.uint64)
+    for day, value in values.items():
+        k = (day - day0).days
+        if 0 <= k < n and value is not None:
+            bits[k], stored[k] = np.uint64(int(value) & stillness.FULL_DAY), True
+    shifts = np.arange(SLOTS_PER_DAY, dtype=np.uint64)
+    return ((bits[:, None] >> shifts) & np.uint64(1)).astype(bool).ravel(), stored
+
+
+def _rows_record(
+    flat: np.ndarray,
+    stored: np.ndarray,
+    window: int,
+    min_days: int,
+    only: np.ndarray | None,
+    longest: Callable[[np.ndarray, np.ndarray], float | None],
+) -> np.ndarray:
+    """Per day, ``longest`` over the rows of the ``window`` days before it with a stored value,
+    as the nightly job learns the record at that day's midnight; NaN where there is none (fewer
+    than ``min_days`` such days, or ``longest`` finds none) or outside ``only`` (days wanted)."""
+    n = stored.size
+    out = np.full(n, np.nan)
+    bits = flat.reshape(n, SLOTS_PER_DAY)
+    counted = np.concatenate(([0], np.cumsum(stored)))
+    for k in range(n) if only is None else only.tolist():
+        lo = max(k - window, 0)
+        if counted[k] - counted[lo] < min_days:
+            continue
+        rows = lo + np.flatnonzero(stored[lo:k])  # the rows the nightly job reads
+        record = longest(bits[rows], rows)
+        if record is not None:
+            out[k] = record
+    return out
+
+
 def _on_record(
     flat_above: np.ndarray,
     judged: np.ndarray,
@@ -249,16 +306,99 @@ def _on_record(
     """Per day, the longest run above the ceiling (hours) of the ``window`` days before it with
     ``above_slots``, as ``left_on.longest_on_h`` learns it at that day's midnight; NaN where
     there is none (fewer than ``min_days`` such days) or outside ``only`` (the days wanted)."""
-    n = judged.size
+    return _rows_record(flat_above, judged, window, min_days, only, left_on.longest_on_in_rows)
+
+
+def _band_record(
+    flat_breaks: np.ndarray,
+    kept: np.ndarray,
+    window: int,
+    min_days: int,
+    only: np.ndarray | None = None,
+) -> np.ndarray:
+    """Per day, the longest time between two breaks of the band (hours) of the ``window`` days
+    before it with ``band_slots``, as ``band.longest_band_h`` learns it at that day's midnight;
+    NaN where there is none or outside ``only`` (the days wanted).
+
+    Not by rows as the other records (a plug breaks its band in most half-hours of its days):
+    the times between consecutive breaks once, and each day the longest of those inside its
+    window, as ``stillness.longest_in_rows`` reads them (two breaks with a day without a row
+    between them do not count)."""
+    n = kept.size
     out = np.full(n, np.nan)
-    above = flat_above.reshape(n, SLOTS_PER_DAY)
-    counted = np.concatenate(([0], np.cumsum(judged)))
+    at = np.flatnonzero(flat_breaks)
+    if at.size < 2:
+        return out
+    day = at // SLOTS_PER_DAY
+    missing = np.concatenate(([0], np.cumsum(~kept)))  # days without a row before each day
+    unbroken = missing[day[1:]] == missing[day[:-1] + 1]
+    gaps = np.where(unbroken, np.diff(at), -1)
+    counted = np.concatenate(([0], np.cumsum(kept)))
     for k in range(n) if only is None else only.tolist():
         lo = max(k - window, 0)
         if counted[k] - counted[lo] < min_days:
             continue
-        rows = lo + np.flatnonzero(judged[lo:k])  # the rows the nightly job reads
-        out[k] = left_on.longest_on_in_rows(above[rows], rows)
+        first, last = np.searchsorted(day, (lo, k))  # the breaks inside the window
+        longest = gaps[first : last - 1].max() if last - first >= 2 else -1
+        if longest >= 0:
+            out[k] = longest / 2
+    return out
+
+
+def _wanted_days(firsts: np.ndarray, finals: np.ndarray, min_h: float, n: int) -> np.ndarray:
+    """The days a run is judged on from the first point that may reach 관심 (``min_h``)."""
+    first_point = firsts + int(np.ceil(2 * min_h))
+    wanted = [
+        np.arange(a // SLOTS_PER_DAY, b // SLOTS_PER_DAY + 1)
+        for a, b in zip(first_point, finals, strict=True)
+    ]
+    return np.unique(np.minimum(np.concatenate(wanted), n - 1))
+
+
+def _judged_runs(
+    d: _Days,
+    runs: list[tuple[int, int, int, bool]],
+    record: np.ndarray,
+    factor: float,
+    min_h: float,
+    basis: str,
+) -> list[SpellAlert]:
+    """The runs (start, end, last point judged, running; slot indices) that reached a stage of
+    a run test (the left-on test, the band test): the run's time at the start of each half-hour
+    after its start against the day's ``record`` (the rule's ``still_threshold_h`` with
+    ``factor``/``min_h``), where the plug is not young and the day has a record."""
+    # every run's points at once (a home breaks its band every night), then each run's stages
+    points = [np.arange(s + 1, last_point + 1) for s, _e, last_point, _r in runs]
+    sizes = np.array([p.size for p in points])
+    j = np.concatenate(points)
+    since = np.repeat(np.array([run[0] for run in runs]), sizes)
+    day = np.minimum(j // SLOTS_PER_DAY, d.n - 1)
+    held = record[day]
+    ok = ~d.young[day] & ~np.isnan(held)
+    at_h = stillness.still_threshold_h(np.nan_to_num(held), factor, min_h)
+    ranks = np.where(ok, stillness.still_stage_rank((j - since) / 2, at_h), 0)
+    bounds = np.concatenate(([0], np.cumsum(sizes)))
+    out = []
+    for n in np.flatnonzero(np.maximum.reduceat(ranks, bounds[:-1]) if ranks.size else []):
+        s, e, _last_point, r = runs[n]
+        rank, at = ranks[bounds[n] : bounds[n + 1]], j[bounds[n] : bounds[n + 1]]
+        top = int(rank.max())
+        steps = tuple(
+            (STAGES[level - 1], _slot_start(d.day0, int(at[np.argmax(rank >= level)])))
+            for level in range(int(rank[rank > 0].min()), top + 1)
+        )
+        out.append(
+            SpellAlert(
+                since=_slot_start(d.day0, s),
+                end=_slot_start(d.day0, e),
+                running=r,
+                opened_at=_slot_start(d.day0, int(at[np.argmax(rank > 0)])),
+                stage=STAGES[top - 1],
+                basis=basis,
+                top_at=_slot_start(d.day0, int(at[np.argmax(rank == top)])),
+                reached=steps,
+            )
+        )
     return out
 
 
@@ -278,51 +418,50 @@ def _on_alerts(d: _Days, th: Thresholds, start_index: float, end_index: int) -> 
     keep = (final - firsts >= 2 * cfg.on_min_h) & (final > start_index)
     if not keep.any():
         return []
-    # The record of each day a run is judged on (from the first point that may reach 관심).
-    first_point = firsts[keep] + int(np.ceil(2 * cfg.on_min_h))
-    wanted = [
-        np.arange(a // SLOTS_PER_DAY, b // SLOTS_PER_DAY + 1)
-        for a, b in zip(first_point, final[keep], strict=True)
-    ]
-    days = np.unique(np.minimum(np.concatenate(wanted), d.n - 1))
+    days = _wanted_days(firsts[keep], final[keep], cfg.on_min_h, d.n)
     on_h = _on_record(d.above, d.judged, cfg.window_days, cfg.min_days, days)
-    out = []
-    for s, e, last_point, r in zip(
-        firsts[keep], lasts[keep], final[keep], running[keep], strict=True
-    ):
-        j = np.arange(s + 1, last_point + 1)
-        day = np.minimum(j // SLOTS_PER_DAY, d.n - 1)
-        record = on_h[day]
-        ok = ~d.young[day] & ~np.isnan(record)
-        at_h = stillness.still_threshold_h(np.nan_to_num(record), cfg.on_factor, cfg.on_min_h)
-        rank = np.where(ok, stillness.still_stage_rank((j - s) / 2, at_h), 0)
-        if not rank.any():
-            continue
-        top = int(rank.max())
-        steps = tuple(
-            (STAGES[level - 1], _slot_start(d.day0, int(j[np.argmax(rank >= level)])))
-            for level in range(int(rank[rank > 0].min()), top + 1)
+    runs = [
+        (int(s), int(last_point if r else e + 1), int(last_point), bool(r))
+        for s, e, last_point, r in zip(
+            firsts[keep], lasts[keep], final[keep], running[keep], strict=True
         )
-        out.append(
-            SpellAlert(
-                since=_slot_start(d.day0, int(s)),
-                end=_slot_start(d.day0, int(last_point if r else e + 1)),
-                running=bool(r),
-                opened_at=_slot_start(d.day0, int(j[np.argmax(rank > 0)])),
-                stage=STAGES[top - 1],
-                basis="on",
-                top_at=_slot_start(d.day0, int(j[np.argmax(rank == top)])),
-                reached=steps,
-            )
-        )
-    return out
+    ]
+    return _judged_runs(d, runs, on_h, cfg.on_factor, cfg.on_min_h, "on")
+
+
+def _band_alerts(d: _Days, th: Thresholds, start_index: float, end_index: int) -> list[SpellAlert]:
+    """Each band (up to the slot holding the scan's end) that reached a stage of the band test,
+    as ``plug_no_change`` judges ``band_since``: from the start of the half-hour of the break
+    that started it to the start of the half-hour of the next break, or to the midnight of the
+    first day after it without ``band_slots`` (no reading that day: live, the band's time stops
+    at the last report and the next reading breaks it), or to the scan's end (still held)."""
+    cfg = th.plug_routine
+    at = np.flatnonzero(d.breaks[: end_index + 1])
+    if at.size == 0:
+        return []
+    missing = np.append(np.flatnonzero(~d.kept), d.n) * SLOTS_PER_DAY
+    gap = missing[np.searchsorted(missing, at, side="right")]  # the next day without a row
+    nxt = np.append(at[1:], end_index)
+    running = np.zeros(at.size, dtype=bool)
+    running[-1] = gap[-1] > end_index
+    final = np.minimum(nxt, gap)  # the last point judged, where the band ends
+    keep = (final - at >= 2 * cfg.band_min_h) & (final > start_index)
+    if not keep.any():
+        return []
+    days = _wanted_days(at[keep], final[keep], cfg.band_min_h, d.n)
+    band_h = _band_record(d.breaks, d.kept, cfg.window_days, cfg.min_days, days)
+    runs = [
+        (int(s), int(e), int(e), bool(r))
+        for s, e, r in zip(at[keep], final[keep], running[keep], strict=True)
+    ]
+    return _judged_runs(d, runs, band_h, cfg.band_factor, cfg.band_min_h, "band")
 
 
 def _one_at_a_time(alerts: list[SpellAlert]) -> list[SpellAlert]:
     """The plug's alerts as the live rule keeps them, one open at a time: alerts whose times
     overlap (one opening while another is open) are one, under the highest stage either
     reached; where they tie the spell's basis names it (the rule's order: the left-on test
-    comes last)."""
+    and then the band test come last)."""
     out: list[SpellAlert] = []
     for alert in sorted(alerts, key=lambda a: a.opened_at):
         if out and alert.opened_at <= out[-1].end:
@@ -342,7 +481,7 @@ def _joined(a: SpellAlert, b: SpellAlert) -> SpellAlert:
     )
     named = min(
         (x for x in (a, b) if STAGES.index(x.stage) == top),
-        key=lambda x: (x.top_at, x.basis == "on"),
+        key=lambda x: (x.top_at, RUN_ORDER.get(x.basis, 0)),
     )
     later = max((a, b), key=lambda x: x.end)
     return SpellAlert(
@@ -422,6 +561,7 @@ def scan_plug(
     changes: dict[date, int] | None = None,
     levels: Mapping[date, bytes] | None = None,
     above: dict[date, int] | None = None,
+    band: dict[date, int] | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -436,6 +576,8 @@ def scan_plug(
     nightly job learns it. ``above``: local day → ``device_daily.above_slots`` (days stored
     against a ceiling), for the left-on test (``plug_routine.on_enabled``; its runs are not
     spells, and an alert of one overlapping a spell's is one alert: see the module's note).
+    ``band``: local day → ``device_daily.band_slots`` (days with power readings since the band
+    was kept), for the band test (``plug_routine.band_enabled``), its bands likewise.
     ``min_hours``: skip spells shorter than this (callers that know no stage comes earlier); by
     default the shortest of the ladder's first step and the routine's ``min_quiet_h``.
     """
@@ -447,7 +589,7 @@ def scan_plug(
     if shortest is None:
         shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
     last = end.astimezone(LOCAL_TZ).date() + timedelta(days=1)
-    d = _Days(days, th, background_since, last, changes, above)
+    d = _Days(days, th, background_since, last, changes, above, band)
     first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
     last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
     routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
@@ -455,10 +597,13 @@ def scan_plug(
     end_index = int((end - day0_start) / SLOT)  # the slot holding ``end``
     start_index = (start - day0_start) / SLOT
     alerts = _spell_alerts(d, th, ladder, shortest, start_index, end_index, end, levels)
+    runs = []
     if cfg.enabled and cfg.on_enabled and above:
-        runs = _on_alerts(d, th, start_index, end_index)
-        if runs:
-            alerts = _one_at_a_time(alerts + runs)
+        runs += _on_alerts(d, th, start_index, end_index)
+    if cfg.enabled and cfg.band_enabled and band:
+        runs += _band_alerts(d, th, start_index, end_index)
+    if runs:
+        alerts = _one_at_a_time(alerts + runs)
     return PlugScan(alerts, routine_days)
 
 
@@ -472,7 +617,7 @@ def _spell_alerts(
     end: datetime,
     levels: Mapping[date, bytes] | None,
 ) -> list[SpellAlert]:
-    """Every quiet spell that reached a stage (``scan_plug`` without the left-on test)."""
+    """Every quiet spell that reached a stage (``scan_plug`` without the run tests)."""
     cfg = th.plug_routine
     active = d.active_slots[d.active_slots < end_index + 1]
     if active.size == 0:

@@ -330,8 +330,8 @@ def overrides_frame(th: config.Thresholds, names: dict[str, str]) -> pd.DataFram
 
 def preview_frame(preview: Preview) -> pd.DataFrame:
     """Rows 관심/위험/심각/alerts/people/homes (and, with the level test on in either set, the
-    alerts it raised; the stillness and left-on tests', where they raised any); columns current
-    and proposed."""
+    alerts it raised; the stillness, left-on and band tests', where they raised any); columns
+    current and proposed."""
     rows = [
         *((t(f"settings_page.stage.{s}"), s) for s in STAGES),
         (t("settings_page.district.row_alerts"), "alerts"),
@@ -343,14 +343,11 @@ def preview_frame(preview: Preview) -> pd.DataFrame:
         rows.append((t("settings_page.district.row_level"), "level"))
         now["level"] = preview.current.by_basis.get("level", 0)
         new["level"] = preview.proposed.by_basis.get("level", 0)
-    still = preview.current.by_basis.get("still", 0), preview.proposed.by_basis.get("still", 0)
-    if any(still):
-        rows.append((t("settings_page.district.row_still"), "still"))
-        now["still"], new["still"] = still
-    on = preview.current.by_basis.get("on", 0), preview.proposed.by_basis.get("on", 0)
-    if any(on):
-        rows.append((t("settings_page.district.row_on"), "on"))
-        now["on"], new["on"] = on
+    for basis in ("still", "on", "band"):  # a run test's row, where it raised any
+        counts = preview.current.by_basis.get(basis, 0), preview.proposed.by_basis.get(basis, 0)
+        if any(counts):
+            rows.append((t(f"settings_page.district.row_{basis}"), basis))
+            now[basis], new[basis] = counts
     return pd.DataFrame(
         {
             t("settings_page.district.col_count"): [label for label, _ in rows],

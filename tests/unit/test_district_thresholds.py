@@ -348,9 +348,9 @@ def test_a_regular_home_raises_nothing_and_a_day_long_silence_is_the_ladders():
     # 22:00 on day 9 to 07:30 on day 12: 57.5 h, past the ladder's 심각 at 48 h, in both sets.
     for counts in (strict, loose):
         assert (counts.severe, counts.alerts, counts.homes) == (1, 1, 1)
-    assert loose.by_basis == dict.fromkeys(("net", "routine", "level", "still", "on"), 0) | {
-        "ladder": 1
-    }
+    assert loose.by_basis == dict.fromkeys(
+        ("net", "routine", "level", "still", "on", "band"), 0
+    ) | {"ladder": 1}
 
 
 def test_spells_before_the_window_or_while_away_are_not_counted():
