@@ -7,10 +7,12 @@ normally active in (share ≥ ``plug_routine.min_share``) and already misses at 
 ``attention_slots`` normally active half-hours that would raise 관심, or, where the district has
 the level test on, its level evidence has reached half of ``level_h``, or its readings have
 not changed for half of the stillness test's threshold (``detection.stillness``), or its power
-has stayed above the standby for half of the left-on test's (``detection.left_on``). The
+has stayed above the standby for half of the left-on test's (``detection.left_on``), or within
+its band for half of the band test's (``detection.band``). The
 candidates are bounded in SQL first: plugs quiet for the most lenient district's
 ``min_quiet_h`` with a usable routine row (or a level model, where the level test is on
-somewhere, or a still record) that still report (within
+somewhere, or a still record; a band held long enough against its record, bounded by tiers)
+that still report (within
 the plug's silence timeout), no open alert, in the user's districts and the page's filters, at
 most ``scan`` of them (the longest quiet first); only those are scored.
 """
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Connection, and_, false, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, false, or_, select
 
 from dashboard.auth.regions import area_prefix
 from dashboard.db.schema import (
@@ -49,6 +51,7 @@ SHOWN = 10
 NO_FILTERS = LiveFilters()
 PLUG_TIMEOUT_S = 7200  # device_types' heartbeat for plugs when rules.toml names none
 SCAN = 3_000  # candidates scored at most per refresh (the longest quiet first)
+BAND_TIERS = 8  # doubling steps of the band's SQL bound (from half of band_min_h: 1.5–192 h)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ def candidate_ids(
                 )
                 if cfg.on_enabled
                 else false(),
+                _band_held(s, rt, th, now),
             ),
             d.c.id.not_in(
                 select(a.c.device_id).where(a.c.status != "closed", a.c.device_id.is_not(None))
@@ -138,6 +142,25 @@ def candidate_ids(
     )
     stmt = stmt.order_by(s.c.last_activity_at, d.c.id).limit(scan + 1)
     return list(conn.execute(stmt).scalars())
+
+
+def _band_held(s: Table, rt: Table, th: Thresholds, now: datetime) -> ColumnElement[bool]:
+    """Plugs whose band may have held for half of the band test's threshold, max(band_factor ×
+    band_h, band_min_h) / 2, in SQL without date arithmetic (both backends): a superset, by
+    doubling tiers of the band's time t ≤ held < 2t, each taking a record up to 2 × 2t / factor
+    (the most lenient district's factor and minimum). Without it every home whose power stays
+    within its band for 1.5 h (every night) would be scored, its record 15–24 h."""
+    variants = [v.plug_routine for v in th.district_variants() if v.plug_routine.band_enabled]
+    if not variants:
+        return false()
+    factor = min(v.band_factor for v in variants)
+    tiers = [min(v.band_min_h for v in variants) / 2 * 2**k for k in range(BAND_TIERS)]
+    held = [
+        and_(s.c.band_since <= now - timedelta(hours=t), rt.c.band_h <= 2 * (2 * t) / factor)
+        for t in tiers[:-1]
+    ]
+    longest = and_(s.c.band_since <= now - timedelta(hours=tiers[-1]), rt.c.band_h.is_not(None))
+    return or_(*held, longest)
 
 
 def _people(conn: Connection, ids: list[int]) -> pd.DataFrame:
@@ -179,7 +202,7 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
 
     ``progress`` is how far the nearer test is towards 관심 (1 = raised): the routine's missed
     half-hours over ``attention_slots``, the level evidence over ``level_h``, or the hours
-    without a change over the stillness test's threshold."""
+    without a change, above the standby or within the band over their test's threshold."""
     # The person's district's thresholds, as the tick judges them (engine.evaluate).
     local = th.for_region(f.region_code)
     cfg = local.plug_routine
@@ -199,11 +222,15 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     by_still = run_h / still_at if still_at and run_h >= still_at / 2 else 0.0
     on_h, on_at = ev.get("on_run_h"), ev.get("on_at_h")  # None: not above, or no record
     by_on = on_h / on_at if on_at and on_h >= on_at / 2 else 0.0
-    if not (by_routine or by_level or by_still or by_on):
+    band_h, band_at = ev.get("band_run_h"), ev.get("band_at_h")  # None: no band record
+    by_band = band_h / band_at if band_at and band_h >= band_at / 2 else 0.0
+    if not (by_routine or by_level or by_still or by_on or by_band):
         return None
     observed = min(now, f.last_seen_at or now)
     evidence = ev | {"basis": "routine", "scored_at": iso(observed)}
-    if by_on > max(by_routine, by_level, by_still):
+    if by_band > max(by_routine, by_level, by_still, by_on):
+        evidence["basis"] = "band"
+    elif by_on > max(by_routine, by_level, by_still):
         evidence["basis"] = "on"
     elif by_still > max(by_routine, by_level):
         evidence["basis"] = "still"
@@ -217,14 +244,16 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
         "device_id": f.device_id,
         "recipient_id": f.recipient_id,
         # a stillness row: since the last change, a left-on row: since the power went above
-        # the standby, as their sentences say
+        # the standby, a band row: since the band began, as their sentences say
         "since": pd.Timestamp(
-            {"still": ev["change_since"], "on": ev["on_since"]}.get(evidence["basis"], ev["since"])
+            {"still": ev["change_since"], "on": ev["on_since"], "band": ev["band_since"]}.get(
+                evidence["basis"], ev["since"]
+            )
         ),
         "share": share,
         "expected": expected,
         "evidence": evidence,
-        "progress": max(by_routine, by_level, by_still, by_on),
+        "progress": max(by_routine, by_level, by_still, by_on, by_band),
     }
 
 

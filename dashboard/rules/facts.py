@@ -224,8 +224,8 @@ def enrich(
         and f.above_since <= now - timedelta(hours=cfg.on_min_h / 2)
         and f.device_id not in quiet_plugs
     ]
-    # The band test likewise once a plug's band has held for band_min_h (each fridge cycle
-    # inside it may count as a sign of life).
+    # The band test likewise once a plug's band has held for half of band_min_h (each fridge
+    # cycle inside it may count as a sign of life).
     listed = set(quiet_plugs) | set(on_plugs)
     band_plugs = [
         f.device_id
@@ -234,7 +234,7 @@ def enrich(
         and cfg.enabled
         and cfg.band_enabled
         and f.band_since is not None
-        and f.band_since <= now - timedelta(hours=cfg.band_min_h)
+        and f.band_since <= now - timedelta(hours=cfg.band_min_h / 2)
         and f.device_id not in listed
     ]
     routines = load_routines(conn, quiet_plugs + on_plugs + band_plugs + quiet_lines)

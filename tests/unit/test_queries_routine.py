@@ -183,3 +183,46 @@ def test_the_watch_list_shows_a_home_halfway_to_a_load_left_on(db_engine):
     assert evidence["basis"] == "on" and evidence["on_at_h"] == 8.0
     assert watch.rows.iloc[0]["since"] == T0 - timedelta(hours=5)  # when the power went up
     assert "never stayed above it for longer than 4 h" in explain_plug(evidence, "en")
+
+
+def test_the_watch_list_shows_a_home_halfway_to_a_band_held_too_long(db_engine):
+    """A usable routine, a record of 3 h within the band (관심 at 9 h); each reading a sign of
+    life (quiet for 10 minutes only): within its band for 5 h the home is on the watch list with
+    the band sentence, since the band began; for 4 h it is not (half is 4.5 h); with a record of
+    20 h (관심 at 60 h) it is not even scored (the candidates' bound in SQL)."""
+    from dashboard.db.schema import DeviceRoutine, DeviceState
+    from dashboard.detection.explain import explain_plug
+
+    seed(db_engine)
+    with db_engine.begin() as conn:
+        held, plug = add_person(conn)
+        _calm, other = add_person(conn)
+        _usual, usual = add_person(conn)
+        for device, band_h, held_h in ((plug, 3.0, 5.0), (other, 3.0, 4.0), (usual, 20.0, 5.0)):
+            give_routine(conn, device, T0, quiet_h=1 / 6)
+            model = conn.scalar(
+                select(DeviceRoutine.model).where(DeviceRoutine.device_id == device)
+            )
+            conn.execute(
+                update(DeviceRoutine)
+                .where(DeviceRoutine.device_id == device)
+                .values(band_h=band_h, model=model.replace('"band_h":null', f'"band_h":{band_h}'))
+            )
+            conn.execute(
+                update(DeviceState)
+                .where(DeviceState.device_id == device)
+                .values(
+                    band_since=T0 - timedelta(hours=held_h),
+                    band_low_w=150.0,
+                    band_high_w=210.0,
+                    last_power_w=180.0,
+                )
+            )
+    with db_engine.connect() as conn:
+        watch = drifting_homes(conn, T0)
+    assert list(watch.rows["recipient_id"]) == [held] and watch.candidates == 2
+    evidence = watch.rows.iloc[0]["evidence"]
+    assert evidence["basis"] == "band" and evidence["band_at_h"] == 9.0
+    assert watch.rows.iloc[0]["since"] == T0 - timedelta(hours=5)  # when the band began
+    sentence = explain_plug(evidence, "en")
+    assert "never stayed within 100 W for longer than 3 h" in sentence
