@@ -67,6 +67,7 @@ DAILY_DEFAULTS = {
     "night_high_w": None,
     "night_step_w": None,
     "above_slots": None,
+    "band_slots": None,
     "watts_sum": None,
     "watts_n": None,
     "level_slots": None,

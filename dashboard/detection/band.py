@@ -29,10 +29,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date
 
+import numpy as np
+
 from dashboard.detection.left_on import MAX_GAP
 from dashboard.detection.stillness import longest_still_h
 
-__all__ = ["MAX_GAP", "band_days", "longest_band_h", "widen"]
+__all__ = ["MAX_GAP", "band_days", "longest_band_h", "widen", "widen_each"]
 
 
 def widen(
@@ -46,6 +48,16 @@ def widen(
     if hi - lo > band_w:
         return watts, watts, True
     return lo, hi, False
+
+
+def widen_each(
+    low: np.ndarray, high: np.ndarray, watts: np.ndarray, band_w: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`widen` for many plugs' next readings at once (NaN in ``low``/``high``: no band
+    yet): the demo builder follows a city's hourly readings so, one hour at a time."""
+    lo, hi = np.fmin(low, watts), np.fmax(high, watts)
+    broke = np.isnan(low) | np.isnan(high) | (hi - lo > band_w)
+    return np.where(broke, watts, lo), np.where(broke, watts, hi), broke
 
 
 def band_days(stored: Mapping[date, int | None]) -> dict[date, int]:

@@ -583,3 +583,22 @@ def test_the_demo_plugs_keep_each_hours_lowest_light_as_ingest_stores_it(small_c
         assert len(bytes(r.light_min)) == light.HOURS and len(hours) == r.watts_n
     assert states and all(s.last_lux_at == s.last_seen_at for s in states)
     assert courses and all(len(c) == light.HOURS for c in courses)
+
+
+def test_the_demo_plugs_keep_their_bands_breaks_as_ingest_stores_them(small_city) -> None:
+    """Every plug day with a report carries band_slots (0: readings and no break), other
+    devices' days none, and the nightly learning gave plugs a record of their band."""
+    engine, _ = small_city
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Device.type_code, DeviceDaily.band_slots, DeviceDaily.watts_n)
+            .join(Device, Device.id == DeviceDaily.device_id)
+            .limit(20_000)
+        ).all()
+        records = conn.execute(select(DeviceRoutine.band_h)).scalars().all()
+    plugs = [r for r in rows if r.type_code == "smart_plug"]
+    assert plugs and all((r.band_slots is not None) == bool(r.watts_n) for r in plugs)
+    assert all(r.band_slots is None for r in rows if r.type_code != "smart_plug")
+    assert any(r.band_slots for r in plugs) and any(r.band_slots == 0 for r in plugs)
+    assert all(0 <= (r.band_slots or 0) < 1 << 48 for r in plugs)
+    assert any(h is not None and h > 0 for h in records)
