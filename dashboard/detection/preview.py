@@ -53,6 +53,7 @@ from dashboard.db.schema import (
 )
 from dashboard.detection import left_on
 from dashboard.detection.background import Background
+from dashboard.detection.band import band_days
 from dashboard.detection.routine import Routine
 from dashboard.detection.scan import scan_plug
 from dashboard.rules.config import Thresholds
@@ -250,7 +251,7 @@ def load_histories(
     changes: dict[int, dict[date, int]] = defaultdict(dict)
     levels: dict[int, dict[date, bytes]] = defaultdict(dict)
     above: dict[int, dict[date, int]] = defaultdict(dict)
-    band: dict[int, dict[date, int]] = defaultdict(dict)
+    band: dict[int, dict[date, int | None]] = defaultdict(dict)
     since: dict[int, date | None] = {}
     backgrounds: dict[int, Background | None] = {}
     periods: dict[int, list[tuple[date, date]]] = defaultdict(list)
@@ -276,8 +277,7 @@ def load_histories(
                 levels[device_id][day] = bytes(level)
             if up is not None:  # a day judged against a ceiling (as the learning reads it)
                 above[device_id][day] = int(up)
-            if broke is not None:  # a day with power readings (as the learning reads it)
-                band[device_id][day] = int(broke)
+            band[device_id][day] = broke  # read as the learning reads it (band_days)
         for device_id, model in conn.execute(
             select(rt.c.device_id, rt.c.model).where(
                 rt.c.device_id.in_(chunk), rt.c.background_high_w.is_not(None)
@@ -306,7 +306,7 @@ def load_histories(
             changes=changes.get(device_id),
             levels=levels.get(device_id),
             above=above.get(device_id),
-            band=band.get(device_id),
+            band=band_days(band.get(device_id, {})),
             background=backgrounds.get(device_id),
         )
         for device_id, recipient_id, hours in plugs
