@@ -77,6 +77,8 @@ def longest_in_rows(changed: np.ndarray, day_numbers: np.ndarray) -> float | Non
 def still_threshold_h(still_h, factor: float, min_h: float):
     """Hours unchanged at which the stillness test reaches 관심 (위험 at 2×, 심각 at 4×); for
     one record (the rule) or an array of them (the preview)."""
+    if isinstance(still_h, int | float):  # the rule's: a plain max is ~10x faster than numpy's
+        return max(factor * still_h, min_h)
     return np.maximum(factor * still_h, min_h)
 
 
