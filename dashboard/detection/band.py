@@ -12,14 +12,17 @@ every few hours. In the tune part's London homes the longest time the power stay
 
 Ingest follows each plug's readings (in order) in a band: the first reading starts it, each
 next one widens it to the lowest and highest seen, and a reading that would widen it beyond
-``band_w`` (or that comes after more than ``MAX_GAP`` without any report, as the left-on run)
-*breaks* it and starts a new band at itself: ``device_state.band_since`` / ``band_low_w`` /
-``band_high_w``, and the half-hour of each break in ``device_daily.band_slots``. The record is
-the longest time between two half-hours holding a break over the last ``window_days`` days,
-read exactly as the stillness record reads its changes (``stillness.longest_still_h``): a day
-without a row breaks a run, the time before the first break and after the last counts for
-nothing. The test: 관심 once the band has held ``band_factor`` times that long (at least
-``band_min_h``), 위험 at twice, 심각 at four times (``plug_no_change``). A plug on one
+``band_w`` *breaks* it and starts a new band at itself: ``device_state.band_since`` /
+``band_low_w`` / ``band_high_w``, and the half-hour of each break in ``device_daily.band_slots``.
+A silence of more than ``MAX_GAP`` (90 min without any report, heartbeats count) is neither
+time in the band nor a break: the band's start moves later by it. (A break there would end a
+collapse's band in the record, and a plug under ``band_w`` would record the time between
+Wi-Fi drops.) The record is the longest time between two half-hours holding a break over the
+last ``window_days`` days, read as the stillness record reads its changes: a day without a row
+ends a run, the time before the first break and after the last counts for nothing, and one
+band ``band_factor`` times longer than any other is left out (:func:`usual_longest`). The
+test: 관심 once the band has held ``band_factor`` times that long (at least ``band_min_h``),
+위험 at twice, 심각 at four times (``plug_no_change``). A plug on one
 appliance that draws less than ``band_w`` (a TV of 80 W) rarely breaks its band and has a long
 record or none: there the test never comes first.
 """
@@ -32,9 +35,17 @@ from datetime import date
 import numpy as np
 
 from dashboard.detection.left_on import MAX_GAP
-from dashboard.detection.stillness import longest_still_h
+from dashboard.detection.stillness import SLOTS_PER_DAY, day_rows
 
-__all__ = ["MAX_GAP", "band_days", "longest_band_h", "widen", "widen_each"]
+__all__ = [
+    "MAX_GAP",
+    "band_days",
+    "longest_band_h",
+    "runs_in_rows",
+    "usual_longest",
+    "widen",
+    "widen_each",
+]
 
 
 def widen(
@@ -75,10 +86,43 @@ def band_days(stored: Mapping[date, int | None]) -> dict[date, int]:
 
 
 def longest_band_h(
-    breaks: Mapping[date, int], first: date, until: date, min_days: int
+    breaks: Mapping[date, int],
+    first: date,
+    until: date,
+    min_days: int,
+    factor: float | None = None,
 ) -> float | None:
     """The longest time, in hours, between two consecutive half-hours holding a break of the
     band, over the days ``first`` ≤ day < ``until`` with a row in ``breaks`` (local day → 48
     bits, ``device_daily.band_slots``); None with fewer than ``min_days`` such days or no two
-    breaks."""
-    return longest_still_h(breaks, first, until, min_days)
+    breaks. With ``factor`` (``band_factor``), a longest band that held ``factor`` times the
+    next longest is left out (:func:`usual_longest`)."""
+    rows = day_rows(breaks, first, until, min_days)
+    return None if rows is None else usual_longest(runs_in_rows(*rows), factor)
+
+
+def runs_in_rows(breaks: np.ndarray, day_numbers: np.ndarray) -> np.ndarray:
+    """The half-hours between consecutive breaks over rows of days in arrays (as
+    ``stillness.longest_in_rows`` reads them: a day without a row between two breaks ends the
+    run, which then does not count)."""
+    at = np.flatnonzero(breaks.ravel())
+    if at.size < 2:
+        return np.zeros(0, dtype=np.int64)
+    row = at // SLOTS_PER_DAY
+    stretch = np.concatenate(([0], np.cumsum(np.diff(day_numbers) > 1)))
+    return np.diff(at)[stretch[row[1:]] == stretch[row[:-1]]]
+
+
+def usual_longest(runs: np.ndarray, factor: float | None) -> float | None:
+    """The longest band of a home's ordinary days, in hours, from its bands' lengths in
+    half-hours. A band that held ``factor`` times longer than any other of the window is the
+    test's own business, not the home's normal: a collapse whose band an appliance's auto-off
+    broke (the drop is a break) would else lengthen the record for 28 days and put the next
+    alert, and the held alert's escalation, days later. Only the one longest is ever left
+    out, so a home whose bands vary widely keeps its second longest."""
+    if runs.size == 0:
+        return None
+    if factor is None or runs.size == 1:
+        return float(runs.max()) / 2
+    second, top = np.partition(runs, runs.size - 2)[-2:]
+    return float(second if top >= factor * second else top) / 2

@@ -226,6 +226,7 @@ def learn_routines(
                 changes=changes[device_id] if device_id in plugs else None,
                 above=above[device_id] if device_id in plugs else None,
                 band=band_days(band[device_id]) if device_id in plugs else None,
+                band_factor=cfg.band_factor,
             )
             refs = len(routine.reference_days)
             model = None

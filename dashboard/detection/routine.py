@@ -176,6 +176,7 @@ def learn_routine(
     changes: dict[date, int] | None = None,
     above: dict[date, int] | None = None,
     band: dict[date, int] | None = None,
+    band_factor: float | None = None,
 ) -> Routine:
     """The routine from per-day activity bits of the days before ``learned_on``.
 
@@ -185,13 +186,14 @@ def learn_routine(
     day's activity bits), for the longest still run (``detection.stillness``); ``above``: per
     day stored against a ceiling, the half-hours above it, for the longest run of a load left
     on (``detection.left_on``); ``band``: per day stored with them, the half-hours where a
-    reading broke the plug's band, for the longest time within it (``detection.band``).
+    reading broke the plug's band, for the longest time within it (``detection.band``; a band
+    ``band_factor`` times longer than any other is left out).
     """
     first = learned_on - timedelta(days=window_days)
     kept = {d: bits & FULL_DAY for d, bits in days.items() if first <= d < learned_on}
     still = None if changes is None else longest_still_h(changes, first, learned_on, min_days)
     on = None if above is None else longest_on_h(above, first, learned_on, min_days)
-    held = None if band is None else longest_band_h(band, first, learned_on, min_days)
+    held = None if band is None else longest_band_h(band, first, learned_on, min_days, band_factor)
     return Routine(
         learned_on, kept, background, half_life_days, background_since, min_days, still, on, held
     )

@@ -63,6 +63,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import numpy as np
 
 from dashboard.detection import left_on, levels, stillness
+from dashboard.detection.band import usual_longest
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
@@ -315,6 +316,7 @@ def _band_record(
     window: int,
     min_days: int,
     only: np.ndarray | None = None,
+    factor: float | None = None,
 ) -> np.ndarray:
     """Per day, the longest time between two breaks of the band (hours) of the ``window`` days
     before it with ``band_slots``, as ``band.longest_band_h`` learns it at that day's midnight;
@@ -323,7 +325,8 @@ def _band_record(
     Not by rows as the other records (a plug breaks its band in most half-hours of its days):
     the times between consecutive breaks once, and each day the longest of those inside its
     window, as ``stillness.longest_in_rows`` reads them (two breaks with a day without a row
-    between them do not count)."""
+    between them do not count), one band ``factor`` times longer than any other left out
+    (``band.usual_longest``)."""
     n = kept.size
     out = np.full(n, np.nan)
     at = np.flatnonzero(flat_breaks)
@@ -339,9 +342,10 @@ def _band_record(
         if counted[k] - counted[lo] < min_days:
             continue
         first, last = np.searchsorted(day, (lo, k))  # the breaks inside the window
-        longest = gaps[first : last - 1].max() if last - first >= 2 else -1
-        if longest >= 0:
-            out[k] = longest / 2
+        runs = gaps[first : last - 1]
+        longest = usual_longest(runs[runs >= 0], factor)
+        if longest is not None:
+            out[k] = longest
     return out
 
 
@@ -449,7 +453,7 @@ def _band_alerts(d: _Days, th: Thresholds, start_index: float, end_index: int) -
     if not keep.any():
         return []
     days = _wanted_days(at[keep], final[keep], cfg.band_min_h, d.n)
-    band_h = _band_record(d.breaks, d.kept, cfg.window_days, cfg.min_days, days)
+    band_h = _band_record(d.breaks, d.kept, cfg.window_days, cfg.min_days, days, cfg.band_factor)
     runs = [
         (int(s), int(e), int(e), bool(r))
         for s, e, r in zip(at[keep], final[keep], running[keep], strict=True)

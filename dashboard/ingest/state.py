@@ -228,10 +228,12 @@ def merge_state(
                     state.above_since = None
                 elif gap or state.above_since is None:
                     state.above_since = event.ts
-                # the band (detection.band): a silence breaks it too, as the record's runs end
-                low, high = (None, None) if gap else (state.band_low_w, state.band_high_w)
+                # the band (detection.band): a silence is not time in it (the band's start
+                # moves later by it) and not a break (its bit would end a run in the record)
+                if gap and state.band_since is not None:
+                    state.band_since += event.ts - seen_before
                 state.band_low_w, state.band_high_w, broke = widen(
-                    low, high, event.fields["watts"], margins.band_w
+                    state.band_low_w, state.band_high_w, event.fields["watts"], margins.band_w
                 )
                 if broke:
                     state.band_since = event.ts
@@ -345,7 +347,11 @@ def update_device_state(
     plugs = sorted(
         {i for i, evs in by_device.items() if any(e.type in ("power", "lux") for e in evs)}
     )
-    backgrounds = load_backgrounds(conn, plugs, band_records) if margins.background else {}
+    # A plug's band record also when this batch holds only its heartbeats: they move its last
+    # report, and the band test's time runs to it (the pre-filter reads the record).
+    banded = {i for i, row in previous.items() if row.band_since is not None}
+    learned = sorted(set(plugs) | banded) if band_records is not None else plugs
+    backgrounds = load_backgrounds(conn, learned, band_records) if margins.background else {}
     rows = []
     merged_states: dict[int, _State] = {}
     for device_id in ids:

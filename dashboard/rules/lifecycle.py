@@ -223,17 +223,17 @@ def _level_held(row, d: Decision) -> bool:
         return top is not None and power is not None and power > top
     if held == "band":
         # The band's time is not a quiet spell (a fridge cycle inside it may count as a sign of
-        # life): held while the same band goes on, or while the power stays within the band
-        # the alert last saw (a Wi-Fi drop starts a new band; it says nothing of the person).
-        # A reading beyond it (a kettle, the lights) does.
+        # life): held while the same band goes on, or while the power has not risen beyond
+        # the band the alert last saw (an outage moves the band's start; a TV's auto-off drops
+        # the power and breaks the band: neither says anything of the person). Only a load
+        # added beyond it (a kettle, the lights, a cooker) does.
         band = ev.get("band_since")
         if band is not None and band == opened.get("band_since"):
             return True
-        low, high, power = opened.get("band_low_w"), opened.get("band_high_w"), ev.get("power_w")
-        width = opened.get("band_w")
-        if None in (low, high, power, width):
+        low, power, width = opened.get("band_low_w"), ev.get("power_w"), opened.get("band_w")
+        if None in (low, power, width):
             return False
-        return max(high, power) - min(low, power) <= width
+        return power <= low + width
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
 

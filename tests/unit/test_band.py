@@ -72,7 +72,8 @@ def test_learning_stores_the_band_record_and_json_keeps_it():
 def test_the_nightly_learning_reads_band_slots_from_the_first_day_the_band_was_kept(db_engine):
     """A break at noon every day, but five days stored with NULL band_slots after the band was
     kept (heartbeats only: the live band holds through them): no break those days, a 6-day run
-    across them; a plug with 13 days of band_slots after days stored before it has none."""
+    across them, which is more than band_factor times any other band (the test's own business,
+    left out: 24 h); a plug with 13 days of band_slots after days stored before it has none."""
     with db_engine.begin() as conn:
         ids = seed_catalog(conn)
         rows = []
@@ -102,8 +103,8 @@ def test_the_nightly_learning_reads_band_slots_from_the_first_day_the_band_was_k
         model = conn.execute(
             select(DeviceRoutine.model).where(DeviceRoutine.device_id == ids["plug-1"])
         ).scalar_one()
-    assert stored[ids["plug-1"]] == 144.0
-    assert Routine.from_json(model).band_h == 144.0
+    assert stored[ids["plug-1"]] == 24.0
+    assert Routine.from_json(model).band_h == 24.0
     assert stored[ids["plug-2"]] is None
 
 
@@ -142,12 +143,15 @@ def test_ingest_follows_the_band_and_marks_its_breaks():
     # a late reading (before the last one) moves nothing, however far out of the band
     late = merge_state(state, [reading(T0 + timedelta(minutes=50), 2000.0, 4)], MARGINS)
     assert (late.band_since, late.band_low_w, late.band_high_w) == (t_break, 170.0, 170.0)
-    # a reading inside the band 90 min after the last keeps it; after 91 min it starts anew
+    # a reading inside the band 90 min after the last keeps it; after 91 min of silence the
+    # band goes on without the silence (its start 91 min later) and without a break
     kept = merge_state(state, [reading(t_break + timedelta(minutes=90), 150.0, 5)], MARGINS)
     assert (kept.band_since, kept.band_low_w, kept.band_high_w) == (t_break, 150.0, 170.0)
     back = t_break + timedelta(minutes=91)
-    gap = merge_state(state, [reading(back, 150.0, 6)], MARGINS)
-    assert (gap.band_since, gap.band_low_w, gap.band_high_w) == (back, 150.0, 150.0)
+    days_gap: dict = {}
+    gap = merge_state(state, [reading(back, 150.0, 6)], MARGINS, days=days_gap)
+    assert (gap.band_since, gap.band_low_w, gap.band_high_w) == (back, 150.0, 170.0)
+    assert not days_gap[back.astimezone(LOCAL_TZ).date()].band
 
 
 def test_a_fridge_cycling_within_the_band_never_breaks_it():
@@ -191,8 +195,9 @@ def test_two_batches_of_a_day_add_their_breaks(db_engine):
                 DeviceState.device_id == plug
             )
         ).one()
-    # 08:00 (the first reading), 20:00 (900 W: beyond 60–100 W), 23:30 (after 3.5 h silent)
-    assert slots == {day: bits(16, 16) | bits(40, 40) | bits(47, 47), day + timedelta(days=1): 0}
+    # 08:00 (the first reading), 20:00 (900 W: beyond 60–100 W); 23:30 after 3.5 h silent is
+    # no break: the band of 20:00 goes on, its start moved later by the silence
+    assert slots == {day: bits(16, 16) | bits(40, 40), day + timedelta(days=1): 0}
     assert tuple(state) == (local(day, 23, 30).astimezone(UTC), 880.0, 950.0)
 
 
@@ -374,7 +379,7 @@ def test_after_a_gap_the_alert_is_held_while_the_power_stays_within_the_stored_b
     kettle = replace(fridge, band_low_w=141.0, band_high_w=141.0, last_power_w=141.0)
     assert not held(stored, at(kettle, 21))  # 40–141 W: the band is left
     below = replace(fridge, band_low_w=24.0, band_high_w=24.0, last_power_w=24.0)
-    assert not held(stored, at(below, 21))
+    assert held(stored, at(below, 21))  # a drop (a TV's auto-off) says nothing of the person
 
 
 def test_merged_evidence_keeps_the_band_when_a_later_decision_lacks_it():
@@ -562,3 +567,21 @@ def test_the_record_reads_from_the_first_day_the_band_was_kept():
     assert band_days(stored) == {d[1]: NOON, d[2]: 0, d[3]: 0, d[4]: NOON}
     assert band_days({d[0]: None}) == {}
     assert longest_band_h(band_days(stored), *WINDOW, 4) == 72.0
+
+
+def test_one_band_far_longer_than_any_other_is_left_out_of_the_record():
+    """A collapse whose band an auto-off broke (41.5 h against ordinary 13 h bands) is not the
+    home's normal; a home whose longest band is under band_factor times the next keeps it."""
+    import numpy as np
+
+    from dashboard.detection.band import usual_longest
+
+    assert usual_longest(np.array([26, 83, 24, 26]), 3) == 13.0  # 41.5 h >= 3 x 13 h: left out
+    assert usual_longest(np.array([26, 70, 24]), 3) == 35.0  # 35 h < 39 h: the home's own
+    assert usual_longest(np.array([83, 26]), None) == 41.5  # without a factor: the longest
+    assert usual_longest(np.array([83]), 3) == 41.5 and usual_longest(np.array([]), 3) is None
+    day = {TODAY - timedelta(days=k): NOON for k in range(1, 29)}
+    day[TODAY - timedelta(days=5)] = 0  # one 48 h band among 24 h ones: kept (< 72 h)
+    assert longest_band_h(day, *WINDOW, 14, 3) == 48.0
+    day[TODAY - timedelta(days=6)] = 0  # 72 h = 3 x 24 h: left out
+    assert longest_band_h(day, *WINDOW, 14, 3) == 24.0
