@@ -222,7 +222,7 @@ def _chunk(ctx: Ctx, part: Part, cohort, sl: slice) -> None:
         energy_wh=np.round(grid.per_day(np.where(reported, power, 0)), 1),
         activity_slots=activity_slots,
         **_day_signals(power, reported, slot_bits, grid.days, cfg.power_margin_w),
-        band_slots=_day_band(power, reported, ts, slot_bits, grid.days, th.plug_routine.band_w),
+        band_slots=_day_band(power, reported, slot_bits, grid.days, th.plug_routine.band_w),
         level_slots=_day_levels(power, reported, half, grid.days),
         light_min=_day_light(lux, reported),
     )
@@ -317,32 +317,26 @@ def _day_light(lux: np.ndarray, reported: np.ndarray) -> np.ndarray:
 def _day_band(
     power: np.ndarray,
     reported: np.ndarray,
-    ts: np.ndarray,
     slot_bits: np.ndarray,
     days: int,
     band_w: float,
 ) -> np.ndarray:
     """``device_daily.band_slots`` as ingest would keep it from the hourly reports, read in
     order (``band.widen_each``: ``band.widen`` for every plug at once, hour by hour): the
-    half-hours where a reading broke the plug's band, a reading after more than ``band.MAX_GAP``
-    without a report breaking it too; 0 on a day with readings and no break, NaN (NULL) on a
-    day without a reading."""
+    half-hours where a reading broke the plug's band (a silence is no break: ingest moves the
+    band's start instead); 0 on a day with readings and no break, NaN (NULL) on a day without
+    a reading."""
     m, hours = power.shape
     # hour-major copies: each hour's readings of every plug are contiguous
-    watts, seen, at = power.T.astype(np.float64), reported.T.copy(), ts.T.astype(np.float64)
+    watts, seen = power.T.astype(np.float64), reported.T.copy()
     broke = np.zeros((hours, m), dtype=bool)
-    low, high, last = np.full(m, np.nan), np.full(m, np.nan), np.full(m, np.nan)
-    gap_s = band.MAX_GAP.total_seconds()
+    low, high = np.full(m, np.nan), np.full(m, np.nan)
     for h in range(hours):
         now = seen[h]
-        fresh = ~(at[h] - last <= gap_s)  # the first report, or one after a silence
-        lo, hi, b = band.widen_each(
-            np.where(fresh, np.nan, low), np.where(fresh, np.nan, high), watts[h], band_w
-        )
+        lo, hi, b = band.widen_each(low, high, watts[h], band_w)
         np.logical_and(b, now, out=broke[h])
         np.copyto(low, lo, where=now)
         np.copyto(high, hi, where=now)
-        np.copyto(last, at[h], where=now)
     broke = broke.T
     any_reading = reported.reshape(m, days, 24).any(axis=2)
     breaks = (broke.reshape(m, days, 24) * slot_bits[:, None, :]).sum(axis=2)

@@ -1,5 +1,5 @@
 """The demo's band breaks (``demo.plugs._day_band``): the same half-hours as ingest's band
-(``band.widen`` reading by reading, a silence of more than ``MAX_GAP`` breaking it)."""
+(``band.widen`` reading by reading; a silence is no break)."""
 
 from __future__ import annotations
 
@@ -8,26 +8,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.demo.plugs import _day_band
-from dashboard.detection.band import MAX_GAP, widen, widen_each
+from dashboard.detection.band import widen, widen_each
 
 HOUR = 3600
 
 
-def by_reading(watts, reported, ts, band_w: float) -> list[list[bool]]:
+def by_reading(watts, reported, band_w: float) -> list[list[bool]]:
     """Each plug's readings in order as ingest follows them (``ingest.state.merge_state``)."""
     out = []
-    for w, rep, at in zip(watts, reported, ts, strict=True):
-        low = high = last = None
+    for w, rep in zip(watts, reported, strict=True):
+        low = high = None
         broke = []
-        for value, seen, t in zip(w.tolist(), rep.tolist(), at.tolist(), strict=True):
+        for value, seen in zip(w.tolist(), rep.tolist(), strict=True):
             if not seen:
                 broke.append(False)
                 continue
-            if last is not None and t - last > MAX_GAP.total_seconds():
-                low = high = None
             low, high, b = widen(low, high, value, band_w)
             broke.append(b)
-            last = t
         out.append(broke)
     return out
 
@@ -47,12 +44,11 @@ def test_the_demo_breaks_the_band_where_ingest_would(data, m, days, band_w):
     reported = np.array(data.draw(st.lists(st.booleans(), min_size=m * hours, max_size=m * hours)))
     reported = reported.reshape(m, hours)
     off = np.array(data.draw(st.lists(st.integers(0, HOUR - 1), min_size=m, max_size=m)))
-    ts = 1_700_000_000 + np.arange(hours)[None, :] * HOUR + off[:, None]
     half = (off >= HOUR // 2).astype(np.int64)
     slots = 2 * np.arange(24, dtype=np.int64)[None, :] + half[:, None]
     slot_bits = np.left_shift(np.int64(1), slots)
-    got = _day_band(watts, reported, ts, slot_bits, days, band_w)
-    expected = by_reading(watts.astype(np.float64), reported, ts, band_w)
+    got = _day_band(watts, reported, slot_bits, days, band_w)
+    expected = by_reading(watts.astype(np.float64), reported, band_w)
     for i in range(m):
         for d in range(days):
             hour = slice(d * 24, (d + 1) * 24)

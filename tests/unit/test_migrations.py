@@ -654,8 +654,7 @@ def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_eng
         conn.execute(text(STATE_AT_0002), {"id": 1, "t": "2024-01-02 03:04:05.000000"})
         conn.execute(
             text(
-                "UPDATE device_state"
-                " SET band_since = state_since, band_low_w = 1, band_high_w = 2"
+                "UPDATE device_state SET band_since = state_since, band_low_w = 1, band_high_w = 2"
             )
         )
     migrate.downgrade(empty_engine, "0020_band-1")
