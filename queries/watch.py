@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Table, and_, false, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, case, false, or_, select
 
 from dashboard.auth.regions import area_prefix
 from dashboard.db.schema import (
@@ -140,8 +140,21 @@ def candidate_ids(
             .where(inside)
         ),
     )
-    stmt = stmt.order_by(s.c.last_activity_at, d.c.id).limit(scan + 1)
+    # The longest first, by whichever clock a row is listed on: a plug above its standby or in
+    # its band has a recent sign of life (each flicker, each fridge cycle), and ordered by that
+    # alone it would be cut first when more than ``scan`` homes are candidates.
+    clock = _earliest(s.c.last_activity_at, s.c.above_since, s.c.band_since)
+    stmt = stmt.order_by(clock, d.c.id).limit(scan + 1)
     return list(conn.execute(stmt).scalars())
+
+
+def _earliest(*columns: ColumnElement) -> ColumnElement:
+    """The earliest non-NULL of these timestamps (NULL when all are), the same SQL on SQLite
+    and PostgreSQL (SQLite's two-argument min() and PostgreSQL's LEAST() differ on NULLs)."""
+    out = columns[0]
+    for col in columns[1:]:
+        out = case((out.is_(None), col), (col.is_(None), out), (col < out, col), else_=out)
+    return out
 
 
 def _band_held(s: Table, rt: Table, th: Thresholds, now: datetime) -> ColumnElement[bool]:

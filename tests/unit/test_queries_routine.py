@@ -226,3 +226,11 @@ def test_the_watch_list_shows_a_home_halfway_to_a_band_held_too_long(db_engine):
     assert watch.rows.iloc[0]["since"] == T0 - timedelta(hours=5)  # when the band began
     sentence = explain_plug(evidence, "en")
     assert "never stayed within 100 W for longer than 3 h" in sentence
+    # A bounded scan takes the longest first by the clock each is listed on: the band's 5 h,
+    # not its last sign of life 10 minutes ago (else it would be cut first)
+    with db_engine.begin() as conn:
+        _quiet, quiet = add_person(conn)
+        give_routine(conn, quiet, T0, quiet_h=3, bits=FULL_DAY)
+    with db_engine.connect() as conn:
+        bounded = drifting_homes(conn, T0, scan=1)
+    assert bounded.truncated and list(bounded.rows["recipient_id"]) == [held]
