@@ -14,12 +14,14 @@ Ingest follows each plug's readings (in order) in a band: the first reading star
 next one widens it to the lowest and highest seen, and a reading that would widen it beyond
 ``band_w`` *breaks* it and starts a new band at itself: ``device_state.band_since`` /
 ``band_low_w`` / ``band_high_w``, and the half-hour of each break in ``device_daily.band_slots``.
-A silence of more than ``MAX_GAP`` (90 min without any report, heartbeats count) is neither
-time in the band nor a break: the band's start moves later by it. (A break there would end a
-collapse's band in the record, and a plug under ``band_w`` would record the time between
-Wi-Fi drops.) The record is the longest time between two half-hours holding a break over the
-last ``window_days`` days, read as the stillness record reads its changes: a day without a row
-ends a run, the time before the first break and after the last counts for nothing, and one
+A silence of more than ``MAX_GAP`` (90 min without any report, heartbeats count; whatever
+report ends it) is neither time in the band nor a break: its hours are kept apart
+(``device_state.band_gap_h``) and left out of the band's time (:func:`band_start`). A break
+there would end a collapse's band in the record, and a plug under ``band_w`` would record the
+time between Wi-Fi drops. The record is the longest time between two half-hours holding a
+break over the last ``window_days`` days, read as the stillness record reads its changes (a
+silence counts there: the record errs long, towards later alerts): a day without a row ends a
+run, the time before the first break and after the last counts for nothing, and one
 band ``band_factor`` times longer than any other is left out (:func:`usual_longest`). The
 test: 관심 once the band has held ``band_factor`` times that long (at least ``band_min_h``),
 위험 at twice, 심각 at four times (``plug_no_change``). A plug on one
@@ -30,7 +32,7 @@ record or none: there the test never comes first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import numpy as np
 
@@ -40,6 +42,8 @@ from dashboard.detection.stillness import SLOTS_PER_DAY, day_rows
 __all__ = [
     "MAX_GAP",
     "band_days",
+    "band_start",
+    "left_out",
     "longest_band_h",
     "runs_in_rows",
     "usual_longest",
@@ -69,6 +73,12 @@ def widen_each(
     lo, hi = np.fmin(low, watts), np.fmax(high, watts)
     broke = np.isnan(low) | np.isnan(high) | (hi - lo > band_w)
     return np.where(broke, watts, lo), np.where(broke, watts, hi), broke
+
+
+def band_start(since: datetime | None, gap_h: float | None) -> datetime | None:
+    """The band's start as its time counts: later than its first reading by its hours without
+    any report (``device_state.band_gap_h``)."""
+    return None if since is None else since + timedelta(hours=gap_h or 0.0)
 
 
 def band_days(stored: Mapping[date, int | None]) -> dict[date, int]:
@@ -111,6 +121,15 @@ def runs_in_rows(breaks: np.ndarray, day_numbers: np.ndarray) -> np.ndarray:
     row = at // SLOTS_PER_DAY
     stretch = np.concatenate(([0], np.cumsum(np.diff(day_numbers) > 1)))
     return np.diff(at)[stretch[row[1:]] == stretch[row[:-1]]]
+
+
+def left_out(runs: np.ndarray, factor: float | None) -> float | None:
+    """The band :func:`usual_longest` leaves out, in hours (None: none): the sentence names it,
+    so that "never for longer than" stays true."""
+    if factor is None or runs.size < 2:
+        return None
+    second, top = np.partition(runs, runs.size - 2)[-2:]
+    return float(top) / 2 if top >= factor * second else None
 
 
 def usual_longest(runs: np.ndarray, factor: float | None) -> float | None:

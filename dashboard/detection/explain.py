@@ -86,8 +86,9 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
         )
     if evidence.get("basis") == "band":
         low, high = evidence.get("band_low_w"), evidence.get("band_high_w")
-        return translate(
-            "detection.explain.band",
+        apart, gaps = evidence.get("band_left_out_h"), float(evidence.get("band_gap_h") or 0)
+        sentence = translate(
+            "detection.explain.band_apart" if apart else "detection.explain.band",
             lang,
             since=_clock(evidence.get("band_since"), at),
             run=_duration(float(evidence.get("band_run_h") or 0), lang),
@@ -96,7 +97,11 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             high=f"{float(high or 0):.0f}",
             days=evidence.get("band_window_days") or 28,
             longest=_duration(float(evidence.get("band_longest_h") or 0), lang),
+            apart=_duration(float(apart or 0), lang),
         )
+        if gaps:  # the band's time leaves out its hours without any report
+            sentence += translate("detection.explain.band_gaps", lang, gaps=_duration(gaps, lang))
+        return sentence
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)
         return translate(

@@ -29,10 +29,10 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from dashboard.detection.background import Background
-from dashboard.detection.band import longest_band_h
+from dashboard.detection.band import left_out, runs_in_rows, usual_longest
 from dashboard.detection.left_on import longest_on_h
 from dashboard.detection.levels import slot_of
-from dashboard.detection.stillness import longest_still_h
+from dashboard.detection.stillness import day_rows, longest_still_h
 
 SLOTS_PER_DAY = 48
 SLOT = timedelta(minutes=30)
@@ -84,6 +84,7 @@ class Routine:
     # The longest time between two breaks of the plug's band in the window, in hours
     # (detection.band); None: too few days with breaks stored, or stored before it was learned.
     band_h: float | None = None
+    band_left_out_h: float | None = None  # the one far longer band the record leaves out
 
     @cached_property
     def reference_days(self) -> list[date]:
@@ -141,6 +142,7 @@ class Routine:
                 "still_h": self.still_h,
                 "on_h": self.on_h,
                 "band_h": self.band_h,
+                "band_left_out_h": self.band_left_out_h,
             },
             separators=(",", ":"),
         )
@@ -161,6 +163,7 @@ class Routine:
             still_h=data.get("still_h"),
             on_h=data.get("on_h"),
             band_h=data.get("band_h"),
+            band_left_out_h=data.get("band_left_out_h"),
         )
 
 
@@ -193,9 +196,21 @@ def learn_routine(
     kept = {d: bits & FULL_DAY for d, bits in days.items() if first <= d < learned_on}
     still = None if changes is None else longest_still_h(changes, first, learned_on, min_days)
     on = None if above is None else longest_on_h(above, first, learned_on, min_days)
-    held = None if band is None else longest_band_h(band, first, learned_on, min_days, band_factor)
+    rows = None if band is None else day_rows(band, first, learned_on, min_days)
+    runs = None if rows is None else runs_in_rows(*rows)
+    held = None if runs is None else usual_longest(runs, band_factor)
+    apart = None if runs is None else left_out(runs, band_factor)
     return Routine(
-        learned_on, kept, background, half_life_days, background_since, min_days, still, on, held
+        learned_on,
+        kept,
+        background,
+        half_life_days,
+        background_since,
+        min_days,
+        still,
+        on,
+        held,
+        apart,
     )
 
 

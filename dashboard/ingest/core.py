@@ -20,6 +20,7 @@ from dashboard import clock
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Device, DeviceEvent
+from dashboard.detection.band import band_start
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_events
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
@@ -232,7 +233,7 @@ def _touched(
             battery_pct=state.battery_pct,
             last_lat=state.last_lat,
             above_since=state.above_since,
-            band_since=state.band_since,
+            band_since=band_start(state.band_since, state.band_gap_h),
             band_h=band_records.get(device_id),
         )
         for device_id, types in kinds.items()

@@ -38,6 +38,7 @@ from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
+from dashboard.detection.band import MAX_GAP as BAND_MAX_GAP
 from dashboard.detection.band import widen
 from dashboard.detection.left_on import MAX_GAP as LEFT_ON_MAX_GAP
 from dashboard.detection.levels import level_byte, merge_levels
@@ -117,6 +118,7 @@ class _State:
     band_since: datetime | None = None
     band_low_w: float | None = None
     band_high_w: float | None = None
+    band_gap_h: float | None = None  # its hours without any report: not time in the band
 
 
 _STATE_FIELDS = tuple(vars(_State()))  # the dataclass's field order
@@ -217,6 +219,11 @@ def merge_state(
         if in_order:
             before_w = state.last_power_w
             seen_before = state.last_seen_at
+            # after a silence: not time in the band, whatever report ends it (a heartbeat too)
+            silent = seen_before is not None and event.ts - seen_before > BAND_MAX_GAP
+            if silent and state.band_since is not None:
+                silence_h = (event.ts - seen_before).total_seconds() / 3600
+                state.band_gap_h = (state.band_gap_h or 0.0) + silence_h
             departed, beyond_margin = _apply_reading(state, event, margins, background)
             active, changed = active or departed, changed or beyond_margin
             if event.type == "power":
@@ -228,15 +235,13 @@ def merge_state(
                     state.above_since = None
                 elif gap or state.above_since is None:
                     state.above_since = event.ts
-                # the band (detection.band): a silence is not time in it (the band's start
-                # moves later by it) and not a break (its bit would end a run in the record)
-                if gap and state.band_since is not None:
-                    state.band_since += event.ts - seen_before
+                # the band (detection.band): a silence is no break (its bit would end a run
+                # in the record), only hours left out of the band's time (above)
                 state.band_low_w, state.band_high_w, broke = widen(
                     state.band_low_w, state.band_high_w, event.fields["watts"], margins.band_w
                 )
                 if broke:
-                    state.band_since = event.ts
+                    state.band_since, state.band_gap_h = event.ts, 0.0
                     if days is not None:
                         local = event.ts.astimezone(LOCAL_TZ)
                         day = days.setdefault(local.date(), DaySignals())
@@ -468,6 +473,7 @@ def _merge_state_on_conflict(stmt: Insert) -> Insert:
         "band_since": case((newer, new.band_since), else_=table.c.band_since),
         "band_low_w": case((newer, new.band_low_w), else_=table.c.band_low_w),
         "band_high_w": case((newer, new.band_high_w), else_=table.c.band_high_w),
+        "band_gap_h": case((newer, new.band_gap_h), else_=table.c.band_gap_h),
         # Any event may change a rule's decision: the next silence tick judges the device.
         "rules_due_at": null(),
     }

@@ -39,6 +39,7 @@ from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, DeviceState
 from dashboard.detection import left_on
 from dashboard.detection.background import Background
+from dashboard.detection.band import band_start
 from dashboard.detection.levels import LevelFacts, LevelModel, level_byte, merge_levels
 from dashboard.detection.records import load_levels, load_routines
 from dashboard.detection.routine import Routine
@@ -294,7 +295,7 @@ class Mirror:
                 s.battery_pct,
                 s.last_lat,
                 s.above_since,
-                s.band_since,
+                band_start(s.band_since, s.band_gap_h),
                 self.routine.band_h if self.routine is not None else None,
             )
             if not needs_rules(touched, th, now, limits.timeouts, limits.quiet) and not (

@@ -75,6 +75,8 @@ VOLATILE_EVIDENCE = frozenset(
         "band_window_days",
         "band_low_w",
         "band_high_w",
+        "band_gap_h",
+        "band_left_out_h",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",

@@ -97,6 +97,7 @@ class DeviceFacts:
     band_since: datetime | None = None
     band_low_w: float | None = None
     band_high_w: float | None = None
+    band_gap_h: float | None = None  # its hours without any report (not band time)
     # the person
     no_change_hours: float | None = None
     safe_zone_m: float | None = None

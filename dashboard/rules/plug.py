@@ -6,6 +6,7 @@ from datetime import datetime
 
 from dashboard.detection import left_on
 from dashboard.detection.background import ceiling
+from dashboard.detection.band import band_start
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.levels import LevelModel, LevelScore, level_stage_rank, score_levels
 from dashboard.detection.routine import QuietScore, score_quiet
@@ -182,6 +183,8 @@ BAND_EVIDENCE_KEYS = (
     "band_w",
     "band_low_w",
     "band_high_w",
+    "band_gap_h",
+    "band_left_out_h",
 )
 
 
@@ -202,7 +205,8 @@ def band_clock(
     0 W (a device matter, ``no_load``)."""
     if no_load(facts):
         return None
-    return _run_clock(facts, facts.band_since, band_threshold(facts, th.plug_routine), ladder)
+    start = band_start(facts.band_since, facts.band_gap_h)  # its hours without reports left out
+    return _run_clock(facts, start, band_threshold(facts, th.plug_routine), ladder)
 
 
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
@@ -315,7 +319,8 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         band_at = stages[0]
         judged_h = hours_between(band_from, observed) if observed > band_from else 0.0
         by_band = LEVEL_STAGES[sum(judged_h >= h for h in stages)]
-    band_run_h = hours_between(band_since, observed) if band_at and observed > band_since else 0.0
+    counted = band_start(band_since, facts.band_gap_h)
+    band_run_h = hours_between(counted, observed) if band_at and observed > counted else 0.0
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
@@ -368,6 +373,8 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
             "band_w": cfg.band_w,
             "band_low_w": facts.band_low_w,
             "band_high_w": facts.band_high_w,
+            "band_gap_h": round(facts.band_gap_h or 0.0, 1),
+            "band_left_out_h": routine.band_left_out_h,
         }
         if band_at
         else dict.fromkeys(BAND_EVIDENCE_KEYS)

@@ -62,7 +62,7 @@ class Touched:
     last_lat: float | None
     # a plug's first reading above its background's ceiling (the left-on test's run)
     above_since: datetime | None = None
-    # a plug's current band's first reading and its band record (the band test)
+    # a plug's current band's start as its time counts (band.band_start) and its band record
     band_since: datetime | None = None
     band_h: float | None = None
 

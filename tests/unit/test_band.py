@@ -144,13 +144,14 @@ def test_ingest_follows_the_band_and_marks_its_breaks():
     late = merge_state(state, [reading(T0 + timedelta(minutes=50), 2000.0, 4)], MARGINS)
     assert (late.band_since, late.band_low_w, late.band_high_w) == (t_break, 170.0, 170.0)
     # a reading inside the band 90 min after the last keeps it; after 91 min of silence the
-    # band goes on without the silence (its start 91 min later) and without a break
+    # band goes on without a break, the silence kept apart (not band time)
     kept = merge_state(state, [reading(t_break + timedelta(minutes=90), 150.0, 5)], MARGINS)
     assert (kept.band_since, kept.band_low_w, kept.band_high_w) == (t_break, 150.0, 170.0)
     back = t_break + timedelta(minutes=91)
     days_gap: dict = {}
     gap = merge_state(state, [reading(back, 150.0, 6)], MARGINS, days=days_gap)
-    assert (gap.band_since, gap.band_low_w, gap.band_high_w) == (back, 150.0, 170.0)
+    assert (gap.band_since, gap.band_low_w, gap.band_high_w) == (t_break, 150.0, 170.0)
+    assert gap.band_gap_h == 91 / 60
     assert not days_gap[back.astimezone(LOCAL_TZ).date()].band
 
 
@@ -191,14 +192,17 @@ def test_two_batches_of_a_day_add_their_breaks(db_engine):
             ).all()
         )
         state = conn.execute(
-            select(DeviceState.band_since, DeviceState.band_low_w, DeviceState.band_high_w).where(
-                DeviceState.device_id == plug
-            )
+            select(
+                DeviceState.band_since,
+                DeviceState.band_low_w,
+                DeviceState.band_high_w,
+                DeviceState.band_gap_h,
+            ).where(DeviceState.device_id == plug)
         ).one()
     # 08:00 (the first reading), 20:00 (900 W: beyond 60–100 W); 23:30 after 3.5 h silent is
-    # no break: the band of 20:00 goes on, its start moved later by the silence
+    # no break: the band of 20:00 goes on, the silence kept apart
     assert slots == {day: bits(16, 16) | bits(40, 40), day + timedelta(days=1): 0}
-    assert tuple(state) == (local(day, 23, 30).astimezone(UTC), 880.0, 950.0)
+    assert tuple(state) == (local(day, 20, 0).astimezone(UTC), 880.0, 950.0, 3.5)
 
 
 # --- the rule --------------------------------------------------------------------------------
@@ -243,6 +247,8 @@ def test_a_band_three_times_as_long_as_ever_alerts_though_the_fridge_cycles():
         "band_w": 100.0,
         "band_low_w": 40.0,
         "band_high_w": 125.0,
+        "band_gap_h": 0.0,
+        "band_left_out_h": None,
     }
     assert at(facts, 35.9).stage == "attention" and at(facts, 36).stage == "risk"
     assert at(facts, 71.9).stage == "risk" and at(facts, 72).stage == "severe"
@@ -585,3 +591,21 @@ def test_one_band_far_longer_than_any_other_is_left_out_of_the_record():
     assert longest_band_h(day, *WINDOW, 14, 3) == 48.0
     day[TODAY - timedelta(days=6)] = 0  # 72 h = 3 x 24 h: left out
     assert longest_band_h(day, *WINDOW, 14, 3) == 24.0
+
+
+def test_hours_without_reports_are_left_out_and_the_sentence_says_so():
+    """A 2 h silence inside the band: 관심 2 h later, the sentence's start the band's first
+    reading; a band left out of the record is named, so "never longer than" stays true."""
+    facts = replace(facts_of(), band_gap_h=2.0)
+    assert at(facts, 19.9).stage is None
+    decision = at(facts, 20)
+    assert decision.stage == "attention" and decision.evidence["band_run_h"] == 18.0
+    assert decision.evidence["band_since"] == BAND_AT.isoformat()
+    en = decision.evidence["explanation"]
+    assert en.endswith("for longer than 6 h. Hours without any report (2 h) are not counted.")
+    routine = replace(facts.routine, band_left_out_h=48.0)
+    apart = at(replace(facts, routine=routine), 20).evidence
+    assert "longer than 6 h, apart from one band of 48 h." in apart["explanation"]
+    ko = explain_plug(apart, "ko")
+    assert "한 번(48시간)을 빼면 6시간보다 오래" in ko
+    assert ko.endswith("신호가 없던 2시간은 세지 않았습니다.")

@@ -188,6 +188,8 @@ class DeviceState(Base):
     band_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     band_low_w: Mapped[float | None] = mapped_column(Float)
     band_high_w: Mapped[float | None] = mapped_column(Float)
+    # Hours of the current band without any report (silences over 90 min): not band time.
+    band_gap_h: Mapped[float | None] = mapped_column(Float)
     # The device's oldest event (moves back when history is back-filled), and when Anbu stored
     # its first event (never moves): where the silence clocks may start (docs/rules.md).
     first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

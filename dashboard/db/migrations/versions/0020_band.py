@@ -1,5 +1,5 @@
-"""a line held in a narrow band: device_state.band_since / band_low_w / band_high_w (the live
-band), device_daily.band_slots (the half-hours where it broke) and device_routines.band_h (the
+"""a line held in a narrow band: device_state.band_since / band_low_w / band_high_w /
+band_gap_h (the live band), device_daily.band_slots (the half-hours where it broke) and device_routines.band_h (the
 longest time between two breaks of the learning window)
 
 Revision ID: 0020_band
@@ -29,6 +29,7 @@ def upgrade() -> None:
     )
     op.add_column("device_state", sa.Column("band_low_w", sa.Float(), nullable=True))
     op.add_column("device_state", sa.Column("band_high_w", sa.Float(), nullable=True))
+    op.add_column("device_state", sa.Column("band_gap_h", sa.Float(), nullable=True))
     op.add_column("device_daily", sa.Column("band_slots", sa.BigInteger(), nullable=True))
     op.add_column("device_routines", sa.Column("band_h", sa.Float(), nullable=True))
 
@@ -41,6 +42,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     device_counts.drop_triggers(bind)  # SQLite rebuilds the table; the triggers read it
     with op.batch_alter_table("device_state", schema=None) as batch_op:
+        batch_op.drop_column("band_gap_h")
         batch_op.drop_column("band_high_w")
         batch_op.drop_column("band_low_w")
         batch_op.drop_column("band_since")
