@@ -33,17 +33,17 @@ that day's midnight; the stage is the rule's (``still_threshold_h``/``still_stag
 ``on_enabled``, not young, a record).
 
 The band test (``detection.band``) is replayed the same way from ``device_daily.band_slots``
-(the half-hours where a reading broke the band; days without power readings have none): each
-band taken to start at the start of its break's half-hour and judged at the start of each later
-one up to the next break's, and a day without a row ends it at its midnight (live, the band's
-time stops at the last report, and the reading after the silence breaks it). Live,
-``device_state.band_since`` is the exact breaking reading; here an alert can open up to half an
-hour earlier, and a band that breaks within a half-hour is held up to its start. The rule does
-not judge a plug at 0 W (``no_load``); the replay, which keeps no power, does. Each day's
-record is ``stillness.longest_in_rows`` over the break bits the nightly job reads at that day's
-midnight (``band.longest_band_h``), the stage the rule's with ``band_factor``/``band_min_h``,
-under ``plug_routine.enabled`` and ``band_enabled``, not young, a record; an alert of a band is
-held until the band breaks, as the live hold keeps it.
+(the half-hours where a reading broke the band; days read as ``band.band_days`` reads them):
+each band taken to start at the start of its break's half-hour and judged at the start of each
+later one up to the next break's, and a day without a row ends it at its midnight. Live,
+``device_state.band_since`` is the exact breaking reading and hours without any report are left
+out of the band's time (``band_gap_h``); here an alert can open up to half an hour earlier, and
+earlier still by any outage inside the band. Live, a drop keeps a held band alert open; here an
+opening ends at the next break. The rule does not judge a plug at 0 W (``no_load``); the
+replay, which keeps no power, does. Each day's record is the one the nightly job learns at that
+day's midnight (``band.usual_longest`` over the times between breaks, one band ``band_factor``
+times longer than any other left out), the stage the rule's with ``band_factor``/
+``band_min_h``, under ``plug_routine.enabled`` and ``band_enabled``, not young, a record.
 
 Counting: live, a plug has one ``plug_no_change`` alert at a time, whichever test raises it;
 it stays open while any test gives a stage, and one raised by the left-on test is held until
