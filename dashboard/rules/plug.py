@@ -174,6 +174,18 @@ def _run_clock(
     return start, (at, 2 * at, 4 * at)
 
 
+def _run_stage(
+    clock: tuple[datetime, tuple[float, float, float]] | None, observed: datetime
+) -> tuple[float | None, Stage | None]:
+    """(hours to 관심, the stage) of a run test (left on, band) on its clock, up to the last
+    report; (None, None) when it does not judge the plug."""
+    if clock is None:
+        return None, None
+    start, stages = clock
+    judged_h = hours_between(start, observed) if observed > start else 0.0
+    return stages[0], LEVEL_STAGES[sum(judged_h >= h for h in stages)]
+
+
 BAND_EVIDENCE_KEYS = (
     "band_longest_h",
     "band_at_h",
@@ -300,25 +312,14 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # against the home's longest; not on the quiet spell (a flickering TV or a compressor
     # moves the line at every reading, and each move counts as a sign of life).
     on_since = facts.above_since
-    clock = on_clock(facts, th, ladder) if cfg.enabled and not (backfilled or young) else None
-    on_at = by_on = None
-    if clock is not None:
-        on_from, stages = clock
-        on_at = stages[0]
-        judged_h = hours_between(on_from, observed) if observed > on_from else 0.0
-        by_on = LEVEL_STAGES[sum(judged_h >= h for h in stages)]
+    runs_judged = cfg.enabled and not (backfilled or young)
+    on_at, by_on = _run_stage(on_clock(facts, th, ladder) if runs_judged else None, observed)
     on_run_h = hours_between(on_since, observed) if on_at and observed > on_since else 0.0
     # A line held in a narrow band (detection.band): the band's time, up to the last report,
     # against the home's longest; not on the quiet spell (each fridge cycle inside the band may
     # count as a sign of life).
     band_since = facts.band_since
-    clock = band_clock(facts, th, ladder) if cfg.enabled and not (backfilled or young) else None
-    band_at = by_band = None
-    if clock is not None:
-        band_from, stages = clock
-        band_at = stages[0]
-        judged_h = hours_between(band_from, observed) if observed > band_from else 0.0
-        by_band = LEVEL_STAGES[sum(judged_h >= h for h in stages)]
+    band_at, by_band = _run_stage(band_clock(facts, th, ladder) if runs_judged else None, observed)
     counted = band_start(band_since, facts.band_gap_h)
     band_run_h = hours_between(counted, observed) if band_at and observed > counted else 0.0
     evidence = {
