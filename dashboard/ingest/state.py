@@ -38,9 +38,8 @@ from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.background import Background, ceiling, departs, is_night
-from dashboard.detection.band import MAX_GAP as BAND_MAX_GAP
+from dashboard.detection.band import MAX_GAP as SILENCE  # the left-on run's, the same
 from dashboard.detection.band import widen
-from dashboard.detection.left_on import MAX_GAP as LEFT_ON_MAX_GAP
 from dashboard.detection.levels import level_byte, merge_levels
 from dashboard.detection.light import light_departs, lux_byte, merge_light
 from dashboard.detection.routine import slot_of
@@ -219,8 +218,9 @@ def merge_state(
         if in_order:
             before_w = state.last_power_w
             seen_before = state.last_seen_at
-            # after a silence: not time in the band, whatever report ends it (a heartbeat too)
-            silent = seen_before is not None and event.ts - seen_before > BAND_MAX_GAP
+            # after a silence (no report of any kind for 90 min): not time in the band, whatever
+            # report ends it (a heartbeat too), and the left-on run starts again
+            silent = seen_before is not None and event.ts - seen_before > SILENCE
             if silent and state.band_since is not None:
                 silence_h = (event.ts - seen_before).total_seconds() / 3600
                 state.band_gap_h = (state.band_gap_h or 0.0) + silence_h
@@ -230,10 +230,9 @@ def merge_state(
                 # the run is judged against the ceiling the day's above_slots are
                 above = top is not None and event.fields["watts"] > top
                 # after a silence the run starts again, as the record's runs end at one
-                gap = seen_before is not None and event.ts - seen_before > LEFT_ON_MAX_GAP
                 if not above:
                     state.above_since = None
-                elif gap or state.above_since is None:
+                elif silent or state.above_since is None:
                     state.above_since = event.ts
                 # the band (detection.band): a silence is no break (its bit would end a run
                 # in the record), only hours left out of the band's time (above)

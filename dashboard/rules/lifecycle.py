@@ -225,10 +225,10 @@ def _level_held(row, d: Decision) -> bool:
         return top is not None and power is not None and power > top
     if held == "band":
         # The band's time is not a quiet spell (a fridge cycle inside it may count as a sign of
-        # life): held while the same band goes on, or while the power has not risen beyond
-        # the band the alert last saw (an outage moves the band's start; a TV's auto-off drops
-        # the power and breaks the band: neither says anything of the person). Only a load
-        # added beyond it (a kettle, the lights, a cooker) does.
+        # life): held while the same band goes on (an outage does not end it), or while the
+        # power has not risen beyond the band the alert last saw (a TV's auto-off drops the
+        # power and breaks the band: that says nothing of the person). Only a load added
+        # beyond it (a kettle, the lights, a cooker) does.
         band = ev.get("band_since")
         if band is not None and band == opened.get("band_since"):
             return True
