@@ -609,3 +609,14 @@ def test_hours_without_reports_are_left_out_and_the_sentence_says_so():
     ko = explain_plug(apart, "ko")
     assert "한 번(48시간)을 빼면 6시간보다 오래" in ko
     assert ko.endswith("신호가 없던 2시간은 세지 않았습니다.")
+
+
+def test_a_new_band_under_an_open_alert_is_no_write_and_no_version_bump():
+    """A kettle during an alert of another test breaks the band: band_since moves at every
+    such break, and an operator's concurrent action must not trip on a new version for it."""
+    from dashboard.rules.lifecycle import _material
+
+    stored = at(facts_of(), 18).evidence
+    later = dict(stored, band_since=(BAND_AT + timedelta(hours=5)).isoformat(), band_run_h=2.0)
+    same = _material(merged_evidence(stored, stored))
+    assert _material(merged_evidence(stored, later)) == same
