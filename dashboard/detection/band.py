@@ -42,9 +42,8 @@ from dashboard.detection.stillness import SLOTS_PER_DAY, day_rows
 __all__ = [
     "MAX_GAP",
     "band_days",
+    "band_record",
     "band_start",
-    "left_out",
-    "longest_band_h",
     "runs_in_rows",
     "usual_longest",
     "widen",
@@ -95,20 +94,21 @@ def band_days(stored: Mapping[date, int | None]) -> dict[date, int]:
     return {d: int(bits or 0) for d, bits in stored.items() if d >= first}
 
 
-def longest_band_h(
+def band_record(
     breaks: Mapping[date, int],
     first: date,
     until: date,
     min_days: int,
     factor: float | None = None,
-) -> float | None:
-    """The longest time, in hours, between two consecutive half-hours holding a break of the
-    band, over the days ``first`` ≤ day < ``until`` with a row in ``breaks`` (local day → 48
-    bits, ``device_daily.band_slots``); None with fewer than ``min_days`` such days or no two
-    breaks. With ``factor`` (``band_factor``), a longest band that held ``factor`` times the
-    next longest is left out (:func:`usual_longest`)."""
+) -> tuple[float | None, float | None]:
+    """(the record, the band left out of it), in hours: the longest time between two
+    consecutive half-hours holding a break of the band, over the days ``first`` ≤ day <
+    ``until`` with a row in ``breaks`` (local day → 48 bits, ``device_daily.band_slots``);
+    (None, None) with fewer than ``min_days`` such days or no two breaks. With ``factor``
+    (``band_factor``), a longest band that held ``factor`` times the next longest is left out
+    (:func:`usual_longest`)."""
     rows = day_rows(breaks, first, until, min_days)
-    return None if rows is None else usual_longest(runs_in_rows(*rows), factor)
+    return (None, None) if rows is None else _split(runs_in_rows(*rows), factor)
 
 
 def runs_in_rows(breaks: np.ndarray, day_numbers: np.ndarray) -> np.ndarray:
@@ -123,15 +123,6 @@ def runs_in_rows(breaks: np.ndarray, day_numbers: np.ndarray) -> np.ndarray:
     return np.diff(at)[stretch[row[1:]] == stretch[row[:-1]]]
 
 
-def left_out(runs: np.ndarray, factor: float | None) -> float | None:
-    """The band :func:`usual_longest` leaves out, in hours (None: none): the sentence names it,
-    so that "never for longer than" stays true."""
-    if factor is None or runs.size < 2:
-        return None
-    second, top = np.partition(runs, runs.size - 2)[-2:]
-    return float(top) / 2 if top >= factor * second else None
-
-
 def usual_longest(runs: np.ndarray, factor: float | None) -> float | None:
     """The longest band of a home's ordinary days, in hours, from its bands' lengths in
     half-hours. A band that held ``factor`` times longer than any other of the window is the
@@ -139,9 +130,16 @@ def usual_longest(runs: np.ndarray, factor: float | None) -> float | None:
     broke (the drop is a break) would else lengthen the record for 28 days and put the next
     alert, and the held alert's escalation, days later. Only the one longest is ever left
     out, so a home whose bands vary widely keeps its second longest."""
+    return _split(runs, factor)[0]
+
+
+def _split(runs: np.ndarray, factor: float | None) -> tuple[float | None, float | None]:
+    """(the usual longest, the one far longer band left out or None), in hours."""
     if runs.size == 0:
-        return None
+        return None, None
     if factor is None or runs.size == 1:
-        return float(runs.max()) / 2
+        return float(runs.max()) / 2, None
     second, top = np.partition(runs, runs.size - 2)[-2:]
-    return float(second if top >= factor * second else top) / 2
+    if top >= factor * second:
+        return float(second) / 2, float(top) / 2
+    return float(top) / 2, None

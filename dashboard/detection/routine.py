@@ -29,10 +29,10 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from dashboard.detection.background import Background
-from dashboard.detection.band import left_out, runs_in_rows, usual_longest
+from dashboard.detection.band import band_record
 from dashboard.detection.left_on import longest_on_h
 from dashboard.detection.levels import slot_of
-from dashboard.detection.stillness import day_rows, longest_still_h
+from dashboard.detection.stillness import longest_still_h
 
 SLOTS_PER_DAY = 48
 SLOT = timedelta(minutes=30)
@@ -196,10 +196,11 @@ def learn_routine(
     kept = {d: bits & FULL_DAY for d, bits in days.items() if first <= d < learned_on}
     still = None if changes is None else longest_still_h(changes, first, learned_on, min_days)
     on = None if above is None else longest_on_h(above, first, learned_on, min_days)
-    rows = None if band is None else day_rows(band, first, learned_on, min_days)
-    runs = None if rows is None else runs_in_rows(*rows)
-    held = None if runs is None else usual_longest(runs, band_factor)
-    apart = None if runs is None else left_out(runs, band_factor)
+    held, apart = (
+        (None, None)
+        if band is None
+        else band_record(band, first, learned_on, min_days, band_factor)
+    )
     return Routine(
         learned_on,
         kept,
@@ -207,10 +208,10 @@ def learn_routine(
         half_life_days,
         background_since,
         min_days,
-        still,
-        on,
-        held,
-        apart,
+        still_h=still,
+        on_h=on,
+        band_h=held,
+        band_left_out_h=apart,
     )
 
 

@@ -319,7 +319,7 @@ def _band_record(
     factor: float | None = None,
 ) -> np.ndarray:
     """Per day, the longest time between two breaks of the band (hours) of the ``window`` days
-    before it with ``band_slots``, as ``band.longest_band_h`` learns it at that day's midnight;
+    before it with ``band_slots``, as ``band.band_record`` learns it at that day's midnight;
     NaN where there is none or outside ``only`` (the days wanted).
 
     Not by rows as the other records (a plug breaks its band in most half-hours of its days):

@@ -182,6 +182,11 @@ def routine_quiet(th: Thresholds) -> timedelta:
     return timedelta(hours=th.plug_routine.min_quiet_h)
 
 
+def _held(since: datetime | None, enabled: bool, hours: float, now: datetime) -> bool:
+    """A run test's run (or band) that began at least ``hours`` before ``now``."""
+    return enabled and since is not None and since <= now - timedelta(hours=hours)
+
+
 def enrich(
     conn: Connection, facts: list[DeviceFacts], th: Thresholds, now: datetime
 ) -> tuple[list[DeviceFacts], dict[int, list[Reading]]]:
@@ -212,34 +217,23 @@ def enrich(
             or f.last_activity_at <= now - timedelta(hours=th.call_routine.min_quiet_h)
         )
     ]
-    # The left-on test reads the routine's record once a plug has been above its ceiling for
-    # half of on_min_h (the watch list shows a home halfway to 관심), however recent its last
-    # sign of life (each flicker is one).
+    # The run tests read the routine's record once a plug has been above its ceiling (left on)
+    # or within its band (band) for half of their minimum (the watch list shows a home halfway
+    # to 관심), however recent its last sign of life (each flicker, each fridge cycle is one).
     cfg = th.plug_routine
-    on_plugs = [
+    listed = set(quiet_plugs)
+    run_plugs = [
         f.device_id
         for f in facts
         if f.type_code == "smart_plug"
         and cfg.enabled
-        and cfg.on_enabled
-        and f.above_since is not None
-        and f.above_since <= now - timedelta(hours=cfg.on_min_h / 2)
-        and f.device_id not in quiet_plugs
-    ]
-    # The band test likewise once a plug's band has held for half of band_min_h (each fridge
-    # cycle inside it may count as a sign of life).
-    listed = set(quiet_plugs) | set(on_plugs)
-    band_plugs = [
-        f.device_id
-        for f in facts
-        if f.type_code == "smart_plug"
-        and cfg.enabled
-        and cfg.band_enabled
-        and f.band_since is not None
-        and f.band_since <= now - timedelta(hours=cfg.band_min_h / 2)
         and f.device_id not in listed
+        and (
+            _held(f.above_since, cfg.on_enabled, cfg.on_min_h / 2, now)
+            or _held(f.band_since, cfg.band_enabled, cfg.band_min_h / 2, now)
+        )
     ]
-    routines = load_routines(conn, quiet_plugs + on_plugs + band_plugs + quiet_lines)
+    routines = load_routines(conn, quiet_plugs + run_plugs + quiet_lines)
     # The level test reads the same quiet plugs' level models and recent levels, for plugs
     # whose region (the person's) has it on.
     quiet = set(quiet_plugs)

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from sqlalchemy import insert, select
 
 from dashboard.db.schema import DeviceDaily, DeviceRoutine, DeviceState
-from dashboard.detection.band import band_days, longest_band_h, widen
+from dashboard.detection.band import band_days, band_record, widen
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.learning import learn_routines
 from dashboard.detection.routine import Routine, learn_routine
@@ -45,19 +45,19 @@ NOON = bits(20, 20)
 
 def test_the_record_is_the_longest_time_between_two_breaks():
     days = {TODAY - timedelta(days=k): bits(14, 14) | bits(44, 44) for k in range(1, 15)}
-    assert longest_band_h(days, *WINDOW, 14) == 15.0  # 07:00 to 22:00
+    assert band_record(days, *WINDOW, 14)[0] == 15.0  # 07:00 to 22:00
     days[TODAY - timedelta(days=6)] = bits(14, 14)  # no break in the evening: 07:00 → 07:00
-    assert longest_band_h(days, *WINDOW, 14) == 24.0
-    assert longest_band_h(days, *WINDOW, 15) is None  # 14 days with breaks stored: too few
-    assert longest_band_h({d: 0 for d in days}, *WINDOW, 14) is None  # never broken
+    assert band_record(days, *WINDOW, 14)[0] == 24.0
+    assert band_record(days, *WINDOW, 15)[0] is None  # 14 days with breaks stored: too few
+    assert band_record({d: 0 for d in days}, *WINDOW, 14)[0] is None  # never broken
 
 
 def test_a_missing_day_breaks_a_run_within_the_band():
     days = {TODAY - timedelta(days=k): NOON for k in range(1, 17)}
     days[TODAY - timedelta(days=8)] = 0  # a day with readings and no break: 48 h
-    assert longest_band_h(days, *WINDOW, 14) == 48.0
+    assert band_record(days, *WINDOW, 14)[0] == 48.0
     del days[TODAY - timedelta(days=8)]  # nothing received that day: no run across it
-    assert longest_band_h(days, *WINDOW, 14) == 24.0
+    assert band_record(days, *WINDOW, 14)[0] == 24.0
 
 
 def test_learning_stores_the_band_record_and_json_keeps_it():
@@ -572,7 +572,7 @@ def test_the_record_reads_from_the_first_day_the_band_was_kept():
     stored = {d[0]: None, d[1]: NOON, d[2]: None, d[3]: 0, d[4]: NOON}
     assert band_days(stored) == {d[1]: NOON, d[2]: 0, d[3]: 0, d[4]: NOON}
     assert band_days({d[0]: None}) == {}
-    assert longest_band_h(band_days(stored), *WINDOW, 4) == 72.0
+    assert band_record(band_days(stored), *WINDOW, 4)[0] == 72.0
 
 
 def test_one_band_far_longer_than_any_other_is_left_out_of_the_record():
@@ -588,9 +588,9 @@ def test_one_band_far_longer_than_any_other_is_left_out_of_the_record():
     assert usual_longest(np.array([83]), 3) == 41.5 and usual_longest(np.array([]), 3) is None
     day = {TODAY - timedelta(days=k): NOON for k in range(1, 29)}
     day[TODAY - timedelta(days=5)] = 0  # one 48 h band among 24 h ones: kept (< 72 h)
-    assert longest_band_h(day, *WINDOW, 14, 3) == 48.0
+    assert band_record(day, *WINDOW, 14, 3)[0] == 48.0
     day[TODAY - timedelta(days=6)] = 0  # 72 h = 3 x 24 h: left out
-    assert longest_band_h(day, *WINDOW, 14, 3) == 24.0
+    assert band_record(day, *WINDOW, 14, 3)[0] == 24.0
 
 
 def test_hours_without_reports_are_left_out_and_the_sentence_says_so():

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.detection.band import band_start, longest_band_h
+from dashboard.detection.band import band_record, band_start
 from dashboard.detection.scan import _band_record
 from dashboard.ingest.events import ValidEvent
 from dashboard.ingest.state import _State, merge_state
@@ -142,5 +142,5 @@ def test_the_preview_record_equals_the_learnings_with_the_factor(pattern, gaps, 
     record = _band_record(flat, kept, 28, min_days, None, 3.0)
     for k in range(n):
         first, until = day0 + timedelta(days=k - 28), day0 + timedelta(k)
-        learned = longest_band_h(band, first, until, min_days, 3.0)
+        learned = band_record(band, first, until, min_days, 3.0)[0]
         assert np.isnan(record[k]) if learned is None else record[k] == learned

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dashboard.detection.band import longest_band_h
+from dashboard.detection.band import band_record
 from dashboard.detection.preview import (
     Counts,
     PlugHistory,
@@ -67,7 +67,7 @@ def test_the_preview_learns_each_days_record_as_the_nightly_job_does(pattern, ga
     np.testing.assert_array_equal(picked[some], record[some])
     assert np.isnan(np.delete(picked, some)).all()
     for k in range(n):
-        learned = longest_band_h(band, day0 + timedelta(days=k - 28), day0 + timedelta(k), min_days)
+        learned = band_record(band, day0 + timedelta(days=k - 28), day0 + timedelta(k), min_days)[0]
         if learned is None:
             assert np.isnan(record[k])
         else:
