@@ -507,12 +507,15 @@ def _level_s(
     j: np.ndarray,
     window_days: int,
     min_days: int,
+    models: dict | None = None,
 ) -> np.ndarray:
     """The level test's ``S`` at the start of slot ``j`` (the half-hours before it) in the
     spell whose last sign of life is in slot ``a_of``; NaN where ``j``'s day has no model. As
     the live test: each half-hour judged by its day's model (learned at its midnight, as the
     nightly job would), reset at ``e ≤ −RESET``, and the run restarted at the last sign of
-    life (``levels.score_levels``' ``start``): from 0 over the slots after ``a_of``."""
+    life (``levels.score_levels``' ``start``): from 0 over the slots after ``a_of``.
+    ``models``: the plug's models learned so far, by (day, window, minimum days), kept by the
+    caller across threshold sets (the preview judges each plug twice)."""
     out = np.full(j.size, np.nan)
     if j.size == 0:
         return out
@@ -521,7 +524,13 @@ def _level_s(
     has_model = [False] * (last + 1)
     for k in range(max(first, 0), last + 1):
         day = day0 + timedelta(days=k)
-        model = levels.learn_levels(stored, day, window_days, min_days)
+        key = (day, window_days, min_days)
+        if models is not None and key in models:
+            model = models[key]
+        else:
+            model = levels.learn_levels(stored, day, window_days, min_days)
+            if models is not None:
+                models[key] = model
         if model is None:
             continue
         has_model[k] = True
@@ -566,6 +575,7 @@ def scan_plug(
     levels: Mapping[date, bytes] | None = None,
     above: dict[date, int] | None = None,
     band: dict[date, int] | None = None,
+    level_models: dict | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -582,6 +592,8 @@ def scan_plug(
     spells, and an alert of one overlapping a spell's is one alert: see the module's note).
     ``band``: local day → ``device_daily.band_slots`` (days with power readings since the band
     was kept), for the band test (``plug_routine.band_enabled``), its bands likewise.
+    ``level_models``: a dict the level models learned for this plug are kept in, to pass again
+    when the same plug is scanned with other thresholds.
     ``min_hours``: skip spells shorter than this (callers that know no stage comes earlier); by
     default the shortest of the ladder's first step and the routine's ``min_quiet_h``.
     """
@@ -600,7 +612,9 @@ def scan_plug(
     day0_start = _slot_start(d.day0, 0)
     end_index = int((end - day0_start) / SLOT)  # the slot holding ``end``
     start_index = (start - day0_start) / SLOT
-    alerts = _spell_alerts(d, th, ladder, shortest, start_index, end_index, end, levels)
+    alerts = _spell_alerts(
+        d, th, ladder, shortest, start_index, end_index, end, levels, level_models
+    )
     runs = []
     if cfg.enabled and cfg.on_enabled and above:
         runs += _on_alerts(d, th, start_index, end_index)
@@ -620,6 +634,7 @@ def _spell_alerts(
     end_index: int,
     end: datetime,
     levels: Mapping[date, bytes] | None,
+    level_models: dict | None = None,
 ) -> list[SpellAlert]:
     """Every quiet spell that reached a stage (``scan_plug`` without the run tests)."""
     cfg = th.plug_routine
@@ -673,7 +688,7 @@ def _spell_alerts(
     if cfg.enabled and cfg.level_enabled and levels:
         ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[np.minimum(today, d.n - 1)]
         if ok.any():
-            s = _level_s(levels, d.day0, a_of, j, cfg.window_days, cfg.min_days)
+            s = _level_s(levels, d.day0, a_of, j, cfg.window_days, cfg.min_days, level_models)
             limits = (cfg.level_h, 2 * cfg.level_h, 4 * cfg.level_h)
             by_level = np.where(ok & ~np.isnan(s), _stage_index(np.nan_to_num(s), limits), 0)
     by_still = np.zeros_like(stage)
