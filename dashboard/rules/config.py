@@ -98,8 +98,8 @@ class PlugRoutine(_Section):
     net_delay_h: float = Field(24, ge=0, le=72)
     # The level test (detection.levels): a CUSUM on the half-hour power levels, 관심 at
     # S ≥ level_h, 위험 at 2 × level_h, 심각 at 4 × level_h, beside the routine and the floor.
-    level_enabled: bool = False
-    level_h: float = Field(24, gt=0, le=200)
+    level_enabled: bool = True
+    level_h: float = Field(12, gt=0, le=200)
     # A timed night load (detection.timer_load): learned, and its half-hours judged apart, only
     # when on (off: the nights' background at every hour; docs/detection.md says why).
     timer_enabled: bool = False

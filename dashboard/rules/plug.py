@@ -93,6 +93,10 @@ def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision 
 LEVEL_STAGES: tuple[Stage | None, ...] = (None, "attention", "risk", "severe")
 
 
+# What a level-based alert's evidence holds beyond every plug decision's keys (its sentence's).
+LEVEL_SENTENCE_KEYS = ("level_h", "level_above_days", "level_days", "level_day_kind", "level_until")
+
+
 def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: float) -> dict:
     """What the level alert's sentence quotes: on how many of the home's reference days of
     this kind (weekdays or weekends, or all days) it was above its night level at some
@@ -102,13 +106,8 @@ def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: flo
     slots = max(1, int((end - start).total_seconds() // 1800) + 1)
     weekend = end.weekday() >= 5
     above, days = model.above_days(weekend, start.hour * 2 + start.minute // 30, slots)
-    return {
-        "level_h": h,
-        "level_above_days": above,
-        "level_days": days,
-        "level_day_kind": ("weekend" if weekend else "weekday") if model.split else "day",
-        "level_until": iso(until),
-    }
+    kind = ("weekend" if weekend else "weekday") if model.split else "day"
+    return dict(zip(LEVEL_SENTENCE_KEYS, (h, above, days, kind, iso(until)), strict=True))
 
 
 STILL_EVIDENCE_KEYS = ("still_longest_h", "still_at_h", "still_run_h", "still_window_days")

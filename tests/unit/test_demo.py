@@ -33,6 +33,7 @@ from dashboard.db.schema import (
 from dashboard.demo import DemoRefused, build_demo
 from dashboard.rules import dedup_key
 from dashboard.rules.model import RULE_KINDS, STAGE_RANK
+from dashboard.rules.plug import LEVEL_SENTENCE_KEYS
 from queries import participation as participation_q
 
 END = datetime(2025, 3, 14, 5, 30, tzinfo=UTC)
@@ -404,12 +405,18 @@ def test_history_uses_the_rules_keys_stages_and_evidence(small_city) -> None:
                 a.c.closed_by,
             )
         ).all()
+    # A plug alert raised by the level test carries its sentence's keys besides
+    # (``plug.level_evidence``); the net its delay: the rest is one shape per rule.
+    by_basis = {"level": set(LEVEL_SENTENCE_KEYS), "net": {"net_delay_h"}}
     shapes: dict[str, set[frozenset]] = {}
     for r in rows:
         assert r.kind == RULE_KINDS[r.rule]
         assert r.dedup_key == dedup_key(r.rule, r.recipient_id, r.device_id)
         assert r.stage in STAGE_RANK
-        keys = set(r.evidence) - {"condition_cleared_at", "cleared_by"}
+        plug = r.rule == "plug_no_change"
+        extra = by_basis.get(r.evidence.get("basis"), set()) if plug else set()
+        assert extra <= set(r.evidence), (r.evidence.get("basis"), extra - set(r.evidence))
+        keys = set(r.evidence) - {"condition_cleared_at", "cleared_by"} - extra
         shapes.setdefault(r.rule, set()).add(frozenset(keys))
     for rule, found in shapes.items():
         if rule == "wander_no_position":  # lost while outside: a superset of the left-zone shape

@@ -5,6 +5,7 @@ editor's three-state choice with its audit row, and the 30-day preview."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -34,7 +35,10 @@ from dashboard.settings import LOCAL_TZ
 ILSAN, JONGNO = "4128500000", "1111000000"
 ILSAN_DONG, JONGNO_DONG = 2, 4  # region ids of test_actions_support.seed
 ILSAN_DONG_CODE, JONGNO_DONG_CODE = "4128552000", "1111051500"
-CITY = Thresholds()
+# The city with the level test off (it is on by default since 2026-12-06) at the threshold it
+# had then: these tests turn it on in one district against a city without it, and back.
+CITY_OFF_TOML = "[plug_routine]\nlevel_enabled = false\nlevel_h = 24\n"
+CITY = Thresholds(plug_routine={"level_enabled": False, "level_h": 24})
 CITY_ON = Thresholds(plug_routine={"level_enabled": True, "level_h": 20})
 # On in Jongno only (the city off), at the threshold the level tests use.
 JONGNO_ON = proposed_thresholds(
@@ -48,6 +52,10 @@ JONGNO_OFF = proposed_thresholds(CITY_ON, JONGNO, {"plug_routine.level_enabled":
 def rules(tmp_path: Path) -> Path:
     path = tmp_path / "rules.toml"
     shutil.copy(config.DEFAULT_PATH, path)
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^level_enabled = true", "level_enabled = false", text)
+    path.write_text(re.sub(r"(?m)^level_h = 12 ", "level_h = 24 ", text), encoding="utf-8")
+    assert not load_thresholds(path).plug_routine.level_enabled  # the city off, as CITY
     return path
 
 
@@ -60,7 +68,7 @@ def test_the_level_keys_are_district_settings():
 
 def test_a_district_table_turns_the_level_test_on_or_off_against_the_city():
     th = parse_thresholds(
-        f'[districts."{JONGNO}".plug_routine]\nlevel_enabled = true\nlevel_h = 30\n'
+        CITY_OFF_TOML + f'[districts."{JONGNO}".plug_routine]\nlevel_enabled = true\nlevel_h = 30\n'
     )
     jongno = th.for_region(JONGNO_DONG_CODE).plug_routine
     assert (jongno.level_enabled, jongno.level_h) == (True, 30)

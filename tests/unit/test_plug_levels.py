@@ -190,7 +190,7 @@ def test_next_half_hour():
 
 # --- the rule -----------------------------------------------------------------------------------
 
-TH = Thresholds()
+TH = Thresholds(plug_routine={"level_enabled": False})  # the level test off (on by default)
 LEVELS_ON = Thresholds(plug_routine={"level_enabled": True, "level_h": 20})
 
 
