@@ -38,12 +38,12 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.detection import left_on
-from dashboard.detection.levels import LevelScore
+from dashboard.detection.levels import LevelScore, supported
 from dashboard.formatting import mask_name
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.facts import enrich, load_facts_by_id, with_history
 from dashboard.rules.model import DeviceFacts, iso
-from dashboard.rules.plug import level_evidence, plug_no_change
+from dashboard.rules.plug import level_days, level_evidence, plug_no_change
 from queries.common import in_filter, region_filter, where_all
 from queries.live import LiveFilters
 
@@ -231,6 +231,12 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     )
     level_s = ev.get("level_s")  # None unless the district has the level test on
     by_level = level_s / cfg.level_h if level_s is not None and level_s >= cfg.level_h / 2 else 0.0
+    observed = min(now, f.last_seen_at or now)
+    if by_level and f.levels is not None:
+        since = ev.get("level_since")
+        level = LevelScore(level_s, datetime.fromisoformat(since) if since else None)
+        if not supported(*level_days(f.levels.model, level, observed)[:2]):
+            by_level = 0.0  # as the rule: a stage its sentence would undercut is not raised
     run_h, still_at = ev.get("still_run_h"), ev.get("still_at_h")  # None: no stillness record
     by_still = run_h / still_at if still_at and run_h >= still_at / 2 else 0.0
     on_h, on_at = ev.get("on_run_h"), ev.get("on_at_h")  # None: not above, or no record
@@ -239,7 +245,6 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     by_band = band_h / band_at if band_at and band_h >= band_at / 2 else 0.0
     if not (by_routine or by_level or by_still or by_on or by_band):
         return None
-    observed = min(now, f.last_seen_at or now)
     evidence = ev | {"basis": "routine", "scored_at": iso(observed)}
     if by_band > max(by_routine, by_level, by_still, by_on):
         evidence["basis"] = "band"

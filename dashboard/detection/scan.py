@@ -508,20 +508,26 @@ def _level_s(
     window_days: int,
     min_days: int,
     models: dict | None = None,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """The level test's ``S`` at the start of slot ``j`` (the half-hours before it) in the
     spell whose last sign of life is in slot ``a_of``; NaN where ``j``'s day has no model. As
     the live test: each half-hour judged by its day's model (learned at its midnight, as the
     nightly job would), reset at ``e ≤ −RESET``, and the run restarted at the last sign of
     life (``levels.score_levels``' ``start``): from 0 over the slots after ``a_of``.
     ``models``: the plug's models learned so far, by (day, window, minimum days), kept by the
-    caller across threshold sets (the preview judges each plug twice)."""
+    caller across threshold sets (the preview judges each plug twice).
+
+    Beside ``S``, whether a stage there has its sentence's support (``levels.supported``, as
+    ``plug.level_days`` judges it live: the day's model, the reference days of the kind of the
+    last report's day, the clock window from the half-hour where ``S`` last rose from 0)."""
     out = np.full(j.size, np.nan)
+    support = np.zeros(j.size, dtype=bool)
     if j.size == 0:
-        return out
+        return out, support
     first, last = int(a_of.min() + 1) // levels.SLOTS, int(j.max()) // levels.SLOTS
     evidence = [math.nan] * ((last + 1) * levels.SLOTS)  # by slot index; NaN: nothing to judge
     has_model = [False] * (last + 1)
+    day_models: dict[int, levels.LevelModel] = {}
     for k in range(max(first, 0), last + 1):
         day = day0 + timedelta(days=k)
         key = (day, window_days, min_days)
@@ -534,6 +540,7 @@ def _level_s(
         if model is None:
             continue
         has_model[k] = True
+        day_models[k] = model
         q = levels.day_levels(stored.get(day)).astype(np.int64)
         table = model.table[int(model.split and day.weekday() >= 5)]
         e = table[np.arange(levels.SLOTS), np.minimum(q, 254) * levels.GRID // 255]
@@ -543,17 +550,28 @@ def _level_s(
     for idx in np.lexsort((j, a_of)).tolist():
         a, at = int(a_of[idx]), int(j[idx])
         if a != spell:  # a new spell: S from 0 after its sign of life
-            spell, t, total, previous = a, a + 1, 0.0, None
+            spell, t, total, previous, rose = a, a + 1, 0.0, None, None
         while t < at:
             v = evidence[t] if t >= 0 else math.nan
             if v == v:  # not NaN
                 weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
                 previous = t
                 total = 0.0 if v <= -levels.RESET else max(0.0, total + weight * v)
+                if total == 0.0:
+                    rose = None
+                elif rose is None:
+                    rose = t
             t += 1
-        if has_model[at // levels.SLOTS]:
+        k = at // levels.SLOTS
+        if has_model[k]:
             out[idx] = total
-    return out
+            if total > 0.0 and rose is not None:
+                until = day0 + timedelta(days=(at - 1) // levels.SLOTS)  # the last report's day
+                above, days = day_models[k].above_days(
+                    until.weekday() >= 5, rose % levels.SLOTS, at - rose
+                )
+                support[idx] = levels.supported(above, days)
+    return out, support
 
 
 @dataclass(frozen=True)
@@ -688,9 +706,12 @@ def _spell_alerts(
     if cfg.enabled and cfg.level_enabled and levels:
         ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[np.minimum(today, d.n - 1)]
         if ok.any():
-            s = _level_s(levels, d.day0, a_of, j, cfg.window_days, cfg.min_days, level_models)
+            s, support = _level_s(
+                levels, d.day0, a_of, j, cfg.window_days, cfg.min_days, level_models
+            )
             limits = (cfg.level_h, 2 * cfg.level_h, 4 * cfg.level_h)
-            by_level = np.where(ok & ~np.isnan(s), _stage_index(np.nan_to_num(s), limits), 0)
+            judged = ok & ~np.isnan(s) & support
+            by_level = np.where(judged, _stage_index(np.nan_to_num(s), limits), 0)
     by_still = np.zeros_like(stage)
     if cfg.enabled and cfg.still_enabled:
         # As plug_no_change: the fixed rule's spell against the day's still record, once the

@@ -25,7 +25,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, time, timedelta
 
-from dashboard.detection.levels import next_half_hour
+from dashboard.detection.levels import level_due
 from dashboard.rules.calls import call_threshold_h
 from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import Thresholds
@@ -151,10 +151,11 @@ def _plug(
             start, stages = found
             for hours in stages:
                 yield start + timedelta(hours=hours)
-    # The level test: each half-hour's level may move S (a new reading clears the due time
-    # anyway; the boundary catches a reading stamped ahead and a batch that came late).
+    # The level test runs to the last report, as the routine's score: only a report moves S
+    # (and clears the due time), unless one is stamped ahead of the clock past the next
+    # half-hour, whose stored level then enters the score at that boundary.
     if cfg.enabled and cfg.level_enabled and facts.levels is not None:
-        yield next_half_hour(now)
+        yield level_due(facts.last_seen_at, now)
 
 
 def _line(

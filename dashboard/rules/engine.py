@@ -17,7 +17,7 @@ from dashboard.clock import require_aware
 from dashboard.db.device_counts import fold
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
 from dashboard.detection import left_on
-from dashboard.detection.levels import next_half_hour
+from dashboard.detection.levels import level_due
 from dashboard.detection.records import mark_checked
 from dashboard.detection.routine import next_stage_at
 from dashboard.rules.calls import first_call_signal_h
@@ -252,15 +252,20 @@ def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime |
     routine = facts.routine
     if not cfg.enabled:
         return None
-    # The level test moves with each half-hour's level, not by the routine's clock alone.
-    level_due = next_half_hour(now) if cfg.level_enabled and facts.levels is not None else None
+    # The level test moves with each stored half-hour's level, so with a report (which clears
+    # the due time), or at a boundary a report stamped ahead of the clock has passed.
+    level_at = (
+        level_due(facts.last_seen_at, now)
+        if cfg.level_enabled and facts.levels is not None
+        else None
+    )
     still_at = still_threshold(facts, cfg)
     if routine is None or len(routine.reference_days) < cfg.min_days:
         if still_at is None:
-            return level_due
+            return level_at
         # a new record comes with the nightly learning
         tomorrow = now.astimezone(LOCAL_TZ).date() + timedelta(days=1)
-        due = level_due or datetime.combine(tomorrow, datetime.min.time(), LOCAL_TZ)
+        due = level_at or datetime.combine(tomorrow, datetime.min.time(), LOCAL_TZ)
     else:
         due = next_stage_at(
             routine,
@@ -271,8 +276,8 @@ def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime |
             attention_slots=cfg.attention_slots,
             min_quiet_h=cfg.min_quiet_h,
         )
-    if level_due is not None:
-        due = min(due, level_due)
+    if level_at is not None:
+        due = min(due, level_at)
     if still_at is not None and facts.last_activity_at is not None:
         # The stillness test's 관심, on the fixed rule's clock (errs early: a change since only
         # moves it later), not before the routine's min_quiet_h.

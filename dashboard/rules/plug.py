@@ -8,7 +8,13 @@ from dashboard.detection import left_on
 from dashboard.detection.background import ceiling
 from dashboard.detection.band import band_start
 from dashboard.detection.explain import explain_plug
-from dashboard.detection.levels import LevelModel, LevelScore, level_stage_rank, score_levels
+from dashboard.detection.levels import (
+    LevelModel,
+    LevelScore,
+    level_stage_rank,
+    score_levels,
+    supported,
+)
 from dashboard.detection.routine import QuietScore, score_quiet
 from dashboard.detection.stillness import still_stage_rank, still_threshold_h
 from dashboard.rules.clock import live_since, quiet_since
@@ -97,15 +103,23 @@ LEVEL_STAGES: tuple[Stage | None, ...] = (None, "attention", "risk", "severe")
 LEVEL_SENTENCE_KEYS = ("level_h", "level_above_days", "level_days", "level_day_kind", "level_until")
 
 
-def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: float) -> dict:
-    """What the level alert's sentence quotes: on how many of the home's reference days of
-    this kind (weekdays or weekends, or all days) it was above its night level at some
-    half-hour of the same clock window (``level_since`` to the last report)."""
+def level_days(model: LevelModel, level: LevelScore, until: datetime) -> tuple[int, int, bool]:
+    """(reference days above the night level at some half-hour of the clock window
+    ``level_since`` … the last report, reference days of that kind, a weekend): what the
+    sentence quotes and the stage needs (``levels.supported``)."""
     start = (level.since or until).astimezone(LOCAL_TZ)
     end = until.astimezone(LOCAL_TZ)
     slots = max(1, int((end - start).total_seconds() // 1800) + 1)
     weekend = end.weekday() >= 5
     above, days = model.above_days(weekend, start.hour * 2 + start.minute // 30, slots)
+    return above, days, weekend
+
+
+def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: float) -> dict:
+    """What the level alert's sentence quotes: on how many of the home's reference days of
+    this kind (weekdays or weekends, or all days) it was above its night level at some
+    half-hour of the same clock window (``level_since`` to the last report)."""
+    above, days, weekend = level_days(model, level, until)
     kind = ("weekend" if weekend else "weekday") if model.split else "day"
     return dict(zip(LEVEL_SENTENCE_KEYS, (h, above, days, kind, iso(until)), strict=True))
 
@@ -294,6 +308,8 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         # From the last sign of life: a run of S from before it says nothing about this spell.
         level = score_levels(facts.levels.model, facts.levels.days, observed, LOCAL_TZ, since)
     by_level = LEVEL_STAGES[level_stage_rank(level.s, cfg.level_h)] if level else None
+    if by_level is not None and not supported(*level_days(facts.levels.model, level, observed)[:2]):
+        by_level = None  # its sentence would undercut it: "on 0 of its last 14 weekdays"
     # Unusual stillness (detection.stillness): the fixed rule's own spell, up to the last
     # report, against the home's longest still run; under the level test's conditions (a
     # home whose background explains nearly everything has no usable routine, but a record).

@@ -354,6 +354,39 @@ def test_away_pauses_the_person_alert():
     assert plug_no_change(back, TH, local(TODAY, 15, 0).astimezone(UTC)).stage == "severe"
 
 
+def test_a_level_stage_needs_its_sentences_support():
+    """The level test's evidence compares densities, so a level usual at night can score as
+    unusual at 06:00; its sentence counts the reference days above the night level in the
+    window. Where fewer than half were ("on 0 of its last 14 days … between 03:30 and 06:30"),
+    no level stage: the sentence would undercut the alert. Where they were, the same evidence
+    raises it, and the sentence says so."""
+    evening = bits(36, 47)  # the home's evening: the routine expects nothing at 06:30
+    routine = daily_routine(pattern=evening)
+    table = np.full((2, levels.SLOTS, levels.GRID), 120, dtype=np.int8)  # e = +3 everywhere
+    stored = levels.encode_days(np.full(levels.SLOTS, 50), np.ones(levels.SLOTS))[0]
+    days = {TODAY - timedelta(days=k): stored for k in range(levels.LOOKBACK_DAYS)}
+    facts = plug_facts(local(TODAY, 3, 0), routine)
+    now = local(TODAY, 6, 30).astimezone(UTC)
+    on = TH.model_copy(
+        update={"plug_routine": TH.plug_routine.model_copy(update={"level_enabled": True})}
+    )
+
+    def judged(ref_bits: int):
+        model = levels.LevelModel(table, 0, False, ((False, ref_bits),) * 14)
+        return plug_no_change(replace(facts, levels=LevelFacts(model, days)), on, now)
+
+    unsupported = judged(evening)  # never above its night level between 03:30 and 06:30
+    assert unsupported.evidence["level_s"] >= on.plug_routine.level_h  # the evidence is there
+    assert unsupported.stage is None
+    assert levels.supported(7, 14) and not levels.supported(6, 14) and not levels.supported(0, 0)
+    morning = judged(bits(6, 13))  # above it at 03:00–07:00 on every reference day
+    assert morning.stage == "attention" and morning.evidence["basis"] == "level"
+    assert (
+        "on 14 of its last 14 days it was above it between 03:30 and 06:30"
+        in (morning.evidence["explanation"])
+    )
+
+
 def random_levels(seed: int, today: date) -> LevelFacts:
     """Any evidence table and any stored levels of the last days (some half-hours empty)."""
     rng = np.random.default_rng(seed)

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import insert, select
 
@@ -342,6 +343,32 @@ def test_the_scan_restarts_the_run_at_a_sign_of_life_as_the_live_test_does():
     scan = scan_plug(bits, on, start, end, levels=stored)
     after = [a for a in scan.alerts if a.since > light.astimezone(UTC)]
     assert [(a.basis, a.opened_at) for a in after] == [("level", first.astimezone(UTC))]
+
+
+def test_the_scan_needs_the_sentences_support_as_the_live_test_does(monkeypatch):
+    """The same evidence (+3 every half-hour) after a sign of life at 03:00: where the home's
+    reference days were never above their night level in the window (evenings only), the scan
+    opens no level alert, as ``plug_no_change`` raises none (``levels.supported``); where they
+    were above it every morning, it opens one."""
+    from dashboard.detection import scan as scan_module
+    from dashboard.detection.scan import scan_plug
+
+    table = np.full((2, levels.SLOTS, levels.GRID), 120, dtype=np.int8)
+    stored = history(28) | {TODAY: home_day(awake=range(0))}
+    bits = {day: 1 << 40 for day in stored}  # active at 20:00 every day: no routine stage at dawn
+    bits[TODAY] = 1 << 6  # the last sign of life at 03:00
+    start, end = at(TODAY, 0).astimezone(UTC), at(TODAY, 8).astimezone(UTC)
+
+    def scanned(ref_bits: int) -> list[str]:
+        def model(days, day, window_days=28, min_days=14):
+            return levels.LevelModel(table, 0, False, ((False, ref_bits),) * 14, day)
+
+        monkeypatch.setattr(scan_module.levels, "learn_levels", model)
+        found = scan_plug(bits, LEVELS_ON, start, end, levels=stored).alerts
+        return [a.basis for a in found if a.since >= at(TODAY, 3).astimezone(UTC)]
+
+    assert scanned(sum(1 << k for k in range(36, 48))) == []  # evenings only
+    assert scanned(sum(1 << k for k in range(6, 16))) == ["level"]  # every morning
 
 
 def test_an_hourly_plug_builds_evidence_as_fast_as_a_half_hourly_one():

@@ -68,8 +68,15 @@ def _routine(rng: random.Random):
 def _levels(rng: random.Random, seen: datetime) -> LevelFacts:
     """A level model and the last days' levels whose CUSUM ends near the thresholds."""
     table = np.array([rng.randrange(-40, 121) for _ in range(2 * levels.SLOTS * levels.GRID)])
+    # reference days above the night level at random half-hours, dense or sparse: a level
+    # stage needs their support in its window (levels.supported), which some windows lack
+    sparse = rng.random() < 0.5
+    refs = tuple(
+        (rng.random() < 0.3, rng.getrandbits(48) & (rng.getrandbits(48) if sparse else -1))
+        for _ in range(14)
+    )
     model = levels.LevelModel(
-        table.reshape(2, levels.SLOTS, levels.GRID).astype(np.int8), 100, rng.random() < 0.5, ()
+        table.reshape(2, levels.SLOTS, levels.GRID).astype(np.int8), 100, rng.random() < 0.5, refs
     )
     today = seen.astimezone(LOCAL_TZ).date()
     days = {
@@ -315,7 +322,10 @@ def test_the_level_test_is_judged_at_the_next_half_hour():
     """A stop at the night load 30 minutes before ``NOW``, a report stamped ahead: the next
     half-hour's level moves the level test's S across 관심, so the plug is due by then."""
     today = NOW.astimezone(LOCAL_TZ).date()
-    model = levels.LevelModel(np.full((2, levels.SLOTS, levels.GRID), 120, np.int8), 0, False, ())
+    every_half_hour = ((False, (1 << levels.SLOTS) - 1),) * 14  # the sentence's support
+    model = levels.LevelModel(
+        np.full((2, levels.SLOTS, levels.GRID), 120, np.int8), 0, False, every_half_hour
+    )
     now_slot = NOW.astimezone(LOCAL_TZ).hour * 2 + NOW.astimezone(LOCAL_TZ).minute // 30
     lv = bytes([levels.NO_LEVEL] * now_slot + [10] * (levels.SLOTS - now_slot)) + bytes(48)
     sparse = {today - timedelta(days=i): int(i <= 5) << 30 for i in range(1, 21)}
