@@ -204,7 +204,9 @@ def _quantile95(values: np.ndarray) -> float:
     upper = min(lower + 1, len(values) - 1)
     part = np.partition(values, (lower, upper))
     low, high = float(part[lower]), float(part[upper])
-    return low + (high - low) * (position - lower)
+    t = position - lower
+    # numpy's own interpolation, bit for bit: from the upper value when t ≥ 0.5
+    return high - (high - low) * (1 - t) if t >= 0.5 else low + (high - low) * t
 
 
 def learn_levels(

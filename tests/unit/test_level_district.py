@@ -53,9 +53,10 @@ def rules(tmp_path: Path) -> Path:
     path = tmp_path / "rules.toml"
     shutil.copy(config.DEFAULT_PATH, path)
     text = path.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^level_enabled = true", "level_enabled = false", text)
-    path.write_text(re.sub(r"(?m)^level_h = 12 ", "level_h = 24 ", text), encoding="utf-8")
-    assert not load_thresholds(path).plug_routine.level_enabled  # the city off, as CITY
+    text = re.sub(r"(?m)^level_enabled = \w+", "level_enabled = false", text)
+    path.write_text(re.sub(r"(?m)^level_h = [\d.]+", "level_h = 24", text), encoding="utf-8")
+    city = load_thresholds(path).plug_routine
+    assert (city.level_enabled, city.level_h) == (False, 24)  # the city off, as CITY
     return path
 
 

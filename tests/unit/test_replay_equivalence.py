@@ -5,6 +5,7 @@ transitions, explanation and time included."""
 from __future__ import annotations
 
 import random
+import re
 from datetime import datetime, timedelta
 from itertools import pairwise
 
@@ -273,16 +274,19 @@ def test_plug_fast_path_equals_the_exact_path_when_the_left_on_test_alone_decide
     assert {t.stage for t in person} == {"attention", "risk"}  # 심각 at 32 h: after the end
 
 
-def test_plug_fast_path_equals_the_exact_path_with_the_level_test(tmp_path, monkeypatch):
-    """With the level test on, the fast path's mirror keeps the recent levels as ingest stores
-    them (the held-back readings merged on top): the same transitions as the exact path."""
+@pytest.mark.parametrize("enabled", [True, False])
+def test_plug_fast_path_equals_the_exact_path_with_the_level_test(tmp_path, monkeypatch, enabled):
+    """With the level test on (the default), the fast path's mirror keeps the recent levels as
+    ingest stores them (the held-back readings merged on top): the same transitions as the
+    exact path; and with it off, which loads no levels."""
     from dashboard.rules import config
 
     rules = tmp_path / "rules.toml"
     text = config.DEFAULT_PATH.read_text(encoding="utf-8")
-    rules.write_text(text.replace("level_enabled = false", "level_enabled = true"), "utf-8")
+    value = "true" if enabled else "false"
+    rules.write_text(re.sub(r"(?m)^level_enabled = \w+", f"level_enabled = {value}", text), "utf-8")
     monkeypatch.setattr(config, "DEFAULT_PATH", rules)
-    assert config.current_thresholds().plug_routine.level_enabled
+    assert config.current_thresholds().plug_routine.level_enabled is enabled
     start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
     collapse = start + timedelta(days=19, hours=7)
     rows = _routine_home("r", start, 21, collapse)
