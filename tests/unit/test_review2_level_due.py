@@ -5,6 +5,7 @@ last_activity_at + min_quiet_h, and level_due yields nothing without a report st
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -56,3 +57,48 @@ def test_level_gate_opening_after_an_operator_close_is_due():
     assert plug(NOW).stage is None
     assert plug(later).stage == "attention" and plug(later).evidence["basis"] == "level"
     assert due <= later, f"due {due}: the level stage appears at {later} without a report"
+
+
+def test_a_model_learned_at_midnight_does_not_rescore_the_past():
+    """The nightly learning runs at the first tick after midnight (``daily_learn``) and carries
+    the S the day ended on (``carry_over``); a plug whose last report is before midnight is then
+    scored with ``until`` on the day before ``learned_on``, which misses the carry branch of
+    ``score_levels`` ((today - learned).days == -1) and re-scores the old days from 0 with the
+    new model: a stage the carried S does not hold, raised at 00:01 and then held
+    (``lifecycle._level_held``) although the first report after midnight drops S to the carry."""
+    from datetime import UTC, date, datetime
+
+    from dashboard.detection.levels import carry_over
+    from dashboard.rules.plug import plug_no_change
+
+    day = date(2026, 11, 30)
+    nxt = day + timedelta(days=1)
+    support = ((False, (1 << levels.SLOTS) - 1),) * 14
+    old = levels.LevelModel(np.full((2, 48, 64), -120, np.int8), 0, False, support, day)
+    new = levels.LevelModel(np.full((2, 48, 64), 120, np.int8), 0, False, support, nxt)
+    lv = bytes([10] * levels.SLOTS) + bytes([1] * levels.SLOTS)
+    stored = {day - timedelta(days=k): lv for k in range(3)} | {nxt: lv}
+    new = carry_over(old, new, stored, LOCAL_TZ)
+    assert new.carry == 0.0  # the day ended on S = 0 by its own model
+    sparse = {nxt - timedelta(days=i): int(i <= 5) << 30 for i in range(1, 21)}
+    facts = DeviceFacts(
+        device_id=7,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=1,
+        heartbeat_timeout_s=7200,
+        recipient_id=3,
+        last_seen_at=datetime(2026, 11, 30, 23, 55, tzinfo=LOCAL_TZ).astimezone(UTC),
+        last_activity_at=datetime(2026, 11, 30, 12, 0, tzinfo=LOCAL_TZ).astimezone(UTC),
+        last_change_at=datetime(2026, 11, 30, 12, 0, tzinfo=LOCAL_TZ).astimezone(UTC),
+        last_power_w=40.0,
+        first_seen_at=datetime(2026, 10, 1, tzinfo=UTC),
+        first_received_at=datetime(2026, 10, 1, tzinfo=UTC),
+        routine=learn_routine(sparse, nxt),
+        levels=LevelFacts(new, stored),
+    )
+    at_0001 = plug_no_change(facts, Thresholds(), datetime(2026, 12, 1, 0, 1, tzinfo=LOCAL_TZ))
+    reported = replace(facts, last_seen_at=datetime(2026, 12, 1, 0, 20, tzinfo=LOCAL_TZ))
+    at_0021 = plug_no_change(reported, Thresholds(), datetime(2026, 12, 1, 0, 21, tzinfo=LOCAL_TZ))
+    assert at_0021.evidence["level_s"] == 3.0  # the carry (0) and one new half-hour
+    assert at_0001.evidence["level_s"] <= 3.0, (at_0001.stage, at_0001.evidence["level_s"])
