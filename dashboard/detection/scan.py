@@ -519,7 +519,8 @@ def _level_s(
 
     Beside ``S``, whether a stage there has its sentence's support (``levels.supported``, as
     ``plug.level_days`` judges it live: the day's model, the reference days of the kind of the
-    last report's day, the clock window from the half-hour where ``S`` last rose from 0)."""
+    last stored half-hour's day, the clock window from the half-hour where ``S`` last rose from
+    0 to that half-hour)."""
     out = np.full(j.size, np.nan)
     support = np.zeros(j.size, dtype=bool)
     if j.size == 0:
@@ -565,10 +566,12 @@ def _level_s(
         k = at // levels.SLOTS
         if has_model[k]:
             out[idx] = total
-            if total > 0.0 and rose is not None:
-                until = day0 + timedelta(days=(at - 1) // levels.SLOTS)  # the last report's day
+            if total > 0.0 and rose is not None and previous is not None:
+                # the window ends at the last stored half-hour (the last report's), as live: an
+                # hourly plug leaves the half-hour before ``at`` empty, maybe across midnight
+                until = day0 + timedelta(days=previous // levels.SLOTS)
                 above, days = day_models[k].above_days(
-                    until.weekday() >= 5, rose % levels.SLOTS, at - rose
+                    until.weekday() >= 5, rose % levels.SLOTS, previous - rose + 1
                 )
                 support[idx] = levels.supported(above, days)
     return out, support

@@ -113,6 +113,10 @@ def _plug(
     since = quiet_since(facts, "plug_no_change", last)
     if since is None:
         return
+    if th.plug_routine.enabled:
+        # the level and stillness tests judge once the rule's own quiet spell has lasted
+        # min_quiet_h: after a staff close that is later than the tick's loading time above
+        yield since + timedelta(hours=local.plug_routine.min_quiet_h)
     live = live_since(facts, "plug_no_change", last)
     ladder = plug_ladder(facts.no_change_hours, local)
     starts = {since, live or since}

@@ -21,6 +21,7 @@ from dashboard.detection.levels import level_due
 from dashboard.detection.records import mark_checked
 from dashboard.detection.routine import next_stage_at
 from dashboard.rules.calls import first_call_signal_h
+from dashboard.rules.clock import quiet_since
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.due import basis, device_due
 from dashboard.rules.evaluate import evaluate_device
@@ -254,11 +255,15 @@ def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime |
         return None
     # The level test moves with each stored half-hour's level, so with a report (which clears
     # the due time), or at a boundary a report stamped ahead of the clock has passed.
-    level_at = (
-        level_due(facts.last_seen_at, now)
-        if cfg.level_enabled and facts.levels is not None
-        else None
-    )
+    level_at = None
+    if cfg.level_enabled and facts.levels is not None:
+        level_at = level_due(facts.last_seen_at, now)
+        # and from when it judges: the rule's own quiet spell (later than the last sign of life
+        # after a staff close) at min_quiet_h
+        since = quiet_since(facts, "plug_no_change", facts.last_activity_at)
+        gate = since + timedelta(hours=cfg.min_quiet_h) if since is not None else None
+        if gate is not None and gate > now:
+            level_at = min(level_at, gate) if level_at is not None else gate
     still_at = still_threshold(facts, cfg)
     if routine is None or len(routine.reference_days) < cfg.min_days:
         if still_at is None:
