@@ -85,9 +85,10 @@ def test_every_plug_evidence_key_has_a_label() -> None:
 
     from dashboard.detection.levels import LevelScore
     from dashboard.detection.routine import QuietScore
+    from dashboard.rules.plug import LEVEL_SENTENCE_KEYS
 
     tree = ast.parse((PROJECT_ROOT / "dashboard" / "rules" / "plug.py").read_text("utf-8"))
-    keys = {*LevelScore.EVIDENCE_KEYS, *QuietScore.EVIDENCE_KEYS}
+    keys = {*LevelScore.EVIDENCE_KEYS, *QuietScore.EVIDENCE_KEYS, *LEVEL_SENTENCE_KEYS}
     for node in ast.walk(tree):
         if isinstance(node, ast.Dict):
             keys |= {k.value for k in node.keys if isinstance(k, ast.Constant)}
