@@ -7,6 +7,7 @@ These tests write the thresholds file and audit rows, so they run on a copy of d
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,6 +306,11 @@ def test_lead_turns_the_level_test_on_for_a_district_and_previews_it(
     """The three-state switch (the city's value, named; on; off) and the level threshold; the
     preview with the level test on in the district only counts what it would have raised,
     learned from the stored levels (the city has it off: no model was ever learned)."""
+    # The city with the level test off at its former threshold (on at 12 by default since
+    # 2026-12-06): the district turns it on against an off city.
+    text = re.sub(r"(?m)^level_enabled = \w+", "level_enabled = false", rules.read_text("utf-8"))
+    rules.write_text(re.sub(r"(?m)^level_h = [\d.]+", "level_h = 24", text), "utf-8")
+    assert not config.current_thresholds().plug_routine.level_enabled
     at = _open("lead", lang)
     at.selectbox(key=sp.DISTRICT).set_value(JUNG).run()
     switch = at.radio(key=sp.district_key(JUNG, LEVEL))
