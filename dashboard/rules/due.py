@@ -155,9 +155,9 @@ def _plug(
             start, stages = found
             for hours in stages:
                 yield start + timedelta(hours=hours)
-    # The level test runs to the last report, as the routine's score: only a report moves S
-    # (and clears the due time), unless one is stamped ahead of the clock past the next
-    # half-hour, whose stored level then enters the score at that boundary.
+    # The level test runs to the last report, as the routine's score: between reports only the
+    # nightly learning moves S, and both clear the due time; a report stamped ahead of the clock
+    # past the next half-hour lets the clock bring its stored level into the score there.
     if cfg.enabled and cfg.level_enabled and facts.levels is not None:
         yield level_due(facts.last_seen_at, now)
 

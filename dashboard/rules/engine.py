@@ -246,9 +246,10 @@ def _try_tick_lock(conn: Connection) -> bool:
 
 
 def routine_due(facts: DeviceFacts, th: Thresholds, now: datetime) -> datetime | None:
-    """When this quiet home's spell can first reach 관심 by its routine, or the next half-hour
-    while the level test judges it (None: neither applies, or already there: score it every
-    ``score_every_min`` as before)."""
+    """When this quiet home's spell can first reach 관심 by its routine, or the level test can
+    next move without a report (a report stamped ahead past a half-hour boundary, or the moment
+    the rule's own quiet spell reaches ``min_quiet_h``); None: neither applies, or already there:
+    score it every ``score_every_min`` as before."""
     cfg = th.for_region(facts.region_code).plug_routine
     routine = facts.routine
     if not cfg.enabled:

@@ -1,7 +1,7 @@
-"""Review 2: the level test's quiet gate (quiet_h >= min_quiet_h, on the rule's clock) opens
-without a report and before the due time when an operator closed the alert after the last
-sign of life (quiet_since restarts at the close; the tick loads the levels from
-last_activity_at + min_quiet_h, and level_due yields nothing without a report stamped ahead)."""
+"""The level test's two moments without a report (found by a review): its quiet gate
+(``quiet_h >= min_quiet_h`` on the rule's own clock, which an operator's close restarts) is a
+due time; and a last report before the learning midnight is scored with the carried S, not the
+new model run over the old days."""
 
 from __future__ import annotations
 
@@ -62,10 +62,9 @@ def test_level_gate_opening_after_an_operator_close_is_due():
 def test_a_model_learned_at_midnight_does_not_rescore_the_past():
     """The nightly learning runs at the first tick after midnight (``daily_learn``) and carries
     the S the day ended on (``carry_over``); a plug whose last report is before midnight is then
-    scored with ``until`` on the day before ``learned_on``, which misses the carry branch of
-    ``score_levels`` ((today - learned).days == -1) and re-scores the old days from 0 with the
-    new model: a stage the carried S does not hold, raised at 00:01 and then held
-    (``lifecycle._level_held``) although the first report after midnight drops S to the carry."""
+    scored with ``until`` on the day before ``learned_on``: with the carry, not with the new
+    model over the old days from 0, which raised a stage the day never held at 00:01 (then held
+    by ``lifecycle._level_held``) although the first report after midnight drops S to the carry."""
     from datetime import UTC, date, datetime
 
     from dashboard.detection.levels import carry_over
