@@ -38,12 +38,12 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.detection import left_on
-from dashboard.detection.levels import LevelScore, supported
+from dashboard.detection.levels import LevelScore
 from dashboard.formatting import mask_name
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.facts import enrich, load_facts_by_id, with_history
 from dashboard.rules.model import DeviceFacts, iso
-from dashboard.rules.plug import level_days, level_evidence, plug_no_change
+from dashboard.rules.plug import level_evidence, level_supported, plug_no_change
 from queries.common import in_filter, region_filter, where_all
 from queries.live import LiveFilters
 
@@ -235,7 +235,7 @@ def _drift(f: DeviceFacts, th: Thresholds, now: datetime) -> dict | None:
     if by_level and f.levels is not None:
         since = ev.get("level_since")
         level = LevelScore(level_s, datetime.fromisoformat(since) if since else None)
-        if not supported(*level_days(f.levels.model, level, observed)[:2]):
+        if not level_supported(f.levels.model, level, observed):
             by_level = 0.0  # as the rule: a stage its sentence would undercut is not raised
     run_h, still_at = ev.get("still_run_h"), ev.get("still_at_h")  # None: no stillness record
     by_still = run_h / still_at if still_at and run_h >= still_at / 2 else 0.0

@@ -518,7 +518,7 @@ def _level_s(
     caller across threshold sets (the preview judges each plug twice).
 
     Beside ``S``, whether a stage there has its sentence's support (``levels.supported``, as
-    ``plug.level_days`` judges it live: the day's model, the reference days of the kind of the
+    ``plug.level_supported`` judges it live: the day's model, the reference days of the kind of the
     last stored half-hour's day, the clock window from the half-hour where ``S`` last rose from
     0 to that half-hour)."""
     out = np.full(j.size, np.nan)
@@ -527,20 +527,16 @@ def _level_s(
         return out, support
     first, last = int(a_of.min() + 1) // levels.SLOTS, int(j.max()) // levels.SLOTS
     evidence = [math.nan] * ((last + 1) * levels.SLOTS)  # by slot index; NaN: nothing to judge
-    has_model = [False] * (last + 1)
-    day_models: dict[int, levels.LevelModel] = {}
+    models = {} if models is None else models
+    day_models: dict[int, levels.LevelModel] = {}  # by day index, where the day has one
     for k in range(max(first, 0), last + 1):
         day = day0 + timedelta(days=k)
         key = (day, window_days, min_days)
-        if models is not None and key in models:
-            model = models[key]
-        else:
-            model = levels.learn_levels(stored, day, window_days, min_days)
-            if models is not None:
-                models[key] = model
+        if key not in models:
+            models[key] = levels.learn_levels(stored, day, window_days, min_days)
+        model = models[key]
         if model is None:
             continue
-        has_model[k] = True
         day_models[k] = model
         q = levels.day_levels(stored.get(day)).astype(np.int64)
         table = model.table[int(model.split and day.weekday() >= 5)]
@@ -564,7 +560,7 @@ def _level_s(
                     rose = t
             t += 1
         k = at // levels.SLOTS
-        if has_model[k]:
+        if k in day_models:
             out[idx] = total
             if total > 0.0 and rose is not None and previous is not None:
                 # the window ends at the last stored half-hour (the last report's), as live: an

@@ -103,10 +103,10 @@ LEVEL_STAGES: tuple[Stage | None, ...] = (None, "attention", "risk", "severe")
 LEVEL_SENTENCE_KEYS = ("level_h", "level_above_days", "level_days", "level_day_kind", "level_until")
 
 
-def level_days(model: LevelModel, level: LevelScore, until: datetime) -> tuple[int, int, bool]:
+def _level_window(model: LevelModel, level: LevelScore, until: datetime) -> tuple[int, int, bool]:
     """(reference days above the night level at some half-hour of the clock window
     ``level_since`` … the last report, reference days of that kind, a weekend): what the
-    sentence quotes and the stage needs (``levels.supported``)."""
+    sentence quotes and the stage needs (:func:`level_supported`)."""
     start = (level.since or until).astimezone(LOCAL_TZ)
     end = until.astimezone(LOCAL_TZ)
     slots = max(1, int((end - start).total_seconds() // 1800) + 1)
@@ -115,11 +115,16 @@ def level_days(model: LevelModel, level: LevelScore, until: datetime) -> tuple[i
     return above, days, weekend
 
 
+def level_supported(model: LevelModel, level: LevelScore, until: datetime) -> bool:
+    """Whether the sentence a level stage would carry supports it (``levels.supported``)."""
+    return supported(*_level_window(model, level, until)[:2])
+
+
 def level_evidence(model: LevelModel, level: LevelScore, until: datetime, h: float) -> dict:
     """What the level alert's sentence quotes: on how many of the home's reference days of
     this kind (weekdays or weekends, or all days) it was above its night level at some
     half-hour of the same clock window (``level_since`` to the last report)."""
-    above, days, weekend = level_days(model, level, until)
+    above, days, weekend = _level_window(model, level, until)
     kind = ("weekend" if weekend else "weekday") if model.split else "day"
     return dict(zip(LEVEL_SENTENCE_KEYS, (h, above, days, kind, iso(until)), strict=True))
 
@@ -308,7 +313,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         # From the last sign of life: a run of S from before it says nothing about this spell.
         level = score_levels(facts.levels.model, facts.levels.days, observed, LOCAL_TZ, since)
     by_level = LEVEL_STAGES[level_stage_rank(level.s, cfg.level_h)] if level else None
-    if by_level is not None and not supported(*level_days(facts.levels.model, level, observed)[:2]):
+    if by_level is not None and not level_supported(facts.levels.model, level, observed):
         by_level = None  # its sentence would undercut it: "on 0 of its last 14 weekdays"
     # Unusual stillness (detection.stillness): the fixed rule's own spell, up to the last
     # report, against the home's longest still run; under the level test's conditions (a

@@ -18,6 +18,7 @@ from dashboard.rules.due import device_due
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.model import DeviceFacts
 from dashboard.settings import LOCAL_TZ
+from tests.unit.test_detection import plug_facts
 from tests.unit.test_rules_due import NOW
 
 
@@ -80,20 +81,11 @@ def test_a_model_learned_at_midnight_does_not_rescore_the_past():
     new = carry_over(old, new, stored, LOCAL_TZ)
     assert new.carry == 0.0  # the day ended on S = 0 by its own model
     sparse = {nxt - timedelta(days=i): int(i <= 5) << 30 for i in range(1, 21)}
-    facts = DeviceFacts(
-        device_id=7,
-        type_code="smart_plug",
-        program_id=1,
-        region_id=1,
-        heartbeat_timeout_s=7200,
-        recipient_id=3,
+    noon = datetime(2026, 11, 30, 12, 0, tzinfo=LOCAL_TZ)
+    facts = replace(
+        plug_facts(noon, learn_routine(sparse, nxt), last_change_at=noon.astimezone(UTC)),
         last_seen_at=datetime(2026, 11, 30, 23, 55, tzinfo=LOCAL_TZ).astimezone(UTC),
-        last_activity_at=datetime(2026, 11, 30, 12, 0, tzinfo=LOCAL_TZ).astimezone(UTC),
-        last_change_at=datetime(2026, 11, 30, 12, 0, tzinfo=LOCAL_TZ).astimezone(UTC),
         last_power_w=40.0,
-        first_seen_at=datetime(2026, 10, 1, tzinfo=UTC),
-        first_received_at=datetime(2026, 10, 1, tzinfo=UTC),
-        routine=learn_routine(sparse, nxt),
         levels=LevelFacts(new, stored),
     )
     at_0001 = plug_no_change(facts, Thresholds(), datetime(2026, 12, 1, 0, 1, tzinfo=LOCAL_TZ))
