@@ -113,6 +113,16 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             risk=f"{float(evidence.get('risk_at_h', 36)) + delay:g}",
             severe=f"{float(evidence.get('severe_at_h', 48)) + delay:g}",
         )
+    if evidence.get("ladder_clock") == "activity":  # the line moved, only the unattended load
+        return translate(
+            "detection.explain.ladder_unattended",
+            lang,
+            since=since,
+            quiet=quiet,
+            attention=f"{evidence.get('threshold_h', 24):g}",
+            risk=f"{evidence.get('risk_at_h', 36):g}",
+            severe=f"{evidence.get('severe_at_h', 48):g}",
+        )
     # The ladder runs on the last change beyond the margins (evidence before it existed: since).
     changed = evidence.get("change_since") or evidence.get("since")
     hours = evidence.get("change_hours", evidence.get("no_change_hours"))

@@ -286,6 +286,14 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         # Not backfilled, so Anbu observed the plug all along: no separate later-stage clock.
         floor_since = quiet_since(facts, RULE, max(facts.last_change_at, since))
     floor_h = hours_between(floor_since, now)
+    # The ladder on the sign-of-life spell although the line moved beyond the margins since
+    # (a young plug beside a cycling fridge, a back-fill): "no change in power" would be false
+    # (a new whole-home meter swinging 300-5,800 W was told so), so the evidence names the
+    # real last change and the sentence says only the unattended load changed.
+    unattended = (
+        floor_since == since and facts.last_change_at is not None and facts.last_change_at > since
+    )
+    changed = facts.last_change_at if unattended else floor_since
     stage = ladder_stage(floor_h, ladder)
     basis = "ladder"
     if floor_since != since:
@@ -349,9 +357,11 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "severe_at_h": ladder[2],
         "last_activity_at": iso(facts.last_activity_at),
         "since": iso(since),
-        # The ladder's clock: the last change beyond the margins (docs/detection.md).
-        "change_since": iso(floor_since),
-        "change_hours": round(floor_h, 1),
+        # The last change beyond the margins: the ladder's clock unless ``ladder_clock`` is
+        # "activity" (docs/detection.md).
+        "change_since": iso(changed),
+        "change_hours": round(hours_between(changed, now), 1),
+        "ladder_clock": "activity" if unattended else "change",
         "power_w": facts.last_power_w,
         "lux": facts.last_lux,
         "last_seen_at": iso(facts.last_seen_at),

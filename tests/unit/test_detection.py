@@ -330,6 +330,36 @@ def test_with_a_routine_the_ladder_runs_on_the_last_change_beyond_the_margins():
     assert f"{changed} (25 h)" in decision.evidence["explanation"]
 
 
+def test_a_young_plug_on_a_moving_line_is_not_told_no_change_in_power():
+    """A young plug's ladder runs on the sign-of-life spell; when the line moved beyond the
+    margins since (a cycling fridge, a whole-home meter), "no change in power or light" would
+    be false: the sentence says only the unattended load changed, and the evidence's last
+    change is the real one (a replayed 11-day meter swinging 300-5,800 W was told otherwise)."""
+    now = local(TODAY, 9, 40).astimezone(UTC)
+    quiet_since = now - timedelta(hours=30)
+    young = plug_facts(quiet_since, daily_routine(days=10), last_change_at=now - timedelta(hours=2))
+    decision = plug_no_change(young, SLOW_ROUTINE, now)
+    assert decision.stage == "attention" and decision.evidence["basis"] == "ladder"
+    evidence = decision.evidence
+    assert evidence["ladder_clock"] == "activity"
+    assert evidence["change_since"] == (now - timedelta(hours=2)).isoformat()
+    assert evidence["change_hours"] == 2.0 and evidence["no_change_hours"] == 30.0
+    since = quiet_since.astimezone(LOCAL_TZ).strftime("%H:%M")
+    assert evidence["explanation"].startswith("No activity since ")
+    assert f"{since} (30 h): only" in evidence["explanation"]
+    assert "No change in power" not in evidence["explanation"]
+    assert "무인 부하만" in explain_plug(evidence, "ko")
+    # The line still since the spell began: the sentence says no change, as before
+    still = replace(young, last_change_at=quiet_since)
+    evidence = plug_no_change(still, SLOW_ROUTINE, now).evidence
+    assert evidence["ladder_clock"] == "change"
+    assert evidence["explanation"].startswith("No change in power or light since ")
+    assert f"{since} (30 h)" in evidence["explanation"]
+    # A plug with a routine: the ladder's clock is the last change itself
+    older = replace(young, routine=daily_routine())
+    assert plug_no_change(older, SLOW_ROUTINE, now).evidence["ladder_clock"] == "change"
+
+
 def test_a_fridge_cycling_under_an_open_alert_is_not_a_change_worth_a_write():
     """The ladder's clock moves with every compressor cycle; an open routine alert must not be
     rewritten (and its version bumped under an operator's hand) for that alone."""

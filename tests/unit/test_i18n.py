@@ -103,6 +103,7 @@ def test_every_plug_evidence_key_has_a_label() -> None:
     assert {"change_since", "level_s", "level_day_kind", "basis"} <= keys
     keys.add("held_by")  # written beside them by rules.lifecycle
     values = {"routine", "ladder", "net", "level", "still", "weekday", "weekend", "day"}
+    values |= {"activity", "change"}  # ladder_clock
     for lang in LANGS:
         missing = {k for k in keys if translate_or(f"evidence.{k}", "", lang) == ""}
         assert not missing, (lang, sorted(missing))

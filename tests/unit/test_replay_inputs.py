@@ -145,6 +145,26 @@ def test_docs_state_the_contract_the_code_implements():
     assert "[docs/replay.md](docs/replay.md)" in readme
 
 
+def test_the_output_example_quotes_the_ladder_sentence_the_rule_writes():
+    from dashboard.detection.explain import explain_plug
+    from dashboard.settings import PROJECT_ROOT
+
+    doc = (PROJECT_ROOT / "docs" / "replay.md").read_text(encoding="utf-8")
+    evidence = {
+        "basis": "ladder",
+        "ladder_clock": "change",
+        "since": "2024-03-02T12:00:00+09:00",
+        "change_since": "2024-03-02T12:00:00+09:00",
+        "change_hours": 24.0,
+        "threshold_h": 24.0,
+        "risk_at_h": 36.0,
+        "severe_at_h": 48.0,
+        "scored_at": "2024-03-03T12:00:00+09:00",
+    }
+    sentence = explain_plug(evidence, "en")
+    assert f'"explanation": "{sentence}"' in doc
+
+
 def test_the_defaults_are_the_documented_ones():
     from dashboard.cli import build_parser
 
