@@ -19,12 +19,11 @@ import pandas as pd
 from sqlalchemy import Connection, case, func, literal, select, text
 
 from dashboard.db.schema import Alert, AppMeta, DeadLetter, DeviceEvent, NotificationOutbox
+from dashboard.ops.heartbeat import LAST_TICK_KEY  # app_meta key the worker writes each tick
 from dashboard.ops.leader import WORKER_LOCK_KEY
 
 STAGES = ("attention", "risk", "severe")
 WINDOWS = {"5m": timedelta(minutes=5), "1h": timedelta(hours=1)}
-# app_meta key the worker writes after each tick it ran (dashboard.ops.heartbeat).
-LAST_TICK_KEY = "worker.last_tick"
 # The PostgreSQL advisory lock the elected worker holds for as long as it leads ("Anbu").
 LEADER_LOCK_KEY = WORKER_LOCK_KEY  # the worker's election (dashboard.ops.leader)
 # Rows committed a little out of id order (concurrent ingest transactions) are still counted.

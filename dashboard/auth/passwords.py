@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -9,8 +11,13 @@ MIN_LENGTH = 10
 MAX_LENGTH = 256  # hashing cost grows with length; nobody types more
 
 _hasher = PasswordHasher()
-# Verified when the username is unknown so a miss costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("anbu: no such user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the username is unknown so a miss costs as long as a wrong password. Made
+    on the first check, not at import (a hash takes 0.1 s: every command would pay it)."""
+    return _hasher.hash("anbu: no such user")
 
 
 class WeakPasswordError(ValueError):
@@ -50,8 +57,9 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     if len(password) > MAX_LENGTH:
         password = password[:MAX_LENGTH]  # still spend the time, never match a cut password
         password_hash = None
+    dummy = _dummy_hash()  # before the branch: the first check costs as much, hit or miss
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or dummy, password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from sqlalchemy import Connection, select
 
 from dashboard.db.schema import NotificationOutbox
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COLUMNS = [
     "id",
@@ -35,6 +38,8 @@ def _state(status: str, attempts: int, last_error: str | None, next_at, now) -> 
 
 def delivery_status(conn: Connection, alert_id: int, now: datetime | None = None) -> pd.DataFrame:
     """Every outbox row of one alert, oldest first, with a display ``state``."""
+    import pandas as pd  # here, not above: the rules worker and a replay import this package
+
     o = NotificationOutbox.__table__
     rows = conn.execute(
         select(

@@ -12,7 +12,9 @@ from sqlalchemy import Connection, insert, update
 
 from dashboard.db.schema import AppMeta
 from dashboard.rules.engine import TickSummary
-from queries.system import LAST_TICK_KEY
+
+# Defined here, not in queries.system that reads it: the worker has no use for its pandas.
+LAST_TICK_KEY = "worker.last_tick"
 
 
 def record_tick(conn: Connection, summary: TickSummary) -> None:

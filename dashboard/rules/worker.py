@@ -11,6 +11,7 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
@@ -26,9 +27,11 @@ from dashboard.ops.daily import daily_partitions, daily_retention, wal_checkpoin
 from dashboard.ops.heartbeat import record_tick
 from dashboard.ops.leader import LeaderLock
 from dashboard.ops.logs import new_request_id, request_context
-from dashboard.ops.metrics import WorkerMetrics
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.engine import TickSummary, run_silence_tick
+
+if TYPE_CHECKING:  # the metrics' queries import pandas; only `worker --metrics-port` needs them
+    from dashboard.ops.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
