@@ -16,23 +16,12 @@ from sqlalchemy import Engine, func, select
 
 from dashboard import clock
 from dashboard.db import migrate
+from dashboard.db.errors import SchemaOutdatedError
 from dashboard.db.schema import CareRecipient
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
-
-
-class SchemaOutdatedError(RuntimeError):
-    """The configured server database needs ``python -m dashboard db upgrade``.
-
-    ``empty`` is True for a database without any Anbu schema (a new city, which also needs its
-    first account), False for one whose schema is at another revision than this code.
-    """
-
-    def __init__(self, message: str, *, empty: bool) -> None:
-        super().__init__(message)
-        self.empty = empty
 
 
 def check_schema(engine: Engine, settings: Settings) -> None:

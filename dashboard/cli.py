@@ -155,30 +155,50 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
-# Command groups that live beside their domain code; each module has ``register(subparsers)``
-# adding its sub-commands with ``set_defaults(func=...)`` returning an exit code.
-COMMAND_MODULES: list[str] = [
-    "dashboard.ingest.commands",
-    "dashboard.rules.commands",
-    "dashboard.simulate.commands",
-    "dashboard.bench.commands",
-    "dashboard.auth.commands",
-    "dashboard.registry.commands",
-    "dashboard.complaints.commands",
-    "dashboard.enrollment.commands",
-    "dashboard.replay.commands",
-    "dashboard.evaluation.commands",
-    "dashboard.finance.commands",
-    "dashboard.briefing.commands",
-    "dashboard.ops.commands",
-    "dashboard.participation.commands",
-]
+# Commands that live beside their domain code, each with the module whose ``register(subparsers)``
+# adds it (``set_defaults(func=...)`` returning an exit code), in the order of ``--help``. A run
+# imports only its command's module: all of them cost a second at every start.
+# tests/unit/test_cli.py checks this map against what the modules register.
+COMMANDS: dict[str, str] = {
+    "serve-ingest": "dashboard.ingest.commands",
+    "apikey": "dashboard.ingest.commands",
+    "vendors": "dashboard.ingest.commands",
+    "mqtt-bridge": "dashboard.ingest.commands",
+    "import-events": "dashboard.ingest.commands",
+    "ingest-openapi": "dashboard.ingest.commands",
+    "worker": "dashboard.rules.commands",
+    "simulate": "dashboard.simulate.commands",
+    "bench": "dashboard.bench.commands",
+    "users": "dashboard.auth.commands",
+    "recipients": "dashboard.registry.commands",
+    "devices": "dashboard.registry.commands",
+    "complaints": "dashboard.complaints.commands",
+    "privacy": "dashboard.enrollment.commands",
+    "replay": "dashboard.replay.commands",
+    "evaluate-detection": "dashboard.evaluation.commands",
+    "budget": "dashboard.finance.commands",
+    "incentives": "dashboard.finance.commands",
+    "briefing": "dashboard.briefing.commands",
+    "backup": "dashboard.ops.commands",
+    "retention": "dashboard.ops.commands",
+    "participation": "dashboard.participation.commands",
+}
+COMMAND_MODULES: list[str] = list(dict.fromkeys(COMMANDS.values()))
+BUILT_IN = ("db", "init", "demo", "reference")  # added by build_parser itself
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every command, or, for a ``command`` of a module, with just that module's
+    commands beside the built-in ones (``--help``, no command or an unknown one: all of them)."""
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    for module_name in COMMAND_MODULES:
+    if command in BUILT_IN:
+        modules = []
+    elif command in COMMANDS:
+        modules = [COMMANDS[command]]
+    else:
+        modules = COMMAND_MODULES
+    for module_name in modules:
         importlib.import_module(module_name).register(sub)
 
     db = sub.add_parser(
@@ -222,11 +242,11 @@ class UsageError(Exception):
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
-    from dashboard.bootstrap import SchemaOutdatedError
-    from dashboard.db.migrate import UnknownDatabaseError
+    from dashboard.db.errors import SchemaOutdatedError, UnknownDatabaseError
 
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
         if getattr(args, "days", 1) < 1:
             raise UsageError("--days must be at least 1")
         return args.func(args)

@@ -23,15 +23,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect
 
+from dashboard.db.errors import UnknownDatabaseError
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BATCH_TMP_PREFIX = "_alembic_tmp_"  # alembic's batch mode: the copy, renamed over the original
 _BATCH_TMP_MAX_LEN = 50  # alembic cuts the copy's name to 50 characters
 
 log = logging.getLogger(__name__)
-
-
-class UnknownDatabaseError(RuntimeError):
-    """The database has tables but no migration history: it is not ours to change."""
 
 
 class StaleRebuildError(RuntimeError):

@@ -103,3 +103,71 @@ def test_reference_check_lists_the_documents_findings(capsys):
     )
     assert cli.main(["reference", "check"]) == 0
     assert capsys.readouterr().out.endswith(f"{len(expected)} finding(s)\n")
+
+
+def test_the_command_map_is_what_the_modules_register():
+    """``cli.COMMANDS`` lets a run import only its command's module: it must name every command
+    each module registers, in ``--help``'s order, and nothing else."""
+    import argparse
+    import importlib
+
+    registered = {}
+    for module_name in cli.COMMAND_MODULES:
+        sub = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(module_name).register(sub)
+        registered.update(dict.fromkeys(sub.choices, module_name))
+    assert list(cli.COMMANDS.items()) == list(registered.items())
+    assert _choices(cli.build_parser()) == [*cli.COMMANDS, *cli.BUILT_IN]
+    for command in [*cli.COMMANDS, *cli.BUILT_IN]:
+        assert command in _choices(cli.build_parser(command))
+
+
+def _choices(parser) -> list[str]:
+    import argparse
+
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(commands.choices)
+
+
+def test_help_lists_every_command_and_an_unknown_one_is_refused(capsys):
+    import subprocess
+    import sys
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["nope"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage: python -m dashboard [-h]" in err and "invalid choice: 'nope'" in err
+    assert all(f"'{command}'" in err for command in [*cli.COMMANDS, *cli.BUILT_IN])
+    helped = subprocess.run(
+        [sys.executable, "-m", "dashboard", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    listed = helped.stdout.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert listed == [*cli.COMMANDS, *cli.BUILT_IN]
+
+
+def test_a_replay_starts_without_the_other_commands_and_pandas():
+    """The start of ``python -m dashboard replay`` (issue #9 times the whole process): its own
+    command module only, and neither the replay nor alembic for ``--help``; pandas (0.3 s)
+    not even for the replay itself."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from dashboard import cli\n"
+        "cli.build_parser('replay').parse_args(['replay', '--type', 'plug', '--input', 'x',"
+        " '--json', 'y'])\n"
+        "print(sorted(m for m in cli.COMMAND_MODULES if m in sys.modules))\n"
+        "print([m for m in ('alembic', 'dashboard.replay.run') if m in sys.modules])\n"
+        "import dashboard.replay.run\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.splitlines() == ["['dashboard.replay.commands']", "[]", "False"]
