@@ -192,14 +192,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     commands beside the built-in ones (``--help``, no command or an unknown one: all of them)."""
     parser = argparse.ArgumentParser(prog="python -m dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    if command in BUILT_IN:
-        modules = []
-    elif command in COMMANDS:
-        modules = [COMMANDS[command]]
-    else:
-        modules = COMMAND_MODULES
-    for module_name in modules:
-        importlib.import_module(module_name).register(sub)
+    chosen = COMMANDS.get(command) if command in COMMANDS or command in BUILT_IN else None
+    everything = command not in COMMANDS and command not in BUILT_IN
+    for module_name in COMMAND_MODULES:
+        if everything or module_name == chosen:
+            importlib.import_module(module_name).register(sub)
+        else:
+            # A bare name keeps the usage line of an error listing every command, in order.
+            for name, owner in COMMANDS.items():
+                if owner == module_name:
+                    sub.add_parser(name, add_help=False)  # no actions at all: not the real one
 
     db = sub.add_parser(
         "db",

@@ -7,11 +7,14 @@ from __future__ import annotations
 import json
 import os
 import socket
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, insert, update
 
 from dashboard.db.schema import AppMeta
-from dashboard.rules.engine import TickSummary
+
+if TYPE_CHECKING:  # the engine's import costs the 시스템 상태 page's reads their start
+    from dashboard.rules.engine import TickSummary
 
 # Defined here, not in queries.system that reads it: the worker has no use for its pandas.
 LAST_TICK_KEY = "worker.last_tick"

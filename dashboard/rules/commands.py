@@ -12,7 +12,6 @@ from dashboard.ops.options import add_metrics_options
 def cmd_worker(args: argparse.Namespace) -> int:
     from dashboard.cli import _engine
     from dashboard.ops.logs import configure_logging
-    from dashboard.ops.metrics import WorkerMetrics, serve_metrics
     from dashboard.rules.config import RulesConfigError, current_thresholds
     from dashboard.rules.worker import install_stop_handlers, run_worker
     from dashboard.settings import get_settings
@@ -34,6 +33,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     configure_logging()
     metrics = None
     if port is not None:
+        from dashboard.ops.metrics import WorkerMetrics, serve_metrics  # pandas: only for them
+
         metrics = WorkerMetrics()
         try:
             serve_metrics(metrics.registry, port, args.metrics_host)

@@ -394,3 +394,14 @@ def test_a_display_name_with_control_codes_is_refused_not_stored(conn) -> None:
     with pytest.raises(UserError, match="control codes"):
         create_user(conn, "lee", "operator", PASSWORD, NOW, CLI, display_name="이\x00관제")
     assert get_user(conn, "lee") is None
+
+
+def test_an_unknown_user_is_checked_against_a_hash_of_the_hasher_in_use(monkeypatch) -> None:
+    """The dummy hash an unknown username is verified against is made lazily (not at import)
+    and by the hasher in use: a hash of other parameters would cost a miss another time."""
+    for params in ((1, 64), (2, 128)):
+        cheap = PasswordHasher(time_cost=params[0], memory_cost=params[1], parallelism=1)
+        monkeypatch.setattr(passwords_module, "_hasher", cheap)
+        dummy = passwords_module._dummy_hash()
+        assert f"m={params[1]},t={params[0]}" in dummy
+        assert not passwords_module.verify_password(None, "any password at all")

@@ -119,14 +119,34 @@ def test_the_command_map_is_what_the_modules_register():
     assert list(cli.COMMANDS.items()) == list(registered.items())
     assert _choices(cli.build_parser()) == [*cli.COMMANDS, *cli.BUILT_IN]
     for command in [*cli.COMMANDS, *cli.BUILT_IN]:
-        assert command in _choices(cli.build_parser(command))
+        parser = cli.build_parser(command)
+        # every name stays listed (an error's usage line), and the command itself is real
+        assert _choices(parser) == [*cli.COMMANDS, *cli.BUILT_IN]
+        real = _subparsers(parser).choices[command]
+        assert real._actions  # a bare placeholder has none, not even -h
 
 
-def _choices(parser) -> list[str]:
+def _subparsers(parser):
     import argparse
 
     (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return list(commands.choices)
+    return commands
+
+
+def _choices(parser) -> list[str]:
+    return list(_subparsers(parser).choices)
+
+
+def test_a_commands_error_lists_every_command_in_its_usage(capsys):
+    """Only the command's module is imported, but the usage line of its error still names every
+    command (a review found ``worker --bogus`` listing only the worker and the built-ins)."""
+    with pytest.raises(SystemExit) as done:
+        cli.main(["worker", "--bogus"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    listed = err.split("{", 1)[1].split("}", 1)[0].split(",")
+    assert listed == [*cli.COMMANDS, *cli.BUILT_IN]
+    assert "unrecognized arguments: --bogus" in err
 
 
 def test_help_lists_every_command_and_an_unknown_one_is_refused(capsys):
