@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -39,6 +39,7 @@ OFFSET_W = 10.0  # c in log(watts + c): a standby's few watts of noise stay smal
 MAX_W = 20_000.0
 _LO, _HI = math.log(OFFSET_W), math.log(OFFSET_W + MAX_W)
 UNIT = (_HI - _LO) / 254  # log units per level byte (about 3 %)
+_FULL_DAY = (1 << SLOTS) - 1  # every half-hour of a day, as bits
 GRID = 64  # points of the learned densities: a level byte q falls on q * GRID // 255
 NIGHT_SLOTS = range(2, 10)  # 01:00–05:00: the unattended load is learned from these
 BANDWIDTH = 0.3  # kernel width, log units
@@ -182,6 +183,35 @@ class LevelModel:
         return sum(1 for bits in kind if bits & mask), len(kind)
 
 
+def above_days_each(
+    models: Sequence[LevelModel],
+    which: np.ndarray,
+    weekend: np.ndarray,
+    first_slot: np.ndarray,
+    slots: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``models[which[i]].above_days(weekend[i], first_slot[i], slots[i])`` for each ``i`` at
+    once, as two arrays: the 30-day preview asks at every half-hour of every spell."""
+    width = np.minimum(slots, SLOTS).astype(np.uint64)
+    run = (np.uint64(1) << width) - np.uint64(1)  # ``width`` half-hours from slot 0
+    start = np.asarray(first_slot, dtype=np.uint64)
+    # from ``first_slot`` on, the part past midnight wrapped round to slot 0
+    mask = ((run << start) | (run >> (np.uint64(SLOTS) - start))) & np.uint64(_FULL_DAY)
+    # the models' reference days in rows, padded
+    most = max((len(m.refs) for m in models), default=0)
+    bits = np.zeros((len(models), most), dtype=np.uint64)
+    wk = np.zeros((len(models), most), dtype=bool)
+    ref = np.zeros((len(models), most), dtype=bool)
+    for row, model in enumerate(models):
+        if model.refs:
+            wk[row, : len(model.refs)], bits[row, : len(model.refs)] = zip(*model.refs, strict=True)
+            ref[row, : len(model.refs)] = True
+    split = np.array([m.split for m in models], dtype=bool)
+    kind = ref[which] & (~split[which, None] | (wk[which] == np.asarray(weekend)[:, None]))
+    above = kind & ((bits[which] & mask[:, None]) != 0)
+    return above.sum(axis=1), kind.sum(axis=1)
+
+
 def unattended_top(levels: np.ndarray) -> int | None:
     """The unattended load's top as a level byte, from (days, 48) stored level bytes: the 95th
     percentile of the night half-hours' watts plus 5 W or 10 %, whichever is larger; None with
@@ -191,22 +221,33 @@ def unattended_top(levels: np.ndarray) -> int | None:
     night = night[night != NO_LEVEL]
     if len(night) < 8:
         return None
-    q95 = _quantile95(byte_watts(night))
+    return _top(_quantile95(byte_watts(night)))
+
+
+def _top(q95: float) -> int:
+    """The unattended top (a level byte) from the nights' 95th percentile in watts."""
     top_w = q95 + max(ACTIVE_MARGIN_W, 0.1 * q95)
     return min(math.ceil(level_byte(top_w)), 254)
 
 
-def _quantile95(values: np.ndarray) -> float:
-    """``np.quantile(values, 0.95)`` (linear interpolation) by one partial sort: the nightly
-    learning and the 30-day preview call it once per plug and day."""
-    position = 0.95 * (len(values) - 1)
+def _ranks95(n: int) -> tuple[float, int, int]:
+    """(position, lower rank, upper rank) of the 95th percentile of ``n`` sorted values."""
+    position = 0.95 * (n - 1)
     lower = int(position)
-    upper = min(lower + 1, len(values) - 1)
-    part = np.partition(values, (lower, upper))
-    low, high = float(part[lower]), float(part[upper])
-    t = position - lower
+    return position, lower, min(lower + 1, n - 1)
+
+
+def _between(low: float, high: float, t: float) -> float:
     # numpy's own interpolation, bit for bit: from the upper value when t ≥ 0.5
     return high - (high - low) * (1 - t) if t >= 0.5 else low + (high - low) * t
+
+
+def _quantile95(values: np.ndarray) -> float:
+    """``np.quantile(values, 0.95)`` (linear interpolation) by one partial sort: the nightly
+    learning calls it once per plug."""
+    position, lower, upper = _ranks95(len(values))
+    part = np.partition(values, (lower, upper))
+    return _between(float(part[lower]), float(part[upper]), position - lower)
 
 
 def learn_levels(
@@ -248,6 +289,86 @@ def learn_levels(
     bits = (above[is_ref].astype(np.uint64) << np.arange(SLOTS, dtype=np.uint64)).sum(axis=1)
     refs = tuple(zip(weekend[is_ref].tolist(), bits.tolist(), strict=True))
     return LevelModel(table, top, split, refs[-56:], today)
+
+
+def learn_levels_each(
+    days: Mapping[date, bytes | None],
+    todays: Sequence[date],
+    window_days: int = 28,
+    min_days: int = 14,
+) -> list[LevelModel | None]:
+    """``learn_levels(days, today, window_days, min_days)`` for each of ``todays``: the same
+    models bit for bit, learned as one window sliding over the days. The 30-day preview learns
+    a plug's model for every day it judges, and one call a day was most of its time (2026-12-06,
+    docs/detection.md "On by default at ``level_h`` = 12").
+
+    The window keeps integer counts only (its nights' level bytes, its days' pooled half-hour
+    levels by kind), exact however they are added up. What is done in floats is done per day as
+    ``learn_levels`` does it, on the same values: the nights' percentile from the same two order
+    statistics (``byte_watts`` increases, so they are the watts of the window's byte order
+    statistics), the densities by ``_log_density`` itself."""
+    out: list[LevelModel | None] = [None] * len(todays)
+    if not todays:
+        return out
+    first = min(todays) - timedelta(days=window_days)
+    stored = sorted(d for d, v in days.items() if v and first <= d < max(todays))
+    if not stored:
+        return out
+    levels = np.stack([day_levels(days[d]) for d in stored]).astype(np.int64)  # (n, 48)
+    seen = levels != NO_LEVEL
+    highest = np.where(seen, levels, -1).max(axis=1)  # a reference day when above the top
+    ordinals = [d.toordinal() for d in stored]
+    weekend = np.array([_weekend(d) for d in stored])
+    watts = byte_watts(np.arange(NO_LEVEL))
+    to_grid = np.arange(NO_LEVEL) * GRID // 255
+    shifts = np.arange(SLOTS, dtype=np.uint64)
+    n = len(stored)
+    # Each day's night level bytes counted (NO_LEVEL too, dropped), and its (half-hour, grid
+    # point) counts pooled over the neighbouring half-hours.
+    nights = np.bincount(
+        (np.arange(n)[:, None] * 256 + levels[:, NIGHT_SLOTS]).ravel(), minlength=n * 256
+    ).reshape(n, 256)[:, :NO_LEVEL]
+    day, slot = np.nonzero(seen)
+    at = ((slot[:, None] + np.arange(-POOL, POOL + 1)) % SLOTS) * GRID
+    at += (levels[day, slot] * GRID // 255 + day * SLOTS * GRID)[:, None]
+    cells = np.bincount(at.ravel(), minlength=n * SLOTS * GRID).reshape(n, SLOTS * GRID)
+    night = np.zeros(NO_LEVEL, dtype=np.int64)  # the window's night level bytes, counted
+    pooled = np.zeros((2, SLOTS * GRID), dtype=np.int64)  # its days' cells, weekdays/weekends
+    lo = hi = 0
+    for i in sorted(range(len(todays)), key=todays.__getitem__):
+        today = todays[i]
+        while hi < n and ordinals[hi] < today.toordinal():
+            night += nights[hi]
+            pooled[int(weekend[hi])] += cells[hi]
+            hi += 1
+        while lo < hi and ordinals[lo] < today.toordinal() - window_days:
+            night -= nights[lo]
+            pooled[int(weekend[lo])] -= cells[lo]
+            lo += 1
+        total = int(night.sum())
+        if total < 8:
+            continue  # also an empty window
+        position, lower, upper = _ranks95(total)
+        low, high = np.searchsorted(np.cumsum(night), (lower, upper), side="right").tolist()
+        top = _top(_between(float(watts[low]), float(watts[high]), position - lower))
+        is_ref = highest[lo:hi] > top
+        if int(is_ref.sum()) < min_days:
+            continue
+        split = int((is_ref & weekend[lo:hi]).sum()) >= 4
+        counts = pooled.copy()
+        for k in lo + np.flatnonzero(~is_ref):  # few: days away, a dead plug
+            counts[int(weekend[k])] -= cells[k]
+        if not split:
+            counts[:] = counts.sum(axis=0)
+        normal = _log_density(counts.reshape(2, SLOTS, GRID).astype(float))
+        unattended = _log_density(np.bincount(to_grid, night, GRID))
+        e = np.clip(unattended[None, None, :] - normal, -CLIP, CLIP)
+        table = np.rint(e * SCALE).astype(np.int8)
+        above = seen[lo:hi][is_ref] & (levels[lo:hi][is_ref] > top)
+        bits = (above.astype(np.uint64) << shifts).sum(axis=1)
+        refs = tuple(zip(weekend[lo:hi][is_ref].tolist(), bits.tolist(), strict=True))
+        out[i] = LevelModel(table, top, split, refs[-56:], today)
+    return out
 
 
 @dataclass(frozen=True)

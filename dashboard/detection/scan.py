@@ -55,7 +55,6 @@ either reached (the spell's basis where they tie, as the rule names it).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -526,50 +525,80 @@ def _level_s(
     if j.size == 0:
         return out, support
     first, last = int(a_of.min() + 1) // levels.SLOTS, int(j.max()) // levels.SLOTS
-    evidence = [math.nan] * ((last + 1) * levels.SLOTS)  # by slot index; NaN: nothing to judge
+    days = [day0 + timedelta(days=k) for k in range(max(first, 0), last + 1)]
     models = {} if models is None else models
+    # the days' models learned together (one window sliding over the days: the same models)
+    new = [day for day in days if (day, window_days, min_days) not in models]
+    learned = levels.learn_levels_each(stored, new, window_days, min_days)
+    for day, model in zip(new, learned, strict=True):
+        models[(day, window_days, min_days)] = model
+    evidence = np.full((last + 1) * levels.SLOTS, np.nan)  # by slot index; NaN: nothing to judge
     day_models: dict[int, levels.LevelModel] = {}  # by day index, where the day has one
-    for k in range(max(first, 0), last + 1):
-        day = day0 + timedelta(days=k)
-        key = (day, window_days, min_days)
-        if key not in models:
-            models[key] = levels.learn_levels(stored, day, window_days, min_days)
-        model = models[key]
+    for k, day in enumerate(days, start=max(first, 0)):
+        model = models[(day, window_days, min_days)]
         if model is None:
             continue
         day_models[k] = model
         q = levels.day_levels(stored.get(day)).astype(np.int64)
         table = model.table[int(model.split and day.weekday() >= 5)]
         e = table[np.arange(levels.SLOTS), np.minimum(q, 254) * levels.GRID // 255]
-        e = np.where(q != levels.NO_LEVEL, e / levels.SCALE, np.nan)
-        evidence[k * levels.SLOTS : (k + 1) * levels.SLOTS] = e.tolist()
-    spell = None
-    for idx in np.lexsort((j, a_of)).tolist():
-        a, at = int(a_of[idx]), int(j[idx])
-        if a != spell:  # a new spell: S from 0 after its sign of life
-            spell, t, total, previous, rose = a, a + 1, 0.0, None, None
-        while t < at:
-            v = evidence[t] if t >= 0 else math.nan
-            if v == v:  # not NaN
-                weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
-                previous = t
-                total = 0.0 if v <= -levels.RESET else max(0.0, total + weight * v)
-                if total == 0.0:
-                    rose = None
-                elif rose is None:
-                    rose = t
-            t += 1
-        k = at // levels.SLOTS
-        if k in day_models:
-            out[idx] = total
-            if total > 0.0 and rose is not None and previous is not None:
-                # the window ends at the last stored half-hour (the last report's), as live: an
-                # hourly plug leaves the half-hour before ``at`` empty, maybe across midnight
-                until = day0 + timedelta(days=previous // levels.SLOTS)
-                above, days = day_models[k].above_days(
-                    until.weekday() >= 5, rose % levels.SLOTS, previous - rose + 1
-                )
-                support[idx] = levels.supported(above, days)
+        evidence[k * levels.SLOTS : (k + 1) * levels.SLOTS] = np.where(
+            q != levels.NO_LEVEL, e / levels.SCALE, np.nan
+        )
+    # S only moves at stored half-hours: run it once over each spell's (in Python floats, as
+    # the live test), all spells in one pass, then read each point's S from the half-hours
+    # before it.
+    kept = np.flatnonzero(~np.isnan(evidence))
+    n_before = np.searchsorted(kept, j)  # stored half-hours before each point
+    order = np.argsort(a_of, kind="stable")  # each spell's points, one slice each
+    spells, begins = np.unique(a_of[order], return_index=True)
+    first_kept = np.searchsorted(kept, spells + 1)  # the spell's first stored half-hour
+    # the most any of its points needs
+    steps = np.maximum(np.maximum.reduceat(n_before[order], begins) - first_kept, 0)
+    offsets = np.concatenate(([0], np.cumsum(steps)))
+    runs = np.repeat(first_kept - offsets[:-1], steps) + np.arange(offsets[-1])
+    fresh = np.zeros(runs.size, dtype=bool)
+    fresh[offsets[:-1][steps > 0]] = True  # a spell's first stored half-hour: S from 0
+    totals, roses = [], []
+    total, previous, rose = 0.0, None, -1
+    slots = kept[runs]
+    for t, v, new in zip(slots.tolist(), evidence[slots].tolist(), fresh.tolist(), strict=True):
+        if new:
+            total, previous, rose = 0.0, None, -1
+        weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
+        previous = t
+        total = 0.0 if v <= -levels.RESET else max(0.0, total + weight * v)
+        if total == 0.0:
+            rose = -1
+        elif rose < 0:
+            rose = t
+        totals.append(total)
+        roses.append(rose)
+    spell_of = np.empty(j.size, dtype=np.int64)
+    spell_of[order] = np.repeat(np.arange(spells.size), np.diff([*begins.tolist(), j.size]))
+    done = n_before - first_kept[spell_of]  # the spell's stored half-hours before each point
+    # the last of them in ``runs`` (-1: none, read as S 0, never risen, no half-hour)
+    at = np.where(done > 0, offsets[spell_of] + done - 1, -1)
+    total_at = np.array([*totals, 0.0])[at]
+    rose_at = np.array([*roses, -1])[at]  # where S last rose from 0
+    last_at = np.append(slots, -1)[at]  # the last stored half-hour
+    day_of = j // levels.SLOTS
+    judged = np.isin(day_of, list(day_models))
+    out[judged] = total_at[judged]
+    # the sentence's support where S > 0, by each point's day's model: the window ends at the
+    # last stored half-hour (the last report's), as live: an hourly plug leaves the half-hour
+    # before ``j`` empty, maybe across midnight
+    ask = np.flatnonzero(judged & (total_at > 0.0) & (rose_at >= 0) & (last_at >= 0))
+    if ask.size:
+        modelled = sorted(day_models)
+        above, kind = levels.above_days_each(
+            [day_models[k] for k in modelled],
+            np.searchsorted(modelled, day_of[ask]),
+            (day0.weekday() + last_at[ask] // levels.SLOTS) % 7 >= 5,
+            rose_at[ask] % levels.SLOTS,
+            last_at[ask] - rose_at[ask] + 1,
+        )
+        support[ask] = (kind > 0) & (above >= levels.SUPPORT_SHARE * kind)  # levels.supported
     return out, support
 
 

@@ -371,10 +371,12 @@ def test_the_scan_needs_the_sentences_support_as_the_live_test_does(monkeypatch)
     start, end = at(TODAY, 0).astimezone(UTC), at(TODAY, 8).astimezone(UTC)
 
     def scanned(ref_bits: int) -> list[str]:
-        def model(days, day, window_days=28, min_days=14):
-            return levels.LevelModel(table, 0, False, ((False, ref_bits),) * 14, day)
+        def models(days, todays, window_days=28, min_days=14):
+            return [
+                levels.LevelModel(table, 0, False, ((False, ref_bits),) * 14, d) for d in todays
+            ]
 
-        monkeypatch.setattr(scan_module.levels, "learn_levels", model)
+        monkeypatch.setattr(scan_module.levels, "learn_levels_each", models)
         found = scan_plug(bits, LEVELS_ON, start, end, levels=stored).alerts
         return [a.basis for a in found if a.since >= at(TODAY, 3).astimezone(UTC)]
 
