@@ -148,7 +148,7 @@ def replay_counts(
         if not plug.days:
             continue
         usable = False
-        models: dict = {}  # the plug's level models, learned once for every set
+        shared: dict = {}  # what the sets share for this plug, worked out once
         for i, th in enumerate(sets):
             scan = scan_plug(
                 plug.days,
@@ -165,7 +165,7 @@ def replay_counts(
                 if left_on.judges(plug.background, th.plug_no_change.power_margin_w)
                 else None,
                 band=plug.band,
-                level_models=models,
+                shared=shared,
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:

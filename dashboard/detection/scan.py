@@ -513,8 +513,9 @@ def _level_s(
     the live test: each half-hour judged by its day's model (learned at its midnight, as the
     nightly job would), reset at ``e ≤ −RESET``, and the run restarted at the last sign of
     life (``levels.score_levels``' ``start``): from 0 over the slots after ``a_of``.
-    ``models``: the plug's models learned so far, by (day, window, minimum days), kept by the
-    caller across threshold sets (the preview judges each plug twice).
+    ``models``: the plug's models learned so far, by (day, window, minimum days), and the last
+    call's points and result, kept by the caller across threshold sets (the preview judges each
+    plug twice, mostly on the same points: then ``S`` is read, not run again).
 
     Beside ``S``, whether a stage there has its sentence's support (``levels.supported``, as
     ``plug.level_supported`` judges it live: the day's model, the reference days of the kind of the
@@ -527,6 +528,9 @@ def _level_s(
     first, last = int(a_of.min() + 1) // levels.SLOTS, int(j.max()) // levels.SLOTS
     days = [day0 + timedelta(days=k) for k in range(max(first, 0), last + 1)]
     models = {} if models is None else models
+    again = models.get(("s", day0, window_days, min_days))
+    if again is not None and np.array_equal(again[0], a_of) and np.array_equal(again[1], j):
+        return again[2].copy(), again[3].copy()
     # the days' models learned together (one window sliding over the days: the same models)
     new = [day for day in days if (day, window_days, min_days) not in models]
     learned = levels.learn_levels_each(stored, new, window_days, min_days)
@@ -599,6 +603,7 @@ def _level_s(
             last_at[ask] - rose_at[ask] + 1,
         )
         support[ask] = (kind > 0) & (above >= levels.SUPPORT_SHARE * kind)  # levels.supported
+    models[("s", day0, window_days, min_days)] = (a_of, j, out.copy(), support.copy())
     return out, support
 
 
@@ -621,7 +626,7 @@ def scan_plug(
     levels: Mapping[date, bytes] | None = None,
     above: dict[date, int] | None = None,
     band: dict[date, int] | None = None,
-    level_models: dict | None = None,
+    shared: dict | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -638,8 +643,9 @@ def scan_plug(
     spells, and an alert of one overlapping a spell's is one alert: see the module's note).
     ``band``: local day → ``device_daily.band_slots`` (days with power readings since the band
     was kept), for the band test (``plug_routine.band_enabled``), its bands likewise.
-    ``level_models``: a dict the level models learned for this plug are kept in, to pass again
-    when the same plug is scanned with other thresholds.
+    ``shared``: a dict kept by the caller for this plug's data, to pass again when the same plug
+    is scanned with other thresholds: what they share is worked out once (each day's routine
+    arrays under the same window, minimum days and half-life, the level models, ``S``).
     ``min_hours``: skip spells shorter than this (callers that know no stage comes earlier); by
     default the shortest of the ladder's first step and the routine's ``min_quiet_h``.
     """
@@ -651,16 +657,18 @@ def scan_plug(
     if shortest is None:
         shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
     last = end.astimezone(LOCAL_TZ).date() + timedelta(days=1)
-    d = _Days(days, th, background_since, last, changes, above, band)
+    shared = {} if shared is None else shared
+    key = ("days", cfg.window_days, cfg.min_days, cfg.half_life_days, last, above is None)
+    if key not in shared:  # ``above`` is the plug's or None (the set does not judge it)
+        shared[key] = _Days(days, th, background_since, last, changes, above, band)
+    d = shared[key]
     first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
     last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
     routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
     day0_start = _slot_start(d.day0, 0)
     end_index = int((end - day0_start) / SLOT)  # the slot holding ``end``
     start_index = (start - day0_start) / SLOT
-    alerts = _spell_alerts(
-        d, th, ladder, shortest, start_index, end_index, end, levels, level_models
-    )
+    alerts = _spell_alerts(d, th, ladder, shortest, start_index, end_index, end, levels, shared)
     runs = []
     if cfg.enabled and cfg.on_enabled and above:
         runs += _on_alerts(d, th, start_index, end_index)
@@ -680,7 +688,7 @@ def _spell_alerts(
     end_index: int,
     end: datetime,
     levels: Mapping[date, bytes] | None,
-    level_models: dict | None = None,
+    shared: dict | None = None,
 ) -> list[SpellAlert]:
     """Every quiet spell that reached a stage (``scan_plug`` without the run tests)."""
     cfg = th.plug_routine
@@ -734,9 +742,7 @@ def _spell_alerts(
     if cfg.enabled and cfg.level_enabled and levels:
         ok = (quiet_h >= cfg.min_quiet_h) & ~d.young[np.minimum(today, d.n - 1)]
         if ok.any():
-            s, support = _level_s(
-                levels, d.day0, a_of, j, cfg.window_days, cfg.min_days, level_models
-            )
+            s, support = _level_s(levels, d.day0, a_of, j, cfg.window_days, cfg.min_days, shared)
             limits = (cfg.level_h, 2 * cfg.level_h, 4 * cfg.level_h)
             judged = ok & ~np.isnan(s) & support
             by_level = np.where(judged, _stage_index(np.nan_to_num(s), limits), 0)

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dashboard.detection import levels
-from dashboard.detection.scan import _level_s
+from dashboard.detection.scan import _level_s, scan_plug
+from dashboard.rules.config import Thresholds
+from dashboard.settings import LOCAL_TZ
 
 FAST = settings(max_examples=60, deadline=None, database=None)
 DAY0 = date(2026, 10, 1)  # a Thursday
@@ -199,6 +201,12 @@ def test_the_previews_level_s_is_the_direct_one(seed):
         s, support = _level_s(stored, DAY0, a_of, j, 28, 14, kept)
         assert np.array_equal(s, want[0], equal_nan=True)
         assert np.array_equal(support, want[1])
+    # not the result kept: the spells begun half an hour earlier, or judged half an hour later
+    for spells, points in ((np.maximum(a_of - 1, 0), j), (a_of, j + 1)):
+        want = _level_s_direct(stored, DAY0, spells, points, 28, 14)
+        s, support = _level_s(stored, DAY0, spells, points, 28, 14, kept)
+        assert np.array_equal(s, want[0], equal_nan=True)
+        assert np.array_equal(support, want[1])
 
 
 def test_the_direct_comparison_sees_stages_and_support_both_ways():
@@ -215,3 +223,34 @@ def test_the_direct_comparison_sees_stages_and_support_both_ways():
         supported += int((risen & support).sum())
         unsupported += int((risen & ~support).sum())
     assert high > 1000 and supported > 1000 and unsupported > 1000
+
+
+def test_a_plug_scanned_under_several_sets_sharing_its_work_is_scanned_as_alone():
+    """The preview passes one ``shared`` dict per plug to both sets' scans (with the plug's runs
+    above its ceiling or without, as the set judges them): each scan is the one made alone,
+    whether the sets share their routine window, points and models or not."""
+    rng = random.Random(5)
+    sets = [
+        Thresholds(plug_routine={"level_h": 12}),
+        Thresholds(plug_routine={"level_h": 8, "min_share": 0.6, "attention_slots": 2}),
+        Thresholds(plug_routine={"level_h": 12, "window_days": 21}),
+        Thresholds(plug_routine={"level_h": 12, "min_days": 25}),
+        Thresholds(plug_routine={"level_h": 12, "half_life_days": 3}),
+        Thresholds(plug_routine={"level_h": 12, "min_quiet_h": 5}),
+    ]
+    end = datetime.combine(DAY0 + timedelta(days=59), time(15), LOCAL_TZ).astimezone(UTC)
+    start, seen = end - timedelta(days=30), set()
+    for _ in range(6):
+        stored = _history(rng, 60)
+        bits = {
+            day: rng.getrandbits(48) & rng.getrandbits(48) & rng.getrandbits(48) for day in stored
+        }
+        above = {day: rng.getrandbits(48) | rng.getrandbits(48) for day in stored}
+        shared: dict = {}
+        for th in sets:
+            for runs in (None, above):
+                alone = scan_plug(bits, th, start, end, levels=stored, above=runs)
+                again = scan_plug(bits, th, start, end, levels=stored, above=runs, shared=shared)
+                assert again == alone
+                seen |= {a.basis for a in alone.alerts}
+    assert {"level", "routine", "on"} <= seen
