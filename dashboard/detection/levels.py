@@ -334,6 +334,7 @@ def learn_levels_each(
     cells = np.bincount(at.ravel(), minlength=n * SLOTS * GRID).reshape(n, SLOTS * GRID)
     night = np.zeros(NO_LEVEL, dtype=np.int64)  # the window's night level bytes, counted
     pooled = np.zeros((2, SLOTS * GRID), dtype=np.int64)  # its days' cells, weekdays/weekends
+    above: dict[int, list[int]] = {}  # by top: each day's half-hours above it, as bits
     lo = hi = 0
     for i in sorted(range(len(todays)), key=todays.__getitem__):
         today = todays[i]
@@ -355,18 +356,20 @@ def learn_levels_each(
         if int(is_ref.sum()) < min_days:
             continue
         split = int((is_ref & weekend[lo:hi]).sum()) >= 4
-        counts = pooled.copy()
+        counts = pooled.astype(float)  # integers: the same floats as ``learn_levels``' sums
         for k in lo + np.flatnonzero(~is_ref):  # few: days away, a dead plug
             counts[int(weekend[k])] -= cells[k]
         if not split:
             counts[:] = counts.sum(axis=0)
-        normal = _log_density(counts.reshape(2, SLOTS, GRID).astype(float))
+        normal = _log_density(counts.reshape(2, SLOTS, GRID))
         unattended = _log_density(np.bincount(to_grid, night, GRID))
         e = np.clip(unattended[None, None, :] - normal, -CLIP, CLIP)
         table = np.rint(e * SCALE).astype(np.int8)
-        above = seen[lo:hi][is_ref] & (levels[lo:hi][is_ref] > top)
-        bits = (above.astype(np.uint64) << shifts).sum(axis=1)
-        refs = tuple(zip(weekend[lo:hi][is_ref].tolist(), bits.tolist(), strict=True))
+        if top not in above:  # the top moves little from day to day
+            above[top] = ((seen & (levels > top)).astype(np.uint64) << shifts).sum(axis=1).tolist()
+        refs = tuple(
+            (bool(weekend[k]), above[top][k]) for k in (lo + np.flatnonzero(is_ref)).tolist()
+        )
         out[i] = LevelModel(table, top, split, refs[-56:], today)
     return out
 
