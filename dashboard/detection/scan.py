@@ -58,6 +58,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -607,6 +608,13 @@ def _level_s(
     return out, support
 
 
+def _once(shared: dict, key: tuple, work: Callable[[], Any]) -> Any:
+    """``shared[key]``, worked out by ``work`` the first time."""
+    if key not in shared:
+        shared[key] = work()
+    return shared[key]
+
+
 @dataclass(frozen=True)
 class PlugScan:
     alerts: list[SpellAlert]
@@ -645,7 +653,8 @@ def scan_plug(
     was kept), for the band test (``plug_routine.band_enabled``), its bands likewise.
     ``shared``: a dict kept by the caller for this plug's data, to pass again when the same plug
     is scanned with other thresholds: what they share is worked out once (each day's routine
-    arrays under the same window, minimum days and half-life, the level models, ``S``).
+    arrays under the same window, minimum days and half-life, the level models, ``S``, the runs
+    of the left-on and band tests under the same thresholds of theirs).
     ``min_hours``: skip spells shorter than this (callers that know no stage comes earlier); by
     default the shortest of the ladder's first step and the routine's ``min_quiet_h``.
     """
@@ -658,10 +667,9 @@ def scan_plug(
         shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
     last = end.astimezone(LOCAL_TZ).date() + timedelta(days=1)
     shared = {} if shared is None else shared
+    # ``above`` is the plug's, or None where the set does not judge it
     key = ("days", cfg.window_days, cfg.min_days, cfg.half_life_days, last, above is None)
-    if key not in shared:  # ``above`` is the plug's or None (the set does not judge it)
-        shared[key] = _Days(days, th, background_since, last, changes, above, band)
-    d = shared[key]
+    d = _once(shared, key, lambda: _Days(days, th, background_since, last, changes, above, band))
     first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
     last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
     routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
@@ -669,11 +677,14 @@ def scan_plug(
     end_index = int((end - day0_start) / SLOT)  # the slot holding ``end``
     start_index = (start - day0_start) / SLOT
     alerts = _spell_alerts(d, th, ladder, shortest, start_index, end_index, end, levels, shared)
-    runs = []
+    runs = []  # judged by the days and their own thresholds only: once for sets sharing them
+    span = (key, start_index, end_index)
     if cfg.enabled and cfg.on_enabled and above:
-        runs += _on_alerts(d, th, start_index, end_index)
+        on = ("on", *span, cfg.on_factor, cfg.on_min_h)
+        runs += _once(shared, on, lambda: _on_alerts(d, th, start_index, end_index))
     if cfg.enabled and cfg.band_enabled and band:
-        runs += _band_alerts(d, th, start_index, end_index)
+        held = ("band", *span, cfg.band_factor, cfg.band_min_h)
+        runs += _once(shared, held, lambda: _band_alerts(d, th, start_index, end_index))
     if runs:
         alerts = _one_at_a_time(alerts + runs)
     return PlugScan(alerts, routine_days)

@@ -228,7 +228,7 @@ def test_the_direct_comparison_sees_stages_and_support_both_ways():
 def test_a_plug_scanned_under_several_sets_sharing_its_work_is_scanned_as_alone():
     """The preview passes one ``shared`` dict per plug to both sets' scans (with the plug's runs
     above its ceiling or without, as the set judges them): each scan is the one made alone,
-    whether the sets share their routine window, points and models or not."""
+    whether the sets share their routine window, points, models and run thresholds or not."""
     rng = random.Random(5)
     sets = [
         Thresholds(plug_routine={"level_h": 12}),
@@ -237,6 +237,8 @@ def test_a_plug_scanned_under_several_sets_sharing_its_work_is_scanned_as_alone(
         Thresholds(plug_routine={"level_h": 12, "min_days": 25}),
         Thresholds(plug_routine={"level_h": 12, "half_life_days": 3}),
         Thresholds(plug_routine={"level_h": 12, "min_quiet_h": 5}),
+        Thresholds(plug_routine={"level_h": 12, "on_factor": 1.5, "band_factor": 1.5}),
+        Thresholds(plug_routine={"level_h": 12, "on_min_h": 30, "band_min_h": 20}),
     ]
     end = datetime.combine(DAY0 + timedelta(days=59), time(15), LOCAL_TZ).astimezone(UTC)
     start, seen = end - timedelta(days=30), set()
@@ -245,12 +247,21 @@ def test_a_plug_scanned_under_several_sets_sharing_its_work_is_scanned_as_alone(
         bits = {
             day: rng.getrandbits(48) & rng.getrandbits(48) & rng.getrandbits(48) for day in stored
         }
-        above = {day: rng.getrandbits(48) | rng.getrandbits(48) for day in stored}
+        # short runs above the ceiling, and a day now and then of long ones
+        above = {
+            day: rng.getrandbits(48) & rng.getrandbits(48) & rng.getrandbits(48)
+            if rng.random() < 0.9
+            else rng.getrandbits(48) | rng.getrandbits(48)
+            for day in stored
+        }
+        # breaks in most half-hours, and a day now and then without any (a long band)
+        band = {day: rng.getrandbits(48) if rng.random() < 0.9 else 0 for day in stored}
         shared: dict = {}
         for th in sets:
             for runs in (None, above):
-                alone = scan_plug(bits, th, start, end, levels=stored, above=runs)
-                again = scan_plug(bits, th, start, end, levels=stored, above=runs, shared=shared)
+                data = {"levels": stored, "above": runs, "band": band}
+                alone = scan_plug(bits, th, start, end, **data)
+                again = scan_plug(bits, th, start, end, **data, shared=shared)
                 assert again == alone
                 seen |= {a.basis for a in alone.alerts}
-    assert {"level", "routine", "on"} <= seen
+    assert {"level", "routine", "on", "band"} <= seen
