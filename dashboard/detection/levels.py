@@ -34,12 +34,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 SLOTS = 48
+_FULL_DAY = (1 << SLOTS) - 1  # every half-hour of a day, as bits
 NO_LEVEL = 255  # a half-hour without a reading
 OFFSET_W = 10.0  # c in log(watts + c): a standby's few watts of noise stay small
 MAX_W = 20_000.0
 _LO, _HI = math.log(OFFSET_W), math.log(OFFSET_W + MAX_W)
 UNIT = (_HI - _LO) / 254  # log units per level byte (about 3 %)
-_FULL_DAY = (1 << SLOTS) - 1  # every half-hour of a day, as bits
 GRID = 64  # points of the learned densities: a level byte q falls on q * GRID // 255
 NIGHT_SLOTS = range(2, 10)  # 01:00–05:00: the unattended load is learned from these
 BANDWIDTH = 0.3  # kernel width, log units

@@ -567,8 +567,8 @@ def _level_s(
     totals, roses = [], []
     total, previous, rose = 0.0, None, -1
     slots = kept[runs]
-    for t, v, new in zip(slots.tolist(), evidence[slots].tolist(), fresh.tolist(), strict=True):
-        if new:
+    for t, v, restart in zip(slots.tolist(), evidence[slots].tolist(), fresh.tolist(), strict=True):
+        if restart:
             total, previous, rose = 0.0, None, -1
         weight = 1 if previous is None else min(t - previous, levels.MAX_COVER)
         previous = t
