@@ -165,6 +165,15 @@ class AdvisoryGuard:
     def release(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):  # closing the session frees the lock anyway
+                # Unlocked here, not by the close alone: the server frees a closed session's
+                # locks when its backend exits, a moment later, and a waiting process that
+                # tried in that moment was refused (a flaky test under load).
+                self._conn.execute(
+                    text("SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"),
+                    {"k": SETUP_LOCK_KEY},
+                )
+                self._conn.commit()
+            with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
 
