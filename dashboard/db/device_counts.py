@@ -23,6 +23,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, tuple_
 
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema.devices import Device, DeviceCount, DeviceState
 
 log = logging.getLogger(__name__)
@@ -232,10 +233,17 @@ def fold(conn: Connection) -> int:
     delta committed meanwhile stays as it was."""
     t = DeviceCount.__table__
     key = (t.c.program_id, t.c.region_id, t.c.state, t.c.never_seen)
-    crowded = select(*key).group_by(*key).having(func.count() > 1)
-    gone = conn.execute(
-        delete(t).where(tuple_(*key).in_(crowded)).returning(*key, t.c.devices)
-    ).all()
+    # Built once, as the statements below: the worker runs this at every tick.
+    folded = prebuilt(
+        conn,
+        "device_counts.fold",
+        lambda _: (
+            delete(t)
+            .where(tuple_(*key).in_(select(*key).group_by(*key).having(func.count() > 1)))
+            .returning(*key, t.c.devices)
+        ),
+    )
+    gone = conn.execute(folded).all()
     if not gone:
         return 0
     sums: dict[tuple, int] = defaultdict(int)
@@ -247,8 +255,13 @@ def fold(conn: Connection) -> int:
         if c != 0
     ]
     if rows:
-        conn.execute(insert(t), rows)
+        conn.execute(_insert(conn), rows)
     return len(gone) - len(rows)
+
+
+def _insert(conn: Connection):
+    t = DeviceCount.__table__
+    return prebuilt(conn, "device_counts.insert", lambda _: insert(t))
 
 
 @dataclass(frozen=True)
@@ -268,20 +281,25 @@ def recount(conn: Connection) -> Recount:
     if conn.dialect.name == "postgresql":
         conn.execute(text("LOCK TABLE device_counts IN EXCLUSIVE MODE"))
     t = DeviceCount.__table__
-    gone = conn.execute(
-        delete(t).returning(t.c.program_id, t.c.region_id, t.c.state, t.c.never_seen, t.c.devices)
-    ).all()
+    cleared = prebuilt(  # built once, as the GROUP BY: the worker's daily pass runs them
+        conn,
+        "device_counts.clear",
+        lambda _: delete(t).returning(
+            t.c.program_id, t.c.region_id, t.c.state, t.c.never_seen, t.c.devices
+        ),
+    )
+    gone = conn.execute(cleared).all()
     kept: dict[tuple, int] = defaultdict(int)
     for p, r, s, n, c in gone:
         kept[(p, r, s, bool(n))] += c
-    fresh = _as_dict(conn.execute(fresh_counts()))
+    fresh = _as_dict(conn.execute(prebuilt(conn, "device_counts.fresh", lambda _: fresh_counts())))
     differed = sum(kept.get(k, 0) != fresh.get(k, 0) for k in kept.keys() | fresh.keys())
     rows = [
         {"program_id": p, "region_id": r, "state": s, "never_seen": n, "devices": c}
         for (p, r, s, n), c in fresh.items()
     ]
     if rows:
-        conn.execute(insert(t), rows)
+        conn.execute(_insert(conn), rows)
     return Recount(groups=len(rows), differed=differed)
 
 

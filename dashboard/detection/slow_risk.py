@@ -16,10 +16,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import AwayPeriod, CareRecipient, Device, DeviceDaily
 from dashboard.detection.decline import (
     HISTORY_DAYS,
@@ -48,11 +50,15 @@ class SlowRiskSummary:
 def _plugs(conn: Connection) -> dict[int, tuple[int, str]]:
     """Active plugs of people still enrolled: device id → (person id, device uid)."""
     d, r = Device.__table__, CareRecipient.__table__
-    query = (
-        select(d.c.id, d.c.recipient_id, d.c.device_uid)
-        .join(r, r.c.id == d.c.recipient_id)
-        .where(d.c.type_code == "smart_plug", d.c.status == "active", r.c.ended_on.is_(None))
-        .order_by(d.c.id)
+    query = prebuilt(  # built once: the worker's daily pass (and a replay's every day) runs it
+        conn,
+        "slow_risk.plugs",
+        lambda _: (
+            select(d.c.id, d.c.recipient_id, d.c.device_uid)
+            .join(r, r.c.id == d.c.recipient_id)
+            .where(d.c.type_code == "smart_plug", d.c.status == "active", r.c.ended_on.is_(None))
+            .order_by(d.c.id)
+        ),
     )
     return {row.id: (row.recipient_id, row.device_uid) for row in conn.execute(query)}
 
@@ -61,11 +67,16 @@ def _away_days(conn: Connection, first: date, judged: date) -> dict[int, set[dat
     """Per person, the days in ``[first, judged]`` they were marked away (not cancelled): a home
     left empty says nothing about how its person is doing."""
     a = AwayPeriod.__table__
-    rows = conn.execute(
-        select(a.c.recipient_id, a.c.starts_on, a.c.ends_on).where(
-            a.c.cancelled_at.is_(None), a.c.starts_on <= judged, a.c.ends_on > first
-        )
+    query = prebuilt(
+        conn,
+        "slow_risk.away_days",
+        lambda _: select(a.c.recipient_id, a.c.starts_on, a.c.ends_on).where(
+            a.c.cancelled_at.is_(None),
+            a.c.starts_on <= bindparam("judged", type_=a.c.starts_on.type),
+            a.c.ends_on > bindparam("first", type_=a.c.ends_on.type),
+        ),
     )
+    rows = conn.execute(query, {"judged": judged, "first": first})
     out: dict[int, set[date]] = defaultdict(set)
     for person, starts, ends in rows:
         day = max(starts, first)
@@ -83,19 +94,25 @@ def _scores(
     away = _away_days(conn, first, judged)
     ids = sorted(plugs)
     out = {}
+    query = prebuilt(
+        conn,
+        "slow_risk.days",
+        lambda c: select(
+            daily.c.device_id, daily.c.day, daily.c.above_slots, daily.c.watts_sum, daily.c.watts_n
+        ).where(
+            in_bound(c, daily.c.device_id, "ids"),
+            daily.c.day >= bindparam("first", type_=daily.c.day.type),
+            daily.c.day <= bindparam("judged", type_=daily.c.day.type),
+            daily.c.above_slots.is_not(None),
+            daily.c.watts_n > 0,
+        ),
+    )
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         days: dict[int, dict[date, DayFigures]] = defaultdict(dict)
-        query = select(
-            daily.c.device_id, daily.c.day, daily.c.above_slots, daily.c.watts_sum, daily.c.watts_n
-        ).where(
-            daily.c.device_id.in_(part),
-            daily.c.day >= first,
-            daily.c.day <= judged,
-            daily.c.above_slots.is_not(None),
-            daily.c.watts_n > 0,
-        )
-        for device_id, day, above, watts_sum, watts_n in conn.execute(query).all():
+        ids_bound = bound_values(conn, daily.c.device_id, part)
+        params = {"ids": ids_bound, "first": first, "judged": judged}
+        for device_id, day, above, watts_sum, watts_n in conn.execute(query, params).all():
             if day not in away.get(plugs[device_id][0], ()):
                 days[device_id][day] = DayFigures(int(above).bit_count(), watts_sum / watts_n)
         for device_id in part:
@@ -134,12 +151,12 @@ def update_slow_risk(conn: Connection, now: datetime) -> SlowRiskSummary:
         if person not in flagged or detail["above_ratio"] < flagged[person]["above_ratio"]:
             flagged[person] = detail
     r = CareRecipient.__table__
-    current = {
-        row.id: row.slow_risk_since
-        for row in conn.execute(
-            select(r.c.id, r.c.slow_risk_since).where(r.c.slow_risk_since.is_not(None))
-        )
-    }
+    flagged_now = prebuilt(
+        conn,
+        "slow_risk.flagged",
+        lambda _: select(r.c.id, r.c.slow_risk_since).where(r.c.slow_risk_since.is_not(None)),
+    )
+    current = {row.id: row.slow_risk_since for row in conn.execute(flagged_now)}
     actor = system_principal("detection").username
     # what a cleared person's plugs say now: the one that fell furthest, if any has an opinion
     latest: dict[int, DayRatio] = {}

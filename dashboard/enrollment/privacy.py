@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from dashboard.auth.principal import SessionUser
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import CareRecipient
 from dashboard.enrollment.common import audit, authorise
 from dashboard.settings import LOCAL_TZ
@@ -74,8 +75,20 @@ def purge_ended(
         raise ValueError("retention_days must be 0 or more")
     cutoff = now.astimezone(LOCAL_TZ).date() - timedelta(days=retention_days)
     r = CareRecipient.__table__
-    due = r.c.ended_on.is_not(None) & (r.c.ended_on <= cutoff) & r.c.pseudonymized_at.is_(None)
-    ids = tuple(conn.execute(select(r.c.id).where(due).order_by(r.c.id)).scalars())
+    query = prebuilt(  # built once: the worker's daily pass runs it
+        conn,
+        "privacy.purge_due",
+        lambda _: (
+            select(r.c.id)
+            .where(
+                r.c.ended_on.is_not(None),
+                r.c.ended_on <= bindparam("cutoff", type_=r.c.ended_on.type),
+                r.c.pseudonymized_at.is_(None),
+            )
+            .order_by(r.c.id)
+        ),
+    )
+    ids = tuple(conn.execute(query, {"cutoff": cutoff}).scalars())
     report = PurgeReport(cutoff.isoformat(), ids, dry_run)
     if dry_run:
         return report

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select, text
 
 from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
 from dashboard.db import partitions
 from dashboard.db.engine import Checkpoint, checkpoint_wal
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import AuditLog
 from dashboard.once_a_day import run_once_a_day
 from dashboard.ops.retention import RetentionReport, expire_events, retention_cutoff
@@ -92,9 +93,8 @@ def daily_retention(
         # claims of today: pysqlite reads outside a transaction, so two workers may both have
         # found none above; the one that sees another's committed claim gives way.
         claims = conn.execute(
-            select(func.count()).where(
-                AuditLog.action == DAILY_ACTION, AuditLog.at >= seoul_day_start(now)
-            )
+            prebuilt(conn, "ops.daily_claims", _claims_query),
+            {"action": DAILY_ACTION, "since": seoul_day_start(now)},
         ).scalar_one()
         if claims > 1:
             raise _Claimed
@@ -108,6 +108,14 @@ def daily_retention(
     except Exception:
         log.exception("daily retention failed; tomorrow's run expires what is due then")
         return None
+
+
+def _claims_query(_conn: Connection):
+    at = AuditLog.__table__.c.at
+    return select(func.count()).where(
+        AuditLog.action == bindparam("action", type_=AuditLog.__table__.c.action.type),
+        AuditLog.at >= bindparam("since", type_=at.type),
+    )
 
 
 def wal_checkpoint(engine: Engine, now: datetime, *, force: bool = False) -> Checkpoint | None:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Connection, Engine, Integer, bindparam, delete, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from dashboard.audit import write_audit
@@ -33,6 +33,8 @@ from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.clock import as_utc, require_aware
 from dashboard.db import partitions
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Device, DeviceEvent
 from dashboard.settings import LOCAL_TZ
 
@@ -118,7 +120,8 @@ def expire_events(
     cutoff = retention_cutoff(now, days)
     e = DeviceEvent.__table__
     with engine.connect() as conn:
-        devices = list(conn.execute(select(Device.id).order_by(Device.id)).scalars())
+        every = prebuilt(conn, "retention.devices", lambda _: select(Device.id).order_by(Device.id))
+        devices = list(conn.execute(every).scalars())
         expired = [
             p.name
             for p in (partitions.list_partitions(conn) if partitions.is_partitioned(conn) else [])
@@ -138,8 +141,8 @@ def expire_events(
         expired = dropped
     for start in range(0, len(devices), DEVICE_CHUNK):
         chunk = devices[start : start + DEVICE_CHUNK]
-        due = (e.c.device_id.in_(chunk), e.c.ts < cutoff)
         if dry_run:
+            due = (e.c.device_id.in_(chunk), e.c.ts < cutoff)
             with engine.connect() as conn:
                 query = select(func.count(), func.min(e.c.ts)).where(*due)
                 count, first = conn.execute(query).one()
@@ -149,9 +152,12 @@ def expire_events(
             continue
         while True:
             with engine.begin() as conn:
-                batch = select(e.c.id).where(*due).limit(batch_rows)
-                # ts < cutoff again outside: PostgreSQL then visits only the partitions left
-                deleted = conn.execute(delete(e).where(e.c.ts < cutoff, e.c.id.in_(batch))).rowcount
+                params = {
+                    "ids": bound_values(conn, e.c.device_id, chunk),
+                    "cutoff": cutoff,
+                    "rows": batch_rows,
+                }
+                deleted = conn.execute(_expire_batch(conn), params).rowcount
             total += deleted
             if deleted and progress is not None:
                 progress(total)
@@ -176,6 +182,24 @@ def expire_events(
             )
         log.info("%s", report)
     return report
+
+
+def _expire_batch(conn: Connection):
+    """Up to ``rows`` events of the devices ``ids`` from before ``cutoff``: built once per
+    process (the worker's daily pass runs it), the values bound at execution."""
+    e = DeviceEvent.__table__
+
+    def build(c: Connection):
+        cutoff = bindparam("cutoff", type_=e.c.ts.type)
+        batch = (
+            select(e.c.id)
+            .where(in_bound(c, e.c.device_id, "ids"), e.c.ts < cutoff)
+            .limit(bindparam("rows", type_=Integer()))
+        )
+        # ts < cutoff again outside: PostgreSQL then visits only the partitions left
+        return delete(e).where(e.c.ts < cutoff, e.c.id.in_(batch))
+
+    return prebuilt(conn, "retention.expire_batch", build)
 
 
 def _drop_partition(engine: Engine, name: str) -> int | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from dashboard.settings import LOCAL_TZ
 
@@ -45,7 +45,9 @@ def moments(times: Sequence[datetime], tick: timedelta) -> Iterator[Moment]:
     midnight = datetime.combine(first.astimezone(LOCAL_TZ).date(), time(0), LOCAL_TZ)
     k = -((midnight - first) // tick)  # the first tick at or after `first` is midnight + k·tick
     per_day = DAY // tick
-    grid = midnight + k * tick
+    # The grid counted in Seoul's wall clock, stamped in UTC like every time the product passes
+    # around (``dashboard.clock``; comparing times of one zone also skips the zone's offsets).
+    grid = (midnight + k * tick).astimezone(UTC)
     i, n = 0, len(times)
     while i < n or grid <= last:
         if i < n and (grid > last or times[i] < grid):
@@ -53,7 +55,7 @@ def moments(times: Sequence[datetime], tick: timedelta) -> Iterator[Moment]:
         else:
             at, is_tick, day = grid, True, k % per_day == 0 and grid > first
             k += 1
-            grid = midnight + k * tick
+            grid = (midnight + k * tick).astimezone(UTC)
         start = i
         while i < n and times[i] == at:
             i += 1
