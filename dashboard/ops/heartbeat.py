@@ -9,8 +9,9 @@ import os
 import socket
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import AppMeta
 
 if TYPE_CHECKING:  # the engine's import costs the 시스템 상태 page's reads their start
@@ -36,6 +37,19 @@ def record_tick(conn: Connection, summary: TickSummary) -> None:
         }
     )
     row = {"value": value, "updated_at": summary.now}
-    done = conn.execute(update(AppMeta).where(AppMeta.key == LAST_TICK_KEY).values(**row))
+    m = AppMeta.__table__
+    recorded = prebuilt(  # built once: every tick runs it
+        conn,
+        "heartbeat.last_tick",
+        lambda _: (
+            update(m)
+            .where(m.c.key == LAST_TICK_KEY)
+            .values(
+                value=bindparam("b_value", type_=m.c.value.type),
+                updated_at=bindparam("b_at", type_=m.c.updated_at.type),
+            )
+        ),
+    )
+    done = conn.execute(recorded, {"b_value": value, "b_at": summary.now})
     if done.rowcount == 0:
         conn.execute(insert(AppMeta).values(key=LAST_TICK_KEY, **row))

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, case, false, or_, select, text
 
 from dashboard.clock import require_aware
 from dashboard.db.device_counts import fold
-from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState, DeviceType
+from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState
 from dashboard.detection import left_on
 from dashboard.detection.levels import level_due
 from dashboard.detection.records import mark_checked
@@ -131,6 +131,10 @@ def on_events(
     evaluate(conn, load_facts_by_id(conn, ids), th, now)
 
 
+# The routine condition's own view of device_state, made once (an alias copies every column).
+_ROUTINE_STATE = DeviceState.__table__.alias("routine_state")
+
+
 def _candidates(conn: Connection, th: Thresholds, now: datetime):
     """Devices where some silence rule could hold or clear: a superset, judged by the pure rules.
 
@@ -141,8 +145,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     the database's time went into evaluating the whole list row by row).
     """
     d, s, a = Device.__table__, DeviceState.__table__, Alert.__table__
-    timeouts = dict(conn.execute(select(DeviceType.code, DeviceType.heartbeat_timeout_s)).all())
-    timeouts |= th.device_silent.timeout_s
+    timeouts = silence_timeouts(conn, th)
     by_type: dict[str, list] = {
         code: [s.c.last_seen_at < now - timedelta(seconds=seconds)]
         for code, seconds in timeouts.items()
@@ -156,7 +159,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     # Quiet homes with a usable routine, each at most every ``score_every_min`` (staggered).
     # A district may score sooner (its own min_quiet_h): the superset takes the shortest.
     cfg, rt = th.plug_routine, DeviceRoutine.__table__
-    own_state = DeviceState.__table__.alias("routine_state")
+    own_state = _ROUTINE_STATE
     min_quiet_h = min(v.plug_routine.min_quiet_h for v in th.district_variants())
     routine_due = (
         and_(

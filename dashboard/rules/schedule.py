@@ -77,29 +77,43 @@ def store_due(conn: Connection, due: Sequence[tuple[int, datetime | None, dateti
             unseen.append(row)
         else:
             seen.append(row | {"b_seen": as_utc(last_seen)})
+    # Built once (``db.prebuilt``): the worker's tick runs them every minute.
     if seen:
-        conn.execute(
-            update(s)
-            .where(
-                and_(s.c.device_id == bindparam("b_id"), s.c.last_seen_at == bindparam("b_seen"))
-            )
-            .values(rules_due_at=bindparam("b_due")),
-            seen,
+        seen_update = prebuilt(
+            conn,
+            "schedule.store_due_seen",
+            lambda _: (
+                update(s)
+                .where(
+                    and_(
+                        s.c.device_id == bindparam("b_id"), s.c.last_seen_at == bindparam("b_seen")
+                    )
+                )
+                .values(rules_due_at=bindparam("b_due"))
+            ),
         )
+        conn.execute(seen_update, seen)
     if unseen:
-        conn.execute(
-            update(s)
-            .where(and_(s.c.device_id == bindparam("b_id"), s.c.last_seen_at.is_(None)))
-            .values(rules_due_at=bindparam("b_due")),
-            unseen,
+        unseen_update = prebuilt(
+            conn,
+            "schedule.store_due_unseen",
+            lambda _: (
+                update(s)
+                .where(and_(s.c.device_id == bindparam("b_id"), s.c.last_seen_at.is_(None)))
+                .values(rules_due_at=bindparam("b_due"))
+            ),
         )
+        conn.execute(unseen_update, unseen)
 
 
 def check_basis(conn: Connection, basis: str, now: datetime) -> bool:
     """Clear every due time (the devices' and the routines') when ``basis`` (``due.basis``: the
     thresholds and timeouts) is not the one they were computed with; True when cleared."""
     m = AppMeta.__table__
-    stored = conn.execute(select(m.c.value).where(m.c.key == BASIS_KEY)).scalar_one_or_none()
+    stored_basis = prebuilt(  # built once: every tick reads it
+        conn, "schedule.basis", lambda _: select(m.c.value).where(m.c.key == BASIS_KEY)
+    )
+    stored = conn.execute(stored_basis).scalar_one_or_none()
     if stored == basis:
         return False
     s, rt = DeviceState.__table__, DeviceRoutine.__table__

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from dashboard.db.inlist import in_values
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, DeviceState
 from dashboard.rules.facts import chunks
 from dashboard.rules.lifecycle import dialect_insert
@@ -39,16 +40,24 @@ def sync_device_states(conn: Connection, device_ids: Iterable[int], now: datetim
     a, s = Alert.__table__, DeviceState.__table__
     alerts: dict[int, list[tuple[str, str, str]]] = {i: [] for i in ids}
     current: dict[int, str] = {}
+    # Built once (``db.prebuilt``): every evaluation runs them.
+    open_query = prebuilt(
+        conn,
+        "state.open_alerts",
+        lambda c: select(a.c.device_id, a.c.kind, a.c.rule, a.c.stage).where(
+            in_bound(c, a.c.device_id, "ids"), a.c.status != "closed"
+        ),
+    )
+    state_query = prebuilt(
+        conn,
+        "state.states",
+        lambda c: select(s.c.device_id, s.c.state).where(in_bound(c, s.c.device_id, "ids")),
+    )
     for part in chunks(ids):
-        for row in conn.execute(
-            select(a.c.device_id, a.c.kind, a.c.rule, a.c.stage).where(
-                in_values(conn, a.c.device_id, part), a.c.status != "closed"
-            )
-        ):
+        params = {"ids": bound_values(conn, a.c.device_id, part)}
+        for row in conn.execute(open_query, params):
             alerts[row.device_id].append((row.kind, row.rule, row.stage))
-        for row in conn.execute(
-            select(s.c.device_id, s.c.state).where(in_values(conn, s.c.device_id, part))
-        ):
+        for row in conn.execute(state_query, params):
             current[row.device_id] = row.state
     changed: list[dict] = []
     missing = []
@@ -61,12 +70,20 @@ def sync_device_states(conn: Connection, device_ids: Iterable[int], now: datetim
         elif current[device_id] != state:
             changed.append({"d": device_id, "state": state, "since": now})
     if changed:  # one executemany, not a round trip per device
-        conn.execute(
-            update(s)
-            .where(s.c.device_id == bindparam("d"))
-            .values(state=bindparam("state"), state_since=bindparam("since"), updated_at=now),
-            changed,
+        moved = prebuilt(
+            conn,
+            "state.update",
+            lambda _: (
+                update(s)
+                .where(s.c.device_id == bindparam("d"))
+                .values(
+                    state=bindparam("state"),
+                    state_since=bindparam("since"),
+                    updated_at=bindparam("at", type_=s.c.updated_at.type),
+                )
+            ),
         )
+        conn.execute(moved, [row | {"at": now} for row in changed])
     if missing:  # a device that never reported still needs its row to show as offline
         stmt = dialect_insert(conn, s).on_conflict_do_nothing(index_elements=["device_id"])
         for row in missing:
