@@ -28,9 +28,10 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from itertools import islice
+from operator import attrgetter
 
 from sqlalchemy import Connection, select
 
@@ -60,6 +61,18 @@ from dashboard.settings import LOCAL_TZ
 # part of it the rules' facts carry: derived, so a field added to both is mirrored as well.
 INGEST_FIELDS = tuple(f.name for f in fields(IngestState))
 STATE_FIELDS = tuple(name for name in INGEST_FIELDS if name in DeviceFacts.__dataclass_fields__)
+_state_values = attrgetter(*STATE_FIELDS)
+# ``dataclasses.replace`` for the view built at most moments, without its walk over the fields'
+# definitions: every field is an ``__init__`` argument, so the result is the same object.
+FACT_FIELDS = tuple(f.name for f in fields(DeviceFacts))
+assert all(f.init for f in fields(DeviceFacts))
+_fact_values = attrgetter(*FACT_FIELDS)
+
+
+def _replaced(base: DeviceFacts, changes: dict) -> DeviceFacts:
+    values = dict(zip(FACT_FIELDS, _fact_values(base), strict=True))
+    values.update(changes)
+    return DeviceFacts(**values)
 
 
 def would_change(
@@ -230,12 +243,11 @@ class Mirror:
         if self.base is None:
             return None
         if self._view is None:
-            self._view = replace(
-                self.base,
-                routine=self.routine if self.base.type_code == "smart_plug" else None,
-                levels=self._level_facts() if self.base.type_code == "smart_plug" else None,
-                **{name: getattr(self.state, name) for name in STATE_FIELDS},
-            )
+            plug = self.base.type_code == "smart_plug"
+            changes = dict(zip(STATE_FIELDS, _state_values(self.state), strict=True))
+            changes["routine"] = self.routine if plug else None
+            changes["levels"] = self._level_facts() if plug else None
+            self._view = _replaced(self.base, changes)
         return self._view
 
     def _routine_due(self, th: Thresholds, now: datetime) -> bool:

@@ -21,8 +21,12 @@ from dashboard.rules.model import DeviceFacts
 
 
 def _latest(*times: datetime | None) -> datetime | None:
-    known = [t for t in times if t is not None]
-    return max(known) if known else None
+    # ``max`` of the known times, unrolled (the first on a tie): every rule and due time asks.
+    latest = None
+    for t in times:
+        if t is not None and (latest is None or t > latest):
+            latest = t
+    return latest
 
 
 def quiet_since(facts: DeviceFacts, rule: str, last: datetime | None) -> datetime | None:

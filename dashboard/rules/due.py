@@ -58,11 +58,15 @@ def device_due(
     every tick (a wanderer outside its zone). ``th`` is the city's thresholds (the district's
     are picked here, as the rules do)."""
     local = th.for_region(facts.region_code)
-    ahead = [t for t in _thresholds(facts, th, local, now, readings) if t is not None and t >= now]
     # Set back by (id mod SPREAD_MIN) minutes: devices judged together at one tick (after a
     # restart, a new threshold file) come back spread over that many ticks, not all at once.
-    cap = now + MAX_WAIT - timedelta(minutes=facts.device_id % SPREAD_MIN)
-    return min([cap, *ahead])
+    due = now + MAX_WAIT - timedelta(minutes=facts.device_id % SPREAD_MIN)
+    # The earliest threshold still ahead, the cap first on a tie (as ``min`` picks); one pass,
+    # no list: the tick works this out for every device it judges.
+    for t in _thresholds(facts, th, local, now, readings):
+        if t is not None and now <= t < due:
+            due = t
+    return due
 
 
 def _thresholds(
@@ -119,12 +123,13 @@ def _plug(
         yield since + timedelta(hours=local.plug_routine.min_quiet_h)
     live = live_since(facts, "plug_no_change", last)
     ladder = plug_ladder(facts.no_change_hours, local)
+    steps = [timedelta(hours=hours) for hours in ladder]
     starts = {since, live or since}
     if facts.last_change_at is not None:  # the ladder's clock when the routine is scored
         starts.add(quiet_since(facts, "plug_no_change", max(facts.last_change_at, since)))
     for start in starts:
-        for hours in ladder:
-            yield start + timedelta(hours=hours)
+        for step in steps:
+            yield start + step
     cfg = local.plug_routine
     for hours in ladder:  # the net, on the spell since the last sign of life
         yield since + timedelta(hours=hours + cfg.net_delay_h)

@@ -41,7 +41,8 @@ FOLLOWING_RULES = frozenset({"wander_left_zone"})
 
 def worse(a: str | None, b: str | None) -> str | None:
     """The graver of two stages (``None`` is below every stage)."""
-    return max(a, b, key=lambda s: STAGE_RANK.get(s or "", 0))
+    # ``max`` with a key, unrolled (the first on a tie): the rules call this at every evaluation.
+    return b if STAGE_RANK.get(b or "", 0) > STAGE_RANK.get(a or "", 0) else a
 
 
 def dedup_key(rule: str, recipient_id: int | None, device_id: int) -> str:
