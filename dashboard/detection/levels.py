@@ -28,7 +28,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -89,6 +89,9 @@ def merge_levels(old: bytes | None, sums: Mapping[int, tuple[float, int]]) -> by
     return bytes(levels + counts)
 
 
+_NO_DAY = bytes([NO_LEVEL]) * SLOTS
+
+
 def day_levels(stored: bytes | None) -> np.ndarray:
     """The 48 level bytes of a stored day (all ``NO_LEVEL`` for None)."""
     if not stored:
@@ -146,6 +149,13 @@ class LevelModel:
     def evidence(self, day: date, slot: int, q: int) -> float:
         wk = int(self.split and _weekend(day))
         return float(self.table[wk, slot, q * GRID // 255]) / SCALE
+
+    @cached_property
+    def values(self) -> list[list[list[float]]]:
+        """``evidence``'s values as lists, [weekend][slot][grid point]: :func:`_run` reads one
+        per stored half-hour, and indexing a numpy array one element at a time cost more than
+        the CUSUM itself (the same doubles: int8 / SCALE, correctly rounded either way)."""
+        return (self.table.astype(np.float64) / SCALE).tolist()
 
     def to_bytes(self) -> bytes:
         ordinal = self.learned_on.toordinal() if self.learned_on else 0
@@ -459,15 +469,17 @@ def _run(
     """The CUSUM from ``s`` over the stored half-hours from ``first``'s ``first_slot`` to
     ``today``'s ``last_slot``."""
     previous = None  # the last stored half-hour before, counted from ``first``
+    values = model.values
     for k in range((today - first).days + 1):
         day = first + timedelta(days=k)
-        levels = day_levels(days.get(day))
-        table = model.table[int(model.split and _weekend(day))]
+        stored = days.get(day)
+        levels = bytes(stored[:SLOTS]) if stored else _NO_DAY  # as ``day_levels`` reads it
+        table = values[int(model.split and _weekend(day))]
         for slot in range(first_slot if k == 0 else 0, last_slot + 1 if day == today else SLOTS):
-            q = int(levels[slot])
+            q = levels[slot]
             if q == NO_LEVEL:
                 continue
-            e = float(table[slot, q * GRID // 255]) / SCALE
+            e = table[slot][q * GRID // 255]
             index = k * SLOTS + slot
             weight = 1 if previous is None else min(index - previous, MAX_COVER)
             previous = index
