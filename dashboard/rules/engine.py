@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, case, false, or_, select, text
+from sqlalchemy import Connection, Select, and_, bindparam, case, false, or_, select, text
 
 from dashboard.clock import require_aware
 from dashboard.db.device_counts import fold
@@ -135,7 +135,55 @@ def on_events(
 _ROUTINE_STATE = DeviceState.__table__.alias("routine_state")
 
 
+class _Cuts:
+    """The times the candidates' conditions compare with, ``now`` less a threshold: literal
+    values (``now`` given), or bound parameters of a statement built once per basis, whose
+    values each tick binds (``values``)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now
+        self.deltas: dict[str, timedelta] = {}
+
+    def at(self, column, delta: timedelta = timedelta(0)):
+        if self.now is not None:
+            return self.now - delta
+        name = f"cut_{len(self.deltas)}"
+        self.deltas[name] = delta
+        return bindparam(name, type_=column.type)
+
+    def values(self, now: datetime) -> dict[str, datetime]:
+        return {name: now - delta for name, delta in self.deltas.items()}
+
+
+# The tick's candidate query per (dialect, ``due.basis``): everything it is built from besides
+# ``now`` (the thresholds, the types' timeouts). Building it and its cache key took longer
+# than running it on a small installation, at every tick.
+_TICK_QUERIES: dict[tuple[str, str], tuple[Select, _Cuts]] = {}
+
+
+def _candidate_query(conn: Connection, th: Thresholds, timeouts: dict[str, int], key: str):
+    found = _TICK_QUERIES.get((conn.dialect.name, key))
+    if found is None:
+        if len(_TICK_QUERIES) > 16:  # thresholds edited many times in one process
+            _TICK_QUERIES.clear()
+        d, st, cuts = Device.__table__, DeviceState.__table__, _Cuts()
+        query = (
+            select(d.c.id)
+            .select_from(d.outerjoin(st, st.c.device_id == d.c.id))
+            .where(d.c.status == "active", _condition(th, timeouts, cuts))
+            .order_by(d.c.id)
+        )
+        found = _TICK_QUERIES[(conn.dialect.name, key)] = (query, cuts)
+    return found
+
+
 def _candidates(conn: Connection, th: Thresholds, now: datetime):
+    """Devices where some silence rule could hold or clear (a condition on ``devices`` joined
+    with ``device_state``, at ``now``): :func:`_condition` with literal times."""
+    return _condition(th, silence_timeouts(conn, th), _Cuts(now))
+
+
+def _condition(th: Thresholds, timeouts: dict[str, int], cuts: _Cuts):
     """Devices where some silence rule could hold or clear: a superset, judged by the pure rules.
 
     Most devices are fine and never leave the database; the conditions mirror the rules with
@@ -145,14 +193,13 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     the database's time went into evaluating the whole list row by row).
     """
     d, s, a = Device.__table__, DeviceState.__table__, Alert.__table__
-    timeouts = silence_timeouts(conn, th)
     by_type: dict[str, list] = {
-        code: [s.c.last_seen_at < now - timedelta(seconds=seconds)]
+        code: [s.c.last_seen_at < cuts.at(s.c.last_seen_at, timedelta(seconds=seconds))]
         for code, seconds in timeouts.items()
     }
 
     def quiet(hours: float):
-        cut = now - timedelta(hours=hours)
+        cut = cuts.at(s.c.last_activity_at, timedelta(hours=hours))
         return or_(s.c.last_activity_at.is_(None), s.c.last_activity_at <= cut)
 
     first_plug_signal = plug_ladder(th.plug_no_change.min_hours, th)[0]
@@ -163,7 +210,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     min_quiet_h = min(v.plug_routine.min_quiet_h for v in th.district_variants())
     routine_due = (
         and_(
-            s.c.last_activity_at <= now - timedelta(hours=min_quiet_h),
+            s.c.last_activity_at <= cuts.at(s.c.last_activity_at, timedelta(hours=min_quiet_h)),
             d.c.id.in_(
                 # Its own view of device_state: a subquery that referred to the outer one would
                 # be evaluated once per device.
@@ -181,13 +228,14 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
                     ),
                     or_(
                         rt.c.checked_at.is_(None),
-                        rt.c.checked_at <= now - timedelta(minutes=cfg.score_every_min),
+                        rt.c.checked_at
+                        <= cuts.at(rt.c.checked_at, timedelta(minutes=cfg.score_every_min)),
                     ),
                     # Not before the spell can first reach a stage, unless the home showed a
                     # sign of life since it was scored (a new spell).
                     or_(
                         rt.c.score_due_at.is_(None),
-                        rt.c.score_due_at <= now,
+                        rt.c.score_due_at <= cuts.at(rt.c.score_due_at),
                         rt.c.checked_at < own_state.c.last_activity_at,
                     ),
                 )
@@ -202,7 +250,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     standby = rt.c.background_high_w <= left_on.standby_high_max(th.plug_no_change.power_margin_w)
     on_due = (
         and_(
-            s.c.above_since <= now - timedelta(hours=cfg.on_min_h),
+            s.c.above_since <= cuts.at(s.c.above_since, timedelta(hours=cfg.on_min_h)),
             d.c.id.in_(select(rt.c.device_id).where(rt.c.on_h.is_not(None), standby)),
         )
         if cfg.enabled and cfg.on_enabled
@@ -220,7 +268,7 @@ def _candidates(conn: Connection, th: Thresholds, now: datetime):
     )
     # Judged again only once a rule's threshold is reached or something cleared the due time
     # (an event, a staff edit): nothing else can change a decision (``rules.due``).
-    due = or_(s.c.rules_due_at.is_(None), s.c.rules_due_at <= now)
+    due = or_(s.c.rules_due_at.is_(None), s.c.rules_due_at <= cuts.at(s.c.rules_due_at))
     return and_(
         due,
         or_(
@@ -309,16 +357,13 @@ def run_silence_tick(
     if not _try_tick_lock(conn):
         return TickSummary(now=now, skipped=True)
     th = thresholds or current_thresholds()
-    check_basis(conn, basis(th, silence_timeouts(conn, th)), now)
+    timeouts = silence_timeouts(conn, th)
+    key = basis(th, timeouts)
+    check_basis(conn, key, now)
     # The ids first, on devices and their state alone; then the facts of those few by id (a
     # join of every device with its person and dong would cost more than the rest of the tick).
-    d, st = Device.__table__, DeviceState.__table__
-    ids = conn.execute(
-        select(d.c.id)
-        .select_from(d.outerjoin(st, st.c.device_id == d.c.id))
-        .where(d.c.status == "active", _candidates(conn, th, now))
-        .order_by(d.c.id)
-    ).scalars()
+    query, cuts = _candidate_query(conn, th, timeouts, key)
+    ids = conn.execute(query, cuts.values(now)).scalars()
     facts = load_facts_by_id(conn, list(ids))
     changes, states, judged, readings = _evaluate(conn, facts, th, now)
     if th.plug_routine.enabled:
