@@ -63,16 +63,13 @@ INGEST_FIELDS = tuple(f.name for f in fields(IngestState))
 STATE_FIELDS = tuple(name for name in INGEST_FIELDS if name in DeviceFacts.__dataclass_fields__)
 _state_values = attrgetter(*STATE_FIELDS)
 # ``dataclasses.replace`` for the view built at most moments, without its walk over the fields'
-# definitions: every field is an ``__init__`` argument, so the result is the same object.
+# definitions: every field is a positional ``__init__`` argument in this order, so the result
+# is the same object.
 FACT_FIELDS = tuple(f.name for f in fields(DeviceFacts))
-assert all(f.init for f in fields(DeviceFacts))
+assert all(f.init and not f.kw_only for f in fields(DeviceFacts))
 _fact_values = attrgetter(*FACT_FIELDS)
-
-
-def _replaced(base: DeviceFacts, changes: dict) -> DeviceFacts:
-    values = dict(zip(FACT_FIELDS, _fact_values(base), strict=True))
-    values.update(changes)
-    return DeviceFacts(**values)
+_STATE_AT = tuple(FACT_FIELDS.index(name) for name in STATE_FIELDS)
+_ROUTINE_AT, _LEVELS_AT = FACT_FIELDS.index("routine"), FACT_FIELDS.index("levels")
 
 
 def would_change(
@@ -244,10 +241,12 @@ class Mirror:
             return None
         if self._view is None:
             plug = self.base.type_code == "smart_plug"
-            changes = dict(zip(STATE_FIELDS, _state_values(self.state), strict=True))
-            changes["routine"] = self.routine if plug else None
-            changes["levels"] = self._level_facts() if plug else None
-            self._view = _replaced(self.base, changes)
+            values = list(_fact_values(self.base))
+            for at, value in zip(_STATE_AT, _state_values(self.state), strict=True):
+                values[at] = value
+            values[_ROUTINE_AT] = self.routine if plug else None
+            values[_LEVELS_AT] = self._level_facts() if plug else None
+            self._view = DeviceFacts(*values)
         return self._view
 
     def _routine_due(self, th: Thresholds, now: datetime) -> bool:
