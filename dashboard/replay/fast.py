@@ -356,10 +356,15 @@ def load_base(
 
 
 def load_learned(
-    conn: Connection, ids: list[int]
+    conn: Connection, ids: list[int], base: Mapping[int, DeviceFacts | None]
 ) -> dict[int, tuple[Background | None, Routine | None]]:
-    """Each device's background and routine as the last daily learning stored them."""
-    backgrounds, routines = load_backgrounds(conn, ids), load_routines(conn, ids)
+    """Each device's background and routine as the last daily learning stored them. A routine
+    the facts just loaded (``base``: ``enrich`` attaches the stored one to a quiet plug) is
+    that same row, read once."""
+    known = {i: f.routine for i in ids if (f := base.get(i)) is not None and f.routine is not None}
+    rest = [i for i in ids if i not in known]
+    routines = known | (load_routines(conn, rest) if rest else {})
+    backgrounds = load_backgrounds(conn, ids)
     return {i: (backgrounds.get(i), routines.get(i)) for i in ids}
 
 
@@ -375,7 +380,10 @@ def load_level_facts(
     if not th.plug_routine.enabled:
         return {}
     on = [i for i in ids if (f := base.get(i)) is not None and th.level_enabled_in(f.region_code)]
-    return load_levels(conn, on, now.astimezone(LOCAL_TZ).date()) if on else {}
+    # ``enrich`` loaded the same (``load_levels`` at the same ``now``) for its quiet plugs.
+    known = {i: f.levels for i in on if (f := base[i]) is not None and f.levels is not None}
+    rest = [i for i in on if i not in known]
+    return known | (load_levels(conn, rest, now.astimezone(LOCAL_TZ).date()) if rest else {})
 
 
 def refresh(conn: Connection, mirror: Mirror, th: Thresholds, now: datetime) -> None:
@@ -384,7 +392,7 @@ def refresh(conn: Connection, mirror: Mirror, th: Thresholds, now: datetime) -> 
     base = load_base(conn, ids, th, now)
     mirror.refreshed(
         base.get(mirror.device_id),
-        load_learned(conn, ids)[ids[0]],
+        load_learned(conn, ids, base)[ids[0]],
         load_level_facts(conn, ids, th, now, base).get(ids[0]),
     )
 
@@ -418,7 +426,7 @@ def reload(conn: Connection, mirrors: Iterable[Mirror], th: Thresholds, now: dat
         open_stages[device_id][rule] = stage
     # The state row as ingestion reads it before merging (a device that never reported: none).
     states = {row[0]: IngestState(*row[1:]) for row in conn.execute(state_query, params)}
-    learned = load_learned(conn, ids)
+    learned = load_learned(conn, ids, loaded)
     level_facts = load_level_facts(conn, ids, th, now, loaded)
     for device_id, mirror in by_id.items():
         state = states.get(device_id, IngestState())
