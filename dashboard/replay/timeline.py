@@ -10,16 +10,15 @@ divide a day so that each boundary is a tick. The clock runs from the first read
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import NamedTuple
 
 from dashboard.settings import LOCAL_TZ
 
 DAY = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
-class Moment:
+class Moment(NamedTuple):  # a tuple: a year has 52,560 of them, built faster than a dataclass
     at: datetime
     start: int  # readings[start:end] arrive at this moment (empty when start == end)
     end: int
