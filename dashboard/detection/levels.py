@@ -28,7 +28,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -52,6 +52,11 @@ RESET = 2.0  # a half-hour with e ≤ −RESET resets S
 SUPPORT_SHARE = 0.5
 ACTIVE_MARGIN_W = 5.0  # the unattended top: the nights' 95th percentile + max(5 W, 10 %)
 SCALE = 40  # stored evidence: round(e × SCALE) in a signed byte (±120 for ±CLIP)
+# A table byte's evidence by the byte's unsigned value (int8 / SCALE, the same doubles): the
+# CUSUM reads one per stored half-hour, and indexing a numpy array one element at a time cost
+# more than the CUSUM itself. One table for all models: a per-model float copy held ≈ 200 KiB
+# in every cached model (≈ 1 GB in a worker's cache of 4,096; a review's measurement).
+_EVIDENCE = tuple((b - 256 if b > 127 else b) / SCALE for b in range(256))
 LOOKBACK_DAYS = 4  # S is run over this many local days (today included)
 # A half-hour's evidence counts for the half-hours since the last one with a reading, at most
 # this many: an hourly plug fills every other half-hour and weighs as much as a half-hourly one.
@@ -149,13 +154,6 @@ class LevelModel:
     def evidence(self, day: date, slot: int, q: int) -> float:
         wk = int(self.split and _weekend(day))
         return float(self.table[wk, slot, q * GRID // 255]) / SCALE
-
-    @cached_property
-    def values(self) -> list[list[list[float]]]:
-        """``evidence``'s values as lists, [weekend][slot][grid point]: :func:`_run` reads one
-        per stored half-hour, and indexing a numpy array one element at a time cost more than
-        the CUSUM itself (the same doubles: int8 / SCALE, correctly rounded either way)."""
-        return (self.table.astype(np.float64) / SCALE).tolist()
 
     def to_bytes(self) -> bytes:
         ordinal = self.learned_on.toordinal() if self.learned_on else 0
@@ -469,17 +467,17 @@ def _run(
     """The CUSUM from ``s`` over the stored half-hours from ``first``'s ``first_slot`` to
     ``today``'s ``last_slot``."""
     previous = None  # the last stored half-hour before, counted from ``first``
-    values = model.values
+    table = model.table.tobytes()  # [weekend][slot][grid point], C order
     for k in range((today - first).days + 1):
         day = first + timedelta(days=k)
         stored = days.get(day)
         levels = bytes(stored[:SLOTS]) if stored else _NO_DAY  # as ``day_levels`` reads it
-        table = values[int(model.split and _weekend(day))]
+        half = int(model.split and _weekend(day)) * SLOTS * GRID
         for slot in range(first_slot if k == 0 else 0, last_slot + 1 if day == today else SLOTS):
             q = levels[slot]
             if q == NO_LEVEL:
                 continue
-            e = table[slot][q * GRID // 255]
+            e = _EVIDENCE[table[half + slot * GRID + q * GRID // 255]]
             index = k * SLOTS + slot
             weight = 1 if previous is None else min(index - previous, MAX_COVER)
             previous = index

@@ -250,7 +250,7 @@ class Mirror:
         return self._view
 
     def _routine_due(self, th: Thresholds, now: datetime) -> bool:
-        """The tick's own extra candidates (``engine._candidates``): a quiet plug with a usable
+        """The tick's own extra candidates (``engine._condition``): a quiet plug with a usable
         routine, which the ingest pre-filter leaves to the tick (so not on arrivals alone)."""
         region = self.base.region_code if self.base is not None else None
         cfg, routine, quiet = (
@@ -268,7 +268,7 @@ class Mirror:
             and above is not None
             and (now - above).total_seconds() >= cfg.on_min_h * 3600
         ):
-            return True  # the left-on test's candidate (engine._candidates: on_due)
+            return True  # the left-on test's candidate (engine._condition: on_due)
         return (
             (
                 len(routine.reference_days) >= cfg.min_days

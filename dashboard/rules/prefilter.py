@@ -14,7 +14,7 @@ update or close an alert for it, and leaves out only devices where every rule pr
 - its battery is under ``battery.low_pct``;
 - it is silent past its type's timeout (a batch of late events only), or its last sign of life
   is older than the smallest threshold of its type's quiet rule (plug ladder, call days, robot
-  interaction) — the same conditions as the silence tick's candidates (``engine._candidates``);
+  interaction) — the same conditions as the silence tick's candidates (``engine._condition``);
 - it is a plug above its background's ceiling for ``on_min_h`` (the left-on test), or whose
   band has held for the band test's threshold by its record (``band_h``, which ingestion reads
   with the background): the band test judges the band up to the last report, so only a

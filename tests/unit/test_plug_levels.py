@@ -127,6 +127,24 @@ def test_learning_needs_reference_days_and_round_trips():
         levels.LevelModel.from_bytes(b"\x02" + blob[1:])
 
 
+def test_the_cusum_reads_the_models_own_evidence_and_keeps_nothing_beside_it():
+    """The CUSUM reads a table byte's evidence from one shared table: the same doubles as
+    ``evidence`` (int8 / SCALE), and a scored model holds no copy of its table in floats (one
+    per cached model held ≈ 1 GB in a worker's cache; a review's measurement)."""
+    signed = np.arange(256, dtype=np.uint8).view(np.int8)
+    assert tuple(float(b) / levels.SCALE for b in signed) == levels._EVIDENCE
+    model = levels.learn_levels(history(), TODAY)
+    for day, slot, q in ((TODAY, 24, 3), (TODAY + timedelta(days=2), 40, 200), (TODAY, 0, 254)):
+        wk = int(model.split and day.weekday() >= 5)
+        at_q = model.table.tobytes()[
+            (wk * levels.SLOTS + slot) * levels.GRID + q * levels.GRID // 255
+        ]
+        assert levels._EVIDENCE[at_q] == model.evidence(day, slot, q)
+    before = dict(vars(model))
+    levels.score_levels(model, history(4), at(TODAY - timedelta(days=1), 23), LOCAL_TZ)
+    assert vars(model).keys() == before.keys()
+
+
 def test_a_stop_at_the_night_load_builds_evidence_a_use_resets_it():
     model = levels.learn_levels(history(), TODAY)
     # up as usual until 10:00 (slot 20), then the night load only
