@@ -667,6 +667,11 @@ def scan_plug(
         shortest = min(ladder[0], cfg.min_quiet_h if cfg.enabled else ladder[0])
     last = end.astimezone(LOCAL_TZ).date() + timedelta(days=1)
     shared = {} if shared is None else shared
+    # Its keys name thresholds, not the plug: a dict passed with another plug's data would
+    # hand back the first plug's results, so that fails loudly (the data's identities).
+    plug = (id(days), id(levels), id(changes), id(band), id(background_since))
+    if shared.setdefault("plug", plug) != plug:
+        raise ValueError("scan_plug: a shared dict serves the scans of one plug's data")
     # ``above`` is the plug's, or None where the set does not judge it
     key = ("days", cfg.window_days, cfg.min_days, cfg.half_life_days, last, above is None)
     d = _once(shared, key, lambda: _Days(days, th, background_since, last, changes, above, band))

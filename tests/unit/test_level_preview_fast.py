@@ -10,6 +10,7 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -265,3 +266,18 @@ def test_a_plug_scanned_under_several_sets_sharing_its_work_is_scanned_as_alone(
                 assert again == alone
                 seen |= {a.basis for a in alone.alerts}
     assert {"level", "routine", "on", "band"} <= seen
+
+
+def test_a_shared_dict_serves_one_plugs_data_only():
+    """The shared dict's keys name thresholds, not the plug: passed with another plug's data it
+    would hand back the first plug's results, so it is refused (a review's finding)."""
+    th = Thresholds()
+    end = datetime(2024, 6, 30, 15, tzinfo=UTC)
+    start = end - timedelta(days=30)
+    first = {date(2024, 6, 1) + timedelta(days=k): 0xFFFF00 for k in range(29)}
+    other = dict(first)
+    shared: dict = {}
+    scan_plug(first, th, start, end, shared=shared)
+    scan_plug(first, th, start, end, shared=shared)  # the same plug again: fine
+    with pytest.raises(ValueError, match="one plug"):
+        scan_plug(other, th, start, end, shared=shared)
