@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,10 +11,12 @@ from dashboard.ingest.state import Margins
 from dashboard.replay.fast import Limits, Mirror, refresh, reload
 from dashboard.replay.inputs import Reading, Recording
 from dashboard.replay.output import Recorder, Transition
+from dashboard.replay.relocate import from_local_clock, relocated
 from dashboard.replay.session import Counts, Session
 from dashboard.replay.timeline import check_tick, moments
 from dashboard.replay.world import World, throwaway_world
 from dashboard.rules.config import Thresholds, current_thresholds, position_lookback_min
+from dashboard.settings import LOCAL_TZ
 
 NO_TYPES: frozenset[str] = frozenset()
 
@@ -44,12 +46,18 @@ def replay(
     tick = check_tick(tick_min)
     zone = ZoneInfo(timezone)
     th = current_thresholds()
-    with throwaway_world(recording, timezone) as world:
-        session = Session(world, Recorder(world.uids, zone))
+    # The home's own clock: its wall-clock times replayed as Seoul's (``replay.relocate``).
+    local = relocated(recording, zone)
+    with throwaway_world(local, timezone) as world:
+        session = Session(world, Recorder(world.uids, LOCAL_TZ))
         run = _run_exact if exact else _run_fast
-        count = run(recording, world, session, tick, th)
+        count = run(local, world, session, tick, th)
+    transitions = session.recorder.ordered()
+    if local is not recording:
+        back = [replace(t, at=from_local_clock(t.at, zone)) for t in transitions]
+        transitions = sorted(back, key=lambda t: (t.at, t.device_id, t.rule))
     return ReplayResult(
-        transitions=session.recorder.ordered(),
+        transitions=transitions,
         devices=len(recording.first_seen),
         readings=len(recording.readings),
         start=recording.start,
