@@ -105,13 +105,7 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)
         return translate(
-            "detection.explain.net",
-            lang,
-            since=since,
-            quiet=quiet,
-            attention=f"{float(evidence.get('threshold_h', 24)) + delay:g}",
-            risk=f"{float(evidence.get('risk_at_h', 36)) + delay:g}",
-            severe=f"{float(evidence.get('severe_at_h', 48)) + delay:g}",
+            "detection.explain.net", lang, since=since, quiet=quiet, **_steps(evidence, delay)
         )
     if evidence.get("ladder_clock") == "activity":  # the line moved, only the unattended load
         return translate(
@@ -119,9 +113,7 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
             lang,
             since=since,
             quiet=quiet,
-            attention=f"{evidence.get('threshold_h', 24):g}",
-            risk=f"{evidence.get('risk_at_h', 36):g}",
-            severe=f"{evidence.get('severe_at_h', 48):g}",
+            **_steps(evidence),
         )
     # The ladder runs on the last change beyond the margins (evidence before it existed: since).
     changed = evidence.get("change_since") or evidence.get("since")
@@ -131,10 +123,18 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
         lang,
         since=_clock(changed, at),
         quiet=_duration(float(hours or 0), lang),
-        attention=f"{evidence.get('threshold_h', 24):g}",
-        risk=f"{evidence.get('risk_at_h', 36):g}",
-        severe=f"{evidence.get('severe_at_h', 48):g}",
+        **_steps(evidence),
     )
+
+
+def _steps(evidence: dict[str, Any], delay: float = 0.0) -> dict[str, str]:
+    """The ladder's three steps in hours as its sentences write them, ``delay`` later (the net)."""
+    steps = (
+        ("attention", "threshold_h", 24),
+        ("risk", "risk_at_h", 36),
+        ("severe", "severe_at_h", 48),
+    )
+    return {name: f"{float(evidence.get(key, default)) + delay:g}" for name, key, default in steps}
 
 
 def explain_call(evidence: dict[str, Any], lang: str = "en") -> str:

@@ -43,14 +43,14 @@ def sync_device_states(conn: Connection, device_ids: Iterable[int], now: datetim
     # Built once (``db.prebuilt``): every evaluation runs them.
     open_query = prebuilt(
         conn,
-        "state.open_alerts",
+        "rules.state.open_alerts",
         lambda c: select(a.c.device_id, a.c.kind, a.c.rule, a.c.stage).where(
             in_bound(c, a.c.device_id, "ids"), a.c.status != "closed"
         ),
     )
     state_query = prebuilt(
         conn,
-        "state.states",
+        "rules.state.states",
         lambda c: select(s.c.device_id, s.c.state).where(in_bound(c, s.c.device_id, "ids")),
     )
     for part in chunks(ids):
@@ -72,7 +72,7 @@ def sync_device_states(conn: Connection, device_ids: Iterable[int], now: datetim
     if changed:  # one executemany, not a round trip per device
         moved = prebuilt(
             conn,
-            "state.update",
+            "rules.state.update",
             lambda _: (
                 update(s)
                 .where(s.c.device_id == bindparam("d"))
