@@ -8,15 +8,19 @@ against 18 on its own clock). So each reading's wall clock in ``--tz`` is replay
 wall clock in Seoul, as ``evaluate-detection`` relocates its homes, and each transition's moment
 is turned back into ``--tz``. With ``--tz Asia/Seoul`` nothing moves.
 
-Daylight saving: the spring hour that does not exist leaves an hour without readings; the
-autumn hour that repeats is replayed twice over the same Seoul times (its second readings beside
-the first, in file order), and a transition in it is stamped at its first occurrence.
+Daylight saving: the spring hour that does not exist leaves an hour without readings, and a
+transition the product makes in it is stamped at the first moment after it; the readings of the
+second occurrence of the autumn hour that repeats are dropped (as ``evaluate-detection`` drops
+them: replayed over the same Seoul times as the first, they would interleave with it), and a
+transition in that hour is stamped at its first occurrence. The rules count wall-clock hours,
+as they would for a Seoul home: a spell across a change is an hour longer or shorter in real
+time than its sentence says.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from dashboard.replay.inputs import Reading, Recording
 from dashboard.settings import LOCAL_TZ
@@ -28,8 +32,18 @@ def on_local_clock(ts: datetime, zone: tzinfo) -> datetime:
 
 
 def from_local_clock(at: datetime, zone: tzinfo) -> datetime:
-    """Back: the moment at which ``zone``'s wall clock shows what Seoul's showed at ``at``."""
-    return at.astimezone(LOCAL_TZ).replace(tzinfo=zone, fold=0).astimezone(UTC)
+    """Back: the moment at which ``zone``'s wall clock shows what Seoul's showed at ``at`` (its
+    first occurrence; for a wall time ``zone`` skips, the first moment after the skip)."""
+    wall = at.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    for _ in range(_MAX_SKIP_MIN + 1):
+        moment = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        if moment.astimezone(zone).replace(tzinfo=None) == wall:
+            return moment
+        wall = wall.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    raise ValueError(f"{zone}: no wall-clock time within {_MAX_SKIP_MIN} min after {at}")
+
+
+_MAX_SKIP_MIN = 24 * 60  # the longest skip a zone ever made is a day (Samoa, 2011)
 
 
 def is_local(zone: tzinfo) -> bool:
@@ -40,9 +54,14 @@ def relocated(recording: Recording, zone: tzinfo) -> Recording:
     """``recording`` with every reading at its wall-clock time in ``zone`` read as Seoul's."""
     if is_local(zone):
         return recording
-    readings = [_moved(r, zone) for r in recording.readings]
-    readings.sort(key=lambda r: (r.ts, r.event.index))
-    first_seen = {uid: on_local_clock(ts, zone) for uid, ts in recording.first_seen.items()}
+    # (a file of nothing but the repeated hour keeps it: there is nothing to interleave with)
+    kept = [r for r in recording.readings if not r.ts.astimezone(zone).fold] or recording.readings
+    readings = sorted((_moved(r, zone) for r in kept), key=lambda r: (r.ts, r.event.index))
+    earliest: dict[str, datetime] = {}
+    for reading in readings:
+        earliest.setdefault(reading.device_uid, reading.ts)
+    # in the file's order of appearance, as read (a device only in a dropped hour: none left)
+    first_seen = {uid: earliest[uid] for uid in recording.first_seen if uid in earliest}
     return replace(recording, readings=readings, first_seen=first_seen)
 
 

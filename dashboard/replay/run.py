@@ -53,13 +53,12 @@ def replay(
         run = _run_exact if exact else _run_fast
         count = run(local, world, session, tick, th)
     transitions = session.recorder.ordered()
-    if local is not recording:
-        back = [replace(t, at=from_local_clock(t.at, zone)) for t in transitions]
-        transitions = sorted(back, key=lambda t: (t.at, t.device_id, t.rule))
+    if local is not recording:  # back on the home's clock; never earlier than the one before
+        transitions = [replace(t, at=from_local_clock(t.at, zone)) for t in transitions]
     return ReplayResult(
         transitions=transitions,
         devices=len(recording.first_seen),
-        readings=len(recording.readings),
+        readings=len(local.readings),  # the repeated autumn hour's second readings dropped
         start=recording.start,
         end=recording.end,
         moments=count,

@@ -27,6 +27,28 @@ def test_a_wall_clock_moves_to_seoul_and_back():
     second = first + timedelta(hours=1)  # 01:30 GMT
     assert on_local_clock(first, LONDON) == on_local_clock(second, LONDON)
     assert from_local_clock(on_local_clock(second, LONDON), LONDON) == first
+    # A Seoul time in London's spring gap (01:40 on 31 March) is stamped when the gap ends
+    skipped = datetime(2024, 3, 31, 1, 40, tzinfo=ZoneInfo("Asia/Seoul"))
+    assert from_local_clock(skipped, LONDON) == datetime(2024, 3, 31, 1, 0, tzinfo=UTC)
+
+
+def test_across_both_clock_changes_transitions_stay_in_order(tmp_path):
+    """Readings stamped in UTC across London's spring gap and its repeated autumn hour: the
+    second occurrence's readings are dropped (not interleaved with the first), and every
+    transition is stamped no earlier than the one before it (a review found a close before its
+    open, and a wanderer "back inside" while 900 m out)."""
+    for day in (datetime(2024, 3, 29, 0, 0, tzinfo=UTC), datetime(2024, 10, 25, 0, 0, tzinfo=UTC)):
+        rows, ts = [], day
+        while ts < day + timedelta(days=4):
+            quiet = day + timedelta(days=1, hours=1) <= ts < day + timedelta(days=3)
+            watts = 40.0 if quiet else (300.0 if ts.minute else 40.0)
+            rows.append(("p", ts.isoformat().replace("+00:00", "Z"), watts))
+            ts += timedelta(minutes=30)
+        src = write_csv(tmp_path / "dst.csv", ("device_id", "ts", "watts"), rows)
+        out = _replay(tmp_path, src, "Europe/London")
+        moments = [datetime.fromisoformat(r["at"]) for r in out]
+        assert out and moments == sorted(moments)
+        assert out[0]["stage"] is not None  # an alert opens before anything closes
 
 
 def _home_rows(days: int, stop_at: datetime) -> list[tuple[str, str, float]]:
