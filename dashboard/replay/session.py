@@ -3,7 +3,8 @@
 Nothing here re-implements the product: a batch goes through ``ingest_events`` (validation,
 storage, the ``device_state`` merge, the event rules through ``on_events``), a tick is the
 worker's ``tick_once`` (``run_silence_tick`` in its own transaction) and a day boundary runs the
-worker's ``daily_jobs``. After each step the recorder reads back the alerts it wrote.
+worker's ``daily_rules_jobs`` (its upkeep changes no alert). After each step the recorder reads
+back the alerts it wrote.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dashboard.ingest import ingest_events
 from dashboard.replay.inputs import Reading
 from dashboard.replay.output import Recorder
 from dashboard.replay.world import VENDOR, World
-from dashboard.rules.worker import daily_jobs, tick_once
+from dashboard.rules.worker import daily_rules_jobs, tick_once
 
 
 class ReplayBug(RuntimeError):
@@ -59,8 +60,10 @@ class Session:
         return written
 
     def daily(self, now: datetime) -> int:
-        """The rule worker's daily jobs; returns alert rows written."""
-        daily_jobs(self.world.engine, now)
+        """The rule worker's daily jobs that alerts depend on (not its data upkeep: a
+        throw-away database has no partitions to add, people to purge or counts to show);
+        returns alert rows written."""
+        daily_rules_jobs(self.world.engine, now)
         with self.world.engine.connect() as conn:
             written = self.recorder.capture(conn, now)
         self.counts.days += 1

@@ -47,17 +47,26 @@ def tick_once(engine: Engine, now: datetime) -> TickSummary:
 
 
 def daily_jobs(engine: Engine, now: datetime) -> None:
-    """The once-a-day jobs, run on every worker pass and by ``replay`` at each simulated day.
+    """The once-a-day jobs, run on every worker pass: the rules' own and the data's upkeep.
 
     Each job guards itself (at most once per Asia/Seoul day across workers) and never raises.
     """
     daily_partitions(engine, now)  # PostgreSQL: today's and the next week's partitions
     daily_purge(engine, now)
-    daily_learn(engine, now)  # the plugs' routines, from the days before today
+    daily_rules_jobs(engine, now)
     daily_recount(engine, now)  # the wall screen's device counts against a fresh GROUP BY
     if daily_retention(engine, now) is not None:  # raw events past ANBU_EVENT_RETENTION_DAYS
         wal_checkpoint(engine, now, force=True)  # SQLite: give the WAL of the deletes back
     wal_checkpoint(engine, now)  # SQLite: truncate the WAL at most hourly
+
+
+def daily_rules_jobs(engine: Engine, now: datetime) -> None:
+    """The daily jobs that alerts depend on (``replay`` runs only these at each simulated
+    midnight): the plugs' routines, backgrounds and level models from the days before today,
+    the slow-risk flags, and the plugs judged again with them. The upkeep in ``daily_jobs``
+    (partitions, the privacy purge, the recount, retention, checkpoints) opens, moves and
+    closes no alert."""
+    daily_learn(engine, now)
 
 
 def run_worker(

@@ -242,13 +242,13 @@ def test_the_daily_jobs_run_at_each_seoul_midnight(tmp_path, monkeypatch):
     from dashboard.replay import session
 
     calls: list[datetime] = []
-    real = session.daily_jobs
+    real = session.daily_rules_jobs
 
-    def recording_daily_jobs(engine, now):
+    def recording_daily_rules_jobs(engine, now):
         calls.append(now)
         real(engine, now)
 
-    monkeypatch.setattr(session, "daily_jobs", recording_daily_jobs)
+    monkeypatch.setattr(session, "daily_rules_jobs", recording_daily_rules_jobs)
     rows = plug_rows(
         "p", T0 + timedelta(hours=15), T0 + timedelta(days=9), T0 + timedelta(days=3, hours=2)
     )
@@ -258,6 +258,36 @@ def test_the_daily_jobs_run_at_each_seoul_midnight(tmp_path, monkeypatch):
         assert [c.astimezone(SEOUL) for c in calls] == [
             T0 + timedelta(days=d) for d in (1, 2, 3)
         ], exact
+
+
+def test_the_workers_upkeep_changes_no_alert_so_replay_skips_it(tmp_path, monkeypatch):
+    """Replay runs only ``daily_rules_jobs``; with the worker's whole ``daily_jobs`` (partitions,
+    purge, recount, retention past a short retention, checkpoints) every transition is the
+    same, over 40 days of history (a routine learned, old events expired) and a stop after it."""
+    from dashboard.replay import session
+    from dashboard.rules import worker
+
+    monkeypatch.setenv("ANBU_EVENT_RETENTION_DAYS", "30")  # the shortest: deletes in the replay
+    rows = plug_rows("p", T0, T0 + timedelta(days=40, hours=11), T0 + timedelta(days=43))
+    src = _plug_file(tmp_path, rows)
+
+    def run() -> list[tuple]:
+        result = replay(read_recording(src, "plug", SEOUL), tick_min=30)
+        return [(t.rule, t.kind, t.stage, t.at, t.explanation) for t in result.transitions]
+
+    rules_only = run()
+    upkeep: list[int] = []  # events each midnight's retention deleted
+    real_retention = worker.daily_retention
+
+    def counted_retention(engine, now):
+        report = real_retention(engine, now)
+        upkeep.append(report.events)
+        return report
+
+    monkeypatch.setattr(worker, "daily_retention", counted_retention)
+    monkeypatch.setattr(session, "daily_rules_jobs", worker.daily_jobs)
+    assert run() == rules_only and any(t[2] is not None for t in rules_only)
+    assert len(upkeep) >= 40 and sum(upkeep) > 0  # it ran every midnight and expired events
 
 
 @pytest.mark.parametrize("tick", ["7", "0", "-10", "2000"])
