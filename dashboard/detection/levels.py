@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -150,6 +150,9 @@ class LevelModel:
     learned_on: date | None = None  # the midnight it was learned at, where ``carry`` applies
     carry: float = 0.0  # S at that midnight, scored with the model before (``carry_over``)
     carry_back: int = -1  # half-hours before that midnight where S last rose from 0 (-1: none)
+    # The last run's state before its last half-hour (``_run``): a quiet plug is scored at
+    # every report, over the same stored half-hours and one more. Not copied by ``replace``.
+    memo: list = field(default_factory=lambda: [None], init=False, compare=False, repr=False)
 
     def evidence(self, day: date, slot: int, q: int) -> float:
         wk = int(self.split and _weekend(day))
@@ -465,15 +468,35 @@ def _run(
     tz: ZoneInfo,
 ) -> LevelScore:
     """The CUSUM from ``s`` over the stored half-hours from ``first``'s ``first_slot`` to
-    ``today``'s ``last_slot``."""
+    ``today``'s ``last_slot``.
+
+    Resumed from the model's memo when the run starts alike and every half-hour it had read is
+    stored unchanged: the result is the one a run from the start gives (a test compares them);
+    the last half-hour is always read again (its mean grows with each report)."""
+    key = (first, first_slot, s, since, today, tz)
+    span = (today - first).days + 1
+    seen = [_day_levels(days.get(first + timedelta(days=k))) for k in range(span)]
     previous = None  # the last stored half-hour before, counted from ``first``
+    start_k, start_slot = 0, first_slot
+    memo = model.memo[0]
+    if memo is not None and memo[0] == key:
+        _key, k0, slot0, s0, since0, previous0, prefix = memo
+        if (
+            (k0, slot0) <= (span - 1, last_slot)
+            and all(seen[k] == prefix[k] for k in range(k0))
+            and seen[k0][:slot0] == prefix[k0]
+        ):
+            start_k, start_slot, s, since, previous = k0, slot0, s0, since0, previous0
     table = model.table.tobytes()  # [weekend][slot][grid point], C order
-    for k in range((today - first).days + 1):
+    for k in range(start_k, span):
         day = first + timedelta(days=k)
-        stored = days.get(day)
-        levels = bytes(stored[:SLOTS]) if stored else _NO_DAY  # as ``day_levels`` reads it
+        levels = seen[k]
         half = int(model.split and _weekend(day)) * SLOTS * GRID
-        for slot in range(first_slot if k == 0 else 0, last_slot + 1 if day == today else SLOTS):
+        end = last_slot + 1 if k == span - 1 else SLOTS
+        for slot in range(start_slot if k == start_k else 0, end):
+            if k == span - 1 and slot == last_slot:
+                prefix = (*seen[:k], levels[:slot])
+                model.memo[0] = (key, k, slot, s, since, previous, prefix)
             q = levels[slot]
             if q == NO_LEVEL:
                 continue
@@ -490,6 +513,11 @@ def _run(
             elif since is None:
                 since = _midnight(day, tz) + timedelta(minutes=30 * slot)
     return LevelScore(s, since)
+
+
+def _day_levels(stored: bytes | None) -> bytes:
+    """A stored day's 48 level bytes, as ``day_levels`` reads them (none stored: no level)."""
+    return bytes(stored[:SLOTS]) if stored else _NO_DAY
 
 
 def carry_over(

@@ -23,7 +23,7 @@ Both numbers only grow while the quiet lasts, so the stage never flickers down w
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
@@ -55,6 +55,10 @@ class _Window:
 
     bits: dict[int, int]
     refs: tuple[tuple[int, float], ...]
+    # The last spell's waits, ((first, today_n), waits, their total weight, {quantile: normal}):
+    # one spell is scored at every report and tick until its day ends, and the waits depend
+    # only on its first slot and the day.
+    memo: list = field(default_factory=lambda: [None], compare=False, repr=False)
 
     @classmethod
     def of(cls, routine: Routine) -> _Window:
@@ -309,8 +313,7 @@ def next_stage_at(
     midnight = datetime.combine(today + timedelta(days=1), datetime.min.time(), tz)
     earliest = since + timedelta(hours=min_quiet_h)
     today_n = _day_number(today)
-    waits = _waits(routine, first, today_n)
-    normal = _weighted_quantile(waits, sum(w for _k, w in waits), quantile)
+    normal = _spell_waits(routine, first, today_n, quantile)[2]
     if normal is None:
         return midnight
 
@@ -358,11 +361,9 @@ def _spell(
     if cached is not None and cached[0] is routine and cached[1] == key:
         return cached[2]
     span = last - first  # waits up to this many slots after ``first`` lie inside the spell
-    waits = _waits(routine, first, _day_number(today))
-    total = sum(w for _k, w in waits)
+    waits, total, normal = _spell_waits(routine, first, _day_number(today), quantile)
     within = [w for k, w in waits if k <= span]
     share = sum(within) / total if total else 0.0
-    normal = _weighted_quantile(waits, total, quantile)
     expected = 0.0
     if normal is not None and normal < span:
         for index in range(max(first + normal + 1, last - SLOTS_PER_DAY + 1), last + 1):
@@ -370,6 +371,23 @@ def _spell(
     result = (share, len(within), len(waits), expected)
     _last_spell = (routine, key, result)
     return result
+
+
+def _spell_waits(
+    routine: Routine, first: int, today_n: int, quantile: float
+) -> tuple[list[tuple[int, float]], float, int | None]:
+    """``_waits``, their total weight and their ``quantile`` (the home's usual return),
+    remembered per routine for the spell's first slot and day."""
+    window = routine._window
+    memo = window.memo[0]
+    if memo is None or memo[0] != (first, today_n):
+        waits = _waits(routine, first, today_n)
+        memo = ((first, today_n), waits, sum(w for _k, w in waits), {})
+        window.memo[0] = memo
+    _key, waits, total, normal = memo
+    if quantile not in normal:
+        normal[quantile] = _weighted_quantile(waits, total, quantile)
+    return waits, total, normal[quantile]
 
 
 def _waits(routine: Routine, first: int, today_n: int) -> list[tuple[int, float]]:
