@@ -639,8 +639,8 @@ def scan_plug(
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
     the ladder on the fixed rule's clock (the last change beyond the margins, ``changes``; on
-    the spell's length while the plug is young) and its net on the spell's length, and the
-    routine score with that day's routine.
+    the spell's length while the plug is young) and its net on the spell's length (while that
+    day's routine is usable), and the routine score with that day's routine.
 
     ``days``: local day → activity bits (days without a row are quiet). ``changes``: local
     day → bits of changes beyond the margins (``device_daily.change_slots``; a day without
@@ -740,11 +740,14 @@ def _spell_alerts(
     net = np.zeros_like(stage)
     if cfg.enabled:
         # As plug_no_change: once the plug is not young, the ladder counts from the last change
-        # beyond the margins and the net runs net_delay_h later on the spell's length.
-        fixed_clock = ~d.young[np.minimum(today, d.n - 1)]
+        # beyond the margins and the net runs net_delay_h later on the spell's length, on the
+        # days whose routine is usable.
+        day = np.minimum(today, d.n - 1)
+        fixed_clock = ~d.young[day]
         changed = np.maximum(d.last_change_before[j], a_of)
         fixed = _stage_index((j - changed - 0.5) / 2, ladder)
-        net = np.where(fixed_clock, _stage_index(quiet_h - cfg.net_delay_h, ladder), 0)
+        netted = fixed_clock & d.usable[day]
+        net = np.where(netted, _stage_index(quiet_h - cfg.net_delay_h, ladder), 0)
         stage = np.where(fixed_clock, np.maximum(fixed, net), stage)
     by_routine = np.zeros_like(stage)
     if cfg.enabled:

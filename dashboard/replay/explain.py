@@ -22,6 +22,8 @@ def explain(rule: str, stage: str | None, evidence: Mapping[str, Any] | None, zo
         cleared = evidence.get("cleared_by") or {}
         if isinstance(cleared.get("explanation"), str):
             return cleared["explanation"]
+        if rule == "plug_no_change" and _same_spell(evidence, cleared):
+            return _sentence(_plug_fell, cleared, zone) or _generic(rule, "cleared", cleared)
         return _sentence(CLEARED.get(rule), cleared, zone) or _generic(rule, "cleared", cleared)
     if isinstance(evidence.get("explanation"), str):
         return evidence["explanation"]
@@ -122,6 +124,22 @@ RAISED: dict[str, Callable[..., str]] = {
     "wander_no_position": _no_position_raised,
     "low_battery": _battery_raised,
 }
+
+
+def _same_spell(evidence: Mapping[str, Any], cleared: Mapping[str, Any]) -> bool:
+    """A plug alert closed on the quiet spell it was raised on (no sign of life since): its
+    stage fell to none (the fixed rule's clock restarted at a change beyond the margins, the
+    plug stopped being young, the routine stopped being usable)."""
+    since = cleared.get("since")
+    return since is not None and since == evidence.get("since")
+
+
+def _plug_fell(e: _Reader) -> str:
+    return (
+        f"No stage any more, without a sign of life since {e.time('since')}: power or light "
+        f"last changed beyond the margins at {e.time('change_since')}."
+    )
+
 
 CLEARED: dict[str, Callable[..., str]] = {
     "plug_no_change": lambda e: (

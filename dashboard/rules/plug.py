@@ -296,10 +296,13 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     changed = facts.last_change_at if unattended else floor_since
     stage = ladder_stage(floor_h, ladder)
     basis = "ladder"
-    if floor_since != since:
+    if floor_since != since and usable:
         # The net: the same ladder, net_delay_h later, on the spell since the last sign of life,
         # for a home whose routine never becomes sure enough to raise (a cycling fridge beside
-        # a rarely active person).
+        # a person active on most days, too irregularly for the score). Only with a usable
+        # routine: a home with fewer than min_days active days in the window is one whose
+        # background hides the person, and its spell since the last sign of life runs for days
+        # to weeks whatever the person does (docs/detection.md, "The net").
         net = ladder_stage(quiet_h - cfg.net_delay_h, ladder)
         if net is not None and worse(stage, net) != stage:
             stage, basis = net, "net"

@@ -322,6 +322,15 @@ def test_with_a_routine_the_ladder_runs_on_the_last_change_beyond_the_margins():
     old_sparse = replace(cycling, routine=learn_routine(sparse, TODAY))
     assert len(old_sparse.routine.reference_days) < TH.plug_routine.min_days
     assert plug_no_change(old_sparse, slow, now).stage is None
+    # ... and no net there: its background hides the person, so the spell since the last sign
+    # of life runs for days to weeks whatever they do, and an alert on it would stand open
+    # (a whole-home meter's stops found it already open for weeks: docs/detection.md)
+    for later in (timedelta(0), timedelta(hours=24), timedelta(days=14)):
+        moving = replace(old_sparse, last_change_at=net_now + later - timedelta(hours=2))
+        assert plug_no_change(moving, slow, net_now + later).stage is None
+    # while the fixed rule's own spell still raises the ladder there (the floor)
+    still_sparse = replace(old_sparse, last_change_at=net_now - timedelta(hours=25))
+    assert plug_no_change(still_sparse, slow, net_now).stage == "attention"
     # The fixed rule's own spell reaches 24 h: the ladder alerts and says since when
     still = replace(cycling, last_change_at=now - timedelta(hours=25))
     decision = plug_no_change(still, slow, now)

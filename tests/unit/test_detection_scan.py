@@ -162,17 +162,21 @@ def test_without_days_or_activity_nothing_is_scanned():
 def test_a_cycling_fridge_moves_the_ladder_clock_and_the_net_alerts_a_day_later():
     """As plug_no_change: on a plug with 28 days reported, changes beyond the margins (a
     fridge) restart the ladder's clock, and the net runs net_delay_h later on the spell since
-    the last sign of life; on a young plug the ladder keeps that spell."""
+    the last sign of life while the routine is usable; on a young plug the ladder keeps that
+    spell."""
     from dataclasses import replace
 
     from dashboard.detection.routine import Routine
     from dashboard.rules.model import DeviceFacts
     from dashboard.rules.plug import plug_no_change
 
-    th = current_thresholds()
-    # A home active only at 08:00 on odd days: too few active days for a routine, so what is
-    # left is the ladder, its clock and the net.
-    days = {DAY0 + timedelta(days=k): (1 << 16 if k % 2 else 0) for k in range(28)}
+    # A routine that never raises (a home active on most days, too irregularly for the score):
+    # what is left is the ladder, its clock and the net.
+    shipped = current_thresholds()
+    slow = {"attention_slots": 100, "risk_slots": 101, "severe_slots": 102}
+    th = shipped.model_copy(update={"plug_routine": shipped.plug_routine.model_copy(update=slow)})
+    # Active only at 08:00, on two days of every three: a usable routine (18-19 active days).
+    days = {DAY0 + timedelta(days=k): (0 if k % 3 == 1 else 1 << 16) for k in range(28)}
     collapse_day = DAY0 + timedelta(days=27)  # active at 08:00, then nothing
     everything = (1 << 48) - 1
     fridge = {DAY0 + timedelta(days=k): everything for k in range(27, 31)}
@@ -214,3 +218,15 @@ def test_a_cycling_fridge_moves_the_ladder_clock_and_the_net_alerts_a_day_later(
     assert plug_no_change(young_facts, th, since + timedelta(hours=24, minutes=1)).stage == (
         "attention"
     )
+    # A home active on one day of every three (its last activity at 08:00 on day 27): 10 active
+    # days in the window, no usable routine. The spell since the last sign of life says
+    # nothing there (on a home whose background hides the person it runs for weeks): no net,
+    # and the fixed rule's clock restarts at every fridge cycle. The preview and the rule agree.
+    sparse = {DAY0 + timedelta(days=k): (0 if k % 3 else 1 << 16) for k in range(28)}
+    assert not scan_plug(sparse, th, since, end, changes=fridge).alerts
+    for hours in (48.5, 60.5, 72.5, 80):
+        now = since + timedelta(hours=hours)
+        learned = Routine(now.astimezone(LOCAL_TZ).date(), dict(sparse))
+        assert len(learned.reference_days) < th.plug_routine.min_days
+        judged = replace(facts, routine=learned, last_change_at=now - timedelta(minutes=20))
+        assert plug_no_change(judged, th, now).stage is None

@@ -349,6 +349,26 @@ def test_explanations_quote_a_rules_own_sentence_and_fall_back_to_the_evidence()
     )
 
 
+def test_a_plug_alert_closed_without_a_sign_of_life_does_not_claim_one():
+    """A plug alert whose stage fell on the spell it was raised on (the fixed rule's clock
+    restarted, the net or a young plug's ladder stopped judging) closes without a sign of life:
+    its sentence must not say there was one (a whole-home meter's net alert closed so)."""
+    from dashboard.replay.explain import explain
+
+    since, change = "2024-03-01T08:00:00+09:00", "2024-03-20T23:40:00+09:00"
+    cleared = {"since": since, "last_activity_at": since, "change_since": change}
+    fell = explain("plug_no_change", None, {"since": since, "cleared_by": cleared}, SEOUL)
+    assert fell == (
+        "No stage any more, without a sign of life since 2024-03-01 08:00: power or light "
+        "last changed beyond the margins at 2024-03-20 23:40."
+    )
+    later = "2024-03-21T07:10:00+09:00"
+    life = cleared | {"since": later, "last_activity_at": later}
+    assert explain("plug_no_change", None, {"since": since, "cleared_by": life}, SEOUL) == (
+        "Power or light changed again at 2024-03-21 07:10 (a sign of life)."
+    )
+
+
 def test_the_exact_flag_writes_the_same_file(tmp_path, capsys):
     gap = (T0 + timedelta(hours=5), T0 + timedelta(hours=8))
     src = _plug_file(tmp_path, plug_rows("p", T0, T0, T0 + timedelta(hours=12), gaps=[gap]))
