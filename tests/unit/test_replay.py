@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from dashboard.cli import main
+from dashboard.ops.retention import MIN_RETENTION_DAYS
 from dashboard.replay import read_recording, replay
 from dashboard.replay.output import KEYS
 from dashboard.rules.config import current_thresholds
@@ -267,7 +268,6 @@ def test_the_workers_upkeep_changes_no_alert_so_replay_skips_it(tmp_path, monkey
     from dashboard.replay import session
     from dashboard.rules import worker
 
-    monkeypatch.setenv("ANBU_EVENT_RETENTION_DAYS", "30")  # the shortest: deletes in the replay
     rows = plug_rows("p", T0, T0 + timedelta(days=40, hours=11), T0 + timedelta(days=43))
     src = _plug_file(tmp_path, rows)
 
@@ -280,7 +280,10 @@ def test_the_workers_upkeep_changes_no_alert_so_replay_skips_it(tmp_path, monkey
     real_retention = worker.daily_retention
 
     def counted_retention(engine, now):
-        report = real_retention(engine, now)
+        # The shortest retention, passed as the argument: ``get_settings`` is cached per
+        # process, so an environment variable set here is not read once another test has
+        # asked for the settings (the test then expired nothing and proved nothing).
+        report = real_retention(engine, now, MIN_RETENTION_DAYS)
         upkeep.append(report.events)
         return report
 
