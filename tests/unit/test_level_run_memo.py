@@ -87,3 +87,30 @@ def test_a_late_half_hour_on_an_earlier_day_is_read_again():
     got = levels.score_levels(model, days, at(TODAY, 9, 55), LOCAL_TZ)
     want = levels.score_levels(fresh(model), days, at(TODAY, 9, 55), LOCAL_TZ)
     assert (got.s, got.since) == (want.s, want.since) and got.since > before.since
+
+
+def test_a_resumed_run_keeps_the_gap_before_its_next_stored_half_hour():
+    """The memo's state includes the last stored half-hour before it: after a gap in the
+    reports the next stored half-hour covers the gap (``MAX_COVER``) whether the run resumes or
+    starts over (a mutant resuming without it passed the property test above)."""
+    model = dataclasses.replace(MODEL, learned_on=TODAY, carry=0.0, carry_back=-1)
+    quiet = bytearray(home_day(awake=range(0)))  # the night load all day: S rises by day
+    for slot in range(20, 23):
+        quiet[slot] = levels.NO_LEVEL  # no report 10:00-11:30
+    days = {TODAY: bytes(quiet)}
+    levels.score_levels(model, days, at(TODAY, 10, 40), LOCAL_TZ)  # the memo: inside the gap
+    got = levels.score_levels(model, days, at(TODAY, 11, 40), LOCAL_TZ)
+    want = levels.score_levels(fresh(model), days, at(TODAY, 11, 40), LOCAL_TZ)
+    assert got.s > 0 and (got.s, got.since) == (want.s, want.since)
+
+
+def test_a_score_at_an_earlier_half_hour_is_not_taken_from_a_later_memo():
+    """Scored at 15:00 and then at 10:00 of the same day (a report stamped late, a caller
+    asking about the past): the earlier score is the one a run from the start gives."""
+    model = dataclasses.replace(MODEL, learned_on=TODAY, carry=0.0, carry_back=-1)
+    days = {TODAY: home_day(awake=range(0))}
+    late = levels.score_levels(model, days, at(TODAY, 15), LOCAL_TZ)
+    got = levels.score_levels(model, days, at(TODAY, 10), LOCAL_TZ)
+    want = levels.score_levels(fresh(model), days, at(TODAY, 10), LOCAL_TZ)
+    assert (got.s, got.since) == (want.s, want.since) and got.s < late.s
+

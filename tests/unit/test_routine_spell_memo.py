@@ -42,3 +42,13 @@ def test_a_remembered_spell_scores_as_a_new_one(days, moments):
         assert next_stage_at(routine, since, now, LOCAL_TZ, **kw) == next_stage_at(
             replace(routine), since, now, LOCAL_TZ, **kw
         )
+
+
+def test_one_spell_at_two_quantiles_scores_as_new_ones():
+    """The memo keeps each quantile's usual return apart (thresholds re-read with another
+    ``min_share`` while a spell lasts): a mutant keeping only the first passed the test above."""
+    routine = learn_routine({TODAY - timedelta(days=k): 0xFFF << 14 for k in range(1, 29)}, TODAY)
+    since, now = _at(20), _at(40)
+    for quantile in (0.9, 0.5, 0.9):
+        got = score_quiet(routine, since, now, LOCAL_TZ, quantile)
+        assert got == score_quiet(replace(routine), since, now, LOCAL_TZ, quantile)
