@@ -150,9 +150,12 @@ class LevelModel:
     learned_on: date | None = None  # the midnight it was learned at, where ``carry`` applies
     carry: float = 0.0  # S at that midnight, scored with the model before (``carry_over``)
     carry_back: int = -1  # half-hours before that midnight where S last rose from 0 (-1: none)
-    # The last run's state before its last half-hour (``_run``): a quiet plug is scored at
-    # every report, over the same stored half-hours and one more. Not copied by ``replace``.
-    memo: list = field(default_factory=lambda: [None], init=False, compare=False, repr=False)
+    # The last runs' state before their last half-hour (``_run``): a quiet plug is scored at
+    # every report, over the same stored half-hours and one more. One place for the run from
+    # the carry, one for the run again from the last sign of life (``score_levels``' ``start``:
+    # a third of the scores of a year's replay of four homes; one shared place made each run
+    # evict the other's). Not copied by ``replace``.
+    memo: list = field(default_factory=lambda: [None, None], init=False, compare=False, repr=False)
 
     def evidence(self, day: date, slot: int, q: int) -> float:
         wk = int(self.split and _weekend(day))
@@ -452,7 +455,7 @@ def score_levels(
         begin = start.astimezone(tz)
         day = max(begin.date(), today - timedelta(days=LOOKBACK_DAYS - 1))
         after = slot_of(begin) + 1 if day == begin.date() else 0
-        score = _run(model, days, day, after, 0.0, None, today, last_slot, tz)
+        score = _run(model, days, day, after, 0.0, None, today, last_slot, tz, place=1)
     return LevelScore(score.s, score.since.astimezone(until.tzinfo) if score.since else None)
 
 
@@ -466,19 +469,21 @@ def _run(
     today: date,
     last_slot: int,
     tz: ZoneInfo,
+    place: int = 0,
 ) -> LevelScore:
     """The CUSUM from ``s`` over the stored half-hours from ``first``'s ``first_slot`` to
     ``today``'s ``last_slot``.
 
     Resumed from the model's memo when the run starts alike and every half-hour it had read is
     stored unchanged: the result is the one a run from the start gives (a test compares them);
-    the last half-hour is always read again (its mean grows with each report)."""
+    the last half-hour is always read again (its mean grows with each report). ``place``: the
+    memo's place (0: the run from the carry, 1: the run again from the last sign of life)."""
     key = (first, first_slot, s, since, today, tz)
     span = (today - first).days + 1
     seen = [_day_levels(days.get(first + timedelta(days=k))) for k in range(span)]
     previous = None  # the last stored half-hour before, counted from ``first``
     start_k, start_slot = 0, first_slot
-    memo = model.memo[0]
+    memo = model.memo[place]
     if memo is not None and memo[0] == key:
         _key, k0, slot0, s0, since0, previous0, prefix = memo
         if (
@@ -496,7 +501,7 @@ def _run(
         for slot in range(start_slot if k == start_k else 0, end):
             if k == span - 1 and slot == last_slot:
                 prefix = (*seen[:k], levels[:slot])
-                model.memo[0] = (key, k, slot, s, since, previous, prefix)
+                model.memo[place] = (key, k, slot, s, since, previous, prefix)
             q = levels[slot]
             if q == NO_LEVEL:
                 continue

@@ -114,3 +114,12 @@ def test_a_score_at_an_earlier_half_hour_is_not_taken_from_a_later_memo():
     want = levels.score_levels(fresh(model), days, at(TODAY, 10), LOCAL_TZ)
     assert (got.s, got.since) == (want.s, want.since) and got.s < late.s
 
+
+def test_the_run_from_the_sign_of_life_keeps_its_own_memo():
+    """A score that runs again from the last sign of life (``start``) runs twice; each run has
+    its own place in the memo, so neither evicts the other at every report."""
+    model = dataclasses.replace(MODEL, learned_on=TODAY, carry=0.0, carry_back=-1)
+    days = {TODAY: home_day(awake=range(0))}
+    levels.score_levels(model, days, at(TODAY, 15), LOCAL_TZ, at(TODAY, 12))
+    first, again = model.memo
+    assert first is not None and again is not None and first[0] != again[0]
