@@ -64,8 +64,11 @@ def daily_rules_jobs(engine: Engine, now: datetime) -> None:
     """The daily jobs that alerts depend on (``replay`` runs only these at each simulated
     midnight): the plugs' routines, backgrounds and level models from the days before today,
     the slow-risk flags, and the plugs judged again with them. The upkeep in ``daily_jobs``
-    (partitions, the privacy purge, the recount, retention, checkpoints) opens, moves and
-    closes no alert."""
+    (partitions, the privacy purge, the recount, retention, checkpoints) changes no plug or
+    wanderer alert, the two kinds ``replay`` runs: their rules and learning read the daily
+    rollups, the state and the newest fixes, never expired events (a test replays both ways).
+    Not so for every rule: the AI-call rules read results up to ``RESULTS_LOOKBACK`` (120 days)
+    back, past the shortest retention."""
     daily_learn(engine, now)
 
 
