@@ -354,17 +354,19 @@ def test_explanations_quote_a_rules_own_sentence_and_fall_back_to_the_evidence()
 
 def test_a_plug_alert_closed_without_a_sign_of_life_does_not_claim_one():
     """A plug alert whose stage fell on the spell it was raised on (the fixed rule's clock
-    restarted, the net or a young plug's ladder stopped judging) closes without a sign of life:
-    its sentence must not say there was one (a whole-home meter's net alert closed so)."""
+    restarted, the net or a young plug's ladder stopped judging, the nightly learning judged the
+    spell anew) closes without a sign of life: its sentence must not say there was one (a
+    whole-home meter's net alert closed so). The clearing evidence is what the lifecycle keeps
+    (``cleared_by``: no volatile field such as ``change_since``); a replay of a London year
+    printed the generic list of fields when the sentence needed ``change_since``."""
     from dashboard.replay.explain import explain
+    from dashboard.rules.lifecycle import _material
 
     since, change = "2024-03-01T08:00:00+09:00", "2024-03-20T23:40:00+09:00"
-    cleared = {"since": since, "last_activity_at": since, "change_since": change}
+    decided = {"since": since, "last_activity_at": since, "change_since": change, "level_s": 3}
+    cleared = _material(decided)
     fell = explain("plug_no_change", None, {"since": since, "cleared_by": cleared}, SEOUL)
-    assert fell == (
-        "No stage any more, without a sign of life since 2024-03-01 08:00: power or light "
-        "last changed beyond the margins at 2024-03-20 23:40."
-    )
+    assert fell == "No stage any more, without a sign of life since 2024-03-01 08:00."
     later = "2024-03-21T07:10:00+09:00"
     life = cleared | {"since": later, "last_activity_at": later}
     assert explain("plug_no_change", None, {"since": since, "cleared_by": life}, SEOUL) == (
