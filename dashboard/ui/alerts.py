@@ -79,7 +79,8 @@ QUEUE_COLUMNS = {
 
 def stage_metrics(df: pd.DataFrame, now: datetime) -> None:
     lang = current_lang()
-    cols = st.columns(len(STAGES) + 3)
+    # The last column holds a span ("24시간 1분"): at equal widths it was cut off at 1,400 px.
+    cols = st.columns([1] * (len(STAGES) + 2) + [1.6])
     cols[0].metric(t("alerts.open_total"), f"{len(df):,}")
     for col, stage in zip(cols[1:], reversed(STAGES), strict=False):
         col.metric(state_label(stage, lang), f"{int((df['stage'] == stage).sum()):,}")
