@@ -131,8 +131,6 @@ def _plug(
         for step in steps:
             yield start + step
     cfg = local.plug_routine
-    for hours in ladder:  # the net, on the spell since the last sign of life
-        yield since + timedelta(hours=hours + cfg.net_delay_h)
     routine = facts.routine
     scored = (
         cfg.enabled
@@ -140,6 +138,9 @@ def _plug(
         and len(routine.reference_days) >= cfg.min_days
         and not no_load(facts)
     )
+    if scored:  # the net, on the spell since the last sign of life: only with a usable routine
+        for hours in ladder:
+            yield since + timedelta(hours=hours + cfg.net_delay_h)
     # The routine's score runs to the last report, not to the clock: it moves only while the
     # plug has no report yet or one stamped ahead of the clock.
     if scored and (facts.last_seen_at is None or facts.last_seen_at > now):
