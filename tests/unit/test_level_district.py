@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from sqlalchemy import event, select, update
 from test_actions_support import T0, add_person, seed, who
 from test_plug_levels import TODAY, _plug_alert, _store_home, at, history, home_day
 
-from dashboard.db.schema import AuditLog, DeviceDaily, DeviceRoutine
+from dashboard.db.schema import AuditLog, DeviceDaily, DeviceRoutine, DeviceState
 from dashboard.detection.learning import learn_routines
 from dashboard.detection.preview import PlugHistory, preview_district, replay_counts
 from dashboard.rules import config
@@ -412,3 +412,30 @@ def test_the_alert_detail_quotes_the_thresholds_of_the_alerts_district(tmp_path,
     assert f"관심 {city_step}" in score_words(evidence, 28, ILSAN_DONG_CODE)
     in_jongno = score_words(evidence, 28, JONGNO_DONG_CODE)
     assert "관심 1.5" in in_jongno and f"관심 {city_step}" not in in_jongno
+
+
+def test_a_report_makes_a_scored_plug_with_a_level_model_a_candidate_again(db_engine):
+    """The level test's S moves with each stored half-hour, and ingest's pre-filter does not
+    judge a plug quiet for less than the ladder's first stage: so a plug with a level model
+    that reported since it was last scored is a tick candidate before its routine's due time;
+    one with only a routine (no level model) waits for it, as before."""
+    from dashboard.rules.engine import _candidates
+    from dashboard.rules.facts import load_facts
+
+    now = at(TODAY, 12, 0).astimezone(UTC)
+    ilsan, jongno = _learned_homes(db_engine, JONGNO_ON)  # a model in Jongno only
+
+    def candidates(at_: datetime, seen: datetime) -> set[int]:
+        with db_engine.begin() as conn:
+            conn.execute(update(DeviceState).values(last_seen_at=seen, rules_due_at=None))
+        with db_engine.connect() as conn:
+            found = {f.device_id for f in load_facts(conn, _candidates(conn, JONGNO_ON, at_))}
+        return found & {ilsan, jongno}
+
+    with db_engine.begin() as conn:
+        conn.execute(
+            update(DeviceRoutine).values(checked_at=now, score_due_at=now + timedelta(hours=9))
+        )
+    later = now + timedelta(minutes=30)
+    assert candidates(later, seen=now - timedelta(minutes=5)) == set()  # no report since
+    assert candidates(later, seen=later - timedelta(minutes=5)) == {jongno}

@@ -329,3 +329,26 @@ def test_plug_fast_path_equals_the_exact_path_when_the_band_test_alone_decides(t
     ]
     first = next(t for t in fast if t.rule == "plug_no_change")
     assert "never stayed within 100 W for longer than 13 h" in first.explanation
+
+
+def test_plug_level_test_is_judged_at_the_report_that_raises_it(tmp_path):
+    """A flat 60 W home lit at a steady 800 W from 18:00 to 23:00 every evening; on day 20 the
+    evening never comes. Its last sign of life is the switch-off at 23:00 the night before, so
+    neither ingest's pre-filter (quiet under the ladder's 24 h) nor the routine's due time
+    judged the plug at the evening's reports: the product raised nothing until the ladder at
+    23:00 (위험 at once), while the level test had reached 관심 at 20:00. A report since the
+    last scoring now makes a plug with a level model a tick candidate; both paths alike."""
+    start = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
+    collapse = start + timedelta(days=19, hours=17)
+    rows = []
+    for k in range(21 * 48):
+        ts = start + timedelta(minutes=30 * k)
+        slot = ts.hour * 2 + ts.minute // 30
+        watts = 800.0 if 36 <= slot < 46 and ts < collapse else 60.0
+        rows.append(("e", ts.isoformat(), watts, ""))
+    src = write_csv(tmp_path / "plug.csv", ("device_id", "ts", "watts", "lux"), rows)
+    fast, exact = _both(src, "plug")
+    assert fast == exact
+    person = [(t.at, t.stage) for t in fast if t.rule == "plug_no_change"]
+    assert person[0] == (collapse + timedelta(hours=3), "attention")
+    assert "night level" in next(t for t in fast if t.rule == "plug_no_change").explanation
