@@ -439,3 +439,46 @@ def test_a_report_makes_a_scored_plug_with_a_level_model_a_candidate_again(db_en
     later = now + timedelta(minutes=30)
     assert candidates(later, seen=now - timedelta(minutes=5)) == set()  # no report since
     assert candidates(later, seen=later - timedelta(minutes=5)) == {jongno}
+
+
+def test_a_report_stored_after_the_scoring_makes_the_plug_a_candidate_whatever_its_stamp(
+    db_engine,
+):
+    """What brings the plug back is a report *stored* since the tick scored it, not one stamped
+    since: the tick marks the scoring ``now`` less up to ``score_every_min`` − 1 minutes
+    (``records.mark_checked``), and a reading can arrive after its stamp (a buffered backlog
+    sent after the live reading, or the vendor's delay across the tick). Such a report stores
+    a half-hour level the scoring did not see, clears ``rules_due_at`` (ingest), and must not
+    wait hours for the routine's due time."""
+    from dashboard.detection.records import mark_checked
+    from dashboard.rules.engine import _candidates
+    from dashboard.rules.facts import load_facts
+    from dashboard.rules.schedule import store_due
+
+    now = at(TODAY, 12, 0).astimezone(UTC)
+    ilsan, jongno = _learned_homes(db_engine, JONGNO_ON)  # a model in Jongno only
+    every = JONGNO_ON.plug_routine.score_every_min
+    with db_engine.begin() as conn:
+        # the tick at ``now`` scored both on the last report, stamped 40 min before, and stored
+        # their due times (the routine's: 9 h ahead; the rules': an hour ahead)
+        conn.execute(update(DeviceState).values(last_seen_at=now - timedelta(minutes=40)))
+        mark_checked(
+            conn,
+            [ilsan, jongno],
+            now,
+            every,
+            dict.fromkeys((ilsan, jongno), now + timedelta(hours=9)),
+        )
+        store_due(
+            conn,
+            [(i, now - timedelta(minutes=40), now + timedelta(hours=1)) for i in (ilsan, jongno)],
+        )
+        # then a reading stamped 12 min before the scoring is stored (ingest: last_seen_at,
+        # rules_due_at cleared)
+        conn.execute(
+            update(DeviceState).values(last_seen_at=now - timedelta(minutes=12), rules_due_at=None)
+        )
+    later = now + timedelta(minutes=30)
+    with db_engine.connect() as conn:
+        found = {f.device_id for f in load_facts(conn, _candidates(conn, JONGNO_ON, later))}
+    assert found & {ilsan, jongno} == {jongno}
