@@ -232,17 +232,21 @@ def _condition(th: Thresholds, timeouts: dict[str, int], cuts: _Cuts):
                         <= cuts.at(rt.c.checked_at, timedelta(minutes=cfg.score_every_min)),
                     ),
                     # Not before the spell can first reach a stage, unless the home showed a
-                    # sign of life since it was scored (a new spell), or reported since with a
-                    # level model: the level test's S moves with each stored half-hour, so a
-                    # report can raise its stage (ingest's pre-filter does not judge a plug
-                    # quiet for less than the ladder's first stage; levels.level_due).
+                    # sign of life since it was scored (a new spell), or, with a level model,
+                    # something was stored since the tick last judged it (ingest clears
+                    # rules_due_at; the tick stores it after judging): the level test's S moves
+                    # with each stored half-hour, so a report can raise its stage (ingest's
+                    # pre-filter does not judge a plug quiet for less than the ladder's first
+                    # stage; levels.level_due). Not ``checked_at < last_seen_at``: a reading
+                    # stored after the scoring may be stamped before its mark (a backlog, a
+                    # vendor's delay; mark_checked sets the mark back up to score_every_min).
                     or_(
                         rt.c.score_due_at.is_(None),
                         rt.c.score_due_at <= cuts.at(rt.c.score_due_at),
                         rt.c.checked_at < own_state.c.last_activity_at,
                         and_(
                             rt.c.level_model.is_not(None),
-                            rt.c.checked_at < own_state.c.last_seen_at,
+                            own_state.c.rules_due_at.is_(None),
                         )
                         if th.level_enabled_anywhere
                         else false(),

@@ -425,9 +425,9 @@ def test_a_report_makes_a_scored_plug_with_a_level_model_a_candidate_again(db_en
     now = at(TODAY, 12, 0).astimezone(UTC)
     ilsan, jongno = _learned_homes(db_engine, JONGNO_ON)  # a model in Jongno only
 
-    def candidates(at_: datetime, seen: datetime) -> set[int]:
+    def candidates(at_: datetime, seen: datetime, due: datetime | None) -> set[int]:
         with db_engine.begin() as conn:
-            conn.execute(update(DeviceState).values(last_seen_at=seen, rules_due_at=None))
+            conn.execute(update(DeviceState).values(last_seen_at=seen, rules_due_at=due))
         with db_engine.connect() as conn:
             found = {f.device_id for f in load_facts(conn, _candidates(conn, JONGNO_ON, at_))}
         return found & {ilsan, jongno}
@@ -437,8 +437,10 @@ def test_a_report_makes_a_scored_plug_with_a_level_model_a_candidate_again(db_en
             update(DeviceRoutine).values(checked_at=now, score_due_at=now + timedelta(hours=9))
         )
     later = now + timedelta(minutes=30)
-    assert candidates(later, seen=now - timedelta(minutes=5)) == set()  # no report since
-    assert candidates(later, seen=later - timedelta(minutes=5)) == {jongno}
+    # no report since: the due time the tick stored when it judged them has passed
+    assert candidates(later, seen=now - timedelta(minutes=5), due=later) == set()
+    # a report since (ingest cleared the due time)
+    assert candidates(later, seen=later - timedelta(minutes=5), due=None) == {jongno}
 
 
 def test_a_report_stored_after_the_scoring_makes_the_plug_a_candidate_whatever_its_stamp(
