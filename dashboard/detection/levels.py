@@ -549,7 +549,8 @@ def level_due(last_seen: datetime | None, now: datetime) -> datetime | None:
     """When ``S`` can next move without a new report: ``S`` runs to the half-hour holding the
     last report, so only a report stamped ahead of the clock, past the next half-hour, lets the
     clock bring another stored half-hour in (None: not before a report; the tick takes a plug
-    with a level model again once it reported since it was last scored, ``engine._condition``).
+    with a level model again once a report was stored since it last judged it,
+    ``engine._condition``).
     Scheduling every quiet plug at every half-hour instead made each boundary's tick judge them
     all at once (9,915–14,075 candidates, 3.7–6.3 s at Seoul scale with other work running,
     against 0.66–1.17 s with the test off, 2026-12-06). The nightly learning moves ``S`` too,
