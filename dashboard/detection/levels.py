@@ -156,6 +156,17 @@ class LevelModel:
     # a third of the scores of a year's replay of four homes; one shared place made each run
     # evict the other's). Not copied by ``replace``.
     memo: list = field(default_factory=lambda: [None, None], init=False, compare=False, repr=False)
+    # Per day kind (weekday, weekend) and half-hour, the table's largest evidence, at least 0
+    # (``rise``); worked out when first asked. Not copied by ``replace``.
+    _rise: np.ndarray | None = field(default=None, init=False, compare=False, repr=False)
+
+    def rise(self) -> np.ndarray:
+        """(2, 48) floats: the most one stored half-hour of each kind and slot can add to ``S``
+        per half-hour it counts for (``max(0, largest evidence)``)."""
+        if self._rise is None:  # frozen: set once, as a cache
+            rise = np.maximum(self.table.max(axis=2).astype(float) / SCALE, 0.0)
+            object.__setattr__(self, "_rise", rise)
+        return self._rise
 
     def evidence(self, day: date, slot: int, q: int) -> float:
         wk = int(self.split and _weekend(day))
@@ -557,6 +568,47 @@ def level_due(last_seen: datetime | None, now: datetime) -> datetime | None:
     and clears every due time."""
     half = next_half_hour(now)
     return half if last_seen is not None and last_seen >= half else None
+
+
+def first_report_to_reach(
+    model: LevelModel,
+    days: Mapping[date, bytes | None],
+    last_seen: datetime,
+    tz: ZoneInfo,
+    start: datetime | None,
+    h: float,
+) -> datetime | None:
+    """The earliest stamp a report must carry for ``S`` to reach ``h`` (관심) with it: a bound
+    the tick uses to leave a quiet plug alone at reports that cannot raise the level test
+    (``engine._condition``). None: ``S`` may be there already (a stage its sentence did not
+    support yet can be raised by any report).
+
+    From ``S`` before the half-hour holding ``last_seen`` (that half-hour's mean still moves
+    with each report), each stored half-hour adds at most its weight times the table's largest
+    evidence for its slot. A half-hour counted twice (the one before it not stored, an hourly
+    plug) adds at most its own bound and the one before's; so up to a half-hour K the run adds
+    at most the first half-hour's bound plus, for every half-hour k up to K, the larger of k's
+    and k + 1's bounds. Resets and the floor at 0 only lower ``S``. Not beyond the second
+    midnight: the nightly learning judges every plug again with a new model."""
+    local = last_seen.astimezone(tz)
+    day, slot = local.date(), slot_of(local)
+    opening = _midnight(day, tz) + timedelta(minutes=30 * slot)
+    before = score_levels(model, days, opening - timedelta(microseconds=1), tz, start)
+    need = h - before.s
+    if need <= 0.0:
+        return None
+    rise = model.rise()
+
+    def bound(k: int) -> float:
+        d = day + timedelta(days=k // SLOTS)
+        return float(rise[int(model.split and _weekend(d)), k % SLOTS])
+
+    added = bound(slot)
+    for k in range(slot, 2 * SLOTS):
+        added += max(bound(k), bound(k + 1))
+        if added >= need:
+            return _midnight(day, tz) + timedelta(minutes=30 * k)
+    return _midnight(day + timedelta(days=2), tz)
 
 
 def supported(above: int, days: int) -> bool:

@@ -122,9 +122,12 @@ def mark_checked(
     now: datetime,
     every_min: int,
     due: dict[int, datetime] | None = None,
+    level_due: dict[int, datetime] | None = None,
 ) -> None:
     """Record that these plugs' quiet spells were scored at ``now``, and when each can first
-    reach a stage (``due``, from ``routine.next_stage_at``; absent: score again as usual).
+    reach a stage (``due``, from ``routine.next_stage_at``; absent: score again as usual), and
+    the earliest stamp of a report that could raise the level test (``level_due``, from
+    ``levels.first_report_to_reach``; absent: any report may).
 
     Each device's mark is set back by (id mod ``every_min``) minutes, so the next checks of a
     city's quiet homes spread over the ``every_min`` ticks instead of falling due together.
@@ -133,11 +136,13 @@ def mark_checked(
         return
     table = DeviceRoutine.__table__
     due = due or {}
+    level_due = level_due or {}
     rows = [
         {
             "b_id": device_id,
             "b_checked": now - timedelta(minutes=device_id % every_min),
             "b_due": due.get(device_id),
+            "b_level_due": level_due.get(device_id),
         }
         for device_id in device_ids
     ]
@@ -147,7 +152,11 @@ def mark_checked(
         lambda _: (
             update(table)
             .where(table.c.device_id == bindparam("b_id"))
-            .values(checked_at=bindparam("b_checked"), score_due_at=bindparam("b_due"))
+            .values(
+                checked_at=bindparam("b_checked"),
+                score_due_at=bindparam("b_due"),
+                level_due_at=bindparam("b_level_due"),
+            )
         ),
     )
     conn.execute(marked, rows)

@@ -17,7 +17,7 @@ from dashboard.clock import require_aware
 from dashboard.db.device_counts import fold
 from dashboard.db.schema import Alert, Device, DeviceRoutine, DeviceState
 from dashboard.detection import left_on
-from dashboard.detection.levels import level_due
+from dashboard.detection.levels import first_report_to_reach, level_due
 from dashboard.detection.records import mark_checked
 from dashboard.detection.routine import next_stage_at
 from dashboard.rules.calls import first_call_signal_h
@@ -234,12 +234,12 @@ def _condition(th: Thresholds, timeouts: dict[str, int], cuts: _Cuts):
                     # Not before the spell can first reach a stage, unless the home showed a
                     # sign of life since it was scored (a new spell), or, with a level model,
                     # something was stored since the tick last judged it (ingest clears
-                    # rules_due_at; the tick stores it after judging): the level test's S moves
-                    # with each stored half-hour, so a report can raise its stage (ingest's
-                    # pre-filter does not judge a plug quiet for less than the ladder's first
-                    # stage; levels.level_due). Not ``checked_at < last_seen_at``: a reading
-                    # stored after the scoring may be stamped before its mark (a backlog, a
-                    # vendor's delay; mark_checked sets the mark back up to score_every_min).
+                    # rules_due_at; the tick stores it after judging) and the newest report is
+                    # stamped late enough to raise the level test (level_due_at): its S moves
+                    # with each stored half-hour, and ingest's pre-filter does not judge a plug
+                    # quiet for less than the ladder's first stage (levels.level_due). Not
+                    # ``checked_at < last_seen_at``: a reading stored after the scoring may be
+                    # stamped before its mark (mark_checked sets the mark back).
                     or_(
                         rt.c.score_due_at.is_(None),
                         rt.c.score_due_at <= cuts.at(rt.c.score_due_at),
@@ -247,6 +247,10 @@ def _condition(th: Thresholds, timeouts: dict[str, int], cuts: _Cuts):
                         and_(
                             rt.c.level_model.is_not(None),
                             own_state.c.rules_due_at.is_(None),
+                            or_(
+                                rt.c.level_due_at.is_(None),
+                                own_state.c.last_seen_at >= rt.c.level_due_at,
+                            ),
                         )
                         if th.level_enabled_anywhere
                         else false(),
@@ -306,6 +310,22 @@ def _try_tick_lock(conn: Connection) -> bool:
             text("SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
             {"k": TICK_LOCK_CLASS},
         ).scalar()
+    )
+
+
+def level_watch(facts: DeviceFacts, th: Thresholds) -> datetime | None:
+    """The earliest stamp a report must carry to raise this quiet plug's level test to 관심
+    (``levels.first_report_to_reach``, on the rule's own spell as ``plug_no_change`` scores
+    it); None: the test does not judge the plug now, or any report may raise it."""
+    cfg = th.for_region(facts.region_code).plug_routine
+    levels = facts.levels
+    if not (cfg.enabled and cfg.level_enabled) or levels is None or facts.last_seen_at is None:
+        return None
+    since = quiet_since(facts, "plug_no_change", facts.last_activity_at)
+    if since is None:
+        return None
+    return first_report_to_reach(
+        levels.model, levels.days, facts.last_seen_at, LOCAL_TZ, since, cfg.level_h
     )
 
 
@@ -393,6 +413,7 @@ def run_silence_tick(
             now,
             th.plug_routine.score_every_min,
             {f.device_id: due for f in scored if (due := routine_due(f, th, now)) is not None},
+            {f.device_id: at for f in scored if (at := level_watch(f, th)) is not None},
         )
     # Each judged device is due again at its rules' next threshold; not one whose alert write
     # must be retried, nor one whose person's shared alert changed in this pass.

@@ -121,6 +121,7 @@ def check_basis(conn: Connection, basis: str, now: datetime) -> bool:
     # and when a quiet home's routine could first alert (a lower threshold, the level or the
     # stillness test switched on: sooner)
     conn.execute(update(rt).where(rt.c.score_due_at.is_not(None)).values(score_due_at=None))
+    conn.execute(update(rt).where(rt.c.level_due_at.is_not(None)).values(level_due_at=None))
     if stored is None:
         conn.execute(insert(m).values(key=BASIS_KEY, value=basis, updated_at=now))
     else:

@@ -639,7 +639,7 @@ def test_0019_adds_the_left_on_run_and_record_and_downgrades_keeping_rows(empty_
         assert conn.execute(text("SELECT on_h FROM device_routines")).scalar() is None
         assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 1
         assert conn.execute(text("SELECT above_since FROM device_state")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0020_band"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0021_level_due"
 
 
 def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_engine):
@@ -670,4 +670,21 @@ def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_eng
         assert conn.execute(text("SELECT band_h FROM device_routines")).scalar() is None
         assert conn.execute(text("SELECT band_slots FROM device_daily")).scalar() is None
         assert conn.execute(text("SELECT band_since FROM device_state")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0020_band"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0021_level_due"
+
+
+def test_0021_adds_the_level_report_bound_and_downgrades_keeping_rows(empty_engine):
+    """A routine stored before has no bound (NULL: any report may raise the level test until
+    the tick scores the plug again); a downgrade drops the column and keeps the rows."""
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        _plug_day_and_routine(conn, ("light_min", None), ("light_course", None))
+        conn.execute(text("UPDATE device_routines SET level_due_at = '2024-01-02 03:30:00'"))
+    migrate.downgrade(empty_engine, "0021_level_due-1")
+    with empty_engine.connect() as conn:
+        assert "level_due_at" not in _columns(conn, "device_routines")
+        assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT level_due_at FROM device_routines")).scalar() is None
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0021_level_due"

@@ -418,3 +418,40 @@ def test_an_hourly_plug_builds_evidence_as_fast_as_a_half_hourly_one():
     half = {day: hourly(blob) for day, blob in stored.items()}
     other = levels.score_levels(model, half, at(TODAY, 18, 59), LOCAL_TZ)
     assert every.s > 20 and abs(other.s - every.s) <= 2 * levels.CLIP
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_report_before_the_bound_raises_the_level_test(seed):
+    """``first_report_to_reach`` is never later than the first report that really brings S to
+    h: on random homes, random stored half-hours (an hourly plug's gaps included), the last
+    report's half-hour read again with another mean, and random thresholds."""
+    rng = np.random.default_rng(seed)
+    start_w = float(rng.choice([150.0, 300.0, 900.0]))
+    model = levels.learn_levels(history(day_w=start_w), TODAY)
+    assert model is not None
+    hourly = bool(rng.integers(2))
+    h = float(rng.choice([3.0, 8.0, 12.0, 20.0]))
+    for _trial in range(6):
+        sums_now: dict[int, tuple[float, int]] = {}
+        # a home at its night level, up, or in between, half-hour by half-hour
+        watts = rng.choice([NIGHT_W, 45.0, 80.0, start_w, 2_000.0], size=48)
+        stored = [s for s in range(48) if not hourly or s % 2]
+        j = int(rng.choice(stored[:-1]))
+        for s in stored:
+            if s <= j:
+                sums_now[s] = (levels.level_byte(float(watts[s])), 1)
+        today_now = levels.merge_levels(None, sums_now)
+        seen = at(TODAY, j // 2, 30 * (j % 2) + 5).astimezone(UTC)
+        bound = levels.first_report_to_reach(model, {TODAY: today_now}, seen, LOCAL_TZ, None, h)
+        # the future: the last half-hour's mean moves, later ones are stored one by one
+        watts[j] = float(rng.choice([NIGHT_W, start_w]))
+        sums = dict(sums_now) | {j: (levels.level_byte(float(watts[j])), 1)}
+        for m in (s for s in stored if s >= j):
+            sums[m] = (levels.level_byte(float(watts[m])), 1)
+            report = at(TODAY, m // 2, 30 * (m % 2) + 5)
+            score = levels.score_levels(
+                model, {TODAY: levels.merge_levels(None, sums)}, report, LOCAL_TZ
+            )
+            if score.s >= h:
+                assert bound is None or bound <= report, (m, bound, score.s)
+                break

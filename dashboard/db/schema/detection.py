@@ -41,6 +41,10 @@ class DeviceRoutine(Base):
     # (``routine.next_stage_at``): not scored again before it unless the home shows a sign of
     # life after ``checked_at``. Cleared when the routine is learned again.
     score_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The earliest stamp a report must carry for the level test to reach 관심 with it, as the
+    # tick scored the spell then (``levels.first_report_to_reach``): a report stamped before it
+    # cannot raise the test, so it does not make the plug a candidate. NULL: any report may.
+    level_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The level test's evidence table and reference days (``detection.levels.LevelModel``,
     # about 6 KB); NULL while the plug has too few days for it.
     level_model: Mapped[bytes | None] = mapped_column(LargeBinary)
