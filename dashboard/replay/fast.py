@@ -54,6 +54,7 @@ from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import POSITIONS_MAX, enrich, load_facts_by_id, with_history
 from dashboard.rules.model import FOLLOWING_RULES, STICKY_RULES, Decision, DeviceFacts, worse
 from dashboard.rules.model import Reading as RuleReading
+from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W
 from dashboard.rules.prefilter import Touched, needs_rules, quiet_hours, silence_timeouts
 from dashboard.settings import LOCAL_TZ
 
@@ -258,7 +259,17 @@ class Mirror:
             self.routine,
             self.state.last_activity_at,
         )
-        if not (cfg.enabled and self.type_code == "smart_plug" and routine is not None):
+        if self.type_code != "smart_plug":
+            return False
+        power = self.state.last_power_w
+        if (  # engine._condition: no_load_due
+            power is not None
+            and power <= NO_LOAD_W
+            and quiet is not None
+            and (now - quiet).total_seconds() >= NO_LOAD_H * 3600
+        ):
+            return True
+        if not (cfg.enabled and routine is not None):
             return False
         above = self.state.above_since
         if (

@@ -28,7 +28,7 @@ from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import enrich, load_facts_by_id, routine_quiet, with_history
 from dashboard.rules.lifecycle import Changes, apply_decisions
 from dashboard.rules.model import DeviceFacts, Reading
-from dashboard.rules.plug import plug_ladder, still_threshold
+from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, plug_ladder, still_threshold
 from dashboard.rules.prefilter import Touched, select_devices, silence_timeouts
 from dashboard.rules.schedule import check_basis, judge_again, store_due
 from dashboard.rules.state import sync_device_states
@@ -273,8 +273,16 @@ def _condition(th: Thresholds, timeouts: dict[str, int], cuts: _Cuts):
         if cfg.enabled and cfg.on_enabled
         else false()
     )
+    # A plug reading 0 W, quiet for plug_no_load's 12 h: a report at 0 W that comes after the
+    # 12 h clears the due time but reaches neither ingest's pre-filter (quiet under 24 h) nor,
+    # within score_every_min of its last scoring or without a usable routine, the routine's
+    # branch: the device ticket waited for them (8 min at a 1-min tick, 2026-12-06 replays).
+    no_load_due = and_(
+        s.c.last_power_w <= NO_LOAD_W,
+        s.c.last_activity_at <= cuts.at(s.c.last_activity_at, timedelta(hours=NO_LOAD_H)),
+    )
     for code, conditions in (
-        ("smart_plug", [quiet(first_plug_signal), routine_due, on_due]),
+        ("smart_plug", [quiet(first_plug_signal), routine_due, on_due, no_load_due]),
         ("phone_line", [quiet(first_call_signal_h(th))]),
         ("care_robot", [quiet(th.robot.no_interaction_h)]),
         ("wandering_detector", [s.c.last_lat.is_not(None)]),
