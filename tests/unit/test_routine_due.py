@@ -5,6 +5,7 @@ skips a scored home until then unless it shows a sign of life."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -157,3 +158,50 @@ def test_the_tick_skips_a_scored_home_until_its_due_time_or_a_sign_of_life(db_en
             ).scalar()
             is None
         )
+
+
+def test_a_plug_reading_0_w_after_twelve_quiet_hours_is_a_tick_candidate(db_engine):
+    """A plug whose home always draws power reads 0 W, 13 h after its last sign of life: the
+    device ticket (``plug_no_load``, at 12 h) is the tick's to raise, since ingest's pre-filter
+    judges a plug only once its quiet reaches the ladder's 24 h. Without a usable routine, a
+    level model or a still record the routine's branch does not take the plug either: the
+    ticket waited for the ladder's 24 h (2026-12-06)."""
+    from sqlalchemy import select, update
+
+    from dashboard.db.schema import Alert, DeviceRoutine, DeviceState
+    from dashboard.detection.background import Background
+    from dashboard.detection.routine import Routine
+    from dashboard.rules.engine import run_silence_tick
+    from tests.ingest_support import seed_catalog
+    from tests.routine_support import give_routine
+
+    th = current_thresholds()
+    now = datetime.combine(LEARNED, time(9, 0), LOCAL_TZ).astimezone(UTC)
+    with db_engine.begin() as conn:
+        plug = seed_catalog(conn)["plug-1"]
+        give_routine(conn, plug, now, bits=0, quiet_h=13)  # no active day: no usable routine
+        # a home that always draws 40-60 W (its learned background)
+        stored = conn.execute(
+            select(DeviceRoutine.model).where(DeviceRoutine.device_id == plug)
+        ).scalar_one()
+        routine = replace(Routine.from_json(stored), background=Background(40.0, 60.0, 5.0, 28))
+        conn.execute(
+            update(DeviceRoutine)
+            .where(DeviceRoutine.device_id == plug)
+            .values(
+                model=routine.to_json(),
+                background_low_w=40.0,
+                background_high_w=60.0,
+                background_step_w=5.0,
+            )
+        )
+        conn.execute(
+            update(DeviceState)
+            .where(DeviceState.device_id == plug)
+            .values(last_power_w=0.0, rules_due_at=None)
+        )
+        run_silence_tick(conn, now, th)
+        opened = conn.execute(
+            select(Alert.rule, Alert.stage).where(Alert.device_id == plug, Alert.status != "closed")
+        ).all()
+    assert ("plug_no_load", "attention") in opened
