@@ -129,6 +129,7 @@ def test_a_late_power_reading_clears_the_level_bound(db_engine):
     from sqlalchemy import insert, select
 
     from dashboard.db.schema import DeviceRoutine
+    from dashboard.detection.routine import learn_routine
     from dashboard.ingest import ingest_events
     from tests.ingest_support import VENDOR, seed_catalog
 
@@ -157,7 +158,7 @@ def test_a_late_power_reading_clears_the_level_bound(db_engine):
                 device_id=plug,
                 learned_on=now.date(),
                 reference_days=0,
-                model="{}",
+                model=learn_routine({}, now.date()).to_json(),
                 level_due_at=bound,
                 updated_at=now,
             )
