@@ -31,8 +31,9 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    update,
 )
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
@@ -372,7 +373,31 @@ def update_device_state(
             | vars(merged)
         )
     bulk_write(conn, table, rows, _merge_state_on_conflict, key="device_state")
+    # A power reading stamped before the stored last report moves an earlier half-hour's level
+    # (S) but not last_seen_at: the level test's bound (device_routines.level_due_at, counted
+    # from the report the tick scored) no longer holds, so any report may raise it again.
+    late = [
+        device_id
+        for device_id in ids
+        if (row := previous.get(device_id)) is not None
+        and row.last_seen_at is not None
+        and any(e.type == "power" and e.ts < row.last_seen_at for e in by_device[device_id])
+    ]
+    if late:
+        conn.execute(
+            prebuilt(conn, "ingest.level_due", _clear_level_due),
+            {"ids": bound_values(conn, DeviceRoutine.__table__.c.device_id, late)},
+        )
     return merged_states
+
+
+def _clear_level_due(conn: Connection) -> Update:
+    rt = DeviceRoutine.__table__
+    return (
+        update(rt)
+        .where(in_bound(conn, rt.c.device_id, "ids"), rt.c.level_due_at.is_not(None))
+        .values(level_due_at=None)
+    )
 
 
 def _state_query(conn: Connection) -> Select:
