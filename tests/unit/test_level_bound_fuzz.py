@@ -22,7 +22,7 @@ def _model(rng, day: date) -> levels.LevelModel:
     table = rng.integers(-120, 121, size=(2, SLOTS, levels.GRID))
     if rng.integers(2):  # a few slots that can rise steeply, the rest mostly falling
         table = np.where(rng.random((2, SLOTS, 1)) < 0.2, table, np.minimum(table, 10))
-    learned = None if rng.integers(4) == 0 else day - timedelta(days=int(rng.integers(0, 5)))
+    learned = None if rng.integers(4) == 0 else day - timedelta(days=int(rng.integers(-1, 5)))
     return levels.LevelModel(
         table.astype(np.int8),
         int(rng.integers(0, 255)),
@@ -97,6 +97,11 @@ def test_no_later_report_before_the_bound_reaches_h(seed):
         q = _best_q(model, t) if rng.random() < 0.6 else int(rng.integers(0, 255))
         _put(store, t, q)  # the last half-hour's mean read again, or a new one
         s = levels.score_levels(model, _days(store), t, LOCAL_TZ, start).s
+        # staff closing the alert since moves the rule's clock later: S only falls
+        later = start + (t - start) * float(rng.random())
+        s_later = levels.score_levels(model, _days(store), t, LOCAL_TZ, later).s
+        if s_later >= h:
+            assert t >= bound, (seed, t.astimezone(UTC), bound.astimezone(UTC), later, s_later)
         if s >= h:
             assert t >= bound, (seed, t.astimezone(UTC), bound.astimezone(UTC), s)
             return
