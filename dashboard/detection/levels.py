@@ -594,7 +594,9 @@ def first_report_to_reach(
     day, slot = local.date(), slot_of(local)
     opening = _midnight(day, tz) + timedelta(minutes=30 * slot)
     before = score_levels(model, days, opening - timedelta(microseconds=1), tz, start)
-    need = h - before.s
+    # Less a margin: the run sums its evidence in another order, and S landing on h exactly
+    # (evidence on a 1/40 grid, h a whole number) must not round to a half-hour later.
+    need = h - before.s - 1e-9
     if need <= 0.0:
         return None
     rise = model.rise()
