@@ -6,6 +6,7 @@ half-hour: ingest merges it into ``level_slots`` but does not move ``last_seen_a
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -81,7 +82,8 @@ def _best_q(model, t: datetime) -> int:
     return q
 
 
-@pytest.mark.parametrize("seed", range(int(__import__("os").environ.get("FUZZ_N", 300))))
+# FUZZ_N=20000 for a longer run; 847 rounded S onto h exactly (the bound's margin)
+@pytest.mark.parametrize("seed", sorted({*range(int(os.environ.get("FUZZ_N", 300))), 847}))
 def test_no_later_report_before_the_bound_reaches_h(seed):
     rng = np.random.default_rng(seed)
     model, store, seen, start, h, hourly = _setup(rng)
