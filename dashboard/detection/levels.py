@@ -412,6 +412,9 @@ class LevelFacts:
 class LevelScore:
     s: float  # the CUSUM after the newest stored half-hour up to the moment scored
     since: datetime | None  # start of the half-hour where S last rose from 0 (None: S is 0)
+    # S before the half-hour holding the moment scored (whose mean still moves with each
+    # report): where ``first_report_to_reach`` counts from. Not part of the evidence.
+    before: float = 0.0
 
     EVIDENCE_KEYS = ("level_s", "level_since")
 
@@ -467,7 +470,8 @@ def score_levels(
         day = max(begin.date(), today - timedelta(days=LOOKBACK_DAYS - 1))
         after = slot_of(begin) + 1 if day == begin.date() else 0
         score = _run(model, days, day, after, 0.0, None, today, last_slot, tz, place=1)
-    return LevelScore(score.s, score.since.astimezone(until.tzinfo) if score.since else None)
+    since = score.since.astimezone(until.tzinfo) if score.since else None
+    return LevelScore(score.s, since, score.before)
 
 
 def _run(
@@ -504,6 +508,7 @@ def _run(
         ):
             start_k, start_slot, s, since, previous = k0, slot0, s0, since0, previous0
     table = model.table.tobytes()  # [weekend][slot][grid point], C order
+    before = None
     for k in range(start_k, span):
         day = first + timedelta(days=k)
         levels = seen[k]
@@ -513,6 +518,7 @@ def _run(
             if k == span - 1 and slot == last_slot:
                 prefix = (*seen[:k], levels[:slot])
                 model.memo[place] = (key, k, slot, s, since, previous, prefix)
+                before = s
             q = levels[slot]
             if q == NO_LEVEL:
                 continue
@@ -528,7 +534,7 @@ def _run(
                 since = None
             elif since is None:
                 since = _midnight(day, tz) + timedelta(minutes=30 * slot)
-    return LevelScore(s, since)
+    return LevelScore(s, since, s if before is None else before)
 
 
 def _day_levels(stored: bytes | None) -> bytes:
@@ -583,8 +589,9 @@ def first_report_to_reach(
     (``engine._condition``). None: ``S`` may be there already (a stage its sentence did not
     support yet can be raised by any report).
 
-    From ``S`` before the half-hour holding ``last_seen`` (that half-hour's mean still moves
-    with each report), each stored half-hour adds at most its weight times the table's largest
+    From ``S`` before the half-hour holding ``last_seen`` (``LevelScore.before``, from the run
+    the rule has just made, so the model's memo answers; that half-hour's mean still moves with
+    each report), each stored half-hour adds at most its weight times the table's largest
     evidence for its slot. A half-hour counted twice (the one before it not stored, an hourly
     plug) adds at most its own bound and the one before's; so up to a half-hour K the run adds
     at most the first half-hour's bound plus, for every half-hour k up to K, the larger of k's
@@ -592,11 +599,10 @@ def first_report_to_reach(
     midnight: the nightly learning judges every plug again with a new model."""
     local = last_seen.astimezone(tz)
     day, slot = local.date(), slot_of(local)
-    opening = _midnight(day, tz) + timedelta(minutes=30 * slot)
-    before = score_levels(model, days, opening - timedelta(microseconds=1), tz, start)
+    before = score_levels(model, days, last_seen, tz, start).before
     # Less a margin: the run sums its evidence in another order, and S landing on h exactly
     # (evidence on a 1/40 grid, h a whole number) must not round to a half-hour later.
-    need = h - before.s - 1e-9
+    need = h - before - 1e-9
     if need <= 0.0:
         return None
     rise = model.rise()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from dashboard.clock import as_utc
 from dashboard.db.inlist import bound_values, in_bound
@@ -120,8 +120,11 @@ def check_basis(conn: Connection, basis: str, now: datetime) -> bool:
     conn.execute(update(s).where(s.c.rules_due_at.is_not(None)).values(rules_due_at=None))
     # and when a quiet home's routine could first alert (a lower threshold, the level or the
     # stillness test switched on: sooner)
-    conn.execute(update(rt).where(rt.c.score_due_at.is_not(None)).values(score_due_at=None))
-    conn.execute(update(rt).where(rt.c.level_due_at.is_not(None)).values(level_due_at=None))
+    conn.execute(
+        update(rt)
+        .where(or_(rt.c.score_due_at.is_not(None), rt.c.level_due_at.is_not(None)))
+        .values(score_due_at=None, level_due_at=None)
+    )
     if stored is None:
         conn.execute(insert(m).values(key=BASIS_KEY, value=basis, updated_at=now))
     else:
