@@ -252,7 +252,8 @@ class Mirror:
 
     def _routine_due(self, th: Thresholds, now: datetime) -> bool:
         """The tick's own extra candidates (``engine._condition``): a quiet plug with a usable
-        routine, which the ingest pre-filter leaves to the tick (so not on arrivals alone)."""
+        routine, and a plug at 0 W for ``plug_no_load``'s 12 h, which the ingest pre-filter
+        leaves to the tick (so not on arrivals alone)."""
         region = self.base.region_code if self.base is not None else None
         cfg, routine, quiet = (
             th.for_region(region).plug_routine,
