@@ -131,6 +131,22 @@ def _smoother() -> np.ndarray:
     return np.exp(-0.5 * (offsets / sd) ** 2)
 
 
+def _evidence(night: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """The evidence table ``log p(level | unattended) − log p(level | normal at that
+    half-hour)``, clipped to ±CLIP, from the nights' level histogram and the normal log
+    densities ``(2, SLOTS, GRID)``.
+
+    A home left alone sits at or below its nights' usual level at any hour: a stop leaves the
+    standby and a cycling fridge, without what else ran at night (the heating, a dehumidifier).
+    The nights rarely show such a level, so their density alone called it unlikely either way
+    and the level said nothing. The unattended density is held at its peak below the peak
+    (not renormalised: the nights' own levels keep their evidence)."""
+    unattended = _log_density(night.astype(float))
+    peak = int(np.argmax(unattended))
+    unattended[:peak] = unattended[peak]
+    return np.clip(unattended[None, None, :] - normal, -CLIP, CLIP)
+
+
 def _log_density(counts: np.ndarray) -> np.ndarray:
     """Smoothed, floored log density of histograms along the last axis."""
     flat = counts.reshape(-1, GRID) @ _smoother()
@@ -308,8 +324,7 @@ def learn_levels(
         counts[1] = counts[0]
     pooled = sum(np.roll(counts, k, axis=1) for k in range(-POOL, POOL + 1))
     normal = _log_density(pooled)
-    unattended = _log_density(np.bincount(night * GRID // 255, minlength=GRID).astype(float))
-    e = np.clip(unattended[None, None, :] - normal, -CLIP, CLIP)
+    e = _evidence(np.bincount(night * GRID // 255, minlength=GRID), normal)
     table = np.rint(e * SCALE).astype(np.int8)
     bits = (above[is_ref].astype(np.uint64) << np.arange(SLOTS, dtype=np.uint64)).sum(axis=1)
     refs = tuple(zip(weekend[is_ref].tolist(), bits.tolist(), strict=True))
@@ -387,8 +402,7 @@ def learn_levels_each(
         if not split:
             counts[:] = counts.sum(axis=0)
         normal = _log_density(counts.reshape(2, SLOTS, GRID))
-        unattended = _log_density(np.bincount(to_grid, night, GRID))
-        e = np.clip(unattended[None, None, :] - normal, -CLIP, CLIP)
+        e = _evidence(np.bincount(to_grid, night, GRID), normal)
         table = np.rint(e * SCALE).astype(np.int8)
         if top not in above:  # the top moves little from day to day
             above[top] = ((seen & (levels > top)).astype(np.uint64) << shifts).sum(axis=1).tolist()

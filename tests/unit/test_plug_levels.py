@@ -127,6 +127,39 @@ def test_learning_needs_reference_days_and_round_trips():
         levels.LevelModel.from_bytes(b"\x02" + blob[1:])
 
 
+def heated_day(awake: range = range(14, 44)) -> bytes:
+    """A home whose nights carry a heater at 200-215 W and whose days are 600 W with someone
+    up; never below 200 W."""
+    sums = {}
+    for slot in range(48):
+        watts = 600.0 if slot in awake and slot % 4 else 200.0 + 5 * (slot % 4)
+        sums[slot] = (levels.level_byte(watts), 1)
+    return levels.merge_levels(None, sums)
+
+
+def test_a_level_below_the_nights_counts_as_unattended():
+    """After a stop the heater that ran at night is off: 60 W at noon, a level the window never
+    showed at any hour. It is as much a sign of absence as the nights' level at noon (before,
+    both densities called it unlikely and it said nothing); a use still resets S."""
+    hist = {TODAY - timedelta(days=k): heated_day() for k in range(1, 29)}
+    model = levels.learn_levels(hist, TODAY)
+    low, night = round(levels.level_byte(60)), round(levels.level_byte(205))
+    assert model.evidence(TODAY, 24, night) > 1  # noon at the night load: absence
+    assert model.evidence(TODAY, 24, low) >= model.evidence(TODAY, 24, night)
+    assert model.evidence(TODAY, 24, round(levels.level_byte(600))) <= -levels.RESET
+    assert model.evidence(TODAY, 4, night) < 0.5  # 02:00 at the night load says nothing
+    # the sliding learner gives the same table
+    (each,) = levels.learn_levels_each(hist, [TODAY])
+    assert (each.table == model.table).all()
+    # a stop leaving 60 W at 10:00 builds S as the night load would
+    stop = levels.merge_levels(
+        None,
+        {k: (levels.level_byte(600.0 if 14 <= k < 20 and k % 4 else 60.0), 1) for k in range(40)},
+    )
+    days = {TODAY - timedelta(days=1): heated_day(), TODAY: stop}
+    assert levels.score_levels(model, days, at(TODAY, 20, 0), LOCAL_TZ).s >= 20
+
+
 def test_the_cusum_reads_the_models_own_evidence_and_keeps_nothing_beside_it():
     """The CUSUM reads a table byte's evidence from one shared table: the same doubles as
     ``evidence`` (int8 / SCALE), and a scored model holds no copy of its table in floats (one
