@@ -207,11 +207,14 @@ def _level_held(row, d: Decision) -> bool:
     the plug's district, the person moved, a model learned anew starting at 0): none of that
     says the person is well. Closing on it made a level alert close as ``safe`` every night of
     a collapse or an absence and open again the next day (2026-12-04: 5–12 alerts in each
-    multi-day standby absence on the demo homes, docs/detection.md); the routine's and the
-    ladder's stages never fall within a spell, and now the level test's does not either. The
-    same holds for the stillness test (``detection.stillness``): a fridge cycle ends the still
-    run, not the person's spell. Held whatever the current basis once either test raised or
-    escalated the alert (``held_by``)."""
+    multi-day standby absence on the demo homes, docs/detection.md); the routine's stage never
+    falls within a spell, and now the level test's does not either. The same holds for the
+    stillness test (``detection.stillness``): a fridge cycle ends the still run, not the
+    person's spell; and for the ladder on the fixed rule's clock (``held_by`` = ``ladder``, set
+    by the rule), which starts over at any change beyond the margins (a standby's noise, a
+    fridge cycle: a vacant home's plug closed and reopened its alert 126 times in a replayed
+    year). Held whatever the current basis once a holding test raised or escalated the alert
+    (``held_by``)."""
     opened, ev = row.evidence or {}, d.evidence
     held = _holding(opened) if d.rule == "plug_no_change" else None
     if held is None:

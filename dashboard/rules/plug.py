@@ -425,6 +425,11 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
             evidence["net_delay_h"] = cfg.net_delay_h
+        if evidence["basis"] == "ladder" and fixed_clock:
+            # The ladder on the fixed rule's clock restarts at any change beyond the margins,
+            # a fridge cycle or a standby's noise, none a sign of life: held until one
+            # (rules.lifecycle), as the tests on a run are.
+            evidence["held_by"] = "ladder"
         evidence["scored_at"] = iso(now)
         evidence["explanation"] = explain_plug(evidence, "en")
     return Decision(RULE, final, evidence)

@@ -23,7 +23,7 @@ from dashboard.detection.routine import Routine, learn_routine, score_quiet, slo
 from dashboard.ingest import ingest_events
 from dashboard.rules.config import Thresholds
 from dashboard.rules.engine import run_silence_tick
-from dashboard.rules.model import STAGE_RANK, DeviceFacts
+from dashboard.rules.model import STAGE_RANK, Decision, DeviceFacts
 from dashboard.rules.plug import (
     ladder_stage,
     plug_ladder,
@@ -367,6 +367,42 @@ def test_a_young_plug_on_a_moving_line_is_not_told_no_change_in_power():
     # A plug with a routine: the ladder's clock is the last change itself
     older = replace(young, routine=daily_routine())
     assert plug_no_change(older, SLOW_ROUTINE, now).evidence["ladder_clock"] == "change"
+
+
+def test_a_ladder_alert_on_the_fixed_clock_waits_for_a_sign_of_life_not_for_noise():
+    """The fixed rule's clock restarts at any change beyond the margins. A standby's noise
+    crossing 5 W or a fridge cycle is no sign of life: the ladder alert it raised stays open
+    (a vacant home's plug closed and reopened its alert 126 times in a replayed year); a sign
+    of life closes it. A young plug's ladder (on the sign-of-life spell) is not held."""
+    from types import SimpleNamespace
+
+    from dashboard.rules.lifecycle import _level_held, merged_evidence
+
+    t0 = local(TODAY - timedelta(days=3), 9, 0).astimezone(UTC)
+    facts = plug_facts(t0, daily_routine(), last_change_at=t0)
+
+    def at(hours: float, change_h: float = 0.0, f: DeviceFacts = facts) -> Decision:
+        now = t0 + timedelta(hours=hours)
+        changed = t0 + timedelta(hours=change_h)
+        return plug_no_change(
+            replace(f, last_seen_at=now, last_change_at=changed), SLOW_ROUTINE, now
+        )
+
+    stored: dict = {}
+    for hours in (24, 36):
+        decision = at(hours)
+        assert decision.evidence["basis"] == "ladder"
+        stored = merged_evidence(stored, decision.evidence)
+    assert decision.stage == "risk" and stored["held_by"] == "ladder"
+    noise = at(37, change_h=37)  # the standby crossed 5 W: the fixed clock starts over
+    assert noise.stage is None
+    assert _level_held(SimpleNamespace(evidence=stored), noise)
+    # a sign of life closes it
+    alive = replace(facts, last_activity_at=t0 + timedelta(hours=37))
+    assert not _level_held(SimpleNamespace(evidence=stored), at(37, change_h=37, f=alive))
+    # a young plug's ladder runs on the sign-of-life spell and is not held
+    young = replace(facts, routine=daily_routine(days=10))
+    assert "held_by" not in at(24, f=young).evidence
 
 
 def test_a_fridge_cycling_under_an_open_alert_is_not_a_change_worth_a_write():
