@@ -240,6 +240,26 @@ def load_uci(path: Path, step_s: int = 600) -> Trace:
     return _finish("uci/household", "uci", step_s, list(wall_to_seoul(keys)), watts, dropped)
 
 
+def hourly_means(trace: Trace) -> Trace:
+    """``trace`` as an hourly meter would have read it: the mean of each whole clock hour,
+    stamped at the hour's start (as the HUE and German meters are), named ``home@1h``. An hour
+    missing any of its readings is left out (a recorder's hole stays a hole)."""
+    hour = trace.ts - trace.ts % 3600
+    starts, index, counts = np.unique(hour, return_inverse=True, return_counts=True)
+    sums = np.bincount(index, weights=trace.watts, minlength=len(starts))
+    whole = counts == max(1, 3600 // trace.step_s)
+    return replace(
+        trace,
+        home=f"{trace.home}@1h",
+        step_s=3600,
+        ts=starts[whole].astype(np.int64),
+        watts=sums[whole] / counts[whole],
+        lux=None,
+        unattended_lux=None,
+        dropped=0,
+    )
+
+
 def split_at_gaps(trace: Trace, max_gap_s: int = MAX_GAP_S, min_days: float = 0) -> list[Trace]:
     """Pieces of ``trace`` between holes longer than ``max_gap_s``, each at least ``min_days``.
 

@@ -12,7 +12,9 @@ import pytest
 from dashboard.evaluation.datasets import (
     DEFAULT_ROOT,
     DatasetError,
+    Trace,
     demo_traces,
+    hourly_means,
     load_hue,
     load_london,
     load_opsd,
@@ -117,6 +119,22 @@ def test_split_at_gaps_names_the_pieces(tmp_path):
     pieces = split_at_gaps(t, max_gap_s=12 * 3600)
     assert [p.home for p in pieces] == ["hue/residential_1", "hue/residential_1#2"]
     assert [len(p.ts) for p in pieces] == [2, 2]
+
+
+def test_hourly_means_are_whole_clock_hours_of_a_half_hourly_meter():
+    """The tune part's half-hourly London meters as an hourly meter would read them: the mean
+    of each whole hour, stamped at its start; an hour missing a reading is left out."""
+    from dashboard.evaluation import commands
+
+    t0 = seoul("2013-01-01T00:00:00")
+    ts = np.array([t0, t0 + 1800, t0 + 3600, t0 + 7200, t0 + 9000], dtype=np.int64)
+    half = Trace("london/MAC000002", "london", 1800, ts, np.array([100.0, 300.0, 50.0, 10.0, 30.0]))
+    hourly = hourly_means(half)
+    assert hourly.home == "london/MAC000002@1h" and hourly.step_s == 3600
+    assert hourly.ts.tolist() == [t0, t0 + 7200]  # 01:00 has one of its two readings
+    assert hourly.watts.tolist() == [200.0, 20.0]
+    assert commands.part_of(hourly) == "tune"
+    assert commands.part_of(replace(hourly, home="london/MAC000004@1h")) == "report"
 
 
 def test_demo_households_come_from_the_demo_generator():

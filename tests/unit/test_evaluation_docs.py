@@ -21,9 +21,9 @@ def _part(home: str) -> str:
 
 def test_split_table_matches_the_code():
     rows = re.findall(
-        r"\| `([\w-]+/[\w-]+)`(?:, `(\w+)`)?[^|]*\|[^|]*\|[^|]*\| \**(tune|report)", FLAT
+        r"\| `([\w@-]+/[\w@-]+)`(?:, `([\w@]+)`)?[^|]*\|[^|]*\|[^|]*\| \**(tune|report)", FLAT
     )
-    assert len(rows) == 5
+    assert len(rows) == 6
     for home, second, part in rows:
         assert _part(home) == part, home
         if second:
