@@ -81,6 +81,10 @@ VOLATILE_EVIDENCE = frozenset(
         "band_high_w",
         "band_gap_h",
         "band_left_out_h",
+        # the ladder's hold line moves with each report; the alert keeps the one it was last
+        # written with (raised or escalated)
+        "ladder_w",
+        "ladder_band_w",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -213,8 +217,9 @@ def _level_held(row, d: Decision) -> bool:
     person's spell; and for the ladder on the fixed rule's clock (``held_by`` = ``ladder``, set
     by the rule), which starts over at any change beyond the margins (a standby's noise, a
     fridge cycle: a vacant home's plug closed and reopened its alert 126 times in a replayed
-    year). Held whatever the current basis once a holding test raised or escalated the alert
-    (``held_by``)."""
+    year), as long as the power stays within ``ladder_band_w`` of its level when the alert was
+    last written (``ladder_w``). Held whatever the current basis once a holding test raised
+    or escalated the alert (``held_by``)."""
     opened, ev = row.evidence or {}, d.evidence
     held = _holding(opened) if d.rule == "plug_no_change" else None
     if held is None:
@@ -243,6 +248,13 @@ def _level_held(row, d: Decision) -> bool:
         if None in (low, power, width):
             return False
         return power <= low + width
+    if held == "ladder":
+        # Held on the line it was raised on: a vacant home's noise stays within the band; the
+        # person back in a home whose background hides their use (a heater's range at night)
+        # moves it by hundreds of watts without a sign of life.
+        line, band, power = opened.get("ladder_w"), opened.get("ladder_band_w"), ev.get("power_w")
+        if None not in (line, band, power) and abs(power - line) > band:
+            return False
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
 
@@ -252,6 +264,7 @@ HOLDING_BASES = ("level", "still", "on", "band")
 HOLD_LINES = {
     "on": ("on_since", "on_top_w"),
     "band": ("band_since", "band_low_w", "band_high_w", "band_w"),
+    "ladder": ("ladder_w", "ladder_band_w"),
 }
 
 

@@ -31,6 +31,11 @@ LIVE_FLOOR_W = 5.0  # a home whose unattended load never drops under this always
 NO_LOAD_H = 12.0
 
 
+# A held ladder alert closes once the power moves this many margins from its level when the
+# alert was raised (20 W at the 5 W margin: a standby's noise of 1.5 W never does).
+LADDER_HOLD_MARGINS = 4.0
+
+
 def plug_ladder(no_change_hours: float | None, th: Thresholds) -> tuple[float, float, float]:
     """(관심, 위험, 심각) hours for a person.
 
@@ -427,9 +432,13 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
             evidence["net_delay_h"] = cfg.net_delay_h
         if evidence["basis"] == "ladder" and fixed_clock:
             # The ladder on the fixed rule's clock restarts at any change beyond the margins,
-            # a fridge cycle or a standby's noise, none a sign of life: held until one
-            # (rules.lifecycle), as the tests on a run are.
+            # a standby's noise or a fridge cycle, none a sign of life: held until one
+            # (rules.lifecycle), as the tests on a run are, or until the line leaves the level
+            # it held when the alert was raised (the person back in a home whose background,
+            # a heater's range at night, hides their use: a review's replay held one 24 days).
             evidence["held_by"] = "ladder"
+            evidence["ladder_w"] = facts.last_power_w
+            evidence["ladder_band_w"] = LADDER_HOLD_MARGINS * th.plug_no_change.power_margin_w
         evidence["scored_at"] = iso(now)
         evidence["explanation"] = explain_plug(evidence, "en")
     return Decision(RULE, final, evidence)

@@ -379,7 +379,7 @@ def test_a_ladder_alert_on_the_fixed_clock_waits_for_a_sign_of_life_not_for_nois
     from dashboard.rules.lifecycle import _level_held, merged_evidence
 
     t0 = local(TODAY - timedelta(days=3), 9, 0).astimezone(UTC)
-    facts = plug_facts(t0, daily_routine(), last_change_at=t0)
+    facts = plug_facts(t0, daily_routine(), last_change_at=t0, last_power_w=40.0)
 
     def at(hours: float, change_h: float = 0.0, f: DeviceFacts = facts) -> Decision:
         now = t0 + timedelta(hours=hours)
@@ -397,6 +397,14 @@ def test_a_ladder_alert_on_the_fixed_clock_waits_for_a_sign_of_life_not_for_nois
     noise = at(37, change_h=37)  # the standby crossed 5 W: the fixed clock starts over
     assert noise.stage is None
     assert _level_held(SimpleNamespace(evidence=stored), noise)
+    # held on the line it was raised on: the person back, using 300 W more, in a home whose
+    # background hides that use (no sign of life), closes it
+    line = stored["ladder_w"]
+    assert line == facts.last_power_w and stored["ladder_band_w"] == 20.0
+    back = replace(facts, last_power_w=line + 300)
+    assert not _level_held(SimpleNamespace(evidence=stored), at(37, change_h=37, f=back))
+    drift = replace(facts, last_power_w=line + 15)  # noise and drift within 20 W: held
+    assert _level_held(SimpleNamespace(evidence=stored), at(37, change_h=37, f=drift))
     # a sign of life closes it
     alive = replace(facts, last_activity_at=t0 + timedelta(hours=37))
     assert not _level_held(SimpleNamespace(evidence=stored), at(37, change_h=37, f=alive))
