@@ -140,7 +140,10 @@ def _evidence(night: np.ndarray, normal: np.ndarray) -> np.ndarray:
     standby and a cycling fridge, without what else ran at night (the heating, a dehumidifier).
     The nights rarely show such a level, so their density alone called it unlikely either way
     and the level said nothing. The unattended density is held at its peak below the peak
-    (not renormalised: the nights' own levels keep their evidence)."""
+    (not renormalised: the nights' own levels keep their evidence). At night too: a stopped
+    home's night below its usual counts, and so does a living home's first night without its
+    heating, where only the support guard (``supported``) stands before a morning alert
+    (docs/detection.md, "Below the nights' level")."""
     unattended = _log_density(night.astype(float))
     peak = int(np.argmax(unattended))
     unattended[:peak] = unattended[peak]

@@ -55,8 +55,8 @@ PARTS = ("tune", "report")
 # London homes, the HUE house, the German house) is the report part, never used to fit.
 TUNE_HOMES = frozenset({"london/MAC000002", "london/MAC000003"})
 # The tune part's London meters are half-hourly; the report part's HUE and German meters are
-# hourly. So the tune part holds them at hourly means too (``home@1h``): an hourly meter smooths
-# a person's use into its background: the tune homes resampled so alert 62 % of their stops
+# hourly. So the tune part holds them at hourly means too (``home@1h``). An hourly mean smooths a
+# person's use into the background; resampled so, the tune homes alert 62 % of their stops
 # within 24 h against 72 %, with 2.26 false alarms per 50 days against 1.58 (docs/detection.md).
 TUNE_HOURLY = TUNE_HOMES
 TUNE_SOURCES = frozenset({"demo"})
