@@ -214,12 +214,12 @@ def _level_held(row, d: Decision) -> bool:
     multi-day standby absence on the demo homes, docs/detection.md); the routine's stage never
     falls within a spell, and now the level test's does not either. The same holds for the
     stillness test (``detection.stillness``): a fridge cycle ends the still run, not the
-    person's spell; and for the ladder on the fixed rule's clock (``held_by`` = ``ladder``, set
-    by the rule), which starts over at any change beyond the margins (a standby's noise, a
-    fridge cycle: a vacant home's plug closed and reopened its alert 126 times in a replayed
-    year), as long as the power stays within ``ladder_band_w`` of its level when the alert was
-    last written (``ladder_w``). Held whatever the current basis once a holding test raised
-    or escalated the alert (``held_by``)."""
+    person's spell; and for the ladder on the fixed rule's clock (``held_by`` = ``ladder``,
+    where the rule gives its line), which starts over at any change beyond the margins (a
+    standby's noise, a fridge cycle: a vacant home's plug closed and reopened its alert 126
+    times in a replayed year), as long as the power stays within ``ladder_band_w`` of its
+    level when the alert was last written (``ladder_w``). Held whatever the current basis once
+    a holding test raised or escalated the alert (``held_by``)."""
     opened, ev = row.evidence or {}, d.evidence
     held = _holding(opened) if d.rule == "plug_no_change" else None
     if held is None:
@@ -273,6 +273,8 @@ def _holding(evidence: dict) -> str | None:
     (``held_by``, kept once set: the basis itself moves to the ladder when the ladder reaches
     the same stage, and the ladder's clock restarts at every fridge cycle)."""
     basis = evidence.get("basis")
+    if basis == "ladder" and evidence.get("ladder_band_w") is not None:
+        return evidence.get("held_by") or "ladder"  # the ladder on the fixed rule's clock
     return evidence.get("held_by") or (basis if basis in HOLDING_BASES else None)
 
 

@@ -374,6 +374,16 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "lux": facts.last_lux,
         "last_seen_at": iso(facts.last_seen_at),
     }
+    # The ladder on the fixed rule's clock restarts at any change beyond the margins, a
+    # standby's noise or a fridge cycle, none a sign of life: an alert it raises is held until
+    # one (rules.lifecycle), as the tests on a run are, or until the line leaves the level it
+    # held when the alert was raised (the person back in a home whose background, a heater's
+    # range at night, hides their use: a review's replay held one 24 days). None: not held.
+    on_line = fixed_clock and stage is not None
+    evidence["ladder_w"] = facts.last_power_w if on_line else None
+    evidence["ladder_band_w"] = (
+        LADDER_HOLD_MARGINS * th.plug_no_change.power_margin_w if on_line else None
+    )
     if backfilled:
         evidence["observed_since"] = iso(live)
     # One evidence shape whether or not the routine was scored (None: not scored).
@@ -430,15 +440,6 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
             evidence["net_delay_h"] = cfg.net_delay_h
-        if evidence["basis"] == "ladder" and fixed_clock:
-            # The ladder on the fixed rule's clock restarts at any change beyond the margins,
-            # a standby's noise or a fridge cycle, none a sign of life: held until one
-            # (rules.lifecycle), as the tests on a run are, or until the line leaves the level
-            # it held when the alert was raised (the person back in a home whose background,
-            # a heater's range at night, hides their use: a review's replay held one 24 days).
-            evidence["held_by"] = "ladder"
-            evidence["ladder_w"] = facts.last_power_w
-            evidence["ladder_band_w"] = LADDER_HOLD_MARGINS * th.plug_no_change.power_margin_w
         evidence["scored_at"] = iso(now)
         evidence["explanation"] = explain_plug(evidence, "en")
     return Decision(RULE, final, evidence)
