@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dashboard.detection import left_on
 from dashboard.detection.background import ceiling
@@ -19,6 +19,7 @@ from dashboard.detection.routine import QuietScore, score_quiet
 from dashboard.detection.stillness import still_stage_rank, still_threshold_h
 from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import PlugRoutine, Thresholds
+from dashboard.rules.device import heartbeat_timeout_s
 from dashboard.rules.model import Decision, DeviceFacts, Stage, hours_between, iso, worse
 from dashboard.settings import LOCAL_TZ
 
@@ -87,7 +88,9 @@ def no_load(facts: DeviceFacts) -> bool:
 
 def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision | None:
     """A device fault ticket once the plug has read 0 W for ``NO_LOAD_H`` (12 h) in a home
-    that always draws power; clears when power returns."""
+    that always draws power, 위험 after ``device_silent.risk_after_h`` (24 h) more, as a silent
+    plug's: the person is unobserved, and this ticket is the only alert the plug raises then
+    (:func:`watched_until`). Clears when power returns."""
     if facts.type_code != "smart_plug" or facts.last_power_w is None:
         return None
     evidence = {"power_w": facts.last_power_w, "since": iso(facts.last_activity_at)}
@@ -97,8 +100,35 @@ def plug_no_load(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decision 
         return None  # no background to judge by yet: no opinion
     evidence["floor_w"] = round(facts.routine.background.low_w, 1)
     hours = hours_between(facts.last_activity_at, now)
-    stage = "attention" if hours >= NO_LOAD_H else None
+    risk_h = NO_LOAD_H + th.device_silent.risk_after_h
+    evidence["risk_at_h"] = risk_h
+    stage = "risk" if hours >= risk_h else "attention" if hours >= NO_LOAD_H else None
     return Decision(NO_LOAD_RULE, stage, evidence)
+
+
+def watched_until(facts: DeviceFacts, th: Thresholds, now: datetime, since: datetime) -> datetime:
+    """Up to when the plug watched the person: ``now``, or for a plug that stopped reporting
+    its last report plus the heartbeat timeout, or for a plug at 0 W in a home that always
+    draws power the moment it dropped there. Neither is a person's quiet but a device fault
+    (``device_silent``, ``plug_no_load``), which escalates as the person goes unobserved; the
+    ladder opens a person alert only on quiet it watched (issue #9: "an unplugged or dead
+    device: a device fault, not a person alert"), and keeps the clock of one it opened."""
+    end = now
+    if facts.last_seen_at is not None:
+        end = min(end, facts.last_seen_at + timedelta(seconds=heartbeat_timeout_s(facts, th)))
+    if no_load(facts):
+        end = min(end, max(since, facts.last_change_at or since))
+    return end
+
+
+def watched_stage(
+    start: datetime, until: datetime, now: datetime, ladder: tuple[float, float, float]
+) -> Stage | None:
+    """The ladder's stage on the spell from ``start``: none unless it reached 관심 by ``until``
+    (:func:`watched_until`), and then its stage at ``now``."""
+    if ladder_stage(hours_between(start, until), ladder) is None:
+        return None
+    return ladder_stage(hours_between(start, now), ladder)
 
 
 LEVEL_STAGES: tuple[Stage | None, ...] = (None, "attention", "risk", "severe")
@@ -259,8 +289,10 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     marked the person away the rule holds no opinion (an open alert stays for a person to close).
 
     ``last_activity_at`` is the last power or lux change beyond the margins (kept by ingestion).
-    A plug that stopped reporting keeps its clock running: nobody is observing the person, and
-    the device fault is raised separately by ``device_silent``. When the quiet time reaches into
+    A plug that stopped reporting, or reads 0 W in a home that always draws power, opens no
+    person alert: that is a device fault (``device_silent``, ``plug_no_load``), which escalates
+    as the person goes unobserved; an alert opened on quiet the plug watched keeps its clock
+    (:func:`watched_until`). When the quiet time reaches into
     history received later (a back-fill), it can open 관심 at once but 위험 and 심각 count only
     the time Anbu has been observing the plug (``dashboard.rules.clock``).
     """
@@ -290,7 +322,6 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     if fixed_clock and facts.last_change_at is not None:
         # Not backfilled, so Anbu observed the plug all along: no separate later-stage clock.
         floor_since = quiet_since(facts, RULE, max(facts.last_change_at, since))
-    floor_h = hours_between(floor_since, now)
     # The ladder on the sign-of-life spell although the line moved beyond the margins since
     # (a young plug beside a cycling fridge, a back-fill): "no change in power" would be false
     # (a new whole-home meter swinging 300-5,800 W was told so), so the evidence names the
@@ -299,7 +330,9 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         floor_since == since and facts.last_change_at is not None and facts.last_change_at > since
     )
     changed = facts.last_change_at if unattended else floor_since
-    stage = ladder_stage(floor_h, ladder)
+    # Silence and 0 W open no person alert (a device fault does: ``watched_until``).
+    watched = watched_until(facts, th, now, since)
+    stage = watched_stage(floor_since, watched, now, ladder)
     basis = "ladder"
     if floor_since != since and usable:
         # The net: the same ladder, net_delay_h later, on the spell since the last sign of life,
@@ -308,7 +341,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         # routine: a home with fewer than min_days active days in the window is one whose
         # background hides the person, and its spell since the last sign of life runs for days
         # to weeks whatever the person does (docs/detection.md, "The net").
-        net = ladder_stage(quiet_h - cfg.net_delay_h, ladder)
+        net = watched_stage(since + timedelta(hours=cfg.net_delay_h), watched, now, ladder)
         if net is not None and worse(stage, net) != stage:
             stage, basis = net, "net"
     if stage is not None and backfilled:

@@ -293,10 +293,26 @@ def test_silent_plug_is_a_device_fault_not_a_person_alert(db):
 
 
 def test_person_alert_outranks_offline(db):
-    did = add_device(db, "smart_plug")  # silent since T0, no activity since T0
-    tick(db, T0 + 25 * H)
+    did = add_device(db, "smart_plug")  # no activity since T0, reporting until T0 + 23 h
+    with db.begin() as conn:
+        conn.execute(update(DeviceState).values(last_seen_at=T0 + 23 * H))
+    tick(db, T0 + 25 * H + M)  # 24 h watched quiet (to the 2 h timeout), then silent
     assert set(open_alerts(db, did)) == {"plug_no_change", "device_silent"}
     assert state(db, did) == "attention"
+    tick(db, T0 + 36 * H + M)  # an alert opened on watched quiet keeps the ladder's clock
+    assert open_alerts(db, did)["plug_no_change"].stage == "risk"
+
+
+def test_a_plug_silent_since_the_last_sign_of_life_raises_only_its_device_fault(db):
+    """Issue #9: a dead device is a device fault, not a person alert; the fault becomes 위험
+    once the person has gone a day unobserved (device_silent.risk_after_h)."""
+    did = add_device(db, "smart_plug")  # silent since T0, no activity since T0
+    tick(db, T0 + 25 * H)
+    assert set(open_alerts(db, did)) == {"device_silent"}
+    assert state(db, did) == "offline"
+    tick(db, T0 + 60 * H)  # past the person's whole ladder (24/36/48 h)
+    assert set(open_alerts(db, did)) == {"device_silent"}
+    assert open_alerts(db, did)["device_silent"].stage == "risk"
 
 
 def test_device_that_never_reported_gets_an_offline_row(db):

@@ -220,6 +220,9 @@ def test_slot_of_local_times():
 
 
 def plug_facts(last_activity: datetime, routine: Routine | None = None, **kw) -> DeviceFacts:
+    # A plug reported when its line last changed (else it reads as gone silent before it).
+    seen = max(local(TODAY, 9, 50), kw.get("last_change_at") or local(TODAY, 9, 50))
+    kw.setdefault("last_seen_at", seen.astimezone(UTC))
     return DeviceFacts(
         device_id=7,
         type_code="smart_plug",
@@ -228,7 +231,6 @@ def plug_facts(last_activity: datetime, routine: Routine | None = None, **kw) ->
         heartbeat_timeout_s=7200,
         recipient_id=3,
         installed_at=local(TODAY - timedelta(days=60), 0),
-        last_seen_at=local(TODAY, 9, 50).astimezone(UTC),
         last_activity_at=last_activity.astimezone(UTC),
         first_seen_at=local(TODAY - timedelta(days=60), 0).astimezone(UTC),
         first_received_at=local(TODAY - timedelta(days=60), 0).astimezone(UTC),
@@ -269,6 +271,42 @@ def test_zero_watts_in_a_home_that_always_draws_power_is_a_device_fault():
     assert plug_no_load(home, TH, now) is None  # 0 W is normal there
 
 
+def test_zero_watts_is_the_device_tickets_whole_ladder_never_a_person_alert():
+    """Issue #9: an unplugged device is a device fault, not a person alert. A plug at 0 W
+    since 09:00 in a home that always draws power, still reporting: its ticket is 위험 once the
+    person has gone a day unobserved after it (12 h + 24 h), and the person's ladder (24/36/48
+    h) opens nothing, even days later; in a home whose 0 W is normal the ladder still runs."""
+    since = local(TODAY, 9, 0)
+    facts = replace(plug_facts(since, daily_routine()), last_power_w=0.0)
+    for hours, ticket in ((35.9, "attention"), (36, "risk"), (80, "risk")):
+        now = (since + timedelta(hours=hours)).astimezone(UTC)
+        reporting = replace(facts, last_seen_at=now)
+        assert plug_no_load(reporting, TH, now).stage == ticket
+        assert plug_no_load(reporting, TH, now).evidence["risk_at_h"] == 36
+        assert plug_no_change(reporting, TH, now).stage is None
+    never_floor = Background(low_w=0.0, high_w=80.0, step_w=60.0, nights=9)
+    tv = replace(reporting, routine=replace(daily_routine(), background=never_floor))
+    assert plug_no_change(tv, TH, now).stage == "severe"  # 80 h of nothing: the ladder
+
+
+def test_a_person_alert_opened_on_watched_quiet_keeps_escalating_after_the_plug_dies():
+    """The ladder opens only on quiet the plug watched (its last report + the 2 h timeout);
+    an alert it opened that way goes on to 위험 and 심각 on the clock, silence or not."""
+    off = Thresholds(plug_routine={"enabled": False})  # the fixed rule alone
+    since = local(TODAY - timedelta(days=1), 9, 0)
+    dies_at = since + timedelta(hours=23)  # quiet 23 h, then nothing more is received
+    facts = plug_facts(since, daily_routine(), last_seen_at=dies_at.astimezone(UTC))
+    at = {h: plug_no_change(facts, off, (since + timedelta(hours=h)).astimezone(UTC)).stage
+          for h in (24, 36, 48)}  # fmt: skip
+    assert at == {24: "attention", 36: "risk", 48: "severe"}
+    died_earlier = replace(facts, last_seen_at=(since + timedelta(hours=21)).astimezone(UTC))
+    for h in (24, 36, 48, 90):  # watched only 23 h: the device ticket's, not the person's
+        assert (
+            plug_no_change(died_earlier, off, (since + timedelta(hours=h)).astimezone(UTC)).stage
+            is None
+        )
+
+
 def test_a_long_spell_is_explained_without_a_clock_window():
     facts = plug_facts(local(TODAY - timedelta(days=1), 9, 0), daily_routine())
     decision = plug_no_change(facts, TH, local(TODAY, 8, 0).astimezone(UTC))
@@ -306,7 +344,8 @@ def test_with_a_routine_the_ladder_runs_on_the_last_change_beyond_the_margins():
     assert decision.evidence["change_hours"] == 2.0 and decision.evidence["no_change_hours"] == 30
     # The net: the same ladder 24 h later on the spell since the last sign of life
     net_now = quiet_since + timedelta(hours=48)
-    netted = replace(cycling, last_change_at=net_now - timedelta(hours=2))
+    two_before = net_now - timedelta(hours=2)
+    netted = replace(cycling, last_change_at=two_before, last_seen_at=two_before)
     assert plug_no_change(netted, slow, net_now - timedelta(minutes=1)).stage is None
     decision = plug_no_change(netted, slow, net_now)
     assert decision.stage == "attention" and decision.evidence["basis"] == "net"
@@ -326,10 +365,13 @@ def test_with_a_routine_the_ladder_runs_on_the_last_change_beyond_the_margins():
     # of life runs for days to weeks whatever they do, and an alert on it would stand open
     # (a whole-home meter's stops found it already open for weeks: docs/detection.md)
     for later in (timedelta(0), timedelta(hours=24), timedelta(days=14)):
-        moving = replace(old_sparse, last_change_at=net_now + later - timedelta(hours=2))
+        moved = net_now + later - timedelta(hours=2)
+        moving = replace(old_sparse, last_change_at=moved, last_seen_at=moved)
         assert plug_no_change(moving, slow, net_now + later).stage is None
     # while the fixed rule's own spell still raises the ladder there (the floor)
-    still_sparse = replace(old_sparse, last_change_at=net_now - timedelta(hours=25))
+    still_sparse = replace(
+        old_sparse, last_change_at=net_now - timedelta(hours=25), last_seen_at=net_now
+    )
     assert plug_no_change(still_sparse, slow, net_now).stage == "attention"
     # The fixed rule's own spell reaches 24 h: the ladder alerts and says since when
     still = replace(cycling, last_change_at=now - timedelta(hours=25))
@@ -499,6 +541,7 @@ def random_levels(seed: int, today: date) -> LevelFacts:
     level_h=st.sampled_from([0.5, 8, 20, 200]),
     by_district=st.booleans(),
     still_h=st.one_of(st.none(), st.sampled_from([0.5, 1.5, 6.0, 30.0])),
+    silent_share=st.one_of(st.none(), st.floats(0, 1)),
 )
 @settings(max_examples=300, deadline=None)
 def test_floor_nothing_the_fixed_ladder_raises_is_missed(
@@ -513,6 +556,7 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     level_h,
     by_district,
     still_h,
+    silent_share,
 ):
     """The floor guarantee's second half: the rule's stage is never below the fixed ladder's
     on the fixed rule's own quiet spell (since the last change beyond the margins, which a
@@ -520,15 +564,24 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     with or without enough days for a routine, whatever the stillness record says, and
     whatever the level test's model and the stored levels say (any evidence table, any levels,
     any threshold), whether the level test is on for the city or only for the person's
-    district (compared with the city's ladder)."""
+    district (compared with the city's ladder). A plug that stopped reporting (``silent_share``
+    of the fixed spell ago) is a device fault, not a person: the ladder's 관심 must have come
+    within what the plug watched (its last report plus the 2 h heartbeat timeout), and from
+    then on the stage is the ladder's at ``now``."""
     days = {TODAY - timedelta(days=k + 1): p for k, p in enumerate(patterns[: 10 if young else 28])}
     routine = replace(learn_routine(days, TODAY), still_h=still_h)  # any stillness record
     since = local(TODAY, 0, 0) + timedelta(minutes=30 * start_slot)
     now = since + timedelta(minutes=quiet_min)
     fixed_min = quiet_min if changed_share is None else int(quiet_min * changed_share)
     changed = None if changed_share is None else now - timedelta(minutes=fixed_min)
+    silent_min = 0 if silent_share is None else int(fixed_min * silent_share)
+    seen = now - timedelta(minutes=silent_min)
     facts = plug_facts(
-        since, routine, no_change_hours=personal, last_change_at=changed and changed.astimezone(UTC)
+        since,
+        routine,
+        no_change_hours=personal,
+        last_change_at=changed and changed.astimezone(UTC),
+        last_seen_at=seen.astimezone(UTC),
     )
     judged = th
     if level_seed is not None:
@@ -548,7 +601,10 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
         assert judged.plug_routine.level_enabled
         facts = replace(facts, levels=random_levels(level_seed, now.date()))
     decision = plug_no_change(facts, judged, now.astimezone(UTC))
+    watched_min = fixed_min - max(0, silent_min - 120)  # the heartbeat timeout: 2 h
     fixed = ladder_stage(fixed_min / 60, plug_ladder(personal, th))
+    if ladder_stage(watched_min / 60, plug_ladder(personal, th)) is None:
+        fixed = None  # the plug went silent first: its device fault, not a person alert
     assert STAGE_RANK.get(decision.stage or "", 0) >= STAGE_RANK.get(fixed or "", 0)
 
 

@@ -216,10 +216,28 @@ def test_a_stop_outside_waits_longer_before_lost_and_night_is_severe_at_once(tmp
     )
 
 
+def test_a_day_without_readings_is_a_device_fault_not_a_person_alert(tmp_path):
+    """Issue #9: a dead device is a device fault, not a person alert. A recording with a 30 h
+    hole (a router down) between busy days: the plug's silence ticket opens after its 2 h
+    timeout, 위험 a day later, and closes at the first reading back; no plug alert, although
+    the hole is longer than the ladder's 24 h (before 2026-12-06 it opened 관심 at 24 h)."""
+    gap = (T0 + timedelta(days=1, hours=6), T0 + timedelta(days=2, hours=12))
+    end = T0 + timedelta(days=4)
+    rows = plug_rows("home-1", T0, end, end, gaps=[gap])
+    result = replay(read_recording(_plug_file(tmp_path, rows), "plug", SEOUL))
+    local = [(t.rule, t.stage, f"{t.at.astimezone(SEOUL):%d %H:%M}") for t in result.transitions]
+    assert local == [
+        ("device_silent", "attention", "02 07:40"),  # last reading 05:30, timeout 2 h
+        ("device_silent", "risk", "03 07:30"),  # 24 h more
+        ("device_silent", None, "03 12:00"),  # the first reading back
+    ]
+
+
 def test_several_devices_are_several_people_on_one_clock(tmp_path):
     # a: changes until 02:00, readings until day 2 06:00; b: from 05:00 (installed then), busy
     # until day 3. The clock runs to the file's last reading, so after a's readings end a is
-    # silent (a device fault) and its plug clock keeps running; b raises nothing, not even a
+    # silent (a device fault) and the plug alert it opened on watched quiet keeps its clock
+    # (a silence alone would open none: rules.plug.watched_until); b raises nothing, not even a
     # fault for the hours before its first reading.
     a = plug_rows("a", T0, T0 + timedelta(hours=2), T0 + timedelta(days=1, hours=6))
     b = plug_rows("b", T0 + timedelta(hours=5), T0 + timedelta(days=3), T0 + timedelta(days=3))

@@ -106,7 +106,9 @@ def test_missing_file_is_a_clear_error(tmp_path):
     ],
 )
 def test_plug_ladder_24_36_48(quiet, stage):
-    d = plug_no_change(facts("smart_plug", last_power_w=0.4, last_lux=3.0), TH, T0 + quiet)
+    # a plug still reporting its flat line (a silent one is a device fault: test_alert_lifecycle)
+    flat = facts("smart_plug", last_power_w=0.4, last_lux=3.0, last_seen_at=T0 + quiet)
+    d = plug_no_change(flat, TH, T0 + quiet)
     assert d.rule == "plug_no_change"
     assert d.stage == stage
     assert d.evidence["last_activity_at"] == T0.isoformat()
@@ -130,20 +132,23 @@ def test_plug_ladder_24_36_48(quiet, stage):
     ],
 )
 def test_personal_threshold_shifts_the_ladder(personal, quiet_h, stage):
-    f = facts("smart_plug", no_change_hours=personal)
-    assert plug_no_change(f, TH, T0 + timedelta(hours=quiet_h)).stage == stage
+    now = T0 + timedelta(hours=quiet_h)
+    f = facts("smart_plug", no_change_hours=personal, last_seen_at=now)
+    assert plug_no_change(f, TH, now).stage == stage
 
 
 def test_plug_activity_clears_and_operator_close_restarts_the_clock():
     f = facts("smart_plug", last_activity_at=T0 + 30 * H)
     assert plug_no_change(f, TH, T0 + 31 * H).stage is None
-    checked = facts("smart_plug", human_closed_at={"plug_no_change": T0 + 30 * H})
+    checked = facts(
+        "smart_plug", human_closed_at={"plug_no_change": T0 + 30 * H}, last_seen_at=T0 + 54 * H
+    )
     assert plug_no_change(checked, TH, T0 + 53 * H).stage is None
     assert plug_no_change(checked, TH, T0 + 54 * H).stage == "attention"
 
 
 def test_plug_that_never_changed_counts_from_installation():
-    f = facts("smart_plug", last_activity_at=None, installed_at=T0)
+    f = facts("smart_plug", last_activity_at=None, installed_at=T0, last_seen_at=T0 + 24 * H)
     assert plug_no_change(f, TH, T0 + 24 * H).stage == "attention"
 
 
@@ -377,8 +382,8 @@ def test_no_position_for_30_minutes_while_outside(distance, since, stage):
 
 
 def test_evaluate_device_runs_the_rules_of_the_type_only():
-    f = facts("smart_plug", battery_pct=None)
-    rules = {d.rule: d.stage for d in evaluate_device(f, TH, T0 + 25 * H)}
+    f = facts("smart_plug", battery_pct=None, last_seen_at=T0 + 23 * H)  # then silent
+    rules = {d.rule: d.stage for d in evaluate_device(f, TH, T0 + 25 * H + S)}
     assert rules == {"plug_no_change": "attention", "device_silent": "attention"}
     with pytest.raises(ValueError, match="timezone-aware"):
         evaluate_device(f, TH, datetime(2024, 12, 1))

@@ -181,8 +181,9 @@ def test_backfilled_quiet_history_cannot_raise_a_device_past_attention(db):
 def test_backfilled_history_ending_two_days_ago_counts_from_its_newest_activity(db):
     did, uid = add_device(db, registered_at=T0 - M)
     history = [power(T0 - 120 * H + i * H, 10.0 if i % 2 else 80.0) for i in range(73)]
-    assert history[-1][0] == T0 - 48 * H  # the last change (and event) two days ago
-    send(db, uid, history, now=T0)
+    assert history[-1][0] == T0 - 48 * H  # the last change two days ago
+    flat = [power(T0 - 48 * H + i * H, 80.0) for i in range(1, 48)]  # then flat to T0 - 1 h
+    send(db, uid, history + flat, now=T0)
     tick(db, T0)
     alert = open_alerts(db, did)["plug_no_change"]
     # The person's 48 h without a change are real: 관심 at once, not 심각 at once.
@@ -190,7 +191,7 @@ def test_backfilled_history_ending_two_days_ago_counts_from_its_newest_activity(
     assert alert.evidence["no_change_hours"] == 48.0
     assert alert.evidence["since"] == (T0 - 48 * H).isoformat()
     assert alert.evidence["observed_since"] == T0.isoformat()
-    assert stages(db, did)["device_silent"] == "attention"
+    assert "device_silent" not in stages(db, did)  # reported an hour ago
     # The later stages count the time Anbu has been watching (ladder 24/36/48 h from now).
     tick(db, T0 + 36 * H - M)
     assert stages(db, did)["plug_no_change"] == "attention"
@@ -201,9 +202,22 @@ def test_backfilled_history_ending_two_days_ago_counts_from_its_newest_activity(
     assert stages(db, did)["plug_no_change"] == "severe"
 
 
+def test_backfilled_history_that_simply_ends_two_days_ago_is_a_device_fault(db):
+    """Issue #9: no readings for two days is a dead device, not two days of a person's quiet:
+    the silence ticket at once, 위험 a day after Anbu started watching; no person alert."""
+    did, uid = add_device(db, registered_at=T0 - M)
+    history = [power(T0 - 120 * H + i * H, 10.0 if i % 2 else 80.0) for i in range(73)]
+    send(db, uid, history, now=T0)  # the last event two days ago
+    tick(db, T0)
+    assert stages(db, did) == {"device_silent": "attention"}
+    tick(db, T0 + 48 * H)
+    assert stages(db, did) == {"device_silent": "risk"}
+
+
 def test_live_activity_after_a_backfill_clears_the_alert(db):
     did, uid = add_device(db, registered_at=T0 - M)
-    send(db, uid, [power(T0 - 50 * H, 10.0), power(T0 - 49 * H, 90.0)], now=T0)
+    flat = [power(T0 - 48 * H + i * H, 90.0) for i in range(48)]  # flat after the change
+    send(db, uid, [power(T0 - 50 * H, 10.0), power(T0 - 49 * H, 90.0), *flat], now=T0)
     tick(db, T0)
     assert stages(db, did)["plug_no_change"] == "attention"
     send(db, uid, [power(T0 + H, 10.0)], now=T0 + H)  # a change beyond the margin, live

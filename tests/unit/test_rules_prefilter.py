@@ -102,6 +102,8 @@ def test_activity_returning_clears_an_open_plug_alert(db_engine, devices, evalua
         [
             reading("p1", "plug-1", long_ago - timedelta(minutes=1), 5),
             reading("p2", "plug-1", long_ago, 60),  # a change: last sign of life 30 h ago
+            # still reporting, unchanged: quiet the plug watched (not a silent plug's fault)
+            reading("p2b", "plug-1", NOW - timedelta(minutes=10), 61),
         ],
     )
     with db_engine.begin() as conn:
