@@ -47,6 +47,7 @@ from dashboard.rules.evaluate import EVENT_RULES
 from dashboard.rules.geo import haversine_m
 from dashboard.rules.lifecycle import ACTOR as SYSTEM
 from dashboard.rules.model import STAGE_RANK
+from dashboard.rules.plug import NO_LOAD_H
 from dashboard.settings import LOCAL_TZ
 
 
@@ -68,6 +69,9 @@ def stage_times(
         first = _at(e["since"]) + timedelta(hours=e["threshold_h"])
         steps = [("risk", e["risk_at_h"] - e["threshold_h"])]
         steps.append(("severe", e["severe_at_h"] - e["threshold_h"]))
+    elif rule == "plug_no_load" and e.get("since") and e.get("risk_at_h"):
+        first = _at(e["since"]) + timedelta(hours=NO_LOAD_H)
+        steps = [("risk", e["risk_at_h"] - NO_LOAD_H)]
     elif rule == "device_silent" and e.get("last_seen_at"):
         first = _at(e["last_seen_at"]) + timedelta(seconds=e["timeout_s"])
         steps = [("risk", th.device_silent.risk_after_h)]

@@ -117,8 +117,14 @@ def watched_until(facts: DeviceFacts, th: Thresholds, now: datetime, since: date
     if facts.last_seen_at is not None:
         end = min(end, facts.last_seen_at + timedelta(seconds=heartbeat_timeout_s(facts, th)))
     if no_load(facts):
-        end = min(end, max(since, facts.last_change_at or since))
+        end = min(end, dropped_at(facts, since))
     return end
+
+
+def dropped_at(facts: DeviceFacts, since: datetime) -> datetime:
+    """When a plug now at 0 W dropped there: its last change beyond the margins (the drop
+    itself), or the last sign of life if that is later."""
+    return max(since, facts.last_change_at or since)
 
 
 def watched_stage(
@@ -308,7 +314,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     cfg = th.plug_routine
     routine = facts.routine
     usable = routine is not None and len(routine.reference_days) >= cfg.min_days
-    scored = cfg.enabled and usable and not backfilled and not no_load(facts)
+    scored = cfg.enabled and usable and not backfilled
     # The ladder's clock: the fixed rule's own (the last change beyond the margins), so the
     # floor is exactly the fixed rule; a spell that is long only because the background hides
     # a cycling fridge is the routine's to judge. A young plug (fewer than min_days days
@@ -330,35 +336,40 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         floor_since == since and facts.last_change_at is not None and facts.last_change_at > since
     )
     changed = facts.last_change_at if unattended else floor_since
-    # Silence and 0 W open no person alert (a device fault does: ``watched_until``).
-    watched = watched_until(facts, th, now, since)
-    stage = watched_stage(floor_since, watched, now, ladder)
-    basis = "ladder"
-    if floor_since != since and usable:
-        # The net: the same ladder, net_delay_h later, on the spell since the last sign of life,
-        # for a home whose routine never becomes sure enough to raise (a cycling fridge beside
-        # a person active on most days, too irregularly for the score). Only with a usable
-        # routine: a home with fewer than min_days active days in the window is one whose
-        # background hides the person, and its spell since the last sign of life runs for days
-        # to weeks whatever the person does (docs/detection.md, "The net").
-        net = watched_stage(since + timedelta(hours=cfg.net_delay_h), watched, now, ladder)
-        if net is not None and worse(stage, net) != stage:
-            stage, basis = net, "net"
-    if stage is not None and backfilled:
-        stage = ladder_stage(hours_between(live, now), ladder) or "attention"
+
+    def ladder_and_net(until: datetime) -> tuple[Stage | None, str]:
+        """The ladder's stage (and the net's) at ``now``, given they opened by ``until``."""
+        stage, basis = watched_stage(floor_since, until, now, ladder), "ladder"
+        if floor_since != since and usable:
+            # The net: the same ladder, net_delay_h later, on the spell since the last sign of
+            # life, for a home whose routine never becomes sure enough to raise (a cycling
+            # fridge beside a person active on most days, too irregularly for the score). Only
+            # with a usable routine: a home with fewer than min_days active days in the window
+            # is one whose background hides the person, and its spell since the last sign of
+            # life runs for days to weeks whatever the person does (docs/detection.md, "The net").
+            net = watched_stage(since + timedelta(hours=cfg.net_delay_h), until, now, ladder)
+            if net is not None and worse(stage, net) != stage:
+                stage, basis = net, "net"
+        if stage is not None and backfilled:
+            stage = ladder_stage(hours_between(live, now), ladder) or "attention"
+        return stage, basis
+
     score = None
-    # Only the time the plug was reporting counts: a plug gone offline is a device fault
-    # (device_silent), not hours of a person's inactivity; the ladder still runs on.
+    # Only the time the plug watched counts: a plug gone silent, or at 0 W in a home that
+    # always draws power, is a device fault (device_silent, plug_no_load), not hours of a
+    # person's inactivity; the tests judge up to its last report, or up to the drop to 0 W.
     observed = min(now, facts.last_seen_at or now)
+    if no_load(facts):
+        observed = min(observed, dropped_at(facts, since))
     if scored and observed > since:
         score = score_quiet(routine, since, observed, LOCAL_TZ, cfg.min_share)
     by_routine = routine_stage(score, cfg) if score is not None else None
     # The level test (detection.levels): the same conditions as the routine's score (not a
-    # young plug, no back-fill, not at 0 W) and its own model; up to the last report.
+    # young plug, no back-fill) and its own model; up to the last report (or the drop to 0 W).
     level = None
     # Only once the quiet has lasted min_quiet_h: the condition the tick loads the levels on.
     levels_on = cfg.enabled and cfg.level_enabled and facts.levels is not None
-    if levels_on and quiet_h >= cfg.min_quiet_h and not (backfilled or young or no_load(facts)):
+    if levels_on and quiet_h >= cfg.min_quiet_h and not (backfilled or young):
         # From the last sign of life: a run of S from before it says nothing about this spell.
         level = score_levels(facts.levels.model, facts.levels.days, observed, LOCAL_TZ, since)
     by_level = LEVEL_STAGES[level_stage_rank(level.s, cfg.level_h)] if level else None
@@ -391,6 +402,11 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     band_at, by_band = _run_stage(band_clock(facts, th, ladder) if runs_judged else None, observed)
     counted = band_start(band_since, facts.band_gap_h)
     band_run_h = hours_between(counted, observed) if band_at and observed > counted else 0.0
+    # Silence and 0 W open no person alert (a device fault does): the ladder and the net open
+    # only on the spell the plug watched (``watched_until``), unless a test judged that spell
+    # unusual already; an alert open either way keeps their clock, as the person is unwatched.
+    tested = any(by is not None for by in (by_routine, by_level, by_still, by_on, by_band))
+    stage, basis = ladder_and_net(now if tested else watched_until(facts, th, now, since))
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],

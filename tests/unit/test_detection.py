@@ -565,9 +565,11 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     whatever the level test's model and the stored levels say (any evidence table, any levels,
     any threshold), whether the level test is on for the city or only for the person's
     district (compared with the city's ladder). A plug that stopped reporting (``silent_share``
-    of the fixed spell ago) is a device fault, not a person: the ladder's 관심 must have come
-    within what the plug watched (its last report plus the 2 h heartbeat timeout), and from
-    then on the stage is the ladder's at ``now``."""
+    of the fixed spell ago) is a device fault, not a person: the ladder opens only if its 관심
+    came within what the plug watched (its last report plus the 2 h heartbeat timeout) or the
+    rule already gave a stage at the last report (an alert the routine opened goes on to 위험
+    and 심각 on the ladder's clock while the plug is dead); from then on, never below the
+    ladder's stage at ``now``."""
     days = {TODAY - timedelta(days=k + 1): p for k, p in enumerate(patterns[: 10 if young else 28])}
     routine = replace(learn_routine(days, TODAY), still_h=still_h)  # any stillness record
     since = local(TODAY, 0, 0) + timedelta(minutes=30 * start_slot)
@@ -604,7 +606,9 @@ def test_floor_nothing_the_fixed_ladder_raises_is_missed(
     watched_min = fixed_min - max(0, silent_min - 120)  # the heartbeat timeout: 2 h
     fixed = ladder_stage(fixed_min / 60, plug_ladder(personal, th))
     if ladder_stage(watched_min / 60, plug_ladder(personal, th)) is None:
-        fixed = None  # the plug went silent first: its device fault, not a person alert
+        # the plug went silent before the ladder's 관심: a device fault, not a person alert,
+        # unless a test found the watched quiet unusual already (at its last report)
+        fixed = fixed if plug_no_change(facts, judged, seen.astimezone(UTC)).stage else None
     assert STAGE_RANK.get(decision.stage or "", 0) >= STAGE_RANK.get(fixed or "", 0)
 
 
