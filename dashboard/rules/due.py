@@ -106,8 +106,8 @@ def _plug(
     facts: DeviceFacts, th: Thresholds, local: Thresholds, now: datetime
 ) -> Iterable[datetime | None]:
     """``plug_no_change`` (the ladder from the clock and from Anbu's observation, the end of an
-    away period, the hour the routine is loaded, the end of the plug's watch) and
-    ``plug_no_load`` (12 h at 0 W, and 위험 a day later)."""
+    away period, the hour the routine is loaded; the end of the plug's watch moves no stage by
+    itself, ``rules.plug.watched_stage``) and ``plug_no_load`` (12 h at 0 W, 위험 a day later)."""
     if facts.away_until is not None:
         yield datetime.combine(facts.away_until, time(0), LOCAL_TZ)
     last = facts.last_activity_at
@@ -116,8 +116,6 @@ def _plug(
     if last is not None and facts.last_power_w is not None and facts.last_power_w <= NO_LOAD_W:
         yield last + timedelta(hours=NO_LOAD_H)
         yield last + timedelta(hours=NO_LOAD_H + local.device_silent.risk_after_h)
-    if facts.last_seen_at is not None:  # the plug's watch ends (rules.plug.watched_until)
-        yield facts.last_seen_at + timedelta(seconds=heartbeat_timeout_s(facts, local))
     since = quiet_since(facts, "plug_no_change", last)
     if since is None:
         return

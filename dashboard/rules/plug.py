@@ -336,24 +336,6 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         floor_since == since and facts.last_change_at is not None and facts.last_change_at > since
     )
     changed = facts.last_change_at if unattended else floor_since
-
-    def ladder_and_net(until: datetime) -> tuple[Stage | None, str]:
-        """The ladder's stage (and the net's) at ``now``, given they opened by ``until``."""
-        stage, basis = watched_stage(floor_since, until, now, ladder), "ladder"
-        if floor_since != since and usable:
-            # The net: the same ladder, net_delay_h later, on the spell since the last sign of
-            # life, for a home whose routine never becomes sure enough to raise (a cycling
-            # fridge beside a person active on most days, too irregularly for the score). Only
-            # with a usable routine: a home with fewer than min_days active days in the window
-            # is one whose background hides the person, and its spell since the last sign of
-            # life runs for days to weeks whatever the person does (docs/detection.md, "The net").
-            net = watched_stage(since + timedelta(hours=cfg.net_delay_h), until, now, ladder)
-            if net is not None and worse(stage, net) != stage:
-                stage, basis = net, "net"
-        if stage is not None and backfilled:
-            stage = ladder_stage(hours_between(live, now), ladder) or "attention"
-        return stage, basis
-
     score = None
     # Only the time the plug watched counts: a plug gone silent, or at 0 W in a home that
     # always draws power, is a device fault (device_silent, plug_no_load), not hours of a
@@ -406,7 +388,20 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # only on the spell the plug watched (``watched_until``), unless a test judged that spell
     # unusual already; an alert open either way keeps their clock, as the person is unwatched.
     tested = any(by is not None for by in (by_routine, by_level, by_still, by_on, by_band))
-    stage, basis = ladder_and_net(now if tested else watched_until(facts, th, now, since))
+    until = now if tested else watched_until(facts, th, now, since)
+    stage, basis = watched_stage(floor_since, until, now, ladder), "ladder"
+    if floor_since != since and usable:
+        # The net: the same ladder, net_delay_h later, on the spell since the last sign of life,
+        # for a home whose routine never becomes sure enough to raise (a cycling fridge beside
+        # a person active on most days, too irregularly for the score). Only with a usable
+        # routine: a home with fewer than min_days active days in the window is one whose
+        # background hides the person, and its spell since the last sign of life runs for days
+        # to weeks whatever the person does (docs/detection.md, "The net").
+        net = watched_stage(since + timedelta(hours=cfg.net_delay_h), until, now, ladder)
+        if net is not None and worse(stage, net) != stage:
+            stage, basis = net, "net"
+    if stage is not None and backfilled:
+        stage = ladder_stage(hours_between(live, now), ladder) or "attention"
     evidence = {
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
