@@ -69,6 +69,9 @@ def stage_times(
         first = _at(e["since"]) + timedelta(hours=e["threshold_h"])
         steps = [("risk", e["risk_at_h"] - e["threshold_h"])]
         steps.append(("severe", e["severe_at_h"] - e["threshold_h"]))
+        alerted = _at(e.get("alerted_at"))
+        if alerted is not None and alerted < first:  # raised before the ladder: the steps
+            first = alerted  # count from then (rules.plug.steps_stage), sooner than its own
     elif rule == "plug_no_load" and e.get("since") and e.get("risk_at_h"):
         first = _at(e["since"]) + timedelta(hours=NO_LOAD_H)
         steps = [("risk", e["risk_at_h"] - NO_LOAD_H)]

@@ -102,6 +102,17 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
         if gaps:  # the band's time leaves out its hours without any report
             sentence += translate("detection.explain.band_gaps", lang, gaps=_duration(gaps, lang))
         return sentence
+    if evidence.get("basis") == "steps":
+        ladder = [float(evidence.get(k, d)) for k, d in _LADDER_KEYS]
+        return translate(
+            "detection.explain.steps",
+            lang,
+            since=since,
+            quiet=quiet,
+            alerted=_clock(evidence.get("alerted_at"), at),
+            risk_after=f"{ladder[1] - ladder[0]:g}",
+            severe_after=f"{ladder[2] - ladder[0]:g}",
+        )
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)
         return translate(
@@ -127,14 +138,16 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
     )
 
 
+_LADDER_KEYS = (("threshold_h", 24), ("risk_at_h", 36), ("severe_at_h", 48))
+
+
 def _steps(evidence: dict[str, Any], delay: float = 0.0) -> dict[str, str]:
     """The ladder's three steps in hours as its sentences write them, ``delay`` later (the net)."""
-    steps = (
-        ("attention", "threshold_h", 24),
-        ("risk", "risk_at_h", 36),
-        ("severe", "severe_at_h", 48),
-    )
-    return {name: f"{float(evidence.get(key, default)) + delay:g}" for name, key, default in steps}
+    names = ("attention", "risk", "severe")
+    return {
+        name: f"{float(evidence.get(key, default)) + delay:g}"
+        for name, (key, default) in zip(names, _LADDER_KEYS, strict=True)
+    }
 
 
 def explain_call(evidence: dict[str, Any], lang: str = "en") -> str:

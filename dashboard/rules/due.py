@@ -31,7 +31,7 @@ from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import Thresholds
 from dashboard.rules.device import heartbeat_timeout_s
 from dashboard.rules.facts import RESULTS_LOOKBACK, routine_quiet
-from dashboard.rules.model import DeviceFacts, Reading
+from dashboard.rules.model import DeviceFacts, Reading, iso
 from dashboard.rules.plug import (
     NO_LOAD_H,
     NO_LOAD_W,
@@ -133,6 +133,10 @@ def _plug(
         for step in steps:
             yield start + step
     cfg = local.plug_routine
+    alert = facts.plug_alert  # the open alert's steps from its first stage (plug.steps_stage)
+    if cfg.enabled and alert is not None and alert[0] == iso(since):
+        for step in steps[1:]:
+            yield alert[1] + step - steps[0]
     routine = facts.routine
     scored = (
         cfg.enabled

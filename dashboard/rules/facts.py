@@ -245,9 +245,14 @@ def enrich(
     levels = load_levels(conn, level_plugs, now.astimezone(LOCAL_TZ).date())
     people = sorted({f.recipient_id for f in facts if f.recipient_id is not None})
     away = load_away(conn, people, now.astimezone(LOCAL_TZ).date())
+    # Every plug's (not only the quiet ones'): the replay's mirror keeps what was loaded after
+    # an alert's write for the moments after it, as the engine would load it then.
+    alerted = _plug_alerts(conn, [f.device_id for f in facts if f.type_code == "smart_plug"])
     enriched = []
     for f in facts:
         extra: dict = {}
+        if f.device_id in alerted:
+            extra["plug_alert"] = alerted[f.device_id]
         if f.device_id in episodes:
             extra["wander_episode"], extra["wander_since"] = episodes[f.device_id]
         if f.device_id in routines:
@@ -320,6 +325,34 @@ def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
         )
         for row in rows:
             out[row.device_id][row.rule] = row.evidence or {}
+    return out
+
+
+def _plug_alerts(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str | None, datetime]]:
+    """Each plug's open ``plug_no_change`` alert, by the device that raised it: (the quiet
+    spell's start it was last written with, when that spell's alert was first raised)."""
+    a = Alert.__table__
+    out: dict[int, tuple[str | None, datetime]] = {}
+    if not ids:
+        return out
+    query = prebuilt(
+        conn,
+        "facts.plug_alerts",
+        lambda c: select(a.c.device_id, a.c.evidence, a.c.opened_at).where(
+            in_bound(c, a.c.device_id, "ids"),
+            a.c.rule == "plug_no_change",
+            a.c.status != "closed",
+        ),
+    )
+    for part in chunks(ids):
+        for device_id, evidence, opened_at in conn.execute(
+            query, {"ids": bound_values(conn, a.c.device_id, part)}
+        ):
+            evidence = evidence or {}
+            # an alert written before alerted_at existed: its opening (the spell's first stage)
+            at = evidence.get("alerted_at")
+            alerted_at = datetime.fromisoformat(at) if at else as_utc(opened_at)
+            out[device_id] = (evidence.get("since"), alerted_at)
     return out
 
 

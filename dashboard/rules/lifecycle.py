@@ -20,6 +20,7 @@ from dashboard.clock import as_utc
 from dashboard.db.inlist import bound_values, in_bound, in_values
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, AuditLog, DeviceState, NotificationOutbox
+from dashboard.detection.explain import explain_plug
 from dashboard.rules.model import (
     FOLLOWING_RULES,
     STAGE_RANK,
@@ -30,6 +31,7 @@ from dashboard.rules.model import (
     iso,
     worse,
 )
+from dashboard.rules.plug import alert_steps
 
 ACTOR = "system"
 # Evidence that only measures how long a condition has lasted: a change in these alone is not
@@ -85,6 +87,9 @@ VOLATILE_EVIDENCE = frozenset(
         # written with (raised or escalated)
         "ladder_w",
         "ladder_band_w",
+        # the first alert of the spell: a plug that cannot see the open alert (a person's
+        # second plug) decides "now"; the stored one is kept while the spell goes on
+        "alerted_at",
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -188,7 +193,11 @@ def apply_decisions(
         ids[key] = row.id
         if d.stage is not None:
             _repeat(conn, row, f, d, now, changes, audit)
-        elif d.rule not in STICKY_RULES and not _level_held(row, d):
+        elif d.rule in STICKY_RULES:
+            continue
+        elif _level_held(row, d):
+            _step_held(conn, row, f, d, now, changes, audit)
+        else:
             _clear(conn, row, f, d, now, changes, audit)
     outbox = [
         _outbox_row(ids[key], f, d, item, now)
@@ -221,7 +230,7 @@ def _level_held(row, d: Decision) -> bool:
     level when the alert was last written (``ladder_w``). Held whatever the current basis once
     a holding test raised or escalated the alert (``held_by``)."""
     opened, ev = row.evidence or {}, d.evidence
-    held = _holding(opened) if d.rule == "plug_no_change" else None
+    held = _holding(opened) if d.rule == PLUG_RULE else None
     if held is None:
         return False
     if held == "on":
@@ -259,7 +268,11 @@ def _level_held(row, d: Decision) -> bool:
     return since is not None and since == opened.get("since")  # else a sign of life: closes
 
 
-HOLDING_BASES = ("level", "still", "on", "band")
+# Every basis of the plug rule holds its alert (the routine's stage falls when the nightly
+# learning adds the collapse's own day to the window, the net's when the routine stops being
+# usable); the ladder's only with its line (``ladder_band_w``).
+HOLDING_BASES = ("level", "still", "on", "band", "routine", "net", "steps")
+PLUG_RULE = "plug_no_change"
 # The evidence a run's hold judges by, kept once the test stops judging (merged_evidence).
 HOLD_LINES = {
     "on": ("on_since", "on_top_w"),
@@ -274,7 +287,7 @@ def _holding(evidence: dict) -> str | None:
     the same stage, and the ladder's clock restarts at every fridge cycle)."""
     basis = evidence.get("basis")
     if basis == "ladder" and evidence.get("ladder_band_w") is not None:
-        return evidence.get("held_by") or "ladder"  # the ladder on the fixed rule's clock
+        return evidence.get("held_by") or "ladder"  # the ladder, held on its line
     return evidence.get("held_by") or (basis if basis in HOLDING_BASES else None)
 
 
@@ -317,7 +330,8 @@ def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:
             "region_id": f.region_id,
             "recipient_id": f.recipient_id if d.kind == "person" else None,
             "device_id": f.device_id,
-            "evidence": d.evidence,
+            # as a later decision will merge it (the hold it is opened with: no write for it)
+            "evidence": merged_evidence({}, d.evidence, d.rule),
             "opened_at": now,
             "updated_at": now,
             "version": 1,
@@ -346,7 +360,7 @@ def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:
 def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:
     # Escalate only upward while open, except rules that follow their stage both ways.
     stage = d.stage if d.rule in FOLLOWING_RULES else worse(row.stage, d.stage)
-    evidence = merged_evidence(row.evidence or {}, d.evidence)
+    evidence = merged_evidence(row.evidence or {}, d.evidence, d.rule)
     moved = STAGE_RANK[stage] - STAGE_RANK[row.stage]
     if not moved and _material(evidence) == _material(row.evidence):
         return
@@ -363,22 +377,49 @@ def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit
         changes.updated += 1
 
 
-def merged_evidence(stored: dict, decided: dict) -> dict:
+def merged_evidence(stored: dict, decided: dict, rule: str = PLUG_RULE) -> dict:
     """An open alert's evidence after a new decision: the decision's keys over the stored
     ones, facts of the moment gone with it, and the test that holds it open kept."""
     evidence = stored | decided
     evidence.pop("condition_cleared_at", None)
-    held = _holding(stored) or _holding(decided)
+    held = (_holding(stored) or _holding(decided)) if rule == PLUG_RULE else None
     if held is not None:  # kept through later decisions on another basis (_level_held)
         evidence["held_by"] = held
     # the run and the line the hold judges by, once the test stops judging
     for key in HOLD_LINES.get(held or "", ()):
         if evidence.get(key) is None and stored.get(key) is not None:
             evidence[key] = stored[key]
+    # the spell's first alert, while the spell goes on (rules.plug.steps_stage)
+    if stored.get("alerted_at") and stored.get("since") == decided.get("since"):
+        evidence["alerted_at"] = stored["alerted_at"]
     for key in VANISHING_EVIDENCE:  # a fact of the moment: gone from the decision, gone here
         if key not in decided:
             evidence.pop(key, None)
     return evidence
+
+
+def _step_held(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:
+    """A held plug alert moves up on the ladder's steps from its first stage while its quiet
+    spell goes on (``rules.plug.steps_stage``) and the power has stayed within the band
+    (``plug_routine.band_w``, ``detection.band``) since that stage: the test that raised it no
+    longer gives a stage (the ladder's clock restarted at a standby's noise, the level test's
+    evidence falls at night, the routine was learned anew), but nothing showed the person is
+    well. A line that left the band (the person back in a home whose background hides their
+    use: a review's replay, docs/detection.md) keeps the alert held at its stage, not raised;
+    so does a run's hold without a quiet spell (left on, band: ``since`` moved on)."""
+    stored = row.evidence or {}
+    if stored.get("since") is None or stored.get("since") != d.evidence.get("since"):
+        return
+    alerted_at = stored.get("alerted_at")
+    if not alerted_at or f.band_since is None or f.band_since > datetime.fromisoformat(alerted_at):
+        return
+    stage = alert_steps(stored, now)
+    if stage is None or STAGE_RANK[stage] <= STAGE_RANK[row.stage]:
+        return
+    evidence = merged_evidence(stored, d.evidence, d.rule)
+    evidence |= {"basis": "steps", "scored_at": iso(now)}
+    evidence["explanation"] = explain_plug(evidence, "en")
+    _repeat(conn, row, f, Decision(d.rule, stage, evidence), now, changes, audit)
 
 
 def _clear(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:

@@ -61,6 +61,30 @@ def ladder_stage(hours: float, ladder: tuple[float, float, float]) -> Stage | No
     return None
 
 
+def steps_stage(alerted_at: datetime, now: datetime, ladder: tuple[float, float, float]) -> Stage:
+    """The stage an alert first raised at ``alerted_at`` has reached on the ladder's steps
+    after its first stage (위험 ``risk_after_attention_h`` and 심각 ``severe_after_attention_h``
+    later, 12 h and 24 h by default), while its quiet spell goes on: whatever test raised it,
+    a person is never left more than those steps past their first signal (``plug_ladder``)."""
+    return ladder_stage(ladder[0] + max(0.0, hours_between(alerted_at, now)), ladder) or "attention"
+
+
+def alert_steps(evidence: dict, now: datetime) -> Stage | None:
+    """:func:`steps_stage` from an open alert's stored evidence (its ``alerted_at`` and
+    ladder), for the lifecycle's held alerts; None where the evidence lacks them."""
+    at, ladder = evidence.get("alerted_at"), evidence_ladder(evidence)
+    if not at or ladder is None:
+        return None
+    return steps_stage(datetime.fromisoformat(at), now, ladder)
+
+
+def evidence_ladder(evidence: dict) -> tuple[float, float, float] | None:
+    """The person's ladder an alert was written with (``threshold_h``, ``risk_at_h``,
+    ``severe_at_h``), or None."""
+    hours = (evidence.get("threshold_h"), evidence.get("risk_at_h"), evidence.get("severe_at_h"))
+    return None if None in hours else tuple(float(h) for h in hours)
+
+
 def routine_stage(score: QuietScore, cfg: PlugRoutine) -> Stage | None:
     """The stage a quiet spell's score reaches (docs/detection.md)."""
     if score.quiet_h < cfg.min_quiet_h or score.share < cfg.min_share:
@@ -423,7 +447,10 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # one (rules.lifecycle), as the tests on a run are, or until the line leaves the level it
     # held when the alert was raised (the person back in a home whose background, a heater's
     # range at night, hides their use: a review's replay held one 24 days). None: not held.
-    on_line = fixed_clock and stage is not None
+    # A young plug's ladder (on the sign-of-life spell) too: when the plug comes of age its
+    # ladder moves to the fixed rule's clock, and an alert raised while young closed there
+    # without a sign of life (a collapse's 심각 closed as safe).
+    on_line = stage is not None and cfg.enabled and not backfilled and not no_load(facts)
     evidence["ladder_w"] = facts.last_power_w if on_line else None
     evidence["ladder_band_w"] = (
         LADDER_HOLD_MARGINS * th.plug_no_change.power_margin_w if on_line else None
@@ -475,11 +502,26 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     final = stage
     for other in (by_routine, by_level, by_still, by_on, by_band):
         final = worse(final, other)
+    # The ladder's steps from the spell's first signal (steps_stage): a test that raised 관심
+    # early (the routine, the level) may never reach 심각 itself, and the ladder's own clock
+    # restarts at a fridge cycle or a standby's noise; 위험 12 h and 심각 24 h after the first
+    # stage while no sign of life comes. Not on the fixed rule alone (enabled = false gives it
+    # back exactly) nor on a back-fill (its later stages count Anbu's observation only).
+    stepped = None
+    if final is not None:  # one evidence shape for every alert (None: no steps)
+        evidence["alerted_at"] = None
+    if final is not None and cfg.enabled and not backfilled:
+        alert = facts.plug_alert
+        alerted_at = alert[1] if alert is not None and alert[0] == iso(since) else now
+        evidence["alerted_at"] = iso(alerted_at)
+        stepped = steps_stage(alerted_at, now, ladder)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"
         if final not in (stage, by_routine):
             tests = (("level", by_level), ("still", by_still), ("on", by_on), ("band", by_band))
             evidence["basis"] = next(name for name, by in tests if by == final)
+        if worse(final, stepped) != final:
+            final, evidence["basis"] = stepped, "steps"
         if evidence["basis"] == "level":
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":

@@ -87,7 +87,10 @@ def plug_chart(df: pd.DataFrame, evidence: dict, lang: str, window: Window) -> a
     if since:
         start = pd.Timestamp(since)
         layers.append(_time_rule(start, t("readings.last_change"), "#9AA5B1"))
-        # Each stage's threshold, counted from the last change: 관심 24 h → 위험 → 심각.
+        # Each stage's threshold, counted from the last change: 관심 24 h → 위험 → 심각; or
+        # the ladder's steps after the spell's first alert, where they come first
+        # (rules.plug.steps_stage).
+        first, alerted = evidence.get("threshold_h"), evidence.get("alerted_at")
         for key, stage in (
             ("threshold_h", "attention"),
             ("risk_at_h", "risk"),
@@ -97,6 +100,11 @@ def plug_chart(df: pd.DataFrame, evidence: dict, lang: str, window: Window) -> a
             if hours:
                 label = t("readings.threshold_hours", h=f"{float(hours):g}")
                 at = start + timedelta(hours=float(hours))
+                if alerted and first and stage != "attention":
+                    step = float(hours) - float(first)
+                    stepped = pd.Timestamp(alerted) + timedelta(hours=step)
+                    if stepped < at:
+                        at, label = stepped, t("readings.after_first_alert", h=f"{step:g}")
                 layers.append(_time_rule(at, label, STATE_COLORS[stage]))
     return alt.layer(*layers).properties(height=_HEIGHT)
 

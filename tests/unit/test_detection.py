@@ -415,7 +415,7 @@ def test_a_ladder_alert_on_the_fixed_clock_waits_for_a_sign_of_life_not_for_nois
     """The fixed rule's clock restarts at any change beyond the margins. A standby's noise
     crossing 5 W or a fridge cycle is no sign of life: the ladder alert it raised stays open
     (a vacant home's plug closed and reopened its alert 126 times in a replayed year); a sign
-    of life closes it. A young plug's ladder (on the sign-of-life spell) is not held."""
+    of life closes it. A young plug's ladder (on the sign-of-life spell) is held too."""
     from types import SimpleNamespace
 
     from dashboard.rules.lifecycle import _level_held, merged_evidence
@@ -450,10 +450,17 @@ def test_a_ladder_alert_on_the_fixed_clock_waits_for_a_sign_of_life_not_for_nois
     # a sign of life closes it
     alive = replace(facts, last_activity_at=t0 + timedelta(hours=37))
     assert not _level_held(SimpleNamespace(evidence=stored), at(37, change_h=37, f=alive))
-    # a young plug's ladder runs on the sign-of-life spell and is not held
+    # a young plug's ladder runs on the sign-of-life spell and is held on its line too: when
+    # the plug comes of age the ladder moves to the fixed rule's clock, and its alert closed
+    # there without a sign of life (test_alert_steps)
     young = replace(facts, routine=daily_routine(days=10))
-    assert at(24, f=young).evidence["ladder_band_w"] is None
-    assert merged_evidence({}, at(24, f=young).evidence).get("held_by") is None
+    assert at(24, f=young).evidence["ladder_band_w"] == 20.0
+    assert merged_evidence({}, at(24, f=young).evidence).get("held_by") == "ladder"
+    # the fixed rule alone (enabled = false) holds nothing: it is given back exactly
+    day = t0 + timedelta(hours=24)
+    fixed = Thresholds(plug_routine={"enabled": False})
+    alone = plug_no_change(replace(facts, last_seen_at=day), fixed, day)
+    assert alone.stage == "attention" and alone.evidence["ladder_band_w"] is None
 
 
 def test_a_fridge_cycling_under_an_open_alert_is_not_a_change_worth_a_write():

@@ -89,7 +89,7 @@ def test_a_model_learned_anew_does_not_close_a_held_alert_as_safe(db_engine):
 def test_which_decisions_a_level_alert_is_held_against():
     """Held while the spell goes on: not scored, scored on another run of S, or the same run
     fallen below level_h (S falls at night, when the night level is what the home shows).
-    Closed: a sign of life (a new spell); and any alert the level test did not raise."""
+    Closed: a sign of life (a new spell)."""
     since, run = "2026-11-30T01:00:00+00:00", "2026-11-30T02:00:00+00:00"
     row = SimpleNamespace(evidence={"basis": "level", "since": since, "level_since": run})
 
@@ -101,5 +101,10 @@ def test_which_decisions_a_level_alert_is_held_against():
     assert held(level_s=3.0, level_since="2026-12-01T00:00:00+00:00")
     assert held(level_s=5.0, level_since=run)  # S fell on its own run: no sign of life
     assert not held(level_s=None, since="2026-11-30T09:00:00+00:00")  # a sign of life
+    # the routine's alert is held on its spell too (the nightly learning can drop its stage,
+    # test_alert_steps); the fixed ladder's without its line is not
     routine = SimpleNamespace(evidence={"basis": "routine", "since": since})
-    assert not held(routine, level_s=None)
+    assert held(routine, level_s=None)
+    assert not held(routine, level_s=None, since="2026-11-30T09:00:00+00:00")
+    ladder = SimpleNamespace(evidence={"basis": "ladder", "since": since, "ladder_band_w": None})
+    assert not held(ladder, level_s=None)

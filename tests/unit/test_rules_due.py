@@ -21,6 +21,7 @@ from dashboard.detection import levels
 from dashboard.detection.background import Background
 from dashboard.detection.levels import LevelFacts
 from dashboard.detection.routine import learn_routine
+from dashboard.rules.clock import quiet_since
 from dashboard.rules.config import Thresholds
 from dashboard.rules.due import MAX_WAIT, SPREAD_MIN, device_due
 from dashboard.rules.evaluate import evaluate_device
@@ -155,6 +156,14 @@ def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
         facts = replace(facts, last_evidence={"robot_sos": {"sos_at": handled.isoformat()}})
     if kind == "wandering_detector" and rng.random() < 0.9:
         facts, readings = _wanderer(rng, facts)
+    alerts = random.Random(facts.device_id + 1)  # its own stream: the draws above stay
+    if kind == "smart_plug" and alerts.random() < 0.5:
+        # an open alert: on this quiet spell (its steps count from its first stage) or another
+        spell = quiet_since(facts, "plug_no_change", facts.last_activity_at)
+        stored = spell.isoformat() if spell is not None and alerts.random() < 0.8 else None
+        # first raised about 12 h or 24 h ago (the steps to 위험 and 심각 fall in the hour ahead)
+        hours = alerts.choice((12, 24)) + alerts.uniform(-1.5, 0.5)
+        facts = replace(facts, plug_alert=(stored, NOW - timedelta(hours=hours)))
     return facts, readings
 
 
