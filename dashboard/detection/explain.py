@@ -104,12 +104,16 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
         return sentence
     if evidence.get("basis") == "steps":
         ladder = [float(evidence.get(k, d)) for k, d in _LADDER_KEYS]
+        alerted = evidence.get("alerted_at")
+        held = 0.0
+        if alerted and at:
+            span = datetime.fromisoformat(at) - datetime.fromisoformat(alerted)
+            held = max(0.0, span.total_seconds() / 3600)
         return translate(
             "detection.explain.steps",
             lang,
-            since=since,
-            quiet=quiet,
-            alerted=_clock(evidence.get("alerted_at"), at),
+            alerted=_clock(alerted, at),
+            held=_duration(held, lang),
             risk_after=f"{ladder[1] - ladder[0]:g}",
             severe_after=f"{ladder[2] - ladder[0]:g}",
         )

@@ -77,15 +77,18 @@ def would_change(
     decisions: Sequence[Decision],
     open_stages: dict[str, str],
     episode: dict | None = None,
+    plug_alert: tuple[str | None, datetime | None] | None = None,
 ) -> bool:
     """Could applying ``decisions`` open, re-stage or close an alert (rule → open stage), or
-    change a fact a later moment reads (the open left-zone alert's episode, ``episode``)?
+    change a fact a later moment reads (the open left-zone alert's episode, ``episode``; the
+    open plug alert's quiet spell, ``plug_alert``, which the ladder's steps read back)?
 
     The stage an open alert moves to is the lifecycle's (``lifecycle._repeat``): the decided
     one for a rule that follows its stage both ways (``wander_left_zone`` de-escalates), else
     the graver of the two. A decision carrying notifications counts (conservative: the
     lifecycle dedups them). Evidence-only refreshes are no transitions and are left out
-    (docs/replay.md), except the episode's ``outside_since``, which the geofence reads back.
+    (docs/replay.md), except the episode's ``outside_since``, which the geofence reads back,
+    and the plug alert's ``since``, which the steps read back.
     """
     for d in decisions:
         stage = open_stages.get(d.rule)
@@ -103,6 +106,12 @@ def would_change(
             and d.evidence.get("outside_since") != episode.get("outside_since")
         ):
             return True
+        if (
+            d.rule == "plug_no_change"
+            and plug_alert is not None
+            and d.evidence.get("since") != plug_alert[0]
+        ):
+            return True  # a sign of life under the open alert: the lifecycle writes its spell
     return False
 
 
@@ -340,7 +349,7 @@ class Mirror:
                 return False
         # With the person's district's thresholds, as the engine judges (``engine._evaluate``).
         decisions = evaluate_device(facts, th.for_region(facts.region_code), now, readings)
-        if would_change(decisions, self.open, facts.wander_episode):
+        if would_change(decisions, self.open, facts.wander_episode, facts.plug_alert):
             return True
         self._judged, self._judged_at, self._due = facts, now, None
         return False

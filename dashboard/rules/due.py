@@ -134,7 +134,7 @@ def _plug(
             yield start + step
     cfg = local.plug_routine
     alert = facts.plug_alert  # the open alert's steps from its first stage (plug.steps_stage)
-    if cfg.enabled and alert is not None and alert[0] == iso(since):
+    if cfg.enabled and alert is not None and alert[1] is not None and alert[0] == iso(since):
         for step in steps[1:]:
             yield alert[1] + step - steps[0]
     routine = facts.routine

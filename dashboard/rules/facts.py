@@ -328,31 +328,34 @@ def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
     return out
 
 
-def _plug_alerts(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[str | None, datetime]]:
+def _plug_alerts(
+    conn: Connection, ids: Sequence[int]
+) -> dict[int, tuple[str | None, datetime | None]]:
     """Each plug's open ``plug_no_change`` alert, by the device that raised it: (the quiet
-    spell's start it was last written with, when that spell's alert was first raised)."""
+    spell's start it was last written with, when a test of that spell first raised it)."""
     a = Alert.__table__
-    out: dict[int, tuple[str | None, datetime]] = {}
+    out: dict[int, tuple[str | None, datetime | None]] = {}
     if not ids:
         return out
     query = prebuilt(
         conn,
         "facts.plug_alerts",
-        lambda c: select(a.c.device_id, a.c.evidence, a.c.opened_at).where(
+        lambda c: select(a.c.device_id, a.c.evidence).where(
             in_bound(c, a.c.device_id, "ids"),
             a.c.rule == "plug_no_change",
             a.c.status != "closed",
         ),
     )
     for part in chunks(ids):
-        for device_id, evidence, opened_at in conn.execute(
+        for device_id, evidence in conn.execute(
             query, {"ids": bound_values(conn, a.c.device_id, part)}
         ):
             evidence = evidence or {}
-            # an alert written before alerted_at existed: its opening (the spell's first stage)
+            # None for an alert written before alerted_at existed: its steps count from the
+            # first decision that raises it again, not from its opening (which would make an
+            # alert held for days 심각 at once)
             at = evidence.get("alerted_at")
-            alerted_at = datetime.fromisoformat(at) if at else as_utc(opened_at)
-            out[device_id] = (evidence.get("since"), alerted_at)
+            out[device_id] = (evidence.get("since"), datetime.fromisoformat(at) if at else None)
     return out
 
 

@@ -31,7 +31,7 @@ from dashboard.rules.model import (
     iso,
     worse,
 )
-from dashboard.rules.plug import alert_steps
+from dashboard.rules.plug import alert_steps, line_held
 
 ACTOR = "system"
 # Evidence that only measures how long a condition has lasted: a change in these alone is not
@@ -195,7 +195,7 @@ def apply_decisions(
             _repeat(conn, row, f, d, now, changes, audit)
         elif d.rule in STICKY_RULES:
             continue
-        elif _level_held(row, d):
+        elif _level_held(row, d, f.band_since):
             _step_held(conn, row, f, d, now, changes, audit)
         else:
             _clear(conn, row, f, d, now, changes, audit)
@@ -212,7 +212,7 @@ def apply_decisions(
     return changes
 
 
-def _level_held(row, d: Decision) -> bool:
+def _level_held(row, d: Decision, band_since: datetime | None = None) -> bool:
     """An open plug alert raised by the level test stays open while the quiet spell it was
     raised on goes on (``since`` unchanged: no sign of life since): only a sign of life or a
     person closes it. The level test's ``S`` falls at night, when the night level is what this
@@ -263,6 +263,13 @@ def _level_held(row, d: Decision) -> bool:
         # moves it by hundreds of watts without a sign of life.
         line, band, power = opened.get("ladder_w"), opened.get("ladder_band_w"), ev.get("power_w")
         if None not in (line, band, power) and abs(power - line) > band:
+            return False
+    if held in ("routine", "net", "steps"):
+        # Held while the power stays in its band since the spell's first alert (a fridge's
+        # swing fits): a home whose background hides the person (a routine usable some weeks,
+        # not others) kept a routine 심각 open 72 days on the spell alone (a review's replay).
+        alerted_at = opened.get("alerted_at")
+        if not alerted_at or not line_held(band_since, datetime.fromisoformat(alerted_at)):
             return False
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
@@ -411,7 +418,7 @@ def _step_held(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, au
     if stored.get("since") is None or stored.get("since") != d.evidence.get("since"):
         return
     alerted_at = stored.get("alerted_at")
-    if not alerted_at or f.band_since is None or f.band_since > datetime.fromisoformat(alerted_at):
+    if not alerted_at or not line_held(f.band_since, datetime.fromisoformat(alerted_at)):
         return
     stage = alert_steps(stored, now)
     if stage is None or STAGE_RANK[stage] <= STAGE_RANK[row.stage]:

@@ -129,9 +129,10 @@ class DeviceFacts:
     # that must not alert twice on the same event.
     last_evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
     # a plug's open ``plug_no_change`` alert: the quiet spell it was raised on (its evidence's
-    # ``since``) and when that spell's alert was first raised (``alerted_at``): the ladder's
-    # steps count from then while the spell goes on (rules.plug.steps_stage)
-    plug_alert: tuple[str | None, datetime] | None = None
+    # ``since``) and when a test of that quiet spell first raised it (``alerted_at``, None
+    # before one did): the ladder's steps count from then while the spell goes on
+    # (rules.plug.steps_stage)
+    plug_alert: tuple[str | None, datetime | None] | None = None
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,15 @@ def steps_stage(alerted_at: datetime, now: datetime, ladder: tuple[float, float,
     return ladder_stage(ladder[0] + max(0.0, hours_between(alerted_at, now)), ladder) or "attention"
 
 
+def line_held(band_since: datetime | None, alerted_at: datetime) -> bool:
+    """Whether the power has stayed within its band (``plug_routine.band_w``, 100 W: a
+    fridge's swing fits, a person's kettle or cooker does not; ``detection.band``) since the
+    spell's first alert: the steps and the holds of the routine and the net ask it, so a person
+    back in a home whose learned background hides their use is not raised nor held for weeks
+    (a whole-home meter drawing 50-3,000 W a day kept a routine 심각 open 72 days without it)."""
+    return band_since is not None and band_since <= alerted_at
+
+
 def alert_steps(evidence: dict, now: datetime) -> Stage | None:
     """:func:`steps_stage` from an open alert's stored evidence (its ``alerted_at`` and
     ladder), for the lifecycle's held alerts; None where the evidence lacks them."""
@@ -505,16 +514,23 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     # The ladder's steps from the spell's first signal (steps_stage): a test that raised 관심
     # early (the routine, the level) may never reach 심각 itself, and the ladder's own clock
     # restarts at a fridge cycle or a standby's noise; 위험 12 h and 심각 24 h after the first
-    # stage while no sign of life comes. Not on the fixed rule alone (enabled = false gives it
-    # back exactly) nor on a back-fill (its later stages count Anbu's observation only).
+    # stage while no sign of life comes and the line stays in its band (line_held). Only on
+    # the quiet spell's tests (a run left on or held in its band lasts through signs of life),
+    # not on the fixed rule alone (enabled = false gives it back exactly) nor on a back-fill
+    # (its later stages count Anbu's observation only).
+    quiet_stage = stage
+    for other in (by_routine, by_level, by_still):
+        quiet_stage = worse(quiet_stage, other)
     stepped = None
     if final is not None:  # one evidence shape for every alert (None: no steps)
         evidence["alerted_at"] = None
-    if final is not None and cfg.enabled and not backfilled:
+    if quiet_stage is not None and cfg.enabled and not backfilled:
         alert = facts.plug_alert
-        alerted_at = alert[1] if alert is not None and alert[0] == iso(since) else now
+        kept = alert[1] if alert is not None and alert[0] == iso(since) else None
+        alerted_at = kept or now
         evidence["alerted_at"] = iso(alerted_at)
-        stepped = steps_stage(alerted_at, now, ladder)
+        if line_held(facts.band_since, alerted_at):
+            stepped = steps_stage(alerted_at, now, ladder)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"
         if final not in (stage, by_routine):

@@ -75,7 +75,7 @@ def test_an_alert_reaches_severe_a_day_after_its_first_stage(
     assert at["risk"].at <= first.at + timedelta(hours=12) + TICK, shown
     assert at["severe"].at <= first.at + timedelta(hours=24) + TICK, shown
     assert after[-1].stage == "severe", shown  # open to the end: nobody came
-    assert ("first alerted at" in at["risk"].explanation) is by_steps, shown
+    assert ("First alerted at" in at["risk"].explanation) is by_steps, shown
 
 
 @pytest.mark.parametrize(
@@ -115,10 +115,15 @@ def test_without_the_routine_the_fixed_rule_is_unchanged(tmp_path, monkeypatch):
     for stage, hours in zip(("attention", "risk", "severe"), LADDER, strict=True):
         late = first[stage] - last_change - timedelta(hours=hours)
         assert timedelta(0) <= late <= TICK, (stage, first, last_change)
-    assert not any("first alerted" in (t.explanation or "") for t in spell)
+    assert not any("First alerted" in (t.explanation or "") for t in spell)
 
 
-def _facts(now: datetime, since: datetime, alert: tuple[str | None, datetime] | None):
+def _facts(
+    now: datetime,
+    since: datetime,
+    alert: tuple[str | None, datetime | None] | None,
+    band_since: datetime | None = None,
+):
     return DeviceFacts(
         device_id=1,
         type_code="smart_plug",
@@ -133,6 +138,7 @@ def _facts(now: datetime, since: datetime, alert: tuple[str | None, datetime] | 
         last_activity_at=since,
         last_change_at=since,
         last_power_w=40.0,
+        band_since=band_since or since,
         plug_alert=alert,
     )
 
@@ -145,11 +151,21 @@ def test_the_steps_count_from_the_spells_first_alert_and_a_sign_of_life_restarts
     same = plug_no_change(_facts(now, since, (iso(since), first)), th, now)
     assert same.stage == "risk" and same.evidence["basis"] == "steps"
     assert same.evidence["alerted_at"] == iso(first)
-    assert "first alerted at" in same.evidence["explanation"]
+    assert "First alerted at" in same.evidence["explanation"]
     # The open alert is about an earlier spell (a sign of life since): its steps start anew.
     other = plug_no_change(_facts(now, since, (iso(since - timedelta(hours=30)), first)), th, now)
     assert other.stage == "attention" and other.evidence["alerted_at"] == iso(now)
     assert plug_no_change(_facts(now, since, None), th, now).stage == "attention"
+    # The line left its band since the first alert (a person back in a home whose background
+    # hides their use): no steps, the alert keeps its stage
+    moved = plug_no_change(_facts(now, since, (iso(since), first), band_since=first), th, now)
+    assert moved.stage == "risk"  # band_since == first: still within since then
+    late = first + timedelta(minutes=30)
+    moved = plug_no_change(_facts(now, since, (iso(since), first), band_since=late), th, now)
+    assert moved.stage == "attention" and moved.evidence["alerted_at"] == iso(first)
+    # An alert written before alerted_at existed: its steps count from now
+    legacy = plug_no_change(_facts(now, since, (iso(since), None)), th, now)
+    assert legacy.stage == "attention" and legacy.evidence["alerted_at"] == iso(now)
 
 
 def test_the_steps_and_the_stored_first_alert():

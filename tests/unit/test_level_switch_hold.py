@@ -5,7 +5,7 @@ still closes it."""
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 from sqlalchemy import insert, select, update
@@ -102,9 +102,15 @@ def test_which_decisions_a_level_alert_is_held_against():
     assert held(level_s=5.0, level_since=run)  # S fell on its own run: no sign of life
     assert not held(level_s=None, since="2026-11-30T09:00:00+00:00")  # a sign of life
     # the routine's alert is held on its spell too (the nightly learning can drop its stage,
-    # test_alert_steps); the fixed ladder's without its line is not
-    routine = SimpleNamespace(evidence={"basis": "routine", "since": since})
-    assert held(routine, level_s=None)
+    # test_alert_steps), while the power stays in its band since the first alert; the fixed
+    # ladder's without its line is not
+    alerted = "2026-11-30T12:00:00+00:00"
+    routine = SimpleNamespace(evidence={"basis": "routine", "since": since, "alerted_at": alerted})
+    decided = Decision("plug_no_change", None, {"since": since, "level_s": None})
+    band = datetime.fromisoformat(since)
+    assert _level_held(routine, decided, band)
+    assert not _level_held(routine, decided, None)  # no band: not held
+    assert not _level_held(routine, decided, band + timedelta(hours=12))  # the line moved
     assert not held(routine, level_s=None, since="2026-11-30T09:00:00+00:00")
     ladder = SimpleNamespace(evidence={"basis": "ladder", "since": since, "ladder_band_w": None})
     assert not held(ladder, level_s=None)
