@@ -227,8 +227,10 @@ def _level_held(row, d: Decision, band_since: datetime | None = None) -> bool:
     where the rule gives its line), which starts over at any change beyond the margins (a
     standby's noise, a fridge cycle: a vacant home's plug closed and reopened its alert 126
     times in a replayed year), as long as the power stays within ``ladder_band_w`` of its
-    level when the alert was last written (``ladder_w``). Held whatever the current basis once
-    a holding test raised or escalated the alert (``held_by``)."""
+    level when the alert was last written (``ladder_w``); and for the routine and the net, whose
+    stage falls when the nightly learning judges the spell anew, as long as the power stays in
+    its band since the spell's first alert (``rules.plug.line_held``). Held whatever the current
+    basis once a holding test raised or escalated the alert (``held_by``)."""
     opened, ev = row.evidence or {}, d.evidence
     held = _holding(opened) if d.rule == PLUG_RULE else None
     if held is None:

@@ -447,6 +447,9 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "change_since": iso(changed),
         "change_hours": round(hours_between(changed, now), 1),
         "ladder_clock": "activity" if unattended else "change",
+        # the test that holds the alert open, as the lifecycle keeps it (lifecycle._holding):
+        # None here, so an alert written with or without one has the same keys
+        "held_by": None,
         "power_w": facts.last_power_w,
         "lux": facts.last_lux,
         "last_seen_at": iso(facts.last_seen_at),

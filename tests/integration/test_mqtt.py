@@ -319,7 +319,10 @@ def test_poison_messages_are_dead_letters_and_never_stop_ingestion(database, tmp
         probe.publish(events("after-restart"))
         bridge = start_bridge(db_url, PORT, root, client_id, tmp_path / "bridge2.log")
         wait_for(lambda: "after-restart" in stored_ids(engine), "the queued valid event", bridge)
-        wait_for(lambda: dead_letter_count(engine) == 50, "50 dead letters", bridge)
+        # At least once: a poison message the first bridge kept but whose acknowledgement had
+        # not reached the broker when it stopped comes back and is kept again (seen in CI,
+        # 2026-12-06: 31 kept by the second bridge); none may be lost.
+        wait_for(lambda: dead_letter_count(engine) >= 50, "50 dead letters", bridge)
         assert stored_ids(engine) == {"live", "after-restart"}
     finally:
         probe.close()
