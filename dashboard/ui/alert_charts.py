@@ -100,11 +100,18 @@ def plug_chart(df: pd.DataFrame, evidence: dict, lang: str, window: Window) -> a
             if hours:
                 label = t("readings.threshold_hours", h=f"{float(hours):g}")
                 at = start + timedelta(hours=float(hours))
-                if alerted and first and stage != "attention":
+                if alerted and first:
                     step = float(hours) - float(first)
                     stepped = pd.Timestamp(alerted) + timedelta(hours=step)
                     if stepped < at:
-                        at, label = stepped, t("readings.after_first_alert", h=f"{step:g}")
+                        at, label = (
+                            stepped,
+                            (
+                                t("readings.after_first_alert", h=f"{step:g}")
+                                if step
+                                else t("readings.first_alert")
+                            ),
+                        )
                 layers.append(_time_rule(at, label, STATE_COLORS[stage]))
     return alt.layer(*layers).properties(height=_HEIGHT)
 
