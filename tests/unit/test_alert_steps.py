@@ -9,7 +9,7 @@ alerted stops were more than 24 h from their first alert to 심각, or never rea
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
@@ -18,9 +18,10 @@ from dashboard.evaluation.runner import with_routine
 from dashboard.replay import read_recording, replay
 from dashboard.rules.config import Thresholds
 from dashboard.rules.lifecycle import merged_evidence
-from dashboard.rules.model import DeviceFacts, iso
+from dashboard.rules.model import iso
 from dashboard.rules.plug import alert_steps, plug_no_change, steps_stage
 from tests.replay_support import SEOUL, write_csv
+from tests.unit.test_detection import TODAY, local, plug_facts
 
 T0 = datetime(2024, 3, 1, 0, 0, tzinfo=SEOUL)
 TICK = timedelta(minutes=10)
@@ -124,18 +125,10 @@ def _facts(
     alert: tuple[str | None, datetime | None] | None,
     band_since: datetime | None = None,
 ):
-    return DeviceFacts(
-        device_id=1,
-        type_code="smart_plug",
-        program_id=1,
-        region_id=1,
-        heartbeat_timeout_s=7200,
-        recipient_id=1,
-        installed_at=since - timedelta(days=60),
-        first_seen_at=since - timedelta(days=60),
-        first_received_at=since - timedelta(days=60),
+    """A plug quiet since ``since`` and flat at 40 W, reporting, with no routine."""
+    return plug_facts(
+        since,
         last_seen_at=now - timedelta(minutes=5),
-        last_activity_at=since,
         last_change_at=since,
         last_power_w=40.0,
         band_since=band_since or since,
@@ -145,7 +138,7 @@ def _facts(
 
 def test_the_steps_count_from_the_spells_first_alert_and_a_sign_of_life_restarts_them():
     th = Thresholds()
-    now = datetime(2024, 5, 3, 12, 0, tzinfo=SEOUL)
+    now = local(TODAY, 12, 0).astimezone(UTC)
     since = now - timedelta(hours=25)  # the ladder's 관심 (no routine: young facts)
     first = now - timedelta(hours=13)
     same = plug_no_change(_facts(now, since, (iso(since), first)), th, now)
