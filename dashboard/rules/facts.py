@@ -246,8 +246,12 @@ def enrich(
     people = sorted({f.recipient_id for f in facts if f.recipient_id is not None})
     away = load_away(conn, people, now.astimezone(LOCAL_TZ).date())
     # Every plug's (not only the quiet ones'): the replay's mirror keeps what was loaded after
-    # an alert's write for the moments after it, as the engine would load it then.
-    alerted = _plug_alerts(conn, [f.device_id for f in facts if f.type_code == "smart_plug"])
+    # an alert's write for the moments after it, as the engine would load it then. Only the
+    # routine-aware rule reads it (rules.plug.steps_stage).
+    alerted = _plug_alerts(
+        conn,
+        [f.device_id for f in facts if f.type_code == "smart_plug" and cfg.enabled],
+    )
     enriched = []
     for f in facts:
         extra: dict = {}

@@ -266,13 +266,11 @@ def _level_held(row, d: Decision, band_since: datetime | None = None) -> bool:
         line, band, power = opened.get("ladder_w"), opened.get("ladder_band_w"), ev.get("power_w")
         if None not in (line, band, power) and abs(power - line) > band:
             return False
-    if held in ("routine", "net", "steps"):
+    if held in ("routine", "net", "steps") and not _band_held(opened, band_since):
         # Held while the power stays in its band since the spell's first alert (a fridge's
         # swing fits): a home whose background hides the person (a routine usable some weeks,
         # not others) kept a routine 심각 open 72 days on the spell alone (a review's replay).
-        alerted_at = opened.get("alerted_at")
-        if not alerted_at or not line_held(band_since, datetime.fromisoformat(alerted_at)):
-            return False
+        return False
     since = ev.get("since")
     return since is not None and since == opened.get("since")  # else a sign of life: closes
 
@@ -407,6 +405,13 @@ def merged_evidence(stored: dict, decided: dict, rule: str = PLUG_RULE) -> dict:
     return evidence
 
 
+def _band_held(evidence: dict, band_since: datetime | None) -> bool:
+    """Whether the power has stayed in its band since the first alert the evidence records
+    (``rules.plug.line_held``); False before a quiet test raised it (no ``alerted_at``)."""
+    at = evidence.get("alerted_at")
+    return bool(at) and line_held(band_since, datetime.fromisoformat(at))
+
+
 def _step_held(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit: list) -> None:
     """A held plug alert moves up on the ladder's steps from its first stage while its quiet
     spell goes on (``rules.plug.steps_stage``) and the power has stayed within the band
@@ -419,8 +424,7 @@ def _step_held(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, au
     stored = row.evidence or {}
     if stored.get("since") is None or stored.get("since") != d.evidence.get("since"):
         return
-    alerted_at = stored.get("alerted_at")
-    if not alerted_at or not line_held(f.band_since, datetime.fromisoformat(alerted_at)):
+    if not _band_held(stored, f.band_since):
         return
     stage = alert_steps(stored, now)
     if stage is None or STAGE_RANK[stage] <= STAGE_RANK[row.stage]:

@@ -104,14 +104,10 @@ def plug_chart(df: pd.DataFrame, evidence: dict, lang: str, window: Window) -> a
                     step = float(hours) - float(first)
                     stepped = pd.Timestamp(alerted) + timedelta(hours=step)
                     if stepped < at:
-                        at, label = (
-                            stepped,
-                            (
-                                t("readings.after_first_alert", h=f"{step:g}")
-                                if step
-                                else t("readings.first_alert")
-                            ),
-                        )
+                        at = stepped
+                        label = t("readings.first_alert")
+                        if step:
+                            label = t("readings.after_first_alert", h=f"{step:g}")
                 layers.append(_time_rule(at, label, STATE_COLORS[stage]))
     return alt.layer(*layers).properties(height=_HEIGHT)
 
