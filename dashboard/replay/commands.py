@@ -54,6 +54,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"({'exact' if result.exact else 'fast'} path: {result.moments:,} moments, "
         f"{c.batches:,} ingest batches, {c.ticks:,} ticks, {c.days:,} daily runs); "
         f"{len(result.transitions)} transition(s) written to {out}"
+        + (f"; {recording.skipped:,} row(s) without a reading skipped" if recording.skipped else "")
     )
     return 0
 

@@ -30,6 +30,10 @@ COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 HOME_COLUMNS = ("device_id", "lat", "lon", "radius_m")
 MAX_RADIUS_M = 50_000  # the largest safe zone rules.toml accepts as a default
 MAX_PROBLEMS = 20  # problems listed; the rest are counted
+# How a recording writes a missing value: an empty cell, pandas' and R's NaN / NA, the London
+# smart-meter data's "Null". No reading, not a bad one: recorders drop readings, and a file
+# refused for one gap could not be replayed at all.
+MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ class Recording:
     readings: list[Reading]
     first_seen: dict[str, datetime]  # device uid → its first reading, in order of appearance
     homes: dict[str, Home] = field(default_factory=dict)
+    skipped: int = 0  # rows without any reading (every value missing: ``MISSING``)
 
     @property
     def start(self) -> datetime:
@@ -126,8 +131,13 @@ def read_recording(
     required, optional = COLUMNS[kind]
     readings: list[Reading] = []
     first_seen: dict[str, datetime] = {}
+    skipped = 0
     for number, row in _rows(name, required, optional, problems):
-        for raw in _events(kind, number, row):
+        events = list(_events(kind, number, row))
+        placeholder = not events  # every value missing: its device and time must be good
+        if placeholder:
+            events, skipped = [_placeholder(kind, number, row)], skipped + 1
+        for raw in events:
             checked = validate_event(len(readings), raw, zone)
             if isinstance(checked, Rejection):
                 problems.add(name, number, _column(checked), checked.message)
@@ -135,10 +145,13 @@ def read_recording(
             if checked.ts < EARLIEST_TS:  # ingest refuses these as an unset device clock
                 problems.add(name, number, "ts", "before 2000-01-01; not a real reading time")
                 break
+            if placeholder:
+                break
             readings.append(Reading(raw, checked))
             first_seen.setdefault(checked.device_uid, checked.ts)
     if not readings and not problems.items:
-        problems.add(name, 0, None, "no readings below the header")
+        gaps = f" ({skipped:,} row(s) with every value missing)" if skipped else ""
+        problems.add(name, 0, None, f"no readings below the header{gaps}")
     homes: dict[str, Home] = {}
     if kind == "wandering":
         if homes_path is None:
@@ -150,7 +163,7 @@ def read_recording(
     for reading in readings:  # the earliest reading, not the first row, installs the device
         if reading.ts < first_seen[reading.device_uid]:
             first_seen[reading.device_uid] = reading.ts
-    return Recording(kind, readings, first_seen, homes)
+    return Recording(kind, readings, first_seen, homes, skipped)
 
 
 def _column(rejection: Rejection) -> str | None:
@@ -158,23 +171,43 @@ def _column(rejection: Rejection) -> str | None:
     return rejection.field if rejection.field not in ("event_id", "type") else None
 
 
+def missing(text: str | None) -> bool:
+    """Whether a cell holds no value (``MISSING``)."""
+    return text is None or text.lower() in MISSING
+
+
 def _events(kind: Kind, number: int, row: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """The row's vendor events: none for a row whose readings are all missing (a plug row
+    without watts or lux, a position without lat and lon), which is skipped."""
     base = {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
     if kind == "plug":
-        yield _with(base | {"event_id": f"r{number}:power", "type": "power"}, row, "watts")
-        if row.get("lux"):
+        if not missing(row.get("watts")):
+            yield _with(base | {"event_id": f"r{number}:power", "type": "power"}, row, "watts")
+        if not missing(row.get("lux")):
             yield _with(base | {"event_id": f"r{number}:lux", "type": "lux"}, row, "lux")
         return
+    if missing(row.get("lat")) and missing(row.get("lon")):
+        return  # no fix on this row; one of the two alone is refused (the validator)
     event = _with(base | {"event_id": f"r{number}:position", "type": "position"}, row, "lat")
     event = _with(event, row, "lon")
-    yield _with(event, row, "accuracy_m") if row.get("accuracy_m") else event
+    yield _with(event, row, "accuracy_m")
+
+
+def _placeholder(kind: Kind, number: int, row: dict[str, str]) -> dict[str, Any]:
+    """An event of a row without readings, for the validator to check its device and time;
+    never replayed (``read_recording``)."""
+    base = {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
+    values = {"type": "power", "watts": 0.0} if kind == "plug" else {"type": "position"}
+    if kind != "plug":
+        values |= {"lat": 0.0, "lon": 0.0}
+    return base | values | {"event_id": f"r{number}:none"}
 
 
 def _with(event: dict[str, Any], row: dict[str, str], column: str) -> dict[str, Any]:
-    """The event with ``column``'s number (an empty cell leaves it out: the validator then
+    """The event with ``column``'s number (a missing value leaves it out: the validator then
     says "required" for a required field)."""
     text = row.get(column, "")
-    return event | {column: number_from_text(text)} if text else event
+    return event if missing(text) else event | {column: number_from_text(text)}
 
 
 def _rows(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -31,7 +32,13 @@ def _run(tmp_path, capsys, argv, previous: str | None = None):
         (PLUG, [OK_ROW, ("p", "yesterday", 3)], "row 3, column ts", "not an ISO-8601 time"),
         (PLUG, [OK_ROW, ("p", "2024-03-01", 3)], "row 3, column ts", "a date without a time"),
         (PLUG, [OK_ROW, ("p", "2024-03-01T10:00", "3,5")], "row 3, column watts", "number"),
-        (PLUG, [OK_ROW, ("p", "2024-03-01T10:00", "")], "row 3, column watts", "required"),
+        (PLUG, [OK_ROW, ("p", "2024-03-01T10:00", "NaNx")], "row 3, column watts", "number"),
+        (
+            PLUG,
+            [("p", "2024-03-01T10:00", ""), ("p", "2024-03-01T10:30", "Null")],
+            "plug.csv: no readings below the header (2 row(s) with every value missing)",
+            "",
+        ),
         (PLUG, [OK_ROW, ("p", "2024-03-01T10:00", -1)], "row 3, column watts", "greater than"),
         (PLUG, [OK_ROW, ("", "2024-03-01T10:00", 1)], "row 3, column device_id", ""),
         (PLUG, [OK_ROW, ("p", "1970-01-01T10:00", 1)], "row 3, column ts", "before 2000"),
@@ -97,6 +104,8 @@ WALK_OK = ("w", "2024-05-10T13:00:00+09:00", *HOME)
         ([WALK_OK], [("w", 37.6, 200.0, 300)], "homes.csv row 2, column lon", "out of range"),
         ([WALK_OK], [("w", *HOME, 0)], "homes.csv row 2, column radius_m", "out of range"),
         ([WALK_OK], [("w", *HOME, "")], "homes.csv row 2, column radius_m", "required"),
+        ([WALK_OK, ("w", "2024-05-10T13:01", "", 126.7)], [("w", *HOME, 300)],
+         "walk.csv row 3, column lat", "required"),
         ([WALK_OK, ("v", "2024-05-10T13:01", *HOME)], [("w", *HOME, 300)],
          "homes.csv: device 'v' of the input has no home here", ""),
     ],
@@ -125,9 +134,52 @@ def test_a_good_wandering_file_with_blank_lines_and_optional_accuracy(tmp_path, 
     assert json.loads(out.read_text()) == {"transitions": []}
 
 
+def test_a_missing_value_is_no_reading_and_the_rows_without_any_are_skipped(tmp_path, capsys):
+    """Recorders drop readings: an empty cell, NaN / NA (pandas, R) or Null (the London data)
+    is no reading, not a bad one; the replay is the one of the file without those values."""
+    start = datetime(2024, 3, 1, tzinfo=UTC)
+    stamps = [(start + timedelta(minutes=30 * i)).isoformat() for i in range(48 * 20)]
+    watts = [40.0 + (i % 7) * 30 for i in range(len(stamps))]
+    gaps = {5: "", 77: "NaN", 300: "null", 301: "NA", 640: "n/a", 641: "None"}
+    light_only = 900  # no power on this row, a light reading: one reading
+    rows = [
+        ("p", ts, gaps.get(i, w), "") for i, (ts, w) in enumerate(zip(stamps, watts, strict=True))
+    ]
+    rows[light_only] = ("p", stamps[light_only], "", 15.0)
+    src = write_csv(tmp_path / "gaps.csv", (*PLUG, "lux"), rows)
+    assert (
+        main(["replay", "--type", "plug", "--input", str(src), "--json", str(tmp_path / "a")]) == 0
+    )
+    said = capsys.readouterr().out
+    assert f"replayed {len(stamps) - len(gaps):,} readings" in said
+    assert said.rstrip().endswith(f"; {len(gaps)} row(s) without a reading skipped")
+    kept = [r for i, r in enumerate(rows) if i not in gaps]
+    clean = write_csv(tmp_path / "clean.csv", (*PLUG, "lux"), kept)
+    assert (
+        main(["replay", "--type", "plug", "--input", str(clean), "--json", str(tmp_path / "b")])
+        == 0
+    )
+    assert "skipped" not in capsys.readouterr().out
+    a, b = (json.loads((tmp_path / n).read_text()) for n in "ab")
+    assert a == b and a["transitions"]
+
+
+def test_a_wandering_row_without_a_fix_is_skipped(tmp_path, capsys):
+    rows = [WALK_OK, ("w", "2024-05-10T13:01:00+09:00", "", ""), ("w", "2024-05-10T13:02", *HOME)]
+    code, err, out = _run(tmp_path, capsys, _walk(tmp_path, rows, [("w", *HOME, 300)]))
+    assert code == 0, err
+    assert json.loads(out.read_text()) == {"transitions": []}
+
+
 def test_docs_state_the_contract_the_code_implements():
     from dashboard.bench.commands import TARGETS
-    from dashboard.replay.inputs import COLUMNS, HOME_COLUMNS, MAX_PROBLEMS, MAX_RADIUS_M
+    from dashboard.replay.inputs import (
+        COLUMNS,
+        HOME_COLUMNS,
+        MAX_PROBLEMS,
+        MAX_RADIUS_M,
+        MISSING,
+    )
     from dashboard.replay.output import KEYS
     from dashboard.settings import PROJECT_ROOT
 
@@ -139,6 +191,8 @@ def test_docs_state_the_contract_the_code_implements():
     assert f"| `--homes` | `{', '.join(HOME_COLUMNS)}` |" in doc
     assert f"`radius_m` 1–{MAX_RADIUS_M:,}" in doc
     assert f"(the first {MAX_PROBLEMS}, then a" in doc
+    said = doc.split("**A missing value is no reading")[1].split("(any case;")[0]
+    assert sorted(t.strip("`, or").lower() for t in said.split("`")[1::2]) == sorted(MISSING - {""})
     assert "default `Asia/Seoul`" in doc and "(default 10)" in doc
     assert TARGETS["replay_year_s"] == (10.0, "max") and "Target: under 10 s" in doc
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
