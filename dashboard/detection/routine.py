@@ -101,6 +101,15 @@ class Routine:
                 return clean
         return active
 
+    @cached_property
+    def gap_h(self) -> float | None:
+        """The longest time between two signs of life in the window, in hours (as the
+        stillness record reads changes: ``stillness.longest_still_h``); None with fewer than
+        ``min_days`` days or fewer than two signs of life. The safety net waits at least this
+        long (``rules.plug.net_delay``)."""
+        first = min(self.days, default=self.learned_on)  # the window's days (learn_routine)
+        return longest_still_h(self.days, first, self.learned_on, self.min_days)
+
     def weight(self, day: date) -> float:
         return 0.5 ** ((self.learned_on - day).days / self.half_life_days)
 

@@ -67,7 +67,7 @@ from dashboard.detection.band import usual_longest
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
-from dashboard.rules.plug import plug_ladder
+from dashboard.rules.plug import NET_MAX_DELAY_H, plug_ladder
 from dashboard.settings import LOCAL_TZ
 
 STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
@@ -147,6 +147,8 @@ class _Days:
         marks = np.where(flat_changes, np.arange(flat_changes.size), -1)
         self.last_change_before = np.concatenate(([-1], np.maximum.accumulate(marks)))
         self.still_h = _still_record(flat_changes, present, cfg.window_days, cfg.min_days)
+        # The longest time between two signs of life, as Routine.gap_h: the net waits for it.
+        self.gap_h = _still_record(self.act.ravel(), present, cfg.window_days, cfg.min_days)
         # The half-hours above the ceiling, and the days stored against one (the record's rows).
         self.above, self.judged = _day_bits(above, self.day0, self.n)
         # The half-hours where a reading broke the band, and the days stored with them (days
@@ -747,7 +749,12 @@ def _spell_alerts(
         changed = np.maximum(d.last_change_before[j], a_of)
         fixed = _stage_index((j - changed - 0.5) / 2, ladder)
         netted = fixed_clock & d.usable[day]
-        net = np.where(netted, _stage_index(quiet_h - cfg.net_delay_h, ladder), 0)
+        delay = np.where(
+            np.isnan(d.gap_h[day]),
+            cfg.net_delay_h,
+            np.maximum(cfg.net_delay_h, np.minimum(d.gap_h[day] - ladder[0], NET_MAX_DELAY_H)),
+        )
+        net = np.where(netted, _stage_index(quiet_h - delay, ladder), 0)
         stage = np.where(fixed_clock, np.maximum(fixed, net), stage)
     by_routine = np.zeros_like(stage)
     if cfg.enabled:

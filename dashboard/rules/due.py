@@ -36,6 +36,7 @@ from dashboard.rules.plug import (
     NO_LOAD_H,
     NO_LOAD_W,
     band_clock,
+    net_delay,
     no_load,
     on_clock,
     plug_ladder,
@@ -145,8 +146,9 @@ def _plug(
         and not no_load(facts)
     )
     if scored:  # the net, on the spell since the last sign of life: only with a usable routine
+        delay = net_delay(routine, cfg, ladder)
         for hours in ladder:
-            yield since + timedelta(hours=hours + cfg.net_delay_h)
+            yield since + timedelta(hours=hours + delay)
     # The routine's score runs to the last report, not to the clock: it moves only while the
     # plug has no report yet or one stamped ahead of the clock.
     if scored and (facts.last_seen_at is None or facts.last_seen_at > now):

@@ -15,7 +15,7 @@ from dashboard.detection.levels import (
     score_levels,
     supported,
 )
-from dashboard.detection.routine import QuietScore, score_quiet
+from dashboard.detection.routine import QuietScore, Routine, score_quiet
 from dashboard.detection.stillness import still_stage_rank, still_threshold_h
 from dashboard.rules.clock import live_since, quiet_since
 from dashboard.rules.config import PlugRoutine, Thresholds
@@ -35,6 +35,27 @@ NO_LOAD_H = 12.0
 # A held ladder alert closes once the power moves this many margins from its level when the
 # alert was raised (20 W at the 5 W margin: a standby's noise of 1.5 W never does).
 LADDER_HOLD_MARGINS = 4.0
+
+
+# The safety net waits for the home's own longest time between two signs of life in its
+# window, beyond its usual ``net_delay_h``, but never more than this much later: a home whose
+# signs of life are days apart (a whole-home meter whose background hides most of the person's
+# use) raised the net at 48 h on every such gap (docs/detection.md, "The net waits for the
+# home's longest gap").
+NET_MAX_DELAY_H = 48.0
+
+
+def net_delay(
+    routine: Routine | None, cfg: PlugRoutine, ladder: tuple[float, float, float]
+) -> float:
+    """Hours the net runs behind the person's ladder on the spell since the last sign of life:
+    ``net_delay_h``, or later so that its 관심 comes no sooner than the home's longest gap
+    between two signs of life in the routine's window (``Routine.gap_h``), up to
+    ``NET_MAX_DELAY_H``."""
+    gap = routine.gap_h if routine is not None else None
+    if gap is None:
+        return cfg.net_delay_h
+    return max(cfg.net_delay_h, min(gap - ladder[0], NET_MAX_DELAY_H))
 
 
 def plug_ladder(no_change_hours: float | None, th: Thresholds) -> tuple[float, float, float]:
@@ -430,7 +451,8 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         # routine: a home with fewer than min_days active days in the window is one whose
         # background hides the person, and its spell since the last sign of life runs for days
         # to weeks whatever the person does (docs/detection.md, "The net").
-        net = watched_stage(since + timedelta(hours=cfg.net_delay_h), until, now, ladder)
+        delay = net_delay(routine, cfg, ladder)
+        net = watched_stage(since + timedelta(hours=delay), until, now, ladder)
         if net is not None and worse(stage, net) != stage:
             stage, basis = net, "net"
     if stage is not None and backfilled:
@@ -544,7 +566,7 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         if evidence["basis"] == "level":
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
-            evidence["net_delay_h"] = cfg.net_delay_h
+            evidence["net_delay_h"] = net_delay(routine, cfg, ladder)
         evidence["scored_at"] = iso(now)
         evidence["explanation"] = explain_plug(evidence, "en")
     return Decision(RULE, final, evidence)

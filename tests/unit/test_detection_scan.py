@@ -230,3 +230,65 @@ def test_a_cycling_fridge_moves_the_ladder_clock_and_the_net_alerts_a_day_later(
         assert len(learned.reference_days) < th.plug_routine.min_days
         judged = replace(facts, routine=learned, last_change_at=now - timedelta(minutes=20))
         assert plug_no_change(judged, th, now).stage is None
+
+
+@pytest.mark.parametrize(("gap_h", "net_h"), [(36, 48), (60, 60), (120, 72)])
+def test_the_net_waits_for_the_homes_longest_gap_up_to_a_day_more(gap_h, net_h):
+    """The net raises 관심 at 48 h since the last sign of life, or at the home's own longest
+    time between two signs of life in the window if that is longer, up to 72 h: a whole-home
+    meter whose signs of life are days apart raised the net on every such gap. The preview and
+    the live rule agree."""
+    from dashboard.detection.routine import Routine
+    from dashboard.rules.model import DeviceFacts
+    from dashboard.rules.plug import plug_no_change
+
+    shipped = current_thresholds()
+    slow = {"attention_slots": 100, "risk_slots": 101, "severe_slots": 102}
+    th = shipped.model_copy(update={"plug_routine": shipped.plug_routine.model_copy(update=slow)})
+    # Active every morning at 08:00, but once the home was quiet for gap_h hours from day 3.
+    active = {k * 48 + 16 for k in range(28)}
+    start = 3 * 48 + 16
+    active = {i for i in active if not start < i < start + 2 * gap_h} | {start + 2 * gap_h}
+    days = {DAY0 + timedelta(days=k): 0 for k in range(28)}
+    for i in active:
+        days[DAY0 + timedelta(days=i // 48)] |= 1 << (i % 48)
+    routine = Routine(DAY0 + timedelta(days=28), dict(days))
+    assert routine.gap_h == max(gap_h, 24) and len(routine.reference_days) >= 14
+    everything = (1 << 48) - 1
+    fridge = {DAY0 + timedelta(days=k): everything for k in range(27, 31)}
+    since = _slot_start(27 * 48 + 16) + SLOT / 2
+    end = since + timedelta(hours=80)
+    (alert,) = scan_plug(days, th, since, end, changes=fridge).alerts
+    assert alert.basis == "net"
+    opened = dict(alert.reached)["attention"]
+    assert opened - since == timedelta(hours=net_h, minutes=15)  # the next half-hour
+    facts = DeviceFacts(
+        device_id=1,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=1,
+        heartbeat_timeout_s=7200,
+        recipient_id=1,
+        installed_at=since - timedelta(days=60),
+        first_seen_at=since - timedelta(days=60),
+        first_received_at=since - timedelta(days=60),
+        last_seen_at=end,
+        last_activity_at=since,
+        last_change_at=opened - timedelta(minutes=20),
+        routine=routine,
+    )
+    decision = plug_no_change(facts, th, opened)
+    assert decision.stage == "attention" and decision.evidence["basis"] == "net"
+    assert decision.evidence["net_delay_h"] == net_h - 24
+    assert f"{net_h} / {net_h + 12} / {net_h + 24} h" in decision.evidence["explanation"]
+    assert plug_no_change(facts, th, opened - SLOT).stage is None
+
+
+def test_the_docs_state_the_nets_longest_wait():
+    from dashboard.rules.plug import NET_MAX_DELAY_H
+    from dashboard.settings import PROJECT_ROOT
+
+    rules = (PROJECT_ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert f"by at most {NET_MAX_DELAY_H:g} h (`rules.plug.NET_MAX_DELAY_H`" in rules
+    detection = (PROJECT_ROOT / "docs" / "detection.md").read_text(encoding="utf-8")
+    assert f"up to\n{NET_MAX_DELAY_H:g} h more" in detection
