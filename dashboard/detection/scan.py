@@ -67,7 +67,7 @@ from dashboard.detection.band import usual_longest
 from dashboard.detection.routine import SLOT, SLOTS_PER_DAY, _day_number
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
-from dashboard.rules.plug import NET_MAX_DELAY_H, plug_ladder
+from dashboard.rules.plug import net_wait, plug_ladder
 from dashboard.settings import LOCAL_TZ
 
 STAGES: tuple[Stage, ...] = ("attention", "risk", "severe")
@@ -749,11 +749,7 @@ def _spell_alerts(
         changed = np.maximum(d.last_change_before[j], a_of)
         fixed = _stage_index((j - changed - 0.5) / 2, ladder)
         netted = fixed_clock & d.usable[day]
-        delay = np.where(
-            np.isnan(d.gap_h[day]),
-            cfg.net_delay_h,
-            np.maximum(cfg.net_delay_h, np.minimum(d.gap_h[day] - ladder[0], NET_MAX_DELAY_H)),
-        )
+        delay = net_wait(d.gap_h[day], cfg.net_delay_h, ladder[0])
         net = np.where(netted, _stage_index(quiet_h - delay, ladder), 0)
         stage = np.where(fixed_clock, np.maximum(fixed, net), stage)
     by_routine = np.zeros_like(stage)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import numpy as np
+
 from dashboard.detection import left_on
 from dashboard.detection.background import ceiling
 from dashboard.detection.band import band_start
@@ -53,9 +55,15 @@ def net_delay(
     between two signs of life in the routine's window (``Routine.gap_h``), up to
     ``NET_MAX_DELAY_H``."""
     gap = routine.gap_h if routine is not None else None
-    if gap is None:
-        return cfg.net_delay_h
-    return max(cfg.net_delay_h, min(gap - ladder[0], NET_MAX_DELAY_H))
+    return float(net_wait(np.nan if gap is None else gap, cfg.net_delay_h, ladder[0]))
+
+
+def net_wait(gap_h: float | np.ndarray, delay_h: float, first_h: float) -> np.ndarray:
+    """:func:`net_delay` from the home's longest gap (hours; NaN: none recorded), elementwise
+    for the 30-day preview's arrays (``detection.scan``)."""
+    gap = np.asarray(gap_h, dtype=float)
+    later = np.maximum(delay_h, np.minimum(gap - first_h, NET_MAX_DELAY_H))
+    return np.where(np.isnan(gap), delay_h, later)
 
 
 def plug_ladder(no_change_hours: float | None, th: Thresholds) -> tuple[float, float, float]:

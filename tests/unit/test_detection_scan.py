@@ -134,6 +134,29 @@ def replace_cfg(cfg, **changes):
     return cfg.model_copy(update=changes)
 
 
+def _quiet_plug(since: datetime, seen: datetime, changed: datetime, routine):
+    """A plug quiet since ``since`` (its last sign of life), reporting until ``seen``, its line
+    last changed beyond the margins at ``changed`` (a fridge), with ``routine``."""
+    from dashboard.rules.model import DeviceFacts
+
+    installed = since - timedelta(days=60)
+    return DeviceFacts(
+        device_id=1,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=1,
+        heartbeat_timeout_s=7200,
+        recipient_id=1,
+        installed_at=installed,
+        first_seen_at=installed,
+        first_received_at=installed,
+        last_seen_at=seen,
+        last_activity_at=since,
+        last_change_at=changed,
+        routine=routine,
+    )
+
+
 def test_a_home_back_every_morning_alerts_the_morning_it_is_not():
     """27 ordinary days (up at 07:00, active until 22:00), then nothing from 22:00: the scan
     opens one alert the next morning, hours before the ladder's 24 h, and escalates it."""
@@ -167,7 +190,6 @@ def test_a_cycling_fridge_moves_the_ladder_clock_and_the_net_alerts_a_day_later(
     from dataclasses import replace
 
     from dashboard.detection.routine import Routine
-    from dashboard.rules.model import DeviceFacts
     from dashboard.rules.plug import plug_no_change
 
     # A routine that never raises (a home active on most days, too irregularly for the score):
@@ -197,21 +219,7 @@ def test_a_cycling_fridge_moves_the_ladder_clock_and_the_net_alerts_a_day_later(
     )
     # The live rule agrees at those moments.
     routine = Routine(collapse_day + timedelta(days=1), dict(days))
-    facts = DeviceFacts(
-        device_id=1,
-        type_code="smart_plug",
-        program_id=1,
-        region_id=1,
-        heartbeat_timeout_s=7200,
-        recipient_id=1,
-        installed_at=since - timedelta(days=60),
-        first_seen_at=since - timedelta(days=60),
-        first_received_at=since - timedelta(days=60),
-        last_seen_at=end,
-        last_activity_at=since,
-        last_change_at=opened["attention"] - timedelta(minutes=20),
-        routine=routine,
-    )
+    facts = _quiet_plug(since, end, opened["attention"] - timedelta(minutes=20), routine)
     assert plug_no_change(facts, th, opened["attention"]).evidence["basis"] == "net"
     assert plug_no_change(facts, th, opened["attention"] - SLOT).stage is None
     young_facts = replace(facts, routine=Routine(routine.learned_on, dict(young)))
@@ -239,7 +247,6 @@ def test_the_net_waits_for_the_homes_longest_gap_up_to_a_day_more(gap_h, net_h):
     meter whose signs of life are days apart raised the net on every such gap. The preview and
     the live rule agree."""
     from dashboard.detection.routine import Routine
-    from dashboard.rules.model import DeviceFacts
     from dashboard.rules.plug import plug_no_change
 
     shipped = current_thresholds()
@@ -262,21 +269,7 @@ def test_the_net_waits_for_the_homes_longest_gap_up_to_a_day_more(gap_h, net_h):
     assert alert.basis == "net"
     opened = dict(alert.reached)["attention"]
     assert opened - since == timedelta(hours=net_h, minutes=15)  # the next half-hour
-    facts = DeviceFacts(
-        device_id=1,
-        type_code="smart_plug",
-        program_id=1,
-        region_id=1,
-        heartbeat_timeout_s=7200,
-        recipient_id=1,
-        installed_at=since - timedelta(days=60),
-        first_seen_at=since - timedelta(days=60),
-        first_received_at=since - timedelta(days=60),
-        last_seen_at=end,
-        last_activity_at=since,
-        last_change_at=opened - timedelta(minutes=20),
-        routine=routine,
-    )
+    facts = _quiet_plug(since, end, opened - timedelta(minutes=20), routine)
     decision = plug_no_change(facts, th, opened)
     assert decision.stage == "attention" and decision.evidence["basis"] == "net"
     assert decision.evidence["net_delay_h"] == net_h - 24
