@@ -119,9 +119,20 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
         )
     if evidence.get("basis") == "net":
         delay = float(evidence.get("net_delay_h") or 0)
-        return translate(
-            "detection.explain.net", lang, since=since, quiet=quiet, **_steps(evidence, delay)
-        )
+        steps = _steps(evidence, delay)
+        if evidence.get("net_gap_h"):  # waited for the home's own longest gap (rules.plug)
+            gap = _duration(float(evidence["net_gap_h"]), lang)
+            days = evidence.get("net_window_days") or 28
+            return translate(
+                "detection.explain.net_gap",
+                lang,
+                since=since,
+                quiet=quiet,
+                gap=gap,
+                days=days,
+                **steps,
+            )
+        return translate("detection.explain.net", lang, since=since, quiet=quiet, **steps)
     if evidence.get("ladder_clock") == "activity":  # the line moved, only the unattended load
         return translate(
             "detection.explain.ladder_unattended",

@@ -40,7 +40,8 @@ LADDER_HOLD_MARGINS = 4.0
 
 
 # The safety net waits for the home's own longest time between two signs of life in its
-# window, beyond its usual ``net_delay_h``, but never more than this much later: a home whose
+# window where that is longer than its usual ``net_delay_h``, but never runs more than this
+# far behind the person's ladder (관심 at 72 h at the latest by default): a home whose
 # signs of life are days apart (a whole-home meter whose background hides most of the person's
 # use) raised the net at 48 h on every such gap (docs/detection.md, "The net waits for the
 # home's longest gap").
@@ -574,7 +575,11 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         if evidence["basis"] == "level":
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
-            evidence["net_delay_h"] = net_delay(routine, cfg, ladder)
+            evidence["net_delay_h"] = delay = net_delay(routine, cfg, ladder)
+            # why it waited longer than usual: the home's own longest gap (the sentence says)
+            later = delay > cfg.net_delay_h
+            evidence["net_gap_h"] = round(routine.gap_h, 1) if later else None
+            evidence["net_window_days"] = cfg.window_days if later else None
         evidence["scored_at"] = iso(now)
         evidence["explanation"] = explain_plug(evidence, "en")
     return Decision(RULE, final, evidence)

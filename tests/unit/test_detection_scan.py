@@ -246,6 +246,7 @@ def test_the_net_waits_for_the_homes_longest_gap_up_to_a_day_more(gap_h, net_h):
     time between two signs of life in the window if that is longer, up to 72 h: a whole-home
     meter whose signs of life are days apart raised the net on every such gap. The preview and
     the live rule agree."""
+    from dashboard.detection.explain import explain_plug
     from dashboard.detection.routine import Routine
     from dashboard.rules.plug import plug_no_change
 
@@ -273,7 +274,16 @@ def test_the_net_waits_for_the_homes_longest_gap_up_to_a_day_more(gap_h, net_h):
     decision = plug_no_change(facts, th, opened)
     assert decision.stage == "attention" and decision.evidence["basis"] == "net"
     assert decision.evidence["net_delay_h"] == net_h - 24
-    assert f"{net_h} / {net_h + 12} / {net_h + 24} h" in decision.evidence["explanation"]
+    sentence = decision.evidence["explanation"]
+    assert f"{net_h} / {net_h + 12} / {net_h + 24} h" in sentence
+    later = net_h > 48  # the sentence says why the net waited longer than usual
+    assert decision.evidence["net_gap_h"] == (gap_h if later else None)
+    assert (
+        f"in its last 28 days its signs of life came up to {gap_h} h apart" in sentence
+    ) == later
+    korean = explain_plug(decision.evidence, "ko")
+    assert (f"최근 28일 동안 이 집의 활동은 최대 {gap_h}시간 간격" in korean) == later
+    assert f"{net_h} / {net_h + 12} / {net_h + 24}시간에 경보" in korean
     assert plug_no_change(facts, th, opened - SLOT).stage is None
 
 
@@ -282,6 +292,8 @@ def test_the_docs_state_the_nets_longest_wait():
     from dashboard.settings import PROJECT_ROOT
 
     rules = (PROJECT_ROOT / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert f"by at most {NET_MAX_DELAY_H:g} h (`rules.plug.NET_MAX_DELAY_H`" in rules
+    assert f"its delay at most {NET_MAX_DELAY_H:g} h in all (`rules.plug.NET_MAX_DELAY_H`" in rules
+    assert f"관심 between 48 h and {24 + NET_MAX_DELAY_H:g} h by default" in rules
     detection = (PROJECT_ROOT / "docs" / "detection.md").read_text(encoding="utf-8")
-    assert f"up to\n{NET_MAX_DELAY_H:g} h more" in detection
+    assert f"at most `NET_MAX_DELAY_H` ({NET_MAX_DELAY_H:g} h)" in detection
+    assert f"관심 between 48 h and {24 + NET_MAX_DELAY_H:g} h after the last sign" in detection
