@@ -406,8 +406,11 @@ def test_history_uses_the_rules_keys_stages_and_evidence(small_city) -> None:
             )
         ).all()
     # A plug alert raised by the level test carries its sentence's keys besides
-    # (``plug.level_evidence``); the net its delay: the rest is one shape per rule.
-    by_basis = {"level": set(LEVEL_SENTENCE_KEYS), "net": {"net_delay_h"}}
+    # (``plug.level_evidence``); the net its delay and gap: the rest is one shape per rule.
+    by_basis = {
+        "level": set(LEVEL_SENTENCE_KEYS),
+        "net": {"net_delay_h", "net_gap_h", "net_window_days"},
+    }
     shapes: dict[str, set[frozenset]] = {}
     for r in rows:
         assert r.kind == RULE_KINDS[r.rule]
