@@ -197,10 +197,9 @@ def _placeholder(kind: Kind, number: int, row: dict[str, str]) -> dict[str, Any]
     """An event of a row without readings, for the validator to check its device and time;
     never replayed (``read_recording``)."""
     base = {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
-    values = {"type": "power", "watts": 0.0} if kind == "plug" else {"type": "position"}
-    if kind != "plug":
-        values |= {"lat": 0.0, "lon": 0.0}
-    return base | values | {"event_id": f"r{number}:none"}
+    if kind == "plug":
+        return base | {"event_id": f"r{number}:none", "type": "power", "watts": 0.0}
+    return base | {"event_id": f"r{number}:none", "type": "position", "lat": 0.0, "lon": 0.0}
 
 
 def _with(event: dict[str, Any], row: dict[str, str], column: str) -> dict[str, Any]:
