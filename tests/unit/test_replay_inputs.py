@@ -33,6 +33,9 @@ def _run(tmp_path, capsys, argv, previous: str | None = None):
         (PLUG, [OK_ROW, ("p", "2024-03-01", 3)], "row 3, column ts", "a date without a time"),
         (PLUG, [OK_ROW, ("p", "2024-03-01T10:00", "3,5")], "row 3, column watts", "number"),
         (PLUG, [OK_ROW, ("p", "2024-03-01T10:00", "NaNx")], "row 3, column watts", "number"),
+        # a row without a reading is skipped, but its time must still be one
+        (PLUG, [OK_ROW, ("p", "yesterday", "")], "row 3, column ts", "not an ISO-8601 time"),
+        (PLUG, [OK_ROW, ("", "2024-03-01T10:00", "NA")], "row 3, column device_id", ""),
         (
             PLUG,
             [("p", "2024-03-01T10:00", ""), ("p", "2024-03-01T10:30", "Null")],
