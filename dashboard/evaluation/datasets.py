@@ -122,27 +122,55 @@ def _rows(path: Path, delimiter: str = ",") -> Iterable[list[str]]:
         yield from reader
 
 
-def load_london(path: Path) -> Trace:
-    """Low Carbon London: ``LCLid, tstp, energy(kWh/hh)``; times are GMT, half-hourly."""
+# Low Carbon London's two published layouts: the per-block files (``halfhourly_dataset``) and
+# the original full file (``CC_LCL-FullData.csv``, with the tariff column).
+LONDON_HEADERS = (
+    ["LCLid", "tstp", "energy(kWh/hh)"],
+    ["LCLid", "stdorToU", "DateTime", "KWH/hh (per half hour)"],
+)
+
+
+def load_london_file(path: Path) -> list[Trace]:
+    """Low Carbon London: ``LCLid, tstp, energy(kWh/hh)`` (or the original file's ``LCLid,
+    stdorToU, DateTime, KWH/hh (per half hour)``); times are GMT, half-hourly. One trace per
+    household (``LCLid``): the published block files hold about fifty homes each, and one home
+    made of them all would be no home at all."""
     rows = _rows(path)
     header = next(rows)
-    if header[:3] != ["LCLid", "tstp", "energy(kWh/hh)"]:
-        raise DatasetError(f"{path}: expected columns LCLid, tstp, energy(kWh/hh), got {header}")
+    layout = next((h for h in LONDON_HEADERS if header[: len(h)] == h), None)
+    if layout is None:
+        expected = " or ".join(", ".join(h) for h in LONDON_HEADERS)
+        raise DatasetError(f"{path}: expected columns {expected}, got {header}")
+    at, value = (1, 2) if len(layout) == 3 else (2, 3)
     london = ZoneInfo("Europe/London")
-    walls, watts, dropped, home = [], [], 0, path.stem
+    homes: dict[str, tuple[list, list, list[int]]] = {}
     for row in rows:
-        kwh = _number(row[2]) if len(row) >= 3 else None
+        home = (row[0].strip() if row else "") or path.stem
+        walls, watts, dropped = homes.setdefault(home, ([], [], [0]))
+        kwh = _number(row[value]) if len(row) > value else None
         try:
-            utc = datetime.fromisoformat(row[1].strip()).replace(tzinfo=UTC)
+            utc = datetime.fromisoformat(row[at].strip()).replace(tzinfo=UTC)
         except (ValueError, IndexError):
             utc = None
         if kwh is None or utc is None:
-            dropped += 1
+            dropped[0] += 1
             continue
-        home = row[0].strip() or home
         walls.append(utc.astimezone(london).replace(tzinfo=None))
         watts.append(kwh * 1000 * 2)  # kWh per half hour -> mean W
-    return _finish(f"london/{home}", "london", 1800, list(wall_to_seoul(walls)), watts, dropped)
+    if not homes:
+        raise DatasetError(f"{path}: no readings below the header")
+    return [
+        _finish(f"london/{home}", "london", 1800, list(wall_to_seoul(w)), kw, dropped[0])
+        for home, (w, kw, dropped) in sorted(homes.items())
+    ]
+
+
+def load_london(path: Path) -> Trace:
+    """:func:`load_london_file` for a file holding one household."""
+    traces = load_london_file(path)
+    if len(traces) > 1:
+        raise DatasetError(f"{path}: holds {len(traces)} households; use load_london_file")
+    return traces[0]
 
 
 def load_hue(path: Path, home: str = "hue/residential_1") -> Trace:
@@ -316,14 +344,14 @@ def demo_traces(n: int, days: int, seed: int, end: datetime | None = None) -> li
 def load_real(root: Path = DEFAULT_ROOT) -> tuple[list[Trace], list[str]]:
     """Every real trace under ``root`` that can be read, and a note for each that cannot."""
     loaders = [
-        *((load_london, p) for p in sorted((root / "london_2013_halfhourly").glob("*.csv"))),
-        (load_hue, root / "hue_residential_1_hourly.csv"),
-        (load_opsd, root / "opsd_household_DE_KN_residential4_60min.csv"),
+        *((load_london_file, p) for p in sorted((root / "london_2013_halfhourly").glob("*.csv"))),
+        (lambda p: [load_hue(p)], root / "hue_residential_1_hourly.csv"),
+        (lambda p: [load_opsd(p)], root / "opsd_household_DE_KN_residential4_60min.csv"),
     ]
     traces, notes = [], []
     for load, path in loaders:
         try:
-            traces.append(load(path))
+            traces.extend(load(path))
         except DatasetError as exc:
             notes.append(str(exc))
     if not (root / "london_2013_halfhourly").is_dir():

@@ -17,6 +17,7 @@ from dashboard.evaluation.datasets import (
     hourly_means,
     load_hue,
     load_london,
+    load_london_file,
     load_opsd,
     load_real,
     load_uci,
@@ -49,6 +50,40 @@ def test_london_padded_kwh_become_watts_on_london_wall_clock(tmp_path):
     assert t.ts.tolist() == [seoul("2013-06-01T01:00"), seoul("2013-06-01T02:00")]
     assert t.watts.tolist() == pytest.approx([438.0, 200.0])
     assert t.dropped == 2
+
+
+def test_a_london_block_file_is_one_trace_per_household_in_either_layout(tmp_path):
+    """The published block files hold about fifty homes each; the original full file has a
+    tariff column. Each household is its own trace, never one trace of them all."""
+    block = write(
+        tmp_path / "block_0.csv",
+        "LCLid,tstp,energy(kWh/hh)\n"
+        "MAC000009,2013-06-01 00:00:00.0000000, 0.219 \n"
+        "MAC000010,2013-06-01 00:00:00.0000000, 0.5 \n"
+        "MAC000009,2013-06-01 00:30:00.0000000, Null \n"
+        "MAC000010,2013-06-01 00:30:00.0000000, 0.25 \n",
+    )
+    full = write(
+        tmp_path / "CC_LCL-FullData.csv",
+        "LCLid,stdorToU,DateTime,KWH/hh (per half hour) \n"
+        "MAC000010,Std,2013-06-01 00:00:00.0000000, 0.5 \n"
+        "MAC000009,ToU,2013-06-01 00:00:00.0000000, 0.219 \n"
+        "MAC000010,Std,2013-06-01 00:30:00.0000000, 0.25 \n",
+    )
+    for f in (block, full):
+        nine, ten = load_london_file(f)
+        assert (nine.home, ten.home) == ("london/MAC000009", "london/MAC000010")
+        assert nine.watts.tolist() == pytest.approx([438.0])
+        assert ten.watts.tolist() == pytest.approx([1000.0, 500.0])
+        assert ten.ts.tolist() == [seoul("2013-06-01T01:00"), seoul("2013-06-01T01:30")]
+    assert load_london_file(block)[0].dropped == 1
+    with pytest.raises(DatasetError, match="holds 2 households"):
+        load_london(block)
+    folder = tmp_path / "london_2013_halfhourly"
+    folder.mkdir()
+    block.rename(folder / block.name)
+    homes = [t.home for t in load_real(tmp_path)[0]]
+    assert homes == ["london/MAC000009", "london/MAC000010"]
 
 
 def test_hue_hours_and_the_repeated_autumn_hour(tmp_path):
