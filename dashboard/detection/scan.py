@@ -58,6 +58,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -108,6 +109,13 @@ def _stage_index(values: np.ndarray, limits: tuple[float, float, float]) -> np.n
 class _Days:
     """One plug's days as arrays, and each day's routine as the nightly job learns it."""
 
+    @cached_property
+    def gap_h(self) -> np.ndarray:
+        """Per day, the longest time between two signs of life of the window before it, as
+        ``Routine.gap_h`` (NaN: none): the net waits for it. Worked out only for a plug whose
+        spells reach the net (about 1 ms a plug)."""
+        return _still_record(self.act.ravel(), self.present, self.window, self.min_days)
+
     def __init__(
         self,
         days: dict[date, int],
@@ -147,8 +155,7 @@ class _Days:
         marks = np.where(flat_changes, np.arange(flat_changes.size), -1)
         self.last_change_before = np.concatenate(([-1], np.maximum.accumulate(marks)))
         self.still_h = _still_record(flat_changes, present, cfg.window_days, cfg.min_days)
-        # The longest time between two signs of life, as Routine.gap_h: the net waits for it.
-        self.gap_h = _still_record(self.act.ravel(), present, cfg.window_days, cfg.min_days)
+        self.present, self.min_days = present, cfg.min_days
         # The half-hours above the ceiling, and the days stored against one (the record's rows).
         self.above, self.judged = _day_bits(above, self.day0, self.n)
         # The half-hours where a reading broke the band, and the days stored with them (days
@@ -749,8 +756,9 @@ def _spell_alerts(
         changed = np.maximum(d.last_change_before[j], a_of)
         fixed = _stage_index((j - changed - 0.5) / 2, ladder)
         netted = fixed_clock & d.usable[day]
-        delay = net_wait(d.gap_h[day], cfg.net_delay_h, ladder[0])
-        net = np.where(netted, _stage_index(quiet_h - delay, ladder), 0)
+        if netted.any():
+            delay = net_wait(d.gap_h[day], cfg.net_delay_h, ladder[0])
+            net = np.where(netted, _stage_index(quiet_h - delay, ladder), 0)
         stage = np.where(fixed_clock, np.maximum(fixed, net), stage)
     by_routine = np.zeros_like(stage)
     if cfg.enabled:

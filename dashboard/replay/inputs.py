@@ -179,7 +179,7 @@ def missing(text: str | None) -> bool:
 def _events(kind: Kind, number: int, row: dict[str, str]) -> Iterator[dict[str, Any]]:
     """The row's vendor events: none for a row whose readings are all missing (a plug row
     without watts or lux, a position without lat and lon), which is skipped."""
-    base = {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
+    base = _where(row)
     if kind == "plug":
         if not missing(row.get("watts")):
             yield _with(base | {"event_id": f"r{number}:power", "type": "power"}, row, "watts")
@@ -196,10 +196,15 @@ def _events(kind: Kind, number: int, row: dict[str, str]) -> Iterator[dict[str, 
 def _placeholder(kind: Kind, number: int, row: dict[str, str]) -> dict[str, Any]:
     """An event of a row without readings, for the validator to check its device and time;
     never replayed (``read_recording``)."""
-    base = {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
+    base = _where(row)
     if kind == "plug":
         return base | {"event_id": f"r{number}:none", "type": "power", "watts": 0.0}
     return base | {"event_id": f"r{number}:none", "type": "position", "lat": 0.0, "lon": 0.0}
+
+
+def _where(row: dict[str, str]) -> dict[str, Any]:
+    """The row's device and time, as every event of it carries them."""
+    return {"device_id": row.get("device_id", ""), "ts": row.get("ts", "")}
 
 
 def _with(event: dict[str, Any], row: dict[str, str], column: str) -> dict[str, Any]:

@@ -453,15 +453,16 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     tested = any(by is not None for by in (by_routine, by_level, by_still, by_on, by_band))
     until = now if tested else watched_until(facts, th, now, since)
     stage, basis = watched_stage(floor_since, until, now, ladder), "ladder"
-    if floor_since != since and usable:
-        # The net: the same ladder, net_delay_h later, on the spell since the last sign of life,
-        # for a home whose routine never becomes sure enough to raise (a cycling fridge beside
-        # a person active on most days, too irregularly for the score). Only with a usable
+    net_h = net_delay(routine, cfg, ladder) if floor_since != since and usable else None
+    if net_h is not None:
+        # The net: the same ladder, net_delay_h (or the home's longest gap: net_delay) later,
+        # on the spell since the last sign of life, for a home whose routine never becomes sure
+        # enough to raise (a cycling fridge beside a person active on most days, too
+        # irregularly for the score). Only with a usable
         # routine: a home with fewer than min_days active days in the window is one whose
         # background hides the person, and its spell since the last sign of life runs for days
         # to weeks whatever the person does (docs/detection.md, "The net").
-        delay = net_delay(routine, cfg, ladder)
-        net = watched_stage(since + timedelta(hours=delay), until, now, ladder)
+        net = watched_stage(since + timedelta(hours=net_h), until, now, ladder)
         if net is not None and worse(stage, net) != stage:
             stage, basis = net, "net"
     if stage is not None and backfilled:
@@ -575,9 +576,9 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         if evidence["basis"] == "level":
             evidence |= level_evidence(facts.levels.model, level, observed, cfg.level_h)
         if evidence["basis"] == "net":
-            evidence["net_delay_h"] = delay = net_delay(routine, cfg, ladder)
+            evidence["net_delay_h"] = net_h
             # why it waited longer than usual: the home's own longest gap (the sentence says)
-            later = delay > cfg.net_delay_h
+            later = net_h > cfg.net_delay_h
             evidence["net_gap_h"] = round(routine.gap_h, 1) if later else None
             evidence["net_window_days"] = cfg.window_days if later else None
         evidence["scored_at"] = iso(now)

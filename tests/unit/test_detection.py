@@ -219,10 +219,17 @@ def test_slot_of_local_times():
 # --- the rule: routine over the ladder, the floor, away, the sentence ------------------------
 
 
-def plug_facts(last_activity: datetime, routine: Routine | None = None, **kw) -> DeviceFacts:
-    # A plug reported when its line last changed (else it reads as gone silent before it).
+def plug_facts(
+    last_activity: datetime,
+    routine: Routine | None = None,
+    installed: datetime | None = None,
+    **kw,
+) -> DeviceFacts:
+    # A plug reported when its line last changed (else it reads as gone silent before it);
+    # installed 60 days before TODAY unless ``installed`` says when.
     seen = max(local(TODAY, 9, 50), kw.get("last_change_at") or local(TODAY, 9, 50))
     kw.setdefault("last_seen_at", seen.astimezone(UTC))
+    installed = installed or local(TODAY - timedelta(days=60), 0)
     return DeviceFacts(
         device_id=7,
         type_code="smart_plug",
@@ -230,10 +237,10 @@ def plug_facts(last_activity: datetime, routine: Routine | None = None, **kw) ->
         region_id=1,
         heartbeat_timeout_s=7200,
         recipient_id=3,
-        installed_at=local(TODAY - timedelta(days=60), 0),
+        installed_at=installed,
         last_activity_at=last_activity.astimezone(UTC),
-        first_seen_at=local(TODAY - timedelta(days=60), 0).astimezone(UTC),
-        first_received_at=local(TODAY - timedelta(days=60), 0).astimezone(UTC),
+        first_seen_at=installed.astimezone(UTC),
+        first_received_at=installed.astimezone(UTC),
         routine=routine,
         **kw,
     )

@@ -137,24 +137,10 @@ def replace_cfg(cfg, **changes):
 def _quiet_plug(since: datetime, seen: datetime, changed: datetime, routine):
     """A plug quiet since ``since`` (its last sign of life), reporting until ``seen``, its line
     last changed beyond the margins at ``changed`` (a fridge), with ``routine``."""
-    from dashboard.rules.model import DeviceFacts
+    from tests.unit.test_detection import plug_facts
 
     installed = since - timedelta(days=60)
-    return DeviceFacts(
-        device_id=1,
-        type_code="smart_plug",
-        program_id=1,
-        region_id=1,
-        heartbeat_timeout_s=7200,
-        recipient_id=1,
-        installed_at=installed,
-        first_seen_at=installed,
-        first_received_at=installed,
-        last_seen_at=seen,
-        last_activity_at=since,
-        last_change_at=changed,
-        routine=routine,
-    )
+    return plug_facts(since, routine, installed, last_seen_at=seen, last_change_at=changed)
 
 
 def test_a_home_back_every_morning_alerts_the_morning_it_is_not():
