@@ -39,6 +39,7 @@ from dashboard.rules.plug import (
     net_delay,
     no_load,
     on_clock,
+    person_activity,
     plug_ladder,
     still_threshold,
 )
@@ -117,14 +118,15 @@ def _plug(
     if last is not None and facts.last_power_w is not None and facts.last_power_w <= NO_LOAD_W:
         yield last + timedelta(hours=NO_LOAD_H)
         yield last + timedelta(hours=NO_LOAD_H + local.device_silent.risk_after_h)
-    since = quiet_since(facts, "plug_no_change", last)
+    person = person_activity(facts)  # the person's spell: their last sign of life on any plug
+    since = quiet_since(facts, "plug_no_change", person)
     if since is None:
         return
     if th.plug_routine.enabled:
         # the level and stillness tests judge once the rule's own quiet spell has lasted
         # min_quiet_h: after a staff close that is later than the tick's loading time above
         yield since + timedelta(hours=local.plug_routine.min_quiet_h)
-    live = live_since(facts, "plug_no_change", last)
+    live = live_since(facts, "plug_no_change", person)
     ladder = plug_ladder(facts.no_change_hours, local)
     steps = [timedelta(hours=hours) for hours in ladder]
     starts = {since, live or since}

@@ -248,15 +248,15 @@ def enrich(
     # Every plug's (not only the quiet ones'): the replay's mirror keeps what was loaded after
     # an alert's write for the moments after it, as the engine would load it then. Only the
     # routine-aware rule reads it (rules.plug.steps_stage).
-    alerted = _plug_alerts(
-        conn,
-        [f.device_id for f in facts if f.type_code == "smart_plug" and cfg.enabled],
-    )
+    plugs = [f for f in facts if f.type_code == "smart_plug" and cfg.enabled]
+    alerted = _plug_alerts(conn, [f.device_id for f in plugs if f.recipient_id is None])
+    by_person = _plug_alerts(conn, [f.recipient_id for f in plugs if f.recipient_id], "people")
     enriched = []
     for f in facts:
         extra: dict = {}
-        if f.device_id in alerted:
-            extra["plug_alert"] = alerted[f.device_id]
+        found = alerted.get(f.device_id) or by_person.get(f.recipient_id or 0)
+        if f.type_code == "smart_plug" and found is not None:
+            extra["plug_alert"] = found
         if f.device_id in episodes:
             extra["wander_episode"], extra["wander_since"] = episodes[f.device_id]
         if f.device_id in routines:
@@ -280,6 +280,15 @@ def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts
     """
     ids = [f.device_id for f in facts]
     closed = _human_closed_at(conn, ids)
+    # A person alert closed by staff was a check of the person: every device of theirs that
+    # shares the alert (a second plug) restarts its clock from it, not only the one that opened
+    # it (rules.household).
+    people = _human_closed_at(conn, [f.recipient_id for f in facts if f.recipient_id], "people")
+    for f in facts:
+        for rule, at in people.get(f.recipient_id or 0, {}).items():
+            mine = closed[f.device_id]  # a defaultdict: created only for a person with closes
+            if rule not in mine or at > mine[rule]:
+                mine[rule] = at
     evidence = _last_evidence(
         conn, [f.device_id for f in facts if f.type_code in ("care_robot", "ai_call_line")]
     )
@@ -295,26 +304,33 @@ def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts
     ]
 
 
-def _human_closed_at(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, datetime]]:
+def _human_closed_at(
+    conn: Connection, ids: Sequence[int], by: str = "devices"
+) -> dict[int, dict[str, datetime]]:
+    """Device id (``by`` "devices") or person id ("people": their person alerts) → rule →
+    when staff last closed such an alert."""
     a = Alert.__table__
     out: dict[int, dict[str, datetime]] = defaultdict(dict)
+    if not ids:
+        return out
+    column = a.c.recipient_id if by == "people" else a.c.device_id
     query = prebuilt(
         conn,
-        "facts.human_closed_at",
+        f"facts.human_closed_at.{by}",
         lambda c: (
-            select(a.c.device_id, a.c.rule, func.max(a.c.closed_at).label("closed_at"))
+            select(column.label("subject"), a.c.rule, func.max(a.c.closed_at).label("closed_at"))
             .where(
-                in_bound(c, a.c.device_id, "ids"),
+                in_bound(c, column, "ids"),
                 a.c.status == "closed",
                 func.coalesce(a.c.closed_by, "") != "system",
             )
-            .group_by(a.c.device_id, a.c.rule)
+            .group_by(column, a.c.rule)
         ),
     )
-    for part in chunks(ids):
-        rows = conn.execute(query, {"ids": bound_values(conn, a.c.device_id, part)})
+    for part in chunks(sorted(set(ids))):
+        rows = conn.execute(query, {"ids": bound_values(conn, column, part)})
         for row in rows:
-            out[row.device_id][row.rule] = as_utc(row.closed_at)
+            out[row.subject][row.rule] = as_utc(row.closed_at)
     return out
 
 
@@ -333,33 +349,34 @@ def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def _plug_alerts(
-    conn: Connection, ids: Sequence[int]
+    conn: Connection, ids: Sequence[int], by: str = "devices"
 ) -> dict[int, tuple[str | None, datetime | None]]:
-    """Each plug's open ``plug_no_change`` alert, by the device that raised it: (the quiet
-    spell's start it was last written with, when a test of that spell first raised it)."""
+    """The open ``plug_no_change`` alerts by the device that raised them (``by`` "devices")
+    or by person ("people": a person's alert, whichever of their plugs raised it; every plug of
+    theirs reads it, ``rules.household``): (the quiet spell's start it was last written with,
+    when a test of that spell first raised it)."""
     a = Alert.__table__
     out: dict[int, tuple[str | None, datetime | None]] = {}
     if not ids:
         return out
+    column = a.c.recipient_id if by == "people" else a.c.device_id
     query = prebuilt(
         conn,
-        "facts.plug_alerts",
-        lambda c: select(a.c.device_id, a.c.evidence).where(
-            in_bound(c, a.c.device_id, "ids"),
+        f"facts.plug_alerts.{by}",
+        lambda c: select(column, a.c.evidence).where(
+            in_bound(c, column, "ids"),
             a.c.rule == "plug_no_change",
             a.c.status != "closed",
         ),
     )
-    for part in chunks(ids):
-        for device_id, evidence in conn.execute(
-            query, {"ids": bound_values(conn, a.c.device_id, part)}
-        ):
+    for part in chunks(sorted(set(ids))):
+        for subject, evidence in conn.execute(query, {"ids": bound_values(conn, column, part)}):
             evidence = evidence or {}
             # None for an alert written before alerted_at existed: its steps count from the
             # first decision that raises it again, not from its opening (which would make an
             # alert held for days 심각 at once)
             at = evidence.get("alerted_at")
-            out[device_id] = (evidence.get("since"), datetime.fromisoformat(at) if at else None)
+            out[subject] = (evidence.get("since"), datetime.fromisoformat(at) if at else None)
     return out
 
 

@@ -21,6 +21,7 @@ from dashboard.db.inlist import bound_values, in_bound, in_values
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, AuditLog, DeviceState, NotificationOutbox
 from dashboard.detection.explain import explain_plug
+from dashboard.rules.household import one_per_person, shared_keys
 from dashboard.rules.model import (
     FOLLOWING_RULES,
     STAGE_RANK,
@@ -138,7 +139,7 @@ def _open_alerts(
     """Non-closed alerts of these devices or with these dedup keys, by dedup key."""
     a = Alert.__table__
     out: dict[str, Any] = {}
-    cols = (a.c.id, a.c.dedup_key, a.c.stage, a.c.status, a.c.evidence, a.c.version)
+    cols = (a.c.id, a.c.dedup_key, a.c.device_id, a.c.stage, a.c.status, a.c.evidence, a.c.version)
     for column, values in ((a.c.device_id, device_ids), (a.c.dedup_key, keys)):
         values = sorted(set(values))
         if not values:
@@ -162,8 +163,12 @@ def apply_decisions(
 ) -> Changes:
     """Turn rule decisions into alert rows; returns what changed."""
     changes = Changes()
-    current = _open_alerts(conn, device_ids=[f.device_id for f, _ in items])
     keyed = [(dedup_key(d.rule, f.recipient_id, f.device_id), f, d) for f, d in items]
+    # A person with several plugs: their one alert, whichever plug opened it, gets one decision.
+    current = _open_alerts(
+        conn, device_ids=[f.device_id for f, _ in items], keys=shared_keys(keyed)
+    )
+    keyed = one_per_person(keyed, current)
     # A cleared condition without an open alert needs nothing: most devices, most of the time.
     keyed = [(k, f, d) for k, f, d in keyed if d.stage is not None or k in current]
     to_open = [(k, f, d) for k, f, d in keyed if d.stage is not None and k not in current]

@@ -85,6 +85,9 @@ class DeviceFacts:
     last_seen_at: datetime | None = None
     last_activity_at: datetime | None = None
     last_change_at: datetime | None = None  # beyond the fixed margins: the ladder's clock
+    # a smart plug's person's latest sign of life on another of their active plugs, where it
+    # is later than this plug's own (rules.household): the person's quiet spell starts there
+    person_active_at: datetime | None = None
     last_power_w: float | None = None
     last_lux: float | None = None
     battery_pct: float | None = None

@@ -285,6 +285,10 @@ def _run_clock(
     staff close during the run, from the close, not before the person's ladder."""
     if start is None or at is None:
         return None
+    other = facts.person_active_at
+    if other is not None and other > start:
+        # the person seen on another of their plugs since the run began: it counts from then
+        start = other
     checked = facts.human_closed_at.get(RULE)
     if checked is not None and checked > start:
         # Staff closed this rule's alert during the run (the person answered, the TV on): a
@@ -343,6 +347,15 @@ def band_clock(
     return _run_clock(facts, start, band_threshold(facts, th.plug_routine), ladder)
 
 
+def person_activity(facts: DeviceFacts) -> datetime | None:
+    """The person's last sign of life as this plug judges it: its own, or a later one on
+    another of the person's plugs (``person_active_at``, ``rules.household``). A person with
+    two plugs is quiet only while both are: a TV left unused while the kettle on the other plug
+    is used every morning says nothing about the person."""
+    own, other = facts.last_activity_at, facts.person_active_at
+    return other if other is not None and (own is None or other > own) else own
+
+
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
     """Staff marked the person away and the return date has not come."""
     return facts.away_until is not None and now.astimezone(LOCAL_TZ).date() < facts.away_until
@@ -367,12 +380,14 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     """
     if facts.type_code != "smart_plug" or is_away(facts, now):
         return None
-    since = quiet_since(facts, RULE, facts.last_activity_at)
+    # The person's spell: from their last sign of life on any of their plugs.
+    last = person_activity(facts)
+    since = quiet_since(facts, RULE, last)
     if since is None:
         return None
     quiet_h = hours_between(since, now)
     ladder = plug_ladder(facts.no_change_hours, th)
-    live = live_since(facts, RULE, facts.last_activity_at)
+    live = live_since(facts, RULE, last)
     backfilled = live is not None and live > since
     cfg = th.plug_routine
     routine = facts.routine
@@ -468,11 +483,15 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
     if stage is not None and backfilled:
         stage = ladder_stage(hours_between(live, now), ladder) or "attention"
     evidence = {
+        # the plug whose tests this is (a person may have several: rules.household)
+        "plug_device_id": facts.device_id,
         "no_change_hours": round(quiet_h, 1),
         "threshold_h": ladder[0],
         "risk_at_h": ladder[1],
         "severe_at_h": ladder[2],
         "last_activity_at": iso(facts.last_activity_at),
+        # the person's later sign of life on another of their plugs (None: this plug's own)
+        "other_plug_at": iso(last) if last != facts.last_activity_at else None,
         "since": iso(since),
         # The last change beyond the margins: the ladder's clock unless ``ladder_clock`` is
         # "activity" (docs/detection.md).

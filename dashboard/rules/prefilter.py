@@ -8,7 +8,8 @@ conclude "nothing to do". :func:`needs_rules` keeps a device when any rule could
 update or close an alert for it, and leaves out only devices where every rule provably says
 "nothing":
 
-- it has a non-closed alert (activity may clear it, a reading may update its evidence);
+- it has a non-closed alert (activity may clear it, a reading may update its evidence), or it
+  is a plug whose person's ``plug_no_change`` alert another of their plugs opened;
 - the batch holds an SOS or an AI/automatic call result (the event rules);
 - it is a care robot (SOS history) or a wandering detector with a position (the zone rules);
 - its battery is under ``battery.low_pct``;
@@ -31,11 +32,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, union
 
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import Alert, DeviceType
+from dashboard.db.schema import Alert, Device, DeviceType
 from dashboard.detection.stillness import still_threshold_h
 from dashboard.rules.calls import first_call_signal_h
 from dashboard.rules.config import PlugRoutine, Thresholds
@@ -68,15 +69,25 @@ class Touched:
 
 
 def open_alert_devices(conn: Connection, ids: list[int]) -> set[int]:
-    """Devices among ``ids`` with a non-closed alert (one indexed query)."""
-    a = Alert.__table__
+    """Devices among ``ids`` with a non-closed alert, or plugs whose person has an open
+    ``plug_no_change`` alert that another of their plugs opened (a sign of life on any plug
+    closes it: ``rules.household``); one statement on indexed columns."""
+    a, d = Alert.__table__, Device.__table__
     if not ids:
         return set()
     query = prebuilt(  # built once: every ingest batch runs it
         conn,
         "prefilter.open_alerts",
-        lambda c: select(a.c.device_id).where(
-            in_bound(c, a.c.device_id, "ids"), a.c.status != "closed"
+        lambda c: union(
+            select(a.c.device_id).where(in_bound(c, a.c.device_id, "ids"), a.c.status != "closed"),
+            select(d.c.id)
+            .join(a, a.c.recipient_id == d.c.recipient_id)
+            .where(
+                in_bound(c, d.c.id, "ids"),
+                d.c.type_code == "smart_plug",
+                a.c.rule == "plug_no_change",
+                a.c.status != "closed",
+            ),
         ),
     )
     return set(conn.execute(query, {"ids": bound_values(conn, a.c.device_id, ids)}).scalars())

@@ -28,6 +28,7 @@ from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import CLOCK_SKEW, RESULTS_LOOKBACK, RESULTS_PER_LINE, routine_quiet
 from dashboard.rules.lifecycle import VOLATILE_EVIDENCE
 from dashboard.rules.model import Decision, DeviceFacts, Reading
+from dashboard.rules.plug import person_activity
 from dashboard.settings import LOCAL_TZ
 
 TH = Thresholds()
@@ -156,10 +157,16 @@ def random_case(rng: random.Random) -> tuple[DeviceFacts, list[Reading]]:
         facts = replace(facts, last_evidence={"robot_sos": {"sos_at": handled.isoformat()}})
     if kind == "wandering_detector" and rng.random() < 0.9:
         facts, readings = _wanderer(rng, facts)
+    sibling = random.Random(facts.device_id + 2)  # its own stream: the draws above stay
+    if kind == "smart_plug" and sibling.random() < 0.3:
+        # the person's later sign of life on another of their plugs (rules.household)
+        other = NOW - timedelta(hours=sibling.uniform(0, 90))
+        if activity is None or other > activity:
+            facts = replace(facts, person_active_at=other)
     alerts = random.Random(facts.device_id + 1)  # its own stream: the draws above stay
     if kind == "smart_plug" and alerts.random() < 0.5:
         # an open alert: on this quiet spell (its steps count from its first stage) or another
-        spell = quiet_since(facts, "plug_no_change", facts.last_activity_at)
+        spell = quiet_since(facts, "plug_no_change", person_activity(facts))
         stored = spell.isoformat() if spell is not None and alerts.random() < 0.8 else None
         # first raised about 12 h or 24 h ago (the steps to 위험 and 심각 fall in the hour ahead)
         hours = alerts.choice((12, 24)) + alerts.uniform(-1.5, 0.5)

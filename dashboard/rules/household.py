@@ -1,0 +1,114 @@
+"""A person with several smart plugs: one person, one quiet spell, one alert.
+
+A ``plug_no_change`` alert is the person's (keyed by the person, ``model.dedup_key``), and a
+sign of life on any of their plugs is theirs. So every evaluation judges all of a person's
+active plugs together (:func:`sibling_plugs`), each from the person's latest sign of life on
+any of them (:func:`with_person_activity`, read by ``rules.plug.person_activity``) with its own
+background, routine and tests; and the person's alert gets one decision per evaluation
+(:func:`one_per_person`): the gravest stage any plug finds. Before, each plug judged its own
+spell and wrote the shared alert in turn: a TV plug left unused raised 심각 while the person
+used the kettle on their other plug every three hours, and the alert's spell changed with each
+writer, so the ladder's steps never applied (docs/detection.md, "A person with several plugs").
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dashboard.db.inlist import bound_values, in_bound
+from dashboard.db.prebuilt import prebuilt
+from dashboard.db.schema import Device
+from dashboard.rules.model import STAGE_RANK, Decision, DeviceFacts
+
+PLUG = "smart_plug"
+RULE = "plug_no_change"
+CHUNK = 5_000  # people per IN list
+# The plug whose tests an alert's evidence records (its line, its band): the lifecycle's holds
+# judge a decision against that evidence, so only that plug's "cleared" may be weighed there.
+JUDGE_KEY = "plug_device_id"
+
+Keyed = tuple[str, DeviceFacts, Decision]
+
+
+def sibling_plugs(conn: Connection, facts: Sequence[DeviceFacts]) -> list[int]:
+    """The active smart plugs of the people of ``facts``' plugs that are not among ``facts``
+    (loaded through ``facts.fact_query``, which leaves out ended enrollments)."""
+    people = sorted({f.recipient_id for f in facts if f.type_code == PLUG and f.recipient_id})
+    if not people:
+        return []
+    d = Device.__table__
+    query = prebuilt(  # built once: every evaluation with a plug runs it
+        conn,
+        "household.sibling_plugs",
+        lambda c: select(d.c.id).where(
+            in_bound(c, d.c.recipient_id, "ids"), d.c.type_code == PLUG, d.c.status == "active"
+        ),
+    )
+    known = {f.device_id for f in facts}
+    found: set[int] = set()
+    for start in range(0, len(people), CHUNK):
+        part = people[start : start + CHUNK]
+        ids = conn.execute(query, {"ids": bound_values(conn, d.c.recipient_id, part)}).scalars()
+        found.update(ids)
+    return sorted(found - known)
+
+
+def with_person_activity(facts: Sequence[DeviceFacts]) -> list[DeviceFacts]:
+    """``facts`` with each plug's ``person_active_at``: the latest sign of life on another of
+    its person's plugs among ``facts``, where later than the plug's own."""
+    signs: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
+    for f in facts:
+        if f.type_code == PLUG and f.recipient_id and f.last_activity_at is not None:
+            signs[f.recipient_id].append((f.last_activity_at, f.device_id))
+    out = []
+    for f in facts:
+        others = [at for at, device in signs.get(f.recipient_id or 0, ()) if device != f.device_id]
+        if f.type_code == PLUG and others:
+            other = max(others)
+            if f.last_activity_at is None or other > f.last_activity_at:
+                f = replace(f, person_active_at=other)
+        out.append(f)
+    return out
+
+
+def shared_keys(keyed: Sequence[Keyed]) -> list[str]:
+    """The person alerts of ``plug_no_change`` that several plugs decided in this batch."""
+    count: dict[str, int] = defaultdict(int)
+    for key, f, d in keyed:
+        if d.rule == RULE and f.recipient_id is not None:
+            count[key] += 1
+    return sorted(key for key, n in count.items() if n > 1)
+
+
+def one_per_person(keyed: Sequence[Keyed], current: Mapping[str, Any]) -> list[Keyed]:
+    """One ``plug_no_change`` decision per person whose several plugs decided (the others
+    left out): the gravest stage any plug finds, by preference the decision of the plug whose
+    evidence the open alert holds (:data:`JUDGE_KEY`, else the plug that opened it), else the
+    lowest device id's; when every plug finds nothing, that plug's "cleared" (its holds judge
+    the evidence it wrote: a sign of life on any plug moved every plug's spell, so it closes).
+    ``current``: the open alerts by dedup key (rows with ``evidence`` and ``device_id``)."""
+    shared = set(shared_keys(keyed))
+    if not shared:
+        return list(keyed)
+    groups: dict[str, list[Keyed]] = defaultdict(list)
+    out: list[Keyed] = []
+    for item in keyed:
+        if item[0] in shared and item[2].rule == RULE:
+            groups[item[0]].append(item)
+        else:
+            out.append(item)
+    for key, items in groups.items():
+        row = current.get(key)
+        judge = None
+        if row is not None:
+            judge = (row.evidence or {}).get(JUDGE_KEY) or row.device_id
+        items.sort(key=lambda item: (item[1].device_id != judge, item[1].device_id))
+        worst = max(STAGE_RANK.get(d.stage or "", 0) for _k, _f, d in items)
+        out.append(next(item for item in items if STAGE_RANK.get(item[2].stage or "", 0) == worst))
+    return out
