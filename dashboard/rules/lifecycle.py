@@ -91,6 +91,8 @@ VOLATILE_EVIDENCE = frozenset(
         # the first alert of the spell: a plug that cannot see the open alert (a person's
         # second plug) decides "now"; the stored one is kept while the spell goes on
         "alerted_at",
+        # (``steps_apply``, whether the steps apply, is not volatile: it flips once a spell, when
+        # the band breaks, and the chart must stop promising the steps' times then)
         # the readings of the moment: a plug reporting every 10 minutes (or a battery draining
         # by a percent) must not bump an open alert's version under an operator's hand
         "power_w",
@@ -373,6 +375,11 @@ def _repeat(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, audit
     # Escalate only upward while open, except rules that follow their stage both ways.
     stage = d.stage if d.rule in FOLLOWING_RULES else worse(row.stage, d.stage)
     evidence = merged_evidence(row.evidence or {}, d.evidence, d.rule)
+    if d.rule == PLUG_RULE and "alerted_at" in evidence:
+        # judged against the first alert the alert keeps (merged_evidence keeps the stored one
+        # over a decision's "now"); None without one, as the rule writes it
+        held = _band_held(evidence, f.band_since)
+        evidence["steps_apply"] = held if evidence["alerted_at"] else None
     moved = STAGE_RANK[stage] - STAGE_RANK[row.stage]
     if not moved and _material(evidence) == _material(row.evidence):
         return
@@ -424,12 +431,17 @@ def _step_held(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, au
     longer gives a stage (the ladder's clock restarted at a standby's noise, the level test's
     evidence falls at night, the routine was learned anew), but nothing showed the person is
     well. A line that left the band (the person back in a home whose background hides their
-    use: a review's replay, docs/detection.md) keeps the alert held at its stage, not raised;
-    so does a run's hold without a quiet spell (left on, band: ``since`` moved on)."""
+    use: a review's replay, docs/detection.md) keeps the alert held at its stage, not raised,
+    with ``steps_apply`` = False (written once); so does a run's hold without a quiet spell
+    (left on, band: ``since`` moved on)."""
     stored = row.evidence or {}
     if stored.get("since") is None or stored.get("since") != d.evidence.get("since"):
         return
     if not _band_held(stored, f.band_since):
+        if stored.get("alerted_at") and stored.get("steps_apply") is not False:
+            # the band broke: the chart stops drawing the steps' times (one write a spell)
+            flip = Decision(d.rule, row.stage, {"steps_apply": False})
+            _repeat(conn, row, f, flip, now, changes, audit)
         return
     stage = alert_steps(stored, now)
     if stage is None or STAGE_RANK[stage] <= STAGE_RANK[row.stage]:

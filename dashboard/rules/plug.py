@@ -577,13 +577,15 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         quiet_stage = worse(quiet_stage, other)
     stepped = None
     if final is not None:  # one evidence shape for every alert (None: no steps)
-        evidence["alerted_at"] = None
+        evidence["alerted_at"] = evidence["steps_apply"] = None
     if quiet_stage is not None and cfg.enabled and not backfilled:
         alert = facts.plug_alert
         kept = alert[1] if alert is not None and alert[0] == iso(since) else None
         alerted_at = kept or now
         evidence["alerted_at"] = iso(alerted_at)
-        if line_held(facts.band_since, alerted_at):
+        # whether the steps apply (the chart draws their times only then: ui.alert_charts)
+        evidence["steps_apply"] = line_held(facts.band_since, alerted_at)
+        if evidence["steps_apply"]:
             stepped = steps_stage(alerted_at, now, ladder)
     if final is not None:
         evidence["basis"] = basis if final == stage else "routine"

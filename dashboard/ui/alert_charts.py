@@ -89,8 +89,12 @@ def plug_chart(df: pd.DataFrame, evidence: dict, lang: str, window: Window) -> a
         layers.append(_time_rule(start, t("readings.last_change"), "#9AA5B1"))
         # Each stage's threshold, counted from the last change: 관심 24 h → 위험 → 심각; or
         # the ladder's steps after the spell's first alert, where they come first
-        # (rules.plug.steps_stage).
+        # (rules.plug.steps_stage), only while they apply: not once the power has left its
+        # band since the first alert (``steps_apply`` False; an alert written before the key
+        # existed draws them as before).
         first, alerted = evidence.get("threshold_h"), evidence.get("alerted_at")
+        if evidence.get("steps_apply") is False:
+            alerted = None
         for key, stage in (
             ("threshold_h", "attention"),
             ("risk_at_h", "risk"),

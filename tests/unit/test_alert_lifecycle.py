@@ -7,6 +7,7 @@ Ingestion is simulated: each helper stores events and moves ``device_state`` the
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -29,7 +30,7 @@ from dashboard.rules.config import current_thresholds
 from dashboard.rules.device import device_silent
 from dashboard.rules.facts import load_facts, load_facts_by_id
 from dashboard.rules.lifecycle import apply_decisions
-from dashboard.rules.model import Decision
+from dashboard.rules.model import Decision, dedup_key
 
 T0 = datetime(2024, 12, 2, 0, 0, tzinfo=UTC)
 H = timedelta(hours=1)
@@ -598,3 +599,56 @@ def test_a_tick_does_not_reopen_what_an_event_closed_while_it_ran(db):
         (fresh,) = load_facts_by_id(conn, [did])
         fresh_silent = device_silent(fresh, current_thresholds(), now + 3 * H)
         assert apply_decisions(conn, [(fresh, fresh_silent)], now + 3 * H).opened == 1
+
+
+def _held_plug_alert(db: Engine, did: int, since: datetime, first: datetime) -> None:
+    """An open plug alert the level test raised at ``first`` (held on its spell, ``since``)."""
+    evidence = {"basis": "level", "held_by": "level", "since": since.isoformat(),
+                "alerted_at": first.isoformat(), "steps_apply": True, "threshold_h": 24,
+                "risk_at_h": 36, "severe_at_h": 48}  # fmt: skip
+    with db.begin() as conn:
+        rid = conn.execute(select(Device.recipient_id).where(Device.id == did)).scalar()
+        conn.execute(
+            insert(Alert),
+            {"dedup_key": dedup_key("plug_no_change", rid, did), "kind": "person",
+             "rule": "plug_no_change", "stage": "attention", "status": "open", "program_id": 1,
+             "region_id": 2, "recipient_id": rid, "device_id": did, "evidence": evidence,
+             "opened_at": first, "updated_at": first, "version": 1},
+        )  # fmt: skip
+
+
+def _apply(db: Engine, did: int, band_since: datetime, decision: Decision, now: datetime):
+    with db.begin() as conn:
+        (facts,) = load_facts_by_id(conn, [did])
+        apply_decisions(conn, [(replace(facts, band_since=band_since), decision)], now)
+    (alert,) = alerts(db, did, "plug_no_change")
+    return alert
+
+
+def test_a_held_plug_alert_says_once_that_its_steps_no_longer_apply(db):
+    """The chart draws the steps' times while ``steps_apply``: a held alert whose power left its
+    band since the first alert is written once with it False (still held at its stage)."""
+    since, first = T0, T0 + 6 * H
+    did = add_device(db, "smart_plug")
+    _held_plug_alert(db, did, since, first)
+    no_stage = Decision("plug_no_change", None, {"since": since.isoformat()})
+    kept = _apply(db, did, since, no_stage, first + 4 * H)  # in its band: nothing to write
+    assert (kept.stage, kept.version, kept.evidence["steps_apply"]) == ("attention", 1, True)
+    broken = first + H
+    for minutes in (0, 10):  # the band broke after the first alert: one write, then none
+        alert = _apply(db, did, broken, no_stage, first + 4 * H + minutes * M)
+        assert (alert.status, alert.stage, alert.version) == ("open", "attention", 2)
+        assert alert.evidence["steps_apply"] is False
+        assert alert.evidence["alerted_at"] == first.isoformat()
+
+
+def test_steps_apply_is_judged_against_the_first_alert_the_alert_keeps(db):
+    """A decision that could not see the open alert says "now" for the first alert; the alert
+    keeps its own (merged_evidence), and whether the steps apply is judged against that one."""
+    since, first, now = T0, T0 + 6 * H, T0 + 10 * H
+    did = add_device(db, "smart_plug")
+    _held_plug_alert(db, did, since, first)
+    evidence = {"since": since.isoformat(), "alerted_at": now.isoformat(), "steps_apply": True}
+    alert = _apply(db, did, first + H, Decision("plug_no_change", "attention", evidence), now)
+    assert alert.evidence["alerted_at"] == first.isoformat()
+    assert alert.evidence["steps_apply"] is False

@@ -173,3 +173,27 @@ def test_the_steps_and_the_stored_first_alert():
     later = iso(at + timedelta(hours=5))
     assert merged_evidence(stored, {"since": "s1", "alerted_at": later})["alerted_at"] == iso(at)
     assert merged_evidence(stored, {"since": "s2", "alerted_at": later})["alerted_at"] == later
+
+
+def test_the_evidence_says_whether_the_steps_apply():
+    """``steps_apply``: the power stayed in its band since the spell's first alert (the chart
+    draws the steps' times only then, ``ui.alert_charts.plug_chart``)."""
+    th = Thresholds()
+    now = local(TODAY, 12, 0).astimezone(UTC)
+    since, first = now - timedelta(hours=25), now - timedelta(hours=13)
+    alert = (iso(since), first)
+    for band_since, applies in (
+        (since, True),
+        (first, True),
+        (first + timedelta(minutes=30), False),
+    ):
+        decision = plug_no_change(_facts(now, since, alert, band_since=band_since), th, now)
+        assert decision.evidence["alerted_at"] == iso(first)
+        assert decision.evidence["steps_apply"] is applies, band_since
+    # no steps (the fixed rule alone): None, as alerted_at
+    fixed = th.model_copy(
+        update={"plug_routine": th.plug_routine.model_copy(update={"enabled": False})}
+    )
+    alone = plug_no_change(_facts(now, since, alert), fixed, now)
+    assert alone.stage == "attention"
+    assert alone.evidence["alerted_at"] is None and alone.evidence["steps_apply"] is None

@@ -32,3 +32,17 @@ def test_the_steps_after_the_first_alert_are_drawn_where_they_come_first():
     # an alert first raised late (the ladder came first): the ladder's lines stay
     late = _spec(ladder | {"alerted_at": (SINCE + timedelta(hours=30)).isoformat()})
     assert "기준 36시간" in late and "첫 경보" not in late
+
+
+def test_the_steps_are_not_drawn_once_the_band_has_broken():
+    # the power left its band since the first alert (rules.plug.line_held): the steps will not
+    # come, so the chart draws the ladder's own times from the last change
+    ladder = {"since": SINCE.isoformat(), "threshold_h": 24, "risk_at_h": 36, "severe_at_h": 48}
+    alerted = ladder | {"alerted_at": (SINCE + timedelta(hours=6)).isoformat()}
+    broken = _spec(alerted | {"steps_apply": False})
+    assert "첫 경보" not in broken
+    assert "기준 24시간" in broken and "기준 36시간" in broken and "기준 48시간" in broken
+    assert broken == _spec(ladder)
+    # while they apply, and for an alert written before the key existed: the steps
+    assert _spec(alerted | {"steps_apply": True}) == _spec(alerted)
+    assert "첫 경보 + 24시간" in _spec(alerted | {"steps_apply": True})
