@@ -128,6 +128,17 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+# Evidence whose true/false reads as yes/no (other booleans are a call's answered flag).
+YES_NO_EVIDENCE = frozenset({"steps_apply"})
+
+
+def evidence_value(key: str, value: object, lang: str) -> str:
+    """One evidence field's value as shown: times in Asia/Seoul, numbers, yes/no."""
+    if isinstance(value, bool) and key in YES_NO_EVIDENCE:
+        return translate("evidence.yes" if value else "evidence.no", lang)
+    return _evidence_value(value, lang)
+
+
 def _evidence_value(value: object, lang: str) -> str:
     if isinstance(value, bool):
         return translate("evidence.answered" if value else "evidence.not_answered", lang)
@@ -167,5 +178,5 @@ def format_evidence(evidence: object, lang: str = DEFAULT_LANG) -> str:
             value = explain_alert(evidence, lang)
         label = translate(f"evidence.{key}", lang)
         label = key if label.startswith("⟦") else label
-        parts.append(f"{label}: {_evidence_value(value, lang)}")
+        parts.append(f"{label}: {evidence_value(key, value, lang)}")
     return " · ".join(parts)

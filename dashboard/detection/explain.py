@@ -30,7 +30,17 @@ def _duration(hours: float, lang: str) -> str:
 
 
 def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
-    """The sentence for a ``plug_no_change`` alert (routine or ladder basis)."""
+    """The sentence for a ``plug_no_change`` alert (routine or ladder basis), and where the
+    person was last seen on another of their plugs (``rules.household``), when."""
+    sentence = _plug_sentence(evidence, lang)
+    other = evidence.get("other_plug_at")
+    if other:
+        at = _clock(other, evidence.get("scored_at"))
+        sentence += translate("detection.explain.other_plug", lang, at=at)
+    return sentence
+
+
+def _plug_sentence(evidence: dict[str, Any], lang: str) -> str:
     at = evidence.get("scored_at")
     since = _clock(evidence.get("since"), at)
     quiet = _duration(float(evidence.get("no_change_hours") or 0), lang)

@@ -21,6 +21,7 @@ from dashboard.auth.reveal import (
     reveal_personal_data,
 )
 from dashboard.formatting import (
+    evidence_value,
     format_age,
     format_datetime,
     format_duration,
@@ -29,7 +30,7 @@ from dashboard.i18n import localized, state_label, translate_or
 from dashboard.notify import delivery_status
 from dashboard.ui import alert_charts as charts_
 from dashboard.ui.alert_actions import render_actions, show_flash
-from dashboard.ui.alerts import evidence_text, rule_label
+from dashboard.ui.alerts import rule_label
 from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.charts import render
 from dashboard.ui.components import table
@@ -198,8 +199,9 @@ def _facts(alert: dict, now: datetime) -> None:
 
 
 # A position is shown as the distance from home, not as coordinates; a plug alert's stored
-# sentence (English) is shown above the table in the user's language instead.
-_HIDDEN_EVIDENCE = {"lat", "lon", "explanation"}
+# sentence (English) is shown above the table in the user's language instead; the internal id
+# of the plug whose tests the evidence records is for the rules (rules.household).
+_HIDDEN_EVIDENCE = {"lat", "lon", "explanation", "plug_device_id"}
 
 
 def _evidence(alert: dict) -> None:
@@ -215,9 +217,9 @@ def _evidence(alert: dict) -> None:
         labels.append(translate_or(f"evidence.{key}", key, lang))
         if isinstance(value, str):
             value = translate_or(f"evidence.value.{value}", value, lang)
-            value = value if value != evidence[key] else evidence_text({"_": value}, lang)[3:]
+            value = value if value != evidence[key] else evidence_value(key, value, lang)
         else:
-            value = evidence_text({"_": value}, lang)[3:]  # the value part of "_: value"
+            value = evidence_value(key, value, lang)
         values.append(value)
     st.markdown(f"**{t('col.evidence')}**")
     table(

@@ -104,3 +104,9 @@ def test_evidence_is_translated_and_times_local() -> None:
     assert text == "변화 없는 시간(시간): 67 · 마지막 활동: 2024. 11. 29. 05:00"
     assert format_evidence({"unknown_key": True}, "en") == "unknown_key: answered"
     assert format_evidence(None) == "–"
+
+
+def test_whether_the_steps_apply_reads_yes_or_no() -> None:
+    # not "answered": that is what a call's true/false means
+    assert format_evidence({"steps_apply": True}, "en").endswith(": yes")
+    assert format_evidence({"steps_apply": False}, "ko").endswith(": 아니오")

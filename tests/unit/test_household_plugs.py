@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Engine, insert, select, update
 
 from dashboard.db.schema import Alert, CareRecipient, Device
+from dashboard.detection.explain import explain_plug
 from dashboard.rules.household import one_per_person, with_person_activity
 from dashboard.rules.model import Decision, DeviceFacts
 from tests.unit import test_alert_lifecycle as lifecycle
@@ -89,6 +90,11 @@ def test_both_plugs_quiet_is_one_alert_on_the_ladder_from_the_later_sign_of_life
     assert datetime.fromisoformat(alert.evidence["since"]) == last
     assert alert.opened_at == last + 24 * H
     assert alert.stage == "severe"  # 48 h after hour 8
+    # both plugs find the same: the lower device id judges, and says where the person was seen
+    assert alert.evidence["plug_device_id"] == plugs[0][0]
+    assert datetime.fromisoformat(alert.evidence["other_plug_at"]) == last
+    assert "was on another of their plugs, at" in alert.evidence["explanation"]
+    assert "다른 플러그에서" in explain_plug(alert.evidence, "ko")
     with db.connect() as conn:
         stages = [
             row.detail["stage"]

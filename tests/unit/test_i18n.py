@@ -86,6 +86,7 @@ def test_every_plug_evidence_key_has_a_label() -> None:
     from dashboard.detection.levels import LevelScore
     from dashboard.detection.routine import QuietScore
     from dashboard.rules.plug import LEVEL_SENTENCE_KEYS
+    from dashboard.ui.alert_detail import _HIDDEN_EVIDENCE
 
     tree = ast.parse((PROJECT_ROOT / "dashboard" / "rules" / "plug.py").read_text("utf-8"))
     keys = {*LevelScore.EVIDENCE_KEYS, *QuietScore.EVIDENCE_KEYS, *LEVEL_SENTENCE_KEYS}
@@ -99,7 +100,7 @@ def test_every_plug_evidence_key_has_a_label() -> None:
             and isinstance(node.slice, ast.Constant)
         ):
             keys.add(node.slice.value)
-    keys -= {"explanation", "lat", "lon"}  # not shown as fields (alert_detail._HIDDEN_EVIDENCE)
+    keys -= _HIDDEN_EVIDENCE  # not shown as fields
     assert {"change_since", "level_s", "level_day_kind", "basis"} <= keys
     keys.add("held_by")  # written beside them by rules.lifecycle
     values = {"routine", "ladder", "net", "level", "still", "weekday", "weekend", "day"}
