@@ -31,12 +31,16 @@ def _duration(hours: float, lang: str) -> str:
 
 def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
     """The sentence for a ``plug_no_change`` alert (routine or ladder basis), and where the
-    person was last seen on another of their plugs (``rules.household``), when."""
+    person was last seen on another of their plugs (``rules.household``), when; or that the
+    spell counts from the return date of an away period."""
     sentence = _plug_sentence(evidence, lang)
     other = evidence.get("other_plug_at")
     if other:
         at = _clock(other, evidence.get("scored_at"))
         sentence += translate("detection.explain.other_plug", lang, at=at)
+    back = evidence.get("back_on")
+    if back:  # the spell counts from the return date of an away period (rules.plug)
+        sentence += translate("detection.explain.back_on", lang, day=back)
     return sentence
 
 

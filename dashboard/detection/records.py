@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import Connection, and_, bindparam, select, update
+from sqlalchemy import Connection, and_, bindparam, case, func, select, update
 
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
@@ -91,28 +91,39 @@ def load_levels(conn: Connection, device_ids: Sequence[int], today: date) -> dic
     return {i: LevelFacts(m, days.get(i, {})) for i, m in models.items()}
 
 
-def load_away(conn: Connection, recipient_ids: Sequence[int], today: date) -> dict[int, date]:
-    """Recipient id → return date, for people marked away today."""
+def load_away(
+    conn: Connection, recipient_ids: Sequence[int], today: date
+) -> dict[int, tuple[date | None, date | None]]:
+    """Recipient id → (the return date of a period they are marked away in today, the return
+    date of their latest period that has ended by ``today``); cancelled periods left out, and
+    an ended one only if at least a day long. One grouped query on the away index."""
     a = AwayPeriod.__table__
-    query = prebuilt(
-        conn,
-        "records.away",
-        lambda c: select(a.c.recipient_id, a.c.ends_on).where(
-            in_bound(c, a.c.recipient_id, "ids"),
-            a.c.cancelled_at.is_(None),
-            and_(
-                a.c.starts_on <= bindparam("today", type_=a.c.starts_on.type),
-                a.c.ends_on > bindparam("today", type_=a.c.ends_on.type),
-            ),
-        ),
-    )
-    out: dict[int, date] = {}
+    param = bindparam("today", type_=a.c.ends_on.type)
+
+    def query(c):
+        away = and_(a.c.starts_on <= param, a.c.ends_on > param)
+        back = and_(a.c.ends_on <= param, a.c.starts_on < a.c.ends_on)
+        return (
+            select(
+                a.c.recipient_id,
+                func.max(case((away, a.c.ends_on))),
+                func.max(case((back, a.c.ends_on))),
+            )
+            .where(
+                in_bound(c, a.c.recipient_id, "ids"),
+                a.c.cancelled_at.is_(None),
+                a.c.starts_on <= param,
+            )
+            .group_by(a.c.recipient_id)
+        )
+
+    statement = prebuilt(conn, "records.away", query)
+    out: dict[int, tuple[date | None, date | None]] = {}
     for start in range(0, len(recipient_ids), CHUNK):
         part = list(recipient_ids[start : start + CHUNK])
         params = {"ids": bound_values(conn, a.c.recipient_id, part), "today": today}
-        rows = conn.execute(query, params)
-        for recipient_id, ends_on in rows:
-            out[recipient_id] = max(ends_on, out.get(recipient_id, ends_on))
+        for recipient_id, until, back in conn.execute(statement, params):
+            out[recipient_id] = (until, back)
     return out
 
 

@@ -117,6 +117,9 @@ class DeviceFacts:
     levels: LevelFacts | None = None
     # staff marked the person away until this return date (exclusive): person alerts pause
     away_until: date | None = None
+    # the return date of their latest away period that has ended (not cancelled): the plug
+    # rule's clock starts no earlier than that day's midnight (rules.plug.person_activity)
+    back_on: date | None = None
     # wandering: an optional polygon zone ((lat, lon), …) and quiet hours (minutes of the day,
     # Asia/Seoul); the evidence of the open left-zone alert (the episode), and since when the
     # geofence has been in its state: the episode's opening, else the last episode's close.

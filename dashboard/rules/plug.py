@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import numpy as np
 
@@ -285,9 +285,10 @@ def _run_clock(
     staff close during the run, from the close, not before the person's ladder."""
     if start is None or at is None:
         return None
-    other = facts.person_active_at
+    other = seen_elsewhere(facts)
     if other is not None and other > start:
-        # the person seen on another of their plugs since the run began: it counts from then
+        # the person seen on another of their plugs, or back from an away period, since the
+        # run began: it counts from then
         start = other
     checked = facts.human_closed_at.get(RULE)
     if checked is not None and checked > start:
@@ -347,13 +348,38 @@ def band_clock(
     return _run_clock(facts, start, band_threshold(facts, th.plug_routine), ladder)
 
 
+def back_at(facts: DeviceFacts) -> datetime | None:
+    """Midnight (Seoul) of the return date of the person's latest away period that has ended
+    (``back_on``), or None."""
+    back = facts.back_on
+    return None if back is None else datetime.combine(back, time.min, LOCAL_TZ).astimezone(UTC)
+
+
+def seen_elsewhere(facts: DeviceFacts) -> datetime | None:
+    """The latest moment the person counts as seen other than by this plug: a sign of life on
+    another of their plugs (``person_active_at``, ``rules.household``) or their return from an
+    away period (:func:`back_at`)."""
+    other, back = facts.person_active_at, back_at(facts)
+    if other is None or (back is not None and back > other):
+        return back
+    return other
+
+
 def person_activity(facts: DeviceFacts) -> datetime | None:
-    """The person's last sign of life as this plug judges it: its own, or a later one on
-    another of the person's plugs (``person_active_at``, ``rules.household``). A person with
-    two plugs is quiet only while both are: a TV left unused while the kettle on the other plug
-    is used every morning says nothing about the person."""
-    own, other = facts.last_activity_at, facts.person_active_at
+    """The person's last sign of life as this plug judges it: its own, or a later one
+    elsewhere (:func:`seen_elsewhere`). A person with two plugs is quiet only while both are: a
+    TV left unused while the kettle on the other plug is used every morning says nothing about
+    the person. A person marked away is judged from their return date, not from the last sign
+    of life before they left: the spell then would raise 심각 at midnight of the day they are
+    due back."""
+    own, other = facts.last_activity_at, seen_elsewhere(facts)
     return other if other is not None and (own is None or other > own) else own
+
+
+def own_later(last: datetime | None, other: datetime | None, facts: DeviceFacts) -> bool:
+    """Whether the person's spell (from ``last``) counts from ``other`` rather than from this
+    plug's own last sign of life."""
+    return other is not None and last == other and last != facts.last_activity_at
 
 
 def is_away(facts: DeviceFacts, now: datetime) -> bool:
@@ -490,8 +516,10 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "risk_at_h": ladder[1],
         "severe_at_h": ladder[2],
         "last_activity_at": iso(facts.last_activity_at),
-        # the person's later sign of life on another of their plugs (None: this plug's own)
-        "other_plug_at": iso(last) if last != facts.last_activity_at else None,
+        # the person's later sign of life on another of their plugs, or their return from an
+        # away period, where the spell counts from it (None: from this plug's own)
+        "other_plug_at": iso(last) if own_later(last, facts.person_active_at, facts) else None,
+        "back_on": facts.back_on.isoformat() if own_later(last, back_at(facts), facts) else None,
         "since": iso(since),
         # The last change beyond the margins: the ladder's clock unless ``ladder_clock`` is
         # "activity" (docs/detection.md).
