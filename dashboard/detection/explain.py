@@ -34,8 +34,8 @@ def explain_plug(evidence: dict[str, Any], lang: str = "en") -> str:
     person was last seen on another of their plugs (``rules.household``), when; or that the
     spell counts from the return date of an away period."""
     sentence = _plug_sentence(evidence, lang)
-    other = evidence.get("other_plug_at")
-    if other:
+    other, own = evidence.get("other_plug_at"), evidence.get("last_activity_at")
+    if other and (not own or datetime.fromisoformat(other) > datetime.fromisoformat(own)):
         at = _clock(other, evidence.get("scored_at"))
         sentence += translate("detection.explain.other_plug", lang, at=at)
     back = evidence.get("back_on")

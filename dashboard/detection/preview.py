@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -55,7 +55,7 @@ from dashboard.detection import left_on
 from dashboard.detection.background import Background
 from dashboard.detection.band import band_days
 from dashboard.detection.routine import Routine
-from dashboard.detection.scan import scan_plug
+from dashboard.detection.scan import SpellAlert, one_at_a_time, scan_plug
 from dashboard.rules.config import Thresholds
 from dashboard.rules.model import Stage
 from dashboard.settings import LOCAL_TZ
@@ -83,6 +83,9 @@ class PlugHistory:
     band: dict[date, int] | None = None  # local day → band_slots (the band test)
     # the learned unattended load now: the left-on test judges only a standby's plug
     background: Background | None = None
+    # local day → the half-hours the person was seen other than by this plug: their other
+    # plugs' signs of life, the first half-hour of a return date (``scan_plug``'s ``seen``)
+    seen: dict[date, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,11 @@ class Preview:
     with_levels: int = 0  # plugs with stored levels in the window (those the test can judge)
 
 
+def _overlaps(part: SpellAlert, joined: SpellAlert) -> bool:
+    """Whether ``part`` is one of the alerts ``one_at_a_time`` joined into ``joined``."""
+    return joined.opened_at <= part.opened_at <= joined.end
+
+
 def _away_on(plug: PlugHistory, day: date) -> bool:
     return any(start <= day < end for start, end in plug.away)
 
@@ -141,6 +149,7 @@ def replay_counts(
     """Alert openings between ``start`` and ``end`` under each of ``sets``; and how many plugs
     had a usable routine on some day of the window. Pure: the data comes in ``plugs``."""
     stats = [defaultdict(int) for _ in sets]
+    found: list[dict[int, list[tuple[SpellAlert, int]]]] = [defaultdict(list) for _ in sets]
     people: list[set[int]] = [set() for _ in sets]
     homes: list[set[int]] = [set() for _ in sets]
     with_routine = 0
@@ -166,21 +175,31 @@ def replay_counts(
                 else None,
                 band=plug.band,
                 shared=shared,
+                seen=plug.seen,
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:
-                if alert.opened_at < start:
-                    continue  # already alerting when the window began: not its alert
+                # ended while away: up to the return date's midnight, where the live rule
+                # starts the person's spell again (a spell ending there ends with the period)
+                last = alert.end - timedelta(microseconds=1)
                 if plug.recipient_id is not None and _away_on(
-                    plug, alert.end.astimezone(LOCAL_TZ).date()
+                    plug, last.astimezone(LOCAL_TZ).date()
                 ):
                     continue
+                # a person's one alert: their plugs' alerts that overlap are one (below)
+                subject = plug.recipient_id if plug.recipient_id is not None else -plug.device_id
+                found[i][subject].append((alert, plug.device_id))
+        with_routine += usable
+    for i, by_subject in enumerate(found):
+        for subject, alerts in by_subject.items():
+            for alert in one_at_a_time([a for a, _device in alerts]):
+                if alert.opened_at < start:
+                    continue  # already alerting when the window began: not its alert
                 stats[i][alert.stage] += 1
                 stats[i][f"basis:{alert.basis}"] += 1
-                homes[i].add(plug.device_id)
-                if plug.recipient_id is not None:
-                    people[i].add(plug.recipient_id)
-        with_routine += usable
+                homes[i].update(device for a, device in alerts if _overlaps(a, alert))
+                if subject >= 0:
+                    people[i].add(subject)
     out = [
         Counts(
             attention=s["attention"],
@@ -297,6 +316,10 @@ def load_histories(
             )
         ):
             periods[recipient_id].append((starts, ends))
+    mates: dict[int, list[int]] = defaultdict(list)  # each person's plugs
+    for device_id, recipient_id, _hours in plugs:
+        if recipient_id is not None:
+            mates[recipient_id].append(device_id)
     return [
         PlugHistory(
             device_id=device_id,
@@ -310,9 +333,39 @@ def load_histories(
             above=above.get(device_id),
             band=band_days(band.get(device_id, {})),
             background=backgrounds.get(device_id),
+            seen=seen_elsewhere(
+                device_id,
+                mates.get(recipient_id, ()),
+                days,
+                periods.get(recipient_id, ()) if recipient_id is not None else (),
+                last_day,
+            ),
         )
         for device_id, recipient_id, hours in plugs
     ]
+
+
+def seen_elsewhere(
+    device_id: int,
+    mates: Sequence[int],
+    days: Mapping[int, Mapping[date, int]],
+    periods: Sequence[tuple[date, date]],
+    last_day: date,
+) -> dict[date, int] | None:
+    """Local day → the half-hours the live rule counts a plug's person as seen other than by
+    the plug: their other plugs' signs of life (``mates``: the person's plugs;
+    ``rules.household``) and the first half-hour of the return date of each of their away
+    ``periods`` that has ended (``rules.plug.person_activity``: that day's midnight); None
+    where there is none."""
+    seen: dict[date, int] = defaultdict(int)
+    for other in mates:
+        if other != device_id:
+            for day, bits in days.get(other, {}).items():
+                seen[day] |= bits
+    for starts, ends in periods:
+        if starts < ends <= last_day:
+            seen[ends] |= 1
+    return dict(seen) or None
 
 
 def preview_district(

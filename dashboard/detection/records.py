@@ -21,7 +21,7 @@ CHUNK = 5_000
 
 
 @lru_cache(maxsize=4096)
-def _parse(model: str) -> Routine:
+def parse_routine(model: str) -> Routine:
     return Routine.from_json(model)
 
 
@@ -40,7 +40,7 @@ def load_routines(conn: Connection, device_ids: Sequence[int]) -> dict[int, Rout
         part = list(device_ids[start : start + CHUNK])
         ids = bound_values(conn, table.c.device_id, part)
         for device_id, model in conn.execute(query, {"ids": ids}):
-            out[device_id] = _parse(model)
+            out[device_id] = parse_routine(model)
     return out
 
 

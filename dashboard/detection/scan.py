@@ -125,6 +125,7 @@ class _Days:
         changes: dict[date, int] | None = None,
         above: dict[date, int] | None = None,
         band: dict[date, int] | None = None,
+        seen: dict[date, int] | None = None,
     ):
         cfg = th.plug_routine
         self.day0 = min(days)
@@ -139,7 +140,13 @@ class _Days:
         self.act = ((bits[:, None] >> shifts) & np.uint64(1)).astype(bool)  # (n, 48)
         flat = self.act.ravel()
         positions = np.flatnonzero(flat)
+        # The spells end at the person's signs of life on any plug of theirs and at a return
+        # from an away period (``seen``: rules.household, rules.plug.person_activity); the
+        # routine's waits read the plug's own.
         self.active_slots = positions
+        if seen:
+            elsewhere, _days = _day_bits(seen, self.day0, self.n)
+            self.active_slots = np.flatnonzero(flat | elsewhere)
         self.next_active = np.append(positions, flat.size)[
             np.searchsorted(positions, np.arange(flat.size + 1))
         ]
@@ -470,8 +477,9 @@ def _band_alerts(d: _Days, th: Thresholds, start_index: float, end_index: int) -
     return _judged_runs(d, runs, band_h, cfg.band_factor, cfg.band_min_h, "band")
 
 
-def _one_at_a_time(alerts: list[SpellAlert]) -> list[SpellAlert]:
-    """The plug's alerts as the live rule keeps them, one open at a time: alerts whose times
+def one_at_a_time(alerts: list[SpellAlert]) -> list[SpellAlert]:
+    """A plug's alerts (or a person's plugs' alerts: ``preview``) as the live rule keeps them,
+    one open at a time: alerts whose times
     overlap (one opening while another is open) are one, under the highest stage either
     reached; where they tie the spell's basis names it (the rule's order: the left-on test
     and then the band test come last)."""
@@ -644,6 +652,7 @@ def scan_plug(
     above: dict[date, int] | None = None,
     band: dict[date, int] | None = None,
     shared: dict | None = None,
+    seen: dict[date, int] | None = None,
 ) -> PlugScan:
     """Every quiet spell of one plug that ends after ``start`` and reached a stage by ``end``
     (the spell still quiet at ``end`` included), judged at each half-hour as the rule would:
@@ -664,6 +673,9 @@ def scan_plug(
     is scanned with other thresholds: what they share is worked out once (each day's routine
     arrays under the same window, minimum days and half-life, the level models, ``S``, the runs
     of the left-on and band tests under the same thresholds of theirs).
+    ``seen``: local day → the half-hours the person was seen other than by this plug (a sign
+    of life on another plug of theirs, the first half-hour of a return date): the spells end
+    there, as the live rule's do (``rules.household``, ``rules.plug.person_activity``).
     ``min_hours``: skip spells shorter than this (callers that know no stage comes earlier); by
     default the shortest of the ladder's first step and the routine's ``min_quiet_h``.
     """
@@ -678,12 +690,14 @@ def scan_plug(
     shared = {} if shared is None else shared
     # Its keys name thresholds, not the plug: a dict passed with another plug's data would
     # hand back the first plug's results, so that fails loudly (the data's identities).
-    plug = (id(days), id(levels), id(changes), id(band), id(background_since))
+    plug = (id(days), id(levels), id(changes), id(band), id(background_since), id(seen))
     if shared.setdefault("plug", plug) != plug:
         raise ValueError("scan_plug: a shared dict serves the scans of one plug's data")
     # ``above`` is the plug's, or None where the set does not judge it
     key = ("days", cfg.window_days, cfg.min_days, cfg.half_life_days, last, above is None)
-    d = _once(shared, key, lambda: _Days(days, th, background_since, last, changes, above, band))
+    d = _once(
+        shared, key, lambda: _Days(days, th, background_since, last, changes, above, band, seen)
+    )
     first_day = max((start.astimezone(LOCAL_TZ).date() - d.day0).days, 0)
     last_day = (end.astimezone(LOCAL_TZ).date() - d.day0).days
     routine_days = int(d.usable[first_day : last_day + 1].sum()) if cfg.enabled else 0
@@ -700,7 +714,7 @@ def scan_plug(
         held = ("band", *span, cfg.band_factor, cfg.band_min_h)
         runs += _once(shared, held, lambda: _band_alerts(d, th, start_index, end_index))
     if runs:
-        alerts = _one_at_a_time(alerts + runs)
+        alerts = one_at_a_time(alerts + runs)
     return PlugScan(alerts, routine_days)
 
 

@@ -26,7 +26,7 @@ from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.due import basis, device_due
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import enrich, load_facts_by_id, routine_quiet, with_history
-from dashboard.rules.household import sibling_plugs, with_person_activity
+from dashboard.rules.household import lendable_signs, sibling_plugs, with_person_activity
 from dashboard.rules.lifecycle import Changes, apply_decisions
 from dashboard.rules.model import DeviceFacts, Reading
 from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, plug_ladder, still_threshold
@@ -81,7 +81,8 @@ def _evaluate(
     facts, siblings = list(facts), sibling_plugs(conn, facts)
     if siblings:
         facts += load_facts_by_id(conn, siblings)
-    enriched, readings = enrich(conn, with_person_activity(facts), th, now)
+    lent = lendable_signs(conn, facts, th)
+    enriched, readings = enrich(conn, with_person_activity(facts, lent), th, now)
     # Each device with its district's thresholds (the city's where the district has none).
     decided = {
         f.device_id: evaluate_device(

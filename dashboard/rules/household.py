@@ -16,15 +16,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
+from dashboard.clock import as_utc
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import Device
+from dashboard.db.schema import Device, DeviceAssignment, DeviceRoutine
+from dashboard.detection.records import parse_routine
+from dashboard.rules.config import Thresholds
 from dashboard.rules.model import STAGE_RANK, Decision, DeviceFacts
+from dashboard.settings import LOCAL_TZ
 
 PLUG = "smart_plug"
 RULE = "plug_no_change"
@@ -59,20 +63,102 @@ def sibling_plugs(conn: Connection, facts: Sequence[DeviceFacts]) -> list[int]:
     return sorted(found - known)
 
 
-def with_person_activity(facts: Sequence[DeviceFacts]) -> list[DeviceFacts]:
-    """``facts`` with each plug's ``person_active_at``: the latest sign of life on another of
-    its person's plugs among ``facts``, where later than the plug's own."""
+def lendable_signs(
+    conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds
+) -> dict[int, datetime]:
+    """Device id → its last sign of life, where that may stand for its person's on their other
+    plugs: only plugs whose signs of life are judged against a learned background (a new
+    plug's every fridge cycle, sunrise and dusk is "a sign of life" until its third night, its
+    light's until its course is learned: lent, they restarted the other plug's spell every
+    hour and a collapse was never raised) and given since the plug came to this person (a plug
+    moved from someone else brings their last sign of life). Only plugs of people with several
+    plugs among ``facts`` are looked up (two indexed reads; nothing for anyone else)."""
+    count: dict[int, int] = defaultdict(int)
+    for f in facts:
+        if f.type_code == PLUG and f.recipient_id:
+            count[f.recipient_id] += 1
+    shared = [
+        f
+        for f in facts
+        if f.type_code == PLUG
+        and count.get(f.recipient_id or 0, 0) > 1
+        and f.last_activity_at is not None
+        and th.for_region(f.region_code).plug_routine.enabled
+    ]
+    if not shared:
+        return {}
+    ids = [f.device_id for f in shared]
+    judged = _judged_since(conn, ids)
+    assigned = _assigned_at(conn, ids)
+    out: dict[int, datetime] = {}
+    for f in shared:
+        sign = f.last_activity_at
+        since, course = judged.get(f.device_id, (None, False))
+        if since is None or sign.astimezone(LOCAL_TZ).date() < since:
+            continue  # judged by the margins alone then
+        if f.last_lux is not None and not course:
+            continue  # its light changes are not judged against daylight yet
+        at = assigned.get(f.device_id)
+        if at is not None and sign < at:
+            continue  # someone else's
+        out[f.device_id] = sign
+    return out
+
+
+def _judged_since(conn: Connection, ids: Sequence[int]) -> dict[int, tuple[date | None, bool]]:
+    """Plug id → (the day from which ingest judged it against its background, whether its
+    light has a learned course)."""
+    rt = DeviceRoutine.__table__
+    query = prebuilt(
+        conn,
+        "household.judged",
+        lambda c: select(rt.c.device_id, rt.c.model, rt.c.light_course).where(
+            in_bound(c, rt.c.device_id, "ids"), rt.c.background_high_w.is_not(None)
+        ),
+    )
+    out: dict[int, tuple[date | None, bool]] = {}
+    for start in range(0, len(ids), CHUNK):
+        params = {"ids": bound_values(conn, rt.c.device_id, ids[start : start + CHUNK])}
+        for device_id, model, course in conn.execute(query, params):
+            out[device_id] = (parse_routine(model).background_since, course is not None)
+    return out
+
+
+def _assigned_at(conn: Connection, ids: Sequence[int]) -> dict[int, datetime]:
+    """Plug id → when its current assignment began (recorded since assignments were)."""
+    da = DeviceAssignment.__table__
+    query = prebuilt(
+        conn,
+        "household.assigned",
+        lambda c: (
+            select(da.c.device_id, func.max(da.c.assigned_at))
+            .where(in_bound(c, da.c.device_id, "ids"), da.c.released_at.is_(None))
+            .group_by(da.c.device_id)
+        ),
+    )
+    out: dict[int, datetime] = {}
+    for start in range(0, len(ids), CHUNK):
+        params = {"ids": bound_values(conn, da.c.device_id, ids[start : start + CHUNK])}
+        for device_id, at in conn.execute(query, params):
+            if at is not None:
+                out[device_id] = as_utc(at)
+    return out
+
+
+def with_person_activity(
+    facts: Sequence[DeviceFacts], lent: Mapping[int, datetime]
+) -> list[DeviceFacts]:
+    """``facts`` with each plug's ``person_active_at``: the latest sign of life another of its
+    person's plugs among ``facts`` may lend (``lent``: :func:`lendable_signs`)."""
     signs: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
     for f in facts:
-        if f.type_code == PLUG and f.recipient_id and f.last_activity_at is not None:
-            signs[f.recipient_id].append((f.last_activity_at, f.device_id))
+        if f.device_id in lent and f.recipient_id:
+            signs[f.recipient_id].append((lent[f.device_id], f.device_id))
     out = []
     for f in facts:
         others = [at for at, device in signs.get(f.recipient_id or 0, ()) if device != f.device_id]
         if f.type_code == PLUG and others:
-            other = max(others)
-            if f.last_activity_at is None or other > f.last_activity_at:
-                f = replace(f, person_active_at=other)
+            f = replace(f, person_active_at=max(others))
         out.append(f)
     return out
 
@@ -110,5 +196,19 @@ def one_per_person(keyed: Sequence[Keyed], current: Mapping[str, Any]) -> list[K
             judge = (row.evidence or {}).get(JUDGE_KEY) or row.device_id
         items.sort(key=lambda item: (item[1].device_id != judge, item[1].device_id))
         worst = max(STAGE_RANK.get(d.stage or "", 0) for _k, _f, d in items)
-        out.append(next(item for item in items if STAGE_RANK.get(item[2].stage or "", 0) == worst))
+        chosen = next(item for item in items if STAGE_RANK.get(item[2].stage or "", 0) == worst)
+        if row is not None and not worst and chosen[1].device_id != judge:
+            # The plug that wrote the alert's evidence left service: another plug's "cleared"
+            # would be judged against its line. Only a sign of life (a later spell) closes it.
+            stored = (row.evidence or {}).get("since")
+            if not later(chosen[2].evidence.get("since"), stored):
+                continue
+        out.append(chosen)
     return out
+
+
+def later(since: str | None, than: str | None) -> bool:
+    """Whether the spell start ``since`` (ISO) is later than ``than``: a sign of life since."""
+    if since is None or than is None:
+        return False
+    return datetime.fromisoformat(since) > datetime.fromisoformat(than)

@@ -21,7 +21,7 @@ from dashboard.db.inlist import bound_values, in_bound, in_values
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, AuditLog, DeviceState, NotificationOutbox
 from dashboard.detection.explain import explain_plug
-from dashboard.rules.household import one_per_person, shared_keys
+from dashboard.rules.household import later, one_per_person, shared_keys
 from dashboard.rules.model import (
     FOLLOWING_RULES,
     STAGE_RANK,
@@ -88,6 +88,9 @@ VOLATILE_EVIDENCE = frozenset(
         # written with (raised or escalated)
         "ladder_w",
         "ladder_band_w",
+        # the person's last sign of life on another plug moves with each of theirs (the holds
+        # read the decision's own; rules.household)
+        "other_plug_at",
         # the first alert of the spell: a plug that cannot see the open alert (a person's
         # second plug) decides "now"; the stored one is kept while the spell goes on
         "alerted_at",
@@ -249,6 +252,8 @@ def _level_held(row, d: Decision, band_since: datetime | None = None) -> bool:
         # for days (the run then ends in ingest) and the Wi-Fi can drop (a new run): neither
         # says the person is well. The power coming down does.
         run = ev.get("on_since")
+        if later(ev.get("other_plug_at"), opened.get("on_since")):
+            return False  # the person seen on another plug of theirs since the run began
         if run is not None and run == opened.get("on_since"):
             return True
         top, power = opened.get("on_top_w"), ev.get("power_w")
@@ -260,6 +265,8 @@ def _level_held(row, d: Decision, band_since: datetime | None = None) -> bool:
         # power and breaks the band: that says nothing of the person). Only a load added
         # beyond it (a kettle, the lights, a cooker) does.
         band = ev.get("band_since")
+        if later(ev.get("other_plug_at"), opened.get("band_since")):
+            return False  # the person seen on another plug of theirs since the band began
         if band is not None and band == opened.get("band_since"):
             return True
         low, power, width = opened.get("band_low_w"), ev.get("power_w"), opened.get("band_w")
@@ -278,8 +285,10 @@ def _level_held(row, d: Decision, band_since: datetime | None = None) -> bool:
         # swing fits): a home whose background hides the person (a routine usable some weeks,
         # not others) kept a routine 심각 open 72 days on the spell alone (a review's replay).
         return False
-    since = ev.get("since")
-    return since is not None and since == opened.get("since")  # else a sign of life: closes
+    # Only a later spell is a sign of life: one that starts earlier (a decision judged without
+    # the staff close the alert was written after, a person's plug that left service) is not.
+    since, stored = ev.get("since"), opened.get("since")
+    return since is not None and stored is not None and not later(since, stored)
 
 
 # Every basis of the plug rule holds its alert (the routine's stage falls when the nightly
@@ -435,8 +444,10 @@ def _step_held(conn, row, f: DeviceFacts, d: Decision, now, changes: Changes, au
     with ``steps_apply`` = False (written once); so does a run's hold without a quiet spell
     (left on, band: ``since`` moved on)."""
     stored = row.evidence or {}
-    if stored.get("since") is None or stored.get("since") != d.evidence.get("since"):
+    if stored.get("since") is None or later(d.evidence.get("since"), stored["since"]):
         return
+    if d.evidence.get("since") != stored["since"]:  # judged on an earlier start: not news
+        d = Decision(d.rule, d.stage, d.evidence | {"since": stored["since"]}, d.outbox)
     if not _band_held(stored, f.band_since):
         if stored.get("alerted_at") and stored.get("steps_apply") is not False:
             # the band broke: the chart stops drawing the steps' times (one write a spell)

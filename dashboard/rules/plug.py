@@ -516,9 +516,9 @@ def plug_no_change(facts: DeviceFacts, th: Thresholds, now: datetime) -> Decisio
         "risk_at_h": ladder[1],
         "severe_at_h": ladder[2],
         "last_activity_at": iso(facts.last_activity_at),
-        # the person's later sign of life on another of their plugs, or their return from an
-        # away period, where the spell counts from it (None: from this plug's own)
-        "other_plug_at": iso(last) if own_later(last, facts.person_active_at, facts) else None,
+        # the person's last sign of life on another of their plugs (rules.household), and
+        # their return from an away period where the spell counts from it
+        "other_plug_at": iso(facts.person_active_at),
         "back_on": facts.back_on.isoformat() if own_later(last, back_at(facts), facts) else None,
         "since": iso(since),
         # The last change beyond the margins: the ladder's clock unless ``ladder_clock`` is

@@ -16,7 +16,7 @@ from dashboard.rules.config import Thresholds
 from dashboard.rules.plug import plug_no_change
 from dashboard.settings import LOCAL_TZ
 from tests.unit.test_detection import TODAY, daily_routine, local, plug_facts
-from tests.unit.test_household_plugs import DAYS, person_alerts, person_with_plugs, run
+from tests.unit.test_household_plugs import DAYS, QUIET_FROM, person_alerts, person_with_plugs, run
 from tests.unit.test_household_plugs import db as db  # the fixture
 from tests.unit.test_rules_new_devices import T0, H
 
@@ -60,7 +60,7 @@ def test_a_cancelled_period_restarts_nothing(db):
     mark_away(db, rid, LEFT, BACK, cancelled=True)
     run(db, [uid for _, uid in plugs], lambda k, h: h < 0, range(-DAYS * 24, 25))
     (alert,) = person_alerts(db, rid)  # the ladder from the last sign of life, as before
-    assert alert.opened_at == T0 + 24 * H and alert.evidence["back_on"] is None
+    assert alert.opened_at == QUIET_FROM + 24 * H and alert.evidence["back_on"] is None
 
 
 def test_away_dates_as_the_rules_load_them(db):

@@ -19,7 +19,7 @@ from dashboard.detection.preview import (
     load_histories,
     replay_counts,
 )
-from dashboard.detection.scan import SpellAlert, _band_record, _one_at_a_time, scan_plug
+from dashboard.detection.scan import SpellAlert, _band_record, one_at_a_time, scan_plug
 from dashboard.detection.stillness import FULL_DAY
 from dashboard.rules.config import Thresholds
 from tests.unit.test_detection import DAY0, DAYTIME, TODAY, bits, local
@@ -181,11 +181,11 @@ def test_the_spells_basis_and_then_the_left_on_tests_win_a_tie():
         at = t + timedelta(hours=opened)
         return SpellAlert(t, t + timedelta(hours=end), False, at, stage, basis, at, ((stage, at),))
 
-    (tie,) = _one_at_a_time([alert(2, 8, "risk", "band"), alert(2, 5, "risk", "ladder")])
+    (tie,) = one_at_a_time([alert(2, 8, "risk", "band"), alert(2, 5, "risk", "ladder")])
     assert tie.basis == "ladder"
-    (tie,) = _one_at_a_time([alert(2, 8, "risk", "band"), alert(2, 5, "risk", "on")])
+    (tie,) = one_at_a_time([alert(2, 8, "risk", "band"), alert(2, 5, "risk", "on")])
     assert tie.basis == "on"
-    (top,) = _one_at_a_time([alert(1, 5, "attention", "on"), alert(2, 8, "risk", "band")])
+    (top,) = one_at_a_time([alert(1, 5, "attention", "on"), alert(2, 8, "risk", "band")])
     assert (top.stage, top.basis, top.end) == ("risk", "band", t + timedelta(hours=8))
 
 

@@ -5,6 +5,7 @@ backends), and the 30-day preview on histories with a known answer."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +15,12 @@ from test_actions_support import T0, add_person, seed, who
 
 from dashboard.auth.permissions import NotPermitted
 from dashboard.db.schema import Alert, AuditLog
-from dashboard.detection.preview import PlugHistory, preview_district, replay_counts
+from dashboard.detection.preview import (
+    PlugHistory,
+    preview_district,
+    replay_counts,
+    seen_elsewhere,
+)
 from dashboard.rules import config
 from dashboard.rules.config import RulesConfigError, Thresholds, load_thresholds, parse_thresholds
 from dashboard.rules.districts import (
@@ -402,3 +408,42 @@ def test_equal_settings_are_equal_whatever_was_looked_up():
     b = proposed_thresholds(CITY, JONGNO, {"plug_routine.risk_slots": 4.0})
     a.for_region("1111051500")  # fills a's per-region cache only
     assert a == b and a != CITY
+
+
+def test_a_persons_plugs_are_one_person_in_the_preview():
+    """As the live rule (rules.household): a plug left unused beside one in use raises nothing,
+    and two plugs quiet together are one alert."""
+    gone = {window_day(10): DAYTIME, window_day(11): DAYTIME}  # two whole days without life
+    tv, kettle = history(gone), history({})
+    days = {1: tv, 2: kettle}
+    mates = [1, 2]
+    plugs = [
+        PlugHistory(n, 11, None, days[n], seen=seen_elsewhere(n, mates, days, (), LAST))
+        for n in mates
+    ]
+    (loose,), _ = replay_counts(plugs, [LOOSE], END - timedelta(30), END)
+    assert loose.alerts == 0  # before: the TV's 심각
+    days = {1: tv, 2: history(gone)}
+    plugs = [
+        PlugHistory(n, 11, None, days[n], seen=seen_elsewhere(n, mates, days, (), LAST))
+        for n in mates
+    ]
+    (loose,), _ = replay_counts(plugs, [LOOSE], END - timedelta(30), END)
+    assert (loose.severe, loose.alerts, loose.people, loose.homes) == (1, 1, 1, 2)  # before: 2
+
+
+def test_the_preview_counts_from_the_return_date():
+    """As the live rule (rules.plug.person_activity): a person marked away is judged from the
+    return date's midnight, so a return late on that day raises nothing."""
+    left, back = window_day(10), window_day(14)
+    gone = {window_day(n): DAYTIME for n in range(10, 14)}
+    gone[back] = DAYTIME & ~sum(1 << j for j in range(15, 40))  # back at 20:00
+    periods = ((left, back),)
+    days = {1: history(gone)}
+    plug = PlugHistory(
+        1, 11, None, days[1], away=periods, seen=seen_elsewhere(1, [1], days, periods, LAST)
+    )
+    (loose,), _ = replay_counts([plug], [LOOSE], END - timedelta(30), END)
+    assert loose.alerts == 0
+    (before,), _ = replay_counts([replace(plug, seen=None)], [LOOSE], END - timedelta(30), END)
+    assert before.severe == 1  # the spell from before they left: 심각 at midnight

@@ -12,8 +12,10 @@ from sqlalchemy import Engine, insert, select, update
 
 from dashboard.db.schema import Alert, CareRecipient, Device
 from dashboard.detection.explain import explain_plug
+from dashboard.detection.learning import learn_routines
 from dashboard.rules.household import one_per_person, with_person_activity
 from dashboard.rules.model import Decision, DeviceFacts
+from dashboard.settings import LOCAL_TZ
 from tests.unit import test_alert_lifecycle as lifecycle
 from tests.unit.test_rules_new_devices import T0, VENDOR, H, power, send, tick
 
@@ -57,17 +59,34 @@ def person_alerts(db: Engine, rid: int) -> list:
 
 
 def watts(active: bool, hour: int) -> float:
-    """A plug in use moves by 150 W every 2 hours; one unused stays at 50 W."""
-    return 50.0 + (150.0 if active and (hour // 2) % 2 else 0.0)
+    """A plug in use: the TV on from 08:00 to 22:00 for an hour in every three (200 W), at
+    standby (50 W) otherwise and all night, so its learned night ceiling is its standby; one
+    unused stays at 50 W. ``hour``: hours from ``T0`` (noon in Seoul)."""
+    local = (12 + hour) % 24
+    return 200.0 if active and 8 <= local < 22 and local % 3 == 0 else 50.0
+
+
+# A plug in use until hour 0 last changed at 10:00 (hour -2): on at 09:00, off at 10:00.
+QUIET_FROM = T0 - 2 * H
 
 
 def run(db: Engine, uids: list[str], active, hours: range) -> None:
-    """Each plug reports hourly (``active(k, hour)``: plug k in use then), the tick hourly."""
+    """Each plug reports hourly (``active(k, hour)``: plug k in use then), the tick hourly, the
+    nightly learning at 01:00 (a plug's signs of life stand for the person's on their other
+    plugs once judged against its learned background: rules.household.lendable_signs)."""
     for h in hours:
         now = T0 + h * H
         for k, uid in enumerate(uids):
             send(db, uid, [power(now, watts(active(k, h), h))], now)
-        tick(db, now)
+        tick_and_learn(db, now)
+
+
+def tick_and_learn(db: Engine, now: datetime) -> None:
+    """The nightly learning at 01:00 (Seoul), the tick every call."""
+    if now.astimezone(LOCAL_TZ).hour == 1:
+        with db.begin() as conn:
+            learn_routines(conn, now)
+    tick(db, now)
 
 
 def test_a_plug_left_unused_raises_nothing_while_the_other_is_used(db):
@@ -81,15 +100,15 @@ def test_a_plug_left_unused_raises_nothing_while_the_other_is_used(db):
 def test_both_plugs_quiet_is_one_alert_on_the_ladder_from_the_later_sign_of_life(db):
     rid, plugs = person_with_plugs(db)
     uids = [uid for _, uid in plugs]
-    # plug 0 last used before hour 0; plug 1 in use until hour 8, when it drops from 200 W to
-    # 50 W (the person's last sign of life); then both flat
+    # plug 0 last used before hour 0; plug 1 in use until hour 8: on at 18:00 (hour 6), off
+    # at 19:00 (hour 7), the person's last sign of life; then both flat
     run(db, uids, lambda k, h: h < 0 or (k == 1 and h < 8), range(-DAYS * 24, 61))
     (alert,) = person_alerts(db, rid)
-    last = T0 + 8 * H
+    last = T0 + 7 * H
     assert alert.status == "open"
     assert datetime.fromisoformat(alert.evidence["since"]) == last
     assert alert.opened_at == last + 24 * H
-    assert alert.stage == "severe"  # 48 h after hour 8
+    assert alert.stage == "severe"  # 48 h after hour 7
     # both plugs find the same: the lower device id judges, and says where the person was seen
     assert alert.evidence["plug_device_id"] == plugs[0][0]
     assert datetime.fromisoformat(alert.evidence["other_plug_at"]) == last
@@ -149,10 +168,11 @@ def _facts(device_id: int, activity: datetime | None, rid: int | None = 7) -> De
 
 
 def test_each_plug_reads_the_persons_latest_sign_of_life_on_another_plug():
-    a, b, c = _facts(1, T0), _facts(2, T0 + 5 * H), _facts(3, None)
+    a, b, c, d = _facts(1, T0), _facts(2, T0 + 5 * H), _facts(3, None), _facts(5, T0 + 9 * H)
     lone = _facts(4, T0, rid=8)
-    got = {f.device_id: f.person_active_at for f in with_person_activity([a, b, c, lone])}
-    assert got == {1: T0 + 5 * H, 2: None, 3: T0 + 5 * H, 4: None}
+    lent = {1: T0, 2: T0 + 5 * H, 4: T0}  # 5's sign of life is not lent (its background young)
+    got = {f.device_id: f.person_active_at for f in with_person_activity([a, b, c, d, lone], lent)}
+    assert got == {1: T0 + 5 * H, 2: T0, 3: T0 + 5 * H, 4: None, 5: T0 + 5 * H}
 
 
 def test_one_decision_per_person_the_gravest_the_judges_on_a_tie():

@@ -21,7 +21,7 @@ from dashboard.detection.preview import (
     preview_district,
     replay_counts,
 )
-from dashboard.detection.scan import SpellAlert, _on_record, _one_at_a_time, scan_plug
+from dashboard.detection.scan import SpellAlert, _on_record, one_at_a_time, scan_plug
 from dashboard.detection.stillness import FULL_DAY
 from dashboard.rules.config import Thresholds
 from tests.unit.test_detection import DAY0, DAYTIME, TODAY, bits, local
@@ -183,12 +183,12 @@ def test_alerts_that_do_not_overlap_stay_apart_and_the_spells_basis_wins_a_tie()
         return SpellAlert(t, t + timedelta(hours=end), False, at, stage, basis, at, ((stage, at),))
 
     apart = [alert(1, 3, "attention", "ladder"), alert(4, 6, "attention", "on")]
-    assert _one_at_a_time(apart) == apart
-    (one,) = _one_at_a_time([alert(1, 5, "attention", "routine"), alert(2, 8, "risk", "on")])
+    assert one_at_a_time(apart) == apart
+    (one,) = one_at_a_time([alert(1, 5, "attention", "routine"), alert(2, 8, "risk", "on")])
     assert (one.stage, one.basis, one.opened_at) == ("risk", "on", t + timedelta(hours=1))
     assert one.end == t + timedelta(hours=8)
     assert one.reached == (("attention", t + timedelta(hours=1)), ("risk", t + timedelta(hours=2)))
-    (tie,) = _one_at_a_time([alert(2, 8, "risk", "on"), alert(2, 5, "risk", "ladder")])
+    (tie,) = one_at_a_time([alert(2, 8, "risk", "on"), alert(2, 5, "risk", "ladder")])
     assert tie.basis == "ladder"
 
 
