@@ -23,6 +23,7 @@ from dashboard.detection.background import Background, learn_background
 from dashboard.detection.band import band_days
 from dashboard.detection.levels import LevelModel, carry_over, learn_levels
 from dashboard.detection.light import learn_light_course
+from dashboard.detection.records import away_days
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.detection.slow_risk import update_slow_risk
 from dashboard.detection.timer_load import MIN_GAP_W as TIMER_MIN_GAP_W
@@ -63,11 +64,12 @@ class LearnSummary:
         )
 
 
-def _routine_devices(conn: Connection) -> list[tuple[int, str | None, str]]:
-    """(device id, region code, type code) of every active plug and phone line, placed by the
-    person's region (the device's when it has no person), as the rules place them."""
+def _routine_devices(conn: Connection) -> list[tuple[int, str | None, str, int | None]]:
+    """(device id, region code, type code, person id) of every active plug and phone line,
+    placed by the person's region (the device's when it has no person), as the rules place
+    them."""
     query = prebuilt(conn, "learning.devices", _devices_query)
-    return [(row[0], row[1], row[2]) for row in conn.execute(query)]
+    return [(row[0], row[1], row[2], row[3]) for row in conn.execute(query)]
 
 
 # The nightly statements are built once (``db.prebuilt``), their values bound at execution;
@@ -75,7 +77,7 @@ def _routine_devices(conn: Connection) -> list[tuple[int, str | None, str]]:
 def _devices_query(_conn: Connection):
     d, r, region = Device.__table__, CareRecipient.__table__, Region.__table__
     return (
-        select(d.c.id, region.c.code, d.c.type_code)
+        select(d.c.id, region.c.code, d.c.type_code, d.c.recipient_id)
         .select_from(
             d.outerjoin(r, r.c.id == d.c.recipient_id).outerjoin(
                 region, region.c.id == func.coalesce(r.c.region_id, d.c.region_id)
@@ -148,10 +150,16 @@ def learn_routines(
     rows_out = []
     usable = with_bg = with_levels = 0
     devices = _routine_devices(conn)
-    ids = [device_id for device_id, _code, _type in devices]
+    ids = [device_id for device_id, _code, _type, _person in devices]
     # Phone lines have no level model; reading their (NULL) levels costs nothing.
-    level_ids = {i for i, code, _type in devices if th.level_enabled_in(code)}
-    plugs = {i for i, _code, kind in devices if kind == "smart_plug"}  # a still record
+    level_ids = {i for i, code, _type, _person in devices if th.level_enabled_in(code)}
+    plugs = {i for i, _code, kind, _person in devices if kind == "smart_plug"}  # a still record
+    # Days the person was marked away are not theirs: left out of the routine's days and its
+    # records (the longest gap, still run, run left on, band), as a day without a row, so a
+    # week away neither makes the net wait its longest nor the stillness test sleep for the
+    # 28 days after (docs/detection.md, "Away").
+    away = away_days(conn, first, today - timedelta(days=1))
+    person = {i: p for i, _code, _type, p in devices if p is not None and p in away}
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         since: dict[int, date | None] = {}
@@ -187,18 +195,21 @@ def learn_routines(
             params = {"ids": group, "first": first, "today": today}
             rows = conn.execute(query, params)
             for device_id, day, slots, low, high, step, lv, light, changed, up, broke in rows:
-                days[device_id][day] = int(slots or 0)
-                # every sign of life is a change; a day stored without its change bits (the
-                # demo builder's, before 0015) counts its signs of life only
-                changes[device_id][day] = int(slots or 0) | int(changed or 0)
                 nights[device_id].append((low, high, step))
-                if up is not None:  # a day judged against a ceiling (a background then)
-                    above[device_id][day] = int(up)
-                band[device_id][day] = broke  # read by band_days
                 if lv is not None:
                     day_levels[device_id][day] = bytes(lv)
                 if light is not None:
                     day_light[device_id].append(bytes(light))
+                device_days = days[device_id]  # kept even if every day is left out below
+                if device_id in person and day in away[person[device_id]]:
+                    continue
+                device_days[day] = int(slots or 0)
+                # every sign of life is a change; a day stored without its change bits (the
+                # demo builder's, before 0015) counts its signs of life only
+                changes[device_id][day] = int(slots or 0) | int(changed or 0)
+                if up is not None:  # a day judged against a ceiling (a background then)
+                    above[device_id][day] = int(up)
+                band[device_id][day] = broke  # read by band_days
         backgrounds = {i: learn_background(nights[i]) for i in days}
         if cfg.timer_enabled:
             _read_timer_levels(conn, backgrounds, without, day_levels, first, today)

@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, and_, func, null, or_, select
 
@@ -320,6 +321,13 @@ def load_histories(
     for device_id, recipient_id, _hours in plugs:
         if recipient_id is not None:
             mates[recipient_id].append(device_id)
+    # Days the person was marked away are left out of what the scan learns from and walks, as
+    # the nightly learning leaves them out (``learning``: as days without a row).
+    for device_id, recipient_id, _hours in plugs:
+        marked = periods.get(recipient_id, ()) if recipient_id is not None else ()
+        for values in (days, changes, above, band):
+            if marked and device_id in values:
+                values[device_id] = _at_home(values[device_id], marked)
     return [
         PlugHistory(
             device_id=device_id,
@@ -343,6 +351,11 @@ def load_histories(
         )
         for device_id, recipient_id, hours in plugs
     ]
+
+
+def _at_home(values: dict[date, Any], periods: Sequence[tuple[date, date]]) -> dict[date, Any]:
+    """``values`` without the days of ``periods`` (``starts_on`` ≤ day < ``ends_on``)."""
+    return {day: v for day, v in values.items() if not any(s <= day < e for s, e in periods)}
 
 
 def seen_elsewhere(

@@ -3,6 +3,7 @@ when a quiet home was last scored. (No ingest imports: the rules load this.)"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -124,6 +125,29 @@ def load_away(
         params = {"ids": bound_values(conn, a.c.recipient_id, part), "today": today}
         for recipient_id, until, back in conn.execute(statement, params):
             out[recipient_id] = (until, back)
+    return out
+
+
+def away_days(conn: Connection, first: date, last: date) -> dict[int, set[date]]:
+    """Per person, the days in ``[first, last]`` they were marked away (not cancelled; the
+    return date is a day at home): a home left empty says nothing about its person's habits
+    (the nightly learning, ``detection.learning``) nor how they are doing (``slow_risk``)."""
+    a = AwayPeriod.__table__
+    query = prebuilt(
+        conn,
+        "records.away_days",
+        lambda _: select(a.c.recipient_id, a.c.starts_on, a.c.ends_on).where(
+            a.c.cancelled_at.is_(None),
+            a.c.starts_on <= bindparam("last", type_=a.c.starts_on.type),
+            a.c.ends_on > bindparam("first", type_=a.c.ends_on.type),
+        ),
+    )
+    out: dict[int, set[date]] = defaultdict(set)
+    for person, starts, ends in conn.execute(query, {"last": last, "first": first}):
+        day = max(starts, first)
+        while day < ends and day <= last:
+            out[person].add(day)
+            day += timedelta(days=1)
     return out
 
 

@@ -22,7 +22,7 @@ from dashboard.audit import write_audit
 from dashboard.auth.principal import system_principal
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import AwayPeriod, CareRecipient, Device, DeviceDaily
+from dashboard.db.schema import CareRecipient, Device, DeviceDaily
 from dashboard.detection.decline import (
     HISTORY_DAYS,
     DayFigures,
@@ -30,6 +30,7 @@ from dashboard.detection.decline import (
     DeclineScore,
     score_decline,
 )
+from dashboard.detection.records import away_days
 from dashboard.settings import LOCAL_TZ
 
 SET_ACTION = "slow_risk_set"
@@ -63,35 +64,12 @@ def _plugs(conn: Connection) -> dict[int, tuple[int, str]]:
     return {row.id: (row.recipient_id, row.device_uid) for row in conn.execute(query)}
 
 
-def _away_days(conn: Connection, first: date, judged: date) -> dict[int, set[date]]:
-    """Per person, the days in ``[first, judged]`` they were marked away (not cancelled): a home
-    left empty says nothing about how its person is doing."""
-    a = AwayPeriod.__table__
-    query = prebuilt(
-        conn,
-        "slow_risk.away_days",
-        lambda _: select(a.c.recipient_id, a.c.starts_on, a.c.ends_on).where(
-            a.c.cancelled_at.is_(None),
-            a.c.starts_on <= bindparam("judged", type_=a.c.starts_on.type),
-            a.c.ends_on > bindparam("first", type_=a.c.ends_on.type),
-        ),
-    )
-    rows = conn.execute(query, {"judged": judged, "first": first})
-    out: dict[int, set[date]] = defaultdict(set)
-    for person, starts, ends in rows:
-        day = max(starts, first)
-        while day < ends and day <= judged:  # the return date is a day at home
-            out[person].add(day)
-            day += timedelta(days=1)
-    return out
-
-
 def _scores(
     conn: Connection, plugs: dict[int, tuple[int, str]], judged: date
 ) -> dict[int, DeclineScore]:
     daily = DeviceDaily.__table__
     first = judged - timedelta(days=HISTORY_DAYS - 1)
-    away = _away_days(conn, first, judged)
+    away = away_days(conn, first, judged)
     ids = sorted(plugs)
     out = {}
     query = prebuilt(

@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
-from dashboard.db.schema import AwayPeriod
+from dashboard.db.schema import AwayPeriod, DeviceDaily, DeviceRoutine
 from dashboard.detection.explain import explain_plug
+from dashboard.detection.learning import learn_routines
 from dashboard.detection.records import load_away
+from dashboard.detection.routine import Routine
 from dashboard.rules.config import Thresholds
 from dashboard.rules.plug import plug_no_change
 from dashboard.settings import LOCAL_TZ
@@ -96,3 +98,49 @@ def test_the_rule_on_the_return_date_and_the_run_clocks():
     assert plug_no_change(older, TH, now).evidence == before.evidence | {
         "scored_at": now.isoformat()
     }
+
+
+DAYTIME = sum(1 << j for j in range(15, 44, 3))  # a sign of life every 90 min, 07:30–21:30
+LEARNED_ON = BACK + timedelta(days=10)  # the window: 28 days before it, the week away inside
+
+
+def _store_days(db: Engine, device_id: int) -> None:
+    """28 days of a home in use every day except the week marked away (nothing at all then)."""
+    rows = []
+    for k in range(1, 29):
+        day = LEARNED_ON - timedelta(days=k)
+        bits = 0 if LEFT <= day < BACK else DAYTIME
+        rows.append(
+            {"device_id": device_id, "day": day, "events": 48, "activity_slots": bits,
+             "change_slots": bits, "night_low_w": 50.0, "night_high_w": 52.0,
+             "night_step_w": 1.0}
+        )  # fmt: skip
+    with db.begin() as conn:
+        conn.execute(insert(DeviceDaily), rows)
+
+
+def _learned(db: Engine, device_id: int) -> Routine:
+    learned_at = datetime.combine(LEARNED_ON, time(0, 10), LOCAL_TZ).astimezone(UTC)
+    with db.begin() as conn:
+        learn_routines(conn, learned_at)
+        return Routine.from_json(
+            conn.execute(
+                select(DeviceRoutine.model).where(DeviceRoutine.device_id == device_id)
+            ).scalar_one()
+        )
+
+
+def test_the_days_marked_away_are_left_out_of_the_routine(db):
+    """A week marked away is no gap of the person's: before, the net waited its longest (72 h)
+    and the stillness test's record was the week, for the 28 days after the trip."""
+    rid, ((marked, _),) = person_with_plugs(db, 1)
+    _other, ((unmarked, _),) = person_with_plugs(db, 1)
+    mark_away(db, rid, LEFT, BACK)
+    for device_id in (marked, unmarked):
+        _store_days(db, device_id)
+    away, home = _learned(db, marked), _learned(db, unmarked)
+    # the same home, the week not marked: the week away is its longest gap and still run
+    assert home.gap_h > 7 * 24 and home.still_h > 7 * 24 and len(home.days) == 28
+    assert len(away.days) == 21 and not any(LEFT <= d < BACK for d in away.days)
+    assert away.gap_h < 12 and away.still_h < 12  # a night: 21:30 to 07:30
+    assert away.reference_days == home.reference_days  # days away were never reference days

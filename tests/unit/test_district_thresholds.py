@@ -447,3 +447,30 @@ def test_the_preview_counts_from_the_return_date():
     assert loose.alerts == 0
     (before,), _ = replay_counts([replace(plug, seen=None)], [LOOSE], END - timedelta(30), END)
     assert before.severe == 1  # the spell from before they left: 심각 at midnight
+
+
+def test_the_preview_leaves_out_the_days_marked_away_and_restarts_at_the_return(db_engine):
+    """As the nightly learning (days marked away are not the person's) and the live rule (the
+    spell counts from the return date's midnight)."""
+    from sqlalchemy import insert
+
+    from dashboard.db.schema import AwayPeriod
+    from dashboard.detection.preview import load_histories
+
+    seed(db_engine)
+    today = T0.astimezone(LOCAL_TZ).date()
+    left, back = today - timedelta(days=12), today - timedelta(days=5)
+    with db_engine.begin() as conn:
+        rid, did = add_person(conn, program_id=2, region_id=JONGNO_DONG)
+        give_routine(conn, did, T0, quiet_h=0.5, bits=DAYTIME, days=45)
+        conn.execute(
+            insert(AwayPeriod),
+            {"recipient_id": rid, "starts_on": left, "ends_on": back, "created_by": "demo.op1",
+             "created_at": T0},
+        )  # fmt: skip
+    with db_engine.connect() as conn:
+        (plug,) = load_histories(conn, JONGNO, today - timedelta(days=60), today)
+    away = {left + timedelta(days=k) for k in range(7)}
+    assert not away & set(plug.days) and not away & set(plug.changes or {})
+    assert back in plug.days and left - timedelta(days=1) in plug.days
+    assert plug.seen == {back: 1}  # the return date's first half-hour
