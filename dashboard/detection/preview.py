@@ -180,11 +180,10 @@ def replay_counts(
             )
             usable = usable or scan.routine_days > 0
             for alert in scan.alerts:
-                # ended while away: up to the return date's midnight, where the live rule
-                # starts the person's spell again (a spell ending there ends with the period)
-                last = alert.end - timedelta(microseconds=1)
+                # the live rule raises nothing while the person is marked away (an alert
+                # opened before stays open)
                 if plug.recipient_id is not None and _away_on(
-                    plug, last.astimezone(LOCAL_TZ).date()
+                    plug, alert.opened_at.astimezone(LOCAL_TZ).date()
                 ):
                     continue
                 # a person's one alert: their plugs' alerts that overlap are one (below)
@@ -321,8 +320,20 @@ def load_histories(
     for device_id, recipient_id, _hours in plugs:
         if recipient_id is not None:
             mates[recipient_id].append(device_id)
-    # Days the person was marked away are left out of what the scan learns from and walks, as
-    # the nightly learning leaves them out (``learning``: as days without a row).
+    # Where the person was seen other than by each plug, from the days as stored (the days
+    # marked away included: their signs of life still end a spell).
+    seen = {
+        device_id: seen_elsewhere(
+            device_id,
+            mates.get(recipient_id, ()),
+            days,
+            periods.get(recipient_id, ()) if recipient_id is not None else (),
+            last_day,
+        )
+        for device_id, recipient_id, _hours in plugs
+    }
+    # Days the person was marked away are left out of what the scan learns from, as the
+    # nightly learning leaves them out (``learning``: as days without a row).
     for device_id, recipient_id, _hours in plugs:
         marked = periods.get(recipient_id, ()) if recipient_id is not None else ()
         for values in (days, changes, above, band):
@@ -341,13 +352,7 @@ def load_histories(
             above=above.get(device_id),
             band=band_days(band.get(device_id, {})),
             background=backgrounds.get(device_id),
-            seen=seen_elsewhere(
-                device_id,
-                mates.get(recipient_id, ()),
-                days,
-                periods.get(recipient_id, ()) if recipient_id is not None else (),
-                last_day,
-            ),
+            seen=seen[device_id],
         )
         for device_id, recipient_id, hours in plugs
     ]
@@ -366,17 +371,20 @@ def seen_elsewhere(
     last_day: date,
 ) -> dict[date, int] | None:
     """Local day → the half-hours the live rule counts a plug's person as seen other than by
-    the plug: their other plugs' signs of life (``mates``: the person's plugs;
-    ``rules.household``) and the first half-hour of the return date of each of their away
-    ``periods`` that has ended (``rules.plug.person_activity``: that day's midnight); None
-    where there is none."""
+    the plug's learned days: their other plugs' signs of life (``mates``: the person's plugs;
+    ``rules.household``), the plug's own on the days marked away (left out of what it learns
+    from, they still end a spell), and the first half-hour of the return date of each of their
+    away ``periods`` that has ended with nobody seen after the day they left
+    (``rules.plug.back_at``: that day's midnight); None where there is none. ``days``: as
+    stored, the days marked away included."""
     seen: dict[date, int] = defaultdict(int)
     for other in mates:
-        if other != device_id:
-            for day, bits in days.get(other, {}).items():
+        for day, bits in days.get(other, {}).items():
+            if bits and (other != device_id or any(s <= day < e for s, e in periods)):
                 seen[day] |= bits
     for starts, ends in periods:
-        if starts < ends <= last_day:
+        inside = (starts + timedelta(days=k) for k in range(1, (ends - starts).days))
+        if starts < ends <= last_day and not any(seen.get(day) for day in inside):
             seen[ends] |= 1
     return dict(seen) or None
 

@@ -94,10 +94,11 @@ def load_levels(conn: Connection, device_ids: Sequence[int], today: date) -> dic
 
 def load_away(
     conn: Connection, recipient_ids: Sequence[int], today: date
-) -> dict[int, tuple[date | None, date | None]]:
-    """Recipient id → (the return date of a period they are marked away in today, the return
-    date of their latest period that has ended by ``today``); cancelled periods left out, and
-    an ended one only if at least a day long. One grouped query on the away index."""
+) -> dict[int, tuple[date | None, date | None, date | None]]:
+    """Recipient id → (the return date of a period they are marked away in today, the first
+    day and the return date of their latest period that has ended by ``today``); cancelled
+    periods left out, and an ended one only if at least a day long. One grouped query on the
+    away index."""
     a = AwayPeriod.__table__
     param = bindparam("today", type_=a.c.ends_on.type)
 
@@ -108,6 +109,8 @@ def load_away(
             select(
                 a.c.recipient_id,
                 func.max(case((away, a.c.ends_on))),
+                # the latest ended period's first day (periods do not overlap in practice)
+                func.max(case((back, a.c.starts_on))),
                 func.max(case((back, a.c.ends_on))),
             )
             .where(
@@ -119,12 +122,12 @@ def load_away(
         )
 
     statement = prebuilt(conn, "records.away", query)
-    out: dict[int, tuple[date | None, date | None]] = {}
+    out: dict[int, tuple[date | None, date | None, date | None]] = {}
     for start in range(0, len(recipient_ids), CHUNK):
         part = list(recipient_ids[start : start + CHUNK])
         params = {"ids": bound_values(conn, a.c.recipient_id, part), "today": today}
-        for recipient_id, until, back in conn.execute(statement, params):
-            out[recipient_id] = (until, back)
+        for recipient_id, until, left, back in conn.execute(statement, params):
+            out[recipient_id] = (until, left, back)
     return out
 
 

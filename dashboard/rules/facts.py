@@ -264,7 +264,7 @@ def enrich(
         if f.device_id in levels:
             extra["levels"] = levels[f.device_id]
         if f.recipient_id in away:
-            extra["away_until"], extra["back_on"] = away[f.recipient_id]
+            extra["away_until"], extra["left_on"], extra["back_on"] = away[f.recipient_id]
         enriched.append(replace(f, **extra) if extra else f)
     readings = _readings(conn, facts, th, now)
     for device_id, fixes in _positions(conn, wanderers, th, now).items():

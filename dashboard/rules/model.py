@@ -117,8 +117,10 @@ class DeviceFacts:
     levels: LevelFacts | None = None
     # staff marked the person away until this return date (exclusive): person alerts pause
     away_until: date | None = None
-    # the return date of their latest away period that has ended (not cancelled): the plug
-    # rule's clock starts no earlier than that day's midnight (rules.plug.person_activity)
+    # the first day and the return date of their latest away period that has ended (not
+    # cancelled): the plug rule's clock starts no earlier than the return date's midnight
+    # where nothing showed the person since before the first day (rules.plug.back_at)
+    left_on: date | None = None
     back_on: date | None = None
     # wandering: an optional polygon zone ((lat, lon), …) and quiet hours (minutes of the day,
     # Asia/Seoul); the evidence of the open left-zone alert (the episode), and since when the

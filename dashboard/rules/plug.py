@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
@@ -348,11 +348,28 @@ def band_clock(
     return _run_clock(facts, start, band_threshold(facts, th.plug_routine), ladder)
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, LOCAL_TZ).astimezone(UTC)
+
+
 def back_at(facts: DeviceFacts) -> datetime | None:
     """Midnight (Seoul) of the return date of the person's latest away period that has ended
-    (``back_on``), or None."""
-    back = facts.back_on
-    return None if back is None else datetime.combine(back, time.min, LOCAL_TZ).astimezone(UTC)
+    (``back_on``), where the person's spell counts from it; None where it does not: the
+    person was seen after the period's first day, the day they left (back early: their last
+    sign of life counts, a day sooner), or an alert of theirs is open on a spell from before
+    it (it stays for a person to close; counted from the return, it would close as safe)."""
+    if facts.back_on is None:
+        return None
+    back = _midnight(facts.back_on)
+    own, other = facts.last_activity_at, facts.person_active_at
+    last = other if other is not None and (own is None or other > own) else own
+    left = facts.left_on
+    if left is not None and last is not None and last >= _midnight(left + timedelta(days=1)):
+        return None  # seen after the day they left
+    alert = facts.plug_alert
+    if alert is not None and alert[0] is not None and datetime.fromisoformat(alert[0]) < back:
+        return None
+    return back
 
 
 def seen_elsewhere(facts: DeviceFacts) -> datetime | None:

@@ -212,8 +212,8 @@ def _evidence(alert: dict) -> None:
         return
     labels, values = [], []
     for key, value in evidence.items():
-        if key in _HIDDEN_EVIDENCE:
-            continue
+        if key in _HIDDEN_EVIDENCE or value is None:
+            continue  # a test that did not judge writes None: a row of "None" says nothing
         labels.append(translate_or(f"evidence.{key}", key, lang))
         if isinstance(value, str):
             value = translate_or(f"evidence.value.{value}", value, lang)

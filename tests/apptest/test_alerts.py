@@ -615,3 +615,23 @@ def test_alert_facts_are_two_a_row_on_a_projector(demo_db) -> None:
 def _open_alerts_ids(engine) -> list[int]:
     with engine.connect() as conn:
         return alert_q.open_alerts(conn, datetime.now(UTC))["id"].tolist()
+
+
+def test_the_evidence_table_leaves_out_what_no_test_wrote(demo_db) -> None:
+    """A test that did not judge writes None: the table had a row of "None" for each (the
+    routine's, the level test's, the other plug's …); a yes/no reads 예/아니오, not 응답."""
+    alert_id, _person, _name = new_alert(demo_db)
+    with demo_db.begin() as conn:
+        conn.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(
+                evidence={"no_change_hours": 37.0, "other_plug_at": None, "back_on": None,
+                          "held_by": None, "steps_apply": False}
+            )
+        )  # fmt: skip
+    at = open_page("alerts", alert=str(alert_id))
+    tables = ["\n".join(df.value.astype(str).agg(" ".join, axis=1)) for df in at.dataframe]
+    shown = next(text for text in tables if "변화 없는 시간" in text)
+    assert "None" not in shown
+    assert translate("evidence.steps_apply", "ko") in shown and "아니오" in shown

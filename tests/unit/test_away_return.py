@@ -79,14 +79,14 @@ def test_away_dates_as_the_rules_load_them(db):
     with db.connect() as conn:
         got = load_away(conn, people, today)
     assert got == {
-        ended: (None, LEFT + timedelta(days=12)),
-        away: (today + timedelta(days=2), BACK),
+        ended: (None, LEFT + timedelta(days=10), LEFT + timedelta(days=12)),
+        away: (today + timedelta(days=2), LEFT, BACK),
     }
 
 
 def test_the_rule_on_the_return_date_and_the_run_clocks():
-    last = local(TODAY - timedelta(days=5), 9, 0)
-    facts = plug_facts(last, daily_routine(), back_on=TODAY)
+    last = local(TODAY - timedelta(days=5), 9, 0)  # the day before they left
+    facts = plug_facts(last, daily_routine(), left_on=TODAY - timedelta(days=4), back_on=TODAY)
     now = local(TODAY, 3, 0).astimezone(UTC)
     decision = plug_no_change(facts, TH, now)
     midnight = local(TODAY, 0, 0).astimezone(UTC)
@@ -94,10 +94,16 @@ def test_the_rule_on_the_return_date_and_the_run_clocks():
     before = plug_no_change(replace(facts, back_on=None), TH, now)
     assert before.stage == "severe"  # the 5 days before counted
     # a return older than the last sign of life changes nothing
-    older = replace(facts, back_on=TODAY - timedelta(days=6))
-    assert plug_no_change(older, TH, now).evidence == before.evidence | {
-        "scored_at": now.isoformat()
-    }
+    older = replace(facts, left_on=TODAY - timedelta(days=8), back_on=TODAY - timedelta(days=6))
+    assert plug_no_change(older, TH, now).evidence == before.evidence
+    # seen at home inside the period (back early, not cancelled): that sign of life counts
+    early = replace(facts, left_on=TODAY - timedelta(days=6))
+    assert plug_no_change(early, TH, now).evidence == before.evidence
+    # an alert open on the spell from before the period stays on it (for a person to close)
+    open_before = replace(facts, plug_alert=(last.astimezone(UTC).isoformat(), None))
+    assert plug_no_change(open_before, TH, now).stage == "severe"
+    opened_after = replace(facts, plug_alert=(midnight.isoformat(), None))
+    assert plug_no_change(opened_after, TH, now).evidence["since"] == midnight.isoformat()
 
 
 DAYTIME = sum(1 << j for j in range(15, 44, 3))  # a sign of life every 90 min, 07:30–21:30

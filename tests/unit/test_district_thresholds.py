@@ -5,7 +5,6 @@ backends), and the 30-day preview on histories with a known answer."""
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -445,16 +444,22 @@ def test_the_preview_counts_from_the_return_date():
     )
     (loose,), _ = replay_counts([plug], [LOOSE], END - timedelta(30), END)
     assert loose.alerts == 0
-    (before,), _ = replay_counts([replace(plug, seen=None)], [LOOSE], END - timedelta(30), END)
-    assert before.severe == 1  # the spell from before they left: 심각 at midnight
+    # not back until the second morning after the return date: 심각 48 h after its midnight
+    gone[back] = gone[back + timedelta(days=1)] = DAYTIME
+    days = {1: history(gone)}
+    plug = PlugHistory(
+        1, 11, None, days[1], away=periods, seen=seen_elsewhere(1, [1], days, periods, LAST)
+    )
+    (loose,), _ = replay_counts([plug], [LOOSE], END - timedelta(30), END)
+    assert (loose.severe, loose.alerts) == (1, 1)
 
 
 def test_the_preview_leaves_out_the_days_marked_away_and_restarts_at_the_return(db_engine):
     """As the nightly learning (days marked away are not the person's) and the live rule (the
     spell counts from the return date's midnight)."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, update
 
-    from dashboard.db.schema import AwayPeriod
+    from dashboard.db.schema import AwayPeriod, DeviceDaily
     from dashboard.detection.preview import load_histories
 
     seed(db_engine)
@@ -468,9 +473,17 @@ def test_the_preview_leaves_out_the_days_marked_away_and_restarts_at_the_return(
             {"recipient_id": rid, "starts_on": left, "ends_on": back, "created_by": "demo.op1",
              "created_at": T0},
         )  # fmt: skip
+        # nobody home after the day they left
+        conn.execute(
+            update(DeviceDaily)
+            .where(DeviceDaily.device_id == did, DeviceDaily.day > left, DeviceDaily.day < back)
+            .values(activity_slots=0, change_slots=0)
+        )
     with db_engine.connect() as conn:
         (plug,) = load_histories(conn, JONGNO, today - timedelta(days=60), today)
     away = {left + timedelta(days=k) for k in range(7)}
     assert not away & set(plug.days) and not away & set(plug.changes or {})
     assert back in plug.days and left - timedelta(days=1) in plug.days
-    assert plug.seen == {back: 1}  # the return date's first half-hour
+    # the day they left still ends a spell (its signs of life); the return date's first
+    # half-hour too, nobody having been seen after the day they left
+    assert plug.seen == {left: DAYTIME, back: 1}
