@@ -25,22 +25,33 @@ def add_plug(db: Engine, rid: int, uid: str, registered_hours_ago: int) -> int:
         ).scalar()  # fmt: skip
 
 
+def tv_goes_quiet_beside(db: Engine, name: str, readings) -> list:
+    """The person's TV plug in use, then flat from hour 0, beside a second plug of theirs
+    registered 12 h before hour 0 and reporting ``readings(now, hour)`` from then; the tick and
+    the nightly learning hourly. The person's alerts."""
+    rid, plugs = hp.person_with_plugs(db, plugs=1)
+    tv = plugs[0][1]
+    other = f"{tv}-{name}"
+    add_plug(db, rid, other, registered_hours_ago=12)
+    for h in range(-hp.DAYS * 24, 30):
+        now = T0 + h * H
+        send(db, tv, [power(now, hp.watts(h < 0, h))], now)  # the TV: in use, then flat
+        if h >= -12:
+            send(db, other, readings(now, h), now)
+        hp.tick_and_learn(db, now)
+    return hp.person_alerts(db, rid)
+
+
 def test_a_new_plug_on_a_cycling_fridge_does_not_hide_the_person_on_their_tv_plug(db):
     """A second plug put on a fridge has no background for its first nights (MIN_NIGHTS): every
     compressor cycle is a change beyond the margin, a "sign of life" on that plug. Before the
     change it hid only that plug's own alert; now it restarts the TV plug's spell every hour,
     and a collapse is never raised (before: 관심 at 24 h)."""
-    rid, plugs = hp.person_with_plugs(db, plugs=1)
-    tv = plugs[0][1]
-    fridge = f"{tv}-fridge"
-    add_plug(db, rid, fridge, registered_hours_ago=12)
-    for h in range(-hp.DAYS * 24, 30):
-        now = T0 + h * H
-        send(db, tv, [power(now, hp.watts(h < 0, h))], now)  # the TV: in use, then flat
-        if h >= -12:
-            send(db, fridge, [power(now, 150.0 if h % 2 else 60.0)], now)  # the compressor
-        hp.tick_and_learn(db, now)
-    alerts = hp.person_alerts(db, rid)
+    alerts = tv_goes_quiet_beside(
+        db,
+        "fridge",
+        lambda now, h: [power(now, 150.0 if h % 2 else 60.0)],  # the compressor
+    )
     assert [a.stage for a in alerts] == ["attention"]
     assert alerts[0].opened_at == hp.QUIET_FROM + 24 * H
 
@@ -113,18 +124,11 @@ def test_a_new_plug_seeing_daylight_does_not_hide_the_person_on_their_tv_plug(db
     never reaches 24 h (before: 관심 at 24 h)."""
     from dashboard.settings import LOCAL_TZ
 
-    rid, plugs = hp.person_with_plugs(db, plugs=1)
-    tv = plugs[0][1]
-    lamp = f"{tv}-lamp"
-    add_plug(db, rid, lamp, registered_hours_ago=12)
-    for h in range(-hp.DAYS * 24, 30):
-        now = T0 + h * H
-        send(db, tv, [power(now, hp.watts(h < 0, h))], now)  # the TV: in use, then flat
-        if h >= -12:
-            day = 7 <= now.astimezone(LOCAL_TZ).hour < 18
-            send(db, lamp, [power(now, 20.0), (now, "lux", {"lux": 400.0 if day else 2.0})], now)
-        hp.tick_and_learn(db, now)
-    alerts = hp.person_alerts(db, rid)
+    def lamp(now, h):
+        day = 7 <= now.astimezone(LOCAL_TZ).hour < 18
+        return [power(now, 20.0), (now, "lux", {"lux": 400.0 if day else 2.0})]
+
+    alerts = tv_goes_quiet_beside(db, "lamp", lamp)
     assert [a.stage for a in alerts] == ["attention"]
     assert alerts[0].opened_at == hp.QUIET_FROM + 24 * H
 
