@@ -352,6 +352,10 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time.min, LOCAL_TZ).astimezone(UTC)
 
 
+def _later_of(a: datetime | None, b: datetime | None) -> datetime | None:
+    return b if b is not None and (a is None or b > a) else a
+
+
 def back_at(facts: DeviceFacts) -> datetime | None:
     """Midnight (Seoul) of the return date of the person's latest away period that has ended
     (``back_on``), where the person's spell counts from it; None where it does not: the
@@ -361,8 +365,7 @@ def back_at(facts: DeviceFacts) -> datetime | None:
     if facts.back_on is None:
         return None
     back = _midnight(facts.back_on)
-    own, other = facts.last_activity_at, facts.person_active_at
-    last = other if other is not None and (own is None or other > own) else own
+    last = _later_of(facts.last_activity_at, facts.person_active_at)
     left = facts.left_on
     if left is not None and last is not None and last >= _midnight(left + timedelta(days=1)):
         return None  # seen after the day they left
@@ -376,10 +379,7 @@ def seen_elsewhere(facts: DeviceFacts) -> datetime | None:
     """The latest moment the person counts as seen other than by this plug: a sign of life on
     another of their plugs (``person_active_at``, ``rules.household``) or their return from an
     away period (:func:`back_at`)."""
-    other, back = facts.person_active_at, back_at(facts)
-    if other is None or (back is not None and back > other):
-        return back
-    return other
+    return _later_of(facts.person_active_at, back_at(facts))
 
 
 def person_activity(facts: DeviceFacts) -> datetime | None:
@@ -389,8 +389,7 @@ def person_activity(facts: DeviceFacts) -> datetime | None:
     the person. A person marked away is judged from their return date, not from the last sign
     of life before they left: the spell then would raise 심각 at midnight of the day they are
     due back."""
-    own, other = facts.last_activity_at, seen_elsewhere(facts)
-    return other if other is not None and (own is None or other > own) else own
+    return _later_of(facts.last_activity_at, seen_elsewhere(facts))
 
 
 def own_later(last: datetime | None, other: datetime | None, facts: DeviceFacts) -> bool:
