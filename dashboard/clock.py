@@ -9,7 +9,9 @@ Times are aware UTC inside the application; a naive time is refused where it ent
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
+
+from dashboard.settings import LOCAL_TZ
 
 # What loops and servers are given instead of reading the system clock themselves.
 Clock = Callable[[], datetime]
@@ -45,3 +47,8 @@ def as_utc(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def seoul_midnight(day: date) -> datetime:
+    """The start of ``day`` in Seoul (the day an operator and a partition mean)."""
+    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)

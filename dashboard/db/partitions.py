@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, text
 
+from dashboard.clock import seoul_midnight
 from dashboard.settings import LOCAL_TZ
 
 TABLE = "device_events"
@@ -44,10 +45,6 @@ class Partition:
 def is_partition_name(name: str) -> bool:
     """True for the tables that are partitions of ``device_events`` (not models of their own)."""
     return bool(_NAME.match(name))
-
-
-def seoul_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=LOCAL_TZ)
 
 
 def partition_name(day: date) -> str:

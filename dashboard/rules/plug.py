@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from dashboard.clock import seoul_midnight
 from dashboard.detection import left_on
 from dashboard.detection.background import ceiling
 from dashboard.detection.band import band_start
@@ -348,10 +349,6 @@ def band_clock(
     return _run_clock(facts, start, band_threshold(facts, th.plug_routine), ladder)
 
 
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time.min, LOCAL_TZ).astimezone(UTC)
-
-
 def _later_of(a: datetime | None, b: datetime | None) -> datetime | None:
     return b if b is not None and (a is None or b > a) else a
 
@@ -364,10 +361,10 @@ def back_at(facts: DeviceFacts) -> datetime | None:
     it (it stays for a person to close; counted from the return, it would close as safe)."""
     if facts.back_on is None:
         return None
-    back = _midnight(facts.back_on)
+    back = seoul_midnight(facts.back_on).astimezone(UTC)  # UTC, as every spell start
     last = _later_of(facts.last_activity_at, facts.person_active_at)
     left = facts.left_on
-    if left is not None and last is not None and last >= _midnight(left + timedelta(days=1)):
+    if left is not None and last is not None and last >= seoul_midnight(left + timedelta(days=1)):
         return None  # seen after the day they left
     alert = facts.plug_alert
     if alert is not None and alert[0] is not None and datetime.fromisoformat(alert[0]) < back:

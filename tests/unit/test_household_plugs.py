@@ -5,46 +5,43 @@ silence tick, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import itertools
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 
-from dashboard.db.schema import Alert, CareRecipient, Device
+from dashboard.db.schema import Alert, Device
 from dashboard.detection.explain import explain_plug
 from dashboard.detection.learning import learn_routines
 from dashboard.rules.household import one_per_person, with_person_activity
 from dashboard.rules.model import Decision, DeviceFacts
 from dashboard.settings import LOCAL_TZ
 from tests.unit import test_alert_lifecycle as lifecycle
-from tests.unit.test_rules_new_devices import T0, VENDOR, H, power, send, tick
+from tests.unit.test_rules_new_devices import T0, VENDOR, H, add_device, power, send, tick
 
 db = lifecycle.db
 
 DAYS = 10  # days of history before the spell under test: old enough for the fixed clock
-_n = itertools.count(1)
 
 
 def person_with_plugs(db: Engine, plugs: int = 2) -> tuple[int, list[tuple[int, str]]]:
-    n = next(_n)
+    """A person with ``plugs`` smart plugs registered before the history ``run`` sends."""
+    registered = DAYS * 24 + 1
+    first = add_device(db, registered_at=T0 - registered * H)  # the person and a first plug
+    with db.connect() as conn:
+        rid = conn.execute(select(Device.recipient_id).where(Device.id == first[0])).scalar_one()
+    more = [f"{first[1]}-{k}" for k in range(1, plugs)]
+    return rid, [first] + [(add_plug(db, rid, uid, registered), uid) for uid in more]
+
+
+def add_plug(db: Engine, rid: int, uid: str, registered_hours_ago: int) -> int:
+    """A smart plug of person ``rid``, registered that many hours before ``T0``."""
     with db.begin() as conn:
-        rid = conn.execute(
-            insert(CareRecipient).returning(CareRecipient.id),
-            {"program_id": 1, "region_id": 2, "external_ref": f"H{n}", "birth_year": 1940,
-             "sex": "F", "household": "alone", "enrolled_on": date(2024, 1, 1),
-             "pii_name": "김복순"},
+        return conn.execute(
+            insert(Device).returning(Device.id),
+            {"device_uid": uid, "type_code": "smart_plug", "program_id": 1, "vendor": VENDOR,
+             "recipient_id": rid, "region_id": 2, "installed_on": date(2024, 1, 1),
+             "registered_at": T0 - registered_hours_ago * H},
         ).scalar()  # fmt: skip
-        out = []
-        for k in range(plugs):
-            uid = f"H{n}-{k}"
-            did = conn.execute(
-                insert(Device).returning(Device.id),
-                {"device_uid": uid, "type_code": "smart_plug", "program_id": 1,
-                 "vendor": VENDOR, "recipient_id": rid, "region_id": 2,
-                 "installed_on": date(2024, 1, 1), "registered_at": T0 - (DAYS * 24 + 1) * H},
-            ).scalar()  # fmt: skip
-            out.append((did, uid))
-    return rid, out
 
 
 def person_alerts(db: Engine, rid: int) -> list:

@@ -4,25 +4,13 @@ raised or kept. Each failed on the first version of the change."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy import Engine, insert
 
 from dashboard.db.schema import Device, DeviceAssignment
 from tests.unit import test_household_plugs as hp
-from tests.unit.test_rules_new_devices import T0, VENDOR, H, power, send
+from tests.unit.test_rules_new_devices import T0, H, power, send
 
 db = hp.db
-
-
-def add_plug(db: Engine, rid: int, uid: str, registered_hours_ago: int) -> int:
-    with db.begin() as conn:
-        return conn.execute(
-            insert(Device).returning(Device.id),
-            {"device_uid": uid, "type_code": "smart_plug", "program_id": 1, "vendor": VENDOR,
-             "recipient_id": rid, "region_id": 2, "installed_on": date(2024, 1, 1),
-             "registered_at": T0 - registered_hours_ago * H},
-        ).scalar()  # fmt: skip
 
 
 def tv_goes_quiet_beside(db: Engine, name: str, readings) -> list:
@@ -32,7 +20,7 @@ def tv_goes_quiet_beside(db: Engine, name: str, readings) -> list:
     rid, plugs = hp.person_with_plugs(db, plugs=1)
     tv = plugs[0][1]
     other = f"{tv}-{name}"
-    add_plug(db, rid, other, registered_hours_ago=12)
+    hp.add_plug(db, rid, other, registered_hours_ago=12)
     for h in range(-hp.DAYS * 24, 30):
         now = T0 + h * H
         send(db, tv, [power(now, hp.watts(h < 0, h))], now)  # the TV: in use, then flat
