@@ -6,6 +6,7 @@ Names leave this module masked only (full personal data: ``queries.recipients``)
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
@@ -269,6 +270,41 @@ def dispatches_for(
     if recipient_id is None and device_id is None:
         stmt = stmt.where(false())
     return frame(conn, stmt, times=["requested_at", "completed_at"])
+
+
+@dataclass(frozen=True)
+class PersonPlug:
+    """A smart plug of the alert's person, as the detail names it."""
+
+    id: int
+    device_uid: str
+    device_type_ko: str
+    device_type_en: str
+
+
+_MAX_ID = 2**63 - 1  # beyond this a bound id is an error on both backends, not "no row"
+
+
+def person_plug(conn: Connection, device_id: int, recipient_id: int) -> PersonPlug | None:
+    """Device ``device_id`` if it is a smart plug assigned to person ``recipient_id`` now; None
+    for anyone else's device, a site's, one that is not a plug, or no such id.
+
+    A plug alert's evidence names the plug its tests describe (``plug_device_id``, possibly not
+    the one the alert opened on); the detail draws that plug only after this check, so a stale
+    or wrong id can never put another person's readings under this alert.
+    """
+    if not 0 < device_id <= _MAX_ID:
+        return None
+    row = conn.execute(
+        select(Device.id, Device.device_uid, DeviceType.name_ko, DeviceType.name_en)
+        .join(DeviceType, DeviceType.code == Device.type_code)
+        .where(
+            Device.id == device_id,
+            Device.recipient_id == recipient_id,
+            Device.type_code == "smart_plug",
+        )
+    ).first()
+    return None if row is None else PersonPlug(*row)
 
 
 # Event types drawn in the detail chart, per device type.

@@ -1,6 +1,6 @@
 """One alert: what fired and on what evidence, whom (masked until an audited reveal), the
-device's recent readings, the person's earlier alerts and dispatches, notification delivery,
-and the action buttons."""
+device's recent readings (a person's plug alert: the plug its evidence describes), the person's
+earlier alerts and dispatches, notification delivery, and the action buttons."""
 
 from __future__ import annotations
 
@@ -36,10 +36,23 @@ from dashboard.ui.charts import render
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, live_now, load
 from dashboard.ui.i18n import current_lang, projector_on, t
-from dashboard.ui.routine_panel import has_explanation, has_strip, render_sentence, render_strip
+from dashboard.ui.routine_panel import (
+    evidence_plug,
+    has_explanation,
+    has_strip,
+    other_plug_note,
+    render_sentence,
+    render_strip,
+)
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
-from queries.alerts import READING_TYPES, device_readings, dispatches_for, earlier_alerts
+from queries.alerts import (
+    READING_TYPES,
+    PersonPlug,
+    device_readings,
+    dispatches_for,
+    earlier_alerts,
+)
 from queries.recipients import RecipientCard, personal_data, recipient_card
 
 T = TypeVar("T")
@@ -163,7 +176,7 @@ def _card(user: SessionUser, alert_id: int, card: RecipientCard) -> None:
 # --- facts, readings, history, delivery -------------------------------------------------------
 
 
-def _facts(alert: dict, now: datetime) -> None:
+def _facts(alert: dict, now: datetime, plug: PersonPlug | None) -> None:
     lang = current_lang()
     device = f"{alert.get('device_uid') or '–'}"
     if alert.get("device_type_ko"):
@@ -171,7 +184,13 @@ def _facts(alert: dict, now: datetime) -> None:
     fields = {
         "col.program": localized(alert, "program", lang),
         "col.dong": localized(alert, "region", lang),
-        "col.device": device,
+        "col.device": device,  # the device the alert opened on
+    }
+    if plug is not None:  # the person's other plug, whose tests the evidence describes
+        fields["detail.evidence_plug"] = (
+            f"{plug.device_uid} ({localized(plug, 'device_type', lang)})"
+        )
+    fields |= {
         "col.recipient": alert["recipient_masked"],
         "col.opened_at": f"{format_datetime(alert['opened_at'], lang)} "
         f"({format_age(alert['opened_at'], now, lang)})",
@@ -228,9 +247,12 @@ def _evidence(alert: dict) -> None:
     )
 
 
-def _readings(alert: dict, now: datetime) -> None:
+def _readings(alert: dict, now: datetime, plug: PersonPlug | None) -> None:
     lang = current_lang()
     device_id, device_type = _int(alert.get("device_id")), alert.get("device_type")
+    uid = alert.get("device_uid")
+    if plug is not None:  # the plug the evidence and the sentence describe
+        device_id, device_type, uid = plug.id, "smart_plug", plug.device_uid
     types = READING_TYPES.get(device_type or "")
     if device_id is None or not types:
         st.caption(t("readings.none_for_device"))
@@ -254,13 +276,9 @@ def _readings(alert: dict, now: datetime) -> None:
         recipient_id=_int(alert.get("recipient_id")),
         live=True,
     )
-    st.caption(
-        t(
-            "readings.caption",
-            device=md_escape(alert.get("device_uid") or "–"),
-            since=format_datetime(since, lang),
-        )
-    )
+    since_text = format_datetime(since, lang)
+    caption = t("readings.caption", device=md_escape(uid or "–"), since=since_text)
+    st.caption(caption if plug is None else f"{caption} {other_plug_note(alert, plug)}")
     if df.empty:
         st.info(t("readings.empty"))
         return
@@ -397,6 +415,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
         card = fresh(recipient_card, rid) if rid is not None else None
         if card is not None:  # the domain scopes actions by the person's own region
             alert = {**alert, "person_region_code": card.region_code}
+        plug = evidence_plug(alert)
         left, right = st.columns([3, 2], gap="large")
         with right:
             st.subheader(t("act.title"))
@@ -405,14 +424,14 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
                 away_badge(card.id)
                 away_section(user, card.id, card.region_code, "alerts")
         with left:
-            _facts(alert, now)
+            _facts(alert, now, plug)
             _evidence(alert)
             if card is not None:
                 _card(user, int(alert["id"]), card)
             else:
                 st.caption(t("card.device_ticket"))
         if has_strip(alert):
-            render_strip(alert, now)
+            render_strip(alert, now, plug)
     from dashboard.ui.alert_trail import render_search, with_search_tab
 
     names = [t("readings.title"), t("history.title"), t("delivery.title")]
@@ -423,7 +442,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
             render_search(user, alert, now)
     readings, history, delivery = tabs[-3:]
     with readings:
-        _readings(alert, now)
+        _readings(alert, now, plug)
     with history:
         _history(alert)
     with delivery:

@@ -1,7 +1,8 @@
 """The routine part of an alert's detail: the one-sentence explanation in the user's language
 (smart-plug and phone-line alerts), and for a plug the score in words, the home's routine
 strip with today and the quiet spell, and the level chart (its power against its usual and
-night levels)."""
+night levels). For a person with several plugs these follow the plug the evidence describes
+(``evidence_plug``), not necessarily the one the alert opened on."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dashboard.detection.level_profile import READ_DAYS, REFERENCE_DAYS, level_p
 from dashboard.formatting import format_datetime, format_number
 from dashboard.i18n import state_label, translate
 from dashboard.rules.config import current_thresholds
+from dashboard.rules.household import JUDGE_KEY
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui.charts import render
 from dashboard.ui.data import live_now, load
@@ -22,6 +24,7 @@ from dashboard.ui.i18n import current_lang, projector_on, t
 from dashboard.ui.level_chart import HEIGHT, HEIGHT_PROJECTOR, level_chart
 from dashboard.ui.routine_chart import ROW_PX, ROW_PX_PROJECTOR, day_label, routine_strip_chart
 from dashboard.ui.safe_text import md_escape
+from queries.alerts import PersonPlug, person_plug
 from queries.levels import level_days
 from queries.routine import routine_strip
 
@@ -40,6 +43,29 @@ def has_explanation(alert: dict) -> bool:
 def has_strip(alert: dict) -> bool:
     """A plug alert with a sentence: its home's routine strip goes under the detail."""
     return has_explanation(alert) and alert.get("rule") == RULE
+
+
+def evidence_plug(alert: dict) -> PersonPlug | None:
+    """The plug the alert's evidence and sentence describe (``plug_device_id``) when it is not
+    the plug the alert opened on: a person's gravest plug writes them (rules.household), and a
+    chart of the other plug would contradict the sentence. None when it is the same plug, or
+    when the id is not a smart plug of the alert's person now (the evidence is not trusted
+    alone): the alert's own device is drawn then."""
+    evidence = alert.get("evidence")
+    judge = evidence.get(JUDGE_KEY) if isinstance(evidence, dict) else None
+    rid, opened = alert.get("recipient_id"), alert.get("device_id")
+    if type(judge) is not int or rid is None or rid != rid or judge == opened:
+        return None
+    return load(person_plug, judge, int(rid), live=True)
+
+
+def other_plug_note(alert: dict, plug: PersonPlug) -> str:
+    """One clause: the alert opened on one plug, what is drawn is the evidence's other plug."""
+    return t(
+        "readings.other_plug",
+        opened=md_escape(alert.get("device_uid") or "–"),
+        shown=md_escape(plug.device_uid),
+    )
 
 
 def sentence(evidence: dict, lang: str) -> str:
@@ -77,15 +103,18 @@ def render_sentence(alert: dict) -> None:
     st.info(f"**{t('routine.why')}** {text}", icon=":material/schedule:")
 
 
-def render_strip(alert: dict, now: datetime) -> None:
-    """The score in words and the routine strip (``has_explanation`` alerts)."""
+def render_strip(alert: dict, now: datetime, plug: PersonPlug | None = None) -> None:
+    """The score in words and the routine strip (``has_explanation`` alerts), of ``plug`` (the
+    evidence's plug, from ``evidence_plug``) when given, else of the alert's device."""
     lang = current_lang()
     evidence = alert["evidence"]
-    device_id = alert.get("device_id")
+    device_id = plug.id if plug is not None else alert.get("device_id")
     if device_id is None or device_id != device_id:
         return
     strip = load(routine_strip, int(device_id), live_now(), live=True)
     st.markdown(f"**{t('routine.strip_title', days=len(strip.days))}**")
+    if plug is not None:
+        st.caption(other_plug_note(alert, plug))
     st.caption(score_words(evidence, strip.reference_days, alert.get("region_code")))
     since = pd.Timestamp(evidence["since"]).to_pydatetime() if evidence.get("since") else None
     timeout = timedelta(seconds=current_thresholds().device_silent.timeout_s.get(PLUG, 7200))

@@ -18,8 +18,9 @@ from dashboard.auth.reveal import reveal_personal_data
 from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch, Region
 from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
+from dashboard.ui.safe_text import md_escape
 from queries import alerts as alert_q
-from tests.apptest.conftest import metric, open_page, private_copy, texts
+from tests.apptest.conftest import metric, open_page, private_copy, texts, without_live_loop
 
 GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
 _keys = count()
@@ -635,3 +636,140 @@ def test_the_evidence_table_leaves_out_what_no_test_wrote(demo_db) -> None:
     shown = next(text for text in tables if "변화 없는 시간" in text)
     assert "None" not in shown
     assert translate("evidence.steps_apply", "ko") in shown and "아니오" in shown
+
+
+# --- a person with several plugs: the detail draws the plug the evidence describes -------------
+
+
+TV_W, KETTLE_W, STRANGER_W = 57.25, 1717.5, 999.75  # each plug's readings, told apart in a chart
+
+
+def _plug_readings(engine: Engine, device_id: int, watts: float, now: datetime) -> None:
+    """Six hourly power readings of one plug, ending now, and today's row of its routine strip:
+    every half-hour active, or (the TV plug) none."""
+    from dashboard.db.schema import DeviceDaily, DeviceEvent
+    from dashboard.settings import LOCAL_TZ
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(DeviceDaily),
+            {"device_id": device_id, "day": now.astimezone(LOCAL_TZ).date(),
+             "activity_slots": 0 if watts == TV_W else (1 << 48) - 1},
+        )  # fmt: skip
+        conn.execute(
+            insert(DeviceEvent),
+            [
+                {"vendor": "apptest", "event_uid": f"plug-{device_id}-{i}", "device_id": device_id,
+                 "ts": now - timedelta(hours=i), "received_at": now, "type": "power",
+                 "value": watts, "data": {"watts": watts}}
+                for i in range(6)
+            ],
+        )  # fmt: skip
+
+
+def _two_plug_alert(engine: Engine, judge: str) -> tuple[int, dict[str, str]]:
+    """A routine alert of a person with a TV plug and a kettle plug (built as
+    tests/unit/test_household_plugs builds them), opened on the TV plug, whose evidence's
+    ``plug_device_id`` is ``judge``: "kettle", "stranger" (another person's plug) or "line"
+    (the person's phone line). Returns the alert and the uids by name."""
+    from tests.unit.test_household_plugs import add_plug
+    from tests.unit.test_rules_new_devices import add_device
+
+    now = datetime.now(UTC)
+    tv, tv_uid = add_device(engine, registered_at=now - timedelta(days=30))
+    stranger, stranger_uid = add_device(engine, registered_at=now - timedelta(days=30))
+    line, line_uid = add_device(engine, "phone_line")
+    with engine.begin() as conn:
+        person = conn.execute(
+            select(CareRecipient.id, CareRecipient.program_id, CareRecipient.region_id)
+            .join(Device, Device.recipient_id == CareRecipient.id)
+            .where(Device.id == tv)
+        ).one()
+        conn.execute(update(Device).where(Device.id == line).values(recipient_id=person.id))
+        evidence = next(  # a demo routine alert's evidence: a sentence and a strip to draw
+            e
+            for e in conn.execute(
+                select(Alert.evidence).where(Alert.rule == "plug_no_change").order_by(Alert.id)
+            ).scalars()
+            if isinstance(e, dict) and e.get("basis") == "routine"
+        )
+    kettle_uid = f"{tv_uid}-kettle"
+    kettle = add_plug(engine, person.id, kettle_uid, 24 * 30)
+    for device, watts in ((tv, TV_W), (kettle, KETTLE_W), (stranger, STRANGER_W)):
+        _plug_readings(engine, device, watts, now)
+    judges = {"kettle": kettle, "stranger": stranger, "line": line}
+    with engine.begin() as conn:
+        alert_id = conn.execute(
+            insert(Alert).returning(Alert.id),
+            {"dedup_key": f"apptest-plugs:{next(_keys)}:{now.timestamp()}", "kind": "person",
+             "rule": "plug_no_change", "stage": "attention", "status": "open",
+             "program_id": person.program_id, "region_id": person.region_id,
+             "recipient_id": person.id, "device_id": tv,
+             "evidence": {**evidence, "plug_device_id": judges[judge]},
+             "opened_at": now - timedelta(hours=2), "updated_at": now - timedelta(hours=2),
+             "version": 1},
+        ).scalar_one()  # fmt: skip
+    uids = {"tv": tv_uid, "kettle": kettle_uid, "stranger": stranger_uid, "line": line_uid}
+    return alert_id, uids
+
+
+def _facts_table(at, lang: str = "ko") -> str:
+    """The detail's facts, one "field value" line each (the table with a device field)."""
+    tables = [df.value for df in at.dataframe]
+    facts = next(df for df in tables if translate("col.device", lang) in set(df.iloc[:, 0]))
+    return "\n".join(facts.astype(str).agg(" ".join, axis=1))
+
+
+def _drawn(at, column: str) -> set:
+    """The values of ``column`` in the charts' data (Arrow datasets, not in the spec)."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    drawn: set = set()
+    for chart in at.get("vega_lite_chart"):
+        for dataset in chart.proto.datasets:
+            df = convert_arrow_bytes_to_pandas_df(dataset.data.data)
+            if column in df.columns:
+                drawn |= set(df[column])
+    return drawn
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_detail_draws_the_plug_the_evidence_describes(demo_db, tmp_path, lang) -> None:
+    """The sentence was the kettle plug's while the chart, the strip and the caption were the
+    TV plug's the alert opened on: an operator read "no change since 07:10" against the wrong
+    plug. Now they follow the evidence's plug and say the alert opened on the other."""
+    with without_live_loop("test_alerts: plugs"), private_copy(demo_db, tmp_path) as engine:
+        alert_id, uid = _two_plug_alert(engine, "kettle")
+        params = {"alert": str(alert_id)} | ({"lang": "en"} if lang == "en" else {})
+        at = open_page("alerts", **params)
+        tv, kettle = md_escape(uid["tv"]), md_escape(uid["kettle"])
+        note = translate("readings.other_plug", lang, opened=tv, shown=kettle)
+        since = translate("readings.caption", lang, device=kettle, since="\0").split("\0")[0]
+        captions = [c.value for c in at.caption]
+        # the readings' caption names the kettle and says the alert opened on the TV plug; the
+        # routine strip's says so too
+        assert [c for c in captions if c.startswith(since) and c.endswith(f" {note}")], captions
+        assert note in captions
+        assert _drawn(at, "value") == {KETTLE_W}  # the readings chart
+        assert translate("routine.cell.active", lang) in _drawn(at, "state")  # the strip
+        facts = _facts_table(at, lang)  # the alert's own device stays; a row names the kettle
+        assert uid["tv"] in facts
+        assert f"{translate('detail.evidence_plug', lang)} {uid['kettle']} (" in facts
+
+
+@pytest.mark.parametrize("judge", ["stranger", "line"])
+def test_the_evidence_naming_no_plug_of_the_person_draws_the_alerts_own(
+    demo_db, tmp_path, judge
+) -> None:
+    """An evidence id that is another person's plug, or not a plug, is not drawn."""
+    with without_live_loop("test_alerts: plugs"), private_copy(demo_db, tmp_path) as engine:
+        alert_id, uid = _two_plug_alert(engine, judge)
+        at = open_page("alerts", alert=str(alert_id))
+        tv = md_escape(uid["tv"])
+        since = translate("readings.caption", device=tv, since="\0").split("\0")[0]
+        assert [c.value for c in at.caption if c.value.startswith(since)]
+        opened = translate("readings.other_plug", opened=tv, shown="\0").split("\0")[0]
+        assert not [c for c in at.caption if opened in c.value]
+        assert _drawn(at, "value") == {TV_W}
+        assert translate("routine.cell.active") not in _drawn(at, "state")
+        assert translate("detail.evidence_plug") not in _facts_table(at)

@@ -5,15 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from dashboard.auth import NotPermitted, SessionUser, reveal
-from dashboard.db.schema import Alert, AuditLog, CareRecipient, DeviceEvent, Dispatch
+from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, DeviceEvent, Dispatch
 from queries import alerts, recipients
+from tests.unit import test_alert_lifecycle as lifecycle
+from tests.unit.test_household_plugs import person_with_plugs
 from tests.unit.test_queries import HOME, NOW, seed_small
+from tests.unit.test_rules_new_devices import add_device
 
 GOYANG = ("4128000000",)
 SEOUL = ("1100000000",)
+
+
+db = lifecycle.db  # a person with several plugs, as tests/unit/test_household_plugs builds one
 
 
 @pytest.fixture
@@ -94,6 +100,22 @@ def test_device_readings_one_device_window_limit_and_distance(city):
         assert newest["ts"].tolist() == df["ts"].tolist()[-2:]
         assert newest["distance_m"].isna().all()  # no person, no home
         assert alerts.device_readings(conn, devices["W-2"], since, NOW, ("power",)).empty
+
+
+def test_person_plug_is_only_a_smart_plug_of_that_person(db):
+    """The alert detail draws the plug an alert's evidence names only if this finds it."""
+    rid, [(first, first_uid), (other, other_uid)] = person_with_plugs(db)
+    stranger, _ = add_device(db)  # another person's plug
+    line, _ = add_device(db, "phone_line")
+    with db.begin() as conn:  # a phone line of the same person
+        conn.execute(update(Device).where(Device.id == line).values(recipient_id=rid))
+    with db.connect() as conn:
+        for device, uid in ((first, first_uid), (other, other_uid)):
+            plug = alerts.person_plug(conn, device, rid)
+            assert plug is not None and (plug.id, plug.device_uid) == (device, uid)
+            assert (plug.device_type_ko, plug.device_type_en) == ("smart_plug", "smart_plug")
+        for wrong in (stranger, line, 10**6, 0, -1, 2**63):  # 2**63: no bind error either
+            assert alerts.person_plug(conn, wrong, rid) is None, wrong
 
 
 def test_recipient_card_is_masked_and_reveal_is_audited(city):
