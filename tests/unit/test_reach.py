@@ -1,0 +1,159 @@
+"""How soon a plug's routine would notice a sudden stop (``detection.reach``): the hours it
+reports are the tick's own score reaching 관심, found in 5-minute steps here, and the real tick
+on a stored routine raises the routine's alert then."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from dashboard.db.schema import Alert, Device
+from dashboard.detection.learning import learn_routines
+from dashboard.detection.reach import (
+    HORIZON_H,
+    PlugReach,
+    first_alert_h,
+    person_reach,
+    plug_reach,
+)
+from dashboard.detection.routine import Routine, score_quiet
+from dashboard.rules.config import current_thresholds
+from dashboard.rules.plug import routine_stage
+from dashboard.settings import LOCAL_TZ
+from queries.reach import plug_reaches
+from tests.unit import test_alert_lifecycle as lifecycle
+from tests.unit.test_rules_new_devices import T0, H, add_device, power, send, tick
+
+db = lifecycle.db
+CFG = current_thresholds().plug_routine
+LEARNED = date(2026, 12, 7)  # a Monday
+
+
+def bits(slots) -> int:
+    return sum(1 << s for s in set(slots))
+
+
+def routine(slots_of_day) -> Routine:
+    """A routine learned on ``LEARNED`` from 28 days, day ``k`` back active in
+    ``slots_of_day(k)``."""
+    days = {LEARNED - timedelta(days=k): bits(slots_of_day(k)) for k in range(1, 29)}
+    return Routine(learned_on=LEARNED, days=days)
+
+
+def brute_force_h(r: Routine, since: datetime) -> float | None:
+    """The first 5-minute step at which the tick's own score reaches 관심 (its figures change
+    only at half-hours and at ``min_quiet_h``, both on 5-minute steps from ``since``)."""
+    for k in range(1, int(HORIZON_H * 12) + 1):
+        now = since + timedelta(minutes=5 * k)
+        if routine_stage(score_quiet(r, since, now, LOCAL_TZ, CFG.min_share), CFG) is not None:
+            return k / 12
+    return None
+
+
+# Active 07:30–09:00 and 19:00–22:00 every day.
+TWICE_A_DAY = list(range(15, 18)) + list(range(38, 44))
+
+
+def test_a_regular_home_worked_by_hand():
+    reach = plug_reach(routine(lambda k: TWICE_A_DAY), CFG, LOCAL_TZ)
+    # 00:00: normally back at 07:30; the usual half-hours missed after it are 08:00 and 08:30
+    # (2 < 2.5), then 19:30's: 관심 at 19:30
+    assert reach.weekday[0] == 19.5
+    # 18:00: normally back at 19:00; missed 19:30, 20:00, 20:30: 관심 at 21:00
+    assert reach.weekday[18] == 3.0
+    assert reach.weekday == reach.weekend  # every day alike
+    assert reach.usable and reach.reference_days == 28
+    assert reach.median_h == 12.0 and reach.worst_h == 21.5
+    assert reach.verdict == "fair"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_reach_is_the_ticks_own_score_reaching_attention(seed):
+    rng = random.Random(seed)
+    habit = [s for s in range(48) if rng.random() < rng.choice([0.1, 0.25, 0.4])]
+    r = routine(lambda k: [s for s in habit if rng.random() < 0.85] + [rng.randrange(48)])
+    for _ in range(3):
+        day = LEARNED + timedelta(days=rng.randrange(7))
+        since = datetime.combine(day, time(rng.randrange(24), rng.choice([0, 10, 30, 45])))
+        since = since.replace(tzinfo=LOCAL_TZ)
+        assert first_alert_h(r, since, CFG, LOCAL_TZ) == pytest.approx(
+            brute_force_h(r, since), abs=0.01
+        ), since
+
+
+def test_verdicts():
+    sparse = plug_reach(routine(lambda k: [40] if k % 3 == 0 else []), CFG, LOCAL_TZ)
+    assert not sparse.usable and sparse.verdict == "none"  # 9 active days of 28
+    assert sparse.median_h is None and sparse.weekday == (None,) * 24
+    busy = plug_reach(routine(lambda k: range(14, 46)), CFG, LOCAL_TZ)  # 07:00–23:00
+    assert busy.verdict == "fast" and busy.median_h <= 6
+    evening = plug_reach(routine(lambda k: range(38, 42)), CFG, LOCAL_TZ)  # 19:00–21:00 only
+    assert evening.verdict == "slow" and evening.median_h > 12
+    # an hour a day: after the half-hour it is normally back, one more is missed a day, and
+    # 관심 needs 2.5: never within 72 h (the ladder and the safety net decide)
+    rare = plug_reach(routine(lambda k: [40, 41]), CFG, LOCAL_TZ)
+    assert rare.weekday == (None,) * 24 and rare.median_h is None and rare.worst_h is None
+    assert rare.usable and rare.verdict == "slow"
+
+
+def test_a_persons_reach_is_the_soonest_plug_per_hour():
+    a = PlugReach(LEARNED, 28, True, (5.0, None) + (1.0,) * 22, (1.0,) * 24)
+    b = PlugReach(LEARNED, 28, True, (9.0, 4.0) + (2.0,) * 22, (1.0,) * 24)
+    young = PlugReach(LEARNED, 3, False, (None,) * 24, (None,) * 24)
+    assert person_reach([a, b, young])[:3] == (5.0, 4.0, 1.0)
+    assert person_reach([young]) == (None,) * 24
+
+
+DAYS = 20  # of history: enough reference days for a usable routine
+
+
+def watts(hour: int) -> float:
+    """A TV on from 08:00 to 22:00 for one hour in every three (200 W), at standby (50 W)
+    otherwise. ``hour``: hours from ``T0`` (noon in Seoul, a Monday)."""
+    local = (12 + hour) % 24
+    return 200.0 if 8 <= local < 22 and local % 3 == 0 else 50.0
+
+
+def test_the_real_tick_raises_the_routines_alert_at_the_reach(db):
+    did, uid = add_device(db, registered_at=T0 - (DAYS * 24 + 1) * H)
+    for day in range(DAYS, 0, -1):  # the history, a day per batch, then learned
+        hours = range(-day * 24, -(day - 1) * 24)
+        send(db, uid, [power(T0 + h * H, watts(h)) for h in hours], T0 + hours[-1] * H)
+    with db.begin() as conn:
+        learn_routines(conn, T0 - 11 * H)  # 01:00 on the Monday
+    with db.connect() as conn:
+        (row,) = plug_reaches(conn, device_id=did)
+    assert row.reach is not None and row.reach.usable and row.device_uid == uid
+    # the TV went off at 10:00 and stays off: the last sign of life
+    since = T0 - 2 * H
+    reach_h = row.reach.weekday[10]  # the routine was learned for this Monday
+    assert reach_h is not None
+    for k in range(0, int(reach_h * 6) + 2):  # a reading and the tick every 10 minutes
+        now = T0 + k * timedelta(minutes=10)
+        send(db, uid, [power(now, 50.0)], now)
+        tick(db, now)
+    with db.connect() as conn:
+        alert = conn.execute(
+            select(Alert).where(Alert.device_id == did, Alert.rule == "plug_no_change")
+        ).one_or_none()
+        assert conn.execute(select(Device.status).where(Device.id == did)).scalar() == "active"
+    assert alert is not None, "no alert by the reach"
+    # the routine's 관심 at 16:30, a tick's minute: raised by the routine then, not later
+    assert (alert.evidence["basis"], reach_h) == ("routine", 6.5)
+    assert alert.opened_at == since + timedelta(hours=reach_h)
+
+
+def test_a_persons_plugs_in_one_read(db):
+    from tests.unit.test_household_plugs import person_with_plugs
+
+    rid, plugs = person_with_plugs(db, plugs=2)
+    with db.connect() as conn:
+        rows = plug_reaches(conn, recipient_id=rid)
+        with pytest.raises(ValueError):
+            plug_reaches(conn)
+    assert [(r.device_id, r.device_uid) for r in rows] == plugs
+    # nothing learned yet: no reach, the routine on in the district
+    assert all(r.reach is None and r.enabled and r.status == "active" for r in rows)
