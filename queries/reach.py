@@ -1,20 +1,26 @@
-"""How soon each smart plug's routine would notice a sudden stop (``detection.reach``), for the
-device and person panels: the plugs' stored routines (one indexed read) judged with the
-thresholds of the person's district, as the rule tick judges them."""
+"""How soon each smart plug would notice a sudden stop (``detection.reach``), for the device and
+person panels: the plugs' stored routines and level models (indexed reads of one person's or
+one device's rows) judged with the thresholds of the person's district, as the rule tick judges
+them."""
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from dashboard.db.schema import CareRecipient, Device, Region
+from dashboard.db.schema import CareRecipient, Device, DeviceDaily, DeviceRoutine, Region
+from dashboard.detection.levels import LevelModel
 from dashboard.detection.reach import PlugReach, plug_reach
 from dashboard.detection.records import load_routines
 from dashboard.rules.config import current_thresholds
 from dashboard.settings import LOCAL_TZ
 
 PLUG = "smart_plug"
+MINUTES_PER_DAY = 1440
+MAX_INTERVAL_MIN = 120.0  # a plug heard less often is judged on its heartbeat, not its reports
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,61 @@ def plug_reaches(
         .order_by((d.c.status != "active"), d.c.id)
     )
     rows = conn.execute(stmt).all()
-    routines = load_routines(conn, [row.id for row in rows])
+    ids = [row.id for row in rows]
+    routines = load_routines(conn, ids)
+    models = _level_models(conn, ids)
+    intervals = _report_minutes(conn, {i: r.learned_on for i, r in routines.items()})
     th = current_thresholds()
     out = []
     for row in rows:
         cfg = th.for_region(row.code).plug_routine
         routine = routines.get(row.id)
-        reach = plug_reach(routine, cfg, LOCAL_TZ) if routine is not None else None
+        reach = None
+        if routine is not None:
+            reach = plug_reach(
+                routine, cfg, LOCAL_TZ, models.get(row.id), report_min=intervals.get(row.id)
+            )
         out.append(PlugReachRow(row.id, row.device_uid, row.status, reach, cfg.enabled))
     return out
+
+
+def _level_models(conn: Connection, ids: list[int]) -> dict[int, LevelModel]:
+    """The plugs' level models (a plug with too few days has none)."""
+    if not ids:
+        return {}
+    r = DeviceRoutine.__table__
+    rows = conn.execute(
+        select(r.c.device_id, r.c.level_model).where(
+            r.c.device_id.in_(ids), r.c.level_model.is_not(None)
+        )
+    )
+    return {device_id: LevelModel.from_bytes(bytes(blob)) for device_id, blob in rows}
+
+
+INTERVAL_DAYS = 7  # the reporting interval from the last week's readings
+
+
+def _report_minutes(conn: Connection, learned: dict[int, date]) -> dict[int, float]:
+    """Each plug's usual minutes between two power readings: a day over the median number of
+    readings of the last ``INTERVAL_DAYS`` days it reported before its routine was learned
+    (``learned``: device → that day). The rule judges only reported time, so an hourly plug
+    raises up to an hour later."""
+    if not learned:
+        return {}
+    daily = DeviceDaily.__table__
+    rows = conn.execute(
+        select(daily.c.device_id, daily.c.day, daily.c.watts_n).where(
+            daily.c.device_id.in_(list(learned)),
+            daily.c.day >= min(learned.values()) - timedelta(days=INTERVAL_DAYS),
+            daily.c.day < max(learned.values()),
+            daily.c.watts_n > 0,
+        )
+    )
+    counts: dict[int, list[int]] = {}
+    for device_id, day, n in rows:
+        if learned[device_id] - timedelta(days=INTERVAL_DAYS) <= day < learned[device_id]:
+            counts.setdefault(device_id, []).append(int(n))
+    return {
+        device_id: min(MINUTES_PER_DAY / statistics.median(ns), MAX_INTERVAL_MIN)
+        for device_id, ns in counts.items()
+    }

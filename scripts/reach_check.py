@@ -3,14 +3,15 @@ evaluation's labelled stops against what ``evaluate-detection`` measured with th
 
     PYTHONPATH=$PWD python scripts/reach_check.py EVAL.json [--part tune] [--json OUT]
 
-``EVAL.json`` is ``evaluate-detection --json`` of the same part and seed. Per home, the
-recording before each stop is read in process as ingest and the nightly learning read it
-(``departs`` against the background learned at each Seoul midnight from the 28 nights before,
-light changes against the light's course learned then, activity bits per day,
-``learn_routine`` at that midnight: the in-process model of ``scripts/levels_harness.py``); at
-the stop's onset the routine of that day gives the predicted first alert, ``first_alert_h``
-from the last sign of life before the onset, less the time already quiet at the onset, set
-beside the replay's measured first alert (every test of the rule, the product's ingest).
+``EVAL.json`` is ``evaluate-detection --json`` of the same part and seed. Each stop's labelled
+copy up to the first reading after the onset is read in process as ingest and the nightly
+learning read it (``departs`` against the background learned at each Seoul midnight from the
+28 nights before, light changes against the light's course learned then, activity bits and
+level bytes per day, ``learn_routine`` and ``learn_levels`` at that midnight: the in-process
+model of ``scripts/levels_harness.py``). The routine and level model of that day give the
+predicted first alert (``stop_first_alert_h`` from the last sign of life up to that reading,
+on the recording's reading interval), less the time already quiet at the onset, set beside
+the replay's measured first alert (every test of the rule, the product's ingest).
 docs/detection.md, "How soon a stop would be noticed".
 """
 
@@ -26,8 +27,9 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 
 from dashboard.detection.background import departs, learn_background
+from dashboard.detection.levels import LevelModel, learn_levels, level_byte, merge_levels
 from dashboard.detection.light import NO_LIGHT, learn_light_course, light_departs, lux_byte
-from dashboard.detection.reach import first_alert_h
+from dashboard.detection.reach import judges, stop_first_alert_h
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.evaluation.commands import SEED, build_corpus
 from dashboard.evaluation.datasets import DEFAULT_ROOT, Trace
@@ -41,9 +43,11 @@ NIGHT_SLOTS = range(2, 10)  # 01:00–05:00
 TICK_H = 10 / 60  # the replay's tick
 
 
-def routines_and_activity(trace: Trace) -> tuple[dict[int, Routine], np.ndarray]:
-    """The routine learned at each Seoul midnight (by local day number) and, per reading, the
-    last sign of life up to it (epoch seconds)."""
+def routines_and_activity(
+    trace: Trace,
+) -> tuple[dict[int, tuple[Routine, LevelModel | None]], np.ndarray]:
+    """The routine and level model learned at each Seoul midnight (by local day number) and,
+    per reading, the last sign of life up to it (epoch seconds)."""
     th = current_thresholds()
     margin, lux_margin = th.plug_no_change.power_margin_w, th.plug_no_change.lux_margin
     cfg = th.plug_routine
@@ -55,6 +59,7 @@ def routines_and_activity(trace: Trace) -> tuple[dict[int, Routine], np.ndarray]
     routines: dict[int, Routine] = {}
     last_act = np.zeros(len(ts), dtype=np.int64)
     light_days: dict[int, bytearray] = {}  # day → the lowest light byte of each local hour
+    level_days: dict[date, bytes] = {}  # day → ``level_slots`` as ingest stores them
     bg = bg_since = course = None
     prev_w = prev_lux = prev_at = None
     current, act = None, int(ts[0])
@@ -69,7 +74,7 @@ def routines_and_activity(trace: Trace) -> tuple[dict[int, Routine], np.ndarray]
             bg = got
             window = [bytes(light_days[j]) for j in range(d - 1, d - 29, -1) if j in light_days]
             course = learn_light_course(window) if bg is not None and window else None
-            routines[d] = learn_routine(
+            routine = learn_routine(
                 bits,
                 today,
                 window_days=cfg.window_days,
@@ -78,6 +83,8 @@ def routines_and_activity(trace: Trace) -> tuple[dict[int, Routine], np.ndarray]
                 background_since=bg_since if bg is not None else None,
                 min_days=cfg.min_days,
             )
+            levels = learn_levels(level_days, today, cfg.window_days, cfg.min_days)
+            routines[d] = (routine, levels)
         w = float(watts[i])
         active = prev_w is not None and departs(prev_w, w, margin, bg)
         at = datetime.fromtimestamp(int(ts[i]), UTC)
@@ -98,6 +105,7 @@ def routines_and_activity(trace: Trace) -> tuple[dict[int, Routine], np.ndarray]
             night[0], night[1], night[2] = min(night[0], w), max(night[1], w), max(night[2], step)
         prev_w = w
         day = EPOCH + timedelta(days=d)
+        level_days[day] = merge_levels(level_days.get(day), {int(slot[i]): (level_byte(w), 1)})
         bits[day] = bits.get(day, 0) | ((1 << int(slot[i])) if active else 0)
         if active:
             act = int(ts[i])
@@ -105,16 +113,29 @@ def routines_and_activity(trace: Trace) -> tuple[dict[int, Routine], np.ndarray]
     return routines, last_act
 
 
-def predicted_h(trace: Trace, routines, last_act, onset: int) -> tuple[float | None, bool]:
-    """(hours from the onset to the routine's 관심 for a stop at ``onset``, None: not within
-    its horizon or no usable routine; whether the routine was usable)."""
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def predicted_h(case) -> tuple[float | None, bool]:
+    """(hours from the onset to 관심 predicted for the stop, None: not within the horizon or no
+    test judges; whether a test judges). The spell starts at the last sign of life up to the
+    first reading after the onset (the fall to the standby is one when it departs from the
+    background, as a person switching off makes one), on the recording's reading interval."""
     cfg = current_thresholds().plug_routine
-    i = int(np.searchsorted(trace.ts, onset, side="right")) - 1
-    routine = routines.get(int((onset + SEOUL) // DAY))
-    if i < 0 or routine is None or len(routine.reference_days) < cfg.min_days:
+    trace, onset = case.trace, int(case.onset)
+    routines, last_act = routines_and_activity(trace)
+    i = min(int(np.searchsorted(trace.ts, onset)), len(trace.ts) - 1)
+    learned = routines.get(int((int(trace.ts[i]) + SEOUL) // DAY))
+    if learned is None:
+        return None, False
+    routine, levels = learned
+    if not judges(routine, cfg, levels):
         return None, False
     since = int(last_act[i])
-    h = first_alert_h(routine, datetime.fromtimestamp(since, UTC), cfg, LOCAL_TZ)
+    h = stop_first_alert_h(
+        routine, cfg, LOCAL_TZ, _utc(since), levels, report_min=trace.step_s / 60
+    )
     if h is None:
         return None, True
     return max(h - (onset - since) / HOUR, 0.0), True
@@ -130,14 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         cases = json.load(fh)["cases"]
     measured = {c["case_id"]: c["model"] for c in cases if c["kind"] == "stop"}
     corpus = build_corpus(DEFAULT_ROOT, quick=False, seed=SEED, parts=(args.part,))
-    learned = {h.home: routines_and_activity(h) for h in corpus.homes}
     traces = {h.home: h for h in corpus.homes}
     rows = []
     for c in corpus.cases:
         if c.kind != "stop" or c.case_id not in measured:
             continue
-        routines, last_act = learned[c.home]
-        pred, usable = predicted_h(traces[c.home], routines, last_act, int(c.onset))
+        pred, usable = predicted_h(c)
         got = measured[c.case_id]
         rows.append(
             {

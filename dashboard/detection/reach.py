@@ -1,24 +1,34 @@
-"""How soon a plug's routine would notice a sudden stop: for a last sign of life at each hour of
-a weekday and of a weekend day, the hours until the routine's score reaches 관심 if nothing
-follows (the score, the thresholds and the arithmetic the rule tick uses: ``score_quiet``,
-``next_stage_at`` and ``rules.plug.routine_stage``).
+"""How soon a plug would notice a sudden stop: for a last sign of life at each hour of a weekday
+and of a weekend day, the hours until the routine's score or the level test reaches 관심 if
+nothing follows and the line stays at the home's night floor (the scores, the thresholds and the
+arithmetic the rule tick uses: ``score_quiet``, ``next_stage_at``, ``rules.plug.routine_stage``;
+the level test's evidence table, reset and support guard).
 
-It is what the routine alone promises for this home, learned from its own last days: the level,
-stillness and run tests can only raise sooner, and where the routine never reaches 관심 the fixed
-ladder (24 / 36 / 48 h on a line that stays flat) and the safety net decide. A plug whose reach
-is slow at most hours of the day sees its person rarely (an appliance used now and then, a
-whole-home meter whose background hides the person): the control centre learns it here, not
-from a stop found a day late.
+It is what those two tests promise for this home, learned from its own last days: the stillness
+and run tests can only raise sooner, and where neither reaches 관심 the fixed ladder (24 / 36 /
+48 h on a line that stays flat) and the safety net decide. A plug whose reach is slow at most
+hours of the day sees its person rarely (an appliance used now and then, a whole-home meter
+whose background hides the person): the control centre learns it here, not from a stop found a
+day late.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from dashboard.detection.routine import Routine, next_stage_at, score_quiet
+from dashboard.detection.levels import (
+    MAX_COVER,
+    RESET,
+    SLOTS,
+    LevelModel,
+    level_byte,
+    supported,
+)
+from dashboard.detection.routine import SLOT, Routine, next_stage_at, score_quiet
 from dashboard.rules.config import PlugRoutine
 from dashboard.rules.plug import routine_stage
 
@@ -36,9 +46,10 @@ class PlugReach:
 
     learned_on: date
     reference_days: int
-    usable: bool  # enough reference days for the routine to judge at all (``min_days``)
+    usable: bool  # the routine or the level test can judge at all
     weekday: tuple[float | None, ...]  # 24 values
     weekend: tuple[float | None, ...]
+    level: bool = False  # the level test judged beside the routine (its model learned, on)
 
     @property
     def median_h(self) -> float | None:
@@ -69,13 +80,32 @@ def _median(values: tuple[float | None, ...]) -> float | None:
     return None if middle == float("inf") else middle
 
 
+def _on_reports(since: datetime, at: datetime, report_min: float | None) -> datetime:
+    """The first report at or after ``at`` of a plug reporting every ``report_min`` minutes
+    since ``since`` (itself a report): the rule judges only time a plug has reported."""
+    if not report_min:
+        return at
+    step = timedelta(minutes=report_min)
+    return since + step * math.ceil((at - since) / step - 1e-9)
+
+
+def _hours(since: datetime, at: datetime) -> float:
+    return round((at - since).total_seconds() / 3600, 2)
+
+
 def first_alert_h(
-    routine: Routine, since: datetime, cfg: PlugRoutine, tz: ZoneInfo, horizon_h: float = HORIZON_H
+    routine: Routine,
+    since: datetime,
+    cfg: PlugRoutine,
+    tz: ZoneInfo,
+    horizon_h: float = HORIZON_H,
+    report_min: float | None = None,
 ) -> float | None:
     """Hours from ``since`` (the last sign of life) until the routine's score reaches 관심 with
-    no sign of life after it, to the minute the tick's scoring would find it; None when not
-    within ``horizon_h``. Jumps with ``next_stage_at`` (never late) and checks each candidate
-    with ``score_quiet``, the tick's own score."""
+    no sign of life after it, at the first report from then (``report_min``: the plug's
+    interval; None: at the minute the tick's score reaches it); None when not within
+    ``horizon_h``. Jumps with ``next_stage_at`` (never late) and checks each candidate with
+    ``score_quiet``, the tick's own score."""
     end = since + timedelta(hours=horizon_h)
     now = since
     while now <= end:
@@ -91,10 +121,59 @@ def first_alert_h(
         if due > end:
             return None
         if routine_stage(score_quiet(routine, since, due, tz, cfg.min_share), cfg) is not None:
-            return round((due - since).total_seconds() / 3600, 2)
+            return _hours(since, _on_reports(since, due, report_min))
         # Not yet: a new day (``due`` at midnight) aligns the reference days afresh; within a
         # day the figures change only at the next half-hour.
         now = due if due > now else now + timedelta(minutes=30)
+    return None
+
+
+def level_first_alert_h(
+    model: LevelModel,
+    watts: float,
+    since: datetime,
+    cfg: PlugRoutine,
+    tz: ZoneInfo,
+    horizon_h: float = HORIZON_H,
+    report_min: float | None = None,
+) -> float | None:
+    """Hours from ``since`` (a report: the last sign of life) until the level test reaches 관심
+    with every report after it at ``watts``: ``S`` from 0 over the half-hours after the one
+    holding ``since`` (as ``levels.score_levels`` runs it again from the last sign of life),
+    each stored half-hour counting for the half-hours since the one before (at most
+    ``MAX_COVER``; the first once), with the stage's support guard. The alert comes with the
+    report that brings ``S`` to ``level_h`` (``report_min``: the plug's interval; None: a report
+    at the start of every half-hour). The rule's ``min_quiet_h`` is the caller's. None when not
+    within ``horizon_h``."""
+    q = min(max(round(level_byte(watts)), 0), 254)
+    midnight = datetime.combine(since.astimezone(tz).date(), time(0), tz)
+    holding = (since - midnight) // SLOT  # the half-hour holding ``since``: not counted
+    end = since + timedelta(hours=horizon_h)
+    step = timedelta(minutes=report_min) if report_min else None
+    at = since + step if step else midnight + (holding + 1) * SLOT
+    s, run_start, previous = 0.0, None, None
+    while at <= end:
+        index = (at - midnight) // SLOT
+        report, at = at, at + (step or SLOT)
+        if index in (holding, previous):
+            continue  # a half-hour counts once, with its first report
+        weight = 1 if previous is None else min(index - previous, MAX_COVER)
+        previous = index
+        d, slot = midnight.date() + timedelta(days=index // SLOTS), index % SLOTS
+        e = model.evidence(d, slot, q)
+        if e <= -RESET:
+            s, run_start = 0.0, None
+            continue
+        s = max(0.0, s + weight * e)
+        if s == 0.0:
+            run_start = None
+            continue
+        if run_start is None:
+            run_start = index
+        if s >= cfg.level_h - 1e-9:
+            window = model.above_days(d.weekday() >= 5, run_start % SLOTS, index - run_start + 1)
+            if supported(*window):
+                return _hours(since, report)
     return None
 
 
@@ -105,24 +184,88 @@ def _next_day(after: date, weekend: bool) -> date:
     return day
 
 
-def plug_reach(routine: Routine, cfg: PlugRoutine, tz: ZoneInfo) -> PlugReach:
-    """The plug's reach for a last sign of life on the hour, every hour of the first weekday
-    and the first weekend day from the day the routine was learned for."""
-    usable = len(routine.reference_days) >= cfg.min_days
+@dataclass(frozen=True)
+class _Tests:
+    """Which of the two tests judge this plug (the rule's conditions)."""
+
+    routine: bool  # enough reference days for the routine's score (``min_days``)
+    level: bool  # a level model, a background floor and the test on in the district
+    judges: bool  # the routine on in the district and the plug no longer young
+
+    @classmethod
+    def of(cls, routine: Routine, cfg: PlugRoutine, levels: LevelModel | None) -> _Tests:
+        by_routine = len(routine.reference_days) >= cfg.min_days
+        by_level = cfg.level_enabled and levels is not None and routine.background is not None
+        young = len(routine.days) < cfg.min_days  # the rule runs no test but the ladder then
+        return cls(by_routine, by_level, cfg.enabled and not young and (by_routine or by_level))
+
+
+def judges(routine: Routine, cfg: PlugRoutine, levels: LevelModel | None = None) -> bool:
+    """Whether the routine's score or the level test judges this plug at all."""
+    return _Tests.of(routine, cfg, levels).judges
+
+
+def stop_first_alert_h(
+    routine: Routine,
+    cfg: PlugRoutine,
+    tz: ZoneInfo,
+    since: datetime,
+    levels: LevelModel | None = None,
+    fell_at: datetime | None = None,
+    report_min: float | None = None,
+) -> float | None:
+    """Hours from ``since`` (the last sign of life) to 관심 by the sooner of the routine's score
+    and, with the plug's level model (``levels``), the level test on a line at the background's
+    floor from ``fell_at`` (default ``since``: the stop is the last sign of life), on the plug's
+    reports every ``report_min`` minutes; None when neither judges or reaches it within
+    ``HORIZON_H``."""
+    tests = _Tests.of(routine, cfg, levels)
+    if not tests.judges:
+        return None
+    hours = [first_alert_h(routine, since, cfg, tz, report_min=report_min)] if tests.routine else []
+    if tests.level:
+        fell = fell_at or since
+        h = level_first_alert_h(
+            levels, routine.background.low_w, fell, cfg, tz, report_min=report_min
+        )
+        if h is not None:  # the level test too waits for min_quiet_h after the sign of life
+            hours.append(max(h + (fell - since).total_seconds() / 3600, cfg.min_quiet_h))
+    known = [h for h in hours if h is not None]
+    return min(known) if known else None
+
+
+def plug_reach(
+    routine: Routine,
+    cfg: PlugRoutine,
+    tz: ZoneInfo,
+    levels: LevelModel | None = None,
+    report_min: float | None = None,
+) -> PlugReach:
+    """The plug's reach (``stop_first_alert_h``) for a last sign of life on the hour, every
+    hour of the first weekday and the first weekend day from the day the routine was learned
+    for."""
+    tests = _Tests.of(routine, cfg, levels)
 
     def day_reach(day: date) -> tuple[float | None, ...]:
-        if not usable:
-            return tuple(None for _ in HOURS)
         return tuple(
-            first_alert_h(routine, datetime.combine(day, time(hour), tz), cfg, tz) for hour in HOURS
+            stop_first_alert_h(
+                routine,
+                cfg,
+                tz,
+                datetime.combine(day, time(hour), tz),
+                levels,
+                report_min=report_min,
+            )
+            for hour in HOURS
         )
 
     return PlugReach(
         learned_on=routine.learned_on,
         reference_days=len(routine.reference_days),
-        usable=usable,
+        usable=tests.judges,
         weekday=day_reach(_next_day(routine.learned_on, weekend=False)),
         weekend=day_reach(_next_day(routine.learned_on, weekend=True)),
+        level=tests.judges and tests.level,
     )
 
 

@@ -16,6 +16,7 @@ from dashboard.detection.reach import (
     HORIZON_H,
     PlugReach,
     first_alert_h,
+    level_first_alert_h,
     person_reach,
     plug_reach,
 )
@@ -130,10 +131,10 @@ def test_the_real_tick_raises_the_routines_alert_at_the_reach(db):
     # the TV went off at 10:00 and stays off: the last sign of life
     since = T0 - 2 * H
     reach_h = row.reach.weekday[10]  # the routine was learned for this Monday
-    assert reach_h is not None
-    for k in range(0, int(reach_h * 6) + 2):  # a reading and the tick every 10 minutes
+    for k in range(0, int(reach_h * 6) + 2):  # a reading hourly, as before; the tick every 10 min
         now = T0 + k * timedelta(minutes=10)
-        send(db, uid, [power(now, 50.0)], now)
+        if k % 6 == 0:
+            send(db, uid, [power(now, 50.0)], now)
         tick(db, now)
     with db.connect() as conn:
         alert = conn.execute(
@@ -141,8 +142,8 @@ def test_the_real_tick_raises_the_routines_alert_at_the_reach(db):
         ).one_or_none()
         assert conn.execute(select(Device.status).where(Device.id == did)).scalar() == "active"
     assert alert is not None, "no alert by the reach"
-    # the routine's 관심 at 16:30, a tick's minute: raised by the routine then, not later
-    assert (alert.evidence["basis"], reach_h) == ("routine", 6.5)
+    # the routine's 관심 at 16:30, seen with the hourly report at 17:00: the reach says 7 h
+    assert (alert.evidence["basis"], reach_h) == ("routine", 7.0)
     assert alert.opened_at == since + timedelta(hours=reach_h)
 
 
@@ -157,3 +158,58 @@ def test_a_persons_plugs_in_one_read(db):
     assert [(r.device_id, r.device_uid) for r in rows] == plugs
     # nothing learned yet: no reach, the routine on in the district
     assert all(r.reach is None and r.enabled and r.status == "active" for r in rows)
+
+
+def level_days(rng: random.Random) -> dict[date, bytes]:
+    """28 stored days of a home at 20–30 W at night and in use (100–900 W) at random
+    half-hours of the day, more often in the evening."""
+    from dashboard.detection.levels import level_byte, merge_levels
+
+    days = {}
+    for k in range(1, 29):
+        sums = {}
+        for slot in range(48):
+            busy = slot >= 14 and rng.random() < (0.7 if 36 <= slot < 46 else 0.3)
+            watts = rng.uniform(100, 900) if busy else rng.uniform(20, 30)
+            sums[slot] = (level_byte(watts), 1)
+        days[LEARNED - timedelta(days=k)] = merge_levels(None, sums)
+    return days
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("report_min", [None, 10, 60])
+def test_the_level_reach_is_the_rules_own_level_test(seed, report_min):
+    """The product's ``score_levels`` and support guard, run at every report of a line at the
+    floor after the last sign of life, first reach 관심 at the report the reach names."""
+    from dashboard.detection.levels import learn_levels, level_byte, merge_levels, score_levels
+    from dashboard.rules.plug import level_supported
+
+    rng = random.Random(seed)
+    days = level_days(rng)
+    model = learn_levels(days, LEARNED)
+    assert model is not None
+    floor = 22.0
+    since = datetime.combine(LEARNED, time(rng.randrange(24), rng.choice([0, 5, 40])), LOCAL_TZ)
+    step = timedelta(minutes=report_min or 30)
+    first = since + step if report_min else since.replace(minute=30 * (since.minute // 30)) + step
+    stored = dict(days)
+
+    def store(at: datetime, watts: float) -> None:
+        local = at.astimezone(LOCAL_TZ)
+        slot = local.hour * 2 + local.minute // 30
+        stored[local.date()] = merge_levels(
+            stored.get(local.date()), {slot: (level_byte(watts), 1)}
+        )
+
+    store(since, 400.0)  # the sign of life itself
+    expected = None
+    at = first
+    while at <= since + timedelta(hours=HORIZON_H):
+        store(at, floor)
+        level = score_levels(model, stored, at, LOCAL_TZ, since)
+        if level.s >= CFG.level_h - 1e-9 and level_supported(model, level, at):
+            expected = (at - since).total_seconds() / 3600
+            break
+        at += step
+    got = level_first_alert_h(model, floor, since, CFG, LOCAL_TZ, report_min=report_min)
+    assert got == (pytest.approx(expected, abs=0.01) if expected is not None else None)
