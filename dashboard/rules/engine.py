@@ -26,7 +26,12 @@ from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.due import basis, device_due
 from dashboard.rules.evaluate import evaluate_device
 from dashboard.rules.facts import enrich, load_facts_by_id, routine_quiet, with_history
-from dashboard.rules.household import lendable_signs, sibling_plugs, with_person_activity
+from dashboard.rules.household import (
+    lendable_signs,
+    lenders,
+    sibling_plugs,
+    with_person_activity,
+)
 from dashboard.rules.lifecycle import Changes, apply_decisions
 from dashboard.rules.model import DeviceFacts, Reading
 from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, plug_ladder, still_threshold
@@ -81,7 +86,8 @@ def _evaluate(
     facts, siblings = list(facts), sibling_plugs(conn, facts)
     if siblings:
         facts += load_facts_by_id(conn, siblings)
-    lent = lendable_signs(conn, facts, th)
+    lending = lenders(conn, facts, th)
+    lent = lendable_signs(facts, lending)
     enriched, readings = enrich(conn, with_person_activity(facts, lent), th, now)
     # Each device with its district's thresholds (the city's where the district has none).
     decided = {
@@ -99,7 +105,8 @@ def _evaluate(
             f, th.for_region(f.region_code), now, readings.get(f.device_id, ())
         )
     items = [(by_id[i], d) for i, decisions in decided.items() for d in decisions]
-    changes = apply_decisions(conn, items, now)
+    # (a sign of life another plug of the person commits meanwhile makes a decision stale)
+    changes = apply_decisions(conn, items, now, lending)
     if changes.devices:
         # A person's alert is shared by their devices: the others judge it again next tick.
         judge_again(conn, recipient_ids=[by_id[i].recipient_id for i in changes.devices])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -63,16 +63,37 @@ def sibling_plugs(conn: Connection, facts: Sequence[DeviceFacts]) -> list[int]:
     return sorted(found - known)
 
 
-def lendable_signs(
-    conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds
-) -> dict[int, datetime]:
-    """Device id → its last sign of life, where that may stand for its person's on their other
-    plugs: only plugs whose signs of life are judged against a learned background (a new
-    plug's every fridge cycle, sunrise and dusk is "a sign of life" until its third night, its
-    light's until its course is learned: lent, they restarted the other plug's spell every
-    hour and a collapse was never raised) and given since the plug came to this person (a plug
-    moved from someone else brings their last sign of life). Only plugs of people with several
-    plugs among ``facts`` are looked up (two indexed reads; nothing for anyone else)."""
+@dataclass(frozen=True)
+class Lender:
+    """A plug whose signs of life may stand for its person's on their other plugs, and which
+    (:func:`lenders`): one judged against its learned background (from ``since``, a Seoul
+    day), with its light's ``course`` learned if it reads light, given since it came to this
+    person (``assigned_at``, None where not recorded)."""
+
+    recipient_id: int
+    since: date
+    course: bool
+    assigned_at: datetime | None
+
+    def lends(self, sign: datetime, reads_lux: bool) -> bool:
+        """Whether the sign of life ``sign`` (of a plug reading light or not) is lent."""
+        if sign.astimezone(LOCAL_TZ).date() < self.since:
+            return False  # judged by the margins alone then
+        if reads_lux and not self.course:
+            return False  # its light changes are not judged against daylight yet
+        return self.assigned_at is None or sign >= self.assigned_at  # else someone else's
+
+
+def lenders(conn: Connection, facts: Sequence[DeviceFacts], th: Thresholds) -> dict[int, Lender]:
+    """Device id → :class:`Lender`, for the plugs among ``facts`` whose signs of life may stand
+    for their person's on their other plugs: only plugs whose signs of life are judged against
+    a learned background (a new plug's every fridge cycle, sunrise and dusk is "a sign of life"
+    until its third night, its light's until its course is learned: lent, they restarted the
+    other plug's spell every hour and a collapse was never raised) and given since the plug
+    came to this person (a plug moved from someone else brings their last sign of life), in a
+    district whose routine tests are on. Only plugs of people with several plugs among
+    ``facts`` are looked up (two indexed reads; nothing for anyone else). Kept for the
+    lifecycle's check for a sign of life committed during a tick (``lifecycle._moved_on``)."""
     count: dict[int, int] = defaultdict(int)
     for f in facts:
         if f.type_code == PLUG and f.recipient_id:
@@ -81,8 +102,8 @@ def lendable_signs(
         f
         for f in facts
         if f.type_code == PLUG
-        and count.get(f.recipient_id or 0, 0) > 1
-        and f.last_activity_at is not None
+        and f.recipient_id is not None
+        and count.get(f.recipient_id, 0) > 1
         and th.for_region(f.region_code).plug_routine.enabled
     ]
     if not shared:
@@ -90,18 +111,25 @@ def lendable_signs(
     ids = [f.device_id for f in shared]
     judged = _judged_since(conn, ids)
     assigned = _assigned_at(conn, ids)
-    out: dict[int, datetime] = {}
+    out: dict[int, Lender] = {}
     for f in shared:
-        sign = f.last_activity_at
         since, course = judged.get(f.device_id, (None, False))
-        if since is None or sign.astimezone(LOCAL_TZ).date() < since:
-            continue  # judged by the margins alone then
-        if f.last_lux is not None and not course:
-            continue  # its light changes are not judged against daylight yet
-        at = assigned.get(f.device_id)
-        if at is not None and sign < at:
-            continue  # someone else's
-        out[f.device_id] = sign
+        if since is not None and f.recipient_id is not None:
+            out[f.device_id] = Lender(f.recipient_id, since, course, assigned.get(f.device_id))
+    return out
+
+
+def lendable_signs(
+    facts: Sequence[DeviceFacts], lending: Mapping[int, Lender]
+) -> dict[int, datetime]:
+    """Device id → its last sign of life, where that may stand for its person's on their other
+    plugs (``lending``: :func:`lenders`)."""
+    out: dict[int, datetime] = {}
+    for f in facts:
+        lender = lending.get(f.device_id)
+        sign = f.last_activity_at
+        if lender is not None and sign is not None and lender.lends(sign, f.last_lux is not None):
+            out[f.device_id] = sign
     return out
 
 

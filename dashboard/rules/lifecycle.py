@@ -8,7 +8,8 @@ raced with an operator's action is skipped and re-judged on the next tick, never
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,7 @@ from dashboard.db.inlist import bound_values, in_bound, in_values
 from dashboard.db.prebuilt import prebuilt
 from dashboard.db.schema import Alert, AuditLog, DeviceState, NotificationOutbox
 from dashboard.detection.explain import explain_plug
-from dashboard.rules.household import later, one_per_person, shared_keys
+from dashboard.rules.household import Keyed, Lender, later, one_per_person, shared_keys
 from dashboard.rules.model import (
     FOLLOWING_RULES,
     STAGE_RANK,
@@ -164,9 +165,14 @@ def _open_alerts(
 
 
 def apply_decisions(
-    conn: Connection, items: Sequence[tuple[DeviceFacts, Decision]], now: datetime
+    conn: Connection,
+    items: Sequence[tuple[DeviceFacts, Decision]],
+    now: datetime,
+    lending: Mapping[int, Lender] | None = None,
 ) -> Changes:
-    """Turn rule decisions into alert rows; returns what changed."""
+    """Turn rule decisions into alert rows; returns what changed. ``lending``: the plugs of
+    ``items``' people whose signs of life are lent to their other plugs (``household.lenders``),
+    whose signs of life committed meanwhile make a person's plug decision stale."""
     changes = Changes()
     keyed = [(dedup_key(d.rule, f.recipient_id, f.device_id), f, d) for f, d in items]
     # A person with several plugs: their one alert, whichever plug opened it, gets one decision.
@@ -177,15 +183,16 @@ def apply_decisions(
     # A cleared condition without an open alert needs nothing: most devices, most of the time.
     keyed = [(k, f, d) for k, f, d in keyed if d.stage is not None or k in current]
     to_open = [(k, f, d) for k, f, d in keyed if d.stage is not None and k not in current]
-    stale = _moved_on(conn, [f for _k, f, _d in to_open])
+    stale = _moved_on(conn, to_open, lending or {})
     if stale:
         # The device reported after its facts were read (an ingest transaction committed
-        # during this tick): the decision may be about a condition that event already ended,
-        # and ingest may just have closed that very alert. Opening it would reopen a closed
-        # alert and notify for nothing; the next tick judges the device on the new facts.
-        to_open = [(k, f, d) for k, f, d in to_open if f.device_id not in stale]
-        changes.retry |= stale
-        keyed = [(k, f, d) for k, f, d in keyed if k in current or f.device_id not in stale]
+        # during this tick), or another plug of its person gave a sign of life it lends: the
+        # decision may be about a condition that event already ended, and ingest may just have
+        # closed that very alert. Opening it would reopen a closed alert and notify for
+        # nothing; the next tick judges the device on the new facts.
+        to_open = [(k, f, d) for k, f, d in to_open if (k, f.device_id) not in stale]
+        changes.retry |= {device_id for _k, device_id in stale}
+        keyed = [(k, f, d) for k, f, d in keyed if k in current or (k, f.device_id) not in stale]
     audit: list[dict[str, Any]] = []
     opened_ids = _open(conn, to_open, now, changes, audit)
     if len(opened_ids) < len(to_open):
@@ -314,29 +321,55 @@ def _holding(evidence: dict) -> str | None:
     return evidence.get("held_by") or (basis if basis in HOLDING_BASES else None)
 
 
-def _moved_on(conn: Connection, facts: Sequence[DeviceFacts]) -> set[int]:
-    """Devices whose committed ``last_seen_at`` is newer than in their ``facts``.
+def _moved_on(
+    conn: Connection, to_open: Sequence[Keyed], lending: Mapping[int, Lender]
+) -> set[tuple[str, int]]:
+    """The (dedup key, device id) of ``to_open`` whose device's committed ``last_seen_at`` is
+    newer than in its facts, or, for a person's plug rule, where another plug of the person
+    committed a sign of life it lends (``lending``, ``household.Lender``) later than the
+    person's latest sign of life the facts hold: the decision's spell has ended.
 
     In the transaction that stored an event (ingest) the facts are read after the event, so
     nothing has moved on. A tick sees here what ingest committed since it read its facts: on
     PostgreSQL (read committed) and on SQLite (the driver begins the transaction at the first
-    write, so the tick's reads see every commit before it).
+    write, so the tick's reads see every commit before it). One read by primary key of the
+    devices and their people's lending plugs, whatever the batch.
     """
-    if not facts:
+    if not to_open:
         return set()
+    people: dict[int, list[int]] = defaultdict(list)
+    for device_id, lender in lending.items():
+        people[lender.recipient_id].append(device_id)
+    seen = {f.device_id: f.last_seen_at for _k, f, _d in to_open}
+    others = {
+        (k, f.device_id): [i for i in people.get(f.recipient_id or 0, ()) if i != f.device_id]
+        for k, f, d in to_open
+        if d.rule == PLUG_RULE and f.recipient_id is not None
+    }
     st = DeviceState.__table__
-    seen = {f.device_id: f.last_seen_at for f in facts}
-    moved: set[int] = set()
+    ids = sorted(set(seen).union(*others.values()))
     rows = conn.execute(
-        select(st.c.device_id, st.c.last_seen_at).where(
-            in_values(conn, st.c.device_id, sorted(seen))
+        select(st.c.device_id, st.c.last_seen_at, st.c.last_activity_at, st.c.last_lux).where(
+            in_values(conn, st.c.device_id, ids)
         )
     )
-    for device_id, last_seen in rows:
-        known = seen[device_id]
+    moved: set[int] = set()
+    signs: dict[int, datetime] = {}
+    for device_id, last_seen, sign, lux in rows:
+        known = seen.get(device_id, last_seen)  # another plug of a person's: its sign alone
         if last_seen is not None and (known is None or as_utc(last_seen) > as_utc(known)):
             moved.add(device_id)
-    return moved
+        lender = lending.get(device_id)
+        if sign is not None and lender is not None and lender.lends(as_utc(sign), lux is not None):
+            signs[device_id] = as_utc(sign)
+    stale = {(k, f.device_id) for k, f, _d in to_open if f.device_id in moved}
+    for k, f, _d in to_open:
+        # the person's latest sign of life as the decision saw it (none: any sign is later)
+        read = [as_utc(at) for at in (f.last_activity_at, f.person_active_at) if at is not None]
+        lent = [signs[i] for i in others.get((k, f.device_id), ()) if i in signs]
+        if lent and (not read or max(lent) > max(read)):
+            stale.add((k, f.device_id))
+    return stale
 
 
 def _open(conn, to_open, now, changes: Changes, audit: list) -> dict[str, int]:
