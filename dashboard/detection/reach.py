@@ -136,6 +136,7 @@ def level_first_alert_h(
     tz: ZoneInfo,
     horizon_h: float = HORIZON_H,
     report_min: float | None = None,
+    min_quiet_h: float = 0.0,
 ) -> float | None:
     """Hours from ``since`` (a report: the last sign of life) until the level test reaches 관심
     with every report after it at ``watts``: ``S`` from 0 over the half-hours after the one
@@ -143,38 +144,49 @@ def level_first_alert_h(
     each stored half-hour counting for the half-hours since the one before (at most
     ``MAX_COVER``; the first once), with the stage's support guard. The alert comes with the
     report that brings ``S`` to ``level_h`` (``report_min``: the plug's interval; None: a report
-    at the start of every half-hour). The rule's ``min_quiet_h`` is the caller's. None when not
-    within ``horizon_h``."""
+    at the start of every half-hour). The rule judges the test only once the spell has lasted
+    ``min_quiet_h``, on ``S`` at the last report then (``S`` may have fallen back by then):
+    such an alert comes at that moment. None when not within ``horizon_h``."""
     q = min(max(round(level_byte(watts)), 0), 254)
     midnight = datetime.combine(since.astimezone(tz).date(), time(0), tz)
     holding = (since - midnight) // SLOT  # the half-hour holding ``since``: not counted
     end = since + timedelta(hours=horizon_h)
+    gate = since + timedelta(hours=min_quiet_h)
     step = timedelta(minutes=report_min) if report_min else None
-    at = since + step if step else midnight + (holding + 1) * SLOT
     s, run_start, previous = 0.0, None, None
-    while at <= end:
-        index = (at - midnight) // SLOT
-        report, at = at, at + (step or SLOT)
-        if index in (holding, previous):
-            continue  # a half-hour counts once, with its first report
+    met = False  # S at the last report before the gate reaches 관심, supported
+    index = holding
+    while True:
+        index += 1
+        # Only a half-hour's first report moves S (the line holds the same level): from one
+        # half-hour to the next, not report by report (a plug read every second has 259,200
+        # reports in 72 h).
+        start = midnight + index * SLOT
+        report = _on_reports(since, start, report_min) if step else start
+        if report > end:
+            return _hours(since, gate) if met and gate <= end else None
+        if report >= start + SLOT:
+            continue  # no report in this half-hour: nothing stored
+        if report > gate and met:
+            return _hours(since, gate)  # the rule's first judgement, on the report before
         weight = 1 if previous is None else min(index - previous, MAX_COVER)
         previous = index
         d, slot = midnight.date() + timedelta(days=index // SLOTS), index % SLOTS
         e = model.evidence(d, slot, q)
         if e <= -RESET:
-            s, run_start = 0.0, None
+            s, run_start, met = 0.0, None, False
             continue
         s = max(0.0, s + weight * e)
         if s == 0.0:
-            run_start = None
+            run_start, met = None, False
             continue
         if run_start is None:
             run_start = index
-        if s >= cfg.level_h - 1e-9:
-            window = model.above_days(d.weekday() >= 5, run_start % SLOTS, index - run_start + 1)
-            if supported(*window):
-                return _hours(since, report)
-    return None
+        met = s >= cfg.level_h - 1e-9 and supported(
+            *model.above_days(d.weekday() >= 5, run_start % SLOTS, index - run_start + 1)
+        )
+        if met and report >= gate:
+            return _hours(since, report)
 
 
 def _next_day(after: date, weekend: bool) -> date:
@@ -225,11 +237,19 @@ def stop_first_alert_h(
     hours = [first_alert_h(routine, since, cfg, tz, report_min=report_min)] if tests.routine else []
     if tests.level:
         fell = fell_at or since
+        before = (fell - since).total_seconds() / 3600
         h = level_first_alert_h(
-            levels, routine.background.low_w, fell, cfg, tz, report_min=report_min
+            levels,
+            routine.background.low_w,
+            fell,
+            cfg,
+            tz,
+            horizon_h=HORIZON_H - before,
+            report_min=report_min,
+            min_quiet_h=max(cfg.min_quiet_h - before, 0.0),  # from the sign of life
         )
-        if h is not None:  # the level test too waits for min_quiet_h after the sign of life
-            hours.append(max(h + (fell - since).total_seconds() / 3600, cfg.min_quiet_h))
+        if h is not None:
+            hours.append(h + before)
     known = [h for h in hours if h is not None]
     return min(known) if known else None
 
