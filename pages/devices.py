@@ -23,6 +23,7 @@ from dashboard.ui.components import (
 from dashboard.ui.data import load
 from dashboard.ui.device_actions import device_actions, register_section
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.reach_panel import PLUG, device_reach
 from dashboard.ui.roster_import import import_section
 from dashboard.ui.safe_text import md_escape
 from queries.filters import programs
@@ -34,6 +35,7 @@ from queries.roster import (
     device_dongs,
     device_list,
     device_types,
+    person_by_ref,
     vendors,
 )
 
@@ -204,6 +206,10 @@ else:
                         "dispatches": "history.dispatch_count",
                     },
                 )
+        if device["type_code"] == PLUG:
+            ref = device["external_ref"]
+            person = load(person_by_ref, ref) if isinstance(ref, str) else None
+            device_reach(int(device["id"]), person, device["region_code"])
         device_actions(device)
 
 st.divider()

@@ -337,13 +337,14 @@ __all__ = [
 ]
 
 
-def render(chart: alt.TopLevelMixin, extra: int = 90) -> None:
-    """Show a chart at its own height plus room for legend and axes.
+def render(chart: alt.TopLevelMixin, extra: int = 90, height: int | None = None) -> None:
+    """Show a chart at its own height (``height`` for one without, a facet or a concat) plus
+    room for legend and axes.
 
     Streamlit's default ``height="content"`` collapses charts with a top legend to a sliver
     (seen on 1.67), so the height is always given explicitly.
     """
-    height = getattr(chart, "height", None)
+    height = height if height is not None else getattr(chart, "height", None)
     height = height if isinstance(height, int) else 300
     chart = localize(chart, current_lang())
     if projector_on():  # legible from the back of a council room

@@ -37,6 +37,7 @@ from dashboard.ui.person_actions import (
     settings_form,
     show_flash,
 )
+from dashboard.ui.reach_panel import person_reach_table
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.slow_risk import slow_risk_badge
 from queries.recipients import personal_data, recipient_card, staff_notes
@@ -287,6 +288,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         revealed = _facts(user, person)
+        person_reach_table(int(person["id"]))
     with right:
         _home(user, person, tiles)
         geofence_section(user, person, tiles)
