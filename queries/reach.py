@@ -13,7 +13,7 @@ from sqlalchemy import Connection, func, select
 
 from dashboard.db.schema import CareRecipient, Device, DeviceDaily, DeviceRoutine, Region
 from dashboard.detection.levels import LevelModel
-from dashboard.detection.reach import PlugReach, plug_reach
+from dashboard.detection.reach import PlugReach, idle_line, plug_reach
 from dashboard.detection.records import load_routines
 from dashboard.rules.config import current_thresholds
 from dashboard.settings import LOCAL_TZ
@@ -36,12 +36,12 @@ def plug_reaches(
     conn: Connection, *, device_id: int | None = None, recipient_id: int | None = None
 ) -> list[PlugReachRow]:
     """The reach of one plug (``device_id``) or of every plug of a person now
-    (``recipient_id``: active ones first, then by id)."""
+    (``recipient_id``: active ones first, then by id), with the person's own ladder."""
     if (device_id is None) == (recipient_id is None):
         raise ValueError("give device_id or recipient_id")
     d, r = Device.__table__, CareRecipient.__table__
     stmt = (
-        select(d.c.id, d.c.device_uid, d.c.status, Region.code)
+        select(d.c.id, d.c.device_uid, d.c.status, Region.code, r.c.no_change_hours)
         .select_from(d)
         .outerjoin(r, r.c.id == d.c.recipient_id)
         .outerjoin(Region, Region.id == func.coalesce(r.c.region_id, d.c.region_id))
@@ -53,18 +53,32 @@ def plug_reaches(
     ids = [row.id for row in rows]
     routines = load_routines(conn, ids)
     models = _level_models(conn, ids)
-    intervals = _report_minutes(conn, {i: r.learned_on for i, r in routines.items()})
     th = current_thresholds()
+    window = max((th.for_region(row.code).plug_routine.window_days for row in rows), default=0)
+    daily = _window_days(conn, {i: r.learned_on for i, r in routines.items()}, window)
     out = []
     for row in rows:
-        cfg = th.for_region(row.code).plug_routine
+        local = th.for_region(row.code)
         routine = routines.get(row.id)
         reach = None
         if routine is not None:
+            days = daily.get(row.id, [])
             reach = plug_reach(
-                routine, cfg, LOCAL_TZ, models.get(row.id), report_min=intervals.get(row.id)
+                routine,
+                local,
+                LOCAL_TZ,
+                models.get(row.id),
+                report_min=_report_minutes(days, routine.learned_on),
+                idle=idle_line(
+                    {day: levels for day, _n, levels in days},
+                    routine,
+                    local.plug_routine.window_days,
+                ),
+                no_change_hours=row.no_change_hours,
             )
-        out.append(PlugReachRow(row.id, row.device_uid, row.status, reach, cfg.enabled))
+        out.append(
+            PlugReachRow(row.id, row.device_uid, row.status, reach, local.plug_routine.enabled)
+        )
     return out
 
 
@@ -81,30 +95,39 @@ def _level_models(conn: Connection, ids: list[int]) -> dict[int, LevelModel]:
     return {device_id: LevelModel.from_bytes(bytes(blob)) for device_id, blob in rows}
 
 
-INTERVAL_DAYS = 7  # the reporting interval from the last week's readings
+Day = tuple[date, int, bytes | None]  # (day, power readings, level_slots)
 
 
-def _report_minutes(conn: Connection, learned: dict[int, date]) -> dict[int, float]:
-    """Each plug's usual minutes between two power readings: a day over the median number of
-    readings of the last ``INTERVAL_DAYS`` days it reported before its routine was learned
-    (``learned``: device → that day). The rule judges only reported time, so an hourly plug
-    raises up to an hour later."""
+def _window_days(conn: Connection, learned: dict[int, date], window: int) -> dict[int, list[Day]]:
+    """Each plug's stored days of the ``window`` days before the day its routine was learned
+    for (``learned``: device → that day)."""
     if not learned:
         return {}
     daily = DeviceDaily.__table__
     rows = conn.execute(
-        select(daily.c.device_id, daily.c.day, daily.c.watts_n).where(
+        select(daily.c.device_id, daily.c.day, daily.c.watts_n, daily.c.level_slots).where(
             daily.c.device_id.in_(list(learned)),
-            daily.c.day >= min(learned.values()) - timedelta(days=INTERVAL_DAYS),
+            daily.c.day >= min(learned.values()) - timedelta(days=window),
             daily.c.day < max(learned.values()),
-            daily.c.watts_n > 0,
         )
     )
-    counts: dict[int, list[int]] = {}
-    for device_id, day, n in rows:
-        if learned[device_id] - timedelta(days=INTERVAL_DAYS) <= day < learned[device_id]:
-            counts.setdefault(device_id, []).append(int(n))
-    return {
-        device_id: min(MINUTES_PER_DAY / statistics.median(ns), MAX_INTERVAL_MIN)
-        for device_id, ns in counts.items()
-    }
+    out: dict[int, list[Day]] = {}
+    for device_id, day, n, levels in rows:
+        if learned[device_id] - timedelta(days=window) <= day < learned[device_id]:
+            out.setdefault(device_id, []).append((day, int(n or 0), levels))
+    return out
+
+
+INTERVAL_DAYS = 7  # the reporting interval from the last week's readings
+
+
+def _report_minutes(days: list[Day], learned_on: date) -> float | None:
+    """The plug's usual minutes between two power readings: a day over the median number of
+    readings of the last ``INTERVAL_DAYS`` days it reported before its routine was learned.
+    The rule judges only reported time, so an hourly plug raises up to an hour later."""
+    counts = [
+        n for day, n, _levels in days if n > 0 and day >= learned_on - timedelta(days=INTERVAL_DAYS)
+    ]
+    if not counts:
+        return None
+    return min(MINUTES_PER_DAY / statistics.median(counts), MAX_INTERVAL_MIN)

@@ -6,13 +6,14 @@ evaluation's labelled stops against what ``evaluate-detection`` measured with th
 ``EVAL.json`` is ``evaluate-detection --json`` of the same part and seed. Each stop's labelled
 copy up to the first reading after the onset is read in process as ingest and the nightly
 learning read it (``departs`` against the background learned at each Seoul midnight from the
-28 nights before, light changes against the light's course learned then, activity bits and
-level bytes per day, ``learn_routine`` and ``learn_levels`` at that midnight: the in-process
-model of ``scripts/levels_harness.py``). The routine and level model of that day give the
-predicted first alert (``stop_first_alert_h`` from the last sign of life up to that reading,
-on the recording's reading interval), less the time already quiet at the onset, set beside
-the replay's measured first alert (every test of the rule, the product's ingest).
-docs/detection.md, "How soon a stop would be noticed".
+28 nights before, light changes against the light's course learned then; per day the activity
+bits, the half-hours with a change beyond the fixed margins and the level bytes;
+``learn_routine`` and ``learn_levels`` at that midnight: the in-process model of
+``scripts/levels_harness.py``). The routine and level model of that day give the predicted
+first alert (``stop_first_alert_h`` from the last sign of life up to that reading, the line
+falling to the home's idle line there, on the recording's reading interval), less the time
+already quiet at the onset, set beside the replay's measured first alert (every test of the
+rule, the product's ingest). docs/detection.md, "How soon a stop would be noticed".
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 from dashboard.detection.background import departs, learn_background
 from dashboard.detection.levels import LevelModel, learn_levels, level_byte, merge_levels
 from dashboard.detection.light import NO_LIGHT, learn_light_course, light_departs, lux_byte
-from dashboard.detection.reach import judges, stop_first_alert_h
+from dashboard.detection.reach import idle_line, judges, stop_first_alert_h
 from dashboard.detection.routine import Routine, learn_routine
 from dashboard.evaluation.commands import SEED, build_corpus
 from dashboard.evaluation.datasets import DEFAULT_ROOT, Trace
@@ -45,9 +46,9 @@ TICK_H = 10 / 60  # the replay's tick
 
 def routines_and_activity(
     trace: Trace,
-) -> tuple[dict[int, tuple[Routine, LevelModel | None]], np.ndarray]:
-    """The routine and level model learned at each Seoul midnight (by local day number) and,
-    per reading, the last sign of life up to it (epoch seconds)."""
+) -> tuple[dict[int, tuple[Routine, LevelModel | None]], np.ndarray, dict[date, bytes]]:
+    """The routine and level model learned at each Seoul midnight (by local day number), per
+    reading the last sign of life up to it (epoch seconds), and the stored level days."""
     th = current_thresholds()
     margin, lux_margin = th.plug_no_change.power_margin_w, th.plug_no_change.lux_margin
     cfg = th.plug_routine
@@ -55,6 +56,7 @@ def routines_and_activity(
     local = ts + SEOUL
     dayn, slot = local // DAY, (local % DAY) // 1800
     bits: dict[date, int] = {}
+    changed: dict[date, int] = {}  # half-hours with a change beyond the fixed margins
     nights: dict[int, list[float]] = {}
     routines: dict[int, Routine] = {}
     last_act = np.zeros(len(ts), dtype=np.int64)
@@ -82,11 +84,13 @@ def routines_and_activity(
                 background=bg,
                 background_since=bg_since if bg is not None else None,
                 min_days=cfg.min_days,
+                changes=changed,
             )
             levels = learn_levels(level_days, today, cfg.window_days, cfg.min_days)
             routines[d] = (routine, levels)
         w = float(watts[i])
         active = prev_w is not None and departs(prev_w, w, margin, bg)
+        fixed = prev_w is not None and departs(prev_w, w, margin, None)
         at = datetime.fromtimestamp(int(ts[i]), UTC)
         if lux is not None:  # as ingest judges light: daylight's course is no sign of life
             lv = float(lux[i])
@@ -94,6 +98,7 @@ def routines_and_activity(
                 prev_lux, prev_at, lv, at, lux_margin, course
             )
             active = active or lit
+            fixed = fixed or (prev_lux is not None and abs(lv - prev_lux) > lux_margin)
             hours = light_days.setdefault(d, bytearray([NO_LIGHT] * 24))
             hour = int(slot[i]) // 2
             hours[hour] = min(hours[hour], lux_byte(lv))
@@ -107,10 +112,11 @@ def routines_and_activity(
         day = EPOCH + timedelta(days=d)
         level_days[day] = merge_levels(level_days.get(day), {int(slot[i]): (level_byte(w), 1)})
         bits[day] = bits.get(day, 0) | ((1 << int(slot[i])) if active else 0)
+        changed[day] = changed.get(day, 0) | ((1 << int(slot[i])) if active or fixed else 0)
         if active:
             act = int(ts[i])
         last_act[i] = act
-    return routines, last_act
+    return routines, last_act, level_days
 
 
 def _utc(epoch: int) -> datetime:
@@ -122,23 +128,30 @@ def predicted_h(case) -> tuple[float | None, bool]:
     test judges; whether a test judges). The spell starts at the last sign of life up to the
     first reading after the onset (the fall to the standby is one when it departs from the
     background, as a person switching off makes one), on the recording's reading interval."""
-    cfg = current_thresholds().plug_routine
+    th = current_thresholds()
     trace, onset = case.trace, int(case.onset)
-    routines, last_act = routines_and_activity(trace)
+    routines, last_act, level_days = routines_and_activity(trace)
     i = min(int(np.searchsorted(trace.ts, onset)), len(trace.ts) - 1)
     learned = routines.get(int((int(trace.ts[i]) + SEOUL) // DAY))
     if learned is None:
         return None, False
     routine, levels = learned
-    if not judges(routine, cfg, levels):
-        return None, False
     since = int(last_act[i])
+    idle = idle_line(level_days, routine, th.plug_routine.window_days)
     h = stop_first_alert_h(
-        routine, cfg, LOCAL_TZ, _utc(since), levels, report_min=trace.step_s / 60
+        routine,
+        th,
+        LOCAL_TZ,
+        _utc(since),
+        levels,
+        report_min=trace.step_s / 60,
+        idle=idle,
+        fell_at=_utc(int(trace.ts[i])),  # the line was the person's until the stop
     )
+    usable = judges(routine, th.plug_routine, levels)
     if h is None:
-        return None, True
-    return max(h - (onset - since) / HOUR, 0.0), True
+        return None, usable
+    return max(h - (onset - since) / HOUR, 0.0), usable
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,36 +1,47 @@
 """How soon a plug would notice a sudden stop: for a last sign of life at each hour of a weekday
-and of a weekend day, the hours until the routine's score or the level test reaches 관심 if
-nothing follows and the line stays at the home's night floor (the scores, the thresholds and the
-arithmetic the rule tick uses: ``score_quiet``, ``next_stage_at``, ``rules.plug.routine_stage``;
-the level test's evidence table, reset and support guard).
+and of a weekend day, the hours until the rule reaches 관심 if nothing follows and the line
+then does what this home's line does with nobody using it (its idle level at each half-hour,
+``idle_line``): the soonest of the routine's score, the level test, the stillness test and the
+person's fixed ladder, each with the rule's own functions and thresholds (``score_quiet``,
+``next_stage_at``, ``rules.plug.routine_stage``; the level test's evidence table, weights,
+reset, support guard and ``min_quiet_h``; ``still_threshold_h``; ``plug_ladder``), on the plug's
+reports (the rule judges only reported time).
 
-It is what those two tests promise for this home, learned from its own last days: the stillness
-and run tests can only raise sooner, and where neither reaches 관심 the fixed ladder (24 / 36 /
-48 h on a line that stays flat) and the safety net decide. A plug whose reach is slow at most
-hours of the day sees its person rarely (an appliance used now and then, a whole-home meter
-whose background hides the person): the control centre learns it here, not from a stop found a
-day late.
+A plug whose reach is slow at most hours of the day sees its person rarely (an appliance used
+now and then, a whole-home meter whose background hides the person): the control centre learns
+it here, not from a stop found a day late. It holds the routine and the level model learned for
+the stop's day; over midnight the rule learns both again (docs/detection.md says by how much
+that moved it), and an appliance that keeps cycling after the stop makes it later.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
+from dashboard.detection.background import departs
 from dashboard.detection.levels import (
     MAX_COVER,
+    NO_LEVEL,
     RESET,
     SLOTS,
     LevelModel,
+    byte_watts,
+    day_levels,
     level_byte,
     supported,
 )
 from dashboard.detection.routine import SLOT, Routine, next_stage_at, score_quiet
-from dashboard.rules.config import PlugRoutine
-from dashboard.rules.plug import routine_stage
+from dashboard.detection.stillness import still_threshold_h
+from dashboard.rules.config import PlugRoutine, Thresholds
+from dashboard.rules.plug import plug_ladder, routine_stage
 
 HORIZON_H = 72.0  # beyond it the safety net's 관심 (48–72 h) has come in every home
 HOURS = tuple(range(24))
@@ -130,7 +141,7 @@ def first_alert_h(
 
 def level_first_alert_h(
     model: LevelModel,
-    watts: float,
+    line: float | Sequence[float],
     since: datetime,
     cfg: PlugRoutine,
     tz: ZoneInfo,
@@ -139,15 +150,17 @@ def level_first_alert_h(
     min_quiet_h: float = 0.0,
 ) -> float | None:
     """Hours from ``since`` (a report: the last sign of life) until the level test reaches 관심
-    with every report after it at ``watts``: ``S`` from 0 over the half-hours after the one
-    holding ``since`` (as ``levels.score_levels`` runs it again from the last sign of life),
-    each stored half-hour counting for the half-hours since the one before (at most
-    ``MAX_COVER``; the first once), with the stage's support guard. The alert comes with the
-    report that brings ``S`` to ``level_h`` (``report_min``: the plug's interval; None: a report
-    at the start of every half-hour). The rule judges the test only once the spell has lasted
-    ``min_quiet_h``, on ``S`` at the last report then (``S`` may have fallen back by then):
-    such an alert comes at that moment. None when not within ``horizon_h``."""
-    q = min(max(round(level_byte(watts)), 0), 254)
+    with every report after it on ``line`` (watts, or 48 watts by half-hour of the day): ``S``
+    from 0 over the half-hours after the one holding ``since`` (as ``levels.score_levels`` runs
+    it again from the last sign of life), each stored half-hour counting for the half-hours
+    since the one before (at most ``MAX_COVER``; the first once), with the stage's support
+    guard. The alert comes with the report that brings ``S`` to ``level_h`` (``report_min``: the
+    plug's interval; None: a report at the start of every half-hour). The rule judges the test
+    only once the spell has lasted ``min_quiet_h``, on ``S`` at the last report then (``S`` may
+    have fallen back by then): such an alert comes at that moment. None when not within
+    ``horizon_h``."""
+    levels = [line] * SLOTS if isinstance(line, int | float) else list(line)
+    q = [min(max(round(level_byte(w)), 0), 254) for w in levels]
     midnight = datetime.combine(since.astimezone(tz).date(), time(0), tz)
     holding = (since - midnight) // SLOT  # the half-hour holding ``since``: not counted
     end = since + timedelta(hours=horizon_h)
@@ -172,7 +185,7 @@ def level_first_alert_h(
         weight = 1 if previous is None else min(index - previous, MAX_COVER)
         previous = index
         d, slot = midnight.date() + timedelta(days=index // SLOTS), index % SLOTS
-        e = model.evidence(d, slot, q)
+        e = model.evidence(d, slot, q[slot])
         if e <= -RESET:
             s, run_start, met = 0.0, None, False
             continue
@@ -198,18 +211,20 @@ def _next_day(after: date, weekend: bool) -> date:
 
 @dataclass(frozen=True)
 class _Tests:
-    """Which of the two tests judge this plug (the rule's conditions)."""
+    """Which tests judge this plug (the rule's conditions)."""
 
     routine: bool  # enough reference days for the routine's score (``min_days``)
-    level: bool  # a level model, a background floor and the test on in the district
-    judges: bool  # the routine on in the district and the plug no longer young
+    level: bool  # a level model, a background and the test on in the district
+    judges: bool  # either, with the routine on in the district and the plug no longer young
+    young: bool  # fewer than ``min_days`` days reported: the ladder alone, on the spell
 
     @classmethod
     def of(cls, routine: Routine, cfg: PlugRoutine, levels: LevelModel | None) -> _Tests:
         by_routine = len(routine.reference_days) >= cfg.min_days
         by_level = cfg.level_enabled and levels is not None and routine.background is not None
-        young = len(routine.days) < cfg.min_days  # the rule runs no test but the ladder then
-        return cls(by_routine, by_level, cfg.enabled and not young and (by_routine or by_level))
+        young = len(routine.days) < cfg.min_days
+        judges = cfg.enabled and not young and (by_routine or by_level)
+        return cls(by_routine, by_level, judges, young)
 
 
 def judges(routine: Routine, cfg: PlugRoutine, levels: LevelModel | None = None) -> bool:
@@ -217,64 +232,168 @@ def judges(routine: Routine, cfg: PlugRoutine, levels: LevelModel | None = None)
     return _Tests.of(routine, cfg, levels).judges
 
 
+IDLE_QUANTILE = 0  # percent: the home's quietest day at each half-hour
+IDLE_MIN_DAYS = 7  # stored days a half-hour needs for its own idle level
+# The idle line steps where a load switches (a night heater on at 00:00, off at 07:00): half
+# again its level, beyond the margin. Smaller differences between two half-hours' quantiles
+# are the estimate's wiggle; a stopped line does not step there.
+IDLE_STEP = 1.5
+
+
+def idle_line(
+    days: Mapping[date, bytes | None], routine: Routine, window_days: int
+) -> tuple[float, ...] | None:
+    """What a stopped home's line does by half-hour of the day: the ``IDLE_QUANTILE`` of the
+    window's stored half-hour levels at that clock time (a night load, a heater or an electric
+    mat, stays on at night and off by day after a stop too), at most the background's ceiling
+    (above it something is in use); the background's floor where a half-hour has fewer than
+    ``IDLE_MIN_DAYS`` stored days. None without a background."""
+    bg = routine.background
+    if bg is None:
+        return None
+    first = routine.learned_on - timedelta(days=window_days)
+    rows = [day_levels(v) for d, v in days.items() if v and first <= d < routine.learned_on]
+    out = []
+    for slot in range(SLOTS):
+        seen = [int(r[slot]) for r in rows if r[slot] != NO_LEVEL]
+        if len(seen) < IDLE_MIN_DAYS:
+            out.append(bg.low_w)
+            continue
+        q = float(np.percentile(seen, IDLE_QUANTILE, method="lower"))
+        out.append(round(min(float(byte_watts(q)), bg.high_w), 1))
+    return tuple(out)
+
+
+def _line_steps(
+    line: Sequence[float] | None,
+    since: datetime,
+    th: Thresholds,
+    bg,
+    tz: ZoneInfo,
+    report_min: float | None,
+) -> tuple[list[datetime], list[datetime]]:
+    """Where the stopped line's own steps (``IDLE_STEP``) reach the rule, as the first report in
+    the half-hour they come in: (signs of life: a step ``departs`` calls one, which starts every
+    test's spell again; changes beyond the fixed margin, which start the fixed rule's clock
+    again)."""
+    if line is None:
+        return [], []
+    margin = th.plug_no_change.power_margin_w
+    midnight = datetime.combine(since.astimezone(tz).date(), time(0), tz)
+    index = (since - midnight) // SLOT
+    end = since + timedelta(hours=HORIZON_H)
+    signs, changes = [], []
+    while True:
+        index += 1
+        start = midnight + index * SLOT
+        report = _on_reports(since, start, report_min)
+        if report > end:
+            return signs, changes
+        before, after = line[(index - 1) % SLOTS], line[index % SLOTS]
+        if max(before, after) < IDLE_STEP * min(before, after) + margin:
+            continue  # the quantiles' wiggle from one half-hour to the next: no load switched
+        if departs(before, after, margin, bg, start.astimezone(tz)):
+            signs.append(report)
+        elif abs(after - before) > margin:
+            changes.append(report)
+
+
 def stop_first_alert_h(
     routine: Routine,
-    cfg: PlugRoutine,
+    th: Thresholds,
     tz: ZoneInfo,
     since: datetime,
     levels: LevelModel | None = None,
-    fell_at: datetime | None = None,
     report_min: float | None = None,
+    idle: Sequence[float] | None = None,
+    no_change_hours: float | None = None,
+    fell_at: datetime | None = None,
 ) -> float | None:
-    """Hours from ``since`` (the last sign of life) to 관심 by the sooner of the routine's score
-    and, with the plug's level model (``levels``), the level test on a line at the background's
-    floor from ``fell_at`` (default ``since``: the stop is the last sign of life), on the plug's
-    reports every ``report_min`` minutes; None when neither judges or reaches it within
-    ``HORIZON_H``."""
+    """Hours from ``since`` (the last sign of life, a report) to 관심 for a stop that leaves the
+    line on ``idle`` (watts by half-hour of the day; default the background's floor), on the
+    plug's reports every ``report_min`` minutes, with ``th`` (the person's district's): the
+    soonest of the routine's score, the level test, the stillness test and the person's ladder
+    (``no_change_hours``) on the fixed rule's clock (on the spell for a young plug), each as the
+    rule runs it. The line's own steps restart them as the rule would (a step the background
+    does not explain is a sign of life; one beyond the margin restarts the fixed clock).
+    ``fell_at``: a report after ``since`` where the line fell to ``idle`` without a sign of life
+    (the level test and the fixed clock start there; the line moved before it): the default is
+    ``since``. None: not within ``HORIZON_H``."""
+    cfg = th.plug_routine
+    fell = max(fell_at or since, since)
     tests = _Tests.of(routine, cfg, levels)
-    if not tests.judges:
-        return None
-    hours = [first_alert_h(routine, since, cfg, tz, report_min=report_min)] if tests.routine else []
-    if tests.level:
-        fell = fell_at or since
-        before = (fell - since).total_seconds() / 3600
-        h = level_first_alert_h(
-            levels,
-            routine.background.low_w,
-            fell,
-            cfg,
-            tz,
-            horizon_h=HORIZON_H - before,
-            report_min=report_min,
-            min_quiet_h=max(cfg.min_quiet_h - before, 0.0),  # from the sign of life
-        )
-        if h is not None:
-            hours.append(h + before)
-    known = [h for h in hours if h is not None]
-    return min(known) if known else None
+    bg = routine.background
+    line = tuple(idle) if idle is not None else ((bg.low_w,) * SLOTS if bg else None)
+    signs, changes = _line_steps(line, since, th, bg, tz, report_min)
+    end = since + timedelta(hours=HORIZON_H)
+    ladder_h = plug_ladder(no_change_hours, th)[0]
+    still_h = None
+    if cfg.still_enabled and routine.still_h is not None and not tests.young:
+        still_h = float(still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h))
+    starts = [since, *signs]
+    for k, start in enumerate(starts):
+        stop = starts[k + 1] if k + 1 < len(starts) else end
+        span_h = (stop - start).total_seconds() / 3600
+        found: list[datetime] = []
+        if tests.judges and tests.routine:
+            h = first_alert_h(routine, start, cfg, tz, span_h, report_min)
+            found += [start + timedelta(hours=h)] if h is not None else []
+        line_start = max(start, fell)  # where the line is at its idle level
+        if tests.judges and tests.level and line_start < stop:
+            before_h = (line_start - start).total_seconds() / 3600
+            h = level_first_alert_h(
+                levels,
+                line,
+                line_start,
+                cfg,
+                tz,
+                span_h - before_h,
+                report_min,
+                min_quiet_h=max(cfg.min_quiet_h - before_h, 0.0),  # from the sign of life
+            )
+            found += [line_start + timedelta(hours=h)] if h is not None else []
+        # the fixed rule's clock, restarted at every change beyond the margin in this spell
+        clocks = [line_start, *(c for c in changes if line_start < c < stop), stop]
+        for fixed, next_change in itertools.pairwise(clocks):
+            # (hours, its clock, the earliest the rule judges it)
+            gates = [(ladder_h, start if tests.young else fixed, fixed)]
+            if still_h is not None:  # not before the routine's min_quiet_h
+                gates.append((still_h, fixed, start + timedelta(hours=cfg.min_quiet_h)))
+            for hours, clock, earliest in gates:
+                at = max(clock + timedelta(hours=hours), earliest)
+                at = _on_reports(since, at, report_min)
+                if at < next_change:
+                    found.append(at)
+        if found:
+            return _hours(since, min(found))
+    return None
 
 
 def plug_reach(
     routine: Routine,
-    cfg: PlugRoutine,
+    th: Thresholds,
     tz: ZoneInfo,
     levels: LevelModel | None = None,
     report_min: float | None = None,
+    idle: Sequence[float] | None = None,
+    no_change_hours: float | None = None,
 ) -> PlugReach:
     """The plug's reach (``stop_first_alert_h``) for a last sign of life on the hour, every
     hour of the first weekday and the first weekend day from the day the routine was learned
-    for."""
-    tests = _Tests.of(routine, cfg, levels)
+    for, with ``th`` the thresholds of the person's district."""
+    tests = _Tests.of(routine, th.plug_routine, levels)
 
     def day_reach(day: date) -> tuple[float | None, ...]:
         return tuple(
             stop_first_alert_h(
                 routine,
-                cfg,
+                th,
                 tz,
                 datetime.combine(day, time(hour), tz),
                 levels,
                 report_min=report_min,
+                idle=idle,
+                no_change_hours=no_change_hours,
             )
             for hour in HOURS
         )

@@ -29,7 +29,8 @@ from tests.unit import test_alert_lifecycle as lifecycle
 from tests.unit.test_rules_new_devices import T0, H, add_device, power, send, tick
 
 db = lifecycle.db
-CFG = current_thresholds().plug_routine
+TH = current_thresholds()
+CFG = TH.plug_routine
 LEARNED = date(2026, 12, 7)  # a Monday
 
 
@@ -59,7 +60,7 @@ TWICE_A_DAY = list(range(15, 18)) + list(range(38, 44))
 
 
 def test_a_regular_home_worked_by_hand():
-    reach = plug_reach(routine(lambda k: TWICE_A_DAY), CFG, LOCAL_TZ)
+    reach = plug_reach(routine(lambda k: TWICE_A_DAY), TH, LOCAL_TZ)
     # 00:00: normally back at 07:30; the usual half-hours missed after it are 08:00 and 08:30
     # (2 < 2.5), then 19:30's: 관심 at 19:30
     assert reach.weekday[0] == 19.5
@@ -86,18 +87,22 @@ def test_the_reach_is_the_ticks_own_score_reaching_attention(seed):
 
 
 def test_verdicts():
-    sparse = plug_reach(routine(lambda k: [40] if k % 3 == 0 else []), CFG, LOCAL_TZ)
+    sparse = plug_reach(routine(lambda k: [40] if k % 3 == 0 else []), TH, LOCAL_TZ)
     assert not sparse.usable and sparse.verdict == "none"  # 9 active days of 28
-    assert sparse.median_h is None and sparse.weekday == (None,) * 24
-    busy = plug_reach(routine(lambda k: range(14, 46)), CFG, LOCAL_TZ)  # 07:00–23:00
+    # neither the routine nor a level model: the fixed ladder on the flat line, at 24 h
+    assert sparse.weekday == (24.0,) * 24 and sparse.median_h is None
+    busy = plug_reach(routine(lambda k: range(14, 46)), TH, LOCAL_TZ)  # 07:00–23:00
     assert busy.verdict == "fast" and busy.median_h <= 6
-    evening = plug_reach(routine(lambda k: range(38, 42)), CFG, LOCAL_TZ)  # 19:00–21:00 only
+    evening = plug_reach(routine(lambda k: range(38, 42)), TH, LOCAL_TZ)  # 19:00–21:00 only
     assert evening.verdict == "slow" and evening.median_h > 12
     # an hour a day: after the half-hour it is normally back, one more is missed a day, and
-    # 관심 needs 2.5: never within 72 h (the ladder and the safety net decide)
-    rare = plug_reach(routine(lambda k: [40, 41]), CFG, LOCAL_TZ)
-    assert rare.weekday == (None,) * 24 and rare.median_h is None and rare.worst_h is None
+    # 관심 needs 2.5: the routine never raises within 72 h; the ladder does, at 24 h
+    rare = plug_reach(routine(lambda k: [40, 41]), TH, LOCAL_TZ)
+    assert rare.weekday == (24.0,) * 24 and rare.median_h == rare.worst_h == 24.0
     assert rare.usable and rare.verdict == "slow"
+    # the person's own ladder
+    later = plug_reach(routine(lambda k: [40, 41]), TH, LOCAL_TZ, no_change_hours=30)
+    assert later.weekday == (30.0,) * 24
 
 
 def test_a_persons_reach_is_the_soonest_plug_per_hour():
