@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from dashboard.detection.background import departs
+from dashboard.detection.background import Background, departs
 from dashboard.detection.levels import (
     MAX_COVER,
     NO_LEVEL,
@@ -268,7 +268,7 @@ def _line_steps(
     line: Sequence[float] | None,
     since: datetime,
     th: Thresholds,
-    bg,
+    bg: Background | None,
     tz: ZoneInfo,
     report_min: float | None,
 ) -> tuple[list[datetime], list[datetime]]:
