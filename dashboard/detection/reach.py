@@ -246,21 +246,30 @@ def idle_line(
     """What a stopped home's line does by half-hour of the day: the ``IDLE_QUANTILE`` of the
     window's stored half-hour levels at that clock time (a night load, a heater or an electric
     mat, stays on at night and off by day after a stop too), at most the background's ceiling
-    (above it something is in use); the background's floor where a half-hour has fewer than
-    ``IDLE_MIN_DAYS`` stored days. None without a background."""
+    (above it something is in use); a half-hour with fewer than ``IDLE_MIN_DAYS`` stored days
+    holds the level of the last one before it that has them (the background's floor if none
+    has). None without a background."""
     bg = routine.background
     if bg is None:
         return None
     first = routine.learned_on - timedelta(days=window_days)
     rows = [day_levels(v) for d, v in days.items() if v and first <= d < routine.learned_on]
-    out = []
+    known: list[float | None] = []
     for slot in range(SLOTS):
         seen = [int(r[slot]) for r in rows if r[slot] != NO_LEVEL]
         if len(seen) < IDLE_MIN_DAYS:
-            out.append(bg.low_w)
+            known.append(None)
             continue
         q = float(np.percentile(seen, IDLE_QUANTILE, method="lower"))
-        out.append(round(min(float(byte_watts(q)), bg.high_w), 1))
+        known.append(round(min(float(byte_watts(q)), bg.high_w), 1))
+    if all(w is None for w in known):
+        return (bg.low_w,) * SLOTS
+    # A half-hour read too seldom (an hourly plug stores every other one) holds the level of
+    # the last one before it that was read: the line does not step there.
+    out = list(known)
+    for slot in range(2 * SLOTS):  # twice round: the first half-hours may follow midnight's
+        if out[slot % SLOTS] is None:
+            out[slot % SLOTS] = out[(slot - 1) % SLOTS]
     return tuple(out)
 
 
@@ -283,13 +292,17 @@ def _line_steps(
     index = (since - midnight) // SLOT
     end = since + timedelta(hours=HORIZON_H)
     signs, changes = [], []
+    previous = index  # the line as the last report read it
     while True:
         index += 1
         start = midnight + index * SLOT
         report = _on_reports(since, start, report_min)
         if report > end:
             return signs, changes
-        before, after = line[(index - 1) % SLOTS], line[index % SLOTS]
+        if report >= start + SLOT:
+            continue  # no report in this half-hour: the rule sees the line at its reports
+        before, after = line[previous % SLOTS], line[index % SLOTS]
+        previous = index
         if max(before, after) < IDLE_STEP * min(before, after) + margin:
             continue  # the quantiles' wiggle from one half-hour to the next: no load switched
         if departs(before, after, margin, bg, start.astimezone(tz)):

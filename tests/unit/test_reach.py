@@ -218,3 +218,23 @@ def test_the_level_reach_is_the_rules_own_level_test(seed, report_min):
         at += step
     got = level_first_alert_h(model, floor, since, CFG, LOCAL_TZ, report_min=report_min)
     assert got == (pytest.approx(expected, abs=0.01) if expected is not None else None)
+
+
+def test_an_hourly_plugs_idle_line_does_not_step_between_its_half_hours():
+    """An hourly plug stores every other half-hour: the half-hours it never reads hold the level
+    of the one before (not the nights' floor, which made a step, and a sign of life, at every
+    other half-hour of a home whose days sit above its nights' floor)."""
+    from dashboard.detection.background import Background
+    from dashboard.detection.levels import level_byte, merge_levels
+    from dashboard.detection.reach import idle_line
+
+    days = {}
+    for k in range(1, 29):
+        sums = {s: (level_byte(300.0 if s < 14 else 150.0), 1) for s in range(0, 48, 2)}
+        days[LEARNED - timedelta(days=k)] = merge_levels(None, sums)
+    r = Routine(learned_on=LEARNED, days={}, background=Background(50.0, 320.0, 40.0, 28))
+    line = idle_line(days, r, 28)
+    assert line[13] == line[12] and line[15] == line[14]  # held, not the floor (50 W)
+    assert abs(line[14] - 150) < 5 and abs(line[0] - 300) < 10
+    # 23:30 holds 23:00's level, 00:00 starts the night's again
+    assert line[47] == line[46]
