@@ -246,22 +246,30 @@ def idle_line(
     """What a stopped home's line does by half-hour of the day: the ``IDLE_QUANTILE`` of the
     window's stored half-hour levels at that clock time (a night load, a heater or an electric
     mat, stays on at night and off by day after a stop too), at most the background's ceiling
-    (above it something is in use); the background's floor where a half-hour has fewer than
-    ``IDLE_MIN_DAYS`` stored days. None without a background."""
+    (above it something is in use). A half-hour with fewer than ``IDLE_MIN_DAYS`` stored days
+    holds the level of the one before that has them (a plug reporting hourly stores every
+    other half-hour: its line holds its last reading until the next one, where the floor gave
+    a step at every half-hour, each a sign of life to ``departs`` in a home whose nights hold a
+    load); the background's floor where none has them. None without a background."""
     bg = routine.background
     if bg is None:
         return None
     first = routine.learned_on - timedelta(days=window_days)
     rows = [day_levels(v) for d, v in days.items() if v and first <= d < routine.learned_on]
-    out = []
+    own: list[float | None] = []
     for slot in range(SLOTS):
         seen = [int(r[slot]) for r in rows if r[slot] != NO_LEVEL]
         if len(seen) < IDLE_MIN_DAYS:
-            out.append(bg.low_w)
+            own.append(None)
             continue
         q = float(np.percentile(seen, IDLE_QUANTILE, method="lower"))
-        out.append(round(min(float(byte_watts(q)), bg.high_w), 1))
-    return tuple(out)
+        own.append(round(min(float(byte_watts(q)), bg.high_w), 1))
+    if all(w is None for w in own):
+        return (bg.low_w,) * SLOTS
+    # the nearest earlier half-hour with its own level, over midnight too (own[-k] wraps)
+    return tuple(
+        next(w for k in range(SLOTS) if (w := own[slot - k]) is not None) for slot in range(SLOTS)
+    )
 
 
 def _line_steps(
