@@ -321,9 +321,11 @@ def stop_first_alert_h(
     line on ``idle`` (watts by half-hour of the day; default the background's floor), on the
     plug's reports every ``report_min`` minutes, with ``th`` (the person's district's): the
     soonest of the routine's score, the level test, the stillness test and the person's ladder
-    (``no_change_hours``) on the fixed rule's clock (on the spell for a young plug), each as the
-    rule runs it. The line's own steps restart them as the rule would (a step the background
-    does not explain is a sign of life; one beyond the margin restarts the fixed clock).
+    (``no_change_hours``) on the fixed rule's clock (on the spell for a young plug or with the
+    routine off in the district), each as the rule runs it (the ladder on the time watched, the
+    others on the last report). The line's own steps restart them as the rule would (a step
+    the background does not explain is a sign of life; one beyond the margin restarts the
+    fixed clock).
     ``fell_at``: a report after ``since`` where the line fell to ``idle`` without a sign of life
     (the level test and the fixed clock start there; the line moved before it): the default is
     ``since``. None: not within ``HORIZON_H``."""
@@ -334,9 +336,11 @@ def stop_first_alert_h(
     line = tuple(idle) if idle is not None else ((bg.low_w,) * SLOTS if bg else None)
     signs, changes = _line_steps(line, since, th, bg, tz, report_min)
     end = since + timedelta(hours=HORIZON_H)
-    ladder_h = plug_ladder(no_change_hours, th)[0]
+    ladder = plug_ladder(no_change_hours, th)
+    ladder_h = ladder[0]
+    on_fixed = cfg.enabled and not tests.young  # the rule's ``fixed_clock``
     still_h = None
-    if cfg.still_enabled and routine.still_h is not None and not tests.young:
+    if cfg.still_enabled and routine.still_h is not None and on_fixed:
         still_h = float(still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h))
     starts = [since, *signs]
     for k, start in enumerate(starts):
@@ -360,18 +364,22 @@ def stop_first_alert_h(
                 min_quiet_h=max(cfg.min_quiet_h - before_h, 0.0),  # from the sign of life
             )
             found += [line_start + timedelta(hours=h)] if h is not None else []
+        # The ladder counts the time the plug watched (``watched_stage``: up to now while it
+        # reports), not up to its last report: 관심 at the hour itself; on the fixed rule's
+        # clock, or on the spell where the rule keeps none (a young plug, the routine off).
+        ladder_at = start + timedelta(hours=ladder_h)
+        if not on_fixed and ladder_at < stop:
+            found.append(ladder_at)
         # the fixed rule's clock, restarted at every change beyond the margin in this spell
         clocks = [line_start, *(c for c in changes if line_start < c < stop), stop]
         for fixed, next_change in itertools.pairwise(clocks):
-            # (hours, its clock, the earliest the rule judges it)
-            gates = [(ladder_h, start if tests.young else fixed, fixed)]
-            if still_h is not None:  # not before the routine's min_quiet_h
-                gates.append((still_h, fixed, start + timedelta(hours=cfg.min_quiet_h)))
-            for hours, clock, earliest in gates:
-                at = max(clock + timedelta(hours=hours), earliest)
-                at = _on_reports(since, at, report_min)
-                if at < next_change:
-                    found.append(at)
+            gates = [fixed + timedelta(hours=ladder_h)] if on_fixed else []
+            if still_h is not None:
+                # the run up to the last report (``observed``), not before the routine's
+                # min_quiet_h on the spell (the tick's clock)
+                run = _on_reports(since, fixed + timedelta(hours=still_h), report_min)
+                gates.append(max(run, start + timedelta(hours=cfg.min_quiet_h)))
+            found += [at for at in gates if at < next_change]
         if found:
             return _hours(since, min(found))
     return None

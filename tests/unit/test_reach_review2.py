@@ -33,6 +33,7 @@ from dashboard.rules.model import DeviceFacts
 from dashboard.rules.plug import plug_no_change
 from dashboard.settings import LOCAL_TZ
 from tests.unit.test_reach_review import (
+    BG,
     LEARNED,
     TH,
     TICK,
@@ -178,6 +179,28 @@ def test_an_hourly_plugs_idle_line_holds_between_its_reports(phase, hour):
     assert all(idle[s] == idle[s - 1] for s in range(1 - phase, SLOTS, 2))  # no step between
     reach, got = on_idle(bits, stored, bg, at(hour), 60)
     assert got is not None and reach == pytest.approx(got, abs=0.01)
+
+
+RARE = {LEARNED - timedelta(days=k): 1 << 40 | 1 << 41 for k in range(1, 29)}  # 20:00–21:00
+
+
+@pytest.mark.parametrize("report_min, hours", [(45, 25.0), (60, 25.5), (90, 25.0)])
+def test_the_ladder_counts_the_time_watched_not_the_reports(report_min, hours):
+    """should-fix (fixed): the reach put the ladder's 관심 at the first report from the person's
+    hours; the rule's ladder counts the time the plug watched (``watched_stage``: up to now
+    while it reports), so it raises at the hour itself: a 45-minute plug and a person at 25 h,
+    the product 25.0 h, the reach said 25.5 h (an hourly one at 25.5 h: 26 h; 90 minutes at
+    25 h: 25.5 h)."""
+    routine = Routine(LEARNED, RARE, background=BG)  # the routine never raises (test_reach)
+    since = at(21)
+    got = product_on_line(
+        routine, None, {}, since, lambda _l: 22.0, report_min=report_min, no_change_hours=hours
+    )
+    assert got == (hours, "ladder")
+    reach = stop_first_alert_h(
+        routine, TH, LOCAL_TZ, since, None, report_min=report_min, no_change_hours=hours
+    )
+    assert reach == hours
 
 
 # --- open findings ------------------------------------------------------------------------
