@@ -2,10 +2,10 @@
 and of a weekend day, the hours until the rule reaches 관심 if nothing follows and the line
 then does what this home's line does with nobody using it (its idle level at each half-hour,
 ``idle_line``): the soonest of the routine's score, the level test, the stillness test and the
-person's fixed ladder, each with the rule's own functions and thresholds (``score_quiet``,
-``next_stage_at``, ``rules.plug.routine_stage``; the level test's evidence table, weights,
-reset, support guard and ``min_quiet_h``; ``still_threshold_h``; ``plug_ladder``), on the plug's
-reports (the rule judges only reported time).
+person's fixed ladder with its safety net, each with the rule's own functions and thresholds
+(``score_quiet``, ``next_stage_at``, ``rules.plug.routine_stage``; the level test's evidence
+table, weights, reset, support guard and ``min_quiet_h``; ``still_threshold_h``;
+``plug_ladder``, ``net_delay``), on the plug's reports (the rule judges only reported time).
 
 A plug whose reach is slow at most hours of the day sees its person rarely (an appliance used
 now and then, a whole-home meter whose background hides the person): the control centre learns
@@ -41,7 +41,7 @@ from dashboard.detection.levels import (
 from dashboard.detection.routine import SLOT, Routine, next_stage_at, score_quiet
 from dashboard.detection.stillness import still_threshold_h
 from dashboard.rules.config import PlugRoutine, Thresholds
-from dashboard.rules.plug import plug_ladder, routine_stage
+from dashboard.rules.plug import net_delay, plug_ladder, routine_stage
 
 HORIZON_H = 72.0  # beyond it the safety net's 관심 (48–72 h) has come in every home
 HOURS = tuple(range(24))
@@ -322,10 +322,10 @@ def stop_first_alert_h(
     plug's reports every ``report_min`` minutes, with ``th`` (the person's district's): the
     soonest of the routine's score, the level test, the stillness test and the person's ladder
     (``no_change_hours``) on the fixed rule's clock (on the spell for a young plug or with the
-    routine off in the district), each as the rule runs it (the ladder on the time watched, the
-    others on the last report). The line's own steps restart them as the rule would (a step
-    the background does not explain is a sign of life; one beyond the margin restarts the
-    fixed clock).
+    routine off in the district) and its safety net (``net_delay``), each as the rule runs it
+    (the ladder and the net on the time watched, the others on the last report). The line's
+    own steps restart them as the rule would (a step the background does not explain is a sign
+    of life; one beyond the margin restarts the fixed clock).
     ``fell_at``: a report after ``since`` where the line fell to ``idle`` without a sign of life
     (the level test and the fixed clock start there; the line moved before it): the default is
     ``since``. None: not within ``HORIZON_H``."""
@@ -380,6 +380,14 @@ def stop_first_alert_h(
                 run = _on_reports(since, fixed + timedelta(hours=still_h), report_min)
                 gates.append(max(run, start + timedelta(hours=cfg.min_quiet_h)))
             found += [at for at in gates if at < next_change]
+        if tests.judges and tests.routine:
+            # The safety net (rules.plug: a usable routine, on the fixed clock): the ladder,
+            # ``net_delay`` later, on the spell, once the fixed clock has moved off it (a change
+            # beyond the margin, or the fall) and so holds the ladder back.
+            net_at = start + timedelta(hours=net_delay(routine, cfg, ladder) + ladder_h)
+            moved = line_start > start or any(start < c <= net_at for c in changes)
+            if moved and net_at < stop:
+                found.append(net_at)
         if found:
             return _hours(since, min(found))
     return None

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from dashboard.detection.background import Background
 from dashboard.detection.levels import (
     NO_LEVEL,
     SLOTS,
@@ -201,6 +202,21 @@ def test_the_ladder_counts_the_time_watched_not_the_reports(report_min, hours):
         routine, TH, LOCAL_TZ, since, None, report_min=report_min, no_change_hours=hours
     )
     assert reach == hours
+
+
+def test_the_safety_net_raises_where_the_lines_changes_hold_the_ladder_back():
+    """should-fix (fixed): the reach left out the safety net. A line whose own changes beyond
+    the margin are no sign of life (here 10 W at night, 40 W by day, inside a background of
+    10–40 W whose steps reach 30 W) restarts the fixed clock twice a day, so neither the ladder
+    (24 h) nor stillness ever comes; the product's net (``net_delay``: the ladder 24 h later,
+    on the spell) raises at 48 h, where the reach said 'not within 72 h'."""
+    bg = Background(10.0, 40.0, 30.0, 28)
+    routine = Routine(LEARNED, RARE, background=bg)
+    idle = tuple(10.0 if s < 14 else 40.0 for s in range(SLOTS))
+    since = at(21)
+    got = product_on_line(routine, None, {}, since, lambda local: idle[slot_of(local)])
+    assert got == (48.0, "net")
+    assert stop_first_alert_h(routine, TH, LOCAL_TZ, since, None, report_min=30, idle=idle) == 48
 
 
 # --- open findings ------------------------------------------------------------------------
