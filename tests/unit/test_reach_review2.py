@@ -33,6 +33,7 @@ from dashboard.ingest.state import Margins, _State, merge_state
 from dashboard.rules.model import DeviceFacts
 from dashboard.rules.plug import plug_no_change
 from dashboard.settings import LOCAL_TZ
+from queries.reach import _report_minutes
 from tests.unit.test_reach_review import (
     BG,
     LEARNED,
@@ -217,6 +218,16 @@ def test_the_safety_net_raises_where_the_lines_changes_hold_the_ladder_back():
     got = product_on_line(routine, None, {}, since, lambda local: idle[slot_of(local)])
     assert got == (48.0, "net")
     assert stop_first_alert_h(routine, TH, LOCAL_TZ, since, None, report_min=30, idle=idle) == 48
+
+
+def test_the_interval_of_a_plug_silent_in_the_last_week():
+    """note (fixed): ``_report_minutes`` read the last 7 calendar days, not the last 7 days the
+    plug reported (its docstring): an hourly plug silent the week before its routine was
+    learned got None, judged at every half-hour (up to an hour early)."""
+    days = [(LEARNED - timedelta(days=k), 24, None) for k in range(10, 28)]
+    assert _report_minutes(days, LEARNED) == 60.0
+    partial = [*days, (LEARNED - timedelta(days=1), 0, None)]  # a row without readings
+    assert _report_minutes(partial, LEARNED) == 60.0
 
 
 # --- open findings ------------------------------------------------------------------------
