@@ -123,11 +123,12 @@ INTERVAL_DAYS = 7  # the reporting interval from the last week's readings
 
 def _report_minutes(days: list[Day], learned_on: date) -> float | None:
     """The plug's usual minutes between two power readings: a day over the median number of
-    readings of the last ``INTERVAL_DAYS`` days it reported before its routine was learned.
-    The rule judges only reported time, so an hourly plug raises up to an hour later."""
-    counts = [
-        n for day, n, _levels in days if n > 0 and day >= learned_on - timedelta(days=INTERVAL_DAYS)
-    ]
+    readings of the last ``INTERVAL_DAYS`` days it reported before its routine was learned
+    (days it reported: a plug silent in the week before keeps its interval; the last calendar
+    week gave None, judging an hourly plug at every half-hour). The rule judges only reported
+    time, so an hourly plug raises up to an hour later."""
+    reported = sorted((day, n) for day, n, _levels in days if n > 0 and day < learned_on)
+    counts = [n for _day, n in reported[-INTERVAL_DAYS:]]
     if not counts:
         return None
     return min(MINUTES_PER_DAY / statistics.median(counts), MAX_INTERVAL_MIN)

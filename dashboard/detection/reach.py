@@ -2,10 +2,10 @@
 and of a weekend day, the hours until the rule reaches 관심 if nothing follows and the line
 then does what this home's line does with nobody using it (its idle level at each half-hour,
 ``idle_line``): the soonest of the routine's score, the level test, the stillness test and the
-person's fixed ladder, each with the rule's own functions and thresholds (``score_quiet``,
-``next_stage_at``, ``rules.plug.routine_stage``; the level test's evidence table, weights,
-reset, support guard and ``min_quiet_h``; ``still_threshold_h``; ``plug_ladder``), on the plug's
-reports (the rule judges only reported time).
+person's fixed ladder with its safety net, each with the rule's own functions and thresholds
+(``score_quiet``, ``next_stage_at``, ``rules.plug.routine_stage``; the level test's evidence
+table, weights, reset, support guard and ``min_quiet_h``; ``still_threshold_h``;
+``plug_ladder``, ``net_delay``), on the plug's reports (the rule judges only reported time).
 
 A plug whose reach is slow at most hours of the day sees its person rarely (an appliance used
 now and then, a whole-home meter whose background hides the person): the control centre learns
@@ -41,7 +41,7 @@ from dashboard.detection.levels import (
 from dashboard.detection.routine import SLOT, Routine, next_stage_at, score_quiet
 from dashboard.detection.stillness import still_threshold_h
 from dashboard.rules.config import PlugRoutine, Thresholds
-from dashboard.rules.plug import plug_ladder, routine_stage
+from dashboard.rules.plug import net_delay, plug_ladder, routine_stage
 
 HORIZON_H = 72.0  # beyond it the safety net's 관심 (48–72 h) has come in every home
 HOURS = tuple(range(24))
@@ -246,31 +246,30 @@ def idle_line(
     """What a stopped home's line does by half-hour of the day: the ``IDLE_QUANTILE`` of the
     window's stored half-hour levels at that clock time (a night load, a heater or an electric
     mat, stays on at night and off by day after a stop too), at most the background's ceiling
-    (above it something is in use); a half-hour with fewer than ``IDLE_MIN_DAYS`` stored days
-    holds the level of the last one before it that has them (the background's floor if none
-    has). None without a background."""
+    (above it something is in use). A half-hour with fewer than ``IDLE_MIN_DAYS`` stored days
+    holds the level of the one before that has them (a plug reporting hourly stores every
+    other half-hour: its line holds its last reading until the next one, where the floor gave
+    a step at every half-hour, each a sign of life to ``departs`` in a home whose nights hold a
+    load); the background's floor where none has them. None without a background."""
     bg = routine.background
     if bg is None:
         return None
     first = routine.learned_on - timedelta(days=window_days)
     rows = [day_levels(v) for d, v in days.items() if v and first <= d < routine.learned_on]
-    known: list[float | None] = []
+    own: list[float | None] = []
     for slot in range(SLOTS):
         seen = [int(r[slot]) for r in rows if r[slot] != NO_LEVEL]
         if len(seen) < IDLE_MIN_DAYS:
-            known.append(None)
+            own.append(None)
             continue
         q = float(np.percentile(seen, IDLE_QUANTILE, method="lower"))
-        known.append(round(min(float(byte_watts(q)), bg.high_w), 1))
-    if all(w is None for w in known):
+        own.append(round(min(float(byte_watts(q)), bg.high_w), 1))
+    if all(w is None for w in own):
         return (bg.low_w,) * SLOTS
-    # A half-hour read too seldom (an hourly plug stores every other one) holds the level of
-    # the last one before it that was read: the line does not step there.
-    out = list(known)
-    for slot in range(2 * SLOTS):  # twice round: the first half-hours may follow midnight's
-        if out[slot % SLOTS] is None:
-            out[slot % SLOTS] = out[(slot - 1) % SLOTS]
-    return tuple(out)
+    # the nearest earlier half-hour with its own level, over midnight too (own[-k] wraps)
+    return tuple(
+        next(w for k in range(SLOTS) if (w := own[slot - k]) is not None) for slot in range(SLOTS)
+    )
 
 
 def _line_steps(
@@ -326,9 +325,11 @@ def stop_first_alert_h(
     line on ``idle`` (watts by half-hour of the day; default the background's floor), on the
     plug's reports every ``report_min`` minutes, with ``th`` (the person's district's): the
     soonest of the routine's score, the level test, the stillness test and the person's ladder
-    (``no_change_hours``) on the fixed rule's clock (on the spell for a young plug), each as the
-    rule runs it. The line's own steps restart them as the rule would (a step the background
-    does not explain is a sign of life; one beyond the margin restarts the fixed clock).
+    (``no_change_hours``) on the fixed rule's clock (on the spell for a young plug or with the
+    routine off in the district) and its safety net (``net_delay``), each as the rule runs it
+    (the ladder and the net on the time watched, the others on the last report). The line's
+    own steps restart them as the rule would (a step the background does not explain is a sign
+    of life; one beyond the margin restarts the fixed clock).
     ``fell_at``: a report after ``since`` where the line fell to ``idle`` without a sign of life
     (the level test and the fixed clock start there; the line moved before it): the default is
     ``since``. None: not within ``HORIZON_H``."""
@@ -339,9 +340,11 @@ def stop_first_alert_h(
     line = tuple(idle) if idle is not None else ((bg.low_w,) * SLOTS if bg else None)
     signs, changes = _line_steps(line, since, th, bg, tz, report_min)
     end = since + timedelta(hours=HORIZON_H)
-    ladder_h = plug_ladder(no_change_hours, th)[0]
+    ladder = plug_ladder(no_change_hours, th)
+    ladder_h = ladder[0]
+    on_fixed = cfg.enabled and not tests.young  # the rule's ``fixed_clock``
     still_h = None
-    if cfg.still_enabled and routine.still_h is not None and not tests.young:
+    if cfg.still_enabled and routine.still_h is not None and on_fixed:
         still_h = float(still_threshold_h(routine.still_h, cfg.still_factor, cfg.still_min_h))
     starts = [since, *signs]
     for k, start in enumerate(starts):
@@ -365,18 +368,30 @@ def stop_first_alert_h(
                 min_quiet_h=max(cfg.min_quiet_h - before_h, 0.0),  # from the sign of life
             )
             found += [line_start + timedelta(hours=h)] if h is not None else []
+        # The ladder counts the time the plug watched (``watched_stage``: up to now while it
+        # reports), not up to its last report: 관심 at the hour itself; on the fixed rule's
+        # clock, or on the spell where the rule keeps none (a young plug, the routine off).
+        ladder_at = start + timedelta(hours=ladder_h)
+        if not on_fixed and ladder_at < stop:
+            found.append(ladder_at)
         # the fixed rule's clock, restarted at every change beyond the margin in this spell
         clocks = [line_start, *(c for c in changes if line_start < c < stop), stop]
         for fixed, next_change in itertools.pairwise(clocks):
-            # (hours, its clock, the earliest the rule judges it)
-            gates = [(ladder_h, start if tests.young else fixed, fixed)]
-            if still_h is not None:  # not before the routine's min_quiet_h
-                gates.append((still_h, fixed, start + timedelta(hours=cfg.min_quiet_h)))
-            for hours, clock, earliest in gates:
-                at = max(clock + timedelta(hours=hours), earliest)
-                at = _on_reports(since, at, report_min)
-                if at < next_change:
-                    found.append(at)
+            gates = [fixed + timedelta(hours=ladder_h)] if on_fixed else []
+            if still_h is not None:
+                # the run up to the last report (``observed``), not before the routine's
+                # min_quiet_h on the spell (the tick's clock)
+                run = _on_reports(since, fixed + timedelta(hours=still_h), report_min)
+                gates.append(max(run, start + timedelta(hours=cfg.min_quiet_h)))
+            found += [at for at in gates if at < next_change]
+        if tests.judges and tests.routine:
+            # The safety net (rules.plug: a usable routine, on the fixed clock): the ladder,
+            # ``net_delay`` later, on the spell, once the fixed clock has moved off it (a change
+            # beyond the margin, or the fall) and so holds the ladder back.
+            net_at = start + timedelta(hours=net_delay(routine, cfg, ladder) + ladder_h)
+            moved = line_start > start or any(start < c <= net_at for c in changes)
+            if moved and net_at < stop:
+                found.append(net_at)
         if found:
             return _hours(since, min(found))
     return None
