@@ -243,7 +243,10 @@ def test_the_interval_of_a_plug_silent_in_the_last_week():
     "6 h and 4 h, optimistic by 19 h. Fix needs a choice: judge the steps with departs alone "
     "(pessimistic where the real line is flatter than the lowest levels) or smooth the idle line "
     "by day; either way a home whose day lies under the nights' floor is one whose day noise is a "
-    "sign of life, which the reach could say (verdict) rather than hide.",
+    "sign of life, which the reach could say (verdict) rather than hide. Tried (2026-12-07): "
+    "letting the margin alone decide under the floor passes this and fails "
+    "test_reach_review's flat 80 W day line at 16:00 (the idle line's own wiggle is the "
+    "estimate's, not a stopped line's): kept as it is, documented.",
 )
 @pytest.mark.parametrize("hour", [16, 18])
 def test_a_small_step_under_the_nights_floor_is_a_sign_of_life(hour):
