@@ -80,6 +80,47 @@ def learned(bits, levels, today: date, bg: Background | None = BG, still_h=None)
     return replace(routine, still_h=still_h), model
 
 
+def plug_facts(
+    since: datetime,
+    seen: datetime,
+    activity: datetime,
+    change: datetime,
+    power_w: float,
+    routine: Routine,
+    model: LevelModel | None,
+    levels: dict[date, bytes],
+    no_change_hours: float | None = None,
+) -> DeviceFacts:
+    """One person's plug, 60 days old, as the rule tick loads it for a stop at ``since``."""
+    return DeviceFacts(
+        device_id=1,
+        type_code="smart_plug",
+        program_id=1,
+        region_id=1,
+        heartbeat_timeout_s=7200,
+        recipient_id=1,
+        state="active",
+        last_seen_at=seen,
+        last_activity_at=activity,
+        last_change_at=change,
+        last_power_w=power_w,
+        first_seen_at=since - timedelta(days=60),
+        first_received_at=since - timedelta(days=60),
+        installed_at=since - timedelta(days=60),
+        no_change_hours=no_change_hours,
+        routine=routine,
+        levels=LevelFacts(model, levels) if model is not None else None,
+    )
+
+
+def judged(facts: DeviceFacts, th: Thresholds, since: datetime, now: datetime):
+    """(hours from ``since``, basis) where ``plug_no_change`` raises a stage at ``now``."""
+    decision = plug_no_change(facts, th, now)
+    if decision is not None and decision.stage is not None:
+        return round((now - since).total_seconds() / 3600, 2), decision.evidence["basis"]
+    return None
+
+
 def product_first_alert(
     bits: dict[date, int],
     levels: dict[date, bytes],
@@ -122,29 +163,11 @@ def product_first_alert(
     routine, model = fixed or learned(bits, levels, day0, bg, still_h)
 
     def judge(now: datetime, seen: datetime):
-        facts = DeviceFacts(
-            device_id=1,
-            type_code="smart_plug",
-            program_id=1,
-            region_id=1,
-            heartbeat_timeout_s=7200,
-            recipient_id=1,
-            state="active",
-            last_seen_at=seen,
-            last_activity_at=since,
-            last_change_at=since,
-            last_power_w=line(seen.astimezone(LOCAL_TZ)),
-            first_seen_at=since - timedelta(days=60),
-            first_received_at=since - timedelta(days=60),
-            installed_at=since - timedelta(days=60),
-            no_change_hours=no_change_hours,
-            routine=routine,
-            levels=LevelFacts(model, levels) if model is not None else None,
+        power = line(seen.astimezone(LOCAL_TZ))
+        facts = plug_facts(
+            since, seen, since, since, power, routine, model, levels, no_change_hours
         )
-        decision = plug_no_change(facts, th, now)
-        if decision is not None and decision.stage is not None:
-            return round((now - since).total_seconds() / 3600, 2), decision.evidence["basis"]
-        return None
+        return judged(facts, th, since, now)
 
     store(since, line(local))
     seen, report, today = since, since + step, day0

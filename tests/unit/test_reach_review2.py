@@ -19,7 +19,6 @@ from dashboard.detection.background import Background
 from dashboard.detection.levels import (
     NO_LEVEL,
     SLOTS,
-    LevelFacts,
     LevelModel,
     day_levels,
     level_byte,
@@ -30,8 +29,6 @@ from dashboard.detection.reach import idle_line, stop_first_alert_h
 from dashboard.detection.routine import Routine
 from dashboard.ingest.events import ValidEvent
 from dashboard.ingest.state import Margins, _State, merge_state
-from dashboard.rules.model import DeviceFacts
-from dashboard.rules.plug import plug_no_change
 from dashboard.settings import LOCAL_TZ
 from queries.reach import _report_minutes
 from tests.unit.test_reach_review import (
@@ -42,7 +39,9 @@ from tests.unit.test_reach_review import (
     _night_home,
     at,
     home,
+    judged,
     learned,
+    plug_facts,
     product_first_alert,
     reach_h,
 )
@@ -95,28 +94,19 @@ def product_on_line(
         while report <= now:
             read(report, line(report.astimezone(LOCAL_TZ)))
             report += step
-        facts = DeviceFacts(
-            device_id=1,
-            type_code="smart_plug",
-            program_id=1,
-            region_id=1,
-            heartbeat_timeout_s=7200,
-            recipient_id=1,
-            state="active",
-            last_seen_at=state.last_seen_at,
-            last_activity_at=state.last_activity_at,
-            last_change_at=state.last_change_at,
-            last_power_w=state.last_power_w,
-            first_seen_at=since - timedelta(days=60),
-            first_received_at=since - timedelta(days=60),
-            installed_at=since - timedelta(days=60),
-            no_change_hours=no_change_hours,
-            routine=routine,
-            levels=LevelFacts(model, levels) if model is not None else None,
+        facts = plug_facts(
+            since,
+            state.last_seen_at,
+            state.last_activity_at,
+            state.last_change_at,
+            state.last_power_w,
+            routine,
+            model,
+            levels,
+            no_change_hours,
         )
-        decision = plug_no_change(facts, TH, now)
-        if decision is not None and decision.stage is not None:
-            return round((now - since).total_seconds() / 3600, 2), decision.evidence["basis"]
+        if got := judged(facts, TH, since, now):
+            return got
     return None, None
 
 
