@@ -420,6 +420,27 @@ def _pick(page, label: str, option: str) -> None:
     wait_for_app(page)
 
 
+def _open_register(page, ko: dict) -> None:
+    """Open the 기기 등록 expander until its program box shows: on a loaded machine a click that
+    lands during a rerun is lost (once in CI, 2026-12-07: the box never came), as a person would
+    see it, so they click again; a click on an open expander would close it, hence the check."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    combo = page.get_by_role("combobox", name=ko["col.program"], exact=True)
+    box = page.locator('[data-testid="stSelectbox"]').filter(has=combo)
+    for _ in range(3):
+        if box.count() and box.first.is_visible():  # a closed expander may keep it in the page
+            return
+        wait_for_app(page)
+        page.get_by_text(ko["device_actions.register_title"], exact=True).click()
+        try:
+            box.first.wait_for(timeout=15_000)
+            return
+        except PlaywrightTimeoutError:
+            continue
+    box.first.wait_for(timeout=15_000)
+
+
 def test_lead_registers_a_device_and_sees_it_in_the_list(browser, app_server, app_database_url):
     """기기 관리 as a lead: register a wandering detector for a person by 대상자번호, then find
     it in the device list and its panel."""
@@ -444,7 +465,7 @@ def test_lead_registers_a_device_and_sees_it_in_the_list(browser, app_server, ap
     page = context.new_page()
     try:
         visit(page, f"{app_server}/devices")
-        page.get_by_text(ko["device_actions.register_title"], exact=True).click()
+        _open_register(page, ko)
         _pick(page, ko["col.program"], "배회감지기(안심위 리빙랩)")
         form = page.locator('[data-testid="stForm"]').filter(has_text=ko["devices.installed"])
         form.get_by_role("textbox", name=ko["device_actions.ref"]).fill(ref)
