@@ -35,7 +35,6 @@ from queries.roster import (
     device_dongs,
     device_list,
     device_types,
-    person_by_ref,
     vendors,
 )
 
@@ -207,9 +206,7 @@ else:
                     },
                 )
         if device["type_code"] == PLUG:
-            ref = device["external_ref"]
-            person = load(person_by_ref, ref) if isinstance(ref, str) else None
-            device_reach(int(device["id"]), person, device["region_code"])
+            device_reach(int(device["id"]))
         device_actions(device)
 
 st.divider()

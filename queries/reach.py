@@ -30,6 +30,8 @@ class PlugReachRow:
     status: str
     reach: PlugReach | None  # None: no routine learned yet (a new plug)
     enabled: bool  # the routine judges in this district (``plug_routine.enabled``)
+    region_code: str | None = None  # the person's district (else the device's), as the rule's
+    no_change_hours: float | None = None  # the person's own first hours of the ladder
 
 
 def plug_reaches(
@@ -77,7 +79,15 @@ def plug_reaches(
                 no_change_hours=row.no_change_hours,
             )
         out.append(
-            PlugReachRow(row.id, row.device_uid, row.status, reach, local.plug_routine.enabled)
+            PlugReachRow(
+                row.id,
+                row.device_uid,
+                row.status,
+                reach,
+                local.plug_routine.enabled,
+                row.code,
+                row.no_change_hours,
+            )
         )
     return out
 

@@ -82,19 +82,16 @@ def _caption(reach: PlugReach, ladder: str, min_days: int) -> str:
     return f"{words} {t('reach.caption_tests', ladder=ladder)}"
 
 
-def device_reach(device_id: int, person: dict | None, region_code: str | None) -> None:
-    """The section on a smart plug's detail (``person``: its person's facts from
-    :func:`queries.roster.person_by_ref`, for the ladder; None for a plug without one)."""
+def device_reach(device_id: int) -> None:
+    """The section on a smart plug's detail, with its person's district and ladder as the
+    rule judges them (read by ``plug_reaches`` with the reach)."""
     rows = load(plug_reaches, device_id=device_id)
     if not rows:
         return
     [row] = rows
     lang = current_lang()
-    # The person's district and own first hours, as the rule judges them (the query's too).
-    if person is not None:
-        region_code = person["region_code"]
-    hours = person["no_change_hours"] if person is not None else None
-    ladder = ladder_text(hours, region_code)
+    region_code = row.region_code
+    ladder = ladder_text(row.no_change_hours, region_code)
     st.markdown(f"**{t('reach.title')}**")
     if not row.enabled:
         st.caption(t("reach.off", ladder=ladder))
