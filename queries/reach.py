@@ -6,6 +6,7 @@ them."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -35,20 +36,31 @@ class PlugReachRow:
 
 
 def plug_reaches(
-    conn: Connection, *, device_id: int | None = None, recipient_id: int | None = None
+    conn: Connection,
+    *,
+    device_id: int | None = None,
+    recipient_id: int | None = None,
+    device_ids: Sequence[int] | None = None,
 ) -> list[PlugReachRow]:
-    """The reach of one plug (``device_id``) or of every plug of a person now
-    (``recipient_id``: active ones first, then by id), with the person's own ladder."""
-    if (device_id is None) == (recipient_id is None):
-        raise ValueError("give device_id or recipient_id")
+    """The reach of one plug (``device_id``), of every plug of a person now (``recipient_id``)
+    or of the plugs among ``device_ids`` (the worker's refresh), active ones first, then by id,
+    each with its person's own ladder."""
+    if sum(x is not None for x in (device_id, recipient_id, device_ids)) != 1:
+        raise ValueError("give one of device_id, recipient_id or device_ids")
     d, r = Device.__table__, CareRecipient.__table__
+    if device_id is not None:
+        which = d.c.id == device_id
+    elif recipient_id is not None:
+        which = d.c.recipient_id == recipient_id
+    else:
+        which = d.c.id.in_(list(device_ids or ()))
     stmt = (
         select(d.c.id, d.c.device_uid, d.c.status, Region.code, r.c.no_change_hours)
         .select_from(d)
         .outerjoin(r, r.c.id == d.c.recipient_id)
         .outerjoin(Region, Region.id == func.coalesce(r.c.region_id, d.c.region_id))
         .where(d.c.type_code == PLUG)
-        .where(d.c.id == device_id if device_id is not None else d.c.recipient_id == recipient_id)
+        .where(which)
         .order_by((d.c.status != "active"), d.c.id)
     )
     rows = conn.execute(stmt).all()

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.clock import as_utc
@@ -639,7 +639,7 @@ def test_0019_adds_the_left_on_run_and_record_and_downgrades_keeping_rows(empty_
         assert conn.execute(text("SELECT on_h FROM device_routines")).scalar() is None
         assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 1
         assert conn.execute(text("SELECT above_since FROM device_state")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0021_level_due"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"
 
 
 def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_engine):
@@ -670,7 +670,7 @@ def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_eng
         assert conn.execute(text("SELECT band_h FROM device_routines")).scalar() is None
         assert conn.execute(text("SELECT band_slots FROM device_daily")).scalar() is None
         assert conn.execute(text("SELECT band_since FROM device_state")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0021_level_due"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"
 
 
 def test_0021_adds_the_level_report_bound_and_downgrades_keeping_rows(empty_engine):
@@ -687,4 +687,28 @@ def test_0021_adds_the_level_report_bound_and_downgrades_keeping_rows(empty_engi
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT level_due_at FROM device_routines")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0021_level_due"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"
+
+
+def test_0022_adds_the_stored_reaches_and_downgrades_keeping_rows(empty_engine):
+    """The stored reaches start empty (the worker's refresh fills them); a downgrade drops the
+    table and keeps the routines."""
+    migrate.upgrade(empty_engine)
+    with empty_engine.begin() as conn:
+        _plug_day_and_routine(conn, ("light_min", None), ("light_course", None))
+        assert conn.execute(text("SELECT count(*) FROM plug_reaches")).scalar() == 0
+        conn.execute(
+            text(
+                "INSERT INTO plug_reaches (device_id, learned_on, verdict, median_h, worst_h,"
+                " computed_at) SELECT device_id, learned_on, 'fair', 9.5, 14.0,"
+                " '2024-01-02 03:30:00' FROM device_routines"
+            )
+        )
+    migrate.downgrade(empty_engine, "0022_plug_reaches-1")
+    with empty_engine.connect() as conn:
+        assert not inspect(conn).has_table("plug_reaches")
+        assert conn.execute(text("SELECT reference_days FROM device_routines")).scalar() == 20
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM plug_reaches")).scalar() == 0
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"

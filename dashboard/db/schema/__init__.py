@@ -6,7 +6,7 @@ from sqlalchemy import event as _event
 
 from dashboard.db.base import Base
 from dashboard.db.schema.alerts import Alert, AuditLog, Dispatch, NotificationOutbox
-from dashboard.db.schema.detection import AwayPeriod, DeviceRoutine
+from dashboard.db.schema.detection import AwayPeriod, DeviceRoutine, PlugReachRecord
 from dashboard.db.schema.devices import (
     DIALECT_ONLY,
     Device,
@@ -89,6 +89,7 @@ __all__ = [
     "NotificationOutbox",
     "ParticipationPeriod",
     "ParticipationWeek",
+    "PlugReachRecord",
     "Program",
     "PublishedFigure",
     "Region",

@@ -64,6 +64,23 @@ class DeviceRoutine(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class PlugReachRecord(Base):
+    """A plug's reach as last computed (``detection.reach``, stored by the worker's refresh,
+    ``detection.reach_refresh``): the leads' list of plugs slow to notice a stop and the weekly
+    review's shares read it instead of computing 32,000 reaches on a page."""
+
+    __tablename__ = "plug_reaches"
+
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id"), primary_key=True)
+    # The routine it was computed from (``device_routines.learned_on`` then): refreshed once
+    # the routine is a week newer (a day, while the plug had no usable routine).
+    learned_on: Mapped[date] = mapped_column(Date)
+    verdict: Mapped[str] = mapped_column(String(8))  # fast | fair | slow | none
+    median_h: Mapped[float | None] = mapped_column(Float)  # PlugReach.median_h
+    worst_h: Mapped[float | None] = mapped_column(Float)  # PlugReach.worst_h (None: an hour never)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class AwayPeriod(Base):
     """Staff (or a guardian, through staff) said the person is away from home on these days:
     the person's routine alerts pause until the return date; the fixed ladder does too."""
