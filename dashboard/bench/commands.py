@@ -122,6 +122,8 @@ def run_backend(
         f"vendor_performance_s_{label}": round(vendors_s, 3),
         f"slow_risk_s_{label}": round(routines.slow_risk_s, 3),
         f"slow_risk_plugs_{label}": routines.slow_risk_plugs,
+        f"reach_refresh_ms_per_plug_{label}": round(routines.reach_ms_per_plug, 2),
+        f"reach_refresh_plugs_{label}": routines.reach_plugs,
     }
     if run_url is not None:
         out |= ingest_figures(label, run_url, args)
@@ -243,6 +245,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         "system_status_query_s",
         "vendor_performance_s",
         "slow_risk_s",
+        "reach_refresh_ms_per_plug",
     ):
         # the slower backend decides
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]

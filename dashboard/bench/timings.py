@@ -72,6 +72,8 @@ class RoutineFigures:
     history_days: int  # days of device_daily each routine was learned from
     slow_risk_s: float  # the nightly slow-risk judgement of every plug (detection.slow_risk)
     slow_risk_plugs: int  # plugs it judged
+    reach_ms_per_plug: float  # the worker's reach refresh (detection.reach_refresh), per plug
+    reach_plugs: int  # plugs it was measured on (a sample: the whole city takes minutes)
 
 
 def _full_window(conn, now: datetime, window_days: int) -> int:
@@ -145,6 +147,7 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
                 started = time.perf_counter()
                 run_silence_tick(conn, now + timedelta(minutes=k + 1))
                 ticks.append(time.perf_counter() - started)
+            reach_ms, reach_plugs = _reach_refresh(conn, now)
             slow_s, slow_plugs = _slow_risk(conn, now)
         finally:
             trans.rollback()
@@ -158,7 +161,41 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
         days,
         slow_s,
         slow_plugs,
+        reach_ms,
+        reach_plugs,
     )
+
+
+REACH_SAMPLE = 1_000  # plugs: ≈ 25 s; a Seoul city's 32,000 would take ≈ 13 minutes
+
+
+def _reach_refresh(conn, now: datetime) -> tuple[float, int]:
+    """The worker's reach refresh on the first ``REACH_SAMPLE`` plugs with a routine, batch by
+    batch as the worker runs it (reads, the reach, the upsert; inside the caller's transaction,
+    rolled back): milliseconds per plug, and the plugs."""
+    from sqlalchemy import select
+
+    from dashboard.db.schema import Device, DeviceRoutine
+    from dashboard.detection.reach_refresh import BATCH, judged_records, store_records
+    from dashboard.settings import LOCAL_TZ
+
+    d, r = Device.__table__, DeviceRoutine.__table__
+    ids = list(
+        conn.execute(
+            select(d.c.id)
+            .join(r, r.c.device_id == d.c.id)
+            .where(d.c.type_code == "smart_plug", d.c.status == "active")
+            .order_by(d.c.id)
+            .limit(REACH_SAMPLE)
+        ).scalars()
+    )
+    if not ids:
+        return 0.0, 0
+    today = now.astimezone(LOCAL_TZ).date()
+    started = time.perf_counter()
+    for start in range(0, len(ids), BATCH):
+        store_records(conn, judged_records(conn, ids[start : start + BATCH], today, now))
+    return (time.perf_counter() - started) * 1000 / len(ids), len(ids)
 
 
 def _slow_risk(conn, now: datetime) -> tuple[float, int]:

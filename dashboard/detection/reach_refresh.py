@@ -76,18 +76,24 @@ def refresh_batch(engine: Engine, now: datetime, batch: int | None = None) -> in
         ids = stale_plugs(conn, today, BATCH if batch is None else batch)
         if not ids:
             return 0
-        records = _judged(conn, ids, today, now)
+        records = judged_records(conn, ids, today, now)
     if not records:
         return 0
     with engine.begin() as conn:
-        bulk_write(conn, PlugReachRecord.__table__, records, _replace, key="plug_reaches")
+        store_records(conn, records)
     return len(records)
 
 
-def _judged(conn: Connection, ids: list[int], today: date, now: datetime) -> list[dict]:
-    """The records of ``ids``; a plug whose stored routine cannot be judged (an error in
-    its model) is stored as ``none`` for today, logged, so it does not hold the refresh at
-    the head of the queue: it is tried again after the next learning."""
+def store_records(conn: Connection, records: list[dict]) -> None:
+    """Upsert ``judged_records``' rows."""
+    bulk_write(conn, PlugReachRecord.__table__, records, _replace, key="plug_reaches")
+
+
+def judged_records(conn: Connection, ids: list[int], today: date, now: datetime) -> list[dict]:
+    """The ``plug_reaches`` rows of the plugs ``ids`` (a plug without a routine has none). A
+    plug whose stored routine cannot be judged (an error in its model) is stored as ``none``
+    for today and logged, so it does not hold the refresh at the head of the queue: it is
+    tried again after the next learning."""
     try:
         rows = plug_reaches(conn, device_ids=ids)
     except SQLAlchemyError:
@@ -96,7 +102,7 @@ def _judged(conn: Connection, ids: list[int], today: date, now: datetime) -> lis
         if len(ids) == 1:
             log.exception("reach of plug %d could not be computed; stored as none", ids[0])
             return [_record(ids[0], today, "none", None, None, now)]
-        return [r for i in ids for r in _judged(conn, [i], today, now)]
+        return [r for i in ids for r in judged_records(conn, [i], today, now)]
     return [
         _record(
             row.device_id,

@@ -58,6 +58,11 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     # The tiny city has only today: nothing to copy back (test_bench_full_window below).
     assert figures["routine_history_days_sqlite"] == 0 or not same_day
     assert figures["rule_tick_routines_s_sqlite"] > 0
+    # the worker's reach refresh, on the city's plugs with a routine (all of them, under 1,000;
+    # none where the tiny city's days are too few for a routine)
+    plugs, ms = figures["reach_refresh_plugs_sqlite"], figures["reach_refresh_ms_per_plug_sqlite"]
+    assert 0 <= plugs <= figures["routine_households_sqlite"]
+    assert (ms > 0) == (plugs > 0) and figures["reach_refresh_ms_per_plug"] == ms
     assert figures["ingest_events_per_s_postgres"] is None
     # The deck: each format alone (images rendered afresh) and both from one deck.
     for key in ("pdf_s", "pptx_s", "both_s", "pdf_kb", "pptx_kb"):
