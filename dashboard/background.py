@@ -27,6 +27,9 @@ from dashboard.settings import Settings
 log = logging.getLogger(__name__)
 
 TICK_EVERY_S = 60.0
+# The reach refresh's share of a pass here (the worker's is 5 s): this loop shares the app's
+# process, and pure-Python work holds the pages' threads back while it runs.
+REACH_BUDGET_S = 2.0
 FEED_EVERY_S = 5.0
 # A city whose last signal is older than this is a snapshot built with a fixed past end (tests,
 # screenshots, reproducible figures): it is shown as it is, not jumped forward to today.
@@ -128,7 +131,8 @@ def _loop(
             now_mono = time.monotonic()
             if now_mono >= next_tick:
                 log.info("%s", tick_once(engine, clock()))
-                daily_jobs(engine, clock())  # purge and routines, each once a Seoul day
+                # purge and routines, each once a Seoul day; then a little of the reach refresh
+                daily_jobs(engine, clock(), reach_budget_s=REACH_BUDGET_S)
                 services.ticks += 1
                 next_tick = now_mono + tick_every_s
         except Exception:  # a locked file, a half-built city: log, wait, try again

@@ -41,10 +41,11 @@ def plug_reaches(
     device_id: int | None = None,
     recipient_id: int | None = None,
     device_ids: Sequence[int] | None = None,
+    with_weekend: bool = True,
 ) -> list[PlugReachRow]:
     """The reach of one plug (``device_id``), of every plug of a person now (``recipient_id``)
     or of the plugs among ``device_ids`` (the worker's refresh), active ones first, then by id,
-    each with its person's own ladder."""
+    each with its person's own ladder (``with_weekend``: as ``detection.reach.plug_reach``)."""
     if sum(x is not None for x in (device_id, recipient_id, device_ids)) != 1:
         raise ValueError("give one of device_id, recipient_id or device_ids")
     d, r = Device.__table__, CareRecipient.__table__
@@ -89,6 +90,7 @@ def plug_reaches(
                     local.plug_routine.window_days,
                 ),
                 no_change_hours=row.no_change_hours,
+                with_weekend=with_weekend,
             )
         out.append(
             PlugReachRow(

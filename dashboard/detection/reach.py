@@ -59,7 +59,7 @@ class PlugReach:
     reference_days: int
     usable: bool  # the routine or the level test can judge at all
     weekday: tuple[float | None, ...]  # 24 values
-    weekend: tuple[float | None, ...]
+    weekend: tuple[float | None, ...]  # 24 values; empty where not computed (``plug_reach``)
     level: bool = False  # the level test judged beside the routine (its model learned, on)
 
     @property
@@ -405,10 +405,13 @@ def plug_reach(
     report_min: float | None = None,
     idle: Sequence[float] | None = None,
     no_change_hours: float | None = None,
+    with_weekend: bool = True,
 ) -> PlugReach:
     """The plug's reach (``stop_first_alert_h``) for a last sign of life on the hour, every
     hour of the first weekday and the first weekend day from the day the routine was learned
-    for, with ``th`` the thresholds of the person's district."""
+    for, with ``th`` the thresholds of the person's district. ``with_weekend`` False leaves the
+    weekend out (``weekend`` empty): the verdict, median and worst hour read the weekday only,
+    and the worker's refresh keeps only those, at half the cost."""
     tests = _Tests.of(routine, th.plug_routine, levels)
 
     def day_reach(day: date) -> tuple[float | None, ...]:
@@ -431,7 +434,7 @@ def plug_reach(
         reference_days=len(routine.reference_days),
         usable=tests.judges,
         weekday=day_reach(_next_day(routine.learned_on, weekend=False)),
-        weekend=day_reach(_next_day(routine.learned_on, weekend=True)),
+        weekend=day_reach(_next_day(routine.learned_on, weekend=True)) if with_weekend else (),
         level=tests.judges and tests.level,
     )
 

@@ -2,8 +2,9 @@
 would notice a stop (``detection.reach``), for the leads' list of plugs slow to notice one and
 the weekly review's shares.
 
-A reach costs about 20 ms a plug (its 48 hours judged with the rule's own functions), so a
-Seoul-scale city (32,000 plugs) is about 11 minutes of work: too much for the nightly learning
+A reach costs about 12 ms a plug (the 24 hours of a weekday, which its verdict, median and
+worst hour read, judged with the rule's own functions), so a Seoul-scale city (32,000 plugs) is
+about 6 minutes of work: too much for the nightly learning
 (60 s) or a page. Each worker pass spends at most ``PASS_BUDGET_S`` on the plugs whose stored
 reach is missing or out of date, oldest first: the city is covered in a few hours, then each
 plug once a week (its routine moves slowly over its 28-day window), and daily while it had no
@@ -95,7 +96,7 @@ def judged_records(conn: Connection, ids: list[int], today: date, now: datetime)
     for today and logged, so it does not hold the refresh at the head of the queue: it is
     tried again after the next learning."""
     try:
-        rows = plug_reaches(conn, device_ids=ids)
+        rows = plug_reaches(conn, device_ids=ids, with_weekend=False)  # the verdict's day
     except SQLAlchemyError:
         raise
     except Exception:

@@ -20,7 +20,7 @@ from dashboard.clock import Clock
 from dashboard.clock import now as system_now
 from dashboard.db.device_counts import daily_recount
 from dashboard.detection.learning import daily_learn
-from dashboard.detection.reach_refresh import refresh_reaches
+from dashboard.detection.reach_refresh import PASS_BUDGET_S, refresh_reaches
 from dashboard.enrollment.daily import daily_purge
 from dashboard.notify.reminders import daily_away_reminders
 from dashboard.notify.worker import notify_tick
@@ -47,9 +47,9 @@ def tick_once(engine: Engine, now: datetime) -> TickSummary:
         return summary
 
 
-def daily_jobs(engine: Engine, now: datetime) -> None:
+def daily_jobs(engine: Engine, now: datetime, reach_budget_s: float = PASS_BUDGET_S) -> None:
     """The once-a-day jobs, run on every worker pass: the rules' own and the data's upkeep;
-    then a few seconds of the plugs' reach refresh (``detection.reach_refresh``).
+    then up to ``reach_budget_s`` of the plugs' reach refresh (``detection.reach_refresh``).
 
     Each daily job guards itself (at most once per Asia/Seoul day across workers); none raises.
     """
@@ -60,7 +60,7 @@ def daily_jobs(engine: Engine, now: datetime) -> None:
     if daily_retention(engine, now) is not None:  # raw events past ANBU_EVENT_RETENTION_DAYS
         wal_checkpoint(engine, now, force=True)  # SQLite: give the WAL of the deletes back
     wal_checkpoint(engine, now)  # SQLite: truncate the WAL at most hourly
-    refresh_reaches(engine, now)  # the stale reaches, at most PASS_BUDGET_S of each pass
+    refresh_reaches(engine, now, reach_budget_s)  # the stale reaches, a few seconds a pass
 
 
 def daily_rules_jobs(engine: Engine, now: datetime) -> None:

@@ -114,10 +114,10 @@ def test_a_plug_that_cannot_be_judged_is_stored_as_none_and_does_not_block(db, m
         learn_routines(conn, LEARNED_AT)
     real = reach_refresh.plug_reaches
 
-    def broken_for_a(conn, *, device_ids):
+    def broken_for_a(conn, *, device_ids, with_weekend):
         if a in device_ids:
             raise ValueError("a damaged routine")
-        return real(conn, device_ids=device_ids)
+        return real(conn, device_ids=device_ids, with_weekend=with_weekend)
 
     monkeypatch.setattr(reach_refresh, "plug_reaches", broken_for_a)
     summary = refresh_reaches(db, LEARNED_AT)
