@@ -166,7 +166,7 @@ def measure_routines(engine: Engine, now: datetime) -> RoutineFigures:
     )
 
 
-REACH_SAMPLE = 1_000  # plugs: ≈ 25 s; a Seoul city's 32,000 would take ≈ 13 minutes
+REACH_SAMPLE = 1_000  # plugs: ≈ 12 s; a Seoul city's 32,000 would take ≈ 6 minutes
 
 
 def _reach_refresh(conn, now: datetime) -> tuple[float, int]:

@@ -69,9 +69,8 @@ def stale_plugs(conn: Connection, today: date, limit: int) -> list[int]:
 
 def refresh_batch(engine: Engine, now: datetime, batch: int | None = None) -> int:
     """Compute and store the reach of up to ``batch`` (``BATCH``) stale plugs; the number
-    stored. The
-    reads and the judging run outside any write transaction (SQLite's one writer is held only
-    for the upsert)."""
+    stored. The reads and the judging run outside any write transaction (SQLite's one writer
+    is held only for the upsert)."""
     today = now.astimezone(LOCAL_TZ).date()
     with engine.connect() as conn:
         ids = stale_plugs(conn, today, BATCH if batch is None else batch)
