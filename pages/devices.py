@@ -1,6 +1,7 @@
 """기기 관리: every device with its vendor id, person, dong and current state, filtered in SQL;
-one device's state and alert history (``?device=ID``); for leads and admins the device's actions
-(assign, replace, out of / back in service), registering a device and the roster import."""
+the plugs slow to notice a stop (a closed section above the list); one device's state and alert
+history (``?device=ID``); for leads and admins the device's actions (assign, replace, out of /
+back in service), registering a device and the roster import."""
 
 import pandas as pd
 import streamlit as st
@@ -23,6 +24,7 @@ from dashboard.ui.components import (
 from dashboard.ui.data import load
 from dashboard.ui.device_actions import device_actions, register_section
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.reach_list import reach_list
 from dashboard.ui.reach_panel import PLUG, device_reach
 from dashboard.ui.roster_import import import_section
 from dashboard.ui.safe_text import md_escape
@@ -47,6 +49,7 @@ scope = None if user.role == "admin" else areas
 if scope is not None:
     st.caption(t("people.scope", n=len(scope)))
 now = clock.now()
+reach_list(scope, with_names)  # the plugs slow to notice a stop, in the user's districts
 
 device_programs = load(programs, kind="device")
 types = load(device_types)

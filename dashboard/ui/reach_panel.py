@@ -54,7 +54,7 @@ def verdict_label(row: PlugReachRow) -> str:
     return t(f"reach.verdict_{row.reach.verdict}")
 
 
-def _suggest() -> None:
+def suggest() -> None:
     st.info(t("reach.suggest"), icon=":material/lightbulb:")
 
 
@@ -110,7 +110,7 @@ def device_reach(device_id: int) -> None:
                 ladder=ladder,
             )
         )
-        _suggest()
+        suggest()
         return
     big = projector_on()
     height = HEIGHT_PROJECTOR if big else HEIGHT
@@ -118,15 +118,19 @@ def device_reach(device_id: int) -> None:
     render(chart, extra=90, height=chart_height(height))
     st.caption(_caption(reach, ladder, min_days))  # our own words and figures
     if reach.verdict in SUGGEST:
-        _suggest()
+        suggest()
+
+
+def hours_cell(hours: float | None, usable: bool) -> str:
+    """Hours with one decimal; ``> 72`` for a routine that does not reach 관심 within the
+    horizon, ``–`` where there is no routine to judge by (not ``usable``)."""
+    if not usable:
+        return "–"
+    return f"> {HORIZON_H:g}" if hours is None else format_number(hours, 1)
 
 
 def _cell(hours: float | None, reach: PlugReach | None) -> str:
-    """Hours with one decimal; ``> 72`` for a routine that does not reach 관심 within the
-    horizon, ``–`` where there is no routine to judge by."""
-    if reach is None or not reach.usable:
-        return "–"
-    return f"> {HORIZON_H:g}" if hours is None else format_number(hours, 1)
+    return hours_cell(hours, reach is not None and reach.usable)
 
 
 def person_reach_table(recipient_id: int) -> None:
