@@ -12,10 +12,12 @@ from dashboard.ui.auth import require_page
 from dashboard.ui.components import page_header
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.reach_list import week_reach_summary
 from dashboard.ui.review_filters import program_district_filters
 from dashboard.ui.url_filters import url_date
 from dashboard.ui.vendors import downloads, show
 from dashboard.ui.week import change_cards, changes_frame, span_label, weeks_chart, weeks_frame
+from queries.filters import districts_with_devices
 from queries.weekly_review import weekly_review
 
 require_page("week")
@@ -59,3 +61,11 @@ st.caption(t("week.source", this=this, before=before, as_of=format_datetime(now,
 weeks = weeks_frame(figures, lang)
 show(weeks)
 downloads(weeks, f"{stem}-weeks", "week_weeks")
+
+# How soon the plugs would notice a stop, as the worker last stored it (a snapshot).
+district_rows = load(districts_with_devices)
+codes = dict(zip(district_rows["id"], district_rows["code"], strict=True))
+week_reach_summary(
+    chosen_programs,
+    None if chosen_districts is None else [codes[i] for i in chosen_districts],
+)

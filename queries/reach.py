@@ -22,6 +22,7 @@ from dashboard.db.schema import (
     DeviceDaily,
     DeviceRoutine,
     PlugReachRecord,
+    Program,
     Region,
 )
 from dashboard.detection.levels import LevelModel
@@ -204,12 +205,17 @@ def _placed(districts: Sequence[str] | None, *columns):
     return where_all(stmt, in_areas(placed, districts)), district
 
 
-def reach_shares(conn: Connection, *, districts: Sequence[str] | None = None) -> pd.DataFrame:
+def reach_shares(
+    conn: Connection,
+    *,
+    districts: Sequence[str] | None = None,
+    programs: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Per district (by code): district_code, district_ko, district_en, ``plugs`` (active smart
     plugs), ``judged`` (those with a stored reach; a plug gets one once its routine is learned
     and the worker came to it), one count per verdict (``fast``, ``fair``, ``slow``, ``none``)
-    and ``oldest_at``, the oldest stored reach's computation time (NaT with none). Aggregates
-    only."""
+    and ``oldest_at``, the oldest stored reach's computation time (NaT with none); the plugs of
+    the ``programs`` (codes; None: all) only. Aggregates only."""
     p = PlugReachRecord.__table__
     stmt, district = _placed(
         districts,
@@ -218,6 +224,9 @@ def reach_shares(conn: Connection, *, districts: Sequence[str] | None = None) ->
         *(func.count(case((p.c.verdict == v, 1))).label(v) for v in VERDICTS),
         func.min(p.c.computed_at).label("oldest_at"),
     )
+    if programs is not None:
+        chosen = select(Program.id).where(Program.code.in_(list(programs)))
+        stmt = stmt.where(Device.__table__.c.program_id.in_(chosen))
     stmt = stmt.group_by(district.id, district.code, district.name_ko, district.name_en)
     df = frame(conn, stmt.order_by(district.code), times=["oldest_at"])
     for col in ("plugs", "judged", *VERDICTS):

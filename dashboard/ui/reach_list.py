@@ -170,3 +170,33 @@ def reach_list(scope: Sequence[str] | None, with_names: bool) -> None:
         )
         st.caption(_coverage(shares, lang))
         _slow_list(scope, with_names, lang)
+
+
+def week_reach_summary(programs: Sequence[str] | None, districts: Sequence[str] | None) -> None:
+    """The weekly review's line on how soon the plugs would notice a stop, as the worker last
+    stored it (a snapshot, not a week's figure): the verdicts' counts and shares of the
+    judged plugs of the chosen ``programs`` (codes) and ``districts`` (codes; None: all),
+    and where the list is. Nothing where the choice holds no active plug. Aggregates only."""
+    shares = load(
+        reach_shares,
+        districts=None if districts is None else tuple(districts),
+        programs=None if programs is None else tuple(programs),
+    )
+    plugs = int(shares["plugs"].sum()) if len(shares) else 0
+    if plugs == 0:
+        return
+    lang = current_lang()
+    judged = int(shares["judged"].sum())
+    st.subheader(t("reach.week_title"))
+    if judged == 0:
+        st.caption(_coverage(shares, lang))
+        return
+    counts = {v: int(shares[v].sum()) for v in VERDICTS}
+    st.markdown(
+        t(
+            "reach.week_line",
+            judged=format_number(judged),
+            **{v: share_text(n, judged) for v, n in counts.items()},
+        )
+    )
+    st.caption(_coverage(shares, lang) + " " + t("reach.week_where"))

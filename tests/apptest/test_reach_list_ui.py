@@ -17,13 +17,15 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy.orm import aliased
 from streamlit.testing.v1 import AppTest
 
-from dashboard.db.schema import CareRecipient, Device, PlugReachRecord, Region
+from dashboard.db.schema import CareRecipient, Device, PlugReachRecord, Program, Region
 from dashboard.formatting import format_datetime, format_number, mask_name
 from dashboard.i18n import translate
 from dashboard.ui.data import clear_loads
-from queries.reach import PlugReachRow, plug_reaches
+from dashboard.ui.reach_list import share_text
+from queries.reach import VERDICTS, PlugReachRow, plug_reaches, reach_shares
 from tests.apptest.conftest import DEMO_END, open_page, private_copy, without_live_loop
 
 SCAN = 50  # plugs judged at a time while looking for a slow one among the first plugs
@@ -232,3 +234,56 @@ def test_nothing_stored_yet_says_so(db: Engine, stored, lang: str) -> None:
         with db.begin() as conn:
             conn.execute(insert(PlugReachRecord), kept)
         clear_loads()
+
+
+def _week(lang: str = "ko", **params: str) -> AppTest:
+    extra = {"lang": "en"} if lang == "en" else {}
+    return open_page("week", role="lead", week="2024-11-28", **params, **extra)
+
+
+@pytest.mark.parametrize("lang", ["ko", "en"])
+def test_the_weekly_review_counts_the_stored_verdicts(db: Engine, stored, lang: str) -> None:
+    at = _week(lang)
+    assert translate("reach.week_title", lang) in [h.value for h in at.subheader]
+    line = translate(
+        "reach.week_line", lang, judged="5", fast="0", fair="3 (60%)", slow="1 (20%)",
+        none="1 (20%)",
+    )  # fmt: skip
+    assert line in [m.value for m in at.markdown]
+    where = translate("reach.week_where", lang)
+    assert any(c.value.endswith(where) for c in at.caption)
+
+
+def test_the_weekly_review_follows_its_program_and_district_filters(db: Engine, stored) -> None:
+    parent = aliased(Region)
+    with db.connect() as conn:
+        district = conn.scalar(  # the slow plug's person's district (their dong's parent)
+            select(func.coalesce(parent.code, Region.code))
+            .select_from(Device)
+            .join(CareRecipient, CareRecipient.id == Device.recipient_id)
+            .join(Region, Region.id == CareRecipient.region_id)
+            .outerjoin(parent, (parent.id == Region.parent_id) & (Region.level == "dong"))
+            .where(Device.id == stored["slow"][0].device_id)
+        )
+        no_plug_program = conn.scalar(
+            select(Program.code)
+            .where(Program.kind == "device")
+            .where(
+                Program.id.not_in(select(Device.program_id).where(Device.type_code == "smart_plug"))
+            )
+            .order_by(Program.code)
+        )
+        there = reach_shares(conn, districts=[district])
+    assert no_plug_program is not None and len(there) == 1
+    title = translate("reach.week_title")
+    at = _week(program=no_plug_program)  # a program without plugs: no section at all
+    assert title not in [h.value for h in at.subheader]
+    at = _week(district=district)  # the district's plugs only, the slow one among them
+    judged = int(there["judged"].iloc[0])
+    assert int(there["slow"].iloc[0]) == 1 and judged < 5
+    line = translate(
+        "reach.week_line",
+        judged=format_number(judged),
+        **{v: share_text(int(there[v].iloc[0]), judged) for v in VERDICTS},
+    )
+    assert line in [m.value for m in at.markdown]

@@ -77,6 +77,7 @@ def _plug(
     status: str = "active",
     type_code: str = "smart_plug",
     name: str = "김복순",
+    program: int = 1,
 ) -> int:
     """A device (with a person in ``person_region`` unless None) and its stored reach
     ``(verdict, median_h, worst_h)`` unless None."""
@@ -85,13 +86,13 @@ def _plug(
         if person_region is not None:
             rid = conn.execute(
                 insert(CareRecipient).returning(CareRecipient.id),
-                {"program_id": 1, "region_id": person_region, "external_ref": f"R-{uid}",
+                {"program_id": program, "region_id": person_region, "external_ref": f"R-{uid}",
                  "birth_year": 1940, "sex": "F", "household": "alone",
                  "enrolled_on": date(2024, 1, 1), "pii_name": name},
             ).scalar()  # fmt: skip
         did = conn.execute(
             insert(Device).returning(Device.id),
-            {"device_uid": uid, "type_code": type_code, "program_id": 1, "vendor": "v",
+            {"device_uid": uid, "type_code": type_code, "program_id": program, "vendor": "v",
              "recipient_id": rid, "region_id": device_region,
              "installed_on": date(2024, 1, 1), "status": status},
         ).scalar()  # fmt: skip
@@ -162,6 +163,27 @@ def test_shares_follow_the_area_scope(plugs: Engine) -> None:
     # A's device is entered in 대덕구 but its person lives in 일산동구: not counted here
     assert _counts(daedeok) == {DAEDEOK: (1, 1, 0, 0, 0, 1)}
     assert nothing.empty
+
+
+def test_shares_of_the_chosen_programs_only(plugs: Engine) -> None:
+    """The weekly review's program filter: a plug of another program is not counted."""
+    with plugs.begin() as conn:
+        conn.execute(
+            insert(Program),
+            {"id": 2, "code": "q", "kind": "device", "name_ko": "q", "name_en": "q",
+             "region_id": 1},
+        )  # fmt: skip
+    _plug(plugs, "Q", person_region=6, device_region=6, reach=("slow", 30.0, 40.0), program=2)
+    with plugs.connect() as conn:
+        every = reach_shares(conn)
+        p_only = reach_shares(conn, programs=["p"])
+        q_only = reach_shares(conn, programs=("q",))
+        unknown = reach_shares(conn, programs=["no such program"])
+    assert _counts(every)[DEOGYANG] == (2, 2, 1, 0, 1, 0)
+    assert _counts(p_only)[DEOGYANG] == (1, 1, 1, 0, 0, 0)
+    assert _counts(p_only)[ILSANDONG] == (5, 4, 0, 1, 3, 0)
+    assert _counts(q_only) == {DEOGYANG: (1, 1, 0, 0, 1, 0)}
+    assert unknown.empty
 
 
 def test_shares_of_a_city_with_no_reach_stored_yet(city: Engine) -> None:
