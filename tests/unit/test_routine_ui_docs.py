@@ -25,3 +25,14 @@ def test_the_documented_figures_are_the_codes() -> None:
     assert "one-minute cache" in SECTION
     # Okabe–Ito sky blue and orange, as the text says.
     assert (routine_chart.ACTIVE, routine_chart.WINDOW) == ("#56B4E9", "#E69F00")
+
+
+def test_the_reach_refresh_is_documented_as_it_runs() -> None:
+    from dashboard import background
+    from dashboard.detection import reach_refresh
+
+    kept = DOC.split("**Kept for the whole city**", 1)[1].split("\n\n", 1)[0]
+    assert f"`PASS_BUDGET_S` ({reach_refresh.PASS_BUDGET_S:g} s;" in kept
+    assert f"live loop, which shares the app's process, {background.REACH_BUDGET_S:g} s)" in kept
+    assert f"`REFRESH_DAYS` ({reach_refresh.REFRESH_DAYS})" in kept
+    assert f"in batches of {reach_refresh.BATCH}" in kept
