@@ -136,10 +136,15 @@ def _record(
 
 
 def _replace(stmt):
-    new = stmt.excluded
+    new, table = stmt.excluded, PlugReachRecord.__table__
     columns = ("learned_on", "verdict", "median_h", "worst_h", "computed_at")
+    # Never back to an older routine: a batch judged before the night's learning (the embedded
+    # live loop and a separate worker both refresh on SQLite) may be written after a batch
+    # judged with the new routine, which then would not be stale again for a week.
     return stmt.on_conflict_do_update(
-        index_elements=["device_id"], set_={c: getattr(new, c) for c in columns}
+        index_elements=["device_id"],
+        set_={c: getattr(new, c) for c in columns},
+        where=new.learned_on >= table.c.learned_on,
     )
 
 

@@ -144,3 +144,29 @@ def test_the_worker_pass_refreshes_and_a_database_error_does_not_raise(db, monke
         learn_routines(conn, LEARNED_AT + timedelta(days=REFRESH_DAYS))
     monkeypatch.setattr(reach_refresh, "refresh_batch", failing)
     assert refresh_reaches(db, LEARNED_AT + timedelta(days=REFRESH_DAYS)) is None
+
+
+def test_a_batch_judged_before_the_learning_never_replaces_a_newer_reach(db):
+    # Two refreshers (SQLite: the embedded live loop and a separate worker): one judges a
+    # week-old plug with its routine, the night's learning runs, the other judges and stores
+    # the new routine's reach, then the first writes its older one.
+    a = plug_with_history(db)
+    with db.begin() as conn:
+        learn_routines(conn, LEARNED_AT)
+    refresh_reaches(db, LEARNED_AT)
+    week = LEARNED_AT + timedelta(days=REFRESH_DAYS)
+    with db.begin() as conn:
+        learn_routines(conn, week)
+    today = week.astimezone(LOCAL_TZ).date()
+    with db.connect() as conn:
+        ids = stale_plugs(conn, today, 10)
+        assert ids == [a]
+        late = reach_refresh.judged_records(conn, ids, today, week)
+    with db.begin() as conn:
+        learn_routines(conn, week + timedelta(days=1))
+    assert refresh_batch(db, week + timedelta(days=1)) == 1
+    newest = stored(db)[a].learned_on
+    assert newest == today + timedelta(days=1)
+    with db.begin() as conn:
+        reach_refresh.store_records(conn, late)
+    assert stored(db)[a].learned_on == newest
