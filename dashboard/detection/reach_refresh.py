@@ -92,8 +92,8 @@ def store_records(conn: Connection, records: list[dict]) -> None:
 def judged_records(conn: Connection, ids: list[int], today: date, now: datetime) -> list[dict]:
     """The ``plug_reaches`` rows of the plugs ``ids`` (a plug without a routine has none). A
     plug whose stored routine cannot be judged (an error in its model) is stored as ``none``
-    for today and logged, so it does not hold the refresh at the head of the queue: it is
-    tried again after the next learning."""
+    for its routine's day and logged, so it does not hold the refresh at the head of the
+    queue: it is tried again after the next learning."""
     try:
         rows = plug_reaches(conn, device_ids=ids, with_weekend=False)  # the verdict's day
     except SQLAlchemyError:
@@ -101,7 +101,11 @@ def judged_records(conn: Connection, ids: list[int], today: date, now: datetime)
     except Exception:
         if len(ids) == 1:
             log.exception("reach of plug %d could not be computed; stored as none", ids[0])
-            return [_record(ids[0], today, "none", None, None, now)]
+            # the routine's day, as a judged plug's (the list shows it as the day learned)
+            learned = conn.scalar(
+                select(DeviceRoutine.learned_on).where(DeviceRoutine.device_id == ids[0])
+            )
+            return [_record(ids[0], learned or today, "none", None, None, now)]
         return [r for i in ids for r in judged_records(conn, [i], today, now)]
     return [
         _record(

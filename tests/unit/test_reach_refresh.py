@@ -120,14 +120,21 @@ def test_a_plug_that_cannot_be_judged_is_stored_as_none_and_does_not_block(db, m
         return real(conn, device_ids=device_ids, with_weekend=with_weekend)
 
     monkeypatch.setattr(reach_refresh, "plug_reaches", broken_for_a)
-    summary = refresh_reaches(db, LEARNED_AT)
+    later = LEARNED_AT + timedelta(days=3)  # the routine not learned again since
+    summary = refresh_reaches(db, later)
     assert summary is not None and summary.refreshed == 2
     rows = stored(db)
     assert rows[a].verdict == "none" and rows[a].median_h is None
     assert rows[b].verdict != "none"
+    # the day its routine was learned, as b's (the list shows it), not the day it failed
+    assert rows[a].learned_on == rows[b].learned_on == LEARNED_AT.astimezone(LOCAL_TZ).date()
     # tried again only after the next learning
     with db.connect() as conn:
-        assert stale_plugs(conn, LEARNED_AT.astimezone(LOCAL_TZ).date(), 10) == []
+        assert stale_plugs(conn, later.astimezone(LOCAL_TZ).date(), 10) == []
+    with db.begin() as conn:
+        learn_routines(conn, later)
+    with db.connect() as conn:
+        assert stale_plugs(conn, later.astimezone(LOCAL_TZ).date(), 10) == [a]
 
 
 def test_the_worker_pass_refreshes_and_a_database_error_does_not_raise(db, monkeypatch):
