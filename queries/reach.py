@@ -234,6 +234,29 @@ def reach_shares(
     return df
 
 
+OTHER_VERDICTS = ("fast", "fair")  # another plug of the person that notices soon enough
+
+
+def _other_best(d):
+    """The best rank (0 fast, 1 fair; NULL: none) of the stored verdicts of the other active
+    smart plugs of ``d``'s person (the person panel combines them: the soonest raises it)."""
+    other, stored = aliased(Device.__table__, name="other"), PlugReachRecord.__table__
+    stored = aliased(stored, name="other_reach")
+    rank = case(*((stored.c.verdict == v, i) for i, v in enumerate(OTHER_VERDICTS)), else_=None)
+    return (
+        select(func.min(rank))
+        .select_from(other)
+        .join(stored, stored.c.device_id == other.c.id)
+        .where(
+            other.c.recipient_id == d.c.recipient_id,
+            other.c.id != d.c.id,
+            other.c.type_code == PLUG,
+            other.c.status == "active",
+        )
+        .scalar_subquery()
+    )
+
+
 def slow_plugs(
     conn: Connection,
     *,
@@ -248,10 +271,15 @@ def slow_plugs(
     verdict, median_h, worst_h, learned_on, computed_at, and ``recipient_masked`` when
     ``with_names`` (masked, as the roster shows names).
 
+    ``other_verdict``: the best stored verdict (``fast`` or ``fair``) of the person's other
+    active plugs, None without one: that person's stop is noticed in time by the other plug.
+
     Slowest first: a median beyond the 72 h horizon (None) before the longest medians, then the
-    latest hour the same way, then the device id; ``none`` (no usable routine: nothing to rank
-    by) after every judged plug."""
+    latest hour the same way, then the device ID; the plugs of a person with a fast or fair
+    other plug after the rest; ``none`` (no usable routine: nothing to rank by) after every
+    judged plug."""
     d, r, p = Device.__table__, CareRecipient.__table__, PlugReachRecord.__table__
+    other = _other_best(d)
     columns = [
         d.c.id.label("device_id"),
         d.c.device_uid,
@@ -261,6 +289,7 @@ def slow_plugs(
         p.c.worst_h,
         p.c.learned_on,
         p.c.computed_at,
+        other.label("other_rank"),
     ]
     if with_names:
         columns.append(r.c.pii_name)
@@ -269,6 +298,7 @@ def slow_plugs(
     # Explicit NULL order: SQLite puts NULLs first in ascending order, PostgreSQL last.
     stmt = stmt.order_by(
         p.c.verdict == "none",
+        other.is_not(None),  # a person whose other plug notices soon enough: after the rest
         p.c.median_h.is_(None).desc(),
         p.c.median_h.desc(),
         p.c.worst_h.is_(None).desc(),
@@ -278,5 +308,8 @@ def slow_plugs(
     df = frame(conn, stmt, times=["computed_at"], dates=["learned_on"])
     if with_names:
         df["recipient_masked"] = df.pop("pii_name").map(mask_name)
+    ranks = df.pop("other_rank")
+    other = [None if pd.isna(k) else OTHER_VERDICTS[int(k)] for k in ranks]
+    df["other_verdict"] = pd.Series(other, index=df.index, dtype=object)
     df["external_ref"] = df["external_ref"].astype(object).where(df["external_ref"].notna(), None)
     return df

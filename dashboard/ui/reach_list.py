@@ -81,7 +81,8 @@ def device_link(device_uid: str, lang: str) -> str:
 
 def slow_frame(plugs: pd.DataFrame, lang: str, with_names: bool) -> pd.DataFrame:
     """The list's cells: link, 관리번호, masked name (``with_names``), district, verdict in
-    words, weekday median and latest hour as the person panel shows them, day learned."""
+    words, weekday median and latest hour as the person panel shows them, day learned, and the
+    best verdict of the person's other plugs (fast or fair: the person is covered)."""
     records = plugs.to_dict("records")
     out = {
         "link": [device_link(r["device_uid"], lang) for r in records],
@@ -102,6 +103,10 @@ def slow_frame(plugs: pd.DataFrame, lang: str, with_names: bool) -> pd.DataFrame
             for r, u in zip(records, usable, strict=True)
         ],
         "learned": [format_date(r["learned_on"], lang) for r in records],
+        # the person's stop is noticed in time by this other plug (the person panel's median)
+        "other": [
+            t(f"reach.verdict_{r['other_verdict']}") if r["other_verdict"] else "–" for r in records
+        ],
     }
     return pd.DataFrame(out)
 
@@ -122,6 +127,7 @@ def _slow_list(scope: Sequence[str] | None, with_names: bool, lang: str) -> None
         "median": t("reach.col_median"),
         "worst": t("reach.col_worst"),
         "learned": t("reach.list_col_learned"),
+        "other": t("reach.list_col_other"),
     }
     st.dataframe(
         shown.rename(columns=headers),

@@ -266,3 +266,46 @@ def test_a_share_reads_as_count_and_whole_percent_never_rounded_away() -> None:
         "450 (100%)",
     ]
     assert share_text(3, 0) == "3"  # nothing judged yet: no share
+
+
+def _second_plug(db: Engine, of_uid: str, uid: str, reach, status: str = "active") -> None:
+    """Another plug of the person of the plug ``of_uid``, with its stored reach."""
+    with db.begin() as conn:
+        rid, region = conn.execute(
+            select(Device.recipient_id, Device.region_id).where(Device.device_uid == of_uid)
+        ).one()
+        did = conn.execute(
+            insert(Device).returning(Device.id),
+            {"device_uid": uid, "type_code": "smart_plug", "program_id": 1, "vendor": "v",
+             "recipient_id": rid, "region_id": region, "installed_on": date(2024, 1, 1),
+             "status": status},
+        ).scalar()  # fmt: skip
+        verdict, median, worst = reach
+        conn.execute(
+            insert(PlugReachRecord),
+            {"device_id": did, "learned_on": LEARNED, "verdict": verdict, "median_h": median,
+             "worst_h": worst, "computed_at": T},
+        )  # fmt: skip
+
+
+def test_a_slow_plug_whose_person_has_a_fast_one_says_so_and_comes_after(plugs: Engine) -> None:
+    _second_plug(plugs, "A", "A2", ("fast", 4.0, 9.0))  # A's person: noticed in time by A2
+    _second_plug(plugs, "A", "A3", ("fair", 9.0, 20.0))
+    _second_plug(plugs, "I", "I2", ("fair", 9.0, 20.0), status="retired")  # not in service
+    _second_plug(plugs, "G", "G2", ("slow", 30.0, 50.0))  # slow too: G's person is not covered
+    with plugs.connect() as conn:
+        df = slow_plugs(conn)
+    assert list(df["device_uid"]) == ["G", "G2", "I", "A", "B"]
+    other = dict(zip(df["device_uid"], df["other_verdict"], strict=True))
+    assert other == {"G": None, "G2": None, "I": None, "A": "fast", "B": None}
+
+
+def test_the_list_shows_the_persons_other_plug_in_words(plugs: Engine) -> None:
+    from dashboard.i18n import translate
+    from dashboard.ui.reach_list import slow_frame
+
+    _second_plug(plugs, "A", "A2", ("fair", 9.0, 20.0))
+    with plugs.connect() as conn:
+        df = slow_plugs(conn)
+    cells = dict(zip(df["device_uid"], slow_frame(df, "ko", False)["other"], strict=True))
+    assert cells == {"G": "–", "I": "–", "A": translate("reach.verdict_fair"), "B": "–"}
