@@ -205,3 +205,20 @@ def test_a_change_of_the_thresholds_makes_the_stored_reach_stale(db, monkeypatch
     assert row.reach is not None and row.reach.verdict == "none"
     refresh_reaches(db, LEARNED_AT + H)
     assert stored(db)[a].verdict == "none"
+
+
+def test_the_bench_figure_times_the_refresh_on_plugs_with_a_routine(db):
+    # test_bench's tiny city has no routine: its reach figure is 0 plugs, 0 ms, never run there
+    from dashboard.bench.timings import _reach_refresh
+
+    a, b = plug_with_history(db), plug_with_history(db)
+    add_device(db, registered_at=T0)  # no routine: not timed
+    with db.begin() as conn:
+        learn_routines(conn, LEARNED_AT)
+    with db.connect() as conn:
+        trans = conn.begin()
+        ms, plugs = _reach_refresh(conn, LEARNED_AT)
+        written = set(conn.scalars(select(PlugReachRecord.device_id)))
+        trans.rollback()
+    assert plugs == 2 and ms > 0 and written == {a, b}
+    assert stored(db) == {}  # the bench's transaction is rolled back
