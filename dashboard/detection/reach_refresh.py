@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.db.schema import Device, DeviceRoutine, PlugReachRecord
 from dashboard.ingest.bulk import bulk_write
+from dashboard.rules.config import current_thresholds
 from dashboard.settings import LOCAL_TZ
 from queries.reach import PLUG, plug_reaches
 
@@ -93,7 +94,9 @@ def judged_records(conn: Connection, ids: list[int], today: date, now: datetime)
     """The ``plug_reaches`` rows of the plugs ``ids`` (a plug without a routine has none). A
     plug whose stored routine cannot be judged (an error in its model) is stored as ``none``
     for its routine's day and logged, so it does not hold the refresh at the head of the
-    queue: it is tried again after the next learning."""
+    queue: it is tried again after the next learning. A rules file that cannot be read is no
+    plug's fault: it raises (the pass stops, the next one tries again), storing no ``none``."""
+    current_thresholds()
     try:
         rows = plug_reaches(conn, device_ids=ids, with_weekend=False)  # the verdict's day
     except SQLAlchemyError:

@@ -19,6 +19,7 @@ from dashboard.detection.reach_refresh import (
     refresh_reaches,
     stale_plugs,
 )
+from dashboard.rules import config
 from dashboard.rules.config import current_thresholds
 from dashboard.rules.worker import daily_jobs
 from dashboard.settings import LOCAL_TZ
@@ -222,3 +223,17 @@ def test_the_bench_figure_times_the_refresh_on_plugs_with_a_routine(db):
         trans.rollback()
     assert plugs == 2 and ms > 0 and written == {a, b}
     assert stored(db) == {}  # the bench's transaction is rolled back
+
+
+def test_a_broken_rules_file_stores_no_plug_as_none(db, monkeypatch, tmp_path):
+    a = plug_with_history(db)
+    with db.begin() as conn:
+        learn_routines(conn, LEARNED_AT)
+    broken = tmp_path / "rules.toml"
+    broken.write_text("[plug_routine]\nmin_days = 'many'\n", encoding="utf-8")
+    monkeypatch.setattr(config, "DEFAULT_PATH", broken)  # a hand edit gone wrong
+    assert refresh_reaches(db, LEARNED_AT) is None
+    assert stored(db) == {}  # not every plug "cannot judge" until the next learning
+    monkeypatch.undo()
+    assert refresh_reaches(db, LEARNED_AT + H) is not None
+    assert stored(db)[a].verdict != "none"
