@@ -29,7 +29,7 @@ from dashboard.detection.levels import LevelModel
 from dashboard.detection.reach import PlugReach, idle_line, plug_reach
 from dashboard.detection.records import load_routines
 from dashboard.formatting import mask_name
-from dashboard.rules.config import current_thresholds
+from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.settings import LOCAL_TZ
 from queries.common import frame, in_filter, where_all
 from queries.roster import LIST_LIMIT, in_areas
@@ -57,10 +57,12 @@ def plug_reaches(
     recipient_id: int | None = None,
     device_ids: Sequence[int] | None = None,
     with_weekend: bool = True,
+    th: Thresholds | None = None,
 ) -> list[PlugReachRow]:
     """The reach of one plug (``device_id``), of every plug of a person now (``recipient_id``)
     or of the plugs among ``device_ids`` (the worker's refresh), active ones first, then by id,
-    each with its person's own ladder (``with_weekend``: as ``detection.reach.plug_reach``)."""
+    each with its person's own ladder (``with_weekend``: as ``detection.reach.plug_reach``),
+    judged with ``th`` (default: the current thresholds)."""
     if sum(x is not None for x in (device_id, recipient_id, device_ids)) != 1:
         raise ValueError("give one of device_id, recipient_id or device_ids")
     d, r = Device.__table__, CareRecipient.__table__
@@ -83,7 +85,7 @@ def plug_reaches(
     ids = [row.id for row in rows]
     routines = load_routines(conn, ids)
     models = _level_models(conn, ids)
-    th = current_thresholds()
+    th = th or current_thresholds()
     window = max((th.for_region(row.code).plug_routine.window_days for row in rows), default=0)
     daily = _window_days(conn, {i: r.learned_on for i, r in routines.items()}, window)
     out = []

@@ -177,7 +177,6 @@ def _reach_refresh(conn, now: datetime) -> tuple[float, int]:
 
     from dashboard.db.schema import Device, DeviceRoutine
     from dashboard.detection.reach_refresh import BATCH, judged_records, store_records
-    from dashboard.settings import LOCAL_TZ
 
     d, r = Device.__table__, DeviceRoutine.__table__
     ids = list(
@@ -191,10 +190,9 @@ def _reach_refresh(conn, now: datetime) -> tuple[float, int]:
     )
     if not ids:
         return 0.0, 0
-    today = now.astimezone(LOCAL_TZ).date()
     started = time.perf_counter()
     for start in range(0, len(ids), BATCH):
-        store_records(conn, judged_records(conn, ids[start : start + BATCH], today, now))
+        store_records(conn, judged_records(conn, ids[start : start + BATCH], now))
     return (time.perf_counter() - started) * 1000 / len(ids), len(ids)
 
 

@@ -15,17 +15,18 @@ computes its plug's reach anew.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.db.schema import Device, DeviceRoutine, PlugReachRecord
+from dashboard.db.schema import CareRecipient, Device, DeviceRoutine, PlugReachRecord, Region
 from dashboard.ingest.bulk import bulk_write
-from dashboard.rules.config import current_thresholds
+from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.settings import LOCAL_TZ
 from queries.reach import PLUG, plug_reaches
 
@@ -42,42 +43,82 @@ class RefreshSummary:
     seconds: float
 
 
-def stale_plugs(conn: Connection, today: date, limit: int) -> list[int]:
-    """Active plugs with a learned routine whose stored reach is missing, or older than the
-    routine by ``REFRESH_DAYS`` (by a day while it was ``none``); missing ones first, then the
-    oldest. A routine not learned again (a plug without days) never makes its reach stale."""
+def reach_basis(th: Thresholds, region_code: str | None, no_change_hours: float | None) -> str:
+    """What a plug's reach was judged with besides its routine: the person's district, their
+    own first hours and the district's plug thresholds (a digest); a stored reach whose basis
+    differs from today's is stale (a lead changed the district's settings, the person moved
+    or got another ladder, the plug went to another person)."""
+    local = th.for_region(region_code)
+    settings = local.plug_routine.model_dump_json() + local.plug_no_change.model_dump_json()
+    digest = hashlib.sha1(settings.encode(), usedforsecurity=False).hexdigest()[:16]
+    hours = "-" if no_change_hours is None else f"{no_change_hours:g}"
+    return f"{region_code or '-'}|{hours}|{digest}"
+
+
+def stale_plugs(
+    conn: Connection, today: date, limit: int | None = None, th: Thresholds | None = None
+) -> list[int]:
+    """Active plugs with a learned routine whose stored reach is missing, judged on another
+    basis (``reach_basis``), or older than the routine by ``REFRESH_DAYS`` (by a day while it
+    was ``none``); missing ones first, then those whose basis changed, then the oldest; at
+    most ``limit``. A routine not learned again (a plug without days) never makes its reach
+    stale by age."""
+    th = th or current_thresholds()
     d, r, p = Device.__table__, DeviceRoutine.__table__, PlugReachRecord.__table__
     cutoff = today - timedelta(days=REFRESH_DAYS)
-    stmt = (
-        select(d.c.id)
-        .join(r, r.c.device_id == d.c.id)
-        .outerjoin(p, p.c.device_id == d.c.id)
+    rows = conn.execute(
+        _placed_plugs(
+            p.c.device_id.label("stored"), p.c.learned_on, p.c.verdict, p.c.basis,
+            r.c.learned_on.label("routine_on"),
+        ).join(r, r.c.device_id == d.c.id).outerjoin(p, p.c.device_id == d.c.id)
+    )  # fmt: skip
+    ranked = []
+    for row in rows:
+        if row.stored is None:
+            rank = 0
+        elif row.basis != reach_basis(th, row.code, row.no_change_hours):
+            rank = 1
+        elif row.routine_on > row.learned_on and (
+            row.learned_on <= cutoff or row.verdict == "none"
+        ):
+            rank = 2
+        else:
+            continue
+        ranked.append((rank, row.learned_on or today, row.id))
+    ranked.sort()
+    return [device_id for _rank, _on, device_id in ranked[:limit]]
+
+
+def _placed_plugs(*columns):
+    """Active plugs with the district that judges them (the person's, else the device's, as
+    ``queries.reach.plug_reaches`` places them) and the person's own first hours."""
+    d, person = Device.__table__, CareRecipient.__table__
+    return (
+        select(d.c.id, Region.code, person.c.no_change_hours, *columns)
+        .select_from(d)
+        .outerjoin(person, person.c.id == d.c.recipient_id)
+        .outerjoin(Region, Region.id == func.coalesce(person.c.region_id, d.c.region_id))
         .where(d.c.type_code == PLUG, d.c.status == "active")
-        .where(
-            or_(
-                p.c.device_id.is_(None),
-                and_(
-                    r.c.learned_on > p.c.learned_on,
-                    or_(p.c.learned_on <= cutoff, p.c.verdict == "none"),
-                ),
-            )
-        )
-        .order_by(p.c.device_id.is_not(None), p.c.learned_on, d.c.id)
-        .limit(limit)
     )
-    return [row[0] for row in conn.execute(stmt)]
 
 
 def refresh_batch(engine: Engine, now: datetime, batch: int | None = None) -> int:
-    """Compute and store the reach of up to ``batch`` (``BATCH``) stale plugs; the number
-    stored. The reads and the judging run outside any write transaction (SQLite's one writer
-    is held only for the upsert)."""
+    """Compute and store the reach of the first ``batch`` (``BATCH``) stale plugs; the number
+    stored."""
+    th = current_thresholds()
     today = now.astimezone(LOCAL_TZ).date()
     with engine.connect() as conn:
-        ids = stale_plugs(conn, today, BATCH if batch is None else batch)
-        if not ids:
-            return 0
-        records = judged_records(conn, ids, today, now)
+        ids = stale_plugs(conn, today, BATCH if batch is None else batch, th)
+    return _refresh(engine, ids, now, th)
+
+
+def _refresh(engine: Engine, ids: list[int], now: datetime, th: Thresholds) -> int:
+    """Judge and store ``ids``: the reads and the judging outside any write transaction
+    (SQLite's one writer is held only for the upsert)."""
+    if not ids:
+        return 0
+    with engine.connect() as conn:
+        records = judged_records(conn, ids, now, th)
     if not records:
         return 0
     with engine.begin() as conn:
@@ -90,26 +131,35 @@ def store_records(conn: Connection, records: list[dict]) -> None:
     bulk_write(conn, PlugReachRecord.__table__, records, _replace, key="plug_reaches")
 
 
-def judged_records(conn: Connection, ids: list[int], today: date, now: datetime) -> list[dict]:
-    """The ``plug_reaches`` rows of the plugs ``ids`` (a plug without a routine has none). A
-    plug whose stored routine cannot be judged (an error in its model) is stored as ``none``
-    for its routine's day and logged, so it does not hold the refresh at the head of the
-    queue: it is tried again after the next learning. A rules file that cannot be read is no
-    plug's fault: it raises (the pass stops, the next one tries again), storing no ``none``."""
-    current_thresholds()
+def judged_records(
+    conn: Connection, ids: list[int], now: datetime, th: Thresholds | None = None
+) -> list[dict]:
+    """The ``plug_reaches`` rows of the plugs ``ids`` (a plug without a routine has none),
+    judged with ``th`` (default: the current thresholds; a file that cannot be read raises,
+    no plug's fault: the pass stops and the next one tries again). A plug whose stored routine
+    cannot be judged (an error in its model) is stored as ``none`` for its routine's day and
+    its basis, and logged, so it does not hold the refresh at the head of the queue: it is
+    tried again after the next learning."""
+    th = th or current_thresholds()
     try:
-        rows = plug_reaches(conn, device_ids=ids, with_weekend=False)  # the verdict's day
+        rows = plug_reaches(conn, device_ids=ids, with_weekend=False, th=th)  # the verdict's day
     except SQLAlchemyError:
         raise
     except Exception:
-        if len(ids) == 1:
-            log.exception("reach of plug %d could not be computed; stored as none", ids[0])
-            # the routine's day, as a judged plug's (the list shows it as the day learned)
-            learned = conn.scalar(
-                select(DeviceRoutine.learned_on).where(DeviceRoutine.device_id == ids[0])
-            )
-            return [_record(ids[0], learned or today, "none", None, None, now)]
-        return [r for i in ids for r in judged_records(conn, [i], today, now)]
+        if len(ids) > 1:
+            return [r for i in ids for r in judged_records(conn, [i], now, th)]
+        log.exception("reach of plug %d could not be computed; stored as none", ids[0])
+        r = DeviceRoutine.__table__
+        plug = conn.execute(
+            _placed_plugs(r.c.learned_on)
+            .join(r, r.c.device_id == Device.__table__.c.id)
+            .where(Device.__table__.c.id == ids[0])
+        ).first()
+        if plug is None:  # retired or its routine gone meanwhile: nothing to store
+            return []
+        # the routine's day, as a judged plug's (the list shows it as the day learned)
+        basis = reach_basis(th, plug.code, plug.no_change_hours)
+        return [_record(ids[0], plug.learned_on, "none", None, None, basis, now)]
     return [
         _record(
             row.device_id,
@@ -117,6 +167,7 @@ def judged_records(conn: Connection, ids: list[int], today: date, now: datetime)
             row.reach.verdict,
             row.reach.median_h,
             row.reach.worst_h,
+            reach_basis(th, row.region_code, row.no_change_hours),
             now,
         )
         for row in rows
@@ -130,6 +181,7 @@ def _record(
     verdict: str,
     median_h: float | None,
     worst_h: float | None,
+    basis: str,
     now: datetime,
 ) -> dict:
     return {
@@ -138,13 +190,14 @@ def _record(
         "verdict": verdict,
         "median_h": median_h,
         "worst_h": worst_h,
+        "basis": basis,
         "computed_at": now,
     }
 
 
 def _replace(stmt):
     new, table = stmt.excluded, PlugReachRecord.__table__
-    columns = ("learned_on", "verdict", "median_h", "worst_h", "computed_at")
+    columns = ("learned_on", "verdict", "median_h", "worst_h", "basis", "computed_at")
     # Never back to an older routine: a batch judged before the night's learning (the embedded
     # live loop and a separate worker both refresh on SQLite) may be written after a batch
     # judged with the new routine, which then would not be stale again for a week.
@@ -158,17 +211,21 @@ def _replace(stmt):
 def refresh_reaches(
     engine: Engine, now: datetime, budget_s: float = PASS_BUDGET_S
 ) -> RefreshSummary | None:
-    """Refresh stale reaches batch by batch until none is left or ``budget_s`` is spent (a
-    batch started is finished); None when nothing was stale. Never raises: a failure is
-    logged and the next worker pass goes on where this one stopped."""
+    """Refresh the stale reaches (``stale_plugs``, read once a pass) batch by batch until none
+    is left or ``budget_s`` is spent (a batch started is finished); None when nothing was
+    refreshed. Never raises: a failure is logged and the next pass goes on from there."""
     started = time.perf_counter()
     refreshed = 0
     try:
-        while time.perf_counter() - started < budget_s:
-            done = refresh_batch(engine, now)
-            if done == 0:
+        if budget_s <= 0:
+            return None
+        th = current_thresholds()
+        with engine.connect() as conn:
+            queue = stale_plugs(conn, now.astimezone(LOCAL_TZ).date(), th=th)
+        for start in range(0, len(queue), BATCH):
+            if time.perf_counter() - started >= budget_s:
                 break
-            refreshed += done
+            refreshed += _refresh(engine, queue[start : start + BATCH], now, th)
     except Exception:
         log.exception("reach refresh failed; the next worker pass retries")
     if refreshed == 0:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 import queries.reach
-from dashboard.db.schema import Device, PlugReachRecord
+from dashboard.db.schema import CareRecipient, Device, PlugReachRecord
 from dashboard.detection import reach_refresh
 from dashboard.detection.learning import learn_routines
 from dashboard.detection.reach_refresh import (
@@ -118,10 +117,10 @@ def test_a_plug_that_cannot_be_judged_is_stored_as_none_and_does_not_block(db, m
         learn_routines(conn, LEARNED_AT)
     real = reach_refresh.plug_reaches
 
-    def broken_for_a(conn, *, device_ids, with_weekend):
+    def broken_for_a(conn, *, device_ids, **kwargs):
         if a in device_ids:
             raise ValueError("a damaged routine")
-        return real(conn, device_ids=device_ids, with_weekend=with_weekend)
+        return real(conn, device_ids=device_ids, **kwargs)
 
     monkeypatch.setattr(reach_refresh, "plug_reaches", broken_for_a)
     later = LEARNED_AT + timedelta(days=3)  # the routine not learned again since
@@ -153,7 +152,7 @@ def test_the_worker_pass_refreshes_and_a_database_error_does_not_raise(db, monke
 
     with db.begin() as conn:
         learn_routines(conn, LEARNED_AT + timedelta(days=REFRESH_DAYS))
-    monkeypatch.setattr(reach_refresh, "refresh_batch", failing)
+    monkeypatch.setattr(reach_refresh, "_refresh", failing)
     assert refresh_reaches(db, LEARNED_AT + timedelta(days=REFRESH_DAYS)) is None
 
 
@@ -172,7 +171,7 @@ def test_a_batch_judged_before_the_learning_never_replaces_a_newer_reach(db):
     with db.connect() as conn:
         ids = stale_plugs(conn, today, 10)
         assert ids == [a]
-        late = reach_refresh.judged_records(conn, ids, today, week)
+        late = reach_refresh.judged_records(conn, ids, week)
     with db.begin() as conn:
         learn_routines(conn, week + timedelta(days=1))
     assert refresh_batch(db, week + timedelta(days=1)) == 1
@@ -183,13 +182,6 @@ def test_a_batch_judged_before_the_learning_never_replaces_a_newer_reach(db):
     assert stored(db)[a].learned_on == newest
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (review): a stored reach is stale only by its routine's age, so a change of "
-    "the thresholds it was judged with (or of the person's district or own first hours) "
-    "reaches the list only once the routine is a week newer; the fix is to store the basis "
-    "(district code, no_change_hours, a digest of the district's plug settings) and compare",
-)
 def test_a_change_of_the_thresholds_makes_the_stored_reach_stale(db, monkeypatch):
     a = plug_with_history(db)
     with db.begin() as conn:
@@ -201,11 +193,41 @@ def test_a_change_of_the_thresholds_makes_the_stored_reach_stale(db, monkeypatch
         update={"plug_routine": th.plug_routine.model_copy(update={"enabled": False})}
     )
     monkeypatch.setattr(queries.reach, "current_thresholds", lambda: off)
+    monkeypatch.setattr(reach_refresh, "current_thresholds", lambda: off)
     with db.connect() as conn:  # the device page now says the routine judges no more
         [row] = plug_reaches(conn, device_ids=[a])
+        assert stale_plugs(conn, LEARNED_AT.astimezone(LOCAL_TZ).date(), 10) == [a]
     assert row.reach is not None and row.reach.verdict == "none"
     refresh_reaches(db, LEARNED_AT + H)
     assert stored(db)[a].verdict == "none"
+    with db.connect() as conn:  # and then nothing is stale until something moves again
+        assert stale_plugs(conn, LEARNED_AT.astimezone(LOCAL_TZ).date(), 10) == []
+
+
+def test_the_persons_own_hours_or_district_make_the_stored_reach_stale(db):
+    a = plug_with_history(db)
+    with db.begin() as conn:
+        learn_routines(conn, LEARNED_AT)
+    refresh_reaches(db, LEARNED_AT)
+    today = LEARNED_AT.astimezone(LOCAL_TZ).date()
+    before = stored(db)[a]
+    with db.connect() as conn:
+        assert stale_plugs(conn, today) == []
+        person = conn.scalar(select(Device.recipient_id).where(Device.id == a))
+    assert person is not None
+    with db.begin() as conn:  # the person's own first signal at 40 h instead of 24 h
+        conn.execute(
+            update(CareRecipient).where(CareRecipient.id == person).values(no_change_hours=40)
+        )
+    with db.connect() as conn:
+        assert stale_plugs(conn, today) == [a]
+    refresh_reaches(db, LEARNED_AT + H)
+    after = stored(db)[a]
+    assert after.basis != before.basis and after.computed_at > before.computed_at
+    with db.connect() as conn:
+        [row] = plug_reaches(conn, device_ids=[a], with_weekend=False)
+        assert stale_plugs(conn, today) == []
+    assert (after.median_h, after.worst_h) == (row.reach.median_h, row.reach.worst_h)
 
 
 def test_the_bench_figure_times_the_refresh_on_plugs_with_a_routine(db):

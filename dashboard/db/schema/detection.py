@@ -78,6 +78,9 @@ class PlugReachRecord(Base):
     verdict: Mapped[str] = mapped_column(String(8))  # fast | fair | slow | none
     median_h: Mapped[float | None] = mapped_column(Float)  # PlugReach.median_h
     worst_h: Mapped[float | None] = mapped_column(Float)  # PlugReach.worst_h (None: an hour never)
+    # What else it was judged with (``reach_refresh.reach_basis``: the person's district, their
+    # own first hours and a digest of the district's plug thresholds): stale once it differs.
+    basis: Mapped[str | None] = mapped_column(String(40))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

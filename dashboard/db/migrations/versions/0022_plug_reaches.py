@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("verdict", sa.String(length=8), nullable=False),
         sa.Column("median_h", sa.Float(), nullable=True),
         sa.Column("worst_h", sa.Float(), nullable=True),
+        sa.Column("basis", sa.String(length=40), nullable=True),
         sa.Column("computed_at", UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["device_id"], ["devices.id"], name=op.f("fk_plug_reaches_device_id_devices")
