@@ -204,7 +204,9 @@ def _placed(districts: Sequence[str] | None, *columns):
         .outerjoin(p, p.c.device_id == d.c.id)
         .where(d.c.type_code == PLUG, d.c.status == "active")
     )
-    return where_all(stmt, in_areas(placed, districts)), district
+    # The user's scope as the device list and page apply it (the device's own dong): a plug
+    # listed is one its device page opens; it is counted in its person's district.
+    return where_all(stmt, in_areas(d.c.region_id, districts)), district
 
 
 def reach_shares(

@@ -155,6 +155,11 @@ def reach_list(scope: Sequence[str] | None, with_names: bool) -> None:
     slow = int(shares["slow"].sum()) if len(shares) else 0
     none = int(shares["none"].sum()) if len(shares) else 0
     title = t("reach.list_title", slow=format_number(slow), none=format_number(none))
+    plugs = int(shares["plugs"].sum()) if len(shares) else 0
+    judged = int(shares["judged"].sum()) if len(shares) else 0
+    if judged < plugs:  # "0 slow" before anything is judged would read as "none slow"
+        part = t("reach.list_title_part", judged=format_number(judged), plugs=format_number(plugs))
+        title += part
     with st.expander(title, icon=":material/hourglass_bottom:", expanded=False):
         st.caption(t("reach.list_help"))
         if shares.empty:

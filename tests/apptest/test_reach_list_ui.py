@@ -135,7 +135,10 @@ def test_the_section_counts_the_stored_reaches_and_lists_the_slow_plug(
 ) -> None:
     at = _open(lang)
     section = _section(at, lang)
-    assert section.label == translate("reach.list_title", lang, slow="1", none="1")
+    plugs = _active_plugs(db)  # 5 of them judged: the title says so
+    assert section.label == translate("reach.list_title", lang, slow="1", none="1") + translate(
+        "reach.list_title_part", lang, judged="5", plugs=format_number(plugs)
+    )
     plugs = _active_plugs(db)
     shares = _frame(at, "reach.list_col_judged", lang)
     assert shares is not None
@@ -223,7 +226,9 @@ def test_nothing_stored_yet_says_so(db: Engine, stored, lang: str) -> None:
     try:
         at = _open(lang)
         section = _section(at, lang)
-        assert section.label == translate("reach.list_title", lang, slow="0", none="0")
+        assert section.label == translate("reach.list_title", lang, slow="0", none="0") + translate(
+            "reach.list_title_part", lang, judged="0", plugs=format_number(_active_plugs(db))
+        )
         captions = [c.value for c in at.caption]
         plugs = format_number(_active_plugs(db))
         assert translate("reach.list_coverage_none", lang, plugs=plugs) in captions

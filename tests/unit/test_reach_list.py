@@ -159,9 +159,11 @@ def test_shares_follow_the_area_scope(plugs: Engine) -> None:
         goyang = reach_shares(conn, districts=(GOYANG,))
         daedeok = reach_shares(conn, districts=[DAEDEOK])
         nothing = reach_shares(conn, districts=())
-    assert _counts(goyang) == {DEOGYANG: (1, 1, 1, 0, 0, 0), ILSANDONG: (5, 4, 0, 1, 3, 0)}
-    # A's device is entered in 대덕구 but its person lives in 일산동구: not counted here
-    assert _counts(daedeok) == {DAEDEOK: (1, 1, 0, 0, 0, 1)}
+    # The scope is the device's own dong, as the device list and page apply it; each plug is
+    # counted in its person's district. A's device is entered in 대덕구 and its person lives
+    # in 일산동구: 대덕구's operator opens its page, so it counts there, under 일산동구.
+    assert _counts(goyang) == {DEOGYANG: (1, 1, 1, 0, 0, 0), ILSANDONG: (4, 3, 0, 1, 2, 0)}
+    assert _counts(daedeok) == {DAEDEOK: (1, 1, 0, 0, 0, 1), ILSANDONG: (1, 1, 0, 0, 1, 0)}
     assert nothing.empty
 
 
@@ -221,8 +223,10 @@ def test_slow_plugs_filters_and_names(plugs: Engine) -> None:
         judged = slow_plugs(conn, verdicts=())
         two = slow_plugs(conn, limit=2)
         nothing = slow_plugs(conn, districts=())
-    assert list(goyang["device_uid"]) == ["G", "A", "I"]
-    assert list(goyang["recipient_masked"]) == ["김*순"] * 3
+    # A's person lives in 고양시 but its device is entered in 대덕구: listed for 대덕구's
+    # operator, whose device page opens it (the scope is the device's dong)
+    assert list(goyang["device_uid"]) == ["G", "I"]
+    assert list(goyang["recipient_masked"]) == ["김*순"] * 2
     assert "pii_name" not in goyang.columns
     assert list(fast["device_uid"]) == ["C"] and list(fast["district_code"]) == [DEOGYANG]
     assert list(judged["device_uid"]) == ["G", "A", "I", "H", "C", "B"]
@@ -311,14 +315,6 @@ def test_the_list_shows_the_persons_other_plug_in_words(plugs: Engine) -> None:
     assert cells == {"G": "–", "I": "–", "A": translate("reach.verdict_fair"), "B": "–"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (review): the list scopes an operator by the person's district, the device "
-    "page (pages/devices.py: can_see_personal_data on the device's own dong) and its list by "
-    "the device's; a plug whose device is entered in another district than its person's is "
-    "listed with a link that opens 'not found' (and missing from the other district's list). "
-    "One rule for both is a design choice: left to the author",
-)
 def test_an_operator_is_listed_only_plugs_whose_device_page_opens(plugs: Engine) -> None:
     from dashboard.auth.regions import region_in_any
 
