@@ -73,10 +73,14 @@ def stale_plugs(
         ).join(r, r.c.device_id == d.c.id).outerjoin(p, p.c.device_id == d.c.id)
     )  # fmt: skip
     ranked = []
+    bases: dict[tuple[str | None, float | None], str] = {}  # a few districts × ladders
     for row in rows:
+        key = (row.code, row.no_change_hours)
+        if key not in bases:
+            bases[key] = reach_basis(th, *key)
         if row.stored is None:
             rank = 0
-        elif row.basis != reach_basis(th, row.code, row.no_change_hours):
+        elif row.basis != bases[key]:
             rank = 1
         elif row.routine_on > row.learned_on and (
             row.learned_on <= cutoff or row.verdict == "none"
