@@ -17,7 +17,7 @@ from dashboard.i18n import localized
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, projector_on, t
 from dashboard.ui.reach_panel import hours_cell, suggest
-from queries.reach import VERDICTS, reach_shares, slow_plugs
+from queries.reach_list import VERDICTS, reach_shares, slow_plugs
 from queries.roster import LIST_LIMIT
 
 COUNTS = ("plugs", "judged", *VERDICTS)

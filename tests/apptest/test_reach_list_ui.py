@@ -25,7 +25,8 @@ from dashboard.formatting import format_datetime, format_number, mask_name
 from dashboard.i18n import translate
 from dashboard.ui.data import clear_loads
 from dashboard.ui.reach_list import share_text
-from queries.reach import VERDICTS, PlugReachRow, plug_reaches, reach_shares
+from queries.reach import PlugReachRow, plug_reaches
+from queries.reach_list import VERDICTS, reach_shares
 from tests.apptest.conftest import DEMO_END, open_page, private_copy, without_live_loop
 
 SCAN = 50  # plugs judged at a time while looking for a slow one among the first plugs

@@ -1,4 +1,4 @@
-"""The city's view of the stored reaches (``queries.reach.reach_shares`` and ``slow_plugs``) on
+"""The city's view of the stored reaches (``queries.reach_list.reach_shares`` and ``slow_plugs``) on
 both backends: a plug counts in its person's district (else its device's), a dong for its
 district; only active smart plugs count; the district filter is an operator's area scope; the
 slow list is slowest first with ``none`` last, filtered by verdict, capped, names masked."""
@@ -21,7 +21,7 @@ from dashboard.db.schema import (
 )
 from dashboard.detection.learning import learn_routines
 from dashboard.detection.reach_refresh import refresh_reaches
-from queries.reach import VERDICTS, reach_shares, slow_plugs
+from queries.reach_list import VERDICTS, reach_shares, slow_plugs
 from tests.unit import test_alert_lifecycle as lifecycle
 from tests.unit.test_reach_refresh import LEARNED_AT, plug_with_history
 
