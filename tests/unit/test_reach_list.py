@@ -31,6 +31,7 @@ ILSANDONG, DEOGYANG, DAEDEOK = "4128500000", "4128100000", "3023000000"
 GOYANG = "4128000000"  # a 시 with 일반구: an operator's area covering 일산동구 and 덕양구
 T = datetime(2024, 11, 28, 18, 0, tzinfo=UTC)
 LEARNED = date(2024, 11, 28)
+PLUG = "smart_plug"
 
 
 @pytest.fixture
@@ -90,19 +91,29 @@ def _plug(
                  "birth_year": 1940, "sex": "F", "household": "alone",
                  "enrolled_on": date(2024, 1, 1), "pii_name": name},
             ).scalar()  # fmt: skip
-        did = conn.execute(
-            insert(Device).returning(Device.id),
-            {"device_uid": uid, "type_code": type_code, "program_id": program, "vendor": "v",
-             "recipient_id": rid, "region_id": device_region,
-             "installed_on": date(2024, 1, 1), "status": status},
-        ).scalar()  # fmt: skip
-        if reach is not None:
-            verdict, median, worst = reach
-            conn.execute(
-                insert(PlugReachRecord),
-                {"device_id": did, "learned_on": LEARNED, "verdict": verdict, "median_h": median,
-                 "worst_h": worst, "computed_at": computed_at},
-            )  # fmt: skip
+        return _device(
+            conn, uid, rid, device_region, reach, computed_at, status, type_code, program
+        )
+
+
+def _device(
+    conn, uid, rid, region, reach, computed_at=T, status="active", type_code=PLUG, program=1
+):
+    """Insert a device of person ``rid`` (None: at a site) in ``region`` and its stored reach
+    ``(verdict, median_h, worst_h)`` unless None; its id."""
+    did = conn.execute(
+        insert(Device).returning(Device.id),
+        {"device_uid": uid, "type_code": type_code, "program_id": program, "vendor": "v",
+         "recipient_id": rid, "region_id": region, "installed_on": date(2024, 1, 1),
+         "status": status},
+    ).scalar()  # fmt: skip
+    if reach is not None:
+        verdict, median, worst = reach
+        conn.execute(
+            insert(PlugReachRecord),
+            {"device_id": did, "learned_on": LEARNED, "verdict": verdict, "median_h": median,
+             "worst_h": worst, "computed_at": computed_at},
+        )  # fmt: skip
     return did
 
 
@@ -278,18 +289,7 @@ def _second_plug(db: Engine, of_uid: str, uid: str, reach, status: str = "active
         rid, region = conn.execute(
             select(Device.recipient_id, Device.region_id).where(Device.device_uid == of_uid)
         ).one()
-        did = conn.execute(
-            insert(Device).returning(Device.id),
-            {"device_uid": uid, "type_code": "smart_plug", "program_id": 1, "vendor": "v",
-             "recipient_id": rid, "region_id": region, "installed_on": date(2024, 1, 1),
-             "status": status},
-        ).scalar()  # fmt: skip
-        verdict, median, worst = reach
-        conn.execute(
-            insert(PlugReachRecord),
-            {"device_id": did, "learned_on": LEARNED, "verdict": verdict, "median_h": median,
-             "worst_h": worst, "computed_at": T},
-        )  # fmt: skip
+        _device(conn, uid, rid, region, reach, status=status)
 
 
 def test_a_slow_plug_whose_person_has_a_fast_one_says_so_and_comes_after(plugs: Engine) -> None:
