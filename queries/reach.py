@@ -51,23 +51,15 @@ def plug_reaches(
     judged with ``th`` (default: the current thresholds)."""
     if sum(x is not None for x in (device_id, recipient_id, device_ids)) != 1:
         raise ValueError("give one of device_id, recipient_id or device_ids")
-    d, r = Device.__table__, CareRecipient.__table__
+    d = Device.__table__
     if device_id is not None:
         which = d.c.id == device_id
     elif recipient_id is not None:
         which = d.c.recipient_id == recipient_id
     else:
         which = d.c.id.in_(list(device_ids or ()))
-    stmt = (
-        select(d.c.id, d.c.device_uid, d.c.status, Region.code, r.c.no_change_hours)
-        .select_from(d)
-        .outerjoin(r, r.c.id == d.c.recipient_id)
-        .outerjoin(Region, Region.id == func.coalesce(r.c.region_id, d.c.region_id))
-        .where(d.c.type_code == PLUG)
-        .where(which)
-        .order_by((d.c.status != "active"), d.c.id)
-    )
-    rows = conn.execute(stmt).all()
+    stmt = placed_plugs(d.c.device_uid, d.c.status).where(which)
+    rows = conn.execute(stmt.order_by((d.c.status != "active"), d.c.id)).all()
     ids = [row.id for row in rows]
     routines = load_routines(conn, ids)
     models = _level_models(conn, ids)
@@ -107,6 +99,19 @@ def plug_reaches(
             )
         )
     return out
+
+
+def placed_plugs(*columns):
+    """Smart plugs (id, the code of the region whose thresholds judge them: the person's, else
+    the device's; the person's own first hours ``no_change_hours``) and ``columns``."""
+    d, person = Device.__table__, CareRecipient.__table__
+    return (
+        select(d.c.id, Region.code, person.c.no_change_hours, *columns)
+        .select_from(d)
+        .outerjoin(person, person.c.id == d.c.recipient_id)
+        .outerjoin(Region, Region.id == func.coalesce(person.c.region_id, d.c.region_id))
+        .where(d.c.type_code == PLUG)
+    )
 
 
 def _level_models(conn: Connection, ids: list[int]) -> dict[int, LevelModel]:

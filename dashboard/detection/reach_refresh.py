@@ -21,14 +21,14 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.db.schema import CareRecipient, Device, DeviceRoutine, PlugReachRecord, Region
+from dashboard.db.schema import Device, DeviceRoutine, PlugReachRecord
 from dashboard.ingest.bulk import bulk_write
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.settings import LOCAL_TZ
-from queries.reach import PLUG, plug_reaches
+from queries.reach import placed_plugs, plug_reaches
 
 log = logging.getLogger(__name__)
 
@@ -94,16 +94,8 @@ def stale_plugs(
 
 
 def _placed_plugs(*columns):
-    """Active plugs with the district that judges them (the person's, else the device's, as
-    ``queries.reach.plug_reaches`` places them) and the person's own first hours."""
-    d, person = Device.__table__, CareRecipient.__table__
-    return (
-        select(d.c.id, Region.code, person.c.no_change_hours, *columns)
-        .select_from(d)
-        .outerjoin(person, person.c.id == d.c.recipient_id)
-        .outerjoin(Region, Region.id == func.coalesce(person.c.region_id, d.c.region_id))
-        .where(d.c.type_code == PLUG, d.c.status == "active")
-    )
+    """Active plugs placed as ``plug_reaches`` judges them (``queries.reach.placed_plugs``)."""
+    return placed_plugs(*columns).where(Device.__table__.c.status == "active")
 
 
 def refresh_batch(engine: Engine, now: datetime, batch: int | None = None) -> int:

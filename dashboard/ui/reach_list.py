@@ -64,8 +64,14 @@ def shares_frame(shares: pd.DataFrame, lang: str) -> pd.DataFrame:
     )
 
 
+def _totals(shares: pd.DataFrame) -> dict[str, int]:
+    """The shares' counts (``COUNTS``) over every district (0 with none)."""
+    return {c: int(shares[c].sum()) for c in COUNTS}
+
+
 def _coverage(shares: pd.DataFrame, lang: str) -> str:
-    plugs, judged = int(shares["plugs"].sum()), int(shares["judged"].sum())
+    total = _totals(shares)
+    plugs, judged = total["plugs"], total["judged"]
     if judged == 0:
         return t("reach.list_coverage_none", plugs=format_number(plugs))
     oldest = format_datetime(shares["oldest_at"].min(), lang)
@@ -152,14 +158,16 @@ def reach_list(scope: Sequence[str] | None, with_names: bool) -> None:
     lang = current_lang()
     scope = None if scope is None else tuple(scope)
     shares = load(reach_shares, districts=scope)
-    slow = int(shares["slow"].sum()) if len(shares) else 0
-    none = int(shares["none"].sum()) if len(shares) else 0
-    title = t("reach.list_title", slow=format_number(slow), none=format_number(none))
-    plugs = int(shares["plugs"].sum()) if len(shares) else 0
-    judged = int(shares["judged"].sum()) if len(shares) else 0
-    if judged < plugs:  # "0 slow" before anything is judged would read as "none slow"
-        part = t("reach.list_title_part", judged=format_number(judged), plugs=format_number(plugs))
-        title += part
+    total = _totals(shares)
+    title = t(
+        "reach.list_title", slow=format_number(total["slow"]), none=format_number(total["none"])
+    )
+    if total["judged"] < total["plugs"]:  # "0 slow" before any is judged reads as "none slow"
+        title += t(
+            "reach.list_title_part",
+            judged=format_number(total["judged"]),
+            plugs=format_number(total["plugs"]),
+        )
     with st.expander(title, icon=":material/hourglass_bottom:", expanded=False):
         st.caption(t("reach.list_help"))
         if shares.empty:
@@ -193,21 +201,20 @@ def week_reach_summary(programs: Sequence[str] | None, districts: Sequence[str] 
         districts=None if districts is None else tuple(districts),
         programs=None if programs is None else tuple(programs),
     )
-    plugs = int(shares["plugs"].sum()) if len(shares) else 0
-    if plugs == 0:
+    total = _totals(shares)
+    if total["plugs"] == 0:
         return
     lang = current_lang()
-    judged = int(shares["judged"].sum())
+    judged = total["judged"]
     st.subheader(t("reach.week_title"))
     if judged == 0:
         st.caption(_coverage(shares, lang))
         return
-    counts = {v: int(shares[v].sum()) for v in VERDICTS}
     st.markdown(
         t(
             "reach.week_line",
             judged=format_number(judged),
-            **{v: share_text(n, judged) for v, n in counts.items()},
+            **{v: share_text(total[v], judged) for v in VERDICTS},
         )
     )
     st.caption(_coverage(shares, lang) + " " + t("reach.week_where"))

@@ -129,10 +129,6 @@ def hours_cell(hours: float | None, usable: bool) -> str:
     return f"> {HORIZON_H:g}" if hours is None else format_number(hours, 1)
 
 
-def _cell(hours: float | None, reach: PlugReach | None) -> str:
-    return hours_cell(hours, reach is not None and reach.usable)
-
-
 def person_reach_table(recipient_id: int) -> None:
     """The person's plugs and how soon each would notice a stop; with two or more usable plugs
     also the person's combined weekday median (each plug judges, the soonest raises it)."""
@@ -150,8 +146,12 @@ def person_reach_table(recipient_id: int) -> None:
                 for r in rows
             ],
             "verdict": [verdict_label(r) for r in rows],
-            "median": [_cell(r.reach.median_h if r.reach else None, r.reach) for r in rows],
-            "worst": [_cell(r.reach.worst_h if r.reach else None, r.reach) for r in rows],
+            "median": [
+                hours_cell(r.reach.median_h, r.reach.usable) if r.reach else "–" for r in rows
+            ],
+            "worst": [
+                hours_cell(r.reach.worst_h, r.reach.usable) if r.reach else "–" for r in rows
+            ],
         }
     )
     table(
