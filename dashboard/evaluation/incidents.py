@@ -10,7 +10,9 @@ silence but the home's residual load, which is where a flat-line rule fails:
   each cycle jittered), simulated per minute and averaged to the sampling interval, over
   the part of the quiet level it does not already account for, plus the same noise;
 - ``night_load``: the home's own unattended load: whole 01:00–05:00 stretches of its last 14
-  nights, drawn at random and laid end to end (heating, fridges, standby as this home has them);
+  nights, drawn at random and laid end to end (heating, fridges, standby as this home has them),
+  outside those hours never above what the home usually draws at that hour of the day (its
+  median there over the same 14 days): a load on a night timer stays in the night;
 - ``appliance_on``: a constant 40–200 W (a heater, TV or lamp left on) over ``night_load``.
 
 Where the trace has light (the demo city), the light after a stop, through an absence and at
@@ -103,8 +105,18 @@ def fridge(rng: np.random.Generator, n: int, step_s: int, level: float) -> np.nd
     return np.clip(under + cycle + rng.normal(0, NOISE_SD_W, n), 0, None)
 
 
-def night_load(rng: np.random.Generator, trace: Trace, before: int, n: int) -> np.ndarray:
-    """``n`` readings made of whole night stretches of the home's last ``NIGHT_POOL_DAYS``."""
+def night_load(rng: np.random.Generator, trace: Trace, before: int, at: np.ndarray) -> np.ndarray:
+    """The home's unattended load at the epoch seconds ``at``: whole night stretches of its last
+    ``NIGHT_POOL_DAYS`` laid end to end, each reading outside the night hours capped at the
+    home's median for its wall-clock hour over the same days (plus standby noise where capped).
+
+    Why the cap: a person only adds load, so what the home draws unattended at an hour cannot
+    usually exceed what it draws at that hour with its person there. A night reading above
+    that is a load that runs at night only (storage heaters on a timer, heating on a cold
+    night), which must not run at noon after a stop. The cap is the weakest bound that
+    argument allows (the median, not a low percentile), so a cycling night load keeps its
+    texture wherever the home's day draws more than its night.
+    """
     lo = before - NIGHT_POOL_DAYS * DAY
     sel = (trace.ts >= lo) & (trace.ts < before)
     ts, w = trace.ts[sel], trace.watts[sel]
@@ -117,10 +129,18 @@ def night_load(rng: np.random.Generator, trace: Trace, before: int, n: int) -> n
             stretches.append(part)
     if not stretches:
         raise ValueError(f"{trace.home}: no night readings in the {NIGHT_POOL_DAYS} days before")
+    n = len(at)
     out: list[float] = []
     while len(out) < n:
         out.extend(stretches[int(rng.integers(0, len(stretches)))].tolist())
-    return np.asarray(out[:n])
+    values = np.asarray(out[:n])
+    usual = np.array([np.median(w[h == k]) if np.any(h == k) else np.inf for k in range(24)])
+    at_h = hour_of_day(np.asarray(at))
+    cap = np.where((at_h >= NIGHT[0]) & (at_h < NIGHT[1]), np.inf, usual[at_h])
+    over = values > cap
+    if over.any():
+        values[over] = np.clip(cap[over] + rng.normal(0, NOISE_SD_W, int(over.sum())), 0, None)
+    return values
 
 
 def residual_lux(rng: np.random.Generator, trace: Trace, before: int, at: np.ndarray) -> np.ndarray:
@@ -158,9 +178,9 @@ def residual(
     if kind == "fridge":
         return fridge(rng, n, trace.step_s, level)
     if kind == "night_load":
-        return night_load(rng, trace, onset, n)
+        return night_load(rng, trace, onset, ts)
     if kind == "appliance_on":
-        return rng.uniform(40, 200) + night_load(rng, trace, onset, n)
+        return rng.uniform(40, 200) + night_load(rng, trace, onset, ts)
     raise ValueError(f"unknown residual {kind!r}; expected one of {STOP_RESIDUALS}")
 
 
@@ -229,7 +249,7 @@ def inject_decline(trace: Trace, start: int, rng: np.random.Generator) -> Trace:
     thin = rng.random(int(sel.sum())) < frac
     watts = trace.watts.copy()
     idx = np.nonzero(sel)[0][thin]
-    watts[idx] = night_load(rng, trace, start, len(idx))
+    watts[idx] = night_load(rng, trace, start, trace.ts[idx])
     lux = trace.lux
     if lux is not None:
         lux = lux.copy()

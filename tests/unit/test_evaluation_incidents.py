@@ -23,7 +23,9 @@ from dashboard.evaluation.incidents import (
     inject_fault,
     inject_stop,
     make_cases,
+    night_load,
     quiet_level,
+    residual,
 )
 
 T0 = 1_704_034_800  # 2024-01-01 00:00 Seoul
@@ -86,18 +88,51 @@ def test_fridge_cycles_and_averages_to_its_duty():
 
 def test_night_load_is_the_homes_own_night():
     t = home()
-    w = after(inject_stop(t, ONSET, "night_load", np.random.default_rng(2)))
+    c = inject_stop(t, ONSET, "night_load", np.random.default_rng(2))
+    w, h_after = after(c), hour_of_day(c.ts[c.ts >= ONSET])
     recent = (t.ts < ONSET) & (t.ts >= ONSET - 14 * DAY)
     h = hour_of_day(t.ts)
     pool = set(t.watts[recent & (h >= 1) & (h < 5)].tolist())
-    assert set(w.tolist()) <= pool
-    assert w.max() > 1000 and w.min() < 600  # the heater keeps switching
+    in_night = (h_after >= 1) & (h_after < 5)
+    assert set(w[in_night].tolist()) <= pool
+    assert w[in_night].max() > 1000 and w[in_night].min() < 600  # the heater keeps switching
+
+
+def test_a_night_timer_stays_in_the_night():
+    """Outside 01:00–05:00 no reading exceeds what the home usually draws at that hour: the
+    heater (500–1500 W at night) does not run at 06:00 (usual 100 W) nor at noon (≈ 400 W)."""
+    t = home()
+    c = inject_stop(t, ONSET, "night_load", np.random.default_rng(2))
+    w, h_after = after(c), hour_of_day(c.ts[c.ts >= ONSET])
+    recent = (t.ts < ONSET) & (t.ts >= ONSET - 14 * DAY)
+    h = hour_of_day(t.ts)
+    for hour in (0, 5, 6, 7, 12, 18, 23):
+        usual = np.median(t.watts[recent & (h == hour)])
+        at = w[h_after == hour]
+        assert len(at) and at.max() <= usual + 6 * NOISE_SD_W, hour
+    early = w[(h_after >= 5) & (h_after < 8)]
+    assert early.mean() == pytest.approx(100, abs=3)  # the base load, not the heater
+    assert 0 < early.std() < 3  # with standby noise, not a flat line
+
+
+def test_a_night_load_below_the_days_keeps_its_texture():
+    """A home whose day draws more than its night keeps the night's cycling all day long."""
+    t = home()
+    h = hour_of_day(t.ts)
+    night = (h >= 1) & (h < 5)
+    flat_day = replace(t, watts=np.where(night, t.watts, t.watts + 2000.0))
+    w = after(inject_stop(flat_day, ONSET, "night_load", np.random.default_rng(2)))
+    assert np.isin(w, flat_day.watts[night]).all()
 
 
 def test_appliance_left_on_adds_a_constant_over_the_night_load():
     t = home()
-    w = after(inject_stop(t, ONSET, "appliance_on", np.random.default_rng(2)))
-    assert w.min() >= 40 + 400 + 90
+    ts = t.ts[(t.ts >= ONSET) & (t.ts < ONSET + AFTER_H * HOUR)]
+    on = residual(np.random.default_rng(2), t, ONSET, ts, "appliance_on")
+    rng = np.random.default_rng(2)
+    constant = rng.uniform(40, 200)  # the draws appliance_on makes, in its order
+    assert on == pytest.approx(constant + night_load(rng, t, ONSET, ts))
+    assert 40 <= constant <= 200
 
 
 def test_stop_light_follows_daylight_not_lamps():
