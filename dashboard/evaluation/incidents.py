@@ -11,8 +11,9 @@ silence but the home's residual load, which is where a flat-line rule fails:
   the part of the quiet level it does not already account for, plus the same noise;
 - ``night_load``: the home's own unattended load: whole 01:00–05:00 stretches of its last 14
   nights, drawn at random and laid end to end (heating, fridges, standby as this home has them),
-  outside those hours never above what the home usually draws at that hour of the day (its
-  median there over the same 14 days): a load on a night timer stays in the night;
+  outside those hours a reading above what the home usually draws at that hour of the day (its
+  median there over the same 14 days) is the home's day floor instead: a load on a night timer
+  stays in the night;
 - ``appliance_on``: a constant 40–200 W (a heater, TV or lamp left on) over ``night_load``.
 
 Where the trace has light (the demo city), the light after a stop, through an absence and at
@@ -107,15 +108,17 @@ def fridge(rng: np.random.Generator, n: int, step_s: int, level: float) -> np.nd
 
 def night_load(rng: np.random.Generator, trace: Trace, before: int, at: np.ndarray) -> np.ndarray:
     """The home's unattended load at the epoch seconds ``at``: whole night stretches of its last
-    ``NIGHT_POOL_DAYS`` laid end to end, each reading outside the night hours capped at the
-    home's median for its wall-clock hour over the same days (plus standby noise where capped).
+    ``NIGHT_POOL_DAYS`` laid end to end; outside the night hours a reading above the home's
+    median for its wall-clock hour (over the same days) becomes the home's day floor (the
+    lowest of those hourly medians outside the night) with standby noise.
 
-    Why the cap: a person only adds load, so what the home draws unattended at an hour cannot
-    usually exceed what it draws at that hour with its person there. A night reading above
-    that is a load that runs at night only (storage heaters on a timer, heating on a cold
-    night), which must not run at noon after a stop. The cap is the weakest bound that
-    argument allows (the median, not a low percentile), so a cycling night load keeps its
-    texture wherever the home's day draws more than its night.
+    Why: a person only adds load, so what the home draws unattended at an hour cannot usually
+    exceed what it draws at that hour with its person there. A night reading above that is a
+    load that runs at night only (storage heaters on a timer, heating on a cold night), which
+    is off at that hour after a stop: the home then draws its base load, one level all day
+    (a first build put the hour's median there, a staircase of medians that stepped at every
+    hour like a person). The test is the weakest the argument allows (the median, not a low
+    percentile), so a night load under the day's keeps its texture at every hour.
     """
     lo = before - NIGHT_POOL_DAYS * DAY
     sel = (trace.ts >= lo) & (trace.ts < before)
@@ -135,11 +138,12 @@ def night_load(rng: np.random.Generator, trace: Trace, before: int, at: np.ndarr
         out.extend(stretches[int(rng.integers(0, len(stretches)))].tolist())
     values = np.asarray(out[:n])
     usual = np.array([np.median(w[h == k]) if np.any(h == k) else np.inf for k in range(24)])
+    in_night = np.isin(np.arange(24), range(*NIGHT))
+    floor = float(np.min(usual[~in_night]))
     at_h = hour_of_day(np.asarray(at))
-    cap = np.where((at_h >= NIGHT[0]) & (at_h < NIGHT[1]), np.inf, usual[at_h])
-    over = values > cap
+    over = ~in_night[at_h] & (values > usual[at_h])
     if over.any():
-        values[over] = np.clip(cap[over] + rng.normal(0, NOISE_SD_W, int(over.sum())), 0, None)
+        values[over] = np.clip(floor + rng.normal(0, NOISE_SD_W, int(over.sum())), 0, None)
     return values
 
 
