@@ -101,7 +101,11 @@ def ensure_database(engine: Engine, settings: Settings, progress: Progress | Non
             report(0.1 + 0.9 * fraction, message)
 
         build_demo(
-            engine, scale=settings.demo_scale, seed=settings.demo_seed, progress=demo_progress
+            engine,
+            scale=settings.demo_scale,
+            seed=settings.demo_seed,
+            days=settings.demo_days,
+            progress=demo_progress,
         )
     report(1.0, "ready")
 

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     )
     demo_scale: str = Field(default="small", description="Scale of the first-run demo city.")
     demo_seed: int = Field(default=20241129, description="Seed of the first-run demo city.")
+    demo_days: int = Field(
+        default=90, ge=1, le=365, description="Days of history in the first-run demo city."
+    )
     boundary_geojson: Path | None = Field(
         default=None,
         description="Dong boundary GeoJSON (properties adm_cd2, adm_nm) for dong-level maps; "

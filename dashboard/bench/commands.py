@@ -55,6 +55,9 @@ def run_backend(
     now = city.city_end(engine)
     assert now is not None, "the benchmark city is not built"
     out: dict[str, Any] = {f"devices_{label}": city.device_count(engine)}
+    if args.ingest_only:
+        engine.dispose()
+        return out if run_url is None else out | ingest_figures(label, run_url, args)
     print(f"[{label}] rule tick and live queries at the city's end, {now:%Y-%m-%d %H:%M} UTC")
     tick = timings.measure_tick(engine, now)
     live = timings.measure_live(engine, now)
@@ -202,28 +205,34 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from dashboard.bench import city
     from dashboard.bench.replay import measure_replay_year
 
+    pg = None if args.postgres_url.lower() in ("", "none") else args.postgres_url
+    if args.postgres_only and not args.replay_only:  # say so before anything is measured
+        problem = "no --postgres-url" if pg is None else _postgres_problem(pg)
+        if problem:
+            print(f"--postgres-only: cannot measure PostgreSQL ({problem})")
+            return 2
     result: dict[str, Any] = {
         "scale": args.scale if args.devices is None else city.city_name(args.devices, args.scale),
         "measured_at": clock.now().isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()}, {_cpus()} CPUs, Python "
         f"{platform.python_version()}",
     }
-    if args.scale != "national":  # one home's year: the same at any scale
+    if args.scale != "national" and not args.ingest_only:  # one home's year: any scale
         print("[replay] a year of half-hourly plug readings for one home, through `replay`")
         result |= measure_replay_year()
     if args.replay_only:
         return _finish(result, args)
-    print(f"[city] {args.scale}: building or reusing the cached city")
-    path = city.sqlite_city(args.devices, rebuild=args.rebuild, scale=args.scale)
-    copy = city.sqlite_copy(path)
-    try:
-        result |= run_backend("sqlite", f"sqlite:///{path}", f"sqlite:///{copy}", args)
-    finally:
-        for p in (copy, *city._sidecars(copy)):
-            p.unlink(missing_ok=True)
+    if not args.postgres_only:
+        print(f"[city] {args.scale}: building or reusing the cached city")
+        path = city.sqlite_city(args.devices, rebuild=args.rebuild, scale=args.scale)
+        copy = city.sqlite_copy(path)
+        try:
+            result |= run_backend("sqlite", f"sqlite:///{path}", f"sqlite:///{copy}", args)
+        finally:
+            for p in (copy, *city._sidecars(copy)):
+                p.unlink(missing_ok=True)
 
-    pg = None if args.postgres_url.lower() in ("", "none") else args.postgres_url
-    if pg is not None and (problem := _postgres_problem(pg)):
+    if pg is not None and not args.postgres_only and (problem := _postgres_problem(pg)):
         print(f"[postgres] skipped: {problem}")
         pg = None
     if pg is not None:
@@ -258,7 +267,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     result.setdefault("ingest_events_per_s_postgres", None)
     for key in ("rule_tick_s_naive", "live_status_query_s_naive"):
         values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
-        result[key] = max(values)  # as for the figures: the slower backend
+        if values:  # none with --ingest-only
+            result[key] = max(values)  # as for the figures: the slower backend
     result["ratios"] = ratios(result)
     return _finish(result, args)
 
@@ -367,8 +377,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="pages to time by url path, comma-separated ('all', or 'none' to skip page runs)",
     )
     bench.add_argument("--rebuild", action="store_true", help="rebuild the cached city")
-    bench.add_argument(
+    only = bench.add_mutually_exclusive_group()
+    only.add_argument(
         "--replay-only", action="store_true", help="measure only replay_year_s (no city)"
+    )
+    only.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="measure only ingest on each backend's cached city (no replay, tick, routines, "
+        "deck or pages): to compare --ingest-servers or --max-events settings quickly",
+    )
+    bench.add_argument(
+        "--postgres-only",
+        action="store_true",
+        help="measure PostgreSQL only (--postgres-url): no SQLite city is built or measured",
     )
     bench.add_argument("--devices", type=int, help=argparse.SUPPRESS)  # tiny city, for tests
     bench.set_defaults(func=cmd_bench)

@@ -44,7 +44,12 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     out = tmp_path / "figures.json"
     argv = ["bench", "--devices", "120", "--postgres-url", "none", "--max-events", "1500"]
     started_day = clock.now().astimezone(LOCAL_TZ).date()
+    # The cache first, as the bench builds it (``city.sqlite_city``), so that every run below
+    # is checked to reuse it and to leave it as built (its mtime).
+    cached = city.sqlite_city(120)
+    stamp = cached.stat().st_mtime_ns
     assert main([*argv, "--json", str(out)]) == 0
+    assert cached.stat().st_mtime_ns == stamp
     # A run across Seoul midnight (the city built on one day, its routines timed on the next)
     # finds yesterday in the window and copies it back, as a real month-old city would.
     same_day = clock.now().astimezone(LOCAL_TZ).date() == started_day
@@ -97,14 +102,16 @@ def test_bench_sqlite_writes_every_key(tmp_path, capsys):
     assert figures["ingest_servers_sqlite"] == 1
     assert figures["ingest_cpu_ms_per_1000_sqlite"] > 0
     assert figures["ingest_client_cpu_ms_per_1000_sqlite"] > 0
-    # The cache is reused and left as built: a second run needs no rebuild. It posts to two
-    # server processes at once, each event accepted once.
-    cached = city.BENCH_DIR / "tiny-120.sqlite3"
-    stamp = cached.stat().st_mtime_ns
+    # The cache is reused and left as built by a second run too, which posts to two server
+    # processes at once, each event accepted once; ``--ingest-only`` measures nothing else.
     two = tmp_path / "two.json"
-    assert main([*argv, "--pages", "none", "--ingest-servers", "2", "--json", str(two)]) == 0
+    argv_two = [*argv, "--ingest-only", "--ingest-servers", "2", "--json", str(two)]
+    assert main(argv_two) == 0
     assert cached.stat().st_mtime_ns == stamp
+    assert list(city.BENCH_DIR.glob("*.sqlite3")) == [cached]  # the run's copy is gone
     parallel = json.loads(two.read_text())
+    assert not {"replay_year_s", "rule_tick_s", "briefing_export_s"} & set(parallel)
+    assert not [k for k in parallel if k.startswith("page_run_s_")]
     assert parallel["ingest_servers_sqlite"] == 2
     assert parallel["ingest_events_sqlite"] >= figures["ingest_events_sqlite"] > 0
     assert parallel["ingest_rejected_sqlite"] == 0
@@ -128,7 +135,8 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     out = tmp_path / "figures.json"
     # Every page is timed on SQLite above; here one page shows the page runs work on PostgreSQL.
     argv = ["bench", "--devices", "80", "--max-events", "1000", "--postgres-url", POSTGRES_URL]
-    argv += ["--pages", "live"]
+    # ``--postgres-only``: the SQLite city is measured by the test above, not again here.
+    argv += ["--pages", "live", "--postgres-only"]
     try:
         assert main([*argv, "--json", str(out)]) == 0
         settled = _settled_state(city._with_database(POSTGRES_URL, "anbu_bench_tiny_80"))
@@ -145,9 +153,19 @@ def test_bench_postgres(tmp_path, postgres_unavailable):
     assert figures["ingest_cpu_ms_per_1000_postgres"] > 0
     assert figures["page_run_s_live_postgres"] > 0 and figures["page_first_s_live_postgres"] > 0
     assert not [k for k in figures if k.startswith("page_run_s_") and "live" not in k]
+    assert not [k for k in figures if k.endswith("_sqlite")]  # no SQLite city measured
+    assert figures["rule_tick_s"] == figures["rule_tick_s_postgres"] > 0
     # The cached city as a running deployment keeps it (``city.settle``): the day before the
     # build in its own partition, not in the default one, and the build's dead rows vacuumed.
     assert settled == {"default_rows": 0, "day_partitions": True, "vacuumed": True}
+
+
+def test_bench_postgres_only_needs_a_server(capsys):
+    """Said at once, before the replay or any city is measured."""
+    assert main(["bench", "--postgres-only", "--postgres-url", "none"]) == 2
+    printed = capsys.readouterr().out
+    assert "--postgres-only: cannot measure PostgreSQL (no --postgres-url)" in printed
+    assert "[replay]" not in printed
 
 
 def _settled_state(url: str) -> dict:

@@ -54,6 +54,7 @@ def test_demo_mode_is_on_by_default_only_for_the_embedded_file(monkeypatch, url,
         ("ANBU_DEMO_SCALE", "huge", "ANBU_DEMO_SCALE must be 'small' or 'seoul'"),
         ("ANBU_BOUNDARY_GEOJSON", "/nowhere/x.geojson", "no file at /nowhere/x.geojson"),
         ("ANBU_DEMO_SEED", "abc", "valid integer"),
+        ("ANBU_DEMO_DAYS", "0", "greater than or equal to 1"),
         ("ANBU_DEMO", "maybe", "valid boolean"),
     ],
 )
