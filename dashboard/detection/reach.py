@@ -41,7 +41,13 @@ from dashboard.detection.levels import (
 from dashboard.detection.routine import SLOT, Routine, next_stage_at, score_quiet
 from dashboard.detection.stillness import still_threshold_h
 from dashboard.rules.config import PlugRoutine, Thresholds
-from dashboard.rules.plug import net_delay, plug_ladder, routine_stage
+from dashboard.rules.plug import (
+    LIVE_FLOOR_W,
+    NO_LOAD_W,
+    net_delay,
+    plug_ladder,
+    routine_stage,
+)
 
 HORIZON_H = 72.0  # beyond it the safety net's 관심 (48–72 h) has come in every home
 HOURS = tuple(range(24))
@@ -250,12 +256,15 @@ def idle_line(
     holds the level of the one before that has them (a plug reporting hourly stores every
     other half-hour: its line holds its last reading until the next one, where the floor gave
     a step at every half-hour, each a sign of life to ``departs`` in a home whose nights hold a
-    load); the background's floor where none has them. None without a background."""
+    load); the background's floor where none has them. In a home that always draws power, a
+    day the plug read 0 W is left out (:func:`_switched_off`). None without a background."""
     bg = routine.background
     if bg is None:
         return None
     first = routine.learned_on - timedelta(days=window_days)
     rows = [day_levels(v) for d, v in days.items() if v and first <= d < routine.learned_on]
+    if bg.low_w >= LIVE_FLOOR_W:  # a home that always draws power (as ``no_load`` reads it)
+        rows = [r for r in rows if not _switched_off(r)]
     own: list[float | None] = []
     for slot in range(SLOTS):
         seen = [int(r[slot]) for r in rows if r[slot] != NO_LEVEL]
@@ -270,6 +279,13 @@ def idle_line(
     return tuple(
         next(w for k in range(SLOTS) if (w := own[slot - k]) is not None) for slot in range(SLOTS)
     )
+
+
+def _switched_off(levels: Sequence[int]) -> bool:
+    """A day with a half-hour at 0 W: the plug was off at the wall for a while, and its day,
+    the half-hours either side of the switch half off too, is the plug's, not the home's
+    unattended line (one such day set that line at 0 W at every later half-hour)."""
+    return any(b != NO_LEVEL and byte_watts(b) <= NO_LOAD_W for b in levels)
 
 
 def _line_steps(
