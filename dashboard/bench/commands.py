@@ -201,6 +201,42 @@ def _page_targets(result: dict[str, Any]) -> dict[str, tuple[float, str]]:
     return targets
 
 
+# Timings measured on each backend: the slower backend's is the run's figure.
+PER_BACKEND_SECONDS = (
+    "rule_tick_s",
+    "live_status_query_s",
+    "routine_score_s",
+    "routine_learn_s",
+    "wandering_map_s",
+    "briefing_export_s",
+    "threshold_preview_s",
+    "system_status_query_s",
+    "vendor_performance_s",
+    "slow_risk_s",
+    "reach_refresh_ms_per_plug",
+    "rule_tick_s_naive",
+    "live_status_query_s_naive",
+)
+
+
+def slower_backend(result: dict[str, Any]) -> dict[str, Any]:
+    """The run's figures from the per-backend ones (``KEY_sqlite``, ``KEY_postgres``): for each
+    timed figure and page the slower backend's, whichever backends were measured; and
+    ``ingest_events_per_s_postgres`` None when PostgreSQL was not."""
+    out: dict[str, Any] = {
+        "ingest_events_per_s_postgres": result.get("ingest_events_per_s_postgres")
+    }
+    for key in PER_BACKEND_SECONDS:
+        values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
+        if values:  # none with --ingest-only
+            out[key] = max(values)
+    for key in [k for k in result if k.startswith(("page_run_s_", "page_first_s_"))]:
+        page_key = key.removesuffix("_sqlite").removesuffix("_postgres")
+        if page_key != key:
+            out[page_key] = max(out.get(page_key) or 0.0, result[key])
+    return out
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from dashboard.bench import city
     from dashboard.bench.replay import measure_replay_year
@@ -243,32 +279,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         finally:
             city.postgres_drop(pg, run)
 
-    for key in (
-        "rule_tick_s",
-        "live_status_query_s",
-        "routine_score_s",
-        "routine_learn_s",
-        "wandering_map_s",
-        "briefing_export_s",
-        "threshold_preview_s",
-        "system_status_query_s",
-        "vendor_performance_s",
-        "slow_risk_s",
-        "reach_refresh_ms_per_plug",
-    ):
-        # the slower backend decides
-        values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
-        if values:
-            result[key] = max(values)
-    for key in [k for k in result if k.startswith(("page_run_s_", "page_first_s_"))]:
-        page_key = key.removesuffix("_sqlite").removesuffix("_postgres")
-        if page_key != key:  # the slower backend decides, as for the other figures
-            result[page_key] = max(result.get(page_key) or 0.0, result[key])
-    result.setdefault("ingest_events_per_s_postgres", None)
-    for key in ("rule_tick_s_naive", "live_status_query_s_naive"):
-        values = [result[f"{key}_{b}"] for b in ("sqlite", "postgres") if f"{key}_{b}" in result]
-        if values:  # none with --ingest-only
-            result[key] = max(values)  # as for the figures: the slower backend
+    result |= slower_backend(result)
     result["ratios"] = ratios(result)
     return _finish(result, args)
 

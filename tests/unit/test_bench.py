@@ -194,6 +194,39 @@ def _settled_state(url: str) -> dict:
         engine.dispose()
 
 
+def test_the_slower_backend_decides_each_timing():
+    """With both backends measured (the bench tests now run them apart), each timing and page
+    figure is the slower backend's; one backend alone gives its own; ingest stays per backend."""
+    from dashboard.bench.commands import PER_BACKEND_SECONDS, slower_backend
+
+    both = {
+        "rule_tick_s_sqlite": 0.4,
+        "rule_tick_s_postgres": 0.9,
+        "routine_learn_s_sqlite": 30.0,
+        "routine_learn_s_postgres": 12.0,
+        "rule_tick_s_naive_sqlite": 2.0,
+        "rule_tick_s_naive_postgres": 3.0,
+        "page_run_s_live_sqlite": 1.5,
+        "page_run_s_live_postgres": 0.7,
+        "ingest_events_per_s_sqlite": 9000.0,
+        "ingest_events_per_s_postgres": 12000.0,
+    }
+    got = slower_backend(both)
+    assert got["rule_tick_s"] == 0.9
+    assert got["routine_learn_s"] == 30.0
+    assert got["rule_tick_s_naive"] == 3.0
+    assert got["page_run_s_live"] == 1.5
+    assert got["ingest_events_per_s_postgres"] == 12000.0
+    assert "ingest_events_per_s" not in got and "live_status_query_s" not in got
+    alone = slower_backend({"rule_tick_s_postgres": 0.9, "page_first_s_week_postgres": 2.0})
+    assert alone == {
+        "rule_tick_s": 0.9,
+        "page_first_s_week": 2.0,
+        "ingest_events_per_s_postgres": None,
+    }
+    assert set(PER_BACKEND_SECONDS) >= {"rule_tick_s", "reach_refresh_ms_per_plug"}
+
+
 def test_process_cpu_reads_proc():
     import os
     import time
