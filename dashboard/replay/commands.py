@@ -44,9 +44,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"error: the input cannot be replayed:\n{exc}", file=sys.stderr)
         return 2
+    for warning in recording.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     result = replay(recording, timezone=args.tz, tick_min=args.tick_min, exact=args.exact)
     write_json(out, result.transitions, zone)
     c = result.counts
+    repeated = len(recording.readings) - result.readings  # the autumn hour's second occurrence
     print(
         f"replayed {result.readings:,} readings of {result.devices} device(s), "
         f"{result.start.astimezone(zone):%Y-%m-%d %H:%M} to "
@@ -55,6 +58,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"{c.batches:,} ingest batches, {c.ticks:,} ticks, {c.days:,} daily runs); "
         f"{len(result.transitions)} transition(s) written to {out}"
         + (f"; {recording.skipped:,} row(s) without a reading skipped" if recording.skipped else "")
+        + (
+            f"; {repeated:,} reading(s) of the repeated hour at a clock change dropped"
+            if repeated
+            else ""
+        )
     )
     return 0
 

@@ -9,10 +9,12 @@ Rows are numbered as a spreadsheet shows them (the header is row 1).
 from __future__ import annotations
 
 import csv
+import gzip
 import math
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -34,6 +36,10 @@ MAX_PROBLEMS = 20  # problems listed; the rest are counted
 # smart-meter data's "Null". No reading, not a bad one: recorders drop readings, and a file
 # refused for one gap could not be replayed at all.
 MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
+# A plug whose every reading over a day or more stays below this many watts is most likely a
+# file of kWh per interval (the London data's unit): warned, not refused (it may be a standby).
+KWH_SUSPECT_W = 5.0
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,7 @@ class Recording:
     first_seen: dict[str, datetime]  # device uid → its first reading, in order of appearance
     homes: dict[str, Home] = field(default_factory=dict)
     skipped: int = 0  # rows without any reading (every value missing: ``MISSING``)
+    warnings: list[str] = field(default_factory=list)  # odd but replayable (printed on stderr)
 
     @property
     def start(self) -> datetime:
@@ -132,19 +139,32 @@ def read_recording(
     readings: list[Reading] = []
     first_seen: dict[str, datetime] = {}
     skipped = 0
+    repeated: set[tuple[str, datetime]] = set()  # (device, naive time) in an autumn's hour
     for number, row in _rows(name, required, optional, problems):
         events = list(_events(kind, number, row))
         placeholder = not events  # every value missing: its device and time must be good
         if placeholder:
             events, skipped = [_placeholder(kind, number, row)], skipped + 1
+        second = False  # the second occurrence of a repeated hour's naive time, in file order
         for raw in events:
             checked = validate_event(len(readings), raw, zone)
             if isinstance(checked, Rejection):
-                problems.add(name, number, _column(checked), checked.message)
+                problems.add(name, number, _column(checked), _hint(checked, row))
                 break
             if checked.ts < EARLIEST_TS:  # ingest refuses these as an unset device clock
                 problems.add(name, number, "ts", "before 2000-01-01; not a real reading time")
                 break
+            if checked.naive_ts:
+                wall, change = _clock_change(row.get("ts", ""), zone)
+                if change == "skipped":
+                    problems.add(name, number, "ts", _skipped_message(wall, zone))
+                    break
+                if change == "repeated" and not placeholder and raw is events[0]:
+                    second = (checked.device_uid, wall) in repeated
+                    repeated.add((checked.device_uid, wall))
+                if second:  # read at its second occurrence (``relocate`` then drops it)
+                    ts = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+                    raw, checked = raw | {"ts": ts.isoformat()}, replace(checked, ts=ts)
             if placeholder:
                 break
             readings.append(Reading(raw, checked))
@@ -163,7 +183,70 @@ def read_recording(
     for reading in readings:  # the earliest reading, not the first row, installs the device
         if reading.ts < first_seen[reading.device_uid]:
             first_seen[reading.device_uid] = reading.ts
-    return Recording(kind, readings, first_seen, homes, skipped)
+    return Recording(kind, readings, first_seen, homes, skipped, _warnings(name, readings))
+
+
+def _clock_change(text: str, zone: ZoneInfo) -> tuple[datetime, str | None]:
+    """A naive time's wall clock, and whether ``zone``'s clocks ``skipped`` it (spring) or
+    ``repeated`` it (autumn) at a daylight-saving change; None for an ordinary time."""
+    wall = datetime.fromisoformat(text)  # the validator has read it already
+    before, after = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+    if before.utcoffset() == after.utcoffset():
+        return wall, None
+    return wall, "repeated" if before.utcoffset() > after.utcoffset() else "skipped"
+
+
+def _skipped_message(wall: datetime, zone: ZoneInfo) -> str:
+    return (
+        f"{wall:%Y-%m-%d %H:%M} does not exist in {getattr(zone, 'key', zone)} (the clocks "
+        "skip it at the change to summer time); "
+        "times written in UTC (or standard time) all year need their offset written (for UTC "
+        f"{wall:%Y-%m-%dT%H:%M:%S}Z or +00:00), with --tz still the home's clock"
+    )
+
+
+def _hint(rejection: Rejection, row: dict[str, str]) -> str:
+    """The validator's message, with what a file's usual mistakes need."""
+    text = row.get(rejection.field or "", "")
+    if rejection.field == "ts" and text.lstrip("-").isdigit() and len(text) >= 9:
+        return rejection.message + "; Unix epoch times are not read: write them as ISO 8601"
+    lat, lon = row.get("lat", ""), row.get("lon", "")
+    if rejection.field == "lat" and _number_in(lon, -90, 90) and _number_in(lat, -180, 180):
+        return rejection.message + "; are lat and lon swapped?"
+    return rejection.message
+
+
+def _number_in(text: str, lo: float, hi: float) -> bool:
+    try:
+        return lo <= float(text) <= hi
+    except ValueError:
+        return False
+
+
+def _warnings(path: str, readings: list[Reading]) -> list[str]:
+    """Plugs whose every power reading over a day or more is below ``KWH_SUSPECT_W``."""
+    spans: dict[str, list] = {}  # device → [first ts, last ts, highest watts]
+    for reading in readings:
+        watts = reading.event.fields.get("watts")
+        if watts is None:
+            continue
+        span = spans.setdefault(reading.device_uid, [reading.ts, reading.ts, watts])
+        span[0], span[1] = min(span[0], reading.ts), max(span[1], reading.ts)
+        span[2] = max(span[2], watts)
+    low = {
+        uid: top
+        for uid, (first, last, top) in spans.items()
+        if top < KWH_SUSPECT_W and (last - first).total_seconds() >= 86_400
+    }
+    if not low:
+        return []
+    some = ", ".join(f"{uid!r} (at most {top:g})" for uid, top in list(low.items())[:5])
+    more = f" and {len(low) - 5} more" if len(low) > 5 else ""
+    return [
+        f"{path}: every watts value of {len(low)} device(s) is below {KWH_SUSPECT_W:g} W "
+        f"for a day or more: {some}{more}. If these are kWh per interval, convert them to "
+        "watts (kWh per half hour × 2,000); replay reads them as watts"
+    ]
 
 
 def _column(rejection: Rejection) -> str | None:
@@ -219,7 +302,10 @@ def _rows(
 ) -> Iterator[tuple[int, dict[str, str]]]:
     """Numbered rows as {column: stripped text}; header problems end the file's reading."""
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 - closed below
+        with open(path, "rb") as probe:
+            packed = probe.read(2) == GZIP_MAGIC  # FILE.csv.gz, whatever its name
+        opener = gzip.open if packed else open
+        handle = opener(path, "rt", encoding="utf-8-sig", newline="")  # closed below
     except OSError as exc:
         problems.add(path, 0, None, f"cannot read the file ({exc.strerror or exc})")
         return
@@ -241,6 +327,9 @@ def _rows(
                 yield number, dict(zip(header, cells, strict=False))
         except UnicodeDecodeError:
             problems.add(path, 0, None, "not UTF-8 text; save the file as CSV UTF-8")
+        except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated gzip file
+            what = "gzip file" if packed else "file"
+            problems.add(path, 0, None, f"not a readable {what} ({exc or type(exc).__name__})")
         except csv.Error as exc:
             problems.add(path, reader.line_num, None, f"not a readable CSV row ({exc})")
 
@@ -255,6 +344,15 @@ def _header_ok(
     expected = ", ".join(required) + "".join(f"[, {c}]" for c in optional)
     if not header:
         problems.add(path, 0, None, f"the file is empty (expected the columns {expected})")
+        return False
+    if len(header) == 1 and (sep := next((d for d in ";\t|" if d in header[0]), None)):
+        problems.add(
+            path,
+            1,
+            None,
+            f"one column named {header[0][:80]!r}: the file is separated by {sep!r}, not "
+            f"commas; save it as comma-separated CSV (expected the columns {expected})",
+        )
         return False
     ok = True
     for column in sorted({c for c in header if header.count(c) > 1}):
