@@ -140,6 +140,7 @@ def read_recording(
     first_seen: dict[str, datetime] = {}
     skipped = 0
     repeated: set[tuple[str, datetime]] = set()  # (device, naive time) in an autumn's hour
+    gap_rows: list[tuple[int, datetime]] = []  # (row, naive time) the spring change skips
     for number, row in _rows(name, required, optional, problems):
         events = list(_events(kind, number, row))
         placeholder = not events  # every value missing: its device and time must be good
@@ -156,9 +157,8 @@ def read_recording(
                 break
             if checked.naive_ts:
                 wall, change = _clock_change(row.get("ts", ""), zone)
-                if change == "skipped":
-                    problems.add(name, number, "ts", _skipped_message(wall, zone))
-                    break
+                if change == "skipped":  # read as the validator reads it, and warned
+                    gap_rows.append((number, wall))
                 if change == "repeated" and not placeholder and raw is events[0]:
                     second = (checked.device_uid, wall) in repeated
                     repeated.add((checked.device_uid, wall))
@@ -183,7 +183,10 @@ def read_recording(
     for reading in readings:  # the earliest reading, not the first row, installs the device
         if reading.ts < first_seen[reading.device_uid]:
             first_seen[reading.device_uid] = reading.ts
-    return Recording(kind, readings, first_seen, homes, skipped, _warnings(name, readings))
+    warnings = _warnings(name, readings)
+    if gap_rows:
+        warnings.insert(0, _skipped_message(name, gap_rows, zone))
+    return Recording(kind, readings, first_seen, homes, skipped, warnings)
 
 
 def _clock_change(text: str, zone: ZoneInfo) -> tuple[datetime, str | None]:
@@ -196,12 +199,19 @@ def _clock_change(text: str, zone: ZoneInfo) -> tuple[datetime, str | None]:
     return wall, "repeated" if before.utcoffset() > after.utcoffset() else "skipped"
 
 
-def _skipped_message(wall: datetime, zone: ZoneInfo) -> str:
+def _skipped_message(path: str, rows: list[tuple[int, datetime]], zone: ZoneInfo) -> str:
+    """Naive times the spring change skips are not refused: they are what a file written in UTC
+    or standard time all year holds (the London smart-meter data), and a refused file could
+    not be replayed at all. Read as the validator reads them (standard time, an hour later on
+    the clock); the warning says what that means and how to write the file instead."""
+    number, wall = rows[0]
     return (
-        f"{wall:%Y-%m-%d %H:%M} does not exist in {getattr(zone, 'key', zone)} (the clocks "
-        "skip it at the change to summer time); "
-        "times written in UTC (or standard time) all year need their offset written (for UTC "
-        f"{wall:%Y-%m-%dT%H:%M:%S}Z or +00:00), with --tz still the home's clock"
+        f"{path}: {len(rows):,} naive time(s) do not exist in {getattr(zone, 'key', zone)} (the "
+        f"clocks skip them at the change to summer time; first: row {number}, "
+        f"{wall:%Y-%m-%d %H:%M}); they were read as standard time, an hour later on the clock. "
+        "A file written in UTC or standard time all year is then an hour off through every "
+        f"summer: write its times with their offset ({wall:%Y-%m-%dT%H:%M:%S}Z or +00:00) and "
+        "keep --tz for the home's clock"
     )
 
 

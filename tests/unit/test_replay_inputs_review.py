@@ -180,22 +180,24 @@ def test_a_local_clock_file_repeating_the_autumn_hour_is_read_as_the_same_file_i
     assert f"replayed {len(readings) - 2:,} readings" in b[1]
 
 
-def test_a_naive_time_the_spring_change_skips_is_refused_with_the_fix(tmp_path, capsys):
+def test_a_naive_time_the_spring_change_skips_is_read_and_warned(tmp_path, capsys):
     """Times in UTC all year written without an offset, read in --tz Europe/London: 01:00 and
-    01:30 on 31 March do not exist there. They used to be read an hour later, on top of the
-    02:00 and 02:30 readings (and every summer time an hour off, silently)."""
+    01:30 on 31 March do not exist there (the London smart-meter data holds them). Refused, a
+    whole year's file could not be replayed at all; they are read as standard time and the
+    warning names the first row and the fix."""
     readings = _around_the_change(datetime(2024, 3, 29, 0, 0, tzinfo=UTC))
     naive = [("p", ts.strftime("%Y-%m-%dT%H:%M:%S"), w) for ts, w in readings]
     src = write_csv(tmp_path / "naive.csv", PLUG, naive)
-    code, _, err, body = _replay(tmp_path, capsys, src, "--tz", "Europe/London")
-    assert code == 2 and body is None
+    code, out, err, body = _replay(tmp_path, capsys, src, "--tz", "Europe/London")
+    assert code == 0 and body is not None
     row = 2 + [t for _, t, _ in naive].index("2024-03-31T01:00:00")
-    assert (
-        f"naive.csv row {row}, column ts: 2024-03-31 01:00 does not exist in Europe/London" in err
-    )
-    assert "2024-03-31T01:00:00Z or +00:00" in err and err.count("does not exist") == 2
-    with_z = [(d, t + "Z", w) for d, t, w in naive]  # the fix the message gives
+    assert "warning: " in err and "2 naive time(s) do not exist in Europe/London" in err
+    assert f"first: row {row}, 2024-03-31 01:00" in err
+    assert "2024-03-31T01:00:00Z or +00:00" in err
+    assert f"replayed {len(readings):,} readings" in out
+    with_z = [(d, t + "Z", w) for d, t, w in naive]  # the fix the message gives: no warning
     src = write_csv(tmp_path / "z.csv", PLUG, with_z)
-    assert _replay(tmp_path, capsys, src, "--tz", "Europe/London")[0] == 0
+    code, _, err, _ = _replay(tmp_path, capsys, src, "--tz", "Europe/London")
+    assert code == 0 and "warning" not in err
     # In Seoul (no daylight saving) the same naive file is fine
     assert _replay(tmp_path, capsys, tmp_path / "naive.csv")[0] == 0
