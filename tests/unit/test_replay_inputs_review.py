@@ -73,15 +73,16 @@ def test_the_same_recording_spelled_as_evaluators_write_it_gives_the_same_transi
         "order.csv": (
             "WATTS , Device_ID, ts\n" + "".join(f"{w},{d},{t}\n" for d, t, w in rows)
         ).encode(),
-        "utc.csv": (
-            "device_id,ts,watts\n" + "".join(f"{d},{_utc_z(t)},{w}\n" for d, t, w in rows)
-        ).encode(),
-        "space.csv": (
-            "device_id,ts,watts\n" + "".join(f"{d},{_naive_space(t)},{w}\n" for d, t, w in rows)
-        ).encode(),
-        "fraction.csv": (
-            "device_id,ts,watts\n" + "".join(f"{d},{_fraction(t)},{w}\n" for d, t, w in rows)
-        ).encode(),
+        **{
+            name: (
+                "device_id,ts,watts\n" + "".join(f"{d},{spell(t)},{w}\n" for d, t, w in rows)
+            ).encode()
+            for name, spell in (
+                ("utc.csv", _utc_z),
+                ("space.csv", _naive_space),
+                ("fraction.csv", _fraction),
+            )
+        },
         "unsorted.csv": (
             "device_id,ts,watts\n" + "".join(f"{d},{t},{w}\n" for d, t, w in shuffled)
         ).encode(),
