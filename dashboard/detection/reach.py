@@ -281,11 +281,16 @@ def idle_line(
     )
 
 
-def _switched_off(levels: Sequence[int]) -> bool:
+# The highest level byte that stands for ``NO_LOAD_W`` or less (bytes grow with the watts;
+# ``NO_LEVEL`` lies far above it).
+OFF_BYTE = max(b for b in range(NO_LEVEL) if byte_watts(b) <= NO_LOAD_W)
+
+
+def _switched_off(levels: np.ndarray) -> bool:
     """A day with a half-hour at 0 W: the plug was off at the wall for a while, and its day,
     the half-hours either side of the switch half off too, is the plug's, not the home's
     unattended line (one such day set that line at 0 W at every later half-hour)."""
-    return any(b != NO_LEVEL and byte_watts(b) <= NO_LOAD_W for b in levels)
+    return bool((levels <= OFF_BYTE).any())
 
 
 def _line_steps(
