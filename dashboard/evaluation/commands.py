@@ -194,6 +194,17 @@ def observed(trace: Trace, transitions: list[metrics.Transition]) -> list[metric
     return [t for t in transitions if t.at < end]
 
 
+# Seoul wall-clock hours of a stop's onset, [from, to): a night stop leaves the home at its
+# night load, what it shows asleep, so it waits for the morning's missed activity.
+ONSET_BANDS = {"06-12": (6, 12), "12-18": (12, 18), "18-22": (18, 22), "22-06": (22, 30)}
+
+
+def onset_band(onset: str) -> str:
+    """The ``ONSET_BANDS`` key of an onset written as ``iso_seoul`` writes it."""
+    hour = int(onset[11:13])
+    return next(k for k, (lo, hi) in ONSET_BANDS.items() if lo <= hour < hi or lo <= hour + 24 < hi)
+
+
 def _method_figures(part: str, method: str, rows: list[dict], homes: list[Trace], by: dict) -> dict:
     mine = [r for r in rows if r["part"] == part]
     stops = [r for r in mine if r["kind"] == "stop"]
@@ -232,6 +243,10 @@ def _method_figures(part: str, method: str, rows: list[dict], homes: list[Trace]
         "stops": summary(stops),
         "stops_by_residual": {
             k: summary([r for r in stops if r["variant"] == k]) for k in STOP_RESIDUALS
+        },
+        "stops_by_onset": {
+            band: summary([r for r in stops if onset_band(r["onset"]) == band])
+            for band in ONSET_BANDS
         },
         "false_alarms": {
             "households": len(homes),
@@ -373,6 +388,7 @@ def render(doc: dict) -> str:
         row("90th percentile to first alert", lambda r: r["stops"]["p90_first_alert_h"])
         row("median time to 심각 (severe)", lambda r: r["stops"]["median_severe_h"])
         row("90th percentile to 심각", lambda r: r["stops"]["p90_severe_h"])
+        row("sensitivity within 6 h", lambda r: r["stops"]["sensitivity_6h"], "%")
         row("sensitivity within 24 h", lambda r: r["stops"]["sensitivity_24h"], "%")
         row("sensitivity within 48 h", lambda r: r["stops"]["sensitivity_48h"], "%")
         row("missed within 96 h", lambda r: str(r["stops"]["missed_96h"]))
@@ -384,6 +400,16 @@ def render(doc: dict) -> str:
                     f"{_fmt(r['stops_by_residual'][k]['sensitivity_24h'], '%')}"
                 ),
             )
+        for band in ONSET_BANDS:
+
+            def by_onset(r: dict, band: str = band) -> str:
+                got = r["stops_by_onset"][band]
+                return (
+                    f"{got['n']} {_fmt(got['median_first_alert_h'])} "
+                    f"{_fmt(got['sensitivity_6h'], '%')}"
+                )
+
+            row(f"  stop at {band} h: n / median / within 6 h", by_onset)
         row(
             "false alarms / household / 50 days",
             lambda r: r["false_alarms"]["per_household_per_50_days"],

@@ -134,13 +134,15 @@ def _r(x: float | None, digits: int = 2) -> float | None:
 
 
 def stop_summary(first: Sequence[float | None], severe: Sequence[float | None]) -> dict:
-    """Median / 90th percentile to first alert and to 심각, sensitivity at 24 h and 48 h."""
+    """Median / 90th percentile to first alert and to 심각, sensitivity at 6 h (the median
+    target's hour), 24 h and 48 h."""
     return {
         "n": len(first),
         "median_first_alert_h": _r(percentile(first, 50)),
         "p90_first_alert_h": _r(percentile(first, 90)),
         "median_severe_h": _r(percentile(severe, 50)),
         "p90_severe_h": _r(percentile(severe, 90)),
+        "sensitivity_6h": _r(share_within(first, 6), 4),
         "sensitivity_24h": _r(share_within(first, 24), 4),
         "sensitivity_48h": _r(share_within(first, 48), 4),
         "missed_96h": sum(1 for v in first if v is None),

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.skipif(
 METHOD_KEYS = {
     "stops",
     "stops_by_residual",
+    "stops_by_onset",
     "false_alarms",
     "absences",
     "device_faults",
@@ -28,6 +29,7 @@ STOP_KEYS = {
     "p90_first_alert_h",
     "median_severe_h",
     "p90_severe_h",
+    "sensitivity_6h",
     "sensitivity_24h",
     "sensitivity_48h",
     "missed_96h",
@@ -51,6 +53,8 @@ def test_quick_run_writes_every_figure(tmp_path, capsys):
         for method in ("model", "fixed"):
             assert set(part[method]) == METHOD_KEYS
             assert set(part[method]["stops"]) == STOP_KEYS
+            by_onset = part[method]["stops_by_onset"]  # every stop in one band of the clock
+            assert sum(b["n"] for b in by_onset.values()) == part[method]["stops"]["n"]
             assert set(part[method]["false_alarms"]) >= {"per_household_per_50_days", "alerts"}
     tune = [c for c in doc["cases"] if c["part"] == "tune"]
     assert {c["kind"] for c in tune} == {"stop", "absence", "fault"}
@@ -76,3 +80,21 @@ def test_part_replays_only_that_part(tmp_path, capsys):
     assert set(doc["results"]) == {"tune"}
     assert {c["part"] for c in doc["cases"]} == {"tune"}
     assert doc["parts"]["report"] == []
+
+
+@pytest.mark.parametrize(
+    ("onset", "band"),
+    [
+        ("2024-03-01 06:00", "06-12"),
+        ("2024-03-01 11:59", "06-12"),
+        ("2024-03-01 12:00", "12-18"),
+        ("2024-03-01 21:30", "18-22"),
+        ("2024-03-01 22:00", "22-06"),
+        ("2024-03-02 00:10", "22-06"),
+        ("2024-03-02 05:59", "22-06"),
+    ],
+)
+def test_a_stop_falls_in_one_band_of_the_clock(onset, band):
+    from dashboard.evaluation.commands import onset_band
+
+    assert onset_band(onset) == band

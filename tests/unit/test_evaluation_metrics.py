@@ -44,6 +44,7 @@ def test_sensitivity_and_summary():
     assert s["median_first_alert_h"] == pytest.approx(27.0)
     assert s["median_severe_h"] is None  # half the incidents never reached 심각
     assert s["sensitivity_24h"] == 0.5 and s["sensitivity_48h"] == 0.75
+    assert s["sensitivity_6h"] == 0.25  # the median target's hour
 
 
 def test_first_alert_and_severe_after_onset_only():
