@@ -15,7 +15,13 @@ from streamlit.navigation.page import Page
 from dashboard.auth import allowed_pages
 from dashboard.ui.auth import current_user, login_page, sidebar_user
 from dashboard.ui.first_run import first_run_page, first_run_pending, first_run_welcome
-from dashboard.ui.i18n import language_switch, resolve_lang, resolve_projector, t
+from dashboard.ui.i18n import (
+    language_switch,
+    link_warnings,
+    resolve_lang,
+    resolve_projector,
+    t,
+)
 from dashboard.ui.setup import ensure_ready
 from dashboard.ui.theme import apply_css
 
@@ -96,7 +102,9 @@ def build_navigation(role: str) -> Page:
     def home() -> None:
         # Streamlit serves the default page at "/" and not at its url_path, so the role's first
         # page is not the default: "/" forwards to it (e.g. "/live") and both addresses work.
-        st.switch_page(first, query_params=dict(st.query_params))
+        # Every value of a repeated parameter goes along, for the page to name the repeat.
+        params = {name: st.query_params.get_all(name) for name in st.query_params}
+        st.switch_page(first, query_params=params)
 
     hidden_home = st.Page(
         home, title=first.title, url_path="home", default=True, visibility="hidden"
@@ -124,6 +132,7 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if projector else "auto",
 )
 apply_css(projector)
+link_warnings()  # a ?lang= or ?projector= value not used
 ensure_ready()
 user = current_user()
 if user is None:

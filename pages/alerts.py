@@ -21,8 +21,8 @@ from dashboard.ui.components import (
 )
 from dashboard.ui.data import live_now, load
 from dashboard.ui.i18n import t
-from dashboard.ui.safe_text import md_escape
-from dashboard.ui.url_filters import parse_row_id, url_multiselect
+from dashboard.ui.safe_text import shown_link_value
+from dashboard.ui.url_filters import link_param, parse_row_id, url_multiselect
 from queries.alerts import OPEN_STATUSES, alert_by_id, open_alerts
 from queries.filters import districts_with_devices, programs
 
@@ -70,10 +70,10 @@ filters = QueueFilters(
     areas=None if areas is None else tuple(areas),
 )
 
-raw_id = st.query_params.get("alert")
+raw_id = link_param("alert")
 selected_id = parse_row_id(raw_id)
 if raw_id and selected_id is None:
-    st.warning(t("alerts.bad_link", value=md_escape(raw_id)))
+    st.warning(t("alerts.bad_link", value=shown_link_value(raw_id)))
 
 
 @st.fragment(run_every=REFRESH_S)

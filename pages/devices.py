@@ -27,7 +27,8 @@ from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.reach_list import reach_list
 from dashboard.ui.reach_panel import PLUG, device_reach
 from dashboard.ui.roster_import import import_section
-from dashboard.ui.safe_text import md_escape
+from dashboard.ui.safe_text import md_escape, shown_link_value
+from dashboard.ui.url_filters import link_param
 from queries.filters import programs
 from queries.roster import (
     DEVICE_STATUSES,
@@ -96,7 +97,7 @@ def _when(value) -> str:
     return "–" if value is None or value != value else format_datetime(value, lang)
 
 
-raw_uid = st.query_params.get("device")
+raw_uid = link_param("device")
 if rows.empty:
     st.info(t("devices.none"))
 else:
@@ -142,7 +143,7 @@ else:
 if not raw_uid:
     st.caption(t("devices.select_hint"))
 elif not UID_PATTERN.fullmatch(raw_uid):
-    st.warning(t("devices.bad_link", value=md_escape(raw_uid)))
+    st.warning(t("devices.bad_link", value=shown_link_value(raw_uid)))
 else:
     device = load(device_by_uid, raw_uid, with_names=with_names, live=True)
     if device is None or (

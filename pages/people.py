@@ -21,8 +21,9 @@ from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.person import render_person, risk_label
 from dashboard.ui.roster_import import import_section
-from dashboard.ui.safe_text import md_escape
+from dashboard.ui.safe_text import md_escape, shown_link_value
 from dashboard.ui.slow_risk import slow_risk_list
+from dashboard.ui.url_filters import link_param
 from queries.filters import programs
 from queries.roster import (
     LIST_LIMIT,
@@ -83,7 +84,7 @@ rows = load(
     limit=LIST_LIMIT + 1,
     live=True,
 )
-raw_ref = st.query_params.get("person")
+raw_ref = link_param("person")
 if rows.empty:
     st.info(t("people.none"))
 else:
@@ -119,7 +120,7 @@ else:
 if not raw_ref:
     st.caption(t("people.select_hint"))
 elif not REF_PATTERN.fullmatch(raw_ref):
-    st.warning(t("people.bad_link", value=md_escape(raw_ref)))
+    st.warning(t("people.bad_link", value=shown_link_value(raw_ref)))
 else:
     person = load(person_by_ref, raw_ref, live=True)
     # An operator's deep link to someone outside their districts reads as "not found".

@@ -7,10 +7,14 @@ from typing import Any
 import streamlit as st
 
 from dashboard.i18n import DEFAULT_LANG, LANGS, normalize_lang, translate
+from dashboard.ui.safe_text import shown_link_value
 
 _LANG_KEY = "anbu_lang"
 _LANG_WIDGET = "anbu_lang_widget"
 _PROJECTOR_KEY = "anbu_projector"
+_NOTES_KEY = "anbu_link_notes"  # (i18n key, params) of display parameters not used, this run
+_ON = ("1", "true", "yes")
+_OFF = ("0", "false", "no", "")
 
 
 def resolve_lang() -> str:
@@ -18,11 +22,23 @@ def resolve_lang() -> str:
 
     Navigating with the sidebar drops query parameters, so the session remembers the choice
     and puts ``?lang=en`` back, which keeps links shared from any page in the same language.
+    A value that is no language here (``?lang=fr``), or a repeated ``lang``, keeps the session's
+    language and stays in the URL, for :func:`link_warnings` to name on every run.
     """
-    raw = st.query_params.get("lang")
-    lang = normalize_lang(raw) if raw is not None else st.session_state.get(_LANG_KEY, DEFAULT_LANG)
+    st.session_state[_NOTES_KEY] = []  # this run's; resolve_lang runs first
+    raw = _display_param("lang")
+    wanted = None if raw is None else raw.strip().lower()
+    if wanted is None:
+        lang = normalize_lang(st.session_state.get(_LANG_KEY, DEFAULT_LANG))
+    elif wanted in LANGS or not wanted:
+        lang = wanted or DEFAULT_LANG
+    else:
+        lang = normalize_lang(st.session_state.get(_LANG_KEY, DEFAULT_LANG))
+        _note("url.bad_choice", param="lang", value=raw)
     st.session_state[_LANG_KEY] = lang
-    if lang != DEFAULT_LANG:
+    if st.session_state[_NOTES_KEY]:
+        pass  # the link stays as given while a warning names it
+    elif lang != DEFAULT_LANG:
         st.query_params["lang"] = lang
     elif "lang" in st.query_params:
         del st.query_params["lang"]
@@ -61,17 +77,40 @@ def language_switch() -> None:
 
 
 def resolve_projector() -> bool:
-    """``?projector=1`` enlarges everything for a council room; kept like the language."""
-    raw = st.query_params.get("projector")
-    on = (
-        raw in ("1", "true", "yes")
-        if raw is not None
-        else st.session_state.get(_PROJECTOR_KEY, False)
-    )
+    """``?projector=1`` enlarges everything for a council room; kept like the language
+    (``0``, ``false`` or ``no`` turns it off; any other value is named by :func:`link_warnings`
+    and leaves the session's mode)."""
+    notes = len(st.session_state.get(_NOTES_KEY, []))
+    raw = _display_param("projector")
+    wanted = None if raw is None else raw.strip().lower()
+    on = st.session_state.get(_PROJECTOR_KEY, False)
+    if wanted in _ON or wanted in _OFF:
+        on = wanted in _ON
+    elif wanted is not None:
+        _note("url.bad_choice", param="projector", value=raw)
     st.session_state[_PROJECTOR_KEY] = on
-    if on:
+    if on and len(st.session_state.get(_NOTES_KEY, [])) == notes:
         st.query_params["projector"] = "1"
     return bool(on)
+
+
+def _display_param(param: str) -> str | None:
+    """``?param=``, the last value when given more than once (noted for a warning)."""
+    values = st.query_params.get_all(param)
+    if len(values) > 1:
+        _note("url.repeated", param=param, n=len(values), value=values[-1])
+    return values[-1] if values else None
+
+
+def _note(key: str, **params: Any) -> None:
+    st.session_state.setdefault(_NOTES_KEY, []).append((key, params))
+
+
+def link_warnings() -> None:
+    """Name the ``?lang=`` and ``?projector=`` values not used, in the page's language (called
+    once the page is configured). The values stay in the URL, so every run names them again."""
+    for key, params in st.session_state.pop(_NOTES_KEY, []):
+        st.warning(t(key, **{k: shown_link_value(v) for k, v in params.items()}), icon="⚠️")
 
 
 def projector_on() -> bool:

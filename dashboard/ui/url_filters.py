@@ -4,7 +4,8 @@ A widget starts from its query parameter and writes its value back on every run;
 is left out of the URL so plain links stay short. A parameter that cannot be used (not one of
 the options, not a date, outside the data's range, a reversed period) falls back to the
 default, and the page says so, naming the parameter and the value: someone opening a shared
-link must not believe a filter applied that did not.
+link must not believe a filter applied that did not. So does a parameter given twice
+(``?stage=risk&stage=severe``): only the last value is used.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.ui.i18n import t
-from dashboard.ui.safe_text import md_escape
+from dashboard.ui.safe_text import shown_link_value
 
 MAX_ROW_ID = 2**63 - 1  # a database integer key: anything larger cannot name a row
 
@@ -36,8 +37,19 @@ def _encode(value: Any) -> str:
 
 
 def _refuse(key: str, **params: Any) -> None:
-    """Say which link parameter was not used and why (values escaped: they come from a URL)."""
-    st.warning(t(key, **{k: md_escape(v) for k, v in params.items()}), icon="⚠️")
+    """Say which link parameter was not used and why (values escaped and cut: they come from a
+    URL)."""
+    st.warning(t(key, **{k: shown_link_value(v) for k, v in params.items()}), icon="⚠️")
+
+
+def link_param(param: str) -> str | None:
+    """``?param=``'s value, None when absent. Given more than once (``?alert=1&alert=2``), the
+    last value is used, as Streamlit reads it, and a warning says so: the link must not look as
+    if every value applied."""
+    values = st.query_params.get_all(param)
+    if len(values) > 1:
+        _refuse("url.repeated", param=param, n=len(values), value=values[-1])
+    return values[-1] if values else None
 
 
 def url_select(
@@ -53,7 +65,7 @@ def url_select(
     key = f"url_{param}"
     by_text = {_encode(o): o for o in options}
     if key not in st.session_state or st.session_state[key] not in options:
-        raw = st.query_params.get(param)
+        raw = link_param(param)
         if raw is not None and raw not in by_text:
             _refuse("url.bad_choice", param=param, value=raw)
         st.session_state[key] = by_text.get(raw or "", default)
@@ -78,7 +90,7 @@ def url_multiselect(
     key = f"url_{param}"
     by_text = {_encode(o): o for o in options}
     if key not in st.session_state:
-        raw = st.query_params.get(param, "")
+        raw = link_param(param) or ""
         unknown = [p for p in raw.split(",") if p and p not in by_text]
         if unknown:
             _refuse("url.bad_choices", param=param, values=", ".join(unknown))
@@ -105,7 +117,7 @@ def _parse(value: str | None) -> date | None:
 def _date_param(param: str, lo: date, hi: date) -> date | None:
     """``?param=`` as a day within [lo, hi], or None (absent, or refused with a warning: not a
     date, or outside the data's range)."""
-    raw = st.query_params.get(param)
+    raw = link_param(param)
     if raw is None:
         return None
     day = _parse(raw)

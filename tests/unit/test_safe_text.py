@@ -7,7 +7,7 @@ import html
 import pytest
 from markdown_it import MarkdownIt
 
-from dashboard.ui.safe_text import html_escape, md_escape
+from dashboard.ui.safe_text import LINK_VALUE_CHARS, html_escape, md_escape, shown_link_value
 
 # CommonMark plus tables and strikethrough, as Streamlit's markdown renders it.
 MARKDOWN = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
@@ -53,3 +53,10 @@ def test_plain_text_and_korean_are_untouched() -> None:
 def test_html_escape_covers_tags_attributes_and_js_templates() -> None:
     out = html_escape('<img src=x onerror="alert(1)">${alert(2)}`x`\'')
     assert out == ("&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&#36;{alert(2)}&#96;x&#96;&#x27;")
+
+
+def test_a_link_value_is_cut_shown_without_invisible_characters_and_escaped() -> None:
+    assert shown_link_value("x" * 10_000) == "x" * LINK_VALUE_CHARS + "…"
+    assert shown_link_value("\u202eab\u200bc\n") == "\\\\u202eab\\\\u200bc\\\\u000a"
+    assert shown_link_value("<b>'1'</b>") == md_escape("<b>'1'</b>")
+    assert shown_link_value("고양시 \u05d0") == "고양시 \u05d0"  # letters of any script stay
