@@ -60,3 +60,17 @@ def test_a_link_value_is_cut_shown_without_invisible_characters_and_escaped() ->
     assert shown_link_value("\u202eab\u200bc\n") == "\\\\u202eab\\\\u200bc\\\\u000a"
     assert shown_link_value("<b>'1'</b>") == md_escape("<b>'1'</b>")
     assert shown_link_value("고양시 \u05d0") == "고양시 \u05d0"  # letters of any script stay
+
+
+def test_the_bad_link_messages_state_the_formats_the_code_accepts():
+    """The people and devices pages' bad-link messages quote the length limits of the patterns
+    they check links with (registry.columns)."""
+    from dashboard.i18n import translate
+    from dashboard.registry.columns import REF_PATTERN, UID_PATTERN
+
+    def longest(pattern) -> int:
+        return 1 + int(pattern.pattern.rsplit(",", 1)[1].rstrip("}"))
+
+    for lang in ("ko", "en"):
+        assert str(longest(REF_PATTERN)) in translate("people.bad_link", lang, value="x")
+        assert str(longest(UID_PATTERN)) in translate("devices.bad_link", lang, value="x")
