@@ -22,23 +22,23 @@ def resolve_lang() -> str:
 
     Navigating with the sidebar drops query parameters, so the session remembers the choice
     and puts ``?lang=en`` back, which keeps links shared from any page in the same language.
-    A value that is no language here (``?lang=fr``), or a repeated ``lang``, keeps the session's
-    language and stays in the URL, for :func:`link_warnings` to name on every run.
+    A value that is no language here (``?lang=fr``) keeps the session's language, a repeated
+    ``lang`` takes its last value; either stays in the URL as given, for :func:`link_warnings`
+    to name on every run.
     """
     st.session_state[_NOTES_KEY] = []  # this run's; resolve_lang runs first
-    raw = _display_param("lang")
+    raw, named = _display_param("lang")
     wanted = None if raw is None else raw.strip().lower()
-    if wanted is None:
-        lang = normalize_lang(st.session_state.get(_LANG_KEY, DEFAULT_LANG))
-    elif wanted in LANGS or not wanted:
+    lang = normalize_lang(st.session_state.get(_LANG_KEY, DEFAULT_LANG))
+    if wanted is not None and (not wanted or wanted in LANGS):
         lang = wanted or DEFAULT_LANG
-    else:
-        lang = normalize_lang(st.session_state.get(_LANG_KEY, DEFAULT_LANG))
+    elif wanted is not None:
         _note("url.bad_choice", param="lang", value=raw)
+        named = True
     st.session_state[_LANG_KEY] = lang
-    if st.session_state[_NOTES_KEY]:
-        pass  # the link stays as given while a warning names it
-    elif lang != DEFAULT_LANG:
+    if named:  # the link stays as given while a warning names it
+        return lang
+    if lang != DEFAULT_LANG:
         st.query_params["lang"] = lang
     elif "lang" in st.query_params:
         del st.query_params["lang"]
@@ -80,26 +80,27 @@ def resolve_projector() -> bool:
     """``?projector=1`` enlarges everything for a council room; kept like the language
     (``0``, ``false`` or ``no`` turns it off; any other value is named by :func:`link_warnings`
     and leaves the session's mode)."""
-    notes = len(st.session_state.get(_NOTES_KEY, []))
-    raw = _display_param("projector")
+    raw, named = _display_param("projector")
     wanted = None if raw is None else raw.strip().lower()
     on = st.session_state.get(_PROJECTOR_KEY, False)
     if wanted in _ON or wanted in _OFF:
         on = wanted in _ON
     elif wanted is not None:
         _note("url.bad_choice", param="projector", value=raw)
+        named = True
     st.session_state[_PROJECTOR_KEY] = on
-    if on and len(st.session_state.get(_NOTES_KEY, [])) == notes:
+    if on and not named:  # the link stays as given while a warning names it
         st.query_params["projector"] = "1"
     return bool(on)
 
 
-def _display_param(param: str) -> str | None:
-    """``?param=``, the last value when given more than once (noted for a warning)."""
+def _display_param(param: str) -> tuple[str | None, bool]:
+    """(``?param=``, whether a warning names it): the last value when given more than once,
+    which is noted for :func:`link_warnings`."""
     values = st.query_params.get_all(param)
     if len(values) > 1:
         _note("url.repeated", param=param, n=len(values), value=values[-1])
-    return values[-1] if values else None
+    return (values[-1] if values else None), len(values) > 1
 
 
 def _note(key: str, **params: Any) -> None:
