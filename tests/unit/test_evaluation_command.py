@@ -18,6 +18,7 @@ METHOD_KEYS = {
     "stops",
     "stops_by_residual",
     "stops_by_onset",
+    "stops_by_source",
     "false_alarms",
     "absences",
     "device_faults",
@@ -55,6 +56,8 @@ def test_quick_run_writes_every_figure(tmp_path, capsys):
             assert set(part[method]["stops"]) == STOP_KEYS
             by_onset = part[method]["stops_by_onset"]  # every stop in one band of the clock
             assert sum(b["n"] for b in by_onset.values()) == part[method]["stops"]["n"]
+            by_source = part[method]["stops_by_source"]  # every stop under its recording
+            assert sum(b["n"] for b in by_source.values()) == part[method]["stops"]["n"]
             assert set(part[method]["false_alarms"]) >= {"per_household_per_50_days", "alerts"}
     tune = [c for c in doc["cases"] if c["part"] == "tune"]
     assert {c["kind"] for c in tune} == {"stop", "absence", "fault"}
@@ -98,3 +101,20 @@ def test_a_stop_falls_in_one_band_of_the_clock(onset, band):
     from dashboard.evaluation.commands import onset_band
 
     assert onset_band(onset) == band
+
+
+@pytest.mark.parametrize(
+    ("home", "source"),
+    [
+        ("demo/plug-01", "demo"),
+        ("london/MAC000002", "london"),
+        ("london/MAC000002@1h", "london@1h"),
+        ("london/MAC000003@1h#2", "london@1h"),
+        ("opsd/DE_KN_residential4#2", "opsd"),
+        ("hue/residential_1#1", "hue"),
+    ],
+)
+def test_a_stop_is_counted_under_its_recording(home, source):
+    from dashboard.evaluation.commands import source_of
+
+    assert source_of(home) == source
