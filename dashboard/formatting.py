@@ -116,6 +116,17 @@ def format_duration(delta: timedelta | None, lang: str = DEFAULT_LANG) -> str:
     return translate("duration.days", lang, d=hours // 24)
 
 
+def format_duration_short(delta: timedelta | None, lang: str = DEFAULT_LANG) -> str:
+    """:func:`format_duration` to its largest unit, rounded down: 29시간 4분 → 29시간 (a
+    projector's big figure must fit its column; the minutes do not change what is done)."""
+    if delta is None:
+        return "–"
+    seconds = max(0, int(delta.total_seconds()))
+    if 3600 <= seconds < 48 * 3600:
+        return translate("duration.hours", lang, h=seconds // 3600)
+    return format_duration(delta, lang)
+
+
 def mask_name(name: str | None) -> str:
     """Keep the first and last character: 김영수 → 김*수, 이수 → 이*, 남궁민수 → 남**수."""
     if not isinstance(name, str) or not name.strip():

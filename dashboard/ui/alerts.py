@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 import streamlit as st
 
-from dashboard.formatting import format_duration, format_evidence
+from dashboard.formatting import format_duration, format_duration_short, format_evidence
 from dashboard.i18n import STAGES, localized, state_label, translate_or
-from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.components import table_height
+from dashboard.ui.i18n import current_lang, projector_on, t
 
 REFRESH_S = 10  # timers tick in the browser; the data under them is the 10-second live cache
 SELECTED_MARK = "▶"
+QUEUE_MAX_ROWS = 10  # more scroll inside the table: the detail below stays in reach
 _PICK_KEY = "alerts_last_pick"  # the table selection already acted on (see pick_from_table)
 
 
@@ -87,7 +89,17 @@ def stage_metrics(df: pd.DataFrame, now: datetime) -> None:
     unacked = int((df["status"] == "open").sum()) if len(df) else 0
     cols[-2].metric(t("queue.unacknowledged"), f"{unacked:,}")
     oldest = df["opened_at"].min() if len(df) else None
-    cols[-1].metric(t("alerts.oldest"), format_duration(now - oldest, lang) if oldest else "–")
+    value, help_text = oldest_wait(now - oldest if oldest else None, lang)
+    cols[-1].metric(t("alerts.oldest"), value, help=help_text)
+
+
+def oldest_wait(wait: timedelta | None, lang: str) -> tuple[str, str | None]:
+    """The longest wait's (value, help). On a projector its 61 px figure is cut off past about
+    six characters ("29시간 4…"): there it shows the hours ("29시간", what is read from across
+    the room) and the help holds the minutes."""
+    full = format_duration(wait, lang)
+    short = format_duration_short(wait, lang) if projector_on() else full
+    return short, (t("alerts.oldest_help", value=full) if short != full else None)
 
 
 def show_queue(df: pd.DataFrame, now: datetime, selected_id: int | None) -> int | None:
@@ -107,7 +119,7 @@ def show_queue(df: pd.DataFrame, now: datetime, selected_id: int | None) -> int 
         on_select="rerun",
         selection_mode="single-row",
         key=key,
-        height=min(38 + 35 * len(shown), 390),
+        height=table_height(len(shown), projector=projector_on(), max_rows=QUEUE_MAX_ROWS),
         column_config={t("queue.mark"): st.column_config.TextColumn(width=30)},
     )
     rows = list(event.selection.rows) if event is not None else []

@@ -13,6 +13,7 @@ from dashboard.auth.regions import region_in_any
 from dashboard.formatting import format_age, format_datetime
 from dashboard.i18n import localized, state_label
 from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.theme import PROJECTOR_SCALE
 
 
 def page_header(title_key: str, caption_key: str | None = None) -> None:
@@ -80,6 +81,19 @@ def region_labels(regions: pd.DataFrame, key: str = "id") -> dict:
 def state_labels(states: Iterable[str]) -> dict[str, str]:
     lang = current_lang()
     return {s: state_label(s, lang) for s in states}
+
+
+TABLE_HEADER_PX = 38  # at the usual 16 px root: the header row and the borders
+TABLE_ROW_PX = 35
+
+
+def table_height(rows: int, *, projector: bool, max_rows: int | None = None) -> int:
+    """A table's height in px showing ``rows`` rows (at most ``max_rows``, the rest scroll)
+    without inner scrolling. On a projector the rows are larger (the root font size): a height
+    fixed for the usual rows showed two or three of them there."""
+    shown = rows if max_rows is None else min(rows, max_rows)
+    px = TABLE_HEADER_PX + TABLE_ROW_PX * max(shown, 1)
+    return round(px * (PROJECTOR_SCALE if projector else 1))
 
 
 def table(

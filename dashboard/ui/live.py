@@ -12,7 +12,7 @@ from dashboard.i18n import STATES, localized, state_label, translate_or
 from dashboard.ui import charts
 from dashboard.ui.components import banner, stale_banner, table
 from dashboard.ui.data import live_now, load
-from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.i18n import current_lang, projector_on, t
 from dashboard.ui.safe_text import md_escape
 from dashboard.ui.theme import chip
 from queries.live import LiveFilters, LiveSnapshot, live_snapshot
@@ -36,7 +36,10 @@ def render_snapshot(snap: LiveSnapshot) -> None:
     stale_banner(snap.newest_signal, snap.taken_at, STALE_AFTER)
 
     totals = snap.by_program.groupby("state")["devices"].sum()
-    cols = st.columns(len(STATES) + 1)
+    # On a projector a 61 px "12,345" (167 px) is cut off in one of six columns at 1,280 px
+    # (163 px): the two counts that reach five digits, all devices and 정상, get the room.
+    wide = [1.3, 1.3] if projector_on() else [1, 1]
+    cols = st.columns(wide + [1] * (len(STATES) - 1))
     cols[0].metric(t("live.total_devices"), format_number(int(totals.sum())))
     for col, state in zip(cols[1:], STATES, strict=True):
         col.metric(state_label(state, lang), format_number(int(totals.get(state, 0))))

@@ -40,6 +40,10 @@ _BASE_CSS = """
 </style>
 """
 
+# The projector's root font size (html, below) against Streamlit's 16 px: table rows and headers
+# grow by this much, so a table's height in px must too (components.table_height).
+PROJECTOR_SCALE = 20 / 16
+
 # Tables (st.dataframe) draw on a canvas whose font Streamlit sizes in rem from the root font
 # size when the table renders: a larger root is the one way to enlarge every table, the alert
 # queue's included (widgets grow with it). The sizes set here are in px so the root does not

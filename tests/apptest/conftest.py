@@ -211,3 +211,24 @@ def metric(at: AppTest, label: str) -> str:
     found = [m.value for m in at.metric if m.label == label]
     assert found, f"no metric {label!r}; have {[m.label for m in at.metric]}"
     return found[0]
+
+
+def metric_column_share(at: AppTest, label: str) -> float:
+    """The share of its row that the column holding metric ``label`` takes (1/4: four a row)."""
+    from streamlit.testing.v1.element_tree import Column, Metric
+
+    def walk(node, share: float) -> float | None:
+        if isinstance(node, Metric) and node.label == label:
+            return share
+        children = list(getattr(node, "children", {}).values())
+        total = sum(c.weight for c in children if isinstance(c, Column))
+        for child in children:
+            inner = child.weight / total if isinstance(child, Column) else share
+            found = walk(child, inner)
+            if found is not None:
+                return found
+        return None
+
+    found = walk(at._tree, 1.0)
+    assert found is not None, f"no metric {label!r}"
+    return found

@@ -20,7 +20,14 @@ from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
 from dashboard.ui.safe_text import md_escape
 from queries import alerts as alert_q
-from tests.apptest.conftest import metric, open_page, private_copy, texts, without_live_loop
+from tests.apptest.conftest import (
+    metric,
+    metric_column_share,
+    open_page,
+    private_copy,
+    texts,
+    without_live_loop,
+)
 
 GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
 _keys = count()
@@ -580,37 +587,85 @@ def test_an_unusable_filter_value_in_the_link_is_named_in_a_warning(demo_db) -> 
     assert metric(at, "미처리 경보") == format_number(len(severe))
 
 
-def _metric_column_share(at, label: str) -> float:
-    """The share of its row that the column holding metric ``label`` takes (1/4: four a row)."""
-    from streamlit.testing.v1.element_tree import Column, Metric
-
-    def walk(node, share: float) -> float | None:
-        if isinstance(node, Metric) and node.label == label:
-            return share
-        children = list(getattr(node, "children", {}).values())
-        total = sum(c.weight for c in children if isinstance(c, Column))
-        for child in children:
-            inner = child.weight / total if isinstance(child, Column) else share
-            found = walk(child, inner)
-            if found is not None:
-                return found
-        return None
-
-    found = walk(at._tree, 1.0)
-    assert found is not None, f"no metric {label!r}"
-    return found
-
-
 def test_alert_facts_are_two_a_row_on_a_projector(demo_db) -> None:
     """Four facts a row cut the device id off on a projector ("PLG-00…"): there they go two by
     two, and the projector's CSS lets them wrap instead of ending in an ellipsis."""
     alert_id = int(_open_alerts_ids(demo_db)[0])
     plain = open_page("alerts", alert=str(alert_id))
-    assert _metric_column_share(plain, "기기") == pytest.approx(1 / 4)
+    assert metric_column_share(plain, "기기") == pytest.approx(1 / 4)
     projector = open_page("alerts", alert=str(alert_id), projector="1")
-    assert _metric_column_share(projector, "기기") == pytest.approx(1 / 2)
+    assert metric_column_share(projector, "기기") == pytest.approx(1 / 2)
     css = "\n".join(texts(projector))
     assert "white-space: normal !important" in css and ".st-key-alert_facts" in css
+
+
+def _metric_help(at, label: str) -> str:
+    found = [m.help for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r}"
+    return found[0]
+
+
+def test_the_longest_wait_fits_its_column_on_a_projector(demo_db, tmp_path) -> None:
+    """At the projector's 61 px "29시간 4분" was cut off ("29시간 4…") in its column: there the
+    longest wait shows its hours, and the help gives the minutes; off it, the whole span."""
+    with private_copy(demo_db, tmp_path) as engine:
+        with engine.begin() as conn:  # the oldest open alert waits 29 h 4 min (and a little)
+            conn.execute(
+                update(Alert)
+                .where(Alert.status.in_(alert_q.OPEN_STATUSES))
+                .values(opened_at=datetime.now(UTC) - timedelta(hours=29, minutes=4, seconds=5))
+            )
+        projector = open_page("alerts", role="operator", projector="1")
+        assert metric(projector, "최장 대기") == "29시간"
+        assert _metric_help(projector, "최장 대기") == translate(
+            "alerts.oldest_help", "ko", value="29시간 4분"
+        )
+        english = open_page("alerts", role="operator", projector="1", lang="en")
+        assert metric(english, "Longest waiting") == "29 h"
+        plain = open_page("alerts", role="operator")
+        assert metric(plain, "최장 대기") == "29시간 4분"
+        assert not _metric_help(plain, "최장 대기")
+
+
+@pytest.mark.parametrize("rows", [1, 3, 10, 40])
+def test_a_table_height_counts_the_projector_rows(rows: int) -> None:
+    """The projector's root font (20 px against 16) makes every row and the header 1.25 times
+    taller: a height fixed for the usual rows showed two or three of them there."""
+    from dashboard.ui.components import table_height
+
+    shown = min(rows, 10)
+    plain = table_height(rows, projector=False, max_rows=10)
+    assert plain == 38 + 35 * shown  # no inner scrolling up to ten rows
+    assert table_height(rows, projector=True, max_rows=10) == round(plain * 20 / 16)
+    assert table_height(rows, projector=True) == round((38 + 35 * rows) * 20 / 16)  # no cap
+
+
+@pytest.mark.parametrize("projector", [False, True])
+def test_the_queue_shows_as_many_rows_on_a_projector(demo_db, monkeypatch, projector) -> None:
+    """The queue's height is the one for its rows (ten at most) in the mode shown: on a projector
+    the fixed 390 px held about seven rows, fewer with the detail's taller fonts."""
+    import streamlit
+
+    from dashboard.ui import alerts
+
+    heights: list[int] = []
+
+    class Recording:  # st, with st.dataframe noting the height the queue asks for
+        def __getattr__(self, name: str):
+            return getattr(streamlit, name)
+
+        def dataframe(self, *args, **kwargs):
+            heights.append(kwargs.get("height"))
+            return streamlit.dataframe(*args, **kwargs)
+
+    monkeypatch.setattr(alerts, "st", Recording())
+    at = open_page("alerts", role="lead", **({"projector": "1"} if projector else {}))
+    rows = min(len(_open_alerts_ids(demo_db)), 10)
+    assert rows >= 3, "the demo has open alerts"
+    scale = 20 / 16 if projector else 1  # the projector's root font size against 16 px
+    assert at.dataframe and heights
+    # Room for the header and every row, and not for one more.
+    assert (38 + 35 * rows) * scale <= heights[-1] < (38 + 35 * (rows + 1)) * scale
 
 
 def _open_alerts_ids(engine) -> list[int]:

@@ -17,7 +17,7 @@ from dashboard.settings import PROJECT_ROOT
 from queries import alerts as alert_q
 from queries import briefing as briefing_q
 from queries import budget as budget_q
-from tests.apptest.conftest import metric, open_page, texts
+from tests.apptest.conftest import metric, metric_column_share, open_page, texts
 
 PAGES = ["live", "alerts", "wandering", "complaints", "participation", "budget", "briefing"]
 
@@ -318,6 +318,17 @@ def test_projector_mode_enlarges_fonts(demo_db) -> None:
     assert "html { font-size: 20px; }" in css
     plain = "\n".join(texts(open_page("briefing")))
     assert "font-size: 61px" not in plain and "html { font-size" not in plain
+
+
+def test_live_counts_have_room_for_five_digits_on_a_projector(demo_db) -> None:
+    """At 61 px "12,345" takes 167 px, a sixth of a 1,280 px projector page 163 px: there the
+    all-devices and 정상 counts get 1.3 shares (193 px), the other four keep room for "1,234"."""
+    plain = open_page("live")
+    assert metric_column_share(plain, "전체 기기") == pytest.approx(1 / 6)
+    projector = open_page("live", projector="1")
+    for label in ("전체 기기", "정상"):
+        assert metric_column_share(projector, label) == pytest.approx(1.3 / 6.6)
+    assert metric_column_share(projector, "심각") == pytest.approx(1 / 6.6)
 
 
 def test_live_severe_banner_counts_every_open_alert(demo_db) -> None:

@@ -12,6 +12,7 @@ from dashboard.formatting import (
     format_date,
     format_datetime,
     format_duration,
+    format_duration_short,
     format_evidence,
     format_number,
     format_percent,
@@ -81,6 +82,22 @@ def test_durations() -> None:
     assert format_duration(timedelta(minutes=65)) == "1시간 5분"
     assert format_duration(timedelta(minutes=65), "en") == "1 h 5 min"
     assert format_duration(timedelta(days=3)) == "3일"
+
+
+@pytest.mark.parametrize(
+    ("span", "ko", "en"),
+    [
+        (timedelta(seconds=40), "40초", "40 s"),
+        (timedelta(minutes=47, seconds=59), "47분", "47 min"),
+        (timedelta(hours=29, minutes=4), "29시간", "29 h"),
+        (timedelta(hours=47, minutes=59), "47시간", "47 h"),  # rounded down: not yet 48
+        (timedelta(hours=50), "2일", "2 d"),
+        (None, "–", "–"),
+    ],
+)
+def test_short_durations_keep_the_largest_unit(span, ko, en) -> None:
+    assert format_duration_short(span) == ko
+    assert format_duration_short(span, "en") == en
 
 
 @pytest.mark.parametrize(
