@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard.auth.regions import region_in_any
 from dashboard.formatting import format_age, format_datetime
 from dashboard.i18n import localized, state_label
-from dashboard.ui.i18n import current_lang, t
+from dashboard.ui.i18n import current_lang, projector_on, t
 from dashboard.ui.theme import PROJECTOR_SCALE
 
 
@@ -83,6 +83,7 @@ def state_labels(states: Iterable[str]) -> dict[str, str]:
     return {s: state_label(s, lang) for s in states}
 
 
+PICK_MAX_ROWS = 11  # a picking list's rows in sight; more scroll, the picked row's page below
 TABLE_HEADER_PX = 38  # at the usual 16 px root: the header row and the borders
 TABLE_ROW_PX = 35
 
@@ -119,7 +120,7 @@ def pick_table(
         shown[list(columns)].rename(columns=dict(columns)),
         hide_index=True,
         width="stretch",
-        height=min(38 + 35 * len(shown), 420),
+        height=table_height(len(shown), projector=projector_on(), max_rows=PICK_MAX_ROWS),
         on_select="rerun",
         selection_mode="single-row",
         key=key,

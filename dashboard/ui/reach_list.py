@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard.formatting import format_date, format_datetime, format_number, format_percent
 from dashboard.i18n import localized
+from dashboard.ui.components import table_height
 from dashboard.ui.data import load
 from dashboard.ui.i18n import current_lang, projector_on, t
 from dashboard.ui.reach_panel import hours_cell, suggest
@@ -22,12 +23,11 @@ from queries.roster import LIST_LIMIT
 
 COUNTS = ("plugs", "judged", *VERDICTS)
 SHARES_MAX_PX = 400  # about ten districts; more scroll, the slow list stays in sight
-PROJECTOR_SCALE = 1.25  # the projector's root font (20 px against 16): taller table rows
 
 
 def _height(rows: int, cap: int | None = None) -> int:
-    """A table's height showing ``rows`` rows without inner scrolling (up to ``cap``)."""
-    px = int((38 + 35 * rows) * (PROJECTOR_SCALE if projector_on() else 1))
+    """A table's height showing ``rows`` rows without inner scrolling (up to ``cap`` px)."""
+    px = table_height(rows, projector=projector_on())
     return px if cap is None else min(px, cap)
 
 
