@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard.formatting import format_number, format_percent
 from dashboard.i18n import localized, translate_or
+from dashboard.mapping.suppression import enough, suppress_small_counts, suppressed_text
 from dashboard.reference.documents import cite
 from dashboard.ui import charts
 from dashboard.ui.budget_review import downloads
@@ -32,25 +33,30 @@ figures = load(published_figures)
 headlines = load(headline_comparison).set_index("program_code")
 
 st.subheader(t("participation.programs_title"))
+# A program of 1–4 enrolments shows none of its counts (they are those people's), and with one
+# such program the next smallest is hidden too: the deck shows the enrolments in total.
+safe = suppress_small_counts(people, "enrolled", complementary=True)
 rows = []
-for prog in people.to_dict("records"):
+for prog in safe.to_dict("records"):
     head = headlines.loc[prog["program_code"]]
     has_published = pd.notna(head["published"])
+    hidden = bool(prog["suppressed"])
+    ours_hidden = hidden and head["source"] == "enrolments"
     rows.append(
         {
             "program": localized(prog, "name", lang),
-            "ours": format_number(head["ours"]),
-            "enrolled": format_number(prog["enrolled"]),
-            "active": format_number(prog["active"]),
-            "completed": format_number(prog["completed"]),
+            "ours": suppressed_text() if ours_hidden else format_number(head["ours"]),
+            "enrolled": prog["enrolled_text"],
+            "active": suppressed_text() if hidden else format_number(prog["active"]),
+            "completed": suppressed_text() if hidden else format_number(prog["completed"]),
             "improved": format_percent(prog["improved"] / prog["measured"] * 100)
-            if prog["measured"]
+            if not hidden and enough(prog["measured"])
             else "–",
             "published": format_number(head["published"]) if has_published else "–",
             "published_label": f"{localized(head, 'label', lang)} ({head['period']})"
             if has_published
             else "",
-            "_ours": head["ours"],
+            "_ours": None if ours_hidden else head["ours"],
             "_published": head["published"],
         }
     )

@@ -278,8 +278,10 @@ def smoking_complaints_monthly(conn: Connection) -> pd.DataFrame:
 
 def devices_by_dong_state(conn: Connection) -> pd.DataFrame:
     """Active devices per dong and state: region_code, name_ko, name_en, district_code,
-    district_ko, district_en (two districts both have a 신사동), state, devices. No device or person
-    identifiers; the council map hides small counts from these."""
+    district_ko, district_en (two districts both have a 신사동), state, devices, and people:
+    the distinct people the dong's active devices watch (the same on each of its rows; one
+    person may have several plugs, so a dong's devices are not its people). No device or
+    person identifiers; the council map hides small counts from these."""
     state = func.coalesce(DeviceState.state, "offline")
     district = aliased(Region)
     stmt = (
@@ -309,4 +311,18 @@ def devices_by_dong_state(conn: Connection) -> pd.DataFrame:
         )
         .order_by(Region.code)
     )
-    return frame(conn, stmt)
+    df = frame(conn, stmt)
+    people = frame(
+        conn,
+        select(
+            Region.code.label("region_code"),
+            func.count(func.distinct(Device.recipient_id)).label("people"),
+        )
+        .select_from(Device)
+        .join(Region, Region.id == Device.region_id)
+        .where(Device.status == "active")
+        .group_by(Region.code),
+    )
+    df = df.merge(people, on="region_code", how="left")
+    df["people"] = df["people"].fillna(0).astype("int64")
+    return df

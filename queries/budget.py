@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 
 from dashboard.db.schema import (
     BudgetExecution,
@@ -18,6 +18,7 @@ from dashboard.db.schema import (
     Region,
 )
 from queries.common import frame, in_filter, where_all
+from queries.participation import ledger_months
 
 _WON_PER_UNIT = {"원": 1, "천원": 1_000, "백만원": 1_000_000}
 
@@ -266,27 +267,11 @@ def incentive_budgets(conn: Connection) -> pd.DataFrame:
 
 def incentive_months(conn: Connection, program_code: str, year: int) -> pd.DataFrame:
     """Points per month and kind in ``year`` (earned positive, redeemed and expired negative),
-    with the imports they came from (none for per-person rows)."""
-    stmt = (
-        select(
-            IncentiveLedger.occurred_on,
-            IncentiveLedger.kind,
-            func.sum(IncentiveLedger.points).label("points"),
-            func.count(IncentiveLedger.import_id).label("imported_rows"),
-        )
-        .join(Program, Program.id == IncentiveLedger.program_id)
-        .where(
-            Program.code == program_code,
-            IncentiveLedger.occurred_on >= date(year, 1, 1),
-            IncentiveLedger.occurred_on <= date(year, 12, 31),
-        )
-        .group_by(IncentiveLedger.occurred_on, IncentiveLedger.kind)
-    )
-    df = frame(conn, stmt, dates=["occurred_on"])
+    imported statements and per-person rows together; a month's per-person rows of fewer than
+    5 participants are left out (``queries.participation.ledger_months``)."""
+    df = ledger_months(conn, program_code, date(year, 1, 1), date(year, 12, 31))
     if df.empty:
         return pd.DataFrame(columns=["month", "kind", "points"])
-    df["month"] = [date(d.year, d.month, 1) for d in df["occurred_on"]]
-    df["points"] = df["points"].astype(float)
     return df.groupby(["month", "kind"], as_index=False)["points"].sum()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Connection, case, func, or_, select, union
+from sqlalchemy import Connection, case, extract, func, or_, select, union
 from sqlalchemy.orm import aliased
 
 from dashboard.db.schema import (
@@ -19,6 +19,7 @@ from dashboard.db.schema import (
     Program,
     Region,
 )
+from dashboard.mapping.suppression import is_small
 from queries.common import frame, in_filter, where_all
 
 WRIST_DOCTOR = "seoul_wrist_doctor"
@@ -285,29 +286,60 @@ def cohort_imports(conn: Connection, program_code: str = COHORT_PROGRAM) -> pd.D
     return frame(conn, stmt, times=["imported_at"])
 
 
-def incentives_by_source(conn: Connection, program_code: str = WRIST_DOCTOR) -> pd.DataFrame:
+def ledger_months(
+    conn: Connection,
+    program_code: str = WRIST_DOCTOR,
+    first: date | None = None,
+    last: date | None = None,
+) -> pd.DataFrame:
     """Points per month, kind and source, never mixed: ``statement`` (imported monthly
     statements, aggregate per district) or ``sample`` (the per-person ledger of a sample of
-    participants). Columns: source, month (date), kind, points."""
+    participants), with ``occurred_on`` from ``first`` through ``last`` when given. Columns:
+    source, month (date), kind, points, people (the sample's participants in the cell; <NA>
+    for statements).
+
+    A sample cell of 1 to 4 participants is left out: its points are one person's steps and
+    spending (the rule of ``dashboard.mapping.suppression``). Every figure built on these
+    rows, totals included, leaves it out with it, so no total minus the months shown gives it
+    back."""
     is_statement = IncentiveLedger.import_id.is_not(None)
+    year = extract("year", IncentiveLedger.occurred_on)
+    month = extract("month", IncentiveLedger.occurred_on)
     stmt = (
         select(
             case((is_statement, "statement"), else_="sample").label("source"),
-            IncentiveLedger.occurred_on,
+            year.label("year"),
+            month.label("month_no"),
             IncentiveLedger.kind,
             func.sum(IncentiveLedger.points).label("points"),
+            func.count(func.distinct(IncentiveLedger.enrolment_id)).label("people"),
         )
         .join(Program, Program.id == IncentiveLedger.program_id)
         .where(Program.code == program_code)
-        .group_by(is_statement, IncentiveLedger.occurred_on, IncentiveLedger.kind)
+        .group_by(is_statement, year, month, IncentiveLedger.kind)
     )
-    df = frame(conn, stmt, dates=["occurred_on"])
+    stmt = where_all(
+        stmt,
+        IncentiveLedger.occurred_on >= first if first else None,
+        IncentiveLedger.occurred_on <= last if last else None,
+    )
+    df = frame(conn, stmt)
+    cols = ["source", "month", "kind", "points", "people"]
     if df.empty:
-        return pd.DataFrame(columns=["source", "month", "kind", "points"])
-    df["month"] = [date(d.year, d.month, 1) for d in df["occurred_on"]]
+        return pd.DataFrame(columns=cols)
+    df["month"] = [date(int(y), int(m), 1) for y, m in zip(df["year"], df["month_no"], strict=True)]
     df["points"] = df["points"].astype(float)
-    out = df.groupby(["source", "month", "kind"], as_index=False)["points"].sum()
-    return out.sort_values(["source", "month", "kind"]).reset_index(drop=True)
+    df["people"] = df["people"].astype("Int64").where(df["source"] == "sample")
+    counts = df["people"].fillna(0).astype(int)
+    few = (df["source"] == "sample") & counts.map(is_small)
+    df = df[~few]
+    return df.sort_values(["source", "month", "kind"]).reset_index(drop=True)[cols]
+
+
+def incentives_by_source(conn: Connection, program_code: str = WRIST_DOCTOR) -> pd.DataFrame:
+    """:func:`ledger_months` over the program's whole ledger: source, month (date), kind,
+    points (sample cells of fewer than 5 participants left out)."""
+    return ledger_months(conn, program_code)[["source", "month", "kind", "points"]]
 
 
 def demo_generated_at(conn: Connection) -> str | None:

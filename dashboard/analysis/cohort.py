@@ -22,6 +22,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from dashboard.mapping.suppression import enough
+
 WEEKS = 24
 FINISHED = ("completed", "dropped")
 
@@ -121,3 +123,47 @@ def outcome_rate(values: pd.Series) -> tuple[int, int, float]:
     measured = values.dropna()
     hits = int(measured.astype(bool).sum())
     return hits, len(measured), hits / len(measured) * 100 if len(measured) else float("nan")
+
+
+# --- what a council may see (dashboard.mapping.suppression: the one rule) -----------------------
+
+
+def pooled_areas(weeks: pd.DataFrame, area: str, other: str) -> pd.Series:
+    """The ``area`` of each participant, with every area of fewer than ``SUPPRESS_BELOW``
+    finished participants pooled into ``other``; while the pool has some but too few, the
+    smallest named area joins it (its drop-out share would be one or two people's, and the
+    cohort's total minus the areas shown would give a lone small area back)."""
+    labels = weeks[area].copy()
+    finished = weeks["status"].isin(FINISHED)
+    sizes = labels[finished].value_counts()
+    small = [a for a, n in sizes.items() if not enough(int(n))]
+    labels = labels.where(~labels.isin(small), other)
+    while True:
+        pool = int((finished & (labels == other)).sum())
+        named = labels[finished & (labels != other)].value_counts()
+        if pool == 0 or enough(pool) or named.empty:
+            return labels
+        smallest = named.sort_values(kind="stable").index[0]
+        labels = labels.where(labels != smallest, other)
+
+
+def shown_dropouts_by_area(weeks: pd.DataFrame, area: str, other: str) -> pd.DataFrame:
+    """:func:`dropouts_by_area` over :func:`pooled_areas` (the pool last), without any row of
+    fewer than ``SUPPRESS_BELOW`` finished participants, and the median drop-out week only
+    over that many drop-outs (over one it is that person's week)."""
+    frame = dropouts_by_area(weeks.assign(**{area: pooled_areas(weeks, area, other)}), area)
+    frame = frame[[enough(int(n)) for n in frame["finished"]]].reset_index(drop=True)
+    frame["median_week"] = frame["median_week"].where([enough(int(n)) for n in frame["dropped"]])
+    last = frame[area] == other  # the pool goes last, whatever its share
+    return pd.concat([frame[~last], frame[last]], ignore_index=True)
+
+
+def shown_retention(curve: pd.DataFrame) -> pd.DataFrame:
+    """:func:`retention` with the weeks observed through by fewer than ``SUPPRESS_BELOW``
+    participants blank (share NaN, counts <NA>): a share of one or two is theirs."""
+    few = [not enough(int(n)) for n in curve["observed"]]
+    out = curve.copy()
+    for col in ("observed", "active"):
+        out[col] = out[col].astype("Int64").mask(few)
+    out["share"] = out["share"].mask(few)
+    return out

@@ -2,8 +2,9 @@
 
 No streamlit here: the 브리핑 page, the PDF/PPTX export and the CLI all render the same specs.
 Aggregates only: every number comes from ``queries.briefing`` and the other read-side
-aggregates, none of which selects a personal column; dong counts under
-:data:`SUPPRESS_BELOW` are never shown exactly (:func:`suppress_reach_counts`).
+aggregates, none of which selects a personal column; counts under :data:`SUPPRESS_BELOW`,
+and shares or medians over fewer, are never shown (the rule of
+:mod:`dashboard.mapping.suppression`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from dashboard.formatting import (
     format_percent,
 )
 from dashboard.i18n import localized, translate, translate_or
-from dashboard.mapping.suppression import SUPPRESS_BELOW
+from dashboard.mapping.suppression import (
+    SUPPRESS_BELOW,
+    count_text,
+    enough,
+    hidden_cells,
+    suppress_group_counts,
+    suppress_small_counts,
+    suppressed_text,
+)
 from dashboard.reference.documents import cite, publisher
 from queries import briefing as q
 from queries import complaints as complaints_q
@@ -168,29 +177,14 @@ def suppress_reach_counts(
     others: tuple[str, ...] = ("alerts",),
     threshold: int = SUPPRESS_BELOW,
 ) -> pd.DataFrame:
-    """Counts per small area made safe to show (the deck's reach-and-alerts rows; single
-    counts on maps and tables use ``dashboard.mapping.suppression.suppress_small_counts``): a
-    row with fewer than ``threshold`` people
-    hides every count (its alerts belong to those few people), and any other count from 1 to
-    ``threshold - 1`` is hidden too. Hidden counts become None; ``suppressed`` marks rows
-    with their people count hidden. A zero count of people is shown: it identifies nobody.
-
-    The deck also shows each of ``others`` in total (the person alerts of the checks slide),
-    so when exactly one row hides a non-zero count of it, the smallest shown non-zero count is
-    hidden too: the total minus the counts shown must not give one small area back."""
-    out = df.copy()
-    out["suppressed"] = (out[people] > 0) & (out[people] < threshold)
-    for col in (people, *others):
-        value = out[col]
-        hide = (value > 0) & (value < threshold)
-        if col != people:
-            hide |= out["suppressed"]  # even a zero says something about those few people
-            if int((hide & (value > 0)).sum()) == 1:
-                rest = value[~hide & (value > 0)]
-                if len(rest):
-                    hide.loc[rest.idxmin()] = True
-        out[col] = value.astype(object).where(~hide, None)
-    return out
+    """The map slides' rows (``code``, people, alerts per dong) made safe to show, by the one
+    rule of :mod:`dashboard.mapping.suppression`: a dong with 1–4 people hides every count,
+    any other count from 1 to 4 is hidden, and each province's slide is complemented on its
+    own, since a program may live in one province only and the reach slide shows its people
+    (the checks slide the period's person alerts in total): total minus the dongs shown is
+    never one dong. Hidden counts become None; ``suppressed`` marks the dongs of few
+    people."""
+    return suppress_group_counts(df, people, others, threshold, within=df["code"].str[:2])
 
 
 def _pct(value: float | None) -> str:
@@ -212,11 +206,16 @@ def _reach(c: _Ctx) -> Slide:
     reach = q.program_reach(c.conn)
     totals = q.reach_totals(c.conn)
     # People per program; programs watching places, not people (smoking, parks), have none.
+    # A pilot of three people is three people: small programs are left out, and with one
+    # left out the smallest other goes too (the total people is the slide's first figure).
+    watched = reach[reach["people"] > 0].sort_values("people", ascending=False)
+    safe = suppress_small_counts(watched, "people", complementary=True)
     rows = [
         {"program": localized(r, "name", c.lang), "count": int(r["people"])}
-        for r in reach.sort_values("people", ascending=False).to_dict("records")
-        if r["people"] > 0
+        for r in safe.to_dict("records")
+        if not r["suppressed"]
     ]
+    n_hidden = int(safe["suppressed"].sum())
     return Slide(
         "reach",
         c.t("deck.reach.title"),
@@ -238,7 +237,10 @@ def _reach(c: _Ctx) -> Slide:
             "program",
             "count",
             c.t("deck.reach.people"),
-        ),
+        )
+        if rows
+        else None,
+        bullets=(c.t("deck.reach.hidden", n=n_hidden, k=SUPPRESS_BELOW),) if n_hidden else (),
         source=c.t("deck.source.reach"),
         as_of=c.as_of,
     )
@@ -281,29 +283,45 @@ def _checks(c: _Ctx) -> Slide:
 
 
 def _standards(c: _Ctx) -> Slide:
+    """A share is judged only over 5 alerts or visits or more: "100 % of one 심각 alert" is
+    how that one alert was handled."""
     ack = severe_ack_shares_of(c.alerts)
     visits = field_visits_within(c.conn, c.period.start, c.period.end).iloc[0]
+    severe = int(ack["severe_alerts"].iloc[0]) if len(ack) else 0
+    n_visits = int(visits["visits"])
+    too_few = c.t("deck.too_few", n=SUPPRESS_BELOW)
     rows, figures, met = [], [], 0
+
+    def judge(label: str, share: float | None, target: float, meets: bool, n: int) -> int:
+        if not enough(n):
+            figures.append(Figure(label, f"{too_few} / {_pct(target)}"))
+            return 0
+        rows.append({"standard": label, "share": share or 0.0, "target": target})
+        figures.append(Figure(label, f"{_pct(share)} / {_pct(target)}"))
+        return int(bool(meets))
+
     for r in ack.to_dict("records"):
         label = c.t("deck.standards.ack", s=int(r["within_s"]))
-        rows.append({"standard": label, "share": r["share"] or 0.0, "target": r["target"]})
-        figures.append(Figure(label, f"{_pct(r['share'])} / {_pct(r['target'])}"))
-        met += bool(r["meets_target"])
+        met += judge(label, r["share"], r["target"], r["meets_target"], severe)
     label = c.t("deck.standards.visit", m=int(visits["within_min"]))
-    rows.append({"standard": label, "share": visits["share"] or 0.0, "target": visits["target"]})
-    figures.append(Figure(label, f"{_pct(visits['share'])} / {_pct(visits['target'])}"))
-    met += bool(visits["meets_target"])
-    severe = int(ack["severe_alerts"].iloc[0]) if len(ack) else 0
+    met += judge(label, visits["share"], visits["target"], visits["meets_target"], n_visits)
+    message = (
+        c.t("deck.standards.message", met=met, of=len(rows))
+        if rows
+        else c.t("deck.standards.message_few", n=SUPPRESS_BELOW)
+    )
     return Slide(
         "standards",
         c.t("deck.standards.title"),
-        c.t("deck.standards.message", met=met, of=len(rows)),
+        message,
         figures=tuple(figures),
         chart=ChartSpec(
             "hbar", tuple(rows), "standard", "share", c.t("deck.standards.share"), percent=True
-        ),
+        )
+        if rows
+        else None,
         bullets=(
-            c.t("deck.standards.basis", severe=format_number(severe), visits=int(visits["visits"])),
+            c.t("deck.standards.basis", severe=count_text(severe), visits=count_text(n_visits)),
         ),
         source=c.t("deck.source.standards"),
         as_of=c.window_as_of,
@@ -318,10 +336,25 @@ def _detection(c: _Ctx) -> Slide:
     ladder = int(by_basis.get("ladder", 0)) + int(by_basis.get("net", 0))
     gain = early_gain(q.plug_alert_timing(c.conn, c.period.start, c.period.end))
     person = c.alerts[c.alerts["kind"] == "person"] if len(c.alerts) else c.alerts
-    by_rule = person.groupby("rule").size().sort_values(ascending=False) if len(person) else {}
+    by_rule = (
+        person.groupby("rule").size().sort_values(ascending=False).rename("alerts").reset_index()
+        if len(person)
+        else pd.DataFrame({"rule": [], "alerts": []})
+    )
+    # A rule may watch a small group (the living lab's wandering, a hundred robots): a count of
+    # 1–4 is left out, and with it the next smallest (the checks slide gives the total).
+    by_rule = suppress_small_counts(by_rule, "alerts", complementary=True)
     rows = tuple(
-        {"rule": translate_or(f"rule.{rule}", rule, c.lang), "alerts": int(n)}
-        for rule, n in (by_rule.items() if len(by_rule) else ())
+        {"rule": translate_or(f"rule.{r['rule']}", r["rule"], c.lang), "alerts": int(r["alerts"])}
+        for r in by_rule.to_dict("records")
+        if not r["suppressed"]
+    )
+    rules_hidden = int(by_rule["suppressed"].sum())
+    # Routine + fixed rule is the plug rule's count: one small, both go.
+    hide = hidden_cells(pd.Series([routine, ladder]), complementary=True).tolist()
+    routine_text, ladder_text = (
+        suppressed_text() if h else format_number(n)
+        for n, h in zip((routine, ladder), hide, strict=True)
     )
     measuring = c.t("deck.detection.measuring")
     share = measuring if gain.share_early is None else _pct(gain.share_early)
@@ -344,16 +377,16 @@ def _detection(c: _Ctx) -> Slide:
             "deck.detection.message_share", alerts=format_number(gain.alerts), share=share
         )
     else:
-        message = c.t(
-            "deck.detection.message", routine=format_number(routine), ladder=format_number(ladder)
-        )
+        message = c.t("deck.detection.message", routine=routine_text, ladder=ladder_text)
     bullets = [c.t("deck.detection.method")]
+    if rules_hidden:
+        bullets.append(c.t("deck.detection.rules_hidden", n=rules_hidden, k=SUPPRESS_BELOW))
     if gain.median_lead_h is None or gain.share_early is None:
         bullets.append(
             c.t(
                 "deck.detection.too_few",
-                alerts=format_number(gain.alerts),
-                early=format_number(gain.early),
+                alerts=count_text(gain.alerts),
+                early=count_text(gain.early),
                 min=gain.minimum,
             )
         )
@@ -362,8 +395,8 @@ def _detection(c: _Ctx) -> Slide:
         c.t("deck.detection.title"),
         message,
         figures=(
-            Figure(c.t("deck.detection.routine"), format_number(routine)),
-            Figure(c.t("deck.detection.ladder"), format_number(ladder)),
+            Figure(c.t("deck.detection.routine"), routine_text),
+            Figure(c.t("deck.detection.ladder"), ladder_text),
             Figure(c.t("deck.detection.share"), share),
             Figure(c.t("deck.detection.lead"), lead),
         ),
@@ -397,6 +430,23 @@ def _wandering(c: _Ctx) -> Slide:
     if episodes - len(closed):
         rows.append({"bin": c.t("deck.wandering.bin_open"), "episodes": episodes - len(closed)})
     as_td = lambda m: None if m is None else pd.Timedelta(minutes=m).to_pytimedelta()  # noqa: E731
+    if episodes > 0 and not enough(episodes):
+        # The living lab is two dongs: one episode's median is that person's search, and
+        # even the count points at a few people. Nothing but "fewer than 5".
+        too_few = c.t("deck.too_few", n=SUPPRESS_BELOW)
+        return Slide(
+            "wandering",
+            c.t("deck.wandering.title"),
+            c.t("deck.wandering.message_few", n=SUPPRESS_BELOW),
+            figures=(
+                Figure(c.t("deck.wandering.episodes"), count_text(episodes)),
+                Figure(c.t("deck.wandering.median"), too_few),
+                Figure(c.t("deck.wandering.p90"), too_few),
+                Figure(c.t("deck.wandering.within_hour"), too_few),
+            ),
+            source=c.t("deck.source.wandering"),
+            as_of=c.window_as_of,
+        )
     return Slide(
         "wandering",
         c.t("deck.wandering.title"),
@@ -451,7 +501,7 @@ def _maps(c: _Ctx, boundaries: dict | None) -> list[Slide]:
         area = _sido_name(sido, c.lang)
         shown_people = sum(d.people or 0 for d in dongs)
         shown_alerts = sum(d.alerts or 0 for d in dongs)
-        n_hidden = sum(d.suppressed for d in dongs)
+        n_hidden = sum(d.people is None for d in dongs)  # with the one hidden beside a lone one
         slides.append(
             Slide(
                 f"map_{SIDO_KEYS.get(sido, sido)}",

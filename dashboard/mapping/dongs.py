@@ -26,7 +26,9 @@ def dong_totals(
     """Per dong from ``by_dong`` (region_code, state, devices; names and district names kept
     when present): devices (the total), worst, devices_text and suppressed. With ``suppress_below``
     a dong with 1 to ``suppress_below - 1`` devices shows neither its count nor its worst
-    state (``suppress_small_counts``); a dong with none shows 0."""
+    state (``suppress_small_counts``); a dong with none shows 0. When ``by_dong`` has a
+    ``people`` column (the people its devices watch, on each row of the dong), a dong of 1 to
+    ``suppress_below - 1`` people is hidden too, however many devices they have."""
     names = [
         c
         for c in ("name_ko", "name_en", "district_code", "district_ko", "district_en")
@@ -40,12 +42,19 @@ def dong_totals(
     for code, group in by_dong.groupby(by_dong["region_code"].astype(str), sort=True):
         states = group.groupby("state")["devices"].sum().astype(int).to_dict()
         first = group.iloc[0]
+        people = {"people": int(group["people"].max())} if "people" in group else {}
         rows.append(
             {"region_code": code, **{c: first[c] for c in names},
-             "devices": sum(states.values()), "worst": worst_state(states)}
+             "devices": sum(states.values()), "worst": worst_state(states), **people}
         )  # fmt: skip
     out = pd.DataFrame(rows)
-    out = suppress_small_counts(out, "devices", suppress_below or 1, complementary=complementary)
+    out = suppress_small_counts(
+        out,
+        "devices",
+        suppress_below or 1,
+        complementary=complementary,
+        people="people" if "people" in out else None,
+    )
     worst = [None if h else w for w, h in zip(out["worst"], out["suppressed"], strict=True)]
     out["worst"] = pd.Series(worst, index=out.index, dtype=object)
     return out

@@ -19,6 +19,7 @@ from dashboard import clock
 from dashboard.analysis import cohort
 from dashboard.formatting import format_date, format_datetime, format_number, format_percent
 from dashboard.i18n import localized
+from dashboard.mapping.suppression import SUPPRESS_BELOW, enough
 from dashboard.reference.documents import publisher
 from dashboard.settings import LOCAL_TZ
 from dashboard.ui import charts
@@ -128,13 +129,18 @@ def cohort_section(
     if people.empty:
         st.info(t("common.no_data"))
         return
+    if not enough(len(people)):
+        # A cohort of one or two (a day's enrolments in one district) is those people: their
+        # completion, their drop-out week and their health outcomes. Not on an aggregate page.
+        st.info(t("cohort.too_few", n=SUPPRESS_BELOW))
+        return
     activity = load(cohort_activity, program)
     activity = activity[activity["enrolment_id"].isin(people["enrolment_id"])]
     today = _today()
     weeks = cohort.participant_weeks(people, activity, today)
     st.caption(_source_line(program, weeks, today, lang))
 
-    curve = cohort.retention(weeks)
+    curve = cohort.shown_retention(cohort.retention(weeks))
     drops = cohort.dropouts_by_week(weeks)
     dropped = int(cohort.dropped_mask(weeks).sum())
     finished = int(weeks["status"].isin(cohort.FINISHED).sum())
@@ -146,7 +152,7 @@ def cohort_section(
         format_number(dropped),
         help=t(
             "cohort.dropped_help",
-            share=format_percent(dropped / finished * 100) if finished else "–",
+            share=format_percent(dropped / finished * 100) if enough(finished) else "–",
         ),
     )
     m[3].metric(
@@ -222,9 +228,11 @@ def _areas(weeks: pd.DataFrame, program: str, lang: str) -> None:
     district = weeks["district_ko" if lang == "ko" else "district_en"].fillna("–")
     dong = weeks["dong_ko" if lang == "ko" else "dong_en"].fillna("")
     area = (district + " " + dong).str.strip()
-    frame = cohort.dropouts_by_area(weeks.assign(area=area), "area")
+    other = t("cohort.other_areas", n=SUPPRESS_BELOW)
+    frame = cohort.shown_dropouts_by_area(weeks.assign(area=area), "area", other)
     if frame.empty:
-        st.info(t("cohort.no_finished"))
+        some = bool(weeks["status"].isin(cohort.FINISHED).any())
+        st.info(t("cohort.areas_too_few", n=SUPPRESS_BELOW) if some else t("cohort.no_finished"))
         return
     shown = pd.DataFrame(
         {
@@ -264,6 +272,8 @@ def _outcomes(
     rows, long = [], []
     for column, city_key, national_key in outcomes:
         hits, measured, rate = cohort.outcome_rate(people[column])
+        if not enough(measured):  # one person's outcome is their health, not a rate
+            hits, measured, rate = None, None, float("nan")
         doc_city, doc_national = figures.loc[city_key], figures.loc[national_key]
         city = t(
             "cohort.series_city", doc=publisher(doc_city["source_doc"]), period=doc_city["period"]

@@ -290,9 +290,12 @@ def test_briefing_council_map_table_matches_database_with_small_counts_hidden(de
         by_dong = briefing_q.devices_by_dong_state(conn)
     by_dong["label"] = by_dong["district_ko"] + " " + by_dong["name_ko"]
     totals = by_dong.groupby("region_code", as_index=False).agg(
-        label=("label", "first"), district=("district_code", "first"), devices=("devices", "sum")
+        label=("label", "first"),
+        district=("district_code", "first"),
+        devices=("devices", "sum"),
+        people=("people", "max"),  # the people the dong's devices watch: its own column
     )
-    expected = suppress_small_counts(totals, "devices", complementary=True)
+    expected = suppress_small_counts(totals, "devices", complementary=True, people="people")
     assert expected["suppressed"].any()  # the demo has small dongs: the test means something
     largest = totals.groupby("district")["devices"].sum().idxmax()
 

@@ -51,14 +51,16 @@ def test_period_errors_say_what(text: str, says: str) -> None:
 
 def test_small_counts_are_suppressed() -> None:
     df = pd.DataFrame(
-        {"code": ["a", "b", "c", "d"], "people": [3, 12, 0, 5], "alerts": [7, 2, 0, 9]}
+        {"code": ["11a", "11b", "11c", "11d"], "people": [3, 12, 0, 5], "alerts": [7, 2, 0, 9]}
     )
     out = suppress_reach_counts(df).set_index("code")
-    assert out.loc["a", "people"] is None and out.loc["a", "alerts"] is None  # small dong
-    assert bool(out.loc["a", "suppressed"])
-    assert out.loc["b", "people"] == 12 and out.loc["b", "alerts"] is None  # 2 alerts
-    assert out.loc["c", "people"] == 0 and not bool(out.loc["c", "suppressed"])
-    assert out.loc["d", "people"] == 5 and out.loc["d", "alerts"] == 9
+    assert out.loc["11a", "people"] is None and out.loc["11a", "alerts"] is None  # small dong
+    assert bool(out.loc["11a", "suppressed"])
+    assert out.loc["11b", "people"] == 12 and out.loc["11b", "alerts"] is None  # 2 alerts
+    assert out.loc["11c", "people"] == 0 and not bool(out.loc["11c", "suppressed"])
+    # 11a's people hidden alone would come back from the total: 11d's 5 go with them.
+    assert out.loc["11d", "people"] is None and out.loc["11d", "alerts"] == 9
+    assert not bool(out.loc["11d", "suppressed"])
     shown = [v for v in out["people"].tolist() + out["alerts"].tolist() if v is not None]
     assert all(v == 0 or v >= 5 for v in shown)
 
@@ -195,12 +197,12 @@ def test_one_hidden_alert_count_is_not_given_back_by_the_total() -> None:
     """The checks slide shows the period's person alerts in total and the map slides the
     alerts of the dongs shown: with one dong hidden, the difference was its count."""
     df = pd.DataFrame(
-        {"code": ["a", "b", "c", "d"], "people": [3, 40, 12, 9], "alerts": [2, 30, 11, 0]}
+        {"code": ["11a", "11b", "11c", "11d"], "people": [3, 40, 12, 9], "alerts": [2, 30, 11, 0]}
     )
     out = suppress_reach_counts(df).set_index("code")
-    assert out.loc["a", "alerts"] is None
-    assert out.loc["c", "alerts"] is None  # the smallest shown non-zero count goes with it
-    assert out.loc["b", "alerts"] == 30 and out.loc["d", "alerts"] == 0
-    assert out.loc["c", "people"] == 12 and not bool(out.loc["c", "suppressed"])
+    assert out.loc["11a", "alerts"] is None
+    assert out.loc["11c", "alerts"] is None  # the smallest shown non-zero count goes with it
+    assert out.loc["11b", "alerts"] == 30 and out.loc["11d", "alerts"] == 0
+    assert out.loc["11c", "people"] == 12 and not bool(out.loc["11c", "suppressed"])
     total, shown = int(df["alerts"].sum()), sum(v for v in out["alerts"] if v is not None)
     assert total - shown == 2 + 11  # two dongs together, never one alone
