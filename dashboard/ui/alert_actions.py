@@ -59,6 +59,11 @@ REDECIDE_S = 1.0
 _OUTCOME_KEY = "alerts_close_outcome"
 _NOTE_KEY = "alerts_close_note"
 _NOTE_119_KEY = "alerts_119_note"
+# What was typed in a 119 / close dialog whose action was not applied (the alert changed under
+# it): {"alert_id", "action", "values": {widget key: value}}. Reopening that dialog on that alert
+# fills it in again, so a long note is not lost to a colleague's click or a stage raised meanwhile.
+_DRAFT_KEY = "alerts_dialog_draft"
+_DIALOG_FIELDS = {"close": (_OUTCOME_KEY, _NOTE_KEY), "emergency_119": (_NOTE_119_KEY,)}
 _BUTTON_TYPE = {"acknowledge": "primary", "emergency_119": "primary"}
 _ICONS = {
     "acknowledge": ":material/done:",
@@ -205,6 +210,7 @@ def run_action(
         _flash("error", error_message(err, action, lang))
         return not isinstance(err, ForbiddenTransition | ConfirmationRequired)
     else:
+        st.session_state.pop(_DRAFT_KEY, None)  # applied: nothing typed is waiting any more
         if result.replayed:
             _flash("info", t("act.replayed", action=action_label(action)))
         else:
@@ -225,6 +231,10 @@ def _on_click(alert_id: int, action: str, version: int, region_code: str | None)
         }
         for key in (_OUTCOME_KEY, _NOTE_KEY, _NOTE_119_KEY):
             st.session_state.pop(key, None)
+        draft = st.session_state.get(_DRAFT_KEY)
+        if draft and (draft["alert_id"], draft["action"]) == (alert_id, action):
+            st.session_state.update(draft["values"])  # before the dialog's widgets exist
+            st.session_state[_DIALOG_KEY]["draft"] = True
         return
     run_action(alert_id, action, version, region_code)
 
@@ -233,6 +243,12 @@ def _on_confirm() -> None:
     dialog = st.session_state.get(_DIALOG_KEY)
     if not dialog:
         return
+    # Kept until the action is applied (run_action drops it): a conflict closes the dialog.
+    st.session_state[_DRAFT_KEY] = {
+        "alert_id": dialog["alert_id"],
+        "action": dialog["action"],
+        "values": {k: st.session_state.get(k) for k in _DIALOG_FIELDS[dialog["action"]]},
+    }
     extra: dict[str, Any] = {"confirmed": True}
     if dialog["action"] == "close":
         outcome = st.session_state.get(_OUTCOME_KEY)
@@ -256,7 +272,18 @@ def _on_confirm() -> None:
 
 
 def _on_cancel() -> None:
-    st.session_state.pop(_DIALOG_KEY, None)
+    dialog = st.session_state.pop(_DIALOG_KEY, None)
+    draft = st.session_state.get(_DRAFT_KEY)
+    if (
+        dialog
+        and draft
+        and (draft["alert_id"], draft["action"])
+        == (
+            dialog["alert_id"],
+            dialog["action"],
+        )
+    ):
+        st.session_state.pop(_DRAFT_KEY, None)  # the operator let this one go
 
 
 def _dialog_body(alert: dict) -> None:
@@ -290,6 +317,8 @@ def _dialog_body(alert: dict) -> None:
         )
         st.text_area(t("close.note"), key=_NOTE_KEY, max_chars=2000, help=t("close.note_help"))
         confirm = t("close.confirm")
+    if dialog.get("draft"):
+        st.info(t("dialog.draft_kept"))
     if dialog.get("error"):
         st.error(dialog["error"])
     left, right = st.columns(2)

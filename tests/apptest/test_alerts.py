@@ -529,6 +529,68 @@ def test_a_second_police_box_is_another_request_not_a_repeat(demo_db, tmp_path) 
             )
 
 
+def test_a_close_lost_to_a_change_keeps_what_the_operator_typed(demo_db, monkeypatch) -> None:
+    """The close dialog was open while the alert changed (a colleague acted, the rules raised
+    the stage): the close is refused and the page shows the new state. Reopening the dialog on
+    that alert brings back the outcome and the note, which were lost and had to be typed again
+    at 03:00; the operator confirms them on the new state."""
+    from dashboard.ui import alert_actions
+
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 0.0)  # the operator reads, then decides
+    alert_id, _, _ = new_alert(demo_db)
+    note = "보호자 통화: 일산병원 응급실로 이송됨, 02:40 도착 확인. " * 20
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    _button(at, "alerts_act_close").click().run()
+    at.selectbox(key="alerts_close_outcome").set_value("hospitalized")
+    at.text_area(key="alerts_close_note").input(note)
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert not at.exception
+    assert any("kim님이" in w.value for w in at.warning)
+    assert _alert(demo_db, alert_id).status == "acknowledged"
+    _button(at, "alerts_act_close").click().run()
+    assert at.selectbox(key="alerts_close_outcome").value == "hospitalized"
+    assert at.text_area(key="alerts_close_note").value == note
+    assert translate("dialog.draft_kept") in _shown(at)
+    _button(at, "alerts_dialog_confirm").click().run()
+    row = _alert(demo_db, alert_id)
+    assert (row.status, row.outcome, row.note, row.version) == ("closed", "hospitalized",
+                                                                 note.strip(), 3)  # fmt: skip
+    # Applied: the next dialog (another alert, or this one cancelled) starts empty.
+    other, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(other))
+    _button(at, "alerts_act_close").click().run()
+    assert at.text_area(key="alerts_close_note").value in ("", None)
+
+
+def test_a_119_note_lost_to_a_change_is_kept_for_this_alert_only(demo_db, monkeypatch) -> None:
+    from dashboard.ui import alert_actions
+
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 0.0)
+    alert_id, _, _ = new_alert(demo_db)
+    other, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    _button(at, "alerts_act_emergency_119").click().run()
+    at.text_area(key="alerts_119_note").input("호흡 곤란 호소, 119 직접 신고함")
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert any("kim님이" in w.value for w in at.warning)
+    assert _dispatches(demo_db, alert_id) == 0
+    at.query_params["alert"] = str(other)  # another alert: not its note
+    at.run()
+    _button(at, "alerts_act_emergency_119").click().run()
+    assert at.text_area(key="alerts_119_note").value in ("", None)
+    _button(at, "alerts_dialog_cancel").click().run()
+    at.query_params["alert"] = str(alert_id)
+    at.run()
+    _button(at, "alerts_act_emergency_119").click().run()
+    assert at.text_area(key="alerts_119_note").value == "호흡 곤란 호소, 119 직접 신고함"
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert _dispatches(demo_db, alert_id) == 1
+
+
 # --- filters kept in the URL -------------------------------------------------------------------
 
 
