@@ -215,6 +215,12 @@ def alert_by_id(
     return _finish(frame(conn, stmt, times=_TIMES), now)
 
 
+def alert_version(conn: Connection, alert_id: int) -> int | None:
+    """The alert's current version (None: no such alert), read by primary key: the queue's
+    timer compares it with the version of the detail on screen."""
+    return conn.execute(select(Alert.version).where(Alert.id == alert_id)).scalar_one_or_none()
+
+
 def _subject(recipient_id: int | None, device_id: int | None) -> ColumnElement:
     # A person's history follows the person across devices; a device ticket follows the device.
     if recipient_id is not None:

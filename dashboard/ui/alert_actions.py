@@ -22,10 +22,12 @@ from dashboard.actions import (
     ConfirmationRequired,
     ConflictError,
     ForbiddenTransition,
+    LastChange,
     NotPermitted,
     Route,
     allowed_actions,
     check_request_route,
+    last_change,
     perform,
 )
 from dashboard.actions.transitions import (
@@ -44,6 +46,7 @@ from dashboard.ui.alerts import rule_label
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
+from queries.alerts import alert_version
 
 FLASH_KEY = "alerts_flash"  # (kind, text) shown once above the alert
 BUST_KEY = "alerts_bust_cache"  # the next queue read skips the shared 10 s cache
@@ -64,6 +67,10 @@ _NOTE_119_KEY = "alerts_119_note"
 # fills it in again, so a long note is not lost to a colleague's click or a stage raised meanwhile.
 _DRAFT_KEY = "alerts_dialog_draft"
 _DIALOG_FIELDS = {"close": (_OUTCOME_KEY, _NOTE_KEY), "emergency_119": (_NOTE_119_KEY,)}
+# (alert id, version) of the detail on screen: the queue's timer redraws the page when the
+# alert changes under it (closed or escalated by someone else), instead of leaving an alert
+# gone from the queue on screen with its buttons.
+SHOWN_KEY = "alerts_shown_version"
 _BUTTON_TYPE = {"acknowledge": "primary", "emergency_119": "primary"}
 _ICONS = {
     "acknowledge": ":material/done:",
@@ -121,6 +128,40 @@ def conflict_message(err: ConflictError, lang: str) -> str:
         did=_translate(f"act.{err.last.action}", lang),
         mine=_translate(f"act.{err.attempted}", lang),
     )
+
+
+def changed_message(last: LastChange, lang: str) -> str:
+    """The alert on screen changed: who did what, when (the detail has been read again)."""
+    who = _translate("act.system", lang) if last.by == "system" else md_escape(last.by)
+    return _translate(
+        "act.changed",
+        lang,
+        who=who,
+        at=last.at.astimezone(LOCAL_TZ).strftime("%H:%M:%S"),
+        did=_translate(f"act.{last.action}", lang),
+    )
+
+
+def remember_shown(alert_id: int, version: int) -> None:
+    """The page read this alert's detail at ``version`` (before the queue's fragment runs, so a
+    full run never finds its own detail stale)."""
+    st.session_state[SHOWN_KEY] = (alert_id, version)
+
+
+def changed_since_shown(alert_id: int | None) -> bool:
+    """For the queue's timer: has the alert drawn below changed since it was drawn? Then leave
+    a note of who did what for the page's redraw. Not while a 119 or close dialog is open: its
+    confirm meets the conflict, and what was typed is kept (``_DRAFT_KEY``)."""
+    shown = st.session_state.get(SHOWN_KEY)
+    if alert_id is None or not shown or shown[0] != alert_id or st.session_state.get(_DIALOG_KEY):
+        return False
+    with get_engine().connect() as conn:
+        version = alert_version(conn, alert_id)
+        if version is None or version <= shown[1]:
+            return False
+        last = last_change(conn, alert_id)
+    _flash("info", changed_message(last, current_lang()))
+    return True
 
 
 def error_message(err: ActionError | NotPermitted, action: str, lang: str) -> str:

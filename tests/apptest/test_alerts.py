@@ -10,6 +10,7 @@ from itertools import count
 import pytest
 import streamlit as st
 from sqlalchemy import Engine, func, insert, select, update
+from streamlit.testing.v1 import AppTest
 
 from dashboard.actions import perform
 from dashboard.auth import DEMO_ACCOUNTS, SessionUser
@@ -18,9 +19,17 @@ from dashboard.auth.reveal import reveal_personal_data
 from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch, Region
 from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
+from dashboard.settings import LOCAL_TZ
 from dashboard.ui.safe_text import md_escape
 from queries import alerts as alert_q
-from tests.apptest.conftest import metric, open_page, private_copy, texts, without_live_loop
+from tests.apptest.conftest import (
+    TIMEOUT,
+    metric,
+    open_page,
+    private_copy,
+    texts,
+    without_live_loop,
+)
 
 GOYANG = "4128"  # the demo operator's district 고양시 (4128000000) and everything under it
 _keys = count()
@@ -589,6 +598,53 @@ def test_a_119_note_lost_to_a_change_is_kept_for_this_alert_only(demo_db, monkey
     assert at.text_area(key="alerts_119_note").value == "호흡 곤란 호소, 119 직접 신고함"
     _button(at, "alerts_dialog_confirm").click().run()
     assert _dispatches(demo_db, alert_id) == 1
+
+
+def _watch(alert_id: int, shown: int, dialog: bool) -> None:
+    """An AppTest script: the queue timer's check of the detail drawn at version ``shown``."""
+    import streamlit as st
+
+    from dashboard.ui import alert_actions
+
+    alert_actions.remember_shown(alert_id, shown)
+    if dialog:
+        st.session_state["alerts_dialog"] = {"action": "close", "alert_id": alert_id}
+    st.session_state["changed"] = alert_actions.changed_since_shown(alert_id)
+
+
+def test_the_queue_timer_finds_the_alert_below_closed_by_someone_else(demo_db) -> None:
+    """Another operator closed the alert on screen: the queue's timer dropped it from the list
+    while the detail under it went on offering its buttons until the operator clicked one.
+    The timer's check finds the change and says who did what for the page's redraw."""
+    from dashboard.ui.alert_actions import FLASH_KEY
+
+    alert_id, _, _ = new_alert(demo_db)
+    at = AppTest.from_function(_watch, args=(alert_id, 1, False), default_timeout=TIMEOUT).run()
+    assert at.session_state["changed"] is False  # nothing changed since it was drawn
+    kim = SessionUser("kim", "kim", "lead")
+    now = datetime.now(UTC)
+    perform(demo_db, "close", alert_id, principal=kim, seen_version=1, now=now,
+            confirmed=True, outcome="safe")  # fmt: skip
+    at = AppTest.from_function(_watch, args=(alert_id, 1, False), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.session_state["changed"] is True
+    kind, text = at.session_state[FLASH_KEY]
+    local = now.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+    assert kind == "info" and "kim" in text and local in text and "종결" in text, text
+    # The page drew the new version: nothing to redraw; a dialog open on it is left alone.
+    at = AppTest.from_function(_watch, args=(alert_id, 2, False), default_timeout=TIMEOUT).run()
+    assert at.session_state["changed"] is False
+    at = AppTest.from_function(_watch, args=(alert_id, 1, True), default_timeout=TIMEOUT).run()
+    assert at.session_state["changed"] is False
+
+
+def test_the_page_remembers_the_version_it_drew(demo_db) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    assert at.session_state["alerts_shown_version"] == (alert_id, 1)
+    _button(at, "alerts_act_acknowledge").click().run()
+    assert at.session_state["alerts_shown_version"] == (alert_id, 2)  # its own action: drawn
+    assert not at.info or all("다시 불러왔습니다" not in i.value for i in at.info)
 
 
 # --- filters kept in the URL -------------------------------------------------------------------
