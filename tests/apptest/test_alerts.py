@@ -152,6 +152,19 @@ def test_operator_sees_only_alerts_in_their_districts(demo_db) -> None:
 # --- the recipient card ------------------------------------------------------------------------
 
 
+def test_the_queue_says_who_is_handling_each_alert(demo_db) -> None:
+    """At night two operators share one queue: which alerts has the other already taken?
+    The list said only "확인"/"출동"; whose, only the detail of each alert."""
+    taken, _, _ = new_alert(demo_db)
+    waiting, _, _ = new_alert(demo_db)
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "field_visit", taken, principal=kim, seen_version=1, now=datetime.now(UTC))
+    at = open_page("alerts", role="lead")
+    queue = at.dataframe[0].value.set_index("경보 번호")
+    assert queue.loc[taken, "담당"] == "kim"
+    assert queue.loc[waiting, "담당"] == "–"
+
+
 def test_personal_data_is_masked_by_default(demo_db) -> None:
     alert_id, person, name = new_alert(demo_db)
     at = open_page("alerts", role="operator", alert=str(alert_id))
