@@ -1,6 +1,6 @@
-"""경보·출동: the operators' queue (gravest and longest-waiting first, live timers), one alert's
-detail with the recipient card (audited reveal) and the action buttons. ``?alert=ID`` selects;
-the queue's filters are kept in the URL too (``?stage=severe,risk&district=…``)."""
+"""경보·출동: the operators' queue (gravest first, the unowned, then the longest-waiting; live
+timers), one alert's detail with the recipient card (audited reveal) and the action buttons.
+``?alert=ID`` selects; the queue's filters are kept in the URL too (``?stage=severe,risk&…``)."""
 
 import streamlit as st
 

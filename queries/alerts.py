@@ -147,15 +147,20 @@ def open_alerts(
     statuses: Iterable[str] | None = None,
     areas: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Alerts not yet closed, gravest stage first and, within a stage, the longest waiting first.
+    """Alerts not yet closed, gravest stage first and, within a stage, those nobody has taken
+    (still ``open``) first, then the longest waiting.
 
+    A new 심각 alert nobody has seen came after every older 심각 alert already being handled
+    (dispatched alerts wait hours for a field team), below the fold of a busy queue.
     ``statuses`` narrows to some open statuses; ``areas`` is an operator's district scope.
     """
     conditions = _open_conditions(programs, stages, districts)
     conditions += [in_filter(Alert.status, statuses), area_condition(areas)]
     stmt = where_all(_base(), *conditions)
     df = _finish(frame(conn, stmt, times=_TIMES), now)
-    return df.sort_values(["stage_rank", "opened_at", "id"]).reset_index(drop=True)
+    taken = df["status"] != "open"
+    order = df.assign(_taken=taken).sort_values(["stage_rank", "_taken", "opened_at", "id"])
+    return order.drop(columns="_taken").reset_index(drop=True)
 
 
 def open_alerts_by_stage(
