@@ -1,6 +1,6 @@
-"""경보·출동: the operators' queue (gravest and longest-waiting first, live timers), one alert's
-detail with the recipient card (audited reveal) and the action buttons. ``?alert=ID`` selects;
-the queue's filters are kept in the URL too (``?stage=severe,risk&district=…``)."""
+"""경보·출동: the operators' queue (gravest first, the unowned, then the longest-waiting; live
+timers), one alert's detail with the recipient card (audited reveal) and the action buttons.
+``?alert=ID`` selects; the queue's filters are kept in the URL too (``?stage=severe,risk&…``)."""
 
 import streamlit as st
 
@@ -8,7 +8,7 @@ from dashboard import clock
 from dashboard.actions.transitions import STATUSES
 from dashboard.auth import personal_data_scope
 from dashboard.i18n import STAGES
-from dashboard.ui.alert_actions import BUST_KEY
+from dashboard.ui.alert_actions import BUST_KEY, changed_since_shown, remember_shown
 from dashboard.ui.alert_detail import fresh, render_detail
 from dashboard.ui.alerts import REFRESH_S, QueueFilters, show_queue, stage_metrics
 from dashboard.ui.auth import check_session, require_page
@@ -79,6 +79,8 @@ if raw_id and selected_id is None:
 @st.fragment(run_every=REFRESH_S)
 def queue_panel(filters: QueueFilters, selected_id: int | None) -> None:
     check_session()  # timer reruns skip the login gate: end an idle session here
+    if changed_since_shown(selected_id):
+        st.rerun(scope="app")  # the alert below changed under the operator: draw it again
     # After this session's own action, read past the shared cache so the queue shows it.
     bucket = clock.now() if st.session_state.pop(BUST_KEY, False) else live_now()
     alerts = load(
@@ -102,14 +104,17 @@ def queue_panel(filters: QueueFilters, selected_id: int | None) -> None:
         st.rerun(scope="app")  # the detail lives outside this fragment
 
 
+# Read fresh, not from the shared cache: the version shown is the one actions carry. Read
+# before the queue, whose timer compares it with the alert's version now.
+match = None if selected_id is None else fresh(alert_by_id, selected_id, clock.now(), areas)
+if match is not None and not match.empty:
+    remember_shown(selected_id, int(match.iloc[0]["version"]))
+
 queue_panel(filters, selected_id)
 
-if selected_id is None:
+if match is None:
     st.caption(t("alerts.select_hint"))
+elif match.empty:
+    st.warning(t("alerts.not_found", id=selected_id))
 else:
-    # Read fresh, not from the shared cache: the version shown is the one actions carry.
-    match = fresh(alert_by_id, selected_id, clock.now(), areas)
-    if match.empty:
-        st.warning(t("alerts.not_found", id=selected_id))
-    else:
-        render_detail(user, match.iloc[0].to_dict(), clock.now())
+    render_detail(user, match.iloc[0].to_dict(), clock.now())

@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Connection, false, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import ColumnElement
 
 from dashboard.auth.regions import area_prefix
@@ -87,6 +88,22 @@ def _finish(df: pd.DataFrame, now: datetime) -> pd.DataFrame:
     return df
 
 
+def alert_place() -> ColumnElement:
+    """The region an alert belongs to for scope: its person's own dong, a device ticket's own
+    region. ``dashboard.actions`` and the reveal check the person's dong; ``alerts.region_id`` is
+    the device's dong, which can lie elsewhere (a device registered in another dong, a person
+    who moved while the alert was open), so the queue scoped by it hid an alert from the
+    operator who may act on it and listed it, masked name and all, for one who may not."""
+    person = aliased(CareRecipient)  # the queue's own join of the person is not this one
+    person_dong = (
+        select(person.region_id)
+        .where(person.id == Alert.recipient_id)
+        .correlate_except(person)
+        .scalar_subquery()
+    )
+    return func.coalesce(person_dong, Alert.region_id)
+
+
 def _open_conditions(
     programs: Iterable[str] | None = None,
     stages: Iterable[str] | None = None,
@@ -102,12 +119,13 @@ def _open_conditions(
         Alert.status.in_(OPEN_STATUSES),
         None if codes is None else Alert.program_id.in_(select(Program.id).where(codes)),
         in_filter(Alert.stage, stages),
-        None if regions is None else Alert.region_id.in_(select(Region.id).where(regions)),
+        None if regions is None else alert_place().in_(select(Region.id).where(regions)),
     ]
 
 
 def area_condition(areas: Iterable[str] | None) -> ColumnElement | None:
-    """Alerts whose region lies in one of ``areas`` (10-digit codes; None = all, () = none).
+    """Alerts whose place (:func:`alert_place`) lies in one of ``areas`` (10-digit codes; None =
+    all, () = none).
 
     Containment by code prefix (``dashboard.auth.regions``), so a 시 selects its 구 and dongs.
     """
@@ -117,7 +135,7 @@ def area_condition(areas: Iterable[str] | None) -> ColumnElement | None:
     if not prefixes:
         return false()
     inside = or_(*(Region.code.startswith(p) for p in prefixes))
-    return Alert.region_id.in_(select(Region.id).where(inside))
+    return alert_place().in_(select(Region.id).where(inside))
 
 
 def open_alerts(
@@ -129,15 +147,20 @@ def open_alerts(
     statuses: Iterable[str] | None = None,
     areas: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Alerts not yet closed, gravest stage first and, within a stage, the longest waiting first.
+    """Alerts not yet closed, gravest stage first and, within a stage, those nobody has taken
+    (still ``open``) first, then the longest waiting.
 
+    A new 심각 alert nobody has seen came after every older 심각 alert already being handled
+    (dispatched alerts wait hours for a field team), below the fold of a busy queue.
     ``statuses`` narrows to some open statuses; ``areas`` is an operator's district scope.
     """
     conditions = _open_conditions(programs, stages, districts)
     conditions += [in_filter(Alert.status, statuses), area_condition(areas)]
     stmt = where_all(_base(), *conditions)
     df = _finish(frame(conn, stmt, times=_TIMES), now)
-    return df.sort_values(["stage_rank", "opened_at", "id"]).reset_index(drop=True)
+    taken = df["status"] != "open"
+    order = df.assign(_taken=taken).sort_values(["stage_rank", "_taken", "opened_at", "id"])
+    return order.drop(columns="_taken").reset_index(drop=True)
 
 
 def open_alerts_by_stage(
@@ -195,6 +218,12 @@ def alert_by_id(
     and device links answer)."""
     stmt = where_all(_base().where(Alert.id == alert_id), area_condition(areas))
     return _finish(frame(conn, stmt, times=_TIMES), now)
+
+
+def alert_version(conn: Connection, alert_id: int) -> int | None:
+    """The alert's current version (None: no such alert), read by primary key: the queue's
+    timer compares it with the version of the detail on screen."""
+    return conn.execute(select(Alert.version).where(Alert.id == alert_id)).scalar_one_or_none()
 
 
 def _subject(recipient_id: int | None, device_id: int | None) -> ColumnElement:

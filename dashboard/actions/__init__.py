@@ -23,6 +23,7 @@ from dashboard.actions.service import (
     emergency_119,
     field_visit,
     guardian_call,
+    last_change,
     notify_responder,
     perform,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "emergency_119",
     "field_visit",
     "guardian_call",
+    "last_change",
     "load_routing",
     "next_status",
     "notify_responder",

@@ -693,6 +693,12 @@ def _recent_audit(conn: Connection, alert_id: int, limit: int = 50) -> Sequence:
     ).all()
 
 
+def last_change(conn: Connection, alert_id: int) -> LastChange:
+    """Who made the alert's current version, what they did and when: the conflict message's
+    answer, for a page that finds the alert on screen changed under it."""
+    return _last_change(_load(conn, alert_id), _recent_audit(conn, alert_id))
+
+
 def _last_change(row, entries: Sequence) -> LastChange:
     """Who made the alert's current version: its newest versioning audit entry, or the rules."""
     for entry in entries:

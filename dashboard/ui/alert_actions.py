@@ -22,10 +22,12 @@ from dashboard.actions import (
     ConfirmationRequired,
     ConflictError,
     ForbiddenTransition,
+    LastChange,
     NotPermitted,
     Route,
     allowed_actions,
     check_request_route,
+    last_change,
     perform,
 )
 from dashboard.actions.transitions import (
@@ -44,6 +46,7 @@ from dashboard.ui.alerts import rule_label
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
+from queries.alerts import alert_version
 
 FLASH_KEY = "alerts_flash"  # (kind, text) shown once above the alert
 BUST_KEY = "alerts_bust_cache"  # the next queue read skips the shared 10 s cache
@@ -59,6 +62,15 @@ REDECIDE_S = 1.0
 _OUTCOME_KEY = "alerts_close_outcome"
 _NOTE_KEY = "alerts_close_note"
 _NOTE_119_KEY = "alerts_119_note"
+# What was typed in a 119 / close dialog whose action was not applied (the alert changed under
+# it): {"alert_id", "action", "values": {widget key: value}}. Reopening that dialog on that alert
+# fills it in again, so a long note is not lost to a colleague's click or a stage raised meanwhile.
+_DRAFT_KEY = "alerts_dialog_draft"
+_DIALOG_FIELDS = {"close": (_OUTCOME_KEY, _NOTE_KEY), "emergency_119": (_NOTE_119_KEY,)}
+# (alert id, version) of the detail on screen: the queue's timer redraws the page when the
+# alert changes under it (closed or escalated by someone else), instead of leaving an alert
+# gone from the queue on screen with its buttons.
+SHOWN_KEY = "alerts_shown_version"
 _BUTTON_TYPE = {"acknowledge": "primary", "emergency_119": "primary"}
 _ICONS = {
     "acknowledge": ":material/done:",
@@ -116,6 +128,40 @@ def conflict_message(err: ConflictError, lang: str) -> str:
         did=_translate(f"act.{err.last.action}", lang),
         mine=_translate(f"act.{err.attempted}", lang),
     )
+
+
+def changed_message(last: LastChange, lang: str) -> str:
+    """The alert on screen changed: who did what, when (the detail has been read again)."""
+    who = _translate("act.system", lang) if last.by == "system" else md_escape(last.by)
+    return _translate(
+        "act.changed",
+        lang,
+        who=who,
+        at=last.at.astimezone(LOCAL_TZ).strftime("%H:%M:%S"),
+        did=_translate(f"act.{last.action}", lang),
+    )
+
+
+def remember_shown(alert_id: int, version: int) -> None:
+    """The page read this alert's detail at ``version`` (before the queue's fragment runs, so a
+    full run never finds its own detail stale)."""
+    st.session_state[SHOWN_KEY] = (alert_id, version)
+
+
+def changed_since_shown(alert_id: int | None) -> bool:
+    """For the queue's timer: has the alert drawn below changed since it was drawn? Then leave
+    a note of who did what for the page's redraw. Not while a 119 or close dialog is open: its
+    confirm meets the conflict, and what was typed is kept (``_DRAFT_KEY``)."""
+    shown = st.session_state.get(SHOWN_KEY)
+    if alert_id is None or not shown or shown[0] != alert_id or st.session_state.get(_DIALOG_KEY):
+        return False
+    with get_engine().connect() as conn:
+        version = alert_version(conn, alert_id)
+        if version is None or version <= shown[1]:
+            return False
+        last = last_change(conn, alert_id)
+    _flash("info", changed_message(last, current_lang()))
+    return True
 
 
 def error_message(err: ActionError | NotPermitted, action: str, lang: str) -> str:
@@ -205,6 +251,7 @@ def run_action(
         _flash("error", error_message(err, action, lang))
         return not isinstance(err, ForbiddenTransition | ConfirmationRequired)
     else:
+        st.session_state.pop(_DRAFT_KEY, None)  # applied: nothing typed is waiting any more
         if result.replayed:
             _flash("info", t("act.replayed", action=action_label(action)))
         else:
@@ -225,6 +272,10 @@ def _on_click(alert_id: int, action: str, version: int, region_code: str | None)
         }
         for key in (_OUTCOME_KEY, _NOTE_KEY, _NOTE_119_KEY):
             st.session_state.pop(key, None)
+        draft = st.session_state.get(_DRAFT_KEY)
+        if draft and (draft["alert_id"], draft["action"]) == (alert_id, action):
+            st.session_state.update(draft["values"])  # before the dialog's widgets exist
+            st.session_state[_DIALOG_KEY]["draft"] = True
         return
     run_action(alert_id, action, version, region_code)
 
@@ -233,6 +284,12 @@ def _on_confirm() -> None:
     dialog = st.session_state.get(_DIALOG_KEY)
     if not dialog:
         return
+    # Kept until the action is applied (run_action drops it): a conflict closes the dialog.
+    st.session_state[_DRAFT_KEY] = {
+        "alert_id": dialog["alert_id"],
+        "action": dialog["action"],
+        "values": {k: st.session_state.get(k) for k in _DIALOG_FIELDS[dialog["action"]]},
+    }
     extra: dict[str, Any] = {"confirmed": True}
     if dialog["action"] == "close":
         outcome = st.session_state.get(_OUTCOME_KEY)
@@ -256,7 +313,18 @@ def _on_confirm() -> None:
 
 
 def _on_cancel() -> None:
-    st.session_state.pop(_DIALOG_KEY, None)
+    dialog = st.session_state.pop(_DIALOG_KEY, None)
+    draft = st.session_state.get(_DRAFT_KEY)
+    if (
+        dialog
+        and draft
+        and (draft["alert_id"], draft["action"])
+        == (
+            dialog["alert_id"],
+            dialog["action"],
+        )
+    ):
+        st.session_state.pop(_DRAFT_KEY, None)  # the operator let this one go
 
 
 def _dialog_body(alert: dict) -> None:
@@ -290,6 +358,8 @@ def _dialog_body(alert: dict) -> None:
         )
         st.text_area(t("close.note"), key=_NOTE_KEY, max_chars=2000, help=t("close.note_help"))
         confirm = t("close.confirm")
+    if dialog.get("draft"):
+        st.info(t("dialog.draft_kept"))
     if dialog.get("error"):
         st.error(dialog["error"])
     left, right = st.columns(2)

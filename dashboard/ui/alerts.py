@@ -43,6 +43,10 @@ def _since(then: object, now: datetime, lang: str) -> str:
     return format_duration(now - then, lang)
 
 
+def _handler(name: object) -> str:
+    return "–" if name is None or pd.isna(name) else str(name)
+
+
 def queue_table(df: pd.DataFrame, now: datetime, selected_id: int | None = None) -> pd.DataFrame:
     """The rows shown in the queue, in the queue's order, with display strings and timers."""
     lang = current_lang()
@@ -55,6 +59,9 @@ def queue_table(df: pd.DataFrame, now: datetime, selected_id: int | None = None)
             "waiting": [_since(r["opened_at"], now, lang) for r in records],
             "since_ack": [_since(r["acknowledged_at"], now, lang) for r in records],
             "status": [t(f"status.{s}") for s in df["status"]],
+            # Who owns it: the first to act on it (every action acknowledges), so two operators
+            # at night see from the list which alerts the other has taken.
+            "handler": [_handler(r["acknowledged_by"]) for r in records],
             "rule": [rule_label(r, lang) for r in df["rule"]],
             "program": [localized(r, "program", lang) for r in records],
             "dong": [localized(r, "region", lang) for r in records],
@@ -71,6 +78,7 @@ QUEUE_COLUMNS = {
     "waiting": "col.waiting",
     "since_ack": "queue.since_ack",
     "status": "col.status",
+    "handler": "queue.handler",
     "rule": "col.rule",
     "program": "col.program",
     "dong": "col.dong",

@@ -10,6 +10,7 @@ from itertools import count
 import pytest
 import streamlit as st
 from sqlalchemy import Engine, func, insert, select, update
+from streamlit.testing.v1 import AppTest
 
 from dashboard.actions import perform
 from dashboard.auth import DEMO_ACCOUNTS, SessionUser
@@ -18,9 +19,11 @@ from dashboard.auth.reveal import reveal_personal_data
 from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch, Region
 from dashboard.formatting import format_number, mask_name
 from dashboard.i18n import translate
+from dashboard.settings import LOCAL_TZ
 from dashboard.ui.safe_text import md_escape
 from queries import alerts as alert_q
 from tests.apptest.conftest import (
+    TIMEOUT,
     metric,
     metric_column_share,
     open_page,
@@ -148,6 +151,19 @@ def test_operator_sees_only_alerts_in_their_districts(demo_db) -> None:
 
 
 # --- the recipient card ------------------------------------------------------------------------
+
+
+def test_the_queue_says_who_is_handling_each_alert(demo_db) -> None:
+    """At night two operators share one queue: which alerts has the other already taken?
+    The list said only "확인"/"출동"; whose, only the detail of each alert."""
+    taken, _, _ = new_alert(demo_db)
+    waiting, _, _ = new_alert(demo_db)
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "field_visit", taken, principal=kim, seen_version=1, now=datetime.now(UTC))
+    at = open_page("alerts", role="lead")
+    queue = at.dataframe[0].value.set_index("경보 번호")
+    assert queue.loc[taken, "담당"] == "kim"
+    assert queue.loc[waiting, "담당"] == "–"
 
 
 def test_personal_data_is_masked_by_default(demo_db) -> None:
@@ -534,6 +550,137 @@ def test_a_second_police_box_is_another_request_not_a_repeat(demo_db, tmp_path) 
                 ).scalar_one()
                 == 2
             )
+
+
+def test_a_close_lost_to_a_change_keeps_what_the_operator_typed(demo_db, monkeypatch) -> None:
+    """The close dialog was open while the alert changed (a colleague acted, the rules raised
+    the stage): the close is refused and the page shows the new state. Reopening the dialog on
+    that alert brings back the outcome and the note, which were lost and had to be typed again
+    at 03:00; the operator confirms them on the new state."""
+    from dashboard.ui import alert_actions
+
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 0.0)  # the operator reads, then decides
+    alert_id, _, _ = new_alert(demo_db)
+    note = "보호자 통화: 일산병원 응급실로 이송됨, 02:40 도착 확인. " * 20
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    _button(at, "alerts_act_close").click().run()
+    at.selectbox(key="alerts_close_outcome").set_value("hospitalized")
+    at.text_area(key="alerts_close_note").input(note)
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert not at.exception
+    assert any("kim님이" in w.value for w in at.warning)
+    assert _alert(demo_db, alert_id).status == "acknowledged"
+    _button(at, "alerts_act_close").click().run()
+    assert at.selectbox(key="alerts_close_outcome").value == "hospitalized"
+    assert at.text_area(key="alerts_close_note").value == note
+    assert translate("dialog.draft_kept") in _shown(at)
+    _button(at, "alerts_dialog_confirm").click().run()
+    row = _alert(demo_db, alert_id)
+    assert (row.status, row.outcome, row.note, row.version) == ("closed", "hospitalized",
+                                                                 note.strip(), 3)  # fmt: skip
+    # Applied: the next dialog (another alert, or this one cancelled) starts empty.
+    other, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(other))
+    _button(at, "alerts_act_close").click().run()
+    assert at.text_area(key="alerts_close_note").value in ("", None)
+
+
+def test_a_119_note_lost_to_a_change_is_kept_for_this_alert_only(demo_db, monkeypatch) -> None:
+    from dashboard.ui import alert_actions
+
+    monkeypatch.setattr(alert_actions, "REDECIDE_S", 0.0)
+    alert_id, _, _ = new_alert(demo_db)
+    other, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    _button(at, "alerts_act_emergency_119").click().run()
+    at.text_area(key="alerts_119_note").input("호흡 곤란 호소, 119 직접 신고함")
+    kim = SessionUser("kim", "kim", "lead")
+    perform(demo_db, "acknowledge", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC))
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert any("kim님이" in w.value for w in at.warning)
+    assert _dispatches(demo_db, alert_id) == 0
+    at.query_params["alert"] = str(other)  # another alert: not its note
+    at.run()
+    _button(at, "alerts_act_emergency_119").click().run()
+    assert at.text_area(key="alerts_119_note").value in ("", None)
+    _button(at, "alerts_dialog_cancel").click().run()
+    at.query_params["alert"] = str(alert_id)
+    at.run()
+    _button(at, "alerts_act_emergency_119").click().run()
+    assert at.text_area(key="alerts_119_note").value == "호흡 곤란 호소, 119 직접 신고함"
+    _button(at, "alerts_dialog_confirm").click().run()
+    assert _dispatches(demo_db, alert_id) == 1
+
+
+def _watch(alert_id: int, shown: int, dialog: bool) -> None:
+    """An AppTest script: the queue timer's check of the detail drawn at version ``shown``."""
+    import streamlit as st
+
+    from dashboard.ui import alert_actions
+
+    alert_actions.remember_shown(alert_id, shown)
+    if dialog:
+        st.session_state["alerts_dialog"] = {"action": "close", "alert_id": alert_id}
+    st.session_state["changed"] = alert_actions.changed_since_shown(alert_id)
+
+
+def test_the_queue_timer_finds_the_alert_below_closed_by_someone_else(demo_db) -> None:
+    """Another operator closed the alert on screen: the queue's timer dropped it from the list
+    while the detail under it went on offering its buttons until the operator clicked one.
+    The timer's check finds the change and says who did what for the page's redraw."""
+    from dashboard.ui.alert_actions import FLASH_KEY
+
+    alert_id, _, _ = new_alert(demo_db)
+    at = AppTest.from_function(_watch, args=(alert_id, 1, False), default_timeout=TIMEOUT).run()
+    assert at.session_state["changed"] is False  # nothing changed since it was drawn
+    kim = SessionUser("kim", "kim", "lead")
+    now = datetime.now(UTC)
+    perform(demo_db, "close", alert_id, principal=kim, seen_version=1, now=now,
+            confirmed=True, outcome="safe")  # fmt: skip
+    at = AppTest.from_function(_watch, args=(alert_id, 1, False), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.session_state["changed"] is True
+    kind, text = at.session_state[FLASH_KEY]
+    local = now.astimezone(LOCAL_TZ).strftime("%H:%M:%S")
+    assert kind == "info" and "kim" in text and local in text and "종결" in text, text
+    # The page drew the new version: nothing to redraw; a dialog open on it is left alone.
+    at = AppTest.from_function(_watch, args=(alert_id, 2, False), default_timeout=TIMEOUT).run()
+    assert at.session_state["changed"] is False
+    at = AppTest.from_function(_watch, args=(alert_id, 1, True), default_timeout=TIMEOUT).run()
+    assert at.session_state["changed"] is False
+
+
+def test_the_page_remembers_the_version_it_drew(demo_db) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    assert at.session_state["alerts_shown_version"] == (alert_id, 1)
+    _button(at, "alerts_act_acknowledge").click().run()
+    assert at.session_state["alerts_shown_version"] == (alert_id, 2)  # its own action: drawn
+    assert not at.info or all("다시 불러왔습니다" not in i.value for i in at.info)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="defect: the note written when closing (required for hospitalized, deceased, no "
+    "contact) and a 119 dialog's note are stored but shown nowhere in the app, so the next "
+    "shift cannot read what happened; whether they show only after the reveal is to decide",
+)
+def test_a_closed_alerts_note_can_be_read_on_its_page(demo_db) -> None:
+    alert_id, _, _ = new_alert(demo_db)
+    kim = SessionUser("kim", "kim", "lead")
+    now = datetime.now(UTC)
+    perform(demo_db, "emergency_119", alert_id, principal=kim, seen_version=1, now=now,
+            confirmed=True, note="호흡 곤란 호소, 119 직접 신고")  # fmt: skip
+    note = "일산병원 응급실 이송, 보호자 동행"
+    perform(demo_db, "close", alert_id, principal=kim, seen_version=2, now=now,
+            confirmed=True, outcome="hospitalized", note=note)  # fmt: skip
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    _button(at, "alerts_reveal").click().run()
+    shown = _shown(at)
+    assert note in shown
+    assert "호흡 곤란 호소, 119 직접 신고" in shown
 
 
 # --- filters kept in the URL -------------------------------------------------------------------
