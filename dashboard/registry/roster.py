@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.catalog import pairing_refusal, program_device_types
-from dashboard.db.schema import CareRecipient, Device, DeviceType, Program, Region
+from dashboard.db.schema import Alert, CareRecipient, Device, DeviceType, Program, Region
 from dashboard.ingest.files import RowError, no_rows, read_table, value_without_header
 from dashboard.ingest.vendors import known_vendors
 from dashboard.registry.columns import (
@@ -649,11 +649,31 @@ def _apply(conn: Connection, kind: RosterKind, plan: list[dict[str, Any]]) -> No
                 .where(Device.recipient_id == write["id"], Device.region_id == write["moved_from"])
                 .values(region_id=write["values"]["region_id"])
             )
+            _move_open_alerts(conn, write["id"], write["moved_from"], write["values"]["region_id"])
     # A person's thresholds, home or zone, a device's person or status: the rules judge again.
     if kind is PEOPLE:
         judge_again(conn, recipient_ids=updated)
     else:
         judge_again(conn, device_ids=updated)
+
+
+def _move_open_alerts(conn: Connection, person_id: int, old: int, new: int) -> None:
+    """The person's open alerts, and the open tickets of their devices that moved, go to the
+    new dong: the operators' queue lists alerts by their region while the actions check the
+    person's own dong, so an alert left behind was listed where nobody may act on it and
+    missing where they may. Closed alerts stay where they happened (the statistics')."""
+    theirs = or_(
+        Alert.recipient_id == person_id,
+        and_(
+            Alert.recipient_id.is_(None),
+            Alert.device_id.in_(select(Device.id).where(Device.recipient_id == person_id)),
+        ),
+    )
+    conn.execute(
+        update(Alert)
+        .where(Alert.region_id == old, Alert.status != "closed", theirs)
+        .values(region_id=new)
+    )
 
 
 def _blank(value: Any) -> bool:

@@ -530,3 +530,75 @@ def test_re_importing_a_device_retired_in_the_app_says_it_is_on_the_shelf(people
     ]
     assert "out of service and with nobody" in report.summary()
     assert "fixed site" not in report.summary()
+
+
+def _alert(conn, key, *, kind, region_id, recipient_id, device_id, status="open"):
+    from dashboard.db.schema import Alert
+
+    program_id = conn.scalar(select(Device.program_id).where(Device.id == device_id))
+    return conn.execute(
+        Alert.__table__.insert()
+        .values(
+            dedup_key=key,
+            kind=kind,
+            rule="robot_sos" if kind == "person" else "device_silent",
+            stage="severe" if kind == "person" else "attention",
+            status=status,
+            program_id=program_id,
+            region_id=region_id,
+            recipient_id=recipient_id,
+            device_id=device_id,
+            opened_at=NOW,
+            updated_at=NOW,
+            closed_at=NOW if status == "closed" else None,
+            version=1,
+        )
+        .returning(Alert.id)
+    ).scalar_one()
+
+
+def test_a_moved_persons_open_alerts_follow_them_to_the_new_district(people):
+    """A roster moving someone (종로구 → 고양시) moved their devices but left their open alerts
+    in the old dong: the new district's operators, now responsible, could not find a 심각 SOS
+    in their queue, and the old district's listed it but were refused every action (the actions
+    check the person's own dong). Open alerts and the open tickets of the devices that moved go
+    along; closed alerts stay where they happened, and another person's stay put."""
+    from queries.alerts import open_alerts
+
+    ilsan = "4128555100"
+    assert _devices(people, [device(1), device(2)]).stored
+    sajik = _region_id(people, SAJIK)
+    one, two = _device_row(people, "PLUG-0001"), _device_row(people, "PLUG-0002")
+    pid = _person_row(people, "P-0001").id
+    with people.begin() as conn:
+        sos = _alert(conn, "a", kind="person", region_id=sajik, recipient_id=pid, device_id=one.id)
+        ticket = _alert(
+            conn, "b", kind="device_fault", region_id=sajik, recipient_id=None, device_id=one.id
+        )
+        old = _alert(
+            conn,
+            "c",
+            kind="person",
+            region_id=sajik,
+            recipient_id=pid,
+            device_id=one.id,
+            status="closed",
+        )
+        other = _alert(
+            conn,
+            "d",
+            kind="person",
+            region_id=sajik,
+            recipient_id=_person_row(people, "P-0002").id,
+            device_id=two.id,
+        )
+    assert _people(people, [person(1, dong_code=ilsan)]).stored
+    with people.connect() as conn:
+        goyang = open_alerts(conn, NOW, areas=("4128000000",))
+        jongno = open_alerts(conn, NOW, areas=("1111000000",))
+        from dashboard.db.schema import Alert
+
+        regions = dict(conn.execute(select(Alert.id, Alert.region_id)).all())
+    assert sorted(goyang["id"]) == sorted([sos, ticket])
+    assert list(jongno["id"]) == [other]
+    assert regions[old] == sajik and regions[other] == sajik
