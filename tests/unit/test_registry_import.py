@@ -120,8 +120,12 @@ BAD_PEOPLE = [
     ("birth_year", "abc", "must be a number"),
     ("sex", "X", "must be M or F"),
     ("no_change_hours", "12", "between 24 and 50"),
-    ("safe_zone_m", "0", "between 1 and 50,000"),
+    ("safe_zone_m", "0", "between 50 and 5,000"),
+    ("safe_zone_m", "20000", "between 50 and 5,000"),
+    ("safe_zone_m", "10", "between 50 and 5,000"),
     ("home_lat", "40.1", "inside Korea"),
+    ("home_lat", "38.9", "inside Korea"),
+    ("home_lon", "124.2", "inside Korea"),
     ("home_lon", "", "give both latitude and longitude"),
     ("enrolled_on", "2025-03-02", "is in the future"),
     ("enrolled_on", "02/01/2025", "write it as YYYY-MM-DD"),
@@ -602,3 +606,12 @@ def test_a_moved_persons_open_alerts_follow_them_to_the_new_district(people):
     assert sorted(goyang["id"]) == sorted([sos, ticket])
     assert list(jongno["id"]) == [other]
     assert regions[old] == sajik and regions[other] == sajik
+
+
+def test_the_rosters_zone_and_home_bounds_are_the_person_pages():
+    """The import stored what the person page then refused (and its zone form crashed on)."""
+    from dashboard.enrollment import people as domain
+    from dashboard.registry import columns
+
+    assert columns.SAFE_ZONE_M == domain.SAFE_ZONE_M
+    assert (columns.HOME_LAT, columns.HOME_LON) == (domain.KOREA_LAT, domain.KOREA_LON)
