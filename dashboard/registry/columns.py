@@ -158,7 +158,8 @@ def phone(value: Any) -> str:
     """A Korean phone number, stored as 010-1234-5678, 02-123-4567, 031-123-4567 and so on.
 
     Accepts digits with or without dashes, spaces, dots or parentheses, a +82 prefix, and an
-    Excel number that lost its leading zero (1012345678).
+    Excel number that lost its leading zero (1012345678), also as the text of a CSV that Excel
+    saved after reading the column as numbers.
     """
     if isinstance(value, int | float) and not isinstance(value, bool):
         digits = str(int(value)) if float(value).is_integer() else ""
@@ -168,6 +169,8 @@ def phone(value: Any) -> str:
         digits = re.sub(r"[\s\-.()]", "", raw)
         if digits.startswith("+82"):
             digits = "0" + digits[3:].lstrip("0")
+        elif raw.isdigit() and raw.isascii() and not raw.startswith("0"):
+            digits = "0" + raw  # the patterns below still decide whether it is a number
     if _MOBILE.match(digits) or _AREA.match(digits):
         head = 3
     elif _SEOUL.match(digits):

@@ -106,6 +106,20 @@ def test_people_from_an_excel_workbook_with_date_and_number_cells(city):
     assert again.ok and (len(again.new), len(again.changed), again.unchanged) == (0, 0, 1)
 
 
+def test_a_csv_saved_from_excel_keeps_phones_that_lost_their_leading_zero(city):
+    """Excel reads 010-… typed as 01012340001 as a number and saves the CSV as 1012340001 (a
+    Seoul 02-… as 2…): the docs accept that Excel number, but from a CSV it is text and the
+    whole roster was refused, one error per phone."""
+    report = _people(city, [person(1, phone="1012340001", guardian_phone="21234567")])
+    assert report.ok and report.stored, report.summary()
+    stored = _person_row(city, "P-0001")
+    assert (stored.pii_phone, stored.pii_guardian_phone) == ("010-1234-0001", "02-123-4567")
+    # Digits that are no number without their zero stay refused (a 1588 line, a short one).
+    for bad in ("15881234", "10123"):
+        refused = _people(city, [person(2, phone=bad)])
+        assert [e.key for e in refused.errors] == ["bad_phone"], bad
+
+
 BAD_PEOPLE = [
     ("dong_code", "1111099999", "unknown dong 1111099999"),
     ("dong_code", "1111000000", "is a district, not a dong"),
