@@ -32,6 +32,7 @@ from dashboard.registry.columns import (
     PEOPLE_FIELDS,
     Column,
 )
+from dashboard.registry.header import find_header, normalise
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
@@ -210,7 +211,9 @@ def check_roster(
             )
         )
         return report, []
-    positions, errors = _map_header(kind, header)
+    found = find_header(header, table, {normalise(n) for c in kind.columns for n in (c.key, c.ko)})
+    header, table = found.names, found.rows
+    positions, errors = _map_header(kind, header, found.row)
     report.errors += errors
     if report.errors:
         return report, []
@@ -231,23 +234,31 @@ def check_roster(
     return report, ([] if report.errors else plan)
 
 
-def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], list[RowError]]:
-    by_name = {c.key: c for c in kind.columns} | {c.ko: c for c in kind.columns}
+def _map_header(
+    kind: RosterKind, header: list[str], row: int = 1
+) -> tuple[dict[str, int], list[RowError]]:
+    by_name = {normalise(c.key): c for c in kind.columns} | {
+        normalise(c.ko): c for c in kind.columns
+    }
     positions: dict[str, int] = {}
     errors = []
     for index, name in enumerate(header):
-        column = by_name.get(name)
+        column = by_name.get(normalise(name))
         if name == "":
             errors.append(
                 RowError(
-                    1, None, f"column {index + 1} has no name", "column_n_no_name", {"n": index + 1}
+                    row,
+                    None,
+                    f"column {index + 1} has no name",
+                    "column_n_no_name",
+                    {"n": index + 1},
                 )
             )
         elif column is None:
             known = ", ".join(f"{c.ko} ({c.key})" for c in kind.columns)
             errors.append(
                 RowError(
-                    1,
+                    row,
                     name,
                     f"unknown column (known columns: {known})",
                     "unknown_column",
@@ -257,7 +268,7 @@ def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], li
         elif column.key in positions:
             errors.append(
                 RowError(
-                    1,
+                    row,
                     name,
                     f"column {column.ko} ({column.key}) appears twice",
                     "column_twice_named",
@@ -270,7 +281,7 @@ def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], li
         if column.required and column.key not in positions:
             errors.append(
                 RowError(
-                    1,
+                    row,
                     column.ko,
                     f"required column is missing ({column.ko} or {column.key})",
                     "column_missing_named",

@@ -629,3 +629,75 @@ def test_the_rosters_zone_and_home_bounds_are_the_person_pages():
 
     assert columns.SAFE_ZONE_M == domain.SAFE_ZONE_M
     assert (columns.HOME_LAT, columns.HOME_LON) == (domain.KOREA_LAT, domain.KOREA_LON)
+
+
+def _kept_by_hand(rows: list[list[object]]) -> bytes:
+    """A people roster as a city keeps it in Excel: a title merged across the top, a date line,
+    names with spaces and notes, and 보호자 merged over 성명 | 연락처 (a two-row header)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["2025년 종로구 돌봄 대상자 명단"])
+    sheet.merge_cells("A1:K1")
+    sheet.append(["(기준일: 2025-02-28)"])
+    sheet.append(
+        [
+            "대상자 번호",
+            "성 명",
+            "출생 연도",
+            "성별",
+            "연락처(휴대폰)",
+            "주소",
+            "행정동 코드",
+            "보호자",
+            None,
+            "사업",
+            "등록일",
+        ]
+    )
+    sheet.append([None] * 7 + ["성명", "연락처", None, None])
+    for column in "ABCDEFGJK":
+        sheet.merge_cells(f"{column}3:{column}4")
+    sheet.merge_cells("H3:I3")
+    for row in rows:
+        sheet.append(row)
+    sheet.append([None] * 11)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_roster_kept_by_hand_with_a_title_and_a_merged_two_row_header(city):
+    """The first file a city brings was refused whole: the title was taken for the header
+    ("unknown column 2025년 …", every required column missing) and "대상자 번호" with a space
+    was no known column. The header is found below the title, the group 보호자 joins the names
+    under it, and errors keep the spreadsheet's row numbers."""
+    row = [
+        "P-0001",
+        "시험1",
+        1944,
+        "여",
+        "010-1234-0001",
+        "서울 종로구",
+        SAJIK,
+        "보호자1",
+        "010 5555 0001",
+        "seoul_smart_plug",
+        "2025-01-02",
+    ]
+    data = _kept_by_hand([row, ["P-0002", *row[1:4], "1588-1234", *row[5:]]])
+    refused = import_people(city, data, "명단.xlsx", LEAD, NOW)
+    found = [(e.row, e.column, e.key) for e in refused.errors]
+    assert found == [(6, "연락처(휴대폰)", "bad_phone")]
+    report = import_people(city, _kept_by_hand([row]), "명단.xlsx", LEAD, NOW)
+    assert report.ok and report.stored, report.summary()
+    stored = _person_row(city, "P-0001")
+    assert (stored.pii_guardian_name, stored.pii_guardian_phone) == ("보호자1", "010-5555-0001")
+    assert stored.pii_phone == "010-1234-0001"
+    # A header the file does not have is still refused on row 1, naming what is missing.
+    bad = import_people(city, "명단\r\n성명,연락처\r\n시험,010\r\n".encode(), "p.csv", LEAD, NOW)
+    found = [(e.row, e.column, e.key) for e in bad.errors]
+    assert (1, "대상자번호", "column_missing_named") in found
