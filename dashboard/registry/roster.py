@@ -40,6 +40,8 @@ PERMISSION = "manage_roster"
 ENTITY = "roster_import"
 NEW_HOUSEHOLD = "alone"  # no roster column: new people start as one-person households
 _CHUNK = 500  # ids per IN (...) when reading what is stored
+# Its rules watch a zone around the home (or a polygon): without either, nothing (docs/rules.md).
+WANDERING_TYPE = "wandering_detector"
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class RosterReport:
     errors: list[RowError] = field(default_factory=list)
     stored: bool = False
     dry_run: bool = False
+    # Wanderers the file leaves without a safe zone (no home, no polygon): keys, for a note.
+    no_zone: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +93,8 @@ class RosterReport:
                 lines.append(f"  … and {len(self.errors) - max_lines} more")
             return "\n".join(lines)
         lines = [self.preview()]
+        if self.no_zone:
+            lines.append(self.no_zone_note())
         for key, fields in self.changed[:max_lines]:
             lines.append(f"  changed {key}: {', '.join(fields)}")
         if len(self.changed) > max_lines:
@@ -100,6 +106,14 @@ class RosterReport:
         elif self.dry_run:
             lines.append("dry run: the file is valid; nothing was stored")
         return "\n".join(lines)
+
+    def no_zone_note(self) -> str:
+        shown = ", ".join(self.no_zone[:5]) + (", …" if len(self.no_zone) > 5 else "")
+        return (
+            f"note: {len(self.no_zone)} wandering-detector wearer(s) without a home position "
+            f"({shown}): no safe zone, so no exit alerts until a lead sets the home or a zone "
+            "on 대상자 관리 (or the roster gives 위도/경도)"
+        )
 
     def audit_detail(self) -> dict[str, Any]:
         return {
@@ -479,12 +493,16 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
         (r.values["external_ref"] for r in rows if r.values["external_ref"]),
         CareRecipient.id,
         CareRecipient.ended_on,
+        CareRecipient.pii_zone_polygon,
         *(getattr(CareRecipient, c) for c in names.values()),
     )
     plan = []
     for row in rows:
         v = row.values
         _check_not_ended(row, stored.get(v["external_ref"]), report)
+        polygon = getattr(stored.get(v["external_ref"]), "pii_zone_polygon", None)
+        if _wanders(v["program"]) and v["home_lat"] is None and not polygon:
+            report.no_zone.append(v["external_ref"])
         coordinates_read = not row.invalid & {"home_lat", "home_lon"}
         if coordinates_read and (v["home_lat"] is None) != (v["home_lon"] is None):
             missing = "home_lon" if v["home_lon"] is None else "home_lat"
@@ -524,6 +542,8 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
         CareRecipient.id,
         CareRecipient.region_id,
         CareRecipient.ended_on,
+        CareRecipient.pii_home_lat,
+        CareRecipient.pii_zone_polygon,
     )
     names = DEVICE_FIELDS | {"program": "program_id", "dong_code": "region_id"}
     stored = _stored(
@@ -589,6 +609,13 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
                 )
             )
         _check_not_ended(row, person, report)
+        if (
+            v["type"] == WANDERING_TYPE
+            and person is not None
+            and person.pii_home_lat is None
+            and not person.pii_zone_polygon
+        ):
+            report.no_zone.append(v["device_id"])
         device = stored.get(v["device_id"]) if v["device_id"] else None
         if device is not None and person is not None and device.recipient_id != person.id:
             where, uid = row.headers["device_id"], v["device_id"]
@@ -685,6 +712,11 @@ def _move_open_alerts(conn: Connection, person_id: int, old: int, new: int) -> N
         .where(Alert.region_id == old, Alert.status != "closed", theirs)
         .values(region_id=new)
     )
+
+
+def _wanders(program: str | None) -> bool:
+    """Whether the program's devices are wandering detectors (whose zone needs a home)."""
+    return program is not None and WANDERING_TYPE in (program_device_types(program) or ())
 
 
 def _blank(value: Any) -> bool:

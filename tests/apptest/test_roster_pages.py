@@ -336,3 +336,13 @@ def test_roster_database_checks_read_in_korean(roster_db: Engine) -> None:
     assert translate("import_error.unknown_dong", "ko", code="1111099999") in reasons
     assert any(r.startswith("알 수 없는 사업 no_such_program") for r in reasons), reasons
     assert not any("unknown" in r for r in reasons), reasons
+
+
+def test_import_preview_warns_about_wanderers_without_a_home(roster_db: Engine) -> None:
+    rows = [person(7, program="goyang_wandering", dong_code="4128555100", home_lat="",
+                   home_lon="")]  # fmt: skip
+    at = _open("people")
+    at.file_uploader[0].set_value(("wanderers.csv", roster_csv(PEOPLE, rows), "text/csv")).run()
+    assert not at.exception
+    warning = translate("roster.no_zone", n="1", refs="P\\-0007")
+    assert warning in [w.value for w in at.warning]

@@ -701,3 +701,26 @@ def test_a_roster_kept_by_hand_with_a_title_and_a_merged_two_row_header(city):
     bad = import_people(city, "명단\r\n성명,연락처\r\n시험,010\r\n".encode(), "p.csv", LEAD, NOW)
     found = [(e.row, e.column, e.key) for e in bad.errors]
     assert (1, "대상자번호", "column_missing_named") in found
+
+
+def test_wanderers_left_without_a_home_are_named_in_the_preview(city):
+    """A city's first roster of wandering-detector wearers without 위도/경도 was stored without
+    a word, and every one of them was watched by nothing (no home, no zone: the rules decide
+    nothing). The file is still valid; the preview and the outcome say who and why."""
+    wanderer = {"program": "goyang_wandering", "dong_code": "4128555100"}
+    rows = [
+        person(1, **wanderer, home_lat="", home_lon=""),
+        person(2, **wanderer),  # with a home: watched
+        person(3, home_lat="", home_lon=""),  # a smart plug needs no home
+    ]
+    report = _people(city, rows)
+    assert report.stored and report.no_zone == ["P-0001"]
+    assert "note: 1 wandering-detector wearer(s) without a home position (P-0001)" in (
+        report.summary()
+    )
+    detector = {"type": "wandering_detector", "program": "goyang_wandering"}
+    devices = _devices(city, [device(1, **detector, device_id="WALK-1"), device(2, **detector)])
+    assert devices.stored and devices.no_zone == ["WALK-1"]
+    # Once the home is in the roster, nothing to say.
+    again = _people(city, [person(1, **wanderer)])
+    assert again.stored and again.no_zone == []
