@@ -91,7 +91,9 @@ def import_section(kind: str) -> None:
     if permitted(ACTION) is None:
         return
     slot = _slot(kind)
-    with st.expander(t(f"roster.title_{kind}"), icon=":material/upload_file:"):
+    with st.expander(
+        t(f"roster.title_{kind}"), expanded=slot.opened(), icon=":material/upload_file:"
+    ):
         st.caption(t(f"roster.help_{kind}"))
         st.download_button(
             t("roster.template"),

@@ -346,3 +346,18 @@ def test_import_preview_warns_about_wanderers_without_a_home(roster_db: Engine) 
     assert not at.exception
     warning = translate("roster.no_zone", n="1", refs="P\\-0007")
     assert warning in [w.value for w in at.warning]
+
+
+def test_the_section_stays_open_to_show_what_was_stored(roster_db: Engine) -> None:
+    """A city's first import fills the list above the section: the page's elements shifted, the
+    expander was drawn anew, closed, and hid the success message (and any note) inside it."""
+    at = _open("devices")
+    title = translate("roster.title_devices")
+    assert not next(e for e in at.expander if e.label == title).proto.expanded
+    rows = [device(8, device_id="SEOUL-PLUG-8", vendor="plugco", external_ref="P-0001")]
+    at.file_uploader[0].set_value(("more.csv", roster_csv(DEVICES, rows), "text/csv")).run()
+    at.button(key="roster_devices_confirm").click().run()
+    assert not at.exception
+    section = next(e for e in at.expander if e.label == title)
+    assert section.proto.expanded
+    assert any("more\\.csv" in s.value for s in section.success)
