@@ -1,5 +1,5 @@
-"""배회 지도: wandering detectors' last positions against safe zones in 백석1·2동, a person's
-trail and the nearest responders; below, the exits review (pydeck) and, for leads, the
+"""배회 지도: wandering detectors' last positions against safe zones (the demo's in 백석1·2동),
+a person's trail and the nearest responders; below, the exits review (pydeck) and, for leads, the
 responders' management.
 
 The sidebar toggle lives outside the live fragment (a fragment cannot write to the sidebar);

@@ -28,8 +28,14 @@ def read_new_password(args: argparse.Namespace, prompt: Callable[[str], str] | N
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     prompt = prompt or getpass.getpass
-    first = prompt("password: ")
-    if first != prompt("again: "):
+    try:
+        first = prompt("password: ")
+        again = prompt("again: ")
+    except EOFError:  # run from a script: nothing to type the password into
+        raise ValueError(
+            "no password given: type it at a terminal, or pipe it in with --password-stdin"
+        ) from None
+    if first != again:
         raise ValueError("the two passwords differ")
     return first
 
@@ -44,7 +50,7 @@ def cmd_users(args: argparse.Namespace) -> int:
 
     engine = _engine()
     if not inspect(engine).has_table("users"):
-        print("error: no tables yet; run `python -m dashboard init` first", file=sys.stderr)
+        print("error: no tables yet; run `python -m dashboard db upgrade` first", file=sys.stderr)
         return 2
     now, actor = _now(), cli_principal()
     try:

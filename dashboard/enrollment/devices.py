@@ -283,13 +283,17 @@ def set_device_status(
         raise EnrollmentError(
             "status", "the device's person is no longer enrolled", key="holder_ended"
         )
+    detail: dict[str, Any] = {"from": device.status, "to": status}
     if status == "retired":
+        # The rules no longer look at a retired device, so nothing else would ever close its
+        # tickets (a 신호 끊김 would wait in the queue for good). In repair, a ticket stays:
+        # it is the fault being repaired, and the device's return closes it.
+        detail["closed_alerts"] = _close_device_tickets(conn, device_id, actor, now, "기기 회수")
         release(conn, device, now, "retired", "retired")
     else:
         d = Device.__table__
         conn.execute(update(d).where(d.c.id == device_id).values(status=status))
         judge_again(conn, [device_id])  # judged at the next tick in its new status
-    detail = {"from": device.status, "to": status}
     audit(conn, now, actor, "device_status", "device", device_id, detail)
 
 

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.catalog import pairing_refusal, program_device_types
-from dashboard.db.schema import CareRecipient, Device, DeviceType, Program, Region
+from dashboard.db.schema import Alert, CareRecipient, Device, DeviceType, Program, Region
 from dashboard.ingest.files import RowError, no_rows, read_table, value_without_header
 from dashboard.ingest.vendors import known_vendors
 from dashboard.registry.columns import (
@@ -32,6 +32,7 @@ from dashboard.registry.columns import (
     PEOPLE_FIELDS,
     Column,
 )
+from dashboard.registry.header import find_header, normalise
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
 
@@ -39,6 +40,8 @@ PERMISSION = "manage_roster"
 ENTITY = "roster_import"
 NEW_HOUSEHOLD = "alone"  # no roster column: new people start as one-person households
 _CHUNK = 500  # ids per IN (...) when reading what is stored
+# Its rules watch a zone around the home (or a polygon): without either, nothing (docs/rules.md).
+WANDERING_TYPE = "wandering_detector"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,8 @@ class RosterReport:
     errors: list[RowError] = field(default_factory=list)
     stored: bool = False
     dry_run: bool = False
+    # Wanderers the file leaves without a safe zone (no home, no polygon): keys, for a note.
+    no_zone: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -88,6 +93,8 @@ class RosterReport:
                 lines.append(f"  … and {len(self.errors) - max_lines} more")
             return "\n".join(lines)
         lines = [self.preview()]
+        if self.no_zone:
+            lines.append(self.no_zone_note())
         for key, fields in self.changed[:max_lines]:
             lines.append(f"  changed {key}: {', '.join(fields)}")
         if len(self.changed) > max_lines:
@@ -99,6 +106,14 @@ class RosterReport:
         elif self.dry_run:
             lines.append("dry run: the file is valid; nothing was stored")
         return "\n".join(lines)
+
+    def no_zone_note(self) -> str:
+        shown = ", ".join(self.no_zone[:5]) + (", …" if len(self.no_zone) > 5 else "")
+        return (
+            f"note: {len(self.no_zone)} wandering-detector wearer(s) without a home position "
+            f"({shown}): no safe zone, so no exit alerts until a lead sets the home or a zone "
+            "on 대상자 관리 (or the roster gives 위도/경도)"
+        )
 
     def audit_detail(self) -> dict[str, Any]:
         return {
@@ -210,7 +225,9 @@ def check_roster(
             )
         )
         return report, []
-    positions, errors = _map_header(kind, header)
+    found = find_header(header, table, {normalise(n) for c in kind.columns for n in (c.key, c.ko)})
+    header, table = found.names, found.rows
+    positions, errors = _map_header(kind, header, found.row)
     report.errors += errors
     if report.errors:
         return report, []
@@ -231,23 +248,31 @@ def check_roster(
     return report, ([] if report.errors else plan)
 
 
-def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], list[RowError]]:
-    by_name = {c.key: c for c in kind.columns} | {c.ko: c for c in kind.columns}
+def _map_header(
+    kind: RosterKind, header: list[str], row: int = 1
+) -> tuple[dict[str, int], list[RowError]]:
+    by_name = {normalise(c.key): c for c in kind.columns} | {
+        normalise(c.ko): c for c in kind.columns
+    }
     positions: dict[str, int] = {}
     errors = []
     for index, name in enumerate(header):
-        column = by_name.get(name)
+        column = by_name.get(normalise(name))
         if name == "":
             errors.append(
                 RowError(
-                    1, None, f"column {index + 1} has no name", "column_n_no_name", {"n": index + 1}
+                    row,
+                    None,
+                    f"column {index + 1} has no name",
+                    "column_n_no_name",
+                    {"n": index + 1},
                 )
             )
         elif column is None:
             known = ", ".join(f"{c.ko} ({c.key})" for c in kind.columns)
             errors.append(
                 RowError(
-                    1,
+                    row,
                     name,
                     f"unknown column (known columns: {known})",
                     "unknown_column",
@@ -257,7 +282,7 @@ def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], li
         elif column.key in positions:
             errors.append(
                 RowError(
-                    1,
+                    row,
                     name,
                     f"column {column.ko} ({column.key}) appears twice",
                     "column_twice_named",
@@ -270,7 +295,7 @@ def _map_header(kind: RosterKind, header: list[str]) -> tuple[dict[str, int], li
         if column.required and column.key not in positions:
             errors.append(
                 RowError(
-                    1,
+                    row,
                     column.ko,
                     f"required column is missing ({column.ko} or {column.key})",
                     "column_missing_named",
@@ -468,12 +493,16 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
         (r.values["external_ref"] for r in rows if r.values["external_ref"]),
         CareRecipient.id,
         CareRecipient.ended_on,
+        CareRecipient.pii_zone_polygon,
         *(getattr(CareRecipient, c) for c in names.values()),
     )
     plan = []
     for row in rows:
         v = row.values
         _check_not_ended(row, stored.get(v["external_ref"]), report)
+        polygon = getattr(stored.get(v["external_ref"]), "pii_zone_polygon", None)
+        if _wanders(v["program"]) and v["home_lat"] is None and not polygon:
+            report.no_zone.append(v["external_ref"])
         coordinates_read = not row.invalid & {"home_lat", "home_lon"}
         if coordinates_read and (v["home_lat"] is None) != (v["home_lon"] is None):
             missing = "home_lon" if v["home_lon"] is None else "home_lat"
@@ -513,6 +542,8 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
         CareRecipient.id,
         CareRecipient.region_id,
         CareRecipient.ended_on,
+        CareRecipient.pii_home_lat,
+        CareRecipient.pii_zone_polygon,
     )
     names = DEVICE_FIELDS | {"program": "program_id", "dong_code": "region_id"}
     stored = _stored(
@@ -578,6 +609,13 @@ def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> l
                 )
             )
         _check_not_ended(row, person, report)
+        if (
+            v["type"] == WANDERING_TYPE
+            and person is not None
+            and person.pii_home_lat is None
+            and not person.pii_zone_polygon
+        ):
+            report.no_zone.append(v["device_id"])
         device = stored.get(v["device_id"]) if v["device_id"] else None
         if device is not None and person is not None and device.recipient_id != person.id:
             where, uid = row.headers["device_id"], v["device_id"]
@@ -649,11 +687,36 @@ def _apply(conn: Connection, kind: RosterKind, plan: list[dict[str, Any]]) -> No
                 .where(Device.recipient_id == write["id"], Device.region_id == write["moved_from"])
                 .values(region_id=write["values"]["region_id"])
             )
+            _move_open_alerts(conn, write["id"], write["moved_from"], write["values"]["region_id"])
     # A person's thresholds, home or zone, a device's person or status: the rules judge again.
     if kind is PEOPLE:
         judge_again(conn, recipient_ids=updated)
     else:
         judge_again(conn, device_ids=updated)
+
+
+def _move_open_alerts(conn: Connection, person_id: int, old: int, new: int) -> None:
+    """The person's open alerts, and the open tickets of their devices that moved, go to the
+    new dong: the operators' queue lists alerts by their region while the actions check the
+    person's own dong, so an alert left behind was listed where nobody may act on it and
+    missing where they may. Closed alerts stay where they happened (the statistics')."""
+    theirs = or_(
+        Alert.recipient_id == person_id,
+        and_(
+            Alert.recipient_id.is_(None),
+            Alert.device_id.in_(select(Device.id).where(Device.recipient_id == person_id)),
+        ),
+    )
+    conn.execute(
+        update(Alert)
+        .where(Alert.region_id == old, Alert.status != "closed", theirs)
+        .values(region_id=new)
+    )
+
+
+def _wanders(program: str | None) -> bool:
+    """Whether the program's devices are wandering detectors (whose zone needs a home)."""
+    return program is not None and WANDERING_TYPE in (program_device_types(program) or ())
 
 
 def _blank(value: Any) -> bool:

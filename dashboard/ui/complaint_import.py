@@ -92,7 +92,9 @@ def import_section() -> None:
     user = permitted(ACTION)
     if user is None:
         return
-    with st.expander(t("complaint_import.title"), icon=":material/upload_file:"):
+    with st.expander(
+        t("complaint_import.title"), expanded=SLOT.opened(), icon=":material/upload_file:"
+    ):
         st.caption(t("complaint_import.help"))
         upload = SLOT.uploader()
         if upload is not None:

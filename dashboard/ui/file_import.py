@@ -67,6 +67,12 @@ class ImportSlot:
     def result(self) -> Any:
         return st.session_state.get(self.key("result"))
 
+    def opened(self) -> bool:
+        """Whether the section's expander starts open: with a file in it or an outcome to
+        show. A stored import changes what the page lists above the section, so Streamlit
+        draws the expander anew, closed by default, with the success message hidden inside."""
+        return self.result() is not None or self.upload() is not None
+
 
 def permitted(action: str) -> SessionUser | None:
     """The logged-in user if their role has ``action`` (the page's check; the domain's is the

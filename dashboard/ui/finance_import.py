@@ -102,7 +102,9 @@ def import_section(kind: str) -> None:
     if user is None:
         return
     slot = _slot(kind)
-    with st.expander(t(f"finimport.title_{kind}"), icon=":material/upload_file:"):
+    with st.expander(
+        t(f"finimport.title_{kind}"), expanded=slot.opened(), icon=":material/upload_file:"
+    ):
         st.caption(t(f"finimport.help_{kind}"))
         upload = slot.uploader()
         if upload is not None:

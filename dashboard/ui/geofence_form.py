@@ -228,10 +228,11 @@ def geofence_section(user: SessionUser, person: dict, tiles: str | None = None) 
             kind, message = notice
             (st.success if kind == "success" else st.error)(message)  # escaped when made
         with st.form(_key(rid, "form"), border=False):
+            # No min/max on the widget: Streamlit raises on a stored value outside them (a
+            # radius from an older roster import), and set_geofence refuses an out-of-range
+            # one with the range, translated, like its other refusals.
             st.number_input(
                 t("geofence.field.safe_zone_m"),
-                min_value=50,
-                max_value=5_000,
                 step=50,
                 value=settings["safe_zone_m"],
                 key=_key(rid, "radius"),

@@ -64,7 +64,7 @@ def import_section() -> None:
     user = permitted(ACTION)
     if user is None:
         return
-    with st.expander(t("partimport.title"), icon=":material/upload_file:"):
+    with st.expander(t("partimport.title"), expanded=SLOT.opened(), icon=":material/upload_file:"):
         st.caption(t("partimport.help"))
         cols = st.columns(2)
         for col, (name, path) in zip(cols, SAMPLES.items(), strict=True):

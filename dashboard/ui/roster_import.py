@@ -60,6 +60,16 @@ def _counts(report: RosterReport) -> str:
     )
 
 
+def _no_zone(report: RosterReport) -> None:
+    """Wanderers the file leaves without a zone: stored all the same, but watched by nothing."""
+    if report.no_zone:
+        refs = ", ".join(report.no_zone[:5]) + (", …" if len(report.no_zone) > 5 else "")
+        st.warning(
+            t("roster.no_zone", n=format_number(len(report.no_zone)), refs=md_escape(refs)),
+            icon=":material/fence:",
+        )
+
+
 def _result(kind: str) -> None:
     report: RosterReport | None = _slot(kind).result()
     if report is None:
@@ -71,6 +81,7 @@ def _result(kind: str) -> None:
             t("roster.stored", filename=md_escape(report.filename), counts=_counts(report)),
             icon=":material/check_circle:",
         )
+        _no_zone(report)
     else:
         st.info(t("roster.nothing_to_change", filename=md_escape(report.filename)))
 
@@ -80,7 +91,9 @@ def import_section(kind: str) -> None:
     if permitted(ACTION) is None:
         return
     slot = _slot(kind)
-    with st.expander(t(f"roster.title_{kind}"), icon=":material/upload_file:"):
+    with st.expander(
+        t(f"roster.title_{kind}"), expanded=slot.opened(), icon=":material/upload_file:"
+    ):
         st.caption(t(f"roster.help_{kind}"))
         st.download_button(
             t("roster.template"),
@@ -101,6 +114,7 @@ def import_section(kind: str) -> None:
                 st.info(t("roster.nothing_to_change", filename=md_escape(report.filename)))
             else:
                 st.markdown(t("roster.preview", counts=_counts(report)))
+                _no_zone(report)
                 changed_table(report)
                 st.button(
                     t("roster.confirm"),

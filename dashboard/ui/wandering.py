@@ -264,10 +264,13 @@ def no_zone_lines(df: pd.DataFrame, lang: str) -> list[str]:
             if isinstance(ref, str) and ref
             else "–"
         )
+        # "마지막 수신 3분 전", but a detector never heard from is just "수신 기록 없음".
+        seen = row["age_text"]
+        if pd.notna(row["last_seen_at"]):
+            seen = f"{t('col.last_seen')} {seen}"
         lines.append(
             f"- {who} · {md_escape(row['recipient_masked'])} · {md_escape(row['dong'])} · "
-            f"{md_escape(t('col.last_seen'))} {md_escape(row['age_text'])} · "
-            f"{md_escape(row['device_uid'])}"
+            f"{md_escape(seen)} · {md_escape(row['device_uid'])}"
         )
     return lines
 

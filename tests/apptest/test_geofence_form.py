@@ -172,3 +172,33 @@ def test_a_refusal_quotes_what_was_typed_without_rendering_it(db: Engine) -> Non
     assert errors, "the polygon was not refused"
     assert not [e for e in errors if "](http://example.com/x)" in e or "**굵게**" in e]
     assert any(r"\*\*굵게\*\*" in e for e in errors), errors
+
+
+@pytest.mark.parametrize("radius", [10, 20_000])
+def test_a_stored_radius_outside_the_forms_range_still_opens_the_panel(
+    db: Engine, radius: int
+) -> None:
+    """A roster once accepted 안심반경 1–50,000 m while this form's widget took 50–5,000: the
+    person panel of a wanderer imported with 20,000 (or 10) crashed with Streamlit's
+    StreamlitValueAboveMaxError. The stored value is shown as it is; saving an out-of-range
+    radius is refused by the domain with the range, as any other refusal."""
+    from sqlalchemy import update
+
+    rid, ref, _lat, _lon = _wanderer(db)
+    with db.begin() as conn:
+        before = conn.scalar(select(CareRecipient.safe_zone_m).where(CareRecipient.id == rid))
+        conn.execute(
+            update(CareRecipient).where(CareRecipient.id == rid).values(safe_zone_m=radius)
+        )
+    try:
+        at = _person("lead", ref)
+        widget = next(w for w in at.number_input if w.key == f"geofence_{rid}_radius")
+        assert widget.value == radius
+        at = _save(at, rid)
+        refusal = translate("enrollment_error.out_of_range", low=50, high=5000, value=radius)
+        assert refusal in "\n".join(texts(at))
+    finally:
+        with db.begin() as conn:
+            conn.execute(
+                update(CareRecipient).where(CareRecipient.id == rid).values(safe_zone_m=before)
+            )

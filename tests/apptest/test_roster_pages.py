@@ -319,7 +319,7 @@ def test_roster_cell_errors_read_in_the_page_language(roster_db: Engine, lang: s
     reasons = _table_column(
         at, translate("importing.reason", lang), translate("importing.reason", lang)
     )
-    assert translate("import_error.outside_korea", lang, low=124.0, high=132.0) in reasons
+    assert translate("import_error.outside_korea", lang, low=124.5, high=132.0) in reasons
     assert translate("import_error.no_such_date", lang, value="2030-13-45") in reasons
     if lang == "ko":
         assert not any("must be" in r or "not a date" in r for r in reasons), reasons
@@ -336,3 +336,28 @@ def test_roster_database_checks_read_in_korean(roster_db: Engine) -> None:
     assert translate("import_error.unknown_dong", "ko", code="1111099999") in reasons
     assert any(r.startswith("알 수 없는 사업 no_such_program") for r in reasons), reasons
     assert not any("unknown" in r for r in reasons), reasons
+
+
+def test_import_preview_warns_about_wanderers_without_a_home(roster_db: Engine) -> None:
+    rows = [person(7, program="goyang_wandering", dong_code="4128555100", home_lat="",
+                   home_lon="")]  # fmt: skip
+    at = _open("people")
+    at.file_uploader[0].set_value(("wanderers.csv", roster_csv(PEOPLE, rows), "text/csv")).run()
+    assert not at.exception
+    warning = translate("roster.no_zone", n="1", refs="P\\-0007")
+    assert warning in [w.value for w in at.warning]
+
+
+def test_the_section_stays_open_to_show_what_was_stored(roster_db: Engine) -> None:
+    """A city's first import fills the list above the section: the page's elements shifted, the
+    expander was drawn anew, closed, and hid the success message (and any note) inside it."""
+    at = _open("devices")
+    title = translate("roster.title_devices")
+    assert not next(e for e in at.expander if e.label == title).proto.expanded
+    rows = [device(8, device_id="SEOUL-PLUG-8", vendor="plugco", external_ref="P-0001")]
+    at.file_uploader[0].set_value(("more.csv", roster_csv(DEVICES, rows), "text/csv")).run()
+    at.button(key="roster_devices_confirm").click().run()
+    assert not at.exception
+    section = next(e for e in at.expander if e.label == title)
+    assert section.proto.expanded
+    assert any("more\\.csv" in s.value for s in section.success)

@@ -98,3 +98,27 @@ def test_disable_enable_unlock_passwd(engine, monkeypatch, capsys) -> None:
     assert _login(engine, "kim", "another long passphrase") is AuthStatus.OK
     assert cli.main(["users", "disable", "nobody"]) == 2
     assert "no user 'nobody'" in capsys.readouterr().err
+
+
+def test_add_without_a_terminal_or_stdin_says_how(engine, monkeypatch, capsys) -> None:
+    """Run from a script with nothing to read (no terminal, no --password-stdin), getpass hit
+    end of input and the command died with an EOFError traceback."""
+
+    def no_input(prompt=""):
+        raise EOFError
+
+    monkeypatch.setattr("getpass.getpass", no_input)
+    assert cli.main(["users", "add", "lee", "--role", "lead"]) == 2
+    assert "--password-stdin" in capsys.readouterr().err
+
+
+def test_users_on_a_database_without_tables_names_db_upgrade(tmp_path, monkeypatch, capsys):
+    """It said `init`, which a server database refuses (only `db upgrade` migrates one)."""
+    monkeypatch.setenv("ANBU_DATABASE_URL", f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    get_settings.cache_clear()
+    try:
+        _stdin(monkeypatch, "correct horse battery\n")
+        assert cli.main(["users", "add", "kim", "--role", "admin", "--password-stdin"]) == 2
+        assert "python -m dashboard db upgrade" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()

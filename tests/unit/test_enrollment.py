@@ -694,3 +694,28 @@ def test_a_replacement_id_with_a_nul_is_refused_before_any_lookup(db):
         replace_device(conn, LEAD, T0, did, device_uid="X-2\x00")
     assert (refused.value.field, refused.value.key) == ("device_uid", "uid_characters")
     assert row(db, Device, did).status == "active" and audits(db, "device_replace") == []
+
+
+def test_retiring_a_device_closes_its_open_tickets(db):
+    """A silent device taken out of service on 기기 관리 (운영 중지 → 회수) kept its 신호 끊김
+    ticket open in the operators' queue for good: the rules no longer look at a retired device,
+    so nothing would ever close it. Retiring closes it as a replacement does; a device in repair
+    keeps its ticket (the fault being repaired), and the person's alerts stay open."""
+    ticket = add_alert(
+        db, kind="device_fault", rule="device_silent", stage="attention", **SEOUL_PLUGS
+    )
+    did = row(db, Alert, ticket).device_id
+    with db.begin() as conn:
+        set_device_status(conn, LEAD, T0, did, "in_repair")
+    assert row(db, Alert, ticket).status == "open"
+    with db.begin() as conn:
+        set_device_status(conn, LEAD, T0, did, "retired")
+    a = row(db, Alert, ticket)
+    assert (a.status, a.outcome, a.closed_by, a.note) == (
+        "closed",
+        "device_fault",
+        "lead1",
+        "기기 회수",
+    )
+    [entry] = audits(db, "device_status")[-1:]
+    assert entry.detail["closed_alerts"] == [ticket]

@@ -106,6 +106,20 @@ def test_people_from_an_excel_workbook_with_date_and_number_cells(city):
     assert again.ok and (len(again.new), len(again.changed), again.unchanged) == (0, 0, 1)
 
 
+def test_a_csv_saved_from_excel_keeps_phones_that_lost_their_leading_zero(city):
+    """Excel reads 010-… typed as 01012340001 as a number and saves the CSV as 1012340001 (a
+    Seoul 02-… as 2…): the docs accept that Excel number, but from a CSV it is text and the
+    whole roster was refused, one error per phone."""
+    report = _people(city, [person(1, phone="1012340001", guardian_phone="21234567")])
+    assert report.ok and report.stored, report.summary()
+    stored = _person_row(city, "P-0001")
+    assert (stored.pii_phone, stored.pii_guardian_phone) == ("010-1234-0001", "02-123-4567")
+    # Digits that are no number without their zero stay refused (a 1588 line, a short one).
+    for bad in ("15881234", "10123"):
+        refused = _people(city, [person(2, phone=bad)])
+        assert [e.key for e in refused.errors] == ["bad_phone"], bad
+
+
 BAD_PEOPLE = [
     ("dong_code", "1111099999", "unknown dong 1111099999"),
     ("dong_code", "1111000000", "is a district, not a dong"),
@@ -120,8 +134,12 @@ BAD_PEOPLE = [
     ("birth_year", "abc", "must be a number"),
     ("sex", "X", "must be M or F"),
     ("no_change_hours", "12", "between 24 and 50"),
-    ("safe_zone_m", "0", "between 1 and 50,000"),
+    ("safe_zone_m", "0", "between 50 and 5,000"),
+    ("safe_zone_m", "20000", "between 50 and 5,000"),
+    ("safe_zone_m", "10", "between 50 and 5,000"),
     ("home_lat", "40.1", "inside Korea"),
+    ("home_lat", "38.9", "inside Korea"),
+    ("home_lon", "124.2", "inside Korea"),
     ("home_lon", "", "give both latitude and longitude"),
     ("enrolled_on", "2025-03-02", "is in the future"),
     ("enrolled_on", "02/01/2025", "write it as YYYY-MM-DD"),
@@ -530,3 +548,179 @@ def test_re_importing_a_device_retired_in_the_app_says_it_is_on_the_shelf(people
     ]
     assert "out of service and with nobody" in report.summary()
     assert "fixed site" not in report.summary()
+
+
+def _alert(conn, key, *, kind, region_id, recipient_id, device_id, status="open"):
+    from dashboard.db.schema import Alert
+
+    program_id = conn.scalar(select(Device.program_id).where(Device.id == device_id))
+    return conn.execute(
+        Alert.__table__.insert()
+        .values(
+            dedup_key=key,
+            kind=kind,
+            rule="robot_sos" if kind == "person" else "device_silent",
+            stage="severe" if kind == "person" else "attention",
+            status=status,
+            program_id=program_id,
+            region_id=region_id,
+            recipient_id=recipient_id,
+            device_id=device_id,
+            opened_at=NOW,
+            updated_at=NOW,
+            closed_at=NOW if status == "closed" else None,
+            version=1,
+        )
+        .returning(Alert.id)
+    ).scalar_one()
+
+
+def test_a_moved_persons_open_alerts_follow_them_to_the_new_district(people):
+    """A roster moving someone (종로구 → 고양시) moved their devices but left their open alerts
+    in the old dong: the new district's operators, now responsible, could not find a 심각 SOS
+    in their queue, and the old district's listed it but were refused every action (the actions
+    check the person's own dong). Open alerts and the open tickets of the devices that moved go
+    along; closed alerts stay where they happened, and another person's stay put."""
+    from queries.alerts import open_alerts
+
+    ilsan = "4128555100"
+    assert _devices(people, [device(1), device(2)]).stored
+    sajik = _region_id(people, SAJIK)
+    one, two = _device_row(people, "PLUG-0001"), _device_row(people, "PLUG-0002")
+    pid = _person_row(people, "P-0001").id
+    with people.begin() as conn:
+        sos = _alert(conn, "a", kind="person", region_id=sajik, recipient_id=pid, device_id=one.id)
+        ticket = _alert(
+            conn, "b", kind="device_fault", region_id=sajik, recipient_id=None, device_id=one.id
+        )
+        old = _alert(
+            conn,
+            "c",
+            kind="person",
+            region_id=sajik,
+            recipient_id=pid,
+            device_id=one.id,
+            status="closed",
+        )
+        other = _alert(
+            conn,
+            "d",
+            kind="person",
+            region_id=sajik,
+            recipient_id=_person_row(people, "P-0002").id,
+            device_id=two.id,
+        )
+    assert _people(people, [person(1, dong_code=ilsan)]).stored
+    with people.connect() as conn:
+        goyang = open_alerts(conn, NOW, areas=("4128000000",))
+        jongno = open_alerts(conn, NOW, areas=("1111000000",))
+        from dashboard.db.schema import Alert
+
+        regions = dict(conn.execute(select(Alert.id, Alert.region_id)).all())
+    assert sorted(goyang["id"]) == sorted([sos, ticket])
+    assert list(jongno["id"]) == [other]
+    assert regions[old] == sajik and regions[other] == sajik
+
+
+def test_the_rosters_zone_and_home_bounds_are_the_person_pages():
+    """The import stored what the person page then refused (and its zone form crashed on)."""
+    from dashboard.enrollment import people as domain
+    from dashboard.registry import columns
+
+    assert columns.SAFE_ZONE_M == domain.SAFE_ZONE_M
+    assert (columns.HOME_LAT, columns.HOME_LON) == (domain.KOREA_LAT, domain.KOREA_LON)
+
+
+def _kept_by_hand(rows: list[list[object]]) -> bytes:
+    """A people roster as a city keeps it in Excel: a title merged across the top, a date line,
+    names with spaces and notes, and 보호자 merged over 성명 | 연락처 (a two-row header)."""
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["2025년 종로구 돌봄 대상자 명단"])
+    sheet.merge_cells("A1:K1")
+    sheet.append(["(기준일: 2025-02-28)"])
+    sheet.append(
+        [
+            "대상자 번호",
+            "성 명",
+            "출생 연도",
+            "성별",
+            "연락처(휴대폰)",
+            "주소",
+            "행정동 코드",
+            "보호자",
+            None,
+            "사업",
+            "등록일",
+        ]
+    )
+    sheet.append([None] * 7 + ["성명", "연락처", None, None])
+    for column in "ABCDEFGJK":
+        sheet.merge_cells(f"{column}3:{column}4")
+    sheet.merge_cells("H3:I3")
+    for row in rows:
+        sheet.append(row)
+    sheet.append([None] * 11)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_a_roster_kept_by_hand_with_a_title_and_a_merged_two_row_header(city):
+    """The first file a city brings was refused whole: the title was taken for the header
+    ("unknown column 2025년 …", every required column missing) and "대상자 번호" with a space
+    was no known column. The header is found below the title, the group 보호자 joins the names
+    under it, and errors keep the spreadsheet's row numbers."""
+    row = [
+        "P-0001",
+        "시험1",
+        1944,
+        "여",
+        "010-1234-0001",
+        "서울 종로구",
+        SAJIK,
+        "보호자1",
+        "010 5555 0001",
+        "seoul_smart_plug",
+        "2025-01-02",
+    ]
+    data = _kept_by_hand([row, ["P-0002", *row[1:4], "1588-1234", *row[5:]]])
+    refused = import_people(city, data, "명단.xlsx", LEAD, NOW)
+    found = [(e.row, e.column, e.key) for e in refused.errors]
+    assert found == [(6, "연락처(휴대폰)", "bad_phone")]
+    report = import_people(city, _kept_by_hand([row]), "명단.xlsx", LEAD, NOW)
+    assert report.ok and report.stored, report.summary()
+    stored = _person_row(city, "P-0001")
+    assert (stored.pii_guardian_name, stored.pii_guardian_phone) == ("보호자1", "010-5555-0001")
+    assert stored.pii_phone == "010-1234-0001"
+    # A header the file does not have is still refused on row 1, naming what is missing.
+    bad = import_people(city, "명단\r\n성명,연락처\r\n시험,010\r\n".encode(), "p.csv", LEAD, NOW)
+    found = [(e.row, e.column, e.key) for e in bad.errors]
+    assert (1, "대상자번호", "column_missing_named") in found
+
+
+def test_wanderers_left_without_a_home_are_named_in_the_preview(city):
+    """A city's first roster of wandering-detector wearers without 위도/경도 was stored without
+    a word, and every one of them was watched by nothing (no home, no zone: the rules decide
+    nothing). The file is still valid; the preview and the outcome say who and why."""
+    wanderer = {"program": "goyang_wandering", "dong_code": "4128555100"}
+    rows = [
+        person(1, **wanderer, home_lat="", home_lon=""),
+        person(2, **wanderer),  # with a home: watched
+        person(3, home_lat="", home_lon=""),  # a smart plug needs no home
+    ]
+    report = _people(city, rows)
+    assert report.stored and report.no_zone == ["P-0001"]
+    assert "note: 1 wandering-detector wearer(s) without a home position (P-0001)" in (
+        report.summary()
+    )
+    detector = {"type": "wandering_detector", "program": "goyang_wandering"}
+    devices = _devices(city, [device(1, **detector, device_id="WALK-1"), device(2, **detector)])
+    assert devices.stored and devices.no_zone == ["WALK-1"]
+    # Once the home is in the roster, nothing to say.
+    again = _people(city, [person(1, **wanderer)])
+    assert again.stored and again.no_zone == []
