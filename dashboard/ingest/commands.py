@@ -25,8 +25,8 @@ def _require_schema(engine) -> bool:
 
     if not inspect(engine).has_table("device_events"):
         print(
-            "error: the database has no tables yet; run `python -m dashboard init` "
-            "(or `python -m dashboard db upgrade`) first",
+            "error: the database has no tables yet; run `python -m dashboard db upgrade` "
+            "(or `python -m dashboard init` on the embedded file) first",
             file=sys.stderr,
         )
         return False
