@@ -17,6 +17,7 @@ from sqlalchemy.sql import ColumnElement
 from dashboard.auth.regions import area_prefix
 from dashboard.db.schema import (
     Alert,
+    AuditLog,
     CareRecipient,
     Device,
     DeviceEvent,
@@ -224,6 +225,34 @@ def alert_version(conn: Connection, alert_id: int) -> int | None:
     """The alert's current version (None: no such alert), read by primary key: the queue's
     timer compares it with the version of the detail on screen."""
     return conn.execute(select(Alert.version).where(Alert.id == alert_id)).scalar_one_or_none()
+
+
+TRAIL_LIMIT = 200  # an alert gets a handful of entries; a cap keeps a looping rule harmless
+
+
+def alert_trail(conn: Connection, alert_id: int) -> pd.DataFrame:
+    """The alert's audit entries, newest first: ``at``, ``actor``, ``action`` (without the
+    ``alert_`` prefix; a close by ``system`` is ``auto_close``) and ``note`` (the operator's free
+    text, missing when the entry has none). The notes may hold personal data: the page decides
+    whether to show them, this only reads."""
+    log = AuditLog.__table__
+    rows = conn.execute(
+        select(log.c.at, log.c.actor, log.c.action, log.c.detail)
+        .where(log.c.entity_type == "alert", log.c.entity_id == str(alert_id))
+        .order_by(log.c.id.desc())
+        .limit(TRAIL_LIMIT)
+    ).all()
+    out = []
+    for r in rows:
+        name = r.action.removeprefix("alert_")
+        if r.actor == "system" and name == "close":
+            name = "auto_close"
+        note = (r.detail or {}).get("note") if isinstance(r.detail, dict) else None
+        note = note if isinstance(note, str) and note.strip() else None
+        out.append({"at": r.at, "actor": r.actor, "action": name, "note": note})
+    df = pd.DataFrame(out, columns=["at", "actor", "action", "note"])
+    df["at"] = pd.to_datetime(df["at"], utc=True)
+    return df
 
 
 def _subject(recipient_id: int | None, device_id: int | None) -> ColumnElement:

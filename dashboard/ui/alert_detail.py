@@ -49,6 +49,7 @@ from dashboard.ui.theme import chip
 from queries.alerts import (
     READING_TYPES,
     PersonPlug,
+    alert_trail,
     device_readings,
     dispatches_for,
     earlier_alerts,
@@ -346,6 +347,61 @@ def _history(alert: dict) -> None:
     )
 
 
+# --- the alert's trail: who did what, with the notes -------------------------------------------
+
+
+def note_access(user: SessionUser, alert: dict, card: RecipientCard | None) -> str | None:
+    """Whether the trail shows the staff notes: ``shown``, ``hidden`` (that a note exists, not
+    its text) or None (not even that: a role that may never reveal). A note is free text that
+    may name or describe the person, so it follows the card: shown once this alert's person was
+    revealed (the audited reveal). A device ticket has no person to reveal: its notes show to
+    whoever could reveal in its district."""
+    if card is None:
+        refused = check_reveal(user, alert.get("region_code"))
+        return "shown" if refused is None else None if refused == "role" else "hidden"
+    refused = check_reveal(user, card.region_code, ended=card.ended)
+    if refused == "role":
+        return None
+    if refused is None and not card.pseudonymized and revealed_for(int(alert["id"]), card.id):
+        return "shown"
+    return "hidden"
+
+
+def _action_label(action: str, lang: str) -> str:
+    return md_escape(translate_or(f"act.{action}", action, lang))
+
+
+def _trail(alert: dict, access: str | None) -> None:
+    lang = current_lang()
+    df = fresh(alert_trail, int(alert["id"]))
+    if df.empty:
+        st.caption(t("history.none"))
+        return
+    has_note = df["note"].notna()
+    marker = {"shown": "↓", "hidden": t("detail.note_hidden")}.get(access or "", "")
+    shown = df.assign(
+        at=[format_datetime(x, lang) for x in df["at"]],
+        action=[translate_or(f"act.{a}", a, lang) for a in df["action"]],
+        note=[marker if n else "–" for n in has_note],
+    )
+    columns = {"at": "detail.trail_at", "actor": "detail.trail_by", "action": "history.kind"}
+    if access is not None:  # a role that may not reveal learns not even that notes exist
+        columns["note"] = "detail.trail_note"
+    table(shown, columns)
+    if access == "hidden" and has_note.any():
+        st.caption(t("detail.notes_after_reveal"))
+    if access != "shown":
+        return
+    for row in df[has_note].itertuples(index=False):
+        with st.container(border=True):
+            st.caption(
+                f"{format_datetime(row.at, lang)} · {md_escape(row.actor)} · "
+                f"{_action_label(row.action, lang)}"
+            )
+            # Free text as text: no markdown or HTML parsing at all, line breaks kept.
+            st.text(row.note, width="stretch")
+
+
 def _delivery(alert: dict) -> None:
     lang = current_lang()
     now = clock.now()
@@ -434,15 +490,17 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
             render_strip(alert, now, plug)
     from dashboard.ui.alert_trail import render_search, with_search_tab
 
-    names = [t("readings.title"), t("history.title"), t("delivery.title")]
+    names = [t("readings.title"), t("detail.trail_title"), t("history.title"), t("delivery.title")]
     search = with_search_tab(alert)
     tabs = st.tabs(([t("trail.title")] if search else []) + names)
     if search:  # a wandering alert: where the person went and who is near, first
         with tabs[0]:
             render_search(user, alert, now)
-    readings, history, delivery = tabs[-3:]
+    readings, trail, history, delivery = tabs[-4:]
     with readings:
         _readings(alert, now, plug)
+    with trail:
+        _trail(alert, note_access(user, alert, card))
     with history:
         _history(alert)
     with delivery:

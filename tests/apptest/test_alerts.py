@@ -661,12 +661,6 @@ def test_the_page_remembers_the_version_it_drew(demo_db) -> None:
     assert not at.info or all("다시 불러왔습니다" not in i.value for i in at.info)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect: the note written when closing (required for hospitalized, deceased, no "
-    "contact) and a 119 dialog's note are stored but shown nowhere in the app, so the next "
-    "shift cannot read what happened; whether they show only after the reveal is to decide",
-)
 def test_a_closed_alerts_note_can_be_read_on_its_page(demo_db) -> None:
     alert_id, _, _ = new_alert(demo_db)
     kim = SessionUser("kim", "kim", "lead")
@@ -681,6 +675,40 @@ def test_a_closed_alerts_note_can_be_read_on_its_page(demo_db) -> None:
     shown = _shown(at)
     assert note in shown
     assert "호흡 곤란 호소, 119 직접 신고" in shown
+    # Each note as plain text (no markdown), under who wrote it, when and on which action.
+    assert [e.value for e in at.text] == [note, "호흡 곤란 호소, 119 직접 신고"]
+    assert any("kim" in c and "종결" in c for c in (e.value for e in at.caption))
+
+
+def test_an_action_note_shows_only_after_the_reveal_and_as_text(demo_db) -> None:
+    """A note may name or describe the person: before this alert's audited reveal the trail says
+    a note exists, not what it says; a role that may not reveal (the council) never gets the
+    page; a note that looks like markdown or HTML is shown as the characters typed."""
+    alert_id, person, _ = new_alert(demo_db)
+    kim = SessionUser("kim", "kim", "lead")
+    note = "**현관문** [비밀번호](http://x) <b>010-1234-5678</b>"
+    perform(demo_db, "close", alert_id, principal=kim, seen_version=1, now=datetime.now(UTC),
+            confirmed=True, outcome="no_contact", note=note)  # fmt: skip
+    at = open_page("alerts", role="lead", alert=str(alert_id))
+    shown = _shown(at)
+    assert "010-1234-5678" not in shown and "현관문" not in shown
+    assert translate("detail.note_hidden") in shown
+    assert translate("detail.notes_after_reveal") in shown
+    assert not at.text
+    _button(at, "alerts_reveal").click().run()
+    assert [e.value for e in at.text] == [note]
+    _button(at, "alerts_hide").click().run()
+    assert "010-1234-5678" not in _shown(at)
+    # The council cannot open the page (test_council_cannot_open_alerts); were the detail ever
+    # drawn for a role that may not reveal, it would not even say that a note exists.
+    from dashboard.ui.alert_detail import note_access
+    from queries.recipients import recipient_card
+
+    with demo_db.connect() as conn:
+        card = recipient_card(conn, person)
+    council = SessionUser("c", "c", "council")
+    assert note_access(council, {"id": alert_id}, card) is None
+    assert note_access(council, {"id": alert_id, "region_code": card.region_code}, None) is None
 
 
 # --- filters kept in the URL -------------------------------------------------------------------

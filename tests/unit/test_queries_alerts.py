@@ -168,3 +168,32 @@ def test_masking_helpers():
     assert recipients.mask_phone(None) == "–"
     assert recipients.mask_address("서울특별시 노원구 상계로 1") == "서울특별시 노원구 ***"
     assert recipients.mask_address("어딘가") == "***"
+
+
+def test_alert_trail_lists_the_alerts_entries_with_their_notes(city):
+    """Newest first, the ``alert_`` prefix dropped, a close by the rules named auto_close, a
+    blank note read as none, another alert's entries left out."""
+    engine, _ = city
+    with engine.begin() as conn:
+        alert_id, other = conn.execute(select(Alert.id).order_by(Alert.id).limit(2)).scalars()
+        entry = {"entity_type": "alert", "entity_id": str(alert_id)}
+        conn.execute(
+            insert(AuditLog),
+            [
+                {**entry, "at": NOW - timedelta(minutes=30), "actor": "system",
+                 "action": "alert_open", "detail": {"rule": "r"}},
+                {**entry, "at": NOW - timedelta(minutes=20), "actor": "kim",
+                 "action": "alert_emergency_119", "detail": {"note": "호흡 곤란\n119 신고"}},
+                {**entry, "at": NOW - timedelta(minutes=10), "actor": "lee",
+                 "action": "alert_acknowledge", "detail": {"note": "  "}},
+                {**entry, "at": NOW, "actor": "system", "action": "alert_close", "detail": None},
+                {"entity_type": "alert", "entity_id": str(other), "at": NOW, "actor": "kim",
+                 "action": "alert_close", "detail": {"note": "다른 경보"}},
+            ],
+        )  # fmt: skip
+        df = alerts.alert_trail(conn, alert_id)
+    assert df["action"].tolist()[:4] == ["auto_close", "acknowledge", "emergency_119", "open"]
+    assert df["actor"].tolist()[:4] == ["system", "lee", "kim", "system"]
+    assert df["note"].fillna("-").tolist()[:4] == ["-", "-", "호흡 곤란\n119 신고", "-"]
+    assert "다른 경보" not in df["note"].tolist()
+    assert str(df["at"].dt.tz) == "UTC"
