@@ -412,26 +412,20 @@ def render(doc: dict) -> str:
                     f"{_fmt(r['stops_by_residual'][k]['sensitivity_24h'], '%')}"
                 ),
             )
-        for band in ONSET_BANDS:
+        groups = [("stops_by_onset", band, f"stop at {band} h", "6h") for band in ONSET_BANDS] + [
+            ("stops_by_source", source, f"stops on {source}", "24h")
+            for source in res["model"]["stops_by_source"]
+        ]
+        for key, group, label, within in groups:
 
-            def by_onset(r: dict, band: str = band) -> str:
-                got = r["stops_by_onset"][band]
+            def n_median_within(r: dict, key: str = key, group: str = group, w: str = within):
+                got = r[key][group]
                 return (
                     f"{got['n']} {_fmt(got['median_first_alert_h'])} "
-                    f"{_fmt(got['sensitivity_6h'], '%')}"
+                    f"{_fmt(got[f'sensitivity_{w}'], '%')}"
                 )
 
-            row(f"  stop at {band} h: n / median / within 6 h", by_onset)
-        for source in res["model"]["stops_by_source"]:
-
-            def by_source(r: dict, source: str = source) -> str:
-                got = r["stops_by_source"][source]
-                return (
-                    f"{got['n']} {_fmt(got['median_first_alert_h'])} "
-                    f"{_fmt(got['sensitivity_24h'], '%')}"
-                )
-
-            row(f"  stops on {source}: n / median / within 24 h", by_source)
+            row(f"  {label}: n / median / within {within[:-1]} h", n_median_within)
         row(
             "false alarms / household / 50 days",
             lambda r: r["false_alarms"]["per_household_per_50_days"],
