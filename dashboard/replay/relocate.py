@@ -56,7 +56,7 @@ def relocated(recording: Recording, zone: tzinfo) -> Recording:
         return recording
     # (a file of nothing but the repeated hour keeps it: there is nothing to interleave with)
     kept = [r for r in recording.readings if not r.ts.astimezone(zone).fold] or recording.readings
-    readings = sorted((_moved(r, zone) for r in kept), key=lambda r: (r.ts, r.event.index))
+    readings = sorted(_moved(r, zone) for r in kept)  # by (ts, index): ``inputs.Reading``
     earliest: dict[str, datetime] = {}
     for reading in readings:
         earliest.setdefault(reading.device_uid, reading.ts)
@@ -66,7 +66,6 @@ def relocated(recording: Recording, zone: tzinfo) -> Recording:
 
 
 def _moved(reading: Reading, zone: tzinfo) -> Reading:
-    ts = on_local_clock(reading.ts, zone)
-    # ingest is sent the moved time with its offset: the vendor's zone no longer applies
-    raw = reading.raw | {"ts": ts.isoformat()}
-    return Reading(raw, replace(reading.event, ts=ts, naive_ts=False))
+    # ingest is sent the moved time with its offset (``text`` None): the vendor's zone no longer
+    # applies. The rest is the reading's own (a new tuple of the same values, no copy of them).
+    return reading._replace(ts=on_local_clock(reading.ts, zone), text=None, naive=False)

@@ -116,7 +116,7 @@ def _run_fast(
         types: dict[int, frozenset[str]] = {}
         for device_id, batch in arrived.items():
             mirrors[device_id].receive(batch, margins)
-            types[device_id] = frozenset(r.event.type for r in batch)
+            types[device_id] = frozenset(r.type for r in batch)
         # The devices the product evaluates now: all at a tick, else those that reported.
         judged = every if moment.tick else [mirrors[i] for i in arrived]
         touched = [
@@ -130,7 +130,7 @@ def _run_fast(
             continue
         # A real tick (and the daily jobs) read every device: all held-back readings go first.
         flushed = every if moment.tick or moment.day else touched
-        batch = sorted((r for m in flushed for r in m.pending), key=lambda r: (r.ts, r.event.index))
+        batch = sorted(r for m in flushed for r in m.pending)  # by (ts, index): ``Reading``
         written = session.ingest(batch, now) if batch else 0
         if moment.tick and touched:
             written += session.tick(now)
