@@ -12,21 +12,16 @@ import csv
 import gzip
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from dashboard.ingest.core import EARLIEST_TS
-from dashboard.ingest.events import (
-    VALUE_FIELD,
-    Rejection,
-    ValidEvent,
-    number_from_text,
-    validate_event,
-)
+from dashboard.ingest.events import Rejection, number_from_text, validate_event
+from dashboard.replay.readings import Columns, Reading, Readings, event_id
 
 Kind = Literal["plug", "wandering"]
 
@@ -73,99 +68,6 @@ class InputError(ValueError):
         super().__init__("\n".join(lines))
 
 
-# The number fields of each event type a recording holds, in the validator's order (its
-# ``ValidEvent.fields``); a position's ``accuracy_m`` may be absent.
-NUMBER_FIELDS: dict[str, tuple[str, ...]] = {
-    "power": ("watts",),
-    "lux": ("lux",),
-    "position": ("lat", "lon", "accuracy_m"),
-}
-
-
-def event_id(row: int, kind: str) -> str:
-    """A reading's vendor event id: its spreadsheet row and type (``r12:power``)."""
-    return f"r{row}:{kind}"
-
-
-class Reading(NamedTuple):
-    """One vendor event from one input row, kept small: a year of 8-second readings is millions.
-
-    What ingest is sent (``raw``) and its validated form (``event``) are rebuilt from these
-    when asked for, equal to the dict the validator checked and to what it returned, key order
-    included (``tests/unit/test_replay_memory.py``). Held whole, they took ≈ 1.3 KB a reading
-    instead of ≈ 0.3 KB. A tuple whose first two fields are the time and the validator's
-    index (unique): sorting readings orders them by time, then as the file does, without a
-    key tuple per reading.
-    """
-
-    ts: datetime  # aware UTC
-    index: int  # the validator's index: the file's order of events
-    device_uid: str  # one string per device, shared by its readings
-    type: str  # a key of NUMBER_FIELDS
-    numbers: Any  # the type's fields' values: one float, or a position's (lat, lon[, acc.])
-    row: int  # the spreadsheet row (the event id's number)
-    text: str | None  # ts as the file wrote it; None: ts in ISO 8601 (a time moved, or read
-    # at its second occurrence)
-    naive: bool  # the file's ts had no offset (``ValidEvent.naive_ts``)
-
-    @classmethod
-    def of(cls, checked: ValidEvent, raw: dict[str, Any], row: int, uid: str) -> Reading:
-        """The reading of the validator's ``checked`` for ``raw`` (``uid``: its device id,
-        the one string every reading of the device shares)."""
-        names, values = NUMBER_FIELDS[checked.type], tuple(checked.fields.values())
-        if tuple(checked.fields) != names[: len(values)] or raw["event_id"] != event_id(
-            row, checked.type
-        ):  # never: the rows' events are built so (``_events``)
-            raise AssertionError(f"row {row}: {checked!r} cannot be kept as a Reading")
-        numbers = values[0] if len(names) == 1 else values
-        return cls(
-            checked.ts, checked.index, uid, checked.type, numbers, row, raw["ts"], checked.naive_ts
-        )
-
-    @property
-    def fields(self) -> dict[str, Any]:
-        names = NUMBER_FIELDS[self.type]
-        if len(names) == 1:
-            return {names[0]: self.numbers}
-        return dict(zip(names, self.numbers, strict=False))  # without an absent accuracy_m
-
-    @property
-    def event_uid(self) -> str:
-        return event_id(self.row, self.type)
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The vendor event ingest is sent, as the row's dict was built (``_events``)."""
-        ts = self.ts.isoformat() if self.text is None else self.text
-        raw = {
-            "device_id": self.device_uid,
-            "ts": ts,
-            "event_id": self.event_uid,
-            "type": self.type,
-        }
-        raw.update(self.fields)
-        return raw
-
-    @property
-    def event(self) -> ValidEvent:
-        """The validated event, as ``validate_event`` returned it for ``raw`` (``ts`` as moved)."""
-        fields = self.fields
-        value_field = VALUE_FIELD[self.type]
-        data = {k: v for k, v in fields.items() if k != value_field} or None
-        value = fields.get(value_field) if value_field else None
-        return ValidEvent(
-            self.index,
-            self.event_uid,
-            self.device_uid,
-            self.ts,
-            self.type,
-            value,
-            data,
-            fields,
-            self.naive,
-        )
-
-
 @dataclass(frozen=True)
 class Home:
     lat: float
@@ -178,7 +80,7 @@ class Recording:
     """A whole input, ready to replay: readings in time order and each device's first reading."""
 
     kind: Kind
-    readings: list[Reading]
+    readings: Readings  # held in columns; each a ``Reading`` when asked for
     first_seen: dict[str, datetime]  # device uid → its first reading, in order of appearance
     homes: dict[str, Home] = field(default_factory=dict)
     skipped: int = 0  # rows without any reading (every value missing: ``MISSING``)
@@ -219,7 +121,7 @@ def read_recording(
     problems = _Problems()
     name = str(path)
     required, optional = COLUMNS[kind]
-    readings: list[Reading] = []
+    columns = Columns()  # the readings, in the file's order
     first_seen: dict[str, datetime] = {}
     uids: dict[str, str] = {}  # every reading of a device shares one string
     skipped = 0
@@ -232,7 +134,7 @@ def read_recording(
             events, skipped = [_placeholder(kind, number, row)], skipped + 1
         second = False  # the second occurrence of a repeated hour's naive time, in file order
         for raw in events:
-            checked = validate_event(len(readings), raw, zone)
+            checked = validate_event(len(columns), raw, zone)
             if isinstance(checked, Rejection):
                 problems.add(name, number, _column(checked), _hint(checked, row))
                 break
@@ -252,9 +154,11 @@ def read_recording(
             if placeholder:
                 break
             uid = uids.setdefault(checked.device_uid, checked.device_uid)
-            readings.append(Reading.of(checked, raw, number, uid))
-            first_seen.setdefault(uid, checked.ts)
-    if not readings and not problems.items:
+            columns.append(Reading.of(checked, raw, number, uid))
+            # the earliest reading, not the first row, installs the device
+            if checked.ts < first_seen.setdefault(uid, checked.ts):
+                first_seen[uid] = checked.ts
+    if not len(columns) and not problems.items:
         gaps = f" ({skipped:,} row(s) with every value missing)" if skipped else ""
         problems.add(name, 0, None, f"no readings below the header{gaps}")
     homes: dict[str, Home] = {}
@@ -264,10 +168,7 @@ def read_recording(
         else:
             homes = _read_homes(str(homes_path), first_seen, problems)
     problems.raise_if_any()
-    readings.sort()  # by (ts, index): ``Reading``
-    for reading in readings:  # the earliest reading, not the first row, installs the device
-        if reading.ts < first_seen[reading.device_uid]:
-            first_seen[reading.device_uid] = reading.ts
+    readings = Readings.of(columns)
     warnings = _warnings(name, readings)
     if gap_rows:
         warnings.insert(0, _skipped_message(name, gap_rows, zone))
@@ -318,7 +219,7 @@ def _number_in(text: str, lo: float, hi: float) -> bool:
         return False
 
 
-def _warnings(path: str, readings: list[Reading]) -> list[str]:
+def _warnings(path: str, readings: Sequence[Reading]) -> list[str]:
     """Plugs whose every power reading over a day or more is below ``KWH_SUSPECT_W``."""
     spans: dict[str, list] = {}  # device → [first ts, last ts, highest watts]
     for reading in readings:

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from dashboard.ingest.state import Margins
 from dashboard.replay.fast import Limits, Mirror, refresh, reload
-from dashboard.replay.inputs import Reading, Recording
+from dashboard.replay.inputs import Recording
 from dashboard.replay.output import Recorder, Transition
+from dashboard.replay.readings import Reading
 from dashboard.replay.relocate import from_local_clock, relocated
 from dashboard.replay.session import Counts, Session
 from dashboard.replay.timeline import check_tick, moments
@@ -74,7 +75,7 @@ def _run_exact(
     """What a live installation does: each moment's readings ingested as they arrive, the
     worker's tick on its grid, its daily jobs at each Seoul midnight."""
     readings, count = recording.readings, 0
-    for moment in moments([r.ts for r in readings], tick):
+    for moment in moments(readings.times, tick):
         count += 1
         if moment.end > moment.start:
             session.ingest(readings[moment.start : moment.end], moment.at)
@@ -107,7 +108,7 @@ def _run_fast(
 
     device_of = [world.device_ids[r.device_uid] for r in readings]
     count = 0
-    for moment in moments([r.ts for r in readings], tick):
+    for moment in moments(readings.times, tick):
         count += 1
         now = moment.at
         arrived: dict[int, list[Reading]] = {}

@@ -1,9 +1,10 @@
 """A replay holds every reading of its input: kept small, and still what the product is sent.
 
-``inputs.Reading`` keeps a reading's values, not the vendor event dict and the validated event
-(≈ 1.3 KB a reading held, with the copy moved to the home's clock; a year of 8-second readings
-would not fit). The dict ingest is sent and the event the mirrors merge are rebuilt from it:
-they must be exactly what the reader built and the validator returned (docs/replay.md).
+The readings are held in columns (``replay.readings``), not as the vendor event dict and the
+validated event each (≈ 1.3 KB a reading with the copy moved to the home's clock; a year of
+8-second readings would not fit). The dict ingest is sent and the event the mirrors merge are
+rebuilt from them: they must be exactly what the reader built and the validator returned
+(docs/replay.md).
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from tests.replay_support import write_csv
 PARIS = ZoneInfo("Europe/Paris")
 LONDON = ZoneInfo("Europe/London")
 SEOUL = ZoneInfo("Asia/Seoul")
-# Bytes of Python objects per reading held, as tracemalloc counts them on 20,000 plug rows:
-# ≈ 320 read, ≈ 490 with the copy on the home's clock (2026-12-07); ≈ 810 and ≈ 1,290 when a
-# reading kept its event dict and validated event. The bounds leave room for another Python.
-READ_MAX_B = 500
-RELOCATED_MAX_B = 750
+# Bytes per reading held, as tracemalloc counts them on 20,000 plug rows (2026-12-07): ≈ 80
+# read, ≈ 105 with the copy on the home's clock, ≈ 145 at the peak of moving it; ≈ 810,
+# ≈ 1,290 and more when a reading kept its event dict and validated event, ≈ 320 and ≈ 490
+# as a tuple each. The bounds leave room for another Python or NumPy.
+READ_MAX_B = 200
+RELOCATED_MAX_B = 300
+PEAK_MAX_B = 400
 
 
 def _checked(monkeypatch) -> list[tuple[dict, object]]:
@@ -114,7 +117,6 @@ def test_a_repeated_hour_and_a_moved_reading_are_sent_with_their_offset(tmp_path
         assert moved.raw["ts"] == moved.ts.isoformat() and not moved.event.naive_ts
         original = next(r for r in recording.readings if r.index == moved.index)
         assert moved.raw | {"ts": None} == original.raw | {"ts": None}
-        assert moved.numbers is original.numbers  # the values are shared, not copied
 
 
 def _year_rows(n: int) -> list[tuple[str, str, float]]:
@@ -126,7 +128,7 @@ def _year_rows(n: int) -> list[tuple[str, str, float]]:
 
 
 def test_memory_per_reading_held_stays_small(tmp_path):
-    """Bytes of Python objects per reading of a 20,000-row file of 1-minute readings, read
+    """Bytes per reading of a 20,000-row file of 1-minute readings, read
     (``read_recording``) and then moved to the home's clock (``relocated``), both kept as a
     replay keeps them."""
     n = 20_000
@@ -140,9 +142,28 @@ def test_memory_per_reading_held_stays_small(tmp_path):
         read = tracemalloc.get_traced_memory()[0] - before
         local = relocated(recording, PARIS)
         gc.collect()
-        both = tracemalloc.get_traced_memory()[0] - before
+        both, peak = (m - before for m in tracemalloc.get_traced_memory())
     finally:
         tracemalloc.stop()
     assert len(recording.readings) == len(local.readings) == n
     assert read / n < READ_MAX_B, f"{read / n:.0f} B per reading read"
     assert both / n < RELOCATED_MAX_B, f"{both / n:.0f} B per reading with the moved copy"
+    assert peak / n < PEAK_MAX_B, f"{peak / n:.0f} B per reading at the peak"
+
+
+def test_the_columns_hand_out_the_readings_in_time_then_file_order(tmp_path):
+    rows = [("a", "2024-03-01T09:10", 5.0), ("b", "2024-03-01T09:00", 6.0)]
+    rows += [("a", "2024-03-01T09:00", 7.0), ("b", "2024-03-01T09:10", 8.0)]
+    src = write_csv(tmp_path / "p.csv", ("device_id", "ts", "watts"), rows)
+    readings = read_recording(src, "plug", SEOUL).readings
+    every = [readings[i] for i in range(len(readings))]
+    assert [(r.device_uid, r.numbers) for r in every] == [
+        ("b", 6.0),
+        ("a", 7.0),
+        ("a", 5.0),
+        ("b", 8.0),
+    ]
+    assert list(readings) == every == readings[:] and readings[-1] == every[-1]
+    assert readings[1:3] == every[1:3]
+    assert [readings.times[i] for i in range(len(readings))] == [r.ts for r in every]
+    assert readings.times[-1] == every[-1].ts
