@@ -47,7 +47,7 @@ from dashboard.detection.routine import Routine
 from dashboard.ingest.events import ValidEvent
 from dashboard.ingest.state import Margins, load_backgrounds, merge_state
 from dashboard.ingest.state import _State as IngestState  # merge_state's own state type
-from dashboard.replay.inputs import Reading
+from dashboard.replay.readings import Reading
 from dashboard.rules.config import Thresholds
 from dashboard.rules.due import device_due
 from dashboard.rules.evaluate import evaluate_device

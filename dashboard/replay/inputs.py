@@ -12,7 +12,7 @@ import csv
 import gzip
 import math
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,8 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from dashboard.ingest.core import EARLIEST_TS
-from dashboard.ingest.events import Rejection, ValidEvent, number_from_text, validate_event
+from dashboard.ingest.events import Rejection, number_from_text, validate_event
+from dashboard.replay.readings import Columns, Reading, Readings, event_id
 
 Kind = Literal["plug", "wandering"]
 
@@ -67,22 +68,6 @@ class InputError(ValueError):
         super().__init__("\n".join(lines))
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One vendor event from one input row: what ingest is sent, and its validated form."""
-
-    raw: dict[str, Any]
-    event: ValidEvent  # ts aware UTC; ``index`` orders events of one time as the file does
-
-    @property
-    def ts(self) -> datetime:
-        return self.event.ts
-
-    @property
-    def device_uid(self) -> str:
-        return self.event.device_uid
-
-
 @dataclass(frozen=True)
 class Home:
     lat: float
@@ -95,7 +80,7 @@ class Recording:
     """A whole input, ready to replay: readings in time order and each device's first reading."""
 
     kind: Kind
-    readings: list[Reading]
+    readings: Readings  # held in columns; each a ``Reading`` when asked for
     first_seen: dict[str, datetime]  # device uid → its first reading, in order of appearance
     homes: dict[str, Home] = field(default_factory=dict)
     skipped: int = 0  # rows without any reading (every value missing: ``MISSING``)
@@ -136,8 +121,9 @@ def read_recording(
     problems = _Problems()
     name = str(path)
     required, optional = COLUMNS[kind]
-    readings: list[Reading] = []
+    columns = Columns()  # the readings, in the file's order
     first_seen: dict[str, datetime] = {}
+    uids: dict[str, str] = {}  # every reading of a device shares one string
     skipped = 0
     repeated: set[tuple[str, datetime]] = set()  # (device, naive time) in an autumn's hour
     gap_rows: list[tuple[int, datetime]] = []  # (row, naive time) the spring change skips
@@ -148,7 +134,7 @@ def read_recording(
             events, skipped = [_placeholder(kind, number, row)], skipped + 1
         second = False  # the second occurrence of a repeated hour's naive time, in file order
         for raw in events:
-            checked = validate_event(len(readings), raw, zone)
+            checked = validate_event(len(columns), raw, zone)
             if isinstance(checked, Rejection):
                 problems.add(name, number, _column(checked), _hint(checked, row))
                 break
@@ -167,9 +153,12 @@ def read_recording(
                     raw, checked = raw | {"ts": ts.isoformat()}, replace(checked, ts=ts)
             if placeholder:
                 break
-            readings.append(Reading(raw, checked))
-            first_seen.setdefault(checked.device_uid, checked.ts)
-    if not readings and not problems.items:
+            uid = uids.setdefault(checked.device_uid, checked.device_uid)
+            columns.append(Reading.of(checked, raw, number, uid))
+            # the earliest reading, not the first row, installs the device
+            if checked.ts < first_seen.setdefault(uid, checked.ts):
+                first_seen[uid] = checked.ts
+    if not len(columns) and not problems.items:
         gaps = f" ({skipped:,} row(s) with every value missing)" if skipped else ""
         problems.add(name, 0, None, f"no readings below the header{gaps}")
     homes: dict[str, Home] = {}
@@ -179,10 +168,7 @@ def read_recording(
         else:
             homes = _read_homes(str(homes_path), first_seen, problems)
     problems.raise_if_any()
-    readings.sort(key=lambda r: (r.ts, r.event.index))
-    for reading in readings:  # the earliest reading, not the first row, installs the device
-        if reading.ts < first_seen[reading.device_uid]:
-            first_seen[reading.device_uid] = reading.ts
+    readings = Readings.of(columns)
     warnings = _warnings(name, readings)
     if gap_rows:
         warnings.insert(0, _skipped_message(name, gap_rows, zone))
@@ -233,13 +219,13 @@ def _number_in(text: str, lo: float, hi: float) -> bool:
         return False
 
 
-def _warnings(path: str, readings: list[Reading]) -> list[str]:
+def _warnings(path: str, readings: Sequence[Reading]) -> list[str]:
     """Plugs whose every power reading over a day or more is below ``KWH_SUSPECT_W``."""
     spans: dict[str, list] = {}  # device → [first ts, last ts, highest watts]
     for reading in readings:
-        watts = reading.event.fields.get("watts")
-        if watts is None:
+        if reading.type != "power":
             continue
+        watts = reading.numbers
         span = spans.setdefault(reading.device_uid, [reading.ts, reading.ts, watts])
         span[0], span[1] = min(span[0], reading.ts), max(span[1], reading.ts)
         span[2] = max(span[2], watts)
@@ -275,13 +261,15 @@ def _events(kind: Kind, number: int, row: dict[str, str]) -> Iterator[dict[str, 
     base = _where(row)
     if kind == "plug":
         if not missing(row.get("watts")):
-            yield _with(base | {"event_id": f"r{number}:power", "type": "power"}, row, "watts")
+            yield _with(
+                base | {"event_id": event_id(number, "power"), "type": "power"}, row, "watts"
+            )
         if not missing(row.get("lux")):
-            yield _with(base | {"event_id": f"r{number}:lux", "type": "lux"}, row, "lux")
+            yield _with(base | {"event_id": event_id(number, "lux"), "type": "lux"}, row, "lux")
         return
     if missing(row.get("lat")) and missing(row.get("lon")):
         return  # no fix on this row; one of the two alone is refused (the validator)
-    event = _with(base | {"event_id": f"r{number}:position", "type": "position"}, row, "lat")
+    event = _with(base | {"event_id": event_id(number, "position"), "type": "position"}, row, "lat")
     event = _with(event, row, "lon")
     yield _with(event, row, "accuracy_m")
 

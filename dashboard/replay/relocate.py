@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
-from dashboard.replay.inputs import Reading, Recording
+from dashboard.replay.inputs import Recording
 from dashboard.settings import LOCAL_TZ
 
 
@@ -54,19 +54,17 @@ def relocated(recording: Recording, zone: tzinfo) -> Recording:
     """``recording`` with every reading at its wall-clock time in ``zone`` read as Seoul's."""
     if is_local(zone):
         return recording
-    # (a file of nothing but the repeated hour keeps it: there is nothing to interleave with)
-    kept = [r for r in recording.readings if not r.ts.astimezone(zone).fold] or recording.readings
-    readings = sorted((_moved(r, zone) for r in kept), key=lambda r: (r.ts, r.event.index))
+    readings = recording.readings
+
+    def moved(ts: datetime) -> datetime | None:  # the repeated hour's second occurrence: none
+        return None if ts.astimezone(zone).fold else on_local_clock(ts, zone)
+
+    # Sent to ingest with its offset (``Reading.text`` None): the vendor's zone no longer
+    # applies. (A file of nothing but the repeated hour keeps it: nothing to interleave with.)
+    local = readings.moved(moved) or readings.moved(lambda ts: on_local_clock(ts, zone))
     earliest: dict[str, datetime] = {}
-    for reading in readings:
+    for reading in local:
         earliest.setdefault(reading.device_uid, reading.ts)
     # in the file's order of appearance, as read (a device only in a dropped hour: none left)
     first_seen = {uid: earliest[uid] for uid in recording.first_seen if uid in earliest}
-    return replace(recording, readings=readings, first_seen=first_seen)
-
-
-def _moved(reading: Reading, zone: tzinfo) -> Reading:
-    ts = on_local_clock(reading.ts, zone)
-    # ingest is sent the moved time with its offset: the vendor's zone no longer applies
-    raw = reading.raw | {"ts": ts.isoformat()}
-    return Reading(raw, replace(reading.event, ts=ts, naive_ts=False))
+    return replace(recording, readings=local, first_seen=first_seen)

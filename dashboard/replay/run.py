@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from dashboard.ingest.state import Margins
 from dashboard.replay.fast import Limits, Mirror, refresh, reload
-from dashboard.replay.inputs import Reading, Recording
+from dashboard.replay.inputs import Recording
 from dashboard.replay.output import Recorder, Transition
+from dashboard.replay.readings import Reading
 from dashboard.replay.relocate import from_local_clock, relocated
 from dashboard.replay.session import Counts, Session
 from dashboard.replay.timeline import check_tick, moments
@@ -74,7 +75,7 @@ def _run_exact(
     """What a live installation does: each moment's readings ingested as they arrive, the
     worker's tick on its grid, its daily jobs at each Seoul midnight."""
     readings, count = recording.readings, 0
-    for moment in moments([r.ts for r in readings], tick):
+    for moment in moments(readings.times, tick):
         count += 1
         if moment.end > moment.start:
             session.ingest(readings[moment.start : moment.end], moment.at)
@@ -107,7 +108,7 @@ def _run_fast(
 
     device_of = [world.device_ids[r.device_uid] for r in readings]
     count = 0
-    for moment in moments([r.ts for r in readings], tick):
+    for moment in moments(readings.times, tick):
         count += 1
         now = moment.at
         arrived: dict[int, list[Reading]] = {}
@@ -116,7 +117,7 @@ def _run_fast(
         types: dict[int, frozenset[str]] = {}
         for device_id, batch in arrived.items():
             mirrors[device_id].receive(batch, margins)
-            types[device_id] = frozenset(r.event.type for r in batch)
+            types[device_id] = frozenset(r.type for r in batch)
         # The devices the product evaluates now: all at a tick, else those that reported.
         judged = every if moment.tick else [mirrors[i] for i in arrived]
         touched = [
@@ -130,7 +131,7 @@ def _run_fast(
             continue
         # A real tick (and the daily jobs) read every device: all held-back readings go first.
         flushed = every if moment.tick or moment.day else touched
-        batch = sorted((r for m in flushed for r in m.pending), key=lambda r: (r.ts, r.event.index))
+        batch = sorted(r for m in flushed for r in m.pending)  # by (ts, index): ``Reading``
         written = session.ingest(batch, now) if batch else 0
         if moment.tick and touched:
             written += session.tick(now)

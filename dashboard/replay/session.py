@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dashboard.ingest import ingest_events
-from dashboard.replay.inputs import Reading
 from dashboard.replay.output import Recorder
+from dashboard.replay.readings import Reading
 from dashboard.replay.world import VENDOR, World
 from dashboard.rules.worker import daily_rules_jobs, tick_once
 
