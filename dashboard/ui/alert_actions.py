@@ -150,8 +150,9 @@ def remember_shown(alert_id: int, version: int) -> None:
 
 def changed_since_shown(alert_id: int | None) -> bool:
     """For the queue's timer: has the alert drawn below changed since it was drawn? Then leave
-    a note of who did what for the page's redraw. Not while a 119 or close dialog is open: its
-    confirm meets the conflict, and what was typed is kept (``_DRAFT_KEY``)."""
+    a note of who did what for the page's redraw (none for the rules' evidence alone). Not
+    while a 119 or close dialog is open: its confirm meets the conflict, and what was typed is
+    kept (``_DRAFT_KEY``)."""
     shown = st.session_state.get(SHOWN_KEY)
     if alert_id is None or not shown or shown[0] != alert_id or st.session_state.get(_DIALOG_KEY):
         return False
@@ -160,7 +161,10 @@ def changed_since_shown(alert_id: int | None) -> bool:
         if version is None or version <= shown[1]:
             return False
         last = last_change(conn, alert_id)
-    _flash("info", changed_message(last, current_lang()))
+    # The rules refreshing the evidence (a wanderer's position at every fix) redraws it quietly:
+    # a note every 10 seconds would bury the ones that matter.
+    if (last.by, last.action) != ("system", "update"):
+        _flash("info", changed_message(last, current_lang()))
     return True
 
 

@@ -652,6 +652,25 @@ def test_the_queue_timer_finds_the_alert_below_closed_by_someone_else(demo_db) -
     assert at.session_state["changed"] is False
 
 
+def test_the_rules_refreshing_the_evidence_redraw_the_alert_without_a_note(demo_db) -> None:
+    """A wanderer's alert takes a new version at every fix (its position is evidence): the
+    timer redraws the detail, so the operator's next action carries the version, but a note
+    "system: 경보 갱신" every 10 seconds would bury the ones that matter."""
+    from dashboard.ui.alert_actions import FLASH_KEY
+
+    alert_id, _, _ = new_alert(demo_db)
+    with demo_db.begin() as conn:  # what the lifecycle writes for new evidence, unaudited
+        conn.execute(
+            update(Alert)
+            .where(Alert.id == alert_id)
+            .values(version=2, updated_at=datetime.now(UTC), evidence={"distance_m": 812})
+        )
+    at = AppTest.from_function(_watch, args=(alert_id, 1, False), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.session_state["changed"] is True
+    assert FLASH_KEY not in at.session_state
+
+
 def test_the_page_remembers_the_version_it_drew(demo_db) -> None:
     alert_id, _, _ = new_alert(demo_db)
     at = open_page("alerts", role="lead", alert=str(alert_id))
