@@ -39,6 +39,12 @@ class LastChange:
     action: str
     at: datetime
 
+    @property
+    def evidence_only(self) -> bool:
+        """No audited action made this version: the rules refreshed the evidence (a
+        wanderer's position), which ``service._last_change`` reports as the system's update."""
+        return (self.by, self.action) == ("system", "update")
+
 
 class ConflictError(ActionError):
     """The alert changed after the operator saw it: someone else acted first.

@@ -163,7 +163,7 @@ def changed_since_shown(alert_id: int | None) -> bool:
         last = last_change(conn, alert_id)
     # The rules refreshing the evidence (a wanderer's position at every fix) redraws it quietly:
     # a note every 10 seconds would bury the ones that matter.
-    if (last.by, last.action) != ("system", "update"):
+    if not last.evidence_only:
         _flash("info", changed_message(last, current_lang()))
     return True
 
