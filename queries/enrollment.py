@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import pandas as pd
-from sqlalchemy import Connection, and_, null, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, null, or_, select
 
 from dashboard.db.schema import Alert, CareRecipient, Device, DeviceAssignment, DeviceEvent, Region
 from queries.common import frame
@@ -37,19 +37,25 @@ def home_position(conn: Connection, recipient_id: int) -> HomePosition:
     return HomePosition(row.lat, row.lon, True)
 
 
-def _periods(recipient_id: int):
-    """(device_id, from, to) of every device the person had: recorded periods, plus the
+# Whose history: one person's id, or a SELECT of care_recipients ids (the privacy purge's).
+People = int | Select
+
+
+def _of(column, people: People) -> ColumnElement[bool]:
+    return column == people if isinstance(people, int) else column.in_(people)
+
+
+def _periods(people: People):
+    """(device_id, from, to) of every device the people had: recorded periods, plus the
     current assignment of a device assigned before assignments were recorded."""
     da, d = DeviceAssignment.__table__, Device.__table__
     recorded = select(
         da.c.device_id, da.c.assigned_at.label("since"), da.c.released_at.label("until")
-    ).where(da.c.recipient_id == recipient_id)
+    ).where(_of(da.c.recipient_id, people))
     unrecorded = select(d.c.id, d.c.registered_at, null()).where(
-        d.c.recipient_id == recipient_id,
+        _of(d.c.recipient_id, people),
         ~d.c.id.in_(
-            select(da.c.device_id).where(
-                da.c.recipient_id == recipient_id, da.c.released_at.is_(None)
-            )
+            select(da.c.device_id).where(_of(da.c.recipient_id, people), da.c.released_at.is_(None))
         ),
     )
     return recorded.union_all(unrecorded).subquery("periods")
@@ -100,10 +106,7 @@ def person_events(conn: Connection, recipient_id: int, limit: int = 500) -> pd.D
 def person_alerts(conn: Connection, recipient_id: int) -> pd.DataFrame:
     """Every alert about the person or a device of theirs while theirs, newest first: id,
     kind, rule, stage, status, outcome, device_id, opened_at, closed_at."""
-    p, a = _periods(recipient_id), Alert.__table__
-    of_devices = select(a.c.id).join(
-        p, and_(p.c.device_id == a.c.device_id, _during(a.c.opened_at, p))
-    )
+    a = Alert.__table__
     stmt = (
         select(
             a.c.id,
@@ -116,7 +119,21 @@ def person_alerts(conn: Connection, recipient_id: int) -> pd.DataFrame:
             a.c.opened_at,
             a.c.closed_at,
         )
-        .where(or_(a.c.recipient_id == recipient_id, a.c.id.in_(of_devices)))
+        .where(alerts_of(recipient_id))
         .order_by(a.c.opened_at.desc(), a.c.id.desc())
     )
     return frame(conn, stmt, times=("opened_at", "closed_at"))
+
+
+def alerts_of(people: People) -> ColumnElement[bool]:
+    """Which alerts are the people's: about them, or a device ticket (no person) of a device
+    while it was theirs. Never another person's alert. ``person_alerts`` lists them; the
+    privacy purge clears their notes."""
+    p, a = _periods(people), Alert.__table__
+    t = a.alias("ticket")  # its own name: never correlated with an UPDATE of alerts
+    of_devices = select(t.c.id).join(
+        p, and_(p.c.device_id == t.c.device_id, _during(t.c.opened_at, p))
+    )
+    return or_(
+        _of(a.c.recipient_id, people), and_(a.c.recipient_id.is_(None), a.c.id.in_(of_devices))
+    )

@@ -5,21 +5,36 @@ needed, unless another law requires keeping it. What "needed" means for a progra
 operator's policy (its 개인정보 처리방침): ``ANBU_PRIVACY_RETENTION_DAYS``. After it the person
 is pseudonymised: name, phones, address, guardian, home position and staff notes cleared, the
 name replaced by ``가명-<id>``; birth year, sex, dong, program, dates and every alert, dispatch
-and statistic stay. One audit row per run names the ids (not personal data) and the counts.
+and statistic stay. The free text about the person kept elsewhere goes too (``NOTES``): the
+notes on their alerts and dispatches, the AI call's note in an alert's evidence and the notes of
+their away periods; the rows stay. One audit row per run names the ids (not personal data) and
+the counts. The audit log itself is append-only and keeps its entries' notes (docs/enrollment.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import (
+    Connection,
+    Executable,
+    Select,
+    and_,
+    bindparam,
+    func,
+    null,
+    or_,
+    select,
+    update,
+)
 
 from dashboard.auth.principal import SessionUser
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import CareRecipient
+from dashboard.db.schema import Alert, AwayPeriod, CareRecipient, Dispatch
 from dashboard.enrollment.common import audit, authorise
 from dashboard.settings import LOCAL_TZ
+from queries.enrollment import alerts_of
 
 PURGE_ACTION = "privacy_purge"
 CLEARED = (
@@ -31,6 +46,14 @@ CLEARED = (
     "pii_guardian_phone",
     "pii_zone_polygon",  # the safe zone outlines where the person lives
     "notes",  # staff free text about the person: it may name or describe them
+)
+# Free text about the person in other tables, cleared with them; the rows stay (statistics).
+# Each name is a count in the purge's audit row.
+NOTES = (
+    "alert_notes",  # alerts.note: a close note (a grave outcome needs one)
+    "dispatch_notes",  # dispatches.note: the 119 dialog's, any dispatch's
+    "evidence_notes",  # alerts.evidence.note: the AI call's concern (통증 호소, …)
+    "away_notes",  # away_periods.note: a hospital stay, a stay with family
 )
 
 
@@ -44,15 +67,19 @@ class PurgeReport:
     cutoff: str  # the newest end date purged (Asia/Seoul), ISO
     recipient_ids: tuple[int, ...]
     dry_run: bool
+    # NOTES name → rows whose note was (dry run: would be) cleared.
+    cleared: dict[str, int] = field(default_factory=dict)
 
     def __str__(self) -> str:
         verb = "would pseudonymise" if self.dry_run else "pseudonymised"
         ids = ", ".join(map(str, self.recipient_ids[:20]))
         more = " …" if len(self.recipient_ids) > 20 else ""
         tail = f": {ids}{more}" if self.recipient_ids else ""
+        notes = ", ".join(f"{name} {n}" for name, n in self.cleared.items())
+        notes = f"; {'would clear' if self.dry_run else 'cleared'} {notes}" if notes else ""
         return (
             f"{verb} {len(self.recipient_ids)} ended enrollments "
-            f"(ended on or before {self.cutoff}){tail}"
+            f"(ended on or before {self.cutoff}){tail}{notes}"
         )
 
 
@@ -89,9 +116,8 @@ def purge_ended(
         ),
     )
     ids = tuple(conn.execute(query, {"cutoff": cutoff}).scalars())
-    report = PurgeReport(cutoff.isoformat(), ids, dry_run)
     if dry_run:
-        return report
+        return PurgeReport(cutoff.isoformat(), ids, True, _clear_notes(conn, cutoff, True))
     # The pseudonym depends on the id: one statement per person (a handful per day).
     for rid in ids:
         conn.execute(
@@ -99,6 +125,7 @@ def purge_ended(
             .where(r.c.id == rid, r.c.pseudonymized_at.is_(None))
             .values(pii_name=pseudonym(rid), pseudonymized_at=now, **dict.fromkeys(CLEARED))
         )
+    cleared = _clear_notes(conn, cutoff, False)
     audit(
         conn,
         now,
@@ -107,6 +134,79 @@ def purge_ended(
         "care_recipient",
         None,
         {"retention_days": retention_days, "cutoff": cutoff.isoformat(),
-         "count": len(ids), "recipient_ids": list(ids)},
+         "count": len(ids), "recipient_ids": list(ids), "cleared": cleared},
     )  # fmt: skip
-    return report
+    return PurgeReport(cutoff.isoformat(), ids, False, cleared)
+
+
+def _purged_people() -> Select:
+    """The people whose notes go: pseudonymised (now, or by a purge from before notes were
+    cleared too, so a later run finishes its work) or due at ``:cutoff`` (a dry run has not
+    pseudonymised them)."""
+    r = CareRecipient.__table__
+    due = and_(
+        r.c.ended_on.is_not(None), r.c.ended_on <= bindparam("cutoff", type_=r.c.ended_on.type)
+    )
+    return select(r.c.id).where(or_(r.c.pseudonymized_at.is_not(None), due))
+
+
+def _note_statements(_conn: Connection) -> dict[str, tuple[Select, Executable]]:
+    """NOTES name → (count the purged people's rows holding that note, clear it). The
+    evidence note is a JSON key: its second statement selects the rows to rewrite."""
+    a, d, w = Alert.__table__, Dispatch.__table__, AwayPeriod.__table__
+    people = _purged_people()
+    theirs = alerts_of(people)
+    alert_note = and_(a.c.note.is_not(None), theirs)
+    dispatch_note = and_(d.c.note.is_not(None), d.c.alert_id.in_(select(a.c.id).where(theirs)))
+    evidence_note = and_(a.c.evidence["note"].as_string().is_not(None), theirs)
+    away_note = and_(w.c.note.is_not(None), w.c.recipient_id.in_(people))
+
+    def count(table, where) -> Select:
+        return select(func.count()).select_from(table).where(where)
+
+    return {
+        "alert_notes": (count(a, alert_note), update(a).where(alert_note).values(note=null())),
+        "dispatch_notes": (
+            count(d, dispatch_note),
+            update(d).where(dispatch_note).values(note=null()),
+        ),
+        "evidence_notes": (
+            count(a, evidence_note),
+            select(a.c.id, a.c.evidence).where(evidence_note),
+        ),
+        "away_notes": (count(w, away_note), update(w).where(away_note).values(note=null())),
+    }
+
+
+def _evidence_rewrite(_conn: Connection) -> Executable:
+    a = Alert.__table__
+    return (
+        update(a)
+        .where(a.c.id == bindparam("alert_id"))
+        .values(evidence=bindparam("kept", type_=a.c.evidence.type))
+    )
+
+
+def _clear_notes(conn: Connection, cutoff: date, dry_run: bool) -> dict[str, int]:
+    """Clear (dry run: count) the NOTES of the purged people. Only rows still holding a note
+    are touched, so a second run clears nothing. Built once: the worker runs it daily."""
+    statements = prebuilt(conn, "privacy.notes", _note_statements)
+    params = {"cutoff": cutoff}
+    out: dict[str, int] = {}
+    for name, (count, clear) in statements.items():
+        if dry_run:
+            out[name] = int(conn.execute(count, params).scalar_one())
+        elif name == "evidence_notes":
+            # Drop the key, keep the rule's figures (the reviews read them); in Python, one
+            # text for both databases' JSON.
+            found = conn.execute(clear, params).all()
+            kept = [
+                {"alert_id": row.id, "kept": {k: v for k, v in row.evidence.items() if k != "note"}}
+                for row in found
+            ]
+            if kept:
+                conn.execute(prebuilt(conn, "privacy.evidence_rewrite", _evidence_rewrite), kept)
+            out[name] = len(kept)
+        else:
+            out[name] = conn.execute(clear, params).rowcount
+    return out

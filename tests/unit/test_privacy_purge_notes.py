@@ -1,0 +1,240 @@
+"""The privacy purge clears the free text about a person kept outside ``care_recipients``, on
+SQLite and PostgreSQL: the notes on their alerts (and their devices' tickets while theirs) and
+dispatches, the AI call's note in an alert's evidence, their away periods' notes. The rows and
+the statistics stay; other people's notes stay; the audit log is append-only and untouched."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import Engine, select, update
+
+from dashboard.actions.service import acknowledge, close, emergency_119
+from dashboard.db.schema import Alert, AuditLog, AwayPeriod, CareRecipient, Dispatch
+from dashboard.detection.away import mark_away
+from dashboard.enrollment import end_enrollment, purge_ended
+from queries.enrollment import person_alerts
+from queries.response_metrics import alerts_in_period
+from tests.unit.test_actions_support import T0, add_alert, seed, who
+
+LEAD = who("lead1", "lead")
+TODAY = date(2024, 12, 2)  # T0 in Seoul
+LONG_AGO = date(2024, 1, 10)  # past a 30-day retention at T0
+NOTHING = {"alert_notes": 0, "dispatch_notes": 0, "evidence_notes": 0, "away_notes": 0}
+
+
+@pytest.fixture
+def db(db_engine: Engine) -> Engine:
+    seed(db_engine)
+    return db_engine
+
+
+def _noted_person(db: Engine, tag: str) -> dict:
+    """A person whose alert, 119 dispatch, plug's device ticket, AI call concern and away
+    period all carry free text naming ``tag``; returns their ids."""
+    alert_id = add_alert(db, opened_at=T0 - timedelta(days=3))
+    with db.connect() as conn:
+        rid, did = conn.execute(
+            select(Alert.recipient_id, Alert.device_id).where(Alert.id == alert_id)
+        ).one()
+    ticket = add_alert(db, kind="device_fault", rule="device_offline", opened_at=T0 - timedelta(2))
+    concern = add_alert(
+        db,
+        rule="ai_call_concern",
+        status="closed",
+        opened_at=T0 - timedelta(days=1),
+        evidence={"result_at": "2024-12-01T00:00:00+00:00", "note": f"{tag} 통증 호소"},
+    )
+    with db.begin() as conn:
+        conn.execute(update(Alert).where(Alert.id == ticket).values(device_id=did))
+        conn.execute(
+            update(Alert).where(Alert.id == concern).values(recipient_id=rid, device_id=did)
+        )
+        acknowledge(conn, alert_id, principal=LEAD, seen_version=1, now=T0, note=f"{tag} 통화")
+        emergency_119(
+            conn, alert_id, principal=LEAD, seen_version=2, now=T0, confirmed=True,
+            note=f"{tag} 자택 욕실 낙상",
+        )  # fmt: skip
+        close(
+            conn, alert_id, principal=LEAD, seen_version=3, now=T0, outcome="hospitalized",
+            confirmed=True, note=f"{tag} 일산백병원 이송",
+        )  # fmt: skip
+        close(
+            conn, ticket, principal=LEAD, seen_version=1, now=T0, outcome="device_fault",
+            confirmed=True, note=f"{tag} 부재, 옆집에 기기 맡김",
+        )  # fmt: skip
+        away = mark_away(
+            conn, LEAD, T0, rid, TODAY, TODAY + timedelta(days=3), note=f"{tag} 요양병원 입원"
+        )
+    return {"rid": rid, "device": did, "alerts": (alert_id, ticket, concern), "away": away}
+
+
+def _end(db: Engine, rid: int, on: date) -> None:
+    with db.begin() as conn:
+        end_enrollment(conn, LEAD, T0, rid, "moved", on)
+
+
+def _texts(db: Engine) -> dict:
+    """Every note the purge may clear, by table and id (None: cleared)."""
+    with db.connect() as conn:
+        return {
+            "alerts": dict(conn.execute(select(Alert.id, Alert.note)).all()),
+            "evidence": {
+                i: (e or {}).get("note") for i, e in conn.execute(select(Alert.id, Alert.evidence))
+            },
+            "dispatches": dict(conn.execute(select(Dispatch.id, Dispatch.note)).all()),
+            "away": dict(conn.execute(select(AwayPeriod.id, AwayPeriod.note)).all()),
+        }
+
+
+def row_evidence(conn, alert_id: int) -> dict:
+    return conn.execute(select(Alert.evidence).where(Alert.id == alert_id)).scalar_one()
+
+
+def _facts(db: Engine) -> tuple:
+    """What stays: the alert and dispatch rows without their notes, and a statistic."""
+    with db.connect() as conn:
+        alerts = conn.execute(
+            select(Alert.id, Alert.recipient_id, Alert.device_id, Alert.status, Alert.outcome,
+                   Alert.rule, Alert.version).order_by(Alert.id)
+        ).all()  # fmt: skip
+        dispatches = conn.execute(
+            select(Dispatch.id, Dispatch.alert_id, Dispatch.kind, Dispatch.target).order_by(
+                Dispatch.id
+            )
+        ).all()
+        metrics = alerts_in_period(
+            conn, T0 - timedelta(days=10), T0 + timedelta(days=1), None, None
+        )
+        away = conn.execute(
+            select(AwayPeriod.id, AwayPeriod.starts_on, AwayPeriod.ends_on).order_by(AwayPeriod.id)
+        ).all()
+    return alerts, dispatches, metrics.to_dict("records"), away
+
+
+def _audit_rows(db: Engine) -> list:
+    with db.connect() as conn:
+        return conn.execute(
+            select(AuditLog.id, AuditLog.action, AuditLog.detail)
+            .where(AuditLog.action != "privacy_purge")
+            .order_by(AuditLog.id)
+        ).all()
+
+
+def _purge_audits(db: Engine) -> list:
+    with db.connect() as conn:
+        return conn.execute(
+            select(AuditLog.detail).where(AuditLog.action == "privacy_purge").order_by(AuditLog.id)
+        ).all()
+
+
+def test_the_purge_clears_the_persons_notes_everywhere_and_keeps_the_rows(db):
+    old = _noted_person(db, "김옛날")
+    kept = _noted_person(db, "이현재")  # still enrolled: nothing of theirs is touched
+    recent = _noted_person(db, "박최근")  # ended within the retention: kept too
+    _end(db, old["rid"], LONG_AGO)
+    _end(db, recent["rid"], date(2024, 11, 30))
+    # The old plug serves nobody now; a ticket opened after the release is not the person's.
+    later = add_alert(db, kind="device_fault", rule="device_offline", opened_at=T0 + timedelta(1))
+    with db.begin() as conn:
+        conn.execute(
+            update(Alert).where(Alert.id == later).values(device_id=old["device"], note="교체 예정")
+        )
+    before, facts, log = _texts(db), _facts(db), _audit_rows(db)
+    with db.connect() as conn:
+        history = person_alerts(conn, old["rid"])["id"].tolist()
+    person_alert, ticket, concern = old["alerts"]
+    assert before["alerts"][person_alert] and before["alerts"][ticket]  # the fixture has notes
+
+    with db.begin() as conn:
+        report = purge_ended(conn, LEAD, T0 + timedelta(minutes=1), 30)
+
+    after = _texts(db)
+    assert report.recipient_ids == (old["rid"],)
+    assert after["alerts"][person_alert] is None and after["alerts"][ticket] is None
+    assert after["evidence"][concern] is None
+    old_dispatches = [i for i, n in before["dispatches"].items() if "김옛날" in (n or "")]
+    assert old_dispatches and all(after["dispatches"][i] is None for i in old_dispatches)
+    assert after["away"][old["away"]] is None
+    # Nothing else changed: the other person's notes, the later ticket's, every row and count.
+    expected = {
+        table: {
+            i: None
+            if (table == "evidence" and i == concern)
+            or (table == "alerts" and i in (person_alert, ticket))
+            or (table == "dispatches" and i in old_dispatches)
+            or (table == "away" and i == old["away"])
+            else n
+            for i, n in notes.items()
+        }
+        for table, notes in before.items()
+    }
+    assert after == expected
+    assert after["alerts"][later] == "교체 예정"
+    assert after["away"][kept["away"]] == "이현재 요양병원 입원"
+    assert after["alerts"][recent["alerts"][0]] == "박최근 일산백병원 이송"
+    assert _facts(db) == facts and len(facts[2]) >= 9  # the statistic counts every alert
+    with db.connect() as conn:
+        assert row_evidence(conn, concern) == {"result_at": "2024-12-01T00:00:00+00:00"}
+        assert person_alerts(conn, old["rid"])["id"].tolist() == history
+    # The purge's audit row counts what it cleared, and names nothing.
+    [detail] = [r.detail for r in _purge_audits(db)]
+    assert detail["cleared"] == {
+        "alert_notes": 2,
+        "dispatch_notes": len(old_dispatches),
+        "evidence_notes": 1,
+        "away_notes": 1,
+    }
+    assert report.cleared == detail["cleared"]
+    assert "김" not in str(detail) and "통증" not in str(detail)
+    # Append-only: the purge changed no earlier audit entry (their notes stay; see the docs).
+    assert _audit_rows(db) == log
+
+
+def test_a_second_run_clears_nothing_more_and_says_so(db):
+    old = _noted_person(db, "김옛날")
+    _end(db, old["rid"], LONG_AGO)
+    with db.begin() as conn:
+        first = purge_ended(conn, LEAD, T0, 30)
+    assert first.cleared["alert_notes"] == 2
+    texts, facts = _texts(db), _facts(db)
+    with db.begin() as conn:
+        again = purge_ended(conn, LEAD, T0 + timedelta(minutes=1), 30)
+    assert again.recipient_ids == () and again.cleared == NOTHING
+    assert _purge_audits(db)[-1].detail["cleared"] == NOTHING
+    assert _texts(db) == texts and _facts(db) == facts
+
+
+def test_a_dry_run_counts_the_notes_and_changes_nothing(db):
+    old = _noted_person(db, "김옛날")
+    _end(db, old["rid"], LONG_AGO)
+    texts, facts, log = _texts(db), _facts(db), _audit_rows(db)
+    with db.begin() as conn:
+        dry = purge_ended(conn, LEAD, T0, 30, dry_run=True)
+    assert dry.dry_run and dry.recipient_ids == (old["rid"],)
+    assert _texts(db) == texts and _facts(db) == facts and _audit_rows(db) == log
+    assert _purge_audits(db) == []
+    assert "would clear alert_notes 2" in str(dry)
+    with db.begin() as conn:
+        real = purge_ended(conn, LEAD, T0, 30)
+    assert real.cleared == dry.cleared and dry.cleared["evidence_notes"] == 1
+
+
+def test_a_person_pseudonymised_before_notes_were_cleared_loses_them_at_the_next_run(db):
+    """A purge from before this change left the notes: the next run finishes its work, even
+    with a longer retention now and nobody due."""
+    old = _noted_person(db, "김옛날")
+    _end(db, old["rid"], date(2024, 11, 1))  # within a 365-day retention at T0
+    with db.begin() as conn:
+        conn.execute(
+            update(CareRecipient)
+            .where(CareRecipient.id == old["rid"])
+            .values(pii_name=f"가명-{old['rid']}", pseudonymized_at=T0 - timedelta(days=1))
+        )
+        report = purge_ended(conn, LEAD, T0, 365)
+    assert report.recipient_ids == ()
+    assert report.cleared == {"alert_notes": 2, "dispatch_notes": 1, "evidence_notes": 1,
+                              "away_notes": 1}  # fmt: skip
+    after = _texts(db)
+    assert all(after["alerts"][i] is None for i in old["alerts"])
