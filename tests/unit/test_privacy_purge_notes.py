@@ -238,3 +238,13 @@ def test_a_person_pseudonymised_before_notes_were_cleared_loses_them_at_the_next
                               "away_notes": 1}  # fmt: skip
     after = _texts(db)
     assert all(after["alerts"][i] is None for i in old["alerts"])
+
+
+def test_the_enrollment_doc_names_everything_the_purge_clears():
+    from dashboard.enrollment.privacy import CLEARED, NOTES
+    from dashboard.settings import PROJECT_ROOT
+
+    doc = (PROJECT_ROOT / "docs" / "enrollment.md").read_text(encoding="utf-8")
+    purge = doc.split("## Personal data of ended enrollments", 1)[1]
+    for name in (*CLEARED, *NOTES):
+        assert f"`{name}`" in purge, name
