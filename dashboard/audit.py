@@ -3,8 +3,15 @@
 ``audit_log`` is append-only. A row says who (``actor``: a username, ``cli:<os user>`` or
 ``system:<part>``), did what (``action``, a fixed name such as ``alert_close`` or
 ``api_key_create``), to which thing (``entity_type`` and ``entity_id``) and when, with a JSON
-``detail`` that never holds a password, a hash, a key or personal data. The writer runs inside
-the caller's transaction, so the row commits with the change it describes or not at all.
+``detail`` that never holds a password, a hash or a key. The writer runs inside the caller's
+transaction, so the row commits with the change it describes or not at all.
+
+Personal data stays out of ``detail`` too, with one exception: the operators' action notes on
+an alert (``detail.note`` of ``alert_<action>``, free text that may name or describe the
+person). Hence the one exception to append-only, :func:`redact_notes`: the privacy purge
+(``dashboard.enrollment.privacy``) replaces the note of a pseudonymised person's alerts with
+:data:`REDACTED_NOTE`. Only that key changes; who, when, the action, the ids and the rest of
+the detail stay as written, and nothing else in Anbu updates or deletes a row.
 
 Bulk writers (the rules' lifecycle, escalation, the demo builder) build their rows with
 :func:`audit_row` and insert many at once: same columns, same limits.
@@ -15,7 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, insert, update
 
 from dashboard.clock import require_aware
 from dashboard.db.prebuilt import prebuilt
@@ -24,6 +31,9 @@ from dashboard.db.schema import AuditLog
 # Column widths of audit_log (actor 60, action 40, entity_type 30, entity_id 60).
 _ACTOR, _ACTION, _ENTITY_TYPE, _ENTITY_ID = 60, 40, 30, 60
 USER_ENTITY = "user"
+# What the privacy purge leaves of an operator's note in the audit log: the entry shows that a
+# note was written, never what it said (the alert page reads it as "redacted").
+REDACTED_NOTE = "[가명처리]"
 
 
 def audit_row(
@@ -93,4 +103,37 @@ def audit_account(
         entity_type=USER_ENTITY,
         entity_id=username,
         detail=detail,
+    )
+
+
+def holds_note(entity_type: str, entity_ids: Select) -> ColumnElement[bool]:
+    """The audit rows about ``entity_type`` rows whose ids (as text) ``entity_ids`` selects
+    whose detail still holds a note that is not yet :data:`REDACTED_NOTE`."""
+    log = AuditLog.__table__
+    note = log.c.detail["note"].as_string()
+    return and_(
+        log.c.entity_type == entity_type,
+        log.c.entity_id.in_(entity_ids),
+        note.is_not(None),
+        note != REDACTED_NOTE,
+    )
+
+
+def redact_notes(conn: Connection, rows: list[Row]) -> int:
+    """The one exception to append-only: set ``detail.note`` of each (``id``, ``detail``) row to
+    :data:`REDACTED_NOTE`, in the caller's transaction; nothing else in the row changes. Only
+    the privacy purge calls it, with rows that :func:`holds_note` found. Returns the count."""
+    if not rows:
+        return 0
+    params = [{"audit_id": r.id, "redacted": {**r.detail, "note": REDACTED_NOTE}} for r in rows]
+    conn.execute(prebuilt(conn, "audit.redact_note", _redact_statement), params)
+    return len(params)
+
+
+def _redact_statement(_conn: Connection):
+    log = AuditLog.__table__
+    return (
+        update(log)
+        .where(log.c.id == bindparam("audit_id"))
+        .values(detail=bindparam("redacted", type_=log.c.detail.type))
     )

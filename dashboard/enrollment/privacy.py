@@ -7,8 +7,9 @@ is pseudonymised: name, phones, address, guardian, home position and staff notes
 name replaced by ``가명-<id>``; birth year, sex, dong, program, dates and every alert, dispatch
 and statistic stay. The free text about the person kept elsewhere goes too (``NOTES``): the
 notes on their alerts and dispatches, the AI call's note in an alert's evidence and the notes of
-their away periods; the rows stay. One audit row per run names the ids (not personal data) and
-the counts. The audit log itself is append-only and keeps its entries' notes (docs/enrollment.md).
+their away periods; the rows stay. The operators' notes in those alerts' audit entries are
+redacted (``dashboard.audit.redact_notes``, the audit log's one exception to append-only). One
+audit row per run names the ids (not personal data) and the counts (docs/enrollment.md).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    cast,
     func,
     null,
     or_,
@@ -29,9 +31,10 @@ from sqlalchemy import (
     update,
 )
 
+from dashboard.audit import holds_note, redact_notes
 from dashboard.auth.principal import SessionUser
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import Alert, AwayPeriod, CareRecipient, Dispatch
+from dashboard.db.schema import Alert, AuditLog, AwayPeriod, CareRecipient, Dispatch
 from dashboard.enrollment.common import audit, authorise
 from dashboard.settings import LOCAL_TZ
 from queries.enrollment import alerts_of
@@ -54,6 +57,7 @@ NOTES = (
     "dispatch_notes",  # dispatches.note: the 119 dialog's, any dispatch's
     "evidence_notes",  # alerts.evidence.note: the AI call's concern (통증 호소, …)
     "away_notes",  # away_periods.note: a hospital stay, a stay with family
+    "audit_notes",  # audit_log.detail.note of those alerts' actions: redacted, not cleared
 )
 
 
@@ -152,14 +156,17 @@ def _purged_people() -> Select:
 
 def _note_statements(_conn: Connection) -> dict[str, tuple[Select, Executable]]:
     """NOTES name → (count the purged people's rows holding that note, clear it). The
-    evidence note is a JSON key: its second statement selects the rows to rewrite."""
+    evidence and audit notes are JSON keys: their second statement selects the rows to rewrite."""
     a, d, w = Alert.__table__, Dispatch.__table__, AwayPeriod.__table__
+    log = AuditLog.__table__
     people = _purged_people()
     theirs = alerts_of(people)
     alert_note = and_(a.c.note.is_not(None), theirs)
     dispatch_note = and_(d.c.note.is_not(None), d.c.alert_id.in_(select(a.c.id).where(theirs)))
     evidence_note = and_(a.c.evidence["note"].as_string().is_not(None), theirs)
     away_note = and_(w.c.note.is_not(None), w.c.recipient_id.in_(people))
+    # The audit rows name their alert by id as text.
+    audit_note = holds_note("alert", select(cast(a.c.id, log.c.entity_id.type)).where(theirs))
 
     def count(table, where) -> Select:
         return select(func.count()).select_from(table).where(where)
@@ -175,6 +182,7 @@ def _note_statements(_conn: Connection) -> dict[str, tuple[Select, Executable]]:
             select(a.c.id, a.c.evidence).where(evidence_note),
         ),
         "away_notes": (count(w, away_note), update(w).where(away_note).values(note=null())),
+        "audit_notes": (count(log, audit_note), select(log.c.id, log.c.detail).where(audit_note)),
     }
 
 
@@ -189,7 +197,8 @@ def _evidence_rewrite(_conn: Connection) -> Executable:
 
 def _clear_notes(conn: Connection, cutoff: date, dry_run: bool) -> dict[str, int]:
     """Clear (dry run: count) the NOTES of the purged people. Only rows still holding a note
-    are touched, so a second run clears nothing. Built once: the worker runs it daily."""
+    (an audit entry: one not yet redacted) are touched, so a second run clears nothing. Built
+    once: the worker runs it daily."""
     statements = prebuilt(conn, "privacy.notes", _note_statements)
     params = {"cutoff": cutoff}
     out: dict[str, int] = {}
@@ -207,6 +216,8 @@ def _clear_notes(conn: Connection, cutoff: date, dry_run: bool) -> dict[str, int
             if kept:
                 conn.execute(prebuilt(conn, "privacy.evidence_rewrite", _evidence_rewrite), kept)
             out[name] = len(kept)
+        elif name == "audit_notes":
+            out[name] = redact_notes(conn, conn.execute(clear, params).all())
         else:
             out[name] = conn.execute(clear, params).rowcount
     return out

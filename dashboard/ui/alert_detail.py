@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
+from dashboard.audit import REDACTED_NOTE
 from dashboard.auth import SessionUser
 from dashboard.auth.permissions import NotPermitted
 from dashboard.auth.reveal import (
@@ -377,12 +378,15 @@ def _trail(alert: dict, access: str | None) -> None:
     if df.empty:
         st.caption(t("history.none"))
         return
-    has_note = df["note"].notna()
+    # The privacy purge left the marker where a note was: nothing to reveal, nothing to read.
+    redacted = df["note"].eq(REDACTED_NOTE)
+    has_note = df["note"].notna() & ~redacted
     marker = {"shown": "↓", "hidden": t("detail.note_hidden")}.get(access or "", "")
+    gone = t("detail.note_redacted")
     shown = df.assign(
         at=[format_datetime(x, lang) for x in df["at"]],
         action=[translate_or(f"act.{a}", a, lang) for a in df["action"]],
-        note=[marker if n else "–" for n in has_note],
+        note=[marker if n else gone if r else "–" for n, r in zip(has_note, redacted, strict=True)],
     )
     columns = {"at": "detail.trail_at", "actor": "detail.trail_by", "action": "history.kind"}
     if access is not None:  # a role that may not reveal learns not even that notes exist

@@ -730,6 +730,41 @@ def test_an_action_note_shows_only_after_the_reveal_and_as_text(demo_db) -> None
     assert note_access(council, {"id": alert_id, "region_code": card.region_code}, None) is None
 
 
+def test_a_pseudonymised_persons_notes_read_as_removed_not_as_hidden(demo_db, tmp_path) -> None:
+    """After the privacy purge the trail still lists each action, and where a note was it says
+    the note was removed: not that it shows after a reveal, which has nothing left to show."""
+    from dashboard.enrollment import end_enrollment, purge_ended
+
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id, person, _ = new_alert(engine)
+        kim = SessionUser("kim", "kim", "lead")
+        now = datetime.now(UTC)
+        perform(engine, "emergency_119", alert_id, principal=kim, seen_version=1, now=now,
+                confirmed=True, note="호흡 곤란 호소, 119 직접 신고")  # fmt: skip
+        perform(engine, "close", alert_id, principal=kim, seen_version=2, now=now,
+                confirmed=True, outcome="hospitalized", note="일산병원 응급실 이송")  # fmt: skip
+        with engine.begin() as conn:
+            end_enrollment(conn, kim, now, person, "moved", now.astimezone(LOCAL_TZ).date())
+            purge_ended(conn, kim, now, 0)
+        at = open_page("alerts", role="lead", alert=str(alert_id))
+        shown = _shown(at)
+        assert not at.exception
+        assert "호흡 곤란" not in shown and "일산병원" not in shown
+        assert translate("detail.note_hidden") not in shown
+        assert translate("detail.notes_after_reveal") not in shown
+        trail = next(d.value for d in at.dataframe if translate("detail.trail_note") in d.value)
+        # The close and the 119 call, newest first, each with its note removed.
+        assert trail[translate("history.kind")].tolist() == [
+            translate("act.close"),
+            translate("act.emergency_119"),
+        ]
+        assert (
+            trail[translate("detail.trail_note")].tolist()
+            == [translate("detail.note_redacted")] * 2
+        )
+        assert not at.text
+
+
 # --- filters kept in the URL -------------------------------------------------------------------
 
 

@@ -1,7 +1,8 @@
 """The privacy purge clears the free text about a person kept outside ``care_recipients``, on
 SQLite and PostgreSQL: the notes on their alerts (and their devices' tickets while theirs) and
-dispatches, the AI call's note in an alert's evidence, their away periods' notes. The rows and
-the statistics stay; other people's notes stay; the audit log is append-only and untouched."""
+dispatches, the AI call's note in an alert's evidence, their away periods' notes; the notes in
+those alerts' audit entries are redacted (the audit log's one exception to append-only), the
+rest of each entry kept. The rows and the statistics stay; other people's notes stay."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pytest
 from sqlalchemy import Engine, select, update
 
 from dashboard.actions.service import acknowledge, close, emergency_119
+from dashboard.audit import REDACTED_NOTE
 from dashboard.db.schema import Alert, AuditLog, AwayPeriod, CareRecipient, Dispatch
 from dashboard.detection.away import mark_away
 from dashboard.enrollment import end_enrollment, purge_ended
+from queries.alerts import alert_trail
 from queries.enrollment import person_alerts
 from queries.response_metrics import alerts_in_period
 from tests.unit.test_actions_support import T0, add_alert, seed, who
@@ -21,7 +24,10 @@ from tests.unit.test_actions_support import T0, add_alert, seed, who
 LEAD = who("lead1", "lead")
 TODAY = date(2024, 12, 2)  # T0 in Seoul
 LONG_AGO = date(2024, 1, 10)  # past a 30-day retention at T0
-NOTHING = {"alert_notes": 0, "dispatch_notes": 0, "evidence_notes": 0, "away_notes": 0}
+NOTHING = {"alert_notes": 0, "dispatch_notes": 0, "evidence_notes": 0, "away_notes": 0,
+           "audit_notes": 0}  # fmt: skip
+# The fixture's person: acknowledge, 119 and close notes on the alert, the ticket's close note.
+AUDIT_NOTES = 4
 
 
 @pytest.fixture
@@ -114,12 +120,27 @@ def _facts(db: Engine) -> tuple:
 
 
 def _audit_rows(db: Engine) -> list:
+    """Every audit row but the purges', every column."""
+    log = AuditLog.__table__
     with db.connect() as conn:
         return conn.execute(
-            select(AuditLog.id, AuditLog.action, AuditLog.detail)
-            .where(AuditLog.action != "privacy_purge")
-            .order_by(AuditLog.id)
+            select(log).where(log.c.action != "privacy_purge").order_by(log.c.id)
         ).all()
+
+
+def _redacted(rows: list, alert_ids) -> list:
+    """``rows`` as the purge leaves them: the note of each entry about ``alert_ids`` that holds
+    one replaced by the marker, nothing else changed."""
+    about = {str(i) for i in alert_ids}
+
+    def redact(row):
+        detail = row.detail
+        if row.entity_type == "alert" and row.entity_id in about and (detail or {}).get("note"):
+            detail = {**detail, "note": REDACTED_NOTE}
+        return (*row[:-1], detail)
+
+    assert rows and rows[0]._fields[-1] == "detail"
+    return [redact(r) for r in rows]
 
 
 def _purge_audits(db: Engine) -> list:
@@ -138,9 +159,11 @@ def test_the_purge_clears_the_persons_notes_everywhere_and_keeps_the_rows(db):
     # The old plug serves nobody now; a ticket opened after the release is not the person's.
     later = add_alert(db, kind="device_fault", rule="device_offline", opened_at=T0 + timedelta(1))
     with db.begin() as conn:
-        conn.execute(
-            update(Alert).where(Alert.id == later).values(device_id=old["device"], note="교체 예정")
-        )
+        conn.execute(update(Alert).where(Alert.id == later).values(device_id=old["device"]))
+        close(
+            conn, later, principal=LEAD, seen_version=1, now=T0 + timedelta(1),
+            outcome="device_fault", confirmed=True, note="교체 예정",
+        )  # fmt: skip
     before, facts, log = _texts(db), _facts(db), _audit_rows(db)
     with db.connect() as conn:
         history = person_alerts(conn, old["rid"])["id"].tolist()
@@ -185,11 +208,21 @@ def test_the_purge_clears_the_persons_notes_everywhere_and_keeps_the_rows(db):
         "dispatch_notes": len(old_dispatches),
         "evidence_notes": 1,
         "away_notes": 1,
+        "audit_notes": AUDIT_NOTES,
     }
     assert report.cleared == detail["cleared"]
     assert "김" not in str(detail) and "통증" not in str(detail)
-    # Append-only: the purge changed no earlier audit entry (their notes stay; see the docs).
-    assert _audit_rows(db) == log
+    # The audit entries about the person's alerts keep everything but their notes' text: who,
+    # when, the action, the ids and the rest of the detail. Nobody else's note is touched.
+    after_log = _audit_rows(db)
+    assert after_log == _redacted(log, (person_alert, ticket, concern))
+    assert after_log != log and "김옛날" not in str(after_log)
+    assert sum(str(r.detail).count(REDACTED_NOTE) for r in after_log) == AUDIT_NOTES
+    assert "이현재 일산백병원 이송" in str(after_log) and "교체 예정" in str(after_log)
+    # The alert's trail still lists each action, its note now the marker.
+    with db.connect() as conn:
+        trail = alert_trail(conn, person_alert)
+    assert trail["note"].tolist() == [REDACTED_NOTE] * 3
 
 
 def test_a_second_run_clears_nothing_more_and_says_so(db):
@@ -198,12 +231,13 @@ def test_a_second_run_clears_nothing_more_and_says_so(db):
     with db.begin() as conn:
         first = purge_ended(conn, LEAD, T0, 30)
     assert first.cleared["alert_notes"] == 2
-    texts, facts = _texts(db), _facts(db)
+    assert first.cleared["audit_notes"] == AUDIT_NOTES
+    texts, facts, log = _texts(db), _facts(db), _audit_rows(db)
     with db.begin() as conn:
         again = purge_ended(conn, LEAD, T0 + timedelta(minutes=1), 30)
     assert again.recipient_ids == () and again.cleared == NOTHING
     assert _purge_audits(db)[-1].detail["cleared"] == NOTHING
-    assert _texts(db) == texts and _facts(db) == facts
+    assert _texts(db) == texts and _facts(db) == facts and _audit_rows(db) == log
 
 
 def test_a_dry_run_counts_the_notes_and_changes_nothing(db):
@@ -216,9 +250,11 @@ def test_a_dry_run_counts_the_notes_and_changes_nothing(db):
     assert _texts(db) == texts and _facts(db) == facts and _audit_rows(db) == log
     assert _purge_audits(db) == []
     assert "would clear alert_notes 2" in str(dry)
+    assert f"audit_notes {AUDIT_NOTES}" in str(dry)
     with db.begin() as conn:
         real = purge_ended(conn, LEAD, T0, 30)
     assert real.cleared == dry.cleared and dry.cleared["evidence_notes"] == 1
+    assert _audit_rows(db) != log  # what the dry run counted, the run redacted
 
 
 def test_a_person_pseudonymised_before_notes_were_cleared_loses_them_at_the_next_run(db):
@@ -235,9 +271,10 @@ def test_a_person_pseudonymised_before_notes_were_cleared_loses_them_at_the_next
         report = purge_ended(conn, LEAD, T0, 365)
     assert report.recipient_ids == ()
     assert report.cleared == {"alert_notes": 2, "dispatch_notes": 1, "evidence_notes": 1,
-                              "away_notes": 1}  # fmt: skip
+                              "away_notes": 1, "audit_notes": AUDIT_NOTES}  # fmt: skip
     after = _texts(db)
     assert all(after["alerts"][i] is None for i in old["alerts"])
+    assert "김옛날" not in str(_audit_rows(db))
 
 
 def test_the_enrollment_doc_names_everything_the_purge_clears():

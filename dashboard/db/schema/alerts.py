@@ -119,7 +119,8 @@ class NotificationOutbox(Base):
 
 
 class AuditLog(Base):
-    """Append-only record of who did what; never updated or deleted by the application."""
+    """Append-only record of who did what; never deleted by the application, and updated only
+    where the privacy purge redacts an operator's note (``dashboard.audit.redact_notes``)."""
 
     __tablename__ = "audit_log"
 
