@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from dashboard.notify.redact import mask_phones
+
 log = logging.getLogger("anbu.notify")
 
 # The request itself was refused: sending it again cannot help, a person must look.
@@ -127,7 +129,9 @@ class WebhookTransport:
             return Outcome(ok=False, error=f"unreachable: {exc}", transport_down=True)
         if 200 <= response.status_code < 300:
             return Outcome(ok=True)
-        error = f"HTTP {response.status_code}: {response.text[:200]}"
+        # Masked before the cut: a number cut short at the 200th character no longer looks
+        # like one (the outbox masks what it stores again, whatever the transport).
+        error = f"HTTP {response.status_code}: {mask_phones(response.text)[:200]}"
         if response.status_code in PERMANENT_STATUSES:
             return Outcome(ok=False, retry=False, error=error)
         # 5xx, 429, 408 and also 401/403/404: a configuration or gateway problem that someone

@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, select, update
 from dashboard.actions.routing import Retry, RoutingConfig
 from dashboard.db.schema import Alert, CareRecipient, NotificationOutbox, Responder
 from dashboard.notify.channels import Message, Outcome, Transport
+from dashboard.notify.redact import mask_phones
 
 log = logging.getLogger("anbu.notify")
 _o = NotificationOutbox.__table__
@@ -117,6 +118,12 @@ def claim_due(
     return [Claimed(*r[:6], attempts=r.attempts + 1, created_at=r.created_at) for r in won]
 
 
+def stored_error(error: str) -> str:
+    """What ``last_error`` keeps of an error: a gateway's reply may repeat the phone number it
+    was sent, and the outbox keeps no phone number (``redact.mask_phones``)."""
+    return mask_phones(error)[:2000]
+
+
 def mark_sent(conn: Connection, row: Claimed, now: datetime) -> None:
     # Not fenced on attempts: a 2xx is the truth even if our lease ran out meanwhile.
     conn.execute(
@@ -130,7 +137,7 @@ def mark_retry(conn: Connection, row: Claimed, next_at: datetime, error: str) ->
     conn.execute(
         update(_o)
         .where(_o.c.id == row.id, _o.c.status == "pending", _o.c.attempts == row.attempts)
-        .values(next_attempt_at=next_at, last_error=error[:2000])
+        .values(next_attempt_at=next_at, last_error=stored_error(error))
     )
 
 
@@ -138,7 +145,7 @@ def mark_failed(conn: Connection, row: Claimed, error: str) -> None:
     conn.execute(
         update(_o)
         .where(_o.c.id == row.id, _o.c.status == "pending", _o.c.attempts == row.attempts)
-        .values(status="failed", last_error=error[:2000])
+        .values(status="failed", last_error=stored_error(error))
     )
 
 
@@ -147,7 +154,7 @@ def release(conn: Connection, row: Claimed, next_at: datetime, error: str) -> No
     conn.execute(
         update(_o)
         .where(_o.c.id == row.id, _o.c.status == "pending", _o.c.attempts == row.attempts)
-        .values(attempts=row.attempts - 1, next_attempt_at=next_at, last_error=error[:2000])
+        .values(attempts=row.attempts - 1, next_attempt_at=next_at, last_error=stored_error(error))
     )
 
 
@@ -248,24 +255,26 @@ def _deliver_one(engine, row: Claimed, now, routing, demo, transports, down, rep
         except Exception as exc:  # a transport bug must not lose the row: retry it
             log.exception("notify: transport %s raised", name)
             outcome = Outcome(ok=False, error=f"{exc.__class__.__name__}: {exc}")
+    # Logged as stored: the log keeps no phone number either.
+    error = stored_error(outcome.error) if outcome.error else None
     with engine.begin() as conn:
         if outcome.ok:
             mark_sent(conn, row, now)
             report.sent += 1
         elif not outcome.retry:
-            mark_failed(conn, row, outcome.error or "refused")
+            mark_failed(conn, row, error or "refused")
             report.failed += 1
-            log.error("notify: %s failed for good: %s", row.idempotency_key, outcome.error)
+            log.error("notify: %s failed for good: %s", row.idempotency_key, error)
         else:
             next_at = now + timedelta(seconds=backoff_s(row.attempts, row.idempotency_key, retry))
-            mark_retry(conn, row, next_at, outcome.error or "error")
+            mark_retry(conn, row, next_at, error or "error")
             report.retried += 1
             log.warning(
                 "notify: %s attempt %d: %s; next at %s",
                 row.idempotency_key,
                 row.attempts,
-                outcome.error,
+                error,
                 next_at.isoformat(),
             )
             if outcome.transport_down:
-                down[name] = (next_at, outcome.error or "down")
+                down[name] = (next_at, error or "down")

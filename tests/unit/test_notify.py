@@ -52,6 +52,9 @@ class Gateway:
         self.requests: list[tuple[str, dict, dict]] = []
         self.delivered: Counter[str] = Counter()  # unique messages accepted per key
         self.script: list[int] = []
+        # The error reply's body; "{to}" is replaced by the number the request was sent to,
+        # as gateways that repeat it in their errors do.
+        self.reply = '{{"error": "busy"}}'
         self.lock = threading.Lock()
         gateway = self
 
@@ -66,7 +69,8 @@ class Gateway:
                         gateway.delivered[key] += 1  # a repeated key is the same message
                 self.send_response(code)
                 self.end_headers()
-                self.wfile.write(b'{"ok": true}' if code < 300 else b'{"error": "busy"}')
+                error = gateway.reply.format(to=body.get("to", ""))
+                self.wfile.write(b'{"ok": true}' if code < 300 else error.encode("utf-8"))
 
             def log_message(self, *args) -> None:
                 pass
@@ -270,6 +274,40 @@ def test_errors_someone_can_fix_are_retried_not_dropped(db, gateway, code):
     with db.connect() as conn:
         assert list(delivery_status(conn, alert_id, T0)["state"]) == ["delayed"]
     assert deliver(db, T0 + timedelta(seconds=10), gateway.url).sent == 1
+
+
+@pytest.mark.parametrize("code", [422, 503])
+def test_a_gateway_reply_repeating_the_guardians_phone_is_stored_and_logged_masked(
+    db, gateway, caplog, code
+):
+    """The guardian's phone is looked up at delivery and never stored; a gateway that repeats it
+    in its error reply must not leave it in ``last_error`` (shown on the alert page) or the log."""
+    alert_id = add_alert(db)
+    perform(db, "guardian_call", alert_id, principal=KIM, seen_version=1, now=T0)
+    gateway.script = [code]
+    gateway.reply = '{{"error": "수신 거부 번호", "to": "{to}", "intl": "+82 10-1111-2222"}}'
+    with caplog.at_level("WARNING", logger="anbu.notify"):
+        deliver(db, T0, gateway.url)
+    [row] = outbox(db)
+    assert row.status == ("failed" if code == 422 else "pending")
+    assert row.last_error == (
+        f'HTTP {code}: {{"error": "수신 거부 번호", "to": "***-****-****", '
+        '"intl": "+** **-****-****"}'
+    )
+    assert "2222" not in caplog.text and "***-****-****" in caplog.text
+    with db.connect() as conn:
+        assert "2222" not in str(delivery_status(conn, alert_id, T0).to_dict("records"))
+
+
+def test_a_number_cut_by_the_length_limit_is_masked_before_the_cut(db, gateway):
+    alert_id = add_alert(db)
+    perform(db, "guardian_call", alert_id, principal=KIM, seen_version=1, now=T0)
+    gateway.script = [422]
+    # The reply is cut at 200 characters, in the middle of the number.
+    gateway.reply = "x" * 190 + " to {to}"
+    deliver(db, T0, gateway.url)
+    [row] = outbox(db)
+    assert row.last_error.endswith(" to ***-**") and "010-11" not in row.last_error
 
 
 def test_backoff_is_exponential_capped_and_deterministic():
