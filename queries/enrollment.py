@@ -6,10 +6,11 @@ device while it served the person, so a replaced or reassigned device's past sta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import pandas as pd
-from sqlalchemy import ColumnElement, Connection, Select, and_, null, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, null, or_, select
 
 from dashboard.db.schema import Alert, CareRecipient, Device, DeviceAssignment, DeviceEvent, Region
 from queries.common import frame
@@ -59,6 +60,17 @@ def _periods(people: People):
         ),
     )
     return recorded.union_all(unrecorded).subquery("periods")
+
+
+def device_periods(conn: Connection, recipient_ids: Iterable[int]) -> list[Row]:
+    """(device_id, since, until) of every device the people had (``until`` None: still
+    theirs; ``since`` None: from before registration times)."""
+    ids = list(recipient_ids)
+    if not ids:
+        return []
+    p = _periods(select(CareRecipient.id).where(CareRecipient.id.in_(ids)))
+    stmt = select(p.c.device_id, p.c.since, p.c.until).order_by(p.c.device_id, p.c.since)
+    return list(conn.execute(stmt).all())
 
 
 def person_devices(conn: Connection, recipient_id: int) -> pd.DataFrame:

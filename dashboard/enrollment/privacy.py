@@ -7,9 +7,11 @@ is pseudonymised: name, phones, address, guardian, home position and staff notes
 name replaced by ``가명-<id>``; birth year, sex, dong, program, dates and every alert, dispatch
 and statistic stay. The free text about the person kept elsewhere goes too (``NOTES``): the
 notes on their alerts and dispatches, the AI call's note in an alert's evidence and the notes of
-their away periods; the rows stay. The operators' notes in those alerts' audit entries are
-redacted (``dashboard.audit.redact_notes``, the audit log's one exception to append-only). One
-audit row per run names the ids (not personal data) and the counts (docs/enrollment.md).
+their away periods; the rows stay. Where they were and how they lived goes as well: the
+positions in their alerts' evidence and the raw events of their devices while theirs. The
+operators' notes in those alerts' audit entries are redacted (``dashboard.audit.redact_notes``,
+the audit log's one exception to append-only). One audit row per run names the ids (not
+personal data) and the counts (docs/enrollment.md).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    delete,
     func,
     null,
     or_,
@@ -34,10 +37,17 @@ from sqlalchemy import (
 from dashboard.audit import holds_note, redact_notes
 from dashboard.auth.principal import SessionUser
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import Alert, AuditLog, AwayPeriod, CareRecipient, Dispatch
+from dashboard.db.schema import (
+    Alert,
+    AuditLog,
+    AwayPeriod,
+    CareRecipient,
+    DeviceEvent,
+    Dispatch,
+)
 from dashboard.enrollment.common import audit, authorise
 from dashboard.settings import LOCAL_TZ
-from queries.enrollment import alerts_of
+from queries.enrollment import alerts_of, device_periods
 
 PURGE_ACTION = "privacy_purge"
 CLEARED = (
@@ -56,9 +66,14 @@ NOTES = (
     "alert_notes",  # alerts.note: a close note (a grave outcome needs one)
     "dispatch_notes",  # dispatches.note: the 119 dialog's, any dispatch's
     "evidence_notes",  # alerts.evidence.note: the AI call's concern (통증 호소, …)
+    "evidence_positions",  # alerts.evidence lat/lon/accuracy_m: where a wanderer was found
     "away_notes",  # away_periods.note: a hospital stay, a stay with family
     "audit_notes",  # audit_log.detail.note of those alerts' actions: redacted, not cleared
+    "raw_events",  # device_events of their devices while theirs: deleted (rollups stay)
 )
+# A position in an alert's evidence (a wanderer's fix, near their home): the keys go, the
+# rule's figures (distance, zone, times) stay.
+POSITION_KEYS = ("lat", "lon", "accuracy_m")
 
 
 def pseudonym(recipient_id: int) -> str:
@@ -121,7 +136,8 @@ def purge_ended(
     )
     ids = tuple(conn.execute(query, {"cutoff": cutoff}).scalars())
     if dry_run:
-        return PurgeReport(cutoff.isoformat(), ids, True, _clear_notes(conn, cutoff, True))
+        cleared = _clear_notes(conn, cutoff, True) | {"raw_events": _raw_events(conn, ids, True)}
+        return PurgeReport(cutoff.isoformat(), ids, True, cleared)
     # The pseudonym depends on the id: one statement per person (a handful per day).
     for rid in ids:
         conn.execute(
@@ -129,7 +145,7 @@ def purge_ended(
             .where(r.c.id == rid, r.c.pseudonymized_at.is_(None))
             .values(pii_name=pseudonym(rid), pseudonymized_at=now, **dict.fromkeys(CLEARED))
         )
-    cleared = _clear_notes(conn, cutoff, False)
+    cleared = _clear_notes(conn, cutoff, False) | {"raw_events": _raw_events(conn, ids, False)}
     audit(
         conn,
         now,
@@ -164,6 +180,9 @@ def _note_statements(_conn: Connection) -> dict[str, tuple[Select, Executable]]:
     alert_note = and_(a.c.note.is_not(None), theirs)
     dispatch_note = and_(d.c.note.is_not(None), d.c.alert_id.in_(select(a.c.id).where(theirs)))
     evidence_note = and_(a.c.evidence["note"].as_string().is_not(None), theirs)
+    evidence_position = and_(
+        or_(*(a.c.evidence[k].as_string().is_not(None) for k in POSITION_KEYS)), theirs
+    )
     away_note = and_(w.c.note.is_not(None), w.c.recipient_id.in_(people))
     # The audit rows name their alert by id as text.
     audit_note = holds_note("alert", select(cast(a.c.id, log.c.entity_id.type)).where(theirs))
@@ -180,6 +199,10 @@ def _note_statements(_conn: Connection) -> dict[str, tuple[Select, Executable]]:
         "evidence_notes": (
             count(a, evidence_note),
             select(a.c.id, a.c.evidence).where(evidence_note),
+        ),
+        "evidence_positions": (
+            count(a, evidence_position),
+            select(a.c.id, a.c.evidence).where(evidence_position),
         ),
         "away_notes": (count(w, away_note), update(w).where(away_note).values(note=null())),
         "audit_notes": (count(log, audit_note), select(log.c.id, log.c.detail).where(audit_note)),
@@ -205,13 +228,14 @@ def _clear_notes(conn: Connection, cutoff: date, dry_run: bool) -> dict[str, int
     for name, (count, clear) in statements.items():
         if dry_run:
             out[name] = int(conn.execute(count, params).scalar_one())
-        elif name == "evidence_notes":
-            # Drop the key, keep the rule's figures (the reviews read them); in Python, one
+        elif name.startswith("evidence_"):
+            # Drop the keys, keep the rule's figures (the reviews read them); in Python, one
             # text for both databases' JSON.
+            drop = ("note",) if name == "evidence_notes" else POSITION_KEYS
             found = conn.execute(clear, params).all()
             kept = [
-                {"alert_id": row.id, "kept": {k: v for k, v in row.evidence.items() if k != "note"}}
-                for row in found
+                {"alert_id": id_, "kept": {k: v for k, v in ev.items() if k not in drop}}
+                for id_, ev in found
             ]
             if kept:
                 conn.execute(prebuilt(conn, "privacy.evidence_rewrite", _evidence_rewrite), kept)
@@ -221,3 +245,24 @@ def _clear_notes(conn: Connection, cutoff: date, dry_run: bool) -> dict[str, int
         else:
             out[name] = conn.execute(clear, params).rowcount
     return out
+
+
+def _raw_events(conn: Connection, ids: tuple[int, ...], dry_run: bool) -> int:
+    """Delete (dry run: count) the raw events of the devices of the people pseudonymised now,
+    while the devices were theirs: a wanderer's positions, a home's hour-by-hour power. Usually
+    none are left (``ANBU_EVENT_RETENTION_DAYS``, 90, is inside the privacy retention, 365);
+    with a shorter privacy retention they would outlive the person's name. One indexed range
+    per device period; people purged earlier keep what is left to the event retention."""
+    e = DeviceEvent.__table__
+    total = 0
+    for device_id, since, until in device_periods(conn, ids):
+        where = [e.c.device_id == device_id]
+        if since is not None:
+            where.append(e.c.ts >= since)
+        if until is not None:
+            where.append(e.c.ts <= until)
+        if dry_run:
+            total += conn.execute(select(func.count()).select_from(e).where(*where)).scalar_one()
+        else:
+            total += conn.execute(delete(e).where(*where)).rowcount
+    return total

@@ -9,11 +9,18 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from dashboard.actions.service import acknowledge, close, emergency_119
 from dashboard.audit import REDACTED_NOTE
-from dashboard.db.schema import Alert, AuditLog, AwayPeriod, CareRecipient, Dispatch
+from dashboard.db.schema import (
+    Alert,
+    AuditLog,
+    AwayPeriod,
+    CareRecipient,
+    DeviceEvent,
+    Dispatch,
+)
 from dashboard.detection.away import mark_away
 from dashboard.enrollment import end_enrollment, purge_ended
 from queries.alerts import alert_trail
@@ -24,8 +31,8 @@ from tests.unit.test_actions_support import T0, add_alert, seed, who
 LEAD = who("lead1", "lead")
 TODAY = date(2024, 12, 2)  # T0 in Seoul
 LONG_AGO = date(2024, 1, 10)  # past a 30-day retention at T0
-NOTHING = {"alert_notes": 0, "dispatch_notes": 0, "evidence_notes": 0, "away_notes": 0,
-           "audit_notes": 0}  # fmt: skip
+NOTHING = {"alert_notes": 0, "dispatch_notes": 0, "evidence_notes": 0, "evidence_positions": 0,
+           "away_notes": 0, "audit_notes": 0, "raw_events": 0}  # fmt: skip
 # The fixture's person: acknowledge, 119 and close notes on the alert, the ticket's close note.
 AUDIT_NOTES = 4
 
@@ -207,8 +214,10 @@ def test_the_purge_clears_the_persons_notes_everywhere_and_keeps_the_rows(db):
         "alert_notes": 2,
         "dispatch_notes": len(old_dispatches),
         "evidence_notes": 1,
+        "evidence_positions": 0,
         "away_notes": 1,
         "audit_notes": AUDIT_NOTES,
+        "raw_events": 0,
     }
     assert report.cleared == detail["cleared"]
     assert "김" not in str(detail) and "통증" not in str(detail)
@@ -270,11 +279,58 @@ def test_a_person_pseudonymised_before_notes_were_cleared_loses_them_at_the_next
         )
         report = purge_ended(conn, LEAD, T0, 365)
     assert report.recipient_ids == ()
-    assert report.cleared == {"alert_notes": 2, "dispatch_notes": 1, "evidence_notes": 1,
-                              "away_notes": 1, "audit_notes": AUDIT_NOTES}  # fmt: skip
+    assert report.cleared == {**NOTHING, "alert_notes": 2, "dispatch_notes": 1,
+                              "evidence_notes": 1, "away_notes": 1,
+                              "audit_notes": AUDIT_NOTES}  # fmt: skip
     after = _texts(db)
     assert all(after["alerts"][i] is None for i in old["alerts"])
     assert "김옛날" not in str(_audit_rows(db))
+
+
+def test_the_purge_drops_a_wanderers_positions_and_the_raw_events_while_the_device_was_theirs(
+    db,
+):
+    """A position in an alert's evidence and the raw events of the person's devices say where
+    they lived and how they lived: gone with the name; the rule's figures and rollups stay."""
+    old, kept = _noted_person(db, "김옛날"), _noted_person(db, "이현재")
+    found = {"distance_m": 840, "zone": "circle", "lat": 37.65, "lon": 126.78,
+             "accuracy_m": 12.0, "position_at": "2024-11-29T01:00:00+00:00"}  # fmt: skip
+    alerts = (old["alerts"][0], kept["alerts"][0])
+
+    def event(device: int, ts, n: int) -> dict:
+        return {"vendor": "acme", "event_uid": f"e{device}-{n}", "device_id": device, "ts": ts,
+                "received_at": ts, "type": "power", "value": 12.5, "data": {}}  # fmt: skip
+
+    with db.begin() as conn:
+        conn.execute(update(Alert).where(Alert.id.in_(alerts)).values(evidence=found))
+        conn.execute(
+            insert(DeviceEvent),
+            [event(d, T0 - timedelta(days=k), k) for d in (old["device"], kept["device"])
+             for k in (2, 3, 4)],
+        )  # fmt: skip
+    _end(db, old["rid"], LONG_AGO)
+    later = T0 + timedelta(days=1)  # the returned plug, reporting for nobody: not the person's
+    with db.begin() as conn:
+        conn.execute(insert(DeviceEvent), [event(old["device"], later, 9)])
+        dry = purge_ended(conn, LEAD, later + timedelta(minutes=1), 30, dry_run=True)
+    assert dry.cleared["evidence_positions"] == 1 and dry.cleared["raw_events"] == 3
+    with db.begin() as conn:
+        report = purge_ended(conn, LEAD, later + timedelta(minutes=1), 30)
+    assert report.cleared == dry.cleared
+    with db.connect() as conn:
+        evidence = dict(
+            conn.execute(select(Alert.id, Alert.evidence).where(Alert.id.in_(alerts))).all()
+        )
+        left = conn.execute(
+            select(DeviceEvent.device_id, DeviceEvent.ts).order_by(DeviceEvent.id)
+        ).all()
+    assert evidence[alerts[0]] == {"distance_m": 840, "zone": "circle",
+                                   "position_at": "2024-11-29T01:00:00+00:00"}  # fmt: skip
+    assert evidence[alerts[1]] == found  # another person's: kept
+    assert [d for d, _ in left] == [kept["device"]] * 3 + [old["device"]]
+    with db.begin() as conn:
+        again = purge_ended(conn, LEAD, later + timedelta(minutes=2), 30)
+    assert again.cleared == NOTHING
 
 
 def test_the_enrollment_doc_names_everything_the_purge_clears():
