@@ -19,7 +19,7 @@ from sqlalchemy import event as sa_event
 from dashboard import clock
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import Device, DeviceEvent
+from dashboard.db.schema import Device, DeviceEvent, DeviceState
 from dashboard.detection.band import band_start
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_events
@@ -253,6 +253,7 @@ def _insert_new(
     the same event at the same moment) a duplicate here too, instead of a failed batch.
     """
     if events and conn.dialect.name == "postgresql":
+        _lock_states(conn, sorted({device_of[e.device_uid] for e in events}))
         known = _stored_near(conn, vendor, events)
         events = [e for e in events if e.event_uid not in known]
     if not events:
@@ -292,6 +293,30 @@ def idempotency_key(conn: Connection) -> list[str]:
     if conn.dialect.name == "postgresql":
         return ["vendor", "event_uid", "ts"]
     return ["vendor", "event_uid"]
+
+
+def _lock_states(conn: Connection, device_ids: list[int]) -> None:
+    """PostgreSQL: lock the batch's devices' state rows before looking for their stored ids.
+
+    ``_stored_near`` cannot see a concurrent batch's uncommitted events, and a resend with
+    another ``ts`` does not collide with them on the unique key: both batches stored the event.
+    An id belongs to one device, and every batch locks that device's state row (here, in
+    device_id order, as ``update_device_state`` does later anyway), so the second batch now
+    waits for the first to commit and then finds its event. Only a device's very first events
+    (no state row yet to lock) are left to the unique key alone.
+    """
+    table = DeviceState.__table__
+    query = prebuilt(
+        conn,
+        "ingest.lock_states",
+        lambda c: (
+            select(table.c.device_id)
+            .where(in_bound(c, table.c.device_id, "ids"))
+            .order_by(table.c.device_id)
+            .with_for_update()
+        ),
+    )
+    conn.execute(query, {"ids": bound_values(conn, table.c.device_id, device_ids)}).all()
 
 
 def _stored_near(conn: Connection, vendor: str, events: list[ValidEvent]) -> set[str]:
