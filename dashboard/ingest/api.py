@@ -22,6 +22,7 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import ClientDisconnect
@@ -58,6 +59,10 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1.0"
 RETRY_AFTER_S = "5"
+# The database cannot take the batch now; the vendor should retry: a 503, never a 500. A pool
+# timeout is every pooled connection busy for ``pool_timeout`` (30 s): a server swamped with
+# concurrent batches.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, RulesConfigError)
 # /readyz answers within this many seconds even when the database hangs (a dropped packet, a
 # full pool): a load balancer's probe must not time out waiting for it.
 READY_TIMEOUT_S = 2.0
@@ -216,7 +221,7 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
     async def handle_events(request: Request, api_key: str | None) -> IngestReply:
         try:
             vendor = await run_in_threadpool(lookup_vendor, api_key)
-        except OperationalError as exc:
+        except UNAVAILABLE as exc:
             raise _unavailable(exc) from None
         if vendor is None:
             raise HTTPException(401, "missing or invalid X-API-Key")
@@ -230,7 +235,7 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
         started = time.perf_counter()
         try:
             result = await run_in_threadpool(store, vendor, events)
-        except (OperationalError, InterfaceError, RulesConfigError) as exc:
+        except UNAVAILABLE as exc:
             raise _unavailable(exc) from None
         metrics.batch_seconds.observe(time.perf_counter() - started)
         metrics.batch(vendor, result)

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dashboard.clock import now as system_now
 from dashboard.ingest.apikeys import check_vendor
@@ -54,8 +55,9 @@ DEFAULT_SHARE_GROUP = "anbu"  # the bridges' shared subscription group; "" subsc
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 DB_RETRY_MAX_S = 30.0
 STATS_EVERY_S = 60.0
-# Errors that say "the database (or the rules) cannot work now", not "this message is bad".
-OUTAGE = (OperationalError, InterfaceError, RulesConfigError)
+# Errors that say "the database (or the rules) cannot work now", not "this message is bad"
+# (a pool timeout: every pooled connection busy).
+OUTAGE = (OperationalError, InterfaceError, PoolTimeout, RulesConfigError)
 UNPROCESSABLE_AFTER = 3  # attempts before any other error makes the message a dead letter
 # Mosquitto drops a QoS 1 message for a subscriber whose queue is full (max_queued_messages,
 # 1,000 by default: a bridge away or behind for longer loses the rest) and says so only here.

@@ -75,6 +75,28 @@ def test_a_database_outage_is_retried_then_left_for_redelivery(bridge, monkeypat
     assert bridge.stats.db_errors == 1
 
 
+def test_a_full_connection_pool_is_an_outage_not_a_bad_message(bridge, monkeypatch):
+    """SQLAlchemy's pool timeout says the database is busy, not that the message is bad: it is
+    retried and left for redelivery like an outage, never dead-lettered with its good events."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    import dashboard.ingest.mqtt as module
+
+    calls = []
+
+    def busy(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > module.UNPROCESSABLE_AFTER:
+            bridge.stop()
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    monkeypatch.setattr(module, "ingest_events", busy)
+    monkeypatch.setattr(bridge.stopping, "wait", lambda _delay: bridge.stopping.is_set())
+    assert bridge.handle("anbu/acme/events", batch("d1")) is None  # not acknowledged
+    assert bridge.stats.db_errors == len(calls) > module.UNPROCESSABLE_AFTER
+    assert (bridge.stats.unprocessable, bridge.stats.dead_letters) == (0, 0)
+
+
 def test_broker_urls():
     assert parse_url("mqtt://127.0.0.1:1883") == BrokerUrl("127.0.0.1", 1883, None, None)
     assert parse_url("mqtt://bridge:p%40ss@broker.local") == BrokerUrl(
