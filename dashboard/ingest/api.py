@@ -22,8 +22,10 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dashboard.clock import now as system_now
@@ -57,6 +59,10 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1.0"
 RETRY_AFTER_S = "5"
+# The database cannot take the batch now; the vendor should retry: a 503, never a 500. A pool
+# timeout is every pooled connection busy for ``pool_timeout`` (30 s): a server swamped with
+# concurrent batches.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout, RulesConfigError)
 # /readyz answers within this many seconds even when the database hangs (a dropped packet, a
 # full pool): a load balancer's probe must not time out waiting for it.
 READY_TIMEOUT_S = 2.0
@@ -215,11 +221,11 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
     async def handle_events(request: Request, api_key: str | None) -> IngestReply:
         try:
             vendor = await run_in_threadpool(lookup_vendor, api_key)
-        except OperationalError as exc:
+        except UNAVAILABLE as exc:
             raise _unavailable(exc) from None
         if vendor is None:
             raise HTTPException(401, "missing or invalid X-API-Key")
-        body = await _read_limited(request)
+        body = await _read_limited(request, vendor)
         try:
             events = decode_batch(body)
         except PayloadError as exc:
@@ -229,7 +235,7 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
         started = time.perf_counter()
         try:
             result = await run_in_threadpool(store, vendor, events)
-        except (OperationalError, InterfaceError, RulesConfigError) as exc:
+        except UNAVAILABLE as exc:
             raise _unavailable(exc) from None
         metrics.batch_seconds.observe(time.perf_counter() - started)
         metrics.batch(vendor, result)
@@ -332,16 +338,31 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
 
 
-async def _read_limited(request: Request) -> bytes:
+# nginx's code for "the client closed the request": no reply reaches anyone, the metric counts it
+CLIENT_GONE = 499
+
+
+async def _read_limited(request: Request, vendor: str) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise _http_error(too_large(f"body of {declared} bytes"))
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:  # also catches chunked uploads and lying Content-Length
-            raise _http_error(too_large("body"))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:  # also catches chunked uploads and lying Content-Length
+                raise _http_error(too_large("body"))
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # A vendor's upload that timed out half-way: nothing was stored, and it is worth one
+        # line rather than the traceback an unhandled exception logs at ERROR.
+        log.warning(
+            "vendor %s: client disconnected after %d of %s bytes of the body; nothing stored",
+            vendor,
+            size,
+            declared if declared is not None else "(chunked)",
+        )
+        raise HTTPException(CLIENT_GONE, "client disconnected before the end of the body") from None
     return b"".join(chunks)
 
 

@@ -44,7 +44,7 @@ class KeyInfo:
 
 
 def check_vendor(vendor: str) -> str:
-    if not VENDOR_PATTERN.match(vendor):
+    if not VENDOR_PATTERN.fullmatch(vendor):  # match() with $ lets "acme\n" through
         raise ValueError(
             f"vendor {vendor!r}: use 1–60 lowercase letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"

@@ -19,7 +19,7 @@ from sqlalchemy import event as sa_event
 from dashboard import clock
 from dashboard.db.inlist import bound_values, in_bound
 from dashboard.db.prebuilt import prebuilt
-from dashboard.db.schema import Device, DeviceEvent
+from dashboard.db.schema import Device, DeviceEvent, DeviceState
 from dashboard.detection.band import band_start
 from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_events
@@ -165,7 +165,9 @@ def ingest_events(
     """Validate and store one batch of a vendor's events; see the module docstring.
 
     Duplicates (the same ``event_id`` for this vendor, earlier in the batch or already stored)
-    are counted, not stored again and not errors: vendors retry, and retrying must be safe.
+    are counted, not stored again and not errors: vendors retry, and retrying must be safe. An
+    id whose first use names another device or type is no resend: it is rejected
+    (``reused_ids``), so a vendor numbering events per device learns it at once.
     """
     checked = check_events(conn, vendor, events, now=now)
     unique: dict[str, ValidEvent] = {}
@@ -175,6 +177,12 @@ def ingest_events(
     # locks in the same order and cannot deadlock each other on PostgreSQL.
     ordered = sorted(unique.values(), key=lambda e: e.event_uid)
     stored = _insert_new(conn, vendor, ordered, checked.device_of, now)
+    earlier: dict[str, tuple[str, str]] = {}
+    if len(stored) < len(ordered):  # some ids were stored before: resends, or reused ids
+        inserted = {e.event_uid for e in stored}
+        earlier = _stored_uses(conn, vendor, [e for e in ordered if e.event_uid not in inserted])
+    reused = _reused(checked.valid, unique, earlier)
+    refused = {r.index for r in reused}
     touched: dict[int, Touched] = {}
     if stored:
         signals: dict = {}
@@ -189,12 +197,101 @@ def ingest_events(
         evaluate_event_rules(conn, touched, now)
     return IngestResult(
         accepted=len(stored),
-        duplicates=len(checked.valid) - len(stored),
-        rejected=[(r.index, r.reason) for r in checked.rejections],
+        duplicates=len(checked.valid) - len(stored) - len(refused),
+        rejected=[(r.index, r.reason) for r in sorted([*checked.rejections, *reused], key=_index)],
         device_ids=device_ids,
         timezone=checked.timezone,
-        naive_ts=sum(e.naive_ts for e in checked.valid),
+        naive_ts=sum(e.naive_ts for e in checked.valid if e.index not in refused),
     )
+
+
+def reused_ids(conn: Connection, vendor: str, events: Sequence[ValidEvent]) -> list[Rejection]:
+    """The events (checked, of known devices) whose ``event_id`` this vendor already used for
+    another device or another type of event, stored or earlier in the batch: no resend changes
+    those, so the id was reused (numbered per device, or restarted after a reset). A resend
+    with another value or ``ts`` (re-serialised, rounded) stays a duplicate. The file import
+    checks this before storing; ``ingest_events`` finds the same itself."""
+    unique: dict[str, ValidEvent] = {}
+    for event in events:
+        unique.setdefault(event.event_uid, event)
+    return _reused(events, unique, _stored_uses(conn, vendor, list(unique.values())))
+
+
+UNIQUE_PER_VENDOR = "an event_id must be unique per vendor, not per device"
+
+
+def _index(rejection: Rejection) -> int:
+    return rejection.index
+
+
+def _reused(
+    events: Sequence[ValidEvent],
+    first: dict[str, ValidEvent],
+    stored: dict[str, tuple[str, str]],
+) -> list[Rejection]:
+    """Each event whose id's first use (``stored``: id → (device, type), else the batch's
+    first occurrence) names another device or type."""
+    reused = []
+    for e in events:
+        if e.event_uid in stored:
+            device, kind = stored[e.event_uid]
+            if (device, kind) != (e.device_uid, e.type):
+                reused.append(
+                    Rejection(
+                        e.index,
+                        "event_id",
+                        f"{e.event_uid!r} is already stored (device {device!r}, {kind}); "
+                        + UNIQUE_PER_VENDOR,
+                        "event_id_reused",
+                        {"id": e.event_uid, "device": device, "kind": kind},
+                    )
+                )
+            continue
+        seen = first[e.event_uid]
+        if (seen.device_uid, seen.type) != (e.device_uid, e.type):
+            reused.append(
+                Rejection(
+                    e.index,
+                    "event_id",
+                    f"{e.event_uid!r} is already used by event {seen.index} of this batch "
+                    f"(device {seen.device_uid!r}, {seen.type}); {UNIQUE_PER_VENDOR}",
+                    "event_id_reused_in_batch",
+                    {
+                        "id": e.event_uid,
+                        "index": seen.index,
+                        "device": seen.device_uid,
+                        "kind": seen.type,
+                    },
+                )
+            )
+    return reused
+
+
+def _stored_uses(
+    conn: Connection, vendor: str, events: list[ValidEvent]
+) -> dict[str, tuple[str, str]]:
+    """The device and type each of these events' ids is stored with (ids not stored: absent).
+
+    Run only for ids ``_insert_new`` did not store (or for a file, before storing it); on
+    PostgreSQL it reads the partitions a duplicate can be in, as ``_stored_near`` does.
+    """
+    if not events:
+        return {}
+    table, devices = DeviceEvent.__table__, Device.__table__
+    query = (
+        select(table.c.event_uid, devices.c.device_uid, table.c.type)
+        .join(devices, devices.c.id == table.c.device_id)
+        .where(
+            table.c.vendor == vendor,
+            table.c.event_uid.in_(sorted({e.event_uid for e in events})),
+        )
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.where(
+            table.c.ts >= min(e.ts for e in events) - SAME_ID_WINDOW,
+            table.c.ts <= max(e.ts for e in events) + SAME_ID_WINDOW,
+        )
+    return {uid: (device, kind) for uid, device, kind in conn.execute(query)}
 
 
 def evaluate_event_rules(conn: Connection, touched: dict[int, Touched], now: datetime) -> None:
@@ -253,6 +350,7 @@ def _insert_new(
     the same event at the same moment) a duplicate here too, instead of a failed batch.
     """
     if events and conn.dialect.name == "postgresql":
+        _lock_states(conn, sorted({device_of[e.device_uid] for e in events}))
         known = _stored_near(conn, vendor, events)
         events = [e for e in events if e.event_uid not in known]
     if not events:
@@ -292,6 +390,30 @@ def idempotency_key(conn: Connection) -> list[str]:
     if conn.dialect.name == "postgresql":
         return ["vendor", "event_uid", "ts"]
     return ["vendor", "event_uid"]
+
+
+def _lock_states(conn: Connection, device_ids: list[int]) -> None:
+    """PostgreSQL: lock the batch's devices' state rows before looking for their stored ids.
+
+    ``_stored_near`` cannot see a concurrent batch's uncommitted events, and a resend with
+    another ``ts`` does not collide with them on the unique key: both batches stored the event.
+    An id belongs to one device, and every batch locks that device's state row (here, in
+    device_id order, as ``update_device_state`` does later anyway), so the second batch now
+    waits for the first to commit and then finds its event. Only a device's very first events
+    (no state row yet to lock) are left to the unique key alone.
+    """
+    table = DeviceState.__table__
+    query = prebuilt(
+        conn,
+        "ingest.lock_states",
+        lambda c: (
+            select(table.c.device_id)
+            .where(in_bound(c, table.c.device_id, "ids"))
+            .order_by(table.c.device_id)
+            .with_for_update()
+        ),
+    )
+    conn.execute(query, {"ids": bound_values(conn, table.c.device_id, device_ids)}).all()
 
 
 def _stored_near(conn: Connection, vendor: str, events: list[ValidEvent]) -> set[str]:

@@ -30,8 +30,14 @@ from xml.etree import ElementTree
 from sqlalchemy import Connection
 
 from dashboard.ingest.apikeys import check_vendor
-from dashboard.ingest.core import check_events, ingest_events
-from dashboard.ingest.events import ALL_FIELDS, COMMON_FIELDS, NUMBER_FIELDS, number_from_text
+from dashboard.ingest.core import UNIQUE_PER_VENDOR, check_events, ingest_events, reused_ids
+from dashboard.ingest.events import (
+    ALL_FIELDS,
+    COMMON_FIELDS,
+    NUMBER_FIELDS,
+    Rejection,
+    number_from_text,
+)
 from dashboard.ingest.refusal import Refused
 
 MB = 1024 * 1024
@@ -142,6 +148,7 @@ def import_file(
         RowError(row_numbers[r.index], r.field, r.message, r.key, r.params)
         for r in checked.rejections
     ]
+    report.errors += [_reused_row(r, row_numbers) for r in reused_ids(conn, vendor, checked.valid)]
     report.errors.sort(key=lambda e: e.row)
     if report.errors:
         return report
@@ -151,6 +158,22 @@ def import_file(
     report.accepted, report.duplicates = result.accepted, result.duplicates
     report.naive_ts, report.timezone = result.naive_ts, result.timezone
     return report
+
+
+def _reused_row(rejection: Rejection, row_numbers: list[int]) -> RowError:
+    """An id this vendor used for another device or type, said with spreadsheet rows."""
+    row, params = row_numbers[rejection.index], rejection.params
+    if rejection.key != "event_id_reused_in_batch":
+        return RowError(row, rejection.field, rejection.message, rejection.key, params)
+    first = row_numbers[params["index"]]
+    return RowError(
+        row,
+        "event_id",
+        f"{params['id']!r} is already used on row {first} (device {params['device']!r}, "
+        f"{params['kind']}); {UNIQUE_PER_VENDOR}",
+        "event_id_reused_in_file",
+        {"id": params["id"], "row": first, "device": params["device"], "kind": params["kind"]},
+    )
 
 
 def read_head(data: bytes, filename: str, rows: int) -> tuple[list[str], list[list[Any]]]:

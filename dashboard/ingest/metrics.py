@@ -113,6 +113,12 @@ class BridgeMetrics:
         self.connected = Gauge(
             "anbu_mqtt_connected", "1 while the bridge is connected to the broker.", registry=r
         )
+        self.broker_dropped = Gauge(
+            "anbu_mqtt_broker_dropped_messages",
+            "Messages the broker dropped since it started because a client's queue was full "
+            "(Mosquitto's $SYS/broker/publish/messages/dropped, as last reported).",
+            registry=r,
+        )
 
     def message(self, vendor: str | None, outcome: str) -> None:
         self.messages.labels(vendor=vendor or UNKNOWN_VENDOR, outcome=outcome).inc()

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from sqlalchemy import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from dashboard.clock import now as system_now
 from dashboard.ingest.apikeys import check_vendor
@@ -54,9 +55,13 @@ DEFAULT_SHARE_GROUP = "anbu"  # the bridges' shared subscription group; "" subsc
 RECONNECT_MIN_S, RECONNECT_MAX_S = 1, 30
 DB_RETRY_MAX_S = 30.0
 STATS_EVERY_S = 60.0
-# Errors that say "the database (or the rules) cannot work now", not "this message is bad".
-OUTAGE = (OperationalError, InterfaceError, RulesConfigError)
+# Errors that say "the database (or the rules) cannot work now", not "this message is bad"
+# (a pool timeout: every pooled connection busy).
+OUTAGE = (OperationalError, InterfaceError, PoolTimeout, RulesConfigError)
 UNPROCESSABLE_AFTER = 3  # attempts before any other error makes the message a dead letter
+# Mosquitto drops a QoS 1 message for a subscriber whose queue is full (max_queued_messages,
+# 1,000 by default: a bridge away or behind for longer loses the rest) and says so only here.
+BROKER_DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 
 
 @dataclass
@@ -112,6 +117,7 @@ class Bridge:
         self.broker = parse_url(url)
         self.stats = BridgeStats()
         self.metrics = BridgeMetrics()
+        self.broker_dropped: int | None = None  # the broker's count when last reported
         self.stopping = threading.Event()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -268,7 +274,7 @@ class Bridge:
             self.subscription,
         )
         self.metrics.connected.set(1)
-        client.subscribe(self.subscription, qos=1)
+        client.subscribe([(self.subscription, 1), (BROKER_DROPPED_TOPIC, 0)])
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         self.metrics.connected.set(0)
@@ -276,6 +282,9 @@ class Bridge:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, client, _userdata, message) -> None:
+        if message.topic == BROKER_DROPPED_TOPIC:  # QoS 0: nothing to acknowledge
+            self.broker_dropped_report(message.payload)
+            return
         with request_context(new_request_id("mqtt-")):  # every line about this message
             self._process(client, message)
 
@@ -291,6 +300,40 @@ class Bridge:
         vendor_level = message.topic.split("/")
         if len(vendor_level) == 3 and "+" not in vendor_level[1] and "#" not in vendor_level[1]:
             client.publish(f"{self.root}/{vendor_level[1]}/results", json.dumps(reply), qos=1)
+
+    def broker_dropped_report(self, payload: bytes) -> None:
+        """Mosquitto's count of messages it dropped since it started (a client's queue was
+        full): logged when it grows, so lost events are never silent, and kept as a gauge.
+
+        The count is the broker's, over all its clients: a vendor's own subscriber may fill
+        its queue too. Only the broker's log says whose (``Outgoing messages are being dropped
+        for client ...``); the bridge cannot tell, so it says what to check.
+        """
+        try:
+            count = int(payload)
+        except ValueError:
+            return
+        self.metrics.broker_dropped.set(count)
+        previous, self.broker_dropped = self.broker_dropped, count
+        if previous is None:  # first report since the bridge connected
+            if count:
+                log.warning(
+                    "the MQTT broker has dropped %d message(s) since it started (%s): if any "
+                    "were this bridge's, their events were lost; see docs/ingest-api.md#mqtt",
+                    count,
+                    BROKER_DROPPED_TOPIC,
+                )
+            return
+        new = count - previous if count >= previous else count  # lower: the broker restarted
+        if new > 0:
+            log.error(
+                "the MQTT broker dropped %d message(s) (%d since it started): a client's queue "
+                "was full; if it was this bridge's (the broker's log names the client), their "
+                "events were lost: raise max_queued_messages or add bridges "
+                "(docs/ingest-api.md#mqtt)",
+                new,
+                count,
+            )
 
     def run(self) -> int:
         """Run until ``stop()`` (or SIGTERM/SIGINT via ``run_bridge``); returns an exit code."""

@@ -330,3 +330,62 @@ def test_poison_messages_are_dead_letters_and_never_stop_ingestion(database, tmp
         forget_session(PORT, client_id)
     assert code == 0
     assert "dead letter: source=mqtt vendor=acme" in bridge.log()
+
+
+@pytest.fixture
+def small_queue_broker(tmp_path):
+    """A broker of our own that queues at most 5 messages per client (Mosquitto's default is
+    1,000) and reports its counters every second."""
+    binary = shutil.which("mosquitto")
+    if binary is None:
+        missing_service("mosquitto is not installed (needed for a broker with a small queue)")
+    port = free_port()
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} {HOST}\nallow_anonymous true\npersistence false\n"
+        "max_queued_messages 5\nsys_interval 1\n"
+    )
+    proc = subprocess.Popen(
+        [binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    if not wait_until(lambda: reachable(HOST, port), timeout=10):
+        proc.kill()
+        pytest.fail("mosquitto with a small queue did not start")
+    yield port
+    proc.terminate()
+    proc.wait(5)
+
+
+def test_messages_the_broker_drops_are_never_silent(sqlite_url, small_queue_broker, tmp_path):
+    """Mosquitto keeps ``max_queued_messages`` per client and drops the rest; only its $SYS
+    counter says so. Messages dropped while the bridge was stopped are reported when it
+    returns, those dropped while it runs at once, as an error naming the setting. Before, 500
+    of 1,500 messages published while a bridge was stopped (the default queue of 1,000)
+    vanished without a line in any Anbu log."""
+    port = small_queue_broker
+    engine = make_engine(sqlite_url)
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        seed_catalog(conn)
+    root = f"t{uuid.uuid4().hex[:10]}"
+    client_id = f"bridge-{root}"
+    bridge = start_bridge(sqlite_url, port, root, client_id, tmp_path / "bridge.log")
+    probe = Probe(port, root)
+    try:
+        probe.wait_for_bridge(bridge)
+        assert bridge.stop() == 0
+        for i in range(20):  # 5 queued for the stopped bridge's session, 15 dropped
+            probe.publish(events(f"away-{i}"))
+        bridge = start_bridge(sqlite_url, port, root, client_id, tmp_path / "bridge2.log")
+        wait_for(lambda: "has dropped" in bridge.log(), "the report of the drops", bridge)
+        for i in range(100):  # far faster than the bridge stores them: more drops
+            probe.client.publish(f"{root}/{VENDOR}/events", json.dumps(events(f"busy-{i}")), 1)
+        wait_for(lambda: "ERROR" in bridge.log(), "the error about the new drops", bridge)
+    finally:
+        probe.close()
+        code = bridge.stop()
+        engine.dispose()
+    assert code == 0
+    log = bridge.log()
+    assert "raise max_queued_messages" in log and "docs/ingest-api.md#mqtt" in log
+    assert 0 < len(stored_ids(engine)) < 120  # some of each burst were stored, some dropped

@@ -161,6 +161,43 @@ def test_an_id_resent_with_a_shifted_time_is_still_a_duplicate(db_engine, shift)
     assert event_count(db_engine) == 4
 
 
+def test_an_id_resent_with_a_shifted_time_while_the_first_is_uncommitted_is_stored_once(
+    db_engine,
+):
+    """A vendor's retry (its time re-serialised a second off) that reaches a second ingest
+    server while the first request is still in its transaction: one event, one count in the
+    rollup. On PostgreSQL the unique key contains ts, so the retry's own insert cannot collide
+    and the look-up of the stored id cannot see the uncommitted first; before the fix both
+    were stored (6 copies of one id from 6 concurrent senders, on a real server)."""
+    with db_engine.begin() as conn:
+        seed_catalog(conn)
+        partitions.ensure_partitions(conn, NOW)
+    with db_engine.begin() as conn:  # the device has reported before: its state row exists
+        assert ingest_events(conn, VENDOR, _events("old", NOW - DAY, 1, DAY), now=NOW).accepted
+    first = _events("x", NOW - timedelta(minutes=5), 1, DAY)
+    again = [dict(first[0], ts=(NOW - timedelta(minutes=5, seconds=-1)).isoformat())]
+    results: list = []
+
+    def retry() -> None:
+        with db_engine.begin() as conn:
+            results.append(ingest_events(conn, VENDOR, again, now=NOW))
+
+    with db_engine.connect() as conn, conn.begin():
+        assert ingest_events(conn, VENDOR, first, now=NOW).accepted == 1
+        other = threading.Thread(target=retry)
+        other.start()
+        other.join(1.0)  # the retry must wait for this transaction, not store its own copy
+        waited = other.is_alive()
+    other.join(60)
+    assert waited
+    assert [(r.accepted, r.duplicates) for r in results] == [(0, 1)]
+    assert event_count(db_engine, DeviceEvent.event_uid == "x-0") == 1
+    with db_engine.connect() as conn:
+        day = (NOW - timedelta(minutes=5)).astimezone(LOCAL_TZ).date()
+        counted = conn.scalar(select(func.sum(DeviceDaily.events)).where(DeviceDaily.day == day))
+    assert counted == 1
+
+
 def test_the_daily_retention_job_runs_once_a_seoul_day_across_workers(db_engine):
     pg = db_engine.dialect.name == "postgresql"
     if pg:

@@ -119,6 +119,40 @@ def test_duplicates_across_batches_are_idempotent(db_engine, devices):
     assert tuple(daily) == (1, 1)  # the retried call was not counted twice
 
 
+def test_an_id_reused_for_another_device_or_type_is_rejected_not_a_silent_duplicate(
+    db_engine, devices
+):
+    """A vendor numbering events per device (each device's "1", "2", …), or reusing ids after
+    a reset, sent ids that are not unique per vendor. Such an id cannot be a resend: before,
+    the second device's events (here a robot's SOS) were counted as duplicates and dropped with
+    no error. Now each is rejected naming the id's first use; a real resend stays a duplicate."""
+    first = ingest(db_engine, [event("7"), event("8", device="robot-1", type="heartbeat")])
+    assert first.accepted == 2
+    result = ingest(
+        db_engine,
+        [
+            event("7", device="plug-2", type="power", watts=40),  # another device, stored id
+            event("8", device="robot-1", type="sos"),  # the same device, another type
+            event("9", device="phone-1", type="call", direction="out", duration_s=3),
+            event("9", device="plug-2", type="power", watts=40),  # reused within the batch
+            event("7", minutes_ago=9),  # a real resend (its ts re-serialised): a duplicate
+        ],
+    )
+    assert (result.accepted, result.duplicates) == (1, 1)
+    reasons = dict(result.rejected)
+    assert sorted(reasons) == [0, 1, 3]
+    assert reasons[0] == (
+        "event_id: '7' is already stored (device 'plug-1', heartbeat); an event_id must be "
+        "unique per vendor, not per device"
+    )
+    assert reasons[1].startswith("event_id: '8' is already stored (device 'robot-1', heartbeat)")
+    assert reasons[3].startswith("event_id: '9' is already used by event 2 of this batch")
+    assert len(stored(db_engine)) == 3
+    with db_engine.connect() as conn:
+        count = conn.scalar(select(func.count()).where(DeviceEvent.type == "sos"))
+    assert count == 0  # not stored, but no longer silent: the vendor must fix its ids
+
+
 def test_same_event_id_from_another_vendor_is_a_different_event(db_engine, devices):
     ingest(db_engine, [event("same")])
     result = ingest(db_engine, [event("same", device="other-1")], vendor=OTHER_VENDOR)

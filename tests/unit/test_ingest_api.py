@@ -62,6 +62,44 @@ def test_a_broken_rules_file_is_a_retryable_503_and_stores_nothing(client_and_ke
     assert again.json()["accepted"] == 1  # nothing was stored the first time
 
 
+def test_a_full_connection_pool_is_a_retryable_503_not_a_500(client_and_key, db_engine):
+    """150 concurrent batches on one server held its 15 pooled connections for over 30 s; the
+    others got SQLAlchemy's pool TimeoutError, a plain-text 500, after waiting a minute. It is
+    the database being busy: a 503 with Retry-After, whether it strikes looking up the key or
+    storing the batch."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    import dashboard.ingest.api as api
+
+    _client, key = client_and_key
+    url = db_engine.url.render_as_string(hide_password=False)
+    small = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    client = Client(create_app(small))
+    event = {"event_id": "t1", "device_id": "plug-1", "ts": _ts(), "type": "heartbeat"}
+    with small.connect():  # the pool's only connection, busy
+        reply = client.post("/v1/events", json={"events": [event]}, headers={"X-API-Key": key})
+    assert (reply.status_code, reply.headers.get("Retry-After")) == (503, "5")
+    assert "retry later" in reply.json()["detail"]
+
+    def exhausted(*args, **kwargs):
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    original, api.ingest_events = api.ingest_events, exhausted
+    try:
+        reply = client.post("/v1/events", json={"events": [event]}, headers={"X-API-Key": key})
+    finally:
+        api.ingest_events = original
+    assert (reply.status_code, reply.headers.get("Retry-After")) == (503, "5")
+    assert (
+        client.post("/v1/events", json={"events": [event]}, headers={"X-API-Key": key}).json()[
+            "accepted"
+        ]
+        == 1
+    )
+    small.dispose()
+
+
 def _ts() -> str:
     return datetime.now(UTC).isoformat()
 

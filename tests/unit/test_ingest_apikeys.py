@@ -52,8 +52,12 @@ def test_revoked_keys_stop_verifying(db_engine):
     assert (info.prefix, info.vendor, info.revoked_at) == (prefix, "acme", NOW)
 
 
-@pytest.mark.parametrize("vendor", ["", "Acme", "a/b", "a+b", "a#", "-x", "x" * 61, "한글"])
+@pytest.mark.parametrize(
+    "vendor", ["", "Acme", "a/b", "a+b", "a#", "-x", "x" * 61, "한글", "acme\n", "acme\r\n"]
+)
 def test_vendor_names_must_be_plain(vendor):
+    """Also with a trailing newline, which ``$`` let through: an MQTT topic level "acme\n"
+    passed as a vendor (a new metrics series and dead-letter vendor for any publisher)."""
     with pytest.raises(ValueError, match="vendor"):
         check_vendor(vendor)
 

@@ -46,6 +46,32 @@ def count(engine) -> int:
         return conn.scalar(select(func.count()).select_from(DeviceEvent))
 
 
+def test_ids_numbered_per_device_are_refused_by_row_not_half_dropped(engine):
+    """An export whose event ids restart for each device: before, the file was "stored" with
+    the second device's rows counted as already stored (lost, no error). Now every reused id
+    is a problem of its row, naming the row (or stored event) that has it, in both languages."""
+    from dashboard.i18n import translate
+
+    assert run_import(engine, GOOD_CSV.encode(), "export.csv").ok
+    csv = (
+        "event_id,device_id,ts,type,watts\n"
+        "1,plug-1,2024-12-01T09:00:00+09:00,power,5\n"
+        "1,plug-2,2024-12-01T09:00:00+09:00,power,7\n"
+        "f1,plug-2,2024-12-01T08:00:00+09:00,power,35.5\n"
+        "f1,plug-1,2024-12-01T08:00:00+09:00,power,35.5\n"  # already stored as is: fine
+    )
+    report = run_import(engine, csv.encode(), "per-device.csv")
+    assert [str(e) for e in report.errors] == [
+        "row 3, column event_id: '1' is already used on row 2 (device 'plug-1', power); "
+        "an event_id must be unique per vendor, not per device",
+        "row 4, column event_id: 'f1' is already stored (device 'plug-1', power); "
+        "an event_id must be unique per vendor, not per device",
+    ]
+    assert count(engine) == 4  # nothing of the file
+    ko = translate(f"import_error.{report.errors[0].key}", "ko", **report.errors[0].params)
+    assert "2행" in ko and "plug-1" in ko
+
+
 def test_a_good_csv_is_stored_and_reimporting_it_is_harmless(engine):
     report = run_import(engine, GOOD_CSV.encode(), "export.csv")
     assert report.ok, report.summary()

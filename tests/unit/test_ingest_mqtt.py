@@ -75,6 +75,28 @@ def test_a_database_outage_is_retried_then_left_for_redelivery(bridge, monkeypat
     assert bridge.stats.db_errors == 1
 
 
+def test_a_full_connection_pool_is_an_outage_not_a_bad_message(bridge, monkeypatch):
+    """SQLAlchemy's pool timeout says the database is busy, not that the message is bad: it is
+    retried and left for redelivery like an outage, never dead-lettered with its good events."""
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    import dashboard.ingest.mqtt as module
+
+    calls = []
+
+    def busy(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > module.UNPROCESSABLE_AFTER:
+            bridge.stop()
+        raise PoolTimeout("QueuePool limit of size 5 overflow 10 reached")
+
+    monkeypatch.setattr(module, "ingest_events", busy)
+    monkeypatch.setattr(bridge.stopping, "wait", lambda _delay: bridge.stopping.is_set())
+    assert bridge.handle("anbu/acme/events", batch("d1")) is None  # not acknowledged
+    assert bridge.stats.db_errors == len(calls) > module.UNPROCESSABLE_AFTER
+    assert (bridge.stats.unprocessable, bridge.stats.dead_letters) == (0, 0)
+
+
 def test_broker_urls():
     assert parse_url("mqtt://127.0.0.1:1883") == BrokerUrl("127.0.0.1", 1883, None, None)
     assert parse_url("mqtt://bridge:p%40ss@broker.local") == BrokerUrl(
@@ -230,3 +252,27 @@ def test_a_dead_letter_the_database_cannot_take_is_not_acknowledged(bridge, monk
 
     monkeypatch.setattr(module, "record_message", broken)
     assert bridge.handle("anbu/acme/events", b"{not json") is None  # redelivered later
+
+
+def test_the_brokers_drop_count_is_reported_when_it_grows(bridge, caplog):
+    """Mosquitto's $SYS count of dropped messages: the first report names any earlier drops,
+    a growth is an error with the number dropped since, a restarted broker counts from 0."""
+    gauge = bridge.metrics.broker_dropped
+    bridge.broker_dropped_report(b"0")
+    bridge.broker_dropped_report(b"0")
+    assert not caplog.records and gauge._value.get() == 0
+    bridge.broker_dropped_report(b"12")
+    bridge.broker_dropped_report(b"not a number")  # ignored
+    bridge.broker_dropped_report(b"12")
+    bridge.broker_dropped_report(b"3")  # the broker restarted and dropped 3 since
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert [e.split(" (")[0] for e in errors] == [
+        "the MQTT broker dropped 12 message(s)",
+        "the MQTT broker dropped 3 message(s)",
+    ]
+    assert "raise max_queued_messages" in errors[0] and gauge._value.get() == 3
+    caplog.clear()
+    fresh = Bridge(bridge.engine, "mqtt://127.0.0.1:1883", client_id="unit2")
+    fresh.broker_dropped_report(b"40")
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "has dropped 40 message(s) since it started" in caplog.records[0].getMessage()

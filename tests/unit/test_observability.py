@@ -223,7 +223,7 @@ class _Client:
     def __init__(self) -> None:
         self.subscribed, self.acked = [], []
 
-    def subscribe(self, topic, qos) -> None:
+    def subscribe(self, topic, qos=0) -> None:
         self.subscribed.append(topic)
 
     def ack(self, mid, qos) -> None:
