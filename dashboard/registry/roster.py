@@ -144,9 +144,14 @@ class RosterReport:
             "on 대상자 관리 (or the roster gives 위도/경도)"
         )
 
+    @property
+    def duplicate_rows(self) -> int:
+        """Rows with a warning (a row may match several others)."""
+        return len({warning.row for warning in self.duplicates})
+
     def duplicates_note(self) -> str:
         return (
-            f"warning: {len(self.duplicates)} row(s) may be a person already enrolled under "
+            f"warning: {self.duplicate_rows} row(s) may be a person already enrolled under "
             "another 대상자번호 (imported all the same; check them on 대상자 관리, where a lead "
             "marks people who are not the same as 다른 사람):"
         )
