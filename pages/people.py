@@ -18,6 +18,7 @@ from dashboard.ui.components import (
     region_labels,
 )
 from dashboard.ui.data import load
+from dashboard.ui.duplicates import duplicates_list
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.person import render_person, risk_label
 from dashboard.ui.roster_import import import_section
@@ -45,6 +46,7 @@ if scope is not None:
     st.caption(t("people.scope", n=len(scope)))
 today = clock.now().astimezone(LOCAL_TZ).date()
 slow_risk_list(user)  # the case workers' slow-risk flags (not alerts), in the user's districts
+duplicates_list(user, scope)  # 동일인 의심: pairs for the roster's managers (leads, admins)
 
 device_programs = load(programs, kind="device")
 dongs = load(people_dongs, areas=scope)

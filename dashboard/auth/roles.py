@@ -53,6 +53,9 @@ ACTIONS = (
     "manage_roster",
     "mark_away",
     "manage_responders",  # register partner places, correct positions, import police boxes
+    # Mark two people the duplicate check suspects as different persons (or undo it): it takes
+    # seeing both people's data, so leads, not admins, who manage the roster without any.
+    "resolve_duplicates",
 )
 
 # Control pages show people (names, homes, positions); the aggregate pages select no personal
@@ -86,6 +89,7 @@ ACTIONS_BY_ROLE: dict[str, frozenset[str]] = {
             "manage_roster",
             "mark_away",
             "manage_responders",
+            "resolve_duplicates",
         }
     ),
     "council": frozenset(),

@@ -11,6 +11,11 @@ from dashboard.enrollment.devices import (
     replace_device,
     set_device_status,
 )
+from dashboard.enrollment.duplicates import (
+    mark_different,
+    suspected_duplicates,
+    unmark_different,
+)
 from dashboard.enrollment.ending import EndImpact, end_enrollment, end_impact
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.enrollment.people import set_home_position, update_person_settings
@@ -24,10 +29,13 @@ __all__ = [
     "assign_device",
     "end_enrollment",
     "end_impact",
+    "mark_different",
     "purge_ended",
     "register_device",
     "replace_device",
     "set_device_status",
     "set_home_position",
+    "suspected_duplicates",
+    "unmark_different",
     "update_person_settings",
 ]

@@ -32,6 +32,7 @@ from dashboard.registry.columns import (
     PEOPLE_FIELDS,
     Column,
 )
+from dashboard.registry.duplicates import identity, pair, suspected_pairs
 from dashboard.registry.header import find_header, normalise
 from dashboard.rules.schedule import judge_again
 from dashboard.settings import LOCAL_TZ
@@ -57,6 +58,27 @@ DEVICES = RosterKind("devices", DEVICE_COLUMNS, "device_id", "roster_import_devi
 KINDS = {k.name: k for k in (PEOPLE, DEVICES)}
 
 
+@dataclass(frozen=True)
+class DuplicateWarning:
+    """Row ``row`` (대상자번호 ``ref``) may be the person enrolled as ``other_ref`` (stored, or
+    on row ``other_row`` of the same file): same city, name and birth year, and ``keys``. The
+    row is imported all the same; a lead who knows better marks the pair as different people.
+    Names keys, never values (the terminal may be shared)."""
+
+    row: int
+    ref: str
+    other_ref: str
+    other_row: int | None
+    keys: tuple[str, ...]
+
+    def __str__(self) -> str:
+        where = f" on row {self.other_row}" if self.other_row is not None else ""
+        return (
+            f"row {self.row} ({self.ref}): possibly the same person as {self.other_ref}{where} "
+            f"(same name and birth year; same {', '.join(self.keys)})"
+        )
+
+
 @dataclass
 class RosterReport:
     """What an import found and did; ``changed`` holds (row key, changed field names)."""
@@ -73,6 +95,8 @@ class RosterReport:
     dry_run: bool = False
     # Wanderers the file leaves without a safe zone (no home, no polygon): keys, for a note.
     no_zone: list[str] = field(default_factory=list)
+    # Rows that may be a person enrolled under another 대상자번호: warnings, never refusals.
+    duplicates: list[DuplicateWarning] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -95,6 +119,11 @@ class RosterReport:
         lines = [self.preview()]
         if self.no_zone:
             lines.append(self.no_zone_note())
+        if self.duplicates:
+            lines.append(self.duplicates_note())
+            lines += [f"  {warning}" for warning in self.duplicates[:max_lines]]
+            if len(self.duplicates) > max_lines:
+                lines.append(f"  … and {len(self.duplicates) - max_lines} more")
         for key, fields in self.changed[:max_lines]:
             lines.append(f"  changed {key}: {', '.join(fields)}")
         if len(self.changed) > max_lines:
@@ -115,6 +144,18 @@ class RosterReport:
             "on 대상자 관리 (or the roster gives 위도/경도)"
         )
 
+    @property
+    def duplicate_rows(self) -> int:
+        """Rows with a warning (a row may match several others)."""
+        return len({warning.row for warning in self.duplicates})
+
+    def duplicates_note(self) -> str:
+        return (
+            f"warning: {self.duplicate_rows} row(s) may be a person already enrolled under "
+            "another 대상자번호 (imported all the same; check them on 대상자 관리, where a lead "
+            "marks people who are not the same as 다른 사람):"
+        )
+
     def audit_detail(self) -> dict[str, Any]:
         return {
             "filename": self.filename,
@@ -132,6 +173,7 @@ class _Row:
     values: dict[str, Any]  # roster key -> parsed value (None: blank)
     headers: dict[str, str]  # roster key -> the header as written in the file
     invalid: set[str] = field(default_factory=set)  # keys whose cell was refused
+    stored_id: int | None = None  # people: the stored person with this row's external_ref
 
 
 def import_people(
@@ -245,6 +287,8 @@ def check_roster(
     checker = _plan_people if kind is PEOPLE else _plan_devices
     plan = checker(conn, rows, report)
     report.errors.sort(key=lambda e: (e.row, e.column or ""))
+    if kind is PEOPLE and not report.errors:
+        report.duplicates = _duplicate_people(conn, rows)
     return report, ([] if report.errors else plan)
 
 
@@ -499,6 +543,7 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
     plan = []
     for row in rows:
         v = row.values
+        row.stored_id = getattr(stored.get(v["external_ref"]), "id", None)
         _check_not_ended(row, stored.get(v["external_ref"]), report)
         polygon = getattr(stored.get(v["external_ref"]), "pii_zone_polygon", None)
         if _wanders(v["program"]) and v["home_lat"] is None and not polygon:
@@ -529,6 +574,65 @@ def _plan_people(conn: Connection, rows: list[_Row], report: RosterReport) -> li
         if write:
             plan.append(write)
     return plan
+
+
+def _duplicate_people(conn: Connection, rows: list[_Row]) -> list[DuplicateWarning]:
+    """Rows that may be a person enrolled under another 대상자번호, stored or on another row
+    of the file (docs/roster.md). The file is the state after the import: a stored person the
+    file names is compared as the file has them. Two queries whatever the file's size: the
+    active people of the file's cities and birth years, and the pairs marked different."""
+    # Late import: queries.duplicates imports this package's detection module.
+    from queries.duplicates import different_pairs, enrolled
+
+    by_row = {row.number: row for row in rows}
+    mine = [
+        identity(
+            ("row", row.number),
+            row.values["dong_code"],
+            row.values["name"],
+            row.values["birth_year"],
+            phone=row.values["phone"],
+            address=row.values["address"],
+            guardian_phone=row.values["guardian_phone"],
+            home_lat=row.values["home_lat"],
+            home_lon=row.values["home_lon"],
+        )
+        for row in rows
+    ]
+    refs = {row.values["external_ref"] for row in rows}
+    stored = {
+        person.id: person
+        for person in enrolled(
+            conn,
+            cities={i.city for i in mine},
+            birth_years={i.birth_year for i in mine},
+            groups={i.group for i in mine},
+        )
+        if person.external_ref not in refs  # the file's version of them is in ``mine``
+    }
+    different = different_pairs(conn)
+    found = []
+    for suspected in suspected_pairs([*mine, *(p.identity for p in stored.values())]):
+        first, second = suspected.first.who, suspected.second.who  # the file's rows come first
+        if not isinstance(first, tuple):
+            continue  # two stored people: not this file's doing
+        row = by_row[first[1]]
+        if isinstance(second, tuple):  # two rows of the file: warn on the later one
+            other = by_row[second[1]]
+            row, other = (other, row) if other.number > row.number else (row, other)
+            ids = (row.stored_id, other.stored_id)
+            other_ref, other_row = other.values["external_ref"], other.number
+        else:
+            ids = (row.stored_id, second)
+            other_ref, other_row = stored[second].external_ref, None
+        if None not in ids and pair(*ids) in different:
+            continue  # a lead judged them different people
+        found.append(
+            DuplicateWarning(
+                row.number, row.values["external_ref"], other_ref, other_row, suspected.keys
+            )
+        )
+    return sorted(found, key=lambda w: (w.row, w.other_ref))
 
 
 def _plan_devices(conn: Connection, rows: list[_Row], report: RosterReport) -> list[dict[str, Any]]:

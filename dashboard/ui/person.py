@@ -23,6 +23,7 @@ from dashboard.ui.auth import session_user
 from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
+from dashboard.ui.duplicates import duplicate_section
 from dashboard.ui.geofence_form import geofence_section
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import LEAFLET_CSS, LEAFLET_JS
@@ -285,6 +286,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
     if person["status"] == "active":
         away_badge(int(person["id"]))
         slow_risk_badge(user, int(person["id"]), person["region_code"])
+    duplicate_section(user, person)  # 동일인 의심: the roster's managers
     left, right = st.columns([3, 2], gap="large")
     with left:
         revealed = _facts(user, person)

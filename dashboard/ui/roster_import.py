@@ -7,17 +7,20 @@ audited by the domain, which checks ``manage_roster`` itself) from the same uplo
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import clock
 from dashboard.formatting import format_number
 from dashboard.registry import KINDS, RosterReport, import_roster, template_csv
-from dashboard.ui.data import get_engine
+from dashboard.ui.data import clear_loads, get_engine
+from dashboard.ui.duplicates import key_names
 from dashboard.ui.file_import import ImportSlot, changed_table, permitted, show_errors
 from dashboard.ui.i18n import t
 from dashboard.ui.safe_text import md_escape
 
 ACTION = "manage_roster"
+DUPLICATES_SHOWN = 200  # warning rows listed; more says how many
 
 
 def _slot(kind: str) -> ImportSlot:
@@ -38,7 +41,10 @@ def _on_confirm(kind: str) -> None:
     # The page re-checks the right, and so does the domain: a callback is a second door.
     if permitted(ACTION) is None or upload is None:
         return
-    slot.done(_run(kind, upload.getvalue(), upload.name, dry_run=False))
+    report = _run(kind, upload.getvalue(), upload.name, dry_run=False)
+    if report.stored:
+        clear_loads()  # the lists (their dongs, the 동일인 의심 pairs) show the new rows at once
+    slot.done(report)
 
 
 def _errors(kind: str, report: RosterReport) -> None:
@@ -70,6 +76,39 @@ def _no_zone(report: RosterReport) -> None:
         )
 
 
+def _duplicates(report: RosterReport) -> None:
+    """Rows that may be a person enrolled under another 대상자번호: imported all the same
+    (staff may know better), named with the other 대상자번호 and the keys that matched."""
+    if not report.duplicates:
+        return
+    st.warning(
+        t("roster.duplicates", n=format_number(report.duplicate_rows)), icon=":material/group:"
+    )
+    shown = report.duplicates[:DUPLICATES_SHOWN]
+    st.dataframe(
+        pd.DataFrame(
+            {
+                t("importing.row"): [w.row for w in shown],
+                t("card.ref"): [w.ref for w in shown],
+                t("roster.duplicate_other"): [
+                    w.other_ref
+                    if w.other_row is None
+                    else t("roster.duplicate_other_row", ref=w.other_ref, row=w.other_row)
+                    for w in shown
+                ],
+                t("duplicate.col_keys"): [key_names(w.keys) for w in shown],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+        height=min(38 + 35 * len(shown), 320),
+    )
+    if len(report.duplicates) > DUPLICATES_SHOWN:
+        st.caption(
+            t("roster.duplicates_more", n=format_number(len(report.duplicates) - DUPLICATES_SHOWN))
+        )
+
+
 def _result(kind: str) -> None:
     report: RosterReport | None = _slot(kind).result()
     if report is None:
@@ -82,8 +121,10 @@ def _result(kind: str) -> None:
             icon=":material/check_circle:",
         )
         _no_zone(report)
+        _duplicates(report)
     else:
         st.info(t("roster.nothing_to_change", filename=md_escape(report.filename)))
+        _duplicates(report)
 
 
 def import_section(kind: str) -> None:
@@ -112,9 +153,11 @@ def import_section(kind: str) -> None:
                 _errors(kind, report)
             elif not report.new and not report.changed:
                 st.info(t("roster.nothing_to_change", filename=md_escape(report.filename)))
+                _duplicates(report)
             else:
                 st.markdown(t("roster.preview", counts=_counts(report)))
                 _no_zone(report)
+                _duplicates(report)
                 changed_table(report)
                 st.button(
                     t("roster.confirm"),

@@ -15,6 +15,8 @@ from dashboard.db import migrate
 from dashboard.db.engine import make_engine
 from dashboard.db.schema import include_object_for, metadata
 
+HEAD = "0023_different_people"  # the newest migration: a new one updates this name
+
 
 @pytest.fixture
 def empty_engine(db_url):
@@ -639,7 +641,7 @@ def test_0019_adds_the_left_on_run_and_record_and_downgrades_keeping_rows(empty_
         assert conn.execute(text("SELECT on_h FROM device_routines")).scalar() is None
         assert conn.execute(text("SELECT count(*) FROM device_state")).scalar() == 1
         assert conn.execute(text("SELECT above_since FROM device_state")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == HEAD
 
 
 def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_engine):
@@ -670,7 +672,7 @@ def test_0020_adds_the_band_and_its_record_and_downgrades_keeping_rows(empty_eng
         assert conn.execute(text("SELECT band_h FROM device_routines")).scalar() is None
         assert conn.execute(text("SELECT band_slots FROM device_daily")).scalar() is None
         assert conn.execute(text("SELECT band_since FROM device_state")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == HEAD
 
 
 def test_0021_adds_the_level_report_bound_and_downgrades_keeping_rows(empty_engine):
@@ -687,7 +689,7 @@ def test_0021_adds_the_level_report_bound_and_downgrades_keeping_rows(empty_engi
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT level_due_at FROM device_routines")).scalar() is None
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == HEAD
 
 
 def test_0022_adds_the_stored_reaches_and_downgrades_keeping_rows(empty_engine):
@@ -711,4 +713,41 @@ def test_0022_adds_the_stored_reaches_and_downgrades_keeping_rows(empty_engine):
     migrate.upgrade(empty_engine)
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM plug_reaches")).scalar() == 0
-    assert migrate.current_revision(empty_engine) == migrate.head_revision() == "0022_plug_reaches"
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == HEAD
+
+
+def test_0023_adds_the_different_people_pairs_and_downgrades_keeping_people(empty_engine):
+    """The pairs a lead marked as different people start empty; a pair is stored once, lower id
+    first, and only for people who exist; a downgrade drops the table and keeps the people."""
+    migrate.upgrade(empty_engine)
+    insert = (
+        "INSERT INTO different_people (first_id, second_id, marked_at, marked_by)"
+        " VALUES (:a, :b, '2024-01-02 03:30:00', 'lead')"
+    )
+    with empty_engine.begin() as conn:
+        for statement in CATALOG_AT_0002:
+            conn.execute(text(statement))
+        for rid in (1, 2):
+            conn.execute(
+                text(
+                    "INSERT INTO care_recipients (id, program_id, region_id, external_ref,"
+                    " birth_year, sex, household, enrolled_on, pii_name)"
+                    " VALUES (:id, 1, 1, :ref, 1940, 'F', 'alone', :day, 'n')"
+                ),
+                {"id": rid, "ref": f"R{rid}", "day": date(2024, 1, 1)},
+            )
+        assert conn.execute(text("SELECT count(*) FROM different_people")).scalar() == 0
+        conn.execute(text(insert), {"a": 1, "b": 2})
+    for pair in ((1, 2), (2, 1), (1, 1)):  # once; lower id first; never a person with themselves
+        with pytest.raises(IntegrityError), empty_engine.begin() as conn:
+            conn.execute(text(insert), {"a": pair[0], "b": pair[1]})
+    with pytest.raises(IntegrityError), empty_engine.begin() as conn:  # nobody 99
+        conn.execute(text(insert), {"a": 1, "b": 99})
+    migrate.downgrade(empty_engine, "0023_different_people-1")
+    with empty_engine.connect() as conn:
+        assert not inspect(conn).has_table("different_people")
+        assert conn.execute(text("SELECT count(*) FROM care_recipients")).scalar() == 2
+    migrate.upgrade(empty_engine)
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM different_people")).scalar() == 0
+    assert migrate.current_revision(empty_engine) == migrate.head_revision() == HEAD

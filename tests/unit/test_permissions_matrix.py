@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, insert, select
-from test_actions_support import T0, add_alert, seed
+from test_actions_support import T0, add_alert, add_person, seed
 
 from dashboard.actions import ACTION_FUNCTIONS
 from dashboard.auth import ACTIONS, ROLES, NotPermitted, SessionUser, can
@@ -43,6 +43,7 @@ from dashboard.db.schema import (
     DeviceAssignment,
     DeviceEvent,
     DeviceType,
+    DifferentPeople,
     Dispatch,
     NotificationOutbox,
     Responder,
@@ -51,6 +52,7 @@ from dashboard.db.schema import (
 from dashboard.detection.away import mark_away
 from dashboard.enrollment import (
     end_enrollment,
+    mark_different,
     purge_ended,
     register_device,
     replace_device,
@@ -91,6 +93,7 @@ EXPECTED: dict[str, dict[str, str]] = {
     "mark_away": ALERT,
     "notify_responder": ALERT,
     "manage_responders": {"operator": "", "lead": "IO", "council": "", "admin": "IO"},
+    "resolve_duplicates": {"operator": "", "lead": "IO", "council": "", "admin": ""},
 }
 # Matrix actions that change nothing, so there is no domain write to guard: a lead's CSV
 # download of the aggregate response table (no personal column).
@@ -108,6 +111,7 @@ class Case:
     accounts: dict[str, str]
     key: str
     csv: bytes
+    twins: dict[str, tuple[int, int]]  # the person and a second record of them, same dong
 
 
 CSV = (
@@ -164,6 +168,12 @@ def case(db_engine: Engine, tmp_path: Path) -> Case:
              "program_id": 1, "region_id": 2, "recipient_id": people[INSIDE],
              "installed_on": T0.date()},
         )  # fmt: skip
+        # A second record of each person (add_person: the same name, birth year and phone):
+        # the pair the duplicate check suspects and a lead marks as different people.
+        twins = {
+            place: (people[place], add_person(conn, program_id=program, region_id=region)[0])
+            for place, program, region in ((INSIDE, 1, 2), (OUTSIDE, 2, 4))
+        }
         create_user(conn, "target", "operator", "a long passphrase", T0, admin)
         create_user(conn, "root", "admin", "a long passphrase", T0, admin)
         _, key = create_key(conn, "acme", principal=admin, now=T0)
@@ -178,6 +188,7 @@ def case(db_engine: Engine, tmp_path: Path) -> Case:
         accounts={INSIDE: "target", OUTSIDE: "root"},
         key=key,
         csv=CSV,
+        twins=twins,
     )
 
 
@@ -441,6 +452,12 @@ OPS: dict[str, Op] = {
             conn, who, T0, case.people[place], T0.date(), T0.date() + timedelta(days=5)
         ),
         lambda case, place: _count(case.engine, AwayPeriod),
+    ),
+    "duplicate_dismiss": Op(
+        "resolve_duplicates",
+        "duplicate_dismiss",
+        lambda conn, case, who, place: mark_different(conn, who, T0, *case.twins[place]),
+        lambda case, place: _count(case.engine, DifferentPeople),
     ),
     "privacy_purge": Op(
         "manage_roster",

@@ -173,3 +173,21 @@ def test_a_city_built_only_through_the_roster_imports_is_live(configured, tmp_pa
     assert snapshot.newest_signal is not None
     assert set(silent["device_uid"]) == {"PLUG-0001", "PLUG-0002", "PLUG-0003"}
     assert silent.iloc[0]["device_uid"] == "PLUG-0003"  # never seen comes first
+
+
+def test_a_possible_duplicate_is_printed_as_a_warning_and_stored(configured, tmp_path, capsys):
+    """The same senior from a second program's list under another 대상자번호: exit 0, both
+    stored, and the output names the row and the other 대상자번호 (no personal value)."""
+    _ready(capsys)
+    first = tmp_path / "plugs.csv"
+    first.write_bytes(roster_csv(PEOPLE, [person(1, name="김복순")]))
+    assert _run(capsys, "recipients", "import", str(first))[0] == 0
+    second = tmp_path / "ai-calls.csv"
+    again = person(7, name="김 복순", phone="1012340001", address="", home_lat="", home_lon="")
+    second.write_bytes(roster_csv(PEOPLE, [again]))
+    code, out = _run(capsys, "recipients", "import", str(second))
+    assert code == 0 and out.rstrip().endswith("stored")
+    assert "warning: 1 row(s) may be a person already enrolled under another 대상자번호" in out
+    assert "row 2 (P-0007): possibly the same person as P-0001 (same name and birth year; " in out
+    assert "same phone)" in out and "김" not in out and "1234" not in out
+    assert _count(configured, CareRecipient) == 2

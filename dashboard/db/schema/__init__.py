@@ -27,7 +27,7 @@ from dashboard.db.schema.participation import (
     ParticipationPeriod,
     ParticipationWeek,
 )
-from dashboard.db.schema.people import ApiKey, CareRecipient, User
+from dashboard.db.schema.people import ApiKey, CareRecipient, DifferentPeople, User
 from dashboard.db.schema.places import Program, Region
 from dashboard.db.schema.reference import BudgetLine, PublishedFigure
 from dashboard.db.schema.responders import Responder
@@ -83,6 +83,7 @@ __all__ = [
     "DeviceRoutine",
     "DeviceState",
     "DeviceType",
+    "DifferentPeople",
     "Dispatch",
     "Enrolment",
     "IncentiveLedger",

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,6 +70,25 @@ class CareRecipient(Base):
 
 
 PII_COLUMNS = tuple(c.name for c in CareRecipient.__table__.columns if c.name.startswith("pii_"))
+
+
+class DifferentPeople(Base):
+    """Two people a lead judged to be different persons although the duplicate check suspects
+    them (same name and birth year and one more key, docs/roster.md): the check stops naming
+    the pair. By id, so a re-import (which updates by 대상자번호, keeping ids) keeps it; the
+    lower id first, so a pair is stored once."""
+
+    __tablename__ = "different_people"
+    __table_args__ = (
+        CheckConstraint("first_id < second_id", name="ordered"),
+        UniqueConstraint("first_id", "second_id", name="uq_different_people_pair"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    first_id: Mapped[int] = mapped_column(ForeignKey("care_recipients.id"))
+    second_id: Mapped[int] = mapped_column(ForeignKey("care_recipients.id"), index=True)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    marked_by: Mapped[str] = mapped_column(String(60))
 
 
 class User(Base):
