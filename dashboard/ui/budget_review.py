@@ -355,7 +355,9 @@ def _flags_table(flags: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def incentives_tab() -> None:
-    """The incentive budget (document) against the points ledger, per month, and the run-out."""
+    """The incentive budget (document) against the operator's imported points statements, per
+    month, and the run-out. The per-person sample ledger is never set against the budget
+    (``queries.budget.incentive_months``): it has its own section on the participation page."""
     lang = current_lang()
     budgets = load(incentive_budgets)
     ledger_years = load(incentive_years, INCENTIVE_PROGRAM)
@@ -399,7 +401,7 @@ def incentives_tab() -> None:
     wide["granted"] = wide["earn"] + wide["expire"]  # expired points return to the budget
     wide["cumulative"] = wide["granted"].cumsum()
     files = load(imports, "incentive_ledger", year)
-    ledger_source = _sources(files, lang) if not files.empty else t("review.ledger_live_source")
+    ledger_source = _sources(files, lang)  # statements only: never the sample ledger
     unit = budget_row["unit"].iloc[0] if not budget_row.empty else "천원"
     per = UNITS[unit]
     budget_source = (

@@ -138,6 +138,17 @@ def test_incentive_tab_against_the_document_budget(demo_db) -> None:
     assert metric(at, "예산 소진 (예상)일") == format_date(outcome.on)
 
 
+def test_a_year_without_a_statement_is_not_judged_on_the_sample_ledger(demo_db) -> None:
+    """2022 has the document's budget (1,000,000 천원) and only the demo's per-person sample
+    ledger: a sample of participants is no measure of the city's spending, so the tab asks for
+    the operator's statement instead of saying the budget lasts the year."""
+    at = open_page("budget", iyear="2022")
+    assert any(e.value.startswith("2022년 운영사 포인트 정산 자료가 없습니다") for e in at.info)
+    labels = [m.label for m in at.metric]
+    assert "지급 포인트 누계 (적립 − 소멸)" not in labels and "예산 소진 (예상)일" not in labels
+    assert not any("연말까지 남습니다" in str(e.value) for e in at.success)
+
+
 @pytest.mark.parametrize("role", ["lead", "admin"])
 def test_import_sections_for_those_who_may_import(demo_db, role: str) -> None:
     at = open_page("budget", role=role)
