@@ -15,7 +15,7 @@ from dashboard.db.schema import BudgetExecution, DataImport, IncentiveLedger, Re
 from dashboard.finance.projections import run_out
 from dashboard.formatting import format_amount, format_date, format_number, format_percent
 from dashboard.ui.safe_text import md_escape
-from tests.apptest.conftest import metric, open_page, texts
+from tests.apptest.conftest import metric, open_page, private_copy, texts
 
 WON = {"원": 1, "천원": 1_000, "백만원": 1_000_000}
 
@@ -103,6 +103,38 @@ def test_district_filter_lives_in_the_url(demo_db) -> None:
     at = open_page("budget", district="9999999999")
     assert not at.exception
     assert metric(at, "예산액 (천원)") != "60,000"
+
+
+def test_a_district_whose_file_is_behind_is_not_flagged_for_the_missing_months(
+    demo_db, tmp_path
+) -> None:
+    """Jongno's file reaches August while the others reach October: its 72,000 of 120,000
+    천원 at 9,000 a month project to 108,000 (90 %), on track. Read as ten months it would be
+    86,400 (72 %) and flagged 불용; the page says whose data stop earlier instead."""
+    from datetime import UTC, datetime
+
+    from dashboard.auth import SessionUser
+    from dashboard.finance import import_budget
+
+    rows = [
+        f'2024,{m},종로구,스마트 안부확인 서비스,시비,"120,000","120,000","9,000"'
+        for m in range(1, 9)
+    ]
+    header = "회계연도,월,자치구,단위사업,재원,예산액,확보액,집행액"
+    data = "\n".join(["(단위: 천원)", header, *rows])
+    lead = SessionUser("lead", "lead", "lead")
+    before = open_page("budget")
+    with private_copy(demo_db, tmp_path) as engine:
+        report = import_budget(engine, data.encode(), "종로구.csv", lead, datetime.now(UTC))
+        assert report.ok, report
+        at = open_page("budget")
+        risky, lines = (int(v) for v in metric(before, "불용 위험 사업").split(" / "))
+        assert metric(at, "불용 위험 사업") == f"{risky} / {lines + 1}"  # one more line, on track
+        warnings = [str(w.value) for w in at.warning]
+        behind = "1개 사업은 자료가 2024년 10월까지 오지 않았습니다"
+        assert any(w.startswith(behind) for w in warnings)
+        shown = "\n".join(texts(at))
+        assert "2024년 8월" in shown  # the line's own data month, in the lines table
 
 
 def test_as_of_month_changes_the_projection(demo_db) -> None:
