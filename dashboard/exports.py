@@ -9,11 +9,15 @@ numbers stay numbers (a negative number is data, not a formula).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# C0 control characters a worksheet cannot hold (XML 1.0; tab, line feed and carriage return
+# are allowed). openpyxl refuses a whole workbook for one of them.
+_NOT_IN_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralise_cell(value: Any) -> Any:
@@ -55,7 +59,9 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
     import io
 
     buffer = io.BytesIO()
-    safe = spreadsheet_safe(frame)
+    # Control characters (a vertical tab pasted into the finance system's cell) are invisible
+    # and cannot be written: left out before neutralising, so what they hid is checked too.
+    safe = spreadsheet_safe(_without_control_characters(frame))
     for column in safe.columns:  # Excel has no time zones: write Seoul wall-clock times
         values = safe[column]
         if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -63,3 +69,16 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         safe.to_excel(writer, sheet_name=sheet[:31], index=False)
     return buffer.getvalue()
+
+
+def _strip_controls(value: Any) -> Any:
+    return _NOT_IN_XLSX.sub("", value) if isinstance(value, str) else value
+
+
+def _without_control_characters(frame: pd.DataFrame) -> pd.DataFrame:
+    clean = frame.rename(columns=_strip_controls)
+    for column in range(clean.shape[1]):
+        values = clean.iloc[:, column]
+        if not pd.api.types.is_numeric_dtype(values) and not _is_datetime(values):
+            clean.isetitem(column, values.map(_strip_controls))
+    return clean
