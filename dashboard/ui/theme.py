@@ -19,6 +19,9 @@ STATE_COLORS = {
 ACCENT = "#5AA9E6"  # neutral series (totals, participants): never a stage colour
 MUTED = "#8B98A5"
 SERIES = ["#5AA9E6", "#9C8ADE", "#4FC1C6", "#C9A66B", "#A3B86C", "#D38AB8", "#7FA7C9"]
+# Places on a chart beside an ACCENT total: the series without the total's blue, then two more
+# neutral tones (taupe, pale grey-blue), none of them a stage colour.
+SITE_COLORS = [*SERIES[1:], "#B0A18F", "#C9D3DE"]
 
 
 def stage_scale(lang: str, states: tuple[str, ...] = STATES) -> alt.Scale:
