@@ -46,6 +46,15 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return spreadsheet_safe(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def csv_file_bytes(raw: bytes) -> bytes:
+    """A stored UTF-8 CSV file (a sample, a template) as the app hands it out: with the BOM
+    Excel on Korean Windows needs to read it as UTF-8, added once."""
+    return raw if raw.startswith(UTF8_BOM) else UTF8_BOM + raw
+
+
 def _is_datetime(values: pd.Series) -> bool:
     return pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype)
 

@@ -84,3 +84,16 @@ def test_a_control_character_from_an_import_does_not_break_the_excel_file() -> N
         ("a\tb\nc", 2),
         ("'=1+2", 3),  # what the control character hid is neutralised like any formula
     ]
+
+
+def test_the_participation_samples_open_in_korean_excel() -> None:
+    """The import section's two sample files were handed out as stored, UTF-8 without a BOM:
+    Excel on Korean Windows reads them as CP949 and shows the Korean headers garbled. They
+    get the BOM like every other CSV the app hands out (and the importer reads them back)."""
+    from dashboard.ui.participation_import import SAMPLES, sample_bytes
+
+    for path in SAMPLES.values():
+        raw = path.read_bytes()
+        data = sample_bytes(path)
+        assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
+        assert data.decode("utf-8-sig") == raw.decode("utf-8-sig")
