@@ -40,8 +40,14 @@ _BASE_CSS = """
 .anbu-banner.severe { background: #3A1016; border-left: .4rem solid #FF3344; color: #FFD3D7; }
 .anbu-chip { display: inline-block; padding: .05rem .5rem; border-radius: .8rem;
              font-weight: 700; color: #0E1621; }
+[data-testid="stElementToolbarButton"]:has(button[aria-label="Download as CSV"]) {
+  display: none; }
 </style>
 """
+# The last rule hides st.dataframe's own "Download as CSV" (Streamlit 1.67 has no option for
+# it): it writes cells as they are, so an imported "=HYPERLINK(…)" would run in Excel, and it
+# hands files to roles without ``export``. Files go through dashboard.exports (leads' CSV and
+# Excel buttons); tests/e2e checks the button stays hidden.
 
 # The projector's root font size (html, below) against Streamlit's 16 px: table rows and headers
 # grow by this much, so a table's height in px must too (components.table_height).

@@ -908,3 +908,23 @@ def test_analysis_charts_fit_a_laptop_screen(page, browser, app_server):
             assert laptop.evaluate(CHARTS_CUT_OFF) == [], f"/{name}: charts cut off (px past)"
     finally:
         context.close()
+
+
+def test_tables_offer_no_unchecked_csv_download(page, browser, app_server):
+    """st.dataframe's own "Download as CSV" writes cells as they are: an imported unit
+    project "=HYPERLINK(…)" would run in the lead's Excel, and operators and the council
+    (no ``export``) would get files too. The app hides it; leads keep the formula-safe CSV and
+    Excel buttons (dashboard.exports)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ko-KR")
+    laptop = context.new_page()
+    try:
+        visit(laptop, f"{app_server}/budget")
+        table = laptop.get_by_test_id("stDataFrame").first
+        table.hover()
+        laptop.get_by_role("button", name="Search").first.wait_for(timeout=10_000)  # toolbar up
+        unchecked = laptop.locator('button[aria-label="Download as CSV"]')
+        assert unchecked.count() > 0  # Streamlit still draws it: the test sees what it hides
+        assert not any(b.is_visible() for b in unchecked.all())
+        assert laptop.get_by_test_id("stDownloadButton").count() > 0
+    finally:
+        context.close()
