@@ -9,11 +9,15 @@ numbers stay numbers (a negative number is data, not a formula).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# C0 control characters a worksheet cannot hold (XML 1.0; tab, line feed and carriage return
+# are allowed). openpyxl refuses a whole workbook for one of them.
+_NOT_IN_XLSX = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralise_cell(value: Any) -> Any:
@@ -42,6 +46,15 @@ def to_csv_bytes(frame: pd.DataFrame) -> bytes:
     return spreadsheet_safe(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def csv_file_bytes(raw: bytes) -> bytes:
+    """A stored UTF-8 CSV file (a sample, a template) as the app hands it out: with the BOM
+    Excel on Korean Windows needs to read it as UTF-8, added once."""
+    return raw if raw.startswith(UTF8_BOM) else UTF8_BOM + raw
+
+
 def _is_datetime(values: pd.Series) -> bool:
     return pd.api.types.is_datetime64_any_dtype(values) or isinstance(values.dtype, pd.PeriodDtype)
 
@@ -55,7 +68,9 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
     import io
 
     buffer = io.BytesIO()
-    safe = spreadsheet_safe(frame)
+    # Control characters (a vertical tab pasted into the finance system's cell) are invisible
+    # and cannot be written: left out before neutralising, so what they hid is checked too.
+    safe = spreadsheet_safe(_without_control_characters(frame))
     for column in safe.columns:  # Excel has no time zones: write Seoul wall-clock times
         values = safe[column]
         if isinstance(values.dtype, pd.DatetimeTZDtype):
@@ -63,3 +78,16 @@ def to_xlsx_bytes(frame: pd.DataFrame, sheet: str = "data") -> bytes:
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         safe.to_excel(writer, sheet_name=sheet[:31], index=False)
     return buffer.getvalue()
+
+
+def _strip_controls(value: Any) -> Any:
+    return _NOT_IN_XLSX.sub("", value) if isinstance(value, str) else value
+
+
+def _without_control_characters(frame: pd.DataFrame) -> pd.DataFrame:
+    clean = frame.rename(columns=_strip_controls)
+    for column in range(clean.shape[1]):
+        values = clean.iloc[:, column]
+        if not pd.api.types.is_numeric_dtype(values) and not _is_datetime(values):
+            clean.isetitem(column, values.map(_strip_controls))
+    return clean

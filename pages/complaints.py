@@ -5,6 +5,7 @@ Aggregates only: no complaint text or place is selected (they are personal data)
 (period, district) live in the URL so a link reproduces the view.
 """
 
+import calendar
 from datetime import date
 
 import pandas as pd
@@ -46,6 +47,10 @@ def month_label(value: date) -> str:
     return f"{value.year}. {value.month}." if lang == "ko" else f"{value:%Y-%m}"
 
 
+def _month_end(value: date) -> date:
+    return date(value.year, value.month, calendar.monthrange(value.year, value.month)[1])
+
+
 district_df = load(districts)
 codes = dict(zip(district_df["code"], district_df["id"], strict=True))
 district_names = {r["code"]: localized(r, "name", lang) for r in district_df.to_dict("records")}
@@ -66,9 +71,8 @@ if month_df.empty:
     import_section()
     st.stop()
 
-period = url_date_range(
-    t("complaints.period"), min(month_df["month"]), max(month_df["month"]), container=st.sidebar
-)
+data_months = (min(month_df["month"]), max(month_df["month"]))
+period = url_date_range(t("complaints.period"), *data_months, container=st.sidebar)
 if period is None:
     st.info(t("complaints.period_incomplete"))
     st.stop()
@@ -100,18 +104,27 @@ names = {r["site_id"]: localized(r, "name", lang) for r in site_df.to_dict("reco
 as_of_day = as_of.tz_convert("Asia/Seoul").date() if as_of is not None else date.today()
 running = date(as_of_day.year, as_of_day.month, 1)
 chart_df = month_df[month_df["month"] < running]
+comparison_sites = set(site_df.loc[site_df["measures_from"].isna(), "site_id"])
 per_site = chart_df.assign(
-    series=[names.get(s, t("complaints.no_site")) for s in chart_df["site_id"]], is_total=False
+    series=[names.get(s, t("complaints.no_site")) for s in chart_df["site_id"]],
+    is_total=False,
+    comparison=[s in comparison_sites for s in chart_df["site_id"]],
 )
 total = (
     chart_df.groupby("month", as_index=False)["complaints"]
     .sum()
     .assign(series=t("complaints.total"), is_total=True)
 )
-series = pd.concat([total, per_site[["month", "complaints", "series", "is_total"]]])
+series = pd.concat([total, per_site[["month", "complaints", "series", "is_total", "comparison"]]])
 golive = [d for d in site_df["measures_from"].dropna()]
 charts.render(charts.monthly_lines(series, lang, golive))
 st.caption(source_line)
+if comparison_sites:
+    shown_sites = ", ".join(names[s] for s in site_df["site_id"] if s in comparison_sites)
+    st.caption(t("complaints.comparison_dashed", sites=shown_sites))
+if tuple(period) != data_months and (period[0] != first or last != _month_end(last)):
+    # The figures are monthly: say which whole months the chosen days stand for.
+    st.caption(t("complaints.months_counted", first=month_label(first), last=month_label(last)))
 if (month_df["month"] >= running).any():
     st.caption(t("complaints.running_month", month=month_label(running)))
 if golive:

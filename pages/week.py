@@ -16,7 +16,14 @@ from dashboard.ui.reach_list import week_reach_summary
 from dashboard.ui.review_filters import program_district_filters
 from dashboard.ui.url_filters import url_date
 from dashboard.ui.vendors import downloads, show
-from dashboard.ui.week import change_cards, changes_frame, span_label, weeks_chart, weeks_frame
+from dashboard.ui.week import (
+    change_cards,
+    changes_frame,
+    span_label,
+    weeks_chart,
+    weeks_chart_height,
+    weeks_frame,
+)
 from queries.filters import districts_with_devices
 from queries.weekly_review import weekly_review
 
@@ -56,7 +63,7 @@ stem = f"anbu-week-{last_day:%Y%m%d}"
 downloads(ranked, f"{stem}-changes", "week_changes")
 
 st.subheader(t("week.weeks_title"))
-charts.render(weeks_chart(figures, lang), extra=260)
+charts.render(weeks_chart(figures, lang), extra=40, height=weeks_chart_height(figures))
 st.caption(t("week.source", this=this, before=before, as_of=format_datetime(now, lang)))
 weeks = weeks_frame(figures, lang)
 show(weeks)

@@ -266,21 +266,24 @@ def incentive_budgets(conn: Connection) -> pd.DataFrame:
 
 
 def incentive_months(conn: Connection, program_code: str, year: int) -> pd.DataFrame:
-    """Points per month and kind in ``year`` (earned positive, redeemed and expired negative),
-    imported statements and per-person rows together; a month's per-person rows of fewer than
-    5 participants are left out (``queries.participation.ledger_months``)."""
+    """Points per month and kind in ``year`` (earned positive, redeemed and expired negative)
+    from the operator's imported statements only: the per-person ledger is a sample of
+    participants who are already in the statements, so added to them it counts those people
+    twice, and alone it is a few thousand people set against the whole city's budget
+    (docs/analysis.md, "one series per source")."""
     df = ledger_months(conn, program_code, date(year, 1, 1), date(year, 12, 31))
+    df = df[df["source"] == "statement"]
     if df.empty:
         return pd.DataFrame(columns=["month", "kind", "points"])
     return df.groupby(["month", "kind"], as_index=False)["points"].sum()
 
 
 def incentive_years(conn: Connection, program_code: str) -> list[int]:
-    """Years with ledger rows for the program."""
+    """Years with imported statement rows for the program (the budget tab's ledger)."""
     stmt = (
         select(IncentiveLedger.occurred_on)
         .join(Program, Program.id == IncentiveLedger.program_id)
-        .where(Program.code == program_code)
+        .where(Program.code == program_code, IncentiveLedger.import_id.is_not(None))
         .distinct()
     )
     return sorted({d.year for d in frame(conn, stmt, dates=["occurred_on"])["occurred_on"]})

@@ -10,6 +10,11 @@ Budget execution (per line: unit project × district × funding source, in one f
   unspent when its projected year-end execution is below 90 % of its plan, judged from the third
   month on (before that, a year's pace is not yet visible). A line at 30 % in October projects
   to 36 %: flagged.
+- **a line's own months**: districts send their files on their own days, so a line may have
+  data only up to an earlier month than the as-of month. Its pace, schedule and risk count the
+  months its data cover (``months``): the missing months are not yet reported, not months
+  without execution. The headline projection adds the lines' own projections
+  (:func:`projected_total`).
 
 Incentives: the budget runs out when the points granted (earned minus expired; one point is
 one won) reach it. At the average daily pace of the months in the ledger, the run-out date is
@@ -66,6 +71,7 @@ def line_status(rows: pd.DataFrame, as_of_month: int) -> pd.DataFrame:
     columns = [
         *LINE_KEYS,
         "unit",
+        "months",
         "plan",
         "secured",
         "executed",
@@ -82,12 +88,14 @@ def line_status(rows: pd.DataFrame, as_of_month: int) -> pd.DataFrame:
         part = part.sort_values("month")
         latest = part.iloc[-1]
         plan, executed = float(latest["plan"]), float(part["executed"].sum())
-        schedule = _schedule(part, plan, as_of_month)
-        projected = projected_year_end(executed, as_of_month)
+        months = int(latest["month"])  # the line's own data: a file may be behind as_of_month
+        schedule = _schedule(part, plan, months)
+        projected = projected_year_end(executed, months)
         out.append(
             dict(zip(LINE_KEYS, key, strict=True))
             | {
                 "unit": latest["unit"],
+                "months": months,
                 "plan": plan,
                 "secured": latest["secured"],
                 "executed": executed,
@@ -95,10 +103,19 @@ def line_status(rows: pd.DataFrame, as_of_month: int) -> pd.DataFrame:
                 "schedule": schedule,
                 "projected": projected,
                 "projected_rate": projected / plan * 100 if plan else math.nan,
-                "at_risk": at_risk(plan, executed, as_of_month),
+                "at_risk": at_risk(plan, executed, months),
             }
         )
     return pd.DataFrame(out, columns=columns)
+
+
+def projected_total(lines: pd.DataFrame, unit: str) -> float:
+    """The year-end projection of :func:`line_status`'s lines added up in ``unit``: each at its
+    own pace, so a line whose file is behind is not read as months without execution."""
+    if lines.empty:
+        return 0.0
+    scale = lines["unit"].map(UNITS).astype(float) / UNITS[unit]
+    return float((lines["projected"].astype(float) * scale).sum())
 
 
 def _schedule(part: pd.DataFrame, plan: float, month: int) -> float:

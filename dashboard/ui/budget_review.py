@@ -176,7 +176,8 @@ def execution_tab() -> None:
     curve = projections.s_curve(rows, unit)
     now = curve.iloc[-1]
     plan, executed = float(now["plan"]), float(now["executed"])
-    projected = projections.projected_year_end(executed, as_of)
+    # Each line at its own pace: a district's file may not have reached the as-of month yet.
+    projected = projections.projected_total(lines, unit)
     risky = lines[lines["at_risk"]]
     first, second = st.columns(3), st.columns(3)
     # The unit goes in the label: three amounts a row stay legible on a projector.
@@ -200,8 +201,20 @@ def execution_tab() -> None:
     else:
         st.caption(t("review.mixed_units"))
 
+    behind = lines[lines["months"] < as_of]
+    if not behind.empty:
+        st.warning(
+            t(
+                "review.lines_behind",
+                n=len(behind),
+                as_of=month_label(year, as_of, lang),
+                first=month_label(year, int(behind["months"].min()), lang),
+            ),
+            icon=":material/schedule:",
+        )
+
     st.markdown(f"#### {t('review.curve_title')}")
-    charts.render(_curve_chart(curve, as_of, lang))
+    charts.render(_curve_chart(curve, as_of, projected / plan * 100 if plan else None, lang))
     shown = pd.DataFrame(
         {
             t("col.month"): [month_label(year, int(mo), lang) for mo in curve["month"]],
@@ -224,7 +237,7 @@ def execution_tab() -> None:
     else:
         st.warning(t("review.risk", n=len(risky), rule=rule), icon=":material/report:")
     region_names = rows.drop_duplicates("region_id").set_index("region_id")
-    line_table = _lines_table(lines, region_names, lang)
+    line_table = _lines_table(lines, region_names, year, lang)
     show(line_table)
     downloads(line_table, f"budget-lines-{year}-{as_of:02d}", "review_lines")
 
@@ -235,7 +248,9 @@ def execution_tab() -> None:
     import_section("budget")
 
 
-def _curve_chart(curve: pd.DataFrame, as_of: int, lang: str) -> alt.LayerChart:
+def _curve_chart(
+    curve: pd.DataFrame, as_of: int, year_end: float | None, lang: str
+) -> alt.LayerChart:
     executed, schedule = t("review.series_executed"), t("review.series_schedule")
     projected = t("review.series_projected")
     long = pd.concat(
@@ -249,10 +264,11 @@ def _curve_chart(curve: pd.DataFrame, as_of: int, lang: str) -> alt.LayerChart:
         ]
     )
     at = float(curve["executed_rate"].iloc[-1])
+    end = at * 12 / as_of if year_end is None else year_end  # the headline's projection
     pace = pd.DataFrame(
         {
             "month": list(range(as_of, 13)),
-            "rate": [at * m / as_of for m in range(as_of, 13)],
+            "rate": [at + (end - at) * (m - as_of) / max(12 - as_of, 1) for m in range(as_of, 13)],
             "series": projected,
         }
     )
@@ -304,7 +320,7 @@ def _full_schedule(curve: pd.DataFrame) -> list[float]:
     ]
 
 
-def _lines_table(lines: pd.DataFrame, regions: pd.DataFrame, lang: str) -> pd.DataFrame:
+def _lines_table(lines: pd.DataFrame, regions: pd.DataFrame, year: int, lang: str) -> pd.DataFrame:
     name = "region_ko" if lang == "ko" else "region_en"
     return pd.DataFrame(
         {
@@ -314,6 +330,7 @@ def _lines_table(lines: pd.DataFrame, regions: pd.DataFrame, lang: str) -> pd.Da
                 translate_or(f"fund.{f}", f, lang) for f in lines["funding_source"]
             ],
             t("col.unit"): [translate_or(f"unitname.{u}", u, lang) for u in lines["unit"]],
+            t("review.data_month"): [month_label(year, int(m), lang) for m in lines["months"]],
             t("measure.plan"): lines["plan"],
             t("review.executed_to_date"): lines["executed"],
             t("review.execution_rate"): lines["rate"].round(1),
@@ -355,7 +372,9 @@ def _flags_table(flags: pd.DataFrame, lang: str) -> pd.DataFrame:
 
 
 def incentives_tab() -> None:
-    """The incentive budget (document) against the points ledger, per month, and the run-out."""
+    """The incentive budget (document) against the operator's imported points statements, per
+    month, and the run-out. The per-person sample ledger is never set against the budget
+    (``queries.budget.incentive_months``): it has its own section on the participation page."""
     lang = current_lang()
     budgets = load(incentive_budgets)
     ledger_years = load(incentive_years, INCENTIVE_PROGRAM)
@@ -399,7 +418,7 @@ def incentives_tab() -> None:
     wide["granted"] = wide["earn"] + wide["expire"]  # expired points return to the budget
     wide["cumulative"] = wide["granted"].cumsum()
     files = load(imports, "incentive_ledger", year)
-    ledger_source = _sources(files, lang) if not files.empty else t("review.ledger_live_source")
+    ledger_source = _sources(files, lang)  # statements only: never the sample ledger
     unit = budget_row["unit"].iloc[0] if not budget_row.empty else "천원"
     per = UNITS[unit]
     budget_source = (

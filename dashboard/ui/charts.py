@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.i18n import STATES, state_label, translate
 from dashboard.ui.i18n import current_lang, projector_on
-from dashboard.ui.theme import ACCENT, MUTED, SERIES, STATE_COLORS, stage_scale
+from dashboard.ui.theme import ACCENT, MUTED, SERIES, SITE_COLORS, STATE_COLORS, stage_scale
 
 MONTH_FORMAT = {"ko": "%Y. %-m.", "en": "%Y-%m"}
 DAY_FORMAT = {"ko": "%-m. %-d.", "en": "%m-%d"}
@@ -115,24 +115,42 @@ def state_bars(
 def monthly_lines(df: pd.DataFrame, lang: str, golive: list[date]) -> alt.LayerChart:
     """Monthly complaints per site (thin lines) and their total (thick), go-live as rules.
 
-    ``df`` columns: month (date), series (label), complaints, is_total (bool).
+    ``df`` columns: month (date), series (label), complaints, is_total (bool), and optionally
+    comparison (bool: a site without detectors, drawn dashed).
+
+    Every series gets a colour of its own in the scale: with more series than colours, Vega
+    would cycle and give a site the total's blue or another site's colour. Detector sites and
+    comparison sites each run through the site colours, told apart by the dash.
     """
     t = lambda key: translate(key, lang)  # noqa: E731
     data = df.assign(month=pd.to_datetime(df["month"]))
+    if "comparison" not in data:
+        data["comparison"] = False
+    data["comparison"] = data["comparison"].fillna(False).astype(bool)
     x = alt.X(
         "month:T",
         title=t("chart.month"),
         axis=alt.Axis(format=MONTH_FORMAT[lang], labelAngle=0, tickCount="month"),
     )
     y = alt.Y("complaints:Q", title=t("chart.complaints"))
-    series = sorted(data.loc[~data["is_total"], "series"].unique().tolist())
+    sites = data[~data["is_total"]]
+    others = sorted(sites.loc[sites["comparison"], "series"].unique().tolist())
+    monitored = sorted(set(sites["series"]) - set(others))
+    palette = SITE_COLORS
     total_label = t("complaints.total")
     color = alt.Color(
         "series:N",
         title=t("chart.site"),
         scale=alt.Scale(
-            domain=[total_label, *series], range=[ACCENT, *SERIES[1:]][: len(series) + 1]
+            domain=[total_label, *monitored, *others],
+            range=[
+                ACCENT,
+                *(palette[i % len(palette)] for i in range(len(monitored))),
+                # from the palette's other end: up to its length, no two sites share a colour
+                *(palette[-1 - i % len(palette)] for i in range(len(others))),
+            ],
         ),
+        legend=alt.Legend(labelLimit=280),
     )
     tooltip = [
         alt.Tooltip("series:N", title=t("chart.site")),
@@ -148,6 +166,7 @@ def monthly_lines(df: pd.DataFrame, lang: str, golive: list[date]) -> alt.LayerC
             color=color,
             tooltip=tooltip,
             strokeWidth=alt.condition("datum.is_total", alt.value(3.5), alt.value(1.4)),
+            strokeDash=alt.condition("datum.comparison", alt.value([5, 3]), alt.value([1, 0])),
         )
     )
     layers: list[alt.Chart] = [lines]

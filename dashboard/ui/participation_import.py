@@ -8,9 +8,12 @@ bytes (all or nothing, audited by the domain, which checks ``import_data`` itsel
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from dashboard import clock
+from dashboard.exports import csv_file_bytes
 from dashboard.finance import FileReport
 from dashboard.formatting import format_number
 from dashboard.participation import import_participation
@@ -59,6 +62,11 @@ def _errors(report: FileReport) -> None:
     )
 
 
+def sample_bytes(path: Path) -> bytes:
+    """A sample file as handed out: UTF-8 with a BOM, so Excel on Korean Windows reads it."""
+    return csv_file_bytes(path.read_bytes())
+
+
 def import_section() -> None:
     """Upload, preview and confirm; only for accounts with ``import_data`` (leads; admins)."""
     user = permitted(ACTION)
@@ -70,7 +78,7 @@ def import_section() -> None:
         for col, (name, path) in zip(cols, SAMPLES.items(), strict=True):
             col.download_button(
                 t(f"partimport.sample_{name}"),
-                data=path.read_bytes(),
+                data=sample_bytes(path),
                 file_name=path.name,
                 mime="text/csv",
                 icon=":material/download:",

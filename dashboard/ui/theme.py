@@ -19,6 +19,9 @@ STATE_COLORS = {
 ACCENT = "#5AA9E6"  # neutral series (totals, participants): never a stage colour
 MUTED = "#8B98A5"
 SERIES = ["#5AA9E6", "#9C8ADE", "#4FC1C6", "#C9A66B", "#A3B86C", "#D38AB8", "#7FA7C9"]
+# Places on a chart beside an ACCENT total: the series without the total's blue, then two more
+# neutral tones (taupe, pale grey-blue), none of them a stage colour.
+SITE_COLORS = [*SERIES[1:], "#B0A18F", "#C9D3DE"]
 
 
 def stage_scale(lang: str, states: tuple[str, ...] = STATES) -> alt.Scale:
@@ -37,8 +40,14 @@ _BASE_CSS = """
 .anbu-banner.severe { background: #3A1016; border-left: .4rem solid #FF3344; color: #FFD3D7; }
 .anbu-chip { display: inline-block; padding: .05rem .5rem; border-radius: .8rem;
              font-weight: 700; color: #0E1621; }
+[data-testid="stElementToolbarButton"]:has(button[aria-label="Download as CSV"]) {
+  display: none; }
 </style>
 """
+# The last rule hides st.dataframe's own "Download as CSV" (Streamlit 1.67 has no option for
+# it): it writes cells as they are, so an imported "=HYPERLINK(…)" would run in Excel, and it
+# hands files to roles without ``export``. Files go through dashboard.exports (leads' CSV and
+# Excel buttons); tests/e2e checks the button stays hidden.
 
 # The projector's root font size (html, below) against Streamlit's 16 px: table rows and headers
 # grow by this much, so a table's height in px must too (components.table_height).

@@ -129,6 +129,18 @@ def weeks_frame(figures: pd.DataFrame, lang: str) -> pd.DataFrame:
     return wide.reset_index().rename(columns={"name": translate("week.col.metric", lang)})
 
 
+# A facet has a fixed width and the main area clips it: three 230-pixel charts (with their
+# axes) fit a 1366-pixel laptop with the sidebar open; four of 250 hid the last column.
+WEEKS_CHART_COLUMNS = 3
+WEEKS_CHART_WIDTH = 230
+
+
+def weeks_chart_height(figures: pd.DataFrame) -> int:
+    """The facet's rows × (a chart with its title and axis labels): Streamlit needs it given."""
+    rows = -(-figures["metric"].nunique() // WEEKS_CHART_COLUMNS)
+    return rows * 165
+
+
 def weeks_chart(figures: pd.DataFrame, lang: str) -> alt.FacetChart:
     """One small bar chart per metric: the four weeks before in grey, this week in blue."""
     shares = figures["metric"].map(_is_share).astype(bool)
@@ -159,13 +171,13 @@ def weeks_chart(figures: pd.DataFrame, lang: str) -> alt.FacetChart:
                 alt.Tooltip("shown:Q", title=translate("week.col.value", lang), format=",.1f"),
             ],
         )
-        .properties(width=250, height=120)
+        .properties(width=WEEKS_CHART_WIDTH, height=120)
     )
     return (
         alt.layer(bars, data=data)
         .facet(
             facet=alt.Facet("name:N", title=None, sort=list(dict.fromkeys(data["name"]))),
-            columns=4,
+            columns=WEEKS_CHART_COLUMNS,
         )
         .resolve_scale(y="independent")
     )

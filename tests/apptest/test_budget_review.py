@@ -15,7 +15,7 @@ from dashboard.db.schema import BudgetExecution, DataImport, IncentiveLedger, Re
 from dashboard.finance.projections import run_out
 from dashboard.formatting import format_amount, format_date, format_number, format_percent
 from dashboard.ui.safe_text import md_escape
-from tests.apptest.conftest import metric, open_page, texts
+from tests.apptest.conftest import metric, open_page, private_copy, texts
 
 WON = {"원": 1, "천원": 1_000, "백만원": 1_000_000}
 
@@ -105,6 +105,38 @@ def test_district_filter_lives_in_the_url(demo_db) -> None:
     assert metric(at, "예산액 (천원)") != "60,000"
 
 
+def test_a_district_whose_file_is_behind_is_not_flagged_for_the_missing_months(
+    demo_db, tmp_path
+) -> None:
+    """Jongno's file reaches August while the others reach October: its 72,000 of 120,000
+    천원 at 9,000 a month project to 108,000 (90 %), on track. Read as ten months it would be
+    86,400 (72 %) and flagged 불용; the page says whose data stop earlier instead."""
+    from datetime import UTC, datetime
+
+    from dashboard.auth import SessionUser
+    from dashboard.finance import import_budget
+
+    rows = [
+        f'2024,{m},종로구,스마트 안부확인 서비스,시비,"120,000","120,000","9,000"'
+        for m in range(1, 9)
+    ]
+    header = "회계연도,월,자치구,단위사업,재원,예산액,확보액,집행액"
+    data = "\n".join(["(단위: 천원)", header, *rows])
+    lead = SessionUser("lead", "lead", "lead")
+    before = open_page("budget")
+    with private_copy(demo_db, tmp_path) as engine:
+        report = import_budget(engine, data.encode(), "종로구.csv", lead, datetime.now(UTC))
+        assert report.ok, report
+        at = open_page("budget")
+        risky, lines = (int(v) for v in metric(before, "불용 위험 사업").split(" / "))
+        assert metric(at, "불용 위험 사업") == f"{risky} / {lines + 1}"  # one more line, on track
+        warnings = [str(w.value) for w in at.warning]
+        behind = "1개 사업은 자료가 2024년 10월까지 오지 않았습니다"
+        assert any(w.startswith(behind) for w in warnings)
+        shown = "\n".join(texts(at))
+        assert "2024년 8월" in shown  # the line's own data month, in the lines table
+
+
 def test_as_of_month_changes_the_projection(demo_db) -> None:
     at = open_page("budget", asof="6")
     assert any("기준: 2024년 6월 말" in s for s in texts(at))
@@ -136,6 +168,17 @@ def test_incentive_tab_against_the_document_budget(demo_db) -> None:
     outcome = run_out(14_000_000_000, sorted(monthly.items()))
     assert outcome.already and outcome.on.year == 2023 and outcome.on.month == 11
     assert metric(at, "예산 소진 (예상)일") == format_date(outcome.on)
+
+
+def test_a_year_without_a_statement_is_not_judged_on_the_sample_ledger(demo_db) -> None:
+    """2022 has the document's budget (1,000,000 천원) and only the demo's per-person sample
+    ledger: a sample of participants is no measure of the city's spending, so the tab asks for
+    the operator's statement instead of saying the budget lasts the year."""
+    at = open_page("budget", iyear="2022")
+    assert any(e.value.startswith("2022년 운영사 포인트 정산 자료가 없습니다") for e in at.info)
+    labels = [m.label for m in at.metric]
+    assert "지급 포인트 누계 (적립 − 소멸)" not in labels and "예산 소진 (예상)일" not in labels
+    assert not any("연말까지 남습니다" in str(e.value) for e in at.success)
 
 
 @pytest.mark.parametrize("role", ["lead", "admin"])

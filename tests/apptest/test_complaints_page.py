@@ -89,6 +89,26 @@ def test_a_short_period_warns_instead_of_concluding(demo_db) -> None:
     assert not any("감소했습니다" in e.value for e in at.success)
 
 
+def test_days_inside_months_say_which_whole_months_are_counted(demo_db) -> None:
+    """The figures are monthly: 15 March – 10 May counts March, April and May whole (the site
+    totals and the estimates too). The page says so instead of letting the picker's days
+    stand for them; whole months and the default period need no such line."""
+    at = open_page("complaints", **{"from": "2024-03-15", "to": "2024-05-10"})
+    counted = "월 단위로 셉니다: 2024. 3. – 2024. 5."
+    assert any(str(c.value).startswith(counted) for c in at.caption)
+    for whole_months in ({}, {"from": "2024-03-01", "to": "2024-05-31"}):
+        at = open_page("complaints", **whole_months)
+        assert not any(str(c.value).startswith("월 단위로 셉니다") for c in at.caption)
+
+
+def test_comparison_places_are_named_as_the_dashed_lines(demo_db) -> None:
+    at = open_page("complaints")
+    dashed = [str(c.value) for c in at.caption if str(c.value).startswith("점선:")]
+    assert dashed == [
+        "점선: 감지기가 없는 비교 장소(장항동 카페거리, 중산동 근린공원 입구, 식사동 상가 거리)."
+    ]
+
+
 def test_filters_are_read_from_and_written_to_the_url(demo_db) -> None:
     at = open_page("complaints", district=ILSANDONG_GU, **{"from": "2023-01-01"})
     picker = at.multiselect(key="url_district")

@@ -875,3 +875,56 @@ def test_projector_alert_detail_shows_the_whole_device_id(page, app_server, app_
         screenshot(page, "alert-detail-projector-1280-ko")
     finally:
         page.set_viewport_size({"width": 1600, "height": 1000})
+
+
+ANALYSIS_PAGES = ["week", "response", "vendors", "complaints", "participation", "budget"]
+# Charts drawn (each shown one holds its canvas or svg; a chart in a closed tab has no width),
+# and those whose right edge passes the right edge of the page's content: the main area clips
+# them, so what lies beyond is out of sight.
+CHARTS_DRAWN = """() => [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .filter(e => e.getBoundingClientRect().width > 0)
+    .every(e => e.querySelector('canvas, svg'))"""
+CHARTS_CUT_OFF = """() => {
+    const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+    const pad = parseFloat(getComputedStyle(main).paddingRight);
+    const right = main.getBoundingClientRect().right - pad;
+    return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .map(e => Math.round(e.getBoundingClientRect().right - right))
+        .filter(past => past > 1);
+}"""
+
+
+def test_analysis_charts_fit_a_laptop_screen(page, browser, app_server):
+    """A lead's laptop, 1366×768 with the sidebar open: no chart of the analysis pages runs
+    past the page's right edge (the week page's small multiples, four 250-pixel columns, hid
+    two of its eleven charts: the backlog's and the severe alerts acknowledged in 60 s).
+    (``page``: the module's first visit, which waits for the first-run setup.)"""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ko-KR")
+    laptop = context.new_page()
+    try:
+        for name in ANALYSIS_PAGES:
+            visit(laptop, f"{app_server}/{name}")
+            laptop.wait_for_function(CHARTS_DRAWN, timeout=30_000)
+            assert laptop.evaluate(CHARTS_CUT_OFF) == [], f"/{name}: charts cut off (px past)"
+    finally:
+        context.close()
+
+
+def test_tables_offer_no_unchecked_csv_download(page, browser, app_server):
+    """st.dataframe's own "Download as CSV" writes cells as they are: an imported unit
+    project "=HYPERLINK(…)" would run in the lead's Excel, and operators and the council
+    (no ``export``) would get files too. The app hides it; leads keep the formula-safe CSV and
+    Excel buttons (dashboard.exports)."""
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="ko-KR")
+    laptop = context.new_page()
+    try:
+        visit(laptop, f"{app_server}/budget")
+        table = laptop.get_by_test_id("stDataFrame").first
+        table.hover()
+        laptop.get_by_role("button", name="Search").first.wait_for(timeout=10_000)  # toolbar up
+        unchecked = laptop.locator('button[aria-label="Download as CSV"]')
+        assert unchecked.count() > 0  # Streamlit still draws it: the test sees what it hides
+        assert not any(b.is_visible() for b in unchecked.all())
+        assert laptop.get_by_test_id("stDownloadButton").count() > 0
+    finally:
+        context.close()

@@ -53,3 +53,47 @@ def test_numbers_stay_numbers_and_text_columns_are_neutralised() -> None:
     assert list(safe.columns) == ["delta", "rate", "name", "'@who"]
     assert _read(to_csv_bytes(frame))[1:] == [["-3", "-0.5", "'-3", "a"], ["4", "", "'+82 10", "b"]]
     assert frame["name"].tolist() == ["-3", "+82 10"]  # the caller's frame is untouched
+
+
+def _sheet(data: bytes) -> list[tuple]:
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)  # no formula
+    return [tuple(c.value for c in row) for row in sheet.iter_rows()]
+
+
+def test_the_excel_file_keeps_formulas_as_text() -> None:
+    from dashboard.exports import to_xlsx_bytes
+
+    rows = _sheet(to_xlsx_bytes(pd.DataFrame({"사업": [PAYLOAD, "@SUM(1)"], "n": [-1, 2]})))
+    assert rows == [("사업", "n"), ("'" + PAYLOAD, -1), ("'@SUM(1)", 2)]
+
+
+def test_a_control_character_from_an_import_does_not_break_the_excel_file() -> None:
+    """A vertical tab or other C0 control character (pasted from a word processor into the
+    finance system's cell) cannot be stored in a worksheet: openpyxl refuses the whole file,
+    which broke the budget page for everyone allowed to export. It is left out of the cell;
+    tabs and line breaks, which Excel keeps, stay."""
+    from dashboard.exports import to_xlsx_bytes
+
+    frame = pd.DataFrame({"단위\x07사업": ["사업\x0b이름", "a\tb\nc", "\x01=1+2"], "n": [1, 2, 3]})
+    assert _sheet(to_xlsx_bytes(frame)) == [
+        ("단위사업", "n"),
+        ("사업이름", 1),
+        ("a\tb\nc", 2),
+        ("'=1+2", 3),  # what the control character hid is neutralised like any formula
+    ]
+
+
+def test_the_participation_samples_open_in_korean_excel() -> None:
+    """The import section's two sample files were handed out as stored, UTF-8 without a BOM:
+    Excel on Korean Windows reads them as CP949 and shows the Korean headers garbled. They
+    get the BOM like every other CSV the app hands out (and the importer reads them back)."""
+    from dashboard.ui.participation_import import SAMPLES, sample_bytes
+
+    for path in SAMPLES.values():
+        raw = path.read_bytes()
+        data = sample_bytes(path)
+        assert data.startswith(b"\xef\xbb\xbf") and data.count(b"\xef\xbb\xbf") == 1
+        assert data.decode("utf-8-sig") == raw.decode("utf-8-sig")

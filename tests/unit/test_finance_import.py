@@ -342,6 +342,49 @@ def test_queries_read_the_imports_back(city):
         )
 
 
+def test_the_budget_tab_reads_the_statements_never_the_sample_ledger(city):
+    """The per-person ledger is a sample of participants, already inside the operator's
+    statement: added to it, a month counts those people twice; alone, it is a few thousand
+    people set against the whole city's incentive budget. The budget tab reads statements."""
+    from sqlalchemy import insert
+
+    from dashboard.db.schema import Enrolment, Program
+    from queries import budget as q
+
+    data = (SAMPLES / "incentive-statement-sample.csv").read_bytes()
+    import_incentives(city, data, "i.csv", LEAD, NOW)
+    with city.begin() as conn:
+        program = conn.scalar(select(Program.id).where(Program.code == "seoul_wrist_doctor"))
+        region = _region(city, "1168000000")
+        people = [
+            conn.execute(
+                insert(Enrolment).returning(Enrolment.id),
+                {
+                    "program_id": program,
+                    "region_id": region,
+                    "participant_ref": f"S{n}",
+                    "age_band": "60-64",
+                    "sex": "F",
+                    "enrolled_on": date(2022, 1, 3),
+                },
+            ).scalar_one()
+            for n in range(6)
+        ]
+        sample = [
+            {"program_id": program, "enrolment_id": p, "occurred_on": day, "kind": "earn",
+             "reason": "steps_8000", "points": 200}
+            for p in people
+            for day in (date(2022, 3, 4), date(2023, 1, 9))
+        ]  # fmt: skip
+        conn.execute(insert(IncentiveLedger), sample)
+    with city.connect() as conn:
+        months = q.incentive_months(conn, "seoul_wrist_doctor", 2023)
+        earn = months[months["kind"] == "earn"].set_index("month")["points"].to_dict()
+        assert earn[date(2023, 1, 1)] == 31_250_000 + 42_600_000  # not + 6 × 200
+        assert q.incentive_months(conn, "seoul_wrist_doctor", 2022).empty  # the sample only
+        assert q.incentive_years(conn, "seoul_wrist_doctor") == [2023]
+
+
 def test_unit_price_has_its_own_unit(city):
     data = _csv(
         "회계연도,월,자치구,단위사업,재원,예산액(천원),집행액(천원),단가(천원),수량",

@@ -10,6 +10,7 @@ import pytest
 from dashboard.finance.projections import (
     at_risk,
     line_status,
+    projected_total,
     projected_year_end,
     run_out,
     s_curve,
@@ -66,6 +67,24 @@ def test_planned_schedule_is_used_when_given_for_every_month():
     assert status["schedule"] == pytest.approx(300)  # not the straight line's 600
     partial = planned[:3] + [float("nan")] * 9
     assert line_status(_line([50.0] * 6, planned=partial), 6).iloc[0]["schedule"] == 600
+
+
+def test_a_line_whose_file_stops_earlier_is_judged_at_its_own_pace():
+    """Districts send their files on their own days: with another district's November in,
+    a line whose data reach August must not count September to November as months of no
+    execution. 9 a month for eight months projects 108 of 120 (90 %): not at risk; read as
+    ten months it would be 86.4 (72 %) and flagged."""
+    behind = _line([9.0] * 8, plan=120.0)
+    current = _line([10.0] * 10, plan=120.0, region_id=2)
+    lines = line_status(pd.concat([behind, current]), 10).set_index("region_id")
+    assert lines.loc[1, "months"] == 8 and lines.loc[2, "months"] == 10
+    assert lines.loc[1, "projected"] == pytest.approx(108.0)
+    assert lines.loc[1, "schedule"] == pytest.approx(straight_line(120, 8))
+    assert not bool(lines.loc[1, "at_risk"])
+    assert lines.loc[2, "projected"] == pytest.approx(120.0)
+    # The headline adds each line's own projection (in one unit), not total × 12 / 10.
+    assert projected_total(lines.reset_index(), "천원") == pytest.approx(228.0)
+    assert projected_total(lines.reset_index(), "백만원") == pytest.approx(0.228)
 
 
 def test_s_curve_adds_lines_in_one_unit():
