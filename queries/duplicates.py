@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Connection, false, func, or_, select
+from sqlalchemy import Connection, case, false, func, or_, select
 
 from dashboard.db.schema import Alert, CareRecipient, DifferentPeople, Program, Region
 from dashboard.registry.duplicates import (
@@ -29,7 +29,8 @@ from dashboard.registry.duplicates import (
     pair,
     suspected_pairs,
 )
-from queries.alerts import OPEN_STATUSES
+from queries.alerts import OPEN_STATUSES, STAGE_RANK, area_condition
+from queries.common import where_all
 from queries.roster import in_areas
 
 
@@ -252,3 +253,25 @@ def suspected_list(conn: Connection, areas: Iterable[str] | None = None) -> pd.D
         .sort_values(["first_ref", "second_ref"])
         .reset_index(drop=True)
     )
+
+
+def open_alert_ids(
+    conn: Connection, recipient_ids: Iterable[int], areas: Iterable[str] | None
+) -> dict[int, list[int]]:
+    """The open alerts of ``recipient_ids`` that lie in ``areas`` (None: all), gravest and then
+    oldest first, by person: scoped by the queue's own rule (``queries.alerts.area_condition``),
+    so an id listed here is one the ``?alert=ID`` link opens for that user."""
+    ids = sorted(set(recipient_ids))
+    if not ids:
+        return {}
+    rank = case(STAGE_RANK, value=Alert.stage, else_=len(STAGE_RANK))
+    stmt = where_all(
+        select(Alert.id, Alert.recipient_id).where(
+            Alert.recipient_id.in_(ids), Alert.status.in_(OPEN_STATUSES)
+        ),
+        area_condition(areas),
+    ).order_by(rank, Alert.opened_at, Alert.id)
+    out: dict[int, list[int]] = {}
+    for alert_id, rid in conn.execute(stmt):
+        out.setdefault(rid, []).append(alert_id)
+    return out

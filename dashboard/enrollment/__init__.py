@@ -12,6 +12,8 @@ from dashboard.enrollment.devices import (
     set_device_status,
 )
 from dashboard.enrollment.duplicates import (
+    OtherOpenAlerts,
+    duplicate_open_alerts,
     mark_different,
     suspected_duplicates,
     unmark_different,
@@ -25,8 +27,10 @@ __all__ = [
     "EndImpact",
     "EnrollmentError",
     "NotFound",
+    "OtherOpenAlerts",
     "PurgeReport",
     "assign_device",
+    "duplicate_open_alerts",
     "end_enrollment",
     "end_impact",
     "mark_different",

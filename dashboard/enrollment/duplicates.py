@@ -9,25 +9,27 @@ also after the roster is imported again (which updates people by 대상자번호
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from dashboard.auth.permissions import require, require_in_scope
-from dashboard.auth.principal import SessionUser, personal_data_scope
+from dashboard.auth.principal import SessionUser, can_see_personal_data, personal_data_scope
 from dashboard.auth.regions import region_in_any
 from dashboard.clock import require_aware
 from dashboard.db.schema import CareRecipient, DifferentPeople, Region
 from dashboard.enrollment.common import audit
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.registry.duplicates import identity, matching_keys, pair
-from queries.duplicates import Suspect, suspects_of
+from queries.duplicates import Suspect, open_alert_ids, suspects_of
 
 SEE_ACTION = "manage_roster"  # who sees the suspicion: the roster's managers
 ACTION = "resolve_duplicates"  # who judges it: leads (it takes seeing both people's data)
 MARK = "duplicate_dismiss"
 UNMARK = "duplicate_restore"
+HANDLE_ACTION = "acknowledge"  # who handles alerts (operators in their districts, leads)
 
 
 def may_list(principal: SessionUser, region_code: str | None) -> bool:
@@ -45,6 +47,44 @@ def suspected_duplicates(conn, principal: SessionUser, recipient_id: int) -> lis
     personal value. Needs ``manage_roster``; a pair a lead marked different comes flagged."""
     user = require(principal, SEE_ACTION)
     return [s for s in suspects_of(conn, recipient_id) if may_list(user, s.region_code)]
+
+
+@dataclass(frozen=True)
+class OtherOpenAlerts:
+    """Open alerts on a record suspected to be the same person as an alert's, as its handler
+    may see them. Outside the handler's districts nothing is named: ``external_ref`` is None,
+    ``alert_ids`` empty (the handler learns only that such alerts exist)."""
+
+    external_ref: str | None
+    alert_ids: tuple[int, ...]  # the ones the handler may open, gravest and then oldest first
+
+    @property
+    def in_scope(self) -> bool:
+        return self.external_ref is not None
+
+
+def duplicate_open_alerts(conn, principal: SessionUser, recipient_id: int) -> list[OtherOpenAlerts]:
+    """For the alert detail: the suspected other records of ``recipient_id`` (pairs a lead
+    marked different left out) that have an open alert, so the one who handles this alert
+    does not miss the other. For the roles that handle alerts, about a person in their
+    districts (anyone else: nothing); one person's check (``suspects_of``), not the city's."""
+    user = require(principal, HANDLE_ACTION)
+    c = CareRecipient
+    code = conn.scalar(
+        select(Region.code).join(c, c.region_id == Region.id).where(c.id == recipient_id)
+    )
+    if code is None or not can_see_personal_data(user, code):
+        return []
+    others = [s for s in suspects_of(conn, recipient_id) if not s.different and s.open_alerts]
+    if not others:
+        return []
+    shown = open_alert_ids(conn, [s.id for s in others], personal_data_scope(user))
+    return [
+        OtherOpenAlerts(s.external_ref, tuple(shown[s.id]))
+        if shown.get(s.id)
+        else OtherOpenAlerts(None, ())
+        for s in others
+    ]
 
 
 def _person(conn, recipient_id: int):

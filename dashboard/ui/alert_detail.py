@@ -13,7 +13,7 @@ import streamlit as st
 
 from dashboard import clock
 from dashboard.audit import REDACTED_NOTE
-from dashboard.auth import SessionUser
+from dashboard.auth import SessionUser, can
 from dashboard.auth.permissions import NotPermitted
 from dashboard.auth.reveal import (
     Pseudonymised,
@@ -21,11 +21,14 @@ from dashboard.auth.reveal import (
     check_reveal,
     reveal_personal_data,
 )
+from dashboard.enrollment import duplicate_open_alerts
+from dashboard.enrollment.duplicates import HANDLE_ACTION
 from dashboard.formatting import (
     evidence_value,
     format_age,
     format_datetime,
     format_duration,
+    format_number,
 )
 from dashboard.i18n import localized, state_label, translate_or
 from dashboard.notify import delivery_status
@@ -447,6 +450,39 @@ def _delivery(alert: dict) -> None:
     )
 
 
+# --- 동일인 의심: an open alert on the person's other record ----------------------------------
+
+DUPLICATE_LINKS = 5  # alert links per other record; more is counted, not linked
+
+
+def _duplicate_alerts(user: SessionUser, recipient_id: int) -> None:
+    """A warning when a record suspected to be this person (not marked different) has an open
+    alert: linked inside the user's districts, else only that one exists (ask the lead). One
+    person's check through the 10-second live cache: the detail redraws often."""
+    if not can(user.role, HANDLE_ACTION):  # the domain refuses it too; say nothing instead
+        return
+    others = load(duplicate_open_alerts, user, recipient_id, live=True)
+    if not others:
+        return
+    suffix = "&lang=en" if current_lang() == "en" else ""
+    for other in (o for o in others if o.in_scope):
+        links = ", ".join(
+            f"[{t('detail.duplicate_alert_link', id=i)}](alerts?alert={i}{suffix})"
+            for i in other.alert_ids[:DUPLICATE_LINKS]
+        )
+        st.warning(
+            t(
+                "detail.duplicate_alerts",
+                ref=md_escape(other.external_ref or ""),
+                n=format_number(len(other.alert_ids)),
+                links=links,
+            ),
+            icon=":material/group:",
+        )
+    if any(not o.in_scope for o in others):  # once, however many: nothing to tell them apart
+        st.warning(t("detail.duplicate_alerts_elsewhere"), icon=":material/group:")
+
+
 # --- the whole detail ---------------------------------------------------------------------------
 
 
@@ -475,6 +511,7 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
         card = fresh(recipient_card, rid) if rid is not None else None
         if card is not None:  # the domain scopes actions by the person's own region
             alert = {**alert, "person_region_code": card.region_code}
+            _duplicate_alerts(user, card.id)
         plug = evidence_plug(alert)
         left, right = st.columns([3, 2], gap="large")
         with right:
