@@ -318,6 +318,9 @@ class ValidEvent:
     data: dict[str, Any] | None
     fields: dict[str, Any]  # every type field, for state and rules (watts, lat, outcome, …)
     naive_ts: bool = False  # ts came without a zone and was read in the vendor's zone
+    # a call for help whose ts was impossible (device clock wrong): ``ts`` is the server's
+    # receive time and ``data`` keeps the device's own as ``device_ts`` (``ingest.core``)
+    clock_corrected: bool = False
 
 
 def validate_event(index: int, raw: Any, naive_tz: tzinfo | None = None) -> ValidEvent | Rejection:

@@ -182,3 +182,86 @@ def test_an_sos_nobody_can_be_alerted_for_is_logged(db, caplog):
     assert f"SOS from device {did} (care_robot, retired) not alerted" in caplog.text
     with db.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(DeviceEvent)) == 1
+
+
+# --- a wrong device clock -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stamp", "why"),
+    [
+        ("2024-12-02T11:00:00+09:00", "ts: 3600 s ahead of the server clock"),  # an hour ahead
+        ("1970-01-01T00:00:12Z", "ts: before 2000-01-01"),  # rebooted with its clock unset
+    ],
+)
+def test_an_sos_with_a_wrong_clock_is_stored_at_receipt_and_alerted(db, stamp, why):
+    rid, did = robot_for_a_person(db)
+    now = T0  # 10:00 in Seoul
+    result = sos(db, "s1", stamp, now=now)
+    assert (result.accepted, result.rejected) == (1, [])
+    [(index, note)] = result.clock_corrected
+    assert index == 0 and note.startswith(why)
+    assert f"stored at the server's receive time {now.isoformat()}" in note
+    with db.connect() as conn:
+        row = conn.execute(select(DeviceEvent)).one()
+    device_ts = datetime.fromisoformat(stamp).astimezone(T0.tzinfo).isoformat()
+    assert row.ts == now and row.received_at == now
+    assert row.data == {"device_ts": device_ts, "clock_corrected": True}
+    [alert] = sos_alerts(db)
+    assert (alert.stage, alert.recipient_id, alert.device_id) == ("severe", rid, did)
+    assert alert.evidence["sos_at"] == now.isoformat()
+    assert (alert.evidence["clock_corrected"], alert.evidence["device_ts"]) == (True, device_ts)
+
+
+@pytest.mark.parametrize("later", [timedelta(minutes=2), timedelta(days=3)])
+def test_a_resent_corrected_sos_is_a_duplicate_not_a_second_alert(db, later):
+    """Each copy is stamped at its own receipt; the id still identifies it (on PostgreSQL the
+    first copy is found however long before, not only within the 24 h window of other ids)."""
+    robot_for_a_person(db)
+    assert sos(db, "s1", "1970-01-01T00:00:12Z", now=T0).accepted == 1
+    again = sos(db, "s1", "1970-01-01T00:00:12Z", now=T0 + later)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, 1, [])
+    assert len(again.clock_corrected) == 1  # the vendor still hears of the clock
+    with db.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(DeviceEvent)) == 1
+    assert len(sos_alerts(db)) == 1
+
+
+def test_a_corrected_sos_id_reused_by_another_device_is_refused(db):
+    robot_for_a_person(db)
+    robot_for_a_person(db, "robot-2")
+    assert sos(db, "s1", "1970-01-01T00:00:12Z", now=T0).accepted == 1
+    other = sos(db, "s1", "1970-01-01T00:00:12Z", now=T0 + timedelta(days=3), uid="robot-2")
+    assert other.accepted == 0
+    assert other.rejected[0][1].startswith("event_id: 's1' is already stored (device 'robot-1'")
+
+
+def test_other_types_with_a_wrong_clock_are_still_refused(db):
+    robot_for_a_person(db)
+    events = [
+        {"event_id": "i1", "device_id": "robot-1", "type": "interaction",
+         "ts": "1970-01-01T00:00:12Z"},
+        {"event_id": "h1", "device_id": "robot-1", "type": "heartbeat",
+         "ts": (T0 + 6 * M).isoformat()},
+    ]  # fmt: skip
+    with db.begin() as conn:
+        result = ingest_events(conn, "acme", events, now=T0)
+    assert result.accepted == 0 and result.clock_corrected == []
+    assert dict(result.rejected) == {
+        0: "ts: before 2000-01-01; the device clock is probably not set",
+        1: "ts: 360 s ahead of the server clock (at most 300 s allowed); check the device clock",
+    }
+
+
+def test_a_file_import_still_refuses_an_sos_with_a_wrong_clock(db):
+    """A file is not received when its rows happened: stamped at the import, an old press
+    would be alerted as a new one; the row is refused, as before."""
+    from dashboard.ingest.files import import_file
+
+    robot_for_a_person(db)
+    data = b"event_id,device_id,ts,type\ns1,robot-1,1970-01-01T00:00:12Z,sos\n"
+    with db.begin() as conn:
+        report = import_file(conn, data, "sos.csv", "acme", T0)
+    assert report.accepted == 0
+    assert [(e.row, e.column) for e in report.errors] == [(2, "ts")]
+    assert sos_alerts(db) == []
