@@ -37,7 +37,9 @@ from dashboard.db.schema import (
 )
 from dashboard.detection.records import load_away, load_levels, load_routines
 from dashboard.rules.config import Thresholds, position_lookback_min
+from dashboard.rules.geofence import fixes_of, usable
 from dashboard.rules.model import HELP_EVENTS, STICKY_RULES, DeviceFacts, Reading
+from dashboard.rules.wandering import zone_of
 from dashboard.settings import LOCAL_TZ
 
 CHUNK = 5_000  # ids per IN list: far below SQLite's and PostgreSQL's parameter limits
@@ -48,6 +50,9 @@ CLOCK_SKEW = timedelta(minutes=5)  # ignore events stamped further ahead than th
 # this many (the longest lookback the thresholds allow, 30 min, at one fix a second).
 POSITIONS_MAX = 1_800
 POSITION_CHUNK = 400  # devices per statement: two parameters each in the per-device window
+# … for a detector none of whose fixes is usable (``enrich``): its longer look back, at one fix
+# every 2 s (the cap hits first for a detector reporting every second)
+BLIND_POSITIONS_MAX = 3 * POSITIONS_MAX
 
 _region = Region.__table__.alias("person_region")
 
@@ -326,9 +331,36 @@ def enrich(
             extra["away_until"], extra["left_on"], extra["back_on"] = away[f.recipient_id]
         enriched.append(replace(f, **extra) if extra else f)
     readings = _readings(conn, facts, th, now)
-    for device_id, fixes in _positions(conn, wanderers, th, now).items():
+    positions = _positions(conn, wanderers, th, now)
+    # A detector none of whose loaded fixes locates anyone (inaccurate, implausible) needs a
+    # longer look back: to tell a blind spell of ``bad_fix_min`` (wander_bad_fix), and to keep
+    # its last usable fixes in view until a lost alert outside is due (the stopped case's
+    # 90 min: coarse network fixes indoors are what such a detector sends). Only such
+    # detectors pay for it; past it, the open episode's last fix stands (``track_of``).
+    blind = [
+        f.device_id
+        for f in enriched
+        if f.device_id in positions and _blind(f, positions[f.device_id], th)
+    ]
+    if blind:
+        positions.update(
+            _positions(conn, blind, th, now, blind_lookback_min(th), BLIND_POSITIONS_MAX)
+        )
+    for device_id, fixes in positions.items():
         readings[device_id].extend(fixes)
     return enriched, readings
+
+
+def blind_lookback_min(th: Thresholds) -> float:
+    """Minutes of fixes before the newest one loaded for a blind detector (see ``enrich``)."""
+    w = th.wandering
+    return max(2 * w.bad_fix_min, w.no_position_stopped_min) + position_lookback_min(w)
+
+
+def _blind(facts: DeviceFacts, readings: list[Reading], th: Thresholds) -> bool:
+    """Whether none of a wanderer's loaded fixes is usable (``geofence.usable``)."""
+    zone = zone_of(facts, th)
+    return zone.usable and not any(usable(f, zone, th.wandering) for f in fixes_of(readings))
 
 
 def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts]:
@@ -468,15 +500,21 @@ def _wander_episodes(
 
 
 def _positions(
-    conn: Connection, ids: Sequence[int], th: Thresholds, now: datetime
+    conn: Connection,
+    ids: Sequence[int],
+    th: Thresholds,
+    now: datetime,
+    minutes: float | None = None,
+    most: int = POSITIONS_MAX,
 ) -> dict[int, list[Reading]]:
-    """Each wanderer's fixes from ``position_lookback_min`` before its newest fix (at most
-    ``POSITIONS_MAX``): the geofence's dwell times, and where it was last seen however long ago."""
+    """Each wanderer's fixes from ``position_lookback_min`` (or ``minutes``) before its newest
+    fix (at most ``most``): the geofence's dwell times, and where it was last seen however
+    long ago."""
     e = DeviceEvent.__table__
     out: dict[int, list[Reading]] = defaultdict(list)
     if not ids:
         return out
-    lookback = timedelta(minutes=position_lookback_min(th.wandering))
+    lookback = timedelta(minutes=minutes or position_lookback_min(th.wandering))
     newest_allowed = now + CLOCK_SKEW
     position = e.c.type == "position"
     for part in chunks(ids, POSITION_CHUNK):
@@ -506,7 +544,7 @@ def _positions(
             .where(since, position, e.c.ts <= newest_allowed)
             .subquery()
         )
-        for row in conn.execute(select(ranked).where(ranked.c.rn <= literal(POSITIONS_MAX))):
+        for row in conn.execute(select(ranked).where(ranked.c.rn <= literal(most))):
             out[row.device_id].append(Reading(as_utc(row.ts), row.type, None, row.data))
     return out
 

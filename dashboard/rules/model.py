@@ -29,6 +29,7 @@ RULE_KINDS: dict[str, Kind] = {
     "wander_left_zone": "person",
     "wander_no_position": "person",
     "wander_no_fix": "device_fault",
+    "wander_bad_fix": "device_fault",
     "low_battery": "device_fault",
 }
 
