@@ -195,7 +195,9 @@ class AiCallResultEvent(_EventBase):
 
 
 class SosEvent(_EventBase):
-    """SOS button pressed (care robot)."""
+    """SOS button pressed (a care robot's, or any device's with one): the person is alerted at
+    once, whatever the device's status; a ts the device clock cannot have right is stored at
+    the receive time instead of being refused (the reply's clock_corrected)."""
 
     type: Literal["sos"]
 
