@@ -140,7 +140,7 @@ def mask_name(name: str | None) -> str:
 
 
 # Evidence whose true/false reads as yes/no (other booleans are a call's answered flag).
-YES_NO_EVIDENCE = frozenset({"steps_apply"})
+YES_NO_EVIDENCE = frozenset({"steps_apply", "clock_corrected"})
 
 
 def evidence_value(key: str, value: object, lang: str) -> str:

@@ -12,15 +12,13 @@ from dashboard.db.schema import CareRecipient
 from dashboard.enrollment.common import audit, authorise, load_person
 from dashboard.enrollment.errors import EnrollmentError
 from dashboard.plain_text import has_control_codes
+from dashboard.rules.geo import KOREA_LAT, KOREA_LON  # re-exported: the bounds pages quote
 from dashboard.rules.schedule import judge_again
 
 NO_CHANGE_HOURS = (24, 50)  # the range for the per-person no-change threshold
 SAFE_ZONE_M = (50, 5_000)  # a wanderer's zone: a building to a neighbourhood
 NOTES_MAX = 2_000
 RISK_GROUP_MAX = 40
-# Mainland Korea, Jeju, Ulleungdo and Dokdo: a position outside is a typo (or swapped lat/lon).
-KOREA_LAT = (33.0, 38.7)
-KOREA_LON = (124.5, 132.0)
 _UNSET: Any = object()
 
 

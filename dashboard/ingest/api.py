@@ -73,7 +73,9 @@ One key per vendor (header `X-API-Key`). Each event is validated on its own: val
 batch are stored even when others are rejected, and the reply says why each rejected event was
 refused. `event_id` is the idempotency key: resending an event is safe and is counted under
 `duplicates`. A `ts` should carry its offset (or `Z`); one without is read in the vendor's
-declared time zone (default Asia/Seoul), named in the reply's `timezone`. Numbers must be JSON
+declared time zone (default Asia/Seoul), named in the reply's `timezone`. A `ts` the device clock
+cannot have right (over 5 minutes ahead, before 2000) rejects the event, except an `sos`: it is
+stored at the receive time and listed in the reply's `clock_corrected`. Numbers must be JSON
 numbers (`"watts": "50"` is refused); bodies are UTF-8 JSON (UTF-16 and UTF-32 are refused)
 and may nest at most {MAX_DEPTH} levels. See
 docs/ingest-api.md for the full contract.
@@ -102,6 +104,12 @@ class IngestReply(BaseModel):
     )
     naive_ts: int = Field(
         default=0, description="Accepted or duplicate events whose ts had no offset"
+    )
+    clock_corrected: list[RejectedEvent] = Field(
+        default_factory=list,
+        description="Accepted or duplicate sos events whose ts the device clock cannot have "
+        "right (more than 5 minutes ahead, or before 2000): stored at the server's receive "
+        "time, the device's ts kept as device_ts; the reason says why. Other types are rejected",
     )
 
 
@@ -254,6 +262,7 @@ def create_app(engine: Engine | None = None, *, clock: Clock = system_now) -> Fa
             rejected=[RejectedEvent(index=i, reason=r) for i, r in result.rejected],
             timezone=result.timezone,
             naive_ts=result.naive_ts,
+            clock_corrected=[RejectedEvent(index=i, reason=r) for i, r in result.clock_corrected],
         )
 
     @app.get(

@@ -8,12 +8,13 @@ Valid events are kept even when others in the batch are rejected.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, and_, bindparam, or_, select
 from sqlalchemy import event as sa_event
 
 from dashboard import clock
@@ -25,7 +26,10 @@ from dashboard.ingest.bulk import bulk_write
 from dashboard.ingest.events import Rejection, ValidEvent, validate_events
 from dashboard.ingest.state import Margins, update_device_daily, update_device_state
 from dashboard.ingest.vendors import zone_for
+from dashboard.rules.model import HELP_EVENTS
 from dashboard.rules.prefilter import Touched
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -72,6 +76,8 @@ class IngestResult:
     device_ids: frozenset[int] = frozenset()  # devices with newly stored events
     timezone: str | None = None  # the vendor's zone, in which naive timestamps were read
     naive_ts: int = 0  # valid events whose ts had no zone
+    # (index in batch, note): calls for help stored at the receive time, their clock being wrong
+    clock_corrected: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -83,46 +89,48 @@ class CheckedBatch:
     device_of: dict[str, int]  # device_uid -> devices.id for the valid events
     type_of: dict[int, str] = field(default_factory=dict)  # devices.id -> type_code
     timezone: str | None = None  # the vendor's zone for naive timestamps (None: refused)
+    # (index, note): valid calls for help stamped at receipt, their device clock being wrong
+    corrected: list[tuple[int, str]] = field(default_factory=list)
 
 
 def check_events(
-    conn: Connection, vendor: str, events: Sequence[Any], *, now: datetime
+    conn: Connection,
+    vendor: str,
+    events: Sequence[Any],
+    *,
+    now: datetime,
+    correct_clock: bool = True,
 ) -> CheckedBatch:
     """Validate a batch against the contract, the catalog and the clock, without writing.
 
     A ``ts`` without a zone is read in the vendor's declared zone (looked up once per batch).
+    A ``ts`` the device's clock cannot have right (more than ``FUTURE_TOLERANCE`` ahead, before
+    2000) rejects the event, except a call for help (``HELP_EVENTS``) with ``correct_clock``:
+    it is stamped with ``now``, the server's receive time, and keeps the device's own time
+    as ``device_ts`` (:func:`at_receipt`). The file import passes ``correct_clock=False``: a
+    file's rows are not received when they happened.
     """
     _require_aware(now)
     zone = zone_for(conn, vendor)
     valid: list[ValidEvent] = []
     rejections: list[Rejection] = []
+    corrected: dict[int, str] = {}
     for checked in validate_events(events, zone):
         index = checked.index
         if isinstance(checked, Rejection):
             rejections.append(checked)
-        elif checked.ts > now + FUTURE_TOLERANCE:
-            ahead = int((checked.ts - now).total_seconds())
-            rejections.append(
-                Rejection(
-                    index,
-                    "ts",
-                    f"{ahead} s ahead of the server clock (at most "
-                    f"{int(FUTURE_TOLERANCE.total_seconds())} s allowed); check the device clock",
-                    "ts_ahead",
-                    {"ahead": ahead, "max": int(FUTURE_TOLERANCE.total_seconds())},
-                )
-            )
-        elif checked.ts < EARLIEST_TS:
-            rejections.append(
-                Rejection(
-                    index,
-                    "ts",
-                    "before 2000-01-01; the device clock is probably not set",
-                    "ts_before_2000",
-                )
+            continue
+        wrong = _wrong_clock(checked, now)
+        if wrong is None:
+            valid.append(checked)
+        elif correct_clock and checked.type in HELP_EVENTS:
+            valid.append(at_receipt(checked, now))
+            corrected[index] = (
+                f"ts: {wrong.message}; an {checked.type} is never refused for it: stored at "
+                f"the server's receive time {now.isoformat()}, the device's ts kept as device_ts"
             )
         else:
-            valid.append(checked)
+            rejections.append(wrong)
 
     devices = _lookup_devices(conn, {e.device_uid for e in valid})
     device_of: dict[str, int] = {}
@@ -156,20 +164,59 @@ def check_events(
             type_of[found[0]] = found[2]
             known.append(event)
     rejections.sort(key=lambda r: r.index)
-    return CheckedBatch(known, rejections, device_of, type_of, zone.key if zone else None)
+    notes = [(e.index, corrected[e.index]) for e in known if e.index in corrected]
+    return CheckedBatch(known, rejections, device_of, type_of, zone.key if zone else None, notes)
+
+
+def _wrong_clock(event: ValidEvent, now: datetime) -> Rejection | None:
+    """The rejection of an event whose ``ts`` a right device clock cannot give, or None."""
+    if event.ts > now + FUTURE_TOLERANCE:
+        ahead = int((event.ts - now).total_seconds())
+        allowed = int(FUTURE_TOLERANCE.total_seconds())
+        return Rejection(
+            event.index,
+            "ts",
+            f"{ahead} s ahead of the server clock (at most {allowed} s allowed); "
+            "check the device clock",
+            "ts_ahead",
+            {"ahead": ahead, "max": allowed},
+        )
+    if event.ts < EARLIEST_TS:
+        return Rejection(
+            event.index,
+            "ts",
+            "before 2000-01-01; the device clock is probably not set",
+            "ts_before_2000",
+        )
+    return None
+
+
+def at_receipt(event: ValidEvent, now: datetime) -> ValidEvent:
+    """A call for help with a wrong clock, stamped when the server received it (``now``):
+    the person pressed the button about then, and a refusal would lose the press. The
+    device's time stays in the data (``device_ts``), flagged ``clock_corrected``."""
+    data = (event.data or {}) | {"device_ts": event.ts.isoformat(), "clock_corrected": True}
+    return replace(event, ts=now, data=data, clock_corrected=True)
 
 
 def ingest_events(
-    conn: Connection, vendor: str, events: Sequence[Any], *, now: datetime
+    conn: Connection,
+    vendor: str,
+    events: Sequence[Any],
+    *,
+    now: datetime,
+    correct_clock: bool = True,
 ) -> IngestResult:
     """Validate and store one batch of a vendor's events; see the module docstring.
 
     Duplicates (the same ``event_id`` for this vendor, earlier in the batch or already stored)
     are counted, not stored again and not errors: vendors retry, and retrying must be safe. An
     id whose first use names another device or type is no resend: it is rejected
-    (``reused_ids``), so a vendor numbering events per device learns it at once.
+    (``reused_ids``), so a vendor numbering events per device learns it at once. A call for
+    help with a wrong clock is stored at ``now`` (``check_events``; ``correct_clock``), and a
+    resend of it, stamped at its own receipt, is a duplicate too.
     """
-    checked = check_events(conn, vendor, events, now=now)
+    checked = check_events(conn, vendor, events, now=now, correct_clock=correct_clock)
     unique: dict[str, ValidEvent] = {}
     for event in checked.valid:
         unique.setdefault(event.event_uid, event)  # the first valid occurrence wins
@@ -195,6 +242,14 @@ def ingest_events(
     device_ids = frozenset(touched)
     if device_ids:
         evaluate_event_rules(conn, touched, now)
+    if checked.corrected:  # a device whose clock is wrong: its vendor should hear of it
+        log.warning(
+            "vendor %s: %d call(s) for help with a wrong device clock stored at receipt "
+            "(first: event %d: %s)",
+            vendor,
+            len(checked.corrected),
+            *checked.corrected[0],
+        )
     return IngestResult(
         accepted=len(stored),
         duplicates=len(checked.valid) - len(stored) - len(refused),
@@ -202,6 +257,7 @@ def ingest_events(
         device_ids=device_ids,
         timezone=checked.timezone,
         naive_ts=sum(e.naive_ts for e in checked.valid if e.index not in refused),
+        clock_corrected=[(i, note) for i, note in checked.corrected if i not in refused],
     )
 
 
@@ -287,10 +343,12 @@ def _stored_uses(
         )
     )
     if conn.dialect.name == "postgresql":
-        query = query.where(
+        near = and_(
             table.c.ts >= min(e.ts for e in events) - SAME_ID_WINDOW,
             table.c.ts <= max(e.ts for e in events) + SAME_ID_WINDOW,
         )
+        anywhen = sorted({e.event_uid for e in events if e.clock_corrected})
+        query = query.where(or_(near, table.c.event_uid.in_(anywhen)) if anywhen else near)
     return {uid: (device, kind) for uid, device, kind in conn.execute(query)}
 
 
@@ -440,7 +498,17 @@ def _stored_near(conn: Connection, vendor: str, events: list[ValidEvent]) -> set
         ),
     )
     params = {"vendor": vendor, "uids": bound_values(conn, table.c.event_uid, uids)}
-    return set(conn.execute(query, params | {"lo": lo, "hi": hi}).scalars())
+    found = set(conn.execute(query, params | {"lo": lo, "hi": hi}).scalars())
+    # A call for help stamped at its receipt (a wrong device clock) is stamped anew at each
+    # resend: its first copy can lie any time before, so those few ids are looked up in every
+    # partition (its retry hours later must not alert a second time).
+    anywhen = sorted({e.event_uid for e in events if e.clock_corrected} - found)
+    if anywhen:
+        stmt = select(table.c.event_uid).where(
+            table.c.vendor == vendor, table.c.event_uid.in_(anywhen)
+        )
+        found |= set(conn.execute(stmt).scalars())
+    return found
 
 
 def _lookup_devices(conn: Connection, uids: set[str]) -> dict[str, tuple[int, str, str]]:

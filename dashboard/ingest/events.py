@@ -195,7 +195,9 @@ class AiCallResultEvent(_EventBase):
 
 
 class SosEvent(_EventBase):
-    """SOS button pressed (care robot)."""
+    """SOS button pressed (a care robot's, or any device's with one): the person is alerted at
+    once, whatever the device's status; a ts the device clock cannot have right is stored at
+    the receive time instead of being refused (the reply's clock_corrected)."""
 
     type: Literal["sos"]
 
@@ -318,6 +320,9 @@ class ValidEvent:
     data: dict[str, Any] | None
     fields: dict[str, Any]  # every type field, for state and rules (watts, lat, outcome, …)
     naive_ts: bool = False  # ts came without a zone and was read in the vendor's zone
+    # a call for help whose ts was impossible (device clock wrong): ``ts`` is the server's
+    # receive time and ``data`` keeps the device's own as ``device_ts`` (``ingest.core``)
+    clock_corrected: bool = False
 
 
 def validate_event(index: int, raw: Any, naive_tz: tzinfo | None = None) -> ValidEvent | Rejection:

@@ -190,6 +190,7 @@ class Bridge:
             "rejected": [{"index": i, "reason": r} for i, r in result.rejected],
             "timezone": result.timezone,
             "naive_ts": result.naive_ts,
+            "clock_corrected": [{"index": i, "reason": r} for i, r in result.clock_corrected],
         }
 
     def _ingest_with_retry(

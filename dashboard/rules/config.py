@@ -214,6 +214,7 @@ class Wandering(_Section):
     stopped_m: float = Field(50, gt=0, le=1_000)
     stopped_min: float = Field(1, gt=0, le=10)
     no_position_stopped_min: float = Field(90, gt=0)
+    bad_fix_min: float = Field(30, gt=0, le=24 * 60)
 
     @model_validator(mode="after")
     def _ordered(self) -> Wandering:

@@ -6,9 +6,10 @@ follow the alerts, all on the caller's connection (one transaction).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Select, and_, bindparam, case, false, or_, select, text
@@ -25,7 +26,15 @@ from dashboard.rules.clock import quiet_since
 from dashboard.rules.config import Thresholds, current_thresholds
 from dashboard.rules.due import basis, device_due
 from dashboard.rules.evaluate import evaluate_device
-from dashboard.rules.facts import enrich, load_facts_by_id, routine_quiet, with_history
+from dashboard.rules.facts import (
+    enrich,
+    last_evidence,
+    load_facts_by_id,
+    load_help_facts,
+    routine_quiet,
+    sos_readings,
+    with_history,
+)
 from dashboard.rules.household import (
     lendable_signs,
     lenders,
@@ -33,12 +42,15 @@ from dashboard.rules.household import (
     with_person_activity,
 )
 from dashboard.rules.lifecycle import Changes, apply_decisions
-from dashboard.rules.model import DeviceFacts, Reading
+from dashboard.rules.model import HELP_EVENTS, DeviceFacts, Reading
 from dashboard.rules.plug import NO_LOAD_H, NO_LOAD_W, plug_ladder, still_threshold
 from dashboard.rules.prefilter import Touched, select_devices, silence_timeouts
+from dashboard.rules.robot import sos_alert
 from dashboard.rules.schedule import check_basis, judge_again, store_due
 from dashboard.rules.state import sync_device_states
 from dashboard.settings import LOCAL_TZ
+
+log = logging.getLogger(__name__)
 
 # Any constant 64-bit key; every worker takes the same one so only one ticks at a time.
 # Advisory locks are per database, not per schema: the second key is the schema's hash, so
@@ -137,11 +149,48 @@ def on_events(
     th = thresholds or current_thresholds()
     if isinstance(device_ids, Mapping):
         ids = select_devices(conn, device_ids, th, now)
+        asked = {i for i, t in device_ids.items() if t.event_types & HELP_EVENTS}
     else:
         ids = sorted(set(device_ids))
-    if not ids:
-        return
-    evaluate(conn, load_facts_by_id(conn, ids), th, now)
+        asked = set(ids)
+    facts = load_facts_by_id(conn, ids) if ids else []
+    if facts:
+        evaluate(conn, facts, th, now)
+    # A call for help the rules above did not read: a device out of service or whose person's
+    # enrollment ended (the usual facts leave it out), or one that is no care robot.
+    watched = {f.device_id for f in facts if f.type_code == "care_robot"}
+    if asked - watched:
+        answer_help(conn, sorted(asked - watched), th, now)
+
+
+def answer_help(conn: Connection, ids: Sequence[int], th: Thresholds, now: datetime) -> None:
+    """Alert the person behind each of ``ids`` that holds a fresh SOS (``robot.sos_alert``),
+    whatever the device's status or type; only that rule runs (a device out of service gets
+    no fault tickets). The tick never selects these devices: the alert is sticky and needs
+    no clock. A device with nobody to alert for (never with a person, or at a site) is logged.
+    """
+    readings = sos_readings(conn, ids, th, now)
+    found = load_help_facts(conn, [i for i in ids if readings.get(i)])
+    evidence = last_evidence(conn, [f.device_id for f in found])
+    items = []
+    for f in found:
+        if f.recipient_id is None:
+            log.warning(
+                "SOS from device %s (%s, %s) not alerted: it has no person, now or in its "
+                "last assignment; the event is stored",
+                f.device_id,
+                f.type_code,
+                f.device_status,
+            )
+            continue
+        f = replace(f, last_evidence=evidence.get(f.device_id, {}))
+        local = th.for_region(f.region_code)
+        decision = sos_alert(f, local, now, readings[f.device_id])
+        if decision is not None:
+            items.append((f, decision))
+    if items:
+        changes = apply_decisions(conn, items, now)
+        sync_device_states(conn, changes.devices, now)
 
 
 # The routine condition's own view of device_state, made once (an alias copies every column).

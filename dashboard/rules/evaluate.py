@@ -24,6 +24,7 @@ EVENT_RULES = {
         wandering.wander_left_zone,
         wandering.wander_no_position,
         wandering.wander_no_fix,
+        wandering.wander_bad_fix,
     ),
 }
 DEVICE_RULES = (device.device_silent, device.low_battery)

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    case,
     func,
     literal,
     or_,
@@ -28,6 +29,7 @@ from dashboard.db.schema import (
     Alert,
     CareRecipient,
     Device,
+    DeviceAssignment,
     DeviceEvent,
     DeviceState,
     DeviceType,
@@ -35,7 +37,9 @@ from dashboard.db.schema import (
 )
 from dashboard.detection.records import load_away, load_levels, load_routines
 from dashboard.rules.config import Thresholds, position_lookback_min
-from dashboard.rules.model import STICKY_RULES, DeviceFacts, Reading
+from dashboard.rules.geofence import fixes_of, usable
+from dashboard.rules.model import HELP_EVENTS, STICKY_RULES, DeviceFacts, Reading
+from dashboard.rules.wandering import zone_of
 from dashboard.settings import LOCAL_TZ
 
 CHUNK = 5_000  # ids per IN list: far below SQLite's and PostgreSQL's parameter limits
@@ -46,6 +50,9 @@ CLOCK_SKEW = timedelta(minutes=5)  # ignore events stamped further ahead than th
 # this many (the longest lookback the thresholds allow, 30 min, at one fix a second).
 POSITIONS_MAX = 1_800
 POSITION_CHUNK = 400  # devices per statement: two parameters each in the per-device window
+# … for a detector none of whose fixes is usable (``enrich``): its longer look back, at one fix
+# every 2 s (the cap hits first for a detector reporting every second)
+BLIND_POSITIONS_MAX = 3 * POSITIONS_MAX
 
 _region = Region.__table__.alias("person_region")
 
@@ -57,6 +64,46 @@ def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[list[int]]:
 
 def fact_query(where: ColumnElement[bool]):
     """Devices with their type, latest state, person and dong, filtered by ``where``."""
+    r, d = CareRecipient.__table__, Device.__table__
+    return (
+        _fact_select(d.c.recipient_id)
+        # Out-of-service devices and ended enrollments are watched by nobody: no rule runs.
+        # (Ending an enrollment retires the devices; the person check keeps the rule true even
+        # for a device someone left active by hand.) A call for help is the exception, loaded
+        # by ``help_fact_query``.
+        .where(d.c.status == "active", or_(r.c.id.is_(None), r.c.ended_on.is_(None)), where)
+    )
+
+
+def help_fact_query(where: ColumnElement[bool]):
+    """``fact_query`` for a person's call for help: devices of any status, with the person of
+    their current assignment or, once released (retired, replaced, enrollment ended), of their
+    last one, and the columns that say so (status, release, end of enrollment)."""
+    d, da, r = Device.__table__, DeviceAssignment.__table__, CareRecipient.__table__
+    last = (
+        select(da.c.id)
+        .where(da.c.device_id == d.c.id, da.c.recipient_id.is_not(None))
+        .order_by(da.c.id.desc())
+        .limit(1)
+        .correlate(d)
+        .scalar_subquery()
+    )
+    last_person = select(da.c.recipient_id).where(da.c.id == last).scalar_subquery()
+    released = select(da.c.released_at).where(da.c.id == last).scalar_subquery()
+    person = func.coalesce(d.c.recipient_id, last_person)
+    return (
+        _fact_select(person)
+        .add_columns(
+            d.c.status.label("device_status"),
+            case((d.c.recipient_id.is_(None), released), else_=None).label("released_at"),
+            r.c.ended_on.label("enrollment_ended_on"),
+        )
+        .where(where)
+    )
+
+
+def _fact_select(person: ColumnElement):
+    """The facts' columns, the person being ``person`` (an expression of ``devices``)."""
     s, r = DeviceState.__table__, CareRecipient.__table__
     d, t = Device.__table__, DeviceType.__table__
     return (
@@ -65,7 +112,7 @@ def fact_query(where: ColumnElement[bool]):
             d.c.type_code,
             d.c.program_id,
             d.c.region_id,
-            d.c.recipient_id,
+            person.label("recipient_id"),
             d.c.installed_on,
             d.c.registered_at,
             t.c.heartbeat_timeout_s,
@@ -98,12 +145,8 @@ def fact_query(where: ColumnElement[bool]):
         .select_from(d)
         .join(t, t.c.code == d.c.type_code)
         .outerjoin(s, s.c.device_id == d.c.id)
-        .outerjoin(r, r.c.id == d.c.recipient_id)
+        .outerjoin(r, r.c.id == person)
         .outerjoin(_region, _region.c.id == func.coalesce(r.c.region_id, d.c.region_id))
-        # Out-of-service devices and ended enrollments are watched by nobody: no rule runs.
-        # (Ending an enrollment retires the devices; the person check keeps the rule true even
-        # for a device someone left active by hand.)
-        .where(d.c.status == "active", or_(r.c.id.is_(None), r.c.ended_on.is_(None)), where)
     )
 
 
@@ -151,6 +194,16 @@ def to_facts(row) -> DeviceFacts:
     )
 
 
+def to_help_facts(row) -> DeviceFacts:
+    """``to_facts`` of a ``help_fact_query`` row: with the device's status and release."""
+    return replace(
+        to_facts(row),
+        device_status=row.device_status,
+        released_at=as_utc(row.released_at) if row.released_at is not None else None,
+        enrollment_ended_on=row.enrollment_ended_on,
+    )
+
+
 def stored_polygon(value) -> tuple[tuple[float, float], ...] | None:
     """The stored ``[[lat, lon], …]`` (validated when saved); anything unusable is no polygon."""
     if not isinstance(value, list) or len(value) < 3:
@@ -174,6 +227,17 @@ def load_facts_by_id(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
     for part in chunks(ids):
         rows = conn.execute(query, {"ids": bound_values(conn, d.c.id, part)})
         out.extend(to_facts(row) for row in rows)
+    return out
+
+
+def load_help_facts(conn: Connection, ids: Sequence[int]) -> list[DeviceFacts]:
+    """The facts of devices a person asked for help on, whatever their status (few: only the
+    devices of a batch with an SOS that the usual facts leave out)."""
+    d = Device.__table__
+    out: list[DeviceFacts] = []
+    for part in chunks(sorted(set(ids))):
+        rows = conn.execute(help_fact_query(in_values(conn, d.c.id, part)))
+        out.extend(to_help_facts(row) for row in rows)
     return out
 
 
@@ -267,9 +331,36 @@ def enrich(
             extra["away_until"], extra["left_on"], extra["back_on"] = away[f.recipient_id]
         enriched.append(replace(f, **extra) if extra else f)
     readings = _readings(conn, facts, th, now)
-    for device_id, fixes in _positions(conn, wanderers, th, now).items():
+    positions = _positions(conn, wanderers, th, now)
+    # A detector none of whose loaded fixes locates anyone (inaccurate, implausible) needs a
+    # longer look back: to tell a blind spell of ``bad_fix_min`` (wander_bad_fix), and to keep
+    # its last usable fixes in view until a lost alert outside is due (the stopped case's
+    # 90 min: coarse network fixes indoors are what such a detector sends). Only such
+    # detectors pay for it; past it, the open episode's last fix stands (``track_of``).
+    blind = [
+        f.device_id
+        for f in enriched
+        if f.device_id in positions and _blind(f, positions[f.device_id], th)
+    ]
+    if blind:
+        positions.update(
+            _positions(conn, blind, th, now, blind_lookback_min(th), BLIND_POSITIONS_MAX)
+        )
+    for device_id, fixes in positions.items():
         readings[device_id].extend(fixes)
     return enriched, readings
+
+
+def blind_lookback_min(th: Thresholds) -> float:
+    """Minutes of fixes before the newest one loaded for a blind detector (see ``enrich``)."""
+    w = th.wandering
+    return max(2 * w.bad_fix_min, w.no_position_stopped_min) + position_lookback_min(w)
+
+
+def _blind(facts: DeviceFacts, readings: list[Reading], th: Thresholds) -> bool:
+    """Whether none of a wanderer's loaded fixes is usable (``geofence.usable``)."""
+    zone = zone_of(facts, th)
+    return zone.usable and not any(usable(f, zone, th.wandering) for f in fixes_of(readings))
 
 
 def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts]:
@@ -289,7 +380,7 @@ def with_history(conn: Connection, facts: list[DeviceFacts]) -> list[DeviceFacts
             mine = closed[f.device_id]  # a defaultdict: created only for a person with closes
             if rule not in mine or at > mine[rule]:
                 mine[rule] = at
-    evidence = _last_evidence(
+    evidence = last_evidence(
         conn, [f.device_id for f in facts if f.type_code in ("care_robot", "ai_call_line")]
     )
     return [
@@ -334,7 +425,7 @@ def _human_closed_at(
     return out
 
 
-def _last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, dict]]:
+def last_evidence(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, dict]]:
     a = Alert.__table__
     out: dict[int, dict[str, dict]] = defaultdict(dict)
     for part in chunks(ids):
@@ -409,15 +500,21 @@ def _wander_episodes(
 
 
 def _positions(
-    conn: Connection, ids: Sequence[int], th: Thresholds, now: datetime
+    conn: Connection,
+    ids: Sequence[int],
+    th: Thresholds,
+    now: datetime,
+    minutes: float | None = None,
+    most: int = POSITIONS_MAX,
 ) -> dict[int, list[Reading]]:
-    """Each wanderer's fixes from ``position_lookback_min`` before its newest fix (at most
-    ``POSITIONS_MAX``): the geofence's dwell times, and where it was last seen however long ago."""
+    """Each wanderer's fixes from ``position_lookback_min`` (or ``minutes``) before its newest
+    fix (at most ``most``): the geofence's dwell times, and where it was last seen however
+    long ago."""
     e = DeviceEvent.__table__
     out: dict[int, list[Reading]] = defaultdict(list)
     if not ids:
         return out
-    lookback = timedelta(minutes=position_lookback_min(th.wandering))
+    lookback = timedelta(minutes=minutes or position_lookback_min(th.wandering))
     newest_allowed = now + CLOCK_SKEW
     position = e.c.type == "position"
     for part in chunks(ids, POSITION_CHUNK):
@@ -447,7 +544,7 @@ def _positions(
             .where(since, position, e.c.ts <= newest_allowed)
             .subquery()
         )
-        for row in conn.execute(select(ranked).where(ranked.c.rn <= literal(POSITIONS_MAX))):
+        for row in conn.execute(select(ranked).where(ranked.c.rn <= literal(most))):
             out[row.device_id].append(Reading(as_utc(row.ts), row.type, None, row.data))
     return out
 
@@ -483,12 +580,23 @@ def _readings(
         rows = conn.execute(select(ranked).where(ranked.c.rn <= literal(RESULTS_PER_LINE)))
         for row in rows:
             out[row.device_id].append(Reading(as_utc(row.ts), row.type, row.value, row.data))
-    oldest_sos = now - timedelta(hours=th.robot.sos_max_age_h)
-    for part in chunks(robots):
+    for device_id, found in sos_readings(conn, robots, th, now).items():
+        out[device_id].extend(found)
+    return out
+
+
+def sos_readings(
+    conn: Connection, ids: Sequence[int], th: Thresholds, now: datetime
+) -> dict[int, list[Reading]]:
+    """Each device's calls for help (``HELP_EVENTS``) of the last ``sos_max_age_h``."""
+    e = DeviceEvent.__table__
+    out: dict[int, list[Reading]] = defaultdict(list)
+    oldest, newest = now - timedelta(hours=th.robot.sos_max_age_h), now + CLOCK_SKEW
+    for part in chunks(ids):
         rows = conn.execute(
             select(e.c.device_id, e.c.ts, e.c.type, e.c.value, e.c.data).where(
-                and_(in_values(conn, e.c.device_id, part), e.c.ts >= oldest_sos, e.c.ts <= newest),
-                e.c.type == "sos",
+                and_(in_values(conn, e.c.device_id, part), e.c.ts >= oldest, e.c.ts <= newest),
+                e.c.type.in_(sorted(HELP_EVENTS)),
             )
         )
         for row in rows:

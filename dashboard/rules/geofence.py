@@ -15,7 +15,8 @@ Fixes inside the band boundary ± margin change nothing, so a person hovering at
 whichever state they were. A fix implying an impossible speed (``max_speed_kmh``, after both
 fixes' accuracy) is held until the next fix confirms it (that next fix is plausible from it and
 not from the fix before) or drops it. Fixes with ``accuracy_m`` above ``max_accuracy_m`` locate
-nothing and are skipped.
+nothing and are skipped, and so are fixes outside the service area (``Zone.plausible``: a
+receiver without a fix reports (0, 0) or (90, -180)), which never place the person far away.
 
 The state the replay starts from is the episode: outside when a left-zone alert is open. The
 fixes passed need only cover the longest dwell before the newest fix
@@ -30,13 +31,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from dashboard.rules.config import Wandering
-from dashboard.rules.geo import EARTH_RADIUS_M, haversine_m
+from dashboard.rules.geo import EARTH_RADIUS_M, haversine_m, in_korea
 from dashboard.rules.model import Reading
 
 LatLon = tuple[float, float]
 CONFIRM_SLACK = 1.5  # a held fix is confirmed by a next fix within 1.5 × the speed limit
 BURST_FIXES = 10  # at most this many fixes before a confirmed jump may be dropped as a burst …
 BURST_S = 180  # … spanning at most this many seconds
+# A zone outside Korea is a recording replayed from elsewhere (the GeoLife tracks of Beijing,
+# docs/rules.md): there, a fix is plausible within this distance of its home, about Korea's
+# own size (the bounds span ~630 × 830 km).
+ABROAD_AREA_M = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +125,26 @@ class Zone:
         assert self.home is not None
         return haversine_m(self.home[0], self.home[1], lat, lon) - self.radius_m
 
+    def plausible(self, lat: float, lon: float) -> bool:
+        """Whether a fix can be where the person is: inside Korea's bounds (every program's
+        people live there), or for a zone outside them (a replayed foreign recording) within
+        ``ABROAD_AREA_M`` of it. Anything else is a receiver's placeholder, not a place."""
+        anchor = self.home or (self.polygon[0] if self.polygon else None)
+        if anchor is None or in_korea(*anchor):
+            return in_korea(lat, lon)
+        return haversine_m(anchor[0], anchor[1], lat, lon) <= ABROAD_AREA_M
+
     def from_home_m(self, lat: float, lon: float) -> float:
         """Distance from home (from the zone's edge when only a polygon is known)."""
         if self.home is not None:
             return haversine_m(self.home[0], self.home[1], lat, lon)
         return max(0.0, self.beyond_m(lat, lon))
+
+
+def usable(fix: Fix, zone: Zone, th: Wandering) -> bool:
+    """A fix that locates the person: accurate enough (``max_accuracy_m``; a fix without
+    ``accuracy_m`` is taken as it is) and plausible (``Zone.plausible``)."""
+    return th.max_accuracy_m >= (fix.accuracy_m or 0.0) and zone.plausible(fix.lat, fix.lon)
 
 
 # --- jumps -------------------------------------------------------------------------------------
@@ -235,7 +255,9 @@ def track_state(
     ``since`` is when that state began (the alert opened, or the last episode closed): older
     fixes only help judge jumps, so a decision already taken is not taken again from them.
     """
-    kept, held = accepted_fixes(fixes, th)
+    # An implausible fix (outside the service area) locates nothing, as an inaccurate one
+    # (skipped by ``accepted_fixes``): it must not look like a jump the next one confirms.
+    kept, held = accepted_fixes([f for f in fixes if zone.plausible(f.lat, f.lon)], th)
     exit_dwell = timedelta(minutes=th.exit_dwell_min)
     far_dwell = timedelta(seconds=th.far_dwell_s)
     edge_dwell = timedelta(minutes=th.edge_dwell_min)

@@ -104,6 +104,10 @@ VOLATILE_EVIDENCE = frozenset(
         "last_seen_at",
         "reported_at",
         "battery_pct",
+        # a blind wandering detector's run: its start slides with the fixes loaded, and each
+        # bad fix has its own accuracy; the ticket keeps what it was opened with
+        "bad_fix_since",
+        "bad_accuracy_m",
     }
 )
 # Evidence that holds only while it is true (returning towards home): dropped from the alert

@@ -29,11 +29,17 @@ RULE_KINDS: dict[str, Kind] = {
     "wander_left_zone": "person",
     "wander_no_position": "person",
     "wander_no_fix": "device_fault",
+    "wander_bad_fix": "device_fault",
     "low_battery": "device_fault",
 }
 
 # Rules that record an event a person must follow up; they never close by themselves.
 STICKY_RULES = frozenset({"robot_sos", "ai_call_concern"})
+# Event types by which a person asks for help (a pressed SOS button, linked to 119): alerted
+# whatever the device's status (``facts.load_help_facts``) or type, and kept when the device's
+# clock is wrong (stamped at receipt by ingest, ``ingest.core``). Nothing else in the contract
+# is a person asking: ``trigger`` is a smoking detector at a site.
+HELP_EVENTS = frozenset({"sos"})
 # Rules whose open alert follows the decided stage down as well as up: one wandering episode is
 # one alert that de-escalates (back near home, returning) instead of closing and reopening.
 FOLLOWING_RULES = frozenset({"wander_left_zone"})
@@ -141,6 +147,13 @@ class DeviceFacts:
     # before one did): the ladder's steps count from then while the spell goes on
     # (rules.plug.steps_stage)
     plug_alert: tuple[str | None, datetime | None] | None = None
+    # ``devices.status``: only ``active`` devices are watched by the rules; a device out of
+    # service is loaded only to alert a person's call for help (``facts.load_help_facts``),
+    # with the person of its last assignment when it was released (``released_at``), and the
+    # day that person's enrollment ended, if it has
+    device_status: str = "active"
+    released_at: datetime | None = None
+    enrollment_ended_on: date | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Wandering detectors: leaving the zone (one alert per episode, staged by what it means), lost
-while outside, and a detector that stops fixing its position while at home.
+while outside, a detector that stops fixing its position while at home, and one whose fixes
+locate nothing (inaccurate, or outside the service area).
 
 Each rule judges the device's recent position fixes (``readings``) through the geofence in
 ``geofence.py``, starting from the episode the open left-zone alert stands for
@@ -12,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from dashboard.rules.config import Thresholds
-from dashboard.rules.geofence import Track, Zone, fixes_of, track_state
+from dashboard.rules.geofence import Fix, Track, Zone, fixes_of, track_state, usable
 from dashboard.rules.model import Decision, DeviceFacts, Reading, iso
 from dashboard.settings import LOCAL_TZ
 
@@ -55,6 +56,13 @@ def track_of(
     crossed = None
     if episode is not None:
         crossed = _parse(episode.get("outside_since")) or facts.wander_since
+        # Outside, with no usable fix among those loaded (the detector reports only
+        # inaccurate or implausible ones): the person is where the episode last saw them, and
+        # the minutes without a position count from then (wander_no_position), as if the
+        # detector were silent. Without it the episode would freeze: no lost alert, no stage.
+        seen = _episode_fix(episode)
+        if seen is not None and not any(usable(f, zone, th.wandering) for f in fixes):
+            fixes = [seen, *fixes]
     return track_state(
         fixes,
         zone,
@@ -64,6 +72,15 @@ def track_of(
         crossed_at=crossed,
         since=facts.wander_since,
     )
+
+
+def _episode_fix(episode: dict) -> Fix | None:
+    """The last fix the open episode's alert was written with (its evidence), if complete."""
+    at, lat, lon = _parse(episode.get("position_at")), episode.get("lat"), episode.get("lon")
+    if at is None or not isinstance(lat, int | float) or not isinstance(lon, int | float):
+        return None
+    accuracy = episode.get("accuracy_m")
+    return Fix(at, float(lat), float(lon), float(accuracy) if accuracy is not None else None)
 
 
 def quiet_window(facts: DeviceFacts, th: Thresholds) -> tuple[int, int]:
@@ -202,3 +219,45 @@ def wander_no_fix(
     if gap_h > th.wandering.no_fix_inside_h and reporting:
         return Decision("wander_no_fix", "attention", evidence)
     return Decision("wander_no_fix", None, evidence)
+
+
+def wander_bad_fix(
+    facts: DeviceFacts, th: Thresholds, now: datetime, readings: Sequence[Reading] = ()
+) -> Decision | None:
+    """The detector sends fixes, but for ``bad_fix_min`` none of them locates anyone: each is
+    less accurate than ``max_accuracy_m`` (a vendor's 9999 for "unknown") or outside the
+    service area ((0, 0), (90, -180)) → a device-fault ticket (관심, "위치 부정확"): the geofence
+    is blind, and the person would get no exit alert. A usable fix clears it.
+
+    Judged on the fixes alone (the newest fix less the first of the unusable run), never on
+    the clock: a detector that stops sending is ``device_silent``'s. A run longer than the
+    fixes loaded (``facts.blind_lookback_min`` for a blind detector) counts from the oldest
+    loaded.
+    """
+    if facts.type_code != TYPE:
+        return None
+    zone = zone_of(facts, th)
+    fixes = fixes_of(readings)
+    if not zone.usable or not fixes:
+        return None
+    w = th.wandering
+    newest = fixes[-1]
+    if usable(newest, zone, w):
+        return Decision("wander_bad_fix", None, {"position_at": iso(newest.ts)})
+    start = newest
+    for fix in reversed(fixes):
+        if usable(fix, zone, w):
+            break
+        start = fix
+    if (newest.ts - start.ts).total_seconds() / 60 < w.bad_fix_min:
+        return None  # not long enough to tell, and nothing usable to clear it either
+    implausible = not zone.plausible(newest.lat, newest.lon)
+    evidence = {
+        "bad_fix_kind": "implausible" if implausible else "inaccurate",
+        "bad_fix_since": iso(start.ts),
+        "bad_fix_min": w.bad_fix_min,
+        "max_accuracy_m": w.max_accuracy_m,
+    }
+    if newest.accuracy_m is not None:
+        evidence["bad_accuracy_m"] = newest.accuracy_m
+    return Decision("wander_bad_fix", "attention", evidence)

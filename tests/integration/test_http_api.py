@@ -145,6 +145,7 @@ def test_empty_batch_is_fine(refusing):
         "rejected": [],
         "timezone": "Asia/Seoul",
         "naive_ts": 0,
+        "clock_corrected": [],
     }
 
 

@@ -178,6 +178,7 @@ def test_malformed_messages_do_not_stop_the_bridge_and_valid_ones_land(database,
             "rejected": [],
             "timezone": "Asia/Seoul",
             "naive_ts": 0,
+            "clock_corrected": [],
         }
         probe.publish({"events": events("m2")["events"] + events("m3", device="ghost")["events"]})
         reply = probe.reply()[1]

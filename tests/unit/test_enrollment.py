@@ -590,7 +590,10 @@ def test_closures_by_the_end_of_enrollment_are_not_operator_responses(db):
     assert false_alarms_of(df)["closed"].tolist() == [1]
 
 
-def test_an_event_from_a_released_device_is_kept_and_opens_nothing(db):
+def test_an_event_from_a_released_device_is_kept_and_only_an_sos_alerts(db):
+    """A released robot is watched by no rule (no fault tickets, no quiet person), but a press
+    of its SOS button is someone asking for help: it alerts the person of its last assignment,
+    saying the robot was retired and the enrollment ended (tests/unit/test_sos_never_lost.py)."""
     from dashboard.ingest.core import ingest_events
 
     rid, _ = person(db, program_id=3)
@@ -610,9 +613,19 @@ def test_an_event_from_a_released_device_is_kept_and_opens_nothing(db):
         with db.begin() as conn:
             assert ingest_events(conn, "acme", [event], now=T0 + timedelta(minutes=6)).accepted
     with db.connect() as conn:
-        opened = set(conn.execute(select(Alert.device_id).where(Alert.rule == "robot_sos")))
+        opened = conn.execute(
+            select(Alert.device_id, Alert.evidence).where(Alert.rule == "robot_sos")
+        ).all()
         stored = conn.execute(select(func.count()).select_from(DeviceEvent)).scalar()
-    assert opened == {(robots[other],)}  # the SOS rule works; the released robot is not watched
+        heartbeat = {"event_id": "hb", "device_id": f"robot-{rid}", "type": "heartbeat",
+                     "ts": (T0 + timedelta(days=3)).isoformat()}  # fmt: skip
+        ingest_events(conn, "acme", [heartbeat], now=T0 + timedelta(days=3))
+        run_silence_tick(conn, T0 + timedelta(days=5))
+        others = conn.execute(select(Alert.rule).where(Alert.device_id == robots[rid])).all()
+    assert {device_id for device_id, _ in opened} == {robots[rid], robots[other]}
+    [ended] = [evidence for device_id, evidence in opened if device_id == robots[rid]]
+    assert (ended["device_status"], ended["enrollment_ended_on"]) == ("retired", TODAY.isoformat())
+    assert others == [("robot_sos",)]  # nothing else: no interaction, no silence
     assert stored == 2  # the event is kept all the same
 
 

@@ -189,3 +189,35 @@ def test_a_utf8_body_with_korean_text_and_a_bom_is_stored(client_and_key):
             reply = client.post("/v1/events", content=content, headers={"X-API-Key": key})
             assert reply.status_code == 200, reply.text
             assert reply.json()["rejected"] == []
+
+
+def test_an_sos_with_an_unset_clock_is_stored_and_the_reply_says_so(client_and_key, db_engine):
+    """The reply names each sos stamped at its receipt (clock_corrected); any other type with
+    the same clock is rejected as before."""
+    from sqlalchemy import select
+
+    from dashboard.db.schema import DeviceEvent
+
+    client, key = client_and_key
+    unset = "1970-01-01T00:00:05Z"
+    body = {
+        "events": [
+            {"event_id": "s1", "device_id": "robot-1", "ts": unset, "type": "sos"},
+            {"event_id": "h1", "device_id": "robot-1", "ts": unset, "type": "heartbeat"},
+        ]
+    }
+    reply = client.post("/v1/events", json=body, headers={"X-API-Key": key})
+    assert reply.status_code == 200, reply.text
+    data = reply.json()
+    assert (data["accepted"], data["duplicates"]) == (1, 0)
+    assert data["rejected"] == [
+        {"index": 1, "reason": "ts: before 2000-01-01; the device clock is probably not set"}
+    ]
+    [note] = data["clock_corrected"]
+    assert note["index"] == 0
+    assert note["reason"].startswith("ts: before 2000-01-01; the device clock is probably not set")
+    assert "stored at the server's receive time" in note["reason"]
+    with db_engine.connect() as conn:
+        ts, data = conn.execute(select(DeviceEvent.ts, DeviceEvent.data)).one()
+    assert ts.year == datetime.now(UTC).year
+    assert data == {"device_ts": "1970-01-01T00:00:05+00:00", "clock_corrected": True}

@@ -52,6 +52,7 @@ def test_valid_messages_are_ingested_with_the_topic_vendor(bridge, db_engine):
         "rejected": [],
         "timezone": "Asia/Seoul",
         "naive_ts": 0,
+        "clock_corrected": [],
     }
     reply = bridge.handle("anbu/othercare/events", batch("m3"))  # robot-1 is acme's
     assert reply["rejected"][0]["reason"].startswith("device_id: device 'robot-1' is not")

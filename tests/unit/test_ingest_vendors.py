@@ -169,6 +169,7 @@ def test_http_reads_naive_times_in_the_vendors_zone(engine):
         "rejected": [],
         "timezone": "Europe/Berlin",
         "naive_ts": 1,
+        "clock_corrected": [],
     }
     assert stored_ts(engine, "h1") == utc(2024, 10, 27, 0, 30)
     # The other vendor declared nothing: Asia/Seoul.
@@ -190,6 +191,7 @@ def test_mqtt_reads_naive_times_in_the_vendors_zone(engine):
         "rejected": [],
         "timezone": "Europe/Berlin",
         "naive_ts": 1,
+        "clock_corrected": [],
     }
     assert stored_ts(engine, "m1") == utc(2024, 3, 31, 1, 30)
 
