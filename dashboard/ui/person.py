@@ -19,7 +19,7 @@ from dashboard.formatting import format_date, format_datetime, format_number
 from dashboard.i18n import localized, state_label, translate_or
 from dashboard.ui.alert_detail import fresh, refusal_text
 from dashboard.ui.alerts import rule_label
-from dashboard.ui.auth import session_user
+from dashboard.ui.auth import acting_user
 from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
@@ -57,7 +57,7 @@ def risk_label(code: object) -> str:
 
 
 def _on_reveal(recipient_id: int) -> None:
-    user = session_user()
+    user = acting_user()  # the account as it is now: a district taken away already counts
     if user is None:
         return
     now = clock.now()

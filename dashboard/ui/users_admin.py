@@ -36,7 +36,7 @@ from dashboard.db.schema.people import ROLES
 from dashboard.formatting import format_datetime
 from dashboard.ingest.apikeys import check_vendor, create_key, list_keys, revoke_key
 from dashboard.plain_text import has_control_codes
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import acting_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
@@ -74,9 +74,11 @@ def _now() -> datetime:
 
 
 def _actor(page: str = PAGE, action: str = "manage_users") -> SessionUser | None:
-    """The session user if still allowed: a callback is a second door, so it checks again."""
-    user = st.session_state.get(USER_KEY)
-    if not isinstance(user, SessionUser) or not can_open(user.role, page):
+    """The account as it is now if still allowed: a callback is a second door, and it runs
+    before the page's gate re-reads the account, so a session whose account was disabled since
+    the page was drawn must not add one more account on its way out."""
+    user = acting_user()
+    if user is None or not can_open(user.role, page):
         return None
     return user if can(user.role, action) else None
 
