@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, text, update
 
 from dashboard.audit import USER_ENTITY as ENTITY
 from dashboard.audit import audit_account as audit
@@ -36,6 +36,9 @@ from dashboard.plain_text import visible
 # Failures towards an account lock are counted over this window (for unknown names there is no
 # row to reset; for real ones it bounds the audit rows read).
 ACCOUNT_WINDOW = timedelta(days=1)
+# PostgreSQL advisory lock class of login attempts (beside the worker's 1097753205 and the
+# setup job's 1097753206); the second key is the hash of the client address or of the name.
+LOGIN_LOCK_CLASS = 1097753207
 
 
 class AuthStatus(StrEnum):
@@ -82,6 +85,7 @@ def authenticate(
     # typed, made storable (no account name holds a control code, so it matches none).
     name = visible(normalize_username(username)[:60])
     client = client_key(client)
+    _take_turns(conn, client, name)
     waiting = client_blocked_until(conn, client, now, policy)
     if waiting is not None:  # before any name lookup: the refusal says nothing about the name
         detail = {"client": client, "until": waiting.isoformat()}
@@ -112,6 +116,26 @@ def authenticate(
     conn.execute(update(User).where(User.id == row.id).values(**values))
     audit(conn, now, name, "login_success", name, {"role": row.role, "client": client})
     return AuthResult(AuthStatus.OK, user=SessionUser.from_row(row))
+
+
+def _take_turns(conn: Connection, client: str, name: str) -> None:
+    """Attempts from one address (and at one name) wait for each other until the caller
+    commits. Without this, a burst of parallel attempts (many browser tabs submitting at
+    once) all read the address's failures before any of them had written its own, and each
+    got a password check: the throttle's five became twenty or a hundred."""
+    if conn.dialect.name == "sqlite":
+        # pysqlite opens the transaction only at the first write; BEGIN IMMEDIATE takes
+        # SQLite's single write lock before the first read (waiting the busy timeout). A caller
+        # that has written already holds it.
+        if not conn.connection.dbapi_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    # Always the address first, then the name: no two attempts wait for each other in a cycle.
+    for key in (f"client:{client}", f"name:{name}"):
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(:v))"),
+            {"k": LOGIN_LOCK_CLASS, "v": key},
+        )
 
 
 def _count_failure(
