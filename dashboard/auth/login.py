@@ -29,7 +29,7 @@ from dashboard.auth.passwords import MAX_LENGTH, hash_password, needs_rehash, ve
 from dashboard.auth.policy import AuthPolicy
 from dashboard.auth.principal import SessionUser
 from dashboard.auth.throttle import UNKNOWN_CLIENT, client_blocked_until, client_key
-from dashboard.auth.users import get_user, normalize_username
+from dashboard.auth.users import get_user, normalize_username, password_stamp
 from dashboard.db.schema import AuditLog, User
 from dashboard.plain_text import visible
 
@@ -54,6 +54,7 @@ class AuthResult:
     status: AuthStatus
     user: SessionUser | None = None
     locked_until: datetime | None = None  # LOCKED: the account; THROTTLED: this client
+    stamp: str | None = None  # OK: the password's stamp, for the session to keep (users.py)
 
     @property
     def ok(self) -> bool:
@@ -111,11 +112,14 @@ def authenticate(
         return AuthResult(AuthStatus.DISABLED)
 
     values: dict = {"failed_logins": 0, "locked_until": None}
+    stored = row.password_hash
     if needs_rehash(row.password_hash) and len(password) <= MAX_LENGTH:
-        values["password_hash"] = hash_password(password)  # keep up with stronger parameters
+        # Keep up with stronger parameters (other open sessions of the account then log in
+        # again: their stamp is of the old hash).
+        stored = values["password_hash"] = hash_password(password)
     conn.execute(update(User).where(User.id == row.id).values(**values))
     audit(conn, now, name, "login_success", name, {"role": row.role, "client": client})
-    return AuthResult(AuthStatus.OK, user=SessionUser.from_row(row))
+    return AuthResult(AuthStatus.OK, user=SessionUser.from_row(row), stamp=password_stamp(stored))
 
 
 def _take_turns(conn: Connection, client: str, name: str) -> None:
@@ -239,8 +243,9 @@ def _client_of(detail: dict | None) -> str:
 
 
 def record_logout(conn: Connection, username: str, now: datetime, reason: str = "logout") -> None:
-    """Audit the end of a session: ``logout`` (the button), ``session_timeout`` (idle) or
-    ``logout_disabled`` (the account was disabled while the session was open)."""
-    if reason not in ("logout", "session_timeout", "logout_disabled"):
+    """Audit the end of a session: ``logout`` (the button), ``session_timeout`` (idle),
+    ``logout_disabled`` (the account was disabled while the session was open) or
+    ``logout_password`` (its password changed since the session logged in)."""
+    if reason not in ("logout", "session_timeout", "logout_disabled", "logout_password"):
         raise ValueError(f"unknown logout reason {reason!r}")
     audit(conn, now, username, reason, username)

@@ -22,7 +22,7 @@ from dashboard.auth.users import current_account
 from dashboard.detection.away import ACTION, MAX_DAYS, NOTE_LIMIT, AwayError, cancel_away, mark_away
 from dashboard.formatting import format_date, format_number
 from dashboard.settings import LOCAL_TZ
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import STAMP_KEY, USER_KEY
 from dashboard.ui.components import table
 from dashboard.ui.data import clear_loads, get_engine
 from dashboard.ui.i18n import current_lang, t
@@ -52,7 +52,9 @@ def _actor(conn: Connection) -> SessionUser | None:
     """The session's account as it is now: a callback runs before the page re-reads it, and a
     role or district changed meanwhile must already count (a callback is a second door)."""
     user = st.session_state.get(USER_KEY)
-    return current_account(conn, user.username) if isinstance(user, SessionUser) else None
+    if not isinstance(user, SessionUser):
+        return None
+    return current_account(conn, user.username, st.session_state.get(STAMP_KEY))
 
 
 def error_text(err: Exception) -> str:

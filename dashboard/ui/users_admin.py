@@ -27,6 +27,7 @@ from dashboard.auth.users import (
     get_user,
     list_users,
     normalize_username,
+    password_stamp,
     set_active,
     set_password,
     unlock_user,
@@ -36,7 +37,7 @@ from dashboard.db.schema.people import ROLES
 from dashboard.formatting import format_datetime
 from dashboard.ingest.apikeys import check_vendor, create_key, list_keys, revoke_key
 from dashboard.plain_text import has_control_codes
-from dashboard.ui.auth import acting_user
+from dashboard.ui.auth import STAMP_KEY, acting_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
@@ -306,6 +307,8 @@ def _on_reset() -> None:
         return
     with get_engine().begin() as conn:
         set_password(conn, row.username, password, _now(), actor)
+        if row.username == actor.username:  # the account's other sessions end, this one not
+            state[STAMP_KEY] = password_stamp(get_user(conn, row.username).password_hash)
     _flash("success", t("users_admin.password_set", username=row.username))
 
 
