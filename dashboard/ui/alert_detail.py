@@ -105,8 +105,9 @@ def _on_hide() -> None:
     st.session_state.pop(REVEAL_KEY, None)
 
 
-# Why a reveal was refused, as the domain says it (NotPermitted.reason, Pseudonymised).
-REFUSAL_REASONS = ("role", "district", "ended_enrollment", "pseudonymized")
+# Why a reveal was refused, as the domain says it (NotPermitted.reason, Pseudonymised,
+# RevealPurposeMissing).
+REFUSAL_REASONS = ("role", "district", "ended_enrollment", "pseudonymized", "purpose")
 
 
 def refusal_text(reason: str) -> str:

@@ -20,6 +20,7 @@ from dashboard.enrollment.people import KOREA_LAT
 from dashboard.formatting import format_date
 from dashboard.i18n import translate
 from dashboard.settings import LOCAL_TZ
+from dashboard.ui.person import purpose_key
 from dashboard.ui.person_actions import key
 from queries.alerts import OPEN_STATUSES
 from tests.apptest.conftest import open_page, private_copy, texts
@@ -158,6 +159,7 @@ def test_notes_are_edited_and_shown_only_after_the_audited_reveal(db: Engine) ->
     at = _open(ref)
     assert key("notes", rid) not in _keys(at)  # personal data: not before the reveal
     assert translate("person_edit.notes_locked") in _shown(at)
+    at.selectbox(key=purpose_key(rid)).set_value("records").run()
     at.button(key="people_reveal").click().run()
     [reveal] = _audits(db, "reveal_personal_data", rid)
     assert "notes" in reveal.detail["fields"]

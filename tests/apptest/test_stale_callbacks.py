@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.auth.users import get_user
 from dashboard.db.schema import AuditLog, CareRecipient, User
 from dashboard.ui import users_admin as ua
+from dashboard.ui.person import purpose_key
 from tests.apptest.conftest import APP, TIMEOUT, login_as, open_page, private_copy
 
 PASSWORD = "correct-horse-42"
@@ -79,6 +80,9 @@ def test_disabled_account_cannot_reveal_from_an_open_person_page(db: Engine) -> 
     at.run()
     at.switch_page("../pages/people.py").run()
     assert not at.exception, [e.value for e in at.exception]
+    with db.connect() as conn:
+        rid = conn.scalar(select(CareRecipient.id).where(CareRecipient.external_ref == ref))
+    at.selectbox(key=purpose_key(rid)).set_value("care_check").run()
     _set(db, "lead", active=False)
     at.button(key="people_reveal").click().run()
     with db.connect() as conn:
