@@ -98,8 +98,18 @@ def current_user() -> SessionUser | None:
 
 
 def check_session() -> None:
-    """For live fragments, whose reruns skip the gate: a full rerun once the session idled out."""
+    """For live fragments, whose reruns skip the gate: a full rerun once the session idled out
+    or its account changed since the page was drawn (disabled, password reset, another role or
+    other districts), so the gate ends the session or draws the page in the new scope instead
+    of the wall screen streaming the old one until the idle timeout."""
     if session_expired(st.session_state.get(ACTIVITY_KEY), _now(), _policy()):
+        st.rerun(scope="app")
+    user = session_user()
+    if user is None:
+        st.rerun(scope="app")
+    with get_engine().connect() as conn:  # one row by its key, once per fragment tick
+        now = current_account(conn, user.username, st.session_state.get(STAMP_KEY))
+    if now != user:
         st.rerun(scope="app")
 
 

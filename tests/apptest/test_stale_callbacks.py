@@ -4,6 +4,7 @@ disabled (or whose role changed) while its page was open must not act as its old
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select, update
@@ -93,3 +94,48 @@ def test_disabled_account_cannot_reveal_from_an_open_person_page(db: Engine) -> 
             )
         )
     assert reveals == 0
+
+
+def _fragment_probe() -> None:
+    """What a live fragment's timer run does first; the count shows whether it asked for a
+    full run (which the gate then ends or redraws)."""
+    import streamlit as st
+
+    from dashboard.ui.auth import check_session
+
+    st.session_state["runs"] = st.session_state.get("runs", 0) + 1
+    if st.session_state["runs"] == 1:
+        check_session()
+    st.text(f"runs={st.session_state['runs']}")
+
+
+def _tick(at: AppTest) -> int:
+    at.session_state["runs"] = 0
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return int(at.text[0].value.split("=")[1])
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"active": False},  # disabled: the wall screen went on showing alerts and positions
+        {"district_codes": ["1100000000"]},  # moved to Seoul: still streaming 고양시
+        {"password_hash": "reset"},  # its password reset
+    ],
+    ids=["disabled", "districts", "password"],
+)
+def test_a_live_fragment_notices_a_changed_account(db: Engine, change: dict) -> None:
+    """Timer reruns skip the gate: an operator's wall screen kept streaming its old districts'
+    alerts and positions after the account was disabled or moved, until the idle timeout."""
+    from dashboard.auth import sync_demo_accounts
+    from dashboard.auth.users import password_stamp
+    from dashboard.ui.auth import STAMP_KEY
+
+    at = login_as(AppTest.from_function(_fragment_probe, default_timeout=TIMEOUT), "operator")
+    with db.begin() as conn:
+        sync_demo_accounts(conn, True, datetime.now(UTC))  # the app makes them at its start
+        at.session_state[STAMP_KEY] = password_stamp(get_user(conn, "operator").password_hash)
+    assert _tick(at) == 1  # nothing changed: the fragment goes on
+    _set(db, "operator", **change)
+    assert _tick(at) == 2  # a full run: the gate ends the session or draws the new scope
