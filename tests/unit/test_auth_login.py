@@ -454,3 +454,19 @@ def test_parallel_guesses_from_one_address_still_meet_the_throttle(
     with db_engine.connect() as conn:
         assert len(_audit(conn, "login_failure")) == POLICY.client_max_failures
         assert len(_audit(conn, "login_throttled")) == attempts - POLICY.client_max_failures
+
+
+def test_failures_written_after_an_attempts_clock_reading_still_count(conn) -> None:
+    """A browser's attempt reads the clock when its form is sent and then waits its turn
+    (``_take_turns``); attempts sent a moment later may be judged first and write failures
+    stamped after its ``now``. The throttle read only failures up to ``now``, so in a burst
+    of ten tabs nine got a password check: the waiting ones saw none of the others'."""
+    _add(conn)
+    statuses = [
+        authenticate(
+            conn, "kim", f"guess {i}", NOW - timedelta(milliseconds=i), POLICY, REAL
+        ).status
+        for i in range(10)
+    ]
+    assert len(_audit(conn, "login_failure")) == POLICY.client_max_failures
+    assert statuses[POLICY.client_max_failures :] == [AuthStatus.THROTTLED] * 5
