@@ -483,7 +483,8 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
             render_actions(user, alert, now)
             if card is not None and not card.ended:
                 away_badge(card.id)
-                away_section(user, card.id, card.region_code, "alerts")
+                revealed = note_access(user, alert, card) == "shown"  # as the trail's notes
+                away_section(user, card.id, card.region_code, "alerts", revealed=revealed)
         with left:
             _facts(alert, now, plug)
             _evidence(alert)

@@ -141,8 +141,24 @@ def away_badge(recipient_id: int) -> None:
         )
 
 
-def away_section(user: SessionUser, recipient_id: int, region_code: str | None, where: str) -> None:
-    """The away periods and the form, for roles that may mark this person away."""
+def _note_text(note: object, revealed: bool) -> str:
+    if not isinstance(note, str) or not note.strip():
+        return "–"
+    return note if revealed else t("person.notes_hidden")
+
+
+def away_section(
+    user: SessionUser,
+    recipient_id: int,
+    region_code: str | None,
+    where: str,
+    *,
+    revealed: bool = False,
+) -> None:
+    """The away periods and the form, for roles that may mark this person away. A period's
+    note is free text about the person (a stay in hospital), personal data like the staff
+    notes: its text shows only once the person is ``revealed`` (the audited reveal of the page
+    it is on), before that only that there is one."""
     if not may(user, ACTION, region_code):
         return
     lang = current_lang()
@@ -168,7 +184,7 @@ def away_section(user: SessionUser, recipient_id: int, region_code: str | None, 
                         t("away.state.current" if c else "away.state.planned")
                         for c in periods["current"]
                     ],
-                    "note": periods["note"].fillna("–"),
+                    "note": [_note_text(n, revealed) for n in periods["note"]],
                     "by": periods["created_by"],
                 }
             )

@@ -323,7 +323,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
         _home(user, person, tiles)
         geofence_section(user, person, tiles)
     if person["status"] == "active":
-        away_section(user, int(person["id"]), person["region_code"], "people")
+        away_section(user, int(person["id"]), person["region_code"], "people", revealed=revealed)
     if may_manage(user):
         if person["status"] == "active":
             notes = fresh(staff_notes, int(person["id"])) if revealed else None

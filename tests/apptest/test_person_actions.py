@@ -390,3 +390,27 @@ def test_a_stale_page_saves_nothing_for_a_disabled_account(db: Engine) -> None:
     assert not at.exception
     assert _person(db, rid).no_change_hours == before.no_change_hours
     assert _audits(db, "person_settings", rid) == []
+
+
+def test_an_away_note_shows_only_after_the_audited_reveal(db: Engine) -> None:
+    """An away period's note ("입원: 일산백병원 3주") is free text about the person, cleared by
+    the privacy purge like the other notes, yet it showed to anyone opening the person with
+    no reveal and no audit row."""
+    from datetime import timedelta
+
+    from dashboard.auth import SessionUser
+    from dashboard.detection.away import mark_away
+
+    [(rid, ref)] = _people(db, 1, offset=14)
+    note = "입원 일산백병원 3주"
+    today = clock.now().astimezone(LOCAL_TZ).date()
+    with db.begin() as conn:
+        lead = SessionUser("lead", "lead", "lead")
+        mark_away(conn, lead, clock.now(), rid, today, today + timedelta(days=5), note)
+    at = _open(ref, role="operator")
+    assert note not in _shown(at)
+    assert translate("person.notes_hidden") in _shown(at)  # that there is one, not what
+    at.selectbox(key=purpose_key(rid)).set_value("care_check").run()
+    at.button(key="people_reveal").click().run()
+    assert not at.exception
+    assert note in _shown(at)
