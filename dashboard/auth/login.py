@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, text, update
 
 from dashboard.audit import USER_ENTITY as ENTITY
 from dashboard.audit import audit_account as audit
@@ -29,13 +29,16 @@ from dashboard.auth.passwords import MAX_LENGTH, hash_password, needs_rehash, ve
 from dashboard.auth.policy import AuthPolicy
 from dashboard.auth.principal import SessionUser
 from dashboard.auth.throttle import UNKNOWN_CLIENT, client_blocked_until, client_key
-from dashboard.auth.users import get_user, normalize_username
+from dashboard.auth.users import get_user, normalize_username, password_stamp
 from dashboard.db.schema import AuditLog, User
 from dashboard.plain_text import visible
 
 # Failures towards an account lock are counted over this window (for unknown names there is no
 # row to reset; for real ones it bounds the audit rows read).
 ACCOUNT_WINDOW = timedelta(days=1)
+# PostgreSQL advisory lock class of login attempts (beside the worker's 1097753205 and the
+# setup job's 1097753206); the second key is the hash of the client address or of the name.
+LOGIN_LOCK_CLASS = 1097753207
 
 
 class AuthStatus(StrEnum):
@@ -51,6 +54,7 @@ class AuthResult:
     status: AuthStatus
     user: SessionUser | None = None
     locked_until: datetime | None = None  # LOCKED: the account; THROTTLED: this client
+    stamp: str | None = None  # OK: the password's stamp, for the session to keep (users.py)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +86,7 @@ def authenticate(
     # typed, made storable (no account name holds a control code, so it matches none).
     name = visible(normalize_username(username)[:60])
     client = client_key(client)
+    _take_turns(conn, client, name)
     waiting = client_blocked_until(conn, client, now, policy)
     if waiting is not None:  # before any name lookup: the refusal says nothing about the name
         detail = {"client": client, "until": waiting.isoformat()}
@@ -107,11 +112,34 @@ def authenticate(
         return AuthResult(AuthStatus.DISABLED)
 
     values: dict = {"failed_logins": 0, "locked_until": None}
+    stored = row.password_hash
     if needs_rehash(row.password_hash) and len(password) <= MAX_LENGTH:
-        values["password_hash"] = hash_password(password)  # keep up with stronger parameters
+        # Keep up with stronger parameters (other open sessions of the account then log in
+        # again: their stamp is of the old hash).
+        stored = values["password_hash"] = hash_password(password)
     conn.execute(update(User).where(User.id == row.id).values(**values))
     audit(conn, now, name, "login_success", name, {"role": row.role, "client": client})
-    return AuthResult(AuthStatus.OK, user=SessionUser.from_row(row))
+    return AuthResult(AuthStatus.OK, user=SessionUser.from_row(row), stamp=password_stamp(stored))
+
+
+def _take_turns(conn: Connection, client: str, name: str) -> None:
+    """Attempts from one address (and at one name) wait for each other until the caller
+    commits. Without this, a burst of parallel attempts (many browser tabs submitting at
+    once) all read the address's failures before any of them had written its own, and each
+    got a password check: the throttle's five became twenty or a hundred."""
+    if conn.dialect.name == "sqlite":
+        # pysqlite opens the transaction only at the first write; BEGIN IMMEDIATE takes
+        # SQLite's single write lock before the first read (waiting the busy timeout). A caller
+        # that has written already holds it.
+        if not conn.connection.dbapi_connection.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    # Always the address first, then the name: no two attempts wait for each other in a cycle.
+    for key in (f"client:{client}", f"name:{name}"):
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k, hashtext(:v))"),
+            {"k": LOGIN_LOCK_CLASS, "v": key},
+        )
 
 
 def _count_failure(
@@ -215,8 +243,9 @@ def _client_of(detail: dict | None) -> str:
 
 
 def record_logout(conn: Connection, username: str, now: datetime, reason: str = "logout") -> None:
-    """Audit the end of a session: ``logout`` (the button), ``session_timeout`` (idle) or
-    ``logout_disabled`` (the account was disabled while the session was open)."""
-    if reason not in ("logout", "session_timeout", "logout_disabled"):
+    """Audit the end of a session: ``logout`` (the button), ``session_timeout`` (idle),
+    ``logout_disabled`` (the account was disabled while the session was open) or
+    ``logout_password`` (its password changed since the session logged in)."""
+    if reason not in ("logout", "session_timeout", "logout_disabled", "logout_password"):
         raise ValueError(f"unknown logout reason {reason!r}")
     audit(conn, now, username, reason, username)

@@ -2,7 +2,8 @@
 
 The card a page shows is masked (``queries.recipients.recipient_card``); the names, phones and
 addresses come only through :func:`reveal_personal_data`, which writes the audit row (who, whom,
-when, for which alert) in the caller's transaction, so the data is returned only if the row is.
+when, and why: the alert it was for, or one of :data:`REVEAL_PURPOSES`) in the caller's
+transaction, so the data is returned only if the row is.
 """
 
 from __future__ import annotations
@@ -24,6 +25,22 @@ ENTITY = "care_recipient"
 
 
 ENDED_REVEAL_ROLES = frozenset({"lead"})
+
+# Why someone opens a person's data outside an alert (the access log's 수행업무): the person
+# page asks for one before it reveals. An alert's reveal has its purpose in the alert.
+REVEAL_PURPOSES = ("care_check", "visit", "guardian", "inquiry", "records")
+ALERT_PURPOSE = "alert"
+
+
+class RevealPurposeMissing(ValueError):
+    """A reveal outside an alert without one of :data:`REVEAL_PURPOSES`; nothing was written."""
+
+    def __init__(self, purpose: object) -> None:
+        self.purpose = purpose
+        super().__init__(
+            f"a reveal outside an alert needs its purpose, one of {', '.join(REVEAL_PURPOSES)}"
+            f" (got {purpose!r})"
+        )
 
 
 class Pseudonymised(LookupError):
@@ -60,14 +77,20 @@ def reveal_personal_data(
     now: datetime,
     *,
     alert_id: int | None = None,
+    purpose: str | None = None,
     with_notes: bool = False,
 ) -> dict[str, str]:
     """Check the right, write the audit row, return the unmasked data (``PII_FIELDS``, and
     ``notes`` when ``with_notes``: the person panel shows the staff notes, the alert card not).
 
+    Every reveal says why: ``alert_id`` (the alert it is for) or ``purpose``, one of
+    :data:`REVEAL_PURPOSES`; the audit row's ``detail.purpose`` keeps it (``alert`` for an
+    alert's reveal).
+
     Raises ``NotPermitted`` (reason ``role``, ``district``, or ``ended_enrollment`` for an
-    operator and an ended enrollment), :class:`Pseudonymised` or :class:`RecipientNotFound`,
-    writing nothing. Call inside a transaction (``engine.begin()``).
+    operator and an ended enrollment), :class:`Pseudonymised`, :class:`RecipientNotFound` or
+    :class:`RevealPurposeMissing`, writing nothing. Call inside a transaction
+    (``engine.begin()``).
     """
     found = conn.execute(
         select(Region.code, CareRecipient.ended_on, CareRecipient.pseudonymized_at)
@@ -84,8 +107,17 @@ def reveal_personal_data(
         raise _refuse(user, REVEAL_ACTION, "ended_enrollment")
     if found.pseudonymized_at is not None:
         raise Pseudonymised(recipient_id)
+    if alert_id is not None:
+        purpose = ALERT_PURPOSE
+    elif purpose not in REVEAL_PURPOSES:
+        raise RevealPurposeMissing(purpose)
     fields = [*PII_FIELDS, "notes"] if with_notes else list(PII_FIELDS)
-    detail: dict[str, Any] = {"fields": fields, "region": region, "role": user.role}
+    detail: dict[str, Any] = {
+        "fields": fields,
+        "region": region,
+        "role": user.role,
+        "purpose": purpose,
+    }
     if alert_id is not None:
         detail["alert_id"] = alert_id
     write_audit(

@@ -59,12 +59,15 @@ def client_delay(failures: int, policy: AuthPolicy) -> timedelta | None:
 def client_blocked_until(
     conn: Connection, client: str, now: datetime, policy: AuthPolicy
 ) -> datetime | None:
-    """Until when ``client`` (a ``client_key``) is refused at ``now``; None when it may try."""
+    """Until when ``client`` (a ``client_key``) is refused at ``now``; None when it may try.
+
+    Failures stamped after ``now`` count too: an attempt reads the clock when its form is sent
+    and may then wait its turn behind attempts sent a moment later, whose failures are newer
+    than its ``now`` (ignoring them let nine of a burst of ten through)."""
     failures = conn.execute(
         select(AuditLog.at)
         .where(
             AuditLog.at >= now - CLIENT_LOOKBACK,
-            AuditLog.at <= now,
             AuditLog.entity_type == ENTITY,
             AuditLog.action == "login_failure",
             AuditLog.detail["client"].as_string() == client,

@@ -8,6 +8,7 @@ principal down.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -103,14 +104,41 @@ def get_user(conn: Connection, username: str):
     return conn.execute(select(User).where(User.username == name)).first()
 
 
-def current_account(conn: Connection, username: str) -> SessionUser | None:
-    """The account as it is now, for a session that logged in earlier: ``None`` once it is
-    disabled or deleted, and its current role, name and districts otherwise, so a change a lead
-    makes takes effect at the session's next run instead of its next login."""
+def password_stamp(password_hash: str | None) -> str:
+    """What a session keeps of the password it logged in with: a digest of the stored hash
+    (never the hash itself), which changes whenever the password does."""
+    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AccountNow:
+    """The account as it is now for an open session: ``user`` while the session may go on,
+    else ``ended`` says why (the ``record_logout`` reason)."""
+
+    user: SessionUser | None
+    ended: str | None = None
+
+
+def account_now(conn: Connection, username: str, stamp: str | None = None) -> AccountNow:
+    """The account as it is now, for a session that logged in earlier: its current role, name
+    and districts, so a change a lead makes takes effect at the session's next run instead of
+    its next login; ended (``logout_disabled``) once it is disabled or deleted, and
+    (``logout_password``) once its password changed since the login that gave ``stamp``
+    (:func:`password_stamp`; a reset is how a stolen password is taken back, so the sessions
+    opened with it end too)."""
     row = get_user(conn, username)
     if row is None or not row.active:
-        return None
-    return SessionUser.from_row(row)
+        return AccountNow(None, "logout_disabled")
+    if stamp is not None and stamp != password_stamp(row.password_hash):
+        return AccountNow(None, "logout_password")
+    return AccountNow(SessionUser.from_row(row))
+
+
+def current_account(
+    conn: Connection, username: str, stamp: str | None = None
+) -> SessionUser | None:
+    """:func:`account_now`'s user: ``None`` once the session must end."""
+    return account_now(conn, username, stamp).user
 
 
 def _require(conn: Connection, username: str):

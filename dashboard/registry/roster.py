@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from dashboard.audit import write_audit
 from dashboard.auth.permissions import require
-from dashboard.auth.principal import SessionUser
+from dashboard.auth.principal import SessionUser, personal_data_scope
 from dashboard.catalog import pairing_refusal, program_device_types
 from dashboard.db.schema import Alert, CareRecipient, Device, DeviceType, Program, Region
 from dashboard.ingest.files import RowError, no_rows, read_table, value_without_header
@@ -211,14 +211,24 @@ def import_roster(
     now: datetime,
     *,
     dry_run: bool = False,
+    personal_fields: bool | None = None,
 ) -> RosterReport:
     """All or nothing in one transaction, audited when stored. Refusals, dry runs and files that
-    match the database change nothing and are not audited (the audit log records changes)."""
+    match the database change nothing and are not audited (the audit log records changes).
+
+    The report names the fields that change per row; the personal ones (:data:`PERSONAL_KEYS`)
+    only for a principal who may see personal data (``personal_fields`` None: decided by the
+    principal's role), else as one ``personal_data`` marker: the preview of a file of guessed
+    names would otherwise tell an admin whose name each guess is."""
     actor = require(principal, PERMISSION).username
+    if personal_fields is None:
+        personal_fields = personal_data_scope(principal) != ()
     try:
         with engine.begin() as conn:
             report, plan = check_roster(conn, kind, data, filename, now)
             report.dry_run = dry_run
+            if not personal_fields:
+                report.changed = [(key, _personal_as_one(f)) for key, f in report.changed]
             if report.ok and not dry_run and plan:
                 if kind is DEVICES:
                     _registered(plan, now)
@@ -244,6 +254,21 @@ def import_roster(
             )
         )
     return report
+
+
+# Roster keys of personal data (the pii_ columns of PEOPLE_FIELDS).
+PERSONAL_KEYS = frozenset(k for k, column in PEOPLE_FIELDS.items() if column.startswith("pii_"))
+PERSONAL_MARKER = "personal_data"
+
+
+def _personal_as_one(fields: tuple[str, ...]) -> tuple[str, ...]:
+    """``fields`` with the personal keys replaced by one marker, where the first of them was."""
+    out: list[str] = []
+    for name in fields:
+        name = PERSONAL_MARKER if name in PERSONAL_KEYS else name
+        if name not in out:
+            out.append(name)
+    return tuple(out)
 
 
 def check_roster(

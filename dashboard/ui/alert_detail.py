@@ -108,8 +108,9 @@ def _on_hide() -> None:
     st.session_state.pop(REVEAL_KEY, None)
 
 
-# Why a reveal was refused, as the domain says it (NotPermitted.reason, Pseudonymised).
-REFUSAL_REASONS = ("role", "district", "ended_enrollment", "pseudonymized")
+# Why a reveal was refused, as the domain says it (NotPermitted.reason, Pseudonymised,
+# RevealPurposeMissing).
+REFUSAL_REASONS = ("role", "district", "ended_enrollment", "pseudonymized", "purpose")
 
 
 def refusal_text(reason: str) -> str:
@@ -519,7 +520,8 @@ def render_detail(user: SessionUser, alert: dict, now: datetime) -> None:
             render_actions(user, alert, now)
             if card is not None and not card.ended:
                 away_badge(card.id)
-                away_section(user, card.id, card.region_code, "alerts")
+                revealed = note_access(user, alert, card) == "shown"  # as the trail's notes
+                away_section(user, card.id, card.region_code, "alerts", revealed=revealed)
         with left:
             _facts(alert, now, plug)
             _evidence(alert)

@@ -24,7 +24,7 @@ from dashboard.auth import (
     record_logout,
     session_expired,
 )
-from dashboard.auth.users import current_account
+from dashboard.auth.users import account_now, current_account
 from dashboard.formatting import format_datetime
 from dashboard.settings import get_settings
 from dashboard.ui.data import get_engine
@@ -33,10 +33,12 @@ from dashboard.ui.safe_text import md_escape
 
 USER_KEY = "anbu_user"
 ACTIVITY_KEY = "anbu_last_activity"
+STAMP_KEY = "anbu_password_stamp"  # the password the session logged in with (users.password_stamp)
 _NOTICE_KEY = "anbu_auth_notice"  # (i18n key, kwargs) shown once on the login page
 _USERNAME_KEY = "anbu_login_username"
 _PASSWORD_KEY = "anbu_login_password"
-_WARNINGS = ("auth.expired", "first_run.closed")  # notices that are not a failed login
+# Notices that are not a failed login.
+_WARNINGS = ("auth.expired", "first_run.closed", "auth.password_changed")
 
 
 def _now() -> datetime:
@@ -63,7 +65,7 @@ def acting_user() -> SessionUser | None:
     if user is None or session_expired(st.session_state.get(ACTIVITY_KEY), _now(), _policy()):
         return None
     with get_engine().connect() as conn:
-        return current_account(conn, user.username)
+        return current_account(conn, user.username, st.session_state.get(STAMP_KEY))
 
 
 def current_user() -> SessionUser | None:
@@ -82,10 +84,13 @@ def current_user() -> SessionUser | None:
         st.session_state[_NOTICE_KEY] = ("auth.expired", {"minutes": minutes})
         return None
     with get_engine().connect() as conn:
-        account = current_account(conn, user.username)
-    if account is None:  # disabled (or removed) since login: the session ends now
-        _end_session(user, now, "logout_disabled")
-        st.session_state[_NOTICE_KEY] = ("auth.account_ended", {})
+        found = account_now(conn, user.username, st.session_state.get(STAMP_KEY))
+    account = found.user
+    if account is None:  # disabled, removed or its password reset since login: it ends now
+        reason = found.ended or "logout_disabled"
+        _end_session(user, now, reason)
+        notice = "auth.password_changed" if reason == "logout_password" else "auth.account_ended"
+        st.session_state[_NOTICE_KEY] = (notice, {})
         return None
     st.session_state[USER_KEY] = account  # a changed role or district applies at once
     st.session_state[ACTIVITY_KEY] = now
@@ -93,15 +98,25 @@ def current_user() -> SessionUser | None:
 
 
 def check_session() -> None:
-    """For live fragments, whose reruns skip the gate: a full rerun once the session idled out."""
+    """For live fragments, whose reruns skip the gate: a full rerun once the session idled out
+    or its account changed since the page was drawn (disabled, password reset, another role or
+    other districts), so the gate ends the session or draws the page in the new scope instead
+    of the wall screen streaming the old one until the idle timeout."""
     if session_expired(st.session_state.get(ACTIVITY_KEY), _now(), _policy()):
+        st.rerun(scope="app")
+    user = session_user()
+    if user is None:
+        st.rerun(scope="app")
+    with get_engine().connect() as conn:  # one row by its key, once per fragment tick
+        now = current_account(conn, user.username, st.session_state.get(STAMP_KEY))
+    if now != user:
         st.rerun(scope="app")
 
 
 def _end_session(user: SessionUser, now: datetime, reason: str) -> None:
     with get_engine().begin() as conn:
         record_logout(conn, user.username, now, reason)
-    for key in (USER_KEY, ACTIVITY_KEY):
+    for key in (USER_KEY, ACTIVITY_KEY, STAMP_KEY):
         st.session_state.pop(key, None)
 
 
@@ -117,6 +132,7 @@ def _on_login() -> None:
     if result.ok:
         st.session_state[USER_KEY] = result.user
         st.session_state[ACTIVITY_KEY] = now
+        st.session_state[STAMP_KEY] = result.stamp
         st.session_state.pop(_NOTICE_KEY, None)
         return
     until = format_datetime(result.locked_until, current_lang()) if result.locked_until else ""

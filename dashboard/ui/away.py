@@ -22,7 +22,7 @@ from dashboard.auth.users import current_account
 from dashboard.detection.away import ACTION, MAX_DAYS, NOTE_LIMIT, AwayError, cancel_away, mark_away
 from dashboard.formatting import format_date, format_number
 from dashboard.settings import LOCAL_TZ
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import STAMP_KEY, USER_KEY
 from dashboard.ui.components import table
 from dashboard.ui.data import clear_loads, get_engine
 from dashboard.ui.i18n import current_lang, t
@@ -52,7 +52,9 @@ def _actor(conn: Connection) -> SessionUser | None:
     """The session's account as it is now: a callback runs before the page re-reads it, and a
     role or district changed meanwhile must already count (a callback is a second door)."""
     user = st.session_state.get(USER_KEY)
-    return current_account(conn, user.username) if isinstance(user, SessionUser) else None
+    if not isinstance(user, SessionUser):
+        return None
+    return current_account(conn, user.username, st.session_state.get(STAMP_KEY))
 
 
 def error_text(err: Exception) -> str:
@@ -139,8 +141,24 @@ def away_badge(recipient_id: int) -> None:
         )
 
 
-def away_section(user: SessionUser, recipient_id: int, region_code: str | None, where: str) -> None:
-    """The away periods and the form, for roles that may mark this person away."""
+def _note_text(note: object, revealed: bool) -> str:
+    if not isinstance(note, str) or not note.strip():
+        return "–"
+    return note if revealed else t("person.notes_hidden")
+
+
+def away_section(
+    user: SessionUser,
+    recipient_id: int,
+    region_code: str | None,
+    where: str,
+    *,
+    revealed: bool = False,
+) -> None:
+    """The away periods and the form, for roles that may mark this person away. A period's
+    note is free text about the person (a stay in hospital), personal data like the staff
+    notes: its text shows only once the person is ``revealed`` (the audited reveal of the page
+    it is on), before that only that there is one."""
     if not may(user, ACTION, region_code):
         return
     lang = current_lang()
@@ -166,7 +184,7 @@ def away_section(user: SessionUser, recipient_id: int, region_code: str | None, 
                         t("away.state.current" if c else "away.state.planned")
                         for c in periods["current"]
                     ],
-                    "note": periods["note"].fillna("–"),
+                    "note": [_note_text(n, revealed) for n in periods["note"]],
                     "by": periods["created_by"],
                 }
             )

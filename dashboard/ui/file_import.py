@@ -20,7 +20,7 @@ from dashboard.formatting import format_number
 from dashboard.i18n import translate_or
 from dashboard.ingest.files import RowError
 from dashboard.ingest.refusal import Refused
-from dashboard.ui.auth import session_user
+from dashboard.ui.auth import acting_user
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
 
@@ -75,9 +75,10 @@ class ImportSlot:
 
 
 def permitted(action: str) -> SessionUser | None:
-    """The logged-in user if their role has ``action`` (the page's check; the domain's is the
-    second door), else None."""
-    user = session_user()
+    """The logged-in account as it is now if its role has ``action`` (the page's check; the
+    domain's is the second door), else None. Read afresh: the import callbacks run before the
+    page's gate, and a disabled account must not import on its way out."""
+    user = acting_user()
     return user if user is not None and can(user.role, action) else None
 
 

@@ -23,7 +23,7 @@ from dashboard.auth.first_run import (
 from dashboard.auth.passwords import WeakPasswordError
 from dashboard.auth.users import USERNAME, UserError, normalize_username
 from dashboard.settings import get_settings
-from dashboard.ui.auth import ACTIVITY_KEY, USER_KEY, set_login_notice
+from dashboard.ui.auth import ACTIVITY_KEY, STAMP_KEY, USER_KEY, set_login_notice
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import t
 from dashboard.ui.safe_text import md_escape
@@ -93,6 +93,7 @@ def _on_create() -> None:
     if result.ok:
         state[USER_KEY] = result.user
         state[ACTIVITY_KEY] = now
+        state[STAMP_KEY] = result.stamp
         state[WELCOME_KEY] = username
     else:  # not expected right after creation; the login page says what happened
         set_login_notice(result.message_key)

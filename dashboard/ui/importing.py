@@ -12,13 +12,13 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import clock
-from dashboard.auth import SessionUser, can_open
+from dashboard.auth import can_open
 from dashboard.exports import to_csv_bytes
 from dashboard.formatting import format_number
 from dashboard.ingest.apikeys import check_vendor
 from dashboard.ingest.files import ImportReport, read_head
 from dashboard.ingest.imports import import_and_audit
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import acting_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.file_import import MAX_UPLOAD_MB as MAX_UPLOAD_MB  # the events page
 from dashboard.ui.file_import import error_frame as _error_rows
@@ -96,11 +96,11 @@ def format_help() -> None:
 
 
 def _on_import() -> None:
-    user = st.session_state.get(USER_KEY)
+    user = acting_user()  # the account as it is now: the callback runs before the gate
     upload = st.session_state.get(uploader_key())
     vendor = st.session_state.get(VENDOR_KEY)
     # The page re-checks the role, and so does the write: a callback is a second door.
-    if not isinstance(user, SessionUser) or not can_open(user.role, "import"):
+    if user is None or not can_open(user.role, "import"):
         return
     if upload is None or not vendor or vendor_error(vendor):
         return

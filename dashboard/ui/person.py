@@ -14,12 +14,18 @@ from streamlit_folium import st_folium
 from dashboard import clock
 from dashboard.auth import SessionUser, can_see_personal_data
 from dashboard.auth.permissions import NotPermitted
-from dashboard.auth.reveal import RecipientNotFound, check_reveal, reveal_personal_data
+from dashboard.auth.reveal import (
+    REVEAL_PURPOSES,
+    RecipientNotFound,
+    RevealPurposeMissing,
+    check_reveal,
+    reveal_personal_data,
+)
 from dashboard.formatting import format_date, format_datetime, format_number
 from dashboard.i18n import localized, state_label, translate_or
 from dashboard.ui.alert_detail import fresh, refusal_text
 from dashboard.ui.alerts import rule_label
-from dashboard.ui.auth import session_user
+from dashboard.ui.auth import acting_user
 from dashboard.ui.away import away_badge, away_section
 from dashboard.ui.components import table
 from dashboard.ui.data import get_engine, load
@@ -46,6 +52,15 @@ from queries.roster import device_types, home_position, person_timeline, risk_gr
 
 REVEAL_KEY = "people_revealed"  # {"recipient_id", "at"}: one person per session
 _ERROR_KEY = "people_reveal_error"
+PURPOSE_KEY = "reveal_purpose"  # why, asked before each reveal (widget key prefix)
+
+
+def purpose_key(recipient_id: int) -> str:
+    """The purpose picker's widget key: one per person, so a choice made for one person is
+    never carried to the next."""
+    return f"{PURPOSE_KEY}_{recipient_id}"
+
+
 MAP_HEIGHT = 260
 HOUSEHOLDS = ("alone", "couple_75plus", "with_family")
 
@@ -58,18 +73,21 @@ def risk_label(code: object) -> str:
 
 
 def _on_reveal(recipient_id: int) -> None:
-    user = session_user()
+    user = acting_user()  # the account as it is now: a district taken away already counts
     if user is None:
         return
     now = clock.now()
+    purpose = st.session_state.get(purpose_key(recipient_id))
     try:
         with get_engine().begin() as conn:  # the audit row and the disclosure, together
-            reveal_personal_data(conn, user, recipient_id, now, with_notes=True)
-    except (NotPermitted, RecipientNotFound) as err:
+            reveal_personal_data(conn, user, recipient_id, now, purpose=purpose, with_notes=True)
+    except (NotPermitted, RecipientNotFound, RevealPurposeMissing) as err:
         st.session_state.pop(REVEAL_KEY, None)
-        st.session_state[_ERROR_KEY] = getattr(err, "reason", str(err))
+        reason = "purpose" if isinstance(err, RevealPurposeMissing) else None
+        st.session_state[_ERROR_KEY] = reason or getattr(err, "reason", str(err))
         return
     st.session_state[REVEAL_KEY] = {"recipient_id": recipient_id, "at": now}
+    st.session_state[purpose_key(recipient_id)] = None  # the next reveal asks again
 
 
 def _on_hide() -> None:
@@ -157,6 +175,17 @@ def _facts(user: SessionUser, person: dict) -> bool:
     elif refused:
         st.caption(t(f"card.refused.{refused}"))
     else:
+        # Outside an alert a reveal says why (the access log's 수행업무), chosen each time.
+        purposes = {p: t(f"reveal_purpose.{p}") for p in REVEAL_PURPOSES}
+        st.selectbox(
+            t("person.reveal_purpose"),
+            options=list(purposes),
+            format_func=purposes.__getitem__,
+            index=None,
+            placeholder=t("person.reveal_purpose_placeholder"),
+            help=t("person.reveal_purpose_help"),
+            key=purpose_key(card.id),
+        )
         st.button(
             t("card.reveal"),
             key="people_reveal",
@@ -164,6 +193,7 @@ def _facts(user: SessionUser, person: dict) -> bool:
             help=t("person.reveal_help"),
             on_click=_on_reveal,
             args=(card.id,),
+            disabled=st.session_state.get(purpose_key(card.id)) is None,
         )
     return revealed
 
@@ -295,7 +325,7 @@ def render_person(user: SessionUser, person: dict, tiles: str | None) -> None:
         _home(user, person, tiles)
         geofence_section(user, person, tiles)
     if person["status"] == "active":
-        away_section(user, int(person["id"]), person["region_code"], "people")
+        away_section(user, int(person["id"]), person["region_code"], "people", revealed=revealed)
     if may_manage(user):
         if person["status"] == "active":
             notes = fresh(staff_notes, int(person["id"])) if revealed else None

@@ -13,6 +13,7 @@ from dashboard.auth import SessionUser
 from dashboard.auth.permissions import NotPermitted
 from dashboard.db.schema.responders import RESPONDER_KINDS
 from dashboard.responders import ResponderError, move_responder, register_responder
+from dashboard.ui.auth import acting_user
 from dashboard.ui.data import clear_loads, get_engine, load
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.maps import BAEKSEOK_CENTER, LEAFLET_CSS, LEAFLET_JS, responders_layer
@@ -42,8 +43,11 @@ def _error_text(err: Exception) -> str:
     return t("responders.not_permitted")
 
 
-def _register(user: SessionUser) -> None:
+def _register(_drawn_for: SessionUser) -> None:
     s = st.session_state
+    user = acting_user()  # as it is now, not as the form was drawn for: the gate runs later
+    if user is None:
+        return
     try:
         with get_engine().begin() as conn:
             register_responder(
@@ -63,7 +67,10 @@ def _register(user: SessionUser) -> None:
     clear_loads()
 
 
-def _move(user: SessionUser, responder_id: int, name: str, lat: float, lon: float) -> None:
+def _move(_drawn_for: SessionUser, responder_id: int, name: str, lat: float, lon: float) -> None:
+    user = acting_user()  # as it is now, not as the map was drawn for
+    if user is None:
+        return
     try:
         with get_engine().begin() as conn:
             move_responder(conn, user, clock.now(), responder_id, lat, lon)

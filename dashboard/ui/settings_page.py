@@ -26,7 +26,7 @@ from dashboard.rules import config
 from dashboard.rules import districts as district_rules
 from dashboard.rules.edit import ThresholdsInvalid, changes, flatten, unit_of, update_thresholds
 from dashboard.settings import LOCAL_TZ
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import acting_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
@@ -110,9 +110,10 @@ def show_value(key: str, value: Any) -> str:
 
 
 def _actor() -> SessionUser | None:
-    """The session user if still allowed to edit: a callback is a second door."""
-    user = st.session_state.get(USER_KEY)
-    if not isinstance(user, SessionUser) or not can_open(user.role, PAGE):
+    """The account as it is now if still allowed to edit: a callback is a second door and
+    runs before the page's gate re-reads the account (``acting_user``)."""
+    user = acting_user()
+    if user is None or not can_open(user.role, PAGE):
         return None
     return user if can(user.role, ACTION) else None
 

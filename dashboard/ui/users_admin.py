@@ -27,6 +27,7 @@ from dashboard.auth.users import (
     get_user,
     list_users,
     normalize_username,
+    password_stamp,
     set_active,
     set_password,
     unlock_user,
@@ -36,7 +37,7 @@ from dashboard.db.schema.people import ROLES
 from dashboard.formatting import format_datetime
 from dashboard.ingest.apikeys import check_vendor, create_key, list_keys, revoke_key
 from dashboard.plain_text import has_control_codes
-from dashboard.ui.auth import USER_KEY
+from dashboard.ui.auth import STAMP_KEY, acting_user
 from dashboard.ui.data import get_engine
 from dashboard.ui.i18n import current_lang, t
 from dashboard.ui.safe_text import md_escape
@@ -74,9 +75,11 @@ def _now() -> datetime:
 
 
 def _actor(page: str = PAGE, action: str = "manage_users") -> SessionUser | None:
-    """The session user if still allowed: a callback is a second door, so it checks again."""
-    user = st.session_state.get(USER_KEY)
-    if not isinstance(user, SessionUser) or not can_open(user.role, page):
+    """The account as it is now if still allowed: a callback is a second door, and it runs
+    before the page's gate re-reads the account, so a session whose account was disabled since
+    the page was drawn must not add one more account on its way out."""
+    user = acting_user()
+    if user is None or not can_open(user.role, page):
         return None
     return user if can(user.role, action) else None
 
@@ -304,6 +307,8 @@ def _on_reset() -> None:
         return
     with get_engine().begin() as conn:
         set_password(conn, row.username, password, _now(), actor)
+        if row.username == actor.username:  # the account's other sessions end, this one not
+            state[STAMP_KEY] = password_stamp(get_user(conn, row.username).password_hash)
     _flash("success", t("users_admin.password_set", username=row.username))
 
 

@@ -1057,3 +1057,22 @@ def test_the_evidence_naming_no_plug_of_the_person_draws_the_alerts_own(
         assert _drawn(at, "value") == {TV_W}
         assert translate("routine.cell.active") not in _drawn(at, "state")
         assert translate("detail.evidence_plug") not in _facts_table(at)
+
+
+def test_an_away_note_on_the_alert_page_waits_for_the_reveal(demo_db, tmp_path) -> None:
+    """The alert page lists the person's away periods beside the actions: their notes showed
+    before the card's reveal, with no audit row."""
+    from dashboard.detection.away import mark_away
+
+    with private_copy(demo_db, tmp_path) as engine:
+        alert_id, person, _name = new_alert(engine)
+        note = "요양병원 단기 입소"
+        today = datetime.now(UTC).astimezone(LOCAL_TZ).date()
+        with engine.begin() as conn:
+            lead = SessionUser("lead", "lead", "lead")
+            mark_away(conn, lead, datetime.now(UTC), person, today, today + timedelta(days=3), note)
+        at = open_page("alerts", role="operator", alert=str(alert_id))
+        assert note not in _shown(at)
+        _button(at, "alerts_reveal").click().run()
+        assert not at.exception
+        assert note in _shown(at)

@@ -248,3 +248,49 @@ def test_disabling_an_account_ends_its_open_session(demo_db, tmp_path) -> None:
         shown = [e.value for e in (*at.info, *at.error, *at.warning)]
         assert translate("auth.account_ended") in shown, shown
         assert _audit(engine, "logout_disabled", "shift2") == 1
+
+
+def test_a_password_reset_ends_the_accounts_open_sessions(demo_db, tmp_path) -> None:
+    """Resetting a password is how a stolen password is taken back: the thief's open session
+    went on (every run re-read only whether the account was active) for as long as it kept
+    clicking. Now its next run logs it out; a new login with the new password works."""
+    from dashboard.auth.users import set_password
+
+    with private_copy(demo_db, tmp_path) as engine:
+        with engine.begin() as conn:
+            create_user(
+                conn, "shift3", "operator", "a long passphrase", datetime.now(UTC), cli_principal()
+            )
+        thief = _submit(_fresh(), "shift3", "a long passphrase")
+        assert _titles(thief) != ["로그인"]
+        with engine.begin() as conn:
+            set_password(conn, "shift3", "a new passphrase", datetime.now(UTC), cli_principal())
+        thief.run()
+        assert _titles(thief) == ["로그인"]
+        shown = [e.value for e in (*thief.info, *thief.error, *thief.warning)]
+        assert translate("auth.password_changed") in shown, shown
+        assert _audit(engine, "logout_password", "shift3") == 1
+        owner = _submit(_fresh(), "shift3", "a new passphrase")
+        assert _titles(owner) != ["로그인"]
+        owner.run()  # a session that logged in with the current password goes on
+        assert _titles(owner) != ["로그인"]
+
+
+def test_resetting_ones_own_password_keeps_this_session(demo_db, tmp_path) -> None:
+    from dashboard.ui import users_admin as ua
+
+    with private_copy(demo_db, tmp_path) as engine:
+        with engine.begin() as conn:
+            create_user(
+                conn, "lead2", "lead", "a long passphrase", datetime.now(UTC), cli_principal()
+            )
+        at = _submit(_fresh(), "lead2", "a long passphrase")
+        at.switch_page("../pages/users.py").run()
+        at.selectbox(key=ua.TARGET).set_value("lead2").run()
+        at.text_input(key=ua.RESET_PASSWORD).input("my new passphrase")
+        at.text_input(key=ua.RESET_PASSWORD2).input("my new passphrase")
+        at.button(key=ua.RESET_SUBMIT).click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        at.run()
+        assert _titles(at) == [translate("page.users")]
+        assert _audit(engine, "logout_password", "lead2") == 0

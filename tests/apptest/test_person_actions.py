@@ -20,6 +20,7 @@ from dashboard.enrollment.people import KOREA_LAT
 from dashboard.formatting import format_date
 from dashboard.i18n import translate
 from dashboard.settings import LOCAL_TZ
+from dashboard.ui.person import purpose_key
 from dashboard.ui.person_actions import key
 from queries.alerts import OPEN_STATUSES
 from tests.apptest.conftest import open_page, private_copy, texts
@@ -158,6 +159,7 @@ def test_notes_are_edited_and_shown_only_after_the_audited_reveal(db: Engine) ->
     at = _open(ref)
     assert key("notes", rid) not in _keys(at)  # personal data: not before the reveal
     assert translate("person_edit.notes_locked") in _shown(at)
+    at.selectbox(key=purpose_key(rid)).set_value("records").run()
     at.button(key="people_reveal").click().run()
     [reveal] = _audits(db, "reveal_personal_data", rid)
     assert "notes" in reveal.detail["fields"]
@@ -388,3 +390,27 @@ def test_a_stale_page_saves_nothing_for_a_disabled_account(db: Engine) -> None:
     assert not at.exception
     assert _person(db, rid).no_change_hours == before.no_change_hours
     assert _audits(db, "person_settings", rid) == []
+
+
+def test_an_away_note_shows_only_after_the_audited_reveal(db: Engine) -> None:
+    """An away period's note ("입원: 일산백병원 3주") is free text about the person, cleared by
+    the privacy purge like the other notes, yet it showed to anyone opening the person with
+    no reveal and no audit row."""
+    from datetime import timedelta
+
+    from dashboard.auth import SessionUser
+    from dashboard.detection.away import mark_away
+
+    [(rid, ref)] = _people(db, 1, offset=14)
+    note = "입원 일산백병원 3주"
+    today = clock.now().astimezone(LOCAL_TZ).date()
+    with db.begin() as conn:
+        lead = SessionUser("lead", "lead", "lead")
+        mark_away(conn, lead, clock.now(), rid, today, today + timedelta(days=5), note)
+    at = _open(ref, role="operator")
+    assert note not in _shown(at)
+    assert translate("person.notes_hidden") in _shown(at)  # that there is one, not what
+    at.selectbox(key=purpose_key(rid)).set_value("care_check").run()
+    at.button(key="people_reveal").click().run()
+    assert not at.exception
+    assert note in _shown(at)

@@ -19,6 +19,7 @@ from dashboard.db.schema import Alert, AuditLog, CareRecipient, Device, Dispatch
 from dashboard.formatting import mask_name
 from dashboard.i18n import translate, translate_or
 from dashboard.registry import DEVICES, PEOPLE, import_roster
+from dashboard.ui.person import purpose_key
 from tests.apptest.conftest import open_page, private_copy, texts
 from tests.registry_support import LEAD, device, person, roster_csv
 
@@ -220,12 +221,27 @@ def test_reveal_is_audited_and_shows_the_name(roster_db: Engine) -> None:
     assert "서울하나" not in "\n".join(texts(at))
     with roster_db.connect() as conn:
         before = conn.scalar(select(func.count()).where(AuditLog.action == "reveal_personal_data"))
+        rid = conn.scalar(
+            select(CareRecipient.id).where(CareRecipient.external_ref == SEOUL_WITH_HOME)
+        )
+    # Outside an alert a reveal says why: the button waits for the purpose.
+    assert at.button(key="people_reveal").disabled
+    at.selectbox(key=purpose_key(rid)).set_value("inquiry").run()
     at.button(key="people_reveal").click().run()
     assert not at.exception
     assert "서울하나" in "\n".join(texts(at))
     with roster_db.connect() as conn:
-        after = conn.scalar(select(func.count()).where(AuditLog.action == "reveal_personal_data"))
-    assert after == before + 1
+        rows = conn.scalars(
+            select(AuditLog.detail)
+            .where(AuditLog.action == "reveal_personal_data")
+            .order_by(AuditLog.id)
+        ).all()
+    assert len(rows) == before + 1
+    assert rows[-1]["purpose"] == "inquiry"
+    # Hidden and opened again: the purpose is asked again, not carried over.
+    at.button(key="people_hide").click().run()
+    assert at.selectbox(key=purpose_key(rid)).value is None
+    assert at.button(key="people_reveal").disabled
 
 
 @pytest.mark.parametrize("value", ["<script>", "x" * 80, "P 0001"])

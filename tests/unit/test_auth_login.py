@@ -405,3 +405,68 @@ def test_an_unknown_user_is_checked_against_a_hash_of_the_hasher_in_use(monkeypa
         dummy = passwords_module._dummy_hash()
         assert f"m={params[1]},t={params[0]}" in dummy
         assert not passwords_module.verify_password(None, "any password at all")
+
+
+@pytest.mark.parametrize("name", ["kim", "ghost"])
+def test_parallel_guesses_from_one_address_still_meet_the_throttle(
+    db_engine, monkeypatch, name
+) -> None:
+    """Twenty browser tabs submitting at once: each attempt read the address's failures before
+    any other had written its own, so all twenty got a password check (18 of 20 on the demo
+    city) where the throttle allows five. Attempts from one address now take turns."""
+    import threading
+    import time
+
+    from dashboard.auth import login as login_module
+
+    with db_engine.begin() as conn:
+        load_catalog(conn)
+        _add(conn)
+    checks = []
+    real_verify = login_module.verify_password
+
+    def slow_verify(password_hash, password):  # Argon2's real cost: the race's window
+        checks.append(password)
+        time.sleep(0.05)
+        return real_verify(password_hash, password)
+
+    monkeypatch.setattr(login_module, "verify_password", slow_verify)
+    attempts = 20
+    start = threading.Barrier(attempts)
+    statuses, errors = [], []
+
+    def guess(i: int) -> None:
+        start.wait()
+        try:
+            with db_engine.begin() as conn:
+                statuses.append(authenticate(conn, name, f"guess {i}", NOW, POLICY, REAL).status)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert len(statuses) == attempts
+    assert len(checks) == POLICY.client_max_failures, len(checks)
+    with db_engine.connect() as conn:
+        assert len(_audit(conn, "login_failure")) == POLICY.client_max_failures
+        assert len(_audit(conn, "login_throttled")) == attempts - POLICY.client_max_failures
+
+
+def test_failures_written_after_an_attempts_clock_reading_still_count(conn) -> None:
+    """A browser's attempt reads the clock when its form is sent and then waits its turn
+    (``_take_turns``); attempts sent a moment later may be judged first and write failures
+    stamped after its ``now``. The throttle read only failures up to ``now``, so in a burst
+    of ten tabs nine got a password check: the waiting ones saw none of the others'."""
+    _add(conn)
+    statuses = [
+        authenticate(
+            conn, "kim", f"guess {i}", NOW - timedelta(milliseconds=i), POLICY, REAL
+        ).status
+        for i in range(10)
+    ]
+    assert len(_audit(conn, "login_failure")) == POLICY.client_max_failures
+    assert statuses[POLICY.client_max_failures :] == [AuthStatus.THROTTLED] * 5

@@ -517,14 +517,14 @@ def test_reveal_of_an_ended_enrollment_is_for_leads_and_nothing_after_purge(db):
         reveal_personal_data(conn, OPERATOR, rid, T0)
     assert refused.value.reason == "ended_enrollment"
     with db.begin() as conn:
-        assert reveal_personal_data(conn, LEAD, rid, T0)["name"] == "김복순"
+        assert reveal_personal_data(conn, LEAD, rid, T0, purpose="inquiry")["name"] == "김복순"
     with db.begin() as conn:
         purge_ended(conn, LEAD, T0, 0)
     with pytest.raises(Pseudonymised), db.begin() as conn:
         reveal_personal_data(conn, LEAD, rid, T0)
     active, _ = person(db)
     with db.begin() as conn:  # an operator still sees the people in care in their districts
-        assert reveal_personal_data(conn, OPERATOR, active, T0)["name"] == "김복순"
+        assert reveal_personal_data(conn, OPERATOR, active, T0, purpose="visit")["name"] == "김복순"
 
 
 def test_end_reasons_and_outcome_have_translations():

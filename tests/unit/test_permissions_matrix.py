@@ -267,7 +267,9 @@ OPS: dict[str, Op] = {
     "reveal_personal_data": Op(
         "reveal_personal_data",
         "reveal_personal_data",
-        lambda conn, case, who, place: reveal_personal_data(conn, who, case.people[place], T0),
+        lambda conn, case, who, place: reveal_personal_data(
+            conn, who, case.people[place], T0, purpose="care_check"
+        ),
         lambda case, place: None,  # a reveal changes nothing but the audit log
     ),
     "user_create": Op(

@@ -197,3 +197,26 @@ def test_alert_trail_lists_the_alerts_entries_with_their_notes(city):
     assert df["note"].fillna("-").tolist()[:4] == ["-", "-", "호흡 곤란\n119 신고", "-"]
     assert "다른 경보" not in df["note"].tolist()
     assert str(df["at"].dt.tz) == "UTC"
+
+
+def test_a_reveal_outside_an_alert_says_why(city) -> None:
+    """The person page revealed with no purpose at all: the access log had who, whom and when,
+    not why (수행업무). Outside an alert a purpose is required and kept; an alert's reveal has
+    the alert as its purpose."""
+    engine, _ = city
+    with engine.connect() as conn:
+        person = conn.execute(
+            select(CareRecipient.id).where(CareRecipient.pii_name == "김영수")
+        ).scalar_one()
+    operator = SessionUser("op", "op", "operator", GOYANG)
+    for purpose in (None, "", "curiosity"):
+        with pytest.raises(reveal.RevealPurposeMissing), engine.begin() as conn:
+            reveal.reveal_personal_data(conn, operator, person, NOW, purpose=purpose)
+    with engine.connect() as conn:
+        assert conn.execute(select(AuditLog)).all() == []
+    with engine.begin() as conn:
+        reveal.reveal_personal_data(conn, operator, person, NOW, purpose="guardian")
+        reveal.reveal_personal_data(conn, operator, person, NOW, alert_id=7)
+    with engine.connect() as conn:
+        details = conn.scalars(select(AuditLog.detail).order_by(AuditLog.id)).all()
+    assert [d["purpose"] for d in details] == ["guardian", "alert"]

@@ -724,3 +724,27 @@ def test_wanderers_left_without_a_home_are_named_in_the_preview(city):
     # Once the home is in the roster, nothing to say.
     again = _people(city, [person(1, **wanderer)])
     assert again.stored and again.no_zone == []
+
+
+def test_a_preview_for_an_admin_does_not_say_which_personal_field_differs(city):
+    """Admins import rosters but see no personal data. The dry run named the fields that
+    differ, so a file giving every person the same guessed name (and blanks elsewhere) told an
+    admin, unaudited, whose stored name it was: the row without "name" among its changes.
+    For a principal without personal-data access the personal fields are one marker."""
+    assert _people(city, [person(1, name="김영수"), person(2, name="이순자")]).stored
+    admin = SessionUser("admin-1", "admin-1", "admin")
+    guesses = [
+        person(n, name="김영수", phone="", address="", home_lat="", home_lon="") for n in (1, 2)
+    ]
+    data = roster_csv(PEOPLE, guesses)
+    preview = import_people(city, data, "guess.csv", admin, NOW, dry_run=True)
+    assert preview.ok and not preview.stored
+    assert preview.changed == [("P-0001", ("personal_data",)), ("P-0002", ("personal_data",))]
+    assert "name" not in preview.summary()
+    mixed = roster_csv(PEOPLE, [person(1, name="김영수", phone="", dong_code=CHEONGUN)])
+    report = import_people(city, mixed, "mixed.csv", admin, NOW, dry_run=True)
+    assert report.changed == [("P-0001", ("personal_data", "dong_code"))]
+    # A lead sees them all, as before.
+    lead = import_people(city, data, "guess.csv", LEAD, NOW, dry_run=True)
+    assert lead.changed[0] == ("P-0001", ("phone", "address", "home_lat", "home_lon"))
+    assert lead.changed[1][1][0] == "name"
