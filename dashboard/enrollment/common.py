@@ -12,7 +12,7 @@ from dashboard.auth.permissions import require
 from dashboard.auth.principal import SessionUser
 from dashboard.clock import require_aware
 from dashboard.db.schema import CareRecipient, Device
-from dashboard.enrollment.errors import NotFound
+from dashboard.enrollment.errors import EnrollmentError, NotFound
 
 ACTION = "manage_roster"
 
@@ -32,6 +32,17 @@ def load_person(conn: Connection, recipient_id: int, *, for_update: bool = False
     if row is None:
         raise NotFound("care recipient", recipient_id)
     return row
+
+
+def refuse_ended(person) -> None:
+    """An ended enrollment is history: its settings, devices and pairs are not changed."""
+    if person.ended_on is not None:
+        raise EnrollmentError(
+            "recipient_id",
+            f"the enrollment ended on {person.ended_on}",
+            key="person_ended",
+            date=person.ended_on,
+        )
 
 
 def load_device(conn: Connection, device_id: int, *, for_update: bool = False):

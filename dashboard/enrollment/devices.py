@@ -26,7 +26,7 @@ from dashboard.db.schema import (
     Region,
 )
 from dashboard.db.schema.devices import DEVICE_STATUSES
-from dashboard.enrollment.common import audit, authorise, load_device, load_person
+from dashboard.enrollment.common import audit, authorise, load_device, load_person, refuse_ended
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.ingest.vendors import known_vendors
 from dashboard.plain_text import has_control_codes
@@ -46,13 +46,7 @@ def _subject(conn: Connection, recipient_id: int | None, site_id: int | None):
         )
     if recipient_id is not None:
         person = load_person(conn, recipient_id)
-        if person.ended_on is not None:
-            raise EnrollmentError(
-                "recipient_id",
-                f"the enrollment ended on {person.ended_on}",
-                key="person_ended",
-                date=person.ended_on,
-            )
+        refuse_ended(person)
         return person, None
     s = ComplaintSite.__table__
     site = conn.execute(select(s).where(s.c.id == site_id)).one_or_none()

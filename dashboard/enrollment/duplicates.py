@@ -20,7 +20,7 @@ from dashboard.auth.principal import SessionUser, can_see_personal_data, persona
 from dashboard.auth.regions import region_in_any
 from dashboard.clock import require_aware
 from dashboard.db.schema import CareRecipient, DifferentPeople, Region
-from dashboard.enrollment.common import audit
+from dashboard.enrollment.common import audit, refuse_ended
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.registry.duplicates import identity, matching_keys, pair
 from queries.duplicates import Suspect, open_alert_ids, suspects_of
@@ -147,13 +147,7 @@ def mark_different(
     the check does not suspect (nothing to dismiss) and for an ended enrollment (history)."""
     user, people = _pair(conn, principal, now, first_id, second_id)
     for person in people:
-        if person.ended_on is not None:
-            raise EnrollmentError(
-                "recipient_id",
-                f"the enrollment ended on {person.ended_on}",
-                key="person_ended",
-                date=person.ended_on,
-            )
+        refuse_ended(person)
     a, b = (_identity(p) for p in people)
     keys = matching_keys(a, b) if a.group == b.group else ()
     refs = [p.external_ref for p in people]

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, update
 
 from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import CareRecipient
-from dashboard.enrollment.common import audit, authorise, load_person
+from dashboard.enrollment.common import audit, authorise, load_person, refuse_ended
 from dashboard.enrollment.errors import EnrollmentError
 from dashboard.enrollment.people import KOREA_LAT, KOREA_LON, SAFE_ZONE_M, _bounded_int
 from dashboard.rules.geofence import polygon_signed_distance, project_m
@@ -255,13 +255,7 @@ def set_geofence(
     returns the values written. Nothing is written when any value is refused."""
     actor = authorise(principal, now)
     person = load_person(conn, recipient_id, for_update=True)
-    if person.ended_on is not None:
-        raise EnrollmentError(
-            "recipient_id",
-            f"the enrollment ended on {person.ended_on}",
-            key="person_ended",
-            date=person.ended_on,
-        )
+    refuse_ended(person)
     values: dict[str, Any] = {}
     if safe_zone_m is not _UNSET:
         values["safe_zone_m"] = _bounded_int("safe_zone_m", safe_zone_m, SAFE_ZONE_M)

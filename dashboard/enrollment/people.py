@@ -9,7 +9,7 @@ from sqlalchemy import Connection, update
 
 from dashboard.auth.principal import SessionUser
 from dashboard.db.schema import CareRecipient
-from dashboard.enrollment.common import audit, authorise, load_person
+from dashboard.enrollment.common import audit, authorise, load_person, refuse_ended
 from dashboard.enrollment.errors import EnrollmentError
 from dashboard.plain_text import has_control_codes
 from dashboard.rules.geo import KOREA_LAT, KOREA_LON  # re-exported: the bounds pages quote
@@ -76,13 +76,7 @@ def update_person_settings(
     the values written. An ended enrollment is history: refused."""
     actor = authorise(principal, now)
     person = load_person(conn, recipient_id, for_update=True)
-    if person.ended_on is not None:
-        raise EnrollmentError(
-            "recipient_id",
-            f"the enrollment ended on {person.ended_on}",
-            key="person_ended",
-            date=person.ended_on,
-        )
+    refuse_ended(person)
     values: dict[str, Any] = {}
     if no_change_hours is not _UNSET:
         values["no_change_hours"] = _bounded_int(
@@ -143,13 +137,7 @@ def set_home_position(
                     high=high,
                 )
     person = load_person(conn, recipient_id, for_update=True)
-    if person.ended_on is not None:
-        raise EnrollmentError(
-            "recipient_id",
-            f"the enrollment ended on {person.ended_on}",
-            key="person_ended",
-            date=person.ended_on,
-        )
+    refuse_ended(person)
     r = CareRecipient.__table__
     conn.execute(
         update(r)
