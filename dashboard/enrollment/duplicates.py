@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -23,7 +24,9 @@ from dashboard.db.schema import CareRecipient, DifferentPeople, Region
 from dashboard.enrollment.common import audit, refuse_ended
 from dashboard.enrollment.errors import EnrollmentError, NotFound
 from dashboard.registry.duplicates import identity, matching_keys, pair
-from queries.duplicates import Suspect, open_alert_ids, suspects_of
+
+if TYPE_CHECKING:
+    from queries.duplicates import Suspect
 
 SEE_ACTION = "manage_roster"  # who sees the suspicion: the roster's managers
 ACTION = "resolve_duplicates"  # who judges it: leads (it takes seeing both people's data)
@@ -46,6 +49,8 @@ def suspected_duplicates(conn, principal: SessionUser, recipient_id: int) -> lis
     대상자번호, dong, program, open alerts and the names of the keys that matched, never a
     personal value. Needs ``manage_roster``; a pair a lead marked different comes flagged."""
     user = require(principal, SEE_ACTION)
+    from queries.duplicates import suspects_of  # pandas: not on `replay`'s start (test_cli)
+
     return [s for s in suspects_of(conn, recipient_id) if may_list(user, s.region_code)]
 
 
@@ -75,6 +80,8 @@ def duplicate_open_alerts(conn, principal: SessionUser, recipient_id: int) -> li
     )
     if code is None or not can_see_personal_data(user, code):
         return []
+    from queries.duplicates import open_alert_ids, suspects_of  # as above: pandas
+
     others = [s for s in suspects_of(conn, recipient_id) if not s.different and s.open_alerts]
     if not others:
         return []

@@ -47,7 +47,6 @@ from dashboard.db.schema import (
 )
 from dashboard.enrollment.common import audit, authorise
 from dashboard.settings import LOCAL_TZ
-from queries.enrollment import alerts_of, device_periods
 
 PURGE_ACTION = "privacy_purge"
 CLEARED = (
@@ -176,6 +175,8 @@ def _note_statements(_conn: Connection) -> dict[str, tuple[Select, Executable]]:
     a, d, w = Alert.__table__, Dispatch.__table__, AwayPeriod.__table__
     log = AuditLog.__table__
     people = _purged_people()
+    from queries.enrollment import alerts_of  # pandas: not on `replay`'s start (test_cli)
+
     theirs = alerts_of(people)
     alert_note = and_(a.c.note.is_not(None), theirs)
     dispatch_note = and_(d.c.note.is_not(None), d.c.alert_id.in_(select(a.c.id).where(theirs)))
@@ -255,6 +256,8 @@ def _raw_events(conn: Connection, ids: tuple[int, ...], dry_run: bool) -> int:
     per device period; people purged earlier keep what is left to the event retention."""
     e = DeviceEvent.__table__
     total = 0
+    from queries.enrollment import device_periods  # as above: pandas
+
     for device_id, since, until in device_periods(conn, ids):
         where = [e.c.device_id == device_id]
         if since is not None:
